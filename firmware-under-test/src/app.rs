@@ -1,0 +1,232 @@
+//! The OTA application: reports what it runs, proves its health, confirms a test image,
+//! then downloads, verifies and requests the offered update, resuming from flash after a cut.
+
+use crate::boot::{ops, Mode};
+use crate::hal::{Flash, FlashError, Hal, Offer};
+use crate::image::{self, ImageError, Version};
+use crate::layout::{Layout, Slot};
+use crate::line::ShortHex;
+use crate::trailer::{self, Flag, Magic, SwapType};
+use crate::variant::Variant;
+use crate::{say, FwError};
+
+/// Time one cycle of the main loop takes (the health check), in microseconds.
+pub const HEALTH_CHECK_US: u64 = 50_000;
+/// Bytes fetched per transport request.
+pub const CHUNK: usize = 1024;
+
+/// What is compiled into the application.
+#[derive(Debug, Clone, Copy)]
+pub struct AppConfig {
+    pub layout: Layout,
+    pub key: [u8; 32],
+    /// Request a permanent upgrade instead of a test (revertible) one.
+    pub permanent: bool,
+    pub variant: Variant,
+    /// The bootloader's mode, so the app knows whether a revert can happen.
+    pub mode: Mode,
+}
+
+/// How the application's run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppExit {
+    /// The application asked for a reset (to install an update, or to retry).
+    Reset,
+    /// Steady state: the image is confirmed and no update is pending.
+    Idle,
+    /// The health check failed; the watchdog resets the part.
+    Crash,
+}
+
+/// Runs the application from its start until it resets or settles.
+pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<AppExit, FwError> {
+    let primary = cfg.layout.primary;
+    let me = match image::read_header(hal, primary) {
+        Ok(h) => h.version,
+        Err(e) => return Err(image_fault(e)),
+    };
+    let hash = image::read_hash(hal, primary).unwrap_or([0; 32]);
+    say!(hal, "app: banner version={} hash={}", me, ShortHex(&hash));
+    let desc = image::read_descriptor(hal, primary).unwrap_or_default();
+    let own = trailer::read(hal, primary)?;
+    let pending = own.magic == Magic::Good && own.image_ok == Flag::Unset;
+    if pending {
+        say!(hal, "app: first-boot version={} pending=confirm", me);
+        if cfg.variant == Variant::ConfirmAtBoot {
+            confirm(hal, cfg, me)?;
+        }
+    }
+    hal.spend_us(HEALTH_CHECK_US);
+    if desc.health_fails() {
+        say!(hal, "app: health fail version={}", me);
+        return Ok(AppExit::Crash);
+    }
+    say!(hal, "app: health ok version={}", me);
+    if pending && cfg.variant != Variant::ConfirmAtBoot {
+        confirm(hal, cfg, me)?;
+    }
+    ota(hal, cfg, me, own.swap_type())
+}
+
+fn image_fault(e: ImageError) -> FwError {
+    match e {
+        ImageError::Flash(f) => FwError::Flash(f),
+        _ => FwError::Flash(FlashError::Device),
+    }
+}
+
+fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+    trailer::write_image_ok(hal, cfg.layout.primary)?;
+    say!(hal, "app: confirm version={}", me);
+    Ok(())
+}
+
+fn ota<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, me: Version, last_swap: Option<SwapType>) -> Result<AppExit, FwError> {
+    let offer = match hal.offer()? {
+        Some(o) => o,
+        None => {
+            say!(hal, "ota: idle reason=no-offer");
+            return Ok(AppExit::Idle);
+        }
+    };
+    if offer.version == me {
+        say!(hal, "ota: idle reason=up-to-date version={}", me);
+        return Ok(AppExit::Idle);
+    }
+    if offer.size > cfg.layout.max_image_size() || offer.size < image::HEADER_SIZE as u32 {
+        say!(hal, "ota: idle reason=offer-too-large size={}", offer.size);
+        return Ok(AppExit::Idle);
+    }
+    let secondary = cfg.layout.secondary;
+    let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
+    if staged == Some(offer.version) && last_swap == Some(SwapType::Revert) && cfg.mode == Mode::SwapScratch {
+        say!(hal, "ota: idle reason=rejected version={}", offer.version);
+        return Ok(AppExit::Idle);
+    }
+    let complete = staged == Some(offer.version) && image::validate(hal, secondary, &cfg.key).is_ok();
+    if !complete {
+        download(hal, cfg, &offer)?;
+        say!(hal, "ota: verify-start version={}", offer.version);
+        match image::validate(hal, secondary, &cfg.key) {
+            Ok(info) => say!(hal, "ota: verify-ok version={} hash={}", offer.version, ShortHex(&info.hash)),
+            Err(e) => {
+                say!(hal, "ota: verify-fail reason={}", e.name());
+                wipe_secondary(hal, cfg)?;
+                return Ok(AppExit::Reset);
+            }
+        }
+    } else {
+        say!(hal, "ota: staged version={}", offer.version);
+    }
+    request(hal, cfg)?;
+    say!(hal, "ota: reboot");
+    Ok(AppExit::Reset)
+}
+
+
+
+fn wipe_secondary<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FlashError> {
+    ops::erase_backwards(flash, cfg.layout.secondary, cfg.layout.sector_size)
+}
+
+/// Where a cut download picks up: the start of the sector holding the last written byte
+/// (that sector is erased and fetched again), or 0 when the slot holds another image.
+fn resume_point<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig, offer: &Offer) -> Result<u32, FlashError> {
+    let secondary = cfg.layout.secondary;
+    match image::read_header(flash, secondary) {
+        Ok(h) if h.version == offer.version => {}
+        _ => return Ok(0),
+    }
+    let mut buf = [0u8; CHUNK];
+    let mut end = offer.size;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK as u32);
+        let n = (end - start) as usize;
+        match flash.read(secondary.offset + start, &mut buf[..n]) {
+            Ok(()) => {}
+            Err(FlashError::Uncorrectable { addr }) => return Ok(sector_floor(cfg, addr - secondary.offset)),
+            Err(e) => return Err(e),
+        }
+        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0xff) {
+            return Ok(sector_floor(cfg, start + i as u32));
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+fn sector_floor(cfg: &AppConfig, off: u32) -> u32 {
+    off - off % cfg.layout.sector_size
+}
+
+fn download<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, offer: &Offer) -> Result<(), FwError> {
+    let secondary = cfg.layout.secondary;
+    let sector = cfg.layout.sector_size;
+    let from = resume_point(hal, cfg, offer)?;
+    if from == 0 {
+        say!(hal, "ota: download-start version={} size={}", offer.version, offer.size);
+        ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
+    } else {
+        say!(hal, "ota: download-resume version={} offset={} size={}", offer.version, from, offer.size);
+    }
+    let w = cfg.layout.write_size.max(1) as usize;
+    let mut buf = [0xffu8; CHUNK];
+    let mut off = from;
+    while off < offer.size {
+        if off % sector == 0 {
+            hal.erase(secondary.offset + off, sector)?;
+        }
+        let want = ((offer.size - off) as usize).min(CHUNK);
+        buf.fill(0xff);
+        let got = fetch_exact(hal, off, &mut buf[..want])?;
+        let padded = got.div_ceil(w) * w;
+        hal.write(secondary.offset + off, &buf[..padded.min(CHUNK)])?;
+        if off == 0 && cfg.variant == Variant::EarlyTrailerMagic {
+            write_request(hal, cfg)?;
+        }
+        off += got as u32;
+        if off % sector == 0 || off == offer.size {
+            say!(hal, "ota: download-progress bytes={} of={}", off, offer.size);
+        }
+    }
+    say!(hal, "ota: download-done bytes={}", offer.size);
+    Ok(())
+}
+
+fn fetch_exact<H: Hal + ?Sized>(hal: &mut H, off: u32, buf: &mut [u8]) -> Result<usize, FwError> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = hal.fetch(off + got as u32, &mut buf[got..])?;
+        if n == 0 {
+            return Err(FwError::Transport(crate::hal::TransportError::Protocol));
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+/// Raises the upgrade request: flags first, the magic last.
+fn request<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<(), FwError> {
+    let kind = if cfg.permanent { "perm" } else { "test" };
+    say!(hal, "ota: request-start type={}", kind);
+    let t = trailer::read(hal, cfg.layout.secondary)?;
+    if t.magic != Magic::Good || cfg.variant != Variant::EarlyTrailerMagic {
+        if !ops::is_blank(hal, ops::trailer_area(&cfg.layout, Slot::Secondary))? {
+            ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
+        }
+        write_request(hal, cfg)?;
+    }
+    say!(hal, "ota: request-done type={}", kind);
+    Ok(())
+}
+
+fn write_request<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FwError> {
+    let secondary = cfg.layout.secondary;
+    if cfg.permanent {
+        trailer::write_image_ok(flash, secondary)?;
+    }
+    trailer::write_magic(flash, secondary)?;
+    Ok(())
+}
+
+

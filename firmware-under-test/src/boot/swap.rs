@@ -1,0 +1,221 @@
+//! Swap using a scratch area, one sector-sized region at a time from the top of the slots,
+//! with a status record after each of the three copy steps so a cut can resume.
+
+use super::{ops, BootConfig};
+use crate::hal::{Flash, FlashError, Hal};
+use crate::image;
+use crate::layout::{Area, Slot};
+use crate::trailer::{self, Flag, SwapType};
+use crate::variant::Variant;
+use crate::{say, FwError};
+
+/// Marker the scratch-marker variant writes at the top of the scratch area.
+const SCRATCH_MARKER: [u8; 4] = *b"CPSM";
+
+/// Starts a new swap of `kind`.
+pub fn start<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType) -> Result<(), FwError> {
+    let swap_size = swap_size(hal, cfg)?;
+    say!(hal, "boot: swap-start type={} size={} regions={}", kind.name(), swap_size, swap_size / cfg.layout.sector_size);
+    if kind == SwapType::Revert && cfg.variant != Variant::TornMagicRevert {
+        write_revert_journal(hal, cfg, swap_size)?;
+    }
+    init_primary(hal, cfg, kind, swap_size)?;
+    run(hal, cfg, kind, swap_size, None)
+}
+
+/// Bytes to swap: the larger image, rounded up to whole sectors.
+fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<u32, FwError> {
+    let mut size = 0;
+    for slot in [cfg.layout.primary, cfg.layout.secondary] {
+        match image::total_size(flash, slot) {
+            Ok(n) => size = size.max(n),
+            Err(image::ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    let s = cfg.layout.sector_size;
+    Ok(size.div_ceil(s).max(1).saturating_mul(s).min(cfg.layout.max_image_size()))
+}
+
+/// Records an upcoming revert in the scratch area before the primary trailer, which holds the
+/// revert request, is erased.
+fn write_revert_journal<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, swap_size: u32) -> Result<(), FwError> {
+    let scratch = cfg.layout.scratch;
+    ops::erase_backwards(flash, scratch, cfg.layout.sector_size)?;
+    trailer::write_swap_size(flash, scratch, swap_size)?;
+    trailer::write_swap_info(flash, scratch, SwapType::Revert)?;
+    trailer::write_magic(flash, scratch)?;
+    Ok(())
+}
+
+/// Rewrites the primary trailer for a swap in progress: size, type, then the magic last.
+pub fn init_primary<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, swap_size: u32) -> Result<(), FwError> {
+    let primary = cfg.layout.primary;
+    ops::erase_trailer(flash, cfg, Slot::Primary)?;
+    trailer::write_swap_size(flash, primary, swap_size)?;
+    trailer::write_swap_info(flash, primary, kind)?;
+    trailer::write_magic(flash, primary)?;
+    Ok(())
+}
+
+/// Runs (or resumes after `last`) the region copies, then finishes the swap.
+pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType, swap_size: u32, last: Option<(u32, u32)>) -> Result<(), FwError> {
+    let regions = swap_size / cfg.layout.sector_size;
+    if last.is_none() && kind != SwapType::Revert {
+        // Consume the request so a finished swap is never started again.
+        ops::erase_trailer(hal, cfg, Slot::Secondary)?;
+    }
+    for idx in 1..=regions {
+        let mut worked = false;
+        for state in 1..=3 {
+            if last.is_some_and(|done| (idx, state) <= done) {
+                continue;
+            }
+            step(hal, cfg, regions, idx, state)?;
+            worked = true;
+        }
+        if worked {
+            say!(hal, "boot: swap-progress type={} region={} of={}", kind.name(), idx, regions);
+        }
+    }
+    finish(hal, cfg, kind)?;
+    say!(hal, "boot: swap-done type={}", kind.name());
+    Ok(())
+}
+
+fn sector_area(slot: Area, sector: u32, n: u32) -> u32 {
+    slot.offset + n * sector
+}
+
+fn step<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, regions: u32, idx: u32, state: u32) -> Result<(), FwError> {
+    let l = &cfg.layout;
+    let sec = l.sector_size;
+    let n = regions - idx;
+    let p = sector_area(l.primary, sec, n);
+    let q = sector_area(l.secondary, sec, n);
+    let sc = l.scratch.offset;
+    match state {
+        1 => {
+            erase_scratch(flash, cfg)?;
+            ops::copy(flash, q, sc, sec)?;
+            if cfg.variant == Variant::ScratchEraseForward {
+                write_scratch_marker(flash, cfg, idx)?;
+                return Ok(());
+            }
+        }
+        2 => {
+            flash.erase(q, sec)?;
+            ops::copy(flash, p, q, sec)?;
+        }
+        _ => {
+            flash.erase(p, sec)?;
+            ops::copy(flash, sc, p, sec)?;
+            if cfg.variant == Variant::ScratchEraseForward {
+                return Ok(());
+            }
+        }
+    }
+    record(flash, cfg, idx, state)
+}
+
+fn erase_scratch<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FlashError> {
+    let scratch = cfg.layout.scratch;
+    if cfg.variant == Variant::ScratchEraseForward {
+        flash.erase(scratch.offset, scratch.size)
+    } else {
+        ops::erase_backwards(flash, scratch, cfg.layout.sector_size)
+    }
+}
+
+/// Records that step `state` of region `idx` is complete.
+fn record<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32, state: u32) -> Result<(), FwError> {
+    match cfg.variant {
+        Variant::NoSwapStatus => Ok(()),
+        Variant::SingleSectorMetadata => rewrite_single_record(flash, cfg, idx, state),
+        _ => Ok(trailer::write_status(flash, &cfg.layout, cfg.layout.primary, idx, state)?),
+    }
+}
+
+/// The single-record variant: read the metadata, erase its sector, write it back with the new
+/// progress. The erase-to-write gap loses everything.
+fn rewrite_single_record<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32, state: u32) -> Result<(), FwError> {
+    let primary = cfg.layout.primary;
+    let t = trailer::read(flash, primary)?;
+    let kind = t.swap_type().unwrap_or(SwapType::Test);
+    ops::erase_trailer(flash, cfg, Slot::Primary)?;
+    trailer::write_swap_size(flash, primary, t.swap_size)?;
+    trailer::write_swap_info(flash, primary, kind)?;
+    trailer::write_status(flash, &cfg.layout, primary, idx, state)?;
+    trailer::write_magic(flash, primary)?;
+    Ok(())
+}
+
+fn write_scratch_marker<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32) -> Result<(), FwError> {
+    let mut m = [0xffu8; 16];
+    m[..4].copy_from_slice(&SCRATCH_MARKER);
+    m[4..8].copy_from_slice(&idx.to_le_bytes());
+    flash.write(cfg.layout.scratch.end() - 16, &m)?;
+    Ok(())
+}
+
+/// The region named by the scratch marker, if a whole marker is there.
+pub fn read_scratch_marker<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Option<u32>, FwError> {
+    let mut m = [0u8; 16];
+    match flash.read(cfg.layout.scratch.end() - 16, &mut m) {
+        Ok(()) => {}
+        Err(FlashError::Uncorrectable { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    if m[..4] != SCRATCH_MARKER {
+        return Ok(None);
+    }
+    Ok(Some(u32::from_le_bytes([m[4], m[5], m[6], m[7]])))
+}
+
+/// Marks the swap complete: image_ok first (for permanent swaps and reverts), then copy_done,
+/// then a clean scratch area.
+fn finish<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType) -> Result<(), FwError> {
+    if kind != SwapType::Test {
+        set_flag(flash, cfg, kind, FlagField::ImageOk)?;
+    }
+    set_flag(flash, cfg, kind, FlagField::CopyDone)?;
+    ops::erase_backwards(flash, cfg.layout.scratch, cfg.layout.sector_size)?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FlagField {
+    ImageOk,
+    CopyDone,
+}
+
+/// Sets a trailer flag. A torn flag (reads neither set nor erased) cannot be programmed again
+/// on an ECC part, so the trailer is rewritten whole instead.
+fn set_flag<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, field: FlagField) -> Result<(), FwError> {
+    let primary = cfg.layout.primary;
+    let t = trailer::read(flash, primary)?;
+    let current = match field {
+        FlagField::ImageOk => t.image_ok,
+        FlagField::CopyDone => t.copy_done,
+    };
+    match current {
+        Flag::Set => Ok(()),
+        Flag::Unset => Ok(match field {
+            FlagField::ImageOk => trailer::write_image_ok(flash, primary)?,
+            FlagField::CopyDone => trailer::write_copy_done(flash, primary)?,
+        }),
+        Flag::Bad => {
+            ops::erase_trailer(flash, cfg, Slot::Primary)?;
+            trailer::write_swap_size(flash, primary, t.swap_size)?;
+            trailer::write_swap_info(flash, primary, kind)?;
+            if kind != SwapType::Test {
+                trailer::write_image_ok(flash, primary)?;
+            }
+            if field == FlagField::CopyDone {
+                trailer::write_copy_done(flash, primary)?;
+            }
+            trailer::write_magic(flash, primary)?;
+            Ok(())
+        }
+    }
+}

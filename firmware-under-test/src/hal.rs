@@ -1,0 +1,70 @@
+//! The board the firmware runs on: flash, console, clock and the OTA transport.
+
+/// Why a flash operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashError {
+    /// Address or length outside the device.
+    OutOfBounds { addr: u32 },
+    /// Address or length not aligned to the write or erase unit.
+    Misaligned { addr: u32 },
+    /// The controller refused to program (e.g. a non-erased granule on an ECC part).
+    ProgramRefused { addr: u32 },
+    /// A read returned an uncorrectable ECC error (a bus fault or NMI on a real part).
+    Uncorrectable { addr: u32 },
+    /// The flash controller stopped answering.
+    Device,
+}
+
+/// Access to the on-chip flash.
+pub trait Flash {
+    /// Erase unit in bytes.
+    fn sector_size(&self) -> u32;
+    /// Program alignment in bytes.
+    fn write_size(&self) -> u32;
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError>;
+    /// Programs `data` at `addr`; bits only go from 1 to 0.
+    fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError>;
+    /// Erases `len` bytes at `addr` (sector aligned) in one controller operation.
+    fn erase(&mut self, addr: u32, len: u32) -> Result<(), FlashError>;
+}
+
+/// The UART console: one line per call, without the line ending.
+pub trait Console {
+    fn write_line(&mut self, line: &str);
+}
+
+/// A monotonic clock; `spend_us` stands for work the CPU does (hashing, checking signatures).
+pub trait Clock {
+    fn now_us(&self) -> u64;
+    fn spend_us(&mut self, us: u64);
+}
+
+/// What the update server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    /// Total size of the signed image (header, body and TLVs).
+    pub size: u32,
+    /// The version in the offered image's header.
+    pub version: crate::image::Version,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    /// The server could not be reached or the connection dropped.
+    Unreachable,
+    /// The server answered something unexpected.
+    Protocol,
+}
+
+/// Where the OTA application fetches the update from.
+pub trait Transport {
+    /// Asks the server what update it offers, if any.
+    fn offer(&mut self) -> Result<Option<Offer>, TransportError>;
+    /// Fetches bytes of the offered image starting at `offset`; returns how many were read.
+    fn fetch(&mut self, offset: u32, buf: &mut [u8]) -> Result<usize, TransportError>;
+}
+
+/// Everything the firmware needs from its board.
+pub trait Hal: Flash + Console + Clock + Transport {}
+
+impl<T: Flash + Console + Clock + Transport> Hal for T {}

@@ -1,0 +1,301 @@
+//! MCUboot image format: 32-byte header, body, protected and unprotected TLVs.
+//!
+//! Decoding never trusts the bytes: every size is bounds-checked against the slot.
+
+use core::fmt;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::hal::{Clock, Flash, FlashError};
+use crate::layout::Area;
+
+pub const IMAGE_MAGIC: u32 = 0x96f3_b83d;
+pub const HEADER_SIZE: usize = 32;
+pub const TLV_INFO_MAGIC: u16 = 0x6907;
+pub const TLV_PROT_INFO_MAGIC: u16 = 0x6908;
+pub const TLV_KEYHASH: u16 = 0x01;
+pub const TLV_SHA256: u16 = 0x10;
+pub const TLV_ED25519: u16 = 0x24;
+
+/// Cost model of the CPU work, in microseconds (a Cortex-M4 at 64 MHz with a hardware hash).
+pub const HASH_US_PER_KIB: u64 = 20;
+pub const VERIFY_SIGNATURE_US: u64 = 15_000;
+
+/// Image version as in the header: major.minor.revision+build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Version {
+    pub major: u8,
+    pub minor: u8,
+    pub revision: u16,
+    pub build: u32,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}+{}", self.major, self.minor, self.revision, self.build)
+    }
+}
+
+/// The decoded 32-byte image header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageHeader {
+    pub load_addr: u32,
+    pub hdr_size: u16,
+    pub protect_tlv_size: u16,
+    pub img_size: u32,
+    pub flags: u32,
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageError {
+    /// The slot does not start with the image magic (erased, torn or garbage).
+    NoHeader,
+    /// Header fields do not fit the slot.
+    BadSize,
+    /// The TLV area is missing or malformed.
+    BadTlv,
+    /// The SHA-256 TLV does not match the image.
+    HashMismatch,
+    /// The key hash TLV names another key.
+    UnknownKey,
+    /// The Ed25519 signature does not verify.
+    BadSignature,
+    /// A flash read failed while checking.
+    Flash(FlashError),
+}
+
+impl ImageError {
+    pub const fn name(self) -> &'static str {
+        match self {
+            ImageError::NoHeader => "no-header",
+            ImageError::BadSize => "bad-size",
+            ImageError::BadTlv => "bad-tlv",
+            ImageError::HashMismatch => "hash-mismatch",
+            ImageError::UnknownKey => "unknown-key",
+            ImageError::BadSignature => "bad-signature",
+            ImageError::Flash(_) => "flash-error",
+        }
+    }
+}
+
+impl From<FlashError> for ImageError {
+    fn from(e: FlashError) -> Self {
+        ImageError::Flash(e)
+    }
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl ImageHeader {
+    /// Decodes a header; `None` when the magic is wrong.
+    pub fn parse(b: &[u8; HEADER_SIZE]) -> Option<ImageHeader> {
+        if le32(b, 0) != IMAGE_MAGIC {
+            return None;
+        }
+        Some(ImageHeader {
+            load_addr: le32(b, 4),
+            hdr_size: le16(b, 8),
+            protect_tlv_size: le16(b, 10),
+            img_size: le32(b, 12),
+            flags: le32(b, 16),
+            version: Version { major: b[20], minor: b[21], revision: le16(b, 22), build: le32(b, 24) },
+        })
+    }
+
+    pub fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        b[0..4].copy_from_slice(&IMAGE_MAGIC.to_le_bytes());
+        b[4..8].copy_from_slice(&self.load_addr.to_le_bytes());
+        b[8..10].copy_from_slice(&self.hdr_size.to_le_bytes());
+        b[10..12].copy_from_slice(&self.protect_tlv_size.to_le_bytes());
+        b[12..16].copy_from_slice(&self.img_size.to_le_bytes());
+        b[16..20].copy_from_slice(&self.flags.to_le_bytes());
+        b[20] = self.version.major;
+        b[21] = self.version.minor;
+        b[22..24].copy_from_slice(&self.version.revision.to_le_bytes());
+        b[24..28].copy_from_slice(&self.version.build.to_le_bytes());
+        b
+    }
+
+    /// Offset of the TLV area (protected TLVs first, when present).
+    pub fn tlv_offset(&self) -> Option<u32> {
+        (self.hdr_size as u32).checked_add(self.img_size)
+    }
+
+    /// Bytes covered by the hash: header, body and protected TLVs.
+    pub fn hashed_len(&self) -> Option<u32> {
+        self.tlv_offset()?.checked_add(self.protect_tlv_size as u32)
+    }
+}
+
+/// What a valid image is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub header: ImageHeader,
+    pub hash: [u8; 32],
+    /// Header + body + all TLVs: the bytes a copy must move.
+    pub total_size: u32,
+}
+
+/// Reads and decodes the header at the start of `slot`.
+pub fn read_header<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<ImageHeader, ImageError> {
+    let mut b = [0u8; HEADER_SIZE];
+    flash.read(slot.offset, &mut b)?;
+    let h = ImageHeader::parse(&b).ok_or(ImageError::NoHeader)?;
+    if (h.hdr_size as usize) < HEADER_SIZE {
+        return Err(ImageError::BadSize);
+    }
+    match h.hashed_len() {
+        Some(n) if n < slot.size => Ok(h),
+        _ => Err(ImageError::BadSize),
+    }
+}
+
+/// The TLVs the bootloader needs, found by walking the unprotected TLV area.
+#[derive(Default)]
+struct FoundTlvs {
+    sha256: Option<[u8; 32]>,
+    keyhash: Option<[u8; 32]>,
+    ed25519: Option<[u8; 64]>,
+    end: u32,
+}
+
+fn read_tlv_header<F: Flash + ?Sized>(flash: &mut F, addr: u32) -> Result<(u16, u16), ImageError> {
+    let mut b = [0u8; 4];
+    flash.read(addr, &mut b)?;
+    Ok((le16(&b, 0), le16(&b, 2)))
+}
+
+fn walk_tlvs<F: Flash + ?Sized>(flash: &mut F, slot: Area, h: &ImageHeader) -> Result<FoundTlvs, ImageError> {
+    let hashed = h.hashed_len().ok_or(ImageError::BadSize)?;
+    if h.protect_tlv_size > 0 {
+        let prot_at = slot.offset + h.tlv_offset().ok_or(ImageError::BadSize)?;
+        let (magic, total) = read_tlv_header(flash, prot_at)?;
+        if magic != TLV_PROT_INFO_MAGIC || total != h.protect_tlv_size {
+            return Err(ImageError::BadTlv);
+        }
+    }
+    let info_at = hashed.checked_add(4).filter(|e| *e <= slot.size).ok_or(ImageError::BadTlv)?;
+    let (magic, total) = read_tlv_header(flash, slot.offset + hashed)?;
+    let end = hashed.checked_add(total as u32).ok_or(ImageError::BadTlv)?;
+    if magic != TLV_INFO_MAGIC || (total as u32) < 4 || end > slot.size {
+        return Err(ImageError::BadTlv);
+    }
+    let mut found = FoundTlvs { end, ..FoundTlvs::default() };
+    let mut at = info_at;
+    while at < end {
+        if end - at < 4 {
+            return Err(ImageError::BadTlv);
+        }
+        let (kind, len) = read_tlv_header(flash, slot.offset + at)?;
+        let data_at = at + 4;
+        if data_at + len as u32 > end {
+            return Err(ImageError::BadTlv);
+        }
+        match (kind, len) {
+            (TLV_SHA256, 32) => found.sha256 = Some(read_array(flash, slot.offset + data_at)?),
+            (TLV_KEYHASH, 32) => found.keyhash = Some(read_array(flash, slot.offset + data_at)?),
+            (TLV_ED25519, 64) => found.ed25519 = Some(read_array(flash, slot.offset + data_at)?),
+            (TLV_SHA256 | TLV_KEYHASH | TLV_ED25519, _) => return Err(ImageError::BadTlv),
+            _ => {}
+        }
+        at = data_at + len as u32;
+    }
+    Ok(found)
+}
+
+fn read_array<const N: usize, F: Flash + ?Sized>(flash: &mut F, addr: u32) -> Result<[u8; N], ImageError> {
+    let mut b = [0u8; N];
+    flash.read(addr, &mut b)?;
+    Ok(b)
+}
+
+/// SHA-256 over `len` bytes of flash at `addr`, charging the CPU time to the clock.
+pub fn hash_flash<H: Flash + Clock + ?Sized>(hal: &mut H, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+    let mut sha = Sha256::new();
+    let mut buf = [0u8; 1024];
+    let mut done = 0u32;
+    while done < len {
+        let n = (len - done).min(buf.len() as u32) as usize;
+        hal.read(addr + done, &mut buf[..n])?;
+        sha.update(&buf[..n]);
+        done += n as u32;
+    }
+    hal.spend_us(HASH_US_PER_KIB * (len as u64).div_ceil(1024));
+    Ok(sha.finalize().into())
+}
+
+/// Checks the image in `slot`: header, hash, key and signature.
+pub fn validate<H: Flash + Clock + ?Sized>(hal: &mut H, slot: Area, key: &[u8; 32]) -> Result<ImageInfo, ImageError> {
+    let header = read_header(hal, slot)?;
+    let tlvs = walk_tlvs(hal, slot, &header)?;
+    let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
+    let digest = hash_flash(hal, slot.offset, hashed)?;
+    if tlvs.sha256 != Some(digest) {
+        return Err(ImageError::HashMismatch);
+    }
+    let keyhash: [u8; 32] = Sha256::digest(key).into();
+    if tlvs.keyhash != Some(keyhash) {
+        return Err(ImageError::UnknownKey);
+    }
+    let sig = tlvs.ed25519.ok_or(ImageError::BadSignature)?;
+    hal.spend_us(VERIFY_SIGNATURE_US);
+    let vk = VerifyingKey::from_bytes(key).map_err(|_| ImageError::UnknownKey)?;
+    vk.verify_strict(&digest, &Signature::from_bytes(&sig)).map_err(|_| ImageError::BadSignature)?;
+    Ok(ImageInfo { header, hash: digest, total_size: tlvs.end })
+}
+
+/// The image's total size from its header and TLV info, without checking hash or signature.
+pub fn total_size<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<u32, ImageError> {
+    let header = read_header(flash, slot)?;
+    Ok(walk_tlvs(flash, slot, &header)?.end)
+}
+
+/// The SHA-256 TLV of the image in `slot` (what the image claims, not recomputed).
+pub fn read_hash<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<[u8; 32], ImageError> {
+    let header = read_header(flash, slot)?;
+    walk_tlvs(flash, slot, &header)?.sha256.ok_or(ImageError::BadTlv)
+}
+
+/// Behaviour flags the image body carries right after the header (see [`Descriptor`]).
+pub const DESCRIPTOR_MAGIC: [u8; 4] = *b"CPFW";
+/// The image's health check fails: it never confirms itself (a bad update).
+pub const DESC_HEALTH_FAILS: u32 = 1 << 0;
+
+/// What the application image is, from the first bytes of its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Descriptor {
+    pub flags: u32,
+}
+
+impl Descriptor {
+    pub fn encode(&self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&DESCRIPTOR_MAGIC);
+        b[4..].copy_from_slice(&self.flags.to_le_bytes());
+        b
+    }
+
+    pub fn health_fails(&self) -> bool {
+        self.flags & DESC_HEALTH_FAILS != 0
+    }
+}
+
+/// Reads the descriptor of the image in `slot`; an image without one behaves normally.
+pub fn read_descriptor<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<Descriptor, ImageError> {
+    let header = read_header(flash, slot)?;
+    let mut b = [0u8; 8];
+    flash.read(slot.offset + header.hdr_size as u32, &mut b)?;
+    if b[..4] != DESCRIPTOR_MAGIC {
+        return Ok(Descriptor::default());
+    }
+    Ok(Descriptor { flags: u32::from_le_bytes([b[4], b[5], b[6], b[7]]) })
+}

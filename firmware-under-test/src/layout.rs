@@ -1,0 +1,124 @@
+//! Where things live in flash, and the MCUboot trailer geometry that follows from it.
+
+/// A region of flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Area {
+    pub offset: u32,
+    pub size: u32,
+}
+
+impl Area {
+    pub const fn end(&self) -> u32 {
+        self.offset + self.size
+    }
+
+    pub const fn contains(&self, addr: u32) -> bool {
+        addr >= self.offset && addr < self.offset + self.size
+    }
+}
+
+/// The flash map compiled into the bootloader and the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub sector_size: u32,
+    pub write_size: u32,
+    pub bootloader: Area,
+    pub primary: Area,
+    pub secondary: Area,
+    pub scratch: Area,
+}
+
+/// Trailer fields are padded to this alignment (MCUboot's BOOT_MAX_ALIGN default).
+pub const TRAILER_ALIGN: u32 = 8;
+/// Size of the trailer's fixed fields: swap_size, swap_info, copy_done, image_ok, magic.
+pub const TRAILER_INFO_SIZE: u32 = 48;
+/// Status records per region (one per copy step).
+pub const STATUS_STATES: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutError {
+    SlotsDiffer,
+    NotSectorAligned,
+    Overlap,
+    ScratchTooSmall,
+    TrailerTooLarge,
+}
+
+impl Layout {
+    /// Checks the invariants the bootloader relies on.
+    pub fn validate(&self) -> Result<(), LayoutError> {
+        if self.primary.size != self.secondary.size {
+            return Err(LayoutError::SlotsDiffer);
+        }
+        let s = self.sector_size;
+        let areas = [self.bootloader, self.primary, self.secondary, self.scratch];
+        if s == 0 || areas.iter().any(|a| a.offset % s != 0 || a.size % s != 0) {
+            return Err(LayoutError::NotSectorAligned);
+        }
+        for (i, a) in areas.iter().enumerate() {
+            for b in &areas[i + 1..] {
+                if a.offset < b.end() && b.offset < a.end() {
+                    return Err(LayoutError::Overlap);
+                }
+            }
+        }
+        if self.scratch.size < s {
+            return Err(LayoutError::ScratchTooSmall);
+        }
+        if self.trailer_sectors() >= self.sectors_per_slot() {
+            return Err(LayoutError::TrailerTooLarge);
+        }
+        Ok(())
+    }
+
+    pub const fn sectors_per_slot(&self) -> u32 {
+        self.primary.size / self.sector_size
+    }
+
+    /// Size of one swap status record (one write granule).
+    pub const fn status_record_size(&self) -> u32 {
+        self.write_size
+    }
+
+    /// Bytes of trailer at the end of a slot: status records for every sector plus the fixed fields.
+    pub const fn trailer_size(&self) -> u32 {
+        self.sectors_per_slot() * STATUS_STATES * self.status_record_size() + TRAILER_INFO_SIZE
+    }
+
+    /// Number of sectors at the end of a slot that hold the trailer (never image data).
+    pub const fn trailer_sectors(&self) -> u32 {
+        self.trailer_size().div_ceil(self.sector_size)
+    }
+
+    /// The largest signed image (header, body, TLVs) a slot can hold.
+    pub const fn max_image_size(&self) -> u32 {
+        (self.sectors_per_slot() - self.trailer_sectors()) * self.sector_size
+    }
+
+    /// Offset of the trailer sectors within a slot.
+    pub const fn trailer_sector_offset(&self) -> u32 {
+        self.max_image_size()
+    }
+
+    pub const fn slot(&self, which: Slot) -> Area {
+        match which {
+            Slot::Primary => self.primary,
+            Slot::Secondary => self.secondary,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Primary,
+    Secondary,
+}
+
+impl Slot {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Slot::Primary => "primary",
+            Slot::Secondary => "secondary",
+        }
+    }
+}

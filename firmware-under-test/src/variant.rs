@@ -1,0 +1,68 @@
+//! Deliberately broken variants, each modelled on a power-loss bug that reached the field.
+//!
+//! The reference variant is correct; every other one reintroduces one window that the rig
+//! must find.
+
+/// Which build of the firmware runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    /// The correct bootloader and application.
+    Reference,
+    /// The swap writes no status records, so an interrupted swap restarts from the first
+    /// region over half-swapped data (the reason MCUboot keeps swap status).
+    NoSwapStatus,
+    /// The application raises the upgrade request (trailer magic) before the image is
+    /// complete, and the bootloader trusts a raised request without validating the image.
+    EarlyTrailerMagic,
+    /// The application confirms itself at boot, before its health check (MCUboot users'
+    /// common mistake; a broken image then stays).
+    ConfirmAtBoot,
+    /// The swap records the scratch copy in a marker at the top of a multi-sector scratch
+    /// area and erases the scratch forward in one call: a cut part-way leaves the marker
+    /// and erased data (MCUboot commit f76fba70).
+    ScratchEraseForward,
+    /// A torn trailer magic at the start of a revert is read as "no swap" and the unconfirmed
+    /// image keeps running (MCUboot #1966).
+    TornMagicRevert,
+    /// Overwrite-only upgrade that clears the request before the copy, so a cut mid-copy
+    /// leaves no image and no way back (esp8266/Arduino PR #6823).
+    OverwriteNoRollback,
+    /// Swap progress kept in one metadata record rewritten by erase-then-write of its sector
+    /// (rboot #33).
+    SingleSectorMetadata,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 8] = [
+        Variant::Reference,
+        Variant::NoSwapStatus,
+        Variant::EarlyTrailerMagic,
+        Variant::ConfirmAtBoot,
+        Variant::ScratchEraseForward,
+        Variant::TornMagicRevert,
+        Variant::OverwriteNoRollback,
+        Variant::SingleSectorMetadata,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Variant::Reference => "reference",
+            Variant::NoSwapStatus => "no-swap-status",
+            Variant::EarlyTrailerMagic => "early-trailer-magic",
+            Variant::ConfirmAtBoot => "confirm-at-boot",
+            Variant::ScratchEraseForward => "scratch-erase-forward",
+            Variant::TornMagicRevert => "torn-magic-revert",
+            Variant::OverwriteNoRollback => "overwrite-no-rollback",
+            Variant::SingleSectorMetadata => "single-sector-metadata",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
+    pub const fn forces_overwrite(self) -> bool {
+        matches!(self, Variant::OverwriteNoRollback)
+    }
+}

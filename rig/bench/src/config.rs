@@ -1,0 +1,336 @@
+//! What a station file says about each backend.
+//!
+//! Each of `power`, `console`, `probe` and `transport` is a table whose `kind` picks the
+//! backend; every other key belongs to that backend. Unknown keys are rejected, so a typo in a
+//! station file is an error rather than a silently ignored setting. Parsing the file and
+//! reporting where an error is belongs to the caller; this module only defines the types.
+
+use serde::{Deserialize, Serialize};
+
+/// The backends of one station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StationBackends {
+    /// A name for reports, e.g. `pi-3 nrf52840dk`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub power: PowerConfig,
+    pub console: ConsoleConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeConfig>,
+    pub transport: TransportConfig,
+    /// How long power stays off during a power cycle, so the board's capacitors drain and the
+    /// target really resets (measure it for each board). Default 500 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "off_dwell_ms")]
+    pub off_dwell_ms: Option<u64>,
+}
+
+impl StationBackends {
+    pub const DEFAULT_OFF_DWELL_MS: u64 = 500;
+
+    pub fn off_dwell(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.off_dwell_ms.unwrap_or(Self::DEFAULT_OFF_DWELL_MS))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Power
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PowerConfig {
+    /// A relay module or MOSFET on a Raspberry Pi GPIO pin.
+    Gpio(GpioPowerConfig),
+    /// A CH340 "LCUS" serial relay.
+    Lcus(LcusPowerConfig),
+    /// A dcttech USB HID relay (16c0:05df, "USBRelayN").
+    HidRelay(HidRelayPowerConfig),
+    /// A Numato USB relay (CDC-ACM, ASCII commands).
+    Numato(NumatoPowerConfig),
+    /// External commands that switch power on and off.
+    Command(CommandPowerConfig),
+}
+
+/// Which GPIO level turns the target's power on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    High,
+    Low,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GpioPowerConfig {
+    /// BCM GPIO number (not the header pin number).
+    pub pin: u8,
+    /// The level that turns the target's power on (`low` for active-low relay HATs).
+    #[serde(alias = "on_level")]
+    pub on_level: Level,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LcusPowerConfig {
+    /// Serial port, preferably a `/dev/serial/by-id/...` path.
+    pub port: String,
+    /// Relay channel, counting from 1.
+    pub channel: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HidRelayPowerConfig {
+    /// The board serial (5 characters, from the status report) when several boards are plugged in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// Relay number, counting from 1.
+    pub relay: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NumatoPowerConfig {
+    /// Serial port, preferably a `/dev/serial/by-id/...` path.
+    pub port: String,
+    /// Relay index, counting from 0.
+    pub relay: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CommandPowerConfig {
+    /// Program and arguments that turn power on, e.g. `["uhubctl", "-l", "1-1", "-p", "2", "-a", "on"]`.
+    pub on: Vec<String>,
+    /// Program and arguments that turn power off.
+    pub off: Vec<String>,
+    /// Longest a command may run (default 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "timeout_ms")]
+    pub timeout_ms: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ConsoleConfig {
+    /// A UART through a USB serial adapter.
+    Serial(SerialConsoleConfig),
+    /// SEGGER RTT read through the debug probe.
+    Rtt(RttConsoleConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SerialConsoleConfig {
+    /// A stable path (`/dev/serial/by-id/...`). Give this or `usb_serial`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// The USB serial number of the adapter. Give this or `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "usb_serial")]
+    pub usb_serial: Option<String>,
+    pub baud: u32,
+    /// Drive DTR to this level after opening; left alone when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtr: Option<bool>,
+    /// Drive RTS to this level after opening; left alone when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rts: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RttConsoleConfig {
+    /// Probe selector `VID:PID[:serial]`; when absent the station's `[probe]` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// Chip name as probe-rs knows it; when absent the station's `[probe]` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chip: Option<String>,
+    #[serde(default, alias = "connect_under_reset")]
+    pub connect_under_reset: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "speed_khz")]
+    pub speed_khz: Option<u32>,
+    /// RTT up-channel number (0 is the usual terminal).
+    #[serde(default)]
+    pub channel: usize,
+    /// Address of the RTT control block (`_SEGGER_RTT`) when known; RAM is scanned otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "control_block")]
+    pub control_block: Option<u64>,
+    /// How often the up-channel is polled (default 10 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "poll_ms")]
+    pub poll_ms: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProbeConfig {
+    /// A debug probe driven through probe-rs (CMSIS-DAP, J-Link, ST-Link, ...).
+    ProbeRs(ProbeRsConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProbeRsConfig {
+    /// `VID:PID[:serial]`, hexadecimal VID and PID, e.g. `1366:1051:001050234567`.
+    pub selector: String,
+    /// Chip name as probe-rs knows it, e.g. `nRF52840_xxAA`.
+    pub chip: String,
+    /// Hold the target in reset while attaching (needed when the firmware disables the SWD pins
+    /// or sleeps deeply).
+    #[serde(default, alias = "connect_under_reset")]
+    pub connect_under_reset: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "speed_khz")]
+    pub speed_khz: Option<u32>,
+    /// Flash regions `doctor` reads back to check the probe (e.g. the two image slots).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<FlashRegion>,
+}
+
+/// A named flash region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FlashRegion {
+    pub name: String,
+    pub addr: u32,
+    pub size: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TransportConfig {
+    /// The rig serves the image over HTTP; the device fetches it.
+    Http(HttpTransportConfig),
+    /// mcumgr SMP over a serial line; the rig pushes the image.
+    Smp(SmpTransportConfig),
+    /// The rig writes the image into the secondary slot through the probe and marks it pending.
+    ProbeWrite(ProbeWriteTransportConfig),
+    /// An external command delivers the image.
+    Command(CommandTransportConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HttpTransportConfig {
+    /// Address to listen on, e.g. `0.0.0.0:8080` (port 0 picks a free one).
+    pub bind: String,
+    /// URL path the image is served under (default `/image.bin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SmpTransportConfig {
+    /// Serial port, preferably a `/dev/serial/by-id/...` path.
+    pub port: String,
+    pub baud: u32,
+    /// The device's SMP buffer size (MCUMGR_TRANSPORT_NETBUF_SIZE); default 384.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<usize>,
+    /// Per-request timeout (default 5000 ms; the first chunk may erase the slot).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "timeout_ms")]
+    pub timeout_ms: Option<u64>,
+    /// Image number for multi-image devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProbeWriteTransportConfig {
+    /// Start of the secondary slot.
+    #[serde(alias = "slot_addr")]
+    pub slot_addr: u32,
+    /// Size of the secondary slot; the MCUboot trailer sits at its end.
+    #[serde(alias = "slot_size")]
+    pub slot_size: u32,
+    /// Mark the update permanent (image_ok set) instead of test.
+    #[serde(default)]
+    pub permanent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CommandTransportConfig {
+    /// Program and arguments; `{image}` is replaced by the path of the staged image file.
+    pub argv: Vec<String>,
+    /// Longest the command may run (default 600 s).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "timeout_ms")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<StationBackends, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+
+    #[test]
+    fn tagged_backends_parse() {
+        let st = parse(
+            r#"{"power": {"kind": "gpio", "pin": 26, "on-level": "low"},
+                "console": {"kind": "serial", "usb-serial": "A10K", "baud": 115200},
+                "transport": {"kind": "http", "bind": "127.0.0.1:0"}}"#,
+        )
+        .unwrap();
+        assert_eq!(st.power, PowerConfig::Gpio(GpioPowerConfig { pin: 26, on_level: Level::Low }));
+        assert!(st.probe.is_none());
+        assert_eq!(st.off_dwell(), std::time::Duration::from_millis(500));
+    }
+
+    #[test]
+    fn unknown_keys_and_kinds_are_rejected() {
+        let typo = parse(
+            r#"{"power": {"kind": "lcus", "port": "/dev/x", "chanel": 1},
+                "console": {"kind": "serial", "port": "/dev/y", "baud": 9600},
+                "transport": {"kind": "http", "bind": "127.0.0.1:0"}}"#,
+        );
+        assert!(typo.unwrap_err().to_string().contains("chanel"));
+        let kind = parse(
+            r#"{"power": {"kind": "zigbee"},
+                "console": {"kind": "serial", "port": "/dev/y", "baud": 9600},
+                "transport": {"kind": "http", "bind": "127.0.0.1:0"}}"#,
+        );
+        assert!(kind.unwrap_err().to_string().contains("zigbee"));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let st = StationBackends {
+            name: Some("x".into()),
+            power: PowerConfig::Command(CommandPowerConfig {
+                on: vec!["true".into()],
+                off: vec!["false".into()],
+                timeout_ms: None,
+            }),
+            console: ConsoleConfig::Rtt(RttConsoleConfig {
+                selector: None,
+                chip: None,
+                connect_under_reset: false,
+                speed_khz: None,
+                channel: 0,
+                control_block: Some(0x2000_0000),
+                poll_ms: None,
+            }),
+            probe: None,
+            transport: TransportConfig::ProbeWrite(ProbeWriteTransportConfig {
+                slot_addr: 0x80000,
+                slot_size: 0x70000,
+                permanent: true,
+            }),
+            off_dwell_ms: Some(800),
+        };
+        let text = serde_json::to_string(&st).unwrap();
+        assert_eq!(parse(&text).unwrap(), st);
+    }
+}

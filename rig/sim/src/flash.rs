@@ -1,0 +1,1363 @@
+//! NOR-flash model with power-loss physics.
+//!
+//! The model keeps the stored bits of the whole part plus a small set of
+//! anomalies that a power cut can leave behind:
+//!
+//! * **weak bits**: bits that read 0 on one read and 1 on another;
+//! * **torn ECC granules** (ECC parts only): reading any byte of such a granule
+//!   is an uncorrectable error;
+//! * **marginal sectors**: sectors whose erase was cut late; they read 0xFF but
+//!   a read may rarely see a bit at 0, and a program into them may not stick;
+//! * **program counts** per granule, for parts that limit how often a granule
+//!   may be programmed between erases.
+//!
+//! Everything random is deterministic. A cut draws from a ChaCha8 stream
+//! seeded from (flash seed, cut seed, op address). Reads of weak bits and of
+//! marginal sectors, and programs into marginal sectors, hash (flash seed,
+//! access counter, address), where the access counter counts `read` calls and
+//! program operations. No global or thread RNG is involved: the same seed and
+//! the same sequence of calls give the same bits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+
+use rand::seq::index::sample;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::profile::FlashProfile;
+
+/// One flash operation as the firmware issues it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlashOp {
+    /// Clear bits: every stored byte becomes `old & data`.
+    Program { addr: u32, data: Vec<u8> },
+    /// Erase whole sectors to 0xFF, in ascending order.
+    Erase { addr: u32, len: u32 },
+}
+
+impl FlashOp {
+    /// First address the operation touches.
+    pub fn addr(&self) -> u32 {
+        match self {
+            FlashOp::Program { addr, .. } | FlashOp::Erase { addr, .. } => *addr,
+        }
+    }
+
+    /// Length in bytes (program data longer than `u32::MAX` saturates).
+    pub fn len(&self) -> u32 {
+        match self {
+            FlashOp::Program { data, .. } => u32::try_from(data.len()).unwrap_or(u32::MAX),
+            FlashOp::Erase { len, .. } => *len,
+        }
+    }
+
+    /// Whether the operation covers no byte at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Program or erase.
+    pub fn kind(&self) -> OpKind {
+        match self {
+            FlashOp::Program { .. } => OpKind::Program,
+            FlashOp::Erase { .. } => OpKind::Erase,
+        }
+    }
+}
+
+/// Kind of a [`FlashOp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Program,
+    Erase,
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OpKind::Program => "program",
+            OpKind::Erase => "erase",
+        })
+    }
+}
+
+/// Why the flash refused an operation or a read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum NorError {
+    #[error("{len} bytes at {addr:#x} reach outside the flash")]
+    OutOfBounds { addr: u32, len: u32 },
+    #[error("{len} bytes at {addr:#x} are not aligned to {align} bytes")]
+    Misaligned { addr: u32, len: u32, align: u32 },
+    /// ECC part: program over a granule that is not erased; nothing changed.
+    #[error("program over the non-erased ECC granule at {addr:#x}")]
+    ProgramNotErased { addr: u32 },
+    /// The granule was already programmed as often as the part allows.
+    #[error("granule at {addr:#x} programmed more often than allowed between erases")]
+    TooManyPrograms { addr: u32 },
+    /// ECC read of a torn granule.
+    #[error("uncorrectable ECC error reading {addr:#x}")]
+    Uncorrectable { addr: u32 },
+}
+
+/// What became of the unit or sector in flight when power died.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutOutcome {
+    /// The operation was refused (see the report's error); nothing changed.
+    Rejected,
+    /// Power died before the operation started; nothing changed.
+    NotStarted,
+    /// Power died exactly between two units or sectors; none was in flight.
+    Boundary,
+    /// Power died at or after the end; the operation completed.
+    Completed,
+    /// Program: none of the unit's intended 1->0 bits went.
+    None,
+    /// Program: some (up to half) of the intended bits went.
+    Some,
+    /// Program: most, but not all, of the intended bits went.
+    Most,
+    /// Program: all intended bits went.
+    All,
+    /// Erase cut in the pre-program phase: old data with more zeros.
+    Early,
+    /// Erase cut during the erase pulses: old bits mixed with erased bits.
+    Middle,
+    /// Erase cut during soft-program: reads 0xFF, sector left marginal.
+    Late,
+}
+
+impl CutOutcome {
+    /// The word a report prints.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CutOutcome::Rejected => "rejected",
+            CutOutcome::NotStarted => "not_started",
+            CutOutcome::Boundary => "boundary",
+            CutOutcome::Completed => "completed",
+            CutOutcome::None => "none",
+            CutOutcome::Some => "some",
+            CutOutcome::Most => "most",
+            CutOutcome::All => "all",
+            CutOutcome::Early => "early",
+            CutOutcome::Middle => "middle",
+            CutOutcome::Late => "late",
+        }
+    }
+}
+
+impl fmt::Display for CutOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The program unit or sector that was in flight at the cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    pub addr: u32,
+    pub len: u32,
+    /// How far through its own time the unit or sector was, in 1/1000.
+    pub progress_permille: u32,
+}
+
+/// What a power cut did to the flash, in words a report can print.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TornReport {
+    pub op: OpKind,
+    pub op_addr: u32,
+    pub op_len: u32,
+    pub elapsed_us: u64,
+    pub duration_us: u64,
+    /// Program units (programs) or sectors (erases) the operation covers.
+    pub steps_total: u64,
+    /// Units or sectors completed before the cut.
+    pub steps_done: u64,
+    pub in_flight: Option<InFlight>,
+    pub outcome: CutOutcome,
+    /// Stored bits of the operation's range that differ from before it.
+    pub bits_changed: u64,
+    /// Weak bits the operation created.
+    pub weak_bits: u32,
+    /// ECC granules the operation left torn.
+    pub torn_granules: u32,
+    /// Whether at least one ECC granule is now torn.
+    pub ecc_torn: bool,
+    pub error: Option<NorError>,
+}
+
+impl TornReport {
+    fn new(op: &FlashOp, elapsed_us: u64, duration_us: u64, steps_total: u64) -> Self {
+        TornReport {
+            op: op.kind(),
+            op_addr: op.addr(),
+            op_len: op.len(),
+            elapsed_us,
+            duration_us,
+            steps_total,
+            steps_done: 0,
+            in_flight: None,
+            outcome: CutOutcome::NotStarted,
+            bits_changed: 0,
+            weak_bits: 0,
+            torn_granules: 0,
+            ecc_torn: false,
+            error: None,
+        }
+    }
+
+    fn record_tear(&mut self, tear: Tear) {
+        self.outcome = tear.outcome;
+        self.weak_bits += tear.weak_bits;
+        self.torn_granules += tear.torn_granules;
+        self.ecc_torn = self.torn_granules > 0;
+    }
+}
+
+impl fmt::Display for TornReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:#x}+{:#x} cut at {}/{} us: {}/{} done",
+            self.op,
+            self.op_addr,
+            self.op_len,
+            self.elapsed_us,
+            self.duration_us,
+            self.steps_done,
+            self.steps_total
+        )?;
+        if let Some(unit) = &self.in_flight {
+            write!(
+                f,
+                ", {:#x}+{:#x} in flight at {}.{}%",
+                unit.addr,
+                unit.len,
+                unit.progress_permille / 10,
+                unit.progress_permille % 10
+            )?;
+        }
+        write!(
+            f,
+            " -> {}; {} bits changed, {} weak bits",
+            self.outcome, self.bits_changed, self.weak_bits
+        )?;
+        if self.ecc_torn {
+            write!(f, ", {} torn ECC granules", self.torn_granules)?;
+        }
+        if let Some(error) = &self.error {
+            write!(f, " ({error})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts of the anomalies the flash currently holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalySummary {
+    pub weak_bits: u32,
+    pub weak_bytes: u32,
+    pub torn_granules: u32,
+    pub marginal_sectors: u32,
+    /// Granules programmed more than once since their last erase (tracked
+    /// only on parts with a program limit).
+    pub reprogrammed_granules: u32,
+}
+
+impl AnomalySummary {
+    /// No weak bit, torn granule or marginal sector.
+    pub fn is_clean(&self) -> bool {
+        self.weak_bits == 0 && self.torn_granules == 0 && self.marginal_sectors == 0
+    }
+}
+
+/// Outcome of tearing one unit or sector.
+#[derive(Clone, Copy, Debug)]
+struct Tear {
+    outcome: CutOutcome,
+    weak_bits: u32,
+    torn_granules: u32,
+}
+
+/// One bit of the flash: byte address and a single-bit mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bit {
+    addr: u32,
+    mask: u8,
+}
+
+/// Sizes used for arithmetic, never zero.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    size: u32,
+    sector: u32,
+    granule: u32,
+    unit: u32,
+}
+
+impl Geometry {
+    fn of(profile: &FlashProfile) -> Self {
+        Geometry {
+            size: profile.size,
+            sector: profile.sector_size.max(1),
+            granule: profile.write_size.max(1),
+            unit: profile.program_unit.max(1),
+        }
+    }
+
+    fn sector_count(&self) -> usize {
+        self.size.div_ceil(self.sector) as usize
+    }
+
+    fn sector_range(&self, sector: u32) -> Range<u32> {
+        let start = u64::from(sector) * u64::from(self.sector);
+        let end = start + u64::from(self.sector);
+        clip_to_u32(start, self.size)..clip_to_u32(end, self.size)
+    }
+
+    /// Indexes of the sectors that overlap `range`.
+    fn sectors_of(&self, range: &Range<u32>) -> Range<u32> {
+        if range.is_empty() {
+            return 0..0;
+        }
+        range.start / self.sector..(range.end - 1) / self.sector + 1
+    }
+
+    fn granule_start(&self, addr: u32) -> u32 {
+        addr - addr % self.granule
+    }
+
+    /// Addresses at which a torn granule overlapping `range` may start.
+    fn granule_starts_overlapping(&self, range: &Range<u32>) -> Range<u32> {
+        self.granule_start(range.start)..range.end
+    }
+}
+
+/// A NOR-flash part with power-loss physics. Cloning copies the stored bytes
+/// and the (small) anomaly maps.
+#[derive(Clone)]
+pub struct NorFlash {
+    profile: FlashProfile,
+    geom: Geometry,
+    seed: u64,
+    data: Vec<u8>,
+    /// Byte address -> mask of weak bits in that byte.
+    weak: BTreeMap<u32, u8>,
+    /// Start addresses of torn ECC granules.
+    torn: BTreeSet<u32>,
+    /// Indexes of marginal sectors.
+    marginal: BTreeSet<u32>,
+    /// Programs per granule since its last erase; empty when the part has no
+    /// program limit.
+    program_counts: Vec<u8>,
+    /// Per sector: whether it holds a weak bit, torn granule or is marginal.
+    sector_has_anomaly: Vec<bool>,
+    /// Counts reads and program operations; feeds the read/program hashes.
+    access_count: u64,
+}
+
+impl fmt::Debug for NorFlash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NorFlash")
+            .field("profile", &self.profile.name)
+            .field("seed", &self.seed)
+            .field("anomalies", &self.anomalies())
+            .field("access_count", &self.access_count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Salts that keep the different hashed draws independent.
+const SALT_WEAK_READ: u64 = 0x5745_414b_5245_4144;
+const SALT_MARGINAL_READ: u64 = 0x4d41_5247_5245_4144;
+const SALT_MARGINAL_PROGRAM: u64 = 0x4d41_5247_5052_4f47;
+const SALT_CUT: u64 = 0x4355_5453_4545_4421;
+
+/// A byte of a marginal sector reads one bit at 0 on about one read in this
+/// many (only bits stored as 1 can flip).
+pub const MARGINAL_READ_FLIP_ONE_IN: u64 = 16_384;
+/// A program unit written into a marginal sector leaves some of its newly
+/// cleared bits weak in about one program in this many.
+pub const MARGINAL_PROGRAM_UNSTUCK_ONE_IN: u64 = 4;
+
+impl NorFlash {
+    /// A fully erased, clean part. Zero sizes in the profile are treated as 1
+    /// so that no input can divide by zero (see [`FlashProfile::validate`]).
+    pub fn new(profile: FlashProfile, seed: u64) -> Self {
+        let geom = Geometry::of(&profile);
+        let program_counts = match profile.max_programs_per_granule {
+            Some(_) => vec![0; geom.size.div_ceil(geom.granule) as usize],
+            None => Vec::new(),
+        };
+        NorFlash {
+            data: vec![0xFF; geom.size as usize],
+            sector_has_anomaly: vec![false; geom.sector_count()],
+            weak: BTreeMap::new(),
+            torn: BTreeSet::new(),
+            marginal: BTreeSet::new(),
+            program_counts,
+            access_count: 0,
+            profile,
+            geom,
+            seed,
+        }
+    }
+
+    pub fn profile(&self) -> &FlashProfile {
+        &self.profile
+    }
+
+    /// The error [`NorFlash::apply`] would return for `op`, without changing
+    /// anything: bounds and alignment, then the state checks (ECC granule not
+    /// erased, program limit reached).
+    pub fn check(&self, op: &FlashOp) -> Result<(), NorError> {
+        match op {
+            FlashOp::Program { addr, data } => {
+                let range = self.span(*addr, data.len())?;
+                require_aligned(&range, self.geom.granule)?;
+                self.require_program_allowed(&range)
+            }
+            FlashOp::Erase { addr, len } => {
+                let range = self.span(*addr, *len as usize)?;
+                require_aligned(&range, self.geom.sector)
+            }
+        }
+    }
+
+    /// Datasheet time of the whole operation: program units touched times
+    /// the unit time, or sectors touched times the sector erase time.
+    pub fn duration_us(&self, op: &FlashOp) -> u64 {
+        self.step_count(op) * self.step_us(op)
+    }
+
+    /// Runs the operation to completion.
+    pub fn apply(&mut self, op: &FlashOp) -> Result<(), NorError> {
+        self.check(op)?;
+        self.apply_checked(op);
+        Ok(())
+    }
+
+    /// Power dies `elapsed_us` into `op`. Elapsed 0 changes nothing; elapsed
+    /// at or past [`NorFlash::duration_us`] is exactly [`NorFlash::apply`].
+    /// An op that `check` refuses changes nothing and is reported `rejected`.
+    pub fn apply_cut(&mut self, op: &FlashOp, elapsed_us: u64, cut_seed: u64) -> TornReport {
+        let steps = self.step_count(op);
+        let mut report = TornReport::new(op, elapsed_us, self.duration_us(op), steps);
+        if let Err(error) = self.check(op) {
+            report.outcome = CutOutcome::Rejected;
+            report.error = Some(error);
+            return report;
+        }
+        if elapsed_us == 0 {
+            return report;
+        }
+        let range = op.addr()..op.addr() + op.len();
+        let before = self.data[to_usize(&range)].to_vec();
+        if elapsed_us >= report.duration_us {
+            report.weak_bits = self.apply_checked(op);
+            report.steps_done = steps;
+            report.outcome = CutOutcome::Completed;
+        } else {
+            let mut rng = self.cut_rng(cut_seed, op.addr());
+            self.cut_part_way(op, &mut report, &mut rng);
+        }
+        report.bits_changed = bits_differing(&before, &self.data[to_usize(&range)]);
+        report
+    }
+
+    /// Reads `buf.len()` bytes at `addr`. A clean region is a plain copy;
+    /// weak bits and marginal sectors read as the hashed draw of this read.
+    pub fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), NorError> {
+        let range = self.span(addr, buf.len())?;
+        self.access_count = self.access_count.wrapping_add(1);
+        self.require_no_torn_granule(&range)?;
+        buf.copy_from_slice(&self.data[to_usize(&range)]);
+        if self.range_is_clean(&range) {
+            return Ok(());
+        }
+        self.blur_weak_bits(&range, buf);
+        self.disturb_marginal_bytes(&range, buf);
+        Ok(())
+    }
+
+    /// Stored bits; weak bits at their current stored value.
+    pub fn raw(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Factory or probe programming: sets the bytes exactly and clears every
+    /// anomaly that touches the range (weak bytes, torn granules, marginal
+    /// sectors, program counts). Bytes past the end of the flash are ignored.
+    pub fn load(&mut self, addr: u32, bytes: &[u8]) {
+        let start = addr.min(self.geom.size);
+        let room = (self.geom.size - start) as usize;
+        let count = bytes.len().min(room);
+        let range = start..start + count as u32;
+        if range.is_empty() {
+            return;
+        }
+        self.data[to_usize(&range)].copy_from_slice(&bytes[..count]);
+        self.clear_anomalies(&range);
+    }
+
+    /// Fast 64-bit hash of the stored bytes and every anomaly (weak bits,
+    /// torn granules, marginal sectors, program counts). It leaves out the
+    /// seed and the access counter: two flashes with equal hashes hold the
+    /// same physical state.
+    pub fn state_hash(&self) -> u64 {
+        let mut h = hash_bytes(&self.data, 0);
+        h = fold(h, self.weak.len() as u64);
+        for (&addr, &mask) in &self.weak {
+            h = fold(h, u64::from(addr) << 8 | u64::from(mask));
+        }
+        h = fold(h, self.torn.len() as u64);
+        for &addr in &self.torn {
+            h = fold(h, u64::from(addr));
+        }
+        h = fold(h, self.marginal.len() as u64);
+        for &sector in &self.marginal {
+            h = fold(h, u64::from(sector));
+        }
+        finalize(fold(h, hash_bytes(&self.program_counts, 1)))
+    }
+
+    pub fn anomalies(&self) -> AnomalySummary {
+        AnomalySummary {
+            weak_bits: self.weak.values().map(|m| m.count_ones()).sum(),
+            weak_bytes: count_u32(self.weak.len()),
+            torn_granules: count_u32(self.torn.len()),
+            marginal_sectors: count_u32(self.marginal.len()),
+            reprogrammed_granules: count_u32(
+                self.program_counts.iter().filter(|&&c| c > 1).count(),
+            ),
+        }
+    }
+}
+
+// Checks and geometry.
+impl NorFlash {
+    fn span(&self, addr: u32, len: usize) -> Result<Range<u32>, NorError> {
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        let out_of_bounds = NorError::OutOfBounds { addr, len: len32 };
+        if len32 == u32::MAX && u32::try_from(len).is_err() {
+            return Err(out_of_bounds);
+        }
+        match addr.checked_add(len32) {
+            Some(end) if end <= self.geom.size => Ok(addr..end),
+            _ => Err(out_of_bounds),
+        }
+    }
+
+    fn require_program_allowed(&self, range: &Range<u32>) -> Result<(), NorError> {
+        if self.profile.ecc {
+            self.require_granules_erased(range)?;
+        }
+        self.require_program_budget(range)
+    }
+
+    fn require_granules_erased(&self, range: &Range<u32>) -> Result<(), NorError> {
+        for granule in chunks(range.clone(), self.geom.granule) {
+            let erased = self.data[to_usize(&granule)].iter().all(|&b| b == 0xFF);
+            if !erased || self.torn.contains(&granule.start) {
+                return Err(NorError::ProgramNotErased {
+                    addr: granule.start,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn require_program_budget(&self, range: &Range<u32>) -> Result<(), NorError> {
+        let Some(max) = self.profile.max_programs_per_granule else {
+            return Ok(());
+        };
+        for granule in chunks(range.clone(), self.geom.granule) {
+            if self.program_count(granule.start) >= max {
+                return Err(NorError::TooManyPrograms {
+                    addr: granule.start,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn program_count(&self, addr: u32) -> u8 {
+        let index = (addr / self.geom.granule) as usize;
+        self.program_counts.get(index).copied().unwrap_or(0)
+    }
+
+    fn step_count(&self, op: &FlashOp) -> u64 {
+        let step = match op {
+            FlashOp::Program { .. } => self.geom.unit,
+            FlashOp::Erase { .. } => self.geom.sector,
+        };
+        chunk_count(op.addr(), op.len(), step)
+    }
+
+    fn step_us(&self, op: &FlashOp) -> u64 {
+        match op {
+            FlashOp::Program { .. } => u64::from(self.profile.program_unit_us),
+            FlashOp::Erase { .. } => u64::from(self.profile.erase_sector_us),
+        }
+    }
+
+    fn cut_rng(&self, cut_seed: u64, op_addr: u32) -> ChaCha8Rng {
+        let seed = mix3(self.seed ^ SALT_CUT, cut_seed, u64::from(op_addr));
+        ChaCha8Rng::seed_from_u64(seed)
+    }
+
+    fn sector_is_marginal(&self, addr: u32) -> bool {
+        !self.marginal.is_empty() && self.marginal.contains(&(addr / self.geom.sector))
+    }
+
+    fn touches_marginal_sector(&self, range: &Range<u32>) -> bool {
+        !self.marginal.is_empty()
+            && self
+                .geom
+                .sectors_of(range)
+                .any(|s| self.marginal.contains(&s))
+    }
+}
+
+// Whole operations.
+impl NorFlash {
+    /// Applies an op that passed `check`; returns the weak bits it created.
+    fn apply_checked(&mut self, op: &FlashOp) -> u32 {
+        match op {
+            FlashOp::Program { addr, data } => {
+                self.access_count = self.access_count.wrapping_add(1);
+                self.program_fully(*addr, data)
+            }
+            FlashOp::Erase { addr, len } => {
+                let range = *addr..*addr + *len;
+                for sector in self.geom.sectors_of(&range) {
+                    self.erase_sector(sector);
+                }
+                0
+            }
+        }
+    }
+
+    /// Cut strictly inside the op (0 < elapsed < duration).
+    fn cut_part_way(&mut self, op: &FlashOp, report: &mut TornReport, rng: &mut ChaCha8Rng) {
+        let step_us = self.step_us(op).max(1);
+        let done = report.elapsed_us / step_us;
+        let into_step = report.elapsed_us % step_us;
+        report.steps_done = done;
+        report.outcome = CutOutcome::Boundary;
+        match op {
+            FlashOp::Program { addr, data } => {
+                self.access_count = self.access_count.wrapping_add(1);
+                self.cut_program(*addr, data, done, into_step, step_us, report, rng);
+            }
+            FlashOp::Erase { addr, len } => {
+                self.cut_erase(*addr..*addr + *len, done, into_step, step_us, report, rng);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cut_program(
+        &mut self,
+        addr: u32,
+        data: &[u8],
+        units_done: u64,
+        into_unit_us: u64,
+        unit_us: u64,
+        report: &mut TornReport,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let op_range = addr..addr + data.len() as u32;
+        let Some(in_flight) = nth_chunk(&op_range, self.geom.unit, units_done) else {
+            return;
+        };
+        report.weak_bits += self.program_fully(addr, &data[..(in_flight.start - addr) as usize]);
+        if into_unit_us == 0 {
+            return;
+        }
+        report.in_flight = Some(in_flight_of(&in_flight, into_unit_us, unit_us));
+        let bytes = &data[to_usize(&(in_flight.start - addr..in_flight.end - addr))];
+        let fraction = into_unit_us as f64 / unit_us as f64;
+        let tear = self.tear_program_unit(in_flight.start, bytes, fraction, rng);
+        report.record_tear(tear);
+    }
+
+    fn cut_erase(
+        &mut self,
+        range: Range<u32>,
+        sectors_done: u64,
+        into_sector_us: u64,
+        sector_us: u64,
+        report: &mut TornReport,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let sectors = self.geom.sectors_of(&range);
+        let done_end = sectors
+            .start
+            .saturating_add(u32::try_from(sectors_done).unwrap_or(u32::MAX))
+            .min(sectors.end);
+        for sector in sectors.start..done_end {
+            self.erase_sector(sector);
+        }
+        if into_sector_us == 0 || done_end >= sectors.end {
+            return;
+        }
+        let span = self.geom.sector_range(done_end);
+        report.in_flight = Some(in_flight_of(&span, into_sector_us, sector_us));
+        let tear = self.tear_erase_sector(done_end, into_sector_us, sector_us, rng);
+        report.record_tear(tear);
+    }
+}
+
+// Programs.
+impl NorFlash {
+    /// Programs every unit of the range completely; returns the weak bits
+    /// left by programs into marginal sectors.
+    fn program_fully(&mut self, start: u32, bytes: &[u8]) -> u32 {
+        let range = start..start + bytes.len() as u32;
+        if range.is_empty() {
+            return 0;
+        }
+        let before = self
+            .touches_marginal_sector(&range)
+            .then(|| self.data[to_usize(&range)].to_vec());
+        for (stored, &new) in self.data[to_usize(&range)].iter_mut().zip(bytes) {
+            *stored &= new;
+        }
+        self.solidify_weak_bits(&range, bytes);
+        let weak = match before {
+            Some(old) => self.leave_some_bits_unstuck(&range, &old, bytes),
+            None => 0,
+        };
+        self.count_programs(&range);
+        self.refresh_sector_flags(&range);
+        weak
+    }
+
+    /// Bits programmed to 0 by a completed program are no longer weak.
+    fn solidify_weak_bits(&mut self, range: &Range<u32>, bytes: &[u8]) {
+        if self.weak.is_empty() {
+            return;
+        }
+        let mut emptied = Vec::new();
+        for (&addr, mask) in self.weak.range_mut(range.clone()) {
+            *mask &= bytes[(addr - range.start) as usize];
+            if *mask == 0 {
+                emptied.push(addr);
+            }
+        }
+        for addr in emptied {
+            self.weak.remove(&addr);
+        }
+    }
+
+    /// A program into a marginal sector may not stick: in some units a few
+    /// newly cleared bits stay weak (or, on ECC parts, tear the granule).
+    fn leave_some_bits_unstuck(&mut self, range: &Range<u32>, old: &[u8], bytes: &[u8]) -> u32 {
+        let mut weak_bits = 0;
+        for unit in chunks(range.clone(), self.geom.unit) {
+            if !self.sector_is_marginal(unit.start) {
+                continue;
+            }
+            let draw = mix3(
+                self.seed ^ SALT_MARGINAL_PROGRAM,
+                self.access_count,
+                u64::from(unit.start),
+            );
+            if draw % MARGINAL_PROGRAM_UNSTUCK_ONE_IN != 0 {
+                continue;
+            }
+            let offset = (unit.start - range.start) as usize..(unit.end - range.start) as usize;
+            let cleared = bits_to_clear(unit.start, &old[offset.clone()], &bytes[offset]);
+            weak_bits += self.mark_unstuck_bits(&cleared, draw);
+        }
+        weak_bits
+    }
+
+    fn mark_unstuck_bits(&mut self, cleared: &[Bit], draw: u64) -> u32 {
+        if cleared.is_empty() {
+            return 0;
+        }
+        let count = 1 + (draw >> 8) % 3;
+        let mut weak_bits = 0;
+        for pick in 0..count {
+            let index = (mix3(draw, pick, 0) % cleared.len() as u64) as usize;
+            let bit = cleared[index];
+            if self.profile.ecc {
+                self.torn.insert(self.geom.granule_start(bit.addr));
+            } else {
+                weak_bits += self.make_weak(bit);
+            }
+        }
+        weak_bits
+    }
+
+    fn count_programs(&mut self, range: &Range<u32>) {
+        if self.program_counts.is_empty() {
+            return;
+        }
+        let first = (range.start / self.geom.granule) as usize;
+        let last = ((range.end - 1) / self.geom.granule) as usize;
+        if let Some(counts) = self.program_counts.get_mut(first..=last) {
+            for count in counts {
+                *count = count.saturating_add(1);
+            }
+        }
+    }
+
+    /// The unit in flight: the drawn share of its intended 1->0 bits goes,
+    /// a few bits turn weak, and on ECC parts its granules may tear.
+    fn tear_program_unit(
+        &mut self,
+        start: u32,
+        bytes: &[u8],
+        fraction: f64,
+        rng: &mut ChaCha8Rng,
+    ) -> Tear {
+        let range = start..start + bytes.len() as u32;
+        let mut intended = bits_to_clear(start, &self.data[to_usize(&range)], bytes);
+        self.count_programs(&range);
+        if intended.is_empty() {
+            return Tear {
+                outcome: CutOutcome::All,
+                weak_bits: 0,
+                torn_granules: 0,
+            };
+        }
+        let outcome = draw_program_outcome(rng, fraction);
+        intended.shuffle(rng);
+        let cleared = cleared_count(outcome, intended.len(), rng);
+        for bit in &intended[..cleared] {
+            self.data[bit.addr as usize] &= !bit.mask;
+        }
+        let tear = if self.profile.ecc {
+            self.tear_ecc_granules(outcome, &intended, rng)
+        } else {
+            self.weaken_torn_bits(outcome, &intended, rng)
+        };
+        self.refresh_sector_flags(&range);
+        tear
+    }
+
+    fn weaken_torn_bits(&mut self, outcome: CutOutcome, bits: &[Bit], rng: &mut ChaCha8Rng) -> Tear {
+        let count = weak_count_for(outcome, rng).min(bits.len());
+        let mut weak_bits = 0;
+        for index in sample(rng, bits.len(), count) {
+            weak_bits += self.make_weak(bits[index]);
+        }
+        Tear {
+            outcome,
+            weak_bits,
+            torn_granules: 0,
+        }
+    }
+
+    /// On ECC parts a partly programmed granule is torn; a fully programmed
+    /// one is torn half of the time (check bits are written last).
+    fn tear_ecc_granules(&mut self, outcome: CutOutcome, bits: &[Bit], rng: &mut ChaCha8Rng) -> Tear {
+        let torn = match outcome {
+            CutOutcome::Some | CutOutcome::Most => true,
+            CutOutcome::All => rng.gen_bool(0.5),
+            _ => false,
+        };
+        let mut torn_granules = 0;
+        if torn {
+            let granules: BTreeSet<u32> = bits
+                .iter()
+                .map(|b| self.geom.granule_start(b.addr))
+                .collect();
+            for granule in granules {
+                torn_granules += u32::from(self.torn.insert(granule));
+            }
+        }
+        Tear {
+            outcome,
+            weak_bits: 0,
+            torn_granules,
+        }
+    }
+
+    /// Marks a bit weak; returns 1 if it was not weak already.
+    fn make_weak(&mut self, bit: Bit) -> u32 {
+        let mask = self.weak.entry(bit.addr).or_insert(0);
+        let fresh = *mask & bit.mask == 0;
+        *mask |= bit.mask;
+        self.flag_sector_of(bit.addr);
+        u32::from(fresh)
+    }
+}
+
+// Erases.
+impl NorFlash {
+    fn erase_sector(&mut self, sector: u32) {
+        let range = self.geom.sector_range(sector);
+        self.data[to_usize(&range)].fill(0xFF);
+        self.clear_anomalies(&range);
+    }
+
+    fn tear_erase_sector(
+        &mut self,
+        sector: u32,
+        into_us: u64,
+        sector_us: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Tear {
+        let range = self.geom.sector_range(sector);
+        let (outcome, weak_bits) = if into_us * 3 < sector_us {
+            let share = (3 * into_us) as f64 / sector_us as f64;
+            (CutOutcome::Early, self.preprogram_partly(&range, share, rng))
+        } else if into_us * 3 < 2 * sector_us {
+            let share = (3 * into_us - sector_us) as f64 / sector_us as f64;
+            (CutOutcome::Middle, self.erase_partly(&range, share, rng))
+        } else {
+            self.erase_sector(sector);
+            self.marginal.insert(sector);
+            (CutOutcome::Late, 0)
+        };
+        let torn_granules = match outcome {
+            CutOutcome::Late => 0,
+            _ if self.profile.ecc => self.tear_all_granules(&range),
+            _ => 0,
+        };
+        self.refresh_sector_flags(&range);
+        Tear {
+            outcome,
+            weak_bits,
+            torn_granules,
+        }
+    }
+
+    /// Pre-program phase: each 1 bit has gone to 0 with probability `share`.
+    /// Bits cleared here are no longer weak; a few of them become weak.
+    fn preprogram_partly(&mut self, range: &Range<u32>, share: f64, rng: &mut ChaCha8Rng) -> u32 {
+        let mut cleared = Vec::new();
+        for addr in range.clone() {
+            let stored = self.data[addr as usize];
+            let hit = stored & random_mask(rng, share);
+            if hit == 0 {
+                continue;
+            }
+            self.data[addr as usize] = stored & !hit;
+            self.unweaken(addr, hit);
+            push_bits(&mut cleared, addr, hit);
+        }
+        self.weaken_some(&cleared, 4, rng)
+    }
+
+    /// Erase-pulse phase: each bit is erased (1) with probability `share`,
+    /// otherwise keeps its old value. Program counts restart.
+    fn erase_partly(&mut self, range: &Range<u32>, share: f64, rng: &mut ChaCha8Rng) -> u32 {
+        let mut raised = Vec::new();
+        for addr in range.clone() {
+            let stored = self.data[addr as usize];
+            let hit = random_mask(rng, share);
+            self.data[addr as usize] = stored | hit;
+            self.unweaken(addr, hit);
+            push_bits(&mut raised, addr, !stored & hit);
+        }
+        self.reset_program_counts(range);
+        self.weaken_some(&raised, 8, rng)
+    }
+
+    /// Non-ECC parts: up to `most` of `bits` become weak.
+    fn weaken_some(&mut self, bits: &[Bit], most: usize, rng: &mut ChaCha8Rng) -> u32 {
+        if self.profile.ecc || bits.is_empty() {
+            return 0;
+        }
+        let count = rng.gen_range(0..=most).min(bits.len());
+        let mut weak_bits = 0;
+        for index in sample(rng, bits.len(), count) {
+            weak_bits += self.make_weak(bits[index]);
+        }
+        weak_bits
+    }
+
+    fn tear_all_granules(&mut self, range: &Range<u32>) -> u32 {
+        let mut torn = 0;
+        for granule in chunks(range.clone(), self.geom.granule) {
+            torn += u32::from(self.torn.insert(granule.start));
+        }
+        torn
+    }
+}
+
+// Reads.
+impl NorFlash {
+    fn require_no_torn_granule(&self, range: &Range<u32>) -> Result<(), NorError> {
+        if self.torn.is_empty() || range.is_empty() {
+            return Ok(());
+        }
+        let starts = self.geom.granule_starts_overlapping(range);
+        match self.torn.range(starts).next() {
+            Some(&granule) => Err(NorError::Uncorrectable {
+                addr: granule.max(range.start),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn range_is_clean(&self, range: &Range<u32>) -> bool {
+        if self.weak.is_empty() && self.marginal.is_empty() {
+            return true;
+        }
+        let sectors = self.geom.sectors_of(range);
+        let flags = &self.sector_has_anomaly[sectors.start as usize..sectors.end as usize];
+        !flags.iter().any(|&f| f)
+    }
+
+    /// Each weak bit reads as a hashed coin flip of this read.
+    fn blur_weak_bits(&self, range: &Range<u32>, buf: &mut [u8]) {
+        for (&addr, &mask) in self.weak.range(range.clone()) {
+            let draw = mix3(self.seed ^ SALT_WEAK_READ, self.access_count, u64::from(addr));
+            let byte = &mut buf[(addr - range.start) as usize];
+            *byte = (*byte & !mask) | (draw as u8 & mask);
+        }
+    }
+
+    /// A byte of a marginal sector rarely reads one of its 1 bits as 0.
+    fn disturb_marginal_bytes(&self, range: &Range<u32>, buf: &mut [u8]) {
+        for sector in self.geom.sectors_of(range) {
+            if !self.marginal.contains(&sector) {
+                continue;
+            }
+            let sector_range = self.geom.sector_range(sector);
+            let from = sector_range.start.max(range.start);
+            let to = sector_range.end.min(range.end);
+            for addr in from..to {
+                let draw = mix3(
+                    self.seed ^ SALT_MARGINAL_READ,
+                    self.access_count,
+                    u64::from(addr),
+                );
+                if draw % MARGINAL_READ_FLIP_ONE_IN == 0 {
+                    buf[(addr - range.start) as usize] &= !(1u8 << ((draw >> 32) & 7));
+                }
+            }
+        }
+    }
+}
+
+// Anomaly bookkeeping.
+impl NorFlash {
+    fn clear_anomalies(&mut self, range: &Range<u32>) {
+        if !self.weak.is_empty() {
+            remove_keys_in(&mut self.weak, range.clone());
+        }
+        if !self.torn.is_empty() {
+            let starts = self.geom.granule_starts_overlapping(range);
+            let doomed: Vec<u32> = self.torn.range(starts).copied().collect();
+            for granule in doomed {
+                self.torn.remove(&granule);
+            }
+        }
+        for sector in self.geom.sectors_of(range) {
+            self.marginal.remove(&sector);
+        }
+        self.reset_program_counts(range);
+        self.refresh_sector_flags(range);
+    }
+
+    fn reset_program_counts(&mut self, range: &Range<u32>) {
+        if self.program_counts.is_empty() || range.is_empty() {
+            return;
+        }
+        let first = (range.start / self.geom.granule) as usize;
+        let last = ((range.end - 1) / self.geom.granule) as usize;
+        if let Some(counts) = self.program_counts.get_mut(first..=last) {
+            counts.fill(0);
+        }
+    }
+
+    fn unweaken(&mut self, addr: u32, bits: u8) {
+        if let Some(mask) = self.weak.get_mut(&addr) {
+            *mask &= !bits;
+            if *mask == 0 {
+                self.weak.remove(&addr);
+            }
+        }
+    }
+
+    fn flag_sector_of(&mut self, addr: u32) {
+        if let Some(flag) = self
+            .sector_has_anomaly
+            .get_mut((addr / self.geom.sector) as usize)
+        {
+            *flag = true;
+        }
+    }
+
+    fn refresh_sector_flags(&mut self, range: &Range<u32>) {
+        for sector in self.geom.sectors_of(range) {
+            let flagged = self.sector_holds_anomaly(sector);
+            if let Some(flag) = self.sector_has_anomaly.get_mut(sector as usize) {
+                *flag = flagged;
+            }
+        }
+    }
+
+    fn sector_holds_anomaly(&self, sector: u32) -> bool {
+        let range = self.geom.sector_range(sector);
+        self.marginal.contains(&sector)
+            || self.weak.range(range.clone()).next().is_some()
+            || self
+                .torn
+                .range(self.geom.granule_starts_overlapping(&range))
+                .next()
+                .is_some()
+    }
+}
+
+fn require_aligned(range: &Range<u32>, align: u32) -> Result<(), NorError> {
+    let len = range.end - range.start;
+    if range.start % align != 0 || len % align != 0 {
+        return Err(NorError::Misaligned {
+            addr: range.start,
+            len,
+            align,
+        });
+    }
+    Ok(())
+}
+
+fn to_usize(range: &Range<u32>) -> Range<usize> {
+    range.start as usize..range.end as usize
+}
+
+fn clip_to_u32(value: u64, limit: u32) -> u32 {
+    value.min(u64::from(limit)) as u32
+}
+
+fn count_u32(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// How many `unit`-aligned chunks `len` bytes at `addr` overlap.
+fn chunk_count(addr: u32, len: u32, unit: u32) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    let unit = u64::from(unit.max(1));
+    let last = u64::from(addr) + u64::from(len) - 1;
+    last / unit - u64::from(addr) / unit + 1
+}
+
+/// The `unit`-aligned pieces of `range`, clipped to it.
+fn chunks(range: Range<u32>, unit: u32) -> impl Iterator<Item = Range<u32>> {
+    let count = chunk_count(range.start, range.end - range.start, unit);
+    (0..count).filter_map(move |k| nth_chunk(&range, unit, k))
+}
+
+fn nth_chunk(range: &Range<u32>, unit: u32, k: u64) -> Option<Range<u32>> {
+    let unit = u64::from(unit.max(1));
+    let base = (u64::from(range.start) / unit + k) * unit;
+    let start = base.max(u64::from(range.start));
+    let end = (base + unit).min(u64::from(range.end));
+    (start < end).then(|| start as u32..end as u32)
+}
+
+fn in_flight_of(span: &Range<u32>, into_us: u64, step_us: u64) -> InFlight {
+    InFlight {
+        addr: span.start,
+        len: span.end - span.start,
+        progress_permille: (into_us * 1000 / step_us.max(1)) as u32,
+    }
+}
+
+/// Bits stored as 1 that `new` wants at 0.
+fn bits_to_clear(start: u32, old: &[u8], new: &[u8]) -> Vec<Bit> {
+    let mut bits = Vec::new();
+    for (offset, (&o, &n)) in old.iter().zip(new).enumerate() {
+        push_bits(&mut bits, start + offset as u32, o & !n);
+    }
+    bits
+}
+
+fn push_bits(bits: &mut Vec<Bit>, addr: u32, mask: u8) {
+    for bit in 0..8 {
+        if mask & (1 << bit) != 0 {
+            bits.push(Bit {
+                addr,
+                mask: 1 << bit,
+            });
+        }
+    }
+}
+
+fn bits_differing(before: &[u8], after: &[u8]) -> u64 {
+    before
+        .iter()
+        .zip(after)
+        .map(|(&a, &b)| u64::from((a ^ b).count_ones()))
+        .sum()
+}
+
+/// Class of the unit in flight. Every class keeps at least 10% weight; cuts
+/// late in the unit lean towards `all`, early ones towards `none`.
+fn draw_program_outcome(rng: &mut ChaCha8Rng, fraction: f64) -> CutOutcome {
+    let fraction = fraction.clamp(0.0, 1.0);
+    let none = 0.1 + 0.3 * (1.0 - fraction);
+    let some = none + 0.25;
+    let most = some + 0.25;
+    let x: f64 = rng.gen();
+    if x < none {
+        CutOutcome::None
+    } else if x < some {
+        CutOutcome::Some
+    } else if x < most {
+        CutOutcome::Most
+    } else {
+        CutOutcome::All
+    }
+}
+
+/// How many of `n >= 1` intended bits went, for a program outcome.
+fn cleared_count(outcome: CutOutcome, n: usize, rng: &mut ChaCha8Rng) -> usize {
+    match outcome {
+        CutOutcome::None => 0,
+        CutOutcome::Some => rng.gen_range(1..=(n / 2).max(1)),
+        CutOutcome::Most if n >= 2 => rng.gen_range((n / 2 + 1).min(n - 1)..=n - 1),
+        _ => n,
+    }
+}
+
+/// Weak bits left by a torn program unit (non-ECC parts).
+fn weak_count_for(outcome: CutOutcome, rng: &mut ChaCha8Rng) -> usize {
+    match outcome {
+        CutOutcome::Some | CutOutcome::Most => rng.gen_range(1..=4),
+        _ if rng.gen_ratio(1, 4) => 1,
+        _ => 0,
+    }
+}
+
+/// A byte whose bits are each set with probability `share`.
+fn random_mask(rng: &mut ChaCha8Rng, share: f64) -> u8 {
+    let threshold = (share.clamp(0.0, 1.0) * 4_294_967_296.0) as u64;
+    let mut mask = 0;
+    for bit in 0..8 {
+        if u64::from(rng.next_u32()) < threshold {
+            mask |= 1 << bit;
+        }
+    }
+    mask
+}
+
+fn remove_keys_in<V>(map: &mut BTreeMap<u32, V>, range: Range<u32>) {
+    let doomed: Vec<u32> = map.range(range).map(|(&k, _)| k).collect();
+    for key in doomed {
+        map.remove(&key);
+    }
+}
+
+const K0: u64 = 0x9E37_79B9_7F4A_7C15;
+const K1: u64 = 0xBF58_476D_1CE4_E5B9;
+const K2: u64 = 0x94D0_49BB_1331_11EB;
+
+/// Bijective 64-bit finalizer.
+fn finalize(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(K1);
+    x ^= x >> 27;
+    x = x.wrapping_mul(K2);
+    x ^ (x >> 31)
+}
+
+fn mix3(a: u64, b: u64, c: u64) -> u64 {
+    finalize(finalize(finalize(a.wrapping_add(K0)) ^ b).wrapping_add(K0) ^ c)
+}
+
+/// One absorbing step; bijective in both `acc` and `word`.
+fn lane_round(acc: u64, word: u64) -> u64 {
+    (acc ^ word.wrapping_mul(K1)).rotate_left(31).wrapping_mul(K0)
+}
+
+fn fold(h: u64, value: u64) -> u64 {
+    lane_round(h, value ^ K2)
+}
+
+/// Fast non-cryptographic hash: four independent lanes over 32-byte blocks.
+/// A change confined to one lane never collides (every step is bijective).
+fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
+    let mut lanes = [seed ^ K0, seed ^ K1, seed ^ K2, !seed];
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = lane_round(*lane, le_word(word));
+        }
+    }
+    for (lane, word) in lanes.iter_mut().zip(blocks.remainder().chunks(8)) {
+        *lane = lane_round(*lane, le_word(word));
+    }
+    let mut h = bytes.len() as u64;
+    for lane in lanes {
+        h = finalize(h ^ lane).wrapping_add(K0);
+    }
+    finalize(h)
+}
+
+/// Little-endian word from up to 8 bytes, zero padded.
+fn le_word(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_clip_to_the_range() {
+        let pieces: Vec<_> = chunks(3..17, 8).collect();
+        assert_eq!(pieces, vec![3..8, 8..16, 16..17]);
+        assert_eq!(chunks(8..8, 8).count(), 0);
+        assert_eq!(chunk_count(0, 0, 256), 0);
+        assert_eq!(chunk_count(250, 10, 256), 2);
+        assert_eq!(chunk_count(u32::MAX - 1, 1, 4), 1);
+    }
+
+    #[test]
+    fn hash_separates_single_word_changes_and_lengths() {
+        let base = vec![0u8; 1000];
+        let h = hash_bytes(&base, 0);
+        for at in [0usize, 7, 31, 32, 500, 999] {
+            let mut changed = base.clone();
+            changed[at] = 1;
+            assert_ne!(hash_bytes(&changed, 0), h, "change at {at}");
+        }
+        assert_ne!(hash_bytes(&base[..999], 0), h);
+        assert_ne!(hash_bytes(&base, 1), h);
+    }
+
+    #[test]
+    fn le_word_pads_short_tails() {
+        assert_eq!(le_word(&[1, 2]), 0x0201);
+        assert_eq!(le_word(&[0xFF; 8]), u64::MAX);
+    }
+
+    #[test]
+    fn random_mask_honours_the_extremes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(random_mask(&mut rng, 0.0), 0);
+        assert_eq!(random_mask(&mut rng, 1.0), 0xFF);
+    }
+
+    #[test]
+    fn cleared_counts_stay_inside_their_class() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for n in 1..40 {
+            for _ in 0..20 {
+                let some = cleared_count(CutOutcome::Some, n, &mut rng);
+                assert!((1..=n.div_ceil(2)).contains(&some));
+                let most = cleared_count(CutOutcome::Most, n, &mut rng);
+                assert!(most <= n && (n < 3 || (most > n / 2 && most < n)));
+            }
+        }
+    }
+}
