@@ -72,7 +72,3 @@ impl Probe for SharedProbe {
         lock(&self.inner).reset()
     }
 }
-
-pub(crate) fn lock_switch(m: &Mutex<Box<dyn PowerSwitch>>) -> MutexGuard<'_, Box<dyn PowerSwitch>> {
-    lock(m)
-}

@@ -167,7 +167,7 @@ pub struct InFlight {
 }
 
 /// What a power cut did to the flash, in words a report can print.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TornReport {
     pub op: OpKind,
     pub op_addr: u32,
@@ -412,6 +412,13 @@ impl NorFlash {
         &self.profile
     }
 
+    /// Power returns: the access counter that feeds weak-bit and marginal draws restarts, so
+    /// what happens after a power-on depends only on the stored state and what the firmware
+    /// does from then on.
+    pub fn power_cycle(&mut self) {
+        self.access_count = 0;
+    }
+
     /// The error [`NorFlash::apply`] would return for `op`, without changing
     /// anything: bounds and alignment, then the state checks (ECC granule not
     /// erased, program limit reached).
@@ -543,14 +550,12 @@ impl NorFlash {
 impl NorFlash {
     fn span(&self, addr: u32, len: usize) -> Result<Range<u32>, NorError> {
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
-        let out_of_bounds = NorError::OutOfBounds { addr, len: len32 };
-        if len32 == u32::MAX && u32::try_from(len).is_err() {
-            return Err(out_of_bounds);
-        }
-        match addr.checked_add(len32) {
-            Some(end) if end <= self.geom.size => Ok(addr..end),
-            _ => Err(out_of_bounds),
-        }
+        let end = u32::try_from(len)
+            .ok()
+            .and_then(|len| addr.checked_add(len))
+            .filter(|&end| end <= self.geom.size);
+        end.map(|end| addr..end)
+            .ok_or(NorError::OutOfBounds { addr, len: len32 })
     }
 
     fn require_program_allowed(&self, range: &Range<u32>) -> Result<(), NorError> {

@@ -1,1 +1,14 @@
-//! Simulated board.
+//! cutpoint's simulated board: a NOR-flash model with power-loss physics, board profiles,
+//! an image builder with test-only keys, and a board that runs the firmware under test.
+
+pub mod board;
+pub mod board_profile;
+pub mod flash;
+pub mod imgtool;
+pub mod profile;
+pub mod scenario;
+
+pub use board::{CutAt, CutPlan, FaultKind, Firmware, OpPoint, RunEnd, RunLog, RunOptions, SimBoard, Update};
+pub use board_profile::BoardProfile;
+pub use flash::{FlashOp, NorFlash};
+pub use profile::FlashProfile;

@@ -1,0 +1,167 @@
+//! A UART console through a USB serial adapter.
+//!
+//! The port stays open across power cuts so the start of the boot log is not lost. A reader
+//! thread stamps each line the moment its newline arrives. When the adapter disappears (read
+//! error, end of file, or its stable name no longer points at the open device) the reader
+//! reopens it by its stable identity, which may now resolve to another device node, and
+//! carries on.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serialport::SerialPort;
+
+use super::lines::LineAssembler;
+use super::{LinkState, LinkStatus};
+use crate::clock::BenchClock;
+use crate::config::SerialConsoleConfig;
+use crate::serial_id::{open_identity, open_port, LineSettings, SerialIdentity};
+use crate::traits::{Console, ConsoleLine, RigError, RigResult};
+
+/// How often the reader retries opening a device that went away.
+const REOPEN_POLL: Duration = Duration::from_millis(10);
+
+/// A serial console.
+pub struct SerialConsole {
+    name: String,
+    rx: Receiver<ConsoleLine>,
+    link: Arc<LinkState>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+}
+
+struct Reader {
+    id: SerialIdentity,
+    settings: LineSettings,
+    name: String,
+    clock: BenchClock,
+    tx: Sender<ConsoleLine>,
+    link: Arc<LinkState>,
+    stop: Arc<AtomicBool>,
+}
+
+impl SerialConsole {
+    /// Opens the console. The device must be present now; later disappearances are survived.
+    pub fn open(cfg: &SerialConsoleConfig, clock: BenchClock) -> RigResult<Self> {
+        let id = SerialIdentity::from_config(cfg.port.as_deref(), cfg.usb_serial.as_deref(), "console/serial")?;
+        let name = format!("console/serial:{id}");
+        if let Some(hint) = id.stability_hint() {
+            tracing::warn!("{name}: {hint}");
+        }
+        let settings = LineSettings { baud: cfg.baud, dtr: cfg.dtr, rts: cfg.rts, timeout: Duration::from_millis(20) };
+        let (path, port) = open_identity(&id, &settings, &name)?;
+        let link = Arc::new(LinkState::default());
+        link.set_connected(&path.to_string_lossy(), clock.now_us());
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = Reader { id, settings, name: name.clone(), clock, tx, link: link.clone(), stop: stop.clone() };
+        let handle = std::thread::Builder::new()
+            .name("serial-console".into())
+            .spawn(move || reader.run(path, port))
+            .map_err(|e| RigError::open(&name, format!("cannot start the reader thread: {e}")))?;
+        Ok(SerialConsole { name, rx, link, stop, reader: Some(handle) })
+    }
+
+    /// Whether the device is open now, how often it was (re)opened, and where.
+    pub fn status(&self) -> LinkStatus {
+        self.link.snapshot()
+    }
+
+    /// Shared link state, for watchers on other threads.
+    pub fn link(&self) -> Arc<LinkState> {
+        self.link.clone()
+    }
+}
+
+impl Reader {
+    fn run(self, mut path: PathBuf, port: Box<dyn SerialPort>) {
+        let mut port = Some(port);
+        let mut lines = LineAssembler::new();
+        let mut buf = [0u8; 1024];
+        let mut last_check = Instant::now();
+        let check_every = match self.id {
+            SerialIdentity::Path(_) => Duration::from_millis(100),
+            SerialIdentity::UsbSerial(_) => Duration::from_millis(500),
+        };
+        while !self.stop.load(Ordering::Acquire) {
+            let Some(p) = port.as_mut() else {
+                // Gone: wait for the device to come back under its stable name.
+                std::thread::sleep(REOPEN_POLL);
+                if let Some(new_path) = self.id.resolve() {
+                    match open_port(&new_path, &self.settings, &self.name) {
+                        Ok(newp) => {
+                            tracing::info!("{}: reopened as {}", self.name, new_path.display());
+                            self.link.set_connected(&new_path.to_string_lossy(), self.clock.now_us());
+                            path = new_path;
+                            port = Some(newp);
+                            last_check = Instant::now();
+                        }
+                        Err(e) => tracing::debug!("{}: not back yet: {}", self.name, e.message),
+                    }
+                }
+                continue;
+            };
+            let gone = match p.read(&mut buf) {
+                Ok(0) => true,
+                Ok(n) => {
+                    let t = self.clock.now_us();
+                    let tx = &self.tx;
+                    lines.push(&buf[..n], t, &mut |l| {
+                        let _ = tx.send(l);
+                    });
+                    false
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::Interrupted => {
+                    if last_check.elapsed() >= check_every {
+                        last_check = Instant::now();
+                        // The stable name now points elsewhere (or nowhere): the device we hold
+                        // is stale even if reads have not failed yet.
+                        self.id.resolve().as_ref() != Some(&path)
+                    } else {
+                        false
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("{}: {} went away: {e}", self.name, path.display());
+                    true
+                }
+            };
+            if gone {
+                let t = self.clock.now_us();
+                if let Some(rest) = lines.flush(t) {
+                    let _ = self.tx.send(rest);
+                }
+                port = None;
+                self.link.set_disconnected(t);
+            }
+        }
+    }
+}
+
+impl Console for SerialConsole {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(l) => Ok(Some(l)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(RigError::io(&self.name, "the console reader stopped")),
+        }
+    }
+}
+
+impl Drop for SerialConsole {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.reader.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Power switched by external commands (uhubctl, a PDU client, a script).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config::CommandPowerConfig;
+use crate::traits::{PowerSwitch, RigError, RigResult};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `argv` to completion (at most `timeout`). A spawn failure, a timeout or a non-zero exit
+/// is an error that quotes the command's stderr.
+pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> RigResult<()> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(RigError::open(backend, "empty command"));
+    };
+    let shown = argv.join(" ");
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RigError::io(backend, format!("cannot run `{shown}`: {e}")))?;
+    let mut stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(err) = stderr.as_mut() {
+            let _ = err.take(64 * 1024).read_to_end(&mut s);
+        }
+        String::from_utf8_lossy(&s).trim().to_string()
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = reader.join().unwrap_or_default();
+                return Err(RigError::timeout(backend, format!("`{shown}` did not finish within {timeout:?}; stderr: {err}")));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(RigError::io(backend, format!("waiting for `{shown}`: {e}"))),
+        }
+    };
+    let err = reader.join().unwrap_or_default();
+    if status.success() {
+        Ok(())
+    } else {
+        let stderr = if err.is_empty() { "(empty)".to_string() } else { err };
+        Err(RigError::io(backend, format!("`{shown}` failed ({status}); stderr: {stderr}")))
+    }
+}
+
+/// Power switched by running one command for on and another for off.
+pub struct CommandPower {
+    on: Vec<String>,
+    off: Vec<String>,
+    timeout: Duration,
+}
+
+impl CommandPower {
+    pub fn open(cfg: &CommandPowerConfig) -> RigResult<Self> {
+        if cfg.on.is_empty() || cfg.off.is_empty() {
+            return Err(RigError::open("power/command", "both `on` and `off` need a program to run"));
+        }
+        Ok(CommandPower {
+            on: cfg.on.clone(),
+            off: cfg.off.clone(),
+            timeout: cfg.timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_TIMEOUT),
+        })
+    }
+}
+
+impl PowerSwitch for CommandPower {
+    fn describe(&self) -> String {
+        format!("power/command:{}", self.on.first().map(String::as_str).unwrap_or(""))
+    }
+
+    fn set_power(&mut self, on: bool) -> RigResult<()> {
+        let argv = if on { &self.on } else { &self.off };
+        run_argv(argv, self.timeout, &self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn runs_on_and_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("state");
+        let cfg = CommandPowerConfig {
+            on: sh(&format!("echo on >> {}", f.display())),
+            off: sh(&format!("echo off >> {}", f.display())),
+            timeout_ms: None,
+        };
+        let mut p = CommandPower::open(&cfg).unwrap();
+        p.set_power(false).unwrap();
+        p.set_power(true).unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "off\non\n");
+        assert_eq!(p.read_back().unwrap(), None);
+    }
+
+    #[test]
+    fn failures_carry_stderr() {
+        let cfg = CommandPowerConfig { on: sh("echo relay jammed >&2; exit 3"), off: sh("true"), timeout_ms: None };
+        let mut p = CommandPower::open(&cfg).unwrap();
+        let err = p.set_power(true).unwrap_err();
+        assert_eq!(err.kind, crate::RigErrorKind::Io);
+        assert!(err.message.contains("relay jammed"), "{err}");
+        let cfg = CommandPowerConfig { on: vec!["/nonexistent/uhubctl".into()], off: sh("true"), timeout_ms: None };
+        let err = CommandPower::open(&cfg).unwrap().set_power(true).unwrap_err();
+        assert!(err.message.contains("/nonexistent/uhubctl"), "{err}");
+        let cfg = CommandPowerConfig { on: sh("sleep 5"), off: sh("true"), timeout_ms: Some(100) };
+        let t = Instant::now();
+        let err = CommandPower::open(&cfg).unwrap().set_power(true).unwrap_err();
+        assert_eq!(err.kind, crate::RigErrorKind::Timeout);
+        assert!(t.elapsed() < Duration::from_secs(3));
+        assert!(CommandPower::open(&CommandPowerConfig { on: vec![], off: sh("true"), timeout_ms: None }).is_err());
+    }
+}

@@ -1,0 +1,528 @@
+//! The simulated board: a CPU that runs the firmware under test on the NOR-flash model,
+//! with a virtual clock, a console, an OTA server, and a power supply that can be cut at
+//! any virtual instant or flash operation.
+//!
+//! Every power-on starts the firmware from nothing: the only state that crosses a cut is the
+//! flash. The firmware sees the board only through `fut::hal`.
+
+use std::sync::Arc;
+
+use fut::app::{self, AppConfig, AppExit};
+use fut::boot::{self, BootConfig, BootOutcome, Mode};
+use fut::hal::{self, FlashError, Offer, TransportError};
+use fut::image::Version;
+use fut::layout::Layout;
+use fut::Variant;
+use serde::{Deserialize, Serialize};
+
+use crate::flash::{FlashOp, NorError, NorFlash, OpKind, TornReport};
+
+/// Time from reset to the first instruction of the bootloader.
+pub const RESET_US: u64 = 1_000;
+/// How long a brownout keeps the flash controller refusing work before the reset trips.
+pub const BROWNOUT_WINDOW_US: u64 = 2_000;
+/// Transport speed: microseconds per KiB delivered (about 8 Mbit/s).
+pub const LINK_US_PER_KIB: u64 = 1_000;
+
+/// The builds of bootloader and application running on the board.
+#[derive(Debug, Clone, Copy)]
+pub struct Firmware {
+    pub boot: BootConfig,
+    pub app: AppConfig,
+}
+
+impl Firmware {
+    pub fn new(layout: Layout, mode: Mode, variant: Variant, key: [u8; 32], permanent: bool) -> Self {
+        Firmware {
+            boot: BootConfig { layout, mode, key, variant },
+            app: AppConfig { layout, key, permanent, variant, mode: boot::effective_mode(&BootConfig { layout, mode, key, variant }) },
+        }
+    }
+}
+
+/// What kind of fault ends the power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Supply cut: the operation in flight tears.
+    PowerCut,
+    /// Watchdog or pin reset: RAM is lost, the flash operation in flight completes.
+    Reset,
+    /// Slow brownout: flash operations silently do not happen, then the part resets.
+    Brownout,
+}
+
+impl FaultKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultKind::PowerCut => "power-cut",
+            FaultKind::Reset => "reset",
+            FaultKind::Brownout => "brownout",
+        }
+    }
+}
+
+/// Where in a flash operation a cut lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpPoint {
+    Before,
+    /// `ppm` millionths of the operation's duration in.
+    Inside { ppm: u32 },
+    After,
+}
+
+/// When the fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CutAt {
+    /// At a virtual instant, microseconds after power-on.
+    Time { us: u64 },
+    /// At flash operation `index` (0-based, counted from power-on).
+    Op { index: u64, point: OpPoint },
+    /// Once `n` bytes of the update have been delivered since power-on.
+    Byte { n: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CutPlan {
+    pub at: CutAt,
+    pub kind: FaultKind,
+    /// Seeds the torn outcome.
+    pub seed: u64,
+}
+
+/// One journaled flash operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpRecord {
+    pub index: u64,
+    pub kind: OpKind,
+    pub addr: u32,
+    pub len: u32,
+    pub start_us: u64,
+    pub end_us: u64,
+    /// The operation did not happen (brownout).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+    /// The data, kept when the run records for replay.
+    #[serde(skip)]
+    pub op: Option<FlashOp>,
+}
+
+/// Where and how the fault landed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CutRecord {
+    pub kind: FaultKind,
+    pub requested: CutAt,
+    /// Virtual instant the power died, microseconds after power-on.
+    pub actual_us: u64,
+    /// The flash operation in flight or just finished, when the cut was aimed at one.
+    pub op_index: Option<u64>,
+    pub torn: Option<TornReport>,
+}
+
+/// A timestamped console line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleLine {
+    pub t_us: u64,
+    pub text: String,
+}
+
+/// What one boot ended in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "result")]
+pub enum BootResult {
+    Jump { version: String, hash: String },
+    NoImage { reason: String },
+    /// The firmware faulted (e.g. an uncorrectable ECC read) and the part reset.
+    Fault { error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootRecord {
+    pub t_us: u64,
+    pub result: BootResult,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "end")]
+pub enum RunEnd {
+    /// The application settled: confirmed and nothing more to do.
+    Idle,
+    /// The bootloader found nothing to boot.
+    Bricked { reason: String },
+    /// Still rebooting after the boot limit.
+    Unsettled,
+    /// The power was cut.
+    Cut,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLog {
+    pub end: RunEnd,
+    pub console: Vec<ConsoleLine>,
+    pub ops: Vec<OpRecord>,
+    pub boots: Vec<BootRecord>,
+    pub cut: Option<CutRecord>,
+    pub duration_us: u64,
+}
+
+/// The update the OTA server offers.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub image: Arc<Vec<u8>>,
+    pub version: Version,
+}
+
+/// How to run the board from power-on.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub plan: Option<CutPlan>,
+    /// Boots after which a run that has not settled counts as unsettled.
+    pub max_boots: u32,
+    /// Keep each operation's data in the journal (for replay).
+    pub record_data: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { plan: None, max_boots: 12, record_data: false }
+    }
+}
+
+/// The simulated board.
+#[derive(Debug, Clone)]
+pub struct SimBoard {
+    pub flash: NorFlash,
+    pub firmware: Firmware,
+    pub update: Option<Update>,
+}
+
+impl SimBoard {
+    pub fn new(flash: NorFlash, firmware: Firmware, update: Option<Update>) -> Self {
+        SimBoard { flash, firmware, update }
+    }
+
+    /// Powers the board on and runs it until it settles, bricks, exhausts `max_boots`, or the
+    /// planned fault fires.
+    pub fn run(&mut self, opts: RunOptions) -> RunLog {
+        self.flash.power_cycle();
+        let mut mcu = Mcu::new(&mut self.flash, self.update.as_ref(), opts);
+        let fw = self.firmware;
+        let end = run_boots(&mut mcu, &fw, opts.max_boots);
+        mcu.finish(end)
+    }
+}
+
+fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
+    for _ in 0..max_boots {
+        let t = mcu.now;
+        match boot::boot(mcu, &fw.boot) {
+            Ok(BootOutcome::Jump(info)) => {
+                mcu.boots.push(BootRecord {
+                    t_us: t,
+                    result: BootResult::Jump { version: info.header.version.to_string(), hash: hex::encode(&info.hash[..4]) },
+                });
+                match app::run(mcu, &fw.app) {
+                    Ok(AppExit::Idle) => return RunEnd::Idle,
+                    Ok(AppExit::Reset | AppExit::Crash) => {}
+                    Err(e) if !mcu.dead => mcu.fault(t, e),
+                    Err(_) => return RunEnd::Cut,
+                }
+            }
+            Ok(BootOutcome::NoBootableImage(e)) => {
+                mcu.boots.push(BootRecord { t_us: t, result: BootResult::NoImage { reason: e.name().to_string() } });
+                return RunEnd::Bricked { reason: e.name().to_string() };
+            }
+            Err(_) if mcu.dead => return RunEnd::Cut,
+            Err(e) => {
+                mcu.boots.push(BootRecord { t_us: t, result: BootResult::Fault { error: format!("{e:?}") } });
+            }
+        }
+        if mcu.dead {
+            return RunEnd::Cut;
+        }
+        mcu.reset_cpu();
+        if mcu.dead {
+            return RunEnd::Cut;
+        }
+    }
+    RunEnd::Unsettled
+}
+
+/// The part as the firmware sees it during one run.
+struct Mcu<'a> {
+    flash: &'a mut NorFlash,
+    update: Option<&'a Update>,
+    opts: RunOptions,
+    now: u64,
+    dead: bool,
+    delivered: u64,
+    brownout_until: Option<u64>,
+    console: Vec<ConsoleLine>,
+    ops: Vec<OpRecord>,
+    boots: Vec<BootRecord>,
+    cut: Option<CutRecord>,
+}
+
+impl<'a> Mcu<'a> {
+    fn new(flash: &'a mut NorFlash, update: Option<&'a Update>, opts: RunOptions) -> Self {
+        Mcu {
+            flash,
+            update,
+            opts,
+            now: 0,
+            dead: false,
+            delivered: 0,
+            brownout_until: None,
+            console: Vec::new(),
+            ops: Vec::new(),
+            boots: Vec::new(),
+            cut: None,
+        }
+    }
+
+    fn finish(self, end: RunEnd) -> RunLog {
+        RunLog { end, console: self.console, ops: self.ops, boots: self.boots, cut: self.cut, duration_us: self.now }
+    }
+
+    fn fault(&mut self, boot_t: u64, e: fut::FwError) {
+        self.boots.push(BootRecord { t_us: boot_t, result: BootResult::Fault { error: format!("{e:?}") } });
+    }
+
+    fn reset_cpu(&mut self) {
+        self.advance(RESET_US);
+    }
+
+    fn die(&mut self, actual_us: u64, op_index: Option<u64>, torn: Option<TornReport>) {
+        self.dead = true;
+        self.now = actual_us;
+        if let Some(plan) = self.opts.plan {
+            self.cut = Some(CutRecord { kind: plan.kind, requested: plan.at, actual_us, op_index, torn });
+        }
+    }
+
+    /// Moves the clock, firing a time-aimed fault or the end of a brownout on the way.
+    fn advance(&mut self, us: u64) {
+        if self.dead {
+            return;
+        }
+        let to = self.now + us;
+        if let Some(until) = self.brownout_until {
+            if to >= until {
+                self.die(until, None, None);
+                return;
+            }
+        }
+        if let Some(CutPlan { at: CutAt::Time { us: t }, kind, .. }) = self.opts.plan {
+            if to >= t && self.brownout_until.is_none() {
+                if kind == FaultKind::Brownout {
+                    self.brownout_until = Some(t + BROWNOUT_WINDOW_US);
+                    self.now = to;
+                    return self.advance(0);
+                }
+                self.die(t.max(self.now), None, None);
+                return;
+            }
+        }
+        self.now = to;
+    }
+
+    fn flash_op(&mut self, op: FlashOp) -> Result<(), FlashError> {
+        if self.dead {
+            return Err(FlashError::Device);
+        }
+        self.flash.check(&op).map_err(to_hal_error)?;
+        let dur = self.flash.duration_us(&op);
+        let index = self.ops.len() as u64;
+        let start = self.now;
+        let fault = self.fault_in(index, start, dur);
+        match fault {
+            None => self.complete(op, index, start, dur, false),
+            Some(Landing::Before) => {
+                self.die(start, Some(index), None);
+                Err(FlashError::Device)
+            }
+            Some(Landing::After) => {
+                self.complete(op, index, start, dur, false)?;
+                self.die(start + dur, Some(index), None);
+                Err(FlashError::Device)
+            }
+            Some(Landing::Inside(elapsed)) => self.fault_inside(op, index, start, dur, elapsed),
+        }
+    }
+
+    /// Whether the planned fault lands on this operation, and where.
+    fn fault_in(&self, index: u64, start: u64, dur: u64) -> Option<Landing> {
+        if let Some(until) = self.brownout_until {
+            return (start < until).then_some(Landing::Inside(0));
+        }
+        let plan = self.opts.plan?;
+        match plan.at {
+            CutAt::Op { index: i, point } if i == index => Some(match point {
+                OpPoint::Before => Landing::Before,
+                OpPoint::After => Landing::After,
+                OpPoint::Inside { ppm } => Landing::Inside(dur * u64::from(ppm.min(1_000_000)) / 1_000_000),
+            }),
+            CutAt::Time { us } if us < start + dur => Some(Landing::Inside(us.saturating_sub(start))),
+            _ => None,
+        }
+    }
+
+    fn fault_inside(&mut self, op: FlashOp, index: u64, start: u64, dur: u64, elapsed: u64) -> Result<(), FlashError> {
+        let plan = match self.opts.plan {
+            Some(p) => p,
+            None => return self.complete(op, index, start, dur, false),
+        };
+        match plan.kind {
+            FaultKind::PowerCut => {
+                let torn = self.flash.apply_cut(&op, elapsed, plan.seed);
+                self.journal(&op, index, start, start + elapsed, false);
+                self.die(start + elapsed, Some(index), Some(torn));
+                Err(FlashError::Device)
+            }
+            FaultKind::Reset => {
+                self.complete(op, index, start, dur, false)?;
+                self.die(start + dur, Some(index), None);
+                Err(FlashError::Device)
+            }
+            FaultKind::Brownout => {
+                if self.brownout_until.is_none() {
+                    self.brownout_until = Some(start + elapsed + BROWNOUT_WINDOW_US);
+                }
+                self.journal(&op, index, start, start + dur, true);
+                self.advance(dur);
+                if self.dead {
+                    if let Some(c) = self.cut.as_mut() {
+                        c.op_index = Some(index);
+                    }
+                    return Err(FlashError::Device);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn complete(&mut self, op: FlashOp, index: u64, start: u64, dur: u64, dropped: bool) -> Result<(), FlashError> {
+        self.flash.apply(&op).map_err(to_hal_error)?;
+        self.journal(&op, index, start, start + dur, dropped);
+        self.now = start + dur;
+        Ok(())
+    }
+
+    fn journal(&mut self, op: &FlashOp, index: u64, start: u64, end: u64, dropped: bool) {
+        self.ops.push(OpRecord {
+            index,
+            kind: op.kind(),
+            addr: op.addr(),
+            len: op.len(),
+            start_us: start,
+            end_us: end,
+            dropped,
+            op: self.opts.record_data.then(|| op.clone()),
+        });
+    }
+}
+
+enum Landing {
+    Before,
+    Inside(u64),
+    After,
+}
+
+fn to_hal_error(e: NorError) -> FlashError {
+    match e {
+        NorError::OutOfBounds { addr, .. } => FlashError::OutOfBounds { addr },
+        NorError::Misaligned { addr, .. } => FlashError::Misaligned { addr },
+        NorError::ProgramNotErased { addr } | NorError::TooManyPrograms { addr } => FlashError::ProgramRefused { addr },
+        NorError::Uncorrectable { addr } => FlashError::Uncorrectable { addr },
+    }
+}
+
+impl hal::Flash for Mcu<'_> {
+    fn sector_size(&self) -> u32 {
+        self.flash.profile().sector_size
+    }
+
+    fn write_size(&self) -> u32 {
+        self.flash.profile().write_size
+    }
+
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        if self.dead {
+            return Err(FlashError::Device);
+        }
+        let ns = u64::from(self.flash.profile().read_ns_per_byte) * buf.len() as u64;
+        self.advance(ns / 1000);
+        if self.dead {
+            return Err(FlashError::Device);
+        }
+        self.flash.read(addr, buf).map_err(to_hal_error)
+    }
+
+    fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        self.flash_op(FlashOp::Program { addr, data: data.to_vec() })
+    }
+
+    fn erase(&mut self, addr: u32, len: u32) -> Result<(), FlashError> {
+        self.flash_op(FlashOp::Erase { addr, len })
+    }
+}
+
+impl hal::Console for Mcu<'_> {
+    fn write_line(&mut self, line: &str) {
+        if !self.dead {
+            self.console.push(ConsoleLine { t_us: self.now, text: line.to_string() });
+        }
+    }
+}
+
+impl hal::Clock for Mcu<'_> {
+    fn now_us(&self) -> u64 {
+        self.now
+    }
+
+    fn spend_us(&mut self, us: u64) {
+        self.advance(us);
+    }
+}
+
+impl hal::Transport for Mcu<'_> {
+    fn offer(&mut self) -> Result<Option<Offer>, TransportError> {
+        if self.dead {
+            return Err(TransportError::Unreachable);
+        }
+        self.advance(LINK_US_PER_KIB);
+        Ok(self.update.map(|u| Offer { size: u.image.len() as u32, version: u.version }))
+    }
+
+    fn fetch(&mut self, offset: u32, buf: &mut [u8]) -> Result<usize, TransportError> {
+        if self.dead {
+            return Err(TransportError::Unreachable);
+        }
+        let update = self.update.ok_or(TransportError::Protocol)?;
+        let start = (offset as usize).min(update.image.len());
+        let mut n = buf.len().min(update.image.len() - start);
+        let mut cut_after = false;
+        if let Some(CutPlan { at: CutAt::Byte { n: limit }, .. }) = self.opts.plan {
+            let room = limit.saturating_sub(self.delivered);
+            if (n as u64) >= room {
+                n = room as usize;
+                cut_after = true;
+            }
+        }
+        buf[..n].copy_from_slice(&update.image[start..start + n]);
+        self.delivered += n as u64;
+        self.advance(LINK_US_PER_KIB * n as u64 / 1024);
+        if cut_after && !self.dead {
+            let now = self.now;
+            self.die(now, None, None);
+        }
+        if self.dead && n == 0 {
+            return Err(TransportError::Unreachable);
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,141 @@
+//! Builds and signs MCUboot-format images for the firmware under test, and derives the
+//! project's test-only keys. Nothing here is downloaded: keys come from fixed seeds.
+
+use ed25519_dalek::{Signer, SigningKey};
+use fut::image::{self, Descriptor, ImageHeader, Version};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+/// Header size the images use (MCUboot's minimum; Zephyr builds often pad to 0x200).
+pub const DEFAULT_HDR_SIZE: u16 = 32;
+
+/// What to put in an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    pub version: Version,
+    /// Body bytes (descriptor included).
+    pub body_size: u32,
+    /// Descriptor flags, e.g. [`fut::image::DESC_HEALTH_FAILS`] for a bad update.
+    pub flags: u32,
+    /// Seed of the pseudo-random body payload.
+    pub payload_seed: u64,
+    pub hdr_size: u16,
+}
+
+impl ImageSpec {
+    pub fn new(version: Version, body_size: u32) -> Self {
+        ImageSpec { version, body_size, flags: 0, payload_seed: version_seed(version), hdr_size: DEFAULT_HDR_SIZE }
+    }
+
+    pub fn with_flags(mut self, flags: u32) -> Self {
+        self.flags = flags;
+        self
+    }
+}
+
+fn version_seed(v: Version) -> u64 {
+    (u64::from(v.major) << 48) ^ (u64::from(v.minor) << 40) ^ (u64::from(v.revision) << 24) ^ u64::from(v.build)
+}
+
+/// The test-only signing key named `name` (deterministic; never use it for a real product).
+pub fn test_key(name: &str) -> SigningKey {
+    let seed: [u8; 32] = Sha256::digest(format!("cutpoint test-only key: {name}").as_bytes()).into();
+    SigningKey::from_bytes(&seed)
+}
+
+/// The key the simulated board's firmware is built with.
+pub fn default_test_key() -> SigningKey {
+    test_key("default")
+}
+
+/// Builds a signed image: header, body (descriptor + payload), TLVs (key hash, SHA-256, Ed25519).
+pub fn build_image(spec: &ImageSpec, key: &SigningKey) -> Vec<u8> {
+    let hdr = ImageHeader {
+        load_addr: 0,
+        hdr_size: spec.hdr_size.max(image::HEADER_SIZE as u16),
+        protect_tlv_size: 0,
+        img_size: spec.body_size,
+        flags: 0,
+        version: spec.version,
+    };
+    let mut out = Vec::with_capacity(hdr.hdr_size as usize + spec.body_size as usize + 160);
+    out.extend_from_slice(&hdr.encode());
+    out.resize(hdr.hdr_size as usize, 0);
+    out.extend_from_slice(&body(spec));
+    sign_into(&mut out, key);
+    out
+}
+
+fn body(spec: &ImageSpec) -> Vec<u8> {
+    let mut body = vec![0u8; spec.body_size as usize];
+    ChaCha8Rng::seed_from_u64(spec.payload_seed).fill_bytes(&mut body);
+    let desc = Descriptor { flags: spec.flags }.encode();
+    let n = desc.len().min(body.len());
+    body[..n].copy_from_slice(&desc[..n]);
+    body
+}
+
+/// Appends the unprotected TLV area to header + body.
+fn sign_into(image_bytes: &mut Vec<u8>, key: &SigningKey) {
+    let digest: [u8; 32] = Sha256::digest(&image_bytes[..]).into();
+    let keyhash: [u8; 32] = Sha256::digest(key.verifying_key().as_bytes()).into();
+    let sig = key.sign(&digest).to_bytes();
+    let entries: [(u16, &[u8]); 3] = [(image::TLV_KEYHASH, &keyhash), (image::TLV_SHA256, &digest), (image::TLV_ED25519, &sig)];
+    let total: usize = 4 + entries.iter().map(|(_, d)| 4 + d.len()).sum::<usize>();
+    image_bytes.extend_from_slice(&image::TLV_INFO_MAGIC.to_le_bytes());
+    image_bytes.extend_from_slice(&(total as u16).to_le_bytes());
+    for (kind, data) in entries {
+        image_bytes.extend_from_slice(&kind.to_le_bytes());
+        image_bytes.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        image_bytes.extend_from_slice(data);
+    }
+}
+
+/// Parses `1.2.3+4` (build optional) into a version.
+pub fn parse_version(s: &str) -> Option<Version> {
+    let (main, build) = match s.split_once('+') {
+        Some((m, b)) => (m, b.parse().ok()?),
+        None => (s, 0),
+    };
+    let mut it = main.split('.');
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next().map_or(Some(0), |x| x.parse().ok())?;
+    let revision = it.next().map_or(Some(0), |x| x.parse().ok())?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some(Version { major, minor, revision, build })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("1.2.3+4"), Some(Version { major: 1, minor: 2, revision: 3, build: 4 }));
+        assert_eq!(parse_version("2"), Some(Version { major: 2, ..Version::default() }));
+        assert_eq!(parse_version("1.2.3.4"), None);
+        assert_eq!(parse_version("x"), None);
+        assert_eq!(parse_version("300.0.0"), None);
+    }
+
+    #[test]
+    fn image_layout_matches_the_mcuboot_format() {
+        let img = build_image(&ImageSpec::new(parse_version("1.0.0").unwrap(), 1000), &default_test_key());
+        assert_eq!(&img[..4], &0x96f3_b83du32.to_le_bytes());
+        assert_eq!(u32::from_le_bytes(img[12..16].try_into().unwrap()), 1000);
+        let tlv = 32 + 1000;
+        assert_eq!(u16::from_le_bytes([img[tlv], img[tlv + 1]]), 0x6907);
+        let total = u16::from_le_bytes([img[tlv + 2], img[tlv + 3]]) as usize;
+        assert_eq!(img.len(), tlv + total);
+        assert_eq!(&img[32..36], b"CPFW");
+    }
+
+    #[test]
+    fn keys_are_deterministic_and_distinct() {
+        assert_eq!(test_key("a").to_bytes(), test_key("a").to_bytes());
+        assert_ne!(test_key("a").to_bytes(), test_key("b").to_bytes());
+    }
+}

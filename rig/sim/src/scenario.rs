@@ -1,0 +1,89 @@
+//! A ready-made update scenario on the simulated board: a baseline image in the primary slot
+//! and an update offered by the OTA server.
+
+use std::sync::Arc;
+
+use fut::boot::Mode;
+use fut::image::{Version, DESC_HEALTH_FAILS};
+use fut::Variant;
+
+use crate::board::{Firmware, SimBoard, Update};
+use crate::board_profile::BoardProfile;
+use crate::flash::NorFlash;
+use crate::imgtool::{build_image, default_test_key, ImageSpec};
+
+/// Everything needed to build the board at its baseline.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub profile: BoardProfile,
+    pub mode: Mode,
+    pub variant: Variant,
+    pub permanent: bool,
+    pub old_image: Arc<Vec<u8>>,
+    pub old_version: Version,
+    pub new_image: Arc<Vec<u8>>,
+    pub new_version: Version,
+    /// The update never passes its health check (a revert scenario).
+    pub bad_update: bool,
+    pub seed: u64,
+}
+
+pub const OLD_VERSION: Version = Version { major: 1, minor: 0, revision: 0, build: 0 };
+pub const NEW_VERSION: Version = Version { major: 2, minor: 0, revision: 0, build: 0 };
+
+impl Scenario {
+    /// Reference firmware, test upgrade from 1.0.0 to 2.0.0 with `body_kib` KiB images.
+    pub fn new(profile: BoardProfile, body_kib: u32) -> Self {
+        let key = default_test_key();
+        let old = build_image(&ImageSpec::new(OLD_VERSION, body_kib * 1024), &key);
+        let new = build_image(&ImageSpec::new(NEW_VERSION, body_kib * 1024), &key);
+        Scenario {
+            profile,
+            mode: Mode::SwapScratch,
+            variant: Variant::Reference,
+            permanent: false,
+            old_image: Arc::new(old),
+            old_version: OLD_VERSION,
+            new_image: Arc::new(new),
+            new_version: NEW_VERSION,
+            bad_update: false,
+            seed: 1,
+        }
+    }
+
+    pub fn with_variant(mut self, variant: Variant) -> Self {
+        self.variant = variant;
+        self
+    }
+
+    /// Makes the update one that fails its health check and must be reverted.
+    pub fn with_bad_update(mut self) -> Self {
+        let key = default_test_key();
+        let body = (self.new_image.len() as u32).saturating_sub(32 + 144);
+        let spec = ImageSpec::new(self.new_version, body).with_flags(DESC_HEALTH_FAILS);
+        self.new_image = Arc::new(build_image(&spec, &key));
+        self.bad_update = true;
+        self
+    }
+
+    pub fn firmware(&self) -> Firmware {
+        let key = default_test_key().verifying_key().to_bytes();
+        Firmware::new(self.profile.layout, self.mode, self.variant, key, self.permanent)
+    }
+
+    /// The flash as the probe leaves it: the old image in the primary slot, the rest erased.
+    pub fn baseline_flash(&self) -> NorFlash {
+        let mut flash = NorFlash::new(self.profile.flash.clone(), self.seed);
+        flash.load(self.profile.layout.primary.offset, &self.old_image);
+        flash
+    }
+
+    pub fn update(&self) -> Update {
+        Update { image: self.new_image.clone(), version: self.new_version }
+    }
+
+    /// The board at its baseline with the update offered.
+    pub fn board(&self) -> SimBoard {
+        SimBoard::new(self.baseline_flash(), self.firmware(), Some(self.update()))
+    }
+}
