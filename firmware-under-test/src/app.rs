@@ -81,7 +81,12 @@ fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig
     Ok(())
 }
 
-fn ota<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, me: Version, last_swap: Option<SwapType>) -> Result<AppExit, FwError> {
+fn ota<H: Hal + ?Sized>(
+    hal: &mut H,
+    cfg: &AppConfig,
+    me: Version,
+    last_swap: Option<SwapType>,
+) -> Result<AppExit, FwError> {
     let offer = match hal.offer()? {
         Some(o) => o,
         None => {
@@ -108,7 +113,12 @@ fn ota<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, me: Version, last_swap: Op
         download(hal, cfg, &offer)?;
         say!(hal, "ota: verify-start version={}", offer.version);
         match image::validate(hal, secondary, &cfg.key) {
-            Ok(info) => say!(hal, "ota: verify-ok version={} hash={}", offer.version, ShortHex(&info.hash)),
+            Ok(info) => say!(
+                hal,
+                "ota: verify-ok version={} hash={}",
+                offer.version,
+                ShortHex(&info.hash)
+            ),
             Err(e) => {
                 say!(hal, "ota: verify-fail reason={}", e.name());
                 wipe_secondary(hal, cfg)?;
@@ -122,8 +132,6 @@ fn ota<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, me: Version, last_swap: Op
     say!(hal, "ota: reboot");
     Ok(AppExit::Reset)
 }
-
-
 
 fn wipe_secondary<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FlashError> {
     ops::erase_backwards(flash, cfg.layout.secondary, cfg.layout.sector_size)
@@ -167,7 +175,13 @@ fn download<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, offer: &Offer) -> Res
         say!(hal, "ota: download-start version={} size={}", offer.version, offer.size);
         ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
     } else {
-        say!(hal, "ota: download-resume version={} offset={} size={}", offer.version, from, offer.size);
+        say!(
+            hal,
+            "ota: download-resume version={} offset={} size={}",
+            offer.version,
+            from,
+            offer.size
+        );
     }
     let w = cfg.layout.write_size.max(1) as usize;
     let mut buf = [0xffu8; CHUNK];
@@ -228,5 +242,3 @@ fn write_request<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<()
     trailer::write_magic(flash, secondary)?;
     Ok(())
 }
-
-

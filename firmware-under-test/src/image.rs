@@ -106,7 +106,12 @@ impl ImageHeader {
             protect_tlv_size: le16(b, 10),
             img_size: le32(b, 12),
             flags: le32(b, 16),
-            version: Version { major: b[20], minor: b[21], revision: le16(b, 22), build: le32(b, 24) },
+            version: Version {
+                major: b[20],
+                minor: b[21],
+                revision: le16(b, 22),
+                build: le32(b, 24),
+            },
         })
     }
 
@@ -183,13 +188,19 @@ fn walk_tlvs<F: Flash + ?Sized>(flash: &mut F, slot: Area, h: &ImageHeader) -> R
             return Err(ImageError::BadTlv);
         }
     }
-    let info_at = hashed.checked_add(4).filter(|e| *e <= slot.size).ok_or(ImageError::BadTlv)?;
+    let info_at = hashed
+        .checked_add(4)
+        .filter(|e| *e <= slot.size)
+        .ok_or(ImageError::BadTlv)?;
     let (magic, total) = read_tlv_header(flash, slot.offset + hashed)?;
     let end = hashed.checked_add(total as u32).ok_or(ImageError::BadTlv)?;
     if magic != TLV_INFO_MAGIC || (total as u32) < 4 || end > slot.size {
         return Err(ImageError::BadTlv);
     }
-    let mut found = FoundTlvs { end, ..FoundTlvs::default() };
+    let mut found = FoundTlvs {
+        end,
+        ..FoundTlvs::default()
+    };
     let mut at = info_at;
     while at < end {
         if end - at < 4 {
@@ -249,8 +260,13 @@ pub fn validate<H: Flash + Clock + ?Sized>(hal: &mut H, slot: Area, key: &[u8; 3
     let sig = tlvs.ed25519.ok_or(ImageError::BadSignature)?;
     hal.spend_us(VERIFY_SIGNATURE_US);
     let vk = VerifyingKey::from_bytes(key).map_err(|_| ImageError::UnknownKey)?;
-    vk.verify_strict(&digest, &Signature::from_bytes(&sig)).map_err(|_| ImageError::BadSignature)?;
-    Ok(ImageInfo { header, hash: digest, total_size: tlvs.end })
+    vk.verify_strict(&digest, &Signature::from_bytes(&sig))
+        .map_err(|_| ImageError::BadSignature)?;
+    Ok(ImageInfo {
+        header,
+        hash: digest,
+        total_size: tlvs.end,
+    })
 }
 
 /// The image's total size from its header and TLV info, without checking hash or signature.
@@ -297,5 +313,7 @@ pub fn read_descriptor<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<D
     if b[..4] != DESCRIPTOR_MAGIC {
         return Ok(Descriptor::default());
     }
-    Ok(Descriptor { flags: u32::from_le_bytes([b[4], b[5], b[6], b[7]]) })
+    Ok(Descriptor {
+        flags: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    })
 }

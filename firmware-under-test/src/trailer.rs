@@ -5,8 +5,9 @@ use crate::hal::{Flash, FlashError};
 use crate::layout::{Area, Layout, STATUS_STATES, TRAILER_ALIGN, TRAILER_INFO_SIZE};
 
 /// The trailer magic for an 8-byte BOOT_MAX_ALIGN.
-pub const MAGIC: [u8; 16] =
-    [0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80];
+pub const MAGIC: [u8; 16] = [
+    0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80,
+];
 
 pub const FLAG_SET: u8 = 0x01;
 pub const ERASED: u8 = 0xff;
@@ -126,7 +127,11 @@ pub fn read<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<Trailer, Fla
     let base = end - TRAILER_INFO_SIZE;
     for field in 0..(TRAILER_INFO_SIZE / TRAILER_ALIGN) {
         let at = (field * TRAILER_ALIGN) as usize;
-        read_or_garbage(flash, base + field * TRAILER_ALIGN, &mut b[at..at + TRAILER_ALIGN as usize])?;
+        read_or_garbage(
+            flash,
+            base + field * TRAILER_ALIGN,
+            &mut b[at..at + TRAILER_ALIGN as usize],
+        )?;
     }
     let field = |from_end: u32| (TRAILER_INFO_SIZE - from_end) as usize;
     let mut magic = [0u8; 16];
@@ -187,7 +192,13 @@ pub fn status_written<F: Flash + ?Sized>(flash: &mut F, addr: u32) -> Result<boo
     }
 }
 
-pub fn write_status<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, slot: Area, idx: u32, state: u32) -> Result<(), FlashError> {
+pub fn write_status<F: Flash + ?Sized>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: Area,
+    idx: u32,
+    state: u32,
+) -> Result<(), FlashError> {
     let mut b = [ERASED; 32];
     let w = (layout.status_record_size() as usize).min(b.len());
     b[0] = state as u8;
@@ -195,7 +206,12 @@ pub fn write_status<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, slot: Are
 }
 
 /// The last completed (region, step) recorded in `slot`'s status area, in swap order.
-pub fn last_status<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, slot: Area, regions: u32) -> Result<Option<(u32, u32)>, FlashError> {
+pub fn last_status<F: Flash + ?Sized>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: Area,
+    regions: u32,
+) -> Result<Option<(u32, u32)>, FlashError> {
     let mut last = None;
     for idx in 1..=regions.min(layout.sectors_per_slot()) {
         for state in 1..=STATUS_STATES {

@@ -12,11 +12,19 @@ use crate::FwError;
 pub enum Action {
     Nothing,
     /// A swap was cut; `last` is the last completed (region, step), if any.
-    Resume { kind: SwapType, swap_size: u32, last: Option<(u32, u32)> },
+    Resume {
+        kind: SwapType,
+        swap_size: u32,
+        last: Option<(u32, u32)>,
+    },
     /// A revert was cut while the primary trailer was being rewritten; the scratch journal has it.
-    ResumeRevertInit { swap_size: u32 },
+    ResumeRevertInit {
+        swap_size: u32,
+    },
     /// The secondary slot requests an upgrade.
-    Upgrade { kind: SwapType },
+    Upgrade {
+        kind: SwapType,
+    },
     /// The running image was on test and did not confirm.
     Revert,
 }
@@ -31,13 +39,22 @@ pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Acti
     }
     if swap && primary.magic != Magic::Good && cfg.variant != Variant::TornMagicRevert {
         let journal = trailer::read(flash, cfg.layout.scratch)?;
-        if journal.magic == Magic::Good && journal.swap_type() == Some(SwapType::Revert) && size_ok(cfg, journal.swap_size) {
-            return Ok(Action::ResumeRevertInit { swap_size: journal.swap_size });
+        if journal.magic == Magic::Good
+            && journal.swap_type() == Some(SwapType::Revert)
+            && size_ok(cfg, journal.swap_size)
+        {
+            return Ok(Action::ResumeRevertInit {
+                swap_size: journal.swap_size,
+            });
         }
     }
     let secondary = trailer::read(flash, cfg.layout.secondary)?;
     if secondary.magic == Magic::Good {
-        let kind = if secondary.image_ok == Flag::Set { SwapType::Perm } else { SwapType::Test };
+        let kind = if secondary.image_ok == Flag::Set {
+            SwapType::Perm
+        } else {
+            SwapType::Test
+        };
         return Ok(Action::Upgrade { kind });
     }
     if swap && primary.magic == Magic::Good && primary.image_ok == Flag::Unset && primary.copy_done == Flag::Set {
@@ -47,10 +64,14 @@ pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Acti
 }
 
 fn size_ok(cfg: &BootConfig, size: u32) -> bool {
-    size > 0 && size % cfg.layout.sector_size == 0 && size <= cfg.layout.max_image_size()
+    size > 0 && size.is_multiple_of(cfg.layout.sector_size) && size <= cfg.layout.max_image_size()
 }
 
-fn resume<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, primary: &trailer::Trailer) -> Result<Option<Action>, FwError> {
+fn resume<F: Flash + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    primary: &trailer::Trailer,
+) -> Result<Option<Action>, FwError> {
     let kind = match primary.swap_type() {
         Some(k @ (SwapType::Test | SwapType::Perm | SwapType::Revert)) => k,
         _ => return Ok(None),
@@ -64,12 +85,20 @@ fn resume<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, primary: &trailer:
         Variant::ScratchEraseForward => scratch_marker_progress(flash, cfg, regions)?,
         _ => trailer::last_status(flash, &cfg.layout, cfg.layout.primary, regions)?,
     };
-    Ok(Some(Action::Resume { kind, swap_size: primary.swap_size, last }))
+    Ok(Some(Action::Resume {
+        kind,
+        swap_size: primary.swap_size,
+        last,
+    }))
 }
 
 /// The scratch-marker variant records step 1 in a marker at the top of the scratch area,
 /// step 2 in the primary status, and step 3 only implicitly (by the next marker).
-fn scratch_marker_progress<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, regions: u32) -> Result<Option<(u32, u32)>, FwError> {
+fn scratch_marker_progress<F: Flash + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    regions: u32,
+) -> Result<Option<(u32, u32)>, FwError> {
     let status = trailer::last_status(flash, &cfg.layout, cfg.layout.primary, regions)?;
     let marker = super::swap::read_scratch_marker(flash, cfg)?.filter(|m| *m >= 1 && *m <= regions);
     Ok(match (marker, status) {

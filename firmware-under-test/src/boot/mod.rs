@@ -3,8 +3,8 @@
 //! decision is made from flash.
 
 mod decide;
-mod overwrite;
 pub(crate) mod ops;
+mod overwrite;
 mod swap;
 
 use crate::hal::Hal;
@@ -56,12 +56,23 @@ pub enum BootOutcome {
 
 /// Runs the bootloader once, from reset to the jump.
 pub fn boot<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig) -> Result<BootOutcome, FwError> {
-    say!(hal, "boot: start mode={} variant={}", cfg.mode.name(), cfg.variant.name());
+    say!(
+        hal,
+        "boot: start mode={} variant={}",
+        cfg.mode.name(),
+        cfg.variant.name()
+    );
     let action = decide(hal, cfg)?;
     match action {
         Action::Nothing => {}
         Action::Resume { kind, swap_size, last } => {
-            say!(hal, "boot: swap-resume type={} size={} {}", kind.name(), swap_size, ResumePoint(last));
+            say!(
+                hal,
+                "boot: swap-resume type={} size={} {}",
+                kind.name(),
+                swap_size,
+                ResumePoint(last)
+            );
             swap::run(hal, cfg, kind, swap_size, last)?;
         }
         Action::ResumeRevertInit { swap_size } => {
@@ -101,7 +112,12 @@ pub fn effective_mode(cfg: &BootConfig) -> Mode {
 fn secondary_is_valid<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig) -> Result<bool, FwError> {
     match image::validate(hal, cfg.layout.secondary, &cfg.key) {
         Ok(info) => {
-            say!(hal, "boot: integrity slot=secondary ok version={} hash={}", info.header.version, ShortHex(&info.hash));
+            say!(
+                hal,
+                "boot: integrity slot=secondary ok version={} hash={}",
+                info.header.version,
+                ShortHex(&info.hash)
+            );
             Ok(true)
         }
         Err(ImageError::Flash(e)) if !matches!(e, crate::hal::FlashError::Uncorrectable { .. }) => Err(e.into()),
@@ -115,8 +131,18 @@ fn secondary_is_valid<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig) -> Result<
 fn boot_primary<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig) -> Result<BootOutcome, FwError> {
     match image::validate(hal, cfg.layout.primary, &cfg.key) {
         Ok(info) => {
-            say!(hal, "boot: integrity slot=primary ok version={} hash={}", info.header.version, ShortHex(&info.hash));
-            say!(hal, "boot: jump version={} hash={}", info.header.version, ShortHex(&info.hash));
+            say!(
+                hal,
+                "boot: integrity slot=primary ok version={} hash={}",
+                info.header.version,
+                ShortHex(&info.hash)
+            );
+            say!(
+                hal,
+                "boot: jump version={} hash={}",
+                info.header.version,
+                ShortHex(&info.hash)
+            );
             Ok(BootOutcome::Jump(info))
         }
         Err(ImageError::Flash(e)) if !matches!(e, crate::hal::FlashError::Uncorrectable { .. }) => Err(e.into()),

@@ -35,7 +35,10 @@ pub fn erase_backwards<F: Flash + ?Sized>(flash: &mut F, area: Area, sector: u32
 pub fn trailer_area(layout: &Layout, slot: Slot) -> Area {
     let s = layout.slot(slot);
     let off = layout.trailer_sector_offset();
-    Area { offset: s.offset + off, size: s.size - off }
+    Area {
+        offset: s.offset + off,
+        size: s.size - off,
+    }
 }
 
 pub fn erase_trailer<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, slot: Slot) -> Result<(), FlashError> {

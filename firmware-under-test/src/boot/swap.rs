@@ -15,7 +15,13 @@ const SCRATCH_MARKER: [u8; 4] = *b"CPSM";
 /// Starts a new swap of `kind`.
 pub fn start<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType) -> Result<(), FwError> {
     let swap_size = swap_size(hal, cfg)?;
-    say!(hal, "boot: swap-start type={} size={} regions={}", kind.name(), swap_size, swap_size / cfg.layout.sector_size);
+    say!(
+        hal,
+        "boot: swap-start type={} size={} regions={}",
+        kind.name(),
+        swap_size,
+        swap_size / cfg.layout.sector_size
+    );
     if kind == SwapType::Revert && cfg.variant != Variant::TornMagicRevert {
         write_revert_journal(hal, cfg, swap_size)?;
     }
@@ -34,7 +40,11 @@ fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<u32, 
         }
     }
     let s = cfg.layout.sector_size;
-    Ok(size.div_ceil(s).max(1).saturating_mul(s).min(cfg.layout.max_image_size()))
+    Ok(size
+        .div_ceil(s)
+        .max(1)
+        .saturating_mul(s)
+        .min(cfg.layout.max_image_size()))
 }
 
 /// Records an upcoming revert in the scratch area before the primary trailer, which holds the
@@ -49,7 +59,12 @@ fn write_revert_journal<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, swap
 }
 
 /// Rewrites the primary trailer for a swap in progress: size, type, then the magic last.
-pub fn init_primary<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, swap_size: u32) -> Result<(), FwError> {
+pub fn init_primary<F: Flash + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    swap_size: u32,
+) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     ops::erase_trailer(flash, cfg, Slot::Primary)?;
     trailer::write_swap_size(flash, primary, swap_size)?;
@@ -59,7 +74,13 @@ pub fn init_primary<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: Sw
 }
 
 /// Runs (or resumes after `last`) the region copies, then finishes the swap.
-pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType, swap_size: u32, last: Option<(u32, u32)>) -> Result<(), FwError> {
+pub fn run<H: Hal + ?Sized>(
+    hal: &mut H,
+    cfg: &BootConfig,
+    kind: SwapType,
+    swap_size: u32,
+    last: Option<(u32, u32)>,
+) -> Result<(), FwError> {
     let regions = swap_size / cfg.layout.sector_size;
     if last.is_none() && kind != SwapType::Revert {
         // Consume the request so a finished swap is never started again.
@@ -75,7 +96,13 @@ pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType, swap_
             worked = true;
         }
         if worked {
-            say!(hal, "boot: swap-progress type={} region={} of={}", kind.name(), idx, regions);
+            say!(
+                hal,
+                "boot: swap-progress type={} region={} of={}",
+                kind.name(),
+                idx,
+                regions
+            );
         }
     }
     finish(hal, cfg, kind)?;
@@ -132,13 +159,24 @@ fn record<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32, state: u
     match cfg.variant {
         Variant::NoSwapStatus => Ok(()),
         Variant::SingleSectorMetadata => rewrite_single_record(flash, cfg, idx, state),
-        _ => Ok(trailer::write_status(flash, &cfg.layout, cfg.layout.primary, idx, state)?),
+        _ => Ok(trailer::write_status(
+            flash,
+            &cfg.layout,
+            cfg.layout.primary,
+            idx,
+            state,
+        )?),
     }
 }
 
 /// The single-record variant: read the metadata, erase its sector, write it back with the new
 /// progress. The erase-to-write gap loses everything.
-fn rewrite_single_record<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32, state: u32) -> Result<(), FwError> {
+fn rewrite_single_record<F: Flash + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    idx: u32,
+    state: u32,
+) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     let t = trailer::read(flash, primary)?;
     let kind = t.swap_type().unwrap_or(SwapType::Test);
@@ -191,7 +229,12 @@ enum FlagField {
 
 /// Sets a trailer flag. A torn flag (reads neither set nor erased) cannot be programmed again
 /// on an ECC part, so the trailer is rewritten whole instead.
-fn set_flag<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, field: FlagField) -> Result<(), FwError> {
+fn set_flag<F: Flash + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    field: FlagField,
+) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     let t = trailer::read(flash, primary)?;
     let current = match field {
@@ -200,10 +243,13 @@ fn set_flag<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, 
     };
     match current {
         Flag::Set => Ok(()),
-        Flag::Unset => Ok(match field {
-            FlagField::ImageOk => trailer::write_image_ok(flash, primary)?,
-            FlagField::CopyDone => trailer::write_copy_done(flash, primary)?,
-        }),
+        Flag::Unset => {
+            match field {
+                FlagField::ImageOk => trailer::write_image_ok(flash, primary)?,
+                FlagField::CopyDone => trailer::write_copy_done(flash, primary)?,
+            }
+            Ok(())
+        }
         Flag::Bad => {
             ops::erase_trailer(flash, cfg, Slot::Primary)?;
             trailer::write_swap_size(flash, primary, t.swap_size)?;

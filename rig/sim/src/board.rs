@@ -34,8 +34,24 @@ pub struct Firmware {
 impl Firmware {
     pub fn new(layout: Layout, mode: Mode, variant: Variant, key: [u8; 32], permanent: bool) -> Self {
         Firmware {
-            boot: BootConfig { layout, mode, key, variant },
-            app: AppConfig { layout, key, permanent, variant, mode: boot::effective_mode(&BootConfig { layout, mode, key, variant }) },
+            boot: BootConfig {
+                layout,
+                mode,
+                key,
+                variant,
+            },
+            app: AppConfig {
+                layout,
+                key,
+                permanent,
+                variant,
+                mode: boot::effective_mode(&BootConfig {
+                    layout,
+                    mode,
+                    key,
+                    variant,
+                }),
+            },
         }
     }
 }
@@ -68,7 +84,9 @@ impl FaultKind {
 pub enum OpPoint {
     Before,
     /// `ppm` millionths of the operation's duration in.
-    Inside { ppm: u32 },
+    Inside {
+        ppm: u32,
+    },
     After,
 }
 
@@ -132,10 +150,17 @@ pub struct ConsoleLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "result")]
 pub enum BootResult {
-    Jump { version: String, hash: String },
-    NoImage { reason: String },
+    Jump {
+        version: String,
+        hash: String,
+    },
+    NoImage {
+        reason: String,
+    },
     /// The firmware faulted (e.g. an uncorrectable ECC read) and the part reset.
-    Fault { error: String },
+    Fault {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,7 +213,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { plan: None, max_boots: 12, record_data: false }
+        RunOptions {
+            plan: None,
+            max_boots: 12,
+            record_data: false,
+        }
     }
 }
 
@@ -202,7 +231,11 @@ pub struct SimBoard {
 
 impl SimBoard {
     pub fn new(flash: NorFlash, firmware: Firmware, update: Option<Update>) -> Self {
-        SimBoard { flash, firmware, update }
+        SimBoard {
+            flash,
+            firmware,
+            update,
+        }
     }
 
     /// Powers the board on and runs it until it settles, bricks, exhausts `max_boots`, or the
@@ -223,7 +256,10 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
             Ok(BootOutcome::Jump(info)) => {
                 mcu.boots.push(BootRecord {
                     t_us: t,
-                    result: BootResult::Jump { version: info.header.version.to_string(), hash: hex::encode(&info.hash[..4]) },
+                    result: BootResult::Jump {
+                        version: info.header.version.to_string(),
+                        hash: hex::encode(&info.hash[..4]),
+                    },
                 });
                 match app::run(mcu, &fw.app) {
                     Ok(AppExit::Idle) => return RunEnd::Idle,
@@ -233,12 +269,24 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
                 }
             }
             Ok(BootOutcome::NoBootableImage(e)) => {
-                mcu.boots.push(BootRecord { t_us: t, result: BootResult::NoImage { reason: e.name().to_string() } });
-                return RunEnd::Bricked { reason: e.name().to_string() };
+                mcu.boots.push(BootRecord {
+                    t_us: t,
+                    result: BootResult::NoImage {
+                        reason: e.name().to_string(),
+                    },
+                });
+                return RunEnd::Bricked {
+                    reason: e.name().to_string(),
+                };
             }
             Err(_) if mcu.dead => return RunEnd::Cut,
             Err(e) => {
-                mcu.boots.push(BootRecord { t_us: t, result: BootResult::Fault { error: format!("{e:?}") } });
+                mcu.boots.push(BootRecord {
+                    t_us: t,
+                    result: BootResult::Fault {
+                        error: format!("{e:?}"),
+                    },
+                });
             }
         }
         if mcu.dead {
@@ -285,11 +333,23 @@ impl<'a> Mcu<'a> {
     }
 
     fn finish(self, end: RunEnd) -> RunLog {
-        RunLog { end, console: self.console, ops: self.ops, boots: self.boots, cut: self.cut, duration_us: self.now }
+        RunLog {
+            end,
+            console: self.console,
+            ops: self.ops,
+            boots: self.boots,
+            cut: self.cut,
+            duration_us: self.now,
+        }
     }
 
     fn fault(&mut self, boot_t: u64, e: fut::FwError) {
-        self.boots.push(BootRecord { t_us: boot_t, result: BootResult::Fault { error: format!("{e:?}") } });
+        self.boots.push(BootRecord {
+            t_us: boot_t,
+            result: BootResult::Fault {
+                error: format!("{e:?}"),
+            },
+        });
     }
 
     fn reset_cpu(&mut self) {
@@ -300,7 +360,13 @@ impl<'a> Mcu<'a> {
         self.dead = true;
         self.now = actual_us;
         if let Some(plan) = self.opts.plan {
-            self.cut = Some(CutRecord { kind: plan.kind, requested: plan.at, actual_us, op_index, torn });
+            self.cut = Some(CutRecord {
+                kind: plan.kind,
+                requested: plan.at,
+                actual_us,
+                op_index,
+                torn,
+            });
         }
     }
 
@@ -316,7 +382,12 @@ impl<'a> Mcu<'a> {
                 return;
             }
         }
-        if let Some(CutPlan { at: CutAt::Time { us: t }, kind, .. }) = self.opts.plan {
+        if let Some(CutPlan {
+            at: CutAt::Time { us: t },
+            kind,
+            ..
+        }) = self.opts.plan
+        {
             if to >= t && self.brownout_until.is_none() {
                 if kind == FaultKind::Brownout {
                     self.brownout_until = Some(t + BROWNOUT_WINDOW_US);
@@ -463,7 +534,10 @@ impl hal::Flash for Mcu<'_> {
     }
 
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
-        self.flash_op(FlashOp::Program { addr, data: data.to_vec() })
+        self.flash_op(FlashOp::Program {
+            addr,
+            data: data.to_vec(),
+        })
     }
 
     fn erase(&mut self, addr: u32, len: u32) -> Result<(), FlashError> {
@@ -474,7 +548,10 @@ impl hal::Flash for Mcu<'_> {
 impl hal::Console for Mcu<'_> {
     fn write_line(&mut self, line: &str) {
         if !self.dead {
-            self.console.push(ConsoleLine { t_us: self.now, text: line.to_string() });
+            self.console.push(ConsoleLine {
+                t_us: self.now,
+                text: line.to_string(),
+            });
         }
     }
 }
@@ -495,7 +572,10 @@ impl hal::Transport for Mcu<'_> {
             return Err(TransportError::Unreachable);
         }
         self.advance(LINK_US_PER_KIB);
-        Ok(self.update.map(|u| Offer { size: u.image.len() as u32, version: u.version }))
+        Ok(self.update.map(|u| Offer {
+            size: u.image.len() as u32,
+            version: u.version,
+        }))
     }
 
     fn fetch(&mut self, offset: u32, buf: &mut [u8]) -> Result<usize, TransportError> {
@@ -506,7 +586,11 @@ impl hal::Transport for Mcu<'_> {
         let start = (offset as usize).min(update.image.len());
         let mut n = buf.len().min(update.image.len() - start);
         let mut cut_after = false;
-        if let Some(CutPlan { at: CutAt::Byte { n: limit }, .. }) = self.opts.plan {
+        if let Some(CutPlan {
+            at: CutAt::Byte { n: limit },
+            ..
+        }) = self.opts.plan
+        {
             let room = limit.saturating_sub(self.delivered);
             if (n as u64) >= room {
                 n = room as usize;

@@ -22,10 +22,22 @@ fn standard_layout(flash: &FlashProfile) -> Layout {
     Layout {
         sector_size: s,
         write_size: flash.write_size,
-        bootloader: Area { offset: 0, size: 64 * KIB },
-        primary: Area { offset: 64 * KIB, size: 192 * KIB },
-        secondary: Area { offset: 256 * KIB, size: 192 * KIB },
-        scratch: Area { offset: 448 * KIB, size: 2 * s },
+        bootloader: Area {
+            offset: 0,
+            size: 64 * KIB,
+        },
+        primary: Area {
+            offset: 64 * KIB,
+            size: 192 * KIB,
+        },
+        secondary: Area {
+            offset: 256 * KIB,
+            size: 192 * KIB,
+        },
+        scratch: Area {
+            offset: 448 * KIB,
+            size: 2 * s,
+        },
     }
 }
 
@@ -41,13 +53,21 @@ impl BoardProfile {
     pub fn builtin(name: &str) -> Option<BoardProfile> {
         let flash = FlashProfile::builtin(name)?;
         let layout = standard_layout(&flash);
-        Some(BoardProfile { name: name.to_string(), flash, layout })
+        Some(BoardProfile {
+            name: name.to_string(),
+            flash,
+            layout,
+        })
     }
 
     /// A board with the standard map over a custom flash part.
     pub fn with_flash(name: &str, flash: FlashProfile) -> BoardProfile {
         let layout = standard_layout(&flash);
-        BoardProfile { name: name.to_string(), flash, layout }
+        BoardProfile {
+            name: name.to_string(),
+            flash,
+            layout,
+        }
     }
 }
 

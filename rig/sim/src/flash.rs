@@ -11,11 +11,36 @@
 //! * **program counts** per granule, for parts that limit how often a granule
 //!   may be programmed between erases.
 //!
+//! Choices the physics leaves open, made here:
+//!
+//! * A refused program (ECC granule not erased, program limit reached) is
+//!   refused as a whole before any byte changes, even when only its last
+//!   granule is at fault.
+//! * A cut at time t of a program finishes the units that end at or before t;
+//!   the unit strictly in flight gets an outcome `none`/`some`/`most`/`all`,
+//!   each with at least 10% weight (`none` leans to early cuts, `all` to late
+//!   ones). A cut exactly on a unit boundary leaves nothing in flight. The
+//!   unit in flight counts as one program of its granules.
+//! * Non-ECC parts: a torn unit leaves 1-4 weak bits (`some`, `most`) or one
+//!   with probability 1/4 (`none`, `all`). ECC parts get no weak bits; their
+//!   granules tear instead: always for `some`/`most`, half of the time for
+//!   `all` (check bits are written last), never for `none`.
+//! * Erase cuts: early = each 1 bit pre-programmed to 0 with probability
+//!   3f; middle = each bit erased to 1 with probability 3f - 1; late = erased
+//!   and marginal. Early and middle leave a few weak bits on non-ECC parts and
+//!   tear every granule of the sector on ECC parts. Middle restarts program
+//!   counts; early keeps them.
+//! * A marginal sector reads a 1 bit as 0 in about one byte read in
+//!   [`MARGINAL_READ_FLIP_ONE_IN`] (on ECC parts too: silently wrong data); a
+//!   program unit into it leaves 1-3 newly cleared bits weak (ECC: a torn
+//!   granule) once in [`MARGINAL_PROGRAM_UNSTUCK_ONE_IN`].
+//! * A completed program makes the weak bits it programs to 0 solid.
+//!
 //! Everything random is deterministic. A cut draws from a ChaCha8 stream
 //! seeded from (flash seed, cut seed, op address). Reads of weak bits and of
 //! marginal sectors, and programs into marginal sectors, hash (flash seed,
 //! access counter, address), where the access counter counts `read` calls and
-//! program operations. No global or thread RNG is involved: the same seed and
+//! program operations (and restarts at [`NorFlash::power_cycle`]). No global or thread RNG is involved: the same seed and
 //! the same sequence of calls give the same bits.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,13 +249,7 @@ impl fmt::Display for TornReport {
         write!(
             f,
             "{} {:#x}+{:#x} cut at {}/{} us: {}/{} done",
-            self.op,
-            self.op_addr,
-            self.op_len,
-            self.elapsed_us,
-            self.duration_us,
-            self.steps_done,
-            self.steps_total
+            self.op, self.op_addr, self.op_len, self.elapsed_us, self.duration_us, self.steps_done, self.steps_total
         )?;
         if let Some(unit) = &self.in_flight {
             write!(
@@ -539,9 +558,7 @@ impl NorFlash {
             weak_bytes: count_u32(self.weak.len()),
             torn_granules: count_u32(self.torn.len()),
             marginal_sectors: count_u32(self.marginal.len()),
-            reprogrammed_granules: count_u32(
-                self.program_counts.iter().filter(|&&c| c > 1).count(),
-            ),
+            reprogrammed_granules: count_u32(self.program_counts.iter().filter(|&&c| c > 1).count()),
         }
     }
 }
@@ -565,35 +582,47 @@ impl NorFlash {
         self.require_program_budget(range)
     }
 
+    /// First granule of `range` that is not erased (a byte not 0xFF, or torn).
     fn require_granules_erased(&self, range: &Range<u32>) -> Result<(), NorError> {
-        for granule in chunks(range.clone(), self.geom.granule) {
-            let erased = self.data[to_usize(&granule)].iter().all(|&b| b == 0xFF);
-            if !erased || self.torn.contains(&granule.start) {
-                return Err(NorError::ProgramNotErased {
-                    addr: granule.start,
-                });
-            }
+        let dirty = self.data[to_usize(range)]
+            .iter()
+            .position(|&b| b != 0xFF)
+            .map(|offset| self.geom.granule_start(range.start + offset as u32));
+        let torn = self
+            .torn
+            .range(self.geom.granule_starts_overlapping(range))
+            .next()
+            .copied();
+        match dirty.into_iter().chain(torn).min() {
+            Some(addr) => Err(NorError::ProgramNotErased { addr }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn require_program_budget(&self, range: &Range<u32>) -> Result<(), NorError> {
         let Some(max) = self.profile.max_programs_per_granule else {
             return Ok(());
         };
-        for granule in chunks(range.clone(), self.geom.granule) {
-            if self.program_count(granule.start) >= max {
-                return Err(NorError::TooManyPrograms {
-                    addr: granule.start,
-                });
-            }
+        let granules = self.granule_indexes(range);
+        let first = granules.start;
+        let spent = self
+            .program_counts
+            .get(granules)
+            .and_then(|counts| counts.iter().position(|&c| c >= max));
+        match spent {
+            Some(offset) => Err(NorError::TooManyPrograms {
+                addr: ((first + offset) as u32).saturating_mul(self.geom.granule),
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    fn program_count(&self, addr: u32) -> u8 {
-        let index = (addr / self.geom.granule) as usize;
-        self.program_counts.get(index).copied().unwrap_or(0)
+    /// Indexes (into the program counts) of the granules that overlap `range`.
+    fn granule_indexes(&self, range: &Range<u32>) -> Range<usize> {
+        if range.is_empty() {
+            return 0..0;
+        }
+        (range.start / self.geom.granule) as usize..((range.end - 1) / self.geom.granule) as usize + 1
     }
 
     fn step_count(&self, op: &FlashOp) -> u64 {
@@ -621,11 +650,7 @@ impl NorFlash {
     }
 
     fn touches_marginal_sector(&self, range: &Range<u32>) -> bool {
-        !self.marginal.is_empty()
-            && self
-                .geom
-                .sectors_of(range)
-                .any(|s| self.marginal.contains(&s))
+        !self.marginal.is_empty() && self.geom.sectors_of(range).any(|s| self.marginal.contains(&s))
     }
 }
 
@@ -774,7 +799,7 @@ impl NorFlash {
                 self.access_count,
                 u64::from(unit.start),
             );
-            if draw % MARGINAL_PROGRAM_UNSTUCK_ONE_IN != 0 {
+            if !draw.is_multiple_of(MARGINAL_PROGRAM_UNSTUCK_ONE_IN) {
                 continue;
             }
             let offset = (unit.start - range.start) as usize..(unit.end - range.start) as usize;
@@ -803,12 +828,8 @@ impl NorFlash {
     }
 
     fn count_programs(&mut self, range: &Range<u32>) {
-        if self.program_counts.is_empty() {
-            return;
-        }
-        let first = (range.start / self.geom.granule) as usize;
-        let last = ((range.end - 1) / self.geom.granule) as usize;
-        if let Some(counts) = self.program_counts.get_mut(first..=last) {
+        let granules = self.granule_indexes(range);
+        if let Some(counts) = self.program_counts.get_mut(granules) {
             for count in counts {
                 *count = count.saturating_add(1);
             }
@@ -817,13 +838,7 @@ impl NorFlash {
 
     /// The unit in flight: the drawn share of its intended 1->0 bits goes,
     /// a few bits turn weak, and on ECC parts its granules may tear.
-    fn tear_program_unit(
-        &mut self,
-        start: u32,
-        bytes: &[u8],
-        fraction: f64,
-        rng: &mut ChaCha8Rng,
-    ) -> Tear {
+    fn tear_program_unit(&mut self, start: u32, bytes: &[u8], fraction: f64, rng: &mut ChaCha8Rng) -> Tear {
         let range = start..start + bytes.len() as u32;
         let mut intended = bits_to_clear(start, &self.data[to_usize(&range)], bytes);
         self.count_programs(&range);
@@ -872,10 +887,7 @@ impl NorFlash {
         };
         let mut torn_granules = 0;
         if torn {
-            let granules: BTreeSet<u32> = bits
-                .iter()
-                .map(|b| self.geom.granule_start(b.addr))
-                .collect();
+            let granules: BTreeSet<u32> = bits.iter().map(|b| self.geom.granule_start(b.addr)).collect();
             for granule in granules {
                 torn_granules += u32::from(self.torn.insert(granule));
             }
@@ -905,13 +917,7 @@ impl NorFlash {
         self.clear_anomalies(&range);
     }
 
-    fn tear_erase_sector(
-        &mut self,
-        sector: u32,
-        into_us: u64,
-        sector_us: u64,
-        rng: &mut ChaCha8Rng,
-    ) -> Tear {
+    fn tear_erase_sector(&mut self, sector: u32, into_us: u64, sector_us: u64, rng: &mut ChaCha8Rng) -> Tear {
         let range = self.geom.sector_range(sector);
         let (outcome, weak_bits) = if into_us * 3 < sector_us {
             let share = (3 * into_us) as f64 / sector_us as f64;
@@ -1034,12 +1040,8 @@ impl NorFlash {
             let from = sector_range.start.max(range.start);
             let to = sector_range.end.min(range.end);
             for addr in from..to {
-                let draw = mix3(
-                    self.seed ^ SALT_MARGINAL_READ,
-                    self.access_count,
-                    u64::from(addr),
-                );
-                if draw % MARGINAL_READ_FLIP_ONE_IN == 0 {
+                let draw = mix3(self.seed ^ SALT_MARGINAL_READ, self.access_count, u64::from(addr));
+                if draw.is_multiple_of(MARGINAL_READ_FLIP_ONE_IN) {
                     buf[(addr - range.start) as usize] &= !(1u8 << ((draw >> 32) & 7));
                 }
             }
@@ -1068,12 +1070,8 @@ impl NorFlash {
     }
 
     fn reset_program_counts(&mut self, range: &Range<u32>) {
-        if self.program_counts.is_empty() || range.is_empty() {
-            return;
-        }
-        let first = (range.start / self.geom.granule) as usize;
-        let last = ((range.end - 1) / self.geom.granule) as usize;
-        if let Some(counts) = self.program_counts.get_mut(first..=last) {
+        let granules = self.granule_indexes(range);
+        if let Some(counts) = self.program_counts.get_mut(granules) {
             counts.fill(0);
         }
     }
@@ -1088,10 +1086,7 @@ impl NorFlash {
     }
 
     fn flag_sector_of(&mut self, addr: u32) {
-        if let Some(flag) = self
-            .sector_has_anomaly
-            .get_mut((addr / self.geom.sector) as usize)
-        {
+        if let Some(flag) = self.sector_has_anomaly.get_mut((addr / self.geom.sector) as usize) {
             *flag = true;
         }
     }
@@ -1119,7 +1114,7 @@ impl NorFlash {
 
 fn require_aligned(range: &Range<u32>, align: u32) -> Result<(), NorError> {
     let len = range.end - range.start;
-    if range.start % align != 0 || len % align != 0 {
+    if !range.start.is_multiple_of(align) || !len.is_multiple_of(align) {
         return Err(NorError::Misaligned {
             addr: range.start,
             len,
@@ -1162,7 +1157,7 @@ fn nth_chunk(range: &Range<u32>, unit: u32, k: u64) -> Option<Range<u32>> {
     let base = (u64::from(range.start) / unit + k) * unit;
     let start = base.max(u64::from(range.start));
     let end = (base + unit).min(u64::from(range.end));
-    (start < end).then(|| start as u32..end as u32)
+    (start < end).then_some(start as u32..end as u32)
 }
 
 fn in_flight_of(span: &Range<u32>, into_us: u64, step_us: u64) -> InFlight {
@@ -1185,10 +1180,7 @@ fn bits_to_clear(start: u32, old: &[u8], new: &[u8]) -> Vec<Bit> {
 fn push_bits(bits: &mut Vec<Bit>, addr: u32, mask: u8) {
     for bit in 0..8 {
         if mask & (1 << bit) != 0 {
-            bits.push(Bit {
-                addr,
-                mask: 1 << bit,
-            });
+            bits.push(Bit { addr, mask: 1 << bit });
         }
     }
 }

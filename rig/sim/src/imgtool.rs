@@ -25,7 +25,13 @@ pub struct ImageSpec {
 
 impl ImageSpec {
     pub fn new(version: Version, body_size: u32) -> Self {
-        ImageSpec { version, body_size, flags: 0, payload_seed: version_seed(version), hdr_size: DEFAULT_HDR_SIZE }
+        ImageSpec {
+            version,
+            body_size,
+            flags: 0,
+            payload_seed: version_seed(version),
+            hdr_size: DEFAULT_HDR_SIZE,
+        }
     }
 
     pub fn with_flags(mut self, flags: u32) -> Self {
@@ -81,7 +87,11 @@ fn sign_into(image_bytes: &mut Vec<u8>, key: &SigningKey) {
     let digest: [u8; 32] = Sha256::digest(&image_bytes[..]).into();
     let keyhash: [u8; 32] = Sha256::digest(key.verifying_key().as_bytes()).into();
     let sig = key.sign(&digest).to_bytes();
-    let entries: [(u16, &[u8]); 3] = [(image::TLV_KEYHASH, &keyhash), (image::TLV_SHA256, &digest), (image::TLV_ED25519, &sig)];
+    let entries: [(u16, &[u8]); 3] = [
+        (image::TLV_KEYHASH, &keyhash),
+        (image::TLV_SHA256, &digest),
+        (image::TLV_ED25519, &sig),
+    ];
     let total: usize = 4 + entries.iter().map(|(_, d)| 4 + d.len()).sum::<usize>();
     image_bytes.extend_from_slice(&image::TLV_INFO_MAGIC.to_le_bytes());
     image_bytes.extend_from_slice(&(total as u16).to_le_bytes());
@@ -105,7 +115,12 @@ pub fn parse_version(s: &str) -> Option<Version> {
     if it.next().is_some() {
         return None;
     }
-    Some(Version { major, minor, revision, build })
+    Some(Version {
+        major,
+        minor,
+        revision,
+        build,
+    })
 }
 
 #[cfg(test)]
@@ -114,8 +129,22 @@ mod tests {
 
     #[test]
     fn versions_parse() {
-        assert_eq!(parse_version("1.2.3+4"), Some(Version { major: 1, minor: 2, revision: 3, build: 4 }));
-        assert_eq!(parse_version("2"), Some(Version { major: 2, ..Version::default() }));
+        assert_eq!(
+            parse_version("1.2.3+4"),
+            Some(Version {
+                major: 1,
+                minor: 2,
+                revision: 3,
+                build: 4
+            })
+        );
+        assert_eq!(
+            parse_version("2"),
+            Some(Version {
+                major: 2,
+                ..Version::default()
+            })
+        );
         assert_eq!(parse_version("1.2.3.4"), None);
         assert_eq!(parse_version("x"), None);
         assert_eq!(parse_version("300.0.0"), None);
@@ -123,7 +152,10 @@ mod tests {
 
     #[test]
     fn image_layout_matches_the_mcuboot_format() {
-        let img = build_image(&ImageSpec::new(parse_version("1.0.0").unwrap(), 1000), &default_test_key());
+        let img = build_image(
+            &ImageSpec::new(parse_version("1.0.0").unwrap(), 1000),
+            &default_test_key(),
+        );
         assert_eq!(&img[..4], &0x96f3_b83du32.to_le_bytes());
         assert_eq!(u32::from_le_bytes(img[12..16].try_into().unwrap()), 1000);
         let tlv = 32 + 1000;

@@ -10,5 +10,5 @@ pub mod scenario;
 
 pub use board::{CutAt, CutPlan, FaultKind, Firmware, OpPoint, RunEnd, RunLog, RunOptions, SimBoard, Update};
 pub use board_profile::BoardProfile;
-pub use flash::{FlashOp, NorFlash};
-pub use profile::FlashProfile;
+pub use flash::{AnomalySummary, CutOutcome, FlashOp, InFlight, NorError, NorFlash, OpKind, TornReport};
+pub use profile::{FlashProfile, ProfileError};

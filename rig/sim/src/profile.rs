@@ -136,18 +136,8 @@ impl FlashProfile {
         self.require_nonzero("write_size", self.write_size)?;
         self.require_nonzero("program_unit", self.program_unit)?;
         self.require_multiple("size", self.size, "sector_size", self.sector_size)?;
-        self.require_multiple(
-            "sector_size",
-            self.sector_size,
-            "program_unit",
-            self.program_unit,
-        )?;
-        self.require_multiple(
-            "program_unit",
-            self.program_unit,
-            "write_size",
-            self.write_size,
-        )
+        self.require_multiple("sector_size", self.sector_size, "program_unit", self.program_unit)?;
+        self.require_multiple("program_unit", self.program_unit, "write_size", self.write_size)
     }
 
     fn require_nonzero(&self, field: &'static str, value: u32) -> Result<(), ProfileError> {
@@ -167,7 +157,7 @@ impl FlashProfile {
         unit_name: &'static str,
         unit: u32,
     ) -> Result<(), ProfileError> {
-        if value % unit != 0 {
+        if !value.is_multiple_of(unit) {
             return Err(ProfileError::NotMultiple {
                 name: self.name.clone(),
                 what,

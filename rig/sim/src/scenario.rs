@@ -28,8 +28,18 @@ pub struct Scenario {
     pub seed: u64,
 }
 
-pub const OLD_VERSION: Version = Version { major: 1, minor: 0, revision: 0, build: 0 };
-pub const NEW_VERSION: Version = Version { major: 2, minor: 0, revision: 0, build: 0 };
+pub const OLD_VERSION: Version = Version {
+    major: 1,
+    minor: 0,
+    revision: 0,
+    build: 0,
+};
+pub const NEW_VERSION: Version = Version {
+    major: 2,
+    minor: 0,
+    revision: 0,
+    build: 0,
+};
 
 impl Scenario {
     /// Reference firmware, test upgrade from 1.0.0 to 2.0.0 with `body_kib` KiB images.
@@ -79,7 +89,10 @@ impl Scenario {
     }
 
     pub fn update(&self) -> Update {
-        Update { image: self.new_image.clone(), version: self.new_version }
+        Update {
+            image: self.new_image.clone(),
+            version: self.new_version,
+        }
     }
 
     /// The board at its baseline with the update offered.

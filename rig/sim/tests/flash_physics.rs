@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use cutpoint_sim::{CutOutcome, FlashOp, FlashProfile, NorError, NorFlash};
+use cutpoint_sim::flash::{CutOutcome, FlashOp, NorError, NorFlash, TornReport};
+use cutpoint_sim::profile::FlashProfile;
 use proptest::prelude::*;
 
 const SECTOR: u32 = 256;
@@ -96,9 +97,7 @@ fn erase_sets_whole_sectors_and_nothing_else() {
     flash.apply(&erase(SECTOR, 2 * SECTOR)).unwrap();
     let raw = flash.raw();
     assert!(raw[..SECTOR as usize].iter().all(|&b| b == 0));
-    assert!(raw[SECTOR as usize..3 * SECTOR as usize]
-        .iter()
-        .all(|&b| b == 0xFF));
+    assert!(raw[SECTOR as usize..3 * SECTOR as usize].iter().all(|&b| b == 0xFF));
     assert!(raw[3 * SECTOR as usize..].iter().all(|&b| b == 0));
 }
 
@@ -141,10 +140,7 @@ fn bounds_and_alignment_are_errors_not_panics() {
     let size = 4 * SECTOR;
     assert_eq!(
         flash.apply(&program(size - 4, &[0; 8])),
-        Err(NorError::OutOfBounds {
-            addr: size - 4,
-            len: 8
-        })
+        Err(NorError::OutOfBounds { addr: size - 4, len: 8 })
     );
     assert!(matches!(
         flash.apply(&program(u32::MAX - 3, &[0; 8])),
@@ -223,7 +219,7 @@ fn durations_follow_units_and_sectors_touched() {
 }
 
 /// Cuts a program of 0x00 over an erased word at `elapsed` (unit time 10 us).
-fn cut_word(flash_seed: u64, cut_seed: u64, elapsed: u64) -> (NorFlash, cutpoint_sim::TornReport) {
+fn cut_word(flash_seed: u64, cut_seed: u64, elapsed: u64) -> (NorFlash, TornReport) {
     let mut flash = NorFlash::new(mcu(), flash_seed);
     let report = flash.apply_cut(&program(0, &[0; 4]), elapsed, cut_seed);
     (flash, report)
@@ -284,16 +280,14 @@ fn weak_bits_read_differently_on_successive_reads() {
     let mut flash = flash_with_weak_bits(11);
     assert!(flash.anomalies().weak_bits > 0);
     let raw = flash.raw()[..4].to_vec();
-    let reads: Vec<Vec<u8>> = (0..64)
-        .map(|_| read_vec(&mut flash, 0, 4).unwrap())
-        .collect();
+    let reads: Vec<Vec<u8>> = (0..64).map(|_| read_vec(&mut flash, 0, 4).unwrap()).collect();
     let distinct: std::collections::BTreeSet<_> = reads.iter().collect();
     assert!(distinct.len() > 1, "weak bits must not read the same every time");
     assert_eq!(&flash.raw()[..4], &raw[..], "reading does not change stored bits");
-    assert!(
-        reads.iter().all(|r| r != &vec![0xFF; 4] || raw != vec![0; 4]),
-        "only weak bits vary"
-    );
+    let varying: u32 = (0..4)
+        .map(|i| reads.iter().fold(0u8, |acc, r| acc | (r[i] ^ raw[i])).count_ones())
+        .sum();
+    assert!(varying <= flash.anomalies().weak_bits, "only weak bits vary");
 }
 
 #[test]
@@ -332,15 +326,9 @@ fn ecc_read_of_a_torn_program_is_uncorrectable() {
     let mut flash = ecc_flash_with_torn_granule();
     assert_eq!(flash.anomalies().torn_granules, 1);
     for addr in 8..16 {
-        assert_eq!(
-            read_vec(&mut flash, addr, 1),
-            Err(NorError::Uncorrectable { addr })
-        );
+        assert_eq!(read_vec(&mut flash, addr, 1), Err(NorError::Uncorrectable { addr }));
     }
-    assert_eq!(
-        read_vec(&mut flash, 0, 32),
-        Err(NorError::Uncorrectable { addr: 8 })
-    );
+    assert_eq!(read_vec(&mut flash, 0, 32), Err(NorError::Uncorrectable { addr: 8 }));
     assert_eq!(read_vec(&mut flash, 0, 8).unwrap(), vec![0xFF; 8]);
     assert_eq!(read_vec(&mut flash, 16, 8).unwrap(), vec![0xFF; 8]);
     assert_eq!(
@@ -402,7 +390,10 @@ fn middle_erase_cut_mixes_old_and_erased_bits() {
     assert!(raw.iter().zip(&old).all(|(&r, &o)| r & o == o), "old ones stay ones");
     let raised: u32 = raw.iter().zip(&old).map(|(&r, &o)| (r & !o).count_ones()).sum();
     let kept_zeros = raw.iter().map(|b| b.count_zeros()).sum::<u32>();
-    assert!(raised > 0 && kept_zeros > 0, "a mix: {raised} raised, {kept_zeros} zeros");
+    assert!(
+        raised > 0 && kept_zeros > 0,
+        "a mix: {raised} raised, {kept_zeros} zeros"
+    );
 }
 
 #[test]
@@ -424,10 +415,7 @@ fn ecc_erase_cut_early_and_middle_are_uncorrectable_late_is_readable() {
         assert_eq!(report.outcome, outcome);
         assert!(report.ecc_torn);
         assert_eq!(report.torn_granules, SECTOR / 8);
-        assert_eq!(
-            read_vec(&mut flash, 100, 4),
-            Err(NorError::Uncorrectable { addr: 100 })
-        );
+        assert_eq!(read_vec(&mut flash, 100, 4), Err(NorError::Uncorrectable { addr: 100 }));
         assert!(read_vec(&mut flash, SECTOR, 8).is_ok(), "next sector untouched");
     }
     let (mut flash, _) = patterned(ecc(), 2);
@@ -549,7 +537,10 @@ fn state_hash_covers_data_and_anomalies() {
     same_bytes.load(0, &weak.raw()[..4]);
     assert_eq!(same_bytes.raw(), weak.raw());
     assert_ne!(same_bytes.state_hash(), weak.state_hash(), "weak bits count");
-    assert_ne!(fresh.state_hash(), same_bytes.state_hash());
+    assert_eq!(
+        fresh.raw() == same_bytes.raw(),
+        fresh.state_hash() == same_bytes.state_hash()
+    );
 
     let marginal = with_marginal_sector(mcu(), 1);
     assert_eq!(marginal.raw(), fresh.raw());
@@ -586,7 +577,10 @@ fn report_prints_what_happened() {
         .expect("a some outcome");
     let text = report.to_string();
     assert!(text.starts_with("program 0x0+0x4 cut at 5/10 us: 0/1 done"), "{text}");
-    assert!(text.contains("in flight at 50.0%") && text.contains("-> some"), "{text}");
+    assert!(
+        text.contains("in flight at 50.0%") && text.contains("-> some"),
+        "{text}"
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["outcome"], "some");
     assert_eq!(json["op"], "program");
@@ -635,18 +629,16 @@ fn op_strategy(profile: FlashProfile) -> impl Strategy<Value = FlashOp> {
     let granules = profile.size / granule;
     let sectors = profile.size / profile.sector_size;
     let sector_size = profile.sector_size;
-    let program_op = (0..granules, 1u32..24, any::<u8>(), any::<u64>()).prop_map(
-        move |(start, count, fill, noise)| {
-            let count = count.min(granules - start);
-            let data = (0..count * granule)
-                .map(|i| fill | (noise.rotate_left(i) as u8))
-                .collect();
-            FlashOp::Program {
-                addr: start * granule,
-                data,
-            }
-        },
-    );
+    let program_op = (0..granules, 1u32..24, any::<u8>(), any::<u64>()).prop_map(move |(start, count, fill, noise)| {
+        let count = count.min(granules - start);
+        let data = (0..count * granule)
+            .map(|i| fill | (noise.rotate_left(i) as u8))
+            .collect();
+        FlashOp::Program {
+            addr: start * granule,
+            data,
+        }
+    });
     let erase_op = (0..sectors, 1u32..3).prop_map(move |(start, count)| FlashOp::Erase {
         addr: start * sector_size,
         len: count.min(sectors - start) * sector_size,
@@ -655,16 +647,13 @@ fn op_strategy(profile: FlashProfile) -> impl Strategy<Value = FlashOp> {
 }
 
 fn step_strategy(profile: FlashProfile) -> impl Strategy<Value = Step> {
-    (
-        op_strategy(profile),
-        proptest::option::of(0u64..1200),
-        any::<u64>(),
-    )
-        .prop_map(|(op, cut_permille, cut_seed)| Step {
+    (op_strategy(profile), proptest::option::of(0u64..1200), any::<u64>()).prop_map(|(op, cut_permille, cut_seed)| {
+        Step {
             op,
             cut_permille,
             cut_seed,
-        })
+        }
+    })
 }
 
 fn history_strategy() -> impl Strategy<Value = (usize, u64, Vec<Step>)> {

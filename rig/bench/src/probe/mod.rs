@@ -1,0 +1,4 @@
+//! Debug probes.
+
+pub mod probe_rs;
+pub mod selector;

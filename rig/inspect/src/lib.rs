@@ -1,0 +1,1 @@
+//! Flash dump decoder.

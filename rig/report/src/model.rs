@@ -1,0 +1,162 @@
+//! The result model shared by the engine (which writes it) and the reporters (which read it).
+//! Everything here is serialized into `results.jsonl`; fields are only ever added.
+
+use serde::{Deserialize, Serialize};
+
+/// Verdict of one cut point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The device followed the rule: it booted an allowed image and the update completed.
+    Pass,
+    /// The device broke the rule.
+    Fail,
+    /// The rig itself failed (backend timeout, lost console, probe error): no verdict.
+    Error,
+}
+
+impl Status {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One console line, microseconds after the power-on it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub t_us: u64,
+    pub text: String,
+}
+
+/// Where the cut was aimed and where it landed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Landing {
+    /// `power-cut`, `reset` or `brownout`.
+    pub fault: String,
+    /// The requested instant, microseconds after the power-on of the faulted run.
+    pub requested_us: Option<u64>,
+    /// The actual instant the power died.
+    pub actual_us: u64,
+    /// The flash operation in flight or just finished (simulated board), e.g. `#123 erase 0x4f000+4096`.
+    pub op: Option<String>,
+    /// What the cut did to the operation in flight, e.g. `program torn: most (13 of 20 bits), 2 weak`.
+    pub torn: Option<String>,
+}
+
+/// Decoded state of one slot after recovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotState {
+    pub slot: String,
+    /// `1.2.0+0`, or None when no valid header.
+    pub version: Option<String>,
+    /// First 4 bytes of the SHA-256 TLV, hex.
+    pub hash: Option<String>,
+    /// `valid`, or why not (`hash-mismatch`, `bad-signature`, `no-header`...).
+    pub validity: String,
+    /// Trailer summary, e.g. `magic=good image_ok=set copy_done=set swap=test`.
+    pub trailer: String,
+}
+
+/// The outcome of one cut point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CutResult {
+    /// Stable id, e.g. `swap/sector-12+0.50` or `download/byte-81920`.
+    pub id: String,
+    /// Phase name (the row of the matrix and the JUnit classname).
+    pub phase: String,
+    /// Offset label (the column of the matrix), e.g. `sector-12+0.50`.
+    pub offset: String,
+    /// Repetition number, from 1.
+    pub repetition: u32,
+    pub status: Status,
+    /// Why it failed or errored (empty on pass).
+    pub reasons: Vec<String>,
+    /// Unexpected states that still boot.
+    pub warnings: Vec<String>,
+    /// Seed that reproduces this cut.
+    pub seed: u64,
+    pub landing: Option<Landing>,
+    /// Version booted first after the cut (None: nothing booted).
+    pub first_boot: Option<String>,
+    /// Version running once the device settled.
+    pub final_image: Option<String>,
+    /// Whether the update had committed at the cut instant.
+    pub committed: bool,
+    /// Decoded slots after recovery.
+    pub slots: Vec<SlotState>,
+    /// Console from the power-on after the cut until the device settled.
+    pub console: Vec<LogLine>,
+    /// Wall time this cut point took, milliseconds.
+    pub wall_ms: u64,
+    /// Shared with earlier cuts whose post-cut flash was identical (simulated board).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_state_as: Option<String>,
+}
+
+/// First line of a journal: what produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalHeader {
+    pub format: u32,
+    pub campaign: String,
+    /// Path of the campaign file as given.
+    pub campaign_path: String,
+    /// SHA-256 (hex) of the campaign file, so a resume refuses a changed campaign.
+    pub campaign_sha256: String,
+    pub target: String,
+    pub seed: u64,
+    /// `k/n` when the campaign was partitioned.
+    pub partition: Option<String>,
+    /// Cut points this partition plans to run, in order.
+    pub planned: Vec<PlannedCut>,
+    /// RFC 3339 wall time.
+    pub started: String,
+}
+
+/// A cut point as planned (for reports: the full matrix, including not yet run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedCut {
+    pub id: String,
+    pub phase: String,
+    pub offset: String,
+}
+
+/// One line of `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum JournalRecord {
+    Header(JournalHeader),
+    /// The unfaulted control run.
+    Control(ControlRun),
+    Cut(CutResult),
+    /// The campaign stopped (normally or not).
+    End(JournalEnd),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlRun {
+    pub status: Status,
+    pub reasons: Vec<String>,
+    /// Phases found in the control run: name, start and end (µs after power-on).
+    pub phases: Vec<PhaseSpan>,
+    pub console: Vec<LogLine>,
+    /// Flash operations in the control run (simulated board).
+    pub flash_ops: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseSpan {
+    pub name: String,
+    pub start_us: u64,
+    pub end_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEnd {
+    pub finished: String,
+    /// `complete`, `cancelled`, or `stopped: <why>`.
+    pub how: String,
+}
