@@ -104,7 +104,11 @@ fn ota<H: Hal + ?Sized>(
     }
     let secondary = cfg.layout.secondary;
     let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
-    if staged == Some(offer.version) && last_swap == Some(SwapType::Revert) && cfg.mode == Mode::SwapScratch {
+    if staged == Some(offer.version)
+        && last_swap == Some(SwapType::Revert)
+        && cfg.mode == Mode::SwapScratch
+        && !offer.retry
+    {
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
         return Ok(AppExit::Idle);
     }

@@ -46,6 +46,8 @@ pub struct Offer {
     pub size: u32,
     /// The version in the offered image's header.
     pub version: crate::image::Version,
+    /// The server asks to try again an update this device already reverted.
+    pub retry: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,8 @@ use crate::FwError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Nothing,
-    /// A swap was cut; `last` is the last completed (region, step), if any.
+    /// A swap was cut (copy_done not set, or torn while being set); `last` is the last
+    /// completed (region, step), if any.
     Resume {
         kind: SwapType,
         swap_size: u32,
@@ -32,7 +33,7 @@ pub enum Action {
 pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Action, FwError> {
     let swap = effective_mode(cfg) == Mode::SwapScratch;
     let primary = trailer::read(flash, cfg.layout.primary)?;
-    if swap && primary.magic == Magic::Good && primary.copy_done == Flag::Unset {
+    if swap && primary.magic == Magic::Good && primary.copy_done != Flag::Set {
         if let Some(action) = resume(flash, cfg, &primary)? {
             return Ok(action);
         }

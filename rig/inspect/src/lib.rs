@@ -1,1 +1,23 @@
-//! Flash dump decoder.
+//! Decoder of flash dumps taken after a power cut: MCUboot image headers, TLVs, hash, key and
+//! signature; slot trailers, swap status records and the scratch journal; ESP-IDF otadata.
+//!
+//! Verdicts and trailer fields are decoded by the firmware's own format code (the `fut` crate)
+//! running over a read-only [`SliceFlash`]. Nothing here panics on any input bytes: sizes read
+//! from the dump are bounds-checked before use, and areas the dump does not hold come out as
+//! absent.
+
+pub mod decode;
+pub mod otadata;
+pub mod render;
+pub mod slice_flash;
+pub mod tlv;
+
+pub use decode::{
+    decode_flash, decode_image, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport, KeyReport,
+    LayoutReport, MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord, StatusReport,
+    SwapPoint, TrailerReport, Validity,
+};
+pub use otadata::{decode_otadata, otadata_crc, OtadataReport};
+pub use render::{render_image_text, render_text};
+pub use slice_flash::SliceFlash;
+pub use tlv::{TlvArea, TlvEntry};

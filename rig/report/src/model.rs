@@ -25,6 +25,31 @@ impl Status {
     }
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl CutResult {
+    /// The first reason, or an empty string when there is none.
+    pub fn first_reason(&self) -> &str {
+        self.reasons.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+impl PlannedCut {
+    /// The planned cut point a result belongs to (for results that are missing from the plan).
+    pub fn of_result(cut: &CutResult) -> Self {
+        PlannedCut {
+            id: cut.id.clone(),
+            phase: cut.phase.clone(),
+            offset: cut.offset.clone(),
+            index: None,
+        }
+    }
+}
+
 /// One console line, microseconds after the power-on it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
@@ -122,6 +147,10 @@ pub struct PlannedCut {
     pub id: String,
     pub phase: String,
     pub offset: String,
+    /// Position of this cut point in the whole campaign's plan (before partitioning), so that merged
+    /// partitions are shown in the campaign's order. Older journals lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 /// One line of `results.jsonl`.

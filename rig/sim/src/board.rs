@@ -199,6 +199,8 @@ pub struct RunLog {
 pub struct Update {
     pub image: Arc<Vec<u8>>,
     pub version: Version,
+    /// The server re-triggers an update the device reverted.
+    pub retry: bool,
 }
 
 /// How to run the board from power-on.
@@ -575,6 +577,7 @@ impl hal::Transport for Mcu<'_> {
         Ok(self.update.map(|u| Offer {
             size: u.image.len() as u32,
             version: u.version,
+            retry: u.retry,
         }))
     }
 

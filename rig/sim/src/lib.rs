@@ -6,6 +6,7 @@ pub mod board_profile;
 pub mod flash;
 pub mod imgtool;
 pub mod profile;
+pub mod replay;
 pub mod scenario;
 
 pub use board::{CutAt, CutPlan, FaultKind, Firmware, OpPoint, RunEnd, RunLog, RunOptions, SimBoard, Update};

@@ -92,6 +92,7 @@ impl Scenario {
         Update {
             image: self.new_image.clone(),
             version: self.new_version,
+            retry: false,
         }
     }
 

@@ -18,8 +18,14 @@ fn unfaulted_update_installs_and_confirms_on_every_profile() {
         let text: Vec<_> = log.console.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(log.end, RunEnd::Idle, "{name}: {text:#?}");
         assert_eq!(last_jump(&log).as_deref(), Some("2.0.0+0"), "{name}");
-        assert!(text.iter().any(|l| l.starts_with("app: confirm version=2.0.0")), "{name}: {text:#?}");
-        assert!(text.iter().any(|l| l.starts_with("boot: swap-done type=test")), "{name}");
+        assert!(
+            text.iter().any(|l| l.starts_with("app: confirm version=2.0.0")),
+            "{name}: {text:#?}"
+        );
+        assert!(
+            text.iter().any(|l| l.starts_with("boot: swap-done type=test")),
+            "{name}"
+        );
     }
 }
 
@@ -30,8 +36,14 @@ fn bad_update_is_reverted() {
     let text: Vec<_> = log.console.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(log.end, RunEnd::Idle, "{text:#?}");
     assert_eq!(last_jump(&log).as_deref(), Some("1.0.0+0"));
-    assert!(text.iter().any(|l| l.starts_with("boot: swap-done type=revert")), "{text:#?}");
-    assert!(text.iter().any(|l| l.starts_with("ota: idle reason=rejected")), "{text:#?}");
+    assert!(
+        text.iter().any(|l| l.starts_with("boot: swap-done type=revert")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|l| l.starts_with("ota: idle reason=rejected")),
+        "{text:#?}"
+    );
 }
 
 #[test]

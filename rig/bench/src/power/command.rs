@@ -1,7 +1,9 @@
 //! Power switched by external commands (uhubctl, a PDU client, a script).
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::config::CommandPowerConfig;
@@ -21,36 +23,52 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        // Its own process group, so a timeout can end everything the command started.
+        .process_group(0)
         .spawn()
         .map_err(|e| RigError::io(backend, format!("cannot run `{shown}`: {e}")))?;
     let mut stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
         let mut s = Vec::new();
         if let Some(err) = stderr.as_mut() {
             let _ = err.take(64 * 1024).read_to_end(&mut s);
         }
-        String::from_utf8_lossy(&s).trim().to_string()
+        let _ = tx.send(String::from_utf8_lossy(&s).trim().to_string());
     });
+    // A grandchild may keep stderr open after the command ended: do not wait for it long.
+    let stderr_text = move || rx.recv_timeout(Duration::from_millis(200)).unwrap_or_default();
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
+                kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
-                let err = reader.join().unwrap_or_default();
+                let err = stderr_text();
                 return Err(RigError::timeout(backend, format!("`{shown}` did not finish within {timeout:?}; stderr: {err}")));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return Err(RigError::io(backend, format!("waiting for `{shown}`: {e}"))),
         }
     };
-    let err = reader.join().unwrap_or_default();
+    let err = stderr_text();
     if status.success() {
         Ok(())
     } else {
         let stderr = if err.is_empty() { "(empty)".to_string() } else { err };
         Err(RigError::io(backend, format!("`{shown}` failed ({status}); stderr: {stderr}")))
+    }
+}
+
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals the process group the child leads; it
+        // touches no memory of ours.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
     }
 }
 

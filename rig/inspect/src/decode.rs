@@ -1,0 +1,724 @@
+//! Decodes MCUboot images and the slot, trailer and scratch state of a flash dump.
+//!
+//! Verdicts come from the firmware's own code ([`fut::image::validate`] and friends, run over a
+//! [`SliceFlash`]), so the decoder says what the bootloader would say; the listings around them
+//! (every TLV, every status record) are read here with their own bounds checks.
+
+use std::fmt;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use fut::image::{self, ImageError, ImageHeader, HEADER_SIZE, IMAGE_MAGIC, TLV_ED25519, TLV_KEYHASH, TLV_SHA256};
+use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
+use fut::trailer::{self, Flag, Magic};
+
+use crate::slice_flash::SliceFlash;
+use crate::tlv::{self, TlvArea};
+
+/// The largest address any area may end at; keeps the firmware's u32 arithmetic (an entry
+/// length added to an offset near the end of a slot) far from overflowing.
+const ADDR_LIMIT: u64 = u32::MAX as u64 - 0x2_0000;
+
+/// Magic of the marker the scratch-marker variant writes at the top of the scratch area.
+const SCRATCH_MARKER: [u8; 4] = *b"CPSM";
+
+/// The verdict on one image: `valid` or the first check that failed, in the bootloader's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Validity {
+    Valid,
+    /// No image magic at the start (erased, torn or garbage).
+    NoHeader,
+    /// Header sizes do not fit the slot (or the bytes stop inside the header).
+    BadSize,
+    /// The TLV area is missing or malformed.
+    BadTlv,
+    /// The SHA-256 TLV does not match the image (or there is none).
+    HashMismatch,
+    /// The key hash TLV names another key (or there is none).
+    UnknownKey,
+    /// The signature is missing or does not verify.
+    BadSignature,
+    /// Deciding needs bytes the dump does not hold.
+    OutsideDump,
+}
+
+impl Validity {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::NoHeader => "no-header",
+            Validity::BadSize => "bad-size",
+            Validity::BadTlv => "bad-tlv",
+            Validity::HashMismatch => "hash-mismatch",
+            Validity::UnknownKey => "unknown-key",
+            Validity::BadSignature => "bad-signature",
+            Validity::OutsideDump => "outside-dump",
+        }
+    }
+}
+
+impl fmt::Display for Validity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<ImageError> for Validity {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::NoHeader => Validity::NoHeader,
+            ImageError::BadSize => Validity::BadSize,
+            ImageError::BadTlv => Validity::BadTlv,
+            ImageError::HashMismatch => Validity::HashMismatch,
+            ImageError::UnknownKey => Validity::UnknownKey,
+            ImageError::BadSignature => Validity::BadSignature,
+            // A dump's only read error is a read outside it.
+            ImageError::Flash(_) => Validity::OutsideDump,
+        }
+    }
+}
+
+/// The decoded 32-byte image header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderReport {
+    pub load_addr: u32,
+    pub hdr_size: u16,
+    pub protect_tlv_size: u16,
+    /// Body size.
+    pub img_size: u32,
+    pub flags: u32,
+    /// Names of the set flag bits (`PIC`, `NON_BOOTABLE`...; unknown bits as hex).
+    pub flag_names: Vec<String>,
+    /// `major.minor.revision+build`.
+    pub version: String,
+}
+
+/// The image's SHA-256: as computed over header, body and protected TLVs, and as claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashReport {
+    /// Bytes the hash covers (`hdr_size + img_size + protect_tlv_size`).
+    pub covered: Option<u32>,
+    /// Computed digest, hex; `None` when the covered bytes are not all at hand.
+    pub computed: Option<String>,
+    /// The SHA256 TLV, hex.
+    pub tlv: Option<String>,
+    pub matches: bool,
+}
+
+/// The key hash TLV against the key the caller trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyReport {
+    /// The KEYHASH TLV, hex.
+    pub tlv: Option<String>,
+    /// SHA-256 of the given public key, hex.
+    pub expected: Option<String>,
+    /// Whether they are equal; `None` without a key.
+    pub matches: Option<bool>,
+}
+
+/// The image's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureReport {
+    /// Type name of the signature TLV found (`ED25519`, `ECDSA_SIG`...), if any.
+    pub kind: Option<String>,
+    /// Whether an Ed25519 signature was checked against the given key.
+    pub checked: bool,
+    /// The result of that check (over the computed digest).
+    pub verified: Option<bool>,
+}
+
+/// Everything about one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageReport {
+    /// The verdict. Without a key it covers header, TLVs, hash and the presence of the key
+    /// hash and signature; the key and the signature themselves are unchecked.
+    pub validity: Validity,
+    /// Whether the verdict includes the key and signature checks.
+    pub key_checked: bool,
+    /// The header, when the image magic is there and all 32 bytes are at hand.
+    pub header: Option<HeaderReport>,
+    /// The first 32 bytes read as erased.
+    pub header_erased: bool,
+    /// Protected TLV area, when the header announces one.
+    pub protected_tlvs: Option<TlvArea>,
+    /// Unprotected TLV area (after the hashed bytes).
+    pub tlvs: Option<TlvArea>,
+    pub hash: HashReport,
+    pub key: KeyReport,
+    pub signature: SignatureReport,
+    /// Header, body and all TLVs, when the bootloader's TLV walk accepts the image.
+    pub total_size: Option<u32>,
+}
+
+impl ImageReport {
+    /// The version string, when there is a header.
+    pub fn version(&self) -> Option<&str> {
+        self.header.as_ref().map(|h| h.version.as_str())
+    }
+
+    /// First 4 bytes of the SHA-256 TLV in hex, as the rig's logs print it.
+    pub fn short_hash(&self) -> Option<&str> {
+        self.hash.tlv.as_deref().and_then(|h| h.get(..8))
+    }
+}
+
+/// Names of the header flag bits.
+fn flag_names(flags: u32) -> Vec<String> {
+    const KNOWN: [(u32, &str); 5] =
+        [(0x01, "PIC"), (0x04, "ENCRYPTED_AES128"), (0x08, "ENCRYPTED_AES256"), (0x10, "NON_BOOTABLE"), (0x20, "RAM_LOAD")];
+    let mut names: Vec<String> = KNOWN.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| n.to_string()).collect();
+    let unknown = KNOWN.iter().fold(flags, |f, (bit, _)| f & !bit);
+    if unknown != 0 {
+        names.push(format!("0x{unknown:x}"));
+    }
+    names
+}
+
+fn header_report(h: &ImageHeader) -> HeaderReport {
+    HeaderReport {
+        load_addr: h.load_addr,
+        hdr_size: h.hdr_size,
+        protect_tlv_size: h.protect_tlv_size,
+        img_size: h.img_size,
+        flags: h.flags,
+        flag_names: flag_names(h.flags),
+        version: h.version.to_string(),
+    }
+}
+
+/// Decodes a signed image held alone in `bytes` (header at offset 0). With `key`, the key hash
+/// and Ed25519 signature are checked against it.
+pub fn decode_image(bytes: &[u8], key: Option<&[u8; 32]>) -> ImageReport {
+    // Sizes past the address limit cannot be a slot's; the bytes beyond it are not looked at.
+    let usable = bytes.len().min(ADDR_LIMIT as usize);
+    let bytes = &bytes[..usable];
+    let mut flash = SliceFlash::new(bytes, 0);
+    let slot = Area { offset: 0, size: usable as u32 };
+    decode_image_in(&mut flash, slot, key)
+}
+
+/// Decodes the image at the start of `slot` in a dump. `slot` must end at or below
+/// [`ADDR_LIMIT`] (checked by the callers).
+fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]>) -> ImageReport {
+    let avail = flash.get_prefix(slot.offset, slot.size as usize);
+    let first = avail.get(..HEADER_SIZE);
+    let header = first.and_then(|b| <&[u8; HEADER_SIZE]>::try_from(b).ok()).and_then(ImageHeader::parse);
+    let header_erased = first.is_some_and(|b| b.iter().all(|&x| x == 0xff));
+
+    let protected_tlvs = header
+        .filter(|h| h.protect_tlv_size > 0)
+        .and_then(|h| h.tlv_offset())
+        .map(|at| tlv::walk(avail, at as usize, image::TLV_PROT_INFO_MAGIC));
+    let hashed = header.and_then(|h| h.hashed_len());
+    let tlvs = hashed.map(|at| tlv::walk(avail, at as usize, image::TLV_INFO_MAGIC));
+
+    let computed = hashed
+        .filter(|n| *n <= slot.size && (*n as usize) <= avail.len())
+        .and_then(|n| image::hash_flash(flash, slot.offset, n).ok());
+    let claimed = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_SHA256));
+    let claimed_key = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_KEYHASH));
+    let sig = tlvs.as_ref().and_then(|t| t.last_value::<64>(TLV_ED25519));
+    let sig_kind = tlvs.as_ref().and_then(|t| t.entries.iter().rev().find(|e| tlv::is_signature(e.kind)));
+
+    let expected_key: Option<[u8; 32]> = key.map(|k| Sha256::digest(k).into());
+    let verified = match (key, sig, computed) {
+        (Some(k), Some(s), Some(digest)) => Some(
+            VerifyingKey::from_bytes(k).is_ok_and(|vk| vk.verify_strict(&digest, &Signature::from_bytes(&s)).is_ok()),
+        ),
+        _ => None,
+    };
+
+    let validity = verdict(flash, slot, key, avail, tlvs.as_ref());
+    ImageReport {
+        validity,
+        key_checked: key.is_some(),
+        header: header.as_ref().map(header_report),
+        header_erased,
+        protected_tlvs,
+        tlvs,
+        hash: HashReport {
+            covered: hashed,
+            computed: computed.map(hex::encode),
+            tlv: claimed.map(hex::encode),
+            matches: computed.is_some() && computed == claimed,
+        },
+        key: KeyReport {
+            tlv: claimed_key.map(hex::encode),
+            expected: expected_key.map(hex::encode),
+            matches: expected_key.map(|e| Some(e) == claimed_key),
+        },
+        signature: SignatureReport {
+            kind: sig_kind.map(|e| e.name.clone()),
+            checked: verified.is_some(),
+            verified,
+        },
+        total_size: image::total_size(flash, slot).ok(),
+    }
+}
+
+/// The bootloader's verdict. With a key it is exactly [`fut::image::validate`]; without one the
+/// same steps run up to the key check, which becomes "is there a key hash and a signature".
+fn verdict(
+    flash: &mut SliceFlash<'_>,
+    slot: Area,
+    key: Option<&[u8; 32]>,
+    avail: &[u8],
+    tlvs: Option<&TlvArea>,
+) -> Validity {
+    if avail.len() < HEADER_SIZE {
+        // The bytes stop inside the header (decode_flash never gets here: it decodes a slot only
+        // when its header is in the dump). With the magic, the header is cut short.
+        return if avail.get(..4) == Some(&IMAGE_MAGIC.to_le_bytes()[..]) {
+            Validity::BadSize
+        } else {
+            Validity::NoHeader
+        };
+    }
+    if let Some(k) = key {
+        return match image::validate(flash, slot, k) {
+            Ok(_) => Validity::Valid,
+            Err(e) => e.into(),
+        };
+    }
+    let checks = || -> Result<(), ImageError> {
+        let header = image::read_header(flash, slot)?;
+        image::total_size(flash, slot)?;
+        let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
+        let digest = image::hash_flash(flash, slot.offset, hashed)?;
+        // The bootloader's walk accepted the area, so the listing holds the same entries.
+        let tlvs = tlvs.ok_or(ImageError::BadTlv)?;
+        if tlvs.last_value::<32>(TLV_SHA256) != Some(digest) {
+            return Err(ImageError::HashMismatch);
+        }
+        if tlvs.last_value::<32>(TLV_KEYHASH).is_none() {
+            return Err(ImageError::UnknownKey);
+        }
+        if tlvs.last_value::<64>(TLV_ED25519).is_none() {
+            return Err(ImageError::BadSignature);
+        }
+        Ok(())
+    };
+    match checks() {
+        Ok(()) => Validity::Valid,
+        Err(e) => e.into(),
+    }
+}
+
+/// How much of an area the dump holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coverage {
+    Full,
+    Partial,
+    Absent,
+}
+
+impl Coverage {
+    fn of(flash: &SliceFlash<'_>, area: Area) -> Coverage {
+        if flash.covers(area.offset, area.size) {
+            Coverage::Full
+        } else if flash.touches(area.offset, area.size) {
+            Coverage::Partial
+        } else {
+            Coverage::Absent
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Coverage::Full => "full",
+            Coverage::Partial => "partial",
+            Coverage::Absent => "absent",
+        }
+    }
+}
+
+/// A trailer magic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MagicState {
+    Good,
+    Unset,
+    Bad,
+}
+
+impl MagicState {
+    pub const fn name(self) -> &'static str {
+        match self {
+            MagicState::Good => "good",
+            MagicState::Unset => "unset",
+            MagicState::Bad => "bad",
+        }
+    }
+}
+
+impl From<Magic> for MagicState {
+    fn from(m: Magic) -> Self {
+        match m {
+            Magic::Good => MagicState::Good,
+            Magic::Unset => MagicState::Unset,
+            Magic::Bad => MagicState::Bad,
+        }
+    }
+}
+
+/// A trailer flag (image_ok, copy_done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlagState {
+    Set,
+    Unset,
+    Bad,
+}
+
+impl FlagState {
+    pub const fn name(self) -> &'static str {
+        match self {
+            FlagState::Set => "set",
+            FlagState::Unset => "unset",
+            FlagState::Bad => "bad",
+        }
+    }
+}
+
+impl From<Flag> for FlagState {
+    fn from(f: Flag) -> Self {
+        match f {
+            Flag::Set => FlagState::Set,
+            Flag::Unset => FlagState::Unset,
+            Flag::Bad => FlagState::Bad,
+        }
+    }
+}
+
+/// The fixed trailer fields at the end of an area.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailerReport {
+    pub magic: MagicState,
+    /// The 16 magic bytes in hex, when the magic is bad.
+    pub magic_raw: Option<String>,
+    pub image_ok: FlagState,
+    pub image_ok_raw: u8,
+    pub copy_done: FlagState,
+    pub copy_done_raw: u8,
+    pub swap_info_raw: u8,
+    /// `unset` (erased), `none`, `test`, `perm`, `revert`, or `bad`.
+    pub swap_type: String,
+    /// Image number (high nibble of swap_info), when swap_info is written.
+    pub image_num: Option<u8>,
+    /// `None` when erased.
+    pub swap_size: Option<u32>,
+}
+
+impl TrailerReport {
+    /// `unset`, the swap type's name, or `bad(0x..)`.
+    fn swap_token(&self) -> String {
+        if self.swap_type == "bad" {
+            format!("bad(0x{:02x})", self.swap_info_raw)
+        } else {
+            self.swap_type.clone()
+        }
+    }
+
+    /// `magic=good image_ok=unset copy_done=set swap=test`.
+    pub fn summary(&self) -> String {
+        format!(
+            "magic={} image_ok={} copy_done={} swap={}",
+            self.magic.name(),
+            self.image_ok.name(),
+            self.copy_done.name(),
+            self.swap_token()
+        )
+    }
+}
+
+/// One written swap status record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    /// Region index, 1 = the first region swapped (the highest-addressed).
+    pub region: u32,
+    /// Copy step 1..=3.
+    pub step: u32,
+    /// First byte of the record (the step number when written by the bootloader).
+    pub value: u8,
+}
+
+/// A (region, step) position in a swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapPoint {
+    pub region: u32,
+    pub step: u32,
+}
+
+/// The swap status records of a slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Regions the records cover (one per sector of the slot).
+    pub capacity: u32,
+    /// Regions of the swap in progress (`swap_size / sector_size`), when swap_size is sane.
+    pub swap_regions: Option<u32>,
+    /// Every record that reads as written.
+    pub written: Vec<StatusRecord>,
+    /// The last completed (region, step) as the bootloader finds it when resuming (within
+    /// `swap_regions`, or all regions when swap_size is not sane).
+    pub last_completed: Option<SwapPoint>,
+}
+
+/// One slot of the dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotReport {
+    /// `primary` or `secondary`.
+    pub name: String,
+    pub offset: u32,
+    pub size: u32,
+    pub coverage: Coverage,
+    /// `None` when the slot's header is not in the dump.
+    pub image: Option<ImageReport>,
+    /// `None` when the trailer fields are not in the dump.
+    pub trailer: Option<TrailerReport>,
+    /// `None` when the status area is not in the dump.
+    pub status: Option<StatusReport>,
+    /// Whether the trailer sectors are all erased; `None` when not all in the dump.
+    pub trailer_sectors_blank: Option<bool>,
+    /// One line: `primary: 2.0.0+0 hash=1a2b3c4d valid; trailer magic=good ...`.
+    pub summary: String,
+}
+
+/// The scratch area: the revert journal uses the trailer fields at its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScratchReport {
+    pub offset: u32,
+    pub size: u32,
+    pub coverage: Coverage,
+    /// Trailer-like fields at the end of the area; `None` when not in the dump or the area is
+    /// smaller than the fields.
+    pub trailer: Option<TrailerReport>,
+    /// Whether the whole area is erased; `None` when not all in the dump.
+    pub blank: Option<bool>,
+    /// Region named by a scratch marker (`CPSM` + u32) at the top of the area, if one is there.
+    pub marker_region: Option<u32>,
+}
+
+/// The flash map as decoded against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutReport {
+    pub sector_size: u32,
+    pub write_size: u32,
+    pub primary: (u32, u32),
+    pub secondary: (u32, u32),
+    pub scratch: (u32, u32),
+    /// Trailer bytes and sectors at the end of each slot (when the layout is valid).
+    pub trailer_size: Option<u32>,
+    pub trailer_sectors: Option<u32>,
+}
+
+/// Everything decoded from a dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashReport {
+    /// Address of the dump's first byte.
+    pub base_addr: u32,
+    pub dump_len: u64,
+    pub layout: LayoutReport,
+    /// Why the layout cannot be decoded against, if it cannot (no slot is decoded then).
+    pub layout_error: Option<String>,
+    pub key_given: bool,
+    /// Primary, then secondary.
+    pub slots: Vec<SlotReport>,
+    pub scratch: Option<ScratchReport>,
+}
+
+/// `(slot name, version, first 4 bytes of the SHA-256 TLV, validity, trailer summary)`.
+pub type SlotSummary = (String, Option<String>, Option<String>, String, String);
+
+impl FlashReport {
+    /// One tuple per slot, in the shape of the rig's slot states.
+    pub fn slot_summaries(&self) -> Vec<SlotSummary> {
+        self.slots
+            .iter()
+            .map(|s| {
+                let image = s.image.as_ref();
+                (
+                    s.name.clone(),
+                    image.and_then(|i| i.version()).map(str::to_string),
+                    image.and_then(|i| i.short_hash()).map(str::to_string),
+                    image.map_or(Validity::OutsideDump, |i| i.validity).name().to_string(),
+                    s.trailer.as_ref().map_or_else(|| "absent".to_string(), TrailerReport::summary),
+                )
+            })
+            .collect()
+    }
+
+    /// The report of slot `name` (`primary` or `secondary`).
+    pub fn slot(&self, name: &str) -> Option<&SlotReport> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+
+    /// Pretty JSON with the structs' field names.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(self)
+    }
+}
+
+fn area_sane(a: Area) -> bool {
+    u64::from(a.offset) + u64::from(a.size) <= ADDR_LIMIT
+}
+
+/// Checks that `layout` can be decoded against without any of its arithmetic overflowing.
+fn check_layout(l: &Layout) -> Result<(), String> {
+    if l.sector_size == 0 || l.write_size == 0 {
+        return Err("sector or write size is zero".into());
+    }
+    let areas = [("bootloader", l.bootloader), ("primary", l.primary), ("secondary", l.secondary), ("scratch", l.scratch)];
+    if let Some((name, _)) = areas.iter().find(|(_, a)| !area_sane(*a)) {
+        return Err(format!("{name} area ends past 0x{ADDR_LIMIT:x}"));
+    }
+    let sectors = u64::from(l.primary.size / l.sector_size);
+    let trailer = sectors * u64::from(STATUS_STATES) * u64::from(l.write_size) + u64::from(TRAILER_INFO_SIZE);
+    if trailer >= u64::from(l.primary.size) {
+        return Err("trailer does not fit the slot".into());
+    }
+    l.validate().map_err(|e| format!("{e:?}"))
+}
+
+fn read_trailer(flash: &mut SliceFlash<'_>, area: Area) -> Option<TrailerReport> {
+    if area.size < TRAILER_INFO_SIZE || !flash.covers(area.end() - TRAILER_INFO_SIZE, TRAILER_INFO_SIZE) {
+        return None;
+    }
+    let t = trailer::read(flash, area).ok()?;
+    let magic_raw = flash.get(area.end() - trailer::MAGIC_FROM_END, 16).map(hex::encode);
+    let image_ok_raw = flash.get(area.end() - trailer::IMAGE_OK_FROM_END, 1).map_or(0xff, |b| b[0]);
+    let copy_done_raw = flash.get(area.end() - trailer::COPY_DONE_FROM_END, 1).map_or(0xff, |b| b[0]);
+    let swap_type = match (t.swap_info, t.swap_type()) {
+        (0xff, _) => "unset",
+        (_, Some(k)) => k.name(),
+        (_, None) => "bad",
+    };
+    Some(TrailerReport {
+        magic: t.magic.into(),
+        magic_raw: magic_raw.filter(|_| t.magic == Magic::Bad),
+        image_ok: t.image_ok.into(),
+        image_ok_raw,
+        copy_done: t.copy_done.into(),
+        copy_done_raw,
+        swap_info_raw: t.swap_info,
+        swap_type: swap_type.to_string(),
+        image_num: (t.swap_info != 0xff).then_some(t.swap_info >> 4),
+        swap_size: (t.swap_size != u32::MAX).then_some(t.swap_size),
+    })
+}
+
+fn read_status(flash: &mut SliceFlash<'_>, l: &Layout, slot: Area, t: Option<&TrailerReport>) -> Option<StatusReport> {
+    let trailer_size = l.trailer_size();
+    if !flash.covers(slot.end() - trailer_size, trailer_size) {
+        return None;
+    }
+    let capacity = l.sectors_per_slot();
+    let mut written = Vec::new();
+    for region in 1..=capacity {
+        for step in 1..=STATUS_STATES {
+            let addr = trailer::status_addr(l, slot, region, step);
+            if trailer::status_written(flash, addr).ok()? {
+                let value = flash.get(addr, 1).map_or(0xff, |b| b[0]);
+                written.push(StatusRecord { region, step, value });
+            }
+        }
+    }
+    // The bootloader's test of a sane swap size before it resumes.
+    let swap_regions = t
+        .and_then(|t| t.swap_size)
+        .filter(|s| *s > 0 && s.is_multiple_of(l.sector_size) && *s <= l.max_image_size())
+        .map(|s| s / l.sector_size);
+    let last = trailer::last_status(flash, l, slot, swap_regions.unwrap_or(capacity)).ok()?;
+    Some(StatusReport {
+        capacity,
+        swap_regions,
+        written,
+        last_completed: last.map(|(region, step)| SwapPoint { region, step }),
+    })
+}
+
+fn is_blank(b: &[u8]) -> bool {
+    b.iter().all(|&x| x == 0xff)
+}
+
+fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
+    let image_part = match image {
+        None => "outside dump".to_string(),
+        Some(i) => match &i.header {
+            Some(h) => format!("{} hash={} {}", h.version, i.short_hash().unwrap_or("none"), i.validity),
+            None if i.header_erased => format!("{} (erased)", i.validity),
+            None => i.validity.to_string(),
+        },
+    };
+    let trailer_part = trailer.map_or_else(|| "outside dump".to_string(), TrailerReport::summary);
+    format!("{name}: {image_part}; trailer {trailer_part}")
+}
+
+fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&[u8; 32]>) -> SlotReport {
+    let slot = l.slot(which);
+    let image = flash.covers(slot.offset, HEADER_SIZE as u32).then(|| decode_image_in(flash, slot, key));
+    let trailer = read_trailer(flash, slot);
+    let status = read_status(flash, l, slot, trailer.as_ref());
+    let sectors_len = slot.size - l.trailer_sector_offset();
+    let trailer_sectors_blank = flash.get(slot.end() - sectors_len, sectors_len as usize).map(is_blank);
+    SlotReport {
+        name: which.name().to_string(),
+        offset: slot.offset,
+        size: slot.size,
+        coverage: Coverage::of(flash, slot),
+        summary: slot_line(which.name(), image.as_ref(), trailer.as_ref()),
+        image,
+        trailer,
+        status,
+        trailer_sectors_blank,
+    }
+}
+
+fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
+    let marker_region = (area.size >= 16)
+        .then(|| flash.get(area.end() - 16, 8))
+        .flatten()
+        .filter(|m| m[..4] == SCRATCH_MARKER)
+        .map(|m| u32::from_le_bytes([m[4], m[5], m[6], m[7]]));
+    ScratchReport {
+        offset: area.offset,
+        size: area.size,
+        coverage: Coverage::of(flash, area),
+        trailer: read_trailer(flash, area),
+        blank: flash.get(area.offset, area.size as usize).map(is_blank),
+        marker_region,
+    }
+}
+
+/// Decodes a dump of flash starting at `base_addr` against `layout`: both slots' images,
+/// trailers and swap status, and the scratch area. Areas outside the dump come out as absent.
+pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&[u8; 32]>) -> FlashReport {
+    let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
+    let layout_error = check_layout(layout).err();
+    let valid = layout_error.is_none();
+    let mut report = FlashReport {
+        base_addr,
+        dump_len: dump.len() as u64,
+        layout: LayoutReport {
+            sector_size: layout.sector_size,
+            write_size: layout.write_size,
+            primary: (layout.primary.offset, layout.primary.size),
+            secondary: (layout.secondary.offset, layout.secondary.size),
+            scratch: (layout.scratch.offset, layout.scratch.size),
+            trailer_size: valid.then(|| layout.trailer_size()),
+            trailer_sectors: valid.then(|| layout.trailer_sectors()),
+        },
+        layout_error,
+        key_given: key.is_some(),
+        slots: Vec::new(),
+        scratch: None,
+    };
+    if valid {
+        report.slots = [Slot::Primary, Slot::Secondary].map(|s| decode_slot(&mut flash, layout, s, key)).into();
+        report.scratch = Some(decode_scratch(&mut flash, layout.scratch));
+    }
+    report
+}

@@ -1,0 +1,221 @@
+//! Human-readable rendering of the reports. The JSON form is `serde_json` of the report structs.
+
+use std::fmt::Write;
+
+use crate::decode::{FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport};
+use crate::tlv::TlvArea;
+
+/// Status records per line of the text rendering.
+const REGIONS_PER_LINE: usize = 12;
+
+fn yes_no(b: bool, yes: &'static str, no: &'static str) -> &'static str {
+    if b {
+        yes
+    } else {
+        no
+    }
+}
+
+fn opt_hex(v: Option<&str>) -> &str {
+    v.unwrap_or("none")
+}
+
+fn tlv_area(out: &mut String, pad: &str, title: &str, a: &TlvArea) {
+    let total = a.total.map_or_else(|| "?".to_string(), |t| format!("0x{t:x}"));
+    let magic = a.magic.map_or_else(|| "?".to_string(), |m| format!("0x{m:04x}"));
+    let _ = writeln!(out, "{pad}{title} @0x{:x} magic={magic} total={total}", a.offset);
+    for e in &a.entries {
+        let value = e.value.as_deref().unwrap_or("..");
+        let _ = writeln!(out, "{pad}  @0x{:x} 0x{:02x} {} len={} {value}", e.offset, e.kind, e.name, e.len);
+    }
+    if let Some(err) = &a.error {
+        let _ = writeln!(out, "{pad}  error: {err}");
+    }
+}
+
+fn image(out: &mut String, pad: &str, r: &ImageReport) {
+    match &r.header {
+        Some(h) => {
+            let flags = if h.flag_names.is_empty() { String::new() } else { format!(" ({})", h.flag_names.join(" ")) };
+            let _ = writeln!(
+                out,
+                "{pad}header: version={} load_addr=0x{:08x} hdr_size=0x{:x} img_size=0x{:x} protect_tlv_size=0x{:x} \
+                 flags=0x{:x}{flags}",
+                h.version, h.load_addr, h.hdr_size, h.img_size, h.protect_tlv_size, h.flags
+            );
+        }
+        None => {
+            let _ = writeln!(out, "{pad}header: none{}", yes_no(r.header_erased, " (erased)", ""));
+        }
+    }
+    if let Some(a) = &r.protected_tlvs {
+        tlv_area(out, pad, "protected tlvs", a);
+    }
+    if let Some(a) = &r.tlvs {
+        tlv_area(out, pad, "tlvs", a);
+    }
+    if r.header.is_some() {
+        let h = &r.hash;
+        let _ = writeln!(
+            out,
+            "{pad}sha256: computed={} tlv={} {}",
+            opt_hex(h.computed.as_deref()),
+            opt_hex(h.tlv.as_deref()),
+            yes_no(h.matches, "match", "MISMATCH")
+        );
+        let k = &r.key;
+        let verdict = match k.matches {
+            Some(true) => "match",
+            Some(false) => "MISMATCH",
+            None => "no key given",
+        };
+        let _ = writeln!(
+            out,
+            "{pad}key hash: tlv={} expected={} {verdict}",
+            opt_hex(k.tlv.as_deref()),
+            opt_hex(k.expected.as_deref())
+        );
+        let s = &r.signature;
+        let check = match s.verified {
+            Some(true) => "verified",
+            Some(false) => "does NOT verify",
+            None => "not checked",
+        };
+        let _ = writeln!(out, "{pad}signature: {} {check}", s.kind.as_deref().unwrap_or("none"));
+        if let Some(n) = r.total_size {
+            let _ = writeln!(out, "{pad}total size: 0x{n:x} ({n})");
+        }
+    }
+    let note = yes_no(r.key_checked, "", " (key and signature not checked)");
+    let _ = writeln!(out, "{pad}verdict: {}{note}", r.validity);
+}
+
+/// Renders one image report.
+pub fn render_image_text(r: &ImageReport) -> String {
+    let mut out = String::new();
+    image(&mut out, "", r);
+    out
+}
+
+fn trailer(out: &mut String, pad: &str, t: &TrailerReport) {
+    let magic = match &t.magic_raw {
+        Some(raw) => format!("{} ({raw})", t.magic.name()),
+        None => t.magic.name().to_string(),
+    };
+    let image_num = t.image_num.map_or_else(String::new, |n| format!(" image={n}"));
+    let size = t.swap_size.map_or_else(|| "unset".to_string(), |s| format!("0x{s:x}"));
+    let _ = writeln!(
+        out,
+        "{pad}trailer: magic={magic} image_ok={} (0x{:02x}) copy_done={} (0x{:02x}) swap_info=0x{:02x} type={}{image_num} \
+         swap_size={size}",
+        t.image_ok.name(),
+        t.image_ok_raw,
+        t.copy_done.name(),
+        t.copy_done_raw,
+        t.swap_info_raw,
+        t.swap_type
+    );
+}
+
+fn status(out: &mut String, pad: &str, s: &StatusReport) {
+    let last = s.last_completed.map_or_else(|| "none".to_string(), |p| format!("region {} step {}", p.region, p.step));
+    let regions = s.swap_regions.map_or_else(|| "?".to_string(), |n| n.to_string());
+    let _ = writeln!(
+        out,
+        "{pad}status: {} record(s) written; swap regions={regions} of {}; last completed: {last}",
+        s.written.len(),
+        s.capacity
+    );
+    // Per region, the steps whose records are written; a value other than the step is shown.
+    let mut cells: Vec<String> = Vec::new();
+    for rec in &s.written {
+        let step = if u32::from(rec.value) == rec.step { rec.step.to_string() } else { format!("[0x{:02x}]", rec.value) };
+        match cells.last_mut() {
+            Some(c) if c.starts_with(&format!("r{}=", rec.region)) => c.push_str(&step),
+            _ => cells.push(format!("r{}={step}", rec.region)),
+        }
+    }
+    for line in cells.chunks(REGIONS_PER_LINE) {
+        let _ = writeln!(out, "{pad}  {}", line.join(" "));
+    }
+}
+
+fn slot(out: &mut String, s: &SlotReport) {
+    let _ = writeln!(out, "{}", s.summary);
+    let _ = writeln!(out, "  area: 0x{:08x}+0x{:x} (in dump: {})", s.offset, s.size, s.coverage.name());
+    match &s.image {
+        Some(r) => {
+            let _ = writeln!(out, "  image:");
+            image(out, "    ", r);
+        }
+        None => {
+            let _ = writeln!(out, "  image: header outside the dump");
+        }
+    }
+    match &s.trailer {
+        Some(t) => trailer(out, "  ", t),
+        None => {
+            let _ = writeln!(out, "  trailer: outside the dump");
+        }
+    }
+    match &s.status {
+        Some(st) => status(out, "  ", st),
+        None => {
+            let _ = writeln!(out, "  status: outside the dump");
+        }
+    }
+    let blank = match s.trailer_sectors_blank {
+        Some(true) => "erased",
+        Some(false) => "written",
+        None => "not all in the dump",
+    };
+    let _ = writeln!(out, "  trailer sectors: {blank}");
+}
+
+fn scratch(out: &mut String, s: &ScratchReport) {
+    let blank = match s.blank {
+        Some(true) => "erased",
+        Some(false) => "written",
+        None => "not all in the dump",
+    };
+    let _ = writeln!(out, "scratch: 0x{:08x}+0x{:x} (in dump: {}) {blank}", s.offset, s.size, s.coverage.name());
+    match &s.trailer {
+        Some(t) => trailer(out, "  ", t),
+        None => {
+            let _ = writeln!(out, "  trailer: outside the dump");
+        }
+    }
+    if let Some(m) = s.marker_region {
+        let _ = writeln!(out, "  marker: region {m}");
+    }
+}
+
+/// Renders a flash report: the summary line of each slot, then the details.
+pub fn render_text(r: &FlashReport) -> String {
+    let mut out = String::new();
+    let l = &r.layout;
+    let _ = writeln!(out, "dump: base=0x{:08x} len=0x{:x} ({} bytes)", r.base_addr, r.dump_len, r.dump_len);
+    let trailer = match (l.trailer_size, l.trailer_sectors) {
+        (Some(size), Some(n)) => format!(" trailer=0x{size:x} ({n} sector(s))"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "layout: sector=0x{:x} write={} primary=0x{:08x}+0x{:x} secondary=0x{:08x}+0x{:x} scratch=0x{:08x}+0x{:x}{trailer}",
+        l.sector_size, l.write_size, l.primary.0, l.primary.1, l.secondary.0, l.secondary.1, l.scratch.0, l.scratch.1
+    );
+    if let Some(e) = &r.layout_error {
+        let _ = writeln!(out, "layout error: {e} (nothing decoded)");
+        return out;
+    }
+    let _ = writeln!(out, "key: {}", yes_no(r.key_given, "given", "not given (signatures not checked)"));
+    for s in &r.slots {
+        out.push('\n');
+        slot(&mut out, s);
+    }
+    if let Some(s) = &r.scratch {
+        out.push('\n');
+        scratch(&mut out, s);
+    }
+    out
+}

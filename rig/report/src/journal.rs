@@ -1,0 +1,775 @@
+//! The append-only journal `results.jsonl`: one JSON record per line, synced to storage after every
+//! record, so a campaign's results survive a power loss of the machine running it.
+//!
+//! Layout: a `header` record first, then `control`, `cut` and `end` records. A resumed campaign
+//! appends a new `header` (same campaign, same partition) and goes on; readers fold it all into one
+//! [`Journal`]. A crash mid-write can leave the last line torn: readers tolerate that (with a note)
+//! and [`JournalWriter::resume`] cuts it off before appending. Any other bad line is an error naming
+//! the file and line.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::fsio::{self, PathError};
+use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, PlannedCut};
+
+/// File name of the journal inside a report directory.
+pub const JOURNAL_FILE: &str = "results.jsonl";
+
+/// The newest journal format this build writes and reads.
+pub const JOURNAL_FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// A record that is not valid or not allowed where it is.
+    #[error("{}:{line}: {message}", path.display())]
+    Line { path: PathBuf, line: usize, message: String },
+    #[error("{}: the journal has no header record (empty file?)", path.display())]
+    NoHeader { path: PathBuf },
+    #[error("{}: a journal is already there; resume the campaign or choose another directory", path.display())]
+    Exists { path: PathBuf },
+    /// Resuming with a campaign (or partition) other than the journal's.
+    #[error("{}: {what}", path.display())]
+    Mismatch { path: PathBuf, what: String },
+    #[error("{}: cannot encode a record: {source}", path.display())]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Everything one journal (or several merged) says about a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    /// The first header; `planned` is the union over all headers of a resumed journal.
+    pub header: JournalHeader,
+    /// The latest control run.
+    pub control: Option<ControlRun>,
+    /// One result per cut point id, in the order they were first recorded.
+    pub cuts: Vec<CutResult>,
+    /// How the latest run ended; None when it was interrupted (or resumed and not yet ended).
+    pub end: Option<JournalEnd>,
+    /// What a reader should know: a torn last line, resumes, duplicate ids, merged partitions.
+    pub notes: Vec<String>,
+    /// The journal files this was read from.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Journal {
+    /// A journal holding only its header (what a fresh campaign starts with).
+    pub fn new(header: JournalHeader) -> Self {
+        Journal {
+            header,
+            control: None,
+            cuts: Vec::new(),
+            end: None,
+            notes: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// Ids of the cut points that have a result; a resumed campaign skips these.
+    pub fn finished_ids(&self) -> HashSet<&str> {
+        self.cuts.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    /// Planned cut points without a result, in planned order.
+    pub fn remaining(&self) -> Vec<&PlannedCut> {
+        let done = self.finished_ids();
+        self.header.planned.iter().filter(|p| !done.contains(p.id.as_str())).collect()
+    }
+
+    /// The result of one cut point.
+    pub fn cut(&self, id: &str) -> Option<&CutResult> {
+        self.cuts.iter().find(|c| c.id == id)
+    }
+
+    /// The records that rebuild this journal: header, control, cuts, end.
+    pub fn to_records(&self) -> Vec<JournalRecord> {
+        let mut records = Vec::with_capacity(self.cuts.len() + 3);
+        records.push(JournalRecord::Header(self.header.clone()));
+        if let Some(control) = &self.control {
+            records.push(JournalRecord::Control(control.clone()));
+        }
+        records.extend(self.cuts.iter().cloned().map(JournalRecord::Cut));
+        if let Some(end) = &self.end {
+            records.push(JournalRecord::End(end.clone()));
+        }
+        records
+    }
+}
+
+/// `dir/results.jsonl` when `path` is a directory, else `path` itself.
+pub fn journal_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(JOURNAL_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads a journal file (or the journal inside a report directory).
+pub fn read_journal(path: &Path) -> Result<Journal, JournalError> {
+    let path = journal_path(path);
+    let mut reader = JournalReader::open(&path)?;
+    let mut builder = Builder::new(&path);
+    for item in reader.by_ref() {
+        let at = item?;
+        builder.add(at.line, at.record)?;
+    }
+    if let Some(torn) = reader.torn_tail() {
+        builder.notes.push(format!(
+            "{}:{}: torn last record ignored ({} bytes; the run stopped while writing it)",
+            path.display(),
+            torn.line,
+            torn.len
+        ));
+    }
+    builder.finish()
+}
+
+/// One record and the line it was read from (from 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordAt {
+    pub line: usize,
+    pub record: JournalRecord,
+}
+
+/// The unfinished last line left by a crash mid-write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    /// Line number, from 1.
+    pub line: usize,
+    /// Byte offset where the torn line starts (the journal's good length).
+    pub offset: u64,
+    /// Length of the torn bytes.
+    pub len: usize,
+}
+
+/// Iterates over the records of one journal file, line by line.
+///
+/// Blank lines are skipped. The last line may be torn (it fails to parse and either has no final
+/// newline or holds NUL bytes, which is what an interrupted write leaves): iteration then stops and
+/// [`JournalReader::torn_tail`] tells where. Any other line that fails to parse yields an error
+/// naming `file:line`, and iteration stops.
+pub struct JournalReader {
+    path: PathBuf,
+    data: Vec<u8>,
+    pos: usize,
+    line: usize,
+    torn: Option<TornTail>,
+    done: bool,
+}
+
+impl JournalReader {
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let data = fs::read(path).map_err(|e| PathError::new(path, e))?;
+        Ok(Self::from_bytes(path, data))
+    }
+
+    /// Reads records from bytes already in memory; `path` only names them in messages.
+    pub fn from_bytes(path: impl Into<PathBuf>, data: Vec<u8>) -> Self {
+        JournalReader {
+            path: path.into(),
+            data,
+            pos: 0,
+            line: 0,
+            torn: None,
+            done: false,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The torn last line, once iteration reached it.
+    pub fn torn_tail(&self) -> Option<TornTail> {
+        self.torn
+    }
+}
+
+impl Iterator for JournalReader {
+    type Item = Result<RecordAt, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done && self.pos < self.data.len() {
+            let start = self.pos;
+            let rest = &self.data[start..];
+            let (end, has_newline) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (start + i, true),
+                None => (self.data.len(), false),
+            };
+            self.pos = if has_newline { end + 1 } else { end };
+            self.line += 1;
+            let text = &self.data[start..end];
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalRecord>(text) {
+                Ok(record) => {
+                    return Some(Ok(RecordAt {
+                        line: self.line,
+                        record,
+                    }))
+                }
+                Err(e) => {
+                    self.done = true;
+                    let is_last = self.data[self.pos..].iter().all(u8::is_ascii_whitespace);
+                    let looks_torn = !has_newline || text.contains(&0);
+                    if is_last && looks_torn {
+                        self.torn = Some(TornTail {
+                            line: self.line,
+                            offset: start as u64,
+                            len: self.data.len() - start,
+                        });
+                        return None;
+                    }
+                    return Some(Err(JournalError::Line {
+                        path: self.path.clone(),
+                        line: self.line,
+                        message: format!("not a valid journal record: {e}"),
+                    }));
+                }
+            }
+        }
+        self.done = true;
+        None
+    }
+}
+
+/// Folds records into a [`Journal`], checking that they belong together.
+struct Builder<'p> {
+    path: &'p Path,
+    header: Option<JournalHeader>,
+    header_line: usize,
+    planned_ids: HashSet<String>,
+    control: Option<ControlRun>,
+    cuts: Vec<CutResult>,
+    cut_at: HashMap<String, (usize, usize)>,
+    end: Option<JournalEnd>,
+    notes: Vec<String>,
+}
+
+impl<'p> Builder<'p> {
+    fn new(path: &'p Path) -> Self {
+        Builder {
+            path,
+            header: None,
+            header_line: 0,
+            planned_ids: HashSet::new(),
+            control: None,
+            cuts: Vec::new(),
+            cut_at: HashMap::new(),
+            end: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn line_error(&self, line: usize, message: String) -> JournalError {
+        JournalError::Line {
+            path: self.path.to_path_buf(),
+            line,
+            message,
+        }
+    }
+
+    fn add(&mut self, line: usize, record: JournalRecord) -> Result<(), JournalError> {
+        let Some(first) = &mut self.header else {
+            return match record {
+                JournalRecord::Header(header) => {
+                    if header.format > JOURNAL_FORMAT {
+                        return Err(self.line_error(
+                            line,
+                            format!(
+                                "journal format {} is newer than this build reads (up to {JOURNAL_FORMAT})",
+                                header.format
+                            ),
+                        ));
+                    }
+                    self.planned_ids = header.planned.iter().map(|p| p.id.clone()).collect();
+                    self.header = Some(header);
+                    self.header_line = line;
+                    Ok(())
+                }
+                other => Err(self.line_error(
+                    line,
+                    format!("expected a `header` record first, found `{}`", record_kind(&other)),
+                )),
+            };
+        };
+        match record {
+            JournalRecord::Header(header) => {
+                if header.campaign_sha256 != first.campaign_sha256 || header.partition != first.partition {
+                    let what = format!(
+                        "header for campaign `{}` (sha256 {}, partition {}) does not match line {}: \
+                         campaign `{}` (sha256 {}, partition {}); a journal holds one campaign partition",
+                        header.campaign,
+                        header.campaign_sha256,
+                        partition_name(&header.partition),
+                        self.header_line,
+                        first.campaign,
+                        first.campaign_sha256,
+                        partition_name(&first.partition),
+                    );
+                    return Err(self.line_error(line, what));
+                }
+                for planned in header.planned {
+                    if self.planned_ids.insert(planned.id.clone()) {
+                        first.planned.push(planned);
+                    }
+                }
+                self.notes.push(format!(
+                    "{}:{line}: campaign resumed (started {})",
+                    self.path.display(),
+                    header.started
+                ));
+                self.end = None;
+            }
+            JournalRecord::Control(control) => self.control = Some(control),
+            JournalRecord::Cut(cut) => match self.cut_at.get(&cut.id) {
+                Some(&(index, first_line)) => {
+                    self.notes.push(format!(
+                        "{}:{line}: cut point `{}` recorded again (first at line {first_line}); keeping the later result",
+                        self.path.display(),
+                        cut.id
+                    ));
+                    self.cuts[index] = cut;
+                }
+                None => {
+                    self.cut_at.insert(cut.id.clone(), (self.cuts.len(), line));
+                    self.cuts.push(cut);
+                }
+            },
+            JournalRecord::End(end) => self.end = Some(end),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Journal, JournalError> {
+        let Some(header) = self.header else {
+            return Err(JournalError::NoHeader {
+                path: self.path.to_path_buf(),
+            });
+        };
+        Ok(Journal {
+            header,
+            control: self.control,
+            cuts: self.cuts,
+            end: self.end,
+            notes: self.notes,
+            sources: vec![self.path.to_path_buf()],
+        })
+    }
+}
+
+fn record_kind(record: &JournalRecord) -> &'static str {
+    match record {
+        JournalRecord::Header(_) => "header",
+        JournalRecord::Control(_) => "control",
+        JournalRecord::Cut(_) => "cut",
+        JournalRecord::End(_) => "end",
+    }
+}
+
+pub(crate) fn partition_name(partition: &Option<String>) -> &str {
+    partition.as_deref().unwrap_or("none")
+}
+
+/// Appends records to `results.jsonl`, syncing the data to storage after every record.
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    file: File,
+    /// Length of the file after the last complete record.
+    len: u64,
+}
+
+impl JournalWriter {
+    /// Starts a new journal `dir/results.jsonl` (creating `dir` when missing) and writes its header.
+    /// Refuses when a journal is already there, so earlier results are never overwritten.
+    pub fn create(dir: &Path, header: &JournalHeader) -> Result<Self, JournalError> {
+        fsio::create_dir_all(dir)?;
+        let path = dir.join(JOURNAL_FILE);
+        let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(JournalError::Exists { path }),
+            Err(e) => return Err(PathError::new(&path, e).into()),
+        };
+        fsio::sync_dir(dir)?;
+        let mut writer = JournalWriter { path, file, len: 0 };
+        writer.append(&JournalRecord::Header(header.clone()))?;
+        Ok(writer)
+    }
+
+    /// Reopens `dir/results.jsonl` to resume a campaign: reads what is there, refuses a different
+    /// campaign (SHA-256 of the campaign file) or partition, cuts off a torn last line, then appends
+    /// `header` to mark the resume. Returns the journal as it was, so the caller can skip
+    /// [`Journal::finished_ids`].
+    pub fn resume(dir: &Path, header: &JournalHeader) -> Result<(Self, Journal), JournalError> {
+        let path = dir.join(JOURNAL_FILE);
+        let mut reader = JournalReader::open(&path)?;
+        let mut builder = Builder::new(&path);
+        for item in reader.by_ref() {
+            let at = item?;
+            builder.add(at.line, at.record)?;
+        }
+        let torn = reader.torn_tail();
+        let mut journal = builder.finish()?;
+        if journal.header.campaign_sha256 != header.campaign_sha256 {
+            return Err(JournalError::Mismatch {
+                path,
+                what: format!(
+                    "the journal is for campaign `{}` (sha256 {}), not `{}` (sha256 {}); \
+                     the campaign file changed since the run started",
+                    journal.header.campaign,
+                    journal.header.campaign_sha256,
+                    header.campaign,
+                    header.campaign_sha256
+                ),
+            });
+        }
+        if journal.header.partition != header.partition {
+            return Err(JournalError::Mismatch {
+                path,
+                what: format!(
+                    "the journal is for partition {}, not {}",
+                    partition_name(&journal.header.partition),
+                    partition_name(&header.partition)
+                ),
+            });
+        }
+
+        let file = OpenOptions::new().append(true).open(&path).map_err(|e| PathError::new(&path, e))?;
+        let mut len = file.metadata().map_err(|e| PathError::new(&path, e))?.len();
+        if let Some(torn) = torn {
+            file.set_len(torn.offset).map_err(|e| PathError::new(&path, e))?;
+            file.sync_data().map_err(|e| PathError::new(&path, e))?;
+            len = torn.offset;
+            journal.notes.push(format!(
+                "{}:{}: torn last record removed before resuming ({} bytes)",
+                path.display(),
+                torn.line,
+                torn.len
+            ));
+        }
+        let mut writer = JournalWriter { path, file, len };
+        if len > 0 && !writer.ends_with_newline()? {
+            writer.write_synced(b"\n")?;
+        }
+        writer.append(&JournalRecord::Header(header.clone()))?;
+        Ok((writer, journal))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one record as one line and syncs it to storage before returning.
+    pub fn append(&mut self, record: &JournalRecord) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(record).map_err(|source| JournalError::Encode {
+            path: self.path.clone(),
+            source,
+        })?;
+        line.push(b'\n');
+        self.write_synced(&line)
+    }
+
+    pub fn append_control(&mut self, control: &ControlRun) -> Result<(), JournalError> {
+        self.append(&JournalRecord::Control(control.clone()))
+    }
+
+    pub fn append_cut(&mut self, cut: &CutResult) -> Result<(), JournalError> {
+        self.append(&JournalRecord::Cut(cut.clone()))
+    }
+
+    pub fn append_end(&mut self, end: &JournalEnd) -> Result<(), JournalError> {
+        self.append(&JournalRecord::End(end.clone()))
+    }
+
+    fn write_synced(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        let result = self.file.write_all(bytes).and_then(|()| self.file.sync_data());
+        if let Err(e) = result {
+            // Do not leave half a line for the next record to be glued to.
+            let _ = self.file.set_len(self.len);
+            return Err(PathError::new(&self.path, e).into());
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn ends_with_newline(&self) -> Result<bool, JournalError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = File::open(&self.path).map_err(|e| PathError::new(&self.path, e))?;
+        file.seek(SeekFrom::Start(self.len.saturating_sub(1)))
+            .map_err(|e| PathError::new(&self.path, e))?;
+        let mut last = [0u8; 1];
+        let n = file.read(&mut last).map_err(|e| PathError::new(&self.path, e))?;
+        Ok(n == 1 && last[0] == b'\n')
+    }
+}
+
+/// Writes a whole journal at once (a merged view), atomically and synced once at the end.
+pub fn write_journal_file(path: &Path, journal: &Journal) -> Result<(), JournalError> {
+    let mut bytes = Vec::new();
+    for record in journal.to_records() {
+        serde_json::to_writer(&mut bytes, &record).map_err(|source| JournalError::Encode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        bytes.push(b'\n');
+    }
+    fsio::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+    use crate::testutil::{cut, header};
+
+    #[test]
+    fn write_then_read_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a", "swap/b", "swap/c"]);
+        let mut w = JournalWriter::create(dir.path(), &h).unwrap();
+        let control = ControlRun {
+            status: Status::Pass,
+            reasons: vec![],
+            phases: vec![],
+            console: vec![],
+            flash_ops: Some(12),
+        };
+        w.append_control(&control).unwrap();
+        w.append_cut(&cut("swap/a", Status::Pass)).unwrap();
+        w.append_cut(&cut("swap/b", Status::Fail)).unwrap();
+        let end = JournalEnd {
+            finished: "2025-01-01T01:00:00Z".into(),
+            how: "cancelled".into(),
+        };
+        w.append_end(&end).unwrap();
+
+        let j = read_journal(dir.path()).unwrap();
+        assert_eq!(j.header, h);
+        assert_eq!(j.control, Some(control));
+        assert_eq!(j.cuts, vec![cut("swap/a", Status::Pass), cut("swap/b", Status::Fail)]);
+        assert_eq!(j.end, Some(end));
+        assert!(j.notes.is_empty(), "{:?}", j.notes);
+        assert_eq!(j.finished_ids(), HashSet::from(["swap/a", "swap/b"]));
+        assert_eq!(j.remaining().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["swap/c"]);
+    }
+
+    #[test]
+    fn create_refuses_an_existing_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        JournalWriter::create(dir.path(), &header("aa", None, &[])).unwrap();
+        let err = JournalWriter::create(dir.path(), &header("aa", None, &[])).unwrap_err();
+        assert!(matches!(err, JournalError::Exists { .. }), "{err}");
+    }
+
+    fn write_lines(dir: &Path, lines: &[String], tail: &[u8]) -> PathBuf {
+        let path = dir.join(JOURNAL_FILE);
+        let mut bytes = Vec::new();
+        for line in lines {
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+        }
+        bytes.extend_from_slice(tail);
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn line(record: JournalRecord) -> String {
+        serde_json::to_string(&record).unwrap()
+    }
+
+    #[test]
+    fn torn_last_line_is_tolerated_and_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = line(JournalRecord::Cut(cut("swap/b", Status::Pass)));
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a", "swap/b"]))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+        ];
+        let path = write_lines(dir.path(), &lines, &full.as_bytes()[..full.len() / 2]);
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts.len(), 1);
+        assert_eq!(j.notes.len(), 1);
+        assert!(j.notes[0].contains("results.jsonl:3: torn last record ignored"), "{:?}", j.notes);
+    }
+
+    #[test]
+    fn zero_filled_tail_is_torn() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [line(JournalRecord::Header(header("aa", None, &["swap/a"])))];
+        let path = write_lines(dir.path(), &lines, &[0u8; 300]);
+        let j = read_journal(&path).unwrap();
+        assert!(j.notes[0].contains(":2: torn last record"), "{:?}", j.notes);
+    }
+
+    #[test]
+    fn bad_middle_line_is_an_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a", "swap/b"]))),
+            String::new(),
+            r#"{"record":"cut","id":"swap/a"#.to_owned(),
+            line(JournalRecord::Cut(cut("swap/b", Status::Pass))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let err = read_journal(&path).unwrap_err().to_string();
+        let expected = format!("{}:3: not a valid journal record: ", path.display());
+        assert!(err.starts_with(&expected), "{err}");
+    }
+
+    #[test]
+    fn complete_but_invalid_last_line_is_an_error() {
+        // A hand-edited last line ends with a newline: it is not torn, so it is reported.
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a"]))),
+            r#"{"record":"cut","id":"swap/a"}"#.to_owned(),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let err = read_journal(&path).unwrap_err().to_string();
+        assert!(err.contains("results.jsonl:2: not a valid journal record: missing field"), "{err}");
+    }
+
+    #[test]
+    fn first_record_must_be_a_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [line(JournalRecord::Cut(cut("swap/a", Status::Pass)))];
+        let path = write_lines(dir.path(), &lines, b"");
+        let err = read_journal(&path).unwrap_err().to_string();
+        assert!(err.ends_with("results.jsonl:1: expected a `header` record first, found `cut`"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_missing_journals_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_journal(&dir.path().join("nope.jsonl")).unwrap_err().to_string();
+        assert!(err.contains("nope.jsonl"), "{err}");
+        let path = write_lines(dir.path(), &[], b"\n\n");
+        let err = read_journal(&path).unwrap_err();
+        assert!(matches!(err, JournalError::NoHeader { .. }), "{err}");
+    }
+
+    #[test]
+    fn newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = header("aa", None, &[]);
+        h.format = JOURNAL_FORMAT + 1;
+        let path = write_lines(dir.path(), &[line(JournalRecord::Header(h))], b"");
+        let err = read_journal(&path).unwrap_err().to_string();
+        assert!(err.contains(":1: journal format 2 is newer"), "{err}");
+    }
+
+    #[test]
+    fn append_after_reopen_keeps_earlier_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", Some("1/2"), &["swap/a", "swap/b"]);
+        let mut w = JournalWriter::create(dir.path(), &h).unwrap();
+        w.append_cut(&cut("swap/a", Status::Fail)).unwrap();
+        drop(w);
+
+        let mut h2 = h.clone();
+        h2.started = "2025-01-02T00:00:00Z".into();
+        let (mut w, before) = JournalWriter::resume(dir.path(), &h2).unwrap();
+        assert_eq!(before.finished_ids(), HashSet::from(["swap/a"]));
+        w.append_cut(&cut("swap/b", Status::Pass)).unwrap();
+        drop(w);
+
+        let j = read_journal(dir.path()).unwrap();
+        assert_eq!(j.header, h, "the first header stays the journal's header");
+        let ids: Vec<_> = j.cuts.iter().map(|c| (c.id.as_str(), c.status)).collect();
+        assert_eq!(ids, [("swap/a", Status::Fail), ("swap/b", Status::Pass)]);
+        assert!(j.notes.iter().any(|n| n.contains(":3: campaign resumed (started 2025-01-02")), "{:?}", j.notes);
+    }
+
+    #[test]
+    fn resume_cuts_a_torn_tail_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a", "swap/b"]);
+        let full = line(JournalRecord::Cut(cut("swap/b", Status::Pass)));
+        let lines = [line(JournalRecord::Header(h.clone())), line(JournalRecord::Cut(cut("swap/a", Status::Pass)))];
+        write_lines(dir.path(), &lines, &full.as_bytes()[..40]);
+
+        let (mut w, before) = JournalWriter::resume(dir.path(), &h).unwrap();
+        assert!(before.notes.iter().any(|n| n.contains("torn last record removed")), "{:?}", before.notes);
+        w.append_cut(&cut("swap/b", Status::Pass)).unwrap();
+        drop(w);
+        let j = read_journal(dir.path()).unwrap();
+        assert_eq!(j.cuts.len(), 2);
+        assert!(j.notes.iter().all(|n| !n.contains("torn")), "{:?}", j.notes);
+    }
+
+    #[test]
+    fn resume_adds_a_missing_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a"]);
+        let text = line(JournalRecord::Header(h.clone()));
+        write_lines(dir.path(), &[], text.as_bytes());
+        let (mut w, _) = JournalWriter::resume(dir.path(), &h).unwrap();
+        w.append_cut(&cut("swap/a", Status::Pass)).unwrap();
+        drop(w);
+        assert_eq!(read_journal(dir.path()).unwrap().cuts.len(), 1);
+    }
+
+    #[test]
+    fn resume_refuses_another_campaign_or_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        JournalWriter::create(dir.path(), &header("aa", Some("1/2"), &[])).unwrap();
+        let err = JournalWriter::resume(dir.path(), &header("bb", Some("1/2"), &[])).unwrap_err().to_string();
+        assert!(err.contains("campaign file changed"), "{err}");
+        let err = JournalWriter::resume(dir.path(), &header("aa", Some("2/2"), &[])).unwrap_err().to_string();
+        assert!(err.contains("partition 1/2, not 2/2"), "{err}");
+        // Nothing was appended by the refused attempts.
+        let text = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn a_header_of_another_campaign_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &[]))),
+            line(JournalRecord::Header(header("bb", None, &[]))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let err = read_journal(&path).unwrap_err().to_string();
+        assert!(err.contains("results.jsonl:2: header for campaign"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_cut_keeps_the_later_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a"]))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Error))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts.len(), 1);
+        assert_eq!(j.cuts[0].status, Status::Pass);
+        assert!(j.notes[0].contains(":3: cut point `swap/a` recorded again (first at line 2)"), "{:?}", j.notes);
+    }
+
+    #[test]
+    fn written_journal_file_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::new(header("aa", None, &["swap/a"]));
+        j.cuts.push(cut("swap/a", Status::Fail));
+        let path = dir.path().join(JOURNAL_FILE);
+        write_journal_file(&path, &j).unwrap();
+        let back = read_journal(&path).unwrap();
+        assert_eq!(back.header, j.header);
+        assert_eq!(back.cuts, j.cuts);
+    }
+}

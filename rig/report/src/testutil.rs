@@ -1,0 +1,62 @@
+//! Small builders for unit tests.
+
+use crate::journal::JOURNAL_FORMAT;
+use crate::model::{CutResult, JournalHeader, PlannedCut, SlotState, Status};
+
+pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> JournalHeader {
+    JournalHeader {
+        format: JOURNAL_FORMAT,
+        campaign: "swap-basic".into(),
+        campaign_path: "campaigns/swap-basic.toml".into(),
+        campaign_sha256: sha.into(),
+        target: "sim".into(),
+        seed: 7,
+        partition: partition.map(str::to_owned),
+        planned: ids
+            .iter()
+            .map(|id| {
+                let (phase, offset) = id.split_once('/').unwrap_or(("phase", id));
+                PlannedCut {
+                    id: (*id).into(),
+                    phase: phase.into(),
+                    offset: offset.into(),
+                    index: None,
+                }
+            })
+            .collect(),
+        started: "2025-01-01T00:00:00Z".into(),
+    }
+}
+
+pub(crate) fn cut(id: &str, status: Status) -> CutResult {
+    let (phase, offset) = id.split_once('/').unwrap_or(("phase", id));
+    CutResult {
+        id: id.into(),
+        phase: phase.into(),
+        offset: offset.into(),
+        repetition: 1,
+        status,
+        reasons: if status == Status::Pass {
+            vec![]
+        } else {
+            vec!["bricked".into()]
+        },
+        warnings: vec![],
+        seed: 99,
+        landing: None,
+        first_boot: Some("1.0.0+0".into()),
+        final_image: Some("1.1.0+0".into()),
+        committed: false,
+        slots: vec![SlotState {
+            slot: "primary".into(),
+            version: Some("1.1.0+0".into()),
+            hash: Some("deadbeef".into()),
+            validity: "valid".into(),
+            trailer: "magic=good".into(),
+        }],
+        console: vec![],
+        wall_ms: 10,
+        same_state_as: None,
+    }
+}
+

@@ -1,0 +1,191 @@
+//! The report's view of a journal: every cut point in planned order with its result (if any),
+//! grouped by phase, and the counts of each verdict.
+
+use std::collections::HashMap;
+
+use crate::journal::Journal;
+use crate::model::{CutResult, Landing, PlannedCut, Status};
+
+/// How many cut points ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    /// Planned but without a result (the campaign was interrupted or is still running).
+    pub not_run: usize,
+}
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.error + self.not_run
+    }
+
+    pub fn add(&mut self, status: Option<Status>) {
+        match status {
+            Some(Status::Pass) => self.pass += 1,
+            Some(Status::Fail) => self.fail += 1,
+            Some(Status::Error) => self.error += 1,
+            None => self.not_run += 1,
+        }
+    }
+}
+
+/// One cut point: where it sits in the plan, and its result when it ran.
+#[derive(Debug, Clone, Copy)]
+pub struct CutRow<'a> {
+    pub id: &'a str,
+    pub phase: &'a str,
+    pub offset: &'a str,
+    pub result: Option<&'a CutResult>,
+}
+
+impl CutRow<'_> {
+    pub fn status(&self) -> Option<Status> {
+        self.result.map(|r| r.status)
+    }
+
+    /// `pass`, `fail`, `error` or `not-run`.
+    pub fn status_name(&self) -> &'static str {
+        status_name(self.status())
+    }
+}
+
+/// `pass`, `fail`, `error`, or `not-run` for a cut point without a result.
+pub fn status_name(status: Option<Status>) -> &'static str {
+    status.map_or("not-run", Status::name)
+}
+
+/// The cut points of one phase, in planned order.
+#[derive(Debug, Clone)]
+pub struct PhaseBlock<'a> {
+    pub name: &'a str,
+    pub rows: Vec<CutRow<'a>>,
+    pub counts: Counts,
+}
+
+impl Journal {
+    /// Every cut point in planned order; results that were not planned (hand-edited or older plans)
+    /// follow in the order they were recorded.
+    pub fn rows(&self) -> Vec<CutRow<'_>> {
+        let by_id: HashMap<&str, &CutResult> = self.cuts.iter().map(|c| (c.id.as_str(), c)).collect();
+        let mut rows = Vec::with_capacity(self.header.planned.len());
+        let mut seen = std::collections::HashSet::new();
+        for PlannedCut { id, phase, offset, .. } in &self.header.planned {
+            if seen.insert(id.as_str()) {
+                rows.push(CutRow {
+                    id,
+                    phase,
+                    offset,
+                    result: by_id.get(id.as_str()).copied(),
+                });
+            }
+        }
+        for cut in &self.cuts {
+            if seen.insert(cut.id.as_str()) {
+                rows.push(CutRow {
+                    id: &cut.id,
+                    phase: &cut.phase,
+                    offset: &cut.offset,
+                    result: Some(cut),
+                });
+            }
+        }
+        rows
+    }
+
+    /// The cut points grouped by phase; phases in the order the plan first reaches them.
+    pub fn phases(&self) -> Vec<PhaseBlock<'_>> {
+        let mut blocks: Vec<PhaseBlock<'_>> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for row in self.rows() {
+            let i = *index.entry(row.phase).or_insert_with(|| {
+                blocks.push(PhaseBlock {
+                    name: row.phase,
+                    rows: Vec::new(),
+                    counts: Counts::default(),
+                });
+                blocks.len() - 1
+            });
+            blocks[i].counts.add(row.status());
+            blocks[i].rows.push(row);
+        }
+        blocks
+    }
+
+    /// Counts over all cut points, planned or recorded.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for row in self.rows() {
+            counts.add(row.status());
+        }
+        counts
+    }
+}
+
+/// One line describing where a cut landed, e.g.
+/// `power-cut at 1240 µs (requested 1234 µs) during #123 erase 0x4f000+4096; program torn: ...`.
+pub fn describe_landing(landing: &Landing) -> String {
+    let mut text = format!("{} at {} µs", landing.fault, landing.actual_us);
+    if let Some(requested) = landing.requested_us {
+        text.push_str(&format!(" (requested {requested} µs)"));
+    }
+    if let Some(op) = &landing.op {
+        text.push_str(&format!(" during {op}"));
+    }
+    if let Some(torn) = &landing.torn {
+        text.push_str(&format!("; {torn}"));
+    }
+    text
+}
+
+/// Why a planned cut point has no result, judged from how the campaign ended.
+pub fn not_run_reason(journal: &Journal) -> String {
+    match &journal.end {
+        None => "not run: the campaign was interrupted".to_owned(),
+        Some(end) if end.how == "complete" => "not run".to_owned(),
+        Some(end) => format!("not run: campaign {}", end.how),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+    use crate::testutil::{cut, header};
+
+    #[test]
+    fn rows_follow_the_plan_and_keep_unplanned_results() {
+        let mut j = Journal::new(header("aa", None, &["b/1", "a/1", "b/2"]));
+        j.cuts.push(cut("b/2", Status::Fail));
+        j.cuts.push(cut("x/9", Status::Pass));
+        let rows: Vec<_> = j.rows().iter().map(|r| (r.id, r.status_name())).collect();
+        assert_eq!(rows, [("b/1", "not-run"), ("a/1", "not-run"), ("b/2", "fail"), ("x/9", "pass")]);
+
+        let phases: Vec<_> = j.phases().iter().map(|p| (p.name, p.rows.len(), p.counts)).collect();
+        let two_not_run = Counts {
+            fail: 1,
+            not_run: 1,
+            ..Counts::default()
+        };
+        assert_eq!(phases[0], ("b", 2, two_not_run));
+        assert_eq!(phases[1].0, "a");
+        assert_eq!(phases[2].0, "x");
+        assert_eq!(j.counts().total(), 4);
+    }
+
+    #[test]
+    fn landing_is_described_on_one_line() {
+        let landing = Landing {
+            fault: "power-cut".into(),
+            requested_us: Some(1234),
+            actual_us: 1240,
+            op: Some("#123 erase 0x4f000+4096".into()),
+            torn: Some("erase torn: 40%".into()),
+        };
+        assert_eq!(
+            describe_landing(&landing),
+            "power-cut at 1240 µs (requested 1234 µs) during #123 erase 0x4f000+4096; erase torn: 40%"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! Cuts the firmware at every flash operation of an update, before, inside and after each,
+//! and checks the recovered board: it must boot the old or the new image (only the new one
+//! once the update committed) and then finish the update.
+
+use std::collections::HashMap;
+
+use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::replay::{Cursor, Recording};
+use cutpoint_sim::scenario::Scenario;
+use cutpoint_sim::BoardProfile;
+use fut::boot::Mode;
+use fut::Variant;
+
+const POINTS: [OpPoint; 4] = [
+    OpPoint::Before,
+    OpPoint::Inside { ppm: 300_000 },
+    OpPoint::Inside { ppm: 700_000 },
+    OpPoint::After,
+];
+
+struct Sweep {
+    cuts: usize,
+    distinct: usize,
+    failures: Vec<String>,
+}
+
+pub fn debug_cut(s: &Scenario, index: u64, point: OpPoint) {
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    let rec = Recording {
+        baseline: s.baseline_flash(),
+        log,
+    };
+    let plan = CutPlan {
+        at: CutAt::Op { index, point },
+        kind: FaultKind::PowerCut,
+        seed: index * 31 + 7,
+    };
+    let (flash, landing) = Cursor::new(&rec).post_cut(&plan);
+    println!("landing: {landing:?}");
+    let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
+    for l in &r.console {
+        println!("{:>10} {}", l.t_us, l.text);
+    }
+}
+
+fn sweep(s: &Scenario) -> Sweep {
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    let control_final = log.boots.iter().rev().find_map(|b| match &b.result {
+        BootResult::Jump { version, .. } => Some(version.clone()),
+        _ => None,
+    });
+    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
+    let final_expected = if s.bad_update { &old } else { &new };
+    let commit_us = (!s.bad_update)
+        .then(|| {
+            log.console
+                .iter()
+                .find(|l| l.text.starts_with(&format!("app: confirm version={new}")))
+                .map(|l| l.t_us)
+        })
+        .flatten()
+        .unwrap_or(u64::MAX);
+    let mut out = Sweep {
+        cuts: 0,
+        distinct: 0,
+        failures: Vec::new(),
+    };
+    if log.end != RunEnd::Idle || control_final.as_deref() != Some(final_expected.as_str()) {
+        out.failures
+            .push(format!("control run: {:?}, running {control_final:?}", log.end));
+        return out;
+    }
+    let rec = Recording {
+        baseline: s.baseline_flash(),
+        log,
+    };
+    let mut cursor = Cursor::new(&rec);
+    let mut seen: HashMap<(u64, bool), Option<String>> = HashMap::new();
+    for i in 0..rec.log.ops.len() as u64 {
+        for point in POINTS {
+            let plan = CutPlan {
+                at: CutAt::Op { index: i, point },
+                kind: FaultKind::PowerCut,
+                seed: i * 31 + 7,
+            };
+            let (flash, landing) = cursor.post_cut(&plan);
+            let committed = landing.actual_us >= commit_us;
+            out.cuts += 1;
+            let key = (flash.state_hash(), committed);
+            let verdict = seen.entry(key).or_insert_with(|| {
+                let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
+                let mut r = board.run(RunOptions::default());
+                if rejected(&r) && !s.bad_update {
+                    // The server re-triggers an update that a cut before its confirmation reverted.
+                    board.update.as_mut().unwrap().retry = true;
+                    let again = board.run(RunOptions::default());
+                    r.boots.extend(again.boots);
+                    r.end = again.end;
+                }
+                judge(&r, committed, &old, &new, final_expected)
+            });
+            if let Some(why) = verdict {
+                out.failures.push(format!("op {i} {point:?}: {why}"));
+            }
+        }
+    }
+    out.distinct = seen.len();
+    out
+}
+
+fn rejected(r: &cutpoint_sim::RunLog) -> bool {
+    r.console
+        .last()
+        .is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"))
+}
+
+fn judge(r: &cutpoint_sim::RunLog, committed: bool, old: &str, new: &str, final_expected: &str) -> Option<String> {
+    let jumps: Vec<&str> = r
+        .boots
+        .iter()
+        .filter_map(|b| match &b.result {
+            BootResult::Jump { version, .. } => Some(version.as_str()),
+            _ => None,
+        })
+        .collect();
+    let first = match jumps.first() {
+        Some(v) => *v,
+        None => return Some(format!("nothing booted: {:?}", r.end)),
+    };
+    if first != new && (committed || first != old) {
+        return Some(format!("first boot ran {first} (committed: {committed})"));
+    }
+    if r.end != RunEnd::Idle {
+        return Some(format!("did not settle: {:?}", r.end));
+    }
+    match jumps.last() {
+        Some(v) if *v == final_expected => None,
+        other => Some(format!("settled on {other:?}, expected {final_expected}")),
+    }
+}
+
+fn nrf(kib: u32) -> Scenario {
+    Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), kib)
+}
+
+#[test]
+fn reference_survives_every_cut_of_a_test_upgrade() {
+    let r = sweep(&nrf(64));
+    println!("cuts={} distinct states={}", r.cuts, r.distinct);
+    assert!(r.cuts > 1500, "{}", r.cuts);
+    assert!(
+        r.failures.is_empty(),
+        "{} failures, first: {:#?}",
+        r.failures.len(),
+        &r.failures[..r.failures.len().min(5)]
+    );
+}
+
+#[test]
+fn reference_survives_every_cut_of_a_revert() {
+    let r = sweep(&nrf(64).with_bad_update());
+    assert!(
+        r.failures.is_empty(),
+        "{} failures, first: {:#?}",
+        r.failures.len(),
+        &r.failures[..r.failures.len().min(5)]
+    );
+}
+
+#[test]
+fn reference_survives_every_cut_of_an_overwrite_upgrade() {
+    let mut s = nrf(64);
+    s.mode = Mode::Overwrite;
+    let r = sweep(&s);
+    assert!(
+        r.failures.is_empty(),
+        "{} failures, first: {:#?}",
+        r.failures.len(),
+        &r.failures[..r.failures.len().min(5)]
+    );
+}
+
+#[test]
+fn reference_survives_on_ecc_and_serial_nor_parts() {
+    for name in ["stm32l4", "w25q128"] {
+        let r = sweep(&Scenario::new(BoardProfile::builtin(name).unwrap(), 64));
+        assert!(
+            r.failures.is_empty(),
+            "{name}: {} failures, first: {:#?}",
+            r.failures.len(),
+            &r.failures[..r.failures.len().min(5)]
+        );
+    }
+}
+
+#[test]
+fn every_broken_variant_fails_somewhere() {
+    for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Reference) {
+        let good = sweep(&nrf(64).with_variant(v));
+        let bad = sweep(&nrf(64).with_variant(v).with_bad_update());
+        let n = good.failures.len() + bad.failures.len();
+        println!(
+            "{:>24}: {} failing cuts (good update {}, bad update {})",
+            v.name(),
+            n,
+            good.failures.len(),
+            bad.failures.len()
+        );
+        assert!(n > 0, "variant {} was not caught", v.name());
+    }
+}
+
+#[test]
+#[ignore]
+fn debug_one_cut() {
+    let idx: u64 = std::env::var("CUT_OP").unwrap().parse().unwrap();
+    let ppm: u32 = std::env::var("CUT_PPM").unwrap().parse().unwrap();
+    let mut s = nrf(64);
+    if std::env::var("BAD").is_ok() {
+        s = s.with_bad_update();
+    }
+    debug_cut(&s, idx, OpPoint::Inside { ppm });
+}
