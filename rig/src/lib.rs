@@ -1,1 +1,11 @@
-//! cutpoint library.
+//! cutpoint: power-fault injection for firmware-update pipelines.
+//!
+//! The engine ([`engine`]) runs a campaign against a [`target::Target`]: the simulated board
+//! ([`sim_target`]) or a lab bench. The pass rule lives in [`judge`].
+
+pub mod engine;
+pub mod exit;
+pub mod judge;
+pub mod setup;
+pub mod sim_target;
+pub mod target;

@@ -1,1 +1,108 @@
-fn main() {}
+//! The `cutpoint` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Parser)]
+#[command(name = "cutpoint", version, about = "Power-fault injection for firmware-update pipelines")]
+struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a campaign: control run, every cut point, reports.
+    Run {
+        campaign: PathBuf,
+        /// Report directory (default: reports/<campaign>-<time>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run partition k of n (e.g. 2/4); `cutpoint report` merges the partitions.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Continue an interrupted run (its directory, or the newest unfinished one of this campaign).
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        resume: Option<String>,
+        /// Cut points run at once on the simulated board (default: the number of cores).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Validate a campaign or station file without running it.
+    Check { file: PathBuf },
+    /// List the cut points of a campaign, with counts per phase.
+    Plan {
+        campaign: PathBuf,
+        #[arg(long)]
+        partition: Option<String>,
+        /// Print only the counts.
+        #[arg(long)]
+        counts: bool,
+    },
+    /// Re-run one cut point of a report with its recorded seed and compare the outcome.
+    Replay { report_dir: PathBuf, cut_id: String },
+    /// Decode a flash dump or an image file.
+    Inspect {
+        file: PathBuf,
+        /// Board whose flash map the dump follows.
+        #[arg(long, default_value = "nrf52840")]
+        board: String,
+        /// Address of the dump's first byte (default: from a `0x...` in the file name, else 0).
+        #[arg(long)]
+        base: Option<String>,
+        /// Ed25519 public key (32 raw bytes or PEM) to check signatures with (default: the test key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Decode the file as a single image rather than a flash dump.
+        #[arg(long)]
+        image: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild reports from journals (merging partitions).
+    Report {
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Build signed test images and test-only keys.
+    Image {
+        #[command(subcommand)]
+        action: commands::ImageAction,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match cli.command {
+        Command::Run { campaign, out, partition, resume, workers } => {
+            commands::run(&campaign, out, partition.as_deref(), resume, workers)
+        }
+        Command::Check { file } => commands::check(&file),
+        Command::Plan { campaign, partition, counts } => commands::plan(&campaign, partition.as_deref(), counts),
+        Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
+        Command::Inspect { file, board, base, key, image, json } => {
+            commands::inspect(&file, &board, base.as_deref(), key.as_deref(), image, json)
+        }
+        Command::Report { dirs, out } => commands::report(&dirs, out),
+        Command::Image { action } => commands::image(action),
+    };
+    ExitCode::from(code as u8)
+}

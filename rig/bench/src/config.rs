@@ -283,7 +283,13 @@ mod tests {
                 "transport": {"kind": "http", "bind": "127.0.0.1:0"}}"#,
         )
         .unwrap();
-        assert_eq!(st.power, PowerConfig::Gpio(GpioPowerConfig { pin: 26, on_level: Level::Low }));
+        assert_eq!(
+            st.power,
+            PowerConfig::Gpio(GpioPowerConfig {
+                pin: 26,
+                on_level: Level::Low
+            })
+        );
         assert!(st.probe.is_none());
         assert_eq!(st.off_dwell(), std::time::Duration::from_millis(500));
     }

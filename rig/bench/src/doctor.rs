@@ -76,11 +76,23 @@ struct Doc<'a> {
 
 impl Doc<'_> {
     fn add(&mut self, check: &str, ok: bool, detail: String, fix: Option<String>) {
-        self.push(Finding { check: check.into(), ok, detail, fix, warning: false });
+        self.push(Finding {
+            check: check.into(),
+            ok,
+            detail,
+            fix,
+            warning: false,
+        });
     }
 
     fn warn(&mut self, check: &str, detail: String, fix: String) {
-        self.push(Finding { check: check.into(), ok: false, detail, fix: Some(fix), warning: true });
+        self.push(Finding {
+            check: check.into(),
+            ok: false,
+            detail,
+            fix: Some(fix),
+            warning: true,
+        });
     }
 
     fn push(&mut self, f: Finding) {
@@ -125,8 +137,15 @@ fn drain(console: &mut dyn Console, for_: Duration) -> Vec<crate::ConsoleLine> {
 /// [`doctor`] with explicit options.
 pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &DoctorOptions) -> DoctorReport {
     let clock = BenchClock::new();
-    let mut d = Doc { out, report: DoctorReport::default() };
-    let _ = writeln!(d.out, "cutpoint doctor: {}", station.name.as_deref().unwrap_or("station"));
+    let mut d = Doc {
+        out,
+        report: DoctorReport::default(),
+    };
+    let _ = writeln!(
+        d.out,
+        "cutpoint doctor: {}",
+        station.name.as_deref().unwrap_or("station")
+    );
 
     // Power.
     let guard = match open_power(&station.power).and_then(PowerGuard::new) {
@@ -135,14 +154,24 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             Some(g)
         }
         Err(e) => {
-            d.add("power", false, e.to_string(), Some("fix the [power] table or the wiring; see docs/bench-on-a-pi.md".into()));
+            d.add(
+                "power",
+                false,
+                e.to_string(),
+                Some("fix the [power] table or the wiring; see docs/bench-on-a-pi.md".into()),
+            );
             None
         }
     };
     let mut switch: Option<SharedSwitch> = guard.as_ref().map(|g| g.switch());
     if let Some(sw) = switch.as_mut() {
         if let Err(e) = sw.set_power(true) {
-            d.add("power on", false, e.to_string(), Some("the switch does not take commands".into()));
+            d.add(
+                "power on",
+                false,
+                e.to_string(),
+                Some("the switch does not take commands".into()),
+            );
         }
     }
 
@@ -158,7 +187,10 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                 "probe",
                 false,
                 e.to_string(),
-                Some("check the selector (lsusb), the udev rule for the probe, the chip name, connect_under_reset".into()),
+                Some(
+                    "check the selector (lsusb), the udev rule for the probe, the chip name, connect_under_reset"
+                        .into(),
+                ),
             ),
         }
     }
@@ -166,13 +198,31 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
         for slot in &pc.slots {
             let tail_len = 48u32.min(slot.size);
             let at = slot.addr + slot.size - tail_len;
-            match op.probe.read_flash(slot.addr, 32).and_then(|head| Ok((head, op.probe.read_flash(at, tail_len as usize)?))) {
+            match op
+                .probe
+                .read_flash(slot.addr, 32)
+                .and_then(|head| Ok((head, op.probe.read_flash(at, tail_len as usize)?)))
+            {
                 Ok((head, tail)) => {
-                    let hdr = if head.len() >= 4 && head[..4] == [0x3d, 0xb8, 0xf3, 0x96] { "MCUboot header" } else { "no MCUboot header" };
+                    let hdr = if head.len() >= 4 && head[..4] == [0x3d, 0xb8, 0xf3, 0x96] {
+                        "MCUboot header"
+                    } else {
+                        "no MCUboot header"
+                    };
                     let trailer = parse_trailer(&tail).map(|t| format!("{t:?}")).unwrap_or_default();
-                    d.add(&format!("slot {}", slot.name), true, format!("{:#x}+{:#x}: {hdr}; trailer {trailer}", slot.addr, slot.size), None);
+                    d.add(
+                        &format!("slot {}", slot.name),
+                        true,
+                        format!("{:#x}+{:#x}: {hdr}; trailer {trailer}", slot.addr, slot.size),
+                        None,
+                    );
                 }
-                Err(e) => d.add(&format!("slot {}", slot.name), false, e.to_string(), Some("check the slot addresses and the chip name".into())),
+                Err(e) => d.add(
+                    &format!("slot {}", slot.name),
+                    false,
+                    e.to_string(),
+                    Some("check the slot addresses and the chip name".into()),
+                ),
             }
         }
     }
@@ -191,7 +241,12 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             Some(c)
         }
         Err(e) => {
-            d.add("console", false, e.to_string(), Some("check the port name, baud rate and the dialout group".into()));
+            d.add(
+                "console",
+                false,
+                e.to_string(),
+                Some("check the port name, baud rate and the dialout group".into()),
+            );
             None
         }
     };
@@ -199,7 +254,12 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
     // Transport.
     match open_transport(&station.transport, probe.as_ref().map(|p| p.probe.clone())) {
         Ok(t) => d.add("transport", true, format!("{} ready", t.describe()), None),
-        Err(e) => d.add("transport", false, e.to_string(), Some("fix the [transport] table".into())),
+        Err(e) => d.add(
+            "transport",
+            false,
+            e.to_string(),
+            Some("fix the [transport] table".into()),
+        ),
     }
 
     // Power cycles.
@@ -211,7 +271,12 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             let check = format!("cycle {cycle}");
             let t0 = Instant::now();
             if let Err(e) = sw.set_power(false) {
-                d.add(&check, false, format!("power off: {e}"), Some("the switch does not take commands".into()));
+                d.add(
+                    &check,
+                    false,
+                    format!("power off: {e}"),
+                    Some("the switch does not take commands".into()),
+                );
                 break;
             }
             let off_us = t0.elapsed().as_micros() as u64;
@@ -219,7 +284,12 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             d.report.relay_off_us.push(off_us);
             if let Ok(Some(state)) = sw.read_back() {
                 if state {
-                    d.add(&check, false, "the switch reads back ON after power off".into(), Some("check the relay's channel number".into()));
+                    d.add(
+                        &check,
+                        false,
+                        "the switch reads back ON after power off".into(),
+                        Some("check the relay's channel number".into()),
+                    );
                 }
             }
             // The console must go quiet once the relay has moved.
@@ -246,12 +316,20 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                     &check,
                     false,
                     "the probe still reaches the target while power is off".into(),
-                    Some("the target is fed by the probe or USB: cut that supply too, or power the probe separately".into()),
+                    Some(
+                        "the target is fed by the probe or USB: cut that supply too, or power the probe separately"
+                            .into(),
+                    ),
                 );
             }
             let t1 = Instant::now();
             if let Err(e) = sw.set_power(true) {
-                d.add(&check, false, format!("power on: {e}"), Some("the switch does not take commands".into()));
+                d.add(
+                    &check,
+                    false,
+                    format!("power on: {e}"),
+                    Some("the switch does not take commands".into()),
+                );
                 break;
             }
             let on_done = Instant::now();
@@ -262,7 +340,12 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                     let ms = clock.instant_at(l.t_us).saturating_duration_since(on_done).as_millis() as u64;
                     d.report.boot_banner_ms.push(ms);
                     if late.is_empty() && probe_sees != Some(true) {
-                        d.add(&check, true, format!("off call {off_us} µs; first line {ms} ms after power-on: {:?}", l.text), None);
+                        d.add(
+                            &check,
+                            true,
+                            format!("off call {off_us} µs; first line {ms} ms after power-on: {:?}", l.text),
+                            None,
+                        );
                     }
                 }
                 Ok(None) | Err(_) => d.add(
@@ -274,18 +357,33 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             }
             if let Some(p) = probe.as_mut() {
                 if let Err(e) = p.probe.attach() {
-                    d.add(&check, false, format!("probe cannot reattach after power-on: {e}"), Some("try connect_under_reset = true".into()));
+                    d.add(
+                        &check,
+                        false,
+                        format!("probe cannot reattach after power-on: {e}"),
+                        Some("try connect_under_reset = true".into()),
+                    );
                 }
             }
             // Let the boot finish before the next cut.
             drain(con.as_mut(), Duration::from_millis(200));
         }
     } else {
-        d.add("power cycle", false, "skipped: power and console must both open".into(), None);
+        d.add(
+            "power cycle",
+            false,
+            "skipped: power and console must both open".into(),
+            None,
+        );
     }
 
-    if let Some(s) = crate::trigger::latency_stats(&d.report.relay_off_us.iter().map(|&v| v as i64).collect::<Vec<_>>()) {
-        let _ = writeln!(d.out, "       power-off call: min {} µs, p50 {} µs, max {} µs", s.min_us, s.p50_us, s.max_us);
+    if let Some(s) = crate::trigger::latency_stats(&d.report.relay_off_us.iter().map(|&v| v as i64).collect::<Vec<_>>())
+    {
+        let _ = writeln!(
+            d.out,
+            "       power-off call: min {} µs, p50 {} µs, max {} µs",
+            s.min_us, s.p50_us, s.max_us
+        );
     }
     if !d.report.boot_banner_ms.is_empty() {
         let min = d.report.boot_banner_ms.iter().min().copied().unwrap_or(0);

@@ -44,18 +44,29 @@ pub fn open_probe(cfg: &ProbeConfig) -> RigResult<OpenedProbe> {
             let p = ProbeRsProbe::open(c)?;
             let session = p.session();
             let name = p.describe();
-            Ok(OpenedProbe { probe: SharedProbe::new(Box::new(p)), session, name })
+            Ok(OpenedProbe {
+                probe: SharedProbe::new(Box::new(p)),
+                session,
+                name,
+            })
         }
     }
 }
 
 /// Opens the console. An RTT console without its own `selector` reads through `probe`.
-pub fn open_console(cfg: &ConsoleConfig, clock: BenchClock, probe: Option<&OpenedProbe>) -> RigResult<Box<dyn Console>> {
+pub fn open_console(
+    cfg: &ConsoleConfig,
+    clock: BenchClock,
+    probe: Option<&OpenedProbe>,
+) -> RigResult<Box<dyn Console>> {
     Ok(match cfg {
         ConsoleConfig::Serial(c) => Box::new(SerialConsole::open(c, clock)?),
         ConsoleConfig::Rtt(c) if c.selector.is_none() && c.chip.is_none() => {
             let p = probe.ok_or_else(|| {
-                RigError::open("console/rtt", "the rtt console has no `selector`/`chip` and the station has no [probe]")
+                RigError::open(
+                    "console/rtt",
+                    "the rtt console has no `selector`/`chip` and the station has no [probe]",
+                )
             })?;
             Box::new(RttConsole::on_session(c, p.session.clone(), &p.name, clock)?)
         }
@@ -69,7 +80,9 @@ pub fn open_transport(cfg: &TransportConfig, probe: Option<SharedProbe>) -> RigR
         TransportConfig::Http(c) => Box::new(HttpTransport::open(c)?),
         TransportConfig::Smp(c) => Box::new(SmpTransport::open(c)?),
         TransportConfig::ProbeWrite(c) => {
-            let p = probe.ok_or_else(|| RigError::open("transport/probe-write", "the station has no [probe] to write through"))?;
+            let p = probe.ok_or_else(|| {
+                RigError::open("transport/probe-write", "the station has no [probe] to write through")
+            })?;
             Box::new(ProbeWriteTransport::open(c, p)?)
         }
         TransportConfig::Command(c) => Box::new(CommandTransport::open(c)?),
@@ -98,5 +111,11 @@ pub fn open_station(st: &StationBackends, clock: BenchClock) -> RigResult<Statio
     };
     let console = open_console(&st.console, clock, probe.as_ref())?;
     let transport = open_transport(&st.transport, probe.as_ref().map(|p| p.probe.clone()))?;
-    Ok(Station { clock, power, console, probe, transport })
+    Ok(Station {
+        clock,
+        power,
+        console,
+        probe,
+        transport,
+    })
 }

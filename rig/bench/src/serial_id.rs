@@ -98,7 +98,12 @@ pub struct LineSettings {
 
 impl LineSettings {
     pub fn new(baud: u32) -> Self {
-        LineSettings { baud, dtr: None, rts: None, timeout: Duration::from_millis(50) }
+        LineSettings {
+            baud,
+            dtr: None,
+            rts: None,
+            timeout: Duration::from_millis(50),
+        }
     }
 }
 
@@ -136,7 +141,11 @@ fn open_error(backend: &str, path: &Path, e: &serialport::Error) -> RigError {
 }
 
 /// Resolves `id` and opens it, with an error that names the identity when it is absent.
-pub fn open_identity(id: &SerialIdentity, settings: &LineSettings, backend: &str) -> RigResult<(PathBuf, Box<dyn SerialPort>)> {
+pub fn open_identity(
+    id: &SerialIdentity,
+    settings: &LineSettings,
+    backend: &str,
+) -> RigResult<(PathBuf, Box<dyn SerialPort>)> {
     let Some(path) = id.resolve() else {
         let what = match id {
             SerialIdentity::Path(p) => format!("{} does not exist: is the adapter plugged in?", p.display()),
@@ -183,6 +192,8 @@ mod tests {
     #[test]
     fn unstable_names_are_flagged() {
         assert!(SerialIdentity::Path("/dev/ttyUSB0".into()).stability_hint().is_some());
-        assert!(SerialIdentity::Path("/dev/serial/by-id/usb-x".into()).stability_hint().is_none());
+        assert!(SerialIdentity::Path("/dev/serial/by-id/usb-x".into())
+            .stability_hint()
+            .is_none());
     }
 }

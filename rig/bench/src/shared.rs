@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::traits::{Probe, PowerSwitch, RigResult};
+use crate::traits::{PowerSwitch, Probe, RigResult};
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A backend that panicked while locked leaves nothing half-done that matters more than
@@ -21,7 +21,10 @@ pub struct SharedSwitch {
 impl SharedSwitch {
     pub fn new(switch: Box<dyn PowerSwitch>) -> Self {
         let name: Arc<str> = switch.describe().into();
-        SharedSwitch { inner: Arc::new(Mutex::new(switch)), name }
+        SharedSwitch {
+            inner: Arc::new(Mutex::new(switch)),
+            name,
+        }
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<Mutex<Box<dyn PowerSwitch>>> {
@@ -51,7 +54,10 @@ pub struct SharedProbe {
 impl SharedProbe {
     pub fn new(probe: Box<dyn Probe>) -> Self {
         let name: Arc<str> = probe.describe().into();
-        SharedProbe { inner: Arc::new(Mutex::new(probe)), name }
+        SharedProbe {
+            inner: Arc::new(Mutex::new(probe)),
+            name,
+        }
     }
 }
 

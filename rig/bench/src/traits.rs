@@ -36,7 +36,11 @@ pub enum RigErrorKind {
 
 impl RigError {
     pub fn new(backend: impl Into<String>, kind: RigErrorKind, message: impl Into<String>) -> Self {
-        RigError { backend: backend.into(), kind, message: message.into() }
+        RigError {
+            backend: backend.into(),
+            kind,
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`RigErrorKind::Open`].

@@ -26,7 +26,11 @@ pub enum CutCondition {
     /// `delay` after the first console line matching `pattern` arrived.
     ConsoleMarker { pattern: Regex, delay: Duration },
     /// `delay` after the transport's counter reached `bytes`.
-    BytesDelivered { counter: DeliveryCounter, bytes: u64, delay: Duration },
+    BytesDelivered {
+        counter: DeliveryCounter,
+        bytes: u64,
+        delay: Duration,
+    },
 }
 
 impl CutCondition {
@@ -104,7 +108,13 @@ pub fn latency_stats(latencies: &[i64]) -> Option<LatencyStats> {
         let r = ((p / 100.0) * v.len() as f64).ceil() as usize;
         v[r.clamp(1, v.len()) - 1]
     };
-    Some(LatencyStats { count: v.len(), p50_us: rank(50.0), p99_us: rank(99.0), max_us: v[v.len() - 1], min_us: v[0] })
+    Some(LatencyStats {
+        count: v.len(),
+        p50_us: rank(50.0),
+        p99_us: rank(99.0),
+        max_us: v[v.len() - 1],
+        min_us: v[0],
+    })
 }
 
 enum Cmd {
@@ -156,7 +166,11 @@ impl Worker {
             loop {
                 match self.cmd.try_recv() {
                     Ok(Cmd::Arm(plan)) => {
-                        armed = Some(Armed { deadline: Instant::now() + plan.timeout, plan, due: None });
+                        armed = Some(Armed {
+                            deadline: Instant::now() + plan.timeout,
+                            plan,
+                            due: None,
+                        });
                     }
                     Ok(Cmd::Disarm) => armed = None,
                     Err(TryRecvError::Empty) => break,
@@ -269,7 +283,11 @@ impl Worker {
         rec.issued_us = self.clock.now_us();
         let r = self.switch.set_power(false);
         rec.actual_us = self.clock.now_us();
-        if let Some(CutPlan { condition: CutCondition::BytesDelivered { counter, .. }, .. }) = &plan {
+        if let Some(CutPlan {
+            condition: CutCondition::BytesDelivered { counter, .. },
+            ..
+        }) = &plan
+        {
             rec.bytes_at_cut = Some(counter.get());
         }
         if let Err(e) = r {
@@ -313,17 +331,29 @@ impl Trigger {
             .name("cut-trigger".into())
             .spawn(move || worker.run())
             .map_err(|e| RigError::open(&name, format!("cannot start the trigger thread: {e}")))?;
-        Ok(Trigger { name, cmd: cmd_tx, lines: line_rx, outcomes: out_rx, records, stop, thread: Some(thread) })
+        Ok(Trigger {
+            name,
+            cmd: cmd_tx,
+            lines: line_rx,
+            outcomes: out_rx,
+            records,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Arms a cut (replacing any armed one). The outcome arrives through [`Trigger::wait`].
     pub fn arm(&self, plan: CutPlan) -> RigResult<()> {
-        self.cmd.send(Cmd::Arm(plan)).map_err(|_| RigError::io(&self.name, "the trigger thread stopped"))
+        self.cmd
+            .send(Cmd::Arm(plan))
+            .map_err(|_| RigError::io(&self.name, "the trigger thread stopped"))
     }
 
     /// Disarms the armed cut, if any.
     pub fn disarm(&self) -> RigResult<()> {
-        self.cmd.send(Cmd::Disarm).map_err(|_| RigError::io(&self.name, "the trigger thread stopped"))
+        self.cmd
+            .send(Cmd::Disarm)
+            .map_err(|_| RigError::io(&self.name, "the trigger thread stopped"))
     }
 
     /// Waits up to `timeout` for the armed plan's outcome (`Ok(None)`: still armed).

@@ -1,1 +1,38 @@
-//! Campaign and station files.
+//! Campaign and station files for cutpoint.
+//!
+//! A campaign says what to update, on which target, and where to cut the power: named phases
+//! of the update found by console markers, and offsets inside them. This crate reads campaign
+//! and station files (every error names the file, line, column and field), expands a
+//! campaign into cut points on the timeline of an unfaulted run, and partitions the points.
+//! `SCHEMA.md` beside this crate documents every key.
+
+mod check;
+mod de;
+mod error;
+mod expand;
+mod hint;
+mod load;
+mod model;
+mod partition;
+mod plan;
+mod raw;
+mod station;
+
+pub use check::{campaign_summary, check_file, station_summary, CheckSummary, FileKind};
+pub use error::{format_errors, FileError};
+pub use expand::{
+    cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
+    OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline,
+};
+pub use load::{
+    defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_RANDOM, MAX_REPETITIONS,
+    SIM_MAX_SIZE_KIB,
+};
+pub use model::{
+    fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, Fault, FinalImage, Fixed, Health, ImageSource, Images,
+    Markers, Mode, OpPoint, Offsets, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind, Upgrade,
+    Variant,
+};
+pub use partition::{check_partition, parse_partition, partition, PartitionError};
+pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
+pub use station::{load_station, parse_station, Role, RoleTable, StationFile};

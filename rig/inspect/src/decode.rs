@@ -14,6 +14,7 @@ use fut::image::{self, ImageError, ImageHeader, HEADER_SIZE, IMAGE_MAGIC, TLV_ED
 use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
 use fut::trailer::{self, Flag, Magic};
 
+pub use crate::render::{render_image_text, render_text};
 use crate::slice_flash::SliceFlash;
 use crate::tlv::{self, TlvArea};
 
@@ -167,9 +168,18 @@ impl ImageReport {
 
 /// Names of the header flag bits.
 fn flag_names(flags: u32) -> Vec<String> {
-    const KNOWN: [(u32, &str); 5] =
-        [(0x01, "PIC"), (0x04, "ENCRYPTED_AES128"), (0x08, "ENCRYPTED_AES256"), (0x10, "NON_BOOTABLE"), (0x20, "RAM_LOAD")];
-    let mut names: Vec<String> = KNOWN.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| n.to_string()).collect();
+    const KNOWN: [(u32, &str); 5] = [
+        (0x01, "PIC"),
+        (0x04, "ENCRYPTED_AES128"),
+        (0x08, "ENCRYPTED_AES256"),
+        (0x10, "NON_BOOTABLE"),
+        (0x20, "RAM_LOAD"),
+    ];
+    let mut names: Vec<String> = KNOWN
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
     let unknown = KNOWN.iter().fold(flags, |f, (bit, _)| f & !bit);
     if unknown != 0 {
         names.push(format!("0x{unknown:x}"));
@@ -196,7 +206,10 @@ pub fn decode_image(bytes: &[u8], key: Option<&[u8; 32]>) -> ImageReport {
     let usable = bytes.len().min(ADDR_LIMIT as usize);
     let bytes = &bytes[..usable];
     let mut flash = SliceFlash::new(bytes, 0);
-    let slot = Area { offset: 0, size: usable as u32 };
+    let slot = Area {
+        offset: 0,
+        size: usable as u32,
+    };
     decode_image_in(&mut flash, slot, key)
 }
 
@@ -205,7 +218,9 @@ pub fn decode_image(bytes: &[u8], key: Option<&[u8; 32]>) -> ImageReport {
 fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]>) -> ImageReport {
     let avail = flash.get_prefix(slot.offset, slot.size as usize);
     let first = avail.get(..HEADER_SIZE);
-    let header = first.and_then(|b| <&[u8; HEADER_SIZE]>::try_from(b).ok()).and_then(ImageHeader::parse);
+    let header = first
+        .and_then(|b| <&[u8; HEADER_SIZE]>::try_from(b).ok())
+        .and_then(ImageHeader::parse);
     let header_erased = first.is_some_and(|b| b.iter().all(|&x| x == 0xff));
 
     let protected_tlvs = header
@@ -221,7 +236,10 @@ fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]
     let claimed = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_SHA256));
     let claimed_key = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_KEYHASH));
     let sig = tlvs.as_ref().and_then(|t| t.last_value::<64>(TLV_ED25519));
-    let sig_kind = tlvs.as_ref().and_then(|t| t.entries.iter().rev().find(|e| tlv::is_signature(e.kind)));
+    let sig_kind = tlvs
+        .as_ref()
+        .and_then(|t| t.entries.iter().rev().find(|e| tlv::is_signature(e.kind)))
+        .map(|e| e.name.clone());
 
     let expected_key: Option<[u8; 32]> = key.map(|k| Sha256::digest(k).into());
     let verified = match (key, sig, computed) {
@@ -251,7 +269,7 @@ fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]
             matches: expected_key.map(|e| Some(e) == claimed_key),
         },
         signature: SignatureReport {
-            kind: sig_kind.map(|e| e.name.clone()),
+            kind: sig_kind,
             checked: verified.is_some(),
             verified,
         },
@@ -283,7 +301,7 @@ fn verdict(
             Err(e) => e.into(),
         };
     }
-    let checks = || -> Result<(), ImageError> {
+    let mut checks = || -> Result<(), ImageError> {
         let header = image::read_header(flash, slot)?;
         image::total_size(flash, slot)?;
         let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
@@ -502,14 +520,30 @@ pub struct ScratchReport {
     pub marker_region: Option<u32>,
 }
 
+/// A region of flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaReport {
+    pub offset: u32,
+    pub size: u32,
+}
+
+impl From<Area> for AreaReport {
+    fn from(a: Area) -> Self {
+        AreaReport {
+            offset: a.offset,
+            size: a.size,
+        }
+    }
+}
+
 /// The flash map as decoded against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayoutReport {
     pub sector_size: u32,
     pub write_size: u32,
-    pub primary: (u32, u32),
-    pub secondary: (u32, u32),
-    pub scratch: (u32, u32),
+    pub primary: AreaReport,
+    pub secondary: AreaReport,
+    pub scratch: AreaReport,
     /// Trailer bytes and sectors at the end of each slot (when the layout is valid).
     pub trailer_size: Option<u32>,
     pub trailer_sectors: Option<u32>,
@@ -545,7 +579,9 @@ impl FlashReport {
                     image.and_then(|i| i.version()).map(str::to_string),
                     image.and_then(|i| i.short_hash()).map(str::to_string),
                     image.map_or(Validity::OutsideDump, |i| i.validity).name().to_string(),
-                    s.trailer.as_ref().map_or_else(|| "absent".to_string(), TrailerReport::summary),
+                    s.trailer
+                        .as_ref()
+                        .map_or_else(|| "absent".to_string(), TrailerReport::summary),
                 )
             })
             .collect()
@@ -571,7 +607,12 @@ fn check_layout(l: &Layout) -> Result<(), String> {
     if l.sector_size == 0 || l.write_size == 0 {
         return Err("sector or write size is zero".into());
     }
-    let areas = [("bootloader", l.bootloader), ("primary", l.primary), ("secondary", l.secondary), ("scratch", l.scratch)];
+    let areas = [
+        ("bootloader", l.bootloader),
+        ("primary", l.primary),
+        ("secondary", l.secondary),
+        ("scratch", l.scratch),
+    ];
     if let Some((name, _)) = areas.iter().find(|(_, a)| !area_sane(*a)) {
         return Err(format!("{name} area ends past 0x{ADDR_LIMIT:x}"));
     }
@@ -589,8 +630,12 @@ fn read_trailer(flash: &mut SliceFlash<'_>, area: Area) -> Option<TrailerReport>
     }
     let t = trailer::read(flash, area).ok()?;
     let magic_raw = flash.get(area.end() - trailer::MAGIC_FROM_END, 16).map(hex::encode);
-    let image_ok_raw = flash.get(area.end() - trailer::IMAGE_OK_FROM_END, 1).map_or(0xff, |b| b[0]);
-    let copy_done_raw = flash.get(area.end() - trailer::COPY_DONE_FROM_END, 1).map_or(0xff, |b| b[0]);
+    let image_ok_raw = flash
+        .get(area.end() - trailer::IMAGE_OK_FROM_END, 1)
+        .map_or(0xff, |b| b[0]);
+    let copy_done_raw = flash
+        .get(area.end() - trailer::COPY_DONE_FROM_END, 1)
+        .map_or(0xff, |b| b[0]);
     let swap_type = match (t.swap_info, t.swap_type()) {
         (0xff, _) => "unset",
         (_, Some(k)) => k.name(),
@@ -659,7 +704,9 @@ fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerRe
 
 fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&[u8; 32]>) -> SlotReport {
     let slot = l.slot(which);
-    let image = flash.covers(slot.offset, HEADER_SIZE as u32).then(|| decode_image_in(flash, slot, key));
+    let image = flash
+        .covers(slot.offset, HEADER_SIZE as u32)
+        .then(|| decode_image_in(flash, slot, key));
     let trailer = read_trailer(flash, slot);
     let status = read_status(flash, l, slot, trailer.as_ref());
     let sectors_len = slot.size - l.trailer_sector_offset();
@@ -705,9 +752,9 @@ pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&[
         layout: LayoutReport {
             sector_size: layout.sector_size,
             write_size: layout.write_size,
-            primary: (layout.primary.offset, layout.primary.size),
-            secondary: (layout.secondary.offset, layout.secondary.size),
-            scratch: (layout.scratch.offset, layout.scratch.size),
+            primary: layout.primary.into(),
+            secondary: layout.secondary.into(),
+            scratch: layout.scratch.into(),
             trailer_size: valid.then(|| layout.trailer_size()),
             trailer_sectors: valid.then(|| layout.trailer_sectors()),
         },
@@ -717,7 +764,9 @@ pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&[
         scratch: None,
     };
     if valid {
-        report.slots = [Slot::Primary, Slot::Secondary].map(|s| decode_slot(&mut flash, layout, s, key)).into();
+        report.slots = [Slot::Primary, Slot::Secondary]
+            .map(|s| decode_slot(&mut flash, layout, s, key))
+            .into();
         report.scratch = Some(decode_scratch(&mut flash, layout.scratch));
     }
     report

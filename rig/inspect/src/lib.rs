@@ -13,9 +13,9 @@ pub mod slice_flash;
 pub mod tlv;
 
 pub use decode::{
-    decode_flash, decode_image, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport, KeyReport,
-    LayoutReport, MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord, StatusReport,
-    SwapPoint, TrailerReport, Validity,
+    decode_flash, decode_image, AreaReport, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport,
+    KeyReport, LayoutReport, MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord,
+    StatusReport, SwapPoint, TrailerReport, Validity,
 };
 pub use otadata::{decode_otadata, otadata_crc, OtadataReport};
 pub use render::{render_image_text, render_text};

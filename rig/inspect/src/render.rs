@@ -26,7 +26,11 @@ fn tlv_area(out: &mut String, pad: &str, title: &str, a: &TlvArea) {
     let _ = writeln!(out, "{pad}{title} @0x{:x} magic={magic} total={total}", a.offset);
     for e in &a.entries {
         let value = e.value.as_deref().unwrap_or("..");
-        let _ = writeln!(out, "{pad}  @0x{:x} 0x{:02x} {} len={} {value}", e.offset, e.kind, e.name, e.len);
+        let _ = writeln!(
+            out,
+            "{pad}  @0x{:x} 0x{:02x} {} len={} {value}",
+            e.offset, e.kind, e.name, e.len
+        );
     }
     if let Some(err) = &a.error {
         let _ = writeln!(out, "{pad}  error: {err}");
@@ -36,7 +40,11 @@ fn tlv_area(out: &mut String, pad: &str, title: &str, a: &TlvArea) {
 fn image(out: &mut String, pad: &str, r: &ImageReport) {
     match &r.header {
         Some(h) => {
-            let flags = if h.flag_names.is_empty() { String::new() } else { format!(" ({})", h.flag_names.join(" ")) };
+            let flags = if h.flag_names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", h.flag_names.join(" "))
+            };
             let _ = writeln!(
                 out,
                 "{pad}header: version={} load_addr=0x{:08x} hdr_size=0x{:x} img_size=0x{:x} protect_tlv_size=0x{:x} \
@@ -118,8 +126,11 @@ fn trailer(out: &mut String, pad: &str, t: &TrailerReport) {
 }
 
 fn status(out: &mut String, pad: &str, s: &StatusReport) {
-    let last = s.last_completed.map_or_else(|| "none".to_string(), |p| format!("region {} step {}", p.region, p.step));
-    let regions = s.swap_regions.map_or_else(|| "?".to_string(), |n| n.to_string());
+    let last = s.last_completed.map_or_else(
+        || "none".to_string(),
+        |p| format!("region {} step {}", p.region, p.step),
+    );
+    let regions = s.swap_regions.map_or_else(|| "unset".to_string(), |n| n.to_string());
     let _ = writeln!(
         out,
         "{pad}status: {} record(s) written; swap regions={regions} of {}; last completed: {last}",
@@ -129,7 +140,11 @@ fn status(out: &mut String, pad: &str, s: &StatusReport) {
     // Per region, the steps whose records are written; a value other than the step is shown.
     let mut cells: Vec<String> = Vec::new();
     for rec in &s.written {
-        let step = if u32::from(rec.value) == rec.step { rec.step.to_string() } else { format!("[0x{:02x}]", rec.value) };
+        let step = if u32::from(rec.value) == rec.step {
+            rec.step.to_string()
+        } else {
+            format!("[0x{:02x}]", rec.value)
+        };
         match cells.last_mut() {
             Some(c) if c.starts_with(&format!("r{}=", rec.region)) => c.push_str(&step),
             _ => cells.push(format!("r{}={step}", rec.region)),
@@ -142,10 +157,16 @@ fn status(out: &mut String, pad: &str, s: &StatusReport) {
 
 fn slot(out: &mut String, s: &SlotReport) {
     let _ = writeln!(out, "{}", s.summary);
-    let _ = writeln!(out, "  area: 0x{:08x}+0x{:x} (in dump: {})", s.offset, s.size, s.coverage.name());
+    let _ = writeln!(
+        out,
+        "  area: 0x{:08x}+0x{:x} (in dump: {})",
+        s.offset,
+        s.size,
+        s.coverage.name()
+    );
     match &s.image {
         Some(r) => {
-            let _ = writeln!(out, "  image:");
+            let _ = writeln!(out, "  image (offsets from the slot start):");
             image(out, "    ", r);
         }
         None => {
@@ -178,7 +199,13 @@ fn scratch(out: &mut String, s: &ScratchReport) {
         Some(false) => "written",
         None => "not all in the dump",
     };
-    let _ = writeln!(out, "scratch: 0x{:08x}+0x{:x} (in dump: {}) {blank}", s.offset, s.size, s.coverage.name());
+    let _ = writeln!(
+        out,
+        "scratch: 0x{:08x}+0x{:x} (in dump: {}) {blank}",
+        s.offset,
+        s.size,
+        s.coverage.name()
+    );
     match &s.trailer {
         Some(t) => trailer(out, "  ", t),
         None => {
@@ -194,7 +221,11 @@ fn scratch(out: &mut String, s: &ScratchReport) {
 pub fn render_text(r: &FlashReport) -> String {
     let mut out = String::new();
     let l = &r.layout;
-    let _ = writeln!(out, "dump: base=0x{:08x} len=0x{:x} ({} bytes)", r.base_addr, r.dump_len, r.dump_len);
+    let _ = writeln!(
+        out,
+        "dump: base=0x{:08x} len=0x{:x} ({} bytes)",
+        r.base_addr, r.dump_len, r.dump_len
+    );
     let trailer = match (l.trailer_size, l.trailer_sectors) {
         (Some(size), Some(n)) => format!(" trailer=0x{size:x} ({n} sector(s))"),
         _ => String::new(),
@@ -202,13 +233,24 @@ pub fn render_text(r: &FlashReport) -> String {
     let _ = writeln!(
         out,
         "layout: sector=0x{:x} write={} primary=0x{:08x}+0x{:x} secondary=0x{:08x}+0x{:x} scratch=0x{:08x}+0x{:x}{trailer}",
-        l.sector_size, l.write_size, l.primary.0, l.primary.1, l.secondary.0, l.secondary.1, l.scratch.0, l.scratch.1
+        l.sector_size,
+        l.write_size,
+        l.primary.offset,
+        l.primary.size,
+        l.secondary.offset,
+        l.secondary.size,
+        l.scratch.offset,
+        l.scratch.size
     );
     if let Some(e) = &r.layout_error {
         let _ = writeln!(out, "layout error: {e} (nothing decoded)");
         return out;
     }
-    let _ = writeln!(out, "key: {}", yes_no(r.key_given, "given", "not given (signatures not checked)"));
+    let _ = writeln!(
+        out,
+        "key: {}",
+        yes_no(r.key_given, "given", "not given (signatures not checked)")
+    );
     for s in &r.slots {
         out.push('\n');
         slot(&mut out, s);

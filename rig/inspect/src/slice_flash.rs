@@ -22,7 +22,12 @@ pub struct SliceFlash<'a> {
 impl<'a> SliceFlash<'a> {
     /// `bytes` are the contents of flash from address `base` on.
     pub fn new(bytes: &'a [u8], base: u32) -> Self {
-        SliceFlash { bytes, base, sector_size: DEFAULT_SECTOR_SIZE, write_size: DEFAULT_WRITE_SIZE }
+        SliceFlash {
+            bytes,
+            base,
+            sector_size: DEFAULT_SECTOR_SIZE,
+            write_size: DEFAULT_WRITE_SIZE,
+        }
     }
 
     /// Reports this erase unit and write granule through the [`Flash`] trait.
@@ -130,7 +135,10 @@ mod tests {
         assert_eq!(f.read(0x10c, &mut b), Ok(()));
         assert_eq!(f.read(0x10d, &mut b), Err(FlashError::OutOfBounds { addr: 0x10d }));
         assert_eq!(f.read(0xff, &mut b), Err(FlashError::OutOfBounds { addr: 0xff }));
-        assert_eq!(f.read(u32::MAX, &mut b), Err(FlashError::OutOfBounds { addr: u32::MAX }));
+        assert_eq!(
+            f.read(u32::MAX, &mut b),
+            Err(FlashError::OutOfBounds { addr: u32::MAX })
+        );
         assert_eq!(f.read(0x110, &mut []), Ok(()));
     }
 

@@ -49,7 +49,12 @@ impl TlvArea {
             .iter()
             .rev()
             .filter(|e| e.kind == kind && usize::from(e.len) == N)
-            .find_map(|e| e.value.as_deref().and_then(|v| hex::decode(v).ok()).and_then(|v| v.try_into().ok()))
+            .find_map(|e| {
+                e.value
+                    .as_deref()
+                    .and_then(|v| hex::decode(v).ok())
+                    .and_then(|v| v.try_into().ok())
+            })
     }
 
     /// True when any entry has type `kind`.
@@ -111,7 +116,10 @@ pub fn walk(image: &[u8], at: usize, expected_magic: u16) -> TlvArea {
         error: None,
     };
     let (Some(magic), Some(total)) = (le16(image, at), at.checked_add(2).and_then(|a| le16(image, a))) else {
-        area.error = Some(format!("info header at 0x{at:x} is past the end of the data (0x{:x})", image.len()));
+        area.error = Some(format!(
+            "info header at 0x{at:x} is past the end of the data (0x{:x})",
+            image.len()
+        ));
         return area;
     };
     area.magic = Some(magic);
@@ -133,7 +141,10 @@ pub fn walk(image: &[u8], at: usize, expected_magic: u16) -> TlvArea {
             return area;
         }
         let (Some(kind), Some(len)) = (le16(image, p), le16(image, p + 2)) else {
-            area.error = Some(format!("entry at 0x{p:x} is past the end of the data (0x{:x})", image.len()));
+            area.error = Some(format!(
+                "entry at 0x{p:x} is past the end of the data (0x{:x})",
+                image.len()
+            ));
             return area;
         };
         let data = p + 4;
@@ -142,13 +153,22 @@ pub fn walk(image: &[u8], at: usize, expected_magic: u16) -> TlvArea {
             .get(data..data_end)
             .filter(|v| v.len() <= MAX_SHOWN_VALUE && data_end <= end)
             .map(hex::encode);
-        area.entries.push(TlvEntry { offset: to_u32(p), kind, name: tlv_name(kind).to_string(), len, value });
+        area.entries.push(TlvEntry {
+            offset: to_u32(p),
+            kind,
+            name: tlv_name(kind).to_string(),
+            len,
+            value,
+        });
         if data_end > end {
             area.error = Some(format!("entry at 0x{p:x} (len {len}) runs past the area end 0x{end:x}"));
             return area;
         }
         if data_end > image.len() {
-            area.error = Some(format!("entry at 0x{p:x} (len {len}) runs past the end of the data (0x{:x})", image.len()));
+            area.error = Some(format!(
+                "entry at 0x{p:x} (len {len}) runs past the end of the data (0x{:x})",
+                image.len()
+            ));
             return area;
         }
         p = data_end;
@@ -208,7 +228,10 @@ mod tests {
     fn rejects_bad_info_headers() {
         assert!(walk(&[], 0, 0x6907).error.is_some());
         assert!(walk(&[0x07, 0x69, 2, 0], 0, 0x6907).error.unwrap().contains("smaller"));
-        assert!(walk(&[0x08, 0x69, 4, 0], 0, 0x6907).error.unwrap().contains("bad magic"));
+        assert!(walk(&[0x08, 0x69, 4, 0], 0, 0x6907)
+            .error
+            .unwrap()
+            .contains("bad magic"));
         assert!(walk(&[0x07, 0x69, 4, 0], usize::MAX, 0x6907).error.is_some());
         let a = walk(&[0x07, 0x69, 6, 0, 1, 2], 0, 0x6907);
         assert!(a.error.unwrap().contains("stray"));

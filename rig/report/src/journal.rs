@@ -27,7 +27,11 @@ pub enum JournalError {
     Io(#[from] PathError),
     /// A record that is not valid or not allowed where it is.
     #[error("{}:{line}: {message}", path.display())]
-    Line { path: PathBuf, line: usize, message: String },
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{}: the journal has no header record (empty file?)", path.display())]
     NoHeader { path: PathBuf },
     #[error("{}: a journal is already there; resume the campaign or choose another directory", path.display())]
@@ -81,7 +85,11 @@ impl Journal {
     /// Planned cut points without a result, in planned order.
     pub fn remaining(&self) -> Vec<&PlannedCut> {
         let done = self.finished_ids();
-        self.header.planned.iter().filter(|p| !done.contains(p.id.as_str())).collect()
+        self.header
+            .planned
+            .iter()
+            .filter(|p| !done.contains(p.id.as_str()))
+            .collect()
     }
 
     /// The result of one cut point.
@@ -403,7 +411,11 @@ impl JournalWriter {
         };
         fsio::sync_dir(dir)?;
         let mut writer = JournalWriter { path, file, len: 0 };
-        writer.append(&JournalRecord::Header(header.clone()))?;
+        if let Err(e) = writer.append(&JournalRecord::Header(header.clone())) {
+            // An empty journal would block the next attempt: remove it.
+            let _ = fs::remove_file(&writer.path);
+            return Err(e);
+        }
         Ok(writer)
     }
 
@@ -427,10 +439,7 @@ impl JournalWriter {
                 what: format!(
                     "the journal is for campaign `{}` (sha256 {}), not `{}` (sha256 {}); \
                      the campaign file changed since the run started",
-                    journal.header.campaign,
-                    journal.header.campaign_sha256,
-                    header.campaign,
-                    header.campaign_sha256
+                    journal.header.campaign, journal.header.campaign_sha256, header.campaign, header.campaign_sha256
                 ),
             });
         }
@@ -445,7 +454,10 @@ impl JournalWriter {
             });
         }
 
-        let file = OpenOptions::new().append(true).open(&path).map_err(|e| PathError::new(&path, e))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| PathError::new(&path, e))?;
         let mut len = file.metadata().map_err(|e| PathError::new(&path, e))?.len();
         if let Some(torn) = torn {
             file.set_len(torn.offset).map_err(|e| PathError::new(&path, e))?;
@@ -562,7 +574,10 @@ mod tests {
         assert_eq!(j.end, Some(end));
         assert!(j.notes.is_empty(), "{:?}", j.notes);
         assert_eq!(j.finished_ids(), HashSet::from(["swap/a", "swap/b"]));
-        assert_eq!(j.remaining().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["swap/c"]);
+        assert_eq!(
+            j.remaining().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["swap/c"]
+        );
     }
 
     #[test]
@@ -601,7 +616,11 @@ mod tests {
         let j = read_journal(&path).unwrap();
         assert_eq!(j.cuts.len(), 1);
         assert_eq!(j.notes.len(), 1);
-        assert!(j.notes[0].contains("results.jsonl:3: torn last record ignored"), "{:?}", j.notes);
+        assert!(
+            j.notes[0].contains("results.jsonl:3: torn last record ignored"),
+            "{:?}",
+            j.notes
+        );
     }
 
     #[test]
@@ -638,7 +657,10 @@ mod tests {
         ];
         let path = write_lines(dir.path(), &lines, b"");
         let err = read_journal(&path).unwrap_err().to_string();
-        assert!(err.contains("results.jsonl:2: not a valid journal record: missing field"), "{err}");
+        assert!(
+            err.contains("results.jsonl:2: not a valid journal record: missing field"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -647,7 +669,10 @@ mod tests {
         let lines = [line(JournalRecord::Cut(cut("swap/a", Status::Pass)))];
         let path = write_lines(dir.path(), &lines, b"");
         let err = read_journal(&path).unwrap_err().to_string();
-        assert!(err.ends_with("results.jsonl:1: expected a `header` record first, found `cut`"), "{err}");
+        assert!(
+            err.ends_with("results.jsonl:1: expected a `header` record first, found `cut`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -689,7 +714,13 @@ mod tests {
         assert_eq!(j.header, h, "the first header stays the journal's header");
         let ids: Vec<_> = j.cuts.iter().map(|c| (c.id.as_str(), c.status)).collect();
         assert_eq!(ids, [("swap/a", Status::Fail), ("swap/b", Status::Pass)]);
-        assert!(j.notes.iter().any(|n| n.contains(":3: campaign resumed (started 2025-01-02")), "{:?}", j.notes);
+        assert!(
+            j.notes
+                .iter()
+                .any(|n| n.contains(":3: campaign resumed (started 2025-01-02")),
+            "{:?}",
+            j.notes
+        );
     }
 
     #[test]
@@ -697,11 +728,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let h = header("aa", None, &["swap/a", "swap/b"]);
         let full = line(JournalRecord::Cut(cut("swap/b", Status::Pass)));
-        let lines = [line(JournalRecord::Header(h.clone())), line(JournalRecord::Cut(cut("swap/a", Status::Pass)))];
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+        ];
         write_lines(dir.path(), &lines, &full.as_bytes()[..40]);
 
         let (mut w, before) = JournalWriter::resume(dir.path(), &h).unwrap();
-        assert!(before.notes.iter().any(|n| n.contains("torn last record removed")), "{:?}", before.notes);
+        assert!(
+            before.notes.iter().any(|n| n.contains("torn last record removed")),
+            "{:?}",
+            before.notes
+        );
         w.append_cut(&cut("swap/b", Status::Pass)).unwrap();
         drop(w);
         let j = read_journal(dir.path()).unwrap();
@@ -725,9 +763,13 @@ mod tests {
     fn resume_refuses_another_campaign_or_partition() {
         let dir = tempfile::tempdir().unwrap();
         JournalWriter::create(dir.path(), &header("aa", Some("1/2"), &[])).unwrap();
-        let err = JournalWriter::resume(dir.path(), &header("bb", Some("1/2"), &[])).unwrap_err().to_string();
+        let err = JournalWriter::resume(dir.path(), &header("bb", Some("1/2"), &[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("campaign file changed"), "{err}");
-        let err = JournalWriter::resume(dir.path(), &header("aa", Some("2/2"), &[])).unwrap_err().to_string();
+        let err = JournalWriter::resume(dir.path(), &header("aa", Some("2/2"), &[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("partition 1/2, not 2/2"), "{err}");
         // Nothing was appended by the refused attempts.
         let text = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
@@ -758,7 +800,11 @@ mod tests {
         let j = read_journal(&path).unwrap();
         assert_eq!(j.cuts.len(), 1);
         assert_eq!(j.cuts[0].status, Status::Pass);
-        assert!(j.notes[0].contains(":3: cut point `swap/a` recorded again (first at line 2)"), "{:?}", j.notes);
+        assert!(
+            j.notes[0].contains(":3: cut point `swap/a` recorded again (first at line 2)"),
+            "{:?}",
+            j.notes
+        );
     }
 
     #[test]

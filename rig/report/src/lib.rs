@@ -1,6 +1,39 @@
 //! cutpoint's results: what one cut point produced, the append-only journal of a campaign,
 //! and the reports built from journals.
+//!
+//! - [`journal`]: `results.jsonl`, written record by record ([`JournalWriter`]) and read back
+//!   ([`read_journal`]);
+//! - [`merge`]: one view over the journals of a campaign's partitions;
+//! - [`junit`], [`summary`], [`html`]: `junit.xml`, `summary.md`, `report.html`;
+//! - [`artifacts`]: the per-cut directories (`cuts/<name>/`) and flash dumps;
+//! - [`rebuild`]: a whole report directory at once ([`write_reports`], [`rebuild_reports`]).
 
+pub mod artifacts;
+pub mod fsio;
+pub mod html;
+pub mod journal;
+pub mod junit;
+pub mod merge;
 pub mod model;
+pub mod rebuild;
+pub mod summary;
+mod text;
+pub mod view;
 
+#[cfg(test)]
+mod testutil;
+
+pub use artifacts::{artifact_name, cut_dir, write_all_artifacts, write_cut_artifacts, write_dump, CUTS_DIR};
+pub use fsio::PathError;
+pub use html::report_html;
+pub use journal::{
+    journal_path, read_journal, write_journal_file, Journal, JournalError, JournalReader, JournalWriter, RecordAt,
+    TornTail, JOURNAL_FILE, JOURNAL_FORMAT,
+};
+pub use junit::{junit_report, junit_xml};
+pub use merge::{merge_journals, CampaignOf, MergeError};
 pub use model::*;
+pub use rebuild::{rebuild_reports, write_reports, ReportError, ReportSummary, HTML_FILE, JUNIT_FILE, SUMMARY_FILE};
+pub use summary::summary_markdown;
+pub use text::{console_text, replay_command};
+pub use view::{describe_landing, Counts, CutRow, PhaseBlock};

@@ -120,6 +120,9 @@ pub struct CutResult {
     /// Shared with earlier cuts whose post-cut flash was identical (simulated board).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_state_as: Option<String>,
+    /// Fingerprint of the flash right after the cut (simulated board): a replay must reproduce it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_cut_state: Option<String>,
 }
 
 /// First line of a journal: what produced it.

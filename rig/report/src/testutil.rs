@@ -57,6 +57,6 @@ pub(crate) fn cut(id: &str, status: Status) -> CutResult {
         console: vec![],
         wall_ms: 10,
         same_state_as: None,
+        post_cut_state: None,
     }
 }
-

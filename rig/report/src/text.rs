@@ -91,9 +91,9 @@ pub fn md_code(s: &str) -> String {
 /// `s` as one word for a POSIX shell: unchanged when it is plainly safe, single-quoted otherwise.
 pub fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+' | ':' | '=' | ',' | '@' | '%'));
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+' | ':' | '=' | ',' | '@' | '%')
+        });
     if plain {
         s.to_owned()
     } else {
@@ -127,14 +127,20 @@ mod tests {
     #[test]
     fn script_json_cannot_close_the_element() {
         let json = json_for_script(&["</script><!-- & \u{2028}"]).unwrap();
-        assert!(!json.contains('<') && !json.contains('>') && !json.contains('&'), "{json}");
+        assert!(
+            !json.contains('<') && !json.contains('>') && !json.contains('&'),
+            "{json}"
+        );
         let back: Vec<String> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ["</script><!-- & \u{2028}"]);
     }
 
     #[test]
     fn markdown_text_and_code() {
-        assert_eq!(md("a|b *c* <x> & [l](u)\nz"), "a\\|b \\*c\\* &lt;x&gt; &amp; \\[l\\](u) z");
+        assert_eq!(
+            md("a|b *c* <x> & [l](u)\nz"),
+            "a\\|b \\*c\\* &lt;x&gt; &amp; \\[l\\](u) z"
+        );
         assert_eq!(md_code("plain"), "`plain`");
         assert_eq!(md_code("a`b"), "``a`b``");
         assert_eq!(md_code("`x`"), "`` `x` ``");
@@ -147,6 +153,9 @@ mod tests {
         assert_eq!(shell_word("a b"), "'a b'");
         assert_eq!(shell_word("it's"), "'it'\\''s'");
         assert_eq!(shell_word(""), "''");
-        assert_eq!(replay_command("out/nightly", "swap/x y"), "cutpoint replay out/nightly 'swap/x y'");
+        assert_eq!(
+            replay_command("out/nightly", "swap/x y"),
+            "cutpoint replay out/nightly 'swap/x y'"
+        );
     }
 }

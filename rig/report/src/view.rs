@@ -160,7 +160,10 @@ mod tests {
         j.cuts.push(cut("b/2", Status::Fail));
         j.cuts.push(cut("x/9", Status::Pass));
         let rows: Vec<_> = j.rows().iter().map(|r| (r.id, r.status_name())).collect();
-        assert_eq!(rows, [("b/1", "not-run"), ("a/1", "not-run"), ("b/2", "fail"), ("x/9", "pass")]);
+        assert_eq!(
+            rows,
+            [("b/1", "not-run"), ("a/1", "not-run"), ("b/2", "fail"), ("x/9", "pass")]
+        );
 
         let phases: Vec<_> = j.phases().iter().map(|p| (p.name, p.rows.len(), p.counts)).collect();
         let two_not_run = Counts {

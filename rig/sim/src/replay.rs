@@ -5,6 +5,8 @@
 //! torn effect of the operation in flight. A [`Cursor`] walks the control run's journal forward
 //! and forks a post-cut flash at each cut point in amortised constant time.
 
+use std::sync::Arc;
+
 use crate::board::{CutAt, CutPlan, CutRecord, FaultKind, OpPoint, OpRecord, RunLog};
 use crate::flash::{FlashOp, NorFlash};
 
@@ -80,19 +82,20 @@ enum Tail {
 }
 
 /// Walks a recording forward, keeping the flash after the first `next` operations.
-pub struct Cursor<'a> {
-    rec: &'a Recording,
+pub struct Cursor {
+    rec: Arc<Recording>,
     flash: NorFlash,
     next: usize,
 }
 
-impl<'a> Cursor<'a> {
-    pub fn new(rec: &'a Recording) -> Self {
-        Cursor {
-            rec,
-            flash: rec.baseline.clone(),
-            next: 0,
-        }
+impl Cursor {
+    pub fn new(rec: Arc<Recording>) -> Self {
+        let flash = rec.baseline.clone();
+        Cursor { rec, flash, next: 0 }
+    }
+
+    pub fn recording(&self) -> &Arc<Recording> {
+        &self.rec
     }
 
     fn seek(&mut self, index: usize) {
@@ -114,7 +117,8 @@ impl<'a> Cursor<'a> {
         let (index, tail) = self.rec.locate(plan);
         self.seek(index);
         let mut flash = self.flash.clone();
-        let op_rec = self.rec.log.ops.get(index);
+        let rec = Arc::clone(&self.rec);
+        let op_rec = rec.log.ops.get(index);
         let (actual_us, torn) = match (tail, op_rec) {
             (Tail::Nothing { at_us }, _) => (at_us, None),
             (Tail::Complete, Some(r)) => {
@@ -131,7 +135,7 @@ impl<'a> Cursor<'a> {
                     None => (r.start_us + elapsed, None),
                 },
             },
-            (_, None) => (self.rec.log.duration_us, None),
+            (_, None) => (rec.log.duration_us, None),
         };
         let op_index = match plan.at {
             CutAt::Op { .. } => op_rec.map(|r| r.index),

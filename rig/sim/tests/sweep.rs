@@ -29,16 +29,16 @@ pub fn debug_cut(s: &Scenario, index: u64, point: OpPoint) {
         record_data: true,
         ..RunOptions::default()
     });
-    let rec = Recording {
+    let rec = std::sync::Arc::new(Recording {
         baseline: s.baseline_flash(),
         log,
-    };
+    });
     let plan = CutPlan {
         at: CutAt::Op { index, point },
         kind: FaultKind::PowerCut,
         seed: index * 31 + 7,
     };
-    let (flash, landing) = Cursor::new(&rec).post_cut(&plan);
+    let (flash, landing) = Cursor::new(rec).post_cut(&plan);
     println!("landing: {landing:?}");
     let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
     for l in &r.console {
@@ -76,11 +76,11 @@ fn sweep(s: &Scenario) -> Sweep {
             .push(format!("control run: {:?}, running {control_final:?}", log.end));
         return out;
     }
-    let rec = Recording {
+    let rec = std::sync::Arc::new(Recording {
         baseline: s.baseline_flash(),
         log,
-    };
-    let mut cursor = Cursor::new(&rec);
+    });
+    let mut cursor = Cursor::new(rec.clone());
     let mut seen: HashMap<(u64, bool), Option<String>> = HashMap::new();
     for i in 0..rec.log.ops.len() as u64 {
         for point in POINTS {

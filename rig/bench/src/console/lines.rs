@@ -13,7 +13,10 @@ pub struct LineAssembler {
 
 fn to_line(bytes: &[u8], t_us: u64) -> ConsoleLine {
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    ConsoleLine { t_us, text: String::from_utf8_lossy(bytes).into_owned() }
+    ConsoleLine {
+        t_us,
+        text: String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 impl LineAssembler {

@@ -71,7 +71,12 @@ struct Reader {
 
 impl RttConsole {
     /// An RTT console on a session shared with the station's probe.
-    pub fn on_session(cfg: &RttConsoleConfig, session: SessionHandle, what: &str, clock: BenchClock) -> RigResult<Self> {
+    pub fn on_session(
+        cfg: &RttConsoleConfig,
+        session: SessionHandle,
+        what: &str,
+        clock: BenchClock,
+    ) -> RigResult<Self> {
         Self::start(cfg, session, None, what, clock)
     }
 
@@ -79,13 +84,24 @@ impl RttConsole {
     pub fn open(cfg: &RttConsoleConfig, clock: BenchClock) -> RigResult<Self> {
         let probe_cfg = own_probe(cfg)
             .map_err(|e| RigError::open("console/rtt", e))?
-            .ok_or_else(|| RigError::open("console/rtt", "no probe given: set `selector` and `chip`, or add a [probe] to the station"))?;
+            .ok_or_else(|| {
+                RigError::open(
+                    "console/rtt",
+                    "no probe given: set `selector` and `chip`, or add a [probe] to the station",
+                )
+            })?;
         let probe = ProbeRsProbe::open(&probe_cfg)?;
         let what = probe.describe();
         Self::start(cfg, probe.session(), Some(probe), &what, clock)
     }
 
-    fn start(cfg: &RttConsoleConfig, session: SessionHandle, probe: Option<ProbeRsProbe>, what: &str, clock: BenchClock) -> RigResult<Self> {
+    fn start(
+        cfg: &RttConsoleConfig,
+        session: SessionHandle,
+        probe: Option<ProbeRsProbe>,
+        what: &str,
+        clock: BenchClock,
+    ) -> RigResult<Self> {
         let name = format!("console/rtt:ch{} via {what}", cfg.channel);
         let (tx, rx) = mpsc::channel();
         let link = Arc::new(LinkState::default());
@@ -106,7 +122,13 @@ impl RttConsole {
             .name("rtt-console".into())
             .spawn(move || reader.run())
             .map_err(|e| RigError::open(&name, format!("cannot start the reader thread: {e}")))?;
-        Ok(RttConsole { name, rx, link, stop, reader: Some(handle) })
+        Ok(RttConsole {
+            name,
+            rx,
+            link,
+            stop,
+            reader: Some(handle),
+        })
     }
 
     pub fn status(&self) -> LinkStatus {

@@ -53,18 +53,37 @@ impl SerialConsole {
         if let Some(hint) = id.stability_hint() {
             tracing::warn!("{name}: {hint}");
         }
-        let settings = LineSettings { baud: cfg.baud, dtr: cfg.dtr, rts: cfg.rts, timeout: Duration::from_millis(20) };
+        let settings = LineSettings {
+            baud: cfg.baud,
+            dtr: cfg.dtr,
+            rts: cfg.rts,
+            timeout: Duration::from_millis(20),
+        };
         let (path, port) = open_identity(&id, &settings, &name)?;
         let link = Arc::new(LinkState::default());
         link.set_connected(&path.to_string_lossy(), clock.now_us());
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
-        let reader = Reader { id, settings, name: name.clone(), clock, tx, link: link.clone(), stop: stop.clone() };
+        let reader = Reader {
+            id,
+            settings,
+            name: name.clone(),
+            clock,
+            tx,
+            link: link.clone(),
+            stop: stop.clone(),
+        };
         let handle = std::thread::Builder::new()
             .name("serial-console".into())
             .spawn(move || reader.run(path, port))
             .map_err(|e| RigError::open(&name, format!("cannot start the reader thread: {e}")))?;
-        Ok(SerialConsole { name, rx, link, stop, reader: Some(handle) })
+        Ok(SerialConsole {
+            name,
+            rx,
+            link,
+            stop,
+            reader: Some(handle),
+        })
     }
 
     /// Whether the device is open now, how often it was (re)opened, and where.
@@ -96,7 +115,8 @@ impl Reader {
                     match open_port(&new_path, &self.settings, &self.name) {
                         Ok(newp) => {
                             tracing::info!("{}: reopened as {}", self.name, new_path.display());
-                            self.link.set_connected(&new_path.to_string_lossy(), self.clock.now_us());
+                            self.link
+                                .set_connected(&new_path.to_string_lossy(), self.clock.now_us());
                             path = new_path;
                             port = Some(newp);
                             last_check = Instant::now();

@@ -47,7 +47,10 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
                 let _ = child.kill();
                 let _ = child.wait();
                 let err = stderr_text();
-                return Err(RigError::timeout(backend, format!("`{shown}` did not finish within {timeout:?}; stderr: {err}")));
+                return Err(RigError::timeout(
+                    backend,
+                    format!("`{shown}` did not finish within {timeout:?}; stderr: {err}"),
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return Err(RigError::io(backend, format!("waiting for `{shown}`: {e}"))),
@@ -58,7 +61,10 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
         Ok(())
     } else {
         let stderr = if err.is_empty() { "(empty)".to_string() } else { err };
-        Err(RigError::io(backend, format!("`{shown}` failed ({status}); stderr: {stderr}")))
+        Err(RigError::io(
+            backend,
+            format!("`{shown}` failed ({status}); stderr: {stderr}"),
+        ))
     }
 }
 
@@ -82,7 +88,10 @@ pub struct CommandPower {
 impl CommandPower {
     pub fn open(cfg: &CommandPowerConfig) -> RigResult<Self> {
         if cfg.on.is_empty() || cfg.off.is_empty() {
-            return Err(RigError::open("power/command", "both `on` and `off` need a program to run"));
+            return Err(RigError::open(
+                "power/command",
+                "both `on` and `off` need a program to run",
+            ));
         }
         Ok(CommandPower {
             on: cfg.on.clone(),
@@ -129,19 +138,36 @@ mod tests {
 
     #[test]
     fn failures_carry_stderr() {
-        let cfg = CommandPowerConfig { on: sh("echo relay jammed >&2; exit 3"), off: sh("true"), timeout_ms: None };
+        let cfg = CommandPowerConfig {
+            on: sh("echo relay jammed >&2; exit 3"),
+            off: sh("true"),
+            timeout_ms: None,
+        };
         let mut p = CommandPower::open(&cfg).unwrap();
         let err = p.set_power(true).unwrap_err();
         assert_eq!(err.kind, crate::RigErrorKind::Io);
         assert!(err.message.contains("relay jammed"), "{err}");
-        let cfg = CommandPowerConfig { on: vec!["/nonexistent/uhubctl".into()], off: sh("true"), timeout_ms: None };
+        let cfg = CommandPowerConfig {
+            on: vec!["/nonexistent/uhubctl".into()],
+            off: sh("true"),
+            timeout_ms: None,
+        };
         let err = CommandPower::open(&cfg).unwrap().set_power(true).unwrap_err();
         assert!(err.message.contains("/nonexistent/uhubctl"), "{err}");
-        let cfg = CommandPowerConfig { on: sh("sleep 5"), off: sh("true"), timeout_ms: Some(100) };
+        let cfg = CommandPowerConfig {
+            on: sh("sleep 5"),
+            off: sh("true"),
+            timeout_ms: Some(100),
+        };
         let t = Instant::now();
         let err = CommandPower::open(&cfg).unwrap().set_power(true).unwrap_err();
         assert_eq!(err.kind, crate::RigErrorKind::Timeout);
         assert!(t.elapsed() < Duration::from_secs(3));
-        assert!(CommandPower::open(&CommandPowerConfig { on: vec![], off: sh("true"), timeout_ms: None }).is_err());
+        assert!(CommandPower::open(&CommandPowerConfig {
+            on: vec![],
+            off: sh("true"),
+            timeout_ms: None
+        })
+        .is_err());
     }
 }

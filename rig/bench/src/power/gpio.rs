@@ -67,7 +67,11 @@ impl GpioPower {
         // Keep the level when the program exits; otherwise the pin reverts to an input and the
         // relay may flip.
         pin.set_reset_on_drop(false);
-        Ok(GpioPower { pin, bcm: cfg.pin, on_level: cfg.on_level })
+        Ok(GpioPower {
+            pin,
+            bcm: cfg.pin,
+            on_level: cfg.on_level,
+        })
     }
 }
 
@@ -114,12 +118,18 @@ mod tests {
         assert_eq!(e.kind, RigErrorKind::Open);
         assert_eq!(e.backend, "power/gpio BCM26 (active-low)");
         assert!(e.message.contains("BCM26") && e.message.contains("Raspberry Pi"), "{e}");
-        let e = gpio_error(20, Level::High, &rppal::gpio::Error::PermissionDenied("/dev/gpiomem".into()));
+        let e = gpio_error(
+            20,
+            Level::High,
+            &rppal::gpio::Error::PermissionDenied("/dev/gpiomem".into()),
+        );
         assert!(e.message.contains("gpio") && e.message.contains("/dev/gpiomem"), "{e}");
     }
 
     fn on_a_pi() -> bool {
-        std::fs::read_to_string("/proc/device-tree/model").map(|m| m.contains("Raspberry Pi")).unwrap_or(false)
+        std::fs::read_to_string("/proc/device-tree/model")
+            .map(|m| m.contains("Raspberry Pi"))
+            .unwrap_or(false)
     }
 
     #[test]
@@ -128,9 +138,12 @@ mod tests {
             // On a Pi this would really drive a pin; the bench checks it with `cutpoint doctor`.
             return;
         }
-        let err = GpioPower::open(&GpioPowerConfig { pin: 26, on_level: Level::Low })
-            .err()
-            .expect("no Raspberry Pi here");
+        let err = GpioPower::open(&GpioPowerConfig {
+            pin: 26,
+            on_level: Level::Low,
+        })
+        .err()
+        .expect("no Raspberry Pi here");
         assert_eq!(err.kind, RigErrorKind::Open);
         assert!(err.message.contains("BCM26"), "{err}");
         assert!(err.message.contains("Raspberry Pi"), "{err}");

@@ -68,7 +68,8 @@ fn install_signal_thread() -> RigResult<()> {
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
-    r.clone().map_err(|e| RigError::open("power/guard", format!("cannot install signal handlers: {e}")))
+    r.clone()
+        .map_err(|e| RigError::open("power/guard", format!("cannot install signal handlers: {e}")))
 }
 
 /// Restores power when dropped and on SIGINT/SIGTERM/SIGHUP.

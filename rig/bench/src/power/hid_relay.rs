@@ -85,12 +85,18 @@ impl HidRelayPower {
     pub fn open(cfg: &HidRelayPowerConfig) -> RigResult<Self> {
         let backend = backend_name(cfg.serial.as_deref(), cfg.relay);
         if !(1..=8).contains(&cfg.relay) {
-            return Err(RigError::open(backend, format!("relay {} out of range: dcttech relays count from 1 to 8", cfg.relay)));
+            return Err(RigError::open(
+                backend,
+                format!("relay {} out of range: dcttech relays count from 1 to 8", cfg.relay),
+            ));
         }
         let api = HidApi::new().map_err(|e| RigError::open(&backend, format!("cannot enumerate HID devices: {e}")))?;
         let mut seen = Vec::new();
         let mut problems = Vec::new();
-        for info in api.device_list().filter(|d| d.vendor_id() == VID && d.product_id() == PID) {
+        for info in api
+            .device_list()
+            .filter(|d| d.vendor_id() == VID && d.product_id() == PID)
+        {
             let product = info.product_string().unwrap_or("").to_string();
             let dev = match info.open_device(&api) {
                 Ok(d) => d,
@@ -116,7 +122,10 @@ impl HidRelayPower {
             }
             if let Some(n) = relay_count(&product) {
                 if cfg.relay > n {
-                    return Err(RigError::open(backend, format!("board {} ({product}) has only {n} relays", status.serial)));
+                    return Err(RigError::open(
+                        backend,
+                        format!("board {} ({product}) has only {n} relays", status.serial),
+                    ));
                 }
             }
             if cfg.serial.is_none() {
@@ -128,11 +137,18 @@ impl HidRelayPower {
                 if others > 1 {
                     return Err(RigError::open(
                         backend,
-                        format!("{others} dcttech relay boards are plugged in: name one with `serial` (found {})", status.serial),
+                        format!(
+                            "{others} dcttech relay boards are plugged in: name one with `serial` (found {})",
+                            status.serial
+                        ),
                     ));
                 }
             }
-            return Ok(HidRelayPower { dev, serial: status.serial, relay: cfg.relay });
+            return Ok(HidRelayPower {
+                dev,
+                serial: status.serial,
+                relay: cfg.relay,
+            });
         }
         let mut msg = match &cfg.serial {
             Some(s) => format!("no dcttech HID relay (USB 16c0:05df) with serial {s:?} found"),
@@ -199,12 +215,17 @@ mod tests {
 
     #[test]
     fn open_without_a_board_fails_clearly() {
-        let err = HidRelayPower::open(&HidRelayPowerConfig { serial: Some("ZZZZZ".into()), relay: 1 })
-            .err()
-            .expect("no relay board here");
+        let err = HidRelayPower::open(&HidRelayPowerConfig {
+            serial: Some("ZZZZZ".into()),
+            relay: 1,
+        })
+        .err()
+        .expect("no relay board here");
         assert_eq!(err.kind, crate::RigErrorKind::Open);
         assert!(err.message.contains("16c0:05df"), "{err}");
-        let err = HidRelayPower::open(&HidRelayPowerConfig { serial: None, relay: 9 }).err().unwrap();
+        let err = HidRelayPower::open(&HidRelayPowerConfig { serial: None, relay: 9 })
+            .err()
+            .unwrap();
         assert!(err.message.contains("out of range"), "{err}");
     }
 }

@@ -45,11 +45,19 @@ impl LcusPower {
     pub fn open(cfg: &LcusPowerConfig) -> RigResult<Self> {
         let backend = format!("power/lcus:{} ch{}", cfg.port, cfg.channel);
         if cfg.channel == 0 {
-            return Err(RigError::open(backend, "LCUS channels count from 1; channel 0 does not exist"));
+            return Err(RigError::open(
+                backend,
+                "LCUS channels count from 1; channel 0 does not exist",
+            ));
         }
         let id = SerialIdentity::Path(PathBuf::from(&cfg.port));
         let (path, port) = open_identity(&id, &LineSettings::new(BAUD), &backend)?;
-        Ok(LcusPower { id, path, port, channel: cfg.channel })
+        Ok(LcusPower {
+            id,
+            path,
+            port,
+            channel: cfg.channel,
+        })
     }
 
     fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -68,11 +76,20 @@ impl PowerSwitch for LcusPower {
         if let Err(first) = self.send(&f) {
             // The adapter may have re-enumerated: reopen it once by its stable name.
             let backend = self.describe();
-            let (path, port) = open_identity(&self.id, &LineSettings::new(BAUD), &backend)
-                .map_err(|e| RigError::io(&backend, format!("writing to {}: {first}; reopening failed: {}", self.path.display(), e.message)))?;
+            let (path, port) = open_identity(&self.id, &LineSettings::new(BAUD), &backend).map_err(|e| {
+                RigError::io(
+                    &backend,
+                    format!(
+                        "writing to {}: {first}; reopening failed: {}",
+                        self.path.display(),
+                        e.message
+                    ),
+                )
+            })?;
             self.path = path;
             self.port = port;
-            self.send(&f).map_err(|e| RigError::io(&backend, format!("writing to {}: {e}", self.path.display())))?;
+            self.send(&f)
+                .map_err(|e| RigError::io(&backend, format!("writing to {}: {e}", self.path.display())))?;
         }
         Ok(())
     }
@@ -106,7 +123,12 @@ mod tests {
 
     #[test]
     fn channel_zero_is_rejected_before_opening() {
-        let err = LcusPower::open(&LcusPowerConfig { port: "/dev/null".into(), channel: 0 }).err().unwrap();
+        let err = LcusPower::open(&LcusPowerConfig {
+            port: "/dev/null".into(),
+            channel: 0,
+        })
+        .err()
+        .unwrap();
         assert!(err.message.contains("channel 0"), "{err}");
     }
 }

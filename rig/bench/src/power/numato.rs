@@ -70,13 +70,22 @@ impl NumatoPower {
     pub fn open(cfg: &NumatoPowerConfig) -> RigResult<Self> {
         let backend = format!("power/numato:{} relay{}", cfg.port, cfg.relay);
         if relay_char(cfg.relay).is_none() {
-            return Err(RigError::open(backend, format!("relay {} out of range (0-35)", cfg.relay)));
+            return Err(RigError::open(
+                backend,
+                format!("relay {} out of range (0-35)", cfg.relay),
+            ));
         }
         let id = SerialIdentity::Path(PathBuf::from(&cfg.port));
         let (path, port) = open_identity(&id, &LineSettings::new(BAUD), &backend)?;
-        let mut me = NumatoPower { id, path, port, relay: cfg.relay };
+        let mut me = NumatoPower {
+            id,
+            path,
+            port,
+            relay: cfg.relay,
+        };
         // An empty line gets a fresh prompt and clears anything half-typed.
-        me.transact("\r").map_err(|e| RigError::open(&backend, format!("no prompt from the Numato module: {}", e.message)))?;
+        me.transact("\r")
+            .map_err(|e| RigError::open(&backend, format!("no prompt from the Numato module: {}", e.message)))?;
         Ok(me)
     }
 
@@ -97,7 +106,10 @@ impl NumatoPower {
             if Instant::now() >= deadline {
                 return Err(RigError::timeout(
                     backend,
-                    format!("no `>` prompt within {ANSWER_TIMEOUT:?} after {echo:?} (got {:?})", String::from_utf8_lossy(&answer)),
+                    format!(
+                        "no `>` prompt within {ANSWER_TIMEOUT:?} after {echo:?} (got {:?})",
+                        String::from_utf8_lossy(&answer)
+                    ),
                 ));
             }
             match self.port.read(&mut buf) {
@@ -136,7 +148,10 @@ impl PowerSwitch for NumatoPower {
         let answer = self.transact(&cmd)?;
         match parse_read(&answer) {
             Some(state) => Ok(Some(state)),
-            None => Err(RigError::protocol(self.describe(), format!("unexpected answer to {:?}: {answer:?}", cmd.trim_end()))),
+            None => Err(RigError::protocol(
+                self.describe(),
+                format!("unexpected answer to {:?}: {answer:?}", cmd.trim_end()),
+            )),
         }
     }
 }

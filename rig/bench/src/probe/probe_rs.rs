@@ -21,14 +21,21 @@ pub enum ImageFile {
     Elf,
     Hex,
     /// A raw binary placed at `base`.
-    Bin { base: u64 },
+    Bin {
+        base: u64,
+    },
 }
 
 impl ImageFile {
     /// Guesses the format from the file name (`.elf`/no extension, `.hex`/`.ihex`); `.bin`
     /// needs a base address and is not guessed.
     pub fn from_path(path: &Path) -> Option<Self> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("elf") | Some("axf") | None => Some(ImageFile::Elf),
             Some("hex") | Some("ihex") => Some(ImageFile::Hex),
             _ => None,
@@ -58,11 +65,18 @@ impl ProgressSum {
     /// Takes one event; returns true when the numbers changed.
     pub fn take(&mut self, ev: &ProgressEvent) -> bool {
         match ev {
-            ProgressEvent::AddProgressBar { operation: ProgressOperation::Program, total: Some(t) } => {
+            ProgressEvent::AddProgressBar {
+                operation: ProgressOperation::Program,
+                total: Some(t),
+            } => {
                 self.total += t;
                 true
             }
-            ProgressEvent::Progress { operation: ProgressOperation::Program, size, .. } => {
+            ProgressEvent::Progress {
+                operation: ProgressOperation::Program,
+                size,
+                ..
+            } => {
                 self.done += size;
                 true
             }
@@ -75,9 +89,15 @@ impl ProbeRsProbe {
     /// Parses the selector and attaches. Without the probe (or the target) this fails with an
     /// open error naming the selector.
     pub fn open(cfg: &ProbeRsConfig) -> RigResult<Self> {
-        let selector: ProbeSelector =
-            cfg.selector.parse().map_err(|e: String| RigError::open(format!("probe/probe-rs:{}", cfg.selector), e))?;
-        let mut me = ProbeRsProbe { cfg: cfg.clone(), selector, session: Arc::new(Mutex::new(None)) };
+        let selector: ProbeSelector = cfg
+            .selector
+            .parse()
+            .map_err(|e: String| RigError::open(format!("probe/probe-rs:{}", cfg.selector), e))?;
+        let mut me = ProbeRsProbe {
+            cfg: cfg.clone(),
+            selector,
+            session: Arc::new(Mutex::new(None)),
+        };
         me.attach()?;
         Ok(me)
     }
@@ -106,20 +126,27 @@ impl ProbeRsProbe {
     }
 
     /// Loads an ELF, Intel HEX or BIN file with probe-rs's loader and programs it.
-    pub fn load_file(&mut self, path: &Path, format: ImageFile, progress: &mut dyn FnMut(usize, usize)) -> RigResult<()> {
+    pub fn load_file(
+        &mut self,
+        path: &Path,
+        format: ImageFile,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> RigResult<()> {
         let name = self.describe();
         let fmt = match format {
             ImageFile::Elf => "elf",
             ImageFile::Hex => "hex",
             ImageFile::Bin { base } => {
                 let data = std::fs::read(path).map_err(|e| RigError::io(&name, format!("{}: {e}", path.display())))?;
-                let base = u32::try_from(base).map_err(|_| RigError::io(&name, format!("base address {base:#x} is past 4 GiB")))?;
+                let base = u32::try_from(base)
+                    .map_err(|_| RigError::io(&name, format!("base address {base:#x} is past 4 GiB")))?;
                 return self.write_flash(base, &data, progress);
             }
         };
         let factory = ::probe_rs::flashing::image_format(fmt)
             .ok_or_else(|| RigError::unsupported(&name, format!("this probe-rs build has no {fmt} loader")))?;
-        let mut file = std::fs::File::open(path).map_err(|e| RigError::io(&name, format!("{}: {e}", path.display())))?;
+        let mut file =
+            std::fs::File::open(path).map_err(|e| RigError::io(&name, format!("{}: {e}", path.display())))?;
         self.with_session(|s| {
             let mut loader = s.target().flash_loader();
             loader
@@ -134,12 +161,19 @@ impl ProbeRsProbe {
             self.attach()?;
         }
         let mut g = lock(&self.session);
-        let s = g.as_mut().ok_or_else(|| RigError::io(self.describe(), "not attached"))?;
+        let s = g
+            .as_mut()
+            .ok_or_else(|| RigError::io(self.describe(), "not attached"))?;
         f(s)
     }
 }
 
-fn commit(s: &mut Session, loader: &::probe_rs::flashing::FlashLoader, progress: &mut dyn FnMut(usize, usize), name: &str) -> RigResult<()> {
+fn commit(
+    s: &mut Session,
+    loader: &::probe_rs::flashing::FlashLoader,
+    progress: &mut dyn FnMut(usize, usize),
+    name: &str,
+) -> RigResult<()> {
     let mut sum = ProgressSum::default();
     let mut opts = DownloadOptions::default();
     opts.keep_unwritten_bytes = true;
@@ -149,7 +183,9 @@ fn commit(s: &mut Session, loader: &::probe_rs::flashing::FlashLoader, progress:
             progress(sum.done as usize, sum.total as usize);
         }
     });
-    loader.commit(s, opts).map_err(|e| RigError::io(name, format!("programming flash: {e}")))
+    loader
+        .commit(s, opts)
+        .map_err(|e| RigError::io(name, format!("programming flash: {e}")))
 }
 
 impl Probe for ProbeRsProbe {
@@ -179,7 +215,9 @@ impl Probe for ProbeRsProbe {
             )
         })?;
         if let Some(khz) = self.cfg.speed_khz {
-            probe.set_speed(khz).map_err(|e| RigError::open(&name, format!("setting {khz} kHz: {e}")))?;
+            probe
+                .set_speed(khz)
+                .map_err(|e| RigError::open(&name, format!("setting {khz} kHz: {e}")))?;
         }
         let chip = self.cfg.chip.clone();
         let session = if self.cfg.connect_under_reset {
@@ -239,15 +277,31 @@ mod tests {
     #[test]
     fn progress_sums_programming_only() {
         let mut s = ProgressSum::default();
-        assert!(s.take(&ProgressEvent::AddProgressBar { operation: ProgressOperation::Program, total: Some(4096) }));
-        assert!(!s.take(&ProgressEvent::AddProgressBar { operation: ProgressOperation::Erase, total: Some(8192) }));
+        assert!(s.take(&ProgressEvent::AddProgressBar {
+            operation: ProgressOperation::Program,
+            total: Some(4096)
+        }));
+        assert!(!s.take(&ProgressEvent::AddProgressBar {
+            operation: ProgressOperation::Erase,
+            total: Some(8192)
+        }));
         assert!(s.take(&ProgressEvent::Progress {
             operation: ProgressOperation::Program,
             size: 1024,
             time: Duration::from_millis(1)
         }));
-        assert!(!s.take(&ProgressEvent::Progress { operation: ProgressOperation::Erase, size: 1024, time: Duration::ZERO }));
-        assert_eq!(s, ProgressSum { done: 1024, total: 4096 });
+        assert!(!s.take(&ProgressEvent::Progress {
+            operation: ProgressOperation::Erase,
+            size: 1024,
+            time: Duration::ZERO
+        }));
+        assert_eq!(
+            s,
+            ProgressSum {
+                done: 1024,
+                total: 4096
+            }
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ fn hex16(s: &str, what: &str, whole: &str) -> Result<u16, String> {
     let t = s.trim();
     let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
     if t.is_empty() || t.len() > 4 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("probe selector {whole:?}: {what} {s:?} is not a 16-bit hexadecimal number"));
+        return Err(format!(
+            "probe selector {whole:?}: {what} {s:?} is not a 16-bit hexadecimal number"
+        ));
     }
     u16::from_str_radix(t, 16).map_err(|e| format!("probe selector {whole:?}: {what}: {e}"))
 }
@@ -37,14 +39,24 @@ impl std::str::FromStr for ProbeSelector {
         let mut parts = s.splitn(3, ':');
         let vid = parts.next().unwrap_or("");
         let Some(pid) = parts.next() else {
-            return Err(format!("probe selector {s:?} must look like VID:PID or VID:PID:SERIAL (e.g. 1366:1051:000683123456)"));
+            return Err(format!(
+                "probe selector {s:?} must look like VID:PID or VID:PID:SERIAL (e.g. 1366:1051:000683123456)"
+            ));
         };
         let serial = match parts.next() {
             None => None,
-            Some("") => return Err(format!("probe selector {s:?}: the serial after the second `:` is empty")),
+            Some("") => {
+                return Err(format!(
+                    "probe selector {s:?}: the serial after the second `:` is empty"
+                ))
+            }
             Some(x) => Some(x.to_string()),
         };
-        Ok(ProbeSelector { vid: hex16(vid, "VID", s)?, pid: hex16(pid, "PID", s)?, serial })
+        Ok(ProbeSelector {
+            vid: hex16(vid, "VID", s)?,
+            pid: hex16(pid, "PID", s)?,
+            serial,
+        })
     }
 }
 
@@ -67,7 +79,14 @@ mod tests {
     #[test]
     fn parses_vid_pid_and_serial() {
         let s: ProbeSelector = "1366:1051:001050234567".parse().unwrap();
-        assert_eq!(s, ProbeSelector { vid: 0x1366, pid: 0x1051, serial: Some("001050234567".into()) });
+        assert_eq!(
+            s,
+            ProbeSelector {
+                vid: 0x1366,
+                pid: 0x1051,
+                serial: Some("001050234567".into())
+            }
+        );
         assert_eq!(s.to_string(), "1366:1051:001050234567");
         let s: ProbeSelector = "0483:374B".parse().unwrap();
         assert_eq!((s.vid, s.pid, s.serial), (0x0483, 0x374b, None));
@@ -81,7 +100,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_selectors() {
-        for bad in ["", "1366", "1366:", "zz:1051", "13666:1051", "1366:1051:", ":1051", "1366 1051"] {
+        for bad in [
+            "",
+            "1366",
+            "1366:",
+            "zz:1051",
+            "13666:1051",
+            "1366:1051:",
+            ":1051",
+            "1366 1051",
+        ] {
             let e = bad.parse::<ProbeSelector>().unwrap_err();
             assert!(e.contains("probe selector"), "{bad:?}: {e}");
         }

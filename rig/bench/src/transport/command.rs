@@ -44,7 +44,10 @@ impl CommandTransport {
 
 impl OtaTransport for CommandTransport {
     fn describe(&self) -> String {
-        format!("transport/command:{}", self.argv.first().map(String::as_str).unwrap_or(""))
+        format!(
+            "transport/command:{}",
+            self.argv.first().map(String::as_str).unwrap_or("")
+        )
     }
 
     fn stage(&mut self, image: &[u8]) -> RigResult<()> {
@@ -60,7 +63,10 @@ impl OtaTransport for CommandTransport {
     fn hold_at(&mut self, byte: Option<u64>) -> RigResult<()> {
         match byte {
             None => Ok(()),
-            Some(_) => Err(RigError::unsupported(self.describe(), "an external command cannot be held at a byte")),
+            Some(_) => Err(RigError::unsupported(
+                self.describe(),
+                "an external command cannot be held at a byte",
+            )),
         }
     }
 
@@ -90,7 +96,10 @@ mod tests {
         assert_eq!(std::fs::read(&copy).unwrap(), b"firmware");
         assert_eq!(t.bytes_delivered(), 8);
         assert_eq!(t.hold_at(Some(3)).unwrap_err().kind, crate::RigErrorKind::Unsupported);
-        let bad = CommandTransportConfig { argv: vec!["false".into()], timeout_ms: None };
+        let bad = CommandTransportConfig {
+            argv: vec!["false".into()],
+            timeout_ms: None,
+        };
         assert!(CommandTransport::open(&bad).unwrap().stage(b"x").is_err());
     }
 }

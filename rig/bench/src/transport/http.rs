@@ -75,8 +75,12 @@ impl HttpTransport {
         }
         let listener = StdListener::bind(cfg.bind.as_str())
             .map_err(|e| RigError::open(&name, format!("cannot listen on {}: {e}", cfg.bind)))?;
-        let addr = listener.local_addr().map_err(|e| RigError::open(&name, e.to_string()))?;
-        listener.set_nonblocking(true).map_err(|e| RigError::open(&name, e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| RigError::open(&name, e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| RigError::open(&name, e.to_string()))?;
         let dir = tempfile::Builder::new()
             .prefix("cutpoint-http-")
             .tempdir()
@@ -98,7 +102,9 @@ impl HttpTransport {
             .build()
             .map_err(|e| RigError::open(&name, format!("cannot start the server runtime: {e}")))?;
         let (tx, rx) = oneshot::channel::<()>();
-        let router = axum::Router::new().route(&path, axum::routing::get(serve)).with_state(shared.clone());
+        let router = axum::Router::new()
+            .route(&path, axum::routing::get(serve))
+            .with_state(shared.clone());
         let thread_name = name.clone();
         let server = std::thread::Builder::new()
             .name("http-transport".into())
@@ -124,7 +130,15 @@ impl HttpTransport {
                 drop(runtime);
             })
             .map_err(|e| RigError::open(&name, format!("cannot start the server thread: {e}")))?;
-        Ok(HttpTransport { name, addr, path, shared, shutdown: Some(tx), server: Some(server), _dir: dir })
+        Ok(HttpTransport {
+            name,
+            addr,
+            path,
+            shared,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        })
     }
 
     /// The address the server listens on.
@@ -157,20 +171,32 @@ impl HttpTransport {
 
 async fn serve(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let method = req.method().clone();
-    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let log = |status: StatusCode| {
-        shared.requests.lock().unwrap_or_else(|p| p.into_inner()).push(ServedRequest {
-            method: method.to_string(),
-            range: range.clone(),
-            status: status.as_u16(),
-        });
+        shared
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ServedRequest {
+                method: method.to_string(),
+                range: range.clone(),
+                status: status.as_u16(),
+            });
     };
     if shared.staged.load(Ordering::Acquire) == 0 {
         log(StatusCode::SERVICE_UNAVAILABLE);
         return (StatusCode::SERVICE_UNAVAILABLE, "no image staged").into_response();
     }
     let generation = shared.generation.load(Ordering::Acquire);
-    let resp = match ServeFile::new(&shared.file).with_buf_chunk_size(CHUNK).oneshot(req).await {
+    let resp = match ServeFile::new(&shared.file)
+        .with_buf_chunk_size(CHUNK)
+        .oneshot(req)
+        .await
+    {
         Ok(r) => r,
         Err(never) => match never {},
     };
@@ -230,7 +256,9 @@ impl Gate {
                 let hold = *self.hold.borrow_and_update();
                 let room = match hold {
                     None => chunk.len(),
-                    Some(h) => usize::try_from(h.saturating_sub(self.pos)).unwrap_or(usize::MAX).min(chunk.len()),
+                    Some(h) => usize::try_from(h.saturating_sub(self.pos))
+                        .unwrap_or(usize::MAX)
+                        .min(chunk.len()),
                 };
                 if room > 0 {
                     let mut chunk = chunk;
@@ -310,11 +338,23 @@ mod tests {
 
     #[test]
     fn taken_or_bad_address_is_an_open_error() {
-        let err = HttpTransport::open(&HttpTransportConfig { bind: "not-an-address".into(), path: None }).err().unwrap();
+        let err = HttpTransport::open(&HttpTransportConfig {
+            bind: "not-an-address".into(),
+            path: None,
+        })
+        .err()
+        .unwrap();
         assert_eq!(err.kind, crate::RigErrorKind::Open);
         assert!(err.message.contains("not-an-address"), "{err}");
-        let first = HttpTransport::open(&HttpTransportConfig { bind: "127.0.0.1:0".into(), path: None }).unwrap();
-        let again = HttpTransport::open(&HttpTransportConfig { bind: first.local_addr().to_string(), path: None });
+        let first = HttpTransport::open(&HttpTransportConfig {
+            bind: "127.0.0.1:0".into(),
+            path: None,
+        })
+        .unwrap();
+        let again = HttpTransport::open(&HttpTransportConfig {
+            bind: first.local_addr().to_string(),
+            path: None,
+        });
         assert!(again.is_err());
     }
 }

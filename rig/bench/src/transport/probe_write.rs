@@ -83,7 +83,11 @@ pub fn parse_trailer(tail: &[u8]) -> Option<Trailer> {
     } else {
         Magic::Bad
     };
-    Some(Trailer { magic, image_ok: flag(tail[n - 24]), copy_done: flag(tail[n - 32]) })
+    Some(Trailer {
+        magic,
+        image_ok: flag(tail[n - 24]),
+        copy_done: flag(tail[n - 32]),
+    })
 }
 
 pub struct ProbeWriteTransport {
@@ -96,15 +100,28 @@ pub struct ProbeWriteTransport {
 impl ProbeWriteTransport {
     pub fn open(cfg: &ProbeWriteTransportConfig, probe: SharedProbe) -> RigResult<Self> {
         if (cfg.slot_size as usize) <= TRAILER_INFO {
-            return Err(RigError::open("transport/probe-write", format!("slot_size {} is too small", cfg.slot_size)));
+            return Err(RigError::open(
+                "transport/probe-write",
+                format!("slot_size {} is too small", cfg.slot_size),
+            ));
         }
-        Ok(ProbeWriteTransport { probe, cfg: cfg.clone(), hold: None, delivered: DeliveryCounter::new() })
+        Ok(ProbeWriteTransport {
+            probe,
+            cfg: cfg.clone(),
+            hold: None,
+            delivered: DeliveryCounter::new(),
+        })
     }
 }
 
 impl OtaTransport for ProbeWriteTransport {
     fn describe(&self) -> String {
-        format!("transport/probe-write:{:#x}+{:#x} via {}", self.cfg.slot_addr, self.cfg.slot_size, self.probe.describe())
+        format!(
+            "transport/probe-write:{:#x}+{:#x} via {}",
+            self.cfg.slot_addr,
+            self.cfg.slot_size,
+            self.probe.describe()
+        )
     }
 
     fn stage(&mut self, image: &[u8]) -> RigResult<()> {
@@ -186,7 +203,14 @@ mod tests {
         assert_eq!(s[4096 - 24], 0xFF);
         assert!(s[3..4096 - 16].iter().all(|&b| b == 0xFF));
         let t = parse_trailer(&s[4096 - 48..]).unwrap();
-        assert_eq!(t, Trailer { magic: Magic::Good, image_ok: Flag::Unset, copy_done: Flag::Unset });
+        assert_eq!(
+            t,
+            Trailer {
+                magic: Magic::Good,
+                image_ok: Flag::Unset,
+                copy_done: Flag::Unset
+            }
+        );
         let p = pending_slot(&[1, 2, 3], 4096, true).unwrap();
         assert_eq!(parse_trailer(&p).unwrap().image_ok, Flag::Set);
         assert!(pending_slot(&[0; 4090], 4096, false).is_err());
@@ -198,8 +222,15 @@ mod tests {
     #[test]
     fn writes_the_slot_and_holds() {
         let flash = Arc::new(Mutex::new(vec![0u8; 8192]));
-        let probe = SharedProbe::new(Box::new(MemProbe { flash: flash.clone(), base: 0x1000 }));
-        let cfg = ProbeWriteTransportConfig { slot_addr: 0x1000, slot_size: 8192, permanent: true };
+        let probe = SharedProbe::new(Box::new(MemProbe {
+            flash: flash.clone(),
+            base: 0x1000,
+        }));
+        let cfg = ProbeWriteTransportConfig {
+            slot_addr: 0x1000,
+            slot_size: 8192,
+            permanent: true,
+        };
         let mut t = ProbeWriteTransport::open(&cfg, probe).unwrap();
         let image: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         t.hold_at(Some(250)).unwrap();
@@ -207,7 +238,10 @@ mod tests {
         assert_eq!(t.bytes_delivered(), 250);
         assert_eq!(&flash.lock().unwrap()[..250], &image[..250]);
         assert_eq!(flash.lock().unwrap()[250], 0, "nothing past the hold");
-        assert_eq!(parse_trailer(&flash.lock().unwrap()[8192 - 48..]).unwrap().magic, Magic::Bad);
+        assert_eq!(
+            parse_trailer(&flash.lock().unwrap()[8192 - 48..]).unwrap().magic,
+            Magic::Bad
+        );
         t.hold_at(None).unwrap();
         t.stage(&image).unwrap();
         assert_eq!(t.bytes_delivered(), 1000);

@@ -51,7 +51,9 @@ pub fn chunk_sizes(mtu: usize) -> Result<(usize, usize), String> {
 /// The length of the chunk to send at `off`: never past `limit` (the hold, or the image end).
 pub fn next_chunk_len(off: u64, limit: u64, first: usize, other: usize) -> usize {
     let max = if off == 0 { first } else { other };
-    usize::try_from(limit.saturating_sub(off)).unwrap_or(usize::MAX).min(max)
+    usize::try_from(limit.saturating_sub(off))
+        .unwrap_or(usize::MAX)
+        .min(max)
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -89,12 +91,19 @@ impl SmpTransport {
         chunk_sizes(mtu).map_err(|e| RigError::open(&name, e))?;
         let timeout = cfg.timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_TIMEOUT);
         let id = SerialIdentity::Path(PathBuf::from(&cfg.port));
-        let settings = LineSettings { baud: cfg.baud, dtr: None, rts: None, timeout };
+        let settings = LineSettings {
+            baud: cfg.baud,
+            dtr: None,
+            rts: None,
+            timeout,
+        };
         let (_, port) = open_identity(&id, &settings, &name)?;
         let client = MCUmgrClient::new_from_serial(port);
         client.set_frame_size(mtu);
         client.set_retries(1);
-        client.set_timeout(timeout).map_err(|e| smp_error(&name, "setting the timeout", &e))?;
+        client
+            .set_timeout(timeout)
+            .map_err(|e| smp_error(&name, "setting the timeout", &e))?;
         Ok(SmpTransport {
             name,
             client,
@@ -135,15 +144,24 @@ impl SmpTransport {
                 .raw_command(&cmd)
                 .map_err(|e| smp_error(&self.name, &format!("upload chunk at offset {off}"), &e))?;
             if resp.off > len {
-                return Err(RigError::protocol(&self.name, format!("device acknowledged offset {} past the image end {len}", resp.off)));
+                return Err(RigError::protocol(
+                    &self.name,
+                    format!("device acknowledged offset {} past the image end {len}", resp.off),
+                ));
             }
             if resp.r#match == Some(false) {
-                return Err(RigError::protocol(&self.name, "device reports the uploaded image does not match its SHA-256"));
+                return Err(RigError::protocol(
+                    &self.name,
+                    "device reports the uploaded image does not match its SHA-256",
+                ));
             }
             if resp.off == off {
                 stalls += 1;
                 if stalls >= MAX_STALLS {
-                    return Err(RigError::protocol(&self.name, format!("device keeps acknowledging offset {off}")));
+                    return Err(RigError::protocol(
+                        &self.name,
+                        format!("device keeps acknowledging offset {off}"),
+                    ));
                 }
             } else {
                 stalls = 0;
@@ -171,12 +189,16 @@ impl SmpTransport {
 
     /// The device's image list (slot, version, hash, flags).
     pub fn image_list(&mut self) -> RigResult<Vec<mcumgr_toolkit::commands::image::ImageState>> {
-        self.client.image_get_state().map_err(|e| smp_error(&self.name, "image list", &e))
+        self.client
+            .image_get_state()
+            .map_err(|e| smp_error(&self.name, "image list", &e))
     }
 
     /// Asks the device to reset.
     pub fn reset(&mut self) -> RigResult<()> {
-        self.client.os_system_reset(false, None).map_err(|e| smp_error(&self.name, "reset", &e))
+        self.client
+            .os_system_reset(false, None)
+            .map_err(|e| smp_error(&self.name, "reset", &e))
     }
 }
 

@@ -1,0 +1,109 @@
+//! The example station files, and the one in docs/bench-on-a-pi.md, parse into the config types.
+
+use std::path::PathBuf;
+
+use cutpoint_bench::config::*;
+use cutpoint_bench::StationBackends;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn load(rel: &str) -> StationBackends {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn pi_gpio_nrf52840dk() {
+    let st = load("stations/pi-gpio-nrf52840dk.toml");
+    assert_eq!(
+        st.power,
+        PowerConfig::Gpio(GpioPowerConfig {
+            pin: 26,
+            on_level: Level::High
+        })
+    );
+    let ConsoleConfig::Serial(c) = &st.console else {
+        panic!("serial console")
+    };
+    assert!(c.port.as_deref().unwrap().starts_with("/dev/serial/by-id/"));
+    assert_eq!((c.baud, c.dtr, c.rts), (115200, None, None));
+    let Some(ProbeConfig::ProbeRs(p)) = &st.probe else {
+        panic!("probe-rs")
+    };
+    assert_eq!(p.chip, "nRF52840_xxAA");
+    assert!(p
+        .selector
+        .parse::<cutpoint_bench::probe::selector::ProbeSelector>()
+        .is_ok());
+    assert_eq!(p.slots.len(), 2);
+    assert_eq!(p.slots[1].addr, 0x73000);
+    assert!(matches!(&st.transport, TransportConfig::Http(h) if h.bind == "0.0.0.0:8080"));
+    assert_eq!(st.off_dwell().as_millis(), 700);
+}
+
+#[test]
+fn pi_lcus_nucleo_smp() {
+    let st = load("stations/pi-lcus-nucleo-smp.toml");
+    assert!(matches!(&st.power, PowerConfig::Lcus(l) if l.channel == 1));
+    let ConsoleConfig::Serial(c) = &st.console else {
+        panic!("serial console")
+    };
+    assert_eq!(c.usb_serial.as_deref(), Some("066DFF485550755187101931"));
+    assert!(c.port.is_none());
+    let Some(ProbeConfig::ProbeRs(p)) = &st.probe else {
+        panic!("probe-rs")
+    };
+    assert!(p.connect_under_reset);
+    let TransportConfig::Smp(s) = &st.transport else {
+        panic!("smp")
+    };
+    assert_eq!((s.baud, s.mtu, s.timeout_ms), (115200, Some(256), Some(5000)));
+}
+
+#[test]
+fn the_guide_example_parses() {
+    let doc = std::fs::read_to_string(root().join("../../docs/bench-on-a-pi.md")).unwrap();
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let len = doc[start..].find("```").unwrap();
+    let st: StationBackends = toml::from_str(&doc[start..start + len]).unwrap();
+    assert!(matches!(st.power, PowerConfig::Gpio(_)));
+}
+
+#[test]
+fn snake_case_keys_and_typos() {
+    let ok: StationBackends = toml::from_str(
+        r#"
+        [power]
+        kind = "gpio"
+        pin = 20
+        on_level = "low"
+        [console]
+        kind = "serial"
+        usb_serial = "A10K"
+        baud = 9600
+        [transport]
+        kind = "probe-write"
+        slot_addr = 0x80000
+        slot_size = 0x70000
+        "#,
+    )
+    .unwrap();
+    assert!(matches!(ok.transport, TransportConfig::ProbeWrite(ref p) if p.slot_addr == 0x80000 && !p.permanent));
+    let typo = toml::from_str::<StationBackends>(
+        r#"
+        [power]
+        kind = "hid-relay"
+        relais = 1
+        [console]
+        kind = "serial"
+        port = "/dev/x"
+        baud = 9600
+        [transport]
+        kind = "http"
+        bind = "127.0.0.1:0"
+        "#,
+    );
+    assert!(typo.unwrap_err().to_string().contains("relais"));
+}

@@ -1,0 +1,886 @@
+//! Loading and validating campaign files.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use crate::de::{is_plain_name, Doc, Seg};
+use crate::error::FileError;
+use crate::hint;
+use crate::model::*;
+use crate::raw::*;
+use crate::station::{load_station, StationFile};
+
+/// Default console markers: the grammar of cutpoint's firmware under test.
+pub mod defaults {
+    pub const BOOT: &str = r"boot: start";
+    pub const JUMP: &str = r"boot: jump version=(?P<version>\S+) hash=(?P<hash>\S+)";
+    pub const HALT: &str = r"boot: halt";
+    pub const COMMIT: &str = r"app: confirm version=(?P<version>\S+)";
+    pub const SETTLED: &str = r"ota: idle";
+    pub const BASELINE_VERSION: &str = "1.0.0";
+    pub const UPDATE_VERSION: &str = "2.0.0";
+    pub const SIZE_KIB: u32 = 96;
+    pub const SEED: u64 = 1;
+    pub const DWELL_MS: u64 = 200;
+    pub const BOOT_TIMEOUT_MS: u64 = 10_000;
+    pub const SETTLE_TIMEOUT_MS: u64 = 60_000;
+    pub const MAX_BOOTS: u32 = 12;
+}
+
+/// The largest body a generated image may have on the simulated boards (192 KiB slots less
+/// the trailer sector, the header and the signature).
+pub const SIM_MAX_SIZE_KIB: u32 = 187;
+/// Upper bounds that keep a campaign's size sane.
+pub const MAX_REPETITIONS: u32 = 1000;
+pub const MAX_RANDOM: u32 = 10_000;
+pub const MAX_BOOTS_LIMIT: u32 = 1000;
+
+/// Reads and validates a campaign file.
+pub fn load_campaign(path: impl AsRef<Path>) -> Result<Campaign, Vec<FileError>> {
+    let path = path.as_ref();
+    let text = read_text(path)?;
+    parse_campaign(&text, path)
+}
+
+pub(crate) fn read_text(path: &Path) -> Result<String, Vec<FileError>> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| vec![FileError::whole_file(&file, format!("cannot read: {e}"))])?;
+    String::from_utf8(bytes).map_err(|e| {
+        vec![FileError::whole_file(
+            &file,
+            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        )]
+    })
+}
+
+/// Validates campaign text; `path` names the file in errors and anchors relative paths.
+pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError>> {
+    let file = path.display().to_string();
+    let doc = Doc::parse(&file, text).map_err(|e| vec![e])?;
+    let raw: RawCampaign = doc.decode().map_err(|e| vec![e])?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut v = Validator {
+        doc: &doc,
+        base,
+        errors: Vec::new(),
+    };
+    let mut campaign = v.campaign(raw, path);
+    campaign.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    if v.errors.is_empty() {
+        Ok(campaign)
+    } else {
+        Err(v.errors)
+    }
+}
+
+fn p(items: &[&str]) -> Vec<Seg> {
+    items.iter().map(|s| Seg::key(s)).collect()
+}
+
+fn with(base: &[Seg], more: &[&str]) -> Vec<Seg> {
+    let mut v = base.to_vec();
+    v.extend(more.iter().map(|s| Seg::key(s)));
+    v
+}
+
+fn with_index(base: &[Seg], i: usize) -> Vec<Seg> {
+    let mut v = base.to_vec();
+    v.push(Seg::Index(i));
+    v
+}
+
+/// The last line of a regex error (the part that says what is wrong).
+fn regex_message(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().next().unwrap_or(""));
+    format!("invalid regular expression: {}", last.trim())
+}
+
+/// Checks `MAJOR.MINOR.REVISION` with an optional `+BUILD` (MCUboot's version fields).
+fn check_version(v: &str) -> Result<(), String> {
+    let (main, build) = match v.split_once('+') {
+        Some((m, b)) => (m, Some(b)),
+        None => (v, None),
+    };
+    let parts: Vec<&str> = main.split('.').collect();
+    let limits = [u64::from(u8::MAX), u64::from(u8::MAX), u64::from(u16::MAX)];
+    let ok_parts = (1..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .zip(limits)
+            .all(|(p, lim)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && p.parse::<u64>().is_ok_and(|n| n <= lim));
+    let ok_build = build.is_none_or(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) && b.parse::<u32>().is_ok());
+    if ok_parts && ok_build {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a version MAJOR.MINOR.REVISION[+BUILD] (major and minor up to 255, revision up to 65535), got \"{v}\""
+        ))
+    }
+}
+
+/// Versions compared as numbers, missing parts being 0.
+fn version_key(v: &str) -> [u64; 4] {
+    let (main, build) = v.split_once('+').unwrap_or((v, "0"));
+    let mut out = [0u64; 4];
+    for (i, part) in main.split('.').take(3).enumerate() {
+        out[i] = part.parse().unwrap_or(0);
+    }
+    out[3] = build.parse().unwrap_or(0);
+    out
+}
+
+struct Validator<'d, 'a> {
+    doc: &'d Doc<'a>,
+    base: PathBuf,
+    errors: Vec<FileError>,
+}
+
+impl Validator<'_, '_> {
+    fn err(&mut self, path: &[Seg], span: Range<usize>, message: impl Into<String>) {
+        let e = self.doc.error(path, span, message);
+        self.errors.push(e);
+    }
+
+    fn resolve(&self, rel: &str) -> PathBuf {
+        self.base.join(rel)
+    }
+
+    fn pattern(&mut self, path: &[Seg], raw: Option<&S<String>>, default: &str) -> Pattern {
+        let (source, span) = match raw {
+            Some(s) => (s.get_ref().clone(), s.span()),
+            None => (default.to_string(), 0..0),
+        };
+        self.compile(path, &source, span)
+    }
+
+    fn compile(&mut self, path: &[Seg], source: &str, span: Range<usize>) -> Pattern {
+        let regex = match Regex::new(source) {
+            Ok(r) => r,
+            Err(e) => {
+                self.err(path, span, regex_message(&e));
+                // A pattern that never matches stands in, so validation can go on.
+                Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("fixed pattern"))
+            }
+        };
+        Pattern {
+            source: source.to_string(),
+            regex,
+        }
+    }
+
+    fn require_group(&mut self, path: &[Seg], raw: Option<&S<String>>, pat: &Pattern, group: &str) {
+        if let Some(raw) = raw {
+            if !pat.regex.capture_names().any(|n| n == Some(group)) && !self.has_error_at(raw.span()) {
+                self.err(
+                    path,
+                    raw.span(),
+                    format!("expected a pattern with a named group (?P<{group}>...), got \"{}\"", raw.get_ref()),
+                );
+            }
+        }
+    }
+
+    fn has_error_at(&self, span: Range<usize>) -> bool {
+        let (line, column) = self.doc.source.line_col(span.start);
+        self.errors.iter().any(|e| e.line == line && e.column == column)
+    }
+
+    fn campaign(&mut self, raw: RawCampaign, path: &Path) -> Campaign {
+        let name = match &raw.name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                self.err(&p(&["name"]), n.span(), "expected a non-empty name");
+                String::new()
+            }
+            Some(n) => n.get_ref().trim().to_string(),
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "campaign".to_string()),
+        };
+        let description = raw.description.map(|d| d.into_inner()).unwrap_or_default();
+        let target = self.target(raw.target.as_ref());
+        let images = self.images(raw.images.as_ref(), &target);
+        let run = self.run(raw.run.as_ref());
+        let pass = self.pass(raw.pass.as_ref(), raw.images.as_ref(), &target, &images);
+        let markers = self.markers(raw.markers.as_ref());
+        let simulated = matches!(target.kind, TargetKind::Simulated { .. });
+        let phases = self.phases(&raw.phases, simulated);
+        let sequences = self.sequences(&raw.sequences, &raw.phases, &phases, simulated);
+        Campaign {
+            name,
+            description,
+            path: path.to_path_buf(),
+            sha256: String::new(),
+            target,
+            images,
+            run,
+            pass,
+            markers,
+            phases,
+            sequences,
+        }
+    }
+
+    fn target(&mut self, raw: Option<&S<RawTarget>>) -> Target {
+        let t = raw.map(|t| t.get_ref());
+        let upgrade = t.and_then(|t| t.upgrade.as_ref()).map_or(Upgrade::Test, |u| *u.get_ref());
+        if let Some(station) = t.and_then(|t| t.station.as_ref()) {
+            let rel = station.get_ref();
+            let resolved = self.resolve(rel);
+            for (key, given) in [
+                ("board", t.and_then(|t| t.board.as_ref()).map(|b| b.span())),
+                ("variant", t.and_then(|t| t.variant.as_ref()).map(|v| v.span())),
+            ] {
+                if let Some(span) = given {
+                    self.err(
+                        &p(&["target", key]),
+                        span,
+                        format!("{key} only applies to the simulated board; this campaign runs on station \"{rel}\""),
+                    );
+                }
+            }
+            let mode = t.and_then(|t| t.mode.as_ref()).map_or(Mode::SwapScratch, |m| *m.get_ref());
+            let file = if rel.trim().is_empty() {
+                self.err(&p(&["target", "station"]), station.span(), "expected a path to a station file");
+                None
+            } else if !resolved.is_file() {
+                self.err(
+                    &p(&["target", "station"]),
+                    station.span(),
+                    format!("no station file at \"{}\"", resolved.display()),
+                );
+                None
+            } else {
+                match load_station(&resolved) {
+                    Ok(s) => Some(s),
+                    Err(errs) => {
+                        self.errors.extend(errs);
+                        None
+                    }
+                }
+            };
+            let station = file.unwrap_or_else(|| StationFile::placeholder(&resolved));
+            return Target {
+                mode,
+                upgrade,
+                kind: TargetKind::Station {
+                    path: resolved,
+                    station: Box::new(station),
+                },
+            };
+        }
+        let board = t.and_then(|t| t.board.as_ref()).map_or(Board::Nrf52840, |b| *b.get_ref());
+        let variant = t.and_then(|t| t.variant.as_ref()).map_or(Variant::Reference, |v| *v.get_ref());
+        let mode = match t.and_then(|t| t.mode.as_ref()) {
+            Some(m) if variant.overwrite_only() && *m.get_ref() != Mode::Overwrite => {
+                self.err(
+                    &p(&["target", "mode"]),
+                    m.span(),
+                    format!(
+                        "variant \"{}\" is an overwrite-only bootloader: expected \"overwrite\", got \"{}\"",
+                        variant.name(),
+                        m.get_ref().name()
+                    ),
+                );
+                Mode::Overwrite
+            }
+            Some(m) => *m.get_ref(),
+            None if variant.overwrite_only() => Mode::Overwrite,
+            None => Mode::SwapScratch,
+        };
+        Target {
+            mode,
+            upgrade,
+            kind: TargetKind::Simulated { board, variant },
+        }
+    }
+
+    fn images(&mut self, raw: Option<&S<RawImages>>, target: &Target) -> Images {
+        let r = raw.map(|r| r.get_ref());
+        let simulated = matches!(target.kind, TargetKind::Simulated { .. });
+        let baseline = self.image(
+            "baseline",
+            r.and_then(|r| r.baseline.as_ref()),
+            defaults::BASELINE_VERSION,
+            simulated,
+        );
+        let update = self.image(
+            "update",
+            r.and_then(|r| r.update.as_ref()),
+            defaults::UPDATE_VERSION,
+            simulated,
+        );
+        if let (
+            ImageSource::Generated { version: old, .. },
+            ImageSource::Generated { version: new, .. },
+        ) = (&baseline, &update)
+        {
+            if version_key(old) == version_key(new) {
+                let path = p(&["images", "update", "version"]);
+                let span = self.doc.span_of(&path);
+                self.err(
+                    &path,
+                    span,
+                    format!("the update's version must differ from the baseline's ({old}), or the device stays up to date"),
+                );
+            }
+        }
+        let public_key = r.and_then(|r| r.public_key.as_ref()).and_then(|k| {
+            let resolved = self.resolve(k.get_ref());
+            if resolved.is_file() {
+                Some(resolved)
+            } else {
+                self.err(
+                    &p(&["images", "public_key"]),
+                    k.span(),
+                    format!("no key file at \"{}\"", resolved.display()),
+                );
+                None
+            }
+        });
+        Images {
+            baseline,
+            update,
+            public_key,
+        }
+    }
+
+    fn image(&mut self, which: &str, raw: Option<&S<RawImage>>, default_version: &str, simulated: bool) -> ImageSource {
+        let base = p(&["images", which]);
+        let Some(raw) = raw else {
+            return ImageSource::Generated {
+                version: default_version.to_string(),
+                size_kib: defaults::SIZE_KIB,
+                health: Health::Ok,
+            };
+        };
+        let r = raw.get_ref();
+        let health = match &r.health {
+            Some(h) if which == "baseline" && *h.get_ref() == Health::Fails => {
+                self.err(
+                    &with(&base, &["health"]),
+                    h.span(),
+                    "the baseline must pass its health check: expected \"ok\", got \"fails\"",
+                );
+                Health::Ok
+            }
+            Some(h) => *h.get_ref(),
+            None => Health::Ok,
+        };
+        if let Some(file) = &r.file {
+            for (key, span) in [
+                ("version", r.version.as_ref().map(|v| v.span())),
+                ("size_kib", r.size_kib.as_ref().map(|v| v.span())),
+            ] {
+                if let Some(span) = span {
+                    self.err(
+                        &with(&base, &[key]),
+                        span,
+                        format!("{key} describes a generated image; it cannot be given with file"),
+                    );
+                }
+            }
+            let resolved = self.resolve(file.get_ref());
+            if !resolved.is_file() {
+                self.err(
+                    &with(&base, &["file"]),
+                    file.span(),
+                    format!("no image file at \"{}\"", resolved.display()),
+                );
+            }
+            return ImageSource::File { path: resolved, health };
+        }
+        let version = match &r.version {
+            Some(v) => {
+                if let Err(m) = check_version(v.get_ref()) {
+                    self.err(&with(&base, &["version"]), v.span(), m);
+                }
+                v.get_ref().clone()
+            }
+            None => default_version.to_string(),
+        };
+        let max = if simulated { SIM_MAX_SIZE_KIB } else { 16 * 1024 };
+        let size_kib = match &r.size_kib {
+            Some(s) => {
+                let n = *s.get_ref();
+                if n == 0 || n > max {
+                    let why = if simulated {
+                        " (the simulated boards' 192 KiB slots keep a sector for the trailer)"
+                    } else {
+                        ""
+                    };
+                    self.err(
+                        &with(&base, &["size_kib"]),
+                        s.span(),
+                        format!("expected a size in [1, {max}] KiB{why}, got {n}"),
+                    );
+                }
+                n
+            }
+            None => defaults::SIZE_KIB,
+        };
+        ImageSource::Generated {
+            version,
+            size_kib,
+            health,
+        }
+    }
+
+    fn run(&mut self, raw: Option<&S<RawRun>>) -> Run {
+        let r = raw.map(|r| r.get_ref());
+        let base = p(&["run"]);
+        let seed = r.and_then(|r| r.seed.as_ref()).map_or(defaults::SEED, |s| *s.get_ref());
+        let repetitions = self.ranged_u32(&base, "repetitions", r.and_then(|r| r.repetitions.as_ref()), 1, 1, MAX_REPETITIONS);
+        let max_boots = self.ranged_u32(&base, "max_boots", r.and_then(|r| r.max_boots.as_ref()), defaults::MAX_BOOTS, 1, MAX_BOOTS_LIMIT);
+        let fault = r.and_then(|r| r.fault.as_ref()).map_or(Fault::PowerCut, |f| *f.get_ref());
+        let dwell_ms = r.and_then(|r| r.dwell_ms.as_ref()).map_or(defaults::DWELL_MS, |d| *d.get_ref());
+        let boot_timeout_ms = match r.and_then(|r| r.boot_timeout_ms.as_ref()) {
+            Some(b) if *b.get_ref() == 0 => {
+                self.err(&with(&base, &["boot_timeout_ms"]), b.span(), "expected a timeout of at least 1 ms, got 0");
+                defaults::BOOT_TIMEOUT_MS
+            }
+            Some(b) => *b.get_ref(),
+            None => defaults::BOOT_TIMEOUT_MS,
+        };
+        let settle_timeout_ms = match r.and_then(|r| r.settle_timeout_ms.as_ref()) {
+            Some(s) if *s.get_ref() < boot_timeout_ms => {
+                self.err(
+                    &with(&base, &["settle_timeout_ms"]),
+                    s.span(),
+                    format!(
+                        "expected at least boot_timeout_ms ({boot_timeout_ms}), got {}",
+                        s.get_ref()
+                    ),
+                );
+                defaults::SETTLE_TIMEOUT_MS.max(boot_timeout_ms)
+            }
+            Some(s) => *s.get_ref(),
+            None => defaults::SETTLE_TIMEOUT_MS.max(boot_timeout_ms),
+        };
+        Run {
+            seed,
+            repetitions,
+            fault,
+            dwell_ms,
+            boot_timeout_ms,
+            settle_timeout_ms,
+            max_boots,
+        }
+    }
+
+    fn ranged_u32(&mut self, base: &[Seg], key: &str, raw: Option<&S<u32>>, default: u32, lo: u32, hi: u32) -> u32 {
+        match raw {
+            Some(v) if !(lo..=hi).contains(v.get_ref()) => {
+                self.err(
+                    &with(base, &[key]),
+                    v.span(),
+                    format!("expected an integer in [{lo}, {hi}], got {}", v.get_ref()),
+                );
+                default
+            }
+            Some(v) => *v.get_ref(),
+            None => default,
+        }
+    }
+
+    fn pass(&mut self, raw: Option<&S<RawPass>>, images: Option<&S<RawImages>>, target: &Target, img: &Images) -> Pass {
+        let r = raw.map(|r| r.get_ref());
+        let final_raw = r.and_then(|r| r.final_image.as_ref());
+        let final_image = final_raw.map_or(FinalImage::Auto, |f| *f.get_ref());
+        let expect = r.and_then(|r| r.expect.as_ref()).map_or(Expect::Pass, |e| *e.get_ref());
+        let revertible = target.mode == Mode::SwapScratch && target.upgrade == Upgrade::Test;
+        if final_image == FinalImage::Auto && img.update.health() == Health::Fails && !revertible {
+            let (path, span) = match final_raw {
+                Some(f) => (p(&["pass", "final"]), f.span()),
+                None => {
+                    let path = p(&["images", "update", "health"]);
+                    let span = images
+                        .and_then(|i| i.get_ref().update.as_ref())
+                        .and_then(|u| u.get_ref().health.as_ref())
+                        .map_or(0..0, |h| h.span());
+                    (path, span)
+                }
+            };
+            self.err(
+                &path,
+                span,
+                format!(
+                    "final = \"auto\" cannot choose the final image: only a swap-scratch test upgrade reverts a failing update \
+                     (this one is {} {}); set pass.final to \"new\" or \"old\"",
+                    target.mode.name(),
+                    target.upgrade.name()
+                ),
+            );
+        }
+        Pass { final_image, expect }
+    }
+
+    fn markers(&mut self, raw: Option<&S<RawMarkers>>) -> Markers {
+        let r = raw.map(|r| r.get_ref());
+        let base = p(&["markers"]);
+        let boot = self.pattern(&with(&base, &["boot"]), r.and_then(|r| r.boot.as_ref()), defaults::BOOT);
+        let jump_raw = r.and_then(|r| r.jump.as_ref());
+        let jump = self.pattern(&with(&base, &["jump"]), jump_raw, defaults::JUMP);
+        self.require_group(&with(&base, &["jump"]), jump_raw, &jump, "version");
+        let halt = self.pattern(&with(&base, &["halt"]), r.and_then(|r| r.halt.as_ref()), defaults::HALT);
+        let commit_raw = r.and_then(|r| r.commit.as_ref());
+        let commit = self.pattern(&with(&base, &["commit"]), commit_raw, defaults::COMMIT);
+        self.require_group(&with(&base, &["commit"]), commit_raw, &commit, "version");
+        let settled = self.pattern(&with(&base, &["settled"]), r.and_then(|r| r.settled.as_ref()), defaults::SETTLED);
+        Markers {
+            boot,
+            jump,
+            halt,
+            commit,
+            settled,
+        }
+    }
+
+    fn phases(&mut self, raw: &[S<RawPhase>], simulated: bool) -> Vec<Phase> {
+        if raw.is_empty() {
+            self.errors.push(FileError {
+                field: "phases".to_string(),
+                ..self.doc.source.error(0..0, "", "a campaign needs at least one [[phases]] table")
+            });
+        }
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        for (i, rp) in raw.iter().enumerate() {
+            let base = with_index(&p(&["phases"]), i);
+            let r = rp.get_ref();
+            let name = r.name.get_ref().clone();
+            if !is_plain_name(&name) {
+                self.err(
+                    &with(&base, &["name"]),
+                    r.name.span(),
+                    format!("expected a name of letters, digits, '-' and '_' (used in cut ids), got \"{name}\""),
+                );
+            } else if !seen.insert(name.clone()) {
+                self.err(
+                    &with(&base, &["name"]),
+                    r.name.span(),
+                    format!("phase \"{name}\" is defined twice; phase names must be unique"),
+                );
+            }
+            let start = self.compile(&with(&base, &["start"]), r.start.get_ref(), r.start.span());
+            let end = self.compile(&with(&base, &["end"]), r.end.get_ref(), r.end.span());
+            let progress = r
+                .progress
+                .as_ref()
+                .map(|pr| self.compile(&with(&base, &["progress"]), pr.get_ref(), pr.span()));
+            let offsets = match &r.offsets {
+                Some(o) => {
+                    let obase = with(&base, &["offsets"]);
+                    if is_empty(o.get_ref()) {
+                        self.err(
+                            &obase,
+                            o.span(),
+                            "expected at least one of fixed, bytes, ms, us, sectors, random, every_op (leave offsets out \
+                             for a phase that only positions the next one)",
+                        );
+                    }
+                    self.offsets(&obase, o.get_ref(), progress.is_some(), simulated)
+                }
+                None => Offsets::default(),
+            };
+            out.push(Phase {
+                name,
+                start,
+                end,
+                progress,
+                offsets,
+            });
+        }
+        out
+    }
+
+    fn sequences(&mut self, raw: &[S<RawSequence>], raw_phases: &[S<RawPhase>], phases: &[Phase], simulated: bool) -> Vec<Sequence> {
+        let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        for (i, rs) in raw.iter().enumerate() {
+            let base = with_index(&p(&["sequences"]), i);
+            let r = rs.get_ref();
+            let name = match &r.name {
+                Some(n) => {
+                    let name = n.get_ref().clone();
+                    if !is_plain_name(&name) {
+                        self.err(
+                            &with(&base, &["name"]),
+                            n.span(),
+                            format!("expected a name of letters, digits, '-' and '_' (used in cut ids), got \"{name}\""),
+                        );
+                    }
+                    name
+                }
+                None => format!("seq-{}", i + 1),
+            };
+            if !seen.insert(name.clone()) {
+                let span = r.name.as_ref().map_or(rs.span(), |n| n.span());
+                self.err(
+                    &with(&base, &["name"]),
+                    span,
+                    format!("sequence \"{name}\" is defined twice; sequence names must be unique"),
+                );
+            }
+            let mut specs = Vec::new();
+            for (key, spec) in [("first", &r.first), ("then", &r.then)] {
+                let sbase = with(&base, &[key]);
+                let s = spec.get_ref();
+                let phase = s.phase.get_ref().clone();
+                let found = phases.iter().position(|p| p.name == phase);
+                if found.is_none() {
+                    let mut m = format!("no phase named \"{phase}\"");
+                    match hint::closest(&phase, &names) {
+                        Some(h) => m.push_str(&format!("; did you mean \"{h}\"?")),
+                        None => m.push_str(&format!("; phases are: {}", names.join(", "))),
+                    }
+                    self.err(&with(&sbase, &["phase"]), s.phase.span(), m);
+                }
+                let has_progress = found.is_some_and(|i| raw_phases[i].get_ref().progress.is_some());
+                let obase = with(&sbase, &["offsets"]);
+                if is_empty(s.offsets.get_ref()) {
+                    self.err(
+                        &obase,
+                        s.offsets.span(),
+                        "expected at least one of fixed, bytes, ms, us, sectors, random, every_op",
+                    );
+                }
+                let offsets = self.offsets(&obase, s.offsets.get_ref(), has_progress || found.is_none(), simulated);
+                specs.push(CutSpec { phase, offsets });
+            }
+            let then = specs.pop().unwrap_or_else(|| unreachable!("two specs pushed"));
+            let first = specs.pop().unwrap_or_else(|| unreachable!("two specs pushed"));
+            out.push(Sequence { name, first, then });
+        }
+        out
+    }
+
+    fn offsets(&mut self, base: &[Seg], r: &RawOffsets, has_progress: bool, simulated: bool) -> Offsets {
+        let mut o = Offsets::default();
+        if let Some(fixed) = &r.fixed {
+            let mut seen = HashSet::new();
+            for (i, f) in fixed.get_ref().iter().enumerate() {
+                if !seen.insert(*f.get_ref()) {
+                    self.err(
+                        &with_index(&with(base, &["fixed"]), i),
+                        f.span(),
+                        format!("\"{}\" is listed twice", f.get_ref().name()),
+                    );
+                } else {
+                    o.fixed.push(*f.get_ref());
+                }
+            }
+        }
+        if let Some(bytes) = &r.bytes {
+            let bbase = with(base, &["bytes"]);
+            match bytes.get_ref() {
+                RawBytes::List(list) => {
+                    let mut seen = HashSet::new();
+                    let mut v = Vec::new();
+                    for (i, n) in list.iter().enumerate() {
+                        let path = with_index(&bbase, i);
+                        if *n.get_ref() == 0 {
+                            self.err(&path, n.span(), "expected a byte count of at least 1, got 0");
+                        } else if !seen.insert(*n.get_ref()) {
+                            self.err(&path, n.span(), format!("{} is listed twice", n.get_ref()));
+                        } else {
+                            v.push(*n.get_ref());
+                        }
+                    }
+                    if list.is_empty() {
+                        self.err(&bbase, bytes.span(), "expected at least one byte count, got an empty array");
+                    }
+                    o.bytes = Some(ByteOffsets::List(v));
+                }
+                RawBytes::Step(s) => {
+                    let step = *s.step.get_ref();
+                    if step == 0 {
+                        self.err(&with(&bbase, &["step"]), s.step.span(), "expected a step of at least 1 byte, got 0");
+                    }
+                    let from = s.from.as_ref().map(|f| *f.get_ref());
+                    let to = s.to.as_ref().map(|t| *t.get_ref());
+                    if let Some(f) = &s.from {
+                        if *f.get_ref() == 0 {
+                            self.err(&with(&bbase, &["from"]), f.span(), "expected a byte count of at least 1, got 0");
+                        }
+                    }
+                    if let (Some(f), Some(t)) = (from, &s.to) {
+                        if *t.get_ref() <= f {
+                            self.err(
+                                &with(&bbase, &["to"]),
+                                t.span(),
+                                format!("expected a bound above from ({f}), got {}", t.get_ref()),
+                            );
+                        }
+                    }
+                    o.bytes = Some(ByteOffsets::Step { step: step.max(1), from, to });
+                }
+            }
+        }
+        for (key, raw, dst) in [("ms", &r.ms, &mut o.ms), ("us", &r.us, &mut o.us)] {
+            if let Some(list) = raw {
+                let mut seen = HashSet::new();
+                if list.get_ref().is_empty() {
+                    self.err(&with(base, &[key]), list.span(), "expected at least one delay, got an empty array");
+                }
+                for (i, n) in list.get_ref().iter().enumerate() {
+                    if !seen.insert(*n.get_ref()) {
+                        self.err(
+                            &with_index(&with(base, &[key]), i),
+                            n.span(),
+                            format!("{} is listed twice", n.get_ref()),
+                        );
+                    } else {
+                        dst.push(*n.get_ref());
+                    }
+                }
+            }
+        }
+        if let Some(sec) = &r.sectors {
+            let sbase = with(base, &["sectors"]);
+            let s = sec.get_ref();
+            if !has_progress {
+                self.err(
+                    &sbase,
+                    sec.span(),
+                    "sectors needs the phase's progress pattern: add progress = '...' to the phase",
+                );
+            }
+            let every = match &s.every {
+                Some(e) if *e.get_ref() == 0 => {
+                    self.err(&with(&sbase, &["every"]), e.span(), "expected an integer of at least 1, got 0");
+                    1
+                }
+                Some(e) => *e.get_ref(),
+                None => 1,
+            };
+            let fraction_ppm = s.fraction.as_ref().and_then(|f| {
+                let v = *f.get_ref();
+                if v.is_finite() && (0.0..=1.0).contains(&v) {
+                    Some((v * 1e6).round() as u32)
+                } else {
+                    self.err(
+                        &with(&sbase, &["fraction"]),
+                        f.span(),
+                        format!("expected a number in [0, 1], got {v}"),
+                    );
+                    None
+                }
+            });
+            o.sectors = Some(SectorOffsets { every, fraction_ppm });
+        }
+        if let Some(n) = &r.random {
+            let v = *n.get_ref();
+            if v == 0 || v > MAX_RANDOM {
+                self.err(
+                    &with(base, &["random"]),
+                    n.span(),
+                    format!("expected a count in [1, {MAX_RANDOM}], got {v}"),
+                );
+            } else {
+                o.random = v;
+            }
+        }
+        if let Some(list) = &r.every_op {
+            let ebase = with(base, &["every_op"]);
+            if !simulated {
+                self.err(
+                    &ebase,
+                    list.span(),
+                    "every_op needs the flash-operation journal, which only the simulated board has; \
+                     use sectors or ms offsets on a station",
+                );
+            }
+            if list.get_ref().is_empty() {
+                self.err(&ebase, list.span(), "expected at least one of \"before\", \"inside:F\", \"after\", got an empty array");
+            }
+            let mut seen = HashSet::new();
+            for (i, s) in list.get_ref().iter().enumerate() {
+                let path = with_index(&ebase, i);
+                match parse_op_point(s.get_ref()) {
+                    Ok(pt) => {
+                        if !seen.insert(pt) {
+                            self.err(&path, s.span(), format!("\"{}\" is listed twice", s.get_ref()));
+                        } else {
+                            o.every_op.push(pt);
+                        }
+                    }
+                    Err(m) => self.err(&path, s.span(), m),
+                }
+            }
+        }
+        o
+    }
+}
+
+fn is_empty(r: &RawOffsets) -> bool {
+    r.fixed.is_none()
+        && r.bytes.is_none()
+        && r.ms.is_none()
+        && r.us.is_none()
+        && r.sectors.is_none()
+        && r.random.is_none()
+        && r.every_op.is_none()
+}
+
+/// `before`, `after` or `inside:F` with F in [0, 1].
+pub fn parse_op_point(s: &str) -> Result<OpPoint, String> {
+    let expected = "expected \"before\", \"after\" or \"inside:F\" with F in [0, 1]";
+    match s {
+        "before" => return Ok(OpPoint::Before),
+        "after" => return Ok(OpPoint::After),
+        _ => {}
+    }
+    if let Some(f) = s.strip_prefix("inside:") {
+        return match f.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && (0.0..=1.0).contains(&v) => Ok(OpPoint::Inside {
+                ppm: (v * 1e6).round() as u32,
+            }),
+            _ => Err(format!("{expected}, got \"{s}\"")),
+        };
+    }
+    let mut m = format!("{expected}, got \"{s}\"");
+    if let Some(h) = hint::closest(s, &["before", "after", "inside"]) {
+        let h = if h == "inside" { "inside:0.5" } else { h };
+        m.push_str(&format!("; did you mean \"{h}\"?"));
+    }
+    Err(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(check_version("1.0.0").is_ok());
+        assert!(check_version("2.3.4+17").is_ok());
+        assert!(check_version("2").is_ok());
+        assert!(check_version("256.0.0").is_err());
+        assert!(check_version("1.0.0.0").is_err());
+        assert!(check_version("1..0").is_err());
+        assert!(check_version("v1").is_err());
+        assert!(check_version("1.0+").is_err());
+        assert_eq!(version_key("1.0"), version_key("1.0.0+0"));
+    }
+
+    #[test]
+    fn op_points() {
+        assert_eq!(parse_op_point("before"), Ok(OpPoint::Before));
+        assert_eq!(parse_op_point("inside:0.5"), Ok(OpPoint::Inside { ppm: 500_000 }));
+        assert_eq!(parse_op_point("inside:1"), Ok(OpPoint::Inside { ppm: 1_000_000 }));
+        assert!(parse_op_point("inside:1.5").is_err());
+        assert!(parse_op_point("inside:nan").is_err());
+        assert!(parse_op_point("befor").unwrap_err().contains("did you mean \"before\""));
+    }
+}

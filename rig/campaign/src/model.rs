@@ -1,0 +1,438 @@
+//! The validated campaign: what the rest of cutpoint works from.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::station::StationFile;
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used in campaign files.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn from_name(name: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.name() == name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// A simulated board profile.
+    Board {
+        Nrf52840 => "nrf52840",
+        Stm32l4 => "stm32l4",
+        W25q128 => "w25q128",
+    }
+}
+
+named_enum! {
+    /// The firmware build on the simulated board: the reference or one broken variant.
+    Variant {
+        Reference => "reference",
+        NoSwapStatus => "no-swap-status",
+        EarlyTrailerMagic => "early-trailer-magic",
+        ConfirmAtBoot => "confirm-at-boot",
+        ScratchEraseForward => "scratch-erase-forward",
+        TornMagicRevert => "torn-magic-revert",
+        OverwriteNoRollback => "overwrite-no-rollback",
+        SingleSectorMetadata => "single-sector-metadata",
+    }
+}
+
+impl Variant {
+    /// Variants built only as overwrite-only bootloaders.
+    pub const fn overwrite_only(self) -> bool {
+        matches!(self, Variant::OverwriteNoRollback)
+    }
+}
+
+named_enum! {
+    /// How the bootloader installs an update.
+    Mode {
+        SwapScratch => "swap-scratch",
+        Overwrite => "overwrite",
+    }
+}
+
+named_enum! {
+    /// Whether the update is requested for a trial boot (`test`) or for good (`perm`).
+    Upgrade {
+        Test => "test",
+        Perm => "perm",
+    }
+}
+
+named_enum! {
+    /// What kind of fault ends the power.
+    Fault {
+        /// Supply cut: the flash operation in flight tears.
+        PowerCut => "power-cut",
+        /// Reset: RAM is lost, the operation in flight completes.
+        Reset => "reset",
+        /// Brownout: flash operations silently do not happen, then the part resets.
+        Brownout => "brownout",
+    }
+}
+
+named_enum! {
+    /// Whether an image passes the application's health check.
+    Health {
+        Ok => "ok",
+        Fails => "fails",
+    }
+}
+
+named_enum! {
+    /// Which image must be running once the device settles.
+    FinalImage {
+        /// `new` for a good update, `old` for one whose health check fails.
+        Auto => "auto",
+        New => "new",
+        Old => "old",
+    }
+}
+
+named_enum! {
+    /// What the campaign as a whole must conclude.
+    Expect {
+        /// Every cut point must pass.
+        Pass => "pass",
+        /// A negative control: at least one cut point must fail.
+        Fail => "fail",
+    }
+}
+
+named_enum! {
+    /// Fixed instants of a phase.
+    Fixed {
+        Start => "start",
+        End => "end",
+    }
+}
+
+/// Where in a flash operation a cut lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpPoint {
+    /// Just before the operation starts.
+    Before,
+    /// `ppm` millionths of the operation's duration in.
+    Inside { ppm: u32 },
+    /// Just after it completes.
+    After,
+}
+
+impl OpPoint {
+    /// The spelling used in cut ids: `before`, `inside-0.50`, `after`.
+    pub fn id_part(self) -> String {
+        match self {
+            OpPoint::Before => "before".to_string(),
+            OpPoint::Inside { ppm } => format!("inside-{}", fraction_text(ppm)),
+            OpPoint::After => "after".to_string(),
+        }
+    }
+}
+
+/// A fraction in millionths written with at least two decimals: `0.50`, `0.10`, `0.125`.
+pub fn fraction_text(ppm: u32) -> String {
+    let whole = ppm / 1_000_000;
+    let frac = ppm % 1_000_000;
+    let mut digits = format!("{frac:06}");
+    while digits.len() > 2 && digits.ends_with('0') {
+        digits.pop();
+    }
+    format!("{whole}.{digits}")
+}
+
+/// A compiled regular expression with its source text.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub source: String,
+    pub regex: Regex,
+}
+
+impl Pattern {
+    pub fn is_match(&self, line: &str) -> bool {
+        self.regex.is_match(line)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// A campaign, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    /// From `name`, or the file stem.
+    pub name: String,
+    pub description: String,
+    /// The file it was read from, as given.
+    pub path: PathBuf,
+    /// SHA-256 (hex) of the file's bytes, so a resumed run can refuse a changed campaign.
+    pub sha256: String,
+    pub target: Target,
+    pub images: Images,
+    pub run: Run,
+    pub pass: Pass,
+    pub markers: Markers,
+    /// In console order.
+    pub phases: Vec<Phase>,
+    pub sequences: Vec<Sequence>,
+}
+
+impl Campaign {
+    pub fn phase(&self, name: &str) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    pub fn is_simulated(&self) -> bool {
+        matches!(self.target.kind, TargetKind::Simulated { .. })
+    }
+
+    /// The image that must run at the end: `auto` resolved against the update's health.
+    pub fn expected_final(&self) -> FinalImage {
+        match self.pass.final_image {
+            FinalImage::Auto => match self.images.update.health() {
+                Health::Ok => FinalImage::New,
+                Health::Fails => FinalImage::Old,
+            },
+            other => other,
+        }
+    }
+
+    /// Power-off time: the campaign's, raised to the station's when the station needs longer.
+    pub fn effective_dwell_ms(&self) -> u64 {
+        match &self.target.kind {
+            TargetKind::Station { station, .. } => self.run.dwell_ms.max(station.dwell_ms.unwrap_or(0)),
+            TargetKind::Simulated { .. } => self.run.dwell_ms,
+        }
+    }
+}
+
+/// What the campaign runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub mode: Mode,
+    pub upgrade: Upgrade,
+    pub kind: TargetKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetKind {
+    /// The built-in simulated board.
+    Simulated { board: Board, variant: Variant },
+    /// A lab bench described by a station file.
+    Station { path: PathBuf, station: Box<StationFile> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Images {
+    pub baseline: ImageSource,
+    pub update: ImageSource,
+    /// Ed25519 public key (PEM or raw 32 bytes) the target's bootloader trusts.
+    pub public_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    /// Built by cutpoint's image tool and signed with the test-only key.
+    Generated {
+        version: String,
+        size_kib: u32,
+        health: Health,
+    },
+    /// A prebuilt signed image (path resolved against the campaign file's folder).
+    File { path: PathBuf, health: Health },
+}
+
+impl ImageSource {
+    pub fn health(&self) -> Health {
+        match self {
+            ImageSource::Generated { health, .. } | ImageSource::File { health, .. } => *health,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub seed: u64,
+    pub repetitions: u32,
+    pub fault: Fault,
+    pub dwell_ms: u64,
+    pub boot_timeout_ms: u64,
+    pub settle_timeout_ms: u64,
+    pub max_boots: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub final_image: FinalImage,
+    pub expect: Expect,
+}
+
+/// How the rig reads the console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Markers {
+    /// A boot starts (counts boots against `max_boots`).
+    pub boot: Pattern,
+    /// The bootloader jumps to an image; captures `version` (and `hash` when present).
+    pub jump: Pattern,
+    /// The bootloader found nothing to boot.
+    pub halt: Pattern,
+    /// The running image confirmed itself; captures `version`.
+    pub commit: Pattern,
+    /// The device has nothing more to do.
+    pub settled: Pattern,
+}
+
+/// One named stretch of the update, delimited by two console markers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub start: Pattern,
+    pub end: Pattern,
+    /// Progress markers inside the phase (for `sectors` offsets); group `n` numbers them.
+    pub progress: Option<Pattern>,
+    pub offsets: Offsets,
+}
+
+/// Where to cut inside a phase.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offsets {
+    pub fixed: Vec<Fixed>,
+    pub bytes: Option<ByteOffsets>,
+    pub ms: Vec<u64>,
+    pub us: Vec<u64>,
+    pub sectors: Option<SectorOffsets>,
+    pub random: u32,
+    pub every_op: Vec<OpPoint>,
+}
+
+impl Offsets {
+    pub fn is_empty(&self) -> bool {
+        self.fixed.is_empty()
+            && self.bytes.is_none()
+            && self.ms.is_empty()
+            && self.us.is_empty()
+            && self.sectors.is_none()
+            && self.random == 0
+            && self.every_op.is_empty()
+    }
+
+    /// One short description per offset kind present, e.g. `ms×2`, `sectors every 4 +0.50`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.fixed.is_empty() {
+            let names: Vec<&str> = self.fixed.iter().map(|f| f.name()).collect();
+            out.push(format!("fixed {}", names.join("+")));
+        }
+        match &self.bytes {
+            Some(ByteOffsets::List(v)) => out.push(format!("bytes×{}", v.len())),
+            Some(ByteOffsets::Step { step, .. }) => out.push(format!("bytes every {step} B")),
+            None => {}
+        }
+        if !self.ms.is_empty() {
+            out.push(format!("ms×{}", self.ms.len()));
+        }
+        if !self.us.is_empty() {
+            out.push(format!("us×{}", self.us.len()));
+        }
+        if let Some(s) = &self.sectors {
+            let mut d = format!("sectors every {}", s.every);
+            if let Some(f) = s.fraction_ppm {
+                d.push_str(&format!(" +{}", fraction_text(f)));
+            }
+            out.push(d);
+        }
+        if self.random > 0 {
+            out.push(format!("random×{}", self.random));
+        }
+        if !self.every_op.is_empty() {
+            let pts: Vec<String> = self.every_op.iter().map(|p| p.id_part()).collect();
+            out.push(format!("every_op {}", pts.join("/")));
+        }
+        out
+    }
+}
+
+/// Byte offsets into the update's delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ByteOffsets {
+    List(Vec<u64>),
+    /// `from`, `from + step`, ... below `to` (defaults: `from = step`, `to` = the update size).
+    Step { step: u64, from: Option<u64>, to: Option<u64> },
+}
+
+/// Cuts at the phase's progress markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectorOffsets {
+    /// Take the 1st, (1+every)th, (1+2·every)th ... marker.
+    pub every: u32,
+    /// Cut this far (millionths) into the first flash operation after the marker.
+    pub fraction_ppm: Option<u32>,
+}
+
+/// A double cut: a second cut during the recovery from the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequence {
+    pub name: String,
+    pub first: CutSpec,
+    /// Its phase is looked for in the console of the run that recovers from the first cut.
+    pub then: CutSpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutSpec {
+    pub phase: String,
+    pub offsets: Offsets,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_print_with_two_decimals_or_more() {
+        assert_eq!(fraction_text(500_000), "0.50");
+        assert_eq!(fraction_text(100_000), "0.10");
+        assert_eq!(fraction_text(125_000), "0.125");
+        assert_eq!(fraction_text(0), "0.00");
+        assert_eq!(fraction_text(1_000_000), "1.00");
+        assert_eq!(fraction_text(1), "0.000001");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for v in Variant::ALL {
+            assert_eq!(Variant::from_name(v.name()), Some(*v));
+        }
+        assert_eq!(Board::from_name("nrf52840"), Some(Board::Nrf52840));
+        assert_eq!(Fault::PowerCut.to_string(), "power-cut");
+    }
+}

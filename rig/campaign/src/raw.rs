@@ -1,0 +1,165 @@
+//! The campaign file as written, before validation: every value keeps its position.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::model::{Board, Expect, Fault, FinalImage, Fixed, Health, Mode, Upgrade, Variant};
+
+pub(crate) type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawCampaign {
+    pub name: Option<S<String>>,
+    pub description: Option<S<String>>,
+    pub target: Option<S<RawTarget>>,
+    pub images: Option<S<RawImages>>,
+    pub run: Option<S<RawRun>>,
+    pub pass: Option<S<RawPass>>,
+    pub markers: Option<S<RawMarkers>>,
+    #[serde(default)]
+    pub phases: Vec<S<RawPhase>>,
+    #[serde(default)]
+    pub sequences: Vec<S<RawSequence>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawTarget {
+    pub board: Option<S<Board>>,
+    pub variant: Option<S<Variant>>,
+    pub mode: Option<S<Mode>>,
+    pub upgrade: Option<S<Upgrade>>,
+    pub station: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawImages {
+    pub baseline: Option<S<RawImage>>,
+    pub update: Option<S<RawImage>>,
+    pub public_key: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawImage {
+    pub version: Option<S<String>>,
+    pub size_kib: Option<S<u32>>,
+    pub health: Option<S<Health>>,
+    pub file: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawRun {
+    pub seed: Option<S<u64>>,
+    pub repetitions: Option<S<u32>>,
+    pub fault: Option<S<Fault>>,
+    pub dwell_ms: Option<S<u64>>,
+    pub boot_timeout_ms: Option<S<u64>>,
+    pub settle_timeout_ms: Option<S<u64>>,
+    pub max_boots: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawPass {
+    #[serde(rename = "final")]
+    pub final_image: Option<S<FinalImage>>,
+    pub expect: Option<S<Expect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawMarkers {
+    pub boot: Option<S<String>>,
+    pub jump: Option<S<String>>,
+    pub halt: Option<S<String>>,
+    pub commit: Option<S<String>>,
+    pub settled: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawPhase {
+    pub name: S<String>,
+    pub start: S<String>,
+    pub end: S<String>,
+    pub progress: Option<S<String>>,
+    pub offsets: Option<S<RawOffsets>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawOffsets {
+    pub fixed: Option<S<Vec<S<Fixed>>>>,
+    pub bytes: Option<S<RawBytes>>,
+    pub ms: Option<S<Vec<S<u64>>>>,
+    pub us: Option<S<Vec<S<u64>>>>,
+    pub sectors: Option<S<RawSectors>>,
+    pub random: Option<S<u32>>,
+    pub every_op: Option<S<Vec<S<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawSectors {
+    pub every: Option<S<u32>>,
+    pub fraction: Option<S<f64>>,
+}
+
+/// `bytes = [81920, ...]` or `bytes = { step = 16384, from = ..., to = ... }`.
+#[derive(Debug)]
+pub(crate) enum RawBytes {
+    List(Vec<S<u64>>),
+    Step(RawByteStep),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawByteStep {
+    pub step: S<u64>,
+    pub from: Option<S<u64>>,
+    pub to: Option<S<u64>>,
+}
+
+impl<'de> Deserialize<'de> for RawBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawBytes;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of byte counts or a table { step, from, to }")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawBytes, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(RawBytes::List)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBytes, A::Error> {
+                RawByteStep::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawBytes::Step)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawSequence {
+    pub name: Option<S<String>>,
+    pub first: S<RawCutSpec>,
+    pub then: S<RawCutSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawCutSpec {
+    pub phase: S<String>,
+    pub offsets: S<RawOffsets>,
+}

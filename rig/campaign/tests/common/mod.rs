@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use cutpoint_campaign::{Campaign, ImageSource, OpSpan, TargetKind, Timeline};
+
+/// The repository's `campaigns/` folder.
+pub fn campaigns_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../campaigns")
+}
+
+/// Every `*.toml` under `dir`, sorted.
+pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable folder") {
+            let path = entry.expect("folder entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A recorded unfaulted run (see `tests/timelines/README.md`).
+pub struct Recorded {
+    pub console: Vec<(u64, String)>,
+    pub ops: Vec<OpSpan>,
+    pub update_size: u64,
+}
+
+impl Recorded {
+    pub fn parse(text: &str) -> Recorded {
+        let mut rec = Recorded {
+            console: Vec::new(),
+            ops: Vec::new(),
+            update_size: 0,
+        };
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("L ") {
+                let (t, text) = rest.split_once(' ').expect("L <us> <text>");
+                rec.console.push((t.parse().expect("time"), text.to_string()));
+            } else if let Some(rest) = line.strip_prefix("O ") {
+                let v: Vec<u64> = rest.split(' ').map(|x| x.parse().expect("number")).collect();
+                rec.ops.push(OpSpan {
+                    index: v[0],
+                    start_us: v[1],
+                    end_us: v[2],
+                });
+            } else if let Some(rest) = line.strip_prefix("update_size ") {
+                rec.update_size = rest.parse().expect("size");
+            }
+        }
+        rec
+    }
+
+    pub fn lines(&self) -> Vec<(u64, &str)> {
+        self.console.iter().map(|(t, l)| (*t, l.as_str())).collect()
+    }
+
+    pub fn timeline<'a>(&'a self, lines: &'a [(u64, &'a str)]) -> Timeline<'a> {
+        Timeline {
+            console: lines,
+            ops: Some(&self.ops),
+            update_size: self.update_size,
+        }
+    }
+}
+
+/// The name of the recorded timeline of a simulated campaign's unfaulted run.
+pub fn timeline_key(c: &Campaign) -> String {
+    let TargetKind::Simulated { board, variant } = &c.target.kind else {
+        panic!("{}: not a simulated campaign", c.name);
+    };
+    let ImageSource::Generated { size_kib, .. } = &c.images.update else {
+        panic!("{}: update is not generated", c.name);
+    };
+    format!(
+        "{board}-{variant}-{}-{}-{}-{size_kib}k",
+        c.target.mode,
+        c.target.upgrade,
+        c.images.update.health()
+    )
+}
+
+pub fn recorded_for(c: &Campaign) -> Recorded {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/timelines")
+        .join(format!("{}.txt", timeline_key(c)));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: no recorded timeline {}: {e}", c.name, path.display()));
+    Recorded::parse(&text)
+}

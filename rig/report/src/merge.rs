@@ -1,0 +1,363 @@
+//! Merging the journals of one campaign (its partitions `k/n`, or copies of a resumed run) into one
+//! view that the reports are built from.
+
+use crate::journal::Journal;
+use crate::model::{ControlRun, JournalEnd, PlannedCut, Status};
+use std::collections::{BTreeSet, HashMap};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no journals to merge")]
+    Empty,
+    #[error(
+        "cannot merge different campaigns: {} is campaign `{}` (sha256 {}) but {} is campaign `{}` (sha256 {}); \
+         only partitions or resumes of one campaign file merge",
+        .first.journal, .first.campaign, .first.sha256, .other.journal, .other.campaign, .other.sha256
+    )]
+    DifferentCampaigns {
+        first: Box<CampaignOf>,
+        other: Box<CampaignOf>,
+    },
+}
+
+/// Which campaign a journal holds (for [`MergeError::DifferentCampaigns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignOf {
+    pub journal: String,
+    pub campaign: String,
+    pub sha256: String,
+}
+
+/// Merges journals of the same campaign (same `campaign_sha256`), in the order given.
+///
+/// - planned cut points: the union; in campaign order when every planned cut carries its `index`,
+///   else in order of first appearance;
+/// - results by id; when two journals hold the same id the later journal wins, with a note;
+/// - the control run: the first that did not pass, else the first;
+/// - the end: only when every journal ended (else the merged campaign counts as interrupted);
+/// - the partition: none when the partitions cover the whole campaign, else the list of them.
+pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
+    let mut journals = journals.into_iter();
+    let Some(first) = journals.next() else {
+        return Err(MergeError::Empty);
+    };
+    let rest: Vec<Journal> = journals.collect();
+    if rest.is_empty() {
+        return Ok(first);
+    }
+    let all: Vec<Journal> = std::iter::once(first).chain(rest).collect();
+    let names: Vec<String> = all.iter().enumerate().map(|(i, j)| source_name(j, i)).collect();
+
+    let base = &all[0].header;
+    for (journal, name) in all.iter().zip(&names).skip(1) {
+        if journal.header.campaign_sha256 != base.campaign_sha256 {
+            return Err(MergeError::DifferentCampaigns {
+                first: Box::new(CampaignOf {
+                    journal: names[0].clone(),
+                    campaign: base.campaign.clone(),
+                    sha256: base.campaign_sha256.clone(),
+                }),
+                other: Box::new(CampaignOf {
+                    journal: name.clone(),
+                    campaign: journal.header.campaign.clone(),
+                    sha256: journal.header.campaign_sha256.clone(),
+                }),
+            });
+        }
+    }
+
+    let mut notes: Vec<String> = all.iter().flat_map(|j| j.notes.iter().cloned()).collect();
+    let mut header = base.clone();
+
+    for (journal, name) in all.iter().zip(&names).skip(1) {
+        if journal.header.target != base.target {
+            notes.push(format!(
+                "{name} ran on target `{}`, {} on `{}`",
+                journal.header.target, names[0], base.target
+            ));
+        }
+        if journal.header.seed != base.seed {
+            notes.push(format!(
+                "{name} has campaign seed {}, {} has {}",
+                journal.header.seed, names[0], base.seed
+            ));
+        }
+    }
+
+    header.planned = merged_plan(&all, &names, &mut notes);
+    header.partition = merged_partition(&all, &mut notes);
+
+    let mut cuts = Vec::new();
+    let mut where_from: HashMap<String, (usize, usize)> = HashMap::new();
+    for (j, journal) in all.iter().enumerate() {
+        for cut in &journal.cuts {
+            match where_from.get(&cut.id) {
+                Some(&(index, from)) => {
+                    notes.push(format!(
+                        "cut point `{}` is in {} and {}; keeping the later ({})",
+                        cut.id, names[from], names[j], names[j]
+                    ));
+                    cuts[index] = cut.clone();
+                    where_from.insert(cut.id.clone(), (index, j));
+                }
+                None => {
+                    where_from.insert(cut.id.clone(), (cuts.len(), j));
+                    cuts.push(cut.clone());
+                }
+            }
+        }
+    }
+
+    let control = merged_control(&all, &names, &mut notes);
+    let end = merged_end(&all, &names, &mut notes);
+
+    Ok(Journal {
+        header,
+        control,
+        cuts,
+        end,
+        notes,
+        sources: all.iter().flat_map(|j| j.sources.iter().cloned()).collect(),
+    })
+}
+
+fn source_name(journal: &Journal, i: usize) -> String {
+    match journal.sources.as_slice() {
+        [one] => one.display().to_string(),
+        [] => format!("journal #{}", i + 1),
+        many => many
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join("+"),
+    }
+}
+
+fn merged_plan(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Vec<PlannedCut> {
+    let mut planned: Vec<PlannedCut> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for (journal, name) in all.iter().zip(names) {
+        for cut in &journal.header.planned {
+            match at.get(cut.id.as_str()) {
+                Some(&i) => {
+                    let known = &planned[i];
+                    if known.phase != cut.phase || known.offset != cut.offset {
+                        notes.push(format!(
+                            "{name} plans `{}` at {}/{}, an earlier journal at {}/{}; keeping the earlier",
+                            cut.id, cut.phase, cut.offset, known.phase, known.offset
+                        ));
+                    }
+                }
+                None => {
+                    at.insert(&cut.id, planned.len());
+                    planned.push(cut.clone());
+                }
+            }
+        }
+    }
+    if planned.iter().all(|p| p.index.is_some()) {
+        // Stable: equal indexes keep their order of first appearance.
+        planned.sort_by_key(|p| p.index);
+    }
+    planned
+}
+
+fn merged_partition(all: &[Journal], notes: &mut Vec<String>) -> Option<String> {
+    let partitions: BTreeSet<(u64, u64, &str)> = all
+        .iter()
+        .map(|j| {
+            let p = j.header.partition.as_deref();
+            let parsed = p.and_then(parse_partition).unwrap_or((0, 0));
+            (parsed.1, parsed.0, p.unwrap_or(""))
+        })
+        .collect();
+    if partitions.len() == 1 {
+        return all[0].header.partition.clone();
+    }
+    let listed: Vec<&str> = partitions
+        .iter()
+        .map(|&(_, _, p)| if p.is_empty() { "none" } else { p })
+        .collect();
+    let listed = listed.join(", ");
+    let n = partitions.iter().next().map_or(0, |&(n, _, _)| n);
+    let whole = n > 0
+        && partitions.iter().all(|&(pn, _, _)| pn == n)
+        && (1..=n).all(|k| partitions.iter().any(|&(_, pk, _)| pk == k));
+    if whole {
+        notes.push(format!("merged partitions {listed}: the whole campaign"));
+        None
+    } else {
+        notes.push(format!("merged partitions {listed}"));
+        Some(listed)
+    }
+}
+
+/// `k/n` with 1 <= k <= n.
+fn parse_partition(p: &str) -> Option<(u64, u64)> {
+    let (k, n) = p.split_once('/')?;
+    let (k, n) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
+    (k >= 1 && k <= n).then_some((k, n))
+}
+
+fn merged_control(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Option<ControlRun> {
+    let controls: Vec<(&ControlRun, &String)> = all
+        .iter()
+        .zip(names)
+        .filter_map(|(j, name)| j.control.as_ref().map(|c| (c, name)))
+        .collect();
+    let bad = controls.iter().find(|(c, _)| c.status != Status::Pass);
+    match bad {
+        Some((control, name)) => {
+            notes.push(format!("the control run of {name} ended {}", control.status));
+            Some((*control).clone())
+        }
+        None => controls.first().map(|(c, _)| (*c).clone()),
+    }
+}
+
+fn merged_end(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Option<JournalEnd> {
+    let mut ends = Vec::new();
+    for (journal, name) in all.iter().zip(names) {
+        match &journal.end {
+            Some(end) => ends.push(end),
+            None => {
+                notes.push(format!("{name} did not finish (no end record)"));
+                return None;
+            }
+        }
+    }
+    let finished = ends
+        .iter()
+        .map(|e| e.finished.as_str())
+        .max()
+        .unwrap_or_default()
+        .to_owned();
+    let how = ends
+        .iter()
+        .find(|e| e.how != "complete")
+        .map_or("complete", |e| e.how.as_str())
+        .to_owned();
+    Some(JournalEnd { finished, how })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+    use crate::testutil::{cut, header};
+    use std::path::PathBuf;
+
+    fn journal(path: &str, sha: &str, partition: Option<&str>, planned: &[&str]) -> Journal {
+        let mut j = Journal::new(header(sha, partition, planned));
+        j.sources.push(PathBuf::from(path));
+        j
+    }
+
+    fn end(how: &str) -> Option<JournalEnd> {
+        Some(JournalEnd {
+            finished: "2025-01-01T02:00:00Z".into(),
+            how: how.into(),
+        })
+    }
+
+    #[test]
+    fn partitions_merge_into_the_campaign_order() {
+        // Round-robin partitions of a/1 a/2 a/3 b/1.
+        let mut p1 = journal("p1/results.jsonl", "aa", Some("1/2"), &["a/1", "a/3"]);
+        let mut p2 = journal("p2/results.jsonl", "aa", Some("2/2"), &["a/2", "b/1"]);
+        for (p, indexes) in [(&mut p1, [0, 2]), (&mut p2, [1, 3])] {
+            for (planned, index) in p.header.planned.iter_mut().zip(indexes) {
+                planned.index = Some(index);
+            }
+        }
+        p1.cuts.push(cut("a/1", Status::Pass));
+        p2.cuts.push(cut("b/1", Status::Fail));
+        p1.end = end("complete");
+        p2.end = end("complete");
+
+        let m = merge_journals(vec![p2, p1]).unwrap();
+        let order: Vec<_> = m.header.planned.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["a/1", "a/2", "a/3", "b/1"]);
+        assert_eq!(m.header.partition, None);
+        assert_eq!(m.cuts.len(), 2);
+        assert_eq!(m.end.as_ref().map(|e| e.how.as_str()), Some("complete"));
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n == "merged partitions 1/2, 2/2: the whole campaign"),
+            "{:?}",
+            m.notes
+        );
+        assert_eq!(m.sources.len(), 2);
+    }
+
+    #[test]
+    fn plans_without_index_keep_first_appearance() {
+        let p1 = journal("p1", "aa", Some("1/3"), &["a/1", "a/3"]);
+        let p2 = journal("p2", "aa", Some("2/3"), &["a/2"]);
+        let m = merge_journals(vec![p1, p2]).unwrap();
+        let order: Vec<_> = m.header.planned.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["a/1", "a/3", "a/2"]);
+        assert_eq!(m.header.partition.as_deref(), Some("1/3, 2/3"));
+        assert_eq!(
+            m.end, None,
+            "a journal without an end record makes the merge interrupted"
+        );
+    }
+
+    #[test]
+    fn different_campaigns_are_refused() {
+        let a = journal("nightly/results.jsonl", "aa", None, &[]);
+        let b = journal("other/results.jsonl", "bb", None, &[]);
+        let err = merge_journals(vec![a, b]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "cannot merge different campaigns: nightly/results.jsonl is campaign `swap-basic` (sha256 aa) \
+             but other/results.jsonl is campaign `swap-basic` (sha256 bb); \
+             only partitions or resumes of one campaign file merge"
+        );
+        assert!(matches!(merge_journals(vec![]), Err(MergeError::Empty)));
+    }
+
+    #[test]
+    fn duplicate_ids_keep_the_later_journal() {
+        let mut a = journal("a", "aa", None, &["s/1", "s/2"]);
+        let mut b = journal("b", "aa", None, &["s/1", "s/2"]);
+        a.cuts.push(cut("s/1", Status::Error));
+        a.cuts.push(cut("s/2", Status::Pass));
+        b.cuts.push(cut("s/1", Status::Pass));
+        let m = merge_journals(vec![a, b]).unwrap();
+        let got: Vec<_> = m.cuts.iter().map(|c| (c.id.as_str(), c.status)).collect();
+        assert_eq!(got, [("s/1", Status::Pass), ("s/2", Status::Pass)]);
+        assert!(
+            m.notes
+                .contains(&"cut point `s/1` is in a and b; keeping the later (b)".to_owned()),
+            "{:?}",
+            m.notes
+        );
+        assert_eq!(
+            m.header.partition, None,
+            "copies of one unpartitioned run stay unpartitioned"
+        );
+    }
+
+    #[test]
+    fn a_failed_control_run_wins_and_is_noted() {
+        let mut a = journal("a", "aa", Some("1/2"), &[]);
+        let mut b = journal("b", "aa", Some("2/2"), &[]);
+        let control = |status| ControlRun {
+            status,
+            reasons: vec![],
+            phases: vec![],
+            console: vec![],
+            flash_ops: None,
+        };
+        a.control = Some(control(Status::Pass));
+        b.control = Some(control(Status::Fail));
+        a.end = end("complete");
+        b.end = end("stopped: operator");
+        let m = merge_journals(vec![a, b]).unwrap();
+        assert_eq!(m.control.map(|c| c.status), Some(Status::Fail));
+        assert_eq!(m.end.map(|e| e.how), Some("stopped: operator".to_owned()));
+    }
+}

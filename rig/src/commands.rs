@@ -1,0 +1,516 @@
+//! The subcommands: each loads its input, reports bad input with its location, and returns an
+//! exit code from [`cutpoint::exit`].
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use cutpoint::engine::{self, Event, RunSpec};
+use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
+use cutpoint::setup::{read_public_key, sim_setup};
+use cutpoint::target::{RecoveryRules, Target};
+use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
+use cutpoint_report::journal::read_journal;
+use cutpoint_report::{CutResult, Status};
+use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, test_key, ImageSpec};
+use cutpoint_sim::BoardProfile;
+
+fn load(path: &Path) -> Result<Campaign, i32> {
+    campaign::load_campaign(path).map_err(|errors| {
+        eprintln!("{}", format_errors(&errors));
+        BAD_INPUT
+    })
+}
+
+fn partition_arg(s: Option<&str>) -> Result<Option<(u32, u32)>, i32> {
+    s.map(|p| {
+        campaign::parse_partition(p).map_err(|e| {
+            eprintln!("--partition {p}: {e}");
+            BAD_INPUT
+        })
+    })
+    .transpose()
+}
+
+fn workers(n: Option<usize>) -> usize {
+    n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+}
+
+fn timestamp() -> String {
+    let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_else(|_| "now".into())
+}
+
+/// The newest `reports/<campaign>-*` directory whose journal has no end record.
+fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("reports")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{}-", c.name))))
+        .filter(|p| read_journal(&p.join("results.jsonl")).is_ok_and(|j| j.end.is_none()))
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+pub fn run(path: &Path, out: Option<PathBuf>, partition: Option<&str>, resume: Option<String>, n: Option<usize>) -> i32 {
+    let c = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let partition = match partition_arg(partition) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !c.is_simulated() {
+        eprintln!("{}: target.station: bench targets are driven by `cutpoint-bench`; this build runs campaigns on the simulated board only", path.display());
+        return BAD_INPUT;
+    }
+    let setup = match sim_setup(&c, workers(n)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let out_dir = match (&resume, out) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+        (Some(_), Some(o)) => o,
+        (Some(_), None) => match unfinished_dir(&c) {
+            Some(d) => d,
+            None => {
+                eprintln!("--resume: no unfinished run of campaign `{}` under reports/; give its directory", c.name);
+                return BAD_INPUT;
+            }
+        },
+        (None, Some(o)) => o,
+        (None, None) => PathBuf::from("reports").join(format!("{}-{}", c.name, timestamp())),
+    };
+    let spec = RunSpec {
+        campaign: &c,
+        campaign_path: path.display().to_string(),
+        campaign_sha256: c.sha256.clone(),
+        out_dir: out_dir.clone(),
+        partition,
+        resume: resume.is_some(),
+        expect: setup.expect.clone(),
+        update_size: setup.update_size,
+        seed: c.run.seed,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
+    }
+    eprintln!("cutpoint: campaign {} on {}", c.name, setup.target.describe());
+    let mut progress = Progress::new();
+    let outcome = match engine::run(&setup.target, &spec, &mut |e| progress.event(e), &cancel) {
+        Ok(o) => o,
+        Err(e) => {
+            progress.finish();
+            eprintln!("cutpoint: {e}");
+            return RIG_ERROR;
+        }
+    };
+    progress.finish();
+    let summary = match cutpoint_report::rebuild::write_reports(&out_dir, &outcome.journal) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
+            return RIG_ERROR;
+        }
+    };
+    let cuts = &outcome.journal.cuts;
+    let count = |s: Status| cuts.iter().filter(|c| c.status == s).count();
+    let (pass, fail, error) = (count(Status::Pass), count(Status::Fail), count(Status::Error));
+    eprintln!(
+        "cutpoint: {} cut points: {pass} passed, {fail} failed, {error} rig errors{}; reports in {}",
+        cuts.len(),
+        if outcome.cancelled { " (cancelled)" } else { "" },
+        out_dir.display()
+    );
+    let _ = summary;
+    println!("{pass} passed, {fail} failed");
+    verdict_code(&c, outcome.control_failed, fail, error)
+}
+
+fn verdict_code(c: &Campaign, control_failed: bool, fail: usize, error: usize) -> i32 {
+    if control_failed {
+        eprintln!("cutpoint: the control run failed: the device does not update cleanly even without a cut");
+    }
+    let caught = control_failed || fail > 0;
+    match c.pass.expect {
+        Expect::Fail if caught => {
+            eprintln!("cutpoint: negative control: the rig caught the broken firmware, as expected");
+            PASS
+        }
+        Expect::Fail => {
+            eprintln!("cutpoint: negative control: no cut point failed, but this firmware is expected to fail");
+            FAIL
+        }
+        Expect::Pass if caught => FAIL,
+        Expect::Pass if error > 0 => RIG_ERROR,
+        Expect::Pass => PASS,
+    }
+}
+
+/// A progress bar on a terminal; plain lines otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    done: usize,
+    next_line: usize,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress { bar: None, total: 0, done: 0, next_line: 0 }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Control(c) => eprintln!("control run: {} ({} console lines)", c.status.name(), c.console.len()),
+            Event::Planned { total, already_done } => {
+                self.total = total;
+                self.done = already_done;
+                eprintln!("{total} cut points planned, {already_done} already done");
+                if std::io::stderr().is_terminal() {
+                    let bar = indicatif::ProgressBar::new(total as u64);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cuts, {per_sec}, eta {eta} {msg}")
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                    bar.set_position(already_done as u64);
+                    self.bar = Some(bar);
+                }
+            }
+            Event::Cut(cut) => self.cut(cut),
+        }
+    }
+
+    fn cut(&mut self, cut: &CutResult) {
+        self.done += 1;
+        let line = (cut.status != Status::Pass).then(|| {
+            format!("{} {}: {}", cut.status.name().to_uppercase(), cut.id, cut.reasons.first().map_or("", String::as_str))
+        });
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                if let Some(l) = line {
+                    bar.println(l);
+                }
+            }
+            None => {
+                if let Some(l) = line {
+                    eprintln!("{l}");
+                }
+                if self.done >= self.next_line {
+                    eprintln!("progress: {}/{} cut points", self.done, self.total);
+                    self.next_line = self.done + (self.total / 10).max(1);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn check(path: &Path) -> i32 {
+    match campaign::check_file(path) {
+        Ok(summary) => {
+            println!("{}: ok ({:?} `{}`)", path.display(), summary.kind, summary.name);
+            for l in &summary.lines {
+                println!("  {l}");
+            }
+            PASS
+        }
+        Err(errors) => {
+            eprintln!("{}", format_errors(&errors));
+            BAD_INPUT
+        }
+    }
+}
+
+pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
+    let c = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let partition = match partition_arg(partition) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !c.is_simulated() {
+        eprintln!("{}: planning a bench campaign needs its control run on the bench; run it there", path.display());
+        return BAD_INPUT;
+    }
+    let setup = match sim_setup(&c, 1) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let spec = plan_spec(&c, path, &setup, partition);
+    let rules = RecoveryRules { retrigger_on: Some(setup.expect.markers.rejected.clone()) };
+    let (control, items, _) = match engine::plan(&setup.target, &spec, &rules) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cutpoint: {e}");
+            return RIG_ERROR;
+        }
+    };
+    if control.status != Status::Pass {
+        eprintln!("control run failed: {}", control.reasons.join("; "));
+        return FAIL;
+    }
+    let mut per_phase: Vec<(String, usize)> = Vec::new();
+    for it in &items {
+        match per_phase.iter_mut().find(|(p, _)| *p == it.phase) {
+            Some((_, n)) => *n += 1,
+            None => per_phase.push((it.phase.clone(), 1)),
+        }
+        if !counts_only {
+            println!("{}", it.id);
+        }
+    }
+    for (phase, n) in &per_phase {
+        eprintln!("{phase:>12}: {n} cut points");
+    }
+    let cycle_s = (c.run.dwell_ms + c.run.settle_timeout_ms / 4) as f64 / 1000.0;
+    eprintln!(
+        "{:>12}: {} cut points (on a bench at ~{cycle_s:.1} s per cut: about {:.1} h; on the simulated board: seconds)",
+        "total",
+        items.len(),
+        items.len() as f64 * cycle_s / 3600.0
+    );
+    PASS
+}
+
+fn plan_spec<'a>(c: &'a Campaign, path: &Path, setup: &cutpoint::setup::SimSetup, partition: Option<(u32, u32)>) -> RunSpec<'a> {
+    RunSpec {
+        campaign: c,
+        campaign_path: path.display().to_string(),
+        campaign_sha256: c.sha256.clone(),
+        out_dir: PathBuf::new(),
+        partition,
+        resume: false,
+        expect: setup.expect.clone(),
+        update_size: setup.update_size,
+        seed: c.run.seed,
+    }
+}
+
+pub fn replay(dir: &Path, id: &str) -> i32 {
+    let journal = match read_journal(&dir.join("results.jsonl")) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let Some(recorded) = journal.cut(id).cloned() else {
+        eprintln!("{}: no cut point `{id}` in this report; `cutpoint plan` lists the ids", dir.display());
+        return BAD_INPUT;
+    };
+    let path = PathBuf::from(&journal.header.campaign_path);
+    let c = match load(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if c.sha256 != journal.header.campaign_sha256 {
+        eprintln!("warning: {} changed since the run; the replay uses the file as it is now", path.display());
+    }
+    let setup = match sim_setup(&c, 1) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let spec = plan_spec(&c, &path, &setup, None);
+    let rules = RecoveryRules { retrigger_on: Some(setup.expect.markers.rejected.clone()) };
+    let (_, items, commit_us) = match engine::plan(&setup.target, &spec, &rules) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cutpoint: {e}");
+            return RIG_ERROR;
+        }
+    };
+    let Some(item) = items.iter().find(|i| i.id == id) else {
+        eprintln!("cut point `{id}` is no longer in the campaign's plan");
+        return BAD_INPUT;
+    };
+    let chain: Vec<_> = item.chain.iter().collect();
+    let live = setup.target.replay_live(&chain, &rules);
+    println!("--- until the cut (seed {}) ---", item.seed);
+    for l in &live.faulted_console {
+        println!("{:>12} {}", l.t_us, l.text);
+    }
+    let obs = live.observation;
+    for l in &obs.landings {
+        println!("--- cut: {} at {} us {} {} ---", l.fault, l.actual_us, l.op.clone().unwrap_or_default(), l.torn.clone().unwrap_or_default());
+    }
+    for l in &obs.console {
+        println!("{:>12} {}", l.t_us, l.text);
+    }
+    let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
+    let v = cutpoint::judge::judge(&setup.expect, committed, &obs.console, &obs.dump, obs.dump_base);
+    println!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
+    let same_bits = recorded.post_cut_state.is_none() || recorded.post_cut_state == obs.post_cut_state;
+    let same_outcome = v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
+    println!(
+        "post-cut flash: {} (recorded {}, replayed {})",
+        if same_bits { "identical" } else { "DIFFERENT" },
+        recorded.post_cut_state.as_deref().unwrap_or("-"),
+        obs.post_cut_state.as_deref().unwrap_or("-")
+    );
+    println!("outcome: {} the recorded one ({})", if same_outcome { "matches" } else { "DIFFERS from" }, recorded.status.name());
+    if !(same_bits && same_outcome) {
+        return RIG_ERROR;
+    }
+    match v.status {
+        Status::Pass => PASS,
+        Status::Fail => FAIL,
+        Status::Error => RIG_ERROR,
+    }
+}
+
+fn parse_addr(s: &str) -> Option<u32> {
+    let s = s.trim();
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn base_from_name(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let at = name.find("0x")?;
+    let hex: String = name[at + 2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    u32::from_str_radix(&hex, 16).ok()
+}
+
+pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>, image: bool, json: bool) -> i32 {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return BAD_INPUT;
+        }
+    };
+    let key = match key.map(read_public_key).transpose() {
+        Ok(k) => k.unwrap_or_else(|| default_test_key().verifying_key().to_bytes()),
+        Err(e) => {
+            eprintln!("--key: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let Some(profile) = BoardProfile::builtin(board) else {
+        eprintln!("--board {board}: unknown board; known: {}", BoardProfile::builtin_names().join(", "));
+        return BAD_INPUT;
+    };
+    let base = match base {
+        Some(b) => match parse_addr(b) {
+            Some(a) => a,
+            None => {
+                eprintln!("--base {b}: expected an address like 0x10000");
+                return BAD_INPUT;
+            }
+        },
+        None => base_from_name(file).unwrap_or(0),
+    };
+    let out = if image {
+        let r = cutpoint_inspect::decode_image(&bytes, Some(&key));
+        if json {
+            serde_json::to_string_pretty(&r).unwrap_or_default()
+        } else {
+            cutpoint_inspect::render_image_text(&r)
+        }
+    } else {
+        let r = cutpoint_inspect::decode_flash(&bytes, base, &profile.layout, Some(&key));
+        if json {
+            serde_json::to_string_pretty(&r).unwrap_or_default()
+        } else {
+            cutpoint_inspect::render_text(&r)
+        }
+    };
+    println!("{out}");
+    PASS
+}
+
+pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    if dirs.is_empty() {
+        eprintln!("give at least one report directory");
+        return BAD_INPUT;
+    }
+    let journals: Vec<PathBuf> = dirs.iter().map(|d| d.join("results.jsonl")).collect();
+    let out = out.unwrap_or_else(|| dirs[0].clone());
+    match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
+        Ok(s) => {
+            println!("reports written to {} ({s:?})", out.display());
+            PASS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            BAD_INPUT
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ImageAction {
+    /// Build an image signed with a test-only key.
+    Build {
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value_t = 64)]
+        size_kib: u32,
+        /// The image fails its health check (a bad update).
+        #[arg(long)]
+        health_fails: bool,
+        #[arg(long, default_value = "default")]
+        key_name: String,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Write the public half of a test-only key (PEM).
+    Key {
+        #[arg(long, default_value = "default")]
+        name: String,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+pub fn image(action: ImageAction) -> i32 {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+    let result = match action {
+        ImageAction::Build { version, size_kib, health_fails, key_name, out } => {
+            let Some(v) = parse_version(&version) else {
+                eprintln!("--version {version}: expected a version like 1.2.3+4");
+                return BAD_INPUT;
+            };
+            let flags = if health_fails { fut::image::DESC_HEALTH_FAILS } else { 0 };
+            let img = build_image(&ImageSpec::new(v, size_kib * 1024).with_flags(flags), &test_key(&key_name));
+            std::fs::write(&out, img).map_err(|e| format!("{}: {e}", out.display()))
+        }
+        ImageAction::Key { name, out } => test_key(&name)
+            .verifying_key()
+            .to_public_key_pem(Default::default())
+            .map_err(|e| e.to_string())
+            .and_then(|pem| std::fs::write(&out, pem).map_err(|e| format!("{}: {e}", out.display()))),
+    };
+    match result {
+        Ok(()) => PASS,
+        Err(e) => {
+            eprintln!("{e}");
+            BAD_INPUT
+        }
+    }
+}

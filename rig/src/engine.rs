@@ -1,0 +1,348 @@
+//! The campaign engine: control run, cut-point plan, the per-cut loop on the target's workers,
+//! the journal, and the events a progress view or a daemon observes. No global state; a run is
+//! cancelled through the flag it is given.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
+
+use cutpoint_bench::RigError;
+use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
+use cutpoint_report::journal::{Journal, JournalWriter};
+use cutpoint_report::{
+    ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status,
+};
+
+use crate::judge::{judge, Expectations, Verdict};
+use crate::target::{Observation, RecoveryRules, Target};
+
+/// Everything a run needs besides the target.
+pub struct RunSpec<'a> {
+    pub campaign: &'a Campaign,
+    pub campaign_path: String,
+    pub campaign_sha256: String,
+    pub out_dir: PathBuf,
+    /// `(k, n)`: run the k-th of n partitions.
+    pub partition: Option<(u32, u32)>,
+    /// Continue the journal in `out_dir`, skipping finished cut points.
+    pub resume: bool,
+    pub expect: Expectations,
+    /// Size of the update image in bytes (for byte offsets).
+    pub update_size: u64,
+    pub seed: u64,
+}
+
+/// What the engine reports while it runs.
+pub enum Event<'a> {
+    Control(&'a ControlRun),
+    Planned { total: usize, already_done: usize },
+    Cut(&'a CutResult),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("rig error during the control run: {0}")]
+    Rig(#[from] RigError),
+    #[error("{0}")]
+    Plan(String),
+    #[error("journal: {0}")]
+    Journal(String),
+}
+
+/// How a run ended.
+pub struct RunOutcome {
+    pub journal: Journal,
+    /// The unfaulted control run did not update cleanly; no cut was run.
+    pub control_failed: bool,
+    pub cancelled: bool,
+}
+
+/// One unit of work: a chain of one or more cuts with its id.
+#[derive(Debug, Clone)]
+pub struct WorkItem {
+    /// Position in the whole campaign's plan, before partitioning.
+    pub index: u64,
+    pub id: String,
+    pub phase: String,
+    pub offset: String,
+    pub repetition: u32,
+    pub seed: u64,
+    pub chain: Vec<CutPoint>,
+}
+
+fn log_lines(tl: &[LogLine]) -> Vec<(u64, &str)> {
+    tl.iter().map(|l| (l.t_us, l.text.as_str())).collect()
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Runs the control run and expands the campaign into work items (the plan).
+pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Result<(ControlRun, Vec<WorkItem>, u64), EngineError> {
+    let control = target.control()?;
+    let lines = log_lines(&control.console);
+    let tl = Timeline { console: &lines, ops: control.ops.as_deref(), update_size: spec.update_size };
+    let verdict = judge(&spec.expect, false, &control.console, &control.dump, control.dump_base);
+    let phases = campaign::find_phases(spec.campaign, &tl);
+    let mut reasons = verdict.reasons.clone();
+    if let Err(e) = &phases {
+        reasons.push(e.to_string());
+    }
+    let run = ControlRun {
+        status: if reasons.is_empty() { Status::Pass } else { Status::Fail },
+        reasons,
+        phases: phases
+            .as_ref()
+            .map(|ps| ps.iter().map(|p| PhaseSpan { name: p.name.clone(), start_us: p.start_us, end_us: p.end_us }).collect())
+            .unwrap_or_default(),
+        console: control.console.clone(),
+        flash_ops: control.ops.as_ref().map(|o| o.len() as u64),
+    };
+    let commit_us = commit_instant(&spec.expect, &control.console);
+    if run.status != Status::Pass {
+        return Ok((run, Vec::new(), commit_us));
+    }
+    let points = campaign::expand(spec.campaign, &tl).map_err(|e| EngineError::Plan(e.to_string()))?;
+    let mut items = Vec::with_capacity(points.len());
+    for p in points {
+        if p.then.is_some() {
+            let obs = target.run_chain(0, &p.id, &[&p], rules)?;
+            let lines = log_lines(&obs.console);
+            let rtl = Timeline { console: &lines, ops: None, update_size: spec.update_size };
+            let seconds = campaign::expand_second(spec.campaign, &p, &rtl).map_err(|e| EngineError::Plan(e.to_string()))?;
+            for s in seconds {
+                items.push(WorkItem {
+                    index: items.len() as u64,
+                    id: s.id.clone(),
+                    phase: p.phase.clone(),
+                    offset: s.id.split_once('/').map_or(s.offset.clone(), |(_, o)| o.to_string()),
+                    repetition: s.repetition,
+                    seed: s.seed,
+                    chain: vec![p.clone(), s],
+                });
+            }
+        } else {
+            items.push(WorkItem {
+                index: items.len() as u64,
+                id: p.id.clone(),
+                phase: p.phase.clone(),
+                offset: p.offset.clone(),
+                repetition: p.repetition,
+                seed: p.seed,
+                chain: vec![p],
+            });
+        }
+    }
+    if let Some((k, n)) = spec.partition {
+        items = items.into_iter().enumerate().filter(|(i, _)| (*i as u32) % n == k - 1).map(|(_, it)| it).collect();
+    }
+    Ok((run, items, commit_us))
+}
+
+/// The instant (µs after power-on of the control run) the update committed, or never.
+pub fn commit_instant(exp: &Expectations, console: &[LogLine]) -> u64 {
+    if exp.final_version != exp.new_version {
+        return u64::MAX;
+    }
+    console
+        .iter()
+        .find(|l| {
+            exp.markers
+                .commit
+                .captures(&l.text)
+                .is_some_and(|c| c.name("version").is_none_or(|v| v.as_str() == exp.new_version))
+        })
+        .map_or(u64::MAX, |l| l.t_us)
+}
+
+/// Runs the campaign: plan, journal, cuts, end record.
+pub fn run(
+    target: &dyn Target,
+    spec: &RunSpec,
+    observer: &mut dyn FnMut(Event),
+    cancel: &AtomicBool,
+) -> Result<RunOutcome, EngineError> {
+    let rules = RecoveryRules { retrigger_on: Some(spec.expect.markers.rejected.clone()) };
+    let (control, items, commit_us) = plan(target, spec, &rules)?;
+    observer(Event::Control(&control));
+    let header = JournalHeader {
+        format: 1,
+        campaign: spec.campaign.name.clone(),
+        campaign_path: spec.campaign_path.clone(),
+        campaign_sha256: spec.campaign_sha256.clone(),
+        target: target.describe(),
+        seed: spec.seed,
+        partition: spec.partition.map(|(k, n)| format!("{k}/{n}")),
+        planned: items.iter().map(|i| PlannedCut { id: i.id.clone(), phase: i.phase.clone(), offset: i.offset.clone(), index: Some(i.index) }).collect(),
+        started: now_rfc3339(),
+    };
+    let jerr = |e: cutpoint_report::journal::JournalError| EngineError::Journal(e.to_string());
+    let (mut writer, mut journal) = if spec.resume {
+        JournalWriter::resume(&spec.out_dir, &header).map_err(jerr)?
+    } else {
+        (JournalWriter::create(&spec.out_dir, &header).map_err(jerr)?, Journal::new(header.clone()))
+    };
+    if journal.control.is_none() {
+        writer.append_control(&control).map_err(jerr)?;
+        journal.control = Some(control.clone());
+    }
+    if control.status != Status::Pass {
+        let end = JournalEnd { finished: now_rfc3339(), how: "stopped: the control run did not update cleanly".into() };
+        writer.append_end(&end).map_err(jerr)?;
+        journal.end = Some(end);
+        return Ok(RunOutcome { journal, control_failed: true, cancelled: false });
+    }
+    let done: HashSet<String> = journal.finished_ids().into_iter().map(str::to_string).collect();
+    let todo: Vec<&WorkItem> = items.iter().filter(|i| !done.contains(&i.id)).collect();
+    observer(Event::Planned { total: items.len(), already_done: items.len() - todo.len() });
+    let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cut| {
+        writer.append_cut(&cut).map_err(jerr)?;
+        write_artifacts(spec, &cut);
+        observer(Event::Cut(&cut));
+        journal.cuts.push(cut);
+        Ok(())
+    })?;
+    let how = if cancelled { "cancelled" } else { "complete" };
+    let end = JournalEnd { finished: now_rfc3339(), how: how.to_string() };
+    writer.append_end(&end).map_err(jerr)?;
+    journal.end = Some(end);
+    Ok(RunOutcome { journal, control_failed: false, cancelled })
+}
+
+fn write_artifacts(spec: &RunSpec, cut: &CutResult) {
+    if let Err(e) = cutpoint_report::artifacts::write_cut_artifacts(&spec.out_dir, cut) {
+        tracing::warn!("artifacts of {}: {e}", cut.id);
+    }
+}
+
+type Sink<'a> = dyn FnMut(CutResult) -> Result<(), EngineError> + 'a;
+
+/// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
+fn run_items(
+    target: &dyn Target,
+    spec: &RunSpec,
+    rules: &RecoveryRules,
+    todo: &[&WorkItem],
+    commit_us: u64,
+    cancel: &AtomicBool,
+    sink: &mut Sink<'_>,
+) -> Result<bool, EngineError> {
+    let next = AtomicUsize::new(0);
+    let verdicts: Mutex<HashMap<(String, bool), Verdict>> = Mutex::new(HashMap::new());
+    let (tx, rx) = mpsc::channel::<(CutResult, Option<std::sync::Arc<Vec<u8>>>)>();
+    let mut sink_error = None;
+    std::thread::scope(|s| {
+        for worker in 0..target.workers().max(1) {
+            let tx = tx.clone();
+            let (next, verdicts) = (&next, &verdicts);
+            s.spawn(move || loop {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = todo.get(i) else { break };
+                let result = run_one(target, spec, rules, worker, item, commit_us, verdicts);
+                if tx.send(result).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (cut, dump) in rx {
+            if let (Status::Fail, Some(d)) = (cut.status, dump) {
+                let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, "flash-after-recovery.bin", &d);
+            }
+            if let Err(e) = sink(cut) {
+                cancel.store(true, Ordering::Relaxed);
+                sink_error = Some(e);
+            }
+        }
+    });
+    match sink_error {
+        Some(e) => Err(e),
+        None => Ok(cancel.load(Ordering::Relaxed)),
+    }
+}
+
+fn run_one(
+    target: &dyn Target,
+    spec: &RunSpec,
+    rules: &RecoveryRules,
+    worker: usize,
+    item: &WorkItem,
+    commit_us: u64,
+    verdicts: &Mutex<HashMap<(String, bool), Verdict>>,
+) -> (CutResult, Option<std::sync::Arc<Vec<u8>>>) {
+    let started = Instant::now();
+    let chain: Vec<&CutPoint> = item.chain.iter().collect();
+    let base = CutResult {
+        id: item.id.clone(),
+        phase: item.phase.clone(),
+        offset: item.offset.clone(),
+        repetition: item.repetition,
+        status: Status::Error,
+        reasons: Vec::new(),
+        warnings: Vec::new(),
+        seed: item.seed,
+        landing: None,
+        first_boot: None,
+        final_image: None,
+        committed: false,
+        slots: Vec::new(),
+        console: Vec::new(),
+        wall_ms: 0,
+        same_state_as: None,
+        post_cut_state: None,
+    };
+    let obs: Observation = match target.run_chain(worker, &item.id, &chain, rules) {
+        Ok(o) => o,
+        Err(e) => {
+            let wall_ms = started.elapsed().as_millis() as u64;
+            return (CutResult { reasons: vec![format!("rig error: {e}")], wall_ms, ..base }, None);
+        }
+    };
+    let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
+    let key = obs.post_cut_state.clone().map(|s| (s, committed));
+    let cached = key.as_ref().and_then(|k| verdicts.lock().ok()?.get(k).cloned());
+    let verdict = match cached {
+        Some(v) => v,
+        None => {
+            let v = judge(&spec.expect, committed, &obs.console, &obs.dump, obs.dump_base);
+            if let (Some(k), Ok(mut m)) = (key, verdicts.lock()) {
+                m.insert(k, v.clone());
+            }
+            v
+        }
+    };
+    let mut warnings = verdict.warnings;
+    if obs.retriggered {
+        warnings.push("the device reverted the update after the cut; the rig re-triggered it once".into());
+    }
+    if item.phase == "download" && obs.console.iter().any(|l| spec.expect.markers.download_restart.is_match(&l.text)) {
+        warnings.push("progress lost: the download started over from byte 0 after the cut".into());
+    }
+    for (n, l) in obs.landings.iter().enumerate().skip(1) {
+        warnings.push(format!("cut {} landed at {} us{}", n + 1, l.actual_us, l.op.as_ref().map(|o| format!(" ({o})")).unwrap_or_default()));
+    }
+    let cut = CutResult {
+        status: verdict.status,
+        reasons: verdict.reasons,
+        warnings,
+        landing: obs.landings.first().cloned(),
+        first_boot: verdict.first_boot,
+        final_image: verdict.final_image,
+        committed,
+        slots: verdict.slots,
+        console: obs.console,
+        wall_ms: started.elapsed().as_millis() as u64,
+        same_state_as: obs.same_state_as,
+        post_cut_state: obs.post_cut_state,
+        ..base
+    };
+    (cut, Some(obs.dump))
+}

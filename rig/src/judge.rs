@@ -1,0 +1,196 @@
+//! The pass rule, applied to what a target observed: the console after the cut and the flash
+//! after recovery. It reads the console grammar through the campaign's markers, so the same
+//! rule judges the simulated board and a real one.
+
+use cutpoint_inspect::{decode_flash, FlashReport};
+use cutpoint_report::{LogLine, SlotState, Status};
+use fut::layout::Layout;
+use regex::Regex;
+
+/// How the console says what happens.
+#[derive(Debug, Clone)]
+pub struct Markers {
+    /// A boot into an image; named groups `version` and `hash`.
+    pub jump: Regex,
+    /// The bootloader gave up.
+    pub halt: Regex,
+    /// The application settled: nothing more to do.
+    pub settled: Regex,
+    /// The update committed (the new image confirmed itself); group `version`.
+    pub commit: Regex,
+    /// The device gave up on the update after a revert; the rig re-triggers it once.
+    pub rejected: Regex,
+    /// A download that starts over from byte 0.
+    pub download_restart: Regex,
+}
+
+/// What may and must happen, from the campaign.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    pub old_version: String,
+    pub new_version: String,
+    /// The image the device must settle on.
+    pub final_version: String,
+    pub layout: Layout,
+    pub key: [u8; 32],
+    pub markers: Markers,
+}
+
+/// The verdict on one cut point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub status: Status,
+    pub reasons: Vec<String>,
+    pub warnings: Vec<String>,
+    pub first_boot: Option<String>,
+    pub final_image: Option<String>,
+    pub slots: Vec<SlotState>,
+}
+
+struct Boot {
+    version: String,
+    hash: String,
+}
+
+fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
+    console
+        .iter()
+        .filter_map(|l| {
+            let c = m.jump.captures(&l.text)?;
+            Some(Boot {
+                version: c.name("version").map_or("", |x| x.as_str()).to_string(),
+                hash: c.name("hash").map_or("", |x| x.as_str()).to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Applies the pass rule. `committed`: the update had committed at the cut instant.
+pub fn judge(exp: &Expectations, committed: bool, console: &[LogLine], dump: &[u8], dump_base: u32) -> Verdict {
+    let m = &exp.markers;
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    let booted = boots(console, m);
+    let report = decode_flash(dump, dump_base, &exp.layout, Some(&exp.key));
+    let slots = slot_states(&report);
+    check_safety(exp, committed, &booted, console, &mut reasons);
+    let last = booted.last();
+    if !booted.is_empty() {
+        check_liveness(exp, last, console, &mut reasons);
+        if let Some(b) = last {
+            check_running_image(exp, b, &report, &mut reasons);
+        }
+    }
+    check_metadata(&report, &mut warnings);
+    let status = if reasons.is_empty() { Status::Pass } else { Status::Fail };
+    Verdict {
+        status,
+        reasons,
+        warnings,
+        first_boot: booted.first().map(|b| b.version.clone()),
+        final_image: last.map(|b| b.version.clone()),
+        slots,
+    }
+}
+
+fn check_safety(exp: &Expectations, committed: bool, booted: &[Boot], console: &[LogLine], reasons: &mut Vec<String>) {
+    let Some(first) = booted.first() else {
+        let halt = console.iter().find(|l| exp.markers.halt.is_match(&l.text));
+        reasons.push(match halt {
+            Some(l) => format!("bricked: nothing booted after the cut; the bootloader said `{}`", l.text),
+            None => format!("bricked: nothing booted after the cut ({} console lines, no boot marker)", console.len()),
+        });
+        return;
+    };
+    let allowed: &[&str] = if committed { &[&exp.new_version] } else { &[&exp.old_version, &exp.new_version] };
+    if !allowed.contains(&first.version.as_str()) {
+        reasons.push(if committed && first.version == exp.old_version {
+            format!("silent revert: the update had committed before the cut, but the device booted {}", first.version)
+        } else {
+            format!("first boot after the cut ran {}; allowed: {}", first.version, allowed.join(" or "))
+        });
+    }
+    for b in booted.iter().skip(1) {
+        if b.version != exp.old_version && b.version != exp.new_version {
+            reasons.push(format!("booted an unknown image {}", b.version));
+        } else if committed && b.version == exp.old_version {
+            reasons.push(format!("silent revert: after the committed update the device later booted {}", b.version));
+            break;
+        }
+    }
+}
+
+fn check_liveness(exp: &Expectations, last: Option<&Boot>, console: &[LogLine], reasons: &mut Vec<String>) {
+    let settled = console.last().is_some_and(|l| exp.markers.settled.is_match(&l.text));
+    if !settled {
+        let halt = console.iter().rev().find(|l| exp.markers.halt.is_match(&l.text));
+        reasons.push(match halt {
+            Some(l) => format!("bricked during recovery: `{}`", l.text),
+            None => "did not settle: the device kept rebooting or stopped talking before it reported idle".to_string(),
+        });
+        return;
+    }
+    if let Some(b) = last {
+        if b.version != exp.final_version {
+            reasons.push(format!("settled on {}, expected {}: the update did not complete", b.version, exp.final_version));
+        }
+    }
+}
+
+/// The rig checks the running image itself: the primary slot must hold a valid, signed image
+/// with the version and hash the device announced, and it must be confirmed.
+fn check_running_image(exp: &Expectations, running: &Boot, report: &FlashReport, reasons: &mut Vec<String>) {
+    let Some(primary) = report.slot("primary") else {
+        return;
+    };
+    match &primary.image {
+        Some(img) if img.validity == cutpoint_inspect::Validity::Valid => {
+            let version = img.version().unwrap_or("");
+            let hash = img.short_hash().unwrap_or("");
+            if version != running.version || (!running.hash.is_empty() && hash != running.hash) {
+                reasons.push(format!(
+                    "metadata contradicts the running image: the device announced {} {}, the primary slot holds {} {}",
+                    running.version, running.hash, version, hash
+                ));
+            }
+        }
+        Some(img) => reasons.push(format!("the primary slot image is {} but the device booted it", img.validity.name())),
+        None => {}
+    }
+    if let Some(t) = &primary.trailer {
+        if t.magic == cutpoint_inspect::MagicState::Good && t.image_ok != cutpoint_inspect::FlagState::Set {
+            reasons.push(format!(
+                "the running image {} is not confirmed (image_ok {}): it will be reverted at the next reset",
+                running.version,
+                t.image_ok.name()
+            ));
+        }
+    }
+    let _ = exp;
+}
+
+fn check_metadata(report: &FlashReport, warnings: &mut Vec<String>) {
+    for slot in &report.slots {
+        if let Some(t) = &slot.trailer {
+            if slot.name == "secondary" && t.magic == cutpoint_inspect::MagicState::Good {
+                warnings.push("leftover request: the secondary trailer still holds a good magic after the device settled".into());
+            }
+            if t.magic == cutpoint_inspect::MagicState::Bad {
+                warnings.push(format!("{} trailer magic is torn (neither good nor erased)", slot.name));
+            }
+        }
+    }
+    if let Some(s) = &report.scratch {
+        if s.trailer.as_ref().is_some_and(|t| t.magic == cutpoint_inspect::MagicState::Good) {
+            warnings.push("stale journal: the scratch area still holds a trailer with a good magic".into());
+        }
+    }
+}
+
+fn slot_states(report: &FlashReport) -> Vec<SlotState> {
+    report
+        .slot_summaries()
+        .into_iter()
+        .map(|(slot, version, hash, validity, trailer)| SlotState { slot, version, hash, validity, trailer })
+        .collect()
+}

@@ -1,0 +1,147 @@
+//! Turns a validated campaign into what the engine runs: the simulated board's scenario (or a
+//! bench target), the expectations of the pass rule, and the fault kind.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cutpoint_campaign::{self as campaign, Campaign, FinalImage, Health, ImageSource, TargetKind};
+use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, ImageSpec};
+use cutpoint_sim::scenario::Scenario;
+use cutpoint_sim::{BoardProfile, FaultKind};
+use ed25519_dalek::pkcs8::DecodePublicKey;
+use fut::boot::Mode;
+use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
+use regex::Regex;
+
+use crate::judge::{Expectations, Markers};
+use crate::sim_target::SimTarget;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{file}: {message}")]
+    Input { file: String, message: String },
+}
+
+fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
+    SetupError::Input { file: c.path.display().to_string(), message: message.into() }
+}
+
+/// A loaded image and its version.
+struct Image {
+    bytes: Arc<Vec<u8>>,
+    version: Version,
+}
+
+fn load_image(c: &Campaign, src: &ImageSource, what: &str) -> Result<Image, SetupError> {
+    match src {
+        ImageSource::Generated { version, size_kib, health } => {
+            let v = parse_version(version)
+                .ok_or_else(|| input(c, format!("images.{what}.version: `{version}` is not a version like 1.2.3+4")))?;
+            let flags = if *health == Health::Fails { DESC_HEALTH_FAILS } else { 0 };
+            let spec = ImageSpec::new(v, size_kib * 1024).with_flags(flags);
+            Ok(Image { bytes: Arc::new(build_image(&spec, &default_test_key())), version: v })
+        }
+        ImageSource::File { path, .. } => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                input(c, format!("images.{what}.file: cannot read {}: {e}; give a path relative to the campaign file", path.display()))
+            })?;
+            let header: Option<[u8; HEADER_SIZE]> = bytes.get(..HEADER_SIZE).and_then(|b| b.try_into().ok());
+            let version = header.as_ref().and_then(ImageHeader::parse).map(|h| h.version).ok_or_else(|| {
+                input(c, format!("images.{what}.file: {} does not start with an MCUboot image header", path.display()))
+            })?;
+            Ok(Image { bytes: Arc::new(bytes), version })
+        }
+    }
+}
+
+/// Reads an Ed25519 public key: 32 raw bytes or a PEM `PUBLIC KEY`.
+pub fn read_public_key(path: &Path) -> Result<[u8; 32], String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice()) {
+        return Ok(raw);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    ed25519_dalek::VerifyingKey::from_public_key_pem(&text)
+        .map(|k| k.to_bytes())
+        .map_err(|e| format!("{}: neither 32 raw bytes nor a PEM Ed25519 public key ({e})", path.display()))
+}
+
+/// Default markers of the firmware-under-test grammar that campaigns do not configure.
+const REJECTED: &str = r"^ota: idle reason=rejected";
+const DOWNLOAD_RESTART: &str = r"^ota: download-start";
+
+pub fn markers(c: &Campaign) -> Markers {
+    let m = &c.markers;
+    Markers {
+        jump: m.jump.regex.clone(),
+        halt: m.halt.regex.clone(),
+        settled: m.settled.regex.clone(),
+        commit: m.commit.regex.clone(),
+        rejected: Regex::new(REJECTED).unwrap_or_else(|_| m.settled.regex.clone()),
+        download_restart: Regex::new(DOWNLOAD_RESTART).unwrap_or_else(|_| m.settled.regex.clone()),
+    }
+}
+
+/// The simulated board a campaign describes, ready to run.
+pub struct SimSetup {
+    pub target: SimTarget,
+    pub expect: Expectations,
+    pub update_size: u64,
+}
+
+pub fn fault_kind(f: campaign::Fault) -> FaultKind {
+    match f {
+        campaign::Fault::PowerCut => FaultKind::PowerCut,
+        campaign::Fault::Reset => FaultKind::Reset,
+        campaign::Fault::Brownout => FaultKind::Brownout,
+    }
+}
+
+pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
+    let TargetKind::Simulated { board, variant } = &c.target.kind else {
+        return Err(input(c, "target: this campaign names a station; the simulated board cannot run it"));
+    };
+    let profile = BoardProfile::builtin(board.name())
+        .ok_or_else(|| input(c, format!("target.board: unknown board {}", board.name())))?;
+    let variant = fut::Variant::from_name(variant.name())
+        .ok_or_else(|| input(c, format!("target.variant: unknown variant {}", variant.name())))?;
+    let old = load_image(c, &c.images.baseline, "baseline")?;
+    let new = load_image(c, &c.images.update, "update")?;
+    if new.bytes.len() as u32 > profile.layout.max_image_size() || old.bytes.len() as u32 > profile.layout.max_image_size() {
+        return Err(input(c, format!("images: an image is larger than the {} slot allows ({} bytes)", profile.name, profile.layout.max_image_size())));
+    }
+    let key = match &c.images.public_key {
+        Some(p) => read_public_key(p).map_err(|e| input(c, format!("images.public_key: {e}")))?,
+        None => default_test_key().verifying_key().to_bytes(),
+    };
+    let scenario = Scenario {
+        profile: profile.clone(),
+        mode: match c.target.mode {
+            campaign::Mode::SwapScratch => Mode::SwapScratch,
+            campaign::Mode::Overwrite => Mode::Overwrite,
+        },
+        variant,
+        permanent: c.target.upgrade == campaign::Upgrade::Perm,
+        old_image: old.bytes.clone(),
+        old_version: old.version,
+        new_image: new.bytes.clone(),
+        new_version: new.version,
+        bad_update: c.images.update.health() == Health::Fails,
+        seed: c.run.seed,
+    };
+    let final_version = match c.expected_final() {
+        FinalImage::Old => old.version,
+        _ => new.version,
+    };
+    let expect = Expectations {
+        old_version: old.version.to_string(),
+        new_version: new.version.to_string(),
+        final_version: final_version.to_string(),
+        layout: profile.layout,
+        key,
+        markers: markers(c),
+    };
+    let update_size = new.bytes.len() as u64;
+    let target = SimTarget::new(scenario, fault_kind(c.run.fault), c.run.max_boots, workers);
+    Ok(SimSetup { target, expect, update_size })
+}

@@ -1,0 +1,279 @@
+//! The simulated board as a [`Target`]. A cut never re-runs the firmware up to the cut: the
+//! post-cut flash comes from the control run's journal, and identical post-cut states are
+//! recovered once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cutpoint_bench::{RigError, RigErrorKind};
+use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan};
+use cutpoint_report::{Landing, LogLine};
+use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
+use cutpoint_sim::replay::{Cursor, Recording};
+use cutpoint_sim::scenario::Scenario;
+use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunOptions, SimBoard};
+
+use crate::target::{ControlObservation, Observation, RecoveryRules, Target};
+
+/// Boots after which a recovering board that has not settled counts as unsettled.
+pub const MAX_BOOTS: u32 = 12;
+
+/// The recovery of one post-cut state, shared by every cut point that left that state.
+#[derive(Debug, Clone)]
+struct Recovered {
+    first_id: String,
+    console: Arc<Vec<LogLine>>,
+    dump: Arc<Vec<u8>>,
+    retriggered: bool,
+}
+
+pub struct SimTarget {
+    scenario: Scenario,
+    fault: FaultKind,
+    max_boots: u32,
+    recording: OnceLock<Arc<Recording>>,
+    cursors: Vec<Mutex<Option<Cursor>>>,
+    recovered: Mutex<HashMap<u64, Recovered>>,
+}
+
+impl SimTarget {
+    pub fn new(scenario: Scenario, fault: FaultKind, max_boots: u32, workers: usize) -> Self {
+        SimTarget {
+            scenario,
+            fault,
+            max_boots,
+            recording: OnceLock::new(),
+            cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            recovered: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    fn dump_range(&self) -> (u32, u32) {
+        let l = &self.scenario.profile.layout;
+        let start = l.primary.offset.min(l.secondary.offset).min(l.scratch.offset);
+        let end = l.primary.end().max(l.secondary.end()).max(l.scratch.end());
+        (start, end)
+    }
+
+    fn dump(&self, flash: &NorFlash) -> Arc<Vec<u8>> {
+        let (start, end) = self.dump_range();
+        let raw = flash.raw();
+        Arc::new(raw[(start as usize).min(raw.len())..(end as usize).min(raw.len())].to_vec())
+    }
+
+    fn recording(&self) -> Result<Arc<Recording>, RigError> {
+        if let Some(r) = self.recording.get() {
+            return Ok(r.clone());
+        }
+        let log = self.scenario.board().run(RunOptions { max_boots: self.max_boots, record_data: true, plan: None });
+        let rec = Arc::new(Recording { baseline: self.scenario.baseline_flash(), log });
+        Ok(self.recording.get_or_init(|| rec).clone())
+    }
+
+    fn plan(&self, point: &CutPoint) -> CutPlan {
+        let at = match point.aim {
+            Aim::Time { us } => CutAt::Time { us },
+            Aim::Byte { n } => CutAt::Byte { n },
+            Aim::Op { index, point } => CutAt::Op {
+                index,
+                point: match point {
+                    CampaignPoint::Before => OpPoint::Before,
+                    CampaignPoint::After => OpPoint::After,
+                    CampaignPoint::Inside { ppm } => OpPoint::Inside { ppm },
+                },
+            },
+        };
+        CutPlan { at, kind: self.fault, seed: point.seed }
+    }
+
+    /// The flash after the first cut, served from the journal when the plan allows it.
+    fn first_cut(&self, worker: usize, plan: &CutPlan) -> Result<(NorFlash, Landing), RigError> {
+        let rec = self.recording()?;
+        if Recording::supports(plan) {
+            let slot = &self.cursors[worker % self.cursors.len()];
+            let mut guard = slot.lock().map_err(|_| poisoned())?;
+            let cursor = guard.get_or_insert_with(|| Cursor::new(rec.clone()));
+            let (flash, record) = cursor.post_cut(plan);
+            return Ok((flash, landing(&record, &rec.log.ops)));
+        }
+        let mut board = self.scenario.board();
+        let log = board.run(RunOptions { plan: Some(*plan), max_boots: self.max_boots, record_data: false });
+        Ok((board.flash, live_landing(&log, plan)))
+    }
+
+    fn recover(&self, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
+        let key = flash.state_hash();
+        if let Some(r) = self.recovered.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return (r, true);
+        }
+        let mut rec = self.recover_uncached(flash, rules);
+        rec.first_id = id.to_string();
+        if let Ok(mut m) = self.recovered.lock() {
+            m.entry(key).or_insert_with(|| rec.clone());
+        }
+        (rec, false)
+    }
+
+    /// Powers the board on after the cut and lets it recover, re-triggering a reverted update once.
+    fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> Recovered {
+        let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
+        let log = board.run(RunOptions { max_boots: self.max_boots, ..RunOptions::default() });
+        let mut console = lines(&log);
+        let mut retriggered = false;
+        if let (Some(re), false) = (&rules.retrigger_on, self.scenario.bad_update) {
+            if console.last().is_some_and(|l| re.is_match(&l.text)) {
+                if let Some(u) = board.update.as_mut() {
+                    u.retry = true;
+                }
+                let offset = log.duration_us + 1_000_000;
+                let again = board.run(RunOptions { max_boots: self.max_boots, ..RunOptions::default() });
+                console.extend(again.console.iter().map(|l| LogLine { t_us: offset + l.t_us, text: l.text.clone() }));
+                retriggered = true;
+            }
+        }
+        Recovered { first_id: String::new(), console: Arc::new(console), dump: self.dump(&board.flash), retriggered }
+    }
+}
+
+fn poisoned() -> RigError {
+    RigError::new("sim", RigErrorKind::Io, "a worker of the simulated board panicked")
+}
+
+fn lines(log: &RunLog) -> Vec<LogLine> {
+    log.console.iter().map(|l| LogLine { t_us: l.t_us, text: l.text.clone() }).collect()
+}
+
+fn describe_op(ops: &[OpRecord], index: Option<u64>) -> Option<String> {
+    let r = ops.get(index? as usize)?;
+    Some(format!("#{} {} {:#x}+{} @{}us", r.index, r.kind, r.addr, r.len, r.start_us))
+}
+
+fn requested_us(at: &CutAt) -> Option<u64> {
+    match at {
+        CutAt::Time { us } => Some(*us),
+        _ => None,
+    }
+}
+
+fn landing(record: &CutRecord, ops: &[OpRecord]) -> Landing {
+    Landing {
+        fault: record.kind.name().to_string(),
+        requested_us: requested_us(&record.requested),
+        actual_us: record.actual_us,
+        op: describe_op(ops, record.op_index),
+        torn: record.torn.as_ref().map(|t| t.to_string()),
+    }
+}
+
+fn live_landing(log: &RunLog, plan: &CutPlan) -> Landing {
+    match &log.cut {
+        Some(record) => landing(record, &log.ops),
+        None => Landing {
+            fault: plan.kind.name().to_string(),
+            requested_us: requested_us(&plan.at),
+            actual_us: log.duration_us,
+            op: None,
+            torn: Some(format!("the fault never fired: the run ended ({:?}) first", log.end)),
+        },
+    }
+}
+
+/// A cut point re-run from power-on without any shortcut, for `cutpoint replay`.
+pub struct LiveReplay {
+    /// Console of the faulted runs, up to each cut.
+    pub faulted_console: Vec<LogLine>,
+    pub observation: Observation,
+}
+
+impl SimTarget {
+    /// Runs the chain live from the baseline (no journal, no shared recoveries).
+    pub fn replay_live(&self, chain: &[&CutPoint], rules: &RecoveryRules) -> LiveReplay {
+        let mut flash = self.scenario.baseline_flash();
+        let mut faulted_console = Vec::new();
+        let mut landings = Vec::new();
+        for point in chain {
+            let plan = self.plan(point);
+            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
+            let log = board.run(RunOptions { plan: Some(plan), max_boots: self.max_boots, record_data: false });
+            faulted_console.extend(lines(&log));
+            landings.push(live_landing(&log, &plan));
+            flash = board.flash;
+        }
+        let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
+        let rec = self.recover_uncached(flash, rules);
+        LiveReplay {
+            faulted_console,
+            observation: Observation {
+                landings,
+                console: rec.console.as_ref().clone(),
+                dump: rec.dump,
+                dump_base: self.dump_range().0,
+                post_cut_state,
+                same_state_as: None,
+                retriggered: rec.retriggered,
+            },
+        }
+    }
+}
+
+impl Target for SimTarget {
+    fn describe(&self) -> String {
+        format!(
+            "simulated {} ({} {}, variant {})",
+            self.scenario.profile.name,
+            self.scenario.profile.flash.name,
+            fut::boot::effective_mode(&self.scenario.firmware().boot).name(),
+            self.scenario.variant.name()
+        )
+    }
+
+    fn workers(&self) -> usize {
+        self.cursors.len()
+    }
+
+    fn control(&self) -> Result<ControlObservation, RigError> {
+        let rec = self.recording()?;
+        let mut board = SimBoard::new(rec.baseline.clone(), self.scenario.firmware(), None);
+        for r in &rec.log.ops {
+            if let (Some(op), false) = (&r.op, r.dropped) {
+                let _ = board.flash.apply(op);
+            }
+        }
+        Ok(ControlObservation {
+            console: lines(&rec.log),
+            ops: Some(rec.log.ops.iter().map(|r| OpSpan { index: r.index, start_us: r.start_us, end_us: r.end_us }).collect()),
+            dump: self.dump(&board.flash),
+            dump_base: self.dump_range().0,
+        })
+    }
+
+    fn run_chain(&self, worker: usize, id: &str, chain: &[&CutPoint], rules: &RecoveryRules) -> Result<Observation, RigError> {
+        let Some((first, rest)) = chain.split_first() else {
+            return Err(RigError::new("sim", RigErrorKind::Unsupported, "a cut chain needs at least one cut"));
+        };
+        let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
+        let mut landings = vec![first_landing];
+        for point in rest {
+            let plan = self.plan(point);
+            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
+            let log = board.run(RunOptions { plan: Some(plan), max_boots: self.max_boots, record_data: false });
+            landings.push(live_landing(&log, &plan));
+            flash = board.flash;
+        }
+        let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
+        let (rec, shared) = self.recover(id, flash, rules);
+        Ok(Observation {
+            landings,
+            console: rec.console.as_ref().clone(),
+            dump: rec.dump,
+            dump_base: self.dump_range().0,
+            post_cut_state,
+            same_state_as: shared.then_some(rec.first_id),
+            retriggered: rec.retriggered,
+        })
+    }
+}

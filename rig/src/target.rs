@@ -1,0 +1,61 @@
+//! What the engine needs from a target: an unfaulted control run, and a faulted run per cut
+//! point. The simulated board and a lab bench both implement [`Target`]; the engine cannot
+//! tell them apart.
+
+use std::sync::Arc;
+
+use cutpoint_bench::RigError;
+use cutpoint_campaign::{CutPoint, OpSpan};
+use cutpoint_report::{Landing, LogLine};
+
+/// The unfaulted run every campaign starts with.
+#[derive(Debug, Clone)]
+pub struct ControlObservation {
+    /// Console from power-on until the device settled.
+    pub console: Vec<LogLine>,
+    /// Flash operations with their virtual times (simulated board only).
+    pub ops: Option<Vec<OpSpan>>,
+    /// Flash after the run (slots and scratch), starting at `dump_base`.
+    pub dump: Arc<Vec<u8>>,
+    pub dump_base: u32,
+}
+
+/// What a faulted run left behind.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Where each cut of the chain landed, in order.
+    pub landings: Vec<Landing>,
+    /// Console from the last power-on until the device settled (or the timeout).
+    pub console: Vec<LogLine>,
+    /// Flash after recovery (slots and scratch), starting at `dump_base`.
+    pub dump: Arc<Vec<u8>>,
+    pub dump_base: u32,
+    /// Fingerprint of the flash right after the last cut (simulated board: exact state hash).
+    pub post_cut_state: Option<String>,
+    /// Another cut point of this campaign left the identical post-cut state.
+    pub same_state_as: Option<String>,
+    /// The update was re-triggered after the device reverted it.
+    pub retriggered: bool,
+}
+
+/// How the target should behave after the cut.
+#[derive(Debug, Clone)]
+pub struct RecoveryRules {
+    /// A console line that says the device gave up on the update; the target re-triggers the
+    /// OTA once when the device settles on it (only for a good update).
+    pub retrigger_on: Option<regex::Regex>,
+}
+
+/// A device under test, reachable through the bench or simulated.
+pub trait Target: Sync {
+    fn describe(&self) -> String;
+    /// How many cut points can run at once (a bench: 1).
+    fn workers(&self) -> usize {
+        1
+    }
+    /// Restores the baseline and runs the update without a fault.
+    fn control(&self) -> Result<ControlObservation, RigError>;
+    /// Restores the baseline, runs the update, fires each cut of `chain` in turn (the second
+    /// and later ones aimed into the recovery of the one before), then lets the device recover.
+    fn run_chain(&self, worker: usize, id: &str, chain: &[&CutPoint], rules: &RecoveryRules) -> Result<Observation, RigError>;
+}
