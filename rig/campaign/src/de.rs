@@ -146,15 +146,16 @@ impl<'a> Doc<'a> {
         let explained = explain(&raw);
         let mut message = explained.message;
         if let Some(key) = explained.unknown_key {
-            if search {
-                if let Some((found, s)) = self.find_key(&path, &key) {
+            let named = path.last() == Some(&Seg::Key(key.clone()));
+            if named {
+                path.pop();
+            }
+            match search.then(|| self.find_key(&path, &key)).flatten() {
+                Some((found, s)) => {
                     path = found;
                     span = s;
-                } else {
-                    path.push(Seg::Key(key));
                 }
-            } else {
-                path.push(Seg::Key(key));
+                None => path.push(Seg::Key(key)),
             }
         } else if search {
             if let Some(missing) = &explained.missing_key {
@@ -360,16 +361,16 @@ fn explain(raw: &str) -> Explained {
 fn expected(exp: &str) -> String {
     let exp = exp.trim();
     match exp {
-        "u8" | "u16" | "u32" | "u64" | "usize" => "a non-negative integer".to_string(),
+        "u8" => "an integer in [0, 255]".to_string(),
+        "u16" => "an integer in [0, 65535]".to_string(),
+        "u32" => "a non-negative integer below 2^32".to_string(),
+        "u64" | "usize" => "a non-negative integer".to_string(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "an integer".to_string(),
         "f32" | "f64" => "a number".to_string(),
         "a sequence" => "an array".to_string(),
         "a map" => "a table".to_string(),
         "a borrowed string" => "a string".to_string(),
         _ if exp.starts_with("struct ") => "a table".to_string(),
-        _ if exp.starts_with("u8") || exp.starts_with("u16") || exp.starts_with("u32") || exp.starts_with("u64") => {
-            "a non-negative integer".to_string()
-        }
         _ => exp.to_string(),
     }
 }
@@ -407,7 +408,9 @@ mod tests {
         let e = explain("invalid type: string \"x\", expected u64");
         assert_eq!(e.message, "expected a non-negative integer, got \"x\"");
         let e = explain("invalid value: integer `-3`, expected u32");
-        assert_eq!(e.message, "expected a non-negative integer, got -3");
+        assert_eq!(e.message, "expected a non-negative integer below 2^32, got -3");
+        let e = explain("invalid value: integer `300`, expected u8");
+        assert_eq!(e.message, "expected an integer in [0, 255], got 300");
         let e = explain("unknown variant `refrence`, expected `reference` or `no-swap-status`");
         assert_eq!(
             e.message,

@@ -73,7 +73,10 @@ pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError
     if v.errors.is_empty() {
         Ok(campaign)
     } else {
-        Err(v.errors)
+        // In file order: this file's errors first, then those of the station file it names.
+        let mut errors = v.errors;
+        errors.sort_by_key(|e| (e.file != file, e.line, e.column));
+        Err(errors)
     }
 }
 

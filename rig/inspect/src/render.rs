@@ -130,12 +130,14 @@ fn status(out: &mut String, pad: &str, s: &StatusReport) {
         || "none".to_string(),
         |p| format!("region {} step {}", p.region, p.step),
     );
-    let regions = s.swap_regions.map_or_else(|| "unset".to_string(), |n| n.to_string());
+    let regions = s.swap_regions.map_or_else(
+        || "no sane swap size".to_string(),
+        |n| format!("swap covers {n} of {} regions", s.capacity),
+    );
     let _ = writeln!(
         out,
-        "{pad}status: {} record(s) written; swap regions={regions} of {}; last completed: {last}",
-        s.written.len(),
-        s.capacity
+        "{pad}status: {} record(s) written; {regions}; last completed: {last}",
+        s.written.len()
     );
     // Per region, the steps whose records are written; a value other than the step is shown.
     let mut cells: Vec<String> = Vec::new();

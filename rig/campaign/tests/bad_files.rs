@@ -1,0 +1,346 @@
+//! Bad campaign and station files: each error names file, line, column and field, and says
+//! what is expected. The error texts are snapshots (tests/snapshots/).
+
+use std::path::Path;
+
+use cutpoint_campaign::{format_errors, parse_campaign, parse_station, FileError, Role};
+
+fn campaign_errors(text: &str) -> Vec<FileError> {
+    match parse_campaign(text, Path::new("campaigns/bad.toml")) {
+        Ok(c) => panic!("campaign {} unexpectedly valid", c.name),
+        Err(e) => e,
+    }
+}
+
+fn campaign_error_text(text: &str) -> String {
+    format_errors(&campaign_errors(text))
+}
+
+const PHASES: &str = r#"
+[[phases]]
+name = "download"
+start = 'ota: download-start'
+end = 'ota: download-done'
+offsets = { fixed = ["start"] }
+
+[[phases]]
+name = "swap"
+start = 'boot: swap-start'
+end = 'boot: swap-done'
+progress = 'boot: swap-progress .* region=(?P<n>\d+)'
+offsets = { sectors = { every = 4, fraction = 0.5 } }
+"#;
+
+#[test]
+fn a_valid_base_file_is_accepted() {
+    parse_campaign(PHASES, Path::new("campaigns/ok.toml")).expect("valid");
+}
+
+#[test]
+fn out_of_range_fraction_points_at_the_value() {
+    let text = PHASES.replace("fraction = 0.5", "fraction = 1.5");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors.len(), 1);
+    let e = &errors[0];
+    // Line 13 of the text (it starts with a newline), column of "1.5".
+    let line = text.lines().nth(e.line - 1).unwrap();
+    assert_eq!(e.line, 13);
+    assert_eq!(&line[e.column - 1..e.column + 2], "1.5");
+    assert_eq!(e.field, "phases.swap.offsets.sectors.fraction");
+    insta::assert_snapshot!("fraction_out_of_range", format_errors(&errors));
+}
+
+#[test]
+fn unknown_key_with_hint() {
+    let text = PHASES.replace("offsets = { fixed", "ofsets = { fixed");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors[0].line, 6);
+    assert_eq!(errors[0].column, 1);
+    insta::assert_snapshot!("unknown_key_hint", format_errors(&errors));
+}
+
+#[test]
+fn unknown_key_without_hint_lists_the_keys() {
+    let text = format!("colour = \"blue\"\n{PHASES}");
+    insta::assert_snapshot!("unknown_key_list", campaign_error_text(&text));
+}
+
+#[test]
+fn unknown_nested_key_in_inline_table() {
+    let text = PHASES.replace("every = 4,", "evry = 4,");
+    insta::assert_snapshot!("unknown_nested_key", campaign_error_text(&text));
+}
+
+#[test]
+fn unknown_value_with_hint() {
+    let text = format!("[target]\nvariant = \"refrence\"\n{PHASES}");
+    insta::assert_snapshot!("unknown_variant_value", campaign_error_text(&text));
+}
+
+#[test]
+fn wrong_type() {
+    let text = format!("[run]\nseed = \"42\"\n{PHASES}");
+    let errors = campaign_errors(&text);
+    assert_eq!((errors[0].line, errors[0].column), (2, 8));
+    insta::assert_snapshot!("wrong_type", format_errors(&errors));
+}
+
+#[test]
+fn negative_number_for_a_count() {
+    let text = PHASES.replace("every = 4", "every = -4");
+    insta::assert_snapshot!("negative_count", campaign_error_text(&text));
+}
+
+#[test]
+fn missing_required_key() {
+    let text = PHASES.replace("end = 'ota: download-done'\n", "");
+    insta::assert_snapshot!("missing_key", campaign_error_text(&text));
+}
+
+#[test]
+fn bad_regex() {
+    let text = PHASES.replace("'boot: swap-start'", "'boot: swap-(start'");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors[0].field, "phases.swap.start");
+    insta::assert_snapshot!("bad_regex", format_errors(&errors));
+}
+
+#[test]
+fn missing_phase_in_a_sequence() {
+    let text = format!(
+        "{PHASES}\n[[sequences]]\nname = \"twice\"\nfirst = {{ phase = \"swp\", offsets = {{ random = 2 }} }}\n\
+         then = {{ phase = \"flash\", offsets = {{ random = 2 }} }}\n"
+    );
+    insta::assert_snapshot!("missing_phase", campaign_error_text(&text));
+}
+
+#[test]
+fn every_op_on_a_station_target() {
+    let text = format!(
+        "[target]\nstation = \"station-ok.toml\"\n{}",
+        PHASES.replace("offsets = { fixed = [\"start\"] }", "offsets = { every_op = [\"before\"] }")
+    );
+    let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
+        Ok(_) => panic!("accepted every_op on a station"),
+        Err(e) => e,
+    };
+    insta::assert_snapshot!("every_op_on_station", format_errors(&errors));
+}
+
+#[test]
+fn board_and_variant_do_not_apply_to_a_station() {
+    let text = format!("[target]\nstation = \"station-ok.toml\"\nboard = \"stm32l4\"\nvariant = \"reference\"\n{PHASES}");
+    let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
+        Ok(_) => panic!("accepted board with a station"),
+        Err(e) => e,
+    };
+    insta::assert_snapshot!("board_with_station", format_errors(&errors));
+}
+
+#[test]
+fn missing_station_file() {
+    let text = format!("[target]\nstation = \"no-such-station.toml\"\n{PHASES}");
+    let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
+        Ok(_) => panic!("accepted a missing station"),
+        Err(e) => e,
+    };
+    insta::assert_snapshot!("missing_station", format_errors(&errors));
+}
+
+#[test]
+fn errors_in_the_station_file_are_reported_against_it() {
+    let text = format!("[target]\nstation = \"station-bad.toml\"\n{PHASES}");
+    let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
+        Ok(_) => panic!("accepted a bad station"),
+        Err(e) => e,
+    };
+    assert!(errors.iter().all(|e| e.file.ends_with("station-bad.toml")));
+    insta::assert_snapshot!("station_errors_via_campaign", format_errors(&errors));
+}
+
+#[test]
+fn duplicate_phase_names() {
+    let text = format!("{PHASES}{}", PHASES.replace("name = \"download\"", "name = \"other\""));
+    let errors = campaign_errors(&text);
+    assert_eq!(errors.len(), 1, "{}", format_errors(&errors));
+    assert_eq!(errors[0].line, 22);
+    insta::assert_snapshot!("duplicate_phase", format_errors(&errors));
+}
+
+#[test]
+fn several_semantic_errors_are_all_reported_in_file_order() {
+    let text = PHASES
+        .replace("fixed = [\"start\"]", "fixed = [\"start\", \"start\"], random = 0, bytes = { step = 0 }, ms = []")
+        .replace("every = 4, fraction = 0.5", "every = 0, fraction = -0.1");
+    let errors = campaign_errors(&text);
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted);
+    insta::assert_snapshot!("several_errors", format_errors(&errors));
+}
+
+#[test]
+fn sectors_need_a_progress_pattern() {
+    let text = PHASES.replace("progress = 'boot: swap-progress .* region=(?P<n>\\d+)'\n", "");
+    insta::assert_snapshot!("sectors_without_progress", campaign_error_text(&text));
+}
+
+#[test]
+fn bad_every_op_points() {
+    let text = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = [\"befor\", \"inside:1.5\", \"after\", \"after\"] }",
+    );
+    insta::assert_snapshot!("bad_every_op", campaign_error_text(&text));
+}
+
+#[test]
+fn toml_syntax_error() {
+    let text = PHASES.replace("name = \"swap\"", "name = \"swap");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors[0].line, 9);
+    insta::assert_snapshot!("syntax_error", format_errors(&errors));
+}
+
+#[test]
+fn no_phases() {
+    insta::assert_snapshot!("no_phases", campaign_error_text("name = \"empty\"\n"));
+}
+
+#[test]
+fn image_and_run_checks() {
+    let text = format!(
+        "[images]\nbaseline = {{ version = \"1.0.0\", size_kib = 200 }}\nupdate = {{ version = \"1.0\", health = \"fails\", \
+         size_kib = 0 }}\n\n[target]\nmode = \"overwrite\"\n\n[run]\nrepetitions = 0\nboot_timeout_ms = 5000\n\
+         settle_timeout_ms = 100\n\n[markers]\njump = 'boot: jump'\n{PHASES}"
+    );
+    insta::assert_snapshot!("image_and_run", campaign_error_text(&text));
+}
+
+#[test]
+fn overwrite_only_variant_needs_overwrite_mode() {
+    let text = format!("[target]\nvariant = \"overwrite-no-rollback\"\nmode = \"swap-scratch\"\n{PHASES}");
+    insta::assert_snapshot!("overwrite_only_variant", campaign_error_text(&text));
+}
+
+#[test]
+fn unknown_phase_of_sequence_and_bad_sequence_name() {
+    let text = format!(
+        "{PHASES}\n[[sequences]]\nname = \"a b\"\nfirst = {{ phase = \"swap\", offsets = {{}} }}\n\
+         then = {{ phase = \"swap\", offsets = {{ sectors = {{ every = 2 }} }} }}\n"
+    );
+    insta::assert_snapshot!("bad_sequence", campaign_error_text(&text));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Station files
+
+fn station_error_text(text: &str) -> String {
+    match parse_station(text, Path::new("stations/bad.toml")) {
+        Ok(_) => panic!("station unexpectedly valid"),
+        Err(e) => format_errors(&e),
+    }
+}
+
+const STATION: &str = r#"name = "lab-1"
+dwell_ms = 500
+
+[target]
+chip = "nRF52840_xxAA"
+
+[power]
+kind = "gpio"
+pin = 17
+on-level = "high"
+
+[console]
+kind = "serial"
+port = "/dev/ttyACM0"
+baud = 115200
+
+[transport]
+kind = "smp-serial"
+port = "/dev/ttyACM1"
+"#;
+
+#[test]
+fn station_unknown_key_and_missing_kind() {
+    let text = STATION.replace("dwell_ms", "dwel_ms").replace("kind = \"serial\"\n", "");
+    insta::assert_snapshot!("station_unknown_key", station_error_text(&text));
+    let text = STATION.replace("kind = \"serial\"\n", "");
+    insta::assert_snapshot!("station_missing_kind", station_error_text(&text));
+}
+
+#[test]
+fn station_missing_roles() {
+    insta::assert_snapshot!("station_missing_roles", station_error_text("name = \"x\"\n[power]\nkind = \"gpio\"\n"));
+}
+
+/// A caller's backend types, tagged by `kind` as the bench crate's are.
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Power {
+    Gpio(Gpio),
+    HidRelay { serial: String },
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Gpio {
+    pin: u8,
+    on_level: String,
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Console {
+    kind: String,
+    port: String,
+    baud: u32,
+}
+
+#[test]
+fn station_roles_decode_into_the_callers_types() {
+    let s = parse_station(STATION, Path::new("stations/lab.toml")).expect("valid station");
+    assert_eq!(s.name, "lab-1");
+    assert_eq!(s.dwell_ms, Some(500));
+    assert_eq!(s.chip.as_deref(), Some("nRF52840_xxAA"));
+    assert_eq!(s.role_kind(Role::Power), Some("gpio"));
+    assert!(!s.has_role(Role::Probe));
+    let power: Power = s.decode_role(Role::Power).expect("power decodes");
+    assert_eq!(
+        power,
+        Power::Gpio(Gpio {
+            pin: 17,
+            on_level: "high".to_string()
+        })
+    );
+    let console: Console = s.decode_role(Role::Console).expect("console decodes");
+    assert_eq!(console.baud, 115200);
+    let missing = s.decode_role::<Console>(Role::Probe).unwrap_err();
+    assert_eq!(missing.to_string(), "stations/lab.toml: probe: missing table [probe]");
+}
+
+#[test]
+fn station_role_errors_name_line_and_field() {
+    let decode_power = |text: &str| -> String {
+        let s = parse_station(text, Path::new("stations/lab.toml")).expect("valid station");
+        s.decode_role::<Power>(Role::Power).unwrap_err().to_string()
+    };
+    let decode_console = |text: &str| -> String {
+        let s = parse_station(text, Path::new("stations/lab.toml")).expect("valid station");
+        s.decode_role::<Console>(Role::Console).unwrap_err().to_string()
+    };
+    let report = [
+        decode_power(&STATION.replace("pin = 17", "pn = 17")),
+        decode_power(&STATION.replace("pin = 17", "pin = 300")),
+        decode_power(&STATION.replace("pin = 17", "pin = \"seventeen\"")),
+        decode_power(&STATION.replace("kind = \"gpio\"", "kind = \"gpoi\"")),
+        decode_power(&STATION.replace("pin = 17\n", "")),
+        decode_console(&STATION.replace("baud = 115200", "baud = \"fast\"")),
+        decode_console(&STATION.replace("baud = 115200", "bauds = 115200")),
+    ]
+    .join("\n");
+    insta::assert_snapshot!("station_role_errors", report);
+}

@@ -1,0 +1,139 @@
+//! The campaign files shipped in `campaigns/`: every one parses and validates, the known-bug
+//! campaigns cover every broken variant, and every simulated campaign expands without error
+//! on a recorded unfaulted run of its own target (snapshots of the resulting plans).
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{campaigns_dir, recorded_for, toml_files};
+use cutpoint_campaign::{
+    check_file, expand_plan, format_errors, load_campaign, plan_summary, Campaign, Expect, FileKind, Health, Mode,
+    TargetKind, Variant,
+};
+
+fn shipped() -> Vec<(String, Campaign)> {
+    let dir = campaigns_dir();
+    let files = toml_files(&dir);
+    assert!(!files.is_empty(), "no campaigns under {}", dir.display());
+    files
+        .iter()
+        .map(|path| {
+            let rel = path
+                .strip_prefix(&dir)
+                .expect("inside campaigns/")
+                .with_extension("")
+                .to_string_lossy()
+                .replace('\\', "/");
+            match load_campaign(path) {
+                Ok(c) => (rel, c),
+                Err(e) => panic!("{rel} does not validate:\n{}", format_errors(&e)),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_campaign_validates_and_checks() {
+    let dir = campaigns_dir();
+    for path in toml_files(&dir) {
+        let summary = check_file(&path).unwrap_or_else(|e| panic!("{}:\n{}", path.display(), format_errors(&e)));
+        assert_eq!(summary.kind, FileKind::Campaign, "{}", path.display());
+    }
+    let names: HashSet<String> = shipped().into_iter().map(|(rel, _)| rel).collect();
+    for required in ["smoke", "nightly", "exhaustive", "revert", "known-bugs/reference"] {
+        assert!(names.contains(required), "campaigns/{required}.toml is missing");
+    }
+}
+
+#[test]
+fn known_bug_campaigns_cover_every_broken_variant() {
+    let all = shipped();
+    for variant in Variant::ALL {
+        let rel = format!("known-bugs/{}", variant.name());
+        let (_, c) = all
+            .iter()
+            .find(|(r, _)| *r == rel)
+            .unwrap_or_else(|| panic!("campaigns/{rel}.toml is missing"));
+        let TargetKind::Simulated { variant: v, .. } = c.target.kind else {
+            panic!("{rel}: must run on the simulated board");
+        };
+        assert_eq!(v, *variant, "{rel}: wrong variant");
+        let expect = if *variant == Variant::Reference { Expect::Pass } else { Expect::Fail };
+        assert_eq!(c.pass.expect, expect, "{rel}");
+        let has = |phase: &str, pred: &dyn Fn(&cutpoint_campaign::Offsets) -> bool| {
+            c.phase(phase).is_some_and(|p| pred(&p.offsets))
+        };
+        match variant {
+            Variant::ConfirmAtBoot | Variant::TornMagicRevert => {
+                assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update")
+            }
+            Variant::OverwriteNoRollback => assert_eq!(c.target.mode, Mode::Overwrite, "{rel}"),
+            Variant::EarlyTrailerMagic => assert!(
+                has("download", &|o| o.bytes.is_some() || o.sectors.is_some()),
+                "{rel} needs download cuts"
+            ),
+            Variant::NoSwapStatus | Variant::ScratchEraseForward | Variant::SingleSectorMetadata => {
+                assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")
+            }
+            Variant::Reference => {}
+        }
+    }
+    // Every reference control passes, every other known-bug campaign must fail.
+    for (rel, c) in all.iter().filter(|(r, _)| r.starts_with("known-bugs/")) {
+        let TargetKind::Simulated { variant, .. } = c.target.kind else { continue };
+        assert_eq!(c.pass.expect == Expect::Pass, variant == Variant::Reference, "{rel}");
+    }
+}
+
+#[test]
+fn smoke_is_small_and_covers_the_good_update() {
+    let (_, smoke) = shipped().into_iter().find(|(r, _)| r == "smoke").expect("smoke");
+    assert_eq!(smoke.images.update.health(), Health::Ok);
+    let rec = recorded_for(&smoke);
+    let lines = rec.lines();
+    let plan = expand_plan(&smoke, &rec.timeline(&lines)).expect("smoke expands");
+    assert!((40..=80).contains(&plan.points.len()), "{} points", plan.points.len());
+    for phase in ["download", "verify", "request", "integrity", "swap", "first-boot", "confirm"] {
+        assert!(plan.points.iter().any(|p| p.phase == phase), "smoke has no cut in {phase}");
+    }
+}
+
+#[test]
+fn shipped_simulated_campaigns_expand_on_their_recorded_timelines() {
+    for (rel, c) in shipped() {
+        if !c.is_simulated() {
+            continue;
+        }
+        let rec = recorded_for(&c);
+        let lines = rec.lines();
+        let plan = expand_plan(&c, &rec.timeline(&lines)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let mut ids = HashSet::new();
+        for p in &plan.points {
+            assert!(ids.insert(p.id.as_str()), "{rel}: duplicate id {}", p.id);
+        }
+        for phase in &c.phases {
+            let cut = plan.points.iter().any(|p| p.phase == phase.name);
+            let noted = plan.skipped.iter().any(|s| s.phase == phase.name);
+            assert!(
+                cut || noted || phase.offsets.is_empty(),
+                "{rel}: phase {} produced neither cuts nor a note",
+                phase.name
+            );
+        }
+        let mut report = plan_summary(&plan.points).lines();
+        for s in &plan.skipped {
+            report.push(format!("skipped {}: {}", s.id, s.reason));
+        }
+        for span in &plan.phases {
+            report.push(format!(
+                "phase {} lines {}..{} ({} us)",
+                span.name,
+                span.start_line + 1,
+                span.end_line + 1,
+                span.end_us - span.start_us
+            ));
+        }
+        insta::assert_snapshot!(format!("plan_{}", rel.replace('/', "_")), report.join("\n"));
+    }
+}
