@@ -41,10 +41,22 @@ impl BenchClock {
         u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// The instant `us` microseconds after the epoch.
+    /// The instant `us` microseconds after the epoch (saturating far in the future).
     pub fn instant_at(&self, us: u64) -> Instant {
-        self.epoch + Duration::from_micros(us)
+        after(self.epoch, Duration::from_micros(us))
     }
+}
+
+/// `t + d`, saturating at a point far in the future instead of overflowing.
+pub fn after(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(1 << 32)))
+        .unwrap_or(t)
+}
+
+/// `now + d`, saturating.
+pub fn from_now(d: Duration) -> Instant {
+    after(Instant::now(), d)
 }
 
 #[cfg(test)]
@@ -61,5 +73,7 @@ mod tests {
         assert_eq!(c.us_at(c.instant_at(12_345)), 12_345);
         let earlier = BenchClock::with_epoch(Instant::now() + Duration::from_secs(5));
         assert_eq!(earlier.now_us(), 0);
+        assert!(c.instant_at(u64::MAX) > Instant::now());
+        assert!(from_now(Duration::MAX) > Instant::now());
     }
 }

@@ -29,8 +29,14 @@ impl StationBackends {
     pub const DEFAULT_OFF_DWELL_MS: u64 = 500;
 
     pub fn off_dwell(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.off_dwell_ms.unwrap_or(Self::DEFAULT_OFF_DWELL_MS))
+        millis(self.off_dwell_ms.unwrap_or(Self::DEFAULT_OFF_DWELL_MS))
     }
+}
+
+/// A duration from a station file's milliseconds, bounded to a day so that no deadline
+/// computed from it can overflow.
+pub fn millis(ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(ms.min(24 * 3600 * 1000))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ impl DeliveryCounter {
     /// Waits until the counter reaches `target`. Returns the counter's value; it is below
     /// `target` only when `timeout` passed first.
     pub fn wait_at_least(&self, target: u64, timeout: Duration) -> u64 {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::from_now(timeout);
         let mut g = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let v = self.get();

@@ -117,7 +117,7 @@ pub fn doctor(station: &StationBackends, out: &mut dyn Write) -> DoctorReport {
 }
 
 fn drain(console: &mut dyn Console, for_: Duration) -> Vec<crate::ConsoleLine> {
-    let end = Instant::now() + for_;
+    let end = crate::clock::from_now(for_);
     let mut got = Vec::new();
     loop {
         let left = end.saturating_duration_since(Instant::now());
@@ -197,7 +197,15 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
     if let (Some(ProbeConfig::ProbeRs(pc)), Some(op)) = (&station.probe, probe.as_mut()) {
         for slot in &pc.slots {
             let tail_len = 48u32.min(slot.size);
-            let at = slot.addr + slot.size - tail_len;
+            let Some(at) = slot.addr.checked_add(slot.size - tail_len) else {
+                d.add(
+                    &format!("slot {}", slot.name),
+                    false,
+                    "addr + size is past 4 GiB".into(),
+                    Some("fix the slot table".into()),
+                );
+                continue;
+            };
             match op
                 .probe
                 .read_flash(slot.addr, 32)

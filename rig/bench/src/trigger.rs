@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::clock::BenchClock;
+use crate::clock::{after, from_now, BenchClock};
 use crate::counter::DeliveryCounter;
 use crate::shared::SharedSwitch;
 use crate::traits::{Console, ConsoleLine, PowerSwitch, RigError, RigResult};
@@ -167,7 +167,7 @@ impl Worker {
                 match self.cmd.try_recv() {
                     Ok(Cmd::Arm(plan)) => {
                         armed = Some(Armed {
-                            deadline: Instant::now() + plan.timeout,
+                            deadline: from_now(plan.timeout),
                             plan,
                             due: None,
                         });
@@ -179,14 +179,14 @@ impl Worker {
             }
             let now = Instant::now();
             // Next moment something must happen.
-            let mut wake = now + IDLE_POLL;
+            let mut wake = after(now, IDLE_POLL);
             if let Some(a) = &armed {
                 match &a.due {
                     Some((due, _)) => wake = wake.min(*due),
                     None => {
                         wake = wake.min(a.deadline);
                         if matches!(a.plan.condition, CutCondition::BytesDelivered { .. }) {
-                            wake = wake.min(now + COUNTER_POLL);
+                            wake = wake.min(after(now, COUNTER_POLL));
                         }
                     }
                 }
@@ -219,7 +219,7 @@ impl Worker {
                     if seen >= *bytes {
                         let event = Instant::now();
                         let rec = self.record(&a.plan.condition, event, *delay, None);
-                        a.due = Some((event + *delay, rec));
+                        a.due = Some((after(event, *delay), rec));
                     }
                 }
             }
@@ -246,7 +246,7 @@ impl Worker {
         CutRecord {
             condition: cond.describe(),
             event_us,
-            requested_us: event_us + u64::try_from(delay.as_micros()).unwrap_or(u64::MAX / 2),
+            requested_us: event_us.saturating_add(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX)),
             issued_us: 0,
             actual_us: 0,
             restored_us: None,
@@ -295,7 +295,7 @@ impl Worker {
             return;
         }
         match plan.and_then(|p| p.restore_after) {
-            Some(dwell) => *restore = Some((Instant::now() + dwell, rec)),
+            Some(dwell) => *restore = Some((from_now(dwell), rec)),
             None => self.finish(Ok(rec)),
         }
     }

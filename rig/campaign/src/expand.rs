@@ -624,10 +624,13 @@ impl Expander<'_, '_> {
             );
             return;
         }
+        let times: Vec<u64> = markers.iter().map(|(line, _)| console[*line].0).collect();
         for (ordinal, (line, label)) in markers.into_iter().enumerate() {
             if ordinal % every != 0 {
                 continue;
             }
+            // The work that follows this marker ends at the next marker or the phase's end.
+            let until = times.get(ordinal + 1).copied().unwrap_or(span.end_us);
             let mut label = label.unwrap_or_else(|| (ordinal + 1).to_string());
             if !labels.insert(label.clone()) {
                 let mut k = 2;
@@ -646,7 +649,7 @@ impl Expander<'_, '_> {
                 Some(ppm) => {
                     let offset = format!("sector-{label}+{}", fraction_text(ppm));
                     match self.tl.ops {
-                        Some(ops) => match ops.iter().find(|o| o.start_us >= t && o.start_us < span.end_us) {
+                        Some(ops) => match ops.iter().find(|o| o.start_us >= t && o.start_us < until) {
                             Some(op) => out.push(RawPoint {
                                 offset,
                                 aim: Aim::Op {
@@ -658,7 +661,8 @@ impl Expander<'_, '_> {
                             None => self.skip(
                                 skipped,
                                 &offset,
-                                "no flash operation starts between the marker and the phase's end".to_string(),
+                                "no flash operation starts between this marker and the next one (or the phase's end)"
+                                    .to_string(),
                             ),
                         },
                         None => {

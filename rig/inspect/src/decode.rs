@@ -616,9 +616,10 @@ fn check_layout(l: &Layout) -> Result<(), String> {
     if let Some((name, _)) = areas.iter().find(|(_, a)| !area_sane(*a)) {
         return Err(format!("{name} area ends past 0x{ADDR_LIMIT:x}"));
     }
-    let sectors = u64::from(l.primary.size / l.sector_size);
-    let trailer = sectors * u64::from(STATUS_STATES) * u64::from(l.write_size) + u64::from(TRAILER_INFO_SIZE);
-    if trailer >= u64::from(l.primary.size) {
+    // In u128: sectors (< 2^32) x 3 x write_size (< 2^32) does not fit u64.
+    let sectors = u128::from(l.primary.size / l.sector_size);
+    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(TRAILER_INFO_SIZE);
+    if trailer >= u128::from(l.primary.size) {
         return Err("trailer does not fit the slot".into());
     }
     l.validate().map_err(|e| format!("{e:?}"))

@@ -5,7 +5,7 @@ use cutpoint_sim::board::{CutAt, CutPlan, FaultKind, RunEnd};
 use cutpoint_sim::imgtool::default_test_key;
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{BoardProfile, RunOptions, SimBoard};
-use fut::layout::Layout;
+use fut::layout::{Area, Layout};
 
 fn key() -> [u8; 32] {
     default_test_key().verifying_key().to_bytes()
@@ -175,6 +175,30 @@ fn a_layout_that_cannot_be_decoded_is_reported() {
     let mut l = layout();
     l.scratch.offset = u32::MAX - 100;
     assert!(decode_flash(&[], 0, &l, None).layout_error.unwrap().contains("scratch"));
+
+    // Found by fuzzing: sectors x 3 x write_size overflowed u64 in the trailer size check.
+    let l = Layout {
+        sector_size: 1,
+        write_size: 0xa805_0000,
+        bootloader: Area {
+            offset: 0x033d_08d0,
+            size: 0x2c,
+        },
+        primary: Area {
+            offset: 0,
+            size: 0xffd0_ffda,
+        },
+        secondary: Area {
+            offset: 0x3d33_7227,
+            size: 0x0003_0008,
+        },
+        scratch: Area {
+            offset: 0x00ff_ff04,
+            size: 0x7500,
+        },
+    };
+    let r = decode_flash(&[0xb5; 8], 0, &l, None);
+    assert_eq!(r.layout_error.as_deref(), Some("trailer does not fit the slot"));
 }
 
 /// The resume point the bootloader prints after the cut, from its console line.

@@ -111,7 +111,10 @@ impl RttConsole {
             probe,
             channel: cfg.channel,
             region: scan_region(cfg.control_block),
-            poll: cfg.poll_ms.map(Duration::from_millis).unwrap_or(DEFAULT_POLL),
+            poll: cfg
+                .poll_ms
+                .map(|ms| crate::config::millis(ms.max(1)))
+                .unwrap_or(DEFAULT_POLL),
             clock,
             tx,
             link: link.clone(),

@@ -38,7 +38,7 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
     });
     // A grandchild may keep stderr open after the command ended: do not wait for it long.
     let stderr_text = move || rx.recv_timeout(Duration::from_millis(200)).unwrap_or_default();
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::clock::from_now(timeout);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -96,7 +96,7 @@ impl CommandPower {
         Ok(CommandPower {
             on: cfg.on.clone(),
             off: cfg.off.clone(),
-            timeout: cfg.timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_TIMEOUT),
+            timeout: cfg.timeout_ms.map(crate::config::millis).unwrap_or(DEFAULT_TIMEOUT),
         })
     }
 }

@@ -35,7 +35,7 @@ impl CommandTransport {
             .map_err(|e| RigError::open("transport/command", format!("cannot create a staging directory: {e}")))?;
         Ok(CommandTransport {
             argv: cfg.argv.clone(),
-            timeout: cfg.timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_TIMEOUT),
+            timeout: cfg.timeout_ms.map(crate::config::millis).unwrap_or(DEFAULT_TIMEOUT),
             dir,
             delivered: DeliveryCounter::new(),
         })

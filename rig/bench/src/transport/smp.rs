@@ -89,7 +89,7 @@ impl SmpTransport {
         let name = format!("transport/smp:{}", cfg.port);
         let mtu = cfg.mtu.unwrap_or(DEFAULT_MTU);
         chunk_sizes(mtu).map_err(|e| RigError::open(&name, e))?;
-        let timeout = cfg.timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = cfg.timeout_ms.map(crate::config::millis).unwrap_or(DEFAULT_TIMEOUT);
         let id = SerialIdentity::Path(PathBuf::from(&cfg.port));
         let settings = LineSettings {
             baud: cfg.baud,

@@ -1,0 +1,60 @@
+//! A run cancelled part-way (as a lab Pi losing power would leave it) resumes without
+//! repeating finished cut points.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cutpoint::engine::{self, Event, RunSpec};
+use cutpoint::setup::sim_setup;
+use cutpoint_report::journal::read_journal;
+
+#[test]
+fn resume_after_a_kill_finishes_without_repeating() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/smoke.toml");
+    let c = cutpoint_campaign::load_campaign(&path).expect("smoke campaign");
+    let setup = sim_setup(&c, 1).expect("setup");
+    let out = std::env::temp_dir().join(format!("cutpoint-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let spec = |resume| RunSpec {
+        campaign: &c,
+        campaign_path: path.display().to_string(),
+        campaign_sha256: c.sha256.clone(),
+        out_dir: out.clone(),
+        partition: None,
+        resume,
+        expect: setup.expect.clone(),
+        update_size: setup.update_size,
+        seed: c.run.seed,
+    };
+    let cancel = AtomicBool::new(false);
+    let mut seen = 0;
+    let first = engine::run(&setup.target, &spec(false), &mut |e| {
+        if let Event::Cut(_) = e {
+            seen += 1;
+            if seen == 7 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+    }, &cancel)
+    .expect("first part");
+    assert!(first.cancelled);
+    let done_before = read_journal(&out.join("results.jsonl")).unwrap().cuts.len();
+    assert!((7..first.journal.header.planned.len()).contains(&done_before), "{done_before}");
+
+    let fresh = AtomicBool::new(false);
+    let mut rerun = Vec::new();
+    let second = engine::run(&setup.target, &spec(true), &mut |e| {
+        if let Event::Cut(c) = e {
+            rerun.push(c.id.clone());
+        }
+    }, &fresh)
+    .expect("resumed part");
+    assert!(!second.cancelled);
+    let journal = read_journal(&out.join("results.jsonl")).unwrap();
+    let ids: Vec<&str> = journal.cuts.iter().map(|c| c.id.as_str()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "no cut point ran twice");
+    assert_eq!(unique.len(), journal.header.planned.len(), "every planned cut point ran");
+    assert_eq!(rerun.len(), journal.header.planned.len() - done_before);
+}
