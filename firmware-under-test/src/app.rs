@@ -49,7 +49,7 @@ pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<AppExit, FwE
     say!(hal, "app: banner version={} hash={}", me, ShortHex(&hash));
     let desc = image::read_descriptor(hal, primary).unwrap_or_default();
     let own = trailer::read(hal, primary)?;
-    let pending = own.magic == Magic::Good && own.image_ok == Flag::Unset;
+    let pending = own.magic == Magic::Good && own.image_ok != Flag::Set;
     if pending {
         say!(hal, "app: first-boot version={} pending=confirm", me);
         if cfg.variant == Variant::ConfirmAtBoot {
@@ -75,8 +75,24 @@ fn image_fault(e: ImageError) -> FwError {
     }
 }
 
+/// Writes image_ok. A torn image_ok (a cut inside an earlier confirm) is programmed again; on an
+/// ECC part, which refuses that, the trailer is rewritten whole (a cut in between leaves no
+/// trailer at all, which boots this image as permanent).
 fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
-    trailer::write_image_ok(hal, cfg.layout.primary)?;
+    let primary = cfg.layout.primary;
+    match trailer::write_image_ok(hal, primary) {
+        Ok(()) => {}
+        Err(FlashError::ProgramRefused { .. }) => {
+            let t = trailer::read(hal, primary)?;
+            ops::erase_trailer_of(hal, &cfg.layout, Slot::Primary)?;
+            trailer::write_swap_size(hal, primary, t.swap_size)?;
+            trailer::write_swap_info(hal, primary, t.swap_type().unwrap_or(SwapType::Test))?;
+            trailer::write_copy_done(hal, primary)?;
+            trailer::write_image_ok(hal, primary)?;
+            trailer::write_magic(hal, primary)?;
+        }
+        Err(e) => return Err(e.into()),
+    }
     say!(hal, "app: confirm version={}", me);
     Ok(())
 }

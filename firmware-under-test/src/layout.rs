@@ -8,12 +8,13 @@ pub struct Area {
 }
 
 impl Area {
+    /// End address (saturating: a layout reaching past 4 GiB fails validation instead).
     pub const fn end(&self) -> u32 {
-        self.offset + self.size
+        self.offset.saturating_add(self.size)
     }
 
     pub const fn contains(&self, addr: u32) -> bool {
-        addr >= self.offset && addr < self.offset + self.size
+        addr >= self.offset && addr < self.end()
     }
 }
 
@@ -52,8 +53,13 @@ impl Layout {
         }
         let s = self.sector_size;
         let areas = [self.bootloader, self.primary, self.secondary, self.scratch];
-        if s == 0 || areas.iter().any(|a| a.offset % s != 0 || a.size % s != 0) {
+        if s == 0 || areas.iter().any(|a| !a.offset.is_multiple_of(s) || !a.size.is_multiple_of(s)) {
             return Err(LayoutError::NotSectorAligned);
+        }
+        if areas.iter().any(|a| a.offset.checked_add(a.size).is_none())
+            || (self.sectors_per_slot() as u64) * (STATUS_STATES as u64) * (self.write_size as u64) > u32::MAX as u64 / 2
+        {
+            return Err(LayoutError::TrailerTooLarge);
         }
         for (i, a) in areas.iter().enumerate() {
             for b in &areas[i + 1..] {

@@ -41,7 +41,15 @@ impl fmt::Display for CheckSummary {
 }
 
 const CAMPAIGN_KEYS: &[&str] = &["phases", "sequences", "images", "run", "pass", "markers"];
-const STATION_KEYS: &[&str] = &["power", "console", "probe", "transport", "dwell_ms", "off_dwell_ms", "off-dwell-ms"];
+const STATION_KEYS: &[&str] = &[
+    "power",
+    "console",
+    "probe",
+    "transport",
+    "dwell_ms",
+    "off_dwell_ms",
+    "off-dwell-ms",
+];
 
 /// Reads a file, decides whether it is a campaign or a station file, and validates it.
 pub fn check_file(path: impl AsRef<Path>) -> Result<CheckSummary, Vec<FileError>> {

@@ -122,12 +122,7 @@ impl<'a> Doc<'a> {
         self.source.error(span, self.render_path(path), message)
     }
 
-    fn translate(
-        &self,
-        prefix: &[Seg],
-        err: serde_path_to_error::Error<toml::de::Error>,
-        search: bool,
-    ) -> FileError {
+    fn translate(&self, prefix: &[Seg], err: serde_path_to_error::Error<toml::de::Error>, search: bool) -> FileError {
         let mut path: Vec<Seg> = prefix.to_vec();
         for seg in err.path().iter() {
             match seg {
@@ -216,7 +211,7 @@ fn table_get<'t, 'a>(t: &'t DeTable<'a>, key: &str) -> Option<&'t Spanned<DeValu
 fn child<'t, 'a>(v: &'t Spanned<DeValue<'a>>, seg: &Seg) -> Option<&'t Spanned<DeValue<'a>>> {
     match (v.get_ref(), seg) {
         (DeValue::Table(t), Seg::Key(k)) => table_get(t, k),
-        (DeValue::Array(a), Seg::Index(i)) => a.iter().nth(*i),
+        (DeValue::Array(a), Seg::Index(i)) => a.get(*i),
         _ => None,
     }
 }
@@ -243,12 +238,11 @@ fn render_key(k: &str) -> String {
     }
 }
 
+/// Called with the path of a table, one of its keys, the key's span and its value.
+type Visit<'f, 'a> = dyn FnMut(&[Seg], &str, Range<usize>, &Spanned<DeValue<'a>>) + 'f;
+
 /// Visits every key/value pair of tables under `v` (depth first, in file order).
-fn walk<'a>(
-    v: &Spanned<DeValue<'a>>,
-    path: Vec<Seg>,
-    f: &mut dyn FnMut(&[Seg], &str, Range<usize>, &Spanned<DeValue<'a>>),
-) {
+fn walk<'a>(v: &Spanned<DeValue<'a>>, path: Vec<Seg>, f: &mut Visit<'_, 'a>) {
     match v.get_ref() {
         DeValue::Table(t) => {
             for (k, val) in t.iter() {

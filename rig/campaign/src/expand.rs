@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{fraction_text, ByteOffsets, Campaign, Fixed, OpPoint, Offsets, Pattern, Phase};
+use crate::model::{fraction_text, ByteOffsets, Campaign, Fixed, Offsets, OpPoint, Pattern, Phase};
 
 /// What one unfaulted run looked like.
 #[derive(Debug, Clone, Copy)]
@@ -429,7 +429,11 @@ impl Expander<'_, '_> {
 
     /// An anchor on console line `line`, which matches `pattern`.
     fn anchor(&self, pattern: &Pattern, line: usize, at_us: u64) -> Anchor {
-        let nth = self.tl.console[..=line.min(self.tl.console.len().saturating_sub(1))]
+        let nth = self
+            .tl
+            .console
+            .get(..=line)
+            .unwrap_or(self.tl.console)
             .iter()
             .filter(|(_, text)| pattern.is_match(text))
             .count();
@@ -473,7 +477,7 @@ impl Expander<'_, '_> {
                         &offset,
                         format!(
                             "{d} {unit} is past the phase's end ({} µs after its start)",
-                            span.end_us - span.start_us
+                            span.end_us.saturating_sub(span.start_us)
                         ),
                     );
                     continue;
@@ -519,7 +523,10 @@ impl Expander<'_, '_> {
                 phase: phase.name.clone(),
             })?;
             let mut any = false;
-            for op in ops.iter().filter(|o| o.start_us >= span.start_us && o.start_us < span.end_us) {
+            for op in ops
+                .iter()
+                .filter(|o| o.start_us >= span.start_us && o.start_us < span.end_us)
+            {
                 any = true;
                 for &point in &offsets.every_op {
                     out.push(RawPoint {
@@ -606,7 +613,8 @@ impl Expander<'_, '_> {
         let console = self.tl.console;
         let every = every.max(1) as usize;
         let mut labels: HashSet<String> = HashSet::new();
-        let markers: Vec<(usize, Option<String>)> = (span.start_line..=span.end_line.min(console.len().saturating_sub(1)))
+        let markers: Vec<(usize, Option<String>)> = (span.start_line
+            ..=span.end_line.min(console.len().saturating_sub(1)))
             .filter_map(|i| {
                 let caps = progress.regex.captures(console[i].1)?;
                 let n = caps
@@ -620,7 +628,10 @@ impl Expander<'_, '_> {
             self.skip(
                 skipped,
                 "sector-*",
-                format!("no console line inside the phase matches its progress '{}'", progress.source),
+                format!(
+                    "no console line inside the phase matches its progress '{}'",
+                    progress.source
+                ),
             );
             return;
         }
@@ -670,7 +681,8 @@ impl Expander<'_, '_> {
                             let next = console.get(line + 1).map_or(span.end_us, |l| l.0);
                             let next = if line < span.end_line { next } else { span.end_us };
                             let gap = next.saturating_sub(t);
-                            let us = t + (u128::from(gap) * u128::from(ppm) / 1_000_000) as u64;
+                            let into = u64::try_from(u128::from(gap) * u128::from(ppm) / 1_000_000).unwrap_or(gap);
+                            let us = t.saturating_add(into);
                             out.push(RawPoint {
                                 offset,
                                 aim: Aim::Time { us },

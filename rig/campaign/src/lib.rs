@@ -29,9 +29,9 @@ pub use load::{
     SIM_MAX_SIZE_KIB,
 };
 pub use model::{
-    fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, Fault, FinalImage, Fixed, Health, ImageSource, Images,
-    Markers, Mode, OpPoint, Offsets, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind, Upgrade,
-    Variant,
+    fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, Fault, FinalImage, Fixed, Health, ImageSource,
+    Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind,
+    Upgrade, Variant,
 };
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};

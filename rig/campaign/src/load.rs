@@ -52,7 +52,10 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Vec<FileError>> {
     String::from_utf8(bytes).map_err(|e| {
         vec![FileError::whole_file(
             &file,
-            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
         )]
     })
 }
@@ -116,11 +119,11 @@ fn check_version(v: &str) -> Result<(), String> {
     let parts: Vec<&str> = main.split('.').collect();
     let limits = [u64::from(u8::MAX), u64::from(u8::MAX), u64::from(u16::MAX)];
     let ok_parts = (1..=3).contains(&parts.len())
-        && parts
-            .iter()
-            .zip(limits)
-            .all(|(p, lim)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && p.parse::<u64>().is_ok_and(|n| n <= lim));
-    let ok_build = build.is_none_or(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) && b.parse::<u32>().is_ok());
+        && parts.iter().zip(limits).all(|(p, lim)| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && p.parse::<u64>().is_ok_and(|n| n <= lim)
+        });
+    let ok_build =
+        build.is_none_or(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) && b.parse::<u32>().is_ok());
     if ok_parts && ok_build {
         Ok(())
     } else {
@@ -186,7 +189,10 @@ impl Validator<'_, '_> {
                 self.err(
                     path,
                     raw.span(),
-                    format!("expected a pattern with a named group (?P<{group}>...), got \"{}\"", raw.get_ref()),
+                    format!(
+                        "expected a pattern with a named group (?P<{group}>...), got \"{}\"",
+                        raw.get_ref()
+                    ),
                 );
             }
         }
@@ -235,7 +241,9 @@ impl Validator<'_, '_> {
 
     fn target(&mut self, raw: Option<&S<RawTarget>>) -> Target {
         let t = raw.map(|t| t.get_ref());
-        let upgrade = t.and_then(|t| t.upgrade.as_ref()).map_or(Upgrade::Test, |u| *u.get_ref());
+        let upgrade = t
+            .and_then(|t| t.upgrade.as_ref())
+            .map_or(Upgrade::Test, |u| *u.get_ref());
         if let Some(station) = t.and_then(|t| t.station.as_ref()) {
             let rel = station.get_ref();
             let resolved = self.resolve(rel);
@@ -251,9 +259,15 @@ impl Validator<'_, '_> {
                     );
                 }
             }
-            let mode = t.and_then(|t| t.mode.as_ref()).map_or(Mode::SwapScratch, |m| *m.get_ref());
+            let mode = t
+                .and_then(|t| t.mode.as_ref())
+                .map_or(Mode::SwapScratch, |m| *m.get_ref());
             let file = if rel.trim().is_empty() {
-                self.err(&p(&["target", "station"]), station.span(), "expected a path to a station file");
+                self.err(
+                    &p(&["target", "station"]),
+                    station.span(),
+                    "expected a path to a station file",
+                );
                 None
             } else if !resolved.is_file() {
                 self.err(
@@ -281,8 +295,12 @@ impl Validator<'_, '_> {
                 },
             };
         }
-        let board = t.and_then(|t| t.board.as_ref()).map_or(Board::Nrf52840, |b| *b.get_ref());
-        let variant = t.and_then(|t| t.variant.as_ref()).map_or(Variant::Reference, |v| *v.get_ref());
+        let board = t
+            .and_then(|t| t.board.as_ref())
+            .map_or(Board::Nrf52840, |b| *b.get_ref());
+        let variant = t
+            .and_then(|t| t.variant.as_ref())
+            .map_or(Variant::Reference, |v| *v.get_ref());
         let mode = match t.and_then(|t| t.mode.as_ref()) {
             Some(m) if variant.overwrite_only() && *m.get_ref() != Mode::Overwrite => {
                 self.err(
@@ -322,10 +340,8 @@ impl Validator<'_, '_> {
             defaults::UPDATE_VERSION,
             simulated,
         );
-        if let (
-            ImageSource::Generated { version: old, .. },
-            ImageSource::Generated { version: new, .. },
-        ) = (&baseline, &update)
+        if let (ImageSource::Generated { version: old, .. }, ImageSource::Generated { version: new, .. }) =
+            (&baseline, &update)
         {
             if version_key(old) == version_key(new) {
                 let path = p(&["images", "update", "version"]);
@@ -333,7 +349,9 @@ impl Validator<'_, '_> {
                 self.err(
                     &path,
                     span,
-                    format!("the update's version must differ from the baseline's ({old}), or the device stays up to date"),
+                    format!(
+                        "the update's version must differ from the baseline's ({old}), or the device stays up to date"
+                    ),
                 );
             }
         }
@@ -442,13 +460,35 @@ impl Validator<'_, '_> {
         let r = raw.map(|r| r.get_ref());
         let base = p(&["run"]);
         let seed = r.and_then(|r| r.seed.as_ref()).map_or(defaults::SEED, |s| *s.get_ref());
-        let repetitions = self.ranged_u32(&base, "repetitions", r.and_then(|r| r.repetitions.as_ref()), 1, 1, MAX_REPETITIONS);
-        let max_boots = self.ranged_u32(&base, "max_boots", r.and_then(|r| r.max_boots.as_ref()), defaults::MAX_BOOTS, 1, MAX_BOOTS_LIMIT);
-        let fault = r.and_then(|r| r.fault.as_ref()).map_or(Fault::PowerCut, |f| *f.get_ref());
-        let dwell_ms = r.and_then(|r| r.dwell_ms.as_ref()).map_or(defaults::DWELL_MS, |d| *d.get_ref());
+        let repetitions = self.ranged_u32(
+            &base,
+            "repetitions",
+            r.and_then(|r| r.repetitions.as_ref()),
+            1,
+            1,
+            MAX_REPETITIONS,
+        );
+        let max_boots = self.ranged_u32(
+            &base,
+            "max_boots",
+            r.and_then(|r| r.max_boots.as_ref()),
+            defaults::MAX_BOOTS,
+            1,
+            MAX_BOOTS_LIMIT,
+        );
+        let fault = r
+            .and_then(|r| r.fault.as_ref())
+            .map_or(Fault::PowerCut, |f| *f.get_ref());
+        let dwell_ms = r
+            .and_then(|r| r.dwell_ms.as_ref())
+            .map_or(defaults::DWELL_MS, |d| *d.get_ref());
         let boot_timeout_ms = match r.and_then(|r| r.boot_timeout_ms.as_ref()) {
             Some(b) if *b.get_ref() == 0 => {
-                self.err(&with(&base, &["boot_timeout_ms"]), b.span(), "expected a timeout of at least 1 ms, got 0");
+                self.err(
+                    &with(&base, &["boot_timeout_ms"]),
+                    b.span(),
+                    "expected a timeout of at least 1 ms, got 0",
+                );
                 defaults::BOOT_TIMEOUT_MS
             }
             Some(b) => *b.get_ref(),
@@ -538,7 +578,11 @@ impl Validator<'_, '_> {
         let commit_raw = r.and_then(|r| r.commit.as_ref());
         let commit = self.pattern(&with(&base, &["commit"]), commit_raw, defaults::COMMIT);
         self.require_group(&with(&base, &["commit"]), commit_raw, &commit, "version");
-        let settled = self.pattern(&with(&base, &["settled"]), r.and_then(|r| r.settled.as_ref()), defaults::SETTLED);
+        let settled = self.pattern(
+            &with(&base, &["settled"]),
+            r.and_then(|r| r.settled.as_ref()),
+            defaults::SETTLED,
+        );
         Markers {
             boot,
             jump,
@@ -552,7 +596,10 @@ impl Validator<'_, '_> {
         if raw.is_empty() {
             self.errors.push(FileError {
                 field: "phases".to_string(),
-                ..self.doc.source.error(0..0, "", "a campaign needs at least one [[phases]] table")
+                ..self
+                    .doc
+                    .source
+                    .error(0..0, "", "a campaign needs at least one [[phases]] table")
             });
         }
         let mut seen: HashSet<String> = HashSet::new();
@@ -606,7 +653,13 @@ impl Validator<'_, '_> {
         out
     }
 
-    fn sequences(&mut self, raw: &[S<RawSequence>], raw_phases: &[S<RawPhase>], phases: &[Phase], simulated: bool) -> Vec<Sequence> {
+    fn sequences(
+        &mut self,
+        raw: &[S<RawSequence>],
+        raw_phases: &[S<RawPhase>],
+        phases: &[Phase],
+        simulated: bool,
+    ) -> Vec<Sequence> {
         let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
         let mut seen: HashSet<String> = HashSet::new();
         let mut out = Vec::new();
@@ -620,7 +673,9 @@ impl Validator<'_, '_> {
                         self.err(
                             &with(&base, &["name"]),
                             n.span(),
-                            format!("expected a name of letters, digits, '-' and '_' (used in cut ids), got \"{name}\""),
+                            format!(
+                                "expected a name of letters, digits, '-' and '_' (used in cut ids), got \"{name}\""
+                            ),
                         );
                     }
                     name
@@ -701,20 +756,32 @@ impl Validator<'_, '_> {
                         }
                     }
                     if list.is_empty() {
-                        self.err(&bbase, bytes.span(), "expected at least one byte count, got an empty array");
+                        self.err(
+                            &bbase,
+                            bytes.span(),
+                            "expected at least one byte count, got an empty array",
+                        );
                     }
                     o.bytes = Some(ByteOffsets::List(v));
                 }
                 RawBytes::Step(s) => {
                     let step = *s.step.get_ref();
                     if step == 0 {
-                        self.err(&with(&bbase, &["step"]), s.step.span(), "expected a step of at least 1 byte, got 0");
+                        self.err(
+                            &with(&bbase, &["step"]),
+                            s.step.span(),
+                            "expected a step of at least 1 byte, got 0",
+                        );
                     }
                     let from = s.from.as_ref().map(|f| *f.get_ref());
                     let to = s.to.as_ref().map(|t| *t.get_ref());
                     if let Some(f) = &s.from {
                         if *f.get_ref() == 0 {
-                            self.err(&with(&bbase, &["from"]), f.span(), "expected a byte count of at least 1, got 0");
+                            self.err(
+                                &with(&bbase, &["from"]),
+                                f.span(),
+                                "expected a byte count of at least 1, got 0",
+                            );
                         }
                     }
                     if let (Some(f), Some(t)) = (from, &s.to) {
@@ -726,7 +793,11 @@ impl Validator<'_, '_> {
                             );
                         }
                     }
-                    o.bytes = Some(ByteOffsets::Step { step: step.max(1), from, to });
+                    o.bytes = Some(ByteOffsets::Step {
+                        step: step.max(1),
+                        from,
+                        to,
+                    });
                 }
             }
         }
@@ -734,7 +805,11 @@ impl Validator<'_, '_> {
             if let Some(list) = raw {
                 let mut seen = HashSet::new();
                 if list.get_ref().is_empty() {
-                    self.err(&with(base, &[key]), list.span(), "expected at least one delay, got an empty array");
+                    self.err(
+                        &with(base, &[key]),
+                        list.span(),
+                        "expected at least one delay, got an empty array",
+                    );
                 }
                 for (i, n) in list.get_ref().iter().enumerate() {
                     if !seen.insert(*n.get_ref()) {
@@ -761,7 +836,11 @@ impl Validator<'_, '_> {
             }
             let every = match &s.every {
                 Some(e) if *e.get_ref() == 0 => {
-                    self.err(&with(&sbase, &["every"]), e.span(), "expected an integer of at least 1, got 0");
+                    self.err(
+                        &with(&sbase, &["every"]),
+                        e.span(),
+                        "expected an integer of at least 1, got 0",
+                    );
                     1
                 }
                 Some(e) => *e.get_ref(),
@@ -805,7 +884,11 @@ impl Validator<'_, '_> {
                 );
             }
             if list.get_ref().is_empty() {
-                self.err(&ebase, list.span(), "expected at least one of \"before\", \"inside:F\", \"after\", got an empty array");
+                self.err(
+                    &ebase,
+                    list.span(),
+                    "expected at least one of \"before\", \"inside:F\", \"after\", got an empty array",
+                );
             }
             let mut seen = HashSet::new();
             for (i, s) in list.get_ref().iter().enumerate() {

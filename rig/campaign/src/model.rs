@@ -386,7 +386,11 @@ impl Offsets {
 pub enum ByteOffsets {
     List(Vec<u64>),
     /// `from`, `from + step`, ... below `to` (defaults: `from = step`, `to` = the update size).
-    Step { step: u64, from: Option<u64>, to: Option<u64> },
+    Step {
+        step: u64,
+        from: Option<u64>,
+        to: Option<u64>,
+    },
 }
 
 /// Cuts at the phase's progress markers.

@@ -10,6 +10,51 @@ use crate::model::{Board, Expect, Fault, FinalImage, Fixed, Health, Mode, Upgrad
 
 pub(crate) type S<T> = Spanned<T>;
 
+/// A table, and only a table: serde's derived structs also accept arrays (fields by
+/// position), which would turn `offsets = [1]` into a confusing error about its first field.
+#[derive(Debug)]
+pub(crate) struct Table<T>(pub T);
+
+impl<T> std::ops::Deref for Table<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Table<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Table<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Table)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+pub(crate) type RawTarget = Table<RawTargetFields>;
+pub(crate) type RawImages = Table<RawImagesFields>;
+pub(crate) type RawImage = Table<RawImageFields>;
+pub(crate) type RawRun = Table<RawRunFields>;
+pub(crate) type RawPass = Table<RawPassFields>;
+pub(crate) type RawMarkers = Table<RawMarkersFields>;
+pub(crate) type RawPhase = Table<RawPhaseFields>;
+pub(crate) type RawOffsets = Table<RawOffsetsFields>;
+pub(crate) type RawSectors = Table<RawSectorsFields>;
+pub(crate) type RawByteStep = Table<RawByteStepFields>;
+pub(crate) type RawSequence = Table<RawSequenceFields>;
+pub(crate) type RawCutSpec = Table<RawCutSpecFields>;
+
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub(crate) struct RawCampaign {
@@ -28,7 +73,7 @@ pub(crate) struct RawCampaign {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawTarget {
+pub(crate) struct RawTargetFields {
     pub board: Option<S<Board>>,
     pub variant: Option<S<Variant>>,
     pub mode: Option<S<Mode>>,
@@ -38,7 +83,7 @@ pub(crate) struct RawTarget {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawImages {
+pub(crate) struct RawImagesFields {
     pub baseline: Option<S<RawImage>>,
     pub update: Option<S<RawImage>>,
     pub public_key: Option<S<String>>,
@@ -46,7 +91,7 @@ pub(crate) struct RawImages {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawImage {
+pub(crate) struct RawImageFields {
     pub version: Option<S<String>>,
     pub size_kib: Option<S<u32>>,
     pub health: Option<S<Health>>,
@@ -55,7 +100,7 @@ pub(crate) struct RawImage {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawRun {
+pub(crate) struct RawRunFields {
     pub seed: Option<S<u64>>,
     pub repetitions: Option<S<u32>>,
     pub fault: Option<S<Fault>>,
@@ -67,7 +112,7 @@ pub(crate) struct RawRun {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawPass {
+pub(crate) struct RawPassFields {
     #[serde(rename = "final")]
     pub final_image: Option<S<FinalImage>>,
     pub expect: Option<S<Expect>>,
@@ -75,7 +120,7 @@ pub(crate) struct RawPass {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawMarkers {
+pub(crate) struct RawMarkersFields {
     pub boot: Option<S<String>>,
     pub jump: Option<S<String>>,
     pub halt: Option<S<String>>,
@@ -85,7 +130,7 @@ pub(crate) struct RawMarkers {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawPhase {
+pub(crate) struct RawPhaseFields {
     pub name: S<String>,
     pub start: S<String>,
     pub end: S<String>,
@@ -95,7 +140,7 @@ pub(crate) struct RawPhase {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawOffsets {
+pub(crate) struct RawOffsetsFields {
     pub fixed: Option<S<Vec<S<Fixed>>>>,
     pub bytes: Option<S<RawBytes>>,
     pub ms: Option<S<Vec<S<u64>>>>,
@@ -107,7 +152,7 @@ pub(crate) struct RawOffsets {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawSectors {
+pub(crate) struct RawSectorsFields {
     pub every: Option<S<u32>>,
     pub fraction: Option<S<f64>>,
 }
@@ -121,7 +166,7 @@ pub(crate) enum RawBytes {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawByteStep {
+pub(crate) struct RawByteStepFields {
     pub step: S<u64>,
     pub from: Option<S<u64>>,
     pub to: Option<S<u64>>,
@@ -142,7 +187,7 @@ impl<'de> Deserialize<'de> for RawBytes {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBytes, A::Error> {
-                RawByteStep::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawBytes::Step)
+                RawByteStepFields::deserialize(de::value::MapAccessDeserializer::new(map)).map(Table).map(RawBytes::Step)
             }
         }
         d.deserialize_any(V)
@@ -151,7 +196,7 @@ impl<'de> Deserialize<'de> for RawBytes {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawSequence {
+pub(crate) struct RawSequenceFields {
     pub name: Option<S<String>>,
     pub first: S<RawCutSpec>,
     pub then: S<RawCutSpec>,
@@ -159,7 +204,7 @@ pub(crate) struct RawSequence {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
-pub(crate) struct RawCutSpec {
+pub(crate) struct RawCutSpecFields {
     pub phase: S<String>,
     pub offsets: S<RawOffsets>,
 }

@@ -133,7 +133,11 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
     };
     if let Some(d) = &raw.dwell_ms {
         if *d.get_ref() == 0 {
-            errors.push(doc.error(&[Seg::key("dwell_ms")], d.span(), "expected a power-off time of at least 1 ms, got 0"));
+            errors.push(doc.error(
+                &[Seg::key("dwell_ms")],
+                d.span(),
+                "expected a power-off time of at least 1 ms, got 0",
+            ));
         }
     }
     let mut roles = Vec::new();
@@ -150,7 +154,11 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         };
         let (line, _) = doc.source.line_col(v.span().start);
         let DeValue::Table(t) = v.get_ref() else {
-            errors.push(doc.error(&path, v.span(), format!("expected a table [{}] with kind = \"...\"", role.name())));
+            errors.push(doc.error(
+                &path,
+                v.span(),
+                format!("expected a table [{}] with kind = \"...\"", role.name()),
+            ));
             continue;
         };
         let kind = t.iter().find(|(k, _)| k.get_ref().as_ref() == "kind").map(|(_, v)| v);

@@ -118,7 +118,10 @@ fn missing_phase_in_a_sequence() {
 fn every_op_on_a_station_target() {
     let text = format!(
         "[target]\nstation = \"station-ok.toml\"\n{}",
-        PHASES.replace("offsets = { fixed = [\"start\"] }", "offsets = { every_op = [\"before\"] }")
+        PHASES.replace(
+            "offsets = { fixed = [\"start\"] }",
+            "offsets = { every_op = [\"before\"] }"
+        )
     );
     let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
         Ok(_) => panic!("accepted every_op on a station"),
@@ -129,7 +132,8 @@ fn every_op_on_a_station_target() {
 
 #[test]
 fn board_and_variant_do_not_apply_to_a_station() {
-    let text = format!("[target]\nstation = \"station-ok.toml\"\nboard = \"stm32l4\"\nvariant = \"reference\"\n{PHASES}");
+    let text =
+        format!("[target]\nstation = \"station-ok.toml\"\nboard = \"stm32l4\"\nvariant = \"reference\"\n{PHASES}");
     let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
         Ok(_) => panic!("accepted board with a station"),
         Err(e) => e,
@@ -170,7 +174,10 @@ fn duplicate_phase_names() {
 #[test]
 fn several_semantic_errors_are_all_reported_in_file_order() {
     let text = PHASES
-        .replace("fixed = [\"start\"]", "fixed = [\"start\", \"start\"], random = 0, bytes = { step = 0 }, ms = []")
+        .replace(
+            "fixed = [\"start\"]",
+            "fixed = [\"start\", \"start\"], random = 0, bytes = { step = 0 }, ms = []",
+        )
         .replace("every = 4, fraction = 0.5", "every = 0, fraction = -0.1");
     let errors = campaign_errors(&text);
     let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
@@ -266,7 +273,9 @@ port = "/dev/ttyACM1"
 
 #[test]
 fn station_unknown_key_and_missing_kind() {
-    let text = STATION.replace("dwell_ms", "dwel_ms").replace("kind = \"serial\"\n", "");
+    let text = STATION
+        .replace("dwell_ms", "dwel_ms")
+        .replace("kind = \"serial\"\n", "");
     insta::assert_snapshot!("station_unknown_key", station_error_text(&text));
     let text = STATION.replace("kind = \"serial\"\n", "");
     insta::assert_snapshot!("station_missing_kind", station_error_text(&text));
@@ -274,7 +283,10 @@ fn station_unknown_key_and_missing_kind() {
 
 #[test]
 fn station_missing_roles() {
-    insta::assert_snapshot!("station_missing_roles", station_error_text("name = \"x\"\n[power]\nkind = \"gpio\"\n"));
+    insta::assert_snapshot!(
+        "station_missing_roles",
+        station_error_text("name = \"x\"\n[power]\nkind = \"gpio\"\n")
+    );
 }
 
 /// A caller's backend types, tagged by `kind` as the bench crate's are.

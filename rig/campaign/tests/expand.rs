@@ -52,12 +52,36 @@ const CONSOLE: &[(u64, &str)] = &[
 ];
 
 const OPS: &[OpSpan] = &[
-    OpSpan { index: 0, start_us: 1_000, end_us: 1_500 },
-    OpSpan { index: 1, start_us: 2_000, end_us: 2_600 },
-    OpSpan { index: 2, start_us: 6_000, end_us: 6_800 },
-    OpSpan { index: 3, start_us: 7_000, end_us: 8_000 },
-    OpSpan { index: 4, start_us: 11_000, end_us: 11_500 },
-    OpSpan { index: 5, start_us: 12_000, end_us: 12_100 },
+    OpSpan {
+        index: 0,
+        start_us: 1_000,
+        end_us: 1_500,
+    },
+    OpSpan {
+        index: 1,
+        start_us: 2_000,
+        end_us: 2_600,
+    },
+    OpSpan {
+        index: 2,
+        start_us: 6_000,
+        end_us: 6_800,
+    },
+    OpSpan {
+        index: 3,
+        start_us: 7_000,
+        end_us: 8_000,
+    },
+    OpSpan {
+        index: 4,
+        start_us: 11_000,
+        end_us: 11_500,
+    },
+    OpSpan {
+        index: 5,
+        start_us: 12_000,
+        end_us: 12_100,
+    },
 ];
 
 fn timeline() -> Timeline<'static> {
@@ -93,7 +117,11 @@ fn phases_are_found_in_order() {
 #[test]
 fn a_missing_phase_names_the_phase_and_its_pattern() {
     let c = campaign(PHASES);
-    let console: Vec<(u64, &str)> = CONSOLE.iter().copied().filter(|(_, l)| !l.contains("swap-start")).collect();
+    let console: Vec<(u64, &str)> = CONSOLE
+        .iter()
+        .copied()
+        .filter(|(_, l)| !l.contains("swap-start"))
+        .collect();
     let tl = Timeline {
         console: &console,
         ..timeline()
@@ -141,14 +169,15 @@ fn every_offset_kind_expands_to_its_aims_and_ids() {
     let plan = expand_plan(&c, &timeline()).expect("expands");
     let got: Vec<(&str, Aim)> = plan.points.iter().map(|p| (p.id.as_str(), p.aim)).collect();
     let random: Vec<&CutPoint> = plan.points.iter().filter(|p| p.offset.starts_with("random")).collect();
-    assert_eq!(ids(&random.iter().map(|p| (*p).clone()).collect::<Vec<_>>()), [
-        "download/random-01",
-        "download/random-02",
-        "download/random-03"
-    ]);
+    assert_eq!(
+        ids(&random.iter().map(|p| (*p).clone()).collect::<Vec<_>>()),
+        ["download/random-01", "download/random-02", "download/random-03"]
+    );
     let mut last = 0;
     for p in &random {
-        let Aim::Time { us } = p.aim else { panic!("random gives time aims") };
+        let Aim::Time { us } = p.aim else {
+            panic!("random gives time aims")
+        };
         assert!((1_000..5_000).contains(&us), "{us} outside the download");
         assert!(us >= last, "random instants are numbered in time order");
         last = us;
@@ -161,7 +190,11 @@ fn every_offset_kind_expands_to_its_aims_and_ids() {
         ("download/byte-9000", Aim::Byte { n: 9000 }),
         ("download/ms-1", Aim::Time { us: 2_000 }),
         // ms-10 is past the end: skipped, and said so below.
-        random[0..3].iter().map(|p| (p.id.as_str(), p.aim)).next().expect("random 1"),
+        random[0..3]
+            .iter()
+            .map(|p| (p.id.as_str(), p.aim))
+            .next()
+            .expect("random 1"),
         (random[1].id.as_str(), random[1].aim),
         (random[2].id.as_str(), random[2].aim),
         ("swap/us-500", Aim::Time { us: 6_500 }),
@@ -238,22 +271,41 @@ fn every_offset_kind_expands_to_its_aims_and_ids() {
     assert_eq!(want.len(), got.len());
 
     let find = |id: &str| plan.points.iter().find(|p| p.id == id).expect(id);
-    assert_eq!(find("download/start").anchor, anchor("ota: download-(start|resume)", 1, 0));
+    assert_eq!(
+        find("download/start").anchor,
+        anchor("ota: download-(start|resume)", 1, 0)
+    );
     assert_eq!(find("download/end").anchor, anchor("ota: download-done", 1, 0));
-    assert_eq!(find("download/ms-1").anchor, anchor("ota: download-(start|resume)", 1, 1_000));
+    assert_eq!(
+        find("download/ms-1").anchor,
+        anchor("ota: download-(start|resume)", 1, 1_000)
+    );
     assert_eq!(find("download/byte-4096").anchor, None);
-    assert_eq!(find("swap/sector-3").anchor, anchor(r"boot: swap-progress .* region=(?P<n>\d+)", 3, 0));
+    assert_eq!(
+        find("swap/sector-3").anchor,
+        anchor(r"boot: swap-progress .* region=(?P<n>\d+)", 3, 0)
+    );
     assert_eq!(find("swap/op-0003-after").anchor, None);
     assert_eq!(find("download/start").kind(), OffsetKind::Fixed);
     assert_eq!(find("swap/op-0003-after").kind(), OffsetKind::EveryOp);
 
-    let skipped: Vec<(&str, &str)> = plan.skipped.iter().map(|s| (s.id.as_str(), s.reason.as_str())).collect();
+    let skipped: Vec<(&str, &str)> = plan
+        .skipped
+        .iter()
+        .map(|s| (s.id.as_str(), s.reason.as_str()))
+        .collect();
     assert_eq!(
         skipped,
         [
             ("download/byte-20000", "byte 20000 is not inside the update (10000 B)"),
-            ("download/ms-10", "10 ms is past the phase's end (4000 µs after its start)"),
-            ("swap/us-7000", "7000 us is past the phase's end (6000 µs after its start)"),
+            (
+                "download/ms-10",
+                "10 ms is past the phase's end (4000 µs after its start)"
+            ),
+            (
+                "swap/us-7000",
+                "7000 us is past the phase's end (6000 µs after its start)"
+            ),
         ]
     );
 }
@@ -262,12 +314,29 @@ fn every_offset_kind_expands_to_its_aims_and_ids() {
 fn byte_steps_stay_inside_the_update() {
     let text = PHASES.replace("bytes = [4096, 9000, 20000]", "bytes = { step = 3000 }");
     let points = expand(&campaign(&text), &timeline()).expect("expands");
-    let bytes: Vec<&str> = points.iter().filter(|p| p.kind() == OffsetKind::Bytes).map(|p| p.id.as_str()).collect();
-    assert_eq!(bytes, ["download/byte-3000", "download/byte-6000", "download/byte-9000"]);
-    let text = PHASES.replace("bytes = [4096, 9000, 20000]", "bytes = { step = 2000, from = 500, to = 4500 }");
+    let bytes: Vec<&str> = points
+        .iter()
+        .filter(|p| p.kind() == OffsetKind::Bytes)
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(
+        bytes,
+        ["download/byte-3000", "download/byte-6000", "download/byte-9000"]
+    );
+    let text = PHASES.replace(
+        "bytes = [4096, 9000, 20000]",
+        "bytes = { step = 2000, from = 500, to = 4500 }",
+    );
     let points = expand(&campaign(&text), &timeline()).expect("expands");
-    let bytes: Vec<&str> = points.iter().filter(|p| p.kind() == OffsetKind::Bytes).map(|p| p.id.as_str()).collect();
-    assert_eq!(bytes, ["download/byte-500", "download/byte-2500", "download/byte-4500"][..2]);
+    let bytes: Vec<&str> = points
+        .iter()
+        .filter(|p| p.kind() == OffsetKind::Bytes)
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(
+        bytes,
+        ["download/byte-500", "download/byte-2500", "download/byte-4500"][..2]
+    );
 }
 
 #[test]
@@ -285,13 +354,33 @@ fn sector_fractions_aim_inside_the_next_flash_operation() {
     assert_eq!(
         sectors,
         [
-            ("swap/sector-1+0.25", Aim::Op { index: 3, point: inside }),
-            ("swap/sector-3+0.25", Aim::Op { index: 4, point: inside }),
+            (
+                "swap/sector-1+0.25",
+                Aim::Op {
+                    index: 3,
+                    point: inside
+                }
+            ),
+            (
+                "swap/sector-3+0.25",
+                Aim::Op {
+                    index: 4,
+                    point: inside
+                }
+            ),
         ]
     );
     // No operation starts between region 2's marker and region 3's: nothing to cut inside.
     let skipped: Vec<&str> = plan.skipped.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(skipped, ["swap/sector-2+0.25", "swap/us-7000"]);
+    assert_eq!(
+        skipped,
+        [
+            "download/byte-20000",
+            "download/ms-10",
+            "swap/us-7000",
+            "swap/sector-2+0.25"
+        ]
+    );
 
     // Without the journal (a bench), the fraction is of the time to the next console line.
     let tl = Timeline {
@@ -302,7 +391,10 @@ fn sector_fractions_aim_inside_the_next_flash_operation() {
     let points = expand(&campaign(&text), &tl).expect("expands without ops");
     let sector_2 = points.iter().find(|p| p.id == "swap/sector-2+0.25").expect("sector 2");
     assert_eq!(sector_2.aim, Aim::Time { us: 9_500 });
-    assert_eq!(sector_2.anchor, anchor(r"boot: swap-progress .* region=(?P<n>\d+)", 2, 500));
+    assert_eq!(
+        sector_2.anchor,
+        anchor(r"boot: swap-progress .* region=(?P<n>\d+)", 2, 500)
+    );
 }
 
 #[test]
@@ -312,7 +404,12 @@ fn every_op_needs_the_journal() {
         ..timeline()
     };
     let err = expand(&campaign(PHASES), &tl).unwrap_err();
-    assert_eq!(err, ExpandError::NoOps { phase: "swap".to_string() });
+    assert_eq!(
+        err,
+        ExpandError::NoOps {
+            phase: "swap".to_string()
+        }
+    );
 }
 
 #[test]
@@ -371,7 +468,11 @@ fn sequences_expand_to_heads_then_second_cuts_on_the_recovery_run() {
     let heads: Vec<&CutPoint> = points.iter().filter(|p| p.then.is_some()).collect();
     assert_eq!(
         heads.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
-        ["swap-twice:swap/sector-1", "swap-twice:swap/sector-2", "swap-twice:swap/sector-3"]
+        [
+            "swap-twice:swap/sector-1",
+            "swap-twice:swap/sector-2",
+            "swap-twice:swap/sector-3"
+        ]
     );
     assert_eq!(heads[0].sequence(), Some("swap-twice"));
 
@@ -411,7 +512,9 @@ fn sequences_expand_to_heads_then_second_cuts_on_the_recovery_run() {
             "swap-twice:swap/sector-2>swap/op-0001-inside-0.50",
         ]
     );
-    assert!(seconds.iter().all(|p| p.then.is_none() && p.repetition == heads[1].repetition));
+    assert!(seconds
+        .iter()
+        .all(|p| p.then.is_none() && p.repetition == heads[1].repetition));
     assert!(seconds.iter().all(|p| p.seed == cut_seed(42, &p.id)));
     assert_eq!(seconds[0].aim, Aim::Time { us: 0 });
     assert_eq!(seconds[0].sequence(), Some("swap-twice"));
@@ -440,7 +543,16 @@ fn sequences_expand_to_heads_then_second_cuts_on_the_recovery_run() {
 fn duplicate_progress_numbers_get_distinct_ids() {
     let console: Vec<(u64, &str)> = CONSOLE
         .iter()
-        .map(|&(t, l)| (t, if l.contains("region=2") { "boot: swap-progress type=test region=1 of=3" } else { l }))
+        .map(|&(t, l)| {
+            (
+                t,
+                if l.contains("region=2") {
+                    "boot: swap-progress type=test region=1 of=3"
+                } else {
+                    l
+                },
+            )
+        })
         .collect();
     let tl = Timeline {
         console: &console,
@@ -448,7 +560,11 @@ fn duplicate_progress_numbers_get_distinct_ids() {
     };
     let text = PHASES.replace("sectors = { every = 2 }", "sectors = { every = 1 }");
     let points = expand(&campaign(&text), &tl).expect("expands");
-    let sectors: Vec<&str> = points.iter().filter(|p| p.kind() == OffsetKind::Sectors).map(|p| p.id.as_str()).collect();
+    let sectors: Vec<&str> = points
+        .iter()
+        .filter(|p| p.kind() == OffsetKind::Sectors)
+        .map(|p| p.id.as_str())
+        .collect();
     assert_eq!(sectors, ["swap/sector-1", "swap/sector-1~2", "swap/sector-3"]);
 }
 

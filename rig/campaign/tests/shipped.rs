@@ -59,7 +59,11 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             panic!("{rel}: must run on the simulated board");
         };
         assert_eq!(v, *variant, "{rel}: wrong variant");
-        let expect = if *variant == Variant::Reference { Expect::Pass } else { Expect::Fail };
+        let expect = if *variant == Variant::Reference {
+            Expect::Pass
+        } else {
+            Expect::Fail
+        };
         assert_eq!(c.pass.expect, expect, "{rel}");
         let has = |phase: &str, pred: &dyn Fn(&cutpoint_campaign::Offsets) -> bool| {
             c.phase(phase).is_some_and(|p| pred(&p.offsets))
@@ -81,7 +85,9 @@ fn known_bug_campaigns_cover_every_broken_variant() {
     }
     // Every reference control passes, every other known-bug campaign must fail.
     for (rel, c) in all.iter().filter(|(r, _)| r.starts_with("known-bugs/")) {
-        let TargetKind::Simulated { variant, .. } = c.target.kind else { continue };
+        let TargetKind::Simulated { variant, .. } = c.target.kind else {
+            continue;
+        };
         assert_eq!(c.pass.expect == Expect::Pass, variant == Variant::Reference, "{rel}");
     }
 }
@@ -94,8 +100,19 @@ fn smoke_is_small_and_covers_the_good_update() {
     let lines = rec.lines();
     let plan = expand_plan(&smoke, &rec.timeline(&lines)).expect("smoke expands");
     assert!((40..=80).contains(&plan.points.len()), "{} points", plan.points.len());
-    for phase in ["download", "verify", "request", "integrity", "swap", "first-boot", "confirm"] {
-        assert!(plan.points.iter().any(|p| p.phase == phase), "smoke has no cut in {phase}");
+    for phase in [
+        "download",
+        "verify",
+        "request",
+        "integrity",
+        "swap",
+        "first-boot",
+        "confirm",
+    ] {
+        assert!(
+            plan.points.iter().any(|p| p.phase == phase),
+            "smoke has no cut in {phase}"
+        );
     }
 }
 

@@ -199,8 +199,8 @@ fn header_report(h: &ImageHeader) -> HeaderReport {
     }
 }
 
-/// Decodes a signed image held alone in `bytes` (header at offset 0). With `key`, the key hash
-/// and Ed25519 signature are checked against it.
+/// Decodes a signed image held alone in `bytes` (header at offset 0). `key` is the Ed25519
+/// public key the bootloader trusts; with it, the key hash and the signature are checked.
 pub fn decode_image(bytes: &[u8], key: Option<&[u8; 32]>) -> ImageReport {
     // Sizes past the address limit cannot be a slot's; the bytes beyond it are not looked at.
     let usable = bytes.len().min(ADDR_LIMIT as usize);

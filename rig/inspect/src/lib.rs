@@ -17,7 +17,7 @@ pub use decode::{
     KeyReport, LayoutReport, MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord,
     StatusReport, SwapPoint, TrailerReport, Validity,
 };
-pub use otadata::{decode_otadata, otadata_crc, OtadataReport};
+pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};
 pub use render::{render_image_text, render_text};
 pub use slice_flash::SliceFlash;
 pub use tlv::{TlvArea, TlvEntry};

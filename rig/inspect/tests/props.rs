@@ -278,7 +278,16 @@ fn any_layout() -> impl Strategy<Value = Layout> {
                 },
             }
         });
-    prop_oneof![arbitrary, formed]
+    // Tiny sectors, huge slots and write sizes: the trailer size overflows 64 bits.
+    let huge = (1u32..4, any::<u32>(), 0u32..0x1000, any::<u32>()).prop_map(|(s, w, at, size)| Layout {
+        sector_size: s,
+        write_size: w,
+        bootloader: Area { offset: at, size: s },
+        primary: Area { offset: 0, size },
+        secondary: Area { offset: at, size },
+        scratch: Area { offset: at, size: s },
+    });
+    prop_oneof![arbitrary, formed, huge]
 }
 
 proptest! {
