@@ -53,11 +53,16 @@ impl Layout {
         }
         let s = self.sector_size;
         let areas = [self.bootloader, self.primary, self.secondary, self.scratch];
-        if s == 0 || areas.iter().any(|a| !a.offset.is_multiple_of(s) || !a.size.is_multiple_of(s)) {
+        if s == 0
+            || areas
+                .iter()
+                .any(|a| !a.offset.is_multiple_of(s) || !a.size.is_multiple_of(s))
+        {
             return Err(LayoutError::NotSectorAligned);
         }
         if areas.iter().any(|a| a.offset.checked_add(a.size).is_none())
-            || (self.sectors_per_slot() as u64) * (STATUS_STATES as u64) * (self.write_size as u64) > u32::MAX as u64 / 2
+            || (self.sectors_per_slot() as u64) * (STATUS_STATES as u64) * (self.write_size as u64)
+                > u32::MAX as u64 / 2
         {
             return Err(LayoutError::TrailerTooLarge);
         }

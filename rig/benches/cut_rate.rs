@@ -35,7 +35,9 @@ fn main() {
 
     // 1. The simulated board alone.
     let setup = sim_setup(&c, workers).expect("setup");
-    let rules = RecoveryRules { retrigger_on: Some(setup.expect.markers.rejected.clone()) };
+    let rules = RecoveryRules {
+        retrigger_on: Some(setup.expect.markers.rejected.clone()),
+    };
     let spec = spec_for(&setup, PathBuf::new());
     let t0 = Instant::now();
     let (_, items, commit_us) = engine::plan(&setup.target, &spec, &rules).expect("plan");
@@ -79,6 +81,10 @@ fn main() {
     let outcome = engine::run(&setup.target, &spec, &mut |_| {}, &AtomicBool::new(false)).expect("run");
     let run_s = t2.elapsed().as_secs_f64();
     let n = outcome.journal.cuts.len();
-    println!("engine with journal and artifacts: {:.0} cut points/s ({n} in {:.3} s)", n as f64 / run_s, run_s);
+    println!(
+        "engine with journal and artifacts: {:.0} cut points/s ({n} in {:.3} s)",
+        n as f64 / run_s,
+        run_s
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

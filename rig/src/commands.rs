@@ -35,12 +35,15 @@ fn partition_arg(s: Option<&str>) -> Result<Option<(u32, u32)>, i32> {
 }
 
 fn workers(n: Option<usize>) -> usize {
-    n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+    n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 fn timestamp() -> String {
     let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
-    time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_else(|_| "now".into())
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_else(|_| "now".into())
 }
 
 /// The newest `reports/<campaign>-*` directory whose journal has no end record.
@@ -48,14 +51,24 @@ fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("reports")
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{}-", c.name))))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{}-", c.name)))
+        })
         .filter(|p| read_journal(&p.join("results.jsonl")).is_ok_and(|j| j.end.is_none()))
         .collect();
     dirs.sort();
     dirs.pop()
 }
 
-pub fn run(path: &Path, out: Option<PathBuf>, partition: Option<&str>, resume: Option<String>, n: Option<usize>) -> i32 {
+pub fn run(
+    path: &Path,
+    out: Option<PathBuf>,
+    partition: Option<&str>,
+    resume: Option<String>,
+    n: Option<usize>,
+) -> i32 {
     let c = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -81,7 +94,10 @@ pub fn run(path: &Path, out: Option<PathBuf>, partition: Option<&str>, resume: O
         (Some(_), None) => match unfinished_dir(&c) {
             Some(d) => d,
             None => {
-                eprintln!("--resume: no unfinished run of campaign `{}` under reports/; give its directory", c.name);
+                eprintln!(
+                    "--resume: no unfinished run of campaign `{}` under reports/; give its directory",
+                    c.name
+                );
                 return BAD_INPUT;
             }
         },
@@ -165,7 +181,12 @@ struct Progress {
 
 impl Progress {
     fn new() -> Self {
-        Progress { bar: None, total: 0, done: 0, next_line: 0 }
+        Progress {
+            bar: None,
+            total: 0,
+            done: 0,
+            next_line: 0,
+        }
     }
 
     fn event(&mut self, e: Event) {
@@ -178,8 +199,10 @@ impl Progress {
                 if std::io::stderr().is_terminal() {
                     let bar = indicatif::ProgressBar::new(total as u64);
                     bar.set_style(
-                        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cuts, {per_sec}, eta {eta} {msg}")
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                        indicatif::ProgressStyle::with_template(
+                            "{bar:40} {pos}/{len} cuts, {per_sec}, eta {eta} {msg}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                     );
                     bar.set_position(already_done as u64);
                     self.bar = Some(bar);
@@ -192,7 +215,12 @@ impl Progress {
     fn cut(&mut self, cut: &CutResult) {
         self.done += 1;
         let line = (cut.status != Status::Pass).then(|| {
-            format!("{} {}: {}", cut.status.name().to_uppercase(), cut.id, cut.reasons.first().map_or("", String::as_str))
+            format!(
+                "{} {}: {}",
+                cut.status.name().to_uppercase(),
+                cut.id,
+                cut.reasons.first().map_or("", String::as_str)
+            )
         });
         match &self.bar {
             Some(bar) => {
@@ -246,7 +274,10 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         Err(code) => return code,
     };
     if !c.is_simulated() {
-        eprintln!("{}: planning a bench campaign needs its control run on the bench; run it there", path.display());
+        eprintln!(
+            "{}: planning a bench campaign needs its control run on the bench; run it there",
+            path.display()
+        );
         return BAD_INPUT;
     }
     let setup = match sim_setup(&c, 1) {
@@ -257,7 +288,9 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         }
     };
     let spec = plan_spec(&c, path, &setup, partition);
-    let rules = RecoveryRules { retrigger_on: Some(setup.expect.markers.rejected.clone()) };
+    let rules = RecoveryRules {
+        retrigger_on: Some(setup.expect.markers.rejected.clone()),
+    };
     let (control, items, _) = match engine::plan(&setup.target, &spec, &rules) {
         Ok(p) => p,
         Err(e) => {
@@ -292,7 +325,12 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
     PASS
 }
 
-fn plan_spec<'a>(c: &'a Campaign, path: &Path, setup: &cutpoint::setup::SimSetup, partition: Option<(u32, u32)>) -> RunSpec<'a> {
+fn plan_spec<'a>(
+    c: &'a Campaign,
+    path: &Path,
+    setup: &cutpoint::setup::SimSetup,
+    partition: Option<(u32, u32)>,
+) -> RunSpec<'a> {
     RunSpec {
         campaign: c,
         campaign_path: path.display().to_string(),
@@ -315,7 +353,10 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         }
     };
     let Some(recorded) = journal.cut(id).cloned() else {
-        eprintln!("{}: no cut point `{id}` in this report; `cutpoint plan` lists the ids", dir.display());
+        eprintln!(
+            "{}: no cut point `{id}` in this report; `cutpoint plan` lists the ids",
+            dir.display()
+        );
         return BAD_INPUT;
     };
     let path = PathBuf::from(&journal.header.campaign_path);
@@ -324,7 +365,10 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         Err(code) => return code,
     };
     if c.sha256 != journal.header.campaign_sha256 {
-        eprintln!("warning: {} changed since the run; the replay uses the file as it is now", path.display());
+        eprintln!(
+            "warning: {} changed since the run; the replay uses the file as it is now",
+            path.display()
+        );
     }
     let setup = match sim_setup(&c, 1) {
         Ok(s) => s,
@@ -334,7 +378,9 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         }
     };
     let spec = plan_spec(&c, &path, &setup, None);
-    let rules = RecoveryRules { retrigger_on: Some(setup.expect.markers.rejected.clone()) };
+    let rules = RecoveryRules {
+        retrigger_on: Some(setup.expect.markers.rejected.clone()),
+    };
     let (_, items, commit_us) = match engine::plan(&setup.target, &spec, &rules) {
         Ok(p) => p,
         Err(e) => {
@@ -354,7 +400,13 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     }
     let obs = live.observation;
     for l in &obs.landings {
-        println!("--- cut: {} at {} us {} {} ---", l.fault, l.actual_us, l.op.clone().unwrap_or_default(), l.torn.clone().unwrap_or_default());
+        println!(
+            "--- cut: {} at {} us {} {} ---",
+            l.fault,
+            l.actual_us,
+            l.op.clone().unwrap_or_default(),
+            l.torn.clone().unwrap_or_default()
+        );
     }
     for l in &obs.console {
         println!("{:>12} {}", l.t_us, l.text);
@@ -363,14 +415,19 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     let v = cutpoint::judge::judge(&setup.expect, committed, &obs.console, &obs.dump, obs.dump_base);
     println!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
     let same_bits = recorded.post_cut_state.is_none() || recorded.post_cut_state == obs.post_cut_state;
-    let same_outcome = v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
+    let same_outcome =
+        v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
     println!(
         "post-cut flash: {} (recorded {}, replayed {})",
         if same_bits { "identical" } else { "DIFFERENT" },
         recorded.post_cut_state.as_deref().unwrap_or("-"),
         obs.post_cut_state.as_deref().unwrap_or("-")
     );
-    println!("outcome: {} the recorded one ({})", if same_outcome { "matches" } else { "DIFFERS from" }, recorded.status.name());
+    println!(
+        "outcome: {} the recorded one ({})",
+        if same_outcome { "matches" } else { "DIFFERS from" },
+        recorded.status.name()
+    );
     if !(same_bits && same_outcome) {
         return RIG_ERROR;
     }
@@ -412,7 +469,10 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
         }
     };
     let Some(profile) = BoardProfile::builtin(board) else {
-        eprintln!("--board {board}: unknown board; known: {}", BoardProfile::builtin_names().join(", "));
+        eprintln!(
+            "--board {board}: unknown board; known: {}",
+            BoardProfile::builtin_names().join(", ")
+        );
         return BAD_INPUT;
     };
     let base = match base {
@@ -491,13 +551,22 @@ pub enum ImageAction {
 pub fn image(action: ImageAction) -> i32 {
     use ed25519_dalek::pkcs8::EncodePublicKey;
     let result = match action {
-        ImageAction::Build { version, size_kib, health_fails, key_name, out } => {
+        ImageAction::Build {
+            version,
+            size_kib,
+            health_fails,
+            key_name,
+            out,
+        } => {
             let Some(v) = parse_version(&version) else {
                 eprintln!("--version {version}: expected a version like 1.2.3+4");
                 return BAD_INPUT;
             };
             let flags = if health_fails { fut::image::DESC_HEALTH_FAILS } else { 0 };
-            let img = build_image(&ImageSpec::new(v, size_kib * 1024).with_flags(flags), &test_key(&key_name));
+            let img = build_image(
+                &ImageSpec::new(v, size_kib * 1024).with_flags(flags),
+                &test_key(&key_name),
+            );
             std::fs::write(&out, img).map_err(|e| format!("{}: {e}", out.display()))
         }
         ImageAction::Key { name, out } => test_key(&name)
@@ -512,5 +581,57 @@ pub fn image(action: ImageAction) -> i32 {
             eprintln!("{e}");
             BAD_INPUT
         }
+    }
+}
+
+/// Reads a station file into the bench's backend settings, with located errors.
+fn station_backends(path: &Path) -> Result<cutpoint_bench::config::StationBackends, Vec<campaign::FileError>> {
+    use campaign::Role;
+    let st = campaign::load_station(path)?;
+    fn role<T: serde::de::DeserializeOwned>(
+        st: &campaign::StationFile,
+        r: Role,
+        errors: &mut Vec<campaign::FileError>,
+    ) -> Option<T> {
+        st.decode_role(r).map_err(|e| errors.push(e)).ok()
+    }
+    let mut errors = Vec::new();
+    let power = role(&st, Role::Power, &mut errors);
+    let console = role(&st, Role::Console, &mut errors);
+    let transport = role(&st, Role::Transport, &mut errors);
+    let probe = if st.has_role(Role::Probe) {
+        role(&st, Role::Probe, &mut errors)
+    } else {
+        None
+    };
+    match (power, console, transport) {
+        (Some(power), Some(console), Some(transport)) if errors.is_empty() => {
+            Ok(cutpoint_bench::config::StationBackends {
+                name: Some(st.name.clone()),
+                power,
+                console,
+                probe,
+                transport,
+                off_dwell_ms: st.dwell_ms,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+pub fn doctor(path: &Path) -> i32 {
+    let backends = match station_backends(path) {
+        Ok(b) => b,
+        Err(errors) => {
+            eprintln!("{}", format_errors(&errors));
+            return BAD_INPUT;
+        }
+    };
+    let report = cutpoint_bench::doctor::doctor(&backends, &mut std::io::stdout());
+    if report.fit {
+        PASS
+    } else {
+        eprintln!("cutpoint doctor: this bench is not fit for a nightly run (see the findings above)");
+        RIG_ERROR
     }
 }

@@ -11,9 +11,7 @@ use std::time::Instant;
 use cutpoint_bench::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
 use cutpoint_report::journal::{Journal, JournalWriter};
-use cutpoint_report::{
-    ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status,
-};
+use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
 use crate::judge::{judge, Expectations, Verdict};
 use crate::target::{Observation, RecoveryRules, Target};
@@ -83,10 +81,18 @@ fn now_rfc3339() -> String {
 }
 
 /// Runs the control run and expands the campaign into work items (the plan).
-pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Result<(ControlRun, Vec<WorkItem>, u64), EngineError> {
+pub fn plan(
+    target: &dyn Target,
+    spec: &RunSpec,
+    rules: &RecoveryRules,
+) -> Result<(ControlRun, Vec<WorkItem>, u64), EngineError> {
     let control = target.control()?;
     let lines = log_lines(&control.console);
-    let tl = Timeline { console: &lines, ops: control.ops.as_deref(), update_size: spec.update_size };
+    let tl = Timeline {
+        console: &lines,
+        ops: control.ops.as_deref(),
+        update_size: spec.update_size,
+    };
     let verdict = judge(&spec.expect, false, &control.console, &control.dump, control.dump_base);
     let phases = campaign::find_phases(spec.campaign, &tl);
     let mut reasons = verdict.reasons.clone();
@@ -98,7 +104,15 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         reasons,
         phases: phases
             .as_ref()
-            .map(|ps| ps.iter().map(|p| PhaseSpan { name: p.name.clone(), start_us: p.start_us, end_us: p.end_us }).collect())
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| PhaseSpan {
+                        name: p.name.clone(),
+                        start_us: p.start_us,
+                        end_us: p.end_us,
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         console: control.console.clone(),
         flash_ops: control.ops.as_ref().map(|o| o.len() as u64),
@@ -113,8 +127,13 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         if p.then.is_some() {
             let obs = target.run_chain(0, &p.id, &[&p], rules)?;
             let lines = log_lines(&obs.console);
-            let rtl = Timeline { console: &lines, ops: None, update_size: spec.update_size };
-            let seconds = campaign::expand_second(spec.campaign, &p, &rtl).map_err(|e| EngineError::Plan(e.to_string()))?;
+            let rtl = Timeline {
+                console: &lines,
+                ops: None,
+                update_size: spec.update_size,
+            };
+            let seconds =
+                campaign::expand_second(spec.campaign, &p, &rtl).map_err(|e| EngineError::Plan(e.to_string()))?;
             for s in seconds {
                 items.push(WorkItem {
                     index: items.len() as u64,
@@ -139,7 +158,12 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         }
     }
     if let Some((k, n)) = spec.partition {
-        items = items.into_iter().enumerate().filter(|(i, _)| (*i as u32) % n == k - 1).map(|(_, it)| it).collect();
+        items = items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| (*i as u32) % n == k - 1)
+            .map(|(_, it)| it)
+            .collect();
     }
     Ok((run, items, commit_us))
 }
@@ -167,7 +191,9 @@ pub fn run(
     observer: &mut dyn FnMut(Event),
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, EngineError> {
-    let rules = RecoveryRules { retrigger_on: Some(spec.expect.markers.rejected.clone()) };
+    let rules = RecoveryRules {
+        retrigger_on: Some(spec.expect.markers.rejected.clone()),
+    };
     let (control, items, commit_us) = plan(target, spec, &rules)?;
     observer(Event::Control(&control));
     let header = JournalHeader {
@@ -178,28 +204,49 @@ pub fn run(
         target: target.describe(),
         seed: spec.seed,
         partition: spec.partition.map(|(k, n)| format!("{k}/{n}")),
-        planned: items.iter().map(|i| PlannedCut { id: i.id.clone(), phase: i.phase.clone(), offset: i.offset.clone(), index: Some(i.index) }).collect(),
+        planned: items
+            .iter()
+            .map(|i| PlannedCut {
+                id: i.id.clone(),
+                phase: i.phase.clone(),
+                offset: i.offset.clone(),
+                index: Some(i.index),
+            })
+            .collect(),
         started: now_rfc3339(),
     };
     let jerr = |e: cutpoint_report::journal::JournalError| EngineError::Journal(e.to_string());
     let (mut writer, mut journal) = if spec.resume {
         JournalWriter::resume(&spec.out_dir, &header).map_err(jerr)?
     } else {
-        (JournalWriter::create(&spec.out_dir, &header).map_err(jerr)?, Journal::new(header.clone()))
+        (
+            JournalWriter::create(&spec.out_dir, &header).map_err(jerr)?,
+            Journal::new(header.clone()),
+        )
     };
     if journal.control.is_none() {
         writer.append_control(&control).map_err(jerr)?;
         journal.control = Some(control.clone());
     }
     if control.status != Status::Pass {
-        let end = JournalEnd { finished: now_rfc3339(), how: "stopped: the control run did not update cleanly".into() };
+        let end = JournalEnd {
+            finished: now_rfc3339(),
+            how: "stopped: the control run did not update cleanly".into(),
+        };
         writer.append_end(&end).map_err(jerr)?;
         journal.end = Some(end);
-        return Ok(RunOutcome { journal, control_failed: true, cancelled: false });
+        return Ok(RunOutcome {
+            journal,
+            control_failed: true,
+            cancelled: false,
+        });
     }
     let done: HashSet<String> = journal.finished_ids().into_iter().map(str::to_string).collect();
     let todo: Vec<&WorkItem> = items.iter().filter(|i| !done.contains(&i.id)).collect();
-    observer(Event::Planned { total: items.len(), already_done: items.len() - todo.len() });
+    observer(Event::Planned {
+        total: items.len(),
+        already_done: items.len() - todo.len(),
+    });
     let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cut| {
         writer.append_cut(&cut).map_err(jerr)?;
         write_artifacts(spec, &cut);
@@ -208,10 +255,17 @@ pub fn run(
         Ok(())
     })?;
     let how = if cancelled { "cancelled" } else { "complete" };
-    let end = JournalEnd { finished: now_rfc3339(), how: how.to_string() };
+    let end = JournalEnd {
+        finished: now_rfc3339(),
+        how: how.to_string(),
+    };
     writer.append_end(&end).map_err(jerr)?;
     journal.end = Some(end);
-    Ok(RunOutcome { journal, control_failed: false, cancelled })
+    Ok(RunOutcome {
+        journal,
+        control_failed: false,
+        cancelled,
+    })
 }
 
 fn write_artifacts(spec: &RunSpec, cut: &CutResult) {
@@ -303,7 +357,14 @@ fn run_one(
         Ok(o) => o,
         Err(e) => {
             let wall_ms = started.elapsed().as_millis() as u64;
-            return (CutResult { reasons: vec![format!("rig error: {e}")], wall_ms, ..base }, None);
+            return (
+                CutResult {
+                    reasons: vec![format!("rig error: {e}")],
+                    wall_ms,
+                    ..base
+                },
+                None,
+            );
         }
     };
     let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
@@ -323,11 +384,21 @@ fn run_one(
     if obs.retriggered {
         warnings.push("the device reverted the update after the cut; the rig re-triggered it once".into());
     }
-    if item.phase == "download" && obs.console.iter().any(|l| spec.expect.markers.download_restart.is_match(&l.text)) {
+    if item.phase == "download"
+        && obs
+            .console
+            .iter()
+            .any(|l| spec.expect.markers.download_restart.is_match(&l.text))
+    {
         warnings.push("progress lost: the download started over from byte 0 after the cut".into());
     }
     for (n, l) in obs.landings.iter().enumerate().skip(1) {
-        warnings.push(format!("cut {} landed at {} us{}", n + 1, l.actual_us, l.op.as_ref().map(|o| format!(" ({o})")).unwrap_or_default()));
+        warnings.push(format!(
+            "cut {} landed at {} us{}",
+            n + 1,
+            l.actual_us,
+            l.op.as_ref().map(|o| format!(" ({o})")).unwrap_or_default()
+        ));
     }
     let cut = CutResult {
         status: verdict.status,

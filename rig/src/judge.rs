@@ -97,24 +97,44 @@ fn check_safety(exp: &Expectations, committed: bool, booted: &[Boot], console: &
     let Some(first) = booted.first() else {
         let halt = console.iter().find(|l| exp.markers.halt.is_match(&l.text));
         reasons.push(match halt {
-            Some(l) => format!("bricked: nothing booted after the cut; the bootloader said `{}`", l.text),
-            None => format!("bricked: nothing booted after the cut ({} console lines, no boot marker)", console.len()),
+            Some(l) => format!(
+                "bricked: nothing booted after the cut; the bootloader said `{}`",
+                l.text
+            ),
+            None => format!(
+                "bricked: nothing booted after the cut ({} console lines, no boot marker)",
+                console.len()
+            ),
         });
         return;
     };
-    let allowed: &[&str] = if committed { &[&exp.new_version] } else { &[&exp.old_version, &exp.new_version] };
+    let allowed: &[&str] = if committed {
+        &[&exp.new_version]
+    } else {
+        &[&exp.old_version, &exp.new_version]
+    };
     if !allowed.contains(&first.version.as_str()) {
         reasons.push(if committed && first.version == exp.old_version {
-            format!("silent revert: the update had committed before the cut, but the device booted {}", first.version)
+            format!(
+                "silent revert: the update had committed before the cut, but the device booted {}",
+                first.version
+            )
         } else {
-            format!("first boot after the cut ran {}; allowed: {}", first.version, allowed.join(" or "))
+            format!(
+                "first boot after the cut ran {}; allowed: {}",
+                first.version,
+                allowed.join(" or ")
+            )
         });
     }
     for b in booted.iter().skip(1) {
         if b.version != exp.old_version && b.version != exp.new_version {
             reasons.push(format!("booted an unknown image {}", b.version));
         } else if committed && b.version == exp.old_version {
-            reasons.push(format!("silent revert: after the committed update the device later booted {}", b.version));
+            reasons.push(format!(
+                "silent revert: after the committed update the device later booted {}",
+                b.version
+            ));
             break;
         }
     }
@@ -132,7 +152,10 @@ fn check_liveness(exp: &Expectations, last: Option<&Boot>, console: &[LogLine], 
     }
     if let Some(b) = last {
         if b.version != exp.final_version {
-            reasons.push(format!("settled on {}, expected {}: the update did not complete", b.version, exp.final_version));
+            reasons.push(format!(
+                "settled on {}, expected {}: the update did not complete",
+                b.version, exp.final_version
+            ));
         }
     }
 }
@@ -154,7 +177,10 @@ fn check_running_image(exp: &Expectations, running: &Boot, report: &FlashReport,
                 ));
             }
         }
-        Some(img) => reasons.push(format!("the primary slot image is {} but the device booted it", img.validity.name())),
+        Some(img) => reasons.push(format!(
+            "the primary slot image is {} but the device booted it",
+            img.validity.name()
+        )),
         None => {}
     }
     if let Some(t) = &primary.trailer {
@@ -173,7 +199,9 @@ fn check_metadata(report: &FlashReport, warnings: &mut Vec<String>) {
     for slot in &report.slots {
         if let Some(t) = &slot.trailer {
             if slot.name == "secondary" && t.magic == cutpoint_inspect::MagicState::Good {
-                warnings.push("leftover request: the secondary trailer still holds a good magic after the device settled".into());
+                warnings.push(
+                    "leftover request: the secondary trailer still holds a good magic after the device settled".into(),
+                );
             }
             if t.magic == cutpoint_inspect::MagicState::Bad {
                 warnings.push(format!("{} trailer magic is torn (neither good nor erased)", slot.name));
@@ -181,7 +209,10 @@ fn check_metadata(report: &FlashReport, warnings: &mut Vec<String>) {
         }
     }
     if let Some(s) = &report.scratch {
-        if s.trailer.as_ref().is_some_and(|t| t.magic == cutpoint_inspect::MagicState::Good) {
+        if s.trailer
+            .as_ref()
+            .is_some_and(|t| t.magic == cutpoint_inspect::MagicState::Good)
+        {
             warnings.push("stale journal: the scratch area still holds a trailer with a good magic".into());
         }
     }
@@ -191,6 +222,12 @@ fn slot_states(report: &FlashReport) -> Vec<SlotState> {
     report
         .slot_summaries()
         .into_iter()
-        .map(|(slot, version, hash, validity, trailer)| SlotState { slot, version, hash, validity, trailer })
+        .map(|(slot, version, hash, validity, trailer)| SlotState {
+            slot,
+            version,
+            hash,
+            validity,
+            trailer,
+        })
         .collect()
 }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 mod commands;
 
 #[derive(Parser)]
-#[command(name = "cutpoint", version, about = "Power-fault injection for firmware-update pipelines")]
+#[command(
+    name = "cutpoint",
+    version,
+    about = "Power-fault injection for firmware-update pipelines"
+)]
 struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -72,6 +76,9 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Check a bench before a nightly run: every backend opens, a power cycle really cuts,
+    /// relay latency and power-on-to-banner time, the probe reads the slots.
+    Doctor { station: PathBuf },
     /// Build signed test images and test-only keys.
     Image {
         #[command(subcommand)]
@@ -92,17 +99,31 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let code = match cli.command {
-        Command::Run { campaign, out, partition, resume, workers } => {
-            commands::run(&campaign, out, partition.as_deref(), resume, workers)
-        }
+        Command::Run {
+            campaign,
+            out,
+            partition,
+            resume,
+            workers,
+        } => commands::run(&campaign, out, partition.as_deref(), resume, workers),
         Command::Check { file } => commands::check(&file),
-        Command::Plan { campaign, partition, counts } => commands::plan(&campaign, partition.as_deref(), counts),
+        Command::Plan {
+            campaign,
+            partition,
+            counts,
+        } => commands::plan(&campaign, partition.as_deref(), counts),
         Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
-        Command::Inspect { file, board, base, key, image, json } => {
-            commands::inspect(&file, &board, base.as_deref(), key.as_deref(), image, json)
-        }
+        Command::Inspect {
+            file,
+            board,
+            base,
+            key,
+            image,
+            json,
+        } => commands::inspect(&file, &board, base.as_deref(), key.as_deref(), image, json),
         Command::Report { dirs, out } => commands::report(&dirs, out),
         Command::Image { action } => commands::image(action),
+        Command::Doctor { station } => commands::doctor(&station),
     };
     ExitCode::from(code as u8)
 }

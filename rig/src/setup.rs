@@ -23,7 +23,10 @@ pub enum SetupError {
 }
 
 fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
-    SetupError::Input { file: c.path.display().to_string(), message: message.into() }
+    SetupError::Input {
+        file: c.path.display().to_string(),
+        message: message.into(),
+    }
 }
 
 /// A loaded image and its version.
@@ -34,22 +37,52 @@ struct Image {
 
 fn load_image(c: &Campaign, src: &ImageSource, what: &str) -> Result<Image, SetupError> {
     match src {
-        ImageSource::Generated { version, size_kib, health } => {
-            let v = parse_version(version)
-                .ok_or_else(|| input(c, format!("images.{what}.version: `{version}` is not a version like 1.2.3+4")))?;
+        ImageSource::Generated {
+            version,
+            size_kib,
+            health,
+        } => {
+            let v = parse_version(version).ok_or_else(|| {
+                input(
+                    c,
+                    format!("images.{what}.version: `{version}` is not a version like 1.2.3+4"),
+                )
+            })?;
             let flags = if *health == Health::Fails { DESC_HEALTH_FAILS } else { 0 };
             let spec = ImageSpec::new(v, size_kib * 1024).with_flags(flags);
-            Ok(Image { bytes: Arc::new(build_image(&spec, &default_test_key())), version: v })
+            Ok(Image {
+                bytes: Arc::new(build_image(&spec, &default_test_key())),
+                version: v,
+            })
         }
         ImageSource::File { path, .. } => {
             let bytes = std::fs::read(path).map_err(|e| {
-                input(c, format!("images.{what}.file: cannot read {}: {e}; give a path relative to the campaign file", path.display()))
+                input(
+                    c,
+                    format!(
+                        "images.{what}.file: cannot read {}: {e}; give a path relative to the campaign file",
+                        path.display()
+                    ),
+                )
             })?;
             let header: Option<[u8; HEADER_SIZE]> = bytes.get(..HEADER_SIZE).and_then(|b| b.try_into().ok());
-            let version = header.as_ref().and_then(ImageHeader::parse).map(|h| h.version).ok_or_else(|| {
-                input(c, format!("images.{what}.file: {} does not start with an MCUboot image header", path.display()))
-            })?;
-            Ok(Image { bytes: Arc::new(bytes), version })
+            let version = header
+                .as_ref()
+                .and_then(ImageHeader::parse)
+                .map(|h| h.version)
+                .ok_or_else(|| {
+                    input(
+                        c,
+                        format!(
+                            "images.{what}.file: {} does not start with an MCUboot image header",
+                            path.display()
+                        ),
+                    )
+                })?;
+            Ok(Image {
+                bytes: Arc::new(bytes),
+                version,
+            })
         }
     }
 }
@@ -63,7 +96,12 @@ pub fn read_public_key(path: &Path) -> Result<[u8; 32], String> {
     let text = String::from_utf8_lossy(&bytes);
     ed25519_dalek::VerifyingKey::from_public_key_pem(&text)
         .map(|k| k.to_bytes())
-        .map_err(|e| format!("{}: neither 32 raw bytes nor a PEM Ed25519 public key ({e})", path.display()))
+        .map_err(|e| {
+            format!(
+                "{}: neither 32 raw bytes nor a PEM Ed25519 public key ({e})",
+                path.display()
+            )
+        })
 }
 
 /// Default markers of the firmware-under-test grammar that campaigns do not configure.
@@ -99,7 +137,10 @@ pub fn fault_kind(f: campaign::Fault) -> FaultKind {
 
 pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     let TargetKind::Simulated { board, variant } = &c.target.kind else {
-        return Err(input(c, "target: this campaign names a station; the simulated board cannot run it"));
+        return Err(input(
+            c,
+            "target: this campaign names a station; the simulated board cannot run it",
+        ));
     };
     let profile = BoardProfile::builtin(board.name())
         .ok_or_else(|| input(c, format!("target.board: unknown board {}", board.name())))?;
@@ -107,8 +148,17 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         .ok_or_else(|| input(c, format!("target.variant: unknown variant {}", variant.name())))?;
     let old = load_image(c, &c.images.baseline, "baseline")?;
     let new = load_image(c, &c.images.update, "update")?;
-    if new.bytes.len() as u32 > profile.layout.max_image_size() || old.bytes.len() as u32 > profile.layout.max_image_size() {
-        return Err(input(c, format!("images: an image is larger than the {} slot allows ({} bytes)", profile.name, profile.layout.max_image_size())));
+    if new.bytes.len() as u32 > profile.layout.max_image_size()
+        || old.bytes.len() as u32 > profile.layout.max_image_size()
+    {
+        return Err(input(
+            c,
+            format!(
+                "images: an image is larger than the {} slot allows ({} bytes)",
+                profile.name,
+                profile.layout.max_image_size()
+            ),
+        ));
     }
     let key = match &c.images.public_key {
         Some(p) => read_public_key(p).map_err(|e| input(c, format!("images.public_key: {e}")))?,
@@ -143,5 +193,9 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     };
     let update_size = new.bytes.len() as u64;
     let target = SimTarget::new(scenario, fault_kind(c.run.fault), c.run.max_boots, workers);
-    Ok(SimSetup { target, expect, update_size })
+    Ok(SimSetup {
+        target,
+        expect,
+        update_size,
+    })
 }

@@ -69,8 +69,15 @@ impl SimTarget {
         if let Some(r) = self.recording.get() {
             return Ok(r.clone());
         }
-        let log = self.scenario.board().run(RunOptions { max_boots: self.max_boots, record_data: true, plan: None });
-        let rec = Arc::new(Recording { baseline: self.scenario.baseline_flash(), log });
+        let log = self.scenario.board().run(RunOptions {
+            max_boots: self.max_boots,
+            record_data: true,
+            plan: None,
+        });
+        let rec = Arc::new(Recording {
+            baseline: self.scenario.baseline_flash(),
+            log,
+        });
         Ok(self.recording.get_or_init(|| rec).clone())
     }
 
@@ -87,7 +94,11 @@ impl SimTarget {
                 },
             },
         };
-        CutPlan { at, kind: self.fault, seed: point.seed }
+        CutPlan {
+            at,
+            kind: self.fault,
+            seed: point.seed,
+        }
     }
 
     /// The flash after the first cut, served from the journal when the plan allows it.
@@ -101,7 +112,11 @@ impl SimTarget {
             return Ok((flash, landing(&record, &rec.log.ops)));
         }
         let mut board = self.scenario.board();
-        let log = board.run(RunOptions { plan: Some(*plan), max_boots: self.max_boots, record_data: false });
+        let log = board.run(RunOptions {
+            plan: Some(*plan),
+            max_boots: self.max_boots,
+            record_data: false,
+        });
         Ok((board.flash, live_landing(&log, plan)))
     }
 
@@ -121,7 +136,10 @@ impl SimTarget {
     /// Powers the board on after the cut and lets it recover, re-triggering a reverted update once.
     fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> Recovered {
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
-        let log = board.run(RunOptions { max_boots: self.max_boots, ..RunOptions::default() });
+        let log = board.run(RunOptions {
+            max_boots: self.max_boots,
+            ..RunOptions::default()
+        });
         let mut console = lines(&log);
         let mut retriggered = false;
         if let (Some(re), false) = (&rules.retrigger_on, self.scenario.bad_update) {
@@ -130,12 +148,23 @@ impl SimTarget {
                     u.retry = true;
                 }
                 let offset = log.duration_us + 1_000_000;
-                let again = board.run(RunOptions { max_boots: self.max_boots, ..RunOptions::default() });
-                console.extend(again.console.iter().map(|l| LogLine { t_us: offset + l.t_us, text: l.text.clone() }));
+                let again = board.run(RunOptions {
+                    max_boots: self.max_boots,
+                    ..RunOptions::default()
+                });
+                console.extend(again.console.iter().map(|l| LogLine {
+                    t_us: offset + l.t_us,
+                    text: l.text.clone(),
+                }));
                 retriggered = true;
             }
         }
-        Recovered { first_id: String::new(), console: Arc::new(console), dump: self.dump(&board.flash), retriggered }
+        Recovered {
+            first_id: String::new(),
+            console: Arc::new(console),
+            dump: self.dump(&board.flash),
+            retriggered,
+        }
     }
 }
 
@@ -144,12 +173,21 @@ fn poisoned() -> RigError {
 }
 
 fn lines(log: &RunLog) -> Vec<LogLine> {
-    log.console.iter().map(|l| LogLine { t_us: l.t_us, text: l.text.clone() }).collect()
+    log.console
+        .iter()
+        .map(|l| LogLine {
+            t_us: l.t_us,
+            text: l.text.clone(),
+        })
+        .collect()
 }
 
 fn describe_op(ops: &[OpRecord], index: Option<u64>) -> Option<String> {
     let r = ops.get(index? as usize)?;
-    Some(format!("#{} {} {:#x}+{} @{}us", r.index, r.kind, r.addr, r.len, r.start_us))
+    Some(format!(
+        "#{} {} {:#x}+{} @{}us",
+        r.index, r.kind, r.addr, r.len, r.start_us
+    ))
 }
 
 fn requested_us(at: &CutAt) -> Option<u64> {
@@ -198,7 +236,11 @@ impl SimTarget {
         for point in chain {
             let plan = self.plan(point);
             let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
-            let log = board.run(RunOptions { plan: Some(plan), max_boots: self.max_boots, record_data: false });
+            let log = board.run(RunOptions {
+                plan: Some(plan),
+                max_boots: self.max_boots,
+                record_data: false,
+            });
             faulted_console.extend(lines(&log));
             landings.push(live_landing(&log, &plan));
             flash = board.flash;
@@ -245,22 +287,46 @@ impl Target for SimTarget {
         }
         Ok(ControlObservation {
             console: lines(&rec.log),
-            ops: Some(rec.log.ops.iter().map(|r| OpSpan { index: r.index, start_us: r.start_us, end_us: r.end_us }).collect()),
+            ops: Some(
+                rec.log
+                    .ops
+                    .iter()
+                    .map(|r| OpSpan {
+                        index: r.index,
+                        start_us: r.start_us,
+                        end_us: r.end_us,
+                    })
+                    .collect(),
+            ),
             dump: self.dump(&board.flash),
             dump_base: self.dump_range().0,
         })
     }
 
-    fn run_chain(&self, worker: usize, id: &str, chain: &[&CutPoint], rules: &RecoveryRules) -> Result<Observation, RigError> {
+    fn run_chain(
+        &self,
+        worker: usize,
+        id: &str,
+        chain: &[&CutPoint],
+        rules: &RecoveryRules,
+    ) -> Result<Observation, RigError> {
         let Some((first, rest)) = chain.split_first() else {
-            return Err(RigError::new("sim", RigErrorKind::Unsupported, "a cut chain needs at least one cut"));
+            return Err(RigError::new(
+                "sim",
+                RigErrorKind::Unsupported,
+                "a cut chain needs at least one cut",
+            ));
         };
         let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
         let mut landings = vec![first_landing];
         for point in rest {
             let plan = self.plan(point);
             let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
-            let log = board.run(RunOptions { plan: Some(plan), max_boots: self.max_boots, record_data: false });
+            let log = board.run(RunOptions {
+                plan: Some(plan),
+                max_boots: self.max_boots,
+                record_data: false,
+            });
             landings.push(live_landing(&log, &plan));
             flash = board.flash;
         }

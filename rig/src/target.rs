@@ -57,5 +57,11 @@ pub trait Target: Sync {
     fn control(&self) -> Result<ControlObservation, RigError>;
     /// Restores the baseline, runs the update, fires each cut of `chain` in turn (the second
     /// and later ones aimed into the recovery of the one before), then lets the device recover.
-    fn run_chain(&self, worker: usize, id: &str, chain: &[&CutPoint], rules: &RecoveryRules) -> Result<Observation, RigError>;
+    fn run_chain(
+        &self,
+        worker: usize,
+        id: &str,
+        chain: &[&CutPoint],
+        rules: &RecoveryRules,
+    ) -> Result<Observation, RigError>;
 }

@@ -8,8 +8,16 @@ fn root() -> PathBuf {
 }
 
 fn cutpoint(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint")).args(args).current_dir(root()).output().expect("run cutpoint");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run cutpoint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -28,30 +36,55 @@ fn smoke_campaign_passes_and_writes_reports() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
-    assert!(junit.contains("classname=\"swap\""), "one testcase per cut, classname = phase");
+    assert!(
+        junit.contains("classname=\"swap\""),
+        "one testcase per cut, classname = phase"
+    );
 }
 
 #[test]
 fn a_known_bug_is_caught_and_the_reference_is_not() {
     let out = tmp("kb");
-    let (code, _, stderr) = cutpoint(&["run", "campaigns/known-bugs/overwrite-no-rollback.toml", "--out", out.to_str().unwrap()]);
+    let (code, _, stderr) = cutpoint(&[
+        "run",
+        "campaigns/known-bugs/overwrite-no-rollback.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "negative control must catch the bug: {stderr}");
     let j = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
-    assert!(j.contains("\"status\":\"fail\""), "at least one failing cut is journaled");
+    assert!(
+        j.contains("\"status\":\"fail\""),
+        "at least one failing cut is journaled"
+    );
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
-    assert!(summary.contains("cutpoint replay"), "failing cuts carry their replay command");
+    assert!(
+        summary.contains("cutpoint replay"),
+        "failing cuts carry their replay command"
+    );
 }
 
 #[test]
 fn replay_reproduces_the_recorded_bits_and_outcome() {
     let out = tmp("replay");
-    let (code, _, stderr) = cutpoint(&["run", "campaigns/known-bugs/overwrite-no-rollback.toml", "--out", out.to_str().unwrap()]);
+    let (code, _, stderr) = cutpoint(&[
+        "run",
+        "campaigns/known-bugs/overwrite-no-rollback.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
     let failing = journal
         .lines()
         .filter(|l| l.contains("\"record\":\"cut\"") && l.contains("\"status\":\"fail\""))
-        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("id")?.as_str().map(str::to_string))
+        .find_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()?
+                .get("id")?
+                .as_str()
+                .map(str::to_string)
+        })
         .expect("a failing cut");
     let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), &failing]);
     assert!(stdout.contains("post-cut flash: identical"), "{stdout}\n{stderr}");
@@ -84,9 +117,37 @@ fn partitions_cover_the_plan_and_merge() {
     whole.sort();
     assert_eq!(merged, whole);
     let (a, b, m) = (tmp("p1"), tmp("p2"), tmp("merged"));
-    assert_eq!(cutpoint(&["run", "campaigns/smoke.toml", "--partition", "1/2", "--out", a.to_str().unwrap()]).0, 0);
-    assert_eq!(cutpoint(&["run", "campaigns/smoke.toml", "--partition", "2/2", "--out", b.to_str().unwrap()]).0, 0);
-    let (code, _, stderr) = cutpoint(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--out", m.to_str().unwrap()]);
+    assert_eq!(
+        cutpoint(&[
+            "run",
+            "campaigns/smoke.toml",
+            "--partition",
+            "1/2",
+            "--out",
+            a.to_str().unwrap()
+        ])
+        .0,
+        0
+    );
+    assert_eq!(
+        cutpoint(&[
+            "run",
+            "campaigns/smoke.toml",
+            "--partition",
+            "2/2",
+            "--out",
+            b.to_str().unwrap()
+        ])
+        .0,
+        0
+    );
+    let (code, _, stderr) = cutpoint(&[
+        "report",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let junit = std::fs::read_to_string(m.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase").count(), whole.len());
@@ -97,7 +158,20 @@ fn inspect_decodes_a_built_image() {
     let dir = tmp("img");
     std::fs::create_dir_all(&dir).unwrap();
     let img = dir.join("app.bin");
-    assert_eq!(cutpoint(&["image", "build", "--version", "3.1.4", "--size-kib", "8", "-o", img.to_str().unwrap()]).0, 0);
+    assert_eq!(
+        cutpoint(&[
+            "image",
+            "build",
+            "--version",
+            "3.1.4",
+            "--size-kib",
+            "8",
+            "-o",
+            img.to_str().unwrap()
+        ])
+        .0,
+        0
+    );
     let (code, stdout, _) = cutpoint(&["inspect", "--image", "--json", img.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(stdout.contains("3.1.4"), "{stdout}");

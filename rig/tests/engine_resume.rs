@@ -29,32 +29,49 @@ fn resume_after_a_kill_finishes_without_repeating() {
     };
     let cancel = AtomicBool::new(false);
     let mut seen = 0;
-    let first = engine::run(&setup.target, &spec(false), &mut |e| {
-        if let Event::Cut(_) = e {
-            seen += 1;
-            if seen == 7 {
-                cancel.store(true, Ordering::Relaxed);
+    let first = engine::run(
+        &setup.target,
+        &spec(false),
+        &mut |e| {
+            if let Event::Cut(_) = e {
+                seen += 1;
+                if seen == 7 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
             }
-        }
-    }, &cancel)
+        },
+        &cancel,
+    )
     .expect("first part");
     assert!(first.cancelled);
     let done_before = read_journal(&out.join("results.jsonl")).unwrap().cuts.len();
-    assert!((7..first.journal.header.planned.len()).contains(&done_before), "{done_before}");
+    assert!(
+        (7..first.journal.header.planned.len()).contains(&done_before),
+        "{done_before}"
+    );
 
     let fresh = AtomicBool::new(false);
     let mut rerun = Vec::new();
-    let second = engine::run(&setup.target, &spec(true), &mut |e| {
-        if let Event::Cut(c) = e {
-            rerun.push(c.id.clone());
-        }
-    }, &fresh)
+    let second = engine::run(
+        &setup.target,
+        &spec(true),
+        &mut |e| {
+            if let Event::Cut(c) = e {
+                rerun.push(c.id.clone());
+            }
+        },
+        &fresh,
+    )
     .expect("resumed part");
     assert!(!second.cancelled);
     let journal = read_journal(&out.join("results.jsonl")).unwrap();
     let ids: Vec<&str> = journal.cuts.iter().map(|c| c.id.as_str()).collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "no cut point ran twice");
-    assert_eq!(unique.len(), journal.header.planned.len(), "every planned cut point ran");
+    assert_eq!(
+        unique.len(),
+        journal.header.planned.len(),
+        "every planned cut point ran"
+    );
     assert_eq!(rerun.len(), journal.header.planned.len() - done_before);
 }

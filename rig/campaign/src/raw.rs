@@ -54,7 +54,6 @@ pub(crate) type RawByteStep = Table<RawByteStepFields>;
 pub(crate) type RawSequence = Table<RawSequenceFields>;
 pub(crate) type RawCutSpec = Table<RawCutSpecFields>;
 
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub(crate) struct RawCampaign {
@@ -187,7 +186,9 @@ impl<'de> Deserialize<'de> for RawBytes {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBytes, A::Error> {
-                RawByteStepFields::deserialize(de::value::MapAccessDeserializer::new(map)).map(Table).map(RawBytes::Step)
+                RawByteStepFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Table)
+                    .map(RawBytes::Step)
             }
         }
         d.deserialize_any(V)
