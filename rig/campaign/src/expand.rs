@@ -187,7 +187,12 @@ pub enum ExpandError {
     Unknown { what: String },
     /// Two cut points got the same id (a progress pattern numbering two markers alike).
     DuplicateId { id: String },
+    /// The plan would exceed [`MAX_POINTS`] cut points.
+    TooMany { phase: String },
 }
+
+/// The most cut points one plan may hold.
+pub const MAX_POINTS: usize = 1_000_000;
 
 impl fmt::Display for ExpandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -219,6 +224,10 @@ impl fmt::Display for ExpandError {
             ),
             ExpandError::NotASequence { id } => write!(f, "cut point \"{id}\" heads no sequence"),
             ExpandError::Unknown { what } => write!(f, "the campaign has no {what}"),
+            ExpandError::TooMany { phase } => write!(
+                f,
+                "phase \"{phase}\" would take the plan past {MAX_POINTS} cut points; use a larger step or fewer points"
+            ),
             ExpandError::DuplicateId { id } => write!(
                 f,
                 "two cut points would share the id \"{id}\"; give the progress pattern a group n that numbers markers uniquely"
@@ -290,7 +299,7 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             rng_key: phase.name.clone(),
         };
         let raw = ex.points(&phase.offsets, &mut skipped)?;
-        ex.materialize(raw, None, &mut points);
+        ex.materialize(raw, None, &mut points)?;
     }
     for seq in &campaign.sequences {
         let (phase, span) = campaign
@@ -314,7 +323,7 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             sequence: seq.name.clone(),
             phase: seq.then.phase.clone(),
         };
-        ex.materialize(raw, Some(then), &mut points);
+        ex.materialize(raw, Some(then), &mut points)?;
     }
     check_unique(&points)?;
     Ok(Plan {
@@ -463,7 +472,7 @@ impl Expander<'_, '_> {
         }
 
         if let Some(bytes) = &offsets.bytes {
-            self.bytes(bytes, &mut out, skipped);
+            self.bytes(bytes, &mut out, skipped)?;
         }
 
         for (list, unit, scale) in [(&offsets.ms, "ms", 1000u64), (&offsets.us, "us", 1u64)] {
@@ -528,6 +537,9 @@ impl Expander<'_, '_> {
                 .filter(|o| o.start_us >= span.start_us && o.start_us < span.end_us)
             {
                 any = true;
+                if out.len() >= MAX_POINTS {
+                    return Err(self.too_many());
+                }
                 for &point in &offsets.every_op {
                     out.push(RawPoint {
                         offset: format!("op-{:04}-{}", op.index, point.id_part()),
@@ -547,7 +559,18 @@ impl Expander<'_, '_> {
         Ok(out)
     }
 
-    fn bytes(&self, bytes: &ByteOffsets, out: &mut Vec<RawPoint>, skipped: &mut Vec<Skipped>) {
+    fn too_many(&self) -> ExpandError {
+        ExpandError::TooMany {
+            phase: self.phase.name.clone(),
+        }
+    }
+
+    fn bytes(
+        &self,
+        bytes: &ByteOffsets,
+        out: &mut Vec<RawPoint>,
+        skipped: &mut Vec<Skipped>,
+    ) -> Result<(), ExpandError> {
         let size = self.tl.update_size;
         let mut push = |n: u64| {
             out.push(RawPoint {
@@ -575,6 +598,9 @@ impl Expander<'_, '_> {
                 let from = from.unwrap_or(step);
                 let to_given = to.unwrap_or(size);
                 let to = to_given.min(size);
+                if to.saturating_sub(from) / step >= MAX_POINTS as u64 {
+                    return Err(self.too_many());
+                }
                 let mut n = from;
                 while n < to {
                     push(n);
@@ -599,6 +625,7 @@ impl Expander<'_, '_> {
                 }
             }
         }
+        Ok(())
     }
 
     fn sectors(
@@ -695,8 +722,16 @@ impl Expander<'_, '_> {
         }
     }
 
-    fn materialize(&self, raw: Vec<RawPoint>, then: Option<SecondSpec>, out: &mut Vec<CutPoint>) {
+    fn materialize(
+        &self,
+        raw: Vec<RawPoint>,
+        then: Option<SecondSpec>,
+        out: &mut Vec<CutPoint>,
+    ) -> Result<(), ExpandError> {
         let reps = self.campaign.run.repetitions.max(1);
+        if raw.len().saturating_mul(reps as usize).saturating_add(out.len()) > MAX_POINTS {
+            return Err(self.too_many());
+        }
         for p in raw {
             for r in 1..=reps {
                 let suffix = if reps > 1 { format!("#{r}") } else { String::new() };
@@ -713,6 +748,7 @@ impl Expander<'_, '_> {
                 });
             }
         }
+        Ok(())
     }
 
     fn materialize_once(&self, raw: Vec<RawPoint>, repetition: u32, out: &mut Vec<CutPoint>) {

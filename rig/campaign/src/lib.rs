@@ -22,7 +22,7 @@ pub use check::{campaign_summary, check_file, station_summary, CheckSummary, Fil
 pub use error::{format_errors, FileError};
 pub use expand::{
     cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
-    OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline,
+    OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_RANDOM, MAX_REPETITIONS,

@@ -333,10 +333,22 @@ fn byte_steps_stay_inside_the_update() {
         .filter(|p| p.kind() == OffsetKind::Bytes)
         .map(|p| p.id.as_str())
         .collect();
+    // `to` is exclusive.
+    assert_eq!(bytes, ["download/byte-500", "download/byte-2500"]);
+    // A plan too large to hold is an error, not an exhausted machine.
+    let text = PHASES.replace("bytes = [4096, 9000, 20000]", "bytes = { step = 1 }");
+    let tl = Timeline {
+        update_size: u64::MAX,
+        ..timeline()
+    };
+    let err = expand(&campaign(&text), &tl).unwrap_err();
     assert_eq!(
-        bytes,
-        ["download/byte-500", "download/byte-2500", "download/byte-4500"][..2]
+        err,
+        ExpandError::TooMany {
+            phase: "download".to_string()
+        }
     );
+    assert!(err.to_string().contains("1000000 cut points"), "{err}");
 }
 
 #[test]
