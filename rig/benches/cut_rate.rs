@@ -13,6 +13,11 @@ use cutpoint::judge::judge;
 use cutpoint::setup::sim_setup;
 use cutpoint::target::{RecoveryRules, Target};
 
+/// The simulated board allocates and frees a flash image per cut; mimalloc keeps those pages
+/// instead of returning them to the kernel each time.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let path = std::env::args()
         .skip(1)

@@ -7,6 +7,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Subcommand;
+
+/// Prints a line to stdout; a closed pipe (`cutpoint plan | head`) is not an error.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
 use cutpoint::setup::{read_public_key, sim_setup};
@@ -147,7 +155,7 @@ pub fn run(
         out_dir.display()
     );
     let _ = summary;
-    println!("{pass} passed, {fail} failed");
+    outln!("{pass} passed, {fail} failed");
     verdict_code(&c, outcome.control_failed, fail, error)
 }
 
@@ -251,9 +259,9 @@ impl Progress {
 pub fn check(path: &Path) -> i32 {
     match campaign::check_file(path) {
         Ok(summary) => {
-            println!("{}: ok ({:?} `{}`)", path.display(), summary.kind, summary.name);
+            outln!("{}: ok ({:?} `{}`)", path.display(), summary.kind, summary.name);
             for l in &summary.lines {
-                println!("  {l}");
+                outln!("  {l}");
             }
             PASS
         }
@@ -309,7 +317,7 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
             None => per_phase.push((it.phase.clone(), 1)),
         }
         if !counts_only {
-            println!("{}", it.id);
+            outln!("{}", it.id);
         }
     }
     for (phase, n) in &per_phase {
@@ -394,13 +402,13 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     };
     let chain: Vec<_> = item.chain.iter().collect();
     let live = setup.target.replay_live(&chain, &rules);
-    println!("--- until the cut (seed {}) ---", item.seed);
+    outln!("--- until the cut (seed {}) ---", item.seed);
     for l in &live.faulted_console {
-        println!("{:>12} {}", l.t_us, l.text);
+        outln!("{:>12} {}", l.t_us, l.text);
     }
     let obs = live.observation;
     for l in &obs.landings {
-        println!(
+        outln!(
             "--- cut: {} at {} us {} {} ---",
             l.fault,
             l.actual_us,
@@ -409,21 +417,21 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         );
     }
     for l in &obs.console {
-        println!("{:>12} {}", l.t_us, l.text);
+        outln!("{:>12} {}", l.t_us, l.text);
     }
     let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
     let v = cutpoint::judge::judge(&setup.expect, committed, &obs.console, &obs.dump, obs.dump_base);
-    println!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
+    outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
     let same_bits = recorded.post_cut_state.is_none() || recorded.post_cut_state == obs.post_cut_state;
     let same_outcome =
         v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
-    println!(
+    outln!(
         "post-cut flash: {} (recorded {}, replayed {})",
         if same_bits { "identical" } else { "DIFFERENT" },
         recorded.post_cut_state.as_deref().unwrap_or("-"),
         obs.post_cut_state.as_deref().unwrap_or("-")
     );
-    println!(
+    outln!(
         "outcome: {} the recorded one ({})",
         if same_outcome { "matches" } else { "DIFFERS from" },
         recorded.status.name()
@@ -500,7 +508,7 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
             cutpoint_inspect::render_text(&r)
         }
     };
-    println!("{out}");
+    outln!("{out}");
     PASS
 }
 
@@ -513,7 +521,7 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     let out = out.unwrap_or_else(|| dirs[0].clone());
     match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
         Ok(s) => {
-            println!("reports written to {} ({s:?})", out.display());
+            outln!("reports written to {} ({s:?})", out.display());
             PASS
         }
         Err(e) => {

@@ -13,7 +13,7 @@ use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
 use cutpoint_report::journal::{Journal, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
-use crate::judge::{judge, Expectations, Verdict};
+use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::target::{Observation, RecoveryRules, Target};
 
 /// Everything a run needs besides the target.
@@ -274,6 +274,25 @@ fn write_artifacts(spec: &RunSpec, cut: &CutResult) {
     }
 }
 
+/// Decoded flash states by their fingerprint: most recoveries end in the same few states.
+type Decoded = Mutex<HashMap<String, std::sync::Arc<cutpoint_inspect::FlashReport>>>;
+
+fn decoded_flash(
+    spec: &RunSpec,
+    obs: &Observation,
+    decoded: &Decoded,
+) -> std::sync::Arc<cutpoint_inspect::FlashReport> {
+    let key = obs.final_state.clone();
+    if let Some(r) = key.as_ref().and_then(|k| decoded.lock().ok()?.get(k).cloned()) {
+        return r;
+    }
+    let r = std::sync::Arc::new(decode(&spec.expect, &obs.dump, obs.dump_base));
+    if let (Some(k), Ok(mut m)) = (key, decoded.lock()) {
+        m.insert(k, r.clone());
+    }
+    r
+}
+
 type Sink<'a> = dyn FnMut(CutResult) -> Result<(), EngineError> + 'a;
 
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
@@ -288,19 +307,20 @@ fn run_items(
 ) -> Result<bool, EngineError> {
     let next = AtomicUsize::new(0);
     let verdicts: Mutex<HashMap<(String, bool), Verdict>> = Mutex::new(HashMap::new());
-    let (tx, rx) = mpsc::channel::<(CutResult, Option<std::sync::Arc<Vec<u8>>>)>();
+    let decoded: Decoded = Mutex::new(HashMap::new());
+    let (tx, rx) = mpsc::channel::<(CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>)>();
     let mut sink_error = None;
     std::thread::scope(|s| {
         for worker in 0..target.workers().max(1) {
             let tx = tx.clone();
-            let (next, verdicts) = (&next, &verdicts);
+            let (next, verdicts, decoded) = (&next, &verdicts, &decoded);
             s.spawn(move || loop {
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = todo.get(i) else { break };
-                let result = run_one(target, spec, rules, worker, item, commit_us, verdicts);
+                let result = run_one(target, spec, rules, worker, item, commit_us, (verdicts, decoded));
                 if tx.send(result).is_err() {
                     break;
                 }
@@ -308,8 +328,9 @@ fn run_items(
         }
         drop(tx);
         for (cut, dump) in rx {
-            if let (Status::Fail, Some(d)) = (cut.status, dump) {
-                let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, "flash-after-recovery.bin", &d);
+            if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
+                let name = format!("flash-{base:#x}-after-recovery.bin");
+                let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
             }
             if let Err(e) = sink(cut) {
                 cancel.store(true, Ordering::Relaxed);
@@ -330,8 +351,8 @@ fn run_one(
     worker: usize,
     item: &WorkItem,
     commit_us: u64,
-    verdicts: &Mutex<HashMap<(String, bool), Verdict>>,
-) -> (CutResult, Option<std::sync::Arc<Vec<u8>>>) {
+    (verdicts, decoded): (&Mutex<HashMap<(String, bool), Verdict>>, &Decoded),
+) -> (CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>) {
     let started = Instant::now();
     let chain: Vec<&CutPoint> = item.chain.iter().collect();
     let base = CutResult {
@@ -373,7 +394,8 @@ fn run_one(
     let verdict = match cached {
         Some(v) => v,
         None => {
-            let v = judge(&spec.expect, committed, &obs.console, &obs.dump, obs.dump_base);
+            let report = decoded_flash(spec, &obs, decoded);
+            let v = judge_decoded(&spec.expect, committed, &obs.console, &report);
             if let (Some(k), Ok(mut m)) = (key, verdicts.lock()) {
                 m.insert(k, v.clone());
             }
@@ -415,5 +437,5 @@ fn run_one(
         post_cut_state: obs.post_cut_state,
         ..base
     };
-    (cut, Some(obs.dump))
+    (cut, Some((obs.dump_base, obs.dump)))
 }

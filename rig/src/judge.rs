@@ -67,21 +67,31 @@ fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
 
 /// Applies the pass rule. `committed`: the update had committed at the cut instant.
 pub fn judge(exp: &Expectations, committed: bool, console: &[LogLine], dump: &[u8], dump_base: u32) -> Verdict {
+    judge_decoded(exp, committed, console, &decode(exp, dump, dump_base))
+}
+
+/// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
+pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
+    decode_flash(dump, dump_base, &exp.layout, Some(&exp.key))
+}
+
+/// The pass rule over an already decoded flash.
+pub fn judge_decoded(exp: &Expectations, committed: bool, console: &[LogLine], report: &FlashReport) -> Verdict {
     let m = &exp.markers;
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
     let booted = boots(console, m);
-    let report = decode_flash(dump, dump_base, &exp.layout, Some(&exp.key));
-    let slots = slot_states(&report);
+    let report = report;
+    let slots = slot_states(report);
     check_safety(exp, committed, &booted, console, &mut reasons);
     let last = booted.last();
     if !booted.is_empty() {
         check_liveness(exp, last, console, &mut reasons);
         if let Some(b) = last {
-            check_running_image(exp, b, &report, &mut reasons);
+            check_running_image(exp, b, report, &mut reasons);
         }
     }
-    check_metadata(&report, &mut warnings);
+    check_metadata(report, &mut warnings);
     let status = if reasons.is_empty() { Status::Pass } else { Status::Fail };
     Verdict {
         status,

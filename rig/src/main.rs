@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
+/// The simulated board allocates and frees a flash image per cut; mimalloc keeps those pages
+/// instead of returning them to the kernel each time.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "cutpoint",

@@ -24,6 +24,7 @@ struct Recovered {
     first_id: String,
     console: Arc<Vec<LogLine>>,
     dump: Arc<Vec<u8>>,
+    final_state: String,
     retriggered: bool,
 }
 
@@ -163,6 +164,7 @@ impl SimTarget {
             first_id: String::new(),
             console: Arc::new(console),
             dump: self.dump(&board.flash),
+            final_state: format!("{:016x}", board.flash.state_hash()),
             retriggered,
         }
     }
@@ -255,6 +257,7 @@ impl SimTarget {
                 dump: rec.dump,
                 dump_base: self.dump_range().0,
                 post_cut_state,
+                final_state: Some(rec.final_state),
                 same_state_as: None,
                 retriggered: rec.retriggered,
             },
@@ -338,6 +341,7 @@ impl Target for SimTarget {
             dump: rec.dump,
             dump_base: self.dump_range().0,
             post_cut_state,
+            final_state: Some(rec.final_state.clone()),
             same_state_as: shared.then_some(rec.first_id),
             retriggered: rec.retriggered,
         })

@@ -32,6 +32,9 @@ pub struct Observation {
     pub dump_base: u32,
     /// Fingerprint of the flash right after the last cut (simulated board: exact state hash).
     pub post_cut_state: Option<String>,
+    /// Fingerprint of the flash after recovery (simulated board): equal fingerprints decode
+    /// the same, so the engine decodes each once.
+    pub final_state: Option<String>,
     /// Another cut point of this campaign left the identical post-cut state.
     pub same_state_as: Option<String>,
     /// The update was re-triggered after the device reverted it.

@@ -690,37 +690,44 @@ impl Validator<'_, '_> {
                     format!("sequence \"{name}\" is defined twice; sequence names must be unique"),
                 );
             }
-            let mut specs = Vec::new();
-            for (key, spec) in [("first", &r.first), ("then", &r.then)] {
-                let sbase = with(&base, &[key]);
-                let s = spec.get_ref();
-                let phase = s.phase.get_ref().clone();
-                let found = phases.iter().position(|p| p.name == phase);
-                if found.is_none() {
-                    let mut m = format!("no phase named \"{phase}\"");
-                    match hint::closest(&phase, &names) {
-                        Some(h) => m.push_str(&format!("; did you mean \"{h}\"?")),
-                        None => m.push_str(&format!("; phases are: {}", names.join(", "))),
-                    }
-                    self.err(&with(&sbase, &["phase"]), s.phase.span(), m);
-                }
-                let has_progress = found.is_some_and(|i| raw_phases[i].get_ref().progress.is_some());
-                let obase = with(&sbase, &["offsets"]);
-                if is_empty(s.offsets.get_ref()) {
-                    self.err(
-                        &obase,
-                        s.offsets.span(),
-                        "expected at least one of fixed, bytes, ms, us, sectors, random, every_op",
-                    );
-                }
-                let offsets = self.offsets(&obase, s.offsets.get_ref(), has_progress || found.is_none(), simulated);
-                specs.push(CutSpec { phase, offsets });
-            }
-            let then = specs.pop().unwrap_or_else(|| unreachable!("two specs pushed"));
-            let first = specs.pop().unwrap_or_else(|| unreachable!("two specs pushed"));
+            let first = self.cut_spec(&with(&base, &["first"]), &r.first, raw_phases, &names, simulated);
+            let then = self.cut_spec(&with(&base, &["then"]), &r.then, raw_phases, &names, simulated);
             out.push(Sequence { name, first, then });
         }
         out
+    }
+
+    fn cut_spec(
+        &mut self,
+        base: &[Seg],
+        spec: &S<RawCutSpec>,
+        raw_phases: &[S<RawPhase>],
+        names: &[&str],
+        simulated: bool,
+    ) -> CutSpec {
+        let s = spec.get_ref();
+        let phase = s.phase.get_ref().clone();
+        let found = raw_phases.iter().find(|p| *p.get_ref().name.get_ref() == phase);
+        if found.is_none() {
+            let mut m = format!("no phase named \"{phase}\"");
+            match hint::closest(&phase, names) {
+                Some(h) => m.push_str(&format!("; did you mean \"{h}\"?")),
+                None => m.push_str(&format!("; phases are: {}", names.join(", "))),
+            }
+            self.err(&with(base, &["phase"]), s.phase.span(), m);
+        }
+        // An unknown phase is reported once, above; its offsets are still checked.
+        let has_progress = found.is_none_or(|p| p.get_ref().progress.is_some());
+        let obase = with(base, &["offsets"]);
+        if is_empty(s.offsets.get_ref()) {
+            self.err(
+                &obase,
+                s.offsets.span(),
+                "expected at least one of fixed, bytes, ms, us, sectors, random, every_op",
+            );
+        }
+        let offsets = self.offsets(&obase, s.offsets.get_ref(), has_progress, simulated);
+        CutSpec { phase, offsets }
     }
 
     fn offsets(&mut self, base: &[Seg], r: &RawOffsets, has_progress: bool, simulated: bool) -> Offsets {

@@ -1283,7 +1283,8 @@ fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
     let mut blocks = bytes.chunks_exact(32);
     for block in &mut blocks {
         for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-            *lane = lane_round(*lane, le_word(word));
+            let w = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
+            *lane = lane_round(*lane, w);
         }
     }
     for (lane, word) in lanes.iter_mut().zip(blocks.remainder().chunks(8)) {
