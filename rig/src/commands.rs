@@ -17,7 +17,9 @@ macro_rules! outln {
 }
 use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
-use cutpoint::setup::{read_public_key, sim_setup};
+use cutpoint::bench_target::BenchTarget;
+use cutpoint::judge::Expectations;
+use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
 use cutpoint::target::{RecoveryRules, Target};
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
@@ -85,11 +87,7 @@ pub fn run(
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !c.is_simulated() {
-        eprintln!("{}: target.station: bench targets are driven by `cutpoint-bench`; this build runs campaigns on the simulated board only", path.display());
-        return BAD_INPUT;
-    }
-    let setup = match sim_setup(&c, workers(n)) {
+    let setup = match prepare(&c, workers(n)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -119,17 +117,24 @@ pub fn run(
         out_dir: out_dir.clone(),
         partition,
         resume: resume.is_some(),
-        expect: setup.expect.clone(),
-        update_size: setup.update_size,
+        expect: setup.expect().clone(),
+        update_size: setup.update_size(),
         seed: c.run.seed,
+    };
+    let target = match setup.open() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cutpoint: opening the station: {e}");
+            return RIG_ERROR;
+        }
     };
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
     }
-    eprintln!("cutpoint: campaign {} on {}", c.name, setup.target.describe());
+    eprintln!("cutpoint: campaign {} on {}", c.name, target.describe());
     let mut progress = Progress::new();
-    let outcome = match engine::run(&setup.target, &spec, &mut |e| progress.event(e), &cancel) {
+    let outcome = match engine::run(target.as_ref(), &spec, &mut |e| progress.event(e), &cancel) {
         Ok(o) => o,
         Err(e) => {
             progress.finish();
@@ -157,6 +162,44 @@ pub fn run(
     let _ = summary;
     outln!("{pass} passed, {fail} failed");
     verdict_code(&c, outcome.control_failed, fail, error)
+}
+
+/// A campaign's target, set up but not opened: the simulated board or a station.
+enum Prepared {
+    Sim(SimSetup),
+    Bench(BenchSetup),
+}
+
+fn prepare(c: &Campaign, workers: usize) -> Result<Prepared, SetupError> {
+    if c.is_simulated() {
+        sim_setup(c, workers).map(Prepared::Sim)
+    } else {
+        bench_setup(c).map(Prepared::Bench)
+    }
+}
+
+impl Prepared {
+    fn expect(&self) -> &Expectations {
+        match self {
+            Prepared::Sim(s) => &s.expect,
+            Prepared::Bench(b) => &b.expect,
+        }
+    }
+
+    fn update_size(&self) -> u64 {
+        match self {
+            Prepared::Sim(s) => s.update_size,
+            Prepared::Bench(b) => b.update_size,
+        }
+    }
+
+    /// The target, with a station's backends opened.
+    fn open(self) -> Result<Box<dyn Target>, cutpoint_bench::RigError> {
+        match self {
+            Prepared::Sim(s) => Ok(Box::new(s.target)),
+            Prepared::Bench(b) => Ok(Box::new(BenchTarget::open(&b.station, b.config)?)),
+        }
+    }
 }
 
 fn verdict_code(c: &Campaign, control_failed: bool, fail: usize, error: usize) -> i32 {

@@ -249,7 +249,6 @@ pub fn run(
     });
     let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cut| {
         writer.append_cut(&cut).map_err(jerr)?;
-        write_artifacts(spec, &cut);
         observer(Event::Cut(&cut));
         journal.cuts.push(cut);
         Ok(())
@@ -266,12 +265,6 @@ pub fn run(
         control_failed: false,
         cancelled,
     })
-}
-
-fn write_artifacts(spec: &RunSpec, cut: &CutResult) {
-    if let Err(e) = cutpoint_report::artifacts::write_cut_artifacts(&spec.out_dir, cut) {
-        tracing::warn!("artifacts of {}: {e}", cut.id);
-    }
 }
 
 /// Decoded flash states by their fingerprint: most recoveries end in the same few states.

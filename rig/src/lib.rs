@@ -1,8 +1,9 @@
 //! cutpoint: power-fault injection for firmware-update pipelines.
 //!
 //! The engine ([`engine`]) runs a campaign against a [`target::Target`]: the simulated board
-//! ([`sim_target`]) or a lab bench. The pass rule lives in [`judge`].
+//! ([`sim_target`]) or a lab bench ([`bench_target`]). The pass rule lives in [`judge`].
 
+pub mod bench_target;
 pub mod engine;
 pub mod exit;
 pub mod judge;

@@ -13,6 +13,7 @@ use fut::boot::Mode;
 use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
 use regex::Regex;
 
+use crate::bench_target::{station_backends, station_profile, BenchConfig, BenchMarkers};
 use crate::judge::{Expectations, Markers};
 use crate::sim_target::SimTarget;
 
@@ -197,5 +198,104 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         target,
         expect,
         update_size,
+    })
+}
+
+/// A campaign on a station: the station's backends to open and what the bench runs.
+pub struct BenchSetup {
+    pub station: cutpoint_bench::StationBackends,
+    pub config: BenchConfig,
+    pub expect: Expectations,
+    pub update_size: u64,
+}
+
+/// Reads what a station campaign needs, without touching the hardware: the station's backend
+/// tables, the device's flash map (the simulated board profile that the station's
+/// `[target] board`, `[target] chip` or probe `chip` names), the images, timing and markers.
+pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
+    let TargetKind::Station { station, .. } = &c.target.kind else {
+        return Err(input(c, "target: this campaign runs on the simulated board, not on a station"));
+    };
+    let backends = station_backends(station)
+        .map_err(|errors| input(c, format!("target.station: {}", campaign::format_errors(&errors))))?;
+    let station_file = station.path.display();
+    if backends.probe.is_none() {
+        return Err(input(
+            c,
+            format!(
+                "target.station: {station_file} has no [probe]; a campaign needs one to restore the baseline and read the slots"
+            ),
+        ));
+    }
+    if c.run.fault != campaign::Fault::PowerCut {
+        return Err(input(
+            c,
+            format!(
+                "run.fault: a station cuts the supply; fault = \"{}\" needs the simulated board",
+                c.run.fault
+            ),
+        ));
+    }
+    let profile = station_profile(station, backends.probe.as_ref()).ok_or_else(|| {
+        input(
+            c,
+            format!(
+                "target.station: {station_file} names no board whose flash map cutpoint knows; \
+                 set [target] board to one of {}",
+                BoardProfile::builtin_names().join(", ")
+            ),
+        )
+    })?;
+    let old = load_image(c, &c.images.baseline, "baseline")?;
+    let new = load_image(c, &c.images.update, "update")?;
+    let max = profile.layout.max_image_size();
+    if new.bytes.len() as u64 > u64::from(max) || old.bytes.len() as u64 > u64::from(max) {
+        return Err(input(
+            c,
+            format!(
+                "images: an image is larger than the {} slot allows ({max} bytes)",
+                profile.name
+            ),
+        ));
+    }
+    let key = match &c.images.public_key {
+        Some(p) => read_public_key(p).map_err(|e| input(c, format!("images.public_key: {e}")))?,
+        None => default_test_key().verifying_key().to_bytes(),
+    };
+    let final_version = match c.expected_final() {
+        FinalImage::Old => old.version,
+        _ => new.version,
+    };
+    let expect = Expectations {
+        old_version: old.version.to_string(),
+        new_version: new.version.to_string(),
+        final_version: final_version.to_string(),
+        layout: profile.layout,
+        key,
+        markers: markers(c),
+    };
+    let m = &c.markers;
+    let config = BenchConfig {
+        name: station.name.clone(),
+        layout: profile.layout,
+        baseline: old.bytes.clone(),
+        update: new.bytes.clone(),
+        retrigger: c.images.update.health() == Health::Ok,
+        dwell: cutpoint_bench::config::millis(c.effective_dwell_ms()),
+        boot_timeout: cutpoint_bench::config::millis(c.run.boot_timeout_ms),
+        settle_timeout: cutpoint_bench::config::millis(c.run.settle_timeout_ms),
+        max_boots: c.run.max_boots,
+        markers: BenchMarkers {
+            boot: m.boot.regex.clone(),
+            jump: m.jump.regex.clone(),
+            halt: m.halt.regex.clone(),
+            settled: m.settled.regex.clone(),
+        },
+    };
+    Ok(BenchSetup {
+        station: backends,
+        config,
+        expect,
+        update_size: new.bytes.len() as u64,
     })
 }

@@ -35,6 +35,8 @@ pub struct SimTarget {
     recording: OnceLock<Arc<Recording>>,
     cursors: Vec<Mutex<Option<Cursor>>>,
     recovered: Mutex<HashMap<u64, Recovered>>,
+    /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
+    dumps: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
 }
 
 impl SimTarget {
@@ -46,6 +48,7 @@ impl SimTarget {
             recording: OnceLock::new(),
             cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             recovered: Mutex::new(HashMap::new()),
+            dumps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -135,6 +138,18 @@ impl SimTarget {
     }
 
     /// Powers the board on after the cut and lets it recover, re-triggering a reverted update once.
+    /// The dump of `flash`, shared with every earlier recovery that ended in the same state.
+    fn shared_dump(&self, flash: &NorFlash, state: u64) -> Arc<Vec<u8>> {
+        if let Some(d) = self.dumps.lock().ok().and_then(|m| m.get(&state).cloned()) {
+            return d;
+        }
+        let d = self.dump(flash);
+        if let Ok(mut m) = self.dumps.lock() {
+            m.entry(state).or_insert_with(|| d.clone());
+        }
+        d
+    }
+
     fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> Recovered {
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
         let log = board.run(RunOptions {
@@ -160,11 +175,12 @@ impl SimTarget {
                 retriggered = true;
             }
         }
+        let final_hash = board.flash.state_hash();
         Recovered {
             first_id: String::new(),
             console: Arc::new(console),
-            dump: self.dump(&board.flash),
-            final_state: format!("{:016x}", board.flash.state_hash()),
+            dump: self.shared_dump(&board.flash, final_hash),
+            final_state: format!("{final_hash:016x}"),
             retriggered,
         }
     }

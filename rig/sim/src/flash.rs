@@ -46,6 +46,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::seq::index::sample;
 use rand::seq::SliceRandom;
@@ -378,6 +379,32 @@ pub struct NorFlash {
     sector_has_anomaly: Vec<bool>,
     /// Counts reads and program operations; feeds the read/program hashes.
     access_count: u64,
+    /// Hash of each sector's bytes, computed on demand by `state_hash` and dropped when an
+    /// operation touches the sector, so hashing a state costs only the sectors that changed.
+    sector_hashes: SectorHashes,
+}
+
+/// Cached per-sector hashes (`DIRTY` = not computed). Atomics keep `NorFlash` `Sync`.
+struct SectorHashes(Vec<AtomicU64>);
+
+const DIRTY: u64 = u64::MAX;
+
+impl Clone for SectorHashes {
+    fn clone(&self) -> Self {
+        SectorHashes(self.0.iter().map(|h| AtomicU64::new(h.load(Ordering::Relaxed))).collect())
+    }
+}
+
+impl SectorHashes {
+    fn new(sectors: usize) -> Self {
+        SectorHashes((0..sectors).map(|_| AtomicU64::new(DIRTY)).collect())
+    }
+
+    fn invalidate(&self, sectors: Range<usize>) {
+        for h in self.0.get(sectors).unwrap_or(&[]) {
+            h.store(DIRTY, Ordering::Relaxed);
+        }
+    }
 }
 
 impl fmt::Debug for NorFlash {
@@ -421,6 +448,7 @@ impl NorFlash {
             marginal: BTreeSet::new(),
             program_counts,
             access_count: 0,
+            sector_hashes: SectorHashes::new(geom.sector_count()),
             profile,
             geom,
             seed,
@@ -464,6 +492,7 @@ impl NorFlash {
     /// Runs the operation to completion.
     pub fn apply(&mut self, op: &FlashOp) -> Result<(), NorError> {
         self.check(op)?;
+        self.invalidate_hashes(op.addr(), op.len());
         self.apply_checked(op);
         Ok(())
     }
@@ -482,6 +511,7 @@ impl NorFlash {
         if elapsed_us == 0 {
             return report;
         }
+        self.invalidate_hashes(op.addr(), op.len());
         let range = op.addr()..op.addr() + op.len();
         let before = self.data[to_usize(&range)].to_vec();
         if elapsed_us >= report.duration_us {
@@ -527,8 +557,36 @@ impl NorFlash {
         if range.is_empty() {
             return;
         }
+        self.invalidate_hashes(range.start, count as u32);
         self.data[to_usize(&range)].copy_from_slice(&bytes[..count]);
         self.clear_anomalies(&range);
+    }
+
+    fn invalidate_hashes(&self, addr: u32, len: u32) {
+        let sector = self.geom.sector.max(1) as usize;
+        let first = addr as usize / sector;
+        let last = (addr as usize + len as usize).div_ceil(sector);
+        self.sector_hashes.invalidate(first..last);
+    }
+
+    /// Hash of the stored bytes: the hashes of the sectors, each computed once per change.
+    fn data_hash(&self) -> u64 {
+        let sector = self.geom.sector.max(1) as usize;
+        let mut h = self.data.len() as u64;
+        for (i, chunk) in self.data.chunks(sector).enumerate() {
+            let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
+            let sh = if cached == DIRTY {
+                let v = hash_bytes(chunk, i as u64) & !(1 << 63);
+                if let Some(c) = self.sector_hashes.0.get(i) {
+                    c.store(v, Ordering::Relaxed);
+                }
+                v
+            } else {
+                cached
+            };
+            h = fold(h, sh);
+        }
+        h
     }
 
     /// Fast 64-bit hash of the stored bytes and every anomaly (weak bits,
@@ -536,7 +594,7 @@ impl NorFlash {
     /// seed and the access counter: two flashes with equal hashes hold the
     /// same physical state.
     pub fn state_hash(&self) -> u64 {
-        let mut h = hash_bytes(&self.data, 0);
+        let mut h = self.data_hash();
         h = fold(h, self.weak.len() as u64);
         for (&addr, &mask) in &self.weak {
             h = fold(h, u64::from(addr) << 8 | u64::from(mask));

@@ -116,6 +116,8 @@ impl Cursor {
     pub fn post_cut(&mut self, plan: &CutPlan) -> (NorFlash, CutRecord) {
         let (index, tail) = self.rec.locate(plan);
         self.seek(index);
+        // Fill the sector-hash cache here, once, so every fork inherits it.
+        let _ = self.flash.state_hash();
         let mut flash = self.flash.clone();
         let rec = Arc::clone(&self.rec);
         let op_rec = rec.log.ops.get(index);
