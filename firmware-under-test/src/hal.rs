@@ -66,7 +66,32 @@ pub trait Transport {
     fn fetch(&mut self, offset: u32, buf: &mut [u8]) -> Result<usize, TransportError>;
 }
 
-/// Everything the firmware needs from its board.
-pub trait Hal: Flash + Console + Clock + Transport {}
+/// Hash and signature engine. Parts with a crypto accelerator (the nRF52840's CryptoCell, an
+/// STM32 HASH unit) implement it in hardware; the provided methods do the work in software.
+pub trait Crypto: Flash {
+    /// SHA-256 of `len` bytes of flash at `addr`.
+    fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+        use sha2::{Digest, Sha256};
+        let mut sha = Sha256::new();
+        let mut buf = [0u8; 1024];
+        let mut done = 0u32;
+        while done < len {
+            let n = (len - done).min(buf.len() as u32) as usize;
+            self.read(addr + done, &mut buf[..n])?;
+            sha.update(&buf[..n]);
+            done += n as u32;
+        }
+        Ok(sha.finalize().into())
+    }
 
-impl<T: Flash + Console + Clock + Transport> Hal for T {}
+    /// Checks an Ed25519 signature over a 32-byte digest.
+    fn ed25519_verify(&mut self, key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+        use ed25519_dalek::{Signature, VerifyingKey};
+        VerifyingKey::from_bytes(key).is_ok_and(|vk| vk.verify_strict(digest, &Signature::from_bytes(sig)).is_ok())
+    }
+}
+
+/// Everything the firmware needs from its board.
+pub trait Hal: Flash + Console + Clock + Transport + Crypto {}
+
+impl<T: Flash + Console + Clock + Transport + Crypto> Hal for T {}

@@ -4,10 +4,10 @@
 
 use core::fmt;
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
-use crate::hal::{Clock, Flash, FlashError};
+use crate::hal::{Clock, Crypto, Flash, FlashError};
 use crate::layout::Area;
 
 pub const IMAGE_MAGIC: u32 = 0x96f3_b83d;
@@ -230,22 +230,14 @@ fn read_array<const N: usize, F: Flash + ?Sized>(flash: &mut F, addr: u32) -> Re
 }
 
 /// SHA-256 over `len` bytes of flash at `addr`, charging the CPU time to the clock.
-pub fn hash_flash<H: Flash + Clock + ?Sized>(hal: &mut H, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
-    let mut sha = Sha256::new();
-    let mut buf = [0u8; 1024];
-    let mut done = 0u32;
-    while done < len {
-        let n = (len - done).min(buf.len() as u32) as usize;
-        hal.read(addr + done, &mut buf[..n])?;
-        sha.update(&buf[..n]);
-        done += n as u32;
-    }
+pub fn hash_flash<H: Crypto + Clock + ?Sized>(hal: &mut H, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+    let digest = hal.sha256_flash(addr, len)?;
     hal.spend_us(HASH_US_PER_KIB * (len as u64).div_ceil(1024));
-    Ok(sha.finalize().into())
+    Ok(digest)
 }
 
 /// Checks the image in `slot`: header, hash, key and signature.
-pub fn validate<H: Flash + Clock + ?Sized>(hal: &mut H, slot: Area, key: &[u8; 32]) -> Result<ImageInfo, ImageError> {
+pub fn validate<H: Crypto + Clock + ?Sized>(hal: &mut H, slot: Area, key: &[u8; 32]) -> Result<ImageInfo, ImageError> {
     let header = read_header(hal, slot)?;
     let tlvs = walk_tlvs(hal, slot, &header)?;
     let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
@@ -259,9 +251,10 @@ pub fn validate<H: Flash + Clock + ?Sized>(hal: &mut H, slot: Area, key: &[u8; 3
     }
     let sig = tlvs.ed25519.ok_or(ImageError::BadSignature)?;
     hal.spend_us(VERIFY_SIGNATURE_US);
-    let vk = VerifyingKey::from_bytes(key).map_err(|_| ImageError::UnknownKey)?;
-    vk.verify_strict(&digest, &Signature::from_bytes(&sig))
-        .map_err(|_| ImageError::BadSignature)?;
+    VerifyingKey::from_bytes(key).map_err(|_| ImageError::UnknownKey)?;
+    if !hal.ed25519_verify(key, &digest, &sig) {
+        return Err(ImageError::BadSignature);
+    }
     Ok(ImageInfo {
         header,
         hash: digest,

@@ -57,7 +57,10 @@ fn main() {
                 let Some(item) = items.get(i) else { break };
                 let chain: Vec<_> = item.chain.iter().collect();
                 let obs = setup.target.run_chain(w, &item.id, &chain, rules).expect("run");
-                let settled = obs.console.last().is_some_and(|l| setup.expect.markers.settled.is_match(&l.text));
+                let settled = obs
+                    .console
+                    .last()
+                    .is_some_and(|l| setup.expect.markers.settled.is_match(&l.text));
                 if !settled {
                     fails.fetch_add(1, Ordering::Relaxed);
                 }

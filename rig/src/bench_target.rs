@@ -113,7 +113,9 @@ impl BenchAim {
     pub fn describe(&self) -> String {
         match self {
             BenchAim::Bytes { n } => format!("{n} bytes delivered"),
-            BenchAim::Marker { pattern: None, delay, .. } => format!("power-on + {} µs", delay.as_micros()),
+            BenchAim::Marker {
+                pattern: None, delay, ..
+            } => format!("power-on + {} µs", delay.as_micros()),
             BenchAim::Marker {
                 pattern: Some(p),
                 nth,
@@ -378,7 +380,8 @@ impl<'a> Capture<'a> {
     }
 
     fn push(&mut self, line: ConsoleLine) {
-        if line.text == SENTINEL || self.done {
+        // Lines stamped before the power-on are what the previous run left in the console.
+        if line.text == SENTINEL || self.done || line.t_us < self.t0_us {
             return;
         }
         let text = line.text;
@@ -444,9 +447,8 @@ impl Bench {
         self.transport.hold_at(None)?;
         self.switch.set_power(true)?;
         self.probe.attach()?;
-        let writes = baseline_writes(&cfg.layout, &cfg.baseline).ok_or_else(|| {
-            RigError::unsupported(BACKEND, "the baseline image does not fit the primary slot")
-        })?;
+        let writes = baseline_writes(&cfg.layout, &cfg.baseline)
+            .ok_or_else(|| RigError::unsupported(BACKEND, "the baseline image does not fit the primary slot"))?;
         for (addr, data) in writes {
             self.probe.write_flash(addr, &data, &mut |_, _| {})?;
         }
@@ -814,9 +816,7 @@ mod tests {
         assert!(matches!(bench_aim(&zeroth).unwrap(), BenchAim::Marker { nth: 1, .. }));
         match bench_aim(&point(Aim::Time { us: 5_000 }, None)).unwrap() {
             BenchAim::Marker {
-                pattern: None,
-                delay,
-                ..
+                pattern: None, delay, ..
             } => assert_eq!(delay, Duration::from_millis(5)),
             other => panic!("{other:?}"),
         }

@@ -15,9 +15,9 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
+use cutpoint::bench_target::BenchTarget;
 use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
-use cutpoint::bench_target::BenchTarget;
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
 use cutpoint::target::{RecoveryRules, Target};

@@ -214,7 +214,10 @@ pub struct BenchSetup {
 /// `[target] board`, `[target] chip` or probe `chip` names), the images, timing and markers.
 pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
     let TargetKind::Station { station, .. } = &c.target.kind else {
-        return Err(input(c, "target: this campaign runs on the simulated board, not on a station"));
+        return Err(input(
+            c,
+            "target: this campaign runs on the simulated board, not on a station",
+        ));
     };
     let backends = station_backends(station)
         .map_err(|errors| input(c, format!("target.station: {}", campaign::format_errors(&errors))))?;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use cutpoint_bench::{RigError, RigErrorKind};
 use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan};
 use cutpoint_report::{Landing, LogLine};
+use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
@@ -37,6 +38,7 @@ pub struct SimTarget {
     recovered: Mutex<HashMap<u64, Recovered>>,
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
     dumps: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+    crypto: Arc<CryptoEngine>,
 }
 
 impl SimTarget {
@@ -49,6 +51,7 @@ impl SimTarget {
             cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             recovered: Mutex::new(HashMap::new()),
             dumps: Mutex::new(HashMap::new()),
+            crypto: Arc::default(),
         }
     }
 
@@ -151,7 +154,8 @@ impl SimTarget {
     }
 
     fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> Recovered {
-        let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
+        let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
+            .with_crypto(self.crypto.clone());
         let log = board.run(RunOptions {
             max_boots: self.max_boots,
             ..RunOptions::default()
@@ -253,7 +257,8 @@ impl SimTarget {
         let mut landings = Vec::new();
         for point in chain {
             let plan = self.plan(point);
-            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
+            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
+                .with_crypto(self.crypto.clone());
             let log = board.run(RunOptions {
                 plan: Some(plan),
                 max_boots: self.max_boots,
@@ -340,7 +345,8 @@ impl Target for SimTarget {
         let mut landings = vec![first_landing];
         for point in rest {
             let plan = self.plan(point);
-            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()));
+            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
+                .with_crypto(self.crypto.clone());
             let log = board.run(RunOptions {
                 plan: Some(plan),
                 max_boots: self.max_boots,

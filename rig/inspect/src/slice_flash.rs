@@ -113,6 +113,9 @@ impl Flash for SliceFlash<'_> {
 }
 
 /// Decoding takes no time: hashing and signature checks charge nothing.
+/// Hashes and signatures in software (the provided methods).
+impl fut::hal::Crypto for SliceFlash<'_> {}
+
 impl Clock for SliceFlash<'_> {
     fn now_us(&self) -> u64 {
         0

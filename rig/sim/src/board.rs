@@ -5,7 +5,10 @@
 //! Every power-on starts the firmware from nothing: the only state that crosses a cut is the
 //! flash. The firmware sees the board only through `fut::hal`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 use fut::app::{self, AppConfig, AppExit};
 use fut::boot::{self, BootConfig, BootOutcome, Mode};
@@ -223,12 +226,22 @@ impl Default for RunOptions {
     }
 }
 
+/// The board's hash and signature engine. Its answers are pure functions of their inputs, so
+/// it remembers them: a digest by a fingerprint of the flash bytes, a signature check by its
+/// inputs. Boards that share one (the recoveries of a campaign) hash each image once.
+#[derive(Debug, Default)]
+pub struct CryptoEngine {
+    digests: Mutex<HashMap<u64, [u8; 32]>>,
+    verdicts: Mutex<HashMap<[u8; 128], bool>>,
+}
+
 /// The simulated board.
 #[derive(Debug, Clone)]
 pub struct SimBoard {
     pub flash: NorFlash,
     pub firmware: Firmware,
     pub update: Option<Update>,
+    pub crypto: Arc<CryptoEngine>,
 }
 
 impl SimBoard {
@@ -237,14 +250,21 @@ impl SimBoard {
             flash,
             firmware,
             update,
+            crypto: Arc::default(),
         }
+    }
+
+    /// Shares a crypto engine with other boards of the same campaign.
+    pub fn with_crypto(mut self, crypto: Arc<CryptoEngine>) -> Self {
+        self.crypto = crypto;
+        self
     }
 
     /// Powers the board on and runs it until it settles, bricks, exhausts `max_boots`, or the
     /// planned fault fires.
     pub fn run(&mut self, opts: RunOptions) -> RunLog {
         self.flash.power_cycle();
-        let mut mcu = Mcu::new(&mut self.flash, self.update.as_ref(), opts);
+        let mut mcu = Mcu::new(&mut self.flash, self.update.as_ref(), &self.crypto, opts);
         let fw = self.firmware;
         let end = run_boots(&mut mcu, &fw, opts.max_boots);
         mcu.finish(end)
@@ -306,6 +326,7 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
 struct Mcu<'a> {
     flash: &'a mut NorFlash,
     update: Option<&'a Update>,
+    crypto: &'a CryptoEngine,
     opts: RunOptions,
     now: u64,
     dead: bool,
@@ -318,10 +339,11 @@ struct Mcu<'a> {
 }
 
 impl<'a> Mcu<'a> {
-    fn new(flash: &'a mut NorFlash, update: Option<&'a Update>, opts: RunOptions) -> Self {
+    fn new(flash: &'a mut NorFlash, update: Option<&'a Update>, crypto: &'a CryptoEngine, opts: RunOptions) -> Self {
         Mcu {
             flash,
             update,
+            crypto,
             opts,
             now: 0,
             dead: false,
@@ -611,5 +633,63 @@ impl hal::Transport for Mcu<'_> {
             return Err(TransportError::Unreachable);
         }
         Ok(n)
+    }
+}
+
+impl hal::Crypto for Mcu<'_> {
+    fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+        let Some(key) = self.flash.content_key(addr, len) else {
+            return self.sha256_by_reads(addr, len);
+        };
+        if self.dead {
+            return Err(FlashError::Device);
+        }
+        self.advance(u64::from(self.flash.profile().read_ns_per_byte) * u64::from(len) / 1000);
+        if self.dead {
+            return Err(FlashError::Device);
+        }
+        if let Some(d) = self.crypto.digests.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(d);
+        }
+        let range = addr as usize..addr as usize + len as usize;
+        let digest: [u8; 32] = Sha256::digest(&self.flash.raw()[range]).into();
+        if let Ok(mut m) = self.crypto.digests.lock() {
+            m.insert(key, digest);
+        }
+        Ok(digest)
+    }
+
+    fn ed25519_verify(&mut self, key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+        let mut k = [0u8; 128];
+        k[..32].copy_from_slice(key);
+        k[32..64].copy_from_slice(digest);
+        k[64..].copy_from_slice(sig);
+        if let Some(v) = self.crypto.verdicts.lock().ok().and_then(|m| m.get(&k).copied()) {
+            return v;
+        }
+        let v = ed25519_dalek::VerifyingKey::from_bytes(key).is_ok_and(|vk| {
+            vk.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(sig))
+                .is_ok()
+        });
+        if let Ok(mut m) = self.crypto.verdicts.lock() {
+            m.insert(k, v);
+        }
+        v
+    }
+}
+
+impl Mcu<'_> {
+    /// Hashing a range with weak bits, marginal sectors or torn granules: every read counts.
+    fn sha256_by_reads(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+        let mut sha = Sha256::new();
+        let mut buf = [0u8; 1024];
+        let mut done = 0u32;
+        while done < len {
+            let n = (len - done).min(buf.len() as u32) as usize;
+            hal::Flash::read(self, addr + done, &mut buf[..n])?;
+            sha.update(&buf[..n]);
+            done += n as u32;
+        }
+        Ok(sha.finalize().into())
     }
 }

@@ -391,7 +391,12 @@ const DIRTY: u64 = u64::MAX;
 
 impl Clone for SectorHashes {
     fn clone(&self) -> Self {
-        SectorHashes(self.0.iter().map(|h| AtomicU64::new(h.load(Ordering::Relaxed))).collect())
+        SectorHashes(
+            self.0
+                .iter()
+                .map(|h| AtomicU64::new(h.load(Ordering::Relaxed)))
+                .collect(),
+        )
     }
 }
 
@@ -562,6 +567,37 @@ impl NorFlash {
         self.clear_anomalies(&range);
     }
 
+    /// A fingerprint of the bytes in `addr..addr + len`, from the cached sector hashes, when
+    /// every read of that range would return the stored bytes (no weak bit, marginal sector or
+    /// torn granule in its sectors); `None` otherwise or out of bounds.
+    pub fn content_key(&self, addr: u32, len: u32) -> Option<u64> {
+        let range = self.span(addr, len as usize).ok()?;
+        if self.require_no_torn_granule(&range).is_err() || !self.range_is_clean(&range) {
+            return None;
+        }
+        let sector = self.geom.sector.max(1) as usize;
+        let first = range.start as usize / sector;
+        let last = (range.end as usize).div_ceil(sector);
+        let mut h = fold(u64::from(addr), u64::from(len));
+        for i in first..last {
+            let chunk = self.data.get(i * sector..((i + 1) * sector).min(self.data.len()))?;
+            h = fold(h, self.sector_hash(i, chunk));
+        }
+        Some(finalize(h))
+    }
+
+    fn sector_hash(&self, i: usize, chunk: &[u8]) -> u64 {
+        let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
+        if cached != DIRTY {
+            return cached;
+        }
+        let v = hash_bytes(chunk, i as u64) & !(1 << 63);
+        if let Some(c) = self.sector_hashes.0.get(i) {
+            c.store(v, Ordering::Relaxed);
+        }
+        v
+    }
+
     fn invalidate_hashes(&self, addr: u32, len: u32) {
         let sector = self.geom.sector.max(1) as usize;
         let first = addr as usize / sector;
@@ -574,17 +610,7 @@ impl NorFlash {
         let sector = self.geom.sector.max(1) as usize;
         let mut h = self.data.len() as u64;
         for (i, chunk) in self.data.chunks(sector).enumerate() {
-            let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
-            let sh = if cached == DIRTY {
-                let v = hash_bytes(chunk, i as u64) & !(1 << 63);
-                if let Some(c) = self.sector_hashes.0.get(i) {
-                    c.store(v, Ordering::Relaxed);
-                }
-                v
-            } else {
-                cached
-            };
-            h = fold(h, sh);
+            h = fold(h, self.sector_hash(i, chunk));
         }
         h
     }

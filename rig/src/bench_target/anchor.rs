@@ -126,9 +126,11 @@ impl Console for AnchorConsole {
             line.text.replace_range(..1, "\u{FFFD}");
         }
         let mut s = lock(&self.watch.state);
+        // A line stamped before the power-on is left over from the previous run.
         let hit = !s.fired
             && s.watch
                 .as_ref()
+                .filter(|w| line.t_us >= w.t0_us)
                 .and_then(|w| w.pattern.as_ref())
                 .is_some_and(|p| p.is_match(&line.text));
         if hit {

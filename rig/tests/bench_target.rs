@@ -1,0 +1,352 @@
+//! The bench target end to end on an emulated bench: the simulated board running the firmware
+//! under test behind fake bench parts (see `support/fake_bench.rs`), driven through the
+//! engine exactly as a lab bench would be.
+
+#[path = "support/fake_bench.rs"]
+mod fake_bench;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use cutpoint::bench_target::BenchTarget;
+use cutpoint::engine::{self, RunOutcome, RunSpec};
+use cutpoint::setup::{bench_setup, BenchSetup};
+use cutpoint::target::Target;
+use cutpoint_bench::BenchClock;
+use cutpoint_campaign::{load_campaign, Campaign};
+use cutpoint_report::{CutResult, Status};
+use cutpoint_sim::imgtool::default_test_key;
+use cutpoint_sim::{BoardProfile, Firmware, NorFlash};
+use fake_bench::Emulator;
+use fut::boot::Mode;
+use fut::Variant;
+
+const STATION: &str = r#"
+name = "emulated-nrf52840"
+dwell_ms = 40
+
+[target]
+board = "nrf52840"
+
+[power]
+kind = "command"
+on = ["true"]
+off = ["true"]
+
+[console]
+kind = "serial"
+port = "/dev/null"
+baud = 115200
+
+[probe]
+kind = "probe-rs"
+selector = "1366:1051"
+chip = "nRF52840_xxAA"
+
+[transport]
+kind = "http"
+bind = "127.0.0.1:0"
+"#;
+
+fn campaign_text(name: &str, mode: &str, size_kib: u32, phases: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+
+[target]
+station = "station.toml"
+mode = "{mode}"
+upgrade = "test"
+
+[images]
+baseline = {{ version = "1.0.0", size_kib = {size_kib} }}
+update = {{ version = "2.0.0", size_kib = {size_kib}, health = "ok" }}
+
+[run]
+seed = 7
+dwell_ms = 40
+boot_timeout_ms = 2000
+settle_timeout_ms = 8000
+
+{phases}
+"#
+    )
+}
+
+const DOWNLOAD: &str = r#"
+[[phases]]
+name = "download"
+start = 'ota: download-(start|resume)'
+end = 'ota: download-done'
+progress = 'ota: download-progress bytes=(?P<n>\d+)'
+"#;
+
+const SWAP: &str = r#"
+[[phases]]
+name = "swap"
+start = 'boot: swap-(start|resume)'
+end = 'boot: swap-done'
+progress = 'boot: swap-progress .* region=(?P<n>\d+)'
+"#;
+
+struct Bench {
+    campaign: Campaign,
+    setup: BenchSetup,
+    target: BenchTarget,
+    emulator: Emulator,
+    _dir: tempfile::TempDir,
+}
+
+/// A campaign on the emulated station, with the device running `variant`.
+fn bench(campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("station.toml"), STATION).unwrap();
+    let path = dir.path().join("campaign.toml");
+    std::fs::write(&path, campaign).unwrap();
+    let c = load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
+    let setup = bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
+    let profile = BoardProfile::builtin("nrf52840").unwrap();
+    assert_eq!(setup.config.layout, profile.layout, "the station's board gives the map");
+    let key = default_test_key().verifying_key().to_bytes();
+    let firmware = Firmware::new(profile.layout, mode, variant, key, false);
+    let clock = BenchClock::new();
+    let (emulator, console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
+    let target = BenchTarget::from_parts(emulator.parts(console, relay_ignores_off), setup.config.clone()).unwrap();
+    Bench {
+        campaign: c,
+        setup,
+        target,
+        emulator,
+        _dir: dir,
+    }
+}
+
+fn run(b: &Bench) -> RunOutcome {
+    let spec = RunSpec {
+        campaign: &b.campaign,
+        campaign_path: b.campaign.path.display().to_string(),
+        campaign_sha256: b.campaign.sha256.clone(),
+        out_dir: b._dir.path().join("report"),
+        partition: None,
+        resume: false,
+        expect: b.setup.expect.clone(),
+        update_size: b.setup.update_size,
+        seed: b.campaign.run.seed,
+    };
+    engine::run(&b.target, &spec, &mut |_| {}, &AtomicBool::new(false)).unwrap()
+}
+
+fn cut<'a>(o: &'a RunOutcome, id: &str) -> &'a CutResult {
+    o.journal
+        .cuts
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no cut {id}"))
+}
+
+fn statuses(o: &RunOutcome) -> String {
+    o.journal
+        .cuts
+        .iter()
+        .map(|c| format!("{} {}: {}", c.id, c.status.name(), c.reasons.join("; ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn says(c: &CutResult, text: &str) -> bool {
+    c.console.iter().any(|l| l.text.contains(text))
+}
+
+#[test]
+fn reference_firmware_passes_every_cut_on_the_bench() {
+    let phases = format!(
+        "{DOWNLOAD}offsets = {{ fixed = [\"start\"], bytes = [6000, 13000], sectors = {{ every = 2 }} }}\n\
+         {SWAP}offsets = {{ fixed = [\"start\"], sectors = {{ every = 2 }}, random = 2 }}\n\
+         [[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+         offsets = {{ us = [200] }}\n"
+    );
+    let b = bench(
+        &campaign_text("bench-reference", "swap-scratch", 16, &phases),
+        Variant::Reference,
+        Mode::SwapScratch,
+        false,
+    );
+    assert_eq!(b.target.workers(), 1);
+    assert!(
+        b.target.describe().contains("emulated-nrf52840"),
+        "{}",
+        b.target.describe()
+    );
+    let o = run(&b);
+    let control = o.journal.control.as_ref().unwrap();
+    assert_eq!(control.status, Status::Pass, "{:?}", control.reasons);
+    assert!(control.flash_ops.is_none(), "a bench sees no flash operations");
+    assert!(!o.control_failed);
+    assert!(o.journal.cuts.len() >= 8, "{}", statuses(&o));
+    assert!(
+        o.journal.cuts.iter().all(|c| c.status == Status::Pass),
+        "{}",
+        statuses(&o)
+    );
+    for c in &o.journal.cuts {
+        let l = c.landing.as_ref().unwrap();
+        assert_eq!(l.fault, "power-cut");
+        let requested = l.requested_us.unwrap_or_else(|| panic!("{}: {l:?}", c.id));
+        assert!(
+            l.actual_us >= requested,
+            "{}: the switch returns after the due instant: {l:?}",
+            c.id
+        );
+        assert_eq!(c.final_image.as_deref(), Some("2.0.0+0"), "{}", c.id);
+    }
+    // A byte cut lands inside the download: the device resumes it from the sector it was in.
+    let byte = cut(&o, "download/byte-6000");
+    assert!(
+        says(byte, "ota: download-resume version=2.0.0+0 offset=4096"),
+        "{:?}",
+        byte.console
+    );
+    // A cut at the nth swap-progress marker lands in the swap: the bootloader resumes it.
+    let sector = cut(&o, "swap/sector-3");
+    assert!(says(sector, "boot: swap-resume"), "{:?}", sector.console);
+    // Every cut restored the baseline and reset the device, then powered it back on.
+    assert!(b.emulator.power_ons() >= 2 * o.journal.cuts.len() as u64);
+}
+
+#[test]
+fn missing_swap_status_is_caught_by_marker_cuts_in_the_swap() {
+    let phases = format!("{SWAP}offsets = {{ sectors = {{ every = 1 }} }}\n");
+    let b = bench(
+        &campaign_text("bench-no-swap-status", "swap-scratch", 16, &phases),
+        Variant::NoSwapStatus,
+        Mode::SwapScratch,
+        false,
+    );
+    let o = run(&b);
+    assert_eq!(o.journal.control.as_ref().unwrap().status, Status::Pass);
+    assert!(
+        o.journal.cuts.iter().any(|c| c.status == Status::Fail),
+        "the broken bootloader must fail a cut:\n{}",
+        statuses(&o)
+    );
+    assert!(
+        o.journal.cuts.iter().all(|c| c.status != Status::Error),
+        "{}",
+        statuses(&o)
+    );
+}
+
+#[test]
+fn overwrite_without_rollback_is_caught_by_cuts_in_the_copy() {
+    let phases = "[[phases]]\nname = \"overwrite\"\nstart = 'boot: overwrite-start'\nend = 'boot: overwrite-done'\n\
+                  progress = 'boot: overwrite-progress sector=(?P<n>\\d+)'\n\
+                  offsets = { sectors = { every = 1, fraction = 0.5 } }\n";
+    let b = bench(
+        &campaign_text("bench-overwrite", "overwrite", 16, phases),
+        Variant::OverwriteNoRollback,
+        Mode::Overwrite,
+        false,
+    );
+    let o = run(&b);
+    assert_eq!(o.journal.control.as_ref().unwrap().status, Status::Pass);
+    assert!(
+        o.journal.cuts.iter().any(|c| c.status == Status::Fail),
+        "{}",
+        statuses(&o)
+    );
+    assert!(
+        o.journal.cuts.iter().all(|c| c.status != Status::Error),
+        "{}",
+        statuses(&o)
+    );
+}
+
+#[test]
+fn a_relay_that_does_not_cut_is_a_rig_error_not_a_device_failure() {
+    let phases = format!(
+        "{DOWNLOAD}offsets = {{ fixed = [\"start\"], bytes = [6000] }}\n\
+         {SWAP}offsets = {{ fixed = [\"start\"] }}\n"
+    );
+    let b = bench(
+        &campaign_text("bench-stuck-relay", "swap-scratch", 64, &phases),
+        Variant::Reference,
+        Mode::SwapScratch,
+        true,
+    );
+    let o = run(&b);
+    assert_eq!(o.journal.control.as_ref().unwrap().status, Status::Pass);
+    assert_eq!(o.journal.cuts.len(), 3, "{}", statuses(&o));
+    for c in &o.journal.cuts {
+        assert_eq!(c.status, Status::Error, "{}", statuses(&o));
+        assert!(
+            c.reasons.iter().any(|r| r.contains("the cut did not take")),
+            "{}: {:?}",
+            c.id,
+            c.reasons
+        );
+    }
+}
+
+fn cli(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run cutpoint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_campaign(dir: &Path, station: &str, extra_run: &str) -> PathBuf {
+    std::fs::write(dir.join("station.toml"), station).unwrap();
+    let text = campaign_text(
+        "bench-cli",
+        "swap-scratch",
+        16,
+        &format!("{DOWNLOAD}offsets = {{ fixed = [\"start\"] }}\n"),
+    )
+    .replace("[run]\n", &format!("[run]\n{extra_run}"));
+    let path = dir.join("campaign.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn run_opens_the_station_and_a_missing_probe_is_a_rig_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_campaign(dir.path(), STATION, "");
+    let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap(), "--out", "report"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("opening the station"), "{stderr}");
+    assert!(!stderr.contains("simulated board only"), "{stderr}");
+}
+
+#[test]
+fn station_campaigns_the_bench_cannot_run_are_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_probe = STATION.replace("[probe]", "[unused]").replace(
+        "kind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"nRF52840_xxAA\"\n",
+        "",
+    );
+    let no_probe = no_probe.replace("[unused]\n", "");
+    let path = write_campaign(dir.path(), &no_probe, "");
+    let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("has no [probe]"), "{stderr}");
+
+    let path = write_campaign(dir.path(), STATION, "fault = \"brownout\"\n");
+    let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("run.fault"), "{stderr}");
+
+    let unknown = STATION
+        .replace("board = \"nrf52840\"", "board = \"custom\"")
+        .replace("chip = \"nRF52840_xxAA\"", "chip = \"STM32F446RETx\"");
+    let path = write_campaign(dir.path(), &unknown, "");
+    let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("names no board"), "{stderr}");
+}

@@ -1,0 +1,462 @@
+//! A bench in-process, for tests: the simulated board running the firmware under test, seen
+//! through the bench traits.
+//!
+//! At power-on (or reset) the emulated device runs the board from its flash with the staged
+//! update, ahead of time, and a thread plays its console out at `SCALE` virtual microseconds
+//! per wall microsecond. Power off at wall instant w stops the board at virtual instant
+//! `(w - power-on) * SCALE`: the board is run again from the same flash with a power cut there,
+//! and only its flash survives. A transport hold at byte N makes the device wait after N bytes
+//! (the board run stops there); moving the hold lets it go on from where it waited. The probe
+//! reads and writes the flash directly and resets the device. The switch can be told to ignore
+//! "off", like a relay on the wrong contact.
+
+#![allow(dead_code)]
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use cutpoint::bench_target::BenchParts;
+use cutpoint_bench::{
+    BenchClock, Console, ConsoleLine, DeliveryCounter, OtaTransport, PowerSwitch, Probe, RigError, RigResult,
+};
+use cutpoint_sim::board::RunLog;
+use cutpoint_sim::{CutAt, CutPlan, FaultKind, Firmware, NorFlash, RunOptions, SimBoard, Update};
+use fut::image::{ImageHeader, HEADER_SIZE};
+
+/// Virtual microseconds per wall microsecond.
+pub const SCALE: u64 = 100;
+
+/// One power-on of the device.
+struct Session {
+    start: Instant,
+    start_flash: NorFlash,
+    update: Option<Update>,
+    log: RunLog,
+    /// The flash when the run ended (or began waiting on the transport).
+    end_flash: NorFlash,
+    /// The device waits on the transport hold from the end of `log`.
+    stalled: bool,
+    /// Console lines of `log` already printed.
+    played: usize,
+}
+
+struct State {
+    powered: bool,
+    /// The flash while no session runs (off, or halted by the probe).
+    flash: NorFlash,
+    session: Option<Session>,
+    /// Bumped whenever the playing session changes; a player with an older one stops.
+    generation: u64,
+    staged: Option<Update>,
+    stages: u64,
+    /// `stages` when the device last rejected the update.
+    rejected_at: Option<u64>,
+    hold: Option<u64>,
+    counter: DeliveryCounter,
+    lines: Sender<ConsoleLine>,
+    cuts: u64,
+    /// Power-on count.
+    power_ons: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    clock: BenchClock,
+    firmware: Firmware,
+    max_boots: u32,
+}
+
+/// The emulated device. Clones share it.
+#[derive(Clone)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+}
+
+fn virtual_us(start: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(start).as_micros())
+        .unwrap_or(u64::MAX)
+        .saturating_mul(SCALE)
+}
+
+fn wall(t_virtual: u64) -> Duration {
+    Duration::from_micros(t_virtual / SCALE)
+}
+
+impl Emulator {
+    /// A device with erased flash (the bootloader and application are built into `firmware`),
+    /// powered off. Returns its console.
+    pub fn new(flash: NorFlash, firmware: Firmware, max_boots: u32, clock: BenchClock) -> (Emulator, FakeConsole) {
+        let (tx, rx) = mpsc::channel();
+        let emu = Emulator {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    powered: false,
+                    flash,
+                    session: None,
+                    generation: 0,
+                    staged: None,
+                    stages: 0,
+                    rejected_at: None,
+                    hold: None,
+                    counter: DeliveryCounter::new(),
+                    lines: tx,
+                    cuts: 0,
+                    power_ons: 0,
+                }),
+                clock,
+                firmware,
+                max_boots,
+            }),
+        };
+        (emu, FakeConsole { rx })
+    }
+
+    /// The parts of a bench around this device.
+    pub fn parts(&self, console: FakeConsole, relay_ignores_off: bool) -> BenchParts {
+        BenchParts {
+            clock: self.shared.clock,
+            power: Box::new(FakeSwitch {
+                emu: self.clone(),
+                ignores_off: relay_ignores_off,
+            }),
+            console: Box::new(console),
+            probe: Box::new(FakeProbe { emu: self.clone() }),
+            transport: Box::new(FakeTransport { emu: self.clone() }),
+        }
+    }
+
+    /// How many times the device was powered on or reset.
+    pub fn power_ons(&self) -> u64 {
+        self.lock().power_ons
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run_board(&self, flash: NorFlash, update: Option<Update>, plan: Option<CutPlan>) -> (RunLog, NorFlash) {
+        let mut board = SimBoard::new(flash, self.shared.firmware, update);
+        let log = board.run(RunOptions {
+            plan,
+            max_boots: self.shared.max_boots,
+            record_data: false,
+        });
+        (log, board.flash)
+    }
+
+    fn hold_plan(hold: Option<u64>) -> Option<CutPlan> {
+        hold.map(|n| CutPlan {
+            at: CutAt::Byte { n },
+            kind: FaultKind::PowerCut,
+            seed: 0,
+        })
+    }
+
+    /// Powers the device's CPU up from its flash.
+    fn start(&self, st: &mut State) {
+        let update = st.staged.clone().map(|mut u| {
+            u.retry = st.rejected_at.is_some_and(|r| st.stages > r);
+            u
+        });
+        let (log, end_flash) = self.run_board(st.flash.clone(), update.clone(), Self::hold_plan(st.hold));
+        let stalled = st.hold.is_some() && log.cut.is_some();
+        st.power_ons += 1;
+        st.session = Some(Session {
+            start: Instant::now(),
+            start_flash: st.flash.clone(),
+            update,
+            log,
+            end_flash,
+            stalled,
+            played: 0,
+        });
+        self.play(st);
+    }
+
+    /// Starts a player for the current session.
+    fn play(&self, st: &mut State) {
+        st.generation += 1;
+        let generation = st.generation;
+        let emu = self.clone();
+        std::thread::spawn(move || emu.player(generation));
+    }
+
+    fn player(&self, generation: u64) {
+        loop {
+            // The next thing to do and when.
+            let (at, line) = {
+                let st = self.lock();
+                let Some(s) = st.session.as_ref().filter(|_| st.generation == generation) else {
+                    return;
+                };
+                match s.log.console.get(s.played) {
+                    Some(l) => (s.start + wall(l.t_us), true),
+                    None if s.stalled => (s.start + wall(s.log.duration_us), false),
+                    None => return,
+                }
+            };
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            let mut st = self.lock();
+            if st.generation != generation {
+                return;
+            }
+            if line {
+                self.emit_next(&mut st);
+            } else {
+                if let (Some(n), Some(_)) = (st.hold, st.session.as_ref()) {
+                    st.counter.raise_to(n);
+                }
+                return;
+            }
+        }
+    }
+
+    fn emit_next(&self, st: &mut State) {
+        let Some(s) = st.session.as_mut() else { return };
+        let Some(l) = s.log.console.get(s.played) else { return };
+        let text = l.text.clone();
+        s.played += 1;
+        if text.starts_with("ota: idle reason=rejected") {
+            st.rejected_at = Some(st.stages);
+        }
+        let _ = st.lines.send(ConsoleLine {
+            t_us: self.shared.clock.now_us(),
+            text,
+        });
+    }
+
+    /// Stops the CPU now: what it printed before this instant comes out, and the flash is what
+    /// the run left at this instant (`kind` decides the flash operation in flight).
+    fn stop(&self, st: &mut State, kind: FaultKind) {
+        let Some(s) = st.session.as_ref() else { return };
+        let t = virtual_us(s.start, Instant::now());
+        while st
+            .session
+            .as_ref()
+            .is_some_and(|s| s.log.console.get(s.played).is_some_and(|l| l.t_us < t))
+        {
+            self.emit_next(st);
+        }
+        let Some(s) = st.session.take() else { return };
+        st.generation += 1;
+        st.flash = if t >= s.log.duration_us {
+            s.end_flash
+        } else {
+            st.cuts += 1;
+            let plan = CutPlan {
+                at: CutAt::Time { us: t },
+                kind,
+                seed: 0x5eed ^ st.cuts,
+            };
+            self.run_board(s.start_flash, s.update, Some(plan)).1
+        };
+    }
+
+    /// The flash as the running device has it now, without stopping it.
+    fn snapshot(&self, st: &State) -> NorFlash {
+        match st.session.as_ref() {
+            None => st.flash.clone(),
+            Some(s) => {
+                let t = virtual_us(s.start, Instant::now());
+                if t >= s.log.duration_us {
+                    s.end_flash.clone()
+                } else {
+                    let plan = CutPlan {
+                        at: CutAt::Time { us: t },
+                        kind: FaultKind::Reset,
+                        seed: 0,
+                    };
+                    self.run_board(s.start_flash.clone(), s.update.clone(), Some(plan)).1
+                }
+            }
+        }
+    }
+
+    /// A new hold: a device waiting on the transport goes on from where it waited.
+    fn set_hold(&self, hold: Option<u64>) {
+        let mut st = self.lock();
+        st.hold = hold;
+        let Some(s) = st.session.as_ref() else { return };
+        let now = Instant::now();
+        let waited_from = s.start + wall(s.log.duration_us);
+        let start = if s.stalled && now > waited_from {
+            // The device's clock stood still while it waited.
+            s.start + (now - waited_from)
+        } else {
+            s.start
+        };
+        let (log, end_flash) = self.run_board(s.start_flash.clone(), s.update.clone(), Self::hold_plan(hold));
+        let stalled = hold.is_some() && log.cut.is_some();
+        if let Some(s) = st.session.as_mut() {
+            s.start = start;
+            s.log = log;
+            s.end_flash = end_flash;
+            s.stalled = stalled;
+        }
+        self.play(&mut st);
+    }
+}
+
+/// The device's UART.
+pub struct FakeConsole {
+    rx: Receiver<ConsoleLine>,
+}
+
+impl Console for FakeConsole {
+    fn describe(&self) -> String {
+        "console/emulated".into()
+    }
+
+    fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(l) => Ok(Some(l)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(RigError::io("console/emulated", "the device is gone")),
+        }
+    }
+}
+
+/// The relay.
+pub struct FakeSwitch {
+    emu: Emulator,
+    ignores_off: bool,
+}
+
+impl PowerSwitch for FakeSwitch {
+    fn describe(&self) -> String {
+        if self.ignores_off {
+            "power/emulated (stuck on)".into()
+        } else {
+            "power/emulated".into()
+        }
+    }
+
+    fn set_power(&mut self, on: bool) -> RigResult<()> {
+        let mut st = self.emu.lock();
+        match (on, st.powered) {
+            (true, false) => {
+                st.powered = true;
+                self.emu.start(&mut st);
+            }
+            (false, true) if !self.ignores_off => {
+                self.emu.stop(&mut st, FaultKind::PowerCut);
+                st.powered = false;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The debug probe.
+pub struct FakeProbe {
+    emu: Emulator,
+}
+
+fn unpowered() -> RigError {
+    RigError::io("probe/emulated", "the target does not answer (no power)")
+}
+
+impl Probe for FakeProbe {
+    fn describe(&self) -> String {
+        "probe/emulated".into()
+    }
+
+    fn attach(&mut self) -> RigResult<()> {
+        if self.emu.lock().powered {
+            Ok(())
+        } else {
+            Err(unpowered())
+        }
+    }
+
+    /// Halts the CPU (the operation in flight completes) and programs the bytes.
+    fn write_flash(&mut self, addr: u32, data: &[u8], progress: &mut dyn FnMut(usize, usize)) -> RigResult<()> {
+        let mut st = self.emu.lock();
+        if !st.powered {
+            return Err(unpowered());
+        }
+        self.emu.stop(&mut st, FaultKind::Reset);
+        let end = u64::from(addr) + data.len() as u64;
+        if end > u64::from(st.flash.profile().size) {
+            return Err(RigError::protocol(
+                "probe/emulated",
+                format!("write past the end at {addr:#x}"),
+            ));
+        }
+        st.flash.load(addr, data);
+        progress(data.len(), data.len());
+        Ok(())
+    }
+
+    fn read_flash(&mut self, addr: u32, len: usize) -> RigResult<Vec<u8>> {
+        let st = self.emu.lock();
+        if !st.powered {
+            return Err(unpowered());
+        }
+        let flash = self.emu.snapshot(&st);
+        let raw = flash.raw();
+        let start = addr as usize;
+        raw.get(start..start.saturating_add(len))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| RigError::protocol("probe/emulated", format!("read past the end at {addr:#x}")))
+    }
+
+    fn reset(&mut self) -> RigResult<()> {
+        let mut st = self.emu.lock();
+        if !st.powered {
+            return Err(unpowered());
+        }
+        self.emu.stop(&mut st, FaultKind::Reset);
+        self.emu.start(&mut st);
+        Ok(())
+    }
+}
+
+/// The update server the device's application fetches from.
+pub struct FakeTransport {
+    emu: Emulator,
+}
+
+impl OtaTransport for FakeTransport {
+    fn describe(&self) -> String {
+        "transport/emulated".into()
+    }
+
+    fn stage(&mut self, image: &[u8]) -> RigResult<()> {
+        let header: Option<[u8; HEADER_SIZE]> = image.get(..HEADER_SIZE).and_then(|b| b.try_into().ok());
+        let version = header
+            .as_ref()
+            .and_then(ImageHeader::parse)
+            .map(|h| h.version)
+            .ok_or_else(|| RigError::protocol("transport/emulated", "the image has no MCUboot header"))?;
+        let mut st = self.emu.lock();
+        st.staged = Some(Update {
+            image: Arc::new(image.to_vec()),
+            version,
+            retry: false,
+        });
+        st.stages += 1;
+        st.counter.set(0);
+        Ok(())
+    }
+
+    fn hold_at(&mut self, byte: Option<u64>) -> RigResult<()> {
+        if self.emu.lock().hold != byte {
+            self.emu.set_hold(byte);
+        }
+        Ok(())
+    }
+
+    fn bytes_delivered(&self) -> u64 {
+        self.emu.lock().counter.get()
+    }
+
+    fn delivery_counter(&self) -> Option<DeliveryCounter> {
+        Some(self.emu.lock().counter.clone())
+    }
+}
