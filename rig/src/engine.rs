@@ -267,6 +267,11 @@ pub fn run(
     })
 }
 
+/// Verdicts by (post-cut state, committed): identical states judge alike.
+type Verdicts = Mutex<HashMap<(String, bool), Verdict>>;
+/// A cut's result and, for the dump artifact, the flash after recovery with its base address.
+type Finished = (CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>);
+
 /// Decoded flash states by their fingerprint: most recoveries end in the same few states.
 type Decoded = Mutex<HashMap<String, std::sync::Arc<cutpoint_inspect::FlashReport>>>;
 
@@ -299,9 +304,9 @@ fn run_items(
     sink: &mut Sink<'_>,
 ) -> Result<bool, EngineError> {
     let next = AtomicUsize::new(0);
-    let verdicts: Mutex<HashMap<(String, bool), Verdict>> = Mutex::new(HashMap::new());
+    let verdicts: Verdicts = Mutex::new(HashMap::new());
     let decoded: Decoded = Mutex::new(HashMap::new());
-    let (tx, rx) = mpsc::channel::<(CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>)>();
+    let (tx, rx) = mpsc::channel::<Finished>();
     let mut sink_error = None;
     std::thread::scope(|s| {
         for worker in 0..target.workers().max(1) {
@@ -344,8 +349,8 @@ fn run_one(
     worker: usize,
     item: &WorkItem,
     commit_us: u64,
-    (verdicts, decoded): (&Mutex<HashMap<(String, bool), Verdict>>, &Decoded),
-) -> (CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>) {
+    (verdicts, decoded): (&Verdicts, &Decoded),
+) -> Finished {
     let started = Instant::now();
     let chain: Vec<&CutPoint> = item.chain.iter().collect();
     let base = CutResult {

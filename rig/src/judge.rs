@@ -81,7 +81,6 @@ pub fn judge_decoded(exp: &Expectations, committed: bool, console: &[LogLine], r
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
     let booted = boots(console, m);
-    let report = report;
     let slots = slot_states(report);
     check_safety(exp, committed, &booted, console, &mut reasons);
     let last = booted.last();
