@@ -247,10 +247,12 @@ pub fn run(
         total: items.len(),
         already_done: items.len() - todo.len(),
     });
-    let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cut| {
-        writer.append_cut(&cut).map_err(jerr)?;
-        observer(Event::Cut(&cut));
-        journal.cuts.push(cut);
+    let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cuts| {
+        writer.append_cuts(&cuts).map_err(jerr)?;
+        for cut in cuts {
+            observer(Event::Cut(&cut));
+            journal.cuts.push(cut);
+        }
         Ok(())
     })?;
     let how = if cancelled { "cancelled" } else { "complete" };
@@ -291,7 +293,7 @@ fn decoded_flash(
     r
 }
 
-type Sink<'a> = dyn FnMut(CutResult) -> Result<(), EngineError> + 'a;
+type Sink<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
 
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
 fn run_items(
@@ -325,14 +327,24 @@ fn run_items(
             });
         }
         drop(tx);
-        for (cut, dump) in rx {
-            if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
-                let name = format!("flash-{base:#x}-after-recovery.bin");
-                let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
+        // Group commit: results that finished while the last batch was syncing go out together.
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
             }
-            if let Err(e) = sink(cut) {
+            let mut cuts = Vec::with_capacity(batch.len());
+            for (cut, dump) in batch {
+                if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
+                    let name = format!("flash-{base:#x}-after-recovery.bin");
+                    let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
+                }
+                cuts.push(cut);
+            }
+            if let Err(e) = sink(cuts) {
                 cancel.store(true, Ordering::Relaxed);
                 sink_error = Some(e);
+                break;
             }
         }
     });

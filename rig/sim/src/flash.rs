@@ -1030,7 +1030,7 @@ impl NorFlash {
     /// Pre-program phase: each 1 bit has gone to 0 with probability `share`.
     /// Bits cleared here are no longer weak; a few of them become weak.
     fn preprogram_partly(&mut self, range: &Range<u32>, share: f64, rng: &mut ChaCha8Rng) -> u32 {
-        let mut cleared = Vec::new();
+        let mut cleared = BitList::default();
         for addr in range.clone() {
             let stored = self.data[addr as usize];
             let hit = stored & random_mask(rng, share);
@@ -1039,7 +1039,7 @@ impl NorFlash {
             }
             self.data[addr as usize] = stored & !hit;
             self.unweaken(addr, hit);
-            push_bits(&mut cleared, addr, hit);
+            cleared.push(addr, hit);
         }
         self.weaken_some(&cleared, 4, rng)
     }
@@ -1047,27 +1047,27 @@ impl NorFlash {
     /// Erase-pulse phase: each bit is erased (1) with probability `share`,
     /// otherwise keeps its old value. Program counts restart.
     fn erase_partly(&mut self, range: &Range<u32>, share: f64, rng: &mut ChaCha8Rng) -> u32 {
-        let mut raised = Vec::new();
+        let mut raised = BitList::default();
         for addr in range.clone() {
             let stored = self.data[addr as usize];
             let hit = random_mask(rng, share);
             self.data[addr as usize] = stored | hit;
             self.unweaken(addr, hit);
-            push_bits(&mut raised, addr, !stored & hit);
+            raised.push(addr, !stored & hit);
         }
         self.reset_program_counts(range);
         self.weaken_some(&raised, 8, rng)
     }
 
     /// Non-ECC parts: up to `most` of `bits` become weak.
-    fn weaken_some(&mut self, bits: &[Bit], most: usize, rng: &mut ChaCha8Rng) -> u32 {
+    fn weaken_some(&mut self, bits: &BitList, most: usize, rng: &mut ChaCha8Rng) -> u32 {
         if self.profile.ecc || bits.is_empty() {
             return 0;
         }
         let count = rng.gen_range(0..=most).min(bits.len());
         let mut weak_bits = 0;
         for index in sample(rng, bits.len(), count) {
-            weak_bits += self.make_weak(bits[index]);
+            weak_bits += self.make_weak(bits.get(index));
         }
         weak_bits
     }
@@ -1259,6 +1259,50 @@ fn bits_to_clear(start: u32, old: &[u8], new: &[u8]) -> Vec<Bit> {
         push_bits(&mut bits, start + offset as u32, o & !n);
     }
     bits
+}
+
+/// An ordered list of single bits kept as one entry per byte: the same bits, in the same
+/// order, as pushing each bit on its own, without a 32K-entry vector per torn sector.
+#[derive(Default)]
+struct BitList {
+    bytes: Vec<Bit>,
+    total: usize,
+}
+
+impl BitList {
+    fn push(&mut self, addr: u32, mask: u8) {
+        if mask != 0 {
+            self.bytes.push(Bit { addr, mask });
+            self.total += mask.count_ones() as usize;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.total
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The `index`-th single bit, lowest bit of each byte first.
+    fn get(&self, mut index: usize) -> Bit {
+        for b in &self.bytes {
+            let n = b.mask.count_ones() as usize;
+            if index < n {
+                let mut m = b.mask;
+                for _ in 0..index {
+                    m &= m - 1;
+                }
+                return Bit {
+                    addr: b.addr,
+                    mask: m & m.wrapping_neg(),
+                };
+            }
+            index -= n;
+        }
+        Bit { addr: 0, mask: 0 }
+    }
 }
 
 fn push_bits(bits: &mut Vec<Bit>, addr: u32, mask: u8) {
