@@ -195,6 +195,7 @@ pub fn run(
         retrigger_on: Some(spec.expect.markers.rejected.clone()),
     };
     let (control, items, commit_us) = plan(target, spec, &rules)?;
+    tracing::info!(status = control.status.name(), phases = control.phases.len(), "control run on {}", target.describe());
     observer(Event::Control(&control));
     let header = JournalHeader {
         format: 1,
@@ -250,6 +251,7 @@ pub fn run(
     let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cuts| {
         writer.append_cuts(&cuts).map_err(jerr)?;
         for cut in cuts {
+            tracing::debug!(id = %cut.id, status = cut.status.name(), "cut point done");
             observer(Event::Cut(&cut));
             journal.cuts.push(cut);
         }
