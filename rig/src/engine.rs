@@ -248,6 +248,7 @@ pub fn run(
         total: items.len(),
         already_done: items.len() - todo.len(),
     });
+    tracing::info!(planned = items.len(), to_run = todo.len(), workers = target.workers(), "cut points");
     let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cuts| {
         writer.append_cuts(&cuts).map_err(jerr)?;
         for cut in cuts {
