@@ -240,3 +240,161 @@ fn slot_states(report: &FlashReport) -> Vec<SlotState> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutpoint_sim::scenario::Scenario;
+    use cutpoint_sim::{BoardProfile, RunOptions};
+
+    fn markers() -> Markers {
+        let re = |s: &str| Regex::new(s).unwrap();
+        Markers {
+            jump: re(r"^boot: jump version=(?P<version>\S+) hash=(?P<hash>\S+)"),
+            halt: re(r"^boot: halt"),
+            settled: re(r"^ota: idle"),
+            commit: re(r"^app: confirm version=(?P<version>\S+)"),
+            rejected: re(r"^ota: idle reason=rejected"),
+            download_restart: re(r"^ota: download-start"),
+        }
+    }
+
+    /// The flash and console after an unfaulted update: 2.0.0 running, confirmed.
+    fn updated() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
+        let s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
+        let mut board = s.board();
+        let log = board.run(RunOptions::default());
+        let l = s.profile.layout;
+        let exp = Expectations {
+            old_version: "1.0.0+0".into(),
+            new_version: "2.0.0+0".into(),
+            final_version: "2.0.0+0".into(),
+            layout: l,
+            key: s.firmware().boot.key,
+            markers: markers(),
+        };
+        let console = log
+            .console
+            .iter()
+            .map(|c| LogLine {
+                t_us: c.t_us,
+                text: c.text.clone(),
+            })
+            .collect();
+        let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
+        (exp, console, dump, l.primary.offset)
+    }
+
+    fn line(t: &str) -> LogLine {
+        LogLine {
+            t_us: 0,
+            text: t.to_string(),
+        }
+    }
+
+    fn hash_of(console: &[LogLine], version: &str) -> String {
+        console
+            .iter()
+            .find_map(|l| {
+                l.text
+                    .strip_prefix(&format!("boot: jump version={version} hash="))
+                    .map(str::to_string)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_clean_recovery_passes() {
+        let (exp, console, dump, base) = updated();
+        let v = judge(&exp, false, &console, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.first_boot.as_deref(), Some("1.0.0+0"));
+        assert_eq!(v.final_image.as_deref(), Some("2.0.0+0"));
+    }
+
+    #[test]
+    fn booting_the_old_image_after_the_commit_is_a_silent_revert() {
+        let (exp, console, dump, base) = updated();
+        let v = judge(&exp, true, &console, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.reasons[0].starts_with("silent revert"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn nothing_booted_is_a_brick() {
+        let (exp, _, dump, base) = updated();
+        let console = vec![line("boot: start"), line("boot: halt reason=no-bootable-image")];
+        let v = judge(&exp, false, &console, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.reasons[0].contains("bricked"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn a_device_that_never_settles_fails_liveness() {
+        let (exp, console, dump, base) = updated();
+        let h = hash_of(&console, "2.0.0+0");
+        let looping = vec![
+            line(&format!("boot: jump version=2.0.0+0 hash={h}")),
+            line("app: health fail"),
+        ];
+        let v = judge(&exp, false, &looping, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("did not settle")),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn settling_on_the_old_image_fails_a_good_update() {
+        let (exp, console, dump, base) = updated();
+        let h = hash_of(&console, "1.0.0+0");
+        let c = vec![
+            line(&format!("boot: jump version=1.0.0+0 hash={h}")),
+            line("ota: idle reason=rejected"),
+        ];
+        let v = judge(&exp, false, &c, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r.contains("expected 2.0.0+0")),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.reasons.iter().any(|r| r.contains("metadata contradicts")),
+            "the slot holds 2.0.0: {:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn an_unconfirmed_running_image_fails_and_a_leftover_request_warns() {
+        let (exp, console, mut dump, base) = updated();
+        let l = exp.layout;
+        let ok = (l.primary.end() - 24 - base) as usize;
+        dump[ok] = 0xff; // image_ok back to unset: the image would revert at the next reset
+        let magic = (l.secondary.end() - 16 - base) as usize;
+        dump[magic..magic + 16].copy_from_slice(&fut::trailer::MAGIC);
+        let v = judge(&exp, false, &console, &dump, base);
+        assert!(v.reasons.iter().any(|r| r.contains("not confirmed")), "{:?}", v.reasons);
+        assert!(
+            v.warnings.iter().any(|w| w.starts_with("leftover request")),
+            "{:?}",
+            v.warnings
+        );
+    }
+
+    #[test]
+    fn an_unknown_image_is_a_failure() {
+        let (exp, _, dump, base) = updated();
+        let c = vec![
+            line("boot: jump version=9.9.9+0 hash=00000000"),
+            line("ota: idle reason=up-to-date"),
+        ];
+        let v = judge(&exp, false, &c, &dump, base);
+        assert!(
+            v.reasons[0].starts_with("first boot after the cut ran 9.9.9+0"),
+            "{:?}",
+            v.reasons
+        );
+    }
+}
