@@ -59,6 +59,8 @@ pub struct BenchMarkers {
     pub halt: Regex,
     /// Nothing more to do.
     pub settled: Regex,
+    /// The update committed (the new image confirmed itself); group `version`.
+    pub commit: Regex,
 }
 
 /// What a campaign asks of the bench.
@@ -76,7 +78,9 @@ pub struct BenchConfig {
     pub retrigger: bool,
     /// Power-off time of a cut.
     pub dwell: Duration,
-    /// Longest wait from a boot (or power-on) to the jump into an image.
+    /// Longest wait from power-on (or reset) for the device's first console line; a device
+    /// that stays silent this long is left alone. Once it talks, only `settle_timeout` applies
+    /// (a swap may take long without a word).
     pub boot_timeout: Duration,
     /// Longest wait for the device to settle.
     pub settle_timeout: Duration,
@@ -253,7 +257,8 @@ struct Bench {
 
 /// How the wait for a cut ended.
 enum Wait {
-    Cut(CutRecord),
+    /// The cut, and the console of the faulted run until then.
+    Cut(CutRecord, Vec<LogLine>),
     /// The device settled (or stopped) before the cut was due; its console until then.
     NotReached(Vec<LogLine>),
 }
@@ -347,9 +352,8 @@ struct Capture<'a> {
     lines: Vec<LogLine>,
     boots: u32,
     max_boots: u32,
-    boot_timeout: Duration,
-    /// The jump must come by then.
-    boot_deadline: Option<Instant>,
+    /// The first line must come by then.
+    silent_until: Option<Instant>,
     deadline: Instant,
     done: bool,
 }
@@ -363,8 +367,7 @@ impl<'a> Capture<'a> {
             lines: Vec::new(),
             boots: 0,
             max_boots: cfg.max_boots.max(1),
-            boot_timeout: cfg.boot_timeout,
-            boot_deadline: Some(cutpoint_bench::clock::after(now, cfg.boot_timeout)),
+            silent_until: Some(cutpoint_bench::clock::after(now, cfg.boot_timeout)),
             deadline: cutpoint_bench::clock::after(now, cfg.settle_timeout),
             done: false,
         }
@@ -374,7 +377,7 @@ impl<'a> Capture<'a> {
     fn restart(&mut self, cfg: &BenchConfig) {
         let now = Instant::now();
         self.boots = 0;
-        self.boot_deadline = Some(cutpoint_bench::clock::after(now, cfg.boot_timeout));
+        self.silent_until = Some(cutpoint_bench::clock::after(now, cfg.boot_timeout));
         self.deadline = cutpoint_bench::clock::after(now, cfg.settle_timeout);
         self.done = false;
     }
@@ -385,15 +388,12 @@ impl<'a> Capture<'a> {
             return;
         }
         let text = line.text;
+        self.silent_until = None;
         if self.m.boot.is_match(&text) {
             self.boots += 1;
-            self.boot_deadline = Some(cutpoint_bench::clock::from_now(self.boot_timeout));
             if self.boots > self.max_boots {
                 self.done = true;
             }
-        }
-        if self.m.jump.is_match(&text) {
-            self.boot_deadline = None;
         }
         if self.m.settled.is_match(&text) || self.m.halt.is_match(&text) {
             self.done = true;
@@ -407,17 +407,17 @@ impl<'a> Capture<'a> {
         }
     }
 
-    /// Whether the run is over: settled, halted, out of boots, or out of time.
+    /// Whether the run is over: settled, halted, out of boots, silent, or out of time.
     fn over(&mut self) -> bool {
         let now = Instant::now();
-        if now >= self.deadline || self.boot_deadline.is_some_and(|d| now >= d) {
+        if now >= self.deadline || self.silent_until.is_some_and(|d| now >= d) {
             self.done = true;
         }
         self.done
     }
 
     fn wait(&self) -> Duration {
-        let until = self.boot_deadline.map_or(self.deadline, |d| d.min(self.deadline));
+        let until = self.silent_until.map_or(self.deadline, |d| d.min(self.deadline));
         until.saturating_duration_since(Instant::now()).min(POLL * 4)
     }
 }
@@ -455,7 +455,7 @@ impl Bench {
         Ok(())
     }
 
-    /// Arms `aim` (if any) for the run about to start; returns the power-on instant to give it.
+    /// Arms `aim` (if any) for the run about to start: the transport hold and the trigger.
     fn arm(&mut self, aim: Option<&BenchAim>, cfg: &BenchConfig) -> RigResult<()> {
         self.quiesce()?;
         let hold = match aim {
@@ -529,11 +529,9 @@ impl Bench {
     /// Reads the console until the armed cut fires or the device is done without it.
     fn wait_for_cut(&mut self, cfg: &BenchConfig, t0: u64) -> RigResult<Wait> {
         let mut cap = Capture::new(cfg, t0);
-        // The trigger gives up on its own a little after the capture would.
-        cap.deadline = cutpoint_bench::clock::from_now(cfg.settle_timeout);
         loop {
             match self.trigger.wait(Duration::ZERO)? {
-                Some(CutOutcome::Cut(rec)) => return Ok(Wait::Cut(rec)),
+                Some(CutOutcome::Cut(rec)) => return Ok(Wait::Cut(rec, cap.lines)),
                 Some(CutOutcome::NotReached) => return Ok(Wait::NotReached(cap.lines)),
                 None => {}
             }
@@ -548,7 +546,7 @@ impl Bench {
         self.watch.clear();
         // A cut that was due as the device settled may still come in.
         match self.trigger.wait(LATE_CUT)? {
-            Some(CutOutcome::Cut(rec)) => Ok(Wait::Cut(rec)),
+            Some(CutOutcome::Cut(rec)) => Ok(Wait::Cut(rec, cap.lines)),
             _ => Ok(Wait::NotReached(cap.lines)),
         }
     }
@@ -662,7 +660,9 @@ impl Bench {
     fn run_chain(&mut self, cfg: &BenchConfig, aims: &[BenchAim], rules: &RecoveryRules) -> RigResult<Observation> {
         self.restore_baseline(cfg)?;
         let mut landings = Vec::with_capacity(aims.len());
-        let mut unfired: Option<(Vec<LogLine>, u64)> = None;
+        // The console of a run whose cut never fired: the device was done without it.
+        let mut unfired: Option<Vec<LogLine>> = None;
+        let mut committed = None;
         for (i, aim) in aims.iter().enumerate() {
             let t0 = if i == 0 {
                 self.start_update(Some(aim), cfg)?
@@ -670,7 +670,10 @@ impl Bench {
                 self.power_on(Some(aim), cfg)?
             };
             match self.wait_for_cut(cfg, t0)? {
-                Wait::Cut(rec) => {
+                Wait::Cut(rec, before) => {
+                    if i == 0 {
+                        committed = Some(committed_before(cfg, &before, rec.actual_us));
+                    }
                     landings.push(Landing {
                         fault: "power-cut".to_string(),
                         requested_us: Some(rec.requested_us.saturating_sub(t0)),
@@ -692,13 +695,13 @@ impl Bench {
                             aim.describe()
                         )),
                     });
-                    unfired = Some((lines, t0));
+                    unfired = Some(lines);
                     break;
                 }
             }
         }
         let (console, retriggered) = match unfired {
-            Some((lines, _)) => (lines, false),
+            Some(lines) => (lines, false),
             None => {
                 let t_on = self.power_on(None, cfg)?;
                 self.recover(cfg, t_on, rules)?
@@ -714,6 +717,7 @@ impl Bench {
             post_cut_state: None,
             final_state,
             same_state_as: None,
+            committed,
             retriggered,
         })
     }
@@ -759,6 +763,27 @@ impl Target for BenchTarget {
         }
         r
     }
+}
+
+/// Whether the device reported its commit (the new image confirmed) before the cut at `cut_us`.
+fn committed_before(cfg: &BenchConfig, lines: &[LogLine], cut_us: u64) -> bool {
+    let header: Option<[u8; fut::image::HEADER_SIZE]> = cfg
+        .update
+        .get(..fut::image::HEADER_SIZE)
+        .and_then(|b| b.try_into().ok());
+    let new_version = header
+        .as_ref()
+        .and_then(fut::image::ImageHeader::parse)
+        .map(|h| h.version.to_string());
+    lines.iter().filter(|l| l.t_us <= cut_us).any(|l| {
+        cfg.markers
+            .commit
+            .captures(&l.text)
+            .is_some_and(|c| match (c.name("version"), &new_version) {
+                (Some(v), Some(n)) => v.as_str() == n,
+                _ => true,
+            })
+    })
 }
 
 #[cfg(test)]

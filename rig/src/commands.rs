@@ -166,15 +166,15 @@ pub fn run(
 
 /// A campaign's target, set up but not opened: the simulated board or a station.
 enum Prepared {
-    Sim(SimSetup),
-    Bench(BenchSetup),
+    Sim(Box<SimSetup>),
+    Bench(Box<BenchSetup>),
 }
 
 fn prepare(c: &Campaign, workers: usize) -> Result<Prepared, SetupError> {
     if c.is_simulated() {
-        sim_setup(c, workers).map(Prepared::Sim)
+        sim_setup(c, workers).map(|s| Prepared::Sim(Box::new(s)))
     } else {
-        bench_setup(c).map(Prepared::Bench)
+        bench_setup(c).map(|b| Prepared::Bench(Box::new(b)))
     }
 }
 
@@ -197,7 +197,10 @@ impl Prepared {
     fn open(self) -> Result<Box<dyn Target>, cutpoint_bench::RigError> {
         match self {
             Prepared::Sim(s) => Ok(Box::new(s.target)),
-            Prepared::Bench(b) => Ok(Box::new(BenchTarget::open(&b.station, b.config)?)),
+            Prepared::Bench(b) => {
+                let b = *b;
+                Ok(Box::new(BenchTarget::open(&b.station, b.config)?))
+            }
         }
     }
 }

@@ -195,7 +195,12 @@ pub fn run(
         retrigger_on: Some(spec.expect.markers.rejected.clone()),
     };
     let (control, items, commit_us) = plan(target, spec, &rules)?;
-    tracing::info!(status = control.status.name(), phases = control.phases.len(), "control run on {}", target.describe());
+    tracing::info!(
+        status = control.status.name(),
+        phases = control.phases.len(),
+        "control run on {}",
+        target.describe()
+    );
     observer(Event::Control(&control));
     let header = JournalHeader {
         format: 1,
@@ -248,7 +253,12 @@ pub fn run(
         total: items.len(),
         already_done: items.len() - todo.len(),
     });
-    tracing::info!(planned = items.len(), to_run = todo.len(), workers = target.workers(), "cut points");
+    tracing::info!(
+        planned = items.len(),
+        to_run = todo.len(),
+        workers = target.workers(),
+        "cut points"
+    );
     let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cuts| {
         writer.append_cuts(&cuts).map_err(jerr)?;
         for cut in cuts {
@@ -401,7 +411,9 @@ fn run_one(
             );
         }
     };
-    let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
+    let committed = obs
+        .committed
+        .unwrap_or_else(|| obs.landings.first().is_some_and(|l| l.actual_us >= commit_us));
     let key = obs.post_cut_state.clone().map(|s| (s, committed));
     let cached = key.as_ref().and_then(|k| verdicts.lock().ok()?.get(k).cloned());
     let verdict = match cached {

@@ -280,6 +280,7 @@ impl SimTarget {
                 post_cut_state,
                 final_state: Some(rec.final_state),
                 same_state_as: None,
+                committed: None,
                 retriggered: rec.retriggered,
             },
         }
@@ -365,6 +366,7 @@ impl Target for SimTarget {
             post_cut_state,
             final_state: Some(rec.final_state.clone()),
             same_state_as: shared.then_some(rec.first_id),
+            committed: None,
             retriggered: rec.retriggered,
         })
     }

@@ -37,6 +37,11 @@ pub struct Observation {
     pub final_state: Option<String>,
     /// Another cut point of this campaign left the identical post-cut state.
     pub same_state_as: Option<String>,
+    /// Whether the update had committed when the first cut landed, when the target can tell
+    /// from what it saw (a bench: the commit line arrived before the cut). `None`: the engine
+    /// compares the cut's instant with the control run's commit instant (exact on the
+    /// simulated board, whose timeline repeats to the microsecond).
+    pub committed: Option<bool>,
     /// The update was re-triggered after the device reverted it.
     pub retriggered: bool,
 }

@@ -164,7 +164,7 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
         "{DOWNLOAD}offsets = {{ fixed = [\"start\"], bytes = [6000, 13000], sectors = {{ every = 2 }} }}\n\
          {SWAP}offsets = {{ fixed = [\"start\"], sectors = {{ every = 2 }}, random = 2 }}\n\
          [[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
-         offsets = {{ us = [200] }}\n"
+         offsets = {{ us = [250] }}\n"
     );
     let b = bench(
         &campaign_text("bench-reference", "swap-scratch", 16, &phases),
@@ -210,6 +210,16 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     // A cut at the nth swap-progress marker lands in the swap: the bootloader resumes it.
     let sector = cut(&o, "swap/sector-3");
     assert!(says(sector, "boot: swap-resume"), "{:?}", sector.console);
+    // A cut in the new image's health check, before it confirmed itself: the bootloader reverts
+    // it, the device rejects the update, and the rig re-triggers it once.
+    let health = cut(&o, "first-boot/us-250");
+    assert_eq!(health.first_boot.as_deref(), Some("1.0.0+0"), "{:?}", health.console);
+    assert!(says(health, "ota: idle reason=rejected"), "{:?}", health.console);
+    assert!(
+        health.warnings.iter().any(|w| w.contains("re-triggered")),
+        "{:?}",
+        health.warnings
+    );
     // Every cut restored the baseline and reset the device, then powered it back on.
     assert!(b.emulator.power_ons() >= 2 * o.journal.cuts.len() as u64);
 }
@@ -315,7 +325,7 @@ fn write_campaign(dir: &Path, station: &str, extra_run: &str) -> PathBuf {
 }
 
 #[test]
-fn run_opens_the_station_and_a_missing_probe_is_a_rig_error() {
+fn run_opens_the_station_and_an_unplugged_probe_is_a_rig_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_campaign(dir.path(), STATION, "");
     let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap(), "--out", "report"]);

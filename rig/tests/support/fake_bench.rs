@@ -8,7 +8,8 @@
 //! and only its flash survives. A transport hold at byte N makes the device wait after N bytes
 //! (the board run stops there); moving the hold lets it go on from where it waited. The probe
 //! reads and writes the flash directly and resets the device. The switch can be told to ignore
-//! "off", like a relay on the wrong contact.
+//! "off", like a relay on the wrong contact. Staging the update again after the device rejected
+//! it (`ota: idle reason=rejected`) offers it as a retry, as the simulated board's server does.
 
 #![allow(dead_code)]
 
@@ -25,7 +26,7 @@ use cutpoint_sim::{CutAt, CutPlan, FaultKind, Firmware, NorFlash, RunOptions, Si
 use fut::image::{ImageHeader, HEADER_SIZE};
 
 /// Virtual microseconds per wall microsecond.
-pub const SCALE: u64 = 100;
+pub const SCALE: u64 = 50;
 
 /// One power-on of the device.
 struct Session {
@@ -41,17 +42,27 @@ struct Session {
     played: usize,
 }
 
+/// The flash while no session runs (off, or halted by the probe).
+enum Flash {
+    Settled(NorFlash),
+    /// Where a stopped run left it, worked out when first needed (so a power cut returns at once).
+    Stopped {
+        start_flash: NorFlash,
+        update: Option<Update>,
+        plan: CutPlan,
+    },
+}
+
 struct State {
     powered: bool,
-    /// The flash while no session runs (off, or halted by the probe).
-    flash: NorFlash,
+    flash: Flash,
     session: Option<Session>,
     /// Bumped whenever the playing session changes; a player with an older one stops.
     generation: u64,
     staged: Option<Update>,
-    stages: u64,
-    /// `stages` when the device last rejected the update.
-    rejected_at: Option<u64>,
+    /// The device rejected the update since it was last staged: staging it again asks the
+    /// device to retry it (the server's part of a re-trigger).
+    rejected: bool,
     hold: Option<u64>,
     counter: DeliveryCounter,
     lines: Sender<ConsoleLine>,
@@ -92,12 +103,11 @@ impl Emulator {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     powered: false,
-                    flash,
+                    flash: Flash::Settled(flash),
                     session: None,
                     generation: 0,
                     staged: None,
-                    stages: 0,
-                    rejected_at: None,
+                    rejected: false,
                     hold: None,
                     counter: DeliveryCounter::new(),
                     lines: tx,
@@ -153,18 +163,32 @@ impl Emulator {
         })
     }
 
-    /// Powers the device's CPU up from its flash.
+    /// The flash of a device that is not running.
+    fn settle(&self, st: &mut State) -> NorFlash {
+        let flash = match &st.flash {
+            Flash::Settled(f) => f.clone(),
+            Flash::Stopped {
+                start_flash,
+                update,
+                plan,
+            } => self.run_board(start_flash.clone(), update.clone(), Some(*plan)).1,
+        };
+        st.flash = Flash::Settled(flash.clone());
+        flash
+    }
+
+    /// Powers the device's CPU up from its flash. It starts now; working its run out takes
+    /// the rig's time, not the device's.
     fn start(&self, st: &mut State) {
-        let update = st.staged.clone().map(|mut u| {
-            u.retry = st.rejected_at.is_some_and(|r| st.stages > r);
-            u
-        });
-        let (log, end_flash) = self.run_board(st.flash.clone(), update.clone(), Self::hold_plan(st.hold));
+        let start = Instant::now();
+        let flash = self.settle(st);
+        let update = st.staged.clone();
+        let (log, end_flash) = self.run_board(flash.clone(), update.clone(), Self::hold_plan(st.hold));
         let stalled = st.hold.is_some() && log.cut.is_some();
         st.power_ons += 1;
         st.session = Some(Session {
-            start: Instant::now(),
-            start_flash: st.flash.clone(),
+            start,
+            start_flash: flash,
             update,
             log,
             end_flash,
@@ -221,7 +245,7 @@ impl Emulator {
         let text = l.text.clone();
         s.played += 1;
         if text.starts_with("ota: idle reason=rejected") {
-            st.rejected_at = Some(st.stages);
+            st.rejected = true;
         }
         let _ = st.lines.send(ConsoleLine {
             t_us: self.shared.clock.now_us(),
@@ -244,22 +268,25 @@ impl Emulator {
         let Some(s) = st.session.take() else { return };
         st.generation += 1;
         st.flash = if t >= s.log.duration_us {
-            s.end_flash
+            Flash::Settled(s.end_flash)
         } else {
             st.cuts += 1;
-            let plan = CutPlan {
-                at: CutAt::Time { us: t },
-                kind,
-                seed: 0x5eed ^ st.cuts,
-            };
-            self.run_board(s.start_flash, s.update, Some(plan)).1
+            Flash::Stopped {
+                start_flash: s.start_flash,
+                update: s.update,
+                plan: CutPlan {
+                    at: CutAt::Time { us: t },
+                    kind,
+                    seed: 0x5eed ^ st.cuts,
+                },
+            }
         };
     }
 
     /// The flash as the running device has it now, without stopping it.
-    fn snapshot(&self, st: &State) -> NorFlash {
+    fn snapshot(&self, st: &mut State) -> NorFlash {
         match st.session.as_ref() {
-            None => st.flash.clone(),
+            None => self.settle(st),
             Some(s) => {
                 let t = virtual_us(s.start, Instant::now());
                 if t >= s.log.duration_us {
@@ -381,24 +408,28 @@ impl Probe for FakeProbe {
             return Err(unpowered());
         }
         self.emu.stop(&mut st, FaultKind::Reset);
+        let mut flash = self.emu.settle(&mut st);
         let end = u64::from(addr) + data.len() as u64;
-        if end > u64::from(st.flash.profile().size) {
+        if end > u64::from(flash.profile().size) {
             return Err(RigError::protocol(
                 "probe/emulated",
                 format!("write past the end at {addr:#x}"),
             ));
         }
-        st.flash.load(addr, data);
+        flash.load(addr, data);
+        // Reprogrammed, the device has nothing of its past left.
+        st.rejected = false;
+        st.flash = Flash::Settled(flash);
         progress(data.len(), data.len());
         Ok(())
     }
 
     fn read_flash(&mut self, addr: u32, len: usize) -> RigResult<Vec<u8>> {
-        let st = self.emu.lock();
+        let mut st = self.emu.lock();
         if !st.powered {
             return Err(unpowered());
         }
-        let flash = self.emu.snapshot(&st);
+        let flash = self.emu.snapshot(&mut st);
         let raw = flash.raw();
         let start = addr as usize;
         raw.get(start..start.saturating_add(len))
@@ -438,9 +469,8 @@ impl OtaTransport for FakeTransport {
         st.staged = Some(Update {
             image: Arc::new(image.to_vec()),
             version,
-            retry: false,
+            retry: std::mem::take(&mut st.rejected),
         });
-        st.stages += 1;
         st.counter.set(0);
         Ok(())
     }
