@@ -334,23 +334,9 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         );
         return BAD_INPUT;
     }
-    let setup = match sim_setup(&c, 1) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return BAD_INPUT;
-        }
-    };
-    let spec = plan_spec(&c, path, &setup, partition);
-    let rules = RecoveryRules {
-        retrigger_on: Some(setup.expect.markers.rejected.clone()),
-    };
-    let (control, items, _) = match engine::plan(&setup.target, &spec, &rules) {
+    let (_, control, items, _) = match sim_plan(&c, path, partition) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("cutpoint: {e}");
-            return RIG_ERROR;
-        }
+        Err(code) => return code,
     };
     if control.status != Status::Pass {
         eprintln!("control run failed: {}", control.reasons.join("; "));
@@ -377,6 +363,35 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         items.len() as f64 * cycle_s / 3600.0
     );
     PASS
+}
+
+/// The simulated board's control run and plan for a campaign (for `plan` and `replay`).
+fn sim_plan(
+    c: &Campaign,
+    path: &Path,
+    partition: Option<(u32, u32)>,
+) -> Result<
+    (
+        cutpoint::setup::SimSetup,
+        cutpoint_report::ControlRun,
+        Vec<engine::WorkItem>,
+        u64,
+    ),
+    i32,
+> {
+    let setup = sim_setup(c, 1).map_err(|e| {
+        eprintln!("{e}");
+        BAD_INPUT
+    })?;
+    let spec = plan_spec(c, path, &setup, partition);
+    let rules = RecoveryRules {
+        retrigger_on: Some(setup.expect.markers.rejected.clone()),
+    };
+    let (control, items, commit_us) = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
+        eprintln!("cutpoint: {e}");
+        RIG_ERROR
+    })?;
+    Ok((setup, control, items, commit_us))
 }
 
 fn plan_spec<'a>(
@@ -424,23 +439,12 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
             path.display()
         );
     }
-    let setup = match sim_setup(&c, 1) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return BAD_INPUT;
-        }
+    let (setup, _, items, commit_us) = match sim_plan(&c, &path, None) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let spec = plan_spec(&c, &path, &setup, None);
     let rules = RecoveryRules {
         retrigger_on: Some(setup.expect.markers.rejected.clone()),
-    };
-    let (_, items, commit_us) = match engine::plan(&setup.target, &spec, &rules) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("cutpoint: {e}");
-            return RIG_ERROR;
-        }
     };
     let Some(item) = items.iter().find(|i| i.id == id) else {
         eprintln!("cut point `{id}` is no longer in the campaign's plan");
@@ -638,43 +642,9 @@ pub fn image(action: ImageAction) -> i32 {
     }
 }
 
-/// Reads a station file into the bench's backend settings, with located errors.
-fn station_backends(path: &Path) -> Result<cutpoint_bench::config::StationBackends, Vec<campaign::FileError>> {
-    use campaign::Role;
-    let st = campaign::load_station(path)?;
-    fn role<T: serde::de::DeserializeOwned>(
-        st: &campaign::StationFile,
-        r: Role,
-        errors: &mut Vec<campaign::FileError>,
-    ) -> Option<T> {
-        st.decode_role(r).map_err(|e| errors.push(e)).ok()
-    }
-    let mut errors = Vec::new();
-    let power = role(&st, Role::Power, &mut errors);
-    let console = role(&st, Role::Console, &mut errors);
-    let transport = role(&st, Role::Transport, &mut errors);
-    let probe = if st.has_role(Role::Probe) {
-        role(&st, Role::Probe, &mut errors)
-    } else {
-        None
-    };
-    match (power, console, transport) {
-        (Some(power), Some(console), Some(transport)) if errors.is_empty() => {
-            Ok(cutpoint_bench::config::StationBackends {
-                name: Some(st.name.clone()),
-                power,
-                console,
-                probe,
-                transport,
-                off_dwell_ms: st.dwell_ms,
-            })
-        }
-        _ => Err(errors),
-    }
-}
-
 pub fn doctor(path: &Path) -> i32 {
-    let backends = match station_backends(path) {
+    let loaded = campaign::load_station(path).and_then(|st| cutpoint::bench_target::station_backends(&st));
+    let backends = match loaded {
         Ok(b) => b,
         Err(errors) => {
             eprintln!("{}", format_errors(&errors));

@@ -121,6 +121,22 @@ pub fn markers(c: &Campaign) -> Markers {
     }
 }
 
+/// What the pass rule expects of a campaign's images on a flash map.
+fn expectations(c: &Campaign, old: &Image, new: &Image, layout: fut::layout::Layout, key: [u8; 32]) -> Expectations {
+    let final_version = match c.expected_final() {
+        FinalImage::Old => old.version,
+        _ => new.version,
+    };
+    Expectations {
+        old_version: old.version.to_string(),
+        new_version: new.version.to_string(),
+        final_version: final_version.to_string(),
+        layout,
+        key,
+        markers: markers(c),
+    }
+}
+
 /// The simulated board a campaign describes, ready to run.
 pub struct SimSetup {
     pub target: SimTarget,
@@ -180,18 +196,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         bad_update: c.images.update.health() == Health::Fails,
         seed: c.run.seed,
     };
-    let final_version = match c.expected_final() {
-        FinalImage::Old => old.version,
-        _ => new.version,
-    };
-    let expect = Expectations {
-        old_version: old.version.to_string(),
-        new_version: new.version.to_string(),
-        final_version: final_version.to_string(),
-        layout: profile.layout,
-        key,
-        markers: markers(c),
-    };
+    let expect = expectations(c, &old, &new, profile.layout, key);
     let update_size = new.bytes.len() as u64;
     let target = SimTarget::new(scenario, fault_kind(c.run.fault), c.run.max_boots, workers);
     Ok(SimSetup {
@@ -265,18 +270,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         Some(p) => read_public_key(p).map_err(|e| input(c, format!("images.public_key: {e}")))?,
         None => default_test_key().verifying_key().to_bytes(),
     };
-    let final_version = match c.expected_final() {
-        FinalImage::Old => old.version,
-        _ => new.version,
-    };
-    let expect = Expectations {
-        old_version: old.version.to_string(),
-        new_version: new.version.to_string(),
-        final_version: final_version.to_string(),
-        layout: profile.layout,
-        key,
-        markers: markers(c),
-    };
+    let expect = expectations(c, &old, &new, profile.layout, key);
     let m = &c.markers;
     let config = BenchConfig {
         name: station.name.clone(),

@@ -250,23 +250,30 @@ pub struct LiveReplay {
 }
 
 impl SimTarget {
+    /// Powers the board on from `flash` and runs it until the cut at `point` fires.
+    fn cut_live(&self, flash: NorFlash, point: &CutPoint) -> (NorFlash, RunLog, Landing) {
+        let plan = self.plan(point);
+        let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
+            .with_crypto(self.crypto.clone());
+        let log = board.run(RunOptions {
+            plan: Some(plan),
+            max_boots: self.max_boots,
+            record_data: false,
+        });
+        let landing = live_landing(&log, &plan);
+        (board.flash, log, landing)
+    }
+
     /// Runs the chain live from the baseline (no journal, no shared recoveries).
     pub fn replay_live(&self, chain: &[&CutPoint], rules: &RecoveryRules) -> LiveReplay {
         let mut flash = self.scenario.baseline_flash();
         let mut faulted_console = Vec::new();
         let mut landings = Vec::new();
         for point in chain {
-            let plan = self.plan(point);
-            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
-                .with_crypto(self.crypto.clone());
-            let log = board.run(RunOptions {
-                plan: Some(plan),
-                max_boots: self.max_boots,
-                record_data: false,
-            });
+            let (after, log, landing) = self.cut_live(flash, point);
             faulted_console.extend(lines(&log));
-            landings.push(live_landing(&log, &plan));
-            flash = board.flash;
+            landings.push(landing);
+            flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
         let rec = self.recover_uncached(flash, rules);
@@ -345,16 +352,9 @@ impl Target for SimTarget {
         let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
         let mut landings = vec![first_landing];
         for point in rest {
-            let plan = self.plan(point);
-            let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
-                .with_crypto(self.crypto.clone());
-            let log = board.run(RunOptions {
-                plan: Some(plan),
-                max_boots: self.max_boots,
-                record_data: false,
-            });
-            landings.push(live_landing(&log, &plan));
-            flash = board.flash;
+            let (after, _, landing) = self.cut_live(flash, point);
+            landings.push(landing);
+            flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
         let (rec, shared) = self.recover(id, flash, rules);

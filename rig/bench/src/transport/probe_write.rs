@@ -11,11 +11,8 @@ use crate::counter::DeliveryCounter;
 use crate::shared::SharedProbe;
 use crate::traits::{OtaTransport, Probe, RigError, RigResult};
 
-/// Trailer magic for BOOT_MAX_ALIGN = 8, the last 16 bytes of a slot.
-pub const MAGIC_ALIGN8: [u8; 16] = [
-    0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80,
-];
-const ERASED: u8 = 0xFF;
+use fut::trailer::{decode_flag, decode_magic, ERASED};
+pub use fut::trailer::{Flag, Magic, MAGIC as MAGIC_ALIGN8};
 /// Bytes at the end of the slot the trailer's fixed fields take (magic, image_ok, copy_done,
 /// swap_info, swap_size at 8-byte alignment).
 pub const TRAILER_INFO: usize = 48;
@@ -37,22 +34,6 @@ pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool) -> Result<V
     Ok(slot)
 }
 
-/// A trailer field's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flag {
-    Set,
-    Unset,
-    Bad,
-}
-
-/// The magic's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Magic {
-    Good,
-    Unset,
-    Bad,
-}
-
 /// What the end of a slot says (8-byte alignment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trailer {
@@ -61,32 +42,17 @@ pub struct Trailer {
     pub copy_done: Flag,
 }
 
-fn flag(b: u8) -> Flag {
-    match b {
-        0x01 => Flag::Set,
-        ERASED => Flag::Unset,
-        _ => Flag::Bad,
-    }
-}
-
 /// Decodes the last 32 (or more) bytes of a slot; `None` when fewer are given.
 pub fn parse_trailer(tail: &[u8]) -> Option<Trailer> {
     let n = tail.len();
     if n < 32 {
         return None;
     }
-    let magic = &tail[n - 16..];
-    let magic = if magic == MAGIC_ALIGN8 {
-        Magic::Good
-    } else if magic.iter().all(|&b| b == ERASED) {
-        Magic::Unset
-    } else {
-        Magic::Bad
-    };
+    let magic: &[u8; 16] = tail[n - 16..].try_into().ok()?;
     Some(Trailer {
-        magic,
-        image_ok: flag(tail[n - 24]),
-        copy_done: flag(tail[n - 32]),
+        magic: decode_magic(magic),
+        image_ok: decode_flag(tail[n - 24]),
+        copy_done: decode_flag(tail[n - 32]),
     })
 }
 
