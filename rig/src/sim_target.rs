@@ -35,6 +35,8 @@ pub struct SimTarget {
     max_boots: u32,
     recording: OnceLock<Arc<Recording>>,
     cursors: Vec<Mutex<Option<Cursor>>>,
+    /// Per worker: flash images whose buffers the next cut reuses.
+    spares: Vec<Mutex<Vec<NorFlash>>>,
     recovered: Mutex<HashMap<u64, Recovered>>,
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
     dumps: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
@@ -49,6 +51,7 @@ impl SimTarget {
             max_boots,
             recording: OnceLock::new(),
             cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            spares: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
             recovered: Mutex::new(HashMap::new()),
             dumps: Mutex::new(HashMap::new()),
             crypto: Arc::default(),
@@ -115,7 +118,12 @@ impl SimTarget {
             let slot = &self.cursors[worker % self.cursors.len()];
             let mut guard = slot.lock().map_err(|_| poisoned())?;
             let cursor = guard.get_or_insert_with(|| Cursor::new(rec.clone()));
-            let (flash, record) = cursor.post_cut(plan);
+            let spare = self.spares[worker % self.spares.len()]
+                .lock()
+                .ok()
+                .and_then(|mut v| v.pop());
+            let mut flash = spare.unwrap_or_else(|| rec.baseline.clone());
+            let record = cursor.post_cut_into(plan, &mut flash);
             return Ok((flash, landing(&record, &rec.log.ops)));
         }
         let mut board = self.scenario.board();
@@ -127,12 +135,23 @@ impl SimTarget {
         Ok((board.flash, live_landing(&log, plan)))
     }
 
-    fn recover(&self, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
+    /// Keeps a used flash image for the worker's next cut.
+    fn recycle(&self, worker: usize, flash: NorFlash) {
+        if let Ok(mut v) = self.spares[worker % self.spares.len()].lock() {
+            if v.len() < 2 {
+                v.push(flash);
+            }
+        }
+    }
+
+    fn recover(&self, worker: usize, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
         let key = flash.state_hash();
         if let Some(r) = self.recovered.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            self.recycle(worker, flash);
             return (r, true);
         }
-        let mut rec = self.recover_uncached(flash, rules);
+        let (mut rec, used) = self.recover_uncached(flash, rules);
+        self.recycle(worker, used);
         rec.first_id = id.to_string();
         if let Ok(mut m) = self.recovered.lock() {
             m.entry(key).or_insert_with(|| rec.clone());
@@ -153,7 +172,7 @@ impl SimTarget {
         d
     }
 
-    fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> Recovered {
+    fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, NorFlash) {
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
         let log = board.run(RunOptions {
@@ -180,13 +199,14 @@ impl SimTarget {
             }
         }
         let final_hash = board.flash.state_hash();
-        Recovered {
+        let rec = Recovered {
             first_id: String::new(),
             console: Arc::new(console),
             dump: self.shared_dump(&board.flash, final_hash),
             final_state: format!("{final_hash:016x}"),
             retriggered,
-        }
+        };
+        (rec, board.flash)
     }
 }
 
@@ -276,7 +296,7 @@ impl SimTarget {
             flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
-        let rec = self.recover_uncached(flash, rules);
+        let (rec, _) = self.recover_uncached(flash, rules);
         LiveReplay {
             faulted_console,
             observation: Observation {
@@ -357,7 +377,7 @@ impl Target for SimTarget {
             flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
-        let (rec, shared) = self.recover(id, flash, rules);
+        let (rec, shared) = self.recover(worker, id, flash, rules);
         Ok(Observation {
             landings,
             console: rec.console.as_ref().clone(),

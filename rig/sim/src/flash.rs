@@ -464,6 +464,28 @@ impl NorFlash {
         &self.profile
     }
 
+    /// Becomes a copy of `other`, reusing this part's buffers (a simulated board forks a
+    /// post-cut flash per cut; reusing the megabyte it had avoids fresh pages every time).
+    pub fn copy_from(&mut self, other: &NorFlash) {
+        self.profile.clone_from(&other.profile);
+        self.geom = other.geom;
+        self.seed = other.seed;
+        self.data.clone_from(&other.data);
+        self.weak.clone_from(&other.weak);
+        self.torn.clone_from(&other.torn);
+        self.marginal.clone_from(&other.marginal);
+        self.program_counts.clone_from(&other.program_counts);
+        self.sector_has_anomaly.clone_from(&other.sector_has_anomaly);
+        self.access_count = other.access_count;
+        if self.sector_hashes.0.len() == other.sector_hashes.0.len() {
+            for (mine, theirs) in self.sector_hashes.0.iter().zip(&other.sector_hashes.0) {
+                mine.store(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        } else {
+            self.sector_hashes = other.sector_hashes.clone();
+        }
+    }
+
     /// Power returns: the access counter that feeds weak-bit and marginal draws restarts, so
     /// what happens after a power-on depends only on the stored state and what the firmware
     /// does from then on.

@@ -114,22 +114,29 @@ impl Cursor {
 
     /// The flash the plan leaves behind, and where the cut landed.
     pub fn post_cut(&mut self, plan: &CutPlan) -> (NorFlash, CutRecord) {
+        let mut flash = self.rec.baseline.clone();
+        let record = self.post_cut_into(plan, &mut flash);
+        (flash, record)
+    }
+
+    /// As [`Cursor::post_cut`], writing the post-cut flash into `flash` (its buffers are reused).
+    pub fn post_cut_into(&mut self, plan: &CutPlan, flash: &mut NorFlash) -> CutRecord {
         let (index, tail) = self.rec.locate(plan);
         self.seek(index);
         // Fill the sector-hash cache here, once, so every fork inherits it.
         let _ = self.flash.state_hash();
-        let mut flash = self.flash.clone();
+        flash.copy_from(&self.flash);
         let rec = Arc::clone(&self.rec);
         let op_rec = rec.log.ops.get(index);
         let (actual_us, torn) = match (tail, op_rec) {
             (Tail::Nothing { at_us }, _) => (at_us, None),
             (Tail::Complete, Some(r)) => {
-                apply(&mut flash, r);
+                apply(flash, r);
                 (r.end_us, None)
             }
             (Tail::Inside { elapsed }, Some(r)) => match plan.kind {
                 FaultKind::Reset => {
-                    apply(&mut flash, r);
+                    apply(flash, r);
                     (r.end_us, None)
                 }
                 _ => match data(r) {
@@ -143,14 +150,13 @@ impl Cursor {
             CutAt::Op { .. } => op_rec.map(|r| r.index),
             _ => op_rec.filter(|r| r.start_us <= actual_us).map(|r| r.index),
         };
-        let record = CutRecord {
+        CutRecord {
             kind: plan.kind,
             requested: plan.at,
             actual_us,
             op_index,
             torn,
-        };
-        (flash, record)
+        }
     }
 }
 

@@ -1,0 +1,59 @@
+//! Every shipped known-bug campaign through the engine and the pass rule: each broken variant
+//! fails at least one cut (or its unfaulted control run), and the reference controls pass every
+//! cut point.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use cutpoint::engine::{self, RunSpec};
+use cutpoint::setup::sim_setup;
+use cutpoint_campaign::Expect;
+use cutpoint_report::Status;
+
+#[test]
+fn each_variant_is_caught_and_each_reference_passes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/known-bugs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 8, "one campaign per variant plus the references");
+    for path in files {
+        let c = cutpoint_campaign::load_campaign(&path).expect("campaign");
+        let setup = sim_setup(&c, 2).expect("setup");
+        let out = std::env::temp_dir().join(format!("cutpoint-kb-{}-{}", std::process::id(), c.name));
+        let _ = std::fs::remove_dir_all(&out);
+        let spec = RunSpec {
+            campaign: &c,
+            campaign_path: path.display().to_string(),
+            campaign_sha256: c.sha256.clone(),
+            out_dir: out.clone(),
+            partition: None,
+            resume: false,
+            expect: setup.expect.clone(),
+            update_size: setup.update_size,
+            seed: c.run.seed,
+        };
+        let outcome = engine::run(&setup.target, &spec, &mut |_| {}, &AtomicBool::new(false)).expect("run");
+        let count = |s| outcome.journal.cuts.iter().filter(|c| c.status == s).count();
+        let (fail, error) = (count(Status::Fail), count(Status::Error));
+        assert_eq!(error, 0, "{}: no rig errors on the simulated board", c.name);
+        match c.pass.expect {
+            Expect::Fail => assert!(
+                outcome.control_failed || fail > 0,
+                "{}: the broken variant was not caught",
+                c.name
+            ),
+            Expect::Pass => {
+                assert!(!outcome.control_failed, "{}: control run", c.name);
+                assert_eq!(fail, 0, "{}: the reference failed a cut", c.name);
+                assert!(!outcome.journal.cuts.is_empty());
+            }
+        }
+        println!(
+            "{:>40}: {} cut points, {fail} failing, control failed: {}",
+            c.name,
+            outcome.journal.cuts.len(),
+            outcome.control_failed
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
