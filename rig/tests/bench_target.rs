@@ -360,3 +360,23 @@ fn station_campaigns_the_bench_cannot_run_are_bad_input() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("names no board"), "{stderr}");
 }
+
+#[test]
+fn a_station_layout_is_used_and_a_bad_one_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = format!(
+        "{STATION}\n[layout]\nsector_size = 4096\nwrite_size = 4\nprimary = {{ offset = 0x10000, size = 0x20000 }}\n\
+         secondary = {{ offset = 0x30000, size = 0x20000 }}\nscratch = {{ offset = 0x50000, size = 0x2000 }}\n"
+    );
+    let path = write_campaign(dir.path(), &good, "");
+    let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap(), "--out", "report"]);
+    assert_eq!(
+        code, 3,
+        "the map is accepted; only the missing probe stops the run: {stderr}"
+    );
+    let overlapping = good.replace("secondary = { offset = 0x30000", "secondary = { offset = 0x20000");
+    let path = write_campaign(dir.path(), &overlapping, "");
+    let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("[layout]"), "{stderr}");
+}

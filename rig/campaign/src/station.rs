@@ -77,8 +77,33 @@ pub struct StationFile {
     pub chip: Option<String>,
     /// `[target] board`: free text for reports.
     pub board: Option<String>,
+    /// `[layout]`: the flash map of this bench's firmware, when it is not a built-in board's.
+    pub layout: Option<StationLayout>,
     pub roles: Vec<RoleTable>,
     text: String,
+}
+
+/// A flash map as a station states it (addresses in bytes; TOML accepts `0x...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct StationLayout {
+    /// Erase unit in bytes.
+    pub sector_size: u32,
+    /// Program alignment in bytes.
+    pub write_size: u32,
+    #[serde(default)]
+    pub bootloader: Option<StationArea>,
+    pub primary: StationArea,
+    pub secondary: StationArea,
+    pub scratch: StationArea,
+}
+
+/// One region of a station's flash map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table { offset, size }")]
+pub struct StationArea {
+    pub offset: u32,
+    pub size: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +114,7 @@ struct RawStation {
     #[serde(alias = "off_dwell_ms", alias = "off-dwell-ms")]
     dwell_ms: Option<Spanned<u64>>,
     target: Option<RawStationTarget>,
+    layout: Option<StationLayout>,
     // The role tables are checked from the document itself, then decoded by their users.
     #[serde(rename = "power")]
     _power: Option<IgnoredAny>,
@@ -193,6 +219,7 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         dwell_ms: raw.dwell_ms.map(|d| d.into_inner()),
         chip,
         board,
+        layout: raw.layout,
         roles,
         text: text.to_string(),
     })
@@ -208,6 +235,7 @@ impl StationFile {
             dwell_ms: None,
             chip: None,
             board: None,
+            layout: None,
             roles: Vec::new(),
             text: String::new(),
         }
