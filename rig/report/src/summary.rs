@@ -68,6 +68,8 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         writeln!(out)?;
     }
 
+    write_cut_timing(out, journal)?;
+
     let failing: Vec<&CutResult> = by_status(journal, Status::Fail);
     writeln!(out, "## Failures ({})", failing.len())?;
     writeln!(out)?;
@@ -222,4 +224,33 @@ mod tests {
         );
         assert!(!text.contains("<img"), "{text}");
     }
+}
+
+/// How late the cuts landed after the instant they were aimed at: the latency and jitter of
+/// this bench's cut path (on the simulated board, exactly zero).
+fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
+    let mut late: Vec<u64> = journal
+        .cuts
+        .iter()
+        .filter_map(|c| c.landing.as_ref())
+        .filter_map(|l| l.requested_us.map(|r| l.actual_us.saturating_sub(r)))
+        .collect();
+    if late.is_empty() {
+        return Ok(());
+    }
+    late.sort_unstable();
+    let at = |q: usize| late[(late.len() - 1) * q / 100];
+    writeln!(out, "## Cut timing")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} cuts aimed at an instant landed after it by: p50 {} us, p90 {} us, p99 {} us, max {} us.",
+        late.len(),
+        at(50),
+        at(90),
+        at(99),
+        late[late.len() - 1]
+    )?;
+    writeln!(out)?;
+    Ok(())
 }
