@@ -206,26 +206,6 @@ fn cut_details(out: &mut String, cut: &CutResult, report_dir: &str) -> std::fmt:
     writeln!(out, "- Replay: {}", md_code(&replay_command(report_dir, &cut.id)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testutil::{cut, header};
-
-    #[test]
-    fn device_text_cannot_break_out_of_the_markdown() {
-        let mut j = Journal::new(header("aa", None, &["s/1"]));
-        let mut c = cut("s/1", Status::Fail);
-        c.reasons = vec!["<img src=x> | *boom*\n# heading".into()];
-        j.cuts.push(c);
-        let text = summary_markdown(&j, "out");
-        assert!(
-            text.contains("  - &lt;img src=x&gt; \\| \\*boom\\* # heading\n"),
-            "{text}"
-        );
-        assert!(!text.contains("<img"), "{text}");
-    }
-}
-
 /// How late the cuts landed after the instant they were aimed at: the latency and jitter of
 /// this bench's cut path (on the simulated board, exactly zero).
 fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
@@ -253,4 +233,24 @@ fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
     )?;
     writeln!(out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{cut, header};
+
+    #[test]
+    fn device_text_cannot_break_out_of_the_markdown() {
+        let mut j = Journal::new(header("aa", None, &["s/1"]));
+        let mut c = cut("s/1", Status::Fail);
+        c.reasons = vec!["<img src=x> | *boom*\n# heading".into()];
+        j.cuts.push(c);
+        let text = summary_markdown(&j, "out");
+        assert!(
+            text.contains("  - &lt;img src=x&gt; \\| \\*boom\\* # heading\n"),
+            "{text}"
+        );
+        assert!(!text.contains("<img"), "{text}");
+    }
 }
