@@ -327,14 +327,8 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !c.is_simulated() {
-        eprintln!(
-            "{}: planning a bench campaign needs its control run on the bench; run it there",
-            path.display()
-        );
-        return BAD_INPUT;
-    }
-    let (_, control, items, _) = match sim_plan(&c, path, partition) {
+    // On a station the control run powers the bench: planning needs the phases' instants.
+    let Planned { control, items, .. } = match open_and_plan(&c, path, partition) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -379,11 +373,15 @@ fn sim_plan(
     ),
     i32,
 > {
-    let setup = sim_setup(c, 1).map_err(|e| {
+    let prepared = Prepared::Sim(Box::new(sim_setup(c, 1).map_err(|e| {
         eprintln!("{e}");
         BAD_INPUT
-    })?;
-    let spec = plan_spec(c, path, &setup, partition);
+    })?));
+    let spec = plan_spec(c, path, &prepared, partition);
+    let Prepared::Sim(setup) = prepared else {
+        return Err(BAD_INPUT);
+    };
+    let setup = *setup;
     let rules = RecoveryRules {
         retrigger_on: Some(setup.expect.markers.rejected.clone()),
     };
@@ -394,12 +392,7 @@ fn sim_plan(
     Ok((setup, control, items, commit_us))
 }
 
-fn plan_spec<'a>(
-    c: &'a Campaign,
-    path: &Path,
-    setup: &cutpoint::setup::SimSetup,
-    partition: Option<(u32, u32)>,
-) -> RunSpec<'a> {
+fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: Option<(u32, u32)>) -> RunSpec<'a> {
     RunSpec {
         campaign: c,
         campaign_path: path.display().to_string(),
@@ -407,10 +400,46 @@ fn plan_spec<'a>(
         out_dir: PathBuf::new(),
         partition,
         resume: false,
-        expect: setup.expect.clone(),
-        update_size: setup.update_size,
+        expect: prepared.expect().clone(),
+        update_size: prepared.update_size(),
         seed: c.run.seed,
     }
+}
+
+/// The campaign's target, opened (a station's backends too), with its control run and plan.
+struct Planned {
+    target: Box<dyn Target>,
+    expect: Expectations,
+    control: cutpoint_report::ControlRun,
+    items: Vec<engine::WorkItem>,
+    commit_us: u64,
+}
+
+fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Result<Planned, i32> {
+    let prepared = prepare(c, 1).map_err(|e| {
+        eprintln!("{e}");
+        BAD_INPUT
+    })?;
+    let spec = plan_spec(c, path, &prepared, partition);
+    let expect = prepared.expect().clone();
+    let target = prepared.open().map_err(|e| {
+        eprintln!("cutpoint: opening the station: {e}");
+        RIG_ERROR
+    })?;
+    let rules = RecoveryRules {
+        retrigger_on: Some(expect.markers.rejected.clone()),
+    };
+    let (control, items, commit_us) = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
+        eprintln!("cutpoint: {e}");
+        RIG_ERROR
+    })?;
+    Ok(Planned {
+        target,
+        expect,
+        control,
+        items,
+        commit_us,
+    })
 }
 
 pub fn replay(dir: &Path, id: &str) -> i32 {
@@ -439,24 +468,17 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
             path.display()
         );
     }
-    let (setup, _, items, commit_us) = match sim_plan(&c, &path, None) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let rules = RecoveryRules {
-        retrigger_on: Some(setup.expect.markers.rejected.clone()),
-    };
-    let Some(item) = items.iter().find(|i| i.id == id) else {
-        eprintln!("cut point `{id}` is no longer in the campaign's plan");
+    let Some(replayed) = replay_cut(&c, &path, id) else {
         return BAD_INPUT;
     };
-    let chain: Vec<_> = item.chain.iter().collect();
-    let live = setup.target.replay_live(&chain, &rules);
-    outln!("--- until the cut (seed {}) ---", item.seed);
-    for l in &live.faulted_console {
+    let (faulted_console, obs, committed, expect, seed) = match replayed {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    outln!("--- until the cut (seed {seed}) ---");
+    for l in &faulted_console {
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    let obs = live.observation;
     for l in &obs.landings {
         outln!(
             "--- cut: {} at {} us {} {} ---",
@@ -469,15 +491,21 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     for l in &obs.console {
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
-    let v = cutpoint::judge::judge(&setup.expect, committed, &obs.console, &obs.dump, obs.dump_base);
+    let v = cutpoint::judge::judge(&expect, committed, &obs.console, &obs.dump, obs.dump_base);
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
-    let same_bits = recorded.post_cut_state.is_none() || recorded.post_cut_state == obs.post_cut_state;
+    // A bench cannot fingerprint its flash at the cut; there the outcome is what is compared.
+    let same_bits = recorded.post_cut_state.is_none()
+        || obs.post_cut_state.is_none()
+        || recorded.post_cut_state == obs.post_cut_state;
     let same_outcome =
         v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
     outln!(
         "post-cut flash: {} (recorded {}, replayed {})",
-        if same_bits { "identical" } else { "DIFFERENT" },
+        match (same_bits, obs.post_cut_state.is_some()) {
+            (_, false) => "not fingerprinted on a bench",
+            (true, true) => "identical",
+            (false, true) => "DIFFERENT",
+        },
         recorded.post_cut_state.as_deref().unwrap_or("-"),
         obs.post_cut_state.as_deref().unwrap_or("-")
     );
@@ -494,6 +522,64 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         Status::Fail => FAIL,
         Status::Error => RIG_ERROR,
     }
+}
+
+/// What a replay produced: the faulted run's console, the observation after the cut, whether
+/// the update had committed at the cut, the expectations, and the cut's seed.
+type Replayed = (
+    Vec<cutpoint_report::LogLine>,
+    cutpoint::target::Observation,
+    bool,
+    Expectations,
+    u64,
+);
+
+/// Re-runs cut `id`: on the simulated board live from power-on (no journal shortcut, no shared
+/// recovery), on a station through its backends. `None` when the id is not in the plan.
+fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i32>> {
+    if c.is_simulated() {
+        let (setup, _, items, commit_us) = match sim_plan(c, path, None) {
+            Ok(p) => p,
+            Err(code) => return Some(Err(code)),
+        };
+        let rules = RecoveryRules {
+            retrigger_on: Some(setup.expect.markers.rejected.clone()),
+        };
+        let item = find_item(&items, id)?;
+        let chain: Vec<_> = item.chain.iter().collect();
+        let live = setup.target.replay_live(&chain, &rules);
+        let obs = live.observation;
+        let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
+        return Some(Ok((live.faulted_console, obs, committed, setup.expect, item.seed)));
+    }
+    let planned = match open_and_plan(c, path, None) {
+        Ok(p) => p,
+        Err(code) => return Some(Err(code)),
+    };
+    let item = find_item(&planned.items, id)?;
+    let rules = RecoveryRules {
+        retrigger_on: Some(planned.expect.markers.rejected.clone()),
+    };
+    let chain: Vec<_> = item.chain.iter().collect();
+    let obs = match planned.target.run_chain(0, id, &chain, &rules) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("cutpoint: {e}");
+            return Some(Err(RIG_ERROR));
+        }
+    };
+    let committed = obs
+        .committed
+        .unwrap_or_else(|| obs.landings.first().is_some_and(|l| l.actual_us >= planned.commit_us));
+    Some(Ok((Vec::new(), obs, committed, planned.expect, item.seed)))
+}
+
+fn find_item<'a>(items: &'a [engine::WorkItem], id: &str) -> Option<&'a engine::WorkItem> {
+    let found = items.iter().find(|i| i.id == id);
+    if found.is_none() {
+        eprintln!("cut point `{id}` is no longer in the campaign's plan");
+    }
+    found
 }
 
 fn parse_addr(s: &str) -> Option<u32> {

@@ -380,3 +380,15 @@ fn a_station_layout_is_used_and_a_bad_one_is_bad_input() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("[layout]"), "{stderr}");
 }
+
+#[test]
+fn plan_of_a_station_campaign_opens_the_station() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_campaign(dir.path(), STATION, "");
+    let (code, stderr) = cli(dir.path(), &["plan", path.to_str().unwrap()]);
+    assert_eq!(
+        code, 3,
+        "planning runs the control run on the bench, whose probe is absent: {stderr}"
+    );
+    assert!(stderr.contains("opening the station"), "{stderr}");
+}
