@@ -177,3 +177,54 @@ fn inspect_decodes_a_built_image() {
     assert!(stdout.contains("3.1.4"), "{stdout}");
     assert!(stdout.contains("\"valid\""), "{stdout}");
 }
+
+#[test]
+fn resume_without_a_directory_finds_the_unfinished_run() {
+    let work = tmp("resume-cli");
+    std::fs::create_dir_all(&work).unwrap();
+    let campaign = root().join("campaigns/smoke.toml");
+    let full = work.join("full");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(&["run", campaign.to_str().unwrap(), "--out", full.to_str().unwrap()]).0,
+        0
+    );
+    // What a power loss of the lab Pi leaves: the journal up to some cut, no end record.
+    let journal = std::fs::read_to_string(full.join("results.jsonl")).unwrap();
+    let kept: Vec<&str> = journal
+        .lines()
+        .filter(|l| !l.contains("\"record\":\"end\""))
+        .take(12)
+        .collect();
+    let cut_dir = work.join("reports/smoke-20260101-000000");
+    std::fs::create_dir_all(&cut_dir).unwrap();
+    std::fs::write(cut_dir.join("results.jsonl"), kept.join("\n") + "\n").unwrap();
+    let (code, stderr) = run(&["run", campaign.to_str().unwrap(), "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    let resumed = std::fs::read_to_string(cut_dir.join("results.jsonl")).unwrap();
+    let ids: Vec<String> = resumed
+        .lines()
+        .filter(|l| l.contains("\"record\":\"cut\""))
+        .filter_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()?
+                .get("id")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "no cut point ran twice");
+    assert_eq!(ids.len(), 42, "the resumed run finished the plan");
+    assert!(resumed.contains("\"record\":\"end\""));
+}
