@@ -152,6 +152,9 @@ pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_
         }
         None => meta(&mut out, "control run", "not run"),
     }
+    if let Some(timing) = crate::summary::cut_timing(journal) {
+        meta(&mut out, "cut timing", &timing);
+    }
     out.push_str("</p>\n");
     counts_line(&mut out, counts);
     out.push_str("</header>\n<main>\n<div class=\"left\">\n");

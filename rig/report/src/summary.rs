@@ -207,8 +207,9 @@ fn cut_details(out: &mut String, cut: &CutResult, report_dir: &str) -> std::fmt:
 }
 
 /// How late the cuts landed after the instant they were aimed at: the latency and jitter of
-/// this bench's cut path (on the simulated board, exactly zero).
-fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
+/// this bench's cut path (on the simulated board, exactly zero). `None` when no cut was aimed
+/// at an instant.
+pub(crate) fn cut_timing(journal: &Journal) -> Option<String> {
     let mut late: Vec<u64> = journal
         .cuts
         .iter()
@@ -216,22 +217,27 @@ fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
         .filter_map(|l| l.requested_us.map(|r| l.actual_us.saturating_sub(r)))
         .collect();
     if late.is_empty() {
-        return Ok(());
+        return None;
     }
     late.sort_unstable();
     let at = |q: usize| late[(late.len() - 1) * q / 100];
-    writeln!(out, "## Cut timing")?;
-    writeln!(out)?;
-    writeln!(
-        out,
+    Some(format!(
         "{} cuts aimed at an instant landed after it by: p50 {} us, p90 {} us, p99 {} us, max {} us.",
         late.len(),
         at(50),
         at(90),
         at(99),
         late[late.len() - 1]
-    )?;
-    writeln!(out)?;
+    ))
+}
+
+fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
+    if let Some(line) = cut_timing(journal) {
+        writeln!(out, "## Cut timing")?;
+        writeln!(out)?;
+        writeln!(out, "{line}")?;
+        writeln!(out)?;
+    }
     Ok(())
 }
 
