@@ -5,7 +5,66 @@ pub mod rtt;
 pub mod serial;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::traits::{ConsoleLine, RigError, RigResult};
+
+/// A console fed by a reader thread: lines arrive on a channel as the thread reads them, and
+/// dropping the console stops and joins the thread. Serial and RTT consoles both are one.
+pub(crate) struct ReaderThread {
+    name: String,
+    rx: Receiver<ConsoleLine>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl ReaderThread {
+    /// Starts `body` on a thread named `thread`, handing it the line sender and the stop flag.
+    pub(crate) fn spawn(
+        name: &str,
+        thread: &str,
+        body: impl FnOnce(Sender<ConsoleLine>, Arc<AtomicBool>) + Send + 'static,
+    ) -> RigResult<Self> {
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(thread.into())
+            .spawn(move || body(tx, flag))
+            .map_err(|e| RigError::open(name, format!("cannot start the reader thread: {e}")))?;
+        Ok(ReaderThread {
+            name: name.to_string(),
+            rx,
+            stop,
+            reader: Some(handle),
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next line, `None` after `timeout`; an error once the reader thread has stopped.
+    pub(crate) fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(l) => Ok(Some(l)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(RigError::io(&self.name, "the console reader stopped")),
+        }
+    }
+}
+
+impl Drop for ReaderThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.reader.take() {
+            let _ = h.join();
+        }
+    }
+}
 
 /// What a console backend's reader knows about its device.
 #[derive(Debug, Default)]

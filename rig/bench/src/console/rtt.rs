@@ -5,15 +5,14 @@
 //! block is searched again once the session is back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ::probe_rs::rtt::{Rtt, ScanRegion};
 
 use super::lines::LineAssembler;
-use super::{LinkState, LinkStatus};
+use super::{LinkState, LinkStatus, ReaderThread};
 use crate::clock::BenchClock;
 use crate::config::{ProbeRsConfig, RttConsoleConfig};
 use crate::probe::probe_rs::{ProbeRsProbe, SessionHandle};
@@ -48,11 +47,8 @@ pub fn own_probe(cfg: &RttConsoleConfig) -> Result<Option<ProbeRsConfig>, String
 }
 
 pub struct RttConsole {
-    name: String,
-    rx: Receiver<ConsoleLine>,
+    thread: ReaderThread,
     link: Arc<LinkState>,
-    stop: Arc<AtomicBool>,
-    reader: Option<JoinHandle<()>>,
 }
 
 struct Reader {
@@ -103,35 +99,29 @@ impl RttConsole {
         clock: BenchClock,
     ) -> RigResult<Self> {
         let name = format!("console/rtt:ch{} via {what}", cfg.channel);
-        let (tx, rx) = mpsc::channel();
         let link = Arc::new(LinkState::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = Reader {
-            session,
-            probe,
-            channel: cfg.channel,
-            region: scan_region(cfg.control_block),
-            poll: cfg
-                .poll_ms
-                .map(|ms| crate::config::millis(ms.max(1)))
-                .unwrap_or(DEFAULT_POLL),
-            clock,
-            tx,
-            link: link.clone(),
-            stop: stop.clone(),
-            name: name.clone(),
-        };
-        let handle = std::thread::Builder::new()
-            .name("rtt-console".into())
-            .spawn(move || reader.run())
-            .map_err(|e| RigError::open(&name, format!("cannot start the reader thread: {e}")))?;
-        Ok(RttConsole {
-            name,
-            rx,
-            link,
-            stop,
-            reader: Some(handle),
-        })
+        let (channel, region) = (cfg.channel, scan_region(cfg.control_block));
+        let poll = cfg
+            .poll_ms
+            .map(|ms| crate::config::millis(ms.max(1)))
+            .unwrap_or(DEFAULT_POLL);
+        let (reader_link, reader_name) = (link.clone(), name.clone());
+        let thread = ReaderThread::spawn(&name, "rtt-console", move |tx, stop| {
+            let reader = Reader {
+                session,
+                probe,
+                channel,
+                region,
+                poll,
+                clock,
+                tx,
+                link: reader_link,
+                stop,
+                name: reader_name,
+            };
+            reader.run()
+        })?;
+        Ok(RttConsole { thread, link })
     }
 
     pub fn status(&self) -> LinkStatus {
@@ -204,24 +194,11 @@ impl Reader {
 
 impl Console for RttConsole {
     fn describe(&self) -> String {
-        self.name.clone()
+        self.thread.name().to_string()
     }
 
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(l) => Ok(Some(l)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(RigError::io(&self.name, "the RTT reader stopped")),
-        }
-    }
-}
-
-impl Drop for RttConsole {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.reader.take() {
-            let _ = h.join();
-        }
+        self.thread.read_line(timeout)
     }
 }
 

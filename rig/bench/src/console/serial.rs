@@ -9,30 +9,26 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serialport::SerialPort;
 
 use super::lines::LineAssembler;
-use super::{LinkState, LinkStatus};
+use super::{LinkState, LinkStatus, ReaderThread};
 use crate::clock::BenchClock;
 use crate::config::SerialConsoleConfig;
 use crate::serial_id::{open_identity, open_port, LineSettings, SerialIdentity};
-use crate::traits::{Console, ConsoleLine, RigError, RigResult};
+use crate::traits::{Console, ConsoleLine, RigResult};
 
 /// How often the reader retries opening a device that went away.
 const REOPEN_POLL: Duration = Duration::from_millis(10);
 
 /// A serial console.
 pub struct SerialConsole {
-    name: String,
-    rx: Receiver<ConsoleLine>,
+    thread: ReaderThread,
     link: Arc<LinkState>,
-    stop: Arc<AtomicBool>,
-    reader: Option<JoinHandle<()>>,
 }
 
 struct Reader {
@@ -62,28 +58,21 @@ impl SerialConsole {
         let (path, port) = open_identity(&id, &settings, &name)?;
         let link = Arc::new(LinkState::default());
         link.set_connected(&path.to_string_lossy(), clock.now_us());
-        let (tx, rx) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = Reader {
-            id,
-            settings,
-            name: name.clone(),
-            clock,
-            tx,
-            link: link.clone(),
-            stop: stop.clone(),
-        };
-        let handle = std::thread::Builder::new()
-            .name("serial-console".into())
-            .spawn(move || reader.run(path, port))
-            .map_err(|e| RigError::open(&name, format!("cannot start the reader thread: {e}")))?;
-        Ok(SerialConsole {
-            name,
-            rx,
-            link,
-            stop,
-            reader: Some(handle),
-        })
+        let reader_link = link.clone();
+        let reader_name = name.clone();
+        let thread = ReaderThread::spawn(&name, "serial-console", move |tx, stop| {
+            let reader = Reader {
+                id,
+                settings,
+                name: reader_name,
+                clock,
+                tx,
+                link: reader_link,
+                stop,
+            };
+            reader.run(path, port)
+        })?;
+        Ok(SerialConsole { thread, link })
     }
 
     /// Whether the device is open now, how often it was (re)opened, and where.
@@ -165,23 +154,10 @@ impl Reader {
 
 impl Console for SerialConsole {
     fn describe(&self) -> String {
-        self.name.clone()
+        self.thread.name().to_string()
     }
 
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(l) => Ok(Some(l)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(RigError::io(&self.name, "the console reader stopped")),
-        }
-    }
-}
-
-impl Drop for SerialConsole {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.reader.take() {
-            let _ = h.join();
-        }
+        self.thread.read_line(timeout)
     }
 }
