@@ -597,7 +597,17 @@ fn base_from_name(path: &Path) -> Option<u32> {
     u32::from_str_radix(&hex, 16).ok()
 }
 
-pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>, image: bool, json: bool) -> i32 {
+/// What `cutpoint inspect` decodes a file as.
+pub enum Decode {
+    /// A flash dump laid out like the board's flash map.
+    Flash,
+    /// One signed MCUboot image.
+    Image,
+    /// ESP-IDF otadata for a device with `slots` OTA app slots.
+    Otadata { slots: u32 },
+}
+
+pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>, what: Decode, json: bool) -> i32 {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -629,19 +639,26 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
         },
         None => base_from_name(file).unwrap_or(0),
     };
-    let out = if image {
-        let r = cutpoint_inspect::decode_image(&bytes, Some(&key));
-        if json {
-            serde_json::to_string_pretty(&r).unwrap_or_default()
-        } else {
-            cutpoint_inspect::render_image_text(&r)
+    let out = match what {
+        Decode::Image => {
+            let r = cutpoint_inspect::decode_image(&bytes, Some(&key));
+            if json {
+                serde_json::to_string_pretty(&r).unwrap_or_default()
+            } else {
+                cutpoint_inspect::render_image_text(&r)
+            }
         }
-    } else {
-        let r = cutpoint_inspect::decode_flash(&bytes, base, &profile.layout, Some(&key));
-        if json {
-            serde_json::to_string_pretty(&r).unwrap_or_default()
-        } else {
-            cutpoint_inspect::render_text(&r)
+        // otadata has no text rendering of its own: its JSON is short and readable.
+        Decode::Otadata { slots } => {
+            serde_json::to_string_pretty(&cutpoint_inspect::decode_otadata(&bytes, slots)).unwrap_or_default()
+        }
+        Decode::Flash => {
+            let r = cutpoint_inspect::decode_flash(&bytes, base, &profile.layout, Some(&key));
+            if json {
+                serde_json::to_string_pretty(&r).unwrap_or_default()
+            } else {
+                cutpoint_inspect::render_text(&r)
+            }
         }
     };
     outln!("{out}");

@@ -72,6 +72,9 @@ enum Command {
         /// Decode the file as a single image rather than a flash dump.
         #[arg(long)]
         image: bool,
+        /// Decode the file as ESP-IDF otadata (two sectors) for a device with this many OTA slots.
+        #[arg(long, value_name = "SLOTS", conflicts_with = "image")]
+        otadata: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -124,8 +127,16 @@ fn main() -> ExitCode {
             base,
             key,
             image,
+            otadata,
             json,
-        } => commands::inspect(&file, &board, base.as_deref(), key.as_deref(), image, json),
+        } => {
+            let what = match (image, otadata) {
+                (_, Some(slots)) => commands::Decode::Otadata { slots },
+                (true, None) => commands::Decode::Image,
+                (false, None) => commands::Decode::Flash,
+            };
+            commands::inspect(&file, &board, base.as_deref(), key.as_deref(), what, json)
+        }
         Command::Report { dirs, out } => commands::report(&dirs, out),
         Command::Image { action } => commands::image(action),
         Command::Doctor { station } => commands::doctor(&station),

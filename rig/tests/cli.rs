@@ -228,3 +228,21 @@ fn resume_without_a_directory_finds_the_unfinished_run() {
     assert_eq!(ids.len(), 42, "the resumed run finished the plan");
     assert!(resumed.contains("\"record\":\"end\""));
 }
+
+#[test]
+fn inspect_decodes_esp_idf_otadata() {
+    let dir = tmp("otadata");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Sector 0: seq 2, state VALID, CRC-32 of the seq bytes (0x55F63774); sector 1 erased.
+    let mut bytes = vec![0xffu8; 0x2000];
+    bytes[0..4].copy_from_slice(&2u32.to_le_bytes());
+    bytes[24..28].copy_from_slice(&2u32.to_le_bytes());
+    bytes[28..32].copy_from_slice(&0x55F6_3774u32.to_le_bytes());
+    let f = dir.join("otadata.bin");
+    std::fs::write(&f, bytes).unwrap();
+    let (code, stdout, stderr) = cutpoint(&["inspect", "--otadata", "2", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["active_sector"], 0);
+    assert_eq!(v["boot_slot"], 1, "(seq 2 - 1) mod 2 slots");
+}
