@@ -24,28 +24,6 @@ struct Sweep {
     failures: Vec<String>,
 }
 
-pub fn debug_cut(s: &Scenario, index: u64, point: OpPoint) {
-    let log = s.board().run(RunOptions {
-        record_data: true,
-        ..RunOptions::default()
-    });
-    let rec = std::sync::Arc::new(Recording {
-        baseline: s.baseline_flash(),
-        log,
-    });
-    let plan = CutPlan {
-        at: CutAt::Op { index, point },
-        kind: FaultKind::PowerCut,
-        seed: index * 31 + 7,
-    };
-    let (flash, landing) = Cursor::new(rec).post_cut(&plan);
-    println!("landing: {landing:?}");
-    let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
-    for l in &r.console {
-        println!("{:>10} {}", l.t_us, l.text);
-    }
-}
-
 fn sweep(s: &Scenario) -> Sweep {
     let log = s.board().run(RunOptions {
         record_data: true,
@@ -204,16 +182,4 @@ fn every_broken_variant_fails_somewhere() {
         );
         assert!(n > 0, "variant {} was not caught", v.name());
     }
-}
-
-#[test]
-#[ignore]
-fn debug_one_cut() {
-    let idx: u64 = std::env::var("CUT_OP").unwrap().parse().unwrap();
-    let ppm: u32 = std::env::var("CUT_PPM").unwrap().parse().unwrap();
-    let mut s = nrf(64);
-    if std::env::var("BAD").is_ok() {
-        s = s.with_bad_update();
-    }
-    debug_cut(&s, idx, OpPoint::Inside { ppm });
 }

@@ -46,14 +46,52 @@ fn bad_update_is_reverted() {
     );
 }
 
+/// The console grammar the rig reads (firmware-under-test/README.md): the events of an
+/// unfaulted test update, in order, with the clock moving forward.
 #[test]
-fn print_console_of_a_run() {
+fn the_console_follows_the_documented_grammar() {
     let s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 96);
     let log = s.board().run(RunOptions::default());
-    for l in &log.console {
-        if !l.text.contains("progress") {
-            println!("{:>10} {}", l.t_us, l.text);
-        }
+    let expected = [
+        "boot: start",
+        "boot: jump version=1.0.0+0",
+        "app: banner version=1.0.0+0",
+        "app: health ok",
+        "ota: download-start version=2.0.0+0",
+        "ota: download-done",
+        "ota: verify-start",
+        "ota: verify-ok",
+        "ota: request-start type=test",
+        "ota: request-done type=test",
+        "ota: reboot",
+        "boot: integrity slot=secondary ok",
+        "boot: swap-start type=test",
+        "boot: swap-progress type=test region=1",
+        "boot: swap-done type=test",
+        "boot: jump version=2.0.0+0",
+        "app: first-boot version=2.0.0+0 pending=confirm",
+        "app: confirm version=2.0.0+0",
+        "ota: idle reason=up-to-date",
+    ];
+    let mut at = 0;
+    for want in expected {
+        let found = log.console[at..].iter().position(|l| l.text.starts_with(want));
+        let Some(i) = found else {
+            panic!(
+                "`{want}` missing after line {at}: {:#?}",
+                &log.console[at.saturating_sub(3)..]
+            );
+        };
+        at += i + 1;
     }
-    println!("ops={} duration={}us", log.ops.len(), log.duration_us);
+    assert!(
+        log.console.windows(2).all(|w| w[0].t_us <= w[1].t_us),
+        "timestamps never go back"
+    );
+    assert!(
+        log.ops.len() > 100 && log.duration_us > 1_000_000,
+        "{} ops in {} us",
+        log.ops.len(),
+        log.duration_us
+    );
 }
