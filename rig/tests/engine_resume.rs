@@ -3,11 +3,45 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::setup::sim_setup;
+use cutpoint::target::{ControlObservation, Observation, RecoveryRules, Target};
+use cutpoint_bench::RigError;
+use cutpoint_campaign::CutPoint;
 use cutpoint_report::journal::read_journal;
+
+/// The simulated target, on one worker, raising the cancel flag as its `stop_after`-th cut
+/// point finishes: the engine cannot have computed a result past it, however fast it runs.
+struct CancelledPartWay<'a> {
+    inner: &'a dyn Target,
+    stop_after: usize,
+    ran: AtomicUsize,
+    cancel: &'a AtomicBool,
+}
+
+impl Target for CancelledPartWay<'_> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn control(&self) -> Result<ControlObservation, RigError> {
+        self.inner.control()
+    }
+    fn run_chain(
+        &self,
+        worker: usize,
+        id: &str,
+        chain: &[&CutPoint],
+        rules: &RecoveryRules,
+    ) -> Result<Observation, RigError> {
+        let obs = self.inner.run_chain(worker, id, chain, rules);
+        if self.ran.fetch_add(1, Ordering::SeqCst) + 1 == self.stop_after {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+        obs
+    }
+}
 
 #[test]
 fn resume_after_a_kill_finishes_without_repeating() {
@@ -28,27 +62,17 @@ fn resume_after_a_kill_finishes_without_repeating() {
         seed: c.run.seed,
     };
     let cancel = AtomicBool::new(false);
-    let mut seen = 0;
-    let first = engine::run(
-        &setup.target,
-        &spec(false),
-        &mut |e| {
-            if let Event::Cut(_) = e {
-                seen += 1;
-                if seen == 7 {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-            }
-        },
-        &cancel,
-    )
-    .expect("first part");
+    let killed = CancelledPartWay {
+        inner: &setup.target,
+        stop_after: 7,
+        ran: AtomicUsize::new(0),
+        cancel: &cancel,
+    };
+    let first = engine::run(&killed, &spec(false), &mut |_| {}, &cancel).expect("first part");
     assert!(first.cancelled);
     let done_before = read_journal(&out.join("results.jsonl")).unwrap().cuts.len();
-    assert!(
-        (7..first.journal.header.planned.len()).contains(&done_before),
-        "{done_before}"
-    );
+    assert_eq!(done_before, 7, "the journal holds exactly the cut points that finished");
+    assert!(done_before < first.journal.header.planned.len());
 
     let fresh = AtomicBool::new(false);
     let mut rerun = Vec::new();
