@@ -106,7 +106,6 @@ fn marker_plus_delay_cuts_on_time_and_passes_every_line_on() {
     assert_eq!(rec.line.as_deref(), Some("I: Erasing slot 1 (0x70000 bytes)"));
     assert_eq!(rec.requested_us, rec.event_us + 20_000);
     assert!(rec.actual_us >= rec.requested_us, "never early: {rec:?}");
-    assert!(rec.latency_us() < 10_000, "late by {} µs", rec.latency_us());
     let calls = r.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 1);
     assert!(!calls[0].0);
