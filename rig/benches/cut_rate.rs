@@ -44,7 +44,7 @@ fn main() {
     };
     let spec = spec_for(&setup, PathBuf::new());
     let t0 = Instant::now();
-    let (_, items, _) = engine::plan(&setup.target, &spec, &rules).expect("plan");
+    let items = engine::plan(&setup.target, &spec, &rules).expect("plan").items;
     let plan_s = t0.elapsed().as_secs_f64();
     let next = AtomicUsize::new(0);
     let fails = AtomicUsize::new(0);

@@ -246,10 +246,20 @@ impl Progress {
     fn event(&mut self, e: Event) {
         match e {
             Event::Control(c) => eprintln!("control run: {} ({} console lines)", c.status.name(), c.console.len()),
-            Event::Planned { total, already_done } => {
+            Event::Planned {
+                total,
+                already_done,
+                skipped,
+            } => {
                 self.total = total;
                 self.done = already_done;
                 eprintln!("{total} cut points planned, {already_done} already done");
+                if !skipped.is_empty() {
+                    eprintln!(
+                        "{} offsets gave no cut point on this run (`cutpoint plan` lists them with the reason)",
+                        skipped.len()
+                    );
+                }
                 if std::io::stderr().is_terminal() {
                     let bar = indicatif::ProgressBar::new(total as u64);
                     bar.set_style(
@@ -328,7 +338,12 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         Err(code) => return code,
     };
     // On a station the control run powers the bench: planning needs the phases' instants.
-    let Planned { control, items, .. } = match open_and_plan(&c, path, partition) {
+    let Planned {
+        control,
+        items,
+        skipped,
+        ..
+    } = match open_and_plan(&c, path, partition) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -345,6 +360,9 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         if !counts_only {
             outln!("{}", it.id);
         }
+    }
+    for s in &skipped {
+        eprintln!("skipped {}: {}", s.id, s.reason);
     }
     for (phase, n) in &per_phase {
         eprintln!("{phase:>12}: {n} cut points");
@@ -385,11 +403,11 @@ fn sim_plan(
     let rules = RecoveryRules {
         retrigger_on: Some(setup.expect.markers.rejected.clone()),
     };
-    let (control, items, commit_us) = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
+    let planned = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
         RIG_ERROR
     })?;
-    Ok((setup, control, items, commit_us))
+    Ok((setup, planned.control, planned.items, planned.commit_us))
 }
 
 fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: Option<(u32, u32)>) -> RunSpec<'a> {
@@ -413,6 +431,7 @@ struct Planned {
     control: cutpoint_report::ControlRun,
     items: Vec<engine::WorkItem>,
     commit_us: u64,
+    skipped: Vec<cutpoint_campaign::Skipped>,
 }
 
 fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Result<Planned, i32> {
@@ -429,16 +448,17 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
     let rules = RecoveryRules {
         retrigger_on: Some(expect.markers.rejected.clone()),
     };
-    let (control, items, commit_us) = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
+    let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
         RIG_ERROR
     })?;
     Ok(Planned {
         target,
         expect,
-        control,
-        items,
-        commit_us,
+        control: planned.control,
+        items: planned.items,
+        commit_us: planned.commit_us,
+        skipped: planned.skipped,
     })
 }
 

@@ -35,7 +35,12 @@ pub struct RunSpec<'a> {
 /// What the engine reports while it runs.
 pub enum Event<'a> {
     Control(&'a ControlRun),
-    Planned { total: usize, already_done: usize },
+    /// `skipped`: offsets that gave no cut point on this run (`cutpoint plan` lists them).
+    Planned {
+        total: usize,
+        already_done: usize,
+        skipped: &'a [campaign::Skipped],
+    },
     Cut(&'a CutResult),
 }
 
@@ -80,12 +85,20 @@ fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// The control run and the work it planned.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub control: ControlRun,
+    /// The work items of this partition, in plan order.
+    pub items: Vec<WorkItem>,
+    /// When the control run's update committed (µs after power-on), or `u64::MAX`.
+    pub commit_us: u64,
+    /// Offsets that gave no cut point on this run, with the reason (whole campaign).
+    pub skipped: Vec<campaign::Skipped>,
+}
+
 /// Runs the control run and expands the campaign into work items (the plan).
-pub fn plan(
-    target: &dyn Target,
-    spec: &RunSpec,
-    rules: &RecoveryRules,
-) -> Result<(ControlRun, Vec<WorkItem>, u64), EngineError> {
+pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Result<RunPlan, EngineError> {
     let control = target.control()?;
     let lines = log_lines(&control.console);
     let tl = Timeline {
@@ -119,21 +132,57 @@ pub fn plan(
     };
     let commit_us = commit_instant(&spec.expect, &control.console);
     if run.status != Status::Pass {
-        return Ok((run, Vec::new(), commit_us));
+        return Ok(RunPlan {
+            control: run,
+            items: Vec::new(),
+            commit_us,
+            skipped: Vec::new(),
+        });
     }
-    let points = campaign::expand(spec.campaign, &tl).map_err(|e| EngineError::Plan(e.to_string()))?;
-    let mut items = Vec::with_capacity(points.len());
-    for p in points {
+    let first_level = campaign::expand_plan(spec.campaign, &tl).map_err(|e| EngineError::Plan(e.to_string()))?;
+    let mut skipped = first_level.skipped;
+    let mut items = Vec::with_capacity(first_level.points.len());
+    for p in first_level.points {
         if p.then.is_some() {
-            let obs = target.run_chain(0, &p.id, &[&p], rules)?;
-            let lines = log_lines(&obs.console);
+            let recovery = target.recovery_timeline(&p.id, &p, rules)?;
+            let lines = log_lines(&recovery.console);
             let rtl = Timeline {
                 console: &lines,
-                ops: None,
+                ops: recovery.ops.as_deref(),
                 update_size: spec.update_size,
             };
-            let seconds =
-                campaign::expand_second(spec.campaign, &p, &rtl).map_err(|e| EngineError::Plan(e.to_string()))?;
+            let seconds = match campaign::expand_second_plan(spec.campaign, &p, &rtl) {
+                Ok(second) => {
+                    skipped.extend(second.skipped);
+                    second.points
+                }
+                // The first cut left nothing to interrupt a second time: it still counts on its own.
+                Err(
+                    e @ (campaign::ExpandError::PhaseStartNotFound { .. }
+                    | campaign::ExpandError::PhaseEndNotFound { .. }),
+                ) => {
+                    skipped.push(campaign::Skipped {
+                        id: format!("{}>*", p.id),
+                        phase: p.phase.clone(),
+                        reason: format!("no second cut: in the recovery from this cut, {e}; the first cut runs alone"),
+                    });
+                    Vec::new()
+                }
+                Err(e) => return Err(EngineError::Plan(e.to_string())),
+            };
+            if seconds.is_empty() {
+                let mut alone = p.clone();
+                alone.then = None;
+                items.push(WorkItem {
+                    index: items.len() as u64,
+                    id: p.id.clone(),
+                    phase: p.phase.clone(),
+                    offset: p.offset.clone(),
+                    repetition: p.repetition,
+                    seed: p.seed,
+                    chain: vec![alone],
+                });
+            }
             for s in seconds {
                 items.push(WorkItem {
                     index: items.len() as u64,
@@ -165,7 +214,12 @@ pub fn plan(
             .map(|(_, it)| it)
             .collect();
     }
-    Ok((run, items, commit_us))
+    Ok(RunPlan {
+        control: run,
+        items,
+        commit_us,
+        skipped,
+    })
 }
 
 /// The instant (µs after power-on of the control run) the update committed, or never.
@@ -194,7 +248,12 @@ pub fn run(
     let rules = RecoveryRules {
         retrigger_on: Some(spec.expect.markers.rejected.clone()),
     };
-    let (control, items, commit_us) = plan(target, spec, &rules)?;
+    let RunPlan {
+        control,
+        items,
+        commit_us,
+        skipped,
+    } = plan(target, spec, &rules)?;
     tracing::info!(
         status = control.status.name(),
         phases = control.phases.len(),
@@ -252,6 +311,7 @@ pub fn run(
     observer(Event::Planned {
         total: items.len(),
         already_done: items.len() - todo.len(),
+        skipped: &skipped,
     });
     tracing::info!(
         planned = items.len(),
@@ -388,6 +448,7 @@ fn run_one(
         warnings: Vec::new(),
         seed: item.seed,
         landing: None,
+        later_landings: Vec::new(),
         first_boot: None,
         final_image: None,
         committed: false,
@@ -439,19 +500,12 @@ fn run_one(
     {
         warnings.push("progress lost: the download started over from byte 0 after the cut".into());
     }
-    for (n, l) in obs.landings.iter().enumerate().skip(1) {
-        warnings.push(format!(
-            "cut {} landed at {} us{}",
-            n + 1,
-            l.actual_us,
-            l.op.as_ref().map(|o| format!(" ({o})")).unwrap_or_default()
-        ));
-    }
     let cut = CutResult {
         status: verdict.status,
         reasons: verdict.reasons,
         warnings,
         landing: obs.landings.first().cloned(),
+        later_landings: obs.landings.iter().skip(1).cloned().collect(),
         first_boot: verdict.first_boot,
         final_image: verdict.final_image,
         committed,

@@ -14,7 +14,7 @@ use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunOptions, SimBoard};
 
-use crate::target::{ControlObservation, Observation, RecoveryRules, Target};
+use crate::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
 
 /// Boots after which a recovering board that has not settled counts as unsettled.
 pub const MAX_BOOTS: u32 = 12;
@@ -339,17 +339,7 @@ impl Target for SimTarget {
         }
         Ok(ControlObservation {
             console: lines(&rec.log),
-            ops: Some(
-                rec.log
-                    .ops
-                    .iter()
-                    .map(|r| OpSpan {
-                        index: r.index,
-                        start_us: r.start_us,
-                        end_us: r.end_us,
-                    })
-                    .collect(),
-            ),
+            ops: Some(op_spans(&rec.log.ops)),
             dump: self.dump(&board.flash),
             dump_base: self.dump_range().0,
         })
@@ -390,4 +380,35 @@ impl Target for SimTarget {
             retriggered: rec.retriggered,
         })
     }
+
+    /// The run after the first cut, without a fault, exactly as a second cut's live run sees
+    /// it up to its own cut: console and flash operations, counted from its power-on.
+    fn recovery_timeline(
+        &self,
+        _id: &str,
+        first: &CutPoint,
+        _rules: &RecoveryRules,
+    ) -> Result<RecoveryTimeline, RigError> {
+        let (flash, _) = self.first_cut(0, &self.plan(first))?;
+        let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
+            .with_crypto(self.crypto.clone());
+        let log = board.run(RunOptions {
+            max_boots: self.max_boots,
+            ..RunOptions::default()
+        });
+        Ok(RecoveryTimeline {
+            console: lines(&log),
+            ops: Some(op_spans(&log.ops)),
+        })
+    }
+}
+
+fn op_spans(ops: &[OpRecord]) -> Vec<OpSpan> {
+    ops.iter()
+        .map(|r| OpSpan {
+            index: r.index,
+            start_us: r.start_us,
+            end_us: r.end_us,
+        })
+        .collect()
 }

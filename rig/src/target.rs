@@ -46,6 +46,17 @@ pub struct Observation {
     pub retriggered: bool,
 }
 
+/// The run that recovers from a first cut, as seen up to where the device settled: where a
+/// sequence's second cuts are aimed.
+#[derive(Debug, Clone)]
+pub struct RecoveryTimeline {
+    /// Console from the power-on after the cut.
+    pub console: Vec<LogLine>,
+    /// Flash operations of that run with their virtual times, counted from that power-on
+    /// (simulated board only).
+    pub ops: Option<Vec<OpSpan>>,
+}
+
 /// How the target should behave after the cut.
 #[derive(Debug, Clone)]
 pub struct RecoveryRules {
@@ -72,4 +83,18 @@ pub trait Target: Sync {
         chain: &[&CutPoint],
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError>;
+    /// Restores the baseline, runs the update, fires `first` and records the recovery run, so a
+    /// sequence's second cuts can be planned. A bench sees only the console.
+    fn recovery_timeline(
+        &self,
+        id: &str,
+        first: &CutPoint,
+        rules: &RecoveryRules,
+    ) -> Result<RecoveryTimeline, RigError> {
+        let obs = self.run_chain(0, id, &[first], rules)?;
+        Ok(RecoveryTimeline {
+            console: obs.console,
+            ops: None,
+        })
+    }
 }

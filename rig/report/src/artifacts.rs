@@ -91,6 +91,8 @@ struct CutState<'a> {
     seed: u64,
     landing: Option<&'a Landing>,
     landing_text: Option<String>,
+    #[serde(skip_serializing_if = "<[Landing]>::is_empty")]
+    later_landings: &'a [Landing],
     first_boot: Option<&'a str>,
     final_image: Option<&'a str>,
     committed: bool,
@@ -120,6 +122,7 @@ pub fn write_cut_artifacts(out_dir: &Path, cut: &CutResult) -> Result<PathBuf, P
         seed: cut.seed,
         landing: cut.landing.as_ref(),
         landing_text: cut.landing.as_ref().map(describe_landing),
+        later_landings: &cut.later_landings,
         first_boot: cut.first_boot.as_deref(),
         final_image: cut.final_image.as_deref(),
         committed: cut.committed,

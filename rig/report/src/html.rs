@@ -38,6 +38,9 @@ struct CellData<'a> {
     warnings: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     landing: Option<String>,
+    /// Where cut 2, 3... of a sequence landed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    later_landings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_boot: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +74,7 @@ fn cell_data<'a>(row: &CutRow<'a>, not_run: &'a str, report_dir: &str) -> CellDa
         reasons: &[],
         warnings: &[],
         landing: None,
+        later_landings: Vec::new(),
         first_boot: None,
         final_image: None,
         committed: None,
@@ -89,6 +93,7 @@ fn cell_data<'a>(row: &CutRow<'a>, not_run: &'a str, report_dir: &str) -> CellDa
             data.reasons = &cut.reasons;
             data.warnings = &cut.warnings;
             data.landing = cut.landing.as_ref().map(describe_landing);
+            data.later_landings = cut.later_landings.iter().map(describe_landing).collect();
             // After a rig error nothing is known about the device: no "nothing booted".
             let known = cut.status != Status::Error;
             data.first_boot = cut.first_boot.as_deref().or(known.then_some("nothing booted"));
@@ -474,6 +479,7 @@ const SCRIPT: &str = r##"(function () {
     field(dl, "repetition", c.repetition);
     field(dl, "seed", c.seed);
     field(dl, "landing", c.landing);
+    (c.later_landings || []).forEach(function (l, n) { field(dl, "landing of cut " + (n + 2), l); });
     field(dl, "first boot", c.first_boot);
     field(dl, "final image", c.final_image);
     if (c.committed !== undefined) { field(dl, "committed at the cut", c.committed ? "yes" : "no"); }

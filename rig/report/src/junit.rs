@@ -147,6 +147,9 @@ fn details(cut: &CutResult, report_dir: &str) -> String {
     if let Some(landing) = &cut.landing {
         text.push_str(&format!("landing: {}\n", describe_landing(landing)));
     }
+    for (n, landing) in cut.later_landings.iter().enumerate() {
+        text.push_str(&format!("landing of cut {}: {}\n", n + 2, describe_landing(landing)));
+    }
     // After a rig error nothing is known about the device: say only what was seen.
     if cut.status != Status::Error || cut.first_boot.is_some() {
         text.push_str(&format!(

@@ -105,6 +105,10 @@ pub struct CutResult {
     /// Seed that reproduces this cut.
     pub seed: u64,
     pub landing: Option<Landing>,
+    /// Where the later cuts of a sequence landed (cut 2 first), each in the run that
+    /// recovered from the cut before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later_landings: Vec<Landing>,
     /// Version booted first after the cut (None: nothing booted).
     pub first_boot: Option<String>,
     /// Version running once the device settled.
@@ -157,6 +161,9 @@ pub struct PlannedCut {
 }
 
 /// One line of `results.jsonl`.
+// A record lives only while its line is written or read, one at a time: boxing the cut would
+// cost an allocation per line for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "kebab-case")]
 pub enum JournalRecord {

@@ -184,6 +184,9 @@ fn cut_details(out: &mut String, cut: &CutResult, report_dir: &str) -> std::fmt:
         Some(landing) => writeln!(out, "- Landing: {}", md(&describe_landing(landing)))?,
         None => writeln!(out, "- Landing: unknown")?,
     }
+    for (n, landing) in cut.later_landings.iter().enumerate() {
+        writeln!(out, "- Landing of cut {}: {}", n + 2, md(&describe_landing(landing)))?;
+    }
     match &cut.first_boot {
         Some(v) => writeln!(out, "- First boot: {}", md_code(v))?,
         None => writeln!(out, "- First boot: nothing booted")?,

@@ -44,6 +44,7 @@ pub(crate) fn cut(id: &str, status: Status) -> CutResult {
         warnings: vec![],
         seed: 99,
         landing: None,
+        later_landings: Vec::new(),
         first_boot: Some("1.0.0+0".into()),
         final_image: Some("1.1.0+0".into()),
         committed: false,

@@ -65,6 +65,7 @@ fn passing(id: &str, requested_us: u64, op: &str) -> CutResult {
             op: Some(op.to_owned()),
             torn: None,
         }),
+        later_landings: vec![],
         first_boot: Some("1.0.0+0".to_owned()),
         final_image: Some("1.1.0+0".to_owned()),
         committed: false,
@@ -150,6 +151,14 @@ fn fixture() -> Journal {
     if let Some(landing) = &mut failed.landing {
         landing.torn = Some("erase torn: 61% of the sector".to_owned());
     }
+    // The second cut of a double cut, aimed into the recovery from the first.
+    failed.later_landings = vec![Landing {
+        fault: "power-cut".to_owned(),
+        requested_us: None,
+        actual_us: 1_812,
+        op: Some("#17 program 0x4f000+8".to_owned()),
+        torn: Some("program torn: some (3 of 11 bits), 1 weak".to_owned()),
+    }];
     failed.first_boot = None;
     failed.post_cut_state = Some("4b1d9c07e2a3f580".to_owned());
     failed.final_image = None;
@@ -185,6 +194,7 @@ fn fixture() -> Journal {
         warnings: vec![],
         seed: 77,
         landing: None,
+        later_landings: vec![],
         first_boot: None,
         final_image: None,
         committed: false,

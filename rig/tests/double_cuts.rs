@@ -1,0 +1,191 @@
+//! Double cuts: a second cut aimed at every flash operation of the run that recovers from the
+//! first, through the `cutpoint` command on the simulated board.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn cutpoint(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("run cutpoint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cutpoint-double-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A 16 KiB test update; the first cut inside the swap after region marker 1 and 3, then
+/// `then` in the recovery.
+fn campaign(dir: &Path, variant: &str, then: &str) -> PathBuf {
+    campaign_with(dir, variant, "", then)
+}
+
+/// Like [`campaign`], with `phases` (TOML) before the swap phase.
+fn campaign_with(dir: &Path, variant: &str, phases: &str, then: &str) -> PathBuf {
+    let text = format!(
+        r#"
+name = "double"
+[target]
+board = "nrf52840"
+variant = "{variant}"
+mode = "swap-scratch"
+upgrade = "test"
+[images]
+baseline = {{ version = "1.0.0", size_kib = 16 }}
+update = {{ version = "2.0.0", size_kib = 16 }}
+[run]
+seed = 11
+max_boots = 12
+[pass]
+final = "auto"
+expect = "{expect}"
+{phases}
+[[phases]]
+name = "swap"
+start = 'boot: swap-(start|resume)'
+end = 'boot: swap-done'
+progress = 'boot: swap-progress .* region=(?P<n>\d+)'
+offsets = {{ fixed = ["start"] }}
+[[phases]]
+name = "confirm"
+start = 'app: health ok'
+end = 'app: confirm'
+offsets = {{ fixed = ["start"] }}
+[[sequences]]
+name = "twice"
+first = {{ phase = "swap", offsets = {{ sectors = {{ every = 2, fraction = 0.5 }} }} }}
+then = {{ {then} }}
+"#,
+        expect = if variant == "reference" { "pass" } else { "fail" },
+    );
+    let f = dir.join(format!("{variant}.toml"));
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+fn cuts(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["record"] == "cut")
+        .collect()
+}
+
+#[test]
+fn every_op_second_cuts_land_on_the_operation_their_id_names() {
+    let dir = tmp("every-op");
+    let f = campaign(
+        &dir,
+        "reference",
+        r#"phase = "swap", offsets = { every_op = ["before", "inside:0.5", "after"] }"#,
+    );
+    let (code, ids, stderr) = cutpoint(&["plan", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let seconds: Vec<&str> = ids.lines().filter(|l| l.contains(">swap/op-")).collect();
+    assert!(seconds.len() > 30, "{ids}");
+    assert!(!stderr.contains("skipped"), "{stderr}");
+
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "the reference survives every double cut: {stdout}\n{stderr}");
+    let results = cuts(&out);
+    assert_eq!(results.len(), ids.lines().count());
+    let mut checked = 0;
+    for c in results
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().contains(">swap/op-"))
+    {
+        let id = c["id"].as_str().unwrap();
+        let (_, second) = id.split_once(">swap/op-").unwrap();
+        let (n, point) = second.split_once('-').unwrap();
+        let n: u64 = n.parse().unwrap();
+        let later = c["later_landings"].as_array().expect("the second cut's landing");
+        assert_eq!(later.len(), 1, "{id}");
+        if point == "before" {
+            // Operation n never started: nothing was in flight.
+            assert!(later[0]["op"].is_null() && later[0]["torn"].is_null(), "{id}: {c}");
+        } else {
+            let op = later[0]["op"].as_str().unwrap_or_default();
+            assert!(op.starts_with(&format!("#{n} ")), "{id} landed in {op:?}");
+            assert_eq!(later[0]["torn"].is_string(), point.starts_with("inside"), "{id}: {c}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, seconds.len());
+
+    // One second cut, replayed from power-on, gives the same bits and outcome.
+    let pick = seconds[seconds.len() / 2];
+    let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), pick]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("post-cut flash: identical"), "{stdout}");
+    assert!(stdout.contains("outcome: matches"), "{stdout}");
+}
+
+#[test]
+fn a_variant_without_swap_status_fails_double_cuts() {
+    let dir = tmp("no-status");
+    let f = campaign(
+        &dir,
+        "no-swap-status",
+        r#"phase = "swap", offsets = { every_op = ["inside:0.5"] }"#,
+    );
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "expect = \"fail\" and it failed: {stdout}\n{stderr}");
+    let failed = cuts(&out)
+        .iter()
+        .filter(|c| c["status"] == "fail" && c["id"].as_str().unwrap().contains(">swap/op-"))
+        .count();
+    assert!(failed > 0, "{stdout}");
+}
+
+#[test]
+fn a_recovery_without_the_second_phase_runs_the_first_cut_alone() {
+    let dir = tmp("alone");
+    // The recovery from a cut in the swap resumes the swap; the confirm phase comes only after
+    // it, so look for a phase the recovery never shows: the download.
+    let f = campaign_with(
+        &dir,
+        "reference",
+        r#"
+[[phases]]
+name = "download"
+start = 'ota: download-start'
+end = 'ota: download-done'
+offsets = { fixed = ["end"] }"#,
+        r#"phase = "download", offsets = { fixed = ["start"] }"#,
+    );
+    let (code, ids, stderr) = cutpoint(&["plan", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let alone: Vec<&str> = ids.lines().filter(|l| l.starts_with("twice:")).collect();
+    assert!(!alone.is_empty(), "{ids}");
+    assert!(alone.iter().all(|id| !id.contains('>')), "{ids}");
+    for id in &alone {
+        assert!(
+            stderr.contains(&format!("skipped {id}>*: no second cut")),
+            "{id} not listed as skipped:\n{stderr}"
+        );
+    }
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("offsets gave no cut point"), "{stderr}");
+    let ran: Vec<String> = cuts(&out)
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in alone {
+        assert!(ran.iter().any(|r| r == id), "{id} did not run");
+    }
+}
