@@ -18,6 +18,7 @@
 
 mod anchor;
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ use cutpoint_bench::{
     BenchClock, Console, ConsoleLine, CutCondition, CutPlan, CutRecord, OtaTransport, PowerGuard, PowerSwitch, Probe,
     RigError, RigErrorKind, RigResult, SharedSwitch, Trigger,
 };
-use cutpoint_campaign::{Aim, CutPoint, FileError, Role, StationFile};
+use cutpoint_campaign::{Aim, CutPoint, FileError, RestorePolicy, Role, StationFile};
 use cutpoint_report::{Landing, LogLine};
 use cutpoint_sim::BoardProfile;
 use fut::layout::Layout;
@@ -72,6 +73,8 @@ pub struct BenchConfig {
     pub layout: Layout,
     /// Written into the primary slot before every run.
     pub baseline: Arc<Vec<u8>>,
+    /// Whether that rewrites the areas in full or only the sectors that differ.
+    pub restore: RestorePolicy,
     /// Staged on the transport for every run.
     pub update: Arc<Vec<u8>>,
     /// The update is healthy: when the device reverts it after a cut, re-trigger it once.
@@ -186,6 +189,24 @@ pub fn baseline_writes(layout: &Layout, baseline: &[u8]) -> Option<Vec<(u32, Vec
         (layout.secondary.offset, vec![0xFF; layout.secondary.size as usize]),
         (layout.scratch.offset, vec![0xFF; layout.scratch.size as usize]),
     ])
+}
+
+/// The runs of whole sectors where `current` differs from `wanted` (both starting at `addr`,
+/// a sector boundary), adjacent sectors merged: `(address, range into wanted)`.
+pub fn changed_sectors(addr: u32, wanted: &[u8], current: &[u8], sector_size: u32) -> Vec<(u32, Range<usize>)> {
+    let sector = (sector_size as usize).max(1);
+    let mut runs: Vec<(u32, Range<usize>)> = Vec::new();
+    for start in (0..wanted.len()).step_by(sector) {
+        let end = (start + sector).min(wanted.len());
+        if current.get(start..end) == Some(&wanted[start..end]) {
+            continue;
+        }
+        match runs.last_mut() {
+            Some((_, r)) if r.end == start => r.end = end,
+            _ => runs.push((addr.wrapping_add(start as u32), start..end)),
+        }
+    }
+    runs
 }
 
 /// The simulated board profile whose flash map a station's device has: the first of the
@@ -450,7 +471,15 @@ impl Bench {
         let writes = baseline_writes(&cfg.layout, &cfg.baseline)
             .ok_or_else(|| RigError::unsupported(BACKEND, "the baseline image does not fit the primary slot"))?;
         for (addr, data) in writes {
-            self.probe.write_flash(addr, &data, &mut |_, _| {})?;
+            match cfg.restore {
+                RestorePolicy::Full => self.probe.write_flash(addr, &data, &mut |_, _| {})?,
+                RestorePolicy::ChangedSectors => {
+                    let current = self.probe.read_flash(addr, data.len())?;
+                    for (at, range) in changed_sectors(addr, &data, &current, cfg.layout.sector_size) {
+                        self.probe.write_flash(at, &data[range], &mut |_, _| {})?;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -802,6 +831,29 @@ mod tests {
             anchor,
             then: None,
         }
+    }
+
+    #[test]
+    fn only_sectors_that_differ_are_rewritten_and_neighbours_merge() {
+        let wanted: Vec<u8> = (0..64u8).collect();
+        assert!(changed_sectors(0x1000, &wanted, &wanted, 16).is_empty());
+        let mut current = wanted.clone();
+        current[3] ^= 1; // sector 0
+        current[20] = 0xFF; // sector 1
+        current[63] = 0; // sector 3, the last
+        assert_eq!(
+            changed_sectors(0x1000, &wanted, &current, 16),
+            vec![(0x1000, 0..32), (0x1030, 48..64)]
+        );
+        // A short read (the probe returned less) rewrites what it could not compare.
+        assert_eq!(changed_sectors(0, &wanted, &wanted[..40], 16), vec![(32, 32..64)]);
+        // An area that is not a whole number of sectors ends with a partial one.
+        assert_eq!(changed_sectors(0, &wanted[..40], &[0u8; 40], 16), vec![(0, 0..40)]);
+        assert_eq!(
+            changed_sectors(0, &wanted, &[], 0).len(),
+            1,
+            "a zero sector size is one run"
+        );
     }
 
     #[test]

@@ -308,6 +308,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         name: station.name.clone(),
         layout: profile.layout,
         baseline: old.bytes.clone(),
+        restore: station.restore,
         update: new.bytes.clone(),
         retrigger: c.images.update.health() == Health::Ok,
         dwell: cutpoint_bench::config::millis(c.effective_dwell_ms()),

@@ -14,7 +14,7 @@ use cutpoint::engine::{self, RunOutcome, RunSpec};
 use cutpoint::setup::{bench_setup, BenchSetup};
 use cutpoint::target::Target;
 use cutpoint_bench::BenchClock;
-use cutpoint_campaign::{load_campaign, Campaign};
+use cutpoint_campaign::{load_campaign, Campaign, RestorePolicy};
 use cutpoint_report::{CutResult, Status};
 use cutpoint_sim::imgtool::default_test_key;
 use cutpoint_sim::{BoardProfile, Firmware, NorFlash};
@@ -100,8 +100,12 @@ struct Bench {
 
 /// A campaign on the emulated station, with the device running `variant`.
 fn bench(campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) -> Bench {
+    bench_on(STATION, campaign, variant, mode, relay_ignores_off)
+}
+
+fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) -> Bench {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("station.toml"), STATION).unwrap();
+    std::fs::write(dir.path().join("station.toml"), station).unwrap();
     let path = dir.path().join("campaign.toml");
     std::fs::write(&path, campaign).unwrap();
     let c = load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
@@ -222,6 +226,47 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     );
     // Every cut restored the baseline and reset the device, then powered it back on.
     assert!(b.emulator.power_ons() >= 2 * o.journal.cuts.len() as u64);
+}
+
+#[test]
+fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
+    let phases = format!(
+        "{DOWNLOAD}offsets = {{ bytes = [6000] }}\n{SWAP}offsets = {{ fixed = [\"start\"], sectors = {{ every = 2 }} }}\n"
+    );
+    let text = campaign_text("bench-restore", "swap-scratch", 16, &phases);
+    let full = bench(&text, Variant::Reference, Mode::SwapScratch, false);
+    assert_eq!(full.setup.config.restore, RestorePolicy::Full);
+    let changed_station = STATION.replace("dwell_ms = 40\n", "dwell_ms = 40\nrestore = \"changed-sectors\"\n");
+    let changed = bench_on(&changed_station, &text, Variant::Reference, Mode::SwapScratch, false);
+    assert_eq!(changed.setup.config.restore, RestorePolicy::ChangedSectors);
+    let (a, b) = (run(&full), run(&changed));
+    let outcome = |o: &RunOutcome| -> Vec<(String, Status, Option<String>)> {
+        o.journal
+            .cuts
+            .iter()
+            .map(|c| (c.id.clone(), c.status, c.final_image.clone()))
+            .collect()
+    };
+    assert!(a.journal.cuts.len() >= 4, "{}", statuses(&a));
+    assert_eq!(outcome(&a), outcome(&b), "{}\n---\n{}", statuses(&a), statuses(&b));
+    assert!(
+        a.journal.cuts.iter().all(|c| c.status == Status::Pass),
+        "{}",
+        statuses(&a)
+    );
+    // A full restore programs both slots and the scratch every time (3 x 192 KiB + 8 KiB here);
+    // a changed-sectors restore only what the update touched.
+    let runs = a.journal.cuts.len() as u64 + 1;
+    let layout = full.setup.config.layout;
+    let area_bytes = u64::from(layout.primary.size + layout.secondary.size + layout.scratch.size);
+    assert_eq!(full.emulator.bytes_programmed(), runs * area_bytes);
+    let saved = changed.emulator.bytes_programmed();
+    assert!(saved > 0, "the first restore writes the baseline");
+    assert!(
+        saved * 4 < full.emulator.bytes_programmed(),
+        "changed-sectors programmed {saved} bytes, full {}",
+        full.emulator.bytes_programmed()
+    );
 }
 
 #[test]

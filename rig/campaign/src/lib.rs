@@ -35,4 +35,6 @@ pub use model::{
 };
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
-pub use station::{load_station, parse_station, Role, RoleTable, StationArea, StationFile, StationLayout};
+pub use station::{
+    load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
+};

@@ -79,6 +79,8 @@ pub struct StationFile {
     pub board: Option<String>,
     /// `[layout]`: the flash map of this bench's firmware, when it is not a built-in board's.
     pub layout: Option<StationLayout>,
+    /// How the probe brings the slots back to the baseline before each cut point.
+    pub restore: RestorePolicy,
     pub roles: Vec<RoleTable>,
     text: String,
 }
@@ -98,6 +100,38 @@ pub struct StationLayout {
     pub scratch: StationArea,
 }
 
+/// How the baseline is restored through the probe before each cut point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Erase and program the primary and secondary slots and the scratch area in full: every
+    /// sector the last cut may have left marginal is erased again. Slow (seconds per cut).
+    #[default]
+    Full,
+    /// Read the areas back and erase and program only the sectors that differ from the
+    /// baseline. Fast, but a sector whose erase the last cut interrupted late can read as
+    /// erased and still be marginal, and stays so into the next cut point.
+    ChangedSectors,
+}
+
+impl RestorePolicy {
+    pub const NAMES: [&'static str; 2] = ["full", "changed-sectors"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RestorePolicy::Full => "full",
+            RestorePolicy::ChangedSectors => "changed-sectors",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "full" => Some(RestorePolicy::Full),
+            "changed-sectors" => Some(RestorePolicy::ChangedSectors),
+            _ => None,
+        }
+    }
+}
+
 /// One region of a station's flash map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table { offset, size }")]
@@ -113,6 +147,7 @@ struct RawStation {
     description: Option<String>,
     #[serde(alias = "off_dwell_ms", alias = "off-dwell-ms")]
     dwell_ms: Option<Spanned<u64>>,
+    restore: Option<Spanned<String>>,
     target: Option<RawStationTarget>,
     layout: Option<StationLayout>,
     // The role tables are checked from the document itself, then decoded by their users.
@@ -164,6 +199,25 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
                 d.span(),
                 "expected a power-off time of at least 1 ms, got 0",
             ));
+        }
+    }
+    let mut restore = RestorePolicy::default();
+    if let Some(r) = &raw.restore {
+        match RestorePolicy::parse(r.get_ref()) {
+            Some(p) => restore = p,
+            None => {
+                let hint = crate::hint::closest(r.get_ref(), &RestorePolicy::NAMES)
+                    .map(|h| format!("; did you mean \"{h}\"?"))
+                    .unwrap_or_default();
+                errors.push(doc.error(
+                    &[Seg::key("restore")],
+                    r.span(),
+                    format!(
+                        "expected \"full\" or \"changed-sectors\", got \"{}\"{hint}",
+                        r.get_ref()
+                    ),
+                ));
+            }
         }
     }
     let mut roles = Vec::new();
@@ -220,6 +274,7 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         chip,
         board,
         layout: raw.layout,
+        restore,
         roles,
         text: text.to_string(),
     })
@@ -236,6 +291,7 @@ impl StationFile {
             chip: None,
             board: None,
             layout: None,
+            restore: RestorePolicy::default(),
             roles: Vec::new(),
             text: String::new(),
         }

@@ -282,6 +282,17 @@ fn station_unknown_key_and_missing_kind() {
 }
 
 #[test]
+fn station_restore_policy() {
+    let st = parse_station(STATION, Path::new("stations/ok.toml")).unwrap();
+    assert_eq!(st.restore, cutpoint_campaign::RestorePolicy::Full, "full by default");
+    let text = STATION.replace("dwell_ms = 500\n", "dwell_ms = 500\nrestore = \"changed-sectors\"\n");
+    let st = parse_station(&text, Path::new("stations/ok.toml")).unwrap();
+    assert_eq!(st.restore, cutpoint_campaign::RestorePolicy::ChangedSectors);
+    let text = STATION.replace("dwell_ms = 500\n", "dwell_ms = 500\nrestore = \"changed_sectors\"\n");
+    insta::assert_snapshot!("station_bad_restore", station_error_text(&text));
+}
+
+#[test]
 fn station_missing_roles() {
     insta::assert_snapshot!(
         "station_missing_roles",

@@ -69,6 +69,8 @@ struct State {
     cuts: u64,
     /// Power-on count.
     power_ons: u64,
+    /// Bytes the probe has programmed.
+    programmed: u64,
 }
 
 struct Shared {
@@ -113,6 +115,7 @@ impl Emulator {
                     lines: tx,
                     cuts: 0,
                     power_ons: 0,
+                    programmed: 0,
                 }),
                 clock,
                 firmware,
@@ -139,6 +142,11 @@ impl Emulator {
     /// How many times the device was powered on or reset.
     pub fn power_ons(&self) -> u64 {
         self.lock().power_ons
+    }
+
+    /// How many bytes the probe has programmed.
+    pub fn bytes_programmed(&self) -> u64 {
+        self.lock().programmed
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -417,6 +425,7 @@ impl Probe for FakeProbe {
             ));
         }
         flash.load(addr, data);
+        st.programmed += data.len() as u64;
         // Reprogrammed, the device has nothing of its past left.
         st.rejected = false;
         st.flash = Flash::Settled(flash);
