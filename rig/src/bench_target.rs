@@ -708,6 +708,7 @@ impl Bench {
                         requested_us: Some(rec.requested_us.saturating_sub(t0)),
                         actual_us: rec.actual_us.saturating_sub(t0),
                         op: None,
+                        op_point: None,
                         torn: None,
                     });
                     self.dwell(cfg, &rec)?;
@@ -719,6 +720,7 @@ impl Bench {
                         requested_us: None,
                         actual_us: end,
                         op: None,
+                        op_point: None,
                         torn: Some(format!(
                             "the cut never fired: the device was done before {}",
                             aim.describe()

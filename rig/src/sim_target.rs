@@ -224,12 +224,21 @@ fn lines(log: &RunLog) -> Vec<LogLine> {
         .collect()
 }
 
-fn describe_op(ops: &[OpRecord], index: Option<u64>) -> Option<String> {
-    let r = ops.get(index? as usize)?;
-    Some(format!(
-        "#{} {} {:#x}+{} @{}us",
-        r.index, r.kind, r.addr, r.len, r.start_us
-    ))
+fn describe_op(r: &OpRecord) -> String {
+    format!("#{} {} {:#x}+{} @{}us", r.index, r.kind, r.addr, r.len, r.start_us)
+}
+
+/// Where on its operation a cut fell.
+fn op_point(record: &CutRecord) -> &'static str {
+    match record.requested {
+        CutAt::Op {
+            point: OpPoint::Before, ..
+        } => "before",
+        CutAt::Op {
+            point: OpPoint::After, ..
+        } => "after",
+        _ => "inside",
+    }
 }
 
 fn requested_us(at: &CutAt) -> Option<u64> {
@@ -240,11 +249,16 @@ fn requested_us(at: &CutAt) -> Option<u64> {
 }
 
 fn landing(record: &CutRecord, ops: &[OpRecord]) -> Landing {
+    let op = record
+        .op_index
+        .and_then(|i| ops.get(i as usize))
+        .or(record.unstarted_op.as_ref());
     Landing {
         fault: record.kind.name().to_string(),
         requested_us: requested_us(&record.requested),
         actual_us: record.actual_us,
-        op: describe_op(ops, record.op_index),
+        op: op.map(describe_op),
+        op_point: op.map(|_| op_point(record).to_string()),
         torn: record.torn.as_ref().map(|t| t.to_string()),
     }
 }
@@ -257,6 +271,7 @@ fn live_landing(log: &RunLog, plan: &CutPlan) -> Landing {
             requested_us: requested_us(&plan.at),
             actual_us: log.duration_us,
             op: None,
+            op_point: None,
             torn: Some(format!("the fault never fired: the run ended ({:?}) first", log.end)),
         },
     }

@@ -68,6 +68,10 @@ pub struct Landing {
     pub actual_us: u64,
     /// The flash operation in flight or just finished (simulated board), e.g. `#123 erase 0x4f000+4096`.
     pub op: Option<String>,
+    /// Where on `op` the cut fell: `before` (it never started), `inside` or `after` (it had
+    /// just finished). Absent: inside, when `op` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_point: Option<String>,
     /// What the cut did to the operation in flight, e.g. `program torn: most (13 of 20 bits), 2 weak`.
     pub torn: Option<String>,
 }

@@ -131,7 +131,12 @@ pub fn describe_landing(landing: &Landing) -> String {
         text.push_str(&format!(" (requested {requested} µs)"));
     }
     if let Some(op) = &landing.op {
-        text.push_str(&format!(" during {op}"));
+        let relation = match landing.op_point.as_deref() {
+            Some("before") => "just before",
+            Some("after") => "just after",
+            _ => "during",
+        };
+        text.push_str(&format!(" {relation} {op}"));
     }
     if let Some(torn) = &landing.torn {
         text.push_str(&format!("; {torn}"));
@@ -184,11 +189,27 @@ mod tests {
             requested_us: Some(1234),
             actual_us: 1240,
             op: Some("#123 erase 0x4f000+4096".into()),
+            op_point: None,
             torn: Some("erase torn: 40%".into()),
         };
         assert_eq!(
             describe_landing(&landing),
             "power-cut at 1240 µs (requested 1234 µs) during #123 erase 0x4f000+4096; erase torn: 40%"
         );
+        let before = Landing {
+            requested_us: None,
+            op_point: Some("before".into()),
+            torn: None,
+            ..landing.clone()
+        };
+        assert_eq!(
+            describe_landing(&before),
+            "power-cut at 1240 µs just before #123 erase 0x4f000+4096"
+        );
+        let after = Landing {
+            op_point: Some("after".into()),
+            ..before
+        };
+        assert!(describe_landing(&after).ends_with(" just after #123 erase 0x4f000+4096"));
     }
 }

@@ -63,6 +63,7 @@ fn passing(id: &str, requested_us: u64, op: &str) -> CutResult {
             requested_us: Some(requested_us),
             actual_us: requested_us + 3,
             op: Some(op.to_owned()),
+            op_point: None,
             torn: None,
         }),
         later_landings: vec![],
@@ -157,6 +158,7 @@ fn fixture() -> Journal {
         requested_us: None,
         actual_us: 1_812,
         op: Some("#17 program 0x4f000+8".to_owned()),
+        op_point: None,
         torn: Some("program torn: some (3 of 11 bits), 1 weak".to_owned()),
     }];
     failed.first_boot = None;

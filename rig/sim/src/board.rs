@@ -140,6 +140,10 @@ pub struct CutRecord {
     /// The flash operation in flight or just finished, when the cut was aimed at one.
     pub op_index: Option<u64>,
     pub torn: Option<TornReport>,
+    /// A cut just before operation `op_index`: that operation, which never started (so it is
+    /// not in the run's journal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstarted_op: Option<OpRecord>,
 }
 
 /// A timestamped console line.
@@ -390,6 +394,7 @@ impl<'a> Mcu<'a> {
                 actual_us,
                 op_index,
                 torn,
+                unstarted_op: None,
             });
         }
     }
@@ -438,6 +443,18 @@ impl<'a> Mcu<'a> {
             None => self.complete(op, index, start, dur, false),
             Some(Landing::Before) => {
                 self.die(start, Some(index), None);
+                if let Some(cut) = self.cut.as_mut() {
+                    cut.unstarted_op = Some(OpRecord {
+                        index,
+                        kind: op.kind(),
+                        addr: op.addr(),
+                        len: op.len(),
+                        start_us: start,
+                        end_us: start,
+                        dropped: false,
+                        op: None,
+                    });
+                }
                 Err(FlashError::Device)
             }
             Some(Landing::After) => {

@@ -156,6 +156,8 @@ impl Cursor {
             actual_us,
             op_index,
             torn,
+            // The recording's journal holds the operation a cut lands just before.
+            unstarted_op: None,
         }
     }
 }
