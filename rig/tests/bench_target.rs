@@ -100,10 +100,11 @@ struct Bench {
 
 /// A campaign on the emulated station, with the device running `variant`.
 fn bench(campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) -> Bench {
-    bench_on(STATION, campaign, variant, mode, relay_ignores_off)
+    bench_on(STATION, campaign, variant, mode, relay_ignores_off, fake_bench::SCALE)
 }
 
-fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) -> Bench {
+/// Like [`bench`], on `station`, the device's clock `scale` times the wall clock's.
+fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool, scale: u64) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("station.toml"), station).unwrap();
     let path = dir.path().join("campaign.toml");
@@ -116,6 +117,7 @@ fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_i
     let firmware = Firmware::new(profile.layout, mode, variant, key, false);
     let clock = BenchClock::new();
     let (emulator, console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
+    let emulator = emulator.with_scale(scale);
     let target = BenchTarget::from_parts(emulator.parts(console, relay_ignores_off), setup.config.clone()).unwrap();
     Bench {
         campaign: c,
@@ -170,11 +172,15 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
          [[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
          offsets = {{ us = [250] }}\n"
     );
-    let b = bench(
+    // The new image confirms itself 50 ms (device time) after its first boot: at a device clock
+    // 10 times the wall clock's, the trigger has 5 ms of wall time to cut before that.
+    let b = bench_on(
+        STATION,
         &campaign_text("bench-reference", "swap-scratch", 16, &phases),
         Variant::Reference,
         Mode::SwapScratch,
         false,
+        10,
     );
     assert_eq!(b.target.workers(), 1);
     assert!(
@@ -237,7 +243,14 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
     let full = bench(&text, Variant::Reference, Mode::SwapScratch, false);
     assert_eq!(full.setup.config.restore, RestorePolicy::Full);
     let changed_station = STATION.replace("dwell_ms = 40\n", "dwell_ms = 40\nrestore = \"changed-sectors\"\n");
-    let changed = bench_on(&changed_station, &text, Variant::Reference, Mode::SwapScratch, false);
+    let changed = bench_on(
+        &changed_station,
+        &text,
+        Variant::Reference,
+        Mode::SwapScratch,
+        false,
+        fake_bench::SCALE,
+    );
     assert_eq!(changed.setup.config.restore, RestorePolicy::ChangedSectors);
     let (a, b) = (run(&full), run(&changed));
     let outcome = |o: &RunOutcome| -> Vec<(String, Status, Option<String>)> {
@@ -323,11 +336,14 @@ fn a_relay_that_does_not_cut_is_a_rig_error_not_a_device_failure() {
         "{DOWNLOAD}offsets = {{ fixed = [\"start\"], bytes = [6000] }}\n\
          {SWAP}offsets = {{ fixed = [\"start\"] }}\n"
     );
-    let b = bench(
+    // A long dwell: the device, still powered, talks inside it however loaded the machine is.
+    let b = bench_on(
+        &STATION.replace("dwell_ms = 40\n", "dwell_ms = 500\n"),
         &campaign_text("bench-stuck-relay", "swap-scratch", 64, &phases),
         Variant::Reference,
         Mode::SwapScratch,
         true,
+        fake_bench::SCALE,
     );
     let o = run(&b);
     assert_eq!(o.journal.control.as_ref().unwrap().status, Status::Pass);

@@ -25,6 +25,11 @@ impl Target for CancelledPartWay<'_> {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+    /// One worker, whatever the inner target offers: with more, a worker could finish a cut
+    /// after the flag went up.
+    fn workers(&self) -> usize {
+        1
+    }
     fn control(&self) -> Result<ControlObservation, RigError> {
         self.inner.control()
     }

@@ -305,7 +305,9 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             while cut_at.elapsed() < dwell {
                 let left = dwell.saturating_sub(cut_at.elapsed());
                 if let Ok(Some(l)) = con.read_line(left) {
-                    if cut_at.elapsed() > opts.quiet_after {
+                    // Judged by when the line arrived, not when this loop got to it.
+                    let arrived = clock.instant_at(l.t_us);
+                    if arrived.saturating_duration_since(cut_at) > opts.quiet_after {
                         late.push(l.text);
                     }
                 }

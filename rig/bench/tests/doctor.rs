@@ -95,8 +95,11 @@ fn a_working_bench_is_fit_and_measured() {
     assert!(text.contains("station is FIT"), "{text}");
     assert_eq!(report.relay_off_us.len(), 2);
     assert_eq!(report.boot_banner_ms.len(), 2, "{text}");
+    // The fake board prints its banner about 30 ms after power-on; how late the doctor notices
+    // that the switch command finished depends on the machine's load, so only the upper bound
+    // is firm.
     assert!(
-        report.boot_banner_ms.iter().all(|&ms| (20..1000).contains(&ms)),
+        report.boot_banner_ms.iter().all(|&ms| ms < 1000),
         "{:?}",
         report.boot_banner_ms
     );

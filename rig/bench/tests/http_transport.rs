@@ -59,8 +59,30 @@ fn request(addr: SocketAddr, range: Option<&str>) -> TcpStream {
 
 /// Reads a reply until the server closes or nothing arrives for `idle`.
 fn read_reply(s: &mut TcpStream, idle: Duration) -> Reply {
-    s.set_read_timeout(Some(idle)).unwrap();
+    read_reply_from(s, Vec::new(), idle)
+}
+
+/// Reads a reply whose server stalls after `n` body bytes: waits (up to 10 s) for those, then
+/// reads on until the line has been idle for `idle`, so bytes past `n` would be seen.
+fn read_held_reply(s: &mut TcpStream, n: usize, idle: Duration) -> Reply {
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    let body_len = |raw: &[u8]| raw.windows(4).position(|w| w == b"\r\n\r\n").map(|e| raw.len() - e - 4);
+    while body_len(&raw).is_none_or(|b| b < n) && Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => raw.extend_from_slice(&buf[..k]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    read_reply_from(s, raw, idle)
+}
+
+fn read_reply_from(s: &mut TcpStream, mut raw: Vec<u8>, idle: Duration) -> Reply {
+    s.set_read_timeout(Some(idle)).unwrap();
     let mut buf = [0u8; 8192];
     loop {
         match s.read(&mut buf) {
@@ -87,7 +109,7 @@ fn read_reply(s: &mut TcpStream, idle: Duration) -> Reply {
 
 fn get(addr: SocketAddr, range: Option<&str>) -> Reply {
     let mut s = request(addr, range);
-    read_reply(&mut s, Duration::from_secs(2))
+    read_reply(&mut s, Duration::from_secs(5))
 }
 
 #[test]
@@ -142,7 +164,7 @@ fn hold_delivers_exactly_n_bytes_and_a_ranged_resume_completes_the_image() {
     let counter = t.delivery_counter().unwrap();
     let mut held = request(t.local_addr(), None);
     assert_eq!(counter.wait_at_least(n, Duration::from_secs(5)), n);
-    let first = read_reply(&mut held, Duration::from_millis(400));
+    let first = read_held_reply(&mut held, n as usize, Duration::from_millis(400));
     assert_eq!(first.status, 200);
     assert_eq!(
         first.header("content-length"),
@@ -186,9 +208,9 @@ fn a_held_stream_goes_on_when_the_hold_moves() {
     assert_eq!(t.bytes_delivered(), 60_000);
     let started = Instant::now();
     t.hold_at(None).unwrap();
-    let r = read_reply(&mut s, Duration::from_secs(2));
+    let r = read_reply(&mut s, Duration::from_secs(5));
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "the server closed the finished stream"
     );
     assert_eq!(r.body, img);

@@ -10,7 +10,7 @@ use cutpoint_bench::config::SerialConsoleConfig;
 use cutpoint_bench::console::serial::SerialConsole;
 use cutpoint_bench::{BenchClock, Console, ConsoleLine, RigErrorKind};
 
-const T: Duration = Duration::from_secs(2);
+const T: Duration = Duration::from_secs(5);
 
 fn cfg(port: &std::path::Path) -> SerialConsoleConfig {
     SerialConsoleConfig {
@@ -45,8 +45,13 @@ fn lines_survive_the_device_going_away_and_coming_back_elsewhere() {
     assert!(a.t_us >= before && b.t_us >= a.t_us && b.t_us <= clock.now_us());
 
     // The cut: a line is half sent, then the adapter vanishes.
+    let read_so_far = con.status().bytes_read;
     first.write("I: writing sect");
-    std::thread::sleep(Duration::from_millis(50));
+    // Closing a pty's master discards what the reader has not taken in yet.
+    assert!(
+        wait_for(T, || con.status().bytes_read >= read_so_far + 15),
+        "the half line is read before the adapter goes"
+    );
     let second = Pty::new(); // created first, so it cannot reuse the old node's number
     assert_ne!(second.path, first.path);
     drop(first);

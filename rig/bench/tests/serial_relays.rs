@@ -56,7 +56,7 @@ fn lcus_sends_checked_frames_to_its_channel() {
     relay.set_power(false).unwrap();
     relay.set_power(true).unwrap();
     relay.set_power(false).unwrap();
-    assert!(wait_for(Duration::from_secs(2), || log.lock().unwrap().states.len() == 3));
+    assert!(wait_for(Duration::from_secs(10), || log.lock().unwrap().states.len() == 3));
     let g = log.lock().unwrap();
     assert!(g.bad_frames.is_empty(), "bad frames: {:02x?}", g.bad_frames);
     assert_eq!(g.states, [(2, false), (2, true), (2, false)]);

@@ -185,7 +185,7 @@ fn open(pty: &Pty, dir: &tempfile::TempDir) -> SmpTransport {
         port: link.to_string_lossy().into(),
         baud: 115200,
         mtu: None,
-        timeout_ms: Some(2000),
+        timeout_ms: Some(5000),
         image: None,
     })
     .unwrap()

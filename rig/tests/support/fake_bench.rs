@@ -78,22 +78,14 @@ struct Shared {
     clock: BenchClock,
     firmware: Firmware,
     max_boots: u32,
+    /// Virtual microseconds per wall-clock microsecond.
+    scale: u64,
 }
 
 /// The emulated device. Clones share it.
 #[derive(Clone)]
 pub struct Emulator {
     shared: Arc<Shared>,
-}
-
-fn virtual_us(start: Instant, at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(start).as_micros())
-        .unwrap_or(u64::MAX)
-        .saturating_mul(SCALE)
-}
-
-fn wall(t_virtual: u64) -> Duration {
-    Duration::from_micros(t_virtual / SCALE)
 }
 
 impl Emulator {
@@ -120,9 +112,32 @@ impl Emulator {
                 clock,
                 firmware,
                 max_boots,
+                scale: SCALE,
             }),
         };
         (emu, FakeConsole { rx })
+    }
+
+    /// The same device with its clock `scale` times faster than the wall clock (default
+    /// [`SCALE`]): a lower scale widens, in wall time, the windows a test aims a cut at.
+    pub fn with_scale(self, scale: u64) -> Emulator {
+        let shared = Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the scale before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                scale: scale.max(1),
+                ..shared
+            }),
+        }
+    }
+
+    fn virtual_us(&self, start: Instant, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(start).as_micros())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(self.shared.scale)
+    }
+
+    fn wall(&self, t_virtual: u64) -> Duration {
+        Duration::from_micros(t_virtual / self.shared.scale)
     }
 
     /// The parts of a bench around this device.
@@ -188,10 +203,12 @@ impl Emulator {
     /// Powers the device's CPU up from its flash. It starts now; working its run out takes
     /// the rig's time, not the device's.
     fn start(&self, st: &mut State) {
-        let start = Instant::now();
         let flash = self.settle(st);
         let update = st.staged.clone();
         let (log, end_flash) = self.run_board(flash.clone(), update.clone(), Self::hold_plan(st.hold));
+        // The device's clock starts once its run is worked out, so a slow simulation delays
+        // the boot instead of bunching its first lines together.
+        let start = Instant::now();
         let stalled = st.hold.is_some() && log.cut.is_some();
         st.power_ons += 1;
         st.session = Some(Session {
@@ -223,8 +240,8 @@ impl Emulator {
                     return;
                 };
                 match s.log.console.get(s.played) {
-                    Some(l) => (s.start + wall(l.t_us), true),
-                    None if s.stalled => (s.start + wall(s.log.duration_us), false),
+                    Some(l) => (s.start + self.wall(l.t_us), true),
+                    None if s.stalled => (s.start + self.wall(s.log.duration_us), false),
                     None => return,
                 }
             };
@@ -265,7 +282,7 @@ impl Emulator {
     /// the run left at this instant (`kind` decides the flash operation in flight).
     fn stop(&self, st: &mut State, kind: FaultKind) {
         let Some(s) = st.session.as_ref() else { return };
-        let t = virtual_us(s.start, Instant::now());
+        let t = self.virtual_us(s.start, Instant::now());
         while st
             .session
             .as_ref()
@@ -296,7 +313,7 @@ impl Emulator {
         match st.session.as_ref() {
             None => self.settle(st),
             Some(s) => {
-                let t = virtual_us(s.start, Instant::now());
+                let t = self.virtual_us(s.start, Instant::now());
                 if t >= s.log.duration_us {
                     s.end_flash.clone()
                 } else {
@@ -317,7 +334,7 @@ impl Emulator {
         st.hold = hold;
         let Some(s) = st.session.as_ref() else { return };
         let now = Instant::now();
-        let waited_from = s.start + wall(s.log.duration_us);
+        let waited_from = s.start + self.wall(s.log.duration_us);
         let start = if s.stalled && now > waited_from {
             // The device's clock stood still while it waited.
             s.start + (now - waited_from)

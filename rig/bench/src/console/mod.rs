@@ -71,6 +71,7 @@ impl Drop for ReaderThread {
 pub struct LinkState {
     connected: AtomicBool,
     opens: AtomicU64,
+    bytes: AtomicU64,
     last_change_us: AtomicU64,
     where_: Mutex<String>,
 }
@@ -82,6 +83,8 @@ pub struct LinkStatus {
     pub connected: bool,
     /// How many times it was opened (1 after the first open, +1 per reopen).
     pub opens: u64,
+    /// Bytes read from the device so far, over every open.
+    pub bytes_read: u64,
     /// When it last connected or disconnected (bench clock, µs).
     pub last_change_us: u64,
     /// The device node (or probe) it is read from.
@@ -96,6 +99,10 @@ impl LinkState {
         self.connected.store(true, Ordering::Release);
     }
 
+    pub(crate) fn add_bytes(&self, n: usize) {
+        self.bytes.fetch_add(n as u64, Ordering::AcqRel);
+    }
+
     pub(crate) fn set_disconnected(&self, t_us: u64) {
         self.last_change_us.store(t_us, Ordering::Release);
         self.connected.store(false, Ordering::Release);
@@ -105,6 +112,7 @@ impl LinkState {
         LinkStatus {
             connected: self.connected.load(Ordering::Acquire),
             opens: self.opens.load(Ordering::Acquire),
+            bytes_read: self.bytes.load(Ordering::Acquire),
             last_change_us: self.last_change_us.load(Ordering::Acquire),
             device: self.where_.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }

@@ -168,6 +168,7 @@ impl Reader {
             }
             if got > 0 {
                 let t = self.clock.now_us();
+                self.link.add_bytes(got);
                 let tx = &self.tx;
                 lines.push(&buf[..got], t, &mut |l| {
                     let _ = tx.send(l);

@@ -119,6 +119,7 @@ impl Reader {
                 Ok(0) => true,
                 Ok(n) => {
                     let t = self.clock.now_us();
+                    self.link.add_bytes(n);
                     let tx = &self.tx;
                     lines.push(&buf[..n], t, &mut |l| {
                         let _ = tx.send(l);

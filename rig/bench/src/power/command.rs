@@ -36,8 +36,9 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
         }
         let _ = tx.send(String::from_utf8_lossy(&s).trim().to_string());
     });
-    // A grandchild may keep stderr open after the command ended: do not wait for it long.
-    let stderr_text = move || rx.recv_timeout(Duration::from_millis(200)).unwrap_or_default();
+    // A grandchild may keep stderr open after the command ended: do not wait for it long, but
+    // long enough for a loaded machine to schedule the reader.
+    let stderr_text = move || rx.recv_timeout(Duration::from_millis(500)).unwrap_or_default();
     let deadline = crate::clock::from_now(timeout);
     let status = loop {
         match child.try_wait() {
