@@ -694,7 +694,31 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     let out = out.unwrap_or_else(|| dirs[0].clone());
     match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
         Ok(s) => {
-            outln!("reports written to {} ({s:?})", out.display());
+            let c = s.counts;
+            outln!(
+                "{}: {} cut points: {} passed, {} failed, {} rig errors, {} not run ({})",
+                s.campaign,
+                c.total(),
+                c.pass,
+                c.fail,
+                c.error,
+                c.not_run,
+                s.end.as_deref().unwrap_or("interrupted")
+            );
+            for note in &s.notes {
+                outln!("note: {note}");
+            }
+            outln!(
+                "reports written to {}: {} ({} per-cut artifact folders)",
+                out.display(),
+                s.files
+                    .iter()
+                    .filter_map(|f| f.file_name())
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.artifact_dirs
+            );
             PASS
         }
         Err(e) => {

@@ -141,7 +141,7 @@ fn partitions_cover_the_plan_and_merge() {
         .0,
         0
     );
-    let (code, _, stderr) = cutpoint(&[
+    let (code, stdout, stderr) = cutpoint(&[
         "report",
         a.to_str().unwrap(),
         b.to_str().unwrap(),
@@ -149,6 +149,13 @@ fn partitions_cover_the_plan_and_merge() {
         m.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "smoke: {n} cut points: {n} passed, 0 failed, 0 rig errors, 0 not run (complete)",
+            n = whole.len()
+        )),
+        "{stdout}"
+    );
     let junit = std::fs::read_to_string(m.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase").count(), whole.len());
 }

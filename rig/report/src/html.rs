@@ -168,12 +168,12 @@ pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_
     out.push_str(
         "<section id=\"matrix\">\n<h2>Cut points</h2>\n<p class=\"legend\">\
          <i class=\"c pass\"></i> pass <i class=\"c fail\"></i> fail <i class=\"c error\"></i> rig error \
-         <i class=\"c not-run\"></i> not run. Each block is a phase, its offsets in planned order; \
-         hover for the id, click for details.</p>\n",
+         <i class=\"c not-run\"></i> not run. Each block is a phase, its offsets in planned order \
+         (a double cut's second cuts get a block per first cut); hover for the id, click for details.</p>\n",
     );
-    for phase in journal.phases() {
+    for phase in journal.matrix_blocks() {
         out.push_str("<div class=\"phase\"><h3>");
-        push_html(&mut out, phase.name);
+        push_html(&mut out, &phase.title);
         out.push_str(" <small>");
         push_html(&mut out, &phase_counts_text(phase.counts));
         out.push_str("</small></h3><div class=\"cells\">");

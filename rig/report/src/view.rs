@@ -64,6 +64,13 @@ pub struct PhaseBlock<'a> {
     pub counts: Counts,
 }
 
+/// One block of the HTML matrix (see [`Journal::matrix_blocks`]).
+pub struct MatrixBlock<'a> {
+    pub title: String,
+    pub rows: Vec<CutRow<'a>>,
+    pub counts: Counts,
+}
+
 impl Journal {
     /// Every cut point in planned order; results that were not planned (hand-edited or older plans)
     /// follow in the order they were recorded.
@@ -109,6 +116,33 @@ impl Journal {
             });
             blocks[i].counts.add(row.status());
             blocks[i].rows.push(row);
+        }
+        blocks
+    }
+
+    /// The blocks of the report's matrix: each phase's single cuts, then, for each first cut of
+    /// a sequence, its second cuts (ids `first-id>phase/offset`) in a block of their own
+    /// titled `first-id ›`, so an exhaustive double-cut campaign reads as one row per first cut.
+    pub fn matrix_blocks(&self) -> Vec<MatrixBlock<'_>> {
+        let mut blocks: Vec<MatrixBlock<'_>> = Vec::new();
+        for phase in self.phases() {
+            let mut index: HashMap<Option<&str>, usize> = HashMap::new();
+            for row in phase.rows {
+                let head = row.id.split_once('>').map(|(h, _)| h);
+                let i = *index.entry(head).or_insert_with(|| {
+                    blocks.push(MatrixBlock {
+                        title: match head {
+                            None => phase.name.to_string(),
+                            Some(h) => format!("{h} \u{203a}"),
+                        },
+                        rows: Vec::new(),
+                        counts: Counts::default(),
+                    });
+                    blocks.len() - 1
+                });
+                blocks[i].counts.add(row.status());
+                blocks[i].rows.push(row);
+            }
         }
         blocks
     }
@@ -180,6 +214,51 @@ mod tests {
         assert_eq!(phases[1].0, "a");
         assert_eq!(phases[2].0, "x");
         assert_eq!(j.counts().total(), 4);
+    }
+
+    #[test]
+    fn second_cuts_get_a_matrix_block_per_first_cut() {
+        let ids = [
+            "swap/start",
+            "twice:swap/sector-1>swap/op-0001-before",
+            "twice:swap/sector-1>swap/op-0002-before",
+            "swap/end",
+            "twice:swap/sector-5>swap/op-0001-before",
+            "confirm/start",
+        ];
+        let mut h = header("aa", None, &ids);
+        // As the engine plans them: a double cut sits in its first cut's phase.
+        for p in &mut h.planned {
+            if p.id.starts_with("twice:") {
+                p.phase = "swap".into();
+            }
+        }
+        let mut j = Journal::new(h);
+        j.cuts.push(cut("swap/start", Status::Pass));
+        let blocks: Vec<_> = j
+            .matrix_blocks()
+            .iter()
+            .map(|b| (b.title.clone(), b.rows.iter().map(|r| r.id).collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                ("swap".to_string(), vec!["swap/start", "swap/end"]),
+                (
+                    "twice:swap/sector-1 \u{203a}".to_string(),
+                    vec![
+                        "twice:swap/sector-1>swap/op-0001-before",
+                        "twice:swap/sector-1>swap/op-0002-before"
+                    ]
+                ),
+                (
+                    "twice:swap/sector-5 \u{203a}".to_string(),
+                    vec!["twice:swap/sector-5>swap/op-0001-before"]
+                ),
+                ("confirm".to_string(), vec!["confirm/start"]),
+            ]
+        );
+        assert_eq!(j.matrix_blocks()[0].counts.pass, 1);
     }
 
     #[test]
