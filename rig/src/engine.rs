@@ -75,6 +75,21 @@ pub struct WorkItem {
     pub chain: Vec<CutPoint>,
 }
 
+impl WorkItem {
+    /// The item of one cut, under the cut's own id.
+    fn single(index: u64, p: CutPoint) -> WorkItem {
+        WorkItem {
+            index,
+            id: p.id.clone(),
+            phase: p.phase.clone(),
+            offset: p.offset.clone(),
+            repetition: p.repetition,
+            seed: p.seed,
+            chain: vec![p],
+        }
+    }
+}
+
 fn log_lines(tl: &[LogLine]) -> Vec<(u64, &str)> {
     tl.iter().map(|l| (l.t_us, l.text.as_str())).collect()
 }
@@ -171,17 +186,11 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
                 Err(e) => return Err(EngineError::Plan(e.to_string())),
             };
             if seconds.is_empty() {
-                let mut alone = p.clone();
-                alone.then = None;
-                items.push(WorkItem {
-                    index: items.len() as u64,
-                    id: p.id.clone(),
-                    phase: p.phase.clone(),
-                    offset: p.offset.clone(),
-                    repetition: p.repetition,
-                    seed: p.seed,
-                    chain: vec![alone],
-                });
+                let alone = CutPoint {
+                    then: None,
+                    ..p.clone()
+                };
+                items.push(WorkItem::single(items.len() as u64, alone));
             }
             for s in seconds {
                 items.push(WorkItem {
@@ -195,15 +204,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
                 });
             }
         } else {
-            items.push(WorkItem {
-                index: items.len() as u64,
-                id: p.id.clone(),
-                phase: p.phase.clone(),
-                offset: p.offset.clone(),
-                repetition: p.repetition,
-                seed: p.seed,
-                chain: vec![p],
-            });
+            items.push(WorkItem::single(items.len() as u64, p));
         }
     }
     if let Some((k, n)) = spec.partition {

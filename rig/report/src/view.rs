@@ -64,6 +64,29 @@ pub struct PhaseBlock<'a> {
     pub counts: Counts,
 }
 
+/// `rows` grouped by `key`, groups in the order their first row comes, with their counts.
+fn grouped<'a, K: std::hash::Hash + Eq>(
+    rows: Vec<CutRow<'a>>,
+    key: impl Fn(&CutRow<'a>) -> K,
+) -> Vec<(K, Vec<CutRow<'a>>, Counts)> {
+    let mut groups: Vec<(K, Vec<CutRow<'a>>, Counts)> = Vec::new();
+    let mut index: HashMap<K, usize> = HashMap::new();
+    for row in rows {
+        let k = key(&row);
+        let i = match index.get(&k) {
+            Some(&i) => i,
+            None => {
+                groups.push((key(&row), Vec::new(), Counts::default()));
+                index.insert(k, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[i].2.add(row.status());
+        groups[i].1.push(row);
+    }
+    groups
+}
+
 /// One block of the HTML matrix (see [`Journal::matrix_blocks`]).
 pub struct MatrixBlock<'a> {
     pub title: String,
@@ -103,45 +126,24 @@ impl Journal {
 
     /// The cut points grouped by phase; phases in the order the plan first reaches them.
     pub fn phases(&self) -> Vec<PhaseBlock<'_>> {
-        let mut blocks: Vec<PhaseBlock<'_>> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for row in self.rows() {
-            let i = *index.entry(row.phase).or_insert_with(|| {
-                blocks.push(PhaseBlock {
-                    name: row.phase,
-                    rows: Vec::new(),
-                    counts: Counts::default(),
-                });
-                blocks.len() - 1
-            });
-            blocks[i].counts.add(row.status());
-            blocks[i].rows.push(row);
-        }
-        blocks
+        grouped(self.rows(), |row| row.phase)
+            .into_iter()
+            .map(|(name, rows, counts)| PhaseBlock { name, rows, counts })
+            .collect()
     }
 
     /// The blocks of the report's matrix: each phase's single cuts, then, for each first cut of
     /// a sequence, its second cuts (ids `first-id>phase/offset`) in a block of their own
     /// titled `first-id ›`, so an exhaustive double-cut campaign reads as one row per first cut.
     pub fn matrix_blocks(&self) -> Vec<MatrixBlock<'_>> {
-        let mut blocks: Vec<MatrixBlock<'_>> = Vec::new();
+        let mut blocks = Vec::new();
         for phase in self.phases() {
-            let mut index: HashMap<Option<&str>, usize> = HashMap::new();
-            for row in phase.rows {
-                let head = row.id.split_once('>').map(|(h, _)| h);
-                let i = *index.entry(head).or_insert_with(|| {
-                    blocks.push(MatrixBlock {
-                        title: match head {
-                            None => phase.name.to_string(),
-                            Some(h) => format!("{h} \u{203a}"),
-                        },
-                        rows: Vec::new(),
-                        counts: Counts::default(),
-                    });
-                    blocks.len() - 1
-                });
-                blocks[i].counts.add(row.status());
-                blocks[i].rows.push(row);
+            for (head, rows, counts) in grouped(phase.rows, |row| row.id.split_once('>').map(|(h, _)| h)) {
+                let title = match head {
+                    None => phase.name.to_string(),
+                    Some(h) => format!("{h} \u{203a}"),
+                };
+                blocks.push(MatrixBlock { title, rows, counts });
             }
         }
         blocks
