@@ -1,22 +1,13 @@
 //! The fixture files are what the project's own tools make, and they decode and run.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli;
+use cli::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
+/// Exit code and stdout followed by stderr.
 fn cutpoint(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let (code, stdout, stderr) = cli::cutpoint(args);
+    (code, stdout + &stderr)
 }
 
 #[test]
