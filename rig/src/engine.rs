@@ -76,18 +76,87 @@ pub struct WorkItem {
 }
 
 impl WorkItem {
-    /// The item of one cut, under the cut's own id.
-    fn single(index: u64, p: CutPoint) -> WorkItem {
-        WorkItem {
+    /// The item of a chain of cuts, under the last cut's id, in the first cut's phase (the row
+    /// of the matrix); its offset is the id after the first phase name.
+    fn chain(index: u64, chain: Vec<CutPoint>) -> Option<WorkItem> {
+        let (first, last) = (chain.first()?, chain.last()?);
+        let offset = if chain.len() == 1 {
+            first.offset.clone()
+        } else {
+            last.id
+                .split_once('/')
+                .map_or(last.offset.clone(), |(_, o)| o.to_string())
+        };
+        Some(WorkItem {
             index,
-            id: p.id.clone(),
-            phase: p.phase.clone(),
-            offset: p.offset.clone(),
-            repetition: p.repetition,
-            seed: p.seed,
-            chain: vec![p],
-        }
+            id: last.id.clone(),
+            phase: first.phase.clone(),
+            offset,
+            repetition: last.repetition,
+            seed: last.seed,
+            chain,
+        })
     }
+}
+
+/// Plans `chain`: as it is when no further cut follows its last one, else every chain that a
+/// sequence's next cuts extend it to, found on the run that recovers from it (depth first, so
+/// the plan keeps each first cut's chains together).
+fn plan_chain(
+    target: &dyn Target,
+    spec: &RunSpec,
+    rules: &RecoveryRules,
+    mut chain: Vec<CutPoint>,
+    items: &mut Vec<WorkItem>,
+    skipped: &mut Vec<campaign::Skipped>,
+) -> Result<(), EngineError> {
+    let Some(last) = chain.last() else { return Ok(()) };
+    let next = if last.then.is_some() {
+        let refs: Vec<&CutPoint> = chain.iter().collect();
+        let recovery = target.recovery_timeline(&last.id, &refs, rules)?;
+        let lines = log_lines(&recovery.console);
+        let rtl = Timeline {
+            console: &lines,
+            ops: recovery.ops.as_deref(),
+            update_size: spec.update_size,
+        };
+        match campaign::expand_second_plan(spec.campaign, last, &rtl) {
+            Ok(plan) => {
+                skipped.extend(plan.skipped);
+                plan.points
+            }
+            // The chain left nothing to interrupt again: it still counts as it is.
+            Err(
+                e @ (campaign::ExpandError::PhaseStartNotFound { .. } | campaign::ExpandError::PhaseEndNotFound { .. }),
+            ) => {
+                skipped.push(campaign::Skipped {
+                    id: format!("{}>*", last.id),
+                    phase: chain[0].phase.clone(),
+                    reason: format!(
+                        "no cut {}: in the recovery from this cut, {e}; the chain runs without it",
+                        chain.len() + 1
+                    ),
+                });
+                Vec::new()
+            }
+            Err(e) => return Err(EngineError::Plan(e.to_string())),
+        }
+    } else {
+        Vec::new()
+    };
+    if next.is_empty() {
+        if let Some(last) = chain.last_mut() {
+            last.then = None;
+        }
+        items.extend(WorkItem::chain(items.len() as u64, chain));
+        return Ok(());
+    }
+    for n in next {
+        let mut longer = chain.clone();
+        longer.push(n);
+        plan_chain(target, spec, rules, longer, items, skipped)?;
+    }
+    Ok(())
 }
 
 fn log_lines(tl: &[LogLine]) -> Vec<(u64, &str)> {
@@ -158,54 +227,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     let mut skipped = first_level.skipped;
     let mut items = Vec::with_capacity(first_level.points.len());
     for p in first_level.points {
-        if p.then.is_some() {
-            let recovery = target.recovery_timeline(&p.id, &p, rules)?;
-            let lines = log_lines(&recovery.console);
-            let rtl = Timeline {
-                console: &lines,
-                ops: recovery.ops.as_deref(),
-                update_size: spec.update_size,
-            };
-            let seconds = match campaign::expand_second_plan(spec.campaign, &p, &rtl) {
-                Ok(second) => {
-                    skipped.extend(second.skipped);
-                    second.points
-                }
-                // The first cut left nothing to interrupt a second time: it still counts on its own.
-                Err(
-                    e @ (campaign::ExpandError::PhaseStartNotFound { .. }
-                    | campaign::ExpandError::PhaseEndNotFound { .. }),
-                ) => {
-                    skipped.push(campaign::Skipped {
-                        id: format!("{}>*", p.id),
-                        phase: p.phase.clone(),
-                        reason: format!("no second cut: in the recovery from this cut, {e}; the first cut runs alone"),
-                    });
-                    Vec::new()
-                }
-                Err(e) => return Err(EngineError::Plan(e.to_string())),
-            };
-            if seconds.is_empty() {
-                let alone = CutPoint {
-                    then: None,
-                    ..p.clone()
-                };
-                items.push(WorkItem::single(items.len() as u64, alone));
-            }
-            for s in seconds {
-                items.push(WorkItem {
-                    index: items.len() as u64,
-                    id: s.id.clone(),
-                    phase: p.phase.clone(),
-                    offset: s.id.split_once('/').map_or(s.offset.clone(), |(_, o)| o.to_string()),
-                    repetition: s.repetition,
-                    seed: s.seed,
-                    chain: vec![p.clone(), s],
-                });
-            }
-        } else {
-            items.push(WorkItem::single(items.len() as u64, p));
-        }
+        plan_chain(target, spec, rules, vec![p], &mut items, &mut skipped)?;
     }
     if let Some((k, n)) = spec.partition {
         items = items

@@ -396,15 +396,25 @@ impl Target for SimTarget {
         })
     }
 
-    /// The run after the first cut, without a fault, exactly as a second cut's live run sees
-    /// it up to its own cut: console and flash operations, counted from its power-on.
+    /// The run after the chain's last cut, without a fault, exactly as the next cut's live run
+    /// sees it up to its own cut: console and flash operations, counted from its power-on.
     fn recovery_timeline(
         &self,
         _id: &str,
-        first: &CutPoint,
+        chain: &[&CutPoint],
         _rules: &RecoveryRules,
     ) -> Result<RecoveryTimeline, RigError> {
-        let (flash, _) = self.first_cut(0, &self.plan(first))?;
+        let Some((first, rest)) = chain.split_first() else {
+            return Err(RigError::new(
+                "sim",
+                RigErrorKind::Unsupported,
+                "a cut chain needs at least one cut",
+            ));
+        };
+        let (mut flash, _) = self.first_cut(0, &self.plan(first))?;
+        for point in rest {
+            flash = self.cut_live(flash, point).0;
+        }
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
         let log = board.run(RunOptions {

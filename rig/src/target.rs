@@ -83,15 +83,16 @@ pub trait Target: Sync {
         chain: &[&CutPoint],
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError>;
-    /// Restores the baseline, runs the update, fires `first` and records the recovery run, so a
-    /// sequence's second cuts can be planned. A bench sees only the console.
+    /// Restores the baseline, runs the update, fires each cut of `chain` in turn and records the
+    /// run that recovers from the last, so a sequence's next cuts can be planned. A bench sees
+    /// only the console.
     fn recovery_timeline(
         &self,
         id: &str,
-        first: &CutPoint,
+        chain: &[&CutPoint],
         rules: &RecoveryRules,
     ) -> Result<RecoveryTimeline, RigError> {
-        let obs = self.run_chain(0, id, &[first], rules)?;
+        let obs = self.run_chain(0, id, chain, rules)?;
         Ok(RecoveryTimeline {
             console: obs.console,
             ops: None,

@@ -14,8 +14,8 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// A 16 KiB test update; the first cut inside the swap after region marker 1 and 3, then
-/// `then` in the recovery.
+/// A 16 KiB test update; the first cut inside the swap after region marker 1 and 3, then the
+/// later cuts `then` (TOML: a table or an array of tables).
 fn campaign(dir: &Path, variant: &str, then: &str) -> PathBuf {
     campaign_with(dir, variant, "", then)
 }
@@ -54,7 +54,7 @@ offsets = {{ fixed = ["start"] }}
 [[sequences]]
 name = "twice"
 first = {{ phase = "swap", offsets = {{ sectors = {{ every = 2, fraction = 0.5 }} }} }}
-then = {{ {then} }}
+then = {then}
 "#,
         expect = if variant == "reference" { "pass" } else { "fail" },
     );
@@ -78,7 +78,7 @@ fn every_op_second_cuts_land_on_the_operation_their_id_names() {
     let f = campaign(
         &dir,
         "reference",
-        r#"phase = "swap", offsets = { every_op = ["before", "inside:0.5", "after"] }"#,
+        r#"{ phase = "swap", offsets = { every_op = ["before", "inside:0.5", "after"] } }"#,
     );
     let (code, ids, stderr) = cutpoint(&["plan", f.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
@@ -126,7 +126,7 @@ fn a_variant_without_swap_status_fails_double_cuts() {
     let f = campaign(
         &dir,
         "no-swap-status",
-        r#"phase = "swap", offsets = { every_op = ["inside:0.5"] }"#,
+        r#"{ phase = "swap", offsets = { every_op = ["inside:0.5"] } }"#,
     );
     let out = dir.join("out");
     let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
@@ -152,7 +152,7 @@ name = "download"
 start = 'ota: download-start'
 end = 'ota: download-done'
 offsets = { fixed = ["end"] }"#,
-        r#"phase = "download", offsets = { fixed = ["start"] }"#,
+        r#"{ phase = "download", offsets = { fixed = ["start"] } }"#,
     );
     let (code, ids, stderr) = cutpoint(&["plan", f.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
@@ -161,7 +161,7 @@ offsets = { fixed = ["end"] }"#,
     assert!(alone.iter().all(|id| !id.contains('>')), "{ids}");
     for id in &alone {
         assert!(
-            stderr.contains(&format!("skipped {id}>*: no second cut")),
+            stderr.contains(&format!("skipped {id}>*: no cut 2")),
             "{id} not listed as skipped:\n{stderr}"
         );
     }
@@ -176,4 +176,46 @@ offsets = { fixed = ["end"] }"#,
     for id in alone {
         assert!(ran.iter().any(|r| r == id), "{id} did not run");
     }
+}
+
+#[test]
+fn a_third_cut_lands_in_the_recovery_from_the_second() {
+    let dir = tmp("thrice");
+    let f = campaign(
+        &dir,
+        "reference",
+        r#"[
+  { phase = "swap", offsets = { random = 2 } },
+  { phase = "swap", offsets = { every_op = ["inside:0.5"] } },
+]"#,
+    );
+    let (code, ids, stderr) = cutpoint(&["plan", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let thirds: Vec<&str> = ids.lines().filter(|l| l.matches('>').count() == 2).collect();
+    assert!(thirds.len() > 20, "{ids}");
+    assert!(
+        ids.lines()
+            .all(|l| !l.starts_with("twice:") || l.matches('>').count() == 2),
+        "every chain reaches its third cut: {ids}"
+    );
+
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "the reference survives every triple cut: {stdout}\n{stderr}");
+    for c in cuts(&out)
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().matches('>').count() == 2)
+    {
+        let id = c["id"].as_str().unwrap();
+        let later = c["later_landings"].as_array().expect("landings of cuts 2 and 3");
+        assert_eq!(later.len(), 2, "{id}");
+        let n: u64 = id.rsplit_once(">swap/op-").unwrap().1[..4].parse().unwrap();
+        let op = later[1]["op"].as_str().unwrap_or_default();
+        assert!(op.starts_with(&format!("#{n} ")), "{id}: cut 3 landed in {op:?}");
+    }
+    let pick = thirds[thirds.len() / 3];
+    let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), pick]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("post-cut flash: identical"), "{stdout}");
+    assert!(stdout.contains("outcome: matches"), "{stdout}");
 }

@@ -130,14 +130,16 @@ pub fn campaign_summary(c: &Campaign) -> CheckSummary {
         lines.push(format!("phase {}: {kinds}", p.name));
     }
     for s in &c.sequences {
-        lines.push(format!(
-            "sequence {}: {} ({}) then {} ({})",
+        let mut line = format!(
+            "sequence {}: {} ({})",
             s.name,
             s.first.phase,
-            s.first.offsets.describe().join(", "),
-            s.then.phase,
-            s.then.offsets.describe().join(", ")
-        ));
+            s.first.offsets.describe().join(", ")
+        );
+        for t in &s.then {
+            line.push_str(&format!(" then {} ({})", t.phase, t.offsets.describe().join(", ")));
+        }
+        lines.push(line);
     }
     CheckSummary {
         kind: FileKind::Campaign,

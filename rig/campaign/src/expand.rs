@@ -64,14 +64,17 @@ pub struct Anchor {
     pub delay_us: u64,
 }
 
-/// The head of a double cut: after this cut, the recovery run's console is expanded with
-/// [`expand_second`] to find the second cuts.
+/// A cut that a sequence's next cut follows: after it, the recovery run's console is expanded
+/// with [`expand_second`] to find the next cuts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SecondSpec {
     /// The `[[sequences]]` entry.
     pub sequence: String,
     /// The phase to look for in the recovery run.
     pub phase: String,
+    /// Which of the sequence's `then` cuts comes next (0: the second cut of the chain).
+    #[serde(default)]
+    pub stage: usize,
 }
 
 /// One cut to perform.
@@ -319,9 +322,11 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             rng_key: format!("{}:{}", seq.name, phase.name),
         };
         let raw = ex.points(&seq.first.offsets, &mut skipped)?;
+        let Some(second) = seq.then.first() else { continue };
         let then = SecondSpec {
             sequence: seq.name.clone(),
-            phase: seq.then.phase.clone(),
+            phase: second.phase.clone(),
+            stage: 0,
         };
         ex.materialize(raw, Some(then), &mut points)?;
     }
@@ -333,8 +338,10 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
     })
 }
 
-/// The second cuts of a sequence head, on the console of the run that recovers from its
-/// first cut (searched from the recovery run's first line). Ids are `first-id>phase/offset`.
+/// The next cuts after `first` (a sequence's first cut, or a later one that another follows),
+/// on the console of the run that recovers from the chain up to `first` (searched from the
+/// recovery run's first line). Ids are `first-id>phase/offset`; a third cut's id is
+/// `first-id>phase/offset>phase/offset`.
 ///
 /// A recovery run without the phase gives [`ExpandError::PhaseStartNotFound`]: the first cut
 /// left nothing for the second to interrupt.
@@ -355,8 +362,11 @@ pub fn expand_second_plan(campaign: &Campaign, first: &CutPoint, recovery: &Time
         .ok_or_else(|| ExpandError::Unknown {
             what: format!("sequence \"{}\"", spec.sequence),
         })?;
-    let phase = campaign.phase(&seq.then.phase).ok_or_else(|| ExpandError::Unknown {
-        what: format!("phase \"{}\"", seq.then.phase),
+    let stage = seq.then.get(spec.stage).ok_or_else(|| ExpandError::Unknown {
+        what: format!("cut {} in sequence \"{}\"", spec.stage + 2, seq.name),
+    })?;
+    let phase = campaign.phase(&stage.phase).ok_or_else(|| ExpandError::Unknown {
+        what: format!("phase \"{}\"", stage.phase),
     })?;
     let span = find_phase(phase, recovery, 0, None)?;
     let ex = Expander {
@@ -368,9 +378,14 @@ pub fn expand_second_plan(campaign: &Campaign, first: &CutPoint, recovery: &Time
         rng_key: format!("{}>{}", first.id, phase.name),
     };
     let mut skipped = Vec::new();
-    let raw = ex.points(&seq.then.offsets, &mut skipped)?;
+    let raw = ex.points(&stage.offsets, &mut skipped)?;
+    let next = seq.then.get(spec.stage + 1).map(|n| SecondSpec {
+        sequence: seq.name.clone(),
+        phase: n.phase.clone(),
+        stage: spec.stage + 1,
+    });
     let mut points = Vec::new();
-    ex.materialize_once(raw, first.repetition, &mut points);
+    ex.materialize_once(raw, first.repetition, next, &mut points);
     check_unique(&points)?;
     Ok(Plan {
         phases: vec![span],
@@ -751,7 +766,7 @@ impl Expander<'_, '_> {
         Ok(())
     }
 
-    fn materialize_once(&self, raw: Vec<RawPoint>, repetition: u32, out: &mut Vec<CutPoint>) {
+    fn materialize_once(&self, raw: Vec<RawPoint>, repetition: u32, then: Option<SecondSpec>, out: &mut Vec<CutPoint>) {
         for p in raw {
             let id = format!("{}{}/{}", self.prefix, self.phase.name, p.offset);
             out.push(CutPoint {
@@ -762,7 +777,7 @@ impl Expander<'_, '_> {
                 repetition,
                 aim: p.aim,
                 anchor: p.anchor,
-                then: None,
+                then: then.clone(),
             });
         }
     }

@@ -25,7 +25,7 @@ pub use expand::{
     OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use load::{
-    defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_RANDOM, MAX_REPETITIONS,
+    defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
     SIM_MAX_SIZE_KIB,
 };
 pub use model::{

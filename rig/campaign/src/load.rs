@@ -37,6 +37,8 @@ pub const SIM_MAX_SIZE_KIB: u32 = 187;
 /// Upper bounds that keep a campaign's size sane.
 pub const MAX_REPETITIONS: u32 = 1000;
 pub const MAX_RANDOM: u32 = 10_000;
+/// The most cuts one sequence chains (the first included).
+pub const MAX_CHAIN: usize = 4;
 pub const MAX_BOOTS_LIMIT: u32 = 1000;
 
 /// Reads and validates a campaign file.
@@ -690,8 +692,37 @@ impl Validator<'_, '_> {
                     format!("sequence \"{name}\" is defined twice; sequence names must be unique"),
                 );
             }
-            let first = self.cut_spec(&with(&base, &["first"]), &r.first, raw_phases, &names, simulated);
-            let then = self.cut_spec(&with(&base, &["then"]), &r.then, raw_phases, &names, simulated);
+            let first = self.cut_spec(
+                &with(&base, &["first"]),
+                r.first.get_ref(),
+                raw_phases,
+                &names,
+                simulated,
+            );
+            let tbase = with(&base, &["then"]);
+            let then = match r.then.get_ref() {
+                RawThen::One(spec) => vec![self.cut_spec(&tbase, spec, raw_phases, &names, simulated)],
+                RawThen::Chain(specs) => {
+                    if specs.is_empty() || specs.len() > MAX_CHAIN - 1 {
+                        self.err(
+                            &tbase,
+                            r.then.span(),
+                            format!(
+                                "expected 1 to {} later cuts (each a table {{ phase, offsets }}), got {}",
+                                MAX_CHAIN - 1,
+                                specs.len()
+                            ),
+                        );
+                    }
+                    specs
+                        .iter()
+                        .enumerate()
+                        .map(|(k, spec)| {
+                            self.cut_spec(&with_index(&tbase, k), spec.get_ref(), raw_phases, &names, simulated)
+                        })
+                        .collect()
+                }
+            };
             out.push(Sequence { name, first, then });
         }
         out
@@ -700,12 +731,11 @@ impl Validator<'_, '_> {
     fn cut_spec(
         &mut self,
         base: &[Seg],
-        spec: &S<RawCutSpec>,
+        s: &RawCutSpec,
         raw_phases: &[S<RawPhase>],
         names: &[&str],
         simulated: bool,
     ) -> CutSpec {
-        let s = spec.get_ref();
         let phase = s.phase.get_ref().clone();
         let found = raw_phases.iter().find(|p| *p.get_ref().name.get_ref() == phase);
         if found.is_none() {

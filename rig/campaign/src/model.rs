@@ -402,13 +402,15 @@ pub struct SectorOffsets {
     pub fraction_ppm: Option<u32>,
 }
 
-/// A double cut: a second cut during the recovery from the first.
+/// A double (or longer) cut: a second cut during the recovery from the first, a third during
+/// the recovery from the second, and so on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sequence {
     pub name: String,
     pub first: CutSpec,
-    /// Its phase is looked for in the console of the run that recovers from the first cut.
-    pub then: CutSpec,
+    /// The later cuts, at least one: the phase of each is looked for in the console of the run
+    /// that recovers from the cut before it.
+    pub then: Vec<CutSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

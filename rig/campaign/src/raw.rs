@@ -200,7 +200,39 @@ impl<'de> Deserialize<'de> for RawBytes {
 pub(crate) struct RawSequenceFields {
     pub name: Option<S<String>>,
     pub first: S<RawCutSpec>,
-    pub then: S<RawCutSpec>,
+    pub then: S<RawThen>,
+}
+
+/// `then = { phase, offsets }`, or an array of them: the second cut, then a third during the
+/// recovery from the second, and so on.
+#[derive(Debug)]
+pub(crate) enum RawThen {
+    One(Box<RawCutSpec>),
+    Chain(Vec<S<RawCutSpec>>),
+}
+
+impl<'de> Deserialize<'de> for RawThen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawThen;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table { phase, offsets } or an array of them")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawThen, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(RawThen::Chain)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawThen, A::Error> {
+                RawCutSpecFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Table)
+                    .map(|t| RawThen::One(Box::new(t)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -232,6 +232,25 @@ fn overwrite_only_variant_needs_overwrite_mode() {
 }
 
 #[test]
+fn later_cuts_of_a_sequence_are_a_table_or_an_array_of_one_to_three() {
+    let seq = |then: &str| {
+        format!(
+            "{PHASES}\n[[sequences]]\nname = \"s\"\nfirst = {{ phase = \"swap\", offsets = {{ fixed = [\"start\"] }} }}\nthen = {then}\n"
+        )
+    };
+    let stage = r#"{ phase = "swap", offsets = { fixed = ["start"] } }"#;
+    let c = parse_campaign(&seq(&format!("[{stage}, {stage}]")), Path::new("campaigns/three.toml")).unwrap();
+    assert_eq!(c.sequences[0].then.len(), 2);
+    let c = parse_campaign(&seq(stage), Path::new("campaigns/two.toml")).unwrap();
+    assert_eq!(c.sequences[0].then.len(), 1);
+    insta::assert_snapshot!("sequence_empty_then", campaign_error_text(&seq("[]")));
+    let four = format!("[{stage}, {stage}, {stage}, {stage}]");
+    insta::assert_snapshot!("sequence_long_then", campaign_error_text(&seq(&four)));
+    let bad = r#"[{ phase = "swap", offsets = { fixed = ["start"] } }, { phase = "swop", offsets = {} }]"#;
+    insta::assert_snapshot!("sequence_bad_third_cut", campaign_error_text(&seq(bad)));
+}
+
+#[test]
 fn unknown_phase_of_sequence_and_bad_sequence_name() {
     let text = format!(
         "{PHASES}\n[[sequences]]\nname = \"a b\"\nfirst = {{ phase = \"swap\", offsets = {{}} }}\n\

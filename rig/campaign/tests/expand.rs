@@ -474,6 +474,49 @@ then = { phase = "swap", offsets = { fixed = ["start"], random = 2, every_op = [
 "#;
 
 #[test]
+fn a_third_cut_follows_each_second_cut_of_a_three_cut_sequence() {
+    let three = r#"
+[[sequences]]
+name = "thrice"
+first = { phase = "swap", offsets = { sectors = { every = 2 } } }
+then = [
+  { phase = "swap", offsets = { fixed = ["start"] } },
+  { phase = "swap", offsets = { every_op = ["after"] } },
+]
+"#;
+    let c = campaign(&format!("{PHASES}{three}"));
+    let points = expand(&c, &timeline()).expect("expands");
+    let head = points.iter().find(|p| p.then.is_some()).expect("a first cut");
+    assert_eq!(head.then.as_ref().map(|t| t.stage), Some(0));
+    let recovery: &[(u64, &str)] = &[
+        (0, "boot: start"),
+        (0, "boot: swap-resume type=test size=12288 after-region=1 after-step=1"),
+        (5_000, "boot: swap-done type=test"),
+    ];
+    let ops = [OpSpan {
+        index: 0,
+        start_us: 100,
+        end_us: 900,
+    }];
+    let rtl = Timeline {
+        console: recovery,
+        ops: Some(&ops),
+        update_size: 10_000,
+    };
+    let seconds = expand_second(&c, head, &rtl).expect("second cuts");
+    assert_eq!(ids(&seconds), [format!("{}>swap/start", head.id)]);
+    assert_eq!(
+        seconds[0].then.as_ref().map(|t| t.stage),
+        Some(1),
+        "a third cut follows"
+    );
+    let thirds = expand_second(&c, &seconds[0], &rtl).expect("third cuts");
+    assert_eq!(ids(&thirds), [format!("{}>swap/start>swap/op-0000-after", head.id)]);
+    assert!(thirds[0].then.is_none(), "the chain ends");
+    assert_eq!(thirds[0].seed, cut_seed(42, &thirds[0].id));
+}
+
+#[test]
 fn sequences_expand_to_heads_then_second_cuts_on_the_recovery_run() {
     let c = campaign(&format!("{PHASES}{SEQUENCE}"));
     let points = expand(&c, &timeline()).expect("expands");
