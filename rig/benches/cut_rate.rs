@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::sim_setup;
-use cutpoint::target::{RecoveryRules, Target};
+use cutpoint::target::Target;
 
 /// The simulated board allocates and frees a flash image per cut; mimalloc keeps those pages
 /// instead of returning them to the kernel each time.
@@ -39,9 +39,7 @@ fn main() {
 
     // 1. The simulated board alone.
     let setup = sim_setup(&c, workers).expect("setup");
-    let rules = RecoveryRules {
-        retrigger_on: Some(setup.expect.markers.rejected.clone()),
-    };
+    let rules = engine::recovery_rules(&setup.expect);
     let spec = spec_for(&setup, PathBuf::new());
     let t0 = Instant::now();
     let items = engine::plan(&setup.target, &spec, &rules).expect("plan").items;

@@ -700,9 +700,9 @@ impl Bench {
             };
             match self.wait_for_cut(cfg, t0)? {
                 Wait::Cut(rec, before) => {
-                    if i == 0 {
-                        committed = Some(committed_before(cfg, &before, rec.actual_us));
-                    }
+                    // Once any run of the chain saw the update commit, only the new image may run.
+                    let seen = committed_before(cfg, &before, rec.actual_us);
+                    committed = Some(committed.unwrap_or(false) || seen);
                     landings.push(Landing {
                         fault: "power-cut".to_string(),
                         requested_us: Some(rec.requested_us.saturating_sub(t0)),
@@ -731,6 +731,7 @@ impl Bench {
                 }
             }
         }
+        let was_unfired = unfired.is_some();
         let (console, retriggered) = match unfired {
             Some(lines) => (lines, false),
             None => {
@@ -750,6 +751,7 @@ impl Bench {
             same_state_as: None,
             committed,
             retriggered,
+            unfired: was_unfired,
         })
     }
 }

@@ -20,7 +20,7 @@ use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
-use cutpoint::target::{RecoveryRules, Target};
+use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::{CutResult, Status};
@@ -400,9 +400,7 @@ fn sim_plan(
         return Err(BAD_INPUT);
     };
     let setup = *setup;
-    let rules = RecoveryRules {
-        retrigger_on: Some(setup.expect.markers.rejected.clone()),
-    };
+    let rules = engine::recovery_rules(&setup.expect);
     let planned = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
         RIG_ERROR
@@ -445,9 +443,7 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
         eprintln!("cutpoint: opening the station: {e}");
         RIG_ERROR
     })?;
-    let rules = RecoveryRules {
-        retrigger_on: Some(expect.markers.rejected.clone()),
-    };
+    let rules = engine::recovery_rules(&expect);
     let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
         RIG_ERROR
@@ -499,14 +495,8 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     for l in &faulted_console {
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    for l in &obs.landings {
-        outln!(
-            "--- cut: {} at {} us {} {} ---",
-            l.fault,
-            l.actual_us,
-            l.op.clone().unwrap_or_default(),
-            l.torn.clone().unwrap_or_default()
-        );
+    for (n, l) in obs.landings.iter().enumerate() {
+        outln!("--- cut {}: {} ---", n + 1, cutpoint_report::describe_landing(l));
     }
     for l in &obs.console {
         outln!("{:>12} {}", l.t_us, l.text);
@@ -562,14 +552,12 @@ fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i3
             Ok(p) => p,
             Err(code) => return Some(Err(code)),
         };
-        let rules = RecoveryRules {
-            retrigger_on: Some(setup.expect.markers.rejected.clone()),
-        };
+        let rules = engine::recovery_rules(&setup.expect);
         let item = find_item(&items, id)?;
         let chain: Vec<_> = item.chain.iter().collect();
         let live = setup.target.replay_live(&chain, &rules);
         let obs = live.observation;
-        let committed = obs.landings.first().is_some_and(|l| l.actual_us >= commit_us);
+        let committed = engine::committed_at_cut(&obs, commit_us);
         return Some(Ok((live.faulted_console, obs, committed, setup.expect, item.seed)));
     }
     let planned = match open_and_plan(c, path, None) {
@@ -577,9 +565,7 @@ fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i3
         Err(code) => return Some(Err(code)),
     };
     let item = find_item(&planned.items, id)?;
-    let rules = RecoveryRules {
-        retrigger_on: Some(planned.expect.markers.rejected.clone()),
-    };
+    let rules = engine::recovery_rules(&planned.expect);
     let chain: Vec<_> = item.chain.iter().collect();
     let obs = match planned.target.run_chain(0, id, &chain, &rules) {
         Ok(o) => o,
@@ -588,9 +574,7 @@ fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i3
             return Some(Err(RIG_ERROR));
         }
     };
-    let committed = obs
-        .committed
-        .unwrap_or_else(|| obs.landings.first().is_some_and(|l| l.actual_us >= planned.commit_us));
+    let committed = engine::committed_at_cut(&obs, planned.commit_us);
     Some(Ok((Vec::new(), obs, committed, planned.expect, item.seed)))
 }
 

@@ -14,7 +14,7 @@ use cutpoint_report::journal::{Journal, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
-use crate::target::{Observation, RecoveryRules, Target};
+use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
 
 /// Everything a run needs besides the target.
 pub struct RunSpec<'a> {
@@ -67,6 +67,9 @@ pub struct RunOutcome {
 pub struct WorkItem {
     /// Position in the whole campaign's plan, before partitioning.
     pub index: u64,
+    /// Position of its first cut among the first-level points: a partition takes whole groups,
+    /// so the chains that follow a first cut stay with it.
+    pub group: u64,
     pub id: String,
     pub phase: String,
     pub offset: String,
@@ -78,7 +81,7 @@ pub struct WorkItem {
 impl WorkItem {
     /// The item of a chain of cuts, under the last cut's id, in the first cut's phase (the row
     /// of the matrix); its offset is the id after the first phase name.
-    fn chain(index: u64, chain: Vec<CutPoint>) -> Option<WorkItem> {
+    fn chain(index: u64, group: u64, chain: Vec<CutPoint>) -> Option<WorkItem> {
         let (first, last) = (chain.first()?, chain.last()?);
         let offset = if chain.len() == 1 {
             first.offset.clone()
@@ -89,6 +92,7 @@ impl WorkItem {
         };
         Some(WorkItem {
             index,
+            group,
             id: last.id.clone(),
             phase: first.phase.clone(),
             offset,
@@ -99,31 +103,72 @@ impl WorkItem {
     }
 }
 
-/// Plans `chain`: as it is when no further cut follows its last one, else every chain that a
-/// sequence's next cuts extend it to, found on the run that recovers from it (depth first, so
-/// the plan keeps each first cut's chains together).
-fn plan_chain(
-    target: &dyn Target,
-    spec: &RunSpec,
-    rules: &RecoveryRules,
-    mut chain: Vec<CutPoint>,
-    items: &mut Vec<WorkItem>,
-    skipped: &mut Vec<campaign::Skipped>,
-) -> Result<(), EngineError> {
-    let Some(last) = chain.last() else { return Ok(()) };
-    let next = if last.then.is_some() {
+/// What plans the chains that grow from one first-level point.
+struct Planning<'a> {
+    target: &'a dyn Target,
+    spec: &'a RunSpec<'a>,
+    rules: &'a RecoveryRules,
+    group: u64,
+}
+
+impl Planning<'_> {
+    /// Plans `chain`: as it is when no further cut follows its last one, else every chain that
+    /// a sequence's next cuts extend it to, found on the run that recovers from it (depth
+    /// first, so the plan keeps each first cut's chains together).
+    fn chain(
+        &self,
+        mut chain: Vec<CutPoint>,
+        items: &mut Vec<WorkItem>,
+        skipped: &mut Vec<campaign::Skipped>,
+    ) -> Result<(), EngineError> {
+        if items.len() >= campaign::MAX_POINTS {
+            return Err(EngineError::Plan(format!(
+                "the plan would pass {} cut points; give the sequences fewer offsets",
+                campaign::MAX_POINTS
+            )));
+        }
+        let Some(last) = chain.last() else { return Ok(()) };
+        let next = if last.then.is_some() {
+            self.next_cuts(&chain, skipped)?
+        } else {
+            Vec::new()
+        };
+        if next.is_empty() {
+            if let Some(last) = chain.last_mut() {
+                last.then = None;
+            }
+            items.extend(WorkItem::chain(items.len() as u64, self.group, chain));
+            return Ok(());
+        }
+        for n in next {
+            let mut longer = chain.clone();
+            longer.push(n);
+            self.chain(longer, items, skipped)?;
+        }
+        Ok(())
+    }
+
+    /// The cuts that follow `chain`'s last one, on the run that recovers from the chain.
+    fn next_cuts(
+        &self,
+        chain: &[CutPoint],
+        skipped: &mut Vec<campaign::Skipped>,
+    ) -> Result<Vec<CutPoint>, EngineError> {
+        let Some(last) = chain.last() else {
+            return Ok(Vec::new());
+        };
         let refs: Vec<&CutPoint> = chain.iter().collect();
-        let recovery = target.recovery_timeline(&last.id, &refs, rules)?;
+        let recovery = self.target.recovery_timeline(&last.id, &refs, self.rules)?;
         let lines = log_lines(&recovery.console);
         let rtl = Timeline {
             console: &lines,
             ops: recovery.ops.as_deref(),
-            update_size: spec.update_size,
+            update_size: self.spec.update_size,
         };
-        match campaign::expand_second_plan(spec.campaign, last, &rtl) {
+        match campaign::expand_second_plan(self.spec.campaign, last, &rtl) {
             Ok(plan) => {
                 skipped.extend(plan.skipped);
-                plan.points
+                Ok(plan.points)
             }
             // The chain left nothing to interrupt again: it still counts as it is.
             Err(
@@ -137,26 +182,11 @@ fn plan_chain(
                         chain.len() + 1
                     ),
                 });
-                Vec::new()
+                Ok(Vec::new())
             }
-            Err(e) => return Err(EngineError::Plan(e.to_string())),
+            Err(e) => Err(EngineError::Plan(e.to_string())),
         }
-    } else {
-        Vec::new()
-    };
-    if next.is_empty() {
-        if let Some(last) = chain.last_mut() {
-            last.then = None;
-        }
-        items.extend(WorkItem::chain(items.len() as u64, chain));
-        return Ok(());
     }
-    for n in next {
-        let mut longer = chain.clone();
-        longer.push(n);
-        plan_chain(target, spec, rules, longer, items, skipped)?;
-    }
-    Ok(())
 }
 
 fn log_lines(tl: &[LogLine]) -> Vec<(u64, &str)> {
@@ -226,14 +256,20 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     let first_level = campaign::expand_plan(spec.campaign, &tl).map_err(|e| EngineError::Plan(e.to_string()))?;
     let mut skipped = first_level.skipped;
     let mut items = Vec::with_capacity(first_level.points.len());
-    for p in first_level.points {
-        plan_chain(target, spec, rules, vec![p], &mut items, &mut skipped)?;
+    for (group, p) in first_level.points.into_iter().enumerate() {
+        let at = Planning {
+            target,
+            spec,
+            rules,
+            group: group as u64,
+        };
+        at.chain(vec![p], &mut items, &mut skipped)?;
     }
     if let Some((k, n)) = spec.partition {
         items = items
             .into_iter()
             .enumerate()
-            .filter(|(i, _)| (*i as u32) % n == k - 1)
+            .filter(|(_, it)| it.group % u64::from(n) == u64::from(k - 1))
             .map(|(_, it)| it)
             .collect();
     }
@@ -245,19 +281,38 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     })
 }
 
+/// The line that says this update committed; `None` when the update is not meant to (a
+/// failing update ends on the old image).
+pub fn commit_marker(exp: &Expectations) -> Option<CommitMarker> {
+    (exp.final_version == exp.new_version).then(|| CommitMarker {
+        pattern: exp.markers.commit.clone(),
+        version: exp.new_version.clone(),
+    })
+}
+
+/// The rules a target recovers by for this campaign's expectations.
+pub fn recovery_rules(exp: &Expectations) -> RecoveryRules {
+    RecoveryRules {
+        retrigger_on: Some(exp.markers.rejected.clone()),
+        commit: commit_marker(exp),
+    }
+}
+
+/// Whether the update had committed when the chain's cuts fell: what the target saw, else the
+/// first cut's instant against the control run's commit instant.
+pub fn committed_at_cut(obs: &Observation, commit_us: u64) -> bool {
+    obs.committed
+        .unwrap_or_else(|| obs.landings.first().is_some_and(|l| l.actual_us >= commit_us))
+}
+
 /// The instant (µs after power-on of the control run) the update committed, or never.
 pub fn commit_instant(exp: &Expectations, console: &[LogLine]) -> u64 {
-    if exp.final_version != exp.new_version {
+    let Some(marker) = commit_marker(exp) else {
         return u64::MAX;
-    }
+    };
     console
         .iter()
-        .find(|l| {
-            exp.markers
-                .commit
-                .captures(&l.text)
-                .is_some_and(|c| c.name("version").is_none_or(|v| v.as_str() == exp.new_version))
-        })
+        .find(|l| marker.matches(&l.text))
         .map_or(u64::MAX, |l| l.t_us)
 }
 
@@ -268,9 +323,7 @@ pub fn run(
     observer: &mut dyn FnMut(Event),
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, EngineError> {
-    let rules = RecoveryRules {
-        retrigger_on: Some(spec.expect.markers.rejected.clone()),
-    };
+    let rules = recovery_rules(&spec.expect);
     let RunPlan {
         control,
         items,
@@ -495,9 +548,7 @@ fn run_one(
             );
         }
     };
-    let committed = obs
-        .committed
-        .unwrap_or_else(|| obs.landings.first().is_some_and(|l| l.actual_us >= commit_us));
+    let committed = committed_at_cut(&obs, commit_us);
     let key = obs.post_cut_state.clone().map(|s| (s, committed));
     let cached = key.as_ref().and_then(|k| verdicts.lock().ok()?.get(k).cloned());
     let verdict = match cached {

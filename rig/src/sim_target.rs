@@ -304,8 +304,12 @@ impl SimTarget {
         let mut flash = self.scenario.baseline_flash();
         let mut faulted_console = Vec::new();
         let mut landings = Vec::new();
-        for point in chain {
+        let mut later = LaterCuts::default();
+        for (i, point) in chain.iter().enumerate() {
             let (after, log, landing) = self.cut_live(flash, point);
+            if i > 0 {
+                later.saw(&log, &landing, rules);
+            }
             faulted_console.extend(lines(&log));
             landings.push(landing);
             flash = after;
@@ -322,8 +326,9 @@ impl SimTarget {
                 post_cut_state,
                 final_state: Some(rec.final_state),
                 same_state_as: None,
-                committed: None,
+                committed: later.committed.then_some(true),
                 retriggered: rec.retriggered,
+                unfired: later.unfired,
             },
         }
     }
@@ -376,8 +381,10 @@ impl Target for SimTarget {
         };
         let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
         let mut landings = vec![first_landing];
+        let mut later = LaterCuts::default();
         for point in rest {
-            let (after, _, landing) = self.cut_live(flash, point);
+            let (after, log, landing) = self.cut_live(flash, point);
+            later.saw(&log, &landing, rules);
             landings.push(landing);
             flash = after;
         }
@@ -391,8 +398,9 @@ impl Target for SimTarget {
             post_cut_state,
             final_state: Some(rec.final_state.clone()),
             same_state_as: shared.then_some(rec.first_id),
-            committed: None,
+            committed: later.committed.then_some(true),
             retriggered: rec.retriggered,
+            unfired: later.unfired,
         })
     }
 
@@ -425,6 +433,27 @@ impl Target for SimTarget {
             console: lines(&log),
             ops: Some(op_spans(&log.ops)),
         })
+    }
+}
+
+/// What the runs a chain's later cuts interrupted showed. (The first cut's commit is judged
+/// by the engine from the control run's timeline.)
+#[derive(Default)]
+struct LaterCuts {
+    /// A later cut came after the update committed in the run it interrupted.
+    committed: bool,
+    /// A later cut never fired.
+    unfired: bool,
+}
+
+impl LaterCuts {
+    fn saw(&mut self, log: &RunLog, landing: &Landing, rules: &RecoveryRules) {
+        if log.cut.is_none() {
+            self.unfired = true;
+        }
+        if let Some(m) = &rules.commit {
+            self.committed |= m.seen_by(&lines(log), landing.actual_us);
+        }
     }
 }
 

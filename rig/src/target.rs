@@ -44,6 +44,9 @@ pub struct Observation {
     pub committed: Option<bool>,
     /// The update was re-triggered after the device reverted it.
     pub retriggered: bool,
+    /// A cut of the chain never fired: the device was done before it (the later cuts were
+    /// not tried).
+    pub unfired: bool,
 }
 
 /// The run that recovers from a first cut, as seen up to where the device settled: where a
@@ -63,6 +66,40 @@ pub struct RecoveryRules {
     /// A console line that says the device gave up on the update; the target re-triggers the
     /// OTA once when the device settles on it (only for a good update).
     pub retrigger_on: Option<regex::Regex>,
+    /// The line that says the update committed, for a target that must tell whether a later
+    /// cut of a chain came after the commit (`None`: this update never commits).
+    pub commit: Option<CommitMarker>,
+}
+
+impl RecoveryRules {
+    /// Rules for a run that re-triggers nothing and watches for no commit.
+    pub fn none() -> Self {
+        RecoveryRules {
+            retrigger_on: None,
+            commit: None,
+        }
+    }
+}
+
+/// The console line that says the new image committed itself (confirmed): `pattern`, with its
+/// `version` group, when it has one, equal to `version`.
+#[derive(Debug, Clone)]
+pub struct CommitMarker {
+    pub pattern: regex::Regex,
+    pub version: String,
+}
+
+impl CommitMarker {
+    pub fn matches(&self, line: &str) -> bool {
+        self.pattern
+            .captures(line)
+            .is_some_and(|c| c.name("version").is_none_or(|v| v.as_str() == self.version))
+    }
+
+    /// Whether a line of `console` at or before `t_us` says the update committed.
+    pub fn seen_by(&self, console: &[LogLine], t_us: u64) -> bool {
+        console.iter().any(|l| l.t_us <= t_us && self.matches(&l.text))
+    }
 }
 
 /// A device under test, reachable through the bench or simulated.
@@ -92,9 +129,15 @@ pub trait Target: Sync {
         chain: &[&CutPoint],
         rules: &RecoveryRules,
     ) -> Result<RecoveryTimeline, RigError> {
-        let obs = self.run_chain(0, id, chain, rules)?;
+        // The later cut's own run is not re-triggered: neither is the run it is planned on.
+        let plain = RecoveryRules {
+            retrigger_on: None,
+            ..rules.clone()
+        };
+        let obs = self.run_chain(0, id, chain, &plain)?;
         Ok(RecoveryTimeline {
-            console: obs.console,
+            // A cut that never fired leaves no recovery to plan the next one on.
+            console: if obs.unfired { Vec::new() } else { obs.console },
             ops: None,
         })
     }

@@ -51,6 +51,11 @@ name = "confirm"
 start = 'app: health ok'
 end = 'app: confirm'
 offsets = {{ fixed = ["start"] }}
+[[phases]]
+name = "settle"
+start = 'app: confirm'
+end = 'ota: idle'
+offsets = {{ fixed = ["start"] }}
 [[sequences]]
 name = "twice"
 first = {{ phase = "swap", offsets = {{ sectors = {{ every = 2, fraction = 0.5 }} }} }}
@@ -111,6 +116,14 @@ fn every_op_second_cuts_land_on_the_operation_their_id_names() {
         checked += 1;
     }
     assert_eq!(checked, seconds.len());
+    // Every second cut fell in the resumed swap, before the new image confirmed itself.
+    assert!(
+        results
+            .iter()
+            .filter(|c| c["id"].as_str().unwrap().contains('>'))
+            .all(|c| c["committed"] == false),
+        "a cut before the commit is judged as undecided"
+    );
 
     // One second cut, replayed from power-on, gives the same bits and outcome.
     let pick = seconds[seconds.len() / 2];
@@ -218,4 +231,69 @@ fn a_third_cut_lands_in_the_recovery_from_the_second() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("post-cut flash: identical"), "{stdout}");
     assert!(stdout.contains("outcome: matches"), "{stdout}");
+}
+
+#[test]
+fn a_later_cut_after_the_commit_is_judged_as_committed() {
+    let dir = tmp("committed");
+    // The first cut falls in the swap, long before the commit; the second at the confirmation
+    // line of the run that recovers from it: from then on only the new image may run.
+    let f = campaign(
+        &dir,
+        "reference",
+        r#"{ phase = "settle", offsets = { fixed = ["start"] } }"#,
+    );
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let seconds: Vec<_> = cuts(&out)
+        .into_iter()
+        .filter(|c| c["id"].as_str().unwrap().contains(">settle/start"))
+        .collect();
+    assert!(!seconds.is_empty());
+    for c in &seconds {
+        assert_eq!(c["committed"], true, "{c}");
+        assert_eq!(c["first_boot"], "2.0.0+0", "{c}");
+    }
+    // The first cuts alone are not committed.
+    assert!(cuts(&out)
+        .iter()
+        .filter(|c| c["id"] == "swap/start")
+        .all(|c| c["committed"] == false));
+}
+
+#[test]
+fn partitions_keep_each_first_cut_with_its_chains() {
+    let dir = tmp("partition");
+    let f = campaign(
+        &dir,
+        "reference",
+        r#"{ phase = "swap", offsets = { every_op = ["inside:0.5"] } }"#,
+    );
+    let f = f.to_str().unwrap();
+    let (code, whole, stderr) = cutpoint(&["plan", f]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut parts: Vec<Vec<String>> = Vec::new();
+    for k in 1..=3 {
+        let (code, ids, stderr) = cutpoint(&["plan", f, "--partition", &format!("{k}/3")]);
+        assert_eq!(code, 0, "{stderr}");
+        parts.push(ids.lines().map(str::to_string).collect());
+    }
+    let mut union: Vec<String> = parts.concat();
+    union.sort();
+    let mut all: Vec<String> = whole.lines().map(str::to_string).collect();
+    all.sort();
+    assert_eq!(union, all, "the partitions are disjoint and cover the plan");
+    let head = |id: &str| id.split_once('>').map(|(h, _)| h.to_string());
+    for (k, part) in parts.iter().enumerate() {
+        for id in part {
+            if let Some(h) = head(id) {
+                let elsewhere = parts
+                    .iter()
+                    .enumerate()
+                    .any(|(j, p)| j != k && p.iter().any(|o| head(o).as_deref() == Some(h.as_str())));
+                assert!(!elsewhere, "the chains after {h} are split across partitions");
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::setup::sim_setup;
-use cutpoint::target::{ControlObservation, Observation, RecoveryRules, Target};
+use cutpoint::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
 use cutpoint_bench::RigError;
 use cutpoint_campaign::CutPoint;
 use cutpoint_report::journal::read_journal;
@@ -41,10 +41,19 @@ impl Target for CancelledPartWay<'_> {
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError> {
         let obs = self.inner.run_chain(worker, id, chain, rules);
+        // Only the cut points themselves count toward the stop, not planning runs.
         if self.ran.fetch_add(1, Ordering::SeqCst) + 1 == self.stop_after {
             self.cancel.store(true, Ordering::SeqCst);
         }
         obs
+    }
+    fn recovery_timeline(
+        &self,
+        id: &str,
+        chain: &[&CutPoint],
+        rules: &RecoveryRules,
+    ) -> Result<RecoveryTimeline, RigError> {
+        self.inner.recovery_timeline(id, chain, rules)
     }
 }
 

@@ -79,8 +79,8 @@ pub fn estimate_wall_time(cuts: usize, seconds_per_cut: f64) -> Duration {
 }
 
 impl PlanSummary {
-    /// Wall time of the summarised points; sequence heads count twice (first and one second
-    /// cut), which makes double cuts a lower bound.
+    /// Wall time of the summarised points; sequence heads count twice (the cycle that plans
+    /// their later cuts and one chain), which makes a campaign with sequences a lower bound.
     pub fn estimate(&self, seconds_per_cut: f64) -> Duration {
         let heads: usize = self.sequences.iter().map(|(_, n)| n).sum();
         estimate_wall_time(self.total + heads, seconds_per_cut)
@@ -98,7 +98,7 @@ impl PlanSummary {
             })
             .collect();
         for (s, n) in &self.sequences {
-            out.push(format!("sequence {s}: {n} first cuts, each followed by second cuts"));
+            out.push(format!("sequence {s}: {n} first cuts, each followed by its later cuts"));
         }
         out.push(format!("total {}", self.total));
         out
