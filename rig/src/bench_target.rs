@@ -474,6 +474,8 @@ impl Bench {
             match cfg.restore {
                 RestorePolicy::Full => self.probe.write_flash(addr, &data, &mut |_, _| {})?,
                 RestorePolicy::ChangedSectors => {
+                    // A running bootloader could change a sector after it compared equal.
+                    self.probe.halt()?;
                     let current = self.probe.read_flash(addr, data.len())?;
                     for (at, range) in changed_sectors(addr, &data, &current, cfg.layout.sector_size) {
                         self.probe.write_flash(at, &data[range], &mut |_, _| {})?;

@@ -267,13 +267,22 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
         "{}",
         statuses(&a)
     );
-    // A full restore programs both slots and the scratch every time (3 x 192 KiB + 8 KiB here);
+    // A full restore programs both slots and the scratch every time (2 x 192 KiB + 8 KiB here);
     // a changed-sectors restore only what the update touched.
     let runs = a.journal.cuts.len() as u64 + 1;
     let layout = full.setup.config.layout;
     let area_bytes = u64::from(layout.primary.size + layout.secondary.size + layout.scratch.size);
     assert_eq!(full.emulator.bytes_programmed(), runs * area_bytes);
     let saved = changed.emulator.bytes_programmed();
+    assert_eq!(
+        full.emulator.halts(),
+        0,
+        "a full restore lets the flash loader stop the CPU"
+    );
+    assert!(
+        changed.emulator.halts() >= runs,
+        "the CPU is halted before the read-back"
+    );
     assert!(saved > 0, "the first restore writes the baseline");
     assert!(
         saved * 4 < full.emulator.bytes_programmed(),

@@ -77,4 +77,7 @@ impl Probe for SharedProbe {
     fn reset(&mut self) -> RigResult<()> {
         lock(&self.inner).reset()
     }
+    fn halt(&mut self) -> RigResult<()> {
+        lock(&self.inner).halt()
+    }
 }

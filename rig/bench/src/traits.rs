@@ -137,6 +137,9 @@ pub trait Probe: Send {
     fn read_flash(&mut self, addr: u32, len: usize) -> RigResult<Vec<u8>>;
     /// Resets the target (system reset through the debug port).
     fn reset(&mut self) -> RigResult<()>;
+    /// Resets the target and holds its CPU halted, so the flash stays still while it is read
+    /// (a bootloader left running could be mid-swap).
+    fn halt(&mut self) -> RigResult<()>;
 }
 
 impl<T: Probe + ?Sized> Probe for Box<T> {
@@ -154,6 +157,9 @@ impl<T: Probe + ?Sized> Probe for Box<T> {
     }
     fn reset(&mut self) -> RigResult<()> {
         (**self).reset()
+    }
+    fn halt(&mut self) -> RigResult<()> {
+        (**self).halt()
     }
 }
 

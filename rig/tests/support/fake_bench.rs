@@ -71,6 +71,8 @@ struct State {
     power_ons: u64,
     /// Bytes the probe has programmed.
     programmed: u64,
+    /// Times the probe halted the CPU.
+    halts: u64,
 }
 
 struct Shared {
@@ -108,6 +110,7 @@ impl Emulator {
                     cuts: 0,
                     power_ons: 0,
                     programmed: 0,
+                    halts: 0,
                 }),
                 clock,
                 firmware,
@@ -157,6 +160,11 @@ impl Emulator {
     /// How many times the device was powered on or reset.
     pub fn power_ons(&self) -> u64 {
         self.lock().power_ons
+    }
+
+    /// How many times the probe halted the CPU.
+    pub fn halts(&self) -> u64 {
+        self.lock().halts
     }
 
     /// How many bytes the probe has programmed.
@@ -470,6 +478,19 @@ impl Probe for FakeProbe {
         }
         self.emu.stop(&mut st, FaultKind::Reset);
         self.emu.start(&mut st);
+        Ok(())
+    }
+
+    /// Resets the device and keeps its CPU stopped: the flash holds still until the next reset.
+    fn halt(&mut self) -> RigResult<()> {
+        let mut st = self.emu.lock();
+        if !st.powered {
+            return Err(unpowered());
+        }
+        self.emu.stop(&mut st, FaultKind::Reset);
+        let flash = self.emu.settle(&mut st);
+        st.flash = Flash::Settled(flash);
+        st.halts += 1;
         Ok(())
     }
 }

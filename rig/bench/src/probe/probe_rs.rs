@@ -267,7 +267,20 @@ impl Probe for ProbeRsProbe {
             core.reset().map_err(|e| RigError::io(&name, format!("reset: {e}")))
         })
     }
+
+    fn halt(&mut self) -> RigResult<()> {
+        let name = self.describe();
+        self.with_session(|s| {
+            let mut core = s.core(0).map_err(|e| RigError::io(&name, format!("core 0: {e}")))?;
+            core.reset_and_halt(HALT_TIMEOUT)
+                .map(|_| ())
+                .map_err(|e| RigError::io(&name, format!("reset and halt: {e}")))
+        })
+    }
 }
+
+/// How long the core may take to stop after a reset-and-halt request.
+const HALT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[cfg(test)]
 mod tests {

@@ -159,6 +159,9 @@ mod tests {
         fn reset(&mut self) -> RigResult<()> {
             Ok(())
         }
+        fn halt(&mut self) -> RigResult<()> {
+            Ok(())
+        }
     }
 
     #[test]
