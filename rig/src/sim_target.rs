@@ -237,6 +237,8 @@ fn op_point(record: &CutRecord) -> &'static str {
         CutAt::Op {
             point: OpPoint::After, ..
         } => "after",
+        // A watchdog reset lets the operation in flight finish first.
+        _ if record.kind == FaultKind::Reset => "after",
         _ => "inside",
     }
 }

@@ -240,3 +240,55 @@ fn inspect_decodes_esp_idf_otadata() {
     assert_eq!(v["active_sector"], 0);
     assert_eq!(v["boot_slot"], 1, "(seq 2 - 1) mod 2 slots");
 }
+
+#[test]
+fn landings_say_where_on_the_operation_the_fault_fell() {
+    let dir = tmp("landings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let campaign = |fault: &str| {
+        let f = dir.join(format!("{fault}.toml"));
+        std::fs::write(
+            &f,
+            format!(
+                r#"name = "landings"
+[target]
+board = "nrf52840"
+variant = "reference"
+[images]
+baseline = {{ version = "1.0.0", size_kib = 8 }}
+update = {{ version = "2.0.0", size_kib = 8 }}
+[run]
+seed = 5
+fault = "{fault}"
+[[phases]]
+name = "request"
+start = 'ota: request-start'
+end = 'ota: request-done'
+offsets = {{ every_op = ["before", "inside:0.5", "after"] }}
+"#
+            ),
+        )
+        .unwrap();
+        f
+    };
+    for (fault, inside) in [("power-cut", "inside"), ("reset", "after")] {
+        let out = dir.join(fault);
+        let f = campaign(fault);
+        let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+        let mut seen = 0;
+        for line in journal.lines().filter(|l| l.contains("\"record\":\"cut\"")) {
+            let c: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = c["id"].as_str().unwrap();
+            let want = match id.rsplit('-').next().unwrap() {
+                "before" => "before",
+                "after" => "after",
+                _ => inside,
+            };
+            assert_eq!(c["landing"]["op_point"], want, "{fault} {id}: {c}");
+            seen += 1;
+        }
+        assert!(seen >= 3, "{journal}");
+    }
+}
