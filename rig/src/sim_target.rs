@@ -374,13 +374,7 @@ impl Target for SimTarget {
         chain: &[&CutPoint],
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError> {
-        let Some((first, rest)) = chain.split_first() else {
-            return Err(RigError::new(
-                "sim",
-                RigErrorKind::Unsupported,
-                "a cut chain needs at least one cut",
-            ));
-        };
+        let (first, rest) = split_chain(chain)?;
         let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
         let mut landings = vec![first_landing];
         let mut later = LaterCuts::default();
@@ -414,13 +408,7 @@ impl Target for SimTarget {
         chain: &[&CutPoint],
         _rules: &RecoveryRules,
     ) -> Result<RecoveryTimeline, RigError> {
-        let Some((first, rest)) = chain.split_first() else {
-            return Err(RigError::new(
-                "sim",
-                RigErrorKind::Unsupported,
-                "a cut chain needs at least one cut",
-            ));
-        };
+        let (first, rest) = split_chain(chain)?;
         let (mut flash, _) = self.first_cut(0, &self.plan(first))?;
         for point in rest {
             flash = self.cut_live(flash, point).0;
@@ -436,6 +424,14 @@ impl Target for SimTarget {
             ops: Some(op_spans(&log.ops)),
         })
     }
+}
+
+/// The first cut of a chain and the later ones.
+fn split_chain<'c, 'p>(chain: &'c [&'p CutPoint]) -> Result<(&'p CutPoint, &'c [&'p CutPoint]), RigError> {
+    chain
+        .split_first()
+        .map(|(first, rest)| (*first, rest))
+        .ok_or_else(|| RigError::new("sim", RigErrorKind::Unsupported, "a cut chain needs at least one cut"))
 }
 
 /// What the runs a chain's later cuts interrupted showed. (The first cut's commit is judged
