@@ -60,8 +60,6 @@ pub struct BenchMarkers {
     pub halt: Regex,
     /// Nothing more to do.
     pub settled: Regex,
-    /// The update committed (the new image confirmed itself); group `version`.
-    pub commit: Regex,
 }
 
 /// What a campaign asks of the bench.
@@ -703,7 +701,7 @@ impl Bench {
             match self.wait_for_cut(cfg, t0)? {
                 Wait::Cut(rec, before) => {
                     // Once any run of the chain saw the update commit, only the new image may run.
-                    let seen = committed_before(cfg, &before, rec.actual_us);
+                    let seen = rules.commit.as_ref().is_some_and(|m| m.seen_by(&before, rec.actual_us));
                     committed = Some(committed.unwrap_or(false) || seen);
                     landings.push(Landing {
                         fault: "power-cut".to_string(),
@@ -798,27 +796,6 @@ impl Target for BenchTarget {
         }
         r
     }
-}
-
-/// Whether the device reported its commit (the new image confirmed) before the cut at `cut_us`.
-fn committed_before(cfg: &BenchConfig, lines: &[LogLine], cut_us: u64) -> bool {
-    let header: Option<[u8; fut::image::HEADER_SIZE]> = cfg
-        .update
-        .get(..fut::image::HEADER_SIZE)
-        .and_then(|b| b.try_into().ok());
-    let new_version = header
-        .as_ref()
-        .and_then(fut::image::ImageHeader::parse)
-        .map(|h| h.version.to_string());
-    lines.iter().filter(|l| l.t_us <= cut_us).any(|l| {
-        cfg.markers
-            .commit
-            .captures(&l.text)
-            .is_some_and(|c| match (c.name("version"), &new_version) {
-                (Some(v), Some(n)) => v.as_str() == n,
-                _ => true,
-            })
-    })
 }
 
 #[cfg(test)]

@@ -320,7 +320,6 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             jump: m.jump.regex.clone(),
             halt: m.halt.regex.clone(),
             settled: m.settled.regex.clone(),
-            commit: m.commit.regex.clone(),
         },
     };
     Ok(BenchSetup {

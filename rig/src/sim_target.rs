@@ -450,7 +450,10 @@ impl LaterCuts {
             self.unfired = true;
         }
         if let Some(m) = &rules.commit {
-            self.committed |= m.seen_by(&lines(log), landing.actual_us);
+            self.committed |= log
+                .console
+                .iter()
+                .any(|l| l.t_us <= landing.actual_us && m.matches(&l.text));
         }
     }
 }

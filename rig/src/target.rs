@@ -71,16 +71,6 @@ pub struct RecoveryRules {
     pub commit: Option<CommitMarker>,
 }
 
-impl RecoveryRules {
-    /// Rules for a run that re-triggers nothing and watches for no commit.
-    pub fn none() -> Self {
-        RecoveryRules {
-            retrigger_on: None,
-            commit: None,
-        }
-    }
-}
-
 /// The console line that says the new image committed itself (confirmed): `pattern`, with its
 /// `version` group, when it has one, equal to `version`.
 #[derive(Debug, Clone)]
