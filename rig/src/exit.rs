@@ -8,3 +8,6 @@ pub const FAIL: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
 /// The rig itself failed (relay, probe, serial, timeout of a backend, journal).
 pub const RIG_ERROR: i32 = 3;
+/// The run is incomplete: cancelled, interrupted, or a merge lacks partitions. Nothing about
+/// the device is concluded; `cutpoint run CAMPAIGN --resume` finishes it.
+pub const INCOMPLETE: i32 = 4;
