@@ -17,7 +17,7 @@ macro_rules! outln {
 }
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::engine::{self, Event, RunSpec};
-use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
+use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
 use cutpoint::target::Target;
@@ -56,7 +56,15 @@ fn timestamp() -> String {
         .unwrap_or_else(|_| "now".into())
 }
 
-/// The newest `reports/<campaign>-*` directory whose journal has no end record.
+/// Whether a journal's run finished: it has an end record that says it completed.
+fn finished(j: &cutpoint_report::journal::Journal) -> bool {
+    j.end
+        .as_ref()
+        .is_some_and(|e| e.how == "complete" || e.how.starts_with("stopped"))
+}
+
+/// The newest `reports/<campaign>-*` directory whose run did not finish (interrupted or
+/// cancelled).
 fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("reports")
         .ok()?
@@ -66,10 +74,19 @@ fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with(&format!("{}-", c.name)))
         })
-        .filter(|p| read_journal(&p.join("results.jsonl")).is_ok_and(|j| j.end.is_none()))
+        .filter(|p| read_journal(&p.join("results.jsonl")).is_ok_and(|j| !finished(&j)))
         .collect();
     dirs.sort();
     dirs.pop()
+}
+
+/// The exit code of an engine error: a campaign the rig cannot use is bad input, a busy
+/// report directory too; the rest is the rig's own failure.
+fn engine_error_code(e: &engine::EngineError) -> i32 {
+    match e {
+        engine::EngineError::BadInput(_) | engine::EngineError::Busy(_) => BAD_INPUT,
+        _ => RIG_ERROR,
+    }
 }
 
 pub fn run(
@@ -128,9 +145,12 @@ pub fn run(
             return RIG_ERROR;
         }
     };
+    // The first interrupt lets the cuts in flight finish and be journaled; a second one
+    // restores a bench's power and stops at once.
     let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
+    if let Err(e) = cutpoint_bench::stop_gracefully(Arc::clone(&cancel), INCOMPLETE) {
+        eprintln!("cutpoint: {e}");
+        return RIG_ERROR;
     }
     eprintln!("cutpoint: campaign {} on {}", c.name, target.describe());
     let mut progress = Progress::new();
@@ -139,29 +159,50 @@ pub fn run(
         Err(e) => {
             progress.finish();
             eprintln!("cutpoint: {e}");
-            return RIG_ERROR;
+            return engine_error_code(&e);
         }
     };
     progress.finish();
-    let summary = match cutpoint_report::rebuild::write_reports(&out_dir, &outcome.journal) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
-            return RIG_ERROR;
-        }
-    };
     let cuts = &outcome.journal.cuts;
     let count = |s: Status| cuts.iter().filter(|c| c.status == s).count();
     let (pass, fail, error) = (count(Status::Pass), count(Status::Fail), count(Status::Error));
+    let resume_hint = format!(
+        "cutpoint run {} --resume {}{}",
+        path.display(),
+        out_dir.display(),
+        partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}"))
+    );
+    if outcome.cancelled || cuts.len() < outcome.planned {
+        // Reports of a part of the plan would read as a verdict; the journal keeps every
+        // finished cut, and the reports come with the run that completes it.
+        eprintln!(
+            "cutpoint: INCOMPLETE: {} of {} cut points run ({pass} passed, {fail} failed, {error} rig errors); \
+             nothing is concluded about the device",
+            cuts.len(),
+            outcome.planned
+        );
+        eprintln!("cutpoint: resume with: {resume_hint}");
+        eprintln!(
+            "cutpoint: reports of the part done: cutpoint report {}",
+            out_dir.display()
+        );
+        outln!(
+            "{pass} passed, {fail} failed, {} not run (incomplete)",
+            outcome.planned - cuts.len()
+        );
+        return INCOMPLETE;
+    }
+    if let Err(e) = cutpoint_report::rebuild::write_reports(&out_dir, &outcome.journal) {
+        eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
+        return RIG_ERROR;
+    }
     eprintln!(
-        "cutpoint: {} cut points: {pass} passed, {fail} failed, {error} rig errors{}; reports in {}",
+        "cutpoint: {} cut points: {pass} passed, {fail} failed, {error} rig errors; reports in {}",
         cuts.len(),
-        if outcome.cancelled { " (cancelled)" } else { "" },
         out_dir.display()
     );
-    let _ = summary;
     outln!("{pass} passed, {fail} failed");
-    verdict_code(&c, outcome.control_failed, fail, error)
+    verdict_code(&c, &outcome, fail, error)
 }
 
 /// A campaign's target, set up but not opened: the simulated board or a station.
@@ -205,22 +246,45 @@ impl Prepared {
     }
 }
 
-fn verdict_code(c: &Campaign, control_failed: bool, fail: usize, error: usize) -> i32 {
-    if control_failed {
+/// The exit code of a finished run. A negative control passes only when at least one of its
+/// cut points failed for the device's reason; a run with no cut point at all is never green.
+fn verdict_code(c: &Campaign, outcome: &engine::RunOutcome, fail: usize, error: usize) -> i32 {
+    let ran = outcome.journal.cuts.len();
+    if outcome.control_failed {
         eprintln!("cutpoint: the control run failed: the device does not update cleanly even without a cut");
     }
-    let caught = control_failed || fail > 0;
     match c.pass.expect {
-        Expect::Fail if caught => {
-            eprintln!("cutpoint: negative control: the rig caught the broken firmware, as expected");
+        Expect::Fail if fail > 0 => {
+            eprintln!(
+                "cutpoint: negative control: {fail} of {ran} cut points failed, as expected (the rig caught the broken firmware)"
+            );
             PASS
+        }
+        Expect::Fail if ran == 0 => {
+            eprintln!(
+                "cutpoint: negative control: no cut point was planned, so nothing was caught; \
+                 check the phases' offsets (`cutpoint plan {}`)",
+                c.path.display()
+            );
+            BAD_INPUT
+        }
+        Expect::Fail if error > 0 => {
+            eprintln!("cutpoint: negative control: no cut point failed, and {error} ended in rig errors");
+            RIG_ERROR
         }
         Expect::Fail => {
             eprintln!("cutpoint: negative control: no cut point failed, but this firmware is expected to fail");
             FAIL
         }
-        Expect::Pass if caught => FAIL,
+        Expect::Pass if outcome.control_failed || fail > 0 => FAIL,
         Expect::Pass if error > 0 => RIG_ERROR,
+        Expect::Pass if ran == 0 => {
+            eprintln!(
+                "cutpoint: no cut point was planned, so nothing was tested; check the phases' offsets (`cutpoint plan {}`)",
+                c.path.display()
+            );
+            BAD_INPUT
+        }
         Expect::Pass => PASS,
     }
 }
@@ -349,7 +413,14 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
     };
     if control.status != Status::Pass {
         eprintln!("control run failed: {}", control.reasons.join("; "));
-        return FAIL;
+        if items.is_empty() {
+            return FAIL;
+        }
+        eprintln!("(a negative control: its cut points run all the same, to catch the broken firmware)");
+    }
+    if items.is_empty() {
+        eprintln!("no cut point planned: check the phases' offsets");
+        return BAD_INPUT;
     }
     let mut per_phase: Vec<(String, usize)> = Vec::new();
     for it in &items {
@@ -403,7 +474,7 @@ fn sim_plan(
     let rules = engine::recovery_rules(&setup.expect);
     let planned = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
-        RIG_ERROR
+        engine_error_code(&e)
     })?;
     Ok((setup, planned.control, planned.items, planned.commit_us))
 }
@@ -446,7 +517,7 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
     let rules = engine::recovery_rules(&expect);
     let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
-        RIG_ERROR
+        engine_error_code(&e)
     })?;
     Ok(Planned {
         target,

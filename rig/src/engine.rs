@@ -50,16 +50,26 @@ pub enum EngineError {
     Rig(#[from] RigError),
     #[error("{0}")]
     Plan(String),
+    /// The campaign cannot be used as written (a marker that matches nothing, a plan past
+    /// the limit): bad input, never a device failure.
+    #[error("{0}")]
+    BadInput(String),
     #[error("journal: {0}")]
     Journal(String),
+    /// Another run writes the report directory.
+    #[error("{0}")]
+    Busy(#[from] crate::run_lock::LockError),
 }
 
 /// How a run ended.
 pub struct RunOutcome {
     pub journal: Journal,
-    /// The unfaulted control run did not update cleanly; no cut was run.
+    /// The unfaulted control run did not update cleanly (for a negative control, its cut
+    /// points still ran).
     pub control_failed: bool,
     pub cancelled: bool,
+    /// Cut points in this run's plan (this partition), finished or not.
+    pub planned: usize,
 }
 
 /// One unit of work: a chain of one or more cuts with its id.
@@ -122,8 +132,9 @@ impl Planning<'_> {
         skipped: &mut Vec<campaign::Skipped>,
     ) -> Result<(), EngineError> {
         if items.len() >= campaign::MAX_POINTS {
-            return Err(EngineError::Plan(format!(
-                "the plan would pass {} cut points; give the sequences fewer offsets",
+            return Err(EngineError::BadInput(format!(
+                "{}: sequences: the plan would pass {} cut points; give the sequences fewer offsets",
+                self.spec.campaign.path.display(),
                 campaign::MAX_POINTS
             )));
         }
@@ -184,9 +195,43 @@ impl Planning<'_> {
                 });
                 Ok(Vec::new())
             }
-            Err(e) => Err(EngineError::Plan(e.to_string())),
+            Err(e) => Err(expand_error(self.spec.campaign, e)),
         }
     }
+}
+
+/// An expansion error as an engine error: a plan past the limit is bad input, located at
+/// the phase that asked for it.
+fn expand_error(c: &Campaign, e: campaign::ExpandError) -> EngineError {
+    match &e {
+        campaign::ExpandError::TooMany { phase } => {
+            let at = c
+                .phases
+                .iter()
+                .position(|p| p.name == *phase)
+                .and_then(|i| Some((i, c.phases[i].start.origin.clone()?)));
+            EngineError::BadInput(match at {
+                Some((_, o)) if o.line > 0 => {
+                    format!("{}:{}:{}: phases.{phase}.offsets: {e}", o.file, o.line, o.column)
+                }
+                _ => format!("{}: phases.{phase}.offsets: {e}", c.path.display()),
+            })
+        }
+        _ => EngineError::Plan(e.to_string()),
+    }
+}
+
+/// Markers of the campaign that the control run never printed, as one error message.
+fn unmatched_error(unmatched: &[campaign::UnmatchedMarker]) -> EngineError {
+    let mut msg = String::from(
+        "the control run (no cut) never printed what these markers look for; fix the pattern, or set \
+         [markers] / the phase to a line the firmware prints:",
+    );
+    for u in unmatched {
+        msg.push_str("\n  ");
+        msg.push_str(&u.to_string());
+    }
+    EngineError::BadInput(msg)
 }
 
 fn log_lines(tl: &[LogLine]) -> Vec<(u64, &str)> {
@@ -222,9 +267,20 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     };
     let verdict = judge(&spec.expect, false, &control.console, &control.dump, control.dump_base);
     let phases = campaign::find_phases(spec.campaign, &tl);
+    let expect_commit = spec.campaign.target.confirms() && spec.expect.final_version == spec.expect.new_version;
+    let unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
+    // A clean update whose console a marker never matches: the campaign is wrong, not the
+    // device. So is a jump marker that misses even the baseline's boot before the update.
+    let jump_missed = unmatched.iter().any(|u| u.pattern == spec.campaign.markers.jump.source);
+    if !unmatched.is_empty() && (verdict.status == Status::Pass || jump_missed) {
+        return Err(unmatched_error(&unmatched));
+    }
     let mut reasons = verdict.reasons.clone();
     if let Err(e) = &phases {
         reasons.push(e.to_string());
+    }
+    for u in &unmatched {
+        reasons.push(format!("(if this is a typo, not the device) {u}"));
     }
     let run = ControlRun {
         status: if reasons.is_empty() { Status::Pass } else { Status::Fail },
@@ -245,7 +301,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         flash_ops: control.ops.as_ref().map(|o| o.len() as u64),
     };
     let commit_us = commit_instant(&spec.expect, &control.console);
-    if run.status != Status::Pass {
+    if !cuts_follow(spec.campaign, &run) {
         return Ok(RunPlan {
             control: run,
             items: Vec::new(),
@@ -253,7 +309,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
             skipped: Vec::new(),
         });
     }
-    let first_level = campaign::expand_plan(spec.campaign, &tl).map_err(|e| EngineError::Plan(e.to_string()))?;
+    let first_level = campaign::expand_plan(spec.campaign, &tl).map_err(|e| expand_error(spec.campaign, e))?;
     let mut skipped = first_level.skipped;
     let mut items = Vec::with_capacity(first_level.points.len());
     for (group, p) in first_level.points.into_iter().enumerate() {
@@ -279,6 +335,14 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         commit_us,
         skipped,
     })
+}
+
+/// Whether cut points are run after this control run: always after a clean one; after a
+/// failed one only for a negative control whose phases were all found, so the broken
+/// firmware is caught by its cuts (a negative control passes only on failing cut points).
+fn cuts_follow(c: &Campaign, control: &ControlRun) -> bool {
+    control.status == Status::Pass
+        || (c.pass.expect == campaign::Expect::Fail && !c.phases.is_empty() && control.phases.len() == c.phases.len())
 }
 
 /// The line that says this update committed; `None` when the update is not meant to (a
@@ -323,6 +387,8 @@ pub fn run(
     observer: &mut dyn FnMut(Event),
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, EngineError> {
+    // One writer per report directory, for the whole run.
+    let _lock = crate::run_lock::RunLock::acquire(&spec.out_dir)?;
     let rules = recovery_rules(&spec.expect);
     let RunPlan {
         control,
@@ -369,7 +435,7 @@ pub fn run(
         writer.append_control(&control).map_err(jerr)?;
         journal.control = Some(control.clone());
     }
-    if control.status != Status::Pass {
+    if !cuts_follow(spec.campaign, &control) {
         let end = JournalEnd {
             finished: now_rfc3339(),
             how: "stopped: the control run did not update cleanly".into(),
@@ -380,6 +446,7 @@ pub fn run(
             journal,
             control_failed: true,
             cancelled: false,
+            planned: 0,
         });
     }
     let done: HashSet<String> = journal.finished_ids().into_iter().map(str::to_string).collect();
@@ -412,9 +479,10 @@ pub fn run(
     writer.append_end(&end).map_err(jerr)?;
     journal.end = Some(end);
     Ok(RunOutcome {
+        control_failed: journal.control.as_ref().is_some_and(|c| c.status != Status::Pass),
         journal,
-        control_failed: false,
         cancelled,
+        planned: items.len(),
     })
 }
 

@@ -25,7 +25,7 @@ pub use config::StationBackends;
 pub use counter::DeliveryCounter;
 pub use doctor::{doctor, DoctorReport};
 pub use open::{open_console, open_power, open_probe, open_station, open_transport, Station};
-pub use power::guard::PowerGuard;
+pub use power::guard::{stop_gracefully, PowerGuard};
 pub use shared::{SharedProbe, SharedSwitch};
 pub use traits::*;
 pub use trigger::{CutCondition, CutPlan, CutRecord, Trigger};

@@ -6,6 +6,7 @@
 //! campaign into cut points on the timeline of an unfaulted run, and partitions the points.
 //! `SCHEMA.md` beside this crate documents every key.
 
+mod bound;
 mod check;
 mod de;
 mod error;
@@ -17,7 +18,9 @@ mod partition;
 mod plan;
 mod raw;
 mod station;
+mod unmatched;
 
+pub use bound::floor as plan_floor;
 pub use check::{campaign_summary, check_file, station_summary, CheckSummary, FileKind};
 pub use error::{format_errors, FileError};
 pub use expand::{
@@ -38,3 +41,4 @@ pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
 pub use station::{
     load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
 };
+pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};

@@ -76,6 +76,9 @@ pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError
     let mut campaign = v.campaign(raw, path);
     campaign.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
     if v.errors.is_empty() {
+        v.errors.extend(crate::bound::check_floor(&campaign));
+    }
+    if v.errors.is_empty() {
         Ok(campaign)
     } else {
         // In file order: this file's errors first, then those of the station file it names.
@@ -167,14 +170,21 @@ impl Validator<'_, '_> {
             Some(s) => (s.get_ref().clone(), s.span()),
             None => (default.to_string(), 0..0),
         };
-        self.compile(path, &source, span)
+        let mut p = self.compile(path, &source, span);
+        if raw.is_none() {
+            if let Some(o) = p.origin.as_mut() {
+                o.line = 0;
+                o.column = 0;
+            }
+        }
+        p
     }
 
     fn compile(&mut self, path: &[Seg], source: &str, span: Range<usize>) -> Pattern {
         let regex = match Regex::new(source) {
             Ok(r) => r,
             Err(e) => {
-                self.err(path, span, regex_message(&e));
+                self.err(path, span.clone(), regex_message(&e));
                 // A pattern that never matches stands in, so validation can go on.
                 Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("fixed pattern"))
             }
@@ -182,6 +192,7 @@ impl Validator<'_, '_> {
         Pattern {
             source: source.to_string(),
             regex,
+            origin: Some(self.doc.error(path, span, "")),
         }
     }
 

@@ -172,6 +172,20 @@ pub fn fraction_text(ppm: u32) -> String {
 pub struct Pattern {
     pub source: String,
     pub regex: Regex,
+    /// Where the pattern was written (file, line, column, field; an empty message), or the
+    /// field it is the default of (line 0) — so a marker that matched nothing can be located.
+    pub origin: Option<crate::FileError>,
+}
+
+impl Pattern {
+    /// `file:line:column: field` of the pattern, or `field (default '...')` for a default.
+    pub fn located(&self) -> String {
+        match &self.origin {
+            Some(o) if o.line > 0 => format!("{}:{}:{}: {}", o.file, o.line, o.column, o.field),
+            Some(o) => format!("{}: {} (the default, '{}')", o.file, o.field, self.source),
+            None => format!("'{}'", self.source),
+        }
+    }
 }
 
 impl Pattern {
@@ -241,6 +255,14 @@ pub struct Target {
     pub mode: Mode,
     pub upgrade: Upgrade,
     pub kind: TargetKind,
+}
+
+impl Target {
+    /// Whether a new image must confirm itself (print the commit marker) to stay: a test
+    /// upgrade on a mode that can revert. An overwrite or a permanent upgrade never confirms.
+    pub fn confirms(&self) -> bool {
+        self.mode == Mode::SwapScratch && self.upgrade == Upgrade::Test
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,9 +3,13 @@
 //!
 //! One signal thread serves every guard of the process. On a signal it turns every guarded
 //! switch on, then lets the signal take its default effect (the process ends as it would have).
+//!
+//! A long run asks for a graceful first signal with [`stop_gracefully`]: the first signal only
+//! raises the run's cancel flag (the cuts in flight finish and are journaled); the second one
+//! restores power at once and ends the process with the run's exit code.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -19,6 +23,26 @@ type WeakSwitch = Weak<Mutex<Box<dyn PowerSwitch>>>;
 static GUARDS: Mutex<Vec<(u64, WeakSwitch)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static SIGNAL_THREAD: OnceLock<Result<(), String>> = OnceLock::new();
+/// The cancel flag a first signal raises, and the exit code of a second signal.
+static GRACEFUL: Mutex<Option<(Arc<AtomicBool>, i32)>> = Mutex::new(None);
+
+/// Makes the first SIGINT/SIGTERM/SIGHUP raise `cancel` instead of ending the process; a
+/// second one (or a first one while `cancel` is already raised) restores every guarded
+/// switch and exits with `exit_code` at once.
+pub fn stop_gracefully(cancel: Arc<AtomicBool>, exit_code: i32) -> RigResult<()> {
+    install_signal_thread()?;
+    *GRACEFUL.lock().unwrap_or_else(|p| p.into_inner()) = Some((cancel, exit_code));
+    Ok(())
+}
+
+/// What a signal does now: `Some(flag)` to raise when the first signal should only cancel.
+fn on_signal() -> Result<Arc<AtomicBool>, Option<i32>> {
+    match GRACEFUL.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        Some((flag, code)) if flag.load(Ordering::SeqCst) => Err(Some(*code)),
+        Some((flag, _)) => Ok(Arc::clone(flag)),
+        None => Err(None),
+    }
+}
 
 fn guards() -> std::sync::MutexGuard<'static, Vec<(u64, WeakSwitch)>> {
     GUARDS.lock().unwrap_or_else(|p| p.into_inner())
@@ -56,8 +80,22 @@ fn install_signal_thread() -> RigResult<()> {
         std::thread::Builder::new()
             .name("power-guard-signals".into())
             .spawn(move || {
-                if let Some(sig) = signals.forever().next() {
+                for sig in signals.forever() {
+                    let code = match on_signal() {
+                        Ok(flag) => {
+                            flag.store(true, Ordering::SeqCst);
+                            eprintln!(
+                                "cutpoint: stopping after the cut points in flight (interrupt again to stop at once)"
+                            );
+                            continue;
+                        }
+                        Err(code) => code,
+                    };
                     restore_all();
+                    if let Some(code) = code {
+                        eprintln!("cutpoint: stopped at once; power restored");
+                        std::process::exit(code);
+                    }
                     if signal_hook::low_level::emulate_default_handler(sig).is_err() {
                         std::process::exit(128 + sig);
                     }

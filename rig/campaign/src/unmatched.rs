@@ -1,0 +1,178 @@
+//! Markers that matched no console line of an unfaulted run: a campaign mistake (a typo, or a
+//! firmware that prints other lines), told with where the marker is written and the console
+//! lines closest to what it looks for.
+
+use crate::expand::{find_phases, ExpandError, Timeline};
+use crate::hint::edit_distance;
+use crate::model::{Campaign, Pattern};
+
+/// One marker that matched nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmatchedMarker {
+    /// `file:line:column: field` of the marker (see [`Pattern::located`]).
+    pub located: String,
+    /// The regular expression as written.
+    pub pattern: String,
+    /// What was looked for, in words ("the start of phase \"swap\"").
+    pub role: String,
+    /// Up to three console lines (1-based line number, text) closest to the pattern.
+    pub nearest: Vec<(usize, String)>,
+}
+
+impl std::fmt::Display for UnmatchedMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: '{}', {}, matched no line of the control run's console",
+            self.located, self.pattern, self.role
+        )?;
+        if self.nearest.is_empty() {
+            write!(f, " (the console is empty)")
+        } else {
+            write!(f, "; the nearest lines are:")?;
+            for (n, text) in &self.nearest {
+                write!(f, "\n    line {n:>4}: {text}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The literal text a pattern looks for: the pattern without its regex syntax.
+fn literal(pattern: &str) -> String {
+    // Group openers with names or flags (`(?P<n>`, `(?<n>`, `(?:`, `(?i)`) say nothing of the text.
+    let groups = regex::Regex::new(r"\(\?(P?<[^>]*>|[a-zA-Z]*:?\)?)").ok();
+    let pattern = groups.map_or(pattern.into(), |g| g.replace_all(pattern, " "));
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_alphabetic() => out.push(' '),
+                Some(e) => out.push(e),
+                None => {}
+            },
+            '(' | ')' | '[' | ']' | '{' | '}' | '|' | '?' | '*' | '+' | '^' | '$' | '.' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How far `line` is from `lit`: the edit distance of the best-aligned stretch of the line.
+fn distance(lit: &str, line: &str) -> usize {
+    let lit_len = lit.chars().count();
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= lit_len {
+        return edit_distance(lit, line);
+    }
+    (0..=chars.len() - lit_len)
+        .map(|i| {
+            let window: String = chars[i..i + lit_len].iter().collect();
+            edit_distance(lit, &window)
+        })
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Up to three console lines closest to `pattern`, best first, in console order on ties.
+pub fn nearest_lines(pattern: &str, console: &[(u64, &str)]) -> Vec<(usize, String)> {
+    let lit = literal(pattern);
+    let mut scored: Vec<(usize, usize)> = console
+        .iter()
+        .enumerate()
+        // Long lines are cut so a runaway console cannot make this quadratic in its length.
+        .map(|(i, (_, text))| {
+            let text: String = text.chars().take(200).collect();
+            (distance(&lit, &text), i)
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, i)| (i + 1, console[i].1.to_string()))
+        .collect()
+}
+
+fn unmatched(p: &Pattern, role: String, console: &[(u64, &str)]) -> Option<UnmatchedMarker> {
+    if console.iter().any(|(_, l)| p.is_match(l)) {
+        return None;
+    }
+    Some(UnmatchedMarker {
+        located: p.located(),
+        pattern: p.source.clone(),
+        role,
+        nearest: nearest_lines(&p.source, console),
+    })
+}
+
+/// The campaign's markers that an unfaulted, clean update should have matched but did not:
+/// the jump marker (the baseline boots before the update starts), the settled marker, the
+/// commit marker when the update is meant to commit, and each phase's start and end. A
+/// phase whose markers both match somewhere but not in order is reported with `find_phases`'s
+/// reason.
+pub fn unmatched_markers(c: &Campaign, tl: &Timeline, expect_commit: bool) -> Vec<UnmatchedMarker> {
+    let console = tl.console;
+    let m = &c.markers;
+    let mut out = Vec::new();
+    out.extend(unmatched(&m.jump, "the jump to an image".into(), console));
+    out.extend(unmatched(&m.settled, "the device settling".into(), console));
+    if expect_commit {
+        out.extend(unmatched(&m.commit, "the new image confirming itself".into(), console));
+    }
+    for p in &c.phases {
+        out.extend(unmatched(
+            &p.start,
+            format!("the start of phase \"{}\"", p.name),
+            console,
+        ));
+        out.extend(unmatched(&p.end, format!("the end of phase \"{}\"", p.name), console));
+    }
+    if out.is_empty() {
+        if let Err(e) = find_phases(c, tl) {
+            let (p, role) = match &e {
+                ExpandError::PhaseStartNotFound { phase, .. } => (c.phase(phase).map(|p| &p.start), "start"),
+                ExpandError::PhaseEndNotFound { phase, .. } => (c.phase(phase).map(|p| &p.end), "end"),
+                _ => (None, ""),
+            };
+            if let Some(p) = p {
+                out.push(UnmatchedMarker {
+                    located: p.located(),
+                    pattern: p.source.clone(),
+                    role: format!("the {role} of a phase, in campaign order ({e})"),
+                    nearest: nearest_lines(&p.source, console),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_drops_regex_syntax() {
+        assert_eq!(literal(r"boot: swap-(start|resume)"), "boot: swap- start resume");
+        assert_eq!(
+            literal(r"ota: download-progress bytes=(?P<n>\d+)"),
+            "ota: download-progress bytes="
+        );
+        assert_eq!(literal(r"a\.b"), "a.b");
+    }
+
+    #[test]
+    fn a_typo_finds_the_line_it_meant() {
+        let console = [
+            (0, "boot: start"),
+            (1, "boot: swap-start size=4096"),
+            (2, "boot: swap-done"),
+            (3, "app: first-boot version=2.0.0"),
+        ];
+        let near = nearest_lines("boot: swap-strat", &console);
+        assert_eq!(near[0], (2, "boot: swap-start size=4096".to_string()));
+        assert_eq!(near.len(), 3);
+    }
+}

@@ -1,0 +1,296 @@
+//! Verdicts a lab can trust, end to end through the `cutpoint` command: an interrupted run is
+//! never green, a negative control passes only on failing cut points, a marker that matches
+//! nothing is bad input, and one run writes a report directory at a time.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{cutpoint, root};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cutpoint-verdicts-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `campaigns/<from>` with `edit` applied, written into `dir` under a unique name.
+fn campaign_from(dir: &Path, from: &str, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("campaigns").join(from)).unwrap();
+    let text = edit(text);
+    let text = text.replacen("name = \"", &format!("name = \"{name}-"), 1);
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A campaign big enough that it is still cutting when the test interrupts it.
+fn long_campaign(dir: &Path, name: &str) -> PathBuf {
+    campaign_from(dir, "smoke.toml", name, |t| {
+        let t = t.replace("[run]\nseed = 42", "[run]\nseed = 42\nrepetitions = 200");
+        t.replace("random = 6 }", "random = 400 }")
+    })
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cutpoint")
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
+/// Lines of the child's stderr, as they come.
+fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (generously: CI machines are slow) for a line containing `needle`; returns the
+/// lines read so far.
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            let hit = l.contains(needle);
+            seen.push(l);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!("no line with `{needle}` on stderr:\n{}", seen.join("\n"));
+}
+
+fn journaled_cuts(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"record\":\"cut\""))
+        .count()
+}
+
+fn wait_for_cuts(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while journaled_cuts(dir) == 0 {
+        assert!(Instant::now() < deadline, "no cut journaled in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(mut child: Child, rx: mpsc::Receiver<String>, mut seen: Vec<String>) -> (i32, String, String) {
+    let status = child.wait().unwrap();
+    seen.extend(rx.iter());
+    let mut out = String::new();
+    use std::io::Read;
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    (status.code().unwrap_or(-1), out, seen.join("\n"))
+}
+
+#[test]
+fn an_interrupted_run_is_incomplete_says_how_to_resume_and_a_bare_resume_finds_it() {
+    let dir = tmp("sigint");
+    let name = format!("sigint{}", std::process::id());
+    let campaign = long_campaign(&dir, &name);
+    let mut child = spawn(&["run", campaign.to_str().unwrap(), "--workers", "1"]);
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for(&rx, "cut points planned", &mut seen);
+    let reports = root().join("reports");
+    let run_dir = std::fs::read_dir(&reports)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(&name))
+        .expect("the run's directory");
+    wait_for_cuts(&run_dir);
+    signal(&child, "INT");
+    let (code, stdout, stderr) = finish(child, rx, seen);
+    assert_eq!(code, 4, "an interrupted run exits 4 (incomplete)\n{stderr}");
+    assert!(stderr.contains("INCOMPLETE"), "{stderr}");
+    assert!(stderr.contains("--resume"), "says how to resume: {stderr}");
+    assert!(stdout.contains("not run (incomplete)"), "{stdout}");
+    assert!(
+        !run_dir.join("junit.xml").exists(),
+        "no report of a part of the plan that CI could read as a verdict"
+    );
+    let before = journaled_cuts(&run_dir);
+    assert!(before > 0);
+
+    // A bare --resume finds the cancelled run (it has an end record that says "cancelled"),
+    // and a second interrupt stops it at once.
+    let mut child = spawn(&["run", campaign.to_str().unwrap(), "--resume", "--workers", "1"]);
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for(&rx, "already done", &mut seen);
+    assert!(
+        seen.iter().any(|l| l.contains(&format!("{before} already done"))),
+        "the resume continues the cancelled run: {seen:?}"
+    );
+    signal(&child, "INT");
+    wait_for(&rx, "interrupt again", &mut seen);
+    signal(&child, "INT");
+    let (code, _, stderr) = finish(child, rx, seen);
+    assert_eq!(code, 4, "{stderr}");
+    let _ = std::fs::remove_dir_all(&run_dir);
+}
+
+#[test]
+fn sigterm_as_a_ci_timeout_sends_it_is_incomplete_too() {
+    let dir = tmp("sigterm");
+    let campaign = long_campaign(&dir, "sigterm");
+    let out = dir.join("out");
+    let mut child = spawn(&[
+        "run",
+        campaign.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for(&rx, "cut points planned", &mut seen);
+    wait_for_cuts(&out);
+    signal(&child, "TERM");
+    let (code, _, stderr) = finish(child, rx, seen);
+    assert_eq!(code, 4, "{stderr}");
+}
+
+#[test]
+fn a_phase_marker_typo_is_bad_input_located_with_the_nearest_console_lines() {
+    let dir = tmp("typo");
+    let campaign = campaign_from(&dir, "smoke.toml", "typo", |t| {
+        t.replace(
+            "start = 'boot: swap-(start|resume)'",
+            "start = 'boot: swap-(strat|resume)'",
+        )
+    });
+    for cmd in ["run", "plan"] {
+        let out = dir.join(format!("out-{cmd}"));
+        let mut args = vec![cmd, campaign.to_str().unwrap()];
+        if cmd == "run" {
+            args.extend(["--out", out.to_str().unwrap()]);
+        }
+        let (code, _, stderr) = cutpoint(&args);
+        assert_eq!(
+            code, 2,
+            "{cmd}: a marker typo is bad input, not a device failure\n{stderr}"
+        );
+        assert!(stderr.contains("typo.toml:"), "{cmd}: names the file: {stderr}");
+        assert!(stderr.contains("phases.swap.start"), "{cmd}: names the field: {stderr}");
+        assert!(
+            stderr.contains("boot: swap-start"),
+            "{cmd}: shows the line it meant: {stderr}"
+        );
+        assert!(!stderr.contains("does not update cleanly"), "{stderr}");
+    }
+    assert!(
+        !dir.join("out-run").join("junit.xml").exists(),
+        "no device verdict is written"
+    );
+}
+
+#[test]
+fn a_jump_marker_that_matches_nothing_is_bad_input_not_a_brick() {
+    let dir = tmp("jump");
+    let campaign = campaign_from(&dir, "smoke.toml", "jump", |t| {
+        t.replacen(
+            "[[phases]]",
+            "[markers]\njump = 'booting image v(?P<version>[0-9.]+)'\n\n[[phases]]",
+            1,
+        )
+    });
+    let (code, _, stderr) = cutpoint(&["plan", campaign.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("markers.jump"), "{stderr}");
+    assert!(!stderr.contains("bricked"), "{stderr}");
+}
+
+#[test]
+fn a_negative_control_that_plans_no_cut_point_is_an_error_not_green() {
+    let dir = tmp("empty-negative");
+    let campaign = campaign_from(&dir, "known-bugs/overwrite-no-rollback.toml", "emptyneg", |t| {
+        // Every offset lands past its phase's end: nothing is planned.
+        let mut out = String::new();
+        for l in t.lines() {
+            if l.starts_with("offsets = ") {
+                out.push_str("offsets = { ms = [600000] }\n");
+            } else {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    });
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains("as expected"), "{stderr}");
+    assert!(stderr.contains("no cut point was planned"), "{stderr}");
+}
+
+#[test]
+fn a_plan_past_the_limit_is_bad_input_that_check_reports_with_its_location() {
+    let dir = tmp("huge");
+    let campaign = campaign_from(&dir, "smoke.toml", "huge", |t| {
+        t.replace("[run]\nseed = 42", "[run]\nseed = 42\nrepetitions = 1000")
+            .replace("random = 6 }", "random = 5000 }")
+    });
+    for cmd in ["check", "plan", "run"] {
+        let (code, _, stderr) = cutpoint(&[cmd, campaign.to_str().unwrap()]);
+        assert_eq!(code, 2, "{cmd}: {stderr}");
+        assert!(stderr.contains("huge.toml:"), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("phases.swap.offsets"),
+            "{cmd}: located at the phase: {stderr}"
+        );
+        assert!(stderr.contains("1000000"), "{cmd}: {stderr}");
+    }
+}
+
+#[test]
+fn a_second_run_into_a_directory_in_use_is_refused() {
+    let dir = tmp("lock");
+    let campaign = long_campaign(&dir, "lock");
+    let out = dir.join("out");
+    let mut child = spawn(&[
+        "run",
+        campaign.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for(&rx, "cut points planned", &mut seen);
+    let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--resume", out.to_str().unwrap()]);
+    signal(&child, "INT");
+    let _ = finish(child, rx, seen);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("another cutpoint run is writing"), "{stderr}");
+}
