@@ -26,6 +26,7 @@ fn main() {
     let c = cutpoint_campaign::load_campaign(&path).expect("campaign");
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let spec_for = |setup: &cutpoint::setup::SimSetup, out: PathBuf| RunSpec {
+        filter: None,
         campaign: &c,
         campaign_path: path.display().to_string(),
         campaign_sha256: c.sha256.clone(),

@@ -16,6 +16,7 @@ macro_rules! outln {
     }};
 }
 use cutpoint::bench_target::BenchTarget;
+use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, Event, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
@@ -89,29 +90,42 @@ fn engine_error_code(e: &engine::EngineError) -> i32 {
     }
 }
 
-pub fn run(
-    path: &Path,
-    out: Option<PathBuf>,
-    partition: Option<&str>,
-    resume: Option<String>,
-    n: Option<usize>,
-) -> i32 {
+/// What `cutpoint run` was asked for, besides the campaign.
+pub struct RunArgs {
+    pub out: Option<PathBuf>,
+    pub partition: Option<String>,
+    pub resume: Option<String>,
+    pub workers: Option<usize>,
+    pub filter: Vec<String>,
+    /// Events as JSON lines on stdout (`--message-format json`).
+    pub json: bool,
+}
+
+pub fn run(path: &Path, args: RunArgs) -> i32 {
     let c = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let partition = match partition_arg(partition) {
+    let partition = match partition_arg(args.partition.as_deref()) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let setup = match prepare(&c, workers(n)) {
+    let filter = match CutFilter::parse(&args.filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let setup = match prepare(&c, workers(args.workers)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return BAD_INPUT;
         }
     };
-    let out_dir = match (&resume, out) {
+    let resume = args.resume;
+    let out_dir = match (&resume, args.out) {
         (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
         (Some(_), Some(o)) => o,
         (Some(_), None) => match unfinished_dir(&c) {
@@ -134,6 +148,7 @@ pub fn run(
         out_dir: out_dir.clone(),
         partition,
         resume: resume.is_some(),
+        filter,
         expect: setup.expect().clone(),
         update_size: setup.update_size(),
         seed: c.run.seed,
@@ -153,7 +168,8 @@ pub fn run(
         return RIG_ERROR;
     }
     eprintln!("cutpoint: campaign {} on {}", c.name, target.describe());
-    let mut progress = Progress::new();
+    let negative = c.pass.expect == Expect::Fail;
+    let mut progress = Progress::new(args.json, negative);
     let outcome = match engine::run(target.as_ref(), &spec, &mut |e| progress.event(e), &cancel) {
         Ok(o) => o,
         Err(e) => {
@@ -166,12 +182,21 @@ pub fn run(
     let cuts = &outcome.journal.cuts;
     let count = |s: Status| cuts.iter().filter(|c| c.status == s).count();
     let (pass, fail, error) = (count(Status::Pass), count(Status::Fail), count(Status::Error));
-    let resume_hint = format!(
-        "cutpoint run {} --resume {}{}",
-        path.display(),
-        out_dir.display(),
-        partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}"))
-    );
+    let end = |outcome_name: &str, code: i32| {
+        if args.json {
+            let e = cutpoint::events_json::End {
+                outcome: outcome_name,
+                exit_code: code,
+                planned: outcome.planned,
+                passed: pass,
+                failed: fail,
+                errors: error,
+                report_dir: &out_dir.display().to_string(),
+            };
+            outln!("{}", cutpoint::events_json::end(&e));
+        }
+        code
+    };
     if outcome.cancelled || cuts.len() < outcome.planned {
         // Reports of a part of the plan would read as a verdict; the journal keeps every
         // finished cut, and the reports come with the run that completes it.
@@ -181,28 +206,97 @@ pub fn run(
             cuts.len(),
             outcome.planned
         );
-        eprintln!("cutpoint: resume with: {resume_hint}");
+        eprintln!(
+            "cutpoint: resume with: cutpoint run {} --resume {}{}",
+            path.display(),
+            out_dir.display(),
+            partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}"))
+        );
         eprintln!(
             "cutpoint: reports of the part done: cutpoint report {}",
             out_dir.display()
         );
-        outln!(
-            "{pass} passed, {fail} failed, {} not run (incomplete)",
-            outcome.planned - cuts.len()
-        );
-        return INCOMPLETE;
+        if !args.json {
+            outln!(
+                "{pass} passed, {fail} failed, {} not run (incomplete)",
+                outcome.planned - cuts.len()
+            );
+        }
+        return end("incomplete", INCOMPLETE);
     }
     if let Err(e) = cutpoint_report::rebuild::write_reports(&out_dir, &outcome.journal) {
         eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
-        return RIG_ERROR;
+        return end("rig-error", RIG_ERROR);
     }
+    print_failures_by_reason(cuts, negative);
     eprintln!(
-        "cutpoint: {} cut points: {pass} passed, {fail} failed, {error} rig errors; reports in {}",
+        "cutpoint: {} cut points: {pass} passed, {fail} failed{}, {error} rig errors; reports in {}",
         cuts.len(),
+        if negative && fail > 0 {
+            " (expected: negative control)"
+        } else {
+            ""
+        },
         out_dir.display()
     );
-    outln!("{pass} passed, {fail} failed");
-    verdict_code(&c, &outcome, fail, error)
+    if let Some(f) = &spec.filter {
+        eprintln!("cutpoint: only the cut points taken by --filter {} ran", f.describe());
+    }
+    if !args.json {
+        outln!("{pass} passed, {fail} failed");
+    }
+    let code = verdict_code(&c, &outcome, fail, error);
+    let name = match code {
+        PASS => "pass",
+        FAIL => "fail",
+        BAD_INPUT => "bad-input",
+        _ => "rig-error",
+    };
+    end(name, code)
+}
+
+/// The failing (and rig-error) cut points, grouped by their first reason, most frequent
+/// first: what an engineer reads at the end of a red run.
+fn print_failures_by_reason(cuts: &[CutResult], negative: bool) {
+    let mut groups: Vec<(String, Status, Vec<&str>)> = Vec::new();
+    for c in cuts.iter().filter(|c| c.status != Status::Pass) {
+        let reason = c.reasons.first().cloned().unwrap_or_default();
+        match groups.iter_mut().find(|(r, s, _)| *r == reason && *s == c.status) {
+            Some((_, _, ids)) => ids.push(&c.id),
+            None => groups.push((reason, c.status, vec![&c.id])),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    groups.sort_by_key(|(_, _, ids)| std::cmp::Reverse(ids.len()));
+    eprintln!("cutpoint: failing cut points by reason:");
+    const SHOWN_GROUPS: usize = 10;
+    const SHOWN_IDS: usize = 4;
+    for (reason, status, ids) in groups.iter().take(SHOWN_GROUPS) {
+        let label = match status {
+            Status::Fail if negative => "FAIL (expected)",
+            Status::Fail => "FAIL",
+            _ => "RIG ERROR",
+        };
+        let more = ids.len().saturating_sub(SHOWN_IDS);
+        eprintln!(
+            "  {label} x{}: {reason}\n      {}{}",
+            ids.len(),
+            ids[..ids.len().min(SHOWN_IDS)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if groups.len() > SHOWN_GROUPS {
+        eprintln!(
+            "  ... {} more reasons (summary.md lists them all)",
+            groups.len() - SHOWN_GROUPS
+        );
+    }
 }
 
 /// A campaign's target, set up but not opened: the simulated board or a station.
@@ -289,25 +383,43 @@ fn verdict_code(c: &Campaign, outcome: &engine::RunOutcome, fail: usize, error: 
     }
 }
 
-/// A progress bar on a terminal; plain lines otherwise.
+/// A progress bar on a terminal; plain lines otherwise. With `json`, every event is also a
+/// JSON line on stdout.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     total: usize,
     done: usize,
     next_line: usize,
+    json: bool,
+    /// A negative control: failures are expected, and labelled so.
+    negative: bool,
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(json: bool, negative: bool) -> Self {
         Progress {
             bar: None,
             total: 0,
             done: 0,
             next_line: 0,
+            json,
+            negative,
         }
     }
 
     fn event(&mut self, e: Event) {
+        if self.json {
+            let v = match &e {
+                Event::Control(c) => cutpoint::events_json::control(c),
+                Event::Planned {
+                    total,
+                    already_done,
+                    skipped,
+                } => cutpoint::events_json::planned(*total, *already_done, skipped.len()),
+                Event::Cut(c) => cutpoint::events_json::cut(c, self.negative),
+            };
+            outln!("{v}");
+        }
         match e {
             Event::Control(c) => eprintln!("control run: {} ({} console lines)", c.status.name(), c.console.len()),
             Event::Planned {
@@ -343,12 +455,11 @@ impl Progress {
     fn cut(&mut self, cut: &CutResult) {
         self.done += 1;
         let line = (cut.status != Status::Pass).then(|| {
-            format!(
-                "{} {}: {}",
-                cut.status.name().to_uppercase(),
-                cut.id,
-                cut.reasons.first().map_or("", String::as_str)
-            )
+            let label = match cut.status {
+                Status::Fail if self.negative => "FAIL (expected)".to_string(),
+                s => s.name().to_uppercase(),
+            };
+            format!("{label} {}: {}", cut.id, cut.reasons.first().map_or("", String::as_str))
         });
         match &self.bar {
             Some(bar) => {
@@ -392,7 +503,18 @@ pub fn check(path: &Path) -> i32 {
     }
 }
 
-pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
+/// How `cutpoint plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanOutput {
+    /// One id a line, counts on stderr.
+    Ids,
+    /// Counts only.
+    Counts,
+    /// One JSON document on stdout.
+    Json,
+}
+
+pub fn plan(path: &Path, partition: Option<&str>, filter: &[String], output: PlanOutput) -> i32 {
     let c = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -401,16 +523,26 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let filter = match CutFilter::parse(filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
     // On a station the control run powers the bench: planning needs the phases' instants.
     let Planned {
         control,
-        items,
+        mut items,
         skipped,
         ..
     } = match open_and_plan(&c, path, partition) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(f) = &filter {
+        items.retain(|it| f.matches(&it.id));
+    }
     if control.status != Status::Pass {
         eprintln!("control run failed: {}", control.reasons.join("; "));
         if items.is_empty() {
@@ -428,9 +560,13 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
             Some((_, n)) => *n += 1,
             None => per_phase.push((it.phase.clone(), 1)),
         }
-        if !counts_only {
+        if output == PlanOutput::Ids {
             outln!("{}", it.id);
         }
+    }
+    if output == PlanOutput::Json {
+        print_plan_json(&c, &control, &items, &per_phase, &skipped, filter.as_ref());
+        return PASS;
     }
     for s in &skipped {
         eprintln!("skipped {}: {}", s.id, s.reason);
@@ -446,6 +582,47 @@ pub fn plan(path: &Path, partition: Option<&str>, counts_only: bool) -> i32 {
         items.len() as f64 * cycle_s / 3600.0
     );
     PASS
+}
+
+/// `cutpoint plan --json`: one document, written item by item so a large plan is not built
+/// twice in memory.
+fn print_plan_json(
+    c: &Campaign,
+    control: &cutpoint_report::ControlRun,
+    items: &[engine::WorkItem],
+    per_phase: &[(String, usize)],
+    skipped: &[cutpoint_campaign::Skipped],
+    filter: Option<&CutFilter>,
+) {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let head = serde_json::json!({
+        "campaign": c.name,
+        "campaign_path": c.path.display().to_string(),
+        "campaign_sha256": c.sha256,
+        "expect": match c.pass.expect { Expect::Pass => "pass", Expect::Fail => "fail" },
+        "filter": filter.map(CutFilter::describe),
+        "control": {"status": control.status.name(), "reasons": control.reasons},
+        "total": items.len(),
+        "phases": per_phase.iter().map(|(p, n)| serde_json::json!({"phase": p, "cut_points": n})).collect::<Vec<_>>(),
+        "skipped": skipped.iter().map(|s| serde_json::json!({"id": s.id, "phase": s.phase, "reason": s.reason})).collect::<Vec<_>>(),
+    });
+    let head = head.to_string();
+    // The head object without its closing brace, then the cut points.
+    let _ = write!(w, "{},\"cut_points\":[", &head[..head.len() - 1]);
+    for (n, it) in items.iter().enumerate() {
+        let v = serde_json::json!({
+            "id": it.id,
+            "phase": it.phase,
+            "offset": it.offset,
+            "repetition": it.repetition,
+            "seed": it.seed,
+            "chain": it.chain.len(),
+        });
+        let _ = write!(w, "{}{v}", if n == 0 { "" } else { "," });
+    }
+    let _ = writeln!(w, "]}}");
 }
 
 /// The simulated board's control run and plan for a campaign (for `plan` and `replay`).
@@ -487,6 +664,7 @@ fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: O
         out_dir: PathBuf::new(),
         partition,
         resume: false,
+        filter: None,
         expect: prepared.expect().clone(),
         update_size: prepared.update_size(),
         seed: c.run.seed,

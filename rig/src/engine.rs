@@ -26,6 +26,8 @@ pub struct RunSpec<'a> {
     pub partition: Option<(u32, u32)>,
     /// Continue the journal in `out_dir`, skipping finished cut points.
     pub resume: bool,
+    /// Run only the cut points this takes (`--filter`); `None`: the whole plan.
+    pub filter: Option<crate::cut_filter::CutFilter>,
     pub expect: Expectations,
     /// Size of the update image in bytes (for byte offsets).
     pub update_size: u64,
@@ -329,6 +331,9 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
             .map(|(_, it)| it)
             .collect();
     }
+    if let Some(f) = &spec.filter {
+        items.retain(|it| f.matches(&it.id));
+    }
     Ok(RunPlan {
         control: run,
         items,
@@ -411,6 +416,7 @@ pub fn run(
         target: target.describe(),
         seed: spec.seed,
         partition: spec.partition.map(|(k, n)| format!("{k}/{n}")),
+        filter: spec.filter.as_ref().map(|f| f.describe()),
         planned: items
             .iter()
             .map(|i| PlannedCut {

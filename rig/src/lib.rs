@@ -4,7 +4,9 @@
 //! ([`sim_target`]) or a lab bench ([`bench_target`]). The pass rule lives in [`judge`].
 
 pub mod bench_target;
+pub mod cut_filter;
 pub mod engine;
+pub mod events_json;
 pub mod exit;
 pub mod judge;
 pub mod run_lock;

@@ -26,6 +26,15 @@ struct Cli {
     command: Command,
 }
 
+/// How `cutpoint run` reports while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MessageFormat {
+    /// Progress and failures for a person, on stderr.
+    Human,
+    /// JSON lines on stdout (the human lines stay on stderr).
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a campaign: control run, every cut point, reports.
@@ -43,6 +52,13 @@ enum Command {
         /// Cut points run at once on the simulated board (default: the number of cores).
         #[arg(long)]
         workers: Option<usize>,
+        /// Run only the cut points whose id matches this glob (`swap/*`), or those that failed
+        /// in an earlier report (`failed:REPORT_DIR`). Repeat to add more.
+        #[arg(long, value_name = "GLOB|failed:DIR")]
+        filter: Vec<String>,
+        /// `json`: one JSON object per line on stdout for each event (control, planned, cut, end).
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
     },
     /// Validate a campaign or station file without running it.
     Check { file: PathBuf },
@@ -52,8 +68,14 @@ enum Command {
         #[arg(long)]
         partition: Option<String>,
         /// Print only the counts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         counts: bool,
+        /// Print the plan as one JSON document (ids, phases, counts, skipped offsets).
+        #[arg(long)]
+        json: bool,
+        /// Only the cut points whose id matches this glob, or `failed:REPORT_DIR`. Repeatable.
+        #[arg(long, value_name = "GLOB|failed:DIR")]
+        filter: Vec<String>,
     },
     /// Re-run one cut point of a report with its recorded seed and compare the outcome.
     Replay { report_dir: PathBuf, cut_id: String },
@@ -113,13 +135,34 @@ fn main() -> ExitCode {
             partition,
             resume,
             workers,
-        } => commands::run(&campaign, out, partition.as_deref(), resume, workers),
+            filter,
+            message_format,
+        } => commands::run(
+            &campaign,
+            commands::RunArgs {
+                out,
+                partition,
+                resume,
+                workers,
+                filter,
+                json: message_format == MessageFormat::Json,
+            },
+        ),
         Command::Check { file } => commands::check(&file),
         Command::Plan {
             campaign,
             partition,
             counts,
-        } => commands::plan(&campaign, partition.as_deref(), counts),
+            json,
+            filter,
+        } => {
+            let output = match (json, counts) {
+                (true, _) => commands::PlanOutput::Json,
+                (false, true) => commands::PlanOutput::Counts,
+                (false, false) => commands::PlanOutput::Ids,
+            };
+            commands::plan(&campaign, partition.as_deref(), &filter, output)
+        }
         Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
         Command::Inspect {
             file,

@@ -130,6 +130,7 @@ fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_i
 
 fn run(b: &Bench) -> RunOutcome {
     let spec = RunSpec {
+        filter: None,
         campaign: &b.campaign,
         campaign_path: b.campaign.path.display().to_string(),
         campaign_sha256: b.campaign.sha256.clone(),

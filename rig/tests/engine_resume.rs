@@ -65,6 +65,7 @@ fn resume_after_a_kill_finishes_without_repeating() {
     let out = std::env::temp_dir().join(format!("cutpoint-resume-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let spec = |resume| RunSpec {
+        filter: None,
         campaign: &c,
         campaign_path: path.display().to_string(),
         campaign_sha256: c.sha256.clone(),

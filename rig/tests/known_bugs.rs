@@ -22,6 +22,7 @@ fn each_variant_is_caught_and_each_reference_passes() {
         let out = std::env::temp_dir().join(format!("cutpoint-kb-{}-{}", std::process::id(), c.name));
         let _ = std::fs::remove_dir_all(&out);
         let spec = RunSpec {
+            filter: None,
             campaign: &c,
             campaign_path: path.display().to_string(),
             campaign_sha256: c.sha256.clone(),

@@ -146,6 +146,9 @@ pub struct JournalHeader {
     pub seed: u64,
     /// `k/n` when the campaign was partitioned.
     pub partition: Option<String>,
+    /// The `--filter` that chose a subset of the plan (`None`: every cut point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     /// Cut points this partition plans to run, in order.
     pub planned: Vec<PlannedCut>,
     /// RFC 3339 wall time.

@@ -12,6 +12,7 @@ pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> Journa
         target: "sim".into(),
         seed: 7,
         partition: partition.map(str::to_owned),
+        filter: None,
         planned: ids
             .iter()
             .map(|id| {

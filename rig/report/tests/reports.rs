@@ -111,6 +111,7 @@ fn fixture() -> Journal {
         target: "sim:nrf52840-dk".to_owned(),
         seed: 20_250_601,
         partition: None,
+        filter: None,
         planned: ids.iter().zip(0..).map(|(id, i)| planned(id, i)).collect(),
         started: "2025-06-01T02:00:00Z".to_owned(),
     };
