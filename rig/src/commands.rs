@@ -17,7 +17,7 @@ macro_rules! outln {
 }
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::engine::{self, Event, RunSpec};
-use cutpoint::exit::{BAD_INPUT, FAIL, PASS, RIG_ERROR};
+use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
 use cutpoint::target::Target;
@@ -679,16 +679,23 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
         Ok(s) => {
             let c = s.counts;
+            let how = if s.incomplete.is_empty() {
+                s.end.as_deref().unwrap_or("interrupted")
+            } else {
+                "incomplete"
+            };
             outln!(
-                "{}: {} cut points: {} passed, {} failed, {} rig errors, {} not run ({})",
+                "{}: {} cut points: {} passed, {} failed, {} rig errors, {} not run ({how})",
                 s.campaign,
                 c.total(),
                 c.pass,
                 c.fail,
                 c.error,
                 c.not_run,
-                s.end.as_deref().unwrap_or("interrupted")
             );
+            if let Some(nc) = &s.negative_control {
+                outln!("{}", nc.headline());
+            }
             for note in &s.notes {
                 outln!("note: {note}");
             }
@@ -703,7 +710,13 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
                     .join(", "),
                 s.artifact_dirs
             );
-            PASS
+            if s.incomplete.is_empty() {
+                return PASS;
+            }
+            for why in &s.incomplete {
+                eprintln!("cutpoint: incomplete: {why}");
+            }
+            INCOMPLETE
         }
         Err(e) => {
             eprintln!("{e}");

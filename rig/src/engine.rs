@@ -355,6 +355,10 @@ pub fn run(
             })
             .collect(),
         started: now_rfc3339(),
+        expect: match spec.campaign.pass.expect {
+            campaign::Expect::Pass => cutpoint_report::Expect::Pass,
+            campaign::Expect::Fail => cutpoint_report::Expect::Fail,
+        },
     };
     let jerr = |e: cutpoint_report::journal::JournalError| EngineError::Journal(e.to_string());
     let (mut writer, mut journal) = if spec.resume {
