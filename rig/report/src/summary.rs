@@ -116,7 +116,8 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
             "broke the rule"
         };
         intro(out, &failing, what)?;
-        write_groups(out, &failing, |out, cut| cut_details(out, cut, report_dir))?;
+        let label = if negative { "expected failure: " } else { "" };
+        write_groups(out, &failing, label, |out, cut| cut_details(out, cut, report_dir))?;
     }
 
     let errors = group_cuts(journal, |c| match c.status {
@@ -136,7 +137,7 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         )?;
         writeln!(out)?;
         intro(out, &errors, "met a rig error")?;
-        write_groups(out, &errors, |out, cut| {
+        write_groups(out, &errors, "", |out, cut| {
             writeln!(out, "- Reasons: {}", reasons(cut))?;
             writeln!(out, "- Replay: {}", md_code(&replay_command(report_dir, &cut.id)))
         })?;
@@ -151,7 +152,7 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         writeln!(out)?;
     } else {
         intro(out, &warned, "left an unexpected state that still boots")?;
-        write_groups(out, &warned, |out, cut| {
+        write_groups(out, &warned, "", |out, cut| {
             for warning in &cut.warnings {
                 writeln!(out, "- Warning: {}", md(warning))?;
             }
@@ -200,11 +201,12 @@ fn capitalized(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Each group: its reason and count, its windows (at most [`MAX_WINDOWS`] over all groups), and
-/// `first` about the first cut point of the group.
+/// Each group: `label`, its reason and count, its windows (at most [`MAX_WINDOWS`] over all
+/// groups), and `first` about the first cut point of the group.
 fn write_groups(
     out: &mut String,
     groups: &[Group<'_>],
+    label: &str,
     first: impl Fn(&mut String, &CutResult) -> std::fmt::Result,
 ) -> std::fmt::Result {
     let mut budget = MAX_WINDOWS;
@@ -214,7 +216,7 @@ fn write_groups(
             hidden_groups = (hidden_groups.0 + 1, hidden_groups.1 + group.count);
             continue;
         }
-        writeln!(out, "### {} ({})", md(group.key), cut_points(group.count))?;
+        writeln!(out, "### {label}{} ({})", md(group.key), cut_points(group.count))?;
         writeln!(out)?;
         let shown = group.windows.len().min(budget);
         budget -= shown;
@@ -430,6 +432,7 @@ mod tests {
         );
         assert!(text.contains("| Expected failure |"), "{text}");
         assert!(text.contains("## Expected failures (1)"), "{text}");
+        assert!(text.contains("### expected failure: bricked (1 cut point)"), "{text}");
         assert!(!text.contains("## Failures"), "{text}");
 
         j.cuts[0].status = Status::Pass;
