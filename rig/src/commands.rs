@@ -75,7 +75,11 @@ fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with(&format!("{}-", c.name)))
         })
-        .filter(|p| read_journal(&p.join("results.jsonl")).is_ok_and(|j| !finished(&j)))
+        // A journal without its header (a run killed as it started) is unfinished too.
+        .filter(|p| match read_journal(&p.join("results.jsonl")) {
+            Ok(j) => !finished(&j),
+            Err(e) => matches!(e, cutpoint_report::journal::JournalError::NoHeader { .. }),
+        })
         .collect();
     dirs.sort();
     dirs.pop()
@@ -347,8 +351,10 @@ fn verdict_code(c: &Campaign, outcome: &engine::RunOutcome, fail: usize, error: 
     if outcome.control_failed {
         eprintln!("cutpoint: the control run failed: the device does not update cleanly even without a cut");
     }
+    // The reports take the same decision from the journal, so they never disagree with this.
+    let caught = outcome.journal.negative_control().is_some_and(|n| n.caught());
     match c.pass.expect {
-        Expect::Fail if fail > 0 => {
+        Expect::Fail if caught => {
             eprintln!(
                 "cutpoint: negative control: {fail} of {ran} cut points failed, as expected (the rig caught the broken firmware)"
             );
@@ -928,16 +934,23 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
         Ok(s) => {
             let c = s.counts;
+            let how = if s.incomplete.is_empty() {
+                s.end.as_deref().unwrap_or("interrupted")
+            } else {
+                "incomplete"
+            };
             outln!(
-                "{}: {} cut points: {} passed, {} failed, {} rig errors, {} not run ({})",
+                "{}: {} cut points: {} passed, {} failed, {} rig errors, {} not run ({how})",
                 s.campaign,
                 c.total(),
                 c.pass,
                 c.fail,
                 c.error,
                 c.not_run,
-                s.end.as_deref().unwrap_or("interrupted")
             );
+            if let Some(nc) = &s.negative_control {
+                outln!("{}", nc.headline());
+            }
             for note in &s.notes {
                 outln!("note: {note}");
             }
@@ -952,7 +965,13 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
                     .join(", "),
                 s.artifact_dirs
             );
-            PASS
+            if s.incomplete.is_empty() {
+                return PASS;
+            }
+            for why in &s.incomplete {
+                eprintln!("cutpoint: incomplete: {why}");
+            }
+            INCOMPLETE
         }
         Err(e) => {
             eprintln!("{e}");

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cutpoint_bench::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
-use cutpoint_report::journal::{Journal, JournalWriter};
+use cutpoint_report::journal::{Journal, JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
@@ -427,8 +427,17 @@ pub fn run(
             })
             .collect(),
         started: now_rfc3339(),
+        expect: match spec.campaign.pass.expect {
+            campaign::Expect::Pass => cutpoint_report::Expect::Pass,
+            campaign::Expect::Fail => cutpoint_report::Expect::Fail,
+        },
     };
-    let jerr = |e: cutpoint_report::journal::JournalError| EngineError::Journal(e.to_string());
+    // A journal of another campaign, partition or plan, or one already there for a fresh
+    // run, is the user's mistake; the rest is the rig's.
+    let jerr = |e: cutpoint_report::journal::JournalError| match e {
+        JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::BadInput(e.to_string()),
+        e => EngineError::Journal(e.to_string()),
+    };
     let (mut writer, mut journal) = if spec.resume {
         JournalWriter::resume(&spec.out_dir, &header).map_err(jerr)?
     } else {

@@ -292,3 +292,189 @@ offsets = {{ every_op = ["before", "inside:0.5", "after"] }}
         assert!(seen >= 3, "{journal}");
     }
 }
+
+/// `cutpoint run CAMPAIGN --out DIR ...` must pass.
+fn run_ok(args: &[&str]) {
+    let (code, stdout, stderr) = cutpoint(args);
+    assert_eq!(code, 0, "cutpoint {args:?}:\n{stdout}\n{stderr}");
+}
+
+#[test]
+fn report_of_an_incomplete_merge_is_not_complete() {
+    let (a, b, m) = (tmp("inc-p1"), tmp("inc-p2"), tmp("inc-merged"));
+    for (dir, partition) in [(&a, "1/3"), (&b, "2/3")] {
+        run_ok(&[
+            "run",
+            "campaigns/smoke.toml",
+            "--partition",
+            partition,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+    }
+    let (code, stdout, stderr) = cutpoint(&[
+        "report",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code, 4,
+        "a merge lacking partition 3/3 is incomplete: {stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("(complete)"), "{stdout}");
+    assert!(stdout.contains(" not run (incomplete)"), "{stdout}");
+    assert!(
+        stderr.contains("cutpoint: incomplete: partition 3/3 is missing"),
+        "{stderr}"
+    );
+    let summary = std::fs::read_to_string(m.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("**Incomplete:** partition 3/3 is missing"),
+        "{summary}"
+    );
+
+    // A run that did not finish: what a kill leaves (no end record).
+    let journal = std::fs::read_to_string(a.join("results.jsonl")).unwrap();
+    let unfinished: String = journal
+        .lines()
+        .filter(|l| !l.contains("\"record\":\"end\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let u = tmp("inc-unfinished");
+    std::fs::create_dir_all(&u).unwrap();
+    std::fs::write(u.join("results.jsonl"), unfinished).unwrap();
+    let (code, _, stderr) = cutpoint(&["report", u.to_str().unwrap()]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("incomplete: the run did not finish"), "{stderr}");
+}
+
+#[test]
+fn report_refuses_journals_of_different_campaigns() {
+    let work = tmp("other-campaign");
+    std::fs::create_dir_all(&work).unwrap();
+    let smoke = std::fs::read_to_string(root().join("campaigns/smoke.toml")).unwrap();
+    let other = work.join("smoke-seed-7.toml");
+    std::fs::write(&other, smoke.replace("seed = 42", "seed = 7")).unwrap();
+    let (a, b) = (work.join("a"), work.join("b"));
+    run_ok(&["run", "campaigns/smoke.toml", "--out", a.to_str().unwrap()]);
+    run_ok(&["run", other.to_str().unwrap(), "--out", b.to_str().unwrap()]);
+    let (code, _, stderr) = cutpoint(&[
+        "report",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        work.join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot merge different campaigns"), "{stderr}");
+}
+
+#[test]
+fn a_torn_last_record_is_dropped_by_report_and_run_again_by_resume() {
+    let dir = tmp("torn");
+    run_ok(&["run", "campaigns/smoke.toml", "--out", dir.to_str().unwrap()]);
+    let path = dir.join("results.jsonl");
+    let journal = std::fs::read_to_string(&path).unwrap();
+    // The journal up to some cut, then that cut's record torn, then a newline.
+    let lines: Vec<&str> = journal.lines().filter(|l| !l.contains("\"record\":\"end\"")).collect();
+    let keep = 12;
+    let torn = &lines[keep][..lines[keep].len() / 2];
+    let torn_id = serde_json::from_str::<serde_json::Value>(lines[keep]).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(&path, lines[..keep].join("\n") + "\n" + torn + "\n").unwrap();
+    let torn_at = format!("{}:{}: torn last record", path.display(), keep + 1);
+
+    let (code, _, stderr) = cutpoint(&["report", dir.to_str().unwrap()]);
+    assert_eq!(code, 4, "read, and incomplete (no end record): {stderr}");
+    assert!(stderr.contains(&format!("{torn_at} ignored")), "{stderr}");
+
+    let mut rerun = Command::new(env!("CARGO_BIN_EXE_cutpoint"));
+    let out = rerun
+        .args(["run", "campaigns/smoke.toml", "--resume", dir.to_str().unwrap()])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{torn_at} removed before resuming; its cut point runs again")),
+        "{stderr}"
+    );
+    let resumed = std::fs::read_to_string(&path).unwrap();
+    for line in resumed.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "torn line left: {line}"
+        );
+    }
+    let ids: Vec<String> = resumed
+        .lines()
+        .filter(|l| l.contains("\"record\":\"cut\""))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ids.iter().filter(|id| **id == torn_id).count(),
+        1,
+        "the torn cut point ran again"
+    );
+    assert_eq!(ids.len(), 42, "every cut point once");
+    assert_eq!(
+        resumed.matches("\"record\":\"header\"").count(),
+        1,
+        "the plan is recorded once"
+    );
+    assert_eq!(resumed.matches("\"record\":\"resumed\"").count(), 1);
+
+    let (code, stdout, stderr) = cutpoint(&["report", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
+
+#[test]
+fn a_journal_without_its_header_is_run_afresh() {
+    for how in [&["--out"][..], &["--resume"][..]] {
+        let dir = tmp(&format!("headerless{}", how[0]));
+        std::fs::create_dir_all(&dir).unwrap();
+        // What a kill in the first milliseconds leaves.
+        std::fs::write(dir.join("results.jsonl"), "").unwrap();
+        let mut args = vec!["run", "campaigns/smoke.toml"];
+        args.extend_from_slice(how);
+        args.push(dir.to_str().unwrap());
+        let (code, stdout, stderr) = cutpoint(&args);
+        assert_eq!(code, 0, "{args:?}: {stdout}\n{stderr}");
+        let journal = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+        assert!(journal.starts_with("{\"record\":\"header\""), "{journal}");
+        assert_eq!(journal.matches("\"record\":\"cut\"").count(), 42);
+    }
+}
+
+#[test]
+fn a_negative_control_reports_its_failures_as_expected() {
+    let out = tmp("negative");
+    run_ok(&[
+        "run",
+        "campaigns/known-bugs/overwrite-no-rollback.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(" failures=\"0\""), "no unexpected failure");
+    assert!(junit.contains("<skipped type=\"expected-failure\" message=\"expected failure: "));
+    assert!(junit.contains("<testcase name=\"negative-control\" classname=\"negative-control\">"));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary
+            .contains("**negative control: 105 cut points failed, as expected (the rig caught the broken firmware).**"),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<p class=\"verdict caught\">negative control: 105 cut points failed"));
+}

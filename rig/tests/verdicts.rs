@@ -294,3 +294,18 @@ fn a_second_run_into_a_directory_in_use_is_refused() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("another cutpoint run is writing"), "{stderr}");
 }
+
+#[test]
+fn a_bare_resume_finds_a_run_killed_before_its_journal_header() {
+    let dir = tmp("headerless");
+    let name = format!("headerless{}", std::process::id());
+    let campaign = campaign_from(&dir, "smoke.toml", &name, |t| t);
+    let run_dir = root().join("reports").join(format!("{name}-smoke-20990101-000000"));
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(run_dir.join("results.jsonl"), b"").unwrap();
+    let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--resume"]);
+    let journal = std::fs::read_to_string(run_dir.join("results.jsonl")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&run_dir);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(journal.starts_with("{\"record\":\"header\""), "{journal:.200}");
+}

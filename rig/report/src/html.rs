@@ -1,7 +1,9 @@
 //! `report.html`: one self-contained page (inline CSS and script, nothing loaded from elsewhere).
 //!
 //! The phase x offset matrix is rendered as coloured cells, one block per phase (each phase has its
-//! own offsets), in planned order. The per-cut data sits once in a `<script type="application/json">`
+//! own offsets), in planned order: the phase named down the side, its offsets along the top (every
+//! column of the block's first line) and at the start of each line. A pass with warnings has a
+//! colour of its own; in a negative control a failure shows as an expected failure. The per-cut data sits once in a `<script type="application/json">`
 //! element; a small script fills a single details panel when a cell is clicked, so the page stays
 //! light with 10,000 cut points. All device text is escaped: in HTML by entity escaping, in the
 //! JSON by `\u` escapes, and the script only ever sets `textContent`.
@@ -13,10 +15,13 @@ use serde::Serialize;
 use crate::journal::Journal;
 use crate::model::{SlotState, Status};
 use crate::text::{html, json_for_script, push_html, replay_command};
-use crate::view::{describe_landing, not_run_reason, Counts, CutRow};
+use crate::view::{describe_landing, not_run_reason, Counts, CutRow, Kind};
 
 /// Longest lists of failures and warnings shown as links (the matrix still shows every cut point).
 const MAX_LISTED: usize = 1000;
+
+/// Cells per line of a matrix block.
+const COLUMNS: usize = 32;
 
 /// What the details panel shows for one cut point.
 #[derive(Serialize)]
@@ -24,7 +29,10 @@ struct CellData<'a> {
     id: &'a str,
     phase: &'a str,
     offset: &'a str,
+    /// `pass`, `warn`, `fail`, `xfail`, `error` or `not-run` (the cell's class).
     status: &'static str,
+    /// What the status is called, e.g. `expected failure`.
+    label: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,12 +70,14 @@ struct CellData<'a> {
     replay: Option<String>,
 }
 
-fn cell_data<'a>(row: &CutRow<'a>, not_run: &'a str, report_dir: &str) -> CellData<'a> {
+fn cell_data<'a>(row: &CutRow<'a>, negative: bool, not_run: &'a str, report_dir: &str) -> CellData<'a> {
+    let kind = row.kind(negative);
     let mut data = CellData {
         id: row.id,
         phase: row.phase,
         offset: row.offset,
-        status: row.status_name(),
+        status: kind.class(),
+        label: kind.label(),
         note: None,
         repetition: None,
         seed: None,
@@ -113,8 +123,12 @@ fn cell_data<'a>(row: &CutRow<'a>, not_run: &'a str, report_dir: &str) -> CellDa
 /// Renders `report.html`. `report_dir` is the directory named in replay commands.
 pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_json::Error> {
     let rows = journal.rows();
+    let negative = journal.is_negative_control();
     let not_run = not_run_reason(journal);
-    let data: Vec<CellData<'_>> = rows.iter().map(|r| cell_data(r, &not_run, report_dir)).collect();
+    let data: Vec<CellData<'_>> = rows
+        .iter()
+        .map(|r| cell_data(r, negative, &not_run, report_dir))
+        .collect();
     let json = json_for_script(&data)?;
     let index_of: std::collections::HashMap<&str, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
 
@@ -131,6 +145,13 @@ pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_
     // Header: what ran, and the counts.
     let counts = journal.counts();
     let _ = writeln!(out, "<header>\n<h1>cutpoint report: {}</h1>", html(&h.campaign));
+    if let Some(nc) = journal.negative_control() {
+        let class = if nc.caught() { "caught" } else { "missed" };
+        let _ = writeln!(out, "<p class=\"verdict {class}\">{}</p>", html(&nc.headline()));
+    }
+    for why in journal.incomplete() {
+        let _ = writeln!(out, "<p class=\"verdict incomplete\">incomplete: {}</p>", html(&why));
+    }
     out.push_str("<p class=\"meta\">");
     meta(&mut out, "target", &h.target);
     meta(&mut out, "seed", &h.seed.to_string());
@@ -161,30 +182,22 @@ pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_
         meta(&mut out, "cut timing", &timing);
     }
     out.push_str("</p>\n");
-    counts_line(&mut out, counts);
+    counts_line(&mut out, counts, negative);
     out.push_str("</header>\n<main>\n<div class=\"left\">\n");
 
     // The matrix.
+    out.push_str("<section id=\"matrix\">\n<h2>Cut points</h2>\n<p class=\"legend\">");
+    let fail = if negative { Kind::ExpectedFailure } else { Kind::Fail };
+    for kind in [Kind::Pass, Kind::Warned, fail, Kind::Error, Kind::NotRun] {
+        let _ = write!(out, "<i class=\"c {}\"></i> {} ", kind.class(), kind.label());
+    }
     out.push_str(
-        "<section id=\"matrix\">\n<h2>Cut points</h2>\n<p class=\"legend\">\
-         <i class=\"c pass\"></i> pass <i class=\"c fail\"></i> fail <i class=\"c error\"></i> rig error \
-         <i class=\"c not-run\"></i> not run. Each block is a phase, its offsets in planned order \
-         (a double cut's second cuts get a block per first cut); hover for the id, click for details.</p>\n",
+        "<br>Phases run down the side, one block each (a double cut's second cuts get a block per \
+         first cut); offsets run along the top and each line starts with the offset of its first \
+         cut point, in planned order. Hover for the id, click for details.</p>\n",
     );
-    for phase in journal.matrix_blocks() {
-        out.push_str("<div class=\"phase\"><h3>");
-        push_html(&mut out, &phase.title);
-        out.push_str(" <small>");
-        push_html(&mut out, &phase_counts_text(phase.counts));
-        out.push_str("</small></h3><div class=\"cells\">");
-        for row in &phase.rows {
-            // The phases regroup the journal's rows: the data index is the row's place among them.
-            let at = index_of.get(row.id).copied().unwrap_or(0);
-            let _ = write!(out, "<i class=\"c {}\" data-i=\"{at}\" title=\"", row.status_name());
-            push_html(&mut out, &cell_title(row));
-            out.push_str("\"></i>");
-        }
-        out.push_str("</div></div>\n");
+    for block in journal.matrix_blocks() {
+        matrix_block(&mut out, &block, negative, &index_of);
     }
     out.push_str("</section>\n");
 
@@ -195,7 +208,8 @@ pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_
         .collect();
     let _ = writeln!(
         out,
-        "<section id=\"problems\">\n<h2>Failures and rig errors ({})</h2>",
+        "<section id=\"problems\">\n<h2>{} and rig errors ({})</h2>",
+        if negative { "Expected failures" } else { "Failures" },
         problems.len()
     );
     if problems.is_empty() {
@@ -204,14 +218,18 @@ pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, serde_
         out.push_str("<ul class=\"list\">\n");
         for row in problems.iter().take(MAX_LISTED) {
             let at = index_of.get(row.id).copied().unwrap_or(0);
+            let kind = row.kind(negative);
             let _ = write!(
                 out,
                 "<li><a href=\"#cut={}\" data-i=\"{at}\"><i class=\"c {}\"></i>",
                 fragment(row.id),
-                row.status_name()
+                kind.class()
             );
             push_html(&mut out, row.id);
             out.push_str("</a> ");
+            if kind == Kind::ExpectedFailure {
+                out.push_str("expected failure: ");
+            }
             let reason = row.result.map(|c| c.first_reason()).unwrap_or("");
             push_html(&mut out, reason);
             out.push_str("</li>\n");
@@ -273,24 +291,76 @@ fn meta(out: &mut String, name: &str, value: &str) {
     out.push_str("</b></span> ");
 }
 
-fn counts_line(out: &mut String, c: Counts) {
-    let _ = writeln!(
+fn counts_line(out: &mut String, c: Counts, negative: bool) {
+    let fail = if negative { Kind::ExpectedFailure } else { Kind::Fail };
+    let _ = write!(
         out,
-        "<p class=\"counts\"><span class=\"k total\">{} cut points</span> <span class=\"k pass\">{} pass</span> \
-         <span class=\"k fail\">{} fail</span> <span class=\"k error\">{} rig error</span> \
-         <span class=\"k not-run\">{} not run</span></p>",
-        c.total(),
-        c.pass,
-        c.fail,
-        c.error,
-        c.not_run
+        "<p class=\"counts\"><span class=\"k total\">{} cut points</span>",
+        c.total()
     );
+    for (kind, n) in [
+        (Kind::Pass, c.pass - c.warned),
+        (Kind::Warned, c.warned),
+        (fail, c.fail),
+        (Kind::Error, c.error),
+        (Kind::NotRun, c.not_run),
+    ] {
+        let _ = write!(out, " <span class=\"k {}\">{n} {}</span>", kind.class(), kind.label());
+    }
+    out.push_str("</p>\n");
 }
 
-fn phase_counts_text(c: Counts) -> String {
-    let mut parts = vec![format!("{} pass", c.pass)];
+/// One block of the matrix: the phase down the side, its offsets along the top, lines of
+/// [`COLUMNS`] cells each headed by the offset of their first cell.
+fn matrix_block(
+    out: &mut String,
+    block: &crate::view::MatrixBlock<'_>,
+    negative: bool,
+    index_of: &std::collections::HashMap<&str, usize>,
+) {
+    out.push_str("<div class=\"phase\"><div class=\"side\"><b>");
+    push_html(out, &block.title);
+    out.push_str("</b><small>");
+    push_html(out, &phase_counts_text(block.counts, negative));
+    out.push_str("</small></div><div class=\"grid\"><div class=\"top\"><span class=\"at\">offset</span>");
+    for row in block.rows.iter().take(COLUMNS) {
+        out.push_str("<span title=\"");
+        push_html(out, row.offset);
+        out.push_str("\">");
+        push_html(out, row.offset);
+        out.push_str("</span>");
+    }
+    out.push_str("</div>");
+    for line in block.rows.chunks(COLUMNS) {
+        out.push_str("<div class=\"line\"><span class=\"at\">");
+        if let Some(first) = line.first() {
+            push_html(out, first.offset);
+        }
+        out.push_str("</span>");
+        for row in line {
+            // The blocks regroup the journal's rows: the data index is the row's place among them.
+            let at = index_of.get(row.id).copied().unwrap_or(0);
+            let _ = write!(
+                out,
+                "<i class=\"c {}\" data-i=\"{at}\" title=\"",
+                row.kind(negative).class()
+            );
+            push_html(out, &cell_title(row, negative));
+            out.push_str("\"></i>");
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</div></div>\n");
+}
+
+fn phase_counts_text(c: Counts, negative: bool) -> String {
+    let mut parts = vec![format!("{} pass", c.pass - c.warned)];
+    if c.warned > 0 {
+        parts.push(format!("{} pass with warnings", c.warned));
+    }
     if c.fail > 0 {
-        parts.push(format!("{} fail", c.fail));
+        let fail = if negative { "expected failure" } else { "fail" };
+        parts.push(format!("{} {fail}", c.fail));
     }
     if c.error > 0 {
         parts.push(format!("{} rig error", c.error));
@@ -302,8 +372,8 @@ fn phase_counts_text(c: Counts) -> String {
 }
 
 /// Hover text of a cell: id, status and the first reason.
-fn cell_title(row: &CutRow<'_>) -> String {
-    let mut title = format!("{} \u{2014} {}", row.id, row.status_name());
+fn cell_title(row: &CutRow<'_>, negative: bool) -> String {
+    let mut title = format!("{} \u{2014} {}", row.id, row.kind(negative).label());
     if let Some(reason) = row.result.map(|c| c.first_reason()).filter(|r| !r.is_empty()) {
         title.push_str(" \u{2014} ");
         title.push_str(reason);
@@ -334,7 +404,7 @@ fn fragment(id: &str) -> String {
     out
 }
 
-const STYLE: &str = r#":root { --pass: #2da44e; --fail: #cf222e; --error: #e8830c; --none: #b8bcc2;
+const STYLE: &str = r#":root { --pass: #2da44e; --warn: #c9d22a; --fail: #cf222e; --xfail: #8250df; --error: #e8830c; --none: #b8bcc2;
   --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --panel: #f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: #fff; }
@@ -349,17 +419,30 @@ h3 { font-size: 14px; margin: 12px 0 4px; }
 .k { display: inline-block; margin-right: 6px; padding: 1px 10px; border-radius: 12px; color: #fff; font-weight: 600; }
 .k.total { background: var(--fg); }
 .k.pass { background: var(--pass); } .k.fail { background: var(--fail); }
+.k.warn { background: var(--warn); color: var(--fg); } .k.xfail { background: var(--xfail); }
 .k.error { background: var(--error); } .k.not-run { background: var(--none); color: var(--fg); }
+.verdict { margin: 0 0 8px; padding: 4px 10px; border-radius: 4px; font-weight: 600; color: #fff; }
+.verdict.caught { background: var(--pass); } .verdict.missed { background: var(--fail); }
+.verdict.incomplete { background: var(--error); }
 main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(320px, 42%); gap: 24px; padding: 0 24px 24px; }
 @media (max-width: 900px) { main { grid-template-columns: minmax(0, 1fr); } }
 .legend { color: var(--muted); margin: 0 0 8px; }
 .legend .c { display: inline-block; vertical-align: middle; cursor: default; }
-.phase h3 small { color: var(--muted); font-weight: normal; }
-.cells { display: flex; flex-wrap: wrap; gap: 2px; }
-.c { display: block; width: 14px; height: 14px; border-radius: 2px; cursor: pointer; background: var(--none); }
+.phase { display: flex; gap: 10px; padding: 8px 0; border-top: 1px solid var(--line); }
+.side { flex: 0 0 120px; word-break: break-word; }
+.side small { display: block; color: var(--muted); font-size: 11px; }
+.grid { min-width: 0; overflow-x: auto; }
+.top, .line { display: flex; gap: 2px; align-items: flex-end; }
+.line { margin-top: 2px; align-items: center; }
+.at { flex: 0 0 110px; padding-right: 6px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  text-align: right; color: var(--muted); font: 11px ui-monospace, SFMono-Regular, Menlo, monospace; }
+.top span:not(.at) { flex: 0 0 14px; max-height: 96px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  writing-mode: vertical-rl; transform: rotate(180deg); color: var(--muted); font: 10px/14px ui-monospace, SFMono-Regular, Menlo, monospace; }
+.c { display: block; flex: 0 0 14px; width: 14px; height: 14px; border-radius: 2px; cursor: pointer; background: var(--none); }
 .c.pass { background: var(--pass); } .c.fail { background: var(--fail); }
+.c.warn { background: var(--warn); } .c.xfail { background: var(--xfail); }
 .c.error { background: var(--error); } .c.not-run { background: var(--none); }
-.cells .c:hover { outline: 2px solid var(--muted); }
+.line .c:hover { outline: 2px solid var(--muted); }
 .c.sel { outline: 2px solid var(--fg); outline-offset: 1px; }
 .list { padding-left: 18px; }
 .list li { margin: 2px 0; word-break: break-word; }
@@ -371,6 +454,7 @@ main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(320px, 42%); 
 #detail h2 { word-break: break-all; }
 .badge { margin-left: 8px; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; vertical-align: middle; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
+.badge.warn { background: var(--warn); color: var(--fg); } .badge.xfail { background: var(--xfail); }
 .badge.error { background: var(--error); } .badge.not-run { background: var(--none); color: var(--fg); }
 dl.fields { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 12px; margin: 0; }
 dl.fields dt { color: var(--muted); }
@@ -471,7 +555,7 @@ const SCRIPT: &str = r##"(function () {
     var body = document.getElementById("detail-body");
     body.textContent = "";
     var title = el("h2", null, c.id);
-    title.appendChild(el("span", "badge " + c.status, c.status));
+    title.appendChild(el("span", "badge " + c.status, c.label));
     body.appendChild(title);
     var dl = el("dl", "fields");
     field(dl, "phase", c.phase);

@@ -2,10 +2,19 @@
 //! record, so a campaign's results survive a power loss of the machine running it.
 //!
 //! Layout: a `header` record first, then `control`, `cut` and `end` records. A resumed campaign
-//! appends a new `header` (same campaign, same partition) and goes on; readers fold it all into one
-//! [`Journal`]. A crash mid-write can leave the last line torn: readers tolerate that (with a note)
-//! and [`JournalWriter::resume`] cuts it off before appending. Any other bad line is an error naming
-//! the file and line.
+//! (same campaign, partition and plan) appends a small `resumed` record and goes on; readers fold it
+//! all into one [`Journal`]. Journals written by earlier builds repeat the header at each resume;
+//! they read the same.
+//!
+//! Crashes leave two kinds of damage, and every reader (reports, replay, resume) recovers from them
+//! the same way:
+//! - the last record torn (cut short, zero-filled, or cut short and followed by a newline): it is
+//!   dropped, with one line on stderr naming the file and line; [`JournalWriter::resume`] cuts it
+//!   off the file before appending, so its cut point runs again;
+//! - no header at all (killed as it started): an unfinished start; [`JournalWriter::create`] and
+//!   [`JournalWriter::resume`] both start the journal afresh.
+//!
+//! A damaged record that is not the last one is real corruption: an error naming the file and line.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -13,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::fsio::{self, PathError};
-use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, PlannedCut};
+use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, JournalResumed, PlannedCut};
 
 /// File name of the journal inside a report directory.
 pub const JOURNAL_FILE: &str = "results.jsonl";
@@ -32,7 +41,11 @@ pub enum JournalError {
         line: usize,
         message: String,
     },
-    #[error("{}: the journal has no header record (empty file?)", path.display())]
+    #[error(
+        "{}: the journal has no header record: the run was stopped as it started; \
+         run the campaign again into this directory (with or without --resume)",
+        path.display()
+    )]
     NoHeader { path: PathBuf },
     #[error("{}: a journal is already there; resume the campaign or choose another directory", path.display())]
     Exists { path: PathBuf },
@@ -121,24 +134,40 @@ pub fn journal_path(path: &Path) -> PathBuf {
     }
 }
 
-/// Reads a journal file (or the journal inside a report directory).
+/// Reads a journal file (or the journal inside a report directory). A torn last record is
+/// dropped with a note (and a line on stderr).
 pub fn read_journal(path: &Path) -> Result<Journal, JournalError> {
     let path = journal_path(path);
-    let mut reader = JournalReader::open(&path)?;
-    let mut builder = Builder::new(&path);
+    let (builder, torn) = read_records(&path)?;
+    let mut journal = builder.finish()?;
+    if let Some(torn) = torn {
+        journal.notes.push(torn_note(&path, torn, "ignored"));
+    }
+    Ok(journal)
+}
+
+/// Folds every record of `path` into a builder; also returns the torn last line, if any.
+fn read_records(path: &Path) -> Result<(Builder<'_>, Option<TornTail>), JournalError> {
+    let mut reader = JournalReader::open(path)?;
+    let mut builder = Builder::new(path);
     for item in reader.by_ref() {
         let at = item?;
         builder.add(at.line, at.record)?;
     }
-    if let Some(torn) = reader.torn_tail() {
-        builder.notes.push(format!(
-            "{}:{}: torn last record ignored ({} bytes; the run stopped while writing it)",
-            path.display(),
-            torn.line,
-            torn.len
-        ));
-    }
-    builder.finish()
+    Ok((builder, reader.torn_tail()))
+}
+
+/// The note about a dropped torn record, also said on stderr at once: the reports, a replay and
+/// a resume all read journals, and whichever it is, the operator learns that a record was lost.
+fn torn_note(path: &Path, torn: TornTail, what: &str) -> String {
+    let note = format!(
+        "{}:{}: torn last record {what} ({} bytes; the run stopped while writing it)",
+        path.display(),
+        torn.line,
+        torn.len
+    );
+    eprintln!("cutpoint: {note}");
+    note
 }
 
 /// One record and the line it was read from (from 1).
@@ -161,10 +190,11 @@ pub struct TornTail {
 
 /// Iterates over the records of one journal file, line by line.
 ///
-/// Blank lines are skipped. The last line may be torn (it fails to parse and either has no final
-/// newline or holds NUL bytes, which is what an interrupted write leaves): iteration then stops and
-/// [`JournalReader::torn_tail`] tells where. Any other line that fails to parse yields an error
-/// naming `file:line`, and iteration stops.
+/// Blank lines are skipped. The last line may be torn: it is not complete JSON (cut short, with or
+/// without a final newline, or holding NUL bytes), which is what an interrupted write leaves;
+/// iteration then stops and [`JournalReader::torn_tail`] tells where. Any other line that fails to
+/// parse (a torn line in the middle, or complete JSON that is not a record) yields an error naming
+/// `file:line`, and iteration stops.
 pub struct JournalReader {
     path: PathBuf,
     data: Vec<u8>,
@@ -229,7 +259,8 @@ impl Iterator for JournalReader {
                 Err(e) => {
                     self.done = true;
                     let is_last = self.data[self.pos..].iter().all(u8::is_ascii_whitespace);
-                    let looks_torn = !has_newline || text.contains(&0);
+                    // Complete JSON of the wrong shape was written whole: not a tear.
+                    let looks_torn = !e.is_data() || text.contains(&0);
                     if is_last && looks_torn {
                         self.torn = Some(TornTail {
                             line: self.line,
@@ -238,10 +269,19 @@ impl Iterator for JournalReader {
                         });
                         return None;
                     }
+                    let hint = if looks_torn {
+                        "only the last record can be torn by a crash, so the journal is damaged here"
+                    } else {
+                        "the line was written whole but is not a record this build reads"
+                    };
                     return Some(Err(JournalError::Line {
                         path: self.path.clone(),
                         line: self.line,
-                        message: format!("not a valid journal record: {e}"),
+                        message: format!(
+                            "not a valid journal record: {e}; {hint}: repair or remove line {}, \
+                             or run the campaign again into a new directory",
+                            self.line
+                        ),
                     }));
                 }
             }
@@ -339,6 +379,13 @@ impl<'p> Builder<'p> {
                 ));
                 self.end = None;
             }
+            JournalRecord::Resumed(JournalResumed { started }) => {
+                self.notes.push(format!(
+                    "{}:{line}: campaign resumed (started {started})",
+                    self.path.display()
+                ));
+                self.end = None;
+            }
             JournalRecord::Control(control) => self.control = Some(control),
             JournalRecord::Cut(cut) => match self.cut_at.get(&cut.id) {
                 Some(&(index, first_line)) => {
@@ -379,6 +426,7 @@ impl<'p> Builder<'p> {
 fn record_kind(record: &JournalRecord) -> &'static str {
     match record {
         JournalRecord::Header(_) => "header",
+        JournalRecord::Resumed(_) => "resumed",
         JournalRecord::Control(_) => "control",
         JournalRecord::Cut(_) => "cut",
         JournalRecord::End(_) => "end",
@@ -400,13 +448,20 @@ pub struct JournalWriter {
 
 impl JournalWriter {
     /// Starts a new journal `dir/results.jsonl` (creating `dir` when missing) and writes its header.
-    /// Refuses when a journal is already there, so earlier results are never overwritten.
+    /// Refuses when a journal with records is already there, so earlier results are never
+    /// overwritten; a journal without a single record (a run stopped as it started) is started
+    /// afresh.
     pub fn create(dir: &Path, header: &JournalHeader) -> Result<Self, JournalError> {
         fsio::create_dir_all(dir)?;
         let path = dir.join(JOURNAL_FILE);
         let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(JournalError::Exists { path }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if !holds_no_record(&path)? {
+                    return Err(JournalError::Exists { path });
+                }
+                return Self::start_afresh(path, header);
+            }
             Err(e) => return Err(PathError::new(&path, e).into()),
         };
         fsio::sync_dir(dir)?;
@@ -419,19 +474,38 @@ impl JournalWriter {
         Ok(writer)
     }
 
+    /// Empties the journal at `path` (it holds no record) and writes `header`.
+    fn start_afresh(path: PathBuf, header: &JournalHeader) -> Result<Self, JournalError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| PathError::new(&path, e))?;
+        file.set_len(0).map_err(|e| PathError::new(&path, e))?;
+        let mut writer = JournalWriter { path, file, len: 0 };
+        writer.append(&JournalRecord::Header(header.clone()))?;
+        Ok(writer)
+    }
+
     /// Reopens `dir/results.jsonl` to resume a campaign: reads what is there, refuses a different
-    /// campaign (SHA-256 of the campaign file) or partition, cuts off a torn last line, then appends
-    /// `header` to mark the resume. Returns the journal as it was, so the caller can skip
-    /// [`Journal::finished_ids`].
+    /// campaign (SHA-256 of the campaign file), partition or plan, cuts off a torn last line, then
+    /// appends a `resumed` record (the header is not written again). Returns the journal as it
+    /// was, so the caller can skip [`Journal::finished_ids`].
+    ///
+    /// A journal without a header (the run was stopped as it started) is started afresh with
+    /// `header`, as [`JournalWriter::create`] would.
     pub fn resume(dir: &Path, header: &JournalHeader) -> Result<(Self, Journal), JournalError> {
         let path = dir.join(JOURNAL_FILE);
-        let mut reader = JournalReader::open(&path)?;
-        let mut builder = Builder::new(&path);
-        for item in reader.by_ref() {
-            let at = item?;
-            builder.add(at.line, at.record)?;
+        let (builder, torn) = read_records(&path)?;
+        if builder.header.is_none() {
+            let note = format!(
+                "{}: the journal had no header (the run was stopped as it started); started afresh",
+                path.display()
+            );
+            let writer = Self::start_afresh(path, header)?;
+            let mut journal = Journal::new(header.clone());
+            journal.notes.push(note);
+            return Ok((writer, journal));
         }
-        let torn = reader.torn_tail();
         let mut journal = builder.finish()?;
         if journal.header.campaign_sha256 != header.campaign_sha256 {
             return Err(JournalError::Mismatch {
@@ -453,6 +527,16 @@ impl JournalWriter {
                 ),
             });
         }
+        if let Some(what) = plan_difference(&journal.header.planned, &header.planned) {
+            return Err(JournalError::Mismatch {
+                path,
+                what: format!(
+                    "the journal's plan differs from this run's: {what}; the campaign file is the same, \
+                     so the firmware or cutpoint changed since the run started: \
+                     start a new run in another directory instead of resuming"
+                ),
+            });
+        }
 
         let file = OpenOptions::new()
             .append(true)
@@ -463,18 +547,19 @@ impl JournalWriter {
             file.set_len(torn.offset).map_err(|e| PathError::new(&path, e))?;
             file.sync_data().map_err(|e| PathError::new(&path, e))?;
             len = torn.offset;
-            journal.notes.push(format!(
-                "{}:{}: torn last record removed before resuming ({} bytes)",
-                path.display(),
-                torn.line,
-                torn.len
+            journal.notes.push(torn_note(
+                &path,
+                torn,
+                "removed before resuming; its cut point runs again",
             ));
         }
         let mut writer = JournalWriter { path, file, len };
         if len > 0 && !writer.ends_with_newline()? {
             writer.write_synced(b"\n")?;
         }
-        writer.append(&JournalRecord::Header(header.clone()))?;
+        writer.append(&JournalRecord::Resumed(JournalResumed {
+            started: header.started.clone(),
+        }))?;
         Ok((writer, journal))
     }
 
@@ -545,6 +630,31 @@ impl JournalWriter {
     }
 }
 
+/// Whether the journal at `path` holds no record at all (empty, blank, or only a torn first line).
+fn holds_no_record(path: &Path) -> Result<bool, JournalError> {
+    let mut reader = JournalReader::open(path)?;
+    Ok(reader.next().is_none())
+}
+
+/// How the recorded plan differs from `now` (ids, phases and offsets, in order), if it does.
+fn plan_difference(recorded: &[PlannedCut], now: &[PlannedCut]) -> Option<String> {
+    let same = |a: &PlannedCut, b: &PlannedCut| a.id == b.id && a.phase == b.phase && a.offset == b.offset;
+    if recorded.len() == now.len() && recorded.iter().zip(now).all(|(a, b)| same(a, b)) {
+        return None;
+    }
+    let counts = format!("it plans {} cut points, this run {}", recorded.len(), now.len());
+    let first = recorded.iter().zip(now).position(|(a, b)| !same(a, b));
+    Some(match first {
+        Some(i) => format!(
+            "{counts}; cut point #{} is `{}` in the journal, `{}` now",
+            i + 1,
+            recorded[i].id,
+            now[i].id
+        ),
+        None => counts,
+    })
+}
+
 /// Writes a whole journal at once (a merged view), atomically and synced once at the end.
 pub fn write_journal_file(path: &Path, journal: &Journal) -> Result<(), JournalError> {
     let mut bytes = Vec::new();
@@ -605,6 +715,10 @@ mod tests {
         JournalWriter::create(dir.path(), &header("aa", None, &[])).unwrap();
         let err = JournalWriter::create(dir.path(), &header("aa", None, &[])).unwrap_err();
         assert!(matches!(err, JournalError::Exists { .. }), "{err}");
+        // A damaged first line is not mistaken for an unfinished start.
+        fs::write(dir.path().join(JOURNAL_FILE), "{\"record\":\"hea\n{}\n").unwrap();
+        let err = JournalWriter::create(dir.path(), &header("aa", None, &[])).unwrap_err();
+        assert!(matches!(err, JournalError::Exists { .. }), "{err}");
     }
 
     fn write_lines(dir: &Path, lines: &[String], tail: &[u8]) -> PathBuf {
@@ -640,6 +754,91 @@ mod tests {
             "{:?}",
             j.notes
         );
+    }
+
+    #[test]
+    fn torn_last_line_ending_in_a_newline_is_torn_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = line(JournalRecord::Cut(cut("swap/b", Status::Pass)));
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a", "swap/b"]))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            full[..full.len() / 2].to_owned(),
+        ];
+        let path = write_lines(dir.path(), &lines, b"\n");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts.len(), 1);
+        assert!(
+            j.notes[0].contains("results.jsonl:3: torn last record ignored"),
+            "{:?}",
+            j.notes
+        );
+    }
+
+    #[test]
+    fn resume_cuts_a_torn_line_that_ends_in_a_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a", "swap/b"]);
+        let full = line(JournalRecord::Cut(cut("swap/b", Status::Pass)));
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            full[..40].to_owned(),
+        ];
+        write_lines(dir.path(), &lines, b"");
+        let (mut w, before) = JournalWriter::resume(dir.path(), &h).unwrap();
+        assert_eq!(
+            before.remaining().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["swap/b"],
+            "the torn cut point runs again"
+        );
+        assert!(
+            before
+                .notes
+                .iter()
+                .any(|n| n.contains("results.jsonl:3: torn last record removed before resuming")),
+            "{:?}",
+            before.notes
+        );
+        w.append_cut(&cut("swap/b", Status::Pass)).unwrap();
+        drop(w);
+        let text = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert!(
+            text.lines().all(|l| serde_json::from_str::<JournalRecord>(l).is_ok()),
+            "torn line cut off: {text}"
+        );
+        assert_eq!(text.lines().count(), 4, "header, swap/a, resumed, swap/b: {text}");
+        let j = read_journal(dir.path()).unwrap();
+        assert_eq!(j.cuts.len(), 2);
+        assert!(j.notes.iter().all(|n| !n.contains("torn")), "{:?}", j.notes);
+    }
+
+    #[test]
+    fn a_journal_without_its_header_is_an_unfinished_start() {
+        let h = header("aa", None, &["swap/a"]);
+        let torn_header = line(JournalRecord::Header(h.clone()));
+        let leftovers: [&[u8]; 3] = [b"", b"\n", &torn_header.as_bytes()[..30]];
+        for leftover in leftovers {
+            // A fresh run into the directory is allowed...
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(JOURNAL_FILE), leftover).unwrap();
+            let mut w = JournalWriter::create(dir.path(), &h).unwrap();
+            w.append_cut(&cut("swap/a", Status::Pass)).unwrap();
+            let j = read_journal(dir.path()).unwrap();
+            assert_eq!((j.header.clone(), j.cuts.len()), (h.clone(), 1));
+
+            // ...and so is a resume, which starts afresh.
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(JOURNAL_FILE), leftover).unwrap();
+            let (mut w, before) = JournalWriter::resume(dir.path(), &h).unwrap();
+            assert!(before.cuts.is_empty());
+            assert_eq!(before.remaining().len(), 1);
+            assert!(before.notes[0].contains("started afresh"), "{:?}", before.notes);
+            w.append_cut(&cut("swap/a", Status::Pass)).unwrap();
+            let j = read_journal(dir.path()).unwrap();
+            assert_eq!((j.header, j.cuts.len()), (h.clone(), 1));
+            assert!(j.notes.is_empty(), "{:?}", j.notes);
+        }
     }
 
     #[test]
@@ -740,6 +939,53 @@ mod tests {
             "{:?}",
             j.notes
         );
+        let text = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(
+            text.matches("\"record\":\"header\"").count(),
+            1,
+            "a resume records its plan once: {text}"
+        );
+        assert!(text.contains("{\"record\":\"resumed\",\"started\":\"2025-01-02T00:00:00Z\"}\n"));
+    }
+
+    #[test]
+    fn journals_of_earlier_builds_repeat_the_header_and_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a", "swap/b"]);
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/b", Status::Pass))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts.len(), 2);
+        assert_eq!(j.header.planned.len(), 2);
+        // An old header has no `expect`: it reads as an ordinary campaign.
+        let old = line(JournalRecord::Header(h)).replace(",\"expect\":\"pass\"", "");
+        assert!(!old.contains("expect"), "{old}");
+        let path = write_lines(dir.path(), &[old], b"");
+        assert_eq!(read_journal(&path).unwrap().header.expect, crate::model::Expect::Pass);
+    }
+
+    #[test]
+    fn resume_refuses_a_different_plan_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        JournalWriter::create(dir.path(), &header("aa", None, &["swap/a", "swap/b"])).unwrap();
+        let before = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+        let err = JournalWriter::resume(dir.path(), &header("aa", None, &["swap/a", "swap/c"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "the journal's plan differs from this run's: it plans 2 cut points, this run 2; \
+                 cut point #2 is `swap/b` in the journal, `swap/c` now"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("start a new run in another directory"), "{err}");
+        assert_eq!(fs::read(dir.path().join(JOURNAL_FILE)).unwrap(), before);
     }
 
     #[test]

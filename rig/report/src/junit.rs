@@ -1,144 +1,201 @@
 //! `junit.xml`: one test suite per campaign, one test case per cut point, so CI systems show each
-//! cut point as a test.
+//! cut point as a test. The file follows the JUnit schema Jenkins and GitLab read
+//! (`tests/junit-10.xsd`): no `<properties>` inside a test case (a cut point's details go to its
+//! `<system-out>`), no `skipped` count on `<testsuites>`.
 //!
-//! A device failure is a `<failure>`, a rig error an `<error>` (no verdict), a cut point planned
-//! but not run is `<skipped>`. A control run that did not pass adds a `control` test case, so CI
-//! goes red even when no cut point could run.
+//! - a device failure is a `<failure>`; in a negative control (`[pass] expect = "fail"`) it is
+//!   expected, and written the way pytest writes an xfail: `<skipped type="expected-failure">`;
+//! - a rig error is an `<error>` (no verdict), always;
+//! - a cut point planned but not run is `<skipped type="not-run">`;
+//! - a control run that did not pass adds a `control` test case, so CI goes red even when no cut
+//!   point could run;
+//! - a negative control adds a `negative-control` test case that fails when the rig did not catch
+//!   the broken firmware.
 
+use std::io;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
 
 use crate::journal::{partition_name, Journal};
 use crate::model::{CutResult, Status};
 use crate::text::{console_text, replay_command};
 use crate::view::{describe_landing, not_run_reason};
 
-/// Builds the JUnit report of a journal. `report_dir` is the directory named in replay commands.
-pub fn junit_report(journal: &Journal, report_dir: &str) -> Report {
-    let header = &journal.header;
-    let mut suite = TestSuite::new(header.campaign.as_str());
-    suite.add_properties([
-        Property::new("campaign-file", header.campaign_path.as_str()),
-        Property::new("campaign-sha256", header.campaign_sha256.as_str()),
-        Property::new("target", header.target.as_str()),
-        Property::new("seed", header.seed.to_string()),
-        Property::new("partition", partition_name(&header.partition)),
-        Property::new("started", header.started.as_str()),
-    ]);
-    match &journal.end {
-        Some(end) => {
-            suite.add_property(Property::new("finished", end.finished.as_str()));
-            suite.add_property(Property::new("end", end.how.as_str()));
-        }
-        None => {
-            suite.add_property(Property::new("end", "interrupted"));
+/// How a test case ended, in JUnit's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    /// `<failure>`, `<error>` or `<skipped>`, with its `type`, `message` and text.
+    Not {
+        element: Element,
+        ty: &'static str,
+        message: String,
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Element {
+    Failure,
+    Error,
+    Skipped,
+}
+
+impl Element {
+    const fn tag(self) -> &'static str {
+        match self {
+            Element::Failure => "failure",
+            Element::Error => "error",
+            Element::Skipped => "skipped",
         }
     }
-    match &journal.control {
-        Some(control) => {
-            suite.add_property(Property::new("control", control.status.name()));
-            if control.status != Status::Pass {
-                let mut status = non_success(control.status, &control.reasons, "the control run did not pass");
-                status.set_description(control.reasons.join("\n"));
-                let mut case = TestCase::new("control", status);
-                case.set_classname("control");
-                case.set_system_out(console_text(&control.console));
-                suite.add_test_case(case);
-            }
-        }
-        None => {
-            suite.add_property(Property::new("control", "not run"));
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    name: String,
+    classname: String,
+    time: Option<Duration>,
+    outcome: Outcome,
+    out: String,
+    err: String,
+}
+
+impl Case {
+    fn new(name: &str, classname: &str, outcome: Outcome) -> Self {
+        Case {
+            name: name.to_owned(),
+            classname: classname.to_owned(),
+            time: None,
+            outcome,
+            out: String::new(),
+            err: String::new(),
         }
     }
 
-    let skipped = not_run_reason(journal);
-    let mut total = Duration::ZERO;
-    for row in journal.rows() {
-        let case = match row.result {
-            Some(cut) => {
-                total = total.saturating_add(Duration::from_millis(cut.wall_ms));
-                cut_case(cut, row.phase, report_dir)
-            }
-            None => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(skipped.as_str());
-                let mut case = TestCase::new(row.id, status);
-                case.set_classname(row.phase);
-                case
+    fn is(&self, element: Element) -> bool {
+        matches!(&self.outcome, Outcome::Not { element: e, .. } if *e == element)
+    }
+}
+
+/// The test cases of a journal, in the order they are written.
+fn cases(journal: &Journal, report_dir: &str) -> Vec<Case> {
+    let negative = journal.is_negative_control();
+    let mut cases = Vec::with_capacity(journal.header.planned.len() + 2);
+    if let Some(control) = journal.control.as_ref().filter(|c| c.status != Status::Pass) {
+        let outcome = verdict_outcome(
+            control.status,
+            negative,
+            &control.reasons,
+            "the control run did not pass",
+            control.reasons.join("\n"),
+        );
+        let mut case = Case::new("control", "control", outcome);
+        case.out = console_text(&control.console);
+        cases.push(case);
+    }
+    if let Some(nc) = journal.negative_control() {
+        let headline = nc.headline();
+        let outcome = if nc.caught() {
+            Outcome::Passed
+        } else {
+            Outcome::Not {
+                element: Element::Failure,
+                ty: "not-caught",
+                message: "the rig did not catch this firmware".to_owned(),
+                text: format!("{headline}\n"),
             }
         };
-        suite.add_test_case(case);
+        let mut case = Case::new("negative-control", "negative-control", outcome);
+        case.out = format!("{headline}\n");
+        cases.push(case);
     }
-    suite.set_time(total);
-    if !journal.notes.is_empty() {
-        suite.set_system_err(journal.notes.join("\n") + "\n");
+    let not_run = not_run_reason(journal);
+    for row in journal.rows() {
+        let case = match row.result {
+            Some(cut) => cut_case(cut, row.phase, negative, report_dir),
+            None => Case::new(
+                row.id,
+                row.phase,
+                Outcome::Not {
+                    element: Element::Skipped,
+                    ty: "not-run",
+                    message: not_run.clone(),
+                    text: String::new(),
+                },
+            ),
+        };
+        cases.push(case);
     }
-
-    let mut report = Report::new("cutpoint");
-    report.set_time(total);
-    report.add_test_suite(suite);
-    report
+    cases
 }
 
-/// The JUnit report as XML text.
-pub fn junit_xml(journal: &Journal, report_dir: &str) -> Result<String, quick_junit::SerializeError> {
-    junit_report(journal, report_dir).to_string()
-}
-
-fn non_success(status: Status, reasons: &[String], fallback: &str) -> TestCaseStatus {
-    let (kind, ty) = match status {
-        Status::Error => (NonSuccessKind::Error, "rig-error"),
-        _ => (NonSuccessKind::Failure, "device-failure"),
-    };
-    let mut out = TestCaseStatus::non_success(kind);
+/// A verdict that is not a pass: a rig error, a device failure, or (in a negative control) an
+/// expected failure.
+fn verdict_outcome(status: Status, negative: bool, reasons: &[String], fallback: &str, text: String) -> Outcome {
     let message = if reasons.is_empty() {
         fallback.to_owned()
     } else {
         reasons.join("; ")
     };
-    out.set_message(message);
-    out.set_type(ty);
-    out
+    let (element, ty, message) = match status {
+        Status::Pass => return Outcome::Passed,
+        Status::Error => (Element::Error, "rig-error", message),
+        Status::Fail if negative => (
+            Element::Skipped,
+            "expected-failure",
+            format!("expected failure: {message}"),
+        ),
+        Status::Fail => (Element::Failure, "device-failure", message),
+    };
+    Outcome::Not {
+        element,
+        ty,
+        message,
+        text,
+    }
 }
 
-fn cut_case(cut: &CutResult, phase: &str, report_dir: &str) -> TestCase {
-    let status = match cut.status {
-        Status::Pass => TestCaseStatus::success(),
-        bad => {
-            let fallback = if bad == Status::Error {
-                "rig error"
-            } else {
-                "device failure"
-            };
-            let mut status = non_success(bad, &cut.reasons, fallback);
-            status.set_description(details(cut, report_dir));
-            status
-        }
+fn cut_case(cut: &CutResult, phase: &str, negative: bool, report_dir: &str) -> Case {
+    let fallback = if cut.status == Status::Error {
+        "rig error"
+    } else {
+        "device failure"
     };
-    let mut case = TestCase::new(cut.id.as_str(), status);
-    case.set_classname(phase);
-    case.set_time(Duration::from_millis(cut.wall_ms));
-    case.add_property(Property::new("offset", cut.offset.as_str()));
-    case.add_property(Property::new("repetition", cut.repetition.to_string()));
-    case.add_property(Property::new("seed", cut.seed.to_string()));
+    let text = if cut.status == Status::Pass {
+        String::new()
+    } else {
+        details(cut, report_dir)
+    };
+    let mut case = Case::new(
+        &cut.id,
+        phase,
+        verdict_outcome(cut.status, negative, &cut.reasons, fallback, text),
+    );
+    case.time = Some(Duration::from_millis(cut.wall_ms));
+    let mut out = format!(
+        "offset: {}\nrepetition: {}\nseed: {}\n",
+        cut.offset, cut.repetition, cut.seed
+    );
     if let Some(same) = &cut.same_state_as {
-        case.add_property(Property::new("same-state-as", same.as_str()));
+        out.push_str(&format!("same flash state as: {same}\n"));
     }
     if let Some(state) = &cut.post_cut_state {
-        case.add_property(Property::new("post-cut-state", state.as_str()));
+        out.push_str(&format!("post-cut flash fingerprint: {state}\n"));
     }
     if !cut.console.is_empty() {
-        case.set_system_out(console_text(&cut.console));
+        out.push_str("console after the cut:\n");
+        out.push_str(&console_text(&cut.console));
     }
-    if !cut.warnings.is_empty() {
-        let warnings: String = cut.warnings.iter().map(|w| format!("warning: {w}\n")).collect();
-        case.set_system_err(warnings);
-    }
+    case.out = out;
+    case.err = cut.warnings.iter().map(|w| format!("warning: {w}\n")).collect();
     case
 }
 
-/// The text of a `<failure>` or `<error>` element: reasons, then what happened to the device.
+/// The text of a `<failure>`, `<error>` or expected-failure `<skipped>`: reasons, then what
+/// happened to the device.
 fn details(cut: &CutResult, report_dir: &str) -> String {
     let mut text = String::new();
     for reason in &cut.reasons {
@@ -173,11 +230,183 @@ fn details(cut: &CutResult, report_dir: &str) -> String {
     text
 }
 
+/// Seconds with three decimals, as JUnit's `time` attributes want them.
+fn seconds(time: Duration) -> String {
+    format!("{:.3}", time.as_secs_f64())
+}
+
+/// Text as XML 1.0 allows it: characters it forbids (most C0 controls, U+FFFE, U+FFFF) become
+/// U+FFFD. Escaping `<`, `&` and quotes is the writer's job.
+fn xml_chars(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+struct Xml {
+    writer: Writer<Vec<u8>>,
+}
+
+impl Xml {
+    fn start(&mut self, tag: &str, attributes: &[(&str, &str)]) -> io::Result<()> {
+        self.writer.write_event(Event::Start(element(tag, attributes)))
+    }
+
+    fn empty(&mut self, tag: &str, attributes: &[(&str, &str)]) -> io::Result<()> {
+        self.writer.write_event(Event::Empty(element(tag, attributes)))
+    }
+
+    fn end(&mut self, tag: &str) -> io::Result<()> {
+        self.writer.write_event(Event::End(BytesEnd::new(tag)))
+    }
+
+    /// `<tag attributes>text</tag>`, or an empty element when `text` is empty.
+    fn text_element(&mut self, tag: &str, attributes: &[(&str, &str)], text: &str) -> io::Result<()> {
+        if text.is_empty() {
+            return self.empty(tag, attributes);
+        }
+        self.start(tag, attributes)?;
+        let text = xml_chars(text);
+        self.writer.write_event(Event::Text(BytesText::new(&text)))?;
+        self.end(tag)
+    }
+}
+
+fn element<'a>(tag: &'a str, attributes: &[(&str, &str)]) -> BytesStart<'a> {
+    let mut start = BytesStart::new(tag);
+    for (name, value) in attributes {
+        start.push_attribute((*name, xml_chars(value).as_str()));
+    }
+    start
+}
+
+/// The JUnit report of a journal as XML text. `report_dir` is the directory named in replay
+/// commands.
+pub fn junit_xml(journal: &Journal, report_dir: &str) -> io::Result<String> {
+    let header = &journal.header;
+    let cases = cases(journal, report_dir);
+    let count = |e: Element| cases.iter().filter(|c| c.is(e)).count().to_string();
+    let (tests, failures, errors, skipped) = (
+        cases.len().to_string(),
+        count(Element::Failure),
+        count(Element::Error),
+        count(Element::Skipped),
+    );
+    let total = cases
+        .iter()
+        .filter_map(|c| c.time)
+        .fold(Duration::ZERO, Duration::saturating_add);
+    let time = seconds(total);
+
+    let mut properties = vec![
+        ("campaign-file", header.campaign_path.clone()),
+        ("campaign-sha256", header.campaign_sha256.clone()),
+        ("expect", header.expect.name().to_owned()),
+        ("target", header.target.clone()),
+        ("seed", header.seed.to_string()),
+        ("partition", partition_name(&header.partition).to_owned()),
+        ("started", header.started.clone()),
+    ];
+    match &journal.end {
+        Some(end) => {
+            properties.push(("finished", end.finished.clone()));
+            properties.push(("end", end.how.clone()));
+        }
+        None => properties.push(("end", "interrupted".to_owned())),
+    }
+    let control = journal.control.as_ref().map_or("not run", |c| c.status.name());
+    properties.push(("control", control.to_owned()));
+    for why in journal.incomplete() {
+        properties.push(("incomplete", why));
+    }
+
+    let mut xml = Xml {
+        writer: Writer::new_with_indent(Vec::new(), b' ', 4),
+    };
+    xml.writer
+        .write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    xml.start(
+        "testsuites",
+        &[
+            ("name", "cutpoint"),
+            ("tests", &tests),
+            ("failures", &failures),
+            ("errors", &errors),
+            ("time", &time),
+        ],
+    )?;
+    xml.start(
+        "testsuite",
+        &[
+            ("name", &header.campaign),
+            ("tests", &tests),
+            ("failures", &failures),
+            ("errors", &errors),
+            ("skipped", &skipped),
+            ("time", &time),
+            ("timestamp", &header.started),
+        ],
+    )?;
+    xml.start("properties", &[])?;
+    for (name, value) in &properties {
+        xml.empty("property", &[("name", name), ("value", value)])?;
+    }
+    xml.end("properties")?;
+    for case in &cases {
+        write_case(&mut xml, case)?;
+    }
+    if !journal.notes.is_empty() {
+        xml.text_element("system-err", &[], &(journal.notes.join("\n") + "\n"))?;
+    }
+    xml.end("testsuite")?;
+    xml.end("testsuites")?;
+    xml.writer.write_indent()?;
+    String::from_utf8(xml.writer.into_inner()).map_err(io::Error::other)
+}
+
+fn write_case(xml: &mut Xml, case: &Case) -> io::Result<()> {
+    let time = case.time.map(seconds);
+    let mut attributes = vec![("name", case.name.as_str()), ("classname", case.classname.as_str())];
+    if let Some(time) = &time {
+        attributes.push(("time", time));
+    }
+    if case.outcome == Outcome::Passed && case.out.is_empty() && case.err.is_empty() {
+        return xml.empty("testcase", &attributes);
+    }
+    xml.start("testcase", &attributes)?;
+    if let Outcome::Not {
+        element,
+        ty,
+        message,
+        text,
+    } = &case.outcome
+    {
+        xml.text_element(element.tag(), &[("type", ty), ("message", message)], text)?;
+    }
+    if !case.out.is_empty() {
+        xml.text_element("system-out", &[], &case.out)?;
+    }
+    if !case.err.is_empty() {
+        xml.text_element("system-err", &[], &case.err)?;
+    }
+    xml.end("testcase")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ControlRun;
+    use crate::model::{ControlRun, Expect};
     use crate::testutil::{cut, header};
+
+    fn counts(xml: &str) -> (usize, usize, usize, usize) {
+        let report = quick_junit::Report::deserialize_from_str(xml).unwrap();
+        let suite = &report.test_suites[0];
+        (suite.tests, suite.failures, suite.errors, suite.skipped)
+    }
 
     #[test]
     fn counts_and_kinds_round_trip_through_xml() {
@@ -186,11 +415,9 @@ mod tests {
         j.cuts.push(cut("s/2", Status::Fail));
         j.cuts.push(cut("s/3", Status::Error));
         let xml = junit_xml(&j, "out").unwrap();
-        let back = Report::deserialize_from_str(&xml).unwrap();
-        let suite = &back.test_suites[0];
-        assert_eq!(suite.name.as_str(), "swap-basic");
-        assert_eq!((suite.tests, suite.failures, suite.errors, suite.skipped), (4, 1, 1, 1));
-        let case = &suite.test_cases[1];
+        assert_eq!(counts(&xml), (4, 1, 1, 1));
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let case = &back.test_suites[0].test_cases[1];
         assert_eq!(case.name.as_str(), "s/2");
         assert_eq!(case.classname.as_ref().map(|c| c.as_str()), Some("s"));
     }
@@ -203,13 +430,8 @@ mod tests {
             c.wall_ms = u64::MAX;
             j.cuts.push(c);
         }
-        for _ in 0..2000 {
-            let mut c = cut("s/1", Status::Pass);
-            c.id = format!("x/{}", j.cuts.len());
-            c.wall_ms = u64::MAX;
-            j.cuts.push(c);
-        }
-        assert!(junit_xml(&j, "out").is_ok());
+        let xml = junit_xml(&j, "out").unwrap();
+        assert!(xml.contains(" time=\"18446744073709552.000\""), "{xml}");
     }
 
     #[test]
@@ -222,9 +444,67 @@ mod tests {
             console: vec![],
             flash_ops: None,
         });
-        let report = junit_report(&j, "out");
-        let suite = &report.test_suites[0];
-        assert_eq!((suite.tests, suite.failures, suite.skipped), (2, 1, 1));
-        assert_eq!(suite.test_cases[0].name.as_str(), "control");
+        let xml = junit_xml(&j, "out").unwrap();
+        assert_eq!(counts(&xml), (2, 1, 0, 1));
+        assert!(
+            xml.contains("<testcase name=\"control\" classname=\"control\">"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn expected_failures_are_skipped_and_the_negative_control_passes() {
+        let mut h = header("aa", None, &["s/1", "s/2", "s/3"]);
+        h.expect = Expect::Fail;
+        let mut j = Journal::new(h);
+        j.cuts.push(cut("s/1", Status::Fail));
+        j.cuts.push(cut("s/2", Status::Error));
+        j.cuts.push(cut("s/3", Status::Pass));
+        let xml = junit_xml(&j, "out").unwrap();
+        // negative-control + 3 cut points; the failure is skipped, the rig error stays an error.
+        assert_eq!(counts(&xml), (4, 0, 1, 1));
+        assert!(
+            xml.contains("<skipped type=\"expected-failure\" message=\"expected failure: bricked\">"),
+            "{xml}"
+        );
+        assert!(xml.contains("<error type=\"rig-error\""), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"negative-control\" classname=\"negative-control\">"),
+            "{xml}"
+        );
+        assert!(!xml.contains("<failure"), "{xml}");
+    }
+
+    #[test]
+    fn a_negative_control_that_caught_nothing_fails() {
+        let mut h = header("aa", None, &["s/1"]);
+        h.expect = Expect::Fail;
+        let mut j = Journal::new(h.clone());
+        j.cuts.push(cut("s/1", Status::Pass));
+        let xml = junit_xml(&j, "out").unwrap();
+        assert_eq!(counts(&xml), (2, 1, 0, 0));
+        assert!(
+            xml.contains("<failure type=\"not-caught\" message=\"the rig did not catch this firmware\">"),
+            "{xml}"
+        );
+
+        // Nothing ran at all: no catch either.
+        let xml = junit_xml(&Journal::new(h), "out").unwrap();
+        assert_eq!(counts(&xml), (2, 1, 0, 1));
+        assert!(xml.contains("no cut point ran"), "{xml}");
+    }
+
+    #[test]
+    fn forbidden_characters_do_not_reach_the_xml() {
+        let mut j = Journal::new(header("aa", None, &["s/1"]));
+        let mut c = cut("s/1", Status::Fail);
+        c.reasons = vec!["bad \u{1b}[31mred\u{0} \"q\" <b>".into()];
+        j.cuts.push(c);
+        let xml = junit_xml(&j, "out").unwrap();
+        assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'), "{xml}");
+        assert!(
+            xml.contains("message=\"bad \u{fffd}[31mred\u{fffd} &quot;q&quot; &lt;b&gt;\""),
+            "{xml}"
+        );
     }
 }

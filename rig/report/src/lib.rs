@@ -4,12 +4,14 @@
 //! - [`journal`]: `results.jsonl`, written record by record ([`JournalWriter`]) and read back
 //!   ([`read_journal`]);
 //! - [`merge`]: one view over the journals of a campaign's partitions;
+//! - [`verdict`]: what a report concludes (complete or not; a negative control caught or not);
 //! - [`junit`], [`summary`], [`html`]: `junit.xml`, `summary.md`, `report.html`;
 //! - [`artifacts`]: the per-cut directories (`cuts/<name>/`) and flash dumps;
 //! - [`rebuild`]: a whole report directory at once ([`write_reports`], [`rebuild_reports`]).
 
 pub mod artifacts;
 pub mod fsio;
+pub mod groups;
 pub mod html;
 pub mod journal;
 pub mod junit;
@@ -18,6 +20,7 @@ pub mod model;
 pub mod rebuild;
 pub mod summary;
 mod text;
+pub mod verdict;
 pub mod view;
 
 #[cfg(test)]
@@ -30,10 +33,11 @@ pub use journal::{
     journal_path, read_journal, write_journal_file, Journal, JournalError, JournalReader, JournalWriter, RecordAt,
     TornTail, JOURNAL_FILE, JOURNAL_FORMAT,
 };
-pub use junit::{junit_report, junit_xml};
+pub use junit::junit_xml;
 pub use merge::{merge_journals, CampaignOf, MergeError};
 pub use model::*;
 pub use rebuild::{rebuild_reports, write_reports, ReportError, ReportSummary, HTML_FILE, JUNIT_FILE, SUMMARY_FILE};
 pub use summary::summary_markdown;
 pub use text::{console_text, replay_command};
-pub use view::{describe_landing, Counts, CutRow, PhaseBlock};
+pub use verdict::NegativeControl;
+pub use view::{describe_landing, Counts, CutRow, Kind, PhaseBlock};

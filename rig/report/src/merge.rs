@@ -18,6 +18,8 @@ pub enum MergeError {
         first: Box<CampaignOf>,
         other: Box<CampaignOf>,
     },
+    #[error("cannot merge partitions of different splits ({listed}): give the partitions k/n of one n")]
+    MixedSplits { listed: String },
 }
 
 /// Which campaign a journal holds (for [`MergeError::DifferentCampaigns`]).
@@ -28,14 +30,16 @@ pub struct CampaignOf {
     pub sha256: String,
 }
 
-/// Merges journals of the same campaign (same `campaign_sha256`), in the order given.
+/// Merges journals of the same campaign (same name and `campaign_sha256`), in the order given.
 ///
 /// - planned cut points: the union; in campaign order when every planned cut carries its `index`,
 ///   else in order of first appearance;
 /// - results by id; when two journals hold the same id the later journal wins, with a note;
 /// - the control run: the first that did not pass, else the first;
 /// - the end: only when every journal ended (else the merged campaign counts as interrupted);
-/// - the partition: none when the partitions cover the whole campaign, else the list of them.
+/// - the partition: none when the partitions cover the whole campaign (or one journal is of the
+///   whole campaign), else the list of them (see [`Journal::missing_partitions`]); partitions of
+///   different splits (`1/2` and `1/3`) are refused.
 pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
     let mut journals = journals.into_iter();
     let Some(first) = journals.next() else {
@@ -50,7 +54,7 @@ pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
 
     let base = &all[0].header;
     for (journal, name) in all.iter().zip(&names).skip(1) {
-        if journal.header.campaign_sha256 != base.campaign_sha256 {
+        if journal.header.campaign_sha256 != base.campaign_sha256 || journal.header.campaign != base.campaign {
             return Err(MergeError::DifferentCampaigns {
                 first: Box::new(CampaignOf {
                     journal: names[0].clone(),
@@ -85,7 +89,7 @@ pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
     }
 
     header.planned = merged_plan(&all, &names, &mut notes);
-    header.partition = merged_partition(&all, &mut notes);
+    header.partition = merged_partition(&all, &mut notes)?;
 
     let mut cuts = Vec::new();
     let mut where_from: HashMap<String, (usize, usize)> = HashMap::new();
@@ -162,38 +166,42 @@ fn merged_plan(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Ve
     planned
 }
 
-fn merged_partition(all: &[Journal], notes: &mut Vec<String>) -> Option<String> {
-    let partitions: BTreeSet<(u64, u64, &str)> = all
+fn merged_partition(all: &[Journal], notes: &mut Vec<String>) -> Result<Option<String>, MergeError> {
+    let labels: BTreeSet<(u64, u64, &str)> = all
         .iter()
         .map(|j| {
             let p = j.header.partition.as_deref();
             let parsed = p.and_then(parse_partition).unwrap_or((0, 0));
-            (parsed.1, parsed.0, p.unwrap_or(""))
+            (parsed.1, parsed.0, p.unwrap_or("none"))
         })
         .collect();
-    if partitions.len() == 1 {
-        return all[0].header.partition.clone();
+    if labels.len() == 1 {
+        return Ok(all[0].header.partition.clone());
     }
-    let listed: Vec<&str> = partitions
-        .iter()
-        .map(|&(_, _, p)| if p.is_empty() { "none" } else { p })
-        .collect();
-    let listed = listed.join(", ");
-    let n = partitions.iter().next().map_or(0, |&(n, _, _)| n);
-    let whole = n > 0
-        && partitions.iter().all(|&(pn, _, _)| pn == n)
-        && (1..=n).all(|k| partitions.iter().any(|&(_, pk, _)| pk == k));
-    if whole {
+    let listed = labels.iter().map(|&(_, _, p)| p).collect::<Vec<_>>().join(", ");
+    if all.iter().any(|j| j.header.partition.is_none()) {
+        notes.push(format!(
+            "merged partitions {listed}: a journal of the whole campaign covers it all"
+        ));
+        return Ok(None);
+    }
+    let splits: BTreeSet<u64> = labels.iter().map(|&(n, _, _)| n).collect();
+    if splits.len() > 1 || splits.contains(&0) {
+        return Err(MergeError::MixedSplits { listed });
+    }
+    let covered: BTreeSet<u64> = labels.iter().map(|&(_, k, _)| k).collect();
+    let n = splits.first().copied().unwrap_or(0);
+    if (1..=n).all(|k| covered.contains(&k)) {
         notes.push(format!("merged partitions {listed}: the whole campaign"));
-        None
+        Ok(None)
     } else {
         notes.push(format!("merged partitions {listed}"));
-        Some(listed)
+        Ok(Some(listed))
     }
 }
 
 /// `k/n` with 1 <= k <= n.
-fn parse_partition(p: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_partition(p: &str) -> Option<(u64, u64)> {
     let (k, n) = p.split_once('/')?;
     let (k, n) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
     (k >= 1 && k <= n).then_some((k, n))
@@ -217,14 +225,23 @@ fn merged_control(all: &[Journal], names: &[String], notes: &mut Vec<String>) ->
 
 fn merged_end(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Option<JournalEnd> {
     let mut ends = Vec::new();
+    let mut unfinished = false;
     for (journal, name) in all.iter().zip(names) {
         match &journal.end {
-            Some(end) => ends.push(end),
+            Some(end) => {
+                if end.how != "complete" {
+                    notes.push(format!("{name} ended: {}", end.how));
+                }
+                ends.push(end);
+            }
             None => {
                 notes.push(format!("{name} did not finish (no end record)"));
-                return None;
+                unfinished = true;
             }
         }
+    }
+    if unfinished {
+        return None;
     }
     let finished = ends
         .iter()
@@ -232,9 +249,11 @@ fn merged_end(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Opt
         .max()
         .unwrap_or_default()
         .to_owned();
+    // A cancelled journal makes the merge cancelled, whatever else the others say.
     let how = ends
         .iter()
-        .find(|e| e.how != "complete")
+        .find(|e| e.how == "cancelled")
+        .or_else(|| ends.iter().find(|e| e.how != "complete"))
         .map_or("complete", |e| e.how.as_str())
         .to_owned();
     Some(JournalEnd { finished, how })
@@ -317,6 +336,68 @@ mod tests {
              only partitions or resumes of one campaign file merge"
         );
         assert!(matches!(merge_journals(vec![]), Err(MergeError::Empty)));
+
+        // Same file contents, another name (a hand-edited header): still two campaigns.
+        let a = journal("nightly/results.jsonl", "aa", None, &[]);
+        let mut b = journal("other/results.jsonl", "aa", None, &[]);
+        b.header.campaign = "nightly".into();
+        let err = merge_journals(vec![a, b]).unwrap_err();
+        assert!(matches!(err, MergeError::DifferentCampaigns { .. }), "{err}");
+    }
+
+    #[test]
+    fn partitions_of_different_splits_are_refused() {
+        let a = journal("a", "aa", Some("1/2"), &[]);
+        let b = journal("b", "aa", Some("2/3"), &[]);
+        let err = merge_journals(vec![a, b]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "cannot merge partitions of different splits (1/2, 2/3): give the partitions k/n of one n"
+        );
+    }
+
+    #[test]
+    fn missing_partitions_and_unfinished_journals_make_the_merge_incomplete() {
+        let mut p1 = journal("p1", "aa", Some("1/3"), &["a/1"]);
+        let mut p2 = journal("p2", "aa", Some("2/3"), &["a/2"]);
+        p1.end = end("complete");
+        p2.end = end("complete");
+        let m = merge_journals(vec![p1.clone(), p2.clone()]).unwrap();
+        assert_eq!(m.end.as_ref().map(|e| e.how.as_str()), Some("complete"));
+        assert_eq!(m.missing_partitions(), ["3/3"]);
+        assert_eq!(m.incomplete().len(), 1, "{:?}", m.incomplete());
+
+        let mut p3 = journal("p3", "aa", Some("3/3"), &["a/3"]);
+        p3.end = end("cancelled");
+        p2.end = end("stopped: the control run did not update cleanly");
+        let m = merge_journals(vec![p1.clone(), p2, p3.clone()]).unwrap();
+        assert!(m.missing_partitions().is_empty());
+        assert_eq!(m.end.as_ref().map(|e| e.how.as_str()), Some("cancelled"));
+        assert!(
+            m.incomplete()[0].starts_with("the run was cancelled"),
+            "{:?}",
+            m.incomplete()
+        );
+        assert!(m.notes.contains(&"p3 ended: cancelled".to_owned()), "{:?}", m.notes);
+
+        p3.end = None;
+        let m = merge_journals(vec![p1, p3]).unwrap();
+        assert_eq!(m.end, None);
+        assert!(
+            m.notes.contains(&"p3 did not finish (no end record)".to_owned()),
+            "{:?}",
+            m.notes
+        );
+        assert_eq!(m.incomplete().len(), 2, "{:?}", m.incomplete());
+    }
+
+    #[test]
+    fn a_journal_of_the_whole_campaign_covers_partitions_merged_with_it() {
+        let a = journal("a", "aa", None, &["a/1", "a/2"]);
+        let b = journal("b", "aa", Some("1/2"), &["a/1"]);
+        let m = merge_journals(vec![a, b]).unwrap();
+        assert_eq!(m.header.partition, None);
+        assert!(m.missing_partitions().is_empty());
     }
 
     #[test]

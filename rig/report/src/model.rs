@@ -153,6 +153,30 @@ pub struct JournalHeader {
     pub planned: Vec<PlannedCut>,
     /// RFC 3339 wall time.
     pub started: String,
+    /// What the campaign must conclude: `fail` for a negative control (broken firmware the rig
+    /// must catch). Journals written before the field existed read as `pass`.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// What a campaign as a whole must conclude.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    /// Every cut point must pass.
+    #[default]
+    Pass,
+    /// A negative control: the firmware is broken and at least one cut point must fail.
+    Fail,
+}
+
+impl Expect {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Expect::Pass => "pass",
+            Expect::Fail => "fail",
+        }
+    }
 }
 
 /// A cut point as planned (for reports: the full matrix, including not yet run).
@@ -175,6 +199,8 @@ pub struct PlannedCut {
 #[serde(tag = "record", rename_all = "kebab-case")]
 pub enum JournalRecord {
     Header(JournalHeader),
+    /// A resumed run of the same plan started here (the header is not written again).
+    Resumed(JournalResumed),
     /// The unfaulted control run.
     Control(ControlRun),
     Cut(CutResult),
@@ -198,6 +224,12 @@ pub struct PhaseSpan {
     pub name: String,
     pub start_us: u64,
     pub end_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalResumed {
+    /// RFC 3339 wall time.
+    pub started: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use crate::fsio::{self, PathError};
 use crate::journal::{journal_path, read_journal, write_journal_file, Journal, JournalError, JOURNAL_FILE};
 use crate::merge::{merge_journals, MergeError};
 use crate::model::Status;
+use crate::verdict::NegativeControl;
 use crate::view::Counts;
 use crate::{html, junit, summary};
 
@@ -27,7 +28,7 @@ pub enum ReportError {
     Junit {
         path: PathBuf,
         #[source]
-        source: quick_junit::SerializeError,
+        source: std::io::Error,
     },
     #[error("cannot encode the cut data of {}: {source}", path.display())]
     Json {
@@ -48,6 +49,11 @@ pub struct ReportSummary {
     pub control: Option<Status>,
     /// How the campaign ended (`complete`, `cancelled`, `stopped: ...`); None when interrupted.
     pub end: Option<String>,
+    /// Why the report does not cover a finished campaign (see [`Journal::incomplete`]); empty
+    /// when it does.
+    pub incomplete: Vec<String>,
+    /// A negative control's outcome; None for an ordinary campaign.
+    pub negative_control: Option<NegativeControl>,
     pub notes: Vec<String>,
     /// The files written, report directory first-level files only (not the per-cut artifacts).
     pub files: Vec<PathBuf>,
@@ -107,6 +113,8 @@ pub fn write_reports(out_dir: &Path, journal: &Journal) -> Result<ReportSummary,
         phases: journal.phases().iter().map(|p| (p.name.to_owned(), p.counts)).collect(),
         control: journal.control.as_ref().map(|c| c.status),
         end: journal.end.as_ref().map(|e| e.how.clone()),
+        incomplete: journal.incomplete(),
+        negative_control: journal.negative_control(),
         notes: journal.notes.clone(),
         files: vec![junit_path, summary_path, html_path],
         artifact_dirs,
@@ -199,6 +207,29 @@ mod tests {
             summary.notes
         );
         assert_eq!(summary.counts.not_run, 2);
+    }
+
+    #[test]
+    fn a_merge_lacking_a_partition_says_so_in_its_reports() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (p1, p2, out) = (tmp.path().join("p1"), tmp.path().join("p2"), tmp.path().join("merged"));
+        for (dir, partition, id) in [(&p1, "1/3", "s/1"), (&p2, "2/3", "s/2")] {
+            let mut w = JournalWriter::create(dir, &header("aa", Some(partition), &[id])).unwrap();
+            w.append_cut(&cut(id, Status::Pass)).unwrap();
+            w.append_end(&crate::model::JournalEnd {
+                finished: "2025-01-01T01:00:00Z".into(),
+                how: "complete".into(),
+            })
+            .unwrap();
+        }
+        let summary = rebuild_reports(&out, &[&p1, &p2]).unwrap();
+        assert_eq!(summary.end.as_deref(), Some("complete"));
+        assert_eq!(summary.incomplete.len(), 1, "{:?}", summary.incomplete);
+        assert!(summary.incomplete[0].starts_with("partition 3/3 is missing"));
+        let md = std::fs::read_to_string(out.join(SUMMARY_FILE)).unwrap();
+        assert!(md.contains("**Incomplete:** partition 3/3 is missing"), "{md}");
+        let html = std::fs::read_to_string(out.join(HTML_FILE)).unwrap();
+        assert!(html.contains("<p class=\"verdict incomplete\">incomplete: partition 3/3 is missing"));
     }
 
     #[test]

@@ -1,12 +1,19 @@
-//! `summary.md`: the campaign at a glance (counts per phase), then what to look at: each failing
-//! cut point with how to replay it, the rig errors, and the warnings.
+//! `summary.md`: the campaign at a glance (what it concludes, counts per phase), then what to
+//! look at. Failures, rig errors and warnings are grouped by reason and by window of contiguous
+//! cut points, so a run with hundreds of failures still reads in one screen; every cut point is
+//! in `report.html` and `results.jsonl`.
 
 use std::fmt::Write as _;
 
+use crate::groups::{group_cuts, reason_class, Group};
 use crate::journal::Journal;
 use crate::model::{CutResult, Status};
 use crate::text::{md, md_code, replay_command};
+use crate::verdict::cut_points;
 use crate::view::{describe_landing, not_run_reason, Counts};
+
+/// Most windows listed per section; the rest are counted.
+const MAX_WINDOWS: usize = 20;
 
 /// Renders `summary.md`. `report_dir` is the directory named in replay commands.
 pub fn summary_markdown(journal: &Journal, report_dir: &str) -> String {
@@ -20,6 +27,15 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
     let h = &journal.header;
     writeln!(out, "# cutpoint report: {}", md(&h.campaign))?;
     writeln!(out)?;
+    if let Some(nc) = journal.negative_control() {
+        let mark = if nc.caught() { "" } else { "**NOT CAUGHT:** " };
+        writeln!(out, "{mark}**{}.**", md(&nc.headline()))?;
+        writeln!(out)?;
+    }
+    for why in journal.incomplete() {
+        writeln!(out, "**Incomplete:** {}.", md(&why))?;
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "- Campaign file: {} (sha256 {})",
@@ -49,12 +65,17 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
     }
     writeln!(out)?;
 
+    let negative = journal.is_negative_control();
     let phases = journal.phases();
     let all = journal.counts();
     writeln!(out, "## Counts")?;
     writeln!(out)?;
-    writeln!(out, "| Phase | Cut points | Pass | Fail | Rig error | Not run |")?;
-    writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
+    let fail = if negative { "Expected failure" } else { "Fail" };
+    writeln!(
+        out,
+        "| Phase | Cut points | Pass | Pass with warnings | {fail} | Rig error | Not run |"
+    )?;
+    writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
     for phase in &phases {
         counts_row(out, &md(phase.name), phase.counts)?;
     }
@@ -70,22 +91,41 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
 
     write_cut_timing(out, journal)?;
 
-    let failing: Vec<&CutResult> = by_status(journal, Status::Fail);
-    writeln!(out, "## Failures ({})", failing.len())?;
+    let failing = group_cuts(journal, |c| match c.status {
+        Status::Fail => vec![reason_class(c.first_reason())],
+        _ => Vec::new(),
+    });
+    let failed: usize = failing.iter().map(|g| g.count).sum();
+    if negative {
+        writeln!(out, "## Expected failures ({failed})")?;
+    } else {
+        writeln!(out, "## Failures ({failed})")?;
+    }
     writeln!(out)?;
     if failing.is_empty() {
-        writeln!(out, "No cut point broke the rule.")?;
+        if negative {
+            writeln!(out, "No cut point failed: the rig did not catch this broken firmware.")?;
+        } else {
+            writeln!(out, "No cut point broke the rule.")?;
+        }
         writeln!(out)?;
-    }
-    for cut in failing {
-        writeln!(out, "### {}", md_code(&cut.id))?;
-        writeln!(out)?;
-        cut_details(out, cut, report_dir)?;
-        writeln!(out)?;
+    } else {
+        let what = if negative {
+            "failed, as expected of this broken firmware"
+        } else {
+            "broke the rule"
+        };
+        intro(out, &failing, what)?;
+        let label = if negative { "expected failure: " } else { "" };
+        write_groups(out, &failing, label, |out, cut| cut_details(out, cut, report_dir))?;
     }
 
-    let errors = by_status(journal, Status::Error);
-    writeln!(out, "## Rig errors ({})", errors.len())?;
+    let errors = group_cuts(journal, |c| match c.status {
+        Status::Error => vec![reason_class(c.first_reason())],
+        _ => Vec::new(),
+    });
+    let errored: usize = errors.iter().map(|g| g.count).sum();
+    writeln!(out, "## Rig errors ({errored})")?;
     writeln!(out)?;
     if errors.is_empty() {
         writeln!(out, "None.")?;
@@ -96,30 +136,28 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
             "The rig failed on these cut points; they have no verdict and should be run again."
         )?;
         writeln!(out)?;
-    }
-    for cut in &errors {
-        writeln!(out, "- {}: {}", md_code(&cut.id), reasons(cut))?;
-        writeln!(out, "  - Replay: {}", md_code(&replay_command(report_dir, &cut.id)))?;
-    }
-    if !errors.is_empty() {
-        writeln!(out)?;
+        intro(out, &errors, "met a rig error")?;
+        write_groups(out, &errors, "", |out, cut| {
+            writeln!(out, "- Reasons: {}", reasons(cut))?;
+            writeln!(out, "- Replay: {}", md_code(&replay_command(report_dir, &cut.id)))
+        })?;
     }
 
-    let warned: Vec<&CutResult> = journal.cuts.iter().filter(|c| !c.warnings.is_empty()).collect();
-    let warning_count: usize = warned.iter().map(|c| c.warnings.len()).sum();
+    let warned = group_cuts(journal, |c| c.warnings.iter().map(|w| reason_class(w)).collect());
+    let warning_count: usize = journal.cuts.iter().map(|c| c.warnings.len()).sum();
     writeln!(out, "## Warnings ({warning_count})")?;
     writeln!(out)?;
     if warned.is_empty() {
         writeln!(out, "None.")?;
         writeln!(out)?;
-    }
-    for cut in &warned {
-        for warning in &cut.warnings {
-            writeln!(out, "- {}: {}", md_code(&cut.id), md(warning))?;
-        }
-    }
-    if !warned.is_empty() {
-        writeln!(out)?;
+    } else {
+        intro(out, &warned, "left an unexpected state that still boots")?;
+        write_groups(out, &warned, "", |out, cut| {
+            for warning in &cut.warnings {
+                writeln!(out, "- Warning: {}", md(warning))?;
+            }
+            writeln!(out, "- Replay: {}", md_code(&replay_command(report_dir, &cut.id)))
+        })?;
     }
 
     if !journal.notes.is_empty() {
@@ -133,26 +171,108 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
     Ok(())
 }
 
+/// `N cut points <what>: R reasons, W windows of contiguous cut points (plan order, within a phase).`
+fn intro(out: &mut String, groups: &[Group<'_>], what: &str) -> std::fmt::Result {
+    let cuts: usize = groups.iter().map(|g| g.count).sum();
+    let windows: usize = groups.iter().map(|g| g.windows.len()).sum();
+    let reasons = if groups.len() == 1 {
+        "1 reason".to_owned()
+    } else {
+        format!("{} reasons", groups.len())
+    };
+    let windows = if windows == 1 {
+        "1 window".to_owned()
+    } else {
+        format!("{windows} windows")
+    };
+    writeln!(
+        out,
+        "{} {what}: {reasons}, {windows} of contiguous cut points (plan order, within a phase).",
+        capitalized(&cut_points(cuts))
+    )?;
+    writeln!(out)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Each group: `label`, its reason and count, its windows (at most [`MAX_WINDOWS`] over all
+/// groups), and `first` about the first cut point of the group.
+fn write_groups(
+    out: &mut String,
+    groups: &[Group<'_>],
+    label: &str,
+    first: impl Fn(&mut String, &CutResult) -> std::fmt::Result,
+) -> std::fmt::Result {
+    let mut budget = MAX_WINDOWS;
+    let mut hidden_groups = (0, 0);
+    for group in groups {
+        if budget == 0 {
+            hidden_groups = (hidden_groups.0 + 1, hidden_groups.1 + group.count);
+            continue;
+        }
+        writeln!(out, "### {label}{} ({})", md(group.key), cut_points(group.count))?;
+        writeln!(out)?;
+        let shown = group.windows.len().min(budget);
+        budget -= shown;
+        for w in &group.windows[..shown] {
+            if w.len == 1 {
+                writeln!(out, "- {}: {}", md(w.phase), md_code(w.first.offset))?;
+            } else {
+                writeln!(
+                    out,
+                    "- {}: {} .. {} ({})",
+                    md(w.phase),
+                    md_code(w.first.offset),
+                    md_code(w.last.offset),
+                    cut_points(w.len)
+                )?;
+            }
+        }
+        let rest = &group.windows[shown..];
+        if !rest.is_empty() {
+            let cuts: usize = rest.iter().map(|w| w.len).sum();
+            writeln!(
+                out,
+                "- ... {} more windows ({}), see report.html / results.jsonl",
+                rest.len(),
+                cut_points(cuts)
+            )?;
+        }
+        writeln!(out)?;
+        writeln!(out, "First of them, {}:", md_code(&group.first.id))?;
+        writeln!(out)?;
+        first(out, group.first)?;
+        writeln!(out)?;
+    }
+    if hidden_groups.0 > 0 {
+        writeln!(
+            out,
+            "... {} more reasons ({}), see report.html / results.jsonl.",
+            hidden_groups.0,
+            cut_points(hidden_groups.1)
+        )?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 fn counts_row(out: &mut String, name: &str, c: Counts) -> std::fmt::Result {
     writeln!(
         out,
-        "| {name} | {} | {} | {} | {} | {} |",
+        "| {name} | {} | {} | {} | {} | {} | {} |",
         c.total(),
-        c.pass,
+        c.pass - c.warned,
+        c.warned,
         c.fail,
         c.error,
         c.not_run
     )
-}
-
-/// Results with `status`, in the report's row order.
-fn by_status(journal: &Journal, status: Status) -> Vec<&CutResult> {
-    journal
-        .rows()
-        .into_iter()
-        .filter_map(|r| r.result)
-        .filter(|c| c.status == status)
-        .collect()
 }
 
 fn reasons(cut: &CutResult) -> String {
@@ -253,13 +373,73 @@ mod tests {
     fn device_text_cannot_break_out_of_the_markdown() {
         let mut j = Journal::new(header("aa", None, &["s/1"]));
         let mut c = cut("s/1", Status::Fail);
-        c.reasons = vec!["<img src=x> | *boom*\n# heading".into()];
+        c.reasons = vec!["<img src=x> | *boom*\n# heading -> &lt;".into()];
         j.cuts.push(c);
         let text = summary_markdown(&j, "out");
         assert!(
-            text.contains("  - &lt;img src=x&gt; \\| \\*boom\\* # heading\n"),
+            text.contains("  - \\<img src=x> \\| \\*boom\\* # heading -> \\&lt;\n"),
             "{text}"
         );
-        assert!(!text.contains("<img"), "{text}");
+        assert!(!text.contains(" <img"), "{text}");
+        assert!(!text.contains("&gt;"), "no HTML entities in the Markdown: {text}");
+    }
+
+    #[test]
+    fn failures_are_grouped_into_windows_and_capped() {
+        let ids: Vec<String> = (0..100).map(|i| format!("swap/op-{i:04}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut j = Journal::new(header("aa", None, &ids));
+        for (i, id) in ids.iter().enumerate() {
+            // Failing windows of two, separated by a pass: 34 windows.
+            let status = if i % 3 == 2 { Status::Pass } else { Status::Fail };
+            let mut c = cut(id, status);
+            if status == Status::Fail {
+                c.reasons = vec![format!("bricked: nothing booted after the cut ({i} console lines)")];
+            }
+            j.cuts.push(c);
+        }
+        let text = summary_markdown(&j, "out");
+        assert!(text.contains("## Failures (67)\n"), "{text}");
+        assert!(
+            text.contains("### bricked: nothing booted after the cut (67 cut points)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- swap: `op-0000` .. `op-0001` (2 cut points)\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("\n- swap: `").count(), 20, "{text}");
+        assert!(
+            text.contains("- ... 14 more windows (27 cut points), see report.html / results.jsonl\n"),
+            "{text}"
+        );
+        assert!(text.lines().count() < 80, "{text}");
+    }
+
+    #[test]
+    fn a_negative_control_says_its_failures_were_expected() {
+        let mut h = header("aa", None, &["s/1", "s/2"]);
+        h.expect = crate::model::Expect::Fail;
+        let mut j = Journal::new(h);
+        j.cuts.push(cut("s/1", Status::Fail));
+        j.cuts.push(cut("s/2", Status::Pass));
+        let text = summary_markdown(&j, "out");
+        assert!(
+            text.contains(
+                "\n**negative control: 1 cut point failed, as expected (the rig caught the broken firmware).**\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| Expected failure |"), "{text}");
+        assert!(text.contains("## Expected failures (1)"), "{text}");
+        assert!(text.contains("### expected failure: bricked (1 cut point)"), "{text}");
+        assert!(!text.contains("## Failures"), "{text}");
+
+        j.cuts[0].status = Status::Pass;
+        let text = summary_markdown(&j, "out");
+        assert!(
+            text.contains("**NOT CAUGHT:** **negative control: none of 2 cut points failed"),
+            "{text}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Small builders for unit tests.
 
 use crate::journal::JOURNAL_FORMAT;
-use crate::model::{CutResult, JournalHeader, PlannedCut, SlotState, Status};
+use crate::model::{CutResult, Expect, JournalHeader, PlannedCut, SlotState, Status};
 
 pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> JournalHeader {
     JournalHeader {
@@ -26,6 +26,7 @@ pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> Journa
             })
             .collect(),
         started: "2025-01-01T00:00:00Z".into(),
+        expect: Expect::Pass,
     }
 }
 

@@ -47,20 +47,20 @@ pub fn json_for_script<T: Serialize + ?Sized>(value: &T) -> Result<String, serde
     Ok(out)
 }
 
-/// Markdown text on one line: characters with a meaning in Markdown are backslash-escaped, `<`, `>`
-/// and `&` become entities (so no HTML gets through to renderers that allow it), line breaks and
-/// control characters become spaces.
+/// Markdown text on one line: characters with a meaning in Markdown are backslash-escaped (`<`
+/// too, so no HTML or autolink gets through to renderers that allow it, and `&` where it could
+/// start an entity); line breaks and control characters become spaces. Nothing becomes an HTML
+/// entity: `->` stays `->` for whoever reads the file as text.
 pub fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '<' => {
                 out.push('\\');
                 out.push(c);
             }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            '&' if chars.peek().is_some_and(|n| n.is_ascii_alphanumeric() || *n == '#') => out.push_str("\\&"),
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
@@ -138,8 +138,8 @@ mod tests {
     #[test]
     fn markdown_text_and_code() {
         assert_eq!(
-            md("a|b *c* <x> & [l](u)\nz"),
-            "a\\|b \\*c\\* &lt;x&gt; &amp; \\[l\\](u) z"
+            md("a|b *c* <x> & [l](u)\nz -> &amp;"),
+            "a\\|b \\*c\\* \\<x> & \\[l\\](u) z -> \\&amp;"
         );
         assert_eq!(md_code("plain"), "`plain`");
         assert_eq!(md_code("a`b"), "``a`b``");

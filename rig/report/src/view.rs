@@ -14,6 +14,8 @@ pub struct Counts {
     pub error: usize,
     /// Planned but without a result (the campaign was interrupted or is still running).
     pub not_run: usize,
+    /// Of the passes, those with warnings (unexpected states that still boot).
+    pub warned: usize,
 }
 
 impl Counts {
@@ -27,6 +29,53 @@ impl Counts {
             Some(Status::Fail) => self.fail += 1,
             Some(Status::Error) => self.error += 1,
             None => self.not_run += 1,
+        }
+    }
+
+    /// Counts one cut point, its warnings included.
+    pub fn add_row(&mut self, row: &CutRow<'_>) {
+        self.add(row.status());
+        if row.kind(false) == Kind::Warned {
+            self.warned += 1;
+        }
+    }
+}
+
+/// How a cut point shows in the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pass,
+    /// Passed, with warnings.
+    Warned,
+    Fail,
+    /// Failed in a negative control, as it should.
+    ExpectedFailure,
+    Error,
+    NotRun,
+}
+
+impl Kind {
+    /// The CSS class of its cell.
+    pub const fn class(self) -> &'static str {
+        match self {
+            Kind::Pass => "pass",
+            Kind::Warned => "warn",
+            Kind::Fail => "fail",
+            Kind::ExpectedFailure => "xfail",
+            Kind::Error => "error",
+            Kind::NotRun => "not-run",
+        }
+    }
+
+    /// What the reports call it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Kind::Pass => "pass",
+            Kind::Warned => "pass with warnings",
+            Kind::Fail => "fail",
+            Kind::ExpectedFailure => "expected failure",
+            Kind::Error => "rig error",
+            Kind::NotRun => "not run",
         }
     }
 }
@@ -48,6 +97,20 @@ impl CutRow<'_> {
     /// `pass`, `fail`, `error` or `not-run`.
     pub fn status_name(&self) -> &'static str {
         status_name(self.status())
+    }
+
+    /// How it shows; `negative_control`: its failures are expected.
+    pub fn kind(&self, negative_control: bool) -> Kind {
+        match self.result {
+            None => Kind::NotRun,
+            Some(cut) => match cut.status {
+                Status::Pass if cut.warnings.is_empty() => Kind::Pass,
+                Status::Pass => Kind::Warned,
+                Status::Fail if negative_control => Kind::ExpectedFailure,
+                Status::Fail => Kind::Fail,
+                Status::Error => Kind::Error,
+            },
+        }
     }
 }
 
@@ -81,7 +144,7 @@ fn grouped<'a, K: std::hash::Hash + Eq>(
                 groups.len() - 1
             }
         };
-        groups[i].2.add(row.status());
+        groups[i].2.add_row(&row);
         groups[i].1.push(row);
     }
     groups
@@ -153,7 +216,7 @@ impl Journal {
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
         for row in self.rows() {
-            counts.add(row.status());
+            counts.add_row(&row);
         }
         counts
     }

@@ -1,234 +1,13 @@
-//! The reports built from a fixed journal: a few pass/fail/error cut points over three phases, one
-//! planned cut point that did not run, and console lines full of characters that need escaping.
+//! The reports built from fixed journals (see `fixture/`): snapshots, escaping, negative controls,
+//! a long failing run.
+
+mod fixture;
 
 use cutpoint_report::{
-    junit_xml, read_journal, report_html, summary_markdown, write_reports, ControlRun, CutResult, Journal, JournalEnd,
-    JournalHeader, JournalWriter, Landing, LogLine, PhaseSpan, PlannedCut, SlotState, Status,
+    junit_xml, read_journal, report_html, summary_markdown, write_reports, JournalWriter, LogLine, Status,
 };
 
-const REPORT_DIR: &str = "reports/nightly";
-
-fn log(lines: &[(u64, &str)]) -> Vec<LogLine> {
-    lines
-        .iter()
-        .map(|&(t_us, text)| LogLine {
-            t_us,
-            text: text.to_owned(),
-        })
-        .collect()
-}
-
-fn slot(slot: &str, version: Option<&str>, hash: Option<&str>, validity: &str, trailer: &str) -> SlotState {
-    SlotState {
-        slot: slot.to_owned(),
-        version: version.map(str::to_owned),
-        hash: hash.map(str::to_owned),
-        validity: validity.to_owned(),
-        trailer: trailer.to_owned(),
-    }
-}
-
-fn good_slots() -> Vec<SlotState> {
-    vec![
-        slot(
-            "primary",
-            Some("1.1.0+0"),
-            Some("9c41e0aa"),
-            "valid",
-            "magic=good image_ok=set copy_done=set swap=none",
-        ),
-        slot(
-            "secondary",
-            Some("1.0.0+0"),
-            Some("52d8f317"),
-            "valid",
-            "magic=unset image_ok=unset copy_done=unset",
-        ),
-    ]
-}
-
-fn passing(id: &str, requested_us: u64, op: &str) -> CutResult {
-    let (phase, offset) = id.split_once('/').unwrap();
-    CutResult {
-        id: id.to_owned(),
-        phase: phase.to_owned(),
-        offset: offset.to_owned(),
-        repetition: 1,
-        status: Status::Pass,
-        reasons: vec![],
-        warnings: vec![],
-        seed: 0x9e37_79b9_7f4a_7c15 ^ requested_us,
-        landing: Some(Landing {
-            fault: "power-cut".to_owned(),
-            requested_us: Some(requested_us),
-            actual_us: requested_us + 3,
-            op: Some(op.to_owned()),
-            op_point: None,
-            torn: None,
-        }),
-        later_landings: vec![],
-        first_boot: Some("1.0.0+0".to_owned()),
-        final_image: Some("1.1.0+0".to_owned()),
-        committed: false,
-        slots: good_slots(),
-        console: log(&[
-            (120, "[BOOT] mcuboot v2.1.0"),
-            (2_400, "I: swap type: test"),
-            (310_000, "app 1.1.0+0 up"),
-        ]),
-        wall_ms: 840,
-        same_state_as: None,
-        post_cut_state: None,
-    }
-}
-
-fn planned(id: &str, index: u64) -> PlannedCut {
-    let (phase, offset) = id.split_once('/').unwrap();
-    PlannedCut {
-        id: id.to_owned(),
-        phase: phase.to_owned(),
-        offset: offset.to_owned(),
-        index: Some(index),
-    }
-}
-
-fn fixture() -> Journal {
-    let ids = [
-        "download/byte-0",
-        "download/byte-4096",
-        "download/byte-8192",
-        "swap/sector-0+0.00",
-        "swap/sector-1+0.50",
-        "swap/sector-2+1.00",
-        "confirm/write-image-ok",
-        "confirm/reboot+2",
-    ];
-    let header = JournalHeader {
-        format: 1,
-        campaign: "swap-basic".to_owned(),
-        campaign_path: "campaigns/swap-basic.toml".to_owned(),
-        campaign_sha256: "3f9a0c5e1b7d2468ace013579bdf2468ace013579bdf2468ace013579bdf2468".to_owned(),
-        target: "sim:nrf52840-dk".to_owned(),
-        seed: 20_250_601,
-        partition: None,
-        filter: None,
-        planned: ids.iter().zip(0..).map(|(id, i)| planned(id, i)).collect(),
-        started: "2025-06-01T02:00:00Z".to_owned(),
-    };
-    let control = ControlRun {
-        status: Status::Pass,
-        reasons: vec![],
-        phases: vec![
-            PhaseSpan {
-                name: "download".to_owned(),
-                start_us: 1_000,
-                end_us: 40_000,
-            },
-            PhaseSpan {
-                name: "swap".to_owned(),
-                start_us: 50_000,
-                end_us: 290_000,
-            },
-            PhaseSpan {
-                name: "confirm".to_owned(),
-                start_us: 300_000,
-                end_us: 320_000,
-            },
-        ],
-        console: log(&[(120, "[BOOT] mcuboot v2.1.0"), (310_000, "app 1.1.0+0 up")]),
-        flash_ops: Some(412),
-    };
-
-    let mut warned = passing("download/byte-4096", 12_000, "#40 program 0x21000+256");
-    warned.warnings = vec!["secondary slot left half-written; the next download erases it".to_owned()];
-    let mut same = passing("download/byte-8192", 23_000, "#72 program 0x22000+256");
-    same.same_state_as = Some("download/byte-4096".to_owned());
-
-    let mut failed = passing("swap/sector-1+0.50", 52_000, "#123 erase 0x4f000+4096");
-    failed.status = Status::Fail;
-    failed.reasons = vec![
-        "nothing booted within 5 s of the cut".to_owned(),
-        "primary slot: hash-mismatch".to_owned(),
-    ];
-    if let Some(landing) = &mut failed.landing {
-        landing.torn = Some("erase torn: 61% of the sector".to_owned());
-    }
-    // The second cut of a double cut, aimed into the recovery from the first.
-    failed.later_landings = vec![Landing {
-        fault: "power-cut".to_owned(),
-        requested_us: None,
-        actual_us: 1_812,
-        op: Some("#17 program 0x4f000+8".to_owned()),
-        op_point: None,
-        torn: Some("program torn: some (3 of 11 bits), 1 weak".to_owned()),
-    }];
-    failed.first_boot = None;
-    failed.post_cut_state = Some("4b1d9c07e2a3f580".to_owned());
-    failed.final_image = None;
-    failed.slots = vec![
-        slot(
-            "primary",
-            Some("1.1.0+0"),
-            Some("00c0ffee"),
-            "hash-mismatch",
-            "magic=good image_ok=unset swap=test",
-        ),
-        slot(
-            "secondary",
-            Some("1.0.0+0"),
-            Some("52d8f317"),
-            "valid",
-            "magic=good image_ok=unset copy_done=unset",
-        ),
-    ];
-    failed.console = log(&[
-        (118, "[BOOT] mcuboot v2.1.0 <primary> & \"secondary\""),
-        (2_390, "E: image hash mismatch </script><script>alert(1)</script>"),
-        (2_391, "panic: assert `x < y && z` at swap.c:211 | halting"),
-    ]);
-
-    let errored = CutResult {
-        id: "swap/sector-2+1.00".to_owned(),
-        phase: "swap".to_owned(),
-        offset: "sector-2+1.00".to_owned(),
-        repetition: 1,
-        status: Status::Error,
-        reasons: vec!["backend timeout: no console for 10 s (probe lost?)".to_owned()],
-        warnings: vec![],
-        seed: 77,
-        landing: None,
-        later_landings: vec![],
-        first_boot: None,
-        final_image: None,
-        committed: false,
-        slots: vec![],
-        console: vec![],
-        wall_ms: 10_012,
-        same_state_as: None,
-        post_cut_state: None,
-    };
-
-    let mut committed = passing("confirm/write-image-ok", 305_000, "#401 program 0x7f000+8");
-    committed.committed = true;
-    committed.first_boot = Some("1.1.0+0".to_owned());
-
-    let mut journal = Journal::new(header);
-    journal.control = Some(control);
-    journal.cuts = vec![
-        passing("download/byte-0", 1_000, "#12 program 0x20000+256"),
-        warned,
-        same,
-        passing("swap/sector-0+0.00", 50_100, "#100 erase 0x40000+4096"),
-        failed,
-        errored,
-        committed,
-    ];
-    journal.end = Some(JournalEnd {
-        finished: "2025-06-01T02:41:07Z".to_owned(),
-        how: "cancelled".to_owned(),
-    });
-    journal
-}
+use fixture::{failing_run, fixture, negative_control, planned, REPORT_DIR};
 
 #[test]
 fn fixture_survives_the_journal_file() {
@@ -261,6 +40,19 @@ fn junit_is_valid_and_counts_right() {
     let suite = &report.test_suites[0];
     assert_eq!(suite.name.as_str(), "swap-basic");
     assert_eq!((suite.tests, suite.failures, suite.errors, suite.skipped), (8, 1, 1, 1));
+    let warned = suite
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str() == "download/byte-8192")
+        .unwrap();
+    let out = warned.system_out.as_ref().unwrap().as_str();
+    assert!(
+        out.starts_with(
+            "offset: byte-8192\nrepetition: 1\nseed: 11400714819323176397\nsame flash state as: download/byte-4096\n"
+        ),
+        "a cut point's details are in its system-out: {out}"
+    );
+    assert!(warned.properties.is_empty());
     let failed = suite
         .test_cases
         .iter()
@@ -276,8 +68,80 @@ fn junit_is_valid_and_counts_right() {
 }
 
 #[test]
+fn junit_of_a_negative_control_counts_expected_failures_apart() {
+    let xml = junit_xml(&negative_control(), REPORT_DIR).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suite = &report.test_suites[0];
+    // The negative-control case + 8 cut points; the failure is expected (skipped), the rig error
+    // stays an error.
+    assert_eq!((suite.tests, suite.failures, suite.errors, suite.skipped), (9, 0, 1, 2));
+    assert_eq!(suite.test_cases[0].name.as_str(), "negative-control");
+    assert!(matches!(
+        suite.test_cases[0].status,
+        quick_junit::TestCaseStatus::Success { .. }
+    ));
+    insta::assert_snapshot!("junit_negative_control", xml);
+}
+
+#[test]
 fn summary_snapshot() {
     insta::assert_snapshot!("summary", summary_markdown(&fixture(), REPORT_DIR));
+}
+
+#[test]
+fn summary_of_a_failing_run_is_short() {
+    let journal = failing_run();
+    assert_eq!(journal.counts().fail, 596);
+    let text = summary_markdown(&journal, REPORT_DIR);
+    assert!(text.lines().count() < 100, "{} lines", text.lines().count());
+    assert!(!text.contains("&gt;") && !text.contains("&lt;"), "no HTML entities");
+    assert!(text.contains("-> re-swap"), "`->` stays `->`");
+    assert!(text.contains(
+        "### bricked: nothing booted after the cut (596 cut points)\n\n\
+         - swap: `sector-1` .. `sector-40` (40 cut points)\n\
+         - swap: `op-0095-inside-0.50` .. `op-0096-after` (4 cut points)\n"
+    ));
+    insta::assert_snapshot!("summary_failing_run", text);
+}
+
+#[test]
+fn summary_and_html_of_a_negative_control_say_it_was_caught() {
+    let journal = negative_control();
+    let text = summary_markdown(&journal, REPORT_DIR);
+    let headline = "negative control: 1 cut point failed, as expected (the rig caught the broken firmware)";
+    assert!(text.starts_with(&format!(
+        "# cutpoint report: known-bug-no-swap-status\n\n**{headline}.**\n"
+    )));
+    assert!(text.contains("## Expected failures (1)"), "{text}");
+    let page = report_html(&journal, REPORT_DIR).unwrap();
+    assert!(page.contains(&format!("<p class=\"verdict caught\">{headline}</p>")));
+    assert!(page.contains("<i class=\"c xfail\"></i> expected failure "), "legend");
+    assert!(
+        page.contains("<span class=\"k xfail\">1 expected failure</span>"),
+        "counts"
+    );
+    assert!(
+        page.contains("title=\"swap/sector-1+0.50 \u{2014} expected failure \u{2014} nothing booted"),
+        "cell"
+    );
+    assert!(page.contains("</a> expected failure: nothing booted"), "list row");
+    assert!(!page.contains("class=\"c fail\""), "no plain failure anywhere");
+}
+
+#[test]
+fn html_labels_its_axes_and_marks_warnings() {
+    let page = report_html(&fixture(), REPORT_DIR).unwrap();
+    // The phase down the side, its offsets along the top and at the start of each line.
+    assert!(page.contains(
+        "<div class=\"phase\"><div class=\"side\"><b>download</b><small>3 cut points: 2 pass, \
+         1 pass with warnings</small></div><div class=\"grid\"><div class=\"top\"><span class=\"at\">offset</span>\
+         <span title=\"byte-0\">byte-0</span><span title=\"byte-4096\">byte-4096</span>\
+         <span title=\"byte-8192\">byte-8192</span></div><div class=\"line\"><span class=\"at\">byte-0</span>"
+    ));
+    // A pass with warnings has its own colour and legend entry.
+    assert!(page.contains("<i class=\"c warn\"></i> pass with warnings "));
+    assert!(page.contains("<i class=\"c warn\" data-i=\"1\""));
+    assert!(page.contains(".c.warn { background: var(--warn); }"));
 }
 
 #[test]
@@ -351,6 +215,8 @@ fn html_for_5000_cut_points_stays_small() {
     }
     let page = report_html(&journal, REPORT_DIR).unwrap();
     let per_cut = page.len() / 5_000;
+    // Each line of a block starts with its first offset.
+    assert_eq!(page.matches("<div class=\"line\">").count(), 5 * 1000usize.div_ceil(32));
     println!(
         "report.html for 5000 cut points: {} bytes ({per_cut} bytes per cut point)",
         page.len()
