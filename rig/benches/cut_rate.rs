@@ -83,9 +83,15 @@ fn main() {
     let _ = std::fs::remove_dir_all(&out);
     let spec = spec_for(&setup, out.clone());
     let t2 = Instant::now();
-    let outcome = engine::run(&setup.target, &spec, &mut |_| {}, &AtomicBool::new(false)).expect("run");
+    let outcome = engine::run(
+        &setup.target,
+        &spec,
+        &mut cutpoint::sink::ignore(),
+        &AtomicBool::new(false),
+    )
+    .expect("run");
     let run_s = t2.elapsed().as_secs_f64();
-    let n = outcome.journal.cuts.len();
+    let n = outcome.tally.ran();
     println!(
         "engine (pass rule, journal synced before each result is reported): {:.0} cut points/s ({n} in {:.3} s)",
         n as f64 / run_s,

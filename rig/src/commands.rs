@@ -17,10 +17,11 @@ macro_rules! outln {
 }
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::cut_filter::CutFilter;
-use cutpoint::engine::{self, Event, RunSpec};
+use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
+use cutpoint::sink::{RunEvent, Sink};
 use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
@@ -174,7 +175,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     eprintln!("cutpoint: campaign {} on {}", c.name, target.describe());
     let negative = c.pass.expect == Expect::Fail;
     let mut progress = Progress::new(args.json, negative);
-    let outcome = match engine::run(target.as_ref(), &spec, &mut |e| progress.event(e), &cancel) {
+    let outcome = match engine::run(target.as_ref(), &spec, &mut progress, &cancel) {
         Ok(o) => o,
         Err(e) => {
             progress.finish();
@@ -183,9 +184,8 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         }
     };
     progress.finish();
-    let cuts = &outcome.journal.cuts;
-    let count = |s: Status| cuts.iter().filter(|c| c.status == s).count();
-    let (pass, fail, error) = (count(Status::Pass), count(Status::Fail), count(Status::Error));
+    let t = outcome.tally;
+    let (pass, fail, error) = (t.pass, t.fail, t.error);
     let end = |outcome_name: &str, code: i32| {
         if args.json {
             let e = cutpoint::events_json::End {
@@ -201,13 +201,13 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         }
         code
     };
-    if outcome.cancelled || cuts.len() < outcome.planned {
+    if outcome.cancelled || t.ran() < outcome.planned {
         // Reports of a part of the plan would read as a verdict; the journal keeps every
         // finished cut, and the reports come with the run that completes it.
         eprintln!(
             "cutpoint: INCOMPLETE: {} of {} cut points run ({pass} passed, {fail} failed, {error} rig errors); \
              nothing is concluded about the device",
-            cuts.len(),
+            t.ran(),
             outcome.planned
         );
         eprintln!(
@@ -223,19 +223,23 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         if !args.json {
             outln!(
                 "{pass} passed, {fail} failed, {} not run (incomplete)",
-                outcome.planned - cuts.len()
+                outcome.planned - t.ran()
             );
         }
         return end("incomplete", INCOMPLETE);
     }
-    if let Err(e) = cutpoint_report::rebuild::write_reports(&out_dir, &outcome.journal) {
+    // The reports read the results back from the journal, as `cutpoint report` does.
+    let written = read_journal(&outcome.journal_path)
+        .map_err(|e| e.to_string())
+        .and_then(|j| cutpoint_report::rebuild::write_reports(&out_dir, &j).map_err(|e| e.to_string()));
+    if let Err(e) = written {
         eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
         return end("rig-error", RIG_ERROR);
     }
-    print_failures_by_reason(cuts, negative);
+    progress.failures.print(negative);
     eprintln!(
         "cutpoint: {} cut points: {pass} passed, {fail} failed{}, {error} rig errors; reports in {}",
-        cuts.len(),
+        t.ran(),
         if negative && fail > 0 {
             " (expected: negative control)"
         } else {
@@ -259,47 +263,72 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     end(name, code)
 }
 
-/// The failing (and rig-error) cut points, grouped by their first reason, most frequent
-/// first: what an engineer reads at the end of a red run.
-fn print_failures_by_reason(cuts: &[CutResult], negative: bool) {
-    let mut groups: Vec<(String, Status, Vec<&str>)> = Vec::new();
-    for c in cuts.iter().filter(|c| c.status != Status::Pass) {
-        let reason = c.reasons.first().cloned().unwrap_or_default();
-        match groups.iter_mut().find(|(r, s, _)| *r == reason && *s == c.status) {
-            Some((_, _, ids)) => ids.push(&c.id),
-            None => groups.push((reason, c.status, vec![&c.id])),
-        }
-    }
-    if groups.is_empty() {
-        return;
-    }
-    groups.sort_by_key(|(_, _, ids)| std::cmp::Reverse(ids.len()));
-    eprintln!("cutpoint: failing cut points by reason:");
+/// The failing (and rig-error) cut points, grouped by their first reason as they arrive: a
+/// count and the first few ids per group, so the tally stays small however long the run.
+#[derive(Default)]
+struct FailureGroups {
+    groups: Vec<(String, Status, usize, Vec<String>)>,
+}
+
+impl FailureGroups {
     const SHOWN_GROUPS: usize = 10;
     const SHOWN_IDS: usize = 4;
-    for (reason, status, ids) in groups.iter().take(SHOWN_GROUPS) {
-        let label = match status {
-            Status::Fail if negative => "FAIL (expected)",
-            Status::Fail => "FAIL",
-            _ => "RIG ERROR",
-        };
-        let more = ids.len().saturating_sub(SHOWN_IDS);
-        eprintln!(
-            "  {label} x{}: {reason}\n      {}{}",
-            ids.len(),
-            ids[..ids.len().min(SHOWN_IDS)].join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
+    /// Distinct reasons kept; past this, further reasons count in one group.
+    const MAX_GROUPS: usize = 1000;
+
+    fn add(&mut self, c: &CutResult) {
+        if c.status == Status::Pass {
+            return;
+        }
+        let mut reason = c.reasons.first().cloned().unwrap_or_default();
+        if self.groups.len() >= Self::MAX_GROUPS && !self.groups.iter().any(|g| g.0 == reason) {
+            reason = "(other reasons)".into();
+        }
+        match self
+            .groups
+            .iter_mut()
+            .find(|(r, s, _, _)| *r == reason && *s == c.status)
+        {
+            Some((_, _, n, ids)) => {
+                *n += 1;
+                if ids.len() < Self::SHOWN_IDS {
+                    ids.push(c.id.clone());
+                }
             }
-        );
+            None => self.groups.push((reason, c.status, 1, vec![c.id.clone()])),
+        }
     }
-    if groups.len() > SHOWN_GROUPS {
-        eprintln!(
-            "  ... {} more reasons (summary.md lists them all)",
-            groups.len() - SHOWN_GROUPS
-        );
+
+    /// What an engineer reads at the end of a red run, most frequent reason first.
+    fn print(&mut self, negative: bool) {
+        if self.groups.is_empty() {
+            return;
+        }
+        self.groups.sort_by_key(|g| std::cmp::Reverse(g.2));
+        eprintln!("cutpoint: failing cut points by reason:");
+        for (reason, status, n, ids) in self.groups.iter().take(Self::SHOWN_GROUPS) {
+            let label = match status {
+                Status::Fail if negative => "FAIL (expected)",
+                Status::Fail => "FAIL",
+                _ => "RIG ERROR",
+            };
+            let more = n - ids.len();
+            eprintln!(
+                "  {label} x{n}: {reason}\n      {}{}",
+                ids.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if self.groups.len() > Self::SHOWN_GROUPS {
+            eprintln!(
+                "  ... {} more reasons (summary.md lists them all)",
+                self.groups.len() - Self::SHOWN_GROUPS
+            );
+        }
     }
 }
 
@@ -347,12 +376,17 @@ impl Prepared {
 /// The exit code of a finished run. A negative control passes only when at least one of its
 /// cut points failed for the device's reason; a run with no cut point at all is never green.
 fn verdict_code(c: &Campaign, outcome: &engine::RunOutcome, fail: usize, error: usize) -> i32 {
-    let ran = outcome.journal.cuts.len();
+    let ran = outcome.tally.ran();
     if outcome.control_failed {
         eprintln!("cutpoint: the control run failed: the device does not update cleanly even without a cut");
     }
     // The reports take the same decision from the journal, so they never disagree with this.
-    let caught = outcome.journal.negative_control().is_some_and(|n| n.caught());
+    let caught = cutpoint_report::NegativeControl {
+        failed: fail,
+        ran,
+        control_failed: outcome.control_failed,
+    }
+    .caught();
     match c.pass.expect {
         Expect::Fail if caught => {
             eprintln!(
@@ -399,6 +433,14 @@ struct Progress {
     json: bool,
     /// A negative control: failures are expected, and labelled so.
     negative: bool,
+    failures: FailureGroups,
+}
+
+impl Sink for Progress {
+    fn event(&mut self, e: &RunEvent) -> Result<(), String> {
+        Progress::event(self, e);
+        Ok(())
+    }
 }
 
 impl Progress {
@@ -410,31 +452,35 @@ impl Progress {
             next_line: 0,
             json,
             negative,
+            failures: FailureGroups::default(),
         }
     }
 
-    fn event(&mut self, e: Event) {
+    fn event(&mut self, e: &RunEvent) {
         if self.json {
-            let v = match &e {
-                Event::Control(c) => cutpoint::events_json::control(c),
-                Event::Planned {
+            let v = match e {
+                RunEvent::Control(c) => Some(cutpoint::events_json::control(c)),
+                RunEvent::Planned {
                     total,
                     already_done,
                     skipped,
-                } => cutpoint::events_json::planned(*total, *already_done, skipped.len()),
-                Event::Cut(c) => cutpoint::events_json::cut(c, self.negative),
+                } => Some(cutpoint::events_json::planned(*total, *already_done, skipped.len())),
+                RunEvent::CutFinished(c) => Some(cutpoint::events_json::cut(c, self.negative)),
+                RunEvent::Started { .. } | RunEvent::Finished { .. } => None,
             };
-            outln!("{v}");
+            if let Some(v) = v {
+                outln!("{v}");
+            }
         }
         match e {
-            Event::Control(c) => eprintln!("control run: {} ({} console lines)", c.status.name(), c.console.len()),
-            Event::Planned {
+            RunEvent::Control(c) => eprintln!("control run: {} ({} console lines)", c.status.name(), c.console.len()),
+            RunEvent::Planned {
                 total,
                 already_done,
                 skipped,
             } => {
-                self.total = total;
-                self.done = already_done;
+                self.total = *total;
+                self.done = *already_done;
                 eprintln!("{total} cut points planned, {already_done} already done");
                 if !skipped.is_empty() {
                     eprintln!(
@@ -443,18 +489,22 @@ impl Progress {
                     );
                 }
                 if std::io::stderr().is_terminal() {
-                    let bar = indicatif::ProgressBar::new(total as u64);
+                    let bar = indicatif::ProgressBar::new(*total as u64);
                     bar.set_style(
                         indicatif::ProgressStyle::with_template(
                             "{bar:40} {pos}/{len} cuts, {per_sec}, eta {eta} {msg}",
                         )
                         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                     );
-                    bar.set_position(already_done as u64);
+                    bar.set_position(*already_done as u64);
                     self.bar = Some(bar);
                 }
             }
-            Event::Cut(cut) => self.cut(cut),
+            RunEvent::CutFinished(cut) => {
+                self.failures.add(cut);
+                self.cut(cut);
+            }
+            RunEvent::Started { .. } | RunEvent::Finished { .. } => {}
         }
     }
 

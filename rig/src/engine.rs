@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use cutpoint_bench::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
-use cutpoint_report::journal::{Journal, JournalError, JournalWriter};
+use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
+use crate::sink::{RunEvent, Sink, Tally};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
 
 /// Everything a run needs besides the target.
@@ -34,18 +35,6 @@ pub struct RunSpec<'a> {
     pub seed: u64,
 }
 
-/// What the engine reports while it runs.
-pub enum Event<'a> {
-    Control(&'a ControlRun),
-    /// `skipped`: offsets that gave no cut point on this run (`cutpoint plan` lists them).
-    Planned {
-        total: usize,
-        already_done: usize,
-        skipped: &'a [campaign::Skipped],
-    },
-    Cut(&'a CutResult),
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("rig error during the control run: {0}")]
@@ -61,11 +50,17 @@ pub enum EngineError {
     /// Another run writes the report directory.
     #[error("{0}")]
     Busy(#[from] crate::run_lock::LockError),
+    /// A sink refused an event (it could not record it).
+    #[error("{0}")]
+    Sink(String),
 }
 
-/// How a run ended.
+/// How a run ended. The results are in the journal (`journal_path`), not here: memory stays
+/// bounded by the work in flight.
 pub struct RunOutcome {
-    pub journal: Journal,
+    pub journal_path: PathBuf,
+    /// Results of each status in the journal (earlier parts of a resumed run included).
+    pub tally: Tally,
     /// The unfaulted control run did not update cleanly (for a negative control, its cut
     /// points still ran).
     pub control_failed: bool,
@@ -389,7 +384,7 @@ pub fn commit_instant(exp: &Expectations, console: &[LogLine]) -> u64 {
 pub fn run(
     target: &dyn Target,
     spec: &RunSpec,
-    observer: &mut dyn FnMut(Event),
+    sink: &mut dyn Sink,
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, EngineError> {
     // One writer per report directory, for the whole run.
@@ -407,7 +402,6 @@ pub fn run(
         "control run on {}",
         target.describe()
     );
-    observer(Event::Control(&control));
     let header = JournalHeader {
         format: 1,
         campaign: spec.campaign.name.clone(),
@@ -438,39 +432,63 @@ pub fn run(
         JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::BadInput(e.to_string()),
         e => EngineError::Journal(e.to_string()),
     };
-    let (mut writer, mut journal) = if spec.resume {
-        JournalWriter::resume(&spec.out_dir, &header).map_err(jerr)?
+    let (mut writer, earlier) = if spec.resume {
+        let (w, j) = JournalWriter::resume(&spec.out_dir, &header).map_err(jerr)?;
+        (w, Some(j))
     } else {
-        (
-            JournalWriter::create(&spec.out_dir, &header).map_err(jerr)?,
-            Journal::new(header.clone()),
-        )
+        (JournalWriter::create(&spec.out_dir, &header).map_err(jerr)?, None)
     };
-    if journal.control.is_none() {
-        writer.append_control(&control).map_err(jerr)?;
-        journal.control = Some(control.clone());
+    let send = |sink: &mut dyn Sink, e: RunEvent| sink.event(&e).map_err(EngineError::Sink);
+    let journal_path = writer.path().to_path_buf();
+    send(
+        sink,
+        RunEvent::Started {
+            header: Box::new(header),
+            resumed: earlier.is_some(),
+        },
+    )?;
+    // Of an earlier part of the run, only what is needed: which cut points finished, and
+    // how they ended.
+    let mut tally = Tally::default();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut has_control = false;
+    if let Some(j) = earlier {
+        for c in &j.cuts {
+            tally.add(c.status);
+        }
+        done = j.finished_ids().into_iter().map(str::to_string).collect();
+        has_control = j.control.is_some();
     }
-    if !cuts_follow(spec.campaign, &control) {
+    if !has_control {
+        writer.append_control(&control).map_err(jerr)?;
+    }
+    let control_failed = control.status != Status::Pass;
+    let follow = cuts_follow(spec.campaign, &control);
+    send(sink, RunEvent::Control(Box::new(control)))?;
+    if !follow {
         let end = JournalEnd {
             finished: now_rfc3339(),
             how: "stopped: the control run did not update cleanly".into(),
         };
         writer.append_end(&end).map_err(jerr)?;
-        journal.end = Some(end);
+        send(sink, RunEvent::Finished { end, tally })?;
         return Ok(RunOutcome {
-            journal,
+            journal_path,
+            tally,
             control_failed: true,
             cancelled: false,
             planned: 0,
         });
     }
-    let done: HashSet<String> = journal.finished_ids().into_iter().map(str::to_string).collect();
     let todo: Vec<&WorkItem> = items.iter().filter(|i| !done.contains(&i.id)).collect();
-    observer(Event::Planned {
-        total: items.len(),
-        already_done: items.len() - todo.len(),
-        skipped: &skipped,
-    });
+    send(
+        sink,
+        RunEvent::Planned {
+            total: items.len(),
+            already_done: items.len() - todo.len(),
+            skipped,
+        },
+    )?;
     tracing::info!(
         planned = items.len(),
         to_run = todo.len(),
@@ -481,8 +499,8 @@ pub fn run(
         writer.append_cuts(&cuts).map_err(jerr)?;
         for cut in cuts {
             tracing::debug!(id = %cut.id, status = cut.status.name(), "cut point done");
-            observer(Event::Cut(&cut));
-            journal.cuts.push(cut);
+            tally.add(cut.status);
+            send(sink, RunEvent::CutFinished(Box::new(cut)))?;
         }
         Ok(())
     })?;
@@ -492,13 +510,26 @@ pub fn run(
         how: how.to_string(),
     };
     writer.append_end(&end).map_err(jerr)?;
-    journal.end = Some(end);
+    send(sink, RunEvent::Finished { end, tally })?;
     Ok(RunOutcome {
-        control_failed: journal.control.as_ref().is_some_and(|c| c.status != Status::Pass),
-        journal,
+        journal_path,
+        tally,
+        control_failed,
         cancelled,
         planned: items.len(),
     })
+}
+
+/// Entries a per-state cache holds before it starts over: most recoveries end in a few
+/// states, so the cache stays useful, and a campaign of a million distinct states cannot
+/// grow it without bound.
+const CACHE_LIMIT: usize = 4096;
+
+fn bounded_insert<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>, k: K, v: V) {
+    if m.len() >= CACHE_LIMIT {
+        m.clear();
+    }
+    m.insert(k, v);
 }
 
 /// Verdicts by (post-cut state, committed): identical states judge alike.
@@ -520,12 +551,12 @@ fn decoded_flash(
     }
     let r = std::sync::Arc::new(decode(&spec.expect, &obs.dump, obs.dump_base));
     if let (Some(k), Ok(mut m)) = (key, decoded.lock()) {
-        m.insert(k, r.clone());
+        bounded_insert(&mut m, k, r.clone());
     }
     r
 }
 
-type Sink<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
+type Batches<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
 
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
 fn run_items(
@@ -535,12 +566,14 @@ fn run_items(
     todo: &[&WorkItem],
     commit_us: u64,
     cancel: &AtomicBool,
-    sink: &mut Sink<'_>,
+    batches: &mut Batches<'_>,
 ) -> Result<bool, EngineError> {
     let next = AtomicUsize::new(0);
     let verdicts: Verdicts = Mutex::new(HashMap::new());
     let decoded: Decoded = Mutex::new(HashMap::new());
-    let (tx, rx) = mpsc::channel::<Finished>();
+    // Bounded: a slow sink (a synced journal on a slow card) holds the workers back rather
+    // than letting finished results pile up in memory.
+    let (tx, rx) = mpsc::sync_channel::<Finished>(target.workers().max(1) * 4);
     let mut sink_error = None;
     std::thread::scope(|s| {
         for worker in 0..target.workers().max(1) {
@@ -573,7 +606,7 @@ fn run_items(
                 }
                 cuts.push(cut);
             }
-            if let Err(e) = sink(cuts) {
+            if let Err(e) = batches(cuts) {
                 cancel.store(true, Ordering::Relaxed);
                 sink_error = Some(e);
                 break;
@@ -640,7 +673,7 @@ fn run_one(
             let report = decoded_flash(spec, &obs, decoded);
             let v = judge_decoded(&spec.expect, committed, &obs.console, &report);
             if let (Some(k), Ok(mut m)) = (key, verdicts.lock()) {
-                m.insert(k, v.clone());
+                bounded_insert(&mut m, k, v.clone());
             }
             v
         }

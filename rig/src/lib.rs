@@ -12,4 +12,5 @@ pub mod judge;
 pub mod run_lock;
 pub mod setup;
 pub mod sim_target;
+pub mod sink;
 pub mod target;

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use cutpoint::bench_target::BenchTarget;
-use cutpoint::engine::{self, RunOutcome, RunSpec};
+use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::{bench_setup, BenchSetup};
 use cutpoint::target::Target;
 use cutpoint_bench::BenchClock;
@@ -128,7 +128,13 @@ fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_i
     }
 }
 
-fn run(b: &Bench) -> RunOutcome {
+/// A finished run: its journal read back from disk, and whether the control run failed.
+struct Ran {
+    journal: cutpoint_report::journal::Journal,
+    control_failed: bool,
+}
+
+fn run(b: &Bench) -> Ran {
     let spec = RunSpec {
         filter: None,
         campaign: &b.campaign,
@@ -141,10 +147,14 @@ fn run(b: &Bench) -> RunOutcome {
         update_size: b.setup.update_size,
         seed: b.campaign.run.seed,
     };
-    engine::run(&b.target, &spec, &mut |_| {}, &AtomicBool::new(false)).unwrap()
+    let o = engine::run(&b.target, &spec, &mut cutpoint::sink::ignore(), &AtomicBool::new(false)).unwrap();
+    Ran {
+        journal: cutpoint_report::journal::read_journal(&o.journal_path).unwrap(),
+        control_failed: o.control_failed,
+    }
 }
 
-fn cut<'a>(o: &'a RunOutcome, id: &str) -> &'a CutResult {
+fn cut<'a>(o: &'a Ran, id: &str) -> &'a CutResult {
     o.journal
         .cuts
         .iter()
@@ -152,7 +162,7 @@ fn cut<'a>(o: &'a RunOutcome, id: &str) -> &'a CutResult {
         .unwrap_or_else(|| panic!("no cut {id}"))
 }
 
-fn statuses(o: &RunOutcome) -> String {
+fn statuses(o: &Ran) -> String {
     o.journal
         .cuts
         .iter()
@@ -254,7 +264,7 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
     );
     assert_eq!(changed.setup.config.restore, RestorePolicy::ChangedSectors);
     let (a, b) = (run(&full), run(&changed));
-    let outcome = |o: &RunOutcome| -> Vec<(String, Status, Option<String>)> {
+    let outcome = |o: &Ran| -> Vec<(String, Status, Option<String>)> {
         o.journal
             .cuts
             .iter()
@@ -294,7 +304,7 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
 
 /// A broken bootloader on the bench: the control run passes, some cut fails, and no cut is a
 /// rig error.
-fn assert_caught(o: &RunOutcome) {
+fn assert_caught(o: &Ran) {
     assert_eq!(o.journal.control.as_ref().unwrap().status, Status::Pass);
     assert!(
         o.journal.cuts.iter().any(|c| c.status == Status::Fail),

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use cutpoint::engine::{self, Event, RunSpec};
+use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::sim_setup;
+use cutpoint::sink::RunEvent;
 use cutpoint::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
 use cutpoint_bench::RigError;
 use cutpoint_campaign::CutPoint;
@@ -83,19 +84,20 @@ fn resume_after_a_kill_finishes_without_repeating() {
         ran: AtomicUsize::new(0),
         cancel: &cancel,
     };
-    let first = engine::run(&killed, &spec(false), &mut |_| {}, &cancel).expect("first part");
+    let first = engine::run(&killed, &spec(false), &mut cutpoint::sink::ignore(), &cancel).expect("first part");
     assert!(first.cancelled);
     let done_before = read_journal(&out.join("results.jsonl")).unwrap().cuts.len();
     assert_eq!(done_before, 7, "the journal holds exactly the cut points that finished");
-    assert!(done_before < first.journal.header.planned.len());
+    assert!(done_before < first.planned);
+    assert_eq!(first.tally.ran(), 7);
 
     let fresh = AtomicBool::new(false);
     let mut rerun = Vec::new();
     let second = engine::run(
         &setup.target,
         &spec(true),
-        &mut |e| {
-            if let Event::Cut(c) = e {
+        &mut |e: &RunEvent| {
+            if let RunEvent::CutFinished(c) = e {
                 rerun.push(c.id.clone());
             }
         },
