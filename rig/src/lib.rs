@@ -7,6 +7,7 @@ pub mod bench_target;
 pub mod engine;
 pub mod exit;
 pub mod judge;
+pub mod key_file;
 pub mod setup;
 pub mod sim_target;
 pub mod target;
