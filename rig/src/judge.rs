@@ -391,6 +391,45 @@ mod tests {
     }
 
     #[test]
+    fn a_running_image_the_rig_cannot_verify_passes_only_with_a_warning() {
+        let (mut exp, _, mut dump, base) = updated();
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/imgtool/images/rsa-2048-app-1.0.0.bin");
+        let rsa = std::fs::read(path).unwrap();
+        let at = (exp.layout.primary.offset - base) as usize;
+        dump[at..at + rsa.len()].copy_from_slice(&rsa);
+        exp.old_version = "0.9.0+0".into();
+        exp.new_version = "1.0.0+0".into();
+        exp.final_version = "1.0.0+0".into();
+        let hash = cutpoint_inspect::decode_image(&rsa, None)
+            .short_hash()
+            .unwrap()
+            .to_string();
+        let c = vec![
+            line(&format!("boot: jump version=1.0.0+0 hash={hash}")),
+            line("ota: idle reason=up-to-date"),
+        ];
+        let v = judge(&exp, true, &c, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(
+            v.warnings,
+            ["signature of the running image not checked by the rig: not verified (RSA-2048 is not supported by cutpoint)"]
+        );
+        assert_eq!(v.slots[0].validity, "unverified");
+
+        // Its hash is still checked.
+        dump[at + 0x300] ^= 1;
+        let v = judge(&exp, true, &c, &dump, base);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("primary slot image is hash-mismatch")),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
     fn an_unknown_image_is_a_failure() {
         let (exp, _, dump, base) = updated();
         let c = vec![

@@ -383,3 +383,16 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         update_size: new.bytes.len() as u64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn campaign_checks_image_files_against_the_simulated_slot_size() {
+        for name in BoardProfile::builtin_names() {
+            let p = BoardProfile::builtin(name).unwrap();
+            assert_eq!(u64::from(p.layout.primary.size), campaign::SIM_SLOT_SIZE, "{name}");
+        }
+    }
+}
