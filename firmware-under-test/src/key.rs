@@ -8,9 +8,13 @@
 //!   `bootutil_find_key` hashes each entry with SHA-256 to compare it with the KEYHASH TLV
 //!   (boot/bootutil/src/bootutil_find_key.c).
 //! - Ed25519 signs the 32-byte SHA-256 image digest as its message unless the image is "pure"
-//!   (image_ed25519.c `bootutil_verify_sig` wants `mlen == IMAGE_HASH_SIZE`; imgtool's
-//!   `Ed25519.sign_digest`). ECDSA P-256 signs the same digest, DER-encoded in the ECDSA_SIG
-//!   TLV, 0x22 (image_ecdsa.c, include/bootutil/crypto/ecdsa.h).
+//!   (a SIG_PURE TLV; imgtool 2.x `image.py` "Unless pure, we are signing digest" and
+//!   `Ed25519.sign_digest`; image_ed25519.c `bootutil_verify_sig` wants
+//!   `mlen == IMAGE_HASH_SIZE`). imgtool signs ECDSA P-256 images with ECDSA-SHA256 over the
+//!   payload, which is a signature over that same SHA-256 digest; bootutil verifies it against
+//!   the digest, DER-encoded in the ECDSA_SIG TLV, 0x22 (image_ecdsa.c,
+//!   include/bootutil/crypto/ecdsa.h; keys/ecdsa.py `ECDSA256P1.sign`, which does not
+//!   normalise `s`).
 
 use sha2::{Digest, Sha256};
 
