@@ -19,7 +19,7 @@ pub const CHUNK: usize = 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct AppConfig {
     pub layout: Layout,
-    pub key: [u8; 32],
+    pub key: crate::key::PublicKey,
     /// Request a permanent upgrade instead of a test (revertible) one.
     pub permanent: bool,
     pub variant: Variant,

@@ -86,9 +86,31 @@ pub trait Crypto: Flash {
 
     /// Checks an Ed25519 signature over a 32-byte digest.
     fn ed25519_verify(&mut self, key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
-        use ed25519_dalek::{Signature, VerifyingKey};
-        VerifyingKey::from_bytes(key).is_ok_and(|vk| vk.verify_strict(digest, &Signature::from_bytes(sig)).is_ok())
+        verify_ed25519(key, digest, sig)
     }
+
+    /// Checks an ECDSA P-256 signature (`r || s`) over a 32-byte SHA-256 digest; `key` is the
+    /// uncompressed SEC1 point.
+    fn p256_verify(&mut self, key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+        verify_p256(key, digest, sig)
+    }
+}
+
+/// Ed25519 in software: the 32-byte digest is the signed message (strict verification).
+pub fn verify_ed25519(key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+    use ed25519_dalek::{Signature, VerifyingKey};
+    VerifyingKey::from_bytes(key).is_ok_and(|vk| vk.verify_strict(digest, &Signature::from_bytes(sig)).is_ok())
+}
+
+/// ECDSA P-256 in software over a SHA-256 digest. Like bootutil, a high `s` is accepted
+/// (imgtool does not normalise its signatures).
+pub fn verify_p256(key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use p256::ecdsa::{Signature, VerifyingKey};
+    let (Ok(vk), Ok(sig)) = (VerifyingKey::from_sec1_bytes(key), Signature::from_slice(sig)) else {
+        return false;
+    };
+    vk.verify_prehash(digest, &sig).is_ok()
 }
 
 /// Everything the firmware needs from its board.

@@ -10,12 +10,14 @@ pub mod app;
 pub mod boot;
 pub mod hal;
 pub mod image;
+pub mod key;
 pub mod layout;
 pub mod line;
 pub mod trailer;
 pub mod variant;
 
 pub use hal::{Clock, Console, Flash, FlashError, Hal, Offer, Transport, TransportError};
+pub use key::PublicKey;
 pub use layout::{Area, Layout};
 pub use variant::Variant;
 

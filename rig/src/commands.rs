@@ -925,7 +925,7 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
         }
     };
     let key = match key.map(read_public_key).transpose() {
-        Ok(k) => k.unwrap_or_else(|| default_test_key().verifying_key().to_bytes()),
+        Ok(k) => k.unwrap_or_else(|| cutpoint_sim::imgtool::public_key(&default_test_key())),
         Err(e) => {
             eprintln!("--key: {e}");
             return BAD_INPUT;

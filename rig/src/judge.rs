@@ -2,7 +2,7 @@
 //! after recovery. It reads the console grammar through the campaign's markers, so the same
 //! rule judges the simulated board and a real one.
 
-use cutpoint_inspect::{decode_flash, FlashReport};
+use cutpoint_inspect::{decode_flash, FlashReport, Validity};
 use cutpoint_report::{LogLine, SlotState, Status};
 use fut::layout::Layout;
 use regex::Regex;
@@ -32,7 +32,7 @@ pub struct Expectations {
     /// The image the device must settle on.
     pub final_version: String,
     pub layout: Layout,
-    pub key: [u8; 32],
+    pub key: fut::PublicKey,
     pub markers: Markers,
 }
 
@@ -87,7 +87,7 @@ pub fn judge_decoded(exp: &Expectations, committed: bool, console: &[LogLine], r
     if !booted.is_empty() {
         check_liveness(exp, last, console, &mut reasons);
         if let Some(b) = last {
-            check_running_image(exp, b, report, &mut reasons);
+            check_running_image(b, report, &mut reasons, &mut warnings);
         }
     }
     check_metadata(report, &mut warnings);
@@ -170,13 +170,21 @@ fn check_liveness(exp: &Expectations, last: Option<&Boot>, console: &[LogLine], 
 }
 
 /// The rig checks the running image itself: the primary slot must hold a valid, signed image
-/// with the version and hash the device announced, and it must be confirmed.
-fn check_running_image(exp: &Expectations, running: &Boot, report: &FlashReport, reasons: &mut Vec<String>) {
+/// with the version and hash the device announced, and it must be confirmed. A signature the
+/// rig cannot verify (an algorithm it does not support) is a warning that says so, never a pass
+/// of the signature check.
+fn check_running_image(running: &Boot, report: &FlashReport, reasons: &mut Vec<String>, warnings: &mut Vec<String>) {
     let Some(primary) = report.slot("primary") else {
         return;
     };
+    if let Some(img) = primary.image.as_ref().filter(|i| i.validity == Validity::Unverified) {
+        warnings.push(format!(
+            "signature of the running image not checked by the rig: {}",
+            img.signature.status
+        ));
+    }
     match &primary.image {
-        Some(img) if img.validity == cutpoint_inspect::Validity::Valid => {
+        Some(img) if matches!(img.validity, Validity::Valid | Validity::Unverified) => {
             let version = img.version().unwrap_or("");
             let hash = img.short_hash().unwrap_or("");
             if version != running.version || (!running.hash.is_empty() && hash != running.hash) {
@@ -201,7 +209,6 @@ fn check_running_image(exp: &Expectations, running: &Boot, report: &FlashReport,
             ));
         }
     }
-    let _ = exp;
 }
 
 fn check_metadata(report: &FlashReport, warnings: &mut Vec<String>) {
@@ -380,6 +387,45 @@ mod tests {
             v.warnings.iter().any(|w| w.starts_with("leftover request")),
             "{:?}",
             v.warnings
+        );
+    }
+
+    #[test]
+    fn a_running_image_the_rig_cannot_verify_passes_only_with_a_warning() {
+        let (mut exp, _, mut dump, base) = updated();
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/imgtool/images/rsa-2048-app-1.0.0.bin");
+        let rsa = std::fs::read(path).unwrap();
+        let at = (exp.layout.primary.offset - base) as usize;
+        dump[at..at + rsa.len()].copy_from_slice(&rsa);
+        exp.old_version = "0.9.0+0".into();
+        exp.new_version = "1.0.0+0".into();
+        exp.final_version = "1.0.0+0".into();
+        let hash = cutpoint_inspect::decode_image(&rsa, None)
+            .short_hash()
+            .unwrap()
+            .to_string();
+        let c = vec![
+            line(&format!("boot: jump version=1.0.0+0 hash={hash}")),
+            line("ota: idle reason=up-to-date"),
+        ];
+        let v = judge(&exp, true, &c, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(
+            v.warnings,
+            ["signature of the running image not checked by the rig: not verified (RSA-2048 is not supported by cutpoint)"]
+        );
+        assert_eq!(v.slots[0].validity, "unverified");
+
+        // Its hash is still checked.
+        dump[at + 0x300] ^= 1;
+        let v = judge(&exp, true, &c, &dump, base);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("primary slot image is hash-mismatch")),
+            "{:?}",
+            v.reasons
         );
     }
 

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod events_json;
 pub mod exit;
 pub mod judge;
+pub mod key_file;
 pub mod run_lock;
 pub mod setup;
 pub mod sim_target;

@@ -88,7 +88,8 @@ enum Command {
         /// Address of the dump's first byte (default: from a `0x...` in the file name, else 0).
         #[arg(long)]
         base: Option<String>,
-        /// Ed25519 public key (32 raw bytes or PEM) to check signatures with (default: the test key).
+        /// Key to check signatures with (default: the test key): an Ed25519 or ECDSA P-256 PEM
+        /// public or private key as imgtool writes them, or 32 raw Ed25519 bytes.
         #[arg(long)]
         key: Option<PathBuf>,
         /// Decode the file as a single image rather than a flash dump.

@@ -1,16 +1,17 @@
 //! Turns a validated campaign into what the engine runs: the simulated board's scenario (or a
 //! bench target), the expectations of the pass rule, and the fault kind.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use cutpoint_campaign::{self as campaign, Campaign, FinalImage, Health, ImageSource, TargetKind};
-use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, ImageSpec};
+use cutpoint_inspect::{decode_image, SliceFlash, Validity};
+use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, public_key, ImageSpec};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{BoardProfile, FaultKind};
-use ed25519_dalek::pkcs8::DecodePublicKey;
 use fut::boot::Mode;
 use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
+use fut::layout::{Area, Layout};
+use fut::PublicKey;
 use regex::Regex;
 
 use crate::bench_target::{station_backends, station_profile, BenchConfig, BenchMarkers};
@@ -30,13 +31,15 @@ fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
     }
 }
 
+pub use crate::key_file::read_public_key;
+
 /// A loaded image and its version.
 struct Image {
     bytes: Arc<Vec<u8>>,
     version: Version,
 }
 
-fn load_image(c: &Campaign, src: &ImageSource, what: &str) -> Result<Image, SetupError> {
+fn load_image(c: &Campaign, src: &ImageSource, what: &str, board: &str, layout: &Layout) -> Result<Image, SetupError> {
     match src {
         ImageSource::Generated {
             version,
@@ -51,21 +54,17 @@ fn load_image(c: &Campaign, src: &ImageSource, what: &str) -> Result<Image, Setu
             })?;
             let flags = if *health == Health::Fails { DESC_HEALTH_FAILS } else { 0 };
             let spec = ImageSpec::new(v, size_kib * 1024).with_flags(flags);
+            let bytes = build_image(&spec, &default_test_key());
+            fits(c, what, None, bytes.len(), board, layout)?;
             Ok(Image {
-                bytes: Arc::new(build_image(&spec, &default_test_key())),
+                bytes: Arc::new(bytes),
                 version: v,
             })
         }
         ImageSource::File { path, .. } => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                input(
-                    c,
-                    format!(
-                        "images.{what}.file: cannot read {}: {e}; give a path relative to the campaign file",
-                        path.display()
-                    ),
-                )
-            })?;
+            let file = path.display();
+            let mut bytes = campaign::read_image_file(path, u64::from(layout.primary.size))
+                .map_err(|e| input(c, format!("images.{what}.file: image file \"{file}\": {e}")))?;
             let header: Option<[u8; HEADER_SIZE]> = bytes.get(..HEADER_SIZE).and_then(|b| b.try_into().ok());
             let version = header
                 .as_ref()
@@ -74,12 +73,19 @@ fn load_image(c: &Campaign, src: &ImageSource, what: &str) -> Result<Image, Setu
                 .ok_or_else(|| {
                     input(
                         c,
-                        format!(
-                            "images.{what}.file: {} does not start with an MCUboot image header",
-                            path.display()
-                        ),
+                        format!("images.{what}.file: {file} does not start with an MCUboot image header"),
                     )
                 })?;
+            // A padded image (imgtool --pad or --confirm) carries the slot's trailer after its
+            // TLVs; the rig and the device write the trailers themselves, so only the image is kept.
+            let slot = Area {
+                offset: 0,
+                size: bytes.len() as u32,
+            };
+            if let Ok(end) = fut::image::total_size(&mut SliceFlash::new(&bytes, 0), slot) {
+                bytes.truncate(end as usize);
+            }
+            fits(c, what, Some(&file.to_string()), bytes.len(), board, layout)?;
             Ok(Image {
                 bytes: Arc::new(bytes),
                 version,
@@ -88,21 +94,94 @@ fn load_image(c: &Campaign, src: &ImageSource, what: &str) -> Result<Image, Setu
     }
 }
 
-/// Reads an Ed25519 public key: 32 raw bytes or a PEM `PUBLIC KEY`.
-pub fn read_public_key(path: &Path) -> Result<[u8; 32], String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice()) {
-        return Ok(raw);
+/// An image must end before the slot's trailer sectors.
+fn fits(
+    c: &Campaign,
+    what: &str,
+    file: Option<&str>,
+    len: usize,
+    board: &str,
+    layout: &Layout,
+) -> Result<(), SetupError> {
+    let max = layout.max_image_size();
+    if len as u64 <= u64::from(max) {
+        return Ok(());
     }
-    let text = String::from_utf8_lossy(&bytes);
-    ed25519_dalek::VerifyingKey::from_public_key_pem(&text)
-        .map(|k| k.to_bytes())
-        .map_err(|e| {
-            format!(
-                "{}: neither 32 raw bytes nor a PEM Ed25519 public key ({e})",
-                path.display()
-            )
-        })
+    let which = file.map_or_else(|| "the generated image".to_string(), |f| format!("image file \"{f}\""));
+    Err(input(
+        c,
+        format!(
+            "images.{what}: {which}: the image (header, body and TLVs) is {len} bytes; the {board} slot holds at most \
+             {max} bytes before its trailer sectors"
+        ),
+    ))
+}
+
+/// The key the target trusts, and how the campaign names it in messages.
+fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
+    match &c.images.public_key {
+        Some(p) => read_public_key(p)
+            .map(|k| (k, format!("public_key {}", p.display())))
+            .map_err(|e| input(c, format!("images.public_key: {e}"))),
+        None => Ok((
+            public_key(&default_test_key()),
+            "the built-in test key (no public_key is set)".to_string(),
+        )),
+    }
+}
+
+/// Checks, before any cut, that the device can trust the campaign's images: each is signed by
+/// the campaign's key (a mismatch would brick every cut for a reason that is not the device's),
+/// the simulated board can verify its algorithm, and the baseline is bootable.
+fn check_images(
+    c: &Campaign,
+    images: [(&str, &Image); 2],
+    key: &PublicKey,
+    key_name: &str,
+    simulated: bool,
+) -> Result<(), SetupError> {
+    for (what, img) in images {
+        let r = decode_image(&img.bytes, Some(key));
+        if let (Some(algorithm), Validity::Unverified, true) = (&r.signature.algorithm, r.validity, simulated) {
+            return Err(input(
+                c,
+                format!(
+                    "[images] {what}: signed with {algorithm}; the simulated board's bootloader verifies Ed25519 \
+                     and ECDSA P-256 images only: sign it with one of those keys"
+                ),
+            ));
+        }
+        if let (Some(tlv), Some(expected), Some(false)) = (&r.key.tlv, &r.key.expected, r.key.matches) {
+            if r.validity != Validity::Unverified {
+                let fix = match &c.images.public_key {
+                    Some(p) => format!(
+                        "sign with the private half of {} or set public_key to the key the image was signed with",
+                        p.display()
+                    ),
+                    None => "set public_key to the key the image was signed with (`imgtool getpub -k KEY -e pem`)"
+                        .to_string(),
+                };
+                return Err(input(
+                    c,
+                    format!(
+                        "[images] {what}: signed by a key whose hash is {tlv}, but {key_name}, an {} key, \
+                         hashes to {expected}; {fix}",
+                        key.algorithm()
+                    ),
+                ));
+            }
+        }
+        if what == "baseline" && !matches!(r.validity, Validity::Valid | Validity::Unverified) {
+            return Err(input(
+                c,
+                format!(
+                    "[images] baseline: the bootloader would reject it ({}): the device could not boot it before any cut",
+                    r.validity
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Default markers of the firmware-under-test grammar that campaigns do not configure.
@@ -151,7 +230,7 @@ fn station_layout(station_file: &str, l: campaign::StationLayout) -> Result<Boar
 }
 
 /// What the pass rule expects of a campaign's images on a flash map.
-fn expectations(c: &Campaign, old: &Image, new: &Image, layout: fut::layout::Layout, key: [u8; 32]) -> Expectations {
+fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
     let final_version = match c.expected_final() {
         FinalImage::Old => old.version,
         _ => new.version,
@@ -192,24 +271,10 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         .ok_or_else(|| input(c, format!("target.board: unknown board {}", board.name())))?;
     let variant = fut::Variant::from_name(variant.name())
         .ok_or_else(|| input(c, format!("target.variant: unknown variant {}", variant.name())))?;
-    let old = load_image(c, &c.images.baseline, "baseline")?;
-    let new = load_image(c, &c.images.update, "update")?;
-    if new.bytes.len() as u32 > profile.layout.max_image_size()
-        || old.bytes.len() as u32 > profile.layout.max_image_size()
-    {
-        return Err(input(
-            c,
-            format!(
-                "images: an image is larger than the {} slot allows ({} bytes)",
-                profile.name,
-                profile.layout.max_image_size()
-            ),
-        ));
-    }
-    let key = match &c.images.public_key {
-        Some(p) => read_public_key(p).map_err(|e| input(c, format!("images.public_key: {e}")))?,
-        None => default_test_key().verifying_key().to_bytes(),
-    };
+    let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
+    let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
+    let (key, key_name) = campaign_key(c)?;
+    check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, true)?;
     let scenario = Scenario {
         profile: profile.clone(),
         mode: match c.target.mode {
@@ -222,6 +287,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         old_version: old.version,
         new_image: new.bytes.clone(),
         new_version: new.version,
+        key,
         bad_update: c.images.update.health() == Health::Fails,
         seed: c.run.seed,
     };
@@ -286,22 +352,10 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             )
         })?,
     };
-    let old = load_image(c, &c.images.baseline, "baseline")?;
-    let new = load_image(c, &c.images.update, "update")?;
-    let max = profile.layout.max_image_size();
-    if new.bytes.len() as u64 > u64::from(max) || old.bytes.len() as u64 > u64::from(max) {
-        return Err(input(
-            c,
-            format!(
-                "images: an image is larger than the {} slot allows ({max} bytes)",
-                profile.name
-            ),
-        ));
-    }
-    let key = match &c.images.public_key {
-        Some(p) => read_public_key(p).map_err(|e| input(c, format!("images.public_key: {e}")))?,
-        None => default_test_key().verifying_key().to_bytes(),
-    };
+    let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
+    let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
+    let (key, key_name) = campaign_key(c)?;
+    check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
     let expect = expectations(c, &old, &new, profile.layout, key);
     let m = &c.markers;
     let config = BenchConfig {
@@ -328,4 +382,17 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         expect,
         update_size: new.bytes.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn campaign_checks_image_files_against_the_simulated_slot_size() {
+        for name in BoardProfile::builtin_names() {
+            let p = BoardProfile::builtin(name).unwrap();
+            assert_eq!(u64::from(p.layout.primary.size), campaign::SIM_SLOT_SIZE, "{name}");
+        }
+    }
 }

@@ -113,7 +113,7 @@ fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_i
     let setup = bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
     let profile = BoardProfile::builtin("nrf52840").unwrap();
     assert_eq!(setup.config.layout, profile.layout, "the station's board gives the map");
-    let key = default_test_key().verifying_key().to_bytes();
+    let key = cutpoint_sim::imgtool::public_key(&default_test_key());
     let firmware = Firmware::new(profile.layout, mode, variant, key, false);
     let clock = BenchClock::new();
     let (emulator, console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);

@@ -40,8 +40,8 @@ impl Mode {
 pub struct BootConfig {
     pub layout: Layout,
     pub mode: Mode,
-    /// Ed25519 public key images must be signed with.
-    pub key: [u8; 32],
+    /// The public key images must be signed with (the bootloader's key table).
+    pub key: crate::key::PublicKey,
     pub variant: Variant,
 }
 

@@ -12,6 +12,7 @@ mod de;
 mod error;
 mod expand;
 mod hint;
+mod image_file;
 mod load;
 mod model;
 mod partition;
@@ -27,9 +28,10 @@ pub use expand::{
     cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
     OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
+pub use image_file::{check_image_file, read_image_file, ImageFileError};
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
-    SIM_MAX_SIZE_KIB,
+    SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
 };
 pub use model::{
     fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, Fault, FinalImage, Fixed, Health, ImageSource,

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::de::{is_plain_name, Doc, Seg};
 use crate::error::FileError;
 use crate::hint;
+use crate::image_file::check_image_file;
 use crate::model::*;
 use crate::raw::*;
 use crate::station::{load_station, StationFile};
@@ -34,6 +35,9 @@ pub mod defaults {
 /// The largest body a generated image may have on the simulated boards (192 KiB slots less
 /// the trailer sector, the header and the signature).
 pub const SIM_MAX_SIZE_KIB: u32 = 187;
+/// The slot size of the simulated boards' flash map (two 192 KiB slots), which is also the map
+/// a station without a `[layout]` table gets: no image file may be larger.
+pub const SIM_SLOT_SIZE: u64 = 192 * 1024;
 /// Upper bounds that keep a campaign's size sane.
 pub const MAX_REPETITIONS: u32 = 1000;
 pub const MAX_RANDOM: u32 = 10_000;
@@ -341,17 +345,23 @@ impl Validator<'_, '_> {
     fn images(&mut self, raw: Option<&S<RawImages>>, target: &Target) -> Images {
         let r = raw.map(|r| r.get_ref());
         let simulated = matches!(target.kind, TargetKind::Simulated { .. });
+        let slot = match &target.kind {
+            TargetKind::Station { station, .. } => station.layout.map_or(SIM_SLOT_SIZE, |l| u64::from(l.primary.size)),
+            TargetKind::Simulated { .. } => SIM_SLOT_SIZE,
+        };
         let baseline = self.image(
             "baseline",
             r.and_then(|r| r.baseline.as_ref()),
             defaults::BASELINE_VERSION,
             simulated,
+            slot,
         );
         let update = self.image(
             "update",
             r.and_then(|r| r.update.as_ref()),
             defaults::UPDATE_VERSION,
             simulated,
+            slot,
         );
         if let (ImageSource::Generated { version: old, .. }, ImageSource::Generated { version: new, .. }) =
             (&baseline, &update)
@@ -388,7 +398,16 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn image(&mut self, which: &str, raw: Option<&S<RawImage>>, default_version: &str, simulated: bool) -> ImageSource {
+    /// One image of `[images]`; a file is checked (regular, at most `slot` bytes, an MCUboot
+    /// header) without being read whole.
+    fn image(
+        &mut self,
+        which: &str,
+        raw: Option<&S<RawImage>>,
+        default_version: &str,
+        simulated: bool,
+        slot: u64,
+    ) -> ImageSource {
         let base = p(&["images", which]);
         let Some(raw) = raw else {
             return ImageSource::Generated {
@@ -424,12 +443,15 @@ impl Validator<'_, '_> {
                 }
             }
             let resolved = self.resolve(file.get_ref());
-            if !resolved.is_file() {
-                self.err(
-                    &with(&base, &["file"]),
-                    file.span(),
-                    format!("no image file at \"{}\"", resolved.display()),
-                );
+            let problem = if resolved.exists() {
+                check_image_file(&resolved, slot)
+                    .err()
+                    .map(|e| format!("image file \"{}\": {e}", resolved.display()))
+            } else {
+                Some(format!("no image file at \"{}\"", resolved.display()))
+            };
+            if let Some(problem) = problem {
+                self.err(&with(&base, &["file"]), file.span(), problem);
             }
             return ImageSource::File { path: resolved, health };
         }

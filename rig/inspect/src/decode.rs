@@ -6,15 +6,19 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use fut::image::{self, ImageError, ImageHeader, HEADER_SIZE, IMAGE_MAGIC, TLV_ED25519, TLV_KEYHASH, TLV_SHA256};
+use fut::hal::{verify_ed25519, verify_p256};
+use fut::image::{
+    self, ImageError, ImageHeader, HEADER_SIZE, IMAGE_MAGIC, TLV_ECDSA_SIG, TLV_ED25519, TLV_KEYHASH, TLV_SHA256,
+};
+use fut::key::p256_signature_from_der;
 use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
 use fut::trailer::{self, Flag, Magic};
+use fut::PublicKey;
 
 pub use crate::render::{render_image_text, render_text};
+use crate::signature::{self, unsupported_note, Scheme};
 use crate::slice_flash::SliceFlash;
 use crate::tlv::{self, TlvArea};
 
@@ -42,6 +46,9 @@ pub enum Validity {
     UnknownKey,
     /// The signature is missing or does not verify.
     BadSignature,
+    /// Header, TLVs and hash are sound, but the signature is of an algorithm cutpoint does not
+    /// verify (RSA, ECDSA P-384...): the image is not known to be valid.
+    Unverified,
     /// Deciding needs bytes the dump does not hold.
     OutsideDump,
 }
@@ -56,6 +63,7 @@ impl Validity {
             Validity::HashMismatch => "hash-mismatch",
             Validity::UnknownKey => "unknown-key",
             Validity::BadSignature => "bad-signature",
+            Validity::Unverified => "unverified",
             Validity::OutsideDump => "outside-dump",
         }
     }
@@ -97,14 +105,17 @@ pub struct HeaderReport {
     pub version: String,
 }
 
-/// The image's SHA-256: as computed over header, body and protected TLVs, and as claimed.
+/// The image's hash: as computed over header, body and protected TLVs, and as claimed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashReport {
+    /// The hash TLV's type name: `SHA256`, or `SHA384` / `SHA512` when the image has no
+    /// SHA256 TLV but one of those.
+    pub algorithm: String,
     /// Bytes the hash covers (`hdr_size + img_size + protect_tlv_size`).
     pub covered: Option<u32>,
     /// Computed digest, hex; `None` when the covered bytes are not all at hand.
     pub computed: Option<String>,
-    /// The SHA256 TLV, hex.
+    /// The hash TLV, hex.
     pub tlv: Option<String>,
     pub matches: bool,
 }
@@ -114,7 +125,7 @@ pub struct HashReport {
 pub struct KeyReport {
     /// The KEYHASH TLV, hex.
     pub tlv: Option<String>,
-    /// SHA-256 of the given public key, hex.
+    /// What the TLV must hold for the given key: SHA-256 of its DER SubjectPublicKeyInfo, hex.
     pub expected: Option<String>,
     /// Whether they are equal; `None` without a key.
     pub matches: Option<bool>,
@@ -125,10 +136,15 @@ pub struct KeyReport {
 pub struct SignatureReport {
     /// Type name of the signature TLV found (`ED25519`, `ECDSA_SIG`...), if any.
     pub kind: Option<String>,
-    /// Whether an Ed25519 signature was checked against the given key.
+    /// The signature's algorithm (`Ed25519`, `ECDSA P-256`, `RSA-2048`...), if signed.
+    pub algorithm: Option<String>,
+    /// Whether the signature was checked against the given key.
     pub checked: bool,
     /// The result of that check (over the computed digest).
     pub verified: Option<bool>,
+    /// In words: `verified`, `does NOT verify`, `not verified (RSA-2048 is not supported by
+    /// cutpoint)`, `not checked (...)`, `none`.
+    pub status: String,
 }
 
 /// Everything about one image.
@@ -199,9 +215,9 @@ fn header_report(h: &ImageHeader) -> HeaderReport {
     }
 }
 
-/// Decodes a signed image held alone in `bytes` (header at offset 0). `key` is the Ed25519
-/// public key the bootloader trusts; with it, the key hash and the signature are checked.
-pub fn decode_image(bytes: &[u8], key: Option<&[u8; 32]>) -> ImageReport {
+/// Decodes a signed image held alone in `bytes` (header at offset 0). `key` is the public key
+/// the bootloader trusts; with it, the key hash and the signature are checked.
+pub fn decode_image(bytes: &[u8], key: Option<&PublicKey>) -> ImageReport {
     // Sizes past the address limit cannot be a slot's; the bytes beyond it are not looked at.
     let usable = bytes.len().min(ADDR_LIMIT as usize);
     let bytes = &bytes[..usable];
@@ -215,7 +231,7 @@ pub fn decode_image(bytes: &[u8], key: Option<&[u8; 32]>) -> ImageReport {
 
 /// Decodes the image at the start of `slot` in a dump. `slot` must end at or below
 /// [`ADDR_LIMIT`] (checked by the callers).
-fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]>) -> ImageReport {
+fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&PublicKey>) -> ImageReport {
     let avail = flash.get_prefix(slot.offset, slot.size as usize);
     let first = avail.get(..HEADER_SIZE);
     let header = first
@@ -229,27 +245,43 @@ fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]
         .map(|at| tlv::walk(avail, at as usize, image::TLV_PROT_INFO_MAGIC));
     let hashed = header.and_then(|h| h.hashed_len());
     let tlvs = hashed.map(|at| tlv::walk(avail, at as usize, image::TLV_INFO_MAGIC));
+    let scheme = tlvs.as_ref().map_or(Scheme::Unsigned, Scheme::of);
+    let (hash_kind, hash_name) = tlvs.as_ref().map_or((TLV_SHA256, "SHA256"), signature::hash_tlv);
 
-    let computed = hashed
-        .filter(|n| *n <= slot.size && (*n as usize) <= avail.len())
-        .and_then(|n| image::hash_flash(flash, slot.offset, n).ok());
-    let claimed = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_SHA256));
+    let covered = hashed.filter(|n| *n <= slot.size && (*n as usize) <= avail.len());
+    let computed: Option<Vec<u8>> = covered.and_then(|n| {
+        if hash_kind == TLV_SHA256 {
+            image::hash_flash(flash, slot.offset, n).ok().map(|d| d.to_vec())
+        } else {
+            Some(signature::digest(hash_kind, &avail[..n as usize]))
+        }
+    });
+    let claimed = tlvs.as_ref().and_then(|t| t.last_bytes(avail, hash_kind));
     let claimed_key = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_KEYHASH));
-    let sig = tlvs.as_ref().and_then(|t| t.last_value::<64>(TLV_ED25519));
     let sig_kind = tlvs
         .as_ref()
         .and_then(|t| t.entries.iter().rev().find(|e| tlv::is_signature(e.kind)))
         .map(|e| e.name.clone());
 
-    let expected_key: Option<[u8; 32]> = key.map(|k| Sha256::digest(k).into());
-    let verified = match (key, sig, computed) {
-        (Some(k), Some(s), Some(digest)) => Some(
-            VerifyingKey::from_bytes(k).is_ok_and(|vk| vk.verify_strict(&digest, &Signature::from_bytes(&s)).is_ok()),
-        ),
+    let expected_key = key.map(PublicKey::key_hash);
+    let sha256: Option<[u8; 32]> = computed
+        .as_deref()
+        .filter(|_| hash_kind == TLV_SHA256)
+        .and_then(|d| d.try_into().ok());
+    let validity = verdict(flash, slot, key, avail, tlvs.as_ref(), scheme, computed.as_deref());
+    let verified = match (key, tlvs.as_ref(), sha256) {
+        // The bootloader's check verified this very signature: no second verification (the
+        // judge decodes every cut's slots).
+        (Some(k), Some(_), Some(_)) if validity == Validity::Valid && scheme_matches_key(scheme, k) => Some(true),
+        (Some(k), Some(t), Some(digest)) if scheme_matches_key(scheme, k) => Some(verify(k, t, avail, &digest)),
         _ => None,
     };
-
-    let validity = verdict(flash, slot, key, avail, tlvs.as_ref());
+    let status = signature_status(scheme, key, verified);
+    let total_size = image::total_size(flash, slot).ok().or_else(|| {
+        tlvs.as_ref()
+            .filter(|_| matches!(scheme, Scheme::Unsupported { .. }))
+            .and_then(listed_end)
+    });
     ImageReport {
         validity,
         key_checked: key.is_some(),
@@ -258,10 +290,11 @@ fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]
         protected_tlvs,
         tlvs,
         hash: HashReport {
+            algorithm: hash_name.to_string(),
             covered: hashed,
-            computed: computed.map(hex::encode),
+            computed: computed.as_deref().map(hex::encode),
             tlv: claimed.map(hex::encode),
-            matches: computed.is_some() && computed == claimed,
+            matches: computed.is_some() && computed.as_deref() == claimed,
         },
         key: KeyReport {
             tlv: claimed_key.map(hex::encode),
@@ -270,21 +303,67 @@ fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&[u8; 32]
         },
         signature: SignatureReport {
             kind: sig_kind,
+            algorithm: scheme.algorithm().map(str::to_string),
             checked: verified.is_some(),
             verified,
+            status,
         },
-        total_size: image::total_size(flash, slot).ok(),
+        total_size,
+    }
+}
+
+/// The end of a TLV area listed whole, without faults.
+fn listed_end(tlvs: &TlvArea) -> Option<u32> {
+    tlvs.total
+        .filter(|_| tlvs.error.is_none() && tlvs.magic == Some(tlvs.expected_magic))
+        .map(|t| tlvs.offset + u32::from(t))
+}
+
+/// True when `key` is of the algorithm the image's signature uses.
+fn scheme_matches_key(scheme: Scheme, key: &PublicKey) -> bool {
+    matches!(scheme, Scheme::Supported { tlv, .. } if tlv == key.signature_tlv())
+}
+
+/// Checks the image's last signature of `key`'s type over `digest`.
+fn verify(key: &PublicKey, tlvs: &TlvArea, avail: &[u8], digest: &[u8; 32]) -> bool {
+    match key {
+        PublicKey::Ed25519(k) => tlvs
+            .last_value::<64>(TLV_ED25519)
+            .is_some_and(|sig| verify_ed25519(k, digest, &sig)),
+        PublicKey::P256(k) => tlvs
+            .last_bytes(avail, TLV_ECDSA_SIG)
+            .and_then(p256_signature_from_der)
+            .is_some_and(|sig| verify_p256(k, digest, &sig)),
+    }
+}
+
+fn signature_status(scheme: Scheme, key: Option<&PublicKey>, verified: Option<bool>) -> String {
+    match (scheme, key, verified) {
+        (Scheme::Unsigned, _, _) => "none".into(),
+        (Scheme::Unsupported { algorithm }, _, _) => format!("not verified ({})", unsupported_note(algorithm)),
+        (_, _, Some(true)) => "verified".into(),
+        (_, _, Some(false)) => "does NOT verify".into(),
+        (_, None, None) => "not checked (no key given)".into(),
+        (Scheme::Supported { algorithm, .. }, Some(k), None) if !scheme_matches_key(scheme, k) => format!(
+            "not checked (signed with {algorithm}, the key given is {})",
+            k.algorithm()
+        ),
+        (_, Some(_), None) => "not checked (the hashed bytes are not all at hand)".into(),
     }
 }
 
 /// The bootloader's verdict. With a key it is exactly [`fut::image::validate`]; without one the
 /// same steps run up to the key check, which becomes "is there a key hash and a signature".
+/// An image signed with a scheme cutpoint does not verify gets its structure and hash checked
+/// and is [`Validity::Unverified`].
 fn verdict(
     flash: &mut SliceFlash<'_>,
     slot: Area,
-    key: Option<&[u8; 32]>,
+    key: Option<&PublicKey>,
     avail: &[u8],
     tlvs: Option<&TlvArea>,
+    scheme: Scheme,
+    computed: Option<&[u8]>,
 ) -> Validity {
     if avail.len() < HEADER_SIZE {
         // The bytes stop inside the header (decode_flash never gets here: it decodes a slot only
@@ -295,32 +374,54 @@ fn verdict(
             Validity::NoHeader
         };
     }
-    if let Some(k) = key {
+    if let (Some(k), Scheme::Supported { .. } | Scheme::Unsigned) = (key, scheme) {
         return match image::validate(flash, slot, k) {
             Ok(_) => Validity::Valid,
             Err(e) => e.into(),
         };
     }
-    let mut checks = || -> Result<(), ImageError> {
+    let mut checks = || -> Result<Validity, ImageError> {
         let header = image::read_header(flash, slot)?;
-        image::total_size(flash, slot)?;
-        let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
-        let digest = image::hash_flash(flash, slot.offset, hashed)?;
-        // The bootloader's walk accepted the area, so the listing holds the same entries.
+        header.hashed_len().ok_or(ImageError::BadSize)?;
         let tlvs = tlvs.ok_or(ImageError::BadTlv)?;
-        if tlvs.last_value::<32>(TLV_SHA256) != Some(digest) {
+        if let Scheme::Unsupported { .. } = scheme {
+            // The bootloader's walk only knows its own algorithm's entries (a SHA-384 key hash
+            // is a fault to it); the listing must be whole instead.
+            if listed_end(tlvs).is_none() {
+                return Err(ImageError::BadTlv);
+            }
+        } else {
+            // The bootloader's walk accepted the area, so the listing holds the same entries.
+            image::total_size(flash, slot)?;
+        }
+        let (hash_kind, _) = signature::hash_tlv(tlvs);
+        let claimed = tlvs.last_bytes(avail, hash_kind);
+        let Some(computed) = computed else {
+            return Ok(Validity::OutsideDump);
+        };
+        if claimed != Some(computed) {
             return Err(ImageError::HashMismatch);
+        }
+        match scheme {
+            Scheme::Unsupported { .. } => return Ok(Validity::Unverified),
+            Scheme::Unsigned => return Err(ImageError::BadSignature),
+            Scheme::Supported { .. } => {}
         }
         if tlvs.last_value::<32>(TLV_KEYHASH).is_none() {
             return Err(ImageError::UnknownKey);
         }
-        if tlvs.last_value::<64>(TLV_ED25519).is_none() {
+        let signature_present = tlvs.last_value::<64>(TLV_ED25519).is_some()
+            || tlvs
+                .last_bytes(avail, TLV_ECDSA_SIG)
+                .and_then(p256_signature_from_der)
+                .is_some();
+        if !signature_present {
             return Err(ImageError::BadSignature);
         }
-        Ok(())
+        Ok(Validity::Valid)
     };
     match checks() {
-        Ok(()) => Validity::Valid,
+        Ok(v) => v,
         Err(e) => e.into(),
     }
 }
@@ -703,7 +804,7 @@ fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerRe
     format!("{name}: {image_part}; trailer {trailer_part}")
 }
 
-fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&[u8; 32]>) -> SlotReport {
+fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&PublicKey>) -> SlotReport {
     let slot = l.slot(which);
     let image = flash
         .covers(slot.offset, HEADER_SIZE as u32)
@@ -743,7 +844,7 @@ fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
 
 /// Decodes a dump of flash starting at `base_addr` against `layout`: both slots' images,
 /// trailers and swap status, and the scratch area. Areas outside the dump come out as absent.
-pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&[u8; 32]>) -> FlashReport {
+pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&PublicKey>) -> FlashReport {
     let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
     let layout_error = check_layout(layout).err();
     let valid = layout_error.is_none();

@@ -9,6 +9,7 @@
 pub mod decode;
 pub mod otadata;
 pub mod render;
+pub mod signature;
 pub mod slice_flash;
 pub mod tlv;
 

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::decode::{FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport};
+use crate::decode::{FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport, Validity};
+use crate::signature::unsupported_note;
 use crate::tlv::TlvArea;
 
 /// Status records per line of the text rendering.
@@ -66,7 +67,8 @@ fn image(out: &mut String, pad: &str, r: &ImageReport) {
         let h = &r.hash;
         let _ = writeln!(
             out,
-            "{pad}sha256: computed={} tlv={} {}",
+            "{pad}{}: computed={} tlv={} {}",
+            h.algorithm.to_lowercase(),
             opt_hex(h.computed.as_deref()),
             opt_hex(h.tlv.as_deref()),
             yes_no(h.matches, "match", "MISMATCH")
@@ -84,17 +86,22 @@ fn image(out: &mut String, pad: &str, r: &ImageReport) {
             opt_hex(k.expected.as_deref())
         );
         let s = &r.signature;
-        let check = match s.verified {
-            Some(true) => "verified",
-            Some(false) => "does NOT verify",
-            None => "not checked",
-        };
-        let _ = writeln!(out, "{pad}signature: {} {check}", s.kind.as_deref().unwrap_or("none"));
+        match &s.kind {
+            Some(kind) => {
+                let _ = writeln!(out, "{pad}signature: {kind} {}", s.status);
+            }
+            None => {
+                let _ = writeln!(out, "{pad}signature: none");
+            }
+        }
         if let Some(n) = r.total_size {
             let _ = writeln!(out, "{pad}total size: 0x{n:x} ({n})");
         }
     }
-    let note = yes_no(r.key_checked, "", " (key and signature not checked)");
+    let note = match (r.validity, r.signature.algorithm.as_deref()) {
+        (Validity::Unverified, Some(alg)) => format!(" ({})", unsupported_note(alg)),
+        _ => yes_no(r.key_checked, "", " (key and signature not checked)").to_string(),
+    };
     let _ = writeln!(out, "{pad}verdict: {}{note}", r.validity);
 }
 

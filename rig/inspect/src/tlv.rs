@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use fut::image::{TLV_ED25519, TLV_KEYHASH, TLV_SHA256};
+use fut::image::{TLV_ECDSA_SIG, TLV_ED25519, TLV_KEYHASH, TLV_SHA256};
 
 /// Values of entries up to this many bytes are shown in full.
 pub const MAX_SHOWN_VALUE: usize = 64;
@@ -57,6 +57,16 @@ impl TlvArea {
             })
     }
 
+    /// The value of the last entry of `kind`, read from `image` (the bytes this area was walked
+    /// in), when it lies whole inside the area and the bytes.
+    pub fn last_bytes<'a>(&self, image: &'a [u8], kind: u16) -> Option<&'a [u8]> {
+        let e = self.entries.iter().rev().find(|e| e.kind == kind)?;
+        let start = usize::try_from(e.offset).ok()?.checked_add(4)?;
+        let end = start.checked_add(usize::from(e.len))?;
+        let area_end = usize::try_from(self.offset).ok()? + usize::from(self.total?);
+        (end <= area_end).then(|| image.get(start..end)).flatten()
+    }
+
     /// True when any entry has type `kind`.
     pub fn has(&self, kind: u16) -> bool {
         self.entries.iter().any(|e| e.kind == kind)
@@ -73,7 +83,7 @@ pub fn tlv_name(kind: u16) -> &'static str {
         0x12 => "SHA512",
         0x20 => "RSA2048_PSS",
         0x21 => "ECDSA224",
-        0x22 => "ECDSA_SIG",
+        TLV_ECDSA_SIG => "ECDSA_SIG",
         0x23 => "RSA3072_PSS",
         TLV_ED25519 => "ED25519",
         0x25 => "SIG_PURE",
@@ -207,6 +217,9 @@ mod tests {
         assert_eq!(a.entries[2].value, None);
         assert_eq!(a.last_value::<32>(0x10), Some([0xaa; 32]));
         assert_eq!(a.last_value::<32>(0x01), None);
+        assert_eq!(a.last_bytes(&img, 0x02), Some(&[7u8; 100][..]));
+        assert_eq!(a.last_bytes(&img, 0x99), Some(&[1u8, 2][..]));
+        assert_eq!(a.last_bytes(&img, 0x01), None);
     }
 
     #[test]

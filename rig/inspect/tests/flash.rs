@@ -7,8 +7,8 @@ use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{BoardProfile, RunOptions, SimBoard};
 use fut::layout::{Area, Layout};
 
-fn key() -> [u8; 32] {
-    default_test_key().verifying_key().to_bytes()
+fn key() -> fut::PublicKey {
+    cutpoint_sim::imgtool::public_key(&default_test_key())
 }
 
 fn scenario() -> Scenario {

@@ -17,8 +17,8 @@ fn image() -> Vec<u8> {
     )
 }
 
-fn key() -> [u8; 32] {
-    default_test_key().verifying_key().to_bytes()
+fn key() -> fut::PublicKey {
+    cutpoint_sim::imgtool::public_key(&default_test_key())
 }
 
 /// Offset of the value of the first TLV of `kind` in an imgtool image.
@@ -91,7 +91,7 @@ fn a_flipped_body_byte_is_a_hash_mismatch() {
 
 #[test]
 fn another_key_is_unknown() {
-    let other = test_key("someone else").verifying_key().to_bytes();
+    let other = cutpoint_sim::imgtool::public_key(&test_key("someone else"));
     let r = decode_image(&image(), Some(&other));
     assert_eq!(r.validity, Validity::UnknownKey);
     assert_eq!(r.key.matches, Some(false));
@@ -218,7 +218,7 @@ fn image_with_protected_tlvs() -> Vec<u8> {
     img.extend_from_slice(&body);
     img.extend_from_slice(&prot);
     let digest: [u8; 32] = Sha256::digest(&img).into();
-    let keyhash: [u8; 32] = Sha256::digest(sk.verifying_key().as_bytes()).into();
+    let keyhash = key().key_hash();
     let sig = sk.sign(&digest).to_bytes();
     img.extend_from_slice(&TLV_INFO_MAGIC.to_le_bytes());
     img.extend_from_slice(&(4u16 + 36 + 36 + 68).to_le_bytes());

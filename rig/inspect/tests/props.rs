@@ -9,8 +9,8 @@ use fut::layout::{Area, Layout};
 use fut::trailer::MAGIC;
 use proptest::prelude::*;
 
-fn key() -> [u8; 32] {
-    default_test_key().verifying_key().to_bytes()
+fn key() -> fut::PublicKey {
+    cutpoint_sim::imgtool::public_key(&default_test_key())
 }
 
 fn signed_image() -> &'static [u8] {

@@ -15,7 +15,7 @@ use fut::boot::{self, BootConfig, BootOutcome, Mode};
 use fut::hal::{self, FlashError, Offer, TransportError};
 use fut::image::Version;
 use fut::layout::Layout;
-use fut::Variant;
+use fut::{PublicKey, Variant};
 use serde::{Deserialize, Serialize};
 
 use crate::flash::{FlashOp, NorError, NorFlash, OpKind, TornReport};
@@ -35,7 +35,7 @@ pub struct Firmware {
 }
 
 impl Firmware {
-    pub fn new(layout: Layout, mode: Mode, variant: Variant, key: [u8; 32], permanent: bool) -> Self {
+    pub fn new(layout: Layout, mode: Mode, variant: Variant, key: PublicKey, permanent: bool) -> Self {
         Firmware {
             boot: BootConfig {
                 layout,
@@ -236,7 +236,23 @@ impl Default for RunOptions {
 #[derive(Debug, Default)]
 pub struct CryptoEngine {
     digests: Mutex<HashMap<u64, [u8; 32]>>,
-    verdicts: Mutex<HashMap<[u8; 128], bool>>,
+    /// By algorithm tag, key, digest and signature.
+    verdicts: Mutex<HashMap<Vec<u8>, bool>>,
+}
+
+impl CryptoEngine {
+    /// The verdict of `check` on `inputs`, computed once.
+    fn verdict(&self, inputs: &[&[u8]], check: impl FnOnce() -> bool) -> bool {
+        let k = inputs.concat();
+        if let Some(v) = self.verdicts.lock().ok().and_then(|m| m.get(&k).copied()) {
+            return v;
+        }
+        let v = check();
+        if let Ok(mut m) = self.verdicts.lock() {
+            m.insert(k, v);
+        }
+        v
+    }
 }
 
 /// The simulated board.
@@ -677,21 +693,14 @@ impl hal::Crypto for Mcu<'_> {
     }
 
     fn ed25519_verify(&mut self, key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
-        let mut k = [0u8; 128];
-        k[..32].copy_from_slice(key);
-        k[32..64].copy_from_slice(digest);
-        k[64..].copy_from_slice(sig);
-        if let Some(v) = self.crypto.verdicts.lock().ok().and_then(|m| m.get(&k).copied()) {
-            return v;
-        }
-        let v = ed25519_dalek::VerifyingKey::from_bytes(key).is_ok_and(|vk| {
-            vk.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(sig))
-                .is_ok()
-        });
-        if let Ok(mut m) = self.crypto.verdicts.lock() {
-            m.insert(k, v);
-        }
-        v
+        self.crypto.verdict(&[b"ed25519", key, digest, sig], || {
+            hal::verify_ed25519(key, digest, sig)
+        })
+    }
+
+    fn p256_verify(&mut self, key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+        self.crypto
+            .verdict(&[b"p256", key, digest, sig], || hal::verify_p256(key, digest, sig))
     }
 }
 

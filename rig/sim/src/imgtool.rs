@@ -3,6 +3,7 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use fut::image::{self, Descriptor, ImageHeader, Version};
+use fut::PublicKey;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
@@ -55,6 +56,11 @@ pub fn default_test_key() -> SigningKey {
     test_key("default")
 }
 
+/// The public half of a signing key, as the bootloader's key table holds it.
+pub fn public_key(key: &SigningKey) -> PublicKey {
+    PublicKey::Ed25519(key.verifying_key().to_bytes())
+}
+
 /// Builds a signed image: header, body (descriptor + payload), TLVs (key hash, SHA-256, Ed25519).
 pub fn build_image(spec: &ImageSpec, key: &SigningKey) -> Vec<u8> {
     let hdr = ImageHeader {
@@ -82,10 +88,11 @@ fn body(spec: &ImageSpec) -> Vec<u8> {
     body
 }
 
-/// Appends the unprotected TLV area to header + body.
+/// Appends the unprotected TLV area to header + body, as imgtool does: the key hash is that of
+/// the DER SubjectPublicKeyInfo ([`PublicKey::key_hash`]) and Ed25519 signs the SHA-256 digest.
 fn sign_into(image_bytes: &mut Vec<u8>, key: &SigningKey) {
     let digest: [u8; 32] = Sha256::digest(&image_bytes[..]).into();
-    let keyhash: [u8; 32] = Sha256::digest(key.verifying_key().as_bytes()).into();
+    let keyhash = public_key(key).key_hash();
     let sig = key.sign(&digest).to_bytes();
     let entries: [(u16, &[u8]); 3] = [
         (image::TLV_KEYHASH, &keyhash),
@@ -163,6 +170,17 @@ mod tests {
         let total = u16::from_le_bytes([img[tlv + 2], img[tlv + 3]]) as usize;
         assert_eq!(img.len(), tlv + total);
         assert_eq!(&img[32..36], b"CPFW");
+    }
+
+    #[test]
+    fn the_key_hash_is_that_of_the_spki_der_as_imgtool_makes_it() {
+        let key = default_test_key();
+        let img = build_image(&ImageSpec::new(parse_version("1.0.0").unwrap(), 100), &key);
+        let tlv = 32 + 100 + 4;
+        assert_eq!(u16::from_le_bytes([img[tlv], img[tlv + 1]]), image::TLV_KEYHASH);
+        let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        spki.extend_from_slice(key.verifying_key().as_bytes());
+        assert_eq!(&img[tlv + 4..tlv + 36], Sha256::digest(&spki).as_slice());
     }
 
     #[test]

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use fut::boot::Mode;
 use fut::image::{Version, DESC_HEALTH_FAILS};
-use fut::Variant;
+use fut::{PublicKey, Variant};
 
 use crate::board::{Firmware, SimBoard, Update};
 use crate::board_profile::BoardProfile;
 use crate::flash::NorFlash;
-use crate::imgtool::{build_image, default_test_key, ImageSpec};
+use crate::imgtool::{build_image, default_test_key, public_key, ImageSpec};
 
 /// Everything needed to build the board at its baseline.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct Scenario {
     pub old_version: Version,
     pub new_image: Arc<Vec<u8>>,
     pub new_version: Version,
+    /// The key the bootloader and the application trust.
+    pub key: PublicKey,
     /// The update never passes its health check (a revert scenario).
     pub bad_update: bool,
     pub seed: u64,
@@ -56,6 +58,7 @@ impl Scenario {
             old_version: OLD_VERSION,
             new_image: Arc::new(new),
             new_version: NEW_VERSION,
+            key: public_key(&key),
             bad_update: false,
             seed: 1,
         }
@@ -66,7 +69,8 @@ impl Scenario {
         self
     }
 
-    /// Makes the update one that fails its health check and must be reverted.
+    /// Makes the update one that fails its health check and must be reverted (signed with the
+    /// default test key, which the scenario must trust).
     pub fn with_bad_update(mut self) -> Self {
         let key = default_test_key();
         let body = (self.new_image.len() as u32).saturating_sub(32 + 144);
@@ -77,8 +81,7 @@ impl Scenario {
     }
 
     pub fn firmware(&self) -> Firmware {
-        let key = default_test_key().verifying_key().to_bytes();
-        Firmware::new(self.profile.layout, self.mode, self.variant, key, self.permanent)
+        Firmware::new(self.profile.layout, self.mode, self.variant, self.key, self.permanent)
     }
 
     /// The flash as the probe leaves it: the old image in the primary slot, the rest erased.

@@ -1,0 +1,173 @@
+//! Images signed by MCUboot's own imgtool (fixtures/imgtool, made by its make.sh) decode as
+//! imgtool made them: version, digest, key hash (of the key's DER SubjectPublicKeyInfo) and
+//! signature; a flipped byte and a wrong key are caught; algorithms cutpoint does not verify
+//! are named, never passed as valid.
+
+use std::path::PathBuf;
+
+use cutpoint_inspect::{decode_image, render_image_text, ImageReport, Validity};
+use fut::PublicKey;
+use sha2::{Digest, Sha256, Sha384};
+
+/// imgtool's layout for these images: `--header-size 0x200`, 8 KiB bodies, no protected TLVs.
+const HDR: usize = 0x200;
+const BODY: usize = 0x2000;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/imgtool")
+}
+
+fn image(name: &str) -> Vec<u8> {
+    std::fs::read(dir().join("images").join(name)).unwrap()
+}
+
+/// The DER inside a PEM key file.
+fn der(key: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(dir().join("keys").join(key)).unwrap();
+    let (label, der) = pem_rfc7468::decode_vec(text.as_bytes()).unwrap();
+    assert_eq!(label, "PUBLIC KEY");
+    der
+}
+
+fn key(name: &str) -> PublicKey {
+    PublicKey::from_spki_der(&der(name)).unwrap()
+}
+
+fn check_valid(r: &ImageReport, img: &[u8], pem: &str, algorithm: &str, version: &str) {
+    assert_eq!(r.validity, Validity::Valid, "{}", render_image_text(r));
+    let h = r.header.as_ref().unwrap();
+    assert_eq!(h.version, version);
+    assert_eq!((h.hdr_size as usize, h.img_size as usize), (HDR, BODY));
+    let digest = hex::encode(Sha256::digest(&img[..HDR + BODY]));
+    assert_eq!(r.hash.computed.as_deref(), Some(digest.as_str()));
+    assert_eq!(r.hash.tlv.as_deref(), Some(digest.as_str()));
+    let spki_hash = hex::encode(Sha256::digest(der(pem)));
+    assert_eq!(
+        r.key.tlv.as_deref(),
+        Some(spki_hash.as_str()),
+        "KEYHASH is SHA-256 of the SPKI DER"
+    );
+    assert_eq!(r.key.expected.as_deref(), Some(spki_hash.as_str()));
+    assert_eq!(r.signature.algorithm.as_deref(), Some(algorithm));
+    assert_eq!(r.signature.verified, Some(true));
+    assert_eq!(r.signature.status, "verified");
+}
+
+#[test]
+fn ed25519_images_decode_as_imgtool_signed_them() {
+    for v in ["1.0.0", "2.0.0"] {
+        let img = image(&format!("ed25519-app-{v}.bin"));
+        let r = decode_image(&img, Some(&key("ed25519.pub.pem")));
+        check_valid(&r, &img, "ed25519.pub.pem", "Ed25519", &format!("{v}+0"));
+        assert_eq!(r.signature.kind.as_deref(), Some("ED25519"));
+        assert_eq!(r.total_size, Some(img.len() as u32));
+    }
+}
+
+#[test]
+fn p256_images_decode_as_imgtool_signed_them() {
+    for v in ["1.0.0", "2.0.0"] {
+        let img = image(&format!("ecdsa-p256-app-{v}.bin"));
+        let r = decode_image(&img, Some(&key("ecdsa-p256.pub.pem")));
+        check_valid(&r, &img, "ecdsa-p256.pub.pem", "ECDSA P-256", &format!("{v}+0"));
+        assert_eq!(r.signature.kind.as_deref(), Some("ECDSA_SIG"));
+    }
+}
+
+#[test]
+fn a_padded_confirmed_image_decodes_up_to_its_tlvs() {
+    let img = image("ed25519-app-1.0.0-confirmed.bin");
+    assert_eq!(img.len(), 0x30000, "padded to the slot");
+    let r = decode_image(&img, Some(&key("ed25519.pub.pem")));
+    check_valid(&r, &img, "ed25519.pub.pem", "Ed25519", "1.0.0+0");
+    assert_eq!(
+        r.total_size.map(|n| n as usize),
+        Some(image("ed25519-app-1.0.0.bin").len())
+    );
+}
+
+#[test]
+fn a_flipped_body_byte_is_caught() {
+    for (name, pem) in [
+        ("ed25519-app-1.0.0.bin", "ed25519.pub.pem"),
+        ("ecdsa-p256-app-1.0.0.bin", "ecdsa-p256.pub.pem"),
+    ] {
+        let mut img = image(name);
+        img[HDR + 100] ^= 0x01;
+        let r = decode_image(&img, Some(&key(pem)));
+        assert_eq!(r.validity, Validity::HashMismatch, "{name}");
+        assert!(!r.hash.matches);
+    }
+}
+
+#[test]
+fn a_flipped_signature_byte_is_caught() {
+    for (name, pem) in [
+        ("ed25519-app-1.0.0.bin", "ed25519.pub.pem"),
+        ("ecdsa-p256-app-1.0.0.bin", "ecdsa-p256.pub.pem"),
+    ] {
+        let mut img = image(name);
+        // The last byte of the signature, the TLV area's last entry.
+        let last = img.len() - 1;
+        img[last] ^= 0x01;
+        let r = decode_image(&img, Some(&key(pem)));
+        assert_eq!(r.validity, Validity::BadSignature, "{name}");
+        assert_eq!(r.signature.verified, Some(false));
+        assert_eq!(r.signature.status, "does NOT verify");
+    }
+}
+
+#[test]
+fn the_wrong_key_is_an_unknown_key() {
+    let ed = key("ed25519.pub.pem");
+    let p256 = key("ecdsa-p256.pub.pem");
+    let r = decode_image(&image("ed25519-app-1.0.0.bin"), Some(&p256));
+    assert_eq!(r.validity, Validity::UnknownKey);
+    assert_eq!(r.key.matches, Some(false));
+    assert!(r.signature.status.starts_with("not checked"), "{}", r.signature.status);
+    assert_eq!(
+        decode_image(&image("ecdsa-p256-app-1.0.0.bin"), Some(&ed)).validity,
+        Validity::UnknownKey
+    );
+    // cutpoint's own test key is not imgtool's.
+    let test_key = cutpoint_sim::imgtool::public_key(&cutpoint_sim::imgtool::default_test_key());
+    assert_eq!(
+        decode_image(&image("ed25519-app-1.0.0.bin"), Some(&test_key)).validity,
+        Validity::UnknownKey
+    );
+}
+
+#[test]
+fn rsa_and_p384_images_are_unverified_not_valid() {
+    for (name, algorithm, hash_len) in [
+        ("rsa-2048-app-1.0.0.bin", "RSA-2048", 32),
+        ("ecdsa-p384-app-1.0.0.bin", "ECDSA P-384", 48),
+    ] {
+        let img = image(name);
+        for key in [Some(key("ed25519.pub.pem")), None] {
+            let r = decode_image(&img, key.as_ref());
+            assert_eq!(r.validity, Validity::Unverified, "{name}: {}", render_image_text(&r));
+            assert_eq!(r.signature.algorithm.as_deref(), Some(algorithm));
+            assert_eq!(r.signature.verified, None);
+            let status = format!("not verified ({algorithm} is not supported by cutpoint)");
+            assert_eq!(r.signature.status, status);
+            let text = render_image_text(&r);
+            assert!(text.contains(&status), "{text}");
+            assert!(text.contains("verdict: unverified ("), "{text}");
+            // The hash is still checked, with the image's own algorithm.
+            assert!(r.hash.matches, "{name}");
+            assert_eq!(r.hash.tlv.as_ref().map(|h| h.len() / 2), Some(hash_len));
+            assert_eq!(r.total_size, Some(img.len() as u32));
+        }
+        let mut bad = img.clone();
+        bad[HDR + 7] ^= 0x80;
+        assert_eq!(decode_image(&bad, None).validity, Validity::HashMismatch, "{name}");
+    }
+    let p384 = image("ecdsa-p384-app-1.0.0.bin");
+    let r = decode_image(&p384, None);
+    assert_eq!(r.hash.algorithm, "SHA384");
+    assert_eq!(
+        r.hash.computed.as_deref(),
+        Some(hex::encode(Sha384::digest(&p384[..HDR + BODY])).as_str())
+    );
+}
