@@ -1,11 +1,13 @@
 //! Swap using a scratch area, one sector-sized region at a time from the top of the slots,
 //! with a status record after each of the three copy steps so a cut can resume.
 
+use super::affirm::{affirm, SWAP_FIELDS};
+use super::journal::SwapState;
 use super::{ops, BootConfig};
 use crate::hal::{Flash, FlashError, Hal};
 use crate::image;
 use crate::layout::{Area, Slot};
-use crate::trailer::{self, Flag, SwapType};
+use crate::trailer::{self, Field, Fields, SwapType};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -26,6 +28,7 @@ pub fn start<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType) -> 
         write_revert_journal(hal, cfg, swap_size)?;
     }
     init_primary(hal, cfg, kind, swap_size)?;
+    affirm(hal, cfg, &SwapState::running(kind, swap_size, None), SWAP_FIELDS)?;
     run(hal, cfg, kind, swap_size, None)
 }
 
@@ -105,7 +108,7 @@ pub fn run<H: Hal + ?Sized>(
             );
         }
     }
-    finish(hal, cfg, kind)?;
+    finish(hal, cfg, kind, swap_size)?;
     say!(hal, "boot: swap-done type={}", kind.name());
     Ok(())
 }
@@ -211,57 +214,16 @@ pub fn read_scratch_marker<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -
 }
 
 /// Marks the swap complete: image_ok first (for permanent swaps and reverts), then copy_done,
-/// then a clean scratch area.
-fn finish<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType) -> Result<(), FwError> {
+/// then a clean scratch area. Each flag must read set on every read before the next step: a
+/// torn flag is programmed again, or the trailer rewritten (see `affirm.rs`).
+fn finish<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, swap_size: u32) -> Result<(), FwError> {
+    let mut st = SwapState::running(kind, swap_size, Some((swap_size / cfg.layout.sector_size, 3)));
     if kind != SwapType::Test {
-        set_flag(flash, cfg, kind, FlagField::ImageOk)?;
+        st.image_ok = true;
+        affirm(flash, cfg, &st, Fields::of(&[Field::ImageOk]))?;
     }
-    set_flag(flash, cfg, kind, FlagField::CopyDone)?;
+    st.copy_done = true;
+    affirm(flash, cfg, &st, Fields::of(&[Field::CopyDone]))?;
     ops::erase_backwards(flash, cfg.layout.scratch, cfg.layout.sector_size)?;
     Ok(())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FlagField {
-    ImageOk,
-    CopyDone,
-}
-
-/// Sets a trailer flag. A torn flag (reads neither set nor erased) cannot be programmed again
-/// on an ECC part, so the trailer is rewritten whole instead.
-fn set_flag<F: Flash + ?Sized>(
-    flash: &mut F,
-    cfg: &BootConfig,
-    kind: SwapType,
-    field: FlagField,
-) -> Result<(), FwError> {
-    let primary = cfg.layout.primary;
-    let t = trailer::read(flash, primary)?;
-    let current = match field {
-        FlagField::ImageOk => t.image_ok,
-        FlagField::CopyDone => t.copy_done,
-    };
-    match current {
-        Flag::Set => Ok(()),
-        Flag::Unset => {
-            match field {
-                FlagField::ImageOk => trailer::write_image_ok(flash, primary)?,
-                FlagField::CopyDone => trailer::write_copy_done(flash, primary)?,
-            }
-            Ok(())
-        }
-        Flag::Bad => {
-            ops::erase_trailer(flash, cfg, Slot::Primary)?;
-            trailer::write_swap_size(flash, primary, t.swap_size)?;
-            trailer::write_swap_info(flash, primary, kind)?;
-            if kind != SwapType::Test {
-                trailer::write_image_ok(flash, primary)?;
-            }
-            if field == FlagField::CopyDone {
-                trailer::write_copy_done(flash, primary)?;
-            }
-            trailer::write_magic(flash, primary)?;
-            Ok(())
-        }
-    }
 }
