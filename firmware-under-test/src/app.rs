@@ -89,27 +89,34 @@ fn confirmed(r: &trailer::Reading) -> bool {
     image_ok || no_trailer
 }
 
-/// Writes image_ok and checks it reads set on every read. A torn image_ok (a cut inside an
-/// earlier confirm) is programmed again; where the part refuses that (ECC) or it still does not
-/// read steadily, the trailer is rewritten whole (a cut in between leaves no trailer at all,
-/// which boots this image as permanent). A weak magic is programmed again too, so every reader
-/// of the trailer sees the same thing.
+/// Writes image_ok (the commit: the confirm line follows the write at once) and checks that it
+/// reads set on every read. A torn image_ok (a cut inside an earlier confirm) is programmed
+/// again; where the part refuses that (ECC) or it still does not read steadily, the trailer is
+/// rewritten whole (a cut in between leaves no trailer at all, which boots this image as
+/// permanent). A weak magic is programmed again too, so every reader of the trailer sees the
+/// same thing.
 fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    let mut steady = false;
-    for _ in 0..2 {
-        match trailer::write_image_ok(hal, primary) {
-            Ok(()) => {}
-            Err(FlashError::ProgramRefused { .. }) => break,
-            Err(e) => return Err(e.into()),
-        }
-        let r = trailer::read_settled(hal, primary)?;
-        if r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk) {
-            steady = true;
-            break;
-        }
+    let written = match trailer::write_image_ok(hal, primary) {
+        Ok(()) => true,
+        Err(FlashError::ProgramRefused { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if written {
+        say!(hal, "app: confirm version={}", me);
     }
-    let r = trailer::read_settled(hal, primary)?;
+    let mut r = trailer::read_settled(hal, primary)?;
+    let mut steady = written && image_ok_steady(&r);
+    if written && !steady {
+        steady = match trailer::write_image_ok(hal, primary) {
+            Ok(()) => {
+                r = trailer::read_settled(hal, primary)?;
+                image_ok_steady(&r)
+            }
+            Err(FlashError::ProgramRefused { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+    }
     if steady && !r.steady(Field::Magic) && r.trailer.magic == Magic::Good {
         steady = match trailer::write_magic(hal, primary) {
             Ok(()) => trailer::read_settled(hal, primary)?.steady(Field::Magic),
@@ -120,8 +127,14 @@ fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig
     if !steady {
         rewrite_confirmed(hal, cfg, &r.trailer)?;
     }
-    say!(hal, "app: confirm version={}", me);
+    if !written {
+        say!(hal, "app: confirm version={}", me);
+    }
     Ok(())
+}
+
+fn image_ok_steady(r: &trailer::Reading) -> bool {
+    r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
 }
 
 /// Erases the primary trailer and writes it back confirmed.
