@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cutpoint_bench::{RigError, RigErrorKind};
-use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan};
+use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_report::{Landing, LogLine};
 use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
@@ -381,7 +381,7 @@ impl Target for SimTarget {
         }
         Ok(ControlObservation {
             console: lines(&rec.log),
-            ops: Some(op_spans(&rec.log.ops)),
+            ops: Some(op_spans(&rec.log.ops, &region_map(&self.scenario.profile.layout))),
             dump: self.dump(&board.flash),
             dump_base: self.dump_range().0,
         })
@@ -442,7 +442,7 @@ impl Target for SimTarget {
         });
         Ok(RecoveryTimeline {
             console: lines(&log),
-            ops: Some(op_spans(&log.ops)),
+            ops: Some(op_spans(&log.ops, &region_map(&self.scenario.profile.layout))),
         })
     }
 }
@@ -479,12 +479,19 @@ impl LaterCuts {
     }
 }
 
-fn op_spans(ops: &[OpRecord]) -> Vec<OpSpan> {
+fn op_spans(ops: &[OpRecord], map: &RegionMap) -> Vec<OpSpan> {
     ops.iter()
         .map(|r| OpSpan {
             index: r.index,
             start_us: r.start_us,
             end_us: r.end_us,
+            regions: RegionSet::touched_by(r.addr, r.len, map),
         })
         .collect()
+}
+
+/// The named regions of a layout: slots, scratch, and the trailer at the end of each.
+pub fn region_map(l: &fut::layout::Layout) -> RegionMap {
+    let range = |a: fut::layout::Area| a.offset..a.end();
+    RegionMap::of_areas(range(l.primary), range(l.secondary), range(l.scratch), l.trailer_size())
 }

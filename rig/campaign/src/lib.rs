@@ -16,6 +16,7 @@ mod model;
 mod partition;
 mod plan;
 mod raw;
+mod region;
 mod station;
 
 pub use check::{campaign_summary, check_file, station_summary, CheckSummary, FileKind};
@@ -34,6 +35,7 @@ pub use model::{
     Upgrade, Variant,
 };
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
+pub use region::{FlashRegion, RegionMap, RegionSet};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
 pub use station::{
     load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
