@@ -173,7 +173,10 @@ impl Field {
     /// The field holding the byte at `offset` of the fixed-field block.
     fn at(offset: usize) -> Field {
         let from_end = TRAILER_INFO_SIZE - offset as u32;
-        match Field::ALL.into_iter().find(|f| from_end <= f.from_end() && from_end > f.from_end() - f.len()) {
+        match Field::ALL
+            .into_iter()
+            .find(|f| from_end <= f.from_end() && from_end > f.from_end() - f.len())
+        {
             Some(f) => f,
             None => Field::Magic,
         }
@@ -334,7 +337,12 @@ pub fn read<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<Trailer, Fla
 /// flag when set, swap_info and swap_size as they are). Programming the same value once more
 /// makes a weak bit solid on parts that allow a second program of a word (the nRF52840 allows
 /// two between erases); an ECC part refuses it (`ProgramRefused`).
-pub fn program_field<F: Flash + ?Sized>(flash: &mut F, area: Area, field: Field, want: &Trailer) -> Result<(), FlashError> {
+pub fn program_field<F: Flash + ?Sized>(
+    flash: &mut F,
+    area: Area,
+    field: Field,
+    want: &Trailer,
+) -> Result<(), FlashError> {
     let flag = |f: Flag| if f == Flag::Set { FLAG_SET } else { ERASED };
     match field {
         Field::Magic if want.magic == Magic::Good => write_magic(flash, area),

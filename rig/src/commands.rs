@@ -504,7 +504,14 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         }
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    let v = cutpoint::judge::judge(&expect, committed, &obs.console, obs.reset_from, &obs.dump, obs.dump_base);
+    let v = cutpoint::judge::judge(
+        &expect,
+        committed,
+        &obs.console,
+        obs.reset_from,
+        &obs.dump,
+        obs.dump_base,
+    );
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
     // A bench cannot fingerprint its flash at the cut; there the outcome is what is compared.
     let same_bits = recorded.post_cut_state.is_none()

@@ -220,7 +220,14 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         ops: control.ops.as_deref(),
         update_size: spec.update_size,
     };
-    let verdict = judge(&spec.expect, false, &control.console, None, &control.dump, control.dump_base);
+    let verdict = judge(
+        &spec.expect,
+        false,
+        &control.console,
+        None,
+        &control.dump,
+        control.dump_base,
+    );
     let phases = campaign::find_phases(spec.campaign, &tl);
     let mut reasons = verdict.reasons.clone();
     if let Err(e) = &phases {

@@ -512,7 +512,11 @@ mod tests {
         let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
         let v = judge(&exp, false, &c, at, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
-        assert!(v.warnings.iter().any(|w| w.starts_with("unconfirmed")), "{:?}", v.warnings);
+        assert!(
+            v.warnings.iter().any(|w| w.starts_with("unconfirmed")),
+            "{:?}",
+            v.warnings
+        );
         // Without the reset the rig saw nothing, and says so.
         let v = judge(&exp, false, &console, None, &dump, base);
         assert!(v.reasons.iter().any(|r| r.contains("was not reset")), "{:?}", v.reasons);
@@ -524,15 +528,29 @@ mod tests {
         let mut c = console.clone();
         let at = Some(c.len());
         let v = judge(&exp, false, &c, at, &dump, base);
-        assert!(v.reasons.iter().any(|r| r.starts_with("nothing booted at a plain reset")), "{:?}", v.reasons);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("nothing booted at a plain reset")),
+            "{:?}",
+            v.reasons
+        );
         c.push(line("boot: start"));
         c.push(line("boot: halt reason=no-bootable-image"));
         let v = judge(&exp, false, &c, at, &dump, base);
-        assert!(v.reasons.iter().any(|r| r.starts_with("bricked at a plain reset")), "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("bricked at a plain reset")),
+            "{:?}",
+            v.reasons
+        );
         let (mut c, at) = with_reset(&console, "2.0.0+0", "app: health fail");
         c.push(line("boot: start"));
         let v = judge(&exp, false, &c, at, &dump, base);
-        assert!(v.reasons.iter().any(|r| r.starts_with("did not settle again")), "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("did not settle again")),
+            "{:?}",
+            v.reasons
+        );
     }
 
     #[test]

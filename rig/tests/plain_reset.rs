@@ -57,18 +57,28 @@ fn every_settled_recovery_is_followed_by_a_plain_reset_that_boots_the_same_image
     for item in &plan.items {
         let chain: Vec<&CutPoint> = item.chain.iter().collect();
         let obs = setup.target.run_chain(0, &item.id, &chain, &rules).unwrap();
-        let at = obs.reset_from.unwrap_or_else(|| panic!("{}: no reset after settling", item.id));
+        let at = obs
+            .reset_from
+            .unwrap_or_else(|| panic!("{}: no reset after settling", item.id));
         let (recovery, reset) = obs.console.split_at(at);
         assert!(settled(&recovery.last().unwrap().text), "{}: {recovery:?}", item.id);
         assert!(reset[0].text.starts_with("boot: start"), "{}: {reset:?}", item.id);
         assert!(settled(&reset.last().unwrap().text), "{}: {reset:?}", item.id);
-        assert!(reset[0].t_us > recovery.last().unwrap().t_us, "{}: times go on", item.id);
+        assert!(
+            reset[0].t_us > recovery.last().unwrap().t_us,
+            "{}: times go on",
+            item.id
+        );
         assert!(
             reset.iter().any(|l| l.text.starts_with("boot: jump version=2.0.0+0")),
             "{}: {reset:?}",
             item.id
         );
-        assert!(!reset.iter().any(|l| l.text.starts_with("boot: swap-")), "{}: {reset:?}", item.id);
+        assert!(
+            !reset.iter().any(|l| l.text.starts_with("boot: swap-")),
+            "{}: {reset:?}",
+            item.id
+        );
 
         // Without the rule, no reset; the timeline a later cut is planned on never has one.
         let plain = RecoveryRules {

@@ -19,17 +19,22 @@
 
 use super::journal::{self, SwapState};
 use super::BootConfig;
-use crate::hal::{Flash, FlashError};
+use crate::hal::{Console, Flash, FlashError};
 use crate::trailer::{self, Field, Fields, TRAILER_INFO_BYTES};
 use crate::variant::Variant;
-use crate::FwError;
+use crate::{say, FwError};
 
 /// What a resumed swap relies on: magic, type and size (and the last status record).
 pub const SWAP_FIELDS: Fields = Fields::of(&[Field::Magic, Field::SwapInfo, Field::SwapSize]);
 
 /// Makes `fields` of the primary trailer, and the last status record of `st`, read `st`'s
 /// values on every read.
-pub fn affirm<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapState, fields: Fields) -> Result<(), FwError> {
+pub fn affirm<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    st: &SwapState,
+    fields: Fields,
+) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     let want = st.trailer();
     let want_bytes = trailer::encode(&want);
@@ -52,22 +57,39 @@ pub fn affirm<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapState
         for f in wrong.iter() {
             // Programming only clears bits: a field with a 0 where it needs a 1 is beyond it.
             if !programmable(&r.raw, &want_bytes, f) {
-                return journal::rewrite(flash, cfg, st);
+                return rewrite(flash, cfg, st, f.name());
+            }
+            if !r.field_bytes(f).iter().all(|&b| b == trailer::ERASED) {
+                // Written before (a cut tore it, or it reads unsteadily): programmed again.
+                say!(flash, "boot: trailer-reprogram slot=primary field={}", f.name());
             }
             match trailer::program_field(flash, primary, f, &want) {
                 Ok(()) => {}
-                Err(FlashError::ProgramRefused { .. }) => return journal::rewrite(flash, cfg, st),
+                Err(FlashError::ProgramRefused { .. }) => return rewrite(flash, cfg, st, f.name()),
                 Err(e) => return Err(e.into()),
             }
         }
         if let (false, Some((idx, state))) = (status_ok, st.last) {
+            say!(flash, "boot: trailer-reprogram slot=primary field=status");
             match trailer::write_status(flash, &cfg.layout, primary, idx, state) {
                 Ok(()) => {}
-                Err(FlashError::ProgramRefused { .. }) => return journal::rewrite(flash, cfg, st),
+                Err(FlashError::ProgramRefused { .. }) => return rewrite(flash, cfg, st, "status"),
                 Err(e) => return Err(e.into()),
             }
         }
     }
+    rewrite(flash, cfg, st, "unsteady")
+}
+
+/// Rewrites the primary trailer from `st` through the journal, because `why` would not read
+/// steadily or could not be programmed again.
+pub fn rewrite<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    st: &SwapState,
+    why: &str,
+) -> Result<(), FwError> {
+    say!(flash, "boot: trailer-rewrite slot=primary field={} via=journal", why);
     journal::rewrite(flash, cfg, st)
 }
 

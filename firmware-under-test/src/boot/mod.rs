@@ -14,9 +14,9 @@ use crate::image::{self, ImageError, ImageInfo};
 use crate::layout::{Layout, Slot};
 use crate::line::ShortHex;
 use crate::trailer::SwapType;
-use journal::SwapState;
 use crate::variant::Variant;
 use crate::{say, FwError};
+use journal::SwapState;
 
 pub use decide::{decide, Action};
 

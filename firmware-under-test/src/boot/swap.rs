@@ -1,10 +1,10 @@
 //! Swap using a scratch area, one sector-sized region at a time from the top of the slots,
 //! with a status record after each of the three copy steps so a cut can resume.
 
-use super::affirm::{affirm, SWAP_FIELDS};
+use super::affirm::{affirm, rewrite, SWAP_FIELDS};
 use super::journal::SwapState;
 use super::{ops, BootConfig};
-use crate::hal::{Flash, FlashError, Hal};
+use crate::hal::{Console, Flash, FlashError, Hal};
 use crate::image;
 use crate::layout::{Area, Slot};
 use crate::trailer::{self, Field, Fields, SwapType};
@@ -95,7 +95,7 @@ pub fn run<H: Hal + ?Sized>(
             if last.is_some_and(|done| (idx, state) <= done) {
                 continue;
             }
-            step(hal, cfg, regions, idx, state)?;
+            step(hal, cfg, kind, regions, idx, state)?;
             worked = true;
         }
         if worked {
@@ -117,7 +117,14 @@ fn sector_area(slot: Area, sector: u32, n: u32) -> u32 {
     slot.offset + n * sector
 }
 
-fn step<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, regions: u32, idx: u32, state: u32) -> Result<(), FwError> {
+fn step<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    regions: u32,
+    idx: u32,
+    state: u32,
+) -> Result<(), FwError> {
     let l = &cfg.layout;
     let sec = l.sector_size;
     let n = regions - idx;
@@ -145,7 +152,8 @@ fn step<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, regions: u32, idx: u
             }
         }
     }
-    record(flash, cfg, idx, state)
+    let st = SwapState::running(kind, regions * sec, Some((idx, state)));
+    record(flash, cfg, &st)
 }
 
 fn erase_scratch<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FlashError> {
@@ -157,18 +165,21 @@ fn erase_scratch<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(
     }
 }
 
-/// Records that step `state` of region `idx` is complete.
-fn record<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32, state: u32) -> Result<(), FwError> {
+/// Records that the step `st.last` names is complete. A status record the part will not
+/// program again (a cut tore it twice, and the nRF52840 allows two programs of a word) is
+/// written into a rewritten trailer instead.
+fn record<F: Flash + Console + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapState) -> Result<(), FwError> {
+    let Some((idx, state)) = st.last else {
+        return Ok(());
+    };
     match cfg.variant {
         Variant::NoSwapStatus => Ok(()),
         Variant::SingleSectorMetadata => rewrite_single_record(flash, cfg, idx, state),
-        _ => Ok(trailer::write_status(
-            flash,
-            &cfg.layout,
-            cfg.layout.primary,
-            idx,
-            state,
-        )?),
+        _ => match trailer::write_status(flash, &cfg.layout, cfg.layout.primary, idx, state) {
+            Ok(()) => Ok(()),
+            Err(FlashError::ProgramRefused { .. }) => rewrite(flash, cfg, st, "status"),
+            Err(e) => Err(e.into()),
+        },
     }
 }
 
@@ -216,7 +227,12 @@ pub fn read_scratch_marker<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -
 /// Marks the swap complete: image_ok first (for permanent swaps and reverts), then copy_done,
 /// then a clean scratch area. Each flag must read set on every read before the next step: a
 /// torn flag is programmed again, or the trailer rewritten (see `affirm.rs`).
-fn finish<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType, swap_size: u32) -> Result<(), FwError> {
+fn finish<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    swap_size: u32,
+) -> Result<(), FwError> {
     let mut st = SwapState::running(kind, swap_size, Some((swap_size / cfg.layout.sector_size, 3)));
     if kind != SwapType::Test {
         st.image_ok = true;

@@ -35,8 +35,8 @@ pub use model::{
     Upgrade, Variant,
 };
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
-pub use region::{FlashRegion, RegionMap, RegionSet};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
+pub use region::{FlashRegion, RegionMap, RegionSet};
 pub use station::{
     load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
 };

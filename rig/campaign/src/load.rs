@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 use crate::de::{is_plain_name, Doc, Seg};
 use crate::error::FileError;
 use crate::hint;
-use crate::region::{FlashRegion, RegionSet};
 use crate::model::*;
 use crate::raw::*;
+use crate::region::{FlashRegion, RegionSet};
 use crate::station::{load_station, StationFile};
 
 /// Default console markers: the grammar of cutpoint's firmware under test.

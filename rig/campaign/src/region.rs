@@ -162,7 +162,9 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        let set: RegionSet = [FlashRegion::ScratchTrailer, FlashRegion::Primary].into_iter().collect();
+        let set: RegionSet = [FlashRegion::ScratchTrailer, FlashRegion::Primary]
+            .into_iter()
+            .collect();
         assert_eq!(set.to_string(), "primary,scratch-trailer");
         assert_eq!(RegionSet::parse(&set.to_string()), Some(set));
         assert_eq!(RegionSet::parse(""), Some(RegionSet::NONE));

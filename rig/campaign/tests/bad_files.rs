@@ -231,7 +231,10 @@ fn every_op_tables_need_points_and_known_keys() {
         "offsets = { fixed = [\"start\"] }",
         "offsets = { every_op = { regions = [\"primary-trailer\"] } }",
     );
-    let wrong = PHASES.replace("offsets = { fixed = [\"start\"] }", "offsets = { every_op = \"after\" }");
+    let wrong = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = \"after\" }",
+    );
     let text = [empty, unknown, missing, wrong]
         .iter()
         .map(|t| campaign_error_text(t))

@@ -448,10 +448,7 @@ fn every_op_with_regions_takes_only_the_operations_touching_them() {
         ..timeline()
     };
     let plan = expand_plan(&c, &tl).expect("expands");
-    let op_ids: Vec<&str> = ids(&plan.points)
-        .into_iter()
-        .filter(|id| id.contains("/op-"))
-        .collect();
+    let op_ids: Vec<&str> = ids(&plan.points).into_iter().filter(|id| id.contains("/op-")).collect();
     assert_eq!(op_ids, ["swap/op-0002-inside-0.50", "swap/op-0004-inside-0.50"]);
 
     // None of the phase's operations touches the regions: the offset is skipped, with why.
@@ -467,7 +464,13 @@ fn every_op_with_regions_takes_only_the_operations_touching_them() {
         "{}",
         skipped.reason
     );
-    assert!(c.phase("swap").unwrap().offsets.describe().iter().any(|d| d == "every_op inside-0.50 in primary-trailer,scratch-trailer"));
+    assert!(c
+        .phase("swap")
+        .unwrap()
+        .offsets
+        .describe()
+        .iter()
+        .any(|d| d == "every_op inside-0.50 in primary-trailer,scratch-trailer"));
 }
 
 #[test]

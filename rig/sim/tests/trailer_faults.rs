@@ -192,7 +192,12 @@ fn a_resumed_swap_on_a_weak_magic_survives_a_second_cut() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures: {:#?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} failures: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
 }
 
 /// The nRF52840 allows two programs of a word between erases. A cut tears the magic, the resumed
@@ -205,9 +210,20 @@ fn a_magic_torn_twice_is_rewritten_through_the_journal() {
     let rec = record(&s);
     let weak = weak_magic_cut(&s, &rec);
     let (_, recovery) = run(&s, weak.clone(), None);
-    let again = program_at(&recovery, l.primary.end() - trailer::MAGIC_FROM_END, "boot: swap-resume");
+    let again = program_at(
+        &recovery,
+        l.primary.end() - trailer::MAGIC_FROM_END,
+        "boot: swap-resume",
+    );
     let twice = (0..400)
-        .map(|seed| run(&s, weak.clone(), Some(cut(again, OpPoint::Inside { ppm: 800_000 }, seed))).0)
+        .map(|seed| {
+            run(
+                &s,
+                weak.clone(),
+                Some(cut(again, OpPoint::Inside { ppm: 800_000 }, seed)),
+            )
+            .0
+        })
         .find_map(|mut f| (!reads_steadily(&mut f, l.primary.end() - 16, 16)).then_some(f))
         .expect("a seed that leaves the magic weak again");
     let (mut flash, log) = run(&s, twice, None);
@@ -237,7 +253,13 @@ fn an_unconfirmed_image_with_a_bad_magic_confirms_itself() {
     let l = s.profile.layout;
     let rec = record(&s);
     // The flash just after the swap finished: 2.0.0 in the primary slot, not yet confirmed.
-    let done = rec.log.console.iter().find(|c| c.text.starts_with("boot: swap-done")).unwrap().t_us;
+    let done = rec
+        .log
+        .console
+        .iter()
+        .find(|c| c.text.starts_with("boot: swap-done"))
+        .unwrap()
+        .t_us;
     let last_swap_op = rec.log.ops.iter().filter(|r| r.end_us <= done).last().unwrap().index;
     let (mut flash, _) = Cursor::new(rec.clone()).post_cut(&cut(last_swap_op, OpPoint::After, 0));
     let mut torn = MAGIC;
@@ -249,7 +271,9 @@ fn an_unconfirmed_image_with_a_bad_magic_confirms_itself() {
     assert!(says(&log, "app: confirm version=2.0.0+0"), "{:#?}", log.console);
     let mut b = [0u8; 1];
     let mut flash = flash;
-    flash.read(l.primary.end() - trailer::IMAGE_OK_FROM_END, &mut b).unwrap();
+    flash
+        .read(l.primary.end() - trailer::IMAGE_OK_FROM_END, &mut b)
+        .unwrap();
     assert_eq!(b[0], trailer::FLAG_SET);
 }
 
@@ -262,7 +286,11 @@ fn a_torn_copy_done_on_ecc_flash_is_rewritten_without_losing_the_test_state() {
     let s = scenario("stm32l4", 64, 1).with_bad_update();
     let l = s.profile.layout;
     let rec = record(&s);
-    let op = program_at(&rec.log, l.primary.end() - trailer::COPY_DONE_FROM_END, "boot: swap-start");
+    let op = program_at(
+        &rec.log,
+        l.primary.end() - trailer::COPY_DONE_FROM_END,
+        "boot: swap-start",
+    );
     let mut cursor = Cursor::new(rec.clone());
     let torn = (0..400)
         .map(|seed| cursor.post_cut(&cut(op, OpPoint::Inside { ppm: 500_000 }, seed)).0)
@@ -280,5 +308,10 @@ fn a_torn_copy_done_on_ecc_flash_is_rewritten_without_losing_the_test_state() {
     assert!(cut_log.cut.is_some());
     let (_, log) = run(&s, after, None);
     assert_eq!(log.end, RunEnd::Idle, "{:#?}", log.console);
-    assert_eq!(jumps(&log).last().map(String::as_str), Some("1.0.0+0"), "{:#?}", log.console);
+    assert_eq!(
+        jumps(&log).last().map(String::as_str),
+        Some("1.0.0+0"),
+        "{:#?}",
+        log.console
+    );
 }
