@@ -149,7 +149,7 @@ impl Field {
     }
 
     /// Bytes the field occupies (padded to the trailer alignment).
-    pub const fn len(self) -> u32 {
+    pub const fn size(self) -> u32 {
         match self {
             Field::Magic => 16,
             _ => TRAILER_ALIGN,
@@ -175,7 +175,7 @@ impl Field {
         let from_end = TRAILER_INFO_SIZE - offset as u32;
         match Field::ALL
             .into_iter()
-            .find(|f| from_end <= f.from_end() && from_end > f.from_end() - f.len())
+            .find(|f| from_end <= f.from_end() && from_end > f.from_end() - f.size())
         {
             Some(f) => f,
             None => Field::Magic,
@@ -240,7 +240,7 @@ impl Reading {
     /// Bytes of one field as decoded.
     pub fn field_bytes(&self, f: Field) -> &[u8] {
         let at = field_offset(f);
-        &self.raw[at..at + f.len() as usize]
+        &self.raw[at..at + f.size() as usize]
     }
 }
 

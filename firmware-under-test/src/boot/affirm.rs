@@ -96,7 +96,7 @@ pub fn rewrite<F: Flash + Console + ?Sized>(
 /// Whether programming `want` over `have` can give `want` for field `f`.
 fn programmable(have: &[u8; TRAILER_INFO_BYTES], want: &[u8; TRAILER_INFO_BYTES], f: Field) -> bool {
     let at = trailer::field_offset(f);
-    let range = at..at + f.len() as usize;
+    let range = at..at + f.size() as usize;
     have[range.clone()].iter().zip(&want[range]).all(|(h, w)| h & w == *w)
 }
 

@@ -260,7 +260,7 @@ fn an_unconfirmed_image_with_a_bad_magic_confirms_itself() {
         .find(|c| c.text.starts_with("boot: swap-done"))
         .unwrap()
         .t_us;
-    let last_swap_op = rec.log.ops.iter().filter(|r| r.end_us <= done).last().unwrap().index;
+    let last_swap_op = rec.log.ops.iter().rev().find(|r| r.end_us <= done).unwrap().index;
     let (mut flash, _) = Cursor::new(rec.clone()).post_cut(&cut(last_swap_op, OpPoint::After, 0));
     let mut torn = MAGIC;
     torn[15] &= 0x0f;
