@@ -6,7 +6,7 @@ use crate::hal::{Flash, FlashError, Hal, Offer};
 use crate::image::{self, ImageError, Version};
 use crate::layout::{Layout, Slot};
 use crate::line::ShortHex;
-use crate::trailer::{self, Flag, Magic, SwapType};
+use crate::trailer::{self, Field, Flag, Magic, SwapType};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -48,8 +48,9 @@ pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<AppExit, FwE
     let hash = image::read_hash(hal, primary).unwrap_or([0; 32]);
     say!(hal, "app: banner version={} hash={}", me, ShortHex(&hash));
     let desc = image::read_descriptor(hal, primary).unwrap_or_default();
-    let own = trailer::read(hal, primary)?;
-    let pending = own.magic == Magic::Good && own.image_ok != Flag::Set;
+    let reading = trailer::read_settled(hal, primary)?;
+    let own = reading.trailer;
+    let pending = !confirmed(&reading);
     if pending {
         say!(hal, "app: first-boot version={} pending=confirm", me);
         if cfg.variant == Variant::ConfirmAtBoot {
@@ -75,25 +76,76 @@ fn image_fault(e: ImageError) -> FwError {
     }
 }
 
-/// Writes image_ok. A torn image_ok (a cut inside an earlier confirm) is programmed again; on an
-/// ECC part, which refuses that, the trailer is rewritten whole (a cut in between leaves no
-/// trailer at all, which boots this image as permanent).
+/// Whether the running image is confirmed for good: image_ok reads set on every read, or the
+/// slot has no trailer at all (an image flashed by a probe). Anything else (a good magic
+/// without image_ok, a torn or weak magic, a weak image_ok) may be reverted by some later
+/// boot, so the image confirms itself once its health check passes. MCUboot's own
+/// `boot_set_confirmed` gives up on a BAD primary magic (`BOOT_EBADVECT`); an application that
+/// stops there runs unconfirmed until a boot reads the magic good and reverts it.
+fn confirmed(r: &trailer::Reading) -> bool {
+    let t = &r.trailer;
+    let image_ok = t.image_ok == Flag::Set && r.steady(Field::ImageOk);
+    let no_trailer = t.magic == Magic::Unset && t.image_ok == Flag::Unset && r.unsteady.is_empty();
+    image_ok || no_trailer
+}
+
+/// Writes image_ok (the commit: the confirm line follows the write at once) and checks that it
+/// reads set on every read. A torn image_ok (a cut inside an earlier confirm) is programmed
+/// again; where the part refuses that (ECC) or it still does not read steadily, the trailer is
+/// rewritten whole (a cut in between leaves no trailer at all, which boots this image as
+/// permanent). A weak magic is programmed again too, so every reader of the trailer sees the
+/// same thing.
 fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    match trailer::write_image_ok(hal, primary) {
-        Ok(()) => {}
-        Err(FlashError::ProgramRefused { .. }) => {
-            let t = trailer::read(hal, primary)?;
-            ops::erase_trailer_of(hal, &cfg.layout, Slot::Primary)?;
-            trailer::write_swap_size(hal, primary, t.swap_size)?;
-            trailer::write_swap_info(hal, primary, t.swap_type().unwrap_or(SwapType::Test))?;
-            trailer::write_copy_done(hal, primary)?;
-            trailer::write_image_ok(hal, primary)?;
-            trailer::write_magic(hal, primary)?;
-        }
+    let written = match trailer::write_image_ok(hal, primary) {
+        Ok(()) => true,
+        Err(FlashError::ProgramRefused { .. }) => false,
         Err(e) => return Err(e.into()),
+    };
+    if written {
+        say!(hal, "app: confirm version={}", me);
     }
-    say!(hal, "app: confirm version={}", me);
+    let mut r = trailer::read_settled(hal, primary)?;
+    let mut steady = written && image_ok_steady(&r);
+    if written && !steady {
+        steady = match trailer::write_image_ok(hal, primary) {
+            Ok(()) => {
+                r = trailer::read_settled(hal, primary)?;
+                image_ok_steady(&r)
+            }
+            Err(FlashError::ProgramRefused { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+    }
+    if steady && !r.steady(Field::Magic) && r.trailer.magic == Magic::Good {
+        steady = match trailer::write_magic(hal, primary) {
+            Ok(()) => trailer::read_settled(hal, primary)?.steady(Field::Magic),
+            Err(FlashError::ProgramRefused { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+    }
+    if !steady {
+        rewrite_confirmed(hal, cfg, &r.trailer)?;
+    }
+    if !written {
+        say!(hal, "app: confirm version={}", me);
+    }
+    Ok(())
+}
+
+fn image_ok_steady(r: &trailer::Reading) -> bool {
+    r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
+}
+
+/// Erases the primary trailer and writes it back confirmed.
+fn rewrite_confirmed<F: Flash + ?Sized>(hal: &mut F, cfg: &AppConfig, t: &trailer::Trailer) -> Result<(), FwError> {
+    let primary = cfg.layout.primary;
+    ops::erase_trailer_of(hal, &cfg.layout, Slot::Primary)?;
+    trailer::write_swap_size(hal, primary, t.swap_size)?;
+    trailer::write_swap_info(hal, primary, t.swap_type().unwrap_or(SwapType::Test))?;
+    trailer::write_copy_done(hal, primary)?;
+    trailer::write_image_ok(hal, primary)?;
+    trailer::write_magic(hal, primary)?;
     Ok(())
 }
 

@@ -639,6 +639,26 @@ impl Bench {
         Ok((cap.lines, true))
     }
 
+    /// Resets the settled device through the probe (no cut, the update left as staged) and reads
+    /// its console until it settles again; times count from the power-on at `t_on`.
+    fn plain_reset(&mut self, cfg: &BenchConfig, t_on: u64) -> RigResult<Vec<LogLine>> {
+        self.drain()?;
+        self.probe.attach()?;
+        let t_reset = self.clock.now_us();
+        self.probe.reset()?;
+        let mut cap = Capture::new(cfg, t_reset);
+        self.capture(&mut cap)?;
+        let shift = t_reset.saturating_sub(t_on);
+        Ok(cap
+            .lines
+            .into_iter()
+            .map(|l| LogLine {
+                t_us: l.t_us + shift,
+                text: l.text,
+            })
+            .collect())
+    }
+
     fn capture(&mut self, cap: &mut Capture) -> RigResult<()> {
         while !cap.over() {
             if let Some(line) = self.read(cap.wait())? {
@@ -732,12 +752,24 @@ impl Bench {
             }
         }
         let was_unfired = unfired.is_some();
-        let (console, retriggered) = match unfired {
-            Some(lines) => (lines, false),
+        let (mut console, retriggered, t_on) = match unfired {
+            Some(lines) => (lines, false, None),
             None => {
                 let t_on = self.power_on(None, cfg)?;
-                self.recover(cfg, t_on, rules)?
+                let (lines, retriggered) = self.recover(cfg, t_on, rules)?;
+                (lines, retriggered, Some(t_on))
             }
+        };
+        // Only a device that settled after the cut gets the plain reset.
+        let settled = console.last().is_some_and(|l| cfg.markers.settled.is_match(&l.text));
+        let reset_from = match t_on {
+            Some(t_on) if rules.reset_after && settled => {
+                let at = console.len();
+                let after = self.plain_reset(cfg, t_on)?;
+                console.extend(after);
+                Some(at)
+            }
+            _ => None,
         };
         let (dump, dump_base) = self.dump(cfg)?;
         let final_state = Some(fingerprint(&dump));
@@ -752,6 +784,7 @@ impl Bench {
             committed,
             retriggered,
             unfired: was_unfired,
+            reset_from,
         })
     }
 }

@@ -803,10 +803,20 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     for (n, l) in obs.landings.iter().enumerate() {
         outln!("--- cut {}: {} ---", n + 1, cutpoint_report::describe_landing(l));
     }
-    for l in &obs.console {
+    for (i, l) in obs.console.iter().enumerate() {
+        if obs.reset_from == Some(i) {
+            outln!("--- plain reset (no cut) after the device settled ---");
+        }
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    let v = cutpoint::judge::judge(&expect, committed, &obs.console, &obs.dump, obs.dump_base);
+    let v = cutpoint::judge::judge(
+        &expect,
+        committed,
+        &obs.console,
+        obs.reset_from,
+        &obs.dump,
+        obs.dump_base,
+    );
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
     // A bench cannot fingerprint its flash at the cut; there the outcome is what is compared.
     let same_bits = recorded.post_cut_state.is_none()

@@ -262,7 +262,14 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         ops: control.ops.as_deref(),
         update_size: spec.update_size,
     };
-    let verdict = judge(&spec.expect, false, &control.console, &control.dump, control.dump_base);
+    let verdict = judge(
+        &spec.expect,
+        false,
+        &control.console,
+        None,
+        &control.dump,
+        control.dump_base,
+    );
     let phases = campaign::find_phases(spec.campaign, &tl);
     let expect_commit = spec.campaign.target.confirms() && spec.expect.final_version == spec.expect.new_version;
     let unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
@@ -359,6 +366,7 @@ pub fn recovery_rules(exp: &Expectations) -> RecoveryRules {
     RecoveryRules {
         retrigger_on: Some(exp.markers.rejected.clone()),
         commit: commit_marker(exp),
+        reset_after: true,
     }
 }
 
@@ -671,7 +679,7 @@ fn run_one(
         Some(v) => v,
         None => {
             let report = decoded_flash(spec, &obs, decoded);
-            let v = judge_decoded(&spec.expect, committed, &obs.console, &report);
+            let v = judge_decoded(&spec.expect, committed, &obs.console, obs.reset_from, &report);
             if let (Some(k), Ok(mut m)) = (key, verdicts.lock()) {
                 bounded_insert(&mut m, k, v.clone());
             }

@@ -66,8 +66,17 @@ fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
 }
 
 /// Applies the pass rule. `committed`: the update had committed at the cut instant.
-pub fn judge(exp: &Expectations, committed: bool, console: &[LogLine], dump: &[u8], dump_base: u32) -> Verdict {
-    judge_decoded(exp, committed, console, &decode(exp, dump, dump_base))
+/// `reset_from`: where in `console` the run after a plain reset begins, when the target took
+/// one once the device settled.
+pub fn judge(
+    exp: &Expectations,
+    committed: bool,
+    console: &[LogLine],
+    reset_from: Option<usize>,
+    dump: &[u8],
+    dump_base: u32,
+) -> Verdict {
+    judge_decoded(exp, committed, console, reset_from, &decode(exp, dump, dump_base))
 }
 
 /// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
@@ -76,18 +85,31 @@ pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
 }
 
 /// The pass rule over an already decoded flash.
-pub fn judge_decoded(exp: &Expectations, committed: bool, console: &[LogLine], report: &FlashReport) -> Verdict {
+pub fn judge_decoded(
+    exp: &Expectations,
+    committed: bool,
+    console: &[LogLine],
+    reset_from: Option<usize>,
+    report: &FlashReport,
+) -> Verdict {
     let m = &exp.markers;
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
-    let booted = boots(console, m);
+    let (recovery, reset) = console.split_at(reset_from.map_or(console.len(), |i| i.min(console.len())));
+    let booted = boots(recovery, m);
     let slots = slot_states(report);
-    check_safety(exp, committed, &booted, console, &mut reasons);
-    let last = booted.last();
+    check_safety(exp, committed, &booted, recovery, &mut reasons);
+    let mut last = booted.last();
+    let after_reset;
     if !booted.is_empty() {
-        check_liveness(exp, last, console, &mut reasons);
+        check_liveness(exp, last, recovery, &mut reasons);
+        if reset_from.is_some() {
+            after_reset = boots(reset, m);
+            check_reset(exp, last, &after_reset, reset, &mut reasons);
+            last = after_reset.last().or(last);
+        }
         if let Some(b) = last {
-            check_running_image(b, report, &mut reasons, &mut warnings);
+            check_running_image(b, report, reset_from.is_some(), &mut reasons, &mut warnings);
         }
     }
     check_metadata(report, &mut warnings);
@@ -169,11 +191,58 @@ fn check_liveness(exp: &Expectations, last: Option<&Boot>, console: &[LogLine], 
     }
 }
 
+/// What the device did at a plain reset (no cut) after it settled on `settled`: it must boot
+/// that same image again and settle again. A test image that was never confirmed is reverted
+/// here by an MCUboot-style bootloader: that is an update that did not stick.
+fn check_reset(
+    exp: &Expectations,
+    settled: Option<&Boot>,
+    booted: &[Boot],
+    console: &[LogLine],
+    reasons: &mut Vec<String>,
+) {
+    let Some(settled) = settled else { return };
+    let Some(first) = booted.first() else {
+        let halt = console.iter().find(|l| exp.markers.halt.is_match(&l.text));
+        reasons.push(match halt {
+            Some(l) => format!(
+                "bricked at a plain reset (no cut) after the device settled on {}: the bootloader said `{}`",
+                settled.version, l.text
+            ),
+            None => format!(
+                "nothing booted at a plain reset (no cut) after the device settled on {} ({} console lines)",
+                settled.version,
+                console.len()
+            ),
+        });
+        return;
+    };
+    if let Some(other) = booted.iter().find(|b| b.version != settled.version) {
+        reasons.push(format!(
+            "the update did not stick: the device settled on {}, then a plain reset (no cut) booted {} (first boot after the reset: {})",
+            settled.version, other.version, first.version
+        ));
+        return;
+    }
+    if !console.last().is_some_and(|l| exp.markers.settled.is_match(&l.text)) {
+        reasons.push(format!(
+            "did not settle again after a plain reset (no cut): {} kept rebooting or stopped talking",
+            settled.version
+        ));
+    }
+}
+
 /// The rig checks the running image itself: the primary slot must hold a valid, signed image
-/// with the version and hash the device announced, and it must be confirmed. A signature the
+/// with the version and hash the device announced, and it should be confirmed. A signature the
 /// rig cannot verify (an algorithm it does not support) is a warning that says so, never a pass
 /// of the signature check.
-fn check_running_image(running: &Boot, report: &FlashReport, reasons: &mut Vec<String>, warnings: &mut Vec<String>) {
+fn check_running_image(
+    running: &Boot,
+    report: &FlashReport,
+    reset_seen: bool,
+    reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
     let Some(primary) = report.slot("primary") else {
         return;
     };
@@ -202,11 +271,20 @@ fn check_running_image(running: &Boot, report: &FlashReport, reasons: &mut Vec<S
     }
     if let Some(t) = &primary.trailer {
         if t.magic == cutpoint_inspect::MagicState::Good && t.image_ok != cutpoint_inspect::FlagState::Set {
-            reasons.push(format!(
-                "the running image {} is not confirmed (image_ok {}): it will be reverted at the next reset",
-                running.version,
-                t.image_ok.name()
-            ));
+            if reset_seen {
+                // The reset showed what the device does; what a later one does is not known.
+                warnings.push(format!(
+                    "unconfirmed: after a plain reset the primary trailer still reads {} as not confirmed (image_ok {})",
+                    running.version,
+                    t.image_ok.name()
+                ));
+            } else {
+                reasons.push(format!(
+                    "the running image {} is not confirmed (image_ok {}) and the device was not reset to see whether it stays",
+                    running.version,
+                    t.image_ok.name()
+                ));
+            }
         }
     }
 }
@@ -313,7 +391,7 @@ mod tests {
     #[test]
     fn a_clean_recovery_passes() {
         let (exp, console, dump, base) = updated();
-        let v = judge(&exp, false, &console, &dump, base);
+        let v = judge(&exp, false, &console, None, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert_eq!(v.first_boot.as_deref(), Some("1.0.0+0"));
         assert_eq!(v.final_image.as_deref(), Some("2.0.0+0"));
@@ -322,7 +400,7 @@ mod tests {
     #[test]
     fn booting_the_old_image_after_the_commit_is_a_silent_revert() {
         let (exp, console, dump, base) = updated();
-        let v = judge(&exp, true, &console, &dump, base);
+        let v = judge(&exp, true, &console, None, &dump, base);
         assert_eq!(v.status, Status::Fail);
         assert!(v.reasons[0].starts_with("silent revert"), "{:?}", v.reasons);
     }
@@ -331,7 +409,7 @@ mod tests {
     fn nothing_booted_is_a_brick() {
         let (exp, _, dump, base) = updated();
         let console = vec![line("boot: start"), line("boot: halt reason=no-bootable-image")];
-        let v = judge(&exp, false, &console, &dump, base);
+        let v = judge(&exp, false, &console, None, &dump, base);
         assert_eq!(v.status, Status::Fail);
         assert!(v.reasons[0].contains("bricked"), "{:?}", v.reasons);
     }
@@ -344,7 +422,7 @@ mod tests {
             line(&format!("boot: jump version=2.0.0+0 hash={h}")),
             line("app: health fail"),
         ];
-        let v = judge(&exp, false, &looping, &dump, base);
+        let v = judge(&exp, false, &looping, None, &dump, base);
         assert!(
             v.reasons.iter().any(|r| r.starts_with("did not settle")),
             "{:?}",
@@ -360,7 +438,7 @@ mod tests {
             line(&format!("boot: jump version=1.0.0+0 hash={h}")),
             line("ota: idle reason=rejected"),
         ];
-        let v = judge(&exp, false, &c, &dump, base);
+        let v = judge(&exp, false, &c, None, &dump, base);
         assert!(
             v.reasons.iter().any(|r| r.contains("expected 2.0.0+0")),
             "{:?}",
@@ -381,7 +459,7 @@ mod tests {
         dump[ok] = 0xff; // image_ok back to unset: the image would revert at the next reset
         let magic = (l.secondary.end() - 16 - base) as usize;
         dump[magic..magic + 16].copy_from_slice(&fut::trailer::MAGIC);
-        let v = judge(&exp, false, &console, &dump, base);
+        let v = judge(&exp, false, &console, None, &dump, base);
         assert!(v.reasons.iter().any(|r| r.contains("not confirmed")), "{:?}", v.reasons);
         assert!(
             v.warnings.iter().any(|w| w.starts_with("leftover request")),
@@ -409,7 +487,7 @@ mod tests {
             line(&format!("boot: jump version=1.0.0+0 hash={hash}")),
             line("ota: idle reason=up-to-date"),
         ];
-        let v = judge(&exp, true, &c, &dump, base);
+        let v = judge(&exp, true, &c, None, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert_eq!(
             v.warnings,
@@ -419,7 +497,7 @@ mod tests {
 
         // Its hash is still checked.
         dump[at + 0x300] ^= 1;
-        let v = judge(&exp, true, &c, &dump, base);
+        let v = judge(&exp, true, &c, None, &dump, base);
         assert!(
             v.reasons
                 .iter()
@@ -436,11 +514,98 @@ mod tests {
             line("boot: jump version=9.9.9+0 hash=00000000"),
             line("ota: idle reason=up-to-date"),
         ];
-        let v = judge(&exp, false, &c, &dump, base);
+        let v = judge(&exp, false, &c, None, &dump, base);
         assert!(
             v.reasons[0].starts_with("first boot after the cut ran 9.9.9+0"),
             "{:?}",
             v.reasons
         );
+    }
+
+    /// The console of an unfaulted update followed by a plain reset's run that boots `version`.
+    fn with_reset(console: &[LogLine], version: &str, last: &str) -> (Vec<LogLine>, Option<usize>) {
+        let h = hash_of(console, version);
+        let mut c = console.to_vec();
+        let at = c.len();
+        c.push(line("boot: start mode=swap-scratch variant=reference"));
+        if version == "1.0.0+0" {
+            c.push(line("boot: swap-start type=revert size=20480 regions=5"));
+            c.push(line("boot: swap-done type=revert"));
+        }
+        c.push(line(&format!("boot: jump version={version} hash={h}")));
+        c.push(line(last));
+        (c, Some(at))
+    }
+
+    #[test]
+    fn a_revert_at_the_plain_reset_after_settling_fails() {
+        let (exp, console, dump, base) = updated();
+        let (c, at) = with_reset(&console, "1.0.0+0", "ota: idle reason=rejected version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("the update did not stick")),
+            "{:?}",
+            v.reasons
+        );
+        assert_eq!(v.final_image.as_deref(), Some("1.0.0+0"));
+    }
+
+    #[test]
+    fn an_unconfirmed_image_that_stays_at_the_reset_is_a_warning_not_a_prediction() {
+        let (exp, console, mut dump, base) = updated();
+        let l = exp.layout;
+        dump[(l.primary.end() - 24 - base) as usize] = 0xff; // image_ok reads unset
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(
+            v.warnings.iter().any(|w| w.starts_with("unconfirmed")),
+            "{:?}",
+            v.warnings
+        );
+        // Without the reset the rig saw nothing, and says so.
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert!(v.reasons.iter().any(|r| r.contains("was not reset")), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn silence_or_a_halt_at_the_plain_reset_is_a_failure() {
+        let (exp, console, dump, base) = updated();
+        let mut c = console.clone();
+        let at = Some(c.len());
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("nothing booted at a plain reset")),
+            "{:?}",
+            v.reasons
+        );
+        c.push(line("boot: start"));
+        c.push(line("boot: halt reason=no-bootable-image"));
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("bricked at a plain reset")),
+            "{:?}",
+            v.reasons
+        );
+        let (mut c, at) = with_reset(&console, "2.0.0+0", "app: health fail");
+        c.push(line("boot: start"));
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("did not settle again")),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn a_clean_reset_passes() {
+        let (exp, console, dump, base) = updated();
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     }
 }

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cutpoint_bench::{RigError, RigErrorKind};
-use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan};
+use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_report::{Landing, LogLine};
 use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunOptions, SimBoard};
+use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunEnd, RunOptions, SimBoard};
 
 use crate::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
 
@@ -27,6 +27,7 @@ struct Recovered {
     dump: Arc<Vec<u8>>,
     final_state: String,
     retriggered: bool,
+    reset_from: Option<usize>,
 }
 
 pub struct SimTarget {
@@ -37,7 +38,8 @@ pub struct SimTarget {
     cursors: Vec<Mutex<Option<Cursor>>>,
     /// Per worker: flash images whose buffers the next cut reuses.
     spares: Vec<Mutex<Vec<NorFlash>>>,
-    recovered: Mutex<HashMap<u64, Recovered>>,
+    /// By post-cut state and the rules that shape a recovery (re-trigger, reset after settling).
+    recovered: Mutex<HashMap<(u64, bool, bool), Recovered>>,
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
     dumps: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
     crypto: Arc<CryptoEngine>,
@@ -145,7 +147,7 @@ impl SimTarget {
     }
 
     fn recover(&self, worker: usize, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
-        let key = flash.state_hash();
+        let key = (flash.state_hash(), rules.retrigger_on.is_some(), rules.reset_after);
         if let Some(r) = self.recovered.lock().ok().and_then(|m| m.get(&key).cloned()) {
             self.recycle(worker, flash);
             return (r, true);
@@ -175,28 +177,36 @@ impl SimTarget {
     fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, NorFlash) {
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
-        let log = board.run(RunOptions {
+        let opts = RunOptions {
             max_boots: self.max_boots,
             ..RunOptions::default()
-        });
+        };
+        let mut log = board.run(opts);
         let mut console = lines(&log);
+        // Where the console's last run ended; a later run starts a second after it.
+        let mut end_us = log.duration_us;
         let mut retriggered = false;
         if let (Some(re), false) = (&rules.retrigger_on, self.scenario.bad_update) {
             if console.last().is_some_and(|l| re.is_match(&l.text)) {
                 if let Some(u) = board.update.as_mut() {
                     u.retry = true;
                 }
-                let offset = log.duration_us + 1_000_000;
-                let again = board.run(RunOptions {
-                    max_boots: self.max_boots,
-                    ..RunOptions::default()
-                });
-                console.extend(again.console.iter().map(|l| LogLine {
-                    t_us: offset + l.t_us,
-                    text: l.text.clone(),
-                }));
+                let offset = end_us + 1_000_000;
+                log = board.run(opts);
+                append(&mut console, &log, offset);
+                end_us = offset + log.duration_us;
                 retriggered = true;
             }
+        }
+        let mut reset_from = None;
+        if rules.reset_after && log.end == RunEnd::Idle {
+            // A plain reset: the server offers the same update, but does not ask again.
+            if let Some(u) = board.update.as_mut() {
+                u.retry = false;
+            }
+            let offset = end_us + 1_000_000;
+            reset_from = Some(console.len());
+            append(&mut console, &board.run(opts), offset);
         }
         let final_hash = board.flash.state_hash();
         let rec = Recovered {
@@ -205,9 +215,18 @@ impl SimTarget {
             dump: self.shared_dump(&board.flash, final_hash),
             final_state: format!("{final_hash:016x}"),
             retriggered,
+            reset_from,
         };
         (rec, board.flash)
     }
+}
+
+/// Appends a later run's console, its times shifted by `offset`.
+fn append(console: &mut Vec<LogLine>, log: &RunLog, offset: u64) {
+    console.extend(log.console.iter().map(|l| LogLine {
+        t_us: offset + l.t_us,
+        text: l.text.clone(),
+    }));
 }
 
 fn poisoned() -> RigError {
@@ -331,6 +350,7 @@ impl SimTarget {
                 committed: later.committed.then_some(true),
                 retriggered: rec.retriggered,
                 unfired: later.unfired,
+                reset_from: rec.reset_from,
             },
         }
     }
@@ -361,7 +381,7 @@ impl Target for SimTarget {
         }
         Ok(ControlObservation {
             console: lines(&rec.log),
-            ops: Some(op_spans(&rec.log.ops)),
+            ops: Some(op_spans(&rec.log.ops, &region_map(&self.scenario.profile.layout))),
             dump: self.dump(&board.flash),
             dump_base: self.dump_range().0,
         })
@@ -397,6 +417,7 @@ impl Target for SimTarget {
             committed: later.committed.then_some(true),
             retriggered: rec.retriggered,
             unfired: later.unfired,
+            reset_from: rec.reset_from,
         })
     }
 
@@ -421,7 +442,7 @@ impl Target for SimTarget {
         });
         Ok(RecoveryTimeline {
             console: lines(&log),
-            ops: Some(op_spans(&log.ops)),
+            ops: Some(op_spans(&log.ops, &region_map(&self.scenario.profile.layout))),
         })
     }
 }
@@ -458,12 +479,19 @@ impl LaterCuts {
     }
 }
 
-fn op_spans(ops: &[OpRecord]) -> Vec<OpSpan> {
+fn op_spans(ops: &[OpRecord], map: &RegionMap) -> Vec<OpSpan> {
     ops.iter()
         .map(|r| OpSpan {
             index: r.index,
             start_us: r.start_us,
             end_us: r.end_us,
+            regions: RegionSet::touched_by(r.addr, r.len, map),
         })
         .collect()
+}
+
+/// The named regions of a layout: slots, scratch, and the trailer at the end of each.
+pub fn region_map(l: &fut::layout::Layout) -> RegionMap {
+    let range = |a: fut::layout::Area| a.offset..a.end();
+    RegionMap::of_areas(range(l.primary), range(l.secondary), range(l.scratch), l.trailer_size())
 }

@@ -25,8 +25,14 @@ pub struct ControlObservation {
 pub struct Observation {
     /// Where each cut of the chain landed, in order.
     pub landings: Vec<Landing>,
-    /// Console from the last power-on until the device settled (or the timeout).
+    /// Console from the last power-on until the device settled (or the timeout), followed by
+    /// the console of the plain reset after it, when the target took one (`reset_from`).
     pub console: Vec<LogLine>,
+    /// Index in `console` of the first line of the run after a plain reset (no cut) that the
+    /// target gave the device once it settled: what the device does at its next start is
+    /// observed, not predicted. `None`: no reset was taken (the device never settled, or the
+    /// rules did not ask for one).
+    pub reset_from: Option<usize>,
     /// Flash after recovery (slots and scratch), starting at `dump_base`.
     pub dump: Arc<Vec<u8>>,
     pub dump_base: u32,
@@ -69,6 +75,9 @@ pub struct RecoveryRules {
     /// The line that says the update committed, for a target that must tell whether a later
     /// cut of a chain came after the commit (`None`: this update never commits).
     pub commit: Option<CommitMarker>,
+    /// Once the device settled, reset it once more (no cut, nothing re-triggered) and record
+    /// that run until it settles again (see [`Observation::reset_from`]).
+    pub reset_after: bool,
 }
 
 /// The console line that says the new image committed itself (confirmed): `pattern`, with its
@@ -122,9 +131,13 @@ pub trait Target: Sync {
         // The later cut's own run is not re-triggered: neither is the run it is planned on.
         let plain = RecoveryRules {
             retrigger_on: None,
+            reset_after: false,
             ..rules.clone()
         };
-        let obs = self.run_chain(0, id, chain, &plain)?;
+        let mut obs = self.run_chain(0, id, chain, &plain)?;
+        if let Some(at) = obs.reset_from {
+            obs.console.truncate(at);
+        }
         Ok(RecoveryTimeline {
             // A cut that never fired leaves no recovery to plan the next one on.
             console: if obs.unfired { Vec::new() } else { obs.console },

@@ -241,8 +241,28 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
         "{:?}",
         health.warnings
     );
-    // Every cut restored the baseline and reset the device, then powered it back on.
-    assert!(b.emulator.power_ons() >= 2 * o.journal.cuts.len() as u64);
+    // Every cut restored the baseline and reset the device, powered it back on, and once it
+    // settled reset it once more (no cut): the console shows that run after the settled line.
+    assert!(b.emulator.power_ons() >= 3 * o.journal.cuts.len() as u64);
+    for c in &o.journal.cuts {
+        let idle = c.console.iter().position(|l| l.text.starts_with("ota: idle"));
+        let again = idle.and_then(|i| {
+            c.console[i + 1..]
+                .iter()
+                .position(|l| l.text.starts_with("boot: start"))
+        });
+        assert!(
+            again.is_some(),
+            "{}: no plain reset after settling: {:?}",
+            c.id,
+            c.console
+        );
+        assert!(
+            c.console.last().is_some_and(|l| l.text.starts_with("ota: idle")),
+            "{}",
+            c.id
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Reads the trailers and says what this boot must do (MCUboot's decision table, plus
 //! resuming an interrupted swap from its status records).
 
+use super::journal::{self, SwapState};
 use super::{effective_mode, BootConfig, Mode};
 use crate::hal::Flash;
 use crate::trailer::{self, Flag, Magic, SwapType};
@@ -22,6 +23,8 @@ pub enum Action {
     ResumeRevertInit {
         swap_size: u32,
     },
+    /// A swap was cut while its primary trailer was rewritten; the rewrite journal has it.
+    ResumeFromJournal(SwapState),
     /// The secondary slot requests an upgrade.
     Upgrade {
         kind: SwapType,
@@ -47,6 +50,11 @@ pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Acti
             return Ok(Action::ResumeRevertInit {
                 swap_size: journal.swap_size,
             });
+        }
+    }
+    if swap && primary.magic != Magic::Good {
+        if let Some(st) = journal::read(flash, cfg)? {
+            return Ok(Action::ResumeFromJournal(st));
         }
     }
     let secondary = trailer::read(flash, cfg.layout.secondary)?;

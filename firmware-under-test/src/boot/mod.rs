@@ -2,7 +2,9 @@
 //! then validates and boots the primary slot. Nothing survives in RAM between boots: every
 //! decision is made from flash.
 
+mod affirm;
 mod decide;
+pub mod journal;
 pub(crate) mod ops;
 mod overwrite;
 mod swap;
@@ -14,6 +16,7 @@ use crate::line::ShortHex;
 use crate::trailer::SwapType;
 use crate::variant::Variant;
 use crate::{say, FwError};
+use journal::SwapState;
 
 pub use decide::{decide, Action};
 
@@ -63,6 +66,9 @@ pub fn boot<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig) -> Result<BootOutcom
         cfg.variant.name()
     );
     let action = decide(hal, cfg)?;
+    if effective_mode(cfg) == Mode::SwapScratch && !matches!(action, Action::ResumeFromJournal(_)) {
+        journal::drop_stale(hal, cfg)?;
+    }
     match action {
         Action::Nothing => {}
         Action::Resume { kind, swap_size, last } => {
@@ -73,12 +79,28 @@ pub fn boot<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig) -> Result<BootOutcom
                 swap_size,
                 ResumePoint(last)
             );
+            // The cut may have left a field weak: settle it before anything relies on it.
+            let st = SwapState::running(kind, swap_size, last);
+            affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
             swap::run(hal, cfg, kind, swap_size, last)?;
         }
         Action::ResumeRevertInit { swap_size } => {
             say!(hal, "boot: swap-resume type=revert size={} from=journal", swap_size);
             swap::init_primary(hal, cfg, SwapType::Revert, swap_size)?;
+            let st = SwapState::running(SwapType::Revert, swap_size, None);
+            affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
             swap::run(hal, cfg, SwapType::Revert, swap_size, None)?;
+        }
+        Action::ResumeFromJournal(st) => {
+            say!(
+                hal,
+                "boot: swap-resume type={} size={} {} from=journal",
+                st.kind.name(),
+                st.swap_size,
+                ResumePoint(st.last)
+            );
+            journal::restore(hal, cfg, &st)?;
+            swap::run(hal, cfg, st.kind, st.swap_size, st.last)?;
         }
         Action::Upgrade { kind } => upgrade(hal, cfg, kind)?,
         Action::Revert => swap::start(hal, cfg, SwapType::Revert)?,

@@ -1,11 +1,13 @@
 //! Swap using a scratch area, one sector-sized region at a time from the top of the slots,
 //! with a status record after each of the three copy steps so a cut can resume.
 
+use super::affirm::{affirm, rewrite, SWAP_FIELDS};
+use super::journal::SwapState;
 use super::{ops, BootConfig};
-use crate::hal::{Flash, FlashError, Hal};
+use crate::hal::{Console, Flash, FlashError, Hal};
 use crate::image;
 use crate::layout::{Area, Slot};
-use crate::trailer::{self, Flag, SwapType};
+use crate::trailer::{self, Field, Fields, SwapType};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -26,6 +28,7 @@ pub fn start<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType) -> 
         write_revert_journal(hal, cfg, swap_size)?;
     }
     init_primary(hal, cfg, kind, swap_size)?;
+    affirm(hal, cfg, &SwapState::running(kind, swap_size, None), SWAP_FIELDS)?;
     run(hal, cfg, kind, swap_size, None)
 }
 
@@ -92,7 +95,7 @@ pub fn run<H: Hal + ?Sized>(
             if last.is_some_and(|done| (idx, state) <= done) {
                 continue;
             }
-            step(hal, cfg, regions, idx, state)?;
+            step(hal, cfg, kind, regions, idx, state)?;
             worked = true;
         }
         if worked {
@@ -105,7 +108,7 @@ pub fn run<H: Hal + ?Sized>(
             );
         }
     }
-    finish(hal, cfg, kind)?;
+    finish(hal, cfg, kind, swap_size)?;
     say!(hal, "boot: swap-done type={}", kind.name());
     Ok(())
 }
@@ -114,7 +117,14 @@ fn sector_area(slot: Area, sector: u32, n: u32) -> u32 {
     slot.offset + n * sector
 }
 
-fn step<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, regions: u32, idx: u32, state: u32) -> Result<(), FwError> {
+fn step<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    regions: u32,
+    idx: u32,
+    state: u32,
+) -> Result<(), FwError> {
     let l = &cfg.layout;
     let sec = l.sector_size;
     let n = regions - idx;
@@ -142,7 +152,8 @@ fn step<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, regions: u32, idx: u
             }
         }
     }
-    record(flash, cfg, idx, state)
+    let st = SwapState::running(kind, regions * sec, Some((idx, state)));
+    record(flash, cfg, &st)
 }
 
 fn erase_scratch<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FlashError> {
@@ -154,18 +165,21 @@ fn erase_scratch<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(
     }
 }
 
-/// Records that step `state` of region `idx` is complete.
-fn record<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, idx: u32, state: u32) -> Result<(), FwError> {
+/// Records that the step `st.last` names is complete. A status record the part will not
+/// program again (a cut tore it twice, and the nRF52840 allows two programs of a word) is
+/// written into a rewritten trailer instead.
+fn record<F: Flash + Console + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapState) -> Result<(), FwError> {
+    let Some((idx, state)) = st.last else {
+        return Ok(());
+    };
     match cfg.variant {
         Variant::NoSwapStatus => Ok(()),
         Variant::SingleSectorMetadata => rewrite_single_record(flash, cfg, idx, state),
-        _ => Ok(trailer::write_status(
-            flash,
-            &cfg.layout,
-            cfg.layout.primary,
-            idx,
-            state,
-        )?),
+        _ => match trailer::write_status(flash, &cfg.layout, cfg.layout.primary, idx, state) {
+            Ok(()) => Ok(()),
+            Err(FlashError::ProgramRefused { .. }) => rewrite(flash, cfg, st, "status"),
+            Err(e) => Err(e.into()),
+        },
     }
 }
 
@@ -211,57 +225,21 @@ pub fn read_scratch_marker<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -
 }
 
 /// Marks the swap complete: image_ok first (for permanent swaps and reverts), then copy_done,
-/// then a clean scratch area.
-fn finish<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, kind: SwapType) -> Result<(), FwError> {
-    if kind != SwapType::Test {
-        set_flag(flash, cfg, kind, FlagField::ImageOk)?;
-    }
-    set_flag(flash, cfg, kind, FlagField::CopyDone)?;
-    ops::erase_backwards(flash, cfg.layout.scratch, cfg.layout.sector_size)?;
-    Ok(())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FlagField {
-    ImageOk,
-    CopyDone,
-}
-
-/// Sets a trailer flag. A torn flag (reads neither set nor erased) cannot be programmed again
-/// on an ECC part, so the trailer is rewritten whole instead.
-fn set_flag<F: Flash + ?Sized>(
+/// then a clean scratch area. Each flag must read set on every read before the next step: a
+/// torn flag is programmed again, or the trailer rewritten (see `affirm.rs`).
+fn finish<F: Flash + Console + ?Sized>(
     flash: &mut F,
     cfg: &BootConfig,
     kind: SwapType,
-    field: FlagField,
+    swap_size: u32,
 ) -> Result<(), FwError> {
-    let primary = cfg.layout.primary;
-    let t = trailer::read(flash, primary)?;
-    let current = match field {
-        FlagField::ImageOk => t.image_ok,
-        FlagField::CopyDone => t.copy_done,
-    };
-    match current {
-        Flag::Set => Ok(()),
-        Flag::Unset => {
-            match field {
-                FlagField::ImageOk => trailer::write_image_ok(flash, primary)?,
-                FlagField::CopyDone => trailer::write_copy_done(flash, primary)?,
-            }
-            Ok(())
-        }
-        Flag::Bad => {
-            ops::erase_trailer(flash, cfg, Slot::Primary)?;
-            trailer::write_swap_size(flash, primary, t.swap_size)?;
-            trailer::write_swap_info(flash, primary, kind)?;
-            if kind != SwapType::Test {
-                trailer::write_image_ok(flash, primary)?;
-            }
-            if field == FlagField::CopyDone {
-                trailer::write_copy_done(flash, primary)?;
-            }
-            trailer::write_magic(flash, primary)?;
-            Ok(())
-        }
+    let mut st = SwapState::running(kind, swap_size, Some((swap_size / cfg.layout.sector_size, 3)));
+    if kind != SwapType::Test {
+        st.image_ok = true;
+        affirm(flash, cfg, &st, Fields::of(&[Field::ImageOk]))?;
     }
+    st.copy_done = true;
+    affirm(flash, cfg, &st, Fields::of(&[Field::CopyDone]))?;
+    ops::erase_backwards(flash, cfg.layout.scratch, cfg.layout.sector_size)?;
+    Ok(())
 }

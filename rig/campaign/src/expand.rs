@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{fraction_text, ByteOffsets, Campaign, Fixed, Offsets, OpPoint, Pattern, Phase};
+use crate::region::RegionSet;
 
 /// What one unfaulted run looked like.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +31,9 @@ pub struct OpSpan {
     pub index: u64,
     pub start_us: u64,
     pub end_us: u64,
+    /// The named regions of the flash map the operation touches (empty when not known).
+    #[serde(default)]
+    pub regions: RegionSet,
 }
 
 /// Where a phase was found in a timeline.
@@ -547,9 +551,10 @@ impl Expander<'_, '_> {
                 phase: phase.name.clone(),
             })?;
             let mut any = false;
+            let aimed = |o: &OpSpan| offsets.every_op_in.is_none_or(|want| o.regions.intersects(want));
             for op in ops
                 .iter()
-                .filter(|o| o.start_us >= span.start_us && o.start_us < span.end_us)
+                .filter(|o| o.start_us >= span.start_us && o.start_us < span.end_us && aimed(o))
             {
                 any = true;
                 if out.len() >= MAX_POINTS {
@@ -564,11 +569,11 @@ impl Expander<'_, '_> {
                 }
             }
             if !any {
-                self.skip(
-                    skipped,
-                    "op-*",
-                    "no flash operation starts inside the phase".to_string(),
-                );
+                let reason = match offsets.every_op_in {
+                    None => "no flash operation starts inside the phase".to_string(),
+                    Some(want) => format!("no flash operation that starts inside the phase touches {want}"),
+                };
+                self.skip(skipped, "op-*", reason);
             }
         }
         Ok(out)

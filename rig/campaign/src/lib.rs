@@ -18,6 +18,7 @@ mod model;
 mod partition;
 mod plan;
 mod raw;
+mod region;
 mod station;
 mod unmatched;
 
@@ -40,6 +41,7 @@ pub use model::{
 };
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
+pub use region::{FlashRegion, RegionMap, RegionSet};
 pub use station::{
     load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
 };

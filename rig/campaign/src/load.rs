@@ -13,6 +13,7 @@ use crate::hint;
 use crate::image_file::check_image_file;
 use crate::model::*;
 use crate::raw::*;
+use crate::region::{FlashRegion, RegionSet};
 use crate::station::{load_station, StationFile};
 
 /// Default console markers: the grammar of cutpoint's firmware under test.
@@ -943,26 +944,30 @@ impl Validator<'_, '_> {
                 o.random = v;
             }
         }
-        if let Some(list) = &r.every_op {
+        if let Some(eo) = &r.every_op {
             let ebase = with(base, &["every_op"]);
             if !simulated {
                 self.err(
                     &ebase,
-                    list.span(),
+                    eo.span(),
                     "every_op needs the flash-operation journal, which only the simulated board has; \
                      use sectors or ms offsets on a station",
                 );
             }
-            if list.get_ref().is_empty() {
+            let (points, pbase, pspan) = match eo.get_ref() {
+                RawEveryOp::List(list) => (list, ebase.clone(), eo.span()),
+                RawEveryOp::Table(t) => (t.at.get_ref(), with(&ebase, &["at"]), t.at.span()),
+            };
+            if points.is_empty() {
                 self.err(
-                    &ebase,
-                    list.span(),
+                    &pbase,
+                    pspan,
                     "expected at least one of \"before\", \"inside:F\", \"after\", got an empty array",
                 );
             }
             let mut seen = HashSet::new();
-            for (i, s) in list.get_ref().iter().enumerate() {
-                let path = with_index(&ebase, i);
+            for (i, s) in points.iter().enumerate() {
+                let path = with_index(&pbase, i);
                 match parse_op_point(s.get_ref()) {
                     Ok(pt) => {
                         if !seen.insert(pt) {
@@ -974,8 +979,44 @@ impl Validator<'_, '_> {
                     Err(m) => self.err(&path, s.span(), m),
                 }
             }
+            if let RawEveryOp::Table(t) = eo.get_ref() {
+                if let Some(regions) = &t.regions {
+                    o.every_op_in = Some(self.regions(&with(&ebase, &["regions"]), regions));
+                }
+            }
         }
         o
+    }
+}
+
+impl Validator<'_, '_> {
+    /// A non-empty list of distinct region names.
+    fn regions(&mut self, base: &[Seg], list: &S<Vec<S<String>>>) -> RegionSet {
+        let names = FlashRegion::names();
+        if list.get_ref().is_empty() {
+            self.err(
+                base,
+                list.span(),
+                format!("expected at least one region of: {}", names.join(", ")),
+            );
+        }
+        let mut set = RegionSet::NONE;
+        for (i, s) in list.get_ref().iter().enumerate() {
+            let path = with_index(base, i);
+            match FlashRegion::from_name(s.get_ref()) {
+                Some(r) if set.contains(r) => self.err(&path, s.span(), format!("\"{}\" is listed twice", s.get_ref())),
+                Some(r) => set.insert(r),
+                None => {
+                    let mut m = format!("unknown region \"{}\"", s.get_ref());
+                    match hint::closest(s.get_ref(), &names) {
+                        Some(h) => m.push_str(&format!("; did you mean \"{h}\"?")),
+                        None => m.push_str(&format!("; regions are: {}", names.join(", "))),
+                    }
+                    self.err(&path, s.span(), m);
+                }
+            }
+        }
+        set
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::region::RegionSet;
 use crate::station::StationFile;
 
 macro_rules! named_enum {
@@ -354,6 +355,8 @@ pub struct Offsets {
     pub sectors: Option<SectorOffsets>,
     pub random: u32,
     pub every_op: Vec<OpPoint>,
+    /// `every_op` takes only the operations that touch one of these regions (`None`: all).
+    pub every_op_in: Option<RegionSet>,
 }
 
 impl Offsets {
@@ -397,7 +400,11 @@ impl Offsets {
         }
         if !self.every_op.is_empty() {
             let pts: Vec<String> = self.every_op.iter().map(|p| p.id_part()).collect();
-            out.push(format!("every_op {}", pts.join("/")));
+            let mut d = format!("every_op {}", pts.join("/"));
+            if let Some(regions) = self.every_op_in {
+                d.push_str(&format!(" in {regions}"));
+            }
+            out.push(d);
         }
         out
     }

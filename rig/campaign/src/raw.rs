@@ -146,7 +146,47 @@ pub(crate) struct RawOffsetsFields {
     pub us: Option<S<Vec<S<u64>>>>,
     pub sectors: Option<S<RawSectors>>,
     pub random: Option<S<u32>>,
-    pub every_op: Option<S<Vec<S<String>>>>,
+    pub every_op: Option<S<RawEveryOp>>,
+}
+
+/// `every_op = ["before", ...]` or `every_op = { at = ["before", ...], regions = [...] }`.
+#[derive(Debug)]
+pub(crate) enum RawEveryOp {
+    List(Vec<S<String>>),
+    Table(RawEveryOpTable),
+}
+
+pub(crate) type RawEveryOpTable = Table<RawEveryOpFields>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(crate) struct RawEveryOpFields {
+    pub at: S<Vec<S<String>>>,
+    pub regions: Option<S<Vec<S<String>>>>,
+}
+
+impl<'de> Deserialize<'de> for RawEveryOp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEveryOp;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of points or a table { at, regions }")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawEveryOp, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(RawEveryOp::List)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawEveryOp, A::Error> {
+                RawEveryOpFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Table)
+                    .map(RawEveryOp::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

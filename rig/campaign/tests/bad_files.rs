@@ -203,6 +203,47 @@ fn bad_every_op_points() {
 }
 
 #[test]
+fn bad_every_op_regions() {
+    let text = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = { at = [\"before\"], regions = [\"primary-trailr\", \"scratch\", \"scratch\", \"flash\"] } }",
+    );
+    let errors = campaign_errors(&text);
+    assert_eq!(errors.len(), 3, "{}", format_errors(&errors));
+    let e = &errors[0];
+    let line = text.lines().nth(e.line - 1).unwrap();
+    assert_eq!(&line[e.column - 1..e.column + 15], "\"primary-trailr\"");
+    assert_eq!(e.field, "phases.download.offsets.every_op.regions[0]");
+    insta::assert_snapshot!("bad_every_op_regions", format_errors(&errors));
+}
+
+#[test]
+fn every_op_tables_need_points_and_known_keys() {
+    let empty = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = { at = [], regions = [] } }",
+    );
+    let unknown = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = { at = [\"after\"], region = \"primary-trailer\" } }",
+    );
+    let missing = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = { regions = [\"primary-trailer\"] } }",
+    );
+    let wrong = PHASES.replace(
+        "offsets = { fixed = [\"start\"] }",
+        "offsets = { every_op = \"after\" }",
+    );
+    let text = [empty, unknown, missing, wrong]
+        .iter()
+        .map(|t| campaign_error_text(t))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("every_op_table_errors", text);
+}
+
+#[test]
 fn toml_syntax_error() {
     let text = PHASES.replace("name = \"swap\"", "name = \"swap");
     let errors = campaign_errors(&text);

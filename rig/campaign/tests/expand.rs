@@ -5,7 +5,8 @@ use std::path::Path;
 
 use cutpoint_campaign::{
     check_partition, cut_seed, estimate_wall_time, expand, expand_plan, expand_second, find_phases, parse_campaign,
-    partition, plan_summary, Aim, Anchor, Campaign, CutPoint, ExpandError, OffsetKind, OpPoint, OpSpan, Timeline,
+    partition, plan_summary, Aim, Anchor, Campaign, CutPoint, ExpandError, OffsetKind, OpPoint, OpSpan, RegionSet,
+    Timeline,
 };
 use proptest::prelude::*;
 
@@ -56,31 +57,37 @@ const OPS: &[OpSpan] = &[
         index: 0,
         start_us: 1_000,
         end_us: 1_500,
+        regions: RegionSet::NONE,
     },
     OpSpan {
         index: 1,
         start_us: 2_000,
         end_us: 2_600,
+        regions: RegionSet::NONE,
     },
     OpSpan {
         index: 2,
         start_us: 6_000,
         end_us: 6_800,
+        regions: RegionSet::NONE,
     },
     OpSpan {
         index: 3,
         start_us: 7_000,
         end_us: 8_000,
+        regions: RegionSet::NONE,
     },
     OpSpan {
         index: 4,
         start_us: 11_000,
         end_us: 11_500,
+        regions: RegionSet::NONE,
     },
     OpSpan {
         index: 5,
         start_us: 12_000,
         end_us: 12_100,
+        regions: RegionSet::NONE,
     },
 ];
 
@@ -425,6 +432,48 @@ fn every_op_needs_the_journal() {
 }
 
 #[test]
+fn every_op_with_regions_takes_only_the_operations_touching_them() {
+    let text = PHASES.replace(
+        "every_op = [\"before\", \"inside:0.5\", \"after\"]",
+        "every_op = { at = [\"inside:0.5\"], regions = [\"primary-trailer\", \"scratch-trailer\"] }",
+    );
+    let c = campaign(&text);
+    let tag = |names: &str| RegionSet::parse(names).unwrap();
+    let mut ops = OPS.to_vec();
+    ops[2].regions = tag("primary,primary-trailer");
+    ops[3].regions = tag("secondary");
+    ops[4].regions = tag("scratch,scratch-trailer");
+    let tl = Timeline {
+        ops: Some(&ops),
+        ..timeline()
+    };
+    let plan = expand_plan(&c, &tl).expect("expands");
+    let op_ids: Vec<&str> = ids(&plan.points).into_iter().filter(|id| id.contains("/op-")).collect();
+    assert_eq!(op_ids, ["swap/op-0002-inside-0.50", "swap/op-0004-inside-0.50"]);
+
+    // None of the phase's operations touches the regions: the offset is skipped, with why.
+    let untagged = Timeline {
+        ops: Some(OPS),
+        ..timeline()
+    };
+    let plan = expand_plan(&c, &untagged).expect("expands");
+    assert!(!ids(&plan.points).iter().any(|id| id.contains("/op-")));
+    let skipped = plan.skipped.iter().find(|s| s.id == "swap/op-*").expect("noted");
+    assert!(
+        skipped.reason.contains("touches primary-trailer,scratch-trailer"),
+        "{}",
+        skipped.reason
+    );
+    assert!(c
+        .phase("swap")
+        .unwrap()
+        .offsets
+        .describe()
+        .iter()
+        .any(|d| d == "every_op inside-0.50 in primary-trailer,scratch-trailer"));
+}
+
+#[test]
 fn ids_are_stable_and_seeds_follow_them() {
     let c = campaign(PHASES);
     let a = expand(&c, &timeline()).expect("expands");
@@ -497,6 +546,7 @@ then = [
         index: 0,
         start_us: 100,
         end_us: 900,
+        regions: RegionSet::NONE,
     }];
     let rtl = Timeline {
         console: recovery,
@@ -543,11 +593,13 @@ fn sequences_expand_to_heads_then_second_cuts_on_the_recovery_run() {
             index: 0,
             start_us: 100,
             end_us: 900,
+            regions: RegionSet::NONE,
         },
         OpSpan {
             index: 1,
             start_us: 2_100,
             end_us: 2_900,
+            regions: RegionSet::NONE,
         },
     ];
     let rtl = Timeline {

@@ -4,7 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use cutpoint_campaign::{expand_plan, expand_second, load_campaign, parse_campaign, parse_station, OpSpan, Timeline};
+use cutpoint_campaign::{
+    expand_plan, expand_second, load_campaign, parse_campaign, parse_station, OpSpan, RegionSet, Timeline,
+};
 use proptest::prelude::*;
 
 fn nightly_text() -> String {
@@ -110,6 +112,7 @@ fn spans(ops: &[(u64, u64)]) -> Vec<OpSpan> {
             index: i as u64,
             start_us: s,
             end_us: s.saturating_add(d),
+            regions: RegionSet::NONE,
         })
         .collect()
 }

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use common::{campaigns_dir, recorded_for, toml_files};
 use cutpoint_campaign::{
-    check_file, expand_plan, format_errors, load_campaign, plan_summary, Campaign, Expect, FileKind, Health, Mode,
-    TargetKind, Variant,
+    check_file, expand_plan, format_errors, load_campaign, plan_summary, Aim, Campaign, Expect, FileKind, FlashRegion,
+    Health, Mode, OpPoint, RegionSet, TargetKind, Variant,
 };
 
 fn shipped() -> Vec<(String, Campaign)> {
@@ -41,7 +41,15 @@ fn every_shipped_campaign_validates_and_checks() {
         assert_eq!(summary.kind, FileKind::Campaign, "{}", path.display());
     }
     let names: HashSet<String> = shipped().into_iter().map(|(rel, _)| rel).collect();
-    for required in ["smoke", "nightly", "exhaustive", "revert", "known-bugs/reference"] {
+    for required in [
+        "smoke",
+        "nightly",
+        "exhaustive",
+        "revert",
+        "trailer-faults",
+        "trailer-faults-revert",
+        "known-bugs/reference",
+    ] {
         assert!(names.contains(required), "campaigns/{required}.toml is missing");
     }
 }
@@ -89,6 +97,44 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             continue;
         };
         assert_eq!(c.pass.expect == Expect::Pass, variant == Variant::Reference, "{rel}");
+    }
+}
+
+#[test]
+fn trailer_campaigns_cut_inside_writes_of_every_trailer() {
+    let all = shipped();
+    let mut touched = RegionSet::NONE;
+    for name in ["trailer-faults", "trailer-faults-revert"] {
+        let (_, c) = all.iter().find(|(r, _)| r == name).expect("shipped");
+        let rec = recorded_for(c);
+        let lines = rec.lines();
+        let plan = expand_plan(c, &rec.timeline(&lines)).expect("expands");
+        let mut inside = 0;
+        for p in &plan.points {
+            let Aim::Op { index, point } = p.aim else {
+                panic!("{name}: {} is not aimed at a flash operation", p.id);
+            };
+            let op = rec.ops.iter().find(|o| o.index == index).expect("recorded operation");
+            assert!(
+                op.regions.iter().any(|r| r.name().ends_with("-trailer")),
+                "{name}: {} touches no trailer ({})",
+                p.id,
+                op.regions
+            );
+            touched = op.regions.iter().fold(touched, |mut t, r| {
+                t.insert(r);
+                t
+            });
+            inside += usize::from(matches!(point, OpPoint::Inside { .. }));
+        }
+        assert!(inside * 2 > plan.points.len(), "{name}: mostly torn writes");
+    }
+    for r in [
+        FlashRegion::PrimaryTrailer,
+        FlashRegion::SecondaryTrailer,
+        FlashRegion::ScratchTrailer,
+    ] {
+        assert!(touched.contains(r), "no cut in a write of the {}", r.name());
     }
 }
 

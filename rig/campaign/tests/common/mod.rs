@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cutpoint_campaign::{Campaign, ImageSource, OpSpan, TargetKind, Timeline};
+use cutpoint_campaign::{Campaign, ImageSource, OpSpan, RegionSet, TargetKind, Timeline};
 
 /// The repository's `campaigns/` folder.
 pub fn campaigns_dir() -> PathBuf {
@@ -47,11 +47,15 @@ impl Recorded {
                 let (t, text) = rest.split_once(' ').expect("L <us> <text>");
                 rec.console.push((t.parse().expect("time"), text.to_string()));
             } else if let Some(rest) = line.strip_prefix("O ") {
-                let v: Vec<u64> = rest.split(' ').map(|x| x.parse().expect("number")).collect();
+                let f: Vec<&str> = rest.split(' ').collect();
+                let n = |i: usize| -> u64 { f[i].parse().expect("number") };
                 rec.ops.push(OpSpan {
-                    index: v[0],
-                    start_us: v[1],
-                    end_us: v[2],
+                    index: n(0),
+                    start_us: n(1),
+                    end_us: n(2),
+                    regions: f
+                        .get(3)
+                        .map_or(RegionSet::NONE, |r| RegionSet::parse(r).expect("region names")),
                 });
             } else if let Some(rest) = line.strip_prefix("update_size ") {
                 rec.update_size = rest.parse().expect("size");

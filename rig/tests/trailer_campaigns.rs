@@ -1,0 +1,105 @@
+//! The shipped trailer campaigns through the engine and the pass rule: the reference firmware
+//! passes every cut (and the campaigns reach the paths that settle a weak field: programming
+//! it again, and rewriting the trailer through the journal), and a broken build fails each.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use cutpoint::engine::{self, RunSpec};
+use cutpoint::setup::sim_setup;
+use cutpoint_campaign::{parse_campaign, Campaign};
+use cutpoint_report::Status;
+
+fn shipped(name: &str) -> (PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../campaigns/{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+/// The shipped campaign `name`, on `variant`'s build.
+fn campaign(name: &str, variant: &str) -> Campaign {
+    let (path, text) = shipped(name);
+    let text = text.replace("variant = \"reference\"", &format!("variant = \"{variant}\""));
+    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
+}
+
+/// A finished run: its journal read back from disk, and whether the control run failed.
+struct Ran {
+    journal: cutpoint_report::journal::Journal,
+    control_failed: bool,
+}
+
+fn run(c: &Campaign) -> Ran {
+    let setup = sim_setup(c, 2).expect("setup");
+    let out = tempfile::tempdir().unwrap();
+    let spec = RunSpec {
+        campaign: c,
+        campaign_path: c.path.display().to_string(),
+        campaign_sha256: c.sha256.clone(),
+        out_dir: out.path().join("report"),
+        partition: None,
+        resume: false,
+        filter: None,
+        expect: setup.expect.clone(),
+        update_size: setup.update_size,
+        seed: c.run.seed,
+    };
+    let o = engine::run(
+        &setup.target,
+        &spec,
+        &mut cutpoint::sink::ignore(),
+        &AtomicBool::new(false),
+    )
+    .expect("run");
+    Ran {
+        journal: cutpoint_report::journal::read_journal(&o.journal_path).expect("journal"),
+        control_failed: o.control_failed,
+    }
+}
+
+fn count(o: &Ran, s: Status) -> usize {
+    o.journal.cuts.iter().filter(|c| c.status == s).count()
+}
+
+fn lines_with(o: &Ran, text: &str) -> usize {
+    o.journal
+        .cuts
+        .iter()
+        .filter(|c| c.console.iter().any(|l| l.text.contains(text)))
+        .count()
+}
+
+#[test]
+fn the_reference_passes_every_trailer_fault_and_settles_weak_fields() {
+    for name in ["trailer-faults", "trailer-faults-revert"] {
+        let o = run(&campaign(name, "reference"));
+        assert!(!o.control_failed, "{name}: control run");
+        assert!(o.journal.cuts.len() > 1000, "{name}: {} cuts", o.journal.cuts.len());
+        let failures: Vec<String> = o
+            .journal
+            .cuts
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| format!("{}: {}", c.id, c.reasons.join("; ")))
+            .collect();
+        assert!(failures.is_empty(), "{name}: {failures:#?}");
+        for path in [
+            "boot: trailer-reprogram slot=primary field=magic",
+            "boot: trailer-reprogram slot=primary field=status",
+            "via=journal",
+        ] {
+            assert!(lines_with(&o, path) > 0, "{name}: no cut reaches `{path}`");
+        }
+    }
+}
+
+#[test]
+fn broken_builds_fail_the_trailer_campaigns() {
+    // The request raised during the download: a cut after its magic swaps in a partial image.
+    let o = run(&campaign("trailer-faults", "early-trailer-magic"));
+    assert!(count(&o, Status::Fail) > 0, "early-trailer-magic was not caught");
+    // A torn magic at the start of a revert read as "no swap": the failing image stays.
+    let o = run(&campaign("trailer-faults-revert", "torn-magic-revert"));
+    assert!(count(&o, Status::Fail) > 0, "torn-magic-revert was not caught");
+    assert_eq!(count(&o, Status::Error), 0);
+}
