@@ -27,13 +27,21 @@ use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::{CutResult, Status};
 use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, test_key, ImageSpec};
-use cutpoint_sim::BoardProfile;
 
 fn load(path: &Path) -> Result<Campaign, i32> {
-    campaign::load_campaign(path).map_err(|errors| {
+    let c = campaign::load_campaign(path).map_err(|errors| {
         eprintln!("{}", format_errors(&errors));
         BAD_INPUT
-    })
+    })?;
+    warn(&c.warnings);
+    Ok(c)
+}
+
+/// Prints deprecated spellings read from a file: `warning: file:line:col: ...`.
+fn warn(warnings: &[campaign::FileError]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn partition_arg(s: Option<&str>) -> Result<Option<(u32, u32)>, i32> {
@@ -544,8 +552,10 @@ impl Progress {
 }
 
 pub fn check(path: &Path) -> i32 {
-    match campaign::check_file(path) {
-        Ok(summary) => {
+    match cutpoint::check::check_file(path) {
+        Ok(report) => {
+            warn(&report.warnings);
+            let summary = report.summary;
             outln!("{}: ok ({:?} `{}`)", path.display(), summary.kind, summary.name);
             for l in &summary.lines {
                 outln!("  {l}");
@@ -891,14 +901,6 @@ fn find_item<'a>(items: &'a [engine::WorkItem], id: &str) -> Option<&'a engine::
     found
 }
 
-fn parse_addr(s: &str) -> Option<u32> {
-    let s = s.trim();
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 fn base_from_name(path: &Path) -> Option<u32> {
     let name = path.file_name()?.to_str()?;
     let at = name.find("0x")?;
@@ -916,7 +918,18 @@ pub enum Decode {
     Otadata { slots: u32 },
 }
 
-pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>, what: Decode, json: bool) -> i32 {
+/// The flash map `inspect` decodes a dump against.
+pub struct MapArgs<'a> {
+    pub board: &'a str,
+    pub layout: Option<&'a Path>,
+    pub primary: Option<&'a str>,
+    pub secondary: Option<&'a str>,
+    pub scratch: Option<&'a str>,
+}
+
+/// Exit codes: 0 every image found is valid, 1 an image is invalid (or none is there), 2 the
+/// input is not a dump or image of the map, or a flag is wrong.
+pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path>, what: Decode, json: bool) -> i32 {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -931,15 +944,20 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
             return BAD_INPUT;
         }
     };
-    let Some(profile) = BoardProfile::builtin(board) else {
-        eprintln!(
-            "--board {board}: unknown board; known: {}",
-            BoardProfile::builtin_names().join(", ")
-        );
-        return BAD_INPUT;
+    let regions = [
+        ("primary", map.primary),
+        ("secondary", map.secondary),
+        ("scratch", map.scratch),
+    ];
+    let layout = match cutpoint::flash_map::inspect_layout(map.board, map.layout, &regions) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
     };
     let base = match base {
-        Some(b) => match parse_addr(b) {
+        Some(b) => match cutpoint::flash_map::parse_number(b) {
             Some(a) => a,
             None => {
                 eprintln!("--base {b}: expected an address like 0x10000");
@@ -948,30 +966,41 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
         },
         None => base_from_name(file).unwrap_or(0),
     };
-    let out = match what {
+    let (out, verdict) = match what {
         Decode::Image => {
             let r = cutpoint_inspect::decode_image(&bytes, Some(&key));
-            if json {
+            let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {
                 cutpoint_inspect::render_image_text(&r)
-            }
+            };
+            (text, Some(cutpoint_inspect::image_verdict(&r)))
         }
         // otadata has no text rendering of its own: its JSON is short and readable.
-        Decode::Otadata { slots } => {
-            serde_json::to_string_pretty(&cutpoint_inspect::decode_otadata(&bytes, slots)).unwrap_or_default()
-        }
+        Decode::Otadata { slots } => (
+            serde_json::to_string_pretty(&cutpoint_inspect::decode_otadata(&bytes, slots)).unwrap_or_default(),
+            None,
+        ),
         Decode::Flash => {
-            let r = cutpoint_inspect::decode_flash(&bytes, base, &profile.layout, Some(&key));
-            if json {
+            let r = cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key));
+            let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {
                 cutpoint_inspect::render_text(&r)
-            }
+            };
+            (text, Some(cutpoint_inspect::flash_verdict(&r)))
         }
     };
     outln!("{out}");
-    PASS
+    let Some(v) = verdict else { return PASS };
+    for r in &v.reasons {
+        eprintln!("inspect: {r}");
+    }
+    match v.gate {
+        cutpoint_inspect::Gate::Valid => PASS,
+        cutpoint_inspect::Gate::Invalid => FAIL,
+        cutpoint_inspect::Gate::NotInput => BAD_INPUT,
+    }
 }
 
 pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
@@ -1092,7 +1121,12 @@ pub fn image(action: ImageAction) -> i32 {
 }
 
 pub fn doctor(path: &Path) -> i32 {
-    let loaded = campaign::load_station(path).and_then(|st| cutpoint::bench_target::station_backends(&st));
+    let loaded = campaign::load_station(path).and_then(|st| {
+        warn(&st.warnings);
+        let mut b = cutpoint::bench_target::station_backends(&st)?;
+        cutpoint::flash_map::fill_probe_slots(&mut b, &st);
+        Ok(b)
+    });
     let backends = match loaded {
         Ok(b) => b,
         Err(errors) => {

@@ -23,24 +23,42 @@ impl Seg {
     }
 }
 
+/// A key spelling that is still read, with a warning, but no longer written.
+///
+/// Besides these, every key written with hyphens (`on-level`) is read as its snake_case
+/// spelling (`on_level`): all keys of campaign and station files are snake_case.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rename {
+    /// The table the key is in: keys from the root; `*` stands for any element of an array.
+    pub table: &'static [&'static str],
+    pub old: &'static str,
+    pub new: &'static str,
+}
+
 /// A parsed TOML document with its source.
 pub(crate) struct Doc<'a> {
     pub source: Source<'a>,
     pub root: Spanned<DeTable<'a>>,
+    /// Old spellings read as their new ones, each at the key's position.
+    pub warnings: Vec<FileError>,
 }
 
 impl<'a> Doc<'a> {
-    /// Parses the TOML syntax; a syntax error is reported at its position.
-    pub fn parse(file: &'a str, text: &'a str) -> Result<Self, FileError> {
+    /// Parses the TOML syntax (a syntax error is reported at its position) and reads the old
+    /// spellings of keys as their new ones, noting a warning for each.
+    pub fn parse(file: &'a str, text: &'a str, renames: &[Rename]) -> Result<Self, FileError> {
         let source = Source::new(file, text);
-        match DeTable::parse(text) {
-            Ok(root) => Ok(Doc { source, root }),
+        let mut root = match DeTable::parse(text) {
+            Ok(root) => root,
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 let msg = e.message().trim().to_string();
-                Err(source.error(span, "", format!("invalid TOML: {msg}")))
+                return Err(source.error(span, "", format!("invalid TOML: {msg}")));
             }
-        }
+        };
+        let mut warnings = Vec::new();
+        respell(root.get_mut(), &mut Vec::new(), renames, &source, &mut warnings)?;
+        Ok(Doc { source, root, warnings })
     }
 
     /// Deserializes the whole document.
@@ -202,6 +220,78 @@ impl<'a> Doc<'a> {
             None
         }
     }
+}
+
+/// The spelling `key` is read as in the table at `path`, when it is an old one.
+fn new_spelling(path: &[String], key: &str, renames: &[Rename]) -> Option<String> {
+    let here = |r: &&Rename| {
+        r.old == key && r.table.len() == path.len() && r.table.iter().zip(path).all(|(t, p)| *t == "*" || t == p)
+    };
+    match renames.iter().find(here) {
+        Some(r) => Some(r.new.to_string()),
+        None => key.contains('-').then(|| key.replace('-', "_")),
+    }
+}
+
+/// Renames old spellings of keys in `t` and below (see [`Rename`]). A key given in both
+/// spellings is an error.
+fn respell(
+    t: &mut DeTable<'_>,
+    path: &mut Vec<String>,
+    renames: &[Rename],
+    source: &Source<'_>,
+    warnings: &mut Vec<FileError>,
+) -> Result<(), FileError> {
+    let old: Vec<(String, Range<usize>, String)> = t
+        .iter()
+        .filter_map(|(k, _)| new_spelling(path, k.get_ref(), renames).map(|n| (k.get_ref().to_string(), k.span(), n)))
+        .collect();
+    for (key, span, new) in old {
+        if t.contains_key(new.as_str()) {
+            return Err(source.error(
+                span,
+                render_path_strings(path, &key),
+                format!("\"{key}\" is the old spelling of \"{new}\", which is also given; keep only \"{new}\""),
+            ));
+        }
+        if let Some((_, v)) = t.remove_entry(key.as_str()) {
+            t.insert(Spanned::new(span.clone(), new.clone().into()), v);
+        }
+        warnings.push(source.error(span, "", format!("{key} is deprecated; write {new}")));
+    }
+    for (k, v) in t.iter_mut() {
+        path.push(k.get_ref().to_string());
+        respell_value(v.get_mut(), path, renames, source, warnings)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+fn respell_value(
+    v: &mut DeValue<'_>,
+    path: &mut Vec<String>,
+    renames: &[Rename],
+    source: &Source<'_>,
+    warnings: &mut Vec<FileError>,
+) -> Result<(), FileError> {
+    match v {
+        DeValue::Table(t) => respell(t, path, renames, source, warnings),
+        DeValue::Array(a) => {
+            for item in a.iter_mut() {
+                path.push("*".to_string());
+                respell_value(item.get_mut(), path, renames, source, warnings)?;
+                path.pop();
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn render_path_strings(path: &[String], key: &str) -> String {
+    let mut out: Vec<&str> = path.iter().map(String::as_str).filter(|p| *p != "*").collect();
+    out.push(key);
+    out.join(".")
 }
 
 fn table_get<'t, 'a>(t: &'t DeTable<'a>, key: &str) -> Option<&'t Spanned<DeValue<'a>>> {

@@ -11,6 +11,7 @@ mod check;
 mod de;
 mod error;
 mod expand;
+mod flash_map;
 mod hint;
 mod image_file;
 mod load;
@@ -22,7 +23,7 @@ mod station;
 mod unmatched;
 
 pub use bound::floor as plan_floor;
-pub use check::{campaign_summary, check_file, station_summary, CheckSummary, FileKind};
+pub use check::{campaign_summary, check_file, load_file, station_summary, CheckSummary, Checked, FileKind};
 pub use error::{format_errors, FileError};
 pub use expand::{
     cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
@@ -40,7 +41,6 @@ pub use model::{
 };
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
-pub use station::{
-    load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
-};
+pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
+pub use station::{load_station, parse_station, RestorePolicy, Role, RoleTable, StationFile};
 pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};
