@@ -41,6 +41,8 @@ pub(crate) struct Doc<'a> {
     pub root: Spanned<DeTable<'a>>,
     /// Old spellings read as their new ones, each at the key's position.
     pub warnings: Vec<FileError>,
+    /// Old spellings, so that a misspelt one still gets a hint (to the new spelling).
+    renames: Vec<Rename>,
 }
 
 impl<'a> Doc<'a> {
@@ -58,7 +60,13 @@ impl<'a> Doc<'a> {
         };
         let mut warnings = Vec::new();
         respell(root.get_mut(), &mut Vec::new(), renames, &source, &mut warnings)?;
-        Ok(Doc { source, root, warnings })
+        warnings.sort_by_key(|w| (w.line, w.column));
+        Ok(Doc {
+            source,
+            root,
+            warnings,
+            renames: renames.to_vec(),
+        })
     }
 
     /// Deserializes the whole document.
@@ -156,7 +164,8 @@ impl<'a> Doc<'a> {
         let inner = err.into_inner();
         let mut span = inner.span().unwrap_or(0..0);
         let raw = inner.message().trim().to_string();
-        let explained = explain(&raw);
+        let old: Vec<(&str, &str)> = self.renames.iter().map(|r| (r.old, r.new)).collect();
+        let explained = explain(&raw, &old);
         let mut message = explained.message;
         if let Some(key) = explained.unknown_key {
             let named = path.last() == Some(&Seg::Key(key.clone()));
@@ -379,11 +388,18 @@ fn quoted_names(s: &str) -> Vec<&str> {
     s.split('`').skip(1).step_by(2).collect()
 }
 
-fn explain(raw: &str) -> Explained {
+/// `old` lists deprecated spellings with their new ones: a key close to an old spelling gets
+/// the new one as its hint.
+fn explain(raw: &str, old: &[(&str, &str)]) -> Explained {
     if let Some(rest) = raw.strip_prefix("unknown field `") {
         let (key, tail) = rest.split_once('`').unwrap_or((rest, ""));
         let known = quoted_names(tail);
-        let message = match hint::closest(key, &known) {
+        let olds: Vec<&str> = old.iter().filter(|(_, new)| known.contains(new)).map(|(o, _)| *o).collect();
+        let hinted = hint::closest(key, &known).or_else(|| {
+            let o = hint::closest(key, &olds)?;
+            old.iter().find(|(x, _)| *x == o).map(|(_, new)| *new)
+        });
+        let message = match hinted {
             Some(h) => format!("unknown key \"{key}\"; did you mean \"{h}\"?"),
             None if known.is_empty() => format!("unknown key \"{key}\"; this table takes no keys"),
             None => format!("unknown key \"{key}\"; expected one of: {}", known.join(", ")),
@@ -482,27 +498,40 @@ fn got(unexp: &str) -> String {
 mod tests {
     use super::*;
 
+    fn explain_plain(raw: &str) -> Explained {
+        explain(raw, &[])
+    }
+
+    #[test]
+    fn a_key_close_to_an_old_spelling_is_hinted_the_new_one() {
+        let e = explain(
+            "unknown field `dwel_ms`, expected `name`, `off_dwell_ms`",
+            &[("dwell_ms", "off_dwell_ms")],
+        );
+        assert_eq!(e.message, "unknown key \"dwel_ms\"; did you mean \"off_dwell_ms\"?");
+    }
+
     #[test]
     fn rewrites_serde_messages() {
-        let e = explain("unknown field `ofsets`, expected one of `name`, `start`, `end`, `progress`, `offsets`");
+        let e = explain_plain("unknown field `ofsets`, expected one of `name`, `start`, `end`, `progress`, `offsets`");
         assert_eq!(e.message, "unknown key \"ofsets\"; did you mean \"offsets\"?");
         assert_eq!(e.unknown_key.as_deref(), Some("ofsets"));
-        let e = explain("unknown field `zzz`, expected `a` or `b`");
+        let e = explain_plain("unknown field `zzz`, expected `a` or `b`");
         assert_eq!(e.message, "unknown key \"zzz\"; expected one of: a, b");
-        let e = explain("invalid type: string \"x\", expected u64");
+        let e = explain_plain("invalid type: string \"x\", expected u64");
         assert_eq!(e.message, "expected a non-negative integer, got \"x\"");
-        let e = explain("invalid value: integer `-3`, expected u32");
+        let e = explain_plain("invalid value: integer `-3`, expected u32");
         assert_eq!(e.message, "expected a non-negative integer below 2^32, got -3");
-        let e = explain("invalid value: integer `300`, expected u8");
+        let e = explain_plain("invalid value: integer `300`, expected u8");
         assert_eq!(e.message, "expected an integer in [0, 255], got 300");
-        let e = explain("unknown variant `refrence`, expected `reference` or `no-swap-status`");
+        let e = explain_plain("unknown variant `refrence`, expected `reference` or `no-swap-status`");
         assert_eq!(
             e.message,
             "expected one of \"reference\", \"no-swap-status\", got \"refrence\"; did you mean \"reference\"?"
         );
-        let e = explain("missing field `start`");
+        let e = explain_plain("missing field `start`");
         assert_eq!(e.message, "missing required key \"start\"");
-        assert_eq!(explain("something else").message, "something else");
+        assert_eq!(explain_plain("something else").message, "something else");
     }
 
     #[test]
