@@ -580,7 +580,13 @@ pub enum PlanOutput {
     Json,
 }
 
-pub fn plan(path: &Path, partition: Option<&str>, filter: &[String], output: PlanOutput) -> i32 {
+pub fn plan(
+    path: &Path,
+    partition: Option<&str>,
+    filter: &[String],
+    output: PlanOutput,
+    control_from: Option<&Path>,
+) -> i32 {
     let c = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -596,6 +602,12 @@ pub fn plan(path: &Path, partition: Option<&str>, filter: &[String], output: Pla
             return BAD_INPUT;
         }
     };
+    if !c.is_simulated() {
+        return bench_plan(&c, path, partition, filter.as_ref(), output, control_from);
+    }
+    if control_from.is_some() {
+        eprintln!("note: --control-from is for station campaigns; the simulated board's control run is run here");
+    }
     // On a station the control run powers the bench: planning needs the phases' instants.
     let Planned {
         control,
@@ -689,6 +701,124 @@ fn print_plan_json(
         let _ = write!(w, "{}{v}", if n == 0 { "" } else { "," });
     }
     let _ = writeln!(w, "]}}");
+}
+
+/// `plan` of a station campaign: never opens the bench. With `--control-from` the plan is
+/// expanded on the control run a report recorded; without, it lists what needs no run and says
+/// what does.
+fn bench_plan(
+    c: &Campaign,
+    path: &Path,
+    partition: Option<(u32, u32)>,
+    filter: Option<&CutFilter>,
+    output: PlanOutput,
+    control_from: Option<&Path>,
+) -> i32 {
+    use cutpoint::bench_plan::{offline_partition, per_phase, plan_from_report, FromReportError};
+    let setup = match bench_setup(c) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let (items, pending) = match control_from {
+        Some(dir) => match plan_from_report(c, setup.update_size, dir, partition) {
+            Ok(r) => {
+                eprintln!("plan on the control run recorded in {}", r.report.display());
+                if r.campaign_changed {
+                    eprintln!(
+                        "warning: {} changed since that run; the plan uses the file as it is now",
+                        path.display()
+                    );
+                }
+                for s in &r.skipped {
+                    eprintln!("skipped {}: {}", s.id, s.reason);
+                }
+                (r.items, r.pending)
+            }
+            Err(e @ FromReportError::Input(_)) => {
+                eprintln!("{e}");
+                return BAD_INPUT;
+            }
+            Err(e @ FromReportError::ControlFailed(_)) => {
+                eprintln!("{e}");
+                return FAIL;
+            }
+        },
+        None => {
+            let offline = campaign::plan_offline(c, setup.update_size);
+            let Some(items) = offline_partition(&offline, partition) else {
+                eprintln!(
+                    "--partition: how the plan splits depends on the control run's console; give it with \
+                     `cutpoint plan {} --control-from REPORT_DIR`",
+                    path.display()
+                );
+                return BAD_INPUT;
+            };
+            eprintln!("plan without a control run (the bench is not opened): the ids that need no run");
+            for (id, why) in &offline.skipped {
+                eprintln!("skipped {id}: {why}");
+            }
+            let tentative: Vec<&str> = offline
+                .points
+                .iter()
+                .filter(|p| p.unless.is_some())
+                .map(|p| p.id.as_str())
+                .collect();
+            if let Some(why) = offline.points.iter().find_map(|p| p.unless.as_deref()) {
+                eprintln!(
+                    "{} of them may still be left out ({why}, e.g. {})",
+                    tentative.len(),
+                    tentative[0]
+                );
+            }
+            (items, offline.pending)
+        }
+    };
+    let mut items = items;
+    if let Some(f) = filter {
+        items.retain(|it| f.matches(&it.id));
+    }
+    if output == PlanOutput::Json {
+        let doc = serde_json::json!({
+            "campaign": c.name,
+            "campaign_path": c.path.display().to_string(),
+            "campaign_sha256": c.sha256,
+            "filter": filter.map(CutFilter::describe),
+            "control": {"from": control_from.map(|d| d.display().to_string())},
+            "total": items.len(),
+            "phases": per_phase(&items).iter().map(|(p, n)| serde_json::json!({"phase": p, "cut_points": n})).collect::<Vec<_>>(),
+            "needs_a_run": pending.iter().map(|p| serde_json::json!({"what": p.what, "phase": p.phase, "reason": p.reason})).collect::<Vec<_>>(),
+            "cut_points": items.iter().map(|it| serde_json::json!({"id": it.id, "phase": it.phase})).collect::<Vec<_>>(),
+        });
+        outln!("{doc}");
+        return PASS;
+    }
+    for it in &items {
+        if output == PlanOutput::Ids {
+            outln!("{}", it.id);
+        }
+    }
+    for (phase, n) in per_phase(&items) {
+        eprintln!("{phase:>12}: {n} cut points");
+    }
+    eprintln!("{:>12}: {} cut points", "total", items.len());
+    if !pending.is_empty() {
+        for p in &pending {
+            eprintln!("needs a run: {}: {}", p.what, p.reason);
+        }
+        if control_from.is_none() {
+            eprintln!(
+                "for the full plan, give the control run of an earlier run of this campaign on the bench: \
+                 `cutpoint plan {} --control-from reports/{}-<time>`, or run it: `cutpoint run {}`",
+                path.display(),
+                c.name,
+                path.display()
+            );
+        }
+    }
+    PASS
 }
 
 /// The simulated board's control run and plan for a campaign (for `plan` and `replay`).

@@ -3,6 +3,7 @@
 //! The engine ([`engine`]) runs a campaign against a [`target::Target`]: the simulated board
 //! ([`sim_target`]) or a lab bench ([`bench_target`]). The pass rule lives in [`judge`].
 
+pub mod bench_plan;
 pub mod bench_target;
 pub mod check;
 pub mod cut_filter;

@@ -76,6 +76,11 @@ enum Command {
         /// Only the cut points whose id matches this glob, or `failed:REPORT_DIR`. Repeatable.
         #[arg(long, value_name = "GLOB|failed:DIR")]
         filter: Vec<String>,
+        /// For a campaign on a station: plan on the control run recorded in this report
+        /// directory (an earlier `cutpoint run` of the campaign on the bench). Without it, the
+        /// bench is not opened either: the plan lists the ids that need no control run.
+        #[arg(long, value_name = "REPORT_DIR")]
+        control_from: Option<PathBuf>,
     },
     /// Re-run one cut point of a report with its recorded seed and compare the outcome.
     Replay { report_dir: PathBuf, cut_id: String },
@@ -184,13 +189,20 @@ fn main() -> ExitCode {
             counts,
             json,
             filter,
+            control_from,
         } => {
             let output = match (json, counts) {
                 (true, _) => commands::PlanOutput::Json,
                 (false, true) => commands::PlanOutput::Counts,
                 (false, false) => commands::PlanOutput::Ids,
             };
-            commands::plan(&campaign, partition.as_deref(), &filter, output)
+            commands::plan(
+                &campaign,
+                partition.as_deref(),
+                &filter,
+                output,
+                control_from.as_deref(),
+            )
         }
         Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
         Command::Inspect {

@@ -130,7 +130,7 @@ pub fn load_flash_map(path: impl AsRef<Path>) -> Result<FlashMap, Vec<FileError>
 pub fn parse_flash_map(text: &str, path: &Path) -> Result<FlashMap, Vec<FileError>> {
     let file = path.display().to_string();
     let doc = Doc::parse(&file, text, &[]).map_err(|e| vec![e])?;
-    let old = old_form(doc.root.get_ref().iter().map(|(k, v)| (k.get_ref().as_ref(), k.span())));
+    let old = old_form(doc.root.get_ref().iter().map(|(k, _)| (k.get_ref().as_ref(), k.span())));
     if let Some((key, span)) = old {
         return Err(vec![doc.error(&[Seg::key(key)], span, old_form_message(key, ""))]);
     }
@@ -141,7 +141,7 @@ pub fn parse_flash_map(text: &str, path: &Path) -> Result<FlashMap, Vec<FileErro
 /// Reads the table at `at` (a station's `[layout]`) as a flash map.
 pub(crate) fn decode_map(doc: &Doc<'_>, at: &[Seg], value: &Spanned<DeValue<'_>>) -> Result<FlashMap, Vec<FileError>> {
     if let DeValue::Table(t) = value.get_ref() {
-        if let Some((key, span)) = old_form(t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span()))) {
+        if let Some((key, span)) = old_form(t.iter().map(|(k, _)| (k.get_ref().as_ref(), k.span()))) {
             let mut path = at.to_vec();
             path.push(Seg::key(key));
             return Err(vec![doc.error(&path, span, old_form_message(key, "layout."))]);

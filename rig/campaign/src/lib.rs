@@ -16,6 +16,7 @@ mod hint;
 mod image_file;
 mod load;
 mod model;
+mod offline;
 mod partition;
 mod plan;
 mod raw;
@@ -39,6 +40,7 @@ pub use model::{
     Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind,
     Upgrade, Variant,
 };
+pub use offline::{plan_offline, OfflinePlan, OfflinePoint, Pending};
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
