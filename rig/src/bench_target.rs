@@ -800,6 +800,7 @@ impl Target for BenchTarget {
 mod tests {
     use super::*;
     use cutpoint_campaign::{Anchor, OpPoint};
+    use cutpoint_sim::BoardProfile;
 
     fn point(aim: Aim, anchor: Option<Anchor>) -> CutPoint {
         CutPoint {

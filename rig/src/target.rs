@@ -83,7 +83,10 @@ impl CommitMarker {
     pub fn matches(&self, line: &str) -> bool {
         self.pattern
             .captures(line)
-            .is_some_and(|c| c.name("version").is_none_or(|v| v.as_str() == self.version))
+            .is_some_and(|c| {
+                c.name("version")
+                    .is_none_or(|v| crate::judge::canonical_version(v.as_str()) == self.version)
+            })
     }
 
     /// Whether a line of `console` at or before `t_us` says the update committed.
