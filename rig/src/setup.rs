@@ -312,6 +312,20 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         ));
     }
     let profile = station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
+    if let cutpoint_bench::config::TransportConfig::ProbeWrite(p) = &backends.transport {
+        let sec = profile.layout.secondary;
+        if (p.slot_addr, p.slot_size) != (sec.offset, sec.size) {
+            let e = station.locate(
+                campaign::Role::Transport,
+                Some("slot_addr"),
+                format!(
+                    "probe-write writes to {:#x}+{:#x}, but the secondary slot of the flash map ({}) is {:#x}+{:#x}",
+                    p.slot_addr, p.slot_size, profile.name, sec.offset, sec.size
+                ),
+            );
+            return Err(input(c, format!("target.station: {e}")));
+        }
+    }
     let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
     let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
     let (key, key_name) = campaign_key(c)?;

@@ -53,27 +53,27 @@ fn a_sound_station_passes() {
 fn backend_typos_and_bad_values_fail_check_with_their_place() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("pin = 26", "pn = 26", "lab.toml:8:1: power.pn: unknown key \"pn\"; did you mean \"pin\"?"),
+        ("pin = 26", "pn = 26", "lab.toml:9:1: power.pn: unknown key \"pn\"; did you mean \"pin\"?"),
         (
             "on_level = \"high\"",
             "on_level = \"hi\"",
-            "lab.toml:9:12: power.on_level: expected one of \"high\", \"low\", got \"hi\"",
+            "lab.toml:10:12: power.on_level: expected one of \"high\", \"low\", got \"hi\"",
         ),
         (
             "kind = \"smp\"",
             "kind = \"smp-serial\"",
-            "lab.toml:22:8: transport.kind: expected one of \"http\", \"smp\", \"probe-write\", \"command\", got \
+            "lab.toml:23:8: transport.kind: expected one of \"http\", \"smp\", \"probe-write\", \"command\", got \
              \"smp-serial\"; did you mean \"smp\"?",
         ),
         (
             "pin = 26",
             "pin = 37",
-            "lab.toml:8:7: power.pin: expected a BCM GPIO number 0-27",
+            "lab.toml:9:7: power.pin: expected a BCM GPIO number 0-27",
         ),
         (
             "selector = \"1366:1051:001050234567\"",
             "selector = \"jlink\"",
-            "lab.toml:18:12: probe.selector: probe selector \"jlink\" must look like VID:PID",
+            "lab.toml:19:12: probe.selector: probe selector \"jlink\" must look like VID:PID",
         ),
     ];
     for (from, to, expected) in cases {
@@ -101,7 +101,7 @@ fn old_spellings_pass_with_a_warning_naming_file_line_and_the_new_spelling() {
     );
     assert!(
         stderr.contains(&format!(
-            "warning: {}:9:1: on-level is deprecated; write on_level",
+            "warning: {}:10:1: on-level is deprecated; write on_level",
             file.display()
         )),
         "{stderr}"
@@ -120,7 +120,7 @@ fn a_campaign_on_a_station_checks_the_station_and_its_flash_map() {
     .unwrap();
     let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("lab.toml:8:1: power.pn"), "{stderr}");
+    assert!(stderr.contains("lab.toml:9:1: power.pn"), "{stderr}");
 
     let no_map = STATION.replace("board = \"nrf52840\"", "board = \"custom\"").replace("nRF52840_xxAA", "STM32F446RETx");
     std::fs::write(dir.path().join("lab.toml"), no_map).unwrap();
@@ -128,4 +128,28 @@ fn a_campaign_on_a_station_checks_the_station_and_its_flash_map() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("add [target] board = \"nrf52840\""), "{stderr}");
     assert!(stderr.contains("[[layout.regions]]"), "{stderr}");
+}
+
+#[test]
+fn probe_write_must_write_the_secondary_slot_of_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe_write = STATION.replace(
+        "kind = \"smp\"\nport = \"/dev/serial/by-id/usb-smp\"\nbaud = 115200\n",
+        "kind = \"probe-write\"\nslot_addr = 0x82000\nslot_size = 0x76000\n",
+    );
+    std::fs::write(dir.path().join("lab.toml"), &probe_write).unwrap();
+    let campaign = dir.path().join("c.toml");
+    std::fs::write(
+        &campaign,
+        "[target]\nstation = \"lab.toml\"\n[[phases]]\nname = \"swap\"\nstart = 'a'\nend = 'b'\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("lab.toml:24:13: transport.slot_addr: probe-write writes to 0x82000+0x76000"), "{stderr}");
+    assert!(stderr.contains("0x40000+0x30000"), "the built-in map's secondary slot: {stderr}");
+    let fixed = probe_write.replace("0x82000", "0x40000").replace("0x76000", "0x30000");
+    std::fs::write(dir.path().join("lab.toml"), fixed).unwrap();
+    let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
 }

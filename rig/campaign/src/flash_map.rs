@@ -288,6 +288,7 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
         }
     }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
         return Err(errors);
     }
     let map = FlashMap {
