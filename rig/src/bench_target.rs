@@ -33,8 +33,8 @@ use cutpoint_report::{Landing, LogLine};
 use fut::layout::Layout;
 use regex::Regex;
 
-pub use anchor::{AnchorConsole, AnchorWatch, Watch, SENTINEL, SENTINEL_PATTERN};
 pub use crate::flash_map::station_profile;
+pub use anchor::{AnchorConsole, AnchorWatch, Watch, SENTINEL, SENTINEL_PATTERN};
 
 use crate::target::{ControlObservation, Observation, RecoveryRules, Target};
 

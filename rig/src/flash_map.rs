@@ -137,9 +137,8 @@ pub fn inspect_layout(
     let mut given = Vec::new();
     for (flag, value) in regions {
         let Some(v) = value else { continue };
-        let (offset, size) = parse_region_arg(v).ok_or_else(|| {
-            format!("--{flag} {v}: expected ADDR:SIZE, e.g. --{flag} 0x10000:0x30000")
-        })?;
+        let (offset, size) = parse_region_arg(v)
+            .ok_or_else(|| format!("--{flag} {v}: expected ADDR:SIZE, e.g. --{flag} 0x10000:0x30000"))?;
         let area = fut::layout::Area { offset, size };
         match *flag {
             "primary" => layout.primary = area,

@@ -311,7 +311,8 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             ),
         ));
     }
-    let profile = station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
+    let profile =
+        station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
     if let cutpoint_bench::config::TransportConfig::ProbeWrite(p) = &backends.transport {
         let sec = profile.layout.secondary;
         if (p.slot_addr, p.slot_size) != (sec.offset, sec.size) {

@@ -253,7 +253,10 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
     let text = campaign_text("bench-restore", "swap-scratch", 16, &phases);
     let full = bench(&text, Variant::Reference, Mode::SwapScratch, false);
     assert_eq!(full.setup.config.restore, RestorePolicy::Full);
-    let changed_station = STATION.replace("off_dwell_ms = 40\n", "off_dwell_ms = 40\nrestore = \"changed-sectors\"\n");
+    let changed_station = STATION.replace(
+        "off_dwell_ms = 40\n",
+        "off_dwell_ms = 40\nrestore = \"changed-sectors\"\n",
+    );
     let changed = bench_on(
         &changed_station,
         &text,
@@ -489,7 +492,10 @@ fn plan_of_a_station_campaign_does_not_open_the_bench() {
     // The probe in the station is absent: a plan that opened the bench would fail (exit 3).
     let (code, stdout, stderr) = cli_out(dir.path(), &["plan", "campaign.toml"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout, "download/start\ndownload/byte-6000\ndownload/byte-13000\n", "{stderr}");
+    assert_eq!(
+        stdout, "download/start\ndownload/byte-6000\ndownload/byte-13000\n",
+        "{stderr}"
+    );
     assert!(stderr.contains("needs a run: swap/sectors"), "{stderr}");
     assert!(stderr.contains("--control-from"), "{stderr}");
     assert!(!stderr.contains("opening the station"), "{stderr}");
@@ -523,7 +529,14 @@ fn plan_from_a_recorded_control_run_gives_the_ids_the_run_ran() {
     assert!(!stderr.contains("needs a run"), "{stderr}");
     let (code, stdout, stderr) = cli_out(
         b._dir.path(),
-        &["plan", "campaign.toml", "--control-from", "report", "--partition", "2/2"],
+        &[
+            "plan",
+            "campaign.toml",
+            "--control-from",
+            "report",
+            "--partition",
+            "2/2",
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     let second: Vec<&str> = ran.iter().skip(1).step_by(2).copied().collect();

@@ -53,7 +53,11 @@ fn a_sound_station_passes() {
 fn backend_typos_and_bad_values_fail_check_with_their_place() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("pin = 26", "pn = 26", "lab.toml:9:1: power.pn: unknown key \"pn\"; did you mean \"pin\"?"),
+        (
+            "pin = 26",
+            "pn = 26",
+            "lab.toml:9:1: power.pn: unknown key \"pn\"; did you mean \"pin\"?",
+        ),
         (
             "on_level = \"high\"",
             "on_level = \"hi\"",
@@ -122,7 +126,9 @@ fn a_campaign_on_a_station_checks_the_station_and_its_flash_map() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("lab.toml:9:1: power.pn"), "{stderr}");
 
-    let no_map = STATION.replace("board = \"nrf52840\"", "board = \"custom\"").replace("nRF52840_xxAA", "STM32F446RETx");
+    let no_map = STATION
+        .replace("board = \"nrf52840\"", "board = \"custom\"")
+        .replace("nRF52840_xxAA", "STM32F446RETx");
     std::fs::write(dir.path().join("lab.toml"), no_map).unwrap();
     let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
@@ -146,8 +152,14 @@ fn probe_write_must_write_the_secondary_slot_of_the_map() {
     .unwrap();
     let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("lab.toml:24:13: transport.slot_addr: probe-write writes to 0x82000+0x76000"), "{stderr}");
-    assert!(stderr.contains("0x40000+0x30000"), "the built-in map's secondary slot: {stderr}");
+    assert!(
+        stderr.contains("lab.toml:24:13: transport.slot_addr: probe-write writes to 0x82000+0x76000"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("0x40000+0x30000"),
+        "the built-in map's secondary slot: {stderr}"
+    );
     let fixed = probe_write.replace("0x82000", "0x40000").replace("0x76000", "0x30000");
     std::fs::write(dir.path().join("lab.toml"), fixed).unwrap();
     let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);

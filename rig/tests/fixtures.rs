@@ -57,7 +57,10 @@ fn the_brick_dump_decodes_as_a_brick() {
         "--json",
         "fixtures/dumps/overwrite-no-rollback-brick-0x10000.bin",
     ]);
-    assert_eq!(code, 1, "the primary image is torn: the dump decodes, an image is invalid: {stderr}");
+    assert_eq!(
+        code, 1,
+        "the primary image is torn: the dump decodes, an image is invalid: {stderr}"
+    );
     assert!(stderr.contains("primary: hash-mismatch"), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(v["base_addr"], 0x10000);

@@ -41,7 +41,11 @@ fn the_nrf52840_maps_of_inspect_the_example_station_and_the_guide_agree() {
     let example = root().join("rig/bench/stations/pi-gpio-nrf52840dk.toml");
     let st = load_station(&example).unwrap();
     let backends = cutpoint::bench_target::station_backends(&st).unwrap();
-    assert_eq!(station_board(&st, backends.probe.as_ref()).unwrap().layout, nrf, "the example station");
+    assert_eq!(
+        station_board(&st, backends.probe.as_ref()).unwrap().layout,
+        nrf,
+        "the example station"
+    );
     for md in ["docs/bench-on-a-pi.md", "rig/campaign/SCHEMA.md"] {
         let (origin, text) = doc_station(md);
         assert_eq!(station_map(Path::new(&origin), &text), nrf, "{origin}");
@@ -72,7 +76,10 @@ fn inspect_exit_codes_gate_on_every_image_being_valid() {
     let (code, stdout, stderr) = cutpoint(&["inspect", flash.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("primary"), "{stdout}");
-    assert!(stderr.contains("primary: 2.0.0+0 valid, signature verified"), "{stderr}");
+    assert!(
+        stderr.contains("primary: 2.0.0+0 valid, signature verified"),
+        "{stderr}"
+    );
 
     // A flipped bit in the primary image: the dump decodes, an image is invalid.
     let mut bytes = std::fs::read(&flash).unwrap();
@@ -102,7 +109,9 @@ fn inspect_exit_codes_gate_on_every_image_being_valid() {
 fn map_file(dir: &Path, regions: &[(&str, u32, u32)]) -> std::path::PathBuf {
     let mut text = "sector_size = 4096\nwrite_size = 4\n".to_string();
     for (name, offset, size) in regions {
-        text.push_str(&format!("[[regions]]\nname = \"{name}\"\noffset = {offset:#x}\nsize = {size:#x}\n"));
+        text.push_str(&format!(
+            "[[regions]]\nname = \"{name}\"\noffset = {offset:#x}\nsize = {size:#x}\n"
+        ));
     }
     let path = dir.join("map.toml");
     std::fs::write(&path, text).unwrap();
@@ -157,7 +166,10 @@ fn inspect_decodes_with_a_map_file_or_region_flags() {
     assert!(stderr.contains("primary: 1.0.0+0 valid"), "{stderr}\n{swapped}");
 
     // A bad map file is located; bad flags name themselves.
-    let bad = map_file(dir.path(), &[("primary", 0x10000, 0x30000), ("secondry", 0x40000, 0x30000)]);
+    let bad = map_file(
+        dir.path(),
+        &[("primary", 0x10000, 0x30000), ("secondry", 0x40000, 0x30000)],
+    );
     let (code, _, stderr) = cutpoint(&["inspect", f, "--layout", bad.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("map.toml:8:8: regions.secondry.name"), "{stderr}");
@@ -167,5 +179,8 @@ fn inspect_decodes_with_a_map_file_or_region_flags() {
     assert!(stderr.contains("--secondary 0x40000: expected ADDR:SIZE"), "{stderr}");
     let (code, _, stderr) = cutpoint(&["inspect", f, "--secondary", "0x40000:0x20000"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--secondary: the primary and secondary slots differ in size"), "{stderr}");
+    assert!(
+        stderr.contains("--secondary: the primary and secondary slots differ in size"),
+        "{stderr}"
+    );
 }

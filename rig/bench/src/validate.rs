@@ -59,7 +59,10 @@ fn power(p: &PowerConfig, out: &mut Vec<Problem>) {
         PowerConfig::Lcus(l) if !(1..=8).contains(&l.channel) => out.push(problem(
             R,
             Some("channel"),
-            format!("expected an LCUS channel 1-8 (channels count from 1), got {}", l.channel),
+            format!(
+                "expected an LCUS channel 1-8 (channels count from 1), got {}",
+                l.channel
+            ),
         )),
         PowerConfig::HidRelay(h) if !(1..=8).contains(&h.relay) => out.push(problem(
             R,
@@ -173,7 +176,11 @@ fn transport(t: &TransportConfig, has_probe: bool, out: &mut Vec<Problem>) {
         }
         TransportConfig::Smp(s) => {
             if s.port.trim().is_empty() {
-                out.push(problem(R, Some("port"), "expected a serial port (a /dev/serial/by-id/... path)"));
+                out.push(problem(
+                    R,
+                    Some("port"),
+                    "expected a serial port (a /dev/serial/by-id/... path)",
+                ));
             }
             if s.baud == 0 {
                 out.push(problem(R, Some("baud"), "expected a baud rate (e.g. 115200), got 0"));

@@ -176,11 +176,17 @@ fn the_gpio_polarity_is_described_as_the_guide_does() {
         .find(|l| l.contains("] power: "))
         .unwrap_or_else(|| panic!("no power line in:\n{text}"));
     assert!(
-        line.contains("power/gpio BCM26 (on_level = \"high\": target powered while the pin is HIGH, cut while it is LOW)"),
+        line.contains(
+            "power/gpio BCM26 (on_level = \"high\": target powered while the pin is HIGH, cut while it is LOW)"
+        ),
         "{line}"
     );
     assert!(!line.contains("active-"), "{line}");
     // The guide uses the same words for the same setting.
-    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/bench-on-a-pi.md")).unwrap();
-    assert!(guide.contains("target powered while the pin is HIGH"), "the guide must use the doctor's wording");
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/bench-on-a-pi.md")).unwrap();
+    assert!(
+        guide.contains("target powered while the pin is HIGH"),
+        "the guide must use the doctor's wording"
+    );
 }

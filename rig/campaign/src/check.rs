@@ -241,11 +241,18 @@ pub fn station_summary(s: &StationFile) -> CheckSummary {
 
 /// One line for the geometry, one per region.
 fn map_lines(m: &FlashMap) -> Vec<String> {
-    let mut lines = vec![format!("sectors of {:#x} bytes, writes of {} bytes", m.sector_size, m.write_size)];
-    lines.extend(
-        m.regions
-            .iter()
-            .map(|r| format!("{}: {:#x}..{:#x} ({:#x} bytes)", r.name, r.offset, r.offset + r.size, r.size)),
-    );
+    let mut lines = vec![format!(
+        "sectors of {:#x} bytes, writes of {} bytes",
+        m.sector_size, m.write_size
+    )];
+    lines.extend(m.regions.iter().map(|r| {
+        format!(
+            "{}: {:#x}..{:#x} ({:#x} bytes)",
+            r.name,
+            r.offset,
+            r.offset + r.size,
+            r.size
+        )
+    }));
     lines
 }

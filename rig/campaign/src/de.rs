@@ -394,7 +394,11 @@ fn explain(raw: &str, old: &[(&str, &str)]) -> Explained {
     if let Some(rest) = raw.strip_prefix("unknown field `") {
         let (key, tail) = rest.split_once('`').unwrap_or((rest, ""));
         let known = quoted_names(tail);
-        let olds: Vec<&str> = old.iter().filter(|(_, new)| known.contains(new)).map(|(o, _)| *o).collect();
+        let olds: Vec<&str> = old
+            .iter()
+            .filter(|(_, new)| known.contains(new))
+            .map(|(o, _)| *o)
+            .collect();
         let hinted = hint::closest(key, &known).or_else(|| {
             let o = hint::closest(key, &olds)?;
             old.iter().find(|(x, _)| *x == o).map(|(_, new)| *new)

@@ -424,16 +424,22 @@ fn random_rng(campaign_seed: u64, key: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(h.finalize().into())
 }
 
+/// Byte counts, and the offsets skipped with why.
+pub(crate) type ByteCounts = (Vec<u64>, Vec<(String, String)>);
+
 /// The byte counts `bytes` gives for an update of `size` bytes, and the offsets it skips with
 /// why (`(offset, reason)`). `None` when there would be more than [`MAX_POINTS`].
-pub(crate) fn byte_counts(bytes: &ByteOffsets, size: u64) -> Option<(Vec<u64>, Vec<(String, String)>)> {
+pub(crate) fn byte_counts(bytes: &ByteOffsets, size: u64) -> Option<ByteCounts> {
     let mut counts = Vec::new();
     let mut skips = Vec::new();
     match bytes {
         ByteOffsets::List(list) => {
             for &n in list {
                 if n >= size {
-                    skips.push((format!("byte-{n}"), format!("byte {n} is not inside the update ({size} B)")));
+                    skips.push((
+                        format!("byte-{n}"),
+                        format!("byte {n} is not inside the update ({size} B)"),
+                    ));
                 } else {
                     counts.push(n);
                 }

@@ -66,11 +66,10 @@ impl FlashMap {
     /// The map as the bootloader's layout (no bootloader region: an empty one at 0).
     pub fn layout(&self) -> Layout {
         let area = |name: &str| {
-            self.region(name)
-                .map_or(Area { offset: 0, size: 0 }, |r| Area {
-                    offset: r.offset,
-                    size: r.size,
-                })
+            self.region(name).map_or(Area { offset: 0, size: 0 }, |r| Area {
+                offset: r.offset,
+                size: r.size,
+            })
         };
         Layout {
             sector_size: self.sector_size,
@@ -192,10 +191,7 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
     }
     let rbase = with(at, &[Seg::key("regions")]);
     let list: &[Spanned<RawRegion>] = raw.regions.as_ref().map_or(&[], |r| r.get_ref().as_slice());
-    let table_span = raw
-        .regions
-        .as_ref()
-        .map_or_else(|| doc.span_of(at), |r| r.span());
+    let table_span = raw.regions.as_ref().map_or_else(|| doc.span_of(at), |r| r.span());
     let mut seen: HashSet<String> = HashSet::new();
     let mut regions: Vec<(Region, &RawRegion, Vec<Seg>)> = Vec::new();
     for (i, r) in list.iter().enumerate() {
@@ -317,9 +313,9 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                     ("primary", format!("the regions do not form a valid flash map ({e:?})"))
                 }
             };
-            let (_, raw, path) = find(which).or_else(|| regions.first()).ok_or_else(|| {
-                vec![doc.error(&rbase, table_span.clone(), why.clone())]
-            })?;
+            let (_, raw, path) = find(which)
+                .or_else(|| regions.first())
+                .ok_or_else(|| vec![doc.error(&rbase, table_span.clone(), why.clone())])?;
             Err(vec![doc.error(&with(path, &[Seg::key("size")]), raw.size.span(), why)])
         }
     }

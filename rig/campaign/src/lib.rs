@@ -30,6 +30,7 @@ pub use expand::{
     cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
     OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
+pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
 pub use image_file::{check_image_file, read_image_file, ImageFileError};
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
@@ -43,6 +44,5 @@ pub use model::{
 pub use offline::{plan_offline, OfflinePlan, OfflinePoint, Pending};
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
-pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
 pub use station::{load_station, parse_station, RestorePolicy, Role, RoleTable, StationFile};
 pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};

@@ -70,7 +70,12 @@ pub fn plan_offline(campaign: &Campaign, update_size: u64) -> OfflinePlan {
                 ..p
             });
         }
-        plan.skipped.extend(first.skipped.into_iter().map(|(id, why)| (format!("{prefix}{id}"), why)));
+        plan.skipped.extend(
+            first
+                .skipped
+                .into_iter()
+                .map(|(id, why)| (format!("{prefix}{id}"), why)),
+        );
         let then: Vec<String> = seq.then.iter().map(|t| t.phase.clone()).collect();
         let heads_text = match heads.len() {
             0 => "its first cuts".to_string(),
@@ -97,8 +102,11 @@ fn phase_offsets(phase: &str, o: &Offsets, update_size: u64, plan: &mut OfflineP
         match byte_counts(b, update_size) {
             Some((counts, skips)) => {
                 out.extend(counts.into_iter().map(|n| (format!("byte-{n}"), None)));
-                plan.skipped
-                    .extend(skips.into_iter().map(|(offset, why)| (format!("{phase}/{offset}"), why)));
+                plan.skipped.extend(
+                    skips
+                        .into_iter()
+                        .map(|(offset, why)| (format!("{phase}/{offset}"), why)),
+                );
             }
             None => plan.pending.push(Pending {
                 what: format!("{phase}/bytes"),
@@ -111,7 +119,9 @@ fn phase_offsets(phase: &str, o: &Offsets, update_size: u64, plan: &mut OfflineP
         out.extend(list.iter().map(|d| {
             (
                 format!("{unit}-{d}"),
-                Some(format!("left out if the phase lasts less than {d} {unit} in the control run")),
+                Some(format!(
+                    "left out if the phase lasts less than {d} {unit} in the control run"
+                )),
             )
         }));
     }

@@ -350,7 +350,11 @@ impl StationFile {
             path.push(Seg::key(f));
         }
         let span = doc.span_of(&path);
-        let shown = if doc.get(&path).is_some() { &path[..] } else { &path[..1] };
+        let shown = if doc.get(&path).is_some() {
+            &path[..]
+        } else {
+            &path[..1]
+        };
         let mut e = doc.error(shown, span, message);
         if doc.get(&path).is_none() {
             if let Some(f) = field {

@@ -305,10 +305,16 @@ fn station_unknown_key_and_missing_kind() {
 fn station_restore_policy() {
     let st = parse_station(STATION, Path::new("stations/ok.toml")).unwrap();
     assert_eq!(st.restore, cutpoint_campaign::RestorePolicy::Full, "full by default");
-    let text = STATION.replace("off_dwell_ms = 500\n", "off_dwell_ms = 500\nrestore = \"changed-sectors\"\n");
+    let text = STATION.replace(
+        "off_dwell_ms = 500\n",
+        "off_dwell_ms = 500\nrestore = \"changed-sectors\"\n",
+    );
     let st = parse_station(&text, Path::new("stations/ok.toml")).unwrap();
     assert_eq!(st.restore, cutpoint_campaign::RestorePolicy::ChangedSectors);
-    let text = STATION.replace("off_dwell_ms = 500\n", "off_dwell_ms = 500\nrestore = \"changed_sectors\"\n");
+    let text = STATION.replace(
+        "off_dwell_ms = 500\n",
+        "off_dwell_ms = 500\nrestore = \"changed_sectors\"\n",
+    );
     insta::assert_snapshot!("station_bad_restore", station_error_text(&text));
 }
 
@@ -405,7 +411,9 @@ fn campaigns_read_old_spellings_with_a_warning() {
     );
     assert_eq!((c.run.dwell_ms, c.run.boot_timeout_ms), (300, 2000));
     let new = parse_campaign(
-        &text.replace("dwell_ms", "off_dwell_ms").replace("boot-timeout-ms", "boot_timeout_ms"),
+        &text
+            .replace("dwell_ms", "off_dwell_ms")
+            .replace("boot-timeout-ms", "boot_timeout_ms"),
         Path::new("campaigns/x.toml"),
     )
     .unwrap();

@@ -43,11 +43,9 @@ fn ids_that_need_no_run_are_those_the_run_gives() {
     let c = campaign(KNOWN);
     let offline = plan_offline(&c, 10_000);
     let run = expand_plan(&c, &timeline()).unwrap();
-    let ids = |v: Vec<String>| v;
-    assert_eq!(
-        ids(offline.points.iter().map(|p| p.id.clone()).collect()),
-        ids(run.points.iter().map(|p| p.id.clone()).collect())
-    );
+    let offline_ids: Vec<&str> = offline.points.iter().map(|p| p.id.as_str()).collect();
+    let run_ids: Vec<&str> = run.points.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(offline_ids, run_ids);
     assert!(offline.pending.is_empty());
     // ms and random points may still be left out by a short phase.
     assert!(!offline.is_complete());
@@ -80,10 +78,28 @@ then = { phase = "swap", offsets = { random = 2 } }
     );
     let p = plan_offline(&c, 10_000);
     let ids: Vec<&str> = p.points.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(ids, ["download/byte-4096", "swap/end"], "a sequence's first cuts are not items");
-    assert_eq!(p.skipped, [("download/byte-20000".to_string(), "byte 20000 is not inside the update (10000 B)".to_string())]);
+    assert_eq!(
+        ids,
+        ["download/byte-4096", "swap/end"],
+        "a sequence's first cuts are not items"
+    );
+    assert_eq!(
+        p.skipped,
+        [(
+            "download/byte-20000".to_string(),
+            "byte 20000 is not inside the update (10000 B)".to_string()
+        )]
+    );
     let pending: Vec<&str> = p.pending.iter().map(|p| p.what.as_str()).collect();
     assert_eq!(pending, ["swap/sectors", "twice:swap/* > swap"]);
-    assert!(p.pending[0].reason.contains("progress lines"), "{}", p.pending[0].reason);
-    assert!(p.pending[1].reason.contains("each of its 1 known first cuts"), "{}", p.pending[1].reason);
+    assert!(
+        p.pending[0].reason.contains("progress lines"),
+        "{}",
+        p.pending[0].reason
+    );
+    assert!(
+        p.pending[1].reason.contains("each of its 1 known first cuts"),
+        "{}",
+        p.pending[1].reason
+    );
 }

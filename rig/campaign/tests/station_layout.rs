@@ -65,7 +65,8 @@ fn a_map_file_and_a_station_layout_read_the_same() {
             ],
         }
     );
-    let st = parse_station(&station_layout(REGIONS), Path::new("lab.toml")).unwrap_or_else(|e| panic!("{}", format_errors(&e)));
+    let st = parse_station(&station_layout(REGIONS), Path::new("lab.toml"))
+        .unwrap_or_else(|e| panic!("{}", format_errors(&e)));
     assert_eq!(st.layout.as_ref(), Some(&file));
     assert_eq!(file.layout().primary.offset, 0xC000);
     assert_eq!(FlashMap::from_layout(&file.layout()), file);
@@ -78,7 +79,9 @@ fn a_station_without_layout_has_none() {
 }
 
 fn errors(map: &str) -> String {
-    let file = parse_flash_map(map, Path::new("map.toml")).map(|_| String::new()).unwrap_or_else(|e| format_errors(&e));
+    let file = parse_flash_map(map, Path::new("map.toml"))
+        .map(|_| String::new())
+        .unwrap_or_else(|e| format_errors(&e));
     let station = parse_station(&station_layout(map), Path::new("lab.toml"))
         .map(|_| String::new())
         .unwrap_or_else(|e| format_errors(&e));
@@ -88,26 +91,44 @@ fn errors(map: &str) -> String {
 #[test]
 fn bad_regions_are_located_in_both_forms() {
     let msg = errors(&REGIONS.replace("\"primary\"", "\"primry\""));
-    assert!(msg.contains("map.toml:8:8: regions.primry.name: expected one of"), "{msg}");
+    assert!(
+        msg.contains("map.toml:8:8: regions.primry.name: expected one of"),
+        "{msg}"
+    );
     assert!(msg.contains("did you mean \"primary\"?"), "{msg}");
     assert!(msg.contains("lab.toml:"), "{msg}");
     assert!(msg.contains("layout.regions.primry.name"), "{msg}");
     assert!(msg.contains("missing region \"primary\""), "{msg}");
 
     let msg = errors(&REGIONS.replace("\"primary\"", "\"slot0_partition\""));
-    assert!(msg.contains("did you mean \"primary\"?"), "Zephyr's names get a hint: {msg}");
+    assert!(
+        msg.contains("did you mean \"primary\"?"),
+        "Zephyr's names get a hint: {msg}"
+    );
 
     let msg = errors(&REGIONS.replace("offset = 0x82000", "offset = 0x82100"));
-    assert!(msg.contains("map.toml:13:10: regions.secondary.offset: expected a sector boundary"), "{msg}");
+    assert!(
+        msg.contains("map.toml:13:10: regions.secondary.offset: expected a sector boundary"),
+        "{msg}"
+    );
 
     let msg = errors(&REGIONS.replace("offset = 0x82000", "offset = 0x70000"));
     assert!(msg.contains("overlaps primary"), "{msg}");
 
-    let msg = errors(&REGIONS.replace("size = 0x76000\n[[regions]]\nname = \"scratch\"", "size = 0x75000\n[[regions]]\nname = \"scratch\""));
-    assert!(msg.contains("regions.secondary.size: the secondary slot must be the size of the primary slot"), "{msg}");
+    let msg = errors(&REGIONS.replace(
+        "size = 0x76000\n[[regions]]\nname = \"scratch\"",
+        "size = 0x75000\n[[regions]]\nname = \"scratch\"",
+    ));
+    assert!(
+        msg.contains("regions.secondary.size: the secondary slot must be the size of the primary slot"),
+        "{msg}"
+    );
 
     let msg = errors(&REGIONS.replace("sector_size = 4096", "sector_size = 4096\nsector_sise = 1"));
-    assert!(msg.contains("unknown key \"sector_sise\"; did you mean \"sector_size\"?"), "{msg}");
+    assert!(
+        msg.contains("unknown key \"sector_sise\"; did you mean \"sector_size\"?"),
+        "{msg}"
+    );
 }
 
 #[test]

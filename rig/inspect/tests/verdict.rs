@@ -37,7 +37,11 @@ fn a_hash_mismatch_or_another_key_is_invalid() {
     dump[at] ^= 0x01;
     let v = flash_verdict(&decode_flash(&dump, 0, &board().layout, Some(&key())));
     assert_eq!(v.gate, Gate::Invalid);
-    assert!(v.reasons.iter().any(|r| r.starts_with("primary: hash-mismatch")), "{:?}", v.reasons);
+    assert!(
+        v.reasons.iter().any(|r| r.starts_with("primary: hash-mismatch")),
+        "{:?}",
+        v.reasons
+    );
 
     let other = test_key("other").verifying_key().to_bytes();
     let v = flash_verdict(&decode_flash(&updated_flash(), 0, &board().layout, Some(&other)));
@@ -84,7 +88,10 @@ fn one_image_is_valid_invalid_or_not_an_image() {
     assert_eq!(image_verdict(&decode_image(&torn, Some(&key()))).gate, Gate::Invalid);
     let other = test_key("other").verifying_key().to_bytes();
     assert_eq!(image_verdict(&decode_image(&img, Some(&other))).gate, Gate::Invalid);
-    assert_eq!(image_verdict(&decode_image(b"hello", Some(&key()))).gate, Gate::NotInput);
+    assert_eq!(
+        image_verdict(&decode_image(b"hello", Some(&key()))).gate,
+        Gate::NotInput
+    );
     assert_eq!(
         image_verdict(&decode_image(&[0xFF; 4096], Some(&key()))).gate,
         Gate::NotInput
