@@ -60,7 +60,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
     },
-    /// Validate a campaign or station file without running it.
+    /// Validate a campaign, station or flash map file without running it or opening any device.
     Check { file: PathBuf },
     /// List the cut points of a campaign, with counts per phase.
     Plan {

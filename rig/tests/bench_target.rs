@@ -499,6 +499,11 @@ fn plan_of_a_station_campaign_does_not_open_the_bench() {
     assert!(stderr.contains("needs a run: swap/sectors"), "{stderr}");
     assert!(stderr.contains("--control-from"), "{stderr}");
     assert!(!stderr.contains("opening the station"), "{stderr}");
+    let (code, stdout, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["total"], 3);
+    assert_eq!(doc["needs_a_run"][0]["what"], "swap/sectors");
     // A partition of a plan that needs the control run cannot be told yet.
     let (code, _, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--partition", "1/2"]);
     assert_eq!(code, 2, "{stderr}");
