@@ -144,7 +144,8 @@ fn colour_on_stderr() -> bool {
 }
 
 const INSPECT_EXIT_CODES: &str = "Exit codes:
-  0  every image found is valid: hash, key and Ed25519 signature verified with the key
+  0  every image found is valid: hash, key and signature (Ed25519 or ECDSA P-256) verified
+     with the key
   1  the dump decodes, but an image is invalid, signed by another key or with an algorithm
      cutpoint does not verify, or no slot holds an image
   2  bad input: not a flash dump of the map (or not an image), an unusable map, a bad flag";

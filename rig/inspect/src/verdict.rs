@@ -9,7 +9,7 @@ use crate::decode::{Coverage, FlashReport, ImageReport, Validity};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Gate {
-    /// Every image found is valid: hash, key and Ed25519 signature verified.
+    /// Every image found is valid: hash, key and signature (Ed25519, ECDSA P-256) verified.
     Valid,
     /// The input decodes, but an image is invalid, signed by another key or with an algorithm
     /// that was not verified, or there is no image at all.
@@ -33,23 +33,24 @@ fn found(i: &ImageReport) -> bool {
 
 /// Why an image that was found is not fully verified, if it is not.
 fn problem(i: &ImageReport) -> Option<String> {
+    let sig = || {
+        let kind = i
+            .signature
+            .algorithm
+            .as_deref()
+            .or(i.signature.kind.as_deref())
+            .unwrap_or("(none)");
+        format!("signature {kind}: {}", i.signature.status)
+    };
     if i.validity != Validity::Valid {
         return Some(match i.validity {
             Validity::UnknownKey => "unknown-key: signed by another key than the one given (--key)".to_string(),
-            Validity::BadSignature => match i.signature.kind.as_deref() {
-                Some(k) if k != "ED25519" => {
-                    format!("bad-signature: a {k} signature, which cutpoint does not verify (Ed25519 only)")
-                }
-                _ => "bad-signature: the Ed25519 signature does not verify".to_string(),
-            },
+            Validity::BadSignature | Validity::Unverified => format!("{}: {}", i.validity, sig()),
             other => other.name().to_string(),
         });
     }
     if !i.key_checked || i.signature.verified != Some(true) {
-        return Some(format!(
-            "signature {} not verified",
-            i.signature.kind.as_deref().unwrap_or("(none)")
-        ));
+        return Some(format!("not verified: {}", sig()));
     }
     None
 }

@@ -2,13 +2,14 @@
 
 use cutpoint_inspect::{decode_flash, decode_image, flash_verdict, image_verdict, Gate};
 use cutpoint_sim::board::RunEnd;
-use cutpoint_sim::imgtool::{build_image, default_test_key, test_key, ImageSpec};
+use cutpoint_sim::imgtool::{build_image, default_test_key, public_key, test_key, ImageSpec};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{BoardProfile, RunOptions};
 use fut::image::Version;
+use fut::PublicKey;
 
-fn key() -> [u8; 32] {
-    default_test_key().verifying_key().to_bytes()
+fn key() -> PublicKey {
+    public_key(&default_test_key())
 }
 
 fn board() -> BoardProfile {
@@ -43,7 +44,7 @@ fn a_hash_mismatch_or_another_key_is_invalid() {
         v.reasons
     );
 
-    let other = test_key("other").verifying_key().to_bytes();
+    let other = public_key(&test_key("other"));
     let v = flash_verdict(&decode_flash(&updated_flash(), 0, &board().layout, Some(&other)));
     assert_eq!(v.gate, Gate::Invalid);
     assert!(v.reasons.iter().all(|r| r.contains("unknown-key")), "{:?}", v.reasons);
@@ -86,7 +87,7 @@ fn one_image_is_valid_invalid_or_not_an_image() {
     let mut torn = img.clone();
     torn[100] ^= 0xFF;
     assert_eq!(image_verdict(&decode_image(&torn, Some(&key()))).gate, Gate::Invalid);
-    let other = test_key("other").verifying_key().to_bytes();
+    let other = public_key(&test_key("other"));
     assert_eq!(image_verdict(&decode_image(&img, Some(&other))).gate, Gate::Invalid);
     assert_eq!(
         image_verdict(&decode_image(b"hello", Some(&key()))).gate,
