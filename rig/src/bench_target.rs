@@ -22,7 +22,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use cutpoint_bench::config::{ProbeConfig, StationBackends};
+use cutpoint_bench::config::StationBackends;
 use cutpoint_bench::trigger::CutOutcome;
 use cutpoint_bench::{
     BenchClock, Console, ConsoleLine, CutCondition, CutPlan, CutRecord, OtaTransport, PowerGuard, PowerSwitch, Probe,
@@ -30,10 +30,10 @@ use cutpoint_bench::{
 };
 use cutpoint_campaign::{Aim, CutPoint, FileError, RestorePolicy, Role, StationFile};
 use cutpoint_report::{Landing, LogLine};
-use cutpoint_sim::BoardProfile;
 use fut::layout::Layout;
 use regex::Regex;
 
+pub use crate::flash_map::station_profile;
 pub use anchor::{AnchorConsole, AnchorWatch, Watch, SENTINEL, SENTINEL_PATTERN};
 
 use crate::target::{ControlObservation, Observation, RecoveryRules, Target};
@@ -207,26 +207,8 @@ pub fn changed_sectors(addr: u32, wanted: &[u8], current: &[u8], sector_size: u3
     runs
 }
 
-/// The simulated board profile whose flash map a station's device has: the first of the
-/// station's `[target] board`, `[target] chip` and probe `chip` that names one
-/// (`nRF52840_xxAA` names `nrf52840`, `STM32L476RG` names `stm32l4`).
-pub fn station_profile(station: &StationFile, probe: Option<&ProbeConfig>) -> Option<BoardProfile> {
-    let probe_chip = probe.map(|p| match p {
-        ProbeConfig::ProbeRs(c) => c.chip.as_str(),
-    });
-    [station.board.as_deref(), station.chip.as_deref(), probe_chip]
-        .into_iter()
-        .flatten()
-        .find_map(|name| {
-            let name = name.to_ascii_lowercase();
-            BoardProfile::builtin_names()
-                .iter()
-                .find(|b| name.contains(*b))
-                .and_then(|b| BoardProfile::builtin(b))
-        })
-}
-
-/// Decodes a station file's backend tables.
+/// Decodes a station file's backend tables and checks them as far as that needs no hardware
+/// ([`cutpoint_bench::validate`]); every error names the station file, line, column and key.
 pub fn station_backends(st: &StationFile) -> Result<StationBackends, Vec<FileError>> {
     let mut errors = Vec::new();
     let power = st.decode_role(Role::Power).map_err(|e| errors.push(e)).ok();
@@ -238,14 +220,30 @@ pub fn station_backends(st: &StationFile) -> Result<StationBackends, Vec<FileErr
         None
     };
     match (power, console, transport) {
-        (Some(power), Some(console), Some(transport)) if errors.is_empty() => Ok(StationBackends {
-            name: Some(st.name.clone()),
-            power,
-            console,
-            probe,
-            transport,
-            off_dwell_ms: st.dwell_ms,
-        }),
+        (Some(power), Some(console), Some(transport)) if errors.is_empty() => {
+            let backends = StationBackends {
+                name: Some(st.name.clone()),
+                power,
+                console,
+                probe,
+                transport,
+                off_dwell_ms: st.dwell_ms,
+            };
+            let problems = cutpoint_bench::validate::problems(&backends);
+            if problems.is_empty() {
+                return Ok(backends);
+            }
+            Err(problems
+                .into_iter()
+                .map(|p| {
+                    let role = Role::ALL
+                        .into_iter()
+                        .find(|r| r.name() == p.role)
+                        .unwrap_or(Role::Power);
+                    st.locate(role, p.field, p.message)
+                })
+                .collect())
+        }
         _ => Err(errors),
     }
 }
@@ -835,6 +833,7 @@ impl Target for BenchTarget {
 mod tests {
     use super::*;
     use cutpoint_campaign::{Anchor, OpPoint};
+    use cutpoint_sim::BoardProfile;
 
     fn point(aim: Aim, anchor: Option<Anchor>) -> CutPoint {
         CutPoint {

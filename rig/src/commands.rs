@@ -27,13 +27,21 @@ use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::{CutResult, Status};
 use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, test_key, ImageSpec};
-use cutpoint_sim::BoardProfile;
 
 fn load(path: &Path) -> Result<Campaign, i32> {
-    campaign::load_campaign(path).map_err(|errors| {
+    let c = campaign::load_campaign(path).map_err(|errors| {
         eprintln!("{}", format_errors(&errors));
         BAD_INPUT
-    })
+    })?;
+    warn(&c.warnings);
+    Ok(c)
+}
+
+/// Prints deprecated spellings read from a file: `warning: file:line:col: ...`.
+fn warn(warnings: &[campaign::FileError]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn partition_arg(s: Option<&str>) -> Result<Option<(u32, u32)>, i32> {
@@ -544,8 +552,10 @@ impl Progress {
 }
 
 pub fn check(path: &Path) -> i32 {
-    match campaign::check_file(path) {
-        Ok(summary) => {
+    match cutpoint::check::check_file(path) {
+        Ok(report) => {
+            warn(&report.warnings);
+            let summary = report.summary;
             outln!("{}: ok ({:?} `{}`)", path.display(), summary.kind, summary.name);
             for l in &summary.lines {
                 outln!("  {l}");
@@ -570,7 +580,13 @@ pub enum PlanOutput {
     Json,
 }
 
-pub fn plan(path: &Path, partition: Option<&str>, filter: &[String], output: PlanOutput) -> i32 {
+pub fn plan(
+    path: &Path,
+    partition: Option<&str>,
+    filter: &[String],
+    output: PlanOutput,
+    control_from: Option<&Path>,
+) -> i32 {
     let c = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -586,6 +602,12 @@ pub fn plan(path: &Path, partition: Option<&str>, filter: &[String], output: Pla
             return BAD_INPUT;
         }
     };
+    if !c.is_simulated() {
+        return bench_plan(&c, path, partition, filter.as_ref(), output, control_from);
+    }
+    if control_from.is_some() {
+        eprintln!("note: --control-from is for station campaigns; the simulated board's control run is run here");
+    }
     // On a station the control run powers the bench: planning needs the phases' instants.
     let Planned {
         control,
@@ -679,6 +701,124 @@ fn print_plan_json(
         let _ = write!(w, "{}{v}", if n == 0 { "" } else { "," });
     }
     let _ = writeln!(w, "]}}");
+}
+
+/// `plan` of a station campaign: never opens the bench. With `--control-from` the plan is
+/// expanded on the control run a report recorded; without, it lists what needs no run and says
+/// what does.
+fn bench_plan(
+    c: &Campaign,
+    path: &Path,
+    partition: Option<(u32, u32)>,
+    filter: Option<&CutFilter>,
+    output: PlanOutput,
+    control_from: Option<&Path>,
+) -> i32 {
+    use cutpoint::bench_plan::{offline_partition, per_phase, plan_from_report, FromReportError};
+    let setup = match bench_setup(c) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
+    };
+    let (items, pending) = match control_from {
+        Some(dir) => match plan_from_report(c, setup.update_size, dir, partition) {
+            Ok(r) => {
+                eprintln!("plan on the control run recorded in {}", r.report.display());
+                if r.campaign_changed {
+                    eprintln!(
+                        "warning: {} changed since that run; the plan uses the file as it is now",
+                        path.display()
+                    );
+                }
+                for s in &r.skipped {
+                    eprintln!("skipped {}: {}", s.id, s.reason);
+                }
+                (r.items, r.pending)
+            }
+            Err(e @ FromReportError::Input(_)) => {
+                eprintln!("{e}");
+                return BAD_INPUT;
+            }
+            Err(e @ FromReportError::ControlFailed(_)) => {
+                eprintln!("{e}");
+                return FAIL;
+            }
+        },
+        None => {
+            let offline = campaign::plan_offline(c, setup.update_size);
+            let Some(items) = offline_partition(&offline, partition) else {
+                eprintln!(
+                    "--partition: how the plan splits depends on the control run's console; give it with \
+                     `cutpoint plan {} --control-from REPORT_DIR`",
+                    path.display()
+                );
+                return BAD_INPUT;
+            };
+            eprintln!("plan without a control run (the bench is not opened): the ids that need no run");
+            for (id, why) in &offline.skipped {
+                eprintln!("skipped {id}: {why}");
+            }
+            let tentative: Vec<&str> = offline
+                .points
+                .iter()
+                .filter(|p| p.unless.is_some())
+                .map(|p| p.id.as_str())
+                .collect();
+            if let Some(why) = offline.points.iter().find_map(|p| p.unless.as_deref()) {
+                eprintln!(
+                    "{} of them may still be left out ({why}, e.g. {})",
+                    tentative.len(),
+                    tentative[0]
+                );
+            }
+            (items, offline.pending)
+        }
+    };
+    let mut items = items;
+    if let Some(f) = filter {
+        items.retain(|it| f.matches(&it.id));
+    }
+    if output == PlanOutput::Json {
+        let doc = serde_json::json!({
+            "campaign": c.name,
+            "campaign_path": c.path.display().to_string(),
+            "campaign_sha256": c.sha256,
+            "filter": filter.map(CutFilter::describe),
+            "control": {"from": control_from.map(|d| d.display().to_string())},
+            "total": items.len(),
+            "phases": per_phase(&items).iter().map(|(p, n)| serde_json::json!({"phase": p, "cut_points": n})).collect::<Vec<_>>(),
+            "needs_a_run": pending.iter().map(|p| serde_json::json!({"what": p.what, "phase": p.phase, "reason": p.reason})).collect::<Vec<_>>(),
+            "cut_points": items.iter().map(|it| serde_json::json!({"id": it.id, "phase": it.phase})).collect::<Vec<_>>(),
+        });
+        outln!("{doc}");
+        return PASS;
+    }
+    for it in &items {
+        if output == PlanOutput::Ids {
+            outln!("{}", it.id);
+        }
+    }
+    for (phase, n) in per_phase(&items) {
+        eprintln!("{phase:>12}: {n} cut points");
+    }
+    eprintln!("{:>12}: {} cut points", "total", items.len());
+    if !pending.is_empty() {
+        for p in &pending {
+            eprintln!("needs a run: {}: {}", p.what, p.reason);
+        }
+        if control_from.is_none() {
+            eprintln!(
+                "for the full plan, give the control run of an earlier run of this campaign on the bench: \
+                 `cutpoint plan {} --control-from reports/{}-<time>`, or run it: `cutpoint run {}`",
+                path.display(),
+                c.name,
+                path.display()
+            );
+        }
+    }
+    PASS
 }
 
 /// The simulated board's control run and plan for a campaign (for `plan` and `replay`).
@@ -901,14 +1041,6 @@ fn find_item<'a>(items: &'a [engine::WorkItem], id: &str) -> Option<&'a engine::
     found
 }
 
-fn parse_addr(s: &str) -> Option<u32> {
-    let s = s.trim();
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 fn base_from_name(path: &Path) -> Option<u32> {
     let name = path.file_name()?.to_str()?;
     let at = name.find("0x")?;
@@ -926,7 +1058,18 @@ pub enum Decode {
     Otadata { slots: u32 },
 }
 
-pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>, what: Decode, json: bool) -> i32 {
+/// The flash map `inspect` decodes a dump against.
+pub struct MapArgs<'a> {
+    pub board: &'a str,
+    pub layout: Option<&'a Path>,
+    pub primary: Option<&'a str>,
+    pub secondary: Option<&'a str>,
+    pub scratch: Option<&'a str>,
+}
+
+/// Exit codes: 0 every image found is valid, 1 an image is invalid (or none is there), 2 the
+/// input is not a dump or image of the map, or a flag is wrong.
+pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path>, what: Decode, json: bool) -> i32 {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -941,15 +1084,20 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
             return BAD_INPUT;
         }
     };
-    let Some(profile) = BoardProfile::builtin(board) else {
-        eprintln!(
-            "--board {board}: unknown board; known: {}",
-            BoardProfile::builtin_names().join(", ")
-        );
-        return BAD_INPUT;
+    let regions = [
+        ("primary", map.primary),
+        ("secondary", map.secondary),
+        ("scratch", map.scratch),
+    ];
+    let layout = match cutpoint::flash_map::inspect_layout(map.board, map.layout, &regions) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
     };
     let base = match base {
-        Some(b) => match parse_addr(b) {
+        Some(b) => match cutpoint::flash_map::parse_number(b) {
             Some(a) => a,
             None => {
                 eprintln!("--base {b}: expected an address like 0x10000");
@@ -958,30 +1106,41 @@ pub fn inspect(file: &Path, board: &str, base: Option<&str>, key: Option<&Path>,
         },
         None => base_from_name(file).unwrap_or(0),
     };
-    let out = match what {
+    let (out, verdict) = match what {
         Decode::Image => {
             let r = cutpoint_inspect::decode_image(&bytes, Some(&key));
-            if json {
+            let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {
                 cutpoint_inspect::render_image_text(&r)
-            }
+            };
+            (text, Some(cutpoint_inspect::image_verdict(&r)))
         }
         // otadata has no text rendering of its own: its JSON is short and readable.
-        Decode::Otadata { slots } => {
-            serde_json::to_string_pretty(&cutpoint_inspect::decode_otadata(&bytes, slots)).unwrap_or_default()
-        }
+        Decode::Otadata { slots } => (
+            serde_json::to_string_pretty(&cutpoint_inspect::decode_otadata(&bytes, slots)).unwrap_or_default(),
+            None,
+        ),
         Decode::Flash => {
-            let r = cutpoint_inspect::decode_flash(&bytes, base, &profile.layout, Some(&key));
-            if json {
+            let r = cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key));
+            let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {
                 cutpoint_inspect::render_text(&r)
-            }
+            };
+            (text, Some(cutpoint_inspect::flash_verdict(&r)))
         }
     };
     outln!("{out}");
-    PASS
+    let Some(v) = verdict else { return PASS };
+    for r in &v.reasons {
+        eprintln!("inspect: {r}");
+    }
+    match v.gate {
+        cutpoint_inspect::Gate::Valid => PASS,
+        cutpoint_inspect::Gate::Invalid => FAIL,
+        cutpoint_inspect::Gate::NotInput => BAD_INPUT,
+    }
 }
 
 pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
@@ -1102,7 +1261,12 @@ pub fn image(action: ImageAction) -> i32 {
 }
 
 pub fn doctor(path: &Path) -> i32 {
-    let loaded = campaign::load_station(path).and_then(|st| cutpoint::bench_target::station_backends(&st));
+    let loaded = campaign::load_station(path).and_then(|st| {
+        warn(&st.warnings);
+        let mut b = cutpoint::bench_target::station_backends(&st)?;
+        cutpoint::flash_map::fill_probe_slots(&mut b, &st);
+        Ok(b)
+    });
     let backends = match loaded {
         Ok(b) => b,
         Err(errors) => {

@@ -52,13 +52,25 @@ struct Boot {
     hash: String,
 }
 
+/// A version as a console printed it, in the rig's form `MAJOR.MINOR.REVISION+BUILD`: stock
+/// MCUboot prints `Image version: v1.2.3`, with a `v` and without the build number (0 then).
+pub fn canonical_version(printed: &str) -> String {
+    let v = printed.strip_prefix('v').unwrap_or(printed);
+    let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    if !v.contains('+') && v.split('.').count() == 3 && v.split('.').all(numeric) {
+        format!("{v}+0")
+    } else {
+        v.to_string()
+    }
+}
+
 fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
     console
         .iter()
         .filter_map(|l| {
             let c = m.jump.captures(&l.text)?;
             Some(Boot {
-                version: c.name("version").map_or("", |x| x.as_str()).to_string(),
+                version: canonical_version(c.name("version").map_or("", |x| x.as_str())),
                 hash: c.name("hash").map_or("", |x| x.as_str()).to_string(),
             })
         })
@@ -394,6 +406,26 @@ mod tests {
         let v = judge(&exp, false, &console, None, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert_eq!(v.first_boot.as_deref(), Some("1.0.0+0"));
+        assert_eq!(v.final_image.as_deref(), Some("2.0.0+0"));
+    }
+
+    #[test]
+    fn versions_as_stock_mcuboot_prints_them_are_the_images_versions() {
+        assert_eq!(canonical_version("v2.0.0"), "2.0.0+0");
+        assert_eq!(canonical_version("2.0.0+7"), "2.0.0+7");
+        assert_eq!(canonical_version("v2.0"), "2.0");
+        let (mut exp, console, dump, base) = updated();
+        exp.markers.jump = Regex::new(r"I: Image version: v(?P<version>\S+)").unwrap();
+        // MCUboot says the version of the image it starts, without a build number or a hash.
+        let mcuboot: Vec<LogLine> = console
+            .iter()
+            .map(|l| match l.text.strip_prefix("boot: jump version=") {
+                Some(rest) => line(&format!("I: Image version: v{}", rest.split('+').next().unwrap())),
+                None => l.clone(),
+            })
+            .collect();
+        let v = judge(&exp, false, &mcuboot, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert_eq!(v.final_image.as_deref(), Some("2.0.0+0"));
     }
 

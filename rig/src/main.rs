@@ -60,7 +60,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
     },
-    /// Validate a campaign or station file without running it.
+    /// Validate a campaign, station or flash map file without running it or opening any device.
     Check { file: PathBuf },
     /// List the cut points of a campaign, with counts per phase.
     Plan {
@@ -76,15 +76,34 @@ enum Command {
         /// Only the cut points whose id matches this glob, or `failed:REPORT_DIR`. Repeatable.
         #[arg(long, value_name = "GLOB|failed:DIR")]
         filter: Vec<String>,
+        /// For a campaign on a station: plan on the control run recorded in this report
+        /// directory (an earlier `cutpoint run` of the campaign on the bench). Without it, the
+        /// bench is not opened either: the plan lists the ids that need no control run.
+        #[arg(long, value_name = "REPORT_DIR")]
+        control_from: Option<PathBuf>,
     },
     /// Re-run one cut point of a report with its recorded seed and compare the outcome.
     Replay { report_dir: PathBuf, cut_id: String },
     /// Decode a flash dump or an image file.
+    #[command(after_help = INSPECT_EXIT_CODES)]
     Inspect {
         file: PathBuf,
-        /// Board whose flash map the dump follows.
+        /// Board whose built-in flash map the dump follows.
         #[arg(long, default_value = "nrf52840")]
         board: String,
+        /// A flash map file instead of the board's: sector_size, write_size and [[regions]] with
+        /// name, offset, size (the table of a station's [layout]).
+        #[arg(long, value_name = "FILE")]
+        layout: Option<PathBuf>,
+        /// The primary slot, in place of the map's.
+        #[arg(long, value_name = "ADDR:SIZE")]
+        primary: Option<String>,
+        /// The secondary slot, in place of the map's.
+        #[arg(long, value_name = "ADDR:SIZE")]
+        secondary: Option<String>,
+        /// The scratch area, in place of the map's.
+        #[arg(long, value_name = "ADDR:SIZE")]
+        scratch: Option<String>,
         /// Address of the dump's first byte (default: from a `0x...` in the file name, else 0).
         #[arg(long)]
         base: Option<String>,
@@ -117,6 +136,20 @@ enum Command {
     },
 }
 
+/// Colours only for a person at a terminal: not in a pipe, a log file or a CI job's capture,
+/// and not when `NO_COLOR` is set to anything (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+const INSPECT_EXIT_CODES: &str = "Exit codes:
+  0  every image found is valid: hash, key and signature (Ed25519 or ECDSA P-256) verified
+     with the key
+  1  the dump decodes, but an image is invalid, signed by another key or with an algorithm
+     cutpoint does not verify, or no slot holds an image
+  2  bad input: not a flash dump of the map (or not an image), an unusable map, a bad flag";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = match cli.verbose {
@@ -128,6 +161,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .init();
     let code = match cli.command {
         Command::Run {
@@ -156,18 +190,29 @@ fn main() -> ExitCode {
             counts,
             json,
             filter,
+            control_from,
         } => {
             let output = match (json, counts) {
                 (true, _) => commands::PlanOutput::Json,
                 (false, true) => commands::PlanOutput::Counts,
                 (false, false) => commands::PlanOutput::Ids,
             };
-            commands::plan(&campaign, partition.as_deref(), &filter, output)
+            commands::plan(
+                &campaign,
+                partition.as_deref(),
+                &filter,
+                output,
+                control_from.as_deref(),
+            )
         }
         Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
         Command::Inspect {
             file,
             board,
+            layout,
+            primary,
+            secondary,
+            scratch,
             base,
             key,
             image,
@@ -179,7 +224,14 @@ fn main() -> ExitCode {
                 (true, None) => commands::Decode::Image,
                 (false, None) => commands::Decode::Flash,
             };
-            commands::inspect(&file, &board, base.as_deref(), key.as_deref(), what, json)
+            let map = commands::MapArgs {
+                board: &board,
+                layout: layout.as_deref(),
+                primary: primary.as_deref(),
+                secondary: secondary.as_deref(),
+                scratch: scratch.as_deref(),
+            };
+            commands::inspect(&file, &map, base.as_deref(), key.as_deref(), what, json)
         }
         Command::Report { dirs, out } => commands::report(&dirs, out),
         Command::Image { action } => commands::image(action),

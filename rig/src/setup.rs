@@ -14,7 +14,8 @@ use fut::layout::{Area, Layout};
 use fut::PublicKey;
 use regex::Regex;
 
-use crate::bench_target::{station_backends, station_profile, BenchConfig, BenchMarkers};
+use crate::bench_target::{station_backends, BenchConfig, BenchMarkers};
+use crate::flash_map::station_board;
 use crate::judge::{Expectations, Markers};
 use crate::sim_target::SimTarget;
 
@@ -200,35 +201,6 @@ pub fn markers(c: &Campaign) -> Markers {
     }
 }
 
-/// The flash map a station states in its `[layout]` table, checked.
-fn station_layout(station_file: &str, l: campaign::StationLayout) -> Result<BoardProfile, String> {
-    let area = |a: campaign::StationArea| fut::layout::Area {
-        offset: a.offset,
-        size: a.size,
-    };
-    let layout = fut::layout::Layout {
-        sector_size: l.sector_size,
-        write_size: l.write_size.max(1),
-        bootloader: l
-            .bootloader
-            .map(area)
-            .unwrap_or(fut::layout::Area { offset: 0, size: 0 }),
-        primary: area(l.primary),
-        secondary: area(l.secondary),
-        scratch: area(l.scratch),
-    };
-    layout.validate().map_err(|e| {
-        format!(
-            "{station_file}: [layout]: {e:?}: the slots must be the same size, sector aligned, \
-             not overlapping, with a scratch of at least one sector"
-        )
-    })?;
-    let mut profile = BoardProfile::builtin("nrf52840").ok_or("no built-in board profile")?;
-    profile.name = format!("{station_file} [layout]");
-    profile.layout = layout;
-    Ok(profile)
-}
-
 /// What the pass rule expects of a campaign's images on a flash map.
 fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
     let final_version = match c.expected_final() {
@@ -339,19 +311,22 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             ),
         ));
     }
-    let profile = match station.layout {
-        Some(l) => station_layout(&station_file.to_string(), l).map_err(|e| input(c, e))?,
-        None => station_profile(station, backends.probe.as_ref()).ok_or_else(|| {
-            input(
-                c,
+    let profile =
+        station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
+    if let cutpoint_bench::config::TransportConfig::ProbeWrite(p) = &backends.transport {
+        let sec = profile.layout.secondary;
+        if (p.slot_addr, p.slot_size) != (sec.offset, sec.size) {
+            let e = station.locate(
+                campaign::Role::Transport,
+                Some("slot_addr"),
                 format!(
-                    "target.station: {station_file} names no board whose flash map cutpoint knows; \
-                     set [target] board to one of {}, or give the map in a [layout] table",
-                    BoardProfile::builtin_names().join(", ")
+                    "probe-write writes to {:#x}+{:#x}, but the secondary slot of the flash map ({}) is {:#x}+{:#x}",
+                    p.slot_addr, p.slot_size, profile.name, sec.offset, sec.size
                 ),
-            )
-        })?,
-    };
+            );
+            return Err(input(c, format!("target.station: {e}")));
+        }
+    }
     let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
     let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
     let (key, key_name) = campaign_key(c)?;

@@ -90,9 +90,10 @@ pub struct CommitMarker {
 
 impl CommitMarker {
     pub fn matches(&self, line: &str) -> bool {
-        self.pattern
-            .captures(line)
-            .is_some_and(|c| c.name("version").is_none_or(|v| v.as_str() == self.version))
+        self.pattern.captures(line).is_some_and(|c| {
+            c.name("version")
+                .is_none_or(|v| crate::judge::canonical_version(v.as_str()) == self.version)
+        })
     }
 
     /// Whether a line of `console` at or before `t_us` says the update committed.

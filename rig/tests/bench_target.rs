@@ -24,7 +24,7 @@ use fut::Variant;
 
 const STATION: &str = r#"
 name = "emulated-nrf52840"
-dwell_ms = 40
+off_dwell_ms = 40
 
 [target]
 board = "nrf52840"
@@ -65,7 +65,7 @@ update = {{ version = "2.0.0", size_kib = {size_kib}, health = "ok" }}
 
 [run]
 seed = 7
-dwell_ms = 40
+off_dwell_ms = 40
 boot_timeout_ms = 2000
 settle_timeout_ms = 8000
 
@@ -273,7 +273,10 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
     let text = campaign_text("bench-restore", "swap-scratch", 16, &phases);
     let full = bench(&text, Variant::Reference, Mode::SwapScratch, false);
     assert_eq!(full.setup.config.restore, RestorePolicy::Full);
-    let changed_station = STATION.replace("dwell_ms = 40\n", "dwell_ms = 40\nrestore = \"changed-sectors\"\n");
+    let changed_station = STATION.replace(
+        "off_dwell_ms = 40\n",
+        "off_dwell_ms = 40\nrestore = \"changed-sectors\"\n",
+    );
     let changed = bench_on(
         &changed_station,
         &text,
@@ -372,7 +375,7 @@ fn a_relay_that_does_not_cut_is_a_rig_error_not_a_device_failure() {
     );
     // A long dwell: the device, still powered, talks inside it however loaded the machine is.
     let b = bench_on(
-        &STATION.replace("dwell_ms = 40\n", "dwell_ms = 500\n"),
+        &STATION.replace("off_dwell_ms = 40\n", "off_dwell_ms = 500\n"),
         &campaign_text("bench-stuck-relay", "swap-scratch", 64, &phases),
         Variant::Reference,
         Mode::SwapScratch,
@@ -459,9 +462,14 @@ fn station_campaigns_the_bench_cannot_run_are_bad_input() {
 #[test]
 fn a_station_layout_is_used_and_a_bad_one_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
+    let region = |name: &str, offset: &str, size: &str| {
+        format!("[[layout.regions]]\nname = \"{name}\"\noffset = {offset}\nsize = {size}\n")
+    };
     let good = format!(
-        "{STATION}\n[layout]\nsector_size = 4096\nwrite_size = 4\nprimary = {{ offset = 0x10000, size = 0x20000 }}\n\
-         secondary = {{ offset = 0x30000, size = 0x20000 }}\nscratch = {{ offset = 0x50000, size = 0x2000 }}\n"
+        "{STATION}\n[layout]\nsector_size = 4096\nwrite_size = 4\n{}{}{}",
+        region("primary", "0x10000", "0x20000"),
+        region("secondary", "0x30000", "0x20000"),
+        region("scratch", "0x50000", "0x2000")
     );
     let path = write_campaign(dir.path(), &good, "");
     let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap(), "--out", "report"]);
@@ -469,21 +477,93 @@ fn a_station_layout_is_used_and_a_bad_one_is_bad_input() {
         code, 3,
         "the map is accepted; only the missing probe stops the run: {stderr}"
     );
-    let overlapping = good.replace("secondary = { offset = 0x30000", "secondary = { offset = 0x20000");
+    let overlapping = good.replace("offset = 0x30000", "offset = 0x20000");
     let path = write_campaign(dir.path(), &overlapping, "");
     let (code, stderr) = cli(dir.path(), &["run", path.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("[layout]"), "{stderr}");
+    assert!(stderr.contains("station.toml:"), "{stderr}");
+    assert!(stderr.contains("layout.regions.secondary.offset"), "{stderr}");
+    assert!(stderr.contains("overlaps primary"), "{stderr}");
+}
+
+/// `cutpoint plan ARGS` in `dir`: exit code, stdout, stderr.
+fn cli_out(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run cutpoint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
-fn plan_of_a_station_campaign_opens_the_station() {
+fn plan_of_a_station_campaign_does_not_open_the_bench() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_campaign(dir.path(), STATION, "");
-    let (code, stderr) = cli(dir.path(), &["plan", path.to_str().unwrap()]);
-    assert_eq!(
-        code, 3,
-        "planning runs the control run on the bench, whose probe is absent: {stderr}"
+    std::fs::write(dir.path().join("station.toml"), STATION).unwrap();
+    let phases = format!(
+        "{DOWNLOAD}offsets = {{ fixed = [\"start\"], bytes = [6000, 13000] }}\n{SWAP}offsets = {{ sectors = {{ every = 2 }} }}\n"
     );
-    assert!(stderr.contains("opening the station"), "{stderr}");
+    let path = dir.path().join("campaign.toml");
+    std::fs::write(&path, campaign_text("bench-plan", "swap-scratch", 16, &phases)).unwrap();
+    // The probe in the station is absent: a plan that opened the bench would fail (exit 3).
+    let (code, stdout, stderr) = cli_out(dir.path(), &["plan", "campaign.toml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout, "download/start\ndownload/byte-6000\ndownload/byte-13000\n",
+        "{stderr}"
+    );
+    assert!(stderr.contains("needs a run: swap/sectors"), "{stderr}");
+    assert!(stderr.contains("--control-from"), "{stderr}");
+    assert!(!stderr.contains("opening the station"), "{stderr}");
+    let (code, stdout, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["total"], 3);
+    assert_eq!(doc["needs_a_run"][0]["what"], "swap/sectors");
+    // A partition of a plan that needs the control run cannot be told yet.
+    let (code, _, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--partition", "1/2"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--control-from"), "{stderr}");
+    // Not a report: bad input, not a rig error.
+    let (code, _, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--control-from", "nowhere"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--control-from nowhere"), "{stderr}");
+}
+
+#[test]
+fn plan_from_a_recorded_control_run_gives_the_ids_the_run_ran() {
+    let phases = format!(
+        "{DOWNLOAD}offsets = {{ bytes = [6000] }}\n{SWAP}offsets = {{ fixed = [\"start\"], sectors = {{ every = 2 }} }}\n"
+    );
+    let b = bench(
+        &campaign_text("bench-plan", "swap-scratch", 16, &phases),
+        Variant::Reference,
+        Mode::SwapScratch,
+        false,
+    );
+    let o = run(&b);
+    let ran: Vec<&str> = o.journal.header.planned.iter().map(|p| p.id.as_str()).collect();
+    assert!(ran.iter().any(|id| id.starts_with("swap/sector-")), "{ran:?}");
+    let (code, stdout, stderr) = cli_out(b._dir.path(), &["plan", "campaign.toml", "--control-from", "report"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), ran, "{stderr}");
+    assert!(!stderr.contains("needs a run"), "{stderr}");
+    let (code, stdout, stderr) = cli_out(
+        b._dir.path(),
+        &[
+            "plan",
+            "campaign.toml",
+            "--control-from",
+            "report",
+            "--partition",
+            "2/2",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let second: Vec<&str> = ran.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), second);
 }

@@ -52,12 +52,16 @@ fn keys_and_images_are_reproducible_from_the_tools() {
 
 #[test]
 fn the_brick_dump_decodes_as_a_brick() {
-    let (code, text) = cutpoint(&[
+    let (code, text, stderr) = cli::cutpoint(&[
         "inspect",
         "--json",
         "fixtures/dumps/overwrite-no-rollback-brick-0x10000.bin",
     ]);
-    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        code, 1,
+        "the primary image is torn: the dump decodes, an image is invalid: {stderr}"
+    );
+    assert!(stderr.contains("primary: hash-mismatch"), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(v["base_addr"], 0x10000);
     assert_eq!(v["slots"][0]["image"]["validity"], "hash-mismatch");

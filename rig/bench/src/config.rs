@@ -1,15 +1,16 @@
 //! What a station file says about each backend.
 //!
 //! Each of `power`, `console`, `probe` and `transport` is a table whose `kind` picks the
-//! backend; every other key belongs to that backend. Unknown keys are rejected, so a typo in a
-//! station file is an error rather than a silently ignored setting. Parsing the file and
-//! reporting where an error is belongs to the caller; this module only defines the types.
+//! backend; every other key belongs to that backend. Keys are snake_case. Unknown keys are
+//! rejected, so a typo in a station file is an error rather than a silently ignored setting.
+//! Parsing the file and reporting where an error is belongs to the caller; this module defines
+//! the types, and [`crate::validate`] the checks that need no hardware.
 
 use serde::{Deserialize, Serialize};
 
 /// The backends of one station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct StationBackends {
     /// A name for reports, e.g. `pi-3 nrf52840dk`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,7 +22,7 @@ pub struct StationBackends {
     pub transport: TransportConfig,
     /// How long power stays off during a power cycle, so the board's capacitors drain and the
     /// target really resets (measure it for each board). Default 500 ms.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "off_dwell_ms")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_dwell_ms: Option<u64>,
 }
 
@@ -57,7 +58,7 @@ pub enum PowerConfig {
     Command(CommandPowerConfig),
 }
 
-/// Which GPIO level turns the target's power on.
+/// A GPIO pin level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
@@ -66,17 +67,18 @@ pub enum Level {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct GpioPowerConfig {
     /// BCM GPIO number (not the header pin number).
     pub pin: u8,
-    /// The level that turns the target's power on (`low` for active-low relay HATs).
-    #[serde(alias = "on_level")]
+    /// The pin level at which the target is powered. It depends on the relay board and on the
+    /// contact wired through (docs/bench-on-a-pi.md): an active-low HAT through its normally
+    /// closed contact powers the target while the pin is high.
     pub on_level: Level,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct LcusPowerConfig {
     /// Serial port, preferably a `/dev/serial/by-id/...` path.
     pub port: String,
@@ -85,7 +87,7 @@ pub struct LcusPowerConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct HidRelayPowerConfig {
     /// The board serial (5 characters, from the status report) when several boards are plugged in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +97,7 @@ pub struct HidRelayPowerConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct NumatoPowerConfig {
     /// Serial port, preferably a `/dev/serial/by-id/...` path.
     pub port: String,
@@ -104,14 +106,14 @@ pub struct NumatoPowerConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct CommandPowerConfig {
     /// Program and arguments that turn power on, e.g. `["uhubctl", "-l", "1-1", "-p", "2", "-a", "on"]`.
     pub on: Vec<String>,
     /// Program and arguments that turn power off.
     pub off: Vec<String>,
     /// Longest a command may run (default 10 s).
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "timeout_ms")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -128,13 +130,13 @@ pub enum ConsoleConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct SerialConsoleConfig {
     /// A stable path (`/dev/serial/by-id/...`). Give this or `usb_serial`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     /// The USB serial number of the adapter. Give this or `port`.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "usb_serial")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usb_serial: Option<String>,
     pub baud: u32,
     /// Drive DTR to this level after opening; left alone when absent.
@@ -146,7 +148,7 @@ pub struct SerialConsoleConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct RttConsoleConfig {
     /// Probe selector `VID:PID[:serial]`; when absent the station's `[probe]` is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,18 +156,18 @@ pub struct RttConsoleConfig {
     /// Chip name as probe-rs knows it; when absent the station's `[probe]` is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chip: Option<String>,
-    #[serde(default, alias = "connect_under_reset")]
+    #[serde(default)]
     pub connect_under_reset: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "speed_khz")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed_khz: Option<u32>,
     /// RTT up-channel number (0 is the usual terminal).
     #[serde(default)]
     pub channel: usize,
     /// Address of the RTT control block (`_SEGGER_RTT`) when known; RAM is scanned otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "control_block")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_block: Option<u64>,
     /// How often the up-channel is polled (default 10 ms).
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "poll_ms")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_ms: Option<u64>,
 }
 
@@ -180,7 +182,7 @@ pub enum ProbeConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct ProbeRsConfig {
     /// `VID:PID[:serial]`, hexadecimal VID and PID, e.g. `1366:1051:001050234567`.
     pub selector: String,
@@ -188,21 +190,22 @@ pub struct ProbeRsConfig {
     pub chip: String,
     /// Hold the target in reset while attaching (needed when the firmware disables the SWD pins
     /// or sleeps deeply).
-    #[serde(default, alias = "connect_under_reset")]
+    #[serde(default)]
     pub connect_under_reset: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "speed_khz")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed_khz: Option<u32>,
-    /// Flash regions `doctor` reads back to check the probe (e.g. the two image slots).
+    /// Flash regions `doctor` reads back to check the probe; by default the slots of the
+    /// station's flash map.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<FlashRegion>,
 }
 
-/// A named flash region.
+/// A named flash region, as in a flash map's `[[regions]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct FlashRegion {
     pub name: String,
-    pub addr: u32,
+    pub offset: u32,
     pub size: u32,
 }
 
@@ -223,7 +226,7 @@ pub enum TransportConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct HttpTransportConfig {
     /// Address to listen on, e.g. `0.0.0.0:8080` (port 0 picks a free one).
     pub bind: String,
@@ -233,7 +236,7 @@ pub struct HttpTransportConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct SmpTransportConfig {
     /// Serial port, preferably a `/dev/serial/by-id/...` path.
     pub port: String,
@@ -242,7 +245,7 @@ pub struct SmpTransportConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<usize>,
     /// Per-request timeout (default 5000 ms; the first chunk may erase the slot).
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "timeout_ms")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Image number for multi-image devices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,13 +253,11 @@ pub struct SmpTransportConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct ProbeWriteTransportConfig {
     /// Start of the secondary slot.
-    #[serde(alias = "slot_addr")]
     pub slot_addr: u32,
     /// Size of the secondary slot; the MCUboot trailer sits at its end.
-    #[serde(alias = "slot_size")]
     pub slot_size: u32,
     /// Mark the update permanent (image_ok set) instead of test.
     #[serde(default)]
@@ -264,12 +265,12 @@ pub struct ProbeWriteTransportConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 pub struct CommandTransportConfig {
     /// Program and arguments; `{image}` is replaced by the path of the staged image file.
     pub argv: Vec<String>,
     /// Longest the command may run (default 600 s).
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "timeout_ms")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -284,8 +285,8 @@ mod tests {
     #[test]
     fn tagged_backends_parse() {
         let st = parse(
-            r#"{"power": {"kind": "gpio", "pin": 26, "on-level": "low"},
-                "console": {"kind": "serial", "usb-serial": "A10K", "baud": 115200},
+            r#"{"power": {"kind": "gpio", "pin": 26, "on_level": "low"},
+                "console": {"kind": "serial", "usb_serial": "A10K", "baud": 115200},
                 "transport": {"kind": "http", "bind": "127.0.0.1:0"}}"#,
         )
         .unwrap();

@@ -197,7 +197,7 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
     if let (Some(ProbeConfig::ProbeRs(pc)), Some(op)) = (&station.probe, probe.as_mut()) {
         for slot in &pc.slots {
             let tail_len = 48u32.min(slot.size);
-            let Some(at) = slot.addr.checked_add(slot.size - tail_len) else {
+            let Some(at) = slot.offset.checked_add(slot.size - tail_len) else {
                 d.add(
                     &format!("slot {}", slot.name),
                     false,
@@ -208,7 +208,7 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             };
             match op
                 .probe
-                .read_flash(slot.addr, 32)
+                .read_flash(slot.offset, 32)
                 .and_then(|head| Ok((head, op.probe.read_flash(at, tail_len as usize)?)))
             {
                 Ok((head, tail)) => {
@@ -221,7 +221,7 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                     d.add(
                         &format!("slot {}", slot.name),
                         true,
-                        format!("{:#x}+{:#x}: {hdr}; trailer {trailer}", slot.addr, slot.size),
+                        format!("{:#x}+{:#x}: {hdr}; trailer {trailer}", slot.offset, slot.size),
                         None,
                     );
                 }

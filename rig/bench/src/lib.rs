@@ -19,6 +19,7 @@ pub mod shared;
 pub mod traits;
 pub mod transport;
 pub mod trigger;
+pub mod validate;
 
 pub use clock::BenchClock;
 pub use config::StationBackends;

@@ -81,7 +81,7 @@ pub type RigResult<T> = Result<T, RigError>;
 
 /// Switches the target's supply.
 pub trait PowerSwitch: Send {
-    /// Human-readable name naming the device, e.g. `gpio BCM26 (active-low)`.
+    /// Human-readable name naming the device, e.g. `power/lcus:/dev/serial/by-id/... ch1`.
     fn describe(&self) -> String;
     /// Turns the target's power on or off. Returns once the command was accepted by the switch.
     fn set_power(&mut self, on: bool) -> RigResult<()>;

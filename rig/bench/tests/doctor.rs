@@ -154,3 +154,39 @@ fn missing_hardware_is_reported_not_panicked() {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }
+
+#[test]
+fn the_gpio_polarity_is_described_as_the_guide_does() {
+    // Off a Raspberry Pi the pin cannot be claimed; the power line still names the polarity.
+    let on_a_pi = std::fs::read_to_string("/proc/device-tree/model").is_ok_and(|m| m.contains("Raspberry Pi"));
+    if on_a_pi {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = station(dir.path(), Path::new("/dev/serial/by-id/usb-absent-console"));
+    st.power = PowerConfig::Gpio(GpioPowerConfig {
+        pin: 26,
+        on_level: Level::High,
+    });
+    let mut out = Vec::new();
+    doctor_with(&st, &mut out, &opts());
+    let text = String::from_utf8_lossy(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("] power: "))
+        .unwrap_or_else(|| panic!("no power line in:\n{text}"));
+    assert!(
+        line.contains(
+            "power/gpio BCM26 (on_level = \"high\": target powered while the pin is HIGH, cut while it is LOW)"
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("active-"), "{line}");
+    // The guide uses the same words for the same setting.
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/bench-on-a-pi.md")).unwrap();
+    assert!(
+        guide.contains("target powered while the pin is HIGH"),
+        "the guide must use the doctor's wording"
+    );
+}

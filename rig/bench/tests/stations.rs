@@ -1,4 +1,5 @@
-//! The example station files, and the one in docs/bench-on-a-pi.md, parse into the config types.
+//! The example station files parse into the config types (`cutpoint check` of every example
+//! in the docs is tested in the `cutpoint` crate).
 
 use std::path::PathBuf;
 
@@ -9,9 +10,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The backend tables of a station file (the keys the station loader reads itself left out).
 fn load(rel: &str) -> StationBackends {
     let text = std::fs::read_to_string(root().join(rel)).unwrap();
-    toml::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    let mut table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    for key in ["description", "restore", "target", "layout"] {
+        table.remove(key);
+    }
+    table.try_into().unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 #[test]
@@ -37,8 +43,7 @@ fn pi_gpio_nrf52840dk() {
         .selector
         .parse::<cutpoint_bench::probe::selector::ProbeSelector>()
         .is_ok());
-    assert_eq!(p.slots.len(), 2);
-    assert_eq!(p.slots[1].addr, 0x73000);
+    assert!(p.slots.is_empty(), "doctor reads the slots of the station's flash map");
     assert!(matches!(&st.transport, TransportConfig::Http(h) if h.bind == "0.0.0.0:8080"));
     assert_eq!(st.off_dwell().as_millis(), 700);
 }
@@ -60,15 +65,6 @@ fn pi_lcus_nucleo_smp() {
         panic!("smp")
     };
     assert_eq!((s.baud, s.mtu, s.timeout_ms), (115200, Some(256), Some(5000)));
-}
-
-#[test]
-fn the_guide_example_parses() {
-    let doc = std::fs::read_to_string(root().join("../../docs/bench-on-a-pi.md")).unwrap();
-    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
-    let len = doc[start..].find("```").unwrap();
-    let st: StationBackends = toml::from_str(&doc[start..start + len]).unwrap();
-    assert!(matches!(st.power, PowerConfig::Gpio(_)));
 }
 
 #[test]

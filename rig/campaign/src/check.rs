@@ -6,6 +6,7 @@ use std::path::Path;
 use toml::de::DeTable;
 
 use crate::error::FileError;
+use crate::flash_map::{parse_flash_map, FlashMap};
 use crate::load::{parse_campaign, read_text};
 use crate::model::{Campaign, ImageSource, TargetKind};
 use crate::station::{parse_station, Role, StationFile};
@@ -15,6 +16,8 @@ use crate::station::{parse_station, Role, StationFile};
 pub enum FileKind {
     Campaign,
     Station,
+    /// A flash map (`inspect --layout` file).
+    FlashMap,
 }
 
 /// A short account of a valid file.
@@ -31,6 +34,7 @@ impl fmt::Display for CheckSummary {
         let kind = match self.kind {
             FileKind::Campaign => "campaign",
             FileKind::Station => "station",
+            FileKind::FlashMap => "flash map",
         };
         writeln!(f, "{kind} {}: ok", self.name)?;
         for l in &self.lines {
@@ -46,13 +50,67 @@ const STATION_KEYS: &[&str] = &[
     "console",
     "probe",
     "transport",
-    "dwell_ms",
     "off_dwell_ms",
+    "dwell_ms",
     "off-dwell-ms",
+    "restore",
+    "layout",
 ];
 
-/// Reads a file, decides whether it is a campaign or a station file, and validates it.
+/// A file `check` read: a campaign or a station file, validated.
+#[derive(Debug, Clone)]
+pub enum Checked {
+    Campaign(Box<Campaign>),
+    Station(Box<StationFile>),
+    FlashMap { name: String, map: FlashMap },
+}
+
+impl Checked {
+    pub fn summary(&self) -> CheckSummary {
+        match self {
+            Checked::Campaign(c) => campaign_summary(c),
+            Checked::Station(s) => station_summary(s),
+            Checked::FlashMap { name, map } => CheckSummary {
+                kind: FileKind::FlashMap,
+                name: name.clone(),
+                lines: map_lines(map),
+            },
+        }
+    }
+
+    /// Deprecated spellings read (a campaign's include its station file's).
+    pub fn warnings(&self) -> &[FileError] {
+        match self {
+            Checked::Campaign(c) => &c.warnings,
+            Checked::Station(s) => &s.warnings,
+            Checked::FlashMap { .. } => &[],
+        }
+    }
+
+    /// The station file: the one checked, or the one the campaign runs on.
+    pub fn station(&self) -> Option<&StationFile> {
+        match self {
+            Checked::Campaign(c) => match &c.target.kind {
+                TargetKind::Station { station, .. } => Some(station),
+                TargetKind::Simulated { .. } => None,
+            },
+            Checked::Station(s) => Some(s),
+            Checked::FlashMap { .. } => None,
+        }
+    }
+}
+
+const MAP_KEYS: &[&str] = &["regions", "sector_size", "write_size"];
+
+/// Reads a file, decides whether it is a campaign, a station file or a flash map, and validates what this
+/// crate knows of it. A station's backend tables (the keys after `kind`) belong to the bench:
+/// check them with [`StationFile::decode_role`] (the `cutpoint check` command does).
 pub fn check_file(path: impl AsRef<Path>) -> Result<CheckSummary, Vec<FileError>> {
+    load_file(path).map(|c| c.summary())
+}
+
+/// [`check_file`], returning what was read.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Checked, Vec<FileError>> {
     let path = path.as_ref();
     let text = read_text(path)?;
     let file = path.display().to_string();
@@ -65,18 +123,26 @@ pub fn check_file(path: impl AsRef<Path>) -> Result<CheckSummary, Vec<FileError>
                 FileKind::Campaign
             } else if has(STATION_KEYS) {
                 FileKind::Station
+            } else if has(MAP_KEYS) {
+                FileKind::FlashMap
             } else {
                 return Err(vec![FileError::whole_file(
                     &file,
-                    "neither a campaign (it has no [[phases]]) nor a station file (it has no [power], [console], \
-                     [transport])",
+                    "neither a campaign (it has no [[phases]]), a station file (it has no [power], [console], \
+                     [transport]) nor a flash map (it has no [[regions]])",
                 )]);
             }
         }
     };
     match kind {
-        FileKind::Campaign => parse_campaign(&text, path).map(|c| campaign_summary(&c)),
-        FileKind::Station => parse_station(&text, path).map(|s| station_summary(&s)),
+        FileKind::Campaign => parse_campaign(&text, path).map(|c| Checked::Campaign(Box::new(c))),
+        FileKind::Station => parse_station(&text, path).map(|s| Checked::Station(Box::new(s))),
+        FileKind::FlashMap => parse_flash_map(&text, path).map(|map| Checked::FlashMap {
+            name: path
+                .file_stem()
+                .map_or_else(|| "flash map".to_string(), |s| s.to_string_lossy().into_owned()),
+            map,
+        }),
     }
 }
 
@@ -158,7 +224,10 @@ pub fn station_summary(s: &StationFile) -> CheckSummary {
         }
     }
     if let Some(d) = s.dwell_ms {
-        lines.push(format!("dwell: {d} ms"));
+        lines.push(format!("off dwell: {d} ms"));
+    }
+    if let Some(m) = &s.layout {
+        lines.extend(map_lines(m).into_iter().map(|l| format!("[layout] {l}")));
     }
     if let Some(c) = &s.chip {
         lines.push(format!("chip: {c}"));
@@ -168,4 +237,22 @@ pub fn station_summary(s: &StationFile) -> CheckSummary {
         name: s.name.clone(),
         lines,
     }
+}
+
+/// One line for the geometry, one per region.
+fn map_lines(m: &FlashMap) -> Vec<String> {
+    let mut lines = vec![format!(
+        "sectors of {:#x} bytes, writes of {} bytes",
+        m.sector_size, m.write_size
+    )];
+    lines.extend(m.regions.iter().map(|r| {
+        format!(
+            "{}: {:#x}..{:#x} ({:#x} bytes)",
+            r.name,
+            r.offset,
+            r.offset + r.size,
+            r.size
+        )
+    }));
+    lines
 }

@@ -23,24 +23,50 @@ impl Seg {
     }
 }
 
+/// A key spelling that is still read, with a warning, but no longer written.
+///
+/// Besides these, every key written with hyphens (`on-level`) is read as its snake_case
+/// spelling (`on_level`): all keys of campaign and station files are snake_case.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rename {
+    /// The table the key is in: keys from the root; `*` stands for any element of an array.
+    pub table: &'static [&'static str],
+    pub old: &'static str,
+    pub new: &'static str,
+}
+
 /// A parsed TOML document with its source.
 pub(crate) struct Doc<'a> {
     pub source: Source<'a>,
     pub root: Spanned<DeTable<'a>>,
+    /// Old spellings read as their new ones, each at the key's position.
+    pub warnings: Vec<FileError>,
+    /// Old spellings, so that a misspelt one still gets a hint (to the new spelling).
+    renames: Vec<Rename>,
 }
 
 impl<'a> Doc<'a> {
-    /// Parses the TOML syntax; a syntax error is reported at its position.
-    pub fn parse(file: &'a str, text: &'a str) -> Result<Self, FileError> {
+    /// Parses the TOML syntax (a syntax error is reported at its position) and reads the old
+    /// spellings of keys as their new ones, noting a warning for each.
+    pub fn parse(file: &'a str, text: &'a str, renames: &[Rename]) -> Result<Self, FileError> {
         let source = Source::new(file, text);
-        match DeTable::parse(text) {
-            Ok(root) => Ok(Doc { source, root }),
+        let mut root = match DeTable::parse(text) {
+            Ok(root) => root,
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 let msg = e.message().trim().to_string();
-                Err(source.error(span, "", format!("invalid TOML: {msg}")))
+                return Err(source.error(span, "", format!("invalid TOML: {msg}")));
             }
-        }
+        };
+        let mut warnings = Vec::new();
+        respell(root.get_mut(), &mut Vec::new(), renames, &source, &mut warnings)?;
+        warnings.sort_by_key(|w| (w.line, w.column));
+        Ok(Doc {
+            source,
+            root,
+            warnings,
+            renames: renames.to_vec(),
+        })
     }
 
     /// Deserializes the whole document.
@@ -138,7 +164,8 @@ impl<'a> Doc<'a> {
         let inner = err.into_inner();
         let mut span = inner.span().unwrap_or(0..0);
         let raw = inner.message().trim().to_string();
-        let explained = explain(&raw);
+        let old: Vec<(&str, &str)> = self.renames.iter().map(|r| (r.old, r.new)).collect();
+        let explained = explain(&raw, &old);
         let mut message = explained.message;
         if let Some(key) = explained.unknown_key {
             let named = path.last() == Some(&Seg::Key(key.clone()));
@@ -202,6 +229,78 @@ impl<'a> Doc<'a> {
             None
         }
     }
+}
+
+/// The spelling `key` is read as in the table at `path`, when it is an old one.
+fn new_spelling(path: &[String], key: &str, renames: &[Rename]) -> Option<String> {
+    let here = |r: &&Rename| {
+        r.old == key && r.table.len() == path.len() && r.table.iter().zip(path).all(|(t, p)| *t == "*" || t == p)
+    };
+    match renames.iter().find(here) {
+        Some(r) => Some(r.new.to_string()),
+        None => key.contains('-').then(|| key.replace('-', "_")),
+    }
+}
+
+/// Renames old spellings of keys in `t` and below (see [`Rename`]). A key given in both
+/// spellings is an error.
+fn respell(
+    t: &mut DeTable<'_>,
+    path: &mut Vec<String>,
+    renames: &[Rename],
+    source: &Source<'_>,
+    warnings: &mut Vec<FileError>,
+) -> Result<(), FileError> {
+    let old: Vec<(String, Range<usize>, String)> = t
+        .iter()
+        .filter_map(|(k, _)| new_spelling(path, k.get_ref(), renames).map(|n| (k.get_ref().to_string(), k.span(), n)))
+        .collect();
+    for (key, span, new) in old {
+        if t.contains_key(new.as_str()) {
+            return Err(source.error(
+                span,
+                render_path_strings(path, &key),
+                format!("\"{key}\" is the old spelling of \"{new}\", which is also given; keep only \"{new}\""),
+            ));
+        }
+        if let Some((_, v)) = t.remove_entry(key.as_str()) {
+            t.insert(Spanned::new(span.clone(), new.clone().into()), v);
+        }
+        warnings.push(source.error(span, "", format!("{key} is deprecated; write {new}")));
+    }
+    for (k, v) in t.iter_mut() {
+        path.push(k.get_ref().to_string());
+        respell_value(v.get_mut(), path, renames, source, warnings)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+fn respell_value(
+    v: &mut DeValue<'_>,
+    path: &mut Vec<String>,
+    renames: &[Rename],
+    source: &Source<'_>,
+    warnings: &mut Vec<FileError>,
+) -> Result<(), FileError> {
+    match v {
+        DeValue::Table(t) => respell(t, path, renames, source, warnings),
+        DeValue::Array(a) => {
+            for item in a.iter_mut() {
+                path.push("*".to_string());
+                respell_value(item.get_mut(), path, renames, source, warnings)?;
+                path.pop();
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn render_path_strings(path: &[String], key: &str) -> String {
+    let mut out: Vec<&str> = path.iter().map(String::as_str).filter(|p| *p != "*").collect();
+    out.push(key);
+    out.join(".")
 }
 
 fn table_get<'t, 'a>(t: &'t DeTable<'a>, key: &str) -> Option<&'t Spanned<DeValue<'a>>> {
@@ -289,11 +388,22 @@ fn quoted_names(s: &str) -> Vec<&str> {
     s.split('`').skip(1).step_by(2).collect()
 }
 
-fn explain(raw: &str) -> Explained {
+/// `old` lists deprecated spellings with their new ones: a key close to an old spelling gets
+/// the new one as its hint.
+fn explain(raw: &str, old: &[(&str, &str)]) -> Explained {
     if let Some(rest) = raw.strip_prefix("unknown field `") {
         let (key, tail) = rest.split_once('`').unwrap_or((rest, ""));
         let known = quoted_names(tail);
-        let message = match hint::closest(key, &known) {
+        let olds: Vec<&str> = old
+            .iter()
+            .filter(|(_, new)| known.contains(new))
+            .map(|(o, _)| *o)
+            .collect();
+        let hinted = hint::closest(key, &known).or_else(|| {
+            let o = hint::closest(key, &olds)?;
+            old.iter().find(|(x, _)| *x == o).map(|(_, new)| *new)
+        });
+        let message = match hinted {
             Some(h) => format!("unknown key \"{key}\"; did you mean \"{h}\"?"),
             None if known.is_empty() => format!("unknown key \"{key}\"; this table takes no keys"),
             None => format!("unknown key \"{key}\"; expected one of: {}", known.join(", ")),
@@ -392,27 +502,40 @@ fn got(unexp: &str) -> String {
 mod tests {
     use super::*;
 
+    fn explain_plain(raw: &str) -> Explained {
+        explain(raw, &[])
+    }
+
+    #[test]
+    fn a_key_close_to_an_old_spelling_is_hinted_the_new_one() {
+        let e = explain(
+            "unknown field `dwel_ms`, expected `name`, `off_dwell_ms`",
+            &[("dwell_ms", "off_dwell_ms")],
+        );
+        assert_eq!(e.message, "unknown key \"dwel_ms\"; did you mean \"off_dwell_ms\"?");
+    }
+
     #[test]
     fn rewrites_serde_messages() {
-        let e = explain("unknown field `ofsets`, expected one of `name`, `start`, `end`, `progress`, `offsets`");
+        let e = explain_plain("unknown field `ofsets`, expected one of `name`, `start`, `end`, `progress`, `offsets`");
         assert_eq!(e.message, "unknown key \"ofsets\"; did you mean \"offsets\"?");
         assert_eq!(e.unknown_key.as_deref(), Some("ofsets"));
-        let e = explain("unknown field `zzz`, expected `a` or `b`");
+        let e = explain_plain("unknown field `zzz`, expected `a` or `b`");
         assert_eq!(e.message, "unknown key \"zzz\"; expected one of: a, b");
-        let e = explain("invalid type: string \"x\", expected u64");
+        let e = explain_plain("invalid type: string \"x\", expected u64");
         assert_eq!(e.message, "expected a non-negative integer, got \"x\"");
-        let e = explain("invalid value: integer `-3`, expected u32");
+        let e = explain_plain("invalid value: integer `-3`, expected u32");
         assert_eq!(e.message, "expected a non-negative integer below 2^32, got -3");
-        let e = explain("invalid value: integer `300`, expected u8");
+        let e = explain_plain("invalid value: integer `300`, expected u8");
         assert_eq!(e.message, "expected an integer in [0, 255], got 300");
-        let e = explain("unknown variant `refrence`, expected `reference` or `no-swap-status`");
+        let e = explain_plain("unknown variant `refrence`, expected `reference` or `no-swap-status`");
         assert_eq!(
             e.message,
             "expected one of \"reference\", \"no-swap-status\", got \"refrence\"; did you mean \"reference\"?"
         );
-        let e = explain("missing field `start`");
+        let e = explain_plain("missing field `start`");
         assert_eq!(e.message, "missing required key \"start\"");
-        assert_eq!(explain("something else").message, "something else");
+        assert_eq!(explain_plain("something else").message, "something else");
     }
 
     #[test]

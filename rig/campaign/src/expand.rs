@@ -428,6 +428,60 @@ fn random_rng(campaign_seed: u64, key: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(h.finalize().into())
 }
 
+/// Byte counts, and the offsets skipped with why.
+pub(crate) type ByteCounts = (Vec<u64>, Vec<(String, String)>);
+
+/// The byte counts `bytes` gives for an update of `size` bytes, and the offsets it skips with
+/// why (`(offset, reason)`). `None` when there would be more than [`MAX_POINTS`].
+pub(crate) fn byte_counts(bytes: &ByteOffsets, size: u64) -> Option<ByteCounts> {
+    let mut counts = Vec::new();
+    let mut skips = Vec::new();
+    match bytes {
+        ByteOffsets::List(list) => {
+            for &n in list {
+                if n >= size {
+                    skips.push((
+                        format!("byte-{n}"),
+                        format!("byte {n} is not inside the update ({size} B)"),
+                    ));
+                } else {
+                    counts.push(n);
+                }
+            }
+        }
+        ByteOffsets::Step { step, from, to } => {
+            let step = (*step).max(1);
+            let from = from.unwrap_or(step);
+            let to_given = to.unwrap_or(size);
+            let to = to_given.min(size);
+            if to.saturating_sub(from) / step >= MAX_POINTS as u64 {
+                return None;
+            }
+            let mut n = from;
+            while n < to {
+                counts.push(n);
+                n = match n.checked_add(step) {
+                    Some(next) => next,
+                    None => break,
+                };
+            }
+            if to_given > size {
+                skips.push((
+                    format!("byte-{size}.."),
+                    format!("bytes from {size} to {to_given} are past the end of the update ({size} B)"),
+                ));
+            }
+            if from >= size {
+                skips.push((
+                    format!("byte-{from}"),
+                    format!("from = {from} is not inside the update ({size} B)"),
+                ));
+            }
+        }
+    }
+    Some((counts, skips))
+}
+
 /// A point before ids and repetitions.
 struct RawPoint {
     offset: String,
@@ -591,59 +645,14 @@ impl Expander<'_, '_> {
         out: &mut Vec<RawPoint>,
         skipped: &mut Vec<Skipped>,
     ) -> Result<(), ExpandError> {
-        let size = self.tl.update_size;
-        let mut push = |n: u64| {
-            out.push(RawPoint {
-                offset: format!("byte-{n}"),
-                aim: Aim::Byte { n },
-                anchor: None,
-            })
-        };
-        match bytes {
-            ByteOffsets::List(list) => {
-                for &n in list {
-                    if n >= size {
-                        self.skip(
-                            skipped,
-                            &format!("byte-{n}"),
-                            format!("byte {n} is not inside the update ({size} B)"),
-                        );
-                    } else {
-                        push(n);
-                    }
-                }
-            }
-            ByteOffsets::Step { step, from, to } => {
-                let step = (*step).max(1);
-                let from = from.unwrap_or(step);
-                let to_given = to.unwrap_or(size);
-                let to = to_given.min(size);
-                if to.saturating_sub(from) / step >= MAX_POINTS as u64 {
-                    return Err(self.too_many());
-                }
-                let mut n = from;
-                while n < to {
-                    push(n);
-                    n = match n.checked_add(step) {
-                        Some(next) => next,
-                        None => break,
-                    };
-                }
-                if to_given > size {
-                    self.skip(
-                        skipped,
-                        &format!("byte-{size}.."),
-                        format!("bytes from {size} to {to_given} are past the end of the update ({size} B)"),
-                    );
-                }
-                if from >= size {
-                    self.skip(
-                        skipped,
-                        &format!("byte-{from}"),
-                        format!("from = {from} is not inside the update ({size} B)"),
-                    );
-                }
-            }
+        let (counts, skips) = byte_counts(bytes, self.tl.update_size).ok_or_else(|| self.too_many())?;
+        out.extend(counts.into_iter().map(|n| RawPoint {
+            offset: format!("byte-{n}"),
+            aim: Aim::Byte { n },
+            anchor: None,
+        }));
+        for (offset, reason) in skips {
+            self.skip(skipped, &offset, reason);
         }
         Ok(())
     }

@@ -11,10 +11,12 @@ mod check;
 mod de;
 mod error;
 mod expand;
+mod flash_map;
 mod hint;
 mod image_file;
 mod load;
 mod model;
+mod offline;
 mod partition;
 mod plan;
 mod raw;
@@ -23,12 +25,13 @@ mod station;
 mod unmatched;
 
 pub use bound::floor as plan_floor;
-pub use check::{campaign_summary, check_file, station_summary, CheckSummary, FileKind};
+pub use check::{campaign_summary, check_file, load_file, station_summary, CheckSummary, Checked, FileKind};
 pub use error::{format_errors, FileError};
 pub use expand::{
     cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
     OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
+pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
 pub use image_file::{check_image_file, read_image_file, ImageFileError};
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
@@ -39,10 +42,9 @@ pub use model::{
     Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind,
     Upgrade, Variant,
 };
+pub use offline::{plan_offline, OfflinePlan, OfflinePoint, Pending};
 pub use partition::{check_partition, parse_partition, partition, PartitionError};
 pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
 pub use region::{FlashRegion, RegionMap, RegionSet};
-pub use station::{
-    load_station, parse_station, RestorePolicy, Role, RoleTable, StationArea, StationFile, StationLayout,
-};
+pub use station::{load_station, parse_station, RestorePolicy, Role, RoleTable, StationFile};
 pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::de::{is_plain_name, Doc, Seg};
+use crate::de::{is_plain_name, Doc, Rename, Seg};
 use crate::error::FileError;
 use crate::hint;
 use crate::image_file::check_image_file;
@@ -46,6 +46,13 @@ pub const MAX_RANDOM: u32 = 10_000;
 pub const MAX_CHAIN: usize = 4;
 pub const MAX_BOOTS_LIMIT: u32 = 1000;
 
+/// Old key spellings of campaign files, read with a warning.
+const RENAMES: &[Rename] = &[Rename {
+    table: &["run"],
+    old: "dwell_ms",
+    new: "off_dwell_ms",
+}];
+
 /// Reads and validates a campaign file.
 pub fn load_campaign(path: impl AsRef<Path>) -> Result<Campaign, Vec<FileError>> {
     let path = path.as_ref();
@@ -70,7 +77,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Vec<FileError>> {
 /// Validates campaign text; `path` names the file in errors and anchors relative paths.
 pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError>> {
     let file = path.display().to_string();
-    let doc = Doc::parse(&file, text).map_err(|e| vec![e])?;
+    let doc = Doc::parse(&file, text, RENAMES).map_err(|e| vec![e])?;
     let raw: RawCampaign = doc.decode().map_err(|e| vec![e])?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut v = Validator {
@@ -80,6 +87,11 @@ pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError
     };
     let mut campaign = v.campaign(raw, path);
     campaign.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    let mut warnings = doc.warnings.clone();
+    if let TargetKind::Station { station, .. } = &campaign.target.kind {
+        warnings.extend(station.warnings.iter().cloned());
+    }
+    campaign.warnings = warnings;
     if v.errors.is_empty() {
         v.errors.extend(crate::bound::check_floor(&campaign));
     }
@@ -247,6 +259,7 @@ impl Validator<'_, '_> {
             description,
             path: path.to_path_buf(),
             sha256: String::new(),
+            warnings: Vec::new(),
             target,
             images,
             run,
@@ -347,7 +360,11 @@ impl Validator<'_, '_> {
         let r = raw.map(|r| r.get_ref());
         let simulated = matches!(target.kind, TargetKind::Simulated { .. });
         let slot = match &target.kind {
-            TargetKind::Station { station, .. } => station.layout.map_or(SIM_SLOT_SIZE, |l| u64::from(l.primary.size)),
+            TargetKind::Station { station, .. } => station
+                .layout
+                .as_ref()
+                .and_then(|l| l.region("primary"))
+                .map_or(SIM_SLOT_SIZE, |p| u64::from(p.size)),
             TargetKind::Simulated { .. } => SIM_SLOT_SIZE,
         };
         let baseline = self.image(
@@ -516,7 +533,7 @@ impl Validator<'_, '_> {
             .and_then(|r| r.fault.as_ref())
             .map_or(Fault::PowerCut, |f| *f.get_ref());
         let dwell_ms = r
-            .and_then(|r| r.dwell_ms.as_ref())
+            .and_then(|r| r.off_dwell_ms.as_ref())
             .map_or(defaults::DWELL_MS, |d| *d.get_ref());
         let boot_timeout_ms = match r.and_then(|r| r.boot_timeout_ms.as_ref()) {
             Some(b) if *b.get_ref() == 0 => {

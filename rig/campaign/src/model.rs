@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::error::FileError;
 use crate::region::RegionSet;
 use crate::station::StationFile;
 
@@ -211,6 +212,8 @@ pub struct Campaign {
     pub path: PathBuf,
     /// SHA-256 (hex) of the file's bytes, so a resumed run can refuse a changed campaign.
     pub sha256: String,
+    /// Deprecated spellings read from this file and its station file, at their positions.
+    pub warnings: Vec<FileError>,
     pub target: Target,
     pub images: Images,
     pub run: Run,
@@ -307,6 +310,7 @@ pub struct Run {
     pub seed: u64,
     pub repetitions: u32,
     pub fault: Fault,
+    /// `off_dwell_ms`: how long power stays off at each cut.
     pub dwell_ms: u64,
     pub boot_timeout_ms: u64,
     pub settle_timeout_ms: u64,

@@ -103,7 +103,7 @@ pub(crate) struct RawRunFields {
     pub seed: Option<S<u64>>,
     pub repetitions: Option<S<u32>>,
     pub fault: Option<S<Fault>>,
-    pub dwell_ms: Option<S<u64>>,
+    pub off_dwell_ms: Option<S<u64>>,
     pub boot_timeout_ms: Option<S<u64>>,
     pub settle_timeout_ms: Option<S<u64>>,
     pub max_boots: Option<S<u32>>,

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use toml::de::DeValue;
 use toml::Spanned;
 
-use crate::de::{Doc, Seg};
+use crate::de::{Doc, Rename, Seg};
 use crate::error::FileError;
+use crate::flash_map::{decode_map, FlashMap};
 use crate::load::read_text;
 
 /// The four things a bench wires to the target.
@@ -71,33 +72,20 @@ pub struct StationFile {
     /// From `name`, or the file stem.
     pub name: String,
     pub description: String,
-    /// Least power-off time this bench needs for the target to really reset.
+    /// `off_dwell_ms`: least power-off time this bench needs for the target to really reset.
     pub dwell_ms: Option<u64>,
     /// `[target] chip`: the part as the probe knows it (e.g. `nRF52840_xxAA`).
     pub chip: Option<String>,
     /// `[target] board`: free text for reports.
     pub board: Option<String>,
     /// `[layout]`: the flash map of this bench's firmware, when it is not a built-in board's.
-    pub layout: Option<StationLayout>,
+    pub layout: Option<FlashMap>,
     /// How the probe brings the slots back to the baseline before each cut point.
     pub restore: RestorePolicy,
     pub roles: Vec<RoleTable>,
+    /// Deprecated spellings read from the file, at their positions.
+    pub warnings: Vec<FileError>,
     text: String,
-}
-
-/// A flash map as a station states it (addresses in bytes; TOML accepts `0x...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct StationLayout {
-    /// Erase unit in bytes.
-    pub sector_size: u32,
-    /// Program alignment in bytes.
-    pub write_size: u32,
-    #[serde(default)]
-    pub bootloader: Option<StationArea>,
-    pub primary: StationArea,
-    pub secondary: StationArea,
-    pub scratch: StationArea,
 }
 
 /// How the baseline is restored through the probe before each cut point.
@@ -132,24 +120,17 @@ impl RestorePolicy {
     }
 }
 
-/// One region of a station's flash map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table { offset, size }")]
-pub struct StationArea {
-    pub offset: u32,
-    pub size: u32,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 struct RawStation {
     name: Option<Spanned<String>>,
     description: Option<String>,
-    #[serde(alias = "off_dwell_ms", alias = "off-dwell-ms")]
-    dwell_ms: Option<Spanned<u64>>,
+    off_dwell_ms: Option<Spanned<u64>>,
     restore: Option<Spanned<String>>,
     target: Option<RawStationTarget>,
-    layout: Option<StationLayout>,
+    // Checked from the document itself, as a flash map.
+    #[serde(rename = "layout")]
+    _layout: Option<IgnoredAny>,
     // The role tables are checked from the document itself, then decoded by their users.
     #[serde(rename = "power")]
     _power: Option<IgnoredAny>,
@@ -168,6 +149,20 @@ struct RawStationTarget {
     board: Option<String>,
 }
 
+/// Old key spellings of station files, read with a warning.
+const RENAMES: &[Rename] = &[
+    Rename {
+        table: &[],
+        old: "dwell_ms",
+        new: "off_dwell_ms",
+    },
+    Rename {
+        table: &["probe", "slots", "*"],
+        old: "addr",
+        new: "offset",
+    },
+];
+
 /// Reads and checks a station file.
 pub fn load_station(path: impl AsRef<Path>) -> Result<StationFile, Vec<FileError>> {
     let path = path.as_ref();
@@ -178,7 +173,7 @@ pub fn load_station(path: impl AsRef<Path>) -> Result<StationFile, Vec<FileError
 /// Checks station text; `path` names the file in errors.
 pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileError>> {
     let file = path.display().to_string();
-    let doc = Doc::parse(&file, text).map_err(|e| vec![e])?;
+    let doc = Doc::parse(&file, text, RENAMES).map_err(|e| vec![e])?;
     let raw: RawStation = doc.decode().map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     let name = match &raw.name {
@@ -192,10 +187,10 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "station".to_string()),
     };
-    if let Some(d) = &raw.dwell_ms {
+    if let Some(d) = &raw.off_dwell_ms {
         if *d.get_ref() == 0 {
             errors.push(doc.error(
-                &[Seg::key("dwell_ms")],
+                &[Seg::key("off_dwell_ms")],
                 d.span(),
                 "expected a power-off time of at least 1 ms, got 0",
             ));
@@ -220,6 +215,17 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
             }
         }
     }
+    let layout_at = [Seg::key("layout")];
+    let layout = match doc.get(&layout_at) {
+        Some(v) => match decode_map(&doc, &layout_at, v) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        },
+        None => None,
+    };
     let mut roles = Vec::new();
     for role in Role::ALL {
         let path = [Seg::key(role.name())];
@@ -263,6 +269,7 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         }
     }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
         return Err(errors);
     }
     let (chip, board) = raw.target.map(|t| (t.chip, t.board)).unwrap_or((None, None));
@@ -270,12 +277,13 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         path: path.to_path_buf(),
         name,
         description: raw.description.unwrap_or_default(),
-        dwell_ms: raw.dwell_ms.map(|d| d.into_inner()),
+        dwell_ms: raw.off_dwell_ms.map(|d| d.into_inner()),
         chip,
         board,
-        layout: raw.layout,
+        layout,
         restore,
         roles,
+        warnings: doc.warnings,
         text: text.to_string(),
     })
 }
@@ -293,6 +301,7 @@ impl StationFile {
             layout: None,
             restore: RestorePolicy::default(),
             roles: Vec::new(),
+            warnings: Vec::new(),
             text: String::new(),
         }
     }
@@ -314,7 +323,7 @@ impl StationFile {
     /// enum tagged by `kind`. Errors name the file, line, column and field.
     pub fn decode_role<T: DeserializeOwned>(&self, role: Role) -> Result<T, FileError> {
         let file = self.path.display().to_string();
-        let doc = Doc::parse(&file, &self.text)?;
+        let doc = Doc::parse(&file, &self.text, RENAMES)?;
         let path = [Seg::key(role.name())];
         match doc.get(&path) {
             Some(v) => doc.decode_value(&path, v, true),
@@ -323,6 +332,36 @@ impl StationFile {
                 ..FileError::whole_file(&file, format!("missing table [{}]", role.name()))
             }),
         }
+    }
+
+    /// An error about `field` of a role's table (the table itself when `field` is `None` or
+    /// not written), at its position in the file.
+    pub fn locate(&self, role: Role, field: Option<&str>, message: impl Into<String>) -> FileError {
+        let file = self.path.display().to_string();
+        let message = message.into();
+        let Ok(doc) = Doc::parse(&file, &self.text, RENAMES) else {
+            return FileError {
+                field: role.name().to_string(),
+                ..FileError::whole_file(&file, message)
+            };
+        };
+        let mut path = vec![Seg::key(role.name())];
+        if let Some(f) = field {
+            path.push(Seg::key(f));
+        }
+        let span = doc.span_of(&path);
+        let shown = if doc.get(&path).is_some() {
+            &path[..]
+        } else {
+            &path[..1]
+        };
+        let mut e = doc.error(shown, span, message);
+        if doc.get(&path).is_none() {
+            if let Some(f) = field {
+                e.field = format!("{}.{f}", role.name());
+            }
+        }
+        e
     }
 
     /// The file's text, as read.

@@ -311,7 +311,7 @@ fn station_error_text(text: &str) -> String {
 }
 
 const STATION: &str = r#"name = "lab-1"
-dwell_ms = 500
+off_dwell_ms = 500
 
 [target]
 chip = "nRF52840_xxAA"
@@ -319,7 +319,7 @@ chip = "nRF52840_xxAA"
 [power]
 kind = "gpio"
 pin = 17
-on-level = "high"
+on_level = "high"
 
 [console]
 kind = "serial"
@@ -327,14 +327,15 @@ port = "/dev/ttyACM0"
 baud = 115200
 
 [transport]
-kind = "smp-serial"
+kind = "smp"
 port = "/dev/ttyACM1"
+baud = 115200
 "#;
 
 #[test]
 fn station_unknown_key_and_missing_kind() {
     let text = STATION
-        .replace("dwell_ms", "dwel_ms")
+        .replace("off_dwell_ms", "dwel_ms")
         .replace("kind = \"serial\"\n", "");
     insta::assert_snapshot!("station_unknown_key", station_error_text(&text));
     let text = STATION.replace("kind = \"serial\"\n", "");
@@ -345,10 +346,16 @@ fn station_unknown_key_and_missing_kind() {
 fn station_restore_policy() {
     let st = parse_station(STATION, Path::new("stations/ok.toml")).unwrap();
     assert_eq!(st.restore, cutpoint_campaign::RestorePolicy::Full, "full by default");
-    let text = STATION.replace("dwell_ms = 500\n", "dwell_ms = 500\nrestore = \"changed-sectors\"\n");
+    let text = STATION.replace(
+        "off_dwell_ms = 500\n",
+        "off_dwell_ms = 500\nrestore = \"changed-sectors\"\n",
+    );
     let st = parse_station(&text, Path::new("stations/ok.toml")).unwrap();
     assert_eq!(st.restore, cutpoint_campaign::RestorePolicy::ChangedSectors);
-    let text = STATION.replace("dwell_ms = 500\n", "dwell_ms = 500\nrestore = \"changed_sectors\"\n");
+    let text = STATION.replace(
+        "off_dwell_ms = 500\n",
+        "off_dwell_ms = 500\nrestore = \"changed_sectors\"\n",
+    );
     insta::assert_snapshot!("station_bad_restore", station_error_text(&text));
 }
 
@@ -369,7 +376,7 @@ enum Power {
 }
 
 #[derive(Debug, serde::Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
 struct Gpio {
     pin: u8,
     on_level: String,
@@ -403,6 +410,56 @@ fn station_roles_decode_into_the_callers_types() {
     assert_eq!(console.baud, 115200);
     let missing = s.decode_role::<Console>(Role::Probe).unwrap_err();
     assert_eq!(missing.to_string(), "stations/lab.toml: probe: missing table [probe]");
+}
+
+#[test]
+fn old_spellings_are_read_with_a_warning_naming_file_line_and_the_new_spelling() {
+    let old = STATION
+        .replace("off_dwell_ms = 500", "dwell_ms = 500")
+        .replace("on_level", "on-level");
+    let s = parse_station(&old, Path::new("stations/x.toml")).expect("old spellings are read");
+    let warnings: Vec<String> = s.warnings.iter().map(|w| format!("warning: {w}")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: stations/x.toml:2:1: dwell_ms is deprecated; write off_dwell_ms",
+            "warning: stations/x.toml:10:1: on-level is deprecated; write on_level",
+        ]
+    );
+    assert_eq!(s.dwell_ms, Some(500));
+    let power: Power = s.decode_role(Role::Power).expect("the old spelling decodes");
+    let new = parse_station(STATION, Path::new("stations/x.toml")).unwrap();
+    assert!(new.warnings.is_empty(), "{:?}", new.warnings);
+    assert_eq!(power, new.decode_role::<Power>(Role::Power).unwrap());
+    // Both spellings at once: one of them must go.
+    let both = STATION.replace("on_level = \"high\"", "on_level = \"high\"\non-level = \"low\"");
+    let msg = station_error_text(&both);
+    assert!(msg.contains("stations/bad.toml:11:1: power.on-level:"), "{msg}");
+    assert!(msg.contains("keep only \"on_level\""), "{msg}");
+}
+
+#[test]
+fn campaigns_read_old_spellings_with_a_warning() {
+    let text = "[run]\ndwell_ms = 300\nboot-timeout-ms = 2000\n[[phases]]\nname = \"swap\"\nstart = 'a'\nend = 'b'\n";
+    let c = parse_campaign(text, Path::new("campaigns/x.toml")).expect("old spellings are read");
+    let warnings: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "campaigns/x.toml:2:1: dwell_ms is deprecated; write off_dwell_ms",
+            "campaigns/x.toml:3:1: boot-timeout-ms is deprecated; write boot_timeout_ms",
+        ]
+    );
+    assert_eq!((c.run.dwell_ms, c.run.boot_timeout_ms), (300, 2000));
+    let new = parse_campaign(
+        &text
+            .replace("dwell_ms", "off_dwell_ms")
+            .replace("boot-timeout-ms", "boot_timeout_ms"),
+        Path::new("campaigns/x.toml"),
+    )
+    .unwrap();
+    assert!(new.warnings.is_empty());
+    assert_eq!(new.run, c.run);
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn a_campaign_on_a_station_loads_the_station() {
     let path = dir.path().join("hw.toml");
     std::fs::write(
         &path,
-        "[target]\nstation = \"bench.toml\"\n[run]\ndwell_ms = 100\n[[phases]]\nname = \"swap\"\n\
+        "[target]\nstation = \"bench.toml\"\n[run]\noff_dwell_ms = 100\n[[phases]]\nname = \"swap\"\n\
          start = 'boot: swap-start'\nend = 'boot: swap-done'\noffsets = { ms = [10] }\n",
     )
     .expect("write");

@@ -12,6 +12,7 @@ pub mod render;
 pub mod signature;
 pub mod slice_flash;
 pub mod tlv;
+pub mod verdict;
 
 pub use decode::{
     decode_flash, decode_image, AreaReport, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport,
@@ -22,3 +23,4 @@ pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCo
 pub use render::{render_image_text, render_text};
 pub use slice_flash::SliceFlash;
 pub use tlv::{TlvArea, TlvEntry};
+pub use verdict::{flash_verdict, image_verdict, Gate, Verdict};

@@ -25,12 +25,19 @@ pub fn power_from_level(high: bool, on_level: Level) -> bool {
     pin_level(high, on_level)
 }
 
+/// How the guide (docs/bench-on-a-pi.md) says it: `on_level` is the pin level at which the
+/// target is powered. Relay boards are "active-low" or "active-high" by the level that
+/// energises the coil, which says nothing of the target's power until one knows the contact
+/// wired through, so those words are not used here.
+pub fn polarity(on_level: Level) -> &'static str {
+    match on_level {
+        Level::High => "on_level = \"high\": target powered while the pin is HIGH, cut while it is LOW",
+        Level::Low => "on_level = \"low\": target powered while the pin is LOW, cut while it is HIGH",
+    }
+}
+
 fn backend_name(pin: u8, on_level: Level) -> String {
-    let suffix = match on_level {
-        Level::High => "active-high",
-        Level::Low => "active-low",
-    };
-    format!("power/gpio BCM{pin} ({suffix})")
+    format!("power/gpio BCM{pin} ({})", polarity(on_level))
 }
 
 /// Maps an rppal error to a rig error that says what to do.
@@ -116,7 +123,10 @@ mod tests {
     fn errors_name_the_pin_and_the_fix() {
         let e = gpio_error(26, Level::Low, &rppal::gpio::Error::UnknownModel);
         assert_eq!(e.kind, RigErrorKind::Open);
-        assert_eq!(e.backend, "power/gpio BCM26 (active-low)");
+        assert_eq!(
+            e.backend,
+            "power/gpio BCM26 (on_level = \"low\": target powered while the pin is LOW, cut while it is HIGH)"
+        );
         assert!(e.message.contains("BCM26") && e.message.contains("Raspberry Pi"), "{e}");
         let e = gpio_error(
             20,

@@ -1,0 +1,331 @@
+//! The checks of a station's backend settings that need no hardware: what each backend's
+//! `open` would refuse before touching a device (ranges, names, selectors, addresses), and
+//! what one role needs of another. `cutpoint check` and `cutpoint doctor` both run them, so a
+//! station that passes `check` fails at open only for reasons of the bench itself.
+
+use crate::config::{ConsoleConfig, PowerConfig, ProbeConfig, StationBackends, TransportConfig};
+use crate::console::rtt::own_probe;
+use crate::power::numato::relay_char;
+use crate::probe::selector::ProbeSelector;
+use crate::serial_id::SerialIdentity;
+use crate::transport::probe_write::TRAILER_INFO;
+use crate::transport::smp::{chunk_sizes, DEFAULT_MTU};
+
+/// One problem with a station's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `power`, `console`, `probe` or `transport`.
+    pub role: &'static str,
+    /// The key of the role's table it is about; `None` for the table as a whole.
+    pub field: Option<&'static str>,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+fn problem(role: &'static str, field: Option<&'static str>, message: impl Into<String>) -> Problem {
+    Problem {
+        role,
+        field,
+        message: message.into(),
+    }
+}
+
+/// The highest BCM number on the Raspberry Pi's 40-pin header.
+pub const MAX_BCM: u8 = 27;
+
+/// Every problem of `st`, in role order (power, console, probe, transport).
+pub fn problems(st: &StationBackends) -> Vec<Problem> {
+    let mut out = Vec::new();
+    power(&st.power, &mut out);
+    console(&st.console, st.probe.is_some(), &mut out);
+    if let Some(p) = &st.probe {
+        probe(p, &mut out);
+    }
+    transport(&st.transport, st.probe.is_some(), &mut out);
+    out
+}
+
+fn power(p: &PowerConfig, out: &mut Vec<Problem>) {
+    const R: &str = "power";
+    match p {
+        PowerConfig::Gpio(g) if g.pin > MAX_BCM => out.push(problem(
+            R,
+            Some("pin"),
+            format!(
+                "expected a BCM GPIO number 0-{MAX_BCM} (GPIO26, not header pin 37), got {}",
+                g.pin
+            ),
+        )),
+        PowerConfig::Lcus(l) if !(1..=8).contains(&l.channel) => out.push(problem(
+            R,
+            Some("channel"),
+            format!(
+                "expected an LCUS channel 1-8 (channels count from 1), got {}",
+                l.channel
+            ),
+        )),
+        PowerConfig::HidRelay(h) if !(1..=8).contains(&h.relay) => out.push(problem(
+            R,
+            Some("relay"),
+            format!("expected a dcttech relay 1-8 (relays count from 1), got {}", h.relay),
+        )),
+        PowerConfig::Numato(n) if relay_char(n.relay).is_none() => out.push(problem(
+            R,
+            Some("relay"),
+            format!("expected a Numato relay index 0-35, got {}", n.relay),
+        )),
+        PowerConfig::Command(c) => {
+            for (key, argv) in [("on", &c.on), ("off", &c.off)] {
+                if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                    out.push(problem(
+                        R,
+                        Some(key),
+                        format!("expected a program and its arguments, e.g. {key} = [\"uhubctl\", \"-a\", \"{key}\"]"),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn console(c: &ConsoleConfig, has_probe: bool, out: &mut Vec<Problem>) {
+    const R: &str = "console";
+    match c {
+        ConsoleConfig::Serial(s) => {
+            if let Err(e) = SerialIdentity::from_config(s.port.as_deref(), s.usb_serial.as_deref(), R) {
+                out.push(problem(R, Some("port"), e.message));
+            }
+            if s.baud == 0 {
+                out.push(problem(R, Some("baud"), "expected a baud rate (e.g. 115200), got 0"));
+            }
+        }
+        ConsoleConfig::Rtt(r) => match own_probe(r) {
+            Err(e) => out.push(problem(R, Some(if r.chip.is_none() { "selector" } else { "chip" }), e)),
+            Ok(Some(p)) => {
+                if let Err(e) = p.selector.parse::<ProbeSelector>() {
+                    out.push(problem(R, Some("selector"), e));
+                }
+            }
+            Ok(None) if !has_probe => out.push(problem(
+                R,
+                None,
+                "an rtt console without `selector` and `chip` reads through the station's [probe], \
+                 and there is none: add a [probe] table or give selector and chip here",
+            )),
+            Ok(None) => {}
+        },
+    }
+}
+
+fn probe(p: &ProbeConfig, out: &mut Vec<Problem>) {
+    const R: &str = "probe";
+    match p {
+        ProbeConfig::ProbeRs(c) => {
+            if let Err(e) = c.selector.parse::<ProbeSelector>() {
+                out.push(problem(R, Some("selector"), e));
+            }
+            if c.chip.trim().is_empty() {
+                out.push(problem(
+                    R,
+                    Some("chip"),
+                    "expected the chip as probe-rs names it (e.g. \"nRF52840_xxAA\"; `probe-rs chip list`)",
+                ));
+            }
+            for s in &c.slots {
+                if s.size == 0 || s.offset.checked_add(s.size).is_none() {
+                    out.push(problem(
+                        R,
+                        Some("slots"),
+                        format!(
+                            "slot \"{}\": expected a size of at least 1 byte ending below 4 GiB, got {:#x}+{:#x}",
+                            s.name, s.offset, s.size
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn transport(t: &TransportConfig, has_probe: bool, out: &mut Vec<Problem>) {
+    const R: &str = "transport";
+    match t {
+        TransportConfig::Http(h) => {
+            let port_ok = h
+                .bind
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                out.push(problem(
+                    R,
+                    Some("bind"),
+                    format!(
+                        "expected an address and port to listen on, like \"0.0.0.0:8080\", got {:?}",
+                        h.bind
+                    ),
+                ));
+            }
+            if let Some(p) = h.path.as_deref().filter(|p| !p.starts_with('/')) {
+                out.push(problem(
+                    R,
+                    Some("path"),
+                    format!("expected a URL path starting with `/`, got {p:?}"),
+                ));
+            }
+        }
+        TransportConfig::Smp(s) => {
+            if s.port.trim().is_empty() {
+                out.push(problem(
+                    R,
+                    Some("port"),
+                    "expected a serial port (a /dev/serial/by-id/... path)",
+                ));
+            }
+            if s.baud == 0 {
+                out.push(problem(R, Some("baud"), "expected a baud rate (e.g. 115200), got 0"));
+            }
+            if let Err(e) = chunk_sizes(s.mtu.unwrap_or(DEFAULT_MTU)) {
+                out.push(problem(R, Some("mtu"), e));
+            }
+        }
+        TransportConfig::ProbeWrite(p) => {
+            if !has_probe {
+                out.push(problem(
+                    R,
+                    None,
+                    "probe-write writes the update through the station's [probe], and there is none",
+                ));
+            }
+            if (p.slot_size as usize) <= TRAILER_INFO {
+                out.push(problem(
+                    R,
+                    Some("slot_size"),
+                    format!(
+                        "expected the secondary slot's size, more than its {TRAILER_INFO}-byte trailer, got {}",
+                        p.slot_size
+                    ),
+                ));
+            }
+        }
+        TransportConfig::Command(c) => {
+            if c.argv.first().is_none_or(|p| p.trim().is_empty()) {
+                out.push(problem(
+                    R,
+                    Some("argv"),
+                    "expected a program and its arguments; {image} stands for the staged image file",
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::*;
+
+    fn station(power: PowerConfig, transport: TransportConfig) -> StationBackends {
+        StationBackends {
+            name: None,
+            power,
+            console: ConsoleConfig::Serial(SerialConsoleConfig {
+                port: Some("/dev/serial/by-id/x".into()),
+                usb_serial: None,
+                baud: 115200,
+                dtr: None,
+                rts: None,
+            }),
+            probe: None,
+            transport,
+            off_dwell_ms: None,
+        }
+    }
+
+    fn http(bind: &str) -> TransportConfig {
+        TransportConfig::Http(HttpTransportConfig {
+            bind: bind.into(),
+            path: None,
+        })
+    }
+
+    #[test]
+    fn a_sound_station_has_no_problems() {
+        let st = station(
+            PowerConfig::Gpio(GpioPowerConfig {
+                pin: 26,
+                on_level: Level::High,
+            }),
+            http("0.0.0.0:8080"),
+        );
+        assert_eq!(problems(&st), vec![]);
+    }
+
+    #[test]
+    fn what_open_would_refuse_is_found_without_hardware() {
+        let st = station(
+            PowerConfig::Gpio(GpioPowerConfig {
+                pin: 37,
+                on_level: Level::High,
+            }),
+            http("8080"),
+        );
+        let p = problems(&st);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].role, p[0].field), ("power", Some("pin")));
+        assert!(p[0].message.contains("header pin"), "{}", p[0].message);
+        assert_eq!((p[1].role, p[1].field), ("transport", Some("bind")));
+
+        let mut st = station(
+            PowerConfig::Lcus(LcusPowerConfig {
+                port: "/dev/x".into(),
+                channel: 0,
+            }),
+            TransportConfig::ProbeWrite(ProbeWriteTransportConfig {
+                slot_addr: 0x82000,
+                slot_size: 0x76000,
+                permanent: false,
+            }),
+        );
+        st.console = ConsoleConfig::Serial(SerialConsoleConfig {
+            port: None,
+            usb_serial: None,
+            baud: 0,
+            dtr: None,
+            rts: None,
+        });
+        let p = problems(&st);
+        let at: Vec<_> = p.iter().map(|p| (p.role, p.field)).collect();
+        assert_eq!(
+            at,
+            vec![
+                ("power", Some("channel")),
+                ("console", Some("port")),
+                ("console", Some("baud")),
+                ("transport", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn probe_selectors_are_parsed() {
+        let mut st = station(
+            PowerConfig::Command(CommandPowerConfig {
+                on: vec!["true".into()],
+                off: vec![],
+                timeout_ms: None,
+            }),
+            http("127.0.0.1:0"),
+        );
+        st.probe = Some(ProbeConfig::ProbeRs(ProbeRsConfig {
+            selector: "jlink".into(),
+            chip: "nRF52840_xxAA".into(),
+            connect_under_reset: false,
+            speed_khz: None,
+            slots: vec![],
+        }));
+        let p = problems(&st);
+        let at: Vec<_> = p.iter().map(|p| (p.role, p.field)).collect();
+        assert_eq!(at, vec![("power", Some("off")), ("probe", Some("selector"))]);
+    }
+}

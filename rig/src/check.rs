@@ -1,0 +1,41 @@
+//! `cutpoint check FILE`: everything `run` and `doctor` would refuse in a campaign or station
+//! file, found without opening any device: the file itself, a station's backend tables and
+//! their settings, its flash map, and a station campaign's images.
+
+use std::path::Path;
+
+use cutpoint_campaign::{self as campaign, CheckSummary, Checked, FileError, TargetKind};
+
+use crate::bench_target::station_backends;
+use crate::flash_map::describe_station_map;
+use crate::setup::{bench_setup, SetupError};
+
+/// A file that passed: what `check` prints, and the deprecated spellings it read.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub summary: CheckSummary,
+    pub warnings: Vec<FileError>,
+}
+
+/// Checks `path` fully; errors name file, line, column and field where there is one.
+pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
+    let checked = campaign::load_file(path)?;
+    let mut summary = checked.summary();
+    if let Some(station) = checked.station() {
+        let backends = station_backends(station)?;
+        summary
+            .lines
+            .push(describe_station_map(station, backends.probe.as_ref()));
+    }
+    if let Checked::Campaign(c) = &checked {
+        if let TargetKind::Station { .. } = c.target.kind {
+            bench_setup(c).map_err(|e| match e {
+                SetupError::Input { file, message } => vec![FileError::whole_file(&file, message)],
+            })?;
+        }
+    }
+    Ok(CheckReport {
+        summary,
+        warnings: checked.warnings().to_vec(),
+    })
+}
