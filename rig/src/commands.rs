@@ -73,21 +73,47 @@ fn finished(j: &cutpoint_report::journal::Journal) -> bool {
         .is_some_and(|e| e.how == "complete" || e.how.starts_with("stopped"))
 }
 
-/// The newest `reports/<campaign>-*` directory whose run did not finish (interrupted or
-/// cancelled).
-fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
+/// The default report directory's name: `<campaign>-<time>`, and `-part<k>of<n>` for a
+/// partition, so two partitions started in the same second do not collide.
+fn run_dir_name(c: &Campaign, partition: Option<(u32, u32)>) -> String {
+    let part = partition.map_or(String::new(), |(k, n)| format!("-part{k}of{n}"));
+    format!("{}-{}{part}", c.name, timestamp())
+}
+
+/// Whether `dir_name` is a default report directory of this campaign and partition: the
+/// campaign's name, then exactly a time stamp (so `tf` never takes `tf-revert-...`).
+fn is_run_dir_of(dir_name: &str, c: &Campaign, partition: Option<(u32, u32)>) -> bool {
+    let Some(rest) = dir_name.strip_prefix(&format!("{}-", c.name)) else {
+        return false;
+    };
+    let part = partition.map_or(String::new(), |(k, n)| format!("-part{k}of{n}"));
+    let Some(stamp) = rest.strip_suffix(part.as_str()) else {
+        return false;
+    };
+    let b = stamp.as_bytes();
+    b.len() == 15 && b[8] == b'-' && b.iter().enumerate().all(|(i, ch)| i == 8 || ch.is_ascii_digit())
+}
+
+/// The newest `reports/<campaign>-<time>` directory whose run did not finish (interrupted,
+/// cancelled, or killed before its journal had a header or even existed).
+fn unfinished_dir(c: &Campaign, partition: Option<(u32, u32)>) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("reports")
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{}-", c.name)))
+                .is_some_and(|n| is_run_dir_of(n, c, partition))
         })
-        // A journal without its header (a run killed as it started) is unfinished too.
-        .filter(|p| match read_journal(&p.join("results.jsonl")) {
-            Ok(j) => !finished(&j),
-            Err(e) => matches!(e, cutpoint_report::journal::JournalError::NoHeader { .. }),
+        .filter(|p| {
+            let journal = p.join("results.jsonl");
+            if !journal.exists() {
+                return p.join(cutpoint::run_lock::LOCK_FILE).exists();
+            }
+            match read_journal(&journal) {
+                Ok(j) => !finished(&j),
+                Err(e) => matches!(e, cutpoint_report::journal::JournalError::NoHeader { .. }),
+            }
         })
         .collect();
     dirs.sort();
@@ -98,7 +124,8 @@ fn unfinished_dir(c: &Campaign) -> Option<PathBuf> {
 /// report directory too; the rest is the rig's own failure.
 fn engine_error_code(e: &engine::EngineError) -> i32 {
     match e {
-        engine::EngineError::BadInput(_) | engine::EngineError::Busy(_) => BAD_INPUT,
+        engine::EngineError::BadInput(_) => BAD_INPUT,
+        engine::EngineError::Busy(e) => lock_error_code(e),
         _ => RIG_ERROR,
     }
 }
@@ -141,7 +168,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     let out_dir = match (&resume, args.out) {
         (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
         (Some(_), Some(o)) => o,
-        (Some(_), None) => match unfinished_dir(&c) {
+        (Some(_), None) => match unfinished_dir(&c, partition) {
             Some(d) => d,
             None => {
                 eprintln!(
@@ -152,7 +179,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
             }
         },
         (None, Some(o)) => o,
-        (None, None) => PathBuf::from("reports").join(format!("{}-{}", c.name, timestamp())),
+        (None, None) => PathBuf::from("reports").join(run_dir_name(&c, partition)),
     };
     let spec = RunSpec {
         campaign: &c,
@@ -175,8 +202,18 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     };
     // The first interrupt lets the cuts in flight finish and be journaled; a second one
     // restores a bench's power and stops at once.
+    let resume_hint = format!(
+        "Resume with: cutpoint run {} --resume {}{}{}",
+        path.display(),
+        out_dir.display(),
+        partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}")),
+        args.filter
+            .iter()
+            .map(|f| format!(" --filter '{f}'"))
+            .collect::<String>()
+    );
     let cancel = Arc::new(AtomicBool::new(false));
-    if let Err(e) = cutpoint_bench::stop_gracefully(Arc::clone(&cancel), INCOMPLETE) {
+    if let Err(e) = cutpoint_bench::stop_gracefully(Arc::clone(&cancel), INCOMPLETE, resume_hint.clone()) {
         eprintln!("cutpoint: {e}");
         return RIG_ERROR;
     }
@@ -188,7 +225,20 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         Err(e) => {
             progress.finish();
             eprintln!("cutpoint: {e}");
-            return engine_error_code(&e);
+            let code = engine_error_code(&e);
+            if args.json {
+                let end = cutpoint::events_json::End {
+                    outcome: if code == BAD_INPUT { "bad-input" } else { "rig-error" },
+                    exit_code: code,
+                    planned: 0,
+                    passed: 0,
+                    failed: 0,
+                    errors: 0,
+                    report_dir: &out_dir.display().to_string(),
+                };
+                outln!("{}", cutpoint::events_json::end(&end));
+            }
+            return code;
         }
     };
     progress.finish();
@@ -218,12 +268,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
             t.ran(),
             outcome.planned
         );
-        eprintln!(
-            "cutpoint: resume with: cutpoint run {} --resume {}{}",
-            path.display(),
-            out_dir.display(),
-            partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}"))
-        );
+        eprintln!("cutpoint: {resume_hint}");
         eprintln!(
             "cutpoint: reports of the part done: cutpoint report {}",
             out_dir.display()
@@ -231,7 +276,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         if !args.json {
             outln!(
                 "{pass} passed, {fail} failed, {} not run (incomplete)",
-                outcome.planned - t.ran()
+                outcome.planned.saturating_sub(t.ran())
             );
         }
         return end("incomplete", INCOMPLETE);
@@ -1150,6 +1195,14 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     }
     let journals: Vec<PathBuf> = dirs.iter().map(|d| d.join("results.jsonl")).collect();
     let out = out.unwrap_or_else(|| dirs[0].clone());
+    // A run still writing there must not have its reports (or journal) replaced under it.
+    let _lock = match cutpoint::run_lock::RunLock::acquire(&out) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cutpoint: {e}");
+            return lock_error_code(&e);
+        }
+    };
     match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
         Ok(s) => {
             let c = s.counts;
@@ -1185,7 +1238,7 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
                 s.artifact_dirs
             );
             if s.incomplete.is_empty() {
-                return PASS;
+                return report_code(&s);
             }
             for why in &s.incomplete {
                 eprintln!("cutpoint: incomplete: {why}");
@@ -1196,6 +1249,40 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             eprintln!("{e}");
             BAD_INPUT
         }
+    }
+}
+
+/// The exit code of a finished report: what `cutpoint run` would have returned for it.
+fn report_code(s: &cutpoint_report::rebuild::ReportSummary) -> i32 {
+    let c = &s.counts;
+    let ran = c.pass + c.fail + c.error;
+    if let Some(nc) = &s.negative_control {
+        return match () {
+            _ if nc.caught() => PASS,
+            _ if ran == 0 => BAD_INPUT,
+            _ if c.error > 0 => RIG_ERROR,
+            _ => FAIL,
+        };
+    }
+    if s.control == Some(Status::Fail) || c.fail > 0 {
+        eprintln!("cutpoint: the device broke the rule (see summary.md)");
+        FAIL
+    } else if c.error > 0 {
+        RIG_ERROR
+    } else if ran == 0 {
+        eprintln!("cutpoint: no cut point ran, so nothing was tested");
+        BAD_INPUT
+    } else {
+        PASS
+    }
+}
+
+/// A report directory that another run holds is the user's mistake; one that cannot be
+/// created or locked is the machine's.
+fn lock_error_code(e: &cutpoint::run_lock::LockError) -> i32 {
+    match e {
+        cutpoint::run_lock::LockError::Busy { .. } => BAD_INPUT,
+        cutpoint::run_lock::LockError::Io { .. } => RIG_ERROR,
     }
 }
 

@@ -275,9 +275,24 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     let unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
     // A clean update whose console a marker never matches: the campaign is wrong, not the
     // device. So is a jump marker that misses even the baseline's boot before the update.
-    let jump_missed = unmatched.iter().any(|u| u.pattern == spec.campaign.markers.jump.source);
-    if !unmatched.is_empty() && (verdict.status == Status::Pass || jump_missed) {
-        return Err(unmatched_error(&unmatched));
+    // So is any marker but the commit line, whatever the verdict: the baseline boots, the
+    // device settles and every phase shows even in a broken firmware's control run, and a
+    // typo there would otherwise read as the device failing every cut (or, in a negative
+    // control, as the broken firmware caught). The commit line may be missing for the
+    // device's own reason (it never confirms): that stays a device failure.
+    let commit = &spec.campaign.markers.commit.source;
+    let hard = unmatched.iter().any(|u| u.pattern != *commit);
+    if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
+        let mut e = unmatched_error(&unmatched);
+        if verdict.status != Status::Pass {
+            if let EngineError::BadInput(msg) = &mut e {
+                msg.push_str(&format!(
+                    "\n(the control run also broke the rule: {})",
+                    verdict.reasons.join("; ")
+                ));
+            }
+        }
+        return Err(e);
     }
     let mut reasons = verdict.reasons.clone();
     if let Err(e) = &phases {
@@ -440,7 +455,9 @@ pub fn run(
         JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::BadInput(e.to_string()),
         e => EngineError::Journal(e.to_string()),
     };
-    let (mut writer, earlier) = if spec.resume {
+    // A resume of a run killed before its journal existed starts it afresh.
+    let resume = spec.resume && spec.out_dir.join(cutpoint_report::journal::JOURNAL_FILE).exists();
+    let (mut writer, earlier) = if resume {
         let (w, j) = JournalWriter::resume(&spec.out_dir, &header).map_err(jerr)?;
         (w, Some(j))
     } else {

@@ -227,7 +227,7 @@ fn a_jump_marker_that_matches_nothing_is_bad_input_not_a_brick() {
     let (code, _, stderr) = cutpoint(&["plan", campaign.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("markers.jump"), "{stderr}");
-    assert!(!stderr.contains("bricked"), "{stderr}");
+    assert!(!stderr.contains("does not update cleanly"), "{stderr}");
 }
 
 #[test]
@@ -308,4 +308,59 @@ fn a_bare_resume_finds_a_run_killed_before_its_journal_header() {
     let _ = std::fs::remove_dir_all(&run_dir);
     assert_eq!(code, 0, "{stderr}");
     assert!(journal.starts_with("{\"record\":\"header\""), "{journal:.200}");
+}
+
+#[test]
+fn check_counts_byte_steps_toward_the_plan_limit() {
+    let dir = tmp("bytes");
+    let campaign = campaign_from(&dir, "smoke.toml", "bytes", |t| {
+        t.replace("[run]\nseed = 42", "[run]\nseed = 42\nrepetitions = 20")
+            .replace("bytes = [4096, 49152, 94208]", "bytes = { step = 1 }")
+    });
+    let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("phases.download.offsets"), "{stderr}");
+}
+
+#[test]
+fn a_settled_marker_typo_in_a_negative_control_is_bad_input_not_a_catch() {
+    let dir = tmp("settled");
+    let campaign = campaign_from(&dir, "known-bugs/overwrite-no-rollback.toml", "settled", |t| {
+        t.replacen("[[phases]]", "[markers]\nsettled = '^ota: idel'\n\n[[phases]]", 1)
+    });
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("markers.settled"), "{stderr}");
+    assert!(!stderr.contains("as expected"), "{stderr}");
+}
+
+#[test]
+fn a_bare_resume_takes_only_this_campaigns_directories() {
+    let dir = tmp("prefix");
+    let name = format!("pfx{}", std::process::id());
+    // A campaign whose name extends this one's: its unfinished run is not ours to resume.
+    let other = root()
+        .join("reports")
+        .join(format!("{name}-smoke-revert-20990101-000000"));
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("results.jsonl"), b"").unwrap();
+    let campaign = campaign_from(&dir, "smoke.toml", &name, |t| t);
+    let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--resume"]);
+    let _ = std::fs::remove_dir_all(&other);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no unfinished run"), "{stderr}");
+}
+
+#[test]
+fn report_exits_as_the_run_did() {
+    let dir = tmp("report-code");
+    let fail = campaign_from(&dir, "smoke.toml", "fails", |t| {
+        t.replace("variant = \"reference\"", "variant = \"no-swap-status\"")
+    });
+    let out = dir.join("out");
+    let (run_code, _, stderr) = cutpoint(&["run", fail.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run_code, 1, "{stderr}");
+    let (code, _, stderr) = cutpoint(&["report", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "a report of a failing run is not green: {stderr}");
 }

@@ -5,19 +5,38 @@
 
 use crate::error::FileError;
 use crate::expand::MAX_POINTS;
-use crate::model::{Campaign, Offsets};
+use crate::model::{ByteOffsets, Campaign, ImageSource, Offsets};
 
-/// Points of `o` that every timeline gives.
-fn certain(o: &Offsets) -> u64 {
-    o.fixed.len() as u64 + u64::from(o.random)
+/// The fewest bytes the update can have, when the campaign builds it (its body alone).
+fn min_update_size(c: &Campaign) -> Option<u64> {
+    match &c.images.update {
+        ImageSource::Generated { size_kib, .. } => Some(u64::from(*size_kib) * 1024),
+        ImageSource::File { .. } => None,
+    }
+}
+
+/// Points of `o` that every timeline gives: fixed instants, random offsets, and byte steps
+/// below what the update is known to hold (further ones may be skipped past its end).
+fn certain(o: &Offsets, update: Option<u64>) -> u64 {
+    let bytes = match (&o.bytes, update) {
+        (Some(ByteOffsets::Step { step, from, to }), Some(size)) if *step > 0 => {
+            let from = from.unwrap_or(*step);
+            let to = to.map_or(size, |t| t.min(size));
+            to.saturating_sub(from).div_ceil(*step)
+        }
+        (Some(ByteOffsets::List(list)), Some(size)) => list.iter().filter(|&&n| n < size).count() as u64,
+        _ => 0,
+    };
+    (o.fixed.len() as u64 + u64::from(o.random)).saturating_add(bytes)
 }
 
 /// The fewest cut points the campaign can plan, per phase (single cuts) and per sequence
 /// (first cuts, each heading at least one chain).
 pub fn floor(c: &Campaign) -> u64 {
     let reps = u64::from(c.run.repetitions.max(1));
-    let singles: u64 = c.phases.iter().map(|p| certain(&p.offsets)).sum();
-    let heads: u64 = c.sequences.iter().map(|s| certain(&s.first.offsets)).sum();
+    let update = min_update_size(c);
+    let singles: u64 = c.phases.iter().map(|p| certain(&p.offsets, update)).sum();
+    let heads: u64 = c.sequences.iter().map(|s| certain(&s.first.offsets, update)).sum();
     singles.saturating_add(heads).saturating_mul(reps)
 }
 
@@ -33,7 +52,12 @@ pub fn check_floor(c: &Campaign) -> Option<FileError> {
          give fewer random offsets or repetitions, or split the campaign with --partition",
         c.run.repetitions.max(1)
     );
-    let biggest = c.phases.iter().enumerate().max_by_key(|(_, p)| certain(&p.offsets));
+    let update = min_update_size(c);
+    let biggest = c
+        .phases
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| certain(&p.offsets, update));
     Some(
         match biggest.and_then(|(i, p)| p.start.origin.clone().map(|o| (i, o))) {
             Some((i, o)) if o.line > 0 => FileError {

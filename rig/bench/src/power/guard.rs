@@ -24,22 +24,22 @@ static GUARDS: Mutex<Vec<(u64, WeakSwitch)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static SIGNAL_THREAD: OnceLock<Result<(), String>> = OnceLock::new();
 /// The cancel flag a first signal raises, and the exit code of a second signal.
-static GRACEFUL: Mutex<Option<(Arc<AtomicBool>, i32)>> = Mutex::new(None);
+static GRACEFUL: Mutex<Option<(Arc<AtomicBool>, i32, String)>> = Mutex::new(None);
 
 /// Makes the first SIGINT/SIGTERM/SIGHUP raise `cancel` instead of ending the process; a
 /// second one (or a first one while `cancel` is already raised) restores every guarded
-/// switch and exits with `exit_code` at once.
-pub fn stop_gracefully(cancel: Arc<AtomicBool>, exit_code: i32) -> RigResult<()> {
+/// switch and exits with `exit_code` at once, printing `farewell` (how to resume).
+pub fn stop_gracefully(cancel: Arc<AtomicBool>, exit_code: i32, farewell: String) -> RigResult<()> {
     install_signal_thread()?;
-    *GRACEFUL.lock().unwrap_or_else(|p| p.into_inner()) = Some((cancel, exit_code));
+    *GRACEFUL.lock().unwrap_or_else(|p| p.into_inner()) = Some((cancel, exit_code, farewell));
     Ok(())
 }
 
 /// What a signal does now: `Some(flag)` to raise when the first signal should only cancel.
-fn on_signal() -> Result<Arc<AtomicBool>, Option<i32>> {
+fn on_signal() -> Result<Arc<AtomicBool>, Option<(i32, String)>> {
     match GRACEFUL.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        Some((flag, code)) if flag.load(Ordering::SeqCst) => Err(Some(*code)),
-        Some((flag, _)) => Ok(Arc::clone(flag)),
+        Some((flag, code, farewell)) if flag.load(Ordering::SeqCst) => Err(Some((*code, farewell.clone()))),
+        Some((flag, _, _)) => Ok(Arc::clone(flag)),
         None => Err(None),
     }
 }
@@ -92,8 +92,8 @@ fn install_signal_thread() -> RigResult<()> {
                         Err(code) => code,
                     };
                     restore_all();
-                    if let Some(code) = code {
-                        eprintln!("cutpoint: stopped at once; power restored");
+                    if let Some((code, farewell)) = code {
+                        eprintln!("cutpoint: stopped at once; power restored. {farewell}");
                         std::process::exit(code);
                     }
                     if signal_hook::low_level::emulate_default_handler(sig).is_err() {
