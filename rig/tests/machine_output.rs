@@ -102,6 +102,13 @@ fn filter_runs_a_glob_subset_and_failed_reruns_only_the_failures() {
     );
     let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
     assert!(journal.lines().next().unwrap().contains("\"filter\":\"swap/*\""));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("**A subset:**"),
+        "the reports say a subset ran: {summary:.400}"
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("name=\"filter\" value=\"swap/*\""), "{junit:.600}");
 
     let bug = tmp("bug");
     let (code, _, stderr) = cutpoint(&[

@@ -112,6 +112,20 @@ fn cases(journal: &Journal, report_dir: &str) -> Vec<Case> {
         case.out = format!("{headline}\n");
         cases.push(case);
     }
+    // A report of a part of the plan must not read as green: CI counts this error.
+    let incomplete = journal.incomplete();
+    if !incomplete.is_empty() {
+        let text = incomplete.join("\n") + "\n";
+        let outcome = Outcome::Not {
+            element: Element::Error,
+            ty: "incomplete",
+            message: format!("the run is incomplete: {}", incomplete.join("; ")),
+            text: text.clone(),
+        };
+        let mut case = Case::new("run-complete", "run", outcome);
+        case.out = text;
+        cases.push(case);
+    }
     let not_run = not_run_reason(journal);
     for row in journal.rows() {
         let case = match row.result {
@@ -311,6 +325,9 @@ pub fn junit_xml(journal: &Journal, report_dir: &str) -> io::Result<String> {
         ("partition", partition_name(&header.partition).to_owned()),
         ("started", header.started.clone()),
     ];
+    if let Some(f) = &header.filter {
+        properties.push(("filter", f.clone()));
+    }
     match &journal.end {
         Some(end) => {
             properties.push(("finished", end.finished.clone()));
@@ -402,6 +419,15 @@ mod tests {
     use crate::model::{ControlRun, Expect};
     use crate::testutil::{cut, header};
 
+    /// The journal of a run that ended as `how` says.
+    fn ended(mut j: Journal, how: &str) -> Journal {
+        j.end = Some(crate::model::JournalEnd {
+            finished: "2025-01-01T01:00:00Z".into(),
+            how: how.into(),
+        });
+        j
+    }
+
     fn counts(xml: &str) -> (usize, usize, usize, usize) {
         let report = quick_junit::Report::deserialize_from_str(xml).unwrap();
         let suite = &report.test_suites[0];
@@ -414,7 +440,7 @@ mod tests {
         j.cuts.push(cut("s/1", Status::Pass));
         j.cuts.push(cut("s/2", Status::Fail));
         j.cuts.push(cut("s/3", Status::Error));
-        let xml = junit_xml(&j, "out").unwrap();
+        let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
         assert_eq!(counts(&xml), (4, 1, 1, 1));
         let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
         let case = &back.test_suites[0].test_cases[1];
@@ -444,7 +470,7 @@ mod tests {
             console: vec![],
             flash_ops: None,
         });
-        let xml = junit_xml(&j, "out").unwrap();
+        let xml = junit_xml(&ended(j, "stopped: the control run did not update cleanly"), "out").unwrap();
         assert_eq!(counts(&xml), (2, 1, 0, 1));
         assert!(
             xml.contains("<testcase name=\"control\" classname=\"control\">"),
@@ -460,7 +486,7 @@ mod tests {
         j.cuts.push(cut("s/1", Status::Fail));
         j.cuts.push(cut("s/2", Status::Error));
         j.cuts.push(cut("s/3", Status::Pass));
-        let xml = junit_xml(&j, "out").unwrap();
+        let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
         // negative-control + 3 cut points; the failure is skipped, the rig error stays an error.
         assert_eq!(counts(&xml), (4, 0, 1, 1));
         assert!(
@@ -481,7 +507,7 @@ mod tests {
         h.expect = Expect::Fail;
         let mut j = Journal::new(h.clone());
         j.cuts.push(cut("s/1", Status::Pass));
-        let xml = junit_xml(&j, "out").unwrap();
+        let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
         assert_eq!(counts(&xml), (2, 1, 0, 0));
         assert!(
             xml.contains("<failure type=\"not-caught\" message=\"the rig did not catch this firmware\">"),
@@ -490,8 +516,22 @@ mod tests {
 
         // Nothing ran at all: no catch either.
         let xml = junit_xml(&Journal::new(h), "out").unwrap();
-        assert_eq!(counts(&xml), (2, 1, 0, 1));
+        assert_eq!(counts(&xml), (3, 1, 1, 1), "and it did not finish: an error too");
         assert!(xml.contains("no cut point ran"), "{xml}");
+    }
+
+    #[test]
+    fn an_incomplete_run_is_an_error_ci_counts() {
+        let mut j = Journal::new(header("aa", None, &["s/1", "s/2"]));
+        j.cuts.push(cut("s/1", Status::Pass));
+        let xml = junit_xml(&ended(j.clone(), "cancelled"), "out").unwrap();
+        assert_eq!(counts(&xml), (3, 0, 1, 1));
+        assert!(
+            xml.contains("<error type=\"incomplete\" message=\"the run is incomplete: the run was cancelled"),
+            "{xml}"
+        );
+        let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
+        assert!(!xml.contains("type=\"incomplete\""), "{xml}");
     }
 
     #[test]

@@ -36,6 +36,14 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         writeln!(out, "**Incomplete:** {}.", md(&why))?;
         writeln!(out)?;
     }
+    if let Some(f) = &h.filter {
+        writeln!(
+            out,
+            "**A subset:** only the cut points taken by `--filter {}` ran, not the whole campaign.",
+            md(f)
+        )?;
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "- Campaign file: {} (sha256 {})",

@@ -39,7 +39,8 @@ fn junit_is_valid_and_counts_right() {
     let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
     let suite = &report.test_suites[0];
     assert_eq!(suite.name.as_str(), "swap-basic");
-    assert_eq!((suite.tests, suite.failures, suite.errors, suite.skipped), (8, 1, 1, 1));
+    // The fixture run was cancelled: an error testcase says so, so CI cannot read it as green.
+    assert_eq!((suite.tests, suite.failures, suite.errors, suite.skipped), (9, 1, 2, 1));
     let warned = suite
         .test_cases
         .iter()
@@ -74,7 +75,10 @@ fn junit_of_a_negative_control_counts_expected_failures_apart() {
     let suite = &report.test_suites[0];
     // The negative-control case + 8 cut points; the failure is expected (skipped), the rig error
     // stays an error.
-    assert_eq!((suite.tests, suite.failures, suite.errors, suite.skipped), (9, 0, 1, 2));
+    assert_eq!(
+        (suite.tests, suite.failures, suite.errors, suite.skipped),
+        (10, 0, 2, 2)
+    );
     assert_eq!(suite.test_cases[0].name.as_str(), "negative-control");
     assert!(matches!(
         suite.test_cases[0].status,
