@@ -35,6 +35,24 @@ pub struct RunSpec<'a> {
     pub seed: u64,
 }
 
+impl<'a> RunSpec<'a> {
+    /// A fresh run of the whole campaign into `out_dir` (no partition, resume or filter).
+    pub fn whole(campaign: &'a Campaign, out_dir: PathBuf, expect: Expectations, update_size: u64) -> Self {
+        RunSpec {
+            campaign,
+            campaign_path: campaign.path.display().to_string(),
+            campaign_sha256: campaign.sha256.clone(),
+            out_dir,
+            partition: None,
+            resume: false,
+            filter: None,
+            expect,
+            update_size,
+            seed: campaign.run.seed,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("rig error during the control run: {0}")]

@@ -135,18 +135,12 @@ struct Ran {
 }
 
 fn run(b: &Bench) -> Ran {
-    let spec = RunSpec {
-        filter: None,
-        campaign: &b.campaign,
-        campaign_path: b.campaign.path.display().to_string(),
-        campaign_sha256: b.campaign.sha256.clone(),
-        out_dir: b._dir.path().join("report"),
-        partition: None,
-        resume: false,
-        expect: b.setup.expect.clone(),
-        update_size: b.setup.update_size,
-        seed: b.campaign.run.seed,
-    };
+    let spec = RunSpec::whole(
+        &b.campaign,
+        b._dir.path().join("report"),
+        b.setup.expect.clone(),
+        b.setup.update_size,
+    );
     let o = engine::run(&b.target, &spec, &mut cutpoint::sink::ignore(), &AtomicBool::new(false)).unwrap();
     Ran {
         journal: cutpoint_report::journal::read_journal(&o.journal_path).unwrap(),

@@ -21,18 +21,7 @@ fn each_variant_is_caught_and_each_reference_passes() {
         let setup = sim_setup(&c, 2).expect("setup");
         let out = std::env::temp_dir().join(format!("cutpoint-kb-{}-{}", std::process::id(), c.name));
         let _ = std::fs::remove_dir_all(&out);
-        let spec = RunSpec {
-            filter: None,
-            campaign: &c,
-            campaign_path: path.display().to_string(),
-            campaign_sha256: c.sha256.clone(),
-            out_dir: out.clone(),
-            partition: None,
-            resume: false,
-            expect: setup.expect.clone(),
-            update_size: setup.update_size,
-            seed: c.run.seed,
-        };
+        let spec = RunSpec::whole(&c, out.clone(), setup.expect.clone(), setup.update_size);
         let outcome = engine::run(
             &setup.target,
             &spec,

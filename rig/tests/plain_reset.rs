@@ -38,18 +38,7 @@ fn every_settled_recovery_is_followed_by_a_plain_reset_that_boots_the_same_image
     std::fs::write(&path, CAMPAIGN).unwrap();
     let c = load_campaign(&path).unwrap();
     let setup = sim_setup(&c, 1).unwrap();
-    let spec = RunSpec {
-        campaign: &c,
-        campaign_path: path.display().to_string(),
-        campaign_sha256: c.sha256.clone(),
-        out_dir: dir.path().join("out"),
-        partition: None,
-        resume: false,
-        filter: None,
-        expect: setup.expect.clone(),
-        update_size: setup.update_size,
-        seed: c.run.seed,
-    };
+    let spec = RunSpec::whole(&c, dir.path().join("out"), setup.expect.clone(), setup.update_size);
     let rules = engine::recovery_rules(&setup.expect);
     assert!(rules.reset_after);
     let plan = engine::plan(&setup.target, &spec, &rules).unwrap();

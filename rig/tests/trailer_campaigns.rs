@@ -32,18 +32,7 @@ struct Ran {
 fn run(c: &Campaign) -> Ran {
     let setup = sim_setup(c, 2).expect("setup");
     let out = tempfile::tempdir().unwrap();
-    let spec = RunSpec {
-        campaign: c,
-        campaign_path: c.path.display().to_string(),
-        campaign_sha256: c.sha256.clone(),
-        out_dir: out.path().join("report"),
-        partition: None,
-        resume: false,
-        filter: None,
-        expect: setup.expect.clone(),
-        update_size: setup.update_size,
-        seed: c.run.seed,
-    };
+    let spec = RunSpec::whole(c, out.path().join("report"), setup.expect.clone(), setup.update_size);
     let o = engine::run(
         &setup.target,
         &spec,

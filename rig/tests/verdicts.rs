@@ -102,6 +102,27 @@ fn wait_for_cuts(dir: &Path) {
     }
 }
 
+/// A running `cutpoint run` whose plan is made, with its stderr so far and to come.
+struct Running {
+    child: Child,
+    rx: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn start(args: &[&str]) -> Running {
+    let mut child = spawn(args);
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for(&rx, "cut points planned", &mut seen);
+    Running { child, rx, seen }
+}
+
+impl Running {
+    fn finish(self) -> (i32, String, String) {
+        finish(self.child, self.rx, self.seen)
+    }
+}
+
 fn finish(mut child: Child, rx: mpsc::Receiver<String>, mut seen: Vec<String>) -> (i32, String, String) {
     let status = child.wait().unwrap();
     seen.extend(rx.iter());
@@ -116,10 +137,7 @@ fn an_interrupted_run_is_incomplete_says_how_to_resume_and_a_bare_resume_finds_i
     let dir = tmp("sigint");
     let name = format!("sigint{}", std::process::id());
     let campaign = long_campaign(&dir, &name);
-    let mut child = spawn(&["run", campaign.to_str().unwrap(), "--workers", "1"]);
-    let rx = stderr_lines(&mut child);
-    let mut seen = Vec::new();
-    wait_for(&rx, "cut points planned", &mut seen);
+    let run = start(&["run", campaign.to_str().unwrap(), "--workers", "1"]);
     let reports = root().join("reports");
     let run_dir = std::fs::read_dir(&reports)
         .unwrap()
@@ -127,8 +145,8 @@ fn an_interrupted_run_is_incomplete_says_how_to_resume_and_a_bare_resume_finds_i
         .find(|p| p.file_name().unwrap().to_string_lossy().contains(&name))
         .expect("the run's directory");
     wait_for_cuts(&run_dir);
-    signal(&child, "INT");
-    let (code, stdout, stderr) = finish(child, rx, seen);
+    signal(&run.child, "INT");
+    let (code, stdout, stderr) = run.finish();
     assert_eq!(code, 4, "an interrupted run exits 4 (incomplete)\n{stderr}");
     assert!(stderr.contains("INCOMPLETE"), "{stderr}");
     assert!(stderr.contains("--resume"), "says how to resume: {stderr}");
