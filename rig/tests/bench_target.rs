@@ -178,14 +178,14 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
          offsets = {{ us = [250] }}\n"
     );
     // The new image confirms itself 50 ms (device time) after its first boot: at a device clock
-    // 10 times the wall clock's, the trigger has 5 ms of wall time to cut before that.
+    // 5 times the wall clock's, the trigger has 10 ms of wall time to cut before that.
     let b = bench_on(
         STATION,
         &campaign_text("bench-reference", "swap-scratch", 16, &phases),
         Variant::Reference,
         Mode::SwapScratch,
         false,
-        10,
+        5,
     );
     assert_eq!(b.target.workers(), 1);
     assert!(
@@ -207,7 +207,16 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     for c in &o.journal.cuts {
         let l = c.landing.as_ref().unwrap();
         assert_eq!(l.fault, "power-cut");
-        let requested = l.requested_us.unwrap_or_else(|| panic!("{}: {l:?}", c.id));
+        // On a loaded machine a cut aimed at the very end of a short window can come too
+        // late: the bench records that it never fired, and the cut is judged as it is.
+        let Some(requested) = l.requested_us else {
+            assert!(
+                l.torn.as_deref().is_some_and(|t| t.contains("never fired")),
+                "{}: {l:?}",
+                c.id
+            );
+            continue;
+        };
         assert!(
             l.actual_us >= requested,
             "{}: the switch returns after the due instant: {l:?}",
