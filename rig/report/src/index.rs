@@ -388,8 +388,13 @@ impl<'a> ResultIndex<'a> {
     }
 }
 
+/// Most cut points (planned, and results outside the plan) one report holds: rows are counted
+/// in 32 bits. Reading journals checks it ([`Gathered::check_size`]), so the conversions below
+/// cannot fail.
+const MAX_CUTS: usize = u32::MAX as usize - 1;
+
 fn to_u32(i: usize) -> u32 {
-    u32::try_from(i).expect("at most 2^32 cut points per report")
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn cut_of<'p>(planned: &'p [PlannedCut], extra: &'p [PlannedCut], row_cut: &[u32], row: usize) -> &'p PlannedCut {
@@ -466,6 +471,18 @@ struct Entry {
     line: usize,
 }
 
+impl Entry {
+    /// An entry whose key [`Gathered::add_entry`] sets.
+    fn new(loc: Loc, state: State, line: usize) -> Self {
+        Entry {
+            loc,
+            key: Key::Plan(0),
+            state,
+            line,
+        }
+    }
+}
+
 const NONE: u32 = u32::MAX;
 
 /// What one journal (or several merged) holds, results as [`Entry`]s.
@@ -521,6 +538,16 @@ impl Gathered {
         .map(|e| e as usize)
     }
 
+    /// Refuses more cut points than a report holds.
+    fn check_size(&self, path: &Path) -> Result<(), ReportError> {
+        if self.header.planned.len().saturating_add(self.extra.len()) > MAX_CUTS {
+            return Err(ReportError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+
     /// Adds planned cut points of a later header, as the journal reader does.
     fn extend_plan(&mut self, planned: Vec<PlannedCut>) {
         for p in planned {
@@ -542,24 +569,39 @@ impl Gathered {
         let state = State::of(cut);
         if let Some(e) = self.entry_of(&cut.id) {
             let old = self.entries[e];
-            self.entries[e].loc = loc;
-            self.entries[e].state = state;
+            self.replace(e, loc, state, || PlannedCut::of_result(cut));
             return Some(old);
         }
+        self.add_entry(&cut.id, || PlannedCut::of_result(cut), Entry::new(loc, state, line));
+        None
+    }
+
+    /// Keeps a later result of entry `e`; one outside the plan shows the later result's phase
+    /// and offset, `cut`.
+    fn replace(&mut self, e: usize, loc: Loc, state: State, cut: impl FnOnce() -> PlannedCut) {
+        let entry = &mut self.entries[e];
+        entry.loc = loc;
+        entry.state = state;
+        if let Key::Extra(x) = entry.key {
+            self.extra[x as usize] = cut();
+        }
+    }
+
+    /// Adds the first result of `id`; `cut` names it when it is not in the plan.
+    fn add_entry(&mut self, id: &str, cut: impl FnOnce() -> PlannedCut, mut entry: Entry) {
         let e = to_u32(self.entries.len());
-        let key = match self.lookup.get(&self.header.planned, &cut.id) {
+        entry.key = match self.lookup.get(&self.header.planned, id) {
             Some(p) => {
                 self.plan_entry[p as usize] = e;
                 Key::Plan(p)
             }
             None => {
-                self.unplanned.insert(cut.id.clone(), e);
-                self.extra.push(PlannedCut::of_result(cut));
+                self.unplanned.insert(id.to_owned(), e);
+                self.extra.push(cut());
                 Key::Extra(to_u32(self.extra.len() - 1))
             }
         };
-        self.entries.push(Entry { loc, key, state, line });
-        None
+        self.entries.push(entry);
     }
 
     /// The index: rows in planned order (each id once), then the unplanned results.
@@ -630,7 +672,9 @@ fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Resu
                 JournalRecord::Header(header) => {
                     journal::check_format(path, at.line, &header)?;
                     header_line = at.line;
-                    gathered = Some(Gathered::new(header, vec![path.to_path_buf()]));
+                    let g = Gathered::new(header, vec![path.to_path_buf()]);
+                    g.check_size(path)?;
+                    gathered = Some(g);
                     continue;
                 }
                 other => return Err(journal::header_first(path, at.line, &other).into()),
@@ -662,6 +706,7 @@ fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Resu
             }
             JournalRecord::End(end) => g.end = Some(end),
         }
+        g.check_size(path)?;
     }
     let Some(mut gathered) = gathered else {
         return Err(JournalError::NoHeader {
@@ -693,11 +738,13 @@ fn merge_gathered(parts: Vec<Gathered>, store: &Store<'_>) -> Result<Gathered, R
     };
     let sources = parts.iter().flat_map(|g| g.sources.iter().cloned()).collect();
     let mut all = Gathered::new(merged.header, sources);
+    let first_path = all.sources.first().cloned().unwrap_or_default();
+    all.check_size(&first_path)?;
     all.control = merged.control;
     all.end = merged.end;
     all.notes = merged.notes_before_cuts;
-    for part in parts {
-        all.totals.merge(part.totals.clone());
+    for mut part in parts {
+        all.totals.merge(std::mem::take(&mut part.totals));
         for entry in &part.entries {
             let cut = part.id(entry.key);
             let j = entry.loc.source();
@@ -706,29 +753,12 @@ fn merge_gathered(parts: Vec<Gathered>, store: &Store<'_>) -> Result<Gathered, R
                 all.notes
                     .push(merged_twice(&cut.id, &merged.names[old.loc.source()], &merged.names[j]));
                 all.totals.remove(&*store.load(old.loc)?);
-                all.entries[e].loc = entry.loc;
-                all.entries[e].state = entry.state;
+                all.replace(e, entry.loc, entry.state, || cut.clone());
                 continue;
             }
-            let e = to_u32(all.entries.len());
-            let key = match all.lookup.get(&all.header.planned, &cut.id) {
-                Some(p) => {
-                    all.plan_entry[p as usize] = e;
-                    Key::Plan(p)
-                }
-                None => {
-                    all.unplanned.insert(cut.id.clone(), e);
-                    all.extra.push(cut.clone());
-                    Key::Extra(to_u32(all.extra.len() - 1))
-                }
-            };
-            all.entries.push(Entry {
-                loc: entry.loc,
-                key,
-                state: entry.state,
-                line: entry.line,
-            });
+            all.add_entry(&cut.id, || cut.clone(), *entry);
         }
+        all.check_size(part.sources.first().map_or(&first_path, |p| p))?;
     }
     all.notes.extend(merged.notes_after_cuts);
     Ok(all)

@@ -656,13 +656,40 @@ impl JournalWriter {
         self.append_ref(&RecordRef::Cut(cut))
     }
 
+    /// Writes one record as one line, streamed to the file (a header with a plan of a million
+    /// cut points is never held as text), and syncs it.
     fn append_ref(&mut self, record: &RecordRef<'_>) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(record).map_err(|source| JournalError::Encode {
-            path: self.path.clone(),
-            source,
-        })?;
-        line.push(b'\n');
-        self.write_synced(&line)
+        let mut out = Counted {
+            inner: io::BufWriter::with_capacity(64 * 1024, &self.file),
+            written: 0,
+        };
+        let result = serde_json::to_writer(&mut out, record)
+            .map_err(|source| match source.io_error_kind() {
+                Some(_) => JournalError::from(PathError::new(&self.path, io::Error::from(source))),
+                None => JournalError::Encode {
+                    path: self.path.clone(),
+                    source,
+                },
+            })
+            .and_then(|()| {
+                out.write_all(b"\n")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| PathError::new(&self.path, e).into())
+            });
+        let written = out.written;
+        drop(out);
+        let result = result.and_then(|()| {
+            self.file
+                .sync_data()
+                .map_err(|e| JournalError::from(PathError::new(&self.path, e)))
+        });
+        if let Err(e) = result {
+            // Do not leave half a line for the next record to be glued to.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += written;
+        Ok(())
     }
 
     /// Writes several cut records (the results that finished together) with one sync: none of
@@ -705,6 +732,24 @@ impl JournalWriter {
         let mut last = [0u8; 1];
         let n = file.read(&mut last).map_err(|e| PathError::new(&self.path, e))?;
         Ok(n == 1 && last[0] == b'\n')
+    }
+}
+
+/// A writer that counts the bytes it passes on.
+struct Counted<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
