@@ -1,5 +1,7 @@
 //! Per-cut artifact directories: `cuts/<name>/console.log`, `cuts/<name>/state.json`, and the
-//! flash dumps the engine adds for failing cuts.
+//! flash dumps the engine adds for failing cuts. By default only failing cut points and rig errors
+//! get one ([`Artifacts`]); everything in them is also in the journal, which is all a replay
+//! reads.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::fsio::PathError;
-use crate::journal::JournalError;
+use crate::journal::{parse_record, JournalError};
 use crate::model::{CutResult, JournalRecord};
 
 /// The place of one result: a journal file (its number among the sources) and the byte offset of
@@ -27,7 +27,7 @@ impl Loc {
     /// `None` when the source number or the offset is out of range.
     pub fn file(source: usize, offset: u64) -> Option<Self> {
         (source < Self::MAX_SOURCES && offset <= Self::MAX_OFFSET)
-            .then(|| Loc(((source as u64) << Self::OFFSET_BITS) | offset))
+            .then_some(Loc(((source as u64) << Self::OFFSET_BITS) | offset))
     }
 
     pub fn memory(index: usize) -> Self {
@@ -115,7 +115,7 @@ impl FileCursor {
         self.line.clear();
         let n = self.reader.read_until(b'\n', &mut self.line).map_err(io)?;
         self.pos += n as u64;
-        let record = serde_json::from_slice::<JournalRecord>(self.line.strip_suffix(b"\n").unwrap_or(&self.line));
+        let record = parse_record(self.line.strip_suffix(b"\n").unwrap_or(&self.line));
         if self.line.capacity() > 4 * CURSOR_BUFFER {
             self.line = Vec::new();
         }

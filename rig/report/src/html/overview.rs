@@ -101,13 +101,13 @@ pub fn phase_kinds(index: &ResultIndex<'_>, phase: &PhaseRows<'_>) -> Vec<(Strin
 
 /// What the legend says of the overview.
 pub(super) fn write_legend(out: &mut String, cut_points: usize, limit: usize) {
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<br>This campaign has {cut_points} cut points, more than the {limit} shown one cell each: \
          each phase shows one line per kind of offset (a number in the offset is written <code>*</code>; \
          a double cut's later cuts by the phase and offset of their last cut), with its counts and a \
          cell coloured by the worst result in it (failure, rig error, warnings, not run). The failing \
-         windows below say where the failures are; every cut point is in results.jsonl and junit.xml.</p>\n"
+         windows below say where the failures are; every cut point is in results.jsonl and junit.xml.</p>"
     );
 }
 
@@ -125,11 +125,11 @@ pub(super) fn write_phases<W: Write>(
         push_html(out, phase.name);
         out.push_str("</b><small>");
         push_html(out, &phase_counts_text(phase.counts, negative));
-        let _ = write!(
+        let _ = writeln!(
             out,
             "</small></div><div class=\"grid\"><table class=\"overview\"><tr><th></th><th>offsets</th>\
              <th>cut points</th><th>pass</th><th>pass with warnings</th><th>{fail}</th><th>rig error</th>\
-             <th>not run</th></tr>\n"
+             <th>not run</th></tr>"
         );
         for (kind, c) in phase_kinds(index, phase) {
             let worst = worst(c, negative);
