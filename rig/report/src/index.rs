@@ -272,10 +272,12 @@ impl<'a> ResultIndex<'a> {
             cursors.push(cursor);
         }
         let store = Store::Files(cursors);
-        let gathered = if parts.len() == 1 {
-            parts.pop().expect("one journal")
-        } else {
-            merge_gathered(parts, &store)?
+        let gathered = match parts.pop() {
+            Some(only) if parts.is_empty() => only,
+            last => {
+                parts.extend(last);
+                merge_gathered(parts, &store)?
+            }
         };
         Ok(gathered.finish(store))
     }
@@ -290,13 +292,7 @@ impl<'a> ResultIndex<'a> {
     }
 
     fn cut(&self, row: u32) -> &PlannedCut {
-        let i = self.row_cut[row as usize] as usize;
-        let planned = &self.header.planned;
-        if i < planned.len() {
-            &planned[i]
-        } else {
-            &self.extra[i - planned.len()]
-        }
+        cut_of(&self.header.planned, &self.extra, &self.row_cut, row as usize)
     }
 
     pub fn id(&self, row: u32) -> &str {
