@@ -2,7 +2,7 @@
 //! bounded memory and still produces its reports: the engine keeps no results, the per-state
 //! caches are bounded, and the reports stream from the journal.
 //!
-//! It takes a minute and a half on a 2-core machine and writes about 600 MB, so it only runs
+//! It takes about a minute on a 2-core machine (more when busy) and writes about 600 MB, so it only runs
 //! when asked: `cargo test -p cutpoint --test scale -- --ignored`.
 
 #[path = "support/cli.rs"]
@@ -28,7 +28,7 @@ fn children_peak_rss() -> u64 {
 
 #[cfg(target_os = "linux")]
 #[test]
-#[ignore = "200,000 cut points: about a minute and a half, 600 MB on disk"]
+#[ignore = "200,000 cut points: about a minute, 600 MB on disk"]
 fn two_hundred_thousand_cut_points_run_in_bounded_memory() {
     let out = std::env::temp_dir().join(format!("cutpoint-scale-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
