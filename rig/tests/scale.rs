@@ -2,8 +2,8 @@
 //! bounded memory and still produces its reports: the engine keeps no results, the per-state
 //! caches are bounded, and the reports stream from the journal.
 //!
-//! It takes about a minute on a 2-core machine (more when busy) and writes about 600 MB, so it only runs
-//! when asked: `cargo test -p cutpoint --test scale -- --ignored`.
+//! It takes about a minute on a 2-core machine (more when busy) and writes about 600 MB, so it
+//! only runs when asked: `cargo test -p cutpoint --test scale -- --ignored`.
 
 #[path = "support/cli.rs"]
 mod cli;
