@@ -139,6 +139,8 @@ pub struct RunArgs {
     pub filter: Vec<String>,
     /// Events as JSON lines on stdout (`--message-format json`).
     pub json: bool,
+    /// Which cut points get an artifact folder (`--artifacts`).
+    pub artifacts: cutpoint_report::Artifacts,
 }
 
 pub fn run(path: &Path, args: RunArgs) -> i32 {
@@ -281,10 +283,12 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         }
         return end("incomplete", INCOMPLETE);
     }
-    // The reports read the results back from the journal, as `cutpoint report` does.
-    let written = read_journal(&outcome.journal_path)
-        .map_err(|e| e.to_string())
-        .and_then(|j| cutpoint_report::rebuild::write_reports(&out_dir, &j).map_err(|e| e.to_string()));
+    // The reports read the results back from the journal, as `cutpoint report` does, one
+    // streaming pass and then one result at a time.
+    let options = cutpoint_report::ReportOptions {
+        artifacts: args.artifacts,
+    };
+    let written = cutpoint_report::write_reports_from_journals(&out_dir, &[&outcome.journal_path], &options);
     if let Err(e) = written {
         eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
         return end("rig-error", RIG_ERROR);
@@ -1188,7 +1192,7 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
     }
 }
 
-pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
+pub fn report(dirs: &[PathBuf], out: Option<PathBuf>, artifacts: cutpoint_report::Artifacts) -> i32 {
     if dirs.is_empty() {
         eprintln!("give at least one report directory");
         return BAD_INPUT;
@@ -1203,7 +1207,8 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             return lock_error_code(&e);
         }
     };
-    match cutpoint_report::rebuild::rebuild_reports(&out, &journals) {
+    let options = cutpoint_report::ReportOptions { artifacts };
+    match cutpoint_report::write_reports_from_journals(&out, &journals, &options) {
         Ok(s) => {
             let c = s.counts;
             let how = if s.incomplete.is_empty() {

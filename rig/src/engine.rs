@@ -298,8 +298,14 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     // typo there would otherwise read as the device failing every cut (or, in a negative
     // control, as the broken firmware caught). The commit line may be missing for the
     // device's own reason (it never confirms): that stays a device failure.
-    let commit = &spec.campaign.markers.commit.source;
-    let hard = unmatched.iter().any(|u| u.pattern != *commit);
+    let m = &spec.campaign.markers;
+    // A device that kept rebooting until the rig's boot limit never settles for its own
+    // reason (a broken firmware's control run): then a missing settled line is the device's.
+    let boots = control.console.iter().filter(|l| m.boot.is_match(&l.text)).count();
+    let looped = boots >= spec.campaign.run.max_boots as usize;
+    let hard = unmatched
+        .iter()
+        .any(|u| u.pattern != m.commit.source && !(looped && u.pattern == m.settled.source));
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
         let mut e = unmatched_error(&unmatched);
         if verdict.status != Status::Pass {

@@ -17,4 +17,5 @@ pub mod run_lock;
 pub mod setup;
 pub mod sim_target;
 pub mod sink;
+pub mod state_cache;
 pub mod target;

@@ -35,6 +35,24 @@ enum MessageFormat {
     Json,
 }
 
+/// Which cut points get a per-cut artifact folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ArtifactsArg {
+    /// Failing cut points and rig errors.
+    Failing,
+    /// Every cut point that ran.
+    All,
+}
+
+impl From<ArtifactsArg> for cutpoint_report::Artifacts {
+    fn from(a: ArtifactsArg) -> Self {
+        match a {
+            ArtifactsArg::Failing => cutpoint_report::Artifacts::Failing,
+            ArtifactsArg::All => cutpoint_report::Artifacts::All,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a campaign: control run, every cut point, reports.
@@ -59,6 +77,10 @@ enum Command {
         /// `json`: one JSON object per line on stdout for each event (control, planned, cut, end).
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
+        /// Which cut points get an artifact folder (`cuts/<id>/`: console, state): `failing`
+        /// (failures and rig errors) or `all`.
+        #[arg(long, value_enum, default_value_t = ArtifactsArg::Failing)]
+        artifacts: ArtifactsArg,
     },
     /// Validate a campaign, station or flash map file without running it or opening any device.
     Check { file: PathBuf },
@@ -125,6 +147,9 @@ enum Command {
         dirs: Vec<PathBuf>,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Which cut points get an artifact folder: `failing` (failures and rig errors) or `all`.
+        #[arg(long, value_enum, default_value_t = ArtifactsArg::Failing)]
+        artifacts: ArtifactsArg,
     },
     /// Check a bench before a nightly run: every backend opens, a power cycle really cuts,
     /// relay latency and power-on-to-banner time, the probe reads the slots.
@@ -172,6 +197,7 @@ fn main() -> ExitCode {
             workers,
             filter,
             message_format,
+            artifacts,
         } => commands::run(
             &campaign,
             commands::RunArgs {
@@ -181,6 +207,7 @@ fn main() -> ExitCode {
                 workers,
                 filter,
                 json: message_format == MessageFormat::Json,
+                artifacts: artifacts.into(),
             },
         ),
         Command::Check { file } => commands::check(&file),
@@ -233,7 +260,7 @@ fn main() -> ExitCode {
             };
             commands::inspect(&file, &map, base.as_deref(), key.as_deref(), what, json)
         }
-        Command::Report { dirs, out } => commands::report(&dirs, out),
+        Command::Report { dirs, out, artifacts } => commands::report(&dirs, out, artifacts.into()),
         Command::Image { action } => commands::image(action),
         Command::Doctor { station } => commands::doctor(&station),
     };

@@ -1,13 +1,14 @@
 //! The simulated board as a [`Target`]. A cut never re-runs the firmware up to the cut: the
 //! post-cut flash comes from the control run's journal, and identical post-cut states are
-//! recovered once.
+//! recovered once (as long as a bounded cache holds them).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cutpoint_bench::{RigError, RigErrorKind};
 use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_report::{Landing, LogLine};
+
+use crate::state_cache::StateCache;
 use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
 use cutpoint_sim::replay::{Cursor, Recording};
@@ -30,6 +31,11 @@ struct Recovered {
     reset_from: Option<usize>,
 }
 
+/// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
+const RECOVERIES_KEPT: usize = 4096;
+/// Flash dumps kept for the recoveries that end in the same state (up to the flash's size each).
+const DUMPS_KEPT: usize = 64;
+
 pub struct SimTarget {
     scenario: Scenario,
     fault: FaultKind,
@@ -38,10 +44,11 @@ pub struct SimTarget {
     cursors: Vec<Mutex<Option<Cursor>>>,
     /// Per worker: flash images whose buffers the next cut reuses.
     spares: Vec<Mutex<Vec<NorFlash>>>,
-    /// By post-cut state and the rules that shape a recovery (re-trigger, reset after settling).
-    recovered: Mutex<HashMap<(u64, bool, bool), Recovered>>,
+    /// Recoveries by post-cut state and the rules that shape a recovery (re-trigger, reset
+    /// after settling), a bounded number (see [`StateCache`]).
+    recovered: Mutex<StateCache<(u64, bool, bool), Recovered>>,
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
-    dumps: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+    dumps: Mutex<StateCache<u64, Arc<Vec<u8>>>>,
     crypto: Arc<CryptoEngine>,
 }
 
@@ -54,8 +61,8 @@ impl SimTarget {
             recording: OnceLock::new(),
             cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             spares: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
-            recovered: Mutex::new(HashMap::new()),
-            dumps: Mutex::new(HashMap::new()),
+            recovered: Mutex::new(StateCache::new(RECOVERIES_KEPT)),
+            dumps: Mutex::new(StateCache::new(DUMPS_KEPT)),
             crypto: Arc::default(),
         }
     }
@@ -148,7 +155,7 @@ impl SimTarget {
 
     fn recover(&self, worker: usize, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
         let key = (flash.state_hash(), rules.retrigger_on.is_some(), rules.reset_after);
-        if let Some(r) = self.recovered.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(r) = self.recovered.lock().ok().and_then(|mut m| m.get(&key)) {
             self.recycle(worker, flash);
             return (r, true);
         }
@@ -156,7 +163,7 @@ impl SimTarget {
         self.recycle(worker, used);
         rec.first_id = id.to_string();
         if let Ok(mut m) = self.recovered.lock() {
-            m.entry(key).or_insert_with(|| rec.clone());
+            m.insert(key, rec.clone());
         }
         (rec, false)
     }
@@ -164,12 +171,12 @@ impl SimTarget {
     /// Powers the board on after the cut and lets it recover, re-triggering a reverted update once.
     /// The dump of `flash`, shared with every earlier recovery that ended in the same state.
     fn shared_dump(&self, flash: &NorFlash, state: u64) -> Arc<Vec<u8>> {
-        if let Some(d) = self.dumps.lock().ok().and_then(|m| m.get(&state).cloned()) {
+        if let Some(d) = self.dumps.lock().ok().and_then(|mut m| m.get(&state)) {
             return d;
         }
         let d = self.dump(flash);
         if let Ok(mut m) = self.dumps.lock() {
-            m.entry(state).or_insert_with(|| d.clone());
+            m.insert(state, d.clone());
         }
         d
     }

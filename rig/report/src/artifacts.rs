@@ -1,5 +1,7 @@
 //! Per-cut artifact directories: `cuts/<name>/console.log`, `cuts/<name>/state.json`, and the
-//! flash dumps the engine adds for failing cuts.
+//! flash dumps the engine adds for failing cuts. By default only failing cut points and rig errors
+//! get one ([`Artifacts`]); everything in them is also in the journal, which is all a replay
+//! reads.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,8 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::fsio::{self, PathError};
+use crate::index::{ResultIndex, State};
 use crate::journal::Journal;
 use crate::model::{CutResult, Landing, SlotState, Status};
+use crate::rebuild::ReportError;
 use crate::text::console_text;
 use crate::view::describe_landing;
 
@@ -145,6 +149,54 @@ pub fn write_all_artifacts(out_dir: &Path, journal: &Journal) -> Result<usize, P
         write_cut_artifacts(out_dir, cut)?;
     }
     Ok(journal.cuts.len())
+}
+
+/// Which cut points get an artifact directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Artifacts {
+    /// Failing cut points and rig errors: the ones someone looks into (a campaign of a million
+    /// passing cut points writes no million directories).
+    #[default]
+    Failing,
+    /// Every cut point that ran.
+    All,
+}
+
+impl Artifacts {
+    /// Whether a cut point that ended this way gets a directory.
+    pub fn wants(self, state: State) -> bool {
+        match self {
+            Artifacts::All => state.status().is_some(),
+            Artifacts::Failing => matches!(state.status(), Some(Status::Fail | Status::Error)),
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Artifacts::Failing => "failing",
+            Artifacts::All => "all",
+        }
+    }
+}
+
+/// Writes the artifacts of the cut points of `index` that `which` wants, reading each result back
+/// in turn; returns how many directories.
+pub(crate) fn write_index_artifacts(
+    out_dir: &Path,
+    index: &ResultIndex<'_>,
+    which: Artifacts,
+) -> Result<usize, ReportError> {
+    let mut written = 0;
+    for row in index.rows() {
+        if !which.wants(index.state(row)) {
+            continue;
+        }
+        if let Some(cut) = index.load(row)? {
+            write_cut_artifacts(out_dir, &cut)?;
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 /// Adds a binary dump (e.g. the flash after a failing cut) as `cuts/<id>/<name>`. The dump is not in

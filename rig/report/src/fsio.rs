@@ -2,7 +2,7 @@
 //! never half of each, even if the lab Pi loses power while writing it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// An I/O failure together with the path it concerns.
@@ -31,6 +31,27 @@ pub fn create_dir_all(dir: &Path) -> Result<(), PathError> {
 /// Writes `bytes` to `path` through a temporary file in the same directory, syncs it and renames it
 /// into place, then syncs the directory so the new name survives a power loss too.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
+    write_atomic_with(path, |w| w.write_all(bytes)).map_err(|e| match e {
+        AtomicError::Io(e) => e,
+        AtomicError::Write(e) => PathError::new(path, e),
+    })
+}
+
+/// What went wrong in [`write_atomic_with`]: the file system, or the writer's own work.
+#[derive(Debug)]
+pub enum AtomicError<E> {
+    Io(PathError),
+    /// `write` failed; the temporary file is gone and `path` was left as it was.
+    Write(E),
+}
+
+/// Like [`write_atomic`], with the contents streamed by `write` into a buffered writer, so a
+/// large file is never held in memory. An I/O error of `write` (`E: From<io::Error>`) is
+/// reported by the caller's own error type.
+pub fn write_atomic_with<E: From<io::Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<(), E>,
+) -> Result<(), AtomicError<E>> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -38,23 +59,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
     let result = (|| {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .open(&tmp)
-            .map_err(|e| PathError::new(&tmp, e))?;
-        file.write_all(bytes).map_err(|e| PathError::new(&tmp, e))?;
-        file.sync_all().map_err(|e| PathError::new(&tmp, e))?;
+            .map_err(|e| AtomicError::Io(PathError::new(&tmp, e)))?;
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        write(&mut out).map_err(AtomicError::Write)?;
+        let file = out
+            .into_inner()
+            .map_err(|e| AtomicError::Io(PathError::new(&tmp, e.into_error())))?;
+        file.sync_all().map_err(|e| AtomicError::Io(PathError::new(&tmp, e)))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(|e| PathError::new(path, e))
+        fs::rename(&tmp, path).map_err(|e| AtomicError::Io(PathError::new(path, e)))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result?;
-    sync_dir(dir)
+    sync_dir(dir).map_err(AtomicError::Io)
 }
+
+/// Bytes buffered before a streamed file is written out.
+const WRITE_BUFFER: usize = 256 * 1024;
 
 /// Makes the directory entries of `dir` durable (a new or renamed file in it).
 /// Directories cannot be opened for syncing on every platform; there it is a no-op.

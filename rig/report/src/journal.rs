@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use crate::fsio::{self, PathError};
@@ -52,6 +52,13 @@ pub enum JournalError {
     /// Resuming with a campaign (or partition) other than the journal's.
     #[error("{}: {what}", path.display())]
     Mismatch { path: PathBuf, what: String },
+    /// A record read before is not there any more when read again.
+    #[error(
+        "{}: the record at byte {offset} is not the one read a moment ago: the journal changed \
+         while the reports were written; write them again once nothing else writes the journal",
+        path.display()
+    )]
+    Changed { path: PathBuf, offset: u64 },
     #[error("{}: cannot encode a record: {source}", path.display())]
     Encode {
         path: PathBuf,
@@ -159,7 +166,7 @@ fn read_records(path: &Path) -> Result<(Builder<'_>, Option<TornTail>), JournalE
 
 /// The note about a dropped torn record, also said on stderr at once: the reports, a replay and
 /// a resume all read journals, and whichever it is, the operator learns that a record was lost.
-fn torn_note(path: &Path, torn: TornTail, what: &str) -> String {
+pub(crate) fn torn_note(path: &Path, torn: TornTail, what: &str) -> String {
     let note = format!(
         "{}:{}: torn last record {what} ({} bytes; the run stopped while writing it)",
         path.display(),
@@ -170,10 +177,12 @@ fn torn_note(path: &Path, torn: TornTail, what: &str) -> String {
     note
 }
 
-/// One record and the line it was read from (from 1).
+/// One record, the line it was read from (from 1) and the byte offset where that line starts
+/// (so a report can read it again when it needs it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordAt {
     pub line: usize,
+    pub offset: u64,
     pub record: JournalRecord,
 }
 
@@ -188,7 +197,7 @@ pub struct TornTail {
     pub len: usize,
 }
 
-/// Iterates over the records of one journal file, line by line.
+/// Iterates over the records of one journal file, line by line, holding one line at a time.
 ///
 /// Blank lines are skipped. The last line may be torn: it is not complete JSON (cut short, with or
 /// without a final newline, or holding NUL bytes), which is what an interrupted write leaves;
@@ -197,26 +206,33 @@ pub struct TornTail {
 /// `file:line`, and iteration stops.
 pub struct JournalReader {
     path: PathBuf,
-    data: Vec<u8>,
-    pos: usize,
+    input: Box<dyn BufRead>,
+    /// Byte offset of the next line.
+    pos: u64,
     line: usize,
+    buf: Vec<u8>,
     torn: Option<TornTail>,
     done: bool,
 }
 
 impl JournalReader {
     pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let data = fs::read(path).map_err(|e| PathError::new(path, e))?;
-        Ok(Self::from_bytes(path, data))
+        let file = File::open(path).map_err(|e| PathError::new(path, e))?;
+        Ok(Self::from_reader(path, BufReader::with_capacity(READ_BUFFER, file)))
     }
 
     /// Reads records from bytes already in memory; `path` only names them in messages.
     pub fn from_bytes(path: impl Into<PathBuf>, data: Vec<u8>) -> Self {
+        Self::from_reader(path, io::Cursor::new(data))
+    }
+
+    fn from_reader(path: impl Into<PathBuf>, input: impl BufRead + 'static) -> Self {
         JournalReader {
             path: path.into(),
-            data,
+            input: Box::new(input),
             pos: 0,
             line: 0,
+            buf: Vec::new(),
             torn: None,
             done: false,
         }
@@ -230,42 +246,93 @@ impl JournalReader {
     pub fn torn_tail(&self) -> Option<TornTail> {
         self.torn
     }
+
+    fn io_error(&mut self, e: io::Error) -> Option<Result<RecordAt, JournalError>> {
+        self.done = true;
+        Some(Err(PathError::new(&self.path, e).into()))
+    }
+
+    /// Reads what is left after a bad line: whether it is only whitespace, and how many bytes.
+    fn rest(&mut self) -> io::Result<(bool, u64)> {
+        let (mut blank, mut len) = (true, 0u64);
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok((blank, len));
+            }
+            blank = blank && chunk.iter().all(u8::is_ascii_whitespace);
+            let n = chunk.len();
+            len += n as u64;
+            self.input.consume(n);
+        }
+    }
 }
+
+/// Parses one line of a journal. The writer puts the `record` tag first, so the two records that
+/// matter for speed and memory, `header` (a plan of a million cut points) and `cut` (one per cut
+/// point), are read straight into their types; the general path buffers the whole record to find
+/// its tag first.
+pub(crate) fn parse_record(line: &[u8]) -> serde_json::Result<JournalRecord> {
+    const HEADER: &[u8] = br#"{"record":"header","#;
+    const CUT: &[u8] = br#"{"record":"cut","#;
+    if line.starts_with(HEADER) {
+        serde_json::from_slice(line).map(JournalRecord::Header)
+    } else if line.starts_with(CUT) {
+        serde_json::from_slice(line).map(JournalRecord::Cut)
+    } else {
+        serde_json::from_slice(line)
+    }
+}
+
+/// Bytes read from a journal at a time.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// The longest line whose buffer is kept for the next line.
+const KEPT_LINE_BUFFER: usize = 1024 * 1024;
 
 impl Iterator for JournalReader {
     type Item = Result<RecordAt, JournalError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.done && self.pos < self.data.len() {
-            let start = self.pos;
-            let rest = &self.data[start..];
-            let (end, has_newline) = match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => (start + i, true),
-                None => (self.data.len(), false),
+        while !self.done {
+            self.buf.clear();
+            if self.buf.capacity() > KEPT_LINE_BUFFER {
+                // A plan of a million cut points is one long line; the records after it are short.
+                self.buf = Vec::new();
+            }
+            let read = match self.input.read_until(b'\n', &mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => return self.io_error(e),
             };
-            self.pos = if has_newline { end + 1 } else { end };
+            let start = self.pos;
+            self.pos += read as u64;
             self.line += 1;
-            let text = &self.data[start..end];
+            let text = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<JournalRecord>(text) {
+            match parse_record(text) {
                 Ok(record) => {
                     return Some(Ok(RecordAt {
                         line: self.line,
+                        offset: start,
                         record,
                     }))
                 }
                 Err(e) => {
                     self.done = true;
-                    let is_last = self.data[self.pos..].iter().all(u8::is_ascii_whitespace);
                     // Complete JSON of the wrong shape was written whole: not a tear.
                     let looks_torn = !e.is_data() || text.contains(&0);
+                    let (is_last, rest) = match self.rest() {
+                        Ok(r) => r,
+                        Err(e) => return self.io_error(e),
+                    };
                     if is_last && looks_torn {
                         self.torn = Some(TornTail {
                             line: self.line,
-                            offset: start as u64,
-                            len: self.data.len() - start,
+                            offset: start,
+                            len: usize::try_from(read as u64 + rest).unwrap_or(usize::MAX),
                         });
                         return None;
                     }
@@ -319,81 +386,39 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn line_error(&self, line: usize, message: String) -> JournalError {
-        JournalError::Line {
-            path: self.path.to_path_buf(),
-            line,
-            message,
-        }
-    }
-
     fn add(&mut self, line: usize, record: JournalRecord) -> Result<(), JournalError> {
         let Some(first) = &mut self.header else {
             return match record {
                 JournalRecord::Header(header) => {
-                    if header.format > JOURNAL_FORMAT {
-                        return Err(self.line_error(
-                            line,
-                            format!(
-                                "journal format {} is newer than this build reads (up to {JOURNAL_FORMAT})",
-                                header.format
-                            ),
-                        ));
-                    }
+                    check_format(self.path, line, &header)?;
                     self.planned_ids = header.planned.iter().map(|p| p.id.clone()).collect();
                     self.header = Some(header);
                     self.header_line = line;
                     Ok(())
                 }
-                other => Err(self.line_error(
-                    line,
-                    format!("expected a `header` record first, found `{}`", record_kind(&other)),
-                )),
+                other => Err(header_first(self.path, line, &other)),
             };
         };
         match record {
             JournalRecord::Header(header) => {
-                if header.campaign_sha256 != first.campaign_sha256 || header.partition != first.partition {
-                    let what = format!(
-                        "header for campaign `{}` (sha256 {}, partition {}) does not match line {}: \
-                         campaign `{}` (sha256 {}, partition {}); a journal holds one campaign partition",
-                        header.campaign,
-                        header.campaign_sha256,
-                        partition_name(&header.partition),
-                        self.header_line,
-                        first.campaign,
-                        first.campaign_sha256,
-                        partition_name(&first.partition),
-                    );
-                    return Err(self.line_error(line, what));
-                }
+                check_same_campaign(self.path, line, &header, first, self.header_line)?;
                 for planned in header.planned {
                     if self.planned_ids.insert(planned.id.clone()) {
                         first.planned.push(planned);
                     }
                 }
-                self.notes.push(format!(
-                    "{}:{line}: campaign resumed (started {})",
-                    self.path.display(),
-                    header.started
-                ));
+                self.notes.push(resumed_note(self.path, line, &header.started));
                 self.end = None;
             }
             JournalRecord::Resumed(JournalResumed { started }) => {
-                self.notes.push(format!(
-                    "{}:{line}: campaign resumed (started {started})",
-                    self.path.display()
-                ));
+                self.notes.push(resumed_note(self.path, line, &started));
                 self.end = None;
             }
             JournalRecord::Control(control) => self.control = Some(control),
             JournalRecord::Cut(cut) => match self.cut_at.get(&cut.id) {
                 Some(&(index, first_line)) => {
-                    self.notes.push(format!(
-                        "{}:{line}: cut point `{}` recorded again (first at line {first_line}); keeping the later result",
-                        self.path.display(),
-                        cut.id
-                    ));
+                    self.notes
+                        .push(recorded_again_note(self.path, line, &cut.id, first_line));
                     self.cuts[index] = cut;
                 }
                 None => {
@@ -421,6 +446,75 @@ impl<'p> Builder<'p> {
             sources: vec![self.path.to_path_buf()],
         })
     }
+}
+
+fn line_error(path: &Path, line: usize, message: String) -> JournalError {
+    JournalError::Line {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// Refuses a header of a newer journal format than this build reads.
+pub(crate) fn check_format(path: &Path, line: usize, header: &JournalHeader) -> Result<(), JournalError> {
+    if header.format > JOURNAL_FORMAT {
+        return Err(line_error(
+            path,
+            line,
+            format!(
+                "journal format {} is newer than this build reads (up to {JOURNAL_FORMAT})",
+                header.format
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for a journal whose first record is not its header.
+pub(crate) fn header_first(path: &Path, line: usize, record: &JournalRecord) -> JournalError {
+    line_error(
+        path,
+        line,
+        format!("expected a `header` record first, found `{}`", record_kind(record)),
+    )
+}
+
+/// Refuses a later header (a resume by an earlier build) of another campaign or partition than
+/// the `first` header, read at `first_line`.
+pub(crate) fn check_same_campaign(
+    path: &Path,
+    line: usize,
+    header: &JournalHeader,
+    first: &JournalHeader,
+    first_line: usize,
+) -> Result<(), JournalError> {
+    if header.campaign_sha256 != first.campaign_sha256 || header.partition != first.partition {
+        let what = format!(
+            "header for campaign `{}` (sha256 {}, partition {}) does not match line {}: \
+             campaign `{}` (sha256 {}, partition {}); a journal holds one campaign partition",
+            header.campaign,
+            header.campaign_sha256,
+            partition_name(&header.partition),
+            first_line,
+            first.campaign,
+            first.campaign_sha256,
+            partition_name(&first.partition),
+        );
+        return Err(line_error(path, line, what));
+    }
+    Ok(())
+}
+
+pub(crate) fn resumed_note(path: &Path, line: usize, started: &str) -> String {
+    format!("{}:{line}: campaign resumed (started {started})", path.display())
+}
+
+pub(crate) fn recorded_again_note(path: &Path, line: usize, id: &str, first_line: usize) -> String {
+    format!(
+        "{}:{line}: cut point `{id}` recorded again (first at line {first_line}); keeping the later result",
+        path.display()
+    )
 }
 
 fn record_kind(record: &JournalRecord) -> &'static str {
@@ -466,7 +560,7 @@ impl JournalWriter {
         };
         fsio::sync_dir(dir)?;
         let mut writer = JournalWriter { path, file, len: 0 };
-        if let Err(e) = writer.append(&JournalRecord::Header(header.clone())) {
+        if let Err(e) = writer.append_ref(&RecordRef::Header(header)) {
             // An empty journal would block the next attempt: remove it.
             let _ = fs::remove_file(&writer.path);
             return Err(e);
@@ -482,7 +576,7 @@ impl JournalWriter {
             .map_err(|e| PathError::new(&path, e))?;
         file.set_len(0).map_err(|e| PathError::new(&path, e))?;
         let mut writer = JournalWriter { path, file, len: 0 };
-        writer.append(&JournalRecord::Header(header.clone()))?;
+        writer.append_ref(&RecordRef::Header(header))?;
         Ok(writer)
     }
 
@@ -578,11 +672,47 @@ impl JournalWriter {
     }
 
     pub fn append_control(&mut self, control: &ControlRun) -> Result<(), JournalError> {
-        self.append(&JournalRecord::Control(control.clone()))
+        self.append_ref(&RecordRef::Control(control))
     }
 
     pub fn append_cut(&mut self, cut: &CutResult) -> Result<(), JournalError> {
-        self.append(&JournalRecord::Cut(cut.clone()))
+        self.append_ref(&RecordRef::Cut(cut))
+    }
+
+    /// Writes one record as one line, streamed to the file (a header with a plan of a million
+    /// cut points is never held as text), and syncs it.
+    fn append_ref(&mut self, record: &RecordRef<'_>) -> Result<(), JournalError> {
+        let mut out = Counted {
+            inner: io::BufWriter::with_capacity(64 * 1024, &self.file),
+            written: 0,
+        };
+        let result = serde_json::to_writer(&mut out, record)
+            .map_err(|source| match source.io_error_kind() {
+                Some(_) => JournalError::from(PathError::new(&self.path, io::Error::from(source))),
+                None => JournalError::Encode {
+                    path: self.path.clone(),
+                    source,
+                },
+            })
+            .and_then(|()| {
+                out.write_all(b"\n")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| PathError::new(&self.path, e).into())
+            });
+        let written = out.written;
+        drop(out);
+        let result = result.and_then(|()| {
+            self.file
+                .sync_data()
+                .map_err(|e| JournalError::from(PathError::new(&self.path, e)))
+        });
+        if let Err(e) = result {
+            // Do not leave half a line for the next record to be glued to.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += written;
+        Ok(())
     }
 
     /// Writes several cut records (the results that finished together) with one sync: none of
@@ -590,11 +720,9 @@ impl JournalWriter {
     pub fn append_cuts(&mut self, cuts: &[CutResult]) -> Result<(), JournalError> {
         let mut lines = Vec::new();
         for cut in cuts {
-            serde_json::to_writer(&mut lines, &JournalRecord::Cut(cut.clone())).map_err(|source| {
-                JournalError::Encode {
-                    path: self.path.clone(),
-                    source,
-                }
+            serde_json::to_writer(&mut lines, &RecordRef::Cut(cut)).map_err(|source| JournalError::Encode {
+                path: self.path.clone(),
+                source,
             })?;
             lines.push(b'\n');
         }
@@ -605,7 +733,7 @@ impl JournalWriter {
     }
 
     pub fn append_end(&mut self, end: &JournalEnd) -> Result<(), JournalError> {
-        self.append(&JournalRecord::End(end.clone()))
+        self.append_ref(&RecordRef::End(end))
     }
 
     fn write_synced(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
@@ -628,6 +756,35 @@ impl JournalWriter {
         let n = file.read(&mut last).map_err(|e| PathError::new(&self.path, e))?;
         Ok(n == 1 && last[0] == b'\n')
     }
+}
+
+/// A writer that counts the bytes it passes on.
+struct Counted<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A journal record that borrows what it holds: written exactly as the [`JournalRecord`] holding
+/// the same, without copying it (a plan of a million cut points, a cut's console).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum RecordRef<'a> {
+    Header(&'a JournalHeader),
+    Control(&'a ControlRun),
+    Cut(&'a CutResult),
+    End(&'a JournalEnd),
 }
 
 /// Whether the journal at `path` holds no record at all (empty, blank, or only a torn first line).
@@ -707,6 +864,57 @@ mod tests {
             j.remaining().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
             ["swap/c"]
         );
+    }
+
+    #[test]
+    fn records_read_straight_into_their_types_read_as_the_tagged_record() {
+        let h = header("aa", None, &["swap/a"]);
+        let mut c = cut("swap/a", Status::Fail);
+        c.console = vec![crate::model::LogLine {
+            t_us: 3,
+            text: "a \"quoted\" \\ line".into(),
+        }];
+        for record in [JournalRecord::Header(h), JournalRecord::Cut(c)] {
+            let line = serde_json::to_vec(&record).unwrap();
+            assert_eq!(parse_record(&line).unwrap(), record);
+            assert_eq!(serde_json::from_slice::<JournalRecord>(&line).unwrap(), record);
+            // A tear is a tear either way, and a record of the wrong shape is not.
+            let torn = &line[..line.len() - 3];
+            assert!(!parse_record(torn).unwrap_err().is_data());
+            assert!(!serde_json::from_slice::<JournalRecord>(torn).unwrap_err().is_data());
+        }
+        let bad = br#"{"record":"cut","id":"swap/a"}"#;
+        assert!(parse_record(bad).unwrap_err().is_data());
+        assert!(serde_json::from_slice::<JournalRecord>(bad).unwrap_err().is_data());
+    }
+
+    #[test]
+    fn borrowed_records_are_written_as_owned_ones() {
+        let h = header("aa", Some("1/2"), &["swap/a"]);
+        let c = cut("swap/a", Status::Fail);
+        let control = ControlRun {
+            status: Status::Pass,
+            reasons: vec![],
+            phases: vec![],
+            console: vec![],
+            flash_ops: Some(1),
+        };
+        let end = JournalEnd {
+            finished: "x".into(),
+            how: "complete".into(),
+        };
+        let pairs = [
+            (RecordRef::Header(&h), JournalRecord::Header(h.clone())),
+            (RecordRef::Control(&control), JournalRecord::Control(control.clone())),
+            (RecordRef::Cut(&c), JournalRecord::Cut(c.clone())),
+            (RecordRef::End(&end), JournalRecord::End(end.clone())),
+        ];
+        for (borrowed, owned) in pairs {
+            assert_eq!(
+                serde_json::to_string(&borrowed).unwrap(),
+                serde_json::to_string(&owned).unwrap()
+            );
+        }
     }
 
     #[test]

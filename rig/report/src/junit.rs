@@ -12,16 +12,18 @@
 //! - a negative control adds a `negative-control` test case that fails when the rig did not catch
 //!   the broken firmware.
 
-use std::io;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
+use crate::index::{ResultIndex, State};
 use crate::journal::{partition_name, Journal};
 use crate::model::{CutResult, Status};
+use crate::rebuild::{ReportError, WriteError};
 use crate::text::{console_text, replay_command};
-use crate::view::{describe_landing, not_run_reason};
+use crate::view::{describe_landing, not_run_reason_of};
 
 /// How a test case ended, in JUnit's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +77,20 @@ impl Case {
         }
     }
 
-    fn is(&self, element: Element) -> bool {
-        matches!(&self.outcome, Outcome::Not { element: e, .. } if *e == element)
+    fn element(&self) -> Option<Element> {
+        match &self.outcome {
+            Outcome::Passed => None,
+            Outcome::Not { element, .. } => Some(*element),
+        }
     }
 }
 
-/// The test cases of a journal, in the order they are written.
-fn cases(journal: &Journal, report_dir: &str) -> Vec<Case> {
-    let negative = journal.is_negative_control();
-    let mut cases = Vec::with_capacity(journal.header.planned.len() + 2);
-    if let Some(control) = journal.control.as_ref().filter(|c| c.status != Status::Pass) {
+/// The test cases that come before the cut points': the control run when it did not pass, and
+/// a negative control's verdict.
+fn head_cases(index: &ResultIndex<'_>) -> Vec<Case> {
+    let negative = index.is_negative_control();
+    let mut cases = Vec::new();
+    if let Some(control) = index.control.as_ref().filter(|c| c.status != Status::Pass) {
         let outcome = verdict_outcome(
             control.status,
             negative,
@@ -96,7 +102,7 @@ fn cases(journal: &Journal, report_dir: &str) -> Vec<Case> {
         case.out = console_text(&control.console);
         cases.push(case);
     }
-    if let Some(nc) = journal.negative_control() {
+    if let Some(nc) = index.negative_control() {
         let headline = nc.headline();
         let outcome = if nc.caught() {
             Outcome::Passed
@@ -113,7 +119,7 @@ fn cases(journal: &Journal, report_dir: &str) -> Vec<Case> {
         cases.push(case);
     }
     // A report of a part of the plan must not read as green: CI counts this error.
-    let incomplete = journal.incomplete();
+    let incomplete = index.incomplete();
     if !incomplete.is_empty() {
         let text = incomplete.join("\n") + "\n";
         let outcome = Outcome::Not {
@@ -126,24 +132,36 @@ fn cases(journal: &Journal, report_dir: &str) -> Vec<Case> {
         case.out = text;
         cases.push(case);
     }
-    let not_run = not_run_reason(journal);
-    for row in journal.rows() {
-        let case = match row.result {
-            Some(cut) => cut_case(cut, row.phase, negative, report_dir),
-            None => Case::new(
-                row.id,
-                row.phase,
-                Outcome::Not {
-                    element: Element::Skipped,
-                    ty: "not-run",
-                    message: not_run.clone(),
-                    text: String::new(),
-                },
-            ),
-        };
-        cases.push(case);
-    }
     cases
+}
+
+/// The test case of one cut point (its result read back).
+fn row_case(index: &ResultIndex<'_>, row: u32, not_run: &str, report_dir: &str) -> Result<Case, ReportError> {
+    let phase = index.phase(row);
+    Ok(match index.load(row)? {
+        Some(cut) => cut_case(&cut, phase, index.is_negative_control(), report_dir),
+        None => Case::new(
+            index.id(row),
+            phase,
+            Outcome::Not {
+                element: Element::Skipped,
+                ty: "not-run",
+                message: not_run.to_owned(),
+                text: String::new(),
+            },
+        ),
+    })
+}
+
+/// The element a cut point's test case carries, known without reading its result.
+fn row_element(state: State, negative: bool) -> Option<Element> {
+    match state.status() {
+        None => Some(Element::Skipped),
+        Some(Status::Pass) => None,
+        Some(Status::Error) => Some(Element::Error),
+        Some(Status::Fail) if negative => Some(Element::Skipped),
+        Some(Status::Fail) => Some(Element::Failure),
+    }
 }
 
 /// A verdict that is not a pass: a rig error, a device failure, or (in a negative control) an
@@ -261,11 +279,11 @@ fn xml_chars(s: &str) -> String {
         .collect()
 }
 
-struct Xml {
-    writer: Writer<Vec<u8>>,
+struct Xml<W: Write> {
+    writer: Writer<W>,
 }
 
-impl Xml {
+impl<W: Write> Xml<W> {
     fn start(&mut self, tag: &str, attributes: &[(&str, &str)]) -> io::Result<()> {
         self.writer.write_event(Event::Start(element(tag, attributes)))
     }
@@ -301,20 +319,38 @@ fn element<'a>(tag: &'a str, attributes: &[(&str, &str)]) -> BytesStart<'a> {
 /// The JUnit report of a journal as XML text. `report_dir` is the directory named in replay
 /// commands.
 pub fn junit_xml(journal: &Journal, report_dir: &str) -> io::Result<String> {
-    let header = &journal.header;
-    let cases = cases(journal, report_dir);
-    let count = |e: Element| cases.iter().filter(|c| c.is(e)).count().to_string();
+    let mut bytes = Vec::new();
+    write_junit(&ResultIndex::of_journal(journal), report_dir, &mut bytes).map_err(|e| match e {
+        WriteError::Io(e) => e,
+        WriteError::Report(e) => io::Error::other(e),
+    })?;
+    String::from_utf8(bytes).map_err(io::Error::other)
+}
+
+/// Writes the JUnit report of an index to `out`, one test case at a time: each cut point's
+/// result is read back as its test case is written. The suite's counts come first, from how
+/// each cut point ended.
+pub(crate) fn write_junit<W: Write>(index: &ResultIndex<'_>, report_dir: &str, out: W) -> Result<(), WriteError> {
+    let header = &index.header;
+    let negative = index.is_negative_control();
+    let head = head_cases(index);
+    let mut counts = [0usize; 3];
+    let elements = head
+        .iter()
+        .filter_map(Case::element)
+        .chain(index.rows().filter_map(|r| row_element(index.state(r), negative)));
+    for e in elements {
+        counts[e as usize] += 1;
+    }
+    let count = |e: Element| counts[e as usize].to_string();
     let (tests, failures, errors, skipped) = (
-        cases.len().to_string(),
+        (head.len() + index.len()).to_string(),
         count(Element::Failure),
         count(Element::Error),
         count(Element::Skipped),
     );
-    let total = cases
-        .iter()
-        .filter_map(|c| c.time)
-        .fold(Duration::ZERO, Duration::saturating_add);
-    let time = seconds(total);
+    // Only the cut points' test cases have a time.
+    let time = seconds(index.row_totals.wall_time());
 
     let mut properties = vec![
         ("campaign-file", header.campaign_path.clone()),
@@ -328,21 +364,21 @@ pub fn junit_xml(journal: &Journal, report_dir: &str) -> io::Result<String> {
     if let Some(f) = &header.filter {
         properties.push(("filter", f.clone()));
     }
-    match &journal.end {
+    match &index.end {
         Some(end) => {
             properties.push(("finished", end.finished.clone()));
             properties.push(("end", end.how.clone()));
         }
         None => properties.push(("end", "interrupted".to_owned())),
     }
-    let control = journal.control.as_ref().map_or("not run", |c| c.status.name());
+    let control = index.control.as_ref().map_or("not run", |c| c.status.name());
     properties.push(("control", control.to_owned()));
-    for why in journal.incomplete() {
+    for why in index.incomplete() {
         properties.push(("incomplete", why));
     }
 
     let mut xml = Xml {
-        writer: Writer::new_with_indent(Vec::new(), b' ', 4),
+        writer: Writer::new_with_indent(out, b' ', 4),
     };
     xml.writer
         .write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
@@ -373,19 +409,23 @@ pub fn junit_xml(journal: &Journal, report_dir: &str) -> io::Result<String> {
         xml.empty("property", &[("name", name), ("value", value)])?;
     }
     xml.end("properties")?;
-    for case in &cases {
+    for case in &head {
         write_case(&mut xml, case)?;
     }
-    if !journal.notes.is_empty() {
-        xml.text_element("system-err", &[], &(journal.notes.join("\n") + "\n"))?;
+    let not_run = not_run_reason_of(index.end.as_ref());
+    for row in index.rows() {
+        write_case(&mut xml, &row_case(index, row, &not_run, report_dir)?)?;
+    }
+    if !index.notes.is_empty() {
+        xml.text_element("system-err", &[], &(index.notes.join("\n") + "\n"))?;
     }
     xml.end("testsuite")?;
     xml.end("testsuites")?;
     xml.writer.write_indent()?;
-    String::from_utf8(xml.writer.into_inner()).map_err(io::Error::other)
+    Ok(())
 }
 
-fn write_case(xml: &mut Xml, case: &Case) -> io::Result<()> {
+fn write_case<W: Write>(xml: &mut Xml<W>, case: &Case) -> io::Result<()> {
     let time = case.time.map(seconds);
     let mut attributes = vec![("name", case.name.as_str()), ("classname", case.classname.as_str())];
     if let Some(time) = &time {

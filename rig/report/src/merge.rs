@@ -2,8 +2,9 @@
 //! view that the reports are built from.
 
 use crate::journal::Journal;
-use crate::model::{ControlRun, JournalEnd, PlannedCut, Status};
+use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, PlannedCut, Status};
 use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -18,6 +19,8 @@ pub enum MergeError {
         first: Box<CampaignOf>,
         other: Box<CampaignOf>,
     },
+    #[error("cannot merge {count} journals at once (at most {most}): merge them in groups")]
+    TooMany { count: usize, most: usize },
     #[error("cannot merge partitions of different splits ({listed}): give the partitions k/n of one n")]
     MixedSplits { listed: String },
 }
@@ -28,6 +31,39 @@ pub struct CampaignOf {
     pub journal: String,
     pub campaign: String,
     pub sha256: String,
+}
+
+/// One journal as the merge sees it: everything but its results.
+pub(crate) struct Part<'a> {
+    pub header: &'a JournalHeader,
+    pub control: Option<&'a ControlRun>,
+    pub end: Option<&'a JournalEnd>,
+    pub notes: &'a [String],
+    pub sources: &'a [PathBuf],
+}
+
+impl<'a> Part<'a> {
+    pub fn of(journal: &'a Journal) -> Self {
+        Part {
+            header: &journal.header,
+            control: journal.control.as_ref(),
+            end: journal.end.as_ref(),
+            notes: &journal.notes,
+            sources: &journal.sources,
+        }
+    }
+}
+
+/// What merging several journals gives, results aside: the notes come in two parts because
+/// the notes about results merged twice go between them.
+pub(crate) struct Merged {
+    /// How each part is named in notes and errors.
+    pub names: Vec<String>,
+    pub header: JournalHeader,
+    pub control: Option<ControlRun>,
+    pub end: Option<JournalEnd>,
+    pub notes_before_cuts: Vec<String>,
+    pub notes_after_cuts: Vec<String>,
 }
 
 /// Merges journals of the same campaign (same name and `campaign_sha256`), in the order given.
@@ -41,66 +77,21 @@ pub struct CampaignOf {
 ///   whole campaign), else the list of them (see [`Journal::missing_partitions`]); partitions of
 ///   different splits (`1/2` and `1/3`) are refused.
 pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
-    let mut journals = journals.into_iter();
-    let Some(first) = journals.next() else {
-        return Err(MergeError::Empty);
-    };
-    let rest: Vec<Journal> = journals.collect();
-    if rest.is_empty() {
-        return Ok(first);
+    if journals.len() == 1 {
+        return Ok(journals.into_iter().next().expect("one journal"));
     }
-    let all: Vec<Journal> = std::iter::once(first).chain(rest).collect();
-    let names: Vec<String> = all.iter().enumerate().map(|(i, j)| source_name(j, i)).collect();
+    let parts: Vec<Part<'_>> = journals.iter().map(Part::of).collect();
+    let merged = merge_parts(&parts)?;
+    let mut notes = merged.notes_before_cuts;
+    let names = merged.names;
 
-    let base = &all[0].header;
-    for (journal, name) in all.iter().zip(&names).skip(1) {
-        if journal.header.campaign_sha256 != base.campaign_sha256 || journal.header.campaign != base.campaign {
-            return Err(MergeError::DifferentCampaigns {
-                first: Box::new(CampaignOf {
-                    journal: names[0].clone(),
-                    campaign: base.campaign.clone(),
-                    sha256: base.campaign_sha256.clone(),
-                }),
-                other: Box::new(CampaignOf {
-                    journal: name.clone(),
-                    campaign: journal.header.campaign.clone(),
-                    sha256: journal.header.campaign_sha256.clone(),
-                }),
-            });
-        }
-    }
-
-    let mut notes: Vec<String> = all.iter().flat_map(|j| j.notes.iter().cloned()).collect();
-    let mut header = base.clone();
-
-    for (journal, name) in all.iter().zip(&names).skip(1) {
-        if journal.header.target != base.target {
-            notes.push(format!(
-                "{name} ran on target `{}`, {} on `{}`",
-                journal.header.target, names[0], base.target
-            ));
-        }
-        if journal.header.seed != base.seed {
-            notes.push(format!(
-                "{name} has campaign seed {}, {} has {}",
-                journal.header.seed, names[0], base.seed
-            ));
-        }
-    }
-
-    header.planned = merged_plan(&all, &names, &mut notes);
-    header.partition = merged_partition(&all, &mut notes)?;
-
-    let mut cuts = Vec::new();
+    let mut cuts: Vec<CutResult> = Vec::new();
     let mut where_from: HashMap<String, (usize, usize)> = HashMap::new();
-    for (j, journal) in all.iter().enumerate() {
+    for (j, journal) in journals.iter().enumerate() {
         for cut in &journal.cuts {
             match where_from.get(&cut.id) {
                 Some(&(index, from)) => {
-                    notes.push(format!(
-                        "cut point `{}` is in {} and {}; keeping the later ({})",
-                        cut.id, names[from], names[j], names[j]
-                    ));
+                    notes.push(merged_twice(&cut.id, &names[from], &names[j]));
                     cuts[index] = cut.clone();
                     where_from.insert(cut.id.clone(), (index, j));
                 }
@@ -111,22 +102,101 @@ pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
             }
         }
     }
-
-    let control = merged_control(&all, &names, &mut notes);
-    let end = merged_end(&all, &names, &mut notes);
+    notes.extend(merged.notes_after_cuts);
 
     Ok(Journal {
-        header,
-        control,
+        header: merged.header,
+        control: merged.control,
         cuts,
-        end,
+        end: merged.end,
         notes,
-        sources: all.iter().flat_map(|j| j.sources.iter().cloned()).collect(),
+        sources: journals.iter().flat_map(|j| j.sources.iter().cloned()).collect(),
     })
 }
 
-fn source_name(journal: &Journal, i: usize) -> String {
-    match journal.sources.as_slice() {
+/// The note about a cut point found in two merged journals.
+pub(crate) fn merged_twice(id: &str, earlier: &str, later: &str) -> String {
+    format!("cut point `{id}` is in {earlier} and {later}; keeping the later ({later})")
+}
+
+/// Merges everything but the results of two or more journals (see [`merge_journals`]).
+pub(crate) fn merge_parts(all: &[Part<'_>]) -> Result<Merged, MergeError> {
+    let Some(first) = all.first() else {
+        return Err(MergeError::Empty);
+    };
+    let names: Vec<String> = all.iter().enumerate().map(|(i, p)| source_name(p.sources, i)).collect();
+
+    let base = first.header;
+    for (part, name) in all.iter().zip(&names).skip(1) {
+        if part.header.campaign_sha256 != base.campaign_sha256 || part.header.campaign != base.campaign {
+            return Err(MergeError::DifferentCampaigns {
+                first: Box::new(CampaignOf {
+                    journal: names[0].clone(),
+                    campaign: base.campaign.clone(),
+                    sha256: base.campaign_sha256.clone(),
+                }),
+                other: Box::new(CampaignOf {
+                    journal: name.clone(),
+                    campaign: part.header.campaign.clone(),
+                    sha256: part.header.campaign_sha256.clone(),
+                }),
+            });
+        }
+    }
+
+    let mut notes: Vec<String> = all.iter().flat_map(|p| p.notes.iter().cloned()).collect();
+    let mut header = without_plan(base);
+
+    for (part, name) in all.iter().zip(&names).skip(1) {
+        if part.header.target != base.target {
+            notes.push(format!(
+                "{name} ran on target `{}`, {} on `{}`",
+                part.header.target, names[0], base.target
+            ));
+        }
+        if part.header.seed != base.seed {
+            notes.push(format!(
+                "{name} has campaign seed {}, {} has {}",
+                part.header.seed, names[0], base.seed
+            ));
+        }
+    }
+
+    header.planned = merged_plan(all, &names, &mut notes);
+    header.partition = merged_partition(all, &mut notes)?;
+
+    let mut tail = Vec::new();
+    let control = merged_control(all, &names, &mut tail);
+    let end = merged_end(all, &names, &mut tail);
+    Ok(Merged {
+        names,
+        header,
+        control,
+        end,
+        notes_before_cuts: notes,
+        notes_after_cuts: tail,
+    })
+}
+
+/// A copy of `header` with an empty plan (the merged plan is built apart).
+fn without_plan(header: &JournalHeader) -> JournalHeader {
+    JournalHeader {
+        format: header.format,
+        campaign: header.campaign.clone(),
+        campaign_path: header.campaign_path.clone(),
+        campaign_sha256: header.campaign_sha256.clone(),
+        target: header.target.clone(),
+        seed: header.seed,
+        partition: header.partition.clone(),
+        filter: header.filter.clone(),
+        planned: Vec::new(),
+        started: header.started.clone(),
+        expect: header.expect,
+    }
+}
+
+fn source_name(sources: &[PathBuf], i: usize) -> String {
+    match sources {
         [one] => one.display().to_string(),
         [] => format!("journal #{}", i + 1),
         many => many
@@ -137,11 +207,11 @@ fn source_name(journal: &Journal, i: usize) -> String {
     }
 }
 
-fn merged_plan(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Vec<PlannedCut> {
+fn merged_plan(all: &[Part<'_>], names: &[String], notes: &mut Vec<String>) -> Vec<PlannedCut> {
     let mut planned: Vec<PlannedCut> = Vec::new();
     let mut at: HashMap<&str, usize> = HashMap::new();
-    for (journal, name) in all.iter().zip(names) {
-        for cut in &journal.header.planned {
+    for (part, name) in all.iter().zip(names) {
+        for cut in &part.header.planned {
             match at.get(cut.id.as_str()) {
                 Some(&i) => {
                     let known = &planned[i];
@@ -166,7 +236,7 @@ fn merged_plan(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Ve
     planned
 }
 
-fn merged_partition(all: &[Journal], notes: &mut Vec<String>) -> Result<Option<String>, MergeError> {
+fn merged_partition(all: &[Part<'_>], notes: &mut Vec<String>) -> Result<Option<String>, MergeError> {
     let labels: BTreeSet<(u64, u64, &str)> = all
         .iter()
         .map(|j| {
@@ -207,11 +277,11 @@ pub(crate) fn parse_partition(p: &str) -> Option<(u64, u64)> {
     (k >= 1 && k <= n).then_some((k, n))
 }
 
-fn merged_control(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Option<ControlRun> {
+fn merged_control(all: &[Part<'_>], names: &[String], notes: &mut Vec<String>) -> Option<ControlRun> {
     let controls: Vec<(&ControlRun, &String)> = all
         .iter()
         .zip(names)
-        .filter_map(|(j, name)| j.control.as_ref().map(|c| (c, name)))
+        .filter_map(|(j, name)| j.control.map(|c| (c, name)))
         .collect();
     let bad = controls.iter().find(|(c, _)| c.status != Status::Pass);
     match bad {
@@ -223,11 +293,11 @@ fn merged_control(all: &[Journal], names: &[String], notes: &mut Vec<String>) ->
     }
 }
 
-fn merged_end(all: &[Journal], names: &[String], notes: &mut Vec<String>) -> Option<JournalEnd> {
+fn merged_end(all: &[Part<'_>], names: &[String], notes: &mut Vec<String>) -> Option<JournalEnd> {
     let mut ends = Vec::new();
     let mut unfinished = false;
     for (journal, name) in all.iter().zip(names) {
-        match &journal.end {
+        match journal.end {
             Some(end) => {
                 if end.how != "complete" {
                     notes.push(format!("{name} ended: {}", end.how));

@@ -1,12 +1,20 @@
 //! Writing a report directory: `junit.xml`, `summary.md`, `report.html` and the per-cut artifacts,
 //! from the journal of a finished run or rebuilt from one or several journals.
+//!
+//! The reports are written from a [`ResultIndex`]: one streaming pass over each journal keeps how
+//! each cut point ended and where its result is; each report then reads back the results it
+//! writes about, one at a time. Memory follows the number of cut points (a few bytes each, and
+//! the plan), never the size of their results.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::artifacts::write_all_artifacts;
-use crate::fsio::{self, PathError};
-use crate::journal::{journal_path, read_journal, write_journal_file, Journal, JournalError, JOURNAL_FILE};
-use crate::merge::{merge_journals, MergeError};
+use crate::artifacts::{write_index_artifacts, Artifacts};
+use crate::fsio::{self, AtomicError, PathError};
+use crate::groups::Problems;
+use crate::index::ResultIndex;
+use crate::journal::{journal_path, Journal, JournalError, RecordRef, JOURNAL_FILE};
+use crate::merge::MergeError;
 use crate::model::Status;
 use crate::verdict::NegativeControl;
 use crate::view::Counts;
@@ -15,6 +23,13 @@ use crate::{html, junit, summary};
 pub const JUNIT_FILE: &str = "junit.xml";
 pub const SUMMARY_FILE: &str = "summary.md";
 pub const HTML_FILE: &str = "report.html";
+
+/// What a report is written with, besides its journals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Which cut points get an artifact directory.
+    pub artifacts: Artifacts,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -30,6 +45,8 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: the journal is too large for one report (a record starts past 256 TiB)", path.display())]
+    TooLarge { path: PathBuf },
     #[error("cannot encode the cut data of {}: {source}", path.display())]
     Json {
         path: PathBuf,
@@ -57,7 +74,7 @@ pub struct ReportSummary {
     pub notes: Vec<String>,
     /// The files written, report directory first-level files only (not the per-cut artifacts).
     pub files: Vec<PathBuf>,
-    /// How many per-cut artifact directories were written.
+    /// How many per-cut artifact directories were written (see [`ReportOptions::artifacts`]).
     pub artifact_dirs: usize,
 }
 
@@ -79,80 +96,152 @@ impl ReportSummary {
     }
 }
 
-/// Writes the reports of `journal` into `out_dir` (created when missing). The engine calls this at
-/// the end of a run, with the journal read back from `out_dir`.
-pub fn write_reports(out_dir: &Path, journal: &Journal) -> Result<ReportSummary, ReportError> {
-    fsio::create_dir_all(out_dir)?;
-    let report_dir = out_dir.display().to_string();
-
-    let junit_path = out_dir.join(JUNIT_FILE);
-    let xml = junit::junit_xml(journal, &report_dir).map_err(|source| ReportError::Junit {
-        path: junit_path.clone(),
-        source,
-    })?;
-    fsio::write_atomic(&junit_path, xml.as_bytes())?;
-
-    let summary_path = out_dir.join(SUMMARY_FILE);
-    fsio::write_atomic(
-        &summary_path,
-        summary::summary_markdown(journal, &report_dir).as_bytes(),
-    )?;
-
-    let html_path = out_dir.join(HTML_FILE);
-    let page = html::report_html(journal, &report_dir).map_err(|source| ReportError::Json {
-        path: html_path.clone(),
-        source,
-    })?;
-    fsio::write_atomic(&html_path, page.as_bytes())?;
-
-    let artifact_dirs = write_all_artifacts(out_dir, journal)?;
-
-    Ok(ReportSummary {
-        campaign: journal.header.campaign.clone(),
-        counts: journal.counts(),
-        phases: journal.phases().iter().map(|p| (p.name.to_owned(), p.counts)).collect(),
-        control: journal.control.as_ref().map(|c| c.status),
-        end: journal.end.as_ref().map(|e| e.how.clone()),
-        incomplete: journal.incomplete(),
-        negative_control: journal.negative_control(),
-        notes: journal.notes.clone(),
-        files: vec![junit_path, summary_path, html_path],
-        artifact_dirs,
-    })
+/// A failure while streaming a report out: writing it, or reading back a result for it.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    Io(io::Error),
+    Report(ReportError),
 }
 
-/// Reads and merges journals (report directories or `results.jsonl` files), then writes the reports
-/// into `out_dir`: this is `cutpoint report <dir>...`.
-///
-/// When `out_dir/results.jsonl` is not one of the inputs, the merged journal is written there too, so
-/// `cutpoint replay <out_dir> <id>` works on the merged directory. When it is an input it is left alone
-/// (a note says so if other journals were merged in).
-pub fn rebuild_reports<P: AsRef<Path>>(out_dir: &Path, journals: &[P]) -> Result<ReportSummary, ReportError> {
-    let paths: Vec<PathBuf> = journals.iter().map(|p| journal_path(p.as_ref())).collect();
-    let mut read = Vec::with_capacity(paths.len());
-    for path in &paths {
-        read.push(read_journal(path)?);
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        WriteError::Io(e)
     }
-    let mut journal = merge_journals(read)?;
+}
+
+impl From<ReportError> for WriteError {
+    fn from(e: ReportError) -> Self {
+        WriteError::Report(e)
+    }
+}
+
+/// Writes the reports of `journal` (in memory) into `out_dir` (created when missing), with the
+/// default options.
+pub fn write_reports(out_dir: &Path, journal: &Journal) -> Result<ReportSummary, ReportError> {
+    fsio::create_dir_all(out_dir)?;
+    write_index_reports(out_dir, &ResultIndex::of_journal(journal), &ReportOptions::default())
+}
+
+/// Reads and merges journals (report directories or `results.jsonl` files) in one streaming pass
+/// each, then writes the reports into `out_dir`: this is the end of `cutpoint run` (with the
+/// run's own journal) and `cutpoint report <dir>...`.
+///
+/// When `out_dir/results.jsonl` is not one of the inputs, the merged journal is written there too,
+/// so `cutpoint replay <out_dir> <id>` works on the merged directory. When it is an input it is
+/// left alone (a note says so if other journals were merged in).
+pub fn write_reports_from_journals<P: AsRef<Path>>(
+    out_dir: &Path,
+    journals: &[P],
+    options: &ReportOptions,
+) -> Result<ReportSummary, ReportError> {
+    let paths: Vec<PathBuf> = journals.iter().map(|p| journal_path(p.as_ref())).collect();
+    let mut index = ResultIndex::of_files(&paths)?;
 
     fsio::create_dir_all(out_dir)?;
     let target = out_dir.join(JOURNAL_FILE);
     let mut written = None;
     if is_one_of(&target, &paths) {
         if paths.len() > 1 {
-            journal.notes.push(format!(
+            index.notes.push(format!(
                 "{} is one of the merged journals and was left as it was; the merged results are in the reports only",
                 target.display()
             ));
         }
     } else {
-        write_journal_file(&target, &journal)?;
+        write_index_journal(&target, &index)?;
         written = Some(target);
     }
 
-    let mut summary = write_reports(out_dir, &journal)?;
+    let mut summary = write_index_reports(out_dir, &index, options)?;
     summary.files.extend(written);
     Ok(summary)
+}
+
+/// [`write_reports_from_journals`] with the default options.
+pub fn rebuild_reports<P: AsRef<Path>>(out_dir: &Path, journals: &[P]) -> Result<ReportSummary, ReportError> {
+    write_reports_from_journals(out_dir, journals, &ReportOptions::default())
+}
+
+/// Writes the journal an index was read from (merged) to `path`, atomically: header, control run,
+/// each result read back in the order first recorded, end.
+fn write_index_journal(path: &Path, index: &ResultIndex<'_>) -> Result<(), ReportError> {
+    let encode = |source| JournalError::Encode {
+        path: path.to_path_buf(),
+        source,
+    };
+    write_streamed(path, |out| {
+        let line = |out: &mut dyn io::Write, record: &RecordRef<'_>| -> Result<(), WriteError> {
+            serde_json::to_writer(&mut *out, record).map_err(|e| ReportError::from(encode(e)))?;
+            out.write_all(b"\n")?;
+            Ok(())
+        };
+        line(out, &RecordRef::Header(&index.header))?;
+        if let Some(control) = &index.control {
+            line(out, &RecordRef::Control(control))?;
+        }
+        for &row in index.recorded() {
+            if let Some(cut) = index.load(row)? {
+                line(out, &RecordRef::Cut(&cut))?;
+            }
+        }
+        if let Some(end) = &index.end {
+            line(out, &RecordRef::End(end))?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `path` atomically with `write` streaming its contents.
+fn write_streamed(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> Result<(), WriteError>,
+) -> Result<(), ReportError> {
+    fsio::write_atomic_with(path, write).map_err(|e| match e {
+        AtomicError::Io(e) => ReportError::Io(e),
+        AtomicError::Write(WriteError::Io(e)) => ReportError::Io(PathError::new(path, e)),
+        AtomicError::Write(WriteError::Report(e)) => e,
+    })
+}
+
+/// Writes the reports of an index into `out_dir` (which exists).
+fn write_index_reports(
+    out_dir: &Path,
+    index: &ResultIndex<'_>,
+    options: &ReportOptions,
+) -> Result<ReportSummary, ReportError> {
+    let report_dir = out_dir.display().to_string();
+    let phases = index.phases();
+    let problems = Problems::of(index, &phases, html::MAX_WINDOWS_LISTED)?;
+
+    let junit_path = out_dir.join(JUNIT_FILE);
+    write_streamed(&junit_path, |out| junit::write_junit(index, &report_dir, out)).map_err(|e| match e {
+        ReportError::Io(PathError { path, source }) if path == junit_path => ReportError::Junit { path, source },
+        e => e,
+    })?;
+
+    let summary_path = out_dir.join(SUMMARY_FILE);
+    let text = summary::summary_text(index, &phases, &problems, &report_dir)?;
+    fsio::write_atomic(&summary_path, text.as_bytes())?;
+
+    let html_path = out_dir.join(HTML_FILE);
+    write_streamed(&html_path, |out| {
+        html::write_html(index, &phases, &problems, &report_dir, out)
+    })?;
+
+    let artifact_dirs = write_index_artifacts(out_dir, index, options.artifacts)?;
+
+    Ok(ReportSummary {
+        campaign: index.header.campaign.clone(),
+        counts: index.counts(),
+        phases: phases.iter().map(|p| (p.name.to_owned(), p.counts)).collect(),
+        control: index.control.as_ref().map(|c| c.status),
+        end: index.end.as_ref().map(|e| e.how.clone()),
+        incomplete: index.incomplete(),
+        negative_control: index.negative_control(),
+        notes: index.notes.clone(),
+        files: vec![junit_path, summary_path, html_path],
+        artifact_dirs,
+    })
 }
 
 /// Whether `path` names the same existing file as one of `others`.
@@ -166,7 +255,7 @@ fn is_one_of(path: &Path, others: &[PathBuf]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::JournalWriter;
+    use crate::journal::{read_journal, JournalWriter};
     use crate::testutil::{cut, header};
 
     #[test]
@@ -182,11 +271,13 @@ mod tests {
         assert_eq!(summary.counts.pass, 1);
         assert_eq!(summary.counts.fail, 1);
         assert!(summary.has_failures() && !summary.all_passed());
-        assert_eq!(summary.artifact_dirs, 2);
+        // Only the failing cut point gets an artifact directory.
+        assert_eq!(summary.artifact_dirs, 1);
         for name in [JUNIT_FILE, SUMMARY_FILE, HTML_FILE, JOURNAL_FILE] {
             assert!(out.join(name).is_file(), "{name}");
         }
         assert!(out.join("cuts").join("s_2f2").join("state.json").is_file());
+        assert!(!out.join("cuts").join("s_2f1").exists());
         let merged = read_journal(&out).unwrap();
         assert_eq!(merged.cuts.len(), 2);
         assert_eq!(merged.header.partition, None);

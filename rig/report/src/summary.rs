@@ -3,36 +3,65 @@
 //! cut points, so a run with hundreds of failures still reads in one screen; every cut point is
 //! in `report.html` and `results.jsonl`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::groups::{group_cuts, reason_class, Group};
+use crate::groups::{Grouping, Problems};
+use crate::index::{PhaseRows, ResultIndex};
 use crate::journal::Journal;
-use crate::model::{CutResult, Status};
+use crate::model::CutResult;
+use crate::rebuild::ReportError;
 use crate::text::{md, md_code, replay_command};
 use crate::verdict::cut_points;
-use crate::view::{describe_landing, not_run_reason, Counts};
+use crate::view::{describe_landing, not_run_reason_of, Counts};
 
 /// Most windows listed per section; the rest are counted.
-const MAX_WINDOWS: usize = 20;
+pub(crate) const MAX_WINDOWS: usize = 20;
 
 /// Renders `summary.md`. `report_dir` is the directory named in replay commands.
 pub fn summary_markdown(journal: &Journal, report_dir: &str) -> String {
-    let mut out = String::new();
-    // Writing into a String cannot fail.
-    let _ = write_summary(&mut out, journal, report_dir);
-    out
+    let index = ResultIndex::of_journal(journal);
+    let phases = index.phases();
+    // A journal in memory reads back without failing.
+    Problems::of(&index, &phases, MAX_WINDOWS)
+        .and_then(|problems| summary_text(&index, &phases, &problems, report_dir))
+        .unwrap_or_else(|e| format!("cannot write the summary: {e}\n"))
 }
 
-fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::fmt::Result {
-    let h = &journal.header;
+/// Renders `summary.md` of an index, with its phases and problems.
+pub(crate) fn summary_text(
+    index: &ResultIndex<'_>,
+    phases: &[PhaseRows<'_>],
+    problems: &Problems,
+    report_dir: &str,
+) -> Result<String, ReportError> {
+    let mut out = String::new();
+    let mut loaded = Ok(());
+    // Writing into a String cannot fail; reading a result back can.
+    let _ = write_summary(&mut out, index, phases, problems, report_dir, &mut loaded);
+    loaded.map(|()| out)
+}
+
+/// The results a summary reads back, and the first error doing so.
+type Loaded = Result<(), ReportError>;
+
+fn write_summary(
+    out: &mut String,
+    index: &ResultIndex<'_>,
+    phases: &[PhaseRows<'_>],
+    problems: &Problems,
+    report_dir: &str,
+    loaded: &mut Loaded,
+) -> std::fmt::Result {
+    let h = &index.header;
     writeln!(out, "# cutpoint report: {}", md(&h.campaign))?;
     writeln!(out)?;
-    if let Some(nc) = journal.negative_control() {
+    if let Some(nc) = index.negative_control() {
         let mark = if nc.caught() { "" } else { "**NOT CAUGHT:** " };
         writeln!(out, "{mark}**{}.**", md(&nc.headline()))?;
         writeln!(out)?;
     }
-    for why in journal.incomplete() {
+    for why in index.incomplete() {
         writeln!(out, "**Incomplete:** {}.", md(&why))?;
         writeln!(out)?;
     }
@@ -57,11 +86,11 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         None => writeln!(out, "- Partition: whole campaign")?,
     }
     writeln!(out, "- Started: {}", md(&h.started))?;
-    match &journal.end {
+    match &index.end {
         Some(end) => writeln!(out, "- Finished: {} ({})", md(&end.finished), md(&end.how))?,
         None => writeln!(out, "- Finished: no, the campaign was interrupted")?,
     }
-    match &journal.control {
+    match &index.control {
         Some(control) if control.reasons.is_empty() => writeln!(out, "- Control run: {}", control.status)?,
         Some(control) => writeln!(
             out,
@@ -73,9 +102,8 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
     }
     writeln!(out)?;
 
-    let negative = journal.is_negative_control();
-    let phases = journal.phases();
-    let all = journal.counts();
+    let negative = index.is_negative_control();
+    let all = index.counts();
     writeln!(out, "## Counts")?;
     writeln!(out)?;
     let fail = if negative { "Expected failure" } else { "Fail" };
@@ -84,26 +112,23 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         "| Phase | Cut points | Pass | Pass with warnings | {fail} | Rig error | Not run |"
     )?;
     writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
-    for phase in &phases {
+    for phase in phases {
         counts_row(out, &md(phase.name), phase.counts)?;
     }
     counts_row(out, "**All**", all)?;
     writeln!(out)?;
     if all.not_run > 0 {
-        let reason = not_run_reason(journal);
+        let reason = not_run_reason_of(index.end.as_ref());
         let why = reason.strip_prefix("not run").unwrap_or("");
         let plural = if all.not_run == 1 { " did" } else { "s did" };
         writeln!(out, "{} planned cut point{plural} not run{}.", all.not_run, md(why))?;
         writeln!(out)?;
     }
 
-    write_cut_timing(out, journal)?;
+    write_cut_timing(out, &index.recorded_totals.late)?;
 
-    let failing = group_cuts(journal, |c| match c.status {
-        Status::Fail => vec![reason_class(c.first_reason())],
-        _ => Vec::new(),
-    });
-    let failed: usize = failing.iter().map(|g| g.count).sum();
+    let failing = &problems.failing;
+    let failed = failing.cut_count();
     if negative {
         writeln!(out, "## Expected failures ({failed})")?;
     } else {
@@ -123,16 +148,15 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         } else {
             "broke the rule"
         };
-        intro(out, &failing, what)?;
+        intro(out, failing, what)?;
         let label = if negative { "expected failure: " } else { "" };
-        write_groups(out, &failing, label, |out, cut| cut_details(out, cut, report_dir))?;
+        write_groups(out, index, phases, failing, label, loaded, |out, cut| {
+            cut_details(out, cut, report_dir)
+        })?;
     }
 
-    let errors = group_cuts(journal, |c| match c.status {
-        Status::Error => vec![reason_class(c.first_reason())],
-        _ => Vec::new(),
-    });
-    let errored: usize = errors.iter().map(|g| g.count).sum();
+    let errors = &problems.errors;
+    let errored = errors.cut_count();
     writeln!(out, "## Rig errors ({errored})")?;
     writeln!(out)?;
     if errors.is_empty() {
@@ -144,23 +168,23 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
             "The rig failed on these cut points; they have no verdict and should be run again."
         )?;
         writeln!(out)?;
-        intro(out, &errors, "met a rig error")?;
-        write_groups(out, &errors, "", |out, cut| {
+        intro(out, errors, "met a rig error")?;
+        write_groups(out, index, phases, errors, "", loaded, |out, cut| {
             writeln!(out, "- Reasons: {}", reasons(cut))?;
             writeln!(out, "- Replay: {}", md_code(&replay_command(report_dir, &cut.id)))
         })?;
     }
 
-    let warned = group_cuts(journal, |c| c.warnings.iter().map(|w| reason_class(w)).collect());
-    let warning_count: usize = journal.cuts.iter().map(|c| c.warnings.len()).sum();
+    let warned = &problems.warned;
+    let warning_count = index.recorded_totals.warnings;
     writeln!(out, "## Warnings ({warning_count})")?;
     writeln!(out)?;
     if warned.is_empty() {
         writeln!(out, "None.")?;
         writeln!(out)?;
     } else {
-        intro(out, &warned, "left an unexpected state that still boots")?;
-        write_groups(out, &warned, "", |out, cut| {
+        intro(out, warned, "left an unexpected state that still boots")?;
+        write_groups(out, index, phases, warned, "", loaded, |out, cut| {
             for warning in &cut.warnings {
                 writeln!(out, "- Warning: {}", md(warning))?;
             }
@@ -168,10 +192,10 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
         })?;
     }
 
-    if !journal.notes.is_empty() {
+    if !index.notes.is_empty() {
         writeln!(out, "## Notes")?;
         writeln!(out)?;
-        for note in &journal.notes {
+        for note in &index.notes {
             writeln!(out, "- {}", md(note))?;
         }
         writeln!(out)?;
@@ -180,13 +204,13 @@ fn write_summary(out: &mut String, journal: &Journal, report_dir: &str) -> std::
 }
 
 /// `N cut points <what>: R reasons, W windows of contiguous cut points (plan order, within a phase).`
-fn intro(out: &mut String, groups: &[Group<'_>], what: &str) -> std::fmt::Result {
-    let cuts: usize = groups.iter().map(|g| g.count).sum();
-    let windows: usize = groups.iter().map(|g| g.windows.len()).sum();
-    let reasons = if groups.len() == 1 {
+fn intro(out: &mut String, groups: &Grouping, what: &str) -> std::fmt::Result {
+    let cuts = groups.cut_count();
+    let windows = groups.window_count();
+    let reasons = if groups.groups.len() == 1 {
         "1 reason".to_owned()
     } else {
-        format!("{} reasons", groups.len())
+        format!("{} reasons", groups.groups.len())
     };
     let windows = if windows == 1 {
         "1 window".to_owned()
@@ -210,52 +234,65 @@ fn capitalized(s: &str) -> String {
 }
 
 /// Each group: `label`, its reason and count, its windows (at most [`MAX_WINDOWS`] over all
-/// groups), and `first` about the first cut point of the group.
+/// groups), and `first` about the first cut point of the group (read back; an error reading it
+/// goes to `loaded`).
 fn write_groups(
     out: &mut String,
-    groups: &[Group<'_>],
+    index: &ResultIndex<'_>,
+    phases: &[PhaseRows<'_>],
+    groups: &Grouping,
     label: &str,
+    loaded: &mut Loaded,
     first: impl Fn(&mut String, &CutResult) -> std::fmt::Result,
 ) -> std::fmt::Result {
     let mut budget = MAX_WINDOWS;
     let mut hidden_groups = (0, 0);
-    for group in groups {
+    for group in &groups.groups {
         if budget == 0 {
             hidden_groups = (hidden_groups.0 + 1, hidden_groups.1 + group.count);
             continue;
         }
-        writeln!(out, "### {label}{} ({})", md(group.key), cut_points(group.count))?;
+        writeln!(out, "### {label}{} ({})", md(&group.key), cut_points(group.count))?;
         writeln!(out)?;
-        let shown = group.windows.len().min(budget);
+        let shown = group.window_count.min(budget).min(group.windows.len());
         budget -= shown;
         for w in &group.windows[..shown] {
+            let phase = phases[w.phase].name;
             if w.len == 1 {
-                writeln!(out, "- {}: {}", md(w.phase), md_code(w.first.offset))?;
+                writeln!(out, "- {}: {}", md(phase), md_code(index.offset(w.first)))?;
             } else {
                 writeln!(
                     out,
                     "- {}: {} .. {} ({})",
-                    md(w.phase),
-                    md_code(w.first.offset),
-                    md_code(w.last.offset),
+                    md(phase),
+                    md_code(index.offset(w.first)),
+                    md_code(index.offset(w.last)),
                     cut_points(w.len)
                 )?;
             }
         }
-        let rest = &group.windows[shown..];
-        if !rest.is_empty() {
-            let cuts: usize = rest.iter().map(|w| w.len).sum();
+        let rest = group.window_count - shown;
+        if rest > 0 {
+            let cuts = group.count - group.windows[..shown].iter().map(|w| w.len).sum::<usize>();
             writeln!(
                 out,
                 "- ... {} more windows ({}), see report.html / results.jsonl",
-                rest.len(),
+                rest,
                 cut_points(cuts)
             )?;
         }
         writeln!(out)?;
-        writeln!(out, "First of them, {}:", md_code(&group.first.id))?;
+        writeln!(out, "First of them, {}:", md_code(index.id(group.first)))?;
         writeln!(out)?;
-        first(out, group.first)?;
+        match index.load(group.first) {
+            Ok(Some(cut)) => first(out, &cut)?,
+            Ok(None) => {}
+            Err(e) => {
+                if loaded.is_ok() {
+                    *loaded = Err(e);
+                }
+            }
+        }
         writeln!(out)?;
     }
     if hidden_groups.0 > 0 {
@@ -338,32 +375,37 @@ fn cut_details(out: &mut String, cut: &CutResult, report_dir: &str) -> std::fmt:
 }
 
 /// How late the cuts landed after the instant they were aimed at: the latency and jitter of
-/// this bench's cut path (on the simulated board, exactly zero). `None` when no cut was aimed
-/// at an instant.
-pub(crate) fn cut_timing(journal: &Journal) -> Option<String> {
-    let mut late: Vec<u64> = journal
-        .cuts
-        .iter()
-        .filter_map(|c| c.landing.as_ref())
-        .filter_map(|l| l.requested_us.map(|r| l.actual_us.saturating_sub(r)))
-        .collect();
-    if late.is_empty() {
+/// this bench's cut path (on the simulated board, exactly zero). `late` counts the cuts by how
+/// late they were (microseconds); `None` when no cut was aimed at an instant.
+pub(crate) fn cut_timing(late: &BTreeMap<u64, usize>) -> Option<String> {
+    let n: usize = late.values().sum();
+    if n == 0 {
         return None;
     }
-    late.sort_unstable();
-    let at = |q: usize| late[(late.len() - 1) * q / 100];
+    // The value at a position of the sorted list of every cut's lateness.
+    let at_rank = |rank: usize| {
+        let mut seen = 0;
+        for (&value, &count) in late {
+            seen += count;
+            if rank < seen {
+                return value;
+            }
+        }
+        late.keys().next_back().copied().unwrap_or(0)
+    };
+    let at = |q: usize| at_rank((n - 1) * q / 100);
     Some(format!(
         "{} cuts aimed at an instant landed after it by: p50 {} us, p90 {} us, p99 {} us, max {} us.",
-        late.len(),
+        n,
         at(50),
         at(90),
         at(99),
-        late[late.len() - 1]
+        at_rank(n - 1)
     ))
 }
 
-fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
-    if let Some(line) = cut_timing(journal) {
+fn write_cut_timing(out: &mut String, late: &BTreeMap<u64, usize>) -> std::fmt::Result {
+    if let Some(line) = cut_timing(late) {
         writeln!(out, "## Cut timing")?;
         writeln!(out)?;
         writeln!(out, "{line}")?;
@@ -375,6 +417,7 @@ fn write_cut_timing(out: &mut String, journal: &Journal) -> std::fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Status;
     use crate::testutil::{cut, header};
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::journal::Journal;
 use crate::merge::parse_partition;
-use crate::model::{Expect, Status};
+use crate::model::{ControlRun, Expect, JournalEnd, JournalHeader, Status};
 
 /// The outcome of a negative control (`[pass] expect = "fail"`): broken firmware the rig must catch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,60 +60,83 @@ impl Journal {
 
     /// The negative control's outcome; `None` for an ordinary campaign.
     pub fn negative_control(&self) -> Option<NegativeControl> {
-        if !self.is_negative_control() {
-            return None;
-        }
-        Some(NegativeControl {
-            failed: self.cuts.iter().filter(|c| c.status == Status::Fail).count(),
-            ran: self.cuts.len(),
-            control_failed: self.control.as_ref().is_some_and(|c| c.status == Status::Fail),
-        })
+        negative_control(
+            &self.header,
+            self.control.as_ref(),
+            self.cuts.iter().filter(|c| c.status == Status::Fail).count(),
+            self.cuts.len(),
+        )
     }
 
     /// The partitions `k/n` this report lacks: the ones of its split that none of its journals
     /// ran. Empty for a whole campaign.
     pub fn missing_partitions(&self) -> Vec<String> {
-        let Some(listed) = &self.header.partition else {
-            return Vec::new();
-        };
-        let parsed: Option<Vec<(u64, u64)>> = listed.split(',').map(|p| parse_partition(p.trim())).collect();
-        let Some(parts) = parsed else {
-            return Vec::new();
-        };
-        let Some(&(_, n)) = parts.first() else {
-            return Vec::new();
-        };
-        if parts.iter().any(|&(_, pn)| pn != n) {
-            return Vec::new();
-        }
-        (1..=n)
-            .filter(|k| !parts.iter().any(|&(pk, _)| pk == *k))
-            .map(|k| format!("{k}/{n}"))
-            .collect()
+        missing_partitions(&self.header)
     }
 
     /// Why this report does not cover a finished campaign: partitions missing, a run that did not
     /// finish or was cancelled. Empty when it does; nothing about the device is concluded otherwise.
     pub fn incomplete(&self) -> Vec<String> {
-        let mut why = Vec::new();
-        let missing = self.missing_partitions();
-        if !missing.is_empty() {
-            let (s, are) = if missing.len() == 1 { ("", "is") } else { ("s", "are") };
-            why.push(format!(
-                "partition{s} {} {are} missing: run {} and merge every partition's report with \
-                 `cutpoint report DIR...`",
-                missing.join(", "),
-                if missing.len() == 1 { "it" } else { "them" }
-            ));
-        }
-        let resume = format!("`cutpoint run {} --resume DIR` finishes it", self.header.campaign_path);
-        match &self.end {
-            None => why.push(format!("the run did not finish (no end record): {resume}")),
-            Some(end) if end.how == "cancelled" => why.push(format!("the run was cancelled: {resume}")),
-            Some(_) => {}
-        }
-        why
+        incomplete(&self.header, self.end.as_ref())
     }
+}
+
+/// A negative control's outcome from its `failed` results out of `ran`; `None` for an
+/// ordinary campaign.
+pub(crate) fn negative_control(
+    header: &JournalHeader,
+    control: Option<&ControlRun>,
+    failed: usize,
+    ran: usize,
+) -> Option<NegativeControl> {
+    (header.expect == Expect::Fail).then(|| NegativeControl {
+        failed,
+        ran,
+        control_failed: control.is_some_and(|c| c.status == Status::Fail),
+    })
+}
+
+/// See [`Journal::missing_partitions`].
+pub(crate) fn missing_partitions(header: &JournalHeader) -> Vec<String> {
+    let Some(listed) = &header.partition else {
+        return Vec::new();
+    };
+    let parsed: Option<Vec<(u64, u64)>> = listed.split(',').map(|p| parse_partition(p.trim())).collect();
+    let Some(parts) = parsed else {
+        return Vec::new();
+    };
+    let Some(&(_, n)) = parts.first() else {
+        return Vec::new();
+    };
+    if parts.iter().any(|&(_, pn)| pn != n) {
+        return Vec::new();
+    }
+    (1..=n)
+        .filter(|k| !parts.iter().any(|&(pk, _)| pk == *k))
+        .map(|k| format!("{k}/{n}"))
+        .collect()
+}
+
+/// See [`Journal::incomplete`].
+pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>) -> Vec<String> {
+    let mut why = Vec::new();
+    let missing = missing_partitions(header);
+    if !missing.is_empty() {
+        let (s, are) = if missing.len() == 1 { ("", "is") } else { ("s", "are") };
+        why.push(format!(
+            "partition{s} {} {are} missing: run {} and merge every partition's report with \
+             `cutpoint report DIR...`",
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let resume = format!("`cutpoint run {} --resume DIR` finishes it", header.campaign_path);
+    match end {
+        None => why.push(format!("the run did not finish (no end record): {resume}")),
+        Some(end) if end.how == "cancelled" => why.push(format!("the run was cancelled: {resume}")),
+        Some(_) => {}
+    }
+    why
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::journal::Journal;
-use crate::model::{CutResult, Landing, PlannedCut, Status};
+use crate::model::{CutResult, JournalEnd, Landing, PlannedCut, Status};
 
 /// How many cut points ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,6 +29,14 @@ impl Counts {
             Some(Status::Fail) => self.fail += 1,
             Some(Status::Error) => self.error += 1,
             None => self.not_run += 1,
+        }
+    }
+
+    /// Counts one cut point of a report's index, its warnings included.
+    pub fn add_state(&mut self, state: crate::index::State) {
+        self.add(state.status());
+        if state.kind(false) == Kind::Warned {
+            self.warned += 1;
         }
     }
 
@@ -245,7 +253,12 @@ pub fn describe_landing(landing: &Landing) -> String {
 
 /// Why a planned cut point has no result, judged from how the campaign ended.
 pub fn not_run_reason(journal: &Journal) -> String {
-    match &journal.end {
+    not_run_reason_of(journal.end.as_ref())
+}
+
+/// Why a planned cut point has no result, given how the campaign ended (`None`: it did not).
+pub fn not_run_reason_of(end: Option<&JournalEnd>) -> String {
+    match end {
         None => "not run: the campaign was interrupted".to_owned(),
         Some(end) if end.how == "complete" => "not run".to_owned(),
         Some(end) => format!("not run: campaign {}", end.how),

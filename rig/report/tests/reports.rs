@@ -254,7 +254,9 @@ fn write_reports_writes_the_report_directory() {
         summary.phases.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
         ["download", "swap", "confirm"]
     );
-    assert_eq!(summary.artifact_dirs, 7);
+    // The failing cut point and the rig error get artifact directories, passing ones none.
+    assert_eq!(summary.artifact_dirs, 2);
+    assert!(!cutpoint_report::cut_dir(dir.path(), "download/byte-0").exists());
     assert!(summary.has_failures() && summary.has_rig_errors() && !summary.all_passed());
     for file in &summary.files {
         assert!(file.is_file(), "{}", file.display());
@@ -262,4 +264,102 @@ fn write_reports_writes_the_report_directory() {
     let cut_dir = cutpoint_report::cut_dir(dir.path(), "swap/sector-1+0.50");
     let console = std::fs::read_to_string(cut_dir.join("console.log")).unwrap();
     assert!(console.contains("[2390] E: image hash mismatch </script>"));
+}
+
+/// A campaign of `n` cut points over two phases and four kinds of offset: every 100th operation
+/// of the swap fails in a window of 3 contiguous cut points (`op-*-before`, `op-*-after`,
+/// `random-*`), one `random-*` in 250 passes with warnings, the last 10 of the confirm phase did
+/// not run.
+fn large_journal(n: usize) -> cutpoint_report::Journal {
+    let mut journal = fixture();
+    let template = journal.cuts[0].clone();
+    journal.header.planned.clear();
+    journal.cuts.clear();
+    for i in 0..n {
+        let (phase, offset) = match i % 4 {
+            0 => ("swap", format!("op-{:06}-before", i / 4)),
+            1 => ("swap", format!("op-{:06}-after", i / 4)),
+            2 => ("swap", format!("random-{:06}", i / 4)),
+            _ => ("confirm", format!("ms-{}", i / 4)),
+        };
+        let id = format!("{phase}/{offset}");
+        journal.header.planned.push(planned(&id, i as u64));
+        if phase == "confirm" && i + 40 >= n {
+            continue;
+        }
+        let mut cut = template.clone();
+        cut.id = id;
+        cut.phase = phase.to_owned();
+        cut.offset = offset.clone();
+        cut.seed = i as u64;
+        if phase == "swap" && (i / 4) % 100 == 0 && i + 4 < n {
+            cut.status = Status::Fail;
+            cut.reasons = vec![format!("bricked: nothing booted after the cut ({i} console lines)")];
+        }
+        if i % 1_000 == 6 {
+            cut.warnings = vec!["the device reverted the update after the cut".to_owned()];
+        }
+        journal.cuts.push(cut);
+    }
+    journal
+}
+
+#[test]
+fn html_shows_one_cell_per_cut_point_up_to_the_limit() {
+    let limit = cutpoint_report::html::PER_CUT_LIMIT;
+    let page = report_html(&large_journal(limit), REPORT_DIR).unwrap();
+    assert!(!page.contains("<table class=\"overview\">"));
+    let cells = page.matches(" data-i=\"").count() - page.matches("<li><a href").count();
+    assert_eq!(cells, limit, "one cell per cut point");
+}
+
+#[test]
+fn html_of_a_huge_campaign_is_an_overview_with_the_failing_windows() {
+    let n = cutpoint_report::html::PER_CUT_LIMIT + 1;
+    let journal = large_journal(n);
+    let page = report_html(&journal, REPORT_DIR).unwrap();
+    assert!(
+        page.contains(&format!(
+            "This campaign has {n} cut points, more than the 20000 shown one cell each"
+        )),
+        "the page says why it shows an overview"
+    );
+    assert!(!page.contains("<div class=\"line\">"), "no per-cut cells");
+    // One line per phase and kind of offset, coloured by the worst result.
+    assert_eq!(page.matches("<table class=\"overview\">").count(), 2);
+    let line = page.lines().find(|l| l.contains("<td>op-*-after</td>")).unwrap();
+    assert!(
+        line.contains(
+            "<tr><td><i class=\"c fail\" title=\"op-*-after \u{2014} worst: fail\"></i></td><td>op-*-after</td>\
+         <td class=\"n\">5000</td><td class=\"n\">4950</td><td class=\"n\">0</td><td class=\"n\">50</td>\
+         <td class=\"n\">0</td><td class=\"n\">0</td></tr>"
+        ),
+        "{line}"
+    );
+    assert!(page.contains("<i class=\"c fail\" title=\"random-* \u{2014} worst: fail\">"));
+    assert!(page.contains("<i class=\"c not-run\" title=\"ms-* \u{2014} worst: not run\">"));
+    // The failing windows: 50 windows of 3 cut points, each linking its first cut point.
+    assert!(page.contains("<h2>Failing windows (50)</h2>"), "windows");
+    assert!(page.contains("<h3>bricked: nothing booted after the cut (150 cut points)</h3>"));
+    assert!(page.contains(
+        "<li><a href=\"#cut=swap/op-000100-before\" data-i=\"4\"><i class=\"c fail\"></i>\
+         swap: op-000100-before .. random-000100</a> (3 cut points)</li>"
+    ));
+    assert!(page.contains("<h2>Warnings (20)</h2>"));
+    // The details panel holds the cut points the page lists, not every cut point.
+    let start = page.find("id=\"cut-data\">").unwrap() + "id=\"cut-data\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+    let listed = data.as_array().unwrap();
+    assert_eq!(listed.len(), 150 + 20, "150 failures and 20 warnings");
+    assert_eq!(listed[4]["id"], "swap/op-000100-before");
+    // Every link opens the details of the cut point it names.
+    for link in page.split("<a href=\"#cut=").skip(1) {
+        let (id, rest) = link.split_once("\" data-i=\"").unwrap();
+        let i: usize = rest[..rest.find('"').unwrap()].parse().unwrap();
+        assert_eq!(listed[i]["id"], id, "link {i}");
+    }
+    // Its size depends on what is listed, not on the number of cut points.
+    assert!(page.len() < 1024 * 1024, "{} bytes", page.len());
+    assert!(page.matches('<').count() < 10_000, "{} tags", page.matches('<').count());
 }
