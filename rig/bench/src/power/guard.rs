@@ -149,3 +149,32 @@ impl Drop for PowerGuard {
         guards().retain(|(id, _)| *id != self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_signal_only_cancels_and_the_second_stops_with_the_run_code() {
+        // Before a run asks for a graceful stop, a signal ends the process at once.
+        assert!(matches!(on_signal(), Err(None)));
+        let cancel = Arc::new(AtomicBool::new(false));
+        stop_gracefully(
+            Arc::clone(&cancel),
+            4,
+            "Resume with: cutpoint run c.toml --resume d".into(),
+        )
+        .unwrap();
+        let flag = on_signal().expect("the first signal raises the cancel flag");
+        flag.store(true, Ordering::SeqCst);
+        assert!(cancel.load(Ordering::SeqCst));
+        match on_signal() {
+            Err(Some((code, farewell))) => {
+                assert_eq!(code, 4);
+                assert!(farewell.contains("--resume"), "{farewell}");
+            }
+            other => panic!("the second signal must stop at once: {:?}", other.map(|_| ())),
+        }
+        *GRACEFUL.lock().unwrap() = None;
+    }
+}
