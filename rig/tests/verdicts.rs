@@ -181,7 +181,7 @@ fn sigterm_as_a_ci_timeout_sends_it_is_incomplete_too() {
     let dir = tmp("sigterm");
     let campaign = long_campaign(&dir, "sigterm");
     let out = dir.join("out");
-    let mut child = spawn(&[
+    let run = start(&[
         "run",
         campaign.to_str().unwrap(),
         "--workers",
@@ -189,12 +189,9 @@ fn sigterm_as_a_ci_timeout_sends_it_is_incomplete_too() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let rx = stderr_lines(&mut child);
-    let mut seen = Vec::new();
-    wait_for(&rx, "cut points planned", &mut seen);
     wait_for_cuts(&out);
-    signal(&child, "TERM");
-    let (code, _, stderr) = finish(child, rx, seen);
+    signal(&run.child, "TERM");
+    let (code, _, stderr) = run.finish();
     assert_eq!(code, 4, "{stderr}");
 }
 
@@ -295,7 +292,7 @@ fn a_second_run_into_a_directory_in_use_is_refused() {
     let dir = tmp("lock");
     let campaign = long_campaign(&dir, "lock");
     let out = dir.join("out");
-    let mut child = spawn(&[
+    let run = start(&[
         "run",
         campaign.to_str().unwrap(),
         "--workers",
@@ -303,12 +300,9 @@ fn a_second_run_into_a_directory_in_use_is_refused() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let rx = stderr_lines(&mut child);
-    let mut seen = Vec::new();
-    wait_for(&rx, "cut points planned", &mut seen);
     let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--resume", out.to_str().unwrap()]);
-    signal(&child, "INT");
-    let _ = finish(child, rx, seen);
+    signal(&run.child, "INT");
+    let _ = run.finish();
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("another cutpoint run is writing"), "{stderr}");
 }
