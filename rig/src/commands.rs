@@ -437,47 +437,24 @@ fn verdict_code(c: &Campaign, outcome: &engine::RunOutcome, fail: usize, error: 
     if outcome.control_failed {
         eprintln!("cutpoint: the control run failed: the device does not update cleanly even without a cut");
     }
-    // The reports take the same decision from the journal, so they never disagree with this.
-    let caught = cutpoint_report::NegativeControl {
-        failed: fail,
-        ran,
-        control_failed: outcome.control_failed,
+    let negative = c.pass.expect == Expect::Fail;
+    let code = cutpoint::exit::for_results(negative, outcome.control_failed, fail, error, ran);
+    let plan_hint = format!("check the phases' offsets (`cutpoint plan {}`)", c.path.display());
+    match (negative, code) {
+        (true, PASS) => eprintln!(
+            "cutpoint: negative control: {fail} of {ran} cut points failed, as expected (the rig caught the broken firmware)"
+        ),
+        (true, BAD_INPUT) => {
+            eprintln!("cutpoint: negative control: no cut point was planned, so nothing was caught; {plan_hint}")
+        }
+        (true, RIG_ERROR) => {
+            eprintln!("cutpoint: negative control: no cut point failed, and {error} ended in rig errors")
+        }
+        (true, _) => eprintln!("cutpoint: negative control: no cut point failed, but this firmware is expected to fail"),
+        (false, BAD_INPUT) => eprintln!("cutpoint: no cut point was planned, so nothing was tested; {plan_hint}"),
+        _ => {}
     }
-    .caught();
-    match c.pass.expect {
-        Expect::Fail if caught => {
-            eprintln!(
-                "cutpoint: negative control: {fail} of {ran} cut points failed, as expected (the rig caught the broken firmware)"
-            );
-            PASS
-        }
-        Expect::Fail if ran == 0 => {
-            eprintln!(
-                "cutpoint: negative control: no cut point was planned, so nothing was caught; \
-                 check the phases' offsets (`cutpoint plan {}`)",
-                c.path.display()
-            );
-            BAD_INPUT
-        }
-        Expect::Fail if error > 0 => {
-            eprintln!("cutpoint: negative control: no cut point failed, and {error} ended in rig errors");
-            RIG_ERROR
-        }
-        Expect::Fail => {
-            eprintln!("cutpoint: negative control: no cut point failed, but this firmware is expected to fail");
-            FAIL
-        }
-        Expect::Pass if outcome.control_failed || fail > 0 => FAIL,
-        Expect::Pass if error > 0 => RIG_ERROR,
-        Expect::Pass if ran == 0 => {
-            eprintln!(
-                "cutpoint: no cut point was planned, so nothing was tested; check the phases' offsets (`cutpoint plan {}`)",
-                c.path.display()
-            );
-            BAD_INPUT
-        }
-        Expect::Pass => PASS,
-    }
+    code
 }
 
 /// A progress bar on a terminal; plain lines otherwise. With `json`, every event is also a
@@ -1261,25 +1238,14 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>, artifacts: cutpoint_report
 fn report_code(s: &cutpoint_report::rebuild::ReportSummary) -> i32 {
     let c = &s.counts;
     let ran = c.pass + c.fail + c.error;
-    if let Some(nc) = &s.negative_control {
-        return match () {
-            _ if nc.caught() => PASS,
-            _ if ran == 0 => BAD_INPUT,
-            _ if c.error > 0 => RIG_ERROR,
-            _ => FAIL,
-        };
+    let control_failed = s.control == Some(Status::Fail);
+    let code = cutpoint::exit::for_results(s.negative_control.is_some(), control_failed, c.fail, c.error, ran);
+    match code {
+        FAIL if s.negative_control.is_none() => eprintln!("cutpoint: the device broke the rule (see summary.md)"),
+        BAD_INPUT => eprintln!("cutpoint: no cut point ran, so nothing was tested"),
+        _ => {}
     }
-    if s.control == Some(Status::Fail) || c.fail > 0 {
-        eprintln!("cutpoint: the device broke the rule (see summary.md)");
-        FAIL
-    } else if c.error > 0 {
-        RIG_ERROR
-    } else if ran == 0 {
-        eprintln!("cutpoint: no cut point ran, so nothing was tested");
-        BAD_INPUT
-    } else {
-        PASS
-    }
+    code
 }
 
 /// A report directory that another run holds is the user's mistake; one that cannot be

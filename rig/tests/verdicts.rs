@@ -117,6 +117,21 @@ fn start(args: &[&str]) -> Running {
     Running { child, rx, seen }
 }
 
+/// A long campaign started on one worker into `dir/out`, its plan made.
+fn start_long(dir: &Path, name: &str) -> (PathBuf, PathBuf, Running) {
+    let campaign = long_campaign(dir, name);
+    let out = dir.join("out");
+    let run = start(&[
+        "run",
+        campaign.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    (campaign, out, run)
+}
+
 impl Running {
     fn finish(self) -> (i32, String, String) {
         finish(self.child, self.rx, self.seen)
@@ -179,16 +194,7 @@ fn an_interrupted_run_is_incomplete_says_how_to_resume_and_a_bare_resume_finds_i
 #[test]
 fn sigterm_as_a_ci_timeout_sends_it_is_incomplete_too() {
     let dir = tmp("sigterm");
-    let campaign = long_campaign(&dir, "sigterm");
-    let out = dir.join("out");
-    let run = start(&[
-        "run",
-        campaign.to_str().unwrap(),
-        "--workers",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (_, out, run) = start_long(&dir, "sigterm");
     wait_for_cuts(&out);
     signal(&run.child, "TERM");
     let (code, _, stderr) = run.finish();
@@ -290,16 +296,7 @@ fn a_plan_past_the_limit_is_bad_input_that_check_reports_with_its_location() {
 #[test]
 fn a_second_run_into_a_directory_in_use_is_refused() {
     let dir = tmp("lock");
-    let campaign = long_campaign(&dir, "lock");
-    let out = dir.join("out");
-    let run = start(&[
-        "run",
-        campaign.to_str().unwrap(),
-        "--workers",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (campaign, out, run) = start_long(&dir, "lock");
     let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--resume", out.to_str().unwrap()]);
     signal(&run.child, "INT");
     let _ = run.finish();
