@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use cutpoint_bench::RigError;
+use cutpoint_core::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
 use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cutpoint_bench::{RigError, RigErrorKind};
+use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_report::{Landing, LogLine};
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cutpoint_bench::RigError;
+use cutpoint_core::RigError;
 use cutpoint_campaign::{CutPoint, OpSpan};
 use cutpoint_report::{Landing, LogLine};
 

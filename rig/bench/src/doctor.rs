@@ -9,13 +9,13 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::clock::BenchClock;
+use cutpoint_core::clock::BenchClock;
 use crate::config::{ConsoleConfig, ProbeConfig, StationBackends};
 use crate::open::{open_console, open_power, open_probe, open_transport, OpenedProbe};
 use crate::power::guard::PowerGuard;
 use crate::serial_id::SerialIdentity;
 use crate::shared::SharedSwitch;
-use crate::traits::{Console, PowerSwitch, Probe};
+use cutpoint_core::{Console, PowerSwitch, Probe};
 use crate::transport::probe_write::parse_trailer;
 
 /// One check and its result.
@@ -117,7 +117,7 @@ pub fn doctor(station: &StationBackends, out: &mut dyn Write) -> DoctorReport {
 }
 
 fn drain(console: &mut dyn Console, for_: Duration) -> Vec<crate::ConsoleLine> {
-    let end = crate::clock::from_now(for_);
+    let end = cutpoint_core::clock::from_now(for_);
     let mut got = Vec::new();
     loop {
         let left = end.saturating_duration_since(Instant::now());

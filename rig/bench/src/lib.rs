@@ -6,27 +6,24 @@
 //! trait (the simulated board provides all of them), so the same campaign runs on a lab bench
 //! and on the simulated board.
 
-pub mod clock;
 pub mod config;
 pub mod console;
-pub mod counter;
 pub mod doctor;
 pub mod open;
 pub mod power;
 pub mod probe;
 pub mod serial_id;
 pub mod shared;
-pub mod traits;
 pub mod transport;
 pub mod trigger;
 pub mod validate;
 
-pub use clock::BenchClock;
+pub use cutpoint_core::clock::{self, BenchClock};
 pub use config::StationBackends;
-pub use counter::DeliveryCounter;
+pub use cutpoint_core::counter::{self, DeliveryCounter};
 pub use doctor::{doctor, DoctorReport};
 pub use open::{open_console, open_power, open_probe, open_station, open_transport, Station};
 pub use power::guard::{stop_gracefully, PowerGuard};
 pub use shared::{SharedProbe, SharedSwitch};
-pub use traits::*;
+pub use cutpoint_core::traits::{self, *};
 pub use trigger::{CutCondition, CutPlan, CutRecord, Trigger};

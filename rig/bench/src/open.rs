@@ -1,6 +1,6 @@
 //! Factories: a station file's backend settings to opened backends.
 
-use crate::clock::BenchClock;
+use cutpoint_core::clock::BenchClock;
 use crate::config::{ConsoleConfig, PowerConfig, ProbeConfig, StationBackends, TransportConfig};
 use crate::console::rtt::RttConsole;
 use crate::console::serial::SerialConsole;
@@ -12,7 +12,7 @@ use crate::power::lcus::LcusPower;
 use crate::power::numato::NumatoPower;
 use crate::probe::probe_rs::{ProbeRsProbe, SessionHandle};
 use crate::shared::SharedProbe;
-use crate::traits::{Console, OtaTransport, PowerSwitch, Probe, RigError, RigResult};
+use cutpoint_core::{Console, OtaTransport, PowerSwitch, Probe, RigError, RigResult};
 use crate::transport::command::CommandTransport;
 use crate::transport::http::HttpTransport;
 use crate::transport::probe_write::ProbeWriteTransport;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serialport::{SerialPort, SerialPortType};
 
-use crate::traits::{RigError, RigResult};
+use cutpoint_core::{RigError, RigResult};
 
 /// How a serial device is named in a station file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::traits::{PowerSwitch, Probe, RigResult};
+use cutpoint_core::{PowerSwitch, Probe, RigResult};
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A backend that panicked while locked leaves nothing half-done that matters more than

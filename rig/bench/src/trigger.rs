@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::clock::{after, from_now, BenchClock};
-use crate::counter::DeliveryCounter;
+use cutpoint_core::clock::{after, from_now, BenchClock};
+use cutpoint_core::DeliveryCounter;
 use crate::shared::SharedSwitch;
-use crate::traits::{Console, ConsoleLine, PowerSwitch, RigError, RigResult};
+use cutpoint_core::{Console, ConsoleLine, PowerSwitch, RigError, RigResult};
 
 /// What fires a cut.
 #[derive(Debug, Clone)]

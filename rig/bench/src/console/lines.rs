@@ -1,6 +1,6 @@
 //! Splitting a byte stream into console lines.
 
-use crate::traits::ConsoleLine;
+use cutpoint_core::ConsoleLine;
 
 /// Lines longer than this are cut into pieces (a console spewing binary still yields lines).
 pub const MAX_LINE: usize = 4096;

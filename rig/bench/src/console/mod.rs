@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::traits::{ConsoleLine, RigError, RigResult};
+use cutpoint_core::{ConsoleLine, RigError, RigResult};
 
 /// A console fed by a reader thread: lines arrive on a channel as the thread reads them, and
 /// dropping the console stops and joins the thread. Serial and RTT consoles both are one.

@@ -13,10 +13,10 @@ use ::probe_rs::rtt::{Rtt, ScanRegion};
 
 use super::lines::LineAssembler;
 use super::{LinkState, LinkStatus, ReaderThread};
-use crate::clock::BenchClock;
+use cutpoint_core::clock::BenchClock;
 use crate::config::{ProbeRsConfig, RttConsoleConfig};
 use crate::probe::probe_rs::{ProbeRsProbe, SessionHandle};
-use crate::traits::{Console, ConsoleLine, Probe, RigError, RigResult};
+use cutpoint_core::{Console, ConsoleLine, Probe, RigError, RigResult};
 
 const DEFAULT_POLL: Duration = Duration::from_millis(10);
 /// How often a lost control block or session is looked for again.

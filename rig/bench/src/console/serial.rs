@@ -17,10 +17,10 @@ use serialport::SerialPort;
 
 use super::lines::LineAssembler;
 use super::{LinkState, LinkStatus, ReaderThread};
-use crate::clock::BenchClock;
+use cutpoint_core::clock::BenchClock;
 use crate::config::SerialConsoleConfig;
 use crate::serial_id::{open_identity, open_port, LineSettings, SerialIdentity};
-use crate::traits::{Console, ConsoleLine, RigResult};
+use cutpoint_core::{Console, ConsoleLine, RigResult};
 
 /// How often the reader retries opening a device that went away.
 const REOPEN_POLL: Duration = Duration::from_millis(10);

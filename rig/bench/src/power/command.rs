@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::config::CommandPowerConfig;
-use crate::traits::{PowerSwitch, RigError, RigResult};
+use cutpoint_core::{PowerSwitch, RigError, RigResult};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,7 +39,7 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
     // A grandchild may keep stderr open after the command ended: do not wait for it long, but
     // long enough for a loaded machine to schedule the reader.
     let stderr_text = move || rx.recv_timeout(Duration::from_millis(500)).unwrap_or_default();
-    let deadline = crate::clock::from_now(timeout);
+    let deadline = cutpoint_core::clock::from_now(timeout);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,

@@ -3,7 +3,7 @@
 use rppal::gpio::{Gpio, OutputPin};
 
 use crate::config::{GpioPowerConfig, Level};
-use crate::traits::{PowerSwitch, RigError, RigErrorKind, RigResult};
+use cutpoint_core::{PowerSwitch, RigError, RigErrorKind, RigResult};
 
 /// A GPIO pin driving the target's power.
 pub struct GpioPower {

@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::shared::SharedSwitch;
-use crate::traits::{PowerSwitch, RigError, RigResult};
+use cutpoint_core::{PowerSwitch, RigError, RigResult};
 
 type WeakSwitch = Weak<Mutex<Box<dyn PowerSwitch>>>;
 

@@ -7,7 +7,7 @@
 use hidapi::{HidApi, HidDevice};
 
 use crate::config::HidRelayPowerConfig;
-use crate::traits::{PowerSwitch, RigError, RigResult};
+use cutpoint_core::{PowerSwitch, RigError, RigResult};
 
 pub const VID: u16 = 0x16c0;
 pub const PID: u16 = 0x05df;

@@ -10,7 +10,7 @@ use serialport::SerialPort;
 
 use crate::config::LcusPowerConfig;
 use crate::serial_id::{open_identity, LineSettings, SerialIdentity};
-use crate::traits::{PowerSwitch, RigError, RigResult};
+use cutpoint_core::{PowerSwitch, RigError, RigResult};
 
 pub const BAUD: u32 = 9600;
 const START: u8 = 0xA0;

@@ -12,7 +12,7 @@ use serialport::SerialPort;
 
 use crate::config::NumatoPowerConfig;
 use crate::serial_id::{open_identity, LineSettings, SerialIdentity};
-use crate::traits::{PowerSwitch, RigError, RigResult};
+use cutpoint_core::{PowerSwitch, RigError, RigResult};
 
 pub const BAUD: u32 = 19200;
 const PROMPT: u8 = b'>';

@@ -10,7 +10,7 @@ use ::probe_rs::{MemoryInterface, Permissions, Session};
 
 use super::selector::ProbeSelector;
 use crate::config::ProbeRsConfig;
-use crate::traits::{Probe, RigError, RigResult};
+use cutpoint_core::{Probe, RigError, RigResult};
 
 /// The probe-rs session, shared with the RTT console.
 pub type SessionHandle = Arc<Mutex<Option<Session>>>;

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::config::CommandTransportConfig;
-use crate::counter::DeliveryCounter;
+use cutpoint_core::DeliveryCounter;
 use crate::power::command::run_argv;
-use crate::traits::{OtaTransport, RigError, RigResult};
+use cutpoint_core::{OtaTransport, RigError, RigResult};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 

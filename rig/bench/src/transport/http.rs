@@ -22,8 +22,8 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::config::HttpTransportConfig;
-use crate::counter::DeliveryCounter;
-use crate::traits::{OtaTransport, RigError, RigResult};
+use cutpoint_core::DeliveryCounter;
+use cutpoint_core::{OtaTransport, RigError, RigResult};
 
 const DEFAULT_PATH: &str = "/image.bin";
 const CHUNK: usize = 16 * 1024;

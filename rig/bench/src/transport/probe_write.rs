@@ -7,9 +7,9 @@
 //! and no trailer: an interrupted transfer.
 
 use crate::config::ProbeWriteTransportConfig;
-use crate::counter::DeliveryCounter;
+use cutpoint_core::DeliveryCounter;
 use crate::shared::SharedProbe;
-use crate::traits::{OtaTransport, Probe, RigError, RigResult};
+use cutpoint_core::{OtaTransport, Probe, RigError, RigResult};
 
 use fut::trailer::{decode_flag, decode_magic, ERASED};
 pub use fut::trailer::{Flag, Magic, MAGIC as MAGIC_ALIGN8};

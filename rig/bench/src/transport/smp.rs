@@ -15,9 +15,9 @@ use mcumgr_toolkit::MCUmgrClient;
 use sha2::{Digest, Sha256};
 
 use crate::config::SmpTransportConfig;
-use crate::counter::DeliveryCounter;
+use cutpoint_core::DeliveryCounter;
 use crate::serial_id::{open_identity, LineSettings, SerialIdentity};
-use crate::traits::{OtaTransport, RigError, RigErrorKind, RigResult};
+use cutpoint_core::{OtaTransport, RigError, RigErrorKind, RigResult};
 
 /// Zephyr's default MCUMGR_TRANSPORT_NETBUF_SIZE.
 pub const DEFAULT_MTU: usize = 384;

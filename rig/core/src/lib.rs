@@ -1,0 +1,16 @@
+//! cutpoint's light core: what the engine, the simulated board, the hardware backends and the
+//! lab daemon share, with no hardware stack behind it (no tokio, axum, probe-rs, hidapi or
+//! rppal).
+//!
+//! - [`traits`]: the rig's error type ([`RigError`]) and the traits the engine drives: a power
+//!   switch, a console, a debug probe and an OTA transport.
+//! - [`counter`]: the delivered-bytes counter a transport updates and the cut trigger watches.
+//! - [`clock`]: the bench's monotonic clock.
+
+pub mod clock;
+pub mod counter;
+pub mod traits;
+
+pub use clock::BenchClock;
+pub use counter::DeliveryCounter;
+pub use traits::*;
