@@ -1,12 +1,12 @@
 //! The OTA application: reports what it runs, proves its health, confirms a test image,
 //! then downloads, verifies and requests the offered update, resuming from flash after a cut.
 
-use crate::boot::{ops, Mode};
+use crate::boot::ops;
 use crate::hal::{Flash, FlashError, Hal, Offer};
 use crate::image::{self, ImageError, Version};
-use crate::layout::{Layout, Slot};
+use crate::layout::Layout;
 use crate::line::ShortHex;
-use crate::trailer::{self, Field, Flag, Magic, SwapType};
+use crate::scheme::{AppBoot, Mode};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -23,7 +23,8 @@ pub struct AppConfig {
     /// Request a permanent upgrade instead of a test (revertible) one.
     pub permanent: bool,
     pub variant: Variant,
-    /// The bootloader's mode, so the app knows whether a revert can happen.
+    /// The bootloader's scheme: how the app confirms, requests an upgrade, and whether a
+    /// revert can happen.
     pub mode: Mode,
 }
 
@@ -39,7 +40,8 @@ pub enum AppExit {
 }
 
 /// Runs the application from its start until it resets or settles.
-pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<AppExit, FwError> {
+pub fn run(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppExit, FwError> {
+    let scheme = cfg.mode.scheme();
     let primary = cfg.layout.primary;
     let me = match image::read_header(hal, primary) {
         Ok(h) => h.version,
@@ -48,13 +50,12 @@ pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<AppExit, FwE
     let hash = image::read_hash(hal, primary).unwrap_or([0; 32]);
     say!(hal, "app: banner version={} hash={}", me, ShortHex(&hash));
     let desc = image::read_descriptor(hal, primary).unwrap_or_default();
-    let reading = trailer::read_settled(hal, primary)?;
-    let own = reading.trailer;
-    let pending = !confirmed(&reading);
+    let state = scheme.app_boot(hal, cfg)?;
+    let pending = state.pending;
     if pending {
         say!(hal, "app: first-boot version={} pending=confirm", me);
         if cfg.variant == Variant::ConfirmAtBoot {
-            confirm(hal, cfg, me)?;
+            scheme.confirm(hal, cfg, me)?;
         }
     }
     hal.spend_us(HEALTH_CHECK_US);
@@ -64,9 +65,9 @@ pub fn run<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<AppExit, FwE
     }
     say!(hal, "app: health ok version={}", me);
     if pending && cfg.variant != Variant::ConfirmAtBoot {
-        confirm(hal, cfg, me)?;
+        scheme.confirm(hal, cfg, me)?;
     }
-    ota(hal, cfg, me, own.swap_type())
+    ota(hal, cfg, me, state)
 }
 
 fn image_fault(e: ImageError) -> FwError {
@@ -76,85 +77,7 @@ fn image_fault(e: ImageError) -> FwError {
     }
 }
 
-/// Whether the running image is confirmed for good: image_ok reads set on every read, or the
-/// slot has no trailer at all (an image flashed by a probe). Anything else (a good magic
-/// without image_ok, a torn or weak magic, a weak image_ok) may be reverted by some later
-/// boot, so the image confirms itself once its health check passes. MCUboot's own
-/// `boot_set_confirmed` gives up on a BAD primary magic (`BOOT_EBADVECT`); an application that
-/// stops there runs unconfirmed until a boot reads the magic good and reverts it.
-fn confirmed(r: &trailer::Reading) -> bool {
-    let t = &r.trailer;
-    let image_ok = t.image_ok == Flag::Set && r.steady(Field::ImageOk);
-    let no_trailer = t.magic == Magic::Unset && t.image_ok == Flag::Unset && r.unsteady.is_empty();
-    image_ok || no_trailer
-}
-
-/// Writes image_ok (the commit: the confirm line follows the write at once) and checks that it
-/// reads set on every read. A torn image_ok (a cut inside an earlier confirm) is programmed
-/// again; where the part refuses that (ECC) or it still does not read steadily, the trailer is
-/// rewritten whole (a cut in between leaves no trailer at all, which boots this image as
-/// permanent). A weak magic is programmed again too, so every reader of the trailer sees the
-/// same thing.
-fn confirm<F: Flash + crate::hal::Console + ?Sized>(hal: &mut F, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
-    let primary = cfg.layout.primary;
-    let written = match trailer::write_image_ok(hal, primary) {
-        Ok(()) => true,
-        Err(FlashError::ProgramRefused { .. }) => false,
-        Err(e) => return Err(e.into()),
-    };
-    if written {
-        say!(hal, "app: confirm version={}", me);
-    }
-    let mut r = trailer::read_settled(hal, primary)?;
-    let mut steady = written && image_ok_steady(&r);
-    if written && !steady {
-        steady = match trailer::write_image_ok(hal, primary) {
-            Ok(()) => {
-                r = trailer::read_settled(hal, primary)?;
-                image_ok_steady(&r)
-            }
-            Err(FlashError::ProgramRefused { .. }) => false,
-            Err(e) => return Err(e.into()),
-        };
-    }
-    if steady && !r.steady(Field::Magic) && r.trailer.magic == Magic::Good {
-        steady = match trailer::write_magic(hal, primary) {
-            Ok(()) => trailer::read_settled(hal, primary)?.steady(Field::Magic),
-            Err(FlashError::ProgramRefused { .. }) => false,
-            Err(e) => return Err(e.into()),
-        };
-    }
-    if !steady {
-        rewrite_confirmed(hal, cfg, &r.trailer)?;
-    }
-    if !written {
-        say!(hal, "app: confirm version={}", me);
-    }
-    Ok(())
-}
-
-fn image_ok_steady(r: &trailer::Reading) -> bool {
-    r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
-}
-
-/// Erases the primary trailer and writes it back confirmed.
-fn rewrite_confirmed<F: Flash + ?Sized>(hal: &mut F, cfg: &AppConfig, t: &trailer::Trailer) -> Result<(), FwError> {
-    let primary = cfg.layout.primary;
-    ops::erase_trailer_of(hal, &cfg.layout, Slot::Primary)?;
-    trailer::write_swap_size(hal, primary, t.swap_size)?;
-    trailer::write_swap_info(hal, primary, t.swap_type().unwrap_or(SwapType::Test))?;
-    trailer::write_copy_done(hal, primary)?;
-    trailer::write_image_ok(hal, primary)?;
-    trailer::write_magic(hal, primary)?;
-    Ok(())
-}
-
-fn ota<H: Hal + ?Sized>(
-    hal: &mut H,
-    cfg: &AppConfig,
-    me: Version,
-    last_swap: Option<SwapType>,
-) -> Result<AppExit, FwError> {
+fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Result<AppExit, FwError> {
     let offer = match hal.offer()? {
         Some(o) => o,
         None => {
@@ -172,11 +95,7 @@ fn ota<H: Hal + ?Sized>(
     }
     let secondary = cfg.layout.secondary;
     let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
-    if staged == Some(offer.version)
-        && last_swap == Some(SwapType::Revert)
-        && cfg.mode == Mode::SwapScratch
-        && !offer.retry
-    {
+    if staged == Some(offer.version) && state.reverted && cfg.mode.can_revert() && !offer.retry {
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
         return Ok(AppExit::Idle);
     }
@@ -239,13 +158,13 @@ fn sector_floor(cfg: &AppConfig, off: u32) -> u32 {
     off - off % cfg.layout.sector_size
 }
 
-fn download<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, offer: &Offer) -> Result<(), FwError> {
+fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<(), FwError> {
     let secondary = cfg.layout.secondary;
     let sector = cfg.layout.sector_size;
     let from = resume_point(hal, cfg, offer)?;
     if from == 0 {
         say!(hal, "ota: download-start version={} size={}", offer.version, offer.size);
-        ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
+        cfg.mode.scheme().prepare_download(hal, cfg)?;
     } else {
         say!(
             hal,
@@ -267,9 +186,7 @@ fn download<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, offer: &Offer) -> Res
         let got = fetch_exact(hal, off, &mut buf[..want])?;
         let padded = got.div_ceil(w) * w;
         hal.write(secondary.offset + off, &buf[..padded.min(CHUNK)])?;
-        if off == 0 && cfg.variant == Variant::EarlyTrailerMagic {
-            write_request(hal, cfg)?;
-        }
+        cfg.mode.scheme().downloaded_chunk(hal, cfg, off)?;
         off += got as u32;
         if off % sector == 0 || off == offer.size {
             say!(hal, "ota: download-progress bytes={} of={}", off, offer.size);
@@ -279,7 +196,7 @@ fn download<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig, offer: &Offer) -> Res
     Ok(())
 }
 
-fn fetch_exact<H: Hal + ?Sized>(hal: &mut H, off: u32, buf: &mut [u8]) -> Result<usize, FwError> {
+fn fetch_exact(hal: &mut dyn Hal, off: u32, buf: &mut [u8]) -> Result<usize, FwError> {
     let mut got = 0;
     while got < buf.len() {
         let n = hal.fetch(off + got as u32, &mut buf[got..])?;
@@ -291,26 +208,11 @@ fn fetch_exact<H: Hal + ?Sized>(hal: &mut H, off: u32, buf: &mut [u8]) -> Result
     Ok(got)
 }
 
-/// Raises the upgrade request: flags first, the magic last.
-fn request<H: Hal + ?Sized>(hal: &mut H, cfg: &AppConfig) -> Result<(), FwError> {
+/// Raises the upgrade request the scheme's way.
+fn request(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
     let kind = if cfg.permanent { "perm" } else { "test" };
     say!(hal, "ota: request-start type={}", kind);
-    let t = trailer::read(hal, cfg.layout.secondary)?;
-    if t.magic != Magic::Good || cfg.variant != Variant::EarlyTrailerMagic {
-        if !ops::is_blank(hal, ops::trailer_area(&cfg.layout, Slot::Secondary))? {
-            ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
-        }
-        write_request(hal, cfg)?;
-    }
+    cfg.mode.scheme().request(hal, cfg)?;
     say!(hal, "ota: request-done type={}", kind);
-    Ok(())
-}
-
-fn write_request<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FwError> {
-    let secondary = cfg.layout.secondary;
-    if cfg.permanent {
-        trailer::write_image_ok(flash, secondary)?;
-    }
-    trailer::write_magic(flash, secondary)?;
     Ok(())
 }

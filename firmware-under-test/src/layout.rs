@@ -18,6 +18,40 @@ impl Area {
     }
 }
 
+/// What a region of the flash map is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The bootloader's own code.
+    Bootloader,
+    /// The slot the device boots from.
+    Primary,
+    /// The slot an update is downloaded into.
+    Secondary,
+    /// Scratch space a scheme copies through (and keeps a journal in).
+    Scratch,
+    /// A region that holds only a scheme's metadata.
+    Metadata,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch, Role::Metadata];
+
+    /// The name flash map files give the region.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Bootloader => "bootloader",
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+            Role::Scratch => "scratch",
+            Role::Metadata => "metadata",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 /// The flash map compiled into the bootloader and the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {

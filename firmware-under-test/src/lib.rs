@@ -13,12 +13,14 @@ pub mod image;
 pub mod key;
 pub mod layout;
 pub mod line;
+pub mod scheme;
 pub mod trailer;
 pub mod variant;
 
 pub use hal::{Clock, Console, Flash, FlashError, Hal, Offer, Transport, TransportError};
 pub use key::PublicKey;
-pub use layout::{Area, Layout};
+pub use layout::{Area, Layout, Role};
+pub use scheme::{Mode, Registry, Scheme};
 pub use variant::Variant;
 
 /// Any error that stops the firmware. On a real part the handler resets the MCU.

@@ -8,7 +8,6 @@ use cutpoint_inspect::{decode_image, SliceFlash, Validity};
 use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, public_key, ImageSpec};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{BoardProfile, FaultKind};
-use fut::boot::Mode;
 use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
 use fut::layout::{Area, Layout};
 use fut::PublicKey;
@@ -249,10 +248,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, true)?;
     let scenario = Scenario {
         profile: profile.clone(),
-        mode: match c.target.mode {
-            campaign::Mode::SwapScratch => Mode::SwapScratch,
-            campaign::Mode::Overwrite => Mode::Overwrite,
-        },
+        mode: c.target.mode,
         variant,
         permanent: c.target.upgrade == campaign::Upgrade::Perm,
         old_image: old.bytes.clone(),

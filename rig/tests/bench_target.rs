@@ -19,7 +19,7 @@ use cutpoint_report::{CutResult, Status};
 use cutpoint_sim::imgtool::default_test_key;
 use cutpoint_sim::{BoardProfile, Firmware, NorFlash};
 use fake_bench::Emulator;
-use fut::boot::Mode;
+use fut::scheme::Mode;
 use fut::Variant;
 
 const STATION: &str = r#"
@@ -183,7 +183,7 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
         STATION,
         &campaign_text("bench-reference", "swap-scratch", 16, &phases),
         Variant::Reference,
-        Mode::SwapScratch,
+        Mode::SWAP_SCRATCH,
         false,
         5,
     );
@@ -274,7 +274,7 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
         "{DOWNLOAD}offsets = {{ bytes = [6000] }}\n{SWAP}offsets = {{ fixed = [\"start\"], sectors = {{ every = 2 }} }}\n"
     );
     let text = campaign_text("bench-restore", "swap-scratch", 16, &phases);
-    let full = bench(&text, Variant::Reference, Mode::SwapScratch, false);
+    let full = bench(&text, Variant::Reference, Mode::SWAP_SCRATCH, false);
     assert_eq!(full.setup.config.restore, RestorePolicy::Full);
     let changed_station = STATION.replace(
         "off_dwell_ms = 40\n",
@@ -284,7 +284,7 @@ fn a_changed_sectors_restore_programs_less_and_judges_the_same() {
         &changed_station,
         &text,
         Variant::Reference,
-        Mode::SwapScratch,
+        Mode::SWAP_SCRATCH,
         false,
         fake_bench::SCALE,
     );
@@ -350,7 +350,7 @@ fn missing_swap_status_is_caught_by_marker_cuts_in_the_swap() {
     let b = bench(
         &campaign_text("bench-no-swap-status", "swap-scratch", 16, &phases),
         Variant::NoSwapStatus,
-        Mode::SwapScratch,
+        Mode::SWAP_SCRATCH,
         false,
     );
     assert_caught(&run(&b));
@@ -364,7 +364,7 @@ fn overwrite_without_rollback_is_caught_by_cuts_in_the_copy() {
     let b = bench(
         &campaign_text("bench-overwrite", "overwrite", 16, phases),
         Variant::OverwriteNoRollback,
-        Mode::Overwrite,
+        Mode::OVERWRITE,
         false,
     );
     assert_caught(&run(&b));
@@ -381,7 +381,7 @@ fn a_relay_that_does_not_cut_is_a_rig_error_not_a_device_failure() {
         &STATION.replace("off_dwell_ms = 40\n", "off_dwell_ms = 500\n"),
         &campaign_text("bench-stuck-relay", "swap-scratch", 64, &phases),
         Variant::Reference,
-        Mode::SwapScratch,
+        Mode::SWAP_SCRATCH,
         true,
         fake_bench::SCALE,
     );
@@ -545,7 +545,7 @@ fn plan_from_a_recorded_control_run_gives_the_ids_the_run_ran() {
     let b = bench(
         &campaign_text("bench-plan", "swap-scratch", 16, &phases),
         Variant::Reference,
-        Mode::SwapScratch,
+        Mode::SWAP_SCRATCH,
         false,
     );
     let o = run(&b);

@@ -1,4 +1,4 @@
-//! Flash chores shared by the upgrade strategies.
+//! Flash chores shared by the update schemes.
 
 use super::BootConfig;
 use crate::hal::{Flash, FlashError};

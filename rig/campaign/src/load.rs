@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use fut::scheme::Registry;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
@@ -84,6 +85,7 @@ pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError
         doc: &doc,
         base,
         errors: Vec::new(),
+        schemes: Registry::builtin(),
     };
     let mut campaign = v.campaign(raw, path);
     campaign.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
@@ -170,6 +172,8 @@ struct Validator<'d, 'a> {
     doc: &'d Doc<'a>,
     base: PathBuf,
     errors: Vec<FileError>,
+    /// The schemes `target.mode` may name.
+    schemes: Registry<'static>,
 }
 
 impl Validator<'_, '_> {
@@ -290,9 +294,7 @@ impl Validator<'_, '_> {
                     );
                 }
             }
-            let mode = t
-                .and_then(|t| t.mode.as_ref())
-                .map_or(Mode::SwapScratch, |m| *m.get_ref());
+            let mode = self.mode(t.and_then(|t| t.mode.as_ref()));
             let file = if rel.trim().is_empty() {
                 self.err(
                     &p(&["target", "station"]),
@@ -332,28 +334,52 @@ impl Validator<'_, '_> {
         let variant = t
             .and_then(|t| t.variant.as_ref())
             .map_or(Variant::Reference, |v| *v.get_ref());
-        let mode = match t.and_then(|t| t.mode.as_ref()) {
-            Some(m) if variant.overwrite_only() && *m.get_ref() != Mode::Overwrite => {
-                self.err(
-                    &p(&["target", "mode"]),
-                    m.span(),
-                    format!(
-                        "variant \"{}\" is an overwrite-only bootloader: expected \"overwrite\", got \"{}\"",
-                        variant.name(),
-                        m.get_ref().name()
-                    ),
-                );
-                Mode::Overwrite
+        let raw_mode = t.and_then(|t| t.mode.as_ref());
+        let given = self.mode(raw_mode);
+        let mode = match raw_mode {
+            Some(m) if variant.overwrite_only() && given != Mode::OVERWRITE => {
+                if self.schemes.find(m.get_ref()).is_some() {
+                    self.err(
+                        &p(&["target", "mode"]),
+                        m.span(),
+                        format!(
+                            "variant \"{}\" is an overwrite-only bootloader: expected \"overwrite\", got \"{}\"",
+                            variant.name(),
+                            given.name()
+                        ),
+                    );
+                }
+                Mode::OVERWRITE
             }
-            Some(m) => *m.get_ref(),
-            None if variant.overwrite_only() => Mode::Overwrite,
-            None => Mode::SwapScratch,
+            Some(_) => given,
+            None if variant.overwrite_only() => Mode::OVERWRITE,
+            None => Mode::SWAP_SCRATCH,
         };
         Target {
             mode,
             upgrade,
             kind: TargetKind::Simulated { board, variant },
         }
+    }
+
+    /// The scheme `target.mode` names (swap-scratch when it names none); an unknown name is an
+    /// error listing the registered ones.
+    fn mode(&mut self, raw: Option<&S<String>>) -> Mode {
+        let Some(m) = raw else {
+            return Mode::SWAP_SCRATCH;
+        };
+        let name = m.get_ref();
+        if let Some(mode) = self.schemes.find(name) {
+            return mode;
+        }
+        let known: Vec<&str> = self.schemes.names().collect();
+        let list = known.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+        let mut message = format!("expected one of {list}, got \"{name}\"");
+        if let Some(h) = hint::closest(name, &known) {
+            message.push_str(&format!("; did you mean \"{h}\"?"));
+        }
+        self.err(&p(&["target", "mode"]), m.span(), message);
+        Mode::SWAP_SCRATCH
     }
 
     fn images(&mut self, raw: Option<&S<RawImages>>, target: &Target) -> Images {
@@ -593,7 +619,7 @@ impl Validator<'_, '_> {
         let final_raw = r.and_then(|r| r.final_image.as_ref());
         let final_image = final_raw.map_or(FinalImage::Auto, |f| *f.get_ref());
         let expect = r.and_then(|r| r.expect.as_ref()).map_or(Expect::Pass, |e| *e.get_ref());
-        let revertible = target.mode == Mode::SwapScratch && target.upgrade == Upgrade::Test;
+        let revertible = target.confirms();
         if final_image == FinalImage::Auto && img.update.health() == Health::Fails && !revertible {
             let (path, span) = match final_raw {
                 Some(f) => (p(&["pass", "final"]), f.span()),

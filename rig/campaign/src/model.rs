@@ -71,13 +71,9 @@ impl Variant {
     }
 }
 
-named_enum! {
-    /// How the bootloader installs an update.
-    Mode {
-        SwapScratch => "swap-scratch",
-        Overwrite => "overwrite",
-    }
-}
+/// How the bootloader installs an update: a scheme of the firmware's registry, named by the
+/// campaign's `mode`.
+pub use fut::scheme::Mode;
 
 named_enum! {
     /// Whether the update is requested for a trial boot (`test`) or for good (`perm`).
@@ -263,9 +259,9 @@ pub struct Target {
 
 impl Target {
     /// Whether a new image must confirm itself (print the commit marker) to stay: a test
-    /// upgrade on a mode that can revert. An overwrite or a permanent upgrade never confirms.
+    /// upgrade on a scheme that can revert. An overwrite or a permanent upgrade never confirms.
     pub fn confirms(&self) -> bool {
-        self.mode == Mode::SwapScratch && self.upgrade == Upgrade::Test
+        self.mode.can_revert() && self.upgrade == Upgrade::Test
     }
 }
 

@@ -6,7 +6,7 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::model::{Board, Expect, Fault, FinalImage, Fixed, Health, Mode, Upgrade, Variant};
+use crate::model::{Board, Expect, Fault, FinalImage, Fixed, Health, Upgrade, Variant};
 
 pub(crate) type S<T> = Spanned<T>;
 
@@ -75,7 +75,8 @@ pub(crate) struct RawCampaign {
 pub(crate) struct RawTargetFields {
     pub board: Option<S<Board>>,
     pub variant: Option<S<Variant>>,
-    pub mode: Option<S<Mode>>,
+    /// A scheme's name, checked against the registry when the campaign loads.
+    pub mode: Option<S<String>>,
     pub upgrade: Option<S<Upgrade>>,
     pub station: Option<S<String>>,
 }

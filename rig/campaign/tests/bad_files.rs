@@ -484,3 +484,26 @@ fn station_role_errors_name_line_and_field() {
     .join("\n");
     insta::assert_snapshot!("station_role_errors", report);
 }
+
+#[test]
+fn an_unknown_mode_lists_the_registered_schemes() {
+    let text = format!("[target]\nboard = \"nrf52840\"\nmode = \"swap-scrach\"\n{PHASES}");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors.len(), 1, "{}", format_errors(&errors));
+    let names: Vec<String> = fut::scheme::Registry::builtin()
+        .names()
+        .map(|n| format!("\"{n}\""))
+        .collect();
+    assert_eq!(
+        format_errors(&errors).lines().next().unwrap(),
+        format!(
+            "campaigns/bad.toml:3:8: target.mode: expected one of {}, got \"swap-scrach\"; did you mean \"swap-scratch\"?",
+            names.join(", ")
+        )
+    );
+    for name in fut::scheme::Registry::builtin().names() {
+        let ok = format!("[target]\nmode = \"{name}\"\n{PHASES}");
+        let c = parse_campaign(&ok, Path::new("campaigns/ok.toml")).unwrap();
+        assert_eq!(c.target.mode.name(), name);
+    }
+}

@@ -80,7 +80,7 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             Variant::ConfirmAtBoot | Variant::TornMagicRevert => {
                 assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update")
             }
-            Variant::OverwriteNoRollback => assert_eq!(c.target.mode, Mode::Overwrite, "{rel}"),
+            Variant::OverwriteNoRollback => assert_eq!(c.target.mode, Mode::OVERWRITE, "{rel}"),
             Variant::EarlyTrailerMagic => assert!(
                 has("download", &|o| o.bytes.is_some() || o.sectors.is_some()),
                 "{rel} needs download cuts"

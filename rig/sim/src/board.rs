@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use fut::app::{self, AppConfig, AppExit};
-use fut::boot::{self, BootConfig, BootOutcome, Mode};
+use fut::boot::{self, BootConfig, BootOutcome};
+use fut::scheme::Mode;
 use fut::hal::{self, FlashError, Offer, TransportError};
 use fut::image::Version;
 use fut::layout::Layout;
@@ -48,12 +49,7 @@ impl Firmware {
                 key,
                 permanent,
                 variant,
-                mode: boot::effective_mode(&BootConfig {
-                    layout,
-                    mode,
-                    key,
-                    variant,
-                }),
+                mode: mode.effective(variant),
             },
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use fut::boot::Mode;
+use fut::scheme::Mode;
 use fut::image::{Version, DESC_HEALTH_FAILS};
 use fut::{PublicKey, Variant};
 
@@ -51,7 +51,7 @@ impl Scenario {
         let new = build_image(&ImageSpec::new(NEW_VERSION, body_kib * 1024), &key);
         Scenario {
             profile,
-            mode: Mode::SwapScratch,
+            mode: Mode::SWAP_SCRATCH,
             variant: Variant::Reference,
             permanent: false,
             old_image: Arc::new(old),

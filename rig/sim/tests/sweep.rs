@@ -8,7 +8,7 @@ use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::BoardProfile;
-use fut::boot::Mode;
+use fut::scheme::Mode;
 use fut::Variant;
 
 const POINTS: [OpPoint; 4] = [
@@ -154,7 +154,7 @@ fn reference_survives_every_cut_of_a_revert() {
 #[test]
 fn reference_survives_every_cut_of_an_overwrite_upgrade() {
     let mut s = nrf(64);
-    s.mode = Mode::Overwrite;
+    s.mode = Mode::OVERWRITE;
     let r = sweep(&s);
     assert_survives("nrf52840", &r);
 }

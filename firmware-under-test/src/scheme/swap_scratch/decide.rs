@@ -2,7 +2,7 @@
 //! resuming an interrupted swap from its status records).
 
 use super::journal::{self, SwapState};
-use super::{effective_mode, BootConfig, Mode};
+use crate::boot::BootConfig;
 use crate::hal::Flash;
 use crate::trailer::{self, Flag, Magic, SwapType};
 use crate::variant::Variant;
@@ -34,14 +34,13 @@ pub enum Action {
 }
 
 pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Action, FwError> {
-    let swap = effective_mode(cfg) == Mode::SwapScratch;
     let primary = trailer::read(flash, cfg.layout.primary)?;
-    if swap && primary.magic == Magic::Good && primary.copy_done != Flag::Set {
+    if primary.magic == Magic::Good && primary.copy_done != Flag::Set {
         if let Some(action) = resume(flash, cfg, &primary)? {
             return Ok(action);
         }
     }
-    if swap && primary.magic != Magic::Good && cfg.variant != Variant::TornMagicRevert {
+    if primary.magic != Magic::Good && cfg.variant != Variant::TornMagicRevert {
         let journal = trailer::read(flash, cfg.layout.scratch)?;
         if journal.magic == Magic::Good
             && journal.swap_type() == Some(SwapType::Revert)
@@ -52,7 +51,7 @@ pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Acti
             });
         }
     }
-    if swap && primary.magic != Magic::Good {
+    if primary.magic != Magic::Good {
         if let Some(st) = journal::read(flash, cfg)? {
             return Ok(Action::ResumeFromJournal(st));
         }
@@ -66,7 +65,7 @@ pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Acti
         };
         return Ok(Action::Upgrade { kind });
     }
-    if swap && primary.magic == Magic::Good && primary.image_ok == Flag::Unset && primary.copy_done == Flag::Set {
+    if primary.magic == Magic::Good && primary.image_ok == Flag::Unset && primary.copy_done == Flag::Set {
         return Ok(Action::Revert);
     }
     Ok(Action::Nothing)

@@ -3,7 +3,7 @@
 
 use super::affirm::{affirm, rewrite, SWAP_FIELDS};
 use super::journal::SwapState;
-use super::{ops, BootConfig};
+use crate::boot::{ops, BootConfig};
 use crate::hal::{Console, Flash, FlashError, Hal};
 use crate::image;
 use crate::layout::{Area, Slot};
@@ -11,8 +11,9 @@ use crate::trailer::{self, Field, Fields, SwapType};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
-/// Marker the scratch-marker variant writes at the top of the scratch area.
-const SCRATCH_MARKER: [u8; 4] = *b"CPSM";
+/// Marker the scratch-marker variant writes at the top of the scratch area (`CPSM`, then the
+/// region as a little-endian u32, in the last 16 bytes).
+pub const SCRATCH_MARKER: [u8; 4] = *b"CPSM";
 
 /// Starts a new swap of `kind`.
 pub fn start<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType) -> Result<(), FwError> {

@@ -18,7 +18,7 @@
 //! rewritten from RAM under the protection of the rewrite journal (`journal.rs`).
 
 use super::journal::{self, SwapState};
-use super::BootConfig;
+use crate::boot::BootConfig;
 use crate::hal::{Console, Flash, FlashError};
 use crate::trailer::{self, Field, Fields, TRAILER_INFO_BYTES};
 use crate::variant::Variant;

@@ -12,7 +12,7 @@
 //! primary trailer in charge; a cut after it resumes from the journal; a cut while the journal
 //! is erased leaves a good primary trailer and a stale journal, dropped at the next boot.
 
-use super::{ops, BootConfig};
+use crate::boot::{ops, BootConfig};
 use crate::hal::{Flash, FlashError};
 use crate::layout::{Area, Slot};
 use crate::trailer::{self, Field, Flag, Magic, SwapType, Trailer, ERASED};

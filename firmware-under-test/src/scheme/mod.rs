@@ -1,0 +1,208 @@
+//! Update schemes: how an update gets from the secondary slot into the running slot, and what
+//! on flash says how far it got.
+//!
+//! A scheme is a type implementing [`Scheme`]: its name (a campaign's `mode`), the regions it
+//! needs and how they must fit, whether it can revert a test image, its commit point, its boot
+//! path (decide, resume, upgrade) and what the application needs from it (is the running image
+//! confirmed, confirm it, raise an upgrade request). The bootloader, the application, the
+//! inspector, the pass rule and the campaign schema ask the scheme instead of matching on modes.
+//!
+//! The built-in schemes are listed once, in [`BUILTIN`]; a new scheme is one module and one line
+//! there. A scheme defined elsewhere (a test, another crate) is added to a [`Registry`] with
+//! [`Registry::with_extra`], and runs wherever a [`Mode`] is accepted.
+
+pub mod mcuboot;
+pub mod overwrite;
+pub mod swap_scratch;
+
+use core::fmt;
+
+use crate::app::AppConfig;
+use crate::boot::BootConfig;
+use crate::hal::Hal;
+use crate::image::Version;
+use crate::layout::{Layout, LayoutError, Role};
+use crate::variant::Variant;
+use crate::FwError;
+
+/// What on flash or on the console says that an update committed: from then on only the new
+/// image may boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitPoint {
+    /// The new image confirms itself after its first healthy boot (MCUboot's image_ok in the
+    /// primary trailer; the application prints `app: confirm`). Until then a reset reverts.
+    Confirm,
+    /// The new image is in place once the bootloader finished installing it; nothing reverts.
+    Installed,
+}
+
+/// What the application learns from the scheme at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppBoot {
+    /// The running image must still confirm itself, or some later boot may revert it.
+    pub pending: bool,
+    /// The bootloader just reverted an update: the same version is not tried again unless the
+    /// server asks for it.
+    pub reverted: bool,
+}
+
+/// An update scheme. Object safe: the registry holds `&'static dyn Scheme`.
+pub trait Scheme: Sync {
+    /// The name a campaign's `mode` gives (`swap-scratch`), printed by the bootloader's banner.
+    fn name(&self) -> &'static str;
+
+    /// Whether the scheme can boot a new image on trial and revert it when the image does not
+    /// confirm itself: test upgrades exist only on such schemes. This is the one place that
+    /// decides which modes can revert.
+    fn can_revert(&self) -> bool;
+
+    /// The regions of the flash map the scheme uses, in flash order.
+    fn regions(&self) -> &'static [Role];
+
+    /// Whether `layout` fits the scheme: the regions it needs are there, aligned, apart and
+    /// large enough for its metadata.
+    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError>;
+
+    /// What says the update committed.
+    fn commit_point(&self) -> CommitPoint;
+
+    /// The bootloader's work before it validates and boots the primary slot: read the metadata,
+    /// finish what an earlier boot left undone, install a requested upgrade, revert an image
+    /// that did not confirm.
+    fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError>;
+
+    /// Reads what the running image needs to know about itself.
+    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError>;
+
+    /// Confirms the running image (the commit of a test upgrade); prints `app: confirm`.
+    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError>;
+
+    /// Clears what an earlier request left in the secondary slot before a download starts from
+    /// byte 0.
+    fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError>;
+
+    /// Called after each chunk of a download is written (a broken variant raises its request
+    /// there, before the image is complete).
+    fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
+        let _ = (hal, cfg, offset);
+        Ok(())
+    }
+
+    /// Asks the bootloader to install the verified image in the secondary slot at the next boot.
+    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError>;
+}
+
+/// Which scheme a bootloader and application are built with: a handle to a registered scheme,
+/// compared by name.
+#[derive(Clone, Copy)]
+pub struct Mode(&'static dyn Scheme);
+
+impl Mode {
+    /// Swap through a scratch area; resumable; test upgrades and revert.
+    pub const SWAP_SCRATCH: Mode = Mode(&swap_scratch::SwapScratch);
+    /// Copy the secondary over the primary; no way back.
+    pub const OVERWRITE: Mode = Mode(&overwrite::Overwrite);
+
+    /// A handle to `scheme`.
+    pub const fn of(scheme: &'static dyn Scheme) -> Mode {
+        Mode(scheme)
+    }
+
+    pub fn scheme(self) -> &'static dyn Scheme {
+        self.0
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    pub fn can_revert(self) -> bool {
+        self.0.can_revert()
+    }
+
+    /// The scheme a build of `variant` really runs: some broken variants exist only as
+    /// overwrite-only bootloaders.
+    pub fn effective(self, variant: Variant) -> Mode {
+        if variant.forces_overwrite() {
+            Mode::OVERWRITE
+        } else {
+            self
+        }
+    }
+}
+
+impl PartialEq for Mode {
+    fn eq(&self, other: &Mode) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Mode {}
+
+impl core::hash::Hash for Mode {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mode({:?})", self.name())
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The schemes built into the firmware, in the order campaign errors list them.
+pub static BUILTIN: &[&dyn Scheme] = &[&swap_scratch::SwapScratch, &overwrite::Overwrite];
+
+/// The schemes a rig knows: the built-in ones and any added by the caller.
+#[derive(Clone, Copy)]
+pub struct Registry<'a> {
+    extra: &'a [&'static dyn Scheme],
+}
+
+impl Registry<'static> {
+    /// The built-in schemes.
+    pub const fn builtin() -> Registry<'static> {
+        Registry { extra: &[] }
+    }
+}
+
+impl Default for Registry<'static> {
+    fn default() -> Self {
+        Registry::builtin()
+    }
+}
+
+impl<'a> Registry<'a> {
+    /// The built-in schemes and `extra` (a scheme of the same name as a built-in one is ignored).
+    pub const fn with_extra(extra: &'a [&'static dyn Scheme]) -> Registry<'a> {
+        Registry { extra }
+    }
+
+    /// Every registered scheme: the built-in ones first.
+    pub fn iter(&self) -> impl Iterator<Item = Mode> + 'a {
+        BUILTIN.iter().chain(self.extra.iter()).map(|s| Mode(*s))
+    }
+
+    /// The names a campaign's `mode` may take.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + 'a {
+        self.iter().map(Mode::name)
+    }
+
+    /// The scheme called `name`.
+    pub fn find(&self, name: &str) -> Option<Mode> {
+        self.iter().find(|m| m.name() == name)
+    }
+}
+
+impl fmt::Debug for Registry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}

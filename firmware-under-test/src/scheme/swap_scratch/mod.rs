@@ -1,0 +1,134 @@
+//! Swap using a scratch area (MCUboot's swap-scratch): resumable, test upgrades and revert.
+//!
+//! The bootloader decides from the trailers what the last boot left undone (`decide.rs`), swaps
+//! one sector-sized region at a time through the scratch area with a status record after each
+//! step (`swap.rs`), makes the trailer fields it relies on read steadily (`affirm.rs`) and
+//! rewrites the primary trailer under a journal when it must (`journal.rs`).
+
+mod affirm;
+mod decide;
+pub mod journal;
+mod swap;
+
+use super::{mcuboot, AppBoot, CommitPoint, Scheme};
+use crate::app::AppConfig;
+use crate::boot::{self, BootConfig};
+use crate::hal::Hal;
+use crate::image::Version;
+use crate::layout::{Layout, LayoutError, Role};
+use crate::trailer::SwapType;
+use crate::{say, FwError};
+use journal::SwapState;
+
+pub use decide::{decide, Action};
+pub use swap::SCRATCH_MARKER;
+
+/// Swap with scratch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SwapScratch;
+
+impl Scheme for SwapScratch {
+    fn name(&self) -> &'static str {
+        "swap-scratch"
+    }
+
+    fn can_revert(&self) -> bool {
+        true
+    }
+
+    fn regions(&self) -> &'static [Role] {
+        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
+    }
+
+    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
+        layout.validate()
+    }
+
+    fn commit_point(&self) -> CommitPoint {
+        CommitPoint::Confirm
+    }
+
+    fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+        run(hal, cfg)
+    }
+
+    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
+        mcuboot::app_boot(hal, cfg)
+    }
+
+    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+        mcuboot::confirm(hal, cfg, me)
+    }
+
+    fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        mcuboot::prepare_download(hal, cfg)
+    }
+
+    fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
+        mcuboot::downloaded_chunk(hal, cfg, offset)
+    }
+
+    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        mcuboot::request(hal, cfg)
+    }
+}
+
+/// Decide, then resume, install or revert.
+fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+    let action = decide(hal, cfg)?;
+    if !matches!(action, Action::ResumeFromJournal(_)) {
+        journal::drop_stale(hal, cfg)?;
+    }
+    match action {
+        Action::Nothing => {}
+        Action::Resume { kind, swap_size, last } => {
+            say!(
+                hal,
+                "boot: swap-resume type={} size={} {}",
+                kind.name(),
+                swap_size,
+                ResumePoint(last)
+            );
+            // The cut may have left a field weak: settle it before anything relies on it.
+            let st = SwapState::running(kind, swap_size, last);
+            affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
+            swap::run(hal, cfg, kind, swap_size, last)?;
+        }
+        Action::ResumeRevertInit { swap_size } => {
+            say!(hal, "boot: swap-resume type=revert size={} from=journal", swap_size);
+            swap::init_primary(hal, cfg, SwapType::Revert, swap_size)?;
+            let st = SwapState::running(SwapType::Revert, swap_size, None);
+            affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
+            swap::run(hal, cfg, SwapType::Revert, swap_size, None)?;
+        }
+        Action::ResumeFromJournal(st) => {
+            say!(
+                hal,
+                "boot: swap-resume type={} size={} {} from=journal",
+                st.kind.name(),
+                st.swap_size,
+                ResumePoint(st.last)
+            );
+            journal::restore(hal, cfg, &st)?;
+            swap::run(hal, cfg, st.kind, st.swap_size, st.last)?;
+        }
+        Action::Upgrade { kind } => {
+            if boot::accept_request(hal, cfg)? {
+                swap::start(hal, cfg, kind)?;
+            }
+        }
+        Action::Revert => swap::start(hal, cfg, SwapType::Revert)?,
+    }
+    Ok(())
+}
+
+struct ResumePoint(Option<(u32, u32)>);
+
+impl core::fmt::Display for ResumePoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some((idx, state)) => write!(f, "after-region={idx} after-step={state}"),
+            None => write!(f, "after-region=0 after-step=0"),
+        }
+    }
+}
