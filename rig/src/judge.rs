@@ -2,9 +2,11 @@
 //! after recovery. It reads the console grammar through the campaign's markers, so the same
 //! rule judges the simulated board and a real one.
 
-use cutpoint_inspect::{decode_flash, FlashReport, Validity};
+use cutpoint_inspect::scheme::MetadataDecoder;
+use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{LogLine, SlotState, Status};
 use fut::layout::Layout;
+use fut::scheme::Mode;
 use regex::Regex;
 
 /// How the console says what happens.
@@ -32,8 +34,18 @@ pub struct Expectations {
     /// The image the device must settle on.
     pub final_version: String,
     pub layout: Layout,
+    /// The update scheme: its metadata decoder says which slot runs, whether the running image
+    /// is confirmed and what a settled device should not leave behind.
+    pub mode: Mode,
     pub key: fut::PublicKey,
     pub markers: Markers,
+}
+
+impl Expectations {
+    /// The decoder of the scheme's metadata, if one is registered.
+    fn decoder(&self) -> Option<&'static dyn MetadataDecoder> {
+        cutpoint_inspect::scheme::decoder(self.mode.name())
+    }
 }
 
 /// The verdict on one cut point.
@@ -93,7 +105,7 @@ pub fn judge(
 
 /// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
 pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
-    decode_flash(dump, dump_base, &exp.layout, Some(&exp.key))
+    decode_flash_for(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key))
 }
 
 /// The pass rule over an already decoded flash.
@@ -110,6 +122,7 @@ pub fn judge_decoded(
     let (recovery, reset) = console.split_at(reset_from.map_or(console.len(), |i| i.min(console.len())));
     let booted = boots(recovery, m);
     let slots = slot_states(report);
+    let decoder = exp.decoder();
     check_safety(exp, committed, &booted, recovery, &mut reasons);
     let mut last = booted.last();
     let after_reset;
@@ -120,11 +133,13 @@ pub fn judge_decoded(
             check_reset(exp, last, &after_reset, reset, &mut reasons);
             last = after_reset.last().or(last);
         }
-        if let Some(b) = last {
-            check_running_image(b, report, reset_from.is_some(), &mut reasons, &mut warnings);
+        if let (Some(b), Some(d)) = (last, decoder) {
+            check_running_image(d, b, report, reset_from.is_some(), &mut reasons, &mut warnings);
         }
     }
-    check_metadata(report, &mut warnings);
+    if let Some(d) = decoder {
+        warnings.extend(d.leftovers(report));
+    }
     let status = if reasons.is_empty() { Status::Pass } else { Status::Fail };
     Verdict {
         status,
@@ -244,82 +259,57 @@ fn check_reset(
     }
 }
 
-/// The rig checks the running image itself: the primary slot must hold a valid, signed image
-/// with the version and hash the device announced, and it should be confirmed. A signature the
-/// rig cannot verify (an algorithm it does not support) is a warning that says so, never a pass
-/// of the signature check.
+/// The rig checks the running image itself: the slot the scheme boots from must hold a valid,
+/// signed image with the version and hash the device announced, and it should be confirmed. A
+/// signature the rig cannot verify (an algorithm it does not support) is a warning that says so,
+/// never a pass of the signature check.
 fn check_running_image(
+    decoder: &dyn MetadataDecoder,
     running: &Boot,
     report: &FlashReport,
     reset_seen: bool,
     reasons: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) {
-    let Some(primary) = report.slot("primary") else {
+    let Some(running_slot) = report.slot(decoder.running_slot()) else {
         return;
     };
-    if let Some(img) = primary.image.as_ref().filter(|i| i.validity == Validity::Unverified) {
+    if let Some(img) = running_slot.image.as_ref().filter(|i| i.validity == Validity::Unverified) {
         warnings.push(format!(
             "signature of the running image not checked by the rig: {}",
             img.signature.status
         ));
     }
-    match &primary.image {
+    match &running_slot.image {
         Some(img) if matches!(img.validity, Validity::Valid | Validity::Unverified) => {
             let version = img.version().unwrap_or("");
             let hash = img.short_hash().unwrap_or("");
             if version != running.version || (!running.hash.is_empty() && hash != running.hash) {
                 reasons.push(format!(
-                    "metadata contradicts the running image: the device announced {} {}, the primary slot holds {} {}",
-                    running.version, running.hash, version, hash
+                    "metadata contradicts the running image: the device announced {} {}, the {} slot holds {} {}",
+                    running.version, running.hash, running_slot.name, version, hash
                 ));
             }
         }
         Some(img) => reasons.push(format!(
-            "the primary slot image is {} but the device booted it",
+            "the {} slot image is {} but the device booted it",
+            running_slot.name,
             img.validity.name()
         )),
         None => {}
     }
-    if let Some(t) = &primary.trailer {
-        if t.magic == cutpoint_inspect::MagicState::Good && t.image_ok != cutpoint_inspect::FlagState::Set {
-            if reset_seen {
-                // The reset showed what the device does; what a later one does is not known.
-                warnings.push(format!(
-                    "unconfirmed: after a plain reset the primary trailer still reads {} as not confirmed (image_ok {})",
-                    running.version,
-                    t.image_ok.name()
-                ));
-            } else {
-                reasons.push(format!(
-                    "the running image {} is not confirmed (image_ok {}) and the device was not reset to see whether it stays",
-                    running.version,
-                    t.image_ok.name()
-                ));
-            }
-        }
-    }
-}
-
-fn check_metadata(report: &FlashReport, warnings: &mut Vec<String>) {
-    for slot in &report.slots {
-        if let Some(t) = &slot.trailer {
-            if slot.name == "secondary" && t.magic == cutpoint_inspect::MagicState::Good {
-                warnings.push(
-                    "leftover request: the secondary trailer still holds a good magic after the device settled".into(),
-                );
-            }
-            if t.magic == cutpoint_inspect::MagicState::Bad {
-                warnings.push(format!("{} trailer magic is torn (neither good nor erased)", slot.name));
-            }
-        }
-    }
-    if let Some(s) = &report.scratch {
-        if s.trailer
-            .as_ref()
-            .is_some_and(|t| t.magic == cutpoint_inspect::MagicState::Good)
-        {
-            warnings.push("stale journal: the scratch area still holds a trailer with a good magic".into());
+    if let Some(u) = decoder.unconfirmed(report) {
+        if reset_seen {
+            // The reset showed what the device does; what a later one does is not known.
+            warnings.push(format!(
+                "unconfirmed: after a plain reset {} still reads {} as not confirmed ({})",
+                u.record, running.version, u.state
+            ));
+        } else {
+            reasons.push(format!(
+                "the running image {} is not confirmed ({}) and the device was not reset to see whether it stays",
+                running.version, u.state
+            ));
         }
     }
 }
@@ -367,6 +357,7 @@ mod tests {
             new_version: "2.0.0+0".into(),
             final_version: "2.0.0+0".into(),
             layout: l,
+            mode: s.mode,
             key: s.firmware().boot.key,
             markers: markers(),
         };

@@ -211,6 +211,7 @@ fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: Pub
         new_version: new.version.to_string(),
         final_version: final_version.to_string(),
         layout,
+        mode: c.target.mode,
         key,
         markers: markers(c),
     }

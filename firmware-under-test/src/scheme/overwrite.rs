@@ -12,13 +12,16 @@ use crate::trailer::{self, Magic, SwapType};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
+/// The scheme's name (a campaign's `mode`).
+pub const NAME: &str = "overwrite";
+
 /// Overwrite-only.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Overwrite;
 
 impl Scheme for Overwrite {
     fn name(&self) -> &'static str {
-        "overwrite"
+        NAME
     }
 
     fn can_revert(&self) -> bool {

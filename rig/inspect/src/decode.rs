@@ -13,21 +13,19 @@ use fut::image::{
     self, ImageError, ImageHeader, HEADER_SIZE, IMAGE_MAGIC, TLV_ECDSA_SIG, TLV_ED25519, TLV_KEYHASH, TLV_SHA256,
 };
 use fut::key::p256_signature_from_der;
-use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
-use fut::trailer::{self, Flag, Magic};
+use fut::layout::{Area, Layout};
+use fut::trailer::{Flag, Magic};
 use fut::PublicKey;
 
 pub use crate::render::{render_image_text, render_text};
 use crate::signature::{self, unsupported_note, Scheme};
+use crate::scheme::{self, MetadataDecoder};
 use crate::slice_flash::SliceFlash;
 use crate::tlv::{self, TlvArea};
 
 /// The largest address any area may end at; keeps the firmware's u32 arithmetic (an entry
 /// length added to an offset near the end of a slot) far from overflowing.
-const ADDR_LIMIT: u64 = u32::MAX as u64 - 0x2_0000;
-
-/// Magic of the marker the scratch-marker variant writes at the top of the scratch area.
-const SCRATCH_MARKER: [u8; 4] = *b"CPSM";
+pub(crate) const ADDR_LIMIT: u64 = u32::MAX as u64 - 0x2_0000;
 
 /// The verdict on one image: `valid` or the first check that failed, in the bootloader's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -231,7 +229,7 @@ pub fn decode_image(bytes: &[u8], key: Option<&PublicKey>) -> ImageReport {
 
 /// Decodes the image at the start of `slot` in a dump. `slot` must end at or below
 /// [`ADDR_LIMIT`] (checked by the callers).
-fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&PublicKey>) -> ImageReport {
+pub(crate) fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&PublicKey>) -> ImageReport {
     let avail = flash.get_prefix(slot.offset, slot.size as usize);
     let first = avail.get(..HEADER_SIZE);
     let header = first
@@ -436,7 +434,7 @@ pub enum Coverage {
 }
 
 impl Coverage {
-    fn of(flash: &SliceFlash<'_>, area: Area) -> Coverage {
+    pub(crate) fn of(flash: &SliceFlash<'_>, area: Area) -> Coverage {
         if flash.covers(area.offset, area.size) {
             Coverage::Full
         } else if flash.touches(area.offset, area.size) {
@@ -699,156 +697,53 @@ impl FlashReport {
     }
 }
 
-fn area_sane(a: Area) -> bool {
-    u64::from(a.offset) + u64::from(a.size) <= ADDR_LIMIT
-}
-
-/// Checks that `layout` can be decoded against without any of its arithmetic overflowing.
-fn check_layout(l: &Layout) -> Result<(), String> {
-    if l.sector_size == 0 || l.write_size == 0 {
-        return Err("sector or write size is zero".into());
-    }
-    let areas = [
-        ("bootloader", l.bootloader),
-        ("primary", l.primary),
-        ("secondary", l.secondary),
-        ("scratch", l.scratch),
-    ];
-    if let Some((name, _)) = areas.iter().find(|(_, a)| !area_sane(*a)) {
-        return Err(format!("{name} area ends past 0x{ADDR_LIMIT:x}"));
-    }
-    // In u128: sectors (< 2^32) x 3 x write_size (< 2^32) does not fit u64.
-    let sectors = u128::from(l.primary.size / l.sector_size);
-    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(TRAILER_INFO_SIZE);
-    if trailer >= u128::from(l.primary.size) {
-        return Err("trailer does not fit the slot".into());
-    }
-    l.validate().map_err(|e| format!("{e:?}"))
-}
-
-fn read_trailer(flash: &mut SliceFlash<'_>, area: Area) -> Option<TrailerReport> {
-    if area.size < TRAILER_INFO_SIZE || !flash.covers(area.end() - TRAILER_INFO_SIZE, TRAILER_INFO_SIZE) {
-        return None;
-    }
-    let t = trailer::read(flash, area).ok()?;
-    let magic_raw = flash.get(area.end() - trailer::MAGIC_FROM_END, 16).map(hex::encode);
-    let image_ok_raw = flash
-        .get(area.end() - trailer::IMAGE_OK_FROM_END, 1)
-        .map_or(0xff, |b| b[0]);
-    let copy_done_raw = flash
-        .get(area.end() - trailer::COPY_DONE_FROM_END, 1)
-        .map_or(0xff, |b| b[0]);
-    let swap_type = match (t.swap_info, t.swap_type()) {
-        (0xff, _) => "unset",
-        (_, Some(k)) => k.name(),
-        (_, None) => "bad",
-    };
-    Some(TrailerReport {
-        magic: t.magic.into(),
-        magic_raw: magic_raw.filter(|_| t.magic == Magic::Bad),
-        image_ok: t.image_ok.into(),
-        image_ok_raw,
-        copy_done: t.copy_done.into(),
-        copy_done_raw,
-        swap_info_raw: t.swap_info,
-        swap_type: swap_type.to_string(),
-        image_num: (t.swap_info != 0xff).then_some(t.swap_info >> 4),
-        swap_size: (t.swap_size != u32::MAX).then_some(t.swap_size),
-    })
-}
-
-fn read_status(flash: &mut SliceFlash<'_>, l: &Layout, slot: Area, t: Option<&TrailerReport>) -> Option<StatusReport> {
-    let trailer_size = l.trailer_size();
-    if !flash.covers(slot.end() - trailer_size, trailer_size) {
-        return None;
-    }
-    let capacity = l.sectors_per_slot();
-    let mut written = Vec::new();
-    for region in 1..=capacity {
-        for step in 1..=STATUS_STATES {
-            let addr = trailer::status_addr(l, slot, region, step);
-            if trailer::status_written(flash, addr).ok()? {
-                let value = flash.get(addr, 1).map_or(0xff, |b| b[0]);
-                written.push(StatusRecord { region, step, value });
-            }
-        }
-    }
-    // The bootloader's test of a sane swap size before it resumes.
-    let swap_regions = t
-        .and_then(|t| t.swap_size)
-        .filter(|s| *s > 0 && s.is_multiple_of(l.sector_size) && *s <= l.max_image_size())
-        .map(|s| s / l.sector_size);
-    let last = trailer::last_status(flash, l, slot, swap_regions.unwrap_or(capacity)).ok()?;
-    Some(StatusReport {
-        capacity,
-        swap_regions,
-        written,
-        last_completed: last.map(|(region, step)| SwapPoint { region, step }),
-    })
-}
-
-fn is_blank(b: &[u8]) -> bool {
-    b.iter().all(|&x| x == 0xff)
-}
-
-fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
-    let image_part = match image {
-        None => "outside dump".to_string(),
-        Some(i) => match &i.header {
-            Some(h) => format!("{} hash={} {}", h.version, i.short_hash().unwrap_or("none"), i.validity),
-            None if i.header_erased => format!("{} (erased)", i.validity),
-            None => i.validity.to_string(),
-        },
-    };
-    let trailer_part = trailer.map_or_else(|| "outside dump".to_string(), TrailerReport::summary);
-    format!("{name}: {image_part}; trailer {trailer_part}")
-}
-
-fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&PublicKey>) -> SlotReport {
-    let slot = l.slot(which);
-    let image = flash
-        .covers(slot.offset, HEADER_SIZE as u32)
-        .then(|| decode_image_in(flash, slot, key));
-    let trailer = read_trailer(flash, slot);
-    let status = read_status(flash, l, slot, trailer.as_ref());
-    let sectors_len = slot.size - l.trailer_sector_offset();
-    let trailer_sectors_blank = flash.get(slot.end() - sectors_len, sectors_len as usize).map(is_blank);
-    SlotReport {
-        name: which.name().to_string(),
-        offset: slot.offset,
-        size: slot.size,
-        coverage: Coverage::of(flash, slot),
-        summary: slot_line(which.name(), image.as_ref(), trailer.as_ref()),
-        image,
-        trailer,
-        status,
-        trailer_sectors_blank,
-    }
-}
-
-fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
-    let marker_region = (area.size >= 16)
-        .then(|| flash.get(area.end() - 16, 8))
-        .flatten()
-        .filter(|m| m[..4] == SCRATCH_MARKER)
-        .map(|m| u32::from_le_bytes([m[4], m[5], m[6], m[7]]));
-    ScratchReport {
-        offset: area.offset,
-        size: area.size,
-        coverage: Coverage::of(flash, area),
-        trailer: read_trailer(flash, area),
-        blank: flash.get(area.offset, area.size as usize).map(is_blank),
-        marker_region,
-    }
-}
-
-/// Decodes a dump of flash starting at `base_addr` against `layout`: both slots' images,
+/// Decodes a dump of flash starting at `base_addr` against `layout` with the metadata of the
+/// swap-scratch scheme (the MCUboot trailers every built-in scheme keeps): both slots' images,
 /// trailers and swap status, and the scratch area. Areas outside the dump come out as absent.
 pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&PublicKey>) -> FlashReport {
+    decode_flash_with(scheme::default_decoder(), dump, base_addr, layout, key)
+}
+
+/// Decodes a dump with the metadata decoder of `scheme` (a registered scheme's name); a scheme
+/// without a registered decoder gets a report whose `layout_error` says so.
+pub fn decode_flash_for(
+    scheme: &str,
+    dump: &[u8],
+    base_addr: u32,
+    layout: &Layout,
+    key: Option<&PublicKey>,
+) -> FlashReport {
+    match scheme::decoder(scheme) {
+        Some(d) => decode_flash_with(d, dump, base_addr, layout, key),
+        None => {
+            let mut report = empty_report(dump, base_addr, layout, key, false);
+            report.layout_error = Some(format!("no metadata decoder is registered for scheme \"{scheme}\""));
+            report
+        }
+    }
+}
+
+/// Decodes a dump with `decoder`.
+pub fn decode_flash_with(
+    decoder: &dyn MetadataDecoder,
+    dump: &[u8],
+    base_addr: u32,
+    layout: &Layout,
+    key: Option<&PublicKey>,
+) -> FlashReport {
     let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
-    let layout_error = check_layout(layout).err();
+    let layout_error = decoder.check_layout(layout).err();
     let valid = layout_error.is_none();
-    let mut report = FlashReport {
+    let mut report = empty_report(dump, base_addr, layout, key, valid);
+    report.layout_error = layout_error;
+    if valid {
+        decoder.decode(&mut flash, layout, key, &mut report);
+    }
+    report
+}
+
+fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&PublicKey>, valid: bool) -> FlashReport {
+    FlashReport {
         base_addr,
         dump_len: dump.len() as u64,
         layout: LayoutReport {
@@ -860,16 +755,9 @@ pub fn decode_flash(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&P
             trailer_size: valid.then(|| layout.trailer_size()),
             trailer_sectors: valid.then(|| layout.trailer_sectors()),
         },
-        layout_error,
+        layout_error: None,
         key_given: key.is_some(),
         slots: Vec::new(),
         scratch: None,
-    };
-    if valid {
-        report.slots = [Slot::Primary, Slot::Secondary]
-            .map(|s| decode_slot(&mut flash, layout, s, key))
-            .into();
-        report.scratch = Some(decode_scratch(&mut flash, layout.scratch));
     }
-    report
 }

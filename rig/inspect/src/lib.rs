@@ -9,13 +9,14 @@
 pub mod decode;
 pub mod otadata;
 pub mod render;
+pub mod scheme;
 pub mod signature;
 pub mod slice_flash;
 pub mod tlv;
 pub mod verdict;
 
 pub use decode::{
-    decode_flash, decode_image, AreaReport, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport,
+    decode_flash, decode_flash_for, decode_flash_with, decode_image, AreaReport, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport,
     KeyReport, LayoutReport, MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord,
     StatusReport, SwapPoint, TrailerReport, Validity,
 };

@@ -23,13 +23,16 @@ use journal::SwapState;
 pub use decide::{decide, Action};
 pub use swap::SCRATCH_MARKER;
 
+/// The scheme's name (a campaign's `mode`).
+pub const NAME: &str = "swap-scratch";
+
 /// Swap with scratch.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SwapScratch;
 
 impl Scheme for SwapScratch {
     fn name(&self) -> &'static str {
-        "swap-scratch"
+        NAME
     }
 
     fn can_revert(&self) -> bool {

@@ -1,0 +1,212 @@
+//! The metadata of the MCUboot image trailer, kept by swap-scratch and overwrite: each slot's
+//! image, trailer fields and swap status records, and the scratch area (the revert journal in
+//! its trailer fields, the scratch-marker variant's marker at its top). The fields are read by
+//! the firmware's own trailer code over the dump.
+
+use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
+use fut::scheme::swap_scratch::SCRATCH_MARKER;
+use fut::trailer::{self, Magic};
+use fut::PublicKey;
+
+use super::{MetadataDecoder, Unconfirmed};
+use crate::decode::{
+    decode_image_in, Coverage, FlagState, FlashReport, ImageReport, MagicState, ScratchReport, SlotReport,
+    StatusRecord, StatusReport, SwapPoint, TrailerReport, ADDR_LIMIT,
+};
+use crate::slice_flash::SliceFlash;
+use fut::image::HEADER_SIZE;
+
+/// MCUboot trailers in both slots and a scratch area.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct McubootTrailers;
+
+impl MetadataDecoder for McubootTrailers {
+    fn check_layout(&self, layout: &Layout) -> Result<(), String> {
+        check_layout(layout)
+    }
+
+    fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
+        report.slots = [Slot::Primary, Slot::Secondary]
+            .map(|s| decode_slot(flash, layout, s, key))
+            .into();
+        report.scratch = Some(decode_scratch(flash, layout.scratch));
+    }
+
+    fn running_slot(&self) -> &'static str {
+        Slot::Primary.name()
+    }
+
+    fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed> {
+        let t = report.slot(Slot::Primary.name())?.trailer.as_ref()?;
+        (t.magic == MagicState::Good && t.image_ok != FlagState::Set).then(|| Unconfirmed {
+            record: "the primary trailer".to_string(),
+            state: format!("image_ok {}", t.image_ok.name()),
+        })
+    }
+
+    fn leftovers(&self, report: &FlashReport) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for slot in &report.slots {
+            if let Some(t) = &slot.trailer {
+                if slot.name == Slot::Secondary.name() && t.magic == MagicState::Good {
+                    warnings.push(
+                        "leftover request: the secondary trailer still holds a good magic after the device settled".into(),
+                    );
+                }
+                if t.magic == MagicState::Bad {
+                    warnings.push(format!("{} trailer magic is torn (neither good nor erased)", slot.name));
+                }
+            }
+        }
+        if let Some(s) = &report.scratch {
+            if s.trailer.as_ref().is_some_and(|t| t.magic == MagicState::Good) {
+                warnings.push("stale journal: the scratch area still holds a trailer with a good magic".into());
+            }
+        }
+        warnings
+    }
+}
+
+fn area_sane(a: Area) -> bool {
+    u64::from(a.offset) + u64::from(a.size) <= ADDR_LIMIT
+}
+
+/// Checks that `layout` can be decoded against without any of its arithmetic overflowing.
+pub(super) fn check_layout(l: &Layout) -> Result<(), String> {
+    if l.sector_size == 0 || l.write_size == 0 {
+        return Err("sector or write size is zero".into());
+    }
+    let areas = [
+        ("bootloader", l.bootloader),
+        ("primary", l.primary),
+        ("secondary", l.secondary),
+        ("scratch", l.scratch),
+    ];
+    if let Some((name, _)) = areas.iter().find(|(_, a)| !area_sane(*a)) {
+        return Err(format!("{name} area ends past 0x{ADDR_LIMIT:x}"));
+    }
+    // In u128: sectors (< 2^32) x 3 x write_size (< 2^32) does not fit u64.
+    let sectors = u128::from(l.primary.size / l.sector_size);
+    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(TRAILER_INFO_SIZE);
+    if trailer >= u128::from(l.primary.size) {
+        return Err("trailer does not fit the slot".into());
+    }
+    l.validate().map_err(|e| format!("{e:?}"))
+}
+
+fn read_trailer(flash: &mut SliceFlash<'_>, area: Area) -> Option<TrailerReport> {
+    if area.size < TRAILER_INFO_SIZE || !flash.covers(area.end() - TRAILER_INFO_SIZE, TRAILER_INFO_SIZE) {
+        return None;
+    }
+    let t = trailer::read(flash, area).ok()?;
+    let magic_raw = flash.get(area.end() - trailer::MAGIC_FROM_END, 16).map(hex::encode);
+    let image_ok_raw = flash
+        .get(area.end() - trailer::IMAGE_OK_FROM_END, 1)
+        .map_or(0xff, |b| b[0]);
+    let copy_done_raw = flash
+        .get(area.end() - trailer::COPY_DONE_FROM_END, 1)
+        .map_or(0xff, |b| b[0]);
+    let swap_type = match (t.swap_info, t.swap_type()) {
+        (0xff, _) => "unset",
+        (_, Some(k)) => k.name(),
+        (_, None) => "bad",
+    };
+    Some(TrailerReport {
+        magic: t.magic.into(),
+        magic_raw: magic_raw.filter(|_| t.magic == Magic::Bad),
+        image_ok: t.image_ok.into(),
+        image_ok_raw,
+        copy_done: t.copy_done.into(),
+        copy_done_raw,
+        swap_info_raw: t.swap_info,
+        swap_type: swap_type.to_string(),
+        image_num: (t.swap_info != 0xff).then_some(t.swap_info >> 4),
+        swap_size: (t.swap_size != u32::MAX).then_some(t.swap_size),
+    })
+}
+
+fn read_status(flash: &mut SliceFlash<'_>, l: &Layout, slot: Area, t: Option<&TrailerReport>) -> Option<StatusReport> {
+    let trailer_size = l.trailer_size();
+    if !flash.covers(slot.end() - trailer_size, trailer_size) {
+        return None;
+    }
+    let capacity = l.sectors_per_slot();
+    let mut written = Vec::new();
+    for region in 1..=capacity {
+        for step in 1..=STATUS_STATES {
+            let addr = trailer::status_addr(l, slot, region, step);
+            if trailer::status_written(flash, addr).ok()? {
+                let value = flash.get(addr, 1).map_or(0xff, |b| b[0]);
+                written.push(StatusRecord { region, step, value });
+            }
+        }
+    }
+    // The bootloader's test of a sane swap size before it resumes.
+    let swap_regions = t
+        .and_then(|t| t.swap_size)
+        .filter(|s| *s > 0 && s.is_multiple_of(l.sector_size) && *s <= l.max_image_size())
+        .map(|s| s / l.sector_size);
+    let last = trailer::last_status(flash, l, slot, swap_regions.unwrap_or(capacity)).ok()?;
+    Some(StatusReport {
+        capacity,
+        swap_regions,
+        written,
+        last_completed: last.map(|(region, step)| SwapPoint { region, step }),
+    })
+}
+
+fn is_blank(b: &[u8]) -> bool {
+    b.iter().all(|&x| x == 0xff)
+}
+
+fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
+    let image_part = match image {
+        None => "outside dump".to_string(),
+        Some(i) => match &i.header {
+            Some(h) => format!("{} hash={} {}", h.version, i.short_hash().unwrap_or("none"), i.validity),
+            None if i.header_erased => format!("{} (erased)", i.validity),
+            None => i.validity.to_string(),
+        },
+    };
+    let trailer_part = trailer.map_or_else(|| "outside dump".to_string(), TrailerReport::summary);
+    format!("{name}: {image_part}; trailer {trailer_part}")
+}
+
+fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&PublicKey>) -> SlotReport {
+    let slot = l.slot(which);
+    let image = flash
+        .covers(slot.offset, HEADER_SIZE as u32)
+        .then(|| decode_image_in(flash, slot, key));
+    let trailer = read_trailer(flash, slot);
+    let status = read_status(flash, l, slot, trailer.as_ref());
+    let sectors_len = slot.size - l.trailer_sector_offset();
+    let trailer_sectors_blank = flash.get(slot.end() - sectors_len, sectors_len as usize).map(is_blank);
+    SlotReport {
+        name: which.name().to_string(),
+        offset: slot.offset,
+        size: slot.size,
+        coverage: Coverage::of(flash, slot),
+        summary: slot_line(which.name(), image.as_ref(), trailer.as_ref()),
+        image,
+        trailer,
+        status,
+        trailer_sectors_blank,
+    }
+}
+
+fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
+    let marker_region = (area.size >= 16)
+        .then(|| flash.get(area.end() - 16, 8))
+        .flatten()
+        .filter(|m| m[..4] == SCRATCH_MARKER)
+        .map(|m| u32::from_le_bytes([m[4], m[5], m[6], m[7]]));
+    ScratchReport {
+        offset: area.offset,
+        size: area.size,
+        coverage: Coverage::of(flash, area),
+        trailer: read_trailer(flash, area),
+        blank: flash.get(area.offset, area.size as usize).map(is_blank),
+        marker_region,
+    }
+}
+

@@ -1,0 +1,60 @@
+//! Per-scheme metadata decoders: what a scheme keeps on flash, read back from a dump, and what
+//! the pass rule asks of it (which slot runs, whether the running image is confirmed, metadata
+//! left behind after the device settled).
+//!
+//! Each decoder is a module here and one line in [`DECODERS`], next to the firmware scheme it
+//! reads (`fut::scheme`).
+
+mod mcuboot;
+
+use fut::layout::Layout;
+use fut::scheme::{overwrite, swap_scratch};
+use fut::PublicKey;
+
+use crate::decode::FlashReport;
+use crate::slice_flash::SliceFlash;
+
+pub use mcuboot::McubootTrailers;
+
+/// A running image the metadata does not record as confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unconfirmed {
+    /// Where the confirmation would be (`the primary trailer`).
+    pub record: String,
+    /// What it reads (`image_ok unset`).
+    pub state: String,
+}
+
+/// Decodes one scheme's metadata from a dump.
+pub trait MetadataDecoder: Sync {
+    /// Why `layout` cannot be decoded against, if it cannot (nothing is decoded then).
+    fn check_layout(&self, layout: &Layout) -> Result<(), String>;
+
+    /// Fills the report's slots and scratch area.
+    fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport);
+
+    /// The slot the device boots from.
+    fn running_slot(&self) -> &'static str;
+
+    /// The running image's confirmation, when the metadata says it is not confirmed.
+    fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed>;
+
+    /// Metadata a settled device should not have left behind (warnings on a cut).
+    fn leftovers(&self, report: &FlashReport) -> Vec<String>;
+}
+
+/// The decoders, by the name of the firmware scheme whose metadata they read.
+pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
+    (swap_scratch::NAME, &McubootTrailers),
+    (overwrite::NAME, &McubootTrailers),
+];
+
+/// The decoder of the scheme called `name`.
+pub fn decoder(name: &str) -> Option<&'static dyn MetadataDecoder> {
+    DECODERS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}
+
+/// The decoder used when no scheme is named (`cutpoint inspect`): MCUboot trailers and scratch.
+pub fn default_decoder() -> &'static dyn MetadataDecoder {
+    &McubootTrailers
+}
