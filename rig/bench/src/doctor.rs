@@ -217,7 +217,14 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                     } else {
                         "no MCUboot header"
                     };
-                    let trailer = parse_trailer(&tail).map(|t| format!("{t:?}")).unwrap_or_default();
+                    let trailer = parse_trailer(&tail)
+                        .map(|t| {
+                            format!(
+                                "Trailer {{ magic: {:?}, image_ok: {:?}, copy_done: {:?} }}",
+                                t.magic, t.image_ok, t.copy_done
+                            )
+                        })
+                        .unwrap_or_default();
                     d.add(
                         &format!("slot {}", slot.name),
                         true,

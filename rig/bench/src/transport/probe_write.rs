@@ -11,11 +11,22 @@ use cutpoint_core::DeliveryCounter;
 use crate::shared::SharedProbe;
 use cutpoint_core::{OtaTransport, Probe, RigError, RigResult};
 
-use fut::trailer::{decode_flag, decode_magic, ERASED};
+use fut::trailer::{Trailer, ERASED, TRAILER_INFO_BYTES};
 pub use fut::trailer::{Flag, Magic, MAGIC as MAGIC_ALIGN8};
 /// Bytes at the end of the slot the trailer's fixed fields take (magic, image_ok, copy_done,
 /// swap_info, swap_size at 8-byte alignment).
-pub const TRAILER_INFO: usize = 48;
+pub const TRAILER_INFO: usize = TRAILER_INFO_BYTES;
+
+/// The trailer fields of a pending request: a good magic, image_ok set for a permanent one.
+fn request(permanent: bool) -> Trailer {
+    Trailer {
+        magic: Magic::Good,
+        image_ok: if permanent { Flag::Set } else { Flag::Unset },
+        copy_done: Flag::Unset,
+        swap_info: ERASED,
+        swap_size: u32::MAX,
+    }
+}
 
 /// The slot contents that make `image` the pending update: image, erased filler, trailer.
 pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool) -> Result<Vec<u8>, String> {
@@ -27,33 +38,15 @@ pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool) -> Result<V
     }
     let mut slot = vec![ERASED; slot_size];
     slot[..image.len()].copy_from_slice(image);
-    slot[slot_size - 16..].copy_from_slice(&MAGIC_ALIGN8);
-    if permanent {
-        slot[slot_size - 24] = 0x01;
-    }
+    slot[slot_size - TRAILER_INFO..].copy_from_slice(&fut::trailer::encode(&request(permanent)));
     Ok(slot)
 }
 
-/// What the end of a slot says (8-byte alignment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Trailer {
-    pub magic: Magic,
-    pub image_ok: Flag,
-    pub copy_done: Flag,
-}
-
-/// Decodes the last 32 (or more) bytes of a slot; `None` when fewer are given.
+/// Decodes the trailer fields at the end of `tail` (the last bytes of a slot, at least the
+/// fixed fields) with the firmware's own decoder; `None` when fewer bytes are given.
 pub fn parse_trailer(tail: &[u8]) -> Option<Trailer> {
-    let n = tail.len();
-    if n < 32 {
-        return None;
-    }
-    let magic: &[u8; 16] = tail[n - 16..].try_into().ok()?;
-    Some(Trailer {
-        magic: decode_magic(magic),
-        image_ok: decode_flag(tail[n - 24]),
-        copy_done: decode_flag(tail[n - 32]),
-    })
+    let fields: &[u8; TRAILER_INFO] = tail.get(tail.len().checked_sub(TRAILER_INFO)?..)?.try_into().ok()?;
+    Some(fut::trailer::decode(fields))
 }
 
 pub struct ProbeWriteTransport {
@@ -172,20 +165,15 @@ mod tests {
         assert_eq!(s[4096 - 24], 0xFF);
         assert!(s[3..4096 - 16].iter().all(|&b| b == 0xFF));
         let t = parse_trailer(&s[4096 - 48..]).unwrap();
-        assert_eq!(
-            t,
-            Trailer {
-                magic: Magic::Good,
-                image_ok: Flag::Unset,
-                copy_done: Flag::Unset
-            }
-        );
+        assert_eq!(t, request(false));
+        assert_eq!((t.magic, t.image_ok, t.copy_done), (Magic::Good, Flag::Unset, Flag::Unset));
+        assert!(s[4096 - 48..4096 - 16].iter().all(|&b| b == 0xFF), "swap fields erased");
         let p = pending_slot(&[1, 2, 3], 4096, true).unwrap();
         assert_eq!(parse_trailer(&p).unwrap().image_ok, Flag::Set);
         assert!(pending_slot(&[0; 4090], 4096, false).is_err());
-        assert_eq!(parse_trailer(&[0xFF; 32]).unwrap().magic, Magic::Unset);
-        assert_eq!(parse_trailer(&[0x00; 32]).unwrap().magic, Magic::Bad);
-        assert!(parse_trailer(&[0; 31]).is_none());
+        assert_eq!(parse_trailer(&[0xFF; 48]).unwrap().magic, Magic::Unset);
+        assert_eq!(parse_trailer(&[0x00; 48]).unwrap().magic, Magic::Bad);
+        assert!(parse_trailer(&[0; 47]).is_none());
     }
 
     #[test]
