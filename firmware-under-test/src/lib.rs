@@ -13,6 +13,7 @@ pub mod image;
 pub mod key;
 pub mod layout;
 pub mod line;
+pub mod map;
 pub mod scheme;
 pub mod trailer;
 pub mod variant;

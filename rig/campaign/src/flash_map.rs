@@ -13,7 +13,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use fut::layout::{Area, Layout, LayoutError};
+use fut::layout::{Area, Layout, LayoutError, Role};
+use fut::map::Sectors;
 use serde::Deserialize;
 use toml::de::DeValue;
 use toml::Spanned;
@@ -23,8 +24,14 @@ use crate::error::FileError;
 use crate::hint;
 use crate::load::read_text;
 
-/// The regions cutpoint knows, in flash order. `bootloader` is optional.
-pub const REGION_NAMES: [&str; 4] = ["bootloader", "primary", "secondary", "scratch"];
+/// The regions cutpoint knows, in flash order, by the name of their role. `bootloader` is
+/// optional.
+pub const REGION_NAMES: [&str; 4] = [
+    Role::Bootloader.name(),
+    Role::Primary.name(),
+    Role::Secondary.name(),
+    Role::Scratch.name(),
+];
 
 /// The names other tools give these regions (Zephyr's partitions, MCUboot's slots).
 const OTHER_NAMES: [(&str, &str); 8] = [
@@ -58,43 +65,64 @@ pub struct Region {
     pub size: u32,
 }
 
+impl Region {
+    /// What the region is for (its name is its role's).
+    pub fn role(&self) -> Role {
+        Role::from_name(&self.name).unwrap_or(Role::Metadata)
+    }
+}
+
 impl FlashMap {
     pub fn region(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.name == name)
     }
 
+    /// The map as named, typed regions (the firmware's flash map type), borrowing this one.
+    pub fn typed_regions(&self) -> Vec<fut::map::Region<'_>> {
+        self.regions
+            .iter()
+            .map(|r| fut::map::Region {
+                name: &r.name,
+                role: r.role(),
+                area: Area {
+                    offset: r.offset,
+                    size: r.size,
+                },
+                sectors: Sectors::Uniform(self.sector_size),
+                device: None,
+            })
+            .collect()
+    }
+
     /// The map as the bootloader's layout (no bootloader region: an empty one at 0).
     pub fn layout(&self) -> Layout {
-        let area = |name: &str| {
-            self.region(name).map_or(Area { offset: 0, size: 0 }, |r| Area {
-                offset: r.offset,
-                size: r.size,
-            })
+        let regions = self.typed_regions();
+        let map = fut::map::FlashMap {
+            write_size: self.write_size,
+            regions: &regions,
         };
-        Layout {
+        // Every region has the map's one sector size, so the view always exists.
+        map.layout().unwrap_or(Layout {
             sector_size: self.sector_size,
             write_size: self.write_size,
-            bootloader: area("bootloader"),
-            primary: area("primary"),
-            secondary: area("secondary"),
-            scratch: area("scratch"),
-        }
+            bootloader: Area { offset: 0, size: 0 },
+            primary: Area { offset: 0, size: 0 },
+            secondary: Area { offset: 0, size: 0 },
+            scratch: Area { offset: 0, size: 0 },
+        })
     }
 
     /// The map of a layout, with its four regions.
     pub fn from_layout(l: &Layout) -> FlashMap {
-        let areas = [l.bootloader, l.primary, l.secondary, l.scratch];
         FlashMap {
             sector_size: l.sector_size,
             write_size: l.write_size,
-            regions: REGION_NAMES
-                .iter()
-                .zip(areas)
-                .filter(|(_, a)| a.size > 0)
-                .map(|(n, a)| Region {
-                    name: n.to_string(),
-                    offset: a.offset,
-                    size: a.size,
+            regions: l
+                .regions()
+                .map(|r| Region {
+                    name: r.name.to_string(),
+                    offset: r.area.offset,
+                    size: r.area.size,
                 })
                 .collect(),
         }

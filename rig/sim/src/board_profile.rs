@@ -1,6 +1,7 @@
 //! Board profiles: a flash part plus the flash map the firmware is built with.
 
-use fut::layout::{Area, Layout};
+use fut::layout::{Layout, Role};
+use fut::map::{FlashMap, Region};
 use serde::Serialize;
 
 use crate::profile::FlashProfile;
@@ -16,28 +17,28 @@ pub struct BoardProfile {
 
 const KIB: u32 = 1024;
 
-/// Bootloader 64 KiB, two 192 KiB slots, a two-sector scratch area.
-fn standard_layout(flash: &FlashProfile) -> Layout {
+/// The flash map every built-in board is built with, stated once: bootloader 64 KiB, two
+/// 192 KiB slots, a two-sector scratch area.
+fn standard_map(flash: &FlashProfile) -> [Region<'static>; 4] {
     let s = flash.sector_size;
-    Layout {
-        sector_size: s,
+    [
+        Region::internal(Role::Bootloader, 0, 64 * KIB, s),
+        Region::internal(Role::Primary, 64 * KIB, 192 * KIB, s),
+        Region::internal(Role::Secondary, 256 * KIB, 192 * KIB, s),
+        Region::internal(Role::Scratch, 448 * KIB, 2 * s, s),
+    ]
+}
+
+/// The bootloader's view of [`standard_map`].
+fn standard_layout(flash: &FlashProfile) -> Layout {
+    let regions = standard_map(flash);
+    let map = FlashMap {
         write_size: flash.write_size,
-        bootloader: Area {
-            offset: 0,
-            size: 64 * KIB,
-        },
-        primary: Area {
-            offset: 64 * KIB,
-            size: 192 * KIB,
-        },
-        secondary: Area {
-            offset: 256 * KIB,
-            size: 192 * KIB,
-        },
-        scratch: Area {
-            offset: 448 * KIB,
-            size: 2 * s,
-        },
+        regions: &regions,
+    };
+    match map.layout() {
+        Ok(layout) => layout,
+        Err(e) => unreachable!("the standard map has uniform sectors: {e:?}"),
     }
 }
 
