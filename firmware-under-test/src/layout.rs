@@ -34,7 +34,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch, Role::Metadata];
+    pub const ALL: [Role; 5] = [
+        Role::Bootloader,
+        Role::Primary,
+        Role::Secondary,
+        Role::Scratch,
+        Role::Metadata,
+    ];
 
     /// The name flash map files give the region.
     pub const fn name(self) -> &'static str {

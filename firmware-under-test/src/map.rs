@@ -142,7 +142,10 @@ mod tests {
             Region {
                 name: "mcuboot",
                 role: Role::Bootloader,
-                area: Area { offset: 0, size: 128 * K },
+                area: Area {
+                    offset: 0,
+                    size: 128 * K,
+                },
                 sectors: Sectors::List(&boot_sectors),
                 device: None,
             },
@@ -152,7 +155,10 @@ mod tests {
             Region {
                 name: "log",
                 role: Role::Metadata,
-                area: Area { offset: 0, size: 64 * K },
+                area: Area {
+                    offset: 0,
+                    size: 64 * K,
+                },
                 sectors: Sectors::Uniform(4 * K),
                 device: Some("w25q128"),
             },
@@ -163,7 +169,13 @@ mod tests {
         };
         let l = map.layout().unwrap();
         assert_eq!(l.sector_size, 128 * K);
-        assert_eq!(l.bootloader, Area { offset: 0, size: 128 * K });
+        assert_eq!(
+            l.bootloader,
+            Area {
+                offset: 0,
+                size: 128 * K
+            }
+        );
         assert_eq!(l.primary.offset, 128 * K);
         assert_eq!(l.validate(), Ok(()));
         assert_eq!(map.named("log").unwrap().device, Some("w25q128"));
@@ -185,10 +197,22 @@ mod tests {
         let l = Layout {
             sector_size: 4096,
             write_size: 4,
-            bootloader: Area { offset: 0, size: 0x10000 },
-            primary: Area { offset: 0x10000, size: 0x30000 },
-            secondary: Area { offset: 0x40000, size: 0x30000 },
-            scratch: Area { offset: 0x70000, size: 0x2000 },
+            bootloader: Area {
+                offset: 0,
+                size: 0x10000,
+            },
+            primary: Area {
+                offset: 0x10000,
+                size: 0x30000,
+            },
+            secondary: Area {
+                offset: 0x40000,
+                size: 0x30000,
+            },
+            scratch: Area {
+                offset: 0x70000,
+                size: 0x2000,
+            },
         };
         let regions: [Region<'static>; 4] = {
             let mut it = l.regions();

@@ -274,7 +274,11 @@ fn check_running_image(
     let Some(running_slot) = report.slot(decoder.running_slot()) else {
         return;
     };
-    if let Some(img) = running_slot.image.as_ref().filter(|i| i.validity == Validity::Unverified) {
+    if let Some(img) = running_slot
+        .image
+        .as_ref()
+        .filter(|i| i.validity == Validity::Unverified)
+    {
         warnings.push(format!(
             "signature of the running image not checked by the rig: {}",
             img.signature.status

@@ -18,8 +18,8 @@ use fut::trailer::{Flag, Magic};
 use fut::PublicKey;
 
 pub use crate::render::{render_image_text, render_text};
-use crate::signature::{self, unsupported_note, Scheme};
 use crate::scheme::{self, MetadataDecoder};
+use crate::signature::{self, unsupported_note, Scheme};
 use crate::slice_flash::SliceFlash;
 use crate::tlv::{self, TlvArea};
 

@@ -12,10 +12,10 @@ use sha2::{Digest, Sha256};
 
 use fut::app::{self, AppConfig, AppExit};
 use fut::boot::{self, BootConfig, BootOutcome};
-use fut::scheme::Mode;
 use fut::hal::{self, FlashError, Offer, TransportError};
 use fut::image::Version;
 use fut::layout::Layout;
+use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 use serde::{Deserialize, Serialize};
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use fut::scheme::Mode;
 use fut::image::{Version, DESC_HEALTH_FAILS};
+use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 
 use crate::board::{Firmware, SimBoard, Update};

@@ -17,7 +17,7 @@ use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::BoardProfile;
 use fut::app::AppConfig;
 use fut::boot::{ops, BootConfig};
-use fut::hal::{Flash, FlashError, Hal};
+use fut::hal::{FlashError, Hal};
 use fut::image::{self, Version};
 use fut::layout::{Layout, LayoutError, Role};
 use fut::scheme::{AppBoot, CommitPoint, Mode, Registry, Scheme};
@@ -210,5 +210,10 @@ fn a_toy_scheme_registered_from_outside_survives_every_cut() {
         }
     }
     assert!(cuts > 200, "{cuts} cuts");
-    assert!(failures.is_empty(), "{} failures: {:#?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} failures: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
 }

@@ -7,12 +7,12 @@
 //! and no trailer: an interrupted transfer.
 
 use crate::config::ProbeWriteTransportConfig;
-use cutpoint_core::DeliveryCounter;
 use crate::shared::SharedProbe;
+use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, Probe, RigError, RigResult};
 
-use fut::trailer::{Trailer, ERASED, TRAILER_INFO_BYTES};
 pub use fut::trailer::{Flag, Magic, MAGIC as MAGIC_ALIGN8};
+use fut::trailer::{Trailer, ERASED, TRAILER_INFO_BYTES};
 /// Bytes at the end of the slot the trailer's fixed fields take (magic, image_ok, copy_done,
 /// swap_info, swap_size at 8-byte alignment).
 pub const TRAILER_INFO: usize = TRAILER_INFO_BYTES;
@@ -166,7 +166,10 @@ mod tests {
         assert!(s[3..4096 - 16].iter().all(|&b| b == 0xFF));
         let t = parse_trailer(&s[4096 - 48..]).unwrap();
         assert_eq!(t, request(false));
-        assert_eq!((t.magic, t.image_ok, t.copy_done), (Magic::Good, Flag::Unset, Flag::Unset));
+        assert_eq!(
+            (t.magic, t.image_ok, t.copy_done),
+            (Magic::Good, Flag::Unset, Flag::Unset)
+        );
         assert!(s[4096 - 48..4096 - 16].iter().all(|&b| b == 0xFF), "swap fields erased");
         let p = pending_slot(&[1, 2, 3], 4096, true).unwrap();
         assert_eq!(parse_trailer(&p).unwrap().image_ok, Flag::Set);

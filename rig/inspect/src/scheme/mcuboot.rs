@@ -50,7 +50,8 @@ impl MetadataDecoder for McubootTrailers {
             if let Some(t) = &slot.trailer {
                 if slot.name == Slot::Secondary.name() && t.magic == MagicState::Good {
                     warnings.push(
-                        "leftover request: the secondary trailer still holds a good magic after the device settled".into(),
+                        "leftover request: the secondary trailer still holds a good magic after the device settled"
+                            .into(),
                     );
                 }
                 if t.magic == MagicState::Bad {
@@ -209,4 +210,3 @@ fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
         marker_region,
     }
 }
-
