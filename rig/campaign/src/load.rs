@@ -23,6 +23,8 @@ pub mod defaults {
     pub const HALT: &str = r"boot: halt";
     pub const COMMIT: &str = r"app: confirm version=(?P<version>\S+)";
     pub const SETTLED: &str = r"ota: idle";
+    pub const REJECTED: &str = r"^ota: idle reason=rejected";
+    pub const DOWNLOAD_RESTART: &str = r"^ota: download-start";
     pub const BASELINE_VERSION: &str = "1.0.0";
     pub const UPDATE_VERSION: &str = "2.0.0";
     pub const SIZE_KIB: u32 = 96;
@@ -333,7 +335,7 @@ impl Validator<'_, '_> {
             .and_then(|t| t.variant.as_ref())
             .map_or(Variant::Reference, |v| *v.get_ref());
         let mode = match t.and_then(|t| t.mode.as_ref()) {
-            Some(m) if variant.overwrite_only() && *m.get_ref() != Mode::Overwrite => {
+            Some(m) if variant.forces_overwrite() && *m.get_ref() != Mode::Overwrite => {
                 self.err(
                     &p(&["target", "mode"]),
                     m.span(),
@@ -346,7 +348,7 @@ impl Validator<'_, '_> {
                 Mode::Overwrite
             }
             Some(m) => *m.get_ref(),
-            None if variant.overwrite_only() => Mode::Overwrite,
+            None if variant.forces_overwrite() => Mode::Overwrite,
             None => Mode::SwapScratch,
         };
         Target {
@@ -531,7 +533,7 @@ impl Validator<'_, '_> {
         );
         let fault = r
             .and_then(|r| r.fault.as_ref())
-            .map_or(Fault::PowerCut, |f| *f.get_ref());
+            .map_or(FaultKind::PowerCut, |f| *f.get_ref());
         let dwell_ms = r
             .and_then(|r| r.off_dwell_ms.as_ref())
             .map_or(defaults::DWELL_MS, |d| *d.get_ref());
@@ -636,12 +638,25 @@ impl Validator<'_, '_> {
             r.and_then(|r| r.settled.as_ref()),
             defaults::SETTLED,
         );
+        // Optional events: checked like the others, but a control run need not print them.
+        let rejected = self.pattern(
+            &with(&base, &["rejected"]),
+            r.and_then(|r| r.rejected.as_ref()),
+            defaults::REJECTED,
+        );
+        let download_restart = self.pattern(
+            &with(&base, &["download_restart"]),
+            r.and_then(|r| r.download_restart.as_ref()),
+            defaults::DOWNLOAD_RESTART,
+        );
         Markers {
             boot,
             jump,
             halt,
             commit,
             settled,
+            rejected,
+            download_restart,
         }
     }
 
