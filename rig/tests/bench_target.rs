@@ -105,7 +105,9 @@ fn bench(campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) 
 
 /// Like [`bench`], on `station`, the device's clock `scale` times the wall clock's.
 fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool, scale: u64) -> Bench {
-    bench_with(station, campaign, variant, mode, relay_ignores_off, scale, |console| console)
+    bench_with(station, campaign, variant, mode, relay_ignores_off, scale, |console| {
+        console
+    })
 }
 
 /// Like [`bench_on`], the rig reading the device's console through `console`.
@@ -659,7 +661,10 @@ download_restart = '^\[ota\] fetching from zero'
     assert_eq!(b.campaign.markers.rejected.source, r"^\[ota\] update refused");
     let (a, b) = (run(&a), run(&b));
     assert!(
-        b.journal.cuts[0].console.iter().any(|l| l.text.starts_with("[ota] fetching from zero")),
+        b.journal.cuts[0]
+            .console
+            .iter()
+            .any(|l| l.text.starts_with("[ota] fetching from zero")),
         "{:?}",
         b.journal.cuts[0].console
     );
