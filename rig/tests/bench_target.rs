@@ -668,7 +668,9 @@ download_restart = '^\[ota\] fetching from zero'
         "{:?}",
         b.journal.cuts[0].console
     );
-    let judged = |o: &Ran| -> Vec<(String, Status, Vec<String>, Option<String>, Option<String>)> {
+    /// A cut's id, status, warnings, first and final image.
+    type Judged = (String, Status, Vec<String>, Option<String>, Option<String>);
+    let judged = |o: &Ran| -> Vec<Judged> {
         o.journal
             .cuts
             .iter()
