@@ -3,8 +3,11 @@
 //! The reference variant is correct; every other one reintroduces one window that the rig
 //! must find.
 
-/// Which build of the firmware runs.
+/// Which build of the firmware runs. With the `serde` feature it reads and writes as its
+/// [`Variant::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Variant {
     /// The correct bootloader and application.
     Reference,
@@ -64,5 +67,11 @@ impl Variant {
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
     pub const fn forces_overwrite(self) -> bool {
         matches!(self, Variant::OverwriteNoRollback)
+    }
+}
+
+impl core::fmt::Display for Variant {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
 }

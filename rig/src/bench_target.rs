@@ -23,12 +23,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cutpoint_bench::config::StationBackends;
-use cutpoint_bench::trigger::CutOutcome;
+use cutpoint_bench::trigger::TriggerOutcome;
 use cutpoint_bench::{
-    BenchClock, Console, ConsoleLine, CutCondition, CutPlan, CutRecord, OtaTransport, PowerGuard, PowerSwitch, Probe,
-    RigError, RigErrorKind, RigResult, SharedSwitch, Trigger,
+    BenchClock, Console, ConsoleLine, CutCondition, CutTiming, OtaTransport, PowerGuard, PowerSwitch, Probe, RigError,
+    RigErrorKind, RigResult, SharedSwitch, Trigger, TriggerPlan,
 };
-use cutpoint_campaign::{Aim, CutPoint, FileError, RestorePolicy, Role, StationFile};
+use cutpoint_campaign::{Aim, CutPoint, FileError, Markers, RestorePolicy, Role, StationFile};
 use cutpoint_report::{Landing, LogLine};
 use fut::layout::Layout;
 use regex::Regex;
@@ -48,19 +48,6 @@ pub const MAX_LINES: usize = 200_000;
 const POLL: Duration = Duration::from_millis(5);
 /// How long a cut that races the device settling gets to report itself.
 const LATE_CUT: Duration = Duration::from_millis(200);
-
-/// The console grammar the bench reads runs with.
-#[derive(Debug, Clone)]
-pub struct BenchMarkers {
-    /// A boot begins.
-    pub boot: Regex,
-    /// The bootloader starts an image.
-    pub jump: Regex,
-    /// Nothing bootable.
-    pub halt: Regex,
-    /// Nothing more to do.
-    pub settled: Regex,
-}
 
 /// What a campaign asks of the bench.
 #[derive(Debug, Clone)]
@@ -87,7 +74,8 @@ pub struct BenchConfig {
     pub settle_timeout: Duration,
     /// Boots after which a device that has not settled is left alone.
     pub max_boots: u32,
-    pub markers: BenchMarkers,
+    /// The campaign's console markers: a boot begins, the device settled, nothing bootable.
+    pub markers: Markers,
 }
 
 /// One bench of each kind of part, opened: what [`BenchTarget::from_parts`] drives.
@@ -275,7 +263,7 @@ struct Bench {
 /// How the wait for a cut ended.
 enum Wait {
     /// The cut, and the console of the faulted run until then.
-    Cut(CutRecord, Vec<LogLine>),
+    Cut(CutTiming, Vec<LogLine>),
     /// The device settled (or stopped) before the cut was due; its console until then.
     NotReached(Vec<LogLine>),
 }
@@ -364,7 +352,7 @@ impl BenchTarget {
 
 /// Reads a run's console and decides when it is over.
 struct Capture<'a> {
-    m: &'a BenchMarkers,
+    m: &'a Markers,
     t0_us: u64,
     lines: Vec<LogLine>,
     boots: u32,
@@ -511,7 +499,7 @@ impl Bench {
                 delay: *delay,
             },
         };
-        self.trigger.arm(CutPlan {
+        self.trigger.arm(TriggerPlan {
             condition,
             timeout: cfg.settle_timeout.saturating_add(cfg.boot_timeout),
             restore_after: None,
@@ -558,8 +546,8 @@ impl Bench {
         let mut cap = Capture::new(cfg, t0);
         loop {
             match self.trigger.wait(Duration::ZERO)? {
-                Some(CutOutcome::Cut(rec)) => return Ok(Wait::Cut(rec, cap.lines)),
-                Some(CutOutcome::NotReached) => return Ok(Wait::NotReached(cap.lines)),
+                Some(TriggerOutcome::Cut(rec)) => return Ok(Wait::Cut(rec, cap.lines)),
+                Some(TriggerOutcome::NotReached) => return Ok(Wait::NotReached(cap.lines)),
                 None => {}
             }
             if let Some(line) = self.read(POLL)? {
@@ -573,14 +561,14 @@ impl Bench {
         self.watch.clear();
         // A cut that was due as the device settled may still come in.
         match self.trigger.wait(LATE_CUT)? {
-            Some(CutOutcome::Cut(rec)) => Ok(Wait::Cut(rec, cap.lines)),
+            Some(TriggerOutcome::Cut(rec)) => Ok(Wait::Cut(rec, cap.lines)),
             _ => Ok(Wait::NotReached(cap.lines)),
         }
     }
 
     /// Keeps power off for the dwell and checks the cut took: the switch does not read back on
     /// and the console goes quiet.
-    fn dwell(&mut self, cfg: &BenchConfig, rec: &CutRecord) -> RigResult<()> {
+    fn dwell(&mut self, cfg: &BenchConfig, rec: &CutTiming) -> RigResult<()> {
         self.transport.hold_at(None)?;
         self.watch.clear();
         let off_at = self.clock.instant_at(rec.actual_us);

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use cutpoint_core::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
+use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
-use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
+use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
 
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, Tally};
@@ -330,15 +330,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         reasons,
         phases: phases
             .as_ref()
-            .map(|ps| {
-                ps.iter()
-                    .map(|p| PhaseSpan {
-                        name: p.name.clone(),
-                        start_us: p.start_us,
-                        end_us: p.end_us,
-                    })
-                    .collect()
-            })
+            .map(|ps| ps.iter().map(|p| p.span.clone()).collect())
             .unwrap_or_default(),
         console: control.console.clone(),
         flash_ops: control.ops.as_ref().map(|o| o.len() as u64),
@@ -395,7 +387,7 @@ fn cuts_follow(c: &Campaign, control: &ControlRun) -> bool {
 /// failing update ends on the old image).
 pub fn commit_marker(exp: &Expectations) -> Option<CommitMarker> {
     (exp.final_version == exp.new_version).then(|| CommitMarker {
-        pattern: exp.markers.commit.clone(),
+        pattern: exp.markers.commit.regex.clone(),
         version: exp.new_version.clone(),
     })
 }
@@ -403,7 +395,7 @@ pub fn commit_marker(exp: &Expectations) -> Option<CommitMarker> {
 /// The rules a target recovers by for this campaign's expectations.
 pub fn recovery_rules(exp: &Expectations) -> RecoveryRules {
     RecoveryRules {
-        retrigger_on: Some(exp.markers.rejected.clone()),
+        retrigger_on: Some(exp.markers.rejected.regex.clone()),
         commit: commit_marker(exp),
         reset_after: true,
     }

@@ -2,29 +2,12 @@
 //! after recovery. It reads the console grammar through the campaign's markers, so the same
 //! rule judges the simulated board and a real one.
 
+use cutpoint_campaign::Markers;
 use cutpoint_inspect::scheme::MetadataDecoder;
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{LogLine, SlotState, Status};
 use fut::layout::Layout;
 use fut::scheme::Mode;
-use regex::Regex;
-
-/// How the console says what happens.
-#[derive(Debug, Clone)]
-pub struct Markers {
-    /// A boot into an image; named groups `version` and `hash`.
-    pub jump: Regex,
-    /// The bootloader gave up.
-    pub halt: Regex,
-    /// The application settled: nothing more to do.
-    pub settled: Regex,
-    /// The update committed (the new image confirmed itself); group `version`.
-    pub commit: Regex,
-    /// The device gave up on the update after a revert; the rig re-triggers it once.
-    pub rejected: Regex,
-    /// A download that starts over from byte 0.
-    pub download_restart: Regex,
-}
 
 /// What may and must happen, from the campaign.
 #[derive(Debug, Clone)]
@@ -38,6 +21,8 @@ pub struct Expectations {
     /// is confirmed and what a settled device should not leave behind.
     pub mode: Mode,
     pub key: fut::PublicKey,
+    /// The campaign's console markers: `jump` (named groups `version` and `hash`), `halt`,
+    /// `settled`, `commit` (group `version`), `rejected` and `download_restart`.
     pub markers: Markers,
 }
 
@@ -335,20 +320,9 @@ fn slot_states(report: &FlashReport) -> Vec<SlotState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutpoint_campaign::Pattern;
     use cutpoint_sim::scenario::Scenario;
     use cutpoint_sim::{BoardProfile, RunOptions};
-
-    fn markers() -> Markers {
-        let re = |s: &str| Regex::new(s).unwrap();
-        Markers {
-            jump: re(r"^boot: jump version=(?P<version>\S+) hash=(?P<hash>\S+)"),
-            halt: re(r"^boot: halt"),
-            settled: re(r"^ota: idle"),
-            commit: re(r"^app: confirm version=(?P<version>\S+)"),
-            rejected: re(r"^ota: idle reason=rejected"),
-            download_restart: re(r"^ota: download-start"),
-        }
-    }
 
     /// The flash and console after an unfaulted update: 2.0.0 running, confirmed.
     fn updated() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
@@ -363,7 +337,7 @@ mod tests {
             layout: l,
             mode: s.mode,
             key: s.firmware().boot.key,
-            markers: markers(),
+            markers: Markers::default(),
         };
         let console = log
             .console
@@ -410,7 +384,7 @@ mod tests {
         assert_eq!(canonical_version("2.0.0+7"), "2.0.0+7");
         assert_eq!(canonical_version("v2.0"), "2.0");
         let (mut exp, console, dump, base) = updated();
-        exp.markers.jump = Regex::new(r"I: Image version: v(?P<version>\S+)").unwrap();
+        exp.markers.jump = Pattern::new(r"I: Image version: v(?P<version>\S+)").unwrap();
         // MCUboot says the version of the image it starts, without a build number or a hash.
         let mcuboot: Vec<LogLine> = console
             .iter()

@@ -7,15 +7,14 @@ use cutpoint_campaign::{self as campaign, Campaign, FinalImage, Health, ImageSou
 use cutpoint_inspect::{decode_image, SliceFlash, Validity};
 use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, public_key, ImageSpec};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::{BoardProfile, FaultKind};
+use cutpoint_sim::FaultKind;
 use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
 use fut::layout::{Area, Layout};
 use fut::PublicKey;
-use regex::Regex;
 
-use crate::bench_target::{station_backends, BenchConfig, BenchMarkers};
+use crate::bench_target::{station_backends, BenchConfig};
 use crate::flash_map::station_board;
-use crate::judge::{Expectations, Markers};
+use crate::judge::Expectations;
 use crate::sim_target::SimTarget;
 
 #[derive(Debug, thiserror::Error)]
@@ -184,22 +183,6 @@ fn check_images(
     Ok(())
 }
 
-/// Default markers of the firmware-under-test grammar that campaigns do not configure.
-const REJECTED: &str = r"^ota: idle reason=rejected";
-const DOWNLOAD_RESTART: &str = r"^ota: download-start";
-
-pub fn markers(c: &Campaign) -> Markers {
-    let m = &c.markers;
-    Markers {
-        jump: m.jump.regex.clone(),
-        halt: m.halt.regex.clone(),
-        settled: m.settled.regex.clone(),
-        commit: m.commit.regex.clone(),
-        rejected: Regex::new(REJECTED).unwrap_or_else(|_| m.settled.regex.clone()),
-        download_restart: Regex::new(DOWNLOAD_RESTART).unwrap_or_else(|_| m.settled.regex.clone()),
-    }
-}
-
 /// What the pass rule expects of a campaign's images on a flash map.
 fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
     let final_version = match c.expected_final() {
@@ -213,7 +196,7 @@ fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: Pub
         layout,
         mode: c.target.mode,
         key,
-        markers: markers(c),
+        markers: c.markers.clone(),
     }
 }
 
@@ -224,14 +207,6 @@ pub struct SimSetup {
     pub update_size: u64,
 }
 
-pub fn fault_kind(f: campaign::Fault) -> FaultKind {
-    match f {
-        campaign::Fault::PowerCut => FaultKind::PowerCut,
-        campaign::Fault::Reset => FaultKind::Reset,
-        campaign::Fault::Brownout => FaultKind::Brownout,
-    }
-}
-
 pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     let TargetKind::Simulated { board, variant } = &c.target.kind else {
         return Err(input(
@@ -239,10 +214,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
             "target: this campaign names a station; the simulated board cannot run it",
         ));
     };
-    let profile = BoardProfile::builtin(board.name())
-        .ok_or_else(|| input(c, format!("target.board: unknown board {}", board.name())))?;
-    let variant = fut::Variant::from_name(variant.name())
-        .ok_or_else(|| input(c, format!("target.variant: unknown variant {}", variant.name())))?;
+    let profile = board.profile();
     let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
     let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
     let (key, key_name) = campaign_key(c)?;
@@ -250,7 +222,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     let scenario = Scenario {
         profile: profile.clone(),
         mode: c.target.mode,
-        variant,
+        variant: *variant,
         permanent: c.target.upgrade == campaign::Upgrade::Perm,
         old_image: old.bytes.clone(),
         old_version: old.version,
@@ -262,7 +234,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     };
     let expect = expectations(c, &old, &new, profile.layout, key);
     let update_size = new.bytes.len() as u64;
-    let target = SimTarget::new(scenario, fault_kind(c.run.fault), c.run.max_boots, workers);
+    let target = SimTarget::new(scenario, c.run.fault, c.run.max_boots, workers);
     Ok(SimSetup {
         target,
         expect,
@@ -299,7 +271,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             ),
         ));
     }
-    if c.run.fault != campaign::Fault::PowerCut {
+    if c.run.fault != FaultKind::PowerCut {
         return Err(input(
             c,
             format!(
@@ -329,7 +301,6 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
     let (key, key_name) = campaign_key(c)?;
     check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
     let expect = expectations(c, &old, &new, profile.layout, key);
-    let m = &c.markers;
     let config = BenchConfig {
         name: station.name.clone(),
         layout: profile.layout,
@@ -341,12 +312,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         boot_timeout: cutpoint_bench::config::millis(c.run.boot_timeout_ms),
         settle_timeout: cutpoint_bench::config::millis(c.run.settle_timeout_ms),
         max_boots: c.run.max_boots,
-        markers: BenchMarkers {
-            boot: m.boot.regex.clone(),
-            jump: m.jump.regex.clone(),
-            halt: m.halt.regex.clone(),
-            settled: m.settled.regex.clone(),
-        },
+        markers: c.markers.clone(),
     };
     Ok(BenchSetup {
         station: backends,
@@ -359,6 +325,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutpoint_sim::BoardProfile;
 
     #[test]
     fn campaign_checks_image_files_against_the_simulated_slot_size() {

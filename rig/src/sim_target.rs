@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use cutpoint_campaign::{Aim, CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
-use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_report::{Landing, LogLine};
 
 use crate::state_cache::StateCache;
@@ -104,14 +104,7 @@ impl SimTarget {
         let at = match point.aim {
             Aim::Time { us } => CutAt::Time { us },
             Aim::Byte { n } => CutAt::Byte { n },
-            Aim::Op { index, point } => CutAt::Op {
-                index,
-                point: match point {
-                    CampaignPoint::Before => OpPoint::Before,
-                    CampaignPoint::After => OpPoint::After,
-                    CampaignPoint::Inside { ppm } => OpPoint::Inside { ppm },
-                },
-            },
+            Aim::Op { index, point } => CutAt::Op { index, point },
         };
         CutPlan {
             at,

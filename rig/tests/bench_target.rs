@@ -13,7 +13,7 @@ use cutpoint::bench_target::BenchTarget;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::{bench_setup, BenchSetup};
 use cutpoint::target::Target;
-use cutpoint_bench::BenchClock;
+use cutpoint_bench::{BenchClock, Console, ConsoleLine, RigResult};
 use cutpoint_campaign::{load_campaign, Campaign, RestorePolicy};
 use cutpoint_report::{CutResult, Status};
 use cutpoint_sim::imgtool::default_test_key;
@@ -105,6 +105,21 @@ fn bench(campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool) 
 
 /// Like [`bench`], on `station`, the device's clock `scale` times the wall clock's.
 fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_ignores_off: bool, scale: u64) -> Bench {
+    bench_with(station, campaign, variant, mode, relay_ignores_off, scale, |console| {
+        console
+    })
+}
+
+/// Like [`bench_on`], the rig reading the device's console through `console`.
+fn bench_with(
+    station: &str,
+    campaign: &str,
+    variant: Variant,
+    mode: Mode,
+    relay_ignores_off: bool,
+    scale: u64,
+    console: impl FnOnce(Box<dyn Console>) -> Box<dyn Console>,
+) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("station.toml"), station).unwrap();
     let path = dir.path().join("campaign.toml");
@@ -116,9 +131,11 @@ fn bench_on(station: &str, campaign: &str, variant: Variant, mode: Mode, relay_i
     let key = cutpoint_sim::imgtool::public_key(&default_test_key());
     let firmware = Firmware::new(profile.layout, mode, variant, key, false);
     let clock = BenchClock::new();
-    let (emulator, console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
+    let (emulator, device_console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
     let emulator = emulator.with_scale(scale);
-    let target = BenchTarget::from_parts(emulator.parts(console, relay_ignores_off), setup.config.clone()).unwrap();
+    let mut parts = emulator.parts(device_console, relay_ignores_off);
+    parts.console = console(parts.console);
+    let target = BenchTarget::from_parts(parts, setup.config.clone()).unwrap();
     Bench {
         campaign: c,
         setup,
@@ -569,4 +586,120 @@ fn plan_from_a_recorded_control_run_gives_the_ids_the_run_ran() {
     assert_eq!(code, 0, "{stderr}");
     let second: Vec<&str> = ran.iter().skip(1).step_by(2).copied().collect();
     assert_eq!(stdout.lines().collect::<Vec<_>>(), second);
+}
+
+/// The firmware under test's console in other words: a device with its own console grammar
+/// for the same events (the update given up after a revert, a download from byte 0).
+struct Reworded(Box<dyn Console>);
+
+fn reword(text: &str) -> String {
+    if let Some(rest) = text.strip_prefix("ota: idle reason=rejected") {
+        return format!("[ota] update refused, old image kept{rest}");
+    }
+    if let Some(rest) = text.strip_prefix("ota: download-start") {
+        return format!("[ota] fetching from zero{rest}");
+    }
+    for (from, to) in [("boot: ", "[mcu] "), ("app: ", "[app] "), ("ota: ", "[ota] ")] {
+        if let Some(rest) = text.strip_prefix(from) {
+            return format!("{to}{rest}");
+        }
+    }
+    text.to_string()
+}
+
+impl Console for Reworded {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn read_line(&mut self, timeout: std::time::Duration) -> RigResult<Option<ConsoleLine>> {
+        Ok(self.0.read_line(timeout)?.map(|l| ConsoleLine {
+            text: reword(&l.text),
+            ..l
+        }))
+    }
+}
+
+#[test]
+fn a_device_with_its_own_console_grammar_is_judged_on_the_same_checks() {
+    // A cut just before the download begins: the device downloads again from byte 0 (a
+    // warning). A cut on the new image's first boot, before it confirmed itself: the
+    // bootloader reverts it, the device gives the update up, and the rig re-triggers it once.
+    let phases = |app: &str, ota: &str| {
+        format!(
+            "[[phases]]\nname = \"download\"\nstart = '{app}health ok version=1'\nend = '{ota}download-done'\n\
+             offsets = {{ fixed = [\"start\"] }}\n\
+             [[phases]]\nname = \"first-boot\"\nstart = '{app}first-boot'\nend = '{app}health ok'\n\
+             offsets = {{ fixed = [\"start\"] }}\n"
+        )
+    };
+    let ours = campaign_text("grammar-ours", "swap-scratch", 16, &phases("app: ", "ota: "));
+    let markers = r#"
+[markers]
+boot = '^\[mcu\] start'
+jump = '^\[mcu\] jump version=(?P<version>\S+) hash=(?P<hash>\S+)'
+halt = '^\[mcu\] halt'
+commit = '^\[app\] confirm version=(?P<version>\S+)'
+settled = '^\[ota\] (idle|update refused)'
+rejected = '^\[ota\] update refused'
+download_restart = '^\[ota\] fetching from zero'
+"#;
+    let theirs = campaign_text(
+        "grammar-theirs",
+        "swap-scratch",
+        16,
+        &format!("{markers}\n{}", phases(r"^\[app\] ", r"^\[ota\] ")),
+    );
+    // The device's clock runs at the wall clock's: the new image confirms itself 50 ms after
+    // its first boot, time enough for the trigger.
+    let (a, b) = (
+        bench_on(STATION, &ours, Variant::Reference, Mode::SWAP_SCRATCH, false, 1),
+        bench_with(STATION, &theirs, Variant::Reference, Mode::SWAP_SCRATCH, false, 1, |c| {
+            Box::new(Reworded(c))
+        }),
+    );
+    assert_eq!(b.campaign.markers.rejected.source, r"^\[ota\] update refused");
+    let (a, b) = (run(&a), run(&b));
+    assert!(
+        b.journal.cuts[0]
+            .console
+            .iter()
+            .any(|l| l.text.starts_with("[ota] fetching from zero")),
+        "{:?}",
+        b.journal.cuts[0].console
+    );
+    /// A cut's id, status, warnings, first and final image.
+    type Judged = (String, Status, Vec<String>, Option<String>, Option<String>);
+    let judged = |o: &Ran| -> Vec<Judged> {
+        o.journal
+            .cuts
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    c.status,
+                    c.warnings.clone(),
+                    c.first_boot.clone(),
+                    c.final_image.clone(),
+                )
+            })
+            .collect()
+    };
+    let ours = judged(&a);
+    assert_eq!(ours.len(), 2, "{}", statuses(&a));
+    let download = cut(&a, "download/start");
+    assert_eq!(download.status, Status::Pass, "{}", statuses(&a));
+    assert!(
+        download.warnings.iter().any(|w| w.contains("started over from byte 0")),
+        "{:?}",
+        download.warnings
+    );
+    let first_boot = cut(&a, "first-boot/start");
+    assert_eq!(first_boot.status, Status::Pass, "{}", statuses(&a));
+    assert!(
+        first_boot.warnings.iter().any(|w| w.contains("re-triggered")),
+        "{:?}",
+        first_boot.warnings
+    );
+    assert_eq!(judged(&b), ours, "the same device in other words is judged the same");
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use cutpoint_bench::config::SerialConsoleConfig;
 use cutpoint_bench::console::serial::SerialConsole;
-use cutpoint_bench::trigger::{latency_stats, CutCondition, CutOutcome, CutPlan, Trigger};
+use cutpoint_bench::trigger::{latency_stats, CutCondition, Trigger, TriggerOutcome, TriggerPlan};
 use cutpoint_bench::{BenchClock, Console, ConsoleLine, PowerSwitch, RigResult, SharedSwitch};
 use regex::Regex;
 
@@ -49,8 +49,8 @@ impl PowerSwitch for Fake {
     }
 }
 
-fn plan(delay: Duration) -> CutPlan {
-    CutPlan {
+fn plan(delay: Duration) -> TriggerPlan {
+    TriggerPlan {
         condition: CutCondition::ConsoleMarker {
             pattern: Regex::new("^I: Erasing slot").expect("constant pattern"),
             delay,
@@ -92,7 +92,7 @@ fn scripted(n: usize, delay: Duration) -> Vec<i64> {
             t_us: clock.now_us(),
             text: "I: Erasing slot 1".into(),
         });
-        if let Ok(Some(CutOutcome::Cut(rec))) = trig.wait(Duration::from_secs(2)) {
+        if let Ok(Some(TriggerOutcome::Cut(rec))) = trig.wait(Duration::from_secs(2)) {
             lat.push(rec.latency_us());
         }
         while let Ok(Some(_)) = trig.read_line(Duration::ZERO) {}
@@ -140,7 +140,7 @@ fn over_pty(n: usize) -> Vec<i64> {
         std::thread::sleep(Duration::from_micros(300));
         let written = clock.now_us();
         let _ = master.write_all(b"I: Erasing slot 1\r\n");
-        if let Ok(Some(CutOutcome::Cut(_))) = trig.wait(Duration::from_secs(2)) {
+        if let Ok(Some(TriggerOutcome::Cut(_))) = trig.wait(Duration::from_secs(2)) {
             let off = *last.lock().unwrap_or_else(|p| p.into_inner());
             lat.push(off as i64 - written as i64);
         }

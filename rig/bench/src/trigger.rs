@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use crate::shared::SharedSwitch;
 use cutpoint_core::clock::{after, from_now, BenchClock};
 use cutpoint_core::DeliveryCounter;
-use crate::shared::SharedSwitch;
 use cutpoint_core::{Console, ConsoleLine, PowerSwitch, RigError, RigResult};
 
 /// What fires a cut.
@@ -44,7 +44,7 @@ impl CutCondition {
 
 /// One armed cut.
 #[derive(Debug, Clone)]
-pub struct CutPlan {
+pub struct TriggerPlan {
     pub condition: CutCondition,
     /// Give up when the condition has not been met this long after arming.
     pub timeout: Duration,
@@ -54,7 +54,7 @@ pub struct CutPlan {
 
 /// When a cut happened, in bench-clock microseconds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CutRecord {
+pub struct CutTiming {
     pub condition: String,
     /// When the condition was met (the marker line's arrival, or the counter seen at N).
     pub event_us: u64,
@@ -72,7 +72,7 @@ pub struct CutRecord {
     pub bytes_at_cut: Option<u64>,
 }
 
-impl CutRecord {
+impl CutTiming {
     /// Microseconds between the due moment and the switch call returning.
     pub fn latency_us(&self) -> i64 {
         self.actual_us as i64 - self.requested_us as i64
@@ -81,8 +81,8 @@ impl CutRecord {
 
 /// How an armed plan ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CutOutcome {
-    Cut(CutRecord),
+pub enum TriggerOutcome {
+    Cut(CutTiming),
     /// The condition was not met before the plan's timeout; power was not touched.
     NotReached,
 }
@@ -118,7 +118,7 @@ pub fn latency_stats(latencies: &[i64]) -> Option<LatencyStats> {
 }
 
 enum Cmd {
-    Arm(CutPlan),
+    Arm(TriggerPlan),
     Disarm,
 }
 
@@ -127,17 +127,17 @@ pub struct Trigger {
     name: String,
     cmd: Sender<Cmd>,
     lines: Receiver<ConsoleLine>,
-    outcomes: Receiver<RigResult<CutOutcome>>,
-    records: Arc<Mutex<Vec<CutRecord>>>,
+    outcomes: Receiver<RigResult<TriggerOutcome>>,
+    records: Arc<Mutex<Vec<CutTiming>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 struct Armed {
-    plan: CutPlan,
+    plan: TriggerPlan,
     deadline: Instant,
     /// Set once the condition is met: (due instant, record so far).
-    due: Option<(Instant, CutRecord)>,
+    due: Option<(Instant, CutTiming)>,
 }
 
 struct Worker {
@@ -146,8 +146,8 @@ struct Worker {
     clock: BenchClock,
     cmd: Receiver<Cmd>,
     lines: Sender<ConsoleLine>,
-    outcomes: Sender<RigResult<CutOutcome>>,
-    records: Arc<Mutex<Vec<CutRecord>>>,
+    outcomes: Sender<RigResult<TriggerOutcome>>,
+    records: Arc<Mutex<Vec<CutTiming>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -161,7 +161,7 @@ impl Worker {
     fn run(mut self) {
         let mut armed: Option<Armed> = None;
         // Power to restore at an instant, after a cut whose plan asked for it.
-        let mut restore: Option<(Instant, CutRecord)> = None;
+        let mut restore: Option<(Instant, CutTiming)> = None;
         while !self.stop.load(Ordering::Acquire) {
             loop {
                 match self.cmd.try_recv() {
@@ -231,19 +231,19 @@ impl Worker {
                 Some(d) => a.due = Some(d),
                 None if Instant::now() >= a.deadline => {
                     armed = None;
-                    let _ = self.outcomes.send(Ok(CutOutcome::NotReached));
+                    let _ = self.outcomes.send(Ok(TriggerOutcome::NotReached));
                 }
                 None => {}
             }
         }
     }
 
-    fn record(&self, cond: &CutCondition, event: Instant, delay: Duration, line: Option<&ConsoleLine>) -> CutRecord {
+    fn record(&self, cond: &CutCondition, event: Instant, delay: Duration, line: Option<&ConsoleLine>) -> CutTiming {
         let event_us = match line {
             Some(l) => l.t_us,
             None => self.clock.us_at(event),
         };
-        CutRecord {
+        CutTiming {
             condition: cond.describe(),
             event_us,
             requested_us: event_us.saturating_add(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX)),
@@ -279,11 +279,11 @@ impl Worker {
         }
     }
 
-    fn cut(&mut self, mut rec: CutRecord, plan: Option<CutPlan>, restore: &mut Option<(Instant, CutRecord)>) {
+    fn cut(&mut self, mut rec: CutTiming, plan: Option<TriggerPlan>, restore: &mut Option<(Instant, CutTiming)>) {
         rec.issued_us = self.clock.now_us();
         let r = self.switch.set_power(false);
         rec.actual_us = self.clock.now_us();
-        if let Some(CutPlan {
+        if let Some(TriggerPlan {
             condition: CutCondition::BytesDelivered { counter, .. },
             ..
         }) = &plan
@@ -300,11 +300,11 @@ impl Worker {
         }
     }
 
-    fn finish(&mut self, r: RigResult<CutRecord>) {
+    fn finish(&mut self, r: RigResult<CutTiming>) {
         if let Ok(rec) = &r {
             self.records.lock().unwrap_or_else(|p| p.into_inner()).push(rec.clone());
         }
-        let _ = self.outcomes.send(r.map(CutOutcome::Cut));
+        let _ = self.outcomes.send(r.map(TriggerOutcome::Cut));
     }
 }
 
@@ -343,7 +343,7 @@ impl Trigger {
     }
 
     /// Arms a cut (replacing any armed one). The outcome arrives through [`Trigger::wait`].
-    pub fn arm(&self, plan: CutPlan) -> RigResult<()> {
+    pub fn arm(&self, plan: TriggerPlan) -> RigResult<()> {
         self.cmd
             .send(Cmd::Arm(plan))
             .map_err(|_| RigError::io(&self.name, "the trigger thread stopped"))
@@ -357,7 +357,7 @@ impl Trigger {
     }
 
     /// Waits up to `timeout` for the armed plan's outcome (`Ok(None)`: still armed).
-    pub fn wait(&self, timeout: Duration) -> RigResult<Option<CutOutcome>> {
+    pub fn wait(&self, timeout: Duration) -> RigResult<Option<TriggerOutcome>> {
         match self.outcomes.recv_timeout(timeout) {
             Ok(r) => r.map(Some),
             Err(RecvTimeoutError::Timeout) => Ok(None),
@@ -366,7 +366,7 @@ impl Trigger {
     }
 
     /// Every cut so far.
-    pub fn records(&self) -> Vec<CutRecord> {
+    pub fn records(&self) -> Vec<CutTiming> {
         self.records.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

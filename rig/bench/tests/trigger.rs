@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cutpoint_bench::config::HttpTransportConfig;
 use cutpoint_bench::transport::http::HttpTransport;
-use cutpoint_bench::trigger::{CutCondition, CutOutcome, CutPlan, Trigger};
+use cutpoint_bench::trigger::{CutCondition, Trigger, TriggerOutcome, TriggerPlan};
 use cutpoint_bench::{
     BenchClock, Console, ConsoleLine, DeliveryCounter, OtaTransport, PowerSwitch, RigResult, SharedSwitch,
 };
@@ -73,7 +73,7 @@ impl Rig {
             })
             .unwrap();
     }
-    fn outcome(&self) -> CutOutcome {
+    fn outcome(&self) -> TriggerOutcome {
         self.trigger
             .wait(Duration::from_secs(3))
             .unwrap()
@@ -85,7 +85,7 @@ impl Rig {
 fn marker_plus_delay_cuts_on_time_and_passes_every_line_on() {
     let mut r = rig();
     r.trigger
-        .arm(CutPlan {
+        .arm(TriggerPlan {
             condition: CutCondition::ConsoleMarker {
                 pattern: Regex::new(r"Erasing slot \d").unwrap(),
                 delay: Duration::from_millis(20),
@@ -100,7 +100,7 @@ fn marker_plus_delay_cuts_on_time_and_passes_every_line_on() {
     assert!(r.calls.lock().unwrap().is_empty(), "no match yet");
     r.say("I: Erasing slot 1 (0x70000 bytes)");
     r.say("after the marker");
-    let CutOutcome::Cut(rec) = r.outcome() else {
+    let TriggerOutcome::Cut(rec) = r.outcome() else {
         panic!("expected a cut")
     };
     assert_eq!(rec.line.as_deref(), Some("I: Erasing slot 1 (0x70000 bytes)"));
@@ -130,7 +130,7 @@ fn byte_count_cut_and_restore_after_dwell() {
     let r = rig();
     let counter = DeliveryCounter::new();
     r.trigger
-        .arm(CutPlan {
+        .arm(TriggerPlan {
             condition: CutCondition::BytesDelivered {
                 counter: counter.clone(),
                 bytes: 4096,
@@ -144,7 +144,7 @@ fn byte_count_cut_and_restore_after_dwell() {
     std::thread::sleep(Duration::from_millis(30));
     assert!(r.calls.lock().unwrap().is_empty(), "4095 < 4096");
     counter.raise_to(4096);
-    let CutOutcome::Cut(rec) = r.outcome() else {
+    let TriggerOutcome::Cut(rec) = r.outcome() else {
         panic!("expected a cut")
     };
     assert_eq!(rec.bytes_at_cut, Some(4096));
@@ -158,7 +158,7 @@ fn byte_count_cut_and_restore_after_dwell() {
 fn unmet_condition_times_out_without_touching_power() {
     let r = rig();
     r.trigger
-        .arm(CutPlan {
+        .arm(TriggerPlan {
             condition: CutCondition::ConsoleMarker {
                 pattern: Regex::new("never").unwrap(),
                 delay: Duration::ZERO,
@@ -168,7 +168,7 @@ fn unmet_condition_times_out_without_touching_power() {
         })
         .unwrap();
     r.say("something else");
-    assert_eq!(r.outcome(), CutOutcome::NotReached);
+    assert_eq!(r.outcome(), TriggerOutcome::NotReached);
     assert!(r.calls.lock().unwrap().is_empty());
 }
 
@@ -184,7 +184,7 @@ fn cut_at_an_exact_http_byte() {
     http.stage(&img).unwrap();
     http.hold_at(Some(20_000)).unwrap();
     r.trigger
-        .arm(CutPlan {
+        .arm(TriggerPlan {
             condition: CutCondition::BytesDelivered {
                 counter: http.delivery_counter().unwrap(),
                 bytes: 20_000,
@@ -197,7 +197,7 @@ fn cut_at_an_exact_http_byte() {
     let mut s = std::net::TcpStream::connect(http.local_addr()).unwrap();
     use std::io::Write;
     write!(s, "GET /image.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let CutOutcome::Cut(rec) = r.outcome() else {
+    let TriggerOutcome::Cut(rec) = r.outcome() else {
         panic!("expected a cut")
     };
     assert_eq!(rec.bytes_at_cut, Some(20_000));

@@ -10,6 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use cutpoint_core::PhaseSpan;
+
 use crate::model::{fraction_text, ByteOffsets, Campaign, Fixed, Offsets, OpPoint, Pattern, Phase};
 use crate::region::RegionSet;
 
@@ -36,12 +38,11 @@ pub struct OpSpan {
     pub regions: RegionSet,
 }
 
-/// Where a phase was found in a timeline.
+/// Where a phase was found in a timeline: its span, and the console lines of its markers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhaseSpan {
-    pub name: String,
-    pub start_us: u64,
-    pub end_us: u64,
+pub struct FoundPhase {
+    #[serde(flatten)]
+    pub span: PhaseSpan,
     /// 0-based indices into the console of the start and end marker lines.
     pub start_line: usize,
     pub end_line: usize,
@@ -163,7 +164,7 @@ pub struct Skipped {
 /// The cut points of a campaign on one timeline, and what was left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
-    pub phases: Vec<PhaseSpan>,
+    pub phases: Vec<FoundPhase>,
     pub points: Vec<CutPoint>,
     pub skipped: Vec<Skipped>,
 }
@@ -247,7 +248,7 @@ impl std::error::Error for ExpandError {}
 
 /// Finds every phase of the campaign, in order: each phase's start marker is looked for at
 /// or after the line that ended the previous phase, its end marker after its start.
-pub fn find_phases(campaign: &Campaign, tl: &Timeline) -> Result<Vec<PhaseSpan>, ExpandError> {
+pub fn find_phases(campaign: &Campaign, tl: &Timeline) -> Result<Vec<FoundPhase>, ExpandError> {
     let mut spans = Vec::with_capacity(campaign.phases.len());
     let mut from = 0usize;
     let mut prev: Option<&str> = None;
@@ -260,7 +261,7 @@ pub fn find_phases(campaign: &Campaign, tl: &Timeline) -> Result<Vec<PhaseSpan>,
     Ok(spans)
 }
 
-fn find_phase(phase: &Phase, tl: &Timeline, from: usize, after: Option<&str>) -> Result<PhaseSpan, ExpandError> {
+fn find_phase(phase: &Phase, tl: &Timeline, from: usize, after: Option<&str>) -> Result<FoundPhase, ExpandError> {
     let console = tl.console;
     let start_line = (from..console.len())
         .find(|&i| phase.start.is_match(console[i].1))
@@ -277,10 +278,12 @@ fn find_phase(phase: &Phase, tl: &Timeline, from: usize, after: Option<&str>) ->
             pattern: phase.end.source.clone(),
             start_line,
         })?;
-    Ok(PhaseSpan {
-        name: phase.name.clone(),
-        start_us: console[start_line].0,
-        end_us: console[end_line].0,
+    Ok(FoundPhase {
+        span: PhaseSpan {
+            name: phase.name.clone(),
+            start_us: console[start_line].0,
+            end_us: console[end_line].0,
+        },
         start_line,
         end_line,
     })
@@ -301,7 +304,7 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             campaign,
             tl,
             phase,
-            span,
+            found: span,
             prefix: String::new(),
             rng_key: phase.name.clone(),
         };
@@ -321,7 +324,7 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             campaign,
             tl,
             phase,
-            span,
+            found: span,
             prefix: format!("{}:", seq.name),
             rng_key: format!("{}:{}", seq.name, phase.name),
         };
@@ -377,7 +380,7 @@ pub fn expand_second_plan(campaign: &Campaign, first: &CutPoint, recovery: &Time
         campaign,
         tl: recovery,
         phase,
-        span: &span,
+        found: &span,
         prefix: format!("{}>", first.id),
         rng_key: format!("{}>{}", first.id, phase.name),
     };
@@ -493,7 +496,7 @@ struct Expander<'x, 'a> {
     campaign: &'x Campaign,
     tl: &'x Timeline<'a>,
     phase: &'x Phase,
-    span: &'x PhaseSpan,
+    found: &'x FoundPhase,
     /// Put before `phase/offset` in ids.
     prefix: String,
     /// Keys the RNG of random offsets.
@@ -529,13 +532,13 @@ impl Expander<'_, '_> {
 
     fn points(&self, offsets: &Offsets, skipped: &mut Vec<Skipped>) -> Result<Vec<RawPoint>, ExpandError> {
         let mut out = Vec::new();
-        let span = self.span;
+        let (span, start_line, end_line) = (&self.found.span, self.found.start_line, self.found.end_line);
         let phase = self.phase;
 
         for f in &offsets.fixed {
             let (us, pattern, line) = match f {
-                Fixed::Start => (span.start_us, &phase.start, span.start_line),
-                Fixed::End => (span.end_us, &phase.end, span.end_line),
+                Fixed::Start => (span.start_us, &phase.start, start_line),
+                Fixed::End => (span.end_us, &phase.end, end_line),
             };
             out.push(RawPoint {
                 offset: f.name().to_string(),
@@ -567,7 +570,7 @@ impl Expander<'_, '_> {
                 out.push(RawPoint {
                     offset,
                     aim: Aim::Time { us },
-                    anchor: Some(self.anchor(&phase.start, span.start_line, us)),
+                    anchor: Some(self.anchor(&phase.start, start_line, us)),
                 });
             }
         }
@@ -594,7 +597,7 @@ impl Expander<'_, '_> {
                     out.push(RawPoint {
                         offset: format!("random-{:0width$}", i + 1),
                         aim: Aim::Time { us },
-                        anchor: Some(self.anchor(&phase.start, span.start_line, us)),
+                        anchor: Some(self.anchor(&phase.start, start_line, us)),
                     });
                 }
             }
@@ -665,12 +668,11 @@ impl Expander<'_, '_> {
         out: &mut Vec<RawPoint>,
         skipped: &mut Vec<Skipped>,
     ) {
-        let span = self.span;
+        let (span, start_line, end_line) = (&self.found.span, self.found.start_line, self.found.end_line);
         let console = self.tl.console;
         let every = every.max(1) as usize;
         let mut labels: HashSet<String> = HashSet::new();
-        let markers: Vec<(usize, Option<String>)> = (span.start_line
-            ..=span.end_line.min(console.len().saturating_sub(1)))
+        let markers: Vec<(usize, Option<String>)> = (start_line..=end_line.min(console.len().saturating_sub(1)))
             .filter_map(|i| {
                 let caps = progress.regex.captures(console[i].1)?;
                 let n = caps
@@ -735,7 +737,7 @@ impl Expander<'_, '_> {
                         None => {
                             // Without the journal, the fraction is of the time to the next line.
                             let next = console.get(line + 1).map_or(span.end_us, |l| l.0);
-                            let next = if line < span.end_line { next } else { span.end_us };
+                            let next = if line < end_line { next } else { span.end_us };
                             let gap = next.saturating_sub(t);
                             let into = u64::try_from(u128::from(gap) * u128::from(ppm) / 1_000_000).unwrap_or(gap);
                             let us = t.saturating_add(into);

@@ -29,7 +29,7 @@ pub use check::{campaign_summary, check_file, load_file, station_summary, CheckS
 pub use error::{format_errors, FileError};
 pub use expand::{
     cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
-    OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
+    FoundPhase, OffsetKind, OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
 pub use image_file::{check_image_file, read_image_file, ImageFileError};
@@ -38,7 +38,7 @@ pub use load::{
     SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
 };
 pub use model::{
-    fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, Fault, FinalImage, Fixed, Health, ImageSource,
+    fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, FaultKind, FinalImage, Fixed, Health, ImageSource,
     Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind,
     Upgrade, Variant,
 };

@@ -24,6 +24,8 @@ pub mod defaults {
     pub const HALT: &str = r"boot: halt";
     pub const COMMIT: &str = r"app: confirm version=(?P<version>\S+)";
     pub const SETTLED: &str = r"ota: idle";
+    pub const REJECTED: &str = r"^ota: idle reason=rejected";
+    pub const DOWNLOAD_RESTART: &str = r"^ota: download-start";
     pub const BASELINE_VERSION: &str = "1.0.0";
     pub const UPDATE_VERSION: &str = "2.0.0";
     pub const SIZE_KIB: u32 = 96;
@@ -337,7 +339,7 @@ impl Validator<'_, '_> {
         let raw_mode = t.and_then(|t| t.mode.as_ref());
         let given = self.mode(raw_mode);
         let mode = match raw_mode {
-            Some(m) if variant.overwrite_only() && given != Mode::OVERWRITE => {
+            Some(m) if variant.forces_overwrite() && given != Mode::OVERWRITE => {
                 if self.schemes.find(m.get_ref()).is_some() {
                     self.err(
                         &p(&["target", "mode"]),
@@ -352,7 +354,7 @@ impl Validator<'_, '_> {
                 Mode::OVERWRITE
             }
             Some(_) => given,
-            None if variant.overwrite_only() => Mode::OVERWRITE,
+            None if variant.forces_overwrite() => Mode::OVERWRITE,
             None => Mode::SWAP_SCRATCH,
         };
         Target {
@@ -557,7 +559,7 @@ impl Validator<'_, '_> {
         );
         let fault = r
             .and_then(|r| r.fault.as_ref())
-            .map_or(Fault::PowerCut, |f| *f.get_ref());
+            .map_or(FaultKind::PowerCut, |f| *f.get_ref());
         let dwell_ms = r
             .and_then(|r| r.off_dwell_ms.as_ref())
             .map_or(defaults::DWELL_MS, |d| *d.get_ref());
@@ -662,12 +664,25 @@ impl Validator<'_, '_> {
             r.and_then(|r| r.settled.as_ref()),
             defaults::SETTLED,
         );
+        // Optional events: checked like the others, but a control run need not print them.
+        let rejected = self.pattern(
+            &with(&base, &["rejected"]),
+            r.and_then(|r| r.rejected.as_ref()),
+            defaults::REJECTED,
+        );
+        let download_restart = self.pattern(
+            &with(&base, &["download_restart"]),
+            r.and_then(|r| r.download_restart.as_ref()),
+            defaults::DOWNLOAD_RESTART,
+        );
         Markers {
             boot,
             jump,
             halt,
             commit,
             settled,
+            rejected,
+            download_restart,
         }
     }
 

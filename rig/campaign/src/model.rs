@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub use cutpoint_core::{fraction_text, FaultKind, OpPoint};
+pub use cutpoint_sim::Board;
+pub use fut::Variant;
+
 use crate::error::FileError;
 use crate::region::RegionSet;
 use crate::station::StationFile;
@@ -41,36 +45,6 @@ macro_rules! named_enum {
     };
 }
 
-named_enum! {
-    /// A simulated board profile.
-    Board {
-        Nrf52840 => "nrf52840",
-        Stm32l4 => "stm32l4",
-        W25q128 => "w25q128",
-    }
-}
-
-named_enum! {
-    /// The firmware build on the simulated board: the reference or one broken variant.
-    Variant {
-        Reference => "reference",
-        NoSwapStatus => "no-swap-status",
-        EarlyTrailerMagic => "early-trailer-magic",
-        ConfirmAtBoot => "confirm-at-boot",
-        ScratchEraseForward => "scratch-erase-forward",
-        TornMagicRevert => "torn-magic-revert",
-        OverwriteNoRollback => "overwrite-no-rollback",
-        SingleSectorMetadata => "single-sector-metadata",
-    }
-}
-
-impl Variant {
-    /// Variants built only as overwrite-only bootloaders.
-    pub const fn overwrite_only(self) -> bool {
-        matches!(self, Variant::OverwriteNoRollback)
-    }
-}
-
 /// How the bootloader installs an update: a scheme of the firmware's registry, named by the
 /// campaign's `mode`.
 pub use fut::scheme::Mode;
@@ -80,18 +54,6 @@ named_enum! {
     Upgrade {
         Test => "test",
         Perm => "perm",
-    }
-}
-
-named_enum! {
-    /// What kind of fault ends the power.
-    Fault {
-        /// Supply cut: the flash operation in flight tears.
-        PowerCut => "power-cut",
-        /// Reset: RAM is lost, the operation in flight completes.
-        Reset => "reset",
-        /// Brownout: flash operations silently do not happen, then the part resets.
-        Brownout => "brownout",
     }
 }
 
@@ -131,40 +93,6 @@ named_enum! {
     }
 }
 
-/// Where in a flash operation a cut lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OpPoint {
-    /// Just before the operation starts.
-    Before,
-    /// `ppm` millionths of the operation's duration in.
-    Inside { ppm: u32 },
-    /// Just after it completes.
-    After,
-}
-
-impl OpPoint {
-    /// The spelling used in cut ids: `before`, `inside-0.50`, `after`.
-    pub fn id_part(self) -> String {
-        match self {
-            OpPoint::Before => "before".to_string(),
-            OpPoint::Inside { ppm } => format!("inside-{}", fraction_text(ppm)),
-            OpPoint::After => "after".to_string(),
-        }
-    }
-}
-
-/// A fraction in millionths written with at least two decimals: `0.50`, `0.10`, `0.125`.
-pub fn fraction_text(ppm: u32) -> String {
-    let whole = ppm / 1_000_000;
-    let frac = ppm % 1_000_000;
-    let mut digits = format!("{frac:06}");
-    while digits.len() > 2 && digits.ends_with('0') {
-        digits.pop();
-    }
-    format!("{whole}.{digits}")
-}
-
 /// A compiled regular expression with its source text.
 #[derive(Debug, Clone)]
 pub struct Pattern {
@@ -187,8 +115,22 @@ impl Pattern {
 }
 
 impl Pattern {
+    /// A pattern written nowhere (no origin): for markers built in code.
+    pub fn new(source: &str) -> Result<Pattern, regex::Error> {
+        Ok(Pattern {
+            source: source.to_string(),
+            regex: Regex::new(source)?,
+            origin: None,
+        })
+    }
+
     pub fn is_match(&self, line: &str) -> bool {
         self.regex.is_match(line)
+    }
+
+    /// The capture groups of the first match in `line`.
+    pub fn captures<'l>(&self, line: &'l str) -> Option<regex::Captures<'l>> {
+        self.regex.captures(line)
     }
 }
 
@@ -305,7 +247,7 @@ impl ImageSource {
 pub struct Run {
     pub seed: u64,
     pub repetitions: u32,
-    pub fault: Fault,
+    pub fault: FaultKind,
     /// `off_dwell_ms`: how long power stays off at each cut.
     pub dwell_ms: u64,
     pub boot_timeout_ms: u64,
@@ -319,7 +261,8 @@ pub struct Pass {
     pub expect: Expect,
 }
 
-/// How the rig reads the console.
+/// How the rig reads the console: the one set of console markers, compiled once from the
+/// campaign, that the pass rule, the engine and the bench target read the device by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Markers {
     /// A boot starts (counts boots against `max_boots`).
@@ -332,6 +275,29 @@ pub struct Markers {
     pub commit: Pattern,
     /// The device has nothing more to do.
     pub settled: Pattern,
+    /// The device gave up on the update after its bootloader reverted it: the rig offers the
+    /// update once more. An optional event: a control run need not print it.
+    pub rejected: Pattern,
+    /// A download that starts over from byte 0 (a warning after a cut in the download). An
+    /// optional event: a control run need not print it.
+    pub download_restart: Pattern,
+}
+
+impl Default for Markers {
+    /// The defaults of `[markers]`: the console grammar of cutpoint's firmware under test.
+    fn default() -> Self {
+        use crate::load::defaults;
+        let p = |s: &str| Pattern::new(s).unwrap_or_else(|e| unreachable!("default marker {s}: {e}"));
+        Markers {
+            boot: p(defaults::BOOT),
+            jump: p(defaults::JUMP),
+            halt: p(defaults::HALT),
+            commit: p(defaults::COMMIT),
+            settled: p(defaults::SETTLED),
+            rejected: p(defaults::REJECTED),
+            download_restart: p(defaults::DOWNLOAD_RESTART),
+        }
+    }
 }
 
 /// One named stretch of the update, delimited by two console markers.
@@ -453,21 +419,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fractions_print_with_two_decimals_or_more() {
-        assert_eq!(fraction_text(500_000), "0.50");
-        assert_eq!(fraction_text(100_000), "0.10");
-        assert_eq!(fraction_text(125_000), "0.125");
-        assert_eq!(fraction_text(0), "0.00");
-        assert_eq!(fraction_text(1_000_000), "1.00");
-        assert_eq!(fraction_text(1), "0.000001");
+    fn names_round_trip() {
+        for h in Health::ALL {
+            assert_eq!(Health::from_name(h.name()), Some(*h));
+        }
+        assert_eq!(Upgrade::Perm.to_string(), "perm");
     }
 
     #[test]
-    fn names_round_trip() {
+    fn the_firmware_variants_read_by_their_names() {
         for v in Variant::ALL {
-            assert_eq!(Variant::from_name(v.name()), Some(*v));
+            let read: Variant = serde_json::from_str(&format!("\"{}\"", v.name())).unwrap();
+            assert_eq!(read, v);
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{v}\""));
         }
-        assert_eq!(Board::from_name("nrf52840"), Some(Board::Nrf52840));
-        assert_eq!(Fault::PowerCut.to_string(), "power-cut");
+    }
+
+    #[test]
+    fn default_markers_are_the_firmware_grammar() {
+        let m = Markers::default();
+        assert!(m.rejected.is_match("ota: idle reason=rejected version=2.0.0+0"));
+        assert!(m.settled.is_match("ota: idle reason=rejected version=2.0.0+0"));
+        assert!(m
+            .download_restart
+            .is_match("ota: download-start version=2.0.0+0 size=16384"));
+        assert!(!m
+            .download_restart
+            .is_match("ota: download-resume version=2.0.0+0 offset=4096"));
     }
 }

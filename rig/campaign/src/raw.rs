@@ -6,7 +6,7 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::model::{Board, Expect, Fault, FinalImage, Fixed, Health, Upgrade, Variant};
+use crate::model::{Board, Expect, FaultKind, FinalImage, Fixed, Health, Upgrade, Variant};
 
 pub(crate) type S<T> = Spanned<T>;
 
@@ -103,7 +103,7 @@ pub(crate) struct RawImageFields {
 pub(crate) struct RawRunFields {
     pub seed: Option<S<u64>>,
     pub repetitions: Option<S<u32>>,
-    pub fault: Option<S<Fault>>,
+    pub fault: Option<S<FaultKind>>,
     pub off_dwell_ms: Option<S<u64>>,
     pub boot_timeout_ms: Option<S<u64>>,
     pub settle_timeout_ms: Option<S<u64>>,
@@ -126,6 +126,8 @@ pub(crate) struct RawMarkersFields {
     pub halt: Option<S<String>>,
     pub commit: Option<S<String>>,
     pub settled: Option<S<String>>,
+    pub rejected: Option<S<String>>,
+    pub download_restart: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

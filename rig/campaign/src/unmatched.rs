@@ -164,6 +164,38 @@ mod tests {
     }
 
     #[test]
+    fn optional_events_need_not_show_in_the_control_run() {
+        let text = |markers: &str| {
+            format!(
+                "[markers]\n{markers}\n[[phases]]\nname = \"swap\"\nstart = 'boot: swap-start'\n\
+                 end = 'boot: swap-done'\n"
+            )
+        };
+        let console = [
+            (0, "boot: start"),
+            (1, "boot: swap-start size=4096"),
+            (2, "boot: swap-done"),
+            (3, "boot: jump version=2.0.0+0 hash=00112233"),
+            (4, "ota: idle reason=up-to-date version=2.0.0+0"),
+        ];
+        let tl = Timeline {
+            console: &console,
+            ops: None,
+            update_size: 4096,
+        };
+        let load = |markers: &str| {
+            crate::parse_campaign(&text(markers), std::path::Path::new("c.toml"))
+                .unwrap_or_else(|e| panic!("{}", crate::format_errors(&e)))
+        };
+        let optional = load("rejected = 'update refused'\ndownload_restart = 'fetching from zero'");
+        assert_eq!(unmatched_markers(&optional, &tl, false), Vec::new());
+        let settled = load("settled = 'device settled'");
+        let missing = unmatched_markers(&settled, &tl, false);
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert_eq!(missing[0].located, "c.toml:2:11: markers.settled");
+    }
+
+    #[test]
     fn a_typo_finds_the_line_it_meant() {
         let console = [
             (0, "boot: start"),

@@ -106,6 +106,17 @@ fn bad_regex() {
 }
 
 #[test]
+fn bad_optional_event_markers_are_located() {
+    let text = format!("[markers]\nrejected = 'refused ('\ndownload_restart = 'from [zero'\n{PHASES}");
+    let errors = campaign_errors(&text);
+    assert_eq!(
+        format_errors(&errors),
+        "campaigns/bad.toml:2:12: markers.rejected: invalid regular expression: unclosed group\n\
+         campaigns/bad.toml:3:20: markers.download_restart: invalid regular expression: unclosed character class\n"
+    );
+}
+
+#[test]
 fn missing_phase_in_a_sequence() {
     let text = format!(
         "{PHASES}\n[[sequences]]\nname = \"twice\"\nfirst = {{ phase = \"swp\", offsets = {{ random = 2 }} }}\n\

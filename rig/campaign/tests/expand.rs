@@ -117,7 +117,7 @@ fn phases_are_found_in_order() {
     let spans = find_phases(&c, &timeline()).expect("found");
     assert_eq!(spans.len(), 2);
     assert_eq!((spans[0].start_line, spans[0].end_line), (1, 5));
-    assert_eq!((spans[0].start_us, spans[0].end_us), (1_000, 5_000));
+    assert_eq!((spans[0].span.start_us, spans[0].span.end_us), (1_000, 5_000));
     assert_eq!((spans[1].start_line, spans[1].end_line), (8, 12));
 }
 

@@ -57,7 +57,7 @@ fn every_shipped_campaign_validates_and_checks() {
 #[test]
 fn known_bug_campaigns_cover_every_broken_variant() {
     let all = shipped();
-    for variant in Variant::ALL {
+    for variant in Variant::ALL.iter() {
         let rel = format!("known-bugs/{}", variant.name());
         let (_, c) = all
             .iter()
@@ -188,13 +188,13 @@ fn shipped_simulated_campaigns_expand_on_their_recorded_timelines() {
         for s in &plan.skipped {
             report.push(format!("skipped {}: {}", s.id, s.reason));
         }
-        for span in &plan.phases {
+        for found in &plan.phases {
             report.push(format!(
                 "phase {} lines {}..{} ({} us)",
-                span.name,
-                span.start_line + 1,
-                span.end_line + 1,
-                span.end_us - span.start_us
+                found.span.name,
+                found.start_line + 1,
+                found.end_line + 1,
+                found.span.end_us - found.span.start_us
             ));
         }
         insta::assert_snapshot!(format!("plan_{}", rel.replace('/', "_")), report.join("\n"));

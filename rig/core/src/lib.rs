@@ -6,11 +6,17 @@
 //!   switch, a console, a debug probe and an OTA transport.
 //! - [`counter`]: the delivered-bytes counter a transport updates and the cut trigger watches.
 //! - [`clock`]: the bench's monotonic clock.
+//! - [`cut`] and [`phase`]: the words of a cut (fault kind, point in a flash operation) and a
+//!   phase span, shared by campaign files, the simulated board, the engine and the journal.
 
 pub mod clock;
 pub mod counter;
+pub mod cut;
+pub mod phase;
 pub mod traits;
 
 pub use clock::BenchClock;
 pub use counter::DeliveryCounter;
+pub use cut::{fraction_text, FaultKind, OpPoint};
+pub use phase::PhaseSpan;
 pub use traits::*;

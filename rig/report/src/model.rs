@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use cutpoint_core::PhaseSpan;
+
 /// Verdict of one cut point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -217,13 +219,6 @@ pub struct ControlRun {
     pub console: Vec<LogLine>,
     /// Flash operations in the control run (simulated board).
     pub flash_ops: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhaseSpan {
-    pub name: String,
-    pub start_us: u64,
-    pub end_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,8 @@ use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 use serde::{Deserialize, Serialize};
 
+pub use cutpoint_core::{ConsoleLine, FaultKind, OpPoint};
+
 use crate::flash::{FlashOp, NorError, NorFlash, OpKind, TornReport};
 
 /// Time from reset to the first instruction of the bootloader.
@@ -53,40 +55,6 @@ impl Firmware {
             },
         }
     }
-}
-
-/// What kind of fault ends the power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// Supply cut: the operation in flight tears.
-    PowerCut,
-    /// Watchdog or pin reset: RAM is lost, the flash operation in flight completes.
-    Reset,
-    /// Slow brownout: flash operations silently do not happen, then the part resets.
-    Brownout,
-}
-
-impl FaultKind {
-    pub const fn name(self) -> &'static str {
-        match self {
-            FaultKind::PowerCut => "power-cut",
-            FaultKind::Reset => "reset",
-            FaultKind::Brownout => "brownout",
-        }
-    }
-}
-
-/// Where in a flash operation a cut lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OpPoint {
-    Before,
-    /// `ppm` millionths of the operation's duration in.
-    Inside {
-        ppm: u32,
-    },
-    After,
 }
 
 /// When the fault fires.
@@ -140,13 +108,6 @@ pub struct CutRecord {
     /// not in the run's journal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unstarted_op: Option<OpRecord>,
-}
-
-/// A timestamped console line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsoleLine {
-    pub t_us: u64,
-    pub text: String,
 }
 
 /// What one boot ended in.

@@ -4,6 +4,7 @@ use fut::layout::{Layout, Role};
 use fut::map::{FlashMap, Region};
 use serde::Serialize;
 
+use crate::board_name::Board;
 use crate::profile::FlashProfile;
 
 /// A simulated board: its flash part and where bootloader, slots and scratch live.
@@ -42,23 +43,15 @@ fn standard_layout(flash: &FlashProfile) -> Layout {
     }
 }
 
-const BUILTIN: &[&str] = &["nrf52840", "stm32l4", "w25q128"];
-
 impl BoardProfile {
     pub fn builtin_names() -> &'static [&'static str] {
-        BUILTIN
+        Board::NAMES
     }
 
     /// `nrf52840` (4 KiB pages, 4 B words), `stm32l4` (2 KiB pages, 8 B ECC double-words),
     /// `w25q128` (serial NOR, 256 B pages, 4 KiB sectors).
     pub fn builtin(name: &str) -> Option<BoardProfile> {
-        let flash = FlashProfile::builtin(name)?;
-        let layout = standard_layout(&flash);
-        Some(BoardProfile {
-            name: name.to_string(),
-            flash,
-            layout,
-        })
+        Board::from_name(name).map(Board::profile)
     }
 
     /// A board with the standard map over a custom flash part.

@@ -133,7 +133,7 @@ pub enum NorError {
 /// What became of the unit or sector in flight when power died.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CutOutcome {
+pub enum TornOutcome {
     /// The operation was refused (see the report's error); nothing changed.
     Rejected,
     /// Power died before the operation started; nothing changed.
@@ -158,26 +158,26 @@ pub enum CutOutcome {
     Late,
 }
 
-impl CutOutcome {
+impl TornOutcome {
     /// The word a report prints.
     pub fn as_str(&self) -> &'static str {
         match self {
-            CutOutcome::Rejected => "rejected",
-            CutOutcome::NotStarted => "not_started",
-            CutOutcome::Boundary => "boundary",
-            CutOutcome::Completed => "completed",
-            CutOutcome::None => "none",
-            CutOutcome::Some => "some",
-            CutOutcome::Most => "most",
-            CutOutcome::All => "all",
-            CutOutcome::Early => "early",
-            CutOutcome::Middle => "middle",
-            CutOutcome::Late => "late",
+            TornOutcome::Rejected => "rejected",
+            TornOutcome::NotStarted => "not_started",
+            TornOutcome::Boundary => "boundary",
+            TornOutcome::Completed => "completed",
+            TornOutcome::None => "none",
+            TornOutcome::Some => "some",
+            TornOutcome::Most => "most",
+            TornOutcome::All => "all",
+            TornOutcome::Early => "early",
+            TornOutcome::Middle => "middle",
+            TornOutcome::Late => "late",
         }
     }
 }
 
-impl fmt::Display for CutOutcome {
+impl fmt::Display for TornOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -205,7 +205,7 @@ pub struct TornReport {
     /// Units or sectors completed before the cut.
     pub steps_done: u64,
     pub in_flight: Option<InFlight>,
-    pub outcome: CutOutcome,
+    pub outcome: TornOutcome,
     /// Stored bits of the operation's range that differ from before it.
     pub bits_changed: u64,
     /// Weak bits the operation created.
@@ -228,7 +228,7 @@ impl TornReport {
             steps_total,
             steps_done: 0,
             in_flight: None,
-            outcome: CutOutcome::NotStarted,
+            outcome: TornOutcome::NotStarted,
             bits_changed: 0,
             weak_bits: 0,
             torn_granules: 0,
@@ -299,7 +299,7 @@ impl AnomalySummary {
 /// Outcome of tearing one unit or sector.
 #[derive(Clone, Copy, Debug)]
 struct Tear {
-    outcome: CutOutcome,
+    outcome: TornOutcome,
     weak_bits: u32,
     torn_granules: u32,
 }
@@ -531,7 +531,7 @@ impl NorFlash {
         let steps = self.step_count(op);
         let mut report = TornReport::new(op, elapsed_us, self.duration_us(op), steps);
         if let Err(error) = self.check(op) {
-            report.outcome = CutOutcome::Rejected;
+            report.outcome = TornOutcome::Rejected;
             report.error = Some(error);
             return report;
         }
@@ -544,7 +544,7 @@ impl NorFlash {
         if elapsed_us >= report.duration_us {
             report.weak_bits = self.apply_checked(op);
             report.steps_done = steps;
-            report.outcome = CutOutcome::Completed;
+            report.outcome = TornOutcome::Completed;
         } else {
             let mut rng = self.cut_rng(cut_seed, op.addr());
             self.cut_part_way(op, &mut report, &mut rng);
@@ -785,7 +785,7 @@ impl NorFlash {
         let done = report.elapsed_us / step_us;
         let into_step = report.elapsed_us % step_us;
         report.steps_done = done;
-        report.outcome = CutOutcome::Boundary;
+        report.outcome = TornOutcome::Boundary;
         match op {
             FlashOp::Program { addr, data } => {
                 self.access_count = self.access_count.wrapping_add(1);
@@ -950,7 +950,7 @@ impl NorFlash {
         self.count_programs(&range);
         if intended.is_empty() {
             return Tear {
-                outcome: CutOutcome::All,
+                outcome: TornOutcome::All,
                 weak_bits: 0,
                 torn_granules: 0,
             };
@@ -970,7 +970,7 @@ impl NorFlash {
         tear
     }
 
-    fn weaken_torn_bits(&mut self, outcome: CutOutcome, bits: &[Bit], rng: &mut ChaCha8Rng) -> Tear {
+    fn weaken_torn_bits(&mut self, outcome: TornOutcome, bits: &[Bit], rng: &mut ChaCha8Rng) -> Tear {
         let count = weak_count_for(outcome, rng).min(bits.len());
         let mut weak_bits = 0;
         for index in sample(rng, bits.len(), count) {
@@ -985,10 +985,10 @@ impl NorFlash {
 
     /// On ECC parts a partly programmed granule is torn; a fully programmed
     /// one is torn half of the time (check bits are written last).
-    fn tear_ecc_granules(&mut self, outcome: CutOutcome, bits: &[Bit], rng: &mut ChaCha8Rng) -> Tear {
+    fn tear_ecc_granules(&mut self, outcome: TornOutcome, bits: &[Bit], rng: &mut ChaCha8Rng) -> Tear {
         let torn = match outcome {
-            CutOutcome::Some | CutOutcome::Most => true,
-            CutOutcome::All => rng.gen_bool(0.5),
+            TornOutcome::Some | TornOutcome::Most => true,
+            TornOutcome::All => rng.gen_bool(0.5),
             _ => false,
         };
         let mut torn_granules = 0;
@@ -1027,17 +1027,17 @@ impl NorFlash {
         let range = self.geom.sector_range(sector);
         let (outcome, weak_bits) = if into_us * 3 < sector_us {
             let share = (3 * into_us) as f64 / sector_us as f64;
-            (CutOutcome::Early, self.preprogram_partly(&range, share, rng))
+            (TornOutcome::Early, self.preprogram_partly(&range, share, rng))
         } else if into_us * 3 < 2 * sector_us {
             let share = (3 * into_us - sector_us) as f64 / sector_us as f64;
-            (CutOutcome::Middle, self.erase_partly(&range, share, rng))
+            (TornOutcome::Middle, self.erase_partly(&range, share, rng))
         } else {
             self.erase_sector(sector);
             self.marginal.insert(sector);
-            (CutOutcome::Late, 0)
+            (TornOutcome::Late, 0)
         };
         let torn_granules = match outcome {
-            CutOutcome::Late => 0,
+            TornOutcome::Late => 0,
             _ if self.profile.ecc => self.tear_all_granules(&range),
             _ => 0,
         };
@@ -1345,37 +1345,37 @@ fn bits_differing(before: &[u8], after: &[u8]) -> u64 {
 
 /// Class of the unit in flight. Every class keeps at least 10% weight; cuts
 /// late in the unit lean towards `all`, early ones towards `none`.
-fn draw_program_outcome(rng: &mut ChaCha8Rng, fraction: f64) -> CutOutcome {
+fn draw_program_outcome(rng: &mut ChaCha8Rng, fraction: f64) -> TornOutcome {
     let fraction = fraction.clamp(0.0, 1.0);
     let none = 0.1 + 0.3 * (1.0 - fraction);
     let some = none + 0.25;
     let most = some + 0.25;
     let x: f64 = rng.gen();
     if x < none {
-        CutOutcome::None
+        TornOutcome::None
     } else if x < some {
-        CutOutcome::Some
+        TornOutcome::Some
     } else if x < most {
-        CutOutcome::Most
+        TornOutcome::Most
     } else {
-        CutOutcome::All
+        TornOutcome::All
     }
 }
 
 /// How many of `n >= 1` intended bits went, for a program outcome.
-fn cleared_count(outcome: CutOutcome, n: usize, rng: &mut ChaCha8Rng) -> usize {
+fn cleared_count(outcome: TornOutcome, n: usize, rng: &mut ChaCha8Rng) -> usize {
     match outcome {
-        CutOutcome::None => 0,
-        CutOutcome::Some => rng.gen_range(1..=(n / 2).max(1)),
-        CutOutcome::Most if n >= 2 => rng.gen_range((n / 2 + 1).min(n - 1)..=n - 1),
+        TornOutcome::None => 0,
+        TornOutcome::Some => rng.gen_range(1..=(n / 2).max(1)),
+        TornOutcome::Most if n >= 2 => rng.gen_range((n / 2 + 1).min(n - 1)..=n - 1),
         _ => n,
     }
 }
 
 /// Weak bits left by a torn program unit (non-ECC parts).
-fn weak_count_for(outcome: CutOutcome, rng: &mut ChaCha8Rng) -> usize {
+fn weak_count_for(outcome: TornOutcome, rng: &mut ChaCha8Rng) -> usize {
     match outcome {
-        CutOutcome::Some | CutOutcome::Most => rng.gen_range(1..=4),
+        TornOutcome::Some | TornOutcome::Most => rng.gen_range(1..=4),
         _ if rng.gen_ratio(1, 4) => 1,
         _ => 0,
     }
@@ -1501,9 +1501,9 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for n in 1..40 {
             for _ in 0..20 {
-                let some = cleared_count(CutOutcome::Some, n, &mut rng);
+                let some = cleared_count(TornOutcome::Some, n, &mut rng);
                 assert!((1..=n.div_ceil(2)).contains(&some));
-                let most = cleared_count(CutOutcome::Most, n, &mut rng);
+                let most = cleared_count(TornOutcome::Most, n, &mut rng);
                 assert!(most <= n && (n < 3 || (most > n / 2 && most < n)));
             }
         }

@@ -2,6 +2,7 @@
 //! an image builder with test-only keys, and a board that runs the firmware under test.
 
 pub mod board;
+pub mod board_name;
 pub mod board_profile;
 pub mod flash;
 pub mod imgtool;
@@ -9,7 +10,9 @@ pub mod profile;
 pub mod replay;
 pub mod scenario;
 
-pub use board::{CutAt, CutPlan, FaultKind, Firmware, OpPoint, RunEnd, RunLog, RunOptions, SimBoard, Update};
+pub use board::{CutAt, CutPlan, Firmware, RunEnd, RunLog, RunOptions, SimBoard, Update};
+pub use board_name::Board;
 pub use board_profile::BoardProfile;
-pub use flash::{AnomalySummary, CutOutcome, FlashOp, InFlight, NorError, NorFlash, OpKind, TornReport};
+pub use cutpoint_core::{ConsoleLine, FaultKind, OpPoint};
+pub use flash::{AnomalySummary, FlashOp, InFlight, NorError, NorFlash, OpKind, TornOutcome, TornReport};
 pub use profile::{FlashProfile, ProfileError};

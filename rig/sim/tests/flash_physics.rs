@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cutpoint_sim::flash::{CutOutcome, FlashOp, NorError, NorFlash, TornReport};
+use cutpoint_sim::flash::{FlashOp, NorError, NorFlash, TornOutcome, TornReport};
 use cutpoint_sim::profile::FlashProfile;
 use proptest::prelude::*;
 
@@ -75,7 +75,7 @@ fn with_marginal_sector(profile: FlashProfile, seed: u64) -> NorFlash {
     let mut flash = NorFlash::new(profile, seed);
     flash.load(0, &[0x00; SECTOR as usize]);
     let report = flash.apply_cut(&erase(0, SECTOR), 250, 0);
-    assert_eq!(report.outcome, CutOutcome::Late);
+    assert_eq!(report.outcome, TornOutcome::Late);
     flash
 }
 
@@ -186,7 +186,7 @@ fn degenerate_profiles_do_not_panic() {
     let op = program(0, &[0; 10]);
     assert_eq!(flash.duration_us(&op), 0);
     let report = flash.apply_cut(&op, 5, 1);
-    assert_eq!(report.outcome, CutOutcome::Completed);
+    assert_eq!(report.outcome, TornOutcome::Completed);
     assert!(flash.apply(&erase(0, 10)).is_ok());
     assert!(read_vec(&mut flash, 0, 10).is_ok());
 }
@@ -197,7 +197,7 @@ fn rejected_cut_changes_nothing() {
     flash.apply(&program(0, &[0; 8])).unwrap();
     let hash = flash.state_hash();
     let report = flash.apply_cut(&program(0, &[0; 8]), 10, 5);
-    assert_eq!(report.outcome, CutOutcome::Rejected);
+    assert_eq!(report.outcome, TornOutcome::Rejected);
     assert_eq!(report.error, Some(NorError::ProgramNotErased { addr: 0 }));
     assert_eq!(flash.state_hash(), hash);
 }
@@ -233,10 +233,10 @@ fn every_program_outcome_class_is_reachable_with_real_weight() {
             let (flash, report) = cut_word(7, cut_seed, elapsed);
             let cleared = 32 - ones(&flash.raw()[..4]);
             let expected = match report.outcome {
-                CutOutcome::None => 0..=0,
-                CutOutcome::Some => 1..=16,
-                CutOutcome::Most => 17..=31,
-                CutOutcome::All => 32..=32,
+                TornOutcome::None => 0..=0,
+                TornOutcome::Some => 1..=16,
+                TornOutcome::Most => 17..=31,
+                TornOutcome::All => 32..=32,
                 other => panic!("unexpected outcome {other}"),
             };
             assert!(expected.contains(&cleared), "{report}");
@@ -262,7 +262,7 @@ fn cut_program_finishes_earlier_units_and_leaves_later_ones() {
     assert!(raw[..32].iter().all(|&b| b == 0));
     assert!(raw[48..].iter().all(|&b| b == 0xFF));
     let at_boundary = NorFlash::new(serial(), 3).apply_cut(&program(0, &[0; 64]), 200, 9);
-    assert_eq!(at_boundary.outcome, CutOutcome::Boundary);
+    assert_eq!(at_boundary.outcome, TornOutcome::Boundary);
     assert_eq!(at_boundary.bits_changed, 2 * 16 * 8);
 }
 
@@ -349,10 +349,10 @@ fn ecc_program_outcomes_none_never_tear_and_some_most_always_do() {
         let mut flash = NorFlash::new(ecc(), 5);
         let report = flash.apply_cut(&program(0, &[0x00; 8]), 10, cut_seed);
         match report.outcome {
-            CutOutcome::None => assert!(!report.ecc_torn),
-            CutOutcome::Some | CutOutcome::Most => assert!(report.ecc_torn),
-            CutOutcome::All if report.ecc_torn => all_torn += 1,
-            CutOutcome::All => all_clean += 1,
+            TornOutcome::None => assert!(!report.ecc_torn),
+            TornOutcome::Some | TornOutcome::Most => assert!(report.ecc_torn),
+            TornOutcome::All if report.ecc_torn => all_torn += 1,
+            TornOutcome::All => all_clean += 1,
             other => panic!("unexpected {other}"),
         }
         assert_eq!(report.weak_bits, 0, "ECC parts tear granules instead");
@@ -371,7 +371,7 @@ fn patterned(profile: FlashProfile, seed: u64) -> (NorFlash, Vec<u8>) {
 fn early_erase_cut_adds_zeros_up_to_all_zeros() {
     let (mut flash, old) = patterned(mcu(), 2);
     let report = flash.apply_cut(&erase(0, SECTOR), 50, 1);
-    assert_eq!(report.outcome, CutOutcome::Early);
+    assert_eq!(report.outcome, TornOutcome::Early);
     let raw = &flash.raw()[..SECTOR as usize];
     assert!(raw.iter().zip(&old).all(|(&r, &o)| r & !o == 0), "only zeros added");
     assert!(ones(raw) < ones(&old) && ones(raw) > 0);
@@ -385,7 +385,7 @@ fn early_erase_cut_adds_zeros_up_to_all_zeros() {
 fn middle_erase_cut_mixes_old_and_erased_bits() {
     let (mut flash, old) = patterned(mcu(), 2);
     let report = flash.apply_cut(&erase(0, SECTOR), 150, 1);
-    assert_eq!(report.outcome, CutOutcome::Middle);
+    assert_eq!(report.outcome, TornOutcome::Middle);
     let raw = &flash.raw()[..SECTOR as usize];
     assert!(raw.iter().zip(&old).all(|(&r, &o)| r & o == o), "old ones stay ones");
     let raised: u32 = raw.iter().zip(&old).map(|(&r, &o)| (r & !o).count_ones()).sum();
@@ -400,7 +400,7 @@ fn middle_erase_cut_mixes_old_and_erased_bits() {
 fn late_erase_cut_reads_erased_but_leaves_the_sector_marginal() {
     let (mut flash, _) = patterned(mcu(), 2);
     let report = flash.apply_cut(&erase(0, SECTOR), 250, 1);
-    assert_eq!(report.outcome, CutOutcome::Late);
+    assert_eq!(report.outcome, TornOutcome::Late);
     assert!(flash.raw()[..SECTOR as usize].iter().all(|&b| b == 0xFF));
     assert_eq!(flash.anomalies().marginal_sectors, 1);
     flash.apply(&erase(0, SECTOR)).unwrap();
@@ -409,7 +409,7 @@ fn late_erase_cut_reads_erased_but_leaves_the_sector_marginal() {
 
 #[test]
 fn ecc_erase_cut_early_and_middle_are_uncorrectable_late_is_readable() {
-    for (elapsed, outcome) in [(50, CutOutcome::Early), (150, CutOutcome::Middle)] {
+    for (elapsed, outcome) in [(50, TornOutcome::Early), (150, TornOutcome::Middle)] {
         let (mut flash, _) = patterned(ecc(), 2);
         let report = flash.apply_cut(&erase(0, SECTOR), elapsed, 1);
         assert_eq!(report.outcome, outcome);
@@ -462,7 +462,7 @@ fn multi_sector_erase_cut_part_way_erases_in_ascending_order() {
     flash.load(0, &[0x00; 4 * SECTOR as usize]);
     let report = flash.apply_cut(&erase(0, 4 * SECTOR), 2 * 300 + 250, 3);
     assert_eq!((report.steps_done, report.steps_total), (2, 4));
-    assert_eq!(report.outcome, CutOutcome::Late);
+    assert_eq!(report.outcome, TornOutcome::Late);
     assert_eq!(report.in_flight.map(|u| u.addr), Some(2 * SECTOR));
     let raw = flash.raw();
     assert!(raw[..3 * SECTOR as usize].iter().all(|&b| b == 0xFF));
@@ -513,7 +513,7 @@ fn same_seed_and_calls_give_identical_flash_and_reads() {
 
 #[test]
 fn different_seeds_give_different_torn_outcomes() {
-    let outcomes = |flash_seed| -> Vec<(CutOutcome, Vec<u8>)> {
+    let outcomes = |flash_seed| -> Vec<(TornOutcome, Vec<u8>)> {
         (0..32)
             .map(|cut_seed| {
                 let (flash, report) = cut_word(flash_seed, cut_seed, 5);
@@ -573,7 +573,7 @@ fn load_sets_bytes_exactly_and_clears_anomalies_in_range() {
 fn report_prints_what_happened() {
     let (_, report) = (0..100)
         .map(|cut_seed| cut_word(7, cut_seed, 5))
-        .find(|(_, report)| report.outcome == CutOutcome::Some)
+        .find(|(_, report)| report.outcome == TornOutcome::Some)
         .expect("a some outcome");
     let text = report.to_string();
     assert!(text.starts_with("program 0x0+0x4 cut at 5/10 us: 0/1 done"), "{text}");
@@ -724,7 +724,7 @@ proptest! {
 
         let mut untouched = flash.clone();
         let report = untouched.apply_cut(op, 0, cut_seed);
-        prop_assert!(matches!(report.outcome, CutOutcome::NotStarted | CutOutcome::Rejected));
+        prop_assert!(matches!(report.outcome, TornOutcome::NotStarted | TornOutcome::Rejected));
         prop_assert_eq!(report.bits_changed, 0);
         prop_assert_eq!(untouched.raw(), flash.raw());
         prop_assert_eq!(untouched.state_hash(), flash.state_hash());
@@ -737,7 +737,7 @@ proptest! {
         let report = cut_late.apply_cut(op, duration + overshoot, cut_seed);
         prop_assert_eq!(result.clone().err(), report.error.clone());
         if result.is_ok() {
-            prop_assert_eq!(report.outcome, CutOutcome::Completed);
+            prop_assert_eq!(report.outcome, TornOutcome::Completed);
         }
         prop_assert_eq!(applied.raw(), cut_late.raw());
         prop_assert_eq!(applied.state_hash(), cut_late.state_hash());

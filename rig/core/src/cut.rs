@@ -1,0 +1,102 @@
+//! The words of a cut that campaign files, the simulated board and the engine share: what kind
+//! of fault ends the power, and where in a flash operation a cut lands.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of fault ends the power. Campaign files name it in `[run] fault`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Supply cut: the flash operation in flight tears.
+    PowerCut,
+    /// Watchdog or pin reset: RAM is lost, the flash operation in flight completes.
+    Reset,
+    /// Slow brownout: flash operations silently do not happen, then the part resets.
+    Brownout,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 3] = [FaultKind::PowerCut, FaultKind::Reset, FaultKind::Brownout];
+
+    /// The name campaign files and journals use (the serde spelling).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultKind::PowerCut => "power-cut",
+            FaultKind::Reset => "reset",
+            FaultKind::Brownout => "brownout",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where in a flash operation a cut lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpPoint {
+    /// Just before the operation starts.
+    Before,
+    /// `ppm` millionths of the operation's duration in.
+    Inside { ppm: u32 },
+    /// Just after it completes.
+    After,
+}
+
+impl OpPoint {
+    /// The spelling used in cut ids: `before`, `inside-0.50`, `after`.
+    pub fn id_part(self) -> String {
+        match self {
+            OpPoint::Before => "before".to_string(),
+            OpPoint::Inside { ppm } => format!("inside-{}", fraction_text(ppm)),
+            OpPoint::After => "after".to_string(),
+        }
+    }
+}
+
+/// A fraction in millionths written with at least two decimals: `0.50`, `0.10`, `0.125`.
+pub fn fraction_text(ppm: u32) -> String {
+    let whole = ppm / 1_000_000;
+    let frac = ppm % 1_000_000;
+    let mut digits = format!("{frac:06}");
+    while digits.len() > 2 && digits.ends_with('0') {
+        digits.pop();
+    }
+    format!("{whole}.{digits}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_print_with_two_decimals_or_more() {
+        assert_eq!(fraction_text(500_000), "0.50");
+        assert_eq!(fraction_text(100_000), "0.10");
+        assert_eq!(fraction_text(125_000), "0.125");
+        assert_eq!(fraction_text(0), "0.00");
+        assert_eq!(fraction_text(1_000_000), "1.00");
+        assert_eq!(fraction_text(1), "0.000001");
+    }
+
+    #[test]
+    fn op_points_spell_their_ids() {
+        assert_eq!(OpPoint::Before.id_part(), "before");
+        assert_eq!(OpPoint::Inside { ppm: 500_000 }.id_part(), "inside-0.50");
+        assert_eq!(OpPoint::After.id_part(), "after");
+    }
+
+    #[test]
+    fn fault_names_are_their_serde_spellings() {
+        for f in FaultKind::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+            assert_eq!(serde_json::from_str::<FaultKind>(&json).unwrap(), f);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The built-in simulated boards, by the names campaign files use.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::board_profile::BoardProfile;
+use crate::profile::FlashProfile;
+
+/// A built-in simulated board: `[target] board` of a campaign. It reads and writes as its
+/// [`Board::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Board {
+    /// nRF52840: 4 KiB pages, 4 B words.
+    Nrf52840,
+    /// STM32L4: 2 KiB pages, 8 B ECC double-words.
+    Stm32l4,
+    /// W25Q128 serial NOR: 256 B pages, 4 KiB sectors.
+    W25q128,
+}
+
+impl Board {
+    pub const ALL: [Board; 3] = [Board::Nrf52840, Board::Stm32l4, Board::W25q128];
+    /// The names of [`Board::ALL`], in order.
+    pub const NAMES: &'static [&'static str] = &["nrf52840", "stm32l4", "w25q128"];
+
+    pub const fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<Board> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The board's flash part.
+    pub fn flash(self) -> FlashProfile {
+        match self {
+            Board::Nrf52840 => FlashProfile::nrf52840(),
+            Board::Stm32l4 => FlashProfile::stm32l4(),
+            Board::W25q128 => FlashProfile::w25q128(),
+        }
+    }
+
+    /// The board: its flash part and its flash map.
+    pub fn profile(self) -> BoardProfile {
+        BoardProfile::with_flash(self.name(), self.flash())
+    }
+}
+
+impl fmt::Display for Board {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_serde_spellings_and_the_flash_parts_names() {
+        assert_eq!(Board::ALL.len(), Board::NAMES.len());
+        for b in Board::ALL {
+            let json = serde_json::to_string(&b).unwrap();
+            assert_eq!(json, format!("\"{}\"", b.name()));
+            assert_eq!(serde_json::from_str::<Board>(&json).unwrap(), b);
+            assert_eq!(Board::from_name(b.name()), Some(b));
+            assert_eq!(FlashProfile::builtin(b.name()), Some(b.flash()), "{b}");
+        }
+        assert_eq!(FlashProfile::builtin_names(), Board::NAMES);
+    }
+}
