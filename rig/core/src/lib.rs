@@ -6,11 +6,17 @@
 //!   switch, a console, a debug probe and an OTA transport.
 //! - [`counter`]: the delivered-bytes counter a transport updates and the cut trigger watches.
 //! - [`clock`]: the bench's monotonic clock.
+//! - [`cut_id`]: cut-point ids ([`CutId`]), built and read in one place.
+//! - [`journal`]: the closed vocabularies of the journal (fault kinds, where a cut landed on
+//!   its flash operation, slot validity, how a run ended) as enums that write today's strings.
 
 pub mod clock;
 pub mod counter;
+pub mod cut_id;
+pub mod journal;
 pub mod traits;
 
 pub use clock::BenchClock;
 pub use counter::DeliveryCounter;
+pub use cut_id::{Cut, CutId, CutIdError, CutIdRef};
 pub use traits::*;
