@@ -837,7 +837,7 @@ mod tests {
 
     fn point(aim: Aim, anchor: Option<Anchor>) -> CutPoint {
         CutPoint {
-            id: "swap/sector-3".into(),
+            id: "swap/sector-3".parse().unwrap(),
             phase: "swap".into(),
             offset: "sector-3".into(),
             repetition: 1,

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use cutpoint_core::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
+use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
@@ -111,14 +111,12 @@ impl WorkItem {
         let offset = if chain.len() == 1 {
             first.offset.clone()
         } else {
-            last.id
-                .split_once('/')
-                .map_or(last.offset.clone(), |(_, o)| o.to_string())
+            last.id.as_ref().after_first_phase().to_string()
         };
         Some(WorkItem {
             index,
             group,
-            id: last.id.clone(),
+            id: last.id.to_string(),
             phase: first.phase.clone(),
             offset,
             repetition: last.repetition,
@@ -184,7 +182,7 @@ impl Planning<'_> {
             return Ok(Vec::new());
         };
         let refs: Vec<&CutPoint> = chain.iter().collect();
-        let recovery = self.target.recovery_timeline(&last.id, &refs, self.rules)?;
+        let recovery = self.target.recovery_timeline(last.id.as_str(), &refs, self.rules)?;
         let lines = log_lines(&recovery.console);
         let rtl = Timeline {
             console: &lines,

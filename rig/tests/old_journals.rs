@@ -46,7 +46,11 @@ fn report_of_an_old_journal_writes_the_files_it_wrote_then() {
         assert_eq!(cli, want, "{name}: exit code and output");
 
         let journal = std::fs::read(journal_dir.join("results.jsonl")).unwrap();
-        assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), journal, "{name}: results.jsonl");
+        assert_eq!(
+            std::fs::read(out.join("results.jsonl")).unwrap(),
+            journal,
+            "{name}: results.jsonl"
+        );
         let mut written = files(&out);
         written.remove(Path::new("results.jsonl"));
         written.remove(Path::new(".lock"));
@@ -54,9 +58,15 @@ fn report_of_an_old_journal_writes_the_files_it_wrote_then() {
         expected.remove(Path::new("cli.txt"));
         assert_eq!(written, expected, "{name}: the files of the report");
         for file in &expected {
-            let got = std::fs::read_to_string(out.join(file)).unwrap().replace(out_text, "{OUT}");
+            let got = std::fs::read_to_string(out.join(file))
+                .unwrap()
+                .replace(out_text, "{OUT}");
             let want = std::fs::read_to_string(expected_dir.join(file)).unwrap();
-            assert!(got == want, "{name}/{}: differs from the report written then", file.display());
+            assert!(
+                got == want,
+                "{name}/{}: differs from the report written then",
+                file.display()
+            );
         }
     }
 }

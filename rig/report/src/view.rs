@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use cutpoint_core::CutIdRef;
+
 use crate::journal::Journal;
 use crate::model::{CutResult, JournalEnd, Landing, PlannedCut, Status};
 
@@ -136,6 +138,12 @@ pub struct PhaseBlock<'a> {
 }
 
 /// `rows` grouped by `key`, groups in the order their first row comes, with their counts.
+/// For a later cut of a chain, the id of the chain's first cut (the block the matrix shows it
+/// in); `None` for a single cut, and for an id this version cannot read (a row of its phase).
+pub(crate) fn chain_head(id: &str) -> Option<&str> {
+    CutIdRef::parse(id).ok()?.chain_head().map(CutIdRef::as_str)
+}
+
 fn grouped<'a, K: std::hash::Hash + Eq>(
     rows: Vec<CutRow<'a>>,
     key: impl Fn(&CutRow<'a>) -> K,
@@ -209,7 +217,7 @@ impl Journal {
     pub fn matrix_blocks(&self) -> Vec<MatrixBlock<'_>> {
         let mut blocks = Vec::new();
         for phase in self.phases() {
-            for (head, rows, counts) in grouped(phase.rows, |row| row.id.split_once('>').map(|(h, _)| h)) {
+            for (head, rows, counts) in grouped(phase.rows, |row| chain_head(row.id)) {
                 let title = match head {
                     None => phase.name.to_string(),
                     Some(h) => format!("{h} \u{203a}"),
