@@ -29,7 +29,7 @@ use cutpoint_bench::{
     RigError, RigErrorKind, RigResult, SharedSwitch, Trigger,
 };
 use cutpoint_campaign::{Aim, CutPoint, FileError, RestorePolicy, Role, StationFile};
-use cutpoint_report::{Landing, LogLine};
+use cutpoint_report::{FaultKind, Landing, LogLine};
 use fut::layout::Layout;
 use regex::Regex;
 
@@ -722,7 +722,7 @@ impl Bench {
                     let seen = rules.commit.as_ref().is_some_and(|m| m.seen_by(&before, rec.actual_us));
                     committed = Some(committed.unwrap_or(false) || seen);
                     landings.push(Landing {
-                        fault: "power-cut".to_string(),
+                        fault: FaultKind::PowerCut,
                         requested_us: Some(rec.requested_us.saturating_sub(t0)),
                         actual_us: rec.actual_us.saturating_sub(t0),
                         op: None,
@@ -734,7 +734,7 @@ impl Bench {
                 Wait::NotReached(lines) => {
                     let end = lines.last().map_or(0, |l| l.t_us);
                     landings.push(Landing {
-                        fault: "power-cut".to_string(),
+                        fault: FaultKind::PowerCut,
                         requested_us: None,
                         actual_us: end,
                         op: None,

@@ -11,7 +11,9 @@ use std::time::Instant;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
 use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
-use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
+use cutpoint_report::{
+    ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status,
+};
 
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, Tally};
@@ -515,7 +517,7 @@ pub fn run(
     if !follow {
         let end = JournalEnd {
             finished: now_rfc3339(),
-            how: "stopped: the control run did not update cleanly".into(),
+            how: EndReason::Stopped("the control run did not update cleanly".into()),
         };
         writer.append_end(&end).map_err(jerr)?;
         send(sink, RunEvent::Finished { end, tally })?;
@@ -551,10 +553,14 @@ pub fn run(
         }
         Ok(())
     })?;
-    let how = if cancelled { "cancelled" } else { "complete" };
+    let how = if cancelled {
+        EndReason::Cancelled
+    } else {
+        EndReason::Complete
+    };
     let end = JournalEnd {
         finished: now_rfc3339(),
-        how: how.to_string(),
+        how,
     };
     writer.append_end(&end).map_err(jerr)?;
     send(sink, RunEvent::Finished { end, tally })?;

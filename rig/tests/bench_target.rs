@@ -206,7 +206,7 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     );
     for c in &o.journal.cuts {
         let l = c.landing.as_ref().unwrap();
-        assert_eq!(l.fault, "power-cut");
+        assert_eq!(l.fault, cutpoint_report::FaultKind::PowerCut);
         // On a loaded machine a cut aimed at the very end of a short window can come too
         // late: the bench records that it never fired, and the cut is judged as it is.
         let Some(requested) = l.requested_us else {

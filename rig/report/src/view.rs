@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use cutpoint_core::CutIdRef;
 
 use crate::journal::Journal;
-use crate::model::{CutResult, JournalEnd, Landing, PlannedCut, Status};
+use crate::model::{CutResult, JournalEnd, Landing, OpRelation, PlannedCut, Status};
 
 /// How many cut points ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -246,10 +246,11 @@ pub fn describe_landing(landing: &Landing) -> String {
         text.push_str(&format!(" (requested {requested} µs)"));
     }
     if let Some(op) = &landing.op {
-        let relation = match landing.op_point.as_deref() {
-            Some("before") => "just before",
-            Some("after") => "just after",
-            _ => "during",
+        // An unknown relation (a newer journal's) reads as the default: inside.
+        let relation = match landing.op_point {
+            Some(OpRelation::Before) => "just before",
+            Some(OpRelation::After) => "just after",
+            Some(OpRelation::Inside | OpRelation::Other(_)) | None => "during",
         };
         text.push_str(&format!(" {relation} {op}"));
     }
@@ -268,7 +269,7 @@ pub fn not_run_reason(journal: &Journal) -> String {
 pub fn not_run_reason_of(end: Option<&JournalEnd>) -> String {
     match end {
         None => "not run: the campaign was interrupted".to_owned(),
-        Some(end) if end.how == "complete" => "not run".to_owned(),
+        Some(end) if end.how.is_complete() => "not run".to_owned(),
         Some(end) => format!("not run: campaign {}", end.how),
     }
 }

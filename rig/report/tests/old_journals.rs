@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use cutpoint_report::{read_journal, JournalRecord};
+use std::collections::BTreeSet;
+
+use cutpoint_report::{read_journal, EndReason, FaultKind, JournalRecord, OpRelation, SlotValidity};
 
 const JOURNALS: [&str; 6] = ["smoke", "chains", "resets", "brownouts", "stopped", "negative"];
 
@@ -44,4 +46,63 @@ fn old_journals_read_whole() {
         assert!(j.end.is_some(), "{name}");
         assert!(j.control.is_some(), "{name}");
     }
+}
+
+#[test]
+fn every_value_the_rig_wrote_is_a_known_one() {
+    let (mut faults, mut relations, mut validities, mut ends) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for name in JOURNALS {
+        for (_, record) in records(name) {
+            match record {
+                JournalRecord::Cut(cut) => {
+                    for landing in cut.landing.iter().chain(&cut.later_landings) {
+                        faults.push(landing.fault.clone());
+                        relations.extend(landing.op_point.clone());
+                    }
+                    validities.extend(cut.slots.into_iter().map(|s| s.validity));
+                }
+                JournalRecord::End(end) => ends.push(end.how),
+                _ => {}
+            }
+        }
+    }
+    let names = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+    let faults: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            assert!(!matches!(f, FaultKind::Other(_)), "{f}");
+            f.to_string()
+        })
+        .collect();
+    assert_eq!(
+        names(&faults),
+        ["brownout", "power-cut", "reset"].map(String::from).into()
+    );
+    let relations: Vec<String> = relations
+        .iter()
+        .map(|r| {
+            assert!(!matches!(r, OpRelation::Other(_)), "{r}");
+            r.to_string()
+        })
+        .collect();
+    assert_eq!(
+        names(&relations),
+        ["after", "before", "inside"].map(String::from).into()
+    );
+    let validities: Vec<String> = validities
+        .iter()
+        .map(|v| {
+            assert!(!matches!(v, SlotValidity::Other(_)), "{v}");
+            v.to_string()
+        })
+        .collect();
+    assert_eq!(
+        names(&validities),
+        ["bad-tlv", "hash-mismatch", "no-header", "valid"]
+            .map(String::from)
+            .into()
+    );
+    assert!(ends.contains(&EndReason::Complete));
+    assert!(ends.contains(&EndReason::Stopped("the control run did not update cleanly".into())));
+    assert!(ends.iter().all(|e| !matches!(e, EndReason::Other(_))), "{ends:?}");
 }

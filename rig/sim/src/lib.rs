@@ -5,6 +5,7 @@ pub mod board;
 pub mod board_profile;
 pub mod flash;
 pub mod imgtool;
+mod journal_terms;
 pub mod profile;
 pub mod replay;
 pub mod scenario;
