@@ -96,7 +96,7 @@ pub fn plan_from_report(
                 None => heads.push((seq.to_string(), p.phase.clone(), 1)),
             },
             None => items.push(PlanItem {
-                id: p.id.clone(),
+                id: p.id.to_string(),
                 phase: p.phase.clone(),
             }),
         }
@@ -133,7 +133,7 @@ pub fn offline_partition(plan: &OfflinePlan, partition: Option<(u32, u32)>) -> O
             .enumerate()
             .filter(|(i, _)| in_partition(*i, partition))
             .map(|(_, p)| PlanItem {
-                id: p.id.clone(),
+                id: p.id.to_string(),
                 phase: p.phase.clone(),
             })
             .collect(),

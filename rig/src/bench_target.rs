@@ -29,7 +29,7 @@ use cutpoint_bench::{
     RigErrorKind, RigResult, SharedSwitch, Trigger, TriggerPlan,
 };
 use cutpoint_campaign::{Aim, CutPoint, FileError, Markers, RestorePolicy, Role, StationFile};
-use cutpoint_report::{Landing, LogLine};
+use cutpoint_report::{Landing, LogLine, RecordedFault};
 use fut::layout::Layout;
 use regex::Regex;
 
@@ -710,7 +710,7 @@ impl Bench {
                     let seen = rules.commit.as_ref().is_some_and(|m| m.seen_by(&before, rec.actual_us));
                     committed = Some(committed.unwrap_or(false) || seen);
                     landings.push(Landing {
-                        fault: "power-cut".to_string(),
+                        fault: RecordedFault::PowerCut,
                         requested_us: Some(rec.requested_us.saturating_sub(t0)),
                         actual_us: rec.actual_us.saturating_sub(t0),
                         op: None,
@@ -722,7 +722,7 @@ impl Bench {
                 Wait::NotReached(lines) => {
                     let end = lines.last().map_or(0, |l| l.t_us);
                     landings.push(Landing {
-                        fault: "power-cut".to_string(),
+                        fault: RecordedFault::PowerCut,
                         requested_us: None,
                         actual_us: end,
                         op: None,
@@ -825,7 +825,7 @@ mod tests {
 
     fn point(aim: Aim, anchor: Option<Anchor>) -> CutPoint {
         CutPoint {
-            id: "swap/sector-3".into(),
+            id: "swap/sector-3".parse().unwrap(),
             phase: "swap".into(),
             offset: "sector-3".into(),
             repetition: 1,

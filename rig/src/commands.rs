@@ -68,9 +68,7 @@ fn timestamp() -> String {
 
 /// Whether a journal's run finished: it has an end record that says it completed.
 fn finished(j: &cutpoint_report::journal::Journal) -> bool {
-    j.end
-        .as_ref()
-        .is_some_and(|e| e.how == "complete" || e.how.starts_with("stopped"))
+    j.end.as_ref().is_some_and(|e| e.how.is_finished())
 }
 
 /// The default report directory's name: `<campaign>-<time>`, and `-part<k>of<n>` for a

@@ -11,7 +11,7 @@ use std::time::Instant;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
 use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
-use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
+use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
 
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, Tally};
@@ -111,14 +111,12 @@ impl WorkItem {
         let offset = if chain.len() == 1 {
             first.offset.clone()
         } else {
-            last.id
-                .split_once('/')
-                .map_or(last.offset.clone(), |(_, o)| o.to_string())
+            last.id.as_ref().after_first_phase().to_string()
         };
         Some(WorkItem {
             index,
             group,
-            id: last.id.clone(),
+            id: last.id.to_string(),
             phase: first.phase.clone(),
             offset,
             repetition: last.repetition,
@@ -184,7 +182,7 @@ impl Planning<'_> {
             return Ok(Vec::new());
         };
         let refs: Vec<&CutPoint> = chain.iter().collect();
-        let recovery = self.target.recovery_timeline(&last.id, &refs, self.rules)?;
+        let recovery = self.target.recovery_timeline(last.id.as_str(), &refs, self.rules)?;
         let lines = log_lines(&recovery.console);
         let rtl = Timeline {
             console: &lines,
@@ -509,7 +507,7 @@ pub fn run(
     if !follow {
         let end = JournalEnd {
             finished: now_rfc3339(),
-            how: "stopped: the control run did not update cleanly".into(),
+            how: EndReason::Stopped("the control run did not update cleanly".into()),
         };
         writer.append_end(&end).map_err(jerr)?;
         send(sink, RunEvent::Finished { end, tally })?;
@@ -545,10 +543,14 @@ pub fn run(
         }
         Ok(())
     })?;
-    let how = if cancelled { "cancelled" } else { "complete" };
+    let how = if cancelled {
+        EndReason::Cancelled
+    } else {
+        EndReason::Complete
+    };
     let end = JournalEnd {
         finished: now_rfc3339(),
-        how: how.to_string(),
+        how,
     };
     writer.append_end(&end).map_err(jerr)?;
     send(sink, RunEvent::Finished { end, tally })?;

@@ -311,7 +311,7 @@ fn slot_states(report: &FlashReport) -> Vec<SlotState> {
             slot,
             version,
             hash,
-            validity,
+            validity: validity.into(),
             trailer,
         })
         .collect()
@@ -494,7 +494,7 @@ mod tests {
             v.warnings,
             ["signature of the running image not checked by the rig: not verified (RSA-2048 is not supported by cutpoint)"]
         );
-        assert_eq!(v.slots[0].validity, "unverified");
+        assert_eq!(v.slots[0].validity, cutpoint_report::SlotValidity::Unverified);
 
         // Its hash is still checked.
         dump[at + 0x300] ^= 1;

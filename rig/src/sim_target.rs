@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use cutpoint_campaign::{Aim, CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
-use cutpoint_report::{Landing, LogLine};
+use cutpoint_report::{Landing, LogLine, OpRelation};
 
 use crate::state_cache::StateCache;
 use cutpoint_sim::board::CryptoEngine;
@@ -248,17 +248,15 @@ fn describe_op(r: &OpRecord) -> String {
 }
 
 /// Where on its operation a cut fell.
-fn op_point(record: &CutRecord) -> &'static str {
+fn op_point(record: &CutRecord) -> OpRelation {
     match record.requested {
         CutAt::Op {
-            point: OpPoint::Before, ..
-        } => "before",
-        CutAt::Op {
-            point: OpPoint::After, ..
-        } => "after",
+            point: point @ (OpPoint::Before | OpPoint::After),
+            ..
+        } => point.into(),
         // A watchdog reset lets the operation in flight finish first.
-        _ if record.kind == FaultKind::Reset => "after",
-        _ => "inside",
+        _ if record.kind == FaultKind::Reset => OpRelation::After,
+        _ => OpRelation::Inside,
     }
 }
 
@@ -275,11 +273,11 @@ fn landing(record: &CutRecord, ops: &[OpRecord]) -> Landing {
         .and_then(|i| ops.get(i as usize))
         .or(record.unstarted_op.as_ref());
     Landing {
-        fault: record.kind.name().to_string(),
+        fault: record.kind.into(),
         requested_us: requested_us(&record.requested),
         actual_us: record.actual_us,
         op: op.map(describe_op),
-        op_point: op.map(|_| op_point(record).to_string()),
+        op_point: op.map(|_| op_point(record)),
         torn: record.torn.as_ref().map(|t| t.to_string()),
     }
 }
@@ -288,7 +286,7 @@ fn live_landing(log: &RunLog, plan: &CutPlan) -> Landing {
     match &log.cut {
         Some(record) => landing(record, &log.ops),
         None => Landing {
-            fault: plan.kind.name().to_string(),
+            fault: plan.kind.into(),
             requested_us: requested_us(&plan.at),
             actual_us: log.duration_us,
             op: None,

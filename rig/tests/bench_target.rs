@@ -223,7 +223,7 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     );
     for c in &o.journal.cuts {
         let l = c.landing.as_ref().unwrap();
-        assert_eq!(l.fault, "power-cut");
+        assert_eq!(l.fault, cutpoint_report::RecordedFault::PowerCut);
         // On a loaded machine a cut aimed at the very end of a short window can come too
         // late: the bench records that it never fired, and the cut is judged as it is.
         let Some(requested) = l.requested_us else {
@@ -654,9 +654,15 @@ download_restart = '^\[ota\] fetching from zero'
     // its first boot, time enough for the trigger.
     let (a, b) = (
         bench_on(STATION, &ours, Variant::Reference, Mode::SWAP_SCRATCH, false, 1),
-        bench_with(STATION, &theirs, Variant::Reference, Mode::SWAP_SCRATCH, false, 1, |c| {
-            Box::new(Reworded(c))
-        }),
+        bench_with(
+            STATION,
+            &theirs,
+            Variant::Reference,
+            Mode::SWAP_SCRATCH,
+            false,
+            1,
+            |c| Box::new(Reworded(c)),
+        ),
     );
     assert_eq!(b.campaign.markers.rejected.source, r"^\[ota\] update refused");
     let (a, b) = (run(&a), run(&b));

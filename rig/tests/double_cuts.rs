@@ -284,7 +284,10 @@ fn partitions_keep_each_first_cut_with_its_chains() {
     let mut all: Vec<String> = whole.lines().map(str::to_string).collect();
     all.sort();
     assert_eq!(union, all, "the partitions are disjoint and cover the plan");
-    let head = |id: &str| id.split_once('>').map(|(h, _)| h.to_string());
+    let head = |id: &str| {
+        let id = cutpoint_core::CutIdRef::parse(id).unwrap();
+        id.chain_head().map(|h| h.to_string())
+    };
     for (k, part) in parts.iter().enumerate() {
         for id in part {
             if let Some(h) = head(id) {

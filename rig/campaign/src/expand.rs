@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use cutpoint_core::{Cut, CutId, CutIdError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -87,9 +88,10 @@ pub struct SecondSpec {
 pub struct CutPoint {
     /// Stable, unique, readable: `swap/sector-12+0.50`, `download/byte-81920#2`,
     /// `swap-twice:swap/sector-9`, `swap-twice:swap/sector-9>swap/random-01`.
-    pub id: String,
+    pub id: CutId,
+    /// The phase of the id's last cut.
     pub phase: String,
-    /// The offset part of the id (`sector-12+0.50`).
+    /// The offset of the id's last cut (`sector-12+0.50`).
     pub offset: String,
     /// 1-based.
     pub repetition: u32,
@@ -147,15 +149,15 @@ impl CutPoint {
 
     /// The sequence this point belongs to (head or second cut), if any.
     pub fn sequence(&self) -> Option<&str> {
-        let head = self.id.split(['/', '>']).next().unwrap_or("");
-        head.split_once(':').map(|(s, _)| s)
+        self.id.sequence()
     }
 }
 
 /// An offset that produced no cut point, and why: `plan` reports these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
-    /// The id the point would have had (without repetition suffix).
+    /// The id the point would have had (without repetition suffix; `*` for a kind of offset
+    /// that gave nothing, e.g. `swap/random-*`).
     pub id: String,
     pub phase: String,
     pub reason: String,
@@ -190,13 +192,16 @@ pub enum ExpandError {
     /// `every_op` on a timeline without the flash-operation journal.
     NoOps { phase: String },
     /// [`expand_second`] was given a point that heads no sequence.
-    NotASequence { id: String },
+    NotASequence { id: CutId },
     /// The campaign has no such sequence or phase (a point from another campaign).
     Unknown { what: String },
     /// Two cut points got the same id (a progress pattern numbering two markers alike).
-    DuplicateId { id: String },
+    DuplicateId { id: CutId },
     /// The plan would exceed [`MAX_POINTS`] cut points.
     TooMany { phase: String },
+    /// A cut point's id would not read back (a phase or sequence name the campaign loader did
+    /// not check).
+    BadId(CutIdError),
 }
 
 /// The most cut points one plan may hold.
@@ -236,6 +241,7 @@ impl fmt::Display for ExpandError {
                 f,
                 "phase \"{phase}\" would take the plan past {MAX_POINTS} cut points; use a larger step or fewer points"
             ),
+            ExpandError::BadId(e) => write!(f, "cannot name a cut point: {e}"),
             ExpandError::DuplicateId { id } => write!(
                 f,
                 "two cut points would share the id \"{id}\"; give the progress pattern a group n that numbers markers uniquely"
@@ -305,7 +311,7 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             tl,
             phase,
             found: span,
-            prefix: String::new(),
+            prefix: IdPrefix::None,
             rng_key: phase.name.clone(),
         };
         let raw = ex.points(&phase.offsets, &mut skipped)?;
@@ -325,7 +331,7 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
             tl,
             phase,
             found: span,
-            prefix: format!("{}:", seq.name),
+            prefix: IdPrefix::Sequence(&seq.name),
             rng_key: format!("{}:{}", seq.name, phase.name),
         };
         let raw = ex.points(&seq.first.offsets, &mut skipped)?;
@@ -381,7 +387,7 @@ pub fn expand_second_plan(campaign: &Campaign, first: &CutPoint, recovery: &Time
         tl: recovery,
         phase,
         found: &span,
-        prefix: format!("{}>", first.id),
+        prefix: IdPrefix::After(&first.id),
         rng_key: format!("{}>{}", first.id, phase.name),
     };
     let mut skipped = Vec::new();
@@ -392,7 +398,7 @@ pub fn expand_second_plan(campaign: &Campaign, first: &CutPoint, recovery: &Time
         stage: spec.stage + 1,
     });
     let mut points = Vec::new();
-    ex.materialize_once(raw, first.repetition, next, &mut points);
+    ex.materialize_once(raw, first.repetition, next, &mut points)?;
     check_unique(&points)?;
     Ok(Plan {
         phases: vec![span],
@@ -412,11 +418,11 @@ fn check_unique(points: &[CutPoint]) -> Result<(), ExpandError> {
 }
 
 /// The seed of one cut: the first 8 bytes of SHA-256 over the campaign seed and the id.
-pub fn cut_seed(campaign_seed: u64, id: &str) -> u64 {
+pub fn cut_seed(campaign_seed: u64, id: &CutId) -> u64 {
     let mut h = Sha256::new();
     h.update(b"cutpoint cut seed\0");
     h.update(campaign_seed.to_le_bytes());
-    h.update(id.as_bytes());
+    h.update(id.as_str().as_bytes());
     let d = h.finalize();
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
@@ -492,24 +498,49 @@ struct RawPoint {
     anchor: Option<Anchor>,
 }
 
+/// What comes before `phase/offset` in the ids an expander makes.
+#[derive(Clone, Copy)]
+enum IdPrefix<'x> {
+    /// A single cut: `phase/offset`.
+    None,
+    /// A sequence's first cut: `sequence:phase/offset`.
+    Sequence(&'x str),
+    /// A later cut of a chain: `first-id>phase/offset`.
+    After(&'x CutId),
+}
+
 struct Expander<'x, 'a> {
     campaign: &'x Campaign,
     tl: &'x Timeline<'a>,
     phase: &'x Phase,
     found: &'x FoundPhase,
-    /// Put before `phase/offset` in ids.
-    prefix: String,
+    prefix: IdPrefix<'x>,
     /// Keys the RNG of random offsets.
     rng_key: String,
 }
 
 impl Expander<'_, '_> {
-    fn skip(&self, skipped: &mut Vec<Skipped>, offset: &str, reason: String) {
+    /// The id of the cut at `offset` of this expander's phase.
+    fn id(&self, offset: &str, repetition: Option<u32>) -> Result<CutId, ExpandError> {
+        let cut = Cut {
+            phase: &self.phase.name,
+            offset,
+        };
+        match self.prefix {
+            IdPrefix::None => CutId::new(None, cut, repetition),
+            IdPrefix::Sequence(name) => CutId::new(Some(name), cut, repetition),
+            IdPrefix::After(first) => first.then(cut),
+        }
+        .map_err(ExpandError::BadId)
+    }
+
+    fn skip(&self, skipped: &mut Vec<Skipped>, offset: &str, reason: String) -> Result<(), ExpandError> {
         skipped.push(Skipped {
-            id: format!("{}{}/{}", self.prefix, self.phase.name, offset),
+            id: self.id(offset, None)?.into_string(),
             phase: self.phase.name.clone(),
             reason,
         });
+        Ok(())
     }
 
     /// An anchor on console line `line`, which matches `pattern`.
@@ -564,7 +595,7 @@ impl Expander<'_, '_> {
                             "{d} {unit} is past the phase's end ({} µs after its start)",
                             span.end_us.saturating_sub(span.start_us)
                         ),
-                    );
+                    )?;
                     continue;
                 }
                 out.push(RawPoint {
@@ -576,7 +607,7 @@ impl Expander<'_, '_> {
         }
 
         if let (Some(sec), Some(progress)) = (&offsets.sectors, &phase.progress) {
-            self.sectors(sec.every, sec.fraction_ppm, progress, &mut out, skipped);
+            self.sectors(sec.every, sec.fraction_ppm, progress, &mut out, skipped)?;
         }
 
         if offsets.random > 0 {
@@ -585,7 +616,7 @@ impl Expander<'_, '_> {
                     skipped,
                     "random-*",
                     "the phase lasts 0 µs: there is no interval to draw from".to_string(),
-                );
+                )?;
             } else {
                 let mut rng = random_rng(self.campaign.run.seed, &self.rng_key);
                 let mut instants: Vec<u64> = (0..offsets.random)
@@ -630,7 +661,7 @@ impl Expander<'_, '_> {
                     None => "no flash operation starts inside the phase".to_string(),
                     Some(want) => format!("no flash operation that starts inside the phase touches {want}"),
                 };
-                self.skip(skipped, "op-*", reason);
+                self.skip(skipped, "op-*", reason)?;
             }
         }
         Ok(out)
@@ -655,7 +686,7 @@ impl Expander<'_, '_> {
             anchor: None,
         }));
         for (offset, reason) in skips {
-            self.skip(skipped, &offset, reason);
+            self.skip(skipped, &offset, reason)?;
         }
         Ok(())
     }
@@ -667,7 +698,7 @@ impl Expander<'_, '_> {
         progress: &Pattern,
         out: &mut Vec<RawPoint>,
         skipped: &mut Vec<Skipped>,
-    ) {
+    ) -> Result<(), ExpandError> {
         let (span, start_line, end_line) = (&self.found.span, self.found.start_line, self.found.end_line);
         let console = self.tl.console;
         let every = every.max(1) as usize;
@@ -690,8 +721,8 @@ impl Expander<'_, '_> {
                     "no console line inside the phase matches its progress '{}'",
                     progress.source
                 ),
-            );
-            return;
+            )?;
+            return Ok(());
         }
         let times: Vec<u64> = markers.iter().map(|(line, _)| console[*line].0).collect();
         for (ordinal, (line, label)) in markers.into_iter().enumerate() {
@@ -732,7 +763,7 @@ impl Expander<'_, '_> {
                                 &offset,
                                 "no flash operation starts between this marker and the next one (or the phase's end)"
                                     .to_string(),
-                            ),
+                            )?,
                         },
                         None => {
                             // Without the journal, the fraction is of the time to the next line.
@@ -751,6 +782,7 @@ impl Expander<'_, '_> {
                 }
             }
         }
+        Ok(())
     }
 
     fn materialize(
@@ -765,8 +797,7 @@ impl Expander<'_, '_> {
         }
         for p in raw {
             for r in 1..=reps {
-                let suffix = if reps > 1 { format!("#{r}") } else { String::new() };
-                let id = format!("{}{}/{}{}", self.prefix, self.phase.name, p.offset, suffix);
+                let id = self.id(&p.offset, (reps > 1).then_some(r))?;
                 out.push(CutPoint {
                     seed: cut_seed(self.campaign.run.seed, &id),
                     id,
@@ -782,9 +813,15 @@ impl Expander<'_, '_> {
         Ok(())
     }
 
-    fn materialize_once(&self, raw: Vec<RawPoint>, repetition: u32, then: Option<SecondSpec>, out: &mut Vec<CutPoint>) {
+    fn materialize_once(
+        &self,
+        raw: Vec<RawPoint>,
+        repetition: u32,
+        then: Option<SecondSpec>,
+        out: &mut Vec<CutPoint>,
+    ) -> Result<(), ExpandError> {
         for p in raw {
-            let id = format!("{}{}/{}", self.prefix, self.phase.name, p.offset);
+            let id = self.id(&p.offset, None)?;
             out.push(CutPoint {
                 seed: cut_seed(self.campaign.run.seed, &id),
                 id,
@@ -796,5 +833,6 @@ impl Expander<'_, '_> {
                 then: then.clone(),
             });
         }
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! and what does. On a bench the control run needs the hardware; this is what `cutpoint plan`
 //! can say from a laptop.
 
+use cutpoint_core::{Cut, CutId};
 use serde::Serialize;
 
 use crate::expand::byte_counts;
@@ -10,7 +11,7 @@ use crate::model::{Campaign, Offsets};
 /// A cut point whose id is known before any run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OfflinePoint {
-    pub id: String,
+    pub id: CutId,
     pub phase: String,
     /// When the control run may still leave it out, when (`ms-900` past a shorter phase).
     pub unless: Option<String>,
@@ -51,8 +52,8 @@ pub fn plan_offline(campaign: &Campaign, update_size: u64) -> OfflinePlan {
         skipped: Vec::new(),
     };
     for phase in &campaign.phases {
-        let offsets = phase_offsets(&phase.name, &phase.offsets, update_size, &mut plan);
-        push_points(campaign, "", &phase.name, offsets, &mut plan.points);
+        let offsets = phase_offsets(None, &phase.name, &phase.offsets, update_size, &mut plan);
+        push_points(campaign, None, &phase.name, offsets, &mut plan);
     }
     for seq in &campaign.sequences {
         let prefix = format!("{}:", seq.name);
@@ -61,21 +62,22 @@ pub fn plan_offline(campaign: &Campaign, update_size: u64) -> OfflinePlan {
             pending: Vec::new(),
             skipped: Vec::new(),
         };
-        let offsets = phase_offsets(&seq.first.phase, &seq.first.offsets, update_size, &mut first);
-        let mut heads = Vec::new();
-        push_points(campaign, &prefix, &seq.first.phase, offsets, &mut heads);
+        let offsets = phase_offsets(
+            Some(&seq.name),
+            &seq.first.phase,
+            &seq.first.offsets,
+            update_size,
+            &mut first,
+        );
+        push_points(campaign, Some(&seq.name), &seq.first.phase, offsets, &mut first);
+        let heads = first.points;
         for p in first.pending {
             plan.pending.push(Pending {
                 what: format!("{prefix}{}", p.what),
                 ..p
             });
         }
-        plan.skipped.extend(
-            first
-                .skipped
-                .into_iter()
-                .map(|(id, why)| (format!("{prefix}{id}"), why)),
-        );
+        plan.skipped.extend(first.skipped);
         let then: Vec<String> = seq.then.iter().map(|t| t.phase.clone()).collect();
         let heads_text = match heads.len() {
             0 => "its first cuts".to_string(),
@@ -96,7 +98,13 @@ pub fn plan_offline(campaign: &Campaign, update_size: u64) -> OfflinePlan {
 
 /// The offsets of one phase known now (`offset`, unless), in the expansion's order; the others
 /// go to `plan.pending`, and the byte counts past the update to `plan.skipped`.
-fn phase_offsets(phase: &str, o: &Offsets, update_size: u64, plan: &mut OfflinePlan) -> Vec<(String, Option<String>)> {
+fn phase_offsets(
+    sequence: Option<&str>,
+    phase: &str,
+    o: &Offsets,
+    update_size: u64,
+    plan: &mut OfflinePlan,
+) -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = o.fixed.iter().map(|f| (f.name().to_string(), None)).collect();
     if let Some(b) = &o.bytes {
         match byte_counts(b, update_size) {
@@ -105,7 +113,7 @@ fn phase_offsets(phase: &str, o: &Offsets, update_size: u64, plan: &mut OfflineP
                 plan.skipped.extend(
                     skips
                         .into_iter()
-                        .map(|(offset, why)| (format!("{phase}/{offset}"), why)),
+                        .map(|(offset, why)| (id_text(sequence, phase, &offset), why)),
                 );
             }
             None => plan.pending.push(Pending {
@@ -151,22 +159,35 @@ fn phase_offsets(phase: &str, o: &Offsets, update_size: u64, plan: &mut OfflineP
     out
 }
 
+/// The ids of `offsets` in `plan.points`; an id that would not read back (a name the campaign
+/// loader did not check) goes to `plan.skipped` with why.
 fn push_points(
     campaign: &Campaign,
-    prefix: &str,
+    sequence: Option<&str>,
     phase: &str,
     offsets: Vec<(String, Option<String>)>,
-    out: &mut Vec<OfflinePoint>,
+    plan: &mut OfflinePlan,
 ) {
     let reps = campaign.run.repetitions.max(1);
     for (offset, unless) in offsets {
         for r in 1..=reps {
-            let suffix = if reps > 1 { format!("#{r}") } else { String::new() };
-            out.push(OfflinePoint {
-                id: format!("{prefix}{phase}/{offset}{suffix}"),
-                phase: phase.to_string(),
-                unless: unless.clone(),
-            });
+            match CutId::new(sequence, Cut { phase, offset: &offset }, (reps > 1).then_some(r)) {
+                Ok(id) => plan.points.push(OfflinePoint {
+                    id,
+                    phase: phase.to_string(),
+                    unless: unless.clone(),
+                }),
+                Err(e) => {
+                    let why = e.to_string();
+                    plan.skipped.push((e.id, why));
+                }
+            }
         }
     }
+}
+
+/// The id an offset that gives no cut point would have had.
+fn id_text(sequence: Option<&str>, phase: &str, offset: &str) -> String {
+    // An unreadable id is still the text to show: the error carries it.
+    CutId::new(sequence, Cut { phase, offset }, None).map_or_else(|e| e.id, CutId::into_string)
 }

@@ -704,7 +704,7 @@ fn summaries_count_per_phase_and_kind() {
 fn numbered(n: usize) -> Vec<CutPoint> {
     (0..n)
         .map(|i| CutPoint {
-            id: format!("p/{i}"),
+            id: format!("p/{i}").parse().unwrap(),
             phase: "p".to_string(),
             offset: i.to_string(),
             repetition: 1,

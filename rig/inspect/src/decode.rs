@@ -664,7 +664,7 @@ pub struct FlashReport {
 }
 
 /// `(slot name, version, first 4 bytes of the SHA-256 TLV, validity, trailer summary)`.
-pub type SlotSummary = (String, Option<String>, Option<String>, String, String);
+pub type SlotSummary = (String, Option<String>, Option<String>, Validity, String);
 
 impl FlashReport {
     /// One tuple per slot, in the shape of the rig's slot states.
@@ -677,7 +677,7 @@ impl FlashReport {
                     s.name.clone(),
                     image.and_then(|i| i.version()).map(str::to_string),
                     image.and_then(|i| i.short_hash()).map(str::to_string),
-                    image.map_or(Validity::OutsideDump, |i| i.validity).name().to_string(),
+                    image.map_or(Validity::OutsideDump, |i| i.validity),
                     s.trailer
                         .as_ref()
                         .map_or_else(|| "absent".to_string(), TrailerReport::summary),

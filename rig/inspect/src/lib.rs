@@ -7,6 +7,7 @@
 //! absent.
 
 pub mod decode;
+mod journal_terms;
 pub mod otadata;
 pub mod render;
 pub mod scheme;

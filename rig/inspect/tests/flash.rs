@@ -78,7 +78,7 @@ fn after_an_update_the_primary_holds_the_new_image_confirmed() {
     assert_eq!(sums[0].0, "primary");
     assert_eq!(sums[0].1.as_deref(), Some("2.0.0+0"));
     assert_eq!(sums[0].2.as_deref(), img_short(&scenario().new_image).as_deref());
-    assert_eq!(sums[0].3, "valid");
+    assert_eq!(sums[0].3, Validity::Valid);
     assert_eq!(sums[0].4, "magic=good image_ok=set copy_done=set swap=test");
     assert_eq!(sums[1].1.as_deref(), Some("1.0.0+0"));
     assert_eq!(sums[1].4, "magic=unset image_ok=unset copy_done=unset swap=unset");
@@ -147,7 +147,7 @@ fn a_dump_cut_inside_a_slot_says_what_it_cannot_decide() {
     );
     let s = r.slot("secondary").unwrap();
     assert_eq!((s.coverage, &s.image), (Coverage::Absent, &None));
-    assert_eq!(r.slot_summaries()[1].3, "outside-dump");
+    assert_eq!(r.slot_summaries()[1].3, Validity::OutsideDump);
     assert_eq!(r.slot_summaries()[1].4, "absent");
 
     // Nothing at all, and a dump placed at the top of the address space.

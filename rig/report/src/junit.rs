@@ -367,7 +367,7 @@ pub(crate) fn write_junit<W: Write>(index: &ResultIndex<'_>, report_dir: &str, o
     match &index.end {
         Some(end) => {
             properties.push(("finished", end.finished.clone()));
-            properties.push(("end", end.how.clone()));
+            properties.push(("end", end.how.to_string()));
         }
         None => properties.push(("end", "interrupted".to_owned())),
     }

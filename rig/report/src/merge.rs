@@ -2,7 +2,7 @@
 //! view that the reports are built from.
 
 use crate::journal::Journal;
-use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, PlannedCut, Status};
+use crate::model::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, PlannedCut, Status};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
@@ -299,7 +299,7 @@ fn merged_end(all: &[Part<'_>], names: &[String], notes: &mut Vec<String>) -> Op
     for (journal, name) in all.iter().zip(names) {
         match journal.end {
             Some(end) => {
-                if end.how != "complete" {
+                if !end.how.is_complete() {
                     notes.push(format!("{name} ended: {}", end.how));
                 }
                 ends.push(end);
@@ -322,10 +322,9 @@ fn merged_end(all: &[Part<'_>], names: &[String], notes: &mut Vec<String>) -> Op
     // A cancelled journal makes the merge cancelled, whatever else the others say.
     let how = ends
         .iter()
-        .find(|e| e.how == "cancelled")
-        .or_else(|| ends.iter().find(|e| e.how != "complete"))
-        .map_or("complete", |e| e.how.as_str())
-        .to_owned();
+        .find(|e| e.how.is_cancelled())
+        .or_else(|| ends.iter().find(|e| !e.how.is_complete()))
+        .map_or(EndReason::Complete, |e| e.how.clone());
     Some(JournalEnd { finished, how })
 }
 
@@ -369,7 +368,7 @@ mod tests {
         assert_eq!(order, ["a/1", "a/2", "a/3", "b/1"]);
         assert_eq!(m.header.partition, None);
         assert_eq!(m.cuts.len(), 2);
-        assert_eq!(m.end.as_ref().map(|e| e.how.as_str()), Some("complete"));
+        assert_eq!(m.end.as_ref().map(|e| &e.how), Some(&EndReason::Complete));
         assert!(
             m.notes
                 .iter()
@@ -433,7 +432,7 @@ mod tests {
         p1.end = end("complete");
         p2.end = end("complete");
         let m = merge_journals(vec![p1.clone(), p2.clone()]).unwrap();
-        assert_eq!(m.end.as_ref().map(|e| e.how.as_str()), Some("complete"));
+        assert_eq!(m.end.as_ref().map(|e| &e.how), Some(&EndReason::Complete));
         assert_eq!(m.missing_partitions(), ["3/3"]);
         assert_eq!(m.incomplete().len(), 1, "{:?}", m.incomplete());
 
@@ -442,7 +441,7 @@ mod tests {
         p2.end = end("stopped: the control run did not update cleanly");
         let m = merge_journals(vec![p1.clone(), p2, p3.clone()]).unwrap();
         assert!(m.missing_partitions().is_empty());
-        assert_eq!(m.end.as_ref().map(|e| e.how.as_str()), Some("cancelled"));
+        assert_eq!(m.end.as_ref().map(|e| &e.how), Some(&EndReason::Cancelled));
         assert!(
             m.incomplete()[0].starts_with("the run was cancelled"),
             "{:?}",
@@ -509,6 +508,6 @@ mod tests {
         b.end = end("stopped: operator");
         let m = merge_journals(vec![a, b]).unwrap();
         assert_eq!(m.control.map(|c| c.status), Some(Status::Fail));
-        assert_eq!(m.end.map(|e| e.how), Some("stopped: operator".to_owned()));
+        assert_eq!(m.end.map(|e| e.how), Some(EndReason::Stopped("operator".to_owned())));
     }
 }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use cutpoint_core::journal::{EndReason, OpRelation, RecordedFault, SlotValidity};
 pub use cutpoint_core::PhaseSpan;
+pub use cutpoint_core::{CutId, CutIdRef};
 
 /// Verdict of one cut point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,7 +65,7 @@ pub struct LogLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Landing {
     /// `power-cut`, `reset` or `brownout`.
-    pub fault: String,
+    pub fault: RecordedFault,
     /// The requested instant, microseconds after the power-on of the faulted run.
     pub requested_us: Option<u64>,
     /// The actual instant the power died.
@@ -73,7 +75,7 @@ pub struct Landing {
     /// Where on `op` the cut fell: `before` (it never started), `inside` or `after` (it had
     /// just finished). Absent: inside, when `op` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub op_point: Option<String>,
+    pub op_point: Option<OpRelation>,
     /// What the cut did to the operation in flight, e.g. `program torn: most (13 of 20 bits), 2 weak`.
     pub torn: Option<String>,
 }
@@ -87,7 +89,7 @@ pub struct SlotState {
     /// First 4 bytes of the SHA-256 TLV, hex.
     pub hash: Option<String>,
     /// `valid`, or why not (`hash-mismatch`, `bad-signature`, `no-header`...).
-    pub validity: String,
+    pub validity: SlotValidity,
     /// Trailer summary, e.g. `magic=good image_ok=set copy_done=set swap=test`.
     pub trailer: String,
 }
@@ -231,5 +233,5 @@ pub struct JournalResumed {
 pub struct JournalEnd {
     pub finished: String,
     /// `complete`, `cancelled`, or `stopped: <why>`.
-    pub how: String,
+    pub how: EndReason,
 }

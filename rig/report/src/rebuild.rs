@@ -235,7 +235,7 @@ fn write_index_reports(
         counts: index.counts(),
         phases: phases.iter().map(|p| (p.name.to_owned(), p.counts)).collect(),
         control: index.control.as_ref().map(|c| c.status),
-        end: index.end.as_ref().map(|e| e.how.clone()),
+        end: index.end.as_ref().map(|e| e.how.to_string()),
         incomplete: index.incomplete(),
         negative_control: index.negative_control(),
         notes: index.notes.clone(),

@@ -87,7 +87,7 @@ fn write_summary(
     }
     writeln!(out, "- Started: {}", md(&h.started))?;
     match &index.end {
-        Some(end) => writeln!(out, "- Finished: {} ({})", md(&end.finished), md(&end.how))?,
+        Some(end) => writeln!(out, "- Finished: {} ({})", md(&end.finished), md(&end.how.to_string()))?,
         None => writeln!(out, "- Finished: no, the campaign was interrupted")?,
     }
     match &index.control {

@@ -1,5 +1,7 @@
 //! Small builders for unit tests.
 
+use cutpoint_core::CutIdRef;
+
 use crate::journal::JOURNAL_FORMAT;
 use crate::model::{CutResult, Expect, JournalHeader, PlannedCut, SlotState, Status};
 
@@ -16,7 +18,7 @@ pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> Journa
         planned: ids
             .iter()
             .map(|id| {
-                let (phase, offset) = id.split_once('/').unwrap_or(("phase", id));
+                let (phase, offset) = phase_and_offset(id);
                 PlannedCut {
                     id: (*id).into(),
                     phase: phase.into(),
@@ -30,8 +32,17 @@ pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> Journa
     }
 }
 
+/// The row of `id` in the matrix: its first cut's phase and the rest; the phase `phase` for a
+/// text that is not an id.
+fn phase_and_offset(id: &str) -> (&str, &str) {
+    match CutIdRef::parse(id) {
+        Ok(id) => (id.first().phase, id.after_first_phase()),
+        Err(_) => ("phase", id),
+    }
+}
+
 pub(crate) fn cut(id: &str, status: Status) -> CutResult {
-    let (phase, offset) = id.split_once('/').unwrap_or(("phase", id));
+    let (phase, offset) = phase_and_offset(id);
     CutResult {
         id: id.into(),
         phase: phase.into(),

@@ -133,7 +133,7 @@ pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>) -> Ve
     let resume = format!("`cutpoint run {} --resume DIR` finishes it", header.campaign_path);
     match end {
         None => why.push(format!("the run did not finish (no end record): {resume}")),
-        Some(end) if end.how == "cancelled" => why.push(format!("the run was cancelled: {resume}")),
+        Some(end) if end.how.is_cancelled() => why.push(format!("the run was cancelled: {resume}")),
         Some(_) => {}
     }
     why

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use cutpoint_core::CutIdRef;
+
 use crate::journal::Journal;
-use crate::model::{CutResult, JournalEnd, Landing, PlannedCut, Status};
+use crate::model::{CutResult, JournalEnd, Landing, OpRelation, PlannedCut, Status};
 
 /// How many cut points ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -136,6 +138,12 @@ pub struct PhaseBlock<'a> {
 }
 
 /// `rows` grouped by `key`, groups in the order their first row comes, with their counts.
+/// For a later cut of a chain, the id of the chain's first cut (the block the matrix shows it
+/// in); `None` for a single cut, and for an id this version cannot read (a row of its phase).
+pub(crate) fn chain_head(id: &str) -> Option<&str> {
+    CutIdRef::parse(id).ok()?.chain_head().map(CutIdRef::as_str)
+}
+
 fn grouped<'a, K: std::hash::Hash + Eq>(
     rows: Vec<CutRow<'a>>,
     key: impl Fn(&CutRow<'a>) -> K,
@@ -209,7 +217,7 @@ impl Journal {
     pub fn matrix_blocks(&self) -> Vec<MatrixBlock<'_>> {
         let mut blocks = Vec::new();
         for phase in self.phases() {
-            for (head, rows, counts) in grouped(phase.rows, |row| row.id.split_once('>').map(|(h, _)| h)) {
+            for (head, rows, counts) in grouped(phase.rows, |row| chain_head(row.id)) {
                 let title = match head {
                     None => phase.name.to_string(),
                     Some(h) => format!("{h} \u{203a}"),
@@ -238,10 +246,11 @@ pub fn describe_landing(landing: &Landing) -> String {
         text.push_str(&format!(" (requested {requested} µs)"));
     }
     if let Some(op) = &landing.op {
-        let relation = match landing.op_point.as_deref() {
-            Some("before") => "just before",
-            Some("after") => "just after",
-            _ => "during",
+        // An unknown relation (a newer journal's) reads as the default: inside.
+        let relation = match landing.op_point {
+            Some(OpRelation::Before) => "just before",
+            Some(OpRelation::After) => "just after",
+            Some(OpRelation::Inside | OpRelation::Other(_)) | None => "during",
         };
         text.push_str(&format!(" {relation} {op}"));
     }
@@ -260,7 +269,7 @@ pub fn not_run_reason(journal: &Journal) -> String {
 pub fn not_run_reason_of(end: Option<&JournalEnd>) -> String {
     match end {
         None => "not run: the campaign was interrupted".to_owned(),
-        Some(end) if end.how == "complete" => "not run".to_owned(),
+        Some(end) if end.how.is_complete() => "not run".to_owned(),
         Some(end) => format!("not run: campaign {}", end.how),
     }
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use cutpoint_report::{
     junit_xml, merge_journals, read_journal, report_html, summary_markdown, write_journal_file,
-    write_reports_from_journals, CutResult, Journal, JournalHeader, JournalRecord, Landing, ReportOptions, Status,
-    HTML_FILE, JOURNAL_FILE, JUNIT_FILE, SUMMARY_FILE,
+    write_reports_from_journals, CutIdRef, CutResult, Journal, JournalHeader, JournalRecord, Landing, RecordedFault,
+    ReportOptions, Status, HTML_FILE, JOURNAL_FILE, JUNIT_FILE, SUMMARY_FILE,
 };
 
 use fixture::{failing_run, fixture, negative_control, planned};
@@ -77,7 +77,8 @@ fn assert_same_reports(tmp: &Path, name: &str, dirs: &[PathBuf]) {
 }
 
 fn cut_with(template: &CutResult, id: &str, status: Status, reason: &str) -> CutResult {
-    let (phase, offset) = id.split_once('/').unwrap();
+    let parsed = CutIdRef::parse(id).unwrap();
+    let (phase, offset) = (parsed.first().phase, parsed.after_first_phase());
     let mut cut = template.clone();
     cut.id = id.to_owned();
     cut.phase = phase.to_owned();
@@ -140,7 +141,7 @@ fn damaged_and_resumed_journals_stream_to_the_same_reports() {
     // Cuts aimed at instants that landed late by different amounts.
     let mut late = cut_with(&template, "late/two", Status::Pass, "");
     late.landing = Some(Landing {
-        fault: "power-cut".to_owned(),
+        fault: RecordedFault::PowerCut,
         requested_us: Some(1_000),
         actual_us: 1_250,
         op: None,

@@ -9,7 +9,7 @@ use super::{phase_counts_text, Page};
 use crate::index::{PhaseRows, ResultIndex};
 use crate::rebuild::WriteError;
 use crate::text::push_html;
-use crate::view::Counts;
+use crate::view::{chain_head, Counts};
 
 /// Cells per line of a matrix block.
 const COLUMNS: usize = 32;
@@ -28,7 +28,7 @@ fn blocks(index: &ResultIndex<'_>, phase: &PhaseRows<'_>) -> Vec<Block> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut at: HashMap<Option<&str>, usize> = HashMap::new();
     for &row in &phase.rows {
-        let head = index.id(row).split_once('>').map(|(h, _)| h);
+        let head = chain_head(index.id(row));
         let b = *at.entry(head).or_insert_with(|| {
             let title = match head {
                 None => phase.name.to_string(),

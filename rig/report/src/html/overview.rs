@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
 
+use cutpoint_core::CutIdRef;
+
 use super::{failing_groups, fragment, phase_counts_text, Page, MAX_WINDOWS_LISTED};
 use crate::groups::{Problems, Window};
 use crate::index::{PhaseRows, ResultIndex};
@@ -53,12 +55,13 @@ pub fn offset_kind(offset: &str) -> String {
 /// The kind of a cut point: its offset's, or for a later cut of a sequence
 /// (`seq:swap/sector-1>swap/op-0010-before`), `› ` and the phase and offset kind of its last cut.
 pub fn cut_kind(id: &str, offset: &str) -> String {
-    match id.rsplit_once('>') {
-        Some((_, last)) => match last.split_once('/') {
-            Some((phase, offset)) => format!("\u{203a} {phase}/{}", offset_kind(offset)),
-            None => format!("\u{203a} {}", offset_kind(last)),
-        },
-        None => offset_kind(offset),
+    match CutIdRef::parse(id) {
+        Ok(chain) if chain.len() > 1 => {
+            let last = chain.last();
+            format!("\u{203a} {}/{}", last.phase, offset_kind(last.offset))
+        }
+        // A single cut, or an id this version cannot read: its own offset's kind.
+        _ => offset_kind(offset),
     }
 }
 
