@@ -15,12 +15,13 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
+use cutpoint::bench_setup::{bench_setup, BenchSetup};
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
-use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
+use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
 use cutpoint::sink::{RunEvent, Sink};
 use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};

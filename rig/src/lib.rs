@@ -6,11 +6,11 @@
 //! target, station files and their flash maps, and the command line.
 
 pub use cutpoint_engine::{
-    bench_plan, cut_filter, engine, events_json, exit, judge, key_file, run_lock, sim_target, sink, state_cache,
+    bench_plan, cut_filter, engine, events_json, exit, judge, key_file, run_lock, setup, sim_target, sink, state_cache,
     target,
 };
 
+pub mod bench_setup;
 pub mod bench_target;
 pub mod check;
 pub mod flash_map;
-pub mod setup;

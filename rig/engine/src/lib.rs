@@ -11,6 +11,7 @@ pub mod exit;
 pub mod judge;
 pub mod key_file;
 pub mod run_lock;
+pub mod setup;
 pub mod sim_target;
 pub mod sink;
 pub mod state_cache;
