@@ -364,13 +364,8 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         };
         at.chain(vec![p], &mut items, &mut skipped)?;
     }
-    if let Some((k, n)) = spec.partition {
-        items = items
-            .into_iter()
-            .enumerate()
-            .filter(|(_, it)| it.group % u64::from(n) == u64::from(k - 1))
-            .map(|(_, it)| it)
-            .collect();
+    if spec.partition.is_some() {
+        items.retain(|it| campaign::in_partition(it.group, spec.partition));
     }
     if let Some(f) = &spec.filter {
         items.retain(|it| f.matches(&it.id));
