@@ -22,7 +22,7 @@ use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
-use cutpoint::sink::{RunEvent, Sink};
+use cutpoint::sink::{RunEvent, Sink, SinkError};
 use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
@@ -119,16 +119,6 @@ fn unfinished_dir(c: &Campaign, partition: Option<(u32, u32)>) -> Option<PathBuf
         .collect();
     dirs.sort();
     dirs.pop()
-}
-
-/// The exit code of an engine error: a campaign the rig cannot use is bad input, a busy
-/// report directory too; the rest is the rig's own failure.
-fn engine_error_code(e: &engine::EngineError) -> i32 {
-    match e {
-        engine::EngineError::BadInput(_) => BAD_INPUT,
-        engine::EngineError::Busy(e) => lock_error_code(e),
-        _ => RIG_ERROR,
-    }
 }
 
 /// What `cutpoint run` was asked for, besides the campaign.
@@ -228,7 +218,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         Err(e) => {
             progress.finish();
             eprintln!("cutpoint: {e}");
-            let code = engine_error_code(&e);
+            let code = e.exit_code();
             if args.json {
                 let end = cutpoint::events_json::End {
                     outcome: if code == BAD_INPUT { "bad-input" } else { "rig-error" },
@@ -472,7 +462,7 @@ struct Progress {
 }
 
 impl Sink for Progress {
-    fn event(&mut self, e: &RunEvent) -> Result<(), String> {
+    fn event(&mut self, e: &RunEvent) -> Result<(), SinkError> {
         Progress::event(self, e);
         Ok(())
     }
@@ -874,7 +864,7 @@ fn sim_plan(
     let rules = engine::recovery_rules(&setup.expect);
     let planned = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
-        engine_error_code(&e)
+        e.exit_code()
     })?;
     Ok((setup, planned.control, planned.items, planned.commit_us))
 }
@@ -918,7 +908,7 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
     let rules = engine::recovery_rules(&expect);
     let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
-        engine_error_code(&e)
+        e.exit_code()
     })?;
     Ok(Planned {
         target,
@@ -1182,7 +1172,7 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>, artifacts: cutpoint_report
         Ok(l) => l,
         Err(e) => {
             eprintln!("cutpoint: {e}");
-            return lock_error_code(&e);
+            return e.exit_code();
         }
     };
     let options = cutpoint_report::ReportOptions { artifacts };
@@ -1247,15 +1237,6 @@ fn report_code(s: &cutpoint_report::rebuild::ReportSummary) -> i32 {
         _ => {}
     }
     code
-}
-
-/// A report directory that another run holds is the user's mistake; one that cannot be
-/// created or locked is the machine's.
-fn lock_error_code(e: &cutpoint::run_lock::LockError) -> i32 {
-    match e {
-        cutpoint::run_lock::LockError::Busy { .. } => BAD_INPUT,
-        cutpoint::run_lock::LockError::Io { .. } => RIG_ERROR,
-    }
 }
 
 #[derive(Subcommand)]
