@@ -20,6 +20,7 @@ use cutpoint::bench_target::BenchTarget;
 use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
+use cutpoint::run_dir;
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
 use cutpoint::sink::{RunEvent, Sink, SinkError};
@@ -60,66 +61,6 @@ fn workers(n: Option<usize>) -> usize {
         .max(1)
 }
 
-fn timestamp() -> String {
-    let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
-    time::OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_else(|_| "now".into())
-}
-
-/// Whether a journal's run finished: it has an end record that says it completed.
-fn finished(j: &cutpoint_report::journal::Journal) -> bool {
-    j.end
-        .as_ref()
-        .is_some_and(|e| e.how == "complete" || e.how.starts_with("stopped"))
-}
-
-/// The default report directory's name: `<campaign>-<time>`, and `-part<k>of<n>` for a
-/// partition, so two partitions started in the same second do not collide.
-fn run_dir_name(c: &Campaign, partition: Option<(u32, u32)>) -> String {
-    let part = partition.map_or(String::new(), |(k, n)| format!("-part{k}of{n}"));
-    format!("{}-{}{part}", c.name, timestamp())
-}
-
-/// Whether `dir_name` is a default report directory of this campaign and partition: the
-/// campaign's name, then exactly a time stamp (so `tf` never takes `tf-revert-...`).
-fn is_run_dir_of(dir_name: &str, c: &Campaign, partition: Option<(u32, u32)>) -> bool {
-    let Some(rest) = dir_name.strip_prefix(&format!("{}-", c.name)) else {
-        return false;
-    };
-    let part = partition.map_or(String::new(), |(k, n)| format!("-part{k}of{n}"));
-    let Some(stamp) = rest.strip_suffix(part.as_str()) else {
-        return false;
-    };
-    let b = stamp.as_bytes();
-    b.len() == 15 && b[8] == b'-' && b.iter().enumerate().all(|(i, ch)| i == 8 || ch.is_ascii_digit())
-}
-
-/// The newest `reports/<campaign>-<time>` directory whose run did not finish (interrupted,
-/// cancelled, or killed before its journal had a header or even existed).
-fn unfinished_dir(c: &Campaign, partition: Option<(u32, u32)>) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("reports")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| is_run_dir_of(n, c, partition))
-        })
-        .filter(|p| {
-            let journal = p.join("results.jsonl");
-            if !journal.exists() {
-                return p.join(cutpoint::run_lock::LOCK_FILE).exists();
-            }
-            match read_journal(&journal) {
-                Ok(j) => !finished(&j),
-                Err(e) => matches!(e, cutpoint_report::journal::JournalError::NoHeader { .. }),
-            }
-        })
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
 
 /// What `cutpoint run` was asked for, besides the campaign.
 pub struct RunArgs {
@@ -161,7 +102,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     let out_dir = match (&resume, args.out) {
         (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
         (Some(_), Some(o)) => o,
-        (Some(_), None) => match unfinished_dir(&c, partition) {
+        (Some(_), None) => match run_dir::unfinished_dir(Path::new(run_dir::REPORTS), &c, partition) {
             Some(d) => d,
             None => {
                 eprintln!(
@@ -172,7 +113,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
             }
         },
         (None, Some(o)) => o,
-        (None, None) => PathBuf::from("reports").join(run_dir_name(&c, partition)),
+        (None, None) => PathBuf::from(run_dir::REPORTS).join(run_dir::run_dir_name(&c, partition)),
     };
     let spec = RunSpec {
         campaign: &c,

@@ -10,6 +10,7 @@ pub mod events_json;
 pub mod exit;
 pub mod judge;
 pub mod key_file;
+pub mod run_dir;
 pub mod run_lock;
 pub mod setup;
 pub mod sim_target;
