@@ -20,6 +20,8 @@ use cutpoint::bench_target::BenchTarget;
 use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
+use cutpoint::prepare::{self, PrepareError};
+use cutpoint::replay::{self, Replayed};
 use cutpoint::run_dir;
 use cutpoint::judge::Expectations;
 use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
@@ -779,50 +781,9 @@ fn bench_plan(
     PASS
 }
 
-/// The simulated board's control run and plan for a campaign (for `plan` and `replay`).
-fn sim_plan(
-    c: &Campaign,
-    path: &Path,
-    partition: Option<(u32, u32)>,
-) -> Result<
-    (
-        cutpoint::setup::SimSetup,
-        cutpoint_report::ControlRun,
-        Vec<engine::WorkItem>,
-        u64,
-    ),
-    i32,
-> {
-    let prepared = Prepared::Sim(Box::new(sim_setup(c, 1).map_err(|e| {
-        eprintln!("{e}");
-        BAD_INPUT
-    })?));
-    let spec = plan_spec(c, path, &prepared, partition);
-    let Prepared::Sim(setup) = prepared else {
-        return Err(BAD_INPUT);
-    };
-    let setup = *setup;
-    let rules = engine::recovery_rules(&setup.expect);
-    let planned = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
-        eprintln!("cutpoint: {e}");
-        e.exit_code()
-    })?;
-    Ok((setup, planned.control, planned.items, planned.commit_us))
-}
-
+/// A campaign's spec for a plan on its prepared target.
 fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: Option<(u32, u32)>) -> RunSpec<'a> {
-    RunSpec {
-        campaign: c,
-        campaign_path: path.display().to_string(),
-        campaign_sha256: c.sha256.clone(),
-        out_dir: PathBuf::new(),
-        partition,
-        resume: false,
-        filter: None,
-        expect: prepared.expect().clone(),
-        update_size: prepared.update_size(),
-        seed: c.run.seed,
-    }
+    prepare::plan_spec(c, path, prepared.expect().clone(), prepared.update_size(), partition)
 }
 
 /// The campaign's target, opened (a station's backends too), with its control run and plan.
@@ -890,7 +851,13 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     let Some(replayed) = replay_cut(&c, &path, id) else {
         return BAD_INPUT;
     };
-    let (faulted_console, obs, committed, expect, seed) = match replayed {
+    let Replayed {
+        faulted_console,
+        observation: obs,
+        committed,
+        expect,
+        seed,
+    } = match replayed {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -916,12 +883,8 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         obs.dump_base,
     );
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
-    // A bench cannot fingerprint its flash at the cut; there the outcome is what is compared.
-    let same_bits = recorded.post_cut_state.is_none()
-        || obs.post_cut_state.is_none()
-        || recorded.post_cut_state == obs.post_cut_state;
-    let same_outcome =
-        v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
+    let compared = replay::Comparison::of(&recorded, &v, &obs);
+    let (same_bits, same_outcome) = (compared.same_bits, compared.same_outcome);
     outln!(
         "post-cut flash: {} (recorded {}, replayed {})",
         match (same_bits, obs.post_cut_state.is_some()) {
@@ -937,66 +900,57 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         if same_outcome { "matches" } else { "DIFFERS from" },
         recorded.status.name()
     );
-    if !(same_bits && same_outcome) {
-        return RIG_ERROR;
-    }
-    match v.status {
-        Status::Pass => PASS,
-        Status::Fail => FAIL,
-        Status::Error => RIG_ERROR,
-    }
+    compared.exit_code(v.status)
 }
-
-/// What a replay produced: the faulted run's console, the observation after the cut, whether
-/// the update had committed at the cut, the expectations, and the cut's seed.
-type Replayed = (
-    Vec<cutpoint_report::LogLine>,
-    cutpoint::target::Observation,
-    bool,
-    Expectations,
-    u64,
-);
 
 /// Re-runs cut `id`: on the simulated board live from power-on (no journal shortcut, no shared
 /// recovery), on a station through its backends. `None` when the id is not in the plan.
 fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i32>> {
     if c.is_simulated() {
-        let (setup, _, items, commit_us) = match sim_plan(c, path, None) {
-            Ok(p) => p,
-            Err(code) => return Some(Err(code)),
+        return match replay::replay_sim(c, path, id) {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => {
+                no_longer_planned(id);
+                None
+            }
+            Err(e) => {
+                match &e {
+                    PrepareError::Setup(e) => eprintln!("{e}"),
+                    PrepareError::Engine(e) => eprintln!("cutpoint: {e}"),
+                }
+                Some(Err(e.exit_code()))
+            }
         };
-        let rules = engine::recovery_rules(&setup.expect);
-        let item = find_item(&items, id)?;
-        let chain: Vec<_> = item.chain.iter().collect();
-        let live = setup.target.replay_live(&chain, &rules);
-        let obs = live.observation;
-        let committed = engine::committed_at_cut(&obs, commit_us);
-        return Some(Ok((live.faulted_console, obs, committed, setup.expect, item.seed)));
     }
     let planned = match open_and_plan(c, path, None) {
         Ok(p) => p,
         Err(code) => return Some(Err(code)),
     };
-    let item = find_item(&planned.items, id)?;
+    let Some(item) = replay::find_item(&planned.items, id) else {
+        no_longer_planned(id);
+        return None;
+    };
     let rules = engine::recovery_rules(&planned.expect);
     let chain: Vec<_> = item.chain.iter().collect();
-    let obs = match planned.target.run_chain(0, id, &chain, &rules) {
+    let observation = match planned.target.run_chain(0, id, &chain, &rules) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("cutpoint: {e}");
             return Some(Err(RIG_ERROR));
         }
     };
-    let committed = engine::committed_at_cut(&obs, planned.commit_us);
-    Some(Ok((Vec::new(), obs, committed, planned.expect, item.seed)))
+    let committed = engine::committed_at_cut(&observation, planned.commit_us);
+    Some(Ok(Replayed {
+        faulted_console: Vec::new(),
+        observation,
+        committed,
+        expect: planned.expect,
+        seed: item.seed,
+    }))
 }
 
-fn find_item<'a>(items: &'a [engine::WorkItem], id: &str) -> Option<&'a engine::WorkItem> {
-    let found = items.iter().find(|i| i.id == id);
-    if found.is_none() {
-        eprintln!("cut point `{id}` is no longer in the campaign's plan");
-    }
-    found
+fn no_longer_planned(id: &str) {
+    eprintln!("cut point `{id}` is no longer in the campaign's plan");
 }
 
 fn base_from_name(path: &Path) -> Option<u32> {

@@ -10,6 +10,8 @@ pub mod events_json;
 pub mod exit;
 pub mod judge;
 pub mod key_file;
+pub mod prepare;
+pub mod replay;
 pub mod run_dir;
 pub mod run_lock;
 pub mod setup;
