@@ -20,10 +20,10 @@ use cutpoint::bench_target::BenchTarget;
 use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
+use cutpoint::judge::Expectations;
 use cutpoint::prepare::{self, PrepareError};
 use cutpoint::replay::{self, Replayed};
 use cutpoint::run_dir;
-use cutpoint::judge::Expectations;
 use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
 use cutpoint::sink::{RunEvent, Sink, SinkError};
 use cutpoint::target::Target;
@@ -62,7 +62,6 @@ fn workers(n: Option<usize>) -> usize {
     n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1)
 }
-
 
 /// What `cutpoint run` was asked for, besides the campaign.
 pub struct RunArgs {

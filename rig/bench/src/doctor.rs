@@ -9,14 +9,14 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use cutpoint_core::clock::BenchClock;
 use crate::config::{ConsoleConfig, ProbeConfig, StationBackends};
 use crate::open::{open_console, open_power, open_probe, open_transport, OpenedProbe};
 use crate::power::guard::PowerGuard;
 use crate::serial_id::SerialIdentity;
 use crate::shared::SharedSwitch;
-use cutpoint_core::{Console, PowerSwitch, Probe};
 use crate::transport::probe_write::parse_trailer;
+use cutpoint_core::clock::BenchClock;
+use cutpoint_core::{Console, PowerSwitch, Probe};
 
 /// One check and its result.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

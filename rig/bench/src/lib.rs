@@ -18,12 +18,12 @@ pub mod transport;
 pub mod trigger;
 pub mod validate;
 
-pub use cutpoint_core::clock::{self, BenchClock};
 pub use config::StationBackends;
+pub use cutpoint_core::clock::{self, BenchClock};
 pub use cutpoint_core::counter::{self, DeliveryCounter};
+pub use cutpoint_core::traits::{self, *};
 pub use doctor::{doctor, DoctorReport};
 pub use open::{open_console, open_power, open_probe, open_station, open_transport, Station};
 pub use power::guard::{stop_gracefully, PowerGuard};
 pub use shared::{SharedProbe, SharedSwitch};
-pub use cutpoint_core::traits::{self, *};
 pub use trigger::{CutCondition, CutPlan, CutRecord, Trigger};

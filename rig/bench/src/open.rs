@@ -1,6 +1,5 @@
 //! Factories: a station file's backend settings to opened backends.
 
-use cutpoint_core::clock::BenchClock;
 use crate::config::{ConsoleConfig, PowerConfig, ProbeConfig, StationBackends, TransportConfig};
 use crate::console::rtt::RttConsole;
 use crate::console::serial::SerialConsole;
@@ -12,11 +11,12 @@ use crate::power::lcus::LcusPower;
 use crate::power::numato::NumatoPower;
 use crate::probe::probe_rs::{ProbeRsProbe, SessionHandle};
 use crate::shared::SharedProbe;
-use cutpoint_core::{Console, OtaTransport, PowerSwitch, Probe, RigError, RigResult};
 use crate::transport::command::CommandTransport;
 use crate::transport::http::HttpTransport;
 use crate::transport::probe_write::ProbeWriteTransport;
 use crate::transport::smp::SmpTransport;
+use cutpoint_core::clock::BenchClock;
+use cutpoint_core::{Console, OtaTransport, PowerSwitch, Probe, RigError, RigResult};
 
 /// Opens the power switch. It is not switched here (the GPIO backend drives the power-on level
 /// as it claims the pin); guard it with [`PowerGuard`].

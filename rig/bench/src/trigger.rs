@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use crate::shared::SharedSwitch;
 use cutpoint_core::clock::{after, from_now, BenchClock};
 use cutpoint_core::DeliveryCounter;
-use crate::shared::SharedSwitch;
 use cutpoint_core::{Console, ConsoleLine, PowerSwitch, RigError, RigResult};
 
 /// What fires a cut.

@@ -26,8 +26,8 @@ mod unmatched;
 pub use check::{campaign_summary, check_file, load_file, station_summary, CheckSummary, Checked, FileKind};
 pub use error::{format_errors, FileError};
 pub use expand::{
-    cut_seed, expand_plan, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
-    OffsetKind, OpSpan, PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
+    cut_seed, expand_plan, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError, OffsetKind, OpSpan,
+    PhaseSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
 pub use image_file::{check_image_file, read_image_file, ImageFileError};

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use cutpoint_core::RigError;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
+use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, LogLine, PhaseSpan, PlannedCut, Status};
 
-use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::exit::{BAD_INPUT, RIG_ERROR};
+use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
 

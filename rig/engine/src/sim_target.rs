@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_campaign::{Aim, CutPoint, OpPoint as CampaignPoint, OpSpan, RegionMap, RegionSet};
+use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_report::{Landing, LogLine};
 
 use crate::state_cache::StateCache;

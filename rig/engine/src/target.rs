@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use cutpoint_core::RigError;
 use cutpoint_campaign::{CutPoint, OpSpan};
+use cutpoint_core::RigError;
 use cutpoint_report::{Landing, LogLine};
 
 /// The unfaulted run every campaign starts with.

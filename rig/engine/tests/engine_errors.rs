@@ -68,7 +68,11 @@ fn a_journal_already_there_is_bad_input_that_keeps_the_journal_error() {
     let EngineError::JournalRefused(JournalError::Exists { path }) = &e else {
         panic!("expected the journal's own error, got {e:?}");
     };
-    assert!(path.ends_with(cutpoint_report::journal::JOURNAL_FILE), "{}", path.display());
+    assert!(
+        path.ends_with(cutpoint_report::journal::JOURNAL_FILE),
+        "{}",
+        path.display()
+    );
     assert!(e.to_string().contains("a journal is already there"), "{e}");
     assert_eq!(e.exit_code(), BAD_INPUT);
 }

@@ -13,9 +13,9 @@ use ::probe_rs::rtt::{Rtt, ScanRegion};
 
 use super::lines::LineAssembler;
 use super::{LinkState, LinkStatus, ReaderThread};
-use cutpoint_core::clock::BenchClock;
 use crate::config::{ProbeRsConfig, RttConsoleConfig};
 use crate::probe::probe_rs::{ProbeRsProbe, SessionHandle};
+use cutpoint_core::clock::BenchClock;
 use cutpoint_core::{Console, ConsoleLine, Probe, RigError, RigResult};
 
 const DEFAULT_POLL: Duration = Duration::from_millis(10);

@@ -17,9 +17,9 @@ use serialport::SerialPort;
 
 use super::lines::LineAssembler;
 use super::{LinkState, LinkStatus, ReaderThread};
-use cutpoint_core::clock::BenchClock;
 use crate::config::SerialConsoleConfig;
 use crate::serial_id::{open_identity, open_port, LineSettings, SerialIdentity};
+use cutpoint_core::clock::BenchClock;
 use cutpoint_core::{Console, ConsoleLine, RigResult};
 
 /// How often the reader retries opening a device that went away.

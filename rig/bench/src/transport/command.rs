@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use crate::config::CommandTransportConfig;
-use cutpoint_core::DeliveryCounter;
 use crate::power::command::run_argv;
+use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, RigError, RigResult};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);

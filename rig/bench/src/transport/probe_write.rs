@@ -7,8 +7,8 @@
 //! and no trailer: an interrupted transfer.
 
 use crate::config::ProbeWriteTransportConfig;
-use cutpoint_core::DeliveryCounter;
 use crate::shared::SharedProbe;
+use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, Probe, RigError, RigResult};
 
 use fut::trailer::{decode_flag, decode_magic, ERASED};

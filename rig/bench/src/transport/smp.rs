@@ -15,8 +15,8 @@ use mcumgr_toolkit::MCUmgrClient;
 use sha2::{Digest, Sha256};
 
 use crate::config::SmpTransportConfig;
-use cutpoint_core::DeliveryCounter;
 use crate::serial_id::{open_identity, LineSettings, SerialIdentity};
+use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, RigError, RigErrorKind, RigResult};
 
 /// Zephyr's default MCUMGR_TRANSPORT_NETBUF_SIZE.
