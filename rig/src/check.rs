@@ -6,9 +6,10 @@ use std::path::Path;
 
 use cutpoint_campaign::{self as campaign, CheckSummary, Checked, FileError, TargetKind};
 
+use crate::bench_setup::bench_setup;
 use crate::bench_target::station_backends;
 use crate::flash_map::describe_station_map;
-use crate::setup::{bench_setup, SetupError};
+use crate::setup::SetupError;
 
 /// A file that passed: what `check` prints, and the deprecated spellings it read.
 #[derive(Debug, Clone)]

@@ -15,13 +15,17 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
+use cutpoint::bench_setup::{bench_setup, BenchSetup};
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::judge::Expectations;
-use cutpoint::setup::{bench_setup, read_public_key, sim_setup, BenchSetup, SetupError, SimSetup};
-use cutpoint::sink::{RunEvent, Sink};
+use cutpoint::prepare::{self, PrepareError};
+use cutpoint::replay::{self, Replayed};
+use cutpoint::run_dir;
+use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
+use cutpoint::sink::{RunEvent, Sink, SinkError};
 use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
@@ -57,75 +61,6 @@ fn partition_arg(s: Option<&str>) -> Result<Option<(u32, u32)>, i32> {
 fn workers(n: Option<usize>) -> usize {
     n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1)
-}
-
-fn timestamp() -> String {
-    let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
-    time::OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_else(|_| "now".into())
-}
-
-/// Whether a journal's run finished: it has an end record that says it completed.
-fn finished(j: &cutpoint_report::journal::Journal) -> bool {
-    j.end.as_ref().is_some_and(|e| e.how.is_finished())
-}
-
-/// The default report directory's name: `<campaign>-<time>`, and `-part<k>of<n>` for a
-/// partition, so two partitions started in the same second do not collide.
-fn run_dir_name(c: &Campaign, partition: Option<(u32, u32)>) -> String {
-    let part = partition.map_or(String::new(), |(k, n)| format!("-part{k}of{n}"));
-    format!("{}-{}{part}", c.name, timestamp())
-}
-
-/// Whether `dir_name` is a default report directory of this campaign and partition: the
-/// campaign's name, then exactly a time stamp (so `tf` never takes `tf-revert-...`).
-fn is_run_dir_of(dir_name: &str, c: &Campaign, partition: Option<(u32, u32)>) -> bool {
-    let Some(rest) = dir_name.strip_prefix(&format!("{}-", c.name)) else {
-        return false;
-    };
-    let part = partition.map_or(String::new(), |(k, n)| format!("-part{k}of{n}"));
-    let Some(stamp) = rest.strip_suffix(part.as_str()) else {
-        return false;
-    };
-    let b = stamp.as_bytes();
-    b.len() == 15 && b[8] == b'-' && b.iter().enumerate().all(|(i, ch)| i == 8 || ch.is_ascii_digit())
-}
-
-/// The newest `reports/<campaign>-<time>` directory whose run did not finish (interrupted,
-/// cancelled, or killed before its journal had a header or even existed).
-fn unfinished_dir(c: &Campaign, partition: Option<(u32, u32)>) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("reports")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| is_run_dir_of(n, c, partition))
-        })
-        .filter(|p| {
-            let journal = p.join("results.jsonl");
-            if !journal.exists() {
-                return p.join(cutpoint::run_lock::LOCK_FILE).exists();
-            }
-            match read_journal(&journal) {
-                Ok(j) => !finished(&j),
-                Err(e) => matches!(e, cutpoint_report::journal::JournalError::NoHeader { .. }),
-            }
-        })
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
-
-/// The exit code of an engine error: a campaign the rig cannot use is bad input, a busy
-/// report directory too; the rest is the rig's own failure.
-fn engine_error_code(e: &engine::EngineError) -> i32 {
-    match e {
-        engine::EngineError::BadInput(_) => BAD_INPUT,
-        engine::EngineError::Busy(e) => lock_error_code(e),
-        _ => RIG_ERROR,
-    }
 }
 
 /// What `cutpoint run` was asked for, besides the campaign.
@@ -168,7 +103,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     let out_dir = match (&resume, args.out) {
         (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
         (Some(_), Some(o)) => o,
-        (Some(_), None) => match unfinished_dir(&c, partition) {
+        (Some(_), None) => match run_dir::unfinished_dir(Path::new(run_dir::REPORTS), &c, partition) {
             Some(d) => d,
             None => {
                 eprintln!(
@@ -179,7 +114,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
             }
         },
         (None, Some(o)) => o,
-        (None, None) => PathBuf::from("reports").join(run_dir_name(&c, partition)),
+        (None, None) => PathBuf::from(run_dir::REPORTS).join(run_dir::run_dir_name(&c, partition)),
     };
     let spec = RunSpec {
         campaign: &c,
@@ -225,7 +160,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         Err(e) => {
             progress.finish();
             eprintln!("cutpoint: {e}");
-            let code = engine_error_code(&e);
+            let code = e.exit_code();
             if args.json {
                 let end = cutpoint::events_json::End {
                     outcome: if code == BAD_INPUT { "bad-input" } else { "rig-error" },
@@ -469,7 +404,7 @@ struct Progress {
 }
 
 impl Sink for Progress {
-    fn event(&mut self, e: &RunEvent) -> Result<(), String> {
+    fn event(&mut self, e: &RunEvent) -> Result<(), SinkError> {
         Progress::event(self, e);
         Ok(())
     }
@@ -845,50 +780,9 @@ fn bench_plan(
     PASS
 }
 
-/// The simulated board's control run and plan for a campaign (for `plan` and `replay`).
-fn sim_plan(
-    c: &Campaign,
-    path: &Path,
-    partition: Option<(u32, u32)>,
-) -> Result<
-    (
-        cutpoint::setup::SimSetup,
-        cutpoint_report::ControlRun,
-        Vec<engine::WorkItem>,
-        u64,
-    ),
-    i32,
-> {
-    let prepared = Prepared::Sim(Box::new(sim_setup(c, 1).map_err(|e| {
-        eprintln!("{e}");
-        BAD_INPUT
-    })?));
-    let spec = plan_spec(c, path, &prepared, partition);
-    let Prepared::Sim(setup) = prepared else {
-        return Err(BAD_INPUT);
-    };
-    let setup = *setup;
-    let rules = engine::recovery_rules(&setup.expect);
-    let planned = engine::plan(&setup.target, &spec, &rules).map_err(|e| {
-        eprintln!("cutpoint: {e}");
-        engine_error_code(&e)
-    })?;
-    Ok((setup, planned.control, planned.items, planned.commit_us))
-}
-
+/// A campaign's spec for a plan on its prepared target.
 fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: Option<(u32, u32)>) -> RunSpec<'a> {
-    RunSpec {
-        campaign: c,
-        campaign_path: path.display().to_string(),
-        campaign_sha256: c.sha256.clone(),
-        out_dir: PathBuf::new(),
-        partition,
-        resume: false,
-        filter: None,
-        expect: prepared.expect().clone(),
-        update_size: prepared.update_size(),
-        seed: c.run.seed,
-    }
+    prepare::plan_spec(c, path, prepared.expect().clone(), prepared.update_size(), partition)
 }
 
 /// The campaign's target, opened (a station's backends too), with its control run and plan.
@@ -915,7 +809,7 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
     let rules = engine::recovery_rules(&expect);
     let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
-        engine_error_code(&e)
+        e.exit_code()
     })?;
     Ok(Planned {
         target,
@@ -956,7 +850,13 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
     let Some(replayed) = replay_cut(&c, &path, id) else {
         return BAD_INPUT;
     };
-    let (faulted_console, obs, committed, expect, seed) = match replayed {
+    let Replayed {
+        faulted_console,
+        observation: obs,
+        committed,
+        expect,
+        seed,
+    } = match replayed {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -982,12 +882,8 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         obs.dump_base,
     );
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
-    // A bench cannot fingerprint its flash at the cut; there the outcome is what is compared.
-    let same_bits = recorded.post_cut_state.is_none()
-        || obs.post_cut_state.is_none()
-        || recorded.post_cut_state == obs.post_cut_state;
-    let same_outcome =
-        v.status == recorded.status && v.first_boot == recorded.first_boot && v.final_image == recorded.final_image;
+    let compared = replay::Comparison::of(&recorded, &v, &obs);
+    let (same_bits, same_outcome) = (compared.same_bits, compared.same_outcome);
     outln!(
         "post-cut flash: {} (recorded {}, replayed {})",
         match (same_bits, obs.post_cut_state.is_some()) {
@@ -1003,66 +899,57 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         if same_outcome { "matches" } else { "DIFFERS from" },
         recorded.status.name()
     );
-    if !(same_bits && same_outcome) {
-        return RIG_ERROR;
-    }
-    match v.status {
-        Status::Pass => PASS,
-        Status::Fail => FAIL,
-        Status::Error => RIG_ERROR,
-    }
+    compared.exit_code(v.status)
 }
-
-/// What a replay produced: the faulted run's console, the observation after the cut, whether
-/// the update had committed at the cut, the expectations, and the cut's seed.
-type Replayed = (
-    Vec<cutpoint_report::LogLine>,
-    cutpoint::target::Observation,
-    bool,
-    Expectations,
-    u64,
-);
 
 /// Re-runs cut `id`: on the simulated board live from power-on (no journal shortcut, no shared
 /// recovery), on a station through its backends. `None` when the id is not in the plan.
 fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i32>> {
     if c.is_simulated() {
-        let (setup, _, items, commit_us) = match sim_plan(c, path, None) {
-            Ok(p) => p,
-            Err(code) => return Some(Err(code)),
+        return match replay::replay_sim(c, path, id) {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => {
+                no_longer_planned(id);
+                None
+            }
+            Err(e) => {
+                match &e {
+                    PrepareError::Setup(e) => eprintln!("{e}"),
+                    PrepareError::Engine(e) => eprintln!("cutpoint: {e}"),
+                }
+                Some(Err(e.exit_code()))
+            }
         };
-        let rules = engine::recovery_rules(&setup.expect);
-        let item = find_item(&items, id)?;
-        let chain: Vec<_> = item.chain.iter().collect();
-        let live = setup.target.replay_live(&chain, &rules);
-        let obs = live.observation;
-        let committed = engine::committed_at_cut(&obs, commit_us);
-        return Some(Ok((live.faulted_console, obs, committed, setup.expect, item.seed)));
     }
     let planned = match open_and_plan(c, path, None) {
         Ok(p) => p,
         Err(code) => return Some(Err(code)),
     };
-    let item = find_item(&planned.items, id)?;
+    let Some(item) = replay::find_item(&planned.items, id) else {
+        no_longer_planned(id);
+        return None;
+    };
     let rules = engine::recovery_rules(&planned.expect);
     let chain: Vec<_> = item.chain.iter().collect();
-    let obs = match planned.target.run_chain(0, id, &chain, &rules) {
+    let observation = match planned.target.run_chain(0, id, &chain, &rules) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("cutpoint: {e}");
             return Some(Err(RIG_ERROR));
         }
     };
-    let committed = engine::committed_at_cut(&obs, planned.commit_us);
-    Some(Ok((Vec::new(), obs, committed, planned.expect, item.seed)))
+    let committed = engine::committed_at_cut(&observation, planned.commit_us);
+    Some(Ok(Replayed {
+        faulted_console: Vec::new(),
+        observation,
+        committed,
+        expect: planned.expect,
+        seed: item.seed,
+    }))
 }
 
-fn find_item<'a>(items: &'a [engine::WorkItem], id: &str) -> Option<&'a engine::WorkItem> {
-    let found = items.iter().find(|i| i.id == id);
-    if found.is_none() {
-        eprintln!("cut point `{id}` is no longer in the campaign's plan");
-    }
-    found
+fn no_longer_planned(id: &str) {
+    eprintln!("cut point `{id}` is no longer in the campaign's plan");
 }
 
 fn base_from_name(path: &Path) -> Option<u32> {
@@ -1179,7 +1066,7 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>, artifacts: cutpoint_report
         Ok(l) => l,
         Err(e) => {
             eprintln!("cutpoint: {e}");
-            return lock_error_code(&e);
+            return e.exit_code();
         }
     };
     let options = cutpoint_report::ReportOptions { artifacts };
@@ -1244,15 +1131,6 @@ fn report_code(s: &cutpoint_report::rebuild::ReportSummary) -> i32 {
         _ => {}
     }
     code
-}
-
-/// A report directory that another run holds is the user's mistake; one that cannot be
-/// created or locked is the machine's.
-fn lock_error_code(e: &cutpoint::run_lock::LockError) -> i32 {
-    match e {
-        cutpoint::run_lock::LockError::Busy { .. } => BAD_INPUT,
-        cutpoint::run_lock::LockError::Io { .. } => RIG_ERROR,
-    }
 }
 
 #[derive(Subcommand)]

@@ -1,21 +1,16 @@
 //! cutpoint: power-fault injection for firmware-update pipelines.
 //!
-//! The engine ([`engine`]) runs a campaign against a [`target::Target`]: the simulated board
-//! ([`sim_target`]) or a lab bench ([`bench_target`]). The pass rule lives in [`judge`].
+//! The engine ([`engine`], in the `cutpoint-engine` crate) runs a campaign against a
+//! [`target::Target`]: the simulated board ([`sim_target`]) or a lab bench ([`bench_target`]).
+//! The pass rule lives in [`judge`]. This crate adds what needs the hardware stack: the bench
+//! target, station files and their flash maps, and the command line.
 
-pub mod bench_plan;
+pub use cutpoint_engine::{
+    bench_plan, cut_filter, engine, events_json, exit, judge, key_file, prepare, replay, run_dir, run_lock, setup,
+    sim_target, sink, state_cache, target,
+};
+
+pub mod bench_setup;
 pub mod bench_target;
 pub mod check;
-pub mod cut_filter;
-pub mod engine;
-pub mod events_json;
-pub mod exit;
 pub mod flash_map;
-pub mod judge;
-pub mod key_file;
-pub mod run_lock;
-pub mod setup;
-pub mod sim_target;
-pub mod sink;
-pub mod state_cache;
-pub mod target;

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
+use cutpoint::bench_setup::{bench_setup, BenchSetup};
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::engine::{self, RunSpec};
-use cutpoint::setup::{bench_setup, BenchSetup};
 use cutpoint::target::Target;
 use cutpoint_bench::{BenchClock, Console, ConsoleLine, RigResult};
 use cutpoint_campaign::{load_campaign, Campaign, RestorePolicy};

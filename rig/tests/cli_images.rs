@@ -226,7 +226,7 @@ fn a_station_accepts_an_algorithm_the_rig_cannot_verify_but_the_simulated_board_
         .replace("every_op = [\"inside:0.5\"]", "fixed = [\"start\"]");
     std::fs::write(&c, on_station).unwrap();
     let campaign = cutpoint_campaign::load_campaign(&c).unwrap_or_else(|e| panic!("{e:?}"));
-    let setup = cutpoint::setup::bench_setup(&campaign).unwrap_or_else(|e| panic!("{e}"));
+    let setup = cutpoint::bench_setup::bench_setup(&campaign).unwrap_or_else(|e| panic!("{e}"));
     let rsa = std::fs::read(imgtool("images/rsa-2048-app-1.0.0.bin")).unwrap();
     assert_eq!(*setup.config.update, rsa);
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cutpoint_core::CutId;
+use cutpoint_report::CutId;
 
 #[path = "support/cli.rs"]
 mod cli;

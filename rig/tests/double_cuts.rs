@@ -285,7 +285,7 @@ fn partitions_keep_each_first_cut_with_its_chains() {
     all.sort();
     assert_eq!(union, all, "the partitions are disjoint and cover the plan");
     let head = |id: &str| {
-        let id = cutpoint_core::CutIdRef::parse(id).unwrap();
+        let id = cutpoint_report::CutIdRef::parse(id).unwrap();
         id.chain_head().map(|h| h.to_string())
     };
     for (k, part) in parts.iter().enumerate() {

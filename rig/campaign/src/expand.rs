@@ -71,7 +71,7 @@ pub struct Anchor {
 }
 
 /// A cut that a sequence's next cut follows: after it, the recovery run's console is expanded
-/// with [`expand_second`] to find the next cuts.
+/// with [`expand_second_plan`] to find the next cuts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SecondSpec {
     /// The `[[sequences]]` entry.
@@ -191,7 +191,7 @@ pub enum ExpandError {
     },
     /// `every_op` on a timeline without the flash-operation journal.
     NoOps { phase: String },
-    /// [`expand_second`] was given a point that heads no sequence.
+    /// [`expand_second_plan`] was given a point that heads no sequence.
     NotASequence { id: CutId },
     /// The campaign has no such sequence or phase (a point from another campaign).
     Unknown { what: String },
@@ -295,12 +295,8 @@ fn find_phase(phase: &Phase, tl: &Timeline, from: usize, after: Option<&str>) ->
     })
 }
 
-/// The cut points of a campaign on an unfaulted run's timeline.
-pub fn expand(campaign: &Campaign, tl: &Timeline) -> Result<Vec<CutPoint>, ExpandError> {
-    expand_plan(campaign, tl).map(|p| p.points)
-}
-
-/// Like [`expand`], also returning the phases found and the offsets that produced no point.
+/// The cut points of a campaign on an unfaulted run's timeline, the phases found and the
+/// offsets that produced no point.
 pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandError> {
     let spans = find_phases(campaign, tl)?;
     let mut points = Vec::new();
@@ -357,12 +353,8 @@ pub fn expand_plan(campaign: &Campaign, tl: &Timeline) -> Result<Plan, ExpandErr
 /// `first-id>phase/offset>phase/offset`.
 ///
 /// A recovery run without the phase gives [`ExpandError::PhaseStartNotFound`]: the first cut
-/// left nothing for the second to interrupt.
-pub fn expand_second(campaign: &Campaign, first: &CutPoint, recovery: &Timeline) -> Result<Vec<CutPoint>, ExpandError> {
-    expand_second_plan(campaign, first, recovery).map(|p| p.points)
-}
-
-/// Like [`expand_second`], also returning the phase found and the offsets that produced no point.
+/// left nothing for the second to interrupt. The plan also has the phase found and the offsets
+/// that produced no point.
 pub fn expand_second_plan(campaign: &Campaign, first: &CutPoint, recovery: &Timeline) -> Result<Plan, ExpandError> {
     let spec = first
         .then

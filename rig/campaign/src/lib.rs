@@ -18,18 +18,16 @@ mod load;
 mod model;
 mod offline;
 mod partition;
-mod plan;
 mod raw;
 mod region;
 mod station;
 mod unmatched;
 
-pub use bound::floor as plan_floor;
 pub use check::{campaign_summary, check_file, load_file, station_summary, CheckSummary, Checked, FileKind};
 pub use error::{format_errors, FileError};
 pub use expand::{
-    cut_seed, expand, expand_plan, expand_second, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError,
-    FoundPhase, OffsetKind, OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
+    cut_seed, expand_plan, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError, FoundPhase, OffsetKind,
+    OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
 pub use image_file::{check_image_file, read_image_file, ImageFileError};
@@ -43,8 +41,7 @@ pub use model::{
     Upgrade, Variant,
 };
 pub use offline::{plan_offline, OfflinePlan, OfflinePoint, Pending};
-pub use partition::{check_partition, parse_partition, partition, PartitionError};
-pub use plan::{estimate_wall_time, plan_summary, PhaseCount, PlanSummary};
+pub use partition::{check_partition, in_partition, parse_partition, PartitionError};
 pub use region::{FlashRegion, RegionMap, RegionSet};
 pub use station::{load_station, parse_station, RestorePolicy, Role, RoleTable, StationFile};
 pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::expand::CutPoint;
-
 /// Why a partition `k/n` is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionError {
@@ -49,20 +47,15 @@ pub fn parse_partition(s: &str) -> Result<(u32, u32), PartitionError> {
     Ok((k, n))
 }
 
-/// Partition `k` of `n` by count: the i-th point (0-based) goes to partition `(i mod n) + 1`;
-/// the order within a partition is the order of `points`. An invalid `k/n` gives no points
-/// (check it first with [`check_partition`]).
-pub fn partition(points: Vec<CutPoint>, k: u32, n: u32) -> Vec<CutPoint> {
-    if check_partition(k, n).is_err() {
-        return Vec::new();
+/// Whether the first-level point at `index` (0-based, in plan order) belongs to partition `k`
+/// of `n`: it goes to partition `(index mod n) + 1`, and the chains that follow it go with it.
+/// No partition takes every point; an invalid `k/n` takes none (check it first with
+/// [`check_partition`]).
+pub fn in_partition(index: u64, partition: Option<(u32, u32)>) -> bool {
+    match partition {
+        None => true,
+        Some((k, n)) => check_partition(k, n).is_ok() && index % u64::from(n) + 1 == u64::from(k),
     }
-    let (k, n) = (k as usize, n as usize);
-    points
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % n + 1 == k)
-        .map(|(_, p)| p)
-        .collect()
 }
 
 #[cfg(test)]

@@ -2,13 +2,18 @@
 //! id stability and uniqueness, double cuts, partitions and plan summaries.
 
 use std::path::Path;
+use std::time::Duration;
 
 use cutpoint_campaign::{
-    check_partition, cut_seed, estimate_wall_time, expand, expand_plan, expand_second, find_phases, parse_campaign,
-    partition, plan_summary, Aim, Anchor, Campaign, CutPoint, ExpandError, OffsetKind, OpPoint, OpSpan, RegionSet,
-    Timeline,
+    check_partition, cut_seed, expand_plan, find_phases, in_partition, parse_campaign, Aim, Anchor, Campaign, CutPoint,
+    ExpandError, OffsetKind, OpPoint, OpSpan, RegionSet, Timeline,
 };
 use proptest::prelude::*;
+
+mod common;
+
+use common::plan_summary::{estimate_wall_time, plan_summary};
+use common::{expand, expand_second};
 
 const PHASES: &str = r#"
 [run]
@@ -716,6 +721,16 @@ fn numbered(n: usize) -> Vec<CutPoint> {
         .collect()
 }
 
+/// Partition `k` of `n` of first-level points, in their order.
+fn partition(points: Vec<CutPoint>, k: u32, n: u32) -> Vec<CutPoint> {
+    points
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| in_partition(*i as u64, Some((k, n))))
+        .map(|(_, p)| p)
+        .collect()
+}
+
 #[test]
 fn partition_validates_k_and_n() {
     assert!(check_partition(1, 1).is_ok());
@@ -726,6 +741,16 @@ fn partition_validates_k_and_n() {
     assert!(partition(numbered(5), 4, 3).is_empty());
     assert!(partition(numbered(5), 1, 0).is_empty());
     assert_eq!(ids(&partition(numbered(7), 2, 3)), ["p/1", "p/4"]);
+    assert_eq!(partition(numbered(3), 1, 1).len(), 3);
+    assert!(in_partition(5, None));
+}
+
+#[test]
+fn wall_time_never_panics() {
+    assert_eq!(estimate_wall_time(10, 1.5), Duration::from_secs(15));
+    assert_eq!(estimate_wall_time(10, -1.0), Duration::ZERO);
+    assert_eq!(estimate_wall_time(10, f64::NAN), Duration::ZERO);
+    assert_eq!(estimate_wall_time(usize::MAX, f64::MAX), Duration::MAX);
 }
 
 proptest! {

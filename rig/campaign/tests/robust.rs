@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 
 use cutpoint_campaign::{
-    expand_plan, expand_second, load_campaign, parse_campaign, parse_station, OpSpan, RegionSet, Timeline,
+    expand_plan, expand_second_plan, load_campaign, parse_campaign, parse_station, OpSpan, RegionSet, Timeline,
 };
 use proptest::prelude::*;
 
@@ -98,7 +98,7 @@ proptest! {
             let tl = Timeline { console: &console, ops, update_size };
             if let Ok(plan) = expand_plan(&campaign, &tl) {
                 for p in plan.points.iter().filter(|p| p.then.is_some()) {
-                    let _ = expand_second(&campaign, p, &tl);
+                    let _ = expand_second_plan(&campaign, p, &tl);
                 }
             }
         }

@@ -6,10 +6,11 @@ mod common;
 
 use std::collections::HashSet;
 
+use common::plan_summary::plan_summary;
 use common::{campaigns_dir, recorded_for, toml_files};
 use cutpoint_campaign::{
-    check_file, expand_plan, format_errors, load_campaign, plan_summary, Aim, Campaign, Expect, FileKind, FlashRegion,
-    Health, Mode, OpPoint, RegionSet, TargetKind, Variant,
+    check_file, expand_plan, format_errors, load_campaign, Aim, Campaign, Expect, FileKind, FlashRegion, Health, Mode,
+    OpPoint, RegionSet, TargetKind, Variant,
 };
 
 fn shipped() -> Vec<(String, Campaign)> {

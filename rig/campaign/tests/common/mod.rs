@@ -3,7 +3,22 @@
 
 use std::path::{Path, PathBuf};
 
-use cutpoint_campaign::{Campaign, ImageSource, OpSpan, RegionSet, TargetKind, Timeline};
+use cutpoint_campaign::{
+    expand_plan, expand_second_plan, Campaign, CutPoint, ExpandError, ImageSource, OpSpan, RegionSet, TargetKind,
+    Timeline,
+};
+
+pub mod plan_summary;
+
+/// The cut points of a campaign on an unfaulted run's timeline.
+pub fn expand(campaign: &Campaign, tl: &Timeline) -> Result<Vec<CutPoint>, ExpandError> {
+    expand_plan(campaign, tl).map(|p| p.points)
+}
+
+/// The next cuts after `first`, on the console of the run that recovers from it.
+pub fn expand_second(campaign: &Campaign, first: &CutPoint, recovery: &Timeline) -> Result<Vec<CutPoint>, ExpandError> {
+    expand_second_plan(campaign, first, recovery).map(|p| p.points)
+}
 
 /// The repository's `campaigns/` folder.
 pub fn campaigns_dir() -> PathBuf {

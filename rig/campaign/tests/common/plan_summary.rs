@@ -1,13 +1,12 @@
-//! What a plan amounts to: cut points per phase and kind, and how long it will take.
+//! What a plan amounts to: cut points per phase and kind, and how long it will take. The
+//! tests summarise expanded plans with it (and snapshot the summaries).
 
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::expand::{CutPoint, OffsetKind};
+use cutpoint_campaign::{CutPoint, OffsetKind};
 
 /// Cut points of one phase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseCount {
     pub phase: String,
     pub points: usize,
@@ -16,7 +15,7 @@ pub struct PhaseCount {
 }
 
 /// Counts of a list of cut points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanSummary {
     pub total: usize,
     /// Single cuts per phase, in order of first appearance.
@@ -102,18 +101,5 @@ impl PlanSummary {
         }
         out.push(format!("total {}", self.total));
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wall_time_never_panics() {
-        assert_eq!(estimate_wall_time(10, 1.5), Duration::from_secs(15));
-        assert_eq!(estimate_wall_time(10, -1.0), Duration::ZERO);
-        assert_eq!(estimate_wall_time(10, f64::NAN), Duration::ZERO);
-        assert_eq!(estimate_wall_time(usize::MAX, f64::MAX), Duration::MAX);
     }
 }

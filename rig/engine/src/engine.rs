@@ -13,8 +13,9 @@ use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
 
+use crate::exit::{BAD_INPUT, RIG_ERROR};
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
-use crate::sink::{RunEvent, Sink, Tally};
+use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
 
 /// Everything a run needs besides the target.
@@ -53,24 +54,44 @@ impl<'a> RunSpec<'a> {
     }
 }
 
+/// Why a run or a plan stopped before its end. Each variant keeps the error it comes from
+/// ([`std::error::Error::source`]); [`EngineError::exit_code`] says whose fault it is.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("rig error during the control run: {0}")]
     Rig(#[from] RigError),
-    #[error("{0}")]
-    Plan(String),
+    /// The campaign does not expand on the control run's console.
+    #[error(transparent)]
+    Plan(campaign::ExpandError),
     /// The campaign cannot be used as written (a marker that matches nothing, a plan past
     /// the limit): bad input, never a device failure.
     #[error("{0}")]
     BadInput(String),
+    /// The report directory holds a journal this run must not write to (another campaign,
+    /// partition or plan, or a finished run where a fresh one starts): the user's mistake.
+    #[error(transparent)]
+    JournalRefused(JournalError),
+    /// The journal could not be written or read back: the rig's failure.
     #[error("journal: {0}")]
-    Journal(String),
+    Journal(#[source] JournalError),
     /// Another run writes the report directory.
     #[error("{0}")]
     Busy(#[from] crate::run_lock::LockError),
     /// A sink refused an event (it could not record it).
     #[error("{0}")]
-    Sink(String),
+    Sink(#[source] SinkError),
+}
+
+impl EngineError {
+    /// The exit code of a run that stopped on this error: a campaign the rig cannot use is bad
+    /// input, a report directory another run holds too; the rest is the rig's own failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::BadInput(_) | EngineError::JournalRefused(_) => BAD_INPUT,
+            EngineError::Busy(e) => e.exit_code(),
+            _ => RIG_ERROR,
+        }
+    }
 }
 
 /// How a run ended. The results are in the journal (`journal_path`), not here: memory stays
@@ -230,7 +251,7 @@ fn expand_error(c: &Campaign, e: campaign::ExpandError) -> EngineError {
                 _ => format!("{}: phases.{phase}.offsets: {e}", c.path.display()),
             })
         }
-        _ => EngineError::Plan(e.to_string()),
+        _ => EngineError::Plan(e),
     }
 }
 
@@ -354,13 +375,8 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         };
         at.chain(vec![p], &mut items, &mut skipped)?;
     }
-    if let Some((k, n)) = spec.partition {
-        items = items
-            .into_iter()
-            .enumerate()
-            .filter(|(_, it)| it.group % u64::from(n) == u64::from(k - 1))
-            .map(|(_, it)| it)
-            .collect();
+    if spec.partition.is_some() {
+        items.retain(|it| campaign::in_partition(it.group, spec.partition));
     }
     if let Some(f) = &spec.filter {
         items.retain(|it| f.matches(&it.id));
@@ -466,8 +482,8 @@ pub fn run(
     // A journal of another campaign, partition or plan, or one already there for a fresh
     // run, is the user's mistake; the rest is the rig's.
     let jerr = |e: cutpoint_report::journal::JournalError| match e {
-        JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::BadInput(e.to_string()),
-        e => EngineError::Journal(e.to_string()),
+        JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::JournalRefused(e),
+        e => EngineError::Journal(e),
     };
     // A resume of a run killed before its journal existed starts it afresh.
     let resume = spec.resume && spec.out_dir.join(cutpoint_report::journal::JOURNAL_FILE).exists();

@@ -1,5 +1,6 @@
-//! Turns a validated campaign into what the engine runs: the simulated board's scenario (or a
-//! bench target), the expectations of the pass rule, and the fault kind.
+//! Turns a validated campaign into what the engine runs: the simulated board's scenario, the
+//! expectations of the pass rule, and the fault kind; and the images, key and expectations a
+//! station campaign shares with it (the station half is in the `cutpoint` binary's `bench_setup`).
 
 use std::sync::Arc;
 
@@ -7,13 +8,10 @@ use cutpoint_campaign::{self as campaign, Campaign, FinalImage, Health, ImageSou
 use cutpoint_inspect::{decode_image, SliceFlash, Validity};
 use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, public_key, ImageSpec};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::FaultKind;
 use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
 use fut::layout::{Area, Layout};
 use fut::PublicKey;
 
-use crate::bench_target::{station_backends, BenchConfig};
-use crate::flash_map::station_board;
 use crate::judge::Expectations;
 use crate::sim_target::SimTarget;
 
@@ -33,12 +31,18 @@ fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
 pub use crate::key_file::read_public_key;
 
 /// A loaded image and its version.
-struct Image {
-    bytes: Arc<Vec<u8>>,
-    version: Version,
+pub struct Image {
+    pub bytes: Arc<Vec<u8>>,
+    pub version: Version,
 }
 
-fn load_image(c: &Campaign, src: &ImageSource, what: &str, board: &str, layout: &Layout) -> Result<Image, SetupError> {
+pub fn load_image(
+    c: &Campaign,
+    src: &ImageSource,
+    what: &str,
+    board: &str,
+    layout: &Layout,
+) -> Result<Image, SetupError> {
     match src {
         ImageSource::Generated {
             version,
@@ -117,7 +121,7 @@ fn fits(
 }
 
 /// The key the target trusts, and how the campaign names it in messages.
-fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
+pub fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
     match &c.images.public_key {
         Some(p) => read_public_key(p)
             .map(|k| (k, format!("public_key {}", p.display())))
@@ -132,7 +136,7 @@ fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
 /// Checks, before any cut, that the device can trust the campaign's images: each is signed by
 /// the campaign's key (a mismatch would brick every cut for a reason that is not the device's),
 /// the simulated board can verify its algorithm, and the baseline is bootable.
-fn check_images(
+pub fn check_images(
     c: &Campaign,
     images: [(&str, &Image); 2],
     key: &PublicKey,
@@ -184,7 +188,7 @@ fn check_images(
 }
 
 /// What the pass rule expects of a campaign's images on a flash map.
-fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
+pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
     let final_version = match c.expected_final() {
         FinalImage::Old => old.version,
         _ => new.version,
@@ -239,86 +243,6 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         target,
         expect,
         update_size,
-    })
-}
-
-/// A campaign on a station: the station's backends to open and what the bench runs.
-pub struct BenchSetup {
-    pub station: cutpoint_bench::StationBackends,
-    pub config: BenchConfig,
-    pub expect: Expectations,
-    pub update_size: u64,
-}
-
-/// Reads what a station campaign needs, without touching the hardware: the station's backend
-/// tables, the device's flash map (the simulated board profile that the station's
-/// `[target] board`, `[target] chip` or probe `chip` names), the images, timing and markers.
-pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
-    let TargetKind::Station { station, .. } = &c.target.kind else {
-        return Err(input(
-            c,
-            "target: this campaign runs on the simulated board, not on a station",
-        ));
-    };
-    let backends = station_backends(station)
-        .map_err(|errors| input(c, format!("target.station: {}", campaign::format_errors(&errors))))?;
-    let station_file = station.path.display();
-    if backends.probe.is_none() {
-        return Err(input(
-            c,
-            format!(
-                "target.station: {station_file} has no [probe]; a campaign needs one to restore the baseline and read the slots"
-            ),
-        ));
-    }
-    if c.run.fault != FaultKind::PowerCut {
-        return Err(input(
-            c,
-            format!(
-                "run.fault: a station cuts the supply; fault = \"{}\" needs the simulated board",
-                c.run.fault
-            ),
-        ));
-    }
-    let profile =
-        station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
-    if let cutpoint_bench::config::TransportConfig::ProbeWrite(p) = &backends.transport {
-        let sec = profile.layout.secondary;
-        if (p.slot_addr, p.slot_size) != (sec.offset, sec.size) {
-            let e = station.locate(
-                campaign::Role::Transport,
-                Some("slot_addr"),
-                format!(
-                    "probe-write writes to {:#x}+{:#x}, but the secondary slot of the flash map ({}) is {:#x}+{:#x}",
-                    p.slot_addr, p.slot_size, profile.name, sec.offset, sec.size
-                ),
-            );
-            return Err(input(c, format!("target.station: {e}")));
-        }
-    }
-    let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
-    let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
-    let (key, key_name) = campaign_key(c)?;
-    check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
-    let expect = expectations(c, &old, &new, profile.layout, key);
-    let config = BenchConfig {
-        name: station.name.clone(),
-        layout: profile.layout,
-        baseline: old.bytes.clone(),
-        restore: station.restore,
-        update: new.bytes.clone(),
-        retrigger: c.images.update.health() == Health::Ok,
-        dwell: cutpoint_bench::config::millis(c.effective_dwell_ms()),
-        boot_timeout: cutpoint_bench::config::millis(c.run.boot_timeout_ms),
-        settle_timeout: cutpoint_bench::config::millis(c.run.settle_timeout_ms),
-        max_boots: c.run.max_boots,
-        markers: c.markers.clone(),
-    };
-    Ok(BenchSetup {
-        station: backends,
-        config,
-        expect,
-        update_size: new.bytes.len() as u64,
     })
 }
 

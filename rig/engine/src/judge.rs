@@ -472,8 +472,8 @@ mod tests {
     #[test]
     fn a_running_image_the_rig_cannot_verify_passes_only_with_a_warning() {
         let (mut exp, _, mut dump, base) = updated();
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/imgtool/images/rsa-2048-app-1.0.0.bin");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/imgtool/images/rsa-2048-app-1.0.0.bin");
         let rsa = std::fs::read(path).unwrap();
         let at = (exp.layout.primary.offset - base) as usize;
         dump[at..at + rsa.len()].copy_from_slice(&rsa);

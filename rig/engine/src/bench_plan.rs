@@ -38,12 +38,6 @@ pub enum FromReportError {
     ControlFailed(String),
 }
 
-/// Keeps the work of partition `k` of `n`: the i-th first-level point (0-based) goes to
-/// partition `i mod n + 1`, as the engine splits a plan.
-fn in_partition(i: usize, partition: Option<(u32, u32)>) -> bool {
-    partition.is_none_or(|(k, n)| i as u64 % u64::from(n) == u64::from(k - 1))
-}
-
 /// The campaign's plan on the control run recorded in `dir`'s journal (an earlier run of this
 /// campaign on the bench).
 pub fn plan_from_report(
@@ -87,7 +81,7 @@ pub fn plan_from_report(
     let mut items = Vec::new();
     let mut heads: Vec<(String, String, usize)> = Vec::new();
     for (i, p) in plan.points.iter().enumerate() {
-        if !in_partition(i, partition) {
+        if !campaign::in_partition(i as u64, partition) {
             continue;
         }
         match p.sequence().filter(|_| p.then.is_some()) {
@@ -131,7 +125,7 @@ pub fn offline_partition(plan: &OfflinePlan, partition: Option<(u32, u32)>) -> O
         plan.points
             .iter()
             .enumerate()
-            .filter(|(i, _)| in_partition(*i, partition))
+            .filter(|(i, _)| campaign::in_partition(*i as u64, partition))
             .map(|(_, p)| PlanItem {
                 id: p.id.to_string(),
                 phase: p.phase.clone(),

@@ -27,6 +27,17 @@ pub enum LockError {
     Io { path: String, source: std::io::Error },
 }
 
+impl LockError {
+    /// A report directory that another run holds is the user's mistake (bad input); one that
+    /// cannot be created or locked is the machine's (a rig error).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LockError::Busy { .. } => crate::exit::BAD_INPUT,
+            LockError::Io { .. } => crate::exit::RIG_ERROR,
+        }
+    }
+}
+
 impl RunLock {
     /// Creates `dir` if needed and locks it, or says which process holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock, LockError> {

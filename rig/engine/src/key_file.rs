@@ -105,7 +105,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/imgtool/keys");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/imgtool/keys");
         std::fs::read(root.join(name)).unwrap()
     }
 

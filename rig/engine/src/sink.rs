@@ -49,14 +49,18 @@ impl Tally {
     }
 }
 
+/// Why a sink could not take an event (its database or file refused it), kept as the run's
+/// error's source.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Takes a run's events. A sink's error stops the run (as a journal error would).
 pub trait Sink {
-    fn event(&mut self, e: &RunEvent) -> Result<(), String>;
+    fn event(&mut self, e: &RunEvent) -> Result<(), SinkError>;
 }
 
 /// A closure is a sink that never fails.
 impl<F: FnMut(&RunEvent)> Sink for F {
-    fn event(&mut self, e: &RunEvent) -> Result<(), String> {
+    fn event(&mut self, e: &RunEvent) -> Result<(), SinkError> {
         self(e);
         Ok(())
     }

@@ -1,0 +1,113 @@
+//! A whole run from the baseline: the control run (no cut), and a cut chain followed by the
+//! recovery, the plain reset of a settled device and the read-back of the slots.
+
+use cutpoint_bench::RigResult;
+use cutpoint_report::{Landing, LogLine, RecordedFault};
+
+use super::console::Capture;
+use super::cut::Wait;
+use super::{fingerprint, Bench, BenchAim, BenchConfig};
+use crate::target::{ControlObservation, Observation, RecoveryRules};
+
+impl Bench {
+    pub(super) fn control(&mut self, cfg: &BenchConfig) -> RigResult<ControlObservation> {
+        self.restore_baseline(cfg)?;
+        let t0 = self.start_update(None, cfg)?;
+        let mut cap = Capture::new(cfg, t0);
+        self.capture(&mut cap)?;
+        let (dump, dump_base) = self.dump(cfg)?;
+        Ok(ControlObservation {
+            console: cap.lines,
+            ops: None,
+            dump,
+            dump_base,
+        })
+    }
+
+    pub(super) fn run_chain(
+        &mut self,
+        cfg: &BenchConfig,
+        aims: &[BenchAim],
+        rules: &RecoveryRules,
+    ) -> RigResult<Observation> {
+        self.restore_baseline(cfg)?;
+        let mut landings = Vec::with_capacity(aims.len());
+        // The console of a run whose cut never fired: the device was done without it.
+        let mut unfired: Option<Vec<LogLine>> = None;
+        let mut committed = None;
+        for (i, aim) in aims.iter().enumerate() {
+            let t0 = if i == 0 {
+                self.start_update(Some(aim), cfg)?
+            } else {
+                self.power_on(Some(aim), cfg)?
+            };
+            match self.wait_for_cut(cfg, t0)? {
+                Wait::Cut(rec, before) => {
+                    // Once any run of the chain saw the update commit, only the new image may run.
+                    let seen = rules.commit.as_ref().is_some_and(|m| m.seen_by(&before, rec.actual_us));
+                    committed = Some(committed.unwrap_or(false) || seen);
+                    landings.push(Landing {
+                        fault: RecordedFault::PowerCut,
+                        requested_us: Some(rec.requested_us.saturating_sub(t0)),
+                        actual_us: rec.actual_us.saturating_sub(t0),
+                        op: None,
+                        op_point: None,
+                        torn: None,
+                    });
+                    self.dwell(cfg, &rec)?;
+                }
+                Wait::NotReached(lines) => {
+                    let end = lines.last().map_or(0, |l| l.t_us);
+                    landings.push(Landing {
+                        fault: RecordedFault::PowerCut,
+                        requested_us: None,
+                        actual_us: end,
+                        op: None,
+                        op_point: None,
+                        torn: Some(format!(
+                            "the cut never fired: the device was done before {}",
+                            aim.describe()
+                        )),
+                    });
+                    unfired = Some(lines);
+                    break;
+                }
+            }
+        }
+        let was_unfired = unfired.is_some();
+        let (mut console, retriggered, t_on) = match unfired {
+            Some(lines) => (lines, false, None),
+            None => {
+                let t_on = self.power_on(None, cfg)?;
+                let (lines, retriggered) = self.recover(cfg, t_on, rules)?;
+                (lines, retriggered, Some(t_on))
+            }
+        };
+        // Only a device that settled after the cut gets the plain reset.
+        let settled = console.last().is_some_and(|l| cfg.markers.settled.is_match(&l.text));
+        let reset_from = match t_on {
+            Some(t_on) if rules.reset_after && settled => {
+                let at = console.len();
+                let after = self.plain_reset(cfg, t_on)?;
+                console.extend(after);
+                Some(at)
+            }
+            _ => None,
+        };
+        let (dump, dump_base) = self.dump(cfg)?;
+        let final_state = Some(fingerprint(&dump));
+        Ok(Observation {
+            landings,
+            console,
+            dump,
+            dump_base,
+            post_cut_state: None,
+            final_state,
+            same_state_as: None,
+            committed,
+            retriggered,
+            unfired: was_unfired,
+            reset_from,
+        })
+    }
+}
