@@ -33,10 +33,22 @@ pub enum Variant {
     /// Swap progress kept in one metadata record rewritten by erase-then-write of its sector
     /// (rboot #33).
     SingleSectorMetadata,
+    /// The swap records the step that moves the old image into the secondary slot as done
+    /// once that region is erased, before the copy it describes: a cut inside the copy leaves
+    /// the step recorded, the resumed swap skips it and the new image boots, but the copy the
+    /// device would revert to is torn (progress recorded before the data it describes; the
+    /// rollback copy is lost while the update is still on test).
+    StatusBeforeCopy,
+    /// The swap leaves the upgrade request in the secondary trailer until the swap is done and
+    /// reported, then clears it, instead of consuming it before the first region moves: a cut
+    /// in between leaves the request standing over the old image the swap put in the
+    /// secondary, and the next boot swaps it back (a stale request re-run after a committed
+    /// permanent upgrade: a silent downgrade).
+    StaleSwapRequest,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 10] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -45,6 +57,8 @@ impl Variant {
         Variant::TornMagicRevert,
         Variant::OverwriteNoRollback,
         Variant::SingleSectorMetadata,
+        Variant::StatusBeforeCopy,
+        Variant::StaleSwapRequest,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -57,6 +71,8 @@ impl Variant {
             Variant::TornMagicRevert => "torn-magic-revert",
             Variant::OverwriteNoRollback => "overwrite-no-rollback",
             Variant::SingleSectorMetadata => "single-sector-metadata",
+            Variant::StatusBeforeCopy => "status-before-copy",
+            Variant::StaleSwapRequest => "stale-swap-request",
         }
     }
 

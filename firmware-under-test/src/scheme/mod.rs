@@ -33,7 +33,19 @@ pub enum CommitPoint {
     /// primary trailer; the application prints `app: confirm`). Until then a reset reverts.
     Confirm,
     /// The new image is in place once the bootloader finished installing it; nothing reverts.
+    /// The bootloader says so when it is done (`boot: swap-done type=perm`,
+    /// `boot: overwrite-done`): from that line on, booting the old image is a downgrade.
     Installed,
+}
+
+/// How the application asks for an update: on trial (it must confirm itself, or a later boot
+/// reverts it) or for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Upgrade {
+    /// MCUboot's test upgrade: the secondary trailer's magic without image_ok.
+    Test,
+    /// MCUboot's permanent upgrade: image_ok set in the secondary trailer with the magic.
+    Permanent,
 }
 
 /// What the application learns from the scheme at start-up.
@@ -63,8 +75,10 @@ pub trait Scheme: Sync {
     /// large enough for its metadata.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError>;
 
-    /// What says the update committed.
-    fn commit_point(&self) -> CommitPoint;
+    /// What says an update of this kind committed: the point from which only the new image may
+    /// boot. A scheme that cannot revert commits when the image is installed, whatever the
+    /// request asked for.
+    fn commit_point(&self, upgrade: Upgrade) -> CommitPoint;
 
     /// The bootloader's work before it validates and boots the primary slot: read the metadata,
     /// finish what an earlier boot left undone, install a requested upgrade, revert an image
@@ -118,6 +132,11 @@ impl Mode {
 
     pub fn can_revert(self) -> bool {
         self.0.can_revert()
+    }
+
+    /// What says an `upgrade` on this scheme committed.
+    pub fn commit_point(self, upgrade: Upgrade) -> CommitPoint {
+        self.0.commit_point(upgrade)
     }
 
     /// The scheme a build of `variant` really runs: some broken variants exist only as

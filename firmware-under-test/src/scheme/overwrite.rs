@@ -2,7 +2,7 @@
 //! The request stays in the secondary trailer until the copy is complete, so a cut restarts
 //! the copy from an intact source. No test upgrades, no revert.
 
-use super::{mcuboot, AppBoot, CommitPoint, Scheme};
+use super::{mcuboot, AppBoot, CommitPoint, Scheme, Upgrade};
 use crate::app::AppConfig;
 use crate::boot::{self, ops, BootConfig};
 use crate::hal::{Flash, Hal};
@@ -38,7 +38,8 @@ impl Scheme for Overwrite {
         layout.validate()
     }
 
-    fn commit_point(&self) -> CommitPoint {
+    /// The copy's completion: the old image is gone, test or permanent alike.
+    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
         CommitPoint::Installed
     }
 

@@ -36,7 +36,7 @@ pub use load::{
     SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
 };
 pub use model::{
-    fraction_text, Board, ByteOffsets, Campaign, CutSpec, Expect, FaultKind, FinalImage, Fixed, Health, ImageSource,
+    fraction_text, Board, ByteOffsets, Campaign, CommitPoint, CutSpec, Expect, FaultKind, FinalImage, Fixed, Health, ImageSource,
     Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target, TargetKind,
     Upgrade, Variant,
 };

@@ -23,6 +23,9 @@ pub mod defaults {
     pub const JUMP: &str = r"boot: jump version=(?P<version>\S+) hash=(?P<hash>\S+)";
     pub const HALT: &str = r"boot: halt";
     pub const COMMIT: &str = r"app: confirm version=(?P<version>\S+)";
+    /// The bootloader's own line for an install that is complete for good: a permanent swap
+    /// or an overwrite (the commit point of those upgrades).
+    pub const INSTALLED: &str = r"boot: (swap-done type=perm|overwrite-done)";
     pub const SETTLED: &str = r"ota: idle";
     pub const REJECTED: &str = r"^ota: idle reason=rejected";
     pub const DOWNLOAD_RESTART: &str = r"^ota: download-start";
@@ -659,6 +662,11 @@ impl Validator<'_, '_> {
         let commit_raw = r.and_then(|r| r.commit.as_ref());
         let commit = self.pattern(&with(&base, &["commit"]), commit_raw, defaults::COMMIT);
         self.require_group(&with(&base, &["commit"]), commit_raw, &commit, "version");
+        let installed = self.pattern(
+            &with(&base, &["installed"]),
+            r.and_then(|r| r.installed.as_ref()),
+            defaults::INSTALLED,
+        );
         let settled = self.pattern(
             &with(&base, &["settled"]),
             r.and_then(|r| r.settled.as_ref()),
@@ -680,6 +688,7 @@ impl Validator<'_, '_> {
             jump,
             halt,
             commit,
+            installed,
             settled,
             rejected,
             download_restart,

@@ -48,12 +48,24 @@ macro_rules! named_enum {
 /// How the bootloader installs an update: a scheme of the firmware's registry, named by the
 /// campaign's `mode`.
 pub use fut::scheme::Mode;
+/// What says an update committed (the scheme's answer for an upgrade type).
+pub use fut::scheme::CommitPoint;
 
 named_enum! {
     /// Whether the update is requested for a trial boot (`test`) or for good (`perm`).
     Upgrade {
         Test => "test",
         Perm => "perm",
+    }
+}
+
+impl Upgrade {
+    /// The firmware's name for the upgrade type.
+    pub fn scheme_upgrade(self) -> fut::scheme::Upgrade {
+        match self {
+            Upgrade::Test => fut::scheme::Upgrade::Test,
+            Upgrade::Perm => fut::scheme::Upgrade::Permanent,
+        }
     }
 }
 
@@ -203,7 +215,12 @@ impl Target {
     /// Whether a new image must confirm itself (print the commit marker) to stay: a test
     /// upgrade on a scheme that can revert. An overwrite or a permanent upgrade never confirms.
     pub fn confirms(&self) -> bool {
-        self.mode.can_revert() && self.upgrade == Upgrade::Test
+        self.commit_point() == CommitPoint::Confirm
+    }
+
+    /// What says this update committed, as the scheme defines it for the upgrade type.
+    pub fn commit_point(&self) -> CommitPoint {
+        self.mode.commit_point(self.upgrade.scheme_upgrade())
     }
 }
 
@@ -273,6 +290,9 @@ pub struct Markers {
     pub halt: Pattern,
     /// The running image confirmed itself; captures `version`.
     pub commit: Pattern,
+    /// The bootloader finished installing the update for good (a permanent swap, an
+    /// overwrite): the commit of an upgrade that never confirms itself. May capture `version`.
+    pub installed: Pattern,
     /// The device has nothing more to do.
     pub settled: Pattern,
     /// The device gave up on the update after its bootloader reverted it: the rig offers the
@@ -293,6 +313,7 @@ impl Default for Markers {
             jump: p(defaults::JUMP),
             halt: p(defaults::HALT),
             commit: p(defaults::COMMIT),
+            installed: p(defaults::INSTALLED),
             settled: p(defaults::SETTLED),
             rejected: p(defaults::REJECTED),
             download_restart: p(defaults::DOWNLOAD_RESTART),

@@ -125,6 +125,7 @@ pub(crate) struct RawMarkersFields {
     pub jump: Option<S<String>>,
     pub halt: Option<S<String>>,
     pub commit: Option<S<String>>,
+    pub installed: Option<S<String>>,
     pub settled: Option<S<String>>,
     pub rejected: Option<S<String>>,
     pub download_restart: Option<S<String>>,

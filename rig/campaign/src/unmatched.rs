@@ -4,7 +4,7 @@
 
 use crate::expand::{find_phases, ExpandError, Timeline};
 use crate::hint::edit_distance;
-use crate::model::{Campaign, Pattern};
+use crate::model::{Campaign, CommitPoint, Pattern};
 
 /// One marker that matched nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +109,9 @@ fn unmatched(p: &Pattern, role: String, console: &[(u64, &str)]) -> Option<Unmat
 
 /// The campaign's markers that an unfaulted, clean update should have matched but did not:
 /// the jump marker (the baseline boots before the update starts), the settled marker, the
-/// commit marker when the update is meant to commit, and each phase's start and end. A
+/// marker of the update's commit point when it is meant to commit (`commit` for a test
+/// upgrade that confirms itself, `installed` for a permanent one or an overwrite), and each
+/// phase's start and end. A
 /// phase whose markers both match somewhere but not in order is reported with `find_phases`'s
 /// reason.
 pub fn unmatched_markers(c: &Campaign, tl: &Timeline, expect_commit: bool) -> Vec<UnmatchedMarker> {
@@ -119,7 +121,14 @@ pub fn unmatched_markers(c: &Campaign, tl: &Timeline, expect_commit: bool) -> Ve
     out.extend(unmatched(&m.jump, "the jump to an image".into(), console));
     out.extend(unmatched(&m.settled, "the device settling".into(), console));
     if expect_commit {
-        out.extend(unmatched(&m.commit, "the new image confirming itself".into(), console));
+        out.extend(match c.target.commit_point() {
+            CommitPoint::Confirm => unmatched(&m.commit, "the new image confirming itself".into(), console),
+            CommitPoint::Installed => unmatched(
+                &m.installed,
+                "the bootloader finishing the install for good".into(),
+                console,
+            ),
+        });
     }
     for p in &c.phases {
         out.extend(unmatched(

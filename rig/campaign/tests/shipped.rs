@@ -10,7 +10,7 @@ use common::plan_summary::plan_summary;
 use common::{campaigns_dir, recorded_for, toml_files};
 use cutpoint_campaign::{
     check_file, expand_plan, format_errors, load_campaign, Aim, Campaign, Expect, FileKind, FlashRegion, Health, Mode,
-    OpPoint, RegionSet, TargetKind, Variant,
+    OpPoint, RegionSet, TargetKind, Upgrade, Variant,
 };
 
 fn shipped() -> Vec<(String, Campaign)> {
@@ -86,8 +86,18 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                 has("download", &|o| o.bytes.is_some() || o.sectors.is_some()),
                 "{rel} needs download cuts"
             ),
-            Variant::NoSwapStatus | Variant::ScratchEraseForward | Variant::SingleSectorMetadata => {
+            Variant::NoSwapStatus
+            | Variant::ScratchEraseForward
+            | Variant::SingleSectorMetadata
+            | Variant::StatusBeforeCopy => {
                 assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")
+            }
+            Variant::StaleSwapRequest => {
+                assert_eq!(c.target.upgrade, Upgrade::Perm, "{rel} needs a permanent upgrade");
+                assert!(
+                    has("after-install", &|o| !o.every_op.is_empty()),
+                    "{rel} needs every_op after the install"
+                )
             }
             Variant::Reference => {}
         }

@@ -15,6 +15,7 @@ use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeade
 
 use crate::exit::{BAD_INPUT, RIG_ERROR};
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
+use fut::scheme::CommitPoint;
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
 
@@ -308,7 +309,9 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         control.dump_base,
     );
     let phases = campaign::find_phases(spec.campaign, &tl);
-    let expect_commit = spec.campaign.target.confirms() && spec.expect.final_version == spec.expect.new_version;
+    // An update meant to end on the new image must show its commit point: the confirm line of
+    // a test upgrade, the bootloader's finished-install line of a permanent one.
+    let expect_commit = spec.expect.final_version == spec.expect.new_version;
     let unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
     // A clean update whose console a marker never matches: the campaign is wrong, not the
     // device. So is a jump marker that misses even the baseline's boot before the update.
@@ -322,9 +325,13 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     // reason (a broken firmware's control run): then a missing settled line is the device's.
     let boots = control.console.iter().filter(|l| m.boot.is_match(&l.text)).count();
     let looped = boots >= spec.campaign.run.max_boots as usize;
+    let commit_source = match spec.expect.commit_point() {
+        CommitPoint::Confirm => &m.commit.source,
+        CommitPoint::Installed => &m.installed.source,
+    };
     let hard = unmatched
         .iter()
-        .any(|u| u.pattern != m.commit.source && !(looped && u.pattern == m.settled.source));
+        .any(|u| u.pattern != *commit_source && !(looped && u.pattern == m.settled.source));
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
         let mut e = unmatched_error(&unmatched);
         if verdict.status != Status::Pass {
@@ -397,11 +404,17 @@ fn cuts_follow(c: &Campaign, control: &ControlRun) -> bool {
         || (c.pass.expect == campaign::Expect::Fail && !c.phases.is_empty() && control.phases.len() == c.phases.len())
 }
 
-/// The line that says this update committed; `None` when the update is not meant to (a
-/// failing update ends on the old image).
+/// The line that says this update committed, at the commit point the scheme names for the
+/// upgrade type: the new image's confirm line (`commit`), or the bootloader's line for a
+/// finished install (`installed`) of an upgrade that never confirms. `None` when the update is
+/// not meant to commit (a failing update ends on the old image).
 pub fn commit_marker(exp: &Expectations) -> Option<CommitMarker> {
+    let pattern = match exp.commit_point() {
+        CommitPoint::Confirm => &exp.markers.commit,
+        CommitPoint::Installed => &exp.markers.installed,
+    };
     (exp.final_version == exp.new_version).then(|| CommitMarker {
-        pattern: exp.markers.commit.regex.clone(),
+        pattern: pattern.regex.clone(),
         version: exp.new_version.clone(),
     })
 }

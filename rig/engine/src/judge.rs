@@ -3,11 +3,11 @@
 //! rule judges the simulated board and a real one.
 
 use cutpoint_campaign::Markers;
-use cutpoint_inspect::scheme::MetadataDecoder;
+use cutpoint_inspect::scheme::{MetadataDecoder, RollbackCopy};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{LogLine, SlotState, Status};
 use fut::layout::Layout;
-use fut::scheme::Mode;
+use fut::scheme::{CommitPoint, Mode, Upgrade};
 
 /// What may and must happen, from the campaign.
 #[derive(Debug, Clone)]
@@ -20,9 +20,11 @@ pub struct Expectations {
     /// The update scheme: its metadata decoder says which slot runs, whether the running image
     /// is confirmed and what a settled device should not leave behind.
     pub mode: Mode,
+    /// Test or permanent: with the scheme, what says the update committed.
+    pub upgrade: Upgrade,
     pub key: fut::PublicKey,
     /// The campaign's console markers: `jump` (named groups `version` and `hash`), `halt`,
-    /// `settled`, `commit` (group `version`), `rejected` and `download_restart`.
+    /// `settled`, `commit` (group `version`), `installed`, `rejected` and `download_restart`.
     pub markers: Markers,
 }
 
@@ -30,6 +32,19 @@ impl Expectations {
     /// The decoder of the scheme's metadata, if one is registered.
     fn decoder(&self) -> Option<&'static dyn MetadataDecoder> {
         cutpoint_inspect::scheme::decoder(self.mode.name())
+    }
+
+    /// What says this update committed: the scheme's answer for the upgrade type.
+    pub fn commit_point(&self) -> CommitPoint {
+        self.mode.commit_point(self.upgrade)
+    }
+
+    /// How a boot of the old image after the commit is named.
+    fn downgrade_name(&self) -> &'static str {
+        match self.commit_point() {
+            CommitPoint::Confirm => "silent revert",
+            CommitPoint::Installed => "silent downgrade after a committed permanent upgrade",
+        }
     }
 }
 
@@ -47,6 +62,8 @@ pub struct Verdict {
 struct Boot {
     version: String,
     hash: String,
+    /// Index of its jump line in the console it was read from.
+    line: usize,
 }
 
 /// A version as a console printed it, in the rig's form `MAJOR.MINOR.REVISION+BUILD`: stock
@@ -64,11 +81,13 @@ pub fn canonical_version(printed: &str) -> String {
 fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
     console
         .iter()
-        .filter_map(|l| {
+        .enumerate()
+        .filter_map(|(i, l)| {
             let c = m.jump.captures(&l.text)?;
             Some(Boot {
                 version: canonical_version(c.name("version").map_or("", |x| x.as_str())),
                 hash: c.name("hash").map_or("", |x| x.as_str()).to_string(),
+                line: i,
             })
         })
         .collect()
@@ -108,7 +127,13 @@ pub fn judge_decoded(
     let booted = boots(recovery, m);
     let slots = slot_states(report);
     let decoder = exp.decoder();
-    check_safety(exp, committed, &booted, recovery, &mut reasons);
+    // The update commits at the cut, or later in the recovery when the device prints its
+    // commit marker (the confirm line, or the bootloader's line for a finished install).
+    let commit_line = match crate::engine::commit_marker(exp) {
+        Some(marker) if !committed => recovery.iter().position(|l| marker.matches(&l.text)),
+        _ => None,
+    };
+    check_safety(exp, committed, commit_line, &booted, recovery, &mut reasons);
     let mut last = booted.last();
     let after_reset;
     if !booted.is_empty() {
@@ -120,6 +145,9 @@ pub fn judge_decoded(
         }
         if let (Some(b), Some(d)) = (last, decoder) {
             check_running_image(d, b, report, reset_from.is_some(), &mut reasons, &mut warnings);
+        }
+        if let Some(copy) = decoder.and_then(|d| d.rollback_copy(report)) {
+            check_rollback_copy(exp, &copy, report, &mut reasons);
         }
     }
     if let Some(d) = decoder {
@@ -136,7 +164,16 @@ pub fn judge_decoded(
     }
 }
 
-fn check_safety(exp: &Expectations, committed: bool, booted: &[Boot], console: &[LogLine], reasons: &mut Vec<String>) {
+/// `committed`: the update had committed at the cut; `commit_line`: else, the line of
+/// `console` where it committed during the recovery.
+fn check_safety(
+    exp: &Expectations,
+    committed: bool,
+    commit_line: Option<usize>,
+    booted: &[Boot],
+    console: &[LogLine],
+    reasons: &mut Vec<String>,
+) {
     let Some(first) = booted.first() else {
         let halt = console.iter().find(|l| exp.markers.halt.is_match(&l.text));
         reasons.push(match halt {
@@ -159,7 +196,8 @@ fn check_safety(exp: &Expectations, committed: bool, booted: &[Boot], console: &
     if !allowed.contains(&first.version.as_str()) {
         reasons.push(if committed && first.version == exp.old_version {
             format!(
-                "silent revert: the update had committed before the cut, but the device booted {}",
+                "{}: the update had committed before the cut, but the device booted {}",
+                exp.downgrade_name(),
                 first.version
             )
         } else {
@@ -171,11 +209,20 @@ fn check_safety(exp: &Expectations, committed: bool, booted: &[Boot], console: &
         });
     }
     for b in booted.iter().skip(1) {
+        let committed_before = committed || commit_line.is_some_and(|c| c < b.line);
         if b.version != exp.old_version && b.version != exp.new_version {
             reasons.push(format!("booted an unknown image {}", b.version));
-        } else if committed && b.version == exp.old_version {
+        } else if committed_before && b.version == exp.old_version {
+            let when = if committed {
+                String::new()
+            } else {
+                commit_line.map_or(String::new(), |c| {
+                    format!(" (it committed in the recovery: `{}`)", console[c].text)
+                })
+            };
             reasons.push(format!(
-                "silent revert: after the committed update the device later booted {}",
+                "{}: after the committed update the device later booted {}{when}",
+                exp.downgrade_name(),
                 b.version
             ));
             break;
@@ -230,6 +277,20 @@ fn check_reset(
         return;
     };
     if let Some(other) = booted.iter().find(|b| b.version != settled.version) {
+        if exp.commit_point() == CommitPoint::Installed
+            && settled.version == exp.new_version
+            && other.version == exp.old_version
+        {
+            // The device settled on the new image of an install that never reverts: the
+            // install had finished, so it had committed.
+            reasons.push(format!(
+                "{}: the device settled on {}, then a plain reset (no cut) booted {}",
+                exp.downgrade_name(),
+                settled.version,
+                other.version
+            ));
+            return;
+        }
         reasons.push(format!(
             "the update did not stick: the device settled on {}, then a plain reset (no cut) booted {} (first boot after the reset: {})",
             settled.version, other.version, first.version
@@ -303,6 +364,30 @@ fn check_running_image(
     }
 }
 
+/// While the update is undecided, the image a revert would install must be valid in the slot
+/// the scheme keeps it in: a cut that destroys it fails even when the device boots, since the
+/// next failed health check or reset before the confirmation would install a broken image.
+fn check_rollback_copy(exp: &Expectations, copy: &RollbackCopy, report: &FlashReport, reasons: &mut Vec<String>) {
+    let Some(img) = report.slot(copy.slot).and_then(|s| s.image.as_ref()) else {
+        return;
+    };
+    let version = img.version();
+    let intact = matches!(img.validity, Validity::Valid | Validity::Unverified);
+    if intact && version == Some(exp.old_version.as_str()) {
+        return;
+    }
+    let holds = match (version, intact) {
+        (Some(v), true) => format!("a valid {v}, not the old image"),
+        (Some(v), false) => format!("{v} {}", img.validity.name()),
+        (None, _) => format!("no image ({})", img.validity.name()),
+    };
+    reasons.push(format!(
+        "rollback safety lost: the {} slot holds {holds}, where {}; until {} confirmed itself, a failed health \
+         check or a reset would have reverted to that slot and installed a broken image instead of {}",
+        copy.slot, copy.why, exp.new_version, exp.old_version
+    ));
+}
+
 fn slot_states(report: &FlashReport) -> Vec<SlotState> {
     report
         .slot_summaries()
@@ -336,6 +421,7 @@ mod tests {
             final_version: "2.0.0+0".into(),
             layout: l,
             mode: s.mode,
+            upgrade: Upgrade::Test,
             key: s.firmware().boot.key,
             markers: Markers::default(),
         };
@@ -480,6 +566,9 @@ mod tests {
         exp.old_version = "0.9.0+0".into();
         exp.new_version = "1.0.0+0".into();
         exp.final_version = "1.0.0+0".into();
+        // Installed for good (a permanent swap): no rollback copy is kept to check.
+        let swap_info = (exp.layout.primary.end() - fut::trailer::SWAP_INFO_FROM_END - base) as usize;
+        dump[swap_info] = 0x03;
         let hash = cutpoint_inspect::decode_image(&rsa, None)
             .short_hash()
             .unwrap()
@@ -596,6 +685,121 @@ mod tests {
         let v = judge(&exp, false, &c, at, &dump, base);
         assert!(
             v.reasons.iter().any(|r| r.starts_with("did not settle again")),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    /// Flips a byte in the body of the image in the secondary slot (the old image after a
+    /// test swap).
+    fn tear_secondary(exp: &Expectations, dump: &mut [u8], base: u32) {
+        dump[(exp.layout.secondary.offset + 0x800 - base) as usize] ^= 0x10;
+    }
+
+    #[test]
+    fn a_torn_rollback_copy_fails_even_though_the_device_boots_the_new_image() {
+        let (exp, console, mut dump, base) = updated();
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "the old image is intact in the secondary: {:?}", v.reasons);
+        tear_secondary(&exp, &mut dump, base);
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.final_image.as_deref(), Some("2.0.0+0"));
+        assert_eq!(
+            v.reasons,
+            ["rollback safety lost: the secondary slot holds 1.0.0+0 hash-mismatch, where the primary trailer records \
+              a finished test swap (image_ok set), which keeps the image to revert to there; until 2.0.0+0 confirmed \
+              itself, a failed health check or a reset would have reverted to that slot and installed a broken image \
+              instead of 1.0.0+0"]
+        );
+        // The same after a plain reset: the copy is judged on the flash after it.
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(v.reasons.iter().any(|r| r.starts_with("rollback safety lost")), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn installs_that_keep_no_rollback_copy_are_not_checked_for_one() {
+        let (mut exp, console, mut dump, base) = updated();
+        tear_secondary(&exp, &mut dump, base);
+        // The primary trailer of a permanent swap: nothing reverts, nothing to roll back to.
+        let swap_info = (exp.layout.primary.end() - fut::trailer::SWAP_INFO_FROM_END - base) as usize;
+        let test = dump[swap_info];
+        dump[swap_info] = 0x03;
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        // An overwrite keeps none either.
+        dump[swap_info] = test;
+        exp.mode = Mode::OVERWRITE;
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+    }
+
+    fn permanent(mut exp: Expectations) -> Expectations {
+        exp.upgrade = Upgrade::Permanent;
+        exp
+    }
+
+    #[test]
+    fn booting_the_old_image_after_a_finished_permanent_install_is_a_silent_downgrade() {
+        let (exp, console, dump, base) = updated();
+        let exp = permanent(exp);
+        assert_eq!(exp.commit_point(), CommitPoint::Installed);
+        // Cut after the install line: the first boot after it runs the old image.
+        let v = judge(&exp, true, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons[0].starts_with(
+                "silent downgrade after a committed permanent upgrade: the update had committed before the cut, \
+                 but the device booted 1.0.0+0"
+            ),
+            "{:?}",
+            v.reasons
+        );
+        // Cut before it: the recovery finishes the install, boots the new image, then a later
+        // boot swaps the old one back.
+        let h1 = hash_of(&console, "1.0.0+0");
+        let h2 = hash_of(&console, "2.0.0+0");
+        let c = vec![
+            line("boot: start mode=swap-scratch variant=stale-swap-request"),
+            line("boot: swap-resume type=perm size=65536 after-region=3 after-step=2"),
+            line("boot: swap-done type=perm"),
+            line(&format!("boot: jump version=2.0.0+0 hash={h2}")),
+            line("ota: reboot"),
+            line("boot: start mode=swap-scratch variant=stale-swap-request"),
+            line("boot: swap-start type=perm size=65536 regions=16"),
+            line("boot: swap-done type=perm"),
+            line(&format!("boot: jump version=1.0.0+0 hash={h1}")),
+            line("ota: idle reason=up-to-date version=1.0.0+0"),
+        ];
+        let v = judge(&exp, false, &c, None, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r
+                == "silent downgrade after a committed permanent upgrade: after the committed update the device later \
+                    booted 1.0.0+0 (it committed in the recovery: `boot: swap-done type=perm`)"),
+            "{:?}",
+            v.reasons
+        );
+        // A test upgrade has not committed at its install: the same console is no downgrade.
+        let v = judge(&updated().0, false, &c, None, &dump, base);
+        assert!(!v.reasons.iter().any(|r| r.starts_with("silent")), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn a_downgrade_at_the_plain_reset_after_a_permanent_install_is_named_so() {
+        let (exp, console, dump, base) = updated();
+        let (c, at) = with_reset(&console, "1.0.0+0", "ota: idle reason=up-to-date version=1.0.0+0");
+        let v = judge(&permanent(exp.clone()), false, &c, at, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r
+                == "silent downgrade after a committed permanent upgrade: the device settled on 2.0.0+0, then a plain \
+                    reset (no cut) booted 1.0.0+0"),
+            "{:?}",
+            v.reasons
+        );
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("the update did not stick")),
             "{:?}",
             v.reasons
         );

@@ -199,6 +199,7 @@ pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key:
         final_version: final_version.to_string(),
         layout,
         mode: c.target.mode,
+        upgrade: c.target.upgrade.scheme_upgrade(),
         key,
         markers: c.markers.clone(),
     }

@@ -20,7 +20,7 @@ use fut::boot::{ops, BootConfig};
 use fut::hal::{FlashError, Hal};
 use fut::image::{self, Version};
 use fut::layout::{Layout, LayoutError, Role};
-use fut::scheme::{AppBoot, CommitPoint, Mode, Registry, Scheme};
+use fut::scheme::{AppBoot, CommitPoint, Mode, Registry, Scheme, Upgrade};
 use fut::FwError;
 
 /// The request word.
@@ -72,7 +72,7 @@ impl Scheme for AtomicCopy {
         layout.validate()
     }
 
-    fn commit_point(&self) -> CommitPoint {
+    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
         CommitPoint::Installed
     }
 
@@ -155,7 +155,7 @@ fn a_toy_scheme_registered_from_outside_survives_every_cut() {
     assert_eq!(jumps(&log).last(), Some(&new), "the control run installs the update");
     assert_eq!(log.console[0].text, "boot: start mode=atomic-copy variant=reference");
     // The scheme's commit point: the copy is complete.
-    assert_eq!(mode.scheme().commit_point(), CommitPoint::Installed);
+    assert_eq!(mode.scheme().commit_point(Upgrade::Test), CommitPoint::Installed);
     let commit_us = log
         .console
         .iter()

@@ -10,7 +10,7 @@ mod decide;
 pub mod journal;
 mod swap;
 
-use super::{mcuboot, AppBoot, CommitPoint, Scheme};
+use super::{mcuboot, AppBoot, CommitPoint, Scheme, Upgrade};
 use crate::app::AppConfig;
 use crate::boot::{self, BootConfig};
 use crate::hal::Hal;
@@ -47,8 +47,14 @@ impl Scheme for SwapScratch {
         layout.validate()
     }
 
-    fn commit_point(&self) -> CommitPoint {
-        CommitPoint::Confirm
+    /// A test swap commits when the new image confirms itself (image_ok in the primary
+    /// trailer); a permanent swap when the bootloader finished it (image_ok, then copy_done,
+    /// set by the swap itself), as in MCUboot, where a permanent request is never reverted.
+    fn commit_point(&self, upgrade: Upgrade) -> CommitPoint {
+        match upgrade {
+            Upgrade::Test => CommitPoint::Confirm,
+            Upgrade::Permanent => CommitPoint::Installed,
+        }
     }
 
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {

@@ -86,7 +86,8 @@ pub fn run<H: Hal + ?Sized>(
     last: Option<(u32, u32)>,
 ) -> Result<(), FwError> {
     let regions = swap_size / cfg.layout.sector_size;
-    if last.is_none() && kind != SwapType::Revert {
+    let stale_request = cfg.variant == Variant::StaleSwapRequest;
+    if last.is_none() && kind != SwapType::Revert && !stale_request {
         // Consume the request so a finished swap is never started again.
         ops::erase_trailer(hal, cfg, Slot::Secondary)?;
     }
@@ -111,6 +112,10 @@ pub fn run<H: Hal + ?Sized>(
     }
     finish(hal, cfg, kind, swap_size)?;
     say!(hal, "boot: swap-done type={}", kind.name());
+    if stale_request && kind != SwapType::Revert {
+        // The broken variant clears the request only now, after the swap reported done.
+        ops::erase_trailer(hal, cfg, Slot::Secondary)?;
+    }
     Ok(())
 }
 
@@ -143,6 +148,12 @@ fn step<F: Flash + Console + ?Sized>(
         }
         2 => {
             flash.erase(q, sec)?;
+            if cfg.variant == Variant::StatusBeforeCopy {
+                // The broken variant records the step before the copy it describes.
+                record(flash, cfg, &SwapState::running(kind, regions * sec, Some((idx, state))))?;
+                ops::copy(flash, p, q, sec)?;
+                return Ok(());
+            }
             ops::copy(flash, p, q, sec)?;
         }
         _ => {

@@ -5,10 +5,10 @@
 
 use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
 use fut::scheme::swap_scratch::SCRATCH_MARKER;
-use fut::trailer::{self, Magic};
+use fut::trailer::{self, Magic, SwapType};
 use fut::PublicKey;
 
-use super::{MetadataDecoder, Unconfirmed};
+use super::{MetadataDecoder, RollbackCopy, Unconfirmed};
 use crate::decode::{
     decode_image_in, Coverage, FlagState, FlashReport, ImageReport, MagicState, ScratchReport, SlotReport,
     StatusRecord, StatusReport, SwapPoint, TrailerReport, ADDR_LIMIT,
@@ -16,9 +16,40 @@ use crate::decode::{
 use crate::slice_flash::SliceFlash;
 use fut::image::HEADER_SIZE;
 
-/// MCUboot trailers in both slots and a scratch area.
+/// MCUboot trailers in both slots and a scratch area, as swap-scratch keeps them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct McubootTrailers;
+
+/// The same trailers as overwrite-only keeps them: the copy destroys the old image, so there
+/// is no rollback copy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OverwriteTrailers;
+
+impl MetadataDecoder for OverwriteTrailers {
+    fn check_layout(&self, layout: &Layout) -> Result<(), String> {
+        McubootTrailers.check_layout(layout)
+    }
+
+    fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
+        McubootTrailers.decode(flash, layout, key, report)
+    }
+
+    fn running_slot(&self) -> &'static str {
+        McubootTrailers.running_slot()
+    }
+
+    fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed> {
+        McubootTrailers.unconfirmed(report)
+    }
+
+    fn rollback_copy(&self, _report: &FlashReport) -> Option<RollbackCopy> {
+        None
+    }
+
+    fn leftovers(&self, report: &FlashReport) -> Vec<String> {
+        McubootTrailers.leftovers(report)
+    }
+}
 
 impl MetadataDecoder for McubootTrailers {
     fn check_layout(&self, layout: &Layout) -> Result<(), String> {
@@ -41,6 +72,26 @@ impl MetadataDecoder for McubootTrailers {
         (t.magic == MagicState::Good && t.image_ok != FlagState::Set).then(|| Unconfirmed {
             record: "the primary trailer".to_string(),
             state: format!("image_ok {}", t.image_ok.name()),
+        })
+    }
+
+    /// A finished test swap (primary trailer: good magic, swap type `test`, copy_done set)
+    /// moved the old image into the secondary slot, where it stays until the next download
+    /// erases it: while the new image is on test (image_ok unset) a failed health check or a
+    /// reset reverts to it, so it must be intact. The confirmation writes only the primary
+    /// trailer, so the secondary slot read after it is the copy the undecided update had.
+    /// A permanent swap (type `perm`) never reverts, and after a revert (type `revert`) the
+    /// old image is the running one, checked as such: neither keeps a rollback copy.
+    fn rollback_copy(&self, report: &FlashReport) -> Option<RollbackCopy> {
+        let t = report.slot(Slot::Primary.name())?.trailer.as_ref()?;
+        let finished_test_swap =
+            t.magic == MagicState::Good && t.swap_type == SwapType::Test.name() && t.copy_done == FlagState::Set;
+        finished_test_swap.then(|| RollbackCopy {
+            slot: Slot::Secondary.name(),
+            why: format!(
+                "the primary trailer records a finished test swap (image_ok {}), which keeps the image to revert to there",
+                t.image_ok.name()
+            ),
         })
     }
 

@@ -14,7 +14,7 @@ use fut::PublicKey;
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
-pub use mcuboot::McubootTrailers;
+pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,17 @@ pub struct Unconfirmed {
     pub record: String,
     /// What it reads (`image_ok unset`).
     pub state: String,
+}
+
+/// Where the image the device would roll back to must be, when the metadata says one must be
+/// kept: while an update is undecided, a revert installs it, so it must be valid (hash and
+/// signature) in its slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackCopy {
+    /// The slot that holds it (`secondary`).
+    pub slot: &'static str,
+    /// What on flash says it must be there, and until when it mattered.
+    pub why: String,
 }
 
 /// Decodes one scheme's metadata from a dump.
@@ -39,6 +50,11 @@ pub trait MetadataDecoder: Sync {
     /// The running image's confirmation, when the metadata says it is not confirmed.
     fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed>;
 
+    /// The rollback copy the metadata says the device keeps, if any. `None` when the scheme
+    /// keeps none, or when nothing is left to roll back to (no update installed, a revert
+    /// done, a permanent install).
+    fn rollback_copy(&self, report: &FlashReport) -> Option<RollbackCopy>;
+
     /// Metadata a settled device should not have left behind (warnings on a cut).
     fn leftovers(&self, report: &FlashReport) -> Vec<String>;
 }
@@ -46,7 +62,7 @@ pub trait MetadataDecoder: Sync {
 /// The decoders, by the name of the firmware scheme whose metadata they read.
 pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
-    (overwrite::NAME, &McubootTrailers),
+    (overwrite::NAME, &OverwriteTrailers),
 ];
 
 /// The decoder of the scheme called `name`.
