@@ -1,6 +1,7 @@
 //! Cuts the firmware at every flash operation of an update, before, inside and after each,
 //! and checks the recovered board: it must boot the old or the new image (only the new one
-//! once the update committed) and then finish the update.
+//! once the update committed: at the confirmation of a test upgrade, at the bootloader's
+//! finished-install line of a permanent one) and then finish the update.
 
 use std::collections::HashMap;
 
@@ -35,11 +36,16 @@ fn sweep(s: &Scenario) -> Sweep {
     });
     let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
     let final_expected = if s.bad_update { &old } else { &new };
+    let commit_line = if s.permanent {
+        "boot: swap-done type=perm".to_string()
+    } else {
+        format!("app: confirm version={new}")
+    };
     let commit_us = (!s.bad_update)
         .then(|| {
             log.console
                 .iter()
-                .find(|l| l.text.starts_with(&format!("app: confirm version={new}")))
+                .find(|l| l.text.starts_with(&commit_line))
                 .map(|l| l.t_us)
         })
         .flatten()
@@ -145,6 +151,18 @@ fn reference_survives_every_cut_of_a_test_upgrade() {
     assert_survives("nrf52840", &r);
 }
 
+fn permanent(mut s: Scenario) -> Scenario {
+    s.permanent = true;
+    s
+}
+
+#[test]
+fn reference_survives_every_cut_of_a_permanent_upgrade() {
+    let r = sweep(&permanent(nrf(64)));
+    assert!(r.cuts > 1500, "{}", r.cuts);
+    assert_survives("nrf52840", &r);
+}
+
 #[test]
 fn reference_survives_every_cut_of_a_revert() {
     let r = sweep(&nrf(64).with_bad_update());
@@ -172,13 +190,15 @@ fn every_broken_variant_fails_somewhere() {
     for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Reference) {
         let good = sweep(&nrf(64).with_variant(v));
         let bad = sweep(&nrf(64).with_variant(v).with_bad_update());
-        let n = good.failures.len() + bad.failures.len();
+        let perm = sweep(&permanent(nrf(64).with_variant(v)));
+        let n = good.failures.len() + bad.failures.len() + perm.failures.len();
         println!(
-            "{:>24}: {} failing cuts (good update {}, bad update {})",
+            "{:>24}: {} failing cuts (good update {}, bad update {}, permanent {})",
             v.name(),
             n,
             good.failures.len(),
-            bad.failures.len()
+            bad.failures.len(),
+            perm.failures.len()
         );
         assert!(n > 0, "variant {} was not caught", v.name());
     }
