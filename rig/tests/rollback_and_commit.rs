@@ -49,7 +49,12 @@ fn a_cut_that_tears_the_rollback_copy_fails_though_the_device_boots_the_new_imag
     assert!(!failed.is_empty(), "a torn rollback copy went through");
     for c in failed {
         assert_eq!(c.phase, "swap", "{}", c.id);
-        assert_eq!(c.final_image.as_deref(), Some("2.0.0+0"), "{}: settled on the new image", c.id);
+        assert_eq!(
+            c.final_image.as_deref(),
+            Some("2.0.0+0"),
+            "{}: settled on the new image",
+            c.id
+        );
         assert_eq!(c.reasons.len(), 1, "{}: {:?}", c.id, c.reasons);
         assert!(
             c.reasons[0].starts_with("rollback safety lost: the secondary slot holds ")
@@ -58,7 +63,11 @@ fn a_cut_that_tears_the_rollback_copy_fails_though_the_device_boots_the_new_imag
             c.id,
             c.reasons
         );
-        let secondary = c.slots.iter().find(|s| s.slot == "secondary").expect("secondary slot state");
+        let secondary = c
+            .slots
+            .iter()
+            .find(|s| s.slot == "secondary")
+            .expect("secondary slot state");
         assert_ne!(secondary.validity, cutpoint_report::SlotValidity::Valid, "{}", c.id);
     }
 }
@@ -69,14 +78,20 @@ fn a_silent_downgrade_after_a_committed_permanent_upgrade_fails() {
     let failed = failing(&cuts);
     assert!(!failed.is_empty(), "a downgrade after the install went through");
     for c in failed {
-        assert!(c.committed, "{}: only a cut after the install line is judged committed", c.id);
+        assert!(
+            c.committed,
+            "{}: only a cut after the install line is judged committed",
+            c.id
+        );
         assert_eq!(c.first_boot.as_deref(), Some("1.0.0+0"), "{}", c.id);
         // Offered the update again, the device installs it anew: the run ends on the new image.
         assert_eq!(c.final_image.as_deref(), Some("2.0.0+0"), "{}", c.id);
         assert_eq!(
             c.reasons,
-            ["silent downgrade after a committed permanent upgrade: the update had committed before the cut, \
-              but the device booted 1.0.0+0"],
+            [
+                "silent downgrade after a committed permanent upgrade: the update had committed before the cut, \
+              but the device booted 1.0.0+0"
+            ],
             "{}",
             c.id
         );
@@ -103,9 +118,17 @@ fn a_permanent_upgrade_whose_install_line_never_shows_is_bad_input() {
     );
     let path = dir.join("installed.toml");
     std::fs::write(&path, text).unwrap();
-    let (code, _, stderr) = cutpoint(&["run", path.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    let (code, _, stderr) = cutpoint(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("markers.installed"), "{stderr}");
-    assert!(stderr.contains("the bootloader finishing the install for good"), "{stderr}");
+    assert!(
+        stderr.contains("the bootloader finishing the install for good"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

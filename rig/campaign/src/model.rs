@@ -45,11 +45,11 @@ macro_rules! named_enum {
     };
 }
 
+/// What says an update committed (the scheme's answer for an upgrade type).
+pub use fut::scheme::CommitPoint;
 /// How the bootloader installs an update: a scheme of the firmware's registry, named by the
 /// campaign's `mode`.
 pub use fut::scheme::Mode;
-/// What says an update committed (the scheme's answer for an upgrade type).
-pub use fut::scheme::CommitPoint;
 
 named_enum! {
     /// Whether the update is requested for a trial boot (`test`) or for good (`perm`).

@@ -15,9 +15,9 @@ use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeade
 
 use crate::exit::{BAD_INPUT, RIG_ERROR};
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
-use fut::scheme::CommitPoint;
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
+use fut::scheme::CommitPoint;
 
 /// Everything a run needs besides the target.
 pub struct RunSpec<'a> {

@@ -705,7 +705,12 @@ mod tests {
     fn a_torn_rollback_copy_fails_even_though_the_device_boots_the_new_image() {
         let (exp, console, mut dump, base) = updated();
         let v = judge(&exp, false, &console, None, &dump, base);
-        assert_eq!(v.status, Status::Pass, "the old image is intact in the secondary: {:?}", v.reasons);
+        assert_eq!(
+            v.status,
+            Status::Pass,
+            "the old image is intact in the secondary: {:?}",
+            v.reasons
+        );
         tear_secondary(&exp, &mut dump, base);
         let v = judge(&exp, false, &console, None, &dump, base);
         assert_eq!(v.status, Status::Fail);
@@ -720,7 +725,11 @@ mod tests {
         // The same after a plain reset: the copy is judged on the flash after it.
         let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
         let v = judge(&exp, false, &c, at, &dump, base);
-        assert!(v.reasons.iter().any(|r| r.starts_with("rollback safety lost")), "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("rollback safety lost")),
+            "{:?}",
+            v.reasons
+        );
     }
 
     #[test]
@@ -784,9 +793,11 @@ mod tests {
         ];
         let v = judge(&exp, false, &c, None, &dump, base);
         assert!(
-            v.reasons.iter().any(|r| r
+            v.reasons.iter().any(|r| {
+                r
                 == "silent downgrade after a committed permanent upgrade: after the committed update the device later \
-                    booted 1.0.0+0 (it committed in the recovery: `boot: swap-done type=perm`)"),
+                    booted 1.0.0+0 (it committed in the recovery: `boot: swap-done type=perm`)"
+            }),
             "{:?}",
             v.reasons
         );
@@ -801,9 +812,11 @@ mod tests {
         let (c, at) = with_reset(&console, "1.0.0+0", "ota: idle reason=up-to-date version=1.0.0+0");
         let v = judge(&permanent(exp.clone()), false, &c, at, &dump, base);
         assert!(
-            v.reasons.iter().any(|r| r
+            v.reasons.iter().any(|r| {
+                r
                 == "silent downgrade after a committed permanent upgrade: the device settled on 2.0.0+0, then a plain \
-                    reset (no cut) booted 1.0.0+0"),
+                    reset (no cut) booted 1.0.0+0"
+            }),
             "{:?}",
             v.reasons
         );
