@@ -467,5 +467,28 @@ mod tests {
         assert!(!m
             .download_restart
             .is_match("ota: download-resume version=2.0.0+0 offset=4096"));
+        // The bootloader's line for an install complete for good; not a test swap's, which
+        // commits only at the confirmation, nor a revert's.
+        assert!(m.installed.is_match("boot: swap-done type=perm"));
+        assert!(m.installed.is_match("boot: overwrite-done"));
+        assert!(!m.installed.is_match("boot: swap-done type=test"));
+        assert!(!m.installed.is_match("boot: swap-done type=revert"));
+    }
+
+    #[test]
+    fn the_commit_point_is_the_schemes_for_the_upgrade_type() {
+        let target = |mode, upgrade| Target {
+            mode,
+            upgrade,
+            kind: TargetKind::Simulated {
+                board: Board::Nrf52840,
+                variant: Variant::Reference,
+            },
+        };
+        assert_eq!(target(Mode::SWAP_SCRATCH, Upgrade::Test).commit_point(), CommitPoint::Confirm);
+        assert_eq!(target(Mode::SWAP_SCRATCH, Upgrade::Perm).commit_point(), CommitPoint::Installed);
+        assert_eq!(target(Mode::OVERWRITE, Upgrade::Test).commit_point(), CommitPoint::Installed);
+        assert!(target(Mode::SWAP_SCRATCH, Upgrade::Test).confirms());
+        assert!(!target(Mode::SWAP_SCRATCH, Upgrade::Perm).confirms());
     }
 }
