@@ -485,9 +485,18 @@ mod tests {
                 variant: Variant::Reference,
             },
         };
-        assert_eq!(target(Mode::SWAP_SCRATCH, Upgrade::Test).commit_point(), CommitPoint::Confirm);
-        assert_eq!(target(Mode::SWAP_SCRATCH, Upgrade::Perm).commit_point(), CommitPoint::Installed);
-        assert_eq!(target(Mode::OVERWRITE, Upgrade::Test).commit_point(), CommitPoint::Installed);
+        assert_eq!(
+            target(Mode::SWAP_SCRATCH, Upgrade::Test).commit_point(),
+            CommitPoint::Confirm
+        );
+        assert_eq!(
+            target(Mode::SWAP_SCRATCH, Upgrade::Perm).commit_point(),
+            CommitPoint::Installed
+        );
+        assert_eq!(
+            target(Mode::OVERWRITE, Upgrade::Test).commit_point(),
+            CommitPoint::Installed
+        );
         assert!(target(Mode::SWAP_SCRATCH, Upgrade::Test).confirms());
         assert!(!target(Mode::SWAP_SCRATCH, Upgrade::Perm).confirms());
     }

@@ -382,14 +382,13 @@ fn check_rollback_copy(exp: &Expectations, copy: &RollbackCopy, report: &FlashRe
         return;
     }
     let holds = match (version, intact) {
-        (Some(v), true) => format!("a valid {v}, not the old image"),
+        (Some(v), true) => format!("a valid {v}"),
         (Some(v), false) => format!("{v} {}", img.validity.name()),
         (None, _) => format!("no image ({})", img.validity.name()),
     };
     reasons.push(format!(
-        "rollback safety lost: the {} slot holds {holds}, where {}; until {} confirmed itself, a failed health \
-         check or a reset would have reverted to that slot and installed a broken image instead of {}",
-        copy.slot, copy.why, exp.new_version, exp.old_version
+        "rollback safety lost: the {} slot holds {holds}, not a valid {}: {}",
+        copy.slot, exp.old_version, copy.why
     ));
 }
 
@@ -717,10 +716,10 @@ mod tests {
         assert_eq!(v.final_image.as_deref(), Some("2.0.0+0"));
         assert_eq!(
             v.reasons,
-            ["rollback safety lost: the secondary slot holds 1.0.0+0 hash-mismatch, where the primary trailer records \
-              a finished test swap (image_ok set), which keeps the image to revert to there; until 2.0.0+0 confirmed \
-              itself, a failed health check or a reset would have reverted to that slot and installed a broken image \
-              instead of 1.0.0+0"]
+            ["rollback safety lost: the secondary slot holds 1.0.0+0 hash-mismatch, not a valid 1.0.0+0: the primary \
+              trailer records a finished test swap (image_ok set), which keeps the image to revert to there; until the \
+              new image confirms itself, a failed health check or a reset swaps it back in, and a broken one bricks \
+              the device"]
         );
         // The same after a plain reset: the copy is judged on the flash after it.
         let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");

@@ -89,7 +89,9 @@ impl MetadataDecoder for McubootTrailers {
         finished_test_swap.then(|| RollbackCopy {
             slot: Slot::Secondary.name(),
             why: format!(
-                "the primary trailer records a finished test swap (image_ok {}), which keeps the image to revert to there",
+                "the primary trailer records a finished test swap (image_ok {}), which keeps the image to revert to \
+                 there; until the new image confirms itself, a failed health check or a reset swaps it back in, and a \
+                 broken one bricks the device",
                 t.image_ok.name()
             ),
         })
