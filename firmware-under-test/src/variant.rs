@@ -33,10 +33,29 @@ pub enum Variant {
     /// Swap progress kept in one metadata record rewritten by erase-then-write of its sector
     /// (rboot #33).
     SingleSectorMetadata,
+    /// Image validation never compares the SHA-256 TLV with the digest of the image: the
+    /// signature is verified over the digest the TLV claims, so the bytes it stands for are
+    /// never looked at and a body changed after signing boots (the class of a signed manifest
+    /// whose hash is not recomputed over the payload). Both gates run this validation: the
+    /// application's check after a download and the bootloader's before it installs. Invisible
+    /// with a genuine image, whose TLV is its digest.
+    IntegritySkipped,
+    /// Image validation checks the SHA-256 TLV but never verifies the signature (signature
+    /// checking configured out, or a fail-open path that accepts an image without a signature
+    /// entry): an unsigned image (`imgtool sign` without a key: the hash TLV alone) boots.
+    SignatureSkipped,
+    /// A build that takes its key from the image (MCUboot's MCUBOOT_HW_KEY: the whole public
+    /// key in a PUBKEY TLV, its hash provisioned in the device, MCUboot PR #704) but skips
+    /// comparing the hash of the image's key with the provisioned one (as MCUboot PR #2310's
+    /// MCUBOOT_BYPASS_KEY_MATCH does, which is safe only when the key is built in): the
+    /// signature is verified with whatever key the image carries, so an image signed by any
+    /// key boots. With a built-in key and a KEYHASH TLV the bug is invisible: the signature is
+    /// still verified with the trusted key.
+    KeyNotCompared,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 11] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -45,6 +64,9 @@ impl Variant {
         Variant::TornMagicRevert,
         Variant::OverwriteNoRollback,
         Variant::SingleSectorMetadata,
+        Variant::IntegritySkipped,
+        Variant::SignatureSkipped,
+        Variant::KeyNotCompared,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -57,11 +79,35 @@ impl Variant {
             Variant::TornMagicRevert => "torn-magic-revert",
             Variant::OverwriteNoRollback => "overwrite-no-rollback",
             Variant::SingleSectorMetadata => "single-sector-metadata",
+            Variant::IntegritySkipped => "integrity-skipped",
+            Variant::SignatureSkipped => "signature-skipped",
+            Variant::KeyNotCompared => "key-not-compared",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Variant> {
         Variant::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// The checks this build's image validation runs (the application's and the bootloader's,
+    /// which share it).
+    pub const fn image_checks(self) -> crate::image::Checks {
+        let all = crate::image::Checks::ALL;
+        match self {
+            Variant::IntegritySkipped => crate::image::Checks {
+                compare_hash: false,
+                ..all
+            },
+            Variant::SignatureSkipped => crate::image::Checks {
+                verify_signature: false,
+                ..all
+            },
+            Variant::KeyNotCompared => crate::image::Checks {
+                compare_key: false,
+                ..all
+            },
+            _ => all,
+        }
     }
 
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).

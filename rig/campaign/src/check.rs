@@ -152,7 +152,11 @@ fn image_text(i: &ImageSource) -> String {
             version,
             size_kib,
             health,
-        } => format!("{version}, {size_kib} KiB, health {health}"),
+            tamper,
+        } => match tamper {
+            Some(t) => format!("{version}, {size_kib} KiB, health {health}, tampered ({t}): must be refused"),
+            None => format!("{version}, {size_kib} KiB, health {health}"),
+        },
         ImageSource::File { path, health } => format!("{}, health {health}", path.display()),
     }
 }

@@ -24,6 +24,9 @@ pub struct Expectations {
     /// The campaign's console markers: `jump` (named groups `version` and `hash`), `halt`,
     /// `settled`, `commit` (group `version`), `rejected` and `download_restart`.
     pub markers: Markers,
+    /// Why the device must refuse the update (never boot it, end on the old image and say
+    /// why), or `None` for an update it must install.
+    pub refused: Option<String>,
 }
 
 impl Expectations {
@@ -109,6 +112,9 @@ pub fn judge_decoded(
     let slots = slot_states(report);
     let decoder = exp.decoder();
     check_safety(exp, committed, &booted, recovery, &mut reasons);
+    if let Some(why) = &exp.refused {
+        check_refusal(exp, why, &booted, recovery, &mut reasons);
+    }
     let mut last = booted.last();
     let after_reset;
     if !booted.is_empty() {
@@ -180,6 +186,25 @@ fn check_safety(exp: &Expectations, committed: bool, booted: &[Boot], console: &
             ));
             break;
         }
+    }
+}
+
+/// An update the device must refuse: it never boots, and the device says why (the `refused`
+/// marker, with its reason) while it recovers. The old image must still be the one that
+/// settles (checked by the liveness rule against the final version).
+fn check_refusal(exp: &Expectations, why: &str, booted: &[Boot], console: &[LogLine], reasons: &mut Vec<String>) {
+    if let Some(b) = booted.iter().find(|b| b.version == exp.new_version) {
+        reasons.push(format!(
+            "booted {}, an update it must refuse ({why}): its image check let it through",
+            b.version
+        ));
+    }
+    let said = console.iter().any(|l| exp.markers.refused.is_match(&l.text));
+    if !said && !booted.is_empty() {
+        reasons.push(format!(
+            "never said why it refused the update ({why}): no console line matches markers.refused '{}'",
+            exp.markers.refused.source
+        ));
     }
 }
 
@@ -338,6 +363,7 @@ mod tests {
             mode: s.mode,
             key: s.firmware().boot.key,
             markers: Markers::default(),
+            refused: None,
         };
         let console = log
             .console
