@@ -89,6 +89,9 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             Variant::NoSwapStatus | Variant::ScratchEraseForward | Variant::SingleSectorMetadata => {
                 assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")
             }
+            Variant::IntegritySkipped | Variant::SignatureSkipped | Variant::KeyNotCompared => {
+                assert!(c.refuses_update(), "{rel} needs an update the device must refuse")
+            }
             Variant::Reference => {}
         }
     }
