@@ -110,6 +110,15 @@ impl Variant {
         }
     }
 
+    /// Whether this build's bug is a skipped image check rather than a power-loss window: it
+    /// shows only with an update the device must refuse.
+    pub const fn skips_image_check(self) -> bool {
+        matches!(
+            self,
+            Variant::IntegritySkipped | Variant::SignatureSkipped | Variant::KeyNotCompared
+        )
+    }
+
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
     pub const fn forces_overwrite(self) -> bool {
         matches!(self, Variant::OverwriteNoRollback)
