@@ -377,6 +377,86 @@ mod tests {
         (exp, console, dump, l.primary.offset)
     }
 
+    /// The flash and console after a spoiled update was refused: 1.0.0 running.
+    fn refused() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
+        use cutpoint_sim::imgtool::{build_tampered_image, default_test_key, ImageSpec, Tamper};
+        let mut s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
+        s.new_image = std::sync::Arc::new(build_tampered_image(
+            &ImageSpec::new(s.new_version, 16 * 1024),
+            &default_test_key(),
+            Tamper::BodyByte,
+        ));
+        let (mut exp, _, _, _) = updated();
+        let mut board = s.board();
+        let log = board.run(RunOptions::default());
+        let l = s.profile.layout;
+        exp.final_version = "1.0.0+0".into();
+        exp.refused = Some("images.update.tamper = \"body-byte\"".into());
+        let console = log
+            .console
+            .iter()
+            .map(|c| LogLine {
+                t_us: c.t_us,
+                text: c.text.clone(),
+            })
+            .collect();
+        let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
+        (exp, console, dump, l.primary.offset)
+    }
+
+    #[test]
+    fn a_refused_update_passes_when_the_device_stays_and_says_why() {
+        let (exp, console, dump, base) = refused();
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.final_image.as_deref(), Some("1.0.0+0"));
+    }
+
+    #[test]
+    fn booting_an_update_that_must_be_refused_fails_even_back_on_the_old_image() {
+        let (exp, console, dump, base) = refused();
+        // The spoiled image ran once, then the device came back to 1.0.0 (as after a revert).
+        let mut c = vec![
+            line("boot: jump version=2.0.0+0 hash=12345678"),
+            line("app: health fail"),
+        ];
+        c.extend(console);
+        let v = judge(&exp, false, &c, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("booted 2.0.0+0, an update it must refuse (images.update.tamper")),
+            "{:?}",
+            v.reasons
+        );
+        let mut plain = exp.clone();
+        plain.refused = None;
+        let v = judge(&plain, false, &c, None, &dump, base);
+        assert!(
+            !v.reasons.iter().any(|r| r.contains("must refuse")),
+            "only a refused update has the rule: {:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn a_refusal_without_a_reason_fails() {
+        let (exp, console, dump, base) = refused();
+        let silent: Vec<LogLine> = console
+            .into_iter()
+            .filter(|l| !l.text.starts_with("ota: verify-fail"))
+            .collect();
+        let v = judge(&exp, false, &silent, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].starts_with("never said why it refused the update"),
+            "{:?}",
+            v.reasons
+        );
+    }
+
     fn line(t: &str) -> LogLine {
         LogLine {
             t_us: 0,
