@@ -1,7 +1,8 @@
-//! Deliberately broken variants, each modelled on a power-loss bug that reached the field.
+//! Deliberately broken variants, each modelled on a bug that reached the field.
 //!
 //! The reference variant is correct; every other one reintroduces one window that the rig
-//! must find.
+//! must find: a power-loss window, or (the last three) an image check the build skips, which
+//! only a spoiled update shows.
 
 /// Which build of the firmware runs. With the `serde` feature it reads and writes as its
 /// [`Variant::name`].
