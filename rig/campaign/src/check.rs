@@ -165,10 +165,16 @@ fn image_text(i: &ImageSource) -> String {
 pub fn campaign_summary(c: &Campaign) -> CheckSummary {
     let mut lines = Vec::new();
     match &c.target.kind {
-        TargetKind::Simulated { board, variant } => lines.push(format!(
-            "target: simulated {board}, variant {variant}, {} {} upgrade",
-            c.target.mode, c.target.upgrade
-        )),
+        TargetKind::Simulated { board, variant } => {
+            let delivery = match c.target.delivery {
+                crate::model::Delivery::Download => String::new(),
+                d => format!(", {d} delivery (the application does not check the image)"),
+            };
+            lines.push(format!(
+                "target: simulated {board}, variant {variant}, {} {} upgrade{delivery}",
+                c.target.mode, c.target.upgrade
+            ))
+        }
         TargetKind::Station { path, station } => lines.push(format!(
             "target: station {} ({}), {} {} upgrade",
             station.name,
@@ -177,8 +183,15 @@ pub fn campaign_summary(c: &Campaign) -> CheckSummary {
             c.target.upgrade
         )),
     }
+    let downgrade = match c.images.downgrade {
+        crate::model::Downgrade::Refused if c.refuses_update() && c.tamper().is_none() => {
+            "; downgrades refused: the update is older, must be refused"
+        }
+        crate::model::Downgrade::Refused => "; downgrades refused",
+        crate::model::Downgrade::Allowed => "",
+    };
     lines.push(format!(
-        "images: baseline {}; update {}",
+        "images: baseline {}; update {}{downgrade}",
         image_text(&c.images.baseline),
         image_text(&c.images.update)
     ));
