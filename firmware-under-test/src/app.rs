@@ -26,6 +26,12 @@ pub struct AppConfig {
     /// The bootloader's scheme: how the app confirms, requests an upgrade, and whether a
     /// revert can happen.
     pub mode: Mode,
+    /// The application checks a downloaded image (hash, key, signature) before it raises the
+    /// request. Off, the image reaches the secondary slot unchecked (as an mcumgr SMP upload
+    /// does) and the bootloader is the only gate.
+    pub verify: bool,
+    /// Refuse an update older than the running image.
+    pub refuse_downgrade: bool,
 }
 
 /// How the application's run ends.
@@ -99,21 +105,30 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
         return Ok(AppExit::Idle);
     }
-    let complete = staged == Some(offer.version) && image::validate(hal, secondary, &cfg.key).is_ok();
+    let complete = staged == Some(offer.version) && check(hal, cfg, me).is_ok();
     if !complete {
-        download(hal, cfg, &offer)?;
-        say!(hal, "ota: verify-start version={}", offer.version);
-        match image::validate(hal, secondary, &cfg.key) {
-            Ok(info) => say!(
-                hal,
-                "ota: verify-ok version={} hash={}",
-                offer.version,
-                ShortHex(&info.hash)
-            ),
-            Err(e) => {
-                say!(hal, "ota: verify-fail reason={}", e.name());
-                wipe_secondary(hal, cfg)?;
-                return Ok(AppExit::Reset);
+        let from_zero = download(hal, cfg, &offer)?;
+        if cfg.verify {
+            say!(hal, "ota: verify-start version={}", offer.version);
+            match check(hal, cfg, me) {
+                Ok(info) => say!(
+                    hal,
+                    "ota: verify-ok version={} hash={}",
+                    offer.version,
+                    ShortHex(&info.hash)
+                ),
+                Err(e) => {
+                    say!(hal, "ota: verify-fail reason={}", e.name());
+                    wipe_secondary(hal, cfg)?;
+                    // A download this boot fetched whole is the server's image: refused. One that
+                    // resumed after a cut may hold bytes of an earlier run; it is fetched again
+                    // from byte 0 after a reset.
+                    if from_zero {
+                        say!(hal, "ota: idle reason=verify-fail version={}", offer.version);
+                        return Ok(AppExit::Idle);
+                    }
+                    return Ok(AppExit::Reset);
+                }
             }
         }
     } else {
@@ -122,6 +137,16 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
     request(hal, cfg)?;
     say!(hal, "ota: reboot");
     Ok(AppExit::Reset)
+}
+
+/// The application's check of the image in the secondary slot: the image validation of this
+/// build, and no downgrade when the build refuses them.
+fn check(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<image::ImageInfo, ImageError> {
+    let info = image::validate_with(hal, cfg.layout.secondary, &cfg.key, cfg.variant.image_checks())?;
+    if cfg.refuse_downgrade && info.header.version < me {
+        return Err(ImageError::Downgrade);
+    }
+    Ok(info)
 }
 
 fn wipe_secondary<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FlashError> {
@@ -158,7 +183,8 @@ fn sector_floor(cfg: &AppConfig, off: u32) -> u32 {
     off - off % cfg.layout.sector_size
 }
 
-fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<(), FwError> {
+/// Downloads the offer into the secondary slot; says whether it started from byte 0.
+fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<bool, FwError> {
     let secondary = cfg.layout.secondary;
     let sector = cfg.layout.sector_size;
     let from = resume_point(hal, cfg, offer)?;
@@ -193,7 +219,7 @@ fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<(), FwE
         }
     }
     say!(hal, "ota: download-done bytes={}", offer.size);
-    Ok(())
+    Ok(from == 0)
 }
 
 fn fetch_exact(hal: &mut dyn Hal, off: u32, buf: &mut [u8]) -> Result<usize, FwError> {

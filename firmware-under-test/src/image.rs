@@ -15,6 +15,12 @@ pub const HEADER_SIZE: usize = 32;
 pub const TLV_INFO_MAGIC: u16 = 0x6907;
 pub const TLV_PROT_INFO_MAGIC: u16 = 0x6908;
 pub const TLV_KEYHASH: u16 = 0x01;
+/// The whole public key, DER SubjectPublicKeyInfo (`imgtool sign --public-key-format full`):
+/// a bootloader built to take its key from the image (MCUboot's MCUBOOT_HW_KEY) compares the
+/// key's hash with the one it trusts, then verifies with that key.
+pub const TLV_PUBKEY: u16 = 0x02;
+/// The longest PUBKEY entry the bootloader reads (a P-256 SubjectPublicKeyInfo is 91 bytes).
+pub const PUBKEY_DER_MAX: usize = 91;
 pub const TLV_SHA256: u16 = 0x10;
 /// ECDSA signature, DER-encoded (MCUboot's IMAGE_TLV_ECDSA_SIG).
 pub const TLV_ECDSA_SIG: u16 = 0x22;
@@ -68,6 +74,8 @@ pub enum ImageError {
     UnknownKey,
     /// The signature is missing, malformed or does not verify.
     BadSignature,
+    /// The update is older than the running image and the build refuses downgrades.
+    Downgrade,
     /// A flash read failed while checking.
     Flash(FlashError),
 }
@@ -81,6 +89,7 @@ impl ImageError {
             ImageError::HashMismatch => "hash-mismatch",
             ImageError::UnknownKey => "unknown-key",
             ImageError::BadSignature => "bad-signature",
+            ImageError::Downgrade => "downgrade",
             ImageError::Flash(_) => "flash-error",
         }
     }
@@ -175,6 +184,9 @@ pub fn read_header<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<Image
 struct FoundTlvs {
     sha256: Option<[u8; 32]>,
     keyhash: Option<[u8; 32]>,
+    /// A PUBKEY entry that decodes as a key of an algorithm the bootloader verifies; `Err` for
+    /// one that does not.
+    pubkey: Option<Result<PublicKey, ()>>,
     ed25519: Option<[u8; 64]>,
     /// The DER bytes of an ECDSA_SIG entry short enough to be a P-256 signature, and their length.
     ecdsa: Option<([u8; P256_DER_SIG_MAX], usize)>,
@@ -223,6 +235,16 @@ fn walk_tlvs<F: Flash + ?Sized>(flash: &mut F, slot: Area, h: &ImageHeader) -> R
             (TLV_SHA256, 32) => found.sha256 = Some(read_array(flash, slot.offset + data_at)?),
             (TLV_KEYHASH, 32) => found.keyhash = Some(read_array(flash, slot.offset + data_at)?),
             (TLV_ED25519, 64) => found.ed25519 = Some(read_array(flash, slot.offset + data_at)?),
+            (TLV_PUBKEY, n) => {
+                let mut der = [0u8; PUBKEY_DER_MAX];
+                found.pubkey = Some(match der.get_mut(..usize::from(n)) {
+                    Some(d) => {
+                        flash.read(slot.offset + data_at, d)?;
+                        PublicKey::from_spki_der(d).ok_or(())
+                    }
+                    None => Err(()),
+                });
+            }
             (TLV_ECDSA_SIG, n) if usize::from(n) <= P256_DER_SIG_MAX => {
                 let mut der = [0u8; P256_DER_SIG_MAX];
                 flash.read(slot.offset + data_at, &mut der[..usize::from(n)])?;
@@ -249,40 +271,115 @@ pub fn hash_flash<H: Crypto + Clock + ?Sized>(hal: &mut H, addr: u32, len: u32) 
     Ok(digest)
 }
 
+/// Which of its checks a build of the image validation runs. The reference runs all of them;
+/// a broken variant skips one (see [`crate::Variant::image_checks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// The SHA-256 TLV is compared with the digest of the image. Without it the signature is
+    /// verified over the digest the TLV claims.
+    pub compare_hash: bool,
+    /// The key the image names (KEYHASH) or carries (PUBKEY) is compared with the trusted key.
+    pub compare_key: bool,
+    /// A signature by that key must be present and verify.
+    pub verify_signature: bool,
+}
+
+impl Checks {
+    /// Every check, in MCUboot's order.
+    pub const ALL: Checks = Checks {
+        compare_hash: true,
+        compare_key: true,
+        verify_signature: true,
+    };
+}
+
 /// Checks the image in `slot`: header, hash, key and signature, as MCUboot's
 /// `bootutil_img_validate` does for a bootloader built with `key` alone in its key table.
 pub fn validate<H: Crypto + Clock + ?Sized>(hal: &mut H, slot: Area, key: &PublicKey) -> Result<ImageInfo, ImageError> {
+    validate_with(hal, slot, key, Checks::ALL)
+}
+
+/// [`validate`] with only the `checks` a build runs.
+///
+/// The order is bootutil's: the digest is compared with the SHA-256 TLV; the key is found by
+/// its KEYHASH (compared with the trusted key's hash), or, for an image that carries its whole
+/// key in a PUBKEY TLV, by hashing that key and comparing the hash with the trusted one (the
+/// MCUBOOT_HW_KEY build: boot_retrieve_public_key_hash, then the signature is verified with
+/// the image's key); then the signature must verify over the digest. An image with neither a
+/// key nor a signature (`imgtool sign` without `--key`: the SHA-256 TLV alone) is
+/// [`ImageError::BadSignature`].
+pub fn validate_with<H: Crypto + Clock + ?Sized>(
+    hal: &mut H,
+    slot: Area,
+    key: &PublicKey,
+    checks: Checks,
+) -> Result<ImageInfo, ImageError> {
     let header = read_header(hal, slot)?;
     let tlvs = walk_tlvs(hal, slot, &header)?;
     let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
-    let digest = hash_flash(hal, slot.offset, hashed)?;
-    if tlvs.sha256 != Some(digest) {
-        return Err(ImageError::HashMismatch);
-    }
-    if tlvs.keyhash != Some(key.key_hash()) {
-        return Err(ImageError::UnknownKey);
-    }
-    let verified = match key {
-        PublicKey::Ed25519(k) => {
-            let sig = tlvs.ed25519.ok_or(ImageError::BadSignature)?;
-            hal.spend_us(VERIFY_SIGNATURE_US);
-            VerifyingKey::from_bytes(k).map_err(|_| ImageError::UnknownKey)?;
-            hal.ed25519_verify(k, &digest, &sig)
+    let computed = hash_flash(hal, slot.offset, hashed)?;
+    let digest = if checks.compare_hash {
+        if tlvs.sha256 != Some(computed) {
+            return Err(ImageError::HashMismatch);
         }
-        PublicKey::P256(k) => {
-            let (der, len) = tlvs.ecdsa.ok_or(ImageError::BadSignature)?;
-            let sig = p256_signature_from_der(&der[..len]).ok_or(ImageError::BadSignature)?;
-            hal.spend_us(VERIFY_P256_US);
-            hal.p256_verify(k, &digest, &sig)
-        }
+        computed
+    } else {
+        tlvs.sha256.ok_or(ImageError::HashMismatch)?
     };
-    if !verified {
-        return Err(ImageError::BadSignature);
+    if checks.verify_signature {
+        let signer = signing_key(&tlvs, key, checks)?;
+        if !signature_verifies(hal, &tlvs, &signer, &digest)? {
+            return Err(ImageError::BadSignature);
+        }
     }
     Ok(ImageInfo {
         header,
         hash: digest,
         total_size: tlvs.end,
+    })
+}
+
+/// The key the signature is checked with.
+fn signing_key(tlvs: &FoundTlvs, trusted: &PublicKey, checks: Checks) -> Result<PublicKey, ImageError> {
+    let signed = tlvs.ed25519.is_some() || tlvs.ecdsa.is_some();
+    match (tlvs.pubkey, tlvs.keyhash) {
+        (Some(Err(())), _) => Err(ImageError::UnknownKey),
+        (Some(Ok(carried)), _) => {
+            if checks.compare_key && carried.key_hash() != trusted.key_hash() {
+                return Err(ImageError::UnknownKey);
+            }
+            Ok(carried)
+        }
+        (None, Some(hash)) => {
+            if checks.compare_key && hash != trusted.key_hash() {
+                return Err(ImageError::UnknownKey);
+            }
+            Ok(*trusted)
+        }
+        (None, None) if signed => Err(ImageError::UnknownKey),
+        (None, None) => Err(ImageError::BadSignature),
+    }
+}
+
+fn signature_verifies<H: Crypto + Clock + ?Sized>(
+    hal: &mut H,
+    tlvs: &FoundTlvs,
+    key: &PublicKey,
+    digest: &[u8; 32],
+) -> Result<bool, ImageError> {
+    Ok(match key {
+        PublicKey::Ed25519(k) => {
+            let sig = tlvs.ed25519.ok_or(ImageError::BadSignature)?;
+            hal.spend_us(VERIFY_SIGNATURE_US);
+            VerifyingKey::from_bytes(k).map_err(|_| ImageError::UnknownKey)?;
+            hal.ed25519_verify(k, digest, &sig)
+        }
+        PublicKey::P256(k) => {
+            let (der, len) = tlvs.ecdsa.ok_or(ImageError::BadSignature)?;
+            let sig = p256_signature_from_der(&der[..len]).ok_or(ImageError::BadSignature)?;
+            hal.spend_us(VERIFY_P256_US);
+            hal.p256_verify(k, digest, &sig)
+        }
     })
 }
 

@@ -1,7 +1,8 @@
-//! Deliberately broken variants, each modelled on a power-loss bug that reached the field.
+//! Deliberately broken variants, each modelled on a bug that reached the field.
 //!
 //! The reference variant is correct; every other one reintroduces one window that the rig
-//! must find.
+//! must find: a power-loss window, or (the last three) an image check the build skips, which
+//! only a spoiled update shows.
 
 /// Which build of the firmware runs. With the `serde` feature it reads and writes as its
 /// [`Variant::name`].
@@ -45,10 +46,29 @@ pub enum Variant {
     /// secondary, and the next boot swaps it back (a stale request re-run after a committed
     /// permanent upgrade: a silent downgrade).
     StaleSwapRequest,
+    /// Image validation never compares the SHA-256 TLV with the digest of the image: the
+    /// signature is verified over the digest the TLV claims, so the bytes it stands for are
+    /// never looked at and a body changed after signing boots (the class of a signed manifest
+    /// whose hash is not recomputed over the payload). Both gates run this validation: the
+    /// application's check after a download and the bootloader's before it installs. Invisible
+    /// with a genuine image, whose TLV is its digest.
+    IntegritySkipped,
+    /// Image validation checks the SHA-256 TLV but never verifies the signature (signature
+    /// checking configured out, or a fail-open path that accepts an image without a signature
+    /// entry): an unsigned image (`imgtool sign` without a key: the hash TLV alone) boots.
+    SignatureSkipped,
+    /// A build that takes its key from the image (MCUboot's MCUBOOT_HW_KEY: the whole public
+    /// key in a PUBKEY TLV, its hash provisioned in the device, MCUboot PR #704) but skips
+    /// comparing the hash of the image's key with the provisioned one (as MCUboot PR #2310's
+    /// MCUBOOT_BYPASS_KEY_MATCH does, which is safe only when the key is built in): the
+    /// signature is verified with whatever key the image carries, so an image signed by any
+    /// key boots. With a built-in key and a KEYHASH TLV the bug is invisible: the signature is
+    /// still verified with the trusted key.
+    KeyNotCompared,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 10] = [
+    pub const ALL: [Variant; 13] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -59,6 +79,9 @@ impl Variant {
         Variant::SingleSectorMetadata,
         Variant::StatusBeforeCopy,
         Variant::StaleSwapRequest,
+        Variant::IntegritySkipped,
+        Variant::SignatureSkipped,
+        Variant::KeyNotCompared,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -73,11 +96,44 @@ impl Variant {
             Variant::SingleSectorMetadata => "single-sector-metadata",
             Variant::StatusBeforeCopy => "status-before-copy",
             Variant::StaleSwapRequest => "stale-swap-request",
+            Variant::IntegritySkipped => "integrity-skipped",
+            Variant::SignatureSkipped => "signature-skipped",
+            Variant::KeyNotCompared => "key-not-compared",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Variant> {
         Variant::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// The checks this build's image validation runs (the application's and the bootloader's,
+    /// which share it).
+    pub const fn image_checks(self) -> crate::image::Checks {
+        let all = crate::image::Checks::ALL;
+        match self {
+            Variant::IntegritySkipped => crate::image::Checks {
+                compare_hash: false,
+                ..all
+            },
+            Variant::SignatureSkipped => crate::image::Checks {
+                verify_signature: false,
+                ..all
+            },
+            Variant::KeyNotCompared => crate::image::Checks {
+                compare_key: false,
+                ..all
+            },
+            _ => all,
+        }
+    }
+
+    /// Whether this build's bug is a skipped image check rather than a power-loss window: it
+    /// shows only with an update the device must refuse.
+    pub const fn skips_image_check(self) -> bool {
+        matches!(
+            self,
+            Variant::IntegritySkipped | Variant::SignatureSkipped | Variant::KeyNotCompared
+        )
     }
 
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).

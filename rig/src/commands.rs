@@ -30,7 +30,9 @@ use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::{CutResult, Status};
-use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, test_key, ImageSpec};
+use cutpoint_sim::imgtool::{
+    build_image, build_tampered_image, default_test_key, parse_version, test_key, ImageSpec, Tamper,
+};
 
 fn load(path: &Path) -> Result<Campaign, i32> {
     let c = campaign::load_campaign(path).map_err(|errors| {
@@ -1146,6 +1148,10 @@ pub enum ImageAction {
         health_fails: bool,
         #[arg(long, default_value = "default")]
         key_name: String,
+        /// Spoil the signed image so a device must refuse it: body-byte, wrong-key, unsigned,
+        /// truncated or size-lie (as a campaign's `tamper`).
+        #[arg(long)]
+        tamper: Option<String>,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -1166,6 +1172,7 @@ pub fn image(action: ImageAction) -> i32 {
             size_kib,
             health_fails,
             key_name,
+            tamper,
             out,
         } => {
             let Some(v) = parse_version(&version) else {
@@ -1173,10 +1180,20 @@ pub fn image(action: ImageAction) -> i32 {
                 return BAD_INPUT;
             };
             let flags = if health_fails { fut::image::DESC_HEALTH_FAILS } else { 0 };
-            let img = build_image(
-                &ImageSpec::new(v, size_kib * 1024).with_flags(flags),
-                &test_key(&key_name),
-            );
+            let tamper = match tamper.as_deref().map(|t| (t, Tamper::from_name(t))) {
+                None => None,
+                Some((_, Some(t))) => Some(t),
+                Some((t, None)) => {
+                    let names: Vec<String> = Tamper::ALL.iter().map(|k| format!("\"{k}\"")).collect();
+                    eprintln!("--tamper {t}: expected one of {}", names.join(", "));
+                    return BAD_INPUT;
+                }
+            };
+            let spec = ImageSpec::new(v, size_kib * 1024).with_flags(flags);
+            let img = match tamper {
+                Some(t) => build_tampered_image(&spec, &test_key(&key_name), t),
+                None => build_image(&spec, &test_key(&key_name)),
+            };
             std::fs::write(&out, img).map_err(|e| format!("{}: {e}", out.display()))
         }
         ImageAction::Key { name, out } => test_key(&name)

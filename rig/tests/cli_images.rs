@@ -237,3 +237,59 @@ fn a_station_accepts_an_algorithm_the_rig_cannot_verify_but_the_simulated_board_
     };
     assert!(e.to_string().contains("signed with RSA-2048"), "{e}");
 }
+
+#[test]
+fn spoiled_images_from_the_image_tool_inspect_as_the_device_refuses_them() {
+    let dir = tmp("tamper");
+    let key = dir.join("default.pub.pem");
+    let (code, _, stderr) = cutpoint(&["image", "key", "--out", key.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    for (tamper, verdict) in [
+        ("body-byte", "hash-mismatch"),
+        ("wrong-key", "unknown-key"),
+        ("unsigned", "bad-signature"),
+        // The file ends inside the body the header claims (in a slot the rest reads erased,
+        // and the device finds no TLV area: bad-tlv).
+        ("truncated", "bad-size"),
+        ("size-lie", "bad-size"),
+    ] {
+        let img = dir.join(format!("{tamper}.bin"));
+        let (code, _, stderr) = cutpoint(&[
+            "image",
+            "build",
+            "--version",
+            "2.0.0",
+            "--size-kib",
+            "8",
+            "--tamper",
+            tamper,
+            "--out",
+            img.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{tamper}: {stderr}");
+        let (code, stdout, _) = cutpoint(&[
+            "inspect",
+            "--image",
+            img.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{tamper}: not valid");
+        assert!(stdout.contains(&format!("verdict: {verdict}")), "{tamper}: {stdout}");
+    }
+    let (code, _, stderr) = cutpoint(&[
+        "image",
+        "build",
+        "--version",
+        "2.0.0",
+        "--tamper",
+        "bodybyte",
+        "--out",
+        dir.join("x.bin").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--tamper bodybyte: expected one of \"body-byte\""),
+        "{stderr}"
+    );
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use cutpoint::setup::sim_setup;
 use cutpoint::target::Target;
-use cutpoint_campaign::{load_campaign, Campaign, ImageSource, TargetKind};
+use cutpoint_campaign::{load_campaign, Campaign, Delivery, Downgrade, ImageSource, TargetKind};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -38,10 +38,33 @@ fn key(c: &Campaign) -> Option<(String, String)> {
         return None;
     };
     let (mode, upgrade, health) = (c.target.mode, c.target.upgrade, c.images.update.health());
+    let (suffix, fields) = refusal_key(c);
     Some((
-        format!("{board}-{variant}-{mode}-{upgrade}-{health}-{size_kib}k"),
-        format!("# board={board} variant={variant} mode={mode} upgrade={upgrade} health={health} size_kib={size_kib}"),
+        format!("{board}-{variant}-{mode}-{upgrade}-{health}-{size_kib}k{suffix}"),
+        format!(
+            "# board={board} variant={variant} mode={mode} upgrade={upgrade} health={health} size_kib={size_kib}{fields}"
+        ),
     ))
+}
+
+/// What a campaign whose update must be refused adds to its timeline's name and header (nothing
+/// for the others, whose recordings keep their names): the delivery, the tamper, the refused
+/// downgrade's version.
+fn refusal_key(c: &Campaign) -> (String, String) {
+    let (mut suffix, mut fields) = (String::new(), String::new());
+    if c.target.delivery != Delivery::Download {
+        suffix.push_str(&format!("-{}", c.target.delivery));
+        fields.push_str(&format!(" delivery={}", c.target.delivery));
+    }
+    if let Some(t) = c.tamper() {
+        suffix.push_str(&format!("-{t}"));
+        fields.push_str(&format!(" tamper={t}"));
+    }
+    if let (Downgrade::Refused, ImageSource::Generated { version, .. }) = (c.images.downgrade, &c.images.update) {
+        suffix.push_str(&format!("-no-downgrade-{version}"));
+        fields.push_str(&format!(" downgrade=refused version={version}"));
+    }
+    (suffix, fields)
 }
 
 /// The timeline of `c`'s unfaulted run, in the recorded format.

@@ -22,6 +22,9 @@ pub struct BootConfig {
     /// The public key images must be signed with (the bootloader's key table).
     pub key: crate::key::PublicKey,
     pub variant: Variant,
+    /// Refuse to install an update older than the running image (MCUboot's
+    /// MCUBOOT_DOWNGRADE_PREVENTION: the secondary's version is compared with the primary's).
+    pub refuse_downgrade: bool,
 }
 
 /// Where the boot ends.
@@ -65,7 +68,9 @@ pub fn effective_mode(cfg: &BootConfig) -> Mode {
 }
 
 fn secondary_is_valid(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<bool, FwError> {
-    match image::validate(hal, cfg.layout.secondary, &cfg.key) {
+    let checked = image::validate_with(hal, cfg.layout.secondary, &cfg.key, cfg.variant.image_checks())
+        .and_then(|info| refuse_downgrade(hal, cfg, info));
+    match checked {
         Ok(info) => {
             say!(
                 hal,
@@ -83,8 +88,21 @@ fn secondary_is_valid(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<bool, FwErr
     }
 }
 
+/// A downgrade is an error when the build refuses them: the update's version is below the
+/// running image's (a primary without a readable header has nothing to protect).
+fn refuse_downgrade(hal: &mut dyn Hal, cfg: &BootConfig, update: ImageInfo) -> Result<ImageInfo, ImageError> {
+    if !cfg.refuse_downgrade {
+        return Ok(update);
+    }
+    match image::read_header(hal, cfg.layout.primary) {
+        Ok(running) if update.header.version < running.version => Err(ImageError::Downgrade),
+        Err(ImageError::Flash(e)) => Err(ImageError::Flash(e)),
+        _ => Ok(update),
+    }
+}
+
 fn boot_primary(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwError> {
-    match image::validate(hal, cfg.layout.primary, &cfg.key) {
+    match image::validate_with(hal, cfg.layout.primary, &cfg.key, cfg.variant.image_checks()) {
         Ok(info) => {
             say!(
                 hal,

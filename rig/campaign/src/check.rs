@@ -152,7 +152,11 @@ fn image_text(i: &ImageSource) -> String {
             version,
             size_kib,
             health,
-        } => format!("{version}, {size_kib} KiB, health {health}"),
+            tamper,
+        } => match tamper {
+            Some(t) => format!("{version}, {size_kib} KiB, health {health}, tampered ({t}): must be refused"),
+            None => format!("{version}, {size_kib} KiB, health {health}"),
+        },
         ImageSource::File { path, health } => format!("{}, health {health}", path.display()),
     }
 }
@@ -161,10 +165,16 @@ fn image_text(i: &ImageSource) -> String {
 pub fn campaign_summary(c: &Campaign) -> CheckSummary {
     let mut lines = Vec::new();
     match &c.target.kind {
-        TargetKind::Simulated { board, variant } => lines.push(format!(
-            "target: simulated {board}, variant {variant}, {} {} upgrade",
-            c.target.mode, c.target.upgrade
-        )),
+        TargetKind::Simulated { board, variant } => {
+            let delivery = match c.target.delivery {
+                crate::model::Delivery::Download => String::new(),
+                d => format!(", {d} delivery (the application does not check the image)"),
+            };
+            lines.push(format!(
+                "target: simulated {board}, variant {variant}, {} {} upgrade{delivery}",
+                c.target.mode, c.target.upgrade
+            ))
+        }
         TargetKind::Station { path, station } => lines.push(format!(
             "target: station {} ({}), {} {} upgrade",
             station.name,
@@ -173,8 +183,15 @@ pub fn campaign_summary(c: &Campaign) -> CheckSummary {
             c.target.upgrade
         )),
     }
+    let downgrade = match c.images.downgrade {
+        crate::model::Downgrade::Refused if c.refuses_update() && c.tamper().is_none() => {
+            "; downgrades refused: the update is older, must be refused"
+        }
+        crate::model::Downgrade::Refused => "; downgrades refused",
+        crate::model::Downgrade::Allowed => "",
+    };
     lines.push(format!(
-        "images: baseline {}; update {}",
+        "images: baseline {}; update {}{downgrade}",
         image_text(&c.images.baseline),
         image_text(&c.images.update)
     ));

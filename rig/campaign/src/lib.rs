@@ -36,9 +36,9 @@ pub use load::{
     SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
 };
 pub use model::{
-    fraction_text, Board, ByteOffsets, Campaign, CommitPoint, CutSpec, Expect, FaultKind, FinalImage, Fixed, Health,
-    ImageSource, Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run, SectorOffsets, Sequence, Target,
-    TargetKind, Upgrade, Variant,
+    fraction_text, Board, ByteOffsets, Campaign, CommitPoint, CutSpec, Delivery, Downgrade, Expect, FaultKind,
+    FinalImage, Fixed, Health, ImageSource, Images, Markers, Mode, Offsets, OpPoint, Pass, Pattern, Phase, Run,
+    SectorOffsets, Sequence, Tamper, Target, TargetKind, Upgrade, Variant,
 };
 pub use offline::{plan_offline, OfflinePlan, OfflinePoint, Pending};
 pub use partition::{check_partition, in_partition, parse_partition, PartitionError};

@@ -28,6 +28,7 @@ pub mod defaults {
     pub const INSTALLED: &str = r"boot: (swap-done type=perm|overwrite-done)";
     pub const SETTLED: &str = r"ota: idle";
     pub const REJECTED: &str = r"^ota: idle reason=rejected";
+    pub const REFUSED: &str = r"^(ota: verify-fail|boot: integrity slot=secondary fail) reason=(?P<reason>\S+)";
     pub const DOWNLOAD_RESTART: &str = r"^ota: download-start";
     pub const BASELINE_VERSION: &str = "1.0.0";
     pub const UPDATE_VERSION: &str = "2.0.0";
@@ -163,7 +164,7 @@ fn check_version(v: &str) -> Result<(), String> {
 }
 
 /// Versions compared as numbers, missing parts being 0.
-fn version_key(v: &str) -> [u64; 4] {
+pub(crate) fn version_key(v: &str) -> [u64; 4] {
     let (main, build) = v.split_once('+').unwrap_or((v, "0"));
     let mut out = [0u64; 4];
     for (i, part) in main.split('.').take(3).enumerate() {
@@ -290,6 +291,7 @@ impl Validator<'_, '_> {
             for (key, given) in [
                 ("board", t.and_then(|t| t.board.as_ref()).map(|b| b.span())),
                 ("variant", t.and_then(|t| t.variant.as_ref()).map(|v| v.span())),
+                ("delivery", t.and_then(|t| t.delivery.as_ref()).map(|v| v.span())),
             ] {
                 if let Some(span) = given {
                     self.err(
@@ -327,6 +329,7 @@ impl Validator<'_, '_> {
             return Target {
                 mode,
                 upgrade,
+                delivery: Delivery::Download,
                 kind: TargetKind::Station {
                     path: resolved,
                     station: Box::new(station),
@@ -360,9 +363,13 @@ impl Validator<'_, '_> {
             None if variant.forces_overwrite() => Mode::OVERWRITE,
             None => Mode::SWAP_SCRATCH,
         };
+        let delivery = t
+            .and_then(|t| t.delivery.as_ref())
+            .map_or(Delivery::Download, |d| *d.get_ref());
         Target {
             mode,
             upgrade,
+            delivery,
             kind: TargetKind::Simulated { board, variant },
         }
     }
@@ -440,10 +447,14 @@ impl Validator<'_, '_> {
                 None
             }
         });
+        let downgrade = r
+            .and_then(|r| r.downgrade.as_ref())
+            .map_or(Downgrade::Allowed, |d| *d.get_ref());
         Images {
             baseline,
             update,
             public_key,
+            downgrade,
         }
     }
 
@@ -463,6 +474,7 @@ impl Validator<'_, '_> {
                 version: default_version.to_string(),
                 size_kib: defaults::SIZE_KIB,
                 health: Health::Ok,
+                tamper: None,
             };
         };
         let r = raw.get_ref();
@@ -478,10 +490,23 @@ impl Validator<'_, '_> {
             Some(h) => *h.get_ref(),
             None => Health::Ok,
         };
+        let tamper = match &r.tamper {
+            Some(t) if which == "baseline" => {
+                self.err(
+                    &with(&base, &["tamper"]),
+                    t.span(),
+                    "tamper spoils the update the device must refuse; the baseline must boot: move it to images.update",
+                );
+                None
+            }
+            Some(t) => Some(*t.get_ref()),
+            None => None,
+        };
         if let Some(file) = &r.file {
             for (key, span) in [
                 ("version", r.version.as_ref().map(|v| v.span())),
                 ("size_kib", r.size_kib.as_ref().map(|v| v.span())),
+                ("tamper", r.tamper.as_ref().map(|v| v.span())),
             ] {
                 if let Some(span) = span {
                     self.err(
@@ -537,6 +562,7 @@ impl Validator<'_, '_> {
             version,
             size_kib,
             health,
+            tamper,
         }
     }
 
@@ -648,6 +674,32 @@ impl Validator<'_, '_> {
                 ),
             );
         }
+        if let (Some(f), FinalImage::New) = (final_raw, final_image) {
+            let tamper = match &img.update {
+                ImageSource::Generated { tamper: Some(t), .. } => Some(*t),
+                _ => None,
+            };
+            let downgrade = match (&img.baseline, &img.update) {
+                (ImageSource::Generated { version: old, .. }, ImageSource::Generated { version: new, .. }) => {
+                    img.downgrade == Downgrade::Refused && version_key(new) < version_key(old)
+                }
+                _ => false,
+            };
+            let why = match tamper {
+                Some(t) => Some(format!("images.update.tamper = \"{t}\"")),
+                None if downgrade => Some("images.downgrade = \"refused\" and the update is older".to_string()),
+                None => None,
+            };
+            if let Some(why) = why {
+                self.err(
+                    &p(&["pass", "final"]),
+                    f.span(),
+                    format!(
+                        "the device must refuse this update ({why}), so it must end on the old image: set final to \"old\" or \"auto\""
+                    ),
+                );
+            }
+        }
         Pass { final_image, expect }
     }
 
@@ -678,6 +730,8 @@ impl Validator<'_, '_> {
             r.and_then(|r| r.rejected.as_ref()),
             defaults::REJECTED,
         );
+        let refused_raw = r.and_then(|r| r.refused.as_ref());
+        let refused = self.pattern(&with(&base, &["refused"]), refused_raw, defaults::REFUSED);
         let download_restart = self.pattern(
             &with(&base, &["download_restart"]),
             r.and_then(|r| r.download_restart.as_ref()),
@@ -691,6 +745,7 @@ impl Validator<'_, '_> {
             installed,
             settled,
             rejected,
+            refused,
             download_restart,
         }
     }

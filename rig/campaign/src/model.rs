@@ -7,7 +7,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 pub use cutpoint_core::{fraction_text, FaultKind, OpPoint};
-pub use cutpoint_sim::Board;
+pub use cutpoint_sim::imgtool::Tamper;
+pub use cutpoint_sim::{Board, Delivery};
 pub use fut::Variant;
 
 use crate::error::FileError;
@@ -74,6 +75,16 @@ named_enum! {
     Health {
         Ok => "ok",
         Fails => "fails",
+    }
+}
+
+named_enum! {
+    /// Whether the target refuses an update older than the running image.
+    Downgrade {
+        /// An older update installs like any other.
+        Allowed => "allowed",
+        /// The bootloader and the application refuse it (MCUboot's MCUBOOT_DOWNGRADE_PREVENTION).
+        Refused => "refused",
     }
 }
 
@@ -183,9 +194,32 @@ impl Campaign {
         matches!(self.target.kind, TargetKind::Simulated { .. })
     }
 
-    /// The image that must run at the end: `auto` resolved against the update's health.
+    /// How the generated update is spoiled, when it is: the device must refuse it.
+    pub fn tamper(&self) -> Option<Tamper> {
+        match &self.images.update {
+            ImageSource::Generated { tamper, .. } => *tamper,
+            ImageSource::File { .. } => None,
+        }
+    }
+
+    /// Whether the device must refuse the update, as far as the campaign file tells: a
+    /// tampered image, or a generated update older than the generated baseline when downgrades
+    /// are refused (an image file's version is known once it is read).
+    pub fn refuses_update(&self) -> bool {
+        let downgrade = match (&self.images.baseline, &self.images.update) {
+            (ImageSource::Generated { version: old, .. }, ImageSource::Generated { version: new, .. }) => {
+                crate::load::version_key(new) < crate::load::version_key(old)
+            }
+            _ => false,
+        };
+        self.tamper().is_some() || (self.images.downgrade == Downgrade::Refused && downgrade)
+    }
+
+    /// The image that must run at the end: `auto` resolved against the update's health (and
+    /// `old` for an update the device must refuse).
     pub fn expected_final(&self) -> FinalImage {
         match self.pass.final_image {
+            FinalImage::Auto if self.refuses_update() => FinalImage::Old,
             FinalImage::Auto => match self.images.update.health() {
                 Health::Ok => FinalImage::New,
                 Health::Fails => FinalImage::Old,
@@ -209,6 +243,9 @@ pub struct Target {
     pub mode: Mode,
     pub upgrade: Upgrade,
     pub kind: TargetKind,
+    /// How the update reaches the secondary slot (simulated board; a station's transport
+    /// decides on a bench).
+    pub delivery: Delivery,
 }
 
 impl Target {
@@ -238,6 +275,8 @@ pub struct Images {
     pub update: ImageSource,
     /// Ed25519 public key (PEM or raw 32 bytes) the target's bootloader trusts.
     pub public_key: Option<PathBuf>,
+    /// Whether the target refuses an update older than the running image.
+    pub downgrade: Downgrade,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -247,6 +286,8 @@ pub enum ImageSource {
         version: String,
         size_kib: u32,
         health: Health,
+        /// The update is spoiled this way after it is built: the device must refuse it.
+        tamper: Option<Tamper>,
     },
     /// A prebuilt signed image (path resolved against the campaign file's folder).
     File { path: PathBuf, health: Health },
@@ -298,6 +339,10 @@ pub struct Markers {
     /// The device gave up on the update after its bootloader reverted it: the rig offers the
     /// update once more. An optional event: a control run need not print it.
     pub rejected: Pattern,
+    /// The device says why it refuses an update (the application's verify or the bootloader's
+    /// check of the secondary slot failed); captures `reason`. An optional event: only a
+    /// campaign whose update must be refused requires it, of every recovery.
+    pub refused: Pattern,
     /// A download that starts over from byte 0 (a warning after a cut in the download). An
     /// optional event: a control run need not print it.
     pub download_restart: Pattern,
@@ -316,6 +361,7 @@ impl Default for Markers {
             installed: p(defaults::INSTALLED),
             settled: p(defaults::SETTLED),
             rejected: p(defaults::REJECTED),
+            refused: p(defaults::REFUSED),
             download_restart: p(defaults::DOWNLOAD_RESTART),
         }
     }
@@ -480,6 +526,7 @@ mod tests {
         let target = |mode, upgrade| Target {
             mode,
             upgrade,
+            delivery: Delivery::default(),
             kind: TargetKind::Simulated {
                 board: Board::Nrf52840,
                 variant: Variant::Reference,

@@ -6,7 +6,9 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::model::{Board, Expect, FaultKind, FinalImage, Fixed, Health, Upgrade, Variant};
+use crate::model::{
+    Board, Delivery, Downgrade, Expect, FaultKind, FinalImage, Fixed, Health, Tamper, Upgrade, Variant,
+};
 
 pub(crate) type S<T> = Spanned<T>;
 
@@ -78,6 +80,7 @@ pub(crate) struct RawTargetFields {
     /// A scheme's name, checked against the registry when the campaign loads.
     pub mode: Option<S<String>>,
     pub upgrade: Option<S<Upgrade>>,
+    pub delivery: Option<S<Delivery>>,
     pub station: Option<S<String>>,
 }
 
@@ -87,6 +90,7 @@ pub(crate) struct RawImagesFields {
     pub baseline: Option<S<RawImage>>,
     pub update: Option<S<RawImage>>,
     pub public_key: Option<S<String>>,
+    pub downgrade: Option<S<Downgrade>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +99,7 @@ pub(crate) struct RawImageFields {
     pub version: Option<S<String>>,
     pub size_kib: Option<S<u32>>,
     pub health: Option<S<Health>>,
+    pub tamper: Option<S<Tamper>>,
     pub file: Option<S<String>>,
 }
 
@@ -128,6 +133,7 @@ pub(crate) struct RawMarkersFields {
     pub installed: Option<S<String>>,
     pub settled: Option<S<String>>,
     pub rejected: Option<S<String>>,
+    pub refused: Option<S<String>>,
     pub download_restart: Option<S<String>>,
 }
 

@@ -518,3 +518,75 @@ fn an_unknown_mode_lists_the_registered_schemes() {
         assert_eq!(c.target.mode.name(), name);
     }
 }
+
+#[test]
+fn refused_update_keys_are_located() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[images]\nupdate = { tamper = \"body-bite\" }\n",
+            "campaigns/bad.toml:2:21: images.update.tamper: expected one of \"body-byte\", \"wrong-key\", \"unsigned\", \"truncated\", \"size-lie\", got \"body-bite\"; did you mean \"body-byte\"?\n",
+            "a misspelt tamper",
+        ),
+        (
+            "[images]\nbaseline = { tamper = \"unsigned\" }\n",
+            "campaigns/bad.toml:2:23: images.baseline.tamper: tamper spoils the update the device must refuse; the baseline must boot: move it to images.update\n",
+            "tamper on the baseline",
+        ),
+        (
+            "[images]\nupdate = { tamper = \"wrong-key\" }\n\n[pass]\nfinal = \"new\"\n",
+            "campaigns/bad.toml:5:9: pass.final: the device must refuse this update (images.update.tamper = \"wrong-key\"), so it must end on the old image: set final to \"old\" or \"auto\"\n",
+            "final = new with a tampered update",
+        ),
+        (
+            "[images]\ndowngrade = \"refused\"\nupdate = { version = \"0.9.0\" }\n\n[pass]\nfinal = \"new\"\n",
+            "campaigns/bad.toml:6:9: pass.final: the device must refuse this update (images.downgrade = \"refused\" and the update is older), so it must end on the old image: set final to \"old\" or \"auto\"\n",
+            "final = new with a refused downgrade",
+        ),
+        (
+            "[images]\ndowngrade = \"refuse\"\n",
+            "campaigns/bad.toml:2:13: images.downgrade: expected one of \"allowed\", \"refused\", got \"refuse\"; did you mean \"refused\"?\n",
+            "a misspelt downgrade",
+        ),
+        (
+            "[target]\ndelivery = \"uplod\"\n",
+            "campaigns/bad.toml:2:12: target.delivery: expected one of \"download\", \"upload\", got \"uplod\"; did you mean \"upload\"?\n",
+            "a misspelt delivery",
+        ),
+        (
+            "[markers]\nrefused = 'verify-fail ('\n",
+            "campaigns/bad.toml:2:11: markers.refused: invalid regular expression: unclosed group\n",
+            "a bad refused marker",
+        ),
+    ];
+    for (head, expected, what) in cases {
+        let text = format!("{head}{PHASES}");
+        assert_eq!(campaign_error_text(&text), *expected, "{what}");
+    }
+}
+
+#[test]
+fn tamper_describes_a_generated_image() {
+    let text = format!("[images]\nupdate = {{ file = \"no-such.bin\", tamper = \"truncated\" }}\n{PHASES}");
+    let errors = campaign_errors(&text);
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"images.update.tamper"), "{fields:?}");
+    assert!(
+        format_errors(&errors)
+            .contains("images.update.tamper: tamper describes a generated image; it cannot be given with file"),
+        "{}",
+        format_errors(&errors)
+    );
+}
+
+#[test]
+fn delivery_does_not_apply_to_a_station() {
+    let text = format!("[target]\nstation = \"station-ok.toml\"\ndelivery = \"upload\"\n{PHASES}");
+    let errors = match parse_campaign(&text, Path::new("tests/data/uses-station.toml")) {
+        Ok(_) => panic!("accepted delivery with a station"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        format_errors(&errors),
+        "tests/data/uses-station.toml:3:12: target.delivery: delivery only applies to the simulated board; this campaign runs on station \"station-ok.toml\"\n"
+    );
+}

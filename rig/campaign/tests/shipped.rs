@@ -99,6 +99,9 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs every_op after the install"
                 )
             }
+            Variant::IntegritySkipped | Variant::SignatureSkipped | Variant::KeyNotCompared => {
+                assert!(c.refuses_update(), "{rel} needs an update the device must refuse")
+            }
             Variant::Reference => {}
         }
     }

@@ -26,6 +26,9 @@ pub struct Expectations {
     /// The campaign's console markers: `jump` (named groups `version` and `hash`), `halt`,
     /// `settled`, `commit` (group `version`), `installed`, `rejected` and `download_restart`.
     pub markers: Markers,
+    /// Why the device must refuse the update (never boot it, end on the old image and say
+    /// why), or `None` for an update it must install.
+    pub refused: Option<String>,
 }
 
 impl Expectations {
@@ -134,6 +137,9 @@ pub fn judge_decoded(
         _ => None,
     };
     check_safety(exp, committed, commit_line, &booted, recovery, &mut reasons);
+    if let Some(why) = &exp.refused {
+        check_refusal(exp, why, &booted, recovery, &mut reasons);
+    }
     let mut last = booted.last();
     let after_reset;
     if !booted.is_empty() {
@@ -227,6 +233,25 @@ fn check_safety(
             ));
             break;
         }
+    }
+}
+
+/// An update the device must refuse: it never boots, and the device says why (the `refused`
+/// marker, with its reason) while it recovers. The old image must still be the one that
+/// settles (checked by the liveness rule against the final version).
+fn check_refusal(exp: &Expectations, why: &str, booted: &[Boot], console: &[LogLine], reasons: &mut Vec<String>) {
+    if let Some(b) = booted.iter().find(|b| b.version == exp.new_version) {
+        reasons.push(format!(
+            "booted {}, an update it must refuse ({why}): its image check let it through",
+            b.version
+        ));
+    }
+    let said = console.iter().any(|l| exp.markers.refused.is_match(&l.text));
+    if !said && !booted.is_empty() {
+        reasons.push(format!(
+            "never said why it refused the update ({why}): no console line matches markers.refused '{}'",
+            exp.markers.refused.source
+        ));
     }
 }
 
@@ -428,6 +453,7 @@ mod tests {
             upgrade: Upgrade::Test,
             key: s.firmware().boot.key,
             markers: Markers::default(),
+            refused: None,
         };
         let console = log
             .console
@@ -439,6 +465,86 @@ mod tests {
             .collect();
         let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
         (exp, console, dump, l.primary.offset)
+    }
+
+    /// The flash and console after a spoiled update was refused: 1.0.0 running.
+    fn refused() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
+        use cutpoint_sim::imgtool::{build_tampered_image, default_test_key, ImageSpec, Tamper};
+        let mut s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
+        s.new_image = std::sync::Arc::new(build_tampered_image(
+            &ImageSpec::new(s.new_version, 16 * 1024),
+            &default_test_key(),
+            Tamper::BodyByte,
+        ));
+        let (mut exp, _, _, _) = updated();
+        let mut board = s.board();
+        let log = board.run(RunOptions::default());
+        let l = s.profile.layout;
+        exp.final_version = "1.0.0+0".into();
+        exp.refused = Some("images.update.tamper = \"body-byte\"".into());
+        let console = log
+            .console
+            .iter()
+            .map(|c| LogLine {
+                t_us: c.t_us,
+                text: c.text.clone(),
+            })
+            .collect();
+        let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
+        (exp, console, dump, l.primary.offset)
+    }
+
+    #[test]
+    fn a_refused_update_passes_when_the_device_stays_and_says_why() {
+        let (exp, console, dump, base) = refused();
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.final_image.as_deref(), Some("1.0.0+0"));
+    }
+
+    #[test]
+    fn booting_an_update_that_must_be_refused_fails_even_back_on_the_old_image() {
+        let (exp, console, dump, base) = refused();
+        // The spoiled image ran once, then the device came back to 1.0.0 (as after a revert).
+        let mut c = vec![
+            line("boot: jump version=2.0.0+0 hash=12345678"),
+            line("app: health fail"),
+        ];
+        c.extend(console);
+        let v = judge(&exp, false, &c, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("booted 2.0.0+0, an update it must refuse (images.update.tamper")),
+            "{:?}",
+            v.reasons
+        );
+        let mut plain = exp.clone();
+        plain.refused = None;
+        let v = judge(&plain, false, &c, None, &dump, base);
+        assert!(
+            !v.reasons.iter().any(|r| r.contains("must refuse")),
+            "only a refused update has the rule: {:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn a_refusal_without_a_reason_fails() {
+        let (exp, console, dump, base) = refused();
+        let silent: Vec<LogLine> = console
+            .into_iter()
+            .filter(|l| !l.text.starts_with("ota: verify-fail"))
+            .collect();
+        let v = judge(&exp, false, &silent, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].starts_with("never said why it refused the update"),
+            "{:?}",
+            v.reasons
+        );
     }
 
     fn line(t: &str) -> LogLine {

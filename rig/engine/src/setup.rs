@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use cutpoint_campaign::{self as campaign, Campaign, FinalImage, Health, ImageSource, TargetKind};
+use cutpoint_campaign::{self as campaign, Campaign, Downgrade, FinalImage, Health, ImageSource, TargetKind};
 use cutpoint_inspect::{decode_image, SliceFlash, Validity};
-use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, public_key, ImageSpec};
+use cutpoint_sim::imgtool::{
+    build_image, build_tampered_image, default_test_key, parse_version, public_key, ImageSpec,
+};
 use cutpoint_sim::scenario::Scenario;
 use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
 use fut::layout::{Area, Layout};
@@ -48,6 +50,7 @@ pub fn load_image(
             version,
             size_kib,
             health,
+            tamper,
         } => {
             let v = parse_version(version).ok_or_else(|| {
                 input(
@@ -57,7 +60,10 @@ pub fn load_image(
             })?;
             let flags = if *health == Health::Fails { DESC_HEALTH_FAILS } else { 0 };
             let spec = ImageSpec::new(v, size_kib * 1024).with_flags(flags);
-            let bytes = build_image(&spec, &default_test_key());
+            let bytes = match tamper {
+                Some(t) => build_tampered_image(&spec, &default_test_key(), *t),
+                None => build_image(&spec, &default_test_key()),
+            };
             fits(c, what, None, bytes.len(), board, layout)?;
             Ok(Image {
                 bytes: Arc::new(bytes),
@@ -144,6 +150,10 @@ pub fn check_images(
     simulated: bool,
 ) -> Result<(), SetupError> {
     for (what, img) in images {
+        if what == "update" && c.tamper().is_some() {
+            // Spoiled on purpose: the device must refuse it.
+            continue;
+        }
         let r = decode_image(&img.bytes, Some(key));
         if let (Some(algorithm), Validity::Unverified, true) = (&r.signature.algorithm, r.validity, simulated) {
             return Err(input(
@@ -189,11 +199,14 @@ pub fn check_images(
 
 /// What the pass rule expects of a campaign's images on a flash map.
 pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
+    let refused = refusal(c, old, new);
     let final_version = match c.expected_final() {
         FinalImage::Old => old.version,
+        FinalImage::Auto if refused.is_some() => old.version,
         _ => new.version,
     };
     Expectations {
+        refused,
         old_version: old.version.to_string(),
         new_version: new.version.to_string(),
         final_version: final_version.to_string(),
@@ -203,6 +216,20 @@ pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key:
         key,
         markers: c.markers.clone(),
     }
+}
+
+/// Why the device must refuse the update, when it must: a tampered image, or an older one when
+/// downgrades are refused.
+pub fn refusal(c: &Campaign, old: &Image, new: &Image) -> Option<String> {
+    if let Some(t) = c.tamper() {
+        return Some(format!("images.update.tamper = \"{t}\""));
+    }
+    (c.images.downgrade == Downgrade::Refused && new.version < old.version).then(|| {
+        format!(
+            "a downgrade from {} to {} with images.downgrade = \"refused\"",
+            old.version, new.version
+        )
+    })
 }
 
 /// The simulated board a campaign describes, ready to run.
@@ -236,6 +263,8 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         key,
         bad_update: c.images.update.health() == Health::Fails,
         seed: c.run.seed,
+        delivery: c.target.delivery,
+        refuse_downgrade: c.images.downgrade == Downgrade::Refused,
     };
     let expect = expectations(c, &old, &new, profile.layout, key);
     let update_size = new.bytes.len() as u64;

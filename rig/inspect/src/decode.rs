@@ -82,6 +82,8 @@ impl From<ImageError> for Validity {
             ImageError::HashMismatch => Validity::HashMismatch,
             ImageError::UnknownKey => Validity::UnknownKey,
             ImageError::BadSignature => Validity::BadSignature,
+            // A policy refusal of a sound image (validate never returns it): the image is valid.
+            ImageError::Downgrade => Validity::Valid,
             // A dump's only read error is a read outside it.
             ImageError::Flash(_) => Validity::OutsideDump,
         }

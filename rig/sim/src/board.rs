@@ -45,6 +45,7 @@ impl Firmware {
                 mode,
                 key,
                 variant,
+                refuse_downgrade: false,
             },
             app: AppConfig {
                 layout,
@@ -52,8 +53,54 @@ impl Firmware {
                 permanent,
                 variant,
                 mode: mode.effective(variant),
+                verify: true,
+                refuse_downgrade: false,
             },
         }
+    }
+
+    /// The same builds, delivering the update the `delivery` way.
+    pub fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.app.verify = delivery == Delivery::Download;
+        self
+    }
+
+    /// The same builds, refusing (or not) an update older than the running image.
+    pub fn with_refuse_downgrade(mut self, refuse: bool) -> Self {
+        self.boot.refuse_downgrade = refuse;
+        self.app.refuse_downgrade = refuse;
+        self
+    }
+}
+
+/// How the update reaches the secondary slot. Reads and writes as its [`Delivery::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// The application downloads the offered update and checks it (hash, key, signature)
+    /// before it raises the upgrade request.
+    #[default]
+    Download,
+    /// The update is uploaded into the secondary slot the way an mcumgr SMP upload is: the
+    /// application does not check it, and the host uploads it once per power-on (it does not
+    /// upload again after the device rebooted). The bootloader is the only gate.
+    Upload,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 2] = [Delivery::Download, Delivery::Upload];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Delivery::Download => "download",
+            Delivery::Upload => "upload",
+        }
+    }
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -165,6 +212,9 @@ pub struct Update {
     pub version: Version,
     /// The server re-triggers an update the device reverted.
     pub retry: bool,
+    /// The host delivers the update once per power-on: once the device has fetched it whole,
+    /// it is offered no more until the next power-on (an upload, [`Delivery::Upload`]).
+    pub once: bool,
 }
 
 /// How to run the board from power-on.
@@ -308,6 +358,8 @@ struct Mcu<'a> {
     now: u64,
     dead: bool,
     delivered: u64,
+    /// The update's last byte was fetched during this power-on.
+    fetched_whole: bool,
     brownout_until: Option<u64>,
     console: Vec<ConsoleLine>,
     ops: Vec<OpRecord>,
@@ -325,6 +377,7 @@ impl<'a> Mcu<'a> {
             now: 0,
             dead: false,
             delivered: 0,
+            fetched_whole: false,
             brownout_until: None,
             console: Vec::new(),
             ops: Vec::new(),
@@ -586,6 +639,9 @@ impl hal::Transport for Mcu<'_> {
             return Err(TransportError::Unreachable);
         }
         self.advance(LINK_US_PER_KIB);
+        if self.fetched_whole && self.update.is_some_and(|u| u.once) {
+            return Ok(None);
+        }
         Ok(self.update.map(|u| Offer {
             size: u.image.len() as u32,
             version: u.version,
@@ -614,6 +670,9 @@ impl hal::Transport for Mcu<'_> {
         }
         buf[..n].copy_from_slice(&update.image[start..start + n]);
         self.delivered += n as u64;
+        if start + n == update.image.len() {
+            self.fetched_whole = true;
+        }
         self.advance(LINK_US_PER_KIB * n as u64 / 1024);
         if cut_after && !self.dead {
             let now = self.now;

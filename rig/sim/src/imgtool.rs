@@ -63,6 +63,13 @@ pub fn public_key(key: &SigningKey) -> PublicKey {
 
 /// Builds a signed image: header, body (descriptor + payload), TLVs (key hash, SHA-256, Ed25519).
 pub fn build_image(spec: &ImageSpec, key: &SigningKey) -> Vec<u8> {
+    let mut out = unsigned_bytes(spec);
+    append_tlvs(&mut out, Some(key), KeyForm::Hash);
+    out
+}
+
+/// Header and body, before the TLVs.
+fn unsigned_bytes(spec: &ImageSpec) -> Vec<u8> {
     let hdr = ImageHeader {
         load_addr: 0,
         hdr_size: spec.hdr_size.max(image::HEADER_SIZE as u16),
@@ -75,7 +82,6 @@ pub fn build_image(spec: &ImageSpec, key: &SigningKey) -> Vec<u8> {
     out.extend_from_slice(&hdr.encode());
     out.resize(hdr.hdr_size as usize, 0);
     out.extend_from_slice(&body(spec));
-    sign_into(&mut out, key);
     out
 }
 
@@ -88,24 +94,137 @@ fn body(spec: &ImageSpec) -> Vec<u8> {
     body
 }
 
-/// Appends the unprotected TLV area to header + body, as imgtool does: the key hash is that of
-/// the DER SubjectPublicKeyInfo ([`PublicKey::key_hash`]) and Ed25519 signs the SHA-256 digest.
-fn sign_into(image_bytes: &mut Vec<u8>, key: &SigningKey) {
+/// How a signed image names its key (imgtool's `--public-key-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyForm {
+    /// KEYHASH: the SHA-256 of the key's DER SubjectPublicKeyInfo (`hash`, the default).
+    Hash,
+    /// PUBKEY: the DER SubjectPublicKeyInfo itself (`full`).
+    Full,
+}
+
+/// Appends the unprotected TLV area to header + body, as imgtool does: the key (its hash,
+/// [`PublicKey::key_hash`], or the whole DER SubjectPublicKeyInfo), the SHA-256 digest, and the
+/// Ed25519 signature of the digest. Without a key only the digest is written (`imgtool sign`
+/// without `--key`).
+fn append_tlvs(image_bytes: &mut Vec<u8>, key: Option<&SigningKey>, form: KeyForm) {
     let digest: [u8; 32] = Sha256::digest(&image_bytes[..]).into();
-    let keyhash = public_key(key).key_hash();
-    let sig = key.sign(&digest).to_bytes();
-    let entries: [(u16, &[u8]); 3] = [
-        (image::TLV_KEYHASH, &keyhash),
-        (image::TLV_SHA256, &digest),
-        (image::TLV_ED25519, &sig),
-    ];
+    let mut entries: Vec<(u16, Vec<u8>)> = Vec::new();
+    if let Some(key) = key {
+        entries.push(match form {
+            KeyForm::Hash => (image::TLV_KEYHASH, public_key(key).key_hash().to_vec()),
+            KeyForm::Full => (image::TLV_PUBKEY, ed25519_spki(key)),
+        });
+    }
+    entries.push((image::TLV_SHA256, digest.to_vec()));
+    if let Some(key) = key {
+        entries.push((image::TLV_ED25519, key.sign(&digest).to_bytes().to_vec()));
+    }
     let total: usize = 4 + entries.iter().map(|(_, d)| 4 + d.len()).sum::<usize>();
     image_bytes.extend_from_slice(&image::TLV_INFO_MAGIC.to_le_bytes());
     image_bytes.extend_from_slice(&(total as u16).to_le_bytes());
     for (kind, data) in entries {
         image_bytes.extend_from_slice(&kind.to_le_bytes());
         image_bytes.extend_from_slice(&(data.len() as u16).to_le_bytes());
-        image_bytes.extend_from_slice(data);
+        image_bytes.extend_from_slice(&data);
+    }
+}
+
+/// The DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410), what `imgtool getpub -e pem`
+/// wraps in PEM.
+fn ed25519_spki(key: &SigningKey) -> Vec<u8> {
+    let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    der.extend_from_slice(key.verifying_key().as_bytes());
+    der
+}
+
+/// A way to spoil an image the device must refuse (a campaign's `tamper`). Reads and writes
+/// as its [`Tamper::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tamper {
+    /// One bit of a body byte flipped after signing: the SHA-256 TLV no longer matches.
+    BodyByte,
+    /// Signed by a real other key, which the image carries whole in a PUBKEY TLV (as
+    /// `imgtool sign --public-key-format full` writes it): its hash is not the trusted key's.
+    WrongKey,
+    /// No key and no signature: the SHA-256 TLV alone (as `imgtool sign` without `--key`).
+    Unsigned,
+    /// The image stops half-way through its body: the rest and the TLVs are missing.
+    Truncated,
+    /// The header claims a body 1 MiB longer than the image holds (after signing).
+    SizeLie,
+}
+
+impl Tamper {
+    pub const ALL: [Tamper; 5] = [
+        Tamper::BodyByte,
+        Tamper::WrongKey,
+        Tamper::Unsigned,
+        Tamper::Truncated,
+        Tamper::SizeLie,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tamper::BodyByte => "body-byte",
+            Tamper::WrongKey => "wrong-key",
+            Tamper::Unsigned => "unsigned",
+            Tamper::Truncated => "truncated",
+            Tamper::SizeLie => "size-lie",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Tamper> {
+        Tamper::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl std::fmt::Display for Tamper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The key a [`Tamper::WrongKey`] image is signed with: a real Ed25519 key the device does not
+/// trust.
+pub fn other_test_key() -> SigningKey {
+    test_key("other")
+}
+
+/// Builds the image `spec` describes, signed with `key`, then spoiled the `tamper` way.
+pub fn build_tampered_image(spec: &ImageSpec, key: &SigningKey, tamper: Tamper) -> Vec<u8> {
+    let hdr_size = usize::from(spec.hdr_size.max(image::HEADER_SIZE as u16));
+    let body_len = spec.body_size as usize;
+    match tamper {
+        Tamper::BodyByte => {
+            let mut img = build_image(spec, key);
+            // Past the descriptor, so the image still reads as the same application.
+            let at = (hdr_size + body_len / 2).min(img.len() - 1);
+            img[at] ^= 0x01;
+            img
+        }
+        Tamper::WrongKey => {
+            let mut img = unsigned_bytes(spec);
+            append_tlvs(&mut img, Some(&other_test_key()), KeyForm::Full);
+            img
+        }
+        Tamper::Unsigned => {
+            let mut img = unsigned_bytes(spec);
+            append_tlvs(&mut img, None, KeyForm::Hash);
+            img
+        }
+        Tamper::Truncated => {
+            let mut img = build_image(spec, key);
+            img.truncate(hdr_size + body_len / 2);
+            img
+        }
+        Tamper::SizeLie => {
+            let mut img = build_image(spec, key);
+            let claimed = spec.body_size.saturating_add(1 << 20);
+            img[12..16].copy_from_slice(&claimed.to_le_bytes());
+            img
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use fut::image::{Version, DESC_HEALTH_FAILS};
 use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 
-use crate::board::{Firmware, SimBoard, Update};
+use crate::board::{Delivery, Firmware, SimBoard, Update};
 use crate::board_profile::BoardProfile;
 use crate::flash::NorFlash;
 use crate::imgtool::{build_image, default_test_key, public_key, ImageSpec};
@@ -28,6 +28,10 @@ pub struct Scenario {
     /// The update never passes its health check (a revert scenario).
     pub bad_update: bool,
     pub seed: u64,
+    /// How the update reaches the secondary slot.
+    pub delivery: Delivery,
+    /// The bootloader and the application refuse an update older than the running image.
+    pub refuse_downgrade: bool,
 }
 
 pub const OLD_VERSION: Version = Version {
@@ -61,6 +65,8 @@ impl Scenario {
             key: public_key(&key),
             bad_update: false,
             seed: 1,
+            delivery: Delivery::Download,
+            refuse_downgrade: false,
         }
     }
 
@@ -82,6 +88,8 @@ impl Scenario {
 
     pub fn firmware(&self) -> Firmware {
         Firmware::new(self.profile.layout, self.mode, self.variant, self.key, self.permanent)
+            .with_delivery(self.delivery)
+            .with_refuse_downgrade(self.refuse_downgrade)
     }
 
     /// The flash as the probe leaves it: the old image in the primary slot, the rest erased.
@@ -96,6 +104,7 @@ impl Scenario {
             image: self.new_image.clone(),
             version: self.new_version,
             retry: false,
+            once: self.delivery == Delivery::Upload,
         }
     }
 

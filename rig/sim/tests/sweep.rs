@@ -187,7 +187,12 @@ fn reference_survives_on_ecc_and_serial_nor_parts() {
 
 #[test]
 fn every_broken_variant_fails_somewhere() {
-    for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Reference) {
+    // A build that skips an image check has no power-loss window: genuine images sweep clean
+    // on it, and rig/tests/rejected_campaigns.rs catches it with the spoiled image it lets in.
+    let power_loss_bugs = Variant::ALL
+        .into_iter()
+        .filter(|v| *v != Variant::Reference && !v.skips_image_check());
+    for v in power_loss_bugs {
         let good = sweep(&nrf(64).with_variant(v));
         let bad = sweep(&nrf(64).with_variant(v).with_bad_update());
         let perm = sweep(&permanent(nrf(64).with_variant(v)));

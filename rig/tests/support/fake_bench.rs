@@ -517,6 +517,7 @@ impl OtaTransport for FakeTransport {
             image: Arc::new(image.to_vec()),
             version,
             retry: std::mem::take(&mut st.rejected),
+            once: false,
         });
         st.counter.set(0);
         Ok(())

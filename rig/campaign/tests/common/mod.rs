@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use cutpoint_campaign::{
-    expand_plan, expand_second_plan, Campaign, CutPoint, ExpandError, ImageSource, OpSpan, RegionSet, TargetKind,
-    Timeline,
+    expand_plan, expand_second_plan, Campaign, CutPoint, Delivery, Downgrade, ExpandError, ImageSource, OpSpan,
+    RegionSet, TargetKind, Timeline,
 };
 
 pub mod plan_summary;
@@ -100,8 +100,18 @@ pub fn timeline_key(c: &Campaign) -> String {
     let ImageSource::Generated { size_kib, .. } = &c.images.update else {
         panic!("{}: update is not generated", c.name);
     };
+    let mut suffix = String::new();
+    if c.target.delivery != Delivery::Download {
+        suffix.push_str(&format!("-{}", c.target.delivery));
+    }
+    if let Some(t) = c.tamper() {
+        suffix.push_str(&format!("-{t}"));
+    }
+    if let (Downgrade::Refused, ImageSource::Generated { version, .. }) = (c.images.downgrade, &c.images.update) {
+        suffix.push_str(&format!("-no-downgrade-{version}"));
+    }
     format!(
-        "{board}-{variant}-{}-{}-{}-{size_kib}k",
+        "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
         c.target.mode,
         c.target.upgrade,
         c.images.update.health()
