@@ -6,7 +6,7 @@ use cutpoint_engine::judge::Expectations;
 use cutpoint_engine::setup::{campaign_key, check_images, expectations, load_image, SetupError};
 
 use crate::bench_target::{station_backends, BenchConfig};
-use crate::flash_map::station_board;
+use crate::flash_map::{apply_station_map, station_board, station_map};
 
 fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
     SetupError::Input {
@@ -53,22 +53,11 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             ),
         ));
     }
+    let map = station_map(station).map_err(|e| input(c, format!("target.station: {e}")))?;
     let profile =
         station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
-    if let cutpoint_bench::config::TransportConfig::ProbeWrite(p) = &backends.transport {
-        let sec = profile.layout.secondary;
-        if (p.slot_addr, p.slot_size) != (sec.offset, sec.size) {
-            let e = station.locate(
-                campaign::Role::Transport,
-                Some("slot_addr"),
-                format!(
-                    "probe-write writes to {:#x}+{:#x}, but the secondary slot of the flash map ({}) is {:#x}+{:#x}",
-                    p.slot_addr, p.slot_size, profile.name, sec.offset, sec.size
-                ),
-            );
-            return Err(input(c, format!("target.station: {e}")));
-        }
-    }
+    let mut backends = backends;
+    apply_station_map(&mut backends, &map);
     let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
     let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
     let (key, key_name) = campaign_key(c)?;

@@ -1198,7 +1198,7 @@ pub fn doctor(path: &Path) -> i32 {
     let loaded = campaign::load_station(path).and_then(|st| {
         warn(&st.warnings);
         let mut b = cutpoint::bench_target::station_backends(&st)?;
-        cutpoint::flash_map::fill_probe_slots(&mut b, &st);
+        cutpoint::flash_map::fill_probe_slots(&mut b, &st).map_err(|e| vec![e])?;
         Ok(b)
     });
     let backends = match loaded {

@@ -1,8 +1,8 @@
 //! Which flash map a device has: a built-in board's, or the one a station's `[layout]` (or an
 //! `inspect --layout` file) states in the same region table.
 
-use cutpoint_bench::config::{FlashRegion, ProbeConfig, StationBackends};
-use cutpoint_campaign::{FlashMap, StationFile};
+use cutpoint_bench::config::{FlashRegion, ProbeConfig, StationBackends, TransportConfig};
+use cutpoint_campaign::{FlashMap, MapSource, StationFile, StationMap};
 use cutpoint_sim::BoardProfile;
 
 /// The board profile a flash map describes: the map, over the flash part of the built-in board
@@ -23,27 +23,24 @@ pub fn station_profile(station: &StationFile, probe: Option<&ProbeConfig>) -> Op
     let probe_chip = probe.map(|p| match p {
         ProbeConfig::ProbeRs(c) => c.chip.as_str(),
     });
-    [station.board.as_deref(), station.chip.as_deref(), probe_chip]
-        .into_iter()
-        .flatten()
-        .find_map(|name| {
-            let name = name.to_ascii_lowercase();
+    station
+        .named_board()
+        .or_else(|| {
+            let chip = probe_chip?.to_ascii_lowercase();
             BoardProfile::builtin_names()
                 .iter()
-                .find(|b| name.contains(*b))
-                .and_then(|b| BoardProfile::builtin(b))
+                .copied()
+                .find(|b| chip.contains(*b))
         })
+        .and_then(BoardProfile::builtin)
 }
 
-/// The flash map of a station's device: its `[layout]`, else the built-in map of the board it
-/// names. The error says what to add to the station file.
-pub fn station_board(station: &StationFile, probe: Option<&ProbeConfig>) -> Result<BoardProfile, String> {
+/// The flash map of a station's device (its region list: `[layout]`, else the built-in map of
+/// the board it names, with the deprecated probe `slots` and probe-write addresses mapped onto
+/// it). The error says what to add to or change in the station file.
+pub fn station_map(station: &StationFile) -> Result<StationMap, String> {
     let file = station.path.display();
-    if let Some(map) = &station.layout {
-        let part = station_profile(station, probe).map_or_else(|| "nrf52840".to_string(), |p| p.name);
-        return Ok(profile_of(map, &format!("{file} [layout]"), &part));
-    }
-    station_profile(station, probe).ok_or_else(|| {
+    station.flash_map().map_err(|e| e.to_string())?.ok_or_else(|| {
         format!(
             "{file}: the station names no board whose flash map cutpoint knows; in {file}, add \
              [target] board = \"{}\" (one of {}) or give the map as a [layout] table \
@@ -54,34 +51,64 @@ pub fn station_board(station: &StationFile, probe: Option<&ProbeConfig>) -> Resu
     })
 }
 
+/// The board profile of a station's device: its flash map over the flash part of the board it
+/// names (the nrf52840's when it names none).
+pub fn station_board(station: &StationFile, _probe: Option<&ProbeConfig>) -> Result<BoardProfile, String> {
+    let map = station_map(station)?;
+    let part = map.board.unwrap_or("nrf52840");
+    Ok(match map.source {
+        // The regions a deprecated field adds cannot change the built-in board's slots.
+        MapSource::Builtin(_) => BoardProfile::builtin(part).unwrap_or_else(|| profile_of(&map.map, part, part)),
+        MapSource::Layout => profile_of(&map.map, &map.describe(station), part),
+    })
+}
+
 /// One line saying where a station's flash map comes from.
-pub fn describe_station_map(station: &StationFile, probe: Option<&ProbeConfig>) -> String {
-    match (&station.layout, station_profile(station, probe)) {
-        (Some(_), _) => "flash map: the station's [layout]".to_string(),
-        (None, Some(p)) => format!("flash map: built-in {} (from the board or chip named)", p.name),
-        (None, None) => "flash map: none; a campaign on this station needs [layout] or a [target] board".to_string(),
+pub fn describe_station_map(station: &StationFile, _probe: Option<&ProbeConfig>) -> String {
+    match station.flash_map() {
+        Ok(Some(m)) => match m.source {
+            MapSource::Layout => "flash map: the station's [layout]".to_string(),
+            MapSource::Builtin(b) => format!("flash map: built-in {b} (from the board or chip named)"),
+        },
+        Ok(None) | Err(_) => {
+            "flash map: none; a campaign on this station needs [layout] or a [target] board".to_string()
+        }
     }
 }
 
-/// Gives a probe with no `slots` of its own the primary and secondary slots of the station's
-/// flash map, so `doctor` reads the slots the campaign uses.
-pub fn fill_probe_slots(backends: &mut StationBackends, station: &StationFile) {
-    let Ok(profile) = station_board(station, backends.probe.as_ref()) else {
-        return;
-    };
+/// The backends as the station's flash map makes them: the probe reads the map's regions
+/// (`doctor`), probe-write writes to its secondary region. A station without a map keeps what
+/// its file states.
+pub fn apply_station_map(backends: &mut StationBackends, map: &StationMap) {
     if let Some(ProbeConfig::ProbeRs(p)) = backends.probe.as_mut() {
-        if p.slots.is_empty() {
-            let l = profile.layout;
-            p.slots = [("primary", l.primary), ("secondary", l.secondary)]
-                .into_iter()
-                .map(|(name, a)| FlashRegion {
-                    name: name.to_string(),
-                    offset: a.offset,
-                    size: a.size,
-                })
-                .collect();
+        p.slots = map
+            .probe_regions()
+            .into_iter()
+            .map(|r| FlashRegion {
+                name: r.name.clone(),
+                offset: r.offset,
+                size: r.size,
+            })
+            .collect();
+    }
+    if let TransportConfig::ProbeWrite(p) = &mut backends.transport {
+        if let Some(r) = map.probe_write_slot() {
+            p.slot_addr = r.offset;
+            p.slot_size = r.size;
         }
     }
+}
+
+/// Gives the probe and probe-write their views of the station's flash map, when it has one
+/// (see [`apply_station_map`]).
+pub fn fill_probe_slots(
+    backends: &mut StationBackends,
+    station: &StationFile,
+) -> Result<(), cutpoint_campaign::FileError> {
+    if let Some(map) = station.flash_map()? {
+        apply_station_map(backends, &map);
+    }
+    Ok(())
 }
 
 /// What is wrong with a flash map, in words.
