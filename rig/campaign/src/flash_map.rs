@@ -161,6 +161,16 @@ impl FlashMap {
         })
     }
 
+    /// The bootloader's view of the map, or why the map has none.
+    pub fn checked_layout(&self) -> Result<Layout, LayoutError> {
+        let regions = self.typed_regions();
+        fut::map::FlashMap {
+            write_size: self.write_size,
+            regions: &regions,
+        }
+        .layout()
+    }
+
     /// The map of a layout, with its four regions.
     pub fn from_layout(l: &Layout) -> FlashMap {
         FlashMap {
@@ -497,7 +507,7 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
             .iter()
             .find(|(r, _, _)| r.role.name() == role && r.device.is_none())
     };
-    match map.layout().validate() {
+    match map.checked_layout().and_then(|l| l.validate()) {
         Ok(()) => Ok(map),
         Err(e) => {
             let (which, why) = match e {
