@@ -2,19 +2,10 @@
 //! `inspect --layout` file) states in the same region table.
 
 use cutpoint_bench::config::{FlashRegion, ProbeConfig, StationBackends, TransportConfig};
-use cutpoint_campaign::{FlashMap, MapSource, StationFile, StationMap};
+use cutpoint_campaign::{StationFile, StationMap};
 use cutpoint_sim::BoardProfile;
 
-/// The board profile a flash map describes: the map, over the flash part of the built-in board
-/// named `part` (its timings matter only to the simulated board).
-pub fn profile_of(map: &FlashMap, name: &str, part: &str) -> BoardProfile {
-    let mut profile = BoardProfile::builtin(part)
-        .or_else(|| BoardProfile::builtin("nrf52840"))
-        .unwrap_or_else(|| unreachable!("nrf52840 is a built-in board"));
-    profile.name = name.to_string();
-    profile.layout = map.layout();
-    profile
-}
+pub use cutpoint_engine::station_setup::{profile_of, station_map};
 
 /// The simulated board profile whose flash map a station's device has: the first of the
 /// station's `[target] board`, `[target] chip` and probe `chip` that names one
@@ -35,45 +26,14 @@ pub fn station_profile(station: &StationFile, probe: Option<&ProbeConfig>) -> Op
         .and_then(BoardProfile::builtin)
 }
 
-/// The flash map of a station's device (its region list: `[layout]`, else the built-in map of
-/// the board it names, with the deprecated probe `slots` and probe-write addresses mapped onto
-/// it). The error says what to add to or change in the station file.
-pub fn station_map(station: &StationFile) -> Result<StationMap, String> {
-    let file = station.path.display();
-    station.flash_map().map_err(|e| e.to_string())?.ok_or_else(|| {
-        format!(
-            "{file}: the station names no board whose flash map cutpoint knows; in {file}, add \
-             [target] board = \"{}\" (one of {}) or give the map as a [layout] table \
-             (sector_size, write_size, [[layout.regions]] with name, offset, size)",
-            BoardProfile::builtin_names()[0],
-            BoardProfile::builtin_names().join(", ")
-        )
-    })
-}
-
-/// The board profile of a station's device: its flash map over the flash part of the board it
-/// names (the nrf52840's when it names none).
+/// The board profile of a station's device (see [`cutpoint_engine::station_setup::station_board`]).
 pub fn station_board(station: &StationFile, _probe: Option<&ProbeConfig>) -> Result<BoardProfile, String> {
-    let map = station_map(station)?;
-    let part = map.board.unwrap_or("nrf52840");
-    Ok(match map.source {
-        // The regions a deprecated field adds cannot change the built-in board's slots.
-        MapSource::Builtin(_) => BoardProfile::builtin(part).unwrap_or_else(|| profile_of(&map.map, part, part)),
-        MapSource::Layout => profile_of(&map.map, &map.describe(station), part),
-    })
+    cutpoint_engine::station_setup::station_board(station)
 }
 
 /// One line saying where a station's flash map comes from.
 pub fn describe_station_map(station: &StationFile, _probe: Option<&ProbeConfig>) -> String {
-    match station.flash_map() {
-        Ok(Some(m)) => match m.source {
-            MapSource::Layout => "flash map: the station's [layout]".to_string(),
-            MapSource::Builtin(b) => format!("flash map: built-in {b} (from the board or chip named)"),
-        },
-        Ok(None) | Err(_) => {
-            "flash map: none; a campaign on this station needs [layout] or a [target] board".to_string()
-        }
-    }
+    cutpoint_engine::station_setup::describe_station_map(station)
 }
 
 /// The backends as the station's flash map makes them: the probe reads the map's regions
