@@ -20,14 +20,12 @@ use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
 use cutpoint::failures::FailureGroups;
-use cutpoint::judge::Expectations;
 use cutpoint::prepare::{self, PrepareError};
 use cutpoint::prepared::{prepare, Prepared};
 use cutpoint::replay::{self, Replayed};
 use cutpoint::run_dir;
 use cutpoint::setup::read_public_key;
 use cutpoint::sink::{RunEvent, Sink, SinkError};
-use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::{CutResult, Status};
@@ -416,7 +414,7 @@ pub fn plan(
         eprintln!("note: --control-from is for station campaigns; the simulated board's control run is run here");
     }
     // On a station the control run powers the bench: planning needs the phases' instants.
-    let Planned {
+    let engine::RunPlan {
         control,
         mut items,
         skipped,
@@ -633,17 +631,8 @@ fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: O
     prepare::plan_spec(c, path, prepared.expect().clone(), prepared.update_size(), partition)
 }
 
-/// The campaign's target, opened (a station's backends too), with its control run and plan.
-struct Planned {
-    target: Box<dyn Target>,
-    expect: Expectations,
-    control: cutpoint_report::ControlRun,
-    items: Vec<engine::WorkItem>,
-    commit_us: u64,
-    skipped: Vec<cutpoint_campaign::Skipped>,
-}
-
-fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Result<Planned, i32> {
+/// The campaign's target, opened (a station's backends too): its control run and plan.
+fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Result<engine::RunPlan, i32> {
     let prepared = prepare(c, 1).map_err(|e| {
         eprintln!("{e}");
         BAD_INPUT
@@ -655,17 +644,9 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
         RIG_ERROR
     })?;
     let rules = engine::recovery_rules(&expect);
-    let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
+    engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
         e.exit_code()
-    })?;
-    Ok(Planned {
-        target,
-        expect,
-        control: planned.control,
-        items: planned.items,
-        commit_us: planned.commit_us,
-        skipped: planned.skipped,
     })
 }
 
@@ -769,31 +750,33 @@ fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i3
             }
         };
     }
-    let planned = match open_and_plan(c, path, None) {
+    let prepared = match prepare(c, 1) {
         Ok(p) => p,
-        Err(code) => return Some(Err(code)),
-    };
-    let Some(item) = replay::find_item(&planned.items, id) else {
-        no_longer_planned(id);
-        return None;
-    };
-    let rules = engine::recovery_rules(&planned.expect);
-    let chain: Vec<_> = item.chain.iter().collect();
-    let observation = match planned.target.run_chain(0, id, &chain, &rules) {
-        Ok(o) => o,
         Err(e) => {
-            eprintln!("cutpoint: {e}");
+            eprintln!("{e}");
+            return Some(Err(BAD_INPUT));
+        }
+    };
+    let spec = plan_spec(c, path, &prepared, None);
+    let expect = prepared.expect().clone();
+    let target = match prepared.open() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cutpoint: opening the station: {e}");
             return Some(Err(RIG_ERROR));
         }
     };
-    let committed = engine::committed_at_cut(&observation, planned.commit_us);
-    Some(Ok(Replayed {
-        faulted_console: Vec::new(),
-        observation,
-        committed,
-        expect: planned.expect,
-        seed: item.seed,
-    }))
+    match replay::replay_on(target.as_ref(), &spec, expect, id) {
+        Ok(Some(r)) => Some(Ok(r)),
+        Ok(None) => {
+            no_longer_planned(id);
+            None
+        }
+        Err(e) => {
+            eprintln!("cutpoint: {e}");
+            Some(Err(e.exit_code()))
+        }
+    }
 }
 
 fn no_longer_planned(id: &str) {
