@@ -1,12 +1,14 @@
-//! A station campaign, read without touching the hardware: the station's backends, the
-//! device's flash map, and what the bench target runs.
+//! A station campaign, read without touching the hardware: the station's backends (the hardware
+//! crate's types) on top of the engine's station setup (flash map, images, expectations), and
+//! what the bench target runs.
 
 use cutpoint_campaign::{self as campaign, Campaign, Health, TargetKind};
 use cutpoint_engine::judge::Expectations;
-use cutpoint_engine::setup::{campaign_key, check_images, expectations, load_image, SetupError};
+use cutpoint_engine::setup::SetupError;
+use cutpoint_engine::station_setup::station_setup;
 
 use crate::bench_target::{station_backends, BenchConfig};
-use crate::flash_map::station_board;
+use crate::flash_map::apply_station_map;
 
 fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
     SetupError::Input {
@@ -24,8 +26,8 @@ pub struct BenchSetup {
 }
 
 /// Reads what a station campaign needs, without touching the hardware: the station's backend
-/// tables, the device's flash map (the simulated board profile that the station's
-/// `[target] board`, `[target] chip` or probe `chip` names), the images, timing and markers.
+/// tables, then [`station_setup`] (the device's flash map, the images, timing and markers); the
+/// probe and probe-write take their regions from the map.
 pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
     let TargetKind::Station { station, .. } = &c.target.kind else {
         return Err(input(
@@ -33,53 +35,16 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
             "target: this campaign runs on the simulated board, not on a station",
         ));
     };
-    let backends = station_backends(station)
+    let mut backends = station_backends(station)
         .map_err(|errors| input(c, format!("target.station: {}", campaign::format_errors(&errors))))?;
-    let station_file = station.path.display();
-    if backends.probe.is_none() {
-        return Err(input(
-            c,
-            format!(
-                "target.station: {station_file} has no [probe]; a campaign needs one to restore the baseline and read the slots"
-            ),
-        ));
-    }
-    if c.run.fault != campaign::FaultKind::PowerCut {
-        return Err(input(
-            c,
-            format!(
-                "run.fault: a station cuts the supply; fault = \"{}\" needs the simulated board",
-                c.run.fault
-            ),
-        ));
-    }
-    let profile =
-        station_board(station, backends.probe.as_ref()).map_err(|e| input(c, format!("target.station: {e}")))?;
-    if let cutpoint_bench::config::TransportConfig::ProbeWrite(p) = &backends.transport {
-        let sec = profile.layout.secondary;
-        if (p.slot_addr, p.slot_size) != (sec.offset, sec.size) {
-            let e = station.locate(
-                campaign::Role::Transport,
-                Some("slot_addr"),
-                format!(
-                    "probe-write writes to {:#x}+{:#x}, but the secondary slot of the flash map ({}) is {:#x}+{:#x}",
-                    p.slot_addr, p.slot_size, profile.name, sec.offset, sec.size
-                ),
-            );
-            return Err(input(c, format!("target.station: {e}")));
-        }
-    }
-    let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
-    let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
-    let (key, key_name) = campaign_key(c)?;
-    check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
-    let expect = expectations(c, &old, &new, profile.layout, key);
+    let setup = station_setup(c)?;
+    apply_station_map(&mut backends, &setup.map);
     let config = BenchConfig {
         name: station.name.clone(),
-        layout: profile.layout,
-        baseline: old.bytes.clone(),
+        layout: setup.profile.layout,
+        baseline: setup.baseline,
         restore: station.restore,
-        update: new.bytes.clone(),
+        update: setup.update,
         retrigger: c.images.update.health() == Health::Ok,
         dwell: cutpoint_bench::config::millis(c.effective_dwell_ms()),
         boot_timeout: cutpoint_bench::config::millis(c.run.boot_timeout_ms),
@@ -90,7 +55,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
     Ok(BenchSetup {
         station: backends,
         config,
-        expect,
-        update_size: new.bytes.len() as u64,
+        expect: setup.expect,
+        update_size: setup.update_size,
     })
 }

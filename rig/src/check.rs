@@ -24,6 +24,8 @@ pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
     let mut summary = checked.summary();
     if let Some(station) = checked.station() {
         let backends = station_backends(station)?;
+        // The deprecated probe slots and probe-write addresses must fit the station's map.
+        station.flash_map().map_err(|e| vec![e])?;
         summary
             .lines
             .push(describe_station_map(station, backends.probe.as_ref()));

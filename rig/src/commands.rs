@@ -15,18 +15,17 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
-use cutpoint::bench_setup::{bench_setup, BenchSetup};
-use cutpoint::bench_target::BenchTarget;
+use cutpoint::bench_setup::bench_setup;
 use cutpoint::cut_filter::CutFilter;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::exit::{BAD_INPUT, FAIL, INCOMPLETE, PASS, RIG_ERROR};
-use cutpoint::judge::Expectations;
+use cutpoint::failures::FailureGroups;
 use cutpoint::prepare::{self, PrepareError};
+use cutpoint::prepared::{prepare, Prepared};
 use cutpoint::replay::{self, Replayed};
 use cutpoint::run_dir;
-use cutpoint::setup::{read_public_key, sim_setup, SetupError, SimSetup};
+use cutpoint::setup::read_public_key;
 use cutpoint::sink::{RunEvent, Sink, SinkError};
-use cutpoint::target::Target;
 use cutpoint_campaign::{self as campaign, format_errors, Campaign, Expect};
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::{CutResult, Status};
@@ -102,21 +101,12 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         }
     };
     let resume = args.resume;
-    let out_dir = match (&resume, args.out) {
-        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
-        (Some(_), Some(o)) => o,
-        (Some(_), None) => match run_dir::unfinished_dir(Path::new(run_dir::REPORTS), &c, partition) {
-            Some(d) => d,
-            None => {
-                eprintln!(
-                    "--resume: no unfinished run of campaign `{}` under reports/; give its directory",
-                    c.name
-                );
-                return BAD_INPUT;
-            }
-        },
-        (None, Some(o)) => o,
-        (None, None) => PathBuf::from(run_dir::REPORTS).join(run_dir::run_dir_name(&c, partition)),
+    let out_dir = match run_dir::out_dir(&c, partition, resume.as_deref(), args.out) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return BAD_INPUT;
+        }
     };
     let spec = RunSpec {
         campaign: &c,
@@ -140,14 +130,8 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     // The first interrupt lets the cuts in flight finish and be journaled; a second one
     // restores a bench's power and stops at once.
     let resume_hint = format!(
-        "Resume with: cutpoint run {} --resume {}{}{}",
-        path.display(),
-        out_dir.display(),
-        partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}")),
-        args.filter
-            .iter()
-            .map(|f| format!(" --filter '{f}'"))
-            .collect::<String>()
+        "Resume with: {}",
+        run_dir::resume_command(path, &out_dir, partition, &args.filter)
     );
     let cancel = Arc::new(AtomicBool::new(false));
     if let Err(e) = cutpoint_bench::stop_gracefully(Arc::clone(&cancel), INCOMPLETE, resume_hint.clone()) {
@@ -228,7 +212,9 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         eprintln!("cutpoint: writing reports to {}: {e}", out_dir.display());
         return end("rig-error", RIG_ERROR);
     }
-    progress.failures.print(negative);
+    for line in progress.failures.lines(negative) {
+        eprintln!("{line}");
+    }
     eprintln!(
         "cutpoint: {} cut points: {pass} passed, {fail} failed{}, {error} rig errors; reports in {}",
         t.ran(),
@@ -245,151 +231,11 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     if !args.json {
         outln!("{pass} passed, {fail} failed");
     }
-    let code = verdict_code(&c, &outcome, fail, error);
-    let name = match code {
-        PASS => "pass",
-        FAIL => "fail",
-        BAD_INPUT => "bad-input",
-        _ => "rig-error",
-    };
-    end(name, code)
-}
-
-/// The failing (and rig-error) cut points, grouped by their first reason as they arrive: a
-/// count and the first few ids per group, so the tally stays small however long the run.
-#[derive(Default)]
-struct FailureGroups {
-    groups: Vec<(String, Status, usize, Vec<String>)>,
-}
-
-impl FailureGroups {
-    const SHOWN_GROUPS: usize = 10;
-    const SHOWN_IDS: usize = 4;
-    /// Distinct reasons kept; past this, further reasons count in one group.
-    const MAX_GROUPS: usize = 1000;
-
-    fn add(&mut self, c: &CutResult) {
-        if c.status == Status::Pass {
-            return;
-        }
-        let mut reason = c.reasons.first().cloned().unwrap_or_default();
-        if self.groups.len() >= Self::MAX_GROUPS && !self.groups.iter().any(|g| g.0 == reason) {
-            reason = "(other reasons)".into();
-        }
-        match self
-            .groups
-            .iter_mut()
-            .find(|(r, s, _, _)| *r == reason && *s == c.status)
-        {
-            Some((_, _, n, ids)) => {
-                *n += 1;
-                if ids.len() < Self::SHOWN_IDS {
-                    ids.push(c.id.clone());
-                }
-            }
-            None => self.groups.push((reason, c.status, 1, vec![c.id.clone()])),
-        }
+    let verdict = cutpoint::verdict::run_verdict(&c, &outcome, fail, error);
+    for note in &verdict.notes {
+        eprintln!("cutpoint: {note}");
     }
-
-    /// What an engineer reads at the end of a red run, most frequent reason first.
-    fn print(&mut self, negative: bool) {
-        if self.groups.is_empty() {
-            return;
-        }
-        self.groups.sort_by_key(|g| std::cmp::Reverse(g.2));
-        eprintln!("cutpoint: failing cut points by reason:");
-        for (reason, status, n, ids) in self.groups.iter().take(Self::SHOWN_GROUPS) {
-            let label = match status {
-                Status::Fail if negative => "FAIL (expected)",
-                Status::Fail => "FAIL",
-                _ => "RIG ERROR",
-            };
-            let more = n - ids.len();
-            eprintln!(
-                "  {label} x{n}: {reason}\n      {}{}",
-                ids.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            );
-        }
-        if self.groups.len() > Self::SHOWN_GROUPS {
-            eprintln!(
-                "  ... {} more reasons (summary.md lists them all)",
-                self.groups.len() - Self::SHOWN_GROUPS
-            );
-        }
-    }
-}
-
-/// A campaign's target, set up but not opened: the simulated board or a station.
-enum Prepared {
-    Sim(Box<SimSetup>),
-    Bench(Box<BenchSetup>),
-}
-
-fn prepare(c: &Campaign, workers: usize) -> Result<Prepared, SetupError> {
-    if c.is_simulated() {
-        sim_setup(c, workers).map(|s| Prepared::Sim(Box::new(s)))
-    } else {
-        bench_setup(c).map(|b| Prepared::Bench(Box::new(b)))
-    }
-}
-
-impl Prepared {
-    fn expect(&self) -> &Expectations {
-        match self {
-            Prepared::Sim(s) => &s.expect,
-            Prepared::Bench(b) => &b.expect,
-        }
-    }
-
-    fn update_size(&self) -> u64 {
-        match self {
-            Prepared::Sim(s) => s.update_size,
-            Prepared::Bench(b) => b.update_size,
-        }
-    }
-
-    /// The target, with a station's backends opened.
-    fn open(self) -> Result<Box<dyn Target>, cutpoint_bench::RigError> {
-        match self {
-            Prepared::Sim(s) => Ok(Box::new(s.target)),
-            Prepared::Bench(b) => {
-                let b = *b;
-                Ok(Box::new(BenchTarget::open(&b.station, b.config)?))
-            }
-        }
-    }
-}
-
-/// The exit code of a finished run. A negative control passes only when at least one of its
-/// cut points failed for the device's reason; a run with no cut point at all is never green.
-fn verdict_code(c: &Campaign, outcome: &engine::RunOutcome, fail: usize, error: usize) -> i32 {
-    let ran = outcome.tally.ran();
-    if outcome.control_failed {
-        eprintln!("cutpoint: the control run failed: the device does not update cleanly even without a cut");
-    }
-    let negative = c.pass.expect == Expect::Fail;
-    let code = cutpoint::exit::for_results(negative, outcome.control_failed, fail, error, ran);
-    let plan_hint = format!("check the phases' offsets (`cutpoint plan {}`)", c.path.display());
-    match (negative, code) {
-        (true, PASS) => eprintln!(
-            "cutpoint: negative control: {fail} of {ran} cut points failed, as expected (the rig caught the broken firmware)"
-        ),
-        (true, BAD_INPUT) => {
-            eprintln!("cutpoint: negative control: no cut point was planned, so nothing was caught; {plan_hint}")
-        }
-        (true, RIG_ERROR) => {
-            eprintln!("cutpoint: negative control: no cut point failed, and {error} ended in rig errors")
-        }
-        (true, _) => eprintln!("cutpoint: negative control: no cut point failed, but this firmware is expected to fail"),
-        (false, BAD_INPUT) => eprintln!("cutpoint: no cut point was planned, so nothing was tested; {plan_hint}"),
-        _ => {}
-    }
-    code
+    end(cutpoint::verdict::outcome_name(verdict.code), verdict.code)
 }
 
 /// A progress bar on a terminal; plain lines otherwise. With `json`, every event is also a
@@ -570,7 +416,7 @@ pub fn plan(
         eprintln!("note: --control-from is for station campaigns; the simulated board's control run is run here");
     }
     // On a station the control run powers the bench: planning needs the phases' instants.
-    let Planned {
+    let engine::RunPlan {
         control,
         mut items,
         skipped,
@@ -787,17 +633,8 @@ fn plan_spec<'a>(c: &'a Campaign, path: &Path, prepared: &Prepared, partition: O
     prepare::plan_spec(c, path, prepared.expect().clone(), prepared.update_size(), partition)
 }
 
-/// The campaign's target, opened (a station's backends too), with its control run and plan.
-struct Planned {
-    target: Box<dyn Target>,
-    expect: Expectations,
-    control: cutpoint_report::ControlRun,
-    items: Vec<engine::WorkItem>,
-    commit_us: u64,
-    skipped: Vec<cutpoint_campaign::Skipped>,
-}
-
-fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Result<Planned, i32> {
+/// The campaign's target, opened (a station's backends too): its control run and plan.
+fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Result<engine::RunPlan, i32> {
     let prepared = prepare(c, 1).map_err(|e| {
         eprintln!("{e}");
         BAD_INPUT
@@ -809,17 +646,9 @@ fn open_and_plan(c: &Campaign, path: &Path, partition: Option<(u32, u32)>) -> Re
         RIG_ERROR
     })?;
     let rules = engine::recovery_rules(&expect);
-    let planned = engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
+    engine::plan(target.as_ref(), &spec, &rules).map_err(|e| {
         eprintln!("cutpoint: {e}");
         e.exit_code()
-    })?;
-    Ok(Planned {
-        target,
-        expect,
-        control: planned.control,
-        items: planned.items,
-        commit_us: planned.commit_us,
-        skipped: planned.skipped,
     })
 }
 
@@ -923,31 +752,33 @@ fn replay_cut(c: &Campaign, path: &Path, id: &str) -> Option<Result<Replayed, i3
             }
         };
     }
-    let planned = match open_and_plan(c, path, None) {
+    let prepared = match prepare(c, 1) {
         Ok(p) => p,
-        Err(code) => return Some(Err(code)),
-    };
-    let Some(item) = replay::find_item(&planned.items, id) else {
-        no_longer_planned(id);
-        return None;
-    };
-    let rules = engine::recovery_rules(&planned.expect);
-    let chain: Vec<_> = item.chain.iter().collect();
-    let observation = match planned.target.run_chain(0, id, &chain, &rules) {
-        Ok(o) => o,
         Err(e) => {
-            eprintln!("cutpoint: {e}");
+            eprintln!("{e}");
+            return Some(Err(BAD_INPUT));
+        }
+    };
+    let spec = plan_spec(c, path, &prepared, None);
+    let expect = prepared.expect().clone();
+    let target = match prepared.open() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cutpoint: opening the station: {e}");
             return Some(Err(RIG_ERROR));
         }
     };
-    let committed = engine::committed_at_cut(&observation, planned.commit_us);
-    Some(Ok(Replayed {
-        faulted_console: Vec::new(),
-        observation,
-        committed,
-        expect: planned.expect,
-        seed: item.seed,
-    }))
+    match replay::replay_on(target.as_ref(), &spec, expect, id) {
+        Ok(Some(r)) => Some(Ok(r)),
+        Ok(None) => {
+            no_longer_planned(id);
+            None
+        }
+        Err(e) => {
+            eprintln!("cutpoint: {e}");
+            Some(Err(e.exit_code()))
+        }
+    }
 }
 
 fn no_longer_planned(id: &str) {
@@ -1107,7 +938,11 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>, artifacts: cutpoint_report
                 s.artifact_dirs
             );
             if s.incomplete.is_empty() {
-                return report_code(&s);
+                let v = cutpoint::verdict::report_verdict(&s);
+                for note in &v.notes {
+                    eprintln!("cutpoint: {note}");
+                }
+                return v.code;
             }
             for why in &s.incomplete {
                 eprintln!("cutpoint: incomplete: {why}");
@@ -1119,20 +954,6 @@ pub fn report(dirs: &[PathBuf], out: Option<PathBuf>, artifacts: cutpoint_report
             BAD_INPUT
         }
     }
-}
-
-/// The exit code of a finished report: what `cutpoint run` would have returned for it.
-fn report_code(s: &cutpoint_report::rebuild::ReportSummary) -> i32 {
-    let c = &s.counts;
-    let ran = c.pass + c.fail + c.error;
-    let control_failed = s.control == Some(Status::Fail);
-    let code = cutpoint::exit::for_results(s.negative_control.is_some(), control_failed, c.fail, c.error, ran);
-    match code {
-        FAIL if s.negative_control.is_none() => eprintln!("cutpoint: the device broke the rule (see summary.md)"),
-        BAD_INPUT => eprintln!("cutpoint: no cut point ran, so nothing was tested"),
-        _ => {}
-    }
-    code
 }
 
 #[derive(Subcommand)]
@@ -1215,7 +1036,7 @@ pub fn doctor(path: &Path) -> i32 {
     let loaded = campaign::load_station(path).and_then(|st| {
         warn(&st.warnings);
         let mut b = cutpoint::bench_target::station_backends(&st)?;
-        cutpoint::flash_map::fill_probe_slots(&mut b, &st);
+        cutpoint::flash_map::fill_probe_slots(&mut b, &st).map_err(|e| vec![e])?;
         Ok(b)
     });
     let backends = match loaded {

@@ -1,20 +1,11 @@
 //! Which flash map a device has: a built-in board's, or the one a station's `[layout]` (or an
 //! `inspect --layout` file) states in the same region table.
 
-use cutpoint_bench::config::{FlashRegion, ProbeConfig, StationBackends};
-use cutpoint_campaign::{FlashMap, StationFile};
+use cutpoint_bench::config::{FlashRegion, ProbeConfig, StationBackends, TransportConfig};
+use cutpoint_campaign::{StationFile, StationMap};
 use cutpoint_sim::BoardProfile;
 
-/// The board profile a flash map describes: the map, over the flash part of the built-in board
-/// named `part` (its timings matter only to the simulated board).
-pub fn profile_of(map: &FlashMap, name: &str, part: &str) -> BoardProfile {
-    let mut profile = BoardProfile::builtin(part)
-        .or_else(|| BoardProfile::builtin("nrf52840"))
-        .unwrap_or_else(|| unreachable!("nrf52840 is a built-in board"));
-    profile.name = name.to_string();
-    profile.layout = map.layout();
-    profile
-}
+pub use cutpoint_engine::station_setup::{profile_of, station_map};
 
 /// The simulated board profile whose flash map a station's device has: the first of the
 /// station's `[target] board`, `[target] chip` and probe `chip` that names one
@@ -23,65 +14,61 @@ pub fn station_profile(station: &StationFile, probe: Option<&ProbeConfig>) -> Op
     let probe_chip = probe.map(|p| match p {
         ProbeConfig::ProbeRs(c) => c.chip.as_str(),
     });
-    [station.board.as_deref(), station.chip.as_deref(), probe_chip]
-        .into_iter()
-        .flatten()
-        .find_map(|name| {
-            let name = name.to_ascii_lowercase();
+    station
+        .named_board()
+        .or_else(|| {
+            let chip = probe_chip?.to_ascii_lowercase();
             BoardProfile::builtin_names()
                 .iter()
-                .find(|b| name.contains(*b))
-                .and_then(|b| BoardProfile::builtin(b))
+                .copied()
+                .find(|b| chip.contains(*b))
         })
+        .and_then(BoardProfile::builtin)
 }
 
-/// The flash map of a station's device: its `[layout]`, else the built-in map of the board it
-/// names. The error says what to add to the station file.
-pub fn station_board(station: &StationFile, probe: Option<&ProbeConfig>) -> Result<BoardProfile, String> {
-    let file = station.path.display();
-    if let Some(map) = &station.layout {
-        let part = station_profile(station, probe).map_or_else(|| "nrf52840".to_string(), |p| p.name);
-        return Ok(profile_of(map, &format!("{file} [layout]"), &part));
-    }
-    station_profile(station, probe).ok_or_else(|| {
-        format!(
-            "{file}: the station names no board whose flash map cutpoint knows; in {file}, add \
-             [target] board = \"{}\" (one of {}) or give the map as a [layout] table \
-             (sector_size, write_size, [[layout.regions]] with name, offset, size)",
-            BoardProfile::builtin_names()[0],
-            BoardProfile::builtin_names().join(", ")
-        )
-    })
+/// The board profile of a station's device (see [`cutpoint_engine::station_setup::station_board`]).
+pub fn station_board(station: &StationFile, _probe: Option<&ProbeConfig>) -> Result<BoardProfile, String> {
+    cutpoint_engine::station_setup::station_board(station)
 }
 
 /// One line saying where a station's flash map comes from.
-pub fn describe_station_map(station: &StationFile, probe: Option<&ProbeConfig>) -> String {
-    match (&station.layout, station_profile(station, probe)) {
-        (Some(_), _) => "flash map: the station's [layout]".to_string(),
-        (None, Some(p)) => format!("flash map: built-in {} (from the board or chip named)", p.name),
-        (None, None) => "flash map: none; a campaign on this station needs [layout] or a [target] board".to_string(),
+pub fn describe_station_map(station: &StationFile, _probe: Option<&ProbeConfig>) -> String {
+    cutpoint_engine::station_setup::describe_station_map(station)
+}
+
+/// The backends as the station's flash map makes them: the probe reads the map's regions
+/// (`doctor`), probe-write writes to its secondary region. A station without a map keeps what
+/// its file states.
+pub fn apply_station_map(backends: &mut StationBackends, map: &StationMap) {
+    if let Some(ProbeConfig::ProbeRs(p)) = backends.probe.as_mut() {
+        p.slots = map
+            .probe_regions()
+            .into_iter()
+            .map(|r| FlashRegion {
+                name: r.name.clone(),
+                offset: r.offset,
+                size: r.size,
+            })
+            .collect();
+    }
+    if let TransportConfig::ProbeWrite(p) = &mut backends.transport {
+        if let Some(r) = map.probe_write_slot() {
+            p.slot_addr = r.offset;
+            p.slot_size = r.size;
+        }
     }
 }
 
-/// Gives a probe with no `slots` of its own the primary and secondary slots of the station's
-/// flash map, so `doctor` reads the slots the campaign uses.
-pub fn fill_probe_slots(backends: &mut StationBackends, station: &StationFile) {
-    let Ok(profile) = station_board(station, backends.probe.as_ref()) else {
-        return;
-    };
-    if let Some(ProbeConfig::ProbeRs(p)) = backends.probe.as_mut() {
-        if p.slots.is_empty() {
-            let l = profile.layout;
-            p.slots = [("primary", l.primary), ("secondary", l.secondary)]
-                .into_iter()
-                .map(|(name, a)| FlashRegion {
-                    name: name.to_string(),
-                    offset: a.offset,
-                    size: a.size,
-                })
-                .collect();
-        }
+/// Gives the probe and probe-write their views of the station's flash map, when it has one
+/// (see [`apply_station_map`]).
+pub fn fill_probe_slots(
+    backends: &mut StationBackends,
+    station: &StationFile,
+) -> Result<(), cutpoint_campaign::FileError> {
+    if let Some(map) = station.flash_map()? {
+        apply_station_map(backends, &map);
     }
+    Ok(())
 }
 
 /// What is wrong with a flash map, in words.
@@ -174,4 +161,52 @@ pub fn describe_layout(l: &fut::layout::Layout) -> String {
         l.scratch.size,
         l.sector_size
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutpoint_campaign::parse_station;
+
+    #[test]
+    fn the_probe_and_probe_write_take_their_regions_from_the_station_map() {
+        let text = r#"
+[target]
+board = "nrf52840"
+[power]
+kind = "command"
+on = ["true"]
+off = ["true"]
+[console]
+kind = "serial"
+port = "/dev/null"
+baud = 115200
+[probe]
+kind = "probe-rs"
+selector = "1366:1051"
+chip = "nRF52840_xxAA"
+[transport]
+kind = "probe-write"
+"#;
+        let st = parse_station(text, std::path::Path::new("lab.toml")).unwrap();
+        let mut b = crate::bench_target::station_backends(&st).unwrap();
+        let TransportConfig::ProbeWrite(p) = &b.transport else {
+            panic!()
+        };
+        assert_eq!((p.slot_addr, p.slot_size), (0, 0), "not stated in the file");
+        fill_probe_slots(&mut b, &st).unwrap();
+        let TransportConfig::ProbeWrite(p) = &b.transport else {
+            panic!()
+        };
+        assert_eq!((p.slot_addr, p.slot_size), (0x40000, 0x30000));
+        let Some(ProbeConfig::ProbeRs(probe)) = &b.probe else {
+            panic!()
+        };
+        let slots: Vec<_> = probe
+            .slots
+            .iter()
+            .map(|s| (s.name.as_str(), s.offset, s.size))
+            .collect();
+        assert_eq!(slots, [("primary", 0x10000, 0x30000), ("secondary", 0x40000, 0x30000)]);
+    }
 }

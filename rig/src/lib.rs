@@ -6,11 +6,12 @@
 //! target, station files and their flash maps, and the command line.
 
 pub use cutpoint_engine::{
-    bench_plan, cut_filter, engine, events_json, exit, judge, key_file, prepare, replay, run_dir, run_lock, setup,
-    sim_target, sink, state_cache, target,
+    bench_plan, cut_filter, engine, events_json, exit, failures, judge, key_file, prepare, replay, run_dir, run_lock,
+    setup, sim_target, sink, state_cache, target, verdict,
 };
 
 pub mod bench_setup;
 pub mod bench_target;
 pub mod check;
 pub mod flash_map;
+pub mod prepared;

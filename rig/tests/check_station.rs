@@ -165,3 +165,27 @@ fn probe_write_must_write_the_secondary_slot_of_the_map() {
     let (code, _, stderr) = cutpoint(&["check", campaign.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn old_probe_slots_load_with_a_warning_and_must_fit_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = STATION.replace(
+        "chip = \"nRF52840_xxAA\"\n\n[transport]",
+        "chip = \"nRF52840_xxAA\"\nslots = [{ name = \"primary\", offset = 0x10000, size = 0x30000 }]\n\n[transport]",
+    );
+    let (code, stdout, stderr) = check(dir.path(), &old);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("flash map: built-in nrf52840"), "{stdout}");
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("lab.toml:21:9: probe.slots: slots is deprecated"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("remove slots"), "{stderr}");
+
+    let (code, _, stderr) = check(dir.path(), &old.replace("offset = 0x10000", "offset = 0x20000"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("lab.toml:21:10: probe.slots.primary: slot \"primary\" is 0x20000+0x30000, but the region of the flash map (nrf52840) is 0x10000+0x30000"),
+        "{stderr}"
+    );
+}

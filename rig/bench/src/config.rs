@@ -194,8 +194,9 @@ pub struct ProbeRsConfig {
     pub connect_under_reset: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed_khz: Option<u32>,
-    /// Flash regions `doctor` reads back to check the probe; by default the slots of the
-    /// station's flash map.
+    /// Flash regions `doctor` reads back to check the probe: a view of the station's flash map
+    /// (its primary and secondary regions), filled in by the rig. Deprecated in station files:
+    /// the regions are stated once, in the map.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<FlashRegion>,
 }
@@ -255,9 +256,13 @@ pub struct SmpTransportConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeWriteTransportConfig {
-    /// Start of the secondary slot.
+    /// Start of the secondary slot: a view of the station's flash map (its secondary region),
+    /// filled in by the rig. Deprecated in station files.
+    #[serde(default)]
     pub slot_addr: u32,
-    /// Size of the secondary slot; the MCUboot trailer sits at its end.
+    /// Size of the secondary slot; the MCUboot trailer sits at its end. 0 until the rig fills
+    /// it in from the station's flash map. Deprecated in station files.
+    #[serde(default)]
     pub slot_size: u32,
     /// Mark the update permanent (image_ok set) instead of test.
     #[serde(default)]

@@ -197,7 +197,8 @@ fn transport(t: &TransportConfig, has_probe: bool, out: &mut Vec<Problem>) {
                     "probe-write writes the update through the station's [probe], and there is none",
                 ));
             }
-            if (p.slot_size as usize) <= TRAILER_INFO {
+            // 0: not stated in the file; the rig takes the slot from the station's flash map.
+            if p.slot_size != 0 && (p.slot_size as usize) <= TRAILER_INFO {
                 out.push(problem(
                     R,
                     Some("slot_size"),

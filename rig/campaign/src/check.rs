@@ -263,11 +263,31 @@ fn map_lines(m: &FlashMap) -> Vec<String> {
         m.sector_size, m.write_size
     )];
     lines.extend(m.regions.iter().map(|r| {
+        let mut extra = Vec::new();
+        if r.role.name() != r.name {
+            extra.push(format!("role {}", r.role.name()));
+        }
+        match &r.sectors {
+            None => {}
+            Some(crate::flash_map::SectorSizes::Uniform(s)) => extra.push(format!("sectors of {s:#x} bytes")),
+            Some(crate::flash_map::SectorSizes::List(l)) => extra.push(format!(
+                "sectors {}",
+                l.iter().map(|s| format!("{s:#x}")).collect::<Vec<_>>().join(", ")
+            )),
+        }
+        if let Some(d) = &r.device {
+            extra.push(format!("on {d}"));
+        }
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", extra.join(", "))
+        };
         format!(
-            "{}: {:#x}..{:#x} ({:#x} bytes)",
+            "{}: {:#x}..{:#x} ({:#x} bytes{extra})",
             r.name,
             r.offset,
-            r.offset + r.size,
+            r.end(),
             r.size
         )
     }));

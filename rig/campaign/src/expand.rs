@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use cutpoint_core::{Cut, CutId, CutIdError};
+use cutpoint_core::{Cut, CutAt, CutId, CutIdError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -49,17 +49,9 @@ pub struct FoundPhase {
     pub end_line: usize,
 }
 
-/// What the cut aims at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "at")]
-pub enum Aim {
-    /// A virtual instant, microseconds after power-on.
-    Time { us: u64 },
-    /// A point of flash operation `index` (0-based from power-on).
-    Op { index: u64, point: OpPoint },
-    /// Once `n` bytes of the update have been delivered since power-on.
-    Byte { n: u64 },
-}
+/// What the cut aims at: the rig's one cut-aim type (cutpoint-core's [`CutAt`]), by the name
+/// the plan has always used for it.
+pub type Aim = CutAt;
 
 /// The same cut relative to a console marker: wait for the `nth` (1-based) line matching
 /// `pattern` since power-on, then `delay_us`.
@@ -97,6 +89,7 @@ pub struct CutPoint {
     pub repetition: u32,
     /// Seeds the torn outcome; derived from the campaign seed and the id.
     pub seed: u64,
+    #[serde(with = "cutpoint_core::cut::at_tagged")]
     pub aim: Aim,
     pub anchor: Option<Anchor>,
     pub then: Option<SecondSpec>,

@@ -45,11 +45,11 @@ const OTHER_NAMES: [(&str, &str); 8] = [
     ("scratch_partition", "scratch"),
 ];
 
-/// A flash map, checked: sector aligned, slots of one size, nothing overlapping, room for
-/// MCUboot's trailer.
+/// A flash map, checked: sector aligned, slots of one size, nothing overlapping on one device,
+/// room for MCUboot's trailer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlashMap {
-    /// Erase unit in bytes.
+    /// Erase unit in bytes of every region that does not state its own sectors.
     pub sector_size: u32,
     /// Program unit in bytes.
     pub write_size: u32,
@@ -57,18 +57,61 @@ pub struct FlashMap {
     pub regions: Vec<Region>,
 }
 
-/// One named region of a flash map.
+/// How a region is divided into erase sectors, when it says so itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectorSizes {
+    /// `sector_size = N`: every sector of the region has this size.
+    Uniform(u32),
+    /// `sectors = [N, ...]`: the sizes of the region's sectors in address order.
+    List(Vec<u32>),
+}
+
+/// One named, typed region of a flash map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
     pub name: String,
+    /// What the region is for: `role = "..."`, or its name when that is a role's.
+    pub role: Role,
     pub offset: u32,
     pub size: u32,
+    /// Its own sectors; `None` for the map's `sector_size`.
+    pub sectors: Option<SectorSizes>,
+    /// The flash device it lives on; `None` for the part's own flash.
+    pub device: Option<String>,
 }
 
 impl Region {
-    /// What the region is for (its name is its role's).
+    /// A region of the part's own flash with the map's sectors, its role named by `name`
+    /// (a name that is no role's is a metadata region).
+    pub fn new(name: impl Into<String>, offset: u32, size: u32) -> Region {
+        let name = name.into();
+        Region {
+            role: Role::from_name(&name).unwrap_or(Role::Metadata),
+            name,
+            offset,
+            size,
+            sectors: None,
+            device: None,
+        }
+    }
+
+    /// What the region is for.
     pub fn role(&self) -> Role {
-        Role::from_name(&self.name).unwrap_or(Role::Metadata)
+        self.role
+    }
+
+    /// Its sectors as the firmware's flash map states them, `sector_size` being the map's.
+    fn typed_sectors(&self, sector_size: u32) -> Sectors<'_> {
+        match &self.sectors {
+            None => Sectors::Uniform(sector_size),
+            Some(SectorSizes::Uniform(s)) => Sectors::Uniform(*s),
+            Some(SectorSizes::List(list)) => Sectors::List(list),
+        }
+    }
+
+    /// The end of the region (exclusive), as a 64-bit address.
+    pub fn end(&self) -> u64 {
+        u64::from(self.offset) + u64::from(self.size)
     }
 }
 
@@ -77,31 +120,37 @@ impl FlashMap {
         self.regions.iter().find(|r| r.name == name)
     }
 
+    /// The region of the part's own flash with `role` (the first one).
+    pub fn with_role(&self, role: Role) -> Option<&Region> {
+        self.regions.iter().find(|r| r.role == role && r.device.is_none())
+    }
+
     /// The map as named, typed regions (the firmware's flash map type), borrowing this one.
     pub fn typed_regions(&self) -> Vec<fut::map::Region<'_>> {
         self.regions
             .iter()
             .map(|r| fut::map::Region {
                 name: &r.name,
-                role: r.role(),
+                role: r.role,
                 area: Area {
                     offset: r.offset,
                     size: r.size,
                 },
-                sectors: Sectors::Uniform(self.sector_size),
-                device: None,
+                sectors: r.typed_sectors(self.sector_size),
+                device: r.device.as_deref(),
             })
             .collect()
     }
 
-    /// The map as the bootloader's layout (no bootloader region: an empty one at 0).
+    /// The map as the bootloader's layout (no bootloader region: an empty one at 0). A map that
+    /// has no such view (slots with sectors of different sizes) gives empty areas, which
+    /// [`Layout::validate`] rejects; a checked map always has it.
     pub fn layout(&self) -> Layout {
         let regions = self.typed_regions();
         let map = fut::map::FlashMap {
             write_size: self.write_size,
             regions: &regions,
         };
-        // Every region has the map's one sector size, so the view always exists.
         map.layout().unwrap_or(Layout {
             sector_size: self.sector_size,
             write_size: self.write_size,
@@ -112,6 +161,16 @@ impl FlashMap {
         })
     }
 
+    /// The bootloader's view of the map, or why the map has none.
+    pub fn checked_layout(&self) -> Result<Layout, LayoutError> {
+        let regions = self.typed_regions();
+        fut::map::FlashMap {
+            write_size: self.write_size,
+            regions: &regions,
+        }
+        .layout()
+    }
+
     /// The map of a layout, with its four regions.
     pub fn from_layout(l: &Layout) -> FlashMap {
         FlashMap {
@@ -119,11 +178,7 @@ impl FlashMap {
             write_size: l.write_size,
             regions: l
                 .regions()
-                .map(|r| Region {
-                    name: r.name.to_string(),
-                    offset: r.area.offset,
-                    size: r.area.size,
-                })
+                .map(|r| Region::new(r.name, r.area.offset, r.area.size))
                 .collect(),
         }
     }
@@ -142,8 +197,12 @@ pub(crate) struct RawMap {
 #[serde(deny_unknown_fields, expecting = "a table { name, offset, size }")]
 struct RawRegion {
     name: Spanned<String>,
+    role: Option<Spanned<String>>,
     offset: Spanned<u32>,
     size: Spanned<u32>,
+    sector_size: Option<Spanned<u32>>,
+    sectors: Option<Spanned<Vec<u32>>>,
+    device: Option<Spanned<String>>,
 }
 
 /// Reads and checks a flash map file.
@@ -221,86 +280,209 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
     let list: &[Spanned<RawRegion>] = raw.regions.as_ref().map_or(&[], |r| r.get_ref().as_slice());
     let table_span = raw.regions.as_ref().map_or_else(|| doc.span_of(at), |r| r.span());
     let mut seen: HashSet<String> = HashSet::new();
+    let mut roles_seen: HashSet<Role> = HashSet::new();
     let mut regions: Vec<(Region, &RawRegion, Vec<Seg>)> = Vec::new();
+    let roles_text = Role::ALL.map(|r| format!("\"{}\"", r.name())).join(", ");
     for (i, r) in list.iter().enumerate() {
         let path = with(&rbase, &[Seg::Index(i)]);
         let r = r.get_ref();
+        let at = |key: &str| with(&path, &[Seg::key(key)]);
         let name = r.name.get_ref().trim().to_string();
-        if !REGION_NAMES.contains(&name.as_str()) {
-            let lower = name.to_ascii_lowercase();
-            let known = OTHER_NAMES
-                .iter()
-                .find(|(other, _)| lower == *other || lower.strip_suffix("_partition") == Some(other))
-                .map(|(_, n)| *n)
-                .or_else(|| hint::closest(&name, &REGION_NAMES));
-            let hint = known.map(|h| format!("; did you mean \"{h}\"?")).unwrap_or_default();
+        let role = match &r.role {
+            Some(role) => match Role::from_name(role.get_ref().trim()) {
+                Some(known) => known,
+                None => {
+                    let names = Role::ALL.map(Role::name);
+                    let hint = hint::closest(role.get_ref(), &names)
+                        .map(|h| format!("; did you mean \"{h}\"?"))
+                        .unwrap_or_default();
+                    errors.push(doc.error(
+                        &at("role"),
+                        role.span(),
+                        format!(
+                            "unknown role \"{}\": expected one of {roles_text}{hint}",
+                            role.get_ref()
+                        ),
+                    ));
+                    continue;
+                }
+            },
+            None => match Role::from_name(&name) {
+                Some(known) => known,
+                None => {
+                    let lower = name.to_ascii_lowercase();
+                    let known = OTHER_NAMES
+                        .iter()
+                        .find(|(other, _)| lower == *other || lower.strip_suffix("_partition") == Some(other))
+                        .map(|(_, n)| *n)
+                        .or_else(|| hint::closest(&name, &REGION_NAMES));
+                    let hint = known.map(|h| format!("; did you mean \"{h}\"?")).unwrap_or_default();
+                    errors.push(doc.error(
+                        &at("name"),
+                        r.name.span(),
+                        format!(
+                            "expected one of \"bootloader\", \"primary\", \"secondary\", \"scratch\", got \"{name}\"{hint} \
+                             (or give the region's role = one of {roles_text}; leave out regions cutpoint does not use)"
+                        ),
+                    ));
+                    continue;
+                }
+            },
+        };
+        if name.is_empty() || !seen.insert(name.clone()) {
+            let why = if name.is_empty() {
+                "expected a non-empty region name".to_string()
+            } else {
+                format!("region \"{name}\" is listed twice")
+            };
+            errors.push(doc.error(&at("name"), r.name.span(), why));
+            continue;
+        }
+        let device = r.device.as_ref().map(|d| d.get_ref().trim().to_string());
+        if let Some(d) = &r.device {
+            if d.get_ref().trim().is_empty() {
+                errors.push(doc.error(
+                    &at("device"),
+                    d.span(),
+                    "expected the flash device's name (leave device out for the part's own flash)",
+                ));
+            }
+        }
+        if role != Role::Metadata && device.is_none() && !roles_seen.insert(role) {
+            let span = r.role.as_ref().map_or_else(|| r.name.span(), |x| x.span());
             errors.push(doc.error(
-                &with(&path, &[Seg::key("name")]),
-                r.name.span(),
+                &at(if r.role.is_some() { "role" } else { "name" }),
+                span,
                 format!(
-                    "expected one of \"bootloader\", \"primary\", \"secondary\", \"scratch\", got \"{name}\"{hint} \
-                     (leave out regions cutpoint does not use)"
+                    "a second {} region: a map has one region of each role but metadata",
+                    role.name()
                 ),
             ));
             continue;
         }
-        if !seen.insert(name.clone()) {
-            errors.push(doc.error(
-                &with(&path, &[Seg::key("name")]),
-                r.name.span(),
-                format!("region \"{name}\" is listed twice"),
-            ));
+        let (offset, size) = (*r.offset.get_ref(), *r.size.get_ref());
+        let sectors = match (&r.sector_size, &r.sectors) {
+            (Some(a), Some(_)) => {
+                errors.push(doc.error(
+                    &at("sector_size"),
+                    a.span(),
+                    "give the region's sector_size (all sectors alike) or its sectors list, not both",
+                ));
+                continue;
+            }
+            (Some(s), None) => Some(SectorSizes::Uniform(*s.get_ref())),
+            (None, Some(list)) => Some(SectorSizes::List(list.get_ref().clone())),
+            (None, None) => None,
+        };
+        let mut sizes_ok = true;
+        for (value, span, key) in [(
+            r.sector_size.as_ref().map(|s| *s.get_ref()),
+            r.sector_size.as_ref().map(|s| s.span()),
+            "sector_size",
+        )]
+        .into_iter()
+        .chain(
+            r.sectors
+                .iter()
+                .flat_map(|l| l.get_ref().iter().map(move |v| (Some(*v), Some(l.span()), "sectors"))),
+        ) {
+            let (Some(v), Some(span)) = (value, span) else { continue };
+            if v == 0 || (write != 0 && !v.is_multiple_of(write)) {
+                errors.push(doc.error(
+                    &at(key),
+                    span,
+                    format!("expected sector sizes in bytes, multiples of write_size ({write}), got {v}"),
+                ));
+                sizes_ok = false;
+                break;
+            }
+        }
+        if !sizes_ok {
             continue;
         }
-        let (offset, size) = (*r.offset.get_ref(), *r.size.get_ref());
         if size == 0 {
             errors.push(doc.error(
-                &with(&path, &[Seg::key("size")]),
+                &at("size"),
                 r.size.span(),
                 "expected a size of at least one sector, got 0",
             ));
-        } else if sector != 0 && !size.is_multiple_of(sector) {
-            errors.push(doc.error(
-                &with(&path, &[Seg::key("size")]),
-                r.size.span(),
-                format!("expected a whole number of sectors ({sector:#x} bytes each), got {size:#x}"),
-            ));
         }
-        if sector != 0 && !offset.is_multiple_of(sector) {
-            errors.push(doc.error(
-                &with(&path, &[Seg::key("offset")]),
-                r.offset.span(),
-                format!("expected a sector boundary (a multiple of {sector:#x}), got {offset:#x}"),
-            ));
+        match &sectors {
+            Some(SectorSizes::List(list)) => {
+                let total: u64 = list.iter().map(|&v| u64::from(v)).sum();
+                if list.is_empty() || total != u64::from(size) {
+                    let span = r.sectors.as_ref().map_or_else(|| r.size.span(), |l| l.span());
+                    errors.push(doc.error(
+                        &at("sectors"),
+                        span,
+                        format!(
+                            "the sectors add up to {total:#x} bytes, but the region's size is {size:#x}; \
+                             list every sector of the region"
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                let sector = match &sectors {
+                    Some(SectorSizes::Uniform(s)) => *s,
+                    _ => sector,
+                };
+                if size != 0 && sector != 0 && !size.is_multiple_of(sector) {
+                    errors.push(doc.error(
+                        &at("size"),
+                        r.size.span(),
+                        format!("expected a whole number of sectors ({sector:#x} bytes each), got {size:#x}"),
+                    ));
+                }
+                if sector != 0 && !offset.is_multiple_of(sector) {
+                    errors.push(doc.error(
+                        &at("offset"),
+                        r.offset.span(),
+                        format!("expected a sector boundary (a multiple of {sector:#x}), got {offset:#x}"),
+                    ));
+                }
+            }
         }
         if offset.checked_add(size).is_none() {
             errors.push(doc.error(
-                &with(&path, &[Seg::key("size")]),
+                &at("size"),
                 r.size.span(),
                 format!("{offset:#x} + {size:#x} ends past 4 GiB"),
             ));
             continue;
         }
-        for (other, _, _) in &regions {
-            if offset < other.offset + other.size && other.offset < offset + size {
+        let region = Region {
+            name,
+            role,
+            offset,
+            size,
+            sectors,
+            device,
+        };
+        for (other, _, _) in regions.iter().filter(|(o, _, _)| o.device == region.device) {
+            if u64::from(region.offset) < other.end() && u64::from(other.offset) < region.end() {
+                let on = region.device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
                 errors.push(doc.error(
-                    &with(&path, &[Seg::key("offset")]),
+                    &at("offset"),
                     r.offset.span(),
                     format!(
-                        "{name} ({offset:#x}..{:#x}) overlaps {} ({:#x}..{:#x})",
-                        offset + size,
+                        "{} ({:#x}..{:#x}) overlaps {} ({:#x}..{:#x}){on}",
+                        region.name,
+                        region.offset,
+                        region.end(),
                         other.name,
                         other.offset,
-                        other.offset + other.size
+                        other.end()
                     ),
                 ));
             }
         }
-        regions.push((Region { name, offset, size }, r, path));
+        regions.push((region, r, path));
     }
     let tables = doc.render_path(&rbase);
-    for needed in ["primary", "secondary", "scratch"] {
-        if !seen.contains(needed) {
+    for needed in [Role::Primary, Role::Secondary, Role::Scratch] {
+        if !roles_seen.contains(&needed) {
+            let needed = needed.name();
             errors.push(doc.error(
                 &rbase,
                 table_span.clone(),
@@ -320,8 +502,12 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
         write_size: write,
         regions: regions.iter().map(|(r, _, _)| r.clone()).collect(),
     };
-    let find = |name: &str| regions.iter().find(|(r, _, _)| r.name == name);
-    match map.layout().validate() {
+    let find = |role: &str| {
+        regions
+            .iter()
+            .find(|(r, _, _)| r.role.name() == role && r.device.is_none())
+    };
+    match map.checked_layout().and_then(|l| l.validate()) {
         Ok(()) => Ok(map),
         Err(e) => {
             let (which, why) = match e {
@@ -337,9 +523,13 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                          and 48 bytes of fields) and an image"
                     ),
                 ),
-                LayoutError::NotSectorAligned | LayoutError::Overlap => {
-                    ("primary", format!("the regions do not form a valid flash map ({e:?})"))
-                }
+                LayoutError::NotSectorAligned => (
+                    "secondary",
+                    "the primary, secondary and scratch regions must have sectors of one size \
+                     (the swap moves whole, equal sectors)"
+                        .to_string(),
+                ),
+                LayoutError::Overlap => ("primary", format!("the regions do not form a valid flash map ({e:?})")),
             };
             let (_, raw, path) = find(which)
                 .or_else(|| regions.first())

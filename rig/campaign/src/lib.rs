@@ -29,7 +29,7 @@ pub use expand::{
     cut_seed, expand_plan, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError, FoundPhase, OffsetKind,
     OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
-pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, REGION_NAMES};
+pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, SectorSizes, REGION_NAMES};
 pub use image_file::{check_image_file, read_image_file, ImageFileError};
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
@@ -43,5 +43,7 @@ pub use model::{
 pub use offline::{plan_offline, OfflinePlan, OfflinePoint, Pending};
 pub use partition::{check_partition, in_partition, parse_partition, PartitionError};
 pub use region::{FlashRegion, RegionMap, RegionSet};
-pub use station::{load_station, parse_station, RestorePolicy, Role, RoleTable, StationFile};
+pub use station::{
+    load_station, parse_station, LegacyRegion, MapSource, RestorePolicy, Role, RoleTable, StationFile, StationMap,
+};
 pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};

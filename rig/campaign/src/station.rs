@@ -80,6 +80,11 @@ pub struct StationFile {
     pub board: Option<String>,
     /// `[layout]`: the flash map of this bench's firmware, when it is not a built-in board's.
     pub layout: Option<FlashMap>,
+    /// `[probe] chip`, read here so the map of a board the probe's chip names is found.
+    pub probe_chip: Option<String>,
+    /// Regions stated the old way, outside the map: `[probe] slots` and probe-write's
+    /// `slot_addr`/`slot_size`. [`StationFile::flash_map`] maps them onto the region list.
+    pub legacy_regions: Vec<LegacyRegion>,
     /// How the probe brings the slots back to the baseline before each cut point.
     pub restore: RestorePolicy,
     pub roles: Vec<RoleTable>,
@@ -273,6 +278,17 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         return Err(errors);
     }
     let (chip, board) = raw.target.map(|t| (t.chip, t.board)).unwrap_or((None, None));
+    let mut warnings = doc.warnings.clone();
+    let legacy_regions = legacy_regions(&doc, &mut warnings, &mut errors);
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
+        return Err(errors);
+    }
+    warnings.sort_by_key(|w| (w.line, w.column));
+    let probe_chip = doc
+        .get(&[Seg::key("probe"), Seg::key("chip")])
+        .and_then(|v| v.get_ref().as_str())
+        .map(str::to_string);
     Ok(StationFile {
         path: path.to_path_buf(),
         name,
@@ -281,9 +297,11 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         chip,
         board,
         layout,
+        probe_chip,
+        legacy_regions,
         restore,
         roles,
-        warnings: doc.warnings,
+        warnings,
         text: text.to_string(),
     })
 }
@@ -299,6 +317,8 @@ impl StationFile {
             chip: None,
             board: None,
             layout: None,
+            probe_chip: None,
+            legacy_regions: Vec::new(),
             restore: RestorePolicy::default(),
             roles: Vec::new(),
             warnings: Vec::new(),
@@ -367,5 +387,247 @@ impl StationFile {
     /// The file's text, as read.
     pub fn text(&self) -> &str {
         &self.text
+    }
+}
+
+/// A region a station file states the old way, outside its flash map: an entry of `[probe]
+/// slots`, or probe-write's `slot_addr`/`slot_size` (the secondary slot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyRegion {
+    pub name: String,
+    /// The role it must have in the map (the secondary for probe-write's slot).
+    pub role: Option<fut::layout::Role>,
+    pub offset: u32,
+    pub size: u32,
+    /// Where it is written: errors about it are reported there.
+    pub at: FileError,
+    /// From probe-write (`transport.slot_addr`), not from `[probe] slots`.
+    pub probe_write: bool,
+}
+
+/// Reads `[probe] slots` and probe-write's `slot_addr`/`slot_size`, with a deprecation warning
+/// for each that says what to write instead.
+fn legacy_regions(doc: &Doc<'_>, warnings: &mut Vec<FileError>, errors: &mut Vec<FileError>) -> Vec<LegacyRegion> {
+    let mut out = Vec::new();
+    let slots_at = [Seg::key("probe"), Seg::key("slots")];
+    if let Some(v) = doc.get(&slots_at) {
+        warnings.push(doc.error(
+            &slots_at,
+            v.span(),
+            "slots is deprecated: `doctor` reads the primary and secondary regions of the station's flash map; \
+             remove slots, and state any other region to read as a [[layout.regions]] table (name, offset, size)",
+        ));
+        if let DeValue::Array(items) = v.get_ref() {
+            for (i, item) in items.iter().enumerate() {
+                let path = [Seg::key("probe"), Seg::key("slots"), Seg::Index(i)];
+                let DeValue::Table(t) = item.get_ref() else { continue };
+                let get = |k: &str| t.iter().find(|(key, _)| key.get_ref().as_ref() == k).map(|(_, v)| v);
+                let number = |k: &str| get(k).and_then(|v| doc.decode_value::<u32>(&path, v, false).ok());
+                let name = get("name").and_then(|v| v.get_ref().as_str()).unwrap_or("").to_string();
+                match (number("offset"), number("size")) {
+                    (Some(offset), Some(size)) if !name.trim().is_empty() => out.push(LegacyRegion {
+                        role: None,
+                        name: name.trim().to_string(),
+                        offset,
+                        size,
+                        at: doc.error(&path, item.span(), ""),
+                        probe_write: false,
+                    }),
+                    _ => errors.push(doc.error(
+                        &path,
+                        item.span(),
+                        "expected { name = \"...\", offset = ..., size = ... } (better: remove slots; see the warning)",
+                    )),
+                }
+            }
+        }
+    }
+    let kind = doc
+        .get(&[Seg::key("transport"), Seg::key("kind")])
+        .and_then(|v| v.get_ref().as_str());
+    if kind == Some("probe-write") {
+        let addr_at = [Seg::key("transport"), Seg::key("slot_addr")];
+        let size_at = [Seg::key("transport"), Seg::key("slot_size")];
+        let value = |p: &[Seg]| {
+            doc.get(p)
+                .map(|v| (doc.decode_value::<u32>(p, v, false).ok(), v.span()))
+        };
+        match (value(&addr_at), value(&size_at)) {
+            (None, None) => {}
+            (Some((Some(offset), span)), Some((Some(size), _))) if size > 0 => {
+                warnings.push(doc.error(
+                    &addr_at,
+                    span.clone(),
+                    "slot_addr and slot_size are deprecated: probe-write writes to the secondary region of the \
+                     station's flash map ([layout], or the built-in map of the [target] board); remove them",
+                ));
+                out.push(LegacyRegion {
+                    name: "secondary".to_string(),
+                    role: Some(fut::layout::Role::Secondary),
+                    offset,
+                    size,
+                    at: doc.error(&addr_at, span, ""),
+                    probe_write: true,
+                });
+            }
+            (Some((_, span)), _) | (None, Some((_, span))) => errors.push(doc.error(
+                &[Seg::key("transport")],
+                span,
+                "give neither slot_addr nor slot_size (probe-write writes to the secondary region of the \
+                 station's flash map), or both, the secondary slot's start and size (deprecated)",
+            )),
+        }
+    }
+    out
+}
+
+/// Where a station's flash map comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapSource {
+    /// The station's `[layout]` table.
+    Layout,
+    /// The built-in map of the board the station's `[target] board`, `[target] chip` or probe
+    /// `chip` names.
+    Builtin(String),
+}
+
+/// A station's flash map: the one list of regions the probe's reads and probe-write's writes
+/// are views of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationMap {
+    pub map: FlashMap,
+    pub source: MapSource,
+    /// The built-in board whose flash part the station's device has, when one is named.
+    pub board: Option<&'static str>,
+    /// The regions `[probe] slots` names (deprecated); empty when the file has none.
+    slots: Vec<String>,
+}
+
+impl StationMap {
+    /// The regions `doctor` reads through the probe: the primary and secondary, or those the
+    /// deprecated `[probe] slots` names.
+    pub fn probe_regions(&self) -> Vec<&Region> {
+        if self.slots.is_empty() {
+            [RegionRole::Primary, RegionRole::Secondary]
+                .into_iter()
+                .filter_map(|r| self.map.with_role(r))
+                .collect()
+        } else {
+            self.slots.iter().filter_map(|n| self.map.region(n)).collect()
+        }
+    }
+
+    /// Where probe-write writes the update: the secondary region.
+    pub fn probe_write_slot(&self) -> Option<&Region> {
+        self.map.with_role(RegionRole::Secondary)
+    }
+
+    /// How the map is named in messages: `lab.toml [layout]` or the built-in board's name.
+    pub fn describe(&self, station: &StationFile) -> String {
+        match &self.source {
+            MapSource::Layout => format!("{} [layout]", station.path.display()),
+            MapSource::Builtin(b) => b.clone(),
+        }
+    }
+}
+
+use crate::flash_map::Region;
+use fut::layout::Role as RegionRole;
+
+impl StationFile {
+    /// The built-in board the station's `[target] board`, `[target] chip` or probe `chip` names
+    /// (`nRF52840_xxAA` names `nrf52840`, `STM32L476RG` names `stm32l4`).
+    pub fn named_board(&self) -> Option<&'static str> {
+        [self.board.as_deref(), self.chip.as_deref(), self.probe_chip.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|name| {
+                let name = name.to_ascii_lowercase();
+                cutpoint_sim::BoardProfile::builtin_names()
+                    .iter()
+                    .copied()
+                    .find(|b| name.contains(*b))
+            })
+    }
+
+    /// The station's flash map, stated once: its `[layout]`, else the built-in map of the
+    /// board it names; `None` when it states neither. The deprecated `[probe] slots` and
+    /// probe-write `slot_addr`/`slot_size` are mapped onto its region list: a region the map
+    /// has must agree with it, one it lacks is added (and must fit); an error is located at
+    /// the old field.
+    pub fn flash_map(&self) -> Result<Option<StationMap>, FileError> {
+        let board = self.named_board();
+        let (mut map, source) = match (&self.layout, board) {
+            (Some(m), _) => (m.clone(), MapSource::Layout),
+            (None, Some(b)) => match cutpoint_sim::BoardProfile::builtin(b) {
+                Some(p) => (FlashMap::from_layout(&p.layout), MapSource::Builtin(b.to_string())),
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        };
+        let name = match &source {
+            MapSource::Layout => format!("{} [layout]", self.path.display()),
+            MapSource::Builtin(b) => b.clone(),
+        };
+        let mut slots = Vec::new();
+        for old in &self.legacy_regions {
+            let located = |message: String| FileError {
+                message,
+                ..old.at.clone()
+            };
+            let existing = match old.role {
+                Some(role) => map.with_role(role),
+                None => map.region(&old.name),
+            };
+            match existing {
+                Some(r) if (r.offset, r.size) == (old.offset, old.size) => {}
+                Some(r) if old.probe_write => {
+                    return Err(located(format!(
+                        "probe-write writes to {:#x}+{:#x}, but the secondary slot of the flash map ({name}) is {:#x}+{:#x}",
+                        old.offset, old.size, r.offset, r.size
+                    )))
+                }
+                Some(r) => {
+                    return Err(located(format!(
+                        "slot \"{}\" is {:#x}+{:#x}, but the region of the flash map ({name}) is {:#x}+{:#x}; \
+                         remove slots (the probe reads the map's regions)",
+                        old.name, old.offset, old.size, r.offset, r.size
+                    )))
+                }
+                None => {
+                    let added = Region::new(old.name.clone(), old.offset, old.size);
+                    if old.size == 0 || old.offset.checked_add(old.size).is_none() {
+                        return Err(located(format!(
+                            "slot \"{}\": expected a size of at least 1 byte ending below 4 GiB, got {:#x}+{:#x}",
+                            old.name, old.offset, old.size
+                        )));
+                    }
+                    if let Some(o) = map.regions.iter().find(|o| {
+                        o.device.is_none() && u64::from(added.offset) < o.end() && u64::from(o.offset) < added.end()
+                    }) {
+                        return Err(located(format!(
+                            "slot \"{}\" ({:#x}..{:#x}) overlaps {} ({:#x}..{:#x}) of the flash map ({name}); \
+                             state the regions once, as [[layout.regions]] tables, and remove slots",
+                            old.name,
+                            added.offset,
+                            added.end(),
+                            o.name,
+                            o.offset,
+                            o.end()
+                        )));
+                    }
+                    map.regions.push(added);
+                }
+            }
+            if !old.probe_write {
+                slots.push(old.name.clone());
+            }
+        }
+        Ok(Some(StationMap {
+            map,
+            source,
+            board,
+            slots,
+        }))
     }
 }

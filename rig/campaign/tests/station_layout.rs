@@ -42,11 +42,7 @@ fn station_layout(map: &str) -> String {
 }
 
 fn region(name: &str, offset: u32, size: u32) -> Region {
-    Region {
-        name: name.into(),
-        offset,
-        size,
-    }
+    Region::new(name, offset, size)
 }
 
 #[test]

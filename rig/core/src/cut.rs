@@ -59,6 +59,54 @@ impl OpPoint {
     }
 }
 
+/// Where a cut aims: the one type the campaign's plan, the engine and the simulated board use.
+///
+/// Its own serde form is externally tagged (`{"time": {"us": 5}}`), as the simulated board's
+/// cut records write it; a campaign's cut point writes it tagged by `at`
+/// (`{"at": "time", "us": 5}`) through [`at_tagged`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CutAt {
+    /// A virtual instant, microseconds after power-on.
+    Time { us: u64 },
+    /// A point of flash operation `index` (0-based, counted from power-on).
+    Op { index: u64, point: OpPoint },
+    /// Once `n` bytes of the update have been delivered since power-on.
+    Byte { n: u64 },
+}
+
+/// The `at`-tagged serde form of [`CutAt`] (`#[serde(with = "cutpoint_core::cut::at_tagged")]`).
+pub mod at_tagged {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{CutAt, OpPoint};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case", tag = "at")]
+    enum Tagged {
+        Time { us: u64 },
+        Op { index: u64, point: OpPoint },
+        Byte { n: u64 },
+    }
+
+    pub fn serialize<S: Serializer>(at: &CutAt, s: S) -> Result<S::Ok, S::Error> {
+        match *at {
+            CutAt::Time { us } => Tagged::Time { us },
+            CutAt::Op { index, point } => Tagged::Op { index, point },
+            CutAt::Byte { n } => Tagged::Byte { n },
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CutAt, D::Error> {
+        Ok(match Tagged::deserialize(d)? {
+            Tagged::Time { us } => CutAt::Time { us },
+            Tagged::Op { index, point } => CutAt::Op { index, point },
+            Tagged::Byte { n } => CutAt::Byte { n },
+        })
+    }
+}
+
 /// A fraction in millionths written with at least two decimals: `0.50`, `0.10`, `0.125`.
 pub fn fraction_text(ppm: u32) -> String {
     let whole = ppm / 1_000_000;
@@ -73,6 +121,35 @@ pub fn fraction_text(ppm: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_aim_keeps_both_serde_forms() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Point {
+            #[serde(with = "at_tagged")]
+            aim: CutAt,
+        }
+        let op = CutAt::Op {
+            index: 7,
+            point: OpPoint::Inside { ppm: 500_000 },
+        };
+        let plain = serde_json::to_string(&op).unwrap();
+        assert_eq!(plain, r#"{"op":{"index":7,"point":{"inside":{"ppm":500000}}}}"#);
+        assert_eq!(serde_json::from_str::<CutAt>(&plain).unwrap(), op);
+        let p = Point {
+            aim: CutAt::Time { us: 5 },
+        };
+        let tagged = serde_json::to_string(&p).unwrap();
+        assert_eq!(tagged, r#"{"aim":{"at":"time","us":5}}"#);
+        assert_eq!(serde_json::from_str::<Point>(&tagged).unwrap(), p);
+        let p = Point { aim: op };
+        let tagged = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            tagged,
+            r#"{"aim":{"at":"op","index":7,"point":{"inside":{"ppm":500000}}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Point>(&tagged).unwrap(), p);
+    }
 
     #[test]
     fn fractions_print_with_two_decimals_or_more() {

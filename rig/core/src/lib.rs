@@ -22,7 +22,7 @@ pub mod traits;
 
 pub use clock::BenchClock;
 pub use counter::DeliveryCounter;
-pub use cut::{fraction_text, FaultKind, OpPoint};
+pub use cut::{fraction_text, CutAt, FaultKind, OpPoint};
 pub use cut_id::{Cut, CutId, CutIdError, CutIdRef};
 pub use phase::PhaseSpan;
 pub use traits::*;

@@ -7,11 +7,13 @@ use std::path::Path;
 use cutpoint_campaign::Campaign;
 use cutpoint_report::{CutResult, LogLine, Status};
 
-use crate::engine::{self, WorkItem};
+use cutpoint_core::RigError;
+
+use crate::engine::{self, EngineError, RunSpec, WorkItem};
 use crate::exit::{FAIL, PASS, RIG_ERROR};
 use crate::judge::{Expectations, Verdict};
 use crate::prepare::{sim_plan, PrepareError};
-use crate::target::Observation;
+use crate::target::{Observation, Target};
 
 /// What a replay produced.
 pub struct Replayed {
@@ -53,6 +55,52 @@ pub fn replay_sim(c: &Campaign, path: &Path, id: &str) -> Result<Option<Replayed
     }))
 }
 
+/// Why a replay on an opened target stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The control run or the plan on it.
+    #[error(transparent)]
+    Plan(#[from] EngineError),
+    /// The rig failed while re-running the cut.
+    #[error(transparent)]
+    Run(RigError),
+}
+
+impl ReplayError {
+    /// The exit code of a replay that stopped on this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ReplayError::Plan(e) => e.exit_code(),
+            ReplayError::Run(_) => RIG_ERROR,
+        }
+    }
+}
+
+/// Re-runs cut `id` on an opened target (a station, through its backends): its control run and
+/// plan, then the cut's chain. `Ok(None)` when the id is no longer in the campaign's plan.
+pub fn replay_on(
+    target: &dyn Target,
+    spec: &RunSpec,
+    expect: Expectations,
+    id: &str,
+) -> Result<Option<Replayed>, ReplayError> {
+    let rules = engine::recovery_rules(&expect);
+    let planned = engine::plan(target, spec, &rules)?;
+    let Some(item) = find_item(&planned.items, id) else {
+        return Ok(None);
+    };
+    let chain: Vec<_> = item.chain.iter().collect();
+    let observation = target.run_chain(0, id, &chain, &rules).map_err(ReplayError::Run)?;
+    let committed = engine::committed_at_cut(&observation, planned.commit_us);
+    Ok(Some(Replayed {
+        faulted_console: Vec::new(),
+        observation,
+        committed,
+        expect,
+        seed: item.seed,
+    }))
+}
+
 /// How a replay compares with the recorded result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Comparison {
@@ -88,5 +136,35 @@ impl Comparison {
             Status::Fail => FAIL,
             Status::Error => RIG_ERROR,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prepare::plan_spec;
+
+    #[test]
+    fn a_replay_on_an_opened_target_judges_as_the_recorded_run() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../campaigns/smoke.toml");
+        let c = cutpoint_campaign::load_campaign(&path)
+            .unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
+        let plan = sim_plan(&c, &path, None).unwrap();
+        let item = plan.items.iter().find(|i| i.chain.len() == 1).expect("a single cut");
+        let id = item.id.clone();
+        let spec = plan_spec(&c, &path, plan.setup.expect.clone(), plan.setup.update_size, None);
+        let replayed = replay_on(&plan.setup.target, &spec, plan.setup.expect.clone(), &id)
+            .unwrap()
+            .expect("the id is planned");
+        assert_eq!(replayed.seed, item.seed);
+        assert!(replayed.observation.post_cut_state.is_some());
+        let live = replay_sim(&c, &path, &id).unwrap().unwrap();
+        assert_eq!(replayed.observation.post_cut_state, live.observation.post_cut_state);
+        assert_eq!(replayed.committed, live.committed);
+        assert!(
+            replay_on(&plan.setup.target, &spec, plan.setup.expect.clone(), "swap/nowhere")
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -68,6 +68,44 @@ pub fn unfinished_dir(reports: &Path, c: &Campaign, partition: Option<(u32, u32)
     dirs.pop()
 }
 
+/// Why a run has no report directory.
+#[derive(Debug, thiserror::Error)]
+pub enum OutDirError {
+    /// A bare `--resume` found no unfinished run of the campaign under `reports/`.
+    #[error("--resume: no unfinished run of campaign `{0}` under reports/; give its directory")]
+    NothingToResume(String),
+}
+
+/// The report directory of a run: a `--resume DIR`'s, else `--out`, else (a bare `--resume`)
+/// the newest unfinished run of the campaign (and partition) under [`REPORTS`], else a new
+/// `reports/<campaign>-<time>[-part<k>of<n>]`.
+pub fn out_dir(
+    c: &Campaign,
+    partition: Option<(u32, u32)>,
+    resume: Option<&str>,
+    out: Option<PathBuf>,
+) -> Result<PathBuf, OutDirError> {
+    Ok(match (resume, out) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+        (Some(_), Some(o)) => o,
+        (Some(_), None) => unfinished_dir(Path::new(REPORTS), c, partition)
+            .ok_or_else(|| OutDirError::NothingToResume(c.name.clone()))?,
+        (None, Some(o)) => o,
+        (None, None) => PathBuf::from(REPORTS).join(run_dir_name(c, partition)),
+    })
+}
+
+/// The command that resumes a run into `out_dir`, keeping its partition and filters.
+pub fn resume_command(campaign: &Path, out_dir: &Path, partition: Option<(u32, u32)>, filters: &[String]) -> String {
+    format!(
+        "cutpoint run {} --resume {}{}{}",
+        campaign.display(),
+        out_dir.display(),
+        partition.map_or(String::new(), |(k, n)| format!(" --partition {k}/{n}")),
+        filters.iter().map(|f| format!(" --filter '{f}'")).collect::<String>()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +157,32 @@ mod tests {
         std::fs::write(newer.join("results.jsonl"), "").unwrap();
         assert_eq!(unfinished_dir(reports.path(), &tf, None), Some(newer));
         assert_eq!(unfinished_dir(&reports.path().join("none"), &tf, None), None);
+    }
+
+    #[test]
+    fn the_out_dir_and_the_resume_command_keep_what_was_asked() {
+        let c = campaign("tf");
+        let given = out_dir(&c, None, Some("reports/tf-1"), Some(PathBuf::from("x"))).unwrap();
+        assert_eq!(given, PathBuf::from("reports/tf-1"));
+        assert_eq!(
+            out_dir(&c, None, None, Some(PathBuf::from("x"))).unwrap(),
+            PathBuf::from("x")
+        );
+        let fresh = out_dir(&c, Some((1, 2)), None, None).unwrap();
+        assert!(fresh.starts_with(REPORTS), "{}", fresh.display());
+        assert!(is_run_dir_of(
+            &fresh.file_name().unwrap().to_string_lossy(),
+            &c,
+            Some((1, 2))
+        ));
+        assert_eq!(
+            resume_command(
+                Path::new("c.toml"),
+                Path::new("reports/tf-1"),
+                Some((1, 2)),
+                &["swap/*".into()]
+            ),
+            "cutpoint run c.toml --resume reports/tf-1 --partition 1/2 --filter 'swap/*'"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Turns a validated campaign into what the engine runs: the simulated board's scenario, the
 //! expectations of the pass rule, and the fault kind; and the images, key and expectations a
-//! station campaign shares with it (the station half is in the `cutpoint` binary's `bench_setup`).
+//! station campaign shares with it (the station half is in [`crate::station_setup`]).
 
 use std::sync::Arc;
 

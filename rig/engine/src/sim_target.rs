@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cutpoint_campaign::{Aim, CutPoint, OpSpan, RegionMap, RegionSet};
+use cutpoint_campaign::{CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_report::{Landing, LogLine, OpRelation};
 
@@ -101,13 +101,8 @@ impl SimTarget {
     }
 
     fn plan(&self, point: &CutPoint) -> CutPlan {
-        let at = match point.aim {
-            Aim::Time { us } => CutAt::Time { us },
-            Aim::Byte { n } => CutAt::Byte { n },
-            Aim::Op { index, point } => CutAt::Op { index, point },
-        };
         CutPlan {
-            at,
+            at: point.aim,
             kind: self.fault,
             seed: point.seed,
         }

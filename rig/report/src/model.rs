@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cutpoint_core::journal::{EndReason, OpRelation, RecordedFault, SlotValidity};
 pub use cutpoint_core::PhaseSpan;
-pub use cutpoint_core::{CutId, CutIdRef};
+pub use cutpoint_core::{CutId, CutIdError, CutIdRef};
 
 /// Verdict of one cut point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -35,7 +35,17 @@ impl std::fmt::Display for Status {
     }
 }
 
+// The ids of journal records stay `String`, written and read byte for byte: a journal written
+// by an older version or edited by hand with an id this version does not read still loads, and
+// its reports still name the cut point as the journal does. Code that needs the id's parts
+// reads it through `cut_id()`, which says what is wrong with an odd one.
+
 impl CutResult {
+    /// The record's id, read as a cut-point id; the error names the text and the column.
+    pub fn cut_id(&self) -> Result<CutIdRef<'_>, CutIdError> {
+        CutIdRef::parse(&self.id)
+    }
+
     /// The first reason, or an empty string when there is none.
     pub fn first_reason(&self) -> &str {
         self.reasons.first().map(String::as_str).unwrap_or("")
@@ -43,6 +53,11 @@ impl CutResult {
 }
 
 impl PlannedCut {
+    /// The planned id, read as a cut-point id; the error names the text and the column.
+    pub fn cut_id(&self) -> Result<CutIdRef<'_>, CutIdError> {
+        CutIdRef::parse(&self.id)
+    }
+
     /// The planned cut point a result belongs to (for results that are missing from the plan).
     pub fn of_result(cut: &CutResult) -> Self {
         PlannedCut {

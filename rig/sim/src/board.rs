@@ -104,17 +104,8 @@ impl std::fmt::Display for Delivery {
     }
 }
 
-/// When the fault fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CutAt {
-    /// At a virtual instant, microseconds after power-on.
-    Time { us: u64 },
-    /// At flash operation `index` (0-based, counted from power-on).
-    Op { index: u64, point: OpPoint },
-    /// Once `n` bytes of the update have been delivered since power-on.
-    Byte { n: u64 },
-}
+/// When the fault fires: the rig's one cut-aim type.
+pub use cutpoint_core::CutAt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CutPlan {

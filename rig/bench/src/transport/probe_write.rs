@@ -58,6 +58,13 @@ pub struct ProbeWriteTransport {
 
 impl ProbeWriteTransport {
     pub fn open(cfg: &ProbeWriteTransportConfig, probe: SharedProbe) -> RigResult<Self> {
+        if cfg.slot_size == 0 {
+            return Err(RigError::open(
+                "transport/probe-write",
+                "no slot to write to: the station's flash map gives it (its secondary region); \
+                 give the station a [layout] or a [target] board",
+            ));
+        }
         if (cfg.slot_size as usize) <= TRAILER_INFO {
             return Err(RigError::open(
                 "transport/probe-write",

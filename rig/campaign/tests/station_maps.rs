@@ -1,0 +1,312 @@
+//! A station's flash map is one list of named, typed regions: the probe's reads and
+//! probe-write's writes are views of it, the old `[probe] slots` and `slot_addr`/`slot_size`
+//! still load (mapped onto the list, with a warning saying what to write), and bad regions are
+//! errors at their line and key.
+
+use std::path::Path;
+
+use cutpoint_campaign::{format_errors, parse_station, MapSource, SectorSizes, StationFile};
+use fut::layout::Role;
+
+const BACKENDS: &str = r#"
+[power]
+kind = "command"
+on = ["true"]
+off = ["true"]
+
+[console]
+kind = "serial"
+port = "/dev/null"
+baud = 115200
+"#;
+
+/// The built-in nrf52840 map, stated the old way: the probe's own slots and probe-write's own
+/// addresses beside a board name.
+const OLD: &str = r#"
+[target]
+board = "nrf52840"
+
+[probe]
+kind = "probe-rs"
+selector = "1366:1051:001050234567"
+chip = "nRF52840_xxAA"
+slots = [
+    { name = "primary", offset = 0x10000, size = 0x30000 },
+    { name = "secondary", addr = 0x40000, size = 0x30000 },
+]
+
+[transport]
+kind = "probe-write"
+slot_addr = 0x40000
+slot_size = 0x30000
+"#;
+
+/// The same station stated once: the map's regions, and nothing else about them.
+const NEW: &str = r#"
+[probe]
+kind = "probe-rs"
+selector = "1366:1051:001050234567"
+chip = "nRF52840_xxAA"
+
+[transport]
+kind = "probe-write"
+
+[layout]
+sector_size = 4096
+write_size = 4
+
+[[layout.regions]]
+name = "bootloader"
+offset = 0x0
+size = 0x10000
+
+[[layout.regions]]
+name = "primary"
+offset = 0x10000
+size = 0x30000
+
+[[layout.regions]]
+name = "secondary"
+offset = 0x40000
+size = 0x30000
+
+[[layout.regions]]
+name = "scratch"
+offset = 0x70000
+size = 0x2000
+"#;
+
+fn station(name: &str, body: &str) -> Result<StationFile, String> {
+    parse_station(&format!("{BACKENDS}{body}"), Path::new(name)).map_err(|e| format_errors(&e))
+}
+
+fn map_error(body: &str) -> String {
+    match station("lab.toml", body) {
+        Err(e) => e,
+        Ok(st) => match st.flash_map() {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("expected an error for\n{body}"),
+        },
+    }
+}
+
+#[test]
+fn old_and_new_station_files_give_the_same_map() {
+    let old = station("old.toml", OLD).unwrap();
+    let new = station("new.toml", NEW).unwrap();
+    let old_map = old.flash_map().unwrap().expect("the board names a map");
+    let new_map = new.flash_map().unwrap().expect("the station has a [layout]");
+    assert_eq!(old_map.map, new_map.map);
+    assert_eq!(old_map.source, MapSource::Builtin("nrf52840".into()));
+    assert_eq!(new_map.source, MapSource::Layout);
+    assert_eq!(old_map.probe_regions(), new_map.probe_regions());
+    assert_eq!(
+        old_map
+            .probe_regions()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["primary", "secondary"]
+    );
+    let slot = new_map.probe_write_slot().unwrap();
+    assert_eq!((slot.offset, slot.size), (0x40000, 0x30000));
+    assert_eq!(old_map.probe_write_slot(), new_map.probe_write_slot());
+
+    // The old keys load with a warning each, saying what to write instead; the new file has none.
+    assert!(new.warnings.is_empty(), "{:?}", new.warnings);
+    let warnings = format_errors(&old.warnings);
+    assert!(
+        warnings.contains("old.toml:19:9: probe.slots: slots is deprecated"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("remove slots"), "{warnings}");
+    assert!(warnings.contains("addr is deprecated; write offset"), "{warnings}");
+    assert!(
+        warnings.contains("old.toml:26:13: transport.slot_addr: slot_addr and slot_size are deprecated"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("secondary region of the station's flash map"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn an_old_slot_the_map_lacks_is_added_to_it_and_read_by_the_probe() {
+    let body = OLD.replace(
+        "    { name = \"secondary\", addr = 0x40000, size = 0x30000 },\n",
+        "    { name = \"secondary\", addr = 0x40000, size = 0x30000 },\n    { name = \"settings\", offset = 0xF8000, size = 0x8000 },\n",
+    );
+    let st = station("old.toml", &body).unwrap();
+    let m = st.flash_map().unwrap().unwrap();
+    let settings = m.map.region("settings").expect("mapped onto the region list");
+    assert_eq!(
+        (settings.role, settings.offset, settings.size),
+        (Role::Metadata, 0xF8000, 0x8000)
+    );
+    assert_eq!(
+        m.probe_regions().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["primary", "secondary", "settings"]
+    );
+}
+
+#[test]
+fn a_mixed_sector_map_with_a_second_device_loads() {
+    let body = r#"
+[layout]
+sector_size = 0x20000
+write_size = 8
+
+[[layout.regions]]
+name = "mcuboot"
+role = "bootloader"
+offset = 0x0
+size = 0x20000
+sectors = [0x4000, 0x4000, 0x4000, 0x4000, 0x10000]
+
+[[layout.regions]]
+name = "image-0"
+role = "primary"
+offset = 0x20000
+size = 0x60000
+
+[[layout.regions]]
+name = "image-1"
+role = "secondary"
+offset = 0x80000
+size = 0x60000
+
+[[layout.regions]]
+name = "scratch"
+offset = 0xE0000
+size = 0x20000
+
+[[layout.regions]]
+name = "log"
+role = "metadata"
+device = "w25q128"
+offset = 0x0
+size = 0x10000
+sector_size = 0x1000
+"#;
+    let body = format!(
+        "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n[probe]\nkind = \"probe-rs\"\nselector = \"0483:374b\"\nchip = \"STM32F407VGTx\"\n{body}"
+    );
+    let st = station("lab.toml", &body).unwrap();
+    let m = st.flash_map().unwrap().unwrap();
+    let boot = m.map.region("mcuboot").unwrap();
+    assert_eq!(boot.role, Role::Bootloader);
+    assert_eq!(
+        boot.sectors,
+        Some(SectorSizes::List(vec![0x4000, 0x4000, 0x4000, 0x4000, 0x10000]))
+    );
+    let log = m.map.region("log").unwrap();
+    assert_eq!((log.device.as_deref(), log.offset), (Some("w25q128"), 0));
+    let l = m.map.layout();
+    assert_eq!(l.validate(), Ok(()));
+    assert_eq!(
+        (l.sector_size, l.primary.offset, l.secondary.offset),
+        (0x20000, 0x20000, 0x80000)
+    );
+    assert_eq!((l.bootloader.offset, l.bootloader.size), (0, 0x20000));
+    assert_eq!(
+        m.probe_regions().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["image-0", "image-1"]
+    );
+    assert_eq!(m.probe_write_slot().unwrap().name, "image-1");
+}
+
+const LAYOUT_TAIL: &str = r#"
+[[layout.regions]]
+name = "primary"
+offset = 0x10000
+size = 0x30000
+
+[[layout.regions]]
+name = "secondary"
+offset = 0x40000
+size = 0x30000
+
+[[layout.regions]]
+name = "scratch"
+offset = 0x70000
+size = 0x2000
+"#;
+
+fn with_region(region: &str) -> String {
+    format!(
+        "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n\n[layout]\nsector_size = 4096\nwrite_size = 4\n{region}{LAYOUT_TAIL}"
+    )
+}
+
+#[test]
+fn bad_regions_are_errors_at_their_line_and_key() {
+    // Lines: the backends take 10, the transport and [layout] header 6 more.
+    let e = map_error(&with_region(
+        "[[layout.regions]]\nname = \"log\"\nrole = \"logs\"\noffset = 0x0\nsize = 0x1000\n",
+    ));
+    assert!(
+        e.contains("lab.toml:20:8: layout.regions.log.role: unknown role \"logs\": expected one of"),
+        "{e}"
+    );
+
+    let e = map_error(&with_region(
+        "[[layout.regions]]\nname = \"boot\"\nrole = \"bootloader\"\noffset = 0x0\nsize = 0x10000\nsectors = [0x4000, 0x4000]\n",
+    ));
+    assert!(
+        e.contains("lab.toml:23:11: layout.regions.boot.sectors: the sectors add up to 0x8000 bytes, but the region's size is 0x10000"),
+        "{e}"
+    );
+
+    let e = map_error(&with_region(
+        "[[layout.regions]]\nname = \"settings\"\nrole = \"metadata\"\noffset = 0x800\nsize = 0x1000\n",
+    ));
+    assert!(
+        e.contains("lab.toml:21:10: layout.regions.settings.offset: expected a sector boundary (a multiple of 0x1000), got 0x800"),
+        "{e}"
+    );
+
+    let e = map_error(&with_region(
+        "[[layout.regions]]\nname = \"settings\"\nrole = \"metadata\"\noffset = 0x3F000\nsize = 0x2000\n",
+    ));
+    assert!(
+        e.contains(
+            "layout.regions.secondary.offset: secondary (0x40000..0x70000) overlaps settings (0x3f000..0x41000)"
+        ),
+        "{e}"
+    );
+    // The same addresses on another device do not overlap.
+    let other = with_region(
+        "[[layout.regions]]\nname = \"settings\"\nrole = \"metadata\"\ndevice = \"w25q128\"\noffset = 0x3F000\nsize = 0x2000\n",
+    );
+    station("lab.toml", &other).unwrap().flash_map().unwrap().unwrap();
+
+    let e = map_error(&with_region(
+        "[[layout.regions]]\nname = \"boot\"\nrole = \"bootloader\"\noffset = 0x0\nsize = 0x10000\nsector_size = 0x1000\nsectors = [0x10000]\n",
+    ));
+    assert!(
+        e.contains("layout.regions.boot.sector_size: give the region's sector_size"),
+        "{e}"
+    );
+
+    // Slots whose sectors differ cannot be swapped sector for sector.
+    let e = map_error(&with_region("").replace(
+        "name = \"secondary\"\noffset = 0x40000\nsize = 0x30000\n",
+        "name = \"secondary\"\noffset = 0x40000\nsize = 0x30000\nsector_size = 0x2000\n",
+    ));
+    assert!(e.contains("must have sectors of one size"), "{e}");
+
+    // An old key that disagrees with the map is an error at the old key.
+    let e = map_error(&OLD.replace("addr = 0x40000", "addr = 0x50000"));
+    assert!(
+        e.contains("lab.toml:21:5: probe.slots.secondary: slot \"secondary\" is 0x50000+0x30000, but the region of the flash map (nrf52840) is 0x40000+0x30000"),
+        "{e}"
+    );
+    let e = map_error(&OLD.replace("slot_addr = 0x40000", "slot_addr = 0x42000"));
+    assert!(
+        e.contains("lab.toml:26:13: transport.slot_addr: probe-write writes to 0x42000+0x30000, but the secondary slot of the flash map (nrf52840) is 0x40000+0x30000"),
+        "{e}"
+    );
+    let e = map_error(&OLD.replace("slot_size = 0x30000\n", ""));
+    assert!(e.contains("give neither slot_addr nor slot_size"), "{e}");
+}

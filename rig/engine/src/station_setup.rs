@@ -1,0 +1,133 @@
+//! The station side of preparing a campaign, without the hardware stack: the station's flash
+//! map and board profile, the images checked against it, and the expectations of the pass rule.
+//! The `cutpoint` binary adds the backends (decoded into the hardware crate's types) and opens
+//! them.
+
+use std::sync::Arc;
+
+use cutpoint_campaign::{
+    self as campaign, Campaign, FaultKind, FlashMap, MapSource, StationFile, StationMap, TargetKind,
+};
+use cutpoint_sim::BoardProfile;
+
+use crate::judge::Expectations;
+use crate::setup::{campaign_key, check_images, expectations, load_image, SetupError};
+
+fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
+    SetupError::Input {
+        file: c.path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// The board profile a flash map describes: the map, over the flash part of the built-in board
+/// named `part` (its timings matter only to the simulated board).
+pub fn profile_of(map: &FlashMap, name: &str, part: &str) -> BoardProfile {
+    let mut profile = BoardProfile::builtin(part)
+        .or_else(|| BoardProfile::builtin("nrf52840"))
+        .unwrap_or_else(|| unreachable!("nrf52840 is a built-in board"));
+    profile.name = name.to_string();
+    profile.layout = map.layout();
+    profile
+}
+
+/// The flash map of a station's device (its region list: `[layout]`, else the built-in map of
+/// the board it names, with the deprecated probe `slots` and probe-write addresses mapped onto
+/// it). The error says what to add to or change in the station file.
+pub fn station_map(station: &StationFile) -> Result<StationMap, String> {
+    let file = station.path.display();
+    station.flash_map().map_err(|e| e.to_string())?.ok_or_else(|| {
+        format!(
+            "{file}: the station names no board whose flash map cutpoint knows; in {file}, add \
+             [target] board = \"{}\" (one of {}) or give the map as a [layout] table \
+             (sector_size, write_size, [[layout.regions]] with name, offset, size)",
+            BoardProfile::builtin_names()[0],
+            BoardProfile::builtin_names().join(", ")
+        )
+    })
+}
+
+/// The board profile of a station's device: its flash map over the flash part of the board it
+/// names (the nrf52840's when it names none).
+pub fn station_board(station: &StationFile) -> Result<BoardProfile, String> {
+    let map = station_map(station)?;
+    Ok(board_of(station, &map))
+}
+
+fn board_of(station: &StationFile, map: &StationMap) -> BoardProfile {
+    let part = map.board.unwrap_or("nrf52840");
+    match map.source {
+        // The regions a deprecated field adds cannot change the built-in board's slots.
+        MapSource::Builtin(_) => BoardProfile::builtin(part).unwrap_or_else(|| profile_of(&map.map, part, part)),
+        MapSource::Layout => profile_of(&map.map, &map.describe(station), part),
+    }
+}
+
+/// One line saying where a station's flash map comes from.
+pub fn describe_station_map(station: &StationFile) -> String {
+    match station.flash_map() {
+        Ok(Some(m)) => match m.source {
+            MapSource::Layout => "flash map: the station's [layout]".to_string(),
+            MapSource::Builtin(b) => format!("flash map: built-in {b} (from the board or chip named)"),
+        },
+        Ok(None) | Err(_) => {
+            "flash map: none; a campaign on this station needs [layout] or a [target] board".to_string()
+        }
+    }
+}
+
+/// A station campaign, prepared up to its backends.
+pub struct StationSetup {
+    /// The station's flash map, which the probe's reads and probe-write's writes are views of.
+    pub map: StationMap,
+    /// The device's board profile (its map over the flash part the station names).
+    pub profile: BoardProfile,
+    pub baseline: Arc<Vec<u8>>,
+    pub update: Arc<Vec<u8>>,
+    pub expect: Expectations,
+    pub update_size: u64,
+}
+
+/// Reads what a station campaign needs besides its backends, without touching the hardware:
+/// the station's flash map, the images, the key and the expectations of the pass rule.
+pub fn station_setup(c: &Campaign) -> Result<StationSetup, SetupError> {
+    let TargetKind::Station { station, .. } = &c.target.kind else {
+        return Err(input(
+            c,
+            "target: this campaign runs on the simulated board, not on a station",
+        ));
+    };
+    let station_file = station.path.display();
+    if !station.has_role(campaign::Role::Probe) {
+        return Err(input(
+            c,
+            format!(
+                "target.station: {station_file} has no [probe]; a campaign needs one to restore the baseline and read the slots"
+            ),
+        ));
+    }
+    if c.run.fault != FaultKind::PowerCut {
+        return Err(input(
+            c,
+            format!(
+                "run.fault: a station cuts the supply; fault = \"{}\" needs the simulated board",
+                c.run.fault
+            ),
+        ));
+    }
+    let map = station_map(station).map_err(|e| input(c, format!("target.station: {e}")))?;
+    let profile = board_of(station, &map);
+    let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
+    let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
+    let (key, key_name) = campaign_key(c)?;
+    check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
+    let expect = expectations(c, &old, &new, profile.layout, key);
+    Ok(StationSetup {
+        map,
+        update_size: new.bytes.len() as u64,
+        baseline: old.bytes,
+        update: new.bytes,
+        profile,
+        expect,
+    })
+}
