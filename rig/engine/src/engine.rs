@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
@@ -122,13 +122,60 @@ pub struct WorkItem {
     pub offset: String,
     pub repetition: u32,
     pub seed: u64,
-    pub chain: Vec<CutPoint>,
+    pub chain: Chain,
+}
+
+/// The cuts of a work item, first to last. The chains that grow from one cut share it (one
+/// copy, counted), so a plan of a million double cuts holds each first cut once, not once per
+/// second cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain(Vec<Arc<CutPoint>>);
+
+impl Chain {
+    /// A chain of one cut.
+    pub fn of(cut: CutPoint) -> Self {
+        Chain(vec![Arc::new(cut)])
+    }
+
+    /// This chain with `cut` after its last one; the cuts before it are shared, not copied.
+    pub fn then(&self, cut: CutPoint) -> Self {
+        let mut cuts = Vec::with_capacity(self.0.len() + 1);
+        cuts.extend(self.0.iter().cloned());
+        cuts.push(Arc::new(cut));
+        Chain(cuts)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn first(&self) -> Option<&CutPoint> {
+        self.0.first().map(|c| &**c)
+    }
+
+    pub fn last(&self) -> Option<&CutPoint> {
+        self.0.last().map(|c| &**c)
+    }
+
+    /// The cuts, first to last.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &CutPoint> + '_ {
+        self.0.iter().map(|c| &**c)
+    }
+
+    /// The last cut, to change before the chain is shared (a clone of it when it already is).
+    fn last_mut(&mut self) -> Option<&mut CutPoint> {
+        self.0.last_mut().map(Arc::make_mut)
+    }
 }
 
 impl WorkItem {
     /// The item of a chain of cuts, under the last cut's id, in the first cut's phase (the row
     /// of the matrix); its offset is the id after the first phase name.
-    fn chain(index: u64, group: u64, chain: Vec<CutPoint>) -> Option<WorkItem> {
+    fn chain(index: u64, group: u64, chain: Chain) -> Option<WorkItem> {
         let (first, last) = (chain.first()?, chain.last()?);
         let offset = if chain.len() == 1 {
             first.offset.clone()
@@ -162,7 +209,7 @@ impl Planning<'_> {
     /// first, so the plan keeps each first cut's chains together).
     fn chain(
         &self,
-        mut chain: Vec<CutPoint>,
+        mut chain: Chain,
         items: &mut Vec<WorkItem>,
         skipped: &mut Vec<campaign::Skipped>,
     ) -> Result<(), EngineError> {
@@ -187,9 +234,7 @@ impl Planning<'_> {
             return Ok(());
         }
         for n in next {
-            let mut longer = chain.clone();
-            longer.push(n);
-            self.chain(longer, items, skipped)?;
+            self.chain(chain.then(n), items, skipped)?;
         }
         Ok(())
     }
@@ -197,7 +242,7 @@ impl Planning<'_> {
     /// The cuts that follow `chain`'s last one, on the run that recovers from the chain.
     fn next_cuts(
         &self,
-        chain: &[CutPoint],
+        chain: &Chain,
         skipped: &mut Vec<campaign::Skipped>,
     ) -> Result<Vec<CutPoint>, EngineError> {
         let Some(last) = chain.last() else {
@@ -222,7 +267,7 @@ impl Planning<'_> {
             ) => {
                 skipped.push(campaign::Skipped {
                     id: format!("{}>*", last.id),
-                    phase: chain[0].phase.clone(),
+                    phase: chain.first().map(|c| c.phase.clone()).unwrap_or_default(),
                     reason: format!(
                         "no cut {}: in the recovery from this cut, {e}; the chain runs without it",
                         chain.len() + 1
@@ -380,7 +425,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
             rules,
             group: group as u64,
         };
-        at.chain(vec![p], &mut items, &mut skipped)?;
+        at.chain(Chain::of(p), &mut items, &mut skipped)?;
     }
     if spec.partition.is_some() {
         items.retain(|it| campaign::in_partition(it.group, spec.partition));
