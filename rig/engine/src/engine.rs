@@ -503,7 +503,7 @@ pub fn run(
     let rules = recovery_rules(&spec.expect);
     let RunPlan {
         control,
-        items,
+        mut items,
         commit_us,
         skipped,
     } = plan(target, spec, &rules)?;
@@ -522,12 +522,13 @@ pub fn run(
         seed: spec.seed,
         partition: spec.partition.map(|(k, n)| format!("{k}/{n}")),
         filter: spec.filter.as_ref().map(|f| f.describe()),
+        // The texts move to the header, which the run keeps: one copy of a million ids, not two.
         planned: items
-            .iter()
+            .iter_mut()
             .map(|i| PlannedCut {
-                id: i.id.clone(),
-                phase: i.phase.clone(),
-                offset: i.offset.clone(),
+                id: std::mem::take(&mut i.id),
+                phase: std::mem::take(&mut i.phase),
+                offset: std::mem::take(&mut i.offset),
                 index: Some(i.index),
             })
             .collect(),
@@ -553,13 +554,15 @@ pub fn run(
     };
     let send = |sink: &mut dyn Sink, e: RunEvent| sink.event(&e).map_err(EngineError::Sink);
     let journal_path = writer.path().to_path_buf();
-    send(
-        sink,
-        RunEvent::Started {
-            header: Box::new(header),
-            resumed: earlier.is_some(),
-        },
-    )?;
+    let started = RunEvent::Started {
+        header: Box::new(header),
+        resumed: earlier.is_some(),
+    };
+    sink.event(&started).map_err(EngineError::Sink)?;
+    let planned = match started {
+        RunEvent::Started { header, .. } => header.planned,
+        _ => unreachable!("the event built above"),
+    };
     // Of an earlier part of the run, only what is needed: which cut points finished, and
     // how they ended.
     let mut tally = Tally::default();
@@ -593,7 +596,12 @@ pub fn run(
             planned: 0,
         });
     }
-    let todo: Vec<&WorkItem> = items.iter().filter(|i| !done.contains(&i.id)).collect();
+    // Each item with its id, phase and offset (in the header's plan, in the same order).
+    let todo: Vec<(&WorkItem, &PlannedCut)> = items
+        .iter()
+        .zip(&planned)
+        .filter(|(_, p)| !done.contains(&p.id))
+        .collect();
     send(
         sink,
         RunEvent::Planned {
@@ -680,7 +688,7 @@ fn run_items(
     target: &dyn Target,
     spec: &RunSpec,
     rules: &RecoveryRules,
-    todo: &[&WorkItem],
+    todo: &[(&WorkItem, &PlannedCut)],
     commit_us: u64,
     cancel: &AtomicBool,
     batches: &mut Batches<'_>,
@@ -701,7 +709,7 @@ fn run_items(
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = todo.get(i) else { break };
+                let Some(&item) = todo.get(i) else { break };
                 let result = run_one(target, spec, rules, worker, item, commit_us, (verdicts, decoded));
                 if tx.send(result).is_err() {
                     break;
@@ -741,16 +749,16 @@ fn run_one(
     spec: &RunSpec,
     rules: &RecoveryRules,
     worker: usize,
-    item: &WorkItem,
+    (item, planned): (&WorkItem, &PlannedCut),
     commit_us: u64,
     (verdicts, decoded): (&Verdicts, &Decoded),
 ) -> Finished {
     let started = Instant::now();
     let chain: Vec<&CutPoint> = item.chain.iter().collect();
     let base = CutResult {
-        id: item.id.clone(),
-        phase: item.phase.clone(),
-        offset: item.offset.clone(),
+        id: planned.id.clone(),
+        phase: planned.phase.clone(),
+        offset: planned.offset.clone(),
         repetition: item.repetition,
         status: Status::Error,
         reasons: Vec::new(),
@@ -767,7 +775,7 @@ fn run_one(
         same_state_as: None,
         post_cut_state: None,
     };
-    let obs: Observation = match target.run_chain(worker, &item.id, &chain, rules) {
+    let obs: Observation = match target.run_chain(worker, &planned.id, &chain, rules) {
         Ok(o) => o,
         Err(e) => {
             let wall_ms = started.elapsed().as_millis() as u64;
@@ -799,7 +807,7 @@ fn run_one(
     if obs.retriggered {
         warnings.push("the device reverted the update after the cut; the rig re-triggered it once".into());
     }
-    if item.phase == "download"
+    if planned.phase == "download"
         && obs
             .console
             .iter()
