@@ -240,11 +240,7 @@ impl Planning<'_> {
     }
 
     /// The cuts that follow `chain`'s last one, on the run that recovers from the chain.
-    fn next_cuts(
-        &self,
-        chain: &Chain,
-        skipped: &mut Vec<campaign::Skipped>,
-    ) -> Result<Vec<CutPoint>, EngineError> {
+    fn next_cuts(&self, chain: &Chain, skipped: &mut Vec<campaign::Skipped>) -> Result<Vec<CutPoint>, EngineError> {
         let Some(last) = chain.last() else {
             return Ok(Vec::new());
         };

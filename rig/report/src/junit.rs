@@ -518,7 +518,10 @@ mod tests {
             j.cuts.extend(ids[1..].iter().map(|id| console(id, Status::Pass)));
             let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
             assert_eq!(counts(&xml), (n, 1, 0, 0));
-            assert!(xml.contains("boot: console of s/0"), "the failing case keeps its console");
+            assert!(
+                xml.contains("boot: console of s/0"),
+                "the failing case keeps its console"
+            );
             assert_eq!(xml.contains("boot: console of s/1\n"), !past, "{n} cut points");
             assert_eq!(xml.contains("name=\"passing-console\""), past, "{n} cut points");
             // The passing case still says where it was cut.
