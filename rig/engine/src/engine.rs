@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
@@ -122,13 +122,60 @@ pub struct WorkItem {
     pub offset: String,
     pub repetition: u32,
     pub seed: u64,
-    pub chain: Vec<CutPoint>,
+    pub chain: Chain,
+}
+
+/// The cuts of a work item, first to last. The chains that grow from one cut share it (one
+/// copy, counted), so a plan of a million double cuts holds each first cut once, not once per
+/// second cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain(Vec<Arc<CutPoint>>);
+
+impl Chain {
+    /// A chain of one cut.
+    pub fn of(cut: CutPoint) -> Self {
+        Chain(vec![Arc::new(cut)])
+    }
+
+    /// This chain with `cut` after its last one; the cuts before it are shared, not copied.
+    pub fn then(&self, cut: CutPoint) -> Self {
+        let mut cuts = Vec::with_capacity(self.0.len() + 1);
+        cuts.extend(self.0.iter().cloned());
+        cuts.push(Arc::new(cut));
+        Chain(cuts)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn first(&self) -> Option<&CutPoint> {
+        self.0.first().map(|c| &**c)
+    }
+
+    pub fn last(&self) -> Option<&CutPoint> {
+        self.0.last().map(|c| &**c)
+    }
+
+    /// The cuts, first to last.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &CutPoint> + '_ {
+        self.0.iter().map(|c| &**c)
+    }
+
+    /// The last cut, to change before the chain is shared (a clone of it when it already is).
+    fn last_mut(&mut self) -> Option<&mut CutPoint> {
+        self.0.last_mut().map(Arc::make_mut)
+    }
 }
 
 impl WorkItem {
     /// The item of a chain of cuts, under the last cut's id, in the first cut's phase (the row
     /// of the matrix); its offset is the id after the first phase name.
-    fn chain(index: u64, group: u64, chain: Vec<CutPoint>) -> Option<WorkItem> {
+    fn chain(index: u64, group: u64, chain: Chain) -> Option<WorkItem> {
         let (first, last) = (chain.first()?, chain.last()?);
         let offset = if chain.len() == 1 {
             first.offset.clone()
@@ -162,7 +209,7 @@ impl Planning<'_> {
     /// first, so the plan keeps each first cut's chains together).
     fn chain(
         &self,
-        mut chain: Vec<CutPoint>,
+        mut chain: Chain,
         items: &mut Vec<WorkItem>,
         skipped: &mut Vec<campaign::Skipped>,
     ) -> Result<(), EngineError> {
@@ -187,19 +234,13 @@ impl Planning<'_> {
             return Ok(());
         }
         for n in next {
-            let mut longer = chain.clone();
-            longer.push(n);
-            self.chain(longer, items, skipped)?;
+            self.chain(chain.then(n), items, skipped)?;
         }
         Ok(())
     }
 
     /// The cuts that follow `chain`'s last one, on the run that recovers from the chain.
-    fn next_cuts(
-        &self,
-        chain: &[CutPoint],
-        skipped: &mut Vec<campaign::Skipped>,
-    ) -> Result<Vec<CutPoint>, EngineError> {
+    fn next_cuts(&self, chain: &Chain, skipped: &mut Vec<campaign::Skipped>) -> Result<Vec<CutPoint>, EngineError> {
         let Some(last) = chain.last() else {
             return Ok(Vec::new());
         };
@@ -222,7 +263,7 @@ impl Planning<'_> {
             ) => {
                 skipped.push(campaign::Skipped {
                     id: format!("{}>*", last.id),
-                    phase: chain[0].phase.clone(),
+                    phase: chain.first().map(|c| c.phase.clone()).unwrap_or_default(),
                     reason: format!(
                         "no cut {}: in the recovery from this cut, {e}; the chain runs without it",
                         chain.len() + 1
@@ -380,7 +421,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
             rules,
             group: group as u64,
         };
-        at.chain(vec![p], &mut items, &mut skipped)?;
+        at.chain(Chain::of(p), &mut items, &mut skipped)?;
     }
     if spec.partition.is_some() {
         items.retain(|it| campaign::in_partition(it.group, spec.partition));
@@ -458,7 +499,7 @@ pub fn run(
     let rules = recovery_rules(&spec.expect);
     let RunPlan {
         control,
-        items,
+        mut items,
         commit_us,
         skipped,
     } = plan(target, spec, &rules)?;
@@ -477,12 +518,13 @@ pub fn run(
         seed: spec.seed,
         partition: spec.partition.map(|(k, n)| format!("{k}/{n}")),
         filter: spec.filter.as_ref().map(|f| f.describe()),
+        // The texts move to the header, which the run keeps: one copy of a million ids, not two.
         planned: items
-            .iter()
+            .iter_mut()
             .map(|i| PlannedCut {
-                id: i.id.clone(),
-                phase: i.phase.clone(),
-                offset: i.offset.clone(),
+                id: std::mem::take(&mut i.id),
+                phase: std::mem::take(&mut i.phase),
+                offset: std::mem::take(&mut i.offset),
                 index: Some(i.index),
             })
             .collect(),
@@ -508,13 +550,15 @@ pub fn run(
     };
     let send = |sink: &mut dyn Sink, e: RunEvent| sink.event(&e).map_err(EngineError::Sink);
     let journal_path = writer.path().to_path_buf();
-    send(
-        sink,
-        RunEvent::Started {
-            header: Box::new(header),
-            resumed: earlier.is_some(),
-        },
-    )?;
+    let started = RunEvent::Started {
+        header: Box::new(header),
+        resumed: earlier.is_some(),
+    };
+    sink.event(&started).map_err(EngineError::Sink)?;
+    let planned = match started {
+        RunEvent::Started { header, .. } => header.planned,
+        _ => unreachable!("the event built above"),
+    };
     // Of an earlier part of the run, only what is needed: which cut points finished, and
     // how they ended.
     let mut tally = Tally::default();
@@ -548,7 +592,12 @@ pub fn run(
             planned: 0,
         });
     }
-    let todo: Vec<&WorkItem> = items.iter().filter(|i| !done.contains(&i.id)).collect();
+    // Each item with its id, phase and offset (in the header's plan, in the same order).
+    let todo: Vec<(&WorkItem, &PlannedCut)> = items
+        .iter()
+        .zip(&planned)
+        .filter(|(_, p)| !done.contains(&p.id))
+        .collect();
     send(
         sink,
         RunEvent::Planned {
@@ -635,7 +684,7 @@ fn run_items(
     target: &dyn Target,
     spec: &RunSpec,
     rules: &RecoveryRules,
-    todo: &[&WorkItem],
+    todo: &[(&WorkItem, &PlannedCut)],
     commit_us: u64,
     cancel: &AtomicBool,
     batches: &mut Batches<'_>,
@@ -656,7 +705,7 @@ fn run_items(
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = todo.get(i) else { break };
+                let Some(&item) = todo.get(i) else { break };
                 let result = run_one(target, spec, rules, worker, item, commit_us, (verdicts, decoded));
                 if tx.send(result).is_err() {
                     break;
@@ -696,16 +745,16 @@ fn run_one(
     spec: &RunSpec,
     rules: &RecoveryRules,
     worker: usize,
-    item: &WorkItem,
+    (item, planned): (&WorkItem, &PlannedCut),
     commit_us: u64,
     (verdicts, decoded): (&Verdicts, &Decoded),
 ) -> Finished {
     let started = Instant::now();
     let chain: Vec<&CutPoint> = item.chain.iter().collect();
     let base = CutResult {
-        id: item.id.clone(),
-        phase: item.phase.clone(),
-        offset: item.offset.clone(),
+        id: planned.id.clone(),
+        phase: planned.phase.clone(),
+        offset: planned.offset.clone(),
         repetition: item.repetition,
         status: Status::Error,
         reasons: Vec::new(),
@@ -722,7 +771,7 @@ fn run_one(
         same_state_as: None,
         post_cut_state: None,
     };
-    let obs: Observation = match target.run_chain(worker, &item.id, &chain, rules) {
+    let obs: Observation = match target.run_chain(worker, &planned.id, &chain, rules) {
         Ok(o) => o,
         Err(e) => {
             let wall_ms = started.elapsed().as_millis() as u64;
@@ -754,7 +803,7 @@ fn run_one(
     if obs.retriggered {
         warnings.push("the device reverted the update after the cut; the rig re-triggered it once".into());
     }
-    if item.phase == "download"
+    if planned.phase == "download"
         && obs
             .console
             .iter()

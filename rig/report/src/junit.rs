@@ -11,6 +11,12 @@
 //!   point could run;
 //! - a negative control adds a `negative-control` test case that fails when the rig did not catch
 //!   the broken firmware.
+//!
+//! Past [`PER_CUT_LIMIT`] cut points (where `report.html` turns to an overview) a passing test
+//! case keeps its offset, repetition, seed and fingerprint but not its console: a million
+//! consoles would make the file as large as the journal for lines nobody reads. The suite says
+//! so in a `passing-console` property; the console stays in `results.jsonl`, and `cutpoint
+//! replay` shows it again. Failing, rig-error and expected-failure test cases keep everything.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -18,6 +24,7 @@ use std::time::Duration;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
+use crate::html::PER_CUT_LIMIT;
 use crate::index::{ResultIndex, State};
 use crate::journal::{partition_name, Journal};
 use crate::model::{CutResult, Status};
@@ -136,10 +143,16 @@ fn head_cases(index: &ResultIndex<'_>) -> Vec<Case> {
 }
 
 /// The test case of one cut point (its result read back).
-fn row_case(index: &ResultIndex<'_>, row: u32, not_run: &str, report_dir: &str) -> Result<Case, ReportError> {
+fn row_case(
+    index: &ResultIndex<'_>,
+    row: u32,
+    not_run: &str,
+    report_dir: &str,
+    passing_console: bool,
+) -> Result<Case, ReportError> {
     let phase = index.phase(row);
     Ok(match index.load(row)? {
-        Some(cut) => cut_case(&cut, phase, index.is_negative_control(), report_dir),
+        Some(cut) => cut_case(&cut, phase, index.is_negative_control(), report_dir, passing_console),
         None => Case::new(
             index.id(row),
             phase,
@@ -190,7 +203,8 @@ fn verdict_outcome(status: Status, negative: bool, reasons: &[String], fallback:
     }
 }
 
-fn cut_case(cut: &CutResult, phase: &str, negative: bool, report_dir: &str) -> Case {
+/// `passing_console`: whether a passing cut point's console is written (see the module).
+fn cut_case(cut: &CutResult, phase: &str, negative: bool, report_dir: &str, passing_console: bool) -> Case {
     let fallback = if cut.status == Status::Error {
         "rig error"
     } else {
@@ -217,7 +231,7 @@ fn cut_case(cut: &CutResult, phase: &str, negative: bool, report_dir: &str) -> C
     if let Some(state) = &cut.post_cut_state {
         out.push_str(&format!("post-cut flash fingerprint: {state}\n"));
     }
-    if !cut.console.is_empty() {
+    if !cut.console.is_empty() && (passing_console || cut.status != Status::Pass) {
         out.push_str("console after the cut:\n");
         out.push_str(&console_text(&cut.console));
     }
@@ -376,6 +390,16 @@ pub(crate) fn write_junit<W: Write>(index: &ResultIndex<'_>, report_dir: &str, o
     for why in index.incomplete() {
         properties.push(("incomplete", why));
     }
+    let passing_console = index.len() <= PER_CUT_LIMIT;
+    if !passing_console {
+        properties.push((
+            "passing-console",
+            format!(
+                "not written past {PER_CUT_LIMIT} cut points: each is in results.jsonl, \
+                 and `cutpoint replay` shows it again"
+            ),
+        ));
+    }
 
     let mut xml = Xml {
         writer: Writer::new_with_indent(out, b' ', 4),
@@ -414,7 +438,7 @@ pub(crate) fn write_junit<W: Write>(index: &ResultIndex<'_>, report_dir: &str, o
     }
     let not_run = not_run_reason_of(index.end.as_ref());
     for row in index.rows() {
-        write_case(&mut xml, &row_case(index, row, &not_run, report_dir)?)?;
+        write_case(&mut xml, &row_case(index, row, &not_run, report_dir, passing_console)?)?;
     }
     if !index.notes.is_empty() {
         xml.text_element("system-err", &[], &(index.notes.join("\n") + "\n"))?;
@@ -472,6 +496,37 @@ mod tests {
         let report = quick_junit::Report::deserialize_from_str(xml).unwrap();
         let suite = &report.test_suites[0];
         (suite.tests, suite.failures, suite.errors, suite.skipped)
+    }
+
+    /// Consoles of passing test cases: every one up to the overview threshold, none past it
+    /// (the suite says so); a failing test case keeps its console either way.
+    #[test]
+    fn passing_consoles_are_left_out_past_the_overview_threshold() {
+        let console = |id: &str, status| {
+            let mut c = cut(id, status);
+            c.console = vec![crate::model::LogLine {
+                t_us: 5,
+                text: format!("boot: console of {id}"),
+            }];
+            c
+        };
+        for (n, past) in [(PER_CUT_LIMIT, false), (PER_CUT_LIMIT + 1, true)] {
+            let ids: Vec<String> = (0..n).map(|i| format!("s/{i}")).collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut j = Journal::new(header("aa", None, &refs));
+            j.cuts.push(console("s/0", Status::Fail));
+            j.cuts.extend(ids[1..].iter().map(|id| console(id, Status::Pass)));
+            let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
+            assert_eq!(counts(&xml), (n, 1, 0, 0));
+            assert!(
+                xml.contains("boot: console of s/0"),
+                "the failing case keeps its console"
+            );
+            assert_eq!(xml.contains("boot: console of s/1\n"), !past, "{n} cut points");
+            assert_eq!(xml.contains("name=\"passing-console\""), past, "{n} cut points");
+            // The passing case still says where it was cut.
+            assert!(xml.contains("offset: 1\nrepetition: 1\nseed: 99\n"), "{n} cut points");
+        }
     }
 
     #[test]
