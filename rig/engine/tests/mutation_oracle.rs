@@ -30,6 +30,8 @@ pub const ORACLE: &[&str] = &[
     "trailer-faults-revert",
     "revert",
     "double-cuts",
+    "nightly",
+    "exhaustive",
     "known-bugs/reference",
     "known-bugs/reference-revert",
     "known-bugs/reference-overwrite",
