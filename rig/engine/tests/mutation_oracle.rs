@@ -26,6 +26,8 @@ pub const ORACLE: &[&str] = &[
     "metadata-perm",
     "metadata-overwrite",
     "metadata-revert",
+    "max-image",
+    "metadata-revert-ecc",
     "trailer-faults",
     "trailer-faults-revert",
     "revert",
