@@ -97,11 +97,25 @@ while IFS= read -r s; do
 done < "$out/survivors.txt"
 
 echo
-echo "mutation score: caught $((caught + timeout)) / $tested tested (missed $missed, of which timeouts $timeout counted caught)"
-echo "  in scope $scoped, excluded $excluded (of $all), unviable $unviable (do not build)"
+echo "mutation score: caught $((caught + timeout)) of $tested tested (of which $timeout by timeout), missed $missed"
+echo "  excluded by .cargo/mutants.toml: $excluded (of $all in its scope), unviable (do not build): $unviable"
 if [ "$tested" -gt 0 ]; then
   awk -v c=$((caught + timeout)) -v t=$tested 'BEGIN { printf "  score %.1f %%\n", 100 * c / t }'
 fi
-echo "  $(( (end - start) )) s, $(( tested + unviable > 0 ? (end - start) / (tested + unviable) : 0 )) s per mutant"
+python3 - "$m/outcomes.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = {}
+for o in d["outcomes"]:
+    if "Mutant" not in o["scenario"]:
+        continue
+    b = sum(p["duration"] for p in o["phase_results"] if p["phase"] == "Build")
+    t = sum(p["duration"] for p in o["phase_results"] if p["phase"] == "Test")
+    rows.setdefault(o["summary"], []).append((b, t))
+for k, v in sorted(rows.items()):
+    n = len(v)
+    print(f"  {k}: {n}, mean rebuild {sum(x for x, _ in v) / n:.1f} s, mean oracle {sum(y for _, y in v) / n:.1f} s")
+PY
+echo "  wall time $((end - start)) s"
 echo "  survivors: $out/survivors.txt ($unaccounted not yet accounted for in firmware-under-test/mutants-survivors.md)"
 [ "$unaccounted" -eq 0 ]

@@ -53,6 +53,8 @@ fn every_shipped_campaign_validates_and_checks() {
         "metadata-perm",
         "metadata-overwrite",
         "metadata-revert",
+        "metadata-revert-ecc",
+        "max-image",
         "known-bugs/reference",
     ] {
         assert!(names.contains(required), "campaigns/{required}.toml is missing");
@@ -116,6 +118,7 @@ fn trailer_campaigns_cut_inside_writes_of_every_trailer() {
         "metadata-perm",
         "metadata-overwrite",
         "metadata-revert",
+        "metadata-revert-ecc",
     ] {
         let (_, c) = all.iter().find(|(r, _)| r == name).expect("shipped");
         let rec = recorded_for(c);
