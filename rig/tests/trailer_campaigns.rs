@@ -95,7 +95,12 @@ fn broken_builds_fail_the_trailer_campaigns() {
 
 /// The campaigns that cut every flash operation of every metadata write (see the table in
 /// `campaigns/README.md`).
-const METADATA: [&str; 4] = ["metadata-confirm", "metadata-perm", "metadata-overwrite", "metadata-revert"];
+const METADATA: [&str; 4] = [
+    "metadata-confirm",
+    "metadata-perm",
+    "metadata-overwrite",
+    "metadata-revert",
+];
 
 #[test]
 fn the_reference_passes_every_cut_of_every_metadata_write() {

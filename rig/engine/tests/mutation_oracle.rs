@@ -52,13 +52,20 @@ fn names() -> Vec<String> {
 
 fn load(name: &str) -> Campaign {
     let path = campaigns_dir().join(format!("{name}.toml"));
-    let c = load_campaign(&path)
-        .unwrap_or_else(|e| panic!("{name}: {}", cutpoint_campaign::format_errors(&e)));
+    let c = load_campaign(&path).unwrap_or_else(|e| panic!("{name}: {}", cutpoint_campaign::format_errors(&e)));
     let TargetKind::Simulated { variant, .. } = c.target.kind else {
         panic!("{name}: the oracle runs on the simulated board only");
     };
-    assert_eq!(variant, Variant::Reference, "{name}: the oracle runs the reference firmware");
-    assert_eq!(c.pass.expect, Expect::Pass, "{name}: the oracle runs positive campaigns only");
+    assert_eq!(
+        variant,
+        Variant::Reference,
+        "{name}: the oracle runs the reference firmware"
+    );
+    assert_eq!(
+        c.pass.expect,
+        Expect::Pass,
+        "{name}: the oracle runs positive campaigns only"
+    );
     c
 }
 
@@ -71,7 +78,12 @@ fn failures(name: &str, c: &Campaign) -> Vec<String> {
     };
     let out = tempfile::tempdir().expect("temporary directory");
     let spec = RunSpec::whole(c, out.path().join("report"), setup.expect.clone(), setup.update_size);
-    let o = match engine::run(&setup.target, &spec, &mut cutpoint_engine::sink::ignore(), &AtomicBool::new(false)) {
+    let o = match engine::run(
+        &setup.target,
+        &spec,
+        &mut cutpoint_engine::sink::ignore(),
+        &AtomicBool::new(false),
+    ) {
         Ok(o) => o,
         Err(e) => return vec![format!("{name}: run: {e}")],
     };
@@ -103,7 +115,11 @@ fn the_reference_firmware_passes_every_cut_of_the_oracle_campaigns() {
         let c = load(&name);
         let t = Instant::now();
         let f = failures(&name, &c);
-        eprintln!("oracle: {name}: {} in {:.2?}", if f.is_empty() { "pass" } else { "FAIL" }, t.elapsed());
+        eprintln!(
+            "oracle: {name}: {} in {:.2?}",
+            if f.is_empty() { "pass" } else { "FAIL" },
+            t.elapsed()
+        );
         if !f.is_empty() {
             bad.extend(f.into_iter().take(5));
             // One failing campaign is enough to catch a mutant.
