@@ -92,3 +92,58 @@ fn broken_builds_fail_the_trailer_campaigns() {
     assert!(count(&o, Status::Fail) > 0, "torn-magic-revert was not caught");
     assert_eq!(count(&o, Status::Error), 0);
 }
+
+/// The campaigns that cut every flash operation of every metadata write (see the table in
+/// `campaigns/README.md`).
+const METADATA: [&str; 4] = [
+    "metadata-confirm",
+    "metadata-perm",
+    "metadata-overwrite",
+    "metadata-revert",
+];
+
+#[test]
+fn the_reference_passes_every_cut_of_every_metadata_write() {
+    let mut ran = std::collections::HashMap::new();
+    for name in METADATA {
+        let o = run(&campaign(name, "reference"));
+        assert!(!o.control_failed, "{name}: control run");
+        assert!(o.journal.cuts.len() > 20, "{name}: {} cuts", o.journal.cuts.len());
+        let failures: Vec<String> = o
+            .journal
+            .cuts
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| format!("{}: {}", c.id, c.reasons.join("; ")))
+            .collect();
+        assert!(failures.is_empty(), "{name}: {failures:#?}");
+        ran.insert(name, o);
+    }
+    // The finer revert campaign reaches the revert's resumptions: from its status records, from
+    // the journal in the scratch trailer, and with a torn field programmed again.
+    let o = &ran["metadata-revert"];
+    for path in [
+        "boot: swap-resume type=revert size=20480 after-region=",
+        "boot: swap-resume type=revert size=20480 from=journal",
+        "boot: trailer-rewrite slot=primary field=status via=journal",
+        "boot: trailer-reprogram slot=primary field=magic",
+    ] {
+        assert!(lines_with(o, path) > 0, "metadata-revert: no cut reaches `{path}`");
+    }
+    // A torn confirmation is repaired by the next boot's confirmation.
+    let o = &ran["metadata-confirm"];
+    assert!(
+        o.journal
+            .cuts
+            .iter()
+            .any(|c| c.id.contains('>') && c.console.iter().any(|l| l.text.starts_with("app: confirm"))),
+        "metadata-confirm: no second cut lands in a repeated confirmation"
+    );
+}
+
+#[test]
+fn a_torn_magic_at_the_revert_fails_the_finer_revert_campaign() {
+    let o = run(&campaign("metadata-revert", "torn-magic-revert"));
+    assert!(count(&o, Status::Fail) > 0, "torn-magic-revert was not caught");
+    assert_eq!(count(&o, Status::Error), 0);
+}

@@ -49,6 +49,12 @@ fn every_shipped_campaign_validates_and_checks() {
         "revert",
         "trailer-faults",
         "trailer-faults-revert",
+        "metadata-confirm",
+        "metadata-perm",
+        "metadata-overwrite",
+        "metadata-revert",
+        "metadata-revert-ecc",
+        "max-image",
         "known-bugs/reference",
     ] {
         assert!(names.contains(required), "campaigns/{required}.toml is missing");
@@ -118,7 +124,15 @@ fn known_bug_campaigns_cover_every_broken_variant() {
 fn trailer_campaigns_cut_inside_writes_of_every_trailer() {
     let all = shipped();
     let mut touched = RegionSet::NONE;
-    for name in ["trailer-faults", "trailer-faults-revert"] {
+    for name in [
+        "trailer-faults",
+        "trailer-faults-revert",
+        "metadata-confirm",
+        "metadata-perm",
+        "metadata-overwrite",
+        "metadata-revert",
+        "metadata-revert-ecc",
+    ] {
         let (_, c) = all.iter().find(|(r, _)| r == name).expect("shipped");
         let rec = recorded_for(c);
         let lines = rec.lines();

@@ -1,0 +1,138 @@
+//! The oracle of the mutation pass (`scripts/mutants.sh`): the shipped campaigns on the simulated
+//! board, each on the reference firmware, must pass every cut point. A mutant of the firmware
+//! under test is caught when this test fails: a cut point fails, the rig reports an error, the
+//! unfaulted control run does not update cleanly, or the campaign no longer plans (a phase the
+//! firmware stopped printing).
+//!
+//! The default set is the campaigns that cut the reference paths (bootloader decision, swap,
+//! trailer writes, the application's download, resume, request and confirm) and that together
+//! run in seconds; `CUTPOINT_ORACLE=smoke,revert` runs only the campaigns named (paths under
+//! `campaigns/`, without `.toml`). It runs as an ordinary test too, so the set stays green on
+//! the reference.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use cutpoint_campaign::{load_campaign, Campaign, Expect, TargetKind, Variant};
+use cutpoint_engine::engine::{self, RunSpec};
+use cutpoint_engine::setup::sim_setup;
+use cutpoint_report::Status;
+
+/// The shipped campaigns the mutation pass runs, cheapest first so a caught mutant stops early.
+pub const ORACLE: &[&str] = &[
+    "smoke",
+    "metadata-confirm",
+    "metadata-perm",
+    "metadata-overwrite",
+    "metadata-revert",
+    "max-image",
+    "metadata-revert-ecc",
+    "trailer-faults",
+    "trailer-faults-revert",
+    "revert",
+    "double-cuts",
+    "nightly",
+    "exhaustive",
+    "known-bugs/reference",
+    "known-bugs/reference-revert",
+    "known-bugs/reference-overwrite",
+    "known-bugs/reference-perm",
+    "rejected/body-byte",
+    "rejected/truncated",
+    "rejected/body-byte-upload",
+    "rejected/wrong-key",
+    "rejected/unsigned",
+    "rejected/size-lie",
+    "rejected/downgrade",
+];
+
+fn campaigns_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../campaigns")
+}
+
+fn names() -> Vec<String> {
+    match std::env::var("CUTPOINT_ORACLE") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').map(|s| s.trim().to_owned()).collect(),
+        _ => ORACLE.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn load(name: &str) -> Campaign {
+    let path = campaigns_dir().join(format!("{name}.toml"));
+    let c = load_campaign(&path).unwrap_or_else(|e| panic!("{name}: {}", cutpoint_campaign::format_errors(&e)));
+    let TargetKind::Simulated { variant, .. } = c.target.kind else {
+        panic!("{name}: the oracle runs on the simulated board only");
+    };
+    assert_eq!(
+        variant,
+        Variant::Reference,
+        "{name}: the oracle runs the reference firmware"
+    );
+    assert_eq!(
+        c.pass.expect,
+        Expect::Pass,
+        "{name}: the oracle runs positive campaigns only"
+    );
+    c
+}
+
+/// Every cut point that did not pass, as `id: reasons`, or why the run could not be judged.
+fn failures(name: &str, c: &Campaign) -> Vec<String> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let setup = match sim_setup(c, workers) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("{name}: setup: {e}")],
+    };
+    let out = tempfile::tempdir().expect("temporary directory");
+    let spec = RunSpec::whole(c, out.path().join("report"), setup.expect.clone(), setup.update_size);
+    let o = match engine::run(
+        &setup.target,
+        &spec,
+        &mut cutpoint_engine::sink::ignore(),
+        &AtomicBool::new(false),
+    ) {
+        Ok(o) => o,
+        Err(e) => return vec![format!("{name}: run: {e}")],
+    };
+    let mut bad = Vec::new();
+    if o.control_failed {
+        bad.push(format!("{name}: the unfaulted control run failed"));
+    }
+    if o.tally.pass == 0 {
+        bad.push(format!("{name}: no cut point passed"));
+    }
+    let journal = match cutpoint_report::journal::read_journal(&o.journal_path) {
+        Ok(j) => j,
+        Err(e) => return vec![format!("{name}: journal: {e}")],
+    };
+    bad.extend(
+        journal
+            .cuts
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| format!("{name}: {} {}: {}", c.id, c.status.name(), c.reasons.join("; "))),
+    );
+    bad
+}
+
+#[test]
+fn the_reference_firmware_passes_every_cut_of_the_oracle_campaigns() {
+    let mut bad = Vec::new();
+    for name in names() {
+        let c = load(&name);
+        let t = Instant::now();
+        let f = failures(&name, &c);
+        eprintln!(
+            "oracle: {name}: {} in {:.2?}",
+            if f.is_empty() { "pass" } else { "FAIL" },
+            t.elapsed()
+        );
+        if !f.is_empty() {
+            bad.extend(f.into_iter().take(5));
+            // One failing campaign is enough to catch a mutant.
+            break;
+        }
+    }
+    assert!(bad.is_empty(), "cut points that did not pass:\n{}", bad.join("\n"));
+}

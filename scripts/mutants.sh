@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The mutation pass over the firmware under test's reference paths (scope and exclusions, each
+# with its reason: .cargo/mutants.toml). Every mutant of `fut` is built and judged by the oracle
+# `cargo test -p cutpoint-engine --test mutation_oracle` (the shipped campaigns on the simulated
+# board, reference firmware: any cut point that does not pass catches the mutant).
+#
+#   scripts/mutants.sh                      # the whole pass (every file in scope)
+#   scripts/mutants.sh -f firmware-under-test/src/trailer.rs   # part of it
+#
+# Extra arguments go to cargo-mutants. Output: target/mutants/<name>/mutants.out (name from
+# MUTANTS_NAME, default "all"); the survivors (missed mutants) are written to
+# target/mutants/<name>/survivors.txt, and each is looked up in
+# firmware-under-test/mutants-survivors.md, where every survivor must have its reason.
+#
+# Mutants are applied in place, one at a time, in this worktree (the build reuses target/; a
+# copy of the tree would rebuild every dependency first). Do not edit firmware-under-test/
+# while it runs; if the pass is killed, `git checkout firmware-under-test/src` restores a
+# mutated file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo-mutants >/dev/null 2>&1; then
+  echo "mutants.sh: cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2
+  exit 2
+fi
+if ! git diff --quiet -- firmware-under-test/src; then
+  echo "mutants.sh: firmware-under-test/src has uncommitted changes; commit or restore them first" >&2
+  exit 2
+fi
+
+name=${MUTANTS_NAME:-all}
+out=target/mutants/$name
+mkdir -p "$out"
+
+# The unmutated baseline, run here: cargo-mutants 27 runs its baseline with the mutated
+# package's tests (fut's), not the oracle's package, which has the oracle.
+t0=$(date +%s)
+if ! cargo test -q -p cutpoint-engine --test mutation_oracle >"$out/baseline.log" 2>&1; then
+  echo "mutants.sh: the oracle fails without any mutant; see $out/baseline.log" >&2
+  exit 4
+fi
+base=$(($(date +%s) - t0))
+timeout=$((base * 5 > 120 ? base * 5 : 120))
+
+start=$(date +%s)
+status=0
+cargo mutants --in-place -p fut --test-package cutpoint-engine --baseline skip --timeout "$timeout" \
+  --build-timeout 600 --output "$out" --no-times "$@" || status=$?
+end=$(date +%s)
+# cargo-mutants: 0 every mutant caught, 2 some missed, 3 some timed out; 1 and 4 (the oracle
+# fails without any mutant) are errors.
+case $status in
+  0 | 2 | 3) ;;
+  *) echo "mutants.sh: cargo-mutants failed (exit $status); see $out/mutants.out/debug.log" >&2; exit "$status" ;;
+esac
+git diff --quiet -- firmware-under-test/src || {
+  echo "mutants.sh: a mutated file was left behind in firmware-under-test/src" >&2
+  exit 1
+}
+
+m=$out/mutants.out
+lines() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
+caught=$(lines "$m/caught.txt")
+missed=$(lines "$m/missed.txt")
+timeout=$(lines "$m/timeout.txt")
+unviable=$(lines "$m/unviable.txt")
+tested=$((caught + missed + timeout))
+
+# Excluded: the mutants of the same files without the exclusions of the config.
+files=()
+prev=""
+for a in "$@"; do
+  if [ "$prev" = "-f" ] || [ "$prev" = "--file" ]; then files+=(-f "$a"); fi
+  prev=$a
+done
+if [ ${#files[@]} -eq 0 ]; then
+  while IFS= read -r g; do files+=(-f "$g"); done < <(python3 -c '
+import tomllib
+with open(".cargo/mutants.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["examine_globs"]))')
+fi
+all=$(cargo mutants --list --no-config -p fut "${files[@]}" 2>/dev/null | grep -c . || true)
+scoped=$(cargo mutants --list -p fut "${files[@]}" 2>/dev/null | grep -c . || true)
+excluded=$((all - scoped))
+
+cp "${m}/missed.txt" "$out/survivors.txt" 2>/dev/null || : > "$out/survivors.txt"
+unaccounted=0
+while IFS= read -r s; do
+  [ -n "$s" ] || continue
+  # Listed by its description and file, without the line and column (they move with edits).
+  file=${s%%:*}
+  desc=${s#*: }
+  if ! grep -F -- "$desc" firmware-under-test/mutants-survivors.md 2>/dev/null | grep -qF -- "${file#firmware-under-test/}"; then
+    echo "unaccounted survivor: $s"
+    unaccounted=$((unaccounted + 1))
+  fi
+done < "$out/survivors.txt"
+
+echo
+echo "mutation score: caught $((caught + timeout)) of $tested tested (of which $timeout by timeout), missed $missed"
+echo "  excluded by .cargo/mutants.toml: $excluded (of $all in its scope), unviable (do not build): $unviable"
+if [ "$tested" -gt 0 ]; then
+  awk -v c=$((caught + timeout)) -v t=$tested 'BEGIN { printf "  score %.1f %%\n", 100 * c / t }'
+fi
+python3 - "$m/outcomes.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = {}
+for o in d["outcomes"]:
+    if "Mutant" not in o["scenario"]:
+        continue
+    b = sum(p["duration"] for p in o["phase_results"] if p["phase"] == "Build")
+    t = sum(p["duration"] for p in o["phase_results"] if p["phase"] == "Test")
+    rows.setdefault(o["summary"], []).append((b, t))
+for k, v in sorted(rows.items()):
+    n = len(v)
+    print(f"  {k}: {n}, mean rebuild {sum(x for x, _ in v) / n:.1f} s, mean oracle {sum(y for _, y in v) / n:.1f} s")
+PY
+echo "  wall time $((end - start)) s"
+echo "  survivors: $out/survivors.txt ($unaccounted not yet accounted for in firmware-under-test/mutants-survivors.md)"
+[ "$unaccounted" -eq 0 ]
