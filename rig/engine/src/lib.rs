@@ -17,5 +17,6 @@ pub mod run_lock;
 pub mod setup;
 pub mod sim_target;
 pub mod sink;
+pub mod stages;
 pub mod state_cache;
 pub mod target;
