@@ -52,18 +52,16 @@ cutpoint="${target_dir:-$here/target}/release/cutpoint"
 echo "== MCUboot: perm_with_fails"
 (cd "$MCUBOOT_DIR/sim" && RUST_LOG=info /usr/bin/time -v -o "$work/mcuboot.time" \
     cargo test --release "${features[@]}" --test core -- --exact perm_with_fails --nocapture --test-threads 1) \
-    >"$work/mcuboot.log" 2>&1 || die "MCUboot's perm_with_fails failed; its output: $work/mcuboot.log (kept)" 
+    >"$work/mcuboot.log" 2>&1 || { trap - EXIT; die "MCUboot's perm_with_fails failed; its output: $work/mcuboot.log"; }
 mcuboot_cuts=$(grep -c "Try interruption at" "$work/mcuboot.log" || true)
 [ "${mcuboot_cuts:-0}" -gt 0 ] || { trap - EXIT; die "MCUboot's log shows no \"Try interruption at\" line (is its log level info?); log: $work/mcuboot.log"; }
 
 echo "== cutpoint: $(basename "$campaign")"
-/usr/bin/time -v -o "$work/cutpoint.time" "$cutpoint" run "$campaign" --out "$work/run" \
-    >"$work/cutpoint.log" 2>&1 || { trap - EXIT; die "cutpoint run failed; its output: $work/cutpoint.log"; }
-cutpoint_cuts=$(sed -n 's/.*"ran": *\([0-9]*\).*/\1/p' "$work/run/summary.json" 2>/dev/null | head -1)
-if [ -z "$cutpoint_cuts" ]; then
-    cutpoint_cuts=$(grep -c '"type":"result"' "$work/run/journal.jsonl" 2>/dev/null || true)
-fi
-[ "${cutpoint_cuts:-0}" -gt 0 ] || { trap - EXIT; die "could not count cutpoint's cut points in $work/run"; }
+/usr/bin/time -v -o "$work/cutpoint.time" "$cutpoint" run "$campaign" --out "$work/run" --message-format json \
+    >"$work/cutpoint.log" 2>"$work/cutpoint.err" || { trap - EXIT; die "cutpoint run failed; its output: $work/cutpoint.log, $work/cutpoint.err"; }
+# The last JSON event: {"type":"end", ..., "run": N, ...}.
+cutpoint_cuts=$(grep '"type":"end"' "$work/cutpoint.log" | sed -n 's/.*"run":\([0-9]*\).*/\1/p' | tail -1)
+[ "${cutpoint_cuts:-0}" -gt 0 ] || { trap - EXIT; die "could not count cutpoint's cut points in $work/cutpoint.log"; }
 
 mc=$(cpu_of "$work/mcuboot.time"); cc=$(cpu_of "$work/cutpoint.time")
 printf '\n%-34s %14s %14s\n' "" "MCUboot sim" "cutpoint"

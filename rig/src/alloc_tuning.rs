@@ -1,6 +1,6 @@
 //! How the `cutpoint` process keeps the memory it frees. Each recovery of the simulated board
 //! allocates flash-sized buffers (a dump of the slots, up to a few MiB) and frees them a cut
-//! later. mimalloc by default returns freed pages to the kernel 10 ms later ("purging"); the
+//! later. mimalloc by default returns freed pages to the kernel a second later ("purging"); the
 //! next cut's buffer then faults fresh pages in, which the kernel zeroes, 2 MiB at a time where
 //! transparent huge pages are on. On the exhaustive campaign that was a third of the process's
 //! CPU time (system time 0.45 s of 1.2 s). Keeping freed pages instead costs no peak memory:
@@ -14,8 +14,9 @@ use mimalloc as _;
 /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (the same position in its v2 and v3
 /// headers): how long freed memory waits before it goes back to the kernel, in ms; -1: never.
 const MI_OPTION_PURGE_DELAY: i32 = 15;
-/// mimalloc's documented default for that option.
-const DEFAULT_PURGE_DELAY: c_long = 10;
+/// mimalloc's defaults for that option: 1000 ms in mimalloc 3 (the version linked today),
+/// 10 ms in mimalloc 2.
+const DEFAULT_PURGE_DELAYS: [c_long; 2] = [1000, 10];
 
 extern "C" {
     fn mi_option_get(option: i32) -> c_long;
@@ -32,7 +33,7 @@ pub fn keep_freed_memory() -> bool {
     // SAFETY: both functions take an option index and read or write a global option; an
     // index out of range is ignored by mimalloc.
     unsafe {
-        if mi_option_get(MI_OPTION_PURGE_DELAY) != DEFAULT_PURGE_DELAY {
+        if !DEFAULT_PURGE_DELAYS.contains(&mi_option_get(MI_OPTION_PURGE_DELAY)) {
             return false;
         }
         mi_option_set(MI_OPTION_PURGE_DELAY, -1);
