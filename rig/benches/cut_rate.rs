@@ -1,112 +1,302 @@
-//! Prints cut points per second for the exhaustive campaign on the simulated nRF52840 board:
-//! first the simulated board alone (post-cut state and recovery, on every core), then the whole
-//! engine: pass rule and a journal synced before each result is reported, then the reports
-//! written from that journal. After each step: the process's peak resident memory (VmHWM), and
-//! at the end the bytes and files written.
+//! What a user waits for, and where it goes. For each campaign (by default the exhaustive
+//! campaign, the double-cut campaign and the 1 MiB exhaustive campaign):
 //!
-//! `cargo bench -p cutpoint --bench cut_rate` (optionally with a campaign path as argument;
-//! `-- ../campaigns/scale.toml` runs 200,000 cut points; `--engine-only` skips the first step).
+//! 1. the whole `cutpoint run` process (the release binary, spawned, reports included): its CPU
+//!    time (user + system, from the kernel's resource usage of the child), CPU per cut, cut
+//!    points per CPU second, wall time, peak resident memory, and the bytes it left in its
+//!    report directory;
+//! 2. the same run in this process, stage by stage: planning (control run and expansion), board
+//!    (post-cut state and recovery), pass rule (decode and judge), journal (append and sync),
+//!    artifacts (dumps of failing cuts), then reports (junit, summary, html from the journal):
+//!    the CPU time of the threads doing each stage, CPU per cut, and the peak memory and bytes
+//!    written of the cut loop and of the reports.
+//!
+//! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
+//! three; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::sim_setup;
-use cutpoint::target::Target;
+use cutpoint::stages::{thread_cpu_ns, Stage};
 
-/// The simulated board allocates and frees a flash image per cut; mimalloc keeps those pages
-/// instead of returning them to the kernel each time.
+/// As in the `cutpoint` binary: the board allocates and frees flash images per cut.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+const DEFAULT_CAMPAIGNS: [&str; 3] = ["exhaustive.toml", "double-cuts.toml", "exhaustive-1mib.toml"];
+
 fn main() {
-    let path = std::env::args()
+    cutpoint::alloc_tuning::keep_freed_memory();
+    let args: Vec<PathBuf> = std::env::args()
         .skip(1)
-        .find(|a| a.ends_with(".toml"))
+        .filter(|a| a.ends_with(".toml"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../campaigns/exhaustive.toml"));
-    let engine_only = std::env::args().any(|a| a == "--engine-only");
-    let c = cutpoint_campaign::load_campaign(&path).expect("campaign");
+        .collect();
+    let campaigns = if args.is_empty() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../campaigns");
+        DEFAULT_CAMPAIGNS.iter().map(|c| dir.join(c)).collect()
+    } else {
+        args
+    };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let spec_for = |setup: &cutpoint::setup::SimSetup, out: PathBuf| RunSpec {
+    println!("cutpoint cut rate on {workers} cores (CPU = user + system time; figures, not assertions)");
+    for path in &campaigns {
+        let c = match cutpoint_campaign::load_campaign(path) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("\n{}: cannot load: {e:?}", path.display());
+                continue;
+            }
+        };
+        println!("\n== {} ({})", c.name, path.display());
+        whole_process(path);
+        stages(&c, path, workers);
+    }
+}
+
+/// 1. The release binary, as a user runs it.
+fn whole_process(path: &Path) {
+    let out = scratch_dir("process");
+    let started = Instant::now();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .arg("run")
+        .arg(path)
+        .arg("--out")
+        .arg(&out)
+        .args(["--message-format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            println!("whole process: cannot start cutpoint: {e}");
+            return;
+        }
+    };
+    // Read stdout while the child runs, then reap it with its resource usage.
+    let stdout = child.stdout.take().map(|mut s| {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut text);
+        text
+    });
+    let usage = reap(&mut child);
+    let wall = started.elapsed();
+    let cuts = stdout
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"cut\"") || l.contains("\"type\":\"cut\""))
+        .count();
+    let (bytes, files) = disk_use(&out);
+    match usage {
+        Some(u) => {
+            println!(
+                "whole process: {cuts} cut points, CPU {:.2} s ({:.3} ms per cut, {:.0} cut points per CPU second), wall {:.2} s, peak memory {} MiB, exit {}",
+                u.cpu.as_secs_f64(),
+                per_cut_ms(u.cpu, cuts),
+                per_cpu_s(cuts, u.cpu),
+                wall.as_secs_f64(),
+                u.max_rss_kib >> 10,
+                u.exit
+            );
+        }
+        None => println!(
+            "whole process: {cuts} cut points, wall {:.2} s (no resource usage)",
+            wall.as_secs_f64()
+        ),
+    }
+    println!("  written: {:.1} MiB in {files} files", mib(bytes));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// 2. The same run in this process, CPU per stage.
+fn stages(c: &cutpoint_campaign::Campaign, path: &Path, workers: usize) {
+    let setup = match sim_setup(c, workers) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("stages: setup: {e}");
+            return;
+        }
+    };
+    let out = scratch_dir("stages");
+    let spec = RunSpec {
         filter: None,
-        campaign: &c,
+        campaign: c,
         campaign_path: path.display().to_string(),
         campaign_sha256: c.sha256.clone(),
-        out_dir: out,
+        out_dir: out.clone(),
         partition: None,
         resume: false,
         expect: setup.expect.clone(),
         update_size: setup.update_size,
         seed: c.run.seed,
     };
-
-    println!("campaign: {} on {workers} cores", c.name);
-    if !engine_only {
-        board_alone(&c, workers, &spec_for);
-    }
-
-    // 2. The whole engine: journal synced per cut.
-    let setup = sim_setup(&c, workers).expect("setup");
-    let out = std::env::temp_dir().join(format!("cutpoint-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let spec = spec_for(&setup, out.clone());
-    let t2 = Instant::now();
-    let outcome = engine::run(
+    reset_peak_memory();
+    let cpu0 = process_cpu();
+    let outcome = match engine::run(
         &setup.target,
         &spec,
         &mut cutpoint::sink::ignore(),
         &AtomicBool::new(false),
-    )
-    .expect("run");
-    let run_s = t2.elapsed().as_secs_f64();
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            println!("stages: run: {e}");
+            return;
+        }
+    };
+    let run_cpu = process_cpu().saturating_sub(cpu0);
+    let run_peak = peak_memory_mib();
     let n = outcome.tally.ran();
-    println!(
-        "engine (pass rule, journal synced before each result is reported): {:.0} cut points/s ({n} in {:.3} s); {}",
-        n as f64 / run_s,
-        run_s,
-        peak_memory()
-    );
     drop(setup);
+    println!("stages ({n} cut points, CPU of the threads doing each):");
+    let mut covered = Duration::ZERO;
+    for s in Stage::ALL {
+        let t = outcome.stages.get(s);
+        covered += t;
+        println!(
+            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut",
+            s.name(),
+            t.as_secs_f64(),
+            per_cut_ms(t, n)
+        );
+    }
+    println!(
+        "  cut loop: CPU {:.2} s ({:.0} cut points per CPU second; {:.2} s in no stage: threads, channels, allocation), peak memory {run_peak} MiB, journal {:.1} MiB, artifacts {:.1} MiB",
+        run_cpu.as_secs_f64(),
+        per_cpu_s(n, run_cpu),
+        run_cpu.saturating_sub(covered).as_secs_f64(),
+        mib(std::fs::metadata(&outcome.journal_path).map_or(0, |m| m.len())),
+        mib(disk_use(&out.join("cuts")).0)
+    );
 
-    // 3. The reports, streamed from the journal.
-    let t3 = Instant::now();
+    reset_peak_memory();
+    let before = disk_use(&out).0;
+    let t0 = thread_cpu_ns();
+    let cpu0 = process_cpu();
     let written = cutpoint_report::write_reports_from_journals(
         &out,
         &[&outcome.journal_path],
         &cutpoint_report::ReportOptions::default(),
-    )
-    .expect("reports");
-    println!(
-        "reports (junit.xml, summary.md, report.html, {} artifact folders): {:.3} s; {}",
-        written.artifact_dirs,
-        t3.elapsed().as_secs_f64(),
-        peak_memory()
     );
-    let (bytes, files) = disk_use(&out);
+    let report_cpu = process_cpu().saturating_sub(cpu0);
+    let report_thread = Duration::from_nanos(thread_cpu_ns().saturating_sub(t0));
+    match written {
+        Ok(_) => println!(
+            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut (this thread {:.3} s), peak memory {} MiB, written {:.1} MiB",
+            "reports",
+            report_cpu.as_secs_f64(),
+            per_cut_ms(report_cpu, n),
+            report_thread.as_secs_f64(),
+            peak_memory_mib(),
+            mib(disk_use(&out).0.saturating_sub(before))
+        ),
+        Err(e) => println!("  reports: {e}"),
+    }
+    let total = run_cpu + report_cpu;
     println!(
-        "written: {:.1} MiB in {files} files (journal {:.1} MiB)",
-        bytes as f64 / (1 << 20) as f64,
-        std::fs::metadata(&outcome.journal_path).map_or(0, |m| m.len()) as f64 / (1 << 20) as f64
+        "  in all: CPU {:.2} s, {:.3} ms per cut, {:.0} cut points per CPU second",
+        total.as_secs_f64(),
+        per_cut_ms(total, n),
+        per_cpu_s(n, total)
     );
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// The peak resident memory of this process so far (Linux), e.g. `peak memory 192 MiB`.
-fn peak_memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    match status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-        Some(kb) => {
-            let kib: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-            format!("peak memory {} MiB", kib >> 10)
-        }
-        None => "peak memory unknown".to_owned(),
+fn per_cut_ms(t: Duration, n: usize) -> f64 {
+    t.as_secs_f64() * 1e3 / n.max(1) as f64
+}
+
+fn per_cpu_s(n: usize, t: Duration) -> f64 {
+    n as f64 / t.as_secs_f64().max(1e-9)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+fn scratch_dir(what: &str) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("cutpoint-bench-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    out
+}
+
+/// What the kernel counted for a reaped child.
+struct Usage {
+    cpu: Duration,
+    max_rss_kib: u64,
+    exit: i32,
+}
+
+#[cfg(target_os = "linux")]
+fn reap(child: &mut std::process::Child) -> Option<Usage> {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 writes it and the status for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: `status` and `ru` are valid and writable; `pid` is a child not yet reaped.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    if rc != pid {
+        let _ = child.wait();
+        return None;
     }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    Some(Usage {
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        max_rss_kib: ru.ru_maxrss as u64,
+        exit: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        },
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reap(child: &mut std::process::Child) -> Option<Usage> {
+    let _ = child.wait();
+    None
+}
+
+/// User + system CPU time of this process so far.
+#[cfg(target_os = "linux")]
+fn process_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is valid; getrusage writes it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is valid and writable.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cpu() -> Duration {
+    Duration::ZERO
+}
+
+/// Starts a new peak-memory window (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident memory of this process since the last reset, in MiB (0 when unknown).
+fn peak_memory_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib >> 10)
 }
 
 /// Bytes and files under `dir`.
-fn disk_use(dir: &std::path::Path) -> (u64, usize) {
+fn disk_use(dir: &Path) -> (u64, usize) {
     let (mut bytes, mut files) = (0, 0);
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -122,50 +312,4 @@ fn disk_use(dir: &std::path::Path) -> (u64, usize) {
         }
     }
     (bytes, files)
-}
-
-/// 1. The simulated board alone: post-cut state and recovery of every cut point, no pass rule.
-fn board_alone<'c>(
-    c: &'c cutpoint_campaign::Campaign,
-    workers: usize,
-    spec_for: &dyn Fn(&cutpoint::setup::SimSetup, PathBuf) -> RunSpec<'c>,
-) {
-    let setup = sim_setup(c, workers).expect("setup");
-    let rules = engine::recovery_rules(&setup.expect);
-    let spec = spec_for(&setup, PathBuf::new());
-    let t0 = Instant::now();
-    let items = engine::plan(&setup.target, &spec, &rules).expect("plan").items;
-    let plan_s = t0.elapsed().as_secs_f64();
-    let next = AtomicUsize::new(0);
-    let fails = AtomicUsize::new(0);
-    let t1 = Instant::now();
-    std::thread::scope(|s| {
-        for w in 0..workers {
-            let (next, fails, items, setup, rules) = (&next, &fails, &items, &setup, &rules);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let chain: Vec<_> = item.chain.iter().collect();
-                let obs = setup.target.run_chain(w, &item.id, &chain, rules).expect("run");
-                let settled = obs
-                    .console
-                    .last()
-                    .is_some_and(|l| setup.expect.markers.settled.is_match(&l.text));
-                if !settled {
-                    fails.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    let sweep_s = t1.elapsed().as_secs_f64();
-    println!("target: {}", setup.target.describe());
-    println!("control run + plan: {:.3} s, {} cut points", plan_s, items.len());
-    println!(
-        "simulated board alone (post-cut state and recovery, no pass rule): {:.0} cut points/s ({} cut points in {:.3} s, {} unsettled); {}",
-        items.len() as f64 / sweep_s,
-        items.len(),
-        sweep_s,
-        fails.load(Ordering::Relaxed),
-        peak_memory()
-    );
 }

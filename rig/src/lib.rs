@@ -7,9 +7,10 @@
 
 pub use cutpoint_engine::{
     bench_plan, cut_filter, engine, events_json, exit, failures, judge, key_file, prepare, replay, run_dir, run_lock,
-    setup, sim_target, sink, state_cache, target, verdict,
+    setup, sim_target, sink, stages, state_cache, target, verdict,
 };
 
+pub mod alloc_tuning;
 pub mod bench_setup;
 pub mod bench_target;
 pub mod check;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 mod commands;
 
 /// The simulated board allocates and frees a flash image per cut; mimalloc keeps those pages
-/// instead of returning them to the kernel each time.
+/// instead of returning them to the kernel each time (see [`cutpoint::alloc_tuning`]).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -176,6 +176,7 @@ const INSPECT_EXIT_CODES: &str = "Exit codes:
   2  bad input: not a flash dump of the map (or not an image), an unusable map, a bad flag";
 
 fn main() -> ExitCode {
+    cutpoint::alloc_tuning::keep_freed_memory();
     let cli = Cli::parse();
     let filter = match cli.verbose {
         0 => "warn",

@@ -46,6 +46,47 @@ pub const SIM_MAX_SIZE_KIB: u32 = 187;
 /// The slot size of the simulated boards' flash map (two 192 KiB slots), which is also the map
 /// a station without a `[layout]` table gets: no image file may be larger.
 pub const SIM_SLOT_SIZE: u64 = 192 * 1024;
+
+/// The room a simulated board's slots leave for a generated image.
+struct SimSlots {
+    board: cutpoint_sim::board_name::Board,
+    slot: u64,
+    max_size_kib: u32,
+}
+
+impl SimSlots {
+    fn of(board: cutpoint_sim::board_name::Board) -> SimSlots {
+        let layout = board.profile().layout;
+        if u64::from(layout.primary.size) == SIM_SLOT_SIZE {
+            return SimSlots {
+                board,
+                slot: SIM_SLOT_SIZE,
+                max_size_kib: SIM_MAX_SIZE_KIB,
+            };
+        }
+        // As for the standard map: the slot less its trailer sectors, less 1 KiB for the
+        // header and the signature.
+        SimSlots {
+            board,
+            slot: u64::from(layout.primary.size),
+            max_size_kib: (layout.max_image_size() / 1024).saturating_sub(1),
+        }
+    }
+
+    /// Why the size is bounded, for the error message.
+    fn why(&self) -> String {
+        if self.slot == SIM_SLOT_SIZE {
+            " (the simulated boards' 192 KiB slots keep a sector for the trailer)".to_string()
+        } else {
+            format!(
+                " (the {} board's {} KiB slots keep their last sectors for the trailer)",
+                self.board,
+                self.slot / 1024
+            )
+        }
+    }
+}
+
 /// Upper bounds that keep a campaign's size sane.
 pub const MAX_REPETITIONS: u32 = 1000;
 pub const MAX_RANDOM: u32 = 10_000;
@@ -396,27 +437,30 @@ impl Validator<'_, '_> {
 
     fn images(&mut self, raw: Option<&S<RawImages>>, target: &Target) -> Images {
         let r = raw.map(|r| r.get_ref());
-        let simulated = matches!(target.kind, TargetKind::Simulated { .. });
+        let simulated = match &target.kind {
+            TargetKind::Simulated { board, .. } => Some(SimSlots::of(*board)),
+            TargetKind::Station { .. } => None,
+        };
         let slot = match &target.kind {
             TargetKind::Station { station, .. } => station
                 .layout
                 .as_ref()
                 .and_then(|l| l.region("primary"))
                 .map_or(SIM_SLOT_SIZE, |p| u64::from(p.size)),
-            TargetKind::Simulated { .. } => SIM_SLOT_SIZE,
+            TargetKind::Simulated { .. } => simulated.as_ref().map_or(SIM_SLOT_SIZE, |s| s.slot),
         };
         let baseline = self.image(
             "baseline",
             r.and_then(|r| r.baseline.as_ref()),
             defaults::BASELINE_VERSION,
-            simulated,
+            simulated.as_ref(),
             slot,
         );
         let update = self.image(
             "update",
             r.and_then(|r| r.update.as_ref()),
             defaults::UPDATE_VERSION,
-            simulated,
+            simulated.as_ref(),
             slot,
         );
         if let (ImageSource::Generated { version: old, .. }, ImageSource::Generated { version: new, .. }) =
@@ -465,7 +509,7 @@ impl Validator<'_, '_> {
         which: &str,
         raw: Option<&S<RawImage>>,
         default_version: &str,
-        simulated: bool,
+        simulated: Option<&SimSlots>,
         slot: u64,
     ) -> ImageSource {
         let base = p(&["images", which]);
@@ -538,16 +582,12 @@ impl Validator<'_, '_> {
             }
             None => default_version.to_string(),
         };
-        let max = if simulated { SIM_MAX_SIZE_KIB } else { 16 * 1024 };
+        let max = simulated.map_or(16 * 1024, |s| s.max_size_kib);
         let size_kib = match &r.size_kib {
             Some(s) => {
                 let n = *s.get_ref();
                 if n == 0 || n > max {
-                    let why = if simulated {
-                        " (the simulated boards' 192 KiB slots keep a sector for the trailer)"
-                    } else {
-                        ""
-                    };
+                    let why = simulated.map_or(String::new(), |s| s.why());
                     self.err(
                         &with(&base, &["size_kib"]),
                         s.span(),

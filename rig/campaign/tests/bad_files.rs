@@ -590,3 +590,29 @@ fn delivery_does_not_apply_to_a_station() {
         "tests/data/uses-station.toml:3:12: target.delivery: delivery only applies to the simulated board; this campaign runs on station \"station-ok.toml\"\n"
     );
 }
+
+/// The size bound of a generated image follows the board's slots: 1 MiB slots on `w25q32`
+/// take a 1,019 KiB body and refuse 1,020 KiB, saying which board and why; the 192 KiB slots
+/// of the other boards still stop at 187 KiB.
+#[test]
+fn image_size_bound_follows_the_boards_slots() {
+    let campaign = |board: &str, kib: u32| {
+        format!(
+            "name = \"big\"\n[target]\nboard = \"{board}\"\n[images]\nbaseline = {{ version = \"1.0.0\", size_kib = {kib} }}\n\
+             update = {{ version = \"2.0.0\", size_kib = {kib} }}\n{PHASES}"
+        )
+    };
+    parse_campaign(&campaign("w25q32", 1019), Path::new("campaigns/ok.toml")).expect("1,019 KiB fits 1 MiB slots");
+    let text = campaign_error_text(&campaign("w25q32", 1020));
+    assert!(
+        text.contains("expected a size in [1, 1019] KiB (the w25q32 board's 1024 KiB slots"),
+        "{text}"
+    );
+    let text = campaign_error_text(&campaign("nrf52840", 188));
+    assert!(
+        text.contains(
+            "expected a size in [1, 187] KiB (the simulated boards' 192 KiB slots keep a sector for the trailer)"
+        ),
+        "{text}"
+    );
+}

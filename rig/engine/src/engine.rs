@@ -16,6 +16,7 @@ use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeade
 use crate::exit::{BAD_INPUT, RIG_ERROR};
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
+use crate::stages::{Stage, StageTimes};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
 use fut::scheme::CommitPoint;
 
@@ -107,6 +108,8 @@ pub struct RunOutcome {
     pub cancelled: bool,
     /// Cut points in this run's plan (this partition), finished or not.
     pub planned: usize,
+    /// CPU time per stage of this run.
+    pub stages: StageTimes,
 }
 
 /// One unit of work: a chain of one or more cuts with its id.
@@ -497,12 +500,13 @@ pub fn run(
     // One writer per report directory, for the whole run.
     let _lock = crate::run_lock::RunLock::acquire(&spec.out_dir)?;
     let rules = recovery_rules(&spec.expect);
+    let stages = StageTimes::default();
     let RunPlan {
         control,
         mut items,
         commit_us,
         skipped,
-    } = plan(target, spec, &rules)?;
+    } = stages.time(Stage::Planning, || plan(target, spec, &rules))?;
     tracing::info!(
         status = control.status.name(),
         phases = control.phases.len(),
@@ -590,6 +594,7 @@ pub fn run(
             control_failed: true,
             cancelled: false,
             planned: 0,
+            stages,
         });
     }
     // Each item with its id, phase and offset (in the header's plan, in the same order).
@@ -612,8 +617,10 @@ pub fn run(
         workers = target.workers(),
         "cut points"
     );
-    let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &mut |cuts| {
-        writer.append_cuts(&cuts).map_err(jerr)?;
+    let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &stages, &mut |cuts| {
+        stages
+            .time(Stage::Journal, || writer.append_cuts(&cuts))
+            .map_err(jerr)?;
         for cut in cuts {
             tracing::debug!(id = %cut.id, status = cut.status.name(), "cut point done");
             tally.add(cut.status);
@@ -630,14 +637,16 @@ pub fn run(
         finished: now_rfc3339(),
         how,
     };
-    writer.append_end(&end).map_err(jerr)?;
+    stages.time(Stage::Journal, || writer.append_end(&end)).map_err(jerr)?;
     send(sink, RunEvent::Finished { end, tally })?;
+    tracing::debug!("CPU per stage: {stages}");
     Ok(RunOutcome {
         journal_path,
         tally,
         control_failed,
         cancelled,
         planned: items.len(),
+        stages,
     })
 }
 
@@ -680,6 +689,7 @@ fn decoded_flash(
 type Batches<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
 
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
+#[allow(clippy::too_many_arguments)]
 fn run_items(
     target: &dyn Target,
     spec: &RunSpec,
@@ -687,6 +697,7 @@ fn run_items(
     todo: &[(&WorkItem, &PlannedCut)],
     commit_us: u64,
     cancel: &AtomicBool,
+    stages: &StageTimes,
     batches: &mut Batches<'_>,
 ) -> Result<bool, EngineError> {
     let next = AtomicUsize::new(0);
@@ -706,7 +717,15 @@ fn run_items(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&item) = todo.get(i) else { break };
-                let result = run_one(target, spec, rules, worker, item, commit_us, (verdicts, decoded));
+                let result = run_one(
+                    target,
+                    spec,
+                    rules,
+                    worker,
+                    item,
+                    commit_us,
+                    (verdicts, decoded, stages),
+                );
                 if tx.send(result).is_err() {
                     break;
                 }
@@ -723,7 +742,9 @@ fn run_items(
             for (cut, dump) in batch {
                 if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
                     let name = format!("flash-{base:#x}-after-recovery.bin");
-                    let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
+                    stages.time(Stage::Artifacts, || {
+                        let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
+                    });
                 }
                 cuts.push(cut);
             }
@@ -747,7 +768,7 @@ fn run_one(
     worker: usize,
     (item, planned): (&WorkItem, &PlannedCut),
     commit_us: u64,
-    (verdicts, decoded): (&Verdicts, &Decoded),
+    (verdicts, decoded, stages): (&Verdicts, &Decoded, &StageTimes),
 ) -> Finished {
     let started = Instant::now();
     let chain: Vec<&CutPoint> = item.chain.iter().collect();
@@ -771,7 +792,7 @@ fn run_one(
         same_state_as: None,
         post_cut_state: None,
     };
-    let obs: Observation = match target.run_chain(worker, &planned.id, &chain, rules) {
+    let obs: Observation = match stages.time(Stage::Board, || target.run_chain(worker, &planned.id, &chain, rules)) {
         Ok(o) => o,
         Err(e) => {
             let wall_ms = started.elapsed().as_millis() as u64;
@@ -785,6 +806,7 @@ fn run_one(
             );
         }
     };
+    let pass_rule_start = crate::stages::thread_cpu_ns();
     let committed = committed_at_cut(&obs, commit_us);
     let key = obs.post_cut_state.clone().map(|s| (s, committed));
     let cached = key.as_ref().and_then(|k| verdicts.lock().ok()?.get(k).cloned());
@@ -811,6 +833,10 @@ fn run_one(
     {
         warnings.push("progress lost: the download started over from byte 0 after the cut".into());
     }
+    stages.add(
+        Stage::PassRule,
+        crate::stages::thread_cpu_ns().saturating_sub(pass_rule_start),
+    );
     let cut = CutResult {
         status: verdict.status,
         reasons: verdict.reasons,

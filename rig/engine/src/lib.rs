@@ -18,6 +18,7 @@ pub mod run_lock;
 pub mod setup;
 pub mod sim_target;
 pub mod sink;
+pub mod stages;
 pub mod state_cache;
 pub mod station_setup;
 pub mod target;

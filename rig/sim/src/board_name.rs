@@ -18,12 +18,14 @@ pub enum Board {
     Stm32l4,
     /// W25Q128 serial NOR: 256 B pages, 4 KiB sectors.
     W25q128,
+    /// W25Q32 serial NOR (4 MiB, as on RP2350 boards) with two 1 MiB slots.
+    W25q32,
 }
 
 impl Board {
-    pub const ALL: [Board; 3] = [Board::Nrf52840, Board::Stm32l4, Board::W25q128];
+    pub const ALL: [Board; 4] = [Board::Nrf52840, Board::Stm32l4, Board::W25q128, Board::W25q32];
     /// The names of [`Board::ALL`], in order.
-    pub const NAMES: &'static [&'static str] = &["nrf52840", "stm32l4", "w25q128"];
+    pub const NAMES: &'static [&'static str] = &["nrf52840", "stm32l4", "w25q128", "w25q32"];
 
     pub const fn name(self) -> &'static str {
         Self::NAMES[self as usize]
@@ -39,12 +41,16 @@ impl Board {
             Board::Nrf52840 => FlashProfile::nrf52840(),
             Board::Stm32l4 => FlashProfile::stm32l4(),
             Board::W25q128 => FlashProfile::w25q128(),
+            Board::W25q32 => FlashProfile::w25q32(),
         }
     }
 
     /// The board: its flash part and its flash map.
     pub fn profile(self) -> BoardProfile {
-        BoardProfile::with_flash(self.name(), self.flash())
+        match self {
+            Board::W25q32 => BoardProfile::with_large_slots(self.name(), self.flash()),
+            _ => BoardProfile::with_flash(self.name(), self.flash()),
+        }
     }
 }
 

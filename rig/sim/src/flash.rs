@@ -382,6 +382,18 @@ pub struct NorFlash {
     /// Hash of each sector's bytes, computed on demand by `state_hash` and dropped when an
     /// operation touches the sector, so hashing a state costs only the sectors that changed.
     sector_hashes: SectorHashes,
+    /// Per sector: a number no other content of any sector of any flash in this process has
+    /// had, renewed by every operation that touches the sector and kept by copies. Two flashes
+    /// whose sector has the same version hold the same bytes there, so a copy skips it.
+    sector_versions: Vec<u64>,
+}
+
+/// The next unused sector version.
+static NEXT_SECTOR_VERSION: AtomicU64 = AtomicU64::new(1);
+
+fn fresh_versions(count: usize) -> Vec<u64> {
+    let first = NEXT_SECTOR_VERSION.fetch_add(count as u64, Ordering::Relaxed);
+    (first..first + count as u64).collect()
 }
 
 /// Cached per-sector hashes (`DIRTY` = not computed). Atomics keep `NorFlash` `Sync`.
@@ -454,6 +466,7 @@ impl NorFlash {
             program_counts,
             access_count: 0,
             sector_hashes: SectorHashes::new(geom.sector_count()),
+            sector_versions: fresh_versions(geom.sector_count()),
             profile,
             geom,
             seed,
@@ -470,7 +483,19 @@ impl NorFlash {
         self.profile.clone_from(&other.profile);
         self.geom = other.geom;
         self.seed = other.seed;
-        self.data.clone_from(&other.data);
+        if self.data.len() == other.data.len() && self.sector_versions.len() == other.sector_versions.len() {
+            // Only the sectors whose content differs.
+            let sector = self.geom.sector.max(1) as usize;
+            let chunks = self.data.chunks_mut(sector).zip(other.data.chunks(sector));
+            for ((mine, theirs), (v, w)) in chunks.zip(self.sector_versions.iter().zip(&other.sector_versions)) {
+                if v != w {
+                    mine.copy_from_slice(theirs);
+                }
+            }
+        } else {
+            self.data.clone_from(&other.data);
+        }
+        self.sector_versions.clone_from(&other.sector_versions);
         self.weak.clone_from(&other.weak);
         self.torn.clone_from(&other.torn);
         self.marginal.clone_from(&other.marginal);
@@ -620,11 +645,18 @@ impl NorFlash {
         v
     }
 
-    fn invalidate_hashes(&self, addr: u32, len: u32) {
+    fn invalidate_hashes(&mut self, addr: u32, len: u32) {
         let sector = self.geom.sector.max(1) as usize;
         let first = addr as usize / sector;
         let last = (addr as usize + len as usize).div_ceil(sector);
         self.sector_hashes.invalidate(first..last);
+        let end = last.min(self.sector_versions.len());
+        if first < end {
+            let fresh = NEXT_SECTOR_VERSION.fetch_add((end - first) as u64, Ordering::Relaxed);
+            for (v, n) in self.sector_versions[first..end].iter_mut().zip(fresh..) {
+                *v = n;
+            }
+        }
     }
 
     /// Hash of the stored bytes: the hashes of the sectors, each computed once per change.

@@ -51,7 +51,7 @@ pub enum ProfileError {
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
-const BUILTIN_NAMES: &[&str] = &["nrf52840", "stm32l4", "w25q128"];
+const BUILTIN_NAMES: &[&str] = &["nrf52840", "stm32l4", "w25q128", "w25q32"];
 
 impl FlashProfile {
     /// The built-in profile called `name`, if there is one.
@@ -60,6 +60,7 @@ impl FlashProfile {
             "nrf52840" => Some(Self::nrf52840()),
             "stm32l4" => Some(Self::stm32l4()),
             "w25q128" => Some(Self::w25q128()),
+            "w25q32" => Some(Self::w25q32()),
             _ => None,
         }
     }
@@ -116,6 +117,18 @@ impl FlashProfile {
             program_unit_us: 400,
             erase_sector_us: 45_000,
             read_ns_per_byte: 20,
+        }
+    }
+
+    /// Winbond W25Q32JV serial NOR: 4 MiB, 4 KiB sectors, byte-writable, programmed in
+    /// 256-byte pages, no ECC; the part that holds the application on Raspberry Pi RP2350
+    /// boards. Its datasheet gives the W25Q128JV's typical times: page program 0.4 ms, 4 KiB
+    /// sector erase 45 ms.
+    pub fn w25q32() -> FlashProfile {
+        FlashProfile {
+            name: "w25q32".to_string(),
+            size: 4 * MIB,
+            ..Self::w25q128()
         }
     }
 
@@ -202,6 +215,11 @@ mod tests {
         assert_eq!((w25.write_size, w25.program_unit), (1, 256));
         assert_eq!((w25.program_unit_us, w25.erase_sector_us), (400, 45_000));
         assert_eq!(w25.sector_count(), 4096);
+
+        let w32 = FlashProfile::w25q32();
+        assert_eq!((w32.size, w32.sector_size), (4 * MIB, 4096));
+        assert_eq!((w32.write_size, w32.program_unit), (1, 256));
+        assert_eq!((w32.program_unit_us, w32.erase_sector_us), (400, 45_000));
     }
 
     #[test]

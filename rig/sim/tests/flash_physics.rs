@@ -745,3 +745,44 @@ proptest! {
         prop_assert_eq!(read_vec(&mut applied, 0, size), read_vec(&mut cut_late, 0, size));
     }
 }
+
+/// A copy into a flash that went its own way since the last copy ends byte for byte and
+/// anomaly for anomaly equal to its source, though it copies only the sectors that differ.
+#[test]
+fn copy_from_skips_only_sectors_that_hold_the_same_bytes() {
+    use cutpoint_sim::profile::FlashProfile;
+    use cutpoint_sim::{FlashOp, NorFlash};
+    let profile = FlashProfile::nrf52840();
+    let s = profile.sector_size;
+    let mut source = NorFlash::new(profile, 3);
+    source.load(0, &[0x11; 64]);
+    source.load(2 * s, &[0x22; 64]);
+    let mut spare = source.clone();
+    // The spare changes sectors 0 (erased), 3 (loaded) and 5 (torn erase)...
+    spare.apply(&FlashOp::Erase { addr: 0, len: s }).unwrap();
+    spare.load(3 * s, &[0x33; 16]);
+    spare.apply_cut(&FlashOp::Erase { addr: 5 * s, len: s }, 40_000, 9);
+    // ...the source sector 1 and 2.
+    source
+        .apply(&FlashOp::Program {
+            addr: s,
+            data: vec![0x44; 8],
+        })
+        .unwrap();
+    source.apply_cut(
+        &FlashOp::Program {
+            addr: 2 * s + 64,
+            data: vec![0; 32],
+        },
+        100,
+        4,
+    );
+    spare.copy_from(&source);
+    assert!(spare.raw() == source.raw(), "the bytes differ after the copy");
+    assert_eq!(spare.state_hash(), source.state_hash());
+    assert_eq!(spare.anomalies(), source.anomalies());
+    // And a fresh flash of the same part shares no sector with it.
+    let mut other = NorFlash::new(FlashProfile::nrf52840(), 3);
+    other.copy_from(&source);
+    assert!(other.raw() == source.raw());
+}
