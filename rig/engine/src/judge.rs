@@ -438,11 +438,27 @@ mod tests {
     use cutpoint_sim::scenario::Scenario;
     use cutpoint_sim::{BoardProfile, RunOptions};
 
+    /// Runs `s` on a fresh board without a cut: its console, and the dump of the slots and
+    /// scratch with the address of its first byte.
+    fn observe(s: &Scenario) -> (Vec<LogLine>, Vec<u8>, u32) {
+        let mut board = s.board();
+        let log = board.run(RunOptions::default());
+        let l = s.profile.layout;
+        let console = log
+            .console
+            .iter()
+            .map(|c| LogLine {
+                t_us: c.t_us,
+                text: c.text.clone(),
+            })
+            .collect();
+        let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
+        (console, dump, l.primary.offset)
+    }
+
     /// The flash and console after an unfaulted update: 2.0.0 running, confirmed.
     fn updated() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
         let s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
-        let mut board = s.board();
-        let log = board.run(RunOptions::default());
         let l = s.profile.layout;
         let exp = Expectations {
             old_version: "1.0.0+0".into(),
@@ -455,16 +471,8 @@ mod tests {
             markers: Markers::default(),
             refused: None,
         };
-        let console = log
-            .console
-            .iter()
-            .map(|c| LogLine {
-                t_us: c.t_us,
-                text: c.text.clone(),
-            })
-            .collect();
-        let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
-        (exp, console, dump, l.primary.offset)
+        let (console, dump, base) = observe(&s);
+        (exp, console, dump, base)
     }
 
     /// The flash and console after a spoiled update was refused: 1.0.0 running.
@@ -477,21 +485,10 @@ mod tests {
             Tamper::BodyByte,
         ));
         let (mut exp, _, _, _) = updated();
-        let mut board = s.board();
-        let log = board.run(RunOptions::default());
-        let l = s.profile.layout;
         exp.final_version = "1.0.0+0".into();
         exp.refused = Some("images.update.tamper = \"body-byte\"".into());
-        let console = log
-            .console
-            .iter()
-            .map(|c| LogLine {
-                t_us: c.t_us,
-                text: c.text.clone(),
-            })
-            .collect();
-        let dump = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
-        (exp, console, dump, l.primary.offset)
+        let (console, dump, base) = observe(&s);
+        (exp, console, dump, base)
     }
 
     #[test]
