@@ -45,6 +45,10 @@ pub const ORACLE: &[&str] = &[
     "rejected/unsigned",
     "rejected/size-lie",
     "rejected/downgrade",
+    "rejected/downgrade-download",
+    "rejected/body-byte-upload-overwrite",
+    "downgrade-guard",
+    "upload-resume",
 ];
 
 fn campaigns_dir() -> PathBuf {
