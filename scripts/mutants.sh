@@ -44,6 +44,11 @@ timeout=$((base * 5 > 120 ? base * 5 : 120))
 
 start=$(date +%s)
 status=0
+# A mutant that loops while allocating (a download offset that never advances) would take the
+# machine's memory before the timeout: cap each process's data segment (RLIMIT_DATA; an
+# address-space limit misfires with the allocator's reservations). The compiler and the oracle
+# stay far below it; a mutant that hits it aborts and counts as caught.
+ulimit -d "${MUTANTS_DATA_KIB:-6291456}"
 cargo mutants --in-place -p fut --test-package cutpoint-engine --baseline skip --timeout "$timeout" \
   --build-timeout 600 --output "$out" --no-times "$@" || status=$?
 end=$(date +%s)
