@@ -5,13 +5,11 @@
 //! exactly where the table in `campaigns/README.md` says: the rig catches the skipped check
 //! only with the image that needs it. Those builds pass the good-update smoke campaign.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+#[path = "support/sim_run.rs"]
+mod sim_run;
 
-use cutpoint::engine::{self, RunSpec};
-use cutpoint::setup::sim_setup;
-use cutpoint_campaign::{parse_campaign, Campaign};
-use cutpoint_report::Status;
+use cutpoint_campaign::Campaign;
+use sim_run::{run, shipped_with, Ran};
 
 const REJECTED: [&str; 7] = [
     "body-byte",
@@ -32,52 +30,16 @@ fn erase_phase(name: &str) -> &'static str {
     }
 }
 
-fn path_of(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../campaigns/{rel}.toml"))
-}
-
 /// The shipped campaign `rel`, on `variant`'s build, expecting `expect`.
 fn campaign(rel: &str, variant: &str, expect: &str) -> Campaign {
-    let path = path_of(rel);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text
-        .replace("variant = \"reference\"", &format!("variant = \"{variant}\""))
-        .replace("expect = \"pass\"", &format!("expect = \"{expect}\""));
-    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
-}
-
-struct Ran {
-    journal: cutpoint_report::journal::Journal,
-    control_failed: bool,
-    control_reasons: Vec<String>,
-}
-
-fn run(c: &Campaign) -> Ran {
-    let setup = sim_setup(c, 2).expect("setup");
-    let out = tempfile::tempdir().unwrap();
-    let spec = RunSpec::whole(c, out.path().join("report"), setup.expect.clone(), setup.update_size);
-    let o = engine::run(
-        &setup.target,
-        &spec,
-        &mut cutpoint::sink::ignore(),
-        &AtomicBool::new(false),
-    )
-    .expect("run");
-    let journal = cutpoint_report::journal::read_journal(&o.journal_path).expect("journal");
-    Ran {
-        control_reasons: journal.control.as_ref().map(|c| c.reasons.clone()).unwrap_or_default(),
-        journal,
-        control_failed: o.control_failed,
-    }
+    shipped_with(rel, |text| {
+        text.replace("variant = \"reference\"", &format!("variant = \"{variant}\""))
+            .replace("expect = \"pass\"", &format!("expect = \"{expect}\""))
+    })
 }
 
 fn failures(o: &Ran) -> Vec<String> {
-    o.journal
-        .cuts
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .map(|c| format!("{}: {}", c.id, c.reasons.join("; ")))
-        .collect()
+    o.failures()
 }
 
 #[test]
@@ -85,7 +47,7 @@ fn the_reference_refuses_every_spoiled_image_whatever_the_cut() {
     let refused = regex::Regex::new(cutpoint_campaign::defaults::REFUSED).unwrap();
     for name in REJECTED {
         let o = run(&campaign(&format!("rejected/{name}"), "reference", "pass"));
-        assert!(!o.control_failed, "{name}: control run: {:?}", o.control_reasons);
+        assert!(!o.control_failed, "{name}: control run: {:?}", o.control_reasons());
         assert_eq!(failures(&o), Vec::<String>::new(), "{name}");
         assert!(o.journal.cuts.len() >= 20, "{name}: {} cuts", o.journal.cuts.len());
         for cut in &o.journal.cuts {
@@ -160,7 +122,7 @@ fn each_skipped_check_is_caught_by_the_image_that_needs_it() {
                     );
                 }
             } else {
-                assert!(!o.control_failed, "{name} on {variant}: {:?}", o.control_reasons);
+                assert!(!o.control_failed, "{name} on {variant}: {:?}", o.control_reasons());
                 assert_eq!(
                     fails,
                     Vec::<String>::new(),
@@ -175,7 +137,7 @@ fn each_skipped_check_is_caught_by_the_image_that_needs_it() {
 fn the_skipped_check_builds_pass_the_good_update() {
     for variant in ["integrity-skipped", "signature-skipped", "key-not-compared"] {
         let o = run(&campaign("smoke", variant, "pass"));
-        assert!(!o.control_failed, "{variant}: control run: {:?}", o.control_reasons);
+        assert!(!o.control_failed, "{variant}: control run: {:?}", o.control_reasons());
         assert!(o.journal.cuts.len() > 30, "{variant}: {} cuts", o.journal.cuts.len());
         assert_eq!(failures(&o), Vec::<String>::new(), "{variant}");
     }

@@ -4,14 +4,13 @@
 //! and settles on the new image, so only that rule catches it.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
-use cutpoint::engine::{self, RunSpec};
-use cutpoint::setup::sim_setup;
 use cutpoint_report::{CutResult, Status};
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/sim_run.rs"]
+mod sim_run;
 use cli::{cutpoint, root};
 
 fn known_bug(name: &str) -> PathBuf {
@@ -21,21 +20,9 @@ fn known_bug(name: &str) -> PathBuf {
 /// Runs a campaign on the simulated board; its cut results.
 fn run(path: &Path) -> Vec<CutResult> {
     let c = cutpoint_campaign::load_campaign(path).expect("campaign");
-    let setup = sim_setup(&c, 2).expect("setup");
-    let out = std::env::temp_dir().join(format!("cutpoint-rollback-{}-{}", std::process::id(), c.name));
-    let _ = std::fs::remove_dir_all(&out);
-    let spec = RunSpec::whole(&c, out.clone(), setup.expect.clone(), setup.update_size);
-    let outcome = engine::run(
-        &setup.target,
-        &spec,
-        &mut cutpoint::sink::ignore(),
-        &AtomicBool::new(false),
-    )
-    .expect("run");
-    assert!(!outcome.control_failed, "{}: the unfaulted run updates cleanly", c.name);
-    let journal = cutpoint_report::journal::read_journal(&outcome.journal_path).expect("journal");
-    let _ = std::fs::remove_dir_all(&out);
-    journal.cuts
+    let ran = sim_run::run(&c);
+    assert!(!ran.control_failed, "{}: the unfaulted run updates cleanly", c.name);
+    ran.journal.cuts
 }
 
 fn failing(cuts: &[CutResult]) -> Vec<&CutResult> {

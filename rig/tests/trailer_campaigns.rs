@@ -2,52 +2,22 @@
 //! passes every cut (and the campaigns reach the paths that settle a weak field: programming
 //! it again, and rewriting the trailer through the journal), and a broken build fails each.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+#[path = "support/sim_run.rs"]
+mod sim_run;
 
-use cutpoint::engine::{self, RunSpec};
-use cutpoint::setup::sim_setup;
-use cutpoint_campaign::{parse_campaign, Campaign};
+use cutpoint_campaign::Campaign;
 use cutpoint_report::Status;
-
-fn shipped(name: &str) -> (PathBuf, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../campaigns/{name}.toml"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    (path, text)
-}
+use sim_run::{run, shipped_with, Ran};
 
 /// The shipped campaign `name`, on `variant`'s build.
 fn campaign(name: &str, variant: &str) -> Campaign {
-    let (path, text) = shipped(name);
-    let text = text.replace("variant = \"reference\"", &format!("variant = \"{variant}\""));
-    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
-}
-
-/// A finished run: its journal read back from disk, and whether the control run failed.
-struct Ran {
-    journal: cutpoint_report::journal::Journal,
-    control_failed: bool,
-}
-
-fn run(c: &Campaign) -> Ran {
-    let setup = sim_setup(c, 2).expect("setup");
-    let out = tempfile::tempdir().unwrap();
-    let spec = RunSpec::whole(c, out.path().join("report"), setup.expect.clone(), setup.update_size);
-    let o = engine::run(
-        &setup.target,
-        &spec,
-        &mut cutpoint::sink::ignore(),
-        &AtomicBool::new(false),
-    )
-    .expect("run");
-    Ran {
-        journal: cutpoint_report::journal::read_journal(&o.journal_path).expect("journal"),
-        control_failed: o.control_failed,
-    }
+    shipped_with(name, |text| {
+        text.replace("variant = \"reference\"", &format!("variant = \"{variant}\""))
+    })
 }
 
 fn count(o: &Ran, s: Status) -> usize {
-    o.journal.cuts.iter().filter(|c| c.status == s).count()
+    o.count(s)
 }
 
 fn lines_with(o: &Ran, text: &str) -> usize {
@@ -64,13 +34,7 @@ fn the_reference_passes_every_trailer_fault_and_settles_weak_fields() {
         let o = run(&campaign(name, "reference"));
         assert!(!o.control_failed, "{name}: control run");
         assert!(o.journal.cuts.len() > 1000, "{name}: {} cuts", o.journal.cuts.len());
-        let failures: Vec<String> = o
-            .journal
-            .cuts
-            .iter()
-            .filter(|c| c.status != Status::Pass)
-            .map(|c| format!("{}: {}", c.id, c.reasons.join("; ")))
-            .collect();
+        let failures = o.failures();
         assert!(failures.is_empty(), "{name}: {failures:#?}");
         for path in [
             "boot: trailer-reprogram slot=primary field=magic",
@@ -109,13 +73,7 @@ fn the_reference_passes_every_cut_of_every_metadata_write() {
         let o = run(&campaign(name, "reference"));
         assert!(!o.control_failed, "{name}: control run");
         assert!(o.journal.cuts.len() > 20, "{name}: {} cuts", o.journal.cuts.len());
-        let failures: Vec<String> = o
-            .journal
-            .cuts
-            .iter()
-            .filter(|c| c.status != Status::Pass)
-            .map(|c| format!("{}: {}", c.id, c.reasons.join("; ")))
-            .collect();
+        let failures = o.failures();
         assert!(failures.is_empty(), "{name}: {failures:#?}");
         ran.insert(name, o);
     }
