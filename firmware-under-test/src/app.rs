@@ -4,7 +4,7 @@
 use crate::boot::ops;
 use crate::hal::{Flash, FlashError, Hal, Offer};
 use crate::image::{self, ImageError, Version};
-use crate::layout::Layout;
+use crate::layout::{Area, Layout, Slot};
 use crate::line::ShortHex;
 use crate::scheme::{AppBoot, Mode};
 use crate::variant::Variant;
@@ -32,6 +32,27 @@ pub struct AppConfig {
     pub verify: bool,
     /// Refuse an update older than the running image.
     pub refuse_downgrade: bool,
+    /// The slot the image runs from: where its code is mapped, which the board knows (the
+    /// primary on every scheme that installs into it; either slot on an A/B scheme, whose
+    /// bootloader jumps to the slot its record selects). The update goes to the other one.
+    pub running: Slot,
+}
+
+impl AppConfig {
+    /// The slot the running image is in.
+    pub const fn running_area(&self) -> Area {
+        self.layout.slot(self.running)
+    }
+
+    /// The slot an update is downloaded into: the one the image does not run from.
+    pub const fn target(&self) -> Slot {
+        self.running.other()
+    }
+
+    /// The area of [`AppConfig::target`].
+    pub const fn target_area(&self) -> Area {
+        self.layout.slot(self.target())
+    }
 }
 
 /// How the application's run ends.
@@ -48,7 +69,7 @@ pub enum AppExit {
 /// Runs the application from its start until it resets or settles.
 pub fn run(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppExit, FwError> {
     let scheme = cfg.mode.scheme();
-    let primary = cfg.layout.primary;
+    let primary = cfg.running_area();
     let me = match image::read_header(hal, primary) {
         Ok(h) => h.version,
         Err(e) => return Err(image_fault(e)),
@@ -99,7 +120,7 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
         say!(hal, "ota: idle reason=offer-too-large size={}", offer.size);
         return Ok(AppExit::Idle);
     }
-    let secondary = cfg.layout.secondary;
+    let secondary = cfg.target_area();
     let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
     if staged == Some(offer.version) && state.reverted && cfg.mode.can_revert() && !offer.retry {
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
@@ -142,7 +163,7 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
 /// The application's check of the image in the secondary slot: the image validation of this
 /// build, and no downgrade when the build refuses them.
 fn check(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<image::ImageInfo, ImageError> {
-    let info = image::validate_with(hal, cfg.layout.secondary, &cfg.key, cfg.variant.image_checks())?;
+    let info = image::validate_with(hal, cfg.target_area(), &cfg.key, cfg.variant.image_checks())?;
     if cfg.refuse_downgrade && info.header.version < me {
         return Err(ImageError::Downgrade);
     }
@@ -150,13 +171,13 @@ fn check(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<image::Image
 }
 
 fn wipe_secondary<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FlashError> {
-    ops::erase_backwards(flash, cfg.layout.secondary, cfg.layout.sector_size)
+    ops::erase_backwards(flash, cfg.target_area(), cfg.layout.sector_size)
 }
 
 /// Where a cut download picks up: the start of the sector holding the last written byte
 /// (that sector is erased and fetched again), or 0 when the slot holds another image.
 fn resume_point<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig, offer: &Offer) -> Result<u32, FlashError> {
-    let secondary = cfg.layout.secondary;
+    let secondary = cfg.target_area();
     match image::read_header(flash, secondary) {
         Ok(h) if h.version == offer.version => {}
         _ => return Ok(0),
@@ -185,7 +206,7 @@ fn sector_floor(cfg: &AppConfig, off: u32) -> u32 {
 
 /// Downloads the offer into the secondary slot; says whether it started from byte 0.
 fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<bool, FwError> {
-    let secondary = cfg.layout.secondary;
+    let secondary = cfg.target_area();
     let sector = cfg.layout.sector_size;
     let from = resume_point(hal, cfg, offer)?;
     if from == 0 {

@@ -166,6 +166,14 @@ pub enum Slot {
 }
 
 impl Slot {
+    /// The other slot of the pair.
+    pub const fn other(self) -> Slot {
+        match self {
+            Slot::Primary => Slot::Secondary,
+            Slot::Secondary => Slot::Primary,
+        }
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Slot::Primary => "primary",

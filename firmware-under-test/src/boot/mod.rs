@@ -30,14 +30,15 @@ pub struct BootConfig {
 /// Where the boot ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BootOutcome {
-    /// Jumps to the valid image in the primary slot.
-    Jump(ImageInfo),
+    /// Jumps to the valid image in the slot named (the primary, except on an A/B scheme).
+    Jump(ImageInfo, Slot),
     /// Nothing valid to run: the device is bricked until someone reflashes it.
     NoBootableImage(ImageError),
 }
 
 /// Runs the bootloader once, from reset to the jump: the scheme finishes or starts what the
-/// metadata asks for, then the primary slot is validated and booted.
+/// metadata asks for and names the slot to boot (the primary, except on an A/B scheme), which
+/// is then validated and booted.
 pub fn boot(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwError> {
     say!(
         hal,
@@ -45,8 +46,10 @@ pub fn boot(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwError>
         cfg.mode.name(),
         cfg.variant.name()
     );
-    effective_mode(cfg).scheme().boot(hal, cfg)?;
-    boot_primary(hal, cfg)
+    let scheme = effective_mode(cfg).scheme();
+    scheme.boot(hal, cfg)?;
+    let slot = scheme.boot_slot(hal, cfg)?;
+    boot_slot(hal, cfg, slot)
 }
 
 /// Whether a requested upgrade may be installed: the secondary image is valid (a broken variant
@@ -101,12 +104,13 @@ fn refuse_downgrade(hal: &mut dyn Hal, cfg: &BootConfig, update: ImageInfo) -> R
     }
 }
 
-fn boot_primary(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwError> {
-    match image::validate_with(hal, cfg.layout.primary, &cfg.key, cfg.variant.image_checks()) {
+fn boot_slot(hal: &mut dyn Hal, cfg: &BootConfig, slot: Slot) -> Result<BootOutcome, FwError> {
+    match image::validate_with(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant.image_checks()) {
         Ok(info) => {
             say!(
                 hal,
-                "boot: integrity slot=primary ok version={} hash={}",
+                "boot: integrity slot={} ok version={} hash={}",
+                slot.name(),
                 info.header.version,
                 ShortHex(&info.hash)
             );
@@ -116,11 +120,11 @@ fn boot_primary(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwEr
                 info.header.version,
                 ShortHex(&info.hash)
             );
-            Ok(BootOutcome::Jump(info))
+            Ok(BootOutcome::Jump(info, slot))
         }
         Err(ImageError::Flash(e)) if !matches!(e, crate::hal::FlashError::Uncorrectable { .. }) => Err(e.into()),
         Err(e) => {
-            say!(hal, "boot: integrity slot=primary fail reason={}", e.name());
+            say!(hal, "boot: integrity slot={} fail reason={}", slot.name(), e.name());
             say!(hal, "boot: halt reason=no-bootable-image");
             Ok(BootOutcome::NoBootableImage(e))
         }

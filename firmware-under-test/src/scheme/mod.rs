@@ -11,6 +11,7 @@
 //! there. A scheme defined elsewhere (a test, another crate) is added to a [`Registry`] with
 //! [`Registry::with_extra`], and runs wherever a [`Mode`] is accepted.
 
+pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
 pub mod swap_scratch;
@@ -21,7 +22,7 @@ use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::Hal;
 use crate::image::Version;
-use crate::layout::{Layout, LayoutError, Role};
+use crate::layout::{Layout, LayoutError, Role, Slot};
 use crate::variant::Variant;
 use crate::FwError;
 
@@ -84,6 +85,16 @@ pub trait Scheme: Sync {
     /// finish what an earlier boot left undone, install a requested upgrade, revert an image
     /// that did not confirm.
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError>;
+
+    /// The slot the bootloader validates and boots, chosen after [`Scheme::boot`] ran. Every
+    /// scheme that installs into the primary slot boots it (the default). An A/B scheme reads
+    /// its boot-select record here (and may write it: a rollback state machine), and may fall
+    /// back to the other slot when the selected one holds no valid image; the image is
+    /// validated again by the bootloader before the jump.
+    fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
+        let _ = (hal, cfg);
+        Ok(Slot::Primary)
+    }
 
     /// Reads what the running image needs to know about itself.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError>;
@@ -177,7 +188,7 @@ impl fmt::Display for Mode {
 }
 
 /// The schemes built into the firmware, in the order campaign errors list them.
-pub static BUILTIN: &[&dyn Scheme] = &[&swap_scratch::SwapScratch, &overwrite::Overwrite];
+pub static BUILTIN: &[&dyn Scheme] = &[&swap_scratch::SwapScratch, &overwrite::Overwrite, &esp_idf::EspIdf];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.
 #[derive(Clone, Copy)]

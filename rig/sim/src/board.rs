@@ -14,7 +14,7 @@ use fut::app::{self, AppConfig, AppExit};
 use fut::boot::{self, BootConfig, BootOutcome};
 use fut::hal::{self, FlashError, Offer, TransportError};
 use fut::image::Version;
-use fut::layout::Layout;
+use fut::layout::{Layout, Slot};
 use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,7 @@ impl Firmware {
                 mode: mode.effective(variant),
                 verify: true,
                 refuse_downgrade: false,
+                running: Slot::Primary,
             },
         }
     }
@@ -293,7 +294,7 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
     for _ in 0..max_boots {
         let t = mcu.now;
         match boot::boot(mcu, &fw.boot) {
-            Ok(BootOutcome::Jump(info)) => {
+            Ok(BootOutcome::Jump(info, slot)) => {
                 mcu.boots.push(BootRecord {
                     t_us: t,
                     result: BootResult::Jump {
@@ -301,7 +302,9 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
                         hash: hex::encode(&info.hash[..4]),
                     },
                 });
-                match app::run(mcu, &fw.app) {
+                // The image runs from the slot the bootloader jumped to.
+                let app_cfg = AppConfig { running: slot, ..fw.app };
+                match app::run(mcu, &app_cfg) {
                     Ok(AppExit::Idle) => return RunEnd::Idle,
                     Ok(AppExit::Reset | AppExit::Crash) => {}
                     Err(e) if !mcu.dead => mcu.fault(t, e),

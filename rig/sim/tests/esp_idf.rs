@@ -1,0 +1,173 @@
+//! The esp-idf A/B scheme on the simulated board: the control runs boot the new image from the
+//! other slot, and a sweep cuts every flash operation of the update (before, inside, after):
+//! every recovered board boots the old or the new image (only the new one once the new image
+//! marked itself valid), then settles on the new one from the secondary slot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::flash::NorFlash;
+use cutpoint_sim::replay::{Cursor, Recording};
+use cutpoint_sim::scenario::Scenario;
+use cutpoint_sim::BoardProfile;
+use fut::scheme::esp_idf::{self, Entry, ENTRY_SIZE, STATE_ABORTED, STATE_VALID};
+use fut::scheme::{Mode, Registry};
+use fut::Variant;
+
+fn mode() -> Mode {
+    Registry::builtin().find("esp-idf").expect("esp-idf is built in")
+}
+
+fn scenario(board: &str, variant: Variant) -> Scenario {
+    let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
+    s.mode = mode();
+    s.variant = variant;
+    s
+}
+
+fn jumps(r: &cutpoint_sim::RunLog) -> Vec<String> {
+    r.boots
+        .iter()
+        .filter_map(|b| match &b.result {
+            BootResult::Jump { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn entries(s: &Scenario, flash: &NorFlash) -> [Entry; 2] {
+    let l = s.profile.layout;
+    [0, 1].map(|i| {
+        let at = esp_idf::otadata_sector(&l, i).offset as usize;
+        let b: [u8; ENTRY_SIZE] = flash.raw()[at..at + ENTRY_SIZE].try_into().unwrap();
+        Entry::parse(&b)
+    })
+}
+
+#[test]
+fn the_control_run_boots_the_new_image_from_the_other_slot() {
+    for board in ["nrf52840", "stm32l4"] {
+        let s = scenario(board, Variant::Reference);
+        let mut b = s.board();
+        let log = b.run(RunOptions::default());
+        assert_eq!(log.end, RunEnd::Idle, "{board}");
+        assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"], "{board}");
+        let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+        assert!(text.contains(&"boot: otadata-empty slot=primary"), "{text:#?}");
+        assert!(text.contains(&"boot: otadata-init sector=0 seq=1"), "{text:#?}");
+        assert!(text.contains(&"ota: otadata-write sector=1 seq=2 state=new"), "{text:#?}");
+        assert!(text.contains(&"boot: otadata-pending sector=1 seq=2"), "{text:#?}");
+        assert!(text.contains(&"boot: integrity slot=secondary ok version=2.0.0+0 hash=") || text.iter().any(|l| l.starts_with("boot: integrity slot=secondary ok version=2.0.0+0")));
+        let e = entries(&s, &b.flash);
+        assert_eq!((e[0].seq, e[0].state), (1, STATE_VALID));
+        assert_eq!((e[1].seq, e[1].state), (2, STATE_VALID));
+        // The old image was never touched.
+        let p = s.profile.layout.primary;
+        assert_eq!(&b.flash.raw()[p.offset as usize..p.offset as usize + s.old_image.len()], &s.old_image[..]);
+    }
+}
+
+#[test]
+fn an_unconfirmed_image_is_aborted_and_the_old_slot_boots() {
+    let s = scenario("nrf52840", Variant::Reference).with_bad_update();
+    let mut b = s.board();
+    let log = b.run(RunOptions::default());
+    assert_eq!(log.end, RunEnd::Idle);
+    assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0", "1.0.0+0"]);
+    let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+    assert!(text.contains(&"boot: otadata-abort sector=1 seq=2"), "{text:#?}");
+    assert!(text.contains(&"ota: idle reason=rejected version=2.0.0+0"), "{text:#?}");
+    let e = entries(&s, &b.flash);
+    assert_eq!((e[1].seq, e[1].state), (2, STATE_ABORTED), "the bootloader rewrote the entry ABORTED");
+}
+
+/// Sweeps every flash operation of a run of `s`; returns the failures and the number of cuts.
+fn sweep(s: &Scenario) -> (Vec<String>, usize) {
+    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    assert_eq!(log.end, RunEnd::Idle, "control run");
+    let commit_us = log
+        .console
+        .iter()
+        .find(|l| l.text.starts_with("app: confirm version=2.0.0"))
+        .map_or(u64::MAX, |l| l.t_us);
+    let rec = Arc::new(Recording {
+        baseline: s.baseline_flash(),
+        log,
+    });
+    let mut cursor = Cursor::new(rec.clone());
+    let mut verdicts: HashMap<(u64, bool), Option<String>> = HashMap::new();
+    let mut failures = Vec::new();
+    let mut cuts = 0;
+    let points = [
+        OpPoint::Before,
+        OpPoint::Inside { ppm: 100_000 },
+        OpPoint::Inside { ppm: 500_000 },
+        OpPoint::Inside { ppm: 900_000 },
+        OpPoint::After,
+    ];
+    for i in 0..rec.log.ops.len() as u64 {
+        for point in points {
+            let plan = CutPlan {
+                at: CutAt::Op { index: i, point },
+                kind: FaultKind::PowerCut,
+                seed: i * 31 + 7,
+            };
+            let (flash, landing) = cursor.post_cut(&plan);
+            let committed = landing.actual_us >= commit_us;
+            cuts += 1;
+            let verdict = verdicts
+                .entry((flash.state_hash(), committed))
+                .or_insert_with(|| {
+                    let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
+                    let mut r = board.run(RunOptions::default());
+                    let mut booted = jumps(&r);
+                    // An update rolled back by a cut during its trial boot is refused until the
+                    // server asks again, as the rig's recovery does on the `rejected` line.
+                    if r.console.last().is_some_and(|l| l.text.starts_with("ota: idle reason=rejected")) {
+                        board.update = Some(cutpoint_sim::board::Update { retry: true, ..s.update() });
+                        r = board.run(RunOptions::default());
+                        booted.extend(jumps(&r));
+                    }
+                    let Some(first) = booted.first() else {
+                        return Some(format!("nothing booted: {:?}", r.end));
+                    };
+                    if *first != new && (committed || *first != old) {
+                        return Some(format!("first boot ran {first} (committed: {committed})"));
+                    }
+                    if r.end != RunEnd::Idle || booted.last() != Some(&new) {
+                        return Some(format!("settled {:?} on {:?}", r.end, booted.last()));
+                    }
+                    None
+                })
+                .clone();
+            if let Some(why) = verdict {
+                failures.push(format!("op {i} {point:?}: {why}"));
+            }
+        }
+    }
+    (failures, cuts)
+}
+
+#[test]
+fn the_reference_survives_every_cut_on_both_profiles() {
+    for board in ["nrf52840", "stm32l4"] {
+        let (failures, cuts) = sweep(&scenario(board, Variant::Reference));
+        assert!(cuts > 100, "{board}: {cuts} cuts");
+        assert!(failures.is_empty(), "{board}: {} failures: {:#?}", failures.len(), &failures[..failures.len().min(8)]);
+    }
+}
+
+#[test]
+fn each_broken_otadata_variant_fails_at_least_one_cut() {
+    for variant in [Variant::OtadataCrcZero, Variant::OtadataSingleSector] {
+        for board in ["nrf52840", "stm32l4"] {
+            let (failures, _) = sweep(&scenario(board, variant));
+            println!("{variant} on {board}: {} failures {:?}", failures.len(), failures.first());
+        }
+    }
+}
