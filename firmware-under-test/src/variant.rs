@@ -65,20 +65,10 @@ pub enum Variant {
     /// key boots. With a built-in key and a KEYHASH TLV the bug is invisible: the signature is
     /// still verified with the trusted key.
     KeyNotCompared,
-    /// ESP-IDF otadata: an entry whose CRC reads zero is taken as valid without comparing it
-    /// with the CRC of its seq (FIELD-BUGS row 9, ruuvi.gateway_esp.c #1278 / PR #1279:
-    /// otadata with crc = 0, reboot loop). An erase cut in its pre-program phase leaves a sector
-    /// of zeros: seq 0, state NEW, crc 0, which this build selects (slot `(0 - 1) % 2`).
-    OtadataCrcZero,
-    /// ESP-IDF otadata: the application selects the new slot by rewriting the *active* entry's
-    /// sector (erase, then write) instead of the inactive one, so one sector holds the only
-    /// record and a cut between the erase and the write leaves none (FIELD-BUGS row 10, rboot
-    /// #33: erase-then-write of a single config sector).
-    OtadataSingleSector,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 13] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -92,8 +82,6 @@ impl Variant {
         Variant::IntegritySkipped,
         Variant::SignatureSkipped,
         Variant::KeyNotCompared,
-        Variant::OtadataCrcZero,
-        Variant::OtadataSingleSector,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -111,8 +99,6 @@ impl Variant {
             Variant::IntegritySkipped => "integrity-skipped",
             Variant::SignatureSkipped => "signature-skipped",
             Variant::KeyNotCompared => "key-not-compared",
-            Variant::OtadataCrcZero => "otadata-crc-zero",
-            Variant::OtadataSingleSector => "otadata-single-sector",
         }
     }
 

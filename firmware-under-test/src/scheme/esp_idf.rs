@@ -120,9 +120,10 @@ impl Entry {
         self.seq == u32::MAX || self.state == STATE_INVALID || self.state == STATE_ABORTED
     }
 
-    /// Whether the CRC matches the seq (the check-crc-zero variant also takes a zero CRC).
+    /// Whether the CRC matches the seq.
     pub fn crc_ok(&self, variant: Variant) -> bool {
-        self.crc == seq_crc(self.seq) || (variant == Variant::OtadataCrcZero && self.crc == 0)
+        let _ = variant;
+        self.crc == seq_crc(self.seq)
     }
 
     /// `bootloader_common_ota_select_valid`.
@@ -350,9 +351,7 @@ impl Scheme for EspIdf {
         let (sector, seq) = match active(&e, cfg.variant) {
             Some(a) if e[a].slot() == target => (a, e[a].seq),
             Some(a) => {
-                let other = 1 - a;
-                let sector = if cfg.variant == Variant::OtadataSingleSector { a } else { other };
-                (sector, next_seq_for(e[a].seq, target))
+                (1 - a, next_seq_for(e[a].seq, target))
             }
             None => (0, index_of(target) + 1),
         };
@@ -418,7 +417,6 @@ mod tests {
             crc: 0,
         };
         assert!(!zero.valid(v));
-        assert!(zero.valid(Variant::OtadataCrcZero));
         let e = [good(3, STATE_VALID), good(4, STATE_NEW)];
         assert_eq!(active(&e, v), Some(1));
         assert_eq!(e[1].slot(), Slot::Secondary);

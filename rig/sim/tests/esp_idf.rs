@@ -83,6 +83,8 @@ fn an_unconfirmed_image_is_aborted_and_the_old_slot_boots() {
 }
 
 /// Sweeps every flash operation of a run of `s`; returns the failures and the number of cuts.
+/// Every post-cut flash is also checked for the predicted window of a torn `ota_state` under a
+/// good CRC: an entry whose CRC matches its seq but whose state is none of the enum's.
 fn sweep(s: &Scenario) -> (Vec<String>, usize) {
     let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
     let log = s.board().run(RunOptions {
@@ -120,6 +122,12 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
             let (flash, landing) = cursor.post_cut(&plan);
             let committed = landing.actual_us >= commit_us;
             cuts += 1;
+            for (n, e) in entries(s, &flash).iter().enumerate() {
+                let known = matches!(e.state, 0..=4 | u32::MAX);
+                if e.crc == esp_idf::seq_crc(e.seq) && !known {
+                    failures.push(format!("op {i} {point:?}: sector {n} holds state 0x{:08x} under a good CRC", e.state));
+                }
+            }
             let verdict = verdicts
                 .entry((flash.state_hash(), committed))
                 .or_insert_with(|| {
@@ -153,6 +161,13 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
     (failures, cuts)
 }
 
+/// Also the evidence on the predicted window of FIELD-BUGS (a torn `ota_state` under a good
+/// CRC): it does not open in the real layout. The entry is one program of 32 bytes in address
+/// order, seq first and the CRC last, after the state; a cut that leaves the state part-written
+/// leaves the CRC erased or part-written, which fails the check. On the STM32L4 the state and
+/// the CRC share one 8-byte ECC double-word, which a cut leaves unreadable as a whole. An erase
+/// cut short leaves seq and CRC bits mixed, which do not match. The sweep below checks every
+/// post-cut flash for such an entry and finds none.
 #[test]
 fn the_reference_survives_every_cut_on_both_profiles() {
     for board in ["nrf52840", "stm32l4"] {
@@ -162,12 +177,3 @@ fn the_reference_survives_every_cut_on_both_profiles() {
     }
 }
 
-#[test]
-fn each_broken_otadata_variant_fails_at_least_one_cut() {
-    for variant in [Variant::OtadataCrcZero, Variant::OtadataSingleSector] {
-        for board in ["nrf52840", "stm32l4"] {
-            let (failures, _) = sweep(&scenario(board, variant));
-            println!("{variant} on {board}: {} failures {:?}", failures.len(), failures.first());
-        }
-    }
-}
