@@ -342,7 +342,7 @@ fn check_running_image(
     reasons: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) {
-    let Some(running_slot) = report.slot(decoder.running_slot()) else {
+    let Some(running_slot) = decoder.booted_slot(report).and_then(|s| report.slot(s)) else {
         return;
     };
     if let Some(img) = running_slot

@@ -663,6 +663,9 @@ pub struct FlashReport {
     /// Primary, then secondary.
     pub slots: Vec<SlotReport>,
     pub scratch: Option<ScratchReport>,
+    /// ESP-IDF otadata, on a scheme that keeps it (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otadata: Option<crate::otadata::OtadataReport>,
 }
 
 /// `(slot name, version, first 4 bytes of the SHA-256 TLV, validity, trailer summary)`.
@@ -761,5 +764,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         key_given: key.is_some(),
         slots: Vec::new(),
         scratch: None,
+        otadata: None,
     }
 }

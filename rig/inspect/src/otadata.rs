@@ -92,13 +92,18 @@ pub struct OtadataReport {
     pub active_sector: Option<u8>,
     /// `(seq - 1) mod ota_slots` of the active entry, when the number of slots is not zero.
     pub boot_slot: Option<u32>,
+    /// Where the two copies do not tell one story: a copy that is written but neither valid nor
+    /// marked failed (torn, half-erased, a bad CRC) beside a valid one, or two valid copies with
+    /// the same seq. Empty when they agree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreement: Vec<String>,
 }
 
 fn le32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fn decode_sector(index: u8, sector: &[u8]) -> OtaEntry {
+fn decode_sector(index: u8, sector: &[u8], sector_size: usize) -> OtaEntry {
     let mut e = OtaEntry {
         sector: index,
         condition: SectorCondition::Absent,
@@ -154,7 +159,7 @@ fn decode_sector(index: u8, sector: &[u8]) -> OtaEntry {
         }
         e.problems.push(format!("half-erased: {}", what.join(", ")));
     }
-    if sector.len() < OTADATA_SECTOR {
+    if sector.len() < sector_size {
         e.problems.push(format!("sector cut short at {} byte(s)", sector.len()));
     }
     if e.condition != SectorCondition::Blank {
@@ -174,21 +179,51 @@ fn decode_sector(index: u8, sector: &[u8]) -> OtaEntry {
 /// Decodes otadata from `bytes` (normally 2 x 4 KiB); `ota_slots` is the number of ota_N app
 /// partitions, used to name the boot slot.
 pub fn decode_otadata(bytes: &[u8], ota_slots: u32) -> OtadataReport {
+    decode_otadata_sectors(bytes, OTADATA_SECTOR, ota_slots)
+}
+
+/// Decodes otadata kept in two sectors of `sector_size` bytes (at least one entry's worth; a
+/// part with smaller erase sectors keeps one entry per sector all the same).
+pub fn decode_otadata_sectors(bytes: &[u8], sector_size: usize, ota_slots: u32) -> OtadataReport {
+    let sector_size = sector_size.max(ENTRY_SIZE);
     let entries: Vec<OtaEntry> = (0..2u8)
         .map(|i| {
-            let start = (usize::from(i) * OTADATA_SECTOR).min(bytes.len());
-            let end = (start + OTADATA_SECTOR).min(bytes.len());
-            decode_sector(i, &bytes[start..end])
+            let start = (usize::from(i) * sector_size).min(bytes.len());
+            let end = (start + sector_size).min(bytes.len());
+            decode_sector(i, &bytes[start..end], sector_size)
         })
         .collect();
+    // ESP-IDF's `bootloader_common_select_otadata`: the higher seq, the first sector on a tie.
     let active = entries
         .iter()
         .filter(|e| e.valid)
         .max_by_key(|e| (e.seq, std::cmp::Reverse(e.sector)));
+    let mut disagreement = Vec::new();
+    let failed = |e: &OtaEntry| e.state == STATE_INVALID || e.state == STATE_ABORTED;
+    for (a, b) in [(0, 1), (1, 0)] {
+        let (x, y) = (&entries[a], &entries[b]);
+        let damaged = !x.valid
+            && !failed(x)
+            && matches!(x.condition, SectorCondition::Written | SectorCondition::HalfErased)
+            && (x.seq != u32::MAX || x.condition == SectorCondition::HalfErased);
+        if damaged && y.valid {
+            disagreement.push(format!(
+                "sector {} is damaged ({}) while sector {} holds a valid seq {}",
+                x.sector,
+                x.problems.first().map_or("not valid", String::as_str),
+                y.sector,
+                y.seq
+            ));
+        }
+    }
+    if entries[0].valid && entries[1].valid && entries[0].seq == entries[1].seq {
+        disagreement.push(format!("both sectors hold seq {}", entries[0].seq));
+    }
     OtadataReport {
         active_sector: active.map(|e| e.sector),
         boot_slot: active.and_then(|e| e.seq.wrapping_sub(1).checked_rem(ota_slots)),
         entries,
+        disagreement,
     }
 }
 

@@ -5,15 +5,17 @@
 //! Each decoder is a module here and one line in [`DECODERS`], next to the firmware scheme it
 //! reads (`fut::scheme`).
 
+mod esp_idf;
 mod mcuboot;
 
 use fut::layout::Layout;
-use fut::scheme::{overwrite, swap_scratch};
+use fut::scheme::{esp_idf as esp_idf_scheme, overwrite, swap_scratch};
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
+pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 
 /// A running image the metadata does not record as confirmed.
@@ -47,6 +49,16 @@ pub trait MetadataDecoder: Sync {
     /// The slot the device boots from.
     fn running_slot(&self) -> &'static str;
 
+    /// The slot the bootloader picks on the decoded flash: the fixed [`running_slot`] on a
+    /// scheme that always boots one slot; an A/B scheme reads its boot-select record. `None`
+    /// when the record is not in the dump.
+    ///
+    /// [`running_slot`]: MetadataDecoder::running_slot
+    fn booted_slot(&self, report: &FlashReport) -> Option<&'static str> {
+        let _ = report;
+        Some(self.running_slot())
+    }
+
     /// The running image's confirmation, when the metadata says it is not confirmed.
     fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed>;
 
@@ -63,6 +75,7 @@ pub trait MetadataDecoder: Sync {
 pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
     (overwrite::NAME, &OverwriteTrailers),
+    (esp_idf_scheme::NAME, &EspIdfOtadata),
 ];
 
 /// The decoder of the scheme called `name`.

@@ -1,0 +1,100 @@
+//! The metadata of the esp-idf A/B scheme: both slots' images and the otadata record in the
+//! map's scratch region (two sectors of the part's erase size). The record says which slot the
+//! bootloader picks, whether the image it selects still has to mark itself valid, and whether
+//! the image to fall back to must be kept.
+
+use fut::layout::{Layout, Slot};
+use fut::scheme::esp_idf::OTA_SLOTS;
+use fut::PublicKey;
+
+use super::{McubootTrailers, MetadataDecoder, RollbackCopy, Unconfirmed};
+use crate::decode::FlashReport;
+use crate::otadata::{decode_otadata_sectors, OtaEntry, STATE_NEW, STATE_PENDING_VERIFY};
+use crate::slice_flash::SliceFlash;
+
+/// Both app slots and otadata.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EspIdfOtadata;
+
+fn slot_name(index: u32) -> &'static str {
+    if index == 0 {
+        Slot::Primary.name()
+    } else {
+        Slot::Secondary.name()
+    }
+}
+
+/// The active entry, when otadata was decoded and one is valid.
+fn active(report: &FlashReport) -> Option<&OtaEntry> {
+    let o = report.otadata.as_ref()?;
+    let s = o.active_sector?;
+    o.entries.iter().find(|e| e.sector == s)
+}
+
+impl MetadataDecoder for EspIdfOtadata {
+    fn check_layout(&self, layout: &Layout) -> Result<(), String> {
+        super::mcuboot::check_layout(layout)?;
+        if layout.scratch.size < 2 * layout.sector_size {
+            return Err("otadata needs two sectors in the scratch region".into());
+        }
+        Ok(())
+    }
+
+    fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
+        McubootTrailers.decode(flash, layout, key, report);
+        report.scratch = None;
+        let area = layout.scratch;
+        let bytes = flash.get(area.offset, (2 * layout.sector_size) as usize);
+        report.otadata = bytes.map(|b| decode_otadata_sectors(b, layout.sector_size as usize, OTA_SLOTS));
+    }
+
+    /// The slot of the active entry; with no valid entry the bootloader boots `ota_0`.
+    fn running_slot(&self) -> &'static str {
+        Slot::Primary.name()
+    }
+
+    fn booted_slot(&self, report: &FlashReport) -> Option<&'static str> {
+        let o = report.otadata.as_ref()?;
+        Some(o.boot_slot.map_or(Slot::Primary.name(), slot_name))
+    }
+
+    /// The active entry still in NEW or PENDING_VERIFY: the next boot aborts it unless the
+    /// image marks itself valid.
+    fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed> {
+        let e = active(report)?;
+        (e.state == STATE_NEW || e.state == STATE_PENDING_VERIFY).then(|| Unconfirmed {
+            record: format!("otadata sector {}", e.sector),
+            state: format!("ota_state {}", e.state_name.as_deref().unwrap_or("unknown")),
+        })
+    }
+
+    /// While the active entry is on trial, the slot it does not select holds the image the
+    /// bootloader falls back to when it aborts the trial.
+    fn rollback_copy(&self, report: &FlashReport) -> Option<RollbackCopy> {
+        let e = active(report)?;
+        let index = e.seq.wrapping_sub(1) % OTA_SLOTS;
+        (e.state == STATE_NEW || e.state == STATE_PENDING_VERIFY).then(|| RollbackCopy {
+            slot: slot_name(1 - index),
+            why: format!(
+                "otadata sector {} selects the {} slot on trial ({}): the bootloader aborts it at the next boot \
+                 unless it marks itself valid, and falls back to the other slot",
+                e.sector,
+                slot_name(index),
+                e.state_name.as_deref().unwrap_or("unknown")
+            ),
+        })
+    }
+
+    fn leftovers(&self, report: &FlashReport) -> Vec<String> {
+        let Some(o) = &report.otadata else {
+            return Vec::new();
+        };
+        let mut w: Vec<String> = o.disagreement.iter().map(|d| format!("otadata copies disagree: {d}")).collect();
+        for e in &o.entries {
+            for p in &e.problems {
+                w.push(format!("otadata sector {}: {p}", e.sector));
+            }
+        }
+        w
+    }
+}
