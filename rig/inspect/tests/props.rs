@@ -383,3 +383,13 @@ fn a_header_with_the_largest_sizes() {
         assert_ne!(r.validity, cutpoint_inspect::Validity::Valid);
     }
 }
+
+proptest! {
+    #[test]
+    fn decode_otadata_sectors_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0xffu8), Just(0u8), any::<u8>()], 0..5000),
+                                           sector in 0usize..3000, slots in 0u32..4) {
+        let a = cutpoint_inspect::otadata::decode_otadata_sectors(&bytes, sector, slots);
+        prop_assert_eq!(&a, &cutpoint_inspect::otadata::decode_otadata_sectors(&bytes, sector, slots));
+        prop_assert_eq!(a.entries.len(), 2);
+    }
+}

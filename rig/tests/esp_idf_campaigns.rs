@@ -1,0 +1,42 @@
+//! The shipped esp-idf campaigns on the simulated board: the reference passes every cut point
+//! of each (nRF52840 and STM32L4), and the negative control fails, labelled expected.
+
+#[path = "support/sim_run.rs"]
+mod sim_run;
+
+use cutpoint_campaign::{parse_campaign, Expect};
+use cutpoint_report::Status;
+use sim_run::{run, shipped_path};
+
+fn shipped(rel: &str) -> cutpoint_campaign::Campaign {
+    let path = shipped_path(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
+}
+
+#[test]
+fn the_reference_passes_every_esp_idf_campaign() {
+    for rel in [
+        "esp-idf/smoke",
+        "esp-idf/exhaustive",
+        "esp-idf/exhaustive-stm32l4",
+        "esp-idf/revert",
+        "esp-idf/double-cuts",
+    ] {
+        let c = shipped(rel);
+        assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+        assert!(ran.journal.cuts.len() >= 15, "{rel}: {} cuts", ran.journal.cuts.len());
+        assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
+    }
+}
+
+#[test]
+fn the_esp_idf_negative_control_fails_as_expected() {
+    let c = shipped("esp-idf/known-bugs");
+    assert_eq!(c.pass.expect, Expect::Fail);
+    let ran = run(&c);
+    assert!(ran.control_failed, "the broken build fails even without a cut");
+    assert!(ran.count(Status::Fail) > 0, "no cut point failed");
+}
