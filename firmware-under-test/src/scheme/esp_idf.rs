@@ -302,6 +302,23 @@ impl Scheme for EspIdf {
         Ok(order[0])
     }
 
+    /// Either slot: `ota_0` needs no record (a blank otadata boots it); `ota_1` is where an
+    /// earlier update left the device: seq 1 (ota_0) and seq 2 (ota_1), both VALID.
+    fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
+        if slot == Slot::Secondary {
+            for (sector, seq) in [(0usize, 1u32), (1, 2)] {
+                let e = Entry {
+                    seq,
+                    label: [0xff; 20],
+                    state: STATE_VALID,
+                    crc: seq_crc(seq),
+                };
+                put(otadata_sector(layout, sector).offset, &e.bytes());
+            }
+        }
+        true
+    }
+
     /// The running slot's entry (the one whose seq maps to it with a good CRC, as
     /// `esp_ota_get_state_partition` finds it): PENDING_VERIFY must be confirmed. An entry for
     /// the other slot with a higher seq that is ABORTED or INVALID says the bootloader rolled

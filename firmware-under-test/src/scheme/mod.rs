@@ -96,6 +96,15 @@ pub trait Scheme: Sync {
         Ok(Slot::Primary)
     }
 
+    /// The record a probe writes beside the baseline image when the device starts out running
+    /// from `slot` (on an A/B scheme, after an earlier update): each `(address, bytes)` goes to
+    /// `put`. The default knows only the primary slot, which needs no record. `false` when the
+    /// scheme cannot start from `slot`.
+    fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
+        let _ = (layout, put);
+        slot == Slot::Primary
+    }
+
     /// Reads what the running image needs to know about itself.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError>;
 

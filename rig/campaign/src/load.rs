@@ -333,6 +333,7 @@ impl Validator<'_, '_> {
                 ("board", t.and_then(|t| t.board.as_ref()).map(|b| b.span())),
                 ("variant", t.and_then(|t| t.variant.as_ref()).map(|v| v.span())),
                 ("delivery", t.and_then(|t| t.delivery.as_ref()).map(|v| v.span())),
+                ("baseline_slot", t.and_then(|t| t.baseline_slot.as_ref()).map(|v| v.span())),
             ] {
                 if let Some(span) = given {
                     self.err(
@@ -371,6 +372,7 @@ impl Validator<'_, '_> {
                 mode,
                 upgrade,
                 delivery: Delivery::Download,
+                baseline_slot: fut::layout::Slot::Primary,
                 kind: TargetKind::Station {
                     path: resolved,
                     station: Box::new(station),
@@ -407,12 +409,56 @@ impl Validator<'_, '_> {
         let delivery = t
             .and_then(|t| t.delivery.as_ref())
             .map_or(Delivery::Download, |d| *d.get_ref());
+        let baseline_slot = self.baseline_slot(t.and_then(|t| t.baseline_slot.as_ref()), mode);
         Target {
             mode,
             upgrade,
             delivery,
+            baseline_slot,
             kind: TargetKind::Simulated { board, variant },
         }
+    }
+
+    /// The slot `target.baseline_slot` names (the primary when it names none); the scheme must
+    /// be able to start from it.
+    fn baseline_slot(&mut self, raw: Option<&S<String>>, mode: Mode) -> fut::layout::Slot {
+        use fut::layout::Slot;
+        let Some(raw) = raw else {
+            return Slot::Primary;
+        };
+        let slot = match raw.get_ref().as_str() {
+            "primary" => Slot::Primary,
+            "secondary" => Slot::Secondary,
+            other => {
+                self.err(
+                    &p(&["target", "baseline_slot"]),
+                    raw.span(),
+                    format!("expected one of \"primary\", \"secondary\", got \"{other}\""),
+                );
+                return Slot::Primary;
+            }
+        };
+        let layout = fut::layout::Layout {
+            sector_size: 0,
+            write_size: 0,
+            bootloader: fut::layout::Area { offset: 0, size: 0 },
+            primary: fut::layout::Area { offset: 0, size: 0 },
+            secondary: fut::layout::Area { offset: 0, size: 0 },
+            scratch: fut::layout::Area { offset: 0, size: 0 },
+        };
+        if !mode.scheme().provision(&layout, slot, &mut |_, _| {}) {
+            self.err(
+                &p(&["target", "baseline_slot"]),
+                raw.span(),
+                format!(
+                    "scheme \"{}\" boots only the primary slot: a baseline in the {} slot needs an A/B scheme (\"esp-idf\")",
+                    mode.name(),
+                    slot.name()
+                ),
+            );
+            return Slot::Primary;
+        }
+        slot
     }
 
     /// The scheme `target.mode` names (swap-scratch when it names none); an unknown name is an

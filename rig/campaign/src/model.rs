@@ -246,6 +246,9 @@ pub struct Target {
     /// How the update reaches the secondary slot (simulated board; a station's transport
     /// decides on a bench).
     pub delivery: Delivery,
+    /// The slot the baseline image runs from (simulated board): the primary, or on an A/B
+    /// scheme the secondary, as after an earlier update.
+    pub baseline_slot: fut::layout::Slot,
 }
 
 impl Target {
@@ -527,6 +530,7 @@ mod tests {
             mode,
             upgrade,
             delivery: Delivery::default(),
+            baseline_slot: fut::layout::Slot::Primary,
             kind: TargetKind::Simulated {
                 board: Board::Nrf52840,
                 variant: Variant::Reference,

@@ -81,6 +81,8 @@ pub(crate) struct RawTargetFields {
     pub mode: Option<S<String>>,
     pub upgrade: Option<S<Upgrade>>,
     pub delivery: Option<S<Delivery>>,
+    /// `primary` or `secondary`: the slot the baseline runs from.
+    pub baseline_slot: Option<S<String>>,
     pub station: Option<S<String>>,
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use fut::image::{Version, DESC_HEALTH_FAILS};
+use fut::layout::Slot;
 use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 
@@ -32,6 +33,9 @@ pub struct Scenario {
     pub delivery: Delivery,
     /// The bootloader and the application refuse an update older than the running image.
     pub refuse_downgrade: bool,
+    /// The slot the baseline image runs from: the primary, or on an A/B scheme the secondary
+    /// (the device starts after an earlier update, with the scheme's record selecting it).
+    pub baseline_slot: Slot,
 }
 
 pub const OLD_VERSION: Version = Version {
@@ -67,6 +71,7 @@ impl Scenario {
             seed: 1,
             delivery: Delivery::Download,
             refuse_downgrade: false,
+            baseline_slot: Slot::Primary,
         }
     }
 
@@ -92,10 +97,16 @@ impl Scenario {
             .with_refuse_downgrade(self.refuse_downgrade)
     }
 
-    /// The flash as the probe leaves it: the old image in the primary slot, the rest erased.
+    /// The flash as the probe leaves it: the old image in its slot (the primary unless the
+    /// scenario starts from the other one, with the scheme's record selecting it), the rest
+    /// erased.
     pub fn baseline_flash(&self) -> NorFlash {
         let mut flash = NorFlash::new(self.profile.flash.clone(), self.seed);
-        flash.load(self.profile.layout.primary.offset, &self.old_image);
+        let layout = self.profile.layout;
+        flash.load(layout.slot(self.baseline_slot).offset, &self.old_image);
+        let scheme = self.mode.effective(self.variant).scheme();
+        // A slot the scheme cannot start from is refused where the campaign is loaded.
+        let _ = scheme.provision(&layout, self.baseline_slot, &mut |addr, bytes| flash.load(addr, bytes));
         flash
     }
 

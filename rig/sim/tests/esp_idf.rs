@@ -82,11 +82,18 @@ fn an_unconfirmed_image_is_aborted_and_the_old_slot_boots() {
     assert_eq!((e[1].seq, e[1].state), (2, STATE_ABORTED), "the bootloader rewrote the entry ABORTED");
 }
 
+/// The same scenario starting from ota_1, as after an earlier update: the update goes to ota_0.
+fn from_ota_1(mut s: Scenario) -> Scenario {
+    s.baseline_slot = fut::layout::Slot::Secondary;
+    s
+}
+
 /// Sweeps every flash operation of a run of `s`; returns the failures and the number of cuts.
 /// Every post-cut flash is also checked for the predicted window of a torn `ota_state` under a
 /// good CRC: an entry whose CRC matches its seq but whose state is none of the enum's.
 fn sweep(s: &Scenario) -> (Vec<String>, usize) {
     let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
+    let last = if s.bad_update { old.clone() } else { new.clone() };
     let log = s.board().run(RunOptions {
         record_data: true,
         ..RunOptions::default()
@@ -135,8 +142,10 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
                     let mut r = board.run(RunOptions::default());
                     let mut booted = jumps(&r);
                     // An update rolled back by a cut during its trial boot is refused until the
-                    // server asks again, as the rig's recovery does on the `rejected` line.
-                    if r.console.last().is_some_and(|l| l.text.starts_with("ota: idle reason=rejected")) {
+                    // server asks again, as the rig's recovery does on the `rejected` line (an update that
+                    // fails its health check is meant to be rejected).
+                    let rejected = r.console.last().is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
+                    if rejected && !s.bad_update {
                         board.update = Some(cutpoint_sim::board::Update { retry: true, ..s.update() });
                         r = board.run(RunOptions::default());
                         booted.extend(jumps(&r));
@@ -147,7 +156,7 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
                     if *first != new && (committed || *first != old) {
                         return Some(format!("first boot ran {first} (committed: {committed})"));
                     }
-                    if r.end != RunEnd::Idle || booted.last() != Some(&new) {
+                    if r.end != RunEnd::Idle || booted.last() != Some(&last) {
                         return Some(format!("settled {:?} on {:?}", r.end, booted.last()));
                     }
                     None
@@ -171,9 +180,36 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
 #[test]
 fn the_reference_survives_every_cut_on_both_profiles() {
     for board in ["nrf52840", "stm32l4"] {
-        let (failures, cuts) = sweep(&scenario(board, Variant::Reference));
-        assert!(cuts > 100, "{board}: {cuts} cuts");
-        assert!(failures.is_empty(), "{board}: {} failures: {:#?}", failures.len(), &failures[..failures.len().min(8)]);
+        for (what, s) in [
+            ("ota_0 -> ota_1", scenario(board, Variant::Reference)),
+            ("ota_1 -> ota_0", from_ota_1(scenario(board, Variant::Reference))),
+            ("ota_0 -> ota_1, failing", scenario(board, Variant::Reference).with_bad_update()),
+            ("ota_1 -> ota_0, failing", from_ota_1(scenario(board, Variant::Reference).with_bad_update())),
+        ] {
+            let (failures, cuts) = sweep(&s);
+            assert!(cuts > 100, "{board} {what}: {cuts} cuts");
+            assert!(
+                failures.is_empty(),
+                "{board} {what}: {} failures: {:#?}",
+                failures.len(),
+                &failures[..failures.len().min(8)]
+            );
+        }
     }
+}
+
+#[test]
+fn from_ota_1_the_update_goes_to_ota_0() {
+    let s = from_ota_1(scenario("nrf52840", Variant::Reference));
+    let mut b = s.board();
+    let log = b.run(RunOptions::default());
+    assert_eq!(log.end, RunEnd::Idle);
+    assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"]);
+    let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+    assert!(text.contains(&"boot: otadata-select sector=1 seq=2 slot=secondary"), "{text:#?}");
+    assert!(text.contains(&"ota: otadata-write sector=0 seq=3 state=new"), "{text:#?}");
+    let e = entries(&s, &b.flash);
+    assert_eq!((e[0].seq, e[0].state), (3, STATE_VALID));
+    assert_eq!((e[1].seq, e[1].state), (2, STATE_VALID));
 }
 
