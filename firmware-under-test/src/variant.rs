@@ -65,10 +65,22 @@ pub enum Variant {
     /// key boots. With a built-in key and a KEYHASH TLV the bug is invisible: the signature is
     /// still verified with the trusted key.
     KeyNotCompared,
+    /// ESP-IDF otadata: after a bootloader fallback (the newer entry aborted, the older slot
+    /// booted), the application selects its own slot again, which rewrites the running slot's
+    /// entry in place: erase, then write. A cut in between leaves no valid entry beside the
+    /// aborted one, and the bootloader's no-otadata path boots `ota_0` whatever it holds
+    /// (FIELD-BUGS row 8, ruuvi.gateway_esp.c #1280 / PR #1283: otadata entry of the running
+    /// slot overwritten after a bootloader fallback).
+    OtadataRunningRewritten,
+    /// ESP-IDF otadata: the application selects the new slot by rewriting the *active* entry's
+    /// sector (erase, then write) instead of the inactive one, so one sector holds the record
+    /// that matters and a cut between the erase and the write loses it (FIELD-BUGS row 10,
+    /// rboot #33: erase-then-write of a single config sector).
+    OtadataSingleSector,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 13] = [
+    pub const ALL: [Variant; 15] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -82,6 +94,8 @@ impl Variant {
         Variant::IntegritySkipped,
         Variant::SignatureSkipped,
         Variant::KeyNotCompared,
+        Variant::OtadataRunningRewritten,
+        Variant::OtadataSingleSector,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -99,6 +113,8 @@ impl Variant {
             Variant::IntegritySkipped => "integrity-skipped",
             Variant::SignatureSkipped => "signature-skipped",
             Variant::KeyNotCompared => "key-not-compared",
+            Variant::OtadataRunningRewritten => "otadata-running-rewritten",
+            Variant::OtadataSingleSector => "otadata-single-sector",
         }
     }
 

@@ -278,7 +278,7 @@ impl Scheme for EspIdf {
         for slot in order {
             match image::validate_with(hal, l.slot(slot), &cfg.key, v.image_checks()) {
                 Ok(_) => {
-                    if Some(slot) != start {
+                    if start.is_some_and(|s| s != slot) {
                         say!(hal, "boot: fallback slot={}", slot.name());
                     }
                     if initial && slot == Slot::Primary {
@@ -336,6 +336,12 @@ impl Scheme for EspIdf {
                 && (x.state == STATE_ABORTED || x.state == STATE_INVALID)
                 && x.seq > my_seq
         });
+        if reverted && cfg.variant == Variant::OtadataRunningRewritten {
+            if let Some(i) = e.iter().position(|x| x.slot() == cfg.running && x.crc_ok(v)) {
+                say!(hal, "app: otadata-rewrite sector={} seq={}", i, e[i].seq);
+                write_entry(hal, &cfg.layout, i, &e[i])?;
+            }
+        }
         Ok(AppBoot { pending, reverted })
     }
 
@@ -367,9 +373,9 @@ impl Scheme for EspIdf {
         let mut e = read_entries(hal, l)?;
         let (sector, seq) = match active(&e, cfg.variant) {
             Some(a) if e[a].slot() == target => (a, e[a].seq),
-            Some(a) => {
-                (1 - a, next_seq_for(e[a].seq, target))
-            }
+            // The broken single-sector build rewrites the active entry's own sector.
+            Some(a) if cfg.variant == Variant::OtadataSingleSector => (a, next_seq_for(e[a].seq, target)),
+            Some(a) => (1 - a, next_seq_for(e[a].seq, target)),
             None => (0, index_of(target) + 1),
         };
         e[sector].seq = seq;
