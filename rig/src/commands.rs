@@ -794,12 +794,13 @@ fn base_from_name(path: &Path) -> Option<u32> {
 
 /// What `cutpoint inspect` decodes a file as.
 pub enum Decode {
-    /// A flash dump laid out like the board's flash map.
-    Flash,
+    /// A flash dump laid out like the board's flash map, decoded as the scheme named keeps its
+    /// metadata (MCUboot trailers when none is named).
+    Flash { scheme: Option<String> },
     /// One signed MCUboot image.
     Image,
-    /// ESP-IDF otadata for a device with `slots` OTA app slots.
-    Otadata { slots: u32 },
+    /// ESP-IDF otadata in sectors of `sector` bytes, for a device with `slots` OTA app slots.
+    Otadata { slots: u32, sector: u32 },
 }
 
 /// The flash map `inspect` decodes a dump against.
@@ -860,13 +861,24 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
             };
             (text, Some(cutpoint_inspect::image_verdict(&r)))
         }
-        // otadata has no text rendering of its own: its JSON is short and readable.
-        Decode::Otadata { slots } => (
-            serde_json::to_string_pretty(&cutpoint_inspect::decode_otadata(&bytes, slots)).unwrap_or_default(),
-            None,
-        ),
-        Decode::Flash => {
-            let r = cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key));
+        Decode::Otadata { slots, sector } => {
+            // JSON either way, as it always printed: short and readable (the text form is in a
+            // whole-flash decode with `--scheme esp-idf`).
+            let r = cutpoint_inspect::otadata::decode_otadata_sectors(&bytes, sector as usize, slots);
+            (serde_json::to_string_pretty(&r).unwrap_or_default(), None)
+        }
+        Decode::Flash { scheme } => {
+            let r = match scheme.as_deref() {
+                None => cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key)),
+                Some(name) => {
+                    if cutpoint_inspect::scheme::decoder(name).is_none() {
+                        let known: Vec<&str> = cutpoint_inspect::scheme::DECODERS.iter().map(|(n, _)| *n).collect();
+                        eprintln!("--scheme {name}: no such scheme; expected one of {}", known.join(", "));
+                        return BAD_INPUT;
+                    }
+                    cutpoint_inspect::decode_flash_for(name, &bytes, base, &layout, Some(&key))
+                }
+            };
             let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {

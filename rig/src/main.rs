@@ -139,6 +139,13 @@ enum Command {
         /// Decode the file as ESP-IDF otadata (two sectors) for a device with this many OTA slots.
         #[arg(long, value_name = "SLOTS", conflicts_with = "image")]
         otadata: Option<u32>,
+        /// Size of one otadata sector in bytes (ESP-IDF's 0x1000 unless the part erases smaller).
+        #[arg(long, value_name = "BYTES", requires = "otadata", default_value = "4096")]
+        otadata_sector: u32,
+        /// Decode the dump's metadata as this update scheme keeps it (`esp-idf`: both slots and
+        /// otadata in the scratch region); MCUboot trailers when not given.
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["image", "otadata"])]
+        scheme: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -245,12 +252,17 @@ fn main() -> ExitCode {
             key,
             image,
             otadata,
+            otadata_sector,
+            scheme,
             json,
         } => {
             let what = match (image, otadata) {
-                (_, Some(slots)) => commands::Decode::Otadata { slots },
+                (_, Some(slots)) => commands::Decode::Otadata {
+                    slots,
+                    sector: otadata_sector,
+                },
                 (true, None) => commands::Decode::Image,
-                (false, None) => commands::Decode::Flash,
+                (false, None) => commands::Decode::Flash { scheme },
             };
             let map = commands::MapArgs {
                 board: &board,

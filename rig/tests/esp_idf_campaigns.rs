@@ -22,6 +22,8 @@ fn the_reference_passes_every_esp_idf_campaign() {
         "esp-idf/exhaustive-stm32l4",
         "esp-idf/revert",
         "esp-idf/double-cuts",
+        "esp-idf/revert-from-ota-1",
+        "esp-idf/revert-from-ota-1-stm32l4",
     ] {
         let c = shipped(rel);
         assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
@@ -30,6 +32,24 @@ fn the_reference_passes_every_esp_idf_campaign() {
         assert!(ran.journal.cuts.len() >= 15, "{rel}: {} cuts", ran.journal.cuts.len());
         assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
     }
+}
+
+/// The broken otadata builds fail the campaigns whose scenario the reference passes
+/// (`esp-idf/revert-from-ota-1`): the running slot's entry rewritten after a fallback is caught
+/// by cuts alone (its control run passes), the single-sector selection even without a cut.
+#[test]
+fn the_broken_otadata_builds_fail_where_the_reference_passes() {
+    let rewritten = run(&shipped("known-bugs/otadata-running-rewritten"));
+    assert!(!rewritten.control_failed, "{:?}", rewritten.control_reasons());
+    assert!(rewritten.count(Status::Fail) > 0, "no cut point failed");
+    assert!(
+        rewritten.failures().iter().all(|f| f.contains("rewrite/")),
+        "only cuts inside the rewrite fail: {:#?}",
+        rewritten.failures()
+    );
+    let single = run(&shipped("known-bugs/otadata-single-sector"));
+    assert!(single.control_failed);
+    assert!(single.count(Status::Fail) > 0);
 }
 
 #[test]

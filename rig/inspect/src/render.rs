@@ -268,5 +268,46 @@ pub fn render_text(r: &FlashReport) -> String {
         out.push('\n');
         scratch(&mut out, s);
     }
+    if let Some(o) = &r.otadata {
+        out.push('\n');
+        out.push_str(&render_otadata_text(o));
+    }
+    out
+}
+
+/// ESP-IDF otadata as text: one line per sector, the slot the bootloader picks, and where the
+/// copies disagree.
+pub fn render_otadata_text(o: &crate::otadata::OtadataReport) -> String {
+    let mut out = String::new();
+    for e in &o.entries {
+        let cond = match e.condition {
+            crate::otadata::SectorCondition::Blank => "blank".to_string(),
+            crate::otadata::SectorCondition::Absent => "outside dump".to_string(),
+            _ => format!(
+                "seq={} state={} crc=0x{:08x} ({}){}",
+                e.seq,
+                e.state_name.clone().unwrap_or_else(|| format!("0x{:08x}", e.state)),
+                e.crc,
+                if e.crc_ok { "ok" } else { "bad" },
+                if e.valid { " valid" } else { " not valid" }
+            ),
+        };
+        let _ = writeln!(out, "otadata sector {}: {cond}", e.sector);
+        for p in &e.problems {
+            let _ = writeln!(out, "  problem: {p}");
+        }
+    }
+    let pick = match (o.active_sector, o.boot_slot) {
+        (Some(s), Some(slot)) => format!("sector {s}, ota_{slot}"),
+        (Some(s), None) => format!("sector {s}"),
+        (None, _) => "no valid entry (the bootloader tries ota_0 first)".to_string(),
+    };
+    let _ = writeln!(out, "otadata boot: {pick}");
+    if o.disagreement.is_empty() {
+        let _ = writeln!(out, "otadata copies: consistent");
+    }
+    for d in &o.disagreement {
+        let _ = writeln!(out, "otadata copies disagree: {d}");
+    }
     out
 }
