@@ -64,6 +64,11 @@ fn refusal_key(c: &Campaign) -> (String, String) {
         suffix.push_str(&format!("-no-downgrade-{version}"));
         fields.push_str(&format!(" downgrade=refused version={version}"));
     }
+    if c.target.baseline_slot != fut::layout::Slot::Primary {
+        let slot = c.target.baseline_slot.name();
+        suffix.push_str(&format!("-from-{slot}"));
+        fields.push_str(&format!(" baseline_slot={slot}"));
+    }
     (suffix, fields)
 }
 

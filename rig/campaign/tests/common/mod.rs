@@ -110,6 +110,9 @@ pub fn timeline_key(c: &Campaign) -> String {
     if let (Downgrade::Refused, ImageSource::Generated { version, .. }) = (c.images.downgrade, &c.images.update) {
         suffix.push_str(&format!("-no-downgrade-{version}"));
     }
+    if c.target.baseline_slot != fut::layout::Slot::Primary {
+        suffix.push_str(&format!("-from-{}", c.target.baseline_slot.name()));
+    }
     format!(
         "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
         c.target.mode,
