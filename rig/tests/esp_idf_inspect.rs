@@ -32,7 +32,14 @@ fn otadata_in_2_kib_sectors_with_a_torn_copy() {
     bytes[0x800..0x820].copy_from_slice(&entry(4, 0, u32::MAX));
     let f = tmp("torn").join("otadata.bin");
     std::fs::write(&f, bytes).unwrap();
-    let (code, stdout, stderr) = cutpoint(&["inspect", "--otadata", "2", "--otadata-sector", "2048", f.to_str().unwrap()]);
+    let (code, stdout, stderr) = cutpoint(&[
+        "inspect",
+        "--otadata",
+        "2",
+        "--otadata-sector",
+        "2048",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["active_sector"], 0);
@@ -60,12 +67,21 @@ fn a_flash_dump_decoded_as_esp_idf_names_the_slot_the_bootloader_picks() {
     std::fs::write(&f, dump).unwrap();
     let (code, stdout, stderr) = cutpoint(&["inspect", "--scheme", "esp-idf", f.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("otadata sector 0: seq=1 state=valid crc=0x4743989a (ok) valid"), "{stdout}");
-    assert!(stdout.contains("otadata sector 1: seq=2 state=valid crc=0x55f63774 (ok) valid"), "{stdout}");
+    assert!(
+        stdout.contains("otadata sector 0: seq=1 state=valid crc=0x4743989a (ok) valid"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("otadata sector 1: seq=2 state=valid crc=0x55f63774 (ok) valid"),
+        "{stdout}"
+    );
     assert!(stdout.contains("otadata boot: sector 1, ota_1"), "{stdout}");
     assert!(stdout.contains("otadata copies: consistent"), "{stdout}");
 
     let (code, _, stderr) = cutpoint(&["inspect", "--scheme", "esp-idff", f.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("--scheme esp-idff: no such scheme; expected one of"), "{stderr}");
+    assert!(
+        stderr.contains("--scheme esp-idff: no such scheme; expected one of"),
+        "{stderr}"
+    );
 }

@@ -187,7 +187,12 @@ pub fn active(entries: &[Entry; 2], variant: Variant) -> Option<usize> {
 }
 
 /// ESP-IDF's `write_otadata` / `rewrite_ota_seq`: erase the entry's sector, then write the entry.
-pub fn write_entry<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, sector: usize, e: &Entry) -> Result<(), FlashError> {
+pub fn write_entry<F: Flash + ?Sized>(
+    flash: &mut F,
+    layout: &Layout,
+    sector: usize,
+    e: &Entry,
+) -> Result<(), FlashError> {
     let area = otadata_sector(layout, sector);
     flash.erase(area.offset, area.size)?;
     flash.write(area.offset, &e.bytes())
@@ -243,11 +248,11 @@ impl Scheme for EspIdf {
         let l = &cfg.layout;
         let v = cfg.variant;
         let mut e = read_entries(hal, l)?;
-        for i in 0..2 {
-            if e[i].state == STATE_PENDING_VERIFY {
-                e[i].state = STATE_ABORTED;
-                say!(hal, "boot: otadata-abort sector={} seq={}", i, e[i].seq);
-                write_entry(hal, l, i, &e[i])?;
+        for (i, entry) in e.iter_mut().enumerate() {
+            if entry.state == STATE_PENDING_VERIFY {
+                entry.state = STATE_ABORTED;
+                say!(hal, "boot: otadata-abort sector={} seq={}", i, entry.seq);
+                write_entry(hal, l, i, entry)?;
             }
         }
         let mut initial = false;
@@ -258,7 +263,13 @@ impl Scheme for EspIdf {
             Some(Slot::Primary)
         } else if let Some(a) = active(&e, v) {
             let slot = e[a].slot();
-            say!(hal, "boot: otadata-select sector={} seq={} slot={}", a, e[a].seq, slot.name());
+            say!(
+                hal,
+                "boot: otadata-select sector={} seq={} slot={}",
+                a,
+                e[a].seq,
+                slot.name()
+            );
             if e[a].state == STATE_NEW {
                 e[a].state = STATE_PENDING_VERIFY;
                 say!(hal, "boot: otadata-pending sector={} seq={}", a, e[a].seq);

@@ -333,7 +333,10 @@ impl Validator<'_, '_> {
                 ("board", t.and_then(|t| t.board.as_ref()).map(|b| b.span())),
                 ("variant", t.and_then(|t| t.variant.as_ref()).map(|v| v.span())),
                 ("delivery", t.and_then(|t| t.delivery.as_ref()).map(|v| v.span())),
-                ("baseline_slot", t.and_then(|t| t.baseline_slot.as_ref()).map(|v| v.span())),
+                (
+                    "baseline_slot",
+                    t.and_then(|t| t.baseline_slot.as_ref()).map(|v| v.span()),
+                ),
             ] {
                 if let Some(span) = given {
                     self.err(

@@ -111,7 +111,11 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => {
                 assert_eq!(c.target.mode.name(), "esp-idf", "{rel} runs the esp-idf scheme");
                 assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update");
-                assert_eq!(c.target.baseline_slot, fut::layout::Slot::Secondary, "{rel} starts from ota_1")
+                assert_eq!(
+                    c.target.baseline_slot,
+                    fut::layout::Slot::Secondary,
+                    "{rel} starts from ota_1"
+                )
             }
             Variant::Reference => {}
         }

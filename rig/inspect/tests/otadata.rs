@@ -6,8 +6,8 @@
 //! instead of 0xFFFFFFFF: `Digest::new_with_initial(0)`.
 
 use crc::{Crc, CRC_32_ISO_HDLC};
-use cutpoint_inspect::otadata::{decode_otadata_sectors, SectorCondition, STATE_ABORTED, STATE_NEW, STATE_VALID};
 use cutpoint_inspect::decode_otadata;
+use cutpoint_inspect::otadata::{decode_otadata_sectors, SectorCondition, STATE_ABORTED, STATE_NEW, STATE_VALID};
 use fut::scheme::esp_idf as fw;
 
 const ISO_HDLC: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
@@ -31,7 +31,11 @@ fn the_independent_crc_matches_the_published_vectors_and_the_firmware() {
     for (seq, want) in [(1, 0x4743_989A), (2, 0x55F6_3774), (3, 0xED4A_5011), (4, 0x709D_68A8)] {
         assert_eq!(independent_crc(seq), want, "seq {seq}");
         assert_eq!(fw::seq_crc(seq), want, "the firmware's CRC of seq {seq}");
-        assert_eq!(cutpoint_inspect::otadata_crc(seq), want, "the inspector's CRC of seq {seq}");
+        assert_eq!(
+            cutpoint_inspect::otadata_crc(seq),
+            want,
+            "the inspector's CRC of seq {seq}"
+        );
     }
     for seq in [0, 5, 77, 0x1234_5678, u32::MAX - 1] {
         assert_eq!(fw::seq_crc(seq), independent_crc(seq), "seq {seq}");
@@ -69,7 +73,11 @@ fn torn_entries_and_copies_that_disagree_are_reported() {
     assert_eq!(r.active_sector, Some(0));
     assert_eq!(r.boot_slot, Some(0));
     assert_eq!(r.disagreement.len(), 1, "{:?}", r.disagreement);
-    assert!(r.disagreement[0].starts_with("sector 1 is damaged"), "{:?}", r.disagreement);
+    assert!(
+        r.disagreement[0].starts_with("sector 1 is damaged"),
+        "{:?}",
+        r.disagreement
+    );
 
     // A bad CRC beside a valid copy disagrees; an aborted copy is a decision, not damage.
     let mut dump = sector(0x1000, 1, STATE_VALID, independent_crc(1));

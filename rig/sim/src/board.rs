@@ -303,7 +303,10 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
                     },
                 });
                 // The image runs from the slot the bootloader jumped to.
-                let app_cfg = AppConfig { running: slot, ..fw.app };
+                let app_cfg = AppConfig {
+                    running: slot,
+                    ..fw.app
+                };
                 match app::run(mcu, &app_cfg) {
                     Ok(AppExit::Idle) => return RunEnd::Idle,
                     Ok(AppExit::Reset | AppExit::Crash) => {}

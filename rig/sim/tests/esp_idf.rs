@@ -56,15 +56,26 @@ fn the_control_run_boots_the_new_image_from_the_other_slot() {
         let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
         assert!(text.contains(&"boot: otadata-empty slot=primary"), "{text:#?}");
         assert!(text.contains(&"boot: otadata-init sector=0 seq=1"), "{text:#?}");
-        assert!(text.contains(&"ota: otadata-write sector=1 seq=2 state=new"), "{text:#?}");
+        assert!(
+            text.contains(&"ota: otadata-write sector=1 seq=2 state=new"),
+            "{text:#?}"
+        );
         assert!(text.contains(&"boot: otadata-pending sector=1 seq=2"), "{text:#?}");
-        assert!(text.contains(&"boot: integrity slot=secondary ok version=2.0.0+0 hash=") || text.iter().any(|l| l.starts_with("boot: integrity slot=secondary ok version=2.0.0+0")));
+        assert!(
+            text.contains(&"boot: integrity slot=secondary ok version=2.0.0+0 hash=")
+                || text
+                    .iter()
+                    .any(|l| l.starts_with("boot: integrity slot=secondary ok version=2.0.0+0"))
+        );
         let e = entries(&s, &b.flash);
         assert_eq!((e[0].seq, e[0].state), (1, STATE_VALID));
         assert_eq!((e[1].seq, e[1].state), (2, STATE_VALID));
         // The old image was never touched.
         let p = s.profile.layout.primary;
-        assert_eq!(&b.flash.raw()[p.offset as usize..p.offset as usize + s.old_image.len()], &s.old_image[..]);
+        assert_eq!(
+            &b.flash.raw()[p.offset as usize..p.offset as usize + s.old_image.len()],
+            &s.old_image[..]
+        );
     }
 }
 
@@ -79,7 +90,11 @@ fn an_unconfirmed_image_is_aborted_and_the_old_slot_boots() {
     assert!(text.contains(&"boot: otadata-abort sector=1 seq=2"), "{text:#?}");
     assert!(text.contains(&"ota: idle reason=rejected version=2.0.0+0"), "{text:#?}");
     let e = entries(&s, &b.flash);
-    assert_eq!((e[1].seq, e[1].state), (2, STATE_ABORTED), "the bootloader rewrote the entry ABORTED");
+    assert_eq!(
+        (e[1].seq, e[1].state),
+        (2, STATE_ABORTED),
+        "the bootloader rewrote the entry ABORTED"
+    );
 }
 
 /// The same scenario starting from ota_1, as after an earlier update: the update goes to ota_0.
@@ -100,7 +115,11 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
     });
     let mut failures = Vec::new();
     if log.end != RunEnd::Idle || jumps(&log).last() != Some(&last) {
-        failures.push(format!("control run: settled {:?} on {:?}", log.end, jumps(&log).last()));
+        failures.push(format!(
+            "control run: settled {:?} on {:?}",
+            log.end,
+            jumps(&log).last()
+        ));
     }
     let commit_us = log
         .console
@@ -134,7 +153,10 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
             for (n, e) in entries(s, &flash).iter().enumerate() {
                 let known = matches!(e.state, 0..=4 | u32::MAX);
                 if e.crc == esp_idf::seq_crc(e.seq) && !known {
-                    failures.push(format!("op {i} {point:?}: sector {n} holds state 0x{:08x} under a good CRC", e.state));
+                    failures.push(format!(
+                        "op {i} {point:?}: sector {n} holds state 0x{:08x} under a good CRC",
+                        e.state
+                    ));
                 }
             }
             let verdict = verdicts
@@ -146,9 +168,15 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
                     // An update rolled back by a cut during its trial boot is refused until the
                     // server asks again, as the rig's recovery does on the `rejected` line (an update that
                     // fails its health check is meant to be rejected).
-                    let rejected = r.console.last().is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
+                    let rejected = r
+                        .console
+                        .last()
+                        .is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
                     if rejected && !s.bad_update {
-                        board.update = Some(cutpoint_sim::board::Update { retry: true, ..s.update() });
+                        board.update = Some(cutpoint_sim::board::Update {
+                            retry: true,
+                            ..s.update()
+                        });
                         r = board.run(RunOptions::default());
                         booted.extend(jumps(&r));
                     }
@@ -185,8 +213,14 @@ fn the_reference_survives_every_cut_on_both_profiles() {
         for (what, s) in [
             ("ota_0 -> ota_1", scenario(board, Variant::Reference)),
             ("ota_1 -> ota_0", from_ota_1(scenario(board, Variant::Reference))),
-            ("ota_0 -> ota_1, failing", scenario(board, Variant::Reference).with_bad_update()),
-            ("ota_1 -> ota_0, failing", from_ota_1(scenario(board, Variant::Reference).with_bad_update())),
+            (
+                "ota_0 -> ota_1, failing",
+                scenario(board, Variant::Reference).with_bad_update(),
+            ),
+            (
+                "ota_1 -> ota_0, failing",
+                from_ota_1(scenario(board, Variant::Reference).with_bad_update()),
+            ),
         ] {
             let (failures, cuts) = sweep(&s);
             assert!(cuts > 100, "{board} {what}: {cuts} cuts");
@@ -208,13 +242,18 @@ fn from_ota_1_the_update_goes_to_ota_0() {
     assert_eq!(log.end, RunEnd::Idle);
     assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"]);
     let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
-    assert!(text.contains(&"boot: otadata-select sector=1 seq=2 slot=secondary"), "{text:#?}");
-    assert!(text.contains(&"ota: otadata-write sector=0 seq=3 state=new"), "{text:#?}");
+    assert!(
+        text.contains(&"boot: otadata-select sector=1 seq=2 slot=secondary"),
+        "{text:#?}"
+    );
+    assert!(
+        text.contains(&"ota: otadata-write sector=0 seq=3 state=new"),
+        "{text:#?}"
+    );
     let e = entries(&s, &b.flash);
     assert_eq!((e[0].seq, e[0].state), (3, STATE_VALID));
     assert_eq!((e[1].seq, e[1].state), (2, STATE_VALID));
 }
-
 
 #[test]
 fn each_broken_otadata_variant_fails_at_least_one_cut_on_both_profiles() {
@@ -224,7 +263,11 @@ fn each_broken_otadata_variant_fails_at_least_one_cut_on_both_profiles() {
             let (failures, _) = sweep(&s);
             let cut_failures = failures.iter().filter(|f| f.starts_with("op ")).count();
             assert!(cut_failures > 0, "{variant} on {board}: no cut failed");
-            println!("{variant} on {board}: {} failures, e.g. {}", failures.len(), failures[0]);
+            println!(
+                "{variant} on {board}: {} failures, e.g. {}",
+                failures.len(),
+                failures[0]
+            );
         }
     }
 }

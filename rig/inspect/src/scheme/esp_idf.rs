@@ -89,7 +89,11 @@ impl MetadataDecoder for EspIdfOtadata {
         let Some(o) = &report.otadata else {
             return Vec::new();
         };
-        let mut w: Vec<String> = o.disagreement.iter().map(|d| format!("otadata copies disagree: {d}")).collect();
+        let mut w: Vec<String> = o
+            .disagreement
+            .iter()
+            .map(|d| format!("otadata copies disagree: {d}"))
+            .collect();
         for e in &o.entries {
             for p in &e.problems {
                 w.push(format!("otadata sector {}: {p}", e.sector));
