@@ -152,6 +152,15 @@ impl Variant {
         )
     }
 
+    /// The scheme whose code this variant breaks, when it breaks one scheme's record only (the
+    /// other schemes run it as the reference).
+    pub const fn scheme_name(self) -> Option<&'static str> {
+        match self {
+            Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
+            _ => None,
+        }
+    }
+
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
     pub const fn forces_overwrite(self) -> bool {
         matches!(self, Variant::OverwriteNoRollback)

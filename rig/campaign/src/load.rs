@@ -409,6 +409,23 @@ impl Validator<'_, '_> {
             None if variant.forces_overwrite() => Mode::OVERWRITE,
             None => Mode::SWAP_SCRATCH,
         };
+        if let (Some(needed), Some(v)) = (variant.scheme_name(), t.and_then(|t| t.variant.as_ref())) {
+            if mode.name() != needed {
+                let (key, span) = match raw_mode {
+                    Some(m) => ("mode", m.span()),
+                    None => ("variant", v.span()),
+                };
+                self.err(
+                    &p(&["target", key]),
+                    span,
+                    format!(
+                        "variant \"{}\" breaks the {needed} scheme's record: expected mode = \"{needed}\", got \"{}\"",
+                        variant.name(),
+                        mode.name()
+                    ),
+                );
+            }
+        }
         let delivery = t
             .and_then(|t| t.delivery.as_ref())
             .map_or(Delivery::Download, |d| *d.get_ref());

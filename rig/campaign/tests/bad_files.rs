@@ -616,3 +616,34 @@ fn image_size_bound_follows_the_boards_slots() {
         "{text}"
     );
 }
+
+#[test]
+fn baseline_slot_and_scheme_bound_variants_are_located() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[target]\nbaseline_slot = \"tertiary\"\n",
+            "campaigns/bad.toml:3:17: target.baseline_slot: expected one of \"primary\", \"secondary\", got \"tertiary\"",
+        ),
+        (
+            "[target]\nmode = \"swap-scratch\"\nbaseline_slot = \"secondary\"\n",
+            "campaigns/bad.toml:4:17: target.baseline_slot: scheme \"swap-scratch\" boots only the primary slot: a baseline in the secondary slot needs an A/B scheme (\"esp-idf\")",
+        ),
+        (
+            "[target]\nvariant = \"otadata-single-sector\"\n",
+            "campaigns/bad.toml:3:11: target.variant: variant \"otadata-single-sector\" breaks the esp-idf scheme's record: expected mode = \"esp-idf\", got \"swap-scratch\"",
+        ),
+        (
+            "[target]\nvariant = \"otadata-running-rewritten\"\nmode = \"overwrite\"\n",
+            "campaigns/bad.toml:4:8: target.mode: variant \"otadata-running-rewritten\" breaks the esp-idf scheme's record: expected mode = \"esp-idf\", got \"overwrite\"",
+        ),
+    ];
+    for (target, want) in cases {
+        let text = format!("\n{target}{PHASES}");
+        assert_eq!(campaign_error_text(&text).trim_end(), *want, "{target}");
+    }
+    let ok = format!(
+        "[target]\nmode = \"esp-idf\"\nvariant = \"otadata-single-sector\"\nbaseline_slot = \"secondary\"\n{PHASES}"
+    );
+    let c = parse_campaign(&ok, Path::new("campaigns/ok.toml")).unwrap();
+    assert_eq!(c.target.baseline_slot, fut::layout::Slot::Secondary);
+}
