@@ -271,3 +271,43 @@ fn each_broken_otadata_variant_fails_at_least_one_cut_on_both_profiles() {
         }
     }
 }
+
+/// FIELD-BUGS row 9 (otadata with crc = 0): an erase of blank otadata cut late in its
+/// pre-program phase leaves a sector of zeros, an entry with seq 0, state NEW and crc 0. The
+/// bootloader must not take it as valid (CRC-32 of seq 0 is not 0): it tries every slot and
+/// boots ota_0, and the update then installs.
+#[test]
+fn a_zeroed_entry_from_a_cut_erase_is_not_taken_as_valid() {
+    let s = scenario("nrf52840", Variant::Reference);
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    let erase = log
+        .ops
+        .iter()
+        .position(|o| o.kind == cutpoint_sim::flash::OpKind::Erase)
+        .expect("the first boot erases otadata sector 0") as u64;
+    let rec = Arc::new(Recording {
+        baseline: s.baseline_flash(),
+        log,
+    });
+    let mut cursor = Cursor::new(rec);
+    let plan = CutPlan {
+        at: CutAt::Op {
+            index: erase,
+            point: OpPoint::Inside { ppm: 333_000 },
+        },
+        kind: FaultKind::PowerCut,
+        seed: 7,
+    };
+    let (flash, _) = cursor.post_cut(&plan);
+    let e = entries(&s, &flash);
+    assert_eq!((e[0].seq, e[0].state, e[0].crc), (0, 0, 0), "a zeroed entry");
+    assert_ne!(esp_idf::seq_crc(0), 0);
+    let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
+    let text: Vec<&str> = r.console.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(text[1], "boot: otadata-invalid try=all", "{text:#?}");
+    assert_eq!(r.end, RunEnd::Idle);
+    assert_eq!(jumps(&r), ["1.0.0+0", "2.0.0+0"]);
+}
