@@ -1,6 +1,7 @@
 //! The bootloader: its scheme decides from flash what the last boot left undone and finishes
-//! it (`crate::scheme`), then the bootloader validates and boots the primary slot. Nothing survives in RAM between boots: every
-//! decision is made from flash.
+//! it (`crate::scheme`) and names the slot to boot (the primary, or on an A/B scheme the slot
+//! its record selects), then the bootloader validates and boots that slot. Nothing survives in
+//! RAM between boots: every decision is made from flash.
 
 pub mod ops;
 

@@ -1,5 +1,7 @@
 //! Update schemes: how an update gets from the secondary slot into the running slot, and what
-//! on flash says how far it got.
+//! on flash says how far it got. An A/B scheme (`esp_idf`) copies nothing: the update stays in
+//! the slot it was downloaded to, and a boot-select record says which slot boots
+//! ([`Scheme::boot_slot`]); the application runs from either slot and downloads into the other.
 //!
 //! A scheme is a type implementing [`Scheme`]: its name (a campaign's `mode`), the regions it
 //! needs and how they must fit, whether it can revert a test image, its commit point, its boot
