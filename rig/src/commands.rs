@@ -704,14 +704,7 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         }
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    let v = cutpoint::judge::judge(
-        &expect,
-        committed,
-        &obs.console,
-        obs.reset_from,
-        &obs.dump,
-        obs.dump_base,
-    );
+    let v = cutpoint::judge::judge_observed(&expect, committed, &obs);
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
     let compared = replay::Comparison::of(&recorded, &v, &obs);
     let (same_bits, same_outcome) = (compared.same_bits, compared.same_outcome);

@@ -4,6 +4,8 @@
 
 use cutpoint_campaign::Markers;
 use cutpoint_inspect::scheme::{MetadataDecoder, RollbackCopy};
+
+use crate::target::{Observation, Stability};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{LogLine, SlotState, Status};
 use fut::layout::Layout;
@@ -107,7 +109,15 @@ pub fn judge(
     dump: &[u8],
     dump_base: u32,
 ) -> Verdict {
-    judge_decoded(exp, committed, console, reset_from, &decode(exp, dump, dump_base))
+    let report = decode(exp, dump, dump_base);
+    judge_decoded(exp, committed, console, reset_from, &report, &Stability::NotChecked)
+}
+
+/// Applies the pass rule to everything a target observed after a cut chain, the unstable bits
+/// of the metadata area included.
+pub fn judge_observed(exp: &Expectations, committed: bool, obs: &Observation) -> Verdict {
+    let report = decode(exp, &obs.dump, obs.dump_base);
+    judge_decoded(exp, committed, &obs.console, obs.reset_from, &report, &obs.stability)
 }
 
 /// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
@@ -115,13 +125,15 @@ pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
     decode_flash_for(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key))
 }
 
-/// The pass rule over an already decoded flash.
+/// The pass rule over an already decoded flash. `stability`: the unstable bits the target found
+/// in the metadata area once the device settled.
 pub fn judge_decoded(
     exp: &Expectations,
     committed: bool,
     console: &[LogLine],
     reset_from: Option<usize>,
     report: &FlashReport,
+    stability: &Stability,
 ) -> Verdict {
     let m = &exp.markers;
     let mut reasons = Vec::new();
@@ -154,6 +166,9 @@ pub fn judge_decoded(
         }
         if let Some(copy) = decoder.and_then(|d| d.rollback_copy(report)) {
             check_rollback_copy(exp, &copy, report, &mut reasons);
+        }
+        if let Some(d) = decoder {
+            check_stability(exp, d, report, stability, &mut reasons, &mut warnings);
         }
     }
     if let Some(d) = decoder {
@@ -415,6 +430,46 @@ fn check_rollback_copy(exp: &Expectations, copy: &RollbackCopy, report: &FlashRe
         "rollback safety lost: the {} slot holds {holds}, not a valid {}: {}",
         copy.slot, exp.old_version, copy.why
     ));
+}
+
+/// Once the device settled, every metadata field and record its bootloader relies on (the
+/// scheme decoder says which, in the state the flash decodes to) must read the same on every
+/// read. A cut can leave a bit weak (it reads 0 on one read and 1 on the next): the boot that
+/// read it may have decided right, but the bit stays, and some later boot's decision is a coin
+/// flip (FAULT-MODEL.md). The target found the unstable bits; how, the rule does not know.
+fn check_stability(
+    exp: &Expectations,
+    decoder: &dyn MetadataDecoder,
+    report: &FlashReport,
+    stability: &Stability,
+    reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let (reads, unstable) = match stability {
+        Stability::NotChecked => return,
+        Stability::Unsupported(why) => {
+            warnings.push(format!("metadata stability not checked: {why}"));
+            return;
+        }
+        Stability::Scanned { reads, unstable } => (reads, unstable),
+    };
+    if unstable.is_empty() {
+        return;
+    }
+    let how = reads.map_or(String::new(), |n| format!(", differing over {n} reads"));
+    for field in decoder.relied_on(report, &exp.layout) {
+        let hits: Vec<_> = unstable.iter().filter(|u| field.upset_by(u.addr, u.mask)).collect();
+        let Some(first) = hits.first() else { continue };
+        let more = match hits.len() {
+            1 => String::new(),
+            n => format!(" and {} more byte{}", n - 1, if n == 2 { "" } else { "s" }),
+        };
+        reasons.push(format!(
+            "metadata left unstable: weak bit in {} at {:#x} (bits {:#04x}{how}){more}: a later boot reads it \
+             differently and may decide differently",
+            field.what, first.addr, first.mask
+        ));
+    }
 }
 
 fn slot_states(report: &FlashReport) -> Vec<SlotState> {
@@ -937,5 +992,121 @@ mod tests {
         let v = judge(&exp, false, &c, at, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    }
+
+    fn scanned(unstable: &[(u32, u8)]) -> Stability {
+        Stability::Scanned {
+            reads: None,
+            unstable: unstable
+                .iter()
+                .map(|&(addr, mask)| crate::target::UnstableByte { addr, mask })
+                .collect(),
+        }
+    }
+
+    fn judge_with(exp: &Expectations, console: &[LogLine], dump: &[u8], base: u32, s: &Stability) -> Verdict {
+        judge_decoded(exp, false, console, None, &decode(exp, dump, base), s)
+    }
+
+    #[test]
+    fn a_weak_bit_left_in_a_relied_on_field_fails_the_cut() {
+        let (exp, console, dump, base) = updated();
+        let image_ok = exp.layout.primary.end() - fut::trailer::IMAGE_OK_FROM_END;
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(image_ok, 0x04)]));
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.reasons,
+            [format!(
+                "metadata left unstable: weak bit in primary trailer image_ok at {image_ok:#x} (bits 0x04): a later \
+                 boot reads it differently and may decide differently"
+            )]
+        );
+        // A bench says how many reads it compared; several bytes of one field are one reason.
+        let magic = exp.layout.primary.end() - fut::trailer::MAGIC_FROM_END;
+        let bench = Stability::Scanned {
+            reads: Some(8),
+            unstable: [(magic + 3, 0x10), (magic + 9, 0x01)]
+                .map(|(addr, mask)| crate::target::UnstableByte { addr, mask })
+                .into(),
+        };
+        let v = judge_with(&exp, &console, &dump, base, &bench);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].starts_with(&format!(
+                "metadata left unstable: weak bit in primary trailer magic at {:#x} (bits 0x10, differing over 8 \
+                 reads) and 1 more byte",
+                magic + 3
+            )),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn weak_bits_the_bootloader_does_not_read_pass() {
+        let (exp, console, dump, base) = updated();
+        let l = exp.layout;
+        // After a finished swap: the status records (never resumed from again), the secondary
+        // trailer's swap_size and image_ok (no request there), a byte of an image.
+        let record = fut::trailer::status_addr(&l, l.primary, 1, 1);
+        let unread = [
+            (record, 0xff),
+            (l.secondary.end() - fut::trailer::SWAP_SIZE_FROM_END, 0x01),
+            (l.secondary.end() - fut::trailer::IMAGE_OK_FROM_END, 0x01),
+            (l.primary.offset + 0x400, 0x80),
+        ];
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&unread));
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        // The secondary magic is read at every boot: a request there would start a swap.
+        let magic = l.secondary.end() - fut::trailer::MAGIC_FROM_END;
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(magic, 0x01)]));
+        assert!(
+            v.reasons[0].starts_with("metadata left unstable: weak bit in secondary trailer magic"),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn status_records_of_an_unfinished_swap_are_relied_on_when_they_can_read_erased() {
+        let (exp, console, mut dump, base) = updated();
+        let l = exp.layout;
+        // copy_done back to unset: the primary trailer records a swap the next boot resumes.
+        dump[(l.primary.end() - fut::trailer::COPY_DONE_FROM_END - base) as usize] = 0xff;
+        let record = fut::trailer::status_addr(&l, l.primary, 2, 3);
+        let stored = dump[(record - base) as usize];
+        assert_eq!(stored, 3, "the record of region 2 step 3 is written");
+        // Its weak bits cannot make it read erased (bit 0 is solid): it reads written every time.
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(record, 0x02)]));
+        assert!(!v.reasons.iter().any(|r| r.contains("unstable")), "{:?}", v.reasons);
+        dump[(record - base) as usize] = 0xfd;
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(record, 0x02)]));
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with(&format!(
+                "metadata left unstable: weak bit in primary status record region 2 step 3 at {record:#x}"
+            ))),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn the_reference_passes_with_its_metadata_scanned_and_a_target_that_cannot_scan_warns() {
+        let (exp, console, dump, base) = updated();
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[]));
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        let v = judge_with(
+            &exp,
+            &console,
+            &dump,
+            base,
+            &Stability::Unsupported("probe/x: no memory access".into()),
+        );
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(
+            v.warnings,
+            ["metadata stability not checked: probe/x: no memory access"]
+        );
     }
 }
