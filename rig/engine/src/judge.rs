@@ -162,7 +162,16 @@ pub fn judge_decoded(
             last = after_reset.last().or(last);
         }
         if let (Some(b), Some(d)) = (last, decoder) {
-            check_running_image(d, b, report, reset_from.is_some(), &mut reasons, &mut warnings);
+            // The device said the update committed (its confirm line, at the cut or in the
+            // recovery): then its metadata must say so too.
+            let said_committed = (committed || commit_line.is_some())
+                && exp.commit_point() == CommitPoint::Confirm
+                && b.version == exp.new_version;
+            let seen = RunningSeen {
+                reset: reset_from.is_some(),
+                said_committed,
+            };
+            check_running_image(d, b, report, seen, &mut reasons, &mut warnings);
         }
         if let Some(copy) = decoder.and_then(|d| d.rollback_copy(report)) {
             check_rollback_copy(exp, &copy, report, &mut reasons);
@@ -316,6 +325,16 @@ fn check_reset(
         });
         return;
     };
+    // A settled device installs nothing more at a plain reset: an install there means the
+    // request it was made from was left behind, and every later boot installs again (a whole
+    // slot erased and written at every start, and a cut in each of them).
+    if let Some(l) = console.iter().find(|l| exp.markers.installed.is_match(&l.text)) {
+        reasons.push(format!(
+            "installed again at a plain reset (no cut) after the device settled on {}: `{}`; the request was left \
+             behind",
+            settled.version, l.text
+        ));
+    }
     if let Some(other) = booted.iter().find(|b| b.version != settled.version) {
         if exp.commit_point() == CommitPoint::Installed
             && settled.version == exp.new_version
@@ -349,14 +368,24 @@ fn check_reset(
 /// signed image with the version and hash the device announced, and it should be confirmed. A
 /// signature the rig cannot verify (an algorithm it does not support) is a warning that says so,
 /// never a pass of the signature check.
+/// What the rig saw of the running image besides the flash.
+#[derive(Clone, Copy)]
+struct RunningSeen {
+    /// A plain reset after the device settled was observed.
+    reset: bool,
+    /// The device printed the line that says the update committed (its confirmation).
+    said_committed: bool,
+}
+
 fn check_running_image(
     decoder: &dyn MetadataDecoder,
     running: &Boot,
     report: &FlashReport,
-    reset_seen: bool,
+    seen: RunningSeen,
     reasons: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) {
+    let reset_seen = seen.reset;
     let Some(running_slot) = report.slot(decoder.running_slot()) else {
         return;
     };
@@ -389,7 +418,15 @@ fn check_running_image(
         None => {}
     }
     if let Some(u) = decoder.unconfirmed(report) {
-        if reset_seen {
+        if seen.said_committed {
+            // The confirm line is the commit point: a device that prints it must have recorded
+            // it, or some later boot may revert an update the device reported committed.
+            reasons.push(format!(
+                "committed without a record: the device printed its confirmation of {}, but {} reads {} once it \
+                 settled",
+                running.version, u.record, u.state
+            ));
+        } else if reset_seen {
             // The reset showed what the device does; what a later one does is not known.
             warnings.push(format!(
                 "unconfirmed: after a plain reset {} still reads {} as not confirmed ({})",
@@ -599,6 +636,15 @@ mod tests {
         );
     }
 
+    /// `console` without the line that says the update committed (the confirmation).
+    fn unconfirmed_console(exp: &Expectations, console: &[LogLine]) -> Vec<LogLine> {
+        console
+            .iter()
+            .filter(|l| !exp.markers.commit.is_match(&l.text))
+            .cloned()
+            .collect()
+    }
+
     fn line(t: &str) -> LogLine {
         LogLine {
             t_us: 0,
@@ -703,6 +749,8 @@ mod tests {
     #[test]
     fn an_unconfirmed_running_image_fails_and_a_leftover_request_warns() {
         let (exp, console, mut dump, base) = updated();
+        // The device never printed its confirmation.
+        let console = unconfirmed_console(&exp, &console);
         let l = exp.layout;
         let ok = (l.primary.end() - 24 - base) as usize;
         dump[ok] = 0xff; // image_ok back to unset: the image would revert at the next reset
@@ -806,6 +854,7 @@ mod tests {
     #[test]
     fn an_unconfirmed_image_that_stays_at_the_reset_is_a_warning_not_a_prediction() {
         let (exp, console, mut dump, base) = updated();
+        let console = unconfirmed_console(&exp, &console);
         let l = exp.layout;
         dump[(l.primary.end() - 24 - base) as usize] = 0xff; // image_ok reads unset
         let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
@@ -1107,6 +1156,64 @@ mod tests {
         assert_eq!(
             v.warnings,
             ["metadata stability not checked: probe/x: no memory access"]
+        );
+    }
+
+    #[test]
+    fn an_install_at_the_plain_reset_after_settling_fails() {
+        let (exp, console, dump, base) = updated();
+        let h = hash_of(&console, "2.0.0+0");
+        // An overwrite whose request stayed: the reset copies the same image again.
+        let mut c = console.clone();
+        let at = Some(c.len());
+        for l in [
+            "boot: start mode=overwrite variant=reference".to_string(),
+            "boot: overwrite-start size=16560 sectors=5".to_string(),
+            "boot: overwrite-done".to_string(),
+            format!("boot: jump version=2.0.0+0 hash={h}"),
+            "ota: idle reason=up-to-date version=2.0.0+0".to_string(),
+        ] {
+            c.push(line(&l));
+        }
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(
+            v.reasons,
+            ["installed again at a plain reset (no cut) after the device settled on 2.0.0+0: `boot: overwrite-done`; \
+              the request was left behind"]
+        );
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        assert_eq!(judge(&exp, false, &c, at, &dump, base).status, Status::Pass);
+    }
+
+    #[test]
+    fn a_confirmation_printed_without_its_record_fails() {
+        let (exp, console, mut dump, base) = updated();
+        let l = exp.layout;
+        // image_ok torn (neither set nor erased) while the device printed its confirm line.
+        dump[(l.primary.end() - fut::trailer::IMAGE_OK_FROM_END - base) as usize] = 0x5a;
+        assert!(console.iter().any(|l| exp.markers.commit.is_match(&l.text)));
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(
+            v.reasons,
+            [
+                "committed without a record: the device printed its confirmation of 2.0.0+0, but the primary trailer \
+              reads image_ok bad once it settled"
+            ]
+        );
+        // Without the confirm line it stays a warning after the reset.
+        let quiet = unconfirmed_console(&exp, &console);
+        let (c, at) = with_reset(&quiet, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(
+            !v.reasons.iter().any(|r| r.starts_with("committed without")),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.warnings.iter().any(|w| w.starts_with("unconfirmed")),
+            "{:?}",
+            v.warnings
         );
     }
 }
