@@ -65,10 +65,17 @@ pub enum Variant {
     /// key boots. With a built-in key and a KEYHASH TLV the bug is invisible: the signature is
     /// still verified with the trusted key.
     KeyNotCompared,
+    /// The application takes an image_ok that reads set for a finished confirmation, without
+    /// checking that it reads set on every read (MCUboot's `boot_set_confirmed_multi` returns
+    /// at once when image_ok reads set): a cut inside the confirmation that leaves image_ok
+    /// weak is never programmed again, and some later boot that reads it unset reverts an
+    /// image the device reported committed. Caught only by the pass rule's check that no
+    /// metadata the bootloader relies on holds a weak bit once the device settled.
+    ConfirmedOnOneRead,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 13] = [
+    pub const ALL: [Variant; 14] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -82,6 +89,7 @@ impl Variant {
         Variant::IntegritySkipped,
         Variant::SignatureSkipped,
         Variant::KeyNotCompared,
+        Variant::ConfirmedOnOneRead,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -99,6 +107,7 @@ impl Variant {
             Variant::IntegritySkipped => "integrity-skipped",
             Variant::SignatureSkipped => "signature-skipped",
             Variant::KeyNotCompared => "key-not-compared",
+            Variant::ConfirmedOnOneRead => "confirmed-on-one-read",
         }
     }
 

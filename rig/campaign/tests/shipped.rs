@@ -108,6 +108,12 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             Variant::IntegritySkipped | Variant::SignatureSkipped | Variant::KeyNotCompared => {
                 assert!(c.refuses_update(), "{rel} needs an update the device must refuse")
             }
+            Variant::ConfirmedOnOneRead => {
+                assert!(
+                    has("confirm", &|o| !o.every_op.is_empty()),
+                    "{rel} needs confirm every_op"
+                )
+            }
             Variant::Reference => {}
         }
     }

@@ -328,7 +328,10 @@ fn check_reset(
     // A settled device installs nothing more at a plain reset: an install there means the
     // request it was made from was left behind, and every later boot installs again (a whole
     // slot erased and written at every start, and a cut in each of them).
-    if let Some(l) = console.iter().find(|l| exp.markers.installed.is_match(&l.text)) {
+    // (An `installed` marker that is the jump line itself, as for a bootloader that prints no
+    // line of its own when an install completes, says nothing here: every boot prints it.)
+    let installs = |l: &&LogLine| exp.markers.installed.is_match(&l.text) && !exp.markers.jump.is_match(&l.text);
+    if let Some(l) = console.iter().find(installs) {
         reasons.push(format!(
             "installed again at a plain reset (no cut) after the device settled on {}: `{}`; the request was left \
              behind",
