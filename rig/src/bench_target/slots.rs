@@ -145,7 +145,7 @@ mod tests {
             }
             self.reads += 1;
             let mut d = vec![0x01; len];
-            if (addr..addr + len as u32).contains(&self.weak_at) && self.reads % 3 == 0 {
+            if (addr..addr + len as u32).contains(&self.weak_at) && self.reads.is_multiple_of(3) {
                 d[(self.weak_at - addr) as usize] = 0x05;
             }
             Ok(d)
