@@ -71,11 +71,23 @@ timeout=$(lines "$m/timeout.txt")
 unviable=$(lines "$m/unviable.txt")
 tested=$((caught + missed + timeout))
 
-# Excluded: the mutants of the same files without the exclusions of the config.
+# Excluded: the mutants this run selected (its files and its name filters) that the config's
+# exclusions drop: the same listing with and without the config. The name filters (-F, -E)
+# are passed to both listings, so a run limited to some mutants counts only their exclusions.
 files=()
+filters=()
 prev=""
 for a in "$@"; do
-  if [ "$prev" = "-f" ] || [ "$prev" = "--file" ]; then files+=(-f "$a"); fi
+  case $prev in
+    -f | --file) files+=(-f "$a") ;;
+    -F | --re) filters+=(-F "$a") ;;
+    -E | --exclude-re) filters+=(-E "$a") ;;
+  esac
+  case $a in
+    --file=*) files+=(-f "${a#--file=}") ;;
+    --re=*) filters+=(-F "${a#--re=}") ;;
+    --exclude-re=*) filters+=(-E "${a#--exclude-re=}") ;;
+  esac
   prev=$a
 done
 if [ ${#files[@]} -eq 0 ]; then
@@ -84,8 +96,8 @@ import tomllib
 with open(".cargo/mutants.toml", "rb") as f:
     print("\n".join(tomllib.load(f)["examine_globs"]))')
 fi
-all=$(cargo mutants --list --no-config -p fut "${files[@]}" 2>/dev/null | grep -c . || true)
-scoped=$(cargo mutants --list -p fut "${files[@]}" 2>/dev/null | grep -c . || true)
+all=$(cargo mutants --list --no-config -p fut "${files[@]}" "${filters[@]}" 2>/dev/null | grep -c . || true)
+scoped=$(cargo mutants --list -p fut "${files[@]}" "${filters[@]}" 2>/dev/null | grep -c . || true)
 excluded=$((all - scoped))
 
 cp "${m}/missed.txt" "$out/survivors.txt" 2>/dev/null || : > "$out/survivors.txt"

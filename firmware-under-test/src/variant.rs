@@ -77,10 +77,17 @@ pub enum Variant {
     /// that matters and a cut between the erase and the write loses it (FIELD-BUGS row 10,
     /// rboot #33: erase-then-write of a single config sector).
     OtadataSingleSector,
+    /// The application takes an image_ok that reads set for a finished confirmation, without
+    /// checking that it reads set on every read (MCUboot's `boot_set_confirmed_multi` returns
+    /// at once when image_ok reads set): a cut inside the confirmation that leaves image_ok
+    /// weak is never programmed again, and some later boot that reads it unset reverts an
+    /// image the device reported committed. Caught only by the pass rule's check that no
+    /// metadata the bootloader relies on holds a weak bit once the device settled.
+    ConfirmedOnOneRead,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -96,6 +103,7 @@ impl Variant {
         Variant::KeyNotCompared,
         Variant::OtadataRunningRewritten,
         Variant::OtadataSingleSector,
+        Variant::ConfirmedOnOneRead,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -115,6 +123,7 @@ impl Variant {
             Variant::KeyNotCompared => "key-not-compared",
             Variant::OtadataRunningRewritten => "otadata-running-rewritten",
             Variant::OtadataSingleSector => "otadata-single-sector",
+            Variant::ConfirmedOnOneRead => "confirmed-on-one-read",
         }
     }
 

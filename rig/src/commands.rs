@@ -704,14 +704,7 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         }
         outln!("{:>12} {}", l.t_us, l.text);
     }
-    let v = cutpoint::judge::judge(
-        &expect,
-        committed,
-        &obs.console,
-        obs.reset_from,
-        &obs.dump,
-        obs.dump_base,
-    );
+    let v = cutpoint::judge::judge_observed(&expect, committed, &obs);
     outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
     let compared = replay::Comparison::of(&recorded, &v, &obs);
     let (same_bits, same_outcome) = (compared.same_bits, compared.same_outcome);
@@ -976,6 +969,11 @@ pub enum ImageAction {
         version: String,
         #[arg(long, default_value_t = 64)]
         size_kib: u32,
+        /// The whole image (header, body and TLVs) exactly this many bytes, instead of a body of
+        /// --size-kib: an image file of a whole number of KiB, as a build that pads to its
+        /// flash's blocks ships it.
+        #[arg(long, conflicts_with = "size_kib")]
+        total_bytes: Option<u32>,
         /// The image fails its health check (a bad update).
         #[arg(long)]
         health_fails: bool,
@@ -1003,6 +1001,7 @@ pub fn image(action: ImageAction) -> i32 {
         ImageAction::Build {
             version,
             size_kib,
+            total_bytes,
             health_fails,
             key_name,
             tamper,
@@ -1022,7 +1021,24 @@ pub fn image(action: ImageAction) -> i32 {
                     return BAD_INPUT;
                 }
             };
-            let spec = ImageSpec::new(v, size_kib * 1024).with_flags(flags);
+            let body = match total_bytes {
+                None => size_kib * 1024,
+                Some(total) => {
+                    // Header and TLVs do not depend on the body's length.
+                    let overhead = build_image(&ImageSpec::new(v, 1024), &test_key(&key_name)).len() as u32 - 1024;
+                    match total.checked_sub(overhead).filter(|b| *b >= 1024) {
+                        Some(b) => b,
+                        None => {
+                            eprintln!(
+                                "--total-bytes {total}: an image needs {overhead} bytes of header and TLVs and a body \
+                                 of at least 1024 bytes"
+                            );
+                            return BAD_INPUT;
+                        }
+                    }
+                }
+            };
+            let spec = ImageSpec::new(v, body).with_flags(flags);
             let img = match tamper {
                 Some(t) => build_tampered_image(&spec, &test_key(&key_name), t),
                 None => build_image(&spec, &test_key(&key_name)),

@@ -14,7 +14,7 @@ fn cutpoint(args: &[&str]) -> (i32, String) {
 fn keys_and_images_are_reproducible_from_the_tools() {
     let dir = std::env::temp_dir().join(format!("cutpoint-fixtures-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cases: [(&str, Vec<&str>); 4] = [
+    let cases: [(&str, Vec<&str>); 5] = [
         ("keys/test-default.pub.pem", vec!["image", "key"]),
         (
             "images/app-1.0.0-8k.bin",
@@ -23,6 +23,10 @@ fn keys_and_images_are_reproducible_from_the_tools() {
         (
             "images/app-2.0.0-8k.bin",
             vec!["image", "build", "--version", "2.0.0", "--size-kib", "8"],
+        ),
+        (
+            "images/app-2.0.0-9k-whole.bin",
+            vec!["image", "build", "--version", "2.0.0", "--total-bytes", "9216"],
         ),
         (
             "images/app-2.0.0-8k-bad.bin",

@@ -64,7 +64,17 @@ fn a_silent_downgrade_after_a_committed_permanent_upgrade_fails() {
     let cuts = run(&known_bug("stale-swap-request"));
     let failed = failing(&cuts);
     assert!(!failed.is_empty(), "a downgrade after the install went through");
+    let mut downgrades = 0;
     for c in failed {
+        // A cut inside the late erase of the stale request leaves its magic weak: the same bug,
+        // caught by the weak-bit check (a later boot may read the request and swap back).
+        if c.reasons.len() == 1
+            && c.reasons[0].starts_with("metadata left unstable: weak bit in secondary trailer magic")
+        {
+            assert_eq!(c.final_image.as_deref(), Some("2.0.0+0"), "{}", c.id);
+            continue;
+        }
+        downgrades += 1;
         assert!(
             c.committed,
             "{}: only a cut after the install line is judged committed",
@@ -83,6 +93,7 @@ fn a_silent_downgrade_after_a_committed_permanent_upgrade_fails() {
             c.id
         );
     }
+    assert!(downgrades > 0, "no cut was judged a silent downgrade");
     // A cut in the same place on the reference: the install stays.
     let reference = run(&known_bug("reference-perm"));
     let after_install: Vec<_> = reference.iter().filter(|c| c.phase == "after-install").collect();

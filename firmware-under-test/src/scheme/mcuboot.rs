@@ -15,7 +15,11 @@ use crate::{say, FwError};
 /// Reads the primary trailer: whether the image still has to confirm itself, and whether the
 /// last swap was a revert.
 pub fn app_boot(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
-    let reading = trailer::read_settled(hal, cfg.layout.primary)?;
+    let mut reading = trailer::read_settled(hal, cfg.layout.primary)?;
+    if cfg.variant == Variant::ConfirmedOnOneRead {
+        // This build looks at what the fields read, not at whether they read the same.
+        reading.unsteady = trailer::Fields::NONE;
+    }
     Ok(AppBoot {
         pending: !confirmed(&reading),
         reverted: reading.trailer.swap_type() == Some(SwapType::Revert),

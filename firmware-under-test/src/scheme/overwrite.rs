@@ -8,7 +8,7 @@ use crate::boot::{self, ops, BootConfig};
 use crate::hal::{Flash, Hal};
 use crate::image::{self, Version};
 use crate::layout::{Layout, LayoutError, Role, Slot};
-use crate::trailer::{self, Magic, SwapType};
+use crate::trailer::{self, Field, Magic, SwapType};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -47,9 +47,17 @@ impl Scheme for Overwrite {
         // The primary trailer is read as the swap-scratch bootloader reads it (the same reads,
         // so the same virtual time), though nothing here resumes from it.
         let _primary = trailer::read(hal, cfg.layout.primary)?;
-        let secondary = trailer::read(hal, cfg.layout.secondary)?;
-        if secondary.magic == Magic::Good && boot::accept_request(hal, cfg)? {
-            run(hal, cfg)?;
+        let secondary = trailer::read_settled(hal, cfg.layout.secondary)?;
+        if secondary.trailer.magic == Magic::Good {
+            if boot::accept_request(hal, cfg)? {
+                run(hal, cfg)?;
+            }
+        } else if !secondary.steady(Field::Magic) {
+            // A cut erase of the trailer (after a copy) or a cut request left the magic weak:
+            // no request is there now, and none may appear to a later boot that reads it
+            // differently. The erase is finished.
+            say!(hal, "boot: trailer-erase slot=secondary reason=unsteady-magic");
+            ops::erase_trailer(hal, cfg, Slot::Secondary)?;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use crate::exit::{BAD_INPUT, RIG_ERROR};
 use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::stages::{Stage, StageTimes};
-use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
+use crate::target::{CommitMarker, Observation, RecoveryRules, StabilityScan, Target, STABILITY_READS};
 use fut::scheme::CommitPoint;
 
 /// Everything a run needs besides the target.
@@ -469,6 +469,11 @@ pub fn recovery_rules(exp: &Expectations) -> RecoveryRules {
         retrigger_on: Some(exp.markers.rejected.regex.clone()),
         commit: commit_marker(exp),
         reset_after: true,
+        // The metadata the scheme keeps, read for unstable bits once the device settled.
+        stability: cutpoint_inspect::scheme::decoder(exp.mode.name()).map(|d| StabilityScan {
+            areas: d.metadata_areas(&exp.layout),
+            reads: STABILITY_READS,
+        }),
     }
 }
 
@@ -814,7 +819,14 @@ fn run_one(
         Some(v) => v,
         None => {
             let report = decoded_flash(spec, &obs, decoded);
-            let v = judge_decoded(&spec.expect, committed, &obs.console, obs.reset_from, &report);
+            let v = judge_decoded(
+                &spec.expect,
+                committed,
+                &obs.console,
+                obs.reset_from,
+                &report,
+                &obs.stability,
+            );
             if let (Some(k), Ok(mut m)) = (key, verdicts.lock()) {
                 bounded_insert(&mut m, k, v.clone());
             }

@@ -4,6 +4,8 @@
 
 use cutpoint_campaign::Markers;
 use cutpoint_inspect::scheme::{MetadataDecoder, RollbackCopy};
+
+use crate::target::{Observation, Stability};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{LogLine, SlotState, Status};
 use fut::layout::Layout;
@@ -107,7 +109,15 @@ pub fn judge(
     dump: &[u8],
     dump_base: u32,
 ) -> Verdict {
-    judge_decoded(exp, committed, console, reset_from, &decode(exp, dump, dump_base))
+    let report = decode(exp, dump, dump_base);
+    judge_decoded(exp, committed, console, reset_from, &report, &Stability::NotChecked)
+}
+
+/// Applies the pass rule to everything a target observed after a cut chain, the unstable bits
+/// of the metadata area included.
+pub fn judge_observed(exp: &Expectations, committed: bool, obs: &Observation) -> Verdict {
+    let report = decode(exp, &obs.dump, obs.dump_base);
+    judge_decoded(exp, committed, &obs.console, obs.reset_from, &report, &obs.stability)
 }
 
 /// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
@@ -115,13 +125,15 @@ pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
     decode_flash_for(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key))
 }
 
-/// The pass rule over an already decoded flash.
+/// The pass rule over an already decoded flash. `stability`: the unstable bits the target found
+/// in the metadata area once the device settled.
 pub fn judge_decoded(
     exp: &Expectations,
     committed: bool,
     console: &[LogLine],
     reset_from: Option<usize>,
     report: &FlashReport,
+    stability: &Stability,
 ) -> Verdict {
     let m = &exp.markers;
     let mut reasons = Vec::new();
@@ -150,10 +162,22 @@ pub fn judge_decoded(
             last = after_reset.last().or(last);
         }
         if let (Some(b), Some(d)) = (last, decoder) {
-            check_running_image(d, b, report, reset_from.is_some(), &mut reasons, &mut warnings);
+            // The device said the update committed (its confirm line, at the cut or in the
+            // recovery): then its metadata must say so too.
+            let said_committed = (committed || commit_line.is_some())
+                && exp.commit_point() == CommitPoint::Confirm
+                && b.version == exp.new_version;
+            let seen = RunningSeen {
+                reset: reset_from.is_some(),
+                said_committed,
+            };
+            check_running_image(d, b, report, seen, &mut reasons, &mut warnings);
         }
         if let Some(copy) = decoder.and_then(|d| d.rollback_copy(report)) {
             check_rollback_copy(exp, &copy, report, &mut reasons);
+        }
+        if let Some(d) = decoder {
+            check_stability(exp, d, report, stability, &mut reasons, &mut warnings);
         }
     }
     if let Some(d) = decoder {
@@ -301,6 +325,19 @@ fn check_reset(
         });
         return;
     };
+    // A settled device installs nothing more at a plain reset: an install there means the
+    // request it was made from was left behind, and every later boot installs again (a whole
+    // slot erased and written at every start, and a cut in each of them).
+    // (An `installed` marker that is the jump line itself, as for a bootloader that prints no
+    // line of its own when an install completes, says nothing here: every boot prints it.)
+    let installs = |l: &&LogLine| exp.markers.installed.is_match(&l.text) && !exp.markers.jump.is_match(&l.text);
+    if let Some(l) = console.iter().find(installs) {
+        reasons.push(format!(
+            "installed again at a plain reset (no cut) after the device settled on {}: `{}`; the request was left \
+             behind",
+            settled.version, l.text
+        ));
+    }
     if let Some(other) = booted.iter().find(|b| b.version != settled.version) {
         if exp.commit_point() == CommitPoint::Installed
             && settled.version == exp.new_version
@@ -334,14 +371,24 @@ fn check_reset(
 /// signed image with the version and hash the device announced, and it should be confirmed. A
 /// signature the rig cannot verify (an algorithm it does not support) is a warning that says so,
 /// never a pass of the signature check.
+/// What the rig saw of the running image besides the flash.
+#[derive(Clone, Copy)]
+struct RunningSeen {
+    /// A plain reset after the device settled was observed.
+    reset: bool,
+    /// The device printed the line that says the update committed (its confirmation).
+    said_committed: bool,
+}
+
 fn check_running_image(
     decoder: &dyn MetadataDecoder,
     running: &Boot,
     report: &FlashReport,
-    reset_seen: bool,
+    seen: RunningSeen,
     reasons: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) {
+    let reset_seen = seen.reset;
     let Some(running_slot) = decoder.booted_slot(report).and_then(|s| report.slot(s)) else {
         return;
     };
@@ -374,7 +421,15 @@ fn check_running_image(
         None => {}
     }
     if let Some(u) = decoder.unconfirmed(report) {
-        if reset_seen {
+        if seen.said_committed {
+            // The confirm line is the commit point: a device that prints it must have recorded
+            // it, or some later boot may revert an update the device reported committed.
+            reasons.push(format!(
+                "committed without a record: the device printed its confirmation of {}, but {} reads {} once it \
+                 settled",
+                running.version, u.record, u.state
+            ));
+        } else if reset_seen {
             // The reset showed what the device does; what a later one does is not known.
             warnings.push(format!(
                 "unconfirmed: after a plain reset {} still reads {} as not confirmed ({})",
@@ -415,6 +470,46 @@ fn check_rollback_copy(exp: &Expectations, copy: &RollbackCopy, report: &FlashRe
         "rollback safety lost: the {} slot holds {holds}, not a valid {}: {}",
         copy.slot, exp.old_version, copy.why
     ));
+}
+
+/// Once the device settled, every metadata field and record its bootloader relies on (the
+/// scheme decoder says which, in the state the flash decodes to) must read the same on every
+/// read. A cut can leave a bit weak (it reads 0 on one read and 1 on the next): the boot that
+/// read it may have decided right, but the bit stays, and some later boot's decision is a coin
+/// flip (FAULT-MODEL.md). The target found the unstable bits; how, the rule does not know.
+fn check_stability(
+    exp: &Expectations,
+    decoder: &dyn MetadataDecoder,
+    report: &FlashReport,
+    stability: &Stability,
+    reasons: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let (reads, unstable) = match stability {
+        Stability::NotChecked => return,
+        Stability::Unsupported(why) => {
+            warnings.push(format!("metadata stability not checked: {why}"));
+            return;
+        }
+        Stability::Scanned { reads, unstable } => (reads, unstable),
+    };
+    if unstable.is_empty() {
+        return;
+    }
+    let how = reads.map_or(String::new(), |n| format!(", differing over {n} reads"));
+    for field in decoder.relied_on(report, &exp.layout) {
+        let hits: Vec<_> = unstable.iter().filter(|u| field.upset_by(u.addr, u.mask)).collect();
+        let Some(first) = hits.first() else { continue };
+        let more = match hits.len() {
+            1 => String::new(),
+            n => format!(" and {} more byte{}", n - 1, if n == 2 { "" } else { "s" }),
+        };
+        reasons.push(format!(
+            "metadata left unstable: weak bit in {} at {:#x} (bits {:#04x}{how}){more}: a later boot reads it \
+             differently and may decide differently",
+            field.what, first.addr, first.mask
+        ));
+    }
 }
 
 fn slot_states(report: &FlashReport) -> Vec<SlotState> {
@@ -544,6 +639,15 @@ mod tests {
         );
     }
 
+    /// `console` without the line that says the update committed (the confirmation).
+    fn unconfirmed_console(exp: &Expectations, console: &[LogLine]) -> Vec<LogLine> {
+        console
+            .iter()
+            .filter(|l| !exp.markers.commit.is_match(&l.text))
+            .cloned()
+            .collect()
+    }
+
     fn line(t: &str) -> LogLine {
         LogLine {
             t_us: 0,
@@ -648,6 +752,8 @@ mod tests {
     #[test]
     fn an_unconfirmed_running_image_fails_and_a_leftover_request_warns() {
         let (exp, console, mut dump, base) = updated();
+        // The device never printed its confirmation.
+        let console = unconfirmed_console(&exp, &console);
         let l = exp.layout;
         let ok = (l.primary.end() - 24 - base) as usize;
         dump[ok] = 0xff; // image_ok back to unset: the image would revert at the next reset
@@ -751,6 +857,7 @@ mod tests {
     #[test]
     fn an_unconfirmed_image_that_stays_at_the_reset_is_a_warning_not_a_prediction() {
         let (exp, console, mut dump, base) = updated();
+        let console = unconfirmed_console(&exp, &console);
         let l = exp.layout;
         dump[(l.primary.end() - 24 - base) as usize] = 0xff; // image_ok reads unset
         let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
@@ -937,5 +1044,179 @@ mod tests {
         let v = judge(&exp, false, &c, at, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    }
+
+    fn scanned(unstable: &[(u32, u8)]) -> Stability {
+        Stability::Scanned {
+            reads: None,
+            unstable: unstable
+                .iter()
+                .map(|&(addr, mask)| crate::target::UnstableByte { addr, mask })
+                .collect(),
+        }
+    }
+
+    fn judge_with(exp: &Expectations, console: &[LogLine], dump: &[u8], base: u32, s: &Stability) -> Verdict {
+        judge_decoded(exp, false, console, None, &decode(exp, dump, base), s)
+    }
+
+    #[test]
+    fn a_weak_bit_left_in_a_relied_on_field_fails_the_cut() {
+        let (exp, console, dump, base) = updated();
+        let image_ok = exp.layout.primary.end() - fut::trailer::IMAGE_OK_FROM_END;
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(image_ok, 0x04)]));
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.reasons,
+            [format!(
+                "metadata left unstable: weak bit in primary trailer image_ok at {image_ok:#x} (bits 0x04): a later \
+                 boot reads it differently and may decide differently"
+            )]
+        );
+        // A bench says how many reads it compared; several bytes of one field are one reason.
+        let magic = exp.layout.primary.end() - fut::trailer::MAGIC_FROM_END;
+        let bench = Stability::Scanned {
+            reads: Some(8),
+            unstable: [(magic + 3, 0x10), (magic + 9, 0x01)]
+                .map(|(addr, mask)| crate::target::UnstableByte { addr, mask })
+                .into(),
+        };
+        let v = judge_with(&exp, &console, &dump, base, &bench);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].starts_with(&format!(
+                "metadata left unstable: weak bit in primary trailer magic at {:#x} (bits 0x10, differing over 8 \
+                 reads) and 1 more byte",
+                magic + 3
+            )),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn weak_bits_the_bootloader_does_not_read_pass() {
+        let (exp, console, dump, base) = updated();
+        let l = exp.layout;
+        // After a finished swap: the status records (never resumed from again), the secondary
+        // trailer's swap_size and image_ok (no request there), a byte of an image.
+        let record = fut::trailer::status_addr(&l, l.primary, 1, 1);
+        let unread = [
+            (record, 0xff),
+            (l.secondary.end() - fut::trailer::SWAP_SIZE_FROM_END, 0x01),
+            (l.secondary.end() - fut::trailer::IMAGE_OK_FROM_END, 0x01),
+            (l.primary.offset + 0x400, 0x80),
+        ];
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&unread));
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        // The secondary magic is read at every boot: a request there would start a swap.
+        let magic = l.secondary.end() - fut::trailer::MAGIC_FROM_END;
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(magic, 0x01)]));
+        assert!(
+            v.reasons[0].starts_with("metadata left unstable: weak bit in secondary trailer magic"),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn status_records_of_an_unfinished_swap_are_relied_on_when_they_can_read_erased() {
+        let (exp, console, mut dump, base) = updated();
+        let l = exp.layout;
+        // copy_done back to unset: the primary trailer records a swap the next boot resumes.
+        dump[(l.primary.end() - fut::trailer::COPY_DONE_FROM_END - base) as usize] = 0xff;
+        let record = fut::trailer::status_addr(&l, l.primary, 2, 3);
+        let stored = dump[(record - base) as usize];
+        assert_eq!(stored, 3, "the record of region 2 step 3 is written");
+        // Its weak bits cannot make it read erased (bit 0 is solid): it reads written every time.
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(record, 0x02)]));
+        assert!(!v.reasons.iter().any(|r| r.contains("unstable")), "{:?}", v.reasons);
+        dump[(record - base) as usize] = 0xfd;
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[(record, 0x02)]));
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with(&format!(
+                "metadata left unstable: weak bit in primary status record region 2 step 3 at {record:#x}"
+            ))),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn the_reference_passes_with_its_metadata_scanned_and_a_target_that_cannot_scan_warns() {
+        let (exp, console, dump, base) = updated();
+        let v = judge_with(&exp, &console, &dump, base, &scanned(&[]));
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        let v = judge_with(
+            &exp,
+            &console,
+            &dump,
+            base,
+            &Stability::Unsupported("probe/x: no memory access".into()),
+        );
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(
+            v.warnings,
+            ["metadata stability not checked: probe/x: no memory access"]
+        );
+    }
+
+    #[test]
+    fn an_install_at_the_plain_reset_after_settling_fails() {
+        let (exp, console, dump, base) = updated();
+        let h = hash_of(&console, "2.0.0+0");
+        // An overwrite whose request stayed: the reset copies the same image again.
+        let mut c = console.clone();
+        let at = Some(c.len());
+        for l in [
+            "boot: start mode=overwrite variant=reference".to_string(),
+            "boot: overwrite-start size=16560 sectors=5".to_string(),
+            "boot: overwrite-done".to_string(),
+            format!("boot: jump version=2.0.0+0 hash={h}"),
+            "ota: idle reason=up-to-date version=2.0.0+0".to_string(),
+        ] {
+            c.push(line(&l));
+        }
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(
+            v.reasons,
+            ["installed again at a plain reset (no cut) after the device settled on 2.0.0+0: `boot: overwrite-done`; \
+              the request was left behind"]
+        );
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        assert_eq!(judge(&exp, false, &c, at, &dump, base).status, Status::Pass);
+    }
+
+    #[test]
+    fn a_confirmation_printed_without_its_record_fails() {
+        let (exp, console, mut dump, base) = updated();
+        let l = exp.layout;
+        // image_ok torn (neither set nor erased) while the device printed its confirm line.
+        dump[(l.primary.end() - fut::trailer::IMAGE_OK_FROM_END - base) as usize] = 0x5a;
+        assert!(console.iter().any(|l| exp.markers.commit.is_match(&l.text)));
+        let (c, at) = with_reset(&console, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert_eq!(
+            v.reasons,
+            [
+                "committed without a record: the device printed its confirmation of 2.0.0+0, but the primary trailer \
+              reads image_ok bad once it settled"
+            ]
+        );
+        // Without the confirm line it stays a warning after the reset.
+        let quiet = unconfirmed_console(&exp, &console);
+        let (c, at) = with_reset(&quiet, "2.0.0+0", "ota: idle reason=up-to-date version=2.0.0+0");
+        let v = judge(&exp, false, &c, at, &dump, base);
+        assert!(
+            !v.reasons.iter().any(|r| r.starts_with("committed without")),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.warnings.iter().any(|w| w.starts_with("unconfirmed")),
+            "{:?}",
+            v.warnings
+        );
     }
 }

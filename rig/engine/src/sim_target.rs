@@ -15,7 +15,9 @@ use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunEnd, RunOptions, SimBoard};
 
-use crate::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
+use crate::target::{
+    ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Stability, Target, UnstableByte,
+};
 
 /// Boots after which a recovering board that has not settled counts as unsettled.
 pub const MAX_BOOTS: u32 = 12;
@@ -29,6 +31,8 @@ struct Recovered {
     final_state: String,
     retriggered: bool,
     reset_from: Option<usize>,
+    /// The weak bits of the flash after recovery, inside the dump: (address, mask).
+    weak: Arc<Vec<(u32, u8)>>,
 }
 
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
@@ -204,7 +208,9 @@ impl SimTarget {
             append(&mut console, &board.run(opts), offset);
         }
         let final_hash = board.flash.state_hash();
+        let (start, end) = self.dump_range();
         let rec = Recovered {
+            weak: Arc::new(board.flash.weak_bits_in(start..end)),
             first_id: String::new(),
             console: Arc::new(console),
             dump: self.shared_dump(&board.flash, final_hash),
@@ -213,6 +219,21 @@ impl SimTarget {
             reset_from,
         };
         (rec, board.flash)
+    }
+}
+
+/// The simulated flash knows its weak bits: the answer is exact, no read is compared.
+fn stability(rules: &RecoveryRules, weak: &[(u32, u8)]) -> Stability {
+    match &rules.stability {
+        None => Stability::NotChecked,
+        Some(scan) => Stability::Scanned {
+            reads: None,
+            unstable: weak
+                .iter()
+                .filter(|(a, _)| scan.areas.iter().any(|r| r.contains(a)))
+                .map(|&(addr, mask)| UnstableByte { addr, mask })
+                .collect(),
+        },
     }
 }
 
@@ -344,6 +365,7 @@ impl SimTarget {
                 retriggered: rec.retriggered,
                 unfired: later.unfired,
                 reset_from: rec.reset_from,
+                stability: stability(rules, &rec.weak),
             },
         }
     }
@@ -411,6 +433,7 @@ impl Target for SimTarget {
             retriggered: rec.retriggered,
             unfired: later.unfired,
             reset_from: rec.reset_from,
+            stability: stability(rules, &rec.weak),
         })
     }
 

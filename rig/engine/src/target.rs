@@ -53,6 +53,47 @@ pub struct Observation {
     /// A cut of the chain never fired: the device was done before it (the later cuts were
     /// not tried).
     pub unfired: bool,
+    /// Bits of the metadata area that read unstably once the device settled, when the rules
+    /// asked for them ([`RecoveryRules::stability`]).
+    pub stability: Stability,
+}
+
+/// Asks the target, once the device settled (after the plain reset, when one was taken), for
+/// the bits of the scheme's metadata area that do not read the same on every read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StabilityScan {
+    /// Flash ranges to check (the scheme decoder's metadata areas).
+    pub areas: Vec<std::ops::Range<u32>>,
+    /// How many times a target that cannot see the cells reads each range to compare.
+    pub reads: u32,
+}
+
+/// Reads of the metadata area a bench compares for unstable bits (a weak bit reads 0 or 1 at
+/// random, so 8 reads miss one with probability 2^-7).
+pub const STABILITY_READS: u32 = 8;
+
+/// A byte of flash with bits that read differently from one read to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnstableByte {
+    pub addr: u32,
+    /// The bits that differed.
+    pub mask: u8,
+}
+
+/// What a target found when asked for unstable bits in the metadata area.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stability {
+    /// Not asked, or nothing to check (no decoder, the device never settled).
+    #[default]
+    NotChecked,
+    /// The target cannot tell, and why.
+    Unsupported(String),
+    /// Checked: the bytes found unstable in the asked areas. `reads`: how many reads were
+    /// compared, or `None` when the target knows exactly (the simulated flash's weak bits).
+    Scanned {
+        reads: Option<u32>,
+        unstable: Vec<UnstableByte>,
+    },
 }
 
 /// The run that recovers from a first cut, as seen up to where the device settled: where a
@@ -78,6 +119,10 @@ pub struct RecoveryRules {
     /// Once the device settled, reset it once more (no cut, nothing re-triggered) and record
     /// that run until it settles again (see [`Observation::reset_from`]).
     pub reset_after: bool,
+    /// Once the device settled for the last time, report the unstable bits of these areas
+    /// ([`Observation::stability`]). A target that cannot read them says so
+    /// ([`Stability::Unsupported`]); the engine cannot tell how a target found them.
+    pub stability: Option<StabilityScan>,
 }
 
 /// The console line that says the new image committed itself (confirmed): `pattern`, with its
@@ -133,6 +178,7 @@ pub trait Target: Sync {
         let plain = RecoveryRules {
             retrigger_on: None,
             reset_after: false,
+            stability: None,
             ..rules.clone()
         };
         let mut obs = self.run_chain(0, id, chain, &plain)?;

@@ -49,6 +49,8 @@ pub const ORACLE: &[&str] = &[
     "rejected/body-byte-upload-overwrite",
     "downgrade-guard",
     "upload-resume",
+    "metadata-confirm-ecc",
+    "download-first-chunk",
 ];
 
 fn campaigns_dir() -> PathBuf {

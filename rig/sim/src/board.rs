@@ -290,10 +290,35 @@ impl SimBoard {
     }
 }
 
+/// Runs `f` (firmware code); a panic becomes `Err(message)`. A firmware that panics on what it
+/// read (a division by zero, an index out of range) is a device that crashed, not a crash of
+/// the rig: the message is said on the console (`board: firmware panic: ...`), as a panic
+/// handler that prints and resets the part would, and the part resets.
+fn guarded<T>(mcu: &mut Mcu<'_>, f: impl FnOnce(&mut Mcu<'_>) -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(mcu))).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_string());
+        hal::Console::write_line(mcu, &format!("board: firmware panic: {msg}"));
+        msg
+    })
+}
+
 fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
     for _ in 0..max_boots {
         let t = mcu.now;
-        match boot::boot(mcu, &fw.boot) {
+        let booted = match guarded(mcu, |m| boot::boot(m, &fw.boot)) {
+            Ok(b) => b,
+            Err(_) if mcu.dead => return RunEnd::Cut,
+            Err(msg) => {
+                mcu.panicked(t, msg);
+                mcu.reset_cpu();
+                continue;
+            }
+        };
+        match booted {
             Ok(BootOutcome::Jump(info, slot)) => {
                 mcu.boots.push(BootRecord {
                     t_us: t,
@@ -307,11 +332,12 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
                     running: slot,
                     ..fw.app
                 };
-                match app::run(mcu, &app_cfg) {
-                    Ok(AppExit::Idle) => return RunEnd::Idle,
-                    Ok(AppExit::Reset | AppExit::Crash) => {}
-                    Err(e) if !mcu.dead => mcu.fault(t, e),
-                    Err(_) => return RunEnd::Cut,
+                match guarded(mcu, |m| app::run(m, &app_cfg)) {
+                    Ok(Ok(AppExit::Idle)) => return RunEnd::Idle,
+                    Ok(Ok(AppExit::Reset | AppExit::Crash)) => {}
+                    Ok(Err(e)) if !mcu.dead => mcu.fault(t, e),
+                    Err(msg) if !mcu.dead => mcu.panicked(t, msg),
+                    _ => return RunEnd::Cut,
                 }
             }
             Ok(BootOutcome::NoBootableImage(e)) => {
@@ -399,6 +425,15 @@ impl<'a> Mcu<'a> {
             t_us: boot_t,
             result: BootResult::Fault {
                 error: format!("{e:?}"),
+            },
+        });
+    }
+
+    fn panicked(&mut self, boot_t: u64, msg: String) {
+        self.boots.push(BootRecord {
+            t_us: boot_t,
+            result: BootResult::Fault {
+                error: format!("panic: {msg}"),
             },
         });
     }

@@ -690,6 +690,15 @@ impl NorFlash {
         finalize(fold(h, hash_bytes(&self.program_counts, 1)))
     }
 
+    /// The bytes in `range` that hold weak bits, each with the mask of its weak bits: what
+    /// reading the range over and over would find unstable (the model knows it exactly).
+    pub fn weak_bits_in(&self, range: Range<u32>) -> Vec<(u32, u8)> {
+        if range.is_empty() {
+            return Vec::new();
+        }
+        self.weak.range(range).map(|(&a, &m)| (a, m)).collect()
+    }
+
     pub fn anomalies(&self) -> AnomalySummary {
         AnomalySummary {
             weak_bits: self.weak.values().map(|m| m.count_ones()).sum(),

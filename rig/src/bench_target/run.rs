@@ -7,7 +7,7 @@ use cutpoint_report::{Landing, LogLine, RecordedFault};
 use super::console::Capture;
 use super::cut::Wait;
 use super::{fingerprint, Bench, BenchAim, BenchConfig};
-use crate::target::{ControlObservation, Observation, RecoveryRules};
+use crate::target::{ControlObservation, Observation, RecoveryRules, Stability};
 
 impl Bench {
     pub(super) fn control(&mut self, cfg: &BenchConfig) -> RigResult<ControlObservation> {
@@ -96,6 +96,12 @@ impl Bench {
         };
         let (dump, dump_base) = self.dump(cfg)?;
         let final_state = Some(fingerprint(&dump));
+        // The metadata read again and again, once the device settled for the last time.
+        let settled_last = console.last().is_some_and(|l| cfg.markers.settled.is_match(&l.text));
+        let stability = match &rules.stability {
+            Some(scan) if settled_last && !was_unfired => self.scan_stability(scan)?,
+            _ => Stability::NotChecked,
+        };
         Ok(Observation {
             landings,
             console,
@@ -108,6 +114,7 @@ impl Bench {
             retriggered,
             unfired: was_unfired,
             reset_from,
+            stability,
         })
     }
 }

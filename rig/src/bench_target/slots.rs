@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use cutpoint_bench::{RigError, RigResult};
+use cutpoint_bench::{Probe, RigError, RigErrorKind, RigResult};
 use fut::layout::Layout;
 
 use super::{Bench, BenchConfig};
+use crate::target::{Stability, StabilityScan, UnstableByte};
 
 /// The flash the rig reads back after a run: from the lowest of the slots and the scratch area
 /// to the highest end. Returns the base address and the length.
@@ -38,6 +39,65 @@ impl Bench {
     }
 }
 
+impl Bench {
+    /// Reads each area of `scan` `scan.reads` times through the probe and compares: the bits
+    /// that differ are unstable (a weak cell reads 0 or 1 at random; a bench cannot see the
+    /// cells, only reads).
+    pub(super) fn scan_stability(&mut self, scan: &StabilityScan) -> RigResult<Stability> {
+        self.probe.attach()?;
+        scan_probe(self.probe.as_mut(), scan)
+    }
+}
+
+/// [`Bench::scan_stability`] over any probe. A probe that cannot read flash says so
+/// ([`Stability::Unsupported`]); any other read error is a rig error.
+pub fn scan_probe(probe: &mut dyn Probe, scan: &StabilityScan) -> RigResult<Stability> {
+    if scan.reads < 2 {
+        return Ok(Stability::Unsupported(format!(
+            "{} reads of the metadata area cannot be compared (at least 2)",
+            scan.reads
+        )));
+    }
+    let mut unstable = Vec::new();
+    for area in &scan.areas {
+        let len = area.len();
+        let mut read = || -> RigResult<Vec<u8>> {
+            let data = probe.read_flash(area.start, len)?;
+            if data.len() != len {
+                return Err(RigError::protocol(
+                    probe.describe(),
+                    format!("asked for {len} bytes at {:#x}, got {}", area.start, data.len()),
+                ));
+            }
+            Ok(data)
+        };
+        let first = match read() {
+            Err(e) if e.kind == RigErrorKind::Unsupported => {
+                return Ok(Stability::Unsupported(format!(
+                    "the probe cannot read the metadata area again: {e}"
+                )))
+            }
+            other => other?,
+        };
+        let mut differ = vec![0u8; len];
+        for _ in 1..scan.reads {
+            for ((d, a), b) in differ.iter_mut().zip(&first).zip(read()?) {
+                *d |= a ^ b;
+            }
+        }
+        unstable.extend(
+            (area.start..)
+                .zip(differ)
+                .filter(|(_, m)| *m != 0)
+                .map(|(addr, mask)| UnstableByte { addr, mask }),
+        );
+    }
+    Ok(Stability::Scanned {
+        reads: Some(scan.reads),
+        unstable,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +120,72 @@ mod tests {
         assert!(writes[1..].iter().all(|(_, d)| d.iter().all(|&b| b == 0xFF)));
         assert_eq!(writes[2].0, nrf.scratch.offset);
         assert!(baseline_writes(&nrf, &vec![0; nrf.primary.size as usize + 1]).is_none());
+    }
+
+    /// A probe whose reads of one byte alternate between two values.
+    struct Flaky {
+        reads: u32,
+        weak_at: u32,
+        unsupported: bool,
+    }
+
+    impl Probe for Flaky {
+        fn describe(&self) -> String {
+            "probe/flaky".into()
+        }
+        fn attach(&mut self) -> RigResult<()> {
+            Ok(())
+        }
+        fn write_flash(&mut self, _: u32, _: &[u8], _: &mut dyn FnMut(usize, usize)) -> RigResult<()> {
+            Ok(())
+        }
+        fn read_flash(&mut self, addr: u32, len: usize) -> RigResult<Vec<u8>> {
+            if self.unsupported {
+                return Err(RigError::unsupported("probe/flaky", "no memory access"));
+            }
+            self.reads += 1;
+            let mut d = vec![0x01; len];
+            if (addr..addr + len as u32).contains(&self.weak_at) && self.reads.is_multiple_of(3) {
+                d[(self.weak_at - addr) as usize] = 0x05;
+            }
+            Ok(d)
+        }
+        fn reset(&mut self) -> RigResult<()> {
+            Ok(())
+        }
+        fn halt(&mut self) -> RigResult<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_bench_finds_unstable_bits_by_reading_the_metadata_again() {
+        let scan = StabilityScan {
+            areas: vec![0x1000..0x1030, 0x2000..0x2010],
+            reads: 8,
+        };
+        let mut p = Flaky {
+            reads: 0,
+            weak_at: 0x1028,
+            unsupported: false,
+        };
+        let s = scan_probe(&mut p, &scan).unwrap();
+        assert_eq!(
+            s,
+            Stability::Scanned {
+                reads: Some(8),
+                unstable: vec![UnstableByte {
+                    addr: 0x1028,
+                    mask: 0x04
+                }]
+            }
+        );
+        assert_eq!(p.reads, 16, "each area read 8 times");
+        p.unsupported = true;
+        assert!(
+            matches!(scan_probe(&mut p, &scan).unwrap(), Stability::Unsupported(w) if w.contains("no memory access"))
+        );
+        let once = StabilityScan { reads: 1, ..scan };
+        assert!(matches!(scan_probe(&mut p, &once).unwrap(), Stability::Unsupported(_)));
     }
 }

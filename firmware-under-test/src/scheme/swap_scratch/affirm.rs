@@ -20,7 +20,7 @@
 use super::journal::{self, SwapState};
 use crate::boot::BootConfig;
 use crate::hal::{Console, Flash, FlashError};
-use crate::trailer::{self, Field, Fields, TRAILER_INFO_BYTES};
+use crate::trailer::{self, Field, Fields, Flag, Magic, TRAILER_INFO_BYTES};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -79,6 +79,26 @@ pub fn affirm<F: Flash + Console + ?Sized>(
         }
     }
     rewrite(flash, cfg, st, "unsteady")
+}
+
+/// A boot with nothing to do still makes a finished swap's copy_done steady. A cut while the
+/// swap's last flag was programmed can leave it weak: this boot reads it set (a settled read
+/// keeps every 0 it saw) and has nothing to resume, so nothing else would program it again,
+/// and some later boot that misses the weak bit would take the finished swap for a cut one.
+pub fn settle_finished<F: Flash + Console + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FwError> {
+    let r = trailer::read_settled(flash, cfg.layout.primary)?;
+    let t = r.trailer;
+    if t.magic != Magic::Good || t.copy_done != Flag::Set || r.steady(Field::CopyDone) {
+        return Ok(());
+    }
+    let Some(kind) = t.swap_type() else {
+        return Ok(());
+    };
+    let regions = t.swap_size / cfg.layout.sector_size.max(1);
+    let mut st = SwapState::running(kind, t.swap_size, (regions > 0).then_some((regions, 3)));
+    st.copy_done = true;
+    st.image_ok = t.image_ok == Flag::Set;
+    affirm(flash, cfg, &st, Fields::of(&[Field::CopyDone]))
 }
 
 /// Rewrites the primary trailer from `st` through the journal, because `why` would not read

@@ -21,7 +21,7 @@ use crate::FwError;
 /// Magic of the journal (deliberately not MCUboot's: a journal is not an upgrade request).
 pub const JOURNAL_MAGIC: [u8; 16] = *b"cp-swap-journal\x01";
 /// The resume point (region u32, step u8) sits just below the fixed fields.
-const RESUME_FROM_END: u32 = 56;
+pub const RESUME_FROM_END: u32 = 56;
 
 /// What the primary trailer must say for a swap, kept in RAM while the swap runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

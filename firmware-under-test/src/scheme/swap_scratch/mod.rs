@@ -89,7 +89,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
         journal::drop_stale(hal, cfg)?;
     }
     match action {
-        Action::Nothing => {}
+        Action::Nothing => affirm::settle_finished(hal, cfg)?,
         Action::Resume { kind, swap_size, last } => {
             say!(
                 hal,

@@ -7,10 +7,13 @@ use fut::layout::{Layout, Slot};
 use fut::scheme::esp_idf::OTA_SLOTS;
 use fut::PublicKey;
 
-use super::{McubootTrailers, MetadataDecoder, RollbackCopy, Unconfirmed};
+use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::FlashReport;
 use crate::otadata::{decode_otadata_sectors, OtaEntry, STATE_NEW, STATE_PENDING_VERIFY};
 use crate::slice_flash::SliceFlash;
+
+/// The size of one otadata entry: `ota_seq`, `seq_label[20]`, `ota_state`, `crc`.
+const ENTRY_SIZE: u32 = 32;
 
 /// Both app slots and otadata.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,5 +103,34 @@ impl MetadataDecoder for EspIdfOtadata {
             }
         }
         w
+    }
+
+    /// The first entry of each otadata sector: the only bytes of otadata the bootloader reads.
+    fn metadata_areas(&self, layout: &Layout) -> Vec<std::ops::Range<u32>> {
+        let base = layout.scratch.offset;
+        (0..2u32)
+            .map(|i| {
+                let start = base + i * layout.sector_size;
+                start..start + ENTRY_SIZE
+            })
+            .collect()
+    }
+
+    /// The active entry's `ota_seq`, `ota_state` and `crc`: they make it the entry the
+    /// bootloader picks and say whether the image it selects is on trial. Its label is never
+    /// read; an entry that does not validate is skipped, whatever its bits read.
+    fn relied_on(&self, report: &FlashReport, layout: &Layout) -> Vec<ReliedOn> {
+        let Some(e) = active(report) else {
+            return Vec::new();
+        };
+        let start = layout.scratch.offset + u32::from(e.sector) * layout.sector_size;
+        [("ota_seq", 0..4), ("ota_state", 24..28), ("crc", 28..32)]
+            .into_iter()
+            .map(|(name, r)| ReliedOn {
+                what: format!("otadata sector {} {name}", e.sector),
+                range: start + r.start..start + r.end,
+                read_as: ReadAs::Value,
+            })
+            .collect()
     }
 }

@@ -4,11 +4,12 @@
 //! the firmware's own trailer code over the dump.
 
 use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
+use fut::scheme::swap_scratch::journal::RESUME_FROM_END;
 use fut::scheme::swap_scratch::SCRATCH_MARKER;
-use fut::trailer::{self, Magic, SwapType};
+use fut::trailer::{self, Field, Magic, SwapType};
 use fut::PublicKey;
 
-use super::{MetadataDecoder, RollbackCopy, Unconfirmed};
+use super::{MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::{
     decode_image_in, Coverage, FlagState, FlashReport, ImageReport, MagicState, ScratchReport, SlotReport,
     StatusRecord, StatusReport, SwapPoint, TrailerReport, ADDR_LIMIT,
@@ -48,6 +49,32 @@ impl MetadataDecoder for OverwriteTrailers {
 
     fn leftovers(&self, report: &FlashReport) -> Vec<String> {
         McubootTrailers.leftovers(report)
+    }
+
+    fn metadata_areas(&self, layout: &Layout) -> Vec<std::ops::Range<u32>> {
+        McubootTrailers.metadata_areas(layout)
+    }
+
+    /// The overwrite bootloader decides on the secondary magic alone (a request: validate and
+    /// copy); the application decides from the primary magic and image_ok whether the running
+    /// image still needs confirming. Nothing reads the other fields or any status record.
+    fn relied_on(&self, _report: &FlashReport, layout: &Layout) -> Vec<ReliedOn> {
+        let mut out = Vec::new();
+        fields(&mut out, "primary", layout.primary, &[Field::Magic, Field::ImageOk]);
+        fields(&mut out, "secondary", layout.secondary, &[Field::Magic]);
+        out
+    }
+}
+
+/// The fixed fields `which` of the trailer at the end of `area`, each read for its value.
+fn fields(out: &mut Vec<ReliedOn>, name: &str, area: Area, which: &[Field]) {
+    for f in which {
+        let start = area.end() - f.from_end();
+        out.push(ReliedOn {
+            what: format!("{name} trailer {}", f.name()),
+            range: start..start + f.size(),
+            read_as: ReadAs::Value,
+        });
     }
 }
 
@@ -118,6 +145,90 @@ impl MetadataDecoder for McubootTrailers {
             }
         }
         warnings
+    }
+
+    /// Each slot's trailer (fixed fields and status records) and the scratch area's fixed
+    /// fields, where the revert journal is kept.
+    fn metadata_areas(&self, l: &Layout) -> Vec<std::ops::Range<u32>> {
+        let trailer = |a: Area| a.end().saturating_sub(l.trailer_size().min(a.size))..a.end();
+        let scratch = l.scratch;
+        vec![
+            trailer(l.primary),
+            trailer(l.secondary),
+            scratch.end().saturating_sub(TRAILER_INFO_SIZE.min(scratch.size))..scratch.end(),
+        ]
+    }
+
+    /// What `decide` reads (`fut::scheme::swap_scratch::decide`): every fixed field of the
+    /// primary trailer at every boot; the request in the secondary trailer (magic, and image_ok
+    /// for its type when the magic is good); with the primary magic not good, the revert journal in the scratch
+    /// trailer and the rewrite journal in the secondary trailer (its fields and resume point);
+    /// and the status records of a swap the primary trailer records as unfinished (good magic,
+    /// a swap type, a sane size, copy_done not set), from which the next boot resumes.
+    fn relied_on(&self, report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
+        let mut out = Vec::new();
+        fields(&mut out, "primary", l.primary, &Field::ALL);
+        let primary = report.slot(Slot::Primary.name());
+        let t = primary.and_then(|s| s.trailer.as_ref());
+        let primary_good = t.is_some_and(|t| t.magic == MagicState::Good);
+        let request = report
+            .slot(Slot::Secondary.name())
+            .and_then(|s| s.trailer.as_ref())
+            .is_some_and(|t| t.magic == MagicState::Good);
+        if primary_good {
+            // image_ok gives a request its type; without a good magic nothing reads it.
+            let which: &[Field] = if request {
+                &[Field::Magic, Field::ImageOk]
+            } else {
+                &[Field::Magic]
+            };
+            fields(&mut out, "secondary", l.secondary, which);
+        } else {
+            fields(&mut out, "secondary", l.secondary, &Field::ALL);
+            let at = l.secondary.end() - RESUME_FROM_END;
+            out.push(ReliedOn {
+                what: "secondary trailer journal resume point".into(),
+                range: at..at + 5,
+                read_as: ReadAs::Value,
+            });
+            fields(
+                &mut out,
+                "scratch",
+                l.scratch,
+                &[Field::Magic, Field::SwapInfo, Field::SwapSize],
+            );
+        }
+        // A finished swap (copy_done set) is never resumed: its records are read no more (a
+        // copy_done that reads unsteadily is itself relied on, above).
+        let swap = t.is_some_and(|t| {
+            primary_good
+                && t.copy_done != FlagState::Set
+                && [SwapType::Test, SwapType::Perm, SwapType::Revert]
+                    .iter()
+                    .any(|k| t.swap_type == k.name())
+        });
+        let regions = primary
+            .and_then(|s| s.status.as_ref())
+            .and_then(|s| s.swap_regions.map(|n| (n, s)));
+        if let (true, Some((n, status))) = (swap, regions) {
+            let w = l.status_record_size();
+            for region in 1..=n.min(l.sectors_per_slot()) {
+                for step in 1..=STATUS_STATES {
+                    let at = trailer::status_addr(l, l.primary, region, step);
+                    let stored = status
+                        .written
+                        .iter()
+                        .find(|r| r.region == region && r.step == step)
+                        .map_or(trailer::ERASED, |r| r.value);
+                    out.push(ReliedOn {
+                        what: format!("primary status record region {region} step {step}"),
+                        range: at..at + w,
+                        read_as: ReadAs::Written { stored },
+                    });
+                }
+            }
+        }
+        out
     }
 }
 

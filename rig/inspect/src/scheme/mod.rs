@@ -38,6 +38,48 @@ pub struct RollbackCopy {
     pub why: String,
 }
 
+/// How the bootloader reads a relied-on byte range, which says when an unstable bit in it
+/// changes what it decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAs {
+    /// Its value: any bit that reads differently from one read to the next changes the field
+    /// (a magic, a flag, a type or size).
+    Value,
+    /// Only whether it reads erased (a swap status record, `written` when any bit is 0): an
+    /// unstable bit matters when, with it read as 1, the whole record can read erased.
+    Written {
+        /// The record's byte as the dump read it.
+        stored: u8,
+    },
+}
+
+/// A byte range of metadata the bootloader reads to decide what a boot does, once the device
+/// has settled: a bit in it that reads differently from one read to the next turns some later
+/// boot's decision into a coin flip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReliedOn {
+    /// What it is, for a verdict: `primary trailer image_ok`, `primary status record region 3
+    /// step 2`.
+    pub what: String,
+    /// Its flash addresses.
+    pub range: std::ops::Range<u32>,
+    pub read_as: ReadAs,
+}
+
+impl ReliedOn {
+    /// Whether unstable bits `mask` at `addr` change what the bootloader reads here.
+    pub fn upset_by(&self, addr: u32, mask: u8) -> bool {
+        if mask == 0 || !self.range.contains(&addr) {
+            return false;
+        }
+        match self.read_as {
+            ReadAs::Value => true,
+            // Only the record's first byte is read (the step number).
+            ReadAs::Written { stored } => addr == self.range.start && stored | mask == 0xff,
+        }
+    }
+}
+
 /// Decodes one scheme's metadata from a dump.
 pub trait MetadataDecoder: Sync {
     /// Why `layout` cannot be decoded against, if it cannot (nothing is decoded then).
@@ -69,6 +111,15 @@ pub trait MetadataDecoder: Sync {
 
     /// Metadata a settled device should not have left behind (warnings on a cut).
     fn leftovers(&self, report: &FlashReport) -> Vec<String>;
+
+    /// Where the scheme keeps its metadata on `layout`: the ranges a target reads for unstable
+    /// bits once the device settled (a bench reads them several times through its probe and
+    /// compares). Every range [`MetadataDecoder::relied_on`] can return lies inside them.
+    fn metadata_areas(&self, layout: &Layout) -> Vec<std::ops::Range<u32>>;
+
+    /// The metadata the bootloader relies on in the state `report` decodes: the fields and
+    /// records a later boot reads to decide what to do.
+    fn relied_on(&self, report: &FlashReport, layout: &Layout) -> Vec<ReliedOn>;
 }
 
 /// The decoders, by the name of the firmware scheme whose metadata they read.
