@@ -95,7 +95,7 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
         say!(hal, "ota: idle reason=up-to-date version={}", me);
         return Ok(AppExit::Idle);
     }
-    if offer.size > cfg.layout.max_image_size() || offer.size < image::HEADER_SIZE as u32 {
+    if offer.size > cfg.mode.max_image_size(&cfg.layout) || offer.size < image::HEADER_SIZE as u32 {
         say!(hal, "ota: idle reason=offer-too-large size={}", offer.size);
         return Ok(AppExit::Idle);
     }

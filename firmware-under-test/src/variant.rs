@@ -26,7 +26,10 @@ pub enum Variant {
     /// and erased data (MCUboot commit f76fba70).
     ScratchEraseForward,
     /// A torn trailer magic at the start of a revert is read as "no swap" and the unconfirmed
-    /// image keeps running (MCUboot #1966).
+    /// image keeps running (MCUboot #1966). In swap-move the build starts a revert without first
+    /// writing the revert's request into the secondary trailer (MCUboot's `fixup_revert`): a cut
+    /// while the primary trailer is rewritten leaves no record of the revert, and the failing
+    /// image runs on (FIELD-BUGS row 5: MCUboot #1966 / PR #2100).
     TornMagicRevert,
     /// Overwrite-only upgrade that clears the request before the copy, so a cut mid-copy
     /// leaves no image and no way back (esp8266/Arduino PR #6823).
@@ -65,10 +68,22 @@ pub enum Variant {
     /// key boots. With a built-in key and a KEYHASH TLV the bug is invisible: the signature is
     /// still verified with the trusted key.
     KeyNotCompared,
+    /// Swap-move: a new swap takes a primary trailer that already reads a good magic as its
+    /// own and writes neither swap type nor swap size into it. A primary flashed padded and
+    /// confirmed (`imgtool sign --pad --confirm`) has one: a cut mid-swap leaves a resumed swap
+    /// reading swap_size as erased, so nothing resumes and the half-moved slot is booted
+    /// (FIELD-BUGS row 2: MCUboot #829, Zephyr #28933, fixed by MCUboot PR #830).
+    TrailerInitSkipped,
+    /// Swap-move: a swap resumed after its last move-up (every sector moved, no swap step
+    /// recorded) looks for the moving image's header in the primary's first sector instead of
+    /// its second; a cut inside the first swap step has erased that sector, no header is found
+    /// and the swap never completes: a permanent brick (FIELD-BUGS row 4: MCUboot #1588, fixed
+    /// by PR #1597; about 1 in 50 resets on an nRF52840).
+    StaleHeaderAfterMove,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 13] = [
+    pub const ALL: [Variant; 15] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -82,6 +97,8 @@ impl Variant {
         Variant::IntegritySkipped,
         Variant::SignatureSkipped,
         Variant::KeyNotCompared,
+        Variant::TrailerInitSkipped,
+        Variant::StaleHeaderAfterMove,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -99,6 +116,8 @@ impl Variant {
             Variant::IntegritySkipped => "integrity-skipped",
             Variant::SignatureSkipped => "signature-skipped",
             Variant::KeyNotCompared => "key-not-compared",
+            Variant::TrailerInitSkipped => "trailer-init-skipped",
+            Variant::StaleHeaderAfterMove => "stale-header-after-move",
         }
     }
 
@@ -139,6 +158,11 @@ impl Variant {
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
     pub const fn forces_overwrite(self) -> bool {
         matches!(self, Variant::OverwriteNoRollback)
+    }
+
+    /// The bootloader mode this variant needs: its bug lives in swap-move's code.
+    pub const fn forces_swap_move(self) -> bool {
+        matches!(self, Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove)
     }
 }
 

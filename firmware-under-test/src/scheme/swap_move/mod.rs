@@ -1,0 +1,460 @@
+//! Swap using move (MCUboot's swap-move, `MCUBOOT_SWAP_USING_MOVE`): no scratch area. The
+//! primary slot keeps one spare sector above the image; the swap first moves the primary image
+//! up by one sector, from the top down, then swaps sector by sector: secondary sector `i` into
+//! primary sector `i`, then the moved primary sector `i + 1` into secondary sector `i`. A status
+//! record after each step (`status.rs`) lets a swap cut at any flash operation resume.
+//!
+//! Facts from MCUboot, read in its sources, not copied: `docs/design.md` ("Swap using move",
+//! "Swap status"); `boot/bootutil/src/swap_move.c` (`swap_run`, `boot_move_sector_up`,
+//! `boot_swap_sectors`, `fixup_revert`, `boot_read_image_header`, `boot_slots_compatible`,
+//! `app_max_size`, `swap_status_source`); `boot/bootutil/src/swap_misc.c` (`swap_status_init`:
+//! swap_info, image_ok when the request has it, swap_size, then the magic).
+//!
+//! - A swap in progress is read from the primary trailer (magic good, copy_done not set) while
+//!   the secondary holds no request (`swap_status_source`).
+//! - A new swap writes the primary trailer (erase, swap_info, image_ok for a permanent request,
+//!   swap_size, magic last), checks that it reads back steadily, and only then consumes the
+//!   request in the secondary trailer: until then a cut leaves the request standing and no
+//!   data moved, so the swap starts over.
+//! - A revert first writes a request into the secondary trailer (image_ok, swap_size, swap type,
+//!   magic) while the primary trailer still records the finished test swap, as MCUboot's
+//!   `fixup_revert` does: the window in which the primary trailer is erased and written again
+//!   is then covered by that request (without it, MCUboot #1966: a torn magic, no revert). The
+//!   swap type in the request is cutpoint's addition (MCUboot writes image_ok, swap_size and
+//!   the magic): it keeps the revert a revert, so the application learns it was reverted.
+//! - A resumed swap finds both image headers where its progress puts them, as MCUboot's
+//!   `boot_read_image_header` does with a swap status, and stops when one is missing.
+
+pub mod status;
+
+use super::{mcuboot, AppBoot, CommitPoint, Scheme, Upgrade};
+use crate::app::AppConfig;
+use crate::boot::{self, ops, BootConfig};
+use crate::hal::{Console, Flash, FlashError, Hal};
+use crate::image::{self, Version};
+use crate::layout::{Area, Layout, LayoutError, Role, Slot, STATUS_STATES};
+use crate::trailer::{self, Field, Flag, Magic, SwapType, Trailer};
+use crate::variant::Variant;
+use crate::{say, FwError};
+use status::Step;
+
+/// The scheme's name (a campaign's `mode`).
+pub const NAME: &str = "swap-move";
+
+/// Swap using move.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SwapMove;
+
+impl Scheme for SwapMove {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn can_revert(&self) -> bool {
+        true
+    }
+
+    fn regions(&self) -> &'static [Role] {
+        &[Role::Bootloader, Role::Primary, Role::Secondary]
+    }
+
+    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
+        check_layout(layout)
+    }
+
+    fn max_image_size(&self, layout: &Layout) -> u32 {
+        max_image_size(layout)
+    }
+
+    /// As swap-scratch: a test swap commits at the confirmation, a permanent one when the
+    /// bootloader finished it.
+    fn commit_point(&self, upgrade: Upgrade) -> CommitPoint {
+        match upgrade {
+            Upgrade::Test => CommitPoint::Confirm,
+            Upgrade::Permanent => CommitPoint::Installed,
+        }
+    }
+
+    fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+        run(hal, cfg)
+    }
+
+    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
+        mcuboot::app_boot(hal, cfg)
+    }
+
+    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+        mcuboot::confirm(hal, cfg, me)
+    }
+
+    fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        mcuboot::prepare_download(hal, cfg)
+    }
+
+    fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
+        mcuboot::downloaded_chunk(hal, cfg, offset)
+    }
+
+    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        mcuboot::request(hal, cfg)
+    }
+}
+
+/// Whether `layout` fits swap-move (MCUboot's `boot_slots_compatible`): slots of whole, equal
+/// sectors apart from each other, the primary with as many sectors as the secondary or one
+/// more, and room for an image below the spare sector and the trailer. No scratch area is
+/// needed (one in the map is ignored, as long as it overlaps nothing).
+pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
+    let s = l.sector_size;
+    let mut areas = [l.bootloader, l.primary, l.secondary, l.scratch];
+    if l.scratch.size == 0 {
+        areas[3] = l.bootloader;
+    }
+    if s == 0
+        || l.write_size == 0
+        || areas
+            .iter()
+            .any(|a| !a.offset.is_multiple_of(s) || !a.size.is_multiple_of(s))
+    {
+        return Err(LayoutError::NotSectorAligned);
+    }
+    let records = u64::from(l.sectors_per_slot()) * u64::from(STATUS_STATES) * u64::from(l.write_size);
+    if areas.iter().any(|a| a.offset.checked_add(a.size).is_none()) || records > u64::from(u32::MAX / 2) {
+        return Err(LayoutError::TrailerTooLarge);
+    }
+    for (i, a) in areas.iter().enumerate() {
+        for b in &areas[i + 1..] {
+            if a != b && a.size > 0 && b.size > 0 && a.offset < b.end() && b.offset < a.end() {
+                return Err(LayoutError::Overlap);
+            }
+        }
+    }
+    let (np, ns) = (l.primary.size / s, l.secondary.size / s);
+    if np != ns && np != ns + 1 {
+        return Err(LayoutError::SlotsDiffer);
+    }
+    if max_image_size(l) == 0 {
+        return Err(LayoutError::TrailerTooLarge);
+    }
+    Ok(())
+}
+
+/// The largest image swap-move can install (MCUboot's `app_max_size`): the primary slot less
+/// its spare sector and its trailer sectors, and no more than the secondary less its trailer.
+pub fn max_image_size(l: &Layout) -> u32 {
+    let s = l.sector_size;
+    if s == 0 {
+        return 0;
+    }
+    let t = l.trailer_sectors();
+    let pri = (l.primary.size / s).saturating_sub(1).saturating_sub(t);
+    let sec = (l.secondary.size / s).saturating_sub(t);
+    pri.min(sec).saturating_mul(s)
+}
+
+fn size_ok(cfg: &BootConfig, size: u32) -> bool {
+    size > 0 && size.is_multiple_of(cfg.layout.sector_size) && size <= max_image_size(&cfg.layout)
+}
+
+/// Decide from the trailers, then resume, install or revert.
+fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+    let l = cfg.layout;
+    let primary = trailer::read(hal, l.primary)?;
+    let secondary = trailer::read(hal, l.secondary)?;
+    // A swap in progress: its status is in the primary trailer and no request stands.
+    if primary.magic == Magic::Good && primary.copy_done != Flag::Set && secondary.magic != Magic::Good {
+        let kind = primary.swap_type();
+        if let (Some(kind @ (SwapType::Test | SwapType::Perm | SwapType::Revert)), true) =
+            (kind, size_ok(cfg, primary.swap_size))
+        {
+            return resume(hal, cfg, kind, primary.swap_size);
+        }
+    }
+    if secondary.magic == Magic::Good {
+        if secondary.swap_type() == Some(SwapType::Revert) {
+            // A revert's own request (written before the primary trailer is rewritten): the
+            // image it brings back was running before, no check of it applies.
+            let fixup = records_revert(&primary) && cfg.variant != Variant::TornMagicRevert;
+            return start(hal, cfg, SwapType::Revert, fixup);
+        }
+        let kind = if secondary.image_ok == Flag::Set {
+            SwapType::Perm
+        } else {
+            SwapType::Test
+        };
+        if boot::accept_request(hal, cfg)? {
+            start(hal, cfg, kind, false)?;
+        }
+        return Ok(());
+    }
+    if records_revert(&primary) {
+        return start(hal, cfg, SwapType::Revert, cfg.variant != Variant::TornMagicRevert);
+    }
+    Ok(())
+}
+
+/// The primary trailer records a finished test swap whose image never confirmed itself.
+fn records_revert(t: &Trailer) -> bool {
+    t.magic == Magic::Good && t.image_ok == Flag::Unset && t.copy_done == Flag::Set
+}
+
+/// Bytes to swap: the larger image, rounded up to whole sectors.
+fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<u32, FwError> {
+    let mut size = 0;
+    for slot in [cfg.layout.primary, cfg.layout.secondary] {
+        match image::total_size(flash, slot) {
+            Ok(n) => size = size.max(n),
+            Err(image::ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    let s = cfg.layout.sector_size;
+    Ok(size
+        .div_ceil(s)
+        .max(1)
+        .saturating_mul(s)
+        .min(max_image_size(&cfg.layout)))
+}
+
+/// Starts a swap of `kind`; `fixup` first writes the revert's request into the secondary.
+fn start(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, fixup: bool) -> Result<(), FwError> {
+    let size = swap_size(hal, cfg)?;
+    let regions = size / cfg.layout.sector_size;
+    say!(
+        hal,
+        "boot: swap-start type={} size={} regions={}",
+        kind.name(),
+        size,
+        regions
+    );
+    if fixup {
+        write_revert_request(hal, cfg, size)?;
+    }
+    init_primary(hal, cfg, kind, size)?;
+    // The request is consumed only once the primary trailer records the swap.
+    ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
+    run_steps(hal, cfg, kind, size, None)
+}
+
+/// The revert's request in the secondary trailer (MCUboot's `fixup_revert`).
+fn write_revert_request<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, size: u32) -> Result<(), FwError> {
+    let secondary = cfg.layout.secondary;
+    ops::erase_trailer_of(flash, &cfg.layout, Slot::Secondary)?;
+    trailer::write_image_ok(flash, secondary)?;
+    trailer::write_swap_size(flash, secondary, size)?;
+    trailer::write_swap_info(flash, secondary, SwapType::Revert)?;
+    trailer::write_magic(flash, secondary)?;
+    Ok(())
+}
+
+/// What the primary trailer says while a swap of `kind` runs.
+fn running(kind: SwapType, size: u32) -> Trailer {
+    Trailer {
+        magic: Magic::Good,
+        image_ok: if kind == SwapType::Test { Flag::Unset } else { Flag::Set },
+        copy_done: Flag::Unset,
+        swap_info: kind.code(),
+        swap_size: size,
+    }
+}
+
+/// Writes the primary trailer for a new swap (MCUboot's `swap_status_init`: swap_info,
+/// image_ok when the request has it, swap_size, the magic last) and checks it reads back the
+/// same on every read; a trailer that does not is written again (the request still stands,
+/// nothing has moved).
+fn init_primary<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    size: u32,
+) -> Result<(), FwError> {
+    let primary = cfg.layout.primary;
+    let want = running(kind, size);
+    if cfg.variant == Variant::TrailerInitSkipped && trailer::read(flash, primary)?.magic == Magic::Good {
+        // The broken build takes a primary trailer that already reads good as its own.
+        return Ok(());
+    }
+    for _ in 0..3 {
+        ops::erase_trailer_of(flash, &cfg.layout, Slot::Primary)?;
+        trailer::write_swap_info(flash, primary, kind)?;
+        if want.image_ok == Flag::Set {
+            trailer::write_image_ok(flash, primary)?;
+        }
+        trailer::write_swap_size(flash, primary, size)?;
+        trailer::write_magic(flash, primary)?;
+        let r = trailer::read_settled(flash, primary)?;
+        if r.unsteady.is_empty() && r.trailer == want {
+            return Ok(());
+        }
+        say!(flash, "boot: trailer-rewrite slot=primary field=unsteady");
+    }
+    Err(FwError::Flash(FlashError::Device))
+}
+
+/// Resumes a swap cut part-way.
+fn resume(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, size: u32) -> Result<(), FwError> {
+    let l = cfg.layout;
+    let regions = size / l.sector_size;
+    let last = status::last(hal, &l, l.primary, regions)?;
+    let (moved, swapped) = status::counts(last, regions);
+    say!(
+        hal,
+        "boot: swap-resume type={} size={} moved={} swapped={} of={}",
+        kind.name(),
+        size,
+        moved,
+        swapped,
+        regions
+    );
+    // A cut may have left a field the resume relies on weak: settle it first.
+    let mut fields = [Field::Magic, Field::SwapInfo, Field::SwapSize, Field::ImageOk].as_slice();
+    if kind == SwapType::Test {
+        fields = &fields[..3];
+    }
+    settle(hal, l.primary, &running(kind, size), fields)?;
+    if !headers_in_place(hal, cfg, regions, last)? {
+        say!(hal, "boot: halt reason=swap-headers-not-found");
+        return Ok(());
+    }
+    if last.is_none() {
+        // The cut may have come while the request was consumed.
+        ops::erase_trailer_of(hal, &l, Slot::Secondary)?;
+    }
+    run_steps(hal, cfg, kind, size, last)
+}
+
+/// Programs again each of `fields` that does not read `want` steadily (a completed program
+/// makes weak bits solid; the nRF52840 allows two programs of a word between erases).
+fn settle<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    area: Area,
+    want: &Trailer,
+    fields: &[Field],
+) -> Result<(), FwError> {
+    let r = trailer::read_settled(flash, area)?;
+    for &f in fields {
+        if r.steady(f) && trailer::field_matches(&r.trailer, want, f) {
+            continue;
+        }
+        say!(flash, "boot: trailer-reprogram slot=primary field={}", f.name());
+        trailer::program_field(flash, area, f, want)?;
+    }
+    Ok(())
+}
+
+/// Where the header of the image being installed and of the image being moved out are, once
+/// `last` is complete: `(slot, sector)` pairs (MCUboot's `boot_read_image_header` with a swap
+/// status).
+fn header_places(cfg: &BootConfig, regions: u32, last: Option<Step>) -> [(Area, u32); 2] {
+    let l = cfg.layout;
+    let (pri, sec) = (l.primary, l.secondary);
+    let incoming = match last {
+        None | Some(Step::Move(_)) => (sec, 0),
+        Some(Step::Swap(..)) => (pri, 0),
+    };
+    let outgoing = match last {
+        None => (pri, 0),
+        Some(Step::Move(i)) if i < regions => (pri, 0),
+        // Every sector moved up: the image starts at the primary's second sector. The broken
+        // build still looks at the first (MCUboot #1588: a global last index lost at reset).
+        Some(Step::Move(_)) if cfg.variant == Variant::StaleHeaderAfterMove => (pri, 0),
+        Some(Step::Move(_)) | Some(Step::Swap(1, 1)) => (pri, 1),
+        Some(Step::Swap(..)) => (sec, 0),
+    };
+    [incoming, outgoing]
+}
+
+fn headers_in_place<F: Flash + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    regions: u32,
+    last: Option<Step>,
+) -> Result<bool, FwError> {
+    for (slot, sector) in header_places(cfg, regions, last) {
+        let mut b = [0u8; 4];
+        match flash.read(slot.offset + sector * cfg.layout.sector_size, &mut b) {
+            Ok(()) => {}
+            Err(FlashError::Uncorrectable { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        if u32::from_le_bytes(b) != image::IMAGE_MAGIC {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs (or resumes after `last`) the moves and the swaps, then finishes the swap.
+fn run_steps(
+    hal: &mut dyn Hal,
+    cfg: &BootConfig,
+    kind: SwapType,
+    size: u32,
+    last: Option<Step>,
+) -> Result<(), FwError> {
+    let l = cfg.layout;
+    let regions = size / l.sector_size;
+    let mut step = match last {
+        None => Some(Step::first()),
+        Some(s) => s.next(regions),
+    };
+    while let Some(s) = step {
+        do_step(hal, &l, regions, s)?;
+        status::write(hal, &l, l.primary, s)?;
+        match s {
+            Step::Move(i) => say!(
+                hal,
+                "boot: move-progress type={} sector={} of={}",
+                kind.name(),
+                i,
+                regions
+            ),
+            Step::Swap(i, 2) => say!(
+                hal,
+                "boot: swap-progress type={} region={} of={}",
+                kind.name(),
+                i,
+                regions
+            ),
+            Step::Swap(..) => {}
+        }
+        step = s.next(regions);
+    }
+    finish(hal, cfg, kind, size)?;
+    say!(hal, "boot: swap-done type={}", kind.name());
+    Ok(())
+}
+
+fn do_step<F: Flash + ?Sized>(flash: &mut F, l: &Layout, regions: u32, step: Step) -> Result<(), FlashError> {
+    let s = l.sector_size;
+    let (pri, sec) = (l.primary.offset, l.secondary.offset);
+    let (src, dst) = match step {
+        // Move `i` takes sector `regions - i` up to `regions - i + 1` (the top one first).
+        Step::Move(i) => (pri + (regions - i) * s, pri + (regions - i + 1) * s),
+        Step::Swap(i, 1) => (sec + (i - 1) * s, pri + (i - 1) * s),
+        Step::Swap(i, _) => (pri + i * s, sec + (i - 1) * s),
+    };
+    flash.erase(dst, s)?;
+    ops::copy(flash, src, dst, s)
+}
+
+/// Marks the swap complete: image_ok (written when the swap started, for a permanent swap and
+/// a revert) and copy_done must read set on every read; a torn one is programmed again.
+fn finish<F: Flash + Console + ?Sized>(
+    flash: &mut F,
+    cfg: &BootConfig,
+    kind: SwapType,
+    size: u32,
+) -> Result<(), FwError> {
+    let primary = cfg.layout.primary;
+    let mut want = running(kind, size);
+    if kind != SwapType::Test {
+        settle(flash, primary, &want, &[Field::ImageOk])?;
+    }
+    want.copy_done = Flag::Set;
+    let r = trailer::read_settled(flash, primary)?;
+    if r.trailer.copy_done == Flag::Unset && r.steady(Field::CopyDone) {
+        trailer::write_copy_done(flash, primary)?;
+    }
+    settle(flash, primary, &want, &[Field::CopyDone])
+}
