@@ -494,10 +494,23 @@ impl Validator<'_, '_> {
         let downgrade = r
             .and_then(|r| r.downgrade.as_ref())
             .map_or(Downgrade::Allowed, |d| *d.get_ref());
+        if let Some(c) = r.and_then(|r| r.update.as_ref()).and_then(|u| u.get_ref().confirmed.as_ref()) {
+            self.err(
+                &p(&["images", "update", "confirmed"]),
+                c.span(),
+                "confirmed says how the baseline was flashed (imgtool sign --pad --confirm); the update arrives \
+                 through the OTA: move it to images.baseline",
+            );
+        }
+        let baseline_confirmed = r
+            .and_then(|r| r.baseline.as_ref())
+            .and_then(|b| b.get_ref().confirmed.as_ref())
+            .is_some_and(|c| *c.get_ref());
         Images {
             baseline,
             update,
             public_key,
+            baseline_confirmed,
             downgrade,
         }
     }

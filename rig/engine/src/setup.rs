@@ -265,6 +265,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         seed: c.run.seed,
         delivery: c.target.delivery,
         refuse_downgrade: c.images.downgrade == Downgrade::Refused,
+        baseline_confirmed: c.images.baseline_confirmed,
     };
     let expect = expectations(c, &old, &new, profile.layout, key);
     let update_size = new.bytes.len() as u64;

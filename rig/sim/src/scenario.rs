@@ -32,6 +32,9 @@ pub struct Scenario {
     pub delivery: Delivery,
     /// The bootloader and the application refuse an update older than the running image.
     pub refuse_downgrade: bool,
+    /// The baseline was flashed padded and confirmed (`imgtool sign --pad --confirm`): the
+    /// primary trailer holds the magic and image_ok before any update.
+    pub baseline_confirmed: bool,
 }
 
 pub const OLD_VERSION: Version = Version {
@@ -67,7 +70,14 @@ impl Scenario {
             seed: 1,
             delivery: Delivery::Download,
             refuse_downgrade: false,
+            baseline_confirmed: false,
         }
+    }
+
+    /// Flashes the baseline padded and confirmed, as `imgtool sign --pad --confirm` leaves it.
+    pub fn with_confirmed_baseline(mut self) -> Self {
+        self.baseline_confirmed = true;
+        self
     }
 
     pub fn with_variant(mut self, variant: Variant) -> Self {
@@ -95,7 +105,16 @@ impl Scenario {
     /// The flash as the probe leaves it: the old image in the primary slot, the rest erased.
     pub fn baseline_flash(&self) -> NorFlash {
         let mut flash = NorFlash::new(self.profile.flash.clone(), self.seed);
-        flash.load(self.profile.layout.primary.offset, &self.old_image);
+        let primary = self.profile.layout.primary;
+        flash.load(primary.offset, &self.old_image);
+        if self.baseline_confirmed {
+            // imgtool's --confirm: image_ok (0x01 padded with the erased value) and the magic at
+            // the end of the slot, everything between erased.
+            let mut image_ok = [fut::trailer::ERASED; fut::layout::TRAILER_ALIGN as usize];
+            image_ok[0] = fut::trailer::FLAG_SET;
+            flash.load(primary.end() - fut::trailer::IMAGE_OK_FROM_END, &image_ok);
+            flash.load(primary.end() - fut::trailer::MAGIC_FROM_END, &fut::trailer::MAGIC);
+        }
         flash
     }
 

@@ -249,7 +249,7 @@ fn swap_move_runs_its_own_steps() {
 #[test]
 fn every_swap_move_field_bug_fails_somewhere() {
     // Rows 4 and 5 of FIELD-BUGS.md on swap-move; row 2 needs a primary flashed padded and
-    // confirmed, swept below.
+    // confirmed, swept in the next test.
     for v in [Variant::StaleHeaderAfterMove, Variant::TornMagicRevert] {
         let good = sweep(&swap_move(nrf(64)).with_variant(v));
         let bad = sweep(&swap_move(nrf(64)).with_variant(v).with_bad_update());
@@ -266,4 +266,22 @@ fn every_swap_move_field_bug_fails_somewhere() {
         );
         assert!(n > 0, "variant {} was not caught on swap-move", v.name());
     }
+}
+
+#[test]
+fn swap_move_over_a_padded_confirmed_primary() {
+    // FIELD-BUGS row 2: the baseline flashed with `imgtool sign --pad --confirm`. The reference
+    // writes its own trailer over it; the broken build takes it as its own.
+    let s = swap_move(nrf(64)).with_confirmed_baseline();
+    let r = sweep(&s);
+    assert_survives("nrf52840 swap-move padded", &r);
+    let r = sweep(&permanent(s.clone()));
+    assert_survives("nrf52840 swap-move padded perm", &r);
+    let bug = sweep(&s.with_variant(Variant::TrailerInitSkipped));
+    println!(
+        "trailer-init-skipped: {} failing cuts; first: {:?}",
+        bug.failures.len(),
+        bug.failures.first()
+    );
+    assert!(!bug.failures.is_empty(), "trailer-init-skipped was not caught");
 }
