@@ -809,6 +809,8 @@ pub struct MapArgs<'a> {
     pub primary: Option<&'a str>,
     pub secondary: Option<&'a str>,
     pub scratch: Option<&'a str>,
+    /// The update scheme whose metadata the dump holds (`--mode`).
+    pub mode: Option<&'a str>,
 }
 
 /// Exit codes: 0 every image found is valid, 1 an image is invalid (or none is there), 2 the
@@ -866,7 +868,15 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
             None,
         ),
         Decode::Flash => {
-            let r = cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key));
+            let r = match map.mode {
+                Some(m) if cutpoint_inspect::scheme::decoder(m).is_none() => {
+                    let known: Vec<&str> = cutpoint_inspect::scheme::DECODERS.iter().map(|(n, _)| *n).collect();
+                    eprintln!("--mode {m}: no such update scheme; known: {}", known.join(", "));
+                    return BAD_INPUT;
+                }
+                Some(m) => cutpoint_inspect::decode_flash_for(m, &bytes, base, &layout, Some(&key)),
+                None => cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key)),
+            };
             let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {

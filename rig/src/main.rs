@@ -133,6 +133,10 @@ enum Command {
         /// public or private key as imgtool writes them, or 32 raw Ed25519 bytes.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// The bootloader's update scheme, whose metadata the dump holds (`swap-scratch`,
+        /// `overwrite`, `swap-move`); default: MCUboot trailers and a scratch area.
+        #[arg(long, value_name = "MODE")]
+        mode: Option<String>,
         /// Decode the file as a single image rather than a flash dump.
         #[arg(long)]
         image: bool,
@@ -243,6 +247,7 @@ fn main() -> ExitCode {
             scratch,
             base,
             key,
+            mode,
             image,
             otadata,
             json,
@@ -258,6 +263,7 @@ fn main() -> ExitCode {
                 primary: primary.as_deref(),
                 secondary: secondary.as_deref(),
                 scratch: scratch.as_deref(),
+                mode: mode.as_deref(),
             };
             commands::inspect(&file, &map, base.as_deref(), key.as_deref(), what, json)
         }

@@ -494,7 +494,10 @@ impl Validator<'_, '_> {
         let downgrade = r
             .and_then(|r| r.downgrade.as_ref())
             .map_or(Downgrade::Allowed, |d| *d.get_ref());
-        if let Some(c) = r.and_then(|r| r.update.as_ref()).and_then(|u| u.get_ref().confirmed.as_ref()) {
+        if let Some(c) = r
+            .and_then(|r| r.update.as_ref())
+            .and_then(|u| u.get_ref().confirmed.as_ref())
+        {
             self.err(
                 &p(&["images", "update", "confirmed"]),
                 c.span(),

@@ -6,15 +6,17 @@
 //! reads (`fut::scheme`).
 
 mod mcuboot;
+mod swap_move;
 
 use fut::layout::Layout;
-use fut::scheme::{overwrite, swap_scratch};
+use fut::scheme::{overwrite, swap_move as move_scheme, swap_scratch};
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
+pub use swap_move::SwapMoveTrailers;
 
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +65,7 @@ pub trait MetadataDecoder: Sync {
 pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
     (overwrite::NAME, &OverwriteTrailers),
+    (move_scheme::NAME, &SwapMoveTrailers),
 ];
 
 /// The decoder of the scheme called `name`.
