@@ -55,8 +55,17 @@ struct SimSlots {
 }
 
 impl SimSlots {
-    fn of(board: cutpoint_sim::board_name::Board) -> SimSlots {
+    fn of(board: cutpoint_sim::board_name::Board, mode: Mode) -> SimSlots {
         let layout = board.profile().layout;
+        let max = mode.max_image_size(&layout);
+        if max != layout.max_image_size() {
+            // A scheme that keeps room of its own (swap-move's spare sector).
+            return SimSlots {
+                board,
+                slot: u64::from(layout.primary.size),
+                max_size_kib: (max / 1024).saturating_sub(1),
+            };
+        }
         if u64::from(layout.primary.size) == SIM_SLOT_SIZE {
             return SimSlots {
                 board,
@@ -400,10 +409,40 @@ impl Validator<'_, '_> {
                 }
                 Mode::OVERWRITE
             }
+            Some(m) if variant.forces_swap_move() && given != Mode::SWAP_MOVE => {
+                if self.schemes.find(m.get_ref()).is_some() {
+                    self.err(
+                        &p(&["target", "mode"]),
+                        m.span(),
+                        format!(
+                            "variant \"{}\" is a swap-move bootloader: expected \"swap-move\", got \"{}\"",
+                            variant.name(),
+                            given.name()
+                        ),
+                    );
+                }
+                Mode::SWAP_MOVE
+            }
             Some(_) => given,
             None if variant.forces_overwrite() => Mode::OVERWRITE,
+            None if variant.forces_swap_move() => Mode::SWAP_MOVE,
             None => Mode::SWAP_SCRATCH,
         };
+        // The board's flash map must fit the scheme (swap-move: slots of equal sectors, the
+        // primary with as many sectors as the secondary or one more, room for the spare sector).
+        if let Err(e) = mode.scheme().check_layout(&board.profile().layout) {
+            let span = raw_mode.map(|m| m.span()).or_else(|| t.and_then(|t| t.board.as_ref()).map(|b| b.span()));
+            let path = p(&["target", if raw_mode.is_some() { "mode" } else { "board" }]);
+            let span = span.unwrap_or_else(|| self.doc.span_of(&path));
+            self.err(
+                &path,
+                span,
+                format!(
+                    "the {board} board's flash map does not fit mode \"{}\" ({e:?}): choose another board or mode",
+                    mode.name()
+                ),
+            );
+        }
         let delivery = t
             .and_then(|t| t.delivery.as_ref())
             .map_or(Delivery::Download, |d| *d.get_ref());
@@ -438,7 +477,7 @@ impl Validator<'_, '_> {
     fn images(&mut self, raw: Option<&S<RawImages>>, target: &Target) -> Images {
         let r = raw.map(|r| r.get_ref());
         let simulated = match &target.kind {
-            TargetKind::Simulated { board, .. } => Some(SimSlots::of(*board)),
+            TargetKind::Simulated { board, .. } => Some(SimSlots::of(*board, target.mode)),
             TargetKind::Station { .. } => None,
         };
         let slot = match &target.kind {

@@ -402,13 +402,18 @@ fn run_steps(
         do_step(hal, &l, regions, s)?;
         status::write(hal, &l, l.primary, s)?;
         match s {
-            Step::Move(i) => say!(
-                hal,
-                "boot: move-progress type={} sector={} of={}",
-                kind.name(),
-                i,
-                regions
-            ),
+            Step::Move(i) => {
+                say!(
+                    hal,
+                    "boot: move-progress type={} sector={} of={}",
+                    kind.name(),
+                    i,
+                    regions
+                );
+                if i == regions {
+                    say!(hal, "boot: move-done type={} sectors={}", kind.name(), regions);
+                }
+            }
             Step::Swap(i, 2) => say!(
                 hal,
                 "boot: swap-progress type={} region={} of={}",
