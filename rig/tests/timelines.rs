@@ -64,6 +64,10 @@ fn refusal_key(c: &Campaign) -> (String, String) {
         suffix.push_str(&format!("-no-downgrade-{version}"));
         fields.push_str(&format!(" downgrade=refused version={version}"));
     }
+    if c.images.baseline_confirmed {
+        suffix.push_str("-confirmed-baseline");
+        fields.push_str(" baseline=confirmed");
+    }
     (suffix, fields)
 }
 

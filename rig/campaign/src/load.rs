@@ -52,6 +52,8 @@ struct SimSlots {
     board: cutpoint_sim::board_name::Board,
     slot: u64,
     max_size_kib: u32,
+    /// The scheme keeps room of its own in the slots (swap-move's spare sector).
+    spare: Option<Mode>,
 }
 
 impl SimSlots {
@@ -64,6 +66,7 @@ impl SimSlots {
                 board,
                 slot: u64::from(layout.primary.size),
                 max_size_kib: (max / 1024).saturating_sub(1),
+                spare: Some(mode),
             };
         }
         if u64::from(layout.primary.size) == SIM_SLOT_SIZE {
@@ -71,6 +74,7 @@ impl SimSlots {
                 board,
                 slot: SIM_SLOT_SIZE,
                 max_size_kib: SIM_MAX_SIZE_KIB,
+                spare: None,
             };
         }
         // As for the standard map: the slot less its trailer sectors, less 1 KiB for the
@@ -79,11 +83,20 @@ impl SimSlots {
             board,
             slot: u64::from(layout.primary.size),
             max_size_kib: (layout.max_image_size() / 1024).saturating_sub(1),
+            spare: None,
         }
     }
 
     /// Why the size is bounded, for the error message.
     fn why(&self) -> String {
+        if let Some(mode) = self.spare {
+            return format!(
+                " (the {} board's {} KiB slots keep their last sectors for the trailer, and mode \"{mode}\" one more: \
+                 the sector the image moves into)",
+                self.board,
+                self.slot / 1024
+            );
+        }
         if self.slot == SIM_SLOT_SIZE {
             " (the simulated boards' 192 KiB slots keep a sector for the trailer)".to_string()
         } else {
@@ -431,7 +444,9 @@ impl Validator<'_, '_> {
         // The board's flash map must fit the scheme (swap-move: slots of equal sectors, the
         // primary with as many sectors as the secondary or one more, room for the spare sector).
         if let Err(e) = mode.scheme().check_layout(&board.profile().layout) {
-            let span = raw_mode.map(|m| m.span()).or_else(|| t.and_then(|t| t.board.as_ref()).map(|b| b.span()));
+            let span = raw_mode
+                .map(|m| m.span())
+                .or_else(|| t.and_then(|t| t.board.as_ref()).map(|b| b.span()));
             let path = p(&["target", if raw_mode.is_some() { "mode" } else { "board" }]);
             let span = span.unwrap_or_else(|| self.doc.span_of(&path));
             self.err(

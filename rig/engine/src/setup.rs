@@ -116,7 +116,10 @@ fn fits(
     let room = if max == layout.max_image_size() {
         "before its trailer sectors".to_string()
     } else {
-        format!("for mode {} (below its trailer sectors and the scheme's own room)", c.target.mode)
+        format!(
+            "for mode {} (below its trailer sectors and the scheme's own room)",
+            c.target.mode
+        )
     };
     if len as u64 <= u64::from(max) {
         return Ok(());

@@ -110,6 +110,9 @@ pub fn timeline_key(c: &Campaign) -> String {
     if let (Downgrade::Refused, ImageSource::Generated { version, .. }) = (c.images.downgrade, &c.images.update) {
         suffix.push_str(&format!("-no-downgrade-{version}"));
     }
+    if c.images.baseline_confirmed {
+        suffix.push_str("-confirmed-baseline");
+    }
     format!(
         "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
         c.target.mode,
