@@ -463,3 +463,54 @@ fn finish<F: Flash + Console + ?Sized>(
     }
     settle(flash, primary, &want, &[Field::CopyDone])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: u32 = 1024;
+
+    fn layout(primary: u32, secondary: u32) -> Layout {
+        Layout {
+            sector_size: 4 * K,
+            write_size: 4,
+            bootloader: Area { offset: 0, size: 64 * K },
+            primary: Area {
+                offset: 64 * K,
+                size: primary,
+            },
+            secondary: Area {
+                offset: 64 * K + primary,
+                size: secondary,
+            },
+            scratch: Area { offset: 0, size: 0 },
+        }
+    }
+
+    #[test]
+    fn the_primary_keeps_a_spare_sector_and_needs_no_scratch() {
+        // Equal slots: the image is one sector and the trailer sector smaller than the slot.
+        let l = layout(192 * K, 192 * K);
+        assert_eq!(check_layout(&l), Ok(()));
+        assert_eq!(max_image_size(&l), 184 * K);
+        // MCUboot's optimal map: the primary one sector larger; the same image fits.
+        let l = layout(196 * K, 192 * K);
+        assert_eq!(check_layout(&l), Ok(()));
+        assert_eq!(max_image_size(&l), 188 * K);
+        // Swap-scratch would want a scratch area here.
+        assert!(layout(192 * K, 192 * K).validate().is_err());
+    }
+
+    #[test]
+    fn maps_that_do_not_fit_are_refused() {
+        assert_eq!(check_layout(&layout(200 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
+        assert_eq!(check_layout(&layout(188 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
+        assert_eq!(check_layout(&layout(8 * K, 8 * K)), Err(LayoutError::TrailerTooLarge));
+        let mut odd = layout(192 * K, 192 * K);
+        odd.secondary.offset += 1024;
+        assert_eq!(check_layout(&odd), Err(LayoutError::NotSectorAligned));
+        let mut overlap = layout(192 * K, 192 * K);
+        overlap.secondary.offset = overlap.primary.offset + 4 * K;
+        assert_eq!(check_layout(&overlap), Err(LayoutError::Overlap));
+    }
+}
