@@ -80,10 +80,16 @@ pub enum Variant {
     /// and the swap never completes: a permanent brick (FIELD-BUGS row 4: MCUboot #1588, fixed
     /// by PR #1597; about 1 in 50 resets on an nRF52840).
     StaleHeaderAfterMove,
+    /// Swap-move: a revert sets image_ok only when it finishes, into the slot it takes for the
+    /// running one, and a revert resumed after a cut takes the secondary: the confirm flag lands
+    /// in the wrong slot, the primary reads unconfirmed with copy_done set, and the next boot
+    /// reverts again, an extra swap that brings the failing image back (FIELD-BUGS row 1:
+    /// MCUboot #480, fixed by PR #485, which keeps the swap type in the trailer).
+    RevertConfirmInSecondary,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -99,6 +105,7 @@ impl Variant {
         Variant::KeyNotCompared,
         Variant::TrailerInitSkipped,
         Variant::StaleHeaderAfterMove,
+        Variant::RevertConfirmInSecondary,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -118,6 +125,7 @@ impl Variant {
             Variant::KeyNotCompared => "key-not-compared",
             Variant::TrailerInitSkipped => "trailer-init-skipped",
             Variant::StaleHeaderAfterMove => "stale-header-after-move",
+            Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
         }
     }
 
@@ -162,7 +170,10 @@ impl Variant {
 
     /// The bootloader mode this variant needs: its bug lives in swap-move's code.
     pub const fn forces_swap_move(self) -> bool {
-        matches!(self, Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove)
+        matches!(
+            self,
+            Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary
+        )
     }
 }
 

@@ -108,6 +108,10 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             Variant::IntegritySkipped | Variant::SignatureSkipped | Variant::KeyNotCompared => {
                 assert!(c.refuses_update(), "{rel} needs an update the device must refuse")
             }
+            Variant::RevertConfirmInSecondary => {
+                assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
+                assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update")
+            }
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove => {
                 assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
                 assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")

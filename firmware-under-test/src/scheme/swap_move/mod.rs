@@ -247,11 +247,21 @@ fn write_revert_request<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, size
     Ok(())
 }
 
+/// Whether this build writes a revert's image_ok only when the revert finishes, into the slot
+/// it takes for the running one (the revert-confirm-in-secondary variant).
+fn late_revert_confirm(cfg: &BootConfig, kind: SwapType) -> bool {
+    kind == SwapType::Revert && cfg.variant == Variant::RevertConfirmInSecondary
+}
+
 /// What the primary trailer says while a swap of `kind` runs.
-fn running(kind: SwapType, size: u32) -> Trailer {
+fn running(cfg: &BootConfig, kind: SwapType, size: u32) -> Trailer {
     Trailer {
         magic: Magic::Good,
-        image_ok: if kind == SwapType::Test { Flag::Unset } else { Flag::Set },
+        image_ok: if kind == SwapType::Test || late_revert_confirm(cfg, kind) {
+            Flag::Unset
+        } else {
+            Flag::Set
+        },
         copy_done: Flag::Unset,
         swap_info: kind.code(),
         swap_size: size,
@@ -269,7 +279,7 @@ fn init_primary<F: Flash + Console + ?Sized>(
     size: u32,
 ) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    let want = running(kind, size);
+    let want = running(cfg, kind, size);
     if cfg.variant == Variant::TrailerInitSkipped && trailer::read(flash, primary)?.magic == Magic::Good {
         // The broken build takes a primary trailer that already reads good as its own.
         return Ok(());
@@ -308,10 +318,10 @@ fn resume(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, size: u32) -> Res
     );
     // A cut may have left a field the resume relies on weak: settle it first.
     let mut fields = [Field::Magic, Field::SwapInfo, Field::SwapSize, Field::ImageOk].as_slice();
-    if kind == SwapType::Test {
+    if kind == SwapType::Test || late_revert_confirm(cfg, kind) {
         fields = &fields[..3];
     }
-    settle(hal, l.primary, &running(kind, size), fields)?;
+    settle(hal, l.primary, &running(cfg, kind, size), fields)?;
     if !headers_in_place(hal, cfg, regions, last)? {
         say!(hal, "boot: halt reason=swap-headers-not-found");
         return Ok(());
@@ -425,7 +435,7 @@ fn run_steps(
         }
         step = s.next(regions);
     }
-    finish(hal, cfg, kind, size)?;
+    finish(hal, cfg, kind, size, last.is_some())?;
     say!(hal, "boot: swap-done type={}", kind.name());
     Ok(())
 }
@@ -450,10 +460,17 @@ fn finish<F: Flash + Console + ?Sized>(
     cfg: &BootConfig,
     kind: SwapType,
     size: u32,
+    resumed: bool,
 ) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    let mut want = running(kind, size);
-    if kind != SwapType::Test {
+    let mut want = running(cfg, kind, size);
+    if late_revert_confirm(cfg, kind) {
+        // The broken build confirms the image a revert brought back only now, and a resumed
+        // revert, which lost track of the slots, confirms the secondary (MCUboot #480).
+        let slot = if resumed { cfg.layout.secondary } else { primary };
+        trailer::write_image_ok(flash, slot)?;
+        want.image_ok = if resumed { Flag::Unset } else { Flag::Set };
+    } else if kind != SwapType::Test {
         settle(flash, primary, &want, &[Field::ImageOk])?;
     }
     want.copy_done = Flag::Set;
@@ -474,7 +491,10 @@ mod tests {
         Layout {
             sector_size: 4 * K,
             write_size: 4,
-            bootloader: Area { offset: 0, size: 64 * K },
+            bootloader: Area {
+                offset: 0,
+                size: 64 * K,
+            },
             primary: Area {
                 offset: 64 * K,
                 size: primary,
