@@ -99,7 +99,7 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
         say!(hal, "ota: idle reason=offer-too-large size={}", offer.size);
         return Ok(AppExit::Idle);
     }
-    let secondary = cfg.layout.secondary;
+    let secondary = cfg.mode.scheme().staging_area(&cfg.layout);
     let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
     if staged == Some(offer.version) && state.reverted && cfg.mode.can_revert() && !offer.retry {
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
@@ -142,7 +142,8 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
 /// The application's check of the image in the secondary slot: the image validation of this
 /// build, and no downgrade when the build refuses them.
 fn check(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<image::ImageInfo, ImageError> {
-    let info = image::validate_with(hal, cfg.layout.secondary, &cfg.key, cfg.variant.image_checks())?;
+    let staged = cfg.mode.scheme().staging_area(&cfg.layout);
+    let info = image::validate_with(hal, staged, &cfg.key, cfg.variant.image_checks())?;
     if cfg.refuse_downgrade && info.header.version < me {
         return Err(ImageError::Downgrade);
     }
@@ -156,7 +157,7 @@ fn wipe_secondary<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(
 /// Where a cut download picks up: the start of the sector holding the last written byte
 /// (that sector is erased and fetched again), or 0 when the slot holds another image.
 fn resume_point<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig, offer: &Offer) -> Result<u32, FlashError> {
-    let secondary = cfg.layout.secondary;
+    let secondary = cfg.mode.scheme().staging_area(&cfg.layout);
     match image::read_header(flash, secondary) {
         Ok(h) if h.version == offer.version => {}
         _ => return Ok(0),
@@ -185,7 +186,7 @@ fn sector_floor(cfg: &AppConfig, off: u32) -> u32 {
 
 /// Downloads the offer into the secondary slot; says whether it started from byte 0.
 fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<bool, FwError> {
-    let secondary = cfg.layout.secondary;
+    let secondary = cfg.mode.scheme().staging_area(&cfg.layout);
     let sector = cfg.layout.sector_size;
     let from = resume_point(hal, cfg, offer)?;
     if from == 0 {

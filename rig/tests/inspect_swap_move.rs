@@ -80,7 +80,7 @@ fn inspect_says_how_far_a_swap_move_got() {
         file.to_str().unwrap(),
     ]);
     assert!(
-        stdout.contains("swap-move: move: 12/40 sectors, swap: 0/40"),
+        stdout.contains("swap status: move: 12/40 sectors, swap: 0/40"),
         "{stdout}\n{stderr}"
     );
     assert!(stdout.contains("move 1 move 2"), "{stdout}");
@@ -105,7 +105,9 @@ fn inspect_says_how_far_a_swap_move_got() {
     let (code, _, stderr) = cutpoint(&["inspect", "--mode", "swap-mvoe", file.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("--mode swap-mvoe: no such update scheme; known: swap-scratch, overwrite, swap-move"),
+        stderr.contains(
+            "--mode swap-mvoe: no such update scheme; known: swap-scratch, overwrite, swap-move, swap-offset"
+        ),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -14,6 +14,7 @@
 pub mod mcuboot;
 pub mod overwrite;
 pub mod swap_move;
+pub mod swap_offset;
 pub mod swap_scratch;
 
 use core::fmt;
@@ -82,6 +83,12 @@ pub trait Scheme: Sync {
         layout.max_image_size()
     }
 
+    /// Where an update is written and checked before it is installed: the secondary slot, or
+    /// part of it (swap-offset writes it one sector in).
+    fn staging_area(&self, layout: &Layout) -> crate::layout::Area {
+        layout.secondary
+    }
+
     /// What says an update of this kind committed: the point from which only the new image may
     /// boot. A scheme that cannot revert commits when the image is installed, whatever the
     /// request asked for.
@@ -125,6 +132,8 @@ impl Mode {
     pub const OVERWRITE: Mode = Mode(&overwrite::Overwrite);
     /// Swap using move (no scratch area); resumable; test upgrades and revert.
     pub const SWAP_MOVE: Mode = Mode(&swap_move::SwapMove);
+    /// Swap using offset (the update one sector into the secondary; no move stage).
+    pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SwapOffset);
 
     /// A handle to `scheme`.
     pub const fn of(scheme: &'static dyn Scheme) -> Mode {
@@ -193,7 +202,12 @@ impl fmt::Display for Mode {
 }
 
 /// The schemes built into the firmware, in the order campaign errors list them.
-pub static BUILTIN: &[&dyn Scheme] = &[&swap_scratch::SwapScratch, &overwrite::Overwrite, &swap_move::SwapMove];
+pub static BUILTIN: &[&dyn Scheme] = &[
+    &swap_scratch::SwapScratch,
+    &overwrite::Overwrite,
+    &swap_move::SwapMove,
+    &swap_offset::SwapOffset,
+];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.
 #[derive(Clone, Copy)]

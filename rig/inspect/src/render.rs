@@ -267,7 +267,7 @@ pub fn render_text(r: &FlashReport) -> String {
     }
     if let Some(p) = &r.progress {
         out.push('\n');
-        let _ = writeln!(out, "swap-move: {}", p.summary);
+        let _ = writeln!(out, "swap status: {}", p.summary);
         for line in p.records.chunks(REGIONS_PER_LINE) {
             let _ = writeln!(out, "  {}", line.join(" "));
         }

@@ -288,3 +288,27 @@ fn swap_move_over_a_padded_confirmed_primary() {
     );
     assert!(!bug.failures.is_empty(), "trailer-init-skipped was not caught");
 }
+
+fn swap_offset(mut s: Scenario) -> Scenario {
+    s.mode = Mode::SWAP_OFFSET;
+    s
+}
+
+#[test]
+fn swap_offset_reference_survives_every_cut() {
+    let log = swap_offset(nrf(64)).board().run(RunOptions::default());
+    assert!(log
+        .console
+        .iter()
+        .any(|l| l.text.starts_with("boot: swap-progress type=test region=17 of=17")));
+    for (what, s) in [
+        ("test", swap_offset(nrf(64))),
+        ("perm", permanent(swap_offset(nrf(64)))),
+        ("revert", swap_offset(nrf(64)).with_bad_update()),
+    ] {
+        let r = sweep(&s);
+        println!("swap-offset {what}: cuts={} distinct states={}", r.cuts, r.distinct);
+        assert!(r.cuts > 1000, "{}", r.cuts);
+        assert_survives(&format!("nrf52840 swap-offset {what}"), &r);
+    }
+}

@@ -36,7 +36,7 @@ use crate::layout::{Area, Layout, LayoutError, Role, Slot, STATUS_STATES};
 use crate::trailer::{self, Field, Flag, Magic, SwapType, Trailer};
 use crate::variant::Variant;
 use crate::{say, FwError};
-use status::Step;
+use status::{Algo, Step};
 
 /// The scheme's name (a campaign's `mode`).
 pub const NAME: &str = "swap-move";
@@ -76,7 +76,7 @@ impl Scheme for SwapMove {
     }
 
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
-        run(hal, cfg)
+        run(hal, cfg, Algo::Move)
     }
 
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
@@ -152,12 +152,21 @@ pub fn max_image_size(l: &Layout) -> u32 {
     pri.min(sec).saturating_mul(s)
 }
 
-fn size_ok(cfg: &BootConfig, size: u32) -> bool {
-    size > 0 && size.is_multiple_of(cfg.layout.sector_size) && size <= max_image_size(&cfg.layout)
+/// The largest image `algo` can install with `l`.
+fn max_for(algo: Algo, l: &Layout) -> u32 {
+    match algo {
+        Algo::Move => max_image_size(l),
+        Algo::Offset => super::swap_offset::max_image_size(l),
+    }
 }
 
-/// Decide from the trailers, then resume, install or revert.
-fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+fn size_ok(cfg: &BootConfig, algo: Algo, size: u32) -> bool {
+    size > 0 && size.is_multiple_of(cfg.layout.sector_size) && size <= max_for(algo, &cfg.layout)
+}
+
+/// Decide from the trailers, then resume, install or revert (shared by swap-move and
+/// swap-offset, which differ only in their steps and where the images sit).
+pub(super) fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(), FwError> {
     let l = cfg.layout;
     let primary = trailer::read(hal, l.primary)?;
     let secondary = trailer::read(hal, l.secondary)?;
@@ -165,9 +174,9 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
     if primary.magic == Magic::Good && primary.copy_done != Flag::Set && secondary.magic != Magic::Good {
         let kind = primary.swap_type();
         if let (Some(kind @ (SwapType::Test | SwapType::Perm | SwapType::Revert)), true) =
-            (kind, size_ok(cfg, primary.swap_size))
+            (kind, size_ok(cfg, algo, primary.swap_size))
         {
-            return resume(hal, cfg, kind, primary.swap_size);
+            return resume(hal, cfg, algo, kind, primary.swap_size);
         }
     }
     if secondary.magic == Magic::Good {
@@ -175,7 +184,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
             // A revert's own request (written before the primary trailer is rewritten): the
             // image it brings back was running before, no check of it applies.
             let fixup = records_revert(&primary) && cfg.variant != Variant::TornMagicRevert;
-            return start(hal, cfg, SwapType::Revert, fixup);
+            return start(hal, cfg, algo, SwapType::Revert, fixup);
         }
         let kind = if secondary.image_ok == Flag::Set {
             SwapType::Perm
@@ -183,12 +192,18 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
             SwapType::Test
         };
         if boot::accept_request(hal, cfg)? {
-            start(hal, cfg, kind, false)?;
+            start(hal, cfg, algo, kind, false)?;
         }
         return Ok(());
     }
     if records_revert(&primary) {
-        return start(hal, cfg, SwapType::Revert, cfg.variant != Variant::TornMagicRevert);
+        return start(
+            hal,
+            cfg,
+            algo,
+            SwapType::Revert,
+            cfg.variant != Variant::TornMagicRevert,
+        );
     }
     Ok(())
 }
@@ -198,10 +213,15 @@ fn records_revert(t: &Trailer) -> bool {
     t.magic == Magic::Good && t.image_ok == Flag::Unset && t.copy_done == Flag::Set
 }
 
-/// Bytes to swap: the larger image, rounded up to whole sectors.
-fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<u32, FwError> {
+/// Bytes to swap: the larger image, rounded up to whole sectors. Swap-offset's update sits one
+/// sector into the secondary; the image a revert brings back, at its start.
+fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, algo: Algo, kind: SwapType) -> Result<u32, FwError> {
     let mut size = 0;
-    for slot in [cfg.layout.primary, cfg.layout.secondary] {
+    let incoming = match (algo, kind) {
+        (Algo::Offset, SwapType::Test | SwapType::Perm) => super::swap_offset::staging(&cfg.layout),
+        _ => cfg.layout.secondary,
+    };
+    for slot in [cfg.layout.primary, incoming] {
         match image::total_size(flash, slot) {
             Ok(n) => size = size.max(n),
             Err(image::ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
@@ -213,12 +233,12 @@ fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<u32, 
         .div_ceil(s)
         .max(1)
         .saturating_mul(s)
-        .min(max_image_size(&cfg.layout)))
+        .min(max_for(algo, &cfg.layout)))
 }
 
 /// Starts a swap of `kind`; `fixup` first writes the revert's request into the secondary.
-fn start(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, fixup: bool) -> Result<(), FwError> {
-    let size = swap_size(hal, cfg)?;
+fn start(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo, kind: SwapType, fixup: bool) -> Result<(), FwError> {
+    let size = swap_size(hal, cfg, algo, kind)?;
     let regions = size / cfg.layout.sector_size;
     say!(
         hal,
@@ -233,7 +253,7 @@ fn start(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, fixup: bool) -> Re
     init_primary(hal, cfg, kind, size)?;
     // The request is consumed only once the primary trailer records the swap.
     ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
-    run_steps(hal, cfg, kind, size, None)
+    run_steps(hal, cfg, algo, kind, size, None)
 }
 
 /// The revert's request in the secondary trailer (MCUboot's `fixup_revert`).
@@ -302,11 +322,14 @@ fn init_primary<F: Flash + Console + ?Sized>(
 }
 
 /// Resumes a swap cut part-way.
-fn resume(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, size: u32) -> Result<(), FwError> {
+fn resume(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo, kind: SwapType, size: u32) -> Result<(), FwError> {
     let l = cfg.layout;
     let regions = size / l.sector_size;
-    let last = status::last(hal, &l, l.primary, regions)?;
-    let (moved, swapped) = status::counts(last, regions);
+    let last = status::last_of(hal, algo, &l, l.primary, regions)?;
+    let (moved, swapped) = match algo {
+        Algo::Move => status::counts(last, regions),
+        Algo::Offset => (0, status::counts(last, regions).1),
+    };
     say!(
         hal,
         "boot: swap-resume type={} size={} moved={} swapped={} of={}",
@@ -322,7 +345,7 @@ fn resume(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, size: u32) -> Res
         fields = &fields[..3];
     }
     settle(hal, l.primary, &running(cfg, kind, size), fields)?;
-    if !headers_in_place(hal, cfg, regions, last)? {
+    if !headers_in_place(hal, cfg, algo, kind, regions, last)? {
         say!(hal, "boot: halt reason=swap-headers-not-found");
         return Ok(());
     }
@@ -330,7 +353,7 @@ fn resume(hal: &mut dyn Hal, cfg: &BootConfig, kind: SwapType, size: u32) -> Res
         // The cut may have come while the request was consumed.
         ops::erase_trailer_of(hal, &l, Slot::Secondary)?;
     }
-    run_steps(hal, cfg, kind, size, last)
+    run_steps(hal, cfg, algo, kind, size, last)
 }
 
 /// Programs again each of `fields` that does not read `want` steadily (a completed program
@@ -355,9 +378,12 @@ fn settle<F: Flash + Console + ?Sized>(
 /// Where the header of the image being installed and of the image being moved out are, once
 /// `last` is complete: `(slot, sector)` pairs (MCUboot's `boot_read_image_header` with a swap
 /// status).
-fn header_places(cfg: &BootConfig, regions: u32, last: Option<Step>) -> [(Area, u32); 2] {
+fn header_places(cfg: &BootConfig, algo: Algo, kind: SwapType, regions: u32, last: Option<Step>) -> [(Area, u32); 2] {
     let l = cfg.layout;
     let (pri, sec) = (l.primary, l.secondary);
+    if algo == Algo::Offset {
+        return super::swap_offset::header_places(pri, sec, kind, regions, last);
+    }
     let incoming = match last {
         None | Some(Step::Move(_)) => (sec, 0),
         Some(Step::Swap(..)) => (pri, 0),
@@ -377,10 +403,12 @@ fn header_places(cfg: &BootConfig, regions: u32, last: Option<Step>) -> [(Area, 
 fn headers_in_place<F: Flash + ?Sized>(
     flash: &mut F,
     cfg: &BootConfig,
+    algo: Algo,
+    kind: SwapType,
     regions: u32,
     last: Option<Step>,
 ) -> Result<bool, FwError> {
-    for (slot, sector) in header_places(cfg, regions, last) {
+    for (slot, sector) in header_places(cfg, algo, kind, regions, last) {
         let mut b = [0u8; 4];
         match flash.read(slot.offset + sector * cfg.layout.sector_size, &mut b) {
             Ok(()) => {}
@@ -398,6 +426,7 @@ fn headers_in_place<F: Flash + ?Sized>(
 fn run_steps(
     hal: &mut dyn Hal,
     cfg: &BootConfig,
+    algo: Algo,
     kind: SwapType,
     size: u32,
     last: Option<Step>,
@@ -405,12 +434,15 @@ fn run_steps(
     let l = cfg.layout;
     let regions = size / l.sector_size;
     let mut step = match last {
-        None => Some(Step::first()),
+        None => Some(Step::first_of(algo)),
         Some(s) => s.next(regions),
     };
     while let Some(s) = step {
-        do_step(hal, &l, regions, s)?;
-        status::write(hal, &l, l.primary, s)?;
+        match algo {
+            Algo::Move => do_step(hal, &l, regions, s)?,
+            Algo::Offset => super::swap_offset::do_step(hal, &l, kind, regions, s)?,
+        }
+        status::write(hal, algo, &l, l.primary, s)?;
         match s {
             Step::Move(i) => {
                 say!(
@@ -434,6 +466,9 @@ fn run_steps(
             Step::Swap(..) => {}
         }
         step = s.next(regions);
+    }
+    if algo == Algo::Offset && kind == SwapType::Revert {
+        super::swap_offset::after_revert(hal, &l)?;
     }
     finish(hal, cfg, kind, size, last.is_some())?;
     say!(hal, "boot: swap-done type={}", kind.name());

@@ -13,6 +13,17 @@ use crate::hal::{Flash, FlashError};
 use crate::layout::{Area, Layout};
 use crate::trailer::{self, ERASED};
 
+/// The two swaps without scratch that keep these records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algo {
+    /// Swap using move: N move records (one state each), then N swap records (two states).
+    Move,
+    /// Swap using offset (MCUboot's `swap_offset.c`, `boot_status_internal_off`): N swap
+    /// records of two states each and no move records; the status area is N * 2 * W plus the
+    /// fixed fields (`docs/design.md`, "Swap status": 2 states per sector in this mode).
+    Offset,
+}
+
 /// One step of a swap-move, in the order the swap does them. With `R` regions:
 /// `Move(1)` moves primary sector `R - 1` up to `R`, ... `Move(R)` moves sector 0 up to 1;
 /// `Swap(i, 1)` copies secondary sector `i - 1` into primary sector `i - 1`, `Swap(i, 2)` the
@@ -24,9 +35,17 @@ pub enum Step {
 }
 
 impl Step {
-    /// The first step of a swap of `regions` sectors.
+    /// The first step of a swap-move.
     pub const fn first() -> Step {
         Step::Move(1)
+    }
+
+    /// The first step of a swap with `algo`.
+    pub const fn first_of(algo: Algo) -> Step {
+        match algo {
+            Algo::Move => Step::Move(1),
+            Algo::Offset => Step::Swap(1, 1),
+        }
     }
 
     /// The step after this one, if any, in a swap of `regions` sectors.
@@ -63,7 +82,24 @@ pub fn counts(last: Option<Step>, regions: u32) -> (u32, u32) {
     last.map_or((0, 0), |s| s.counts(regions))
 }
 
-/// Address of the record of `step` in `slot`'s trailer.
+/// Address of the record of `step` in `slot`'s trailer, for `algo`.
+pub fn addr_of(algo: Algo, layout: &Layout, slot: Area, step: Step) -> u32 {
+    match algo {
+        Algo::Move => addr(layout, slot, step),
+        Algo::Offset => {
+            let w = layout.status_record_size();
+            let n = layout.sectors_per_slot();
+            let base = slot.end() - (n * 2 * w + crate::layout::TRAILER_INFO_SIZE);
+            match step {
+                Step::Swap(i, s) => base + (i - 1) * 2 * w + (s - 1) * w,
+                // Swap-offset has no move records.
+                Step::Move(i) => base + (i - 1) * 2 * w,
+            }
+        }
+    }
+}
+
+/// Address of the record of `step` in `slot`'s trailer (swap-move).
 pub fn addr(layout: &Layout, slot: Area, step: Step) -> u32 {
     let w = layout.status_record_size();
     let n = layout.sectors_per_slot();
@@ -83,11 +119,17 @@ pub const fn value(step: Step) -> u8 {
 }
 
 /// Writes the record of `step` into `slot`'s trailer.
-pub fn write<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, slot: Area, step: Step) -> Result<(), FlashError> {
+pub fn write<F: Flash + ?Sized>(
+    flash: &mut F,
+    algo: Algo,
+    layout: &Layout,
+    slot: Area,
+    step: Step,
+) -> Result<(), FlashError> {
     let mut b = [ERASED; 32];
     let w = (layout.status_record_size() as usize).min(b.len());
     b[0] = value(step);
-    flash.write(addr(layout, slot, step), &b[..w])
+    flash.write(addr_of(algo, layout, slot, step), &b[..w])
 }
 
 /// The last completed step recorded in `slot` for a swap of `regions` sectors: the last record
@@ -99,14 +141,25 @@ pub fn last<F: Flash + ?Sized>(
     slot: Area,
     regions: u32,
 ) -> Result<Option<Step>, FlashError> {
+    last_of(flash, Algo::Move, layout, slot, regions)
+}
+
+/// [`last`] for `algo`.
+pub fn last_of<F: Flash + ?Sized>(
+    flash: &mut F,
+    algo: Algo,
+    layout: &Layout,
+    slot: Area,
+    regions: u32,
+) -> Result<Option<Step>, FlashError> {
     let regions = regions.min(layout.sectors_per_slot());
     if regions == 0 {
         return Ok(None);
     }
     let mut found = None;
-    let mut step = Some(Step::first());
+    let mut step = Some(Step::first_of(algo));
     while let Some(s) = step {
-        if trailer::status_written(flash, addr(layout, slot, s))? {
+        if trailer::status_written(flash, addr_of(algo, layout, slot, s))? {
             found = Some(s);
         }
         step = s.next(regions);

@@ -213,7 +213,7 @@ fn is_blank(b: &[u8]) -> bool {
     b.iter().all(|&x| x == 0xff)
 }
 
-fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
+pub(super) fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
     let image_part = match image {
         None => "outside dump".to_string(),
         Some(i) => match &i.header {

@@ -9,14 +9,14 @@ mod mcuboot;
 mod swap_move;
 
 use fut::layout::Layout;
-use fut::scheme::{overwrite, swap_move as move_scheme, swap_scratch};
+use fut::scheme::{overwrite, swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch};
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
-pub use swap_move::SwapMoveTrailers;
+pub use swap_move::{SwapMoveTrailers, SwapOffsetTrailers};
 
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
     (overwrite::NAME, &OverwriteTrailers),
     (move_scheme::NAME, &SwapMoveTrailers),
+    (offset_scheme::NAME, &SwapOffsetTrailers),
 ];
 
 /// The decoder of the scheme called `name`.
