@@ -91,8 +91,8 @@ impl SimSlots {
     fn why(&self) -> String {
         if let Some(mode) = self.spare {
             return format!(
-                " (the {} board's {} KiB slots keep their last sectors for the trailer, and mode \"{mode}\" one more: \
-                 the sector the image moves into)",
+                " (the {} board's {} KiB slots keep their last sectors for the trailer, and mode \"{mode}\" one more \
+                 sector for its swap)",
                 self.board,
                 self.slot / 1024
             );
