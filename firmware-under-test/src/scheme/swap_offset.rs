@@ -224,3 +224,64 @@ pub(super) fn header_places(
     };
     [incoming, outgoing]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: u32 = 1024;
+
+    fn layout(primary: u32, secondary: u32) -> Layout {
+        Layout {
+            sector_size: 4 * K,
+            write_size: 4,
+            bootloader: Area {
+                offset: 0,
+                size: 64 * K,
+            },
+            primary: Area {
+                offset: 64 * K,
+                size: primary,
+            },
+            secondary: Area {
+                offset: 64 * K + primary,
+                size: secondary,
+            },
+            scratch: Area { offset: 0, size: 0 },
+        }
+    }
+
+    #[test]
+    fn the_secondary_keeps_a_sector_before_the_update() {
+        let l = layout(192 * K, 192 * K);
+        assert_eq!(check_layout(&l), Ok(()));
+        assert_eq!(max_image_size(&l), 184 * K);
+        assert_eq!(staging(&l).offset, l.secondary.offset + 4 * K);
+        // MCUboot's optimal map: the secondary one sector larger.
+        let l = layout(192 * K, 196 * K);
+        assert_eq!(check_layout(&l), Ok(()));
+        assert_eq!(max_image_size(&l), 188 * K);
+        assert_eq!(check_layout(&layout(196 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
+        assert_eq!(check_layout(&layout(8 * K, 8 * K)), Err(LayoutError::TrailerTooLarge));
+    }
+
+    #[test]
+    fn a_revert_mirrors_the_swap() {
+        // Forward: the update one sector in goes down a sector; revert: back up a sector.
+        let pri = Area { offset: 0, size: 64 };
+        let sec = Area { offset: 64, size: 64 };
+        assert_eq!(header_places(pri, sec, SwapType::Test, 4, None), [(sec, 1), (pri, 0)]);
+        assert_eq!(
+            header_places(pri, sec, SwapType::Test, 4, Some(Step::Swap(1, 2))),
+            [(pri, 0), (sec, 0)]
+        );
+        assert_eq!(
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(3, 2))),
+            [(sec, 0), (pri, 0)]
+        );
+        assert_eq!(
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 2))),
+            [(pri, 0), (sec, 1)]
+        );
+    }
+}

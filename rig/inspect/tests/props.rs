@@ -353,33 +353,38 @@ proptest! {
     }
 
     #[test]
-    fn swap_move_decoder_never_panics_and_is_deterministic((dump, base) in small_dump(), with_key in any::<bool>()) {
+    fn swap_move_and_offset_decoders_never_panic_and_are_deterministic((dump, base) in small_dump(), with_key in any::<bool>()) {
         let key = key();
         let key = with_key.then_some(&key);
         let l = small_layout();
-        let a = decode_flash_for("swap-move", &dump, base, &l, key);
-        let b = decode_flash_for("swap-move", &dump, base, &l, key);
-        prop_assert_eq!(&a, &b);
-        prop_assert_eq!(render_text(&a), render_text(&b));
-        prop_assert_eq!(&a.layout_error, &None);
-        prop_assert_eq!(a.slots.len(), 2);
-        if let Some(p) = &a.progress {
-            let n = p.regions.unwrap_or(l.sectors_per_slot());
-            prop_assert!(p.moved <= n && p.swapped <= p.moved);
-            prop_assert!(p.records.len() as u32 <= l.sectors_per_slot() * 3);
+        for scheme in ["swap-move", "swap-offset"] {
+            let a = decode_flash_for(scheme, &dump, base, &l, key);
+            let b = decode_flash_for(scheme, &dump, base, &l, key);
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(render_text(&a), render_text(&b));
+            prop_assert_eq!(&a.layout_error, &None);
+            prop_assert_eq!(a.slots.len(), 2);
+            if let Some(p) = &a.progress {
+                let n = p.regions.unwrap_or(l.sectors_per_slot());
+                prop_assert!(p.moved <= n && p.swapped <= n);
+                prop_assert!(scheme == "swap-move" || p.moved == 0);
+                prop_assert!(p.records.len() as u32 <= l.sectors_per_slot() * 3);
+            }
         }
     }
 
     #[test]
-    fn swap_move_decoder_never_panics_on_any_layout(
+    fn swap_move_and_offset_decoders_never_panic_on_any_layout(
         layout in any_layout(),
         dump in prop::collection::vec(prop_oneof![Just(0xffu8), any::<u8>()], 0..1024),
         base in any_u32ish(),
     ) {
-        let a = decode_flash_for("swap-move", &dump, base, &layout, Some(&key()));
-        prop_assert_eq!(&a, &decode_flash_for("swap-move", &dump, base, &layout, Some(&key())));
-        let _ = render_text(&a);
-        prop_assert!(a.slots.is_empty() == a.layout_error.is_some());
+        for scheme in ["swap-move", "swap-offset"] {
+            let a = decode_flash_for(scheme, &dump, base, &layout, Some(&key()));
+            prop_assert_eq!(&a, &decode_flash_for(scheme, &dump, base, &layout, Some(&key())));
+            let _ = render_text(&a);
+            prop_assert!(a.slots.is_empty() == a.layout_error.is_some());
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Any bytes as a flash dump decoded with swap-move's metadata (trailers and the move/swap status
-//! records). The first byte picks how the rest is used:
+//! Any bytes as a flash dump decoded with swap-move's and swap-offset's metadata (trailers and
+//! the move/swap status records). The first byte picks how the rest is used:
 //! - 0: a dump of a small flash (256-byte sectors) from the base address in bytes 1..3;
 //! - 1: a layout from bytes 1..45 (ten u32 fields and a base address), the dump after it;
 //! - 2: bytes 3.. pasted into an erased small flash at the offset in bytes 1..3.
@@ -36,11 +36,13 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
 }
 
 fn check(dump: &[u8], base: u32, layout: &Layout) {
-    let a = decode_flash_for("swap-move", dump, base, layout, None);
-    assert_eq!(a, decode_flash_for("swap-move", dump, base, layout, None), "deterministic");
-    let _ = render_text(&a);
-    let _ = a.slot_summaries();
-    assert_eq!(a.slots.is_empty(), a.layout_error.is_some());
+    for scheme in ["swap-move", "swap-offset"] {
+        let a = decode_flash_for(scheme, dump, base, layout, None);
+        assert_eq!(a, decode_flash_for(scheme, dump, base, layout, None), "deterministic");
+        let _ = render_text(&a);
+        let _ = a.slot_summaries();
+        assert_eq!(a.slots.is_empty(), a.layout_error.is_some());
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
