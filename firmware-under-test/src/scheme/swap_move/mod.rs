@@ -557,6 +557,16 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_secondary_keeps_its_trailer_at_its_own_end() {
+        // The primary one sector larger: each slot's trailer sectors end that slot.
+        let l = layout(196 * K, 192 * K);
+        let t = ops::trailer_area(&l, Slot::Secondary);
+        assert_eq!((t.offset, t.size), (l.secondary.end() - 4 * K, 4 * K));
+        let t = ops::trailer_area(&l, Slot::Primary);
+        assert_eq!((t.offset, t.size), (l.primary.end() - 4 * K, 4 * K));
+    }
+
+    #[test]
     fn maps_that_do_not_fit_are_refused() {
         assert_eq!(check_layout(&layout(200 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
         assert_eq!(check_layout(&layout(188 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
