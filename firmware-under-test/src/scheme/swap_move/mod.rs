@@ -489,7 +489,9 @@ fn do_step<F: Flash + ?Sized>(flash: &mut F, l: &Layout, regions: u32, step: Ste
 }
 
 /// Marks the swap complete: image_ok (written when the swap started, for a permanent swap and
-/// a revert) and copy_done must read set on every read; a torn one is programmed again.
+/// a revert) and copy_done must read set on every read; a torn one is programmed again. On an
+/// ECC part a torn copy_done cannot be programmed again (the controller refuses a written
+/// granule): that case is not handled yet (swap-scratch rewrites its trailer through a journal).
 fn finish<F: Flash + Console + ?Sized>(
     flash: &mut F,
     cfg: &BootConfig,
