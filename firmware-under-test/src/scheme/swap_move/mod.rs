@@ -171,7 +171,8 @@ pub(super) fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(),
     let primary = trailer::read(hal, l.primary)?;
     let secondary = trailer::read(hal, l.secondary)?;
     // A swap in progress: its status is in the primary trailer and no request stands.
-    if primary.magic == Magic::Good && primary.copy_done != Flag::Set && secondary.magic != Magic::Good {
+    let done = swap_finished(hal, cfg, algo, &primary)?;
+    if primary.magic == Magic::Good && !done && secondary.magic != Magic::Good {
         let kind = primary.swap_type();
         if let (Some(kind @ (SwapType::Test | SwapType::Perm | SwapType::Revert)), true) =
             (kind, size_ok(cfg, algo, primary.swap_size))
@@ -183,7 +184,7 @@ pub(super) fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(),
         if secondary.swap_type() == Some(SwapType::Revert) {
             // A revert's own request (written before the primary trailer is rewritten): the
             // image it brings back was running before, no check of it applies.
-            let fixup = records_revert(&primary) && cfg.variant != Variant::TornMagicRevert;
+            let fixup = records_revert(&primary, done) && cfg.variant != Variant::TornMagicRevert;
             return start(hal, cfg, algo, SwapType::Revert, fixup);
         }
         let kind = if secondary.image_ok == Flag::Set {
@@ -196,7 +197,7 @@ pub(super) fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(),
         }
         return Ok(());
     }
-    if records_revert(&primary) {
+    if records_revert(&primary, done) {
         return start(
             hal,
             cfg,
@@ -209,8 +210,24 @@ pub(super) fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(),
 }
 
 /// The primary trailer records a finished test swap whose image never confirmed itself.
-fn records_revert(t: &Trailer) -> bool {
-    t.magic == Magic::Good && t.image_ok == Flag::Unset && t.copy_done == Flag::Set
+fn records_revert(t: &Trailer, done: bool) -> bool {
+    t.magic == Magic::Good && t.image_ok == Flag::Unset && done
+}
+
+/// Whether the primary trailer records a finished swap: copy_done set, or written but torn
+/// (on an ECC part a torn granule reads as garbage and cannot be programmed again) after the
+/// record of the swap's last step.
+fn swap_finished<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, algo: Algo, t: &Trailer) -> Result<bool, FwError> {
+    match t.copy_done {
+        Flag::Set => Ok(true),
+        Flag::Unset => Ok(false),
+        Flag::Bad if t.magic == Magic::Good && size_ok(cfg, algo, t.swap_size) => {
+            let regions = t.swap_size / cfg.layout.sector_size;
+            let last = status::last_of(flash, algo, &cfg.layout, cfg.layout.primary, regions)?;
+            Ok(last == Some(Step::Swap(regions, 2)))
+        }
+        Flag::Bad => Ok(false),
+    }
 }
 
 /// Bytes to swap: the larger image, rounded up to whole sectors. Swap-offset's update sits one
@@ -491,7 +508,8 @@ fn do_step<F: Flash + ?Sized>(flash: &mut F, l: &Layout, regions: u32, step: Ste
 /// Marks the swap complete: image_ok (written when the swap started, for a permanent swap and
 /// a revert) and copy_done must read set on every read; a torn one is programmed again. On an
 /// ECC part a torn copy_done cannot be programmed again (the controller refuses a written
-/// granule): that case is not handled yet (swap-scratch rewrites its trailer through a journal).
+/// granule): it stays torn, and with the last step recorded it reads as a finished swap
+/// (`swap_finished`).
 fn finish<F: Flash + Console + ?Sized>(
     flash: &mut F,
     cfg: &BootConfig,
@@ -515,7 +533,10 @@ fn finish<F: Flash + Console + ?Sized>(
     if r.trailer.copy_done == Flag::Unset && r.steady(Field::CopyDone) {
         trailer::write_copy_done(flash, primary)?;
     }
-    settle(flash, primary, &want, &[Field::CopyDone])
+    match settle(flash, primary, &want, &[Field::CopyDone]) {
+        Err(FwError::Flash(FlashError::ProgramRefused { .. })) => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
