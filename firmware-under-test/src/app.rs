@@ -49,9 +49,14 @@ impl AppConfig {
         self.running.other()
     }
 
-    /// The area of [`AppConfig::target`].
-    pub const fn target_area(&self) -> Area {
-        self.layout.slot(self.target())
+    /// Where an update to [`AppConfig::target`] is written and checked: the scheme's staging
+    /// area when it goes to the secondary slot (swap-offset writes it one sector in), else the
+    /// whole slot.
+    pub fn target_area(&self) -> Area {
+        match self.target() {
+            Slot::Secondary => self.mode.scheme().staging_area(&self.layout),
+            s => self.layout.slot(s),
+        }
     }
 }
 
@@ -116,7 +121,7 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
         say!(hal, "ota: idle reason=up-to-date version={}", me);
         return Ok(AppExit::Idle);
     }
-    if offer.size > cfg.layout.max_image_size() || offer.size < image::HEADER_SIZE as u32 {
+    if offer.size > cfg.mode.max_image_size(&cfg.layout) || offer.size < image::HEADER_SIZE as u32 {
         say!(hal, "ota: idle reason=offer-too-large size={}", offer.size);
         return Ok(AppExit::Idle);
     }

@@ -26,7 +26,10 @@ pub enum Variant {
     /// and erased data (MCUboot commit f76fba70).
     ScratchEraseForward,
     /// A torn trailer magic at the start of a revert is read as "no swap" and the unconfirmed
-    /// image keeps running (MCUboot #1966).
+    /// image keeps running (MCUboot #1966). In swap-move the build starts a revert without first
+    /// writing the revert's request into the secondary trailer (MCUboot's `fixup_revert`): a cut
+    /// while the primary trailer is rewritten leaves no record of the revert, and the failing
+    /// image runs on (FIELD-BUGS row 5: MCUboot #1966 / PR #2100).
     TornMagicRevert,
     /// Overwrite-only upgrade that clears the request before the copy, so a cut mid-copy
     /// leaves no image and no way back (esp8266/Arduino PR #6823).
@@ -84,10 +87,28 @@ pub enum Variant {
     /// image the device reported committed. Caught only by the pass rule's check that no
     /// metadata the bootloader relies on holds a weak bit once the device settled.
     ConfirmedOnOneRead,
+    /// Swap-move: a new swap takes a primary trailer that already reads a good magic as its
+    /// own and writes neither swap type nor swap size into it. A primary flashed padded and
+    /// confirmed (`imgtool sign --pad --confirm`) has one: a cut mid-swap leaves a resumed swap
+    /// reading swap_size as erased, so nothing resumes and the half-moved slot is booted
+    /// (FIELD-BUGS row 2: MCUboot #829, Zephyr #28933, fixed by MCUboot PR #830).
+    TrailerInitSkipped,
+    /// Swap-move: a swap resumed after its last move-up (every sector moved, no swap step
+    /// recorded) looks for the moving image's header in the primary's first sector instead of
+    /// its second; a cut inside the first swap step has erased that sector, no header is found
+    /// and the swap never completes: a permanent brick (FIELD-BUGS row 4: MCUboot #1588, fixed
+    /// by PR #1597; about 1 in 50 resets on an nRF52840).
+    StaleHeaderAfterMove,
+    /// Swap-move: a revert sets image_ok only when it finishes, into the slot it takes for the
+    /// running one, and a revert resumed after a cut takes the secondary: the confirm flag lands
+    /// in the wrong slot, the primary reads unconfirmed with copy_done set, and the next boot
+    /// reverts again, an extra swap that brings the failing image back (FIELD-BUGS row 1:
+    /// MCUboot #480, fixed by PR #485, which keeps the swap type in the trailer).
+    RevertConfirmInSecondary,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 16] = [
+    pub const ALL: [Variant; 19] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -104,6 +125,9 @@ impl Variant {
         Variant::OtadataRunningRewritten,
         Variant::OtadataSingleSector,
         Variant::ConfirmedOnOneRead,
+        Variant::TrailerInitSkipped,
+        Variant::StaleHeaderAfterMove,
+        Variant::RevertConfirmInSecondary,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -124,6 +148,9 @@ impl Variant {
             Variant::OtadataRunningRewritten => "otadata-running-rewritten",
             Variant::OtadataSingleSector => "otadata-single-sector",
             Variant::ConfirmedOnOneRead => "confirmed-on-one-read",
+            Variant::TrailerInitSkipped => "trailer-init-skipped",
+            Variant::StaleHeaderAfterMove => "stale-header-after-move",
+            Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
         }
     }
 
@@ -173,6 +200,14 @@ impl Variant {
     /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
     pub const fn forces_overwrite(self) -> bool {
         matches!(self, Variant::OverwriteNoRollback)
+    }
+
+    /// The bootloader mode this variant needs: its bug lives in swap-move's code.
+    pub const fn forces_swap_move(self) -> bool {
+        matches!(
+            self,
+            Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! What a user waits for, and where it goes. For each campaign (by default the exhaustive
-//! campaign, the double-cut campaign and the 1 MiB exhaustive campaign):
+//! campaign, the double-cut campaign and the 1 MiB exhaustive campaign, then the exhaustive and
+//! 1 MiB exhaustive campaigns of swap-move and swap-offset):
 //!
 //! 1. the whole `cutpoint run` process (the release binary, spawned, reports included): its CPU
 //!    time (user + system, from the kernel's resource usage of the child), CPU per cut, cut
@@ -12,7 +13,7 @@
 //!    written of the cut loop and of the reports.
 //!
 //! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
-//! three; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
+//! seven; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -26,7 +27,15 @@ use cutpoint::stages::{thread_cpu_ns, Stage};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const DEFAULT_CAMPAIGNS: [&str; 3] = ["exhaustive.toml", "double-cuts.toml", "exhaustive-1mib.toml"];
+const DEFAULT_CAMPAIGNS: [&str; 7] = [
+    "exhaustive.toml",
+    "double-cuts.toml",
+    "exhaustive-1mib.toml",
+    "swap-move/exhaustive.toml",
+    "swap-move/exhaustive-1mib.toml",
+    "swap-offset/exhaustive.toml",
+    "swap-offset/exhaustive-1mib.toml",
+];
 
 fn main() {
     cutpoint::alloc_tuning::keep_freed_memory();

@@ -787,9 +787,9 @@ fn base_from_name(path: &Path) -> Option<u32> {
 
 /// What `cutpoint inspect` decodes a file as.
 pub enum Decode {
-    /// A flash dump laid out like the board's flash map, decoded as the scheme named keeps its
-    /// metadata (MCUboot trailers when none is named).
-    Flash { scheme: Option<String> },
+    /// A flash dump laid out like the board's flash map, decoded as the scheme `--mode` names
+    /// keeps its metadata (MCUboot trailers when none is named).
+    Flash,
     /// One signed MCUboot image.
     Image,
     /// ESP-IDF otadata in sectors of `sector` bytes, for a device with `slots` OTA app slots.
@@ -803,6 +803,8 @@ pub struct MapArgs<'a> {
     pub primary: Option<&'a str>,
     pub secondary: Option<&'a str>,
     pub scratch: Option<&'a str>,
+    /// The update scheme whose metadata the dump holds (`--mode`).
+    pub mode: Option<&'a str>,
 }
 
 /// Exit codes: 0 every image found is valid, 1 an image is invalid (or none is there), 2 the
@@ -856,21 +858,19 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
         }
         Decode::Otadata { slots, sector } => {
             // JSON either way, as it always printed: short and readable (the text form is in a
-            // whole-flash decode with `--scheme esp-idf`).
+            // whole-flash decode with `--mode esp-idf`).
             let r = cutpoint_inspect::otadata::decode_otadata_sectors(&bytes, sector as usize, slots);
             (serde_json::to_string_pretty(&r).unwrap_or_default(), None)
         }
-        Decode::Flash { scheme } => {
-            let r = match scheme.as_deref() {
-                None => cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key)),
-                Some(name) => {
-                    if cutpoint_inspect::scheme::decoder(name).is_none() {
-                        let known: Vec<&str> = cutpoint_inspect::scheme::DECODERS.iter().map(|(n, _)| *n).collect();
-                        eprintln!("--scheme {name}: no such scheme; expected one of {}", known.join(", "));
-                        return BAD_INPUT;
-                    }
-                    cutpoint_inspect::decode_flash_for(name, &bytes, base, &layout, Some(&key))
+        Decode::Flash => {
+            let r = match map.mode {
+                Some(m) if cutpoint_inspect::scheme::decoder(m).is_none() => {
+                    let known: Vec<&str> = cutpoint_inspect::scheme::DECODERS.iter().map(|(n, _)| *n).collect();
+                    eprintln!("--mode {m}: no such update scheme; known: {}", known.join(", "));
+                    return BAD_INPUT;
                 }
+                Some(m) => cutpoint_inspect::decode_flash_for(m, &bytes, base, &layout, Some(&key)),
+                None => cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key)),
             };
             let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()

@@ -133,6 +133,12 @@ enum Command {
         /// public or private key as imgtool writes them, or 32 raw Ed25519 bytes.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// The bootloader's update scheme, whose metadata the dump holds (`swap-scratch`,
+        /// `overwrite`, `swap-move`, `swap-offset`, `esp-idf`: both slots and otadata in the
+        /// scratch region); default: MCUboot trailers and a scratch area. `--scheme` is the
+        /// same flag.
+        #[arg(long, value_name = "MODE", alias = "scheme", conflicts_with_all = ["image", "otadata"])]
+        mode: Option<String>,
         /// Decode the file as a single image rather than a flash dump.
         #[arg(long)]
         image: bool,
@@ -142,10 +148,6 @@ enum Command {
         /// Size of one otadata sector in bytes (ESP-IDF's 0x1000 unless the part erases smaller).
         #[arg(long, value_name = "BYTES", requires = "otadata", default_value = "4096")]
         otadata_sector: u32,
-        /// Decode the dump's metadata as this update scheme keeps it (`esp-idf`: both slots and
-        /// otadata in the scratch region); MCUboot trailers when not given.
-        #[arg(long, value_name = "NAME", conflicts_with_all = ["image", "otadata"])]
-        scheme: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -250,10 +252,10 @@ fn main() -> ExitCode {
             scratch,
             base,
             key,
+            mode,
             image,
             otadata,
             otadata_sector,
-            scheme,
             json,
         } => {
             let what = match (image, otadata) {
@@ -262,7 +264,7 @@ fn main() -> ExitCode {
                     sector: otadata_sector,
                 },
                 (true, None) => commands::Decode::Image,
-                (false, None) => commands::Decode::Flash { scheme },
+                (false, None) => commands::Decode::Flash,
             };
             let map = commands::MapArgs {
                 board: &board,
@@ -270,6 +272,7 @@ fn main() -> ExitCode {
                 primary: primary.as_deref(),
                 secondary: secondary.as_deref(),
                 scratch: scratch.as_deref(),
+                mode: mode.as_deref(),
             };
             commands::inspect(&file, &map, base.as_deref(), key.as_deref(), what, json)
         }

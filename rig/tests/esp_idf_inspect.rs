@@ -81,7 +81,9 @@ fn a_flash_dump_decoded_as_esp_idf_names_the_slot_the_bootloader_picks() {
     let (code, _, stderr) = cutpoint(&["inspect", "--scheme", "esp-idff", f.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("--scheme esp-idff: no such scheme; expected one of"),
+        stderr.contains(
+            "--mode esp-idff: no such update scheme; known: swap-scratch, overwrite, swap-move, swap-offset, esp-idf"
+        ),
         "{stderr}"
     );
 }

@@ -69,6 +69,10 @@ fn refusal_key(c: &Campaign) -> (String, String) {
         suffix.push_str(&format!("-from-{slot}"));
         fields.push_str(&format!(" baseline_slot={slot}"));
     }
+    if c.images.baseline_confirmed {
+        suffix.push_str("-confirmed-baseline");
+        fields.push_str(" baseline=confirmed");
+    }
     (suffix, fields)
 }
 

@@ -72,7 +72,8 @@ pub fn effective_mode(cfg: &BootConfig) -> Mode {
 }
 
 fn secondary_is_valid(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<bool, FwError> {
-    let checked = image::validate_with(hal, cfg.layout.secondary, &cfg.key, cfg.variant.image_checks())
+    let staged = effective_mode(cfg).scheme().staging_area(&cfg.layout);
+    let checked = image::validate_with(hal, staged, &cfg.key, cfg.variant.image_checks())
         .and_then(|info| refuse_downgrade(hal, cfg, info));
     match checked {
         Ok(info) => {

@@ -34,7 +34,10 @@ pub fn erase_backwards<F: Flash + ?Sized>(flash: &mut F, area: Area, sector: u32
 /// The trailer sectors at the end of a slot.
 pub fn trailer_area(layout: &Layout, slot: Slot) -> Area {
     let s = layout.slot(slot);
-    let off = layout.trailer_sector_offset();
+    // The trailer sectors end the slot (slots may differ in size by a sector in swap-move).
+    let off = s
+        .size
+        .saturating_sub(layout.trailer_sectors().saturating_mul(layout.sector_size));
     Area {
         offset: s.offset + off,
         size: s.size - off,

@@ -16,6 +16,8 @@
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
+pub mod swap_move;
+pub mod swap_offset;
 pub mod swap_scratch;
 
 use core::fmt;
@@ -78,6 +80,18 @@ pub trait Scheme: Sync {
     /// large enough for its metadata.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError>;
 
+    /// The largest signed image (header, body and TLVs) the scheme can install with `layout`
+    /// (a scheme that keeps room of its own, as swap-move's spare sector, says less).
+    fn max_image_size(&self, layout: &Layout) -> u32 {
+        layout.max_image_size()
+    }
+
+    /// Where an update is written and checked before it is installed: the secondary slot, or
+    /// part of it (swap-offset writes it one sector in).
+    fn staging_area(&self, layout: &Layout) -> crate::layout::Area {
+        layout.secondary
+    }
+
     /// What says an update of this kind committed: the point from which only the new image may
     /// boot. A scheme that cannot revert commits when the image is installed, whatever the
     /// request asked for.
@@ -138,6 +152,10 @@ impl Mode {
     pub const SWAP_SCRATCH: Mode = Mode(&swap_scratch::SwapScratch);
     /// Copy the secondary over the primary; no way back.
     pub const OVERWRITE: Mode = Mode(&overwrite::Overwrite);
+    /// Swap using move (no scratch area); resumable; test upgrades and revert.
+    pub const SWAP_MOVE: Mode = Mode(&swap_move::SwapMove);
+    /// Swap using offset (the update one sector into the secondary; no move stage).
+    pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SwapOffset);
 
     /// A handle to `scheme`.
     pub const fn of(scheme: &'static dyn Scheme) -> Mode {
@@ -156,6 +174,11 @@ impl Mode {
         self.0.can_revert()
     }
 
+    /// The largest signed image the scheme can install with `layout`.
+    pub fn max_image_size(self, layout: &Layout) -> u32 {
+        self.0.max_image_size(layout)
+    }
+
     /// What says an `upgrade` on this scheme committed.
     pub fn commit_point(self, upgrade: Upgrade) -> CommitPoint {
         self.0.commit_point(upgrade)
@@ -166,6 +189,8 @@ impl Mode {
     pub fn effective(self, variant: Variant) -> Mode {
         if variant.forces_overwrite() {
             Mode::OVERWRITE
+        } else if variant.forces_swap_move() {
+            Mode::SWAP_MOVE
         } else {
             self
         }
@@ -199,7 +224,13 @@ impl fmt::Display for Mode {
 }
 
 /// The schemes built into the firmware, in the order campaign errors list them.
-pub static BUILTIN: &[&dyn Scheme] = &[&swap_scratch::SwapScratch, &overwrite::Overwrite, &esp_idf::EspIdf];
+pub static BUILTIN: &[&dyn Scheme] = &[
+    &swap_scratch::SwapScratch,
+    &overwrite::Overwrite,
+    &swap_move::SwapMove,
+    &swap_offset::SwapOffset,
+    &esp_idf::EspIdf,
+];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.
 #[derive(Clone, Copy)]

@@ -52,16 +52,29 @@ struct SimSlots {
     board: cutpoint_sim::board_name::Board,
     slot: u64,
     max_size_kib: u32,
+    /// The scheme keeps room of its own in the slots (swap-move's spare sector).
+    spare: Option<Mode>,
 }
 
 impl SimSlots {
-    fn of(board: cutpoint_sim::board_name::Board) -> SimSlots {
+    fn of(board: cutpoint_sim::board_name::Board, mode: Mode) -> SimSlots {
         let layout = board.profile().layout;
+        let max = mode.max_image_size(&layout);
+        if max != layout.max_image_size() {
+            // A scheme that keeps room of its own (swap-move's spare sector).
+            return SimSlots {
+                board,
+                slot: u64::from(layout.primary.size),
+                max_size_kib: (max / 1024).saturating_sub(1),
+                spare: Some(mode),
+            };
+        }
         if u64::from(layout.primary.size) == SIM_SLOT_SIZE {
             return SimSlots {
                 board,
                 slot: SIM_SLOT_SIZE,
                 max_size_kib: SIM_MAX_SIZE_KIB,
+                spare: None,
             };
         }
         // As for the standard map: the slot less its trailer sectors, less 1 KiB for the
@@ -70,11 +83,20 @@ impl SimSlots {
             board,
             slot: u64::from(layout.primary.size),
             max_size_kib: (layout.max_image_size() / 1024).saturating_sub(1),
+            spare: None,
         }
     }
 
     /// Why the size is bounded, for the error message.
     fn why(&self) -> String {
+        if let Some(mode) = self.spare {
+            return format!(
+                " (the {} board's {} KiB slots keep their last sectors for the trailer, and mode \"{mode}\" one more \
+                 sector for its swap)",
+                self.board,
+                self.slot / 1024
+            );
+        }
         if self.slot == SIM_SLOT_SIZE {
             " (the simulated boards' 192 KiB slots keep a sector for the trailer)".to_string()
         } else {
@@ -405,8 +427,23 @@ impl Validator<'_, '_> {
                 }
                 Mode::OVERWRITE
             }
+            Some(m) if variant.forces_swap_move() && given != Mode::SWAP_MOVE => {
+                if self.schemes.find(m.get_ref()).is_some() {
+                    self.err(
+                        &p(&["target", "mode"]),
+                        m.span(),
+                        format!(
+                            "variant \"{}\" is a swap-move bootloader: expected \"swap-move\", got \"{}\"",
+                            variant.name(),
+                            given.name()
+                        ),
+                    );
+                }
+                Mode::SWAP_MOVE
+            }
             Some(_) => given,
             None if variant.forces_overwrite() => Mode::OVERWRITE,
+            None if variant.forces_swap_move() => Mode::SWAP_MOVE,
             None => Mode::SWAP_SCRATCH,
         };
         if let (Some(needed), Some(v)) = (variant.scheme_name(), t.and_then(|t| t.variant.as_ref())) {
@@ -425,6 +462,23 @@ impl Validator<'_, '_> {
                     ),
                 );
             }
+        }
+        // The board's flash map must fit the scheme (swap-move: slots of equal sectors, the
+        // primary with as many sectors as the secondary or one more, room for the spare sector).
+        if let Err(e) = mode.scheme().check_layout(&board.profile().layout) {
+            let span = raw_mode
+                .map(|m| m.span())
+                .or_else(|| t.and_then(|t| t.board.as_ref()).map(|b| b.span()));
+            let path = p(&["target", if raw_mode.is_some() { "mode" } else { "board" }]);
+            let span = span.unwrap_or_else(|| self.doc.span_of(&path));
+            self.err(
+                &path,
+                span,
+                format!(
+                    "the {board} board's flash map does not fit mode \"{}\" ({e:?}): choose another board or mode",
+                    mode.name()
+                ),
+            );
         }
         let delivery = t
             .and_then(|t| t.delivery.as_ref())
@@ -504,7 +558,7 @@ impl Validator<'_, '_> {
     fn images(&mut self, raw: Option<&S<RawImages>>, target: &Target) -> Images {
         let r = raw.map(|r| r.get_ref());
         let simulated = match &target.kind {
-            TargetKind::Simulated { board, .. } => Some(SimSlots::of(*board)),
+            TargetKind::Simulated { board, .. } => Some(SimSlots::of(*board, target.mode)),
             TargetKind::Station { .. } => None,
         };
         let slot = match &target.kind {
@@ -560,10 +614,26 @@ impl Validator<'_, '_> {
         let downgrade = r
             .and_then(|r| r.downgrade.as_ref())
             .map_or(Downgrade::Allowed, |d| *d.get_ref());
+        if let Some(c) = r
+            .and_then(|r| r.update.as_ref())
+            .and_then(|u| u.get_ref().confirmed.as_ref())
+        {
+            self.err(
+                &p(&["images", "update", "confirmed"]),
+                c.span(),
+                "confirmed says how the baseline was flashed (imgtool sign --pad --confirm); the update arrives \
+                 through the OTA: move it to images.baseline",
+            );
+        }
+        let baseline_confirmed = r
+            .and_then(|r| r.baseline.as_ref())
+            .and_then(|b| b.get_ref().confirmed.as_ref())
+            .is_some_and(|c| *c.get_ref());
         Images {
             baseline,
             update,
             public_key,
+            baseline_confirmed,
             downgrade,
         }
     }

@@ -280,6 +280,9 @@ pub struct Images {
     pub public_key: Option<PathBuf>,
     /// Whether the target refuses an update older than the running image.
     pub downgrade: Downgrade,
+    /// The baseline was flashed padded and confirmed (`imgtool sign --pad --confirm`): the
+    /// primary slot starts with a trailer holding the magic and image_ok.
+    pub baseline_confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -103,6 +103,7 @@ pub(crate) struct RawImageFields {
     pub health: Option<S<Health>>,
     pub tamper: Option<S<Tamper>>,
     pub file: Option<S<String>>,
+    pub confirmed: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -647,3 +647,37 @@ fn baseline_slot_and_scheme_bound_variants_are_located() {
     let c = parse_campaign(&ok, Path::new("campaigns/ok.toml")).unwrap();
     assert_eq!(c.target.baseline_slot, fut::layout::Slot::Secondary);
 }
+
+#[test]
+fn swap_move_variants_need_swap_move_mode() {
+    let text = format!("[target]\nvariant = \"stale-header-after-move\"\nmode = \"swap-scratch\"\n{PHASES}");
+    insta::assert_snapshot!("swap_move_only_variant", campaign_error_text(&text));
+    // Without a mode the variant brings its own.
+    let c = parse_campaign(
+        &format!("[target]\nvariant = \"trailer-init-skipped\"\n{PHASES}"),
+        Path::new("campaigns/tis.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.target.mode, fut::scheme::Mode::SWAP_MOVE);
+}
+
+#[test]
+fn only_the_baseline_is_flashed_confirmed() {
+    let text = format!(
+        "[images]\nbaseline = {{ version = \"1.0.0\", size_kib = 64, confirmed = true }}\nupdate = {{ version = \"2.0.0\", size_kib = 64, confirmed = true }}\n{PHASES}"
+    );
+    insta::assert_snapshot!("update_confirmed", campaign_error_text(&text));
+    let ok = format!("[images]\nbaseline = {{ version = \"1.0.0\", size_kib = 64, confirmed = true }}\n{PHASES}");
+    let c = parse_campaign(&ok, Path::new("campaigns/padded.toml")).unwrap();
+    assert!(c.images.baseline_confirmed);
+}
+
+#[test]
+fn swap_move_keeps_a_sector_of_the_slot_for_the_move() {
+    // 186 KiB fits a 192 KiB swap-scratch slot; swap-move keeps one more sector spare.
+    let image = "[images]\nbaseline = { version = \"1.0.0\", size_kib = 186 }\nupdate = { version = \"2.0.0\", size_kib = 186 }\n";
+    let scratch = format!("[target]\nmode = \"swap-scratch\"\n{image}{PHASES}");
+    assert!(parse_campaign(&scratch, Path::new("campaigns/big.toml")).is_ok());
+    let text = format!("[target]\nmode = \"swap-move\"\n{image}{PHASES}");
+    insta::assert_snapshot!("swap_move_image_too_large", campaign_error_text(&text));
+}

@@ -123,6 +123,14 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs confirm every_op"
                 )
             }
+            Variant::RevertConfirmInSecondary => {
+                assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
+                assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update")
+            }
+            Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove => {
+                assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
+                assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")
+            }
             Variant::Reference => {}
         }
     }

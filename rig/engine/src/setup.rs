@@ -112,7 +112,15 @@ fn fits(
     board: &str,
     layout: &Layout,
 ) -> Result<(), SetupError> {
-    let max = layout.max_image_size();
+    let max = c.target.mode.max_image_size(layout);
+    let room = if max == layout.max_image_size() {
+        "before its trailer sectors".to_string()
+    } else {
+        format!(
+            "for mode {} (below its trailer sectors and the scheme's own room)",
+            c.target.mode
+        )
+    };
     if len as u64 <= u64::from(max) {
         return Ok(());
     }
@@ -121,7 +129,7 @@ fn fits(
         c,
         format!(
             "images.{what}: {which}: the image (header, body and TLVs) is {len} bytes; the {board} slot holds at most \
-             {max} bytes before its trailer sectors"
+             {max} bytes {room}"
         ),
     ))
 }
@@ -266,6 +274,7 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         delivery: c.target.delivery,
         refuse_downgrade: c.images.downgrade == Downgrade::Refused,
         baseline_slot: c.target.baseline_slot,
+        baseline_confirmed: c.images.baseline_confirmed,
     };
     let expect = expectations(c, &old, &new, profile.layout, key);
     let update_size = new.bytes.len() as u64;

@@ -666,6 +666,25 @@ pub struct FlashReport {
     /// ESP-IDF otadata, on a scheme that keeps it (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otadata: Option<crate::otadata::OtadataReport>,
+    /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<SwapProgress>,
+}
+
+/// How far a swap-move got, from the status records in the primary trailer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapProgress {
+    /// Sectors the swap covers (`swap_size / sector_size`), when swap_size is sane.
+    pub regions: Option<u32>,
+    /// Sectors moved up one place.
+    pub moved: u32,
+    /// Sectors swapped (both steps done).
+    pub swapped: u32,
+    /// Every status record that reads written, as `move N` or `swap N.S` (a value other than
+    /// the state number in brackets).
+    pub records: Vec<String>,
+    /// `move: 12/40 sectors, swap: 0/40`.
+    pub summary: String,
 }
 
 /// `(slot name, version, first 4 bytes of the SHA-256 TLV, validity, trailer summary)`.
@@ -765,5 +784,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         slots: Vec::new(),
         scratch: None,
         otadata: None,
+        progress: None,
     }
 }

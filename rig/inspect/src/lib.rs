@@ -19,7 +19,7 @@ pub mod verdict;
 pub use decode::{
     decode_flash, decode_flash_for, decode_flash_with, decode_image, AreaReport, Coverage, FlagState, FlashReport,
     HashReport, HeaderReport, ImageReport, KeyReport, LayoutReport, MagicState, ScratchReport, SignatureReport,
-    SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint, TrailerReport, Validity,
+    SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint, SwapProgress, TrailerReport, Validity,
 };
 pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};
 pub use render::{render_image_text, render_otadata_text, render_text};

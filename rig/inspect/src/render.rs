@@ -164,7 +164,7 @@ fn status(out: &mut String, pad: &str, s: &StatusReport) {
     }
 }
 
-fn slot(out: &mut String, s: &SlotReport) {
+fn slot(out: &mut String, s: &SlotReport, own_progress: bool) {
     let _ = writeln!(out, "{}", s.summary);
     let _ = writeln!(
         out,
@@ -190,6 +190,7 @@ fn slot(out: &mut String, s: &SlotReport) {
     }
     match &s.status {
         Some(st) => status(out, "  ", st),
+        None if own_progress => {}
         None => {
             let _ = writeln!(out, "  status: outside the dump");
         }
@@ -262,7 +263,14 @@ pub fn render_text(r: &FlashReport) -> String {
     );
     for s in &r.slots {
         out.push('\n');
-        slot(&mut out, s);
+        slot(&mut out, s, r.progress.is_some());
+    }
+    if let Some(p) = &r.progress {
+        out.push('\n');
+        let _ = writeln!(out, "swap status: {}", p.summary);
+        for line in p.records.chunks(REGIONS_PER_LINE) {
+            let _ = writeln!(out, "  {}", line.join(" "));
+        }
     }
     if let Some(s) = &r.scratch {
         out.push('\n');

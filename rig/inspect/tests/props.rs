@@ -2,7 +2,9 @@
 
 use std::sync::OnceLock;
 
-use cutpoint_inspect::{decode_flash, decode_image, decode_otadata, render_image_text, render_text, ImageReport};
+use cutpoint_inspect::{
+    decode_flash, decode_flash_for, decode_image, decode_otadata, render_image_text, render_text, ImageReport,
+};
 use cutpoint_sim::imgtool::{build_image, default_test_key, parse_version, ImageSpec};
 use fut::image::{ImageHeader, Version, IMAGE_MAGIC, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC};
 use fut::layout::{Area, Layout};
@@ -348,6 +350,41 @@ proptest! {
         prop_assert_eq!(&a, &decode_flash(&dump, base, &layout, Some(&key())));
         let _ = render_text(&a);
         prop_assert!(a.slots.is_empty() == a.layout_error.is_some());
+    }
+
+    #[test]
+    fn swap_move_and_offset_decoders_never_panic_and_are_deterministic((dump, base) in small_dump(), with_key in any::<bool>()) {
+        let key = key();
+        let key = with_key.then_some(&key);
+        let l = small_layout();
+        for scheme in ["swap-move", "swap-offset"] {
+            let a = decode_flash_for(scheme, &dump, base, &l, key);
+            let b = decode_flash_for(scheme, &dump, base, &l, key);
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(render_text(&a), render_text(&b));
+            prop_assert_eq!(&a.layout_error, &None);
+            prop_assert_eq!(a.slots.len(), 2);
+            if let Some(p) = &a.progress {
+                let n = p.regions.unwrap_or(l.sectors_per_slot());
+                prop_assert!(p.moved <= n && p.swapped <= n);
+                prop_assert!(scheme == "swap-move" || p.moved == 0);
+                prop_assert!(p.records.len() as u32 <= l.sectors_per_slot() * 3);
+            }
+        }
+    }
+
+    #[test]
+    fn swap_move_and_offset_decoders_never_panic_on_any_layout(
+        layout in any_layout(),
+        dump in prop::collection::vec(prop_oneof![Just(0xffu8), any::<u8>()], 0..1024),
+        base in any_u32ish(),
+    ) {
+        for scheme in ["swap-move", "swap-offset"] {
+            let a = decode_flash_for(scheme, &dump, base, &layout, Some(&key()));
+            prop_assert_eq!(&a, &decode_flash_for(scheme, &dump, base, &layout, Some(&key())));
+            let _ = render_text(&a);
+            prop_assert!(a.slots.is_empty() == a.layout_error.is_some());
+        }
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Scenario {
     /// The slot the baseline image runs from: the primary, or on an A/B scheme the secondary
     /// (the device starts after an earlier update, with the scheme's record selecting it).
     pub baseline_slot: Slot,
+    /// The baseline was flashed padded and confirmed (`imgtool sign --pad --confirm`): the
+    /// primary trailer holds the magic and image_ok before any update.
+    pub baseline_confirmed: bool,
 }
 
 pub const OLD_VERSION: Version = Version {
@@ -72,7 +75,14 @@ impl Scenario {
             delivery: Delivery::Download,
             refuse_downgrade: false,
             baseline_slot: Slot::Primary,
+            baseline_confirmed: false,
         }
+    }
+
+    /// Flashes the baseline padded and confirmed, as `imgtool sign --pad --confirm` leaves it.
+    pub fn with_confirmed_baseline(mut self) -> Self {
+        self.baseline_confirmed = true;
+        self
     }
 
     pub fn with_variant(mut self, variant: Variant) -> Self {
@@ -107,6 +117,15 @@ impl Scenario {
         let scheme = self.mode.effective(self.variant).scheme();
         // A slot the scheme cannot start from is refused where the campaign is loaded.
         let _ = scheme.provision(&layout, self.baseline_slot, &mut |addr, bytes| flash.load(addr, bytes));
+        if self.baseline_confirmed {
+            // imgtool's --confirm: image_ok (0x01 padded with the erased value) and the magic at
+            // the end of the slot, everything between erased.
+            let primary = layout.primary;
+            let mut image_ok = [fut::trailer::ERASED; fut::layout::TRAILER_ALIGN as usize];
+            image_ok[0] = fut::trailer::FLAG_SET;
+            flash.load(primary.end() - fut::trailer::IMAGE_OK_FROM_END, &image_ok);
+            flash.load(primary.end() - fut::trailer::MAGIC_FROM_END, &fut::trailer::MAGIC);
+        }
         flash
     }
 

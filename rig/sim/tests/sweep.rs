@@ -191,9 +191,14 @@ fn every_broken_variant_fails_somewhere() {
     // on it, and rig/tests/rejected_campaigns.rs catches it with the spoiled image it lets in.
     // confirmed-on-one-read boots the right image after every cut; what it leaves (a weak
     // image_ok) only the pass rule's weak-bit check sees (rig/tests/weak_metadata.rs).
-    let power_loss_bugs = Variant::ALL
-        .into_iter()
-        .filter(|v| *v != Variant::Reference && !v.skips_image_check() && *v != Variant::ConfirmedOnOneRead);
+    // revert-confirm-in-secondary needs a second cut in the recovery from the first: its
+    // campaign (known-bugs/revert-confirm-in-secondary.toml) cuts twice.
+    let power_loss_bugs = Variant::ALL.into_iter().filter(|v| {
+        *v != Variant::Reference
+            && !v.skips_image_check()
+            && *v != Variant::ConfirmedOnOneRead
+            && *v != Variant::RevertConfirmInSecondary
+    });
     for v in power_loss_bugs {
         // A bug in one scheme's record runs on that scheme, from the slot its A/B record
         // selects after an earlier update (campaigns/known-bugs/otadata-*.toml).
@@ -218,5 +223,130 @@ fn every_broken_variant_fails_somewhere() {
             perm.failures.len()
         );
         assert!(n > 0, "variant {} was not caught", v.name());
+    }
+}
+
+fn swap_move(mut s: Scenario) -> Scenario {
+    s.mode = Mode::SWAP_MOVE;
+    s
+}
+
+#[test]
+fn swap_move_reference_survives_every_cut_of_a_test_upgrade() {
+    let r = sweep(&swap_move(nrf(64)));
+    println!("cuts={} distinct states={}", r.cuts, r.distinct);
+    assert!(r.cuts > 1500, "{}", r.cuts);
+    assert_survives("nrf52840 swap-move", &r);
+}
+
+#[test]
+fn swap_move_reference_survives_every_cut_of_a_permanent_upgrade() {
+    let r = sweep(&permanent(swap_move(nrf(64))));
+    assert!(r.cuts > 1500, "{}", r.cuts);
+    assert_survives("nrf52840 swap-move", &r);
+}
+
+#[test]
+fn swap_move_reference_survives_every_cut_of_a_revert() {
+    let r = sweep(&swap_move(nrf(64)).with_bad_update());
+    assert!(r.cuts > 1500, "{}", r.cuts);
+    assert_survives("nrf52840 swap-move", &r);
+}
+
+#[test]
+fn swap_move_runs_its_own_steps() {
+    let log = swap_move(nrf(64)).board().run(RunOptions::default());
+    let has = |p: &str| log.console.iter().any(|l| l.text.starts_with(p));
+    assert!(has("boot: start mode=swap-move"));
+    assert!(has("boot: move-progress type=test sector=17 of=17"));
+    assert!(has("boot: swap-progress type=test region=17 of=17"));
+    assert!(has("app: confirm version=2.0.0"));
+}
+
+#[test]
+fn every_swap_move_field_bug_fails_somewhere() {
+    // Rows 4 and 5 of FIELD-BUGS.md on swap-move; row 2 needs a primary flashed padded and
+    // confirmed, swept in the next test; row 1 (revert-confirm-in-secondary) needs a second cut
+    // in the recovery (rig/tests/swap_move_campaigns.rs).
+    for v in [Variant::StaleHeaderAfterMove, Variant::TornMagicRevert] {
+        let good = sweep(&swap_move(nrf(64)).with_variant(v));
+        let bad = sweep(&swap_move(nrf(64)).with_variant(v).with_bad_update());
+        let perm = sweep(&permanent(swap_move(nrf(64)).with_variant(v)));
+        let n = good.failures.len() + bad.failures.len() + perm.failures.len();
+        println!(
+            "{:>24}: {} failing cuts (good update {}, bad update {}, permanent {}); first: {:?}",
+            v.name(),
+            n,
+            good.failures.len(),
+            bad.failures.len(),
+            perm.failures.len(),
+            good.failures.iter().chain(&bad.failures).chain(&perm.failures).next()
+        );
+        assert!(n > 0, "variant {} was not caught on swap-move", v.name());
+    }
+}
+
+#[test]
+fn swap_move_over_a_padded_confirmed_primary() {
+    // FIELD-BUGS row 2: the baseline flashed with `imgtool sign --pad --confirm`. The reference
+    // writes its own trailer over it; the broken build takes it as its own.
+    let s = swap_move(nrf(64)).with_confirmed_baseline();
+    let r = sweep(&s);
+    assert_survives("nrf52840 swap-move padded", &r);
+    let r = sweep(&permanent(s.clone()));
+    assert_survives("nrf52840 swap-move padded perm", &r);
+    let bug = sweep(&s.with_variant(Variant::TrailerInitSkipped));
+    println!(
+        "trailer-init-skipped: {} failing cuts; first: {:?}",
+        bug.failures.len(),
+        bug.failures.first()
+    );
+    assert!(!bug.failures.is_empty(), "trailer-init-skipped was not caught");
+}
+
+fn swap_offset(mut s: Scenario) -> Scenario {
+    s.mode = Mode::SWAP_OFFSET;
+    s
+}
+
+#[test]
+fn swap_offset_reference_survives_every_cut() {
+    let log = swap_offset(nrf(64)).board().run(RunOptions::default());
+    assert!(log
+        .console
+        .iter()
+        .any(|l| l.text.starts_with("boot: swap-progress type=test region=17 of=17")));
+    for (what, s) in [
+        ("test", swap_offset(nrf(64))),
+        ("perm", permanent(swap_offset(nrf(64)))),
+        ("revert", swap_offset(nrf(64)).with_bad_update()),
+    ] {
+        let r = sweep(&s);
+        println!("swap-offset {what}: cuts={} distinct states={}", r.cuts, r.distinct);
+        assert!(r.cuts > 1000, "{}", r.cuts);
+        assert_survives(&format!("nrf52840 swap-offset {what}"), &r);
+    }
+}
+
+#[test]
+fn swap_move_and_offset_survive_on_ecc_and_serial_nor_parts() {
+    // The STM32L4 (8-byte ECC granules: a torn one faults when read and cannot be programmed
+    // again) and the W25Q128 (256-byte pages).
+    for (name, mode) in [
+        ("stm32l4", Mode::SWAP_MOVE),
+        ("stm32l4", Mode::SWAP_OFFSET),
+        ("w25q128", Mode::SWAP_MOVE),
+        ("w25q128", Mode::SWAP_OFFSET),
+    ] {
+        for bad in [false, true] {
+            let mut s = Scenario::new(BoardProfile::builtin(name).unwrap(), 64);
+            s.mode = mode;
+            if bad {
+                s = s.with_bad_update();
+            }
+            let r = sweep(&s);
+            assert!(r.cuts > 1000, "{}", r.cuts);
+            assert_survives(&format!("{name} {mode} bad_update={bad}"), &r);
+        }
     }
 }

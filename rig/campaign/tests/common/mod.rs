@@ -113,6 +113,9 @@ pub fn timeline_key(c: &Campaign) -> String {
     if c.target.baseline_slot != fut::layout::Slot::Primary {
         suffix.push_str(&format!("-from-{}", c.target.baseline_slot.name()));
     }
+    if c.images.baseline_confirmed {
+        suffix.push_str("-confirmed-baseline");
+    }
     format!(
         "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
         c.target.mode,

@@ -67,7 +67,7 @@ impl MetadataDecoder for OverwriteTrailers {
 }
 
 /// The fixed fields `which` of the trailer at the end of `area`, each read for its value.
-fn fields(out: &mut Vec<ReliedOn>, name: &str, area: Area, which: &[Field]) {
+pub(super) fn fields(out: &mut Vec<ReliedOn>, name: &str, area: Area, which: &[Field]) {
     for f in which {
         let start = area.end() - f.from_end();
         out.push(ReliedOn {
@@ -232,7 +232,7 @@ impl MetadataDecoder for McubootTrailers {
     }
 }
 
-fn area_sane(a: Area) -> bool {
+pub(super) fn area_sane(a: Area) -> bool {
     u64::from(a.offset) + u64::from(a.size) <= ADDR_LIMIT
 }
 
@@ -324,7 +324,7 @@ fn is_blank(b: &[u8]) -> bool {
     b.iter().all(|&x| x == 0xff)
 }
 
-fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
+pub(super) fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
     let image_part = match image {
         None => "outside dump".to_string(),
         Some(i) => match &i.header {
@@ -337,14 +337,14 @@ fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerRe
     format!("{name}: {image_part}; trailer {trailer_part}")
 }
 
-fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&PublicKey>) -> SlotReport {
+pub(super) fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&PublicKey>) -> SlotReport {
     let slot = l.slot(which);
     let image = flash
         .covers(slot.offset, HEADER_SIZE as u32)
         .then(|| decode_image_in(flash, slot, key));
     let trailer = read_trailer(flash, slot);
     let status = read_status(flash, l, slot, trailer.as_ref());
-    let sectors_len = slot.size - l.trailer_sector_offset();
+    let sectors_len = l.trailer_sectors().saturating_mul(l.sector_size).min(slot.size);
     let trailer_sectors_blank = flash.get(slot.end() - sectors_len, sectors_len as usize).map(is_blank);
     SlotReport {
         name: which.name().to_string(),

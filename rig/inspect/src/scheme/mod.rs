@@ -7,9 +7,12 @@
 
 mod esp_idf;
 mod mcuboot;
+mod swap_move;
 
 use fut::layout::Layout;
-use fut::scheme::{esp_idf as esp_idf_scheme, overwrite, swap_scratch};
+use fut::scheme::{
+    esp_idf as esp_idf_scheme, overwrite, swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
+};
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
@@ -17,6 +20,7 @@ use crate::slice_flash::SliceFlash;
 
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
+pub use swap_move::{SwapMoveTrailers, SwapOffsetTrailers};
 
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +130,8 @@ pub trait MetadataDecoder: Sync {
 pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
     (overwrite::NAME, &OverwriteTrailers),
+    (move_scheme::NAME, &SwapMoveTrailers),
+    (offset_scheme::NAME, &SwapOffsetTrailers),
     (esp_idf_scheme::NAME, &EspIdfOtadata),
 ];
 

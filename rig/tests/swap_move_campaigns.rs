@@ -1,0 +1,78 @@
+//! The shipped swap-move and swap-offset campaigns through the engine and the pass rule on the
+//! simulated nRF52840: the reference passes every cut of the smoke, exhaustive (every flash
+//! operation of the request, move, swap and confirmation, before, inside and after), double-cut
+//! and known-bug-control campaigns; each swap-move field bug fails its known-bug campaign.
+
+#[path = "support/sim_run.rs"]
+mod sim_run;
+
+use cutpoint_campaign::{load_campaign, Expect};
+use cutpoint_report::Status;
+use sim_run::{run, shipped_path};
+
+fn passes(rel: &str, min_cuts: usize) {
+    let c = load_campaign(shipped_path(rel)).expect("campaign");
+    assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
+    let dir = rel.split('/').next().unwrap();
+    assert_eq!(c.target.mode.name(), dir, "{rel}: a campaign of its mode's folder");
+    let r = run(&c);
+    assert!(!r.control_failed, "{rel}: control run: {:?}", r.control_reasons());
+    let failures = r.failures();
+    assert!(
+        failures.is_empty(),
+        "{rel}: {} failing cuts, first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let cuts = r.journal.cuts.len();
+    println!("{rel}: {cuts} cut points, all pass");
+    assert!(cuts >= min_cuts, "{rel}: {cuts} cut points");
+    assert_eq!(r.count(Status::Pass), cuts);
+}
+
+#[test]
+fn swap_move_smoke_passes() {
+    passes("swap-move/smoke", 40);
+}
+
+#[test]
+fn swap_move_exhaustive_passes_every_flash_operation() {
+    passes("swap-move/exhaustive", 3000);
+}
+
+#[test]
+fn swap_move_double_cuts_pass() {
+    passes("swap-move/double-cuts", 1000);
+}
+
+#[test]
+fn swap_offset_campaigns_pass() {
+    passes("swap-offset/smoke", 40);
+    passes("swap-offset/exhaustive", 2000);
+    passes("swap-offset/double-cuts", 2000);
+    passes("swap-offset/revert", 60);
+}
+
+#[test]
+fn swap_move_known_bug_controls_pass() {
+    passes("swap-move/known-bugs", 600);
+    passes("swap-move/known-bugs-revert", 1300);
+}
+
+#[test]
+fn each_swap_move_field_bug_fails_its_campaign() {
+    for rel in [
+        "known-bugs/stale-header-after-move",
+        "known-bugs/trailer-init-skipped",
+        "known-bugs/torn-magic-revert-swap-move",
+        "known-bugs/revert-confirm-in-secondary",
+    ] {
+        let c = load_campaign(shipped_path(rel)).expect("campaign");
+        assert_eq!(c.pass.expect, Expect::Fail, "{rel}: a negative control");
+        let r = run(&c);
+        let fail = r.count(Status::Fail);
+        assert_eq!(r.count(Status::Error), 0, "{rel}: no rig errors");
+        println!("{rel}: {fail} of {} cut points fail, as expected", r.journal.cuts.len());
+        assert!(fail > 0, "{rel}: the broken build was not caught");
+    }
+}
