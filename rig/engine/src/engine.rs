@@ -977,3 +977,81 @@ fn run_one(
     };
     (cut, Some((obs.dump_base, obs.dump)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutpoint_core::{CutAt, CutId, OpPoint};
+
+    fn point(id: &str, offset: &str, anchor: Option<(&str, u32)>, then: bool) -> CutPoint {
+        CutPoint {
+            id: CutId::parse(id).unwrap(),
+            phase: "swap".into(),
+            offset: offset.into(),
+            repetition: 2,
+            seed: id.len() as u64 * 7919,
+            aim: CutAt::Op {
+                index: id.len() as u64,
+                point: OpPoint::Before,
+            },
+            anchor: anchor.map(|(pattern, nth)| campaign::Anchor {
+                pattern: pattern.into(),
+                nth,
+                delay_us: 1234,
+            }),
+            then: then.then(|| campaign::SecondSpec {
+                sequence: "twice".into(),
+                phase: "swap".into(),
+                stage: 0,
+            }),
+        }
+    }
+
+    fn owned(chain: &Chain, id: &str) -> Vec<CutPoint> {
+        chain.cuts(id).unwrap().into_iter().map(Cow::into_owned).collect()
+    }
+
+    #[test]
+    fn a_packed_last_cut_unpacks_to_itself_and_shares_its_shape() {
+        let first = point("twice:swap/op-01-inside-0.50#2", "op-01-inside-0.50", None, true);
+        let mut packing = Packing::default();
+        let mut chains = Vec::new();
+        for (offset, anchor) in [("op-02-before", Some(("boot: swap", 3))), ("op-03-after", None)] {
+            let id = format!("{}>swap/{offset}", first.id);
+            let second = point(&id, offset, anchor, false);
+            let whole = Chain::of(first.clone()).then(second.clone());
+            let packed = packing.pack(whole.clone());
+            assert!(packed.packed.is_some(), "{id}: packed");
+            assert_eq!(packed.len(), 2);
+            assert_eq!(owned(&packed, &id), [first.clone(), second], "{id}");
+            assert_eq!(owned(&whole, &id), owned(&packed, &id));
+            chains.push(packed);
+        }
+        // Another chain of the first shape shares it.
+        let id = format!("{}>swap/op-04-before", first.id);
+        let again = packing.pack(Chain::of(first.clone()).then(point(&id, "op-04-before", Some(("boot: swap", 9)), false)));
+        let shape = |c: &Chain| c.packed.as_ref().unwrap().shape.clone();
+        assert!(Arc::ptr_eq(&shape(&again), &shape(&chains[0])));
+        assert!(!Arc::ptr_eq(&shape(&chains[1]), &shape(&chains[0])), "no anchor: another shape");
+        assert_eq!(packing.shapes.len(), 2);
+    }
+
+    #[test]
+    fn a_cut_that_would_not_unpack_to_itself_stays_whole() {
+        let first = point("twice:swap/op-01-inside-0.50", "op-01-inside-0.50", None, true);
+        let single = Chain::of(first.clone());
+        let mut packing = Packing::default();
+        assert!(packing.pack(single).packed.is_none(), "a single cut is its item's own");
+        let id = format!("{}>swap/op-02-before", first.id);
+        // An offset the id does not end in.
+        let odd = point(&id, "op-2-before", None, false);
+        let kept = packing.pack(Chain::of(first.clone()).then(odd.clone()));
+        assert!(kept.packed.is_none());
+        assert_eq!(owned(&kept, &id), [first.clone(), odd]);
+        // A cut that another follows.
+        let middle = point(&id, "op-02-before", None, true);
+        let kept = packing.pack(Chain::of(first.clone()).then(middle.clone()));
+        assert!(kept.packed.is_none());
+        assert_eq!(owned(&kept, &id), [first, middle]);
+    }
+}

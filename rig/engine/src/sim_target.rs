@@ -2,7 +2,7 @@
 //! post-cut flash comes from the control run's journal, and identical post-cut states are
 //! recovered once (as long as a bounded cache holds them).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cutpoint_campaign::{CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
@@ -31,6 +31,20 @@ struct Recovered {
     reset_from: Option<usize>,
 }
 
+/// A recovery as the cache keeps it: its dump only while the cache of dumps (or a cut in
+/// flight) holds it. Thousands of recoveries kept with a dump each took most of a run's memory
+/// (a dump is the size of the slots), and the pages of that memory, faulted in fresh, a sixth
+/// of its CPU time; a recovery whose dump is gone is simulated again.
+#[derive(Debug, Clone)]
+struct KeptRecovery {
+    first_id: String,
+    console: Arc<Vec<LogLine>>,
+    dump: Weak<Vec<u8>>,
+    final_state: String,
+    retriggered: bool,
+    reset_from: Option<usize>,
+}
+
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
 const RECOVERIES_KEPT: usize = 4096;
 /// Flash dumps kept for the recoveries that end in the same state (up to the flash's size each).
@@ -46,7 +60,7 @@ pub struct SimTarget {
     spares: Vec<Mutex<Vec<NorFlash>>>,
     /// Recoveries by post-cut state and the rules that shape a recovery (re-trigger, reset
     /// after settling), a bounded number (see [`StateCache`]).
-    recovered: Mutex<StateCache<(u64, bool, bool), Recovered>>,
+    recovered: Mutex<StateCache<(u64, bool, bool), KeptRecovery>>,
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
     dumps: Mutex<StateCache<u64, Arc<Vec<u8>>>>,
     crypto: Arc<CryptoEngine>,
@@ -143,15 +157,34 @@ impl SimTarget {
 
     fn recover(&self, worker: usize, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
         let key = (flash.state_hash(), rules.retrigger_on.is_some(), rules.reset_after);
-        if let Some(r) = self.recovered.lock().ok().and_then(|mut m| m.get(&key)) {
-            self.recycle(worker, flash);
-            return (r, true);
+        let kept = self.recovered.lock().ok().and_then(|mut m| m.get(&key));
+        if let Some(k) = kept {
+            if let Some(dump) = k.dump.upgrade() {
+                self.recycle(worker, flash);
+                let rec = Recovered {
+                    first_id: k.first_id,
+                    console: k.console,
+                    dump,
+                    final_state: k.final_state,
+                    retriggered: k.retriggered,
+                    reset_from: k.reset_from,
+                };
+                return (rec, true);
+            }
+            // Its dump is gone: simulated again, and shared as before by the first cut's id.
+            let (mut rec, used) = self.recover_uncached(flash, rules);
+            self.recycle(worker, used);
+            rec.first_id = k.first_id.clone();
+            if let Ok(mut m) = self.recovered.lock() {
+                m.replace(key, keep(&rec));
+            }
+            return (rec, true);
         }
         let (mut rec, used) = self.recover_uncached(flash, rules);
         self.recycle(worker, used);
         rec.first_id = id.to_string();
         if let Ok(mut m) = self.recovered.lock() {
-            m.insert(key, rec.clone());
+            m.insert(key, keep(&rec));
         }
         (rec, false)
     }
@@ -213,6 +246,18 @@ impl SimTarget {
             reset_from,
         };
         (rec, board.flash)
+    }
+}
+
+/// A recovery as the cache keeps it (see [`KeptRecovery`]).
+fn keep(rec: &Recovered) -> KeptRecovery {
+    KeptRecovery {
+        first_id: rec.first_id.clone(),
+        console: rec.console.clone(),
+        dump: Arc::downgrade(&rec.dump),
+        final_state: rec.final_state.clone(),
+        retriggered: rec.retriggered,
+        reset_from: rec.reset_from,
     }
 }
 

@@ -46,6 +46,14 @@ impl<K: Hash + Eq, V: Clone> StateCache<K, V> {
         value
     }
 
+    /// Keeps `value` for `key` in place of the value there, if any.
+    pub fn replace(&mut self, key: K, value: V) {
+        if !self.entries.contains_key(&key) && self.entries.len() >= self.limit {
+            self.sweep();
+        }
+        self.entries.insert(key, (value, true));
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
