@@ -48,7 +48,7 @@ struct KeptRecovery {
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
 const RECOVERIES_KEPT: usize = 4096;
 /// Flash dumps kept for the recoveries that end in the same state (up to the flash's size each).
-const DUMPS_KEPT: usize = 64;
+const DUMPS_KEPT: usize = 16;
 
 pub struct SimTarget {
     scenario: Scenario,
