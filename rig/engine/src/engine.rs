@@ -15,7 +15,7 @@ use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
 
 use crate::exit::{BAD_INPUT, RIG_ERROR};
-use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
+use crate::judge::{decode_cached, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::stages::{Stage, StageTimes};
 use crate::target::{CommitMarker, Observation, RecoveryRules, Target};
@@ -786,8 +786,12 @@ type Verdicts = Mutex<HashMap<(String, bool), Verdict>>;
 /// A cut's result and, for the dump artifact, the flash after recovery with its base address.
 type Finished = (CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>);
 
-/// Decoded flash states by their fingerprint: most recoveries end in the same few states.
-type Decoded = Mutex<HashMap<String, std::sync::Arc<cutpoint_inspect::FlashReport>>>;
+/// Decoded flash states by their fingerprint (most recoveries end in the same few states), and
+/// decoded images by their content (a new state mostly holds images decoded before).
+struct Decoded {
+    states: Mutex<HashMap<String, std::sync::Arc<cutpoint_inspect::FlashReport>>>,
+    images: cutpoint_inspect::ImageCache,
+}
 
 fn decoded_flash(
     spec: &RunSpec,
@@ -795,11 +799,11 @@ fn decoded_flash(
     decoded: &Decoded,
 ) -> std::sync::Arc<cutpoint_inspect::FlashReport> {
     let key = obs.final_state.clone();
-    if let Some(r) = key.as_ref().and_then(|k| decoded.lock().ok()?.get(k).cloned()) {
+    if let Some(r) = key.as_ref().and_then(|k| decoded.states.lock().ok()?.get(k).cloned()) {
         return r;
     }
-    let r = std::sync::Arc::new(decode(&spec.expect, &obs.dump, obs.dump_base));
-    if let (Some(k), Ok(mut m)) = (key, decoded.lock()) {
+    let r = std::sync::Arc::new(decode_cached(&spec.expect, &obs.dump, obs.dump_base, &decoded.images));
+    if let (Some(k), Ok(mut m)) = (key, decoded.states.lock()) {
         bounded_insert(&mut m, k, r.clone());
     }
     r
@@ -821,7 +825,10 @@ fn run_items(
 ) -> Result<bool, EngineError> {
     let next = AtomicUsize::new(0);
     let verdicts: Verdicts = Mutex::new(HashMap::new());
-    let decoded: Decoded = Mutex::new(HashMap::new());
+    let decoded = Decoded {
+        states: Mutex::new(HashMap::new()),
+        images: cutpoint_inspect::ImageCache::new(),
+    };
     // Bounded: a slow sink (a synced journal on a slow card) holds the workers back rather
     // than letting finished results pile up in memory.
     let (tx, rx) = mpsc::sync_channel::<Finished>(target.workers().max(1) * 4);
