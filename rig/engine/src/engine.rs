@@ -1036,10 +1036,14 @@ mod tests {
         }
         // Another chain of the first shape shares it.
         let id = format!("{}>swap/op-04-before", first.id);
-        let again = packing.pack(Chain::of(first.clone()).then(point(&id, "op-04-before", Some(("boot: swap", 9)), false)));
+        let again =
+            packing.pack(Chain::of(first.clone()).then(point(&id, "op-04-before", Some(("boot: swap", 9)), false)));
         let shape = |c: &Chain| c.packed.as_ref().unwrap().shape.clone();
         assert!(Arc::ptr_eq(&shape(&again), &shape(&chains[0])));
-        assert!(!Arc::ptr_eq(&shape(&chains[1]), &shape(&chains[0])), "no anchor: another shape");
+        assert!(
+            !Arc::ptr_eq(&shape(&chains[1]), &shape(&chains[0])),
+            "no anchor: another shape"
+        );
         assert_eq!(packing.shapes.len(), 2);
     }
 

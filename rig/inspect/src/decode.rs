@@ -17,10 +17,10 @@ use fut::layout::{Area, Layout};
 use fut::trailer::{Flag, Magic};
 use fut::PublicKey;
 
+use crate::image_cache::ImageCache;
 pub use crate::render::{render_image_text, render_text};
 use crate::scheme::{self, MetadataDecoder};
 use crate::signature::{self, unsupported_note, Scheme};
-use crate::image_cache::ImageCache;
 use crate::slice_flash::SliceFlash;
 use crate::tlv::{self, TlvArea};
 

@@ -107,7 +107,9 @@ fn fingerprint(bytes: &[u8]) -> (u64, u64) {
     let rest = blocks.remainder();
     for (i, &b) in rest.iter().enumerate() {
         let lane = &mut lanes[i % 4];
-        *lane = (*lane ^ u64::from(b) ^ ((i as u64) << 8)).wrapping_mul(P4).rotate_left(17);
+        *lane = (*lane ^ u64::from(b) ^ ((i as u64) << 8))
+            .wrapping_mul(P4)
+            .rotate_left(17);
     }
     let len = bytes.len() as u64;
     let a = mix(lanes[0] ^ mix(lanes[1].wrapping_add(len)));

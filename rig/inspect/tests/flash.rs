@@ -274,7 +274,10 @@ fn an_image_cache_changes_no_report() {
     let log = scenario().board().run(RunOptions::default());
     let t = |prefix: &str| log.console.iter().find(|l| l.text.starts_with(prefix)).unwrap().t_us;
     let (start, done) = (t("boot: swap-start"), t("boot: swap-done"));
-    let mut flashes = vec![scenario().baseline_flash().raw().to_vec(), updated_board().flash.raw().to_vec()];
+    let mut flashes = vec![
+        scenario().baseline_flash().raw().to_vec(),
+        updated_board().flash.raw().to_vec(),
+    ];
     for i in 0..8u64 {
         let mut board = scenario().board();
         let plan = CutPlan {
@@ -299,11 +302,19 @@ fn an_image_cache_changes_no_report() {
         for (n, raw) in flashes.iter().enumerate() {
             for key in [Some(key()), None] {
                 let plain = cutpoint_inspect::decode_flash_for("swap-scratch", raw, 0, &layout(), key.as_ref());
-                assert_eq!(decode_cached(raw, key.as_ref()), plain, "flash {n}, round {round}, key {}", key.is_some());
+                assert_eq!(
+                    decode_cached(raw, key.as_ref()),
+                    plain,
+                    "flash {n}, round {round}, key {}",
+                    key.is_some()
+                );
             }
         }
     }
     let last = decode_cached(flashes.last().unwrap(), Some(&key()));
-    assert_ne!(last.slot("primary").unwrap().image.as_ref().unwrap().validity, Validity::Valid);
+    assert_ne!(
+        last.slot("primary").unwrap().image.as_ref().unwrap().validity,
+        Validity::Valid
+    );
     assert!(!images.is_empty());
 }
