@@ -545,7 +545,7 @@ impl NorFlash {
         let per_sector = (self.geom.sector / self.geom.granule.max(1)).max(1) as usize;
         let same_shape = self.program_counts.len() == other.program_counts.len()
             && self.sector_versions.len() == other.sector_versions.len()
-            && self.geom.sector % self.geom.granule.max(1) == 0
+            && self.geom.sector.is_multiple_of(self.geom.granule.max(1))
             && self.program_counts.len() == self.sector_versions.len() * per_sector;
         if !same_shape {
             self.program_counts.clone_from(&other.program_counts);
