@@ -811,6 +811,12 @@ fn decoded_flash(
 
 type Batches<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
 
+/// The longest a finished result waits for the journal's sync: results that finish within it
+/// share one (a sync per result was most of a run's system time).
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// The most results waiting for a sync.
+const MAX_UNSYNCED: usize = 256;
+
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
 #[allow(clippy::too_many_arguments)]
 fn run_items(
@@ -858,13 +864,22 @@ fn run_items(
             });
         }
         drop(tx);
-        // Group commit: results that finished while the last batch was syncing go out together.
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
+        // Group commit: results are written and synced together, at most `SYNC_EVERY` after
+        // the first of them finished (or once `MAX_UNSYNCED` wait), and only then reported. A
+        // crash loses at most the results not yet synced, none of them reported as done, and
+        // a resume runs them again.
+        let mut unsynced: Vec<CutResult> = Vec::new();
+        let mut oldest: Option<Instant> = None;
+        loop {
+            let received = match oldest {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(t) => rx.recv_timeout(SYNC_EVERY.saturating_sub(t.elapsed())),
+            };
+            let disconnected = matches!(received, Err(mpsc::RecvTimeoutError::Disconnected));
+            let mut batch: Vec<Finished> = received.into_iter().collect();
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let mut cuts = Vec::with_capacity(batch.len());
             for (cut, dump) in batch {
                 if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
                     let name = format!("flash-{base:#x}-after-recovery.bin");
@@ -872,11 +887,20 @@ fn run_items(
                         let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
                     });
                 }
-                cuts.push(cut);
+                oldest.get_or_insert_with(Instant::now);
+                unsynced.push(cut);
             }
-            if let Err(e) = batches(cuts) {
-                cancel.store(true, Ordering::Relaxed);
-                sink_error = Some(e);
+            let due =
+                disconnected || unsynced.len() >= MAX_UNSYNCED || oldest.is_some_and(|t| t.elapsed() >= SYNC_EVERY);
+            if due && !unsynced.is_empty() {
+                oldest = None;
+                if let Err(e) = batches(std::mem::take(&mut unsynced)) {
+                    cancel.store(true, Ordering::Relaxed);
+                    sink_error = Some(e);
+                    break;
+                }
+            }
+            if disconnected {
                 break;
             }
         }
