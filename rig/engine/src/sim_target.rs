@@ -236,7 +236,14 @@ impl SimTarget {
             reset_from = Some(console.len());
             append(&mut console, &board.run(opts), offset);
         }
-        let final_hash = board.flash.state_hash();
+        // The dump and its decoding depend only on the bytes of the dumped range: keyed by
+        // them (the program counts of the whole part, which `state_hash` adds, change nothing
+        // a dump shows).
+        let (start, end) = self.dump_range();
+        let final_hash = board
+            .flash
+            .bytes_key(start, end.saturating_sub(start))
+            .unwrap_or_else(|| board.flash.state_hash());
         let rec = Recovered {
             first_id: String::new(),
             console: Arc::new(console),

@@ -684,6 +684,23 @@ impl NorFlash {
         Some(finalize(h))
     }
 
+    /// A fingerprint of the stored bytes of the sectors `addr..addr + len` overlaps, from the
+    /// cached sector hashes, whatever anomalies they hold (what a dump of the range copies:
+    /// equal keys, equal dumps); `None` out of bounds. Cheaper than [`NorFlash::state_hash`],
+    /// which also hashes every program count of the part.
+    pub fn bytes_key(&self, addr: u32, len: u32) -> Option<u64> {
+        let range = self.span(addr, len as usize).ok()?;
+        let sector = self.geom.sector.max(1) as usize;
+        let first = range.start as usize / sector;
+        let last = (range.end as usize).div_ceil(sector);
+        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x5EC7_0B17_E5u64);
+        for i in first..last {
+            let chunk = self.data.get(i * sector..((i + 1) * sector).min(self.data.len()))?;
+            h = fold(h, self.sector_hash(i, chunk));
+        }
+        Some(finalize(h))
+    }
+
     fn sector_hash(&self, i: usize, chunk: &[u8]) -> u64 {
         let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
         if cached != DIRTY {
@@ -1568,6 +1585,36 @@ mod tests {
         fresh.sector_hashes.invalidate(0..fresh.sector_hashes.0.len());
         fresh.counts_hash.invalidate();
         fresh.state_hash()
+    }
+
+    #[test]
+    fn the_bytes_key_follows_the_bytes_of_its_range_only() {
+        let mut a = NorFlash::new(FlashProfile::nrf52840(), 1);
+        let b = NorFlash::new(FlashProfile::nrf52840(), 2);
+        let key = |f: &NorFlash| f.bytes_key(0x1000, 0x2000).unwrap();
+        assert_eq!(key(&a), key(&b));
+        // Ones over ones: a program count changes, no byte does.
+        a.apply(&FlashOp::Program {
+            addr: 0x1000,
+            data: vec![0xFF; 4],
+        })
+        .unwrap();
+        assert_eq!(key(&a), key(&b), "program counts are not bytes");
+        assert_ne!(a.state_hash(), b.state_hash());
+        a.apply(&FlashOp::Program {
+            addr: 0x2ffc,
+            data: vec![0xFE; 4],
+        })
+        .unwrap();
+        assert_ne!(key(&a), key(&b), "a byte in the range");
+        let outside = |f: &NorFlash| f.bytes_key(0x4000, 0x1000).unwrap();
+        assert_eq!(outside(&a), outside(&b), "a byte outside the range");
+        assert_ne!(
+            a.bytes_key(0x1000, 0x1000),
+            a.bytes_key(0x1000, 0x2000),
+            "the range counts"
+        );
+        assert_eq!(a.bytes_key(0x000f_f000, 0x2000), None, "out of bounds");
     }
 
     #[test]
