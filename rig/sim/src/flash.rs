@@ -693,7 +693,7 @@ impl NorFlash {
         let sector = self.geom.sector.max(1) as usize;
         let first = range.start as usize / sector;
         let last = (range.end as usize).div_ceil(sector);
-        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x5EC7_0B17_E5u64);
+        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x005E_C70B_17E5_u64);
         for i in first..last {
             let chunk = self.data.get(i * sector..((i + 1) * sector).min(self.data.len()))?;
             h = fold(h, self.sector_hash(i, chunk));
