@@ -89,6 +89,18 @@ mod tests {
     }
 
     #[test]
+    fn replace_puts_a_new_value_and_stays_within_the_limit() {
+        let mut cache = StateCache::new(3);
+        cache.insert(0, "first");
+        cache.replace(0, "again");
+        assert_eq!(cache.get(&0), Some("again"), "the value is replaced, not kept");
+        for k in 1..100 {
+            cache.replace(k, "new");
+            assert!(cache.len() <= 3, "{} entries", cache.len());
+        }
+    }
+
+    #[test]
     fn everything_goes_when_everything_recurs() {
         let mut cache = StateCache::new(2);
         cache.insert(1, 1);
