@@ -130,7 +130,7 @@ fn two_hundred_thousand_cut_points_run_in_bounded_memory() {
 
 /// The whole run of `campaigns/million.toml` (987,532 double cuts), reports included, in
 /// 1 GiB: the plan packed, the recoveries kept without their dumps, the reports streamed from
-/// the journal. It peaked at 1,187 MiB before (720 MiB now, `/usr/bin/time -v`).
+/// the journal. It peaked at 1,187 MiB before (562 MiB now, `/usr/bin/time -v`).
 #[cfg(target_os = "linux")]
 #[test]
 #[ignore = "987,532 cut points: about four CPU minutes (ten on a busy machine), 4 GB on disk"]
