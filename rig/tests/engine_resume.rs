@@ -116,3 +116,54 @@ fn resume_after_a_kill_finishes_without_repeating() {
     );
     assert_eq!(rerun.len(), journal.header.planned.len() - done_before);
 }
+
+/// Results are synced in groups, and none is reported before it is in the journal: when the
+/// sink hears of a finished cut point, its record is already in the file, and at the end every
+/// reported result is there exactly once.
+#[test]
+fn a_result_is_in_the_journal_before_it_is_reported() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/smoke.toml");
+    let c = cutpoint_campaign::load_campaign(&path).expect("smoke campaign");
+    let setup = sim_setup(&c, 2).expect("setup");
+    let out = std::env::temp_dir().join(format!("cutpoint-synced-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let spec = RunSpec {
+        filter: None,
+        campaign: &c,
+        campaign_path: path.display().to_string(),
+        campaign_sha256: c.sha256.clone(),
+        out_dir: out.clone(),
+        partition: None,
+        resume: false,
+        expect: setup.expect.clone(),
+        update_size: setup.update_size,
+        seed: c.run.seed,
+    };
+    let journal = out.join("results.jsonl");
+    let mut reported = Vec::new();
+    let cancel = AtomicBool::new(false);
+    let run = engine::run(
+        &setup.target,
+        &spec,
+        &mut |e: &RunEvent| {
+            if let RunEvent::CutFinished(c) = e {
+                let text = std::fs::read_to_string(&journal).unwrap();
+                let record = format!("{{\"record\":\"cut\",\"id\":{},", serde_json::to_string(&c.id).unwrap());
+                assert!(text.contains(&record), "{} reported before it was journaled", c.id);
+                reported.push(c.id.clone());
+            }
+        },
+        &cancel,
+    )
+    .expect("run");
+    assert!(!run.cancelled);
+    let j = read_journal(&journal).unwrap();
+    let recorded: Vec<&str> = j.cuts.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(recorded.len(), j.header.planned.len());
+    let mut reported_sorted = reported.clone();
+    reported_sorted.sort();
+    let mut recorded_sorted = recorded.clone();
+    recorded_sorted.sort_unstable();
+    assert_eq!(reported_sorted, recorded_sorted);
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -45,7 +45,8 @@ fn every_settled_recovery_is_followed_by_a_plain_reset_that_boots_the_same_image
     assert!(plan.items.len() >= 3);
     let settled = |t: &str| t.starts_with("ota: idle");
     for item in &plan.items {
-        let chain: Vec<&CutPoint> = item.chain.iter().collect();
+        let cuts = item.cuts().unwrap();
+        let chain: Vec<&CutPoint> = cuts.iter().map(|c| &**c).collect();
         let obs = setup.target.run_chain(0, &item.id, &chain, &rules).unwrap();
         let at = obs
             .reset_from

@@ -2,6 +2,7 @@
 //! the journal, and the events a progress view or a daemon observes. No global state; a run is
 //! cancelled through the flag it is given.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
 
 use crate::exit::{BAD_INPUT, RIG_ERROR};
-use crate::judge::{decode, judge, judge_decoded, Expectations, Verdict};
+use crate::judge::{decode_cached, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::stages::{Stage, StageTimes};
 use crate::target::{CommitMarker, Observation, RecoveryRules, StabilityScan, Target, STABILITY_READS};
@@ -130,56 +131,164 @@ pub struct WorkItem {
 
 /// The cuts of a work item, first to last. The chains that grow from one cut share it (one
 /// copy, counted), so a plan of a million double cuts holds each first cut once, not once per
-/// second cut.
+/// second cut. The last cut of a chain of two or more is kept packed (see [`Packing`]): its
+/// id is the item's, its phase, repetition and anchor pattern are shared with the other cuts
+/// of its expansion, and only its aim, seed and anchor position are its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Chain(Vec<Arc<CutPoint>>);
+pub struct Chain {
+    /// The cuts before the packed one, or every cut when none is packed.
+    cuts: Vec<Arc<CutPoint>>,
+    packed: Option<PackedCut>,
+}
+
+/// A chain's last cut without what it shares with its item (the id) and its neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PackedCut {
+    aim: campaign::Aim,
+    seed: u64,
+    /// The anchor's `nth` and `delay_us` (its pattern is in the shape).
+    anchor: Option<(u32, u64)>,
+    shape: Arc<CutShape>,
+}
+
+/// What the later cuts of one expansion have in common.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CutShape {
+    phase: String,
+    repetition: u32,
+    anchor_pattern: Option<String>,
+}
+
+/// Packs the last cuts of a plan's chains, sharing their shapes.
+#[derive(Default)]
+struct Packing {
+    shapes: HashSet<Arc<CutShape>>,
+}
+
+impl Packing {
+    /// `chain` with its last cut packed, when it is a later cut that unpacks to itself from
+    /// the item's id; else `chain` as it is.
+    fn pack(&mut self, mut chain: Chain) -> Chain {
+        if chain.packed.is_some() || chain.cuts.len() < 2 {
+            return chain;
+        }
+        let Some(last) = chain.cuts.last() else { return chain };
+        let c: &CutPoint = last;
+        // What unpacking derives must be what the cut holds.
+        if c.then.is_some() || c.id.as_ref().last().offset != c.offset {
+            return chain;
+        }
+        let shape = CutShape {
+            phase: c.phase.clone(),
+            repetition: c.repetition,
+            anchor_pattern: c.anchor.as_ref().map(|a| a.pattern.clone()),
+        };
+        let shape = match self.shapes.get(&shape) {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(shape);
+                self.shapes.insert(s.clone());
+                s
+            }
+        };
+        let packed = PackedCut {
+            aim: c.aim,
+            seed: c.seed,
+            anchor: c.anchor.as_ref().map(|a| (a.nth, a.delay_us)),
+            shape,
+        };
+        chain.cuts.pop();
+        chain.cuts.shrink_to_fit();
+        chain.packed = Some(packed);
+        chain
+    }
+}
+
+impl PackedCut {
+    /// The cut, whole, under the id of its item.
+    fn unpack(&self, id: &str) -> Result<CutPoint, RigError> {
+        let id = cutpoint_core::CutId::parse(id)
+            .map_err(|e| RigError::new("plan", cutpoint_core::RigErrorKind::Unsupported, e.to_string()))?;
+        Ok(CutPoint {
+            offset: id.as_ref().last().offset.to_string(),
+            id,
+            phase: self.shape.phase.clone(),
+            repetition: self.shape.repetition,
+            seed: self.seed,
+            aim: self.aim,
+            anchor: match (&self.shape.anchor_pattern, self.anchor) {
+                (Some(pattern), Some((nth, delay_us))) => Some(campaign::Anchor {
+                    pattern: pattern.clone(),
+                    nth,
+                    delay_us,
+                }),
+                _ => None,
+            },
+            then: None,
+        })
+    }
+}
 
 impl Chain {
     /// A chain of one cut.
     pub fn of(cut: CutPoint) -> Self {
-        Chain(vec![Arc::new(cut)])
+        Chain {
+            cuts: vec![Arc::new(cut)],
+            packed: None,
+        }
     }
 
     /// This chain with `cut` after its last one; the cuts before it are shared, not copied.
-    pub fn then(&self, cut: CutPoint) -> Self {
-        let mut cuts = Vec::with_capacity(self.0.len() + 1);
-        cuts.extend(self.0.iter().cloned());
+    /// (A chain whose last cut is packed ends there: planning extends chains before packing.)
+    fn then(&self, cut: CutPoint) -> Self {
+        let mut cuts = Vec::with_capacity(self.cuts.len() + 1);
+        cuts.extend(self.cuts.iter().cloned());
         cuts.push(Arc::new(cut));
-        Chain(cuts)
+        Chain { cuts, packed: None }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.cuts.len() + usize::from(self.packed.is_some())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     pub fn first(&self) -> Option<&CutPoint> {
-        self.0.first().map(|c| &**c)
+        self.cuts.first().map(|c| &**c)
     }
 
-    pub fn last(&self) -> Option<&CutPoint> {
-        self.0.last().map(|c| &**c)
+    /// The cuts, first to last, for the item of id `id` (the last cut's id).
+    pub fn cuts(&self, id: &str) -> Result<Vec<Cow<'_, CutPoint>>, RigError> {
+        let mut out: Vec<Cow<'_, CutPoint>> = self.cuts.iter().map(|c| Cow::Borrowed(&**c)).collect();
+        if let Some(p) = &self.packed {
+            out.push(Cow::Owned(p.unpack(id)?));
+        }
+        Ok(out)
     }
 
-    /// The cuts, first to last.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &CutPoint> + '_ {
-        self.0.iter().map(|c| &**c)
+    /// The last cut, while the chain is being planned (before it is packed).
+    fn planned_last(&self) -> Option<&CutPoint> {
+        self.cuts.last().map(|c| &**c)
     }
 
     /// The last cut, to change before the chain is shared (a clone of it when it already is).
     fn last_mut(&mut self) -> Option<&mut CutPoint> {
-        self.0.last_mut().map(Arc::make_mut)
+        self.cuts.last_mut().map(Arc::make_mut)
     }
 }
 
 impl WorkItem {
+    /// The cuts of the item, first to last (see [`Chain::cuts`]).
+    pub fn cuts(&self) -> Result<Vec<Cow<'_, CutPoint>>, RigError> {
+        self.chain.cuts(&self.id)
+    }
+
     /// The item of a chain of cuts, under the last cut's id, in the first cut's phase (the row
     /// of the matrix); its offset is the id after the first phase name.
     fn chain(index: u64, group: u64, chain: Chain) -> Option<WorkItem> {
-        let (first, last) = (chain.first()?, chain.last()?);
+        let (first, last) = (chain.first()?, chain.planned_last()?);
         let offset = if chain.len() == 1 {
             first.offset.clone()
         } else {
@@ -215,6 +324,7 @@ impl Planning<'_> {
         mut chain: Chain,
         items: &mut Vec<WorkItem>,
         skipped: &mut Vec<campaign::Skipped>,
+        packing: &mut Packing,
     ) -> Result<(), EngineError> {
         if items.len() >= campaign::MAX_POINTS {
             return Err(EngineError::BadInput(format!(
@@ -223,7 +333,9 @@ impl Planning<'_> {
                 campaign::MAX_POINTS
             )));
         }
-        let Some(last) = chain.last() else { return Ok(()) };
+        let Some(last) = chain.planned_last() else {
+            return Ok(());
+        };
         let next = if last.then.is_some() {
             self.next_cuts(&chain, skipped)?
         } else {
@@ -233,21 +345,24 @@ impl Planning<'_> {
             if let Some(last) = chain.last_mut() {
                 last.then = None;
             }
-            items.extend(WorkItem::chain(items.len() as u64, self.group, chain));
+            if let Some(mut item) = WorkItem::chain(items.len() as u64, self.group, chain) {
+                item.chain = packing.pack(std::mem::take(&mut item.chain));
+                items.push(item);
+            }
             return Ok(());
         }
         for n in next {
-            self.chain(chain.then(n), items, skipped)?;
+            self.chain(chain.then(n), items, skipped, packing)?;
         }
         Ok(())
     }
 
     /// The cuts that follow `chain`'s last one, on the run that recovers from the chain.
     fn next_cuts(&self, chain: &Chain, skipped: &mut Vec<campaign::Skipped>) -> Result<Vec<CutPoint>, EngineError> {
-        let Some(last) = chain.last() else {
+        let Some(last) = chain.planned_last() else {
             return Ok(Vec::new());
         };
-        let refs: Vec<&CutPoint> = chain.iter().collect();
+        let refs: Vec<&CutPoint> = chain.cuts.iter().map(|c| &**c).collect();
         let recovery = self.target.recovery_timeline(last.id.as_str(), &refs, self.rules)?;
         let lines = log_lines(&recovery.console);
         let rtl = Timeline {
@@ -417,6 +532,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     let first_level = campaign::expand_plan(spec.campaign, &tl).map_err(|e| expand_error(spec.campaign, e))?;
     let mut skipped = first_level.skipped;
     let mut items = Vec::with_capacity(first_level.points.len());
+    let mut packing = Packing::default();
     for (group, p) in first_level.points.into_iter().enumerate() {
         let at = Planning {
             target,
@@ -424,7 +540,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
             rules,
             group: group as u64,
         };
-        at.chain(Chain::of(p), &mut items, &mut skipped)?;
+        at.chain(Chain::of(p), &mut items, &mut skipped, &mut packing)?;
     }
     if spec.partition.is_some() {
         items.retain(|it| campaign::in_partition(it.group, spec.partition));
@@ -571,14 +687,12 @@ pub fn run(
     // Of an earlier part of the run, only what is needed: which cut points finished, and
     // how they ended.
     let mut tally = Tally::default();
-    let mut done: HashSet<String> = HashSet::new();
     let mut has_control = false;
-    if let Some(j) = earlier {
-        for c in &j.cuts {
-            tally.add(c.status);
+    if let Some(r) = &earlier {
+        for status in r.statuses() {
+            tally.add(status);
         }
-        done = j.finished_ids().into_iter().map(str::to_string).collect();
-        has_control = j.control.is_some();
+        has_control = r.has_control;
     }
     if !has_control {
         writer.append_control(&control).map_err(jerr)?;
@@ -603,11 +717,16 @@ pub fn run(
         });
     }
     // Each item with its id, phase and offset (in the header's plan, in the same order).
+    // The journal's plan is this run's (a resume checks it), so a finished cut point is known
+    // by its position.
     let todo: Vec<(&WorkItem, &PlannedCut)> = items
         .iter()
         .zip(&planned)
-        .filter(|(_, p)| !done.contains(&p.id))
+        .enumerate()
+        .filter(|(i, _)| !earlier.as_ref().is_some_and(|r| r.is_done(*i)))
+        .map(|(_, pair)| pair)
         .collect();
+    drop(earlier);
     send(
         sink,
         RunEvent::Planned {
@@ -672,8 +791,12 @@ type Verdicts = Mutex<HashMap<(String, bool), Verdict>>;
 /// A cut's result and, for the dump artifact, the flash after recovery with its base address.
 type Finished = (CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>);
 
-/// Decoded flash states by their fingerprint: most recoveries end in the same few states.
-type Decoded = Mutex<HashMap<String, std::sync::Arc<cutpoint_inspect::FlashReport>>>;
+/// Decoded flash states by their fingerprint (most recoveries end in the same few states), and
+/// decoded images by their content (a new state mostly holds images decoded before).
+struct Decoded {
+    states: Mutex<HashMap<String, std::sync::Arc<cutpoint_inspect::FlashReport>>>,
+    images: cutpoint_inspect::ImageCache,
+}
 
 fn decoded_flash(
     spec: &RunSpec,
@@ -681,17 +804,23 @@ fn decoded_flash(
     decoded: &Decoded,
 ) -> std::sync::Arc<cutpoint_inspect::FlashReport> {
     let key = obs.final_state.clone();
-    if let Some(r) = key.as_ref().and_then(|k| decoded.lock().ok()?.get(k).cloned()) {
+    if let Some(r) = key.as_ref().and_then(|k| decoded.states.lock().ok()?.get(k).cloned()) {
         return r;
     }
-    let r = std::sync::Arc::new(decode(&spec.expect, &obs.dump, obs.dump_base));
-    if let (Some(k), Ok(mut m)) = (key, decoded.lock()) {
+    let r = std::sync::Arc::new(decode_cached(&spec.expect, &obs.dump, obs.dump_base, &decoded.images));
+    if let (Some(k), Ok(mut m)) = (key, decoded.states.lock()) {
         bounded_insert(&mut m, k, r.clone());
     }
     r
 }
 
 type Batches<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
+
+/// The longest a finished result waits for the journal's sync: results that finish within it
+/// share one (a sync per result was most of a run's system time).
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// The most results waiting for a sync.
+const MAX_UNSYNCED: usize = 256;
 
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
 #[allow(clippy::too_many_arguments)]
@@ -707,7 +836,10 @@ fn run_items(
 ) -> Result<bool, EngineError> {
     let next = AtomicUsize::new(0);
     let verdicts: Verdicts = Mutex::new(HashMap::new());
-    let decoded: Decoded = Mutex::new(HashMap::new());
+    let decoded = Decoded {
+        states: Mutex::new(HashMap::new()),
+        images: cutpoint_inspect::ImageCache::new(),
+    };
     // Bounded: a slow sink (a synced journal on a slow card) holds the workers back rather
     // than letting finished results pile up in memory.
     let (tx, rx) = mpsc::sync_channel::<Finished>(target.workers().max(1) * 4);
@@ -737,13 +869,22 @@ fn run_items(
             });
         }
         drop(tx);
-        // Group commit: results that finished while the last batch was syncing go out together.
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
+        // Group commit: results are written and synced together, at most `SYNC_EVERY` after
+        // the first of them finished (or once `MAX_UNSYNCED` wait), and only then reported. A
+        // crash loses at most the results not yet synced, none of them reported as done, and
+        // a resume runs them again.
+        let mut unsynced: Vec<CutResult> = Vec::new();
+        let mut oldest: Option<Instant> = None;
+        loop {
+            let received = match oldest {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(t) => rx.recv_timeout(SYNC_EVERY.saturating_sub(t.elapsed())),
+            };
+            let disconnected = matches!(received, Err(mpsc::RecvTimeoutError::Disconnected));
+            let mut batch: Vec<Finished> = received.into_iter().collect();
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let mut cuts = Vec::with_capacity(batch.len());
             for (cut, dump) in batch {
                 if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
                     let name = format!("flash-{base:#x}-after-recovery.bin");
@@ -751,11 +892,20 @@ fn run_items(
                         let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
                     });
                 }
-                cuts.push(cut);
+                oldest.get_or_insert_with(Instant::now);
+                unsynced.push(cut);
             }
-            if let Err(e) = batches(cuts) {
-                cancel.store(true, Ordering::Relaxed);
-                sink_error = Some(e);
+            let due =
+                disconnected || unsynced.len() >= MAX_UNSYNCED || oldest.is_some_and(|t| t.elapsed() >= SYNC_EVERY);
+            if due && !unsynced.is_empty() {
+                oldest = None;
+                if let Err(e) = batches(std::mem::take(&mut unsynced)) {
+                    cancel.store(true, Ordering::Relaxed);
+                    sink_error = Some(e);
+                    break;
+                }
+            }
+            if disconnected {
                 break;
             }
         }
@@ -776,7 +926,6 @@ fn run_one(
     (verdicts, decoded, stages): (&Verdicts, &Decoded, &StageTimes),
 ) -> Finished {
     let started = Instant::now();
-    let chain: Vec<&CutPoint> = item.chain.iter().collect();
     let base = CutResult {
         id: planned.id.clone(),
         phase: planned.phase.clone(),
@@ -797,7 +946,11 @@ fn run_one(
         same_state_as: None,
         post_cut_state: None,
     };
-    let obs: Observation = match stages.time(Stage::Board, || target.run_chain(worker, &planned.id, &chain, rules)) {
+    let obs: Observation = match stages.time(Stage::Board, || {
+        let cuts = item.chain.cuts(&planned.id)?;
+        let chain: Vec<&CutPoint> = cuts.iter().map(|c| &**c).collect();
+        target.run_chain(worker, &planned.id, &chain, rules)
+    }) {
         Ok(o) => o,
         Err(e) => {
             let wall_ms = started.elapsed().as_millis() as u64;
@@ -866,4 +1019,86 @@ fn run_one(
         ..base
     };
     (cut, Some((obs.dump_base, obs.dump)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutpoint_core::{CutAt, CutId, OpPoint};
+
+    fn point(id: &str, offset: &str, anchor: Option<(&str, u32)>, then: bool) -> CutPoint {
+        CutPoint {
+            id: CutId::parse(id).unwrap(),
+            phase: "swap".into(),
+            offset: offset.into(),
+            repetition: 2,
+            seed: id.len() as u64 * 7919,
+            aim: CutAt::Op {
+                index: id.len() as u64,
+                point: OpPoint::Before,
+            },
+            anchor: anchor.map(|(pattern, nth)| campaign::Anchor {
+                pattern: pattern.into(),
+                nth,
+                delay_us: 1234,
+            }),
+            then: then.then(|| campaign::SecondSpec {
+                sequence: "twice".into(),
+                phase: "swap".into(),
+                stage: 0,
+            }),
+        }
+    }
+
+    fn owned(chain: &Chain, id: &str) -> Vec<CutPoint> {
+        chain.cuts(id).unwrap().into_iter().map(Cow::into_owned).collect()
+    }
+
+    #[test]
+    fn a_packed_last_cut_unpacks_to_itself_and_shares_its_shape() {
+        let first = point("twice:swap/op-01-inside-0.50#2", "op-01-inside-0.50", None, true);
+        let mut packing = Packing::default();
+        let mut chains = Vec::new();
+        for (offset, anchor) in [("op-02-before", Some(("boot: swap", 3))), ("op-03-after", None)] {
+            let id = format!("{}>swap/{offset}", first.id);
+            let second = point(&id, offset, anchor, false);
+            let whole = Chain::of(first.clone()).then(second.clone());
+            let packed = packing.pack(whole.clone());
+            assert!(packed.packed.is_some(), "{id}: packed");
+            assert_eq!(packed.len(), 2);
+            assert_eq!(owned(&packed, &id), [first.clone(), second], "{id}");
+            assert_eq!(owned(&whole, &id), owned(&packed, &id));
+            chains.push(packed);
+        }
+        // Another chain of the first shape shares it.
+        let id = format!("{}>swap/op-04-before", first.id);
+        let again =
+            packing.pack(Chain::of(first.clone()).then(point(&id, "op-04-before", Some(("boot: swap", 9)), false)));
+        let shape = |c: &Chain| c.packed.as_ref().unwrap().shape.clone();
+        assert!(Arc::ptr_eq(&shape(&again), &shape(&chains[0])));
+        assert!(
+            !Arc::ptr_eq(&shape(&chains[1]), &shape(&chains[0])),
+            "no anchor: another shape"
+        );
+        assert_eq!(packing.shapes.len(), 2);
+    }
+
+    #[test]
+    fn a_cut_that_would_not_unpack_to_itself_stays_whole() {
+        let first = point("twice:swap/op-01-inside-0.50", "op-01-inside-0.50", None, true);
+        let single = Chain::of(first.clone());
+        let mut packing = Packing::default();
+        assert!(packing.pack(single).packed.is_none(), "a single cut is its item's own");
+        let id = format!("{}>swap/op-02-before", first.id);
+        // An offset the id does not end in.
+        let odd = point(&id, "op-2-before", None, false);
+        let kept = packing.pack(Chain::of(first.clone()).then(odd.clone()));
+        assert!(kept.packed.is_none());
+        assert_eq!(owned(&kept, &id), [first.clone(), odd]);
+        // A cut that another follows.
+        let middle = point(&id, "op-02-before", None, true);
+        let kept = packing.pack(Chain::of(first.clone()).then(middle.clone()));
+        assert!(kept.packed.is_none());
+        assert_eq!(owned(&kept, &id), [first, middle]);
+    }
 }

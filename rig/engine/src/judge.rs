@@ -125,6 +125,16 @@ pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
     decode_flash_for(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key))
 }
 
+/// As [`decode`], with the images the run has already decoded taken from `images`.
+pub fn decode_cached(
+    exp: &Expectations,
+    dump: &[u8],
+    dump_base: u32,
+    images: &cutpoint_inspect::ImageCache,
+) -> FlashReport {
+    cutpoint_inspect::decode_flash_for_cached(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key), images)
+}
+
 /// The pass rule over an already decoded flash. `stability`: the unstable bits the target found
 /// in the metadata area once the device settled.
 pub fn judge_decoded(

@@ -42,7 +42,8 @@ pub fn replay_sim(c: &Campaign, path: &Path, id: &str) -> Result<Option<Replayed
     let Some(item) = find_item(&plan.items, id) else {
         return Ok(None);
     };
-    let chain: Vec<_> = item.chain.iter().collect();
+    let cuts = item.cuts().map_err(EngineError::Rig)?;
+    let chain: Vec<_> = cuts.iter().map(|c| &**c).collect();
     let live = setup.target.replay_live(&chain, &rules);
     let observation = live.observation;
     let committed = engine::committed_at_cut(&observation, plan.commit_us);
@@ -89,7 +90,8 @@ pub fn replay_on(
     let Some(item) = find_item(&planned.items, id) else {
         return Ok(None);
     };
-    let chain: Vec<_> = item.chain.iter().collect();
+    let cuts = item.cuts().map_err(ReplayError::Run)?;
+    let chain: Vec<_> = cuts.iter().map(|c| &**c).collect();
     let observation = target.run_chain(0, id, &chain, &rules).map_err(ReplayError::Run)?;
     let committed = engine::committed_at_cut(&observation, planned.commit_us);
     Ok(Some(Replayed {

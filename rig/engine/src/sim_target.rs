@@ -2,7 +2,7 @@
 //! post-cut flash comes from the control run's journal, and identical post-cut states are
 //! recovered once (as long as a bounded cache holds them).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cutpoint_campaign::{CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
@@ -35,10 +35,25 @@ struct Recovered {
     weak: Arc<Vec<(u32, u8)>>,
 }
 
+/// A recovery as the cache keeps it: its dump only while the cache of dumps (or a cut in
+/// flight) holds it. Thousands of recoveries kept with a dump each took most of a run's memory
+/// (a dump is the size of the slots), and the pages of that memory, faulted in fresh, a sixth
+/// of its CPU time; a recovery whose dump is gone is simulated again.
+#[derive(Debug, Clone)]
+struct KeptRecovery {
+    first_id: String,
+    console: Arc<Vec<LogLine>>,
+    dump: Weak<Vec<u8>>,
+    final_state: String,
+    retriggered: bool,
+    reset_from: Option<usize>,
+    weak: Arc<Vec<(u32, u8)>>,
+}
+
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
 const RECOVERIES_KEPT: usize = 4096;
 /// Flash dumps kept for the recoveries that end in the same state (up to the flash's size each).
-const DUMPS_KEPT: usize = 64;
+const DUMPS_KEPT: usize = 16;
 
 pub struct SimTarget {
     scenario: Scenario,
@@ -50,7 +65,7 @@ pub struct SimTarget {
     spares: Vec<Mutex<Vec<NorFlash>>>,
     /// Recoveries by post-cut state and the rules that shape a recovery (re-trigger, reset
     /// after settling), a bounded number (see [`StateCache`]).
-    recovered: Mutex<StateCache<(u64, bool, bool), Recovered>>,
+    recovered: Mutex<StateCache<(u64, bool, bool), KeptRecovery>>,
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
     dumps: Mutex<StateCache<u64, Arc<Vec<u8>>>>,
     crypto: Arc<CryptoEngine>,
@@ -147,15 +162,35 @@ impl SimTarget {
 
     fn recover(&self, worker: usize, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
         let key = (flash.state_hash(), rules.retrigger_on.is_some(), rules.reset_after);
-        if let Some(r) = self.recovered.lock().ok().and_then(|mut m| m.get(&key)) {
-            self.recycle(worker, flash);
-            return (r, true);
+        let kept = self.recovered.lock().ok().and_then(|mut m| m.get(&key));
+        if let Some(k) = kept {
+            if let Some(dump) = k.dump.upgrade() {
+                self.recycle(worker, flash);
+                let rec = Recovered {
+                    first_id: k.first_id,
+                    console: k.console,
+                    dump,
+                    final_state: k.final_state,
+                    retriggered: k.retriggered,
+                    reset_from: k.reset_from,
+                    weak: k.weak,
+                };
+                return (rec, true);
+            }
+            // Its dump is gone: simulated again, and shared as before by the first cut's id.
+            let (mut rec, used) = self.recover_uncached(flash, rules);
+            self.recycle(worker, used);
+            rec.first_id = k.first_id.clone();
+            if let Ok(mut m) = self.recovered.lock() {
+                m.replace(key, keep(&rec));
+            }
+            return (rec, true);
         }
         let (mut rec, used) = self.recover_uncached(flash, rules);
         self.recycle(worker, used);
         rec.first_id = id.to_string();
         if let Ok(mut m) = self.recovered.lock() {
-            m.insert(key, rec.clone());
+            m.insert(key, keep(&rec));
         }
         (rec, false)
     }
@@ -207,8 +242,14 @@ impl SimTarget {
             reset_from = Some(console.len());
             append(&mut console, &board.run(opts), offset);
         }
-        let final_hash = board.flash.state_hash();
+        // The dump and its decoding depend only on the bytes of the dumped range: keyed by
+        // them (the program counts of the whole part, which `state_hash` adds, change nothing
+        // a dump shows).
         let (start, end) = self.dump_range();
+        let final_hash = board
+            .flash
+            .bytes_key(start, end.saturating_sub(start))
+            .unwrap_or_else(|| board.flash.state_hash());
         let rec = Recovered {
             weak: Arc::new(board.flash.weak_bits_in(start..end)),
             first_id: String::new(),
@@ -234,6 +275,19 @@ fn stability(rules: &RecoveryRules, weak: &[(u32, u8)]) -> Stability {
                 .map(|&(addr, mask)| UnstableByte { addr, mask })
                 .collect(),
         },
+    }
+}
+
+/// A recovery as the cache keeps it (see [`KeptRecovery`]).
+fn keep(rec: &Recovered) -> KeptRecovery {
+    KeptRecovery {
+        first_id: rec.first_id.clone(),
+        console: rec.console.clone(),
+        dump: Arc::downgrade(&rec.dump),
+        final_state: rec.final_state.clone(),
+        retriggered: rec.retriggered,
+        reset_from: rec.reset_from,
+        weak: rec.weak.clone(),
     }
 }
 

@@ -46,6 +46,14 @@ impl<K: Hash + Eq, V: Clone> StateCache<K, V> {
         value
     }
 
+    /// Keeps `value` for `key` in place of the value there, if any.
+    pub fn replace(&mut self, key: K, value: V) {
+        if !self.entries.contains_key(&key) && self.entries.len() >= self.limit {
+            self.sweep();
+        }
+        self.entries.insert(key, (value, true));
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -78,6 +86,18 @@ mod tests {
             assert!(cache.len() <= 4, "{} entries", cache.len());
         }
         assert_eq!(cache.insert(0, "other"), "hot", "the first value stays");
+    }
+
+    #[test]
+    fn replace_puts_a_new_value_and_stays_within_the_limit() {
+        let mut cache = StateCache::new(3);
+        cache.insert(0, "first");
+        cache.replace(0, "again");
+        assert_eq!(cache.get(&0), Some("again"), "the value is replaced, not kept");
+        for k in 1..100 {
+            cache.replace(k, "new");
+            assert!(cache.len() <= 3, "{} entries", cache.len());
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use fut::layout::{Area, Layout};
 use fut::trailer::{Flag, Magic};
 use fut::PublicKey;
 
+use crate::image_cache::ImageCache;
 pub use crate::render::{render_image_text, render_text};
 use crate::scheme::{self, MetadataDecoder};
 use crate::signature::{self, unsupported_note, Scheme};
@@ -232,6 +233,21 @@ pub fn decode_image(bytes: &[u8], key: Option<&PublicKey>) -> ImageReport {
 /// Decodes the image at the start of `slot` in a dump. `slot` must end at or below
 /// [`ADDR_LIMIT`] (checked by the callers).
 pub(crate) fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&PublicKey>) -> ImageReport {
+    match flash.image_cache() {
+        Some(cache) => {
+            // What the report depends on: the slot's bytes in the dump, the slot, the
+            // geometry and the key.
+            let bytes = flash.get_prefix(slot.offset, slot.size as usize);
+            let mut copy = *flash;
+            cache.get_or_decode(slot, flash.geometry(), key, bytes, || {
+                decode_image_uncached(&mut copy, slot, key)
+            })
+        }
+        None => decode_image_uncached(flash, slot, key),
+    }
+}
+
+fn decode_image_uncached(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&PublicKey>) -> ImageReport {
     let avail = flash.get_prefix(slot.offset, slot.size as usize);
     let first = avail.get(..HEADER_SIZE);
     let header = first
@@ -747,6 +763,22 @@ pub fn decode_flash_for(
     }
 }
 
+/// As [`decode_flash_for`], decoding images through `images` (see [`ImageCache`]): the report
+/// is the same, an image already decoded unchanged is not hashed or verified again.
+pub fn decode_flash_for_cached(
+    scheme: &str,
+    dump: &[u8],
+    base_addr: u32,
+    layout: &Layout,
+    key: Option<&PublicKey>,
+    images: &ImageCache,
+) -> FlashReport {
+    match scheme::decoder(scheme) {
+        Some(d) => decode_into(d, dump, base_addr, layout, key, Some(images)),
+        None => decode_flash_for(scheme, dump, base_addr, layout, key),
+    }
+}
+
 /// Decodes a dump with `decoder`.
 pub fn decode_flash_with(
     decoder: &dyn MetadataDecoder,
@@ -755,7 +787,21 @@ pub fn decode_flash_with(
     layout: &Layout,
     key: Option<&PublicKey>,
 ) -> FlashReport {
+    decode_into(decoder, dump, base_addr, layout, key, None)
+}
+
+fn decode_into(
+    decoder: &dyn MetadataDecoder,
+    dump: &[u8],
+    base_addr: u32,
+    layout: &Layout,
+    key: Option<&PublicKey>,
+    images: Option<&ImageCache>,
+) -> FlashReport {
     let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
+    if let Some(cache) = images {
+        flash = flash.with_image_cache(cache);
+    }
     let layout_error = decoder.check_layout(layout).err();
     let valid = layout_error.is_none();
     let mut report = empty_report(dump, base_addr, layout, key, valid);

@@ -7,6 +7,7 @@
 //! absent.
 
 pub mod decode;
+pub mod image_cache;
 mod journal_terms;
 pub mod otadata;
 pub mod render;
@@ -17,10 +18,12 @@ pub mod tlv;
 pub mod verdict;
 
 pub use decode::{
-    decode_flash, decode_flash_for, decode_flash_with, decode_image, AreaReport, Coverage, FlagState, FlashReport,
-    HashReport, HeaderReport, ImageReport, KeyReport, LayoutReport, MagicState, ScratchReport, SignatureReport,
-    SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint, SwapProgress, TrailerReport, Validity,
+    decode_flash, decode_flash_for, decode_flash_for_cached, decode_flash_with, decode_image, AreaReport, Coverage,
+    FlagState, FlashReport, HashReport, HeaderReport, ImageReport, KeyReport, LayoutReport, MagicState, ScratchReport,
+    SignatureReport, SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint, SwapProgress, TrailerReport,
+    Validity,
 };
+pub use image_cache::ImageCache;
 pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};
 pub use render::{render_image_text, render_otadata_text, render_text};
 pub use slice_flash::SliceFlash;

@@ -6,6 +6,8 @@
 
 use fut::hal::{Clock, Flash, FlashError};
 
+use crate::image_cache::ImageCache;
+
 /// Sector and write sizes reported when the caller does not give the real geometry.
 pub const DEFAULT_SECTOR_SIZE: u32 = 4096;
 pub const DEFAULT_WRITE_SIZE: u32 = 4;
@@ -17,6 +19,8 @@ pub struct SliceFlash<'a> {
     base: u32,
     sector_size: u32,
     write_size: u32,
+    /// Where decoded images are kept by content, if anywhere.
+    images: Option<&'a ImageCache>,
 }
 
 impl<'a> SliceFlash<'a> {
@@ -27,7 +31,24 @@ impl<'a> SliceFlash<'a> {
             base,
             sector_size: DEFAULT_SECTOR_SIZE,
             write_size: DEFAULT_WRITE_SIZE,
+            images: None,
         }
+    }
+
+    /// Decodes images through `cache`: an image whose slot holds bytes the cache has seen is
+    /// not hashed or verified again.
+    pub fn with_image_cache(mut self, cache: &'a ImageCache) -> Self {
+        self.images = Some(cache);
+        self
+    }
+
+    pub(crate) fn image_cache(&self) -> Option<&'a ImageCache> {
+        self.images
+    }
+
+    /// The erase unit and write granule this flash reports.
+    pub fn geometry(&self) -> (u32, u32) {
+        (self.sector_size, self.write_size)
     }
 
     /// Reports this erase unit and write granule through the [`Flash`] trait.

@@ -261,3 +261,60 @@ fn decoding_is_the_same_with_or_without_a_key_except_the_key_checks() {
         assert_eq!(a.image.as_ref().unwrap().tlvs, b.image.as_ref().unwrap().tlvs);
     }
 }
+
+/// Decoding through an image cache gives the report decoding without one gives, for every
+/// state a swap passes through (cuts at eight points, each decoded twice through one cache):
+/// an image is taken from the cache only while its slot holds the same bytes.
+#[test]
+fn an_image_cache_changes_no_report() {
+    let images = cutpoint_inspect::ImageCache::new();
+    let decode_cached = |raw: &[u8], key: Option<&fut::PublicKey>| {
+        cutpoint_inspect::decode_flash_for_cached("swap-scratch", raw, 0, &layout(), key, &images)
+    };
+    let log = scenario().board().run(RunOptions::default());
+    let t = |prefix: &str| log.console.iter().find(|l| l.text.starts_with(prefix)).unwrap().t_us;
+    let (start, done) = (t("boot: swap-start"), t("boot: swap-done"));
+    let mut flashes = vec![
+        scenario().baseline_flash().raw().to_vec(),
+        updated_board().flash.raw().to_vec(),
+    ];
+    for i in 0..8u64 {
+        let mut board = scenario().board();
+        let plan = CutPlan {
+            at: CutAt::Time {
+                us: start + (done - start) * i / 7,
+            },
+            kind: FaultKind::PowerCut,
+            seed: i,
+        };
+        board.run(RunOptions {
+            plan: Some(plan),
+            ..RunOptions::default()
+        });
+        flashes.push(board.flash.raw().to_vec());
+    }
+    // An image with one byte of its body changed: the hash no longer matches.
+    let mut tampered = flashes[1].clone();
+    let p = layout().primary;
+    tampered[(p.offset + 0x400) as usize] ^= 0x01;
+    flashes.push(tampered);
+    for round in 0..2 {
+        for (n, raw) in flashes.iter().enumerate() {
+            for key in [Some(key()), None] {
+                let plain = cutpoint_inspect::decode_flash_for("swap-scratch", raw, 0, &layout(), key.as_ref());
+                assert_eq!(
+                    decode_cached(raw, key.as_ref()),
+                    plain,
+                    "flash {n}, round {round}, key {}",
+                    key.is_some()
+                );
+            }
+        }
+    }
+    let last = decode_cached(flashes.last().unwrap(), Some(&key()));
+    assert_ne!(
+        last.slot("primary").unwrap().image.as_ref().unwrap().validity,
+        Validity::Valid
+    );
+    assert!(!images.is_empty());
+}

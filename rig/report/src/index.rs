@@ -403,7 +403,7 @@ fn cut_of<'p>(planned: &'p [PlannedCut], extra: &'p [PlannedCut], row_cut: &[u32
 }
 
 /// Finds the first position of an id in a plan, keeping 12 bytes per id rather than a copy of it.
-struct PlanLookup {
+pub(crate) struct PlanLookup {
     hasher: RandomState,
     by_hash: HashMap<u64, u32>,
     /// Ids whose hash another id of the plan already has.
@@ -411,7 +411,7 @@ struct PlanLookup {
 }
 
 impl PlanLookup {
-    fn new(plan: &[PlannedCut]) -> Self {
+    pub(crate) fn new(plan: &[PlannedCut]) -> Self {
         let mut lookup = PlanLookup {
             hasher: RandomState::new(),
             by_hash: HashMap::with_capacity(plan.len()),
@@ -423,7 +423,7 @@ impl PlanLookup {
         lookup
     }
 
-    fn get(&self, plan: &[PlannedCut], id: &str) -> Option<u32> {
+    pub(crate) fn get(&self, plan: &[PlannedCut], id: &str) -> Option<u32> {
         match self.by_hash.get(&self.hasher.hash_one(id)) {
             Some(&i) if plan[i as usize].id == id => Some(i),
             Some(_) => self.collided.get(id).copied(),
@@ -432,7 +432,7 @@ impl PlanLookup {
     }
 
     /// Records that `id` is at `at` unless it is in the plan already; whether it was new.
-    fn insert(&mut self, plan: &[PlannedCut], id: &str, at: usize) -> bool {
+    pub(crate) fn insert(&mut self, plan: &[PlannedCut], id: &str, at: usize) -> bool {
         if self.get(plan, id).is_some() {
             return false;
         }

@@ -22,7 +22,10 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use crate::fsio::{self, PathError};
-use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, JournalResumed, PlannedCut};
+use crate::index::PlanLookup;
+use crate::model::{
+    ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, JournalResumed, PlannedCut, Status,
+};
 
 /// File name of the journal inside a report directory.
 pub const JOURNAL_FILE: &str = "results.jsonl";
@@ -448,6 +451,123 @@ impl<'p> Builder<'p> {
     }
 }
 
+/// What a resumed run needs of the journal it continues: which cut points have a result and
+/// how the last one ended, and whether the control run is recorded. The results themselves
+/// stay in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    /// By position in the plan (the journal's, which a resume checks is the run's): the status
+    /// of the cut point's last result, if it has one.
+    by_plan: Vec<Option<Status>>,
+    /// The last status of each recorded id that is not in the plan.
+    unplanned: HashMap<String, Status>,
+    /// The journal holds a control run.
+    pub has_control: bool,
+    /// What a reader should know: a torn last line removed, a journal started afresh.
+    pub notes: Vec<String>,
+}
+
+impl Resumed {
+    fn new(planned: usize) -> Self {
+        Resumed {
+            by_plan: vec![None; planned],
+            unplanned: HashMap::new(),
+            has_control: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether the cut point at `index` of the plan has a result.
+    pub fn is_done(&self, index: usize) -> bool {
+        self.by_plan.get(index).is_some_and(Option::is_some)
+    }
+
+    /// The status of each cut point with a result (its last one), planned or not.
+    pub fn statuses(&self) -> impl Iterator<Item = Status> + '_ {
+        self.by_plan
+            .iter()
+            .flatten()
+            .copied()
+            .chain(self.unplanned.values().copied())
+    }
+
+    /// How many cut points have a result.
+    pub fn finished(&self) -> usize {
+        self.statuses().count()
+    }
+
+    /// The cut points of `plan` (the run's) without a result, in planned order.
+    pub fn remaining<'p>(&self, plan: &'p [PlannedCut]) -> Vec<&'p PlannedCut> {
+        plan.iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_done(*i))
+            .map(|(_, p)| p)
+            .collect()
+    }
+}
+
+/// Folds a journal's records into a [`Resumed`], with the checks [`Builder`] makes, keeping
+/// one status per cut point instead of its record.
+struct ResumeFold<'p> {
+    path: &'p Path,
+    /// The first header, its plan grown by the ids later headers add.
+    header: Option<JournalHeader>,
+    header_line: usize,
+    lookup: Option<PlanLookup>,
+    resumed: Resumed,
+}
+
+impl<'p> ResumeFold<'p> {
+    fn new(path: &'p Path) -> Self {
+        ResumeFold {
+            path,
+            header: None,
+            header_line: 0,
+            lookup: None,
+            resumed: Resumed::new(0),
+        }
+    }
+
+    fn add(&mut self, line: usize, record: JournalRecord) -> Result<(), JournalError> {
+        let (Some(first), Some(lookup)) = (&mut self.header, &mut self.lookup) else {
+            return match record {
+                JournalRecord::Header(header) => {
+                    check_format(self.path, line, &header)?;
+                    self.lookup = Some(PlanLookup::new(&header.planned));
+                    self.resumed.by_plan = vec![None; header.planned.len()];
+                    self.header = Some(header);
+                    self.header_line = line;
+                    Ok(())
+                }
+                other => Err(header_first(self.path, line, &other)),
+            };
+        };
+        match record {
+            JournalRecord::Header(header) => {
+                check_same_campaign(self.path, line, &header, first, self.header_line)?;
+                for planned in header.planned {
+                    let at = first.planned.len();
+                    if lookup.insert(&first.planned, &planned.id, at) {
+                        // A result recorded before it was planned now belongs to the plan.
+                        let earlier = self.resumed.unplanned.remove(&planned.id);
+                        self.resumed.by_plan.push(earlier);
+                        first.planned.push(planned);
+                    }
+                }
+            }
+            JournalRecord::Control(_) => self.resumed.has_control = true,
+            JournalRecord::Cut(cut) => match lookup.get(&first.planned, &cut.id) {
+                Some(i) => self.resumed.by_plan[i as usize] = Some(cut.status),
+                None => {
+                    self.resumed.unplanned.insert(cut.id, cut.status);
+                }
+            },
+            JournalRecord::Resumed(_) | JournalRecord::End(_) => {}
+        }
+        Ok(())
+    }
+}
+
 fn line_error(path: &Path, line: usize, message: String) -> JournalError {
     JournalError::Line {
         path: path.to_path_buf(),
@@ -580,48 +700,55 @@ impl JournalWriter {
         Ok(writer)
     }
 
-    /// Reopens `dir/results.jsonl` to resume a campaign: reads what is there, refuses a different
-    /// campaign (SHA-256 of the campaign file), partition or plan, cuts off a torn last line, then
-    /// appends a `resumed` record (the header is not written again). Returns the journal as it
-    /// was, so the caller can skip [`Journal::finished_ids`].
+    /// Reopens `dir/results.jsonl` to resume a campaign: reads what is there one record at a
+    /// time, refuses a different campaign (SHA-256 of the campaign file), partition or plan, cuts
+    /// off a torn last line, then appends a `resumed` record (the header is not written again).
+    /// Returns which cut points finished and how (see [`Resumed`]): not their records, so a
+    /// resume of a million results holds a byte or so per cut point.
     ///
     /// A journal without a header (the run was stopped as it started) is started afresh with
     /// `header`, as [`JournalWriter::create`] would.
-    pub fn resume(dir: &Path, header: &JournalHeader) -> Result<(Self, Journal), JournalError> {
+    pub fn resume(dir: &Path, header: &JournalHeader) -> Result<(Self, Resumed), JournalError> {
         let path = dir.join(JOURNAL_FILE);
-        let (builder, torn) = read_records(&path)?;
-        if builder.header.is_none() {
+        let mut reader = JournalReader::open(&path)?;
+        let mut fold = ResumeFold::new(&path);
+        for item in reader.by_ref() {
+            let at = item?;
+            fold.add(at.line, at.record)?;
+        }
+        let torn = reader.torn_tail();
+        drop(reader);
+        let Some(first) = fold.header.take() else {
             let note = format!(
                 "{}: the journal had no header (the run was stopped as it started); started afresh",
                 path.display()
             );
             let writer = Self::start_afresh(path, header)?;
-            let mut journal = Journal::new(header.clone());
-            journal.notes.push(note);
-            return Ok((writer, journal));
-        }
-        let mut journal = builder.finish()?;
-        if journal.header.campaign_sha256 != header.campaign_sha256 {
+            let mut resumed = Resumed::new(header.planned.len());
+            resumed.notes.push(note);
+            return Ok((writer, resumed));
+        };
+        if first.campaign_sha256 != header.campaign_sha256 {
             return Err(JournalError::Mismatch {
                 path,
                 what: format!(
                     "the journal is for campaign `{}` (sha256 {}), not `{}` (sha256 {}); \
                      the campaign file changed since the run started",
-                    journal.header.campaign, journal.header.campaign_sha256, header.campaign, header.campaign_sha256
+                    first.campaign, first.campaign_sha256, header.campaign, header.campaign_sha256
                 ),
             });
         }
-        if journal.header.partition != header.partition {
+        if first.partition != header.partition {
             return Err(JournalError::Mismatch {
                 path,
                 what: format!(
                     "the journal is for partition {}, not {}",
-                    partition_name(&journal.header.partition),
+                    partition_name(&first.partition),
                     partition_name(&header.partition)
                 ),
             });
         }
-        if let Some(what) = plan_difference(&journal.header.planned, &header.planned) {
+        if let Some(what) = plan_difference(&first.planned, &header.planned) {
             return Err(JournalError::Mismatch {
                 path,
                 what: format!(
@@ -631,6 +758,8 @@ impl JournalWriter {
                 ),
             });
         }
+        let mut resumed = fold.resumed;
+        drop(first);
 
         let file = OpenOptions::new()
             .append(true)
@@ -641,7 +770,7 @@ impl JournalWriter {
             file.set_len(torn.offset).map_err(|e| PathError::new(&path, e))?;
             file.sync_data().map_err(|e| PathError::new(&path, e))?;
             len = torn.offset;
-            journal.notes.push(torn_note(
+            resumed.notes.push(torn_note(
                 &path,
                 torn,
                 "removed before resuming; its cut point runs again",
@@ -654,7 +783,7 @@ impl JournalWriter {
         writer.append(&JournalRecord::Resumed(JournalResumed {
             started: header.started.clone(),
         }))?;
-        Ok((writer, journal))
+        Ok((writer, resumed))
     }
 
     pub fn path(&self) -> &Path {
@@ -996,7 +1125,11 @@ mod tests {
         write_lines(dir.path(), &lines, b"");
         let (mut w, before) = JournalWriter::resume(dir.path(), &h).unwrap();
         assert_eq!(
-            before.remaining().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            before
+                .remaining(&h.planned)
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>(),
             ["swap/b"],
             "the torn cut point runs again"
         );
@@ -1039,8 +1172,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             fs::write(dir.path().join(JOURNAL_FILE), leftover).unwrap();
             let (mut w, before) = JournalWriter::resume(dir.path(), &h).unwrap();
-            assert!(before.cuts.is_empty());
-            assert_eq!(before.remaining().len(), 1);
+            assert_eq!(before.finished(), 0);
+            assert_eq!(before.remaining(&h.planned).len(), 1);
             assert!(before.notes[0].contains("started afresh"), "{:?}", before.notes);
             w.append_cut(&cut("swap/a", Status::Pass)).unwrap();
             let j = read_journal(dir.path()).unwrap();
@@ -1132,7 +1265,9 @@ mod tests {
         let mut h2 = h.clone();
         h2.started = "2025-01-02T00:00:00Z".into();
         let (mut w, before) = JournalWriter::resume(dir.path(), &h2).unwrap();
-        assert_eq!(before.finished_ids(), HashSet::from(["swap/a"]));
+        let remaining: Vec<_> = before.remaining(&h2.planned).iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(remaining, ["swap/b"]);
+        assert_eq!(before.statuses().collect::<Vec<_>>(), [Status::Fail]);
         w.append_cut(&cut("swap/b", Status::Pass)).unwrap();
         drop(w);
 

@@ -39,7 +39,7 @@ pub use html::report_html;
 pub use index::ResultIndex;
 pub use journal::{
     journal_path, read_journal, write_journal_file, Journal, JournalError, JournalReader, JournalWriter, RecordAt,
-    RecordRef, TornTail, JOURNAL_FILE, JOURNAL_FORMAT,
+    RecordRef, Resumed, TornTail, JOURNAL_FILE, JOURNAL_FORMAT,
 };
 pub use junit::junit_xml;
 pub use merge::{merge_journals, CampaignOf, MergeError};

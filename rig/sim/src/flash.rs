@@ -375,6 +375,10 @@ pub struct NorFlash {
     /// Programs per granule since its last erase; empty when the part has no
     /// program limit.
     program_counts: Vec<u8>,
+    /// `hash_bytes` of `program_counts`, computed on demand by `state_hash` and dropped when a
+    /// count changes: a megabyte part has a quarter of a million counts, and a cut's states are
+    /// hashed several times between two changes.
+    counts_hash: CountsHash,
     /// Per sector: whether it holds a weak bit, torn granule or is marginal.
     sector_has_anomaly: Vec<bool>,
     /// Counts reads and program operations; feeds the read/program hashes.
@@ -394,6 +398,25 @@ static NEXT_SECTOR_VERSION: AtomicU64 = AtomicU64::new(1);
 fn fresh_versions(count: usize) -> Vec<u64> {
     let first = NEXT_SECTOR_VERSION.fetch_add(count as u64, Ordering::Relaxed);
     (first..first + count as u64).collect()
+}
+
+/// The cached hash of the program counts (`DIRTY` = not computed).
+struct CountsHash(AtomicU64);
+
+impl Clone for CountsHash {
+    fn clone(&self) -> Self {
+        CountsHash(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl CountsHash {
+    fn dirty() -> Self {
+        CountsHash(AtomicU64::new(DIRTY))
+    }
+
+    fn invalidate(&self) {
+        self.0.store(DIRTY, Ordering::Relaxed);
+    }
 }
 
 /// Cached per-sector hashes (`DIRTY` = not computed). Atomics keep `NorFlash` `Sync`.
@@ -464,6 +487,7 @@ impl NorFlash {
             torn: BTreeSet::new(),
             marginal: BTreeSet::new(),
             program_counts,
+            counts_hash: CountsHash::dirty(),
             access_count: 0,
             sector_hashes: SectorHashes::new(geom.sector_count()),
             sector_versions: fresh_versions(geom.sector_count()),
@@ -483,6 +507,8 @@ impl NorFlash {
         self.profile.clone_from(&other.profile);
         self.geom = other.geom;
         self.seed = other.seed;
+        // Before the versions are copied: they tell which sectors' counts differ.
+        self.copy_program_counts(other);
         if self.data.len() == other.data.len() && self.sector_versions.len() == other.sector_versions.len() {
             // Only the sectors whose content differs.
             let sector = self.geom.sector.max(1) as usize;
@@ -499,7 +525,9 @@ impl NorFlash {
         self.weak.clone_from(&other.weak);
         self.torn.clone_from(&other.torn);
         self.marginal.clone_from(&other.marginal);
-        self.program_counts.clone_from(&other.program_counts);
+        self.counts_hash
+            .0
+            .store(other.counts_hash.0.load(Ordering::Relaxed), Ordering::Relaxed);
         self.sector_has_anomaly.clone_from(&other.sector_has_anomaly);
         self.access_count = other.access_count;
         if self.sector_hashes.0.len() == other.sector_hashes.0.len() {
@@ -508,6 +536,29 @@ impl NorFlash {
             }
         } else {
             self.sector_hashes = other.sector_hashes.clone();
+        }
+    }
+
+    /// The program counts of `other`, copied only for the sectors whose version differs: an
+    /// operation that changes a sector's counts renews its version, as it does for its bytes.
+    fn copy_program_counts(&mut self, other: &NorFlash) {
+        let per_sector = (self.geom.sector / self.geom.granule.max(1)).max(1) as usize;
+        let same_shape = self.program_counts.len() == other.program_counts.len()
+            && self.sector_versions.len() == other.sector_versions.len()
+            && self.geom.sector.is_multiple_of(self.geom.granule.max(1))
+            && self.program_counts.len() == self.sector_versions.len() * per_sector;
+        if !same_shape {
+            self.program_counts.clone_from(&other.program_counts);
+            return;
+        }
+        let chunks = self
+            .program_counts
+            .chunks_mut(per_sector)
+            .zip(other.program_counts.chunks(per_sector));
+        for ((mine, theirs), (v, w)) in chunks.zip(self.sector_versions.iter().zip(&other.sector_versions)) {
+            if v != w {
+                mine.copy_from_slice(theirs);
+            }
         }
     }
 
@@ -633,6 +684,23 @@ impl NorFlash {
         Some(finalize(h))
     }
 
+    /// A fingerprint of the stored bytes of the sectors `addr..addr + len` overlaps, from the
+    /// cached sector hashes, whatever anomalies they hold (what a dump of the range copies:
+    /// equal keys, equal dumps); `None` out of bounds. Cheaper than [`NorFlash::state_hash`],
+    /// which also hashes every program count of the part.
+    pub fn bytes_key(&self, addr: u32, len: u32) -> Option<u64> {
+        let range = self.span(addr, len as usize).ok()?;
+        let sector = self.geom.sector.max(1) as usize;
+        let first = range.start as usize / sector;
+        let last = (range.end as usize).div_ceil(sector);
+        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x005E_C70B_17E5_u64);
+        for i in first..last {
+            let chunk = self.data.get(i * sector..((i + 1) * sector).min(self.data.len()))?;
+            h = fold(h, self.sector_hash(i, chunk));
+        }
+        Some(finalize(h))
+    }
+
     fn sector_hash(&self, i: usize, chunk: &[u8]) -> u64 {
         let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
         if cached != DIRTY {
@@ -687,7 +755,21 @@ impl NorFlash {
         for &sector in &self.marginal {
             h = fold(h, u64::from(sector));
         }
-        finalize(fold(h, hash_bytes(&self.program_counts, 1)))
+        finalize(fold(h, self.program_counts_hash()))
+    }
+
+    /// `hash_bytes(program_counts, 1)`, once per change of the counts. (A hash of the whole
+    /// array, as every build has computed it: the post-cut states recorded in journals stay
+    /// comparable with a replay's.)
+    fn program_counts_hash(&self) -> u64 {
+        let cached = self.counts_hash.0.load(Ordering::Relaxed);
+        if cached != DIRTY {
+            return cached;
+        }
+        let v = hash_bytes(&self.program_counts, 1);
+        // A hash that happens to equal the marker is recomputed each time, never wrong.
+        self.counts_hash.0.store(v, Ordering::Relaxed);
+        v
     }
 
     /// The bytes in `range` that hold weak bits, each with the mask of its weak bits: what
@@ -752,9 +834,12 @@ impl NorFlash {
         };
         let granules = self.granule_indexes(range);
         let first = granules.start;
+        // The largest count first (a loop the compiler vectorises; most programs are allowed),
+        // then where the first spent granule is.
         let spent = self
             .program_counts
             .get(granules)
+            .filter(|counts| counts.iter().fold(0u8, |m, &c| m.max(c)) >= max)
             .and_then(|counts| counts.iter().position(|&c| c >= max));
         match spent {
             Some(offset) => Err(NorError::TooManyPrograms {
@@ -976,6 +1061,7 @@ impl NorFlash {
 
     fn count_programs(&mut self, range: &Range<u32>) {
         let granules = self.granule_indexes(range);
+        self.counts_hash.invalidate();
         if let Some(counts) = self.program_counts.get_mut(granules) {
             for count in counts {
                 *count = count.saturating_add(1);
@@ -1218,6 +1304,7 @@ impl NorFlash {
 
     fn reset_program_counts(&mut self, range: &Range<u32>) {
         let granules = self.granule_indexes(range);
+        self.counts_hash.invalidate();
         if let Some(counts) = self.program_counts.get_mut(granules) {
             counts.fill(0);
         }
@@ -1500,6 +1587,79 @@ fn le_word(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `state_hash` computed from scratch, with no cached part.
+    fn uncached_state_hash(f: &NorFlash) -> u64 {
+        let fresh = f.clone();
+        fresh.sector_hashes.invalidate(0..fresh.sector_hashes.0.len());
+        fresh.counts_hash.invalidate();
+        fresh.state_hash()
+    }
+
+    #[test]
+    fn the_bytes_key_follows_the_bytes_of_its_range_only() {
+        let mut a = NorFlash::new(FlashProfile::nrf52840(), 1);
+        let b = NorFlash::new(FlashProfile::nrf52840(), 2);
+        let key = |f: &NorFlash| f.bytes_key(0x1000, 0x2000).unwrap();
+        assert_eq!(key(&a), key(&b));
+        // Ones over ones: a program count changes, no byte does.
+        a.apply(&FlashOp::Program {
+            addr: 0x1000,
+            data: vec![0xFF; 4],
+        })
+        .unwrap();
+        assert_eq!(key(&a), key(&b), "program counts are not bytes");
+        assert_ne!(a.state_hash(), b.state_hash());
+        a.apply(&FlashOp::Program {
+            addr: 0x2ffc,
+            data: vec![0xFE; 4],
+        })
+        .unwrap();
+        assert_ne!(key(&a), key(&b), "a byte in the range");
+        let outside = |f: &NorFlash| f.bytes_key(0x4000, 0x1000).unwrap();
+        assert_eq!(outside(&a), outside(&b), "a byte outside the range");
+        assert_ne!(
+            a.bytes_key(0x1000, 0x1000),
+            a.bytes_key(0x1000, 0x2000),
+            "the range counts"
+        );
+        assert_eq!(a.bytes_key(0x000f_f000, 0x2000), None, "out of bounds");
+    }
+
+    #[test]
+    fn the_cached_hash_of_the_program_counts_follows_every_change() {
+        let mut f = NorFlash::new(FlashProfile::nrf52840(), 1);
+        let before = f.state_hash();
+        let program = |addr, data: &[u8]| FlashOp::Program {
+            addr,
+            data: data.to_vec(),
+        };
+        // Programming ones over ones changes no byte, only a count.
+        f.apply(&program(8, &[0xFF; 4])).unwrap();
+        assert_ne!(f.state_hash(), before, "a program count changed");
+        assert_eq!(f.state_hash(), uncached_state_hash(&f));
+        f.apply(&program(8, &[0x0F; 4])).unwrap();
+        assert_eq!(f.state_hash(), uncached_state_hash(&f));
+        f.apply(&FlashOp::Erase { addr: 0, len: 4096 }).unwrap();
+        assert_eq!(f.state_hash(), before, "an erase resets the counts");
+        assert_eq!(f.state_hash(), uncached_state_hash(&f));
+
+        let mut copy = NorFlash::new(FlashProfile::nrf52840(), 1);
+        let _ = copy.state_hash();
+        f.apply(&program(4096, &[0xFF; 4])).unwrap();
+        let hash = f.state_hash();
+        copy.copy_from(&f);
+        assert_eq!(copy.state_hash(), hash);
+        assert_eq!(uncached_state_hash(&copy), hash);
+
+        // A copy takes the counts of the sectors either side changed since they were alike.
+        let mut fork = f.clone();
+        f.apply(&program(8192, &[0xFF; 8])).unwrap();
+        fork.apply(&program(12288, &[0xFF; 8])).unwrap();
+        fork.copy_from(&f);
+        assert_eq!(fork.program_counts, f.program_counts);
+        assert_eq!(uncached_state_hash(&fork), f.state_hash());
+    }
 
     #[test]
     fn chunks_clip_to_the_range() {
