@@ -1,0 +1,350 @@
+//! The stations' workers: one thread per station takes the next run of its queue (holding
+//! the bench through a lease), drives the engine through its public API (events in, cancel
+//! flag out) and records what happens in the database.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cutpoint_campaign::{format_errors, Campaign, FileError, TargetKind};
+use cutpoint_engine::engine::{self, RunSpec};
+use cutpoint_engine::exit::{BAD_INPUT, INCOMPLETE, RIG_ERROR};
+use cutpoint_engine::judge::Expectations;
+use cutpoint_engine::sink::{RunEvent, Sink, SinkError};
+use cutpoint_engine::target::Target;
+use serde_json::json;
+
+use crate::db::RunRow;
+use crate::lab::{StationDef, StationKind};
+use crate::Daemon;
+
+/// A campaign's target, opened for a run.
+pub struct Opened {
+    pub target: Box<dyn Target>,
+    pub expect: Expectations,
+    pub update_size: u64,
+}
+
+/// Why a target could not be opened: the campaign's fault, or the rig's.
+#[derive(Debug)]
+pub enum OpenError {
+    Input(String),
+    Rig(String),
+}
+
+/// Opens a campaign's target with a number of workers. The daemon gets the one that knows the
+/// benches from the `cutpoint` binary; [`sim_only`] knows the simulated board alone.
+pub type OpenTarget = Arc<dyn Fn(&Campaign, usize) -> Result<Opened, OpenError> + Send + Sync>;
+
+/// Opens simulated campaigns only.
+pub fn sim_only() -> OpenTarget {
+    Arc::new(|c: &Campaign, workers: usize| {
+        if !c.is_simulated() {
+            return Err(OpenError::Input(format!(
+                "{}: this daemon was built without the bench stack; it runs simulated stations only",
+                c.path.display()
+            )));
+        }
+        let s = cutpoint_engine::setup::sim_setup(c, workers).map_err(|e| OpenError::Input(e.to_string()))?;
+        Ok(Opened {
+            target: Box::new(s.target),
+            expect: s.expect,
+            update_size: s.update_size,
+        })
+    })
+}
+
+/// How long a run's lease on its bench lasts without renewal; the station's worker renews it
+/// while the run goes on.
+pub const RUN_LEASE_MS: i64 = 30_000;
+
+/// The worker of one station: runs its queue until the daemon stops.
+pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
+    while !d.shutdown.load(Ordering::SeqCst) {
+        let next = match d.db.drained(&station.name) {
+            Ok(Some(_)) => None,
+            Ok(None) => d.db.claim_next(&station.name, &station.tags, RUN_LEASE_MS).unwrap_or_else(|e| {
+                tracing::error!("station {}: reading the queue: {e}", station.name);
+                None
+            }),
+            Err(e) => {
+                tracing::error!("station {}: {e}", station.name);
+                None
+            }
+        };
+        match next {
+            Some(run) => {
+                execute(&d, &station, run);
+                d.notify();
+            }
+            None => d.wait(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// Keeps a run's lease alive while it runs.
+struct LeaseKeeper {
+    d: Arc<Daemon>,
+    lease: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LeaseKeeper {
+    fn start(d: &Arc<Daemon>, lease: String) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (d2, s, l) = (Arc::clone(d), Arc::clone(&stop), lease.clone());
+        let thread = std::thread::spawn(move || {
+            let (d, lease) = (d2, l);
+            let mut since = std::time::Instant::now();
+            while !s.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                if since.elapsed() >= Duration::from_millis((RUN_LEASE_MS / 3) as u64) {
+                    let _ = d.db.renew_lease(&lease);
+                    since = std::time::Instant::now();
+                }
+            }
+        });
+        LeaseKeeper {
+            d: Arc::clone(d),
+            lease,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // A run that stops because the daemon does keeps no lease either: the next start
+        // drops the run leases of the last one.
+        let _ = self.d.db.release_lease(&self.lease);
+        self.d.notify();
+    }
+}
+
+/// A run's report directory: the engine's usual one, under the data directory.
+pub fn report_dir(data_dir: &Path, run: i64) -> PathBuf {
+    data_dir.join("runs").join(run.to_string())
+}
+
+/// Rewrites the daemon's copy of the uploaded files in `text` to the paths the client named,
+/// so a located error reads as `cutpoint check` prints it on the client's machine.
+pub fn client_paths(text: &str, input_dir: &str, root: &str) -> String {
+    let from = format!("{input_dir}/");
+    let to = if root.is_empty() || root == "." {
+        String::new()
+    } else {
+        format!("{}/", root.trim_end_matches('/'))
+    };
+    text.replace(&from, &to)
+}
+
+/// Fits campaign `c` to `station`: a bench runs a station campaign on its own station file; a
+/// simulated station runs simulated campaigns of its board. The error says what to change.
+pub fn fit_to_station(c: &mut Campaign, station: &StationDef) -> Result<(), String> {
+    match (&station.kind, &c.target.kind) {
+        (StationKind::Sim { board, .. }, TargetKind::Simulated { board: wants, .. }) => match board {
+            Some(b) if b != wants => Err(format!(
+                "station `{}` simulates {}; this campaign's board is {} (name another station or tag)",
+                station.name,
+                b.name(),
+                wants.name()
+            )),
+            _ => Ok(()),
+        },
+        (StationKind::Sim { .. }, TargetKind::Station { .. }) => Err(format!(
+            "station `{}` is a simulated board; this campaign names a station file: submit it to a bench",
+            station.name
+        )),
+        (StationKind::Bench { path, station: st }, TargetKind::Station { .. }) => {
+            c.target.kind = TargetKind::Station {
+                path: path.clone(),
+                station: st.clone(),
+            };
+            Ok(())
+        }
+        (StationKind::Bench { .. }, TargetKind::Simulated { .. }) => Err(format!(
+            "station `{}` is a bench; this campaign runs on the simulated board: submit it to a `sim` station",
+            station.name
+        )),
+    }
+}
+
+/// Records a run's events in the database as the engine reports them.
+struct DbSink<'a> {
+    d: &'a Daemon,
+    run: i64,
+    negative: bool,
+    station: &'a str,
+}
+
+impl Sink for DbSink<'_> {
+    fn event(&mut self, e: &RunEvent) -> Result<(), SinkError> {
+        let db = &self.d.db;
+        match e {
+            RunEvent::Started { header, resumed } => {
+                let v = json!({
+                    "type": "started",
+                    "station": self.station,
+                    "resumed": resumed,
+                    "target": header.target,
+                    "planned": header.planned.len(),
+                });
+                db.append_event(self.run, "started", &v.to_string())?;
+            }
+            RunEvent::Control(c) => {
+                db.append_event(self.run, "control", &cutpoint_engine::events_json::control(c).to_string())?;
+            }
+            RunEvent::Planned {
+                total,
+                already_done,
+                skipped,
+            } => {
+                let v = cutpoint_engine::events_json::planned(*total, *already_done, skipped.len());
+                db.set_planned_total(self.run, *total as i64)?;
+                db.append_event(self.run, "planned", &v.to_string())?;
+            }
+            RunEvent::CutFinished(c) => {
+                let v = cutpoint_engine::events_json::cut(c, self.negative);
+                db.append_cut(self.run, &v.to_string(), c.status)?;
+            }
+            RunEvent::Finished { end, tally } => {
+                db.set_counts(self.run, tally.pass as i64, tally.fail as i64, tally.error as i64)?;
+                let v = json!({
+                    "type": "journal-end",
+                    "how": end.how.to_string(),
+                    "passed": tally.pass,
+                    "failed": tally.fail,
+                    "errors": tally.error,
+                });
+                db.append_event(self.run, "journal-end", &v.to_string())?;
+            }
+        }
+        self.d.notify();
+        Ok(())
+    }
+}
+
+/// Ends run `id` in the database with its exit code, and logs the `end` event that closes its
+/// event stream.
+pub fn end_run(d: &Daemon, run: &RunRow, state: &str, code: i32, message: Option<&str>) {
+    let outcome = match code {
+        INCOMPLETE => "incomplete",
+        c => cutpoint_engine::verdict::outcome_name(c),
+    };
+    if let Err(e) = d.db.finish_run(run.id, state, code, outcome, message) {
+        tracing::error!("run {}: recording its end: {e}", run.id);
+    }
+    let now = d.db.run(run.id).ok().flatten();
+    let (planned, passed, failed, errors) =
+        now.as_ref().map_or((0, 0, 0, 0), |r| (r.planned.unwrap_or(0), r.passed, r.failed, r.errors));
+    let v = json!({
+        "type": "end",
+        "state": state,
+        "outcome": outcome,
+        "exit_code": code,
+        "planned": planned,
+        "passed": passed,
+        "failed": failed,
+        "errors": errors,
+        "message": message,
+    });
+    if let Err(e) = d.db.append_event(run.id, "end", &v.to_string()) {
+        tracing::error!("run {}: logging its end: {e}", run.id);
+    }
+    d.notify();
+}
+
+/// Runs one claimed run to its end (or, when the daemon stops, to a journal it resumes from).
+fn execute(d: &Arc<Daemon>, station: &StationDef, run: RunRow) {
+    let _lease = LeaseKeeper::start(d, format!("run-{}", run.id));
+    let out_dir = report_dir(&d.lab.data_dir, run.id);
+    let path = Path::new(&run.input_dir).join(&run.campaign_rel);
+    let located = |errors: &[FileError]| client_paths(&format_errors(errors), &run.input_dir, &run.root);
+    let mut c = match cutpoint_campaign::load_campaign(&path) {
+        Ok(c) => c,
+        Err(errors) => return end_run(d, &run, "error", BAD_INPUT, Some(located(&errors).trim_end())),
+    };
+    if let Err(m) = fit_to_station(&mut c, station) {
+        return end_run(d, &run, "error", BAD_INPUT, Some(&m));
+    }
+    let partition = match run.partition.as_deref().map(cutpoint_campaign::parse_partition).transpose() {
+        Ok(p) => p,
+        Err(e) => return end_run(d, &run, "error", BAD_INPUT, Some(&format!("partition: {e}"))),
+    };
+    let opened = match (d.open)(&c, station.workers()) {
+        Ok(o) => o,
+        Err(OpenError::Input(m)) => {
+            return end_run(d, &run, "error", BAD_INPUT, Some(&client_paths(&m, &run.input_dir, &run.root)))
+        }
+        Err(OpenError::Rig(m)) => {
+            return end_run(d, &run, "error", RIG_ERROR, Some(&format!("opening station `{}`: {m}", station.name)))
+        }
+    };
+    let spec = RunSpec {
+        campaign: &c,
+        campaign_path: run.campaign.clone(),
+        campaign_sha256: c.sha256.clone(),
+        out_dir: out_dir.clone(),
+        partition,
+        resume: run.resume,
+        filter: None,
+        expect: opened.expect.clone(),
+        update_size: opened.update_size,
+        seed: c.run.seed,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    d.register_cancel(run.id, Arc::clone(&cancel));
+    let mut sink = DbSink {
+        d,
+        run: run.id,
+        negative: run.negative,
+        station: &station.name,
+    };
+    let result = engine::run(opened.target.as_ref(), &spec, &mut sink, &cancel);
+    d.unregister_cancel(run.id);
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            let m = client_paths(&e.to_string(), &run.input_dir, &run.root);
+            return end_run(d, &run, "error", e.exit_code(), Some(&m));
+        }
+    };
+    let t = outcome.tally;
+    if outcome.cancelled || t.ran() < outcome.planned {
+        if d.shutdown.load(Ordering::SeqCst) {
+            // The daemon stops: the run stays `running` in the database, and its journal
+            // (every finished cut synced) is where the next start resumes it.
+            let _ = d.db.append_event(
+                run.id,
+                "interrupted",
+                &json!({"type": "interrupted", "why": "the daemon stopped; the run resumes when it starts again"})
+                    .to_string(),
+            );
+            d.notify();
+            return;
+        }
+        let m = format!(
+            "cancelled: {} of {} cut points run; nothing is concluded about the device",
+            t.ran(),
+            outcome.planned
+        );
+        return end_run(d, &run, "cancelled", INCOMPLETE, Some(&m));
+    }
+    let options = cutpoint_report::ReportOptions {
+        artifacts: cutpoint_report::Artifacts::Failing,
+    };
+    if let Err(e) = cutpoint_report::write_reports_from_journals(&out_dir, &[&outcome.journal_path], &options) {
+        let m = format!("writing the reports: {e}");
+        return end_run(d, &run, "error", RIG_ERROR, Some(&m));
+    }
+    let v = cutpoint_engine::verdict::run_verdict(&c, &outcome, t.fail, t.error);
+    let notes = v.notes.join("; ");
+    end_run(d, &run, "finished", v.code, (!notes.is_empty()).then_some(notes.as_str()));
+}

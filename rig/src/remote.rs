@@ -1,0 +1,90 @@
+//! The daemon and its client verbs: `cutpoint daemon`, `submit`, `runs`, `cancel`, `benches`,
+//! `lease`, `token new`. The daemon itself is the `cutpoint-daemon` crate; this gives it the
+//! targets of this crate (the simulated board and the benches).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cutpoint::exit::{BAD_INPUT, PASS};
+use cutpoint_campaign::{format_errors, Campaign};
+use cutpoint_daemon::auth::{new_token, Scope};
+use cutpoint_daemon::lab::{default_lab, load_lab, parse_listen};
+use cutpoint_daemon::station::{OpenError, OpenTarget, Opened};
+use cutpoint_daemon::ServeOptions;
+
+/// Opens a campaign's target as `cutpoint run` does: the simulated board, or a station's
+/// backends.
+fn open_target() -> OpenTarget {
+    Arc::new(|c: &Campaign, workers: usize| {
+        let prepared = cutpoint::prepared::prepare(c, workers).map_err(|e| OpenError::Input(e.to_string()))?;
+        let expect = prepared.expect().clone();
+        let update_size = prepared.update_size();
+        let target = prepared.open().map_err(|e| OpenError::Rig(e.to_string()))?;
+        Ok(Opened {
+            target,
+            expect,
+            update_size,
+        })
+    })
+}
+
+pub fn daemon(lab: Option<&Path>, listen: Option<&str>, addr_file: Option<PathBuf>) -> i32 {
+    let lab = match lab {
+        Some(p) => match load_lab(p) {
+            Ok(l) => l,
+            Err(errors) => {
+                eprintln!("{}", format_errors(&errors));
+                return BAD_INPUT;
+            }
+        },
+        None => {
+            let l = default_lab();
+            eprintln!(
+                "cutpoint daemon: no lab file: one simulated station `sim` (any board, {} workers), data in ./{}",
+                l.stations[0].workers(),
+                l.data_dir.display()
+            );
+            l
+        }
+    };
+    let listen = match listen.map(parse_listen).transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("--listen {e}");
+            return BAD_INPUT;
+        }
+    };
+    cutpoint_daemon::serve(lab, open_target(), ServeOptions { listen, addr_file })
+}
+
+/// `cutpoint token new NAME --scope S [--tokens FILE]`: prints a new token once, and appends
+/// its hash to the tokens file (or prints the entry to add).
+pub fn token_new(name: &str, scope: &str, tokens: Option<&Path>) -> i32 {
+    let Some(scope) = Scope::from_name(scope) else {
+        eprintln!("--scope {scope}: expected read, submit or admin");
+        return BAD_INPUT;
+    };
+    let (token, entry) = new_token(name, scope);
+    match tokens {
+        Some(path) => {
+            use std::io::Write as _;
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| writeln!(f, "\n{entry}"));
+            if let Err(e) = appended {
+                eprintln!("{}: {e}", path.display());
+                return BAD_INPUT;
+            }
+            eprintln!(
+                "cutpoint: token `{name}` ({}) added to {} (its hash only); the token, shown once:",
+                scope.name(),
+                path.display()
+            );
+        }
+        None => eprintln!("cutpoint: add this to the tokens file:\n{entry}\nthe token, shown once:"),
+    }
+    println!("{token}");
+    PASS
+}
