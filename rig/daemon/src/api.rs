@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -85,7 +84,8 @@ fn authorize(d: &Daemon, headers: &HeaderMap, need: Scope) -> Result<Option<Stri
 pub fn router(d: Arc<Daemon>) -> Router {
     let limit = d.lab.max_upload_bytes;
     Router::new()
-        .route("/v1/runs", post(submit).get(list_runs))
+        // The upload limit is the submit handler's own: it answers 413 after reading the body.
+        .route("/v1/runs", post(submit).layer(DefaultBodyLimit::disable()).get(list_runs))
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/cancel", post(cancel))
         .route("/v1/runs/{id}/events", get(events))
@@ -170,21 +170,39 @@ fn run_json(r: &crate::db::RunRow) -> Value {
     v
 }
 
-async fn submit(State(d): D, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Answer {
-    let by = authorize(&d, &headers, Scope::Submit)?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the upload is larger than this lab's limit of {} MiB (max_upload_mib in the lab file)",
-                    d.lab.max_upload_bytes / (1024 * 1024)
-                ),
-            )
-        } else {
-            ApiError(e.status(), e.body_text())
+/// Reads a body of at most `limit` bytes. A longer one is read on to its end (up to a bound,
+/// past which the connection is dropped) and discarded, so the client gets the 413 rather
+/// than a broken pipe.
+async fn read_limited(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen: usize = 0;
+    let drain_bound = limit.saturating_mul(4).max(64 << 20);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("reading the upload: {e}")))?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > drain_bound {
+            break;
         }
-    })?;
+    }
+    if seen > limit {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the upload ({seen} bytes) is larger than this lab's limit of {} MiB (max_upload_mib in the lab file)",
+                limit / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(Bytes::from(buf))
+}
+
+async fn submit(State(d): D, headers: HeaderMap, body: axum::body::Body) -> Answer {
+    let by = authorize(&d, &headers, Scope::Submit)?;
+    let body = read_limited(body, d.lab.max_upload_bytes).await?;
     let sub: crate::upload::Submission = serde_json::from_slice(&body).map_err(|e| {
         ApiError(
             StatusCode::BAD_REQUEST,

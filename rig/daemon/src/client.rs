@@ -30,6 +30,7 @@ pub struct Conn {
 }
 
 /// A request that did not get a 2xx answer, with the exit code it stands for.
+#[derive(Debug)]
 pub struct Failed {
     pub code: i32,
     pub message: String,
@@ -107,6 +108,22 @@ impl Conn {
         let req = self.auth(self.agent.post(&self.url(path))).content_type("application/json");
         let mut r = self.answer(req.send(body.to_string()))?;
         read_json(&mut r)
+    }
+
+    /// POSTs `bytes` as they are (JSON by its content type).
+    pub fn post_bytes(&self, path: &str, bytes: &[u8]) -> Result<Value, Failed> {
+        let req = self.auth(self.agent.post(&self.url(path))).content_type("application/json");
+        let mut r = self.answer(req.send(bytes))?;
+        read_json(&mut r)
+    }
+
+    /// Run `id`'s server-sent events after `last_event_id` (all of them with `None`).
+    pub fn event_stream(&self, id: i64, last_event_id: Option<&str>) -> Result<impl Read, Failed> {
+        let mut req = self.auth(self.agent.get(&self.url(&format!("/v1/runs/{id}/events"))));
+        if let Some(l) = last_event_id {
+            req = req.header("Last-Event-ID", l);
+        }
+        Ok(self.answer(req.call())?.into_body().into_reader())
     }
 
     pub fn delete(&self, path: &str) -> Result<Value, Failed> {
@@ -351,11 +368,7 @@ fn follow(conn: &Conn, id: i64) -> i32 {
     let mut cancel_sent = false;
     let mut failures = 0;
     loop {
-        let mut req = conn.auth(conn.agent.get(&conn.url(&format!("/v1/runs/{id}/events"))));
-        if let Some(l) = &last {
-            req = req.header("Last-Event-ID", l);
-        }
-        let resp = match conn.answer(req.call()) {
+        let resp = match conn.event_stream(id, last.as_deref()) {
             Ok(r) => r,
             Err(f) if f.code == RIG_ERROR && failures < 30 => {
                 failures += 1;
@@ -365,7 +378,7 @@ fn follow(conn: &Conn, id: i64) -> i32 {
             Err(f) => return report(f),
         };
         let mut end: Option<i32> = None;
-        let read = read_sse(resp.into_body().into_reader(), |e| {
+        let read = read_sse(resp, |e| {
             if interrupted.load(Ordering::SeqCst) && !cancel_sent {
                 cancel_sent = true;
                 eprintln!("cutpoint: cancelling run {id} on the daemon (Ctrl-C again leaves at once)");

@@ -75,8 +75,13 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
         };
         match next {
             Some(run) => {
-                execute(&d, &station, run);
-                d.notify();
+                let lease = LeaseKeeper::start(&d, format!("run-{}", run.id));
+                let end = execute(&d, &station, &run);
+                // The bench is free before anyone hears that the run ended.
+                drop(lease);
+                if let Some((state, code, message)) = end {
+                    end_run(&d, &run, state, code, message.as_deref());
+                }
             }
             None => d.wait(Duration::from_millis(200)),
         }
@@ -261,31 +266,34 @@ pub fn end_run(d: &Daemon, run: &RunRow, state: &str, code: i32, message: Option
     d.notify();
 }
 
+/// How a run ended: its state, exit code and message; `None` when the daemon stopped it
+/// (it resumes at the next start).
+type Ended = Option<(&'static str, i32, Option<String>)>;
+
+fn ended(state: &'static str, code: i32, message: impl Into<String>) -> Ended {
+    Some((state, code, Some(message.into())))
+}
+
 /// Runs one claimed run to its end (or, when the daemon stops, to a journal it resumes from).
-fn execute(d: &Arc<Daemon>, station: &StationDef, run: RunRow) {
-    let _lease = LeaseKeeper::start(d, format!("run-{}", run.id));
+fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
     let out_dir = report_dir(&d.lab.data_dir, run.id);
     let path = Path::new(&run.input_dir).join(&run.campaign_rel);
     let located = |errors: &[FileError]| client_paths(&format_errors(errors), &run.input_dir, &run.root);
     let mut c = match cutpoint_campaign::load_campaign(&path) {
         Ok(c) => c,
-        Err(errors) => return end_run(d, &run, "error", BAD_INPUT, Some(located(&errors).trim_end())),
+        Err(errors) => return ended("error", BAD_INPUT, located(&errors).trim_end()),
     };
     if let Err(m) = fit_to_station(&mut c, station) {
-        return end_run(d, &run, "error", BAD_INPUT, Some(&m));
+        return ended("error", BAD_INPUT, m);
     }
     let partition = match run.partition.as_deref().map(cutpoint_campaign::parse_partition).transpose() {
         Ok(p) => p,
-        Err(e) => return end_run(d, &run, "error", BAD_INPUT, Some(&format!("partition: {e}"))),
+        Err(e) => return ended("error", BAD_INPUT, format!("partition: {e}")),
     };
     let opened = match (d.open)(&c, station.workers()) {
         Ok(o) => o,
-        Err(OpenError::Input(m)) => {
-            return end_run(d, &run, "error", BAD_INPUT, Some(&client_paths(&m, &run.input_dir, &run.root)))
-        }
-        Err(OpenError::Rig(m)) => {
-            return end_run(d, &run, "error", RIG_ERROR, Some(&format!("opening station `{}`: {m}", station.name)))
-        }
+        Err(OpenError::Input(m)) => return ended("error", BAD_INPUT, client_paths(&m, &run.input_dir, &run.root)),
+        Err(OpenError::Rig(m)) => return ended("error", RIG_ERROR, format!("opening station `{}`: {m}", station.name)),
     };
     let spec = RunSpec {
         campaign: &c,
@@ -313,7 +321,7 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: RunRow) {
         Ok(o) => o,
         Err(e) => {
             let m = client_paths(&e.to_string(), &run.input_dir, &run.root);
-            return end_run(d, &run, "error", e.exit_code(), Some(&m));
+            return ended("error", e.exit_code(), m);
         }
     };
     let t = outcome.tally;
@@ -328,23 +336,23 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: RunRow) {
                     .to_string(),
             );
             d.notify();
-            return;
+            return None;
         }
         let m = format!(
             "cancelled: {} of {} cut points run; nothing is concluded about the device",
             t.ran(),
             outcome.planned
         );
-        return end_run(d, &run, "cancelled", INCOMPLETE, Some(&m));
+        return ended("cancelled", INCOMPLETE, m);
     }
     let options = cutpoint_report::ReportOptions {
         artifacts: cutpoint_report::Artifacts::Failing,
     };
     if let Err(e) = cutpoint_report::write_reports_from_journals(&out_dir, &[&outcome.journal_path], &options) {
         let m = format!("writing the reports: {e}");
-        return end_run(d, &run, "error", RIG_ERROR, Some(&m));
+        return ended("error", RIG_ERROR, m);
     }
     let v = cutpoint_engine::verdict::run_verdict(&c, &outcome, t.fail, t.error);
     let notes = v.notes.join("; ");
-    end_run(d, &run, "finished", v.code, (!notes.is_empty()).then_some(notes.as_str()));
+    Some(("finished", v.code, (!notes.is_empty()).then_some(notes)))
 }
