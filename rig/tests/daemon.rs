@@ -51,7 +51,15 @@ impl Lab {
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-            .args(["daemon", "--lab", "lab.toml", "--listen", "127.0.0.1:0", "--addr-file", "addr"])
+            .args([
+                "daemon",
+                "--lab",
+                "lab.toml",
+                "--listen",
+                "127.0.0.1:0",
+                "--addr-file",
+                "addr",
+            ])
             .args(&self.extra)
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
@@ -70,7 +78,11 @@ impl Lab {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("the daemon exited ({st}) before serving:\n{}", self.log());
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "the daemon did not start:\n{}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the daemon did not start:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -104,13 +116,18 @@ impl Lab {
             if let Some(st) = c.try_wait().unwrap() {
                 return st;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "SIGTERM did not stop the daemon");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "SIGTERM did not stop the daemon"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     fn run(&self, id: i64) -> Value {
-        self.conn().get_json(&format!("/v1/runs/{id}")).unwrap_or_else(|f| panic!("{}", f.message))
+        self.conn()
+            .get_json(&format!("/v1/runs/{id}"))
+            .unwrap_or_else(|f| panic!("{}", f.message))
     }
 
     /// Waits for run `id` to end; its record.
@@ -145,7 +162,10 @@ impl Lab {
         for (k, v) in extra {
             sub[*k] = json!(v);
         }
-        let r = self.conn().post_json("/v1/runs", &sub).unwrap_or_else(|f| panic!("{}", f.message));
+        let r = self
+            .conn()
+            .post_json("/v1/runs", &sub)
+            .unwrap_or_else(|f| panic!("{}", f.message));
         r["id"].as_i64().unwrap()
     }
 
@@ -236,7 +256,15 @@ fn submit_wait_exits_with_the_runs_own_code_and_brings_the_reports() {
     let out = tmp.path().join("smoke");
     let (code, stdout, stderr) = cutpoint_in(
         &root,
-        &["submit", "campaigns/smoke.toml", "--server", &lab.url, "--wait", "--out", out.to_str().unwrap()],
+        &[
+            "submit",
+            "campaigns/smoke.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with(&format!("{}/v1/runs/1\n", lab.url)), "{stdout}");
@@ -259,12 +287,23 @@ fn submit_wait_exits_with_the_runs_own_code_and_brings_the_reports() {
     assert!(!stdout.contains(" 0 failed"), "{stdout}");
     assert!(stderr.contains("\nFAIL "), "{stderr}");
     assert!(!stderr.contains("FAIL (expected)"), "{stderr}");
-    assert!(tmp.path().join("reports/known-bug-early-trailer-magic-run2/junit.xml").is_file());
+    assert!(tmp
+        .path()
+        .join("reports/known-bug-early-trailer-magic-run2/junit.xml")
+        .is_file());
 
     // The same campaign as the negative control it is: its failures are expected, 0.
     let (code, _, stderr) = cutpoint_in(
         &root,
-        &["submit", "campaigns/known-bugs/confirm-at-boot.toml", "--server", &lab.url, "--wait", "--out", tmp.path().join("nc").to_str().unwrap()],
+        &[
+            "submit",
+            "campaigns/known-bugs/confirm-at-boot.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+            tmp.path().join("nc").to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("FAIL (expected)"), "{stderr}");
@@ -272,7 +311,9 @@ fn submit_wait_exits_with_the_runs_own_code_and_brings_the_reports() {
     // A typo: bad input, 2, with the error `cutpoint check` prints.
     std::fs::write(
         tmp.path().join("typo.toml"),
-        std::fs::read_to_string(root.join("campaigns/smoke.toml")).unwrap().replace("seed = 42", "sed = 42"),
+        std::fs::read_to_string(root.join("campaigns/smoke.toml"))
+            .unwrap()
+            .replace("seed = 42", "sed = 42"),
     )
     .unwrap();
     let (code, _, stderr) = cutpoint_in(tmp.path(), &["submit", "typo.toml", "--server", &lab.url, "--wait"]);
@@ -282,16 +323,31 @@ fn submit_wait_exits_with_the_runs_own_code_and_brings_the_reports() {
     assert!(stderr.starts_with("typo.toml:"), "{stderr}");
 
     // No daemon there: the rig's failure, 3, never the device's.
-    let (code, _, stderr) = cutpoint_in(&root, &["submit", "campaigns/smoke.toml", "--server", "http://127.0.0.1:9", "--wait"]);
+    let (code, _, stderr) = cutpoint_in(
+        &root,
+        &[
+            "submit",
+            "campaigns/smoke.toml",
+            "--server",
+            "http://127.0.0.1:9",
+            "--wait",
+        ],
+    );
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("cannot reach the daemon at http://127.0.0.1:9"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the daemon at http://127.0.0.1:9"),
+        "{stderr}"
+    );
 
     // The runs list has them all, with their codes.
     let (code, stdout, _) = cutpoint_in(&root, &["runs", "--server", &lab.url]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(lines[1].contains("known-bug-early-trailer-magic") && lines[1].ends_with("exit 1"), "{stdout}");
+    assert!(
+        lines[1].contains("known-bug-early-trailer-magic") && lines[1].ends_with("exit 1"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -304,7 +360,10 @@ fn server_url_and_token_come_from_the_environment() {
     let token = token.trim().to_string();
     let tokens = std::fs::read_to_string(tokens_dir.path().join("tokens.toml")).unwrap();
     assert!(!tokens.contains(&token), "the tokens file keeps hashes only");
-    let lab = Lab::start(&format!("tokens = \"{}\"\n{ONE_SIM}", tokens_dir.path().join("tokens.toml").display()));
+    let lab = Lab::start(&format!(
+        "tokens = \"{}\"\n{ONE_SIM}",
+        tokens_dir.path().join("tokens.toml").display()
+    ));
     let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
         .args(["benches"])
         .env("CUTPOINT_SERVER", &lab.url)
@@ -313,7 +372,10 @@ fn server_url_and_token_come_from_the_environment() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("sim          idle      simulated nrf52840 with 2 workers; tags nrf52840"), "{stdout}");
+    assert!(
+        stdout.starts_with("sim          idle      simulated nrf52840 with 2 workers; tags nrf52840"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -322,41 +384,81 @@ fn tokens_are_refused_without_the_scope_and_a_public_bind_needs_them() {
     let mut tokens = String::new();
     let mut made = HashMap::new();
     for scope in ["read", "submit", "admin"] {
-        let (t, entry) = cutpoint_daemon::auth::new_token(scope, cutpoint_daemon::auth::Scope::from_name(scope).unwrap());
+        let (t, entry) =
+            cutpoint_daemon::auth::new_token(scope, cutpoint_daemon::auth::Scope::from_name(scope).unwrap());
         tokens.push_str(&entry);
         made.insert(scope, t);
     }
     std::fs::write(dir.path().join("tokens.toml"), &tokens).unwrap();
-    let lab = Lab::start(&format!("tokens = \"{}\"\n{ONE_SIM}", dir.path().join("tokens.toml").display()));
+    let lab = Lab::start(&format!(
+        "tokens = \"{}\"\n{ONE_SIM}",
+        dir.path().join("tokens.toml").display()
+    ));
     let status = |r: Result<Value, cutpoint_daemon::client::Failed>| match r {
         Ok(_) => "ok".to_string(),
-        Err(f) => f.message.split(" (").nth(1).map_or(f.message.clone(), |s| s[..3].to_string()),
+        Err(f) => f
+            .message
+            .split(" (")
+            .nth(1)
+            .map_or(f.message.clone(), |s| s[..3].to_string()),
     };
     assert_eq!(status(lab.conn().get_json("/v1/benches")), "401");
     assert_eq!(status(lab.conn_with("cpt_wrong").get_json("/v1/benches")), "401");
     assert_eq!(status(lab.conn_with(&made["read"]).get_json("/v1/benches")), "ok");
     let sub = serde_json::to_value(build_submission(&cli::root().join("campaigns/smoke.toml")).unwrap()).unwrap();
     assert_eq!(status(lab.conn_with(&made["read"]).post_json("/v1/runs", &sub)), "403");
-    assert_eq!(status(lab.conn_with(&made["submit"]).post_json("/v1/benches/sim/drain", &json!({}))), "403");
-    assert_eq!(status(lab.conn_with(&made["admin"]).post_json("/v1/benches/sim/drain", &json!({}))), "ok");
-    assert_eq!(status(lab.conn_with(&made["admin"]).post_json("/v1/benches/sim/resume", &json!({}))), "ok");
+    assert_eq!(
+        status(
+            lab.conn_with(&made["submit"])
+                .post_json("/v1/benches/sim/drain", &json!({}))
+        ),
+        "403"
+    );
+    assert_eq!(
+        status(
+            lab.conn_with(&made["admin"])
+                .post_json("/v1/benches/sim/drain", &json!({}))
+        ),
+        "ok"
+    );
+    assert_eq!(
+        status(
+            lab.conn_with(&made["admin"])
+                .post_json("/v1/benches/sim/resume", &json!({}))
+        ),
+        "ok"
+    );
     let r = lab.conn_with(&made["submit"]).post_json("/v1/runs", &sub).unwrap();
     assert_eq!(r["submitted_by"], "submit");
     let r = lab.conn_with(&made["read"]).get_json("/v1/runs/1").unwrap();
     assert_eq!(r["id"], 1);
     let e = lab.conn_with(&made["read"]).post_json("/v1/runs", &sub).err().unwrap();
-    assert!(e.message.contains("token `read` has scope `read`; this needs `submit`"), "{}", e.message);
+    assert!(
+        e.message.contains("token `read` has scope `read`; this needs `submit`"),
+        "{}",
+        e.message
+    );
 
     // Anything but loopback without a tokens file: refused at start, saying why.
     let open = tempfile::tempdir().unwrap();
     std::fs::write(open.path().join("lab.toml"), ONE_SIM).unwrap();
     let (code, _, stderr) = cutpoint_in(open.path(), &["daemon", "--lab", "lab.toml", "--listen", "0.0.0.0:0"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("listening on 0.0.0.0:0 (not loopback) needs a tokens file"), "{stderr}");
-    std::fs::write(open.path().join("lab.toml"), format!("listen = \"0.0.0.0:7350\"\n{ONE_SIM}")).unwrap();
+    assert!(
+        stderr.contains("listening on 0.0.0.0:0 (not loopback) needs a tokens file"),
+        "{stderr}"
+    );
+    std::fs::write(
+        open.path().join("lab.toml"),
+        format!("listen = \"0.0.0.0:7350\"\n{ONE_SIM}"),
+    )
+    .unwrap();
     let (code, _, stderr) = cutpoint_in(open.path(), &["check", "lab.toml"]);
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("lab.toml:1:10: listen: listening on 0.0.0.0:7350 (not loopback)"), "{stderr}");
+    assert!(
+        stderr.starts_with("lab.toml:1:10: listen: listening on 0.0.0.0:7350 (not loopback)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -378,8 +480,10 @@ fn bad_uploads_get_located_errors_and_the_daemon_keeps_serving() {
     std::fs::create_dir(dir.path().join("c")).unwrap();
     std::fs::write(dir.path().join("c/typo.toml"), &typo).unwrap();
     let (_, _, check) = cutpoint_in(dir.path(), &["check", "c/typo.toml"]);
-    let m = refused(json!({"campaign": "c/typo.toml", "root": "c", "campaign_file": "typo.toml",
-                           "files": [{"path": "typo.toml", "base64": b64(&typo)}]}));
+    let m = refused(
+        json!({"campaign": "c/typo.toml", "root": "c", "campaign_file": "typo.toml",
+                           "files": [{"path": "typo.toml", "base64": b64(&typo)}]}),
+    );
     assert!(m.contains("(400)"), "{m}");
     assert_eq!(m.split_once("(400): ").unwrap().1, check.trim_end());
     assert!(check.starts_with("c/typo.toml:18:9: run.fault:"), "{check}");
@@ -389,30 +493,45 @@ fn bad_uploads_get_located_errors_and_the_daemon_keeps_serving() {
         "update = { version = \"2.0.0\", size_kib = 96, health = \"ok\" }",
         "update = { file = \"images/update.bin\", health = \"ok\" }",
     );
-    let m = refused(json!({"campaign": "c/file.toml", "root": "c", "campaign_file": "file.toml",
-                           "files": [{"path": "file.toml", "base64": b64(&with_file)}]}));
+    let m = refused(
+        json!({"campaign": "c/file.toml", "root": "c", "campaign_file": "file.toml",
+                           "files": [{"path": "file.toml", "base64": b64(&with_file)}]}),
+    );
     assert!(
         m.contains("(400): c/file.toml:14:19: images.update.file: no image file at \"c/images/update.bin\""),
         "{m}"
     );
 
     // Paths outside the upload, bad base64, a campaign that is not among the files.
-    let m = refused(json!({"campaign": "x", "campaign_file": "x.toml", "files": [{"path": "../x.toml", "base64": ""}]}));
-    assert!(m.contains("(400): files[0].path `../x.toml`: expected a path inside the upload"), "{m}");
+    let m =
+        refused(json!({"campaign": "x", "campaign_file": "x.toml", "files": [{"path": "../x.toml", "base64": ""}]}));
+    assert!(
+        m.contains("(400): files[0].path `../x.toml`: expected a path inside the upload"),
+        "{m}"
+    );
     let m = refused(json!({"campaign": "x", "campaign_file": "x.toml", "files": [{"path": "x.toml", "base64": "%%"}]}));
     assert!(m.contains("(400): files[0].base64 (`x.toml`): not base64"), "{m}");
     let m = refused(json!({"campaign": "x", "campaign_file": "y.toml", "files": [{"path": "x.toml", "base64": ""}]}));
-    assert!(m.contains("(400): campaign_file `y.toml` is not among the uploaded files"), "{m}");
+    assert!(
+        m.contains("(400): campaign_file `y.toml` is not among the uploaded files"),
+        "{m}"
+    );
     let m = conn.post_bytes("/v1/runs", b"{\"campaign\": 1").err().unwrap().message;
     assert!(m.contains("(400): request body:1:"), "{m}");
     // A station or tag the lab does not have.
     let m = refused(json!({"campaign": "s", "campaign_file": "s.toml", "station": "nope",
                            "files": [{"path": "s.toml", "base64": b64(&smoke)}]}));
-    assert!(m.contains("(400): station `nope`: no such station in this lab (it has: sim)"), "{m}");
+    assert!(
+        m.contains("(400): station `nope`: no such station in this lab (it has: sim)"),
+        "{m}"
+    );
     // Oversized: refused with the limit, before it is read whole.
     let big = vec![b' '; 2 << 20];
     let m = conn.post_bytes("/v1/runs", &big).err().unwrap().message;
-    assert!(m.contains("(413): the upload (2097152 bytes) is larger than this lab's limit of 1 MiB"), "{m}");
+    assert!(
+        m.contains("(413): the upload (2097152 bytes) is larger than this lab's limit of 1 MiB"),
+        "{m}"
+    );
 
     // Still serving: a good run goes through.
     let id = lab.submit("campaigns/smoke.toml", &[]);
@@ -470,7 +589,15 @@ fn one_bench_serves_two_clients_one_after_the_other_by_priority() {
                 let out = tempfile::tempdir().unwrap();
                 cutpoint_in(
                     &root,
-                    &["submit", "campaigns/smoke.toml", "--server", &url, "--wait", "--out", out.path().to_str().unwrap()],
+                    &[
+                        "submit",
+                        "campaigns/smoke.toml",
+                        "--server",
+                        &url,
+                        "--wait",
+                        "--out",
+                        out.path().to_str().unwrap(),
+                    ],
                 )
             })
         })
@@ -496,10 +623,15 @@ fn one_bench_serves_two_clients_one_after_the_other_by_priority() {
     let manual = lab.submit("campaigns/smoke.toml", &[("priority", "manual")]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lab.run(nightly)["state"], "queued", "a leased bench takes no run");
-    lab.conn().delete(&format!("/v1/leases/{}", lease["id"].as_str().unwrap())).unwrap();
+    lab.conn()
+        .delete(&format!("/v1/leases/{}", lease["id"].as_str().unwrap()))
+        .unwrap();
     lab.wait_run(nightly, Duration::from_secs(60));
     lab.wait_run(manual, Duration::from_secs(60));
-    assert!(span(manual).1 < span(nightly).0, "the manual run goes before the nightly one");
+    assert!(
+        span(manual).1 < span(nightly).0,
+        "the manual run goes before the nightly one"
+    );
 }
 
 #[test]
@@ -507,11 +639,18 @@ fn a_lease_expires_when_its_client_stops_renewing() {
     let lab = Lab::start(ONE_SIM);
     let conn = lab.conn();
     let lease = conn
-        .post_json("/v1/leases", &json!({"station": "sim", "ttl_s": 1.0, "holder": "alice"}))
+        .post_json(
+            "/v1/leases",
+            &json!({"station": "sim", "ttl_s": 1.0, "holder": "alice"}),
+        )
         .unwrap();
     let id = lease["id"].as_str().unwrap().to_string();
     let taken = conn.post_json("/v1/leases", &json!({"station": "sim", "ttl_s": 5}));
-    assert!(taken.err().unwrap().message.contains("(409): station `sim` is held by alice"));
+    assert!(taken
+        .err()
+        .unwrap()
+        .message
+        .contains("(409): station `sim` is held by alice"));
     let run = lab.submit("campaigns/smoke.toml", &[]);
     // Renewed, it holds past its TTL and the run waits.
     let start = Instant::now();
@@ -566,7 +705,10 @@ fn an_event_stream_resumed_with_last_event_id_misses_nothing() {
     assert_eq!(cuts as i64, r["planned"].as_i64().unwrap());
     // After the end, from any point: exactly what follows.
     let mid = whole[whole.len() / 2];
-    let tail: Vec<i64> = events(&lab.conn(), id, Some(&mid.to_string()), None).iter().map(|e| e.0).collect();
+    let tail: Vec<i64> = events(&lab.conn(), id, Some(&mid.to_string()), None)
+        .iter()
+        .map(|e| e.0)
+        .collect();
     assert_eq!(tail, whole[whole.len() / 2 + 1..]);
 }
 
@@ -579,8 +721,15 @@ fn cancel_stops_a_running_run_as_incomplete() {
     assert_eq!(code, 0);
     assert!(stdout.contains("stops after the cut points in flight"), "{stdout}");
     let r = lab.wait_run(id, Duration::from_secs(30));
-    assert_eq!((r["state"].as_str(), r["exit_code"].as_i64()), (Some("cancelled"), Some(4)), "{r}");
-    assert!(!lab.report_dir(id).join("junit.xml").exists(), "no verdict from a part of the plan");
+    assert_eq!(
+        (r["state"].as_str(), r["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{r}"
+    );
+    assert!(
+        !lab.report_dir(id).join("junit.xml").exists(),
+        "no verdict from a part of the plan"
+    );
 }
 
 #[test]
@@ -589,7 +738,10 @@ fn check_reads_a_lab_file_with_located_errors() {
     std::fs::write(dir.path().join("lab.toml"), ONE_SIM).unwrap();
     let (code, stdout, _) = cutpoint_in(dir.path(), &["check", "lab.toml"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("station sim: simulated nrf52840 with 2 workers (tags: nrf52840)"), "{stdout}");
+    assert!(
+        stdout.contains("station sim: simulated nrf52840 with 2 workers (tags: nrf52840)"),
+        "{stdout}"
+    );
     std::fs::write(
         dir.path().join("lab.toml"),
         "[[stations]]\nname = \"b\"\nstation = \"missing.toml\"\n",
@@ -597,5 +749,8 @@ fn check_reads_a_lab_file_with_located_errors() {
     .unwrap();
     let (code, _, stderr) = cutpoint_in(dir.path(), &["check", "lab.toml"]);
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("lab.toml:3:11: stations.b.station: no station file at \"missing.toml\""), "{stderr}");
+    assert!(
+        stderr.starts_with("lab.toml:3:11: stations.b.station: no station file at \"missing.toml\""),
+        "{stderr}"
+    );
 }

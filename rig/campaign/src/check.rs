@@ -141,7 +141,10 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Checked, Vec<FileError>> {
         FileKind::Campaign => parse_campaign(&text, path).map(|c| Checked::Campaign(Box::new(c))),
         FileKind::Station => parse_station(&text, path).map(|s| Checked::Station(Box::new(s))),
         // A lab file is read by the daemon's loader (`cutpoint check` tells them apart).
-        FileKind::Lab => Err(vec![FileError::whole_file(&file, "a lab file: `cutpoint check` reads it")]),
+        FileKind::Lab => Err(vec![FileError::whole_file(
+            &file,
+            "a lab file: `cutpoint check` reads it",
+        )]),
         FileKind::FlashMap => parse_flash_map(&text, path).map(|map| Checked::FlashMap {
             name: path
                 .file_stem()

@@ -64,9 +64,7 @@ fn authorize(d: &Daemon, headers: &HeaderMap, need: Scope) -> Result<Option<Stri
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| unauthorized("expected `Authorization: Bearer TOKEN`"))?;
-    let entry = tokens
-        .find(token.trim())
-        .ok_or_else(|| unauthorized("unknown token"))?;
+    let entry = tokens.find(token.trim()).ok_or_else(|| unauthorized("unknown token"))?;
     if entry.scope < need {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
@@ -85,7 +83,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
     let limit = d.lab.max_upload_bytes;
     Router::new()
         // The upload limit is the submit handler's own: it answers 413 after reading the body.
-        .route("/v1/runs", post(submit).layer(DefaultBodyLimit::disable()).get(list_runs))
+        .route(
+            "/v1/runs",
+            post(submit).layer(DefaultBodyLimit::disable()).get(list_runs),
+        )
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/cancel", post(cancel))
         .route("/v1/runs/{id}/events", get(events))
@@ -213,7 +214,12 @@ async fn submit(State(d): D, headers: HeaderMap, body: axum::body::Body) -> Answ
     let id = tokio::task::spawn_blocking(move || crate::upload::submit(&d2, &sub, by.as_deref()))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|r| ApiError(StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST), r.message))?;
+        .map_err(|r| {
+            ApiError(
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+                r.message,
+            )
+        })?;
     let run = d.db.run(id).map_err(db_error)?;
     Ok((StatusCode::CREATED, Json(run.as_ref().map_or(Value::Null, run_json))).into_response())
 }
@@ -230,10 +236,12 @@ async fn list_runs(State(d): D, headers: HeaderMap, Query(q): Query<ListQuery>) 
 }
 
 fn find_run(d: &Daemon, id: i64) -> Result<crate::db::RunRow, ApiError> {
-    d.db
-        .run(id)
-        .map_err(db_error)?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run {id}; `cutpoint runs` lists them")))
+    d.db.run(id).map_err(db_error)?.ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no run {id}; `cutpoint runs` lists them"),
+        )
+    })
 }
 
 async fn get_run(State(d): D, headers: HeaderMap, Path(id): Path<i64>) -> Answer {
@@ -334,7 +342,10 @@ async fn report_file(State(d): D, headers: HeaderMap, Path((id, file)): Path<(i6
     if !REPORT_FILES.contains(&file.as_str()) {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
-            format!("`{file}`: the reports are {}; the archive has the rest", REPORT_FILES.join(", ")),
+            format!(
+                "`{file}`: the reports are {}; the archive has the rest",
+                REPORT_FILES.join(", ")
+            ),
         ));
     }
     let path = report_dir(&d.lab.data_dir, id).join(&file);
@@ -360,7 +371,10 @@ async fn archive(State(d): D, headers: HeaderMap, Path(id): Path<i64>) -> Answer
     find_run(&d, id)?;
     let dir = report_dir(&d.lab.data_dir, id);
     if !dir.is_dir() {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("run {id} has no report directory yet")));
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("run {id} has no report directory yet"),
+        ));
     }
     let bytes = tokio::task::spawn_blocking(move || tar_gz(&dir, &format!("run-{id}")))
         .await
@@ -487,7 +501,11 @@ struct LeaseBody {
     holder: Option<String>,
 }
 
-async fn take_lease(State(d): D, headers: HeaderMap, body: Result<Json<LeaseBody>, axum::extract::rejection::JsonRejection>) -> Answer {
+async fn take_lease(
+    State(d): D,
+    headers: HeaderMap,
+    body: Result<Json<LeaseBody>, axum::extract::rejection::JsonRejection>,
+) -> Answer {
     let by = authorize(&d, &headers, Scope::Submit)?;
     let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     let s = station(&d, &b.station)?;

@@ -118,7 +118,10 @@ pub fn parse_tokens(text: &str, path: &Path) -> Result<Tokens, Vec<FileError>> {
             errs.at(
                 t.scope.span(),
                 &format!("tokens.{name}.scope"),
-                format!("unknown scope `{}`; expected \"read\", \"submit\" or \"admin\"", t.scope.get_ref()),
+                format!(
+                    "unknown scope `{}`; expected \"read\", \"submit\" or \"admin\"",
+                    t.scope.get_ref()
+                ),
             );
         }
         if let (Some(hash), Some(scope)) = (hash, scope) {
@@ -186,8 +189,14 @@ mod tests {
         )
         .unwrap_err();
         let text = cutpoint_campaign::format_errors(&e);
-        assert!(text.contains("tokens.toml:3:10: tokens.a.sha256: expected the token's SHA-256"), "{text}");
-        assert!(text.contains("tokens.toml:4:9: tokens.a.scope: unknown scope `root`"), "{text}");
+        assert!(
+            text.contains("tokens.toml:3:10: tokens.a.sha256: expected the token's SHA-256"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tokens.toml:4:9: tokens.a.scope: unknown scope `root`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -70,7 +70,10 @@ impl Conn {
         }
     }
 
-    fn answer(&self, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<ureq::http::Response<ureq::Body>, Failed> {
+    fn answer(
+        &self,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>, Failed> {
         let mut r = r.map_err(|e| self.unreachable(e))?;
         let status = r.status().as_u16();
         if (200..300).contains(&status) {
@@ -105,14 +108,18 @@ impl Conn {
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, Failed> {
-        let req = self.auth(self.agent.post(&self.url(path))).content_type("application/json");
+        let req = self
+            .auth(self.agent.post(&self.url(path)))
+            .content_type("application/json");
         let mut r = self.answer(req.send(body.to_string()))?;
         read_json(&mut r)
     }
 
     /// POSTs `bytes` as they are (JSON by its content type).
     pub fn post_bytes(&self, path: &str, bytes: &[u8]) -> Result<Value, Failed> {
-        let req = self.auth(self.agent.post(&self.url(path))).content_type("application/json");
+        let req = self
+            .auth(self.agent.post(&self.url(path)))
+            .content_type("application/json");
         let mut r = self.answer(req.send(bytes))?;
         read_json(&mut r)
     }
@@ -133,10 +140,15 @@ impl Conn {
 }
 
 fn read_json(r: &mut ureq::http::Response<ureq::Body>) -> Result<Value, Failed> {
-    let text = r.body_mut().with_config().limit(256 << 20).read_to_string().map_err(|e| Failed {
-        code: RIG_ERROR,
-        message: format!("reading the daemon's answer: {e}"),
-    })?;
+    let text = r
+        .body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_string()
+        .map_err(|e| Failed {
+            code: RIG_ERROR,
+            message: format!("reading the daemon's answer: {e}"),
+        })?;
     serde_json::from_str(&text).map_err(|e| Failed {
         code: RIG_ERROR,
         message: format!("the daemon's answer is not JSON: {e}"),
@@ -287,7 +299,9 @@ pub fn submit(a: SubmitArgs) -> i32 {
     }
     let name = run.get("name").and_then(Value::as_str).unwrap_or("run").to_string();
     let code = follow(&conn, id);
-    let out = a.out.unwrap_or_else(|| PathBuf::from("reports").join(format!("{name}-run{id}")));
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{name}-run{id}")));
     match download(&conn, id, &out) {
         Ok(true) => eprintln!("cutpoint: reports of run {id} in {}", out.display()),
         Ok(false) => {}
@@ -336,7 +350,9 @@ pub fn read_sse(r: impl Read, mut on: impl FnMut(Option<&SseEvent>) -> bool) -> 
             }
             continue;
         }
-        let (field, value) = l.split_once(':').map_or((l, ""), |(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)));
+        let (field, value) = l
+            .split_once(':')
+            .map_or((l, ""), |(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)));
         match field {
             "id" => cur.id = Some(value.to_string()),
             "event" => cur.event = value.to_string(),
@@ -441,7 +457,11 @@ impl View {
                 self.started.get_or_insert_with(Instant::now);
                 eprintln!(
                     "cutpoint: {} on station {}{}",
-                    if v.get("resumed").and_then(Value::as_bool) == Some(true) { "resumed" } else { "started" },
+                    if v.get("resumed").and_then(Value::as_bool) == Some(true) {
+                        "resumed"
+                    } else {
+                        "started"
+                    },
                     s("station"),
                     format_args!(" ({})", s("target"))
                 );
@@ -475,7 +495,10 @@ impl View {
                 }
             }
             "end" => {
-                let code = v.get("exit_code").and_then(Value::as_i64).unwrap_or(i64::from(RIG_ERROR)) as i32;
+                let code = v
+                    .get("exit_code")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(i64::from(RIG_ERROR)) as i32;
                 if !s("message").is_empty() {
                     eprintln!("cutpoint: {}", s("message"));
                 }
@@ -498,7 +521,9 @@ impl View {
 
 /// Downloads run `id`'s report directory into `out`. Ok(false): it has none.
 pub fn download(conn: &Conn, id: i64, out: &Path) -> Result<bool, Failed> {
-    let r = conn.auth(conn.agent.get(&conn.url(&format!("/v1/runs/{id}/archive")))).call();
+    let r = conn
+        .auth(conn.agent.get(&conn.url(&format!("/v1/runs/{id}/archive"))))
+        .call();
     let r = match conn.answer(r) {
         Ok(r) => r,
         Err(f) if f.code == BAD_INPUT => return Ok(false),
@@ -520,7 +545,10 @@ pub fn download(conn: &Conn, id: i64, out: &Path) -> Result<bool, Failed> {
             .skip(1)
             .map(|c| match c {
                 Component::Normal(s) => Ok(s.to_owned()),
-                _ => Err(std::io::Error::other(format!("unsafe path in the archive: {}", path.display()))),
+                _ => Err(std::io::Error::other(format!(
+                    "unsafe path in the archive: {}",
+                    path.display()
+                ))),
             })
             .collect::<Result<_, _>>()
             .map_err(io)?;
@@ -546,8 +574,14 @@ fn run_line(r: &Value) -> String {
         .map(str::to_string)
         .or_else(|| r.get("tag").and_then(Value::as_str).map(|t| format!("tag:{t}")))
         .unwrap_or_else(|| "any".into());
-    let planned = r.get("planned").and_then(Value::as_i64).map_or("-".into(), |p| p.to_string());
-    let code = r.get("exit_code").and_then(Value::as_i64).map_or("-".into(), |c| c.to_string());
+    let planned = r
+        .get("planned")
+        .and_then(Value::as_i64)
+        .map_or("-".into(), |p| p.to_string());
+    let code = r
+        .get("exit_code")
+        .and_then(Value::as_i64)
+        .map_or("-".into(), |c| c.to_string());
     format!(
         "{:>5}  {:<10} {:<8} {:<12} {:<28} {:>3}/{:<5} pass {} fail {} err {}  exit {}",
         n("id"),

@@ -310,7 +310,8 @@ impl Db {
     }
 
     pub fn set_planned_total(&self, run: i64, planned: i64) -> DbResult<()> {
-        self.c().execute("UPDATE runs SET planned = ?2 WHERE id = ?1", params![run, planned])?;
+        self.c()
+            .execute("UPDATE runs SET planned = ?2 WHERE id = ?1", params![run, planned])?;
         Ok(())
     }
 
@@ -368,7 +369,9 @@ impl Db {
         let tx = c.transaction()?;
         let now = now_ms();
         tx.execute("DELETE FROM leases WHERE expires_ms < ?1", [now])?;
-        let held: i64 = tx.query_row("SELECT COUNT(*) FROM leases WHERE station = ?1", [station], |r| r.get(0))?;
+        let held: i64 = tx.query_row("SELECT COUNT(*) FROM leases WHERE station = ?1", [station], |r| {
+            r.get(0)
+        })?;
         if held > 0 {
             return Ok(None);
         }
@@ -430,7 +433,9 @@ impl Db {
         let now = now_ms();
         let c = self.c();
         let mut st = c.prepare("SELECT id, station, holder, run, ttl_ms, expires_ms FROM leases ORDER BY station")?;
-        let rows = st.query_map([], |r| Db::lease_row(r, now))?.collect::<DbResult<Vec<_>>>();
+        let rows = st
+            .query_map([], |r| Db::lease_row(r, now))?
+            .collect::<DbResult<Vec<_>>>();
         rows
     }
 
@@ -473,7 +478,10 @@ impl Db {
         self.expire_leases()?;
         let now = now_ms();
         let c = self.c();
-        c.execute("UPDATE leases SET expires_ms = ?2 + ttl_ms WHERE id = ?1", params![id, now])?;
+        c.execute(
+            "UPDATE leases SET expires_ms = ?2 + ttl_ms WHERE id = ?1",
+            params![id, now],
+        )?;
         c.query_row(
             "SELECT id, station, holder, run, ttl_ms, expires_ms FROM leases WHERE id = ?1",
             [id],

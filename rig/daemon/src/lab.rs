@@ -223,7 +223,11 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
             errs.at(
                 t.span(),
                 "tokens",
-                format!("no tokens file at \"{}\"; create one with `cutpoint token new NAME --scope submit --tokens {}`", p.display(), p.display()),
+                format!(
+                    "no tokens file at \"{}\"; create one with `cutpoint token new NAME --scope submit --tokens {}`",
+                    p.display(),
+                    p.display()
+                ),
             );
             None
         }
@@ -259,15 +263,27 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
             );
         }
         if stations.iter().any(|d: &StationDef| d.name == name) {
-            errs.at(s.name.span(), "stations.name", format!("a second station named `{name}`; names must differ"));
+            errs.at(
+                s.name.span(),
+                "stations.name",
+                format!("a second station named `{name}`; names must differ"),
+            );
         }
         let kind = match (&s.sim, &s.station) {
             (Some(_), Some(st)) => {
-                errs.at(st.span(), &field("station"), "a station is either `sim = \"<board>\"` or `station = \"<file>\"`, not both");
+                errs.at(
+                    st.span(),
+                    &field("station"),
+                    "a station is either `sim = \"<board>\"` or `station = \"<file>\"`, not both",
+                );
                 continue;
             }
             (None, None) => {
-                errs.at(span, &format!("stations.{name}"), "give `sim = \"<board>\"` (with `workers`) or `station = \"<station file>\"`");
+                errs.at(
+                    span,
+                    &format!("stations.{name}"),
+                    "give `sim = \"<board>\"` (with `workers`) or `station = \"<station file>\"`",
+                );
                 continue;
             }
             (Some(b), None) => {
@@ -277,7 +293,11 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
                         Some(b) => Some(b),
                         None => {
                             let names: Vec<String> = Board::ALL.iter().map(|b| format!("\"{}\"", b.name())).collect();
-                            errs.at(b.span(), &field("sim"), format!("unknown board `{n}`; expected \"any\" or one of {}", names.join(", ")));
+                            errs.at(
+                                b.span(),
+                                &field("sim"),
+                                format!("unknown board `{n}`; expected \"any\" or one of {}", names.join(", ")),
+                            );
                             continue;
                         }
                     },
@@ -286,7 +306,11 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
                     None => 1,
                     Some(w) if (1..=256).contains(w.get_ref()) => *w.get_ref() as usize,
                     Some(w) => {
-                        errs.at(w.span(), &field("workers"), "expected a number of workers from 1 to 256");
+                        errs.at(
+                            w.span(),
+                            &field("workers"),
+                            "expected a number of workers from 1 to 256",
+                        );
                         1
                     }
                 };
@@ -294,7 +318,11 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
             }
             (None, Some(st)) => {
                 if let Some(w) = &s.workers {
-                    errs.at(w.span(), &field("workers"), "a bench runs one cut point at a time; `workers` is for `sim` stations");
+                    errs.at(
+                        w.span(),
+                        &field("workers"),
+                        "a bench runs one cut point at a time; `workers` is for `sim` stations",
+                    );
                 }
                 let p = resolve(st.get_ref());
                 match cutpoint_campaign::load_station(&p) {
@@ -304,7 +332,11 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
                     },
                     Err(e) => {
                         if !p.is_file() {
-                            errs.at(st.span(), &field("station"), format!("no station file at \"{}\"", p.display()));
+                            errs.at(
+                                st.span(),
+                                &field("station"),
+                                format!("no station file at \"{}\"", p.display()),
+                            );
                         } else {
                             errs.list.extend(e);
                         }
@@ -323,7 +355,11 @@ pub fn parse_lab(text: &str, path: &Path) -> Result<Lab, Vec<FileError>> {
         stations.push(StationDef { name, kind, tags });
     }
     if raw.stations.is_empty() {
-        errs.at(0..0, "stations", "the lab has no station: add a [[stations]] table (`sim = \"nrf52840\"` for the simulated board)");
+        errs.at(
+            0..0,
+            "stations",
+            "the lab has no station: add a [[stations]] table (`sim = \"nrf52840\"` for the simulated board)",
+        );
     }
     if !errs.list.is_empty() {
         return Err(errs.list);
@@ -364,7 +400,10 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
     if let Some(port) = s.strip_prefix("localhost:") {
-        return port.parse::<u16>().map(|p| SocketAddr::from(([127, 0, 0, 1], p))).map_err(|_| bad());
+        return port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|_| bad());
     }
     s.parse::<SocketAddr>().map_err(|_| bad())
 }
@@ -417,7 +456,10 @@ mod tests {
     #[test]
     fn a_non_loopback_listen_without_tokens_is_refused() {
         let e = errors("listen = \"0.0.0.0:7350\"\n[[stations]]\nname = \"a\"\nsim = \"any\"\n");
-        assert!(e.starts_with("lab.toml:1:10: listen: listening on 0.0.0.0:7350 (not loopback) needs a tokens file"), "{e}");
+        assert!(
+            e.starts_with("lab.toml:1:10: listen: listening on 0.0.0.0:7350 (not loopback) needs a tokens file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -134,17 +134,19 @@ pub fn start(mut lab: Lab, open: OpenTarget, opts: &ServeOptions) -> Result<Arc<
     if !lab.listen.ip().is_loopback() && lab.tokens.is_none() {
         return Err(StartError::Config(lab::non_loopback_message(&lab.listen)));
     }
-    std::fs::create_dir_all(&lab.data_dir)
-        .map_err(|e| StartError::Io(format!("{}: cannot create the data directory: {e}", lab.data_dir.display())))?;
+    std::fs::create_dir_all(&lab.data_dir).map_err(|e| {
+        StartError::Io(format!(
+            "{}: cannot create the data directory: {e}",
+            lab.data_dir.display()
+        ))
+    })?;
     // Absolute, so the paths it keeps in the database mean the same whatever the working folder.
-    lab.data_dir = std::fs::canonicalize(&lab.data_dir)
-        .map_err(|e| StartError::Io(format!("{}: {e}", lab.data_dir.display())))?;
+    lab.data_dir =
+        std::fs::canonicalize(&lab.data_dir).map_err(|e| StartError::Io(format!("{}: {e}", lab.data_dir.display())))?;
     let db = Db::open(&lab.data_dir)
         .map_err(|e| StartError::Io(format!("{}: cannot open the database: {e}", lab.data_dir.display())))?;
     let tokens = match &lab.tokens {
-        Some(p) => Some(
-            auth::load_tokens(p).map_err(|e| StartError::Config(cutpoint_campaign::format_errors(&e)))?,
-        ),
+        Some(p) => Some(auth::load_tokens(p).map_err(|e| StartError::Config(cutpoint_campaign::format_errors(&e)))?),
         None => None,
     };
     let requeued = db

@@ -64,10 +64,13 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
     while !d.shutdown.load(Ordering::SeqCst) {
         let next = match d.db.drained(&station.name) {
             Ok(Some(_)) => None,
-            Ok(None) => d.db.claim_next(&station.name, &station.tags, RUN_LEASE_MS).unwrap_or_else(|e| {
-                tracing::error!("station {}: reading the queue: {e}", station.name);
-                None
-            }),
+            Ok(None) => {
+                d.db.claim_next(&station.name, &station.tags, RUN_LEASE_MS)
+                    .unwrap_or_else(|e| {
+                        tracing::error!("station {}: reading the queue: {e}", station.name);
+                        None
+                    })
+            }
             Err(e) => {
                 tracing::error!("station {}: {e}", station.name);
                 None
@@ -204,7 +207,11 @@ impl Sink for DbSink<'_> {
                 db.append_event(self.run, "started", &v.to_string())?;
             }
             RunEvent::Control(c) => {
-                db.append_event(self.run, "control", &cutpoint_engine::events_json::control(c).to_string())?;
+                db.append_event(
+                    self.run,
+                    "control",
+                    &cutpoint_engine::events_json::control(c).to_string(),
+                )?;
             }
             RunEvent::Planned {
                 total,
@@ -247,8 +254,9 @@ pub fn end_run(d: &Daemon, run: &RunRow, state: &str, code: i32, message: Option
         tracing::error!("run {}: recording its end: {e}", run.id);
     }
     let now = d.db.run(run.id).ok().flatten();
-    let (planned, passed, failed, errors) =
-        now.as_ref().map_or((0, 0, 0, 0), |r| (r.planned.unwrap_or(0), r.passed, r.failed, r.errors));
+    let (planned, passed, failed, errors) = now
+        .as_ref()
+        .map_or((0, 0, 0, 0), |r| (r.planned.unwrap_or(0), r.passed, r.failed, r.errors));
     let v = json!({
         "type": "end",
         "state": state,
@@ -286,7 +294,12 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
     if let Err(m) = fit_to_station(&mut c, station) {
         return ended("error", BAD_INPUT, m);
     }
-    let partition = match run.partition.as_deref().map(cutpoint_campaign::parse_partition).transpose() {
+    let partition = match run
+        .partition
+        .as_deref()
+        .map(cutpoint_campaign::parse_partition)
+        .transpose()
+    {
         Ok(p) => p,
         Err(e) => return ended("error", BAD_INPUT, format!("partition: {e}")),
     };

@@ -118,7 +118,9 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
 /// Stores the files, checks the campaign and where it may run, and queues the run: its id.
 pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Refused> {
     if sub.files.is_empty() {
-        return Err(bad("files: the upload holds no file; give the campaign and every file it names"));
+        return Err(bad(
+            "files: the upload holds no file; give the campaign and every file it names",
+        ));
     }
     let data = &d.lab.data_dir;
     let blobs = data.join("files");
@@ -219,7 +221,10 @@ pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Ref
             let fitting: Vec<&StationDef> = stations.iter().filter(|s| fits(s).is_ok()).collect();
             match fitting.len() {
                 0 => {
-                    let why = stations.first().map(|s| fits(s).err().unwrap_or_default()).unwrap_or_default();
+                    let why = stations
+                        .first()
+                        .map(|s| fits(s).err().unwrap_or_default())
+                        .unwrap_or_default();
                     return Err(bad(format!("no station of this lab can run this campaign: {why}")));
                 }
                 n if n == stations.len() => (None, None),
@@ -233,9 +238,8 @@ pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Ref
             }
         }
     };
-    let id = d
-        .db
-        .insert_run(&crate::db::NewRun {
+    let id =
+        d.db.insert_run(&crate::db::NewRun {
             campaign: &sub.campaign,
             name: &c.name,
             input_dir: &input_dir,
