@@ -20,8 +20,22 @@ pub struct CheckReport {
 
 /// Checks `path` fully; errors name file, line, column and field where there is one.
 pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
-    if std::fs::read_to_string(path).is_ok_and(|t| cutpoint_daemon::lab::looks_like_lab(&t)) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if cutpoint_daemon::lab::looks_like_lab(&text) {
         return check_lab(path);
+    }
+    if cutpoint_daemon::auth::looks_like_tokens(&text) {
+        let tokens = cutpoint_daemon::auth::load_tokens(path)?;
+        return Ok(CheckReport {
+            summary: CheckSummary {
+                kind: campaign::FileKind::Tokens,
+                name: path
+                    .file_stem()
+                    .map_or_else(|| "tokens".to_string(), |s| s.to_string_lossy().into_owned()),
+                lines: tokens.describe(),
+            },
+            warnings: Vec::new(),
+        });
     }
     let checked = campaign::load_file(path)?;
     let mut summary = checked.summary();

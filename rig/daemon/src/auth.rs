@@ -134,7 +134,21 @@ pub fn parse_tokens(text: &str, path: &Path) -> Result<Tokens, Vec<FileError>> {
     Ok(Tokens { entries })
 }
 
+/// Whether `text` reads as a tokens file: `[[tokens]]` tables and nothing else.
+pub fn looks_like_tokens(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.len() == 1 && t.get("tokens").is_some_and(toml::Value::is_array))
+}
+
 impl Tokens {
+    /// One line per token: its name and scope (never its hash).
+    pub fn describe(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|e| format!("token {}: {}", e.name, e.scope.name()))
+            .collect()
+    }
+
     /// The entry whose hash is the token's, compared in constant time against every entry (so
     /// the time taken says nothing about which entry, or how much of one, matched).
     pub fn find(&self, token: &str) -> Option<&TokenEntry> {
