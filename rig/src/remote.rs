@@ -9,7 +9,8 @@ use cutpoint::exit::{BAD_INPUT, PASS};
 use cutpoint_campaign::{format_errors, Campaign};
 use cutpoint_daemon::auth::{new_token, Scope};
 use cutpoint_daemon::lab::{default_lab, load_lab, parse_listen};
-use cutpoint_daemon::station::{OpenError, OpenTarget, Opened};
+use cutpoint_daemon::lab::{StationDef, StationKind};
+use cutpoint_daemon::station::{Doctor, OpenError, OpenTarget, Opened};
 use cutpoint_daemon::ServeOptions;
 
 /// Opens a campaign's target as `cutpoint run` does: the simulated board, or a station's
@@ -25,6 +26,26 @@ fn open_target() -> OpenTarget {
             expect,
             update_size,
         })
+    })
+}
+
+/// `cutpoint doctor` on a bench station (its findings kept for the reason); a simulated
+/// station has nothing to check.
+fn doctor() -> Doctor {
+    Arc::new(|s: &StationDef| match &s.kind {
+        StationKind::Sim { .. } => Ok("simulated board: nothing to check".into()),
+        StationKind::Bench { station, .. } => {
+            let mut b = cutpoint::bench_target::station_backends(station).map_err(|e| format_errors(&e))?;
+            cutpoint::flash_map::fill_probe_slots(&mut b, station).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            let report = cutpoint_bench::doctor::doctor(&b, &mut out);
+            let text = String::from_utf8_lossy(&out).trim().to_string();
+            if report.fit {
+                Ok("fit for a run".into())
+            } else {
+                Err(format!("not fit for a run:\n{text}"))
+            }
+        }
     })
 }
 
@@ -54,7 +75,7 @@ pub fn daemon(lab: Option<&Path>, listen: Option<&str>, addr_file: Option<PathBu
             return BAD_INPUT;
         }
     };
-    cutpoint_daemon::serve(lab, open_target(), ServeOptions { listen, addr_file })
+    cutpoint_daemon::serve(lab, open_target(), doctor(), ServeOptions { listen, addr_file })
 }
 
 /// `cutpoint token new NAME --scope S [--tokens FILE]`: prints a new token once, and appends

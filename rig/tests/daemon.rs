@@ -754,3 +754,63 @@ fn check_reads_a_lab_file_with_located_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn rig_errors_make_a_bench_unknown_then_bad_and_drained_until_an_admin_resumes_it() {
+    let lab = Lab::start(ONE_WORKER);
+    // Runs 1 to 3 cannot write their report directory: the rig's failure, never the device's.
+    let runs = lab.dir.path().join("cutpoint-lab/runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    for id in 1..=3 {
+        std::fs::write(runs.join(id.to_string()), "not a directory").unwrap();
+    }
+    let bench = || lab.conn().get_json("/v1/benches").unwrap()[0].clone();
+    let first = lab.submit("campaigns/smoke.toml", &[]);
+    let r = lab.wait_run(first, Duration::from_secs(30));
+    assert_eq!(r["exit_code"], 3, "{r}");
+    let b = bench();
+    assert_eq!(
+        (b["health"].as_str(), b["rig_failures"].as_i64()),
+        (Some("unknown"), Some(1)),
+        "{b}"
+    );
+    assert!(b["health_reason"].as_str().unwrap().starts_with("run 1: "), "{b}");
+    for _ in 2..=3 {
+        let id = lab.submit("campaigns/smoke.toml", &[]);
+        assert_eq!(lab.wait_run(id, Duration::from_secs(30))["exit_code"], 3);
+    }
+    let b = bench();
+    assert_eq!(b["health"], "bad", "{b}");
+    assert_eq!(b["state"], "drained", "{b}");
+    assert!(
+        b["drain_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad: 3 rig failures in a row; last: run 3: "),
+        "{b}"
+    );
+    let (_, stdout, _) = cutpoint_in(&cli::root(), &["benches", "--server", &lab.url]);
+    assert!(stdout.contains("; drained: bad: 3 rig failures in a row"), "{stdout}");
+    // Out of service: a new run waits.
+    let waiting = lab.submit("campaigns/smoke.toml", &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lab.run(waiting)["state"], "queued");
+    // An admin resumes it: the doctor checks it, the run goes, and a clean run clears it.
+    lab.conn().post_json("/v1/benches/sim/resume", &json!({})).unwrap();
+    assert_eq!(lab.wait_run(waiting, Duration::from_secs(30))["exit_code"], 0);
+    let b = bench();
+    assert_eq!(
+        (b["health"].as_str(), b["rig_failures"].as_i64()),
+        (Some("ok"), Some(0)),
+        "{b}"
+    );
+    // A device failure is not the bench's: its health stays ok.
+    let tmp = tempfile::tempdir().unwrap();
+    let bug = std::fs::read_to_string(cli::root().join("campaigns/known-bugs/early-trailer-magic.toml"))
+        .unwrap()
+        .replace("expect = \"fail\"", "expect = \"pass\"");
+    std::fs::write(tmp.path().join("bug.toml"), bug).unwrap();
+    let (code, _, _) = cutpoint_in(tmp.path(), &["submit", "bug.toml", "--server", &lab.url, "--wait"]);
+    assert_eq!(code, 1);
+    assert_eq!(bench()["health"], "ok");
+}

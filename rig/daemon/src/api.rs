@@ -423,6 +423,7 @@ fn bench_json(d: &Daemon, s: &crate::lab::StationDef, leases: &[crate::db::Lease
     let drained = d.db.drained(&s.name).map_err(db_error)?;
     let running = d.db.running_on(&s.name).map_err(db_error)?;
     let lease = leases.iter().find(|l| l.station == s.name);
+    let (health, health_reason, rig_failures) = d.db.health(&s.name).map_err(db_error)?;
     let state = match (&drained, running, lease) {
         (_, Some(_), _) => "running",
         (Some(_), None, _) => "drained",
@@ -435,6 +436,9 @@ fn bench_json(d: &Daemon, s: &crate::lab::StationDef, leases: &[crate::db::Lease
         "workers": s.workers(),
         "tags": s.tags,
         "state": state,
+        "health": health,
+        "health_reason": health_reason,
+        "rig_failures": rig_failures,
         "drained": drained.is_some(),
         "drain_reason": drained.flatten(),
         "current_run": running,
@@ -483,6 +487,16 @@ async fn resume(State(d): D, headers: HeaderMap, Path(name): Path<String>) -> An
     authorize(&d, &headers, Scope::Admin)?;
     let s = station(&d, &name)?;
     d.db.set_drained(&s.name, false, None).map_err(db_error)?;
+    // A bad station comes back as unknown: the doctor checks it before its next run.
+    if d.db.health(&s.name).map_err(db_error)?.0 == "bad" {
+        d.db.set_health(
+            &s.name,
+            "unknown",
+            Some("resumed by an admin; doctor before the next run"),
+            Some(0),
+        )
+        .map_err(db_error)?;
+    }
     d.notify();
     let leases = d.db.leases().map_err(db_error)?;
     Ok(Json(bench_json(&d, s, &leases)?).into_response())

@@ -669,6 +669,10 @@ pub fn benches(server: Option<String>, token: Option<String>, json_out: bool) ->
                 if let Some(q) = b.get("queued").and_then(Value::as_i64).filter(|q| *q > 0) {
                     line.push_str(&format!("; {q} queued"));
                 }
+                let health = s("health");
+                if !health.is_empty() && health != "ok" && b.get("drain_reason").is_none_or(Value::is_null) {
+                    line.push_str(&format!("; health {health}: {}", s("health_reason")));
+                }
                 if let Some(r) = b.get("drain_reason").and_then(Value::as_str) {
                     line.push_str(&format!("; drained: {r}"));
                 }

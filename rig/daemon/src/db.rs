@@ -61,7 +61,10 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS benches (
     name TEXT PRIMARY KEY,
     drained INTEGER NOT NULL DEFAULT 0,
-    reason TEXT
+    reason TEXT,
+    health TEXT NOT NULL DEFAULT 'ok',
+    health_reason TEXT,
+    rig_failures INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT PRIMARY KEY,
@@ -512,6 +515,44 @@ impl Db {
                 |r| r.get::<_, Option<String>>(0),
             )
             .optional()
+    }
+
+    /// A station's health: `ok`, `unknown` (a rig error: `doctor` runs before its next run)
+    /// or `bad` (out of service), the reason, and the rig failures in a row.
+    pub fn health(&self, station: &str) -> DbResult<(String, Option<String>, i64)> {
+        Ok(self
+            .c()
+            .query_row(
+                "SELECT health, health_reason, rig_failures FROM benches WHERE name = ?1",
+                [station],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .unwrap_or_else(|| ("ok".to_string(), None, 0)))
+    }
+
+    /// Sets a station's health; `failures`: the new count of rig failures in a row (None:
+    /// unchanged).
+    pub fn set_health(&self, station: &str, health: &str, reason: Option<&str>, failures: Option<i64>) -> DbResult<()> {
+        let c = self.c();
+        c.execute("INSERT OR IGNORE INTO benches (name) VALUES (?1)", [station])?;
+        c.execute(
+            "UPDATE benches SET health = ?2, health_reason = ?3, rig_failures = COALESCE(?4, rig_failures)              WHERE name = ?1",
+            params![station, health, reason, failures],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a run waits that `station` could take.
+    pub fn has_work(&self, station: &str, tags: &[String]) -> DbResult<bool> {
+        let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
+        let n: i64 = self.c().query_row(
+            "SELECT COUNT(*) FROM runs WHERE state = 'queued' AND (station = ?1 OR (station IS NULL AND \
+             (tag IS NULL OR tag IN (SELECT value FROM json_each(?2)))))",
+            params![station, tags_json],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
     }
 
     /// Runs waiting for `station` by name.

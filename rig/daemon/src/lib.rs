@@ -25,7 +25,7 @@ pub mod upload;
 use crate::auth::Tokens;
 use crate::db::Db;
 use crate::lab::Lab;
-use crate::station::OpenTarget;
+use crate::station::{Doctor, OpenTarget};
 
 /// The daemon's shared state.
 pub struct Daemon {
@@ -34,6 +34,7 @@ pub struct Daemon {
     /// `None`: no tokens file (loopback only): every request is allowed.
     pub tokens: Option<Tokens>,
     pub open: OpenTarget,
+    pub doctor: Doctor,
     pub shutdown: AtomicBool,
     cancels: Mutex<HashMap<i64, Arc<AtomicBool>>>,
     /// The newest event's sequence number, for the event streams.
@@ -127,7 +128,7 @@ impl StartError {
 
 /// Opens the lab's state (creating the data directory and database), puts back in the queue
 /// every run that was running when the daemon last stopped, and starts a worker per station.
-pub fn start(mut lab: Lab, open: OpenTarget, opts: &ServeOptions) -> Result<Arc<Daemon>, StartError> {
+pub fn start(mut lab: Lab, open: OpenTarget, doctor: Doctor, opts: &ServeOptions) -> Result<Arc<Daemon>, StartError> {
     if let Some(l) = opts.listen {
         lab.listen = l;
     }
@@ -166,6 +167,7 @@ pub fn start(mut lab: Lab, open: OpenTarget, opts: &ServeOptions) -> Result<Arc<
         db,
         tokens,
         open,
+        doctor,
         shutdown: AtomicBool::new(false),
         cancels: Mutex::new(HashMap::new()),
         events,
@@ -177,8 +179,8 @@ pub fn start(mut lab: Lab, open: OpenTarget, opts: &ServeOptions) -> Result<Arc<
 /// Runs the daemon until SIGTERM or SIGINT: the stations' workers and the HTTP API. On the
 /// signal, the runs in progress stop after the cuts in flight (journaled), stay `running` in
 /// the database, and resume at the next start. Returns the exit code.
-pub fn serve(lab: Lab, open: OpenTarget, opts: ServeOptions) -> i32 {
-    let d = match start(lab, open, &opts) {
+pub fn serve(lab: Lab, open: OpenTarget, doctor: Doctor, opts: ServeOptions) -> i32 {
+    let d = match start(lab, open, doctor, &opts) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("cutpoint daemon: {e}");

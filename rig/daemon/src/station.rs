@@ -55,13 +55,89 @@ pub fn sim_only() -> OpenTarget {
     })
 }
 
+/// Checks a station before its next run after a rig error (`cutpoint doctor` for a bench):
+/// Ok with a note when it is fit, Err with the reason when not.
+pub type Doctor = Arc<dyn Fn(&StationDef) -> Result<String, String> + Send + Sync>;
+
+/// The doctor of a daemon without the bench stack: a simulated station is always fit; a bench
+/// cannot be checked.
+pub fn sim_doctor() -> Doctor {
+    Arc::new(|s: &StationDef| match s.kind {
+        StationKind::Sim { .. } => Ok("simulated board: nothing to check".into()),
+        StationKind::Bench { .. } => Err("this daemon was built without the bench stack".into()),
+    })
+}
+
+/// Rig failures in a row (runs with rig errors, failed doctor checks) that take a station out
+/// of service.
+pub const BAD_AFTER: i64 = 3;
+
+/// How long a station whose doctor check failed waits before the next one.
+const DOCTOR_RETRY: Duration = Duration::from_secs(10);
+
+/// Records a rig failure of `station`: its health becomes `unknown` (doctor before the next
+/// run), or `bad` after [`BAD_AFTER`] in a row, which drains it with the reason.
+pub fn rig_failure(d: &Daemon, station: &str, why: &str) {
+    let failures = d.db.health(station).map_or(0, |h| h.2) + 1;
+    let result = if failures >= BAD_AFTER {
+        let reason = format!("bad: {failures} rig failures in a row; last: {why}");
+        tracing::warn!("station {station}: {reason}");
+        d.db.set_health(station, "bad", Some(&reason), Some(failures))
+            .and_then(|_| d.db.set_drained(station, true, Some(&reason)))
+    } else {
+        d.db.set_health(station, "unknown", Some(why), Some(failures))
+    };
+    if let Err(e) = result {
+        tracing::error!("station {station}: recording its health: {e}");
+    }
+}
+
+/// What a run's end says of its station's health: rig errors count against it; a run that
+/// judged the device without one clears it; bad input and cancels say nothing.
+fn health_after(d: &Daemon, station: &str, run: i64, code: i32, message: Option<&str>) {
+    let errors = d.db.run(run).ok().flatten().map_or(0, |r| r.errors);
+    if code == RIG_ERROR || errors > 0 {
+        let why = match message {
+            Some(m) if code == RIG_ERROR => format!("run {run}: {m}"),
+            _ => format!("run {run}: {errors} cut points ended in rig errors"),
+        };
+        rig_failure(d, station, &why);
+    } else if code == cutpoint_engine::exit::PASS || code == cutpoint_engine::exit::FAIL {
+        let _ = d.db.set_health(station, "ok", None, Some(0));
+    }
+}
+
 /// How long a run's lease on its bench lasts without renewal; the station's worker renews it
 /// while the run goes on.
 pub const RUN_LEASE_MS: i64 = 30_000;
 
 /// The worker of one station: runs its queue until the daemon stops.
 pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
+    let mut last_doctor: Option<std::time::Instant> = None;
     while !d.shutdown.load(Ordering::SeqCst) {
+        let unknown = d.db.health(&station.name).is_ok_and(|h| h.0 == "unknown");
+        if unknown && d.db.drained(&station.name).is_ok_and(|x| x.is_none()) {
+            // After a rig error, the doctor checks the station before it takes a run.
+            // A failed check is retried after a pause, not in a loop.
+            let due = last_doctor.is_none_or(|t| t.elapsed() >= DOCTOR_RETRY);
+            if due && d.db.has_work(&station.name, &station.tags).unwrap_or(false) {
+                match (d.doctor)(&station) {
+                    Ok(note) => {
+                        last_doctor = None;
+                        let _ =
+                            d.db.set_health(&station.name, "ok", Some(&format!("doctor: {note}")), None);
+                    }
+                    Err(why) => {
+                        last_doctor = Some(std::time::Instant::now());
+                        rig_failure(&d, &station.name, &format!("doctor: {why}"));
+                    }
+                }
+                d.notify();
+            } else {
+                d.wait(Duration::from_millis(200));
+            }
+            continue;
+        }
         let next = match d.db.drained(&station.name) {
             Ok(Some(_)) => None,
             Ok(None) => {
@@ -83,6 +159,7 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
                 // The bench is free before anyone hears that the run ended.
                 drop(lease);
                 if let Some((state, code, message)) = end {
+                    health_after(&d, &station.name, run.id, code, message.as_deref());
                     end_run(&d, &run, state, code, message.as_deref());
                 }
             }
