@@ -113,13 +113,14 @@ pub const RUN_LEASE_MS: i64 = 30_000;
 
 /// The worker of one station: runs its queue until the daemon stops.
 pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
-    let mut last_doctor: Option<std::time::Instant> = None;
+    // When the doctor last failed here, at which count of failures in a row.
+    let mut last_doctor: Option<(std::time::Instant, i64)> = None;
     while !d.shutdown.load(Ordering::SeqCst) {
-        let unknown = d.db.health(&station.name).is_ok_and(|h| h.0 == "unknown");
-        if unknown && d.db.drained(&station.name).is_ok_and(|x| x.is_none()) {
-            // After a rig error, the doctor checks the station before it takes a run.
-            // A failed check is retried after a pause, not in a loop.
-            let due = last_doctor.is_none_or(|t| t.elapsed() >= DOCTOR_RETRY);
+        let (health, _, failures) = d.db.health(&station.name).unwrap_or_else(|_| ("ok".into(), None, 0));
+        if health == "unknown" && d.db.drained(&station.name).is_ok_and(|x| x.is_none()) {
+            // After a rig error, the doctor checks the station before it takes a run. A failed
+            // check is retried after a pause (at once when an admin reset the count).
+            let due = last_doctor.is_none_or(|(t, n)| n != failures || t.elapsed() >= DOCTOR_RETRY);
             if due && d.db.has_work(&station.name, &station.tags).unwrap_or(false) {
                 match (d.doctor)(&station) {
                     Ok(note) => {
@@ -128,8 +129,8 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
                             d.db.set_health(&station.name, "ok", Some(&format!("doctor: {note}")), None);
                     }
                     Err(why) => {
-                        last_doctor = Some(std::time::Instant::now());
                         rig_failure(&d, &station.name, &format!("doctor: {why}"));
+                        last_doctor = Some((std::time::Instant::now(), failures + 1));
                     }
                 }
                 d.notify();
