@@ -10,7 +10,7 @@ use cutpoint_campaign::{format_errors, Campaign};
 use cutpoint_daemon::auth::{new_token, Scope};
 use cutpoint_daemon::lab::{default_lab, load_lab, parse_listen};
 use cutpoint_daemon::lab::{StationDef, StationKind};
-use cutpoint_daemon::station::{Doctor, OpenError, OpenTarget, Opened};
+use cutpoint_daemon::station::{Doctor, Hooks, OpenError, OpenTarget, Opened, SafeState};
 use cutpoint_daemon::ServeOptions;
 
 /// Opens a campaign's target as `cutpoint run` does: the simulated board, or a station's
@@ -49,6 +49,18 @@ fn doctor() -> Doctor {
     })
 }
 
+/// A bench's safe state: its power switch opened and the target powered, as after a run.
+fn safe_state() -> SafeState {
+    Arc::new(|s: &StationDef| match &s.kind {
+        StationKind::Sim { .. } => Ok(()),
+        StationKind::Bench { station, .. } => {
+            let b = cutpoint::bench_target::station_backends(station).map_err(|e| format_errors(&e))?;
+            let mut power = cutpoint_bench::open::open_power(&b.power).map_err(|e| e.to_string())?;
+            power.set_power(true).map_err(|e| e.to_string())
+        }
+    })
+}
+
 pub fn daemon(lab: Option<&Path>, listen: Option<&str>, addr_file: Option<PathBuf>) -> i32 {
     let lab = match lab {
         Some(p) => match load_lab(p) {
@@ -75,7 +87,12 @@ pub fn daemon(lab: Option<&Path>, listen: Option<&str>, addr_file: Option<PathBu
             return BAD_INPUT;
         }
     };
-    cutpoint_daemon::serve(lab, open_target(), doctor(), ServeOptions { listen, addr_file })
+    let hooks = Hooks {
+        open: open_target(),
+        doctor: doctor(),
+        safe_state: safe_state(),
+    };
+    cutpoint_daemon::serve(lab, hooks, ServeOptions { listen, addr_file })
 }
 
 /// `cutpoint token new NAME --scope S [--tokens FILE]`: prints a new token once, and appends

@@ -814,3 +814,51 @@ fn rig_errors_make_a_bench_unknown_then_bad_and_drained_until_an_admin_resumes_i
     assert_eq!(code, 1);
     assert_eq!(bench()["health"], "ok");
 }
+
+#[test]
+fn systemd_hears_ready_the_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.toml"), ONE_SIM).unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // As systemd starts it: WATCHDOG_PID is the daemon's own pid.
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "WATCHDOG_PID=$$ exec \"$0\" daemon --lab lab.toml --listen 127.0.0.1:0",
+        ])
+        .arg(env!("CARGO_BIN_EXE_cutpoint"))
+        .current_dir(dir.path())
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut recv = || {
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).trim_end().to_string()
+    };
+    let ready = recv();
+    assert!(
+        ready.contains("READY=1") && ready.contains("STATUS=listening on http://127.0.0.1:"),
+        "{ready}"
+    );
+    assert!(
+        dir.path().join("cutpoint-lab/cutpoint.db").is_file(),
+        "ready after the database is open"
+    );
+    for _ in 0..3 {
+        assert_eq!(recv(), "WATCHDOG=1");
+    }
+    // SAFETY: kill(2) on the child this test spawned.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let mut last = String::new();
+    while last != "STOPPING=1" {
+        last = recv();
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

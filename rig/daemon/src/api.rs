@@ -124,6 +124,24 @@ pub async fn serve_http(d: Arc<Daemon>, addr_file: Option<PathBuf>) -> i32 {
         }
     }
     let app = router(Arc::clone(&d));
+    // Ready for systemd (Type=notify): the database is open, the stations are in their safe
+    // state and the address is bound. The watchdog is fed while the database answers.
+    crate::notify::ready(&format!("listening on http://{addr}"));
+    if let Some(every) = crate::notify::watchdog_interval() {
+        let d = Arc::clone(&d);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let d2 = Arc::clone(&d);
+                let alive = tokio::task::spawn_blocking(move || d2.db.journal_mode().is_ok())
+                    .await
+                    .unwrap_or(false);
+                if alive {
+                    crate::notify::watchdog();
+                }
+            }
+        });
+    }
     let shutdown = async {
         #[cfg(unix)]
         {

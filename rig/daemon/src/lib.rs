@@ -19,13 +19,14 @@ pub mod auth;
 pub mod client;
 pub mod db;
 pub mod lab;
+pub mod notify;
 pub mod station;
 pub mod upload;
 
 use crate::auth::Tokens;
 use crate::db::Db;
 use crate::lab::Lab;
-use crate::station::{Doctor, OpenTarget};
+use crate::station::{Doctor, Hooks, OpenTarget};
 
 /// The daemon's shared state.
 pub struct Daemon {
@@ -128,7 +129,7 @@ impl StartError {
 
 /// Opens the lab's state (creating the data directory and database), puts back in the queue
 /// every run that was running when the daemon last stopped, and starts a worker per station.
-pub fn start(mut lab: Lab, open: OpenTarget, doctor: Doctor, opts: &ServeOptions) -> Result<Arc<Daemon>, StartError> {
+pub fn start(mut lab: Lab, hooks: Hooks, opts: &ServeOptions) -> Result<Arc<Daemon>, StartError> {
     if let Some(l) = opts.listen {
         lab.listen = l;
     }
@@ -161,13 +162,22 @@ pub fn start(mut lab: Lab, open: OpenTarget, doctor: Doctor, opts: &ServeOptions
                 .to_string(),
         );
     }
+    // Every station in its safe state before anything runs; one that cannot be is `unknown`
+    // (the doctor checks it before its next run).
+    for s in &lab.stations {
+        if let Err(why) = (hooks.safe_state)(s) {
+            tracing::warn!("station {}: safe state: {why}", s.name);
+            let failures = db.health(&s.name).map_or(0, |h| h.2) + 1;
+            let _ = db.set_health(&s.name, "unknown", Some(&format!("at start: {why}")), Some(failures));
+        }
+    }
     let (events, _) = tokio::sync::watch::channel(0);
     let d = Arc::new(Daemon {
         lab,
         db,
         tokens,
-        open,
-        doctor,
+        open: hooks.open,
+        doctor: hooks.doctor,
         shutdown: AtomicBool::new(false),
         cancels: Mutex::new(HashMap::new()),
         events,
@@ -179,8 +189,8 @@ pub fn start(mut lab: Lab, open: OpenTarget, doctor: Doctor, opts: &ServeOptions
 /// Runs the daemon until SIGTERM or SIGINT: the stations' workers and the HTTP API. On the
 /// signal, the runs in progress stop after the cuts in flight (journaled), stay `running` in
 /// the database, and resume at the next start. Returns the exit code.
-pub fn serve(lab: Lab, open: OpenTarget, doctor: Doctor, opts: ServeOptions) -> i32 {
-    let d = match start(lab, open, doctor, &opts) {
+pub fn serve(lab: Lab, hooks: Hooks, opts: ServeOptions) -> i32 {
+    let d = match start(lab, hooks, &opts) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("cutpoint daemon: {e}");
@@ -218,6 +228,7 @@ pub fn serve(lab: Lab, open: OpenTarget, doctor: Doctor, opts: ServeOptions) -> 
         }
     };
     let code = rt.block_on(api::serve_http(Arc::clone(&d), opts.addr_file.clone()));
+    notify::stopping();
     d.shutdown.store(true, Ordering::SeqCst);
     d.cancel_all();
     d.notify();

@@ -68,6 +68,32 @@ pub fn sim_doctor() -> Doctor {
     })
 }
 
+/// Puts a station in its safe state when the daemon starts (a bench: power restored as its
+/// station file says), before it takes any run.
+pub type SafeState = Arc<dyn Fn(&StationDef) -> Result<(), String> + Send + Sync>;
+
+/// What the daemon does to its stations, given by the binary that has the bench stack.
+#[derive(Clone)]
+pub struct Hooks {
+    pub open: OpenTarget,
+    pub doctor: Doctor,
+    pub safe_state: SafeState,
+}
+
+impl Hooks {
+    /// Simulated stations only: no bench can be opened, checked or powered.
+    pub fn sim_only() -> Hooks {
+        Hooks {
+            open: sim_only(),
+            doctor: sim_doctor(),
+            safe_state: Arc::new(|s: &StationDef| match s.kind {
+                StationKind::Sim { .. } => Ok(()),
+                StationKind::Bench { .. } => Err("this daemon was built without the bench stack".into()),
+            }),
+        }
+    }
+}
+
 /// Rig failures in a row (runs with rig errors, failed doctor checks) that take a station out
 /// of service.
 pub const BAD_AFTER: i64 = 3;

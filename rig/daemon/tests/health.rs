@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cutpoint_daemon::lab::default_lab;
-use cutpoint_daemon::station::{sim_only, station_loop, Doctor};
+use cutpoint_daemon::station::{station_loop, Doctor, Hooks};
 use cutpoint_daemon::{start, ServeOptions};
 
 fn smoke() -> cutpoint_daemon::upload::Submission {
@@ -39,7 +39,11 @@ fn a_failing_doctor_keeps_the_run_waiting_and_the_third_failure_drains_the_stati
             Err("the relay does not cut".into())
         }
     });
-    let d = start(lab, sim_only(), doctor, &ServeOptions::default()).unwrap();
+    let hooks = Hooks {
+        doctor,
+        ..Hooks::sim_only()
+    };
+    let d = start(lab, hooks, &ServeOptions::default()).unwrap();
     let station = d.lab.stations[0].clone();
     // Two rig failures already: unknown, so the doctor runs before the next run.
     d.db.set_health("sim", "unknown", Some("run 0: a rig error"), Some(2))
