@@ -502,6 +502,36 @@ fn bad_uploads_get_located_errors_and_the_daemon_keeps_serving() {
         "{m}"
     );
 
+    // A file named outside the upload (a good image, on the daemon's machine) is not read.
+    let image = dir.path().join("update.bin");
+    let (code, _, _) = cutpoint_in(
+        dir.path(),
+        &[
+            "image",
+            "build",
+            "--version",
+            "2.0.0",
+            "--size-kib",
+            "96",
+            "-o",
+            image.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0);
+    let outside = smoke.replace(
+        "update = { version = \"2.0.0\", size_kib = 96, health = \"ok\" }",
+        &format!("update = {{ file = \"{}\", health = \"ok\" }}", image.display()),
+    );
+    let m = refused(json!({"campaign": "c/o.toml", "root": "c", "campaign_file": "o.toml",
+                           "files": [{"path": "o.toml", "base64": b64(&outside)}]}));
+    assert!(
+        m.contains(&format!(
+            "(400): c/o.toml: names `{}`, outside the uploaded files",
+            image.display()
+        )),
+        "{m}"
+    );
+
     // Paths outside the upload, bad base64, a campaign that is not among the files.
     let m =
         refused(json!({"campaign": "x", "campaign_file": "x.toml", "files": [{"path": "../x.toml", "base64": ""}]}));

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use cutpoint_campaign::{ImageSource, TargetKind};
 use cutpoint_engine::exit::{BAD_INPUT, INCOMPLETE, PASS, RIG_ERROR};
 
 use crate::upload::{Submission, UploadFile};
@@ -160,21 +159,6 @@ fn report(f: Failed) -> i32 {
     f.code
 }
 
-/// The files a campaign names (itself, image files, its key, its station file), absolute.
-fn named_files(c: &cutpoint_campaign::Campaign) -> Vec<PathBuf> {
-    let mut files = vec![c.path.clone()];
-    for i in [&c.images.baseline, &c.images.update] {
-        if let ImageSource::File { path, .. } = i {
-            files.push(path.clone());
-        }
-    }
-    files.extend(c.images.public_key.clone());
-    if let TargetKind::Station { path, .. } = &c.target.kind {
-        files.push(path.clone());
-    }
-    files
-}
-
 fn absolute(p: &Path) -> std::io::Result<PathBuf> {
     std::fs::canonicalize(p)
 }
@@ -218,7 +202,7 @@ pub fn build_submission(campaign: &Path) -> Result<Submission, i32> {
         BAD_INPUT
     })?;
     let mut abs = Vec::new();
-    for f in named_files(&c) {
+    for f in crate::upload::named_files(&c) {
         abs.push(absolute(&f).map_err(|e| {
             eprintln!("{}: {e}", f.display());
             BAD_INPUT

@@ -183,6 +183,20 @@ pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Ref
     let located = |text: &str| client_paths(text, &input_dir, &sub.root);
     let c = cutpoint_campaign::load_campaign(tree.join(&campaign_rel))
         .map_err(|errors| bad(located(cutpoint_campaign::format_errors(&errors).trim_end())))?;
+    // Every file the campaign names comes with the upload: none is read from elsewhere on the
+    // daemon's machine (an absolute path, `..`, a link out of the tree).
+    let inside = std::fs::canonicalize(&tree).map_err(|e| internal(format!("{}: {e}", tree.display())))?;
+    for f in named_files(&c) {
+        let ok = std::fs::canonicalize(&f).is_ok_and(|p| p.starts_with(&inside));
+        if !ok {
+            return Err(bad(located(&format!(
+                "{}: names `{}`, outside the uploaded files; name files beside the campaign (or below a \
+                 folder shared with it) so `cutpoint submit` uploads them",
+                tree.join(&campaign_rel).display(),
+                f.display()
+            ))));
+        }
+    }
     if let Some(p) = &sub.partition {
         cutpoint_campaign::parse_partition(p).map_err(|e| bad(format!("partition `{p}`: {e}")))?;
     }
@@ -265,6 +279,22 @@ pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Ref
         .map_err(|e| internal(format!("database: {e}")))?;
     d.notify();
     Ok(id)
+}
+
+/// The files a campaign names: itself, image files, its key, its station file.
+pub fn named_files(c: &cutpoint_campaign::Campaign) -> Vec<PathBuf> {
+    use cutpoint_campaign::{ImageSource, TargetKind};
+    let mut files = vec![c.path.clone()];
+    for i in [&c.images.baseline, &c.images.update] {
+        if let ImageSource::File { path, .. } = i {
+            files.push(path.clone());
+        }
+    }
+    files.extend(c.images.public_key.clone());
+    if let TargetKind::Station { path, .. } = &c.target.kind {
+        files.push(path.clone());
+    }
+    files
 }
 
 fn names<'a>(s: impl Iterator<Item = &'a StationDef>) -> String {
