@@ -144,11 +144,11 @@ impl Lab {
         }
     }
 
-    /// Waits until `f` holds of run `id`.
+    /// Waits until `f` holds of run `id` (which may not be submitted yet).
     fn wait_for(&self, id: i64, what: &str, f: impl Fn(&Value) -> bool) -> Value {
         let start = Instant::now();
         loop {
-            let r = self.run(id);
+            let r = self.conn().get_json(&format!("/v1/runs/{id}")).unwrap_or(Value::Null);
             if f(&r) {
                 return r;
             }
@@ -891,4 +891,80 @@ fn systemd_hears_ready_the_watchdog_and_stopping() {
         last = recv();
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn ctrl_c_on_submit_wait_cancels_the_run_on_the_daemon() {
+    let lab = Lab::start(ONE_WORKER);
+    let out = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args([
+            "submit",
+            "campaigns/exhaustive.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(cli::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
+    // SAFETY: kill(2) on the child this test spawned.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("cancelling run 1 on the daemon"), "{stderr}");
+    let r = lab.wait_run(1, Duration::from_secs(30));
+    assert_eq!(r["state"], "cancelled", "{r}");
+    assert!(r["passed"].as_i64().unwrap() < r["planned"].as_i64().unwrap());
+}
+
+#[test]
+fn a_run_goes_to_a_station_of_its_tag_and_of_its_board() {
+    let lab = Lab::start(
+        "[[stations]]\nname = \"nrf\"\nsim = \"nrf52840\"\ntags = [\"nrf52840\"]\n\n\
+         [[stations]]\nname = \"stm\"\nsim = \"stm32l4\"\ntags = [\"stm32l4\"]\n",
+    );
+    let id = lab.submit("campaigns/smoke.toml", &[("tag", "nrf52840")]);
+    let r = lab.wait_run(id, Duration::from_secs(60));
+    assert_eq!(
+        (r["assigned"].as_str(), r["exit_code"].as_i64()),
+        (Some("nrf"), Some(0)),
+        "{r}"
+    );
+    // Without a station or tag: the one station that fits.
+    let id = lab.submit("campaigns/smoke.toml", &[]);
+    assert_eq!(lab.wait_run(id, Duration::from_secs(60))["assigned"], "nrf");
+    // A station or tag of another board: refused at submission, saying why.
+    let sub = serde_json::to_value(build_submission(&cli::root().join("campaigns/smoke.toml")).unwrap()).unwrap();
+    for (k, v) in [("station", "stm"), ("tag", "stm32l4")] {
+        let mut s = sub.clone();
+        s[k] = json!(v);
+        let m = lab.conn().post_json("/v1/runs", &s).err().unwrap().message;
+        assert!(
+            m.contains("station `stm` simulates stm32l4; this campaign's board is nrf52840"),
+            "{m}"
+        );
+    }
+    // A partition: the run plans its part only.
+    let whole = lab.run(1)["planned"].as_i64().unwrap();
+    let id = lab.submit("campaigns/smoke.toml", &[("partition", "1/2")]);
+    let r = lab.wait_run(id, Duration::from_secs(60));
+    assert_eq!(r["exit_code"], 0, "{r}");
+    let part = r["planned"].as_i64().unwrap();
+    assert!(part > 0 && part < whole, "{part} of {whole}");
+    let header: Value = serde_json::from_str(
+        std::fs::read_to_string(lab.report_dir(id).join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["partition"], "1/2");
 }
