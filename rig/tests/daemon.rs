@@ -968,3 +968,19 @@ fn a_run_goes_to_a_station_of_its_tag_and_of_its_board() {
     .unwrap();
     assert_eq!(header["partition"], "1/2");
 }
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_is_refused() {
+    let lab = Lab::start(ONE_SIM);
+    let (code, _, stderr) = cutpoint_in(
+        lab.dir.path(),
+        &["daemon", "--lab", "lab.toml", "--listen", "127.0.0.1:0"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("another cutpoint daemon uses this data directory (process "),
+        "{stderr}"
+    );
+    // The first one serves on.
+    assert!(lab.conn().get_json("/v1/benches").is_ok());
+}

@@ -102,15 +102,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .with_state(d)
 }
 
-/// Binds the lab's address, says where it listens, and serves until SIGTERM or SIGINT.
-pub async fn serve_http(d: Arc<Daemon>, addr_file: Option<PathBuf>) -> i32 {
-    let listener = match tokio::net::TcpListener::bind(d.lab.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cutpoint daemon: cannot listen on {}: {e}", d.lab.listen);
-            return cutpoint_engine::exit::RIG_ERROR;
-        }
-    };
+/// Says where it listens, and serves until SIGTERM or SIGINT.
+pub async fn serve_http(d: Arc<Daemon>, listener: tokio::net::TcpListener, addr_file: Option<PathBuf>) -> i32 {
     let addr = listener.local_addr().unwrap_or(d.lab.listen);
     println!(
         "cutpoint daemon: listening on http://{addr} ({} station{}; data in {})",
@@ -282,7 +275,8 @@ async fn cancel(State(d): D, headers: HeaderMap, Path(id): Path<i64>) -> Answer 
         );
         d.notify();
         format!("run {id} was queued; it is cancelled ({})", r.state)
-    } else if d.cancel_running(id) {
+    } else if run.state == "running" || find_run(&d, id)?.state == "running" {
+        d.cancel_running(id);
         format!("run {id} stops after the cut points in flight")
     } else {
         format!("run {id} is {}; nothing to cancel", run.state)

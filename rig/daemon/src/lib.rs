@@ -30,6 +30,8 @@ use crate::station::{Doctor, Hooks, OpenTarget};
 
 /// The daemon's shared state.
 pub struct Daemon {
+    /// Held for the daemon's life: one daemon per data directory.
+    _data_lock: cutpoint_engine::run_lock::RunLock,
     pub lab: Lab,
     pub db: Db,
     /// `None`: no tokens file (loopback only): every request is allowed.
@@ -67,9 +69,12 @@ impl Daemon {
         self.events.subscribe()
     }
 
-    fn register_cancel(&self, run: i64, flag: Arc<AtomicBool>) {
-        if let Ok(mut m) = self.cancels.lock() {
-            m.insert(run, flag);
+    /// The cancel flag of a run about to start: already raised when a cancel came between
+    /// its claim and now.
+    fn register_cancel(&self, run: i64) -> Arc<AtomicBool> {
+        match self.cancels.lock() {
+            Ok(mut m) => Arc::clone(m.entry(run).or_default()),
+            Err(_) => Arc::default(),
         }
     }
 
@@ -79,14 +84,11 @@ impl Daemon {
         }
     }
 
-    /// Raises the cancel flag of a running run; false when it does not run here.
-    pub fn cancel_running(&self, run: i64) -> bool {
-        match self.cancels.lock().ok().and_then(|m| m.get(&run).cloned()) {
-            Some(f) => {
-                f.store(true, Ordering::SeqCst);
-                true
-            }
-            None => false,
+    /// Raises the cancel flag of a running run (one claimed but not yet started finds it
+    /// raised).
+    pub fn cancel_running(&self, run: i64) {
+        if let Ok(mut m) = self.cancels.lock() {
+            m.entry(run).or_default().store(true, Ordering::SeqCst);
         }
     }
 
@@ -145,6 +147,15 @@ pub fn start(mut lab: Lab, hooks: Hooks, opts: &ServeOptions) -> Result<Arc<Daem
     // Absolute, so the paths it keeps in the database mean the same whatever the working folder.
     lab.data_dir =
         std::fs::canonicalize(&lab.data_dir).map_err(|e| StartError::Io(format!("{}: {e}", lab.data_dir.display())))?;
+    // A second daemon on the same data would resume the first one's runs under it.
+    let data_lock = cutpoint_engine::run_lock::RunLock::acquire(&lab.data_dir).map_err(|e| match e {
+        cutpoint_engine::run_lock::LockError::Busy { holder, .. } => StartError::Config(format!(
+            "{}: another cutpoint daemon uses this data directory{holder}; stop it, or give this one \
+             another data_dir",
+            lab.data_dir.display()
+        )),
+        e => StartError::Io(e.to_string()),
+    })?;
     let db = Db::open(&lab.data_dir)
         .map_err(|e| StartError::Io(format!("{}: cannot open the database: {e}", lab.data_dir.display())))?;
     let tokens = match &lab.tokens {
@@ -173,6 +184,7 @@ pub fn start(mut lab: Lab, hooks: Hooks, opts: &ServeOptions) -> Result<Arc<Daem
     }
     let (events, _) = tokio::sync::watch::channel(0);
     let d = Arc::new(Daemon {
+        _data_lock: data_lock,
         lab,
         db,
         tokens,
@@ -197,6 +209,25 @@ pub fn serve(lab: Lab, hooks: Hooks, opts: ServeOptions) -> i32 {
             return e.exit_code();
         }
     };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cutpoint daemon: {e}");
+            return cutpoint_engine::exit::RIG_ERROR;
+        }
+    };
+    // The address first: a daemon that cannot serve takes no run.
+    let listener = match rt.block_on(tokio::net::TcpListener::bind(d.lab.listen)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cutpoint daemon: cannot listen on {}: {e}", d.lab.listen);
+            return cutpoint_engine::exit::RIG_ERROR;
+        }
+    };
     let workers: Vec<_> = d
         .lab
         .stations
@@ -216,18 +247,7 @@ pub fn serve(lab: Lab, hooks: Hooks, opts: ServeOptions) -> i32 {
             return cutpoint_engine::exit::RIG_ERROR;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cutpoint daemon: {e}");
-            return cutpoint_engine::exit::RIG_ERROR;
-        }
-    };
-    let code = rt.block_on(api::serve_http(Arc::clone(&d), opts.addr_file.clone()));
+    let code = rt.block_on(api::serve_http(Arc::clone(&d), listener, opts.addr_file.clone()));
     notify::stopping();
     d.shutdown.store(true, Ordering::SeqCst);
     d.cancel_all();

@@ -424,8 +424,7 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
         update_size: opened.update_size,
         seed: c.run.seed,
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    d.register_cancel(run.id, Arc::clone(&cancel));
+    let cancel = d.register_cancel(run.id);
     let mut sink = DbSink {
         d,
         run: run.id,
