@@ -264,6 +264,14 @@ pub fn submit(a: SubmitArgs) -> i32 {
     sub.tag = a.tag;
     sub.partition = a.partition;
     sub.priority = a.priority;
+    // Ctrl-C from here on cancels the run (once it exists); a second one leaves at once.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    if a.wait {
+        use signal_hook::consts::SIGINT;
+        let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&interrupted));
+        let _ = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted));
+    }
     let conn = Conn::new(a.server, a.token);
     let body = match serde_json::to_value(&sub) {
         Ok(b) => b,
@@ -282,7 +290,7 @@ pub fn submit(a: SubmitArgs) -> i32 {
         return PASS;
     }
     let name = run.get("name").and_then(Value::as_str).unwrap_or("run").to_string();
-    let code = follow(&conn, id);
+    let code = follow(&conn, id, &interrupted);
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("reports").join(format!("{name}-run{id}")));
@@ -355,14 +363,7 @@ pub fn read_sse(r: impl Read, mut on: impl FnMut(Option<&SseEvent>) -> bool) -> 
 /// Follows run `id`'s events until its end, showing progress on stderr; Ctrl-C cancels the
 /// run on the daemon (a second one leaves at once). A dropped stream is resumed with
 /// Last-Event-ID. Returns the run's exit code.
-fn follow(conn: &Conn, id: i64) -> i32 {
-    let interrupted = Arc::new(AtomicBool::new(false));
-    #[cfg(unix)]
-    {
-        use signal_hook::consts::SIGINT;
-        let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&interrupted));
-        let _ = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted));
-    }
+fn follow(conn: &Conn, id: i64, interrupted: &AtomicBool) -> i32 {
     let mut view = View::default();
     let mut last: Option<String> = None;
     let mut cancel_sent = false;
