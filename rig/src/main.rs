@@ -207,12 +207,22 @@ enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// List a daemon's benches: state, current run, lease, queue.
+    /// List a daemon's benches: state, health, current run, lease, queue. An admin token
+    /// drains a bench (it finishes its run and takes no other) or resumes it.
     Benches {
         #[command(flatten)]
         server: ServerArgs,
         #[arg(long)]
         json: bool,
+        /// Take this station out of service (admin).
+        #[arg(long, value_name = "STATION", conflicts_with = "resume")]
+        drain: Option<String>,
+        /// Why, as `cutpoint benches` shows it (with --drain).
+        #[arg(long, requires = "drain")]
+        reason: Option<String>,
+        /// Put this station back in service (admin); a bad one is checked before its next run.
+        #[arg(long, value_name = "STATION")]
+        resume: Option<String>,
     },
     /// Take a station for hands-on work: held (renewed) while this runs, released on Ctrl-C,
     /// expiring by itself after --ttl when this process dies.
@@ -389,7 +399,20 @@ fn main() -> ExitCode {
         }),
         Command::Runs { server, json } => cutpoint_daemon::client::runs(server.server, server.token, json),
         Command::Cancel { run, server } => cutpoint_daemon::client::cancel(server.server, server.token, &run),
-        Command::Benches { server, json } => cutpoint_daemon::client::benches(server.server, server.token, json),
+        Command::Benches {
+            server,
+            json,
+            drain,
+            reason,
+            resume,
+        } => {
+            let action = match (drain, resume) {
+                (Some(s), _) => Some(cutpoint_daemon::client::BenchAction::Drain { station: s, reason }),
+                (None, Some(s)) => Some(cutpoint_daemon::client::BenchAction::Resume { station: s }),
+                (None, None) => None,
+            };
+            cutpoint_daemon::client::benches(server.server, server.token, json, action)
+        }
         Command::Lease {
             station,
             server,

@@ -826,7 +826,9 @@ fn rig_errors_make_a_bench_unknown_then_bad_and_drained_until_an_admin_resumes_i
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lab.run(waiting)["state"], "queued");
     // An admin resumes it: the doctor checks it, the run goes, and a clean run clears it.
-    lab.conn().post_json("/v1/benches/sim/resume", &json!({})).unwrap();
+    let (code, stdout, stderr) = cutpoint_in(&cli::root(), &["benches", "--server", &lab.url, "--resume", "sim"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("bad"), "{stdout}");
     assert_eq!(lab.wait_run(waiting, Duration::from_secs(30))["exit_code"], 0);
     let b = bench();
     assert_eq!(

@@ -620,8 +620,24 @@ pub fn cancel(server: Option<String>, token: Option<String>, run: &str) -> i32 {
     }
 }
 
-pub fn benches(server: Option<String>, token: Option<String>, json_out: bool) -> i32 {
+/// What `cutpoint benches` changes before it lists them.
+pub enum BenchAction {
+    Drain { station: String, reason: Option<String> },
+    Resume { station: String },
+}
+
+pub fn benches(server: Option<String>, token: Option<String>, json_out: bool, action: Option<BenchAction>) -> i32 {
     let conn = Conn::new(server, token);
+    let changed = match &action {
+        Some(BenchAction::Drain { station, reason }) => {
+            conn.post_json(&format!("/v1/benches/{station}/drain"), &json!({"reason": reason}))
+        }
+        Some(BenchAction::Resume { station }) => conn.post_json(&format!("/v1/benches/{station}/resume"), &json!({})),
+        None => Ok(Value::Null),
+    };
+    if let Err(f) = changed {
+        return report(f);
+    }
     match conn.get_json("/v1/benches") {
         Ok(v) => {
             if json_out {
