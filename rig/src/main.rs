@@ -105,8 +105,18 @@ enum Command {
         #[arg(long, value_name = "REPORT_DIR")]
         control_from: Option<PathBuf>,
     },
-    /// Re-run one cut point of a report with its recorded seed and compare the outcome.
-    Replay { report_dir: PathBuf, cut_id: String },
+    /// Re-run one cut point of a report with its recorded seed and compare the outcome. With
+    /// --server: RUN is a run of that daemon, replayed on its station before its queue.
+    Replay {
+        #[arg(value_name = "REPORT_DIR|RUN")]
+        report_dir: PathBuf,
+        cut_id: String,
+        /// Replay through this daemon (CUTPOINT_TOKEN for the token).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long, requires = "server")]
+        token: Option<String>,
+    },
     /// Decode a flash dump or an image file.
     #[command(after_help = INSPECT_EXIT_CODES)]
     Inspect {
@@ -346,7 +356,13 @@ fn main() -> ExitCode {
                 control_from.as_deref(),
             )
         }
-        Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
+        Command::Replay {
+            report_dir,
+            cut_id,
+            server: Some(server),
+            token,
+        } => cutpoint_daemon::client::replay(Some(server), token, &report_dir.to_string_lossy(), &cut_id),
+        Command::Replay { report_dir, cut_id, .. } => commands::replay(&report_dir, &cut_id),
         Command::Inspect {
             file,
             board,

@@ -986,3 +986,43 @@ fn a_second_daemon_on_the_same_data_directory_is_refused() {
     // The first one serves on.
     assert!(lab.conn().get_json("/v1/benches").is_ok());
 }
+
+#[test]
+fn replay_through_the_daemon_reruns_one_cut_point_and_compares_it() {
+    let lab = Lab::start(ONE_SIM);
+    let tmp = tempfile::tempdir().unwrap();
+    let bug = std::fs::read_to_string(cli::root().join("campaigns/known-bugs/early-trailer-magic.toml"))
+        .unwrap()
+        .replace("expect = \"fail\"", "expect = \"pass\"");
+    std::fs::write(tmp.path().join("bug.toml"), bug).unwrap();
+    let (code, _, _) = cutpoint_in(tmp.path(), &["submit", "bug.toml", "--server", &lab.url, "--wait"]);
+    assert_eq!(code, 1);
+    let ev = events(&lab.conn(), 1, None, None);
+    let cut = |status: &str| {
+        ev.iter()
+            .find(|(_, k, v)| k == "cut" && v["status"] == status)
+            .map(|(_, _, v)| v["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (failing, passing) = (cut("fail"), cut("pass"));
+    let (code, stdout, stderr) = cutpoint_in(tmp.path(), &["replay", "--server", &lab.url, "1", &failing]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.starts_with(&format!("{}/v1/runs/2\n", lab.url)), "{stdout}");
+    assert!(stdout.contains("post-cut flash: identical"), "{stdout}");
+    assert!(stdout.contains("outcome: matches the recorded one (fail)"), "{stdout}");
+    let r = lab.run(2);
+    assert_eq!(
+        (r["replay_of"].as_i64(), r["planned"].as_i64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let (code, stdout, _) = cutpoint_in(tmp.path(), &["replay", "--server", &lab.url, "1", &passing]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("outcome: matches the recorded one (pass)"), "{stdout}");
+    let (code, _, stderr) = cutpoint_in(tmp.path(), &["replay", "--server", &lab.url, "1", "swap/nowhere"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("(400): run 1 has no cut point `swap/nowhere`"),
+        "{stderr}"
+    );
+}

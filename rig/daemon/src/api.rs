@@ -7,6 +7,7 @@
 //! | `POST /v1/runs` | submit | queue a run: [`crate::upload::Submission`] |
 //! | `GET /v1/runs`, `GET /v1/runs/{id}` | read | runs, newest first / one run |
 //! | `POST /v1/runs/{id}/cancel` | submit | cancel a queued or running run |
+//! | `POST /v1/runs/{id}/replay` | submit | `{cut_id}`: a run of that one cut point, first in the queue |
 //! | `GET /v1/runs/{id}/events` | read | server-sent events, resumable with `Last-Event-ID` |
 //! | `GET /v1/runs/{id}/reports/{file}` | read | junit.xml, summary.md, report.html, results.jsonl |
 //! | `GET /v1/runs/{id}/archive` | read | the report directory with its artifacts, tar.gz |
@@ -89,6 +90,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         )
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/cancel", post(cancel))
+        .route("/v1/runs/{id}/replay", post(replay))
         .route("/v1/runs/{id}/events", get(events))
         .route("/v1/runs/{id}/reports/{file}", get(report_file))
         .route("/v1/runs/{id}/archive", get(archive))
@@ -282,6 +284,42 @@ async fn cancel(State(d): D, headers: HeaderMap, Path(id): Path<i64>) -> Answer 
         format!("run {id} is {}; nothing to cancel", run.state)
     };
     Ok(Json(json!({"id": id, "message": what})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    cut_id: String,
+}
+
+/// Queues a replay of one cut point of a run: 201 with the new run and the recorded result.
+async fn replay(
+    State(d): D,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Result<Json<ReplayBody>, axum::extract::rejection::JsonRejection>,
+) -> Answer {
+    let by = authorize(&d, &headers, Scope::Submit)?;
+    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let d2 = Arc::clone(&d);
+    let (new, recorded) = tokio::task::spawn_blocking(move || crate::upload::replay(&d2, id, &b.cut_id, by.as_deref()))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|r| {
+            ApiError(
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+                r.message,
+            )
+        })?;
+    let mut v = run_json(&find_run(&d, new)?);
+    v["recorded"] = json!({
+        "id": recorded.id,
+        "status": recorded.status.name(),
+        "reasons": recorded.reasons,
+        "post_cut_state": recorded.post_cut_state,
+        "seed": recorded.seed,
+    });
+    Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
 /// The event stream of a run: every event after `Last-Event-ID` (or `?after=`), then the new

@@ -605,6 +605,82 @@ pub fn run_id(s: &str) -> Option<i64> {
     s.trim_end_matches('/').rsplit('/').next()?.parse().ok()
 }
 
+/// `cutpoint replay --server URL RUN CUT_ID`: the daemon re-runs one cut point of a run on
+/// the same station (same id, same seed) before its other queued runs; this follows it and
+/// compares the outcome and post-cut flash with the recorded ones. Exit: a replay that differs
+/// from the record is the rig's failure (3); one that matches exits as its verdict.
+pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: &str) -> i32 {
+    let Some(id) = run_id(run) else {
+        eprintln!("cutpoint: `{run}`: expected a run number or its URL");
+        return BAD_INPUT;
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::SIGINT;
+        let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&interrupted));
+        let _ = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted));
+    }
+    let conn = Conn::new(server, token);
+    let r = match conn.post_json(&format!("/v1/runs/{id}/replay"), &json!({"cut_id": cut_id})) {
+        Ok(r) => r,
+        Err(f) => return report(f),
+    };
+    let new = r.get("id").and_then(Value::as_i64).unwrap_or(0);
+    println!("{}", conn.url(&format!("/v1/runs/{new}")));
+    let code = follow(&conn, new, &interrupted);
+    if ![PASS, cutpoint_engine::exit::FAIL].contains(&code) {
+        return code;
+    }
+    let journal = match conn.get(&format!("/v1/runs/{new}/reports/results.jsonl")) {
+        Ok(mut resp) => resp
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_string()
+            .unwrap_or_default(),
+        Err(f) => return report(f),
+    };
+    let replayed = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| {
+            v.get("record").and_then(Value::as_str) == Some("cut")
+                && v.get("id").and_then(Value::as_str) == Some(cut_id)
+        });
+    let Some(replayed) = replayed else {
+        eprintln!("cutpoint: cut point `{cut_id}` is no longer in the campaign's plan");
+        return BAD_INPUT;
+    };
+    let recorded = r.get("recorded").cloned().unwrap_or(Value::Null);
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    let (rec_state, rep_state) = (field(&recorded, "post_cut_state"), field(&replayed, "post_cut_state"));
+    let same_bits = rec_state == rep_state;
+    let status = field(&replayed, "status");
+    let same_outcome = field(&recorded, "status") == status;
+    println!(
+        "post-cut flash: {} (recorded {rec_state}, replayed {rep_state})",
+        match (same_bits, rep_state != "-") {
+            (_, false) => "not fingerprinted on a bench",
+            (true, true) => "identical",
+            (false, true) => "DIFFERENT",
+        }
+    );
+    println!(
+        "outcome: {} the recorded one ({})",
+        if same_outcome { "matches" } else { "DIFFERS from" },
+        field(&recorded, "status")
+    );
+    if !(same_bits && same_outcome) {
+        return RIG_ERROR;
+    }
+    match status.as_str() {
+        "pass" => PASS,
+        "fail" => cutpoint_engine::exit::FAIL,
+        _ => RIG_ERROR,
+    }
+}
+
 pub fn cancel(server: Option<String>, token: Option<String>, run: &str) -> i32 {
     let Some(id) = run_id(run) else {
         eprintln!("cutpoint: `{run}`: expected a run number or its URL");

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS runs (
     passed INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0,
     errors INTEGER NOT NULL DEFAULT 0,
-    negative INTEGER NOT NULL DEFAULT 0
+    negative INTEGER NOT NULL DEFAULT 0,
+    filter TEXT,
+    replay_of INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -118,6 +120,10 @@ pub struct RunRow {
     pub errors: i64,
     /// A negative control: its failures are expected.
     pub negative: bool,
+    /// Only the cut points this glob takes (a replay: one id).
+    pub filter: Option<String>,
+    /// The run whose cut point this run replays.
+    pub replay_of: Option<i64>,
     #[serde(skip)]
     pub input_dir: String,
     #[serde(skip)]
@@ -130,7 +136,7 @@ pub struct RunRow {
 
 const RUN_COLS: &str = "id, campaign, name, station, tag, assigned, priority, partition, state, exit_code, outcome, \
      message, submitted_by, created, started, finished, planned, passed, failed, errors, negative, input_dir, \
-     campaign_rel, root, resume";
+     campaign_rel, root, resume, filter, replay_of";
 
 fn run_row(r: &rusqlite::Row) -> DbResult<RunRow> {
     Ok(RunRow {
@@ -159,6 +165,8 @@ fn run_row(r: &rusqlite::Row) -> DbResult<RunRow> {
         campaign_rel: r.get(22)?,
         root: r.get(23)?,
         resume: r.get::<_, i64>(24)? != 0,
+        filter: r.get(25)?,
+        replay_of: r.get(26)?,
     })
 }
 
@@ -175,6 +183,8 @@ pub struct NewRun<'a> {
     pub partition: Option<&'a str>,
     pub submitted_by: Option<&'a str>,
     pub negative: bool,
+    pub filter: Option<&'a str>,
+    pub replay_of: Option<i64>,
 }
 
 /// One event of the log.
@@ -233,7 +243,8 @@ impl Db {
         let c = self.c();
         c.execute(
             "INSERT INTO runs (campaign, name, input_dir, campaign_rel, root, station, tag, priority, partition, \
-             state, submitted_by, created, negative) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12)",
+             state, submitted_by, created, negative, filter, replay_of) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12, ?13, ?14)",
             params![
                 n.campaign,
                 n.name,
@@ -246,7 +257,9 @@ impl Db {
                 n.partition,
                 n.submitted_by,
                 now_rfc3339(),
-                n.negative as i64
+                n.negative as i64,
+                n.filter,
+                n.replay_of
             ],
         )?;
         Ok(c.last_insert_rowid())

@@ -407,6 +407,15 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
         Ok(p) => p,
         Err(e) => return ended("error", BAD_INPUT, format!("partition: {e}")),
     };
+    let filter = match run
+        .filter
+        .as_ref()
+        .map(|f| cutpoint_engine::cut_filter::CutFilter::parse(std::slice::from_ref(f)))
+    {
+        None => None,
+        Some(Ok(f)) => f,
+        Some(Err(e)) => return ended("error", BAD_INPUT, e),
+    };
     let opened = match (d.open)(&c, station.workers()) {
         Ok(o) => o,
         Err(OpenError::Input(m)) => return ended("error", BAD_INPUT, client_paths(&m, &run.input_dir, &run.root)),
@@ -419,7 +428,7 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
         out_dir: out_dir.clone(),
         partition,
         resume: run.resume,
-        filter: None,
+        filter,
         expect: opened.expect.clone(),
         update_size: opened.update_size,
         seed: c.run.seed,

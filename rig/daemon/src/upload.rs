@@ -265,6 +265,8 @@ pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Ref
             partition: sub.partition.as_deref(),
             submitted_by: by,
             negative: c.pass.expect == cutpoint_campaign::Expect::Fail,
+            filter: None,
+            replay_of: None,
         })
         .map_err(|e| internal(format!("database: {e}")))?;
     let v = serde_json::json!({
@@ -295,6 +297,65 @@ pub fn named_files(c: &cutpoint_campaign::Campaign) -> Vec<PathBuf> {
         files.push(path.clone());
     }
     files
+}
+
+/// Queues a replay of cut point `cut_id` of run `of`: a run of the same uploaded campaign,
+/// on the same station, of that one cut point (same id, same seed), before the other runs.
+/// Returns its id and the recorded result.
+pub fn replay(
+    d: &Daemon,
+    of: i64,
+    cut_id: &str,
+    by: Option<&str>,
+) -> Result<(i64, cutpoint_report::CutResult), Refused> {
+    let run =
+        d.db.run(of)
+            .map_err(|e| internal(format!("database: {e}")))?
+            .ok_or_else(|| Refused {
+                status: 404,
+                message: format!("no run {of}; `cutpoint runs` lists them"),
+            })?;
+    let journal = crate::station::report_dir(&d.lab.data_dir, of).join("results.jsonl");
+    let j = cutpoint_report::journal::read_journal(&journal).map_err(|_| Refused {
+        status: 404,
+        message: format!("run {of} has no journal yet: replay a cut point once it ran"),
+    })?;
+    let recorded = j.cut(cut_id).cloned().ok_or_else(|| {
+        bad(format!(
+            "run {of} has no cut point `{cut_id}`; its report (summary.md) lists the ids"
+        ))
+    })?;
+    let filter = glob::Pattern::escape(cut_id);
+    let station = run.assigned.as_deref().or(run.station.as_deref());
+    let id =
+        d.db.insert_run(&crate::db::NewRun {
+            campaign: &run.campaign,
+            name: &run.name,
+            input_dir: &run.input_dir,
+            campaign_rel: &run.campaign_rel,
+            root: &run.root,
+            station,
+            tag: if station.is_none() { run.tag.as_deref() } else { None },
+            priority: priority_value("replay").unwrap_or(30),
+            partition: None,
+            submitted_by: by,
+            negative: run.negative,
+            filter: Some(&filter),
+            replay_of: Some(of),
+        })
+        .map_err(|e| internal(format!("database: {e}")))?;
+    let v = serde_json::json!({
+        "type": "queued",
+        "campaign": run.campaign,
+        "station": station,
+        "priority": "replay",
+        "replay_of": of,
+        "cut_id": cut_id,
+    });
+    d.db.append_event(id, "queued", &v.to_string())
+        .map_err(|e| internal(format!("database: {e}")))?;
+    d.notify();
+    Ok((id, recorded))
 }
 
 fn names<'a>(s: impl Iterator<Item = &'a StationDef>) -> String {
