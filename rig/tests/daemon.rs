@@ -19,6 +19,7 @@ struct Lab {
     child: Option<Child>,
     url: String,
     extra: Vec<String>,
+    listen: String,
 }
 
 impl Lab {
@@ -34,6 +35,7 @@ impl Lab {
             child: None,
             url: String::new(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            listen: "127.0.0.1:0".into(),
         };
         lab.spawn();
         lab
@@ -56,7 +58,7 @@ impl Lab {
                 "--lab",
                 "lab.toml",
                 "--listen",
-                "127.0.0.1:0",
+                &self.listen,
                 "--addr-file",
                 "addr",
             ])
@@ -1025,4 +1027,46 @@ fn replay_through_the_daemon_reruns_one_cut_point_and_compares_it() {
         stderr.contains("(400): run 1 has no cut point `swap/nowhere`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn submit_wait_follows_its_run_across_a_restart_of_the_daemon() {
+    let mut lab = Lab::start(ONE_WORKER);
+    // The same address after the restart, as under systemd.
+    lab.listen = lab.url.trim_start_matches("http://").to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args([
+            "submit",
+            "campaigns/exhaustive.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+        ])
+        .arg(lab.dir.path().join("out"))
+        .current_dir(cli::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 300);
+    lab.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    lab.spawn();
+    let done = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr),
+    );
+    assert_eq!(done.status.code(), Some(0), "{stderr}\n{}\n{}", lab.url, lab.log());
+    assert!(
+        stderr.contains("the daemon restarted; the run resumes from its journal"),
+        "{stderr}"
+    );
+    let (_, planned, _) = journal_counts(&lab.report_dir(1));
+    assert!(
+        stdout.contains(&format!("{} passed, 0 failed", planned.len())),
+        "{stdout}"
+    );
+    assert_every_cut_exactly_once(&lab.dir.path().join("out"));
 }

@@ -371,7 +371,8 @@ fn follow(conn: &Conn, id: i64, interrupted: &AtomicBool) -> i32 {
     loop {
         let resp = match conn.event_stream(id, last.as_deref()) {
             Ok(r) => r,
-            Err(f) if f.code == RIG_ERROR && failures < 30 => {
+            // The daemon restarting (a reboot of the lab machine): wait for it up to two minutes.
+            Err(f) if f.code == RIG_ERROR && failures < 120 => {
                 failures += 1;
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
@@ -400,7 +401,7 @@ fn follow(conn: &Conn, id: i64, interrupted: &AtomicBool) -> i32 {
         }
         match read {
             Ok(_) => failures = 0,
-            Err(e) if failures < 30 => {
+            Err(e) if failures < 120 => {
                 failures += 1;
                 tracing::info!("event stream dropped ({e}); resuming after event {last:?}");
                 std::thread::sleep(Duration::from_millis(500));
@@ -412,7 +413,7 @@ fn follow(conn: &Conn, id: i64, interrupted: &AtomicBool) -> i32 {
         }
         // The stream ended without the run's end (the daemon restarted): resume it.
         failures += 1;
-        if failures > 60 {
+        if failures > 120 {
             eprintln!("cutpoint: the daemon keeps closing the event stream of run {id}");
             return RIG_ERROR;
         }
