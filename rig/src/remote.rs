@@ -17,6 +17,19 @@ use cutpoint_daemon::ServeOptions;
 /// backends.
 fn open_target() -> OpenTarget {
     Arc::new(|c: &Campaign, workers: usize| {
+        // The bench, locked for as long as the target lives, as `cutpoint run` locks it.
+        let hold = match &c.target.kind {
+            cutpoint_campaign::TargetKind::Station { path, .. } => {
+                match cutpoint::station_lock::StationLock::acquire(path, "the cutpoint daemon") {
+                    Ok(l) => Some(Box::new(l) as Box<dyn std::any::Any>),
+                    Err(e @ cutpoint::station_lock::StationLockError::Busy { .. }) => {
+                        return Err(OpenError::Busy(e.to_string()))
+                    }
+                    Err(e) => return Err(OpenError::Rig(e.to_string())),
+                }
+            }
+            cutpoint_campaign::TargetKind::Simulated { .. } => None,
+        };
         let prepared = cutpoint::prepared::prepare(c, workers).map_err(|e| OpenError::Input(e.to_string()))?;
         let expect = prepared.expect().clone();
         let update_size = prepared.update_size();
@@ -25,6 +38,7 @@ fn open_target() -> OpenTarget {
             target,
             expect,
             update_size,
+            hold,
         })
     })
 }

@@ -426,6 +426,15 @@ impl Db {
         Ok(Some(run))
     }
 
+    /// Puts a running run back in its station's queue (its bench was in use).
+    pub fn requeue(&self, run: i64) -> DbResult<()> {
+        self.c().execute(
+            "UPDATE runs SET state = 'queued', station = COALESCE(station, assigned) WHERE id = ?1 AND state = 'running'",
+            [run],
+        )?;
+        Ok(())
+    }
+
     /// Drops expired leases.
     pub fn expire_leases(&self) -> DbResult<usize> {
         self.c().execute("DELETE FROM leases WHERE expires_ms < ?1", [now_ms()])

@@ -24,13 +24,17 @@ pub struct Opened {
     pub target: Box<dyn Target>,
     pub expect: Expectations,
     pub update_size: u64,
+    /// Held as long as the target (a bench's lock, that a manual run on it sees).
+    pub hold: Option<Box<dyn std::any::Any>>,
 }
 
-/// Why a target could not be opened: the campaign's fault, or the rig's.
+/// Why a target could not be opened: the campaign's fault, the rig's, or the bench is in use
+/// by another process (a manual run on the lab machine): the run waits for it.
 #[derive(Debug)]
 pub enum OpenError {
     Input(String),
     Rig(String),
+    Busy(String),
 }
 
 /// Opens a campaign's target with a number of workers. The daemon gets the one that knows the
@@ -51,6 +55,7 @@ pub fn sim_only() -> OpenTarget {
             target: Box::new(s.target),
             expect: s.expect,
             update_size: s.update_size,
+            hold: None,
         })
     })
 }
@@ -97,6 +102,9 @@ impl Hooks {
 /// Rig failures in a row (runs with rig errors, failed doctor checks) that take a station out
 /// of service.
 pub const BAD_AFTER: i64 = 3;
+
+/// How long a station whose bench another process holds waits before trying its run again.
+const BUSY_RETRY: Duration = Duration::from_secs(5);
 
 /// How long a station whose doctor check failed waits before the next one.
 const DOCTOR_RETRY: Duration = Duration::from_secs(10);
@@ -185,9 +193,19 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
                 let end = execute(&d, &station, &run);
                 // The bench is free before anyone hears that the run ended.
                 drop(lease);
-                if let Some((state, code, message)) = end {
-                    health_after(&d, &station.name, run.id, code, message.as_deref());
-                    end_run(&d, &run, state, code, message.as_deref());
+                match end {
+                    Some((state, code, message)) => {
+                        health_after(&d, &station.name, run.id, code, message.as_deref());
+                        end_run(&d, &run, state, code, message.as_deref());
+                    }
+                    // Requeued (the bench in use by another process): wait before retrying.
+                    None if !d.shutdown.load(Ordering::SeqCst) => {
+                        let until = std::time::Instant::now() + BUSY_RETRY;
+                        while std::time::Instant::now() < until && !d.shutdown.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                    None => {}
                 }
             }
             None => d.wait(Duration::from_millis(200)),
@@ -420,6 +438,19 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
         Ok(o) => o,
         Err(OpenError::Input(m)) => return ended("error", BAD_INPUT, client_paths(&m, &run.input_dir, &run.root)),
         Err(OpenError::Rig(m)) => return ended("error", RIG_ERROR, format!("opening station `{}`: {m}", station.name)),
+        Err(OpenError::Busy(m)) => {
+            // Not a failure of anyone's: back to the head of the queue, tried again shortly.
+            if let Err(e) = d.db.requeue(run.id) {
+                tracing::error!("run {}: {e}", run.id);
+            }
+            let _ = d.db.append_event(
+                run.id,
+                "waiting",
+                &json!({"type": "waiting", "why": format!("station `{}`: {m}", station.name)}).to_string(),
+            );
+            d.notify();
+            return None;
+        }
     };
     let spec = RunSpec {
         campaign: &c,
