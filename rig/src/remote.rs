@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cutpoint::exit::{BAD_INPUT, PASS};
+use cutpoint::station_lock::{StationLock, StationLockError};
 use cutpoint_campaign::{format_errors, Campaign};
 use cutpoint_daemon::auth::{new_token, Scope};
 use cutpoint_daemon::lab::{default_lab, load_lab, parse_listen};
 use cutpoint_daemon::lab::{StationDef, StationKind};
-use cutpoint_daemon::station::{Doctor, Hooks, OpenError, OpenTarget, Opened, SafeState};
+use cutpoint_daemon::station::{Doctor, DoctorError, Hooks, OpenError, OpenTarget, Opened, SafeState};
 use cutpoint_daemon::ServeOptions;
 
 /// Opens a campaign's target as `cutpoint run` does: the simulated board, or a station's
@@ -48,16 +49,23 @@ fn open_target() -> OpenTarget {
 fn doctor() -> Doctor {
     Arc::new(|s: &StationDef| match &s.kind {
         StationKind::Sim { .. } => Ok("simulated board: nothing to check".into()),
-        StationKind::Bench { station, .. } => {
-            let mut b = cutpoint::bench_target::station_backends(station).map_err(|e| format_errors(&e))?;
-            cutpoint::flash_map::fill_probe_slots(&mut b, station).map_err(|e| e.to_string())?;
+        StationKind::Bench { station, path } => {
+            // Never while another process drives the bench (a manual run): checked later.
+            let _lock = match StationLock::acquire(path, "the cutpoint daemon (doctor)") {
+                Ok(l) => l,
+                Err(e @ StationLockError::Busy { .. }) => return Err(DoctorError::Busy(e.to_string())),
+                Err(e) => return Err(DoctorError::Unfit(e.to_string())),
+            };
+            let unfit = DoctorError::Unfit;
+            let mut b = cutpoint::bench_target::station_backends(station).map_err(|e| unfit(format_errors(&e)))?;
+            cutpoint::flash_map::fill_probe_slots(&mut b, station).map_err(|e| unfit(e.to_string()))?;
             let mut out = Vec::new();
             let report = cutpoint_bench::doctor::doctor(&b, &mut out);
             let text = String::from_utf8_lossy(&out).trim().to_string();
             if report.fit {
                 Ok("fit for a run".into())
             } else {
-                Err(format!("not fit for a run:\n{text}"))
+                Err(unfit(format!("not fit for a run:\n{text}")))
             }
         }
     })
@@ -67,7 +75,13 @@ fn doctor() -> Doctor {
 fn safe_state() -> SafeState {
     Arc::new(|s: &StationDef| match &s.kind {
         StationKind::Sim { .. } => Ok(()),
-        StationKind::Bench { station, .. } => {
+        StationKind::Bench { station, path } => {
+            // A manual run that drives the bench restores its power itself: leave it be.
+            let _lock = match StationLock::acquire(path, "the cutpoint daemon (start)") {
+                Ok(l) => l,
+                Err(StationLockError::Busy { .. }) => return Ok(()),
+                Err(e) => return Err(e.to_string()),
+            };
             let b = cutpoint::bench_target::station_backends(station).map_err(|e| format_errors(&e))?;
             let mut power = cutpoint_bench::open::open_power(&b.power).map_err(|e| e.to_string())?;
             power.set_power(true).map_err(|e| e.to_string())

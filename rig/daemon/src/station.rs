@@ -62,14 +62,25 @@ pub fn sim_only() -> OpenTarget {
 
 /// Checks a station before its next run after a rig error (`cutpoint doctor` for a bench):
 /// Ok with a note when it is fit, Err with the reason when not.
-pub type Doctor = Arc<dyn Fn(&StationDef) -> Result<String, String> + Send + Sync>;
+pub type Doctor = Arc<dyn Fn(&StationDef) -> Result<String, DoctorError> + Send + Sync>;
+
+/// Why a station was not found fit.
+#[derive(Debug, Clone)]
+pub enum DoctorError {
+    /// The checks failed: a rig failure.
+    Unfit(String),
+    /// Another process drives the bench: not checked, tried again later.
+    Busy(String),
+}
 
 /// The doctor of a daemon without the bench stack: a simulated station is always fit; a bench
 /// cannot be checked.
 pub fn sim_doctor() -> Doctor {
     Arc::new(|s: &StationDef| match s.kind {
         StationKind::Sim { .. } => Ok("simulated board: nothing to check".into()),
-        StationKind::Bench { .. } => Err("this daemon was built without the bench stack".into()),
+        StationKind::Bench { .. } => Err(DoctorError::Unfit(
+            "this daemon was built without the bench stack".into(),
+        )),
     })
 }
 
@@ -162,9 +173,13 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
                         let _ =
                             d.db.set_health(&station.name, "ok", Some(&format!("doctor: {note}")), None);
                     }
-                    Err(why) => {
+                    Err(DoctorError::Unfit(why)) => {
                         rig_failure(&d, &station.name, &format!("doctor: {why}"));
                         last_doctor = Some((std::time::Instant::now(), failures + 1));
+                    }
+                    Err(DoctorError::Busy(why)) => {
+                        tracing::info!("station {}: doctor put off: {why}", station.name);
+                        last_doctor = Some((std::time::Instant::now(), failures));
                     }
                 }
                 d.notify();

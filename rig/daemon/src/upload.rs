@@ -104,12 +104,21 @@ fn safe_relative(p: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// A name no other request of this daemon uses at the same time.
+fn unique_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    hex::encode(bytes)
+}
+
+/// Writes `bytes` to `dir/name` unless it is there: whole or not at all, and two submissions
+/// of the same file at once each write their own temporary file.
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let target = dir.join(name);
     if target.is_file() {
         return Ok(target);
     }
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}.tmp", unique_suffix()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &target)?;
     Ok(target)
@@ -153,7 +162,7 @@ pub fn submit(d: &Daemon, sub: &Submission, by: Option<&str>) -> Result<i64, Ref
     }
     let tree = inputs.join(hex::encode(h.finalize()));
     if !tree.is_dir() {
-        let tmp = inputs.join(format!(".tmp-{}-{}", std::process::id(), crate::db::now_ms()));
+        let tmp = inputs.join(format!(".tmp-{}", unique_suffix()));
         let build = || -> std::io::Result<()> {
             for (p, _, blob) in &manifest {
                 let to = tmp.join(p);

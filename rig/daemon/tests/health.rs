@@ -36,7 +36,9 @@ fn a_failing_doctor_keeps_the_run_waiting_and_the_third_failure_drains_the_stati
         if f.load(Ordering::SeqCst) == 1 {
             Ok("fit".into())
         } else {
-            Err("the relay does not cut".into())
+            Err(cutpoint_daemon::station::DoctorError::Unfit(
+                "the relay does not cut".into(),
+            ))
         }
     });
     let hooks = Hooks {
