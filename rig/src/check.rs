@@ -20,6 +20,23 @@ pub struct CheckReport {
 
 /// Checks `path` fully; errors name file, line, column and field where there is one.
 pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if cutpoint_daemon::lab::looks_like_lab(&text) {
+        return check_lab(path);
+    }
+    if cutpoint_daemon::auth::looks_like_tokens(&text) {
+        let tokens = cutpoint_daemon::auth::load_tokens(path)?;
+        return Ok(CheckReport {
+            summary: CheckSummary {
+                kind: campaign::FileKind::Tokens,
+                name: path
+                    .file_stem()
+                    .map_or_else(|| "tokens".to_string(), |s| s.to_string_lossy().into_owned()),
+                lines: tokens.describe(),
+            },
+            warnings: Vec::new(),
+        });
+    }
     let checked = campaign::load_file(path)?;
     let mut summary = checked.summary();
     if let Some(station) = checked.station() {
@@ -40,5 +57,44 @@ pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
     Ok(CheckReport {
         summary,
         warnings: checked.warnings().to_vec(),
+    })
+}
+
+/// A lab file: the daemon's loader, then each bench's station file as `check` reads one.
+fn check_lab(path: &Path) -> Result<CheckReport, Vec<FileError>> {
+    use cutpoint_daemon::lab::StationKind;
+    let lab = cutpoint_daemon::lab::load_lab(path)?;
+    let mut lines = vec![
+        format!("listen {}", lab.listen),
+        format!("data in {}", lab.data_dir.display()),
+        match &lab.tokens {
+            Some(t) => format!("tokens from {}", t.display()),
+            None => "no tokens file: loopback only, every request allowed".to_string(),
+        },
+    ];
+    let mut warnings = Vec::new();
+    for s in &lab.stations {
+        if let StationKind::Bench { station, .. } = &s.kind {
+            station_backends(station)?;
+            station.flash_map().map_err(|e| vec![e])?;
+            warnings.extend(station.warnings.iter().cloned());
+        }
+        let tags = if s.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" (tags: {})", s.tags.join(", "))
+        };
+        lines.push(format!("station {}: {}{tags}", s.name, s.describe()));
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "lab".to_string(), |s| s.to_string_lossy().into_owned());
+    Ok(CheckReport {
+        summary: CheckSummary {
+            kind: campaign::FileKind::Lab,
+            name,
+            lines,
+        },
+        warnings,
     })
 }

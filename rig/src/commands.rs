@@ -120,6 +120,19 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         update_size: setup.update_size(),
         seed: c.run.seed,
     };
+    // A bench one process drives at a time: the lab daemon's run on it shows here.
+    let _station_lock = match &c.target.kind {
+        campaign::TargetKind::Station { path, .. } => {
+            match cutpoint::station_lock::StationLock::acquire(path, "cutpoint run") {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("cutpoint: {e}");
+                    return e.exit_code();
+                }
+            }
+        }
+        campaign::TargetKind::Simulated { .. } => None,
+    };
     let target = match setup.open() {
         Ok(t) => t,
         Err(e) => {

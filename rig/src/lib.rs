@@ -16,3 +16,4 @@ pub mod bench_target;
 pub mod check;
 pub mod flash_map;
 pub mod prepared;
+pub mod station_lock;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod remote;
 
 /// The simulated board allocates and frees a flash image per cut; mimalloc keeps those pages
 /// instead of returning them to the kernel each time (see [`cutpoint::alloc_tuning`]).
@@ -104,8 +105,18 @@ enum Command {
         #[arg(long, value_name = "REPORT_DIR")]
         control_from: Option<PathBuf>,
     },
-    /// Re-run one cut point of a report with its recorded seed and compare the outcome.
-    Replay { report_dir: PathBuf, cut_id: String },
+    /// Re-run one cut point of a report with its recorded seed and compare the outcome. With
+    /// --server: RUN is a run of that daemon, replayed on its station before its queue.
+    Replay {
+        #[arg(value_name = "REPORT_DIR|RUN")]
+        report_dir: PathBuf,
+        cut_id: String,
+        /// Replay through this daemon (CUTPOINT_TOKEN for the token).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long, requires = "server")]
+        token: Option<String>,
+    },
     /// Decode a flash dump or an image file.
     #[command(after_help = INSPECT_EXIT_CODES)]
     Inspect {
@@ -163,10 +174,122 @@ enum Command {
     /// Check a bench before a nightly run: every backend opens, a power cycle really cuts,
     /// relay latency and power-on-to-banner time, the probe reads the slots.
     Doctor { station: PathBuf },
+    /// Serve a lab: queue runs from CI and people over HTTP and run them on the lab's
+    /// stations. Without --lab: one simulated station on 127.0.0.1, data in ./cutpoint-lab.
+    Daemon {
+        /// The lab file: listen address, data directory, tokens file, stations.
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Listen here instead of the lab file's address (`HOST:PORT`, or a port on loopback;
+        /// 0 picks a free one).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Write the URL listened on to this file once serving.
+        #[arg(long, value_name = "FILE")]
+        addr_file: Option<PathBuf>,
+    },
+    /// Submit a campaign to a daemon (it and every file it names are uploaded); prints the run's
+    /// URL. With --wait: follows it, downloads the reports and exits with the run's code.
+    Submit {
+        campaign: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Run on this station.
+        #[arg(long, conflicts_with = "tag")]
+        station: Option<String>,
+        /// Run on any station with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Run partition k of n (e.g. 2/4); `cutpoint report` merges the partitions.
+        #[arg(long)]
+        partition: Option<String>,
+        /// replay, manual (default), ci or nightly: the queue takes higher ones first.
+        #[arg(long)]
+        priority: Option<String>,
+        /// Follow the run to its end, download its reports, exit with its code (Ctrl-C cancels it).
+        #[arg(long)]
+        wait: bool,
+        /// Where --wait puts the reports (default: reports/<campaign>-run<ID>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List a daemon's runs, newest first.
+    Runs {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a run on a daemon (its number or URL).
+    Cancel {
+        run: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List a daemon's benches: state, health, current run, lease, queue. An admin token
+    /// drains a bench (it finishes its run and takes no other) or resumes it.
+    Benches {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        json: bool,
+        /// Take this station out of service (admin).
+        #[arg(long, value_name = "STATION", conflicts_with = "resume")]
+        drain: Option<String>,
+        /// Why, as `cutpoint benches` shows it (with --drain).
+        #[arg(long, requires = "drain")]
+        reason: Option<String>,
+        /// Put this station back in service (admin); a bad one is checked before its next run.
+        #[arg(long, value_name = "STATION")]
+        resume: Option<String>,
+    },
+    /// Take a station for hands-on work: held (renewed) while this runs, released on Ctrl-C,
+    /// expiring by itself after --ttl when this process dies.
+    Lease {
+        station: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// How long the lease lasts without renewal (30m, 90s, 1h).
+        #[arg(long, default_value = "30m")]
+        ttl: String,
+        /// Who holds it, as shown by `cutpoint benches` (default: $USER).
+        #[arg(long)]
+        holder: Option<String>,
+    },
+    /// Daemon tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Build signed test images and test-only keys.
     Image {
         #[command(subcommand)]
         action: commands::ImageAction,
+    },
+}
+
+/// Which daemon a client verb talks to.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// The daemon's URL (default: $CUTPOINT_SERVER, else http://127.0.0.1:7350).
+    #[arg(long)]
+    server: Option<String>,
+    /// Bearer token (default: $CUTPOINT_TOKEN).
+    #[arg(long)]
+    token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Make a token: printed once; its SHA-256 goes to the tokens file.
+    New {
+        name: String,
+        /// read, submit or admin.
+        #[arg(long, default_value = "submit")]
+        scope: String,
+        /// Append the entry to this tokens file (else it is printed).
+        #[arg(long)]
+        tokens: Option<PathBuf>,
     },
 }
 
@@ -242,7 +365,13 @@ fn main() -> ExitCode {
                 control_from.as_deref(),
             )
         }
-        Command::Replay { report_dir, cut_id } => commands::replay(&report_dir, &cut_id),
+        Command::Replay {
+            report_dir,
+            cut_id,
+            server: Some(server),
+            token,
+        } => cutpoint_daemon::client::replay(Some(server), token, &report_dir.to_string_lossy(), &cut_id),
+        Command::Replay { report_dir, cut_id, .. } => commands::replay(&report_dir, &cut_id),
         Command::Inspect {
             file,
             board,
@@ -278,6 +407,52 @@ fn main() -> ExitCode {
         }
         Command::Report { dirs, out, artifacts } => commands::report(&dirs, out, artifacts.into()),
         Command::Image { action } => commands::image(action),
+        Command::Daemon { lab, listen, addr_file } => remote::daemon(lab.as_deref(), listen.as_deref(), addr_file),
+        Command::Submit {
+            campaign,
+            server,
+            station,
+            tag,
+            partition,
+            priority,
+            wait,
+            out,
+        } => cutpoint_daemon::client::submit(cutpoint_daemon::client::SubmitArgs {
+            campaign,
+            server: server.server,
+            token: server.token,
+            station,
+            tag,
+            partition,
+            priority,
+            wait,
+            out,
+        }),
+        Command::Runs { server, json } => cutpoint_daemon::client::runs(server.server, server.token, json),
+        Command::Cancel { run, server } => cutpoint_daemon::client::cancel(server.server, server.token, &run),
+        Command::Benches {
+            server,
+            json,
+            drain,
+            reason,
+            resume,
+        } => {
+            let action = match (drain, resume) {
+                (Some(s), _) => Some(cutpoint_daemon::client::BenchAction::Drain { station: s, reason }),
+                (None, Some(s)) => Some(cutpoint_daemon::client::BenchAction::Resume { station: s }),
+                (None, None) => None,
+            };
+            cutpoint_daemon::client::benches(server.server, server.token, json, action)
+        }
+        Command::Lease {
+            station,
+            server,
+            ttl,
+            holder,
+        } => cutpoint_daemon::client::lease(server.server, server.token, &station, &ttl, holder),
+        Command::Token {
+            action: TokenAction::New { name, scope, tokens },
+        } => remote::token_new(&name, &scope, tokens.as_deref()),
         Command::Doctor { station } => commands::doctor(&station),
     };
     ExitCode::from(code as u8)

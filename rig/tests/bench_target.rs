@@ -709,3 +709,122 @@ download_restart = '^\[ota\] fetching from zero'
     );
     assert_eq!(judged(&b), ours, "the same device in other words is judged the same");
 }
+
+#[test]
+fn a_bench_another_process_drives_is_refused_not_fought_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_campaign(dir.path(), STATION, "");
+    let locks = dir.path().join("locks");
+    std::fs::create_dir(&locks).unwrap();
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+            .args(["run", path.to_str().unwrap(), "--out", "report"])
+            .env(cutpoint::station_lock::LOCK_DIR_ENV, &locks)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // As the lab daemon holds it during its run on the bench.
+    let held = cutpoint::station_lock::StationLock::acquire_in(
+        &locks,
+        &dir.path().join("station.toml"),
+        "the cutpoint daemon",
+    )
+    .unwrap();
+    let (code, stderr) = run();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("station.toml: this bench is in use by the cutpoint daemon (process "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("opening the station"),
+        "the bench was not touched: {stderr}"
+    );
+    drop(held);
+    // Free again: the run goes on to open it (and finds no probe on this machine).
+    let (code, stderr) = run();
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("opening the station"), "{stderr}");
+}
+
+#[test]
+fn the_lab_daemon_waits_for_a_bench_a_manual_run_holds() {
+    use cutpoint_daemon::client::{build_submission, Conn};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_campaign(dir.path(), STATION, "");
+    let locks = dir.path().join("locks");
+    std::fs::create_dir(&locks).unwrap();
+    std::fs::write(
+        dir.path().join("lab.toml"),
+        "[[stations]]\nname = \"bench\"\nstation = \"station.toml\"\n",
+    )
+    .unwrap();
+    // A manual run holds the bench.
+    let held =
+        cutpoint::station_lock::StationLock::acquire_in(&locks, &dir.path().join("station.toml"), "cutpoint run")
+            .unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args([
+            "daemon",
+            "--lab",
+            "lab.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--addr-file",
+            "addr",
+        ])
+        .env(cutpoint::station_lock::LOCK_DIR_ENV, &locks)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let url = loop {
+        if let Some(u) = std::fs::read_to_string(dir.path().join("addr"))
+            .ok()
+            .filter(|u| u.ends_with('\n'))
+        {
+            break u.trim().to_string();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the daemon did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let conn = Conn::new(Some(url), None);
+    let sub = serde_json::to_value(build_submission(&path).unwrap()).unwrap();
+    let id = conn.post_json("/v1/runs", &sub).unwrap()["id"].as_i64().unwrap();
+    let run = |conn: &Conn| conn.get_json(&format!("/v1/runs/{id}")).unwrap();
+    let waited = |conn: &Conn| {
+        let s = conn.event_stream(id, None).unwrap();
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(s, 1 << 16), &mut text);
+        text
+    };
+    let start = std::time::Instant::now();
+    while run(&conn)["state"] != "queued" || start.elapsed() < std::time::Duration::from_millis(500) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(run(&conn)["exit_code"].is_null(), "waiting, not failed");
+    drop(held);
+    // Free: the daemon's run takes the bench (and finds no probe on this machine: a rig error).
+    let start = std::time::Instant::now();
+    while ["queued", "running"].contains(&run(&conn)["state"].as_str().unwrap()) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{}", run(&conn));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = run(&conn);
+    assert_eq!(r["exit_code"], 3, "{r}");
+    let text = waited(&conn);
+    assert!(
+        text.contains("this bench is in use by cutpoint run (process "),
+        "{text}"
+    );
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}

@@ -18,6 +18,10 @@ pub enum FileKind {
     Station,
     /// A flash map (`inspect --layout` file).
     FlashMap,
+    /// A lab file (`cutpoint daemon --lab`), checked by the daemon's loader.
+    Lab,
+    /// A daemon's tokens file (hashed bearer tokens), checked by the daemon's loader.
+    Tokens,
 }
 
 /// A short account of a valid file.
@@ -35,6 +39,8 @@ impl fmt::Display for CheckSummary {
             FileKind::Campaign => "campaign",
             FileKind::Station => "station",
             FileKind::FlashMap => "flash map",
+            FileKind::Lab => "lab",
+            FileKind::Tokens => "tokens",
         };
         writeln!(f, "{kind} {}: ok", self.name)?;
         for l in &self.lines {
@@ -137,6 +143,11 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Checked, Vec<FileError>> {
     match kind {
         FileKind::Campaign => parse_campaign(&text, path).map(|c| Checked::Campaign(Box::new(c))),
         FileKind::Station => parse_station(&text, path).map(|s| Checked::Station(Box::new(s))),
+        // A lab file is read by the daemon's loader (`cutpoint check` tells them apart).
+        FileKind::Lab | FileKind::Tokens => Err(vec![FileError::whole_file(
+            &file,
+            "a daemon's lab or tokens file: `cutpoint check` reads it",
+        )]),
         FileKind::FlashMap => parse_flash_map(&text, path).map(|map| Checked::FlashMap {
             name: path
                 .file_stem()
