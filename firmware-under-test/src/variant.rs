@@ -77,10 +77,15 @@ pub enum Variant {
     /// that matters and a cut between the erase and the write loses it (FIELD-BUGS row 10,
     /// rboot #33: erase-then-write of a single config sector).
     OtadataSingleSector,
+    /// Redundant copies: the 8-bit generation counter is compared as a plain number, without
+    /// its wrap, so after generation 255 the copy written next (flags 0) loses to the older one
+    /// and the reader takes the stale record (FIELD-BUGS row 16, fwup #214 / PR #215: the wrong
+    /// U-Boot environment selected once the 8-bit counter wrapped).
+    RedundantGenerationNoWrap,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -96,6 +101,7 @@ impl Variant {
         Variant::KeyNotCompared,
         Variant::OtadataRunningRewritten,
         Variant::OtadataSingleSector,
+        Variant::RedundantGenerationNoWrap,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -115,6 +121,7 @@ impl Variant {
             Variant::KeyNotCompared => "key-not-compared",
             Variant::OtadataRunningRewritten => "otadata-running-rewritten",
             Variant::OtadataSingleSector => "otadata-single-sector",
+            Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
         }
     }
 
@@ -157,6 +164,7 @@ impl Variant {
     pub const fn scheme_name(self) -> Option<&'static str> {
         match self {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
+            Variant::RedundantGenerationNoWrap => Some(crate::scheme::redundant::NAME),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
+pub mod redundant;
 pub mod swap_scratch;
 
 use core::fmt;
@@ -199,7 +200,12 @@ impl fmt::Display for Mode {
 }
 
 /// The schemes built into the firmware, in the order campaign errors list them.
-pub static BUILTIN: &[&dyn Scheme] = &[&swap_scratch::SwapScratch, &overwrite::Overwrite, &esp_idf::EspIdf];
+pub static BUILTIN: &[&dyn Scheme] = &[
+    &swap_scratch::SwapScratch,
+    &overwrite::Overwrite,
+    &esp_idf::EspIdf,
+    &redundant::RedundantCopies,
+];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.
 #[derive(Clone, Copy)]
