@@ -117,6 +117,17 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} starts from ota_1"
                 )
             }
+            Variant::RedundantGenerationNoWrap => {
+                assert_eq!(
+                    c.target.mode.name(),
+                    "redundant-copies",
+                    "{rel} runs the redundant-copies scheme"
+                );
+                assert!(
+                    c.target.prior_updates >= 170,
+                    "{rel} must reach the counter's wrap through earlier updates"
+                )
+            }
             Variant::Reference => {}
         }
     }
