@@ -666,6 +666,9 @@ pub struct FlashReport {
     /// ESP-IDF otadata, on a scheme that keeps it (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otadata: Option<crate::otadata::OtadataReport>,
+    /// The redundant-copies boot record, on that scheme (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redundant: Option<crate::redundant::RedundantReport>,
 }
 
 /// `(slot name, version, first 4 bytes of the SHA-256 TLV, validity, trailer summary)`.
@@ -765,5 +768,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         slots: Vec::new(),
         scratch: None,
         otadata: None,
+        redundant: None,
     }
 }

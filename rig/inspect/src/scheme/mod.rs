@@ -7,9 +7,10 @@
 
 mod esp_idf;
 mod mcuboot;
+mod redundant;
 
 use fut::layout::Layout;
-use fut::scheme::{esp_idf as esp_idf_scheme, overwrite, swap_scratch};
+use fut::scheme::{esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_scratch};
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
@@ -17,6 +18,7 @@ use crate::slice_flash::SliceFlash;
 
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
+pub use redundant::RedundantCopiesRecord;
 
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
     (overwrite::NAME, &OverwriteTrailers),
     (esp_idf_scheme::NAME, &EspIdfOtadata),
+    (redundant_scheme::NAME, &RedundantCopiesRecord),
 ];
 
 /// The decoder of the scheme called `name`.
