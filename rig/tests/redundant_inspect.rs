@@ -63,13 +63,7 @@ fn a_dump_after_the_wrap_names_the_copy_that_wins_and_why() {
     ] {
         assert!(stdout.contains(&want), "no `{want}` in\n{stdout}");
     }
-    let (code, stdout, _) = cutpoint(&[
-        "inspect",
-        "--scheme",
-        "redundant-copies",
-        "--json",
-        f.to_str().unwrap(),
-    ]);
+    let (code, stdout, _) = cutpoint(&["inspect", "--scheme", "redundant-copies", "--json", f.to_str().unwrap()]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["redundant"]["winner"], 1);
@@ -94,7 +88,10 @@ fn a_hand_made_dump_with_a_torn_copy_disagrees() {
     let (code, stdout, stderr) = cutpoint(&["inspect", "--scheme", "redundant-copies", f.to_str().unwrap()]);
     // No image in either slot: the verdict says the device has nothing to boot.
     assert_eq!(code, 1, "{stderr}");
-    assert!(stdout.contains("redundant copy 1: gen=8 slot=secondary state=trial crc="), "{stdout}");
+    assert!(
+        stdout.contains("redundant copy 1: gen=8 slot=secondary state=trial crc="),
+        "{stdout}"
+    );
     assert!(stdout.contains("(bad) not valid"), "{stdout}");
     assert!(
         stdout.contains("redundant boot: primary slot (copy 0 is the only valid copy)"),

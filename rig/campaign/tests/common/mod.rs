@@ -113,6 +113,9 @@ pub fn timeline_key(c: &Campaign) -> String {
     if c.target.baseline_slot != fut::layout::Slot::Primary {
         suffix.push_str(&format!("-from-{}", c.target.baseline_slot.name()));
     }
+    if c.target.prior_updates > 0 {
+        suffix.push_str(&format!("-after-{}-updates", c.target.prior_updates));
+    }
     format!(
         "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
         c.target.mode,
