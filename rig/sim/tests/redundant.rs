@@ -175,7 +175,7 @@ fn sweep(s: &Scenario) -> (Vec<String>, usize) {
                     if *first != new && (committed || *first != old) {
                         return Some(format!("first boot ran {first} (committed: {committed})"));
                     }
-                    if committed && booted.iter().any(|b| *b == old) {
+                    if committed && booted.contains(&old) {
                         return Some(format!("the committed update was reverted: {booted:?}"));
                     }
                     if r.end != RunEnd::Idle || booted.last() != Some(&last) {
