@@ -25,6 +25,7 @@ fn the_reference_passes_every_redundant_copies_campaign() {
         "redundant-copies/revert",
         "redundant-copies/revert-stm32l4",
         "redundant-copies/double-cuts",
+        "redundant-copies/double-cuts-stm32l4",
         "redundant-copies/wrap",
         "redundant-copies/wrap-stm32l4",
         "redundant-copies/wrap-341",
