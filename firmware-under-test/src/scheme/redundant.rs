@@ -66,7 +66,7 @@ pub const fn state_name(state: u8) -> Option<&'static str> {
 
 /// One copy of the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Copy {
+pub struct RecordCopy {
     pub crc: u32,
     /// The generation counter (U-Boot's `flags`).
     pub generation: u8,
@@ -76,9 +76,9 @@ pub struct Copy {
     pub reserved: [u8; 9],
 }
 
-impl Copy {
+impl RecordCopy {
     /// An erased copy.
-    pub const ERASED: Copy = Copy {
+    pub const ERASED: RecordCopy = RecordCopy {
         crc: u32::MAX,
         generation: 0xff,
         slot: 0xff,
@@ -87,8 +87,8 @@ impl Copy {
     };
 
     /// A copy with its CRC computed.
-    pub fn new(generation: u8, slot: Slot, state: u8) -> Copy {
-        let mut c = Copy {
+    pub fn new(generation: u8, slot: Slot, state: u8) -> RecordCopy {
+        let mut c = RecordCopy {
             crc: 0,
             generation,
             slot: index_of(slot),
@@ -99,10 +99,10 @@ impl Copy {
         c
     }
 
-    pub fn parse(b: &[u8; COPY_SIZE]) -> Copy {
+    pub fn parse(b: &[u8; COPY_SIZE]) -> RecordCopy {
         let mut reserved = [0u8; 9];
         reserved.copy_from_slice(&b[7..16]);
-        Copy {
+        RecordCopy {
             crc: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
             generation: b[4],
             slot: b[5],
@@ -165,12 +165,12 @@ pub fn copy_sector(layout: &Layout, i: usize) -> Area {
 }
 
 /// Reads both copies; an uncorrectable read is an erased copy.
-pub fn read_copies<F: Flash + ?Sized>(flash: &mut F, layout: &Layout) -> Result<[Copy; 2], FlashError> {
-    let mut out = [Copy::ERASED; 2];
+pub fn read_copies<F: Flash + ?Sized>(flash: &mut F, layout: &Layout) -> Result<[RecordCopy; 2], FlashError> {
+    let mut out = [RecordCopy::ERASED; 2];
     for (i, c) in out.iter_mut().enumerate() {
         let mut b = [0u8; COPY_SIZE];
         match flash.read(copy_sector(layout, i).offset, &mut b) {
-            Ok(()) => *c = Copy::parse(&b),
+            Ok(()) => *c = RecordCopy::parse(&b),
             Err(FlashError::Uncorrectable { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -193,7 +193,7 @@ pub fn newer(a: u8, b: u8, variant: Variant) -> bool {
 }
 
 /// The copy the reader takes: the only valid one, or the newer of two (the first on a tie).
-pub fn winner(c: &[Copy; 2], variant: Variant) -> Option<usize> {
+pub fn winner(c: &[RecordCopy; 2], variant: Variant) -> Option<usize> {
     match (c[0].valid(), c[1].valid()) {
         (true, true) => Some(if newer(c[1].generation, c[0].generation, variant) {
             1
@@ -214,20 +214,20 @@ pub fn write_next<F: Flash + ?Sized>(
     variant: Variant,
     slot: Slot,
     state: u8,
-) -> Result<(usize, Copy), FlashError> {
+) -> Result<(usize, RecordCopy), FlashError> {
     let c = read_copies(flash, layout)?;
     let (target, generation) = match winner(&c, variant) {
         Some(w) => (1 - w, c[w].generation.wrapping_add(1)),
         None => (0, 1),
     };
-    let copy = Copy::new(generation, slot, state);
+    let copy = RecordCopy::new(generation, slot, state);
     let area = copy_sector(layout, target);
     flash.erase(area.offset, area.size)?;
     flash.write(area.offset, &copy.bytes())?;
     Ok((target, copy))
 }
 
-fn say_write(hal: &mut dyn Hal, who: &str, written: (usize, Copy)) {
+fn say_write(hal: &mut dyn Hal, who: &str, written: (usize, RecordCopy)) {
     let (i, c) = written;
     say!(
         hal,
@@ -333,12 +333,12 @@ impl Scheme for RedundantCopies {
     fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
         put(
             copy_sector(layout, 0).offset,
-            &Copy::new(1, Slot::Primary, STATE_CONFIRMED).bytes(),
+            &RecordCopy::new(1, Slot::Primary, STATE_CONFIRMED).bytes(),
         );
         if slot == Slot::Secondary {
             put(
                 copy_sector(layout, 1).offset,
-                &Copy::new(2, Slot::Secondary, STATE_CONFIRMED).bytes(),
+                &RecordCopy::new(2, Slot::Secondary, STATE_CONFIRMED).bytes(),
             );
         }
         true
@@ -401,8 +401,8 @@ mod tests {
 
     #[test]
     fn copies_round_trip_and_check_their_crc() {
-        let c = Copy::new(7, Slot::Secondary, STATE_TRIAL);
-        assert_eq!(Copy::parse(&c.bytes()), c);
+        let c = RecordCopy::new(7, Slot::Secondary, STATE_TRIAL);
+        assert_eq!(RecordCopy::parse(&c.bytes()), c);
         assert!(c.valid());
         // zlib's CRC-32 of the 11 data bytes, computed independently.
         let mut data = [0u8; 11];
@@ -415,20 +415,20 @@ mod tests {
         let mut gen = c;
         gen.generation = 9;
         assert!(gen.valid(), "the CRC does not cover the flags byte");
-        assert!(!Copy::ERASED.valid());
-        let unknown = Copy::new(1, Slot::Primary, 9);
+        assert!(!RecordCopy::ERASED.valid());
+        let unknown = RecordCopy::new(1, Slot::Primary, 9);
         assert!(!unknown.valid());
     }
 
     #[test]
     fn the_winner_is_the_only_valid_copy_or_the_newer_one() {
-        let a = Copy::new(255, Slot::Primary, STATE_CONFIRMED);
-        let b = Copy::new(0, Slot::Secondary, STATE_TRIAL);
+        let a = RecordCopy::new(255, Slot::Primary, STATE_CONFIRMED);
+        let b = RecordCopy::new(0, Slot::Secondary, STATE_TRIAL);
         assert_eq!(winner(&[a, b], Variant::Reference), Some(1));
         assert_eq!(winner(&[a, b], Variant::RedundantGenerationNoWrap), Some(0));
-        assert_eq!(winner(&[a, Copy::ERASED], Variant::Reference), Some(0));
-        assert_eq!(winner(&[Copy::ERASED, b], Variant::Reference), Some(1));
-        assert_eq!(winner(&[Copy::ERASED; 2], Variant::Reference), None);
+        assert_eq!(winner(&[a, RecordCopy::ERASED], Variant::Reference), Some(0));
+        assert_eq!(winner(&[RecordCopy::ERASED, b], Variant::Reference), Some(1));
+        assert_eq!(winner(&[RecordCopy::ERASED; 2], Variant::Reference), None);
         assert_eq!(winner(&[a, a], Variant::Reference), Some(0));
     }
 }

@@ -6,7 +6,7 @@
 //! a dump: each copy's CRC, generation and fields, which copy wins and why, and where the two
 //! copies do not tell one story.
 
-use fut::scheme::redundant::{state_name, winner, Copy, COPY_SIZE};
+use fut::scheme::redundant::{state_name, winner, RecordCopy, COPY_SIZE};
 use fut::Variant;
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,7 @@ fn slot_name(slot: u8) -> &'static str {
     }
 }
 
-fn decode_copy(index: u8, sector: &[u8], sector_size: usize) -> (RedundantCopyReport, Copy) {
+fn decode_copy(index: u8, sector: &[u8], sector_size: usize) -> (RedundantCopyReport, RecordCopy) {
     let mut r = RedundantCopyReport {
         copy: index,
         condition: SectorCondition::Absent,
@@ -73,11 +73,11 @@ fn decode_copy(index: u8, sector: &[u8], sector_size: usize) -> (RedundantCopyRe
     let Some(bytes) = sector.get(..COPY_SIZE) else {
         r.problems
             .push(format!("only {} byte(s) of the sector are present", sector.len()));
-        return (r, Copy::ERASED);
+        return (r, RecordCopy::ERASED);
     };
     let mut b = [0u8; COPY_SIZE];
     b.copy_from_slice(bytes);
-    let c = Copy::parse(&b);
+    let c = RecordCopy::parse(&b);
     r.crc = c.crc;
     r.crc_expected = c.crc_expected();
     r.crc_ok = c.crc_ok();
@@ -128,7 +128,7 @@ fn decode_copy(index: u8, sector: &[u8], sector_size: usize) -> (RedundantCopyRe
 pub fn decode_redundant_sectors(bytes: &[u8], sector_size: usize) -> RedundantReport {
     let sector_size = sector_size.max(COPY_SIZE);
     let mut copies = Vec::new();
-    let mut raw = [Copy::ERASED; 2];
+    let mut raw = [RecordCopy::ERASED; 2];
     for i in 0..2u8 {
         let start = (usize::from(i) * sector_size).min(bytes.len());
         let end = (start + sector_size).min(bytes.len());
@@ -199,7 +199,7 @@ mod tests {
 
     const SECTOR: usize = 4096;
 
-    fn sector(c: &Copy) -> Vec<u8> {
+    fn sector(c: &RecordCopy) -> Vec<u8> {
         let mut s = vec![0xffu8; SECTOR];
         s[..COPY_SIZE].copy_from_slice(&c.bytes());
         s
@@ -207,8 +207,8 @@ mod tests {
 
     #[test]
     fn the_wrapped_generation_wins_and_says_why() {
-        let mut b = sector(&Copy::new(255, Slot::Primary, STATE_CONFIRMED));
-        b.extend(sector(&Copy::new(0, Slot::Secondary, STATE_TRIAL)));
+        let mut b = sector(&RecordCopy::new(255, Slot::Primary, STATE_CONFIRMED));
+        b.extend(sector(&RecordCopy::new(0, Slot::Secondary, STATE_TRIAL)));
         let r = decode_redundant_sectors(&b, SECTOR);
         assert_eq!(r.winner, Some(1));
         assert_eq!(r.boot_slot, "secondary");
@@ -219,8 +219,8 @@ mod tests {
 
     #[test]
     fn a_damaged_copy_beside_a_valid_one_is_a_disagreement() {
-        let mut b = sector(&Copy::new(4, Slot::Secondary, STATE_CONFIRMED));
-        let mut torn = sector(&Copy::new(5, Slot::Primary, STATE_TRIAL));
+        let mut b = sector(&RecordCopy::new(4, Slot::Secondary, STATE_CONFIRMED));
+        let mut torn = sector(&RecordCopy::new(5, Slot::Primary, STATE_TRIAL));
         torn[6] = 0x00;
         b.extend(torn);
         let r = decode_redundant_sectors(&b, SECTOR);

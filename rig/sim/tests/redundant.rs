@@ -12,7 +12,7 @@ use cutpoint_sim::flash::NorFlash;
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::BoardProfile;
-use fut::scheme::redundant::{self, Copy, COPY_SIZE, STATE_CONFIRMED, STATE_REVERTED};
+use fut::scheme::redundant::{self, RecordCopy, COPY_SIZE, STATE_CONFIRMED, STATE_REVERTED};
 use fut::scheme::{Mode, Registry};
 use fut::Variant;
 
@@ -44,12 +44,12 @@ fn jumps(r: &cutpoint_sim::RunLog) -> Vec<String> {
         .collect()
 }
 
-fn copies(s: &Scenario, flash: &NorFlash) -> [Copy; 2] {
+fn copies(s: &Scenario, flash: &NorFlash) -> [RecordCopy; 2] {
     let l = s.profile.layout;
     [0, 1].map(|i| {
         let at = redundant::copy_sector(&l, i).offset as usize;
         let b: [u8; COPY_SIZE] = flash.raw()[at..at + COPY_SIZE].try_into().unwrap();
-        Copy::parse(&b)
+        RecordCopy::parse(&b)
     })
 }
 
