@@ -1,6 +1,7 @@
 //! `cutpoint inspect --scheme redundant-copies`: a whole flash decoded as the redundant-copies
 //! scheme keeps its boot record, after a run on the simulated board through the counter's wrap,
-//! and a dump written by hand from the format with an independent CRC and a torn copy.
+//! and a dump written by hand from the format with an independent CRC and a torn copy; a
+//! campaign whose earlier updates break down is a located setup error.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -101,5 +102,27 @@ fn a_hand_made_dump_with_a_torn_copy_disagrees() {
         stdout.contains("redundant copies disagree: copy 1 is damaged (crc 0x"),
         "{stdout}"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A baseline that cannot be made is a setup error naming the earlier update that did not
+/// settle (exit 2), never a device failure of the swept update: the no-wrap build cannot live
+/// through the wrap, so 88 earlier updates break down at the 86th or 87th.
+#[test]
+fn a_history_that_breaks_down_is_a_located_setup_error() {
+    let text = std::fs::read_to_string(cli::root().join("campaigns/known-bugs/redundant-generation-no-wrap.toml"))
+        .unwrap()
+        .replace("prior_updates = 84", "prior_updates = 88");
+    let dir = tmp("history");
+    let f = dir.join("history.toml");
+    std::fs::write(&f, text).unwrap();
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("history.toml: target.prior_updates: prior update 8"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("of 88 (to "), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
