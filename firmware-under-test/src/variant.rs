@@ -105,10 +105,15 @@ pub enum Variant {
     /// reverts again, an extra swap that brings the failing image back (FIELD-BUGS row 1:
     /// MCUboot #480, fixed by PR #485, which keeps the swap type in the trailer).
     RevertConfirmInSecondary,
+    /// Redundant copies: the 8-bit generation counter is compared as a plain number, without
+    /// its wrap, so after generation 255 the copy written next (flags 0) loses to the older one
+    /// and the reader takes the stale record (FIELD-BUGS row 16, fwup #214 / PR #215: the wrong
+    /// U-Boot environment selected once the 8-bit counter wrapped).
+    RedundantGenerationNoWrap,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 19] = [
+    pub const ALL: [Variant; 20] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -128,6 +133,7 @@ impl Variant {
         Variant::TrailerInitSkipped,
         Variant::StaleHeaderAfterMove,
         Variant::RevertConfirmInSecondary,
+        Variant::RedundantGenerationNoWrap,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -151,6 +157,7 @@ impl Variant {
             Variant::TrailerInitSkipped => "trailer-init-skipped",
             Variant::StaleHeaderAfterMove => "stale-header-after-move",
             Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
+            Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
         }
     }
 
@@ -193,6 +200,7 @@ impl Variant {
     pub const fn scheme_name(self) -> Option<&'static str> {
         match self {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
+            Variant::RedundantGenerationNoWrap => Some(crate::scheme::redundant::NAME),
             _ => None,
         }
     }

@@ -73,6 +73,11 @@ fn refusal_key(c: &Campaign) -> (String, String) {
         suffix.push_str("-confirmed-baseline");
         fields.push_str(" baseline=confirmed");
     }
+    if c.target.prior_updates > 0 {
+        let n = c.target.prior_updates;
+        suffix.push_str(&format!("-after-{n}-updates"));
+        fields.push_str(&format!(" prior_updates={n}"));
+    }
     (suffix, fields)
 }
 

@@ -16,6 +16,7 @@
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
+pub mod redundant;
 pub mod swap_move;
 pub mod swap_offset;
 pub mod swap_scratch;
@@ -230,6 +231,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_move::SwapMove,
     &swap_offset::SwapOffset,
     &esp_idf::EspIdf,
+    &redundant::RedundantCopies,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.

@@ -359,6 +359,10 @@ impl Validator<'_, '_> {
                     "baseline_slot",
                     t.and_then(|t| t.baseline_slot.as_ref()).map(|v| v.span()),
                 ),
+                (
+                    "prior_updates",
+                    t.and_then(|t| t.prior_updates.as_ref()).map(|v| v.span()),
+                ),
             ] {
                 if let Some(span) = given {
                     self.err(
@@ -398,6 +402,7 @@ impl Validator<'_, '_> {
                 upgrade,
                 delivery: Delivery::Download,
                 baseline_slot: fut::layout::Slot::Primary,
+                prior_updates: 0,
                 kind: TargetKind::Station {
                     path: resolved,
                     station: Box::new(station),
@@ -484,13 +489,36 @@ impl Validator<'_, '_> {
             .and_then(|t| t.delivery.as_ref())
             .map_or(Delivery::Download, |d| *d.get_ref());
         let baseline_slot = self.baseline_slot(t.and_then(|t| t.baseline_slot.as_ref()), mode);
+        let prior_updates = self.prior_updates(t.and_then(|t| t.prior_updates.as_ref()));
         Target {
             mode,
             upgrade,
             delivery,
             baseline_slot,
+            prior_updates,
             kind: TargetKind::Simulated { board, variant },
         }
+    }
+
+    /// `target.prior_updates`: an even count up to [`crate::model::MAX_PRIOR_UPDATES`] (0 when
+    /// not given).
+    fn prior_updates(&mut self, raw: Option<&S<i64>>) -> u32 {
+        let Some(raw) = raw else {
+            return 0;
+        };
+        let n = *raw.get_ref();
+        let max = crate::model::MAX_PRIOR_UPDATES;
+        if n < 0 || n > i64::from(max) || n % 2 != 0 {
+            self.err(
+                &p(&["target", "prior_updates"]),
+                raw.span(),
+                format!(
+                    "expected an even number from 0 to {max} (the update and the baseline image are offered in turn, so an even count leaves the baseline image running), got {n}"
+                ),
+            );
+            return 0;
+        }
+        n as u32
     }
 
     /// The slot `target.baseline_slot` names (the primary when it names none); the scheme must

@@ -249,7 +249,15 @@ pub struct Target {
     /// The slot the baseline image runs from (simulated board): the primary, or on an A/B
     /// scheme the secondary, as after an earlier update.
     pub baseline_slot: fut::layout::Slot,
+    /// Earlier updates (even, at most [`MAX_PRIOR_UPDATES`]) the simulated board runs once,
+    /// without a cut, before the one the campaign sweeps: the update and the baseline image in
+    /// turn, so the baseline is what they left on flash (a record's counter after hundreds of
+    /// writes). 0: the probe's baseline.
+    pub prior_updates: u32,
 }
+
+/// The most earlier updates a campaign may ask for.
+pub const MAX_PRIOR_UPDATES: u32 = 4096;
 
 impl Target {
     /// Whether a new image must confirm itself (print the commit marker) to stay: a test
@@ -534,6 +542,7 @@ mod tests {
             upgrade,
             delivery: Delivery::default(),
             baseline_slot: fut::layout::Slot::Primary,
+            prior_updates: 0,
             kind: TargetKind::Simulated {
                 board: Board::Nrf52840,
                 variant: Variant::Reference,

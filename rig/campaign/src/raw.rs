@@ -83,6 +83,8 @@ pub(crate) struct RawTargetFields {
     pub delivery: Option<S<Delivery>>,
     /// `primary` or `secondary`: the slot the baseline runs from.
     pub baseline_slot: Option<S<String>>,
+    /// Earlier updates the simulated board runs once, uncut, to make the baseline.
+    pub prior_updates: Option<S<i64>>,
     pub station: Option<S<String>>,
 }
 

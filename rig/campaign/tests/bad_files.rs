@@ -636,6 +636,18 @@ fn baseline_slot_and_scheme_bound_variants_are_located() {
             "[target]\nvariant = \"otadata-running-rewritten\"\nmode = \"overwrite\"\n",
             "campaigns/bad.toml:4:8: target.mode: variant \"otadata-running-rewritten\" breaks the esp-idf scheme's record: expected mode = \"esp-idf\", got \"overwrite\"",
         ),
+        (
+            "[target]\nmode = \"redundant-copies\"\nprior_updates = 3\n",
+            "campaigns/bad.toml:4:17: target.prior_updates: expected an even number from 0 to 4096 (the update and the baseline image are offered in turn, so an even count leaves the baseline image running), got 3",
+        ),
+        (
+            "[target]\nmode = \"redundant-copies\"\nprior_updates = -2\n",
+            "campaigns/bad.toml:4:17: target.prior_updates: expected an even number from 0 to 4096 (the update and the baseline image are offered in turn, so an even count leaves the baseline image running), got -2",
+        ),
+        (
+            "[target]\nvariant = \"redundant-generation-no-wrap\"\nmode = \"esp-idf\"\n",
+            "campaigns/bad.toml:4:8: target.mode: variant \"redundant-generation-no-wrap\" breaks the redundant-copies scheme's record: expected mode = \"redundant-copies\", got \"esp-idf\"",
+        ),
     ];
     for (target, want) in cases {
         let text = format!("\n{target}{PHASES}");

@@ -131,6 +131,17 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                 assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
                 assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")
             }
+            Variant::RedundantGenerationNoWrap => {
+                assert_eq!(
+                    c.target.mode.name(),
+                    "redundant-copies",
+                    "{rel} runs the redundant-copies scheme"
+                );
+                assert!(
+                    c.target.prior_updates >= 84,
+                    "{rel} must reach the counter's wrap through earlier updates"
+                )
+            }
             Variant::Reference => {}
         }
     }

@@ -275,7 +275,11 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         refuse_downgrade: c.images.downgrade == Downgrade::Refused,
         baseline_slot: c.target.baseline_slot,
         baseline_confirmed: c.images.baseline_confirmed,
+        history: None,
     };
+    let scenario = scenario
+        .with_prior_updates(c.target.prior_updates)
+        .map_err(|e| input(c, format!("target.prior_updates: {e}")))?;
     let expect = expectations(c, &old, &new, profile.layout, key);
     let update_size = new.bytes.len() as u64;
     let target = SimTarget::new(scenario, c.run.fault, c.run.max_boots, workers);

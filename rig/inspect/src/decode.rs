@@ -682,6 +682,9 @@ pub struct FlashReport {
     /// ESP-IDF otadata, on a scheme that keeps it (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otadata: Option<crate::otadata::OtadataReport>,
+    /// The redundant-copies boot record, on that scheme (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redundant: Option<crate::redundant::RedundantReport>,
     /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<SwapProgress>,
@@ -831,5 +834,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         scratch: None,
         otadata: None,
         progress: None,
+        redundant: None,
     }
 }

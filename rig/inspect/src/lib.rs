@@ -10,6 +10,7 @@ pub mod decode;
 pub mod image_cache;
 mod journal_terms;
 pub mod otadata;
+pub mod redundant;
 pub mod render;
 pub mod scheme;
 pub mod signature;
@@ -25,7 +26,7 @@ pub use decode::{
 };
 pub use image_cache::ImageCache;
 pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};
-pub use render::{render_image_text, render_otadata_text, render_text};
+pub use render::{render_image_text, render_otadata_text, render_redundant_text, render_text};
 pub use slice_flash::SliceFlash;
 pub use tlv::{TlvArea, TlvEntry};
 pub use verdict::{flash_verdict, image_verdict, Gate, Verdict};

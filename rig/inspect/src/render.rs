@@ -280,6 +280,47 @@ pub fn render_text(r: &FlashReport) -> String {
         out.push('\n');
         out.push_str(&render_otadata_text(o));
     }
+    if let Some(r) = &r.redundant {
+        out.push('\n');
+        out.push_str(&render_redundant_text(r));
+    }
+    out
+}
+
+/// The redundant-copies record as text: one line per copy, the copy that wins and why, and
+/// where the copies disagree.
+pub fn render_redundant_text(r: &crate::redundant::RedundantReport) -> String {
+    let mut out = String::new();
+    for c in &r.copies {
+        let what = match c.condition {
+            crate::otadata::SectorCondition::Blank => "blank".to_string(),
+            crate::otadata::SectorCondition::Absent => "outside dump".to_string(),
+            _ => format!(
+                "gen={} slot={} state={} crc=0x{:08x} ({}){}",
+                c.generation,
+                match c.slot {
+                    0 => "primary".to_string(),
+                    1 => "secondary".to_string(),
+                    s => format!("0x{s:02x}"),
+                },
+                c.state_name.clone().unwrap_or_else(|| format!("0x{:02x}", c.state)),
+                c.crc,
+                if c.crc_ok { "ok" } else { "bad" },
+                if c.valid { " valid" } else { " not valid" }
+            ),
+        };
+        let _ = writeln!(out, "redundant copy {}: {what}", c.copy);
+        for p in &c.problems {
+            let _ = writeln!(out, "  problem: {p}");
+        }
+    }
+    let _ = writeln!(out, "redundant boot: {} slot ({})", r.boot_slot, r.why);
+    if r.disagreement.is_empty() {
+        let _ = writeln!(out, "redundant copies: consistent");
+    }
+    for d in &r.disagreement {
+        let _ = writeln!(out, "redundant copies disagree: {d}");
+    }
     out
 }
 

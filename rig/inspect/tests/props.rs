@@ -430,3 +430,27 @@ proptest! {
         prop_assert_eq!(a.entries.len(), 2);
     }
 }
+
+proptest! {
+    /// The redundant-copies decoder never panics and is deterministic on any bytes and sector
+    /// size, and its text renders; a whole flash decoded as that scheme neither.
+    #[test]
+    fn decode_redundant_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0xffu8), Just(0u8), any::<u8>()], 0..5000),
+                                     sector in 0usize..3000) {
+        let a = cutpoint_inspect::redundant::decode_redundant_sectors(&bytes, sector);
+        prop_assert_eq!(&a, &cutpoint_inspect::redundant::decode_redundant_sectors(&bytes, sector));
+        prop_assert_eq!(a.copies.len(), 2);
+        prop_assert!(a.winner.is_none_or(|w| a.copies[usize::from(w)].valid));
+        let _ = cutpoint_inspect::render_redundant_text(&a);
+        let layout = Layout {
+            sector_size: 256,
+            write_size: 4,
+            bootloader: Area { offset: 0, size: 256 },
+            primary: Area { offset: 256, size: 2048 },
+            secondary: Area { offset: 2304, size: 2048 },
+            scratch: Area { offset: 4352, size: 512 },
+        };
+        let r = cutpoint_inspect::decode_flash_for("redundant-copies", &bytes, 0, &layout, None);
+        let _ = render_text(&r);
+    }
+}

@@ -8,7 +8,7 @@ use fut::layout::Slot;
 use fut::scheme::Mode;
 use fut::{PublicKey, Variant};
 
-use crate::board::{Delivery, Firmware, SimBoard, Update};
+use crate::board::{BootResult, Delivery, Firmware, RunEnd, RunOptions, SimBoard, Update};
 use crate::board_profile::BoardProfile;
 use crate::flash::NorFlash;
 use crate::imgtool::{build_image, default_test_key, public_key, ImageSpec};
@@ -39,6 +39,9 @@ pub struct Scenario {
     /// The baseline was flashed padded and confirmed (`imgtool sign --pad --confirm`): the
     /// primary trailer holds the magic and image_ok before any update.
     pub baseline_confirmed: bool,
+    /// The flash after the earlier updates of [`Scenario::with_prior_updates`], run once: every
+    /// board of the scenario starts from a copy of it. `None`: the probe's baseline.
+    pub history: Option<Arc<NorFlash>>,
 }
 
 pub const OLD_VERSION: Version = Version {
@@ -76,6 +79,7 @@ impl Scenario {
             refuse_downgrade: false,
             baseline_slot: Slot::Primary,
             baseline_confirmed: false,
+            history: None,
         }
     }
 
@@ -111,6 +115,9 @@ impl Scenario {
     /// scenario starts from the other one, with the scheme's record selecting it), the rest
     /// erased.
     pub fn baseline_flash(&self) -> NorFlash {
+        if let Some(h) = &self.history {
+            return NorFlash::clone(h);
+        }
         let mut flash = NorFlash::new(self.profile.flash.clone(), self.seed);
         let layout = self.profile.layout;
         flash.load(layout.slot(self.baseline_slot).offset, &self.old_image);
@@ -127,6 +134,68 @@ impl Scenario {
             flash.load(primary.end() - fut::trailer::MAGIC_FROM_END, &fut::trailer::MAGIC);
         }
         flash
+    }
+
+    /// Makes the baseline the product of `n` earlier updates, each run once on the simulated
+    /// board without a cut from the probe's baseline: the update image and the baseline image
+    /// are offered in turn (new, old, new, ...), so after an even `n` the device runs the
+    /// baseline image again, from the slot it started in, with every record the firmware wrote
+    /// on the way (a generation counter, a sequence number) where those updates left it. An
+    /// update on an A/B scheme whose other slot still holds the image offered is not fetched
+    /// again: after the first one, each earlier update is its record writes and boots.
+    ///
+    /// Errors (say which update and why) when `n` is odd, when the update would not pass its
+    /// health check, or when an earlier update does not end with its image running and
+    /// settled: that baseline cannot be made.
+    pub fn with_prior_updates(mut self, n: u32) -> Result<Self, String> {
+        self.history = None;
+        if n == 0 {
+            return Ok(self);
+        }
+        if n % 2 == 1 {
+            return Err(format!(
+                "prior_updates = {n}: an odd number leaves the device running the update image; give an even number"
+            ));
+        }
+        if self.bad_update {
+            return Err(
+                "prior_updates needs an update image that passes its health check (the earlier updates install it)"
+                    .into(),
+            );
+        }
+        let crypto = Arc::default();
+        let mut flash = self.baseline_flash();
+        for k in 0..n {
+            let (image, version) = if k % 2 == 0 {
+                (self.new_image.clone(), self.new_version)
+            } else {
+                (self.old_image.clone(), self.old_version)
+            };
+            let update = Update {
+                image,
+                version,
+                retry: false,
+                once: false,
+            };
+            let mut board = SimBoard::new(flash, self.firmware(), Some(update)).with_crypto(Arc::clone(&crypto));
+            let log = board.run(RunOptions::default());
+            let booted = log.boots.iter().rev().find_map(|b| match &b.result {
+                BootResult::Jump { version, .. } => Some(version.clone()),
+                _ => None,
+            });
+            if log.end != RunEnd::Idle || booted.as_deref() != Some(version.to_string().as_str()) {
+                let last = log.console.last().map_or("", |c| c.text.as_str());
+                return Err(format!(
+                    "prior update {} of {n} (to {version}) did not settle with its image running: run ended {:?}, last boot {}, last console line \"{last}\"",
+                    k + 1,
+                    log.end,
+                    booted.as_deref().unwrap_or("none")
+                ));
+            }
+            flash = board.flash;
+        }
+        self.history = Some(Arc::new(flash));
+        Ok(self)
     }
 
     pub fn update(&self) -> Update {

@@ -116,6 +116,9 @@ pub fn timeline_key(c: &Campaign) -> String {
     if c.images.baseline_confirmed {
         suffix.push_str("-confirmed-baseline");
     }
+    if c.target.prior_updates > 0 {
+        suffix.push_str(&format!("-after-{}-updates", c.target.prior_updates));
+    }
     format!(
         "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
         c.target.mode,

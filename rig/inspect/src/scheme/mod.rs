@@ -7,11 +7,13 @@
 
 mod esp_idf;
 mod mcuboot;
+mod redundant;
 mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    esp_idf as esp_idf_scheme, overwrite, swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
+    esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
+    swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
 
@@ -20,6 +22,7 @@ use crate::slice_flash::SliceFlash;
 
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
+pub use redundant::RedundantCopiesRecord;
 pub use swap_move::{SwapMoveTrailers, SwapOffsetTrailers};
 
 /// A running image the metadata does not record as confirmed.
@@ -133,6 +136,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (move_scheme::NAME, &SwapMoveTrailers),
     (offset_scheme::NAME, &SwapOffsetTrailers),
     (esp_idf_scheme::NAME, &EspIdfOtadata),
+    (redundant_scheme::NAME, &RedundantCopiesRecord),
 ];
 
 /// The decoder of the scheme called `name`.
