@@ -227,11 +227,7 @@ impl Scheme for EspIdf {
 
     /// The slots and a region of at least two sectors for otadata.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        layout.validate()?;
-        if layout.scratch.size < 2 * layout.sector_size {
-            return Err(LayoutError::ScratchTooSmall);
-        }
-        Ok(())
+        super::check_record_layout(layout)
     }
 
     /// The new image marks itself valid in otadata (`app: confirm`), test or permanent alike.

@@ -224,6 +224,16 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The layout an A/B scheme with a boot-select record needs: two slots, and a region of at
+/// least two sectors (the record's two copies, one sector each) in the map's scratch role.
+pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
+    layout.validate()?;
+    if layout.scratch.size < 2 * layout.sector_size {
+        return Err(LayoutError::ScratchTooSmall);
+    }
+    Ok(())
+}
+
 /// The schemes built into the firmware, in the order campaign errors list them.
 pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_scratch::SwapScratch,

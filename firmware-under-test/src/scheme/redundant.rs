@@ -259,11 +259,7 @@ impl Scheme for RedundantCopies {
 
     /// The slots and a region of at least two sectors for the two copies.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        layout.validate()?;
-        if layout.scratch.size < 2 * layout.sector_size {
-            return Err(LayoutError::ScratchTooSmall);
-        }
-        Ok(())
+        super::check_record_layout(layout)
     }
 
     /// The new image clears its trial (`app: confirm`), test or permanent alike.

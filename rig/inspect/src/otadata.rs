@@ -7,32 +7,15 @@ use serde::{Deserialize, Serialize};
 
 /// Size of one otadata sector.
 pub const OTADATA_SECTOR: usize = 0x1000;
-/// Size of one entry.
-pub const ENTRY_SIZE: usize = 32;
-
-/// `ota_state` values.
-pub const STATE_NEW: u32 = 0;
-pub const STATE_PENDING_VERIFY: u32 = 1;
-pub const STATE_VALID: u32 = 2;
-pub const STATE_INVALID: u32 = 3;
-pub const STATE_ABORTED: u32 = 4;
-pub const STATE_UNDEFINED: u32 = u32::MAX;
-
-/// CRC-32/LE as ESP-IDF's ROM `crc32_le(init, buf, len)` computes it (zlib's `crc32`).
-pub fn crc32_le(init: u32, bytes: &[u8]) -> u32 {
-    let mut c = !init;
-    for &b in bytes {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
-        }
-    }
-    !c
-}
+// The entry's layout, states and CRC are the firmware's own (`fut::scheme::esp_idf`), the one
+// statement of ESP-IDF's format in the project.
+pub use fut::scheme::esp_idf::{
+    crc32_le, ENTRY_SIZE, STATE_ABORTED, STATE_INVALID, STATE_NEW, STATE_PENDING_VERIFY, STATE_UNDEFINED, STATE_VALID,
+};
 
 /// The CRC an entry with sequence number `seq` must carry.
 pub fn otadata_crc(seq: u32) -> u32 {
-    crc32_le(u32::MAX, &seq.to_le_bytes())
+    fut::scheme::esp_idf::seq_crc(seq)
 }
 
 /// Name of an `ota_state` value; `None` outside the enum.
