@@ -15,6 +15,11 @@
 //! | `POST /v1/benches/{name}/drain`, `.../resume` | admin | stop / restart taking runs |
 //! | `GET /v1/leases`, `POST /v1/leases` | read / submit | leases; take one `{station, ttl_s, holder}` |
 //! | `POST /v1/leases/{id}/renew`, `DELETE /v1/leases/{id}` | submit | renew / release |
+//! | `GET /v1/runs/{id}/cut/console.log?id=CUT`, `.../cut/state.json?id=CUT` | read | one cut point's console, and its decoded flash (slots, where the cut landed), from the run's journal |
+//! | `GET /` | read | the live page ([`crate::live`]); `/?token=TOKEN` once keeps a read token in a cookie |
+//!
+//! A browser passes its token as a cookie (`cutpoint_token`, set by `/?token=`); a cookie
+//! allows reading only, so a page cannot be made to submit or drain.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -53,19 +58,71 @@ fn db_error(e: impl std::fmt::Display) -> ApiError {
 
 type Answer = Result<Response, ApiError>;
 
+/// The cookie a browser keeps its token in (set by `/?token=`).
+pub const TOKEN_COOKIE: &str = "cutpoint_token";
+
+/// The token of the `cutpoint_token` cookie.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(TOKEN_COOKIE)?.strip_prefix('=').map(percent_decode))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The token's name when the request may do what `need` allows.
 fn authorize(d: &Daemon, headers: &HeaderMap, need: Scope) -> Result<Option<String>, ApiError> {
     let Some(tokens) = &d.tokens else { return Ok(None) };
     let unauthorized = |m: &str| ApiError(StatusCode::UNAUTHORIZED, m.to_string());
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| unauthorized("this daemon needs a token: `Authorization: Bearer TOKEN` (CUTPOINT_TOKEN)"))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("expected `Authorization: Bearer TOKEN`"))?;
+    let (token, from_cookie) = match headers.get(header::AUTHORIZATION) {
+        Some(value) => (
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| unauthorized("expected `Authorization: Bearer TOKEN`"))?
+                .to_string(),
+            false,
+        ),
+        None => match cookie_token(headers) {
+            Some(t) => (t, true),
+            None => {
+                return Err(unauthorized(
+                    "this daemon needs a token: `Authorization: Bearer TOKEN` (CUTPOINT_TOKEN)",
+                ))
+            }
+        },
+    };
     let entry = tokens.find(token.trim()).ok_or_else(|| unauthorized("unknown token"))?;
+    if from_cookie && need > Scope::Read {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "a browser's cookie allows reading only; this needs `{}`: send `Authorization: Bearer TOKEN`",
+                need.name()
+            ),
+        ));
+    }
     if entry.scope < need {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
@@ -94,6 +151,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/v1/runs/{id}/events", get(events))
         .route("/v1/runs/{id}/reports/{file}", get(report_file))
         .route("/v1/runs/{id}/archive", get(archive))
+        .route("/v1/runs/{id}/cut/{file}", get(cut_file))
+        .route("/", get(page))
         .route("/v1/benches", get(benches))
         .route("/v1/benches/{name}/drain", post(drain))
         .route("/v1/benches/{name}/resume", post(resume))
@@ -609,4 +668,153 @@ async fn release_lease(State(d): D, headers: HeaderMap, Path(id): Path<String>) 
     let released = d.db.release_lease(&id).map_err(db_error)?;
     d.notify();
     Ok(Json(json!({"id": id, "released": released})).into_response())
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    token: Option<String>,
+}
+
+/// The live page. With a tokens file: `/?token=TOKEN` checks a read token, keeps it in an
+/// HttpOnly cookie and sends the browser on to `/` (so the token leaves the address bar and
+/// is in no link); then the cookie is the page's (and its event streams' and links') token.
+async fn page(State(d): D, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    let html = |status: StatusCode, body: String| {
+        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    };
+    if let (Some(tokens), Some(t)) = (&d.tokens, q.token.as_deref()) {
+        return match tokens.find(t.trim()) {
+            Some(_) => (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, "/".to_string()),
+                    (
+                        header::SET_COOKIE,
+                        format!(
+                            "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+                            crate::live::url_escape(t.trim())
+                        ),
+                    ),
+                ],
+            )
+                .into_response(),
+            None => html(StatusCode::UNAUTHORIZED, crate::live::token_page("unknown token")),
+        };
+    }
+    if let Err(ApiError(status, m)) = authorize(&d, &headers, Scope::Read) {
+        return html(status, crate::live::token_page(&m));
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| d.lab.listen.to_string(), str::to_string);
+    let server = format!("http://{host}");
+    let d2 = Arc::clone(&d);
+    match tokio::task::spawn_blocking(move || page_data(&d2, server)).await {
+        Ok(Ok(p)) => html(StatusCode::OK, crate::live::render(&p)),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// What the live page shows now.
+pub fn page_data(d: &Daemon, server: String) -> Result<crate::live::PageData, ApiError> {
+    let leases = d.db.leases().map_err(db_error)?;
+    let benches = d
+        .lab
+        .stations
+        .iter()
+        .map(|s| bench_json(d, s, &leases))
+        .collect::<Result<Vec<_>, _>>()?;
+    let runs = d.db.runs(1000).map_err(db_error)?;
+    let mut queued: Vec<_> = runs.iter().filter(|r| r.state == "queued").cloned().collect();
+    // In the order the stations take them: priority first, then first come.
+    queued.sort_by_key(|r| (-r.priority, r.id));
+    let mut running: Vec<_> = runs.iter().filter(|r| r.state == "running").cloned().collect();
+    running.sort_by_key(|r| r.id);
+    let recent = runs
+        .iter()
+        .filter(|r| r.state != "queued" && r.state != "running")
+        .take(crate::live::RECENT)
+        .cloned()
+        .collect();
+    let running = running
+        .into_iter()
+        .map(|run| {
+            let matrix = d
+                .live
+                .lock()
+                .ok()
+                .and_then(|l| l.get(&run.id).map(crate::live::Matrix::snapshot));
+            let after = matrix.as_ref().map_or(0, |m| m.last_seq);
+            crate::live::RunningView { run, matrix, after }
+        })
+        .collect();
+    Ok(crate::live::PageData {
+        server,
+        benches,
+        queued,
+        running,
+        recent,
+        at: crate::db::now_rfc3339(),
+    })
+}
+
+#[derive(Deserialize)]
+struct CutQuery {
+    id: String,
+}
+
+/// One cut point's console (`console.log`) or decoded flash (`state.json`), read from the
+/// run's journal, while the run runs or after.
+async fn cut_file(
+    State(d): D,
+    headers: HeaderMap,
+    Path((run, file)): Path<(i64, String)>,
+    Query(q): Query<CutQuery>,
+) -> Answer {
+    authorize(&d, &headers, Scope::Read)?;
+    find_run(&d, run)?;
+    if file != "console.log" && file != "state.json" {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("`{file}`: a cut point has console.log and state.json"),
+        ));
+    }
+    let journal = cutpoint_report::journal_path(&report_dir(&d.lab.data_dir, run));
+    let id = q.id.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<Option<cutpoint_report::CutResult>, String> {
+        let reader = cutpoint_report::JournalReader::open(&journal).map_err(|e| e.to_string())?;
+        let mut last = None;
+        for rec in reader {
+            // A line being written as we read ends the reading: what came before is whole.
+            let Ok(rec) = rec else { break };
+            if let cutpoint_report::JournalRecord::Cut(c) = rec.record {
+                if c.id == id {
+                    last = Some(c);
+                }
+            }
+        }
+        Ok(last)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError(StatusCode::NOT_FOUND, format!("run {run} has no journal yet: {e}")))?;
+    let Some(cut) = found else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("run {run} has no result for cut point `{}` (yet)", q.id),
+        ));
+    };
+    if file == "console.log" {
+        Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            cutpoint_report::console_text(&cut.console),
+        )
+            .into_response())
+    } else {
+        let bytes = cutpoint_report::cut_state_json(&cut)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+    }
 }

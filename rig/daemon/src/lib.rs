@@ -19,6 +19,7 @@ pub mod auth;
 pub mod client;
 pub mod db;
 pub mod lab;
+pub mod live;
 pub mod notify;
 pub mod station;
 pub mod upload;
@@ -40,6 +41,8 @@ pub struct Daemon {
     pub doctor: Doctor,
     pub shutdown: AtomicBool,
     cancels: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    /// The live matrices of the running runs (the page's).
+    pub live: Mutex<HashMap<i64, live::Matrix>>,
     /// The newest event's sequence number, for the event streams.
     events: tokio::sync::watch::Sender<i64>,
     wake: (Mutex<u64>, Condvar),
@@ -192,6 +195,7 @@ pub fn start(mut lab: Lab, hooks: Hooks, opts: &ServeOptions) -> Result<Arc<Daem
         doctor: hooks.doctor,
         shutdown: AtomicBool::new(false),
         cancels: Mutex::new(HashMap::new()),
+        live: Mutex::new(HashMap::new()),
         events,
         wake: (Mutex::new(0), Condvar::new()),
     });

@@ -334,13 +334,21 @@ impl Sink for DbSink<'_> {
         let db = &self.d.db;
         match e {
             RunEvent::Started { header, resumed } => {
+                let mut matrix = crate::live::Matrix::of_header(header);
+                if *resumed {
+                    count_earlier_cuts(db, self.run, &mut matrix)?;
+                }
                 let v = json!({
                     "type": "started",
                     "station": self.station,
                     "resumed": resumed,
                     "target": header.target,
                     "planned": header.planned.len(),
+                    "matrix": matrix.layout_json(),
                 });
+                if let Ok(mut live) = self.d.live.lock() {
+                    live.insert(self.run, matrix);
+                }
                 db.append_event(self.run, "started", &v.to_string())?;
             }
             RunEvent::Control(c) => {
@@ -360,8 +368,20 @@ impl Sink for DbSink<'_> {
                 db.append_event(self.run, "planned", &v.to_string())?;
             }
             RunEvent::CutFinished(c) => {
-                let v = cutpoint_engine::events_json::cut(c, self.negative);
-                db.append_cut(self.run, &v.to_string(), c.status)?;
+                let mut v = cutpoint_engine::events_json::cut(c, self.negative);
+                // The live matrix counts the cut under the same lock as its event is logged, so
+                // the page's count and the stream's sequence number agree.
+                let mut live = self.d.live.lock().ok();
+                let m = live.as_mut().and_then(|l| l.get_mut(&self.run));
+                let cell = m.as_ref().and_then(|m| m.cell(&c.id));
+                if let Some((r, col)) = cell {
+                    v["cell"] = json!([r, col]);
+                }
+                let seq = db.append_cut(self.run, &v.to_string(), c.status)?;
+                if let Some(m) = m {
+                    let expected = c.status == cutpoint_report::Status::Fail && self.negative;
+                    m.record(&c.id, c.status, expected, c.reasons.first().map(String::as_str), seq);
+                }
             }
             RunEvent::Finished { end, tally } => {
                 db.set_counts(self.run, tally.pass as i64, tally.fail as i64, tally.error as i64)?;
@@ -380,6 +400,28 @@ impl Sink for DbSink<'_> {
     }
 }
 
+/// Counts in a resumed run's live matrix the cut points its earlier parts finished (their
+/// events are in the log).
+fn count_earlier_cuts(db: &crate::db::Db, run: i64, m: &mut crate::live::Matrix) -> Result<(), SinkError> {
+    let mut after = 0;
+    loop {
+        let rows = db.events_after(run, after, 2000)?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = last.seq;
+        for e in rows.iter().filter(|e| e.kind == "cut") {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.data) else { continue };
+            let status = match v["status"].as_str() {
+                Some("pass") => cutpoint_report::Status::Pass,
+                Some("fail") => cutpoint_report::Status::Fail,
+                _ => cutpoint_report::Status::Error,
+            };
+            let id = v["id"].as_str().unwrap_or_default();
+            let reason = v["reasons"].get(0).and_then(serde_json::Value::as_str);
+            m.record(id, status, v["expected"] == true, reason, e.seq);
+        }
+    }
+}
+
 /// Ends run `id` in the database with its exit code, and logs the `end` event that closes its
 /// event stream.
 pub fn end_run(d: &Daemon, run: &RunRow, state: &str, code: i32, message: Option<&str>) {
@@ -387,6 +429,9 @@ pub fn end_run(d: &Daemon, run: &RunRow, state: &str, code: i32, message: Option
         INCOMPLETE => "incomplete",
         c => cutpoint_engine::verdict::outcome_name(c),
     };
+    if let Ok(mut live) = d.live.lock() {
+        live.remove(&run.id);
+    }
     if let Err(e) = d.db.finish_run(run.id, state, code, outcome, message) {
         tracing::error!("run {}: recording its end: {e}", run.id);
     }

@@ -115,6 +115,15 @@ pub fn write_cut_artifacts(out_dir: &Path, cut: &CutResult) -> Result<PathBuf, P
     fsio::create_dir_all(&dir)?;
     let console = dir.join("console.log");
     fs::write(&console, console_text(&cut.console)).map_err(|e| PathError::new(&console, e))?;
+    let path = dir.join("state.json");
+    let json = cut_state_json(cut).map_err(|e| PathError::new(&path, e))?;
+    fs::write(&path, json).map_err(|e| PathError::new(&path, e))?;
+    Ok(dir)
+}
+
+/// The bytes of a cut's `state.json`: everything about the cut but its console, the decoded
+/// slots and where the cut landed among them (pretty JSON, ending with a newline).
+pub fn cut_state_json(cut: &CutResult) -> std::io::Result<Vec<u8>> {
     let state = CutState {
         id: &cut.id,
         phase: &cut.phase,
@@ -135,12 +144,10 @@ pub fn write_cut_artifacts(out_dir: &Path, cut: &CutResult) -> Result<PathBuf, P
         same_state_as: cut.same_state_as.as_deref(),
         post_cut_state: cut.post_cut_state.as_deref(),
     };
-    let path = dir.join("state.json");
-    let mut json = serde_json::to_vec_pretty(&state)
-        .map_err(|e| PathError::new(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let mut json =
+        serde_json::to_vec_pretty(&state).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     json.push(b'\n');
-    fs::write(&path, json).map_err(|e| PathError::new(&path, e))?;
-    Ok(dir)
+    Ok(json)
 }
 
 /// Writes the artifacts of every cut that has a result; returns how many.

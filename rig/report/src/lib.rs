@@ -32,7 +32,7 @@ pub mod view;
 mod testutil;
 
 pub use artifacts::{
-    artifact_name, cut_dir, write_all_artifacts, write_cut_artifacts, write_dump, Artifacts, CUTS_DIR,
+    artifact_name, cut_dir, cut_state_json, write_all_artifacts, write_cut_artifacts, write_dump, Artifacts, CUTS_DIR,
 };
 pub use fsio::PathError;
 pub use html::report_html;
