@@ -592,20 +592,17 @@ async fn drain(State(d): D, headers: HeaderMap, Path(name): Path<String>, body: 
     Ok(Json(bench_json(&d, s, &leases)?).into_response())
 }
 
+/// Puts a drained station back in service. A bad station comes back as unknown (the doctor
+/// checks it before its next run), in the same statement that lifts the drain: the station's
+/// worker never sees it undrained and still bad.
+pub fn resume_station(d: &Daemon, station: &str) -> crate::db::DbResult<()> {
+    d.db.resume_bench(station, "resumed by an admin; doctor before the next run")
+}
+
 async fn resume(State(d): D, headers: HeaderMap, Path(name): Path<String>) -> Answer {
     authorize(&d, &headers, Scope::Admin)?;
     let s = station(&d, &name)?;
-    d.db.set_drained(&s.name, false, None).map_err(db_error)?;
-    // A bad station comes back as unknown: the doctor checks it before its next run.
-    if d.db.health(&s.name).map_err(db_error)?.0 == "bad" {
-        d.db.set_health(
-            &s.name,
-            "unknown",
-            Some("resumed by an admin; doctor before the next run"),
-            Some(0),
-        )
-        .map_err(db_error)?;
-    }
+    resume_station(&d, &s.name).map_err(db_error)?;
     d.notify();
     let leases = d.db.leases().map_err(db_error)?;
     Ok(Json(bench_json(&d, s, &leases)?).into_response())

@@ -208,6 +208,29 @@ pub struct LeaseRow {
     pub expires_in_s: f64,
 }
 
+/// A station's health and drain flag at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchState {
+    /// `ok`, `unknown` (the doctor checks it before its next run) or `bad`.
+    pub health: String,
+    pub health_reason: Option<String>,
+    /// Rig failures in a row.
+    pub rig_failures: i64,
+    /// Drained, and why.
+    pub drained: Option<Option<String>>,
+}
+
+impl Default for BenchState {
+    fn default() -> Self {
+        BenchState {
+            health: "ok".into(),
+            health_reason: None,
+            rig_failures: 0,
+            drained: None,
+        }
+    }
+}
+
 /// A lease could not be taken.
 #[derive(Debug)]
 pub enum LeaseRefused {
@@ -551,6 +574,59 @@ impl Db {
             )
             .optional()?
             .unwrap_or_else(|| ("ok".to_string(), None, 0)))
+    }
+
+    /// A station's health and drain flag read together, so a decision made on them sees one
+    /// instant (two reads could straddle an admin's resume and see the drain lifted on a
+    /// station still `bad`).
+    pub fn bench_state(&self, station: &str) -> DbResult<BenchState> {
+        Ok(self
+            .c()
+            .query_row(
+                "SELECT health, health_reason, rig_failures, drained, reason FROM benches WHERE name = ?1",
+                [station],
+                |r| {
+                    Ok(BenchState {
+                        health: r.get(0)?,
+                        health_reason: r.get(1)?,
+                        rig_failures: r.get(2)?,
+                        drained: (r.get::<_, i64>(3)? != 0).then(|| r.get(4)).transpose()?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Puts a drained station back in service in one statement: a `bad` one comes back as
+    /// `unknown` with its count of failures reset, so the doctor checks it before its next run.
+    /// Whoever reads the station sees it either drained or checked first, never in between.
+    pub fn resume_bench(&self, station: &str, reason: &str) -> DbResult<()> {
+        let c = self.c();
+        c.execute("INSERT OR IGNORE INTO benches (name) VALUES (?1)", [station])?;
+        c.execute(
+            "UPDATE benches SET drained = 0, reason = NULL, \
+             health_reason = CASE WHEN health = 'bad' THEN ?2 ELSE health_reason END, \
+             rig_failures = CASE WHEN health = 'bad' THEN 0 ELSE rig_failures END, \
+             health = CASE WHEN health = 'bad' THEN 'unknown' ELSE health END \
+             WHERE name = ?1",
+            params![station, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Takes a station out of service as `bad`, drained with the same reason, in one
+    /// transaction.
+    pub fn mark_bad(&self, station: &str, reason: &str, failures: i64) -> DbResult<()> {
+        let mut c = self.c();
+        let tx = c.transaction()?;
+        tx.execute("INSERT OR IGNORE INTO benches (name) VALUES (?1)", [station])?;
+        tx.execute(
+            "UPDATE benches SET health = 'bad', health_reason = ?2, rig_failures = ?3, drained = 1, reason = ?2 \
+             WHERE name = ?1",
+            params![station, reason, failures],
+        )?;
+        tx.commit()
     }
 
     /// Sets a station's health; `failures`: the new count of rig failures in a row (None:

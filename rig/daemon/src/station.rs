@@ -127,8 +127,7 @@ pub fn rig_failure(d: &Daemon, station: &str, why: &str) {
     let result = if failures >= BAD_AFTER {
         let reason = format!("bad: {failures} rig failures in a row; last: {why}");
         tracing::warn!("station {station}: {reason}");
-        d.db.set_health(station, "bad", Some(&reason), Some(failures))
-            .and_then(|_| d.db.set_drained(station, true, Some(&reason)))
+        d.db.mark_bad(station, &reason, failures)
     } else {
         d.db.set_health(station, "unknown", Some(why), Some(failures))
     };
@@ -161,8 +160,18 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
     // When the doctor last failed here, at which count of failures in a row.
     let mut last_doctor: Option<(std::time::Instant, i64)> = None;
     while !d.shutdown.load(Ordering::SeqCst) {
-        let (health, _, failures) = d.db.health(&station.name).unwrap_or_else(|_| ("ok".into(), None, 0));
-        if health == "unknown" && d.db.drained(&station.name).is_ok_and(|x| x.is_none()) {
+        // One read of health and drain: a decision on two reads could straddle an admin's
+        // resume and start a run on a station still `bad`, before its doctor check.
+        let st = match d.db.bench_state(&station.name) {
+            Ok(st) => st,
+            Err(e) => {
+                tracing::error!("station {}: {e}", station.name);
+                d.wait(Duration::from_millis(200));
+                continue;
+            }
+        };
+        let failures = st.rig_failures;
+        if st.drained.is_none() && st.health != "ok" {
             // After a rig error, the doctor checks the station before it takes a run. A failed
             // check is retried after a pause (at once when an admin reset the count).
             let due = last_doctor.is_none_or(|(t, n)| n != failures || t.elapsed() >= DOCTOR_RETRY);
@@ -188,19 +197,14 @@ pub fn station_loop(d: Arc<Daemon>, station: StationDef) {
             }
             continue;
         }
-        let next = match d.db.drained(&station.name) {
-            Ok(Some(_)) => None,
-            Ok(None) => {
-                d.db.claim_next(&station.name, &station.tags, RUN_LEASE_MS)
-                    .unwrap_or_else(|e| {
-                        tracing::error!("station {}: reading the queue: {e}", station.name);
-                        None
-                    })
-            }
-            Err(e) => {
-                tracing::error!("station {}: {e}", station.name);
-                None
-            }
+        let next = if st.drained.is_some() {
+            None
+        } else {
+            d.db.claim_next(&station.name, &station.tags, RUN_LEASE_MS)
+                .unwrap_or_else(|e| {
+                    tracing::error!("station {}: reading the queue: {e}", station.name);
+                    None
+                })
         };
         match next {
             Some(run) => {

@@ -95,3 +95,63 @@ fn a_failing_doctor_keeps_the_run_waiting_and_the_third_failure_drains_the_stati
     d.notify();
     worker.join().unwrap();
 }
+
+/// The race behind a flaky `benches --resume`: the admin's resume lifted the drain, then reset
+/// the health, in two statements; a station's worker reading between them saw a bench neither
+/// drained nor waiting for its doctor, and took a run on a station still `bad` (and the late
+/// health reset then overwrote the run's own verdict on the station). Going bad, and coming
+/// back, are now each one write; this reader, reading as the worker does, never sees a bench in
+/// service and bad.
+#[test]
+fn a_station_is_never_seen_in_service_and_bad_while_it_goes_bad_and_is_resumed() {
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lab = default_lab();
+    lab.data_dir = dir.path().join("data");
+    let d = start(lab, Hooks::sim_only(), &ServeOptions::default()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // A connection of its own, as another process would have: it sees every commit.
+    let db = d.lab.data_dir.join(cutpoint_daemon::db::DB_FILE);
+    let reader = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(db).unwrap();
+            c.busy_timeout(Duration::from_secs(5)).unwrap();
+            let (mut reads, mut seen) = (0u64, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                let st: Option<(String, i64, Option<String>)> = c
+                    .query_row(
+                        "SELECT health, drained, health_reason FROM benches WHERE name = 'sim'",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .ok();
+                if let Some((health, 0, why)) = st {
+                    if health == "bad" {
+                        seen.push(why);
+                    }
+                }
+                reads += 1;
+            }
+            (reads, seen)
+        })
+    };
+    for round in 0..300 {
+        for n in 1..=cutpoint_daemon::station::BAD_AFTER {
+            cutpoint_daemon::station::rig_failure(&d, "sim", &format!("round {round}: failure {n}"));
+        }
+        let st = d.db.bench_state("sim").unwrap();
+        assert_eq!((st.health.as_str(), st.drained.is_some()), ("bad", true), "{st:?}");
+        cutpoint_daemon::api::resume_station(&d, "sim").unwrap();
+        let st = d.db.bench_state("sim").unwrap();
+        assert_eq!(
+            (st.health.as_str(), st.rig_failures, st.drained.is_some()),
+            ("unknown", 0, false),
+            "{st:?}"
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (reads, seen) = reader.join().unwrap();
+    assert!(reads > 100, "{reads} reads");
+    assert!(seen.is_empty(), "{} of {reads} reads saw the station in service and bad: {:?}", seen.len(), seen[0]);
+}
