@@ -151,7 +151,9 @@ fn median(v: &mut [Duration]) -> Duration {
 
 /// A field of `/proc/PID/status` in KiB (0 when the process is gone).
 fn rss_kib(pid: u32, field: &str) -> u64 {
-    let Ok(f) = std::fs::File::open(format!("/proc/{pid}/status")) else { return 0 };
+    let Ok(f) = std::fs::File::open(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
     std::io::BufReader::new(f)
         .lines()
         .map_while(Result::ok)
@@ -169,20 +171,31 @@ impl Daemon {
     fn start(bin: &Path, lab: &Path) -> Daemon {
         let _ = std::fs::remove_file(lab.join("addr"));
         let child = Command::new(bin)
-            .args(["daemon", "--lab", "lab.toml", "--listen", "127.0.0.1:0", "--addr-file", "addr"])
+            .args([
+                "daemon",
+                "--lab",
+                "lab.toml",
+                "--listen",
+                "127.0.0.1:0",
+                "--addr-file",
+                "addr",
+            ])
             .current_dir(lab)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("cutpoint daemon");
+        // Killed and reaped on drop, whatever happens next.
+        let mut d = Daemon {
+            child,
+            conn: Conn::new(Some("http://127.0.0.1:0".into()), None),
+        };
         let start = Instant::now();
         loop {
             if let Ok(u) = std::fs::read_to_string(lab.join("addr")) {
                 if u.ends_with('\n') {
-                    return Daemon {
-                        child,
-                        conn: Conn::new(Some(u.trim().to_string()), None),
-                    };
+                    d.conn = Conn::new(Some(u.trim().to_string()), None);
+                    return d;
                 }
             }
             assert!(start.elapsed() < Duration::from_secs(30), "the daemon did not start");

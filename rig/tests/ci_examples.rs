@@ -45,7 +45,10 @@ fn commands(v: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_ci_examples_parse_and_call_commands_the_cli_has() {
-    for (file, jobs_key) in [("docs/ci/github-actions.yml", "jobs"), ("docs/ci/gitlab-ci.yml", "stages")] {
+    for (file, jobs_key) in [
+        ("docs/ci/github-actions.yml", "jobs"),
+        ("docs/ci/gitlab-ci.yml", "stages"),
+    ] {
         let path = cli::root().join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
         let v: Value = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{file}: not YAML: {e}"));
@@ -102,7 +105,15 @@ fn partitions_submitted_with_wait_merge_with_report_and_other_campaigns_are_refu
     )
     .unwrap();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(["daemon", "--lab", "lab.toml", "--listen", "127.0.0.1:0", "--addr-file", "addr"])
+        .args([
+            "daemon",
+            "--lab",
+            "lab.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--addr-file",
+            "addr",
+        ])
         .current_dir(lab.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -149,7 +160,10 @@ fn partitions_submitted_with_wait_merge_with_report_and_other_campaigns_are_refu
     let (code, stdout, stderr) = cutpoint_in(out.path(), &["report", "part-1", "part-2", "--out", "merged"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     // Every cut point of the campaign ran, in one partition or the other.
-    assert!(stdout.contains("0 failed, 0 rig errors, 0 not run (complete)"), "{stdout}");
+    assert!(
+        stdout.contains("0 failed, 0 rig errors, 0 not run (complete)"),
+        "{stdout}"
+    );
     let junit = std::fs::read_to_string(out.path().join("merged/junit.xml")).unwrap();
     assert!(junit.contains("<testsuite"), "{junit}");
     // A partition of another campaign does not merge: the error names both journals.

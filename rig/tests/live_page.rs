@@ -166,7 +166,10 @@ fn the_page_needs_a_read_token_kept_in_a_cookie_that_reads_only() {
     assert_eq!(status, 303);
     assert_eq!(header(&headers, "location"), Some("/"));
     let cookie = header(&headers, "set-cookie").unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_string();
     let (status, _, body) = http(&addr, "GET", "/", &[("Cookie", &pair)]);
     assert_eq!(status, 200, "{body}");
@@ -177,7 +180,10 @@ fn the_page_needs_a_read_token_kept_in_a_cookie_that_reads_only() {
     d.wait_for(Some("submit-secret"), id, "finished", |r| r["state"] == "finished");
     let (status, _, body) = http(&addr, "GET", "/", &[("Cookie", &pair)]);
     assert_eq!(status, 200);
-    assert!(body.contains(&format!("href=\"/v1/runs/{id}/reports/report.html\"")), "{body}");
+    assert!(
+        body.contains(&format!("href=\"/v1/runs/{id}/reports/report.html\"")),
+        "{body}"
+    );
     assert!(!body.contains("read-secret"));
     let (status, _, _) = http(
         &addr,
@@ -188,8 +194,18 @@ fn the_page_needs_a_read_token_kept_in_a_cookie_that_reads_only() {
     assert_eq!(status, 200);
     // ...but a cookie never submits, cancels or drains, even a submit token's.
     let (_, headers, _) = http(&addr, "GET", "/?token=submit-secret", &[]);
-    let submit_pair = header(&headers, "set-cookie").unwrap().split(';').next().unwrap().to_string();
-    let (status, _, body) = http(&addr, "POST", &format!("/v1/runs/{id}/cancel"), &[("Cookie", &submit_pair)]);
+    let submit_pair = header(&headers, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/v1/runs/{id}/cancel"),
+        &[("Cookie", &submit_pair)],
+    );
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("cookie allows reading only"), "{body}");
 }
@@ -206,10 +222,17 @@ fn a_failing_cut_on_the_page_links_its_log_its_decoded_flash_and_its_replay() {
     let files = sub["files"].as_array_mut().unwrap();
     let campaign = files
         .iter_mut()
-        .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("early-trailer-magic.toml")))
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("early-trailer-magic.toml"))
+        })
         .unwrap();
     campaign["base64"] = json!(base64_encode(bug.as_bytes()));
-    let r = d.conn(None).post_json("/v1/runs", &sub).unwrap_or_else(|f| panic!("{}", f.message));
+    let r = d
+        .conn(None)
+        .post_json("/v1/runs", &sub)
+        .unwrap_or_else(|f| panic!("{}", f.message));
     let id = r["id"].as_i64().unwrap();
     // While it runs, the page lists its failing cuts (or it ended already: then its report).
     let seen = loop {
@@ -241,7 +264,12 @@ fn a_failing_cut_on_the_page_links_its_log_its_decoded_flash_and_its_replay() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"slots\""), "{body}");
     assert!(body.contains("\"status\": \"fail\""), "{body}");
-    let (status, _, body) = http(&d.addr(), "GET", &format!("/v1/runs/{id}/cut/state.json?id=no%2Fsuch"), &[]);
+    let (status, _, body) = http(
+        &d.addr(),
+        "GET",
+        &format!("/v1/runs/{id}/cut/state.json?id=no%2Fsuch"),
+        &[],
+    );
     assert_eq!(status, 404, "{body}");
 }
 
@@ -392,10 +420,13 @@ fn the_live_page_in_a_headless_browser_fills_its_matrix_as_cuts_finish() {
     assert_eq!(b.eval("document.querySelector('#bench-sim td b').textContent"), "sim");
     let run = format!("#run-{id}");
     assert_eq!(
-        b.eval(&format!("document.querySelector('{run} h3').textContent")).as_str().map(|t| t.starts_with(&format!("run {id}: exhaustive"))),
+        b.eval(&format!("document.querySelector('{run} h3').textContent"))
+            .as_str()
+            .map(|t| t.starts_with(&format!("run {id}: exhaustive"))),
         Some(true)
     );
-    let cells = format!("Array.from(document.querySelectorAll('{run} table.matrix td')).map(t => t.dataset.n).join(' ')");
+    let cells =
+        format!("Array.from(document.querySelectorAll('{run} table.matrix td')).map(t => t.dataset.n).join(' ')");
     let cell_count = b.eval(&format!("document.querySelectorAll('{run} table.matrix td').length"));
     let n = cell_count.as_u64().unwrap();
     assert!(n > 0 && n <= 24 * 16, "{n} cells");

@@ -68,7 +68,12 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(TOKEN_COOKIE)?.strip_prefix('=').map(percent_decode))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(TOKEN_COOKIE)?
+                .strip_prefix('=')
+                .map(percent_decode)
+        })
 }
 
 fn percent_decode(s: &str) -> String {

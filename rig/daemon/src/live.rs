@@ -444,9 +444,7 @@ fn write_queue(out: &mut String, queued: &[RunRow]) {
         out.push_str("<p>No run waits.</p>\n");
         return;
     }
-    out.push_str(
-        "<table class=\"queue\"><tr><th>run</th><th>where</th><th>priority</th><th>submitted</th></tr>\n",
-    );
+    out.push_str("<table class=\"queue\"><tr><th>run</th><th>where</th><th>priority</th><th>submitted</th></tr>\n");
     for r in queued {
         let by = r
             .submitted_by
@@ -545,7 +543,9 @@ fn write_failing(out: &mut String, server: &str, run: i64, m: &Matrix) {
     if m.failing.is_empty() {
         return;
     }
-    out.push_str("<table class=\"failing\"><tr><th>cut point</th><th>ended</th><th>why</th><th>look</th><th>replay</th></tr>\n");
+    out.push_str(
+        "<table class=\"failing\"><tr><th>cut point</th><th>ended</th><th>why</th><th>look</th><th>replay</th></tr>\n",
+    );
     for f in &m.failing {
         let q = url_escape(&f.id);
         let kind = match f.kind {
@@ -687,13 +687,22 @@ mod tests {
         let p = plan(40);
         let mut m = Matrix::new(p.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         assert_eq!(m.record("download/byte-0", Status::Pass, false, None, 5), Some((0, 0)));
-        assert_eq!(m.record("swap/byte-39", Status::Fail, false, Some("bricked"), 6), Some((1, 15)));
+        assert_eq!(
+            m.record("swap/byte-39", Status::Fail, false, Some("bricked"), 6),
+            Some((1, 15))
+        );
         assert_eq!(m.record("swap/byte-20", Status::Fail, true, Some("x"), 7), Some((1, 0)));
-        assert_eq!(m.record("swap/byte-21", Status::Error, false, Some("probe"), 8), Some((1, 0)));
+        assert_eq!(
+            m.record("swap/byte-21", Status::Error, false, Some("probe"), 8),
+            Some((1, 0))
+        );
         assert_eq!(m.record("nope", Status::Pass, false, None, 9), None);
         assert_eq!(m.totals(), [1, 1, 1, 1]);
         assert_eq!(m.last_seq, 9);
-        assert_eq!(m.failing.iter().map(|f| f.kind).collect::<Vec<_>>(), ["fail", "expected", "error"]);
+        assert_eq!(
+            m.failing.iter().map(|f| f.kind).collect::<Vec<_>>(),
+            ["fail", "expected", "error"]
+        );
     }
 
     fn row(id: i64, name: &str, state: &str) -> RunRow {
@@ -737,7 +746,13 @@ mod tests {
             m.record(&format!("download/byte-{i}"), Status::Pass, false, None, 10 + i as i64);
         }
         m.record("swap/byte-20", Status::Fail, false, Some("bricked: nothing boots"), 30);
-        m.record("swap/byte-21", Status::Error, false, Some("lost the console <uart>"), 31);
+        m.record(
+            "swap/byte-21",
+            Status::Error,
+            false,
+            Some("lost the console <uart>"),
+            31,
+        );
         let mut running = row(7, "smoke", "running");
         running.assigned = Some("sim".into());
         running.planned = Some(40);
@@ -775,8 +790,16 @@ mod tests {
             ],
             queued: vec![q2, q1],
             running: vec![
-                RunningView { run: running, matrix: Some(m), after: 31 },
-                RunningView { run: starting, matrix: None, after: 0 },
+                RunningView {
+                    run: running,
+                    matrix: Some(m),
+                    after: 31,
+                },
+                RunningView {
+                    run: starting,
+                    matrix: None,
+                    after: 0,
+                },
             ],
             recent: vec![pass, neg, err],
             at: "2026-01-02T04:05:06Z".into(),

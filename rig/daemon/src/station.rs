@@ -413,7 +413,9 @@ fn count_earlier_cuts(db: &crate::db::Db, run: i64, m: &mut crate::live::Matrix)
         let Some(last) = rows.last() else { return Ok(()) };
         after = last.seq;
         for e in rows.iter().filter(|e| e.kind == "cut") {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.data) else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.data) else {
+                continue;
+            };
             let status = match v["status"].as_str() {
                 Some("pass") => cutpoint_report::Status::Pass,
                 Some("fail") => cutpoint_report::Status::Fail,

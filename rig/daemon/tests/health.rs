@@ -153,5 +153,10 @@ fn a_station_is_never_seen_in_service_and_bad_while_it_goes_bad_and_is_resumed()
     stop.store(true, Ordering::SeqCst);
     let (reads, seen) = reader.join().unwrap();
     assert!(reads > 100, "{reads} reads");
-    assert!(seen.is_empty(), "{} of {reads} reads saw the station in service and bad: {:?}", seen.len(), seen[0]);
+    assert!(
+        seen.is_empty(),
+        "{} of {reads} reads saw the station in service and bad: {:?}",
+        seen.len(),
+        seen[0]
+    );
 }
