@@ -110,10 +110,16 @@ pub enum Variant {
     /// and the reader takes the stale record (FIELD-BUGS row 16, fwup #214 / PR #215: the wrong
     /// U-Boot environment selected once the 8-bit counter wrapped).
     RedundantGenerationNoWrap,
+    /// Direct-XIP: the bootloader boots the valid slot with the highest version without reading
+    /// its trailer, so an image that was tried and never confirmed is booted again at every
+    /// reset: no revert. A new image that fails its health check crash-loops for good instead
+    /// of falling back to the other slot (a direct-XIP build without MCUBOOT_DIRECT_XIP_REVERT
+    /// under an application that asks for test upgrades and expects them reverted).
+    XipBootsUnconfirmed,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 20] = [
+    pub const ALL: [Variant; 21] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -134,6 +140,7 @@ impl Variant {
         Variant::StaleHeaderAfterMove,
         Variant::RevertConfirmInSecondary,
         Variant::RedundantGenerationNoWrap,
+        Variant::XipBootsUnconfirmed,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -158,6 +165,7 @@ impl Variant {
             Variant::StaleHeaderAfterMove => "stale-header-after-move",
             Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
             Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
+            Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
         }
     }
 
@@ -201,6 +209,7 @@ impl Variant {
         match self {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
             Variant::RedundantGenerationNoWrap => Some(crate::scheme::redundant::NAME),
+            Variant::XipBootsUnconfirmed => Some(crate::scheme::direct_xip::NAME),
             _ => None,
         }
     }

@@ -360,3 +360,73 @@ fn swap_move_and_offset_survive_on_ecc_and_serial_nor_parts() {
         }
     }
 }
+
+fn direct_xip(mut s: Scenario) -> Scenario {
+    s.mode = Mode::DIRECT_XIP;
+    s
+}
+
+#[test]
+fn direct_xip_boots_the_new_slot_without_copying() {
+    let log = direct_xip(nrf(64)).board().run(RunOptions::default());
+    let has = |p: &str| log.console.iter().any(|l| l.text.starts_with(p));
+    assert!(has("boot: start mode=direct-xip"), "{:#?}", log.console);
+    assert!(has("boot: xip-select slot=secondary version=2.0.0+0 state=first-try"));
+    assert!(has("boot: integrity slot=secondary ok version=2.0.0"));
+    assert!(has("app: confirm version=2.0.0"));
+    assert!(!has("boot: swap"), "direct-XIP copies nothing");
+}
+
+#[test]
+fn direct_xip_reference_survives_every_cut() {
+    for (what, s) in [
+        ("test", direct_xip(nrf(64))),
+        ("perm", permanent(direct_xip(nrf(64)))),
+        ("revert", direct_xip(nrf(64)).with_bad_update()),
+    ] {
+        let r = sweep(&s);
+        println!("direct-xip {what}: cuts={} distinct states={}", r.cuts, r.distinct);
+        // Nothing is copied: the operations are the download's, the request's, the trailer
+        // flags' and (on a revert) the erase of the slot.
+        assert!(r.cuts > 300, "{}", r.cuts);
+        assert_survives(&format!("nrf52840 direct-xip {what}"), &r);
+    }
+}
+
+#[test]
+fn direct_xip_erases_a_tried_unconfirmed_image_and_does_not_try_it_again() {
+    let log = direct_xip(nrf(64)).with_bad_update().board().run(RunOptions::default());
+    let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+    let at = |p: &str| text.iter().position(|l| l.starts_with(p));
+    let erase = at("boot: xip-erase slot=secondary reason=tried-unconfirmed").expect("the tried image is erased");
+    let fallback = at("boot: xip-select slot=primary version=1.0.0+0 state=confirmed").expect("1.0.0 selected");
+    assert!(erase < fallback, "{text:#?}");
+    assert_eq!(text.last().copied(), Some("ota: idle reason=rejected version=2.0.0+0"));
+    assert_eq!(log.end, RunEnd::Idle);
+}
+
+#[test]
+fn direct_xip_boots_unconfirmed_build_is_caught() {
+    let mut s = direct_xip(nrf(64)).with_variant(Variant::XipBootsUnconfirmed);
+    s.baseline_slot = fut::layout::Slot::Secondary;
+    let good = sweep(&s);
+    assert_survives("xip-boots-unconfirmed good update", &good);
+    let bad = sweep(&s.with_bad_update());
+    println!("xip-boots-unconfirmed bad update: {:?}", bad.failures.first());
+    assert!(!bad.failures.is_empty());
+}
+
+#[test]
+fn direct_xip_survives_on_ecc_and_serial_nor_parts() {
+    for name in ["stm32l4", "w25q128"] {
+        for bad in [false, true] {
+            let mut s = direct_xip(Scenario::new(BoardProfile::builtin(name).unwrap(), 64));
+            if bad {
+                s = s.with_bad_update();
+            }
+            let r = sweep(&s);
+            assert!(r.cuts > 300, "{}", r.cuts);
+            assert_survives(&format!("{name} direct-xip bad_update={bad}"), &r);
+        }
+    }
+}
