@@ -329,9 +329,21 @@ impl Scheme for DirectXip {
                 // reads what this one read.
                 settle_field(hal, area, &r, Field::Magic)?;
                 if sel == Selection::FirstTry {
-                    // MCUboot sets copy_done before validating; a refused write is a warning.
+                    // MCUboot sets copy_done before validating. Where the part refuses the
+                    // write (a granule an earlier cut tore, on an ECC part), MCUboot logs a
+                    // warning and boots the image anyway ("Failed to set copy_done flag"):
+                    // the image can then never be marked as tried, and one that fails its
+                    // health check is booted on trial at every reset, never reverted. This
+                    // build takes the torn flag for the try it records: the slot is erased.
                     match trailer::write_copy_done(hal, area) {
-                        Ok(()) | Err(FlashError::ProgramRefused { .. }) => {}
+                        Ok(()) => {}
+                        Err(FlashError::ProgramRefused { .. }) => {
+                            say!(hal, "boot: xip-erase slot={} reason=copy-done-torn", slot.name());
+                            erase_slot(hal, l, slot)?;
+                            say!(hal, "boot: xip-erased slot={}", slot.name());
+                            versions[index(slot)] = None;
+                            continue;
+                        }
                         Err(e) => return Err(e.into()),
                     }
                 } else {
