@@ -116,10 +116,18 @@ pub enum Variant {
     /// of falling back to the other slot (a direct-XIP build without MCUBOOT_DIRECT_XIP_REVERT
     /// under an application that asks for test upgrades and expects them reverted).
     XipBootsUnconfirmed,
+    /// Swap-scratch: once a swap resumed after a cut completes, the bootloader validates the
+    /// primary slot with the header of the image the swap moved out (its copy of the headers,
+    /// reloaded the wrong way round for the slots' new contents). When the two images differ in
+    /// size the TLVs are looked for in the wrong place, the primary reads invalid and the boot
+    /// stops; the next boot finds a finished test swap never confirmed and reverts it: a
+    /// spurious revert of a good update (FIELD-BUGS row 6: MCUboot PR #2109, commit 2ac79767,
+    /// "Fix the reading of image headers after partial swap completion").
+    StaleHeaderAfterResume,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 21] = [
+    pub const ALL: [Variant; 22] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -141,6 +149,7 @@ impl Variant {
         Variant::RevertConfirmInSecondary,
         Variant::RedundantGenerationNoWrap,
         Variant::XipBootsUnconfirmed,
+        Variant::StaleHeaderAfterResume,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -166,6 +175,7 @@ impl Variant {
             Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
             Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
             Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
+            Variant::StaleHeaderAfterResume => "stale-header-after-resume",
         }
     }
 
