@@ -102,7 +102,13 @@ fn a_hand_made_dump_without_magic_boots_nothing_new() {
     // A torn magic in the primary too: nothing boots.
     dump[at(l.primary.end() - 10)] = 0x00;
     let out = inspect(&dir, l.primary.offset, &dump, false);
-    assert!(out.contains("direct-xip step: primary: 1.0.0+0 no-magic: erased"), "{out}");
-    assert!(out.contains("direct-xip boot: none (no slot holds a bootable image: nothing boots)"), "{out}");
+    assert!(
+        out.contains("direct-xip step: primary: 1.0.0+0 no-magic: erased"),
+        "{out}"
+    );
+    assert!(
+        out.contains("direct-xip boot: none (no slot holds a bootable image: nothing boots)"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -316,7 +316,11 @@ impl Scheme for DirectXip {
                     slot.name(),
                     version,
                     sel.name(),
-                    if r.trailer.image_ok == Flag::Set { "set" } else { "unset" }
+                    if r.trailer.image_ok == Flag::Set {
+                        "set"
+                    } else {
+                        "unset"
+                    }
                 );
                 if sel.erases() {
                     say!(hal, "boot: xip-erase slot={} reason={}", slot.name(), sel.name());
@@ -351,7 +355,12 @@ impl Scheme for DirectXip {
                 }
             } else {
                 // This build never reads the trailer: the highest version boots, tried or not.
-                say!(hal, "boot: xip-select slot={} version={} state=unchecked", slot.name(), version);
+                say!(
+                    hal,
+                    "boot: xip-select slot={} version={} state=unchecked",
+                    slot.name(),
+                    version
+                );
             }
             match image::validate_with(hal, area, &cfg.key, cfg.variant.image_checks()) {
                 Ok(_) => return Ok(slot),
@@ -505,8 +514,14 @@ mod tests {
             selection(&t(Magic::Good, Flag::Set, Flag::Unset)),
             Selection::TriedUnconfirmed
         );
-        assert_eq!(selection(&t(Magic::Good, Flag::Set, Flag::Bad)), Selection::TriedUnconfirmed);
-        assert_eq!(selection(&t(Magic::Good, Flag::Unset, Flag::Unset)), Selection::FirstTry);
+        assert_eq!(
+            selection(&t(Magic::Good, Flag::Set, Flag::Bad)),
+            Selection::TriedUnconfirmed
+        );
+        assert_eq!(
+            selection(&t(Magic::Good, Flag::Unset, Flag::Unset)),
+            Selection::FirstTry
+        );
         assert_eq!(selection(&t(Magic::Good, Flag::Bad, Flag::Unset)), Selection::FirstTry);
         assert_eq!(selection(&t(Magic::Good, Flag::Set, Flag::Set)), Selection::Confirmed);
     }

@@ -157,7 +157,10 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     kib(&c.images.update),
                     "{rel} needs images of different sizes"
                 );
-                assert!(has("swap", &|o| o.sectors.is_some()), "{rel} needs cuts inside the swap")
+                assert!(
+                    has("swap", &|o| o.sectors.is_some()),
+                    "{rel} needs cuts inside the swap"
+                )
             }
             Variant::Reference => {}
         }

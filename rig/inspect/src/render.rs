@@ -300,7 +300,9 @@ pub fn render_direct_xip_text(x: &crate::decode::DirectXipReport) -> String {
             out,
             "direct-xip {}: {} (trailer {})",
             s.name,
-            s.version.as_deref().map_or("no image header".to_string(), |v| format!("image {v}")),
+            s.version
+                .as_deref()
+                .map_or("no image header".to_string(), |v| format!("image {v}")),
             s.state.as_deref().unwrap_or("outside dump")
         );
     }

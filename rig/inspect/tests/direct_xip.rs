@@ -48,8 +48,11 @@ const MAGIC_FROM_END: usize = 16;
 const IMAGE_OK_FROM_END: usize = 24;
 const COPY_DONE_FROM_END: usize = 32;
 
-fn image(v: (u8, u8, u16, u32)) -> Vec<u8> {
-    static CACHE: OnceLock<Mutex<HashMap<(u8, u8, u16, u32), Vec<u8>>>> = OnceLock::new();
+/// major, minor, revision, build.
+type V = (u8, u8, u16, u32);
+
+fn image(v: V) -> Vec<u8> {
+    static CACHE: OnceLock<Mutex<HashMap<V, Vec<u8>>>> = OnceLock::new();
     let mut m = CACHE.get_or_init(Default::default).lock().unwrap();
     m.entry(v)
         .or_insert_with(|| {
@@ -66,7 +69,7 @@ fn image(v: (u8, u8, u16, u32)) -> Vec<u8> {
 
 #[derive(Debug, Clone)]
 struct SlotSpec {
-    version: Option<(u8, u8, u16, u32)>,
+    version: Option<V>,
     spoiled: bool,
     magic: u8,
     copy_done: u8,
@@ -127,7 +130,10 @@ fn oracle(specs: &[SlotSpec; 2]) -> Option<&'static str> {
             (v.0, v.1, v.2)
         };
         // The highest version; the first slot on a tie.
-        let best = available.iter().copied().reduce(|a, b| if key(&b) > key(&a) { b } else { a })?;
+        let best = available
+            .iter()
+            .copied()
+            .reduce(|a, b| if key(&b) > key(&a) { b } else { a })?;
         let s = &specs[best];
         let magic_good = s.magic == 0;
         let erased = !magic_good || (s.copy_done == 0x01 && s.image_ok != 0x01);

@@ -463,7 +463,11 @@ fn every_swap_scratch_resume_bug_fails_somewhere() {
             .filter(|(_, o)| {
                 let t = o.start_us;
                 let start = rec.log.console.iter().find(|l| l.text.starts_with("boot: swap-start"));
-                let end = rec.log.console.iter().find(|l| l.text.starts_with("boot: swap-progress type=test region=16 "));
+                let end = rec
+                    .log
+                    .console
+                    .iter()
+                    .find(|l| l.text.starts_with("boot: swap-progress type=test region=16 "));
                 start.is_some_and(|a| t >= a.t_us) && end.is_some_and(|b| t < b.t_us)
             })
             .map(|(i, _)| i as u64)

@@ -32,7 +32,10 @@ pub fn decide(flash: &mut SliceFlash<'_>, layout: &Layout, report: &FlashReport)
         let area = layout.slot(s);
         versions[i] = image::read_header(flash, area).ok().map(|h| h.version);
         states[i] = flash
-            .get(area.end() - trailer::TRAILER_INFO_BYTES as u32, trailer::TRAILER_INFO_BYTES)
+            .get(
+                area.end() - trailer::TRAILER_INFO_BYTES as u32,
+                trailer::TRAILER_INFO_BYTES,
+            )
             .map(|b| {
                 let mut raw = [0u8; trailer::TRAILER_INFO_BYTES];
                 raw.copy_from_slice(b);
@@ -60,7 +63,10 @@ pub fn decide(flash: &mut SliceFlash<'_>, layout: &Layout, report: &FlashReport)
             available[i] = None;
             continue;
         }
-        let validity = report.slot(s.name()).and_then(|r| r.image.as_ref()).map(|im| im.validity);
+        let validity = report
+            .slot(s.name())
+            .and_then(|r| r.image.as_ref())
+            .map(|im| im.validity);
         match validity {
             Some(Validity::Valid) | Some(Validity::Unverified) => {}
             other => {
