@@ -102,6 +102,11 @@ pub fn run(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppExit, FwError> {
     ota(hal, cfg, me, state)
 }
 
+/// The version the scheme says the bootloader fell back from, if any.
+fn scheme_refused(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
+    cfg.mode.scheme().refused_version(hal, cfg)
+}
+
 fn image_fault(e: ImageError) -> FwError {
     match e {
         ImageError::Flash(f) => FwError::Flash(f),
@@ -127,7 +132,8 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
     }
     let secondary = cfg.target_area();
     let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
-    if staged == Some(offer.version) && state.reverted && cfg.mode.can_revert() && !offer.retry {
+    let refused = scheme_refused(hal, cfg)? == Some(offer.version);
+    if (refused || (staged == Some(offer.version) && state.reverted)) && cfg.mode.can_revert() && !offer.retry {
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
         return Ok(AppExit::Idle);
     }

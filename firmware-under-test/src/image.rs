@@ -315,6 +315,20 @@ pub fn validate_with<H: Crypto + Clock + ?Sized>(
     checks: Checks,
 ) -> Result<ImageInfo, ImageError> {
     let header = read_header(hal, slot)?;
+    validate_with_header(hal, slot, header, key, checks)
+}
+
+/// [`validate_with`] with the sizes taken from `header` instead of the one at the start of
+/// `slot` (the bootloader's copy of a header it read earlier): the digest still covers the
+/// bytes on flash, from the slot's start over `header`'s lengths, and the TLVs are looked for
+/// where `header` says they are.
+pub fn validate_with_header<H: Crypto + Clock + ?Sized>(
+    hal: &mut H,
+    slot: Area,
+    header: ImageHeader,
+    key: &PublicKey,
+    checks: Checks,
+) -> Result<ImageInfo, ImageError> {
     let tlvs = walk_tlvs(hal, slot, &header)?;
     let hashed = header.hashed_len().ok_or(ImageError::BadSize)?;
     let computed = hash_flash(hal, slot.offset, hashed)?;

@@ -110,10 +110,24 @@ pub enum Variant {
     /// and the reader takes the stale record (FIELD-BUGS row 16, fwup #214 / PR #215: the wrong
     /// U-Boot environment selected once the 8-bit counter wrapped).
     RedundantGenerationNoWrap,
+    /// Direct-XIP: the bootloader boots the valid slot with the highest version without reading
+    /// its trailer, so an image that was tried and never confirmed is booted again at every
+    /// reset: no revert. A new image that fails its health check crash-loops for good instead
+    /// of falling back to the other slot (a direct-XIP build without MCUBOOT_DIRECT_XIP_REVERT
+    /// under an application that asks for test upgrades and expects them reverted).
+    XipBootsUnconfirmed,
+    /// Swap-scratch: once a swap resumed after a cut completes, the bootloader validates the
+    /// primary slot with the header of the image the swap moved out (its copy of the headers,
+    /// reloaded the wrong way round for the slots' new contents). When the two images differ in
+    /// size the TLVs are looked for in the wrong place, the primary reads invalid and the boot
+    /// stops; the next boot finds a finished test swap never confirmed and reverts it: a
+    /// spurious revert of a good update (FIELD-BUGS row 6: MCUboot PR #2109, commit 2ac79767,
+    /// "Fix the reading of image headers after partial swap completion").
+    StaleHeaderAfterResume,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 20] = [
+    pub const ALL: [Variant; 22] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -134,6 +148,8 @@ impl Variant {
         Variant::StaleHeaderAfterMove,
         Variant::RevertConfirmInSecondary,
         Variant::RedundantGenerationNoWrap,
+        Variant::XipBootsUnconfirmed,
+        Variant::StaleHeaderAfterResume,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -158,6 +174,8 @@ impl Variant {
             Variant::StaleHeaderAfterMove => "stale-header-after-move",
             Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
             Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
+            Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
+            Variant::StaleHeaderAfterResume => "stale-header-after-resume",
         }
     }
 
@@ -201,6 +219,7 @@ impl Variant {
         match self {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
             Variant::RedundantGenerationNoWrap => Some(crate::scheme::redundant::NAME),
+            Variant::XipBootsUnconfirmed => Some(crate::scheme::direct_xip::NAME),
             _ => None,
         }
     }

@@ -57,6 +57,7 @@ fn swap_offset_campaigns_pass() {
 fn swap_move_known_bug_controls_pass() {
     passes("swap-move/known-bugs", 600);
     passes("swap-move/known-bugs-revert", 1300);
+    passes("swap-offset/known-bugs-revert", 900);
 }
 
 #[test]
@@ -66,6 +67,7 @@ fn each_swap_move_field_bug_fails_its_campaign() {
         "known-bugs/trailer-init-skipped",
         "known-bugs/torn-magic-revert-swap-move",
         "known-bugs/revert-confirm-in-secondary",
+        "known-bugs/torn-magic-revert-swap-offset",
     ] {
         let c = load_campaign(shipped_path(rel)).expect("campaign");
         assert_eq!(c.pass.expect, Expect::Fail, "{rel}: a negative control");

@@ -13,6 +13,7 @@
 //! there. A scheme defined elsewhere (a test, another crate) is added to a [`Registry`] with
 //! [`Registry::with_extra`], and runs wherever a [`Mode`] is accepted.
 
+pub mod direct_xip;
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
@@ -122,6 +123,15 @@ pub trait Scheme: Sync {
         slot == Slot::Primary
     }
 
+    /// A version the bootloader fell back from, when the scheme's metadata (or the
+    /// application's own note) names it and it is not the running image: the application does
+    /// not try it again unless the server asks for it. The default names none: a scheme whose
+    /// reverted image stays in its slot says so through [`AppBoot::reverted`].
+    fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
+        let _ = (hal, cfg);
+        Ok(None)
+    }
+
     /// Reads what the running image needs to know about itself.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError>;
 
@@ -157,6 +167,8 @@ impl Mode {
     pub const SWAP_MOVE: Mode = Mode(&swap_move::SwapMove);
     /// Swap using offset (the update one sector into the secondary; no move stage).
     pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SwapOffset);
+    /// MCUboot direct-XIP with revert: boot the valid slot with the highest version.
+    pub const DIRECT_XIP: Mode = Mode(&direct_xip::DirectXip);
 
     /// A handle to `scheme`.
     pub const fn of(scheme: &'static dyn Scheme) -> Mode {
@@ -242,6 +254,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_offset::SwapOffset,
     &esp_idf::EspIdf,
     &redundant::RedundantCopies,
+    &direct_xip::DirectXip,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.

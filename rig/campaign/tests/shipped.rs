@@ -142,6 +142,26 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} must reach the counter's wrap through earlier updates"
                 )
             }
+            Variant::XipBootsUnconfirmed => {
+                assert_eq!(c.target.mode, Mode::DIRECT_XIP, "{rel}");
+                assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update")
+            }
+            Variant::StaleHeaderAfterResume => {
+                assert_eq!(c.target.mode, Mode::SWAP_SCRATCH, "{rel}");
+                let kib = |i: &cutpoint_campaign::ImageSource| match i {
+                    cutpoint_campaign::ImageSource::Generated { size_kib, .. } => Some(*size_kib),
+                    cutpoint_campaign::ImageSource::File { .. } => None,
+                };
+                assert_ne!(
+                    kib(&c.images.baseline),
+                    kib(&c.images.update),
+                    "{rel} needs images of different sizes"
+                );
+                assert!(
+                    has("swap", &|o| o.sectors.is_some()),
+                    "{rel} needs cuts inside the swap"
+                )
+            }
             Variant::Reference => {}
         }
     }

@@ -688,6 +688,37 @@ pub struct FlashReport {
     /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<SwapProgress>,
+    /// Which slot a direct-XIP bootloader boots and why (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_xip: Option<DirectXipReport>,
+}
+
+/// What a direct-XIP bootloader (with revert) does with the dump: each slot's candidate image
+/// and trailer state, the steps it takes (a slot erased, the next one selected) and the slot
+/// it boots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectXipReport {
+    /// One entry per slot, primary first.
+    pub slots: Vec<DirectXipSlot>,
+    /// What the bootloader does, in order: `secondary: 2.0.0+0 tried-unconfirmed: erased`.
+    pub steps: Vec<String>,
+    /// The slot it boots; `None` when no slot holds a bootable image.
+    pub boot_slot: Option<String>,
+    /// Why that slot (or why none).
+    pub why: String,
+    /// The application's note of the version it last handed over to, when one reads whole.
+    pub note: Option<String>,
+}
+
+/// One slot as the direct-XIP bootloader sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectXipSlot {
+    pub name: String,
+    /// The version in a valid image header; `None` when the header is not an image's.
+    pub version: Option<String>,
+    /// `boot_select_or_erase`'s reading of the trailer: `no-magic`, `tried-unconfirmed`,
+    /// `first-try`, `confirmed`; `None` when the trailer is not in the dump.
+    pub state: Option<String>,
 }
 
 /// How far a swap-move got, from the status records in the primary trailer.
@@ -835,5 +866,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         otadata: None,
         progress: None,
         redundant: None,
+        direct_xip: None,
     }
 }

@@ -280,9 +280,45 @@ pub fn render_text(r: &FlashReport) -> String {
         out.push('\n');
         out.push_str(&render_otadata_text(o));
     }
+    if let Some(x) = &r.direct_xip {
+        out.push('\n');
+        out.push_str(&render_direct_xip_text(x));
+    }
     if let Some(r) = &r.redundant {
         out.push('\n');
         out.push_str(&render_redundant_text(r));
+    }
+    out
+}
+
+/// What a direct-XIP bootloader does with the dump: each slot's candidate, the steps, the slot
+/// it boots and why, and the application's note.
+pub fn render_direct_xip_text(x: &crate::decode::DirectXipReport) -> String {
+    let mut out = String::new();
+    for s in &x.slots {
+        let _ = writeln!(
+            out,
+            "direct-xip {}: {} (trailer {})",
+            s.name,
+            s.version
+                .as_deref()
+                .map_or("no image header".to_string(), |v| format!("image {v}")),
+            s.state.as_deref().unwrap_or("outside dump")
+        );
+    }
+    for step in &x.steps {
+        let _ = writeln!(out, "direct-xip step: {step}");
+    }
+    match &x.boot_slot {
+        Some(s) => {
+            let _ = writeln!(out, "direct-xip boot: {s} slot ({})", x.why);
+        }
+        None => {
+            let _ = writeln!(out, "direct-xip boot: none ({})", x.why);
+        }
+    }
+    if let Some(n) = &x.note {
+        let _ = writeln!(out, "direct-xip note: the application handed over to {n}");
     }
     out
 }

@@ -13,10 +13,11 @@ mod swap;
 use super::{mcuboot, AppBoot, CommitPoint, Scheme, Upgrade};
 use crate::app::AppConfig;
 use crate::boot::{self, BootConfig};
-use crate::hal::Hal;
-use crate::image::Version;
+use crate::hal::{FlashError, Hal};
+use crate::image::{self, Version};
 use crate::layout::{Layout, LayoutError, Role};
 use crate::trailer::SwapType;
+use crate::variant::Variant;
 use crate::{say, FwError};
 use journal::SwapState;
 
@@ -102,6 +103,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
             let st = SwapState::running(kind, swap_size, last);
             affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
             swap::run(hal, cfg, kind, swap_size, last)?;
+            stale_header_check(hal, cfg)?;
         }
         Action::ResumeRevertInit { swap_size } => {
             say!(hal, "boot: swap-resume type=revert size={} from=journal", swap_size);
@@ -120,6 +122,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
             );
             journal::restore(hal, cfg, &st)?;
             swap::run(hal, cfg, st.kind, st.swap_size, st.last)?;
+            stale_header_check(hal, cfg)?;
         }
         Action::Upgrade { kind } => {
             if boot::accept_request(hal, cfg)? {
@@ -129,6 +132,30 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
         Action::Revert => swap::start(hal, cfg, SwapType::Revert)?,
     }
     Ok(())
+}
+
+/// The stale-header-after-resume build, after a resumed swap completed: it validates the
+/// primary slot with the header now in the secondary slot (MCUboot before commit 2ac79767 read
+/// the headers back with the boot status after `boot_complete_partial_swap`, which swaps the
+/// slots they are read from). An image that does not validate so stops the boot ("Unable to
+/// find bootable image"; the part resets); the reference validates the primary with its own
+/// header after every swap (`crate::boot`).
+fn stale_header_check(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+    if cfg.variant != Variant::StaleHeaderAfterResume {
+        return Ok(());
+    }
+    let Ok(stale) = image::read_header(hal, cfg.layout.secondary) else {
+        return Ok(());
+    };
+    match image::validate_with_header(hal, cfg.layout.primary, stale, &cfg.key, cfg.variant.image_checks()) {
+        Ok(_) => Ok(()),
+        Err(image::ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => Err(e.into()),
+        Err(e) => {
+            say!(hal, "boot: integrity slot=primary fail reason={}", e.name());
+            say!(hal, "boot: panic reason=no-bootable-image");
+            Err(FwError::Flash(FlashError::Device))
+        }
+    }
 }
 
 struct ResumePoint(Option<(u32, u32)>);
