@@ -181,7 +181,7 @@ impl SmpTransport {
         self.finish(done)
     }
 
-    /// Once the device holds the whole image: the `after_upload` requests (mark, reset).
+    /// Once the device holds the whole image: the `after_upload` request (mark it).
     fn finish(&mut self, acknowledged: u64) -> RigResult<()> {
         let Some(after) = self.after_upload else {
             return Ok(());
@@ -195,8 +195,9 @@ impl SmpTransport {
                 "after_upload: the staged image has no MCUboot SHA-256 TLV to name it by in `image test`",
             )
         })?;
-        self.set_image_state(Some(&hash), after == AfterUpload::Confirm)?;
-        self.reset()
+        // No reset here: the rig resets the device through its probe once the update is staged
+        // (a second reset over SMP would land in the bootloader's swap).
+        self.set_image_state(Some(&hash), after == AfterUpload::Confirm)
     }
 
     /// Marks the image with MCUboot hash `hash` for a test boot (`confirm` false) or
