@@ -21,6 +21,7 @@ fn mcu() -> FlashProfile {
         program_unit_us: 10,
         erase_sector_us: 300,
         read_ns_per_byte: 1,
+    atomic_word: false,
     }
 }
 

@@ -5,6 +5,7 @@
 //! Each decoder is a module here and one line in [`DECODERS`], next to the firmware scheme it
 //! reads (`fut::scheme`).
 
+mod atomic_word;
 mod esp_idf;
 mod mcuboot;
 mod redundant;
@@ -12,7 +13,7 @@ mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
+    atomic_word as atomic_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
     swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
@@ -20,6 +21,7 @@ use fut::PublicKey;
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
+pub use atomic_word::{decode_word, AtomicBootWord, AtomicWordReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 pub use redundant::RedundantCopiesRecord;
@@ -137,6 +139,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (offset_scheme::NAME, &SwapOffsetTrailers),
     (esp_idf_scheme::NAME, &EspIdfOtadata),
     (redundant_scheme::NAME, &RedundantCopiesRecord),
+    (atomic_scheme::NAME, &AtomicBootWord),
 ];
 
 /// The decoder of the scheme called `name`.
