@@ -4,10 +4,10 @@
 //! revert is an expected failure: the device ends up booting the failing update with no trial
 //! left to revert. `cutpoint inspect --scheme atomic-word` reads the word from a dump.
 
-#[path = "support/sim_run.rs"]
-mod sim_run;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/sim_run.rs"]
+mod sim_run;
 
 use cutpoint_campaign::{parse_campaign, Expect};
 use cutpoint_report::Status;
@@ -36,7 +36,11 @@ fn without_the_flag_the_cut_word_loses_the_trial_labelled_expected() {
     let rel = "atomic-word/no-atomic-word-nrf52840";
     let c = shipped(rel);
     assert_eq!(c.pass.expect, Expect::Fail, "{rel} is a negative control");
-    assert!(c.description.starts_with("EXPECTED FAILURE"), "{rel}: {}", c.description);
+    assert!(
+        c.description.starts_with("EXPECTED FAILURE"),
+        "{rel}: {}",
+        c.description
+    );
     let ran = run(&c);
     assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
     assert!(ran.count(Status::Fail) > 0, "{rel}: no cut point failed");
@@ -64,11 +68,25 @@ fn inspect_reads_the_boot_word() {
     board.run(RunOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join(format!("flash-0x{:x}.bin", l.primary.offset));
-    std::fs::write(&f, &board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize]).unwrap();
-    let (code, stdout, stderr) = cli::cutpoint(&["inspect", "--scheme", "atomic-word", "--board", "stm32l4", f.to_str().unwrap()]);
+    std::fs::write(
+        &f,
+        &board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize],
+    )
+    .unwrap();
+    let (code, stdout, stderr) = cli::cutpoint(&[
+        "inspect",
+        "--scheme",
+        "atomic-word",
+        "--board",
+        "stm32l4",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
-        stdout.contains(&format!("boot word at {:#x}: 0101fefe00000000 (valid, secondary slot, confirmed)", l.scratch.offset)),
+        stdout.contains(&format!(
+            "boot word at {:#x}: 0101fefe00000000 (valid, secondary slot, confirmed)",
+            l.scratch.offset
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("boot word boot: secondary slot"), "{stdout}");
@@ -76,7 +94,14 @@ fn inspect_reads_the_boot_word() {
     let mut raw = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
     raw[(l.scratch.offset - l.primary.offset) as usize + 2] |= 0x01;
     std::fs::write(&f, &raw).unwrap();
-    let (_, stdout, _) = cli::cutpoint(&["inspect", "--scheme", "atomic-word", "--board", "stm32l4", f.to_str().unwrap()]);
+    let (_, stdout, _) = cli::cutpoint(&[
+        "inspect",
+        "--scheme",
+        "atomic-word",
+        "--board",
+        "stm32l4",
+        f.to_str().unwrap(),
+    ]);
     assert!(stdout.contains("(invalid)"), "{stdout}");
     assert!(stdout.contains("boot word boot: primary slot"), "{stdout}");
 }

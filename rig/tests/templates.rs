@@ -45,8 +45,16 @@ fn matches_log(c: &Campaign, log: &str, phases: &[(&str, &str, &str)]) {
     assert_eq!(found.len(), phases.len());
     for (f, (name, start, end)) in found.iter().zip(phases) {
         assert_eq!(f.span.name, *name);
-        assert!(lines[f.start_line].1.contains(start), "{name} starts at {:?}", lines[f.start_line].1);
-        assert!(lines[f.end_line].1.contains(end), "{name} ends at {:?}", lines[f.end_line].1);
+        assert!(
+            lines[f.start_line].1.contains(start),
+            "{name} starts at {:?}",
+            lines[f.start_line].1
+        );
+        assert!(
+            lines[f.end_line].1.contains(end),
+            "{name} ends at {:?}",
+            lines[f.end_line].1
+        );
     }
     let plan = expand_plan(c, &tl).unwrap_or_else(|e| panic!("{}: {e}", c.name));
     for (name, _, _) in phases {
@@ -105,8 +113,16 @@ fn zephyr_mcuboot_patterns_match_mcuboot_and_zephyr_lines() {
         &c,
         &full,
         &[
-            ("swap", "Starting swap using move algorithm.", "Bootloader chainload address offset"),
-            ("first-boot", "Jumping to the first image slot", "smp_sample: build time:"),
+            (
+                "swap",
+                "Starting swap using move algorithm.",
+                "Bootloader chainload address offset",
+            ),
+            (
+                "first-boot",
+                "Jumping to the first image slot",
+                "smp_sample: build time:",
+            ),
         ],
     );
 }
@@ -177,7 +193,10 @@ fn esp_idf_patterns_match_the_bootloader_and_https_ota_lines() {
         update_size: 0,
     };
     let unmatched = unmatched_markers(&c, &tl, true);
-    let fields: Vec<&str> = unmatched.iter().map(|u| u.located.rsplit(": ").next().unwrap()).collect();
+    let fields: Vec<&str> = unmatched
+        .iter()
+        .map(|u| u.located.rsplit(": ").next().unwrap())
+        .collect();
     assert_eq!(fields, ["markers.commit", "phases.first-boot.end"], "{unmatched:?}");
 }
 
@@ -212,12 +231,22 @@ fn the_probe_read_of_the_esp32c3_map_holds_otadata_and_decodes() {
     let map = cutpoint_engine::station_setup::station_map(&station).unwrap();
     // The station's map over a 4 MiB serial NOR part with 4 KiB sectors, as the board's flash.
     let profile = cutpoint_engine::station_setup::profile_of(&map.map, "esp32c3", "w25q32");
-    assert_eq!(profile.layout, cutpoint_engine::station_setup::station_board(&station).unwrap().layout);
+    assert_eq!(
+        profile.layout,
+        cutpoint_engine::station_setup::station_board(&station).unwrap().layout
+    );
     let l = profile.layout;
     assert_eq!((l.scratch.offset, l.scratch.size), (0xf000, 0x2000), "otadata");
-    assert_eq!((l.primary.offset, l.secondary.offset), (0x20000, 0x1d0000), "ota_0, ota_1");
+    assert_eq!(
+        (l.primary.offset, l.secondary.offset),
+        (0x20000, 0x1d0000),
+        "ota_0, ota_1"
+    );
     let esp_idf = fut::Registry::builtin().find("esp-idf").unwrap();
-    assert!(esp_idf.scheme().check_layout(&l).is_ok(), "the esp-idf scheme fits the station's map");
+    assert!(
+        esp_idf.scheme().check_layout(&l).is_ok(),
+        "the esp-idf scheme fits the station's map"
+    );
     // What the bench reads back after each cut: one read from the lowest region to the highest.
     let (base, len) = dump_range(&l);
     assert_eq!(base, 0xf000, "the read starts at otadata");

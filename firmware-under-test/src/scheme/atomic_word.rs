@@ -261,7 +261,7 @@ mod tests {
     fn words_round_trip_and_a_torn_word_is_no_word() {
         for w in [1u32, 4, 8, 16] {
             let n = word_size(w);
-            assert!(n >= 4 && n % w as usize == 0, "{w}: {n}");
+            assert!(n >= 4 && n.is_multiple_of(w as usize), "{w}: {n}");
             let b = encode(Slot::Secondary, STATE_TRIAL);
             assert_eq!(
                 decode(&b[..n]),

@@ -207,7 +207,8 @@ fn open_with(pty: &Pty, dir: &tempfile::TempDir, after_upload: Option<AfterUploa
 
 /// A real imgtool-signed image (fixtures/imgtool) and the SHA-256 its TLV area carries.
 fn signed_image() -> (Vec<u8>, Vec<u8>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/imgtool/images/ed25519-app-2.0.0.bin");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/imgtool/images/ed25519-app-2.0.0.bin");
     let img = std::fs::read(&path).unwrap();
     let hash = cutpoint_bench::transport::smp::image_hash(&img).expect("an imgtool image has a SHA-256 TLV");
     // The TLV holds SHA-256 over header, body and protected TLVs: check it independently.
@@ -215,7 +216,10 @@ fn signed_image() -> (Vec<u8>, Vec<u8>) {
     let hdr_size = u16::from_le_bytes([img[8], img[9]]) as usize;
     let prot = u16::from_le_bytes([img[10], img[11]]) as usize;
     let body = u32::from_le_bytes([img[12], img[13], img[14], img[15]]) as usize;
-    assert_eq!(hash.as_slice(), sha2::Sha256::digest(&img[..hdr_size + body + prot]).as_slice());
+    assert_eq!(
+        hash.as_slice(),
+        sha2::Sha256::digest(&img[..hdr_size + body + prot]).as_slice()
+    );
     (img, hash.to_vec())
 }
 
@@ -229,14 +233,25 @@ fn after_upload_test_marks_the_image_by_its_tlv_hash() {
     // Held part-way: nothing is marked.
     t.hold_at(Some(1000)).unwrap();
     t.stage(&img).unwrap();
-    assert!(dev.lock().unwrap().states.is_empty(), "no image test before the whole image is there");
+    assert!(
+        dev.lock().unwrap().states.is_empty(),
+        "no image test before the whole image is there"
+    );
     t.hold_at(None).unwrap();
     t.resume().unwrap();
     let d = dev.lock().unwrap();
     assert!(d.problems.is_empty(), "{:?}", d.problems);
     assert_eq!(d.stored, img);
-    assert_eq!(d.states, vec![(Some(hash), Some(false))], "image test HASH (confirm false)");
-    assert_eq!(d.requests.last(), Some(&(1, 0)), "image state is image group 1, command 0; no SMP reset");
+    assert_eq!(
+        d.states,
+        vec![(Some(hash), Some(false))],
+        "image test HASH (confirm false)"
+    );
+    assert_eq!(
+        d.requests.last(),
+        Some(&(1, 0)),
+        "image state is image group 1, command 0; no SMP reset"
+    );
 }
 
 #[test]

@@ -110,7 +110,11 @@ fn zephyr_mcuboot_station_updates_over_smp_and_marks_the_upload() {
     let TransportConfig::Smp(t) = &st.transport else {
         panic!("smp transport")
     };
-    assert_eq!(t.after_upload, Some(AfterUpload::Confirm), "a stock smp_svr marks nothing itself");
+    assert_eq!(
+        t.after_upload,
+        Some(AfterUpload::Confirm),
+        "a stock smp_svr marks nothing itself"
+    );
     assert!(matches!(&st.probe, Some(ProbeConfig::ProbeRs(p)) if p.chip == "nRF52840_xxAA"));
 }
 
@@ -121,7 +125,10 @@ fn esp32c3_station_names_its_usb_jtag_and_serves_http() {
         panic!("probe-rs")
     };
     let sel: cutpoint_bench::probe::selector::ProbeSelector = p.selector.parse().unwrap();
-    assert!(format!("{sel:?}").contains("F4:12:FA:4C:2B:10"), "the serial keeps its colons: {sel:?}");
+    assert!(
+        format!("{sel:?}").contains("F4:12:FA:4C:2B:10"),
+        "the serial keeps its colons: {sel:?}"
+    );
     assert!(matches!(&st.transport, TransportConfig::Http(h) if h.bind == "0.0.0.0:8070"));
 }
 
@@ -132,5 +139,8 @@ fn esp32c3_station_names_its_usb_jtag_and_serves_http() {
 fn probe_rs_has_no_esp32c3_target_yet() {
     let registry = probe_rs::config::Registry::from_builtin_families();
     assert!(registry.get_target_by_name("esp32c3").is_err());
-    assert!(registry.get_target_by_name("nRF52840_xxAA").is_ok(), "the registry itself works");
+    assert!(
+        registry.get_target_by_name("nRF52840_xxAA").is_ok(),
+        "the registry itself works"
+    );
 }

@@ -91,7 +91,7 @@ impl FlashProfile {
             program_unit_us: 41,
             erase_sector_us: 85_000,
             read_ns_per_byte: 8,
-        atomic_word: false,
+            atomic_word: false,
         }
     }
 
@@ -108,7 +108,7 @@ impl FlashProfile {
             program_unit_us: 82,
             erase_sector_us: 24_500,
             read_ns_per_byte: 8,
-        atomic_word: true,
+            atomic_word: true,
         }
     }
 
@@ -126,7 +126,7 @@ impl FlashProfile {
             program_unit_us: 400,
             erase_sector_us: 45_000,
             read_ns_per_byte: 20,
-        atomic_word: false,
+            atomic_word: false,
         }
     }
 

@@ -363,7 +363,9 @@ fn swap_move_and_offset_survive_on_ecc_and_serial_nor_parts() {
 
 fn atomic_word(board: &str) -> Scenario {
     let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
-    s.mode = fut::Registry::builtin().find("atomic-word").expect("atomic-word is built in");
+    s.mode = fut::Registry::builtin()
+        .find("atomic-word")
+        .expect("atomic-word is built in");
     s
 }
 

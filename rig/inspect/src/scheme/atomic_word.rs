@@ -72,7 +72,10 @@ impl MetadataDecoder for AtomicBootWord {
     fn check_layout(&self, layout: &Layout) -> Result<(), String> {
         super::mcuboot::check_layout(layout)?;
         if word_size(layout.write_size) > MAX_WORD {
-            return Err(format!("a write granule of {} bytes is past the boot word's {MAX_WORD}", layout.write_size));
+            return Err(format!(
+                "a write granule of {} bytes is past the boot word's {MAX_WORD}",
+                layout.write_size
+            ));
         }
         Ok(())
     }
@@ -133,7 +136,8 @@ impl MetadataDecoder for AtomicBootWord {
 
     fn metadata_areas(&self, layout: &Layout) -> Vec<std::ops::Range<u32>> {
         let a = word_addr(layout);
-        vec![a..a + word_size(layout.write_size) as u32]
+        let word = a..a + word_size(layout.write_size) as u32;
+        std::iter::once(word).collect()
     }
 
     /// The whole word: every bit of it is checked, so any that reads differently from one read

@@ -13,8 +13,8 @@ mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    atomic_word as atomic_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
-    swap_offset as offset_scheme, swap_scratch,
+    atomic_word as atomic_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme,
+    swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
 
