@@ -273,9 +273,9 @@ mod tests {
         }
         assert_eq!(decode(&[0xFF; 8]), BootWord::Erased);
         let good = encode(Slot::Primary, STATE_CONFIRMED);
-        // A program cut part-way: some bits of the new word still erased.
+        // A program cut part-way: a bit of the new word still erased (!state = 0xFE).
         let mut torn = good;
-        torn[2] |= 0x01;
+        torn[3] |= 0x01;
         assert_eq!(decode(&torn[..4]), BootWord::Invalid);
         let mut torn = good;
         torn[1] = 0xFF;
