@@ -26,6 +26,20 @@ pub trait Flash {
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError>;
     /// Erases `len` bytes at `addr` (sector aligned) in one controller operation.
     fn erase(&mut self, addr: u32, len: u32) -> Result<(), FlashError>;
+
+    /// Replaces the word at `addr` (whole write granules, alone in its sector) by `word`. A
+    /// part that rewrites such a word atomically (STM32 option bytes, loaded at once by the
+    /// option-byte loader) does it in one operation that leaves the old word or the new one.
+    /// Everywhere else this default runs: the word's sector erased, then the word programmed,
+    /// two operations a power cut can tear or split.
+    fn replace_word(&mut self, addr: u32, word: &[u8]) -> Result<(), FlashError> {
+        let sector = self.sector_size();
+        if sector == 0 {
+            return Err(FlashError::Misaligned { addr });
+        }
+        self.erase(addr - addr % sector, sector)?;
+        self.write(addr, word)
+    }
 }
 
 /// The UART console: one line per call, without the line ending.

@@ -41,6 +41,12 @@ fn every_planned_id_of_the_shipped_campaigns_reads_and_prints_back_the_same() {
             assert_eq!(id.to_string(), text, "{name}");
             assert_eq!(serde_json::to_value(&id).unwrap(), p["id"], "{name}");
             assert_eq!(id.first().phase, p["phase"], "{name}: {text}");
+            if p.get("chain").is_none() {
+                // A station campaign (campaigns/templates/) planned without a control run lists
+                // the ids that need none, with their phase only.
+                assert!(name.starts_with("campaigns/templates/"), "{name}: {text}");
+                continue;
+            }
             assert_eq!(id.len() as u64, p["chain"].as_u64().unwrap(), "{name}: {text}");
             assert_eq!(
                 u64::from(id.repetition().unwrap_or(1)),

@@ -14,6 +14,7 @@
 //! [`Registry::with_extra`], and runs wherever a [`Mode`] is accepted.
 
 pub mod direct_xip;
+pub mod atomic_word;
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
@@ -255,6 +256,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &esp_idf::EspIdf,
     &redundant::RedundantCopies,
     &direct_xip::DirectXip,
+    &atomic_word::AtomicWord,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.

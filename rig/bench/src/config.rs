@@ -251,6 +251,24 @@ pub struct SmpTransportConfig {
     /// Image number for multi-image devices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<u32>,
+    /// What the rig asks once the whole image is uploaded; unset: nothing (the device's own
+    /// firmware marks the upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_upload: Option<AfterUpload>,
+}
+
+/// What the rig asks of a device after a complete SMP upload, as the mcumgr command line does
+/// it: `image test HASH` or `image confirm HASH`, where HASH is the image's SHA-256 TLV (the
+/// hash img_mgmt lists images by). The reset that follows is the rig's own, through the probe,
+/// as for every transport. For a stock application such as Zephyr's `smp_svr`, which stores an
+/// upload and does nothing else with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterUpload {
+    /// Mark the upload for one trial boot (MCUboot swap type test).
+    Test,
+    /// Mark the upload permanent (swap type perm).
+    Confirm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use base64::prelude::*;
 use ciborium::Value;
 use common::{point, read_byte, Pty};
-use cutpoint_bench::config::SmpTransportConfig;
+use cutpoint_bench::config::{AfterUpload, SmpTransportConfig};
 use cutpoint_bench::transport::smp::SmpTransport;
 use cutpoint_bench::OtaTransport;
 
@@ -27,6 +27,8 @@ struct Device {
     chunks: Vec<(u64, usize)>,
     /// (group, id) of every request.
     requests: Vec<(u16, u8)>,
+    /// (hash, confirm) of every image state request.
+    states: Vec<(Option<Vec<u8>>, Option<bool>)>,
     problems: Vec<String>,
 }
 
@@ -101,6 +103,13 @@ fn handle(dev: &mut Device, packet: &[u8], out: &mut File) {
                 let ok = dev.sha.as_deref() == Some(sha2::Sha256::digest(&dev.stored).as_slice());
                 reply.push((Value::Text("match".into()), Value::Bool(ok)));
             }
+        }
+        (2, 1, 0) => {
+            dev.states.push((
+                map_get(&fields, "hash").and_then(|v| v.as_bytes()).cloned(),
+                map_get(&fields, "confirm").and_then(|v| v.as_bool()),
+            ));
+            reply.push((Value::Text("images".into()), Value::Array(Vec::new())));
         }
         (2, 0, 5) => reply.push((Value::Text("rc".into()), Value::Integer(0.into()))),
         _ => reply.push((Value::Text("rc".into()), Value::Integer(8.into()))),
@@ -179,6 +188,10 @@ fn image(len: usize) -> Vec<u8> {
 }
 
 fn open(pty: &Pty, dir: &tempfile::TempDir) -> SmpTransport {
+    open_with(pty, dir, None)
+}
+
+fn open_with(pty: &Pty, dir: &tempfile::TempDir, after_upload: Option<AfterUpload>) -> SmpTransport {
     let link = dir.path().join("usb-ZEPHYR_Nucleo_SMP-if00");
     point(&link, &pty.path);
     SmpTransport::open(&SmpTransportConfig {
@@ -187,8 +200,85 @@ fn open(pty: &Pty, dir: &tempfile::TempDir) -> SmpTransport {
         mtu: None,
         timeout_ms: Some(5000),
         image: None,
+        after_upload,
     })
     .unwrap()
+}
+
+/// A real imgtool-signed image (fixtures/imgtool) and the SHA-256 its TLV area carries.
+fn signed_image() -> (Vec<u8>, Vec<u8>) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/imgtool/images/ed25519-app-2.0.0.bin");
+    let img = std::fs::read(&path).unwrap();
+    let hash = cutpoint_bench::transport::smp::image_hash(&img).expect("an imgtool image has a SHA-256 TLV");
+    // The TLV holds SHA-256 over header, body and protected TLVs: check it independently.
+    use sha2::Digest;
+    let hdr_size = u16::from_le_bytes([img[8], img[9]]) as usize;
+    let prot = u16::from_le_bytes([img[10], img[11]]) as usize;
+    let body = u32::from_le_bytes([img[12], img[13], img[14], img[15]]) as usize;
+    assert_eq!(
+        hash.as_slice(),
+        sha2::Sha256::digest(&img[..hdr_size + body + prot]).as_slice()
+    );
+    (img, hash.to_vec())
+}
+
+#[test]
+fn after_upload_test_marks_the_image_by_its_tlv_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = Pty::new();
+    let dev = fake_device(&pty);
+    let mut t = open_with(&pty, &dir, Some(AfterUpload::Test));
+    let (img, hash) = signed_image();
+    // Held part-way: nothing is marked.
+    t.hold_at(Some(1000)).unwrap();
+    t.stage(&img).unwrap();
+    assert!(
+        dev.lock().unwrap().states.is_empty(),
+        "no image test before the whole image is there"
+    );
+    t.hold_at(None).unwrap();
+    t.resume().unwrap();
+    let d = dev.lock().unwrap();
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    assert_eq!(d.stored, img);
+    assert_eq!(
+        d.states,
+        vec![(Some(hash), Some(false))],
+        "image test HASH (confirm false)"
+    );
+    assert_eq!(
+        d.requests.last(),
+        Some(&(1, 0)),
+        "image state is image group 1, command 0; no SMP reset"
+    );
+}
+
+#[test]
+fn after_upload_confirm_marks_permanent_and_none_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = Pty::new();
+    let dev = fake_device(&pty);
+    let (img, hash) = signed_image();
+    let mut t = open_with(&pty, &dir, Some(AfterUpload::Confirm));
+    t.stage(&img).unwrap();
+    assert_eq!(dev.lock().unwrap().states, vec![(Some(hash), Some(true))]);
+    drop(t);
+    let dir2 = tempfile::tempdir().unwrap();
+    let pty2 = Pty::new();
+    let dev2 = fake_device(&pty2);
+    let mut plain = open(&pty2, &dir2);
+    plain.stage(&img).unwrap();
+    let d = dev2.lock().unwrap();
+    assert!(d.states.is_empty(), "{:?}", d.requests);
+    // An image without an MCUboot SHA-256 TLV cannot be named: a protocol error, not a guess.
+    drop(d);
+    let dir3 = tempfile::tempdir().unwrap();
+    let pty3 = Pty::new();
+    let _dev3 = fake_device(&pty3);
+    let mut t3 = open_with(&pty3, &dir3, Some(AfterUpload::Test));
+    let err = t3.stage(&image(300)).unwrap_err();
+    assert!(err.to_string().contains("SHA-256 TLV"), "{err}");
 }
 
 #[test]
@@ -246,6 +336,7 @@ fn a_silent_device_is_a_timeout() {
         mtu: Some(256),
         timeout_ms: Some(200),
         image: None,
+        after_upload: None,
     })
     .unwrap();
     let err = t.stage(&image(100)).unwrap_err();

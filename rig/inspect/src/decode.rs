@@ -685,6 +685,9 @@ pub struct FlashReport {
     /// The redundant-copies boot record, on that scheme (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redundant: Option<crate::redundant::RedundantReport>,
+    /// The atomic-word scheme's boot word, on that scheme (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic_word: Option<crate::scheme::AtomicWordReport>,
     /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<SwapProgress>,
@@ -867,5 +870,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         progress: None,
         redundant: None,
         direct_xip: None,
+        atomic_word: None,
     }
 }

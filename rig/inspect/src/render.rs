@@ -288,6 +288,15 @@ pub fn render_text(r: &FlashReport) -> String {
         out.push('\n');
         out.push_str(&render_redundant_text(r));
     }
+    if let Some(w) = &r.atomic_word {
+        out.push('\n');
+        let what = match (&w.slot, &w.state) {
+            (Some(slot), Some(state)) => format!("valid, {slot} slot, {state}"),
+            _ => w.condition.clone(),
+        };
+        let _ = writeln!(out, "boot word at {:#x}: {} ({what})", w.addr, w.bytes);
+        let _ = writeln!(out, "boot word boot: {} slot", w.boot_slot);
+    }
     out
 }
 

@@ -642,6 +642,20 @@ impl hal::Flash for Mcu<'_> {
     fn erase(&mut self, addr: u32, len: u32) -> Result<(), FlashError> {
         self.flash_op(FlashOp::Erase { addr, len })
     }
+
+    /// One operation on a part that rewrites the word atomically; an erase and a program, each
+    /// of which a cut can tear, on any other.
+    fn replace_word(&mut self, addr: u32, word: &[u8]) -> Result<(), FlashError> {
+        if self.flash.profile().atomic_word {
+            return self.flash_op(FlashOp::ReplaceWord {
+                addr,
+                data: word.to_vec(),
+            });
+        }
+        let sector = self.flash.profile().sector_size;
+        self.erase(addr - addr % sector, sector)?;
+        self.write(addr, word)
+    }
 }
 
 impl hal::Console for Mcu<'_> {

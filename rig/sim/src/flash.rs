@@ -63,20 +63,27 @@ pub enum FlashOp {
     Program { addr: u32, data: Vec<u8> },
     /// Erase whole sectors to 0xFF, in ascending order.
     Erase { addr: u32, len: u32 },
+    /// Replace one word (whole write granules) by `data` as a single operation, the way a part
+    /// rewrites a word of its option area (STM32 option bytes, applied at once by the
+    /// option-byte loader): a cut leaves the old word or the new one, never a mix. Issued only
+    /// on parts whose profile says so ([`FlashProfile::atomic_word`]).
+    ReplaceWord { addr: u32, data: Vec<u8> },
 }
 
 impl FlashOp {
     /// First address the operation touches.
     pub fn addr(&self) -> u32 {
         match self {
-            FlashOp::Program { addr, .. } | FlashOp::Erase { addr, .. } => *addr,
+            FlashOp::Program { addr, .. } | FlashOp::Erase { addr, .. } | FlashOp::ReplaceWord { addr, .. } => *addr,
         }
     }
 
     /// Length in bytes (program data longer than `u32::MAX` saturates).
     pub fn len(&self) -> u32 {
         match self {
-            FlashOp::Program { data, .. } => u32::try_from(data.len()).unwrap_or(u32::MAX),
+            FlashOp::Program { data, .. } | FlashOp::ReplaceWord { data, .. } => {
+                u32::try_from(data.len()).unwrap_or(u32::MAX)
+            }
             FlashOp::Erase { len, .. } => *len,
         }
     }
@@ -86,10 +93,10 @@ impl FlashOp {
         self.len() == 0
     }
 
-    /// Program or erase.
+    /// Program or erase (a word replaced at once counts as a program).
     pub fn kind(&self) -> OpKind {
         match self {
-            FlashOp::Program { .. } => OpKind::Program,
+            FlashOp::Program { .. } | FlashOp::ReplaceWord { .. } => OpKind::Program,
             FlashOp::Erase { .. } => OpKind::Erase,
         }
     }
@@ -583,6 +590,10 @@ impl NorFlash {
                 let range = self.span(*addr, *len as usize)?;
                 require_aligned(&range, self.geom.sector)
             }
+            FlashOp::ReplaceWord { addr, data } => {
+                let range = self.span(*addr, data.len())?;
+                require_aligned(&range, self.geom.granule)
+            }
         }
     }
 
@@ -861,6 +872,8 @@ impl NorFlash {
         let step = match op {
             FlashOp::Program { .. } => self.geom.unit,
             FlashOp::Erase { .. } => self.geom.sector,
+            // One step, whatever its length: the word changes at once.
+            FlashOp::ReplaceWord { data, .. } => u32::try_from(data.len()).unwrap_or(u32::MAX).max(1),
         };
         chunk_count(op.addr(), op.len(), step)
     }
@@ -869,6 +882,10 @@ impl NorFlash {
         match op {
             FlashOp::Program { .. } => u64::from(self.profile.program_unit_us),
             FlashOp::Erase { .. } => u64::from(self.profile.erase_sector_us),
+            // The option area is erased and programmed behind the firmware's back.
+            FlashOp::ReplaceWord { .. } => {
+                u64::from(self.profile.erase_sector_us) + u64::from(self.profile.program_unit_us)
+            }
         }
     }
 
@@ -895,6 +912,10 @@ impl NorFlash {
                 self.access_count = self.access_count.wrapping_add(1);
                 self.program_fully(*addr, data)
             }
+            FlashOp::ReplaceWord { addr, data } => {
+                self.access_count = self.access_count.wrapping_add(1);
+                self.replace_word(*addr, data)
+            }
             FlashOp::Erase { addr, len } => {
                 let range = *addr..*addr + *len;
                 for sector in self.geom.sectors_of(&range) {
@@ -920,7 +941,35 @@ impl NorFlash {
             FlashOp::Erase { addr, len } => {
                 self.cut_erase(*addr..*addr + *len, done, into_step, step_us, report, rng);
             }
+            // Never torn: the old word until half-way, the new one from then on.
+            FlashOp::ReplaceWord { addr, data } => {
+                if report.elapsed_us * 2 >= step_us {
+                    self.access_count = self.access_count.wrapping_add(1);
+                    report.weak_bits += self.replace_word(*addr, data);
+                    report.steps_done = 1;
+                }
+            }
         }
+    }
+
+    /// The word's granules erased and programmed with `data`, anomalies and all gone. Returns
+    /// the weak bits left (none: the part does not tear this word).
+    fn replace_word(&mut self, addr: u32, data: &[u8]) -> u32 {
+        let range = addr..addr + data.len() as u32;
+        self.data[to_usize(&range)].fill(0xFF);
+        if !self.weak.is_empty() {
+            remove_keys_in(&mut self.weak, range.clone());
+        }
+        if !self.torn.is_empty() {
+            let starts = self.geom.granule_starts_overlapping(&range);
+            let doomed: Vec<u32> = self.torn.range(starts).copied().collect();
+            for granule in doomed {
+                self.torn.remove(&granule);
+            }
+        }
+        self.reset_program_counts(&range);
+        self.refresh_sector_flags(&range);
+        self.program_fully(addr, data)
     }
 
     #[allow(clippy::too_many_arguments)]

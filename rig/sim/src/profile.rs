@@ -31,6 +31,13 @@ pub struct FlashProfile {
     pub erase_sector_us: u32,
     /// Approximate read time per byte, in nanoseconds.
     pub read_ns_per_byte: u32,
+    /// Whether the part rewrites one word of its option area atomically: the old word or the
+    /// new, never a torn mix (STM32 option bytes: the new values are programmed into the
+    /// option area and loaded at once by the option-byte loader; RM0351, "Flash option bytes"). The
+    /// firmware's `replace_word` is then one operation a cut cannot tear; on other parts it is
+    /// an erase and a program, each of which can.
+    #[serde(default)]
+    pub atomic_word: bool,
 }
 
 /// Why a profile cannot describe a consistent part.
@@ -84,6 +91,7 @@ impl FlashProfile {
             program_unit_us: 41,
             erase_sector_us: 85_000,
             read_ns_per_byte: 8,
+            atomic_word: false,
         }
     }
 
@@ -100,6 +108,7 @@ impl FlashProfile {
             program_unit_us: 82,
             erase_sector_us: 24_500,
             read_ns_per_byte: 8,
+            atomic_word: true,
         }
     }
 
@@ -117,6 +126,7 @@ impl FlashProfile {
             program_unit_us: 400,
             erase_sector_us: 45_000,
             read_ns_per_byte: 20,
+            atomic_word: false,
         }
     }
 

@@ -21,6 +21,7 @@ fn mcu() -> FlashProfile {
         program_unit_us: 10,
         erase_sector_us: 300,
         read_ns_per_byte: 1,
+        atomic_word: false,
     }
 }
 
@@ -698,8 +699,10 @@ proptest! {
         for step in &steps {
             let before = flash.raw().to_vec();
             run_step(&mut flash, step);
-            let erased = match step.op {
-                FlashOp::Erase { addr, len } => Some((addr, len)),
+            let erased = match &step.op {
+                FlashOp::Erase { addr, len } => Some((*addr, *len)),
+                // A replaced word is erased before it is programmed.
+                FlashOp::ReplaceWord { addr, data } => Some((*addr, data.len() as u32)),
                 FlashOp::Program { .. } => None,
             };
             let raised = raised_bits_outside(&before, flash.raw(), erased);

@@ -497,3 +497,60 @@ fn every_swap_scratch_resume_bug_fails_somewhere() {
     assert_eq!(reference, 0);
     assert!(bug > 0, "stale-header-after-resume was not caught");
 }
+
+fn atomic_word(board: &str) -> Scenario {
+    let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
+    s.mode = fut::Registry::builtin()
+        .find("atomic-word")
+        .expect("atomic-word is built in");
+    s
+}
+
+fn from_b(mut s: Scenario) -> Scenario {
+    s.baseline_slot = fut::layout::Slot::Secondary;
+    s
+}
+
+fn bad(s: Scenario) -> Scenario {
+    s.with_bad_update()
+}
+
+/// On a part that rewrites the boot word atomically (the STM32L4 profile's flag, like its
+/// option bytes) the scheme survives every cut: good and failing updates, from either slot.
+#[test]
+fn atomic_word_reference_survives_every_cut_where_the_word_is_atomic() {
+    assert!(BoardProfile::builtin("stm32l4").unwrap().flash.atomic_word);
+    for (what, s) in [
+        ("test", atomic_word("stm32l4")),
+        ("revert", bad(atomic_word("stm32l4"))),
+        ("from b", from_b(atomic_word("stm32l4"))),
+        ("revert from b", bad(from_b(atomic_word("stm32l4")))),
+    ] {
+        let r = sweep(&s);
+        assert!(r.cuts > 100, "{what}: {} cuts, {:?}", r.cuts, r.failures);
+        assert_survives(&format!("stm32l4 atomic-word {what}"), &r);
+    }
+}
+
+/// Without the flag the word is an erase and a program. An update started from slot b whose
+/// request is cut after the erase leaves no word: the bootloader boots slot a, where the new
+/// image is, with no trial to revert; a failing update then never goes back. The sweep finds it
+/// (what `campaigns/atomic-word/no-atomic-word-nrf52840.toml` shows as an expected failure).
+#[test]
+fn atomic_word_without_the_flag_loses_the_trial_when_the_word_is_cut() {
+    assert!(!BoardProfile::builtin("nrf52840").unwrap().flash.atomic_word);
+    let r = sweep(&bad(from_b(atomic_word("nrf52840"))));
+    assert!(r.cuts > 100, "{} cuts: {:?}", r.cuts, r.failures);
+    assert!(
+        !r.failures.is_empty(),
+        "a cut between the word's erase and its program must show on a part that tears it"
+    );
+    assert!(
+        r.failures.iter().all(|f| f.starts_with("op ")),
+        "every failure is a cut's, not the control run's: {:?}",
+        r.failures
+    );
+    eprintln!("{} of {} cuts fail, first: {}", r.failures.len(), r.cuts, r.failures[0]);
+    // A good update from slot a survives even there: an erased word boots a, the old image.
+    assert_survives("nrf52840 atomic-word test", &sweep(&atomic_word("nrf52840")));
+}

@@ -14,7 +14,7 @@ use mcumgr_toolkit::commands::image::{image_upload_max_data_chunk_size, ImageUpl
 use mcumgr_toolkit::MCUmgrClient;
 use sha2::{Digest, Sha256};
 
-use crate::config::SmpTransportConfig;
+use crate::config::{AfterUpload, SmpTransportConfig};
 use crate::serial_id::{open_identity, LineSettings, SerialIdentity};
 use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, RigError, RigErrorKind, RigResult};
@@ -33,6 +33,7 @@ pub struct SmpTransport {
     client: MCUmgrClient,
     frame: usize,
     image_num: Option<u32>,
+    after_upload: Option<AfterUpload>,
     hold: Option<u64>,
     delivered: DeliveryCounter,
     image: Vec<u8>,
@@ -109,6 +110,7 @@ impl SmpTransport {
             client,
             frame: mtu,
             image_num: cfg.image,
+            after_upload: cfg.after_upload,
             hold: None,
             delivered: DeliveryCounter::new(),
             image: Vec::new(),
@@ -175,7 +177,27 @@ impl SmpTransport {
     /// hold was moved or cleared).
     pub fn resume(&mut self) -> RigResult<()> {
         let off = self.delivered.get();
-        self.upload_from(off).map(|_| ())
+        let done = self.upload_from(off)?;
+        self.finish(done)
+    }
+
+    /// Once the device holds the whole image: the `after_upload` request (mark it).
+    fn finish(&mut self, acknowledged: u64) -> RigResult<()> {
+        let Some(after) = self.after_upload else {
+            return Ok(());
+        };
+        if acknowledged < self.image.len() as u64 {
+            return Ok(());
+        }
+        let hash = image_hash(&self.image).ok_or_else(|| {
+            RigError::protocol(
+                &self.name,
+                "after_upload: the staged image has no MCUboot SHA-256 TLV to name it by in `image test`",
+            )
+        })?;
+        // No reset here: the rig resets the device through its probe once the update is staged
+        // (a second reset over SMP would land in the bootloader's swap).
+        self.set_image_state(Some(&hash), after == AfterUpload::Confirm)
     }
 
     /// Marks the image with MCUboot hash `hash` for a test boot (`confirm` false) or
@@ -212,7 +234,8 @@ impl OtaTransport for SmpTransport {
         self.image = image.to_vec();
         self.sha = Sha256::digest(image).into();
         self.delivered.set(0);
-        self.upload_from(0).map(|_| ())
+        let done = self.upload_from(0)?;
+        self.finish(done)
     }
 
     fn hold_at(&mut self, byte: Option<u64>) -> RigResult<()> {
@@ -227,6 +250,38 @@ impl OtaTransport for SmpTransport {
     fn delivery_counter(&self) -> Option<DeliveryCounter> {
         Some(self.delivered.clone())
     }
+}
+
+/// The SHA-256 TLV of an MCUboot image (the hash mcumgr's img_mgmt names images by): `None`
+/// when the bytes hold no header, or no such TLV where the header puts the TLV area.
+pub fn image_hash(image: &[u8]) -> Option<[u8; 32]> {
+    use fut::image::{ImageHeader, HEADER_SIZE, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC, TLV_SHA256};
+    let header = ImageHeader::parse(image.get(..HEADER_SIZE)?.try_into().ok()?)?;
+    let le16 = |at: usize| image.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let mut at = usize::try_from(header.tlv_offset()?).ok()?;
+    // The protected area (if any) comes first, then the unprotected one; each starts with an
+    // info header {magic, total size including the header}.
+    for _ in 0..2 {
+        let magic = le16(at)?;
+        if magic != TLV_INFO_MAGIC && magic != TLV_PROT_INFO_MAGIC {
+            return None;
+        }
+        let end = at.checked_add(usize::from(le16(at + 2)?))?;
+        let mut entry = at + 4;
+        while entry + 4 <= end {
+            let (kind, len) = (le16(entry)?, usize::from(le16(entry + 2)?));
+            let data = image.get(entry + 4..entry + 4 + len)?;
+            if kind == TLV_SHA256 && len == 32 {
+                return data.try_into().ok();
+            }
+            entry += 4 + len;
+        }
+        if magic == TLV_INFO_MAGIC {
+            return None;
+        }
+        at = end;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -253,6 +308,7 @@ mod tests {
             mtu: None,
             timeout_ms: None,
             image: None,
+            after_upload: None,
         };
         let err = SmpTransport::open(&cfg).err().unwrap();
         assert_eq!(err.kind, RigErrorKind::Open);

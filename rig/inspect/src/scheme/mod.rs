@@ -6,6 +6,7 @@
 //! reads (`fut::scheme`).
 
 mod direct_xip;
+mod atomic_word;
 mod esp_idf;
 mod mcuboot;
 mod redundant;
@@ -13,7 +14,8 @@ mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    direct_xip as direct_xip_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme,
+    atomic_word as atomic_scheme, direct_xip as direct_xip_scheme, esp_idf as esp_idf_scheme, overwrite,
+    redundant as redundant_scheme,
     swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
@@ -22,6 +24,7 @@ use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
 pub use direct_xip::{decide as decide_direct_xip, DirectXipTrailers};
+pub use atomic_word::{decode_word, AtomicBootWord, AtomicWordReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 pub use redundant::RedundantCopiesRecord;
@@ -140,6 +143,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (esp_idf_scheme::NAME, &EspIdfOtadata),
     (redundant_scheme::NAME, &RedundantCopiesRecord),
     (direct_xip_scheme::NAME, &DirectXipTrailers),
+    (atomic_scheme::NAME, &AtomicBootWord),
 ];
 
 /// The decoder of the scheme called `name`.

@@ -1,0 +1,289 @@
+//! Atomic boot word: an A/B scheme whose boot-select record is one flash word that the part
+//! rewrites atomically, the way an STM32 with two banks picks the bank it boots from with one
+//! option bit (BFB2), changed through the option bytes and applied at once by the option-byte
+//! loader. Two app slots (`a` = the primary region, `b` = the secondary) and the word at the
+//! start of the map's scratch region, alone in its sector.
+//!
+//! The word is rewritten with [`Flash::replace_word`]. On a part that does that atomically
+//! (a flash profile flag on the simulated board) a cut leaves the old word or the new one. On
+//! any other part it is an erase and a program, and a cut leaves the word erased, torn, or
+//! half-programmed with bits that read one way or the other: this scheme must not rely on the
+//! part being atomic, so every word carries its own check, and a word that fails it reads as
+//! no word at all (the bootloader boots slot `a`, the factory slot). What that still leaves
+//! on such a part (an update started from slot `b` whose word is cut after the erase boots the
+//! new image in `a` without a trial) is what `campaigns/atomic-word/` shows on a part without
+//! the flag.
+//!
+//! The word is `u8 slot (0 = a, 1 = b) | u8 state | u8 !slot | u8 !state`, then zero bytes up
+//! to the part's write granule (at least 4 bytes). States and the boot-once logic are those of
+//! the redundant-copies scheme: the application selects the new slot on trial, the bootloader
+//! records that it booted it once, the image clears the trial when its health check passes,
+//! and a boot that finds the trial booted but never cleared reverts to the other slot. A build
+//! of this scheme always updates on trial; the update commits at `app: confirm`.
+
+use super::redundant::{state_name, STATE_BOOTED, STATE_CONFIRMED, STATE_REVERTED, STATE_TRIAL};
+use super::{AppBoot, CommitPoint, Scheme, Upgrade};
+use crate::app::AppConfig;
+use crate::boot::BootConfig;
+use crate::hal::{Flash, FlashError, Hal};
+use crate::image::{self, ImageError, Version};
+use crate::layout::{Layout, LayoutError, Role, Slot};
+use crate::{say, FwError};
+
+/// The scheme's name (a campaign's `mode`).
+pub const NAME: &str = "atomic-word";
+
+/// The longest word this build writes (the largest write granule it supports).
+pub const MAX_WORD: usize = 32;
+
+/// Bytes of the boot word on a part with write granule `write_size`: the 4 bytes of the record
+/// rounded up to whole granules.
+pub const fn word_size(write_size: u32) -> usize {
+    let w = if write_size == 0 { 1 } else { write_size as usize };
+    4usize.div_ceil(w) * w
+}
+
+/// The boot word, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootWord {
+    /// Every byte erased: no selection made yet.
+    Erased,
+    /// A word whose check holds: the slot it selects and its state.
+    Valid { slot: Slot, state: u8 },
+    /// Anything else: a torn or half-programmed word, or one this build does not know.
+    Invalid,
+}
+
+/// The word's bytes for `slot` and `state`; the first [`word_size`] of them are written.
+pub fn encode(slot: Slot, state: u8) -> [u8; MAX_WORD] {
+    let s = match slot {
+        Slot::Primary => 0u8,
+        Slot::Secondary => 1u8,
+    };
+    let mut b = [0u8; MAX_WORD];
+    b[0] = s;
+    b[1] = state;
+    b[2] = !s;
+    b[3] = !state;
+    b
+}
+
+/// Decodes the word's bytes.
+pub fn decode(b: &[u8]) -> BootWord {
+    if b.len() < 4 {
+        return BootWord::Invalid;
+    }
+    if b.iter().all(|&x| x == 0xFF) {
+        return BootWord::Erased;
+    }
+    let known = b[0] < 2 && state_name(b[1]).is_some();
+    if !known || b[2] != !b[0] || b[3] != !b[1] || b[4..].iter().any(|&x| x != 0) {
+        return BootWord::Invalid;
+    }
+    let slot = if b[0] == 0 { Slot::Primary } else { Slot::Secondary };
+    BootWord::Valid { slot, state: b[1] }
+}
+
+/// Where the word lives: the start of the map's scratch region.
+pub fn word_addr(layout: &Layout) -> u32 {
+    layout.scratch.offset
+}
+
+/// Reads the word; an uncorrectable read (a torn granule on an ECC part) is an invalid word.
+pub fn read_word<F: Flash + ?Sized>(flash: &mut F, layout: &Layout) -> Result<BootWord, FlashError> {
+    let n = word_size(layout.write_size);
+    let mut b = [0u8; MAX_WORD];
+    match flash.read(word_addr(layout), &mut b[..n]) {
+        Ok(()) => Ok(decode(&b[..n])),
+        Err(FlashError::Uncorrectable { .. }) => Ok(BootWord::Invalid),
+        Err(e) => Err(e),
+    }
+}
+
+/// Rewrites the word to select `slot` in `state`.
+pub fn write_word<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, slot: Slot, state: u8) -> Result<(), FlashError> {
+    let n = word_size(layout.write_size);
+    flash.replace_word(word_addr(layout), &encode(slot, state)[..n])
+}
+
+fn say_write(hal: &mut dyn Hal, who: &str, slot: Slot, state: u8) {
+    say!(
+        hal,
+        "{}: boot-word-write slot={} state={}",
+        who,
+        slot.name(),
+        state_name(state).unwrap_or("unknown")
+    );
+}
+
+/// The atomic-word A/B scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtomicWord;
+
+impl Scheme for AtomicWord {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn can_revert(&self) -> bool {
+        true
+    }
+
+    fn regions(&self) -> &'static [Role] {
+        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
+    }
+
+    /// The slots, and a scratch region whose first sector holds the word alone.
+    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
+        layout.validate()?;
+        if (layout.write_size as usize) > MAX_WORD {
+            return Err(LayoutError::TrailerTooLarge);
+        }
+        Ok(())
+    }
+
+    /// The new image clears its trial (`app: confirm`), test or permanent alike.
+    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
+        CommitPoint::Confirm
+    }
+
+    /// Nothing to install: the word only selects a slot.
+    fn boot(&self, _hal: &mut dyn Hal, _cfg: &BootConfig) -> Result<(), FwError> {
+        Ok(())
+    }
+
+    fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
+        let l = &cfg.layout;
+        let start = match read_word(hal, l)? {
+            BootWord::Erased => {
+                say!(hal, "boot: boot-word-empty slot=primary");
+                Slot::Primary
+            }
+            BootWord::Invalid => {
+                say!(hal, "boot: boot-word-invalid slot=primary");
+                Slot::Primary
+            }
+            BootWord::Valid { slot, state } => {
+                say!(
+                    hal,
+                    "boot: boot-word slot={} state={}",
+                    slot.name(),
+                    state_name(state).unwrap_or("unknown")
+                );
+                match state {
+                    STATE_TRIAL => {
+                        write_word(hal, l, slot, STATE_BOOTED)?;
+                        say_write(hal, "boot", slot, STATE_BOOTED);
+                        slot
+                    }
+                    STATE_BOOTED => {
+                        let back = slot.other();
+                        say!(hal, "boot: boot-word-revert slot={}", back.name());
+                        write_word(hal, l, back, STATE_REVERTED)?;
+                        say_write(hal, "boot", back, STATE_REVERTED);
+                        back
+                    }
+                    _ => slot,
+                }
+            }
+        };
+        for slot in [start, start.other()] {
+            match image::validate_with(hal, l.slot(slot), &cfg.key, cfg.variant.image_checks()) {
+                Ok(_) => {
+                    if slot != start {
+                        say!(hal, "boot: fallback slot={}", slot.name());
+                    }
+                    return Ok(slot);
+                }
+                Err(ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
+                Err(_) => {}
+            }
+        }
+        Ok(start)
+    }
+
+    /// Slot a: the word selecting a, confirmed (as a factory image is written). Slot b, as
+    /// after an earlier update: the word selecting b, confirmed.
+    fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
+        let n = word_size(layout.write_size);
+        if n > MAX_WORD {
+            return false;
+        }
+        put(word_addr(layout), &encode(slot, STATE_CONFIRMED)[..n]);
+        true
+    }
+
+    /// The word selects the running slot on trial: it must clear it. It selects the running
+    /// slot as reverted: the bootloader rolled the other slot's update back.
+    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
+        let BootWord::Valid { slot, state } = read_word(hal, &cfg.layout)? else {
+            return Ok(AppBoot::default());
+        };
+        let mine = slot == cfg.running;
+        Ok(AppBoot {
+            pending: mine && (state == STATE_TRIAL || state == STATE_BOOTED),
+            reverted: mine && state == STATE_REVERTED,
+        })
+    }
+
+    /// Clears the trial: the running slot, confirmed.
+    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+        let on_trial = matches!(
+            read_word(hal, &cfg.layout)?,
+            BootWord::Valid { slot, state } if slot == cfg.running && (state == STATE_TRIAL || state == STATE_BOOTED)
+        );
+        if on_trial {
+            write_word(hal, &cfg.layout, cfg.running, STATE_CONFIRMED)?;
+            say_write(hal, "app", cfg.running, STATE_CONFIRMED);
+        }
+        say!(hal, "app: confirm version={}", me);
+        Ok(())
+    }
+
+    /// The download erases the target slot sector by sector.
+    fn prepare_download(&self, _hal: &mut dyn Hal, _cfg: &AppConfig) -> Result<(), FwError> {
+        Ok(())
+    }
+
+    /// Selects the target slot on trial.
+    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        write_word(hal, &cfg.layout, cfg.target(), STATE_TRIAL)?;
+        say_write(hal, "ota", cfg.target(), STATE_TRIAL);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_a_torn_word_is_no_word() {
+        for w in [1u32, 4, 8, 16] {
+            let n = word_size(w);
+            assert!(n >= 4 && n.is_multiple_of(w as usize), "{w}: {n}");
+            let b = encode(Slot::Secondary, STATE_TRIAL);
+            assert_eq!(
+                decode(&b[..n]),
+                BootWord::Valid {
+                    slot: Slot::Secondary,
+                    state: STATE_TRIAL
+                }
+            );
+        }
+        assert_eq!(decode(&[0xFF; 8]), BootWord::Erased);
+        let good = encode(Slot::Primary, STATE_CONFIRMED);
+        // A program cut part-way: a bit of the new word still erased (!state = 0xFE).
+        let mut torn = good;
+        torn[3] |= 0x01;
+        assert_eq!(decode(&torn[..4]), BootWord::Invalid);
+        let mut torn = good;
+        torn[1] = 0xFF;
+        assert_eq!(decode(&torn[..4]), BootWord::Invalid);
+        // Reserved bytes must read zero.
+        let mut b = encode(Slot::Primary, STATE_CONFIRMED);
+        b[5] = 1;
+        assert_eq!(decode(&b[..8]), BootWord::Invalid);
+        assert_eq!(decode(&encode(Slot::Primary, 9)[..4]), BootWord::Invalid);
+    }
+}

@@ -1,0 +1,107 @@
+//! The shipped atomic-word campaigns on the simulated board: on the STM32L4 profile, which
+//! rewrites the boot word atomically, the reference passes every cut point (a good update, and
+//! a failing one reverted from slot b); on the nRF52840 profile, which tears it, the same
+//! revert is an expected failure: the device ends up booting the failing update with no trial
+//! left to revert. `cutpoint inspect --scheme atomic-word` reads the word from a dump.
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/sim_run.rs"]
+mod sim_run;
+
+use cutpoint_campaign::{parse_campaign, Expect};
+use cutpoint_report::Status;
+use sim_run::{run, shipped_path};
+
+fn shipped(rel: &str) -> cutpoint_campaign::Campaign {
+    let path = shipped_path(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
+}
+
+#[test]
+fn the_reference_passes_where_the_part_rewrites_the_word_atomically() {
+    for rel in ["atomic-word/smoke", "atomic-word/revert-from-b-stm32l4"] {
+        let c = shipped(rel);
+        assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+        assert!(ran.journal.cuts.len() >= 15, "{rel}: {} cuts", ran.journal.cuts.len());
+        assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
+    }
+}
+
+#[test]
+fn without_the_flag_the_cut_word_loses_the_trial_labelled_expected() {
+    let rel = "atomic-word/no-atomic-word-nrf52840";
+    let c = shipped(rel);
+    assert_eq!(c.pass.expect, Expect::Fail, "{rel} is a negative control");
+    assert!(
+        c.description.starts_with("EXPECTED FAILURE"),
+        "{rel}: {}",
+        c.description
+    );
+    let ran = run(&c);
+    assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+    assert!(ran.count(Status::Fail) > 0, "{rel}: no cut point failed");
+    assert!(
+        ran.failures().iter().all(|f| f.contains("did not settle")),
+        "{rel}: the failing update keeps booting with no trial to revert: {:#?}",
+        ran.failures()
+    );
+    // The same campaign on the part with the flag passes (revert-from-b-stm32l4 above): the
+    // only difference is the board.
+    let atomic = shipped("atomic-word/revert-from-b-stm32l4");
+    assert_eq!(atomic.phases.len(), c.phases.len());
+}
+
+#[test]
+fn inspect_reads_the_boot_word() {
+    use cutpoint_sim::board::RunOptions;
+    use cutpoint_sim::scenario::Scenario;
+    use cutpoint_sim::BoardProfile;
+    let profile = BoardProfile::builtin("stm32l4").unwrap();
+    let l = profile.layout;
+    let mut s = Scenario::new(profile, 16);
+    s.mode = fut::Registry::builtin().find("atomic-word").unwrap();
+    let mut board = s.board();
+    board.run(RunOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(format!("flash-0x{:x}.bin", l.primary.offset));
+    std::fs::write(
+        &f,
+        &board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize],
+    )
+    .unwrap();
+    let (code, stdout, stderr) = cli::cutpoint(&[
+        "inspect",
+        "--scheme",
+        "atomic-word",
+        "--board",
+        "stm32l4",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "boot word at {:#x}: 0101fefe00000000 (valid, secondary slot, confirmed)",
+            l.scratch.offset
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("boot word boot: secondary slot"), "{stdout}");
+    // A torn word (one bit of its complement still erased) reads as no word: the primary.
+    let mut raw = board.flash.raw()[l.primary.offset as usize..l.scratch.end() as usize].to_vec();
+    raw[(l.scratch.offset - l.primary.offset) as usize + 2] |= 0x01;
+    std::fs::write(&f, &raw).unwrap();
+    let (_, stdout, _) = cli::cutpoint(&[
+        "inspect",
+        "--scheme",
+        "atomic-word",
+        "--board",
+        "stm32l4",
+        f.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("(invalid)"), "{stdout}");
+    assert!(stdout.contains("boot word boot: primary slot"), "{stdout}");
+}
