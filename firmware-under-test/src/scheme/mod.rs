@@ -154,9 +154,9 @@ impl Mode {
     /// Copy the secondary over the primary; no way back.
     pub const OVERWRITE: Mode = Mode(&overwrite::Overwrite);
     /// Swap using move (no scratch area); resumable; test upgrades and revert.
-    pub const SWAP_MOVE: Mode = Mode(&swap_move::SwapMove);
+    pub const SWAP_MOVE: Mode = Mode(&swap_move::SWAP_MOVE);
     /// Swap using offset (the update one sector into the secondary; no move stage).
-    pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SwapOffset);
+    pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SWAP_OFFSET);
 
     /// A handle to `scheme`.
     pub const fn of(scheme: &'static dyn Scheme) -> Mode {
@@ -238,8 +238,8 @@ pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
 pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_scratch::SwapScratch,
     &overwrite::Overwrite,
-    &swap_move::SwapMove,
-    &swap_offset::SwapOffset,
+    &swap_move::SWAP_MOVE,
+    &swap_offset::SWAP_OFFSET,
     &esp_idf::EspIdf,
     &redundant::RedundantCopies,
 ];
