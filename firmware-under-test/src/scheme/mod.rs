@@ -185,16 +185,10 @@ impl Mode {
         self.0.commit_point(upgrade)
     }
 
-    /// The scheme a build of `variant` really runs: some broken variants exist only as
-    /// overwrite-only bootloaders.
+    /// The scheme a build of `variant` really runs: a broken variant bound to one scheme
+    /// ([`Variant::scheme`]) runs that one.
     pub fn effective(self, variant: Variant) -> Mode {
-        if variant.forces_overwrite() {
-            Mode::OVERWRITE
-        } else if variant.forces_swap_move() {
-            Mode::SWAP_MOVE
-        } else {
-            self
-        }
+        variant.scheme().map_or(self, |b| b.mode)
     }
 }
 
