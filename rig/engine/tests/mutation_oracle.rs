@@ -63,6 +63,7 @@ pub const ORACLE: &[&str] = &[
     "esp-idf/revert",
     "esp-idf/revert-from-ota-1",
     "esp-idf/revert-from-ota-1-stm32l4",
+    "esp-idf/after-rollback",
     "redundant-copies/revert",
     "redundant-copies/revert-stm32l4",
     "redundant-copies/wrap",
