@@ -5,7 +5,11 @@
 # board, reference firmware: any cut point that does not pass catches the mutant).
 #
 #   scripts/mutants.sh                      # the whole pass (every file in scope)
-#   scripts/mutants.sh -f firmware-under-test/src/trailer.rs   # part of it
+#   scripts/mutants.sh -f firmware-under-test/src/trailer.rs   # part of it (those files only)
+#   CUTPOINT_ORACLE=esp-idf/smoke,esp-idf/revert scripts/mutants.sh -f ...   # a smaller oracle
+#
+# A smaller oracle (the campaigns that reach the files mutated) is faster and can only catch
+# fewer mutants: its survivors are checked again with the whole oracle before they are listed.
 #
 # Extra arguments go to cargo-mutants. Output: target/mutants/<name>/mutants.out (name from
 # MUTANTS_NAME, default "all"); the survivors (missed mutants) are written to
@@ -42,6 +46,26 @@ fi
 base=$(($(date +%s) - t0))
 timeout=$((base * 5 > 120 ? base * 5 : 120))
 
+# A run limited with -f/--file examines those files only: cargo-mutants 27 adds the command
+# line's files to the config's examine_globs, so such a run reads a copy of the config without
+# them (every other key, the exclusions first, still applies).
+config=.cargo/mutants.toml
+for a in "$@"; do
+  case $a in
+    -f | --file | --file=*)
+      config=$out/mutants.toml
+      python3 - .cargo/mutants.toml "$config" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text, n = re.subn(r"(?ms)^examine_globs = \[.*?^\]\n", "", text)
+assert n == 1, "examine_globs not found in .cargo/mutants.toml"
+open(sys.argv[2], "w").write(text)
+PY
+      break
+      ;;
+  esac
+done
+
 start=$(date +%s)
 status=0
 # A mutant that loops while allocating (a download offset that never advances) would take the
@@ -49,7 +73,7 @@ status=0
 # address-space limit misfires with the allocator's reservations). The compiler and the oracle
 # stay far below it; a mutant that hits it aborts and counts as caught.
 ulimit -d "${MUTANTS_DATA_KIB:-6291456}"
-cargo mutants --in-place -p fut --test-package cutpoint-engine --baseline skip --timeout "$timeout" \
+cargo mutants --config "$config" --in-place -p fut --test-package cutpoint-engine --baseline skip --timeout "$timeout" \
   --build-timeout 600 --output "$out" --no-times "$@" || status=$?
 end=$(date +%s)
 # cargo-mutants: 0 every mutant caught, 2 some missed, 3 some timed out; 1 and 4 (the oracle
@@ -97,7 +121,7 @@ with open(".cargo/mutants.toml", "rb") as f:
     print("\n".join(tomllib.load(f)["examine_globs"]))')
 fi
 all=$(cargo mutants --list --no-config -p fut "${files[@]}" "${filters[@]}" 2>/dev/null | grep -c . || true)
-scoped=$(cargo mutants --list -p fut "${files[@]}" "${filters[@]}" 2>/dev/null | grep -c . || true)
+scoped=$(cargo mutants --list --config "$config" -p fut "${files[@]}" "${filters[@]}" 2>/dev/null | grep -c . || true)
 excluded=$((all - scoped))
 
 cp "${m}/missed.txt" "$out/survivors.txt" 2>/dev/null || : > "$out/survivors.txt"

@@ -213,29 +213,39 @@ impl Variant {
         )
     }
 
-    /// The scheme whose code this variant breaks, when it breaks one scheme's record only (the
-    /// other schemes run it as the reference).
-    pub const fn scheme_name(self) -> Option<&'static str> {
-        match self {
-            Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
-            Variant::RedundantGenerationNoWrap => Some(crate::scheme::redundant::NAME),
-            Variant::XipBootsUnconfirmed => Some(crate::scheme::direct_xip::NAME),
-            _ => None,
-        }
+    /// The scheme a broken build belongs to: its bug lives in that scheme's code, so it runs
+    /// with that mode only (a campaign that names no mode gets it, one that names another is
+    /// refused). `None`: the variant runs with any mode, as the reference does where its bug
+    /// is not reached. The one rule binding variants to schemes: the firmware's
+    /// `Mode::effective` and the campaign loader both read it.
+    pub const fn scheme(self) -> Option<SchemeBinding> {
+        use crate::scheme::{esp_idf, redundant, Mode};
+        let (mode, what) = match self {
+            Variant::OverwriteNoRollback => (Mode::OVERWRITE, "is an overwrite-only bootloader"),
+            Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
+                (Mode::SWAP_MOVE, "is a swap-move bootloader")
+            }
+            Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => {
+                (Mode::of(&esp_idf::EspIdf), "breaks the esp-idf scheme's record")
+            }
+            Variant::RedundantGenerationNoWrap => (
+                Mode::of(&redundant::RedundantCopies),
+                "breaks the redundant-copies scheme's record",
+            ),
+            Variant::XipBootsUnconfirmed => (Mode::DIRECT_XIP, "is a direct-XIP bootloader"),
+            _ => return None,
+        };
+        Some(SchemeBinding { mode, what })
     }
+}
 
-    /// The bootloader mode this variant needs (overwrite-only variants cannot swap).
-    pub const fn forces_overwrite(self) -> bool {
-        matches!(self, Variant::OverwriteNoRollback)
-    }
-
-    /// The bootloader mode this variant needs: its bug lives in swap-move's code.
-    pub const fn forces_swap_move(self) -> bool {
-        matches!(
-            self,
-            Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary
-        )
-    }
+/// The scheme a broken build belongs to ([`Variant::scheme`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemeBinding {
+    /// The mode the build runs.
+    pub mode: crate::scheme::Mode,
+    /// Why, for an error naming the variant: "is an overwrite-only bootloader".
+    pub what: &'static str,
 }
 
 impl core::fmt::Display for Variant {

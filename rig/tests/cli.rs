@@ -478,3 +478,32 @@ fn a_negative_control_reports_its_failures_as_expected() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<p class=\"verdict caught\">negative control: 105 cut points failed"));
 }
+
+#[test]
+fn check_defaults_a_bound_variant_mode_and_locates_a_contradiction() {
+    let dir = tmp("bound");
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = std::fs::read_to_string(root().join("campaigns/known-bugs/otadata-single-sector.toml")).unwrap();
+    // The shipped campaign names its mode; without it the variant brings the same one.
+    assert!(body.contains("mode = \"esp-idf\"\n"), "{body}");
+    let f = dir.join("default.toml");
+    std::fs::write(&f, body.replace("mode = \"esp-idf\"\n", "")).unwrap();
+    let (code, stdout, stderr) = cutpoint(&["check", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (_, plan_default, _) = cutpoint(&["plan", f.to_str().unwrap()]);
+    let (_, plan_shipped, _) = cutpoint(&["plan", "campaigns/known-bugs/otadata-single-sector.toml"]);
+    assert!(!plan_default.is_empty());
+    assert_eq!(plan_default, plan_shipped, "the default is the variant's mode");
+    let f = dir.join("bad.toml");
+    let bad = body.replace("mode = \"esp-idf\"\n", "mode = \"swap-move\"\n");
+    std::fs::write(&f, &bad).unwrap();
+    let line = bad.lines().position(|l| l == "mode = \"swap-move\"").unwrap() + 1;
+    let (code, _, stderr) = cutpoint(&["check", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "bad.toml:{line}:8: target.mode: variant \"otadata-single-sector\" breaks the esp-idf scheme's record: expected \"esp-idf\", got \"swap-move\""
+        )),
+        "{stderr}"
+    );
+}

@@ -4,34 +4,24 @@
 #[path = "support/sim_run.rs"]
 mod sim_run;
 
-use cutpoint_campaign::{parse_campaign, Expect};
+use cutpoint_campaign::Expect;
 use cutpoint_report::Status;
-use sim_run::{run, shipped_path};
-
-fn shipped(rel: &str) -> cutpoint_campaign::Campaign {
-    let path = shipped_path(rel);
-    let text = std::fs::read_to_string(&path).unwrap();
-    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
-}
+use sim_run::{assert_reference_passes, run, shipped};
 
 #[test]
 fn the_reference_passes_every_esp_idf_campaign() {
-    for rel in [
-        "esp-idf/smoke",
-        "esp-idf/exhaustive",
-        "esp-idf/exhaustive-stm32l4",
-        "esp-idf/revert",
-        "esp-idf/double-cuts",
-        "esp-idf/revert-from-ota-1",
-        "esp-idf/revert-from-ota-1-stm32l4",
-    ] {
-        let c = shipped(rel);
-        assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
-        let ran = run(&c);
-        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
-        assert!(ran.journal.cuts.len() >= 15, "{rel}: {} cuts", ran.journal.cuts.len());
-        assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
-    }
+    assert_reference_passes(
+        &[
+            "esp-idf/smoke",
+            "esp-idf/exhaustive",
+            "esp-idf/exhaustive-stm32l4",
+            "esp-idf/revert",
+            "esp-idf/double-cuts",
+            "esp-idf/revert-from-ota-1",
+            "esp-idf/revert-from-ota-1-stm32l4",
+        ],
+        15,
+    );
 }
 
 /// The broken otadata builds fail the campaigns whose scenario the reference passes

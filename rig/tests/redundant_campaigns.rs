@@ -6,37 +6,27 @@
 #[path = "support/sim_run.rs"]
 mod sim_run;
 
-use cutpoint_campaign::{parse_campaign, Expect};
+use cutpoint_campaign::Expect;
 use cutpoint_report::Status;
-use sim_run::{run, shipped_path};
-
-fn shipped(rel: &str) -> cutpoint_campaign::Campaign {
-    let path = shipped_path(rel);
-    let text = std::fs::read_to_string(&path).unwrap();
-    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
-}
+use sim_run::{assert_reference_passes, run, shipped};
 
 #[test]
 fn the_reference_passes_every_redundant_copies_campaign() {
-    for rel in [
-        "redundant-copies/smoke",
-        "redundant-copies/exhaustive",
-        "redundant-copies/exhaustive-stm32l4",
-        "redundant-copies/revert",
-        "redundant-copies/revert-stm32l4",
-        "redundant-copies/double-cuts",
-        "redundant-copies/double-cuts-stm32l4",
-        "redundant-copies/wrap",
-        "redundant-copies/wrap-stm32l4",
-        "redundant-copies/wrap-341",
-    ] {
-        let c = shipped(rel);
-        assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
-        let ran = run(&c);
-        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
-        assert!(ran.journal.cuts.len() >= 15, "{rel}: {} cuts", ran.journal.cuts.len());
-        assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
-    }
+    assert_reference_passes(
+        &[
+            "redundant-copies/smoke",
+            "redundant-copies/exhaustive",
+            "redundant-copies/exhaustive-stm32l4",
+            "redundant-copies/revert",
+            "redundant-copies/revert-stm32l4",
+            "redundant-copies/double-cuts",
+            "redundant-copies/double-cuts-stm32l4",
+            "redundant-copies/wrap",
+            "redundant-copies/wrap-stm32l4",
+            "redundant-copies/wrap-341",
+        ],
+        15,
+    );
 }
 
 /// The wrap campaigns really reach it: 84 (340) earlier updates leave generation 253 (1021,

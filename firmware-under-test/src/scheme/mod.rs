@@ -165,9 +165,9 @@ impl Mode {
     /// Copy the secondary over the primary; no way back.
     pub const OVERWRITE: Mode = Mode(&overwrite::Overwrite);
     /// Swap using move (no scratch area); resumable; test upgrades and revert.
-    pub const SWAP_MOVE: Mode = Mode(&swap_move::SwapMove);
+    pub const SWAP_MOVE: Mode = Mode(&swap_move::SWAP_MOVE);
     /// Swap using offset (the update one sector into the secondary; no move stage).
-    pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SwapOffset);
+    pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SWAP_OFFSET);
     /// MCUboot direct-XIP with revert: boot the valid slot with the highest version.
     pub const DIRECT_XIP: Mode = Mode(&direct_xip::DirectXip);
 
@@ -198,16 +198,10 @@ impl Mode {
         self.0.commit_point(upgrade)
     }
 
-    /// The scheme a build of `variant` really runs: some broken variants exist only as
-    /// overwrite-only bootloaders.
+    /// The scheme a build of `variant` really runs: a broken variant bound to one scheme
+    /// ([`Variant::scheme`]) runs that one.
     pub fn effective(self, variant: Variant) -> Mode {
-        if variant.forces_overwrite() {
-            Mode::OVERWRITE
-        } else if variant.forces_swap_move() {
-            Mode::SWAP_MOVE
-        } else {
-            self
-        }
+        variant.scheme().map_or(self, |b| b.mode)
     }
 }
 
@@ -251,8 +245,8 @@ pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
 pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_scratch::SwapScratch,
     &overwrite::Overwrite,
-    &swap_move::SwapMove,
-    &swap_offset::SwapOffset,
+    &swap_move::SWAP_MOVE,
+    &swap_offset::SWAP_OFFSET,
     &esp_idf::EspIdf,
     &redundant::RedundantCopies,
     &direct_xip::DirectXip,

@@ -17,78 +17,18 @@
 //! the trailer sectors of three.
 
 use super::swap_move::status::{Algo, Step};
-use super::{mcuboot, swap_move, AppBoot, CommitPoint, Scheme, Upgrade};
-use crate::app::AppConfig;
-use crate::boot::{ops, BootConfig};
-use crate::hal::{Flash, FlashError, Hal};
-use crate::image::Version;
-use crate::layout::{Area, Layout, LayoutError, Role, STATUS_STATES};
+use super::swap_move::NoScratch;
+use crate::boot::ops;
+use crate::hal::{Flash, FlashError};
+use crate::layout::{Area, Layout, LayoutError, STATUS_STATES};
 use crate::trailer::SwapType;
 use crate::FwError;
 
 /// The scheme's name (a campaign's `mode`).
 pub const NAME: &str = "swap-offset";
 
-/// Swap using offset.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SwapOffset;
-
-impl Scheme for SwapOffset {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn can_revert(&self) -> bool {
-        true
-    }
-
-    fn regions(&self) -> &'static [Role] {
-        &[Role::Bootloader, Role::Primary, Role::Secondary]
-    }
-
-    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        check_layout(layout)
-    }
-
-    fn max_image_size(&self, layout: &Layout) -> u32 {
-        max_image_size(layout)
-    }
-
-    fn staging_area(&self, layout: &Layout) -> Area {
-        staging(layout)
-    }
-
-    fn commit_point(&self, upgrade: Upgrade) -> CommitPoint {
-        match upgrade {
-            Upgrade::Test => CommitPoint::Confirm,
-            Upgrade::Permanent => CommitPoint::Installed,
-        }
-    }
-
-    fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
-        swap_move::run(hal, cfg, Algo::Offset)
-    }
-
-    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
-        mcuboot::app_boot(hal, cfg)
-    }
-
-    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
-        mcuboot::confirm(hal, cfg, me)
-    }
-
-    fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
-        mcuboot::prepare_download(hal, cfg)
-    }
-
-    fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
-        mcuboot::downloaded_chunk(hal, cfg, offset)
-    }
-
-    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
-        mcuboot::request(hal, cfg)
-    }
-}
+/// Swap using offset: the scheme type it shares with swap-move (`swap_move::NoScratch`).
+pub const SWAP_OFFSET: NoScratch = NoScratch::new(Algo::Offset);
 
 /// Where an update is written: the secondary slot from its second sector on.
 pub fn staging(l: &Layout) -> Area {

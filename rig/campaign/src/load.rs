@@ -417,57 +417,30 @@ impl Validator<'_, '_> {
             .map_or(Variant::Reference, |v| *v.get_ref());
         let raw_mode = t.and_then(|t| t.mode.as_ref());
         let given = self.mode(raw_mode);
-        let mode = match raw_mode {
-            Some(m) if variant.forces_overwrite() && given != Mode::OVERWRITE => {
+        // A broken variant bound to a scheme (`Variant::scheme`) brings its mode when the
+        // campaign names none, and refuses another.
+        let bound = variant.scheme();
+        let mode = match (raw_mode, bound) {
+            (Some(m), Some(b)) if given != b.mode => {
                 if self.schemes.find(m.get_ref()).is_some() {
                     self.err(
                         &p(&["target", "mode"]),
                         m.span(),
                         format!(
-                            "variant \"{}\" is an overwrite-only bootloader: expected \"overwrite\", got \"{}\"",
+                            "variant \"{}\" {}: expected \"{}\", got \"{}\"",
                             variant.name(),
+                            b.what,
+                            b.mode.name(),
                             given.name()
                         ),
                     );
                 }
-                Mode::OVERWRITE
+                b.mode
             }
-            Some(m) if variant.forces_swap_move() && given != Mode::SWAP_MOVE => {
-                if self.schemes.find(m.get_ref()).is_some() {
-                    self.err(
-                        &p(&["target", "mode"]),
-                        m.span(),
-                        format!(
-                            "variant \"{}\" is a swap-move bootloader: expected \"swap-move\", got \"{}\"",
-                            variant.name(),
-                            given.name()
-                        ),
-                    );
-                }
-                Mode::SWAP_MOVE
-            }
-            Some(_) => given,
-            None if variant.forces_overwrite() => Mode::OVERWRITE,
-            None if variant.forces_swap_move() => Mode::SWAP_MOVE,
-            None => Mode::SWAP_SCRATCH,
+            (Some(_), _) => given,
+            (None, Some(b)) => b.mode,
+            (None, None) => Mode::SWAP_SCRATCH,
         };
-        if let (Some(needed), Some(v)) = (variant.scheme_name(), t.and_then(|t| t.variant.as_ref())) {
-            if mode.name() != needed {
-                let (key, span) = match raw_mode {
-                    Some(m) => ("mode", m.span()),
-                    None => ("variant", v.span()),
-                };
-                self.err(
-                    &p(&["target", key]),
-                    span,
-                    format!(
-                        "variant \"{}\" breaks the {needed} scheme's record: expected mode = \"{needed}\", got \"{}\"",
-                        variant.name(),
-                        mode.name()
-                    ),
-                );
-            }
-        }
         // The board's flash map must fit the scheme (swap-move: slots of equal sectors, the
         // primary with as many sectors as the secondary or one more, room for the spare sector).
         if let Err(e) = mode.scheme().check_layout(&board.profile().layout) {

@@ -629,12 +629,8 @@ fn baseline_slot_and_scheme_bound_variants_are_located() {
             "campaigns/bad.toml:4:17: target.baseline_slot: scheme \"swap-scratch\" boots only the primary slot: a baseline in the secondary slot needs an A/B scheme (\"esp-idf\")",
         ),
         (
-            "[target]\nvariant = \"otadata-single-sector\"\n",
-            "campaigns/bad.toml:3:11: target.variant: variant \"otadata-single-sector\" breaks the esp-idf scheme's record: expected mode = \"esp-idf\", got \"swap-scratch\"",
-        ),
-        (
             "[target]\nvariant = \"otadata-running-rewritten\"\nmode = \"overwrite\"\n",
-            "campaigns/bad.toml:4:8: target.mode: variant \"otadata-running-rewritten\" breaks the esp-idf scheme's record: expected mode = \"esp-idf\", got \"overwrite\"",
+            "campaigns/bad.toml:4:8: target.mode: variant \"otadata-running-rewritten\" breaks the esp-idf scheme's record: expected \"esp-idf\", got \"overwrite\"",
         ),
         (
             "[target]\nmode = \"redundant-copies\"\nprior_updates = 3\n",
@@ -646,7 +642,7 @@ fn baseline_slot_and_scheme_bound_variants_are_located() {
         ),
         (
             "[target]\nvariant = \"redundant-generation-no-wrap\"\nmode = \"esp-idf\"\n",
-            "campaigns/bad.toml:4:8: target.mode: variant \"redundant-generation-no-wrap\" breaks the redundant-copies scheme's record: expected mode = \"redundant-copies\", got \"esp-idf\"",
+            "campaigns/bad.toml:4:8: target.mode: variant \"redundant-generation-no-wrap\" breaks the redundant-copies scheme's record: expected \"redundant-copies\", got \"esp-idf\"",
         ),
     ];
     for (target, want) in cases {
@@ -692,4 +688,68 @@ fn swap_move_keeps_a_sector_of_the_slot_for_the_move() {
     assert!(parse_campaign(&scratch, Path::new("campaigns/big.toml")).is_ok());
     let text = format!("[target]\nmode = \"swap-move\"\n{image}{PHASES}");
     insta::assert_snapshot!("swap_move_image_too_large", campaign_error_text(&text));
+}
+
+/// One rule binds a broken variant to its scheme (`Variant::scheme`): a campaign that names no
+/// mode runs the variant's, and one that names another is refused at its `mode` line, with the
+/// mode to write.
+#[test]
+fn a_variant_bound_to_a_scheme_brings_its_mode_and_refuses_another() {
+    let bound: Vec<_> = fut::Variant::ALL
+        .into_iter()
+        .filter_map(|v| v.scheme().map(|b| (v, b)))
+        .collect();
+    assert!(
+        bound.len() >= 4,
+        "overwrite, swap-move, esp-idf and redundant-copies variants"
+    );
+    for (v, b) in bound {
+        let c = parse_campaign(
+            &format!("[target]\nvariant = \"{v}\"\n{PHASES}"),
+            Path::new("campaigns/default.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{v}: {}", format_errors(&e)));
+        assert_eq!(c.target.mode, b.mode, "{v}: the mode defaults to the variant's");
+        let other = if b.mode == fut::scheme::Mode::SWAP_SCRATCH {
+            "overwrite"
+        } else {
+            "swap-scratch"
+        };
+        let text = format!("\n[target]\nvariant = \"{v}\"\nmode = \"{other}\"\n{PHASES}");
+        assert_eq!(
+            campaign_error_text(&text).trim_end(),
+            format!(
+                "campaigns/bad.toml:4:8: target.mode: variant \"{v}\" {}: expected \"{}\", got \"{other}\"",
+                b.what,
+                b.mode.name()
+            ),
+            "{v}"
+        );
+        // The variant's own mode, written out, is the default made explicit.
+        let same = format!("[target]\nvariant = \"{v}\"\nmode = \"{}\"\n{PHASES}", b.mode.name());
+        let c = parse_campaign(&same, Path::new("campaigns/same.toml")).unwrap();
+        assert_eq!(c.target.mode, b.mode, "{v}");
+    }
+    // A variant bound to no scheme runs with any mode, swap-scratch by default.
+    for mode in [
+        "swap-scratch",
+        "overwrite",
+        "swap-move",
+        "swap-offset",
+        "esp-idf",
+        "redundant-copies",
+    ] {
+        let c = parse_campaign(
+            &format!("[target]\nvariant = \"reference\"\nmode = \"{mode}\"\n{PHASES}"),
+            Path::new("campaigns/any.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{mode}: {}", format_errors(&e)));
+        assert_eq!(c.target.mode.name(), mode);
+    }
+    let c = parse_campaign(
+        &format!("[target]\nvariant = \"stale-swap-request\"\n{PHASES}"),
+        Path::new("campaigns/d.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.target.mode, fut::scheme::Mode::SWAP_SCRATCH);
 }

@@ -1153,6 +1153,63 @@ mod tests {
     }
 
     #[test]
+    fn status_records_of_an_unfinished_swap_without_scratch_are_relied_on() {
+        use fut::scheme::swap_move::status::{addr_of, Algo, Step};
+        for (mode, algo) in [
+            (fut::Mode::SWAP_MOVE, Algo::Move),
+            (fut::Mode::SWAP_OFFSET, Algo::Offset),
+        ] {
+            let mut s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
+            s.mode = mode;
+            let (mut exp, _, _, _) = updated();
+            exp.mode = mode;
+            let (console, mut dump, base) = observe(&s);
+            let l = exp.layout;
+            let record = addr_of(algo, &l, l.primary, Step::Swap(2, 1));
+            assert_eq!(
+                dump[(record - base) as usize],
+                1,
+                "{mode}: the record of swap 2.1 is written"
+            );
+            let weak = scanned(&[(record, 0x02)]);
+            // A finished swap's records are read no more: a weak bit there changes nothing.
+            dump[(record - base) as usize] = 0xfd;
+            let v = judge_with(&exp, &console, &dump, base, &weak);
+            assert_eq!(v.status, Status::Pass, "{mode}: {:?}", v.reasons);
+            // copy_done back to unset: the primary trailer records a swap the next boot resumes,
+            // from the last record that reads written.
+            dump[(l.primary.end() - fut::trailer::COPY_DONE_FROM_END - base) as usize] = 0xff;
+            let v = judge_with(&exp, &console, &dump, base, &weak);
+            assert!(
+                v.reasons.iter().any(|r| r.starts_with(&format!(
+                    "metadata left unstable: weak bit in primary status record swap 2.1 at {record:#x}"
+                ))),
+                "{mode}: {:?}",
+                v.reasons
+            );
+            // A weak bit that cannot make the record read erased (bit 0 is solid) is no coin flip.
+            dump[(record - base) as usize] = 1;
+            let v = judge_with(&exp, &console, &dump, base, &weak);
+            assert!(
+                !v.reasons.iter().any(|r| r.contains("unstable")),
+                "{mode}: {:?}",
+                v.reasons
+            );
+            // Torn copy_done: the boot reads the records to decide whether the swap finished.
+            dump[(record - base) as usize] = 0xfd;
+            dump[(l.primary.end() - fut::trailer::COPY_DONE_FROM_END - base) as usize] = 0x5a;
+            let v = judge_with(&exp, &console, &dump, base, &weak);
+            assert!(
+                v.reasons
+                    .iter()
+                    .any(|r| r.contains("weak bit in primary status record swap 2.1")),
+                "{mode}: {:?}",
+                v.reasons
+            );
+        }
+    }
+
+    #[test]
     fn the_reference_passes_with_its_metadata_scanned_and_a_target_that_cannot_scan_warns() {
         let (exp, console, dump, base) = updated();
         let v = judge_with(&exp, &console, &dump, base, &scanned(&[]));

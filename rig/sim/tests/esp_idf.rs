@@ -3,37 +3,21 @@
 //! every recovered board boots the old or the new image (only the new one once the new image
 //! marked itself valid), then settles on the new one from the secondary slot.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::board::{CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
 use cutpoint_sim::flash::NorFlash;
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::BoardProfile;
 use fut::scheme::esp_idf::{self, Entry, ENTRY_SIZE, STATE_ABORTED, STATE_VALID};
-use fut::scheme::{Mode, Registry};
 use fut::Variant;
 
-fn mode() -> Mode {
-    Registry::builtin().find("esp-idf").expect("esp-idf is built in")
-}
+#[path = "support/ab.rs"]
+mod ab;
+use ab::{from_secondary as from_ota_1, jumps, SweepRules};
 
 fn scenario(board: &str, variant: Variant) -> Scenario {
-    let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
-    s.mode = mode();
-    s.variant = variant;
-    s
-}
-
-fn jumps(r: &cutpoint_sim::RunLog) -> Vec<String> {
-    r.boots
-        .iter()
-        .filter_map(|b| match &b.result {
-            BootResult::Jump { version, .. } => Some(version.clone()),
-            _ => None,
-        })
-        .collect()
+    ab::scenario(board, ab::mode("esp-idf"), variant)
 }
 
 fn entries(s: &Scenario, flash: &NorFlash) -> [Entry; 2] {
@@ -97,107 +81,28 @@ fn an_unconfirmed_image_is_aborted_and_the_old_slot_boots() {
     );
 }
 
-/// The same scenario starting from ota_1, as after an earlier update: the update goes to ota_0.
-fn from_ota_1(mut s: Scenario) -> Scenario {
-    s.baseline_slot = fut::layout::Slot::Secondary;
-    s
-}
-
-/// Sweeps every flash operation of a run of `s`; returns the failures and the number of cuts.
-/// Every post-cut flash is also checked for the predicted window of a torn `ota_state` under a
-/// good CRC: an entry whose CRC matches its seq but whose state is none of the enum's.
+/// Sweeps every flash operation of a run of `s` (`ab::sweep`); returns the failures and the
+/// number of cuts. Every post-cut flash is also checked for the predicted window of a torn
+/// `ota_state` under a good CRC: an entry whose CRC matches its seq but whose state is none of
+/// the enum's.
 fn sweep(s: &Scenario) -> (Vec<String>, usize) {
-    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
-    let last = if s.bad_update { old.clone() } else { new.clone() };
-    let log = s.board().run(RunOptions {
-        record_data: true,
-        ..RunOptions::default()
-    });
-    let mut failures = Vec::new();
-    if log.end != RunEnd::Idle || jumps(&log).last() != Some(&last) {
-        failures.push(format!(
-            "control run: settled {:?} on {:?}",
-            log.end,
-            jumps(&log).last()
-        ));
-    }
-    let commit_us = log
-        .console
-        .iter()
-        .find(|l| l.text.starts_with("app: confirm version=2.0.0"))
-        .map_or(u64::MAX, |l| l.t_us);
-    let rec = Arc::new(Recording {
-        baseline: s.baseline_flash(),
-        log,
-    });
-    let mut cursor = Cursor::new(rec.clone());
-    let mut verdicts: HashMap<(u64, bool), Option<String>> = HashMap::new();
-    let mut cuts = 0;
-    let points = [
-        OpPoint::Before,
-        OpPoint::Inside { ppm: 100_000 },
-        OpPoint::Inside { ppm: 500_000 },
-        OpPoint::Inside { ppm: 900_000 },
-        OpPoint::After,
-    ];
-    for i in 0..rec.log.ops.len() as u64 {
-        for point in points {
-            let plan = CutPlan {
-                at: CutAt::Op { index: i, point },
-                kind: FaultKind::PowerCut,
-                seed: i * 31 + 7,
-            };
-            let (flash, landing) = cursor.post_cut(&plan);
-            let committed = landing.actual_us >= commit_us;
-            cuts += 1;
-            for (n, e) in entries(s, &flash).iter().enumerate() {
-                let known = matches!(e.state, 0..=4 | u32::MAX);
-                if e.crc == esp_idf::seq_crc(e.seq) && !known {
-                    failures.push(format!(
-                        "op {i} {point:?}: sector {n} holds state 0x{:08x} under a good CRC",
-                        e.state
-                    ));
-                }
-            }
-            let verdict = verdicts
-                .entry((flash.state_hash(), committed))
-                .or_insert_with(|| {
-                    let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
-                    let mut r = board.run(RunOptions::default());
-                    let mut booted = jumps(&r);
-                    // An update rolled back by a cut during its trial boot is refused until the
-                    // server asks again, as the rig's recovery does on the `rejected` line (an update that
-                    // fails its health check is meant to be rejected).
-                    let rejected = r
-                        .console
-                        .last()
-                        .is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
-                    if rejected && !s.bad_update {
-                        board.update = Some(cutpoint_sim::board::Update {
-                            retry: true,
-                            ..s.update()
-                        });
-                        r = board.run(RunOptions::default());
-                        booted.extend(jumps(&r));
-                    }
-                    let Some(first) = booted.first() else {
-                        return Some(format!("nothing booted: {:?}", r.end));
-                    };
-                    if *first != new && (committed || *first != old) {
-                        return Some(format!("first boot ran {first} (committed: {committed})"));
-                    }
-                    if r.end != RunEnd::Idle || booted.last() != Some(&last) {
-                        return Some(format!("settled {:?} on {:?}", r.end, booted.last()));
-                    }
-                    None
-                })
-                .clone();
-            if let Some(why) = verdict {
-                failures.push(format!("op {i} {point:?}: {why}"));
+    let torn_state = |flash: &NorFlash| {
+        let mut out = Vec::new();
+        for (n, e) in entries(s, flash).iter().enumerate() {
+            let known = matches!(e.state, 0..=4 | u32::MAX);
+            if e.crc == esp_idf::seq_crc(e.seq) && !known {
+                out.push(format!("sector {n} holds state 0x{:08x} under a good CRC", e.state));
             }
         }
-    }
-    (failures, cuts)
+        out
+    };
+    ab::sweep(
+        s,
+        &SweepRules {
+            no_revert_after_commit: false,
+            post_cut: &torn_state,
+        },
+    )
 }
 
 /// Also the evidence on the predicted window of FIELD-BUGS (a torn `ota_state` under a good

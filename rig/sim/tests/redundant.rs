@@ -4,44 +4,18 @@
 //! earlier updates takes the 8-bit generation through its wrap, where the broken build reverts
 //! a committed update and the reference does not.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::board::{RunEnd, RunOptions};
 use cutpoint_sim::flash::NorFlash;
-use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::BoardProfile;
 use fut::scheme::redundant::{self, RecordCopy, COPY_SIZE, STATE_CONFIRMED, STATE_REVERTED};
-use fut::scheme::{Mode, Registry};
 use fut::Variant;
 
-fn mode() -> Mode {
-    Registry::builtin()
-        .find("redundant-copies")
-        .expect("redundant-copies is built in")
-}
+#[path = "support/ab.rs"]
+mod ab;
+use ab::{from_secondary as from_b, jumps, SweepRules};
 
 fn scenario(board: &str, variant: Variant) -> Scenario {
-    let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
-    s.mode = mode();
-    s.variant = variant;
-    s
-}
-
-fn from_b(mut s: Scenario) -> Scenario {
-    s.baseline_slot = fut::layout::Slot::Secondary;
-    s
-}
-
-fn jumps(r: &cutpoint_sim::RunLog) -> Vec<String> {
-    r.boots
-        .iter()
-        .filter_map(|b| match &b.result {
-            BootResult::Jump { version, .. } => Some(version.clone()),
-            _ => None,
-        })
-        .collect()
+    ab::scenario(board, ab::mode("redundant-copies"), variant)
 }
 
 fn copies(s: &Scenario, flash: &NorFlash) -> [RecordCopy; 2] {
@@ -102,94 +76,16 @@ fn an_unconfirmed_image_is_reverted_and_refused() {
     assert_eq!((c[w].slot, c[w].state), (0, STATE_REVERTED));
 }
 
-/// Sweeps every flash operation of a run of `s`: every recovered board boots the old or the
-/// new image first (only the new one once the new image confirmed itself), then settles on
-/// the image that should stay. Returns the failures and the number of cuts.
+/// Sweeps every flash operation of a run of `s` (`ab::sweep`), where a committed update must
+/// never be reverted. Returns the failures and the number of cuts.
 fn sweep(s: &Scenario) -> (Vec<String>, usize) {
-    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
-    let last = if s.bad_update { old.clone() } else { new.clone() };
-    let log = s.board().run(RunOptions {
-        record_data: true,
-        ..RunOptions::default()
-    });
-    let mut failures = Vec::new();
-    if log.end != RunEnd::Idle || jumps(&log).last() != Some(&last) {
-        failures.push(format!(
-            "control run: settled {:?} on {:?}",
-            log.end,
-            jumps(&log).last()
-        ));
-    }
-    let commit_us = log
-        .console
-        .iter()
-        .find(|l| l.text.starts_with(&format!("app: confirm version={new}")))
-        .map_or(u64::MAX, |l| l.t_us);
-    let rec = Arc::new(Recording {
-        baseline: s.baseline_flash(),
-        log,
-    });
-    let mut cursor = Cursor::new(rec.clone());
-    let mut verdicts: HashMap<(u64, bool), Option<String>> = HashMap::new();
-    let mut cuts = 0;
-    let points = [
-        OpPoint::Before,
-        OpPoint::Inside { ppm: 100_000 },
-        OpPoint::Inside { ppm: 500_000 },
-        OpPoint::Inside { ppm: 900_000 },
-        OpPoint::After,
-    ];
-    for i in 0..rec.log.ops.len() as u64 {
-        for point in points {
-            let plan = CutPlan {
-                at: CutAt::Op { index: i, point },
-                kind: FaultKind::PowerCut,
-                seed: i * 31 + 7,
-            };
-            let (flash, landing) = cursor.post_cut(&plan);
-            let committed = landing.actual_us >= commit_us;
-            cuts += 1;
-            let verdict = verdicts
-                .entry((flash.state_hash(), committed))
-                .or_insert_with(|| {
-                    let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
-                    let mut r = board.run(RunOptions::default());
-                    let mut booted = jumps(&r);
-                    // A good update reverted by a cut in its trial boot is refused until the
-                    // server asks again, as the rig's recovery does on the `rejected` line.
-                    let rejected = r
-                        .console
-                        .last()
-                        .is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
-                    if rejected && !s.bad_update {
-                        board.update = Some(cutpoint_sim::board::Update {
-                            retry: true,
-                            ..s.update()
-                        });
-                        r = board.run(RunOptions::default());
-                        booted.extend(jumps(&r));
-                    }
-                    let Some(first) = booted.first() else {
-                        return Some(format!("nothing booted: {:?}", r.end));
-                    };
-                    if *first != new && (committed || *first != old) {
-                        return Some(format!("first boot ran {first} (committed: {committed})"));
-                    }
-                    if committed && booted.contains(&old) {
-                        return Some(format!("the committed update was reverted: {booted:?}"));
-                    }
-                    if r.end != RunEnd::Idle || booted.last() != Some(&last) {
-                        return Some(format!("settled {:?} on {:?}", r.end, booted.last()));
-                    }
-                    None
-                })
-                .clone();
-            if let Some(why) = verdict {
-                failures.push(format!("op {i} {point:?}: {why}"));
-            }
-        }
-    }
-    (failures, cuts)
+    ab::sweep(
+        s,
+        &SweepRules {
+            no_revert_after_commit: true,
+            post_cut: &|_| Vec::new(),
+        },
+    )
 }
 
 #[test]

@@ -211,9 +211,15 @@ fn every_broken_variant_fails_somewhere() {
         // installed by them, so that sweep starts from the probe's baseline.
         let base = |perm: bool, history: bool| {
             let mut s = nrf(64).with_variant(v);
-            if let Some(name) = v.scheme_name() {
-                s.mode = fut::Registry::builtin().find(name).expect("a built-in scheme");
-                s.baseline_slot = fut::layout::Slot::Secondary;
+            if let Some(b) = v.scheme() {
+                s.mode = b.mode;
+                // An A/B scheme (one that can start from the secondary slot) starts there.
+                if b.mode
+                    .scheme()
+                    .provision(&s.profile.layout, fut::layout::Slot::Secondary, &mut |_, _| {})
+                {
+                    s.baseline_slot = fut::layout::Slot::Secondary;
+                }
             }
             if perm {
                 s = permanent(s);

@@ -24,6 +24,28 @@ pub fn shipped_with(rel: &str, edit: impl FnOnce(String) -> String) -> Campaign 
     parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
 }
 
+/// The shipped campaign `rel`, parsed as it is.
+pub fn shipped(rel: &str) -> Campaign {
+    shipped_with(rel, |text| text)
+}
+
+/// Runs each shipped campaign of `rels`, positive ones: each passes every cut point (at least
+/// `min_cuts` of them) and its control run.
+pub fn assert_reference_passes(rels: &[&str], min_cuts: usize) {
+    for rel in rels {
+        let c = shipped(rel);
+        assert_eq!(c.pass.expect, cutpoint_campaign::Expect::Pass, "{rel}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+        assert!(
+            ran.journal.cuts.len() >= min_cuts,
+            "{rel}: {} cuts",
+            ran.journal.cuts.len()
+        );
+        assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
+    }
+}
+
 /// A finished run: its journal read back from disk, and whether the control run failed.
 pub struct Ran {
     pub journal: Journal,

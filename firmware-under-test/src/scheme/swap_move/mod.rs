@@ -41,13 +41,33 @@ use status::{Algo, Step};
 /// The scheme's name (a campaign's `mode`).
 pub const NAME: &str = "swap-move";
 
-/// Swap using move.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SwapMove;
+/// A swap without scratch: swap-move or swap-offset. The two share the decision, the trailers,
+/// the revert's request, the resume and the application's side (`mcuboot`), and differ in their
+/// steps, where the images sit and the layouts they accept (`Algo`); this one type is the
+/// scheme of both.
+#[derive(Debug, Clone, Copy)]
+pub struct NoScratch(Algo);
 
-impl Scheme for SwapMove {
+/// Swap using move.
+pub const SWAP_MOVE: NoScratch = NoScratch(Algo::Move);
+
+impl NoScratch {
+    /// The scheme for `algo`.
+    pub const fn new(algo: Algo) -> NoScratch {
+        NoScratch(algo)
+    }
+
+    pub fn algo(self) -> Algo {
+        self.0
+    }
+}
+
+impl Scheme for NoScratch {
     fn name(&self) -> &'static str {
-        NAME
+        match self.0 {
+            Algo::Move => NAME,
+            Algo::Offset => super::swap_offset::NAME,
+        }
     }
 
     fn can_revert(&self) -> bool {
@@ -59,11 +79,21 @@ impl Scheme for SwapMove {
     }
 
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        check_layout(layout)
+        match self.0 {
+            Algo::Move => check_layout(layout),
+            Algo::Offset => super::swap_offset::check_layout(layout),
+        }
     }
 
     fn max_image_size(&self, layout: &Layout) -> u32 {
-        max_image_size(layout)
+        max_for(self.0, layout)
+    }
+
+    fn staging_area(&self, layout: &Layout) -> Area {
+        match self.0 {
+            Algo::Move => layout.secondary,
+            Algo::Offset => super::swap_offset::staging(layout),
+        }
     }
 
     /// As swap-scratch: a test swap commits at the confirmation, a permanent one when the
@@ -76,7 +106,7 @@ impl Scheme for SwapMove {
     }
 
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
-        run(hal, cfg, Algo::Move)
+        run(hal, cfg, self.0)
     }
 
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
@@ -166,7 +196,7 @@ fn size_ok(cfg: &BootConfig, algo: Algo, size: u32) -> bool {
 
 /// Decide from the trailers, then resume, install or revert (shared by swap-move and
 /// swap-offset, which differ only in their steps and where the images sit).
-pub(super) fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(), FwError> {
+fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(), FwError> {
     let l = cfg.layout;
     let primary = trailer::read(hal, l.primary)?;
     let secondary = trailer::read(hal, l.secondary)?;

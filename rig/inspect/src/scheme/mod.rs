@@ -28,7 +28,7 @@ pub use atomic_word::{decode_word, AtomicBootWord, AtomicWordReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 pub use redundant::RedundantCopiesRecord;
-pub use swap_move::{SwapMoveTrailers, SwapOffsetTrailers};
+pub use swap_move::NoScratchTrailers;
 
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +138,8 @@ pub trait MetadataDecoder: Sync {
 pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (swap_scratch::NAME, &McubootTrailers),
     (overwrite::NAME, &OverwriteTrailers),
-    (move_scheme::NAME, &SwapMoveTrailers),
-    (offset_scheme::NAME, &SwapOffsetTrailers),
+    (move_scheme::NAME, &swap_move::SWAP_MOVE),
+    (offset_scheme::NAME, &swap_move::SWAP_OFFSET),
     (esp_idf_scheme::NAME, &EspIdfOtadata),
     (redundant_scheme::NAME, &RedundantCopiesRecord),
     (direct_xip_scheme::NAME, &DirectXipTrailers),

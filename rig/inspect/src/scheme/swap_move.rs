@@ -5,56 +5,24 @@
 use fut::layout::{Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
 use fut::scheme::swap_move::{self, status, status::Algo, status::Step};
 use fut::scheme::swap_offset;
+use fut::Scheme;
 
 use super::mcuboot::{area_sane, decode_slot, fields, slot_line, McubootTrailers};
-use super::{MetadataDecoder, ReliedOn, RollbackCopy, Unconfirmed};
+use super::{MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::{decode_image_in, FlashReport, MagicState, SwapProgress, ADDR_LIMIT};
 use crate::slice_flash::SliceFlash;
 use fut::PublicKey;
 
-/// The trailers and status records swap-move keeps.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SwapMoveTrailers;
+/// The trailers and status records a swap without scratch keeps: swap-move's, or swap-offset's
+/// (whose update waiting in the secondary sits one sector in). One decoder for both, as one
+/// scheme type runs both in the firmware (`fut::scheme::swap_move::NoScratch`).
+#[derive(Debug, Clone, Copy)]
+pub struct NoScratchTrailers(Algo);
 
-/// The trailers and status records swap-offset keeps; an update waiting in the secondary sits
-/// one sector in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SwapOffsetTrailers;
-
-impl MetadataDecoder for SwapOffsetTrailers {
-    fn check_layout(&self, l: &Layout) -> Result<(), String> {
-        sane(l)?;
-        swap_offset::check_layout(l).map_err(|e| format!("{e:?} (swap-offset)"))
-    }
-
-    fn decode(&self, flash: &mut SliceFlash<'_>, l: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
-        decode_with(flash, l, key, report, Algo::Offset);
-    }
-
-    fn running_slot(&self) -> &'static str {
-        Slot::Primary.name()
-    }
-
-    fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed> {
-        McubootTrailers.unconfirmed(report)
-    }
-
-    fn rollback_copy(&self, report: &FlashReport) -> Option<RollbackCopy> {
-        McubootTrailers.rollback_copy(report)
-    }
-
-    fn leftovers(&self, report: &FlashReport) -> Vec<String> {
-        SwapMoveTrailers.leftovers(report)
-    }
-
-    fn metadata_areas(&self, l: &Layout) -> Vec<std::ops::Range<u32>> {
-        trailer_areas(l)
-    }
-
-    fn relied_on(&self, report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
-        trailer_fields(report, l)
-    }
-}
+/// Swap-move's trailers and status records.
+pub const SWAP_MOVE: NoScratchTrailers = NoScratchTrailers(Algo::Move);
+/// Swap-offset's trailers and status records.
+pub const SWAP_OFFSET: NoScratchTrailers = NoScratchTrailers(Algo::Offset);
 
 /// Both slots' trailers: swap-move and swap-offset keep no scratch area.
 fn trailer_areas(l: &Layout) -> Vec<std::ops::Range<u32>> {
@@ -65,8 +33,7 @@ fn trailer_areas(l: &Layout) -> Vec<std::ops::Range<u32>> {
 /// The trailer fields every boot reads: all of the primary's fixed fields; the secondary's
 /// magic, and its image_ok when the magic makes it a request (it gives the request its type);
 /// every secondary field while the primary magic is not good (a revert's request lives there).
-/// The move and swap status records are not listed yet: a weak bit in one of them is not
-/// checked on these schemes.
+/// The move and swap status records are listed apart (`status_records`).
 fn trailer_fields(report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
     use fut::trailer::Field;
     let mut out = Vec::new();
@@ -134,14 +101,15 @@ fn decode_with(flash: &mut SliceFlash<'_>, l: &Layout, key: Option<&PublicKey>, 
     report.progress = progress(flash, l, report, algo);
 }
 
-impl MetadataDecoder for SwapMoveTrailers {
+impl MetadataDecoder for NoScratchTrailers {
     fn check_layout(&self, l: &Layout) -> Result<(), String> {
         sane(l)?;
-        swap_move::check_layout(l).map_err(|e| format!("{e:?} (swap-move)"))
+        let scheme = swap_move::NoScratch::new(self.0);
+        scheme.check_layout(l).map_err(|e| format!("{e:?} ({})", scheme.name()))
     }
 
     fn decode(&self, flash: &mut SliceFlash<'_>, l: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
-        decode_with(flash, l, key, report, Algo::Move);
+        decode_with(flash, l, key, report, self.0);
     }
 
     fn running_slot(&self) -> &'static str {
@@ -176,8 +144,76 @@ impl MetadataDecoder for SwapMoveTrailers {
     }
 
     fn relied_on(&self, report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
-        trailer_fields(report, l)
+        let mut out = trailer_fields(report, l);
+        status_records(&mut out, report, l, self.0);
+        out
     }
+}
+
+/// The status records a boot reads (`fut::scheme::swap_move`, `run`, `resume` and
+/// `swap_finished`): every record of a swap of the recorded size, read for whether it is
+/// written, when the primary trailer (good magic, a sane size) records a swap not finished
+/// and no request stands in the secondary, and the swap's type is one a boot resumes; and
+/// when copy_done is torn, which the boot takes for finished only if the last step's record
+/// reads written. A finished swap's records are read no more.
+fn status_records(out: &mut Vec<ReliedOn>, report: &FlashReport, l: &Layout, algo: Algo) {
+    use crate::decode::FlagState;
+    use fut::trailer::SwapType;
+    let trailer = |slot: Slot| report.slot(slot.name()).and_then(|s| s.trailer.as_ref());
+    let Some(t) = trailer(Slot::Primary).filter(|t| t.magic == MagicState::Good) else {
+        return;
+    };
+    let Some(p) = report.progress.as_ref() else {
+        return;
+    };
+    let Some(regions) = p.regions.map(|n| n.min(l.sectors_per_slot())) else {
+        return;
+    };
+    let request = trailer(Slot::Secondary).is_some_and(|t| t.magic == MagicState::Good);
+    let resumes = t.copy_done == FlagState::Unset
+        && !request
+        && [SwapType::Test, SwapType::Perm, SwapType::Revert]
+            .iter()
+            .any(|k| t.swap_type == k.name());
+    if !resumes && t.copy_done != FlagState::Bad {
+        return;
+    }
+    let w = l.status_record_size();
+    let mut step = Some(Step::first_of(algo));
+    while let Some(s) = step {
+        let at = status::addr_of(algo, l, l.primary, s);
+        let name = match s {
+            Step::Move(i) => format!("move {i}"),
+            Step::Swap(i, k) => format!("swap {i}.{k}"),
+        };
+        out.push(ReliedOn {
+            what: format!("primary status record {name}"),
+            range: at..at + w,
+            read_as: ReadAs::Written {
+                stored: stored(p, &name, s),
+            },
+        });
+        step = s.next(regions);
+    }
+}
+
+/// The first byte of the record `name` as the dump read it: the state number for a record
+/// listed plainly, the value in brackets for one listed with another value (`progress`),
+/// erased for one not listed (it reads erased).
+fn stored(p: &SwapProgress, name: &str, step: Step) -> u8 {
+    for r in &p.records {
+        if r == name {
+            return status::value(step);
+        }
+        if let Some(hex) = r
+            .strip_prefix(name)
+            .and_then(|r| r.strip_prefix("[0x"))
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            return u8::from_str_radix(hex, 16).unwrap_or(0);
+        }
+    }
+    fut::trailer::ERASED
 }
 
 /// The progress the status records in the primary trailer record.
