@@ -501,6 +501,17 @@ impl NorFlash {
         &self.profile
     }
 
+    /// The seed of the part's own draws (weak-bit and marginal reads, marginal programs, cuts).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether a sector is marginal: programs into it then draw on the access counter, so
+    /// what an operation leaves depends on the reads before it, not only on the stored state.
+    pub fn has_marginal_sectors(&self) -> bool {
+        !self.marginal.is_empty()
+    }
+
     /// Becomes a copy of `other`, reusing this part's buffers (a simulated board forks a
     /// post-cut flash per cut; reusing the megabyte it had avoids fresh pages every time).
     pub fn copy_from(&mut self, other: &NorFlash) {
