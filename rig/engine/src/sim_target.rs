@@ -132,6 +132,9 @@ pub struct SimTarget {
     later_recordings: Mutex<StateCache<(u64, u64), Arc<Recording>>>,
     /// Per worker: the recording its chains' later cuts are forked from, and its key.
     later_cursors: Vec<Mutex<Option<((u64, u64), Cursor)>>>,
+    /// Per worker: the first cut of its last chain of two or more cuts, the flash it left and
+    /// where it landed: the chains that share a first cut come one after the other.
+    last_first_cut: Vec<Mutex<Option<(CutPlan, NorFlash, Landing)>>>,
     /// Runs from a power-on served from an earlier one, and later cuts forked from a recording.
     reused_runs: AtomicU64,
     forked_later_cuts: AtomicU64,
@@ -155,6 +158,7 @@ impl SimTarget {
             seen_once: Mutex::new(StateCache::new(RUNS_KEPT)),
             later_recordings: Mutex::new(StateCache::new(LATER_RECORDINGS_KEPT)),
             later_cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            last_first_cut: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             reused_runs: AtomicU64::new(0),
             forked_later_cuts: AtomicU64::new(0),
         }
@@ -351,6 +355,39 @@ impl SimTarget {
             record_data: false,
         });
         Ok((board.flash, live_landing(&log, plan)))
+    }
+
+    /// The first cut of a chain of two or more: the flash and landing the worker's last such
+    /// chain left when it had the same first cut (the chains that share a first cut run one
+    /// after the other), else [`SimTarget::first_cut`].
+    fn shared_first_cut(&self, worker: usize, plan: &CutPlan) -> Result<(NorFlash, Landing), RigError> {
+        let slot = &self.last_first_cut[worker % self.last_first_cut.len()];
+        let spare = |rec: &Recording| {
+            self.spares[worker % self.spares.len()]
+                .lock()
+                .ok()
+                .and_then(|mut v| v.pop())
+                .unwrap_or_else(|| rec.baseline.clone())
+        };
+        if let Some((p, kept, landing)) = slot.lock().map_err(|_| poisoned())?.as_ref() {
+            if p == plan {
+                let rec = self.recording()?;
+                let mut flash = spare(&rec);
+                flash.copy_from(kept);
+                return Ok((flash, landing.clone()));
+            }
+        }
+        let (flash, landing) = self.first_cut(worker, plan)?;
+        let mut guard = slot.lock().map_err(|_| poisoned())?;
+        match guard.as_mut() {
+            Some((p, kept, l)) => {
+                kept.copy_from(&flash);
+                *p = *plan;
+                *l = landing.clone();
+            }
+            None => *guard = Some((*plan, flash.clone(), landing.clone())),
+        }
+        Ok((flash, landing))
     }
 
     /// Keeps a used flash image for the worker's next cut.
@@ -669,7 +706,11 @@ impl Target for SimTarget {
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError> {
         let (first, rest) = split_chain(chain)?;
-        let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
+        let (mut flash, first_landing) = if rest.is_empty() || !self.memo {
+            self.first_cut(worker, &self.plan(first))?
+        } else {
+            self.shared_first_cut(worker, &self.plan(first))?
+        };
         let mut landings = vec![first_landing];
         let mut later = LaterCuts::default();
         for point in rest {
