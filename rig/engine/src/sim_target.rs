@@ -10,11 +10,11 @@ use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_report::{Landing, LogLine, OpRelation};
 
 use crate::state_cache::StateCache;
+use cutpoint_sim::board::ConsoleLine;
 use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::board::ConsoleLine;
 use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunEnd, RunOptions, SimBoard};
 
 use crate::target::{
@@ -89,6 +89,9 @@ struct RunOutcome {
     after: Option<Arc<NorFlash>>,
 }
 
+/// A cursor over the recording of the run from a flash state, with that state's key and seed.
+type KeyedCursor = ((u64, u64), Cursor);
+
 /// Runs kept that wrote nothing (a few KiB each: their console).
 const RUNS_KEPT: usize = 4096;
 /// Runs kept that changed the flash (each holds a copy of the flash).
@@ -131,7 +134,7 @@ pub struct SimTarget {
     /// Recordings of the unfaulted run from a post-cut state, by that state and seed.
     later_recordings: Mutex<StateCache<(u64, u64), Arc<Recording>>>,
     /// Per worker: the recording its chains' later cuts are forked from, and its key.
-    later_cursors: Vec<Mutex<Option<((u64, u64), Cursor)>>>,
+    later_cursors: Vec<Mutex<Option<KeyedCursor>>>,
     /// Per worker: the first cut of its last chain of two or more cuts, the flash it left and
     /// where it landed: the chains that share a first cut come one after the other.
     last_first_cut: Vec<Mutex<Option<(CutPlan, NorFlash, Landing)>>>,
@@ -186,9 +189,12 @@ impl SimTarget {
     fn power_on(&self, board: &mut SimBoard, opts: RunOptions, memo: bool) -> RunOutcome {
         let key = (memo && self.memo && opts.plan.is_none()).then(|| PowerOn::of(board, &opts));
         if let Some(k) = &key {
-            let hit = self.runs.lock().ok().and_then(|mut m| m.get(k)).or_else(|| {
-                self.changing_runs.lock().ok().and_then(|mut m| m.get(k))
-            });
+            let hit = self
+                .runs
+                .lock()
+                .ok()
+                .and_then(|mut m| m.get(k))
+                .or_else(|| self.changing_runs.lock().ok().and_then(|mut m| m.get(k)));
             if let Some(hit) = hit {
                 if let Some(after) = &hit.after {
                     board.flash.copy_from(after);
@@ -209,9 +215,11 @@ impl SimTarget {
                 if let Ok(mut m) = self.runs.lock() {
                     m.insert(k, out.clone());
                 }
-            } else if self.seen_once.lock().is_ok_and(|mut m| m.get(&k).is_some() || {
-                m.insert(k, ());
-                false
+            } else if self.seen_once.lock().is_ok_and(|mut m| {
+                m.get(&k).is_some() || {
+                    m.insert(k, ());
+                    false
+                }
             }) {
                 let kept = RunOutcome {
                     after: Some(Arc::new(board.flash.clone())),

@@ -11,9 +11,11 @@ use cutpoint_engine::setup::sim_setup;
 /// Runs `campaign` (a path under `campaigns/`) on one worker with the memo on or off, writes
 /// its reports, and returns the report directory and the target's memo counts.
 fn run(campaign: &str, memo: bool, out: &Path) -> (u64, u64) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../campaigns").join(campaign);
-    let c = cutpoint_campaign::load_campaign(&path)
-        .unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../campaigns")
+        .join(campaign);
+    let c =
+        cutpoint_campaign::load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
     let mut setup = sim_setup(&c, 1).unwrap();
     setup.target = setup.target.with_memo(memo);
     let spec = RunSpec::whole(&c, out.to_path_buf(), setup.expect.clone(), setup.update_size);
@@ -83,8 +85,16 @@ fn same_both_ways(campaign: &str) -> (u64, u64) {
     for f in &listed {
         let (a, b) = (normalised(&on.join(f)), normalised(&off.join(f)));
         if a != b {
-            let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-            let around = |s: &str| s.get(at.saturating_sub(60)..(at + 400).min(s.len())).unwrap_or("").to_string();
+            let at = a
+                .bytes()
+                .zip(b.bytes())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            let around = |s: &str| {
+                s.get(at.saturating_sub(60)..(at + 400).min(s.len()))
+                    .unwrap_or("")
+                    .to_string()
+            };
             panic!(
                 "{campaign}: {} differs with the memo on, at byte {at}:\n on: {}\noff: {}",
                 f.display(),
@@ -105,7 +115,10 @@ fn exhaustive_is_the_same_with_the_memo_and_reuses_the_retriggered_update() {
 #[test]
 fn double_cuts_are_the_same_with_the_memo_and_fork_their_second_cuts() {
     let (_, forks) = same_both_ways("double-cuts.toml");
-    assert!(forks > 1000, "second cuts forked from the recording of their run: {forks}");
+    assert!(
+        forks > 1000,
+        "second cuts forked from the recording of their run: {forks}"
+    );
 }
 
 #[test]

@@ -787,7 +787,7 @@ impl NorFlash {
     /// and keeps each sector's hash until a count in it changes, so keying a state after an
     /// operation costs the sectors it touched, not the whole part's counts.
     pub fn memo_key(&self) -> u64 {
-        let mut h = fold(self.data_hash(), 0x4d45_4d4f_4b45_59);
+        let mut h = fold(self.data_hash(), 0x004d_454d_4f4b_4559);
         h = fold(h, self.weak.len() as u64);
         for (&addr, &mask) in &self.weak {
             h = fold(h, u64::from(addr) << 8 | u64::from(mask));
@@ -1772,17 +1772,33 @@ mod tests {
         let profile = crate::profile::FlashProfile::builtin("nrf52840").unwrap();
         let mut a = NorFlash::new(profile, 3);
         let sector = a.profile().sector_size;
-        a.apply(&FlashOp::Program { addr: sector, data: vec![0x5A; 64] }).unwrap();
+        a.apply(&FlashOp::Program {
+            addr: sector,
+            data: vec![0x5A; 64],
+        })
+        .unwrap();
         let mut b = a.clone();
         assert_eq!(a.memo_key(), b.memo_key());
         // The same bytes, one more program of a granule: another state.
-        b.apply(&FlashOp::Program { addr: sector, data: vec![0xFF; 4] }).unwrap();
+        b.apply(&FlashOp::Program {
+            addr: sector,
+            data: vec![0xFF; 4],
+        })
+        .unwrap();
         assert_eq!(a.raw(), b.raw());
         assert_ne!(a.state_hash(), b.state_hash());
         assert_ne!(a.memo_key(), b.memo_key(), "a program count differs");
         // Erased again and programmed as `a` was: the same state, the same key.
-        b.apply(&FlashOp::Erase { addr: sector, len: sector }).unwrap();
-        b.apply(&FlashOp::Program { addr: sector, data: vec![0x5A; 64] }).unwrap();
+        b.apply(&FlashOp::Erase {
+            addr: sector,
+            len: sector,
+        })
+        .unwrap();
+        b.apply(&FlashOp::Program {
+            addr: sector,
+            data: vec![0x5A; 64],
+        })
+        .unwrap();
         assert_eq!(a.state_hash(), b.state_hash());
         assert_eq!(a.memo_key(), b.memo_key());
         // A copy keys as its original, and a key from scratch as a cached one.
@@ -1791,7 +1807,9 @@ mod tests {
         assert_eq!(c.memo_key(), a.memo_key());
         let fresh = a.clone();
         fresh.sector_hashes.invalidate(0..fresh.sector_hashes.0.len());
-        fresh.sector_count_hashes.invalidate(0..fresh.sector_count_hashes.0.len());
+        fresh
+            .sector_count_hashes
+            .invalidate(0..fresh.sector_count_hashes.0.len());
         assert_eq!(fresh.memo_key(), a.memo_key());
     }
 
