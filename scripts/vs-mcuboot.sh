@@ -20,6 +20,11 @@ campaign="${1:-$here/campaigns/exhaustive.toml}"
 
 [ -n "${MCUBOOT_DIR:-}" ] || die "MCUBOOT_DIR is not set: point it at a checkout of MCUboot's source, e.g. git clone https://github.com/mcu-tools/mcuboot && MCUBOOT_DIR=\$PWD/mcuboot $0"
 [ -d "$MCUBOOT_DIR/sim" ] || die "MCUBOOT_DIR=$MCUBOOT_DIR has no sim/ folder: is it MCUboot's source? (MCUboot's simulator lives in sim/)"
+# Even the simulator's default build compiles mbedTLS's SHA-256 from this submodule.
+[ -f "$MCUBOOT_DIR/ext/mbedtls-3.6.0/library/sha256.c" ] \
+    || die "MCUBOOT_DIR=$MCUBOOT_DIR has no ext/mbedtls-3.6.0 (a git submodule the simulator compiles): run git submodule update --init ext/mbedtls-3.6.0 in it"
+# The key files the simulator's tests embed sit at the top of MCUboot's tree.
+[ -f "$MCUBOOT_DIR/root-rsa-2048.pem" ] || die "MCUBOOT_DIR=$MCUBOOT_DIR has no root-rsa-2048.pem: the simulator needs MCUboot's whole tree, not sim/ alone"
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) and try again"
 command -v gcc >/dev/null || die "gcc not found: MCUboot's simulator compiles MCUboot's C sources; install gcc (e.g. apt-get install gcc)"
 [ -x /usr/bin/time ] || die "/usr/bin/time not found: install GNU time (e.g. apt-get install time)"
@@ -41,7 +46,7 @@ features=()
 
 echo "== building MCUboot's simulator (release${MCUBOOT_FEATURES:+, features $MCUBOOT_FEATURES})"
 (cd "$MCUBOOT_DIR/sim" && cargo test --release "${features[@]}" --test core --no-run) >&2 \
-    || die "MCUboot's simulator did not build (see above)"
+    || die "MCUboot's simulator did not build (see above; a checkout inside another cargo workspace needs an empty [workspace] table at the end of its sim/Cargo.toml)"
 
 echo "== building cutpoint (release)"
 (cd "$here" && cargo build --release -p cutpoint) >&2 || die "cutpoint did not build (see above)"

@@ -168,10 +168,11 @@ fn stages(c: &cutpoint_campaign::Campaign, path: &Path, workers: usize) {
         let t = outcome.stages.get(s);
         covered += t;
         println!(
-            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut",
+            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut  {:>10.0} cut points per CPU second",
             s.name(),
             t.as_secs_f64(),
-            per_cut_ms(t, n)
+            per_cut_ms(t, n),
+            per_cpu_s(n, t)
         );
     }
     println!(
@@ -196,10 +197,11 @@ fn stages(c: &cutpoint_campaign::Campaign, path: &Path, workers: usize) {
     let report_thread = Duration::from_nanos(thread_cpu_ns().saturating_sub(t0));
     match written {
         Ok(_) => println!(
-            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut (this thread {:.3} s), peak memory {} MiB, written {:.1} MiB",
+            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut  {:>10.0} cut points per CPU second (this thread {:.3} s), peak memory {} MiB, written {:.1} MiB",
             "reports",
             report_cpu.as_secs_f64(),
             per_cut_ms(report_cpu, n),
+            per_cpu_s(n, report_cpu),
             report_thread.as_secs_f64(),
             peak_memory_mib(),
             mib(disk_use(&out).0.saturating_sub(before))

@@ -23,10 +23,32 @@ extern "C" {
     fn mi_option_set(option: i32, value: c_long);
 }
 
-/// Keeps freed memory in the process unless `MIMALLOC_PURGE_DELAY` says otherwise. Does
-/// nothing when the option at that position does not hold mimalloc's default (another mimalloc
-/// version), so it never changes an option it does not know. Returns whether it changed it.
+/// Faults the process's memory in as small pages from now on (Linux), unless
+/// `MIMALLOC_ALLOW_THP` says otherwise. mimalloc asks for transparent huge pages, and the
+/// kernel zeroes each one whole, 2 MiB, at its first touch: on the exhaustive campaign that was
+/// a third of the process's CPU time (system time 0.27 s of 0.75 s) and 100 MiB of peak memory
+/// where small pages need 61-65 MiB and 0.05-0.09 s. Returns whether it changed anything.
+pub fn small_pages() -> bool {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Keeps freed memory in the process unless `MIMALLOC_PURGE_DELAY` says otherwise, and faults
+/// it in as small pages ([`small_pages`]). Does nothing to mimalloc when the option at that
+/// position does not hold mimalloc's default (another mimalloc version), so it never changes an
+/// option it does not know. Returns whether it changed it.
 pub fn keep_freed_memory() -> bool {
+    small_pages();
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return false;
     }

@@ -2,6 +2,7 @@
 //! post-cut flash comes from the control run's journal, and identical post-cut states are
 //! recovered once (as long as a bounded cache holds them).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cutpoint_campaign::{CutPoint, OpSpan, RegionMap, RegionSet};
@@ -9,6 +10,7 @@ use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_report::{Landing, LogLine, OpRelation};
 
 use crate::state_cache::StateCache;
+use cutpoint_sim::board::ConsoleLine;
 use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
 use cutpoint_sim::replay::{Cursor, Recording};
@@ -50,6 +52,58 @@ struct KeptRecovery {
     weak: Arc<Vec<(u32, u8)>>,
 }
 
+/// What decides a run of the simulated board from a power-on without a planned fault, and
+/// so the key under which its outcome is reused: the physical state of the flash (stored
+/// bytes, weak bits, torn granules, marginal sectors and program counts: `memo_key`), the
+/// part's seed (every draw of a weak or marginal read derives from it and from the access
+/// counter, which restarts at each power-on), what the OTA server does (offers an update,
+/// asks again after a revert, offers it once per power-on), and the boot limit. The firmware
+/// builds, the update image and the flash profile are the target's own, the same for every
+/// run it keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PowerOn {
+    state: u64,
+    seed: u64,
+    update: Option<(bool, bool)>,
+    max_boots: u32,
+}
+
+impl PowerOn {
+    fn of(board: &SimBoard, opts: &RunOptions) -> Self {
+        PowerOn {
+            state: board.flash.memo_key(),
+            seed: board.flash.seed(),
+            update: board.update.as_ref().map(|u| (u.retry, u.once)),
+            max_boots: opts.max_boots,
+        }
+    }
+}
+
+/// What a run from a power-on left: what the recovery reads of it, and the flash after it.
+#[derive(Debug, Clone)]
+struct RunOutcome {
+    console: Arc<Vec<ConsoleLine>>,
+    end: RunEnd,
+    duration_us: u64,
+    /// The flash after the run; `None` when the run wrote nothing, so the flash is as it was.
+    after: Option<Arc<NorFlash>>,
+}
+
+/// A cursor over the recording of the run from a flash state, with that state's key and seed.
+type KeyedCursor = ((u64, u64), Cursor);
+
+/// Runs kept that wrote nothing (a few KiB each: their console).
+const RUNS_KEPT: usize = 4096;
+/// Runs kept that changed the flash (each holds a copy of the flash).
+const CHANGING_RUNS_KEPT: usize = 8;
+/// Recordings of the run after a chain's cut, for the chain's next cut (each holds the flash
+/// and the data of every operation of that run).
+const LATER_RECORDINGS_KEPT: usize = 4;
+
+/// Set (to anything) to simulate every run in full: no run from a power-on and no later cut
+/// is served from an earlier one. The results are the same, only slower; the tests prove it.
+pub const NO_MEMO_ENV: &str = "CUTPOINT_NO_MEMO";
+
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
 const RECOVERIES_KEPT: usize = 4096;
 /// Flash dumps kept for the recoveries that end in the same state (up to the flash's size each).
@@ -69,6 +123,24 @@ pub struct SimTarget {
     /// Flash dumps after recovery by final state: thousands of cuts end in a handful of states.
     dumps: Mutex<StateCache<u64, Arc<Vec<u8>>>>,
     crypto: Arc<CryptoEngine>,
+    /// Whether runs from a power-on and later cuts are served from earlier ones.
+    memo: bool,
+    /// Runs from a power-on that wrote nothing, by what decides them.
+    runs: Mutex<StateCache<PowerOn, RunOutcome>>,
+    /// Runs from a power-on that changed the flash, and the keys of those seen once (a run
+    /// is copied only the second time its power-on comes: most are seen once).
+    changing_runs: Mutex<StateCache<PowerOn, RunOutcome>>,
+    seen_once: Mutex<StateCache<PowerOn, ()>>,
+    /// Recordings of the unfaulted run from a post-cut state, by that state and seed.
+    later_recordings: Mutex<StateCache<(u64, u64), Arc<Recording>>>,
+    /// Per worker: the recording its chains' later cuts are forked from, and its key.
+    later_cursors: Vec<Mutex<Option<KeyedCursor>>>,
+    /// Per worker: the first cut of its last chain of two or more cuts, the flash it left and
+    /// where it landed: the chains that share a first cut come one after the other.
+    last_first_cut: Vec<Mutex<Option<(CutPlan, NorFlash, Landing)>>>,
+    /// Runs from a power-on served from an earlier one, and later cuts forked from a recording.
+    reused_runs: AtomicU64,
+    forked_later_cuts: AtomicU64,
 }
 
 impl SimTarget {
@@ -83,7 +155,149 @@ impl SimTarget {
             recovered: Mutex::new(StateCache::new(RECOVERIES_KEPT)),
             dumps: Mutex::new(StateCache::new(DUMPS_KEPT)),
             crypto: Arc::default(),
+            memo: std::env::var_os(NO_MEMO_ENV).is_none(),
+            runs: Mutex::new(StateCache::new(RUNS_KEPT)),
+            changing_runs: Mutex::new(StateCache::new(CHANGING_RUNS_KEPT)),
+            seen_once: Mutex::new(StateCache::new(RUNS_KEPT)),
+            later_recordings: Mutex::new(StateCache::new(LATER_RECORDINGS_KEPT)),
+            later_cursors: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            last_first_cut: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            reused_runs: AtomicU64::new(0),
+            forked_later_cuts: AtomicU64::new(0),
         }
+    }
+
+    /// How many runs from a power-on were served from an earlier one, and how many later cuts
+    /// were forked from a recording, so far.
+    pub fn memo_counts(&self) -> (u64, u64) {
+        (
+            self.reused_runs.load(Ordering::Relaxed),
+            self.forked_later_cuts.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The same target, serving runs and later cuts from earlier ones (`true`, the default
+    /// unless [`NO_MEMO_ENV`] is set) or simulating every one in full.
+    pub fn with_memo(mut self, memo: bool) -> Self {
+        self.memo = memo;
+        self
+    }
+
+    /// Runs `board` from a power-on without a planned fault. With `memo`, a run whose power-on
+    /// (see [`PowerOn`]) came before is not simulated again: its outcome and the flash it left
+    /// are reused.
+    fn power_on(&self, board: &mut SimBoard, opts: RunOptions, memo: bool) -> RunOutcome {
+        let key = (memo && self.memo && opts.plan.is_none()).then(|| PowerOn::of(board, &opts));
+        if let Some(k) = &key {
+            let hit = self
+                .runs
+                .lock()
+                .ok()
+                .and_then(|mut m| m.get(k))
+                .or_else(|| self.changing_runs.lock().ok().and_then(|mut m| m.get(k)));
+            if let Some(hit) = hit {
+                if let Some(after) = &hit.after {
+                    board.flash.copy_from(after);
+                }
+                self.reused_runs.fetch_add(1, Ordering::Relaxed);
+                return hit;
+            }
+        }
+        let log = board.run(opts);
+        let mut out = RunOutcome {
+            console: Arc::new(log.console),
+            end: log.end,
+            duration_us: log.duration_us,
+            after: None,
+        };
+        if let Some(k) = key {
+            if log.ops.is_empty() {
+                if let Ok(mut m) = self.runs.lock() {
+                    m.insert(k, out.clone());
+                }
+            } else if self.seen_once.lock().is_ok_and(|mut m| {
+                m.get(&k).is_some() || {
+                    m.insert(k, ());
+                    false
+                }
+            }) {
+                let kept = RunOutcome {
+                    after: Some(Arc::new(board.flash.clone())),
+                    ..out.clone()
+                };
+                if let Ok(mut m) = self.changing_runs.lock() {
+                    m.insert(k, kept);
+                }
+            }
+        }
+        out.after = None;
+        out
+    }
+
+    /// The recording of the unfaulted run from `flash` (a post-cut state), made once.
+    fn later_recording(&self, flash: &NorFlash) -> Arc<Recording> {
+        let key = (flash.memo_key(), flash.seed());
+        if let Some(r) = self.later_recordings.lock().ok().and_then(|mut m| m.get(&key)) {
+            return r;
+        }
+        let mut board = SimBoard::new(flash.clone(), self.scenario.firmware(), Some(self.scenario.update()))
+            .with_crypto(self.crypto.clone());
+        let log = board.run(RunOptions {
+            plan: None,
+            max_boots: self.max_boots,
+            record_data: true,
+        });
+        let rec = Arc::new(Recording {
+            baseline: flash.clone(),
+            log,
+        });
+        if let Ok(mut m) = self.later_recordings.lock() {
+            m.insert(key, rec.clone());
+        }
+        rec
+    }
+
+    /// A later cut of a chain, forked from the recording of the run it interrupts as first
+    /// cuts are from the control run's, when that is exact: the cut is aimed at a flash
+    /// operation the run reaches, is not a brownout, and no sector is marginal (a program into
+    /// a marginal sector draws on the reads before it, which a recording does not replay).
+    /// `None`: run it live.
+    fn cut_recorded(
+        &self,
+        worker: usize,
+        flash: &NorFlash,
+        point: &CutPoint,
+        rules: &RecoveryRules,
+        later: &mut LaterCuts,
+    ) -> Option<(NorFlash, Landing)> {
+        let plan = self.plan(point);
+        let CutAt::Op { index, .. } = plan.at else {
+            return None;
+        };
+        if !self.memo || !Recording::supports(&plan) || flash.has_marginal_sectors() {
+            return None;
+        }
+        let key = (flash.memo_key(), flash.seed());
+        let slot = &self.later_cursors[worker % self.later_cursors.len()];
+        let mut guard = slot.lock().ok()?;
+        if guard.as_ref().is_none_or(|(k, _)| *k != key) {
+            *guard = Some((key, Cursor::new(self.later_recording(flash))));
+        }
+        let (_, cursor) = guard.as_mut()?;
+        let rec = cursor.recording().clone();
+        if index >= rec.log.ops.len() as u64 {
+            // The run ends first: the cut never fires; the live run says how.
+            return None;
+        }
+        let spare = self.spares[worker % self.spares.len()]
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop());
+        let mut out = spare.unwrap_or_else(|| rec.baseline.clone());
+        let record = cursor.post_cut_into(&plan, &mut out);
+        later.saw_lines(true, rec.log.console_before_op(index), record.actual_us, rules);
+        self.forked_later_cuts.fetch_add(1, Ordering::Relaxed);
+        Some((out, landing(&record, &rec.log.ops)))
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -151,6 +365,39 @@ impl SimTarget {
         Ok((board.flash, live_landing(&log, plan)))
     }
 
+    /// The first cut of a chain of two or more: the flash and landing the worker's last such
+    /// chain left when it had the same first cut (the chains that share a first cut run one
+    /// after the other), else [`SimTarget::first_cut`].
+    fn shared_first_cut(&self, worker: usize, plan: &CutPlan) -> Result<(NorFlash, Landing), RigError> {
+        let slot = &self.last_first_cut[worker % self.last_first_cut.len()];
+        let spare = |rec: &Recording| {
+            self.spares[worker % self.spares.len()]
+                .lock()
+                .ok()
+                .and_then(|mut v| v.pop())
+                .unwrap_or_else(|| rec.baseline.clone())
+        };
+        if let Some((p, kept, landing)) = slot.lock().map_err(|_| poisoned())?.as_ref() {
+            if p == plan {
+                let rec = self.recording()?;
+                let mut flash = spare(&rec);
+                flash.copy_from(kept);
+                return Ok((flash, landing.clone()));
+            }
+        }
+        let (flash, landing) = self.first_cut(worker, plan)?;
+        let mut guard = slot.lock().map_err(|_| poisoned())?;
+        match guard.as_mut() {
+            Some((p, kept, l)) => {
+                kept.copy_from(&flash);
+                *p = *plan;
+                *l = landing.clone();
+            }
+            None => *guard = Some((*plan, flash.clone(), landing.clone())),
+        }
+        Ok((flash, landing))
+    }
+
     /// Keeps a used flash image for the worker's next cut.
     fn recycle(&self, worker: usize, flash: NorFlash) {
         if let Ok(mut v) = self.spares[worker % self.spares.len()].lock() {
@@ -178,7 +425,7 @@ impl SimTarget {
                 return (rec, true);
             }
             // Its dump is gone: simulated again, and shared as before by the first cut's id.
-            let (mut rec, used) = self.recover_uncached(flash, rules);
+            let (mut rec, used) = self.recover_uncached(flash, rules, true);
             self.recycle(worker, used);
             rec.first_id = k.first_id.clone();
             if let Ok(mut m) = self.recovered.lock() {
@@ -186,7 +433,7 @@ impl SimTarget {
             }
             return (rec, true);
         }
-        let (mut rec, used) = self.recover_uncached(flash, rules);
+        let (mut rec, used) = self.recover_uncached(flash, rules, true);
         self.recycle(worker, used);
         rec.first_id = id.to_string();
         if let Ok(mut m) = self.recovered.lock() {
@@ -208,15 +455,18 @@ impl SimTarget {
         d
     }
 
-    fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, NorFlash) {
+    /// Powers the board on after the cut and lets it recover. With `memo`, a re-triggered
+    /// update (a whole update again, from the state the revert left, which many recoveries
+    /// reach) is served from the first run that started from that state (see [`PowerOn`]).
+    fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules, memo: bool) -> (Recovered, NorFlash) {
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
         let opts = RunOptions {
             max_boots: self.max_boots,
             ..RunOptions::default()
         };
-        let mut log = board.run(opts);
-        let mut console = lines(&log);
+        let mut log = self.power_on(&mut board, opts, false);
+        let mut console = lines(&log.console);
         // Where the console's last run ended; a later run starts a second after it.
         let mut end_us = log.duration_us;
         let mut retriggered = false;
@@ -226,8 +476,8 @@ impl SimTarget {
                     u.retry = true;
                 }
                 let offset = end_us + 1_000_000;
-                log = board.run(opts);
-                append(&mut console, &log, offset);
+                log = self.power_on(&mut board, opts, memo);
+                append(&mut console, &log.console, offset);
                 end_us = offset + log.duration_us;
                 retriggered = true;
             }
@@ -240,7 +490,9 @@ impl SimTarget {
             }
             let offset = end_us + 1_000_000;
             reset_from = Some(console.len());
-            append(&mut console, &board.run(opts), offset);
+            // Not served from an earlier one: this run only boots and idles, cheaper than
+            // keying the state it starts from (measured on the exhaustive campaign).
+            append(&mut console, &self.power_on(&mut board, opts, false).console, offset);
         }
         // The dump and its decoding depend only on the bytes of the dumped range: keyed by
         // them (the program counts of the whole part, which `state_hash` adds, change nothing
@@ -292,8 +544,8 @@ fn keep(rec: &Recovered) -> KeptRecovery {
 }
 
 /// Appends a later run's console, its times shifted by `offset`.
-fn append(console: &mut Vec<LogLine>, log: &RunLog, offset: u64) {
-    console.extend(log.console.iter().map(|l| LogLine {
+fn append(console: &mut Vec<LogLine>, later: &[ConsoleLine], offset: u64) {
+    console.extend(later.iter().map(|l| LogLine {
         t_us: offset + l.t_us,
         text: l.text.clone(),
     }));
@@ -303,8 +555,8 @@ fn poisoned() -> RigError {
     RigError::new("sim", RigErrorKind::Io, "a worker of the simulated board panicked")
 }
 
-fn lines(log: &RunLog) -> Vec<LogLine> {
-    log.console
+fn lines(console: &[ConsoleLine]) -> Vec<LogLine> {
+    console
         .iter()
         .map(|l| LogLine {
             t_us: l.t_us,
@@ -399,12 +651,12 @@ impl SimTarget {
             if i > 0 {
                 later.saw(&log, &landing, rules);
             }
-            faulted_console.extend(lines(&log));
+            faulted_console.extend(lines(&log.console));
             landings.push(landing);
             flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
-        let (rec, _) = self.recover_uncached(flash, rules);
+        let (rec, _) = self.recover_uncached(flash, rules, false);
         LiveReplay {
             faulted_console,
             observation: Observation {
@@ -449,7 +701,7 @@ impl Target for SimTarget {
             }
         }
         Ok(ControlObservation {
-            console: lines(&rec.log),
+            console: lines(&rec.log.console),
             ops: Some(op_spans(&rec.log.ops, &region_map(&self.scenario.profile.layout))),
             dump: self.dump(&board.flash),
             dump_base: self.dump_range().0,
@@ -464,10 +716,19 @@ impl Target for SimTarget {
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError> {
         let (first, rest) = split_chain(chain)?;
-        let (mut flash, first_landing) = self.first_cut(worker, &self.plan(first))?;
+        let (mut flash, first_landing) = if rest.is_empty() || !self.memo {
+            self.first_cut(worker, &self.plan(first))?
+        } else {
+            self.shared_first_cut(worker, &self.plan(first))?
+        };
         let mut landings = vec![first_landing];
         let mut later = LaterCuts::default();
         for point in rest {
+            if let Some((after, landing)) = self.cut_recorded(worker, &flash, point, rules, &mut later) {
+                landings.push(landing);
+                self.recycle(worker, std::mem::replace(&mut flash, after));
+                continue;
+            }
             let (after, log, landing) = self.cut_live(flash, point);
             later.saw(&log, &landing, rules);
             landings.push(landing);
@@ -504,6 +765,14 @@ impl Target for SimTarget {
         for point in rest {
             flash = self.cut_live(flash, point).0;
         }
+        if self.memo && !flash.has_marginal_sectors() {
+            // The same run the chain's next cuts will be forked from: recorded once for both.
+            let rec = self.later_recording(&flash);
+            return Ok(RecoveryTimeline {
+                console: lines(&rec.log.console),
+                ops: Some(op_spans(&rec.log.ops, &region_map(&self.scenario.profile.layout))),
+            });
+        }
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
         let log = board.run(RunOptions {
@@ -511,7 +780,7 @@ impl Target for SimTarget {
             ..RunOptions::default()
         });
         Ok(RecoveryTimeline {
-            console: lines(&log),
+            console: lines(&log.console),
             ops: Some(op_spans(&log.ops, &region_map(&self.scenario.profile.layout))),
         })
     }
@@ -537,14 +806,22 @@ struct LaterCuts {
 
 impl LaterCuts {
     fn saw(&mut self, log: &RunLog, landing: &Landing, rules: &RecoveryRules) {
-        if log.cut.is_none() {
+        self.saw_lines(log.cut.is_some(), log.console.iter(), landing.actual_us, rules);
+    }
+
+    /// A later cut that fired (or not) at `actual_us`, after the run printed `console`.
+    fn saw_lines<'l>(
+        &mut self,
+        fired: bool,
+        mut console: impl Iterator<Item = &'l ConsoleLine>,
+        actual_us: u64,
+        rules: &RecoveryRules,
+    ) {
+        if !fired {
             self.unfired = true;
         }
         if let Some(m) = &rules.commit {
-            self.committed |= log
-                .console
-                .iter()
-                .any(|l| l.t_us <= landing.actual_us && m.matches(&l.text));
+            self.committed |= console.any(|l| l.t_us <= actual_us && m.matches(&l.text));
         }
     }
 }

@@ -195,6 +195,22 @@ pub struct RunLog {
     pub boots: Vec<BootRecord>,
     pub cut: Option<CutRecord>,
     pub duration_us: u64,
+    /// For each console line, how many flash operations the run had started before it was
+    /// written: a cut at operation `i` leaves exactly the lines whose count is at most `i`.
+    #[serde(skip)]
+    pub console_ops: Vec<u64>,
+}
+
+impl RunLog {
+    /// The console lines a cut aimed at operation `index` (before, inside or after it) leaves
+    /// behind: those written before that operation started.
+    pub fn console_before_op(&self, index: u64) -> impl Iterator<Item = &ConsoleLine> {
+        self.console
+            .iter()
+            .zip(&self.console_ops)
+            .take_while(move |(_, &n)| n <= index)
+            .map(|(l, _)| l)
+    }
 }
 
 /// The update the OTA server offers.
@@ -385,6 +401,7 @@ struct Mcu<'a> {
     fetched_whole: bool,
     brownout_until: Option<u64>,
     console: Vec<ConsoleLine>,
+    console_ops: Vec<u64>,
     ops: Vec<OpRecord>,
     boots: Vec<BootRecord>,
     cut: Option<CutRecord>,
@@ -403,6 +420,7 @@ impl<'a> Mcu<'a> {
             fetched_whole: false,
             brownout_until: None,
             console: Vec::new(),
+            console_ops: Vec::new(),
             ops: Vec::new(),
             boots: Vec::new(),
             cut: None,
@@ -417,6 +435,7 @@ impl<'a> Mcu<'a> {
             boots: self.boots,
             cut: self.cut,
             duration_us: self.now,
+            console_ops: self.console_ops,
         }
     }
 
@@ -665,6 +684,7 @@ impl hal::Console for Mcu<'_> {
                 t_us: self.now,
                 text: line.to_string(),
             });
+            self.console_ops.push(self.ops.len() as u64);
         }
     }
 }

@@ -393,6 +393,9 @@ pub struct NorFlash {
     /// Hash of each sector's bytes, computed on demand by `state_hash` and dropped when an
     /// operation touches the sector, so hashing a state costs only the sectors that changed.
     sector_hashes: SectorHashes,
+    /// Hash of each sector's program counts, computed on demand by `memo_key` and dropped when
+    /// a count in the sector changes.
+    sector_count_hashes: SectorHashes,
     /// Per sector: a number no other content of any sector of any flash in this process has
     /// had, renewed by every operation that touches the sector and kept by copies. Two flashes
     /// whose sector has the same version hold the same bytes there, so a copy skips it.
@@ -497,6 +500,7 @@ impl NorFlash {
             counts_hash: CountsHash::dirty(),
             access_count: 0,
             sector_hashes: SectorHashes::new(geom.sector_count()),
+            sector_count_hashes: SectorHashes::new(geom.sector_count()),
             sector_versions: fresh_versions(geom.sector_count()),
             profile,
             geom,
@@ -506,6 +510,17 @@ impl NorFlash {
 
     pub fn profile(&self) -> &FlashProfile {
         &self.profile
+    }
+
+    /// The seed of the part's own draws (weak-bit and marginal reads, marginal programs, cuts).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether a sector is marginal: programs into it then draw on the access counter, so
+    /// what an operation leaves depends on the reads before it, not only on the stored state.
+    pub fn has_marginal_sectors(&self) -> bool {
+        !self.marginal.is_empty()
     }
 
     /// Becomes a copy of `other`, reusing this part's buffers (a simulated board forks a
@@ -543,6 +558,13 @@ impl NorFlash {
             }
         } else {
             self.sector_hashes = other.sector_hashes.clone();
+        }
+        if self.sector_count_hashes.0.len() == other.sector_count_hashes.0.len() {
+            for (mine, theirs) in self.sector_count_hashes.0.iter().zip(&other.sector_count_hashes.0) {
+                mine.store(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        } else {
+            self.sector_count_hashes = other.sector_count_hashes.clone();
         }
     }
 
@@ -767,6 +789,59 @@ impl NorFlash {
             h = fold(h, u64::from(sector));
         }
         finalize(fold(h, self.program_counts_hash()))
+    }
+
+    /// A key of the same physical state as [`NorFlash::state_hash`] (stored bytes, weak bits,
+    /// torn granules, marginal sectors, program counts), for keying work done from a state
+    /// within one process: equal keys, equal states (up to a 64-bit collision). Unlike
+    /// `state_hash`, whose value journals record, it hashes the program counts sector by sector
+    /// and keeps each sector's hash until a count in it changes, so keying a state after an
+    /// operation costs the sectors it touched, not the whole part's counts.
+    pub fn memo_key(&self) -> u64 {
+        let mut h = fold(self.data_hash(), 0x004d_454d_4f4b_4559);
+        h = fold(h, self.weak.len() as u64);
+        for (&addr, &mask) in &self.weak {
+            h = fold(h, u64::from(addr) << 8 | u64::from(mask));
+        }
+        h = fold(h, self.torn.len() as u64);
+        for &addr in &self.torn {
+            h = fold(h, u64::from(addr));
+        }
+        h = fold(h, self.marginal.len() as u64);
+        for &sector in &self.marginal {
+            h = fold(h, u64::from(sector));
+        }
+        h = fold(h, self.program_counts.len() as u64);
+        if self.program_counts.is_empty() {
+            return finalize(h);
+        }
+        let per_sector = (self.geom.sector / self.geom.granule.max(1)).max(1) as usize;
+        let regular = self.geom.sector.is_multiple_of(self.geom.granule.max(1))
+            && self.program_counts.len() == self.sector_count_hashes.0.len() * per_sector;
+        if !regular {
+            return finalize(fold(h, self.program_counts_hash()));
+        }
+        for (i, (counts, cached)) in self
+            .program_counts
+            .chunks(per_sector)
+            .zip(&self.sector_count_hashes.0)
+            .enumerate()
+        {
+            let mut v = cached.load(Ordering::Relaxed);
+            if v == DIRTY {
+                v = hash_bytes(counts, i as u64) & !(1 << 63);
+                cached.store(v, Ordering::Relaxed);
+            }
+            h = fold(h, v);
+        }
+        finalize(h)
+    }
+
+    /// Drops the cached count hashes of the sectors `range` overlaps.
+    fn invalidate_count_hashes(&self, range: &Range<u32>) {
+        let sectors = self.geom.sectors_of(range);
+        self.sector_count_hashes
+            .invalidate(sectors.start as usize..sectors.end as usize);
     }
 
     /// `hash_bytes(program_counts, 1)`, once per change of the counts. (A hash of the whole
@@ -1111,6 +1186,7 @@ impl NorFlash {
     fn count_programs(&mut self, range: &Range<u32>) {
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
+        self.invalidate_count_hashes(range);
         if let Some(counts) = self.program_counts.get_mut(granules) {
             for count in counts {
                 *count = count.saturating_add(1);
@@ -1354,6 +1430,7 @@ impl NorFlash {
     fn reset_program_counts(&mut self, range: &Range<u32>) {
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
+        self.invalidate_count_hashes(range);
         if let Some(counts) = self.program_counts.get_mut(granules) {
             counts.fill(0);
         }
@@ -1737,6 +1814,52 @@ mod tests {
     fn le_word_pads_short_tails() {
         assert_eq!(le_word(&[1, 2]), 0x0201);
         assert_eq!(le_word(&[0xFF; 8]), u64::MAX);
+    }
+
+    #[test]
+    fn the_memo_key_tells_states_apart_as_the_state_hash_does() {
+        let profile = crate::profile::FlashProfile::builtin("nrf52840").unwrap();
+        let mut a = NorFlash::new(profile, 3);
+        let sector = a.profile().sector_size;
+        a.apply(&FlashOp::Program {
+            addr: sector,
+            data: vec![0x5A; 64],
+        })
+        .unwrap();
+        let mut b = a.clone();
+        assert_eq!(a.memo_key(), b.memo_key());
+        // The same bytes, one more program of a granule: another state.
+        b.apply(&FlashOp::Program {
+            addr: sector,
+            data: vec![0xFF; 4],
+        })
+        .unwrap();
+        assert_eq!(a.raw(), b.raw());
+        assert_ne!(a.state_hash(), b.state_hash());
+        assert_ne!(a.memo_key(), b.memo_key(), "a program count differs");
+        // Erased again and programmed as `a` was: the same state, the same key.
+        b.apply(&FlashOp::Erase {
+            addr: sector,
+            len: sector,
+        })
+        .unwrap();
+        b.apply(&FlashOp::Program {
+            addr: sector,
+            data: vec![0x5A; 64],
+        })
+        .unwrap();
+        assert_eq!(a.state_hash(), b.state_hash());
+        assert_eq!(a.memo_key(), b.memo_key());
+        // A copy keys as its original, and a key from scratch as a cached one.
+        let mut c = NorFlash::new(a.profile().clone(), 3);
+        c.copy_from(&b);
+        assert_eq!(c.memo_key(), a.memo_key());
+        let fresh = a.clone();
+        fresh.sector_hashes.invalidate(0..fresh.sector_hashes.0.len());
+        fresh
+            .sector_count_hashes
+            .invalidate(0..fresh.sector_count_hashes.0.len());
+        assert_eq!(fresh.memo_key(), a.memo_key());
     }
 
     #[test]

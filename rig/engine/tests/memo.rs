@@ -1,0 +1,134 @@
+//! Runs from a power-on served from an earlier one, and later cuts forked from a recording of
+//! the run they interrupt, change no result: with the memo on and off, the journal and every
+//! report of a campaign are the same, byte for byte (wall-clock times aside).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use cutpoint_engine::engine::{self, RunSpec};
+use cutpoint_engine::setup::sim_setup;
+
+/// Runs `campaign` (a path under `campaigns/`) on one worker with the memo on or off, writes
+/// its reports, and returns the report directory and the target's memo counts.
+fn run(campaign: &str, memo: bool, out: &Path) -> (u64, u64) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../campaigns")
+        .join(campaign);
+    let c =
+        cutpoint_campaign::load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
+    let mut setup = sim_setup(&c, 1).unwrap();
+    setup.target = setup.target.with_memo(memo);
+    let spec = RunSpec::whole(&c, out.to_path_buf(), setup.expect.clone(), setup.update_size);
+    let outcome = engine::run(
+        &setup.target,
+        &spec,
+        &mut cutpoint_engine::sink::ignore(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    cutpoint_report::write_reports_from_journals(
+        out,
+        &[&outcome.journal_path],
+        &cutpoint_report::ReportOptions::default(),
+    )
+    .unwrap();
+    setup.target.memo_counts()
+}
+
+/// A report file with what a clock says taken out: instants, `wall_ms` and JUnit times (a
+/// binary file, a flash dump, as it is).
+fn normalised(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return e.into_bytes().iter().map(|b| format!("{b:02x}")).collect(),
+    };
+    let instant = regex::Regex::new(r"\d{4}-\d\d-\d\dT[0-9:.]+Z").unwrap();
+    let wall = regex::Regex::new(r#""wall_ms": ?\d+"#).unwrap();
+    let junit = regex::Regex::new(r#"time="[0-9.]+""#).unwrap();
+    let text = instant.replace_all(&text, "T");
+    let text = wall.replace_all(&text, "");
+    junit.replace_all(&text, "").into_owned()
+}
+
+/// Every file the run left, by its path inside the report directory.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs `campaign` both ways and compares; returns the memo counts of the run with it on.
+fn same_both_ways(campaign: &str) -> (u64, u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    // The same directory both ways (reports quote it), moved aside after the first run.
+    let (dir, on) = (tmp.path().join("run"), tmp.path().join("on"));
+    let counts = run(campaign, true, &dir);
+    std::fs::rename(&dir, &on).unwrap();
+    let (no_runs, no_forks) = run(campaign, false, &dir);
+    let off = dir;
+    assert_eq!((no_runs, no_forks), (0, 0), "{campaign}: the memo was off");
+    let listed = files(&on);
+    assert_eq!(listed, files(&off), "{campaign}: the same files");
+    assert!(listed.iter().any(|f| f.ends_with("results.jsonl")), "{listed:?}");
+    for f in &listed {
+        let (a, b) = (normalised(&on.join(f)), normalised(&off.join(f)));
+        if a != b {
+            let at = a
+                .bytes()
+                .zip(b.bytes())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            let around = |s: &str| {
+                s.get(at.saturating_sub(60)..(at + 400).min(s.len()))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            panic!(
+                "{campaign}: {} differs with the memo on, at byte {at}:\n on: {}\noff: {}",
+                f.display(),
+                around(&a),
+                around(&b)
+            );
+        }
+    }
+    counts
+}
+
+#[test]
+fn exhaustive_is_the_same_with_the_memo_and_reuses_the_retriggered_update() {
+    let (runs, _) = same_both_ways("exhaustive.toml");
+    assert!(runs > 0, "a re-triggered update is served from the first: {runs}");
+}
+
+#[test]
+fn double_cuts_are_the_same_with_the_memo_and_fork_their_second_cuts() {
+    let (_, forks) = same_both_ways("double-cuts.toml");
+    assert!(
+        forks > 1000,
+        "second cuts forked from the recording of their run: {forks}"
+    );
+}
+
+#[test]
+fn a_known_bug_is_the_same_with_the_memo() {
+    // Expected failures, with their artifact folders (console, state, dumps).
+    same_both_ways("known-bugs/torn-magic-revert.toml");
+}
+
+#[test]
+fn an_ab_scheme_is_the_same_with_the_memo() {
+    let (runs, forks) = same_both_ways("redundant-copies/double-cuts.toml");
+    assert!(runs + forks > 0, "{runs} {forks}");
+}
