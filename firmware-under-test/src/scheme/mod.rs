@@ -13,6 +13,7 @@
 //! there. A scheme defined elsewhere (a test, another crate) is added to a [`Registry`] with
 //! [`Registry::with_extra`], and runs wherever a [`Mode`] is accepted.
 
+pub mod embassy_boot;
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
@@ -242,6 +243,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_offset::SwapOffset,
     &esp_idf::EspIdf,
     &redundant::RedundantCopies,
+    &embassy_boot::EmbassyBoot,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.
