@@ -685,6 +685,9 @@ pub struct FlashReport {
     /// The redundant-copies boot record, on that scheme (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redundant: Option<crate::redundant::RedundantReport>,
+    /// embassy-boot's state partition, on that scheme (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embassy: Option<crate::scheme::EmbassyStateReport>,
     /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<SwapProgress>,
@@ -835,5 +838,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         otadata: None,
         progress: None,
         redundant: None,
+        embassy: None,
     }
 }

@@ -5,6 +5,7 @@
 //! Each decoder is a module here and one line in [`DECODERS`], next to the firmware scheme it
 //! reads (`fut::scheme`).
 
+mod embassy_boot;
 mod esp_idf;
 mod mcuboot;
 mod redundant;
@@ -12,7 +13,7 @@ mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
+    embassy_boot as embassy_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
     swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
@@ -20,6 +21,7 @@ use fut::PublicKey;
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
+pub use embassy_boot::{decode_embassy_state, EmbassyBootState, EmbassyStateReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 pub use redundant::RedundantCopiesRecord;
@@ -58,6 +60,14 @@ pub enum ReadAs {
         /// The record's byte as the dump read it.
         stored: u8,
     },
+    /// Only whether it reads as one of a few magic bytes (a state word compared whole with a
+    /// magic, anything else one meaning): an unstable bit matters when, its bits read either
+    /// way, the byte can read as one of `magics`.
+    Magic {
+        /// The byte as the dump read it.
+        stored: u8,
+        magics: &'static [u8],
+    },
 }
 
 /// A byte range of metadata the bootloader reads to decide what a boot does, once the device
@@ -83,6 +93,7 @@ impl ReliedOn {
             ReadAs::Value => true,
             // Only the record's first byte is read (the step number).
             ReadAs::Written { stored } => addr == self.range.start && stored | mask == 0xff,
+            ReadAs::Magic { stored, magics } => magics.iter().any(|m| (stored ^ m) & !mask == 0),
         }
     }
 }
@@ -137,6 +148,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (offset_scheme::NAME, &SwapOffsetTrailers),
     (esp_idf_scheme::NAME, &EspIdfOtadata),
     (redundant_scheme::NAME, &RedundantCopiesRecord),
+    (embassy_scheme::NAME, &EmbassyBootState),
 ];
 
 /// The decoder of the scheme called `name`.
