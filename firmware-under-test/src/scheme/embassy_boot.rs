@@ -298,8 +298,10 @@ fn last_error<const E: usize, const W: usize>(flash: Shared<'_, E, W>) -> FlashE
 /// What the crate answered, as the firmware's error: the board's own flash error when the
 /// board refused (the crate keeps only its kind).
 fn boot_error<const E: usize, const W: usize>(flash: Shared<'_, E, W>, e: BootError) -> FwError {
-    let _ = e;
-    FwError::Flash(last_error(flash))
+    let part = flash.into_inner().into_inner();
+    let why = part.last.unwrap_or(FlashError::Device);
+    say!(part.hal, "boot: embassy-error prepare_boot={:?} flash={:?}", e, why);
+    FwError::Flash(why)
 }
 
 fn updater_error<const E: usize, const W: usize>(flash: Shared<'_, E, W>, e: FirmwareUpdaterError) -> FwError {
@@ -360,10 +362,15 @@ fn run_boot<const E: usize, const W: usize>(hal: &mut dyn Hal, l: &Layout) -> Re
     };
     let state = match result {
         Ok(s) => s,
-        Err(e) => return Err(boot_error(flash, e)),
+        Err(e) => {
+            // The crate's chip HALs panic here (`expect("Boot prepare error")`): say why, then
+            // stop as they do.
+            let e = boot_error(flash, e);
+            return Err(e);
+        }
     };
     let hal = flash.into_inner().into_inner().hal;
-    say!(hal, "boot: embassy-prepared state={}", state_name(&state));
+    say!(hal, "boot: embassy-prepared returned={}", state_name(&state));
     Ok(())
 }
 
