@@ -110,10 +110,16 @@ pub enum Variant {
     /// and the reader takes the stale record (FIELD-BUGS row 16, fwup #214 / PR #215: the wrong
     /// U-Boot environment selected once the 8-bit counter wrapped).
     RedundantGenerationNoWrap,
+    /// embassy-boot: the published 0.1.1 instead of 0.7.0. Its updater's `set_magic` (and its
+    /// bootloader after a revert) programs zeros over the magic word without erasing it first
+    /// (FIELD-BUGS row 11, fixed by embassy-boot commit df3a1e1b9 "Avoid write to not-erased
+    /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
+    /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
+    EmbassyBootMagicRewrite,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 20] = [
+    pub const ALL: [Variant; 21] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -134,6 +140,7 @@ impl Variant {
         Variant::StaleHeaderAfterMove,
         Variant::RevertConfirmInSecondary,
         Variant::RedundantGenerationNoWrap,
+        Variant::EmbassyBootMagicRewrite,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -158,6 +165,7 @@ impl Variant {
             Variant::StaleHeaderAfterMove => "stale-header-after-move",
             Variant::RevertConfirmInSecondary => "revert-confirm-in-secondary",
             Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
+            Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
         }
     }
 
@@ -201,6 +209,7 @@ impl Variant {
         match self {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => Some(crate::scheme::esp_idf::NAME),
             Variant::RedundantGenerationNoWrap => Some(crate::scheme::redundant::NAME),
+            Variant::EmbassyBootMagicRewrite => Some(crate::scheme::embassy_boot::NAME),
             _ => None,
         }
     }

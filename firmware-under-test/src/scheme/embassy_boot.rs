@@ -46,6 +46,7 @@ use crate::boot::BootConfig;
 use crate::hal::{FlashError, Hal};
 use crate::image::Version;
 use crate::layout::{Area, Layout, LayoutError, Role};
+use crate::variant::Variant;
 use crate::{say, FwError};
 
 /// The scheme's name (a campaign's `mode`).
@@ -433,6 +434,151 @@ macro_rules! with_geometry {
     };
 }
 
+/// The published embassy-boot 0.1.1 (November 2022), run the same way: the negative control
+/// of FIELD-BUGS row 11 (fixed by the crate's commit df3a1e1b9, April 2023, first published in
+/// 0.2.0). Its updater's `set_magic` writes zeros over the magic word, whatever it holds,
+/// before it erases the state partition; its bootloader does the same after a revert. Its
+/// state partition has no progress-valid word: the progress indexes start at word 1.
+#[cfg(feature = "embassy-boot-old")]
+mod old {
+    use embassy_boot_old::{BootFlash, BootLoader, FirmwareUpdater, Partition, SingleFlashConfig, State};
+
+    use super::{active, dfu, pages, state, Part};
+    use crate::hal::{FlashError, Hal};
+    use crate::layout::{Area, Layout};
+    use crate::{say, FwError};
+
+    fn part(a: Area) -> Partition {
+        Partition::new(a.offset as usize, a.end() as usize)
+    }
+
+    fn fault<const E: usize, const W: usize>(p: &Part<'_, E, W>) -> FwError {
+        FwError::Flash(p.last.unwrap_or(FlashError::Device))
+    }
+
+    /// The 0.1.1 reading of the state partition, for the console: the magic, and the first
+    /// progress word (from word 1) with a byte reading erased.
+    fn say_state(hal: &mut dyn Hal, l: &Layout) -> Result<(), FlashError> {
+        let s = state(l);
+        let w = l.write_size as usize;
+        let n = pages(l);
+        let mut buf = [0u8; 4096];
+        let take = ((1 + 4 * n as usize) * w).min(buf.len()).min(s.size as usize);
+        match hal.read(s.offset, &mut buf[..take]) {
+            Ok(()) => {}
+            Err(FlashError::Uncorrectable { addr }) => {
+                say!(hal, "boot: embassy-state unreadable addr=0x{:x}", addr);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        let magic = super::Magic::of(&buf[..w]);
+        let progress = (0..(take / w).saturating_sub(1))
+            .find(|&i| buf[(1 + i) * w..(2 + i) * w].contains(&super::ERASE_VALUE))
+            .unwrap_or(take / w - 1) as u32;
+        let action = match magic {
+            super::Magic::Swap if progress < 2 * n => "swap",
+            super::Magic::Swap => "revert",
+            _ => "boot",
+        };
+        say!(
+            hal,
+            "boot: embassy-state magic={} progress={}/{} action={} crate=0.1.1",
+            magic.name(),
+            progress.min(4 * n),
+            4 * n,
+            action
+        );
+        Ok(())
+    }
+
+    pub fn run_boot<const E: usize, const W: usize>(hal: &mut dyn Hal, l: &Layout) -> Result<(), FwError> {
+        say_state(hal, l)?;
+        let mut p = Part::<E, W>::new(hal, l);
+        let r = {
+            let mut flash = BootFlash::<_, E>::new(&mut p);
+            let mut cfg = SingleFlashConfig::new(&mut flash);
+            let mut bl = BootLoader::new(part(active(l)), part(dfu(l)), part(state(l)));
+            let mut magic = [0u8; W];
+            let mut page = [0u8; E];
+            bl.prepare_boot(&mut cfg, &mut magic, &mut page)
+        };
+        match r {
+            Ok(st) => {
+                let name = if st == State::Swap { "swap" } else { "boot" };
+                say!(p.hal, "boot: embassy-prepared returned={}", name);
+                Ok(())
+            }
+            Err(e) => {
+                let why = fault(&p);
+                say!(p.hal, "boot: embassy-error prepare_boot={:?} flash={:?}", e, why);
+                Err(why)
+            }
+        }
+    }
+
+    pub fn swapped<const E: usize, const W: usize>(hal: &mut dyn Hal, l: &Layout) -> Result<bool, FwError> {
+        let mut p = Part::<E, W>::new(hal, l);
+        let mut aligned = [0u8; W];
+        FirmwareUpdater::new(part(dfu(l)), part(state(l)))
+            .get_state_blocking(&mut p, &mut aligned)
+            .map(|s| s == State::Swap)
+            .map_err(|_| fault(&p))
+    }
+
+    pub fn call<const E: usize, const W: usize>(hal: &mut dyn Hal, l: &Layout, c: super::Call) -> Result<(), FwError> {
+        let mut p = Part::<E, W>::new(hal, l);
+        let mut aligned = [0u8; W];
+        let mut up = FirmwareUpdater::new(part(dfu(l)), part(state(l)));
+        let r = match c {
+            super::Call::MarkBooted => up.mark_booted_blocking(&mut p, &mut aligned),
+            super::Call::MarkUpdated => up.mark_updated_blocking(&mut p, &mut aligned),
+            super::Call::PrepareUpdate => up.prepare_update_blocking(&mut p).map(|_| ()),
+        };
+        r.map_err(|_| fault(&p))
+    }
+}
+
+/// The old crate's entry points on a build without it: nothing runs (a rig that asks for the
+/// variant on such a build gets a device that never boots, never a reference that passes).
+#[cfg(not(feature = "embassy-boot-old"))]
+mod old {
+    use crate::hal::{FlashError, Hal};
+    use crate::layout::Layout;
+    use crate::{say, FwError};
+
+    fn absent(hal: &mut dyn Hal) -> FwError {
+        say!(hal, "boot: embassy-error embassy-boot 0.1.1 is not built in (feature embassy-boot-old)");
+        FwError::Flash(FlashError::Device)
+    }
+
+    pub fn run_boot<const E: usize, const W: usize>(hal: &mut dyn Hal, _l: &Layout) -> Result<(), FwError> {
+        Err(absent(hal))
+    }
+
+    pub fn swapped<const E: usize, const W: usize>(hal: &mut dyn Hal, _l: &Layout) -> Result<bool, FwError> {
+        Err(absent(hal))
+    }
+
+    pub fn call<const E: usize, const W: usize>(hal: &mut dyn Hal, _l: &Layout, _c: super::Call) -> Result<(), FwError> {
+        Err(absent(hal))
+    }
+}
+
+/// Whether `variant` runs the published 0.1.1 instead of 0.7.0.
+fn old_crate(variant: Variant) -> bool {
+    variant == Variant::EmbassyBootMagicRewrite
+}
+
+fn updater(hal: &mut dyn Hal, cfg: &AppConfig, call: Call) -> Result<(), FwError> {
+    let l = cfg.layout;
+    if old_crate(cfg.variant) {
+        use old::call as call_old;
+        return with_geometry!(l, call_old(hal, &l, call));
+    }
+    with_geometry!(l, updater_call(hal, &l, call))
+}
+
 /// embassy-boot.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmbassyBoot;
@@ -474,11 +620,24 @@ impl Scheme for EmbassyBoot {
 
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
         let l = cfg.layout;
+        if old_crate(cfg.variant) {
+            use old::run_boot as run_old;
+            return with_geometry!(l, run_old(hal, &l));
+        }
         with_geometry!(l, run_boot(hal, &l))
     }
 
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
         let l = cfg.layout;
+        if old_crate(cfg.variant) {
+            use old::swapped;
+            // 0.1.1 knows only boot and swap: a revert leaves the boot magic.
+            let pending = with_geometry!(l, swapped(hal, &l))?;
+            return Ok(AppBoot {
+                pending,
+                reverted: false,
+            });
+        }
         let s = with_geometry!(l, read_app_state(hal, &l))?;
         Ok(AppBoot {
             pending: s == State::Swap,
@@ -487,8 +646,7 @@ impl Scheme for EmbassyBoot {
     }
 
     fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
-        let l = cfg.layout;
-        with_geometry!(l, updater_call(hal, &l, Call::MarkBooted))?;
+        updater(hal, cfg, Call::MarkBooted)?;
         say!(hal, "app: confirm version={}", me);
         Ok(())
     }
@@ -497,12 +655,14 @@ impl Scheme for EmbassyBoot {
     /// marked booted).
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
         let l = cfg.layout;
-        with_geometry!(l, updater_call(hal, &l, Call::PrepareUpdate))
+        let _ = l;
+        updater(hal, cfg, Call::PrepareUpdate)
     }
 
     fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
         let l = cfg.layout;
-        with_geometry!(l, updater_call(hal, &l, Call::MarkUpdated))
+        let _ = l;
+        updater(hal, cfg, Call::MarkUpdated)
     }
 }
 
