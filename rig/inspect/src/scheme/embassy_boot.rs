@@ -4,15 +4,16 @@
 //! many swap and revert steps are recorded, and what the next `prepare_boot` does. The active
 //! partition is the primary slot less its last sector; the DFU partition is the secondary.
 
-use fut::layout::Layout;
+use fut::layout::{Area, Layout, Slot};
 use fut::scheme::embassy_boot::{
     self as scheme, decode_state, Action, Magic, StateWords, DFU_DETACH_MAGIC, REVERT_MAGIC, SWAP_MAGIC,
 };
 use fut::PublicKey;
 use serde::{Deserialize, Serialize};
 
+use super::mcuboot::decode_slot;
 use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
-use crate::decode::{FlashReport, SwapProgress};
+use crate::decode::{FlashReport, SwapProgress, Validity};
 use crate::slice_flash::SliceFlash;
 
 /// The state partition as the bootloader reads it.
@@ -104,9 +105,33 @@ impl MetadataDecoder for EmbassyBootState {
         scheme::check_layout(layout).map_err(|e| format!("the flash map does not fit embassy-boot ({e:?})"))
     }
 
+    /// The DFU partition holds an update from its start, or after a swap the image swapped out
+    /// one page up (the swap's layout: its first page keeps the update's first page): the
+    /// secondary slot is read from the start, and from one page up when only that holds a
+    /// valid image.
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
         McubootTrailers.decode(flash, layout, key, report);
         report.scratch = None;
+        let valid = |s: &crate::decode::SlotReport| {
+            s.image
+                .as_ref()
+                .is_some_and(|i| matches!(i.validity, Validity::Valid | Validity::Unverified))
+        };
+        if let Some(i) = report.slots.iter().position(|s| s.name == Slot::Secondary.name()) {
+            let page = layout.sector_size;
+            let mut up = *layout;
+            up.secondary = Area {
+                offset: layout.secondary.offset + page,
+                size: layout.secondary.size.saturating_sub(page),
+            };
+            if !valid(&report.slots[i]) {
+                let mut shifted = decode_slot(flash, &up, Slot::Secondary, key);
+                if valid(&shifted) {
+                    shifted.summary = format!("{} (DFU partition one page up: the image a swap moved out)", shifted.summary);
+                    report.slots[i] = shifted;
+                }
+            }
+        }
         let s = scheme::state(layout);
         let bytes = flash.get_prefix(s.offset, s.size as usize);
         if let Some((e, p)) = decode_embassy_state(bytes, layout) {
