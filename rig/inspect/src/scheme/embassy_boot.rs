@@ -37,6 +37,10 @@ pub struct EmbassyStateReport {
     /// held them; kept for the relied-on check, not written out.
     #[serde(skip)]
     pub words: Vec<u8>,
+    /// The version in the header at the start of the DFU partition, valid image or not (after
+    /// a swap its first page still holds the update's first page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dfu_start_version: Option<String>,
 }
 
 fn words(report: &FlashReport) -> Option<(&EmbassyStateReport, bool)> {
@@ -79,6 +83,7 @@ pub fn decode_embassy_state(bytes: &[u8], layout: &Layout) -> Option<(EmbassySta
         next_boot: describe(&d),
         boots: "active".to_string(),
         words: bytes[..bytes.len().min((2 + 4 * n as usize) * w)].to_vec(),
+        dfu_start_version: None,
     };
     let progress = SwapProgress {
         regions: Some(n),
@@ -117,7 +122,13 @@ impl MetadataDecoder for EmbassyBootState {
                 .as_ref()
                 .is_some_and(|i| matches!(i.validity, Validity::Valid | Validity::Unverified))
         };
+        let mut dfu_start_version = None;
         if let Some(i) = report.slots.iter().position(|s| s.name == Slot::Secondary.name()) {
+            dfu_start_version = report.slots[i]
+                .image
+                .as_ref()
+                .and_then(|i| i.version())
+                .map(str::to_string);
             let page = layout.sector_size;
             let mut up = *layout;
             up.secondary = Area {
@@ -134,7 +145,8 @@ impl MetadataDecoder for EmbassyBootState {
         }
         let s = scheme::state(layout);
         let bytes = flash.get_prefix(s.offset, s.size as usize);
-        if let Some((e, p)) = decode_embassy_state(bytes, layout) {
+        if let Some((mut e, p)) = decode_embassy_state(bytes, layout) {
+            e.dfu_start_version = dfu_start_version;
             report.embassy = Some(e);
             report.progress = Some(p);
         }
@@ -170,15 +182,13 @@ impl MetadataDecoder for EmbassyBootState {
         let Some(e) = &report.embassy else {
             return w;
         };
-        let version = |name: &str| {
-            report
-                .slot(name)
-                .and_then(|s| s.image.as_ref())
-                .and_then(|i| i.version())
-                .map(str::to_string)
-        };
+        let active = report
+            .slot(Slot::Primary.name())
+            .and_then(|s| s.image.as_ref())
+            .and_then(|i| i.version())
+            .map(str::to_string);
         if e.magic == Magic::Revert.name() {
-            if let (Some(a), Some(d)) = (version("primary"), version("secondary")) {
+            if let (Some(a), Some(d)) = (active, e.dfu_start_version.clone()) {
                 if a == d {
                     w.push(format!(
                         "embassy-boot state reads revert, but the active partition runs {a}, the image the DFU \
