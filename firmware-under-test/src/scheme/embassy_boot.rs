@@ -548,7 +548,10 @@ mod old {
     use crate::{say, FwError};
 
     fn absent(hal: &mut dyn Hal) -> FwError {
-        say!(hal, "boot: embassy-error embassy-boot 0.1.1 is not built in (feature embassy-boot-old)");
+        say!(
+            hal,
+            "boot: embassy-error embassy-boot 0.1.1 is not built in (feature embassy-boot-old)"
+        );
         FwError::Flash(FlashError::Device)
     }
 
@@ -560,7 +563,11 @@ mod old {
         Err(absent(hal))
     }
 
-    pub fn call<const E: usize, const W: usize>(hal: &mut dyn Hal, _l: &Layout, _c: super::Call) -> Result<(), FwError> {
+    pub fn call<const E: usize, const W: usize>(
+        hal: &mut dyn Hal,
+        _l: &Layout,
+        _c: super::Call,
+    ) -> Result<(), FwError> {
         Err(absent(hal))
     }
 }
@@ -686,9 +693,15 @@ mod tests {
     #[test]
     fn the_state_reads_as_the_crate_reads_it() {
         let d = decode(&part(&[]));
-        assert_eq!((d.magic, d.progress_valid, d.progress, d.action), (Magic::Boot, true, 0, Action::Boot));
+        assert_eq!(
+            (d.magic, d.progress_valid, d.progress, d.action),
+            (Magic::Boot, true, 0, Action::Boot)
+        );
         let d = decode(&part(&[[0xf0; 4], [0xff; 4], [0; 4], [0; 4], [0, 0, 0xff, 0]]));
-        assert_eq!((d.magic, d.progress, d.action), (Magic::Swap, 2, Action::Swap { step: 2 }));
+        assert_eq!(
+            (d.magic, d.progress, d.action),
+            (Magic::Swap, 2, Action::Swap { step: 2 })
+        );
         let mut done = [[0u8; 4]; 10];
         done[0] = [0xf0; 4];
         done[1] = [0xff; 4];

@@ -462,9 +462,18 @@ fn embassy_layout() -> Layout {
         sector_size: 4096,
         write_size: 4,
         bootloader: Area { offset: 0, size: 4096 },
-        primary: Area { offset: 4096, size: 8 * 4096 },
-        secondary: Area { offset: 9 * 4096, size: 8 * 4096 },
-        scratch: Area { offset: 17 * 4096, size: 2 * 4096 },
+        primary: Area {
+            offset: 4096,
+            size: 8 * 4096,
+        },
+        secondary: Area {
+            offset: 9 * 4096,
+            size: 8 * 4096,
+        },
+        scratch: Area {
+            offset: 17 * 4096,
+            size: 2 * 4096,
+        },
     }
 }
 

@@ -20,7 +20,9 @@ use fut::scheme::{Mode, Registry};
 use fut::Variant;
 
 fn mode() -> Mode {
-    Registry::builtin().find("embassy-boot").expect("embassy-boot is built in")
+    Registry::builtin()
+        .find("embassy-boot")
+        .expect("embassy-boot is built in")
 }
 
 fn scenario(board: &str) -> Scenario {
@@ -77,13 +79,20 @@ fn the_control_run_swaps_and_marks_the_new_image_booted() {
         }
         let st = state_bytes(&s, &b.flash);
         let w = s.profile.layout.write_size as usize;
-        assert!(st[..w].iter().all(|&x| x == BOOT_MAGIC), "{board}: mark_booted wrote the boot magic");
+        assert!(
+            st[..w].iter().all(|&x| x == BOOT_MAGIC),
+            "{board}: mark_booted wrote the boot magic"
+        );
         assert!(st[w..].iter().all(|&x| x == 0xff), "{board}: and erased the progress");
         // The DFU partition keeps the old image one page up: the swap's layout.
         let l = s.profile.layout;
         let page = l.sector_size as usize;
         let dfu = l.secondary.offset as usize + page;
-        assert_eq!(&b.flash.raw()[dfu..dfu + s.old_image.len()], &s.old_image[..], "{board}");
+        assert_eq!(
+            &b.flash.raw()[dfu..dfu + s.old_image.len()],
+            &s.old_image[..],
+            "{board}"
+        );
     }
 }
 
@@ -96,11 +105,11 @@ fn an_image_that_fails_its_health_check_is_reverted_and_refused() {
         assert_eq!(log.end, RunEnd::Idle, "{board}");
         assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0", "1.0.0+0"], "{board}");
         let text = console(&log);
+        assert!(text.iter().any(|l| l.ends_with("action=revert")), "{board}: {text:#?}");
         assert!(
-            text.iter().any(|l| l.ends_with("action=revert")),
+            text.contains(&"ota: idle reason=rejected version=2.0.0+0"),
             "{board}: {text:#?}"
         );
-        assert!(text.contains(&"ota: idle reason=rejected version=2.0.0+0"), "{board}: {text:#?}");
         assert_eq!(magic(&s, &b.flash), Magic::Revert, "{board}");
     }
 }
@@ -247,7 +256,9 @@ fn nrf52840_sweep_finds_the_mark_booted_window_and_nothing_else() {
     assert!(w.cuts > 1_500, "{} cuts", w.cuts);
     let marker = format!("Program 0x{:x}+4", marker_addr(&s));
     assert!(
-        w.revert_under_new.iter().any(|(_, op, p)| *op == marker && *p == OpPoint::After),
+        w.revert_under_new
+            .iter()
+            .any(|(_, op, p)| *op == marker && *p == OpPoint::After),
         "the revert magic under the new image after the marker write: {:#?}",
         w.revert_under_new
     );

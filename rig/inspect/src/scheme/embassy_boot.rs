@@ -73,7 +73,11 @@ pub fn decode_embassy_state(bytes: &[u8], layout: &Layout) -> Option<(EmbassySta
     let d = decode_state(bytes, w, n, scheme::state(layout).size as usize)?;
     let swapped = d.progress.min(d.steps);
     let reverted = d.progress.saturating_sub(d.steps).min(d.steps);
-    let validity = if d.progress_valid { "" } else { " (progress invalidated)" };
+    let validity = if d.progress_valid {
+        ""
+    } else {
+        " (progress invalidated)"
+    };
     let report = EmbassyStateReport {
         magic: d.magic.name().to_string(),
         magic_bytes: hex(&bytes[..w]),
@@ -138,7 +142,10 @@ impl MetadataDecoder for EmbassyBootState {
             if !valid(&report.slots[i]) {
                 let mut shifted = decode_slot(flash, &up, Slot::Secondary, key);
                 if valid(&shifted) {
-                    shifted.summary = format!("{} (DFU partition one page up: the image a swap moved out)", shifted.summary);
+                    shifted.summary = format!(
+                        "{} (DFU partition one page up: the image a swap moved out)",
+                        shifted.summary
+                    );
                     report.slots[i] = shifted;
                 }
             }
@@ -198,7 +205,9 @@ impl MetadataDecoder for EmbassyBootState {
             }
         }
         if !e.progress_valid && e.magic != Magic::Swap.name() {
-            w.push("embassy-boot progress marker written under a settled state (the state erase did not finish)".into());
+            w.push(
+                "embassy-boot progress marker written under a settled state (the state erase did not finish)".into(),
+            );
         }
         w
     }
@@ -207,7 +216,7 @@ impl MetadataDecoder for EmbassyBootState {
     fn metadata_areas(&self, layout: &Layout) -> Vec<std::ops::Range<u32>> {
         let s = scheme::state(layout);
         let len = (2 + 4 * scheme::pages(layout)) * layout.write_size;
-        vec![s.offset..s.offset + len.min(s.size)]
+        std::iter::once(s.offset..s.offset + len.min(s.size)).collect()
     }
 
     /// The magic word, read as a value. Under the swap magic also the progress marker and the
@@ -234,9 +243,16 @@ impl MetadataDecoder for EmbassyBootState {
         if !swap {
             return out;
         }
-        let last = if e.progress_valid { e.progress.min(2 * e.steps) } else { 0 };
-        let words = std::iter::once(("progress marker".to_string(), 1u32))
-            .chain((0..=last).filter(|_| e.progress_valid).map(|i| (format!("progress step {i}"), 2 + i)));
+        let last = if e.progress_valid {
+            e.progress.min(2 * e.steps)
+        } else {
+            0
+        };
+        let words = std::iter::once(("progress marker".to_string(), 1u32)).chain(
+            (0..=last)
+                .filter(|_| e.progress_valid)
+                .map(|i| (format!("progress step {i}"), 2 + i)),
+        );
         for (what, word) in words {
             for b in 0..w {
                 let addr = s + word * w + b;

@@ -13,8 +13,8 @@ mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    embassy_boot as embassy_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
-    swap_offset as offset_scheme, swap_scratch,
+    embassy_boot as embassy_scheme, esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme,
+    swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
 
