@@ -83,6 +83,9 @@ pub enum LayoutError {
     Overlap,
     ScratchTooSmall,
     TrailerTooLarge,
+    /// The part's erase and write sizes are not among those a scheme's flash driver is built
+    /// for (embassy-boot takes them as compile-time constants).
+    GeometryUnsupported,
 }
 
 impl Layout {

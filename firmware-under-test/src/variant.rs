@@ -124,10 +124,16 @@ pub enum Variant {
     /// spurious revert of a good update (FIELD-BUGS row 6: MCUboot PR #2109, commit 2ac79767,
     /// "Fix the reading of image headers after partial swap completion").
     StaleHeaderAfterResume,
+    /// embassy-boot: the published 0.1.1 instead of 0.7.0. Its updater's `set_magic` (and its
+    /// bootloader after a revert) programs zeros over the magic word without erasing it first
+    /// (FIELD-BUGS row 11, fixed by embassy-boot commit df3a1e1b9 "Avoid write to not-erased
+    /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
+    /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
+    EmbassyBootMagicRewrite,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 22] = [
+    pub const ALL: [Variant; 23] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -150,6 +156,7 @@ impl Variant {
         Variant::RedundantGenerationNoWrap,
         Variant::XipBootsUnconfirmed,
         Variant::StaleHeaderAfterResume,
+        Variant::EmbassyBootMagicRewrite,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -176,6 +183,7 @@ impl Variant {
             Variant::RedundantGenerationNoWrap => "redundant-generation-no-wrap",
             Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
             Variant::StaleHeaderAfterResume => "stale-header-after-resume",
+            Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
         }
     }
 
@@ -219,7 +227,7 @@ impl Variant {
     /// is not reached. The one rule binding variants to schemes: the firmware's
     /// `Mode::effective` and the campaign loader both read it.
     pub const fn scheme(self) -> Option<SchemeBinding> {
-        use crate::scheme::{esp_idf, redundant, Mode};
+        use crate::scheme::{embassy_boot, esp_idf, redundant, Mode};
         let (mode, what) = match self {
             Variant::OverwriteNoRollback => (Mode::OVERWRITE, "is an overwrite-only bootloader"),
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
@@ -233,6 +241,10 @@ impl Variant {
                 "breaks the redundant-copies scheme's record",
             ),
             Variant::XipBootsUnconfirmed => (Mode::DIRECT_XIP, "is a direct-XIP bootloader"),
+            Variant::EmbassyBootMagicRewrite => (
+                Mode::of(&embassy_boot::EmbassyBoot),
+                "runs the published embassy-boot 0.1.1",
+            ),
             _ => return None,
         };
         Some(SchemeBinding { mode, what })

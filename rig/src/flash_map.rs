@@ -80,6 +80,7 @@ pub fn layout_problem(e: fut::layout::LayoutError) -> &'static str {
         E::Overlap => "two regions overlap",
         E::ScratchTooSmall => "the scratch area is smaller than a sector",
         E::TrailerTooLarge => "the slots are too small for MCUboot's trailer and an image",
+        E::GeometryUnsupported => "the part's erase and write sizes are not among those the scheme is built for",
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod direct_xip;
 pub mod atomic_word;
+pub mod embassy_boot;
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
@@ -251,6 +252,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &redundant::RedundantCopies,
     &direct_xip::DirectXip,
     &atomic_word::AtomicWord,
+    &embassy_boot::EmbassyBoot,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.

@@ -529,7 +529,9 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                      (the swap moves whole, equal sectors)"
                         .to_string(),
                 ),
-                LayoutError::Overlap => ("primary", format!("the regions do not form a valid flash map ({e:?})")),
+                LayoutError::Overlap | LayoutError::GeometryUnsupported => {
+                    ("primary", format!("the regions do not form a valid flash map ({e:?})"))
+                }
             };
             let (_, raw, path) = find(which)
                 .or_else(|| regions.first())

@@ -162,6 +162,17 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs cuts inside the swap"
                 )
             }
+            Variant::EmbassyBootMagicRewrite => {
+                assert_eq!(
+                    c.target.mode.name(),
+                    "embassy-boot",
+                    "{rel} runs the embassy-boot scheme"
+                );
+                assert!(
+                    has("mark-updated", &|o| !o.every_op.is_empty()),
+                    "{rel} needs mark_updated every_op"
+                )
+            }
             Variant::Reference => {}
         }
     }

@@ -688,6 +688,9 @@ pub struct FlashReport {
     /// The atomic-word scheme's boot word, on that scheme (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atomic_word: Option<crate::scheme::AtomicWordReport>,
+    /// embassy-boot's state partition, on that scheme (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embassy: Option<crate::scheme::EmbassyStateReport>,
     /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<SwapProgress>,
@@ -871,5 +874,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         redundant: None,
         direct_xip: None,
         atomic_word: None,
+        embassy: None,
     }
 }

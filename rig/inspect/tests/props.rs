@@ -454,3 +454,75 @@ proptest! {
         let _ = render_text(&r);
     }
 }
+
+/// A small map embassy-boot fits: 4 KiB pages, 4-byte words, slots of 8 pages (7 active),
+/// a state partition of 2 pages (2 + 4 * 7 = 30 words needed, 2048 there).
+fn embassy_layout() -> Layout {
+    Layout {
+        sector_size: 4096,
+        write_size: 4,
+        bootloader: Area { offset: 0, size: 4096 },
+        primary: Area {
+            offset: 4096,
+            size: 8 * 4096,
+        },
+        secondary: Area {
+            offset: 9 * 4096,
+            size: 8 * 4096,
+        },
+        scratch: Area {
+            offset: 17 * 4096,
+            size: 2 * 4096,
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The embassy-boot decoder never panics and is deterministic on any bytes, as a state
+    /// partition and as a whole flash.
+    #[test]
+    fn decode_embassy_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0xffu8), Just(0u8), Just(0xf0u8), Just(0xc0u8), any::<u8>()], 0..600)) {
+        let layout = embassy_layout();
+        let a = cutpoint_inspect::scheme::decode_embassy_state(&bytes, &layout);
+        prop_assert_eq!(&a, &cutpoint_inspect::scheme::decode_embassy_state(&bytes, &layout));
+        let mut flash = vec![0xffu8; 19 * 4096];
+        let at = 17 * 4096;
+        flash[at..at + bytes.len()].copy_from_slice(&bytes);
+        let r = decode_flash_for("embassy-boot", &flash, 0, &layout, None);
+        prop_assert_eq!(&r, &decode_flash_for("embassy-boot", &flash, 0, &layout, None));
+        let _ = render_text(&r);
+    }
+
+    /// The swap magic over `done` progress words reads as the crate reads it: a swap resumed at
+    /// step `done` while it is below 2N, then a revert resumed at `done - 2N`; with the marker
+    /// written, a revert whatever the words say.
+    #[test]
+    fn embassy_progress_reads_as_the_crate_counts_it(done in 0u32..=28, torn_byte in 0usize..4, marker in any::<bool>()) {
+        let layout = embassy_layout();
+        let mut st = vec![0xffu8; 2 * 4096];
+        st[..4].fill(fut::scheme::embassy_boot::SWAP_MAGIC);
+        if marker {
+            st[4] = 0;
+        }
+        for i in 0..done as usize {
+            st[(2 + i) * 4..(3 + i) * 4].fill(0);
+        }
+        // The next word torn: every byte programmed but one.
+        let next = (2 + done as usize) * 4;
+        st[next..next + 4].fill(0);
+        st[next + torn_byte] = 0xff;
+        let (e, _) = cutpoint_inspect::scheme::decode_embassy_state(&st, &layout).unwrap();
+        prop_assert_eq!(e.magic.as_str(), "swap");
+        prop_assert_eq!(e.steps, 14);
+        if marker {
+            prop_assert!(!e.progress_valid);
+            prop_assert!(e.next_boot.starts_with("revert with the progress invalidated"), "{}", e.next_boot);
+        } else if done < 14 {
+            prop_assert_eq!(e.progress, done);
+            prop_assert_eq!(e.next_boot, format!("swap from step {done} of 14"));
+        } else {
+            prop_assert_eq!(e.next_boot, format!("revert from step {} of 14", done - 14));
+        }
+    }
+}

@@ -7,6 +7,7 @@
 
 mod direct_xip;
 mod atomic_word;
+mod embassy_boot;
 mod esp_idf;
 mod mcuboot;
 mod redundant;
@@ -14,8 +15,8 @@ mod swap_move;
 
 use fut::layout::Layout;
 use fut::scheme::{
-    atomic_word as atomic_scheme, direct_xip as direct_xip_scheme, esp_idf as esp_idf_scheme, overwrite,
-    redundant as redundant_scheme,
+    atomic_word as atomic_scheme, direct_xip as direct_xip_scheme, embassy_boot as embassy_scheme,
+    esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme,
     swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
@@ -25,6 +26,7 @@ use crate::slice_flash::SliceFlash;
 
 pub use direct_xip::{decide as decide_direct_xip, DirectXipTrailers};
 pub use atomic_word::{decode_word, AtomicBootWord, AtomicWordReport};
+pub use embassy_boot::{decode_embassy_state, EmbassyBootState, EmbassyStateReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
 pub use redundant::RedundantCopiesRecord;
@@ -63,6 +65,14 @@ pub enum ReadAs {
         /// The record's byte as the dump read it.
         stored: u8,
     },
+    /// Only whether it reads as one of a few magic bytes (a state word compared whole with a
+    /// magic, anything else one meaning): an unstable bit matters when, its bits read either
+    /// way, the byte can read as one of `magics`.
+    Magic {
+        /// The byte as the dump read it.
+        stored: u8,
+        magics: &'static [u8],
+    },
 }
 
 /// A byte range of metadata the bootloader reads to decide what a boot does, once the device
@@ -88,6 +98,7 @@ impl ReliedOn {
             ReadAs::Value => true,
             // Only the record's first byte is read (the step number).
             ReadAs::Written { stored } => addr == self.range.start && stored | mask == 0xff,
+            ReadAs::Magic { stored, magics } => magics.iter().any(|m| (stored ^ m) & !mask == 0),
         }
     }
 }
@@ -144,6 +155,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (redundant_scheme::NAME, &RedundantCopiesRecord),
     (direct_xip_scheme::NAME, &DirectXipTrailers),
     (atomic_scheme::NAME, &AtomicBootWord),
+    (embassy_scheme::NAME, &EmbassyBootState),
 ];
 
 /// The decoder of the scheme called `name`.

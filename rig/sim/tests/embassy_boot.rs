@@ -1,0 +1,400 @@
+//! embassy-boot, the published crate (0.7.0), on the simulated board: the control run swaps
+//! the new image in and marks it booted, an image that fails its health check is reverted, and
+//! a sweep cuts every flash operation of the update (before, inside, after) on the nRF52840 and
+//! the STM32L4 (ECC).
+//!
+//! The crate is third-party code: what the sweep finds in it is stated here as findings, each
+//! class pinned down (where the cut lands and what the next boots do), so that a new class, or
+//! a known one that disappears, fails the test.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::flash::NorFlash;
+use cutpoint_sim::replay::{Cursor, Recording};
+use cutpoint_sim::scenario::Scenario;
+use cutpoint_sim::BoardProfile;
+use fut::scheme::embassy_boot::{self, decode_state, Magic, BOOT_MAGIC, REVERT_MAGIC};
+use fut::scheme::{Mode, Registry};
+use fut::Variant;
+
+fn mode() -> Mode {
+    Registry::builtin()
+        .find("embassy-boot")
+        .expect("embassy-boot is built in")
+}
+
+fn scenario(board: &str) -> Scenario {
+    let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
+    s.mode = mode();
+    s.variant = Variant::Reference;
+    s
+}
+
+fn jumps(r: &cutpoint_sim::RunLog) -> Vec<String> {
+    r.boots
+        .iter()
+        .filter_map(|b| match &b.result {
+            BootResult::Jump { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn console(r: &cutpoint_sim::RunLog) -> Vec<&str> {
+    r.console.iter().map(|l| l.text.as_str()).collect()
+}
+
+fn state_bytes(s: &Scenario, flash: &NorFlash) -> Vec<u8> {
+    let a = embassy_boot::state(&s.profile.layout);
+    flash.raw()[a.offset as usize..a.end() as usize].to_vec()
+}
+
+fn magic(s: &Scenario, flash: &NorFlash) -> Magic {
+    let l = s.profile.layout;
+    let b = state_bytes(s, flash);
+    decode_state(&b, l.write_size as usize, embassy_boot::pages(&l), b.len())
+        .unwrap()
+        .magic
+}
+
+#[test]
+fn the_control_run_swaps_and_marks_the_new_image_booted() {
+    for board in ["nrf52840", "stm32l4"] {
+        let s = scenario(board);
+        let mut b = s.board();
+        let log = b.run(RunOptions::default());
+        assert_eq!(log.end, RunEnd::Idle, "{board}");
+        assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"], "{board}");
+        let text = console(&log);
+        let n = embassy_boot::pages(&s.profile.layout);
+        for want in [
+            format!("boot: embassy-state magic=swap progress=0/{} action=swap", 4 * n),
+            "boot: embassy-prepared returned=swap".to_string(),
+            "app: first-boot version=2.0.0+0 pending=confirm".to_string(),
+            "app: confirm version=2.0.0+0".to_string(),
+        ] {
+            assert!(text.contains(&want.as_str()), "{board}: no `{want}` in {text:#?}");
+        }
+        let st = state_bytes(&s, &b.flash);
+        let w = s.profile.layout.write_size as usize;
+        assert!(
+            st[..w].iter().all(|&x| x == BOOT_MAGIC),
+            "{board}: mark_booted wrote the boot magic"
+        );
+        assert!(st[w..].iter().all(|&x| x == 0xff), "{board}: and erased the progress");
+        // The DFU partition keeps the old image one page up: the swap's layout.
+        let l = s.profile.layout;
+        let page = l.sector_size as usize;
+        let dfu = l.secondary.offset as usize + page;
+        assert_eq!(
+            &b.flash.raw()[dfu..dfu + s.old_image.len()],
+            &s.old_image[..],
+            "{board}"
+        );
+    }
+}
+
+#[test]
+fn an_image_that_fails_its_health_check_is_reverted_and_refused() {
+    for board in ["nrf52840", "stm32l4"] {
+        let s = scenario(board).with_bad_update();
+        let mut b = s.board();
+        let log = b.run(RunOptions::default());
+        assert_eq!(log.end, RunEnd::Idle, "{board}");
+        assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0", "1.0.0+0"], "{board}");
+        let text = console(&log);
+        assert!(text.iter().any(|l| l.ends_with("action=revert")), "{board}: {text:#?}");
+        assert!(
+            text.contains(&"ota: idle reason=rejected version=2.0.0+0"),
+            "{board}: {text:#?}"
+        );
+        assert_eq!(magic(&s, &b.flash), Magic::Revert, "{board}");
+    }
+}
+
+/// What one cut led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Pass,
+    /// The recovery passed, with the state reading `revert` under the new image.
+    RevertUnderNewImage,
+    Fail(String),
+}
+
+/// Sweeps every flash operation of a run of `s` at five points; each failure is
+/// `(op index, op, point, why)`; also counts the cuts that leave the revert magic under the
+/// new image.
+struct Sweep {
+    cuts: usize,
+    failures: Vec<(u64, String, OpPoint, String)>,
+    revert_under_new: Vec<(u64, String, OpPoint)>,
+}
+
+fn sweep(s: &Scenario) -> Sweep {
+    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
+    let last = if s.bad_update { old.clone() } else { new.clone() };
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    assert_eq!(log.end, RunEnd::Idle, "control run");
+    let commit_us = log
+        .console
+        .iter()
+        .find(|l| l.text.starts_with(&format!("app: confirm version={new}")))
+        .map_or(u64::MAX, |l| l.t_us);
+    let ops: Vec<String> = log
+        .ops
+        .iter()
+        .map(|o| format!("{:?} 0x{:x}+{}", o.kind, o.addr, o.len))
+        .collect();
+    let rec = Arc::new(Recording {
+        baseline: s.baseline_flash(),
+        log,
+    });
+    let mut cursor = Cursor::new(rec.clone());
+    let mut verdicts: HashMap<(u64, bool), Outcome> = HashMap::new();
+    let mut out = Sweep {
+        cuts: 0,
+        failures: Vec::new(),
+        revert_under_new: Vec::new(),
+    };
+    let points = [
+        OpPoint::Before,
+        OpPoint::Inside { ppm: 100_000 },
+        OpPoint::Inside { ppm: 500_000 },
+        OpPoint::Inside { ppm: 900_000 },
+        OpPoint::After,
+    ];
+    for i in 0..rec.log.ops.len() as u64 {
+        for point in points {
+            let plan = CutPlan {
+                at: CutAt::Op { index: i, point },
+                kind: FaultKind::PowerCut,
+                seed: i * 31 + 7,
+            };
+            let (flash, landing) = cursor.post_cut(&plan);
+            let committed = landing.actual_us >= commit_us;
+            out.cuts += 1;
+            let verdict = verdicts
+                .entry((flash.state_hash(), committed))
+                .or_insert_with(|| {
+                    let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
+                    let mut r = board.run(RunOptions::default());
+                    let mut booted = jumps(&r);
+                    let mut text: Vec<String> = r.console.iter().map(|l| l.text.clone()).collect();
+                    let rejected = r
+                        .console
+                        .last()
+                        .is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
+                    if rejected && !s.bad_update {
+                        board.update = Some(cutpoint_sim::board::Update {
+                            retry: true,
+                            ..s.update()
+                        });
+                        r = board.run(RunOptions::default());
+                        booted.extend(jumps(&r));
+                        text.extend(r.console.iter().map(|l| l.text.clone()));
+                    }
+                    let why = |what: String| {
+                        let said = text
+                            .iter()
+                            .find(|l| l.contains("embassy-error") || l.contains("unreadable"))
+                            .cloned()
+                            .unwrap_or_default();
+                        Outcome::Fail(format!("{what} [{said}]"))
+                    };
+                    let Some(first) = booted.first() else {
+                        return why(format!("nothing booted: {:?}", r.end));
+                    };
+                    if *first != new && (committed || *first != old) {
+                        return why(format!("first boot ran {first} (committed: {committed})"));
+                    }
+                    if committed && booted.contains(&old) {
+                        return why(format!("the committed update was reverted: {booted:?}"));
+                    }
+                    if r.end != RunEnd::Idle || booted.last() != Some(&last) {
+                        return why(format!("settled {:?} on {:?}", r.end, booted.last()));
+                    }
+                    let st = state_bytes(s, &board.flash);
+                    let w = s.profile.layout.write_size as usize;
+                    if st[..w].iter().all(|&x| x == REVERT_MAGIC) && booted.last() == Some(&new) {
+                        return Outcome::RevertUnderNewImage;
+                    }
+                    Outcome::Pass
+                })
+                .clone();
+            match verdict {
+                Outcome::Pass => {}
+                Outcome::RevertUnderNewImage => out.revert_under_new.push((i, ops[i as usize].clone(), point)),
+                Outcome::Fail(why) => out.failures.push((i, ops[i as usize].clone(), point, why)),
+            }
+        }
+    }
+    out
+}
+
+fn marker_addr(s: &Scenario) -> u32 {
+    let l = s.profile.layout;
+    embassy_boot::state(&l).offset + l.write_size
+}
+
+/// nRF52840 (no ECC, two writes per word). The predicted window of FIELD-BUGS is there: a cut
+/// after `mark_booted` wrote the progress-valid marker and before its erase of the state
+/// partition changed the magic leaves the swap magic over an invalid progress; the next
+/// `prepare_boot` reverts with every step skipped and writes the revert magic under the new
+/// image, which runs on. The one failure class: a cut inside that marker write that leaves a
+/// weak bit in it. `prepare_boot` reads the marker again before every revert step, reads it
+/// valid for some steps and invalid for others, copies some pages back and not others, and
+/// the active partition ends holding no valid image: a brick.
+#[test]
+fn nrf52840_sweep_finds_the_mark_booted_window_and_nothing_else() {
+    let s = scenario("nrf52840");
+    let w = sweep(&s);
+    assert!(w.cuts > 1_500, "{} cuts", w.cuts);
+    let marker = format!("Program 0x{:x}+4", marker_addr(&s));
+    assert!(
+        w.revert_under_new
+            .iter()
+            .any(|(_, op, p)| *op == marker && *p == OpPoint::After),
+        "the revert magic under the new image after the marker write: {:#?}",
+        w.revert_under_new
+    );
+    for (i, op, point, why) in &w.failures {
+        assert!(
+            *op == marker && matches!(point, OpPoint::Inside { .. }) && why.starts_with("nothing booted"),
+            "a failure outside the known class: op {i} {op} {point:?}: {why}"
+        );
+    }
+    eprintln!(
+        "nrf52840: {} cuts, {} failures (weak marker inside mark_booted), {} with the revert magic under the new image",
+        w.cuts,
+        w.failures.len(),
+        w.revert_under_new.len()
+    );
+}
+
+/// A failing update on the nRF52840: the revert is resumable at every cut.
+#[test]
+fn nrf52840_sweep_of_a_revert_passes() {
+    let s = scenario("nrf52840").with_bad_update();
+    let w = sweep(&s);
+    assert!(w.cuts > 1_500, "{} cuts", w.cuts);
+    assert!(w.failures.is_empty(), "{:#?}", &w.failures[..w.failures.len().min(8)]);
+}
+
+/// STM32L4 (ECC double-words). Two failure classes, both in the state partition:
+/// - a cut inside any write of it (a progress word, the marker, a magic) or inside its erase
+///   tears an ECC granule; the crate reads that word on the next boot, the read is an
+///   uncorrectable error (an NMI on the part), `prepare_boot` fails on every boot (the chip
+///   HALs `expect` it): a brick, or an application that fails in `mark_updated` at every boot;
+/// - a cut after `mark_booted` wrote the marker: the next `prepare_boot` reverts and writes the
+///   marker again over the written one. The model refuses any program of a written granule
+///   on an ECC part; RM0351 lets an STM32L4 program an all-zero double-word over a written one
+///   (the marker is all zero), so this class is the model's, as on a part that refuses every
+///   reprogramming, not a real STM32L4's.
+#[test]
+fn stm32l4_sweep_finds_only_torn_state_words_and_the_marker_rewrite() {
+    let s = scenario("stm32l4");
+    let w = sweep(&s);
+    assert!(w.cuts > 1_500, "{} cuts", w.cuts);
+    let state = embassy_boot::state(&s.profile.layout);
+    let mut torn = 0;
+    let mut rewrite = 0;
+    for (i, op, point, why) in &w.failures {
+        let in_state = w_addr(op).is_some_and(|a| state.contains(a));
+        if in_state && why.contains("Uncorrectable") || why.contains("unreadable") {
+            torn += 1;
+        } else if in_state && why.contains("ProgramRefused") {
+            rewrite += 1;
+        } else {
+            panic!("a failure outside the known classes: op {i} {op} {point:?}: {why}");
+        }
+    }
+    assert!(torn > 0 && rewrite > 0, "torn {torn}, rewrite {rewrite}");
+    eprintln!(
+        "stm32l4: {} cuts, {} failures: {torn} torn state words, {rewrite} marker rewrites",
+        w.cuts,
+        w.failures.len()
+    );
+}
+
+fn w_addr(op: &str) -> Option<u32> {
+    let hex = op.split_whitespace().nth(1)?.strip_prefix("0x")?.split('+').next()?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// The weak marker of the nRF52840 sweep, made to happen: a cut at 10 % of `mark_booted`'s
+/// marker write, over many seeds. The model leaves a weak bit in a program cut early one time
+/// in four; each such cut bricks the device (the revert copies some pages and skips others as
+/// the marker reads valid or not), and every other one recovers on the old or the new image.
+#[test]
+fn nrf52840_a_weak_progress_marker_inside_mark_booted_bricks_the_device() {
+    let s = scenario("nrf52840");
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    let confirm = log
+        .console
+        .iter()
+        .find(|l| l.text.starts_with("app: confirm"))
+        .map(|l| l.t_us)
+        .unwrap();
+    let marker = marker_addr(&s);
+    let index = log
+        .ops
+        .iter()
+        .rev()
+        .find(|o| o.addr == marker && o.end_us <= confirm)
+        .map(|o| o.index)
+        .expect("mark_booted writes the marker");
+    let rec = Arc::new(Recording {
+        baseline: s.baseline_flash(),
+        log,
+    });
+    let mut cursor = Cursor::new(rec);
+    let (mut bricked, mut weak) = (0, 0);
+    for seed in 0..64u64 {
+        let plan = CutPlan {
+            at: CutAt::Op {
+                index,
+                point: OpPoint::Inside { ppm: 100_000 },
+            },
+            kind: FaultKind::PowerCut,
+            seed,
+        };
+        let (flash, landing) = cursor.post_cut(&plan);
+        let torn = landing.torn.as_ref().map(|t| t.to_string()).unwrap_or_default();
+        let weak_bits = weak_bits(&torn);
+        if weak_bits > 0 {
+            weak += 1;
+        }
+        let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
+        let r = board.run(RunOptions::default());
+        let booted = jumps(&r);
+        if booted.is_empty() {
+            bricked += 1;
+            let text = console(&r);
+            assert!(
+                text.contains(&"boot: halt reason=no-bootable-image"),
+                "seed {seed}: {text:#?}"
+            );
+            assert!(weak_bits > 0, "seed {seed}: a brick without a weak bit: {torn}");
+        } else {
+            assert_eq!(r.end, RunEnd::Idle, "seed {seed}");
+        }
+    }
+    assert!(bricked > 0, "no weak marker bricked the device ({weak} weak of 64)");
+    eprintln!("nrf52840: cut at 10 % of the marker write, 64 seeds: {weak} left a weak bit, {bricked} bricked");
+}
+
+/// `M` of the landing's `..., N bits changed, M weak bits`.
+fn weak_bits(torn: &str) -> u32 {
+    torn.split(", ")
+        .find_map(|p| p.strip_suffix(" weak bits").or_else(|| p.strip_suffix(" weak bit")))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,181 @@
+//! The shipped embassy-boot campaigns on the simulated board. The scheme runs the published
+//! crate (0.7.0), third-party code: where a campaign finds failures in it they are findings of
+//! the crate, stated here class by class (where the cut lands, what the device does), so that
+//! a new class fails the test as surely as a lost one. The 0.1.1 negative control (FIELD-BUGS
+//! row 11) fails the campaign whose reference control run passes, labelled expected.
+
+#[path = "support/sim_run.rs"]
+mod sim_run;
+
+use cutpoint_campaign::{parse_campaign, Expect};
+use cutpoint_report::Status;
+use sim_run::{run, shipped_path, shipped_with, Ran};
+
+fn shipped(rel: &str) -> cutpoint_campaign::Campaign {
+    let path = shipped_path(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    parse_campaign(&text, &path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)))
+}
+
+/// The state partition on both boards: the map's scratch region at 448 KiB (two sectors).
+fn in_state_partition(op: &str) -> bool {
+    let Some(addr) = op
+        .split_whitespace()
+        .nth(2)
+        .and_then(|a| a.strip_prefix("0x"))
+        .and_then(|a| a.split('+').next())
+        .and_then(|a| u32::from_str_radix(a, 16).ok())
+    else {
+        return false;
+    };
+    (0x70000..0x72000).contains(&addr)
+}
+
+fn op(ran: &Ran, id: &str) -> String {
+    let c = ran.journal.cuts.iter().find(|c| c.id == id).unwrap();
+    c.landing.as_ref().and_then(|l| l.op.clone()).unwrap_or_default()
+}
+
+fn warned(ran: &Ran, what: &str) -> Vec<String> {
+    ran.journal
+        .cuts
+        .iter()
+        .filter(|c| c.warnings.iter().any(|w| w.contains(what)))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+#[test]
+fn the_smoke_campaign_passes() {
+    let c = shipped("embassy-boot/smoke");
+    assert_eq!(c.pass.expect, Expect::Pass);
+    let ran = run(&c);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.journal.cuts.len() > 300, "{} cuts", ran.journal.cuts.len());
+    assert!(ran.failures().is_empty(), "{:#?}", ran.failures());
+}
+
+/// nRF52840, every flash operation: the predicted window of FIELD-BUGS shows as a warning (the
+/// revert magic under the running new image, after a cut between `mark_booted`'s progress
+/// invalidation and its state erase), and the one failure class is a weak progress-valid
+/// marker left by a cut inside that write, which bricks the device.
+#[test]
+fn the_nrf52840_exhaustive_campaign_finds_the_mark_booted_window() {
+    let ran = run(&shipped("embassy-boot/exhaustive"));
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.journal.cuts.len() > 1_500, "{} cuts", ran.journal.cuts.len());
+    let window = warned(
+        &ran,
+        "embassy-boot state reads revert, but the active partition runs 2.0.0+0",
+    );
+    assert!(
+        window
+            .iter()
+            .any(|id| id.starts_with("mark-booted/") && id.ends_with("-after")),
+        "{window:#?}"
+    );
+    assert!(window.iter().all(|id| id.starts_with("mark-booted/")), "{window:#?}");
+    let failing: Vec<_> = ran.journal.cuts.iter().filter(|c| c.status == Status::Fail).collect();
+    assert!(
+        !failing.is_empty(),
+        "the weak marker no longer bricks: the finding is gone"
+    );
+    for c in failing {
+        let op = op(&ran, &c.id);
+        assert!(
+            c.id.starts_with("mark-booted/")
+                && c.id.contains("-inside-")
+                && op.contains("program 0x70004+4")
+                && c.reasons.iter().any(|r| r.starts_with("bricked")),
+            "a failure outside the known class: {} ({op}): {:?}",
+            c.id,
+            c.reasons
+        );
+    }
+}
+
+/// STM32L4 (ECC), every flash operation: every failure is a cut in the state partition, a torn
+/// double-word the crate reads back as an uncorrectable error (or the marker programmed again
+/// after `mark_booted` was cut, which the model refuses), and the device then never settles.
+#[test]
+fn the_stm32l4_exhaustive_campaign_fails_only_on_the_state_partition() {
+    let ran = run(&shipped("embassy-boot/exhaustive-stm32l4"));
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    let failing: Vec<_> = ran.journal.cuts.iter().filter(|c| c.status == Status::Fail).collect();
+    assert!(failing.len() > 100, "{} failures", failing.len());
+    for c in failing {
+        let op = op(&ran, &c.id);
+        let said = c
+            .console
+            .iter()
+            .any(|l| l.text.contains("embassy-state unreadable") || l.text.contains("ProgramRefused"));
+        assert!(
+            in_state_partition(&op) && said,
+            "a failure outside the state partition: {} ({op}): {:?}",
+            c.id,
+            c.reasons
+        );
+    }
+}
+
+/// The revert of an image that fails its health check resumes at every cut; the one failure is
+/// a torn revert magic left with a weak bit, which a later read may take for another state.
+#[test]
+fn the_revert_campaign_fails_only_on_a_weak_revert_magic() {
+    let ran = run(&shipped("embassy-boot/revert"));
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.journal.cuts.len() > 1_000, "{} cuts", ran.journal.cuts.len());
+    for f in ran.failures() {
+        assert!(
+            f.contains("metadata left unstable: weak bit in embassy-boot state magic"),
+            "{f}"
+        );
+    }
+}
+
+/// The 0.1.1 control fails (its control run already: `mark_booted` programs zeros over the
+/// written swap magic, which the model's ECC part refuses), labelled expected; the same
+/// campaign with the reference (0.7.0) completes its control run.
+#[test]
+fn the_magic_rewrite_control_fails_where_the_reference_passes() {
+    let c = shipped("embassy-boot/known-bugs");
+    assert_eq!(c.pass.expect, Expect::Fail);
+    let ran = run(&c);
+    assert!(ran.control_failed, "0.1.1 updated cleanly: the control is blind");
+    assert!(ran.count(Status::Fail) > 0);
+    let control = ran.journal.control.as_ref().unwrap();
+    assert!(
+        control.console.iter().any(|l| l.text.contains("crate=0.1.1")),
+        "the old crate did not run: {:#?}",
+        control.console
+    );
+    let reference = shipped_with("embassy-boot/known-bugs", |t| {
+        t.replace("variant = \"embassy-boot-magic-rewrite\"", "variant = \"reference\"")
+            .replace("expect = \"fail\"", "expect = \"pass\"")
+    });
+    let ran = run(&reference);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+}
+
+/// Double cuts on the nRF52840: the failures are a device that settles on the new image and
+/// reverts at the next plain reset (a weak swap magic read one way by the bootloader and the
+/// other by the application), or a brick (torn progress words, a word programmed a third time).
+#[test]
+fn the_double_cuts_campaign_fails_only_in_the_known_classes() {
+    let ran = run(&shipped("embassy-boot/double-cuts"));
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.journal.cuts.len() > 20_000, "{} cuts", ran.journal.cuts.len());
+    let failing: Vec<_> = ran.journal.cuts.iter().filter(|c| c.status == Status::Fail).collect();
+    assert!(!failing.is_empty(), "the double-cut findings are gone");
+    for c in failing {
+        assert!(
+            c.reasons.iter().all(|r| {
+                r.starts_with("the update did not stick: the device settled on 2.0.0+0, then a plain reset")
+                    || r.starts_with("bricked: nothing booted after the cut")
+            }),
+            "a failure outside the known classes: {}: {:?}",
+            c.id,
+            c.reasons
+        );
+    }
+}
