@@ -83,6 +83,8 @@ pub enum LayoutError {
     Overlap,
     ScratchTooSmall,
     TrailerTooLarge,
+    /// The slots' sectors differ in size where the scheme swaps sector for sector.
+    SectorsDiffer,
 }
 
 impl Layout {

@@ -46,6 +46,10 @@ impl Scheme for SwapOffset {
         &[Role::Bootloader, Role::Primary, Role::Secondary]
     }
 
+    fn sector_rule(&self) -> crate::map::SectorRule {
+        crate::map::SectorRule::Equal
+    }
+
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         check_layout(layout)
     }

@@ -525,9 +525,14 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                 ),
                 LayoutError::NotSectorAligned => (
                     "secondary",
-                    "the primary, secondary and scratch regions must have sectors of one size \
-                     (the swap moves whole, equal sectors)"
+                    "the primary, secondary and scratch regions must have sectors of one size, or divide \
+                     into groups of whole sectors the size of the slots' largest sector (the swap moves \
+                     whole, equal groups)"
                         .to_string(),
+                ),
+                LayoutError::SectorsDiffer => (
+                    "secondary",
+                    "the slots' sectors must all have one size (the swap moves sector for sector)".to_string(),
                 ),
                 LayoutError::Overlap => ("primary", format!("the regions do not form a valid flash map ({e:?})")),
             };

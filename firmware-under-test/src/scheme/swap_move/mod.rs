@@ -58,6 +58,10 @@ impl Scheme for SwapMove {
         &[Role::Bootloader, Role::Primary, Role::Secondary]
     }
 
+    fn sector_rule(&self) -> crate::map::SectorRule {
+        crate::map::SectorRule::Equal
+    }
+
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         check_layout(layout)
     }
