@@ -85,6 +85,9 @@ pub enum LayoutError {
     TrailerTooLarge,
     /// The slots' sectors differ in size where the scheme swaps sector for sector.
     SectorsDiffer,
+    /// The part programs in larger units than the trailer's alignment ([`TRAILER_ALIGN`]):
+    /// MCUboot needs a BOOT_MAX_ALIGN of at least the write size.
+    WriteTooWide,
 }
 
 impl Layout {
@@ -92,6 +95,9 @@ impl Layout {
     pub fn validate(&self) -> Result<(), LayoutError> {
         if self.primary.size != self.secondary.size {
             return Err(LayoutError::SlotsDiffer);
+        }
+        if self.write_size > TRAILER_ALIGN {
+            return Err(LayoutError::WriteTooWide);
         }
         let s = self.sector_size;
         let areas = [self.bootloader, self.primary, self.secondary, self.scratch];

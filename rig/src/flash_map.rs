@@ -80,6 +80,8 @@ pub fn layout_problem(e: fut::layout::LayoutError) -> &'static str {
         E::Overlap => "two regions overlap",
         E::ScratchTooSmall => "the scratch area is smaller than a sector",
         E::TrailerTooLarge => "the slots are too small for MCUboot's trailer and an image",
+        E::SectorsDiffer => "the slots' sectors are not all of one size",
+        E::WriteTooWide => "the part writes in units wider than the trailer's 8-byte alignment",
     }
 }
 

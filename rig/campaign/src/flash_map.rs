@@ -530,6 +530,13 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                      whole, equal groups)"
                         .to_string(),
                 ),
+                LayoutError::WriteTooWide => (
+                    "primary",
+                    format!(
+                        "write_size {write} is wider than the 8 bytes the firmware's MCUboot trailer is aligned to \
+                         (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
+                    ),
+                ),
                 LayoutError::SectorsDiffer => (
                     "secondary",
                     "the slots' sectors must all have one size (the swap moves sector for sector)".to_string(),

@@ -114,6 +114,9 @@ pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
     if l.scratch.size == 0 {
         areas[3] = l.bootloader;
     }
+    if l.write_size > crate::layout::TRAILER_ALIGN {
+        return Err(LayoutError::WriteTooWide);
+    }
     if s == 0
         || l.write_size == 0
         || areas
