@@ -376,7 +376,10 @@ mod tests {
             write_size: 4,
             regions: &regions,
         };
-        assert_eq!(map.check_sectors(SectorRule::Scratch), Err(LayoutError::ScratchTooSmall));
+        assert_eq!(
+            map.check_sectors(SectorRule::Scratch),
+            Err(LayoutError::ScratchTooSmall)
+        );
         // Swap-move uses no scratch, but a scratch region in the map is part of the bootloader's
         // view, which swaps in 128 KiB units: a 64 KiB scratch has no place in it.
         assert_eq!(map.check_sectors(SectorRule::Equal), Err(LayoutError::NotSectorAligned));
@@ -405,7 +408,10 @@ mod tests {
             write_size: 4,
             regions: &regions,
         };
-        assert_eq!(map.check_sectors(SectorRule::Scratch), Err(LayoutError::NotSectorAligned));
+        assert_eq!(
+            map.check_sectors(SectorRule::Scratch),
+            Err(LayoutError::NotSectorAligned)
+        );
         assert_eq!(map.check_sectors(SectorRule::Equal), Err(LayoutError::SectorsDiffer));
     }
 }

@@ -220,14 +220,21 @@ mod tests {
     fn the_new_parts_lay_mcuboot_out_as_their_manuals_allow() {
         let f4 = BoardProfile::builtin("stm32f4").unwrap();
         assert_eq!(f4.layout.sector_size, 128 * KIB);
-        assert_eq!((f4.layout.primary.size, f4.layout.secondary.size), (896 * KIB, 896 * KIB));
+        assert_eq!(
+            (f4.layout.primary.size, f4.layout.secondary.size),
+            (896 * KIB, 896 * KIB)
+        );
         assert_eq!(f4.layout.scratch.size, 128 * KIB);
         // The bootloader and the scratch sit in the small sectors, the slots in the large ones:
         // each region's boundaries are sector boundaries of the part.
         let bounds: Vec<u32> = f4.flash.sectors().iter().map(|s| s.0).collect();
         for r in &f4.regions {
             assert!(bounds.contains(&r.area.offset), "{}", r.name);
-            assert!(r.area.end() == f4.flash.size || bounds.contains(&r.area.end()), "{}", r.name);
+            assert!(
+                r.area.end() == f4.flash.size || bounds.contains(&r.area.end()),
+                "{}",
+                r.name
+            );
         }
         for mode in [Mode::SWAP_SCRATCH, Mode::OVERWRITE, Mode::SWAP_MOVE, Mode::SWAP_OFFSET] {
             assert_eq!(f4.check_mode(mode), Ok(()), "{mode}");

@@ -73,7 +73,9 @@ pub enum ProfileError {
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
-const BUILTIN_NAMES: &[&str] = &["nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340"];
+const BUILTIN_NAMES: &[&str] = &[
+    "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340",
+];
 
 impl FlashProfile {
     /// The built-in profile called `name`, if there is one.
@@ -405,7 +407,11 @@ mod tests {
     fn validate_rejects_a_sector_map_that_does_not_cover_the_part() {
         let mut p = FlashProfile::stm32f4();
         p.sector_map.pop();
-        assert!(matches!(p.validate(), Err(ProfileError::SectorMap { .. })), "{:?}", p.validate());
+        assert!(
+            matches!(p.validate(), Err(ProfileError::SectorMap { .. })),
+            "{:?}",
+            p.validate()
+        );
         let mut p = FlashProfile::stm32f4();
         p.sector_size = 16 * KIB;
         assert!(p.validate().is_err());

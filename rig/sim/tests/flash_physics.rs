@@ -838,7 +838,10 @@ fn a_cut_erase_of_mixed_sectors_tears_only_the_sector_in_flight() {
     let in_flight = report.in_flight.expect("a sector in flight");
     assert_eq!((in_flight.addr, in_flight.len), (4 * SECTOR, 4 * SECTOR), "{report:?}");
     let raw = f.raw();
-    assert!(raw[..4 * SECTOR as usize].iter().all(|&b| b == 0xFF), "finished sectors erased");
+    assert!(
+        raw[..4 * SECTOR as usize].iter().all(|&b| b == 0xFF),
+        "finished sectors erased"
+    );
     let big = &raw[4 * SECTOR as usize..];
     assert!(big.iter().any(|&b| b != 0xFF), "the torn sector is not fully erased");
     // A cut inside the first small sector leaves every later sector as it was.

@@ -421,14 +421,20 @@ fn a_torn_erase_of_the_stm32f4_scratch_tears_one_of_its_small_sectors() {
     let (flash, landing) = cursor.post_cut(&CutPlan {
         at: CutAt::Op {
             index: op,
-            point: OpPoint::Inside { ppm: (1_100_000u64 * 1_000_000 / 1_550_000) as u32 },
+            point: OpPoint::Inside {
+                ppm: (1_100_000u64 * 1_000_000 / 1_550_000) as u32,
+            },
         },
         kind: FaultKind::PowerCut,
         seed: 5,
     });
     let torn = landing.torn.expect("a torn erase");
     let in_flight = torn.in_flight.expect("a sector in flight");
-    assert_eq!((in_flight.addr, in_flight.len), (scratch.offset + 64 * 1024, 64 * 1024), "{torn:?}");
+    assert_eq!(
+        (in_flight.addr, in_flight.len),
+        (scratch.offset + 64 * 1024, 64 * 1024),
+        "{torn:?}"
+    );
     assert_eq!(torn.steps_done, 4);
     let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
     let r = board.run(RunOptions::default());
