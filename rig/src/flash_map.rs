@@ -165,60 +165,12 @@ pub fn describe_layout(l: &fut::layout::Layout) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cutpoint_campaign::parse_station;
-
-    #[test]
-    fn the_probe_and_probe_write_take_their_regions_from_the_station_map() {
-        let text = r#"
-[target]
-board = "nrf52840"
-[power]
-kind = "command"
-on = ["true"]
-off = ["true"]
-[console]
-kind = "serial"
-port = "/dev/null"
-baud = 115200
-[probe]
-kind = "probe-rs"
-selector = "1366:1051"
-chip = "nRF52840_xxAA"
-[transport]
-kind = "probe-write"
-"#;
-        let st = parse_station(text, std::path::Path::new("lab.toml")).unwrap();
-        let mut b = crate::bench_target::station_backends(&st).unwrap();
-        let TransportConfig::ProbeWrite(p) = &b.transport else {
-            panic!()
-        };
-        assert_eq!((p.slot_addr, p.slot_size), (0, 0), "not stated in the file");
-        fill_probe_slots(&mut b, &st).unwrap();
-        let TransportConfig::ProbeWrite(p) = &b.transport else {
-            panic!()
-        };
-        assert_eq!((p.slot_addr, p.slot_size), (0x40000, 0x30000));
-        let Some(ProbeConfig::ProbeRs(probe)) = &b.probe else {
-            panic!()
-        };
-        let slots: Vec<_> = probe
-            .slots
-            .iter()
-            .map(|s| (s.name.as_str(), s.offset, s.size))
-            .collect();
-        assert_eq!(slots, [("primary", 0x10000, 0x30000), ("secondary", 0x40000, 0x30000)]);
-    }
-}
-
 /// `cutpoint boards`: every built-in simulated board, its flash part (size, sectors, write
 /// size, ECC), its flash map and, for each update scheme, whether it runs there or why not.
 pub fn boards_text() -> Vec<String> {
     use fut::map::Sectors;
     let kib = |b: u32| {
-        if b % 1024 == 0 {
+        if b.is_multiple_of(1024) {
             format!("{} KiB", b / 1024)
         } else {
             format!("{b} B")
@@ -266,4 +218,52 @@ pub fn boards_text() -> Vec<String> {
         out.push(format!("  modes: {}", modes.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cutpoint_campaign::parse_station;
+
+    #[test]
+    fn the_probe_and_probe_write_take_their_regions_from_the_station_map() {
+        let text = r#"
+[target]
+board = "nrf52840"
+[power]
+kind = "command"
+on = ["true"]
+off = ["true"]
+[console]
+kind = "serial"
+port = "/dev/null"
+baud = 115200
+[probe]
+kind = "probe-rs"
+selector = "1366:1051"
+chip = "nRF52840_xxAA"
+[transport]
+kind = "probe-write"
+"#;
+        let st = parse_station(text, std::path::Path::new("lab.toml")).unwrap();
+        let mut b = crate::bench_target::station_backends(&st).unwrap();
+        let TransportConfig::ProbeWrite(p) = &b.transport else {
+            panic!()
+        };
+        assert_eq!((p.slot_addr, p.slot_size), (0, 0), "not stated in the file");
+        fill_probe_slots(&mut b, &st).unwrap();
+        let TransportConfig::ProbeWrite(p) = &b.transport else {
+            panic!()
+        };
+        assert_eq!((p.slot_addr, p.slot_size), (0x40000, 0x30000));
+        let Some(ProbeConfig::ProbeRs(probe)) = &b.probe else {
+            panic!()
+        };
+        let slots: Vec<_> = probe
+            .slots
+            .iter()
+            .map(|s| (s.name.as_str(), s.offset, s.size))
+            .collect();
+        assert_eq!(slots, [("primary", 0x10000, 0x30000), ("secondary", 0x40000, 0x30000)]);
+    }
 }

@@ -1381,6 +1381,29 @@ pub fn parse_op_point(s: &str) -> Result<OpPoint, String> {
     Err(m)
 }
 
+/// Why MCUboot itself refuses a board's slots for a mode, when that is the reason (its
+/// `boot_slots_compatible` in bootutil's swap_move.c and swap_scratch.c, and the log line it
+/// prints).
+fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
+    use fut::layout::LayoutError as E;
+    match e {
+        E::SectorsDiffer => {
+            ": the slots' sectors differ in size and this mode swaps sector for sector; MCUboot \
+             refuses it too (\"Cannot upgrade: not same sector layout\")"
+        }
+        E::ScratchTooSmall => {
+            ": the scratch area is smaller than what one swap step moves; MCUboot refuses it too \
+             (\"Cannot upgrade: not all sectors fit inside scratch\")"
+        }
+        E::NotSectorAligned => ": a slot's sectors do not group into the units the swap moves",
+        E::WriteTooWide => {
+            ": the part programs wider words than the 8 bytes the firmware's MCUboot trailer is \
+             aligned to (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
+        }
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1406,28 +1429,5 @@ mod tests {
         assert!(parse_op_point("inside:1.5").is_err());
         assert!(parse_op_point("inside:nan").is_err());
         assert!(parse_op_point("befor").unwrap_err().contains("did you mean \"before\""));
-    }
-}
-
-/// Why MCUboot itself refuses a board's slots for a mode, when that is the reason (its
-/// `boot_slots_compatible` in bootutil's swap_move.c and swap_scratch.c, and the log line it
-/// prints).
-fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
-    use fut::layout::LayoutError as E;
-    match e {
-        E::SectorsDiffer => {
-            ": the slots' sectors differ in size and this mode swaps sector for sector; MCUboot \
-             refuses it too (\"Cannot upgrade: not same sector layout\")"
-        }
-        E::ScratchTooSmall => {
-            ": the scratch area is smaller than what one swap step moves; MCUboot refuses it too \
-             (\"Cannot upgrade: not all sectors fit inside scratch\")"
-        }
-        E::NotSectorAligned => ": a slot's sectors do not group into the units the swap moves",
-        E::WriteTooWide => {
-            ": the part programs wider words than the 8 bytes the firmware's MCUboot trailer is \
-             aligned to (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
-        }
-        _ => "",
     }
 }
