@@ -86,6 +86,11 @@ pub enum LayoutError {
     /// The part's erase and write sizes are not among those a scheme's flash driver is built
     /// for (embassy-boot takes them as compile-time constants).
     GeometryUnsupported,
+    /// The slots' sectors differ in size where the scheme swaps sector for sector.
+    SectorsDiffer,
+    /// The part programs in larger units than the trailer's alignment ([`TRAILER_ALIGN`]):
+    /// MCUboot needs a BOOT_MAX_ALIGN of at least the write size.
+    WriteTooWide,
 }
 
 impl Layout {
@@ -93,6 +98,9 @@ impl Layout {
     pub fn validate(&self) -> Result<(), LayoutError> {
         if self.primary.size != self.secondary.size {
             return Err(LayoutError::SlotsDiffer);
+        }
+        if self.write_size > TRAILER_ALIGN {
+            return Err(LayoutError::WriteTooWide);
         }
         let s = self.sector_size;
         let areas = [self.bootloader, self.primary, self.secondary, self.scratch];

@@ -1,6 +1,7 @@
 //! What a user waits for, and where it goes. For each campaign (by default the exhaustive
 //! campaign, the double-cut campaign and the 1 MiB exhaustive campaign, then the exhaustive and
-//! 1 MiB exhaustive campaigns of swap-move and swap-offset):
+//! 1 MiB exhaustive campaigns of swap-move and swap-offset, an overwrite campaign, and the
+//! STM32F4 swap-scratch campaign of campaigns/profiles/):
 //!
 //! 1. the whole `cutpoint run` process (the release binary, spawned, reports included): its CPU
 //!    time (user + system, from the kernel's resource usage of the child), CPU per cut, cut
@@ -13,7 +14,7 @@
 //!    written of the cut loop and of the reports.
 //!
 //! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
-//! seven; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
+//! nine; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -27,7 +28,7 @@ use cutpoint::stages::{thread_cpu_ns, Stage};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const DEFAULT_CAMPAIGNS: [&str; 7] = [
+const DEFAULT_CAMPAIGNS: [&str; 9] = [
     "exhaustive.toml",
     "double-cuts.toml",
     "exhaustive-1mib.toml",
@@ -35,6 +36,10 @@ const DEFAULT_CAMPAIGNS: [&str; 7] = [
     "swap-move/exhaustive-1mib.toml",
     "swap-offset/exhaustive.toml",
     "swap-offset/exhaustive-1mib.toml",
+    // Overwrite on the nRF52840, and a swap of 128 KiB sectors through a scratch area of mixed
+    // 16 and 64 KiB sectors (the STM32F4).
+    "metadata-overwrite.toml",
+    "profiles/stm32f4-swap-scratch.toml",
 ];
 
 fn main() {

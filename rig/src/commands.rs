@@ -371,6 +371,14 @@ impl Progress {
     }
 }
 
+/// `cutpoint boards`: the built-in simulated boards and the modes each runs.
+pub fn boards() -> i32 {
+    for line in cutpoint::flash_map::boards_text() {
+        outln!("{line}");
+    }
+    PASS
+}
+
 pub fn check(path: &Path) -> i32 {
     match cutpoint::check::check_file(path) {
         Ok(report) => {

@@ -81,6 +81,8 @@ pub fn layout_problem(e: fut::layout::LayoutError) -> &'static str {
         E::ScratchTooSmall => "the scratch area is smaller than a sector",
         E::TrailerTooLarge => "the slots are too small for MCUboot's trailer and an image",
         E::GeometryUnsupported => "the part's erase and write sizes are not among those the scheme is built for",
+        E::SectorsDiffer => "the slots' sectors are not all of one size",
+        E::WriteTooWide => "the part writes in units wider than the trailer's 8-byte alignment",
     }
 }
 
@@ -162,6 +164,61 @@ pub fn describe_layout(l: &fut::layout::Layout) -> String {
         l.scratch.size,
         l.sector_size
     )
+}
+
+/// `cutpoint boards`: every built-in simulated board, its flash part (size, sectors, write
+/// size, ECC), its flash map and, for each update scheme, whether it runs there or why not.
+pub fn boards_text() -> Vec<String> {
+    use fut::map::Sectors;
+    let kib = |b: u32| {
+        if b.is_multiple_of(1024) {
+            format!("{} KiB", b / 1024)
+        } else {
+            format!("{b} B")
+        }
+    };
+    let mut out = Vec::new();
+    for name in BoardProfile::builtin_names() {
+        let Some(p) = BoardProfile::builtin(name) else { continue };
+        let f = &p.flash;
+        let sectors = if f.sector_map.is_empty() {
+            format!("{} sectors of {}", f.sector_count(), kib(f.sector_size))
+        } else {
+            let runs: Vec<String> = f
+                .sector_map
+                .iter()
+                .map(|r| format!("{}x{} ({} ms)", r.count, kib(r.size), r.erase_us / 1000))
+                .collect();
+            format!("sectors {}", runs.join(", "))
+        };
+        out.push(format!(
+            "{name}: {} flash, {sectors}, writes of {} B{}",
+            kib(f.size),
+            f.write_size,
+            if f.ecc { " with ECC" } else { "" }
+        ));
+        for r in &p.regions {
+            let s = match r.sectors {
+                Sectors::Uniform(s) => kib(s),
+                Sectors::List(list) => list.iter().map(|&s| kib(s)).collect::<Vec<_>>().join(" + "),
+            };
+            out.push(format!(
+                "  {:<10} 0x{:06x} {:>9}  sectors {s}",
+                r.name,
+                r.area.offset,
+                kib(r.area.size)
+            ));
+        }
+        let modes: Vec<String> = fut::Registry::builtin()
+            .iter()
+            .map(|m| match p.check_mode(m) {
+                Ok(()) => m.name().to_string(),
+                Err(e) => format!("{} (no: {})", m.name(), layout_problem(e)),
+            })
+            .collect();
+        out.push(format!("  modes: {}", modes.join(", ")));
+    }
+    out
 }
 
 #[cfg(test)]

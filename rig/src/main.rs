@@ -85,6 +85,8 @@ enum Command {
     },
     /// Validate a campaign, station or flash map file without running it or opening any device.
     Check { file: PathBuf },
+    /// List the simulated boards: flash part, flash map, and the update modes each runs.
+    Boards,
     /// List the cut points of a campaign, with counts per phase.
     Plan {
         campaign: PathBuf,
@@ -344,6 +346,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Check { file } => commands::check(&file),
+        Command::Boards => commands::boards(),
         Command::Plan {
             campaign,
             partition,

@@ -84,6 +84,13 @@ pub trait Scheme: Sync {
     /// large enough for its metadata.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError>;
 
+    /// What the scheme needs of the slots' sectors when they are not all one size (see
+    /// [`crate::map::FlashMap::check_sectors`]): nothing for a scheme that copies nothing between
+    /// the slots.
+    fn sector_rule(&self) -> crate::map::SectorRule {
+        crate::map::SectorRule::Any
+    }
+
     /// The largest signed image (header, body and TLVs) the scheme can install with `layout`
     /// (a scheme that keeps room of its own, as swap-move's spare sector, says less).
     fn max_image_size(&self, layout: &Layout) -> u32 {
@@ -187,6 +194,14 @@ impl Mode {
 
     pub fn can_revert(self) -> bool {
         self.0.can_revert()
+    }
+
+    /// Whether the flash `map` fits the scheme: its slots' sectors (MCUboot's
+    /// `boot_slots_compatible`), then the bootloader's view of it. Gives that view.
+    pub fn check_map(self, map: &crate::map::FlashMap<'_>) -> Result<Layout, LayoutError> {
+        let layout = map.check_sectors(self.0.sector_rule())?;
+        self.0.check_layout(&layout)?;
+        Ok(layout)
     }
 
     /// The largest signed image the scheme can install with `layout`.

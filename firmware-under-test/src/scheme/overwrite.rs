@@ -34,6 +34,10 @@ impl Scheme for Overwrite {
 
     /// The same checks as swap-scratch: the maps the rig is given state a scratch area, and
     /// the rig reads it back after every cut.
+    fn sector_rule(&self) -> crate::map::SectorRule {
+        crate::map::SectorRule::Groups
+    }
+
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         layout.validate()
     }

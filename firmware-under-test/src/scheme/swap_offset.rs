@@ -45,6 +45,9 @@ pub fn staging(l: &Layout) -> Area {
 pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
     let s = l.sector_size;
     let areas = [l.bootloader, l.primary, l.secondary];
+    if l.write_size > crate::layout::TRAILER_ALIGN {
+        return Err(LayoutError::WriteTooWide);
+    }
     if s == 0
         || l.write_size == 0
         || areas

@@ -525,13 +525,23 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                 ),
                 LayoutError::NotSectorAligned => (
                     "secondary",
-                    "the primary, secondary and scratch regions must have sectors of one size \
-                     (the swap moves whole, equal sectors)"
+                    "the primary, secondary and scratch regions must have sectors of one size, or divide \
+                     into groups of whole sectors the size of the slots' largest sector (the swap moves \
+                     whole, equal groups)"
                         .to_string(),
                 ),
-                LayoutError::Overlap | LayoutError::GeometryUnsupported => {
-                    ("primary", format!("the regions do not form a valid flash map ({e:?})"))
-                }
+                LayoutError::WriteTooWide => (
+                    "primary",
+                    format!(
+                        "write_size {write} is wider than the 8 bytes the firmware's MCUboot trailer is aligned to \
+                         (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
+                    ),
+                ),
+                LayoutError::SectorsDiffer => (
+                    "secondary",
+                    "the slots' sectors must all have one size (the swap moves sector for sector)".to_string(),
+                ),
+                LayoutError::Overlap | LayoutError::GeometryUnsupported => ("primary", format!("the regions do not form a valid flash map ({e:?})")),
             };
             let (_, raw, path) = find(which)
                 .or_else(|| regions.first())

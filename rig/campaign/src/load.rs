@@ -443,7 +443,7 @@ impl Validator<'_, '_> {
         };
         // The board's flash map must fit the scheme (swap-move: slots of equal sectors, the
         // primary with as many sectors as the secondary or one more, room for the spare sector).
-        if let Err(e) = mode.scheme().check_layout(&board.profile().layout) {
+        if let Err(e) = board.profile().check_mode(mode) {
             let span = raw_mode
                 .map(|m| m.span())
                 .or_else(|| t.and_then(|t| t.board.as_ref()).map(|b| b.span()));
@@ -453,8 +453,9 @@ impl Validator<'_, '_> {
                 &path,
                 span,
                 format!(
-                    "the {board} board's flash map does not fit mode \"{}\" ({e:?}): choose another board or mode",
-                    mode.name()
+                    "the {board} board's flash map does not fit mode \"{}\" ({e:?}{}): choose another board or mode",
+                    mode.name(),
+                    sector_problem(e)
                 ),
             );
         }
@@ -1351,6 +1352,29 @@ pub fn parse_op_point(s: &str) -> Result<OpPoint, String> {
         m.push_str(&format!("; did you mean \"{h}\"?"));
     }
     Err(m)
+}
+
+/// Why MCUboot itself refuses a board's slots for a mode, when that is the reason (its
+/// `boot_slots_compatible` in bootutil's swap_move.c and swap_scratch.c, and the log line it
+/// prints).
+fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
+    use fut::layout::LayoutError as E;
+    match e {
+        E::SectorsDiffer => {
+            ": the slots' sectors differ in size and this mode swaps sector for sector; MCUboot \
+             refuses it too (\"Cannot upgrade: not same sector layout\")"
+        }
+        E::ScratchTooSmall => {
+            ": the scratch area is smaller than what one swap step moves; MCUboot refuses it too \
+             (\"Cannot upgrade: not all sectors fit inside scratch\")"
+        }
+        E::NotSectorAligned => ": a slot's sectors do not group into the units the swap moves",
+        E::WriteTooWide => {
+            ": the part programs wider words than the 8 bytes the firmware's MCUboot trailer is \
+             aligned to (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
+        }
+        _ => "",
+    }
 }
 
 #[cfg(test)]

@@ -546,7 +546,7 @@ impl StationFile {
                 cutpoint_sim::BoardProfile::builtin_names()
                     .iter()
                     .copied()
-                    .find(|b| name.contains(*b))
+                    .find(|b| names_board(&name, b))
             })
     }
 
@@ -629,5 +629,37 @@ impl StationFile {
             board,
             slots,
         }))
+    }
+}
+
+/// Whether a board or chip name (lower case) names the built-in board `board`: the board's
+/// own name, or a chip name that contains it. The built-in STM32F4 and STM32H7 maps are those
+/// of particular parts (a 2 MiB STM32F42x/43x, an STM32H743/753): a chip name must name one of
+/// them, since an STM32F446 or STM32F407 has less flash or other sectors.
+fn names_board(name: &str, board: &str) -> bool {
+    let parts: &[&str] = match board {
+        "stm32f4" => &["stm32f42", "stm32f43"],
+        "stm32h7" => &["stm32h743", "stm32h753"],
+        _ => &[],
+    };
+    name == board || (parts.is_empty() && name.contains(board)) || parts.iter().any(|p| name.contains(p))
+}
+
+#[cfg(test)]
+mod board_name_tests {
+    use super::names_board;
+
+    #[test]
+    fn only_the_parts_of_the_built_in_maps_name_the_stm32_boards() {
+        assert!(names_board("stm32f4", "stm32f4"));
+        assert!(names_board("stm32f429zitx", "stm32f4"));
+        assert!(names_board("stm32h743zitx", "stm32h7"));
+        // Other sizes and sector layouts of the families: their own [layout], not these maps.
+        assert!(!names_board("stm32f446retx", "stm32f4"));
+        assert!(!names_board("stm32f407vgtx", "stm32f4"));
+        assert!(!names_board("stm32h723zgtx", "stm32h7"));
+        assert!(names_board("nrf5340_xxaa_app", "nrf5340"));
+        assert!(names_board("nrf52840_xxaa", "nrf52840"));
+        assert!(!names_board("nrf52833_xxaa", "nrf52840"));
     }
 }

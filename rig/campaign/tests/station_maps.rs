@@ -289,12 +289,22 @@ fn bad_regions_are_errors_at_their_line_and_key() {
         "{e}"
     );
 
-    // Slots whose sectors differ cannot be swapped sector for sector.
-    let e = map_error(&with_region("").replace(
+    // Slots whose sectors differ swap in groups of whole sectors (two 4 KiB sectors for one of
+    // 8 KiB), as MCUboot pairs them; a map that cannot be divided into groups of the largest
+    // sector (an 8 KiB scratch area beside 64 KiB secondary sectors) cannot be swapped at all.
+    let grouped = with_region("").replace(
         "name = \"secondary\"\noffset = 0x40000\nsize = 0x30000\n",
         "name = \"secondary\"\noffset = 0x40000\nsize = 0x30000\nsector_size = 0x2000\n",
+    );
+    station("lab.toml", &grouped).unwrap().flash_map().unwrap().unwrap();
+    let e = map_error(&with_region("").replace(
+        "name = \"secondary\"\noffset = 0x40000\nsize = 0x30000\n",
+        "name = \"secondary\"\noffset = 0x40000\nsize = 0x30000\nsector_size = 0x10000\n",
     ));
-    assert!(e.contains("must have sectors of one size"), "{e}");
+    assert!(
+        e.contains("must have sectors of one size, or divide into groups"),
+        "{e}"
+    );
 
     // An old key that disagrees with the map is an error at the old key.
     let e = map_error(&OLD.replace("addr = 0x40000", "addr = 0x50000"));

@@ -297,14 +297,16 @@ mod tests {
 
     #[test]
     fn campaign_checks_image_files_against_the_simulated_slot_size() {
-        // Every board but w25q32 (1 MiB slots, which the campaign loader reads from its
-        // profile) has the standard map's slots.
+        // Every board but w25q32 (1 MiB slots) and the parts laid out as their manuals allow
+        // (which the campaign loader reads from their profiles) has the standard map's slots.
         for name in BoardProfile::builtin_names() {
             let p = BoardProfile::builtin(name).unwrap();
-            let slot = if *name == "w25q32" {
-                1 << 20
-            } else {
-                campaign::SIM_SLOT_SIZE
+            let slot = match *name {
+                "w25q32" => 1 << 20,
+                // The parts laid out as their manuals allow (rig/sim/src/board_profile.rs).
+                "stm32f4" | "stm32h7" => 896 << 10,
+                "nrf5340" => 472 << 10,
+                _ => campaign::SIM_SLOT_SIZE,
             };
             assert_eq!(u64::from(p.layout.primary.size), slot, "{name}");
         }

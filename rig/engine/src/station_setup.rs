@@ -23,12 +23,10 @@ fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
 /// The board profile a flash map describes: the map, over the flash part of the built-in board
 /// named `part` (its timings matter only to the simulated board).
 pub fn profile_of(map: &FlashMap, name: &str, part: &str) -> BoardProfile {
-    let mut profile = BoardProfile::builtin(part)
+    let profile = BoardProfile::builtin(part)
         .or_else(|| BoardProfile::builtin("nrf52840"))
         .unwrap_or_else(|| unreachable!("nrf52840 is a built-in board"));
-    profile.name = name.to_string();
-    profile.layout = map.layout();
-    profile
+    BoardProfile::with_layout(name, profile.flash, map.layout())
 }
 
 /// The flash map of a station's device (its region list: `[layout]`, else the built-in map of

@@ -20,12 +20,28 @@ pub enum Board {
     W25q128,
     /// W25Q32 serial NOR (4 MiB, as on RP2350 boards) with two 1 MiB slots.
     W25q32,
+    /// STM32F42x/43x: 2 MiB of 16, 64 and 128 KiB sectors, 4 B words.
+    Stm32f4,
+    /// STM32H743: 2 MiB of 128 KiB sectors, 32 B ECC flash words.
+    Stm32h7,
+    /// nRF5340 application core: 1 MiB of 4 KiB pages, 4 B words.
+    Nrf5340,
 }
 
 impl Board {
-    pub const ALL: [Board; 4] = [Board::Nrf52840, Board::Stm32l4, Board::W25q128, Board::W25q32];
+    pub const ALL: [Board; 7] = [
+        Board::Nrf52840,
+        Board::Stm32l4,
+        Board::W25q128,
+        Board::W25q32,
+        Board::Stm32f4,
+        Board::Stm32h7,
+        Board::Nrf5340,
+    ];
     /// The names of [`Board::ALL`], in order.
-    pub const NAMES: &'static [&'static str] = &["nrf52840", "stm32l4", "w25q128", "w25q32"];
+    pub const NAMES: &'static [&'static str] = &[
+        "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340",
+    ];
 
     pub const fn name(self) -> &'static str {
         Self::NAMES[self as usize]
@@ -42,6 +58,9 @@ impl Board {
             Board::Stm32l4 => FlashProfile::stm32l4(),
             Board::W25q128 => FlashProfile::w25q128(),
             Board::W25q32 => FlashProfile::w25q32(),
+            Board::Stm32f4 => FlashProfile::stm32f4(),
+            Board::Stm32h7 => FlashProfile::stm32h7(),
+            Board::Nrf5340 => FlashProfile::nrf5340(),
         }
     }
 
@@ -49,7 +68,10 @@ impl Board {
     pub fn profile(self) -> BoardProfile {
         match self {
             Board::W25q32 => BoardProfile::with_large_slots(self.name(), self.flash()),
-            _ => BoardProfile::with_flash(self.name(), self.flash()),
+            Board::Stm32f4 => BoardProfile::stm32f4(self.name(), self.flash()),
+            Board::Stm32h7 => BoardProfile::stm32h7(self.name(), self.flash()),
+            Board::Nrf5340 => BoardProfile::nrf5340(self.name(), self.flash()),
+            Board::Nrf52840 | Board::Stm32l4 | Board::W25q128 => BoardProfile::with_flash(self.name(), self.flash()),
         }
     }
 }

@@ -47,6 +47,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rand::seq::index::sample;
 use rand::seq::SliceRandom;
@@ -319,32 +320,76 @@ struct Bit {
 }
 
 /// Sizes used for arithmetic, never zero.
-#[derive(Clone, Copy, Debug)]
+///
+/// `sector` is the unit the content hashes and versions are kept in: the erase sector of a part
+/// with uniform sectors, the smallest sector of one with mixed sizes (whose erase sectors are
+/// listed in `map`).
+#[derive(Clone, Debug)]
 struct Geometry {
     size: u32,
     sector: u32,
     granule: u32,
     unit: u32,
+    map: Option<Arc<SectorTable>>,
+}
+
+/// The erase sectors of a part with mixed sector sizes.
+#[derive(Debug)]
+struct SectorTable {
+    /// Start of every sector, then the end of the part: `bounds[i]..bounds[i + 1]` is sector i.
+    bounds: Vec<u32>,
+    /// Erase time of every sector, in microseconds.
+    erase_us: Vec<u64>,
 }
 
 impl Geometry {
     fn of(profile: &FlashProfile) -> Self {
+        let map = (!profile.sector_map.is_empty()).then(|| Arc::new(SectorTable::of(profile)));
+        let sector = match &map {
+            Some(t) => t.bounds.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(1).max(1),
+            None => profile.sector_size.max(1),
+        };
         Geometry {
             size: profile.size,
-            sector: profile.sector_size.max(1),
+            sector,
             granule: profile.write_size.max(1),
             unit: profile.program_unit.max(1),
+            map,
         }
     }
 
+    /// Number of erase sectors.
     fn sector_count(&self) -> usize {
+        match &self.map {
+            Some(t) => t.erase_us.len(),
+            None => self.block_count(),
+        }
+    }
+
+    /// Number of hash blocks (`sector`-sized pieces, the last one possibly short).
+    fn block_count(&self) -> usize {
         self.size.div_ceil(self.sector) as usize
     }
 
     fn sector_range(&self, sector: u32) -> Range<u32> {
+        if let Some(t) = &self.map {
+            let i = sector as usize;
+            return match (t.bounds.get(i), t.bounds.get(i + 1)) {
+                (Some(&a), Some(&b)) => a..b,
+                _ => self.size..self.size,
+            };
+        }
         let start = u64::from(sector) * u64::from(self.sector);
         let end = start + u64::from(self.sector);
         clip_to_u32(start, self.size)..clip_to_u32(end, self.size)
+    }
+
+    /// Index of the erase sector that holds `addr`.
+    fn sector_index(&self, addr: u32) -> u32 {
+        match &self.map {
+            Some(t) => t.bounds.partition_point(|&b| b <= addr).saturating_sub(1) as u32,
+            None => addr / self.sector,
+        }
     }
 
     /// Indexes of the sectors that overlap `range`.
@@ -352,7 +397,33 @@ impl Geometry {
         if range.is_empty() {
             return 0..0;
         }
-        range.start / self.sector..(range.end - 1) / self.sector + 1
+        self.sector_index(range.start)..self.sector_index(range.end - 1) + 1
+    }
+
+    /// An erase must start and end on sector boundaries.
+    fn require_erase_aligned(&self, range: &Range<u32>) -> Result<(), NorError> {
+        let Some(t) = &self.map else {
+            return require_aligned(range, self.sector);
+        };
+        let on_bound = |a: u32| t.bounds.binary_search(&a).is_ok();
+        if on_bound(range.start) && on_bound(range.end) {
+            return Ok(());
+        }
+        let sectors = self.sectors_of(range);
+        let align = self.sector_range(sectors.start).len() as u32;
+        Err(NorError::Misaligned {
+            addr: range.start,
+            len: range.end - range.start,
+            align,
+        })
+    }
+
+    /// Erase time of sector `i`; `uniform` on a part without a sector map.
+    fn erase_us(&self, sector: u32, uniform: u64) -> u64 {
+        match &self.map {
+            Some(t) => t.erase_us.get(sector as usize).copied().unwrap_or(uniform),
+            None => uniform,
+        }
     }
 
     fn granule_start(&self, addr: u32) -> u32 {
@@ -362,6 +433,31 @@ impl Geometry {
     /// Addresses at which a torn granule overlapping `range` may start.
     fn granule_starts_overlapping(&self, range: &Range<u32>) -> Range<u32> {
         self.granule_start(range.start)..range.end
+    }
+}
+
+impl SectorTable {
+    /// The profile's runs, clipped to the part (a map that stops short ends with one sector
+    /// that reaches the end, so every address has a sector whatever the input).
+    fn of(profile: &FlashProfile) -> SectorTable {
+        let mut bounds = vec![0u32];
+        let mut erase_us = Vec::new();
+        let mut at = 0u32;
+        'runs: for run in &profile.sector_map {
+            for _ in 0..run.count {
+                if at >= profile.size {
+                    break 'runs;
+                }
+                at = at.saturating_add(run.size.max(1)).min(profile.size);
+                bounds.push(at);
+                erase_us.push(u64::from(run.erase_us));
+            }
+        }
+        if at < profile.size {
+            bounds.push(profile.size);
+            erase_us.push(u64::from(profile.erase_sector_us));
+        }
+        SectorTable { bounds, erase_us }
     }
 }
 
@@ -499,9 +595,9 @@ impl NorFlash {
             program_counts,
             counts_hash: CountsHash::dirty(),
             access_count: 0,
-            sector_hashes: SectorHashes::new(geom.sector_count()),
-            sector_count_hashes: SectorHashes::new(geom.sector_count()),
-            sector_versions: fresh_versions(geom.sector_count()),
+            sector_hashes: SectorHashes::new(geom.block_count()),
+            sector_count_hashes: SectorHashes::new(geom.block_count()),
+            sector_versions: fresh_versions(geom.block_count()),
             profile,
             geom,
             seed,
@@ -527,7 +623,7 @@ impl NorFlash {
     /// post-cut flash per cut; reusing the megabyte it had avoids fresh pages every time).
     pub fn copy_from(&mut self, other: &NorFlash) {
         self.profile.clone_from(&other.profile);
-        self.geom = other.geom;
+        self.geom.clone_from(&other.geom);
         self.seed = other.seed;
         // Before the versions are copied: they tell which sectors' counts differ.
         self.copy_program_counts(other);
@@ -610,7 +706,7 @@ impl NorFlash {
             }
             FlashOp::Erase { addr, len } => {
                 let range = self.span(*addr, *len as usize)?;
-                require_aligned(&range, self.geom.sector)
+                self.geom.require_erase_aligned(&range)
             }
             FlashOp::ReplaceWord { addr, data } => {
                 let range = self.span(*addr, data.len())?;
@@ -620,9 +716,18 @@ impl NorFlash {
     }
 
     /// Datasheet time of the whole operation: program units touched times
-    /// the unit time, or sectors touched times the sector erase time.
+    /// the unit time, or the erase times of the sectors touched.
     pub fn duration_us(&self, op: &FlashOp) -> u64 {
-        self.step_count(op) * self.step_us(op)
+        match op {
+            FlashOp::Erase { addr, len } if self.geom.map.is_some() => {
+                let range = *addr..addr.saturating_add(*len);
+                self.geom
+                    .sectors_of(&range)
+                    .map(|i| self.geom.erase_us(i, self.step_us(op)))
+                    .sum()
+            }
+            _ => self.step_count(op) * self.step_us(op),
+        }
     }
 
     /// Runs the operation to completion.
@@ -944,13 +1049,17 @@ impl NorFlash {
     }
 
     fn step_count(&self, op: &FlashOp) -> u64 {
-        let step = match op {
-            FlashOp::Program { .. } => self.geom.unit,
-            FlashOp::Erase { .. } => self.geom.sector,
+        match op {
+            FlashOp::Program { .. } => chunk_count(op.addr(), op.len(), self.geom.unit),
+            FlashOp::Erase { addr, len } => {
+                let range = *addr..addr.saturating_add(*len);
+                u64::from(self.geom.sectors_of(&range).len() as u32)
+            }
             // One step, whatever its length: the word changes at once.
-            FlashOp::ReplaceWord { data, .. } => u32::try_from(data.len()).unwrap_or(u32::MAX).max(1),
-        };
-        chunk_count(op.addr(), op.len(), step)
+            FlashOp::ReplaceWord { data, .. } => {
+                chunk_count(op.addr(), op.len(), u32::try_from(data.len()).unwrap_or(u32::MAX).max(1))
+            }
+        }
     }
 
     fn step_us(&self, op: &FlashOp) -> u64 {
@@ -970,7 +1079,7 @@ impl NorFlash {
     }
 
     fn sector_is_marginal(&self, addr: u32) -> bool {
-        !self.marginal.is_empty() && self.marginal.contains(&(addr / self.geom.sector))
+        !self.marginal.is_empty() && self.marginal.contains(&self.geom.sector_index(addr))
     }
 
     fn touches_marginal_sector(&self, range: &Range<u32>) -> bool {
@@ -1003,9 +1112,13 @@ impl NorFlash {
 
     /// Cut strictly inside the op (0 < elapsed < duration).
     fn cut_part_way(&mut self, op: &FlashOp, report: &mut TornReport, rng: &mut ChaCha8Rng) {
-        let step_us = self.step_us(op).max(1);
-        let done = report.elapsed_us / step_us;
-        let into_step = report.elapsed_us % step_us;
+        let (done, into_step, step_us) = match op {
+            FlashOp::Erase { addr, len } => self.erase_progress(&(*addr..*addr + *len), report.elapsed_us),
+            FlashOp::Program { .. } | FlashOp::ReplaceWord { .. } => {
+                let step_us = self.step_us(op).max(1);
+                (report.elapsed_us / step_us, report.elapsed_us % step_us, step_us)
+            }
+        };
         report.steps_done = done;
         report.outcome = TornOutcome::Boundary;
         match op {
@@ -1045,6 +1158,29 @@ impl NorFlash {
         self.reset_program_counts(&range);
         self.refresh_sector_flags(&range);
         self.program_fully(addr, data)
+    }
+
+    /// How far an erase of `range` got `elapsed` microseconds in: the sectors finished, the
+    /// time spent in the next one and that sector's erase time (sectors erase one after the
+    /// other, each in its own datasheet time).
+    fn erase_progress(&self, range: &Range<u32>, elapsed: u64) -> (u64, u64, u64) {
+        let uniform = u64::from(self.profile.erase_sector_us).max(1);
+        if self.geom.map.is_none() {
+            return (elapsed / uniform, elapsed % uniform, uniform);
+        }
+        let mut left = elapsed;
+        let mut done = 0u64;
+        let mut last = uniform;
+        for sector in self.geom.sectors_of(range) {
+            let t = self.geom.erase_us(sector, uniform).max(1);
+            last = t;
+            if left < t {
+                return (done, left, t);
+            }
+            left -= t;
+            done += 1;
+        }
+        (done, 0, last)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1446,7 +1582,7 @@ impl NorFlash {
     }
 
     fn flag_sector_of(&mut self, addr: u32) {
-        if let Some(flag) = self.sector_has_anomaly.get_mut((addr / self.geom.sector) as usize) {
+        if let Some(flag) = self.sector_has_anomaly.get_mut(self.geom.sector_index(addr) as usize) {
             *flag = true;
         }
     }

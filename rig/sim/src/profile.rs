@@ -38,6 +38,26 @@ pub struct FlashProfile {
     /// an erase and a program, each of which can.
     #[serde(default)]
     pub atomic_word: bool,
+    /// Parts whose sectors differ in size (an STM32F4 bank: 16, 64 and 128 KiB sectors): the
+    /// runs of equal sectors in address order, each with its own erase time. Empty: every
+    /// sector is `sector_size` and erases in `erase_sector_us`. When given, the runs cover the
+    /// whole part and `sector_size` is the largest of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sector_map: Vec<SectorRun>,
+}
+
+/// `count` consecutive sectors of `size` bytes, each erased in `erase_us` microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorRun {
+    pub count: u32,
+    pub size: u32,
+    pub erase_us: u32,
+}
+
+impl SectorRun {
+    pub const fn new(count: u32, size: u32, erase_us: u32) -> SectorRun {
+        SectorRun { count, size, erase_us }
+    }
 }
 
 /// Why a profile cannot describe a consistent part.
@@ -53,12 +73,16 @@ pub enum ProfileError {
         unit_name: &'static str,
         unit: u32,
     },
+    #[error("profile {name}: sector_map: {detail}")]
+    SectorMap { name: String, detail: String },
 }
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
-const BUILTIN_NAMES: &[&str] = &["nrf52840", "stm32l4", "w25q128", "w25q32"];
+const BUILTIN_NAMES: &[&str] = &[
+    "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340",
+];
 
 impl FlashProfile {
     /// The built-in profile called `name`, if there is one.
@@ -68,6 +92,9 @@ impl FlashProfile {
             "stm32l4" => Some(Self::stm32l4()),
             "w25q128" => Some(Self::w25q128()),
             "w25q32" => Some(Self::w25q32()),
+            "stm32f4" => Some(Self::stm32f4()),
+            "stm32h7" => Some(Self::stm32h7()),
+            "nrf5340" => Some(Self::nrf5340()),
             _ => None,
         }
     }
@@ -92,6 +119,7 @@ impl FlashProfile {
             erase_sector_us: 85_000,
             read_ns_per_byte: 8,
             atomic_word: false,
+            sector_map: Vec::new(),
         }
     }
 
@@ -109,6 +137,7 @@ impl FlashProfile {
             erase_sector_us: 24_500,
             read_ns_per_byte: 8,
             atomic_word: true,
+            sector_map: Vec::new(),
         }
     }
 
@@ -127,6 +156,7 @@ impl FlashProfile {
             erase_sector_us: 45_000,
             read_ns_per_byte: 20,
             atomic_word: false,
+            sector_map: Vec::new(),
         }
     }
 
@@ -142,12 +172,108 @@ impl FlashProfile {
         }
     }
 
+    /// STM32F42x/43x internal flash, 2 MiB in two banks (RM0090 §3.3, "Flash module - 2 Mbyte
+    /// dual bank organization"): each bank has four 16 KiB sectors, one of 64 KiB and seven of
+    /// 128 KiB. No ECC; a word may be programmed again to clear more bits (RM0090 §3.5.4: "Successive
+    /// write operations are possible without the need of an erase operation when changing bits
+    /// from 1 to 0"). With a 2.7-3.6 V supply the driver programs with x32 parallelism (RM0090
+    /// §3.6.2, PSIZE), so the write unit is a 32-bit word. Typical times at x32 from the
+    /// STM32F427xx/429xx datasheet's flash programming table: word 16 us, sector erase 250 ms
+    /// (16 KiB), 550 ms (64 KiB), 1 s (128 KiB).
+    pub fn stm32f4() -> FlashProfile {
+        let bank = [
+            SectorRun::new(4, 16 * KIB, 250_000),
+            SectorRun::new(1, 64 * KIB, 550_000),
+            SectorRun::new(7, 128 * KIB, 1_000_000),
+        ];
+        FlashProfile {
+            name: "stm32f4".to_string(),
+            size: 2 * MIB,
+            sector_size: 128 * KIB,
+            write_size: 4,
+            program_unit: 4,
+            ecc: false,
+            max_programs_per_granule: None,
+            program_unit_us: 16,
+            erase_sector_us: 1_000_000,
+            read_ns_per_byte: 6,
+            sector_map: [bank, bank].concat(),
+            atomic_word: false,
+        }
+    }
+
+    /// STM32H743/753 internal flash, 2 MiB in two banks of eight 128 KiB sectors (RM0433,
+    /// embedded flash memory organisation). It programs a 256-bit flash word (32 bytes) at a
+    /// time and stores 10 ECC bits per word, so a word is written once between erases (the
+    /// ECC of a word programmed twice is wrong). Typical times at x64 parallelism from the
+    /// STM32H743xI datasheet's flash characteristics: flash word 100 us, 128 KiB sector erase
+    /// 1 s.
+    pub fn stm32h7() -> FlashProfile {
+        FlashProfile {
+            name: "stm32h7".to_string(),
+            size: 2 * MIB,
+            sector_size: 128 * KIB,
+            write_size: 32,
+            program_unit: 32,
+            ecc: true,
+            max_programs_per_granule: None,
+            program_unit_us: 100,
+            erase_sector_us: 1_000_000,
+            read_ns_per_byte: 4,
+            sector_map: Vec::new(),
+            atomic_word: false,
+        }
+    }
+
+    /// nRF5340 application core flash (NVMC): 1 MiB of 4 KiB pages, 32-bit words, no ECC, at
+    /// most two writes per word between erases (nRF5340 Product Specification, "Memory" and
+    /// "NVMC - Non-volatile memory controller": nWRITE = 2). Times from the NVMC electrical
+    /// specification, as for the nRF52840 family part: a word in 43 us, a page erase 87.5 ms.
+    pub fn nrf5340() -> FlashProfile {
+        FlashProfile {
+            name: "nrf5340".to_string(),
+            size: MIB,
+            sector_size: 4 * KIB,
+            write_size: 4,
+            program_unit: 4,
+            ecc: false,
+            max_programs_per_granule: Some(2),
+            program_unit_us: 43,
+            erase_sector_us: 87_500,
+            read_ns_per_byte: 8,
+            sector_map: Vec::new(),
+            atomic_word: false,
+        }
+    }
+
     /// Number of sectors (a partial last sector counts as one).
     pub fn sector_count(&self) -> u32 {
+        if !self.sector_map.is_empty() {
+            return self.sector_map.iter().map(|r| r.count).sum();
+        }
         match self.sector_size {
             0 => 0,
             s => self.size.div_ceil(s),
         }
+    }
+
+    /// The sectors in address order: offset, size and erase time of each.
+    pub fn sectors(&self) -> Vec<(u32, u32, u32)> {
+        if self.sector_map.is_empty() {
+            let s = self.sector_size.max(1);
+            return (0..self.size.div_ceil(s))
+                .map(|i| (i * s, s.min(self.size - i * s), self.erase_sector_us))
+                .collect();
+        }
+        let mut at = 0u32;
+        let mut out = Vec::new();
+        for run in &self.sector_map {
+            for _ in 0..run.count {
+                out.push((at, run.size, run.erase_us));
+                at = at.saturating_add(run.size);
+            }
+        }
+        out
     }
 
     /// Checks that the geometry is consistent: no zero sizes, the size is a
@@ -160,7 +286,46 @@ impl FlashProfile {
         self.require_nonzero("program_unit", self.program_unit)?;
         self.require_multiple("size", self.size, "sector_size", self.sector_size)?;
         self.require_multiple("sector_size", self.sector_size, "program_unit", self.program_unit)?;
-        self.require_multiple("program_unit", self.program_unit, "write_size", self.write_size)
+        self.require_multiple("program_unit", self.program_unit, "write_size", self.write_size)?;
+        self.validate_sector_map()
+    }
+
+    /// A sector map covers the part exactly, with whole program units per sector, and names
+    /// its largest sector as `sector_size`.
+    fn validate_sector_map(&self) -> Result<(), ProfileError> {
+        if self.sector_map.is_empty() {
+            return Ok(());
+        }
+        let bad = |detail: String| {
+            Err(ProfileError::SectorMap {
+                name: self.name.clone(),
+                detail,
+            })
+        };
+        let mut total = 0u64;
+        for (i, run) in self.sector_map.iter().enumerate() {
+            if run.count == 0 || run.size == 0 || run.erase_us == 0 {
+                return bad(format!("run {i}: count, size and erase_us must not be zero"));
+            }
+            if !run.size.is_multiple_of(self.program_unit) {
+                return bad(format!(
+                    "run {i}: sector size {} is not a multiple of program_unit ({})",
+                    run.size, self.program_unit
+                ));
+            }
+            total += u64::from(run.count) * u64::from(run.size);
+        }
+        if total != u64::from(self.size) {
+            return bad(format!("the runs cover {total} bytes, the part has {}", self.size));
+        }
+        let largest = self.sector_map.iter().map(|r| r.size).max().unwrap_or(0);
+        if largest != self.sector_size {
+            return bad(format!(
+                "sector_size ({}) must be the largest sector of the map ({largest})",
+                self.sector_size
+            ));
+        }
+        Ok(())
     }
 
     fn require_nonzero(&self, field: &'static str, value: u32) -> Result<(), ProfileError> {
@@ -230,6 +395,42 @@ mod tests {
         assert_eq!((w32.size, w32.sector_size), (4 * MIB, 4096));
         assert_eq!((w32.write_size, w32.program_unit), (1, 256));
         assert_eq!((w32.program_unit_us, w32.erase_sector_us), (400, 45_000));
+
+        // RM0090: per 1 MiB bank, sectors 0-3 of 16 KiB, sector 4 of 64 KiB, 5-11 of 128 KiB.
+        let f4 = FlashProfile::stm32f4();
+        let sizes: Vec<u32> = f4.sectors().iter().map(|s| s.1 / KIB).collect();
+        let bank = [16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128];
+        assert_eq!(sizes, [bank, bank].concat());
+        assert_eq!(f4.sector_count(), 24);
+        assert_eq!(f4.sectors()[12].0, MIB, "bank 2 starts at 1 MiB");
+        let erase: Vec<u32> = f4.sectors()[3..6].iter().map(|s| s.2).collect();
+        assert_eq!(erase, [250_000, 550_000, 1_000_000]);
+
+        let h7 = FlashProfile::stm32h7();
+        assert_eq!((h7.size, h7.sector_size, h7.write_size), (2 * MIB, 128 * KIB, 32));
+        assert!(h7.ecc);
+        assert_eq!(h7.sector_count(), 16);
+
+        let n53 = FlashProfile::nrf5340();
+        assert_eq!((n53.size, n53.sector_size, n53.write_size), (MIB, 4 * KIB, 4));
+        assert_eq!(n53.max_programs_per_granule, Some(2));
+    }
+
+    #[test]
+    fn validate_rejects_a_sector_map_that_does_not_cover_the_part() {
+        let mut p = FlashProfile::stm32f4();
+        p.sector_map.pop();
+        assert!(
+            matches!(p.validate(), Err(ProfileError::SectorMap { .. })),
+            "{:?}",
+            p.validate()
+        );
+        let mut p = FlashProfile::stm32f4();
+        p.sector_size = 16 * KIB;
+        assert!(p.validate().is_err());
+        let mut p = FlashProfile::stm32f4();
+        p.sector_map[0].size = 16 * KIB + 2;
+        assert!(p.validate().is_err());
     }
 
     #[test]
@@ -249,7 +450,11 @@ mod tests {
     fn profile_round_trips_through_json() {
         let p = FlashProfile::w25q128();
         let json = serde_json::to_string(&p).expect("serialize");
+        assert!(!json.contains("sector_map"), "a uniform part writes as before: {json}");
         let back: FlashProfile = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(p, back);
+        let p = FlashProfile::stm32f4();
+        let back: FlashProfile = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(p, back);
     }
 }

@@ -22,6 +22,7 @@ fn mcu() -> FlashProfile {
         erase_sector_us: 300,
         read_ns_per_byte: 1,
         atomic_word: false,
+        sector_map: Vec::new(),
     }
 }
 
@@ -788,4 +789,75 @@ fn copy_from_skips_only_sectors_that_hold_the_same_bytes() {
     let mut other = NorFlash::new(FlashProfile::nrf52840(), 3);
     other.copy_from(&source);
     assert!(other.raw() == source.raw());
+}
+
+/// A part with mixed sector sizes, as an STM32F4 bank is laid out: two small sectors, one
+/// twice as big, one four times as big, each with its own erase time.
+fn mixed() -> FlashProfile {
+    use cutpoint_sim::profile::SectorRun;
+    FlashProfile {
+        name: "tiny-mixed".into(),
+        size: 8 * SECTOR,
+        sector_size: 4 * SECTOR,
+        sector_map: vec![
+            SectorRun::new(2, SECTOR, 100),
+            SectorRun::new(1, 2 * SECTOR, 250),
+            SectorRun::new(1, 4 * SECTOR, 600),
+        ],
+        ..mcu()
+    }
+}
+
+#[test]
+fn mixed_sectors_erase_whole_sectors_in_their_own_times() {
+    let p = mixed();
+    p.validate().unwrap();
+    let f = NorFlash::new(p, 1);
+    // Each sector at its own datasheet time; an erase of several adds them up.
+    assert_eq!(f.duration_us(&erase(0, SECTOR)), 100);
+    assert_eq!(f.duration_us(&erase(2 * SECTOR, 2 * SECTOR)), 250);
+    assert_eq!(f.duration_us(&erase(4 * SECTOR, 4 * SECTOR)), 600);
+    assert_eq!(f.duration_us(&erase(0, 8 * SECTOR)), 1050);
+    // Only whole sectors erase: half of the 2-sector one, or a range that ends inside the big
+    // one, is refused; so is a uniform-looking range that crosses a boundary.
+    for (addr, len) in [(2 * SECTOR, SECTOR), (0, 5 * SECTOR), (SECTOR, 2 * SECTOR)] {
+        assert!(
+            matches!(f.check(&erase(addr, len)), Err(NorError::Misaligned { .. })),
+            "{addr:#x}+{len:#x}: {:?}",
+            f.check(&erase(addr, len))
+        );
+    }
+    f.check(&erase(SECTOR, 3 * SECTOR)).unwrap();
+}
+
+#[test]
+fn a_cut_erase_of_mixed_sectors_tears_only_the_sector_in_flight() {
+    let mut f = NorFlash::new(mixed(), 3);
+    f.load(0, &vec![0u8; 8 * SECTOR as usize]);
+    let op = erase(0, 8 * SECTOR);
+    // 100 + 100 done, 250 of the 2-sector one done, 300 of 600 into the big one.
+    let report = f.apply_cut(&op, 750, 9);
+    assert_eq!(report.steps_done, 3, "{report:?}");
+    let in_flight = report.in_flight.expect("a sector in flight");
+    assert_eq!((in_flight.addr, in_flight.len), (4 * SECTOR, 4 * SECTOR), "{report:?}");
+    let raw = f.raw();
+    assert!(
+        raw[..4 * SECTOR as usize].iter().all(|&b| b == 0xFF),
+        "finished sectors erased"
+    );
+    let big = &raw[4 * SECTOR as usize..];
+    assert!(big.iter().any(|&b| b != 0xFF), "the torn sector is not fully erased");
+    // A cut inside the first small sector leaves every later sector as it was.
+    let mut g = NorFlash::new(mixed(), 3);
+    g.load(0, &vec![0u8; 8 * SECTOR as usize]);
+    let report = g.apply_cut(&op, 40, 9);
+    assert_eq!((report.steps_done, report.in_flight.map(|s| s.len)), (0, Some(SECTOR)));
+    assert!(g.raw()[SECTOR as usize..].iter().all(|&b| b == 0));
+    // An erase of the same sectors as two operations ends in the same bytes as one.
+    let mut a = NorFlash::new(mixed(), 3);
+    let mut b = a.clone();
+    a.apply(&op).unwrap();
+    b.apply(&erase(0, 4 * SECTOR)).unwrap();
+    b.apply(&erase(4 * SECTOR, 4 * SECTOR)).unwrap();
+    assert_eq!(a.state_hash(), b.state_hash());
 }

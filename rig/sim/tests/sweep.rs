@@ -560,3 +560,84 @@ fn atomic_word_without_the_flag_loses_the_trial_when_the_word_is_cut() {
     // A good update from slot a survives even there: an erased word boots a, the old image.
     assert_survives("nrf52840 atomic-word test", &sweep(&atomic_word("nrf52840")));
 }
+
+/// The MCUboot modes of the firmware.
+const MCUBOOT_MODES: [Mode; 4] = [Mode::SWAP_SCRATCH, Mode::OVERWRITE, Mode::SWAP_MOVE, Mode::SWAP_OFFSET];
+
+#[test]
+fn every_mcuboot_mode_survives_every_cut_on_the_parts_laid_out_as_their_manuals_allow() {
+    // The STM32F4 (16/64/128 KiB sectors: 128 KiB slot sectors, a scratch area of four 16 KiB
+    // sectors and one of 64 KiB, each erased in its own time) and the nRF5340 (4 KiB pages).
+    // A test upgrade, and a revert where the mode has one; small images keep it fast (the
+    // F4's swaps still move whole 128 KiB sectors).
+    let mut swept = Vec::new();
+    for name in ["stm32f4", "nrf5340"] {
+        let profile = BoardProfile::builtin(name).unwrap();
+        for mode in MCUBOOT_MODES {
+            assert_eq!(profile.check_mode(mode), Ok(()), "{name} {mode}");
+            let mut s = Scenario::new(profile.clone(), 16);
+            s.mode = mode;
+            let mut runs = vec![("test", s.clone())];
+            if mode.can_revert() {
+                runs.push(("revert", s.with_bad_update()));
+            }
+            for (what, s) in runs {
+                let r = sweep(&s);
+                println!("{name} {mode} {what}: cuts={} distinct states={}", r.cuts, r.distinct);
+                assert!(r.cuts > 100, "{name} {mode} {what}: {}", r.cuts);
+                assert_survives(&format!("{name} {mode} {what}"), &r);
+                swept.push(format!("{name} {mode} {what}"));
+            }
+        }
+    }
+    assert_eq!(swept.len(), 14, "{swept:?}");
+}
+
+#[test]
+fn a_torn_erase_of_the_stm32f4_scratch_tears_one_of_its_small_sectors() {
+    // The scratch erase spans 16 and 64 KiB sectors in one operation: a cut inside it finds one
+    // of them in flight, with that sector's own erase time, and the board still recovers.
+    let mut s = Scenario::new(BoardProfile::builtin("stm32f4").unwrap(), 16);
+    s.mode = Mode::SWAP_SCRATCH;
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    let scratch = s.profile.layout.scratch;
+    let op = log
+        .ops
+        .iter()
+        .position(|o| o.addr == scratch.offset && o.len == scratch.size && o.kind == cutpoint_sim::OpKind::Erase)
+        .expect("the swap erases the scratch area whole") as u64;
+    let rec = &log.ops[op as usize];
+    // 4 x 250 ms + 550 ms (typical, x32 parallelism).
+    assert_eq!(rec.end_us - rec.start_us, 1_550_000);
+    let rec = std::sync::Arc::new(Recording {
+        baseline: s.baseline_flash(),
+        log,
+    });
+    let mut cursor = Cursor::new(rec);
+    // 1.1 s in: the four 16 KiB sectors erased, the 64 KiB one 100 ms into its 550.
+    let (flash, landing) = cursor.post_cut(&CutPlan {
+        at: CutAt::Op {
+            index: op,
+            point: OpPoint::Inside {
+                ppm: (1_100_000u64 * 1_000_000 / 1_550_000) as u32,
+            },
+        },
+        kind: FaultKind::PowerCut,
+        seed: 5,
+    });
+    let torn = landing.torn.expect("a torn erase");
+    let in_flight = torn.in_flight.expect("a sector in flight");
+    assert_eq!(
+        (in_flight.addr, in_flight.len),
+        (scratch.offset + 64 * 1024, 64 * 1024),
+        "{torn:?}"
+    );
+    assert_eq!(torn.steps_done, 4);
+    let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
+    let r = board.run(RunOptions::default());
+    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
+    assert_eq!(judge(&r, false, &old, &new, &new), None);
+}

@@ -78,6 +78,10 @@ impl Scheme for NoScratch {
         &[Role::Bootloader, Role::Primary, Role::Secondary]
     }
 
+    fn sector_rule(&self) -> crate::map::SectorRule {
+        crate::map::SectorRule::Equal
+    }
+
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         match self.0 {
             Algo::Move => check_layout(layout),
@@ -139,6 +143,9 @@ pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
     let mut areas = [l.bootloader, l.primary, l.secondary, l.scratch];
     if l.scratch.size == 0 {
         areas[3] = l.bootloader;
+    }
+    if l.write_size > crate::layout::TRAILER_ALIGN {
+        return Err(LayoutError::WriteTooWide);
     }
     if s == 0
         || l.write_size == 0

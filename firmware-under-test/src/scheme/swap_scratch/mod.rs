@@ -44,6 +44,10 @@ impl Scheme for SwapScratch {
         &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
     }
 
+    fn sector_rule(&self) -> crate::map::SectorRule {
+        crate::map::SectorRule::Scratch
+    }
+
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         layout.validate()
     }

@@ -1,0 +1,62 @@
+//! A board whose flash map a mode cannot run on is a located campaign error (file, line,
+//! column, field, what to do), never a crash: the STM32H7's 32-byte flash words are wider than
+//! the firmware's MCUboot trailer alignment, and the STM32F4's 128 KiB scratch area cannot hold
+//! the two record sectors of an A/B scheme. Every MCUboot mode loads on the STM32F4 and the
+//! nRF5340.
+
+use std::path::Path;
+
+use cutpoint_campaign::{format_errors, parse_campaign};
+
+const PHASES: &str = r#"
+[[phases]]
+name = "download"
+start = 'ota: download-start'
+end = 'ota: download-done'
+offsets = { fixed = ["start"] }
+"#;
+
+fn campaign(board: &str, mode: &str) -> String {
+    format!("name = \"b\"\n\n[target]\nboard = \"{board}\"\nmode = \"{mode}\"\n{PHASES}")
+}
+
+fn error_of(board: &str, mode: &str) -> String {
+    match parse_campaign(&campaign(board, mode), Path::new("campaigns/profiles/bad.toml")) {
+        Ok(_) => panic!("{board} {mode} unexpectedly accepted"),
+        Err(e) => format_errors(&e),
+    }
+}
+
+#[test]
+fn every_mcuboot_mode_loads_on_the_stm32f4_and_the_nrf5340() {
+    for board in ["stm32f4", "nrf5340"] {
+        for mode in ["swap-scratch", "overwrite", "swap-move", "swap-offset"] {
+            let c = parse_campaign(&campaign(board, mode), Path::new("campaigns/ok.toml"))
+                .unwrap_or_else(|e| panic!("{board} {mode}: {}", format_errors(&e)));
+            assert_eq!(c.target.mode.name(), mode);
+        }
+    }
+}
+
+#[test]
+fn an_mcuboot_mode_on_the_stm32h7_is_an_error_at_the_mode() {
+    for mode in ["swap-scratch", "overwrite", "swap-move", "swap-offset"] {
+        let e = error_of("stm32h7", mode);
+        // Line 5, after `mode = "`: the value the user must change.
+        assert!(
+            e.starts_with("campaigns/profiles/bad.toml:5:8: target.mode: the stm32h7 board's flash map does not fit"),
+            "{e}"
+        );
+        assert!(e.contains("WriteTooWide"), "{e}");
+        assert!(e.contains("BOOT_MAX_ALIGN of at least the write size"), "{e}");
+        assert!(e.contains("choose another board or mode"), "{e}");
+    }
+    insta::assert_snapshot!("stm32h7_swap_move", error_of("stm32h7", "swap-move"));
+}
+
+#[test]
+fn an_ab_scheme_on_the_stm32f4_scratch_is_an_error_at_the_mode() {
+    let e = error_of("stm32f4", "esp-idf");
+    assert!(e.starts_with("campaigns/profiles/bad.toml:5:8: target.mode:"), "{e}");
+    assert!(e.contains("ScratchTooSmall"), "{e}");
+}
