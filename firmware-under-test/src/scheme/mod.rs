@@ -13,8 +13,8 @@
 //! there. A scheme defined elsewhere (a test, another crate) is added to a [`Registry`] with
 //! [`Registry::with_extra`], and runs wherever a [`Mode`] is accepted.
 
-pub mod direct_xip;
 pub mod atomic_word;
+pub mod direct_xip;
 pub mod embassy_boot;
 pub mod esp_idf;
 pub mod mcuboot;

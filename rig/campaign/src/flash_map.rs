@@ -541,7 +541,9 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                     "secondary",
                     "the slots' sectors must all have one size (the swap moves sector for sector)".to_string(),
                 ),
-                LayoutError::Overlap | LayoutError::GeometryUnsupported => ("primary", format!("the regions do not form a valid flash map ({e:?})")),
+                LayoutError::Overlap | LayoutError::GeometryUnsupported => {
+                    ("primary", format!("the regions do not form a valid flash map ({e:?})"))
+                }
             };
             let (_, raw, path) = find(which)
                 .or_else(|| regions.first())

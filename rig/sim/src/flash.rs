@@ -1056,9 +1056,11 @@ impl NorFlash {
                 u64::from(self.geom.sectors_of(&range).len() as u32)
             }
             // One step, whatever its length: the word changes at once.
-            FlashOp::ReplaceWord { data, .. } => {
-                chunk_count(op.addr(), op.len(), u32::try_from(data.len()).unwrap_or(u32::MAX).max(1))
-            }
+            FlashOp::ReplaceWord { data, .. } => chunk_count(
+                op.addr(),
+                op.len(),
+                u32::try_from(data.len()).unwrap_or(u32::MAX).max(1),
+            ),
         }
     }
 

@@ -5,8 +5,8 @@
 //! Each decoder is a module here and one line in [`DECODERS`], next to the firmware scheme it
 //! reads (`fut::scheme`).
 
-mod direct_xip;
 mod atomic_word;
+mod direct_xip;
 mod embassy_boot;
 mod esp_idf;
 mod mcuboot;
@@ -16,16 +16,16 @@ mod swap_move;
 use fut::layout::Layout;
 use fut::scheme::{
     atomic_word as atomic_scheme, direct_xip as direct_xip_scheme, embassy_boot as embassy_scheme,
-    esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme,
-    swap_move as move_scheme, swap_offset as offset_scheme, swap_scratch,
+    esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
+    swap_offset as offset_scheme, swap_scratch,
 };
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
 use crate::slice_flash::SliceFlash;
 
-pub use direct_xip::{decide as decide_direct_xip, DirectXipTrailers};
 pub use atomic_word::{decode_word, AtomicBootWord, AtomicWordReport};
+pub use direct_xip::{decide as decide_direct_xip, DirectXipTrailers};
 pub use embassy_boot::{decode_embassy_state, EmbassyBootState, EmbassyStateReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
