@@ -236,7 +236,7 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn scratch_dir(what: &str) -> PathBuf {
-    let out = std::env::temp_dir().join(format!("cutpoint-bench-{what}-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cutpoint-bench-{what}"));
     let _ = std::fs::remove_dir_all(&out);
     out
 }

@@ -63,7 +63,7 @@ fn resume_after_a_kill_finishes_without_repeating() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/smoke.toml");
     let c = cutpoint_campaign::load_campaign(&path).expect("smoke campaign");
     let setup = sim_setup(&c, 1).expect("setup");
-    let out = std::env::temp_dir().join(format!("cutpoint-resume-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-resume");
     let _ = std::fs::remove_dir_all(&out);
     let spec = |resume| RunSpec {
         filter: None,
@@ -125,7 +125,7 @@ fn a_result_is_in_the_journal_before_it_is_reported() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns/smoke.toml");
     let c = cutpoint_campaign::load_campaign(&path).expect("smoke campaign");
     let setup = sim_setup(&c, 2).expect("setup");
-    let out = std::env::temp_dir().join(format!("cutpoint-synced-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-synced");
     let _ = std::fs::remove_dir_all(&out);
     let spec = RunSpec {
         filter: None,

@@ -10,7 +10,8 @@ use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::BoardProfile;
 
 fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("cutpoint-esp-idf-inspect-{}-{name}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cutpoint-esp-idf-inspect-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -12,7 +12,8 @@ fn cutpoint(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn keys_and_images_are_reproducible_from_the_tools() {
-    let dir = std::env::temp_dir().join(format!("cutpoint-fixtures-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-fixtures");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let cases: [(&str, Vec<&str>); 5] = [
         ("keys/test-default.pub.pem", vec!["image", "key"]),
@@ -76,7 +77,7 @@ fn the_brick_dump_decodes_as_a_brick() {
 
 #[test]
 fn a_campaign_over_image_files_passes() {
-    let out = std::env::temp_dir().join(format!("cutpoint-file-images-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-file-images");
     let _ = std::fs::remove_dir_all(&out);
     let (code, text) = cutpoint(&["run", "fixtures/file-images.toml", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");

@@ -66,7 +66,8 @@ fn mid_move_dump(moved: u32) -> (Vec<u8>, u32) {
 #[test]
 fn inspect_says_how_far_a_swap_move_got() {
     let (dump, base) = mid_move_dump(12);
-    let dir = std::env::temp_dir().join(format!("cutpoint-test-{}-swap-move", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-test-swap-move");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("mid-move.bin");
     std::fs::write(&file, &dump).unwrap();

@@ -19,7 +19,7 @@ fn each_variant_is_caught_and_each_reference_passes() {
     for path in files {
         let c = cutpoint_campaign::load_campaign(&path).expect("campaign");
         let setup = sim_setup(&c, 2).expect("setup");
-        let out = std::env::temp_dir().join(format!("cutpoint-kb-{}-{}", std::process::id(), c.name));
+        let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cutpoint-kb-{}", c.name));
         let _ = std::fs::remove_dir_all(&out);
         let spec = RunSpec::whole(&c, out.clone(), setup.expect.clone(), setup.update_size);
         let outcome = engine::run(

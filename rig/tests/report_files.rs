@@ -10,7 +10,7 @@ mod cli;
 use cli::cutpoint;
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cutpoint-files-{}-{name}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cutpoint-files-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }

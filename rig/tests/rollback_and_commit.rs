@@ -106,7 +106,7 @@ fn a_silent_downgrade_after_a_committed_permanent_upgrade_fails() {
 
 #[test]
 fn a_permanent_upgrade_whose_install_line_never_shows_is_bad_input() {
-    let dir = std::env::temp_dir().join(format!("cutpoint-rollback-{}-installed", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-rollback-installed");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(known_bug("reference-perm")).unwrap().replacen(

@@ -82,7 +82,7 @@ fn children_peak_rss() -> u64 {
 #[test]
 #[ignore = "200,000 cut points: about a minute, 500 MB on disk"]
 fn two_hundred_thousand_cut_points_run_in_bounded_memory() {
-    let out = std::env::temp_dir().join(format!("cutpoint-scale-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-scale");
     let _ = std::fs::remove_dir_all(&out);
     let args = ["run", "campaigns/scale.toml", "--out", out.to_str().unwrap()];
     // The limit bites: with 32 MiB, a sixth of what it takes, the run cannot finish.
@@ -135,7 +135,7 @@ fn two_hundred_thousand_cut_points_run_in_bounded_memory() {
 #[test]
 #[ignore = "987,532 cut points: about four CPU minutes (ten on a busy machine), 4 GB on disk"]
 fn a_million_double_cuts_run_in_a_gibibyte() {
-    let out = std::env::temp_dir().join(format!("cutpoint-million-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-million");
     let _ = std::fs::remove_dir_all(&out);
     let args = ["run", "campaigns/million.toml", "--out", out.to_str().unwrap()];
     let run = cutpoint_limited(&args, MILLION_LIMIT_BYTES);

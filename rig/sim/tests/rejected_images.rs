@@ -176,7 +176,8 @@ fn a_live_imgtool_image_with_a_carried_key() {
         println!("skipped: imgtool is not installed (`pip install imgtool`); the committed imgtool fixtures were checked instead");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("cutpoint-imgtool-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-imgtool");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join("other.pem");
     let out = dir.join("signed.bin");
