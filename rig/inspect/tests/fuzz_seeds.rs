@@ -1,4 +1,5 @@
-//! The dump fuzz targets' seeds (`rig/inspect/fuzz/seeds/decode_flash`, `decode_swap_move`)
+//! The dump fuzz targets' seeds (`rig/inspect/fuzz/seeds/decode_flash`, `decode_swap_move`;
+//! `decode_direct_xip` starts from both)
 //! through the targets' own input shaping and checks (`fuzz_targets/dump_input.rs`), so the
 //! shared code builds and holds in the ordinary test suite, without the fuzzer.
 
@@ -36,6 +37,15 @@ fn the_dump_targets_hold_on_their_seeds() {
         dump_input::with_dump(&data, |dump, base, layout| {
             decoded = true;
             dump_input::check_swap_move(dump, base, layout);
+        });
+        assert!(decoded, "{name}: the seed makes no dump");
+    }
+    // `decode_direct_xip` has no seeds of its own: the other dump targets' seeds start it.
+    for (name, data) in seeds("decode_flash").into_iter().chain(seeds("decode_swap_move")) {
+        let mut decoded = false;
+        dump_input::with_dump(&data, |dump, base, layout| {
+            decoded = true;
+            dump_input::check_direct_xip(dump, base, layout);
         });
         assert!(decoded, "{name}: the seed makes no dump");
     }

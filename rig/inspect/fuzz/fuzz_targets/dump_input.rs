@@ -1,4 +1,5 @@
-//! The input shapes the dump fuzz targets share (`decode_flash`, `decode_swap_move`): any bytes
+//! The input shapes the dump fuzz targets share (`decode_flash`, `decode_swap_move`,
+//! `decode_direct_xip`): any bytes
 //! as a flash dump, the first byte picking how the rest is used:
 //! - 0: a dump of a small flash (256-byte sectors) from the base address in bytes 1..3;
 //! - 1: a layout from bytes 1..45 (ten u32 fields and a base address), the dump after it;
@@ -99,5 +100,19 @@ pub fn check_swap_move(dump: &[u8], base: u32, layout: &Layout) {
             &decode_flash_for(scheme, dump, base, layout, None),
             &decode_flash_for(scheme, dump, base, layout, None),
         );
+    }
+}
+
+/// `decode_direct_xip`: MCUboot direct-XIP's decoder; a slot it says boots holds an image whose
+/// trailer lets it boot.
+pub fn check_direct_xip(dump: &[u8], base: u32, layout: &Layout) {
+    let a = decode_flash_for("direct-xip", dump, base, layout, None);
+    check_report(&a, &decode_flash_for("direct-xip", dump, base, layout, None));
+    if let Some(x) = &a.direct_xip {
+        if let Some(s) = &x.boot_slot {
+            let slot = x.slots.iter().find(|d| &d.name == s).expect("a slot of the report");
+            assert!(slot.version.is_some());
+            assert!(matches!(slot.state.as_deref(), Some("first-try" | "confirmed")));
+        }
     }
 }
