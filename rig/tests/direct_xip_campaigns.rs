@@ -12,22 +12,8 @@ use fut::Variant;
 use sim_run::{run, shipped_path};
 
 fn passes(rel: &str, min_cuts: usize) {
-    let c = load_campaign(shipped_path(rel)).expect("campaign");
-    assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
-    assert_eq!(c.target.mode.name(), "direct-xip", "{rel}");
-    let r = run(&c);
-    assert!(!r.control_failed, "{rel}: control run: {:?}", r.control_reasons());
-    let failures = r.failures();
-    assert!(
-        failures.is_empty(),
-        "{rel}: {} failing cuts, first: {:#?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
-    let cuts = r.journal.cuts.len();
-    println!("{rel}: {cuts} cut points, all pass");
-    assert!(cuts >= min_cuts, "{rel}: {cuts} cut points");
-    assert_eq!(r.count(Status::Pass), cuts);
+    assert_eq!(sim_run::shipped(rel).target.mode.name(), "direct-xip", "{rel}");
+    sim_run::assert_shipped_passes(rel, min_cuts);
 }
 
 #[test]

@@ -11,23 +11,13 @@ use cutpoint_report::Status;
 use sim_run::{run, shipped_path};
 
 fn passes(rel: &str, min_cuts: usize) {
-    let c = load_campaign(shipped_path(rel)).expect("campaign");
-    assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
     let dir = rel.split('/').next().unwrap();
-    assert_eq!(c.target.mode.name(), dir, "{rel}: a campaign of its mode's folder");
-    let r = run(&c);
-    assert!(!r.control_failed, "{rel}: control run: {:?}", r.control_reasons());
-    let failures = r.failures();
-    assert!(
-        failures.is_empty(),
-        "{rel}: {} failing cuts, first: {:#?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
+    assert_eq!(
+        sim_run::shipped(rel).target.mode.name(),
+        dir,
+        "{rel}: a campaign of its mode's folder"
     );
-    let cuts = r.journal.cuts.len();
-    println!("{rel}: {cuts} cut points, all pass");
-    assert!(cuts >= min_cuts, "{rel}: {cuts} cut points");
-    assert_eq!(r.count(Status::Pass), cuts);
+    sim_run::assert_shipped_passes(rel, min_cuts);
 }
 
 #[test]
