@@ -1,5 +1,5 @@
 //! The input shapes the dump fuzz targets share (`decode_flash`, `decode_swap_move`,
-//! `decode_direct_xip`): any bytes
+//! `decode_direct_xip`, `decode_atomic_word`): any bytes
 //! as a flash dump, the first byte picking how the rest is used:
 //! - 0: a dump of a small flash (256-byte sectors) from the base address in bytes 1..3;
 //! - 1: a layout from bytes 1..45 (ten u32 fields and a base address), the dump after it;
@@ -113,6 +113,19 @@ pub fn check_direct_xip(dump: &[u8], base: u32, layout: &Layout) {
             let slot = x.slots.iter().find(|d| &d.name == s).expect("a slot of the report");
             assert!(slot.version.is_some());
             assert!(matches!(slot.state.as_deref(), Some("first-try" | "confirmed")));
+        }
+    }
+}
+
+/// `decode_atomic_word`: the atomic-word scheme's decoder; a slot is named only for a valid word,
+/// and the bootloader starts from the primary slot otherwise.
+pub fn check_atomic_word(dump: &[u8], base: u32, layout: &Layout) {
+    let a = decode_flash_for("atomic-word", dump, base, layout, None);
+    check_report(&a, &decode_flash_for("atomic-word", dump, base, layout, None));
+    if let Some(w) = &a.atomic_word {
+        assert_eq!(w.slot.is_some(), w.condition == "valid");
+        if w.condition != "valid" {
+            assert_eq!(w.boot_slot, "primary");
         }
     }
 }
