@@ -172,27 +172,9 @@ pub(super) fn header_places(
 mod tests {
     use super::*;
 
-    const K: u32 = 1024;
+    use crate::scheme::swap_move::tests::layout;
 
-    fn layout(primary: u32, secondary: u32) -> Layout {
-        Layout {
-            sector_size: 4 * K,
-            write_size: 4,
-            bootloader: Area {
-                offset: 0,
-                size: 64 * K,
-            },
-            primary: Area {
-                offset: 64 * K,
-                size: primary,
-            },
-            secondary: Area {
-                offset: 64 * K + primary,
-                size: secondary,
-            },
-            scratch: Area { offset: 0, size: 0 },
-        }
-    }
+    const K: u32 = 1024;
 
     #[test]
     fn the_secondary_keeps_a_sector_before_the_update() {

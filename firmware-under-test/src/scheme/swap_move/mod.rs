@@ -601,12 +601,14 @@ fn finish<F: Flash + Console + ?Sized>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const K: u32 = 1024;
 
-    fn layout(primary: u32, secondary: u32) -> Layout {
+    /// A map with no scratch area: 4 KiB sectors, the bootloader in the first 64 KiB, then the
+    /// two slots (the layouts of the swap-move and swap-offset tests).
+    pub(crate) fn layout(primary: u32, secondary: u32) -> Layout {
         Layout {
             sector_size: 4 * K,
             write_size: 4,
