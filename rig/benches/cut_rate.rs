@@ -57,17 +57,27 @@ fn main() {
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("cutpoint cut rate on {workers} cores (CPU = user + system time; figures, not assertions)");
-    for path in &campaigns {
-        let c = match cutpoint_campaign::load_campaign(path) {
-            Ok(c) => c,
+    let loaded: Vec<_> = campaigns
+        .iter()
+        .filter_map(|path| match cutpoint_campaign::load_campaign(path) {
+            Ok(c) => Some((c, path)),
             Err(e) => {
                 println!("\n{}: cannot load: {e:?}", path.display());
-                continue;
+                None
             }
-        };
+        })
+        .collect();
+    // Every child first, while this process is small: a child's peak memory as the kernel
+    // counts it starts from this process's resident size at the fork, so a child spawned after
+    // the in-process runs below would report this process's memory as its own.
+    for (c, path) in &loaded {
         println!("\n== {} ({})", c.name, path.display());
         whole_process(path);
-        stages(&c, path, workers);
+    }
+    println!("\n-- the same campaigns stage by stage, in this process --");
+    for (c, path) in &loaded {
+        println!("\n== {} ({})", c.name, path.display());
+        stages(c, path, workers);
     }
 }
 
@@ -173,11 +183,11 @@ fn stages(c: &cutpoint_campaign::Campaign, path: &Path, workers: usize) {
         let t = outcome.stages.get(s);
         covered += t;
         println!(
-            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut  {:>10.0} cut points per CPU second",
+            "  {:<10} CPU {:>8.3} s  {:>8.4} ms per cut  {:>10} cut points per CPU second",
             s.name(),
             t.as_secs_f64(),
             per_cut_ms(t, n),
-            per_cpu_s(n, t)
+            rate(n, t)
         );
     }
     println!(
@@ -229,6 +239,15 @@ fn per_cut_ms(t: Duration, n: usize) -> f64 {
 
 fn per_cpu_s(n: usize, t: Duration) -> f64 {
     n as f64 / t.as_secs_f64().max(1e-9)
+}
+
+/// `per_cpu_s` for a line of the table: a stage that took no measurable CPU has no rate.
+fn rate(n: usize, t: Duration) -> String {
+    if t < Duration::from_micros(1) {
+        "-".to_string()
+    } else {
+        format!("{:.0}", per_cpu_s(n, t))
+    }
 }
 
 fn mib(bytes: u64) -> f64 {
