@@ -2,11 +2,13 @@
 //! run`, or the lab daemon's run on it) holds an exclusive lock on a file named after the
 //! station file, so a manual run on the lab machine sees the daemon's run (and the other way
 //! round) instead of fighting it for the relay. The OS drops the lock when the process ends,
-//! however it ends: never a stale lock.
+//! however it ends: never a stale lock. The lock itself is the engine's (`run_lock::lock_file`),
+//! the one a report directory's writer takes.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
+
+use cutpoint_engine::run_lock::{lock_file, FileLockError};
 
 use sha2::{Digest, Sha256};
 
@@ -81,38 +83,20 @@ impl StationLock {
 
     pub fn acquire_in(dir: &Path, station: &Path, who: &str) -> Result<StationLock, StationLockError> {
         let path = lock_path_in(dir, station);
-        let io = |source| StationLockError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                return Err(StationLockError::Busy {
-                    station: station.display().to_string(),
-                    holder: if holder.is_empty() {
-                        "another cutpoint process".into()
-                    } else {
-                        holder.to_string()
-                    },
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
+        match lock_file(&path, &format!("{who} (process {})", std::process::id())) {
+            Ok(file) => Ok(StationLock { _file: file }),
+            Err(FileLockError::Busy { holder }) => Err(StationLockError::Busy {
+                station: station.display().to_string(),
+                holder: if holder.is_empty() {
+                    "another cutpoint process".into()
+                } else {
+                    holder
+                },
+            }),
+            Err(FileLockError::Io(source)) => Err(StationLockError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        write!(file, "{who} (process {})", std::process::id()).map_err(io)?;
-        file.flush().map_err(io)?;
-        Ok(StationLock { _file: file })
     }
 }

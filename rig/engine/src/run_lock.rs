@@ -38,6 +38,45 @@ impl LockError {
     }
 }
 
+/// Why an exclusive file lock could not be taken.
+#[derive(Debug)]
+pub enum FileLockError {
+    /// Another process holds it; `holder` is the note it left in the file (may be empty).
+    Busy {
+        holder: String,
+    },
+    Io(std::io::Error),
+}
+
+/// Takes an exclusive lock on the file at `path` (created if missing) without waiting, and
+/// leaves `note` in it for whoever finds it taken. The lock lasts as long as the returned file
+/// is open; the OS drops it when the process ends, however it ends: never a stale lock.
+pub fn lock_file(path: &Path, note: &str) -> Result<File, FileLockError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(FileLockError::Io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(FileLockError::Busy {
+                holder: holder.trim().to_string(),
+            });
+        }
+        Err(TryLockError::Error(e)) => return Err(FileLockError::Io(e)),
+    }
+    file.set_len(0).map_err(FileLockError::Io)?;
+    file.seek(SeekFrom::Start(0)).map_err(FileLockError::Io)?;
+    writeln!(file, "{note}").map_err(FileLockError::Io)?;
+    file.flush().map_err(FileLockError::Io)?;
+    Ok(file)
+}
+
 impl RunLock {
     /// Creates `dir` if needed and locks it, or says which process holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock, LockError> {
@@ -47,34 +86,18 @@ impl RunLock {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                let pid = pid.trim();
-                return Err(LockError::Busy {
-                    dir: dir.display().to_string(),
-                    holder: if pid.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (process {pid})")
-                    },
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
+        match lock_file(&path, &std::process::id().to_string()) {
+            Ok(file) => Ok(RunLock { _file: file, path }),
+            Err(FileLockError::Busy { holder }) => Err(LockError::Busy {
+                dir: dir.display().to_string(),
+                holder: if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (process {holder})")
+                },
+            }),
+            Err(FileLockError::Io(e)) => Err(io(e)),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        writeln!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(RunLock { _file: file, path })
     }
 
     pub fn path(&self) -> &Path {
