@@ -130,10 +130,33 @@ pub enum Variant {
     /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
     /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
     EmbassyBootMagicRewrite,
+    /// Redundant copies: the reader takes the copy with the newer generation as soon as its
+    /// bytes are not all erased, without checking the CRC over its body, boots the slot the
+    /// body names and takes a state it does not know for no trial (a reader that trusts the
+    /// header of an environment copy and never checks the data the CRC stands for). A write
+    /// whose tail reads back as zeros (FIELD-BUGS row 17, nerves_runtime #375: the last 32 KiB
+    /// of a 128 KiB U-Boot environment write found zeroed on 0.002 % of field devices) leaves
+    /// a copy whose generation is written and whose slot and state are zeros: this build boots
+    /// the slot a zeroed body names, without a trial, where the reference's CRC over the whole
+    /// record rejects the copy and the other one wins. The zeroed tail is a fault the campaign
+    /// injects (`[run] fault = "zeroed-tail"`), not this build's writer: the field report puts
+    /// it in the storage below a writer that wrote the whole block, and a fault of the storage
+    /// is the same for every scheme.
+    RedundantBodyUnchecked,
+    /// embassy-boot: the published 0.1.1, under an application that prepares the DFU partition
+    /// for its next update (`prepare_update`, which erases it) as soon as it starts, before its
+    /// health check and `mark_booted`. After a swap the DFU partition holds the old image, the
+    /// only copy a revert can bring back: a failed health check, or a cut before `mark_booted`,
+    /// reverts from an erased partition and leaves no image to boot (FIELD-BUGS row 12, fixed by
+    /// embassy-boot commit 76659d900 "Prevent accidental revert when using firmware updater",
+    /// June 2023, first published in 0.2.0: the updater's `prepare_update` and `write_firmware`
+    /// refuse with `BadState` until the image is marked booted, `verify_booted` in 0.7.0's
+    /// `firmware_updater/blocking.rs`).
+    EmbassyBootDfuErasedBeforeBooted,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 23] = [
+    pub const ALL: [Variant; 25] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -157,6 +180,8 @@ impl Variant {
         Variant::XipBootsUnconfirmed,
         Variant::StaleHeaderAfterResume,
         Variant::EmbassyBootMagicRewrite,
+        Variant::RedundantBodyUnchecked,
+        Variant::EmbassyBootDfuErasedBeforeBooted,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -184,6 +209,8 @@ impl Variant {
             Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
             Variant::StaleHeaderAfterResume => "stale-header-after-resume",
             Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
+            Variant::RedundantBodyUnchecked => "redundant-body-unchecked",
+            Variant::EmbassyBootDfuErasedBeforeBooted => "embassy-boot-dfu-erased-before-booted",
         }
     }
 
@@ -236,12 +263,12 @@ impl Variant {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => {
                 (Mode::of(&esp_idf::EspIdf), "breaks the esp-idf scheme's record")
             }
-            Variant::RedundantGenerationNoWrap => (
+            Variant::RedundantGenerationNoWrap | Variant::RedundantBodyUnchecked => (
                 Mode::of(&redundant::RedundantCopies),
                 "breaks the redundant-copies scheme's record",
             ),
             Variant::XipBootsUnconfirmed => (Mode::DIRECT_XIP, "is a direct-XIP bootloader"),
-            Variant::EmbassyBootMagicRewrite => (
+            Variant::EmbassyBootMagicRewrite | Variant::EmbassyBootDfuErasedBeforeBooted => (
                 Mode::of(&embassy_boot::EmbassyBoot),
                 "runs the published embassy-boot 0.1.1",
             ),
