@@ -153,10 +153,19 @@ pub enum Variant {
     /// refuse with `BadState` until the image is marked booted, `verify_booted` in 0.7.0's
     /// `firmware_updater/blocking.rs`).
     EmbassyBootDfuErasedBeforeBooted,
+    /// Atomic word: a build that relies on the part rewriting the boot word atomically. It
+    /// trusts the word as read: the check bytes (`!slot`, `!state`) are never compared, a word
+    /// that is not all erased selects the slot its first byte names (0 = a, anything else = b)
+    /// in the state its second byte names (one it does not know is no trial), and the
+    /// bootloader never falls back to the other slot when the selected one holds no valid
+    /// image: it stops. Correct where the part's profile says the word is atomic (`stm32l4`,
+    /// as STM32 option bytes); on a part that tears the word (`nrf52840`) a cut word selects a
+    /// slot nobody wrote, or a trial state nobody meant.
+    AtomicWordUnchecked,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 25] = [
+    pub const ALL: [Variant; 26] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -182,6 +191,7 @@ impl Variant {
         Variant::EmbassyBootMagicRewrite,
         Variant::RedundantBodyUnchecked,
         Variant::EmbassyBootDfuErasedBeforeBooted,
+        Variant::AtomicWordUnchecked,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -211,6 +221,7 @@ impl Variant {
             Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
             Variant::RedundantBodyUnchecked => "redundant-body-unchecked",
             Variant::EmbassyBootDfuErasedBeforeBooted => "embassy-boot-dfu-erased-before-booted",
+            Variant::AtomicWordUnchecked => "atomic-word-unchecked",
         }
     }
 
@@ -254,7 +265,7 @@ impl Variant {
     /// is not reached. The one rule binding variants to schemes: the firmware's
     /// `Mode::effective` and the campaign loader both read it.
     pub const fn scheme(self) -> Option<SchemeBinding> {
-        use crate::scheme::{embassy_boot, esp_idf, redundant, Mode};
+        use crate::scheme::{atomic_word, embassy_boot, esp_idf, redundant, Mode};
         let (mode, what) = match self {
             Variant::OverwriteNoRollback => (Mode::OVERWRITE, "is an overwrite-only bootloader"),
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
@@ -268,6 +279,10 @@ impl Variant {
                 "breaks the redundant-copies scheme's record",
             ),
             Variant::XipBootsUnconfirmed => (Mode::DIRECT_XIP, "is a direct-XIP bootloader"),
+            Variant::AtomicWordUnchecked => (
+                Mode::of(&atomic_word::AtomicWord),
+                "relies on the atomic-word scheme's atomic rewrite",
+            ),
             Variant::EmbassyBootMagicRewrite | Variant::EmbassyBootDfuErasedBeforeBooted => (
                 Mode::of(&embassy_boot::EmbassyBoot),
                 "runs the published embassy-boot 0.1.1",

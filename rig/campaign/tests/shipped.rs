@@ -196,6 +196,9 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs every_op in the first boot of the new image"
                 )
             }
+            Variant::AtomicWordUnchecked => {
+                assert_eq!(c.target.mode.name(), "atomic-word", "{rel} runs the atomic-word scheme")
+            }
             Variant::Reference => {}
         }
     }
