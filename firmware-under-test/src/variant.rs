@@ -130,10 +130,42 @@ pub enum Variant {
     /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
     /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
     EmbassyBootMagicRewrite,
+    /// Redundant copies: the reader takes the copy with the newer generation as soon as its
+    /// bytes are not all erased, without checking the CRC over its body, boots the slot the
+    /// body names and takes a state it does not know for no trial (a reader that trusts the
+    /// header of an environment copy and never checks the data the CRC stands for). A write
+    /// whose tail reads back as zeros (FIELD-BUGS row 17, nerves_runtime #375: the last 32 KiB
+    /// of a 128 KiB U-Boot environment write found zeroed on 0.002 % of field devices) leaves
+    /// a copy whose generation is written and whose slot and state are zeros: this build boots
+    /// the slot a zeroed body names, without a trial, where the reference's CRC over the whole
+    /// record rejects the copy and the other one wins. The zeroed tail is a fault the campaign
+    /// injects (`[run] fault = "zeroed-tail"`), not this build's writer: the field report puts
+    /// it in the storage below a writer that wrote the whole block, and a fault of the storage
+    /// is the same for every scheme.
+    RedundantBodyUnchecked,
+    /// embassy-boot: the published 0.1.1, under an application that prepares the DFU partition
+    /// for its next update (`prepare_update`, which erases it) as soon as it starts, before its
+    /// health check and `mark_booted`. After a swap the DFU partition holds the old image, the
+    /// only copy a revert can bring back: a failed health check, or a cut before `mark_booted`,
+    /// reverts from an erased partition and leaves no image to boot (FIELD-BUGS row 12, fixed by
+    /// embassy-boot commit 76659d900 "Prevent accidental revert when using firmware updater",
+    /// June 2023, first published in 0.2.0: the updater's `prepare_update` and `write_firmware`
+    /// refuse with `BadState` until the image is marked booted, `verify_booted` in 0.7.0's
+    /// `firmware_updater/blocking.rs`).
+    EmbassyBootDfuErasedBeforeBooted,
+    /// Atomic word: a build that relies on the part rewriting the boot word atomically. It
+    /// trusts the word as read: the check bytes (`!slot`, `!state`) are never compared, a word
+    /// that is not all erased selects the slot its first byte names (0 = a, anything else = b)
+    /// in the state its second byte names (one it does not know is no trial), and the
+    /// bootloader never falls back to the other slot when the selected one holds no valid
+    /// image: it stops. Correct where the part's profile says the word is atomic (`stm32l4`,
+    /// as STM32 option bytes); on a part that tears the word (`nrf52840`) a cut word selects a
+    /// slot nobody wrote, or a trial state nobody meant.
+    AtomicWordUnchecked,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 23] = [
+    pub const ALL: [Variant; 26] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -157,6 +189,9 @@ impl Variant {
         Variant::XipBootsUnconfirmed,
         Variant::StaleHeaderAfterResume,
         Variant::EmbassyBootMagicRewrite,
+        Variant::RedundantBodyUnchecked,
+        Variant::EmbassyBootDfuErasedBeforeBooted,
+        Variant::AtomicWordUnchecked,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -184,6 +219,9 @@ impl Variant {
             Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
             Variant::StaleHeaderAfterResume => "stale-header-after-resume",
             Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
+            Variant::RedundantBodyUnchecked => "redundant-body-unchecked",
+            Variant::EmbassyBootDfuErasedBeforeBooted => "embassy-boot-dfu-erased-before-booted",
+            Variant::AtomicWordUnchecked => "atomic-word-unchecked",
         }
     }
 
@@ -227,7 +265,7 @@ impl Variant {
     /// is not reached. The one rule binding variants to schemes: the firmware's
     /// `Mode::effective` and the campaign loader both read it.
     pub const fn scheme(self) -> Option<SchemeBinding> {
-        use crate::scheme::{embassy_boot, esp_idf, redundant, Mode};
+        use crate::scheme::{atomic_word, embassy_boot, esp_idf, redundant, Mode};
         let (mode, what) = match self {
             Variant::OverwriteNoRollback => (Mode::OVERWRITE, "is an overwrite-only bootloader"),
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
@@ -236,12 +274,16 @@ impl Variant {
             Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => {
                 (Mode::of(&esp_idf::EspIdf), "breaks the esp-idf scheme's record")
             }
-            Variant::RedundantGenerationNoWrap => (
+            Variant::RedundantGenerationNoWrap | Variant::RedundantBodyUnchecked => (
                 Mode::of(&redundant::RedundantCopies),
                 "breaks the redundant-copies scheme's record",
             ),
             Variant::XipBootsUnconfirmed => (Mode::DIRECT_XIP, "is a direct-XIP bootloader"),
-            Variant::EmbassyBootMagicRewrite => (
+            Variant::AtomicWordUnchecked => (
+                Mode::of(&atomic_word::AtomicWord),
+                "relies on the atomic-word scheme's atomic rewrite",
+            ),
+            Variant::EmbassyBootMagicRewrite | Variant::EmbassyBootDfuErasedBeforeBooted => (
                 Mode::of(&embassy_boot::EmbassyBoot),
                 "runs the published embassy-boot 0.1.1",
             ),

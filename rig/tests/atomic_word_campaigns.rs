@@ -21,7 +21,11 @@ fn shipped(rel: &str) -> cutpoint_campaign::Campaign {
 
 #[test]
 fn the_reference_passes_where_the_part_rewrites_the_word_atomically() {
-    for rel in ["atomic-word/smoke", "atomic-word/revert-from-b-stm32l4"] {
+    for rel in [
+        "atomic-word/smoke",
+        "atomic-word/revert-from-b-stm32l4",
+        "atomic-word/smoke-nrf52840",
+    ] {
         let c = shipped(rel);
         assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
         let ran = run(&c);
@@ -53,6 +57,47 @@ fn without_the_flag_the_cut_word_loses_the_trial_labelled_expected() {
     // only difference is the board.
     let atomic = shipped("atomic-word/revert-from-b-stm32l4");
     assert_eq!(atomic.phases.len(), c.phases.len());
+}
+
+/// Double cuts on the word's rewrites (request, trial booted, confirmation, then every
+/// rewrite of the recovery's bootloader): the reference passes every chain on both parts, and
+/// the chains really reach a second cut.
+#[test]
+fn the_reference_passes_double_cuts_on_the_boot_word_rewrites() {
+    for rel in ["atomic-word/double-cuts", "atomic-word/double-cuts-nrf52840"] {
+        let c = shipped(rel);
+        assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+        assert!(ran.failures().is_empty(), "{rel}: {:#?}", ran.failures());
+        let chains = ran.journal.cuts.iter().filter(|c| !c.later_landings.is_empty()).count();
+        assert!(chains >= 40, "{rel}: {chains} chains reached a second cut");
+    }
+}
+
+/// A build that relies on the word being atomic (check bytes unread, no fallback) passes where
+/// the part's profile makes it atomic and fails, labelled expected, where the part tears it,
+/// on a matrix the reference passes on that part: what fails is the reliance.
+#[test]
+fn the_build_relying_on_an_atomic_word_passes_on_stm32l4_and_is_caught_on_nrf52840() {
+    let atomic = shipped("atomic-word/unchecked-stm32l4");
+    assert_eq!(atomic.pass.expect, Expect::Pass);
+    let ran = run(&atomic);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.failures().is_empty(), "{:#?}", ran.failures());
+    assert!(ran.journal.cuts.len() >= 20);
+
+    let torn = shipped("known-bugs/atomic-word-unchecked");
+    assert_eq!(torn.pass.expect, Expect::Fail);
+    assert_eq!(torn.phases.len(), atomic.phases.len(), "the same matrix");
+    let ran = run(&torn);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    let failed = ran.count(Status::Fail);
+    assert!(failed > 0, "no cut point failed");
+    // Every failing cut landed inside a rewrite of the word (its erase or its program).
+    for c in ran.journal.cuts.iter().filter(|c| c.status == Status::Fail) {
+        assert!(c.id.contains("-inside-"), "{}: {:?}", c.id, c.reasons);
+    }
 }
 
 #[test]

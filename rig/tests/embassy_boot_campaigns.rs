@@ -179,3 +179,60 @@ fn the_double_cuts_campaign_fails_only_in_the_known_classes() {
         );
     }
 }
+
+/// FIELD-BUGS row 12 against the published 0.1.1 (before the crate's commit 76659d900): its
+/// updater lets the application erase the DFU partition, the revert copy, before
+/// `mark_booted`, and a cut in that stretch leaves nothing to boot. The control run passes
+/// (nothing interrupts it); the reference (0.7.0, which writes nothing there but `mark_booted`)
+/// passes the same matrix, and so does 0.1.1 under an application that does not erase early:
+/// what fails is the early erase the fix refuses.
+#[test]
+fn the_dfu_erased_before_booted_control_fails_where_the_reference_passes() {
+    let c = shipped("known-bugs/embassy-boot-dfu-erased-before-booted");
+    assert_eq!(c.pass.expect, Expect::Fail);
+    let ran = run(&c);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    let failed = ran.count(Status::Fail);
+    assert!(failed > 100, "{failed} of {} failed", ran.journal.cuts.len());
+    for c in ran.journal.cuts.iter().filter(|c| c.status == Status::Fail) {
+        assert!(
+            c.reasons.iter().any(|r| r.contains("bricked")),
+            "{}: {:?}",
+            c.id,
+            c.reasons
+        );
+    }
+    let control = ran.journal.control.as_ref().unwrap();
+    assert!(
+        control
+            .console
+            .iter()
+            .any(|l| l.text == "app: embassy-prepare-update booted=no"),
+        "the 0.1.1 build erases the DFU partition before mark_booted"
+    );
+
+    let reference = shipped("embassy-boot/first-boot");
+    let ran = run(&reference);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert_eq!(ran.failures(), Vec::<String>::new());
+    assert!(ran.journal.cuts.len() >= 10);
+
+    let old_without_early_erase = shipped_with("known-bugs/embassy-boot-dfu-erased-before-booted", |t| {
+        t.replace(
+            "variant = \"embassy-boot-dfu-erased-before-booted\"",
+            "variant = \"embassy-boot-magic-rewrite\"",
+        )
+        .replace("expect = \"fail\"", "expect = \"pass\"")
+    });
+    let ran = run(&old_without_early_erase);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    // 0.1.1's own `mark_booted` (zeros over the magic, then the erase) can leave a weak magic
+    // when cut inside its write, as 0.7.0's marker can (the exhaustive campaign's finding):
+    // at most that one, in the state partition, never a cut of the DFU partition.
+    let left = ran.failures();
+    assert!(left.len() <= 1, "{left:#?}");
+    for c in ran.journal.cuts.iter().filter(|c| c.status == Status::Fail) {
+        let at = c.landing.as_ref().and_then(|l| l.op.clone()).unwrap_or_default();
+        assert!(in_state_partition(&at), "{}: {at}", c.id);
+    }
+}

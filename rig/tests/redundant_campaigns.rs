@@ -8,7 +8,7 @@ mod sim_run;
 
 use cutpoint_campaign::Expect;
 use cutpoint_report::Status;
-use sim_run::{assert_reference_passes, run, shipped};
+use sim_run::{assert_reference_passes, run, shipped, shipped_with};
 
 #[test]
 fn the_reference_passes_every_redundant_copies_campaign() {
@@ -78,4 +78,57 @@ fn the_no_wrap_build_fails_where_the_reference_passes() {
             ran.failures()
         );
     }
+}
+
+/// FIELD-BUGS row 17: record writes whose tail reads zeros (`fault = "zeroed-tail"`, the
+/// storage's fault, injected by the simulated board whatever the scheme). The reference's CRC
+/// over the whole record rejects a zeroed copy and the other copy wins: every cut passes, and
+/// the cuts really left zeroed copies. The build that takes the newest generation without
+/// checking the body boots the slot a zeroed body names, without a trial, and the failing
+/// update is never reverted: it fails cut points of the same matrix, labelled expected.
+#[test]
+fn a_zeroed_record_tail_is_survived_by_the_reference_and_caught_in_the_body_unchecked_build() {
+    let reference = shipped("redundant-copies/zeroed-tail");
+    assert_eq!(reference.run.fault, cutpoint_campaign::FaultKind::ZeroedTail);
+    let ran = run(&reference);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert_eq!(ran.failures(), Vec::<String>::new());
+    assert!(ran.journal.cuts.len() >= 90, "{}", ran.journal.cuts.len());
+    let zeroed = ran
+        .journal
+        .cuts
+        .iter()
+        .filter_map(|c| c.landing.as_ref()?.torn.as_deref())
+        .filter(|t| t.contains("-> zeroed from"))
+        .count();
+    assert!(zeroed >= 40, "only {zeroed} cuts left a zeroed tail");
+
+    let broken = shipped("known-bugs/redundant-body-unchecked");
+    assert_eq!(broken.pass.expect, Expect::Fail);
+    let ran = run(&broken);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    let failed = ran.count(Status::Fail);
+    assert!(failed > 0, "no cut point failed");
+    // Each failing cut left the slot and the state zeroed (1/3 of the copy's time: 5 or 6 of
+    // its 16 bytes kept), and the failing update then runs for good.
+    for c in ran.journal.cuts.iter().filter(|c| c.status == Status::Fail) {
+        assert!(
+            c.id.ends_with("inside-0.32") || c.id.ends_with("inside-0.38"),
+            "{}: {:?}",
+            c.id,
+            c.reasons
+        );
+        assert!(
+            c.final_image.as_deref().unwrap_or("2.0.0").starts_with("2.0.0"),
+            "{}",
+            c.id
+        );
+    }
+    // The same matrix with the reference's reader passes: what fails is the unchecked body.
+    let fixed = shipped_with("known-bugs/redundant-body-unchecked", |t| {
+        t.replace("variant = \"redundant-body-unchecked\"", "variant = \"reference\"")
+            .replace("expect = \"fail\"", "expect = \"pass\"")
+    });
+    let ran = run(&fixed);
+    assert_eq!(ran.failures(), Vec::<String>::new());
 }

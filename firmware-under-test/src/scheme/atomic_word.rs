@@ -28,6 +28,7 @@ use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
 use crate::image::{self, ImageError, Version};
 use crate::layout::{Layout, LayoutError, Role, Slot};
+use crate::variant::Variant;
 use crate::{say, FwError};
 
 /// The scheme's name (a campaign's `mode`).
@@ -84,17 +85,32 @@ pub fn decode(b: &[u8]) -> BootWord {
     BootWord::Valid { slot, state: b[1] }
 }
 
+/// Decodes the word as `variant` reads it: [`Variant::AtomicWordUnchecked`] trusts any word
+/// that is not all erased, its check bytes unread (slot 0 = a, anything else = b; the state as
+/// written, one it does not know is no trial).
+pub fn decode_as(b: &[u8], variant: Variant) -> BootWord {
+    if variant != Variant::AtomicWordUnchecked || b.len() < 4 {
+        return decode(b);
+    }
+    if b.iter().all(|&x| x == 0xFF) {
+        return BootWord::Erased;
+    }
+    let slot = if b[0] == 0 { Slot::Primary } else { Slot::Secondary };
+    BootWord::Valid { slot, state: b[1] }
+}
+
 /// Where the word lives: the start of the map's scratch region.
 pub fn word_addr(layout: &Layout) -> u32 {
     layout.scratch.offset
 }
 
-/// Reads the word; an uncorrectable read (a torn granule on an ECC part) is an invalid word.
-pub fn read_word<F: Flash + ?Sized>(flash: &mut F, layout: &Layout) -> Result<BootWord, FlashError> {
+/// Reads the word as `variant` decodes it ([`decode_as`]); an uncorrectable read (a torn
+/// granule on an ECC part) is an invalid word.
+pub fn read_word<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, variant: Variant) -> Result<BootWord, FlashError> {
     let n = word_size(layout.write_size);
     let mut b = [0u8; MAX_WORD];
     match flash.read(word_addr(layout), &mut b[..n]) {
-        Ok(()) => Ok(decode(&b[..n])),
+        Ok(()) => Ok(decode_as(&b[..n], variant)),
         Err(FlashError::Uncorrectable { .. }) => Ok(BootWord::Invalid),
         Err(e) => Err(e),
     }
@@ -154,7 +170,7 @@ impl Scheme for AtomicWord {
 
     fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
         let l = &cfg.layout;
-        let start = match read_word(hal, l)? {
+        let start = match read_word(hal, l, cfg.variant)? {
             BootWord::Erased => {
                 say!(hal, "boot: boot-word-empty slot=primary");
                 Slot::Primary
@@ -187,7 +203,13 @@ impl Scheme for AtomicWord {
                 }
             }
         };
-        for slot in [start, start.other()] {
+        // The build that relies on the word being atomic boots the slot it names, or nothing.
+        let candidates = if cfg.variant == Variant::AtomicWordUnchecked {
+            &[start][..]
+        } else {
+            &[start, start.other()][..]
+        };
+        for &slot in candidates {
             match image::validate_with(hal, l.slot(slot), &cfg.key, cfg.variant.image_checks()) {
                 Ok(_) => {
                     if slot != start {
@@ -216,7 +238,7 @@ impl Scheme for AtomicWord {
     /// The word selects the running slot on trial: it must clear it. It selects the running
     /// slot as reverted: the bootloader rolled the other slot's update back.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
-        let BootWord::Valid { slot, state } = read_word(hal, &cfg.layout)? else {
+        let BootWord::Valid { slot, state } = read_word(hal, &cfg.layout, cfg.variant)? else {
             return Ok(AppBoot::default());
         };
         let mine = slot == cfg.running;
@@ -229,7 +251,7 @@ impl Scheme for AtomicWord {
     /// Clears the trial: the running slot, confirmed.
     fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
         let on_trial = matches!(
-            read_word(hal, &cfg.layout)?,
+            read_word(hal, &cfg.layout, cfg.variant)?,
             BootWord::Valid { slot, state } if slot == cfg.running && (state == STATE_TRIAL || state == STATE_BOOTED)
         );
         if on_trial {

@@ -574,7 +574,10 @@ mod old {
 
 /// Whether `variant` runs the published 0.1.1 instead of 0.7.0.
 fn old_crate(variant: Variant) -> bool {
-    variant == Variant::EmbassyBootMagicRewrite
+    matches!(
+        variant,
+        Variant::EmbassyBootMagicRewrite | Variant::EmbassyBootDfuErasedBeforeBooted
+    )
 }
 
 fn updater(hal: &mut dyn Hal, cfg: &AppConfig, call: Call) -> Result<(), FwError> {
@@ -640,6 +643,13 @@ impl Scheme for EmbassyBoot {
             use old::swapped;
             // 0.1.1 knows only boot and swap: a revert leaves the boot magic.
             let pending = with_geometry!(l, swapped(hal, &l))?;
+            if pending && cfg.variant == Variant::EmbassyBootDfuErasedBeforeBooted {
+                // The application makes room for its next update before it marks itself
+                // booted: 0.1.1 erases the DFU partition, which holds the old image.
+                say!(hal, "app: embassy-prepare-update booted=no");
+                updater(hal, cfg, Call::PrepareUpdate)?;
+                say!(hal, "app: embassy-prepare-update-done");
+            }
             return Ok(AppBoot {
                 pending,
                 reverted: false,

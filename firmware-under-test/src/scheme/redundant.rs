@@ -135,6 +135,15 @@ impl RecordCopy {
         self.crc_ok() && self.slot < 2 && state_name(self.state).is_some()
     }
 
+    /// Whether the reader of `variant` takes this copy: a valid one, or for
+    /// [`Variant::RedundantBodyUnchecked`] any copy that is not all erased, its body unchecked.
+    pub fn taken_by(&self, variant: Variant) -> bool {
+        if variant == Variant::RedundantBodyUnchecked {
+            return self.bytes() != [0xFF; COPY_SIZE];
+        }
+        self.valid()
+    }
+
     pub fn boot_slot(&self) -> Slot {
         if self.slot == 0 {
             Slot::Primary
@@ -192,9 +201,10 @@ pub fn newer(a: u8, b: u8, variant: Variant) -> bool {
     }
 }
 
-/// The copy the reader takes: the only valid one, or the newer of two (the first on a tie).
+/// The copy the reader takes: the only valid one, or the newer of two (the first on a tie);
+/// the reader of [`Variant::RedundantBodyUnchecked`] takes copies without checking them.
 pub fn winner(c: &[RecordCopy; 2], variant: Variant) -> Option<usize> {
-    match (c[0].valid(), c[1].valid()) {
+    match (c[0].taken_by(variant), c[1].taken_by(variant)) {
         (true, true) => Some(if newer(c[1].generation, c[0].generation, variant) {
             1
         } else {
@@ -426,5 +436,22 @@ mod tests {
         assert_eq!(winner(&[RecordCopy::ERASED, b], Variant::Reference), Some(1));
         assert_eq!(winner(&[RecordCopy::ERASED; 2], Variant::Reference), None);
         assert_eq!(winner(&[a, a], Variant::Reference), Some(0));
+    }
+
+    #[test]
+    fn a_copy_with_a_zeroed_body_loses_to_the_other_copy_unless_the_body_goes_unchecked() {
+        let old = RecordCopy::new(4, Slot::Secondary, STATE_CONFIRMED);
+        let new = RecordCopy::new(5, Slot::Secondary, STATE_TRIAL);
+        let mut b = new.bytes();
+        // Written up to the generation, zeros from the slot on.
+        b[5..].fill(0);
+        let zeroed = RecordCopy::parse(&b);
+        assert!(!zeroed.valid(), "the CRC covers the slot and the state");
+        assert_eq!(winner(&[old, zeroed], Variant::Reference), Some(0));
+        let broken = Variant::RedundantBodyUnchecked;
+        assert_eq!(winner(&[old, zeroed], broken), Some(1));
+        assert_eq!(zeroed.boot_slot(), Slot::Primary);
+        assert!(!zeroed.on_trial());
+        assert_eq!(winner(&[old, RecordCopy::ERASED], broken), Some(0));
     }
 }

@@ -173,6 +173,32 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs mark_updated every_op"
                 )
             }
+            Variant::RedundantBodyUnchecked => {
+                assert_eq!(
+                    c.target.mode.name(),
+                    "redundant-copies",
+                    "{rel} runs the redundant-copies scheme"
+                );
+                assert_eq!(
+                    c.run.fault,
+                    cutpoint_campaign::FaultKind::ZeroedTail,
+                    "{rel} needs writes whose tail reads zeros"
+                )
+            }
+            Variant::EmbassyBootDfuErasedBeforeBooted => {
+                assert_eq!(
+                    c.target.mode.name(),
+                    "embassy-boot",
+                    "{rel} runs the embassy-boot scheme"
+                );
+                assert!(
+                    has("first-boot", &|o| !o.every_op.is_empty()),
+                    "{rel} needs every_op in the first boot of the new image"
+                )
+            }
+            Variant::AtomicWordUnchecked => {
+                assert_eq!(c.target.mode.name(), "atomic-word", "{rel} runs the atomic-word scheme")
+            }
             Variant::Reference => {}
         }
     }

@@ -15,10 +15,21 @@ pub enum FaultKind {
     Reset,
     /// Slow brownout: flash operations silently do not happen, then the part resets.
     Brownout,
+    /// Supply cut during a write on a part (or a storage stack) that stores what the write had
+    /// not reached as zeros: the program in flight keeps its bytes up to the cut and the rest
+    /// reads back 0x00, as written data, not as a tear (the 128 KiB environment writes of
+    /// nerves_runtime #375 whose last 32 KiB read zeros). An erase in flight tears as in a
+    /// power cut.
+    ZeroedTail,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 3] = [FaultKind::PowerCut, FaultKind::Reset, FaultKind::Brownout];
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::PowerCut,
+        FaultKind::Reset,
+        FaultKind::Brownout,
+        FaultKind::ZeroedTail,
+    ];
 
     /// The name campaign files and journals use (the serde spelling).
     pub const fn name(self) -> &'static str {
@@ -26,6 +37,7 @@ impl FaultKind {
             FaultKind::PowerCut => "power-cut",
             FaultKind::Reset => "reset",
             FaultKind::Brownout => "brownout",
+            FaultKind::ZeroedTail => "zeroed-tail",
         }
     }
 }

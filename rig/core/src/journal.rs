@@ -83,6 +83,8 @@ vocabulary! {
         Reset => "reset",
         /// A slow brownout: flash operations silently fail, then the part resets.
         Brownout => "brownout",
+        /// A cut write whose unreached tail reads back as zeros.
+        ZeroedTail => "zeroed-tail",
     }
 }
 
@@ -232,6 +234,7 @@ impl From<crate::cut::FaultKind> for RecordedFault {
             crate::cut::FaultKind::PowerCut => RecordedFault::PowerCut,
             crate::cut::FaultKind::Reset => RecordedFault::Reset,
             crate::cut::FaultKind::Brownout => RecordedFault::Brownout,
+            crate::cut::FaultKind::ZeroedTail => RecordedFault::ZeroedTail,
         }
     }
 }
@@ -277,6 +280,7 @@ mod tests {
             (RecordedFault::PowerCut, "power-cut"),
             (RecordedFault::Reset, "reset"),
             (RecordedFault::Brownout, "brownout"),
+            (RecordedFault::ZeroedTail, "zeroed-tail"),
         ];
         for (v, text) in faults {
             assert_eq!(json(&v), format!("\"{text}\""));

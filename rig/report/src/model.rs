@@ -79,7 +79,7 @@ pub struct LogLine {
 /// Where the cut was aimed and where it landed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Landing {
-    /// `power-cut`, `reset` or `brownout`.
+    /// `power-cut`, `reset`, `brownout` or `zeroed-tail`.
     pub fault: RecordedFault,
     /// The requested instant, microseconds after the power-on of the faulted run.
     pub requested_us: Option<u64>,

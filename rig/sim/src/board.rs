@@ -566,8 +566,12 @@ impl<'a> Mcu<'a> {
             None => return self.complete(op, index, start, dur, false),
         };
         match plan.kind {
-            FaultKind::PowerCut => {
-                let torn = self.flash.apply_cut(&op, elapsed, plan.seed);
+            FaultKind::PowerCut | FaultKind::ZeroedTail => {
+                let torn = if plan.kind == FaultKind::ZeroedTail {
+                    self.flash.apply_zeroed_tail(&op, elapsed, plan.seed)
+                } else {
+                    self.flash.apply_cut(&op, elapsed, plan.seed)
+                };
                 self.journal(&op, index, start, start + elapsed, false);
                 self.die(start + elapsed, Some(index), Some(torn));
                 Err(FlashError::Device)

@@ -164,6 +164,9 @@ pub enum TornOutcome {
     Middle,
     /// Erase cut during soft-program: reads 0xFF, sector left marginal.
     Late,
+    /// Program cut on a part that stores the bytes it had not reached as zeros
+    /// ([`NorFlash::apply_zeroed_tail`]): written data, no weak bit, no torn granule.
+    Zeroed,
 }
 
 impl TornOutcome {
@@ -181,6 +184,7 @@ impl TornOutcome {
             TornOutcome::Early => "early",
             TornOutcome::Middle => "middle",
             TornOutcome::Late => "late",
+            TornOutcome::Zeroed => "zeroed",
         }
     }
 }
@@ -223,6 +227,9 @@ pub struct TornReport {
     /// Whether at least one ECC granule is now torn.
     pub ecc_torn: bool,
     pub error: Option<NorError>,
+    /// A zeroed tail: the first address of the program that reads zeros instead of its data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zeroed_from: Option<u32>,
 }
 
 impl TornReport {
@@ -242,6 +249,7 @@ impl TornReport {
             torn_granules: 0,
             ecc_torn: false,
             error: None,
+            zeroed_from: None,
         }
     }
 
@@ -270,11 +278,17 @@ impl fmt::Display for TornReport {
                 unit.progress_permille % 10
             )?;
         }
-        write!(
-            f,
-            " -> {}; {} bits changed, {} weak bits",
-            self.outcome, self.bits_changed, self.weak_bits
-        )?;
+        write!(f, " -> {}", self.outcome)?;
+        if let Some(from) = self.zeroed_from {
+            write!(
+                f,
+                " from {:#x} ({} of {} bytes zeros)",
+                from,
+                self.op_addr + self.op_len - from,
+                self.op_len
+            )?;
+        }
+        write!(f, "; {} bits changed, {} weak bits", self.bits_changed, self.weak_bits)?;
         if self.ecc_torn {
             write!(f, ", {} torn ECC granules", self.torn_granules)?;
         }
@@ -763,6 +777,40 @@ impl NorFlash {
             let mut rng = self.cut_rng(cut_seed, op.addr());
             self.cut_part_way(op, &mut report, &mut rng);
         }
+        report.bits_changed = bits_differing(&before, &self.data[to_usize(&range)]);
+        report
+    }
+
+    /// Power dies `elapsed_us` into `op` on a part, or a storage stack in front of it, that
+    /// stores the part of a write it had not reached as zeros: a program keeps its first
+    /// `len * elapsed / duration` bytes and the rest is programmed 0x00, whole (no weak bit, no
+    /// torn granule: the zeros are written data, good ECC and all). The report's outcome is
+    /// [`TornOutcome::Zeroed`]. An erase or an atomic word rewrite in flight tears as in
+    /// [`NorFlash::apply_cut`], as do elapsed 0 (nothing) and a cut at or past the end (done).
+    pub fn apply_zeroed_tail(&mut self, op: &FlashOp, elapsed_us: u64, cut_seed: u64) -> TornReport {
+        let dur = self.duration_us(op);
+        let FlashOp::Program { addr, data } = op else {
+            return self.apply_cut(op, elapsed_us, cut_seed);
+        };
+        if elapsed_us == 0 || elapsed_us >= dur || self.check(op).is_err() {
+            return self.apply_cut(op, elapsed_us, cut_seed);
+        }
+        let steps = self.step_count(op);
+        let mut report = TornReport::new(op, elapsed_us, dur, steps);
+        let kept = usize::try_from(data.len() as u64 * elapsed_us / dur).unwrap_or(data.len());
+        let mut written = data.clone();
+        written[kept..].fill(0);
+        let zeroed = FlashOp::Program {
+            addr: *addr,
+            data: written,
+        };
+        let range = *addr..*addr + data.len() as u32;
+        let before = self.data[to_usize(&range)].to_vec();
+        self.invalidate_hashes(*addr, op.len());
+        report.weak_bits = self.apply_checked(&zeroed);
+        report.steps_done = steps;
+        report.outcome = TornOutcome::Zeroed;
+        report.zeroed_from = Some(*addr + kept as u32);
         report.bits_changed = bits_differing(&before, &self.data[to_usize(&range)]);
         report
     }

@@ -139,6 +139,13 @@ impl Cursor {
                     apply(flash, r);
                     (r.end_us, None)
                 }
+                FaultKind::ZeroedTail => match data(r) {
+                    Some(op) => (
+                        r.start_us + elapsed,
+                        Some(flash.apply_zeroed_tail(op, elapsed, plan.seed)),
+                    ),
+                    None => (r.start_us + elapsed, None),
+                },
                 _ => match data(r) {
                     Some(op) => (r.start_us + elapsed, Some(flash.apply_cut(op, elapsed, plan.seed))),
                     None => (r.start_us + elapsed, None),
