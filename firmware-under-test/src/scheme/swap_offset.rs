@@ -17,10 +17,10 @@
 //! the trailer sectors of three.
 
 use super::swap_move::status::{Algo, Step};
-use super::swap_move::NoScratch;
+use super::swap_move::{check_scratchless_layout, scratchless_max_image_size, NoScratch};
 use crate::boot::ops;
 use crate::hal::{Flash, FlashError};
-use crate::layout::{Area, Layout, LayoutError, STATUS_STATES};
+use crate::layout::{Area, Layout, LayoutError, Slot};
 use crate::trailer::SwapType;
 use crate::FwError;
 
@@ -41,57 +41,16 @@ pub fn staging(l: &Layout) -> Area {
 
 /// Whether `l` fits swap-offset (MCUboot's `boot_slots_compatible`): slots of whole, equal
 /// sectors apart from each other, the secondary with as many sectors as the primary or one more,
-/// and room for an image.
+/// and room for an image (the checks swap-move makes, with the spare sector in the secondary:
+/// [`check_scratchless_layout`]).
 pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
-    let s = l.sector_size;
-    let areas = [l.bootloader, l.primary, l.secondary];
-    if l.write_size > crate::layout::TRAILER_ALIGN {
-        return Err(LayoutError::WriteTooWide);
-    }
-    if s == 0
-        || l.write_size == 0
-        || areas
-            .iter()
-            .any(|a| !a.offset.is_multiple_of(s) || !a.size.is_multiple_of(s))
-    {
-        return Err(LayoutError::NotSectorAligned);
-    }
-    let records = u64::from(l.sectors_per_slot()) * u64::from(STATUS_STATES) * u64::from(l.write_size);
-    if areas.iter().any(|a| a.offset.checked_add(a.size).is_none()) || records > u64::from(u32::MAX / 2) {
-        return Err(LayoutError::TrailerTooLarge);
-    }
-    let mut all = [l.bootloader, l.primary, l.secondary, l.scratch];
-    if l.scratch.size == 0 {
-        all[3] = l.bootloader;
-    }
-    for (i, a) in all.iter().enumerate() {
-        for b in &all[i + 1..] {
-            if a != b && a.size > 0 && b.size > 0 && a.offset < b.end() && b.offset < a.end() {
-                return Err(LayoutError::Overlap);
-            }
-        }
-    }
-    let (np, ns) = (l.primary.size / s, l.secondary.size / s);
-    if ns != np && ns != np + 1 {
-        return Err(LayoutError::SlotsDiffer);
-    }
-    if max_image_size(l) == 0 {
-        return Err(LayoutError::TrailerTooLarge);
-    }
-    Ok(())
+    check_scratchless_layout(l, Slot::Secondary)
 }
 
 /// The largest image swap-offset can install (MCUboot's `app_max_size`): the primary less its
 /// trailer sectors, and no more than the secondary less its first sector and its trailer.
 pub fn max_image_size(l: &Layout) -> u32 {
-    let s = l.sector_size;
-    if s == 0 {
-        return 0;
-    }
-    let t = l.trailer_sectors();
-    let pri = (l.primary.size / s).saturating_sub(t);
-    let sec = (l.secondary.size / s).saturating_sub(1).saturating_sub(t);
-    pri.min(sec).saturating_mul(s)
+    scratchless_max_image_size(l, Slot::Secondary)
 }
 
 /// One step of a swap (`Swap(i, 1)`, `Swap(i, 2)` for the `i`-th sector handled).
@@ -188,6 +147,34 @@ mod tests {
         assert_eq!(max_image_size(&l), 188 * K);
         assert_eq!(check_layout(&layout(196 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
         assert_eq!(check_layout(&layout(8 * K, 8 * K)), Err(LayoutError::TrailerTooLarge));
+    }
+
+    #[test]
+    fn the_checks_swap_move_makes_refuse_the_same_maps_here() {
+        // One check for both swaps without scratch: only the slot that may be a sector larger
+        // differs.
+        let mut odd = layout(192 * K, 192 * K);
+        odd.secondary.offset += 1024;
+        let mut overlap = layout(192 * K, 192 * K);
+        overlap.secondary.offset = overlap.primary.offset + 4 * K;
+        let mut wide = layout(192 * K, 192 * K);
+        wide.write_size = 16;
+        let mut scratch = layout(192 * K, 192 * K);
+        scratch.scratch = Area {
+            offset: scratch.secondary.end() + 1024,
+            size: 4 * K,
+        };
+        for (l, e) in [
+            (odd, LayoutError::NotSectorAligned),
+            (overlap, LayoutError::Overlap),
+            (wide, LayoutError::WriteTooWide),
+            (scratch, LayoutError::NotSectorAligned),
+        ] {
+            assert_eq!(check_layout(&l), Err(e));
+            assert_eq!(crate::scheme::swap_move::check_layout(&l), Err(e));
+        }
+        assert_eq!(check_layout(&layout(200 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
+        assert_eq!(check_layout(&layout(192 * K, 200 * K)), Err(LayoutError::SlotsDiffer));
     }
 
     #[test]
