@@ -97,13 +97,30 @@ pub(super) fn after_revert<F: Flash + ?Sized>(flash: &mut F, l: &Layout) -> Resu
 /// Where the header of the image being installed and of the image being moved out are once
 /// `last` is complete (MCUboot's `boot_read_image_header` with a swap status): `(slot,
 /// sector)` pairs.
+///
+/// `last_index_lost`: the stale-header-after-move build (FIELD-BUGS row 4, MCUboot #1588: the
+/// index of the swap's last sector kept in a global that a reset loses, fixed in swap-move by
+/// commit 74530753, PR #1597). Swap-offset has no move stage, but MCUboot's swap_offset.c
+/// `boot_read_image_header` needs that index too: a swap resumed past its last sector reads
+/// the headers elsewhere. Forwards the index only bounds the test `idx <= last_idx`, which a
+/// lost index (`UINT32_MAX`, the global's value at reset) still answers right for every step
+/// of an unfinished swap: no window. A revert asks whether its last step (sector 0) has begun:
+/// with the index lost it never has, so once that step's first half has moved the primary's
+/// first sector up into the secondary's second, the header of the image moved out is looked
+/// for in the primary's first sector, which the second half erases; and once the step is done,
+/// the header of the image brought back in the secondary's first sector, which the end of the
+/// revert erases. A cut there leaves a revert that never resumes: a brick.
 pub(super) fn header_places(
     pri: Area,
     sec: Area,
     kind: SwapType,
     regions: u32,
     last: Option<Step>,
+    last_index_lost: bool,
 ) -> [(Area, u32); 2] {
+    if kind == SwapType::Revert && last_index_lost {
+        return [(sec, 0), (pri, 0)];
+    }
     if kind == SwapType::Revert {
         // Sector 0 is the last one handled.
         let incoming = match last {
@@ -182,18 +199,44 @@ mod tests {
         // Forward: the update one sector in goes down a sector; revert: back up a sector.
         let pri = Area { offset: 0, size: 64 };
         let sec = Area { offset: 64, size: 64 };
-        assert_eq!(header_places(pri, sec, SwapType::Test, 4, None), [(sec, 1), (pri, 0)]);
         assert_eq!(
-            header_places(pri, sec, SwapType::Test, 4, Some(Step::Swap(1, 2))),
+            header_places(pri, sec, SwapType::Test, 4, None, false),
+            [(sec, 1), (pri, 0)]
+        );
+        assert_eq!(
+            header_places(pri, sec, SwapType::Test, 4, Some(Step::Swap(1, 2)), false),
             [(pri, 0), (sec, 0)]
         );
         assert_eq!(
-            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(3, 2))),
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(3, 2)), false),
             [(sec, 0), (pri, 0)]
         );
         assert_eq!(
-            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 2))),
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 2)), false),
             [(pri, 0), (sec, 1)]
+        );
+        // A lost last index: the revert's last step is never taken for begun, forwards changes
+        // nothing.
+        for last in [
+            None,
+            Some(Step::Swap(1, 1)),
+            Some(Step::Swap(1, 2)),
+            Some(Step::Swap(3, 2)),
+        ] {
+            for kind in [SwapType::Test, SwapType::Perm] {
+                assert_eq!(
+                    header_places(pri, sec, kind, 4, last, true),
+                    header_places(pri, sec, kind, 4, last, false)
+                );
+            }
+        }
+        assert_eq!(
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 1)), false),
+            [(sec, 0), (sec, 1)]
+        );
+        assert_eq!(
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 1)), true),
+            [(sec, 0), (pri, 0)]
         );
     }
 }

@@ -121,6 +121,10 @@ impl Scheme for NoScratch {
         mcuboot::confirm(hal, cfg, me)
     }
 
+    fn upload_blocked(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<bool, FwError> {
+        mcuboot::upload_blocked(hal, cfg)
+    }
+
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
         mcuboot::prepare_download(hal, cfg)
     }
@@ -486,7 +490,8 @@ fn header_places(cfg: &BootConfig, algo: Algo, kind: SwapType, regions: u32, las
     let l = cfg.layout;
     let (pri, sec) = (l.primary, l.secondary);
     if algo == Algo::Offset {
-        return super::swap_offset::header_places(pri, sec, kind, regions, last);
+        let lost = cfg.variant == Variant::StaleHeaderAfterMove;
+        return super::swap_offset::header_places(pri, sec, kind, regions, last, lost);
     }
     let incoming = match last {
         None | Some(Step::Move(_)) => (sec, 0),
