@@ -133,8 +133,9 @@ fn print_modes(dir: &Path, rates: &[(&Path, (usize, Duration))]) {
     }
 }
 
-/// 1. The release binary, as a user runs it: its cut points and CPU time, when the kernel gave
-/// its resource usage.
+/// 1. The release binary, as a user runs it.
+///
+/// Gives its cut points and CPU time, when the kernel gave its resource usage.
 fn whole_process(path: &Path) -> Option<(usize, Duration)> {
     let out = scratch_dir("process");
     let started = Instant::now();
