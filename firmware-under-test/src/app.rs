@@ -139,7 +139,13 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
     }
     let complete = staged == Some(offer.version) && check(hal, cfg, me).is_ok();
     if !complete {
-        let from_zero = download(hal, cfg, &offer)?;
+        let from_zero = match download(hal, cfg, &offer)? {
+            Download::Done(from_zero) => from_zero,
+            Download::Refused => {
+                say!(hal, "ota: idle reason=upload-refused version={}", offer.version);
+                return Ok(AppExit::Idle);
+            }
+        };
         if cfg.verify {
             say!(hal, "ota: verify-start version={}", offer.version);
             match check(hal, cfg, me) {
@@ -215,11 +221,24 @@ fn sector_floor(cfg: &AppConfig, off: u32) -> u32 {
     off - off % cfg.layout.sector_size
 }
 
-/// Downloads the offer into the secondary slot; says whether it started from byte 0.
-fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<bool, FwError> {
+/// How a download ended.
+enum Download {
+    /// Stored whole; `true` when it started from byte 0.
+    Done(bool),
+    /// The upload was refused before its first byte ([`crate::scheme::Scheme::upload_blocked`]).
+    Refused,
+}
+
+/// Downloads the offer into the secondary slot.
+fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<Download, FwError> {
     let secondary = cfg.target_area();
     let sector = cfg.layout.sector_size;
     let from = resume_point(hal, cfg, offer)?;
+    if from == 0 && !cfg.verify && cfg.mode.scheme().upload_blocked(hal, cfg)? {
+        // An mcumgr upload into a slot in use is refused before anything is written.
+        say!(hal, "ota: upload-refused reason=slot-pending version={}", offer.version);
+        return Ok(Download::Refused);
+    }
     if from == 0 {
         say!(hal, "ota: download-start version={} size={}", offer.version, offer.size);
         cfg.mode.scheme().prepare_download(hal, cfg)?;
@@ -251,7 +270,7 @@ fn download(hal: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<bool, F
         }
     }
     say!(hal, "ota: download-done bytes={}", offer.size);
-    Ok(from == 0)
+    Ok(Download::Done(from == 0))
 }
 
 fn fetch_exact(hal: &mut dyn Hal, off: u32, buf: &mut [u8]) -> Result<usize, FwError> {

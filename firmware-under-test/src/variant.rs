@@ -98,6 +98,13 @@ pub enum Variant {
     /// its second; a cut inside the first swap step has erased that sector, no header is found
     /// and the swap never completes: a permanent brick (FIELD-BUGS row 4: MCUboot #1588, fixed
     /// by PR #1597; about 1 in 50 resets on an nRF52840).
+    ///
+    /// Swap-offset has no move stage, but the bug's cause (the index of the swap's last sector
+    /// kept in a global a reset loses) reaches its header lookup too: forwards, the index only
+    /// bounds a test a lost one still answers right, so no window; a revert resumed inside or
+    /// after its last step (sector 0) looks for the headers where they were before that step,
+    /// in sectors the step and the end of the revert erase: a brick
+    /// (`swap_offset::header_places`; campaign known-bugs/stale-header-after-move-swap-offset).
     StaleHeaderAfterMove,
     /// Swap-move: a revert sets image_ok only when it finishes, into the slot it takes for the
     /// running one, and a revert resumed after a cut takes the secondary: the confirm flag lands
@@ -162,10 +169,20 @@ pub enum Variant {
     /// as STM32 option bytes); on a part that tears the word (`nrf52840`) a cut word selects a
     /// slot nobody wrote, or a trial state nobody meant.
     AtomicWordUnchecked,
+    /// An invalid image in the secondary slot is erased with its whole slot from the first
+    /// sector up (header first, trailer and its upgrade request last), and a slot whose header
+    /// reads erased is taken for "no image" and left as it is. A cut inside that erase leaves
+    /// the request standing over an erased header for good: the device boots its old image,
+    /// but mcumgr takes the slot for pending and refuses every later upload (FIELD-BUGS row 3:
+    /// MCUboot commit 260ec457, "Fix erase of possible trailer leftover after reset"). Reached
+    /// in the modes that drop an invalid request: swap-scratch, overwrite, swap-move and
+    /// swap-offset; with an update that fails the bootloader's check, uploaded
+    /// (`delivery = "upload"`).
+    InvalidEraseForward,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 26] = [
+    pub const ALL: [Variant; 27] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -192,6 +209,7 @@ impl Variant {
         Variant::RedundantBodyUnchecked,
         Variant::EmbassyBootDfuErasedBeforeBooted,
         Variant::AtomicWordUnchecked,
+        Variant::InvalidEraseForward,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -222,6 +240,7 @@ impl Variant {
             Variant::RedundantBodyUnchecked => "redundant-body-unchecked",
             Variant::EmbassyBootDfuErasedBeforeBooted => "embassy-boot-dfu-erased-before-booted",
             Variant::AtomicWordUnchecked => "atomic-word-unchecked",
+            Variant::InvalidEraseForward => "invalid-erase-forward",
         }
     }
 
@@ -289,7 +308,18 @@ impl Variant {
             ),
             _ => return None,
         };
-        Some(SchemeBinding { mode, what })
+        let also = match self {
+            Variant::StaleHeaderAfterMove => Some(Mode::SWAP_OFFSET),
+            _ => None,
+        };
+        Some(SchemeBinding { mode, what, also })
+    }
+}
+
+impl SchemeBinding {
+    /// Whether the build runs with `mode`: its own, or the one it shares code with.
+    pub fn allows(&self, mode: crate::scheme::Mode) -> bool {
+        mode == self.mode || self.also == Some(mode)
     }
 }
 
@@ -298,6 +328,9 @@ impl Variant {
 pub struct SchemeBinding {
     /// The mode the build runs.
     pub mode: crate::scheme::Mode,
+    /// Another mode whose code the build shares and may run instead, when a campaign names it
+    /// (swap-offset for a swap-move build: one scheme type, `swap_move::NoScratch`).
+    pub also: Option<crate::scheme::Mode>,
     /// Why, for an error naming the variant: "is an overwrite-only bootloader".
     pub what: &'static str,
 }

@@ -14,7 +14,12 @@
 //!    written of the cut loop and of the reports.
 //!
 //! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
-//! nine; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
+//! eleven; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
+//!
+//! Every run ends with the cut points per CPU second of each MCUboot mode on the nRF52840
+//! (the exhaustive campaign of swap-scratch, overwrite, swap-move, swap-offset and direct-XIP,
+//! whole process). `-- --modes` is the quick form: those five campaigns only, whole process
+//! only.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -28,7 +33,16 @@ use cutpoint::stages::{thread_cpu_ns, Stage};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const DEFAULT_CAMPAIGNS: [&str; 9] = [
+/// One exhaustive campaign per MCUboot mode on the nRF52840: `(mode, campaign)`.
+const MODE_CAMPAIGNS: [(&str, &str); 5] = [
+    ("swap-scratch", "exhaustive.toml"),
+    ("overwrite", "overwrite/exhaustive.toml"),
+    ("swap-move", "swap-move/exhaustive.toml"),
+    ("swap-offset", "swap-offset/exhaustive.toml"),
+    ("direct-xip", "direct-xip/exhaustive.toml"),
+];
+
+const DEFAULT_CAMPAIGNS: [&str; 11] = [
     "exhaustive.toml",
     "double-cuts.toml",
     "exhaustive-1mib.toml",
@@ -40,6 +54,8 @@ const DEFAULT_CAMPAIGNS: [&str; 9] = [
     // 16 and 64 KiB sectors (the STM32F4).
     "metadata-overwrite.toml",
     "profiles/stm32f4-swap-scratch.toml",
+    "overwrite/exhaustive.toml",
+    "direct-xip/exhaustive.toml",
 ];
 
 fn main() {
@@ -49,8 +65,11 @@ fn main() {
         .filter(|a| a.ends_with(".toml"))
         .map(PathBuf::from)
         .collect();
-    let campaigns = if args.is_empty() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../campaigns");
+    let quick = std::env::args().any(|a| a == "--modes");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../campaigns");
+    let campaigns = if quick {
+        MODE_CAMPAIGNS.iter().map(|(_, c)| dir.join(c)).collect()
+    } else if args.is_empty() {
         DEFAULT_CAMPAIGNS.iter().map(|c| dir.join(c)).collect()
     } else {
         args
@@ -70,19 +89,54 @@ fn main() {
     // Every child first, while this process is small: a child's peak memory as the kernel
     // counts it starts from this process's resident size at the fork, so a child spawned after
     // the in-process runs below would report this process's memory as its own.
+    let mut rates = Vec::new();
     for (c, path) in &loaded {
         println!("\n== {} ({})", c.name, path.display());
-        whole_process(path);
+        if let Some(r) = whole_process(path) {
+            rates.push((path.as_path(), r));
+        }
     }
-    println!("\n-- the same campaigns stage by stage, in this process --");
-    for (c, path) in &loaded {
-        println!("\n== {} ({})", c.name, path.display());
-        stages(c, path, workers);
+    if !quick {
+        println!("\n-- the same campaigns stage by stage, in this process --");
+        for (c, path) in &loaded {
+            println!("\n== {} ({})", c.name, path.display());
+            stages(c, path, workers);
+        }
+    }
+    print_modes(&dir, &rates);
+}
+
+/// The cut rate of each MCUboot mode on the nRF52840, from the whole-process runs of
+/// [`MODE_CAMPAIGNS`] among those measured.
+fn print_modes(dir: &Path, rates: &[(&Path, (usize, Duration))]) {
+    let rows: Vec<_> = MODE_CAMPAIGNS
+        .iter()
+        .filter_map(|(mode, c)| {
+            let want = dir.join(c);
+            let (_, (cuts, cpu)) = rates.iter().find(|(p, _)| **p == want)?;
+            Some((*mode, *c, *cuts, *cpu))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!("\n-- cut points per CPU second by MCUboot mode, nRF52840, whole process --");
+    println!("| mode | campaign | cut points | CPU | per CPU second | CPU per cut |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (mode, c, cuts, cpu) in rows {
+        println!(
+            "| {mode} | {c} | {cuts} | {:.2} s | {} | {:.3} ms |",
+            cpu.as_secs_f64(),
+            rate(cuts, cpu),
+            per_cut_ms(cpu, cuts)
+        );
     }
 }
 
 /// 1. The release binary, as a user runs it.
-fn whole_process(path: &Path) {
+///
+/// Gives its cut points and CPU time, when the kernel gave its resource usage.
+fn whole_process(path: &Path) -> Option<(usize, Duration)> {
     let out = scratch_dir("process");
     let started = Instant::now();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_cutpoint"))
@@ -98,7 +152,7 @@ fn whole_process(path: &Path) {
         Ok(c) => c,
         Err(e) => {
             println!("whole process: cannot start cutpoint: {e}");
-            return;
+            return None;
         }
     };
     // Read stdout while the child runs, then reap it with its resource usage.
@@ -116,7 +170,7 @@ fn whole_process(path: &Path) {
         .filter(|l| l.starts_with("{\"type\":\"cut\"") || l.contains("\"type\":\"cut\""))
         .count();
     let (bytes, files) = disk_use(&out);
-    match usage {
+    match &usage {
         Some(u) => {
             println!(
                 "whole process: {cuts} cut points, CPU {:.2} s ({:.3} ms per cut, {:.0} cut points per CPU second), wall {:.2} s, peak memory {} MiB, exit {}",
@@ -135,6 +189,7 @@ fn whole_process(path: &Path) {
     }
     println!("  written: {:.1} MiB in {files} files", mib(bytes));
     let _ = std::fs::remove_dir_all(&out);
+    usage.map(|u| (cuts, u.cpu))
 }
 
 /// 2. The same run in this process, CPU per stage.

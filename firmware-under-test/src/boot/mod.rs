@@ -54,16 +54,51 @@ pub fn boot(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwError>
 }
 
 /// Whether a requested upgrade may be installed: the secondary image is valid (a broken variant
-/// trusts any raised request). An invalid image must not stay requested (MCUboot commit
-/// 260ec457): its request is erased.
+/// trusts any raised request). An invalid image must not stay requested: its request is erased,
+/// the trailer sectors from the top down, so a cut part-way leaves no request (the magic, at the
+/// slot's end, goes first) and nothing else is touched. A request over an image whose header
+/// a cut erased is an invalid image like any other and is dropped the same way (MCUboot commit
+/// 260ec457, "Fix erase of possible trailer leftover after reset": a trailer left standing
+/// blocks every later mcumgr upload, [`crate::scheme::Scheme::upload_blocked`]).
 pub fn accept_request(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<bool, FwError> {
     let trusts_request = cfg.variant == Variant::EarlyTrailerMagic;
-    if !trusts_request && !secondary_is_valid(hal, cfg)? {
-        ops::erase_trailer(hal, cfg, Slot::Secondary)?;
-        say!(hal, "boot: request-dropped slot=secondary");
-        return Ok(false);
+    if trusts_request || secondary_is_valid(hal, cfg)? {
+        return Ok(true);
     }
-    Ok(true)
+    if cfg.variant == Variant::InvalidEraseForward {
+        return erase_invalid_forward(hal, cfg).map(|()| false);
+    }
+    ops::erase_trailer(hal, cfg, Slot::Secondary)?;
+    say!(hal, "boot: request-dropped slot=secondary");
+    Ok(false)
+}
+
+/// The invalid-erase-forward build (FIELD-BUGS row 3, MCUboot before commit 260ec457): an
+/// invalid image is erased with its whole slot from the first sector up, as MCUboot's
+/// `boot_validate_slot` erased it (`flash_area_erase(fap, 0, fa_size)`, today
+/// `boot_scramble_slot`, forwards), so the header goes first and the trailer with its request
+/// last; and a slot whose header reads erased is taken for "no image" and left alone ("No
+/// bootable image in slot; continue booting from the primary slot"), its trailer with it. A cut
+/// inside the erase leaves the request standing for good over an erased header.
+fn erase_invalid_forward(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+    let staged = effective_mode(cfg).scheme().staging_area(&cfg.layout);
+    let mut magic = [0u8; 4];
+    match hal.read(staged.offset, &mut magic) {
+        Ok(()) => {}
+        Err(crate::hal::FlashError::Uncorrectable { .. }) => magic = [0; 4],
+        Err(e) => return Err(e.into()),
+    }
+    if magic == [0xff; 4] {
+        return Ok(());
+    }
+    let slot = cfg.layout.secondary;
+    let mut at = slot.offset;
+    while at < slot.end() {
+        hal.erase(at, cfg.layout.sector_size)?;
+        at += cfg.layout.sector_size;
+    }
+    say!(hal, "boot: request-dropped slot=secondary");
+    Ok(())
 }
 
 /// The scheme the build really uses (some broken variants only exist as overwrite-only).

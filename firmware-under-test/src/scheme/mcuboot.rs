@@ -105,6 +105,15 @@ pub fn prepare_download(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwErro
     Ok(())
 }
 
+/// Whether mcumgr refuses an upload into the secondary slot: its trailer holds an upgrade
+/// request (a good magic: MCUboot's `boot_swap_type_multi` reads a test or permanent swap for
+/// it, and mcumgr's `img_mgmt_state_flags` marks the slot pending, so `img_mgmt_slot_in_use`
+/// says it is in use). A request the bootloader left over an image it erased (FIELD-BUGS row 3,
+/// MCUboot commit 260ec457) blocks every later upload this way.
+pub fn upload_blocked(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<bool, FwError> {
+    Ok(trailer::read(hal, cfg.layout.secondary)?.magic == Magic::Good)
+}
+
 /// The early-magic variant raises its request as soon as the first chunk is written.
 pub fn downloaded_chunk(hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
     if offset == 0 && cfg.variant == Variant::EarlyTrailerMagic {

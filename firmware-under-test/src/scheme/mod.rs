@@ -151,6 +151,17 @@ pub trait Scheme: Sync {
     /// byte 0.
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError>;
 
+    /// Whether an upload (an mcumgr SMP upload: the application does not check the image,
+    /// [`AppConfig::verify`] off) is refused before its first byte is written because the
+    /// slot it goes to is in use. mcumgr's `img_mgmt_upload_first_chunk` refuses the secondary
+    /// slot while `img_mgmt_slot_in_use` says so ("No free slot", `MGMT_ERR_ENOMEM`), and a
+    /// slot whose trailer holds an upgrade request is in use: it is pending. The default: never
+    /// refused.
+    fn upload_blocked(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<bool, FwError> {
+        let _ = (hal, cfg);
+        Ok(false)
+    }
+
     /// Called after each chunk of a download is written (a broken variant raises its request
     /// there, before the image is complete).
     fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
@@ -215,9 +226,11 @@ impl Mode {
     }
 
     /// The scheme a build of `variant` really runs: a broken variant bound to one scheme
-    /// ([`Variant::scheme`]) runs that one.
+    /// ([`Variant::scheme`]) runs that one, or this one when the build shares its code.
     pub fn effective(self, variant: Variant) -> Mode {
-        variant.scheme().map_or(self, |b| b.mode)
+        variant
+            .scheme()
+            .map_or(self, |b| if b.allows(self) { self } else { b.mode })
     }
 }
 

@@ -74,6 +74,10 @@ impl Scheme for Overwrite {
         mcuboot::confirm(hal, cfg, me)
     }
 
+    fn upload_blocked(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<bool, FwError> {
+        mcuboot::upload_blocked(hal, cfg)
+    }
+
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
         mcuboot::prepare_download(hal, cfg)
     }

@@ -17,10 +17,10 @@
 //! the trailer sectors of three.
 
 use super::swap_move::status::{Algo, Step};
-use super::swap_move::NoScratch;
+use super::swap_move::{check_scratchless_layout, scratchless_max_image_size, NoScratch};
 use crate::boot::ops;
 use crate::hal::{Flash, FlashError};
-use crate::layout::{Area, Layout, LayoutError, STATUS_STATES};
+use crate::layout::{Area, Layout, LayoutError, Slot};
 use crate::trailer::SwapType;
 use crate::FwError;
 
@@ -41,57 +41,16 @@ pub fn staging(l: &Layout) -> Area {
 
 /// Whether `l` fits swap-offset (MCUboot's `boot_slots_compatible`): slots of whole, equal
 /// sectors apart from each other, the secondary with as many sectors as the primary or one more,
-/// and room for an image.
+/// and room for an image (the checks swap-move makes, with the spare sector in the secondary:
+/// [`check_scratchless_layout`]).
 pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
-    let s = l.sector_size;
-    let areas = [l.bootloader, l.primary, l.secondary];
-    if l.write_size > crate::layout::TRAILER_ALIGN {
-        return Err(LayoutError::WriteTooWide);
-    }
-    if s == 0
-        || l.write_size == 0
-        || areas
-            .iter()
-            .any(|a| !a.offset.is_multiple_of(s) || !a.size.is_multiple_of(s))
-    {
-        return Err(LayoutError::NotSectorAligned);
-    }
-    let records = u64::from(l.sectors_per_slot()) * u64::from(STATUS_STATES) * u64::from(l.write_size);
-    if areas.iter().any(|a| a.offset.checked_add(a.size).is_none()) || records > u64::from(u32::MAX / 2) {
-        return Err(LayoutError::TrailerTooLarge);
-    }
-    let mut all = [l.bootloader, l.primary, l.secondary, l.scratch];
-    if l.scratch.size == 0 {
-        all[3] = l.bootloader;
-    }
-    for (i, a) in all.iter().enumerate() {
-        for b in &all[i + 1..] {
-            if a != b && a.size > 0 && b.size > 0 && a.offset < b.end() && b.offset < a.end() {
-                return Err(LayoutError::Overlap);
-            }
-        }
-    }
-    let (np, ns) = (l.primary.size / s, l.secondary.size / s);
-    if ns != np && ns != np + 1 {
-        return Err(LayoutError::SlotsDiffer);
-    }
-    if max_image_size(l) == 0 {
-        return Err(LayoutError::TrailerTooLarge);
-    }
-    Ok(())
+    check_scratchless_layout(l, Slot::Secondary)
 }
 
 /// The largest image swap-offset can install (MCUboot's `app_max_size`): the primary less its
 /// trailer sectors, and no more than the secondary less its first sector and its trailer.
 pub fn max_image_size(l: &Layout) -> u32 {
-    let s = l.sector_size;
-    if s == 0 {
-        return 0;
-    }
-    let t = l.trailer_sectors();
-    let pri = (l.primary.size / s).saturating_sub(t);
-    let sec = (l.secondary.size / s).saturating_sub(1).saturating_sub(t);
-    pri.min(sec).saturating_mul(s)
+    scratchless_max_image_size(l, Slot::Secondary)
 }
 
 /// One step of a swap (`Swap(i, 1)`, `Swap(i, 2)` for the `i`-th sector handled).
@@ -138,13 +97,30 @@ pub(super) fn after_revert<F: Flash + ?Sized>(flash: &mut F, l: &Layout) -> Resu
 /// Where the header of the image being installed and of the image being moved out are once
 /// `last` is complete (MCUboot's `boot_read_image_header` with a swap status): `(slot,
 /// sector)` pairs.
+///
+/// `last_index_lost`: the stale-header-after-move build (FIELD-BUGS row 4, MCUboot #1588: the
+/// index of the swap's last sector kept in a global that a reset loses, fixed in swap-move by
+/// commit 74530753, PR #1597). Swap-offset has no move stage, but MCUboot's swap_offset.c
+/// `boot_read_image_header` needs that index too: a swap resumed past its last sector reads
+/// the headers elsewhere. Forwards the index only bounds the test `idx <= last_idx`, which a
+/// lost index (`UINT32_MAX`, the global's value at reset) still answers right for every step
+/// of an unfinished swap: no window. A revert asks whether its last step (sector 0) has begun:
+/// with the index lost it never has, so once that step's first half has moved the primary's
+/// first sector up into the secondary's second, the header of the image moved out is looked
+/// for in the primary's first sector, which the second half erases; and once the step is done,
+/// the header of the image brought back in the secondary's first sector, which the end of the
+/// revert erases. A cut there leaves a revert that never resumes: a brick.
 pub(super) fn header_places(
     pri: Area,
     sec: Area,
     kind: SwapType,
     regions: u32,
     last: Option<Step>,
+    last_index_lost: bool,
 ) -> [(Area, u32); 2] {
+    if kind == SwapType::Revert && last_index_lost {
+        return [(sec, 0), (pri, 0)];
+    }
     if kind == SwapType::Revert {
         // Sector 0 is the last one handled.
         let incoming = match last {
@@ -191,22 +167,76 @@ mod tests {
     }
 
     #[test]
+    fn the_checks_swap_move_makes_refuse_the_same_maps_here() {
+        // One check for both swaps without scratch: only the slot that may be a sector larger
+        // differs.
+        let mut odd = layout(192 * K, 192 * K);
+        odd.secondary.offset += 1024;
+        let mut overlap = layout(192 * K, 192 * K);
+        overlap.secondary.offset = overlap.primary.offset + 4 * K;
+        let mut wide = layout(192 * K, 192 * K);
+        wide.write_size = 16;
+        let mut scratch = layout(192 * K, 192 * K);
+        scratch.scratch = Area {
+            offset: scratch.secondary.end() + 1024,
+            size: 4 * K,
+        };
+        for (l, e) in [
+            (odd, LayoutError::NotSectorAligned),
+            (overlap, LayoutError::Overlap),
+            (wide, LayoutError::WriteTooWide),
+            (scratch, LayoutError::NotSectorAligned),
+        ] {
+            assert_eq!(check_layout(&l), Err(e));
+            assert_eq!(crate::scheme::swap_move::check_layout(&l), Err(e));
+        }
+        assert_eq!(check_layout(&layout(200 * K, 192 * K)), Err(LayoutError::SlotsDiffer));
+        assert_eq!(check_layout(&layout(192 * K, 200 * K)), Err(LayoutError::SlotsDiffer));
+    }
+
+    #[test]
     fn a_revert_mirrors_the_swap() {
         // Forward: the update one sector in goes down a sector; revert: back up a sector.
         let pri = Area { offset: 0, size: 64 };
         let sec = Area { offset: 64, size: 64 };
-        assert_eq!(header_places(pri, sec, SwapType::Test, 4, None), [(sec, 1), (pri, 0)]);
         assert_eq!(
-            header_places(pri, sec, SwapType::Test, 4, Some(Step::Swap(1, 2))),
+            header_places(pri, sec, SwapType::Test, 4, None, false),
+            [(sec, 1), (pri, 0)]
+        );
+        assert_eq!(
+            header_places(pri, sec, SwapType::Test, 4, Some(Step::Swap(1, 2)), false),
             [(pri, 0), (sec, 0)]
         );
         assert_eq!(
-            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(3, 2))),
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(3, 2)), false),
             [(sec, 0), (pri, 0)]
         );
         assert_eq!(
-            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 2))),
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 2)), false),
             [(pri, 0), (sec, 1)]
+        );
+        // A lost last index: the revert's last step is never taken for begun, forwards changes
+        // nothing.
+        for last in [
+            None,
+            Some(Step::Swap(1, 1)),
+            Some(Step::Swap(1, 2)),
+            Some(Step::Swap(3, 2)),
+        ] {
+            for kind in [SwapType::Test, SwapType::Perm] {
+                assert_eq!(
+                    header_places(pri, sec, kind, 4, last, true),
+                    header_places(pri, sec, kind, 4, last, false)
+                );
+            }
+        }
+        assert_eq!(
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 1)), false),
+            [(sec, 0), (sec, 1)]
+        );
+        assert_eq!(
+            header_places(pri, sec, SwapType::Revert, 4, Some(Step::Swap(4, 1)), true),
+            [(sec, 0), (pri, 0)]
         );
     }
 }

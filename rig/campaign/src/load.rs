@@ -30,6 +30,9 @@ pub mod defaults {
     pub const REJECTED: &str = r"^ota: idle reason=rejected";
     pub const REFUSED: &str = r"^(ota: verify-fail|boot: integrity slot=secondary fail) reason=(?P<reason>\S+)";
     pub const DOWNLOAD_RESTART: &str = r"^ota: download-start";
+    /// The application refused an upload because the slot it goes to is in use (mcumgr's
+    /// "No free slot").
+    pub const BLOCKED: &str = r"^ota: upload-refused reason=(?P<reason>\S+)";
     pub const BASELINE_VERSION: &str = "1.0.0";
     pub const UPDATE_VERSION: &str = "2.0.0";
     pub const SIZE_KIB: u32 = 96;
@@ -421,7 +424,7 @@ impl Validator<'_, '_> {
         // campaign names none, and refuses another.
         let bound = variant.scheme();
         let mode = match (raw_mode, bound) {
-            (Some(m), Some(b)) if given != b.mode => {
+            (Some(m), Some(b)) if !b.allows(given) => {
                 if self.schemes.find(m.get_ref()).is_some() {
                     self.err(
                         &p(&["target", "mode"]),
@@ -915,6 +918,11 @@ impl Validator<'_, '_> {
             r.and_then(|r| r.download_restart.as_ref()),
             defaults::DOWNLOAD_RESTART,
         );
+        let blocked = self.pattern(
+            &with(&base, &["blocked"]),
+            r.and_then(|r| r.blocked.as_ref()),
+            defaults::BLOCKED,
+        );
         Markers {
             boot,
             jump,
@@ -925,6 +933,7 @@ impl Validator<'_, '_> {
             rejected,
             refused,
             download_restart,
+            blocked,
         }
     }
 

@@ -360,6 +360,10 @@ pub struct Markers {
     /// A download that starts over from byte 0 (a warning after a cut in the download). An
     /// optional event: a control run need not print it.
     pub download_restart: Pattern,
+    /// The device refused an upload because its slot is in use (a request left standing);
+    /// captures `reason`. Any recovery that prints it fails: every later update is blocked.
+    /// An optional event: a control run need not print it.
+    pub blocked: Pattern,
 }
 
 impl Default for Markers {
@@ -377,6 +381,7 @@ impl Default for Markers {
             rejected: p(defaults::REJECTED),
             refused: p(defaults::REFUSED),
             download_restart: p(defaults::DOWNLOAD_RESTART),
+            blocked: p(defaults::BLOCKED),
         }
     }
 }
@@ -527,6 +532,10 @@ mod tests {
         assert!(!m
             .download_restart
             .is_match("ota: download-resume version=2.0.0+0 offset=4096"));
+        assert!(m
+            .blocked
+            .is_match("ota: upload-refused reason=slot-pending version=2.0.0+0"));
+        assert!(!m.blocked.is_match("ota: idle reason=upload-refused version=2.0.0+0"));
         // The bootloader's line for an install complete for good; not a test swap's, which
         // commits only at the confirmation, nor a revert's.
         assert!(m.installed.is_match("boot: swap-done type=perm"));

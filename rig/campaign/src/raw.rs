@@ -140,6 +140,7 @@ pub(crate) struct RawMarkersFields {
     pub rejected: Option<S<String>>,
     pub refused: Option<S<String>>,
     pub download_restart: Option<S<String>>,
+    pub blocked: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -127,6 +127,11 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                 assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
                 assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update")
             }
+            Variant::InvalidEraseForward => {
+                assert!(c.refuses_update(), "{rel} needs an update the bootloader refuses");
+                assert_eq!(c.target.delivery, cutpoint_campaign::Delivery::Upload, "{rel} uploads");
+                assert!(has("drop", &|o| !o.every_op.is_empty()), "{rel} needs drop every_op")
+            }
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove => {
                 assert_eq!(c.target.mode, Mode::SWAP_MOVE, "{rel}");
                 assert!(has("swap", &|o| !o.every_op.is_empty()), "{rel} needs swap every_op")

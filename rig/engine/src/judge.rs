@@ -26,7 +26,8 @@ pub struct Expectations {
     pub upgrade: Upgrade,
     pub key: fut::PublicKey,
     /// The campaign's console markers: `jump` (named groups `version` and `hash`), `halt`,
-    /// `settled`, `commit` (group `version`), `installed`, `rejected` and `download_restart`.
+    /// `settled`, `commit` (group `version`), `installed`, `rejected`, `download_restart` and
+    /// `blocked`.
     pub markers: Markers,
     /// Why the device must refuse the update (never boot it, end on the old image and say
     /// why), or `None` for an update it must install.
@@ -162,6 +163,7 @@ pub fn judge_decoded(
     if let Some(why) = &exp.refused {
         check_refusal(exp, why, &booted, recovery, &mut reasons);
     }
+    check_blocked(exp, console, &mut reasons);
     let mut last = booted.last();
     let after_reset;
     if !booted.is_empty() {
@@ -285,6 +287,18 @@ fn check_refusal(exp: &Expectations, why: &str, booted: &[Boot], console: &[LogL
         reasons.push(format!(
             "never said why it refused the update ({why}): no console line matches markers.refused '{}'",
             exp.markers.refused.source
+        ));
+    }
+}
+
+/// An upload the device refused because the slot it goes to is in use (the `blocked` marker,
+/// in the recovery or the run after the plain reset): a request left standing there, e.g. over
+/// an image a cut erased part-way (FIELD-BUGS row 3), blocks this update and every later one.
+fn check_blocked(exp: &Expectations, console: &[LogLine], reasons: &mut Vec<String>) {
+    if let Some(l) = console.iter().find(|l| exp.markers.blocked.is_match(&l.text)) {
+        reasons.push(format!(
+            "a later upload was refused: `{}`: the slot it goes to is still in use, so no update can reach the device",
+            l.text
         ));
     }
 }
@@ -628,6 +642,39 @@ mod tests {
         assert!(
             !v.reasons.iter().any(|r| r.contains("must refuse")),
             "only a refused update has the rule: {:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn an_upload_refused_for_a_slot_in_use_fails_the_cut_even_on_the_right_image() {
+        let (exp, console, dump, base) = refused();
+        assert_eq!(judge(&exp, false, &console, None, &dump, base).status, Status::Pass);
+        // The device settled on 1.0.0 and said why, but its next upload was refused: a request
+        // stayed in the secondary trailer (FIELD-BUGS row 3).
+        let mut c = console.clone();
+        let idle = c.pop().unwrap();
+        c.push(line("ota: upload-refused reason=slot-pending version=2.0.0+0"));
+        c.push(LogLine {
+            text: "ota: idle reason=upload-refused version=2.0.0+0".into(),
+            ..idle
+        });
+        let v = judge(&exp, false, &c, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].starts_with("a later upload was refused: `ota: upload-refused reason=slot-pending"),
+            "{:?}",
+            v.reasons
+        );
+        // In the run after the plain reset as well.
+        let mut r = console.clone();
+        let reset_from = r.len();
+        r.extend(c[..].iter().cloned());
+        let v = judge(&exp, false, &r, Some(reset_from), &dump, base);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("a later upload was refused")),
+            "{:?}",
             v.reasons
         );
     }

@@ -206,6 +206,9 @@ fn every_broken_variant_fails_somewhere() {
             // runs `fault = "zeroed-tail"` (known-bugs/redundant-body-unchecked.toml, judged
             // by rig/tests/redundant_campaigns.rs).
             && *v != Variant::RedundantBodyUnchecked
+            // Shows only with an update the bootloader refuses, uploaded, and then as a later
+            // upload refused: swept in invalid_erase_forward_blocks_later_uploads below.
+            && *v != Variant::InvalidEraseForward
     });
     for v in power_loss_bugs {
         // A bug in one scheme's record runs on that scheme, from the slot its A/B record
@@ -644,4 +647,105 @@ fn a_torn_erase_of_the_stm32f4_scratch_tears_one_of_its_small_sectors() {
     let r = board.run(RunOptions::default());
     let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
     assert_eq!(judge(&r, false, &old, &new, &new), None);
+}
+
+/// Cuts before, inside and after every flash operation of a spoiled upload's refusal and
+/// powers the board on again (the host uploads once per power-on): the cuts after which that
+/// next upload is refused because the secondary slot is in use (`ota: upload-refused`).
+fn blocked_uploads(s: &Scenario) -> (usize, Vec<String>) {
+    let log = s.board().run(RunOptions {
+        record_data: true,
+        ..RunOptions::default()
+    });
+    assert_eq!(log.end, RunEnd::Idle, "control run of {}", s.mode.name());
+    let rec = std::sync::Arc::new(Recording {
+        baseline: s.baseline_flash(),
+        log,
+    });
+    let mut cursor = Cursor::new(rec.clone());
+    let mut blocked = Vec::new();
+    let mut cuts = 0;
+    for i in 0..rec.log.ops.len() as u64 {
+        for point in POINTS {
+            let plan = CutPlan {
+                at: CutAt::Op { index: i, point },
+                kind: FaultKind::PowerCut,
+                seed: i * 31 + 7,
+            };
+            let (flash, _) = cursor.post_cut(&plan);
+            cuts += 1;
+            let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
+            if let Some(l) = r.console.iter().find(|l| l.text.starts_with("ota: upload-refused")) {
+                blocked.push(format!("op {i} {point:?}: {}", l.text));
+            }
+        }
+    }
+    (cuts, blocked)
+}
+
+#[test]
+fn invalid_erase_forward_blocks_later_uploads() {
+    // FIELD-BUGS row 3 (MCUboot commit 260ec457) in every mode that drops an invalid request:
+    // a spoiled image uploaded, refused by the bootloader, its erase cut. The reference never
+    // leaves the slot pending; the build that erases the slot header first does.
+    use cutpoint_sim::imgtool::{build_tampered_image, default_test_key, ImageSpec, Tamper};
+    use cutpoint_sim::Delivery;
+    for mode in [Mode::SWAP_SCRATCH, Mode::OVERWRITE, Mode::SWAP_MOVE, Mode::SWAP_OFFSET] {
+        for v in [Variant::Reference, Variant::InvalidEraseForward] {
+            let mut s = nrf(16).with_variant(v);
+            s.mode = mode;
+            s.delivery = Delivery::Upload;
+            s.new_image = std::sync::Arc::new(build_tampered_image(
+                &ImageSpec::new(s.new_version, 16 * 1024),
+                &default_test_key(),
+                Tamper::BodyByte,
+            ));
+            let (cuts, blocked) = blocked_uploads(&s);
+            println!(
+                "{:>13} {:>22}: {cuts} cuts, {} leave later uploads refused",
+                mode.name(),
+                v.name(),
+                blocked.len()
+            );
+            match v {
+                Variant::Reference => assert!(
+                    blocked.is_empty(),
+                    "{}: {:#?}",
+                    mode.name(),
+                    &blocked[..blocked.len().min(5)]
+                ),
+                _ => assert!(
+                    !blocked.is_empty(),
+                    "{}: the variant was not caught in {cuts} cuts",
+                    mode.name()
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_swap_offset_field_bug_fails_somewhere() {
+    // Row 4 (stale-header-after-move) on swap-offset: no window in a forward swap, whose header
+    // lookup a lost last index does not change; the revert's last step has one.
+    let offset = |v: Variant| {
+        let mut s = nrf(64).with_variant(v);
+        s.mode = Mode::SWAP_OFFSET;
+        s
+    };
+    let v = Variant::StaleHeaderAfterMove;
+    let good = sweep(&offset(v));
+    let perm = sweep(&permanent(offset(v)));
+    let bad = sweep(&offset(v).with_bad_update());
+    println!(
+        "{:>24} swap-offset: good update {}, permanent {}, bad update (revert) {} failing cuts; first: {:?}",
+        v.name(),
+        good.failures.len(),
+        perm.failures.len(),
+        bad.failures.len(),
+        bad.failures.first()
+    );
+    assert_survives("swap-offset stale-header-after-move, test swap", &good);
+    assert_survives("swap-offset stale-header-after-move, permanent swap", &perm);
+    assert!(!bad.failures.is_empty(), "the revert's window was not caught");
 }

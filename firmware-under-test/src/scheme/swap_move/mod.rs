@@ -121,6 +121,10 @@ impl Scheme for NoScratch {
         mcuboot::confirm(hal, cfg, me)
     }
 
+    fn upload_blocked(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<bool, FwError> {
+        mcuboot::upload_blocked(hal, cfg)
+    }
+
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
         mcuboot::prepare_download(hal, cfg)
     }
@@ -137,8 +141,25 @@ impl Scheme for NoScratch {
 /// Whether `layout` fits swap-move (MCUboot's `boot_slots_compatible`): slots of whole, equal
 /// sectors apart from each other, the primary with as many sectors as the secondary or one
 /// more, and room for an image below the spare sector and the trailer. No scratch area is
-/// needed (one in the map is ignored, as long as it overlaps nothing).
+/// needed (one in the map is ignored, as long as it is sector-aligned and overlaps nothing).
 pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
+    check_scratchless_layout(l, Slot::Primary)
+}
+
+/// The largest image swap-move can install (MCUboot's `app_max_size`): the primary slot less
+/// its spare sector and its trailer sectors, and no more than the secondary less its trailer.
+pub fn max_image_size(l: &Layout) -> u32 {
+    scratchless_max_image_size(l, Slot::Primary)
+}
+
+/// The layout check of a swap without scratch (swap-move, swap-offset), which differ only in
+/// the slot that keeps the spare sector, `spare_in`: swap-move's primary (the sector its image
+/// moves up into), swap-offset's secondary (the sector before the update). That slot may hold
+/// one sector more than the other (MCUboot's `boot_slots_compatible` in swap_move.c and
+/// swap_offset.c). Checked in order: the write size against the trailer's alignment, every
+/// region on whole sectors (a scratch area in the map, unused, as well), addresses and status
+/// records that fit in 32 bits, regions apart, the slot-size rule, room for an image.
+pub fn check_scratchless_layout(l: &Layout, spare_in: Slot) -> Result<(), LayoutError> {
     let s = l.sector_size;
     let mut areas = [l.bootloader, l.primary, l.secondary, l.scratch];
     if l.scratch.size == 0 {
@@ -167,25 +188,34 @@ pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
         }
     }
     let (np, ns) = (l.primary.size / s, l.secondary.size / s);
-    if np != ns && np != ns + 1 {
+    let (spare, other) = match spare_in {
+        Slot::Primary => (np, ns),
+        Slot::Secondary => (ns, np),
+    };
+    if spare != other && spare != other + 1 {
         return Err(LayoutError::SlotsDiffer);
     }
-    if max_image_size(l) == 0 {
+    if scratchless_max_image_size(l, spare_in) == 0 {
         return Err(LayoutError::TrailerTooLarge);
     }
     Ok(())
 }
 
-/// The largest image swap-move can install (MCUboot's `app_max_size`): the primary slot less
-/// its spare sector and its trailer sectors, and no more than the secondary less its trailer.
-pub fn max_image_size(l: &Layout) -> u32 {
+/// The largest image a swap without scratch installs (MCUboot's `app_max_size`): each slot less
+/// its trailer sectors, the slot `spare_in` also less its spare sector; the smaller of the two.
+pub fn scratchless_max_image_size(l: &Layout, spare_in: Slot) -> u32 {
     let s = l.sector_size;
     if s == 0 {
         return 0;
     }
     let t = l.trailer_sectors();
-    let pri = (l.primary.size / s).saturating_sub(1).saturating_sub(t);
-    let sec = (l.secondary.size / s).saturating_sub(t);
+    let spare = |slot: Slot| u32::from(slot == spare_in);
+    let pri = (l.primary.size / s)
+        .saturating_sub(spare(Slot::Primary))
+        .saturating_sub(t);
+    let sec = (l.secondary.size / s)
+        .saturating_sub(spare(Slot::Secondary))
+        .saturating_sub(t);
     pri.min(sec).saturating_mul(s)
 }
 
@@ -460,7 +490,8 @@ fn header_places(cfg: &BootConfig, algo: Algo, kind: SwapType, regions: u32, las
     let l = cfg.layout;
     let (pri, sec) = (l.primary, l.secondary);
     if algo == Algo::Offset {
-        return super::swap_offset::header_places(pri, sec, kind, regions, last);
+        let lost = cfg.variant == Variant::StaleHeaderAfterMove;
+        return super::swap_offset::header_places(pri, sec, kind, regions, last, lost);
     }
     let incoming = match last {
         None | Some(Step::Move(_)) => (sec, 0),
