@@ -285,20 +285,19 @@ fn nrf52840_sweep_of_a_revert_passes() {
     assert!(w.failures.is_empty(), "{:#?}", &w.failures[..w.failures.len().min(8)]);
 }
 
-/// STM32L4 (ECC double-words). Two failure classes, both in the state partition:
-/// - a cut inside any write of it (a progress word, the marker, a magic) or inside its erase
-///   tears an ECC granule; the crate reads that word on the next boot, the read is an
-///   uncorrectable error (an NMI on the part), `prepare_boot` fails on every boot (the chip
-///   HALs `expect` it): a brick, or an application that fails in `mark_updated` at every boot;
-/// - a cut after `mark_booted` wrote the marker: the next `prepare_boot` reverts and writes the
-///   marker again over the written one. The model refuses any program of a written granule
-///   on an ECC part; RM0351 lets an STM32L4 program an all-zero double-word over a written one
-///   (the marker is all zero), so this class is the model's, as on a part that refuses every
-///   reprogramming, not a real STM32L4's.
-#[test]
-fn stm32l4_sweep_finds_only_torn_state_words_and_the_marker_rewrite() {
-    let s = scenario("stm32l4");
-    let w = sweep(&s);
+/// STM32L4 (ECC double-words). One failure class, in the state partition: a cut inside any
+/// write of it (a progress word, the marker, a magic) or inside its erase tears an ECC granule;
+/// the crate reads that word on the next boot, the read is an uncorrectable error (an NMI on
+/// the part), `prepare_boot` fails on every boot (the chip HALs `expect` it): a brick, or an
+/// application that fails in `mark_updated` at every boot.
+///
+/// A cut after `mark_booted` wrote the progress marker makes the next `prepare_boot` revert
+/// and write the marker again over the written one. The marker is all zero, and RM0351 lets an
+/// STM32L4 program all-zero data over a written double-word (the profile's `zero_overwrite`),
+/// so that rewrite succeeds and is no failure here. On an ECC part that refuses every
+/// reprogramming it is refused and the device fails: [`ecc_part_without_the_zero_rule_also_refuses_the_marker_rewrite`].
+fn stm32l4_failures(s: &Scenario) -> (Sweep, usize, usize) {
+    let w = sweep(s);
     assert!(w.cuts > 1_500, "{} cuts", w.cuts);
     let state = embassy_boot::state(&s.profile.layout);
     let mut torn = 0;
@@ -313,9 +312,34 @@ fn stm32l4_sweep_finds_only_torn_state_words_and_the_marker_rewrite() {
             panic!("a failure outside the known classes: op {i} {op} {point:?}: {why}");
         }
     }
+    (w, torn, rewrite)
+}
+
+#[test]
+fn stm32l4_sweep_finds_only_torn_state_words() {
+    let s = scenario("stm32l4");
+    assert!(s.profile.flash.zero_overwrite, "RM0351's rule is the part's");
+    let (w, torn, rewrite) = stm32l4_failures(&s);
+    assert!(torn > 0, "torn {torn}");
+    assert_eq!(rewrite, 0, "the all-zero marker rewrite is accepted by an STM32L4");
+    eprintln!(
+        "stm32l4: {} cuts, {} failures: {torn} torn state words",
+        w.cuts,
+        w.failures.len()
+    );
+}
+
+/// The same sweep on the STM32L4 geometry with the zero-overwrite rule taken away (an ECC part
+/// that refuses every program over a written granule): the marker rewrite after `mark_booted`
+/// is refused and the device fails. Kept to show the class is the rule's, not the crate's.
+#[test]
+fn ecc_part_without_the_zero_rule_also_refuses_the_marker_rewrite() {
+    let mut s = scenario("stm32l4");
+    s.profile.flash.zero_overwrite = false;
+    let (w, torn, rewrite) = stm32l4_failures(&s);
     assert!(torn > 0 && rewrite > 0, "torn {torn}, rewrite {rewrite}");
     eprintln!(
-        "stm32l4: {} cuts, {} failures: {torn} torn state words, {rewrite} marker rewrites",
+        "stm32l4 without the zero rule: {} cuts, {} failures: {torn} torn state words, {rewrite} marker rewrites",
         w.cuts,
         w.failures.len()
     );
