@@ -422,3 +422,42 @@ fn weak_bits(torn: &str) -> u32 {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// FIELD-BUGS row 11 on the part it needs. embassy-boot 0.1.1's `set_magic` programs zeros
+/// over the written magic before it erases the state partition. On the STM32L4 that write is
+/// allowed (RM0351: all-zero data over a programmed double-word), so 0.1.1 updates cleanly
+/// there and no cut tells it from 0.7.0: the bug is not a bug on that part. On an ECC part that
+/// refuses every program over a written granule (the STM32L4 geometry with the rule taken
+/// away; no built-in part of embassy-boot's geometry is cited to refuse it) `mark_booted` is
+/// refused and the new image never marks itself booted, where 0.7.0 updates cleanly.
+#[test]
+fn magic_rewrite_of_0_1_1_is_refused_only_on_a_part_without_the_zero_rule() {
+    let run = |variant: Variant, zero_overwrite: bool| {
+        let mut s = scenario("stm32l4");
+        s.variant = variant;
+        s.profile.flash.zero_overwrite = zero_overwrite;
+        let log = s.board().run(RunOptions::default());
+        let text: Vec<String> = log.console.iter().map(|l| l.text.clone()).collect();
+        let booted = jumps(&log);
+        (log.end, booted, text)
+    };
+    let old = Variant::EmbassyBootMagicRewrite;
+    let (end, booted, text) = run(old, true);
+    assert!(text.iter().any(|l| l.contains("crate=0.1.1")), "{text:#?}");
+    assert_eq!(end, RunEnd::Idle, "0.1.1 on the STM32L4: {text:#?}");
+    assert_eq!(booted, ["1.0.0+0", "2.0.0+0"], "{text:#?}");
+    assert!(text.iter().any(|l| l == "app: confirm version=2.0.0+0"), "{text:#?}");
+
+    let (end, booted, text) = run(old, false);
+    assert!(
+        text.iter().any(|l| l.contains("ProgramRefused")),
+        "0.1.1 on a part that refuses the rewrite: {text:#?}"
+    );
+    eprintln!("0.1.1 on a part that refuses the rewrite: {end:?}, booted {booted:?}");
+    assert!(
+        end != RunEnd::Idle || booted.last().map(String::as_str) != Some("2.0.0+0"),
+        "0.1.1 settled on its update on a part that refuses the rewrite: {end:?} {booted:?} {text:#?}"
+    );
+    let (end, booted, _) = run(Variant::Reference, false);
+    assert_eq!((end, booted.as_slice()), (RunEnd::Idle, &["1.0.0+0".to_string(), "2.0.0+0".to_string()][..]));
+}
