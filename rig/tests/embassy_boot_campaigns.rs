@@ -106,10 +106,7 @@ fn the_stm32l4_exhaustive_campaign_fails_only_on_the_state_partition() {
     assert!(failing.len() > 100, "{} failures", failing.len());
     for c in failing {
         let op = op(&ran, &c.id);
-        let said = c
-            .console
-            .iter()
-            .any(|l| l.text.contains("embassy-state unreadable"));
+        let said = c.console.iter().any(|l| l.text.contains("embassy-state unreadable"));
         assert!(
             in_state_partition(&op) && said,
             "a failure outside the state partition: {} ({op}): {:?}",
@@ -168,7 +165,11 @@ fn the_magic_rewrite_control_is_blind_on_the_stm32l4_as_is_the_reference() {
     });
     let ran = run(&reference);
     assert!(!ran.control_failed, "{:?}", ran.control_reasons());
-    assert!(ran.failures().is_empty(), "the reference fails a cut of the control: {:#?}", ran.failures());
+    assert!(
+        ran.failures().is_empty(),
+        "the reference fails a cut of the control: {:#?}",
+        ran.failures()
+    );
 }
 
 /// Double cuts on the nRF52840: the failures are a device that settles on the new image and

@@ -283,26 +283,35 @@ fn a_station_map_larger_than_its_part_is_refused_before_any_cut() {
     assert_eq!(code, 2, "{stdout}\n{stderr}");
     for region in ["primary", "secondary"] {
         assert!(
-            stderr.contains("esp32c3-no-part.toml:") && stderr.contains(&format!(
-                "layout.regions.{region}.size: region \"{region}\""
-            )),
+            stderr.contains("esp32c3-no-part.toml:")
+                && stderr.contains(&format!("layout.regions.{region}.size: region \"{region}\"")),
             "{stderr}"
         );
     }
     assert!(stderr.contains("ends past the end of the nrf52840 flash the device is modelled on (0x100000, 1024 KiB; no [target] board, chip or flash names a part cutpoint knows"), "{stderr}");
-    assert!(stderr.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32)"), "{stderr}");
-    assert!(!stderr.contains("layout.regions.otadata"), "otadata fits the part: {stderr}");
+    assert!(
+        stderr.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("layout.regions.otadata"),
+        "otadata fits the part: {stderr}"
+    );
 
     // A campaign on it stops as bad input before any cut point.
     let campaign = dir.path().join("esp.toml");
-    let c = std::fs::read_to_string(root().join(ESP_TEMPLATE))
-        .unwrap()
-        .replace("../../rig/bench/stations/pi-gpio-esp32c3-devkitm.toml", station.to_str().unwrap());
+    let c = std::fs::read_to_string(root().join(ESP_TEMPLATE)).unwrap().replace(
+        "../../rig/bench/stations/pi-gpio-esp32c3-devkitm.toml",
+        station.to_str().unwrap(),
+    );
     std::fs::write(&campaign, c).unwrap();
     let out = dir.path().join("report");
     let (code, stdout, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2, "{stdout}\n{stderr}");
     assert!(stderr.contains("layout.regions.secondary.size"), "{stderr}");
-    assert!(!stdout.contains("cut point") && !stderr.contains("cut points planned"), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("cut point") && !stderr.contains("cut points planned"),
+        "{stdout}\n{stderr}"
+    );
     assert!(!out.join("results.jsonl").exists(), "no journal: nothing ran");
 }

@@ -364,7 +364,12 @@ impl StationFile {
             ) else {
                 return Vec::new();
             };
-            let end = FlashMap::from_layout(&b.layout).regions.iter().map(Region::end).max().unwrap_or(0);
+            let end = FlashMap::from_layout(&b.layout)
+                .regions
+                .iter()
+                .map(Region::end)
+                .max()
+                .unwrap_or(0);
             if end <= u64::from(f.size) {
                 return Vec::new();
             }
@@ -386,12 +391,25 @@ impl StationFile {
         let whence = match (self.flash, self.named_board()) {
             (Some(_), _) => "[target] flash names it".to_string(),
             (None, Some(_)) => "the [target] board or chip names it".to_string(),
-            (None, None) => "no [target] board, chip or flash names a part cutpoint knows, so it is the default".to_string(),
+            (None, None) => {
+                "no [target] board, chip or flash names a part cutpoint knows, so it is the default".to_string()
+            }
         };
         let bigger: Vec<&str> = cutpoint_sim::FlashProfile::builtin_names()
             .iter()
             .copied()
-            .filter(|p| cutpoint_sim::FlashProfile::builtin(p).is_some_and(|f| u64::from(f.size) >= map.regions.iter().filter(|r| r.device.is_none()).map(|r| r.end()).max().unwrap_or(0)))
+            .filter(|p| {
+                cutpoint_sim::FlashProfile::builtin(p).is_some_and(|f| {
+                    u64::from(f.size)
+                        >= map
+                            .regions
+                            .iter()
+                            .filter(|r| r.device.is_none())
+                            .map(|r| r.end())
+                            .max()
+                            .unwrap_or(0)
+                })
+            })
             .collect();
         map.regions
             .iter()
@@ -411,7 +429,11 @@ impl StationFile {
                         r.end(),
                         size,
                         size / 1024,
-                        if bigger.is_empty() { "none built in".to_string() } else { bigger.join(", ") }
+                        if bigger.is_empty() {
+                            "none built in".to_string()
+                        } else {
+                            bigger.join(", ")
+                        }
                     ),
                 )
             })

@@ -340,8 +340,15 @@ fn a_map_larger_than_the_part_it_models_is_refused_at_the_region() {
         ),
         "{e}"
     );
-    assert!(e.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32, stm32f4, stm32h7)"), "{e}");
-    assert_eq!(e.matches("ends past the end").count(), 1, "only the region past the end: {e}");
+    assert!(
+        e.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32, stm32f4, stm32h7)"),
+        "{e}"
+    );
+    assert_eq!(
+        e.matches("ends past the end").count(),
+        1,
+        "only the region past the end: {e}"
+    );
 
     // No part named at all: the default part (nrf52840, 1 MiB) is said to be the default.
     let e = station("lab.toml", &big).unwrap_err();
@@ -351,7 +358,11 @@ fn a_map_larger_than_the_part_it_models_is_refused_at_the_region() {
     );
 
     // Naming the device's part fixes it; the part is the map's, the board stays free text.
-    let ok = station("lab.toml", &format!("[target]\nboard = \"Some-DevKit\"\nflash = \"w25q32\"\n{big}")).unwrap();
+    let ok = station(
+        "lab.toml",
+        &format!("[target]\nboard = \"Some-DevKit\"\nflash = \"w25q32\"\n{big}"),
+    )
+    .unwrap();
     assert_eq!(ok.part(), "w25q32");
     ok.flash_map().unwrap().unwrap();
 
@@ -362,7 +373,11 @@ fn a_map_larger_than_the_part_it_models_is_refused_at_the_region() {
     station("lab.toml", &ext).unwrap().flash_map().unwrap().unwrap();
 
     // A part cutpoint does not know is an error at the key, with a hint.
-    let e = station("lab.toml", &format!("[target]\nflash = \"w25q23\"\n{}", with_region(""))).unwrap_err();
+    let e = station(
+        "lab.toml",
+        &format!("[target]\nflash = \"w25q23\"\n{}", with_region("")),
+    )
+    .unwrap_err();
     assert!(
         e.contains("lab.toml:12:9: target.flash: unknown flash part \"w25q23\"; did you mean \"w25q32\"?"),
         "{e}"
@@ -372,10 +387,12 @@ fn a_map_larger_than_the_part_it_models_is_refused_at_the_region() {
 /// The built-in map of a named board over a part too small for it, named by `flash`.
 #[test]
 fn a_built_in_map_over_a_smaller_flash_part_is_refused_at_flash() {
-    let body = "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n[target]\nboard = \"w25q32\"\nflash = \"nrf52840\"\n";
+    let body =
+        "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n[target]\nboard = \"w25q32\"\nflash = \"nrf52840\"\n";
     let e = station("lab.toml", body).unwrap_err();
     assert!(
-        e.contains("lab.toml:16:9: target.flash: the built-in w25q32 flash map reaches") && e.contains("past the end of the nrf52840 flash (0x100000)"),
+        e.contains("lab.toml:16:9: target.flash: the built-in w25q32 flash map reaches")
+            && e.contains("past the end of the nrf52840 flash (0x100000)"),
         "{e}"
     );
 }

@@ -402,7 +402,10 @@ mod tests {
         assert_eq!((stm.size, stm.sector_size, stm.write_size), (MIB, 2048, 8));
         assert!(stm.ecc);
         assert_eq!((stm.program_unit_us, stm.erase_sector_us), (82, 24_500));
-        assert!(stm.zero_overwrite, "RM0351: all-zero data may overwrite a programmed double-word");
+        assert!(
+            stm.zero_overwrite,
+            "RM0351: all-zero data may overwrite a programmed double-word"
+        );
 
         let w25 = FlashProfile::w25q128();
         assert_eq!((w25.size, w25.sector_size), (16 * MIB, 4096));
@@ -431,7 +434,10 @@ mod tests {
         assert!(!h7.zero_overwrite, "no RM0433 citation for the STM32L4 rule");
         for name in FlashProfile::builtin_names() {
             let p = FlashProfile::builtin(name).unwrap();
-            assert!(!p.zero_overwrite || p.ecc, "{name}: zero_overwrite only means something with ECC");
+            assert!(
+                !p.zero_overwrite || p.ecc,
+                "{name}: zero_overwrite only means something with ECC"
+            );
         }
         assert_eq!(h7.sector_count(), 16);
 

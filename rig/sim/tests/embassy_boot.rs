@@ -459,5 +459,8 @@ fn magic_rewrite_of_0_1_1_is_refused_only_on_a_part_without_the_zero_rule() {
         "0.1.1 settled on its update on a part that refuses the rewrite: {end:?} {booted:?} {text:#?}"
     );
     let (end, booted, _) = run(Variant::Reference, false);
-    assert_eq!((end, booted.as_slice()), (RunEnd::Idle, &["1.0.0+0".to_string(), "2.0.0+0".to_string()][..]));
+    assert_eq!(
+        (end, booted.as_slice()),
+        (RunEnd::Idle, &["1.0.0+0".to_string(), "2.0.0+0".to_string()][..])
+    );
 }

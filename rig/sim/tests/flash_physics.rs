@@ -421,7 +421,11 @@ fn zero_overwrite_mends_a_torn_granule_and_a_cut_one_tears_like_any_program() {
         let report = flash.apply_cut(&program(0, &[0x00; 16]), 30, cut_seed);
         assert_eq!(report.steps_done, 1, "{report}");
         assert_eq!(read_vec(&mut flash, 0, 8).unwrap(), vec![0; 8], "{report}");
-        assert_eq!(read_vec(&mut flash, 8, 8), Err(NorError::Uncorrectable { addr: 8 }), "{report}");
+        assert_eq!(
+            read_vec(&mut flash, 8, 8),
+            Err(NorError::Uncorrectable { addr: 8 }),
+            "{report}"
+        );
     }
 
     // A cut of the whole program past its end is `apply`: both granules mended.
@@ -439,7 +443,12 @@ fn zero_overwrite_cuts_are_deterministic_per_seed() {
         let reports: Vec<String> = (0..32u64)
             .map(|k| flash.apply_cut(&program(0, &[0x00; 32]), 5 + k % 70, k).to_string())
             .collect();
-        (flash.raw()[..32].to_vec(), flash.anomalies(), flash.state_hash(), reports)
+        (
+            flash.raw()[..32].to_vec(),
+            flash.anomalies(),
+            flash.state_hash(),
+            reports,
+        )
     };
     assert_eq!(run(11), run(11));
 }
