@@ -1,6 +1,7 @@
 //! Every shipped known-bug campaign through the engine and the pass rule: each broken variant
 //! fails at least one cut (or its unfaulted control run), and the reference controls pass every
-//! cut point.
+//! cut point. The one exception is named below with its reason: a control that is blind on its
+//! part, which must stay blind (a catch there would be news to write up).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -9,6 +10,12 @@ use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::sim_setup;
 use cutpoint_campaign::Expect;
 use cutpoint_report::Status;
+
+/// Negative controls that no cut can catch on their part, and why.
+const BLIND: &[(&str, &str)] = &[(
+    "known-bug-embassy-boot-magic-rewrite",
+    "embassy-boot 0.1.1 programs all-zero data over its written magic, which the STM32L4 accepts (RM0351)",
+)];
 
 #[test]
 fn each_variant_is_caught_and_each_reference_passes() {
@@ -38,7 +45,12 @@ fn each_variant_is_caught_and_each_reference_passes() {
             "the tally agrees with the journal"
         );
         assert_eq!(error, 0, "{}: no rig errors on the simulated board", c.name);
+        let blind = BLIND.iter().find(|(name, _)| *name == c.name);
         match c.pass.expect {
+            Expect::Fail if blind.is_some() => {
+                assert!(!outcome.control_failed, "{}: control run", c.name);
+                assert_eq!(fail, 0, "{}: caught, though blind: {}", c.name, blind.unwrap().1);
+            }
             Expect::Fail => assert!(fail > 0, "{}: the broken variant was not caught", c.name),
             Expect::Pass => {
                 assert!(!outcome.control_failed, "{}: control run", c.name);

@@ -229,11 +229,14 @@ fn the_probe_read_of_the_esp32c3_map_holds_otadata_and_decodes() {
     use cutpoint_sim::scenario::Scenario;
     let station = cutpoint_campaign::load_station(root().join(ESP_STATION)).unwrap();
     let map = cutpoint_engine::station_setup::station_map(&station).unwrap();
-    // The station's map over a 4 MiB serial NOR part with 4 KiB sectors, as the board's flash.
-    let profile = cutpoint_engine::station_setup::profile_of(&map.map, "esp32c3", "w25q32");
+    // The station's map over the part its `[target] flash` names: a 4 MiB serial NOR with
+    // 4 KiB sectors, the board's flash.
+    let profile = cutpoint_engine::station_setup::station_board(&station).unwrap();
+    assert_eq!(profile.flash.name, "w25q32");
+    assert_eq!(profile.flash.size, 4 * 1024 * 1024);
     assert_eq!(
         profile.layout,
-        cutpoint_engine::station_setup::station_board(&station).unwrap().layout
+        cutpoint_engine::station_setup::profile_of(&map.map, "esp32c3", "w25q32").layout
     );
     let l = profile.layout;
     assert_eq!((l.scratch.offset, l.scratch.size), (0xf000, 0x2000), "otadata");
@@ -263,4 +266,52 @@ fn the_probe_read_of_the_esp32c3_map_holds_otadata_and_decodes() {
         text.contains("otadata boot: sector 1, ota_1"),
         "the record read from the station's otadata names ota_1 after the update: {text}"
     );
+}
+
+/// The ESP32-C3 station without the part it has (`[target] flash`): its map (3.5 MiB) would be
+/// modelled on the default 1 MiB part. That is a mistake in the station file, refused before
+/// any cut by `check` and by `run`, at each region that reaches past the part, saying what to
+/// write.
+#[test]
+fn a_station_map_larger_than_its_part_is_refused_before_any_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(ESP_STATION)).unwrap();
+    assert!(text.contains("\nflash = \"w25q32\"\n"));
+    let station = dir.path().join("esp32c3-no-part.toml");
+    std::fs::write(&station, text.replace("\nflash = \"w25q32\"\n", "\n")).unwrap();
+    let (code, stdout, stderr) = cutpoint(&["check", station.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    for region in ["primary", "secondary"] {
+        assert!(
+            stderr.contains("esp32c3-no-part.toml:")
+                && stderr.contains(&format!("layout.regions.{region}.size: region \"{region}\"")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("ends past the end of the nrf52840 flash the device is modelled on (0x100000, 1024 KiB; no [target] board, chip or flash names a part cutpoint knows"), "{stderr}");
+    assert!(
+        stderr.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("layout.regions.otadata"),
+        "otadata fits the part: {stderr}"
+    );
+
+    // A campaign on it stops as bad input before any cut point.
+    let campaign = dir.path().join("esp.toml");
+    let c = std::fs::read_to_string(root().join(ESP_TEMPLATE)).unwrap().replace(
+        "../../rig/bench/stations/pi-gpio-esp32c3-devkitm.toml",
+        station.to_str().unwrap(),
+    );
+    std::fs::write(&campaign, c).unwrap();
+    let out = dir.path().join("report");
+    let (code, stdout, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(stderr.contains("layout.regions.secondary.size"), "{stderr}");
+    assert!(
+        !stdout.contains("cut point") && !stderr.contains("cut points planned"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!out.join("results.jsonl").exists(), "no journal: nothing ran");
 }

@@ -78,6 +78,9 @@ pub struct StationFile {
     pub chip: Option<String>,
     /// `[target] board`: free text for reports.
     pub board: Option<String>,
+    /// `[target] flash`: the built-in flash part the device has, when neither the board nor
+    /// the chip names one (an ESP32-C3 module's 4 MiB SPI NOR: `w25q32`).
+    pub flash: Option<&'static str>,
     /// `[layout]`: the flash map of this bench's firmware, when it is not a built-in board's.
     pub layout: Option<FlashMap>,
     /// `[probe] chip`, read here so the map of a board the probe's chip names is found.
@@ -152,6 +155,7 @@ struct RawStation {
 struct RawStationTarget {
     chip: Option<String>,
     board: Option<String>,
+    flash: Option<Spanned<String>>,
 }
 
 /// Old key spellings of station files, read with a warning.
@@ -277,7 +281,31 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         errors.sort_by_key(|e| (e.line, e.column));
         return Err(errors);
     }
-    let (chip, board) = raw.target.map(|t| (t.chip, t.board)).unwrap_or((None, None));
+    let (chip, board, flash_key) = raw
+        .target
+        .map(|t| (t.chip, t.board, t.flash))
+        .unwrap_or((None, None, None));
+    let mut flash = None;
+    if let Some(f) = &flash_key {
+        let parts = cutpoint_sim::FlashProfile::builtin_names();
+        match parts.iter().copied().find(|p| *p == f.get_ref().as_str()) {
+            Some(p) => flash = Some(p),
+            None => {
+                let hint = crate::hint::closest(f.get_ref(), parts)
+                    .map(|h| format!("; did you mean \"{h}\"?"))
+                    .unwrap_or_default();
+                errors.push(doc.error(
+                    &[Seg::key("target"), Seg::key("flash")],
+                    f.span(),
+                    format!(
+                        "unknown flash part \"{}\"{hint}; known: {}",
+                        f.get_ref(),
+                        parts.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     let mut warnings = doc.warnings.clone();
     let legacy_regions = legacy_regions(&doc, &mut warnings, &mut errors);
     if !errors.is_empty() {
@@ -289,13 +317,14 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         .get(&[Seg::key("probe"), Seg::key("chip")])
         .and_then(|v| v.get_ref().as_str())
         .map(str::to_string);
-    Ok(StationFile {
+    let station = StationFile {
         path: path.to_path_buf(),
         name,
         description: raw.description.unwrap_or_default(),
         dwell_ms: raw.off_dwell_ms.map(|d| d.into_inner()),
         chip,
         board,
+        flash,
         layout,
         probe_chip,
         legacy_regions,
@@ -303,10 +332,114 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         roles,
         warnings,
         text: text.to_string(),
-    })
+    };
+    let errors = station.map_outside_the_part(&doc);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(station)
 }
 
 impl StationFile {
+    /// The built-in flash part the device is modelled on: `[target] flash`, else the part of the
+    /// board that `[target] board`, `chip` or the probe's `chip` names, else the nrf52840's.
+    pub fn part(&self) -> &'static str {
+        self.flash.or_else(|| self.named_board()).unwrap_or("nrf52840")
+    }
+
+    /// A `[layout]` region of the part's own flash that ends past the end of the part the
+    /// device is modelled on ([`StationFile::part`]) is a mistake in the station file, not
+    /// something a cut may find: each is an error at the region's `size`, saying which part
+    /// and how large, and what to change.
+    fn map_outside_the_part(&self, doc: &Doc) -> Vec<FileError> {
+        let part = self.part();
+        let Some(map) = &self.layout else {
+            // The built-in map of the board named, over the part `flash` names.
+            let (Some(flash), Some(board)) = (self.flash, self.named_board()) else {
+                return Vec::new();
+            };
+            let (Some(f), Some(b)) = (
+                cutpoint_sim::FlashProfile::builtin(flash),
+                cutpoint_sim::BoardProfile::builtin(board),
+            ) else {
+                return Vec::new();
+            };
+            let end = FlashMap::from_layout(&b.layout)
+                .regions
+                .iter()
+                .map(Region::end)
+                .max()
+                .unwrap_or(0);
+            if end <= u64::from(f.size) {
+                return Vec::new();
+            }
+            let path = [Seg::key("target"), Seg::key("flash")];
+            return vec![doc.error(
+                &path,
+                doc.span_of(&path),
+                format!(
+                    "the built-in {board} flash map reaches {end:#x}, past the end of the {flash} flash ({:#x}); \
+                     give the device's own map as a [layout] table, or remove flash",
+                    f.size
+                ),
+            )];
+        };
+        let Some(profile) = cutpoint_sim::FlashProfile::builtin(part) else {
+            return Vec::new();
+        };
+        let size = u64::from(profile.size);
+        let whence = match (self.flash, self.named_board()) {
+            (Some(_), _) => "[target] flash names it".to_string(),
+            (None, Some(_)) => "the [target] board or chip names it".to_string(),
+            (None, None) => {
+                "no [target] board, chip or flash names a part cutpoint knows, so it is the default".to_string()
+            }
+        };
+        let bigger: Vec<&str> = cutpoint_sim::FlashProfile::builtin_names()
+            .iter()
+            .copied()
+            .filter(|p| {
+                cutpoint_sim::FlashProfile::builtin(p).is_some_and(|f| {
+                    u64::from(f.size)
+                        >= map
+                            .regions
+                            .iter()
+                            .filter(|r| r.device.is_none())
+                            .map(|r| r.end())
+                            .max()
+                            .unwrap_or(0)
+                })
+            })
+            .collect();
+        map.regions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.device.is_none() && r.end() > size)
+            .map(|(i, r)| {
+                let path = [Seg::key("layout"), Seg::key("regions"), Seg::Index(i), Seg::key("size")];
+                doc.error(
+                    &path,
+                    doc.span_of(&path),
+                    format!(
+                        "region \"{}\" ({:#x}..{:#x}) ends past the end of the {part} flash the device is modelled on \
+                         ({:#x}, {} KiB; {whence}); move or shrink the region, or name the device's part with \
+                         [target] flash = \"...\" (one at least this large: {})",
+                        r.name,
+                        r.offset,
+                        r.end(),
+                        size,
+                        size / 1024,
+                        if bigger.is_empty() {
+                            "none built in".to_string()
+                        } else {
+                            bigger.join(", ")
+                        }
+                    ),
+                )
+            })
+            .collect()
+    }
+
     /// Stands in for a station that could not be loaded (its errors are reported elsewhere).
     pub(crate) fn placeholder(path: &Path) -> Self {
         StationFile {
@@ -316,6 +449,7 @@ impl StationFile {
             dwell_ms: None,
             chip: None,
             board: None,
+            flash: None,
             layout: None,
             probe_chip: None,
             legacy_regions: Vec::new(),
@@ -626,7 +760,7 @@ impl StationFile {
         Ok(Some(StationMap {
             map,
             source,
-            board,
+            board: self.flash.or(board),
             slots,
         }))
     }

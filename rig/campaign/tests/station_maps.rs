@@ -320,3 +320,80 @@ fn bad_regions_are_errors_at_their_line_and_key() {
     let e = map_error(&OLD.replace("slot_size = 0x30000\n", ""));
     assert!(e.contains("give neither slot_addr nor slot_size"), "{e}");
 }
+
+/// A station's map over the part its device is modelled on: a region of the part's own flash
+/// past the part's end is a mistake in the file, refused where it is written (the region's
+/// `size`), with the part, its size and what to change; never a device failure later.
+#[test]
+fn a_map_larger_than_the_part_it_models_is_refused_at_the_region() {
+    // The stm32l4 (1 MiB) named by the board; the scratch area lies past 1 MiB.
+    let big = with_region("").replace(
+        "name = \"scratch\"\noffset = 0x70000\nsize = 0x2000\n",
+        "name = \"scratch\"\noffset = 0x100000\nsize = 0x2000\n",
+    );
+    let e = station("lab.toml", &format!("[target]\nboard = \"stm32l4\"\n{big}")).unwrap_err();
+    // Lines: the backends take 10, [target] 2, the transport and [layout] header 6, primary 4.
+    assert!(
+        e.contains(
+            "lab.toml:34:8: layout.regions.scratch.size: region \"scratch\" (0x100000..0x102000) ends past the end \
+             of the stm32l4 flash the device is modelled on (0x100000, 1024 KiB; the [target] board or chip names it)"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32, stm32f4, stm32h7)"),
+        "{e}"
+    );
+    assert_eq!(
+        e.matches("ends past the end").count(),
+        1,
+        "only the region past the end: {e}"
+    );
+
+    // No part named at all: the default part (nrf52840, 1 MiB) is said to be the default.
+    let e = station("lab.toml", &big).unwrap_err();
+    assert!(
+        e.contains("no [target] board, chip or flash names a part cutpoint knows, so it is the default"),
+        "{e}"
+    );
+
+    // Naming the device's part fixes it; the part is the map's, the board stays free text.
+    let ok = station(
+        "lab.toml",
+        &format!("[target]\nboard = \"Some-DevKit\"\nflash = \"w25q32\"\n{big}"),
+    )
+    .unwrap();
+    assert_eq!(ok.part(), "w25q32");
+    ok.flash_map().unwrap().unwrap();
+
+    // A region on another device is not on the part: it may lie past the part's end.
+    let ext = with_region(
+        "[[layout.regions]]\nname = \"log\"\nrole = \"metadata\"\ndevice = \"w25q128\"\noffset = 0x200000\nsize = 0x1000\n",
+    );
+    station("lab.toml", &ext).unwrap().flash_map().unwrap().unwrap();
+
+    // A part cutpoint does not know is an error at the key, with a hint.
+    let e = station(
+        "lab.toml",
+        &format!("[target]\nflash = \"w25q23\"\n{}", with_region("")),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("lab.toml:12:9: target.flash: unknown flash part \"w25q23\"; did you mean \"w25q")
+            && e.contains("known: nrf52840, stm32l4, w25q128, w25q32"),
+        "{e}"
+    );
+}
+
+/// The built-in map of a named board over a part too small for it, named by `flash`.
+#[test]
+fn a_built_in_map_over_a_smaller_flash_part_is_refused_at_flash() {
+    let body =
+        "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n[target]\nboard = \"w25q32\"\nflash = \"nrf52840\"\n";
+    let e = station("lab.toml", body).unwrap_err();
+    assert!(
+        e.contains("lab.toml:16:9: target.flash: the built-in w25q32 flash map reaches")
+            && e.contains("past the end of the nrf52840 flash (0x100000)"),
+        "{e}"
+    );
+}

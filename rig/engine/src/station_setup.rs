@@ -54,10 +54,13 @@ pub fn station_board(station: &StationFile) -> Result<BoardProfile, String> {
 
 fn board_of(station: &StationFile, map: &StationMap) -> BoardProfile {
     let part = map.board.unwrap_or("nrf52840");
-    match map.source {
+    match &map.source {
         // The regions a deprecated field adds cannot change the built-in board's slots.
-        MapSource::Builtin(_) => BoardProfile::builtin(part).unwrap_or_else(|| profile_of(&map.map, part, part)),
-        MapSource::Layout => profile_of(&map.map, &map.describe(station), part),
+        MapSource::Builtin(b) if b == part => {
+            BoardProfile::builtin(part).unwrap_or_else(|| profile_of(&map.map, part, part))
+        }
+        // A built-in board's map over the part `[target] flash` names, or the station's own.
+        MapSource::Builtin(_) | MapSource::Layout => profile_of(&map.map, &map.describe(station), part),
     }
 }
 

@@ -132,3 +132,10 @@ fn an_ab_scheme_is_the_same_with_the_memo() {
     let (runs, forks) = same_both_ways("redundant-copies/double-cuts.toml");
     assert!(runs + forks > 0, "{runs} {forks}");
 }
+
+#[test]
+fn an_ecc_part_with_its_zero_overwrite_rule_is_the_same_with_the_memo() {
+    // STM32L4: torn state words, and the all-zero marker written again over a written or torn
+    // double-word (RM0351's rule), with failures and their artifact folders.
+    same_both_ways("embassy-boot/exhaustive-stm32l4.toml");
+}

@@ -16,6 +16,10 @@
 //! * A refused program (ECC granule not erased, program limit reached) is
 //!   refused as a whole before any byte changes, even when only its last
 //!   granule is at fault.
+//! * ECC parts whose profile says so ([`FlashProfile::zero_overwrite`], STM32L4) accept a
+//!   granule of all-zero data over a written or torn granule; finished, it is a correct
+//!   all-zero granule. Cut part-way it tears like any other program, and a torn granule it
+//!   was rewriting stays torn. Any other data over a written granule is refused.
 //! * A cut at time t of a program finishes the units that end at or before t;
 //!   the unit strictly in flight gets an outcome `none`/`some`/`most`/`all`,
 //!   each with at least 10% weight (`none` leans to early cuts, `all` to late
@@ -716,7 +720,7 @@ impl NorFlash {
             FlashOp::Program { addr, data } => {
                 let range = self.span(*addr, data.len())?;
                 require_aligned(&range, self.geom.granule)?;
-                self.require_program_allowed(&range)
+                self.require_program_allowed(&range, data)
             }
             FlashOp::Erase { addr, len } => {
                 let range = self.span(*addr, *len as usize)?;
@@ -1043,11 +1047,31 @@ impl NorFlash {
             .ok_or(NorError::OutOfBounds { addr, len: len32 })
     }
 
-    fn require_program_allowed(&self, range: &Range<u32>) -> Result<(), NorError> {
+    fn require_program_allowed(&self, range: &Range<u32>, data: &[u8]) -> Result<(), NorError> {
         if self.profile.ecc {
-            self.require_granules_erased(range)?;
+            match self.require_granules_erased(range) {
+                Err(_) if self.profile.zero_overwrite => self.require_written_granules_zeroed(range, data)?,
+                other => other?,
+            }
         }
         self.require_program_budget(range)
+    }
+
+    /// Parts that accept an all-zero granule over a written one ([`FlashProfile::zero_overwrite`]):
+    /// the first granule of `range` that is not erased and whose new data is not all zero.
+    /// `range` is granule-aligned and `data` covers it exactly.
+    fn require_written_granules_zeroed(&self, range: &Range<u32>, data: &[u8]) -> Result<(), NorError> {
+        for granule in chunks(range.clone(), self.geom.granule) {
+            let offset = (granule.start - range.start) as usize..(granule.end - range.start) as usize;
+            if data.get(offset).is_some_and(|new| new.iter().all(|&b| b == 0)) {
+                continue;
+            }
+            let written = self.data[to_usize(&granule)].iter().any(|&b| b != 0xFF);
+            if written || self.torn.contains(&granule.start) {
+                return Err(NorError::ProgramNotErased { addr: granule.start });
+            }
+        }
+        Ok(())
     }
 
     /// First granule of `range` that is not erased (a byte not 0xFF, or torn).
@@ -1302,6 +1326,7 @@ impl NorFlash {
             *stored &= new;
         }
         self.solidify_weak_bits(&range, bytes);
+        self.mend_zeroed_granules(&range, bytes);
         let weak = match before {
             Some(old) => self.leave_some_bits_unstuck(&range, &old, bytes),
             None => 0,
@@ -1309,6 +1334,25 @@ impl NorFlash {
         self.count_programs(&range);
         self.refresh_sector_flags(&range);
         weak
+    }
+
+    /// Parts that accept an all-zero granule over a written one: a torn granule whose all-zero
+    /// program ran to the end is a correct all-zero granule again (the part accepts the program
+    /// and writes its check bits with it).
+    fn mend_zeroed_granules(&mut self, range: &Range<u32>, bytes: &[u8]) {
+        if !self.profile.zero_overwrite || self.torn.is_empty() {
+            return;
+        }
+        let starts = self.geom.granule_starts_overlapping(range);
+        let torn: Vec<u32> = self.torn.range(starts).copied().collect();
+        for granule in torn {
+            let end = granule.saturating_add(self.geom.granule);
+            let covered = granule >= range.start && end <= range.end;
+            let offset = (granule.saturating_sub(range.start)) as usize..(end.saturating_sub(range.start)) as usize;
+            if covered && bytes.get(offset).is_some_and(|new| new.iter().all(|&b| b == 0)) {
+                self.torn.remove(&granule);
+            }
+        }
     }
 
     /// Bits programmed to 0 by a completed program are no longer weak.

@@ -38,6 +38,16 @@ pub struct FlashProfile {
     /// an erase and a program, each of which can.
     #[serde(default)]
     pub atomic_word: bool,
+    /// ECC parts only: whether a program of an all-zero granule is accepted over a granule
+    /// already written (or torn), leaving a correct all-zero granule. Any other program over a
+    /// written granule is refused as before. STM32L4 (RM0351, "Flash main memory programming
+    /// sequences": programming a previously programmed address is not allowed except if the
+    /// data to write is full zero, else PROGERR is set; FLASH_SR PROGERR: set when a
+    /// double-word to be programmed holds a value other than all ones before programming,
+    /// except if the data to write is all zero). False where the part refuses it or where no
+    /// reference manual sentence says it accepts it.
+    #[serde(default)]
+    pub zero_overwrite: bool,
     /// Parts whose sectors differ in size (an STM32F4 bank: 16, 64 and 128 KiB sectors): the
     /// runs of equal sectors in address order, each with its own erase time. Empty: every
     /// sector is `sector_size` and erases in `erase_sector_us`. When given, the runs cover the
@@ -119,6 +129,7 @@ impl FlashProfile {
             erase_sector_us: 85_000,
             read_ns_per_byte: 8,
             atomic_word: false,
+            zero_overwrite: false,
             sector_map: Vec::new(),
         }
     }
@@ -137,6 +148,7 @@ impl FlashProfile {
             erase_sector_us: 24_500,
             read_ns_per_byte: 8,
             atomic_word: true,
+            zero_overwrite: true,
             sector_map: Vec::new(),
         }
     }
@@ -156,6 +168,7 @@ impl FlashProfile {
             erase_sector_us: 45_000,
             read_ns_per_byte: 20,
             atomic_word: false,
+            zero_overwrite: false,
             sector_map: Vec::new(),
         }
     }
@@ -199,6 +212,7 @@ impl FlashProfile {
             read_ns_per_byte: 6,
             sector_map: [bank, bank].concat(),
             atomic_word: false,
+            zero_overwrite: false,
         }
     }
 
@@ -207,7 +221,9 @@ impl FlashProfile {
     /// time and stores 10 ECC bits per word, so a word is written once between erases (the
     /// ECC of a word programmed twice is wrong). Typical times at x64 parallelism from the
     /// STM32H743xI datasheet's flash characteristics: flash word 100 us, 128 KiB sector erase
-    /// 1 s.
+    /// 1 s. `zero_overwrite` stays false: no sentence of RM0433 at hand says an all-zero flash
+    /// word is accepted over a programmed one (the STM32L4 rule is RM0351's, a different flash
+    /// interface), so the model refuses it as for any written word.
     pub fn stm32h7() -> FlashProfile {
         FlashProfile {
             name: "stm32h7".to_string(),
@@ -222,6 +238,7 @@ impl FlashProfile {
             read_ns_per_byte: 4,
             sector_map: Vec::new(),
             atomic_word: false,
+            zero_overwrite: false,
         }
     }
 
@@ -243,6 +260,7 @@ impl FlashProfile {
             read_ns_per_byte: 8,
             sector_map: Vec::new(),
             atomic_word: false,
+            zero_overwrite: false,
         }
     }
 
@@ -384,6 +402,10 @@ mod tests {
         assert_eq!((stm.size, stm.sector_size, stm.write_size), (MIB, 2048, 8));
         assert!(stm.ecc);
         assert_eq!((stm.program_unit_us, stm.erase_sector_us), (82, 24_500));
+        assert!(
+            stm.zero_overwrite,
+            "RM0351: all-zero data may overwrite a programmed double-word"
+        );
 
         let w25 = FlashProfile::w25q128();
         assert_eq!((w25.size, w25.sector_size), (16 * MIB, 4096));
@@ -409,6 +431,14 @@ mod tests {
         let h7 = FlashProfile::stm32h7();
         assert_eq!((h7.size, h7.sector_size, h7.write_size), (2 * MIB, 128 * KIB, 32));
         assert!(h7.ecc);
+        assert!(!h7.zero_overwrite, "no RM0433 citation for the STM32L4 rule");
+        for name in FlashProfile::builtin_names() {
+            let p = FlashProfile::builtin(name).unwrap();
+            assert!(
+                !p.zero_overwrite || p.ecc,
+                "{name}: zero_overwrite only means something with ECC"
+            );
+        }
         assert_eq!(h7.sector_count(), 16);
 
         let n53 = FlashProfile::nrf5340();

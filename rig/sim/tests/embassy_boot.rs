@@ -285,20 +285,19 @@ fn nrf52840_sweep_of_a_revert_passes() {
     assert!(w.failures.is_empty(), "{:#?}", &w.failures[..w.failures.len().min(8)]);
 }
 
-/// STM32L4 (ECC double-words). Two failure classes, both in the state partition:
-/// - a cut inside any write of it (a progress word, the marker, a magic) or inside its erase
-///   tears an ECC granule; the crate reads that word on the next boot, the read is an
-///   uncorrectable error (an NMI on the part), `prepare_boot` fails on every boot (the chip
-///   HALs `expect` it): a brick, or an application that fails in `mark_updated` at every boot;
-/// - a cut after `mark_booted` wrote the marker: the next `prepare_boot` reverts and writes the
-///   marker again over the written one. The model refuses any program of a written granule
-///   on an ECC part; RM0351 lets an STM32L4 program an all-zero double-word over a written one
-///   (the marker is all zero), so this class is the model's, as on a part that refuses every
-///   reprogramming, not a real STM32L4's.
-#[test]
-fn stm32l4_sweep_finds_only_torn_state_words_and_the_marker_rewrite() {
-    let s = scenario("stm32l4");
-    let w = sweep(&s);
+/// STM32L4 (ECC double-words). One failure class, in the state partition: a cut inside any
+/// write of it (a progress word, the marker, a magic) or inside its erase tears an ECC granule;
+/// the crate reads that word on the next boot, the read is an uncorrectable error (an NMI on
+/// the part), `prepare_boot` fails on every boot (the chip HALs `expect` it): a brick, or an
+/// application that fails in `mark_updated` at every boot.
+///
+/// A cut after `mark_booted` wrote the progress marker makes the next `prepare_boot` revert
+/// and write the marker again over the written one. The marker is all zero, and RM0351 lets an
+/// STM32L4 program all-zero data over a written double-word (the profile's `zero_overwrite`),
+/// so that rewrite succeeds and is no failure here. On an ECC part that refuses every
+/// reprogramming it is refused and the device fails: [`ecc_part_without_the_zero_rule_also_refuses_the_marker_rewrite`].
+fn stm32l4_failures(s: &Scenario) -> (Sweep, usize, usize) {
+    let w = sweep(s);
     assert!(w.cuts > 1_500, "{} cuts", w.cuts);
     let state = embassy_boot::state(&s.profile.layout);
     let mut torn = 0;
@@ -313,9 +312,34 @@ fn stm32l4_sweep_finds_only_torn_state_words_and_the_marker_rewrite() {
             panic!("a failure outside the known classes: op {i} {op} {point:?}: {why}");
         }
     }
+    (w, torn, rewrite)
+}
+
+#[test]
+fn stm32l4_sweep_finds_only_torn_state_words() {
+    let s = scenario("stm32l4");
+    assert!(s.profile.flash.zero_overwrite, "RM0351's rule is the part's");
+    let (w, torn, rewrite) = stm32l4_failures(&s);
+    assert!(torn > 0, "torn {torn}");
+    assert_eq!(rewrite, 0, "the all-zero marker rewrite is accepted by an STM32L4");
+    eprintln!(
+        "stm32l4: {} cuts, {} failures: {torn} torn state words",
+        w.cuts,
+        w.failures.len()
+    );
+}
+
+/// The same sweep on the STM32L4 geometry with the zero-overwrite rule taken away (an ECC part
+/// that refuses every program over a written granule): the marker rewrite after `mark_booted`
+/// is refused and the device fails. Kept to show the class is the rule's, not the crate's.
+#[test]
+fn ecc_part_without_the_zero_rule_also_refuses_the_marker_rewrite() {
+    let mut s = scenario("stm32l4");
+    s.profile.flash.zero_overwrite = false;
+    let (w, torn, rewrite) = stm32l4_failures(&s);
     assert!(torn > 0 && rewrite > 0, "torn {torn}, rewrite {rewrite}");
     eprintln!(
-        "stm32l4: {} cuts, {} failures: {torn} torn state words, {rewrite} marker rewrites",
+        "stm32l4 without the zero rule: {} cuts, {} failures: {torn} torn state words, {rewrite} marker rewrites",
         w.cuts,
         w.failures.len()
     );
@@ -397,4 +421,46 @@ fn weak_bits(torn: &str) -> u32 {
         .find_map(|p| p.strip_suffix(" weak bits").or_else(|| p.strip_suffix(" weak bit")))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// FIELD-BUGS row 11 on the part it needs. embassy-boot 0.1.1's `set_magic` programs zeros
+/// over the written magic before it erases the state partition. On the STM32L4 that write is
+/// allowed (RM0351: all-zero data over a programmed double-word), so 0.1.1 updates cleanly
+/// there and no cut tells it from 0.7.0: the bug is not a bug on that part. On an ECC part that
+/// refuses every program over a written granule (the STM32L4 geometry with the rule taken
+/// away; no built-in part of embassy-boot's geometry is cited to refuse it) `mark_booted` is
+/// refused and the new image never marks itself booted, where 0.7.0 updates cleanly.
+#[test]
+fn magic_rewrite_of_0_1_1_is_refused_only_on_a_part_without_the_zero_rule() {
+    let run = |variant: Variant, zero_overwrite: bool| {
+        let mut s = scenario("stm32l4");
+        s.variant = variant;
+        s.profile.flash.zero_overwrite = zero_overwrite;
+        let log = s.board().run(RunOptions::default());
+        let text: Vec<String> = log.console.iter().map(|l| l.text.clone()).collect();
+        let booted = jumps(&log);
+        (log.end, booted, text)
+    };
+    let old = Variant::EmbassyBootMagicRewrite;
+    let (end, booted, text) = run(old, true);
+    assert!(text.iter().any(|l| l.contains("crate=0.1.1")), "{text:#?}");
+    assert_eq!(end, RunEnd::Idle, "0.1.1 on the STM32L4: {text:#?}");
+    assert_eq!(booted, ["1.0.0+0", "2.0.0+0"], "{text:#?}");
+    assert!(text.iter().any(|l| l == "app: confirm version=2.0.0+0"), "{text:#?}");
+
+    let (end, booted, text) = run(old, false);
+    assert!(
+        text.iter().any(|l| l.contains("ProgramRefused")),
+        "0.1.1 on a part that refuses the rewrite: {text:#?}"
+    );
+    eprintln!("0.1.1 on a part that refuses the rewrite: {end:?}, booted {booted:?}");
+    assert!(
+        end != RunEnd::Idle || booted.last().map(String::as_str) != Some("2.0.0+0"),
+        "0.1.1 settled on its update on a part that refuses the rewrite: {end:?} {booted:?} {text:#?}"
+    );
+    let (end, booted, _) = run(Variant::Reference, false);
+    assert_eq!(
+        (end, booted.as_slice()),
+        (RunEnd::Idle, &["1.0.0+0".to_string(), "2.0.0+0".to_string()][..])
+    );
 }

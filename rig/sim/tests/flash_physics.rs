@@ -22,6 +22,7 @@ fn mcu() -> FlashProfile {
         erase_sector_us: 300,
         read_ns_per_byte: 1,
         atomic_word: false,
+        zero_overwrite: false,
         sector_map: Vec::new(),
     }
 }
@@ -341,6 +342,115 @@ fn ecc_read_of_a_torn_program_is_uncorrectable() {
     assert!(flash.anomalies().is_clean());
     flash.apply(&program(8, &[0; 8])).unwrap();
     assert_eq!(read_vec(&mut flash, 8, 8).unwrap(), vec![0; 8]);
+}
+
+/// STM32L4-like with its zero-overwrite rule (RM0351): all-zero data may be programmed over a
+/// written double-word.
+fn ecc_zero() -> FlashProfile {
+    FlashProfile {
+        name: "tiny-ecc-zero".into(),
+        zero_overwrite: true,
+        ..ecc()
+    }
+}
+
+#[test]
+fn zero_overwrite_part_accepts_all_zero_over_a_written_granule_and_nothing_else() {
+    let mut flash = NorFlash::new(ecc_zero(), 1);
+    flash.apply(&program(0, &[0xFE; 8])).unwrap();
+    flash.apply(&program(8, &[0xA5; 8])).unwrap();
+    // Any other data over a written granule is still refused, even data that only clears bits.
+    for data in [[0xFF; 8], [0xFC; 8], [0x00, 0, 0, 0, 0, 0, 0, 1]] {
+        assert_eq!(
+            flash.apply(&program(0, &data)),
+            Err(NorError::ProgramNotErased { addr: 0 })
+        );
+    }
+    // Zero over the first granule, non-zero over the written second: refused at the second,
+    // and nothing changed.
+    let mixed = program(0, &[[0x00; 8], [0x01; 8]].concat());
+    assert_eq!(flash.apply(&mixed), Err(NorError::ProgramNotErased { addr: 8 }));
+    assert_eq!(&flash.raw()[..16], &[[0xFE; 8], [0xA5; 8]].concat());
+    // All zero over a written granule and an erased one.
+    flash.apply(&program(8, &[0x00; 16])).unwrap();
+    flash.apply(&program(0, &[0x00; 8])).unwrap();
+    assert_eq!(read_vec(&mut flash, 0, 24).unwrap(), vec![0; 24]);
+    // Zero over zero is accepted too; non-zero data over an erased granule as ever.
+    flash.apply(&program(0, &[0x00; 8])).unwrap();
+    flash.apply(&program(24, &[0x12; 8])).unwrap();
+    assert!(flash.anomalies().is_clean());
+    // The same history on the part without the rule is refused at the first rewrite.
+    let mut strict = NorFlash::new(ecc(), 1);
+    strict.apply(&program(0, &[0xFE; 8])).unwrap();
+    assert_eq!(
+        strict.apply(&program(0, &[0x00; 8])),
+        Err(NorError::ProgramNotErased { addr: 0 })
+    );
+}
+
+fn zero_part_with_torn_granule(seed: u64) -> NorFlash {
+    (0..1000)
+        .find_map(|cut_seed| {
+            let mut flash = NorFlash::new(ecc_zero(), seed);
+            flash.apply(&program(8, &[0x5A; 8])).unwrap();
+            let report = flash.apply_cut(&program(8, &[0x00; 8]), 10, cut_seed);
+            report.ecc_torn.then_some(flash)
+        })
+        .expect("some cut tears the granule")
+}
+
+#[test]
+fn zero_overwrite_mends_a_torn_granule_and_a_cut_one_tears_like_any_program() {
+    // A cut inside an all-zero program over a written granule tears it as any program does.
+    let mut flash = zero_part_with_torn_granule(5);
+    assert_eq!(read_vec(&mut flash, 8, 8), Err(NorError::Uncorrectable { addr: 8 }));
+    // Non-zero data over the torn granule is refused; all zero is accepted and reads back.
+    assert_eq!(
+        flash.apply(&program(8, &[0x0F; 8])),
+        Err(NorError::ProgramNotErased { addr: 8 })
+    );
+    flash.apply(&program(8, &[0x00; 8])).unwrap();
+    assert_eq!(read_vec(&mut flash, 8, 8).unwrap(), vec![0; 8]);
+    assert!(flash.anomalies().is_clean(), "{:?}", flash.anomalies());
+
+    // A cut inside the all-zero program over the torn granule leaves it torn; finished units
+    // before the one in flight are mended.
+    for cut_seed in 0..200 {
+        let mut flash = zero_part_with_torn_granule(6);
+        flash.apply_cut(&program(0, &[0xC3; 8]), 30, 0);
+        let report = flash.apply_cut(&program(0, &[0x00; 16]), 30, cut_seed);
+        assert_eq!(report.steps_done, 1, "{report}");
+        assert_eq!(read_vec(&mut flash, 0, 8).unwrap(), vec![0; 8], "{report}");
+        assert_eq!(
+            read_vec(&mut flash, 8, 8),
+            Err(NorError::Uncorrectable { addr: 8 }),
+            "{report}"
+        );
+    }
+
+    // A cut of the whole program past its end is `apply`: both granules mended.
+    let mut flash = zero_part_with_torn_granule(6);
+    let report = flash.apply_cut(&program(8, &[0x00; 8]), 1_000, 3);
+    assert_eq!(report.outcome, TornOutcome::Completed);
+    assert_eq!(read_vec(&mut flash, 8, 8).unwrap(), vec![0; 8]);
+}
+
+#[test]
+fn zero_overwrite_cuts_are_deterministic_per_seed() {
+    let run = |seed: u64| {
+        let mut flash = NorFlash::new(ecc_zero(), seed);
+        flash.apply(&program(0, &[0x3C; 32])).unwrap();
+        let reports: Vec<String> = (0..32u64)
+            .map(|k| flash.apply_cut(&program(0, &[0x00; 32]), 5 + k % 70, k).to_string())
+            .collect();
+        (
+            flash.raw()[..32].to_vec(),
+            flash.anomalies(),
+            flash.state_hash(),
+            reports,
+        )
+    };
+    assert_eq!(run(11), run(11));
 }
 
 #[test]
