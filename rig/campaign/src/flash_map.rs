@@ -541,6 +541,10 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                     "secondary",
                     "the slots' sectors must all have one size (the swap moves sector for sector)".to_string(),
                 ),
+                LayoutError::SecondaryNotExecutable => (
+                    "secondary",
+                    "the secondary slot is on a device the part does not run code from".to_string(),
+                ),
                 LayoutError::Overlap | LayoutError::GeometryUnsupported => {
                     ("primary", format!("the regions do not form a valid flash map ({e:?})"))
                 }

@@ -23,6 +23,7 @@ fn mcu() -> FlashProfile {
         read_ns_per_byte: 1,
         atomic_word: false,
         sector_map: Vec::new(),
+        devices: Vec::new(),
     }
 }
 
