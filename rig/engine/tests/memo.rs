@@ -132,3 +132,13 @@ fn an_ab_scheme_is_the_same_with_the_memo() {
     let (runs, forks) = same_both_ways("redundant-copies/double-cuts.toml");
     assert!(runs + forks > 0, "{runs} {forks}");
 }
+
+#[test]
+fn a_board_of_two_flash_devices_is_the_same_with_the_memo() {
+    // The nRF52840 DK with the secondary slot on its QSPI NOR: second cuts forked from the
+    // recording of a resumed swap that runs on both devices; and a broken build's expected
+    // failures, whose dumps span both devices.
+    let (_, forks) = same_both_ways("nrf52840-qspi/swap-move-double-cuts.toml");
+    assert!(forks > 100, "second cuts forked from the recording of their run: {forks}");
+    same_both_ways("nrf52840-qspi/known-bugs.toml");
+}
