@@ -1,7 +1,8 @@
 //! What a user waits for, and where it goes. For each campaign (by default the exhaustive
 //! campaign, the double-cut campaign and the 1 MiB exhaustive campaign, then the exhaustive and
-//! 1 MiB exhaustive campaigns of swap-move and swap-offset, an overwrite campaign, and the
-//! STM32F4 swap-scratch campaign of campaigns/profiles/):
+//! 1 MiB exhaustive campaigns of swap-move and swap-offset, an overwrite campaign, the
+//! STM32F4 swap-scratch campaign of campaigns/profiles/, and a swap-move of 940 KiB images on
+//! the two-device nRF52840 DK board, the secondary slot on its QSPI NOR):
 //!
 //! 1. the whole `cutpoint run` process (the release binary, spawned, reports included): its CPU
 //!    time (user + system, from the kernel's resource usage of the child), CPU per cut, cut
@@ -14,7 +15,7 @@
 //!    written of the cut loop and of the reports.
 //!
 //! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
-//! nine; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
+//! ten; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -28,7 +29,7 @@ use cutpoint::stages::{thread_cpu_ns, Stage};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const DEFAULT_CAMPAIGNS: [&str; 9] = [
+const DEFAULT_CAMPAIGNS: [&str; 10] = [
     "exhaustive.toml",
     "double-cuts.toml",
     "exhaustive-1mib.toml",
@@ -40,6 +41,9 @@ const DEFAULT_CAMPAIGNS: [&str; 9] = [
     // 16 and 64 KiB sectors (the STM32F4).
     "metadata-overwrite.toml",
     "profiles/stm32f4-swap-scratch.toml",
+    // The largest swap the two-device board has room for: 940 KiB images, the primary in the
+    // nRF52840's own flash, the secondary on the MX25R6435F.
+    "nrf52840-qspi/swap-move-exhaustive-large.toml",
 ];
 
 fn main() {

@@ -155,6 +155,15 @@ pub fn inspect_layout(
     Ok(layout)
 }
 
+/// The slots and scratch area of the `--layout` file that live on another device than the
+/// part's own flash (`device = "..."`), which a probe cannot read; none for a built-in board,
+/// whose dumps come from the simulated board and hold every device.
+pub fn inspect_unreadable(file: Option<&std::path::Path>) -> Vec<(fut::layout::Area, String)> {
+    file.and_then(|f| cutpoint_campaign::load_flash_map(f).ok())
+        .map(|m| m.unreadable())
+        .unwrap_or_default()
+}
+
 /// `primary 0x10000+0x30000, secondary ..., scratch ...`.
 pub fn describe_layout(l: &fut::layout::Layout) -> String {
     format!(

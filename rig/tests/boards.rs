@@ -69,9 +69,24 @@ fn boards_lists_the_two_devices_of_the_nrf52840_dk_and_where_each_region_lives()
         ),
         "{block}"
     );
-    assert!(block.contains("primary    0x010000   952 KiB  sectors 4 KiB on nrf52840"), "{block}");
-    assert!(block.contains("secondary  0x100000   952 KiB  sectors 4 KiB on mx25r6435f"), "{block}");
-    let modes = text[start..].lines().find(|l| l.trim_start().starts_with("modes:")).unwrap();
-    assert!(modes.contains("swap-scratch, overwrite, swap-move, swap-offset, esp-idf (no:"), "{modes}");
-    assert!(modes.contains("direct-xip (no: the mode runs images from the secondary slot"), "{modes}");
+    assert!(
+        block.contains("primary    0x010000   952 KiB  sectors 4 KiB on nrf52840"),
+        "{block}"
+    );
+    assert!(
+        block.contains("secondary  0x100000   952 KiB  sectors 4 KiB on mx25r6435f"),
+        "{block}"
+    );
+    let modes = text[start..]
+        .lines()
+        .find(|l| l.trim_start().starts_with("modes:"))
+        .unwrap();
+    assert!(
+        modes.contains("swap-scratch, overwrite, swap-move, swap-offset, esp-idf (no:"),
+        "{modes}"
+    );
+    assert!(
+        modes.contains("direct-xip (no: the mode runs images from the secondary slot"),
+        "{modes}"
+    );
 }

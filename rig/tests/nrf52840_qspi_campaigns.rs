@@ -43,7 +43,10 @@ fn a_torn_magic_at_revert_is_caught_with_the_secondary_on_the_external_nor() {
     let failed = ran.count(Status::Fail);
     assert!(failed > 0, "the broken build was not caught");
     assert_eq!(ran.count(Status::Error), 0);
-    println!("torn-magic-revert on nrf52840-qspi: {failed} of {} cuts fail", ran.journal.cuts.len());
+    println!(
+        "torn-magic-revert on nrf52840-qspi: {failed} of {} cuts fail",
+        ran.journal.cuts.len()
+    );
     // The reference passes the same matrix.
     let reference = sim_run::shipped_with("nrf52840-qspi/known-bugs", |t| {
         t.replace("variant = \"torn-magic-revert\"", "variant = \"reference\"")
@@ -90,7 +93,10 @@ fn a_cut_on_either_device_replays_and_its_dump_decodes_against_the_board_map() {
     let ext = inside.iter().find(|c| addr_of(c).is_some_and(|a| a >= 0x10_0000));
     let int = inside.iter().find(|c| addr_of(c).is_some_and(|a| a < 0x10_0000));
     let (Some(ext), Some(int)) = (ext, int) else {
-        panic!("cuts inside operations on both devices: {}", &results[..results.len().min(3000)])
+        panic!(
+            "cuts inside operations on both devices: {}",
+            &results[..results.len().min(3000)]
+        )
     };
     for c in [ext, int] {
         let id = c["id"].as_str().unwrap();
@@ -128,5 +134,80 @@ fn a_cut_on_either_device_replays_and_its_dump_decodes_against_the_board_map() {
     ]);
     assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
     assert!(stdout.contains("secondary=0x00100000+0xee000"), "{stdout}");
-    assert!(stdout.contains("secondary:") && stdout.contains("(in dump: full)"), "{stdout}");
+    assert!(
+        stdout.contains("secondary:") && stdout.contains("(in dump: full)"),
+        "{stdout}"
+    );
+}
+
+/// The station map of an nRF52840 DK whose secondary slot is on the MX25R6435F: the probe reads
+/// the nRF52840's own 1 MiB only.
+const DK_MAP: &str = r#"sector_size = 0x1000
+write_size = 4
+
+[[regions]]
+name = "mcuboot"
+role = "bootloader"
+offset = 0x0
+size = 0x10000
+
+[[regions]]
+name = "primary"
+offset = 0x10000
+size = 0xEE000
+
+[[regions]]
+name = "scratch"
+offset = 0xFE000
+size = 0x2000
+
+[[regions]]
+name = "secondary"
+device = "mx25r6435f"
+offset = 0x100000
+size = 0xEE000
+"#;
+
+#[test]
+fn a_secondary_the_probe_cannot_read_is_reported_as_such_never_as_erased() {
+    let dir = tmp("probe-view");
+    // What a probe reads of the DK after an update: the part's own flash, the external NOR not.
+    let mut s =
+        cutpoint_sim::scenario::Scenario::new(cutpoint_sim::BoardProfile::builtin("nrf52840-qspi").unwrap(), 32);
+    s.mode = fut::scheme::Mode::SWAP_MOVE;
+    let mut board = s.board();
+    let log = board.run(cutpoint_sim::RunOptions::default());
+    assert_eq!(log.end, cutpoint_sim::RunEnd::Idle);
+    let dump = dir.join("flash-0x0.bin");
+    std::fs::write(&dump, &board.flash.raw()[..0x10_0000]).unwrap();
+    let map = dir.join("dk-map.toml");
+    std::fs::write(&map, DK_MAP).unwrap();
+    let (code, stdout, stderr) = cli::cutpoint(&[
+        "inspect",
+        "--layout",
+        map.to_str().unwrap(),
+        "--mode",
+        "swap-move",
+        dump.to_str().unwrap(),
+    ]);
+    // The primary's image is valid: the unknown secondary does not fail the dump.
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("primary: 2.0.0+0"), "{stdout}");
+    assert!(
+        stdout.contains("secondary: not readable through the probe (on mx25r6435f)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(in dump: not readable through the probe)"), "{stdout}");
+    let secondary = &stdout[stdout.find("secondary: not readable").unwrap()..];
+    let secondary = &secondary[..secondary.find("\n\n").unwrap_or(secondary.len())];
+    for verdict in ["(erased)", "sectors: erased", "invalid", "magic="] {
+        assert!(!secondary.contains(verdict), "{verdict}: {secondary}");
+    }
+    assert!(stderr.contains("secondary: not readable through the probe"), "{stderr}");
+    // The same dump against the map without the device: the secondary is outside the dump.
+    let plain = DK_MAP.replace("device = \"mx25r6435f\"\n", "");
+    std::fs::write(&map, plain).unwrap();
+    let (_, stdout, _) = cli::cutpoint(&["inspect", "--layout", map.to_str().unwrap(), dump.to_str().unwrap()]);
+    assert!(stdout.contains("(in dump: absent)"), "{stdout}");
+    assert!(!stdout.contains("not readable"), "{stdout}");
 }

@@ -139,6 +139,9 @@ fn a_board_of_two_flash_devices_is_the_same_with_the_memo() {
     // recording of a resumed swap that runs on both devices; and a broken build's expected
     // failures, whose dumps span both devices.
     let (_, forks) = same_both_ways("nrf52840-qspi/swap-move-double-cuts.toml");
-    assert!(forks > 100, "second cuts forked from the recording of their run: {forks}");
+    assert!(
+        forks > 100,
+        "second cuts forked from the recording of their run: {forks}"
+    );
     same_both_ways("nrf52840-qspi/known-bugs.toml");
 }

@@ -44,7 +44,14 @@ impl Board {
     ];
     /// The names of [`Board::ALL`], in order.
     pub const NAMES: &'static [&'static str] = &[
-        "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340", "nrf52840-qspi",
+        "nrf52840",
+        "stm32l4",
+        "w25q128",
+        "w25q32",
+        "stm32f4",
+        "stm32h7",
+        "nrf5340",
+        "nrf52840-qspi",
     ];
 
     pub const fn name(self) -> &'static str {

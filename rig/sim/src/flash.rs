@@ -372,8 +372,8 @@ struct SectorTable {
 
 impl Geometry {
     fn of(profile: &FlashProfile) -> Self {
-        let map = (!profile.sector_map.is_empty() || !profile.devices.is_empty())
-            .then(|| Arc::new(SectorTable::of(profile)));
+        let map =
+            (!profile.sector_map.is_empty() || !profile.devices.is_empty()).then(|| Arc::new(SectorTable::of(profile)));
         let parts = (!profile.devices.is_empty()).then(|| {
             profile
                 .device_map()

@@ -92,7 +92,14 @@ const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
 const BUILTIN_NAMES: &[&str] = &[
-    "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340", "nrf52840-qspi",
+    "nrf52840",
+    "stm32l4",
+    "w25q128",
+    "w25q32",
+    "stm32f4",
+    "stm32h7",
+    "nrf5340",
+    "nrf52840-qspi",
 ];
 
 impl FlashProfile {

@@ -674,7 +674,10 @@ fn every_mcuboot_mode_survives_every_cut_with_the_secondary_on_the_external_nor(
         }
         for (what, s) in runs {
             let r = sweep(&s);
-            println!("nrf52840-qspi {mode} {what}: cuts={} distinct states={}", r.cuts, r.distinct);
+            println!(
+                "nrf52840-qspi {mode} {what}: cuts={} distinct states={}",
+                r.cuts, r.distinct
+            );
             assert!(r.cuts > 100, "{mode} {what}: {}", r.cuts);
             assert_survives(&format!("nrf52840-qspi {mode} {what}"), &r);
             swept.push(format!("{mode} {what}"));

@@ -41,13 +41,18 @@ fn the_board_part_is_the_two_devices_one_after_the_other() {
     assert_eq!(p.sector_count(), 256 + 2048);
     // The MX25R6435F's SFDP table: 256-byte pages in 896 us, 4 KiB sectors in 48 ms.
     let mx = FlashProfile::mx25r6435f();
-    assert_eq!((mx.size, mx.sector_size, mx.write_size, mx.program_unit), (8 * MIB, 4096, 1, 256));
+    assert_eq!(
+        (mx.size, mx.sector_size, mx.write_size, mx.program_unit),
+        (8 * MIB, 4096, 1, 256)
+    );
     assert_eq!((mx.program_unit_us, mx.erase_sector_us), (896, 48_000));
     assert_eq!(mx.max_programs_per_granule, None);
     // It round-trips, and a one-device part still writes no `devices`.
     let back: FlashProfile = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
     assert_eq!(back, p);
-    assert!(!serde_json::to_string(&FlashProfile::nrf52840()).unwrap().contains("devices"));
+    assert!(!serde_json::to_string(&FlashProfile::nrf52840())
+        .unwrap()
+        .contains("devices"));
 }
 
 #[test]
@@ -56,7 +61,11 @@ fn each_device_takes_its_own_time() {
     // Internal: 4-byte words of 41 us each; external: one 256-byte page of 896 us.
     assert_eq!(f.duration_us(&program(0x1_0000, &[0; 256])), 64 * 41);
     assert_eq!(f.duration_us(&program(EXT, &[0; 256])), 896);
-    assert_eq!(f.duration_us(&program(EXT + 0x80, &[0; 256])), 2 * 896, "two pages touched");
+    assert_eq!(
+        f.duration_us(&program(EXT + 0x80, &[0; 256])),
+        2 * 896,
+        "two pages touched"
+    );
     assert_eq!(f.duration_us(&erase(0, 4096)), 85_000);
     assert_eq!(f.duration_us(&erase(EXT, 8192)), 2 * 48_000);
     assert_eq!(f.read_ns_per_byte(0), 8);
@@ -67,9 +76,17 @@ fn each_device_takes_its_own_time() {
 fn an_operation_stays_on_one_device() {
     let mut f = part();
     let across = program(EXT - 4, &[0; 8]);
-    assert!(matches!(f.check(&across), Err(NorError::OutOfBounds { .. })), "{:?}", f.check(&across));
+    assert!(
+        matches!(f.check(&across), Err(NorError::OutOfBounds { .. })),
+        "{:?}",
+        f.check(&across)
+    );
     assert!(f.apply(&across).is_err());
-    assert_eq!(&f.raw()[(EXT - 4) as usize..(EXT + 4) as usize], &[0xFF; 8], "nothing written");
+    assert_eq!(
+        &f.raw()[(EXT - 4) as usize..(EXT + 4) as usize],
+        &[0xFF; 8],
+        "nothing written"
+    );
     let across = erase(EXT - 4096, 8192);
     assert!(matches!(f.check(&across), Err(NorError::OutOfBounds { .. })));
     // A cut operation refused the same way changes nothing.
@@ -81,10 +98,16 @@ fn an_operation_stays_on_one_device() {
 fn each_device_aligns_and_limits_writes_by_its_own_rules() {
     let mut f = part();
     // Internal flash writes whole 32-bit words, at most twice between erases (nWRITE = 2).
-    assert!(matches!(f.check(&program(0x10, &[0])), Err(NorError::Misaligned { .. })));
+    assert!(matches!(
+        f.check(&program(0x10, &[0])),
+        Err(NorError::Misaligned { .. })
+    ));
     f.apply(&program(0x10, &[0xF0; 4])).unwrap();
     f.apply(&program(0x10, &[0x00; 4])).unwrap();
-    assert_eq!(f.apply(&program(0x10, &[0x00; 4])), Err(NorError::TooManyPrograms { addr: 0x10 }));
+    assert_eq!(
+        f.apply(&program(0x10, &[0x00; 4])),
+        Err(NorError::TooManyPrograms { addr: 0x10 })
+    );
     // The serial NOR writes single bytes, as often as bits only go from 1 to 0.
     for _ in 0..4 {
         f.apply(&program(EXT + 3, &[0x7F])).unwrap();
@@ -104,7 +127,11 @@ fn a_cut_tears_the_unit_of_the_device_it_lands_on() {
     let page = r.in_flight.unwrap();
     assert_eq!((page.addr, page.len, page.progress_permille), (EXT + 0x1100, 256, 500));
     assert_eq!(r.steps_total, 2);
-    assert_eq!(&f.raw()[(EXT + 0x1000) as usize..(EXT + 0x1100) as usize], &[0; 256], "page 1 done");
+    assert_eq!(
+        &f.raw()[(EXT + 0x1000) as usize..(EXT + 0x1100) as usize],
+        &[0; 256],
+        "page 1 done"
+    );
     // An erase cut late in its 48 ms leaves the sector erased but marginal.
     let mut f = part();
     f.apply(&program(EXT, &[0; 256])).unwrap();
@@ -120,7 +147,11 @@ fn the_same_cut_on_the_same_state_leaves_the_same_flash() {
         f.apply(&program(EXT, &[0x55; 256])).unwrap();
         f.apply_cut(&erase(EXT, 4096), 20_000, 3);
         f.apply_cut(&program(0x3_0000, &[0; 32]), 100, 4);
-        (f.state_hash(), f.memo_key(), f.raw()[EXT as usize..(EXT + 4096) as usize].to_vec())
+        (
+            f.state_hash(),
+            f.memo_key(),
+            f.raw()[EXT as usize..(EXT + 4096) as usize].to_vec(),
+        )
     };
     assert_eq!(run(), run());
     let mut copy = NorFlash::new(FlashProfile::nrf52840_qspi(), 1);
@@ -134,7 +165,11 @@ fn the_same_cut_on_the_same_state_leaves_the_same_flash() {
 fn a_part_of_devices_that_do_not_add_up_is_refused() {
     let mut p = FlashProfile::nrf52840_qspi();
     p.size -= 4096;
-    assert!(matches!(p.validate(), Err(ProfileError::Devices { .. })), "{:?}", p.validate());
+    assert!(
+        matches!(p.validate(), Err(ProfileError::Devices { .. })),
+        "{:?}",
+        p.validate()
+    );
     let mut p = FlashProfile::nrf52840_qspi();
     p.write_size = 1;
     assert!(p.validate().is_err());
