@@ -91,6 +91,12 @@ pub enum LayoutError {
     /// The part programs in larger units than the trailer's alignment ([`TRAILER_ALIGN`]):
     /// MCUboot needs a BOOT_MAX_ALIGN of at least the write size.
     WriteTooWide,
+    /// The scheme runs an image in place from the secondary slot, and the secondary slot is on
+    /// a device the part does not run code from (a serial NOR read through its driver). MCUboot
+    /// runs an image from the flash it was built for (docs/design.md, "Limitations": "Built to
+    /// run from flash", "from a fixed location"); only the schemes that copy the image into the
+    /// primary slot can keep the secondary on such a device.
+    SecondaryNotExecutable,
 }
 
 impl Layout {

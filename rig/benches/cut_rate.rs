@@ -1,7 +1,8 @@
 //! What a user waits for, and where it goes. For each campaign (by default the exhaustive
 //! campaign, the double-cut campaign and the 1 MiB exhaustive campaign, then the exhaustive and
-//! 1 MiB exhaustive campaigns of swap-move and swap-offset, an overwrite campaign, and the
-//! STM32F4 swap-scratch campaign of campaigns/profiles/):
+//! 1 MiB exhaustive campaigns of swap-move and swap-offset, an overwrite campaign, the
+//! STM32F4 swap-scratch campaign of campaigns/profiles/, and a swap-move of 940 KiB images on
+//! the two-device nRF52840 DK board, the secondary slot on its QSPI NOR):
 //!
 //! 1. the whole `cutpoint run` process (the release binary, spawned, reports included): its CPU
 //!    time (user + system, from the kernel's resource usage of the child), CPU per cut, cut
@@ -14,7 +15,7 @@
 //!    written of the cut loop and of the reports.
 //!
 //! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
-//! eleven; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
+//! twelve; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
 //!
 //! Every run ends with the cut points per CPU second of each MCUboot mode on the nRF52840
 //! (the exhaustive campaign of swap-scratch, overwrite, swap-move, swap-offset and direct-XIP,
@@ -42,7 +43,7 @@ const MODE_CAMPAIGNS: [(&str, &str); 5] = [
     ("direct-xip", "direct-xip/exhaustive.toml"),
 ];
 
-const DEFAULT_CAMPAIGNS: [&str; 11] = [
+const DEFAULT_CAMPAIGNS: [&str; 12] = [
     "exhaustive.toml",
     "double-cuts.toml",
     "exhaustive-1mib.toml",
@@ -56,6 +57,9 @@ const DEFAULT_CAMPAIGNS: [&str; 11] = [
     "profiles/stm32f4-swap-scratch.toml",
     "overwrite/exhaustive.toml",
     "direct-xip/exhaustive.toml",
+    // The largest swap the two-device board has room for: 940 KiB images, the primary in the
+    // nRF52840's own flash, the secondary on the MX25R6435F.
+    "nrf52840-qspi/swap-move-exhaustive-large.toml",
 ];
 
 fn main() {

@@ -884,7 +884,7 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
             (serde_json::to_string_pretty(&r).unwrap_or_default(), None)
         }
         Decode::Flash => {
-            let r = match map.mode {
+            let mut r = match map.mode {
                 Some(m) if cutpoint_inspect::scheme::decoder(m).is_none() => {
                     let known: Vec<&str> = cutpoint_inspect::scheme::DECODERS.iter().map(|(n, _)| *n).collect();
                     eprintln!("--mode {m}: no such update scheme; known: {}", known.join(", "));
@@ -893,6 +893,7 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
                 Some(m) => cutpoint_inspect::decode_flash_for(m, &bytes, base, &layout, Some(&key)),
                 None => cutpoint_inspect::decode_flash(&bytes, base, &layout, Some(&key)),
             };
+            r.mark_unreadable(&cutpoint::flash_map::inspect_unreadable(map.layout));
             let text = if json {
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             } else {

@@ -83,6 +83,9 @@ pub fn layout_problem(e: fut::layout::LayoutError) -> &'static str {
         E::GeometryUnsupported => "the part's erase and write sizes are not among those the scheme is built for",
         E::SectorsDiffer => "the slots' sectors are not all of one size",
         E::WriteTooWide => "the part writes in units wider than the trailer's 8-byte alignment",
+        E::SecondaryNotExecutable => {
+            "the mode runs images from the secondary slot, which is on the external serial NOR"
+        }
     }
 }
 
@@ -152,6 +155,15 @@ pub fn inspect_layout(
     Ok(layout)
 }
 
+/// The slots and scratch area of the `--layout` file that live on another device than the
+/// part's own flash (`device = "..."`), which a probe cannot read; none for a built-in board,
+/// whose dumps come from the simulated board and hold every device.
+pub fn inspect_unreadable(file: Option<&std::path::Path>) -> Vec<(fut::layout::Area, String)> {
+    file.and_then(|f| cutpoint_campaign::load_flash_map(f).ok())
+        .map(|m| m.unreadable())
+        .unwrap_or_default()
+}
+
 /// `primary 0x10000+0x30000, secondary ..., scratch ...`.
 pub fn describe_layout(l: &fut::layout::Layout) -> String {
     format!(
@@ -197,13 +209,35 @@ pub fn boards_text() -> Vec<String> {
             f.write_size,
             if f.ecc { " with ECC" } else { "" }
         ));
+        if !f.devices.is_empty() {
+            for (at, d) in f.device_map() {
+                out.push(format!(
+                    "  device {} at 0x{at:06x}: {}, {} sectors of {} erased in {} ms, writes of {} B in {} B program units of {} us{}",
+                    d.name,
+                    kib(d.size),
+                    d.sector_count(),
+                    kib(d.sector_size),
+                    d.erase_sector_us / 1000,
+                    d.write_size,
+                    d.program_unit,
+                    d.program_unit_us,
+                    d.max_programs_per_granule
+                        .map(|n| format!(", at most {n} writes per word"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
         for r in &p.regions {
             let s = match r.sectors {
                 Sectors::Uniform(s) => kib(s),
                 Sectors::List(list) => list.iter().map(|&s| kib(s)).collect::<Vec<_>>().join(" + "),
             };
+            let on = match p.device_name(r.area.offset) {
+                Some(d) if !f.devices.is_empty() => format!(" on {d}"),
+                _ => String::new(),
+            };
             out.push(format!(
-                "  {:<10} 0x{:06x} {:>9}  sectors {s}",
+                "  {:<10} 0x{:06x} {:>9}  sectors {s}{on}",
                 r.name,
                 r.area.offset,
                 kib(r.area.size)

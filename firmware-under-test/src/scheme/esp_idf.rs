@@ -217,6 +217,11 @@ impl Scheme for EspIdf {
         NAME
     }
 
+    /// Each image runs from the slot it was written to.
+    fn runs_from_secondary(&self) -> bool {
+        true
+    }
+
     fn can_revert(&self) -> bool {
         true
     }

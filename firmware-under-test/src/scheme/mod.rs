@@ -91,6 +91,13 @@ pub trait Scheme: Sync {
         crate::map::SectorRule::Any
     }
 
+    /// Whether an image runs in place from the secondary slot (an A/B scheme, direct-XIP): the
+    /// secondary slot must then be on flash the part runs code from, not on a serial NOR beside
+    /// it. Schemes that copy the image into the primary slot before they boot it say `false`.
+    fn runs_from_secondary(&self) -> bool {
+        false
+    }
+
     /// The largest signed image (header, body and TLVs) the scheme can install with `layout`
     /// (a scheme that keeps room of its own, as swap-move's spare sector, says less).
     fn max_image_size(&self, layout: &Layout) -> u32 {

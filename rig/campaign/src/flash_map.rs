@@ -142,11 +142,46 @@ impl FlashMap {
             .collect()
     }
 
+    /// The regions the bootloader's view is made of: a slot or the scratch area on another
+    /// device (`device = "mx25r6435f"`, a serial NOR beside the part) is still the
+    /// bootloader's, at its `offset` in the address map the target's flash driver presents; the
+    /// probe cannot read it ([`FlashMap::unreadable`]). Other regions on other devices (a log)
+    /// stay out of the view.
+    fn view_regions(&self) -> Vec<fut::map::Region<'_>> {
+        let mut regions = self.typed_regions();
+        for r in &mut regions {
+            if matches!(r.role, Role::Primary | Role::Secondary | Role::Scratch) {
+                r.device = None;
+            }
+        }
+        regions
+    }
+
+    /// The slots and scratch area that live on another device than the part's own flash, with
+    /// that device's name: the probe reads the part's flash as CPU memory and cannot read them
+    /// (a rig limitation, never the device's state).
+    pub fn unreadable(&self) -> Vec<(Area, String)> {
+        self.regions
+            .iter()
+            .filter(|r| matches!(r.role, Role::Primary | Role::Secondary | Role::Scratch))
+            .filter_map(|r| {
+                let d = r.device.as_ref()?;
+                Some((
+                    Area {
+                        offset: r.offset,
+                        size: r.size,
+                    },
+                    d.clone(),
+                ))
+            })
+            .collect()
+    }
+
     /// The map as the bootloader's layout (no bootloader region: an empty one at 0). A map that
     /// has no such view (slots with sectors of different sizes) gives empty areas, which
     /// [`Layout::validate`] rejects; a checked map always has it.
     pub fn layout(&self) -> Layout {
-        let regions = self.typed_regions();
+        let regions = self.view_regions();
         let map = fut::map::FlashMap {
             write_size: self.write_size,
             regions: &regions,
@@ -163,7 +198,7 @@ impl FlashMap {
 
     /// The bootloader's view of the map, or why the map has none.
     pub fn checked_layout(&self) -> Result<Layout, LayoutError> {
-        let regions = self.typed_regions();
+        let regions = self.view_regions();
         fut::map::FlashMap {
             write_size: self.write_size,
             regions: &regions,
@@ -348,7 +383,10 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                 ));
             }
         }
-        if role != Role::Metadata && device.is_none() && !roles_seen.insert(role) {
+        // A slot or scratch area on another device is still the bootloader's (one of each);
+        // a bootloader region elsewhere is not.
+        let in_view = device.is_none() || matches!(role, Role::Primary | Role::Secondary | Role::Scratch);
+        if role != Role::Metadata && in_view && !roles_seen.insert(role) {
             let span = r.role.as_ref().map_or_else(|| r.name.span(), |x| x.span());
             errors.push(doc.error(
                 &at(if r.role.is_some() { "role" } else { "name" }),
@@ -540,6 +578,10 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                 LayoutError::SectorsDiffer => (
                     "secondary",
                     "the slots' sectors must all have one size (the swap moves sector for sector)".to_string(),
+                ),
+                LayoutError::SecondaryNotExecutable => (
+                    "secondary",
+                    "the secondary slot is on a device the part does not run code from".to_string(),
                 ),
                 LayoutError::Overlap | LayoutError::GeometryUnsupported => {
                     ("primary", format!("the regions do not form a valid flash map ({e:?})"))

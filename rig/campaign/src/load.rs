@@ -1382,6 +1382,13 @@ fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
             ": the part programs wider words than the 8 bytes the firmware's MCUboot trailer is \
              aligned to (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
         }
+        E::SecondaryNotExecutable => {
+            ": this mode runs each image in place from the slot it was written to, and this \
+             board's secondary slot is on its external serial NOR, which the part reads through a \
+             driver and does not run code from (MCUboot runs an image from the flash it was built \
+             for); swap-scratch, swap-move, swap-offset and overwrite copy the image into the \
+             primary slot and run there"
+        }
         _ => "",
     }
 }

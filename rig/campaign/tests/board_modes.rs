@@ -60,3 +60,27 @@ fn an_ab_scheme_on_the_stm32f4_scratch_is_an_error_at_the_mode() {
     assert!(e.starts_with("campaigns/profiles/bad.toml:5:8: target.mode:"), "{e}");
     assert!(e.contains("ScratchTooSmall"), "{e}");
 }
+
+#[test]
+fn a_mode_that_runs_from_the_secondary_is_an_error_where_the_secondary_is_on_the_external_nor() {
+    // MCUboot swap-scratch, swap-move, swap-offset and overwrite copy the image into the primary
+    // slot, so the secondary may sit on the nRF52840 DK's QSPI NOR.
+    for mode in ["swap-scratch", "overwrite", "swap-move", "swap-offset"] {
+        let c = parse_campaign(&campaign("nrf52840-qspi", mode), Path::new("campaigns/ok.toml"))
+            .unwrap_or_else(|e| panic!("nrf52840-qspi {mode}: {}", format_errors(&e)));
+        assert_eq!(c.target.mode.name(), mode);
+    }
+    // Direct-XIP and the A/B schemes run each image from the slot it was written to.
+    for mode in ["direct-xip", "esp-idf", "redundant-copies", "atomic-word"] {
+        let e = error_of("nrf52840-qspi", mode);
+        assert!(
+            e.starts_with(
+                "campaigns/profiles/bad.toml:5:8: target.mode: the nrf52840-qspi board's flash map does not fit"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("SecondaryNotExecutable"), "{e}");
+        assert!(e.contains("external serial NOR"), "{e}");
+        assert!(e.contains("choose another board or mode"), "{e}");
+    }
+}

@@ -395,5 +395,61 @@ fn a_built_in_map_over_a_smaller_flash_part_is_refused_at_flash() {
         e.contains("lab.toml:16:9: target.flash: the built-in w25q32 flash map reaches")
             && e.contains("past the end of the nrf52840 flash (0x100000)"),
         "{e}"
+#[test]
+fn a_secondary_slot_on_an_external_nor_is_in_the_bootloaders_view_but_not_the_probes() {
+    // The nRF52840 DK as the nRF Connect SDK lays MCUboot out with external flash: the
+    // secondary slot on the MX25R6435F, at its address in the map the target's flash driver
+    // presents. The probe reads the part's own flash only.
+    let body = r#"
+[transport]
+kind = "http"
+bind = "0.0.0.0:8080"
+[probe]
+kind = "probe-rs"
+selector = "1366:1051"
+chip = "nRF52840_xxAA"
+
+[layout]
+sector_size = 0x1000
+write_size = 4
+
+[[layout.regions]]
+name = "mcuboot"
+role = "bootloader"
+offset = 0x0
+size = 0x10000
+
+[[layout.regions]]
+name = "primary"
+offset = 0x10000
+size = 0xEE000
+
+[[layout.regions]]
+name = "scratch"
+offset = 0xFE000
+size = 0x2000
+
+[[layout.regions]]
+name = "secondary"
+device = "mx25r6435f"
+offset = 0x100000
+size = 0xEE000
+"#;
+    let st = station("dk.toml", body).unwrap();
+    let m = st.flash_map().unwrap().unwrap();
+    let l = m.map.layout();
+    assert_eq!(l.validate(), Ok(()));
+    assert_eq!((l.secondary.offset, l.secondary.size), (0x100000, 0xEE000));
+    assert_eq!(
+        m.probe_regions().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["primary"],
+        "the probe does not read the external device"
+    );
+    assert!(m.probe_write_slot().is_none(), "nor can it write the update there");
+    let unreadable = m.map.unreadable();
+    assert_eq!(unreadable.len(), 1);
+    assert_eq!(
+        (unreadable[0].0.offset, unreadable[0].0.size, unreadable[0].1.as_str()),
+        (0x100000, 0xEE000, "mx25r6435f")
     );
 }

@@ -306,6 +306,8 @@ mod tests {
                 // The parts laid out as their manuals allow (rig/sim/src/board_profile.rs).
                 "stm32f4" | "stm32h7" => 896 << 10,
                 "nrf5340" => 472 << 10,
+                // The secondary on the external NOR; the primary fills the internal flash.
+                "nrf52840-qspi" => 952 << 10,
                 _ => campaign::SIM_SLOT_SIZE,
             };
             assert_eq!(u64::from(p.layout.primary.size), slot, "{name}");

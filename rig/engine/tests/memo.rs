@@ -138,4 +138,14 @@ fn an_ecc_part_with_its_zero_overwrite_rule_is_the_same_with_the_memo() {
     // STM32L4: torn state words, and the all-zero marker written again over a written or torn
     // double-word (RM0351's rule), with failures and their artifact folders.
     same_both_ways("embassy-boot/exhaustive-stm32l4.toml");
+fn a_board_of_two_flash_devices_is_the_same_with_the_memo() {
+    // The nRF52840 DK with the secondary slot on its QSPI NOR: second cuts forked from the
+    // recording of a resumed swap that runs on both devices; and a broken build's expected
+    // failures, whose dumps span both devices.
+    let (_, forks) = same_both_ways("nrf52840-qspi/swap-move-double-cuts.toml");
+    assert!(
+        forks > 100,
+        "second cuts forked from the recording of their run: {forks}"
+    );
+    same_both_ways("nrf52840-qspi/known-bugs.toml");
 }

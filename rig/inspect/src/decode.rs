@@ -449,6 +449,9 @@ pub enum Coverage {
     Full,
     Partial,
     Absent,
+    /// The area lives on a device the probe cannot read (a serial NOR beside the part): what
+    /// it holds is unknown, which is a limitation of the rig, not the device's state.
+    Unreadable,
 }
 
 impl Coverage {
@@ -467,6 +470,7 @@ impl Coverage {
             Coverage::Full => "full",
             Coverage::Partial => "partial",
             Coverage::Absent => "absent",
+            Coverage::Unreadable => "not readable through the probe",
         }
     }
 }
@@ -747,6 +751,45 @@ pub struct SwapProgress {
 pub type SlotSummary = (String, Option<String>, Option<String>, Validity, String);
 
 impl FlashReport {
+    /// Marks each slot and the scratch area lying in one of `areas` (each with the device it
+    /// is on) as not readable through the probe: nothing is decoded from it, so it reads as
+    /// neither erased nor corrupt, whatever bytes the dump has (or lacks) at its address.
+    pub fn mark_unreadable(&mut self, areas: &[(Area, String)]) {
+        let on = |offset: u32, size: u32| {
+            areas
+                .iter()
+                .find(|(a, _)| a.offset <= offset && offset.saturating_add(size) <= a.end() && size > 0)
+                .map(|(_, d)| d.clone())
+        };
+        for s in &mut self.slots {
+            if let Some(device) = on(s.offset, s.size) {
+                s.coverage = Coverage::Unreadable;
+                s.image = None;
+                s.trailer = None;
+                s.status = None;
+                s.trailer_sectors_blank = None;
+                s.summary = format!("{}: not readable through the probe (on {device})", s.name);
+            }
+        }
+        if let Some(s) = self.scratch.as_mut() {
+            if on(s.offset, s.size).is_some() {
+                s.coverage = Coverage::Unreadable;
+                s.trailer = None;
+                s.blank = None;
+                s.marker_region = None;
+            }
+        }
+    }
+
+    /// The slots the probe could not read, by name.
+    pub fn unreadable_slots(&self) -> Vec<&str> {
+        self.slots
+            .iter()
+            .filter(|s| s.coverage == Coverage::Unreadable)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
     /// One tuple per slot, in the shape of the rig's slot states.
     pub fn slot_summaries(&self) -> Vec<SlotSummary> {
         self.slots

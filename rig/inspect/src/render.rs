@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::decode::{FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport, Validity};
+use crate::decode::{
+    Coverage, FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport, Validity,
+};
 use crate::signature::unsupported_note;
 use crate::tlv::TlvArea;
 
@@ -173,6 +175,13 @@ fn slot(out: &mut String, s: &SlotReport, own_progress: bool) {
         s.size,
         s.coverage.name()
     );
+    if s.coverage == Coverage::Unreadable {
+        let _ = writeln!(
+            out,
+            "  image, trailer and status: not read (the probe cannot read this device; unknown, not erased)"
+        );
+        return;
+    }
     match &s.image {
         Some(r) => {
             let _ = writeln!(out, "  image (offsets from the slot start):");
@@ -204,6 +213,16 @@ fn slot(out: &mut String, s: &SlotReport, own_progress: bool) {
 }
 
 fn scratch(out: &mut String, s: &ScratchReport) {
+    if s.coverage == Coverage::Unreadable {
+        let _ = writeln!(
+            out,
+            "scratch: 0x{:08x}+0x{:x} (in dump: {}): not read",
+            s.offset,
+            s.size,
+            s.coverage.name()
+        );
+        return;
+    }
     let blank = match s.blank {
         Some(true) => "erased",
         Some(false) => "written",

@@ -82,7 +82,17 @@ pub fn flash_verdict(r: &FlashReport) -> Verdict {
             )],
         };
     }
-    let mut reasons = Vec::new();
+    let mut reasons: Vec<String> = r
+        .slots
+        .iter()
+        .filter(|s| s.coverage == Coverage::Unreadable)
+        .map(|s| {
+            format!(
+                "{}: not readable through the probe: the rig cannot see it, which says nothing about the device",
+                s.name
+            )
+        })
+        .collect();
     let mut images = 0;
     let mut bad = false;
     for s in &r.slots {

@@ -647,7 +647,7 @@ impl hal::Flash for Mcu<'_> {
         if self.dead {
             return Err(FlashError::Device);
         }
-        let ns = u64::from(self.flash.profile().read_ns_per_byte) * buf.len() as u64;
+        let ns = u64::from(self.flash.read_ns_per_byte(addr)) * buf.len() as u64;
         self.advance(ns / 1000);
         if self.dead {
             return Err(FlashError::Device);
@@ -763,7 +763,7 @@ impl hal::Crypto for Mcu<'_> {
         if self.dead {
             return Err(FlashError::Device);
         }
-        self.advance(u64::from(self.flash.profile().read_ns_per_byte) * u64::from(len) / 1000);
+        self.advance(u64::from(self.flash.read_ns_per_byte(addr)) * u64::from(len) / 1000);
         if self.dead {
             return Err(FlashError::Device);
         }

@@ -26,10 +26,13 @@ pub enum Board {
     Stm32h7,
     /// nRF5340 application core: 1 MiB of 4 KiB pages, 4 B words.
     Nrf5340,
+    /// nRF52840 DK: the nRF52840's own flash with the bootloader and the primary slot, the
+    /// on-board MX25R6435F QSPI NOR (256 B pages, 4 KiB sectors) with the secondary slot.
+    Nrf52840Qspi,
 }
 
 impl Board {
-    pub const ALL: [Board; 7] = [
+    pub const ALL: [Board; 8] = [
         Board::Nrf52840,
         Board::Stm32l4,
         Board::W25q128,
@@ -37,10 +40,18 @@ impl Board {
         Board::Stm32f4,
         Board::Stm32h7,
         Board::Nrf5340,
+        Board::Nrf52840Qspi,
     ];
     /// The names of [`Board::ALL`], in order.
     pub const NAMES: &'static [&'static str] = &[
-        "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340",
+        "nrf52840",
+        "stm32l4",
+        "w25q128",
+        "w25q32",
+        "stm32f4",
+        "stm32h7",
+        "nrf5340",
+        "nrf52840-qspi",
     ];
 
     pub const fn name(self) -> &'static str {
@@ -61,6 +72,7 @@ impl Board {
             Board::Stm32f4 => FlashProfile::stm32f4(),
             Board::Stm32h7 => FlashProfile::stm32h7(),
             Board::Nrf5340 => FlashProfile::nrf5340(),
+            Board::Nrf52840Qspi => FlashProfile::nrf52840_qspi(),
         }
     }
 
@@ -71,6 +83,7 @@ impl Board {
             Board::Stm32f4 => BoardProfile::stm32f4(self.name(), self.flash()),
             Board::Stm32h7 => BoardProfile::stm32h7(self.name(), self.flash()),
             Board::Nrf5340 => BoardProfile::nrf5340(self.name(), self.flash()),
+            Board::Nrf52840Qspi => BoardProfile::nrf52840_qspi(self.name(), self.flash()),
             Board::Nrf52840 | Board::Stm32l4 | Board::W25q128 => BoardProfile::with_flash(self.name(), self.flash()),
         }
     }

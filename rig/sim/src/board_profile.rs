@@ -114,6 +114,24 @@ fn nrf5340_map() -> Vec<Region<'static>> {
     ]
 }
 
+/// The nRF52840 DK with its two flash devices (see [`FlashProfile::nrf52840_qspi`]): in the
+/// nRF52840's own 1 MiB of 4 KiB pages the bootloader (64 KiB), the primary slot (952 KiB, all
+/// the room there is) and a two-page scratch area; on the MX25R6435F QSPI NOR, mapped at 1 MiB,
+/// the secondary slot, as the nRF Connect SDK places `mcuboot_secondary` on the external flash
+/// (its "external flash" MCUboot configuration). The external part's 4 KiB sectors match the
+/// internal pages, so every sector of the two slots has one size, which swap-move and
+/// swap-offset need (bootutil swap_move.c, `boot_slots_compatible`: "not same sector layout").
+fn nrf52840_qspi_map() -> Vec<Region<'static>> {
+    let s = 4 * KIB;
+    let slot = 952 * KIB;
+    vec![
+        Region::internal(Role::Bootloader, 0, 64 * KIB, s),
+        Region::internal(Role::Primary, 64 * KIB, slot, s),
+        Region::internal(Role::Scratch, 64 * KIB + slot, 2 * s, s),
+        Region::internal(Role::Secondary, 1024 * KIB, slot, s),
+    ]
+}
+
 impl BoardProfile {
     pub fn builtin_names() -> &'static [&'static str] {
         Board::NAMES
@@ -153,6 +171,11 @@ impl BoardProfile {
         Self::with_map(name, flash, nrf5340_map())
     }
 
+    /// The nRF52840 DK with the secondary slot on its external QSPI NOR.
+    pub fn nrf52840_qspi(name: &str, flash: FlashProfile) -> BoardProfile {
+        Self::with_map(name, flash, nrf52840_qspi_map())
+    }
+
     /// A board with a built-in region list (which must divide into whole swap units).
     fn with_map(name: &str, flash: FlashProfile, regions: Vec<Region<'static>>) -> BoardProfile {
         let layout = layout_of(&flash, &regions);
@@ -186,8 +209,26 @@ impl BoardProfile {
     /// Whether `mode` can run on this board as MCUboot would: the slots' sectors fit the
     /// scheme (swap-move and swap-offset: all of one size; swap-scratch: the scratch holds the
     /// largest group a swap step moves), then the scheme's own layout check.
+    ///
+    /// On a board of several flash devices, a scheme that runs images from the secondary slot
+    /// needs that slot on the part's own flash (the first device): elsewhere it is
+    /// [`LayoutError::SecondaryNotExecutable`].
     pub fn check_mode(&self, mode: Mode) -> Result<(), LayoutError> {
-        mode.check_map(&self.map()).map(|_| ())
+        let layout = mode.check_map(&self.map())?;
+        if mode.scheme().runs_from_secondary() && self.is_external(layout.secondary.offset) {
+            return Err(LayoutError::SecondaryNotExecutable);
+        }
+        Ok(())
+    }
+
+    /// Whether `addr` is on a flash device other than the part's own (the first one).
+    pub fn is_external(&self, addr: u32) -> bool {
+        self.flash.device_at(addr).is_some_and(|(start, _)| start > 0)
+    }
+
+    /// The flash device that holds `addr`, by name (the part's own for a one-device board).
+    pub fn device_name(&self, addr: u32) -> Option<&str> {
+        self.flash.device_at(addr).map(|(_, d)| d.name.as_str())
     }
 
     /// The region of the map at `addr` and its sector sizes (for a report).

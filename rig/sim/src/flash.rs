@@ -59,7 +59,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::FlashProfile;
+use crate::profile::{FlashProfile, SectorRun};
 
 /// One flash operation as the firmware issues it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,8 +347,38 @@ struct Geometry {
     size: u32,
     sector: u32,
     granule: u32,
-    unit: u32,
     map: Option<Arc<SectorTable>>,
+    /// A part of several devices: each device's own physics, in address order.
+    parts: Option<Arc<[Phys]>>,
+}
+
+/// The physics of the device that holds an address: where it starts and ends, how it programs
+/// and what it checks.
+#[derive(Clone, Copy, Debug)]
+struct Phys {
+    end: u32,
+    granule: u32,
+    unit: u32,
+    ecc: bool,
+    zero_overwrite: bool,
+    max_programs: Option<u8>,
+    program_unit_us: u32,
+    read_ns_per_byte: u32,
+}
+
+impl Phys {
+    fn of(start: u32, p: &FlashProfile) -> Phys {
+        Phys {
+            end: start.saturating_add(p.size),
+            granule: p.write_size.max(1),
+            unit: p.program_unit.max(1),
+            ecc: p.ecc,
+            zero_overwrite: p.zero_overwrite,
+            max_programs: p.max_programs_per_granule,
+            program_unit_us: p.program_unit_us,
+            read_ns_per_byte: p.read_ns_per_byte,
+        }
+    }
 }
 
 /// The erase sectors of a part with mixed sector sizes.
@@ -362,7 +392,15 @@ struct SectorTable {
 
 impl Geometry {
     fn of(profile: &FlashProfile) -> Self {
-        let map = (!profile.sector_map.is_empty()).then(|| Arc::new(SectorTable::of(profile)));
+        let map =
+            (!profile.sector_map.is_empty() || !profile.devices.is_empty()).then(|| Arc::new(SectorTable::of(profile)));
+        let parts = (!profile.devices.is_empty()).then(|| {
+            profile
+                .device_map()
+                .into_iter()
+                .map(|(at, d)| Phys::of(at, d))
+                .collect::<Arc<[Phys]>>()
+        });
         let sector = match &map {
             Some(t) => t.bounds.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(1).max(1),
             None => profile.sector_size.max(1),
@@ -371,8 +409,8 @@ impl Geometry {
             size: profile.size,
             sector,
             granule: profile.write_size.max(1),
-            unit: profile.program_unit.max(1),
             map,
+            parts,
         }
     }
 
@@ -461,7 +499,21 @@ impl SectorTable {
         let mut bounds = vec![0u32];
         let mut erase_us = Vec::new();
         let mut at = 0u32;
-        'runs: for run in &profile.sector_map {
+        let device_runs: Vec<SectorRun> = if profile.devices.is_empty() {
+            Vec::new()
+        } else {
+            profile
+                .sectors()
+                .into_iter()
+                .map(|(_, size, us)| SectorRun::new(1, size, us))
+                .collect()
+        };
+        let runs = if device_runs.is_empty() {
+            &profile.sector_map
+        } else {
+            &device_runs
+        };
+        'runs: for run in runs {
             for _ in 0..run.count {
                 if at >= profile.size {
                     break 'runs;
@@ -600,9 +652,11 @@ impl NorFlash {
     /// so that no input can divide by zero (see [`FlashProfile::validate`]).
     pub fn new(profile: FlashProfile, seed: u64) -> Self {
         let geom = Geometry::of(&profile);
-        let program_counts = match profile.max_programs_per_granule {
-            Some(_) => vec![0; geom.size.div_ceil(geom.granule) as usize],
-            None => Vec::new(),
+        let limited = profile.max_programs_per_granule.is_some()
+            || profile.devices.iter().any(|d| d.max_programs_per_granule.is_some());
+        let program_counts = match limited {
+            true => vec![0; geom.size.div_ceil(geom.granule) as usize],
+            false => Vec::new(),
         };
         NorFlash {
             data: vec![0xFF; geom.size as usize],
@@ -719,16 +773,19 @@ impl NorFlash {
         match op {
             FlashOp::Program { addr, data } => {
                 let range = self.span(*addr, data.len())?;
-                require_aligned(&range, self.geom.granule)?;
+                self.require_one_device(&range)?;
+                require_aligned(&range, self.phys(*addr).granule)?;
                 self.require_program_allowed(&range, data)
             }
             FlashOp::Erase { addr, len } => {
                 let range = self.span(*addr, *len as usize)?;
+                self.require_one_device(&range)?;
                 self.geom.require_erase_aligned(&range)
             }
             FlashOp::ReplaceWord { addr, data } => {
                 let range = self.span(*addr, data.len())?;
-                require_aligned(&range, self.geom.granule)
+                self.require_one_device(&range)?;
+                require_aligned(&range, self.phys(*addr).granule)
             }
         }
     }
@@ -1037,6 +1094,36 @@ impl NorFlash {
 
 // Checks and geometry.
 impl NorFlash {
+    /// The physics of the device that holds `addr` (the part's own on a one-device part).
+    fn phys(&self, addr: u32) -> Phys {
+        if let Some(parts) = &self.geom.parts {
+            let i = parts.partition_point(|p| p.end <= addr).min(parts.len() - 1);
+            return parts[i];
+        }
+        Phys::of(0, &self.profile)
+    }
+
+    /// An operation stays on one device: a range that crosses from one into the next is out
+    /// of bounds for both.
+    fn require_one_device(&self, range: &Range<u32>) -> Result<(), NorError> {
+        if self.geom.parts.is_none() || range.is_empty() {
+            return Ok(());
+        }
+        let p = self.phys(range.start);
+        if range.end > p.end {
+            return Err(NorError::OutOfBounds {
+                addr: range.start,
+                len: range.end - range.start,
+            });
+        }
+        Ok(())
+    }
+
+    /// Read time per byte at `addr`, in nanoseconds (the device's own).
+    pub fn read_ns_per_byte(&self, addr: u32) -> u32 {
+        self.phys(addr).read_ns_per_byte
+    }
+
     fn span(&self, addr: u32, len: usize) -> Result<Range<u32>, NorError> {
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
         let end = u32::try_from(len)
@@ -1048,9 +1135,10 @@ impl NorFlash {
     }
 
     fn require_program_allowed(&self, range: &Range<u32>, data: &[u8]) -> Result<(), NorError> {
-        if self.profile.ecc {
+        let phys = self.phys(range.start);
+        if phys.ecc {
             match self.require_granules_erased(range) {
-                Err(_) if self.profile.zero_overwrite => self.require_written_granules_zeroed(range, data)?,
+                Err(_) if phys.zero_overwrite => self.require_written_granules_zeroed(range, data)?,
                 other => other?,
             }
         }
@@ -1061,7 +1149,7 @@ impl NorFlash {
     /// the first granule of `range` that is not erased and whose new data is not all zero.
     /// `range` is granule-aligned and `data` covers it exactly.
     fn require_written_granules_zeroed(&self, range: &Range<u32>, data: &[u8]) -> Result<(), NorError> {
-        for granule in chunks(range.clone(), self.geom.granule) {
+        for granule in chunks(range.clone(), self.phys(range.start).granule) {
             let offset = (granule.start - range.start) as usize..(granule.end - range.start) as usize;
             if data.get(offset).is_some_and(|new| new.iter().all(|&b| b == 0)) {
                 continue;
@@ -1092,7 +1180,7 @@ impl NorFlash {
     }
 
     fn require_program_budget(&self, range: &Range<u32>) -> Result<(), NorError> {
-        let Some(max) = self.profile.max_programs_per_granule else {
+        let Some(max) = self.phys(range.start).max_programs else {
             return Ok(());
         };
         let granules = self.granule_indexes(range);
@@ -1122,7 +1210,7 @@ impl NorFlash {
 
     fn step_count(&self, op: &FlashOp) -> u64 {
         match op {
-            FlashOp::Program { .. } => chunk_count(op.addr(), op.len(), self.geom.unit),
+            FlashOp::Program { .. } => chunk_count(op.addr(), op.len(), self.phys(op.addr()).unit),
             FlashOp::Erase { addr, len } => {
                 let range = *addr..addr.saturating_add(*len);
                 u64::from(self.geom.sectors_of(&range).len() as u32)
@@ -1138,7 +1226,7 @@ impl NorFlash {
 
     fn step_us(&self, op: &FlashOp) -> u64 {
         match op {
-            FlashOp::Program { .. } => u64::from(self.profile.program_unit_us),
+            FlashOp::Program { .. } => u64::from(self.phys(op.addr()).program_unit_us),
             FlashOp::Erase { .. } => u64::from(self.profile.erase_sector_us),
             // The option area is erased and programmed behind the firmware's back.
             FlashOp::ReplaceWord { .. } => {
@@ -1269,7 +1357,7 @@ impl NorFlash {
         rng: &mut ChaCha8Rng,
     ) {
         let op_range = addr..addr + data.len() as u32;
-        let Some(in_flight) = nth_chunk(&op_range, self.geom.unit, units_done) else {
+        let Some(in_flight) = nth_chunk(&op_range, self.phys(addr).unit, units_done) else {
             return;
         };
         report.weak_bits += self.program_fully(addr, &data[..(in_flight.start - addr) as usize]);
@@ -1340,13 +1428,14 @@ impl NorFlash {
     /// program ran to the end is a correct all-zero granule again (the part accepts the program
     /// and writes its check bits with it).
     fn mend_zeroed_granules(&mut self, range: &Range<u32>, bytes: &[u8]) {
-        if !self.profile.zero_overwrite || self.torn.is_empty() {
+        let phys = self.phys(range.start);
+        if !phys.zero_overwrite || self.torn.is_empty() {
             return;
         }
         let starts = self.geom.granule_starts_overlapping(range);
         let torn: Vec<u32> = self.torn.range(starts).copied().collect();
         for granule in torn {
-            let end = granule.saturating_add(self.geom.granule);
+            let end = granule.saturating_add(phys.granule);
             let covered = granule >= range.start && end <= range.end;
             let offset = (granule.saturating_sub(range.start)) as usize..(end.saturating_sub(range.start)) as usize;
             if covered && bytes.get(offset).is_some_and(|new| new.iter().all(|&b| b == 0)) {
@@ -1376,7 +1465,7 @@ impl NorFlash {
     /// newly cleared bits stay weak (or, on ECC parts, tear the granule).
     fn leave_some_bits_unstuck(&mut self, range: &Range<u32>, old: &[u8], bytes: &[u8]) -> u32 {
         let mut weak_bits = 0;
-        for unit in chunks(range.clone(), self.geom.unit) {
+        for unit in chunks(range.clone(), self.phys(range.start).unit) {
             if !self.sector_is_marginal(unit.start) {
                 continue;
             }
@@ -1404,7 +1493,7 @@ impl NorFlash {
         for pick in 0..count {
             let index = (mix3(draw, pick, 0) % cleared.len() as u64) as usize;
             let bit = cleared[index];
-            if self.profile.ecc {
+            if self.phys(bit.addr).ecc {
                 self.torn.insert(self.geom.granule_start(bit.addr));
             } else {
                 weak_bits += self.make_weak(bit);
@@ -1414,6 +1503,10 @@ impl NorFlash {
     }
 
     fn count_programs(&mut self, range: &Range<u32>) {
+        if self.geom.parts.is_some() && self.phys(range.start).max_programs.is_none() {
+            // A device without a program limit beside one with it: nothing to count.
+            return;
+        }
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
         self.invalidate_count_hashes(range);
@@ -1443,7 +1536,7 @@ impl NorFlash {
         for bit in &intended[..cleared] {
             self.data[bit.addr as usize] &= !bit.mask;
         }
-        let tear = if self.profile.ecc {
+        let tear = if self.phys(start).ecc {
             self.tear_ecc_granules(outcome, &intended, rng)
         } else {
             self.weaken_torn_bits(outcome, &intended, rng)
@@ -1520,7 +1613,7 @@ impl NorFlash {
         };
         let torn_granules = match outcome {
             TornOutcome::Late => 0,
-            _ if self.profile.ecc => self.tear_all_granules(&range),
+            _ if self.phys(range.start).ecc => self.tear_all_granules(&range),
             _ => 0,
         };
         self.refresh_sector_flags(&range);
@@ -1565,7 +1658,7 @@ impl NorFlash {
 
     /// Non-ECC parts: up to `most` of `bits` become weak.
     fn weaken_some(&mut self, bits: &BitList, most: usize, rng: &mut ChaCha8Rng) -> u32 {
-        if self.profile.ecc || bits.is_empty() {
+        if bits.is_empty() || self.phys(bits.get(0).addr).ecc {
             return 0;
         }
         let count = rng.gen_range(0..=most).min(bits.len());

@@ -54,6 +54,15 @@ pub struct FlashProfile {
     /// whole part and `sector_size` is the largest of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sector_map: Vec<SectorRun>,
+    /// A board whose flash is several devices (an MCU's own flash and a serial NOR beside it):
+    /// each device in address order, one after the other in the one address map the firmware's
+    /// flash driver presents. Each keeps its own geometry, timings, program limit and ECC; an
+    /// operation stays on one device. Empty: the part is one device. When given, `size` is the
+    /// devices' sum, `sector_size` their largest sector, `write_size` their widest write (the
+    /// alignment the firmware writes with: MCUboot's `boot_write_sz` takes the widest of the
+    /// areas it writes) and the other figures are unused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<FlashProfile>,
 }
 
 /// `count` consecutive sectors of `size` bytes, each erased in `erase_us` microseconds.
@@ -85,13 +94,22 @@ pub enum ProfileError {
     },
     #[error("profile {name}: sector_map: {detail}")]
     SectorMap { name: String, detail: String },
+    #[error("profile {name}: devices: {detail}")]
+    Devices { name: String, detail: String },
 }
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
 const BUILTIN_NAMES: &[&str] = &[
-    "nrf52840", "stm32l4", "w25q128", "w25q32", "stm32f4", "stm32h7", "nrf5340",
+    "nrf52840",
+    "stm32l4",
+    "w25q128",
+    "w25q32",
+    "stm32f4",
+    "stm32h7",
+    "nrf5340",
+    "nrf52840-qspi",
 ];
 
 impl FlashProfile {
@@ -105,6 +123,7 @@ impl FlashProfile {
             "stm32f4" => Some(Self::stm32f4()),
             "stm32h7" => Some(Self::stm32h7()),
             "nrf5340" => Some(Self::nrf5340()),
+            "nrf52840-qspi" => Some(Self::nrf52840_qspi()),
             _ => None,
         }
     }
@@ -131,6 +150,7 @@ impl FlashProfile {
             atomic_word: false,
             zero_overwrite: false,
             sector_map: Vec::new(),
+            devices: Vec::new(),
         }
     }
 
@@ -150,6 +170,7 @@ impl FlashProfile {
             atomic_word: true,
             zero_overwrite: true,
             sector_map: Vec::new(),
+            devices: Vec::new(),
         }
     }
 
@@ -170,6 +191,7 @@ impl FlashProfile {
             atomic_word: false,
             zero_overwrite: false,
             sector_map: Vec::new(),
+            devices: Vec::new(),
         }
     }
 
@@ -213,6 +235,7 @@ impl FlashProfile {
             sector_map: [bank, bank].concat(),
             atomic_word: false,
             zero_overwrite: false,
+            devices: Vec::new(),
         }
     }
 
@@ -239,6 +262,7 @@ impl FlashProfile {
             sector_map: Vec::new(),
             atomic_word: false,
             zero_overwrite: false,
+            devices: Vec::new(),
         }
     }
 
@@ -261,11 +285,103 @@ impl FlashProfile {
             sector_map: Vec::new(),
             atomic_word: false,
             zero_overwrite: false,
+            devices: Vec::new(),
         }
+    }
+
+    /// Macronix MX25R6435F, the 64 Mbit (8 MiB) QSPI NOR on the nRF52840 DK: 4 KiB sectors,
+    /// byte-writable, programmed in 256-byte pages, no ECC. Times are the part's own typical
+    /// figures from its JEDEC SFDP Basic Flash Parameter table (JESD216), as read from the part
+    /// and given in Zephyr's devicetree for the board (`sfdp-bfp` of the `mx25r6435f@0` node):
+    /// DWORD 11 `0xcc04ed82` gives a 256-byte page (bits 7:4 = 8) programmed in (13 + 1) x 64 us
+    /// = 896 us (bits 13:8), DWORD 10 `0x00f57223` a 4 KiB sector (erase type 1, DWORD 8
+    /// `0x200c`: 2^12 bytes, opcode 0x20) erased in (2 + 1) x 16 ms = 48 ms (bits 10:4).
+    /// These are the manufacturer's typical times as the part itself publishes them; the SFDP
+    /// encoding rounds them to its units (64 us, 16 ms), so the datasheet's own erase and
+    /// programming performance table may state them a little lower. Reads at 32 MHz on four
+    /// lines: 16 MB/s.
+    pub fn mx25r6435f() -> FlashProfile {
+        FlashProfile {
+            name: "mx25r6435f".to_string(),
+            size: 8 * MIB,
+            sector_size: 4 * KIB,
+            write_size: 1,
+            program_unit: 256,
+            ecc: false,
+            max_programs_per_granule: None,
+            program_unit_us: 896,
+            erase_sector_us: 48_000,
+            read_ns_per_byte: 63,
+            atomic_word: false,
+            sector_map: Vec::new(),
+            devices: Vec::new(),
+        }
+    }
+
+    /// The nRF52840 DK's two flash devices in one address map: the nRF52840's own 1 MiB
+    /// (NVMC, [`FlashProfile::nrf52840`]) at 0, the on-board MX25R6435F QSPI NOR
+    /// ([`FlashProfile::mx25r6435f`]) right after it at 1 MiB. The firmware's flash driver
+    /// routes each address to its device, as a Zephyr flash area on the external device is read
+    /// through its own driver; a cut can land in an operation on either.
+    pub fn nrf52840_qspi() -> FlashProfile {
+        FlashProfile::of_devices("nrf52840-qspi", vec![Self::nrf52840(), Self::mx25r6435f()])
+    }
+
+    /// A part made of `devices`, one after the other in one address map.
+    pub fn of_devices(name: &str, devices: Vec<FlashProfile>) -> FlashProfile {
+        let first = devices.first().cloned().unwrap_or_else(Self::nrf52840);
+        FlashProfile {
+            name: name.to_string(),
+            size: devices.iter().map(|d| d.size).sum(),
+            sector_size: devices.iter().map(|d| d.sector_size).max().unwrap_or(0),
+            write_size: devices.iter().map(|d| d.write_size).max().unwrap_or(0),
+            program_unit: devices.iter().map(|d| d.write_size).max().unwrap_or(0),
+            ecc: false,
+            max_programs_per_granule: None,
+            atomic_word: false,
+            sector_map: Vec::new(),
+            devices,
+            ..first
+        }
+    }
+
+    /// The device that holds `addr`: its start address and its profile (the part itself when
+    /// it is one device; `None` past the end).
+    pub fn device_at(&self, addr: u32) -> Option<(u32, &FlashProfile)> {
+        if self.devices.is_empty() {
+            return (addr < self.size).then_some((0, self));
+        }
+        let mut start = 0u32;
+        for d in &self.devices {
+            if addr >= start && addr - start < d.size {
+                return Some((start, d));
+            }
+            start = start.saturating_add(d.size);
+        }
+        None
+    }
+
+    /// The devices with their start addresses (the part itself when it is one device).
+    pub fn device_map(&self) -> Vec<(u32, &FlashProfile)> {
+        if self.devices.is_empty() {
+            return vec![(0, self)];
+        }
+        let mut start = 0u32;
+        self.devices
+            .iter()
+            .map(|d| {
+                let at = start;
+                start = start.saturating_add(d.size);
+                (at, d)
+            })
+            .collect()
     }
 
     /// Number of sectors (a partial last sector counts as one).
     pub fn sector_count(&self) -> u32 {
+        if !self.devices.is_empty() {
+            return self.devices.iter().map(|d| d.sector_count()).sum();
+        }
         if !self.sector_map.is_empty() {
             return self.sector_map.iter().map(|r| r.count).sum();
         }
@@ -277,6 +393,17 @@ impl FlashProfile {
 
     /// The sectors in address order: offset, size and erase time of each.
     pub fn sectors(&self) -> Vec<(u32, u32, u32)> {
+        if !self.devices.is_empty() {
+            return self
+                .device_map()
+                .into_iter()
+                .flat_map(|(at, d)| {
+                    d.sectors()
+                        .into_iter()
+                        .map(move |(o, size, us)| (at.saturating_add(o), size, us))
+                })
+                .collect();
+        }
         if self.sector_map.is_empty() {
             let s = self.sector_size.max(1);
             return (0..self.size.div_ceil(s))
@@ -305,7 +432,52 @@ impl FlashProfile {
         self.require_multiple("size", self.size, "sector_size", self.sector_size)?;
         self.require_multiple("sector_size", self.sector_size, "program_unit", self.program_unit)?;
         self.require_multiple("program_unit", self.program_unit, "write_size", self.write_size)?;
-        self.validate_sector_map()
+        self.validate_sector_map()?;
+        self.validate_devices()
+    }
+
+    /// Each device is a consistent part of its own, one level deep; together they make the
+    /// part's size, largest sector and widest write; an ECC device writes in the part's unit
+    /// (its check bits are kept per write granule of the address map).
+    fn validate_devices(&self) -> Result<(), ProfileError> {
+        if self.devices.is_empty() {
+            return Ok(());
+        }
+        let bad = |detail: String| {
+            Err(ProfileError::Devices {
+                name: self.name.clone(),
+                detail,
+            })
+        };
+        if !self.sector_map.is_empty() {
+            return bad("a part of several devices takes its sectors from them, not from sector_map".into());
+        }
+        let mut total = 0u64;
+        for (i, d) in self.devices.iter().enumerate() {
+            if !d.devices.is_empty() {
+                return bad(format!("device {i} ({}) has devices of its own", d.name));
+            }
+            d.validate()?;
+            if d.ecc && d.write_size != self.write_size {
+                return bad(format!(
+                    "device {i} ({}) has ECC over {}-byte writes, the part writes {}",
+                    d.name, d.write_size, self.write_size
+                ));
+            }
+            total += u64::from(d.size);
+        }
+        if total != u64::from(self.size) {
+            return bad(format!("the devices cover {total} bytes, the part has {}", self.size));
+        }
+        let largest = self.devices.iter().map(|d| d.sector_size).max().unwrap_or(0);
+        let widest = self.devices.iter().map(|d| d.write_size).max().unwrap_or(0);
+        if (largest, widest) != (self.sector_size, self.write_size) {
+            return bad(format!(
+                "sector_size and write_size ({}, {}) must be the devices' largest sector and widest write ({largest}, {widest})",
+                self.sector_size, self.write_size
+            ));
+        }
+        Ok(())
     }
 
     /// A sector map covers the part exactly, with whole program units per sector, and names

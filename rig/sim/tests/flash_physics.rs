@@ -24,6 +24,7 @@ fn mcu() -> FlashProfile {
         atomic_word: false,
         zero_overwrite: false,
         sector_map: Vec::new(),
+        devices: Vec::new(),
     }
 }
 
