@@ -313,6 +313,7 @@ impl FlashProfile {
             erase_sector_us: 48_000,
             read_ns_per_byte: 63,
             atomic_word: false,
+            zero_overwrite: false,
             sector_map: Vec::new(),
             devices: Vec::new(),
         }
@@ -339,6 +340,7 @@ impl FlashProfile {
             ecc: false,
             max_programs_per_granule: None,
             atomic_word: false,
+            zero_overwrite: false,
             sector_map: Vec::new(),
             devices,
             ..first
