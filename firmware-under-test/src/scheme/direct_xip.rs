@@ -242,7 +242,7 @@ fn settle_field<F: Flash + ?Sized>(
     if r.steady(field) {
         return Ok(());
     }
-    match trailer::program_field(flash, area, field, &r.trailer) {
+    match trailer::program_field(flash, r.geom, area, field, &r.trailer) {
         Ok(()) | Err(FlashError::ProgramRefused { .. }) => Ok(()),
         Err(e) => Err(e),
     }
@@ -308,7 +308,7 @@ impl Scheme for DirectXip {
             let area = l.slot(slot);
             let version = versions[index(slot)].unwrap_or_default();
             if cfg.variant != Variant::XipBootsUnconfirmed {
-                let r = trailer::read_settled(hal, area)?;
+                let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
                 let sel = selection(&r.trailer);
                 say!(
                     hal,
@@ -339,7 +339,7 @@ impl Scheme for DirectXip {
                     // the image can then never be marked as tried, and one that fails its
                     // health check is booted on trial at every reset, never reverted. This
                     // build takes the torn flag for the try it records: the slot is erased.
-                    match trailer::write_copy_done(hal, area) {
+                    match trailer::write_copy_done(hal, cfg.layout.trailer_geom(), area) {
                         Ok(()) => {}
                         Err(FlashError::ProgramRefused { .. }) => {
                             say!(hal, "boot: xip-erase slot={} reason=copy-done-torn", slot.name());
@@ -380,10 +380,7 @@ impl Scheme for DirectXip {
     /// needs of every image.
     fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
         let area = layout.slot(slot);
-        let mut image_ok = [trailer::ERASED; crate::layout::TRAILER_ALIGN as usize];
-        image_ok[0] = trailer::FLAG_SET;
-        put(area.end() - trailer::IMAGE_OK_FROM_END, &image_ok);
-        put(area.end() - trailer::MAGIC_FROM_END, &trailer::MAGIC);
+        trailer::put_confirmed(layout.trailer_geom(), area, put);
         true
     }
 
@@ -391,7 +388,7 @@ impl Scheme for DirectXip {
     /// note whose reads disagree (a cut inside its write) is written again as it reads, or
     /// erased when it does not read whole.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
-        let r = trailer::read_settled(hal, cfg.running_area())?;
+        let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), cfg.running_area())?;
         let confirmed = r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk);
         let (bytes, unsteady) = read_note(hal, &cfg.layout)?;
         let note = Note::parse(&bytes);
@@ -421,19 +418,19 @@ impl Scheme for DirectXip {
     /// had not committed); a cut after it leaves an image not yet tried, booted again.
     fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
         let area = cfg.running_area();
-        let written = match trailer::write_image_ok(hal, area) {
+        let written = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area) {
             Ok(()) => true,
             Err(FlashError::ProgramRefused { .. }) => false,
             Err(e) => return Err(e.into()),
         };
         let mut steady = written && {
-            let r = trailer::read_settled(hal, area)?;
+            let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
             r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
         };
         if written && !steady {
-            steady = match trailer::write_image_ok(hal, area) {
+            steady = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area) {
                 Ok(()) => {
-                    let r = trailer::read_settled(hal, area)?;
+                    let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
                     r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
                 }
                 Err(FlashError::ProgramRefused { .. }) => false,
@@ -442,9 +439,9 @@ impl Scheme for DirectXip {
         }
         if !steady {
             ops::erase_trailer_of(hal, &cfg.layout, cfg.running)?;
-            trailer::write_magic(hal, area)?;
-            trailer::write_image_ok(hal, area)?;
-            trailer::write_copy_done(hal, area)?;
+            trailer::write_magic(hal, cfg.layout.trailer_geom(), area)?;
+            trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area)?;
+            trailer::write_copy_done(hal, cfg.layout.trailer_geom(), area)?;
         }
         say!(hal, "app: confirm version={}", me);
         Ok(())
@@ -465,9 +462,9 @@ impl Scheme for DirectXip {
             ops::erase_trailer_of(hal, &cfg.layout, target)?;
         }
         if cfg.permanent {
-            trailer::write_image_ok(hal, area)?;
+            trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area)?;
         }
-        trailer::write_magic(hal, area)?;
+        trailer::write_magic(hal, cfg.layout.trailer_geom(), area)?;
         let version = image::read_header(hal, area).ok().map(|h| h.version);
         if let Some(version) = version {
             say!(hal, "ota: xip-note version={}", version);

@@ -45,7 +45,7 @@ pub fn staging(l: &Layout) -> Area {
 pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
     let s = l.sector_size;
     let areas = [l.bootloader, l.primary, l.secondary];
-    if l.write_size > crate::layout::TRAILER_ALIGN {
+    if l.write_size > crate::trailer::MAX_ALIGN {
         return Err(LayoutError::WriteTooWide);
     }
     if s == 0
