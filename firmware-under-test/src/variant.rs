@@ -130,10 +130,17 @@ pub enum Variant {
     /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
     /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
     EmbassyBootMagicRewrite,
+    /// MCUboot: the bootloader reads each slot's trailer with one plain flash read and takes an
+    /// uncorrectable ECC error as a fault, as the STM32H7 raises a bus fault on a flash word
+    /// with a double-bit error. A cut inside a trailer write leaves such a word, and every later
+    /// boot stops on it: the device never boots again (FIELD-BUGS row 13: Zephyr #33140, a bus
+    /// fault stopped MCUboot after an interrupted upgrade on an STM32H7; row 14, RIOT #17874,
+    /// is the same class at the image header). The reference reads a torn word as a bad field.
+    EccErrorFaults,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 23] = [
+    pub const ALL: [Variant; 24] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -157,6 +164,7 @@ impl Variant {
         Variant::XipBootsUnconfirmed,
         Variant::StaleHeaderAfterResume,
         Variant::EmbassyBootMagicRewrite,
+        Variant::EccErrorFaults,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -184,6 +192,7 @@ impl Variant {
             Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
             Variant::StaleHeaderAfterResume => "stale-header-after-resume",
             Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
+            Variant::EccErrorFaults => "ecc-error-faults",
         }
     }
 

@@ -173,6 +173,16 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs mark_updated every_op"
                 )
             }
+            Variant::EccErrorFaults => {
+                let TargetKind::Simulated { board, .. } = c.target.kind else {
+                    unreachable!()
+                };
+                assert!(board.flash().ecc, "{rel} needs an ECC part");
+                assert!(
+                    has("request", &|o| !o.every_op.is_empty()),
+                    "{rel} needs cuts inside the trailer writes"
+                )
+            }
             Variant::Reference => {}
         }
     }

@@ -202,6 +202,9 @@ fn every_broken_variant_fails_somewhere() {
             // (known-bugs/stale-header-after-resume.toml; swept in
             // every_swap_scratch_resume_bug_fails_somewhere below).
             && *v != Variant::StaleHeaderAfterResume
+            // Needs ECC flash, where a torn word reads as an uncorrectable error: swept on the
+            // STM32H7 in the_ecc_error_faults_build_bricks_on_the_stm32h7 below.
+            && *v != Variant::EccErrorFaults
     });
     for v in power_loss_bugs {
         // A bug in one scheme's record runs on that scheme, from the slot its A/B record
@@ -622,6 +625,31 @@ fn every_mcuboot_mode_survives_every_cut_on_the_stm32h7() {
         }
     }
     assert_eq!(swept.len(), 9, "{swept:?}");
+}
+
+#[test]
+fn the_ecc_error_faults_build_bricks_on_the_stm32h7() {
+    // FIELD-BUGS rows 13 and 14: a cut inside a trailer write leaves a 32-byte flash word with
+    // a double-bit error; the build that faults on it never boots again, the reference (above)
+    // reads the word as a bad field and recovers.
+    let profile = BoardProfile::builtin("stm32h7").unwrap();
+    let mut failing = Vec::new();
+    for mode in [Mode::SWAP_SCRATCH, Mode::SWAP_MOVE] {
+        let mut s = Scenario::new(profile.clone(), 16).with_variant(Variant::EccErrorFaults);
+        s.mode = mode;
+        let r = sweep(&s);
+        println!(
+            "stm32h7 {mode} ecc-error-faults: {} of {} cuts fail",
+            r.failures.len(),
+            r.cuts
+        );
+        failing.push(r.failures.len());
+    }
+    assert!(failing.iter().all(|&n| n > 0), "{failing:?}");
+    // Without ECC a torn word reads as bits, not as an error: the same build sweeps clean.
+    let mut s = Scenario::new(BoardProfile::builtin("nrf5340").unwrap(), 16).with_variant(Variant::EccErrorFaults);
+    s.mode = Mode::SWAP_SCRATCH;
+    assert_survives("nrf5340 ecc-error-faults", &sweep(&s));
 }
 
 #[test]
