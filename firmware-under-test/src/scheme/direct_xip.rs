@@ -33,6 +33,13 @@
 //! application's own storage): after the bootloader fell back, the same version is not tried
 //! again unless the server asks for it. The note is the application's, not MCUboot's; the
 //! bootloader never reads it.
+//!
+//! Without revert ([`NO_REVERT`], mode `direct-xip-no-revert`: MCUBOOT_DIRECT_XIP alone) the
+//! bootloader never reads a trailer (`boot_select_or_erase` is compiled only with
+//! MCUBOOT_DIRECT_XIP_REVERT, loader.c): the valid slot with the highest version boots, an
+//! invalid one is erased and the other tried (docs/design.md, "Equal slots (direct-xip)").
+//! Nothing is confirmed and nothing reverts: an update is in place, for good, once its image is
+//! whole and valid in its slot (the application's `ota: verify-ok`): every later boot selects it.
 
 use super::{AppBoot, CommitPoint, Scheme, Upgrade};
 use crate::app::AppConfig;
@@ -46,6 +53,8 @@ use crate::{say, FwError};
 
 /// The scheme's name (a campaign's `mode`).
 pub const NAME: &str = "direct-xip";
+/// The name of direct-XIP without revert.
+pub const NAME_NO_REVERT: &str = "direct-xip-no-revert";
 
 /// Bytes of the application's note (`XIPN`, the version, its complement, erased padding).
 pub const NOTE_SIZE: usize = 32;
@@ -248,17 +257,28 @@ fn settle_field<F: Flash + ?Sized>(
     }
 }
 
-/// MCUboot direct-XIP with revert.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DirectXip;
+/// MCUboot direct-XIP, with revert (MCUBOOT_DIRECT_XIP_REVERT) or without.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectXip {
+    revert: bool,
+}
+
+/// Direct-XIP with revert (mode `direct-xip`).
+pub const WITH_REVERT: DirectXip = DirectXip { revert: true };
+/// Direct-XIP without revert (mode `direct-xip-no-revert`).
+pub const NO_REVERT: DirectXip = DirectXip { revert: false };
 
 impl Scheme for DirectXip {
     fn name(&self) -> &'static str {
-        NAME
+        if self.revert {
+            NAME
+        } else {
+            NAME_NO_REVERT
+        }
     }
 
     fn can_revert(&self) -> bool {
-        true
+        self.revert
     }
 
     fn regions(&self) -> &'static [Role] {
@@ -277,9 +297,11 @@ impl Scheme for DirectXip {
     /// A test upgrade commits when the new image sets its own image_ok (`app: confirm`); a
     /// permanent request carries image_ok already, and its image is in place once the
     /// bootloader first selects it (`boot: xip-select ... state=first-try image_ok=set`).
+    /// Without revert every upgrade is for good: installed once its image is whole and valid.
     fn commit_point(&self, upgrade: Upgrade) -> CommitPoint {
         match upgrade {
-            Upgrade::Test => CommitPoint::Confirm,
+            Upgrade::Test if self.revert => CommitPoint::Confirm,
+            Upgrade::Test => CommitPoint::Installed,
             Upgrade::Permanent => CommitPoint::Installed,
         }
     }
@@ -307,7 +329,15 @@ impl Scheme for DirectXip {
             };
             let area = l.slot(slot);
             let version = versions[index(slot)].unwrap_or_default();
-            if cfg.variant != Variant::XipBootsUnconfirmed {
+            if !self.revert {
+                // MCUBOOT_DIRECT_XIP alone: no trailer is read, the image is validated below.
+                say!(
+                    hal,
+                    "boot: xip-select slot={} version={} state=no-revert",
+                    slot.name(),
+                    version
+                );
+            } else if cfg.variant != Variant::XipBootsUnconfirmed {
                 let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
                 let sel = selection(&r.trailer);
                 say!(
@@ -379,8 +409,9 @@ impl Scheme for DirectXip {
     /// --confirm`: image_ok and the magic at the end of the slot), as direct-XIP with revert
     /// needs of every image.
     fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
-        let area = layout.slot(slot);
-        trailer::put_confirmed(layout.trailer_geom(), area, put);
+        if self.revert {
+            trailer::put_confirmed(layout.trailer_geom(), layout.slot(slot), put);
+        }
         true
     }
 
@@ -388,6 +419,9 @@ impl Scheme for DirectXip {
     /// note whose reads disagree (a cut inside its write) is written again as it reads, or
     /// erased when it does not read whole.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
+        if !self.revert {
+            return Ok(AppBoot::default());
+        }
         let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), cfg.running_area())?;
         let confirmed = r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk);
         let (bytes, unsteady) = read_note(hal, &cfg.layout)?;
@@ -406,6 +440,9 @@ impl Scheme for DirectXip {
     /// The version the note names, when the running image is not it: the bootloader fell
     /// back from it.
     fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
+        if !self.revert {
+            return Ok(None);
+        }
         let (bytes, _) = read_note(hal, &cfg.layout)?;
         let me = image::read_header(hal, cfg.running_area()).ok().map(|h| h.version);
         Ok(Note::parse(&bytes).map(|n| n.version).filter(|v| Some(*v) != me))
@@ -417,6 +454,10 @@ impl Scheme for DirectXip {
     /// leaves a slot the bootloader erases (the confirm line has not been printed: the update
     /// had not committed); a cut after it leaves an image not yet tried, booted again.
     fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+        if !self.revert {
+            // Nothing to confirm: no bootloader reads it.
+            return Ok(());
+        }
         let area = cfg.running_area();
         let written = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area) {
             Ok(()) => true,
@@ -449,13 +490,19 @@ impl Scheme for DirectXip {
 
     /// A download from byte 0 starts with the target slot's trailer erased.
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
-        ops::erase_trailer_of(hal, &cfg.layout, cfg.target())?;
+        if self.revert {
+            ops::erase_trailer_of(hal, &cfg.layout, cfg.target())?;
+        }
         Ok(())
     }
 
     /// `boot_set_pending` on the target slot: image_ok first for a permanent request, the magic
     /// last; then the note of the version handed over to.
     fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        if !self.revert {
+            // The whole, valid image is the request: the highest version boots.
+            return Ok(());
+        }
         let target = cfg.target();
         let area = cfg.layout.slot(target);
         if !ops::is_blank(hal, ops::trailer_area(&cfg.layout, target))? {

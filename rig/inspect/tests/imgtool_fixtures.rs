@@ -246,7 +246,10 @@ fn an_align_32_confirmed_baseline_boots_and_takes_an_update_on_the_stm32h7() {
     // The confirmed baseline runs (no revert of it), then the update is swapped in and confirmed.
     assert_eq!(jumps.first().map(String::as_str), Some("1.0.0+0"), "{text:#?}");
     assert_eq!(jumps.last().map(String::as_str), Some("2.0.0+0"), "{text:#?}");
-    assert!(text.iter().any(|t| t.starts_with("app: confirm version=2.0.0")), "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.starts_with("app: confirm version=2.0.0")),
+        "{text:#?}"
+    );
     let dump = &board.flash.raw()[..l.scratch.end() as usize];
     let r = cutpoint_inspect::decode_flash(dump, 0, &l, Some(&key("ed25519.pub.pem")));
     let p = r.slot("primary").unwrap();

@@ -36,7 +36,10 @@ fn sweep(s: &Scenario) -> Sweep {
     });
     let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
     let final_expected = if s.bad_update { &old } else { &new };
-    let commit_line = if s.permanent {
+    let commit_line = if s.mode == Mode::DIRECT_XIP_NO_REVERT {
+        // Nothing confirms: the update is in place once its image is whole and verified.
+        format!("ota: verify-ok version={new}")
+    } else if s.permanent {
         "boot: swap-done type=perm".to_string()
     } else {
         format!("app: confirm version={new}")
@@ -625,6 +628,39 @@ fn every_mcuboot_mode_survives_every_cut_on_the_stm32h7() {
         }
     }
     assert_eq!(swept.len(), 9, "{swept:?}");
+}
+
+#[test]
+fn plain_direct_xip_boots_the_highest_valid_version_after_every_cut() {
+    // MCUBOOT_DIRECT_XIP without _REVERT: no trailer, no confirm. A cut inside the download
+    // leaves a newer header over an incomplete image: the bootloader erases that slot and boots
+    // the old image, and the application downloads again; once the new image boots, every later
+    // boot keeps it.
+    for name in ["nrf52840", "stm32h7"] {
+        let profile = BoardProfile::builtin(name).unwrap();
+        assert_eq!(profile.check_mode(Mode::DIRECT_XIP_NO_REVERT), Ok(()), "{name}");
+        let mut s = Scenario::new(profile, 16);
+        s.mode = Mode::DIRECT_XIP_NO_REVERT;
+        assert!(!s.mode.can_revert());
+        let log = s.board().run(RunOptions::default());
+        let text: Vec<_> = log.console.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("boot: xip-select slot=secondary version=2.0.0+0 state=no-revert")),
+            "{name}: {text:#?}"
+        );
+        assert!(
+            !text.iter().any(|t| t.starts_with("app: confirm")),
+            "{name}: nothing confirms"
+        );
+        let r = sweep(&s);
+        println!(
+            "{name} direct-xip-no-revert: cuts={} distinct states={}",
+            r.cuts, r.distinct
+        );
+        assert!(r.cuts >= 60, "{name}: {}", r.cuts);
+        assert_survives(&format!("{name} direct-xip-no-revert"), &r);
+    }
 }
 
 #[test]
