@@ -144,7 +144,7 @@ impl Geom {
     }
 
     /// The bytes of `block` that belong to this geometry's fixed-field block.
-    pub fn info<'a>(self, block: &'a Block) -> &'a [u8] {
+    pub fn info(self, block: &Block) -> &[u8] {
         &block[MAX_INFO_BYTES - self.info_size() as usize..]
     }
 
