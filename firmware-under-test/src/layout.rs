@@ -69,10 +69,6 @@ pub struct Layout {
     pub scratch: Area,
 }
 
-/// Trailer fields are padded to this alignment (MCUboot's BOOT_MAX_ALIGN default).
-pub const TRAILER_ALIGN: u32 = 8;
-/// Size of the trailer's fixed fields: swap_size, swap_info, copy_done, image_ok, magic.
-pub const TRAILER_INFO_SIZE: u32 = 48;
 /// Status records per region (one per copy step).
 pub const STATUS_STATES: u32 = 3;
 
@@ -88,8 +84,8 @@ pub enum LayoutError {
     GeometryUnsupported,
     /// The slots' sectors differ in size where the scheme swaps sector for sector.
     SectorsDiffer,
-    /// The part programs in larger units than the trailer's alignment ([`TRAILER_ALIGN`]):
-    /// MCUboot needs a BOOT_MAX_ALIGN of at least the write size.
+    /// The part programs in larger units than the widest trailer alignment MCUboot takes
+    /// ([`crate::trailer::MAX_ALIGN`], 32): BOOT_MAX_ALIGN must be at least the write size.
     WriteTooWide,
     /// The scheme runs an image in place from the secondary slot, and the secondary slot is on
     /// a device the part does not run code from (a serial NOR read through its driver). MCUboot
@@ -105,7 +101,7 @@ impl Layout {
         if self.primary.size != self.secondary.size {
             return Err(LayoutError::SlotsDiffer);
         }
-        if self.write_size > TRAILER_ALIGN {
+        if self.write_size > crate::trailer::MAX_ALIGN {
             return Err(LayoutError::WriteTooWide);
         }
         let s = self.sector_size;
@@ -148,9 +144,19 @@ impl Layout {
         self.write_size
     }
 
+    /// The trailer's geometry (BOOT_MAX_ALIGN and the field offsets) this layout's bootloader uses.
+    pub const fn trailer_geom(&self) -> crate::trailer::Geom {
+        crate::trailer::Geom::of(self)
+    }
+
+    /// Bytes of the trailer's fixed fields: swap_size, swap_info, copy_done, image_ok, magic.
+    pub const fn trailer_info_size(&self) -> u32 {
+        self.trailer_geom().info_size()
+    }
+
     /// Bytes of trailer at the end of a slot: status records for every sector plus the fixed fields.
     pub const fn trailer_size(&self) -> u32 {
-        self.sectors_per_slot() * STATUS_STATES * self.status_record_size() + TRAILER_INFO_SIZE
+        self.sectors_per_slot() * STATUS_STATES * self.status_record_size() + self.trailer_info_size()
     }
 
     /// Number of sectors at the end of a slot that hold the trailer (never image data).

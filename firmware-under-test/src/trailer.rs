@@ -1,25 +1,165 @@
 //! MCUboot image trailer at the end of a slot: magic, image_ok, copy_done, swap_info,
-//! swap_size and the swap status records (BOOT_MAX_ALIGN = 8).
+//! swap_size and the swap status records. Every field is padded to BOOT_MAX_ALIGN, which the
+//! layout sets ([`Geom::of`]): 8 by default, the write size on parts that program in wider
+//! units (16 or 32 bytes, e.g. the STM32H7's 32-byte flash word).
+//!
+//! Offsets as MCUboot computes them (bootutil_misc.h and bootutil_public.c at 2d4bacc):
+//! magic at `size - 16`; image_ok at `ALIGN_DOWN(size - 16 - A, A)`; copy_done, swap_info and
+//! swap_size each A below the one before. The magic is written as one block of
+//! `BOOT_MAGIC_ALIGN_SIZE = ALIGN_UP(16, A)` bytes, erased padding first. imgtool lays a padded
+//! image out the same way (`--align W` sets `max_align = max(8, W)` unless `--max-align` is
+//! given; image.py `_trailer_size` and `pad_to`).
 
 use crate::hal::{Flash, FlashError};
-use crate::layout::{Area, Layout, STATUS_STATES, TRAILER_ALIGN, TRAILER_INFO_SIZE};
+use crate::layout::{Area, Layout, STATUS_STATES};
 
 /// The trailer magic for an 8-byte BOOT_MAX_ALIGN.
 pub const MAGIC: [u8; 16] = [
     0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80,
 ];
 
+/// The last 14 bytes of the magic for any other BOOT_MAX_ALIGN; the first two hold the
+/// alignment as a little-endian u16 (`boot_img_magic` in bootutil_public.c, imgtool's
+/// `boot_magic`).
+pub const MAGIC_TAIL: [u8; 14] = [
+    0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d, 0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a,
+];
+
 pub const FLAG_SET: u8 = 0x01;
 pub const ERASED: u8 = 0xff;
 
-/// Offsets back from the end of the area.
+/// Offsets back from the end of the area at the default alignment of 8 ([`Geom::DEFAULT`]).
 pub const MAGIC_FROM_END: u32 = 16;
 pub const IMAGE_OK_FROM_END: u32 = 24;
 pub const COPY_DONE_FROM_END: u32 = 32;
 pub const SWAP_INFO_FROM_END: u32 = 40;
 pub const SWAP_SIZE_FROM_END: u32 = 48;
-/// Bytes of the fixed-field block at the end of an area.
-pub const TRAILER_INFO_BYTES: usize = TRAILER_INFO_SIZE as usize;
+/// The largest BOOT_MAX_ALIGN MCUboot's swap modes accept (bootutil_public.h asserts
+/// `MCUBOOT_BOOT_MAX_ALIGN >= 8 && <= 32`).
+pub const MAX_ALIGN: u32 = 32;
+/// Bytes of the fixed-field block at the largest alignment (32 + 4 * 32).
+pub const MAX_INFO_BYTES: usize = 160;
+/// Bytes of the fixed-field block at the default alignment.
+pub const TRAILER_INFO_BYTES: usize = 48;
+
+/// The fixed-field block, right-aligned: the block of a trailer with alignment A fills the
+/// last [`Geom::info_size`] bytes, and the bytes before it read erased.
+pub type Block = [u8; MAX_INFO_BYTES];
+
+/// The trailer's geometry: BOOT_MAX_ALIGN and the field offsets that follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Geom {
+    align: u32,
+}
+
+impl Geom {
+    /// MCUboot's default BOOT_MAX_ALIGN of 8.
+    pub const DEFAULT: Geom = Geom { align: 8 };
+
+    /// A geometry for BOOT_MAX_ALIGN `align` (8, 16 or 32).
+    pub const fn new(align: u32) -> Option<Geom> {
+        match align {
+            8 | 16 | 32 => Some(Geom { align }),
+            _ => None,
+        }
+    }
+
+    /// The geometry a layout's bootloader is built with: BOOT_MAX_ALIGN is the write size
+    /// where that is wider than 8, else 8 (imgtool's default `max(8, align)`). A write size a
+    /// layout refuses ([`crate::layout::LayoutError::WriteTooWide`]) is clamped to 32.
+    pub const fn of(layout: &Layout) -> Geom {
+        Geom::for_write_size(layout.write_size)
+    }
+
+    /// The geometry for a part programming in `write_size` units.
+    pub const fn for_write_size(write_size: u32) -> Geom {
+        let a = if write_size <= 8 {
+            8
+        } else if write_size <= 16 {
+            16
+        } else {
+            MAX_ALIGN
+        };
+        Geom { align: a }
+    }
+
+    /// BOOT_MAX_ALIGN.
+    pub const fn align(self) -> u32 {
+        self.align
+    }
+
+    /// BOOT_MAGIC_ALIGN_SIZE: the magic padded up to the alignment.
+    pub const fn magic_block(self) -> u32 {
+        if self.align > 16 {
+            self.align
+        } else {
+            16
+        }
+    }
+
+    /// Bytes of the fixed-field block: swap_size, swap_info, copy_done, image_ok, magic.
+    pub const fn info_size(self) -> u32 {
+        self.magic_block() + 4 * self.align
+    }
+
+    /// Offset of field `f` back from the end of the area.
+    pub const fn from_end(self, f: Field) -> u32 {
+        let a = self.align;
+        match f {
+            Field::Magic => 16,
+            Field::ImageOk => self.magic_block() + a,
+            Field::CopyDone => self.magic_block() + 2 * a,
+            Field::SwapInfo => self.magic_block() + 3 * a,
+            Field::SwapSize => self.magic_block() + 4 * a,
+        }
+    }
+
+    /// Bytes field `f` occupies (the flags and sizes are padded to the alignment).
+    pub const fn size(self, f: Field) -> u32 {
+        match f {
+            Field::Magic => 16,
+            _ => self.align,
+        }
+    }
+
+    /// The magic MCUboot writes at this alignment.
+    pub const fn magic(self) -> [u8; 16] {
+        if self.align == 8 {
+            return MAGIC;
+        }
+        let mut m = [0u8; 16];
+        m[0] = self.align as u8;
+        m[1] = (self.align >> 8) as u8;
+        let mut i = 0;
+        while i < MAGIC_TAIL.len() {
+            m[2 + i] = MAGIC_TAIL[i];
+            i += 1;
+        }
+        m
+    }
+
+    /// Offset of field `f` inside a [`Block`].
+    pub const fn field_offset(self, f: Field) -> usize {
+        MAX_INFO_BYTES - self.from_end(f) as usize
+    }
+
+    /// The bytes of `block` that belong to this geometry's fixed-field block.
+    pub fn info(self, block: &Block) -> &[u8] {
+        &block[MAX_INFO_BYTES - self.info_size() as usize..]
+    }
+
+    /// The field holding the byte at `offset` of a [`Block`].
+    fn field_at(self, offset: usize) -> Field {
+        let from_end = (MAX_INFO_BYTES - offset) as u32;
+        match Field::ALL
+            .into_iter()
+            .find(|&f| from_end <= self.from_end(f) && from_end > self.from_end(f) - self.size(f))
+        {
+            Some(f) => f,
+            None => Field::Magic,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Magic {
@@ -92,8 +232,9 @@ impl Trailer {
     }
 }
 
-pub fn decode_magic(b: &[u8; 16]) -> Magic {
-    if *b == MAGIC {
+/// Decodes a magic written for geometry `g`.
+pub fn decode_magic(g: Geom, b: &[u8; 16]) -> Magic {
+    if *b == g.magic() {
         Magic::Good
     } else if b.iter().all(|&x| x == ERASED) {
         Magic::Unset
@@ -137,25 +278,6 @@ impl Field {
         Field::Magic,
     ];
 
-    /// Offset of the field back from the end of the area.
-    pub const fn from_end(self) -> u32 {
-        match self {
-            Field::SwapSize => SWAP_SIZE_FROM_END,
-            Field::SwapInfo => SWAP_INFO_FROM_END,
-            Field::CopyDone => COPY_DONE_FROM_END,
-            Field::ImageOk => IMAGE_OK_FROM_END,
-            Field::Magic => MAGIC_FROM_END,
-        }
-    }
-
-    /// Bytes the field occupies (padded to the trailer alignment).
-    pub const fn size(self) -> u32 {
-        match self {
-            Field::Magic => 16,
-            _ => TRAILER_ALIGN,
-        }
-    }
-
     pub const fn name(self) -> &'static str {
         match self {
             Field::SwapSize => "swap_size",
@@ -168,18 +290,6 @@ impl Field {
 
     const fn bit(self) -> u8 {
         1 << self as u8
-    }
-
-    /// The field holding the byte at `offset` of the fixed-field block.
-    fn at(offset: usize) -> Field {
-        let from_end = TRAILER_INFO_SIZE - offset as u32;
-        match Field::ALL
-            .into_iter()
-            .find(|f| from_end <= f.from_end() && from_end > f.from_end() - f.size())
-        {
-            Some(f) => f,
-            None => Field::Magic,
-        }
     }
 }
 
@@ -227,8 +337,9 @@ impl Fields {
 pub struct Reading {
     pub trailer: Trailer,
     pub unsteady: Fields,
-    /// The fixed-field block as decoded (every read ANDed), from `end - 48`.
-    pub raw: [u8; TRAILER_INFO_BYTES],
+    pub geom: Geom,
+    /// The fixed-field block as decoded (every read ANDed), right-aligned ([`Block`]).
+    pub raw: Block,
 }
 
 impl Reading {
@@ -239,8 +350,8 @@ impl Reading {
 
     /// Bytes of one field as decoded.
     pub fn field_bytes(&self, f: Field) -> &[u8] {
-        let at = field_offset(f);
-        &self.raw[at..at + f.size() as usize]
+        let at = self.geom.field_offset(f);
+        &self.raw[at..at + self.geom.size(f) as usize]
     }
 }
 
@@ -256,29 +367,27 @@ fn read_or_garbage<F: Flash + ?Sized>(flash: &mut F, addr: u32, buf: &mut [u8]) 
 }
 
 /// Reads the trailer fields at the end of `area` [`SETTLE_READS`] times.
-pub fn read_settled<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<Reading, FlashError> {
-    const N: usize = TRAILER_INFO_BYTES;
-    let base = area.end() - TRAILER_INFO_SIZE;
-    let mut first = [0u8; N];
-    let mut all = [ERASED; N];
+pub fn read_settled<F: Flash + ?Sized>(flash: &mut F, g: Geom, area: Area) -> Result<Reading, FlashError> {
+    let info = g.info_size();
+    let a = g.align();
+    let base = area.end() - info;
+    let skip = MAX_INFO_BYTES - info as usize;
+    let mut first: Block = [ERASED; MAX_INFO_BYTES];
+    let mut all: Block = [ERASED; MAX_INFO_BYTES];
     let mut unsteady = Fields::NONE;
-    let mut b = [0u8; N];
+    let mut b: Block = [ERASED; MAX_INFO_BYTES];
     for pass in 0..SETTLE_READS {
         // Field by field, so one torn ECC granule spoils only its own field.
-        for granule in 0..(TRAILER_INFO_SIZE / TRAILER_ALIGN) {
-            let at = (granule * TRAILER_ALIGN) as usize;
-            read_or_garbage(
-                flash,
-                base + granule * TRAILER_ALIGN,
-                &mut b[at..at + TRAILER_ALIGN as usize],
-            )?;
+        for granule in 0..(info / a) {
+            let at = skip + (granule * a) as usize;
+            read_or_garbage(flash, base + granule * a, &mut b[at..at + a as usize])?;
         }
         if pass == 0 {
             first = b;
         } else if b != first {
             for (i, (x, y)) in b.iter().zip(first.iter()).enumerate() {
                 if x != y {
-                    unsteady.insert(Field::at(i));
+                    unsteady.insert(g.field_at(i));
                 }
             }
         }
@@ -287,50 +396,56 @@ pub fn read_settled<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<Read
         }
     }
     Ok(Reading {
-        trailer: decode(&all),
+        trailer: decode(g, &all),
         unsteady,
+        geom: g,
         raw: all,
     })
 }
 
-/// Decodes the fixed-field block (`end - 48 .. end`).
-pub fn decode(b: &[u8; TRAILER_INFO_BYTES]) -> Trailer {
-    let field = |from_end: u32| (TRAILER_INFO_SIZE - from_end) as usize;
+/// Decodes a fixed-field block of geometry `g`.
+pub fn decode(g: Geom, b: &Block) -> Trailer {
     let mut magic = [0u8; 16];
-    magic.copy_from_slice(&b[field(MAGIC_FROM_END)..field(MAGIC_FROM_END) + 16]);
-    let ss = field(SWAP_SIZE_FROM_END);
+    let m = g.field_offset(Field::Magic);
+    magic.copy_from_slice(&b[m..m + 16]);
+    let ss = g.field_offset(Field::SwapSize);
     Trailer {
-        magic: decode_magic(&magic),
-        image_ok: decode_flag(b[field(IMAGE_OK_FROM_END)]),
-        copy_done: decode_flag(b[field(COPY_DONE_FROM_END)]),
-        swap_info: b[field(SWAP_INFO_FROM_END)],
+        magic: decode_magic(g, &magic),
+        image_ok: decode_flag(b[g.field_offset(Field::ImageOk)]),
+        copy_done: decode_flag(b[g.field_offset(Field::CopyDone)]),
+        swap_info: b[g.field_offset(Field::SwapInfo)],
         swap_size: u32::from_le_bytes([b[ss], b[ss + 1], b[ss + 2], b[ss + 3]]),
     }
 }
 
-/// Offset of a field inside the fixed-field block.
-pub const fn field_offset(f: Field) -> usize {
-    (TRAILER_INFO_SIZE - f.from_end()) as usize
+/// Decodes the last `g.info_size()` bytes of `tail` (a slice at least that long ending where
+/// the area ends); `None` when it is shorter.
+pub fn decode_tail(g: Geom, tail: &[u8]) -> Option<Trailer> {
+    let n = g.info_size() as usize;
+    let bytes = tail.get(tail.len().checked_sub(n)?..)?;
+    let mut b: Block = [ERASED; MAX_INFO_BYTES];
+    b[MAX_INFO_BYTES - n..].copy_from_slice(bytes);
+    Some(decode(g, &b))
 }
 
 /// The fixed-field block that holds `t` (the inverse of [`decode`] for well-formed fields).
-pub fn encode(t: &Trailer) -> [u8; TRAILER_INFO_BYTES] {
-    let mut b = [ERASED; TRAILER_INFO_BYTES];
+pub fn encode(g: Geom, t: &Trailer) -> Block {
+    let mut b: Block = [ERASED; MAX_INFO_BYTES];
     let flag = |f: Flag| if f == Flag::Set { FLAG_SET } else { ERASED };
     if t.magic == Magic::Good {
-        b[field_offset(Field::Magic)..].copy_from_slice(&MAGIC);
+        b[g.field_offset(Field::Magic)..].copy_from_slice(&g.magic());
     }
-    b[field_offset(Field::ImageOk)] = flag(t.image_ok);
-    b[field_offset(Field::CopyDone)] = flag(t.copy_done);
-    b[field_offset(Field::SwapInfo)] = t.swap_info;
-    let ss = field_offset(Field::SwapSize);
+    b[g.field_offset(Field::ImageOk)] = flag(t.image_ok);
+    b[g.field_offset(Field::CopyDone)] = flag(t.copy_done);
+    b[g.field_offset(Field::SwapInfo)] = t.swap_info;
+    let ss = g.field_offset(Field::SwapSize);
     b[ss..ss + 4].copy_from_slice(&t.swap_size.to_le_bytes());
     b
 }
 
 /// Reads the trailer fields at the end of `area` (a settled read).
-pub fn read<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<Trailer, FlashError> {
-    read_settled(flash, area).map(|r| r.trailer)
+pub fn read<F: Flash + ?Sized>(flash: &mut F, g: Geom, area: Area) -> Result<Trailer, FlashError> {
+    read_settled(flash, g, area).map(|r| r.trailer)
 }
 
 /// Programs `field` again with the value `want` holds (the magic when `want.magic` is good, a
@@ -339,18 +454,19 @@ pub fn read<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<Trailer, Fla
 /// two between erases); an ECC part refuses it (`ProgramRefused`).
 pub fn program_field<F: Flash + ?Sized>(
     flash: &mut F,
+    g: Geom,
     area: Area,
     field: Field,
     want: &Trailer,
 ) -> Result<(), FlashError> {
     let flag = |f: Flag| if f == Flag::Set { FLAG_SET } else { ERASED };
     match field {
-        Field::Magic if want.magic == Magic::Good => write_magic(flash, area),
+        Field::Magic if want.magic == Magic::Good => write_magic(flash, g, area),
         Field::Magic => Ok(()),
-        Field::ImageOk => write_field(flash, area, IMAGE_OK_FROM_END, &[flag(want.image_ok)]),
-        Field::CopyDone => write_field(flash, area, COPY_DONE_FROM_END, &[flag(want.copy_done)]),
-        Field::SwapInfo => write_field(flash, area, SWAP_INFO_FROM_END, &[want.swap_info]),
-        Field::SwapSize => write_swap_size(flash, area, want.swap_size),
+        Field::ImageOk => write_field(flash, g, area, Field::ImageOk, &[flag(want.image_ok)]),
+        Field::CopyDone => write_field(flash, g, area, Field::CopyDone, &[flag(want.copy_done)]),
+        Field::SwapInfo => write_field(flash, g, area, Field::SwapInfo, &[want.swap_info]),
+        Field::SwapSize => write_swap_size(flash, g, area, want.swap_size),
     }
 }
 
@@ -366,30 +482,66 @@ pub fn field_matches(have: &Trailer, want: &Trailer, field: Field) -> bool {
 }
 
 /// Programs one trailer field: `value` padded with the erased value to the field alignment.
-fn write_field<F: Flash + ?Sized>(flash: &mut F, area: Area, from_end: u32, value: &[u8]) -> Result<(), FlashError> {
-    let mut b = [ERASED; TRAILER_ALIGN as usize];
+fn write_field<F: Flash + ?Sized>(
+    flash: &mut F,
+    g: Geom,
+    area: Area,
+    f: Field,
+    value: &[u8],
+) -> Result<(), FlashError> {
+    let mut b = [ERASED; MAX_ALIGN as usize];
     b[..value.len()].copy_from_slice(value);
-    flash.write(area.end() - from_end, &b)
+    flash.write(area.end() - g.from_end(f), &b[..g.align() as usize])
 }
 
-pub fn write_magic<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<(), FlashError> {
-    flash.write(area.end() - MAGIC_FROM_END, &MAGIC)
+/// Writes the magic as MCUboot's `boot_write_magic` does: one block of BOOT_MAGIC_ALIGN_SIZE
+/// bytes, erased padding then the 16 magic bytes.
+pub fn write_magic<F: Flash + ?Sized>(flash: &mut F, g: Geom, area: Area) -> Result<(), FlashError> {
+    write_magic_bytes(flash, g, area, &g.magic())
 }
 
-pub fn write_image_ok<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<(), FlashError> {
-    write_field(flash, area, IMAGE_OK_FROM_END, &[FLAG_SET])
+/// Writes `magic` where a trailer's magic goes, padded as [`write_magic`] pads it.
+pub fn write_magic_bytes<F: Flash + ?Sized>(
+    flash: &mut F,
+    g: Geom,
+    area: Area,
+    magic: &[u8; 16],
+) -> Result<(), FlashError> {
+    let n = g.magic_block() as usize;
+    let mut b = [ERASED; MAX_ALIGN as usize];
+    b[n - 16..n].copy_from_slice(magic);
+    flash.write(area.end() - n as u32, &b[..n])
 }
 
-pub fn write_copy_done<F: Flash + ?Sized>(flash: &mut F, area: Area) -> Result<(), FlashError> {
-    write_field(flash, area, COPY_DONE_FROM_END, &[FLAG_SET])
+pub fn write_image_ok<F: Flash + ?Sized>(flash: &mut F, g: Geom, area: Area) -> Result<(), FlashError> {
+    write_field(flash, g, area, Field::ImageOk, &[FLAG_SET])
 }
 
-pub fn write_swap_info<F: Flash + ?Sized>(flash: &mut F, area: Area, kind: SwapType) -> Result<(), FlashError> {
-    write_field(flash, area, SWAP_INFO_FROM_END, &[kind.code()])
+pub fn write_copy_done<F: Flash + ?Sized>(flash: &mut F, g: Geom, area: Area) -> Result<(), FlashError> {
+    write_field(flash, g, area, Field::CopyDone, &[FLAG_SET])
 }
 
-pub fn write_swap_size<F: Flash + ?Sized>(flash: &mut F, area: Area, size: u32) -> Result<(), FlashError> {
-    write_field(flash, area, SWAP_SIZE_FROM_END, &size.to_le_bytes())
+pub fn write_swap_info<F: Flash + ?Sized>(
+    flash: &mut F,
+    g: Geom,
+    area: Area,
+    kind: SwapType,
+) -> Result<(), FlashError> {
+    write_field(flash, g, area, Field::SwapInfo, &[kind.code()])
+}
+
+pub fn write_swap_size<F: Flash + ?Sized>(flash: &mut F, g: Geom, area: Area, size: u32) -> Result<(), FlashError> {
+    write_field(flash, g, area, Field::SwapSize, &size.to_le_bytes())
+}
+
+/// What `imgtool sign --pad --confirm` leaves at the end of `area`: image_ok (0x01 padded with
+/// the erased value to the alignment) and the magic, everything between erased (image.py
+/// `pad_to`: `image_ok_idx = -(magic_align_size + max_align)`).
+pub fn put_confirmed(g: Geom, area: Area, put: &mut dyn FnMut(u32, &[u8])) {
+    let mut image_ok = [ERASED; MAX_ALIGN as usize];
+    image_ok[0] = FLAG_SET;
+    put(area.end() - g.from_end(Field::ImageOk), &image_ok[..g.align() as usize]);
+    put(area.end() - g.from_end(Field::Magic), &g.magic());
 }
 
 /// Address of the swap status record for region `idx` (1-based, 1 = highest region) and
@@ -459,4 +611,69 @@ pub fn last_status<F: Flash + ?Sized>(
         }
     }
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_geometry_is_the_8_byte_layout_byte_for_byte() {
+        let g = Geom::DEFAULT;
+        assert_eq!(g.info_size() as usize, TRAILER_INFO_BYTES);
+        assert_eq!(g.from_end(Field::Magic), MAGIC_FROM_END);
+        assert_eq!(g.from_end(Field::ImageOk), IMAGE_OK_FROM_END);
+        assert_eq!(g.from_end(Field::CopyDone), COPY_DONE_FROM_END);
+        assert_eq!(g.from_end(Field::SwapInfo), SWAP_INFO_FROM_END);
+        assert_eq!(g.from_end(Field::SwapSize), SWAP_SIZE_FROM_END);
+        assert_eq!(g.magic(), MAGIC);
+        for w in [1, 2, 4, 8] {
+            assert_eq!(Geom::for_write_size(w), g);
+        }
+    }
+
+    #[test]
+    fn wider_alignments_lay_the_fields_out_as_mcuboot_does() {
+        // image_ok = ALIGN_DOWN(size - 16 - A, A); each next field A below; the magic block
+        // ALIGN_UP(16, A); the info block BOOT_MAGIC_ALIGN_SIZE + 4A (bootutil_area.c).
+        let g16 = Geom::new(16).unwrap();
+        let g32 = Geom::new(32).unwrap();
+        let offs = |g: Geom| Field::ALL.map(|f| g.from_end(f));
+        assert_eq!(offs(g16), [80, 64, 48, 32, 16]);
+        assert_eq!(offs(g32), [160, 128, 96, 64, 16]);
+        assert_eq!((g16.info_size(), g32.info_size()), (80, 160));
+        assert_eq!((g16.magic_block(), g32.magic_block()), (16, 32));
+        assert_eq!(g32.magic()[..2], [0x20, 0x00]);
+        assert_eq!(g16.magic()[..2], [0x10, 0x00]);
+        assert_eq!(g32.magic()[2..], MAGIC_TAIL);
+        assert_eq!(Geom::for_write_size(32), g32);
+        assert_eq!(Geom::for_write_size(16), g16);
+        assert_eq!(Geom::new(12), None);
+    }
+
+    #[test]
+    fn an_encoded_block_decodes_to_itself_at_every_alignment() {
+        for a in [8, 16, 32] {
+            let g = Geom::new(a).unwrap();
+            let t = Trailer {
+                magic: Magic::Good,
+                image_ok: Flag::Set,
+                copy_done: Flag::Unset,
+                swap_info: 0x12,
+                swap_size: 0x0006_0000,
+            };
+            let b = encode(g, &t);
+            assert_eq!(decode(g, &b), t, "{a}");
+            assert_eq!(decode_tail(g, g.info(&b)), Some(t), "{a}");
+            // Bytes before this geometry's block are never written.
+            assert!(b[..MAX_INFO_BYTES - g.info_size() as usize]
+                .iter()
+                .all(|&x| x == ERASED));
+            // A block read with another alignment does not hold a good magic.
+            for other in [8, 16, 32].into_iter().filter(|&o| o != a) {
+                let o = Geom::new(other).unwrap();
+                assert_ne!(decode(o, &b).magic, Magic::Good, "{a} read as {other}");
+            }
+        }
+    }
 }

@@ -179,10 +179,17 @@ pub enum Variant {
     /// swap-offset; with an update that fails the bootloader's check, uploaded
     /// (`delivery = "upload"`).
     InvalidEraseForward,
+    /// MCUboot: the bootloader reads each slot's trailer with one plain flash read and takes an
+    /// uncorrectable ECC error as a fault, as the STM32H7 raises a bus fault on a flash word
+    /// with a double-bit error. A cut inside a trailer write leaves such a word, and every later
+    /// boot stops on it: the device never boots again (FIELD-BUGS row 13: Zephyr #33140, a bus
+    /// fault stopped MCUboot after an interrupted upgrade on an STM32H7; row 14, RIOT #17874,
+    /// is the same class at the image header). The reference reads a torn word as a bad field.
+    EccErrorFaults,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 27] = [
+    pub const ALL: [Variant; 28] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -210,6 +217,7 @@ impl Variant {
         Variant::EmbassyBootDfuErasedBeforeBooted,
         Variant::AtomicWordUnchecked,
         Variant::InvalidEraseForward,
+        Variant::EccErrorFaults,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -241,6 +249,7 @@ impl Variant {
             Variant::EmbassyBootDfuErasedBeforeBooted => "embassy-boot-dfu-erased-before-booted",
             Variant::AtomicWordUnchecked => "atomic-word-unchecked",
             Variant::InvalidEraseForward => "invalid-erase-forward",
+            Variant::EccErrorFaults => "ecc-error-faults",
         }
     }
 

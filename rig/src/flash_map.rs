@@ -82,7 +82,7 @@ pub fn layout_problem(e: fut::layout::LayoutError) -> &'static str {
         E::TrailerTooLarge => "the slots are too small for MCUboot's trailer and an image",
         E::GeometryUnsupported => "the part's erase and write sizes are not among those the scheme is built for",
         E::SectorsDiffer => "the slots' sectors are not all of one size",
-        E::WriteTooWide => "the part writes in units wider than the trailer's 8-byte alignment",
+        E::WriteTooWide => "the part writes in units wider than 32 bytes, the widest trailer alignment MCUboot takes",
         E::SecondaryNotExecutable => {
             "the mode runs images from the secondary slot, which is on the external serial NOR"
         }

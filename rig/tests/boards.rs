@@ -40,8 +40,14 @@ fn boards_lists_every_profile_with_its_sectors_and_modes() {
         modes("stm32f4").contains("swap-scratch, overwrite, swap-move, swap-offset, esp-idf (no:"),
         "{text}"
     );
+    // The STM32H7's 32-byte flash words: every MCUboot mode runs with BOOT_MAX_ALIGN 32.
     assert!(
-        modes("stm32h7").contains("swap-move (no: the part writes in units wider"),
+        modes("stm32h7").contains("modes: swap-scratch, overwrite, swap-move, swap-offset, "),
+        "{text}"
+    );
+    assert!(modes("stm32h7").contains(", direct-xip,"), "{text}");
+    assert!(
+        modes("stm32h7").contains("embassy-boot (no: the part's erase and write sizes"),
         "{text}"
     );
     assert!(!modes("nrf5340").contains("swap-move (no"), "{text}");

@@ -1,7 +1,8 @@
 //! The shipped direct-XIP campaigns through the engine and the pass rule on the simulated
 //! nRF52840: the reference passes every cut of the smoke, exhaustive (every flash operation
 //! from the download to the confirmation), revert and double-cut campaigns; the
-//! xip-boots-unconfirmed build fails its known-bug campaign, which the reference passes.
+//! xip-boots-unconfirmed build fails its known-bug campaign, which the reference passes. Plain
+//! direct-XIP (no revert) passes every cut of its download and selection.
 
 #[path = "support/sim_run.rs"]
 mod sim_run;
@@ -25,6 +26,13 @@ fn direct_xip_smoke_and_exhaustive_pass() {
 #[test]
 fn direct_xip_revert_passes_every_operation_of_the_trial_and_the_erase() {
     passes("direct-xip/revert", 250);
+}
+
+#[test]
+fn direct_xip_without_revert_passes_every_operation_of_the_download_and_the_selection() {
+    let rel = "direct-xip/no-revert";
+    assert_eq!(sim_run::shipped(rel).target.mode.name(), "direct-xip-no-revert");
+    sim_run::assert_shipped_passes(rel, 400);
 }
 
 #[test]

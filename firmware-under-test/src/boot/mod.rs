@@ -48,9 +48,36 @@ pub fn boot(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<BootOutcome, FwError>
         cfg.variant.name()
     );
     let scheme = effective_mode(cfg).scheme();
+    if cfg.variant == Variant::EccErrorFaults && reads_mcuboot_trailers(effective_mode(cfg)) {
+        read_trailers_plainly(hal, cfg)?;
+    }
     scheme.boot(hal, cfg)?;
     let slot = scheme.boot_slot(hal, cfg)?;
     boot_slot(hal, cfg, slot)
+}
+
+/// Whether `mode` keeps MCUboot image trailers at the end of its slots.
+fn reads_mcuboot_trailers(mode: Mode) -> bool {
+    [
+        Mode::SWAP_SCRATCH,
+        Mode::OVERWRITE,
+        Mode::SWAP_MOVE,
+        Mode::SWAP_OFFSET,
+        Mode::DIRECT_XIP,
+    ]
+    .contains(&mode)
+}
+
+/// The ecc-error-faults build's trailer read: each slot's fixed fields in one plain read, an
+/// uncorrectable ECC error returned as the fault it raises on the part.
+fn read_trailers_plainly(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+    let info = cfg.layout.trailer_info_size();
+    let mut b = [0u8; crate::trailer::MAX_INFO_BYTES];
+    for slot in [Slot::Primary, Slot::Secondary] {
+        let area = cfg.layout.slot(slot);
+        hal.read(area.end() - info, &mut b[..info as usize])?;
+    }
+    Ok(())
 }
 
 /// Whether a requested upgrade may be installed: the secondary image is valid (a broken variant

@@ -33,6 +33,13 @@
 //! application's own storage): after the bootloader fell back, the same version is not tried
 //! again unless the server asks for it. The note is the application's, not MCUboot's; the
 //! bootloader never reads it.
+//!
+//! Without revert ([`NO_REVERT`], mode `direct-xip-no-revert`: MCUBOOT_DIRECT_XIP alone) the
+//! bootloader never reads a trailer (`boot_select_or_erase` is compiled only with
+//! MCUBOOT_DIRECT_XIP_REVERT, loader.c): the valid slot with the highest version boots, an
+//! invalid one is erased and the other tried (docs/design.md, "Equal slots (direct-xip)").
+//! Nothing is confirmed and nothing reverts: an update is in place, for good, once its image is
+//! whole and valid in its slot (the application's `ota: verify-ok`): every later boot selects it.
 
 use super::{AppBoot, CommitPoint, Scheme, Upgrade};
 use crate::app::AppConfig;
@@ -46,6 +53,8 @@ use crate::{say, FwError};
 
 /// The scheme's name (a campaign's `mode`).
 pub const NAME: &str = "direct-xip";
+/// The name of direct-XIP without revert.
+pub const NAME_NO_REVERT: &str = "direct-xip-no-revert";
 
 /// Bytes of the application's note (`XIPN`, the version, its complement, erased padding).
 pub const NOTE_SIZE: usize = 32;
@@ -242,19 +251,30 @@ fn settle_field<F: Flash + ?Sized>(
     if r.steady(field) {
         return Ok(());
     }
-    match trailer::program_field(flash, area, field, &r.trailer) {
+    match trailer::program_field(flash, r.geom, area, field, &r.trailer) {
         Ok(()) | Err(FlashError::ProgramRefused { .. }) => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-/// MCUboot direct-XIP with revert.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DirectXip;
+/// MCUboot direct-XIP, with revert (MCUBOOT_DIRECT_XIP_REVERT) or without.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectXip {
+    revert: bool,
+}
+
+/// Direct-XIP with revert (mode `direct-xip`).
+pub const WITH_REVERT: DirectXip = DirectXip { revert: true };
+/// Direct-XIP without revert (mode `direct-xip-no-revert`).
+pub const NO_REVERT: DirectXip = DirectXip { revert: false };
 
 impl Scheme for DirectXip {
     fn name(&self) -> &'static str {
-        NAME
+        if self.revert {
+            NAME
+        } else {
+            NAME_NO_REVERT
+        }
     }
 
     /// Each image runs from the slot it was written to.
@@ -263,7 +283,7 @@ impl Scheme for DirectXip {
     }
 
     fn can_revert(&self) -> bool {
-        true
+        self.revert
     }
 
     fn regions(&self) -> &'static [Role] {
@@ -282,9 +302,11 @@ impl Scheme for DirectXip {
     /// A test upgrade commits when the new image sets its own image_ok (`app: confirm`); a
     /// permanent request carries image_ok already, and its image is in place once the
     /// bootloader first selects it (`boot: xip-select ... state=first-try image_ok=set`).
+    /// Without revert every upgrade is for good: installed once its image is whole and valid.
     fn commit_point(&self, upgrade: Upgrade) -> CommitPoint {
         match upgrade {
-            Upgrade::Test => CommitPoint::Confirm,
+            Upgrade::Test if self.revert => CommitPoint::Confirm,
+            Upgrade::Test => CommitPoint::Installed,
             Upgrade::Permanent => CommitPoint::Installed,
         }
     }
@@ -312,8 +334,16 @@ impl Scheme for DirectXip {
             };
             let area = l.slot(slot);
             let version = versions[index(slot)].unwrap_or_default();
-            if cfg.variant != Variant::XipBootsUnconfirmed {
-                let r = trailer::read_settled(hal, area)?;
+            if !self.revert {
+                // MCUBOOT_DIRECT_XIP alone: no trailer is read, the image is validated below.
+                say!(
+                    hal,
+                    "boot: xip-select slot={} version={} state=no-revert",
+                    slot.name(),
+                    version
+                );
+            } else if cfg.variant != Variant::XipBootsUnconfirmed {
+                let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
                 let sel = selection(&r.trailer);
                 say!(
                     hal,
@@ -344,7 +374,7 @@ impl Scheme for DirectXip {
                     // the image can then never be marked as tried, and one that fails its
                     // health check is booted on trial at every reset, never reverted. This
                     // build takes the torn flag for the try it records: the slot is erased.
-                    match trailer::write_copy_done(hal, area) {
+                    match trailer::write_copy_done(hal, cfg.layout.trailer_geom(), area) {
                         Ok(()) => {}
                         Err(FlashError::ProgramRefused { .. }) => {
                             say!(hal, "boot: xip-erase slot={} reason=copy-done-torn", slot.name());
@@ -384,11 +414,9 @@ impl Scheme for DirectXip {
     /// --confirm`: image_ok and the magic at the end of the slot), as direct-XIP with revert
     /// needs of every image.
     fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
-        let area = layout.slot(slot);
-        let mut image_ok = [trailer::ERASED; crate::layout::TRAILER_ALIGN as usize];
-        image_ok[0] = trailer::FLAG_SET;
-        put(area.end() - trailer::IMAGE_OK_FROM_END, &image_ok);
-        put(area.end() - trailer::MAGIC_FROM_END, &trailer::MAGIC);
+        if self.revert {
+            trailer::put_confirmed(layout.trailer_geom(), layout.slot(slot), put);
+        }
         true
     }
 
@@ -396,7 +424,10 @@ impl Scheme for DirectXip {
     /// note whose reads disagree (a cut inside its write) is written again as it reads, or
     /// erased when it does not read whole.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
-        let r = trailer::read_settled(hal, cfg.running_area())?;
+        if !self.revert {
+            return Ok(AppBoot::default());
+        }
+        let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), cfg.running_area())?;
         let confirmed = r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk);
         let (bytes, unsteady) = read_note(hal, &cfg.layout)?;
         let note = Note::parse(&bytes);
@@ -414,6 +445,9 @@ impl Scheme for DirectXip {
     /// The version the note names, when the running image is not it: the bootloader fell
     /// back from it.
     fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
+        if !self.revert {
+            return Ok(None);
+        }
         let (bytes, _) = read_note(hal, &cfg.layout)?;
         let me = image::read_header(hal, cfg.running_area()).ok().map(|h| h.version);
         Ok(Note::parse(&bytes).map(|n| n.version).filter(|v| Some(*v) != me))
@@ -425,20 +459,24 @@ impl Scheme for DirectXip {
     /// leaves a slot the bootloader erases (the confirm line has not been printed: the update
     /// had not committed); a cut after it leaves an image not yet tried, booted again.
     fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+        if !self.revert {
+            // Nothing to confirm: no bootloader reads it.
+            return Ok(());
+        }
         let area = cfg.running_area();
-        let written = match trailer::write_image_ok(hal, area) {
+        let written = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area) {
             Ok(()) => true,
             Err(FlashError::ProgramRefused { .. }) => false,
             Err(e) => return Err(e.into()),
         };
         let mut steady = written && {
-            let r = trailer::read_settled(hal, area)?;
+            let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
             r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
         };
         if written && !steady {
-            steady = match trailer::write_image_ok(hal, area) {
+            steady = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area) {
                 Ok(()) => {
-                    let r = trailer::read_settled(hal, area)?;
+                    let r = trailer::read_settled(hal, cfg.layout.trailer_geom(), area)?;
                     r.trailer.image_ok == Flag::Set && r.steady(Field::ImageOk)
                 }
                 Err(FlashError::ProgramRefused { .. }) => false,
@@ -447,9 +485,9 @@ impl Scheme for DirectXip {
         }
         if !steady {
             ops::erase_trailer_of(hal, &cfg.layout, cfg.running)?;
-            trailer::write_magic(hal, area)?;
-            trailer::write_image_ok(hal, area)?;
-            trailer::write_copy_done(hal, area)?;
+            trailer::write_magic(hal, cfg.layout.trailer_geom(), area)?;
+            trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area)?;
+            trailer::write_copy_done(hal, cfg.layout.trailer_geom(), area)?;
         }
         say!(hal, "app: confirm version={}", me);
         Ok(())
@@ -457,22 +495,28 @@ impl Scheme for DirectXip {
 
     /// A download from byte 0 starts with the target slot's trailer erased.
     fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
-        ops::erase_trailer_of(hal, &cfg.layout, cfg.target())?;
+        if self.revert {
+            ops::erase_trailer_of(hal, &cfg.layout, cfg.target())?;
+        }
         Ok(())
     }
 
     /// `boot_set_pending` on the target slot: image_ok first for a permanent request, the magic
     /// last; then the note of the version handed over to.
     fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        if !self.revert {
+            // The whole, valid image is the request: the highest version boots.
+            return Ok(());
+        }
         let target = cfg.target();
         let area = cfg.layout.slot(target);
         if !ops::is_blank(hal, ops::trailer_area(&cfg.layout, target))? {
             ops::erase_trailer_of(hal, &cfg.layout, target)?;
         }
         if cfg.permanent {
-            trailer::write_image_ok(hal, area)?;
+            trailer::write_image_ok(hal, cfg.layout.trailer_geom(), area)?;
         }
-        trailer::write_magic(hal, area)?;
+        trailer::write_magic(hal, cfg.layout.trailer_geom(), area)?;
         let version = image::read_header(hal, area).ok().map(|h| h.version);
         if let Some(version) = version {
             say!(hal, "ota: xip-note version={}", version);

@@ -15,7 +15,7 @@ use crate::{say, FwError};
 /// Reads the primary trailer: whether the image still has to confirm itself, and whether the
 /// last swap was a revert.
 pub fn app_boot(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
-    let mut reading = trailer::read_settled(hal, cfg.layout.primary)?;
+    let mut reading = trailer::read_settled(hal, cfg.layout.trailer_geom(), cfg.layout.primary)?;
     if cfg.variant == Variant::ConfirmedOnOneRead {
         // This build looks at what the fields read, not at whether they read the same.
         reading.unsteady = trailer::Fields::NONE;
@@ -47,7 +47,7 @@ fn confirmed(r: &trailer::Reading) -> bool {
 /// same thing.
 pub fn confirm(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    let written = match trailer::write_image_ok(hal, primary) {
+    let written = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), primary) {
         Ok(()) => true,
         Err(FlashError::ProgramRefused { .. }) => false,
         Err(e) => return Err(e.into()),
@@ -55,12 +55,12 @@ pub fn confirm(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), Fw
     if written {
         say!(hal, "app: confirm version={}", me);
     }
-    let mut r = trailer::read_settled(hal, primary)?;
+    let mut r = trailer::read_settled(hal, cfg.layout.trailer_geom(), primary)?;
     let mut steady = written && image_ok_steady(&r);
     if written && !steady {
-        steady = match trailer::write_image_ok(hal, primary) {
+        steady = match trailer::write_image_ok(hal, cfg.layout.trailer_geom(), primary) {
             Ok(()) => {
-                r = trailer::read_settled(hal, primary)?;
+                r = trailer::read_settled(hal, cfg.layout.trailer_geom(), primary)?;
                 image_ok_steady(&r)
             }
             Err(FlashError::ProgramRefused { .. }) => false,
@@ -68,8 +68,8 @@ pub fn confirm(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), Fw
         };
     }
     if steady && !r.steady(Field::Magic) && r.trailer.magic == Magic::Good {
-        steady = match trailer::write_magic(hal, primary) {
-            Ok(()) => trailer::read_settled(hal, primary)?.steady(Field::Magic),
+        steady = match trailer::write_magic(hal, cfg.layout.trailer_geom(), primary) {
+            Ok(()) => trailer::read_settled(hal, cfg.layout.trailer_geom(), primary)?.steady(Field::Magic),
             Err(FlashError::ProgramRefused { .. }) => false,
             Err(e) => return Err(e.into()),
         };
@@ -91,11 +91,16 @@ fn image_ok_steady(r: &trailer::Reading) -> bool {
 fn rewrite_confirmed<F: Flash + ?Sized>(hal: &mut F, cfg: &AppConfig, t: &trailer::Trailer) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     ops::erase_trailer_of(hal, &cfg.layout, Slot::Primary)?;
-    trailer::write_swap_size(hal, primary, t.swap_size)?;
-    trailer::write_swap_info(hal, primary, t.swap_type().unwrap_or(SwapType::Test))?;
-    trailer::write_copy_done(hal, primary)?;
-    trailer::write_image_ok(hal, primary)?;
-    trailer::write_magic(hal, primary)?;
+    trailer::write_swap_size(hal, cfg.layout.trailer_geom(), primary, t.swap_size)?;
+    trailer::write_swap_info(
+        hal,
+        cfg.layout.trailer_geom(),
+        primary,
+        t.swap_type().unwrap_or(SwapType::Test),
+    )?;
+    trailer::write_copy_done(hal, cfg.layout.trailer_geom(), primary)?;
+    trailer::write_image_ok(hal, cfg.layout.trailer_geom(), primary)?;
+    trailer::write_magic(hal, cfg.layout.trailer_geom(), primary)?;
     Ok(())
 }
 
@@ -124,7 +129,7 @@ pub fn downloaded_chunk(hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Resu
 
 /// Raises the upgrade request in the secondary trailer: flags first, the magic last.
 pub fn request(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
-    let t = trailer::read(hal, cfg.layout.secondary)?;
+    let t = trailer::read(hal, cfg.layout.trailer_geom(), cfg.layout.secondary)?;
     if t.magic != Magic::Good || cfg.variant != Variant::EarlyTrailerMagic {
         if !ops::is_blank(hal, ops::trailer_area(&cfg.layout, Slot::Secondary))? {
             ops::erase_trailer_of(hal, &cfg.layout, Slot::Secondary)?;
@@ -137,8 +142,8 @@ pub fn request(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
 fn write_request<F: Flash + Console + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(), FwError> {
     let secondary = cfg.layout.secondary;
     if cfg.permanent {
-        trailer::write_image_ok(flash, secondary)?;
+        trailer::write_image_ok(flash, cfg.layout.trailer_geom(), secondary)?;
     }
-    trailer::write_magic(flash, secondary)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), secondary)?;
     Ok(())
 }

@@ -195,7 +195,10 @@ impl Mode {
     /// Swap using offset (the update one sector into the secondary; no move stage).
     pub const SWAP_OFFSET: Mode = Mode(&swap_offset::SWAP_OFFSET);
     /// MCUboot direct-XIP with revert: boot the valid slot with the highest version.
-    pub const DIRECT_XIP: Mode = Mode(&direct_xip::DirectXip);
+    pub const DIRECT_XIP: Mode = Mode(&direct_xip::WITH_REVERT);
+    /// MCUboot direct-XIP without revert: the valid slot with the highest version boots,
+    /// nothing is confirmed.
+    pub const DIRECT_XIP_NO_REVERT: Mode = Mode(&direct_xip::NO_REVERT);
 
     /// A handle to `scheme`.
     pub const fn of(scheme: &'static dyn Scheme) -> Mode {
@@ -285,9 +288,10 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_offset::SWAP_OFFSET,
     &esp_idf::EspIdf,
     &redundant::RedundantCopies,
-    &direct_xip::DirectXip,
+    &direct_xip::WITH_REVERT,
     &atomic_word::AtomicWord,
     &embassy_boot::EmbassyBoot,
+    &direct_xip::NO_REVERT,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.

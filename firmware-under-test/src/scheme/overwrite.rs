@@ -50,8 +50,8 @@ impl Scheme for Overwrite {
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
         // The primary trailer is read as the swap-scratch bootloader reads it (the same reads,
         // so the same virtual time), though nothing here resumes from it.
-        let _primary = trailer::read(hal, cfg.layout.primary)?;
-        let secondary = trailer::read_settled(hal, cfg.layout.secondary)?;
+        let _primary = trailer::read(hal, cfg.layout.trailer_geom(), cfg.layout.primary)?;
+        let secondary = trailer::read_settled(hal, cfg.layout.trailer_geom(), cfg.layout.secondary)?;
         if secondary.trailer.magic == Magic::Good {
             if boot::accept_request(hal, cfg)? {
                 run(hal, cfg)?;
@@ -119,9 +119,9 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
 fn mark_primary_permanent<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     ops::erase_trailer(flash, cfg, Slot::Primary)?;
-    trailer::write_swap_info(flash, primary, SwapType::Perm)?;
-    trailer::write_image_ok(flash, primary)?;
-    trailer::write_copy_done(flash, primary)?;
-    trailer::write_magic(flash, primary)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), primary, SwapType::Perm)?;
+    trailer::write_image_ok(flash, cfg.layout.trailer_geom(), primary)?;
+    trailer::write_copy_done(flash, cfg.layout.trailer_geom(), primary)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), primary)?;
     Ok(())
 }

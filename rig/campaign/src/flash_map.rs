@@ -558,7 +558,8 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                     "primary",
                     format!(
                         "the slots are too small for MCUboot's trailer (3 status records of {write} bytes per sector \
-                         and 48 bytes of fields) and an image"
+                         and {} bytes of fields) and an image",
+                        fut::trailer::Geom::for_write_size(write).info_size()
                     ),
                 ),
                 LayoutError::NotSectorAligned => (
@@ -571,8 +572,8 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                 LayoutError::WriteTooWide => (
                     "primary",
                     format!(
-                        "write_size {write} is wider than the 8 bytes the firmware's MCUboot trailer is aligned to \
-                         (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
+                        "write_size {write} is wider than 32 bytes, the widest BOOT_MAX_ALIGN MCUboot's swap modes \
+                         take; MCUboot needs BOOT_MAX_ALIGN of at least the write size"
                     ),
                 ),
                 LayoutError::SectorsDiffer => (

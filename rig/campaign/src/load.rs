@@ -1379,8 +1379,8 @@ fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
         }
         E::NotSectorAligned => ": a slot's sectors do not group into the units the swap moves",
         E::WriteTooWide => {
-            ": the part programs wider words than the 8 bytes the firmware's MCUboot trailer is \
-             aligned to (BOOT_MAX_ALIGN 8); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
+            ": the part programs wider words than 32 bytes, the widest BOOT_MAX_ALIGN MCUboot's swap \
+             modes take (bootutil_public.h); MCUboot needs BOOT_MAX_ALIGN of at least the write size"
         }
         E::SecondaryNotExecutable => {
             ": this mode runs each image in place from the slot it was written to, and this \

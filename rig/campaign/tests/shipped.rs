@@ -204,6 +204,16 @@ fn known_bug_campaigns_cover_every_broken_variant() {
             Variant::AtomicWordUnchecked => {
                 assert_eq!(c.target.mode.name(), "atomic-word", "{rel} runs the atomic-word scheme")
             }
+            Variant::EccErrorFaults => {
+                let TargetKind::Simulated { board, .. } = c.target.kind else {
+                    unreachable!()
+                };
+                assert!(board.flash().ecc, "{rel} needs an ECC part");
+                assert!(
+                    has("request", &|o| !o.every_op.is_empty()),
+                    "{rel} needs cuts inside the trailer writes"
+                )
+            }
             Variant::Reference => {}
         }
     }

@@ -171,3 +171,92 @@ fn rsa_and_p384_images_are_unverified_not_valid() {
         Some(hex::encode(Sha384::digest(&p384[..HDR + BODY])).as_str())
     );
 }
+
+/// The STM32H7 fixtures: imgtool `--align 32 --max-sectors 7 --pad`, padded to the board's
+/// 896 KiB slots (make.sh `sign_h7`).
+fn h7_slot_images() -> (Vec<u8>, Vec<u8>) {
+    (
+        image("ed25519-app-1.0.0-align32-confirmed.bin"),
+        image("ed25519-app-2.0.0-align32-pending.bin"),
+    )
+}
+
+#[test]
+fn align_32_trailers_decode_where_imgtool_wrote_them() {
+    use cutpoint_inspect::{decode_flash, FlagState, MagicState};
+    let l = cutpoint_sim::BoardProfile::builtin("stm32h7").unwrap().layout;
+    let g = l.trailer_geom();
+    assert_eq!(g.align(), 32);
+    let (confirmed, pending) = h7_slot_images();
+    assert_eq!(confirmed.len() as u32, l.primary.size, "padded to the slot");
+    // imgtool's own bytes: the magic starts with the alignment, image_ok 64 bytes from the end.
+    let end = confirmed.len();
+    assert_eq!(confirmed[end - 16..], g.magic());
+    assert_eq!(&confirmed[end - 16..end - 14], &[0x20, 0x00]);
+    assert_eq!(confirmed[end - 64], 0x01);
+    assert_eq!(pending[end - 64], 0xff, "a test request leaves image_ok erased");
+
+    let mut dump = vec![0xffu8; l.scratch.end() as usize];
+    dump[l.primary.offset as usize..l.primary.end() as usize].copy_from_slice(&confirmed);
+    dump[l.secondary.offset as usize..l.secondary.end() as usize].copy_from_slice(&pending);
+    let r = decode_flash(&dump, 0, &l, Some(&key("ed25519.pub.pem")));
+    assert_eq!(r.layout_error, None);
+    for (slot, version, image_ok) in [
+        ("primary", "1.0.0+0", FlagState::Set),
+        ("secondary", "2.0.0+0", FlagState::Unset),
+    ] {
+        let s = r.slot(slot).unwrap();
+        let img = s.image.as_ref().unwrap();
+        assert_eq!(img.validity, Validity::Valid, "{slot}");
+        assert_eq!(img.version(), Some(version), "{slot}");
+        let t = s.trailer.as_ref().unwrap();
+        assert_eq!(t.magic, MagicState::Good, "{slot}");
+        assert_eq!(t.image_ok, image_ok, "{slot}");
+        assert_eq!(t.copy_done, FlagState::Unset, "{slot}");
+        assert_eq!(t.swap_type, "unset", "{slot}");
+    }
+    // Read with the default 8-byte geometry (a board whose bootloader is built with
+    // BOOT_MAX_ALIGN 8), the same slot's magic is not MCUboot's.
+    let t8 = fut::trailer::decode_tail(fut::trailer::Geom::DEFAULT, &confirmed).unwrap();
+    assert_eq!(t8.magic, fut::trailer::Magic::Bad);
+}
+
+#[test]
+fn an_align_32_confirmed_baseline_boots_and_takes_an_update_on_the_stm32h7() {
+    use cutpoint_sim::board::{BootResult, RunEnd, RunOptions};
+    let profile = cutpoint_sim::BoardProfile::builtin("stm32h7").unwrap();
+    let l = profile.layout;
+    let (confirmed, _) = h7_slot_images();
+    let mut s = cutpoint_sim::scenario::Scenario::new(profile, 16);
+    s.old_image = std::sync::Arc::new(confirmed);
+    s.new_image = std::sync::Arc::new(image("ed25519-app-2.0.0.bin"));
+    s.key = key("ed25519.pub.pem");
+    let mut board = s.board();
+    let log = board.run(RunOptions::default());
+    let text: Vec<_> = log.console.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(log.end, RunEnd::Idle, "{text:#?}");
+    let jumps: Vec<_> = log
+        .boots
+        .iter()
+        .filter_map(|b| match &b.result {
+            BootResult::Jump { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .collect();
+    // The confirmed baseline runs (no revert of it), then the update is swapped in and confirmed.
+    assert_eq!(jumps.first().map(String::as_str), Some("1.0.0+0"), "{text:#?}");
+    assert_eq!(jumps.last().map(String::as_str), Some("2.0.0+0"), "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.starts_with("app: confirm version=2.0.0")),
+        "{text:#?}"
+    );
+    let dump = &board.flash.raw()[..l.scratch.end() as usize];
+    let r = cutpoint_inspect::decode_flash(dump, 0, &l, Some(&key("ed25519.pub.pem")));
+    let p = r.slot("primary").unwrap();
+    assert_eq!(p.image.as_ref().unwrap().version(), Some("2.0.0+0"));
+    let t = p.trailer.as_ref().unwrap();
+    assert_eq!(t.magic, cutpoint_inspect::MagicState::Good);
+    assert_eq!(t.image_ok, cutpoint_inspect::FlagState::Set);
+    assert_eq!(t.copy_done, cutpoint_inspect::FlagState::Set);
+    assert_eq!(t.swap_type, "test");
+}

@@ -4,6 +4,7 @@
 pub mod board;
 pub mod board_name;
 pub mod board_profile;
+pub mod datasheet;
 pub mod flash;
 pub mod imgtool;
 pub mod profile;

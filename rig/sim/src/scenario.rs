@@ -127,11 +127,9 @@ impl Scenario {
         if self.baseline_confirmed {
             // imgtool's --confirm: image_ok (0x01 padded with the erased value) and the magic at
             // the end of the slot, everything between erased.
-            let primary = layout.primary;
-            let mut image_ok = [fut::trailer::ERASED; fut::layout::TRAILER_ALIGN as usize];
-            image_ok[0] = fut::trailer::FLAG_SET;
-            flash.load(primary.end() - fut::trailer::IMAGE_OK_FROM_END, &image_ok);
-            flash.load(primary.end() - fut::trailer::MAGIC_FROM_END, &fut::trailer::MAGIC);
+            fut::trailer::put_confirmed(layout.trailer_geom(), layout.primary, &mut |addr, bytes| {
+                flash.load(addr, bytes)
+            });
         }
         flash
     }

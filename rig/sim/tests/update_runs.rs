@@ -13,15 +13,6 @@ fn last_jump(log: &cutpoint_sim::RunLog) -> Option<String> {
 fn unfaulted_update_installs_and_confirms_on_every_profile() {
     for name in BoardProfile::builtin_names() {
         let profile = BoardProfile::builtin(name).unwrap();
-        if *name == "stm32h7" {
-            // Its 32-byte flash words are wider than the trailer's BOOT_MAX_ALIGN of 8: a
-            // campaign refuses the board for every MCUboot mode (rig/tests/profiles.rs).
-            assert_eq!(
-                profile.check_mode(fut::scheme::Mode::SWAP_SCRATCH),
-                Err(fut::layout::LayoutError::WriteTooWide)
-            );
-            continue;
-        }
         let s = Scenario::new(profile, 96);
         let mut board = s.board();
         let log = board.run(RunOptions::default());

@@ -165,7 +165,7 @@ pub fn check_scratchless_layout(l: &Layout, spare_in: Slot) -> Result<(), Layout
     if l.scratch.size == 0 {
         areas[3] = l.bootloader;
     }
-    if l.write_size > crate::layout::TRAILER_ALIGN {
+    if l.write_size > crate::trailer::MAX_ALIGN {
         return Err(LayoutError::WriteTooWide);
     }
     if s == 0
@@ -235,8 +235,8 @@ fn size_ok(cfg: &BootConfig, algo: Algo, size: u32) -> bool {
 /// swap-offset, which differ only in their steps and where the images sit).
 fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(), FwError> {
     let l = cfg.layout;
-    let primary = trailer::read(hal, l.primary)?;
-    let secondary = trailer::read(hal, l.secondary)?;
+    let primary = trailer::read(hal, cfg.layout.trailer_geom(), l.primary)?;
+    let secondary = trailer::read(hal, cfg.layout.trailer_geom(), l.secondary)?;
     // A swap in progress: its status is in the primary trailer and no request stands.
     let done = swap_finished(hal, cfg, algo, &primary)?;
     if primary.magic == Magic::Good && !done && secondary.magic != Magic::Good {
@@ -287,14 +287,14 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo) -> Result<(), FwError> {
 /// a torn one reads as finished there (`swap_finished`).
 fn settle_finished<F: Flash + Console + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    let r = trailer::read_settled(flash, primary)?;
+    let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), primary)?;
     let torn = r.trailer.copy_done == Flag::Bad;
     if r.trailer.copy_done == Flag::Unset || (!torn && r.steady(Field::CopyDone)) {
         return Ok(());
     }
     let mut want = r.trailer;
     want.copy_done = Flag::Set;
-    match settle(flash, primary, &want, &[Field::CopyDone]) {
+    match settle(flash, cfg.layout.trailer_geom(), primary, &want, &[Field::CopyDone]) {
         Err(FwError::Flash(FlashError::ProgramRefused { .. })) => Ok(()),
         other => other,
     }
@@ -368,10 +368,10 @@ fn start(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo, kind: SwapType, fixup:
 fn write_revert_request<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, size: u32) -> Result<(), FwError> {
     let secondary = cfg.layout.secondary;
     ops::erase_trailer_of(flash, &cfg.layout, Slot::Secondary)?;
-    trailer::write_image_ok(flash, secondary)?;
-    trailer::write_swap_size(flash, secondary, size)?;
-    trailer::write_swap_info(flash, secondary, SwapType::Revert)?;
-    trailer::write_magic(flash, secondary)?;
+    trailer::write_image_ok(flash, cfg.layout.trailer_geom(), secondary)?;
+    trailer::write_swap_size(flash, cfg.layout.trailer_geom(), secondary, size)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), secondary, SwapType::Revert)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), secondary)?;
     Ok(())
 }
 
@@ -408,19 +408,21 @@ fn init_primary<F: Flash + Console + ?Sized>(
 ) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     let want = running(cfg, kind, size);
-    if cfg.variant == Variant::TrailerInitSkipped && trailer::read(flash, primary)?.magic == Magic::Good {
+    if cfg.variant == Variant::TrailerInitSkipped
+        && trailer::read(flash, cfg.layout.trailer_geom(), primary)?.magic == Magic::Good
+    {
         // The broken build takes a primary trailer that already reads good as its own.
         return Ok(());
     }
     for _ in 0..3 {
         ops::erase_trailer_of(flash, &cfg.layout, Slot::Primary)?;
-        trailer::write_swap_info(flash, primary, kind)?;
+        trailer::write_swap_info(flash, cfg.layout.trailer_geom(), primary, kind)?;
         if want.image_ok == Flag::Set {
-            trailer::write_image_ok(flash, primary)?;
+            trailer::write_image_ok(flash, cfg.layout.trailer_geom(), primary)?;
         }
-        trailer::write_swap_size(flash, primary, size)?;
-        trailer::write_magic(flash, primary)?;
-        let r = trailer::read_settled(flash, primary)?;
+        trailer::write_swap_size(flash, cfg.layout.trailer_geom(), primary, size)?;
+        trailer::write_magic(flash, cfg.layout.trailer_geom(), primary)?;
+        let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), primary)?;
         if r.unsteady.is_empty() && r.trailer == want {
             return Ok(());
         }
@@ -452,7 +454,7 @@ fn resume(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo, kind: SwapType, size:
     if kind == SwapType::Test || late_revert_confirm(cfg, kind) {
         fields = &fields[..3];
     }
-    settle(hal, l.primary, &running(cfg, kind, size), fields)?;
+    settle(hal, l.trailer_geom(), l.primary, &running(cfg, kind, size), fields)?;
     if !headers_in_place(hal, cfg, algo, kind, regions, last)? {
         say!(hal, "boot: halt reason=swap-headers-not-found");
         return Ok(());
@@ -468,17 +470,18 @@ fn resume(hal: &mut dyn Hal, cfg: &BootConfig, algo: Algo, kind: SwapType, size:
 /// makes weak bits solid; the nRF52840 allows two programs of a word between erases).
 fn settle<F: Flash + Console + ?Sized>(
     flash: &mut F,
+    g: trailer::Geom,
     area: Area,
     want: &Trailer,
     fields: &[Field],
 ) -> Result<(), FwError> {
-    let r = trailer::read_settled(flash, area)?;
+    let r = trailer::read_settled(flash, g, area)?;
     for &f in fields {
         if r.steady(f) && trailer::field_matches(&r.trailer, want, f) {
             continue;
         }
         say!(flash, "boot: trailer-reprogram slot=primary field={}", f.name());
-        trailer::program_field(flash, area, f, want)?;
+        trailer::program_field(flash, g, area, f, want)?;
     }
     Ok(())
 }
@@ -615,17 +618,17 @@ fn finish<F: Flash + Console + ?Sized>(
         // The broken build confirms the image a revert brought back only now, and a resumed
         // revert, which lost track of the slots, confirms the secondary (MCUboot #480).
         let slot = if resumed { cfg.layout.secondary } else { primary };
-        trailer::write_image_ok(flash, slot)?;
+        trailer::write_image_ok(flash, cfg.layout.trailer_geom(), slot)?;
         want.image_ok = if resumed { Flag::Unset } else { Flag::Set };
     } else if kind != SwapType::Test {
-        settle(flash, primary, &want, &[Field::ImageOk])?;
+        settle(flash, cfg.layout.trailer_geom(), primary, &want, &[Field::ImageOk])?;
     }
     want.copy_done = Flag::Set;
-    let r = trailer::read_settled(flash, primary)?;
+    let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), primary)?;
     if r.trailer.copy_done == Flag::Unset && r.steady(Field::CopyDone) {
-        trailer::write_copy_done(flash, primary)?;
+        trailer::write_copy_done(flash, cfg.layout.trailer_geom(), primary)?;
     }
-    match settle(flash, primary, &want, &[Field::CopyDone]) {
+    match settle(flash, cfg.layout.trailer_geom(), primary, &want, &[Field::CopyDone]) {
         Err(FwError::Flash(FlashError::ProgramRefused { .. })) => Ok(()),
         other => other,
     }

@@ -89,7 +89,7 @@ pub fn addr_of(algo: Algo, layout: &Layout, slot: Area, step: Step) -> u32 {
         Algo::Offset => {
             let w = layout.status_record_size();
             let n = layout.sectors_per_slot();
-            let base = slot.end() - (n * 2 * w + crate::layout::TRAILER_INFO_SIZE);
+            let base = slot.end() - (n * 2 * w + layout.trailer_info_size());
             match step {
                 Step::Swap(i, s) => base + (i - 1) * 2 * w + (s - 1) * w,
                 // Swap-offset has no move records.

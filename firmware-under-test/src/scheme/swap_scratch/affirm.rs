@@ -20,7 +20,7 @@
 use super::journal::{self, SwapState};
 use crate::boot::BootConfig;
 use crate::hal::{Console, Flash, FlashError};
-use crate::trailer::{self, Field, Fields, Flag, Magic, TRAILER_INFO_BYTES};
+use crate::trailer::{self, Block, Field, Fields, Flag, Geom, Magic};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -37,10 +37,10 @@ pub fn affirm<F: Flash + Console + ?Sized>(
 ) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     let want = st.trailer();
-    let want_bytes = trailer::encode(&want);
+    let want_bytes = trailer::encode(cfg.layout.trailer_geom(), &want);
     let status = keeps_status_records(cfg.variant);
     for attempt in 0..2 {
-        let r = trailer::read_settled(flash, primary)?;
+        let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), primary)?;
         let mut wrong = Fields::NONE;
         for f in fields.iter() {
             if !r.steady(f) || !trailer::field_matches(&r.trailer, &want, f) {
@@ -56,14 +56,14 @@ pub fn affirm<F: Flash + Console + ?Sized>(
         }
         for f in wrong.iter() {
             // Programming only clears bits: a field with a 0 where it needs a 1 is beyond it.
-            if !programmable(&r.raw, &want_bytes, f) {
+            if !programmable(r.geom, &r.raw, &want_bytes, f) {
                 return rewrite(flash, cfg, st, f.name());
             }
             if !r.field_bytes(f).iter().all(|&b| b == trailer::ERASED) {
                 // Written before (a cut tore it, or it reads unsteadily): programmed again.
                 say!(flash, "boot: trailer-reprogram slot=primary field={}", f.name());
             }
-            match trailer::program_field(flash, primary, f, &want) {
+            match trailer::program_field(flash, cfg.layout.trailer_geom(), primary, f, &want) {
                 Ok(()) => {}
                 Err(FlashError::ProgramRefused { .. }) => return rewrite(flash, cfg, st, f.name()),
                 Err(e) => return Err(e.into()),
@@ -86,7 +86,7 @@ pub fn affirm<F: Flash + Console + ?Sized>(
 /// keeps every 0 it saw) and has nothing to resume, so nothing else would program it again,
 /// and some later boot that misses the weak bit would take the finished swap for a cut one.
 pub fn settle_finished<F: Flash + Console + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FwError> {
-    let r = trailer::read_settled(flash, cfg.layout.primary)?;
+    let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), cfg.layout.primary)?;
     let t = r.trailer;
     if t.magic != Magic::Good || t.copy_done != Flag::Set || r.steady(Field::CopyDone) {
         return Ok(());
@@ -114,9 +114,9 @@ pub fn rewrite<F: Flash + Console + ?Sized>(
 }
 
 /// Whether programming `want` over `have` can give `want` for field `f`.
-fn programmable(have: &[u8; TRAILER_INFO_BYTES], want: &[u8; TRAILER_INFO_BYTES], f: Field) -> bool {
-    let at = trailer::field_offset(f);
-    let range = at..at + f.size() as usize;
+fn programmable(g: Geom, have: &Block, want: &Block, f: Field) -> bool {
+    let at = g.field_offset(f);
+    let range = at..at + g.size(f) as usize;
     have[range.clone()].iter().zip(&want[range]).all(|(h, w)| h & w == *w)
 }
 

@@ -34,14 +34,14 @@ pub enum Action {
 }
 
 pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Action, FwError> {
-    let primary = trailer::read(flash, cfg.layout.primary)?;
+    let primary = trailer::read(flash, cfg.layout.trailer_geom(), cfg.layout.primary)?;
     if primary.magic == Magic::Good && primary.copy_done != Flag::Set {
         if let Some(action) = resume(flash, cfg, &primary)? {
             return Ok(action);
         }
     }
     if primary.magic != Magic::Good && cfg.variant != Variant::TornMagicRevert {
-        let journal = trailer::read(flash, cfg.layout.scratch)?;
+        let journal = trailer::read(flash, cfg.layout.trailer_geom(), cfg.layout.scratch)?;
         if journal.magic == Magic::Good
             && journal.swap_type() == Some(SwapType::Revert)
             && size_ok(cfg, journal.swap_size)
@@ -56,7 +56,7 @@ pub fn decide<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Acti
             return Ok(Action::ResumeFromJournal(st));
         }
     }
-    let secondary = trailer::read(flash, cfg.layout.secondary)?;
+    let secondary = trailer::read(flash, cfg.layout.trailer_geom(), cfg.layout.secondary)?;
     if secondary.magic == Magic::Good {
         let kind = if secondary.image_ok == Flag::Set {
             SwapType::Perm

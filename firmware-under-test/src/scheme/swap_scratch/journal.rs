@@ -20,8 +20,14 @@ use crate::FwError;
 
 /// Magic of the journal (deliberately not MCUboot's: a journal is not an upgrade request).
 pub const JOURNAL_MAGIC: [u8; 16] = *b"cp-swap-journal\x01";
-/// The resume point (region u32, step u8) sits just below the fixed fields.
-pub const RESUME_FROM_END: u32 = 56;
+/// The resume point (region u32, step u8) sits just below the fixed fields, in one field of
+/// the trailer's alignment (at `end - 56` with the default alignment of 8).
+///
+/// Where the resume point sits back from the end of an area of layout `l`.
+pub const fn resume_from_end(l: &crate::layout::Layout) -> u32 {
+    let g = l.trailer_geom();
+    g.info_size() + g.align()
+}
 
 /// What the primary trailer must say for a swap, kept in RAM while the swap runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +72,7 @@ fn journal_area(cfg: &BootConfig) -> Area {
 /// The journal's state, when a whole journal is in the secondary trailer.
 pub fn read<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Option<SwapState>, FwError> {
     let area = journal_area(cfg);
-    let r = trailer::read_settled(flash, area)?;
+    let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), area)?;
     if r.field_bytes(Field::Magic) != JOURNAL_MAGIC {
         return Ok(None);
     }
@@ -75,7 +81,7 @@ pub fn read<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<Option
         return Ok(None);
     };
     let mut p = [ERASED; 8];
-    read_steady(flash, area.end() - RESUME_FROM_END, &mut p)?;
+    read_steady(flash, area.end() - resume_from_end(&cfg.layout), &mut p)?;
     let last = match (u32::from_le_bytes([p[0], p[1], p[2], p[3]]), p[4]) {
         (u32::MAX, ERASED) => None,
         (idx, state) if idx >= 1 && idx <= t.swap_size / cfg.layout.sector_size && (1..=3).contains(&state) => {
@@ -122,21 +128,22 @@ pub fn rewrite<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapStat
     if !ops::is_blank(flash, trailer_area)? {
         ops::erase_trailer(flash, cfg, Slot::Secondary)?;
     }
-    trailer::write_swap_size(flash, area, st.swap_size)?;
-    trailer::write_swap_info(flash, area, st.kind)?;
+    trailer::write_swap_size(flash, cfg.layout.trailer_geom(), area, st.swap_size)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), area, st.kind)?;
     if let Some((idx, state)) = st.last {
-        let mut p = [ERASED; 8];
+        let mut p = [ERASED; trailer::MAX_ALIGN as usize];
         p[..4].copy_from_slice(&idx.to_le_bytes());
         p[4] = state as u8;
-        flash.write(area.end() - RESUME_FROM_END, &p)?;
+        let g = cfg.layout.trailer_geom();
+        flash.write(area.end() - resume_from_end(&cfg.layout), &p[..g.align() as usize])?;
     }
     if st.copy_done {
-        trailer::write_copy_done(flash, area)?;
+        trailer::write_copy_done(flash, cfg.layout.trailer_geom(), area)?;
     }
     if st.image_ok {
-        trailer::write_image_ok(flash, area)?;
+        trailer::write_image_ok(flash, cfg.layout.trailer_geom(), area)?;
     }
-    flash.write(area.end() - trailer::MAGIC_FROM_END, &JOURNAL_MAGIC)?;
+    trailer::write_magic_bytes(flash, cfg.layout.trailer_geom(), area, &JOURNAL_MAGIC)?;
     if read(flash, cfg)? != Some(*st) {
         // The sector would not hold the journal; the old primary trailer is still in charge.
         return Err(FwError::Flash(FlashError::Device));
@@ -149,8 +156,8 @@ pub fn rewrite<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapStat
 pub fn restore<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapState) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     ops::erase_trailer(flash, cfg, Slot::Primary)?;
-    trailer::write_swap_size(flash, primary, st.swap_size)?;
-    trailer::write_swap_info(flash, primary, st.kind)?;
+    trailer::write_swap_size(flash, cfg.layout.trailer_geom(), primary, st.swap_size)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), primary, st.kind)?;
     if let Some(last) = st.last {
         for idx in 1..=last.0 {
             for state in 1..=3 {
@@ -161,13 +168,13 @@ pub fn restore<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, st: &SwapStat
         }
     }
     if st.image_ok {
-        trailer::write_image_ok(flash, primary)?;
+        trailer::write_image_ok(flash, cfg.layout.trailer_geom(), primary)?;
     }
     if st.copy_done {
-        trailer::write_copy_done(flash, primary)?;
+        trailer::write_copy_done(flash, cfg.layout.trailer_geom(), primary)?;
     }
-    trailer::write_magic(flash, primary)?;
-    let r = trailer::read_settled(flash, primary)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), primary)?;
+    let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), primary)?;
     let want = st.trailer();
     let wrong = Field::ALL
         .into_iter()
@@ -194,7 +201,7 @@ pub fn last_status_steady<F: Flash + ?Sized>(
 
 /// Erases a journal left in the secondary trailer once the primary trailer is in charge.
 pub fn drop_stale<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<(), FwError> {
-    let r = trailer::read_settled(flash, journal_area(cfg))?;
+    let r = trailer::read_settled(flash, cfg.layout.trailer_geom(), journal_area(cfg))?;
     if r.field_bytes(Field::Magic) == JOURNAL_MAGIC {
         ops::erase_trailer(flash, cfg, Slot::Secondary)?;
     }

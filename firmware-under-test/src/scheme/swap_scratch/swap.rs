@@ -56,9 +56,9 @@ fn swap_size<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig) -> Result<u32, 
 fn write_revert_journal<F: Flash + ?Sized>(flash: &mut F, cfg: &BootConfig, swap_size: u32) -> Result<(), FwError> {
     let scratch = cfg.layout.scratch;
     ops::erase_backwards(flash, scratch, cfg.layout.sector_size)?;
-    trailer::write_swap_size(flash, scratch, swap_size)?;
-    trailer::write_swap_info(flash, scratch, SwapType::Revert)?;
-    trailer::write_magic(flash, scratch)?;
+    trailer::write_swap_size(flash, cfg.layout.trailer_geom(), scratch, swap_size)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), scratch, SwapType::Revert)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), scratch)?;
     Ok(())
 }
 
@@ -71,9 +71,9 @@ pub fn init_primary<F: Flash + ?Sized>(
 ) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
     ops::erase_trailer(flash, cfg, Slot::Primary)?;
-    trailer::write_swap_size(flash, primary, swap_size)?;
-    trailer::write_swap_info(flash, primary, kind)?;
-    trailer::write_magic(flash, primary)?;
+    trailer::write_swap_size(flash, cfg.layout.trailer_geom(), primary, swap_size)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), primary, kind)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), primary)?;
     Ok(())
 }
 
@@ -204,13 +204,13 @@ fn rewrite_single_record<F: Flash + ?Sized>(
     state: u32,
 ) -> Result<(), FwError> {
     let primary = cfg.layout.primary;
-    let t = trailer::read(flash, primary)?;
+    let t = trailer::read(flash, cfg.layout.trailer_geom(), primary)?;
     let kind = t.swap_type().unwrap_or(SwapType::Test);
     ops::erase_trailer(flash, cfg, Slot::Primary)?;
-    trailer::write_swap_size(flash, primary, t.swap_size)?;
-    trailer::write_swap_info(flash, primary, kind)?;
+    trailer::write_swap_size(flash, cfg.layout.trailer_geom(), primary, t.swap_size)?;
+    trailer::write_swap_info(flash, cfg.layout.trailer_geom(), primary, kind)?;
     trailer::write_status(flash, &cfg.layout, primary, idx, state)?;
-    trailer::write_magic(flash, primary)?;
+    trailer::write_magic(flash, cfg.layout.trailer_geom(), primary)?;
     Ok(())
 }
 

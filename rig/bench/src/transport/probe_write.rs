@@ -12,7 +12,7 @@ use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, Probe, RigError, RigResult};
 
 pub use fut::trailer::{Flag, Magic, MAGIC as MAGIC_ALIGN8};
-use fut::trailer::{Trailer, ERASED, TRAILER_INFO_BYTES};
+use fut::trailer::{Geom, Trailer, ERASED, MAX_INFO_BYTES, TRAILER_INFO_BYTES};
 /// Bytes at the end of the slot the trailer's fixed fields take (magic, image_ok, copy_done,
 /// swap_info, swap_size at 8-byte alignment).
 pub const TRAILER_INFO: usize = TRAILER_INFO_BYTES;
@@ -38,15 +38,15 @@ pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool) -> Result<V
     }
     let mut slot = vec![ERASED; slot_size];
     slot[..image.len()].copy_from_slice(image);
-    slot[slot_size - TRAILER_INFO..].copy_from_slice(&fut::trailer::encode(&request(permanent)));
+    let block = fut::trailer::encode(Geom::DEFAULT, &request(permanent));
+    slot[slot_size - TRAILER_INFO..].copy_from_slice(&block[MAX_INFO_BYTES - TRAILER_INFO..]);
     Ok(slot)
 }
 
 /// Decodes the trailer fields at the end of `tail` (the last bytes of a slot, at least the
 /// fixed fields) with the firmware's own decoder; `None` when fewer bytes are given.
 pub fn parse_trailer(tail: &[u8]) -> Option<Trailer> {
-    let fields: &[u8; TRAILER_INFO] = tail.get(tail.len().checked_sub(TRAILER_INFO)?..)?.try_into().ok()?;
-    Some(fut::trailer::decode(fields))
+    fut::trailer::decode_tail(Geom::DEFAULT, tail)
 }
 
 pub struct ProbeWriteTransport {

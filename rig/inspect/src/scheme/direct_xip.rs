@@ -31,16 +31,12 @@ pub fn decide(flash: &mut SliceFlash<'_>, layout: &Layout, report: &FlashReport)
     for (i, s) in SLOTS.into_iter().enumerate() {
         let area = layout.slot(s);
         versions[i] = image::read_header(flash, area).ok().map(|h| h.version);
+        let g = layout.trailer_geom();
+        let info = g.info_size();
         states[i] = flash
-            .get(
-                area.end() - trailer::TRAILER_INFO_BYTES as u32,
-                trailer::TRAILER_INFO_BYTES,
-            )
-            .map(|b| {
-                let mut raw = [0u8; trailer::TRAILER_INFO_BYTES];
-                raw.copy_from_slice(b);
-                selection(&trailer::decode(&raw))
-            });
+            .get(area.end() - info, info as usize)
+            .and_then(|b| trailer::decode_tail(g, b))
+            .map(|t| selection(&t));
         slots.push(DirectXipSlot {
             name: s.name().to_string(),
             version: versions[i].map(|v| v.to_string()),
@@ -178,7 +174,7 @@ impl MetadataDecoder for DirectXipTrailers {
 
     /// Each slot's trailer fields and the application's note.
     fn metadata_areas(&self, l: &Layout) -> Vec<std::ops::Range<u32>> {
-        let info = |a: fut::layout::Area| a.end() - trailer::TRAILER_INFO_BYTES as u32..a.end();
+        let info = |a: fut::layout::Area| a.end() - l.trailer_info_size()..a.end();
         let note = note_area(l).offset;
         vec![info(l.primary), info(l.secondary), note..note + NOTE_SIZE as u32]
     }
@@ -194,6 +190,7 @@ impl MetadataDecoder for DirectXipTrailers {
             if has_image {
                 fields(
                     &mut out,
+                    l,
                     s.name(),
                     l.slot(s),
                     &[Field::Magic, Field::CopyDone, Field::ImageOk],

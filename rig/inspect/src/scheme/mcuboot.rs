@@ -3,8 +3,8 @@
 //! its trailer fields, the scratch-marker variant's marker at its top). The fields are read by
 //! the firmware's own trailer code over the dump.
 
-use fut::layout::{Area, Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
-use fut::scheme::swap_scratch::journal::RESUME_FROM_END;
+use fut::layout::{Area, Layout, Slot, STATUS_STATES};
+use fut::scheme::swap_scratch::journal::resume_from_end;
 use fut::scheme::swap_scratch::SCRATCH_MARKER;
 use fut::trailer::{self, Field, Magic, SwapType};
 use fut::PublicKey;
@@ -60,19 +60,26 @@ impl MetadataDecoder for OverwriteTrailers {
     /// image still needs confirming. Nothing reads the other fields or any status record.
     fn relied_on(&self, _report: &FlashReport, layout: &Layout) -> Vec<ReliedOn> {
         let mut out = Vec::new();
-        fields(&mut out, "primary", layout.primary, &[Field::Magic, Field::ImageOk]);
-        fields(&mut out, "secondary", layout.secondary, &[Field::Magic]);
+        fields(
+            &mut out,
+            layout,
+            "primary",
+            layout.primary,
+            &[Field::Magic, Field::ImageOk],
+        );
+        fields(&mut out, layout, "secondary", layout.secondary, &[Field::Magic]);
         out
     }
 }
 
 /// The fixed fields `which` of the trailer at the end of `area`, each read for its value.
-pub(super) fn fields(out: &mut Vec<ReliedOn>, name: &str, area: Area, which: &[Field]) {
-    for f in which {
-        let start = area.end() - f.from_end();
+pub(super) fn fields(out: &mut Vec<ReliedOn>, l: &Layout, name: &str, area: Area, which: &[Field]) {
+    let g = l.trailer_geom();
+    for &f in which {
+        let start = area.end() - g.from_end(f);
         out.push(ReliedOn {
             what: format!("{name} trailer {}", f.name()),
-            range: start..start + f.size(),
+            range: start..start + g.size(f),
             read_as: ReadAs::Value,
         });
     }
@@ -87,7 +94,7 @@ impl MetadataDecoder for McubootTrailers {
         report.slots = [Slot::Primary, Slot::Secondary]
             .map(|s| decode_slot(flash, layout, s, key))
             .into();
-        report.scratch = Some(decode_scratch(flash, layout.scratch));
+        report.scratch = Some(decode_scratch(flash, layout, layout.scratch));
     }
 
     fn running_slot(&self) -> &'static str {
@@ -155,7 +162,7 @@ impl MetadataDecoder for McubootTrailers {
         vec![
             trailer(l.primary),
             trailer(l.secondary),
-            scratch.end().saturating_sub(TRAILER_INFO_SIZE.min(scratch.size))..scratch.end(),
+            scratch.end().saturating_sub(l.trailer_info_size().min(scratch.size))..scratch.end(),
         ]
     }
 
@@ -167,7 +174,7 @@ impl MetadataDecoder for McubootTrailers {
     /// a swap type, a sane size, copy_done not set), from which the next boot resumes.
     fn relied_on(&self, report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
         let mut out = Vec::new();
-        fields(&mut out, "primary", l.primary, &Field::ALL);
+        fields(&mut out, l, "primary", l.primary, &Field::ALL);
         let primary = report.slot(Slot::Primary.name());
         let t = primary.and_then(|s| s.trailer.as_ref());
         let primary_good = t.is_some_and(|t| t.magic == MagicState::Good);
@@ -182,10 +189,10 @@ impl MetadataDecoder for McubootTrailers {
             } else {
                 &[Field::Magic]
             };
-            fields(&mut out, "secondary", l.secondary, which);
+            fields(&mut out, l, "secondary", l.secondary, which);
         } else {
-            fields(&mut out, "secondary", l.secondary, &Field::ALL);
-            let at = l.secondary.end() - RESUME_FROM_END;
+            fields(&mut out, l, "secondary", l.secondary, &Field::ALL);
+            let at = l.secondary.end() - resume_from_end(l);
             out.push(ReliedOn {
                 what: "secondary trailer journal resume point".into(),
                 range: at..at + 5,
@@ -193,6 +200,7 @@ impl MetadataDecoder for McubootTrailers {
             });
             fields(
                 &mut out,
+                l,
                 "scratch",
                 l.scratch,
                 &[Field::Magic, Field::SwapInfo, Field::SwapSize],
@@ -252,24 +260,26 @@ pub(super) fn check_layout(l: &Layout) -> Result<(), String> {
     }
     // In u128: sectors (< 2^32) x 3 x write_size (< 2^32) does not fit u64.
     let sectors = u128::from(l.primary.size / l.sector_size);
-    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(TRAILER_INFO_SIZE);
+    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(l.trailer_info_size());
     if trailer >= u128::from(l.primary.size) {
         return Err("trailer does not fit the slot".into());
     }
     l.validate().map_err(|e| format!("{e:?}"))
 }
 
-fn read_trailer(flash: &mut SliceFlash<'_>, area: Area) -> Option<TrailerReport> {
-    if area.size < TRAILER_INFO_SIZE || !flash.covers(area.end() - TRAILER_INFO_SIZE, TRAILER_INFO_SIZE) {
+fn read_trailer(flash: &mut SliceFlash<'_>, l: &Layout, area: Area) -> Option<TrailerReport> {
+    let g = l.trailer_geom();
+    let info = g.info_size();
+    if area.size < info || !flash.covers(area.end() - info, info) {
         return None;
     }
-    let t = trailer::read(flash, area).ok()?;
-    let magic_raw = flash.get(area.end() - trailer::MAGIC_FROM_END, 16).map(hex::encode);
+    let t = trailer::read(flash, g, area).ok()?;
+    let magic_raw = flash.get(area.end() - g.from_end(Field::Magic), 16).map(hex::encode);
     let image_ok_raw = flash
-        .get(area.end() - trailer::IMAGE_OK_FROM_END, 1)
+        .get(area.end() - g.from_end(Field::ImageOk), 1)
         .map_or(0xff, |b| b[0]);
     let copy_done_raw = flash
-        .get(area.end() - trailer::COPY_DONE_FROM_END, 1)
+        .get(area.end() - g.from_end(Field::CopyDone), 1)
         .map_or(0xff, |b| b[0]);
     let swap_type = match (t.swap_info, t.swap_type()) {
         (0xff, _) => "unset",
@@ -342,7 +352,7 @@ pub(super) fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, k
     let image = flash
         .covers(slot.offset, HEADER_SIZE as u32)
         .then(|| decode_image_in(flash, slot, key));
-    let trailer = read_trailer(flash, slot);
+    let trailer = read_trailer(flash, l, slot);
     let status = read_status(flash, l, slot, trailer.as_ref());
     let sectors_len = l.trailer_sectors().saturating_mul(l.sector_size).min(slot.size);
     let trailer_sectors_blank = flash.get(slot.end() - sectors_len, sectors_len as usize).map(is_blank);
@@ -359,7 +369,7 @@ pub(super) fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, k
     }
 }
 
-fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
+fn decode_scratch(flash: &mut SliceFlash<'_>, l: &Layout, area: Area) -> ScratchReport {
     let marker_region = (area.size >= 16)
         .then(|| flash.get(area.end() - 16, 8))
         .flatten()
@@ -369,7 +379,7 @@ fn decode_scratch(flash: &mut SliceFlash<'_>, area: Area) -> ScratchReport {
         offset: area.offset,
         size: area.size,
         coverage: Coverage::of(flash, area),
-        trailer: read_trailer(flash, area),
+        trailer: read_trailer(flash, l, area),
         blank: flash.get(area.offset, area.size as usize).map(is_blank),
         marker_region,
     }

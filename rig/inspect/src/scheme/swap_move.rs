@@ -2,7 +2,7 @@
 //! and the move and swap status records in the primary trailer, read by the firmware's own
 //! status code over the dump (`fut::scheme::swap_move::status`): how far a swap got.
 
-use fut::layout::{Layout, Slot, STATUS_STATES, TRAILER_INFO_SIZE};
+use fut::layout::{Layout, Slot, STATUS_STATES};
 use fut::scheme::swap_move::{self, status, status::Algo, status::Step};
 use fut::scheme::swap_offset;
 use fut::Scheme;
@@ -37,7 +37,7 @@ fn trailer_areas(l: &Layout) -> Vec<std::ops::Range<u32>> {
 fn trailer_fields(report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
     use fut::trailer::Field;
     let mut out = Vec::new();
-    fields(&mut out, "primary", l.primary, &Field::ALL);
+    fields(&mut out, l, "primary", l.primary, &Field::ALL);
     let good = |slot: Slot| {
         report
             .slot(slot.name())
@@ -51,7 +51,7 @@ fn trailer_fields(report: &FlashReport, l: &Layout) -> Vec<ReliedOn> {
     } else {
         &[Field::Magic]
     };
-    fields(&mut out, "secondary", l.secondary, which);
+    fields(&mut out, l, "secondary", l.secondary, which);
     out
 }
 
@@ -70,7 +70,7 @@ fn sane(l: &Layout) -> Result<(), String> {
         }
     }
     let sectors = u128::from(l.primary.size / l.sector_size);
-    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(TRAILER_INFO_SIZE);
+    let trailer = sectors * u128::from(STATUS_STATES) * u128::from(l.write_size) + u128::from(l.trailer_info_size());
     if trailer >= u128::from(l.primary.size.min(l.secondary.size)) {
         return Err("trailer does not fit the slots".into());
     }
