@@ -116,7 +116,7 @@ pub fn prepare_download(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwErro
 /// says it is in use). A request the bootloader left over an image it erased (FIELD-BUGS row 3,
 /// MCUboot commit 260ec457) blocks every later upload this way.
 pub fn upload_blocked(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<bool, FwError> {
-    Ok(trailer::read(hal, cfg.layout.secondary)?.magic == Magic::Good)
+    Ok(trailer::read(hal, cfg.layout.trailer_geom(), cfg.layout.secondary)?.magic == Magic::Good)
 }
 
 /// The early-magic variant raises its request as soon as the first chunk is written.

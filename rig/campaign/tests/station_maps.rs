@@ -395,6 +395,9 @@ fn a_built_in_map_over_a_smaller_flash_part_is_refused_at_flash() {
         e.contains("lab.toml:16:9: target.flash: the built-in w25q32 flash map reaches")
             && e.contains("past the end of the nrf52840 flash (0x100000)"),
         "{e}"
+    );
+}
+
 #[test]
 fn a_secondary_slot_on_an_external_nor_is_in_the_bootloaders_view_but_not_the_probes() {
     // The nRF52840 DK as the nRF Connect SDK lays MCUboot out with external flash: the

@@ -138,6 +138,9 @@ fn an_ecc_part_with_its_zero_overwrite_rule_is_the_same_with_the_memo() {
     // STM32L4: torn state words, and the all-zero marker written again over a written or torn
     // double-word (RM0351's rule), with failures and their artifact folders.
     same_both_ways("embassy-boot/exhaustive-stm32l4.toml");
+}
+
+#[test]
 fn a_board_of_two_flash_devices_is_the_same_with_the_memo() {
     // The nRF52840 DK with the secondary slot on its QSPI NOR: second cuts forked from the
     // recording of a resumed swap that runs on both devices; and a broken build's expected

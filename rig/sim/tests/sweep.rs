@@ -843,6 +843,8 @@ fn every_swap_offset_field_bug_fails_somewhere() {
     assert_survives("swap-offset stale-header-after-move, test swap", &good);
     assert_survives("swap-offset stale-header-after-move, permanent swap", &perm);
     assert!(!bad.failures.is_empty(), "the revert's window was not caught");
+}
+
 /// The nRF52840 DK with the secondary slot on its MX25R6435F QSPI NOR (board `nrf52840-qspi`):
 /// every MCUboot mode that keeps the secondary off the part's own flash (swap-scratch,
 /// swap-move, swap-offset, overwrite; MCUboot runs them so in Zephyr and the nRF Connect SDK)
