@@ -130,10 +130,16 @@ pub enum Variant {
     /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
     /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
     EmbassyBootMagicRewrite,
+    /// Pending-flag log: a transaction clears its pending flag (programs the done word) before
+    /// it writes the boot target. A cut between the two leaves a completed record with no
+    /// target: the bootloader boots slot a, the factory slot, with no trial, whatever slot the
+    /// log selected before (FIELD-BUGS row 15: esp8266/Arduino PR #6823, the boot command
+    /// cleared before the copy was done; a cut bricked the device).
+    PendingClearedBeforeTarget,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 23] = [
+    pub const ALL: [Variant; 24] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -157,6 +163,7 @@ impl Variant {
         Variant::XipBootsUnconfirmed,
         Variant::StaleHeaderAfterResume,
         Variant::EmbassyBootMagicRewrite,
+        Variant::PendingClearedBeforeTarget,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -184,6 +191,7 @@ impl Variant {
             Variant::XipBootsUnconfirmed => "xip-boots-unconfirmed",
             Variant::StaleHeaderAfterResume => "stale-header-after-resume",
             Variant::EmbassyBootMagicRewrite => "embassy-boot-magic-rewrite",
+            Variant::PendingClearedBeforeTarget => "pending-cleared-before-target",
         }
     }
 
@@ -227,7 +235,7 @@ impl Variant {
     /// is not reached. The one rule binding variants to schemes: the firmware's
     /// `Mode::effective` and the campaign loader both read it.
     pub const fn scheme(self) -> Option<SchemeBinding> {
-        use crate::scheme::{embassy_boot, esp_idf, redundant, Mode};
+        use crate::scheme::{embassy_boot, esp_idf, pending_log, redundant, Mode};
         let (mode, what) = match self {
             Variant::OverwriteNoRollback => (Mode::OVERWRITE, "is an overwrite-only bootloader"),
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
@@ -244,6 +252,10 @@ impl Variant {
             Variant::EmbassyBootMagicRewrite => (
                 Mode::of(&embassy_boot::EmbassyBoot),
                 "runs the published embassy-boot 0.1.1",
+            ),
+            Variant::PendingClearedBeforeTarget => (
+                Mode::of(&pending_log::PendingLog),
+                "breaks the pending-log scheme's transaction order",
             ),
             _ => return None,
         };

@@ -19,6 +19,7 @@ pub mod embassy_boot;
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
+pub mod pending_log;
 pub mod redundant;
 pub mod swap_move;
 pub mod swap_offset;
@@ -407,6 +408,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &direct_xip::DirectXip,
     &atomic_word::AtomicWord,
     &embassy_boot::EmbassyBoot,
+    &pending_log::PendingLog,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.
