@@ -9,13 +9,18 @@
 //! 2. the **target** word: the new boot target, the same slot and state;
 //! 3. the **done** word, which clears pending: the transaction completed.
 //!
-//! The boot target is the target of the last completed record. A record whose done word does
-//! not read valid did not complete, whatever else of it is on flash: the bootloader falls back
-//! to the target before it, the known-good state, and the next transaction is appended after
-//! it. An empty log is the factory state: slot a, confirmed. Every word carries its own check
+//! The boot target is the target of the last completed record in the sector (every record is
+//! read, so a record a cut left reading erased on some reads hides nothing after it). A record
+//! whose done word does not read valid did not complete, whatever else of it is on flash: the
+//! bootloader falls back to the target before it, the known-good state, and the next
+//! transaction is appended after it. An empty log is the factory state: slot a, confirmed. Every word carries its own check
 //! (`tag | value | !tag | !value`, then zero bytes up to the part's write granule), so a word
 //! that a cut left part-programmed, or one that reads as an uncorrectable error on an ECC part,
-//! reads as no word: never as another valid one.
+//! reads as no word: never as another valid one. A word is read several times and one that
+//! does not read the same every time (a bit a cut left weak) is no word either, so a done word
+//! left weak by a cut leaves its transaction open, and the fallback appends a later one after
+//! it. The header of a compacted sector is programmed only once the carried record's done
+//! word is complete, and a completed program leaves no weak bit.
 //!
 //! Why two sectors, not one: a log fills up, and a full log must be erased to go on. With one
 //! sector, a cut during that erase (or before the current target is written back) leaves an
@@ -219,14 +224,29 @@ impl Record {
     }
 }
 
-/// Reads `n` bytes at `addr` into a word; an uncorrectable read is an invalid word.
+/// Times each word is read: a word that does not read the same every time holds a bit a cut
+/// left weak, and is taken as invalid (the rule the MCUboot schemes apply to image_ok,
+/// `trailer::SETTLE_READS`).
+pub const SETTLE_READS: u32 = 16;
+
+/// Reads `n` bytes at `addr` into a word, [`SETTLE_READS`] times; an uncorrectable read, or
+/// bytes that differ from one read to the next, make an invalid word.
 fn read_word<F: Flash + ?Sized>(flash: &mut F, addr: u32, n: usize) -> Result<Word, FlashError> {
+    let mut first = [0u8; MAX_WORD];
     let mut b = [0u8; MAX_WORD];
-    match flash.read(addr, &mut b[..n]) {
-        Ok(()) => Ok(decode_word(&b[..n])),
-        Err(FlashError::Uncorrectable { .. }) => Ok(Word::Invalid),
-        Err(e) => Err(e),
+    for pass in 0..SETTLE_READS {
+        match flash.read(addr, &mut b[..n]) {
+            Ok(()) => {}
+            Err(FlashError::Uncorrectable { .. }) => return Ok(Word::Invalid),
+            Err(e) => return Err(e),
+        }
+        if pass == 0 {
+            first = b;
+        } else if b[..n] != first[..n] {
+            return Ok(Word::Invalid);
+        }
     }
+    Ok(decode_word(&first[..n]))
 }
 
 /// Whether generation `a` is newer than `b` (serial-number arithmetic on 8 bits).
@@ -243,7 +263,8 @@ pub struct Log {
     /// The active sector: the valid header with the newer generation (sector 0 on a tie);
     /// `None` when neither header is valid (an empty log).
     pub active: Option<usize>,
-    /// Records used in the active sector (every record up to the first erased one).
+    /// Records used in the active sector: up to the last one that does not read erased (the
+    /// next transaction is appended after it).
     pub used: u32,
     /// The target of the last completed record, with its index; `None`: no completed record.
     pub last_done: Option<(u32, Option<Target>)>,
@@ -305,10 +326,12 @@ pub fn read_log<F: Flash + ?Sized>(flash: &mut F, layout: &Layout) -> Result<Log
     let Some(i) = active else {
         return Ok(log);
     };
+    // Every record of the sector, not only up to the first erased one: a word a cut left with
+    // a weak bit can read erased on some reads, and must not hide the records after it.
     for n in 0..capacity(layout) {
         let r = read_record(flash, layout, i, n)?;
         if r.erased() {
-            break;
+            continue;
         }
         log.used = n + 1;
         if r.done() {
@@ -509,7 +532,7 @@ impl AbRecord for PendingLog {
     /// image is written). Slot b, as after an earlier update: the record selects b.
     fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
         let ws = word_size(layout.write_size);
-        if ws as usize > MAX_WORD || capacity(layout) < 2 {
+        if ws as usize > MAX_WORD {
             return false;
         }
         let n = ws as usize;
