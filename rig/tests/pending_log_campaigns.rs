@@ -34,8 +34,14 @@ fn the_reference_passes_every_pending_log_campaign() {
 #[test]
 fn the_compaction_campaigns_compact_the_log() {
     for (rel, line) in [
-        ("pending-log/compaction-stm32l4", "ota: pending-log-compact sector=1 gen=2"),
-        ("pending-log/compaction-nrf52840", "app: pending-log-compact sector=0 gen=3"),
+        (
+            "pending-log/compaction-stm32l4",
+            "ota: pending-log-compact sector=1 gen=2",
+        ),
+        (
+            "pending-log/compaction-nrf52840",
+            "app: pending-log-compact sector=0 gen=3",
+        ),
     ] {
         let ran = run(&shipped(rel));
         let control = ran.journal.control.as_ref().unwrap();
@@ -67,11 +73,8 @@ fn pending_cleared_before_target_fails_where_the_reference_passes() {
     }
     // The same file with the reference build passes every cut.
     let c = shipped_with("pending-log/known-bugs", |t| {
-        t.replace(
-            "variant = \"pending-cleared-before-target\"",
-            "variant = \"reference\"",
-        )
-        .replace("expect = \"fail\"", "expect = \"pass\"")
+        t.replace("variant = \"pending-cleared-before-target\"", "variant = \"reference\"")
+            .replace("expect = \"fail\"", "expect = \"pass\"")
     });
     let ran = run(&c);
     assert!(!ran.control_failed);
@@ -107,7 +110,10 @@ fn inspect_says_the_log_state_the_boot_slot_and_an_open_transaction() {
     board.run(RunOptions::default());
     let out = inspect(board.flash.raw());
     for want in [
-        format!("pending-log sector 0 at {:#x}: header valid gen=1 (active)", l.scratch.offset),
+        format!(
+            "pending-log sector 0 at {:#x}: header valid gen=1 (active)",
+            l.scratch.offset
+        ),
         "pending-log records: 4 of 85 used".to_string(),
         "pending-log state: ok (record 3: slot=secondary state=confirmed)".to_string(),
         "pending-log transaction: none open".to_string(),

@@ -287,7 +287,11 @@ impl Log {
 
 /// Reads the header of log sector `i`.
 pub fn read_header<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, i: usize) -> Result<Option<u8>, FlashError> {
-    let w = read_word(flash, log_sector(layout, i).offset, word_size(layout.write_size) as usize)?;
+    let w = read_word(
+        flash,
+        log_sector(layout, i).offset,
+        word_size(layout.write_size) as usize,
+    )?;
     Ok(w.value_if(TAG_HEADER))
 }
 
@@ -345,7 +349,13 @@ pub fn read_log<F: Flash + ?Sized>(flash: &mut F, layout: &Layout) -> Result<Log
 }
 
 /// Writes word `tag | value` at `addr`.
-fn put_word<F: Flash + ?Sized>(flash: &mut F, layout: &Layout, addr: u32, tag: u8, value: u8) -> Result<(), FlashError> {
+fn put_word<F: Flash + ?Sized>(
+    flash: &mut F,
+    layout: &Layout,
+    addr: u32,
+    tag: u8,
+    value: u8,
+) -> Result<(), FlashError> {
     let n = word_size(layout.write_size) as usize;
     flash.write(addr, &encode_word(tag, value)[..n])
 }
@@ -491,7 +501,16 @@ impl AbRecord for PendingLog {
                 );
                 match t.state {
                     STATE_TRIAL => {
-                        append(hal, l, v, "boot", Target { state: STATE_BOOTED, ..t })?;
+                        append(
+                            hal,
+                            l,
+                            v,
+                            "boot",
+                            Target {
+                                state: STATE_BOOTED,
+                                ..t
+                            },
+                        )?;
                         t.slot
                     }
                     STATE_BOOTED => {
@@ -597,7 +616,13 @@ mod tests {
             let n = word_size(w) as usize;
             assert!(n >= 4 && n.is_multiple_of(w as usize), "{w}: {n}");
             let b = encode_word(TAG_TARGET, 0x12);
-            assert_eq!(decode_word(&b[..n]), Word::Valid { tag: TAG_TARGET, value: 0x12 });
+            assert_eq!(
+                decode_word(&b[..n]),
+                Word::Valid {
+                    tag: TAG_TARGET,
+                    value: 0x12
+                }
+            );
         }
         assert_eq!(decode_word(&[0xff; 8]), Word::Erased);
         let mut torn = encode_word(TAG_DONE, DONE_VALUE);
@@ -606,6 +631,82 @@ mod tests {
         let mut pad = encode_word(TAG_DONE, DONE_VALUE);
         pad[6] = 1;
         assert_eq!(decode_word(&pad[..8]), Word::Invalid);
+    }
+
+    /// A flash of `bytes` at address 0 where the byte at `weak` reads as stored on its first
+    /// read and `alt` on every second one (a bit a cut left weak).
+    struct WeakFlash {
+        bytes: [u8; 64],
+        weak: usize,
+        alt: u8,
+        reads: u32,
+    }
+
+    impl Flash for WeakFlash {
+        fn sector_size(&self) -> u32 {
+            32
+        }
+        fn write_size(&self) -> u32 {
+            4
+        }
+        fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+            let a = addr as usize;
+            buf.copy_from_slice(&self.bytes[a..a + buf.len()]);
+            if (a..a + buf.len()).contains(&self.weak) {
+                self.reads += 1;
+                if self.reads % 2 == 0 {
+                    buf[self.weak - a] = self.alt;
+                }
+            }
+            Ok(())
+        }
+        fn write(&mut self, addr: u32, _: &[u8]) -> Result<(), FlashError> {
+            Err(FlashError::ProgramRefused { addr })
+        }
+        fn erase(&mut self, addr: u32, _: u32) -> Result<(), FlashError> {
+            Err(FlashError::ProgramRefused { addr })
+        }
+    }
+
+    /// A done word left weak by a cut reads valid on some reads and not on others: it is no
+    /// word, so the transaction stays open (one read of it would take whatever it read first).
+    #[test]
+    fn a_word_that_does_not_read_steadily_is_no_word() {
+        let l = Layout {
+            sector_size: 32,
+            write_size: 4,
+            bootloader: Area { offset: 0, size: 0 },
+            primary: Area { offset: 0, size: 0 },
+            secondary: Area { offset: 0, size: 0 },
+            scratch: Area { offset: 0, size: 64 },
+        };
+        let mut bytes = [0xffu8; 64];
+        let mut put = |at: usize, tag: u8, value: u8| bytes[at..at + 4].copy_from_slice(&encode_word(tag, value)[..4]);
+        let old = Target::FACTORY;
+        let new = Target {
+            slot: Slot::Secondary,
+            state: STATE_TRIAL,
+        };
+        put(0, TAG_HEADER, 1);
+        for (at, t) in [(4, old), (16, new)] {
+            put(at, TAG_PENDING, t.value());
+            put(at + 4, TAG_TARGET, t.value());
+            put(at + 8, TAG_DONE, DONE_VALUE);
+        }
+        // The new record's done word: its last byte (!DONE_VALUE = 0xff) reads 0xfe every
+        // other read.
+        let mut f = WeakFlash {
+            bytes,
+            weak: 16 + 8 + 3,
+            alt: 0xfe,
+            reads: 0,
+        };
+        let log = read_log(&mut f, &l).unwrap();
+        assert_eq!(log.open.map(|(n, _)| n), Some(1), "{log:?}");
+        assert_eq!(log.boot_target(), Some(old));
+        // Read steadily, the same bytes are a completed record.
+        let mut f = WeakFlash { alt: 0xff, ..f };
+        assert_eq!(read_log(&mut f, &l).unwrap().boot_target(), Some(new));
     }
 
     #[test]
@@ -665,10 +766,7 @@ mod tests {
             open: None,
         };
         assert_eq!(log.boot_target(), None);
-        let empty = Log {
-            last_done: None,
-            ..log
-        };
+        let empty = Log { last_done: None, ..log };
         assert_eq!(empty.boot_target(), Some(Target::FACTORY));
     }
 }

@@ -181,7 +181,10 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     fut::layout::Slot::Secondary,
                     "{rel} starts from slot b, where a lost target boots slot a"
                 );
-                assert!(has("request", &|o| !o.every_op.is_empty()), "{rel} needs request every_op")
+                assert!(
+                    has("request", &|o| !o.every_op.is_empty()),
+                    "{rel} needs request every_op"
+                )
             }
             Variant::Reference => {}
         }

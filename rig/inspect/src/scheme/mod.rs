@@ -15,12 +15,12 @@ mod redundant;
 mod swap_move;
 
 use fut::layout::Layout;
+use fut::scheme::pending_log as pending_log_scheme;
 use fut::scheme::{
     atomic_word as atomic_scheme, direct_xip as direct_xip_scheme, embassy_boot as embassy_scheme,
     esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
     swap_offset as offset_scheme, swap_scratch,
 };
-use fut::scheme::pending_log as pending_log_scheme;
 use fut::PublicKey;
 
 use crate::decode::FlashReport;
@@ -31,9 +31,7 @@ pub use direct_xip::{decide as decide_direct_xip, DirectXipTrailers};
 pub use embassy_boot::{decode_embassy_state, EmbassyBootState, EmbassyStateReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
-pub use pending_log::{
-    decode_pending_log, PendingFlagLog, PendingLogRecord, PendingLogReport, PendingLogSector,
-};
+pub use pending_log::{decode_pending_log, PendingFlagLog, PendingLogRecord, PendingLogReport, PendingLogSector};
 pub use redundant::RedundantCopiesRecord;
 pub use swap_move::NoScratchTrailers;
 
