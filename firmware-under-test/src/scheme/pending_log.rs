@@ -654,7 +654,7 @@ mod tests {
             buf.copy_from_slice(&self.bytes[a..a + buf.len()]);
             if (a..a + buf.len()).contains(&self.weak) {
                 self.reads += 1;
-                if self.reads % 2 == 0 {
+                if self.reads.is_multiple_of(2) {
                     buf[self.weak - a] = self.alt;
                 }
             }
