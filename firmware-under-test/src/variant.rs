@@ -186,10 +186,16 @@ pub enum Variant {
     /// fault stopped MCUboot after an interrupted upgrade on an STM32H7; row 14, RIOT #17874,
     /// is the same class at the image header). The reference reads a torn word as a bad field.
     EccErrorFaults,
+    /// Pending-flag log: a transaction clears its pending flag (programs the done word) before
+    /// it writes the boot target. A cut between the two leaves a completed record with no
+    /// target: the bootloader boots slot a, the factory slot, with no trial, whatever slot the
+    /// log selected before (FIELD-BUGS row 15: esp8266/Arduino PR #6823, the boot command
+    /// cleared before the copy was done; a cut bricked the device).
+    PendingClearedBeforeTarget,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 28] = [
+    pub const ALL: [Variant; 29] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -218,6 +224,7 @@ impl Variant {
         Variant::AtomicWordUnchecked,
         Variant::InvalidEraseForward,
         Variant::EccErrorFaults,
+        Variant::PendingClearedBeforeTarget,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -250,6 +257,7 @@ impl Variant {
             Variant::AtomicWordUnchecked => "atomic-word-unchecked",
             Variant::InvalidEraseForward => "invalid-erase-forward",
             Variant::EccErrorFaults => "ecc-error-faults",
+            Variant::PendingClearedBeforeTarget => "pending-cleared-before-target",
         }
     }
 
@@ -293,7 +301,7 @@ impl Variant {
     /// is not reached. The one rule binding variants to schemes: the firmware's
     /// `Mode::effective` and the campaign loader both read it.
     pub const fn scheme(self) -> Option<SchemeBinding> {
-        use crate::scheme::{atomic_word, embassy_boot, esp_idf, redundant, Mode};
+        use crate::scheme::{atomic_word, embassy_boot, esp_idf, pending_log, redundant, Mode};
         let (mode, what) = match self {
             Variant::OverwriteNoRollback => (Mode::OVERWRITE, "is an overwrite-only bootloader"),
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
@@ -314,6 +322,10 @@ impl Variant {
             Variant::EmbassyBootMagicRewrite | Variant::EmbassyBootDfuErasedBeforeBooted => (
                 Mode::of(&embassy_boot::EmbassyBoot),
                 "runs the published embassy-boot 0.1.1",
+            ),
+            Variant::PendingClearedBeforeTarget => (
+                Mode::of(&pending_log::PendingLog),
+                "breaks the pending-log scheme's transaction order",
             ),
             _ => return None,
         };

@@ -22,13 +22,12 @@
 //! of this scheme always updates on trial; the update commits at `app: confirm`.
 
 use super::redundant::{state_name, STATE_BOOTED, STATE_CONFIRMED, STATE_REVERTED, STATE_TRIAL};
-use super::{AppBoot, CommitPoint, Scheme, Upgrade};
+use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
 use crate::image::{self, ImageError, Version};
-use crate::layout::{Layout, LayoutError, Role, Slot};
-use crate::variant::Variant;
+use crate::layout::{Layout, LayoutError, Slot};
 use crate::{say, FwError};
 
 /// The scheme's name (a campaign's `mode`).
@@ -136,22 +135,9 @@ fn say_write(hal: &mut dyn Hal, who: &str, slot: Slot, state: u8) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AtomicWord;
 
-impl Scheme for AtomicWord {
+impl AbRecord for AtomicWord {
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    /// Each image runs from the slot it was written to.
-    fn runs_from_secondary(&self) -> bool {
-        true
-    }
-
-    fn can_revert(&self) -> bool {
-        true
-    }
-
-    fn regions(&self) -> &'static [Role] {
-        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
     }
 
     /// The slots, and a scratch region whose first sector holds the word alone.
@@ -160,16 +146,6 @@ impl Scheme for AtomicWord {
         if (layout.write_size as usize) > MAX_WORD {
             return Err(LayoutError::TrailerTooLarge);
         }
-        Ok(())
-    }
-
-    /// The new image clears its trial (`app: confirm`), test or permanent alike.
-    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
-        CommitPoint::Confirm
-    }
-
-    /// Nothing to install: the word only selects a slot.
-    fn boot(&self, _hal: &mut dyn Hal, _cfg: &BootConfig) -> Result<(), FwError> {
         Ok(())
     }
 
@@ -264,11 +240,6 @@ impl Scheme for AtomicWord {
             say_write(hal, "app", cfg.running, STATE_CONFIRMED);
         }
         say!(hal, "app: confirm version={}", me);
-        Ok(())
-    }
-
-    /// The download erases the target slot sector by sector.
-    fn prepare_download(&self, _hal: &mut dyn Hal, _cfg: &AppConfig) -> Result<(), FwError> {
         Ok(())
     }
 

@@ -40,12 +40,12 @@ use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
 
-use super::{AppBoot, CommitPoint, Scheme, Upgrade};
+use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{FlashError, Hal};
 use crate::image::Version;
-use crate::layout::{Area, Layout, LayoutError, Role};
+use crate::layout::{Area, Layout, LayoutError};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -593,17 +593,14 @@ fn updater(hal: &mut dyn Hal, cfg: &AppConfig, call: Call) -> Result<(), FwError
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmbassyBoot;
 
-impl Scheme for EmbassyBoot {
+impl AbRecord for EmbassyBoot {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn can_revert(&self) -> bool {
-        true
-    }
-
-    fn regions(&self) -> &'static [Role] {
-        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
+    /// The bootloader swaps the update into the active partition and runs it there.
+    fn runs_from_secondary(&self) -> bool {
+        false
     }
 
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
@@ -621,11 +618,6 @@ impl Scheme for EmbassyBoot {
             offset: layout.secondary.offset,
             size: active(layout).size,
         }
-    }
-
-    /// Every update is on trial: it commits at `mark_booted`.
-    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
-        CommitPoint::Confirm
     }
 
     fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {

@@ -32,12 +32,12 @@
 //! same way as a test one (state NEW), and the update commits when the new image marks itself
 //! valid, whichever was asked.
 
-use super::{AppBoot, CommitPoint, Scheme, Upgrade};
+use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
 use crate::image::{self, ImageError, Version};
-use crate::layout::{Area, Layout, LayoutError, Role, Slot};
+use crate::layout::{Area, Layout, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -212,37 +212,9 @@ pub fn next_seq_for(current: u32, slot: Slot) -> u32 {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EspIdf;
 
-impl Scheme for EspIdf {
+impl AbRecord for EspIdf {
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    /// Each image runs from the slot it was written to.
-    fn runs_from_secondary(&self) -> bool {
-        true
-    }
-
-    fn can_revert(&self) -> bool {
-        true
-    }
-
-    fn regions(&self) -> &'static [Role] {
-        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
-    }
-
-    /// The slots and a region of at least two sectors for otadata.
-    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        super::check_record_layout(layout)
-    }
-
-    /// The new image marks itself valid in otadata (`app: confirm`), test or permanent alike.
-    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
-        CommitPoint::Confirm
-    }
-
-    /// Nothing to install: the record only selects a slot ([`Scheme::boot_slot`]).
-    fn boot(&self, _hal: &mut dyn Hal, _cfg: &BootConfig) -> Result<(), FwError> {
-        Ok(())
     }
 
     fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
@@ -369,11 +341,6 @@ impl Scheme for EspIdf {
             }
         }
         say!(hal, "app: confirm version={}", me);
-        Ok(())
-    }
-
-    /// `esp_ota_begin` erases the target slot; the download erases it sector by sector.
-    fn prepare_download(&self, _hal: &mut dyn Hal, _cfg: &AppConfig) -> Result<(), FwError> {
         Ok(())
     }
 

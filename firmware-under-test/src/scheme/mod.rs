@@ -19,6 +19,7 @@ pub mod embassy_boot;
 pub mod esp_idf;
 pub mod mcuboot;
 pub mod overwrite;
+pub mod pending_log;
 pub mod redundant;
 pub mod swap_move;
 pub mod swap_offset;
@@ -280,6 +281,155 @@ pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
     Ok(())
 }
 
+/// The regions every A/B scheme uses: the bootloader, the two app slots (`a` = the primary
+/// region, `b` = the secondary) and the record in the map's scratch region.
+pub const AB_REGIONS: &[Role] = &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch];
+
+/// An A/B scheme with a boot-select record: what it shares with every other one is given here
+/// once, and a type implementing this trait is a [`Scheme`] (a blanket implementation) that
+/// writes only what differs. What they share: every update boots on trial and can revert
+/// ([`Scheme::can_revert`]), it commits when the new image confirms itself
+/// ([`CommitPoint::Confirm`], test or permanent alike), the regions are [`AB_REGIONS`], and by
+/// default the layout needs two record sectors ([`check_record_layout`]), the bootloader
+/// installs nothing before it picks a slot ([`AbRecord::boot`]) and a download needs nothing
+/// cleared first (it erases the target slot sector by sector).
+///
+/// The methods mean what their namesakes in [`Scheme`] mean.
+pub trait AbRecord: Sync {
+    /// The name a campaign's `mode` gives.
+    fn name(&self) -> &'static str;
+
+    /// Each image runs from the slot it was written to ([`Scheme::runs_from_secondary`]); a
+    /// scheme that swaps its images into one place to run them says `false`.
+    fn runs_from_secondary(&self) -> bool {
+        true
+    }
+
+    /// By default the slots and a region of at least two sectors for the record.
+    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
+        check_record_layout(layout)
+    }
+
+    fn max_image_size(&self, layout: &Layout) -> u32 {
+        layout.max_image_size()
+    }
+
+    fn staging_area(&self, layout: &Layout) -> crate::layout::Area {
+        layout.secondary
+    }
+
+    /// By default nothing to install: the record only selects a slot ([`AbRecord::boot_slot`]).
+    fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+        let _ = (hal, cfg);
+        Ok(())
+    }
+
+    /// Reads the record (and may write it: a rollback state machine) and picks the slot.
+    fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
+        let _ = (hal, cfg);
+        Ok(Slot::Primary)
+    }
+
+    fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
+        let _ = (layout, put);
+        slot == Slot::Primary
+    }
+
+    fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
+        let _ = (hal, cfg);
+        Ok(None)
+    }
+
+    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError>;
+
+    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError>;
+
+    /// By default nothing: the download erases the target slot sector by sector.
+    fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        let _ = (hal, cfg);
+        Ok(())
+    }
+
+    fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
+        let _ = (hal, cfg, offset);
+        Ok(())
+    }
+
+    /// Selects the target slot (on trial).
+    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError>;
+}
+
+impl<T: AbRecord> Scheme for T {
+    fn name(&self) -> &'static str {
+        AbRecord::name(self)
+    }
+
+    fn can_revert(&self) -> bool {
+        true
+    }
+
+    fn regions(&self) -> &'static [Role] {
+        AB_REGIONS
+    }
+
+    fn runs_from_secondary(&self) -> bool {
+        AbRecord::runs_from_secondary(self)
+    }
+
+    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
+        AbRecord::check_layout(self, layout)
+    }
+
+    fn max_image_size(&self, layout: &Layout) -> u32 {
+        AbRecord::max_image_size(self, layout)
+    }
+
+    fn staging_area(&self, layout: &Layout) -> crate::layout::Area {
+        AbRecord::staging_area(self, layout)
+    }
+
+    /// The new image confirms itself (`app: confirm`), test or permanent alike.
+    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
+        CommitPoint::Confirm
+    }
+
+    fn boot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
+        AbRecord::boot(self, hal, cfg)
+    }
+
+    fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
+        AbRecord::boot_slot(self, hal, cfg)
+    }
+
+    fn provision(&self, layout: &Layout, slot: Slot, put: &mut dyn FnMut(u32, &[u8])) -> bool {
+        AbRecord::provision(self, layout, slot, put)
+    }
+
+    fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
+        AbRecord::refused_version(self, hal, cfg)
+    }
+
+    fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
+        AbRecord::app_boot(self, hal, cfg)
+    }
+
+    fn confirm(&self, hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<(), FwError> {
+        AbRecord::confirm(self, hal, cfg, me)
+    }
+
+    fn prepare_download(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        AbRecord::prepare_download(self, hal, cfg)
+    }
+
+    fn downloaded_chunk(&self, hal: &mut dyn Hal, cfg: &AppConfig, offset: u32) -> Result<(), FwError> {
+        AbRecord::downloaded_chunk(self, hal, cfg, offset)
+    }
+
+    fn request(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<(), FwError> {
+        AbRecord::request(self, hal, cfg)
+    }
+}
+
 /// The schemes built into the firmware, in the order campaign errors list them.
 pub static BUILTIN: &[&dyn Scheme] = &[
     &swap_scratch::SwapScratch,
@@ -292,6 +442,7 @@ pub static BUILTIN: &[&dyn Scheme] = &[
     &atomic_word::AtomicWord,
     &embassy_boot::EmbassyBoot,
     &direct_xip::NO_REVERT,
+    &pending_log::PendingLog,
 ];
 
 /// The schemes a rig knows: the built-in ones and any added by the caller.

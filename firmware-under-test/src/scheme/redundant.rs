@@ -29,12 +29,12 @@
 //! build [`Variant::RedundantGenerationNoWrap`] compares the flags as plain numbers.
 
 use super::esp_idf::crc32_le;
-use super::{AppBoot, CommitPoint, Scheme, Upgrade};
+use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
 use crate::image::{self, ImageError, Version};
-use crate::layout::{Area, Layout, LayoutError, Role, Slot};
+use crate::layout::{Area, Layout, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -254,37 +254,9 @@ fn say_write(hal: &mut dyn Hal, who: &str, written: (usize, RecordCopy)) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RedundantCopies;
 
-impl Scheme for RedundantCopies {
+impl AbRecord for RedundantCopies {
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    /// Each image runs from the slot it was written to.
-    fn runs_from_secondary(&self) -> bool {
-        true
-    }
-
-    fn can_revert(&self) -> bool {
-        true
-    }
-
-    fn regions(&self) -> &'static [Role] {
-        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
-    }
-
-    /// The slots and a region of at least two sectors for the two copies.
-    fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        super::check_record_layout(layout)
-    }
-
-    /// The new image clears its trial (`app: confirm`), test or permanent alike.
-    fn commit_point(&self, _upgrade: Upgrade) -> CommitPoint {
-        CommitPoint::Confirm
-    }
-
-    /// Nothing to install: the record only selects a slot.
-    fn boot(&self, _hal: &mut dyn Hal, _cfg: &BootConfig) -> Result<(), FwError> {
-        Ok(())
     }
 
     fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
@@ -377,11 +349,6 @@ impl Scheme for RedundantCopies {
             say_write(hal, "app", written);
         }
         say!(hal, "app: confirm version={}", me);
-        Ok(())
-    }
-
-    /// The download erases the target slot sector by sector.
-    fn prepare_download(&self, _hal: &mut dyn Hal, _cfg: &AppConfig) -> Result<(), FwError> {
         Ok(())
     }
 

@@ -695,6 +695,9 @@ pub struct FlashReport {
     /// embassy-boot's state partition, on that scheme (absent from every other report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embassy: Option<crate::scheme::EmbassyStateReport>,
+    /// The pending-flag log, on that scheme (absent from every other report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_log: Option<crate::scheme::PendingLogReport>,
     /// How far a swap that keeps its own progress records got (swap-move); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<SwapProgress>,
@@ -918,5 +921,6 @@ fn empty_report(dump: &[u8], base_addr: u32, layout: &Layout, key: Option<&Publi
         direct_xip: None,
         atomic_word: None,
         embassy: None,
+        pending_log: None,
     }
 }

@@ -316,6 +316,62 @@ pub fn render_text(r: &FlashReport) -> String {
         let _ = writeln!(out, "boot word at {:#x}: {} ({what})", w.addr, w.bytes);
         let _ = writeln!(out, "boot word boot: {} slot", w.boot_slot);
     }
+    if let Some(l) = &r.pending_log {
+        out.push('\n');
+        out.push_str(&render_pending_log_text(l));
+    }
+    out
+}
+
+/// The pending-flag log: each sector's header, the last records of the active one, the boot
+/// target and the slot it picks, and whether a transaction is open.
+pub fn render_pending_log_text(l: &crate::scheme::PendingLogReport) -> String {
+    let mut out = String::new();
+    for s in &l.sectors {
+        let gen = s.generation.map(|g| format!(" gen={g}")).unwrap_or_default();
+        let active = if l.active == Some(s.sector) { " (active)" } else { "" };
+        let _ = writeln!(
+            out,
+            "pending-log sector {} at {:#x}: header {}{gen}{active}",
+            s.sector, s.addr, s.header
+        );
+    }
+    let _ = writeln!(out, "pending-log records: {} of {} used", l.used, l.capacity);
+    let skip = l.records.len().saturating_sub(4);
+    if skip > 0 {
+        let _ = writeln!(out, "  ({skip} earlier record(s) not shown)");
+    }
+    for r in &l.records[skip..] {
+        let _ = writeln!(
+            out,
+            "pending-log record {} at {:#x}: pending {} | target {} | done {}{}",
+            r.index,
+            r.addr,
+            r.pending,
+            r.target,
+            r.done,
+            if r.completed { "" } else { " (not completed)" }
+        );
+    }
+    let target = match (&l.target_slot, &l.target_state, l.last_completed) {
+        (Some(slot), Some(state), Some(n)) => format!("record {n}: slot={slot} state={state}"),
+        (_, _, None) => "empty log: the factory target, slot=primary state=confirmed".to_string(),
+        (_, _, Some(n)) => format!("record {n} completed with no valid target"),
+    };
+    let _ = writeln!(out, "pending-log state: {} ({target})", l.condition);
+    match l.open_transaction {
+        Some(n) => {
+            let _ = writeln!(
+                out,
+                "pending-log transaction: open at record {n} ({}): the bootloader falls back to the last completed target",
+                l.open_target.as_deref().unwrap_or("pending word not valid")
+            );
+        }
+        None => {
+            let _ = writeln!(out, "pending-log transaction: none open");
+        }
+    }
+    let _ = writeln!(out, "pending-log boot: {} slot", l.boot_slot);
     out
 }
 

@@ -1,5 +1,5 @@
 //! The dump fuzz targets' seeds (`rig/inspect/fuzz/seeds/decode_flash`, `decode_swap_move`;
-//! `decode_direct_xip` and `decode_atomic_word` start from both)
+//! `decode_direct_xip`, `decode_atomic_word` and `decode_pending_log` start from both)
 //! through the targets' own input shaping and checks (`fuzz_targets/dump_input.rs`), so the
 //! shared code builds and holds in the ordinary test suite, without the fuzzer.
 
@@ -40,14 +40,15 @@ fn the_dump_targets_hold_on_their_seeds() {
         });
         assert!(decoded, "{name}: the seed makes no dump");
     }
-    // `decode_direct_xip` and `decode_atomic_word` have no seeds of their own: the other dump
-    // targets' seeds start them.
+    // `decode_direct_xip`, `decode_atomic_word` and `decode_pending_log` have no seeds of their
+    // own: the other dump targets' seeds start them.
     for (name, data) in seeds("decode_flash").into_iter().chain(seeds("decode_swap_move")) {
         let mut decoded = false;
         dump_input::with_dump(&data, |dump, base, layout| {
             decoded = true;
             dump_input::check_direct_xip(dump, base, layout);
             dump_input::check_atomic_word(dump, base, layout);
+            dump_input::check_pending_log(dump, base, layout);
         });
         assert!(decoded, "{name}: the seed makes no dump");
     }

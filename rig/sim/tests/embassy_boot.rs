@@ -7,43 +7,21 @@
 //! class pinned down (where the cut lands and what the next boots do), so that a new class, or
 //! a known one that disappears, fails the test.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use cutpoint_sim::board::{BootResult, CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::board::{CutAt, CutPlan, FaultKind, OpPoint, RunEnd, RunOptions, SimBoard};
 use cutpoint_sim::flash::NorFlash;
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::BoardProfile;
 use fut::scheme::embassy_boot::{self, decode_state, Magic, BOOT_MAGIC, REVERT_MAGIC};
-use fut::scheme::{Mode, Registry};
 use fut::Variant;
 
-fn mode() -> Mode {
-    Registry::builtin()
-        .find("embassy-boot")
-        .expect("embassy-boot is built in")
-}
+#[path = "support/ab.rs"]
+mod ab;
+use ab::{console, jumps};
 
 fn scenario(board: &str) -> Scenario {
-    let mut s = Scenario::new(BoardProfile::builtin(board).unwrap(), 16);
-    s.mode = mode();
-    s.variant = Variant::Reference;
-    s
-}
-
-fn jumps(r: &cutpoint_sim::RunLog) -> Vec<String> {
-    r.boots
-        .iter()
-        .filter_map(|b| match &b.result {
-            BootResult::Jump { version, .. } => Some(version.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn console(r: &cutpoint_sim::RunLog) -> Vec<&str> {
-    r.console.iter().map(|l| l.text.as_str()).collect()
+    ab::scenario(board, ab::mode("embassy-boot"), Variant::Reference)
 }
 
 fn state_bytes(s: &Scenario, flash: &NorFlash) -> Vec<u8> {
@@ -123,9 +101,10 @@ enum Outcome {
     Fail(String),
 }
 
-/// Sweeps every flash operation of a run of `s` at five points; each failure is
-/// `(op index, op, point, why)`; also counts the cuts that leave the revert magic under the
-/// new image.
+/// Sweeps every flash operation of a run of `s` at five points ([`ab::sweep_with`], where a
+/// committed update must never be reverted); each failure is `(op index, op, point, why)`,
+/// with the crate's error line when it said one; also counts the cuts that leave the revert
+/// magic under the new image.
 struct Sweep {
     cuts: usize,
     failures: Vec<(u64, String, OpPoint, String)>,
@@ -133,104 +112,40 @@ struct Sweep {
 }
 
 fn sweep(s: &Scenario) -> Sweep {
-    let (old, new) = (s.old_version.to_string(), s.new_version.to_string());
-    let last = if s.bad_update { old.clone() } else { new.clone() };
-    let log = s.board().run(RunOptions {
-        record_data: true,
-        ..RunOptions::default()
-    });
-    assert_eq!(log.end, RunEnd::Idle, "control run");
-    let commit_us = log
-        .console
-        .iter()
-        .find(|l| l.text.starts_with(&format!("app: confirm version={new}")))
-        .map_or(u64::MAX, |l| l.t_us);
-    let ops: Vec<String> = log
-        .ops
-        .iter()
-        .map(|o| format!("{:?} 0x{:x}+{}", o.kind, o.addr, o.len))
-        .collect();
-    let rec = Arc::new(Recording {
-        baseline: s.baseline_flash(),
-        log,
-    });
-    let mut cursor = Cursor::new(rec.clone());
-    let mut verdicts: HashMap<(u64, bool), Outcome> = HashMap::new();
+    let new = s.new_version.to_string();
+    let run = ab::sweep_with(
+        s,
+        |_| Vec::new(),
+        |r, committed| {
+            if let Some(what) = ab::judge(s, r, committed, true) {
+                let said = r
+                    .text
+                    .iter()
+                    .find(|l| l.contains("embassy-error") || l.contains("unreadable"))
+                    .cloned()
+                    .unwrap_or_default();
+                return Outcome::Fail(format!("{what} [{said}]"));
+            }
+            let st = state_bytes(s, &r.flash);
+            let w = s.profile.layout.write_size as usize;
+            if st[..w].iter().all(|&x| x == REVERT_MAGIC) && r.booted.last() == Some(&new) {
+                return Outcome::RevertUnderNewImage;
+            }
+            Outcome::Pass
+        },
+    );
+    assert_eq!(run.control, None, "control run");
     let mut out = Sweep {
-        cuts: 0,
+        cuts: run.cuts.len(),
         failures: Vec::new(),
         revert_under_new: Vec::new(),
     };
-    let points = [
-        OpPoint::Before,
-        OpPoint::Inside { ppm: 100_000 },
-        OpPoint::Inside { ppm: 500_000 },
-        OpPoint::Inside { ppm: 900_000 },
-        OpPoint::After,
-    ];
-    for i in 0..rec.log.ops.len() as u64 {
-        for point in points {
-            let plan = CutPlan {
-                at: CutAt::Op { index: i, point },
-                kind: FaultKind::PowerCut,
-                seed: i * 31 + 7,
-            };
-            let (flash, landing) = cursor.post_cut(&plan);
-            let committed = landing.actual_us >= commit_us;
-            out.cuts += 1;
-            let verdict = verdicts
-                .entry((flash.state_hash(), committed))
-                .or_insert_with(|| {
-                    let mut board = SimBoard::new(flash, s.firmware(), Some(s.update()));
-                    let mut r = board.run(RunOptions::default());
-                    let mut booted = jumps(&r);
-                    let mut text: Vec<String> = r.console.iter().map(|l| l.text.clone()).collect();
-                    let rejected = r
-                        .console
-                        .last()
-                        .is_some_and(|l| l.text.starts_with("ota: idle reason=rejected"));
-                    if rejected && !s.bad_update {
-                        board.update = Some(cutpoint_sim::board::Update {
-                            retry: true,
-                            ..s.update()
-                        });
-                        r = board.run(RunOptions::default());
-                        booted.extend(jumps(&r));
-                        text.extend(r.console.iter().map(|l| l.text.clone()));
-                    }
-                    let why = |what: String| {
-                        let said = text
-                            .iter()
-                            .find(|l| l.contains("embassy-error") || l.contains("unreadable"))
-                            .cloned()
-                            .unwrap_or_default();
-                        Outcome::Fail(format!("{what} [{said}]"))
-                    };
-                    let Some(first) = booted.first() else {
-                        return why(format!("nothing booted: {:?}", r.end));
-                    };
-                    if *first != new && (committed || *first != old) {
-                        return why(format!("first boot ran {first} (committed: {committed})"));
-                    }
-                    if committed && booted.contains(&old) {
-                        return why(format!("the committed update was reverted: {booted:?}"));
-                    }
-                    if r.end != RunEnd::Idle || booted.last() != Some(&last) {
-                        return why(format!("settled {:?} on {:?}", r.end, booted.last()));
-                    }
-                    let st = state_bytes(s, &board.flash);
-                    let w = s.profile.layout.write_size as usize;
-                    if st[..w].iter().all(|&x| x == REVERT_MAGIC) && booted.last() == Some(&new) {
-                        return Outcome::RevertUnderNewImage;
-                    }
-                    Outcome::Pass
-                })
-                .clone();
-            match verdict {
-                Outcome::Pass => {}
-                Outcome::RevertUnderNewImage => out.revert_under_new.push((i, ops[i as usize].clone(), point)),
-                Outcome::Fail(why) => out.failures.push((i, ops[i as usize].clone(), point, why)),
-            }
+    for c in run.cuts {
+        let ab::CutSite { index, op, point } = c.site;
+        match c.verdict {
+            Outcome::Pass => {}
+            Outcome::RevertUnderNewImage => out.revert_under_new.push((index, op, point)),
+            Outcome::Fail(why) => out.failures.push((index, op, point, why)),
         }
     }
     out

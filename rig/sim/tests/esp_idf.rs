@@ -14,7 +14,7 @@ use fut::Variant;
 
 #[path = "support/ab.rs"]
 mod ab;
-use ab::{from_secondary as from_ota_1, jumps, SweepRules};
+use ab::{console, from_secondary as from_ota_1, jumps, SweepRules};
 
 fn scenario(board: &str, variant: Variant) -> Scenario {
     ab::scenario(board, ab::mode("esp-idf"), variant)
@@ -37,7 +37,7 @@ fn the_control_run_boots_the_new_image_from_the_other_slot() {
         let log = b.run(RunOptions::default());
         assert_eq!(log.end, RunEnd::Idle, "{board}");
         assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"], "{board}");
-        let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+        let text = console(&log);
         assert!(text.contains(&"boot: otadata-empty slot=primary"), "{text:#?}");
         assert!(text.contains(&"boot: otadata-init sector=0 seq=1"), "{text:#?}");
         assert!(
@@ -70,7 +70,7 @@ fn an_unconfirmed_image_is_aborted_and_the_old_slot_boots() {
     let log = b.run(RunOptions::default());
     assert_eq!(log.end, RunEnd::Idle);
     assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0", "1.0.0+0"]);
-    let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+    let text = console(&log);
     assert!(text.contains(&"boot: otadata-abort sector=1 seq=2"), "{text:#?}");
     assert!(text.contains(&"ota: idle reason=rejected version=2.0.0+0"), "{text:#?}");
     let e = entries(&s, &b.flash);
@@ -146,7 +146,7 @@ fn from_ota_1_the_update_goes_to_ota_0() {
     let log = b.run(RunOptions::default());
     assert_eq!(log.end, RunEnd::Idle);
     assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"]);
-    let text: Vec<&str> = log.console.iter().map(|l| l.text.as_str()).collect();
+    let text = console(&log);
     assert!(
         text.contains(&"boot: otadata-select sector=1 seq=2 slot=secondary"),
         "{text:#?}"
@@ -211,7 +211,7 @@ fn a_zeroed_entry_from_a_cut_erase_is_not_taken_as_valid() {
     assert_eq!((e[0].seq, e[0].state, e[0].crc), (0, 0, 0), "a zeroed entry");
     assert_ne!(esp_idf::seq_crc(0), 0);
     let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
-    let text: Vec<&str> = r.console.iter().map(|l| l.text.as_str()).collect();
+    let text = console(&r);
     assert_eq!(text[1], "boot: otadata-invalid try=all", "{text:#?}");
     assert_eq!(r.end, RunEnd::Idle);
     assert_eq!(jumps(&r), ["1.0.0+0", "2.0.0+0"]);

@@ -12,7 +12,7 @@ use fut::Variant;
 
 #[path = "support/ab.rs"]
 mod ab;
-use ab::{from_secondary as from_b, jumps, SweepRules};
+use ab::{console, from_secondary as from_b, jumps, SweepRules};
 
 fn scenario(board: &str, variant: Variant) -> Scenario {
     ab::scenario(board, ab::mode("redundant-copies"), variant)
@@ -25,10 +25,6 @@ fn copies(s: &Scenario, flash: &NorFlash) -> [RecordCopy; 2] {
         let b: [u8; COPY_SIZE] = flash.raw()[at..at + COPY_SIZE].try_into().unwrap();
         RecordCopy::parse(&b)
     })
-}
-
-fn console(r: &cutpoint_sim::RunLog) -> Vec<&str> {
-    r.console.iter().map(|l| l.text.as_str()).collect()
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The input shapes the dump fuzz targets share (`decode_flash`, `decode_swap_move`,
-//! `decode_direct_xip`, `decode_atomic_word`): any bytes
+//! `decode_direct_xip`, `decode_atomic_word`, `decode_pending_log`): any bytes
 //! as a flash dump, the first byte picking how the rest is used:
 //! - 0: a dump of a small flash (256-byte sectors) from the base address in bytes 1..3;
 //! - 1: a layout from bytes 1..45 (ten u32 fields and a base address), the dump after it;
@@ -126,6 +126,25 @@ pub fn check_atomic_word(dump: &[u8], base: u32, layout: &Layout) {
         assert_eq!(w.slot.is_some(), w.condition == "valid");
         if w.condition != "valid" {
             assert_eq!(w.boot_slot, "primary");
+        }
+    }
+}
+
+/// `decode_pending_log`: the pending-log scheme's decoder; the bootloader starts from the slot
+/// of a valid boot target, from the primary otherwise, and an open transaction lies after the
+/// last completed record.
+pub fn check_pending_log(dump: &[u8], base: u32, layout: &Layout) {
+    let a = decode_flash_for("pending-log", dump, base, layout, None);
+    check_report(&a, &decode_flash_for("pending-log", dump, base, layout, None));
+    if let Some(l) = &a.pending_log {
+        assert_eq!(l.records.len() as u32, l.used);
+        assert!(l.used <= l.capacity);
+        match &l.target_slot {
+            Some(slot) => assert_eq!(&l.boot_slot, slot),
+            None => assert_eq!(l.boot_slot, "primary"),
+        }
+        if let (Some(o), Some(c)) = (l.open_transaction, l.last_completed) {
+            assert!(o > c);
         }
     }
 }

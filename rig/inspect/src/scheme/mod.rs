@@ -10,10 +10,12 @@ mod direct_xip;
 mod embassy_boot;
 mod esp_idf;
 mod mcuboot;
+mod pending_log;
 mod redundant;
 mod swap_move;
 
 use fut::layout::Layout;
+use fut::scheme::pending_log as pending_log_scheme;
 use fut::scheme::{
     atomic_word as atomic_scheme, direct_xip as direct_xip_scheme, embassy_boot as embassy_scheme,
     esp_idf as esp_idf_scheme, overwrite, redundant as redundant_scheme, swap_move as move_scheme,
@@ -29,6 +31,7 @@ pub use direct_xip::{decide as decide_direct_xip, DirectXipTrailers};
 pub use embassy_boot::{decode_embassy_state, EmbassyBootState, EmbassyStateReport};
 pub use esp_idf::EspIdfOtadata;
 pub use mcuboot::{McubootTrailers, OverwriteTrailers};
+pub use pending_log::{decode_pending_log, PendingFlagLog, PendingLogRecord, PendingLogReport, PendingLogSector};
 pub use redundant::RedundantCopiesRecord;
 pub use swap_move::NoScratchTrailers;
 
@@ -156,6 +159,7 @@ pub static DECODERS: &[(&str, &dyn MetadataDecoder)] = &[
     (direct_xip_scheme::NAME, &DirectXipTrailers),
     (atomic_scheme::NAME, &AtomicBootWord),
     (embassy_scheme::NAME, &EmbassyBootState),
+    (pending_log_scheme::NAME, &PendingFlagLog),
 ];
 
 /// The decoder of the scheme called `name`.
