@@ -4,7 +4,6 @@
 
 use core::fmt;
 
-
 use crate::hal::{Clock, Crypto, Flash, FlashError};
 use crate::key::{p256_signature_from_der, PublicKey};
 use crate::layout::Area;

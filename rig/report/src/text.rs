@@ -182,7 +182,11 @@ mod tests {
         ];
         for text in cases {
             let json = serde_json::to_string(&[text]).unwrap();
-            assert_eq!(json_for_script(&[text]).unwrap(), script_json_by_chars(&json), "{text:?}");
+            assert_eq!(
+                json_for_script(&[text]).unwrap(),
+                script_json_by_chars(&json),
+                "{text:?}"
+            );
         }
     }
 

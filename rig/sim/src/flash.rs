@@ -2048,11 +2048,26 @@ mod tests {
         let mut a = NorFlash::new(FlashProfile::nrf52840(), 1);
         let mut b = NorFlash::new(FlashProfile::nrf52840(), 2);
         let ops = [
-            FlashOp::Program { addr: 0x1000, data: vec![0x5A; 8] },
-            FlashOp::Program { addr: 0x2008, data: vec![0xA5; 16] },
-            FlashOp::Program { addr: 0x1000, data: vec![0x50; 8] },
-            FlashOp::Erase { addr: 0x2000, len: 0x1000 },
-            FlashOp::Program { addr: 0x2008, data: vec![0xA5; 16] },
+            FlashOp::Program {
+                addr: 0x1000,
+                data: vec![0x5A; 8],
+            },
+            FlashOp::Program {
+                addr: 0x2008,
+                data: vec![0xA5; 16],
+            },
+            FlashOp::Program {
+                addr: 0x1000,
+                data: vec![0x50; 8],
+            },
+            FlashOp::Erase {
+                addr: 0x2000,
+                len: 0x1000,
+            },
+            FlashOp::Program {
+                addr: 0x2008,
+                data: vec![0xA5; 16],
+            },
         ];
         let mut seen = Vec::new();
         for op in &ops {
