@@ -98,6 +98,12 @@ pub trait Crypto: Flash {
         Ok(sha.finalize().into())
     }
 
+    /// Whether `key` is an Ed25519 public key at all (a point on the curve): an image signed
+    /// for a key the bootloader cannot decode is refused as signed by an unknown key.
+    fn ed25519_key_valid(&mut self, key: &[u8; 32]) -> bool {
+        ed25519_key_valid(key)
+    }
+
     /// Checks an Ed25519 signature over a 32-byte digest.
     fn ed25519_verify(&mut self, key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
         verify_ed25519(key, digest, sig)
@@ -108,6 +114,11 @@ pub trait Crypto: Flash {
     fn p256_verify(&mut self, key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
         verify_p256(key, digest, sig)
     }
+}
+
+/// Ed25519 key decoding in software (the point's decompression).
+pub fn ed25519_key_valid(key: &[u8; 32]) -> bool {
+    ed25519_dalek::VerifyingKey::from_bytes(key).is_ok()
 }
 
 /// Ed25519 in software: the 32-byte digest is the signed message (strict verification).

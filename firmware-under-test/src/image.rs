@@ -4,8 +4,6 @@
 
 use core::fmt;
 
-use ed25519_dalek::VerifyingKey;
-
 use crate::hal::{Clock, Crypto, Flash, FlashError};
 use crate::key::{p256_signature_from_der, PublicKey};
 use crate::layout::Area;
@@ -385,7 +383,9 @@ fn signature_verifies<H: Crypto + Clock + ?Sized>(
         PublicKey::Ed25519(k) => {
             let sig = tlvs.ed25519.ok_or(ImageError::BadSignature)?;
             hal.spend_us(VERIFY_SIGNATURE_US);
-            VerifyingKey::from_bytes(k).map_err(|_| ImageError::UnknownKey)?;
+            if !hal.ed25519_key_valid(k) {
+                return Err(ImageError::UnknownKey);
+            }
             hal.ed25519_verify(k, digest, &sig)
         }
         PublicKey::P256(k) => {

@@ -155,8 +155,10 @@ pub fn judge_decoded(
     let decoder = exp.decoder();
     // The update commits at the cut, or later in the recovery when the device prints its
     // commit marker (the confirm line, or the bootloader's line for a finished install).
-    let commit_line = match crate::engine::commit_marker(exp) {
-        Some(marker) if !committed => recovery.iter().position(|l| marker.matches(&l.text)),
+    let commit_line = match crate::engine::commit_pattern(exp) {
+        Some(pattern) if !committed => recovery
+            .iter()
+            .position(|l| crate::target::commit_line(pattern, &exp.new_version, &l.text)),
         _ => None,
     };
     check_safety(exp, committed, commit_line, &booted, recovery, &mut reasons);

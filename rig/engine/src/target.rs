@@ -135,16 +135,24 @@ pub struct CommitMarker {
 
 impl CommitMarker {
     pub fn matches(&self, line: &str) -> bool {
-        self.pattern.captures(line).is_some_and(|c| {
-            c.name("version")
-                .is_none_or(|v| crate::judge::canonical_version(v.as_str()) == self.version)
-        })
+        commit_line(&self.pattern, &self.version, line)
     }
 
     /// Whether a line of `console` at or before `t_us` says the update committed.
     pub fn seen_by(&self, console: &[LogLine], t_us: u64) -> bool {
         console.iter().any(|l| l.t_us <= t_us && self.matches(&l.text))
     }
+}
+
+/// Whether `line` matches `pattern` with its `version` group, when it has one, equal to
+/// `version` (see [`CommitMarker`]). `is_match` first: it needs no capture slots and almost
+/// no line matches, so the captures are found only on the lines that do.
+pub fn commit_line(pattern: &regex::Regex, version: &str, line: &str) -> bool {
+    pattern.is_match(line)
+        && pattern.captures(line).is_some_and(|c| {
+            c.name("version")
+                .is_none_or(|v| crate::judge::canonical_version(v.as_str()) == version)
+        })
 }
 
 /// A device under test, reachable through the bench or simulated.

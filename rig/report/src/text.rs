@@ -33,17 +33,31 @@ pub fn html(s: &str) -> String {
 /// or `<!--` can end or confuse the element.
 pub fn json_for_script<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
     let json = serde_json::to_string(value)?;
+    let bytes = json.as_bytes();
     let mut out = String::with_capacity(json.len() + json.len() / 16);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
+    // Runs of plain text are copied whole; only the five escapes are looked at. Every escaped
+    // character starts at a char boundary (`<`, `>`, `&`, or the lead byte 0xE2 of U+2028 and
+    // U+2029), so each run is a valid `str` slice.
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (escape, width) = match bytes[i] {
+            b'<' => ("\\u003c", 1),
+            b'>' => ("\\u003e", 1),
+            b'&' => ("\\u0026", 1),
+            0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA8) => ("\\u2028", 3),
+            0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA9) => ("\\u2029", 3),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&json[copied..i]);
+        out.push_str(escape);
+        i += width;
+        copied = i;
     }
+    out.push_str(&json[copied..]);
     Ok(out)
 }
 
@@ -133,6 +147,47 @@ mod tests {
         );
         let back: Vec<String> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ["</script><!-- & \u{2028}"]);
+    }
+
+    /// The escapes, character by character: what `json_for_script` copies run by run.
+    fn script_json_by_chars(json: &str) -> String {
+        let mut out = String::new();
+        for c in json.chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn script_json_copies_runs_as_the_escapes_char_by_char_would() {
+        // Lead byte 0xE2 of other characters (U+2027, U+202A, U+20AC) stays as it is; escapes
+        // at either end, side by side, and after multi-byte characters.
+        let cases = [
+            "",
+            "plain",
+            "<",
+            "a<b>c&d",
+            "<<>>&&",
+            "\u{2028}\u{2029}\u{2027}\u{202A}\u{20AC}€é漢🦀",
+            "x\u{2028}",
+            "\u{2029}y<",
+            "é<漢>🦀&\u{2028}",
+        ];
+        for text in cases {
+            let json = serde_json::to_string(&[text]).unwrap();
+            assert_eq!(
+                json_for_script(&[text]).unwrap(),
+                script_json_by_chars(&json),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

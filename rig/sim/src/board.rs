@@ -778,6 +778,11 @@ impl hal::Crypto for Mcu<'_> {
         Ok(digest)
     }
 
+    fn ed25519_key_valid(&mut self, key: &[u8; 32]) -> bool {
+        self.crypto
+            .verdict(&[b"ed25519-key", key], || hal::ed25519_key_valid(key))
+    }
+
     fn ed25519_verify(&mut self, key: &[u8; 32], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
         self.crypto.verdict(&[b"ed25519", key, digest, sig], || {
             hal::verify_ed25519(key, digest, sig)

@@ -47,11 +47,11 @@
 //! program operations (and restarts at [`NorFlash::power_cycle`]). No global or thread RNG is involved: the same seed and
 //! the same sequence of calls give the same bits.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use rand::seq::index::sample;
 use rand::seq::SliceRandom;
@@ -568,6 +568,12 @@ pub struct NorFlash {
     sector_versions: Vec<u64>,
 }
 
+/// `hash_bytes(program_counts, 1)` by [`NorFlash::counts_key`] and the number of counts, for
+/// every flash in the process (the hash depends on the counts alone).
+static COUNTS_HASHES: LazyLock<Mutex<HashMap<(u64, usize), u64>>> = LazyLock::new(Mutex::default);
+/// Entries of [`COUNTS_HASHES`] before it is emptied (16 bytes of key and 8 of value each).
+const COUNTS_HASHES_KEPT: usize = 1 << 16;
+
 /// The next unused sector version.
 static NEXT_SECTOR_VERSION: AtomicU64 = AtomicU64::new(1);
 
@@ -989,6 +995,11 @@ impl NorFlash {
     /// seed and the access counter: two flashes with equal hashes hold the
     /// same physical state.
     pub fn state_hash(&self) -> u64 {
+        self.state_hash_with(self.program_counts_hash())
+    }
+
+    /// [`NorFlash::state_hash`], given the hash of the program counts.
+    fn state_hash_with(&self, counts_hash: u64) -> u64 {
         let mut h = self.data_hash();
         h = fold(h, self.weak.len() as u64);
         for (&addr, &mask) in &self.weak {
@@ -1002,7 +1013,7 @@ impl NorFlash {
         for &sector in &self.marginal {
             h = fold(h, u64::from(sector));
         }
-        finalize(fold(h, self.program_counts_hash()))
+        finalize(fold(h, counts_hash))
     }
 
     /// A key of the same physical state as [`NorFlash::state_hash`] (stored bytes, weak bits,
@@ -1029,12 +1040,23 @@ impl NorFlash {
         if self.program_counts.is_empty() {
             return finalize(h);
         }
+        match self.counts_key() {
+            Some(k) => finalize(fold(h, k)),
+            None => finalize(fold(h, self.program_counts_hash())),
+        }
+    }
+
+    /// A key of the program counts from the hashes of each sector's counts, each kept until a
+    /// count in its sector changes: equal keys, equal counts (up to a 64-bit collision).
+    /// `None` when the counts do not split into whole sectors.
+    fn counts_key(&self) -> Option<u64> {
         let per_sector = (self.geom.sector / self.geom.granule.max(1)).max(1) as usize;
         let regular = self.geom.sector.is_multiple_of(self.geom.granule.max(1))
             && self.program_counts.len() == self.sector_count_hashes.0.len() * per_sector;
         if !regular {
-            return finalize(fold(h, self.program_counts_hash()));
+            return None;
         }
+        let mut h = 0x0043_4f55_4e54_534b;
         for (i, (counts, cached)) in self
             .program_counts
             .chunks(per_sector)
@@ -1048,7 +1070,7 @@ impl NorFlash {
             }
             h = fold(h, v);
         }
-        finalize(h)
+        Some(h)
     }
 
     /// Drops the cached count hashes of the sectors `range` overlaps.
@@ -1061,12 +1083,30 @@ impl NorFlash {
     /// `hash_bytes(program_counts, 1)`, once per change of the counts. (A hash of the whole
     /// array, as every build has computed it: the post-cut states recorded in journals stay
     /// comparable with a replay's.)
+    ///
+    /// The whole array is hashed once per distinct content in the process: a post-cut state
+    /// usually has the counts of a state hashed before (the cuts before, inside and after one
+    /// operation share them), found by [`NorFlash::counts_key`], which costs only the sectors
+    /// whose counts changed (a megabyte part has a quarter of a million counts).
     fn program_counts_hash(&self) -> u64 {
         let cached = self.counts_hash.0.load(Ordering::Relaxed);
         if cached != DIRTY {
             return cached;
         }
-        let v = hash_bytes(&self.program_counts, 1);
+        let key = self
+            .counts_key()
+            .map(|k| (fold(k, self.program_counts.len() as u64), self.program_counts.len()));
+        let known = key.and_then(|k| COUNTS_HASHES.lock().ok().and_then(|m| m.get(&k).copied()));
+        let v = known.unwrap_or_else(|| {
+            let v = hash_bytes(&self.program_counts, 1);
+            if let (Some(k), Ok(mut m)) = (key, COUNTS_HASHES.lock()) {
+                if m.len() >= COUNTS_HASHES_KEPT {
+                    m.clear();
+                }
+                m.insert(k, v);
+            }
+            v
+        });
         // A hash that happens to equal the marker is recomputed each time, never wrong.
         self.counts_hash.0.store(v, Ordering::Relaxed);
         v
@@ -2183,6 +2223,55 @@ mod tests {
             .sector_count_hashes
             .invalidate(0..fresh.sector_count_hashes.0.len());
         assert_eq!(fresh.memo_key(), a.memo_key());
+    }
+
+    #[test]
+    fn a_state_hash_whose_counts_were_hashed_before_is_the_hash_of_its_counts() {
+        // Forks and parts that reach counts another part had: each hash, served by the counts'
+        // content or not, is the one the whole array gives.
+        let direct = |f: &NorFlash| f.state_hash_with(hash_bytes(&f.program_counts, 1));
+        let mut a = NorFlash::new(FlashProfile::nrf52840(), 1);
+        let mut b = NorFlash::new(FlashProfile::nrf52840(), 2);
+        let ops = [
+            FlashOp::Program {
+                addr: 0x1000,
+                data: vec![0x5A; 8],
+            },
+            FlashOp::Program {
+                addr: 0x2008,
+                data: vec![0xA5; 16],
+            },
+            FlashOp::Program {
+                addr: 0x1000,
+                data: vec![0x50; 8],
+            },
+            FlashOp::Erase {
+                addr: 0x2000,
+                len: 0x1000,
+            },
+            FlashOp::Program {
+                addr: 0x2008,
+                data: vec![0xA5; 16],
+            },
+        ];
+        let mut seen = Vec::new();
+        for op in &ops {
+            a.apply(op).unwrap();
+            assert_eq!(a.state_hash(), direct(&a));
+            let mut fork = NorFlash::new(FlashProfile::nrf52840(), 3);
+            fork.copy_from(&a);
+            fork.counts_hash.invalidate();
+            assert_eq!(fork.state_hash(), direct(&fork));
+            let _ = fork.apply_cut(&ops[0], 1, 7);
+            assert_eq!(fork.state_hash(), direct(&fork));
+            seen.push(a.state_hash());
+        }
+        // The same operations on another part reach the same counts again: same hashes.
+        for (op, want) in ops.iter().zip(&seen) {
+            b.apply(op).unwrap();
+            assert_eq!(b.state_hash(), *want);
+            assert_eq!(b.state_hash(), direct(&b));
+        }
     }
 
     #[test]
