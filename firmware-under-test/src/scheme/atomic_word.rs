@@ -28,6 +28,7 @@ use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
 use crate::image::{self, ImageError, Version};
 use crate::layout::{Layout, LayoutError, Slot};
+use crate::variant::Variant;
 use crate::{say, FwError};
 
 /// The scheme's name (a campaign's `mode`).

@@ -212,6 +212,8 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                 assert!(
                     has("request", &|o| !o.every_op.is_empty()),
                     "{rel} needs cuts inside the trailer writes"
+                )
+            }
             Variant::PendingClearedBeforeTarget => {
                 assert_eq!(c.target.mode.name(), "pending-log", "{rel} runs the pending-log scheme");
                 assert_eq!(c.images.update.health(), Health::Fails, "{rel} needs a failing update");
