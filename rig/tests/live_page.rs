@@ -449,11 +449,13 @@ fn the_live_page_in_a_headless_browser_fills_its_matrix_as_cuts_finish() {
     assert_eq!(b.eval("window.cutpointTestMark"), "one load", "the page was reloaded");
     // What the page counts agrees with the daemon: the cells add up to the run's tally, and
     // the page never shows more than ran.
-    let shown = b.eval(&done).as_u64().unwrap();
-    let sum = b.eval(&format!(
-        "Array.from(document.querySelectorAll('{run} table.matrix td')).reduce((a, t) => a + t.dataset.n.split(',').map(Number).reduce((x, y) => x + y, 0), 0)"
+    // Both read in one evaluation: the page's script runs between two evaluations, not
+    // inside one, so the count and the cells are of the same moment.
+    let both = b.eval(&format!(
+        "[{done}, Array.from(document.querySelectorAll('{run} table.matrix td')).reduce((a, t) => a + t.dataset.n.split(',').map(Number).reduce((x, y) => x + y, 0), 0)]"
     ));
-    assert_eq!(sum.as_u64(), Some(shown));
+    let shown = both[0].as_u64().unwrap();
+    assert_eq!(both[1].as_u64(), Some(shown));
     let r = d.run(None, id);
     let ran = r["passed"].as_u64().unwrap() + r["failed"].as_u64().unwrap() + r["errors"].as_u64().unwrap();
     assert!(shown <= ran, "the page shows {shown}; the daemon ran {ran}");

@@ -175,7 +175,7 @@ mod tests {
         let mut overlap = layout(192 * K, 192 * K);
         overlap.secondary.offset = overlap.primary.offset + 4 * K;
         let mut wide = layout(192 * K, 192 * K);
-        wide.write_size = 16;
+        wide.write_size = 64;
         let mut scratch = layout(192 * K, 192 * K);
         scratch.scratch = Area {
             offset: scratch.secondary.end() + 1024,

@@ -399,15 +399,17 @@ impl StationFile {
             .iter()
             .copied()
             .filter(|p| {
+                // One device only: a board of several (its parts in one map) is not a part.
                 cutpoint_sim::FlashProfile::builtin(p).is_some_and(|f| {
-                    u64::from(f.size)
-                        >= map
-                            .regions
-                            .iter()
-                            .filter(|r| r.device.is_none())
-                            .map(|r| r.end())
-                            .max()
-                            .unwrap_or(0)
+                    f.devices.is_empty()
+                        && u64::from(f.size)
+                            >= map
+                                .regions
+                                .iter()
+                                .filter(|r| r.device.is_none())
+                                .map(|r| r.end())
+                                .max()
+                                .unwrap_or(0)
                 })
             })
             .collect();

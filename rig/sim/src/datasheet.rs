@@ -165,6 +165,24 @@ pub const DATASHEETS: &[Datasheet] = &[
         ecc: false,
         max_programs: Some(2),
     },
+    // The external NOR of the `nrf52840-qspi` board (a device of it, not a board of its own).
+    Datasheet {
+        profile: "mx25r6435f",
+        document: "Macronix MX25R6435F, its JESD216 SFDP Basic Flash Parameter table as the \
+                   nRF52840 DK's Zephyr devicetree gives it (sfdp-bfp of the mx25r6435f@0 node)",
+        tables: "BFPT DWORD 11 0xcc04ed82 (256-byte page, 896 us typical page program), DWORD 10 \
+                 0x00f57223 and DWORD 8 0x200c (4 KB sector erase, 48 ms typical); 64 Mbit",
+        size: 8 * MIB,
+        write_size: 1,
+        program_unit: 256,
+        program_ns: 896 * US,
+        erase: &[CitedErase {
+            sector_bytes: 4 * KIB,
+            erase_ns: 48 * MS,
+        }],
+        ecc: false,
+        max_programs: None,
+    },
 ];
 
 /// The cited facts for the built-in profile `name`.
@@ -179,6 +197,10 @@ pub const fn profile_us(ns: u64) -> u32 {
 
 /// Where `profile` differs from its cited datasheet, one line per fact; empty when it agrees.
 pub fn drift(profile: &crate::FlashProfile) -> Vec<String> {
+    // A board of several devices: each device against its own datasheet.
+    if !profile.devices.is_empty() {
+        return profile.devices.iter().flat_map(drift).collect();
+    }
     let Some(d) = for_profile(&profile.name) else {
         return vec![format!("{}: no datasheet cited", profile.name)];
     };
@@ -234,8 +256,17 @@ mod tests {
             assert!(drift.is_empty(), "{}", drift.join("\n"));
         }
         // Every cited datasheet is a built-in profile's.
+        let devices: Vec<String> = FlashProfile::builtin_names()
+            .iter()
+            .flat_map(|n| FlashProfile::builtin(n).unwrap().devices)
+            .map(|d| d.name)
+            .collect();
         for d in DATASHEETS {
-            assert!(FlashProfile::builtin(d.profile).is_some(), "{}", d.profile);
+            assert!(
+                FlashProfile::builtin(d.profile).is_some() || devices.iter().any(|n| n == d.profile),
+                "{}",
+                d.profile
+            );
         }
     }
 
