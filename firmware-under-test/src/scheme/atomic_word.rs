@@ -26,7 +26,7 @@ use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
-use crate::image::{self, ImageError, Version};
+use crate::image::Version;
 use crate::layout::{Layout, LayoutError, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
@@ -186,24 +186,8 @@ impl AbRecord for AtomicWord {
             }
         };
         // The build that relies on the word being atomic boots the slot it names, or nothing.
-        let candidates = if cfg.variant == Variant::AtomicWordUnchecked {
-            &[start][..]
-        } else {
-            &[start, start.other()][..]
-        };
-        for &slot in candidates {
-            match image::validate_with(hal, l.slot(slot), &cfg.key, cfg.variant.image_checks()) {
-                Ok(_) => {
-                    if slot != start {
-                        say!(hal, "boot: fallback slot={}", slot.name());
-                    }
-                    return Ok(slot);
-                }
-                Err(ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
-                Err(_) => {}
-            }
-        }
-        Ok(start)
+        // The build relying on an atomic word never falls back to the other slot.
+        super::first_valid_slot(hal, cfg, start, cfg.variant != Variant::AtomicWordUnchecked)
     }
 
     /// Slot a: the word selecting a, confirmed (as a factory image is written). Slot b, as

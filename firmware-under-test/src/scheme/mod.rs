@@ -33,7 +33,7 @@ use crate::hal::Hal;
 use crate::image::Version;
 use crate::layout::{Layout, LayoutError, Role, Slot};
 use crate::variant::Variant;
-use crate::FwError;
+use crate::{say, FwError};
 
 /// What on flash or on the console says that an update committed: from then on only the new
 /// image may boot.
@@ -284,6 +284,34 @@ pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
 /// The regions every A/B scheme uses: the bootloader, the two app slots (`a` = the primary
 /// region, `b` = the secondary) and the record in the map's scratch region.
 pub const AB_REGIONS: &[Role] = &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch];
+
+/// The slot an A/B bootloader boots: the record's choice `start` if its image validates, else
+/// (with `fallback`) the other slot if its image does, saying `boot: fallback`; `start` when
+/// none does. An uncorrectable ECC read is an invalid image there; any other flash error ends
+/// the boot.
+pub(crate) fn first_valid_slot(
+    hal: &mut dyn Hal,
+    cfg: &BootConfig,
+    start: Slot,
+    fallback: bool,
+) -> Result<Slot, FwError> {
+    use crate::hal::FlashError;
+    use crate::image::{self, ImageError};
+    let both = [start, start.other()];
+    for &slot in if fallback { &both[..] } else { &both[..1] } {
+        match image::validate_with(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant.image_checks()) {
+            Ok(_) => {
+                if slot != start {
+                    say!(hal, "boot: fallback slot={}", slot.name());
+                }
+                return Ok(slot);
+            }
+            Err(ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    Ok(start)
+}
 
 /// An A/B scheme with a boot-select record: what it shares with every other one is given here
 /// once, and a type implementing this trait is a [`Scheme`] (a blanket implementation) that

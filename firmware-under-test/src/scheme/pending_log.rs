@@ -47,7 +47,7 @@ use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
-use crate::image::{self, ImageError, Version};
+use crate::image::Version;
 use crate::layout::{Area, Layout, LayoutError, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
@@ -532,19 +532,7 @@ impl AbRecord for PendingLog {
                 }
             }
         };
-        for slot in [start, start.other()] {
-            match image::validate_with(hal, l.slot(slot), &cfg.key, v.image_checks()) {
-                Ok(_) => {
-                    if slot != start {
-                        say!(hal, "boot: fallback slot={}", slot.name());
-                    }
-                    return Ok(slot);
-                }
-                Err(ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
-                Err(_) => {}
-            }
-        }
-        Ok(start)
+        super::first_valid_slot(hal, cfg, start, true)
     }
 
     /// Slot a: sector 0 with generation 1 and one record selecting a, confirmed (as a factory

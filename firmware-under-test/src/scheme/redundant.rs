@@ -33,7 +33,7 @@ use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::{Flash, FlashError, Hal};
-use crate::image::{self, ImageError, Version};
+use crate::image::Version;
 use crate::layout::{Area, Layout, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
@@ -296,19 +296,7 @@ impl AbRecord for RedundantCopies {
                 }
             }
         };
-        for slot in [start, start.other()] {
-            match image::validate_with(hal, l.slot(slot), &cfg.key, v.image_checks()) {
-                Ok(_) => {
-                    if slot != start {
-                        say!(hal, "boot: fallback slot={}", slot.name());
-                    }
-                    return Ok(slot);
-                }
-                Err(ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => return Err(e.into()),
-                Err(_) => {}
-            }
-        }
-        Ok(start)
+        super::first_valid_slot(hal, cfg, start, true)
     }
 
     /// Slot a: copy 0, generation 1, selecting a, confirmed (the record a factory image is
