@@ -952,6 +952,7 @@ fn run_one(
         wall_ms: 0,
         same_state_as: None,
         post_cut_state: None,
+        booted_slot: None,
     };
     let obs: Observation = match stages.time(Stage::Board, || {
         let cuts = item.chain.cuts(&planned.id)?;
@@ -1023,6 +1024,8 @@ fn run_one(
         wall_ms: started.elapsed().as_millis() as u64,
         same_state_as: obs.same_state_as,
         post_cut_state: obs.post_cut_state,
+        // The flash the cut left, when the target read it; else the settled flash.
+        booted_slot: obs.booted_slot.or(verdict.settled_slot),
         ..base
     };
     (cut, Some((obs.dump_base, obs.dump)))

@@ -3,11 +3,11 @@
 //! rule judges the simulated board and a real one.
 
 use cutpoint_campaign::Markers;
-use cutpoint_inspect::scheme::{MetadataDecoder, RollbackCopy};
+use cutpoint_inspect::scheme::{BootPick, MetadataDecoder, RollbackCopy};
 
 use crate::target::{Observation, Stability};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
-use cutpoint_report::{LogLine, SlotState, Status};
+use cutpoint_report::{BootedSlot, LogLine, SlotState, Status};
 use fut::layout::Layout;
 use fut::scheme::{CommitPoint, Mode, Upgrade};
 
@@ -63,6 +63,24 @@ pub struct Verdict {
     pub first_boot: Option<String>,
     pub final_image: Option<String>,
     pub slots: Vec<SlotState>,
+    /// The slot the bootloader picks on the settled flash, by the scheme's inspector.
+    pub settled_slot: Option<BootedSlot>,
+}
+
+/// [`BootedSlot::read`] of a pick read on the flash a cut left.
+pub const READ_AFTER_CUT: &str = "after-cut";
+/// [`BootedSlot::read`] of a pick read on the flash once the device settled.
+pub const READ_SETTLED: &str = "settled";
+
+/// The inspector's pick as the reports hold it; `read` says which flash it was read on.
+pub fn booted_slot(read: &str, p: BootPick) -> BootedSlot {
+    BootedSlot {
+        read: read.to_string(),
+        slot: p.slot.map(str::to_string),
+        name: p.name,
+        record: p.record,
+        disagreement: p.disagreement,
+    }
 }
 
 struct Boot {
@@ -205,6 +223,9 @@ pub fn judge_decoded(
         first_boot: booted.first().map(|b| b.version.clone()),
         final_image: last.map(|b| b.version.clone()),
         slots,
+        settled_slot: decoder
+            .filter(|_| report.layout_error.is_none())
+            .map(|d| booted_slot(READ_SETTLED, d.boot_pick(report))),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cutpoint_campaign::{CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
-use cutpoint_report::{Landing, LogLine, OpRelation};
+use cutpoint_report::{BootedSlot, Landing, LogLine, OpRelation};
 
 use crate::state_cache::StateCache;
 use cutpoint_sim::board::ConsoleLine;
@@ -141,6 +141,8 @@ pub struct SimTarget {
     /// Runs from a power-on served from an earlier one, and later cuts forked from a recording.
     reused_runs: AtomicU64,
     forked_later_cuts: AtomicU64,
+    /// Images decoded for a boot pick that needs them (direct-XIP), by content.
+    pick_images: cutpoint_inspect::ImageCache,
 }
 
 impl SimTarget {
@@ -164,6 +166,7 @@ impl SimTarget {
             last_first_cut: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             reused_runs: AtomicU64::new(0),
             forked_later_cuts: AtomicU64::new(0),
+            pick_images: cutpoint_inspect::ImageCache::new(),
         }
     }
 
@@ -309,6 +312,24 @@ impl SimTarget {
         let start = l.primary.offset.min(l.secondary.offset).min(l.scratch.offset);
         let end = l.primary.end().max(l.secondary.end()).max(l.scratch.end());
         (start, end)
+    }
+
+    /// The slot the bootloader picks on `flash` as a cut left it, read in place by the
+    /// inspector of the scenario's scheme (only what the pick needs).
+    fn pick_after_cut(&self, flash: &NorFlash) -> Option<BootedSlot> {
+        let (start, end) = self.dump_range();
+        let raw = flash.raw();
+        let bytes = &raw[(start as usize).min(raw.len())..(end as usize).min(raw.len())];
+        let s = &self.scenario;
+        cutpoint_inspect::boot_pick_for(
+            s.mode.name(),
+            bytes,
+            start,
+            &s.profile.layout,
+            Some(&s.key),
+            Some(&self.pick_images),
+        )
+        .map(|p| crate::judge::booted_slot(crate::judge::READ_AFTER_CUT, p))
     }
 
     fn dump(&self, flash: &NorFlash) -> Arc<Vec<u8>> {
@@ -656,6 +677,7 @@ impl SimTarget {
             flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
+        let booted_slot = self.pick_after_cut(&flash);
         let (rec, _) = self.recover_uncached(flash, rules, false);
         LiveReplay {
             faulted_console,
@@ -672,6 +694,7 @@ impl SimTarget {
                 unfired: later.unfired,
                 reset_from: rec.reset_from,
                 stability: stability(rules, &rec.weak),
+                booted_slot,
             },
         }
     }
@@ -735,6 +758,7 @@ impl Target for SimTarget {
             flash = after;
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
+        let booted_slot = self.pick_after_cut(&flash);
         let (rec, shared) = self.recover(worker, id, flash, rules);
         Ok(Observation {
             landings,
@@ -749,6 +773,7 @@ impl Target for SimTarget {
             unfired: later.unfired,
             reset_from: rec.reset_from,
             stability: stability(rules, &rec.weak),
+            booted_slot,
         })
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cutpoint_campaign::{CutPoint, OpSpan};
 use cutpoint_core::RigError;
-use cutpoint_report::{Landing, LogLine};
+use cutpoint_report::{BootedSlot, Landing, LogLine};
 
 /// The unfaulted run every campaign starts with.
 #[derive(Debug, Clone)]
@@ -56,6 +56,10 @@ pub struct Observation {
     /// Bits of the metadata area that read unstably once the device settled, when the rules
     /// asked for them ([`RecoveryRules::stability`]).
     pub stability: Stability,
+    /// The slot the bootloader picks on the flash as the last cut left it, read by the
+    /// scheme's inspector, when the target can read that flash (the simulated board; a bench
+    /// powers the device up at once, and the engine reads the settled flash instead).
+    pub booted_slot: Option<BootedSlot>,
 }
 
 /// Asks the target, once the device settled (after the plain reset, when one was taken), for

@@ -865,6 +865,30 @@ pub fn decode_flash_for_cached(
     }
 }
 
+/// The slot the bootloader of scheme `scheme` picks on the flash `dump` (from `base_addr`) and
+/// what its record says, decoding only what the pick needs (see
+/// [`MetadataDecoder::decode_pick`](crate::scheme::MetadataDecoder::decode_pick)); images,
+/// when the pick needs them, through `images`. `None` when no decoder is registered for the
+/// scheme or the layout does not fit it.
+pub fn boot_pick_for(
+    scheme: &str,
+    dump: &[u8],
+    base_addr: u32,
+    layout: &Layout,
+    key: Option<&PublicKey>,
+    images: Option<&ImageCache>,
+) -> Option<crate::scheme::BootPick> {
+    let decoder = scheme::decoder(scheme)?;
+    decoder.check_layout(layout).ok()?;
+    let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
+    if let Some(cache) = images {
+        flash = flash.with_image_cache(cache);
+    }
+    let mut report = empty_report(dump, base_addr, layout, key, true);
+    decoder.decode_pick(&mut flash, layout, key, &mut report);
+    Some(decoder.boot_pick(&report))
+}
+
 /// Decodes a dump with `decoder`.
 pub fn decode_flash_with(
     decoder: &dyn MetadataDecoder,

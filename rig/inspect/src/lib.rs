@@ -19,10 +19,10 @@ pub mod tlv;
 pub mod verdict;
 
 pub use decode::{
-    decode_flash, decode_flash_for, decode_flash_for_cached, decode_flash_with, decode_image, AreaReport, Coverage,
-    FlagState, FlashReport, HashReport, HeaderReport, ImageReport, KeyReport, LayoutReport, MagicState, ScratchReport,
-    SignatureReport, SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint, SwapProgress, TrailerReport,
-    Validity,
+    boot_pick_for, decode_flash, decode_flash_for, decode_flash_for_cached, decode_flash_with, decode_image,
+    AreaReport, Coverage, FlagState, FlashReport, HashReport, HeaderReport, ImageReport, KeyReport, LayoutReport,
+    MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint,
+    SwapProgress, TrailerReport, Validity,
 };
 pub use image_cache::ImageCache;
 pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};

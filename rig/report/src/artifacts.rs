@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::fsio::{self, PathError};
 use crate::index::{ResultIndex, State};
 use crate::journal::Journal;
-use crate::model::{CutResult, Landing, SlotState, Status};
+use crate::model::{BootedSlot, CutResult, Landing, SlotState, Status};
 use crate::rebuild::ReportError;
 use crate::text::console_text;
 use crate::view::describe_landing;
@@ -100,6 +100,9 @@ struct CutState<'a> {
     first_boot: Option<&'a str>,
     final_image: Option<&'a str>,
     committed: bool,
+    /// The slot the bootloader picks and what the scheme's record says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    booted_slot: Option<&'a BootedSlot>,
     slots: &'a [SlotState],
     wall_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +142,7 @@ pub fn cut_state_json(cut: &CutResult) -> std::io::Result<Vec<u8>> {
         first_boot: cut.first_boot.as_deref(),
         final_image: cut.final_image.as_deref(),
         committed: cut.committed,
+        booted_slot: cut.booted_slot.as_ref(),
         slots: &cut.slots,
         wall_ms: cut.wall_ms,
         same_state_as: cut.same_state_as.as_deref(),

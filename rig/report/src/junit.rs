@@ -67,6 +67,8 @@ struct Case {
     name: String,
     classname: String,
     time: Option<Duration>,
+    /// The test case's own `<properties>` (what the device's flash said: the booted slot).
+    properties: Vec<(&'static str, String)>,
     outcome: Outcome,
     out: String,
     err: String,
@@ -78,6 +80,7 @@ impl Case {
             name: name.to_owned(),
             classname: classname.to_owned(),
             time: None,
+            properties: Vec::new(),
             outcome,
             out: String::new(),
             err: String::new(),
@@ -221,6 +224,14 @@ fn cut_case(cut: &CutResult, phase: &str, negative: bool, report_dir: &str, pass
         verdict_outcome(cut.status, negative, &cut.reasons, fallback, text),
     );
     case.time = Some(Duration::from_millis(cut.wall_ms));
+    if let Some(b) = &cut.booted_slot {
+        case.properties.push(("booted-slot", b.slot_text()));
+        case.properties.push(("booted-slot-read", b.read.clone()));
+        case.properties.push(("boot-record", b.record.clone()));
+        for d in &b.disagreement {
+            case.properties.push(("boot-record-disagreement", d.clone()));
+        }
+    }
     let mut out = format!(
         "offset: {}\nrepetition: {}\nseed: {}\n",
         cut.offset, cut.repetition, cut.seed
@@ -259,6 +270,17 @@ fn details(cut: &CutResult, report_dir: &str) -> String {
             "first boot: {}\n",
             cut.first_boot.as_deref().unwrap_or("nothing booted")
         ));
+    }
+    if let Some(b) = &cut.booted_slot {
+        text.push_str(&format!(
+            "booted slot ({}): {}; record: {}\n",
+            b.read_text(),
+            b.slot_text(),
+            b.record
+        ));
+        for d in &b.disagreement {
+            text.push_str(&format!("record copies disagree: {d}\n"));
+        }
     }
     if cut.status != Status::Error || cut.final_image.is_some() {
         text.push_str(&format!(
@@ -455,10 +477,17 @@ fn write_case<W: Write>(xml: &mut Xml<W>, case: &Case) -> io::Result<()> {
     if let Some(time) = &time {
         attributes.push(("time", time));
     }
-    if case.outcome == Outcome::Passed && case.out.is_empty() && case.err.is_empty() {
+    if case.outcome == Outcome::Passed && case.out.is_empty() && case.err.is_empty() && case.properties.is_empty() {
         return xml.empty("testcase", &attributes);
     }
     xml.start("testcase", &attributes)?;
+    if !case.properties.is_empty() {
+        xml.start("properties", &[])?;
+        for (name, value) in &case.properties {
+            xml.empty("property", &[("name", name), ("value", value)])?;
+        }
+        xml.end("properties")?;
+    }
     if let Outcome::Not {
         element,
         ty,

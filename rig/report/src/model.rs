@@ -109,6 +109,47 @@ pub struct SlotState {
     pub trailer: String,
 }
 
+/// Which slot the bootloader picks, read from the flash by the inspector of the campaign's
+/// scheme (never from the campaign), and what the scheme's record says there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootedSlot {
+    /// Which flash was read: `after-cut`, the flash as the cut left it (the slot the first
+    /// boot after the cut starts from; the simulated board), or `settled`, the flash once the
+    /// device settled (a bench, which reads the flash only then).
+    pub read: String,
+    /// `primary` or `secondary`; absent when the record leaves nothing to boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
+    /// The scheme's name for it (`ota_1`, `slot B`, `active`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What the record says, e.g. `otadata sector 0 seq 1 valid, sector 1 seq 2 new; sector 1 selects`.
+    pub record: String,
+    /// Where the copies of a record kept twice disagree (empty when they agree).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreement: Vec<String>,
+}
+
+impl BootedSlot {
+    /// `secondary (ota_1)`, `primary`, or `nothing bootable`.
+    pub fn slot_text(&self) -> String {
+        match (&self.slot, &self.name) {
+            (Some(s), Some(n)) => format!("{s} ({n})"),
+            (Some(s), None) => s.clone(),
+            (None, _) => "nothing bootable".to_string(),
+        }
+    }
+
+    /// Which flash the pick was read from, in words.
+    pub fn read_text(&self) -> &str {
+        match self.read.as_str() {
+            "after-cut" => "on the flash the cut left (first boot)",
+            "settled" => "on the flash once the device settled",
+            other => other,
+        }
+    }
+}
+
 /// The outcome of one cut point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CutResult {
@@ -150,6 +191,10 @@ pub struct CutResult {
     /// Fingerprint of the flash right after the cut (simulated board): a replay must reproduce it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_cut_state: Option<String>,
+    /// The slot the bootloader picks and what the record says (journals written before the
+    /// field existed lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booted_slot: Option<BootedSlot>,
 }
 
 /// First line of a journal: what produced it.

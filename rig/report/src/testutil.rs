@@ -72,5 +72,6 @@ pub(crate) fn cut(id: &str, status: Status) -> CutResult {
         wall_ms: 10,
         same_state_as: None,
         post_cut_state: None,
+        booted_slot: None,
     }
 }

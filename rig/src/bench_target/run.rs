@@ -115,6 +115,7 @@ impl Bench {
             unfired: was_unfired,
             reset_from,
             stability,
+            booted_slot: None,
         })
     }
 }

@@ -83,10 +83,42 @@ impl MetadataDecoder for AtomicBootWord {
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
         McubootTrailers.decode(flash, layout, key, report);
         report.scratch = None;
+        self.decode_pick(flash, layout, key, report);
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
         let addr = word_addr(layout);
         report.atomic_word = flash
             .get(addr, word_size(layout.write_size))
             .map(|b| decode_word(b, addr));
+    }
+
+    /// The word's slot and state, as the bootloader reads it (`fut::scheme::atomic_word`).
+    fn boot_pick(&self, report: &FlashReport) -> super::BootPick {
+        let Some(w) = report.atomic_word.as_ref() else {
+            return super::BootPick {
+                slot: None,
+                name: None,
+                record: "the boot word is outside the dump".to_string(),
+                disagreement: Vec::new(),
+            };
+        };
+        let record = match (&w.slot, &w.state) {
+            (Some(slot), state) => format!(
+                "boot word {} (slot {} {})",
+                w.bytes,
+                if slot == "primary" { "A" } else { "B" },
+                state.as_deref().unwrap_or("unknown")
+            ),
+            (None, _) => format!("boot word {} {}", w.bytes, w.condition),
+        };
+        super::ab_pick(w.slot.as_deref(), w.state.as_deref(), record, Vec::new())
     }
 
     /// With no valid word the bootloader boots the primary slot.

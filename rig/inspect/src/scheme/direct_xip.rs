@@ -115,6 +115,27 @@ impl MetadataDecoder for DirectXipTrailers {
         Slot::Primary.name()
     }
 
+    /// The highest bootable version, as [`decide`] finds it (it needs the images' validity:
+    /// the whole decode).
+    fn boot_pick(&self, report: &FlashReport) -> super::BootPick {
+        let record = report.direct_xip.as_ref().map_or_else(
+            || "trailers outside the dump".to_string(),
+            |x| {
+                if x.steps.is_empty() {
+                    x.why.clone()
+                } else {
+                    format!("{}: {}", x.steps.join("; "), x.why)
+                }
+            },
+        );
+        super::BootPick {
+            slot: self.booted_slot(report),
+            name: None,
+            record,
+            disagreement: Vec::new(),
+        }
+    }
+
     fn booted_slot(&self, report: &FlashReport) -> Option<&'static str> {
         let x = report.direct_xip.as_ref()?;
         let name = x.boot_slot.as_deref()?;

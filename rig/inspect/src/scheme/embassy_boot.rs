@@ -12,7 +12,7 @@ use fut::PublicKey;
 use serde::{Deserialize, Serialize};
 
 use super::mcuboot::decode_slot;
-use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
+use super::{BootPick, McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::{FlashReport, SwapProgress, Validity};
 use crate::slice_flash::SliceFlash;
 
@@ -150,12 +150,38 @@ impl MetadataDecoder for EmbassyBootState {
                 }
             }
         }
+        self.decode_pick(flash, layout, key, report);
+        if let Some(e) = report.embassy.as_mut() {
+            e.dfu_start_version = dfu_start_version;
+        }
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
         let s = scheme::state(layout);
         let bytes = flash.get_prefix(s.offset, s.size as usize);
-        if let Some((mut e, p)) = decode_embassy_state(bytes, layout) {
-            e.dfu_start_version = dfu_start_version;
+        if let Some((e, p)) = decode_embassy_state(bytes, layout) {
             report.embassy = Some(e);
             report.progress = Some(p);
+        }
+    }
+
+    /// The bootloader always jumps to the active partition; the state partition says what it
+    /// does first (swap, revert or nothing).
+    fn boot_pick(&self, report: &FlashReport) -> BootPick {
+        BootPick {
+            slot: Some(Slot::Primary.name()),
+            name: Some("active".to_string()),
+            record: report.embassy.as_ref().map_or_else(
+                || "state partition outside the dump".to_string(),
+                |e| format!("state magic {} ({}): {}", e.magic, e.magic_bytes, e.next_boot),
+            ),
+            disagreement: Vec::new(),
         }
     }
 

@@ -7,9 +7,9 @@ use fut::layout::{Layout, Slot};
 use fut::scheme::esp_idf::OTA_SLOTS;
 use fut::PublicKey;
 
-use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
+use super::{BootPick, McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::FlashReport;
-use crate::otadata::{decode_otadata_sectors, OtaEntry, STATE_NEW, STATE_PENDING_VERIFY};
+use crate::otadata::{decode_otadata_sectors, OtaEntry, SectorCondition, STATE_NEW, STATE_PENDING_VERIFY};
 use crate::slice_flash::SliceFlash;
 
 /// The size of one otadata entry: `ota_seq`, `seq_label[20]`, `ota_state`, `crc`.
@@ -24,6 +24,32 @@ fn slot_name(index: u32) -> &'static str {
         Slot::Primary.name()
     } else {
         Slot::Secondary.name()
+    }
+}
+
+/// The otadata sectors, two of the part's erase size at the start of the scratch region.
+fn decode_record(flash: &mut SliceFlash<'_>, layout: &Layout, report: &mut FlashReport) {
+    let bytes = flash.get(layout.scratch.offset, (2 * layout.sector_size) as usize);
+    report.otadata = bytes.map(|b| decode_otadata_sectors(b, layout.sector_size as usize, OTA_SLOTS));
+}
+
+/// The ota_N an entry selects: `(seq - 1) mod slots`.
+fn entry_slot(e: &OtaEntry) -> u32 {
+    e.seq.wrapping_sub(1) % OTA_SLOTS
+}
+
+/// One entry in a few words: `sector 1 seq 2 new`, `sector 0 blank`, `sector 1 seq 3 new (crc bad)`.
+fn entry_text(e: &OtaEntry) -> String {
+    let state = e
+        .state_name
+        .clone()
+        .unwrap_or_else(|| format!("state 0x{:08x}", e.state));
+    match e.condition {
+        SectorCondition::Blank => format!("sector {} blank", e.sector),
+        SectorCondition::Absent => format!("sector {} outside the dump", e.sector),
+        _ if e.seq == u32::MAX => format!("sector {} seq erased", e.sector),
+        _ if !e.crc_ok => format!("sector {} seq {} {state} (crc bad)", e.sector, e.seq),
+        _ => format!("sector {} seq {} {state}", e.sector, e.seq),
     }
 }
 
@@ -46,9 +72,69 @@ impl MetadataDecoder for EspIdfOtadata {
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
         McubootTrailers.decode(flash, layout, key, report);
         report.scratch = None;
-        let area = layout.scratch;
-        let bytes = flash.get(area.offset, (2 * layout.sector_size) as usize);
-        report.otadata = bytes.map(|b| decode_otadata_sectors(b, layout.sector_size as usize, OTA_SLOTS));
+        decode_record(flash, layout, report);
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
+        decode_record(flash, layout, report);
+    }
+
+    /// As the bootloader (`fut::scheme::esp_idf`, after ESP-IDF's
+    /// `bootloader_utility_get_selected_boot_partition`): an entry still PENDING_VERIFY is
+    /// aborted at this boot and the other valid entry, if any, selects; NEW turns into
+    /// PENDING_VERIFY and boots on trial; no valid entry boots `ota_0` first.
+    fn boot_pick(&self, report: &FlashReport) -> BootPick {
+        let Some(o) = report.otadata.as_ref() else {
+            return BootPick {
+                slot: None,
+                name: None,
+                record: "otadata outside the dump".to_string(),
+                disagreement: Vec::new(),
+            };
+        };
+        let entries: Vec<String> = o.entries.iter().map(entry_text).collect();
+        let mut record = format!("otadata {}", entries.join(", "));
+        let chosen = match active(report) {
+            Some(e) if e.state == STATE_PENDING_VERIFY => {
+                let other = o
+                    .entries
+                    .iter()
+                    .filter(|x| x.valid && x.sector != e.sector)
+                    .max_by_key(|x| x.seq);
+                record.push_str(&format!(
+                    "; sector {} is pending-verify: aborted at this boot, {}",
+                    e.sector,
+                    other.map_or("no other valid entry: ota_0 first".to_string(), |x| format!(
+                        "sector {} selects",
+                        x.sector
+                    ))
+                ));
+                other.map_or(0, entry_slot)
+            }
+            Some(e) => {
+                record.push_str(&format!("; sector {} selects", e.sector));
+                if e.state == STATE_NEW {
+                    record.push_str(" (new: booted on trial)");
+                }
+                entry_slot(e)
+            }
+            None => {
+                record.push_str("; no valid entry: ota_0 first");
+                0
+            }
+        };
+        BootPick {
+            slot: Some(slot_name(chosen)),
+            name: Some(format!("ota_{chosen}")),
+            record,
+            disagreement: o.disagreement.clone(),
+        }
     }
 
     /// The slot of the active entry; with no valid entry the bootloader boots `ota_0`.

@@ -9,7 +9,7 @@ use fut::scheme::swap_scratch::SCRATCH_MARKER;
 use fut::trailer::{self, Field, Magic, SwapType};
 use fut::PublicKey;
 
-use super::{MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
+use super::{BootPick, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::{
     decode_image_in, Coverage, FlagState, FlashReport, ImageReport, MagicState, ScratchReport, SlotReport,
     StatusRecord, StatusReport, SwapPoint, TrailerReport, ADDR_LIMIT,
@@ -29,6 +29,20 @@ pub struct OverwriteTrailers;
 impl MetadataDecoder for OverwriteTrailers {
     fn check_layout(&self, layout: &Layout) -> Result<(), String> {
         McubootTrailers.check_layout(layout)
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
+        decode_trailers(flash, layout, report);
+    }
+
+    fn boot_pick(&self, report: &FlashReport) -> BootPick {
+        trailers_pick(report)
     }
 
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
@@ -95,6 +109,20 @@ impl MetadataDecoder for McubootTrailers {
             .map(|s| decode_slot(flash, layout, s, key))
             .into();
         report.scratch = Some(decode_scratch(flash, layout, layout.scratch));
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
+        decode_trailers(flash, layout, report);
+    }
+
+    fn boot_pick(&self, report: &FlashReport) -> BootPick {
+        trailers_pick(report)
     }
 
     fn running_slot(&self) -> &'static str {
@@ -345,6 +373,50 @@ pub(super) fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option
     };
     let trailer_part = trailer.map_or_else(|| "outside dump".to_string(), TrailerReport::summary);
     format!("{name}: {image_part}; trailer {trailer_part}")
+}
+
+/// Both slots' trailers alone (no image is read): all an MCUboot swap or overwrite reads to
+/// decide what its next boot does, before it validates the primary image it jumps to.
+pub(super) fn decode_trailers(flash: &mut SliceFlash<'_>, l: &Layout, report: &mut FlashReport) {
+    report.slots = [Slot::Primary, Slot::Secondary]
+        .map(|which| {
+            let slot = l.slot(which);
+            let trailer = read_trailer(flash, l, slot);
+            SlotReport {
+                name: which.name().to_string(),
+                offset: slot.offset,
+                size: slot.size,
+                coverage: Coverage::of(flash, slot),
+                summary: String::new(),
+                image: None,
+                trailer,
+                status: None,
+                trailer_sectors_blank: None,
+            }
+        })
+        .into();
+}
+
+/// The pick of a bootloader that always runs the primary slot (an MCUboot swap or overwrite,
+/// embassy-boot's active partition): the record is what its trailers say the next boot does
+/// (a request in the secondary trailer swaps or copies first).
+pub(super) fn trailers_pick(report: &FlashReport) -> BootPick {
+    let trailer = |name: &str| {
+        report
+            .slot(name)
+            .and_then(|s| s.trailer.as_ref())
+            .map_or_else(|| "outside dump".to_string(), TrailerReport::summary)
+    };
+    BootPick {
+        slot: Some(Slot::Primary.name()),
+        name: None,
+        record: format!(
+            "primary trailer {}; secondary trailer {}",
+            trailer(Slot::Primary.name()),
+            trailer(Slot::Secondary.name())
+        ),
+        disagreement: Vec::new(),
+    }
 }
 
 pub(super) fn decode_slot(flash: &mut SliceFlash<'_>, l: &Layout, which: Slot, key: Option<&PublicKey>) -> SlotReport {

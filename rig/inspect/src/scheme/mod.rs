@@ -35,6 +35,62 @@ pub use pending_log::{decode_pending_log, PendingFlagLog, PendingLogRecord, Pend
 pub use redundant::RedundantCopiesRecord;
 pub use swap_move::NoScratchTrailers;
 
+/// The slot the bootloader picks on a flash state, as the scheme's record says it: what the
+/// reports show per cut (the slot the first boot after the cut starts from) and what the pass
+/// rule reads once the device settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootPick {
+    /// `primary` or `secondary`; `None` when the record leaves nothing to boot (direct-XIP with
+    /// no bootable image) or is outside the dump.
+    pub slot: Option<&'static str>,
+    /// The scheme's own name for that slot, when it has one (`ota_1`, `slot B`).
+    pub name: Option<String>,
+    /// What the record says, in one line (`otadata sector 1: seq 2, ota_state new`).
+    pub record: String,
+    /// Where the copies of a record kept twice do not tell one story (empty when they agree or
+    /// the scheme keeps one).
+    pub disagreement: Vec<String>,
+}
+
+/// The slot name for a report: the layout's own `&'static str` for `primary` or `secondary`.
+fn layout_slot(name: &str) -> &'static str {
+    if name == fut::layout::Slot::Secondary.name() {
+        fut::layout::Slot::Secondary.name()
+    } else {
+        fut::layout::Slot::Primary.name()
+    }
+}
+
+/// The pick of an A/B record (redundant copies, the pending-flag log, the atomic word) that
+/// selects `selected` (`None`: nothing selects, the primary boots) in `state`: `trial` boots
+/// on trial, `trial-booted` (a trial that never cleared) reverts to the other slot at this
+/// boot; the bootloader then falls back to the other slot when the image there is not valid.
+/// Slot A is the primary, slot B the secondary.
+fn ab_pick(selected: Option<&str>, state: Option<&str>, mut record: String, disagreement: Vec<String>) -> BootPick {
+    let slot = match (selected.map(layout_slot), state) {
+        (None, _) => {
+            record.push_str(": nothing selects, slot A first");
+            layout_slot("primary")
+        }
+        (Some(s), Some("trial-booted")) => {
+            let back = if s == "primary" { "secondary" } else { "primary" };
+            record.push_str(": a trial that never cleared, reverted at this boot");
+            layout_slot(back)
+        }
+        (Some(s), Some("trial")) => {
+            record.push_str(": booted on trial");
+            s
+        }
+        (Some(s), _) => s,
+    };
+    BootPick {
+        slot: Some(slot),
+        name: Some(if slot == "primary" { "slot A" } else { "slot B" }.to_string()),
+        record,
+        disagreement,
+    }
+}
+
 /// A running image the metadata does not record as confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unconfirmed {
@@ -126,6 +182,25 @@ pub trait MetadataDecoder: Sync {
         let _ = report;
         Some(self.running_slot())
     }
+
+    /// What the bootloader reads to pick a slot, decoded into `report`: by default everything
+    /// ([`MetadataDecoder::decode`]). A scheme whose pick needs no image (an A/B record, the
+    /// trailers of an MCUboot swap) reads only its record, which is cheap enough for every cut.
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
+        self.decode(flash, layout, key, report);
+    }
+
+    /// The slot the bootloader picks on the flash `report` decodes (by
+    /// [`MetadataDecoder::decode_pick`] or [`MetadataDecoder::decode`]) and what its record
+    /// says: at its next boot, before it validates the image there (a scheme that falls back to
+    /// the other slot's valid image says so in the record line).
+    fn boot_pick(&self, report: &FlashReport) -> BootPick;
 
     /// The running image's confirmation, when the metadata says it is not confirmed.
     fn unconfirmed(&self, report: &FlashReport) -> Option<Unconfirmed>;

@@ -197,8 +197,49 @@ impl MetadataDecoder for PendingFlagLog {
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
         McubootTrailers.decode(flash, layout, key, report);
         report.scratch = None;
+        self.decode_pick(flash, layout, key, report);
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
         let bytes = flash.get(layout.scratch.offset, (2 * layout.sector_size) as usize);
         report.pending_log = bytes.and_then(|b| decode_pending_log(b, layout));
+    }
+
+    /// The last completed record's target and state, as the bootloader reads them
+    /// (`fut::scheme::pending_log`): an open transaction falls back to it.
+    fn boot_pick(&self, report: &FlashReport) -> super::BootPick {
+        let Some(l) = report.pending_log.as_ref() else {
+            return super::BootPick {
+                slot: None,
+                name: None,
+                record: "pending log outside the dump or unreadable".to_string(),
+                disagreement: Vec::new(),
+            };
+        };
+        let mut record = match l.last_completed {
+            Some(n) => format!(
+                "pending log {}, record {n} completed: {}",
+                l.condition,
+                l.records
+                    .iter()
+                    .find(|r| r.index == n)
+                    .map_or("target unread", |r| r.target.as_str())
+            ),
+            None => format!("pending log {}", l.condition),
+        };
+        if let Some(n) = l.open_transaction {
+            record.push_str(&format!(
+                "; record {n} left open ({}): falls back",
+                l.open_target.as_deref().unwrap_or("torn")
+            ));
+        }
+        super::ab_pick(l.target_slot.as_deref(), l.target_state.as_deref(), record, Vec::new())
     }
 
     /// With an empty log the bootloader boots the primary slot.

@@ -6,7 +6,7 @@
 use fut::layout::Layout;
 use fut::PublicKey;
 
-use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
+use super::{BootPick, McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::FlashReport;
 use crate::redundant::{decode_redundant_sectors, RedundantCopyReport};
 use crate::slice_flash::SliceFlash;
@@ -40,8 +40,60 @@ impl MetadataDecoder for RedundantCopiesRecord {
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
         McubootTrailers.decode(flash, layout, key, report);
         report.scratch = None;
+        self.decode_pick(flash, layout, key, report);
+    }
+
+    fn decode_pick(
+        &self,
+        flash: &mut SliceFlash<'_>,
+        layout: &Layout,
+        _key: Option<&PublicKey>,
+        report: &mut FlashReport,
+    ) {
         let bytes = flash.get(layout.scratch.offset, (2 * layout.sector_size) as usize);
         report.redundant = bytes.map(|b| decode_redundant_sectors(b, layout.sector_size as usize));
+    }
+
+    /// The winning copy's slot and state, as the bootloader reads them
+    /// (`fut::scheme::redundant`).
+    fn boot_pick(&self, report: &FlashReport) -> BootPick {
+        let Some(r) = report.redundant.as_ref() else {
+            return BootPick {
+                slot: None,
+                name: None,
+                record: "redundant record outside the dump".to_string(),
+                disagreement: Vec::new(),
+            };
+        };
+        let copies: Vec<String> = r
+            .copies
+            .iter()
+            .map(|c| {
+                if c.valid {
+                    format!(
+                        "copy {} gen {} slot {} {}",
+                        c.copy,
+                        c.generation,
+                        if c.slot == 0 { "A" } else { "B" },
+                        c.state_name.as_deref().unwrap_or("unknown")
+                    )
+                } else {
+                    format!(
+                        "copy {} {}",
+                        c.copy,
+                        if c.problems.is_empty() { "not valid" } else { "damaged" }
+                    )
+                }
+            })
+            .collect();
+        let w = winner(report);
+        let record = format!("redundant {}; {}", copies.join(", "), r.why);
+        super::ab_pick(
+            w.map(|c| if c.slot == 0 { "primary" } else { "secondary" }),
+            w.and_then(|c| c.state_name.as_deref()),
+            record,
+            r.disagreement.clone(),
+        )
     }
 
     /// With no valid copy the bootloader boots the primary slot.

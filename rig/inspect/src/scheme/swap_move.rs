@@ -112,6 +112,14 @@ impl MetadataDecoder for NoScratchTrailers {
         decode_with(flash, l, key, report, self.0);
     }
 
+    fn decode_pick(&self, flash: &mut SliceFlash<'_>, l: &Layout, _key: Option<&PublicKey>, report: &mut FlashReport) {
+        super::mcuboot::decode_trailers(flash, l, report);
+    }
+
+    fn boot_pick(&self, report: &FlashReport) -> super::BootPick {
+        super::mcuboot::trailers_pick(report)
+    }
+
     fn running_slot(&self) -> &'static str {
         Slot::Primary.name()
     }

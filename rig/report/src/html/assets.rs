@@ -163,6 +163,9 @@ pub(super) const SCRIPT: &str = r##"(function () {
     field(dl, "first boot", c.first_boot);
     field(dl, "final image", c.final_image);
     if (c.committed !== undefined) { field(dl, "committed at the cut", c.committed ? "yes" : "no"); }
+    field(dl, "booted slot", c.booted_slot);
+    field(dl, "boot record", c.boot_record);
+    (c.boot_disagreement || []).forEach(function (d) { field(dl, "record copies disagree", d); });
     field(dl, "same flash state as", c.same_state_as);
     field(dl, "post-cut flash fingerprint", c.post_cut_state);
     if (c.wall_ms !== undefined) { field(dl, "wall time", c.wall_ms + " ms"); }

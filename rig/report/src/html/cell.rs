@@ -39,6 +39,13 @@ pub(super) struct CellData<'a> {
     final_image: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     committed: Option<bool>,
+    /// `secondary (ota_1)`, and on which flash it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    booted_slot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boot_record: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    boot_disagreement: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     same_state_as: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +79,9 @@ pub(super) fn cell_data<'a>(row: &CutRow<'a>, negative: bool, not_run: &'a str, 
         first_boot: None,
         final_image: None,
         committed: None,
+        booted_slot: None,
+        boot_record: None,
+        boot_disagreement: &[],
         same_state_as: None,
         post_cut_state: None,
         wall_ms: None,
@@ -93,6 +103,11 @@ pub(super) fn cell_data<'a>(row: &CutRow<'a>, negative: bool, not_run: &'a str, 
             data.first_boot = cut.first_boot.as_deref().or(known.then_some("nothing booted"));
             data.final_image = cut.final_image.as_deref().or(known.then_some("none"));
             data.committed = known.then_some(cut.committed);
+            if let Some(b) = &cut.booted_slot {
+                data.booted_slot = Some(format!("{} \u{2014} {}", b.slot_text(), b.read_text()));
+                data.boot_record = Some(&b.record);
+                data.boot_disagreement = &b.disagreement;
+            }
             data.same_state_as = cut.same_state_as.as_deref();
             data.post_cut_state = cut.post_cut_state.as_deref();
             data.wall_ms = Some(cut.wall_ms);
