@@ -150,3 +150,39 @@ fn inspect_reads_the_boot_word() {
     assert!(stdout.contains("(invalid)"), "{stdout}");
     assert!(stdout.contains("boot word boot: primary slot"), "{stdout}");
 }
+
+/// FIELD-BUGS row 17 on the boot word (`fault = "zeroed-tail"`). On the nRF52840 (the word an
+/// erase and a program) a good update a -> b: a zeroed word fails its check bytes and reads as
+/// no word, slot a still holds a valid image, and every cut passes. On the STM32L4 the part
+/// programs the word whole (the profile's atomic flag): a failing update from slot b whose word
+/// writes all land on a boundary, the old word or the new, never a zeroed one.
+#[test]
+fn a_zeroed_boot_word_tail_is_survived_or_cannot_happen() {
+    for (rel, cuts, zeroed_at_least) in [
+        ("atomic-word/zeroed-tail", 90, 40),
+        ("atomic-word/zeroed-tail-stm32l4", 45, 0),
+    ] {
+        let c = shipped(rel);
+        assert_eq!(c.run.fault, cutpoint_campaign::FaultKind::ZeroedTail, "{rel}");
+        assert_eq!(c.pass.expect, Expect::Pass, "{rel}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+        assert_eq!(ran.failures(), Vec::<String>::new(), "{rel}");
+        assert_eq!(ran.journal.cuts.len(), cuts, "{rel}");
+        let torn: Vec<&str> = ran
+            .journal
+            .cuts
+            .iter()
+            .filter_map(|c| c.landing.as_ref()?.torn.as_deref())
+            .collect();
+        let zeroed = torn.iter().filter(|t| t.contains("-> zeroed from")).count();
+        if zeroed_at_least == 0 {
+            assert!(
+                torn.iter().all(|t| t.contains("-> boundary")),
+                "{rel}: a word write that did not land whole: {torn:#?}"
+            );
+        } else {
+            assert!(zeroed >= zeroed_at_least, "{rel}: only {zeroed} cuts left a zeroed tail");
+        }
+    }
+}

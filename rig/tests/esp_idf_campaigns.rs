@@ -50,3 +50,31 @@ fn the_esp_idf_negative_control_fails_as_expected() {
     assert!(ran.control_failed, "the broken build fails even without a cut");
     assert!(ran.count(Status::Fail) > 0, "no cut point failed");
 }
+
+/// FIELD-BUGS row 17 on otadata (`fault = "zeroed-tail"`): every otadata write of a failing
+/// update from ota_1 cut at sixteenths of its time, on the nRF52840 and the STM32L4. The CRC is
+/// the entry's last field, so a zeroed tail always leaves an entry that is not valid and the
+/// other sector selects: every cut passes, and the cuts really left zeroed entries.
+#[test]
+fn a_zeroed_otadata_tail_is_survived_on_both_parts() {
+    for rel in ["esp-idf/zeroed-tail", "esp-idf/zeroed-tail-stm32l4"] {
+        let c = shipped(rel);
+        assert_eq!(c.run.fault, cutpoint_campaign::FaultKind::ZeroedTail, "{rel}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+        assert_eq!(ran.failures(), Vec::<String>::new(), "{rel}");
+        assert_eq!(ran.journal.cuts.len(), 90, "{rel}");
+        let zeroed = ran
+            .journal
+            .cuts
+            .iter()
+            .filter_map(|c| c.landing.as_ref()?.torn.as_deref())
+            .filter(|t| t.contains("-> zeroed from"))
+            .count();
+        assert!(zeroed >= 40, "{rel}: only {zeroed} cuts left a zeroed tail");
+        assert!(
+            ran.journal.cuts.iter().all(|c| c.final_image.as_deref() == Some("1.0.0+0")),
+            "{rel}: the failing update was not rolled back everywhere"
+        );
+    }
+}
