@@ -182,7 +182,10 @@ fn a_zeroed_boot_word_tail_is_survived_or_cannot_happen() {
                 "{rel}: a word write that did not land whole: {torn:#?}"
             );
         } else {
-            assert!(zeroed >= zeroed_at_least, "{rel}: only {zeroed} cuts left a zeroed tail");
+            assert!(
+                zeroed >= zeroed_at_least,
+                "{rel}: only {zeroed} cuts left a zeroed tail"
+            );
         }
     }
 }

@@ -30,7 +30,10 @@ fn run_all(rel: &str, name: &str) -> PathBuf {
 }
 
 fn state(out: &Path, id: &str) -> serde_json::Value {
-    let path = out.join("cuts").join(cutpoint_report::artifact_name(id)).join("state.json");
+    let path = out
+        .join("cuts")
+        .join(cutpoint_report::artifact_name(id))
+        .join("state.json");
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
@@ -72,7 +75,10 @@ fn assert_pick(out: &Path, id: &str, slot: &str, first_boot: &str, record_has: &
         None => b["slot"].as_str().unwrap().to_string(),
     };
     assert_eq!(text, slot, "{id}: {s:#}");
-    assert_eq!(s["first_boot"], first_boot, "{id}: the device's first boot ran another image: {s:#}");
+    assert_eq!(
+        s["first_boot"], first_boot,
+        "{id}: the device's first boot ran another image: {s:#}"
+    );
     let record = b["record"].as_str().unwrap();
     assert!(record.contains(record_has), "{id}: {record}");
 
@@ -84,7 +90,9 @@ fn assert_pick(out: &Path, id: &str, slot: &str, first_boot: &str, record_has: &
 
     let cell = html_cell(out, id);
     assert!(
-        cell.contains(&format!("\"booted_slot\":\"{slot} \u{2014} on the flash the cut left (first boot)\"")),
+        cell.contains(&format!(
+            "\"booted_slot\":\"{slot} \u{2014} on the flash the cut left (first boot)\""
+        )),
         "{id}: {cell}"
     );
     assert!(cell.contains("\"boot_record\":\""), "{id}: {cell}");
@@ -94,8 +102,20 @@ fn assert_pick(out: &Path, id: &str, slot: &str, first_boot: &str, record_has: &
 #[test]
 fn esp_idf_cuts_before_the_otadata_write_start_from_ota_0_and_after_it_from_ota_1() {
     let out = run_all("esp-idf/smoke.toml", "esp-idf");
-    assert_pick(&out, "download/end", "primary (ota_0)", "1.0.0+0", "sector 0 seq 1 valid, sector 1 blank");
-    assert_pick(&out, "request/op-0085-before", "primary (ota_0)", "1.0.0+0", "sector 0 selects");
+    assert_pick(
+        &out,
+        "download/end",
+        "primary (ota_0)",
+        "1.0.0+0",
+        "sector 0 seq 1 valid, sector 1 blank",
+    );
+    assert_pick(
+        &out,
+        "request/op-0085-before",
+        "primary (ota_0)",
+        "1.0.0+0",
+        "sector 0 selects",
+    );
     assert_pick(
         &out,
         "request/op-0085-after",
@@ -103,15 +123,26 @@ fn esp_idf_cuts_before_the_otadata_write_start_from_ota_0_and_after_it_from_ota_
         "2.0.0+0",
         "sector 1 seq 2 new; sector 1 selects (new: booted on trial)",
     );
-    assert_pick(&out, "confirm/op-0089-after", "secondary (ota_1)", "2.0.0+0", "sector 1 seq 2 valid");
+    assert_pick(
+        &out,
+        "confirm/op-0089-after",
+        "secondary (ota_1)",
+        "2.0.0+0",
+        "sector 1 seq 2 valid",
+    );
     // A torn entry: the copies disagree, and the valid one still selects ota_0.
     let torn = state(&out, "request/op-0085-inside-0.50");
     assert_eq!(torn["booted_slot"]["slot"], "primary", "{torn:#}");
     let disagree = torn["booted_slot"]["disagreement"].as_array().unwrap();
-    assert!(disagree[0].as_str().unwrap().starts_with("sector 1 is damaged"), "{torn:#}");
+    assert!(
+        disagree[0].as_str().unwrap().starts_with("sector 1 is damaged"),
+        "{torn:#}"
+    );
     let props = junit_properties(&out, "request/op-0085-inside-0.50");
     assert!(
-        props.iter().any(|(n, v)| n == "boot-record-disagreement" && v.starts_with("sector 1 is damaged")),
+        props
+            .iter()
+            .any(|(n, v)| n == "boot-record-disagreement" && v.starts_with("sector 1 is damaged")),
         "{props:?}"
     );
     assert!(html_cell(&out, "request/op-0085-inside-0.50").contains("\"boot_disagreement\":[\"sector 1 is damaged"));
@@ -123,9 +154,27 @@ fn esp_idf_cuts_before_the_otadata_write_start_from_ota_0_and_after_it_from_ota_
 #[test]
 fn direct_xip_cuts_before_the_trailer_write_start_from_the_primary_and_after_it_from_the_secondary() {
     let out = run_all("direct-xip/smoke.toml", "direct-xip");
-    assert_pick(&out, "request/op-0084-before", "primary", "1.0.0+0", "secondary: 2.0.0+0 no-magic: erased");
-    assert_pick(&out, "request/op-0084-after", "secondary", "2.0.0+0", "2.0.0+0 first-try: booted");
-    assert_pick(&out, "select/op-0087-after", "primary", "1.0.0+0", "tried-unconfirmed: erased");
+    assert_pick(
+        &out,
+        "request/op-0084-before",
+        "primary",
+        "1.0.0+0",
+        "secondary: 2.0.0+0 no-magic: erased",
+    );
+    assert_pick(
+        &out,
+        "request/op-0084-after",
+        "secondary",
+        "2.0.0+0",
+        "2.0.0+0 first-try: booted",
+    );
+    assert_pick(
+        &out,
+        "select/op-0087-after",
+        "primary",
+        "1.0.0+0",
+        "tried-unconfirmed: erased",
+    );
 }
 
 /// The journal grew by one field: a record written before it loads (no pick), writes back

@@ -73,7 +73,10 @@ fn a_zeroed_otadata_tail_is_survived_on_both_parts() {
             .count();
         assert!(zeroed >= 40, "{rel}: only {zeroed} cuts left a zeroed tail");
         assert!(
-            ran.journal.cuts.iter().all(|c| c.final_image.as_deref() == Some("1.0.0+0")),
+            ran.journal
+                .cuts
+                .iter()
+                .all(|c| c.final_image.as_deref() == Some("1.0.0+0")),
             "{rel}: the failing update was not rolled back everywhere"
         );
     }

@@ -17,7 +17,7 @@ use fut::Variant;
 
 #[path = "support/ab.rs"]
 mod ab;
-use ab::{console, from_secondary as from_b, jumps, SweepRules};
+use ab::{console, from_secondary as from_b, jumps, sweep_no_revert as sweep};
 
 fn scenario(board: &str, variant: Variant) -> Scenario {
     ab::scenario(board, ab::mode("pending-log"), variant)
@@ -152,39 +152,9 @@ fn an_open_transaction_falls_back_to_the_known_good_slot() {
     assert_eq!(jumps(&again), ["1.0.0+0", "2.0.0+0"]);
 }
 
-fn sweep(s: &Scenario) -> (Vec<String>, usize) {
-    ab::sweep(
-        s,
-        &SweepRules {
-            no_revert_after_commit: true,
-            post_cut: &|_| Vec::new(),
-        },
-    )
-}
-
 #[test]
 fn the_reference_survives_every_cut_on_both_profiles() {
-    for board in ["nrf52840", "stm32l4"] {
-        for (what, s) in [
-            ("a -> b", scenario(board, Variant::Reference)),
-            ("b -> a", from_b(scenario(board, Variant::Reference))),
-            ("a -> b, failing", scenario(board, Variant::Reference).with_bad_update()),
-            (
-                "b -> a, failing",
-                from_b(scenario(board, Variant::Reference).with_bad_update()),
-            ),
-        ] {
-            let (failures, cuts) = sweep(&s);
-            assert!(cuts > 50, "{board} {what}: {cuts} cuts");
-            assert!(
-                failures.is_empty(),
-                "{board} {what}: {} failures: {:#?}",
-                failures.len(),
-                &failures[..failures.len().min(8)]
-            );
-            println!("{board} {what}: {cuts} cuts, all pass");
-        }
-    }
+    ab::assert_reference_survives_every_cut("pending-log", 50);
 }
 
 /// Earlier updates fill the active sector, so the swept update's transactions compact the log

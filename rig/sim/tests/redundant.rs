@@ -12,7 +12,7 @@ use fut::Variant;
 
 #[path = "support/ab.rs"]
 mod ab;
-use ab::{console, from_secondary as from_b, jumps, SweepRules};
+use ab::{console, jumps, sweep_no_revert as sweep};
 
 fn scenario(board: &str, variant: Variant) -> Scenario {
     ab::scenario(board, ab::mode("redundant-copies"), variant)
@@ -72,40 +72,9 @@ fn an_unconfirmed_image_is_reverted_and_refused() {
     assert_eq!((c[w].slot, c[w].state), (0, STATE_REVERTED));
 }
 
-/// Sweeps every flash operation of a run of `s` (`ab::sweep`), where a committed update must
-/// never be reverted. Returns the failures and the number of cuts.
-fn sweep(s: &Scenario) -> (Vec<String>, usize) {
-    ab::sweep(
-        s,
-        &SweepRules {
-            no_revert_after_commit: true,
-            post_cut: &|_| Vec::new(),
-        },
-    )
-}
-
 #[test]
 fn the_reference_survives_every_cut_on_both_profiles() {
-    for board in ["nrf52840", "stm32l4"] {
-        for (what, s) in [
-            ("a -> b", scenario(board, Variant::Reference)),
-            ("b -> a", from_b(scenario(board, Variant::Reference))),
-            ("a -> b, failing", scenario(board, Variant::Reference).with_bad_update()),
-            (
-                "b -> a, failing",
-                from_b(scenario(board, Variant::Reference).with_bad_update()),
-            ),
-        ] {
-            let (failures, cuts) = sweep(&s);
-            assert!(cuts > 100, "{board} {what}: {cuts} cuts");
-            assert!(
-                failures.is_empty(),
-                "{board} {what}: {} failures: {:#?}",
-                failures.len(),
-                &failures[..failures.len().min(8)]
-            );
-        }
-    }
+    ab::assert_reference_survives_every_cut("redundant-copies", 100);
 }
 
 /// After the factory record (generation 1), update k writes generations 3k - 1 (request),

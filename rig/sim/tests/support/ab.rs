@@ -233,3 +233,40 @@ pub fn sweep(s: &Scenario, rules: &SweepRules<'_>) -> (Vec<String>, usize) {
     }
     (failures, run.cuts.len())
 }
+
+/// [`sweep`] where a committed update must never be reverted and the post-cut flash is not
+/// checked: the sweep of the schemes whose record says when the update committed.
+pub fn sweep_no_revert(s: &Scenario) -> (Vec<String>, usize) {
+    sweep(
+        s,
+        &SweepRules {
+            no_revert_after_commit: true,
+            post_cut: &|_| Vec::new(),
+        },
+    )
+}
+
+/// The reference of the scheme `mode` survives every cut ([`sweep_no_revert`]) of four updates
+/// on the nRF52840 and the STM32L4: a -> b and b -> a, good and failing; each sweep has more
+/// than `min_cuts` cuts.
+pub fn assert_reference_survives_every_cut(mode_name: &str, min_cuts: usize) {
+    for board in ["nrf52840", "stm32l4"] {
+        let base = || scenario(board, mode(mode_name), Variant::Reference);
+        for (what, s) in [
+            ("a -> b", base()),
+            ("b -> a", from_secondary(base())),
+            ("a -> b, failing", base().with_bad_update()),
+            ("b -> a, failing", from_secondary(base().with_bad_update())),
+        ] {
+            let (failures, cuts) = sweep_no_revert(&s);
+            assert!(cuts > min_cuts, "{mode_name} {board} {what}: {cuts} cuts");
+            assert!(
+                failures.is_empty(),
+                "{mode_name} {board} {what}: {} failures: {:#?}",
+                failures.len(),
+                &failures[..failures.len().min(8)]
+            );
+            println!("{mode_name} {board} {what}: {cuts} cuts, all pass");
+        }
+    }
+}
