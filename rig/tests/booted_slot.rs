@@ -96,6 +96,16 @@ fn assert_pick(out: &Path, id: &str, slot: &str, first_boot: &str, record_has: &
         "{id}: {cell}"
     );
     assert!(cell.contains("\"boot_record\":\""), "{id}: {cell}");
+    // The matrix cell: a bar for the secondary slot, said in its title too.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let title = format!("title=\"{id} \u{2014} ");
+    let at = html.find(&title).unwrap_or_else(|| panic!("no matrix cell {id}"));
+    let open = html[..at].rfind("<i class=\"").unwrap();
+    let tag = &html[open..at + html[at..].find('>').unwrap()];
+    let secondary = slot.starts_with("secondary");
+    assert_eq!(tag.contains(" b2\""), secondary, "{id}: {tag}");
+    assert_eq!(tag.contains("boots the secondary slot"), secondary, "{id}: {tag}");
+    assert!(html.contains("a bar along the bottom: after this cut the bootloader picks the secondary slot"));
 }
 
 /// ESP-IDF: op 85 programs the otadata entry of sector 1 (seq 2, NEW) that selects ota_1.
@@ -203,4 +213,40 @@ fn journals_before_and_after_the_booted_slot_load() {
         panic!("not a cut record")
     };
     assert_eq!(later, with);
+}
+
+/// Redundant copies: op 83 programs copy 1 (generation 2, slot B on trial); a cut after the
+/// bootloader's trial-booted write (op 85) reverts to slot A at the next boot.
+#[test]
+fn redundant_copies_pick_the_newer_valid_copy_and_revert_a_booted_trial() {
+    let out = run_all("redundant-copies/smoke.toml", "redundant");
+    assert_pick(
+        &out,
+        "request/op-0083-before",
+        "primary (slot A)",
+        "1.0.0+0",
+        "copy 0 is the only valid copy",
+    );
+    assert_pick(
+        &out,
+        "request/op-0083-after",
+        "secondary (slot B)",
+        "2.0.0+0",
+        "copy 1 gen 2 slot B trial; copy 1 holds the newer generation (2 > 1): booted on trial",
+    );
+    assert_pick(
+        &out,
+        "trial-boot/op-0085-after",
+        "primary (slot A)",
+        "1.0.0+0",
+        "a trial that never cleared, reverted at this boot",
+    );
+    let torn = state(&out, "request/op-0083-inside-0.50");
+    assert!(
+        torn["booted_slot"]["disagreement"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("copy 1 is damaged"),
+        "{torn:#}"
+    );
 }

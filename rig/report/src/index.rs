@@ -24,7 +24,7 @@ use crate::verdict::{self, NegativeControl};
 use crate::view::{Counts, Kind};
 
 /// How a cut point ended, in one byte: its status (if it ran), whether it has warnings, whether
-/// it gives reasons.
+/// it gives reasons, whether the bootloader picks the secondary slot after it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct State(u8);
 
@@ -32,6 +32,7 @@ impl State {
     const STATUS: u8 = 0b11;
     const WARNINGS: u8 = 0b100;
     const REASONS: u8 = 0b1000;
+    const SECONDARY: u8 = 0b1_0000;
 
     pub fn of(cut: &CutResult) -> Self {
         let status = match cut.status {
@@ -41,7 +42,16 @@ impl State {
         };
         let warnings = if cut.warnings.is_empty() { 0 } else { Self::WARNINGS };
         let reasons = if cut.reasons.is_empty() { 0 } else { Self::REASONS };
-        State(status | warnings | reasons)
+        let secondary = match &cut.booted_slot {
+            Some(b) if b.slot.as_deref() == Some("secondary") => Self::SECONDARY,
+            _ => 0,
+        };
+        State(status | warnings | reasons | secondary)
+    }
+
+    /// The bootloader picks the secondary slot after this cut ([`CutResult::booted_slot`]).
+    pub fn boots_secondary(self) -> bool {
+        self.0 & Self::SECONDARY != 0
     }
 
     /// `None`: not run.

@@ -40,6 +40,7 @@ main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(320px, 42%); 
 .c.error { background: var(--error); } .c.not-run { background: var(--none); }
 .line .c:hover { outline: 2px solid var(--muted); }
 .c.sel { outline: 2px solid var(--fg); outline-offset: 1px; }
+.c.b2 { box-shadow: inset 0 -4px 0 var(--fg); }
 .list { padding-left: 18px; }
 .list li { margin: 2px 0; word-break: break-word; }
 .list .c { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }

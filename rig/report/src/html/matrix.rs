@@ -92,12 +92,21 @@ fn write_block<W: Write>(
         out.push_str("</span>");
         for &row in line {
             // The data index of a cell is its row.
-            let kind = index.state(row).kind(negative);
-            page.buf
-                .push_str(&format!("<i class=\"c {}\" data-i=\"{row}\" title=\"", kind.class()));
+            let state = index.state(row);
+            let kind = state.kind(negative);
+            let (mark, boots) = if state.boots_secondary() {
+                (" b2", " \u{2014} boots the secondary slot")
+            } else {
+                ("", "")
+            };
+            page.buf.push_str(&format!(
+                "<i class=\"c {}{mark}\" data-i=\"{row}\" title=\"",
+                kind.class()
+            ));
             push_html(&mut page.buf, index.id(row));
             page.buf.push_str(" \u{2014} ");
             page.buf.push_str(kind.label());
+            page.buf.push_str(boots);
             if index.state(row).has_reasons() {
                 if let Some(cut) = index.load(row)? {
                     let reason = cut.first_reason();

@@ -225,6 +225,12 @@ pub(crate) fn write_html<W: Write>(
     for kind in [Kind::Pass, Kind::Warned, fail, Kind::Error, Kind::NotRun] {
         let _ = write!(out, "<i class=\"c {}\"></i> {} ", kind.class(), kind.label());
     }
+    if per_cut && index.rows().any(|row| index.state(row).boots_secondary()) {
+        out.push_str(
+            "<br><i class=\"c none b2\"></i> a bar along the bottom: after this cut the bootloader picks the \
+             secondary slot (read from the flash by the scheme's inspector; click for the record)",
+        );
+    }
     if per_cut {
         out.push_str(
             "<br>Phases run down the side, one block each (a double cut's second cuts get a block per \
