@@ -50,7 +50,13 @@ fn junit_properties(out: &Path, id: &str) -> Vec<(String, String)> {
         .map(|p| {
             let name = p[..p.find('"').unwrap()].to_string();
             let v = &p[p.find("value=\"").unwrap() + 7..];
-            (name, v[..v.find('"').unwrap()].to_string())
+            let value = v[..v.find('"').unwrap()]
+                .replace("&gt;", ">")
+                .replace("&lt;", "<")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&");
+            (name, value)
         })
         .collect()
 }
