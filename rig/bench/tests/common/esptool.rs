@@ -37,7 +37,7 @@ fi
 case "$mode" in
   fail) echo "A fatal error occurred: Failed to connect to ESP32-C3: No serial data received." >&2; exit 2 ;;
   fatal0) echo "A fatal error occurred: Packet content transfer stopped." >&2; exit 0 ;;
-  hang) sleep 600; exit 0 ;;
+  hang) sleep 600 & echo $! > "$dir/sleep.pid"; wait; exit 0 ;;
   garbage) echo "Usage: esptool [OPTIONS] COMMAND" >&2; exit 2 ;;
 esac
 case "$cmd" in
