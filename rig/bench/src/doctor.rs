@@ -202,7 +202,7 @@ pub fn describe_otadata(r: &cutpoint_inspect::otadata::OtadataReport) -> String 
         .collect();
     let boots = match (r.active_sector, r.boot_slot) {
         (Some(s), Some(slot)) => format!("boots ota_{slot} (sector {s})"),
-        _ => "no valid entry: boots the first app partition".into(),
+        _ => "no valid entry: boots the factory app, or ota_0 without one".into(),
     };
     let mut line = format!("otadata {}; {boots}", sectors.join(", "));
     if !r.disagreement.is_empty() {
