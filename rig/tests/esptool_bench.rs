@@ -79,15 +79,7 @@ esac
     fn pty() -> (File, OwnedFd, PathBuf) {
         let (mut m, mut s) = (0, 0);
         // SAFETY: out-pointers to two ints; no name, termios or window size.
-        let rc = unsafe {
-            libc::openpty(
-                &mut m,
-                &mut s,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
+        let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
         assert_eq!(rc, 0, "openpty");
         // SAFETY: fresh descriptors from openpty, owned from here on.
         let (master, slave) = unsafe { (File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
@@ -108,7 +100,9 @@ esac
         std::thread::spawn(move || {
             let mut reads = 0;
             loop {
-                let Ok(req) = std::fs::read_to_string(dir.join("req")) else { return };
+                let Ok(req) = std::fs::read_to_string(dir.join("req")) else {
+                    return;
+                };
                 let w: Vec<&str> = req.split_whitespace().collect();
                 let r: RigResult<()> = match w.as_slice() {
                     ["read", a, n, file] => {
@@ -117,11 +111,12 @@ esac
                             reads += 1;
                         }
                         if fail_read.is_some_and(|(k, len)| len == n && k == reads) {
-                            Err(cutpoint_bench::RigError::io("device", "Failed to connect to ESP32-C3: No serial data received."))
+                            Err(cutpoint_bench::RigError::io(
+                                "device",
+                                "Failed to connect to ESP32-C3: No serial data received.",
+                            ))
                         } else {
-                            probe
-                                .read_flash(a, n)
-                                .map(|d| std::fs::write(file, d).unwrap())
+                            probe.read_flash(a, n).map(|d| std::fs::write(file, d).unwrap())
                         }
                     }
                     ["write", a, file] => {
@@ -370,11 +365,25 @@ offsets = { fixed = ["start"], bytes = [6000] }
         // The read-back after the control run and after each cut: one read-flash of the
         // slots and otadata (the scheme's record, in the scratch region) through esptool.
         let (base, len) = o.dump;
-        let reads = o.log.iter().filter(|l| **l == format!("read {base} {len}") || l.starts_with(&format!("read {base} {len} "))).count();
-        assert!(reads > o.journal.cuts.len(), "{reads} reads of {base:#x}+{len:#x}: {:?}", o.log);
-        assert!(o.log.iter().any(|l| l.starts_with("write ")), "the baseline restored through esptool");
+        let reads = o
+            .log
+            .iter()
+            .filter(|l| **l == format!("read {base} {len}") || l.starts_with(&format!("read {base} {len} ")))
+            .count();
+        assert!(
+            reads > o.journal.cuts.len(),
+            "{reads} reads of {base:#x}+{len:#x}: {:?}",
+            o.log
+        );
+        assert!(
+            o.log.iter().any(|l| l.starts_with("write ")),
+            "the baseline restored through esptool"
+        );
         assert!(o.log.iter().any(|l| l == "reset"), "{:?}", o.log);
-        assert!(o.port_gone_at_cuts, "the port vanished at each cut and the probe waited for it");
+        assert!(
+            o.port_gone_at_cuts,
+            "the port vanished at each cut and the probe waited for it"
+        );
     }
 
     #[test]

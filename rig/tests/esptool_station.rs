@@ -53,7 +53,10 @@ fn doctor_reads_the_esp32c3_stations_otadata_through_esptool() {
             "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10KXYZ2-if00-port0",
             &dir.path().join("no-console").display().to_string(),
         );
-    assert!(text.contains("kind = \"command\"") && text.contains(&fake.command()[0]), "{text}");
+    assert!(
+        text.contains("kind = \"command\"") && text.contains(&fake.command()[0]),
+        "{text}"
+    );
     let station = dir.path().join("esp32c3.toml");
     std::fs::write(&station, text).unwrap();
     let (code, _, stderr) = cutpoint(&["check", station.to_str().unwrap()]);
@@ -64,8 +67,14 @@ fn doctor_reads_the_esp32c3_stations_otadata_through_esptool() {
     assert_ne!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("[FAIL] console:"), "{stdout}");
     assert!(stdout.contains("[ok  ] probe: probe/esptool:"), "{stdout}");
-    assert!(stdout.contains("[ok  ] region primary: 0x20000+0x1a9000: ESP image magic 0xe9"), "{stdout}");
-    assert!(stdout.contains("[ok  ] region secondary: 0x1d0000+0x1a9000: erased"), "{stdout}");
+    assert!(
+        stdout.contains("[ok  ] region primary: 0x20000+0x1a9000: ESP image magic 0xe9"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[ok  ] region secondary: 0x1d0000+0x1a9000: erased"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(
             "[ok  ] region otadata: 0xf000+0x2000: otadata sector 0: seq 2 state valid crc ok, \

@@ -167,7 +167,10 @@ fn probe(p: &ProbeConfig, out: &mut Vec<Problem>) {
             if c.baud == Some(0) {
                 out.push(problem(R, Some("baud"), "expected a baud rate (e.g. 460800), got 0"));
             }
-            if c.command.as_ref().is_some_and(|a| a.first().is_none_or(|p| p.trim().is_empty())) {
+            if c.command
+                .as_ref()
+                .is_some_and(|a| a.first().is_none_or(|p| p.trim().is_empty()))
+            {
                 out.push(problem(
                     R,
                     Some("command"),
@@ -184,7 +187,11 @@ fn probe(p: &ProbeConfig, out: &mut Vec<Problem>) {
                 ));
             }
             if c.timeout_ms == Some(0) {
-                out.push(problem(R, Some("timeout_ms"), "expected a time in ms (e.g. 30000), got 0"));
+                out.push(problem(
+                    R,
+                    Some("timeout_ms"),
+                    "expected a time in ms (e.g. 30000), got 0",
+                ));
             }
         }
     }

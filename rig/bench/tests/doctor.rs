@@ -247,8 +247,14 @@ fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
         text.contains("[ok  ] probe: probe/esptool:") && text.contains(" esp32c3 attached"),
         "{text}"
     );
-    assert!(text.contains("[ok  ] region primary: 0x20000+0x10000: ESP image magic 0xe9"), "{text}");
-    assert!(text.contains("[ok  ] region secondary: 0x30000+0x10000: erased"), "{text}");
+    assert!(
+        text.contains("[ok  ] region primary: 0x20000+0x10000: ESP image magic 0xe9"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok  ] region secondary: 0x30000+0x10000: erased"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "[ok  ] region otadata: 0xf000+0x2000: otadata sector 0: seq 2 state new crc ok, sector 1: blank; boots ota_1 (sector 0)"
@@ -256,7 +262,10 @@ fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
         "{text}"
     );
     let calls = fake.calls();
-    assert!(calls.iter().any(|c| c.contains("read-flash 0xf000 0x2000 ")), "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.contains("read-flash 0xf000 0x2000 ")),
+        "{calls:?}"
+    );
 
     // A torn entry (its CRC gone) is shown as such, and the station is still fit: the record is
     // what the device left, not a fault of the bench.
@@ -265,7 +274,10 @@ fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
     let report = doctor_with(&st, &mut out, &opts());
     let text = String::from_utf8_lossy(&out);
     assert!(report.fit, "{text}");
-    assert!(text.contains("sector 0: seq 2 state new crc bad (half-erased: seq written, crc erased"), "{text}");
+    assert!(
+        text.contains("sector 0: seq 2 state new crc bad (half-erased: seq written, crc erased"),
+        "{text}"
+    );
     assert!(text.contains("no valid entry"), "{text}");
 
     // esptool failing is a finding about the probe, and the station is unfit.
@@ -289,5 +301,8 @@ fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
     let report = doctor_with(&st, &mut out, &opts());
     let text = String::from_utf8_lossy(&out);
     assert!(!report.fit, "{text}");
-    assert!(text.contains("the probe still reaches the target while power is off"), "{text}");
+    assert!(
+        text.contains("the probe still reaches the target while power is off"),
+        "{text}"
+    );
 }

@@ -95,7 +95,14 @@ fn argument_forms_follow_the_cli_spelling_and_the_after_setting() {
     let common = "--chip esp32c3 --port /dev/ttyACM0 --baud 921600 --before default-reset";
     let j = |op: Op<'_>, p: &EsptoolProbe| p.args(&op, port).join(" ");
     assert_eq!(
-        j(Op::Read { addr: 0xf000, len: 0x2000, file }, &p),
+        j(
+            Op::Read {
+                addr: 0xf000,
+                len: 0x2000,
+                file
+            },
+            &p
+        ),
         format!("{common} --after no-reset read-flash 0xf000 0x2000 /tmp/x.bin")
     );
     assert_eq!(
@@ -111,7 +118,14 @@ fn argument_forms_follow_the_cli_spelling_and_the_after_setting() {
     c.after = Some(EsptoolAfter::HardReset);
     let v4 = EsptoolProbe::new(&c).unwrap();
     assert_eq!(
-        j(Op::Read { addr: 0xf000, len: 0x2000, file }, &v4),
+        j(
+            Op::Read {
+                addr: 0xf000,
+                len: 0x2000,
+                file
+            },
+            &v4
+        ),
         "--chip esp32c3 --port /dev/ttyACM0 --baud 921600 --before default_reset --after hard_reset \
          read_flash 0xf000 0x2000 /tmp/x.bin"
     );
@@ -125,7 +139,10 @@ fn argument_forms_follow_the_cli_spelling_and_the_after_setting() {
     p.halt().unwrap();
     let calls = r.fake.calls();
     assert!(calls.iter().any(|c| c.ends_with("--after hard-reset run")), "{calls:?}");
-    assert!(calls.iter().any(|c| c.ends_with("--after no-reset chip-id")), "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.ends_with("--after no-reset chip-id")),
+        "{calls:?}"
+    );
 }
 
 #[test]
@@ -180,7 +197,10 @@ fn every_esptool_failure_is_an_error_of_the_probe_with_its_last_lines() {
     assert_eq!(e.kind, RigErrorKind::Io, "{e}");
     assert!(e.message.contains("exited with 2"), "{e}");
     assert!(e.message.contains("No serial data received"), "{e}");
-    assert!(e.message.contains("read-flash 0x1000 0x20"), "the command is quoted: {e}");
+    assert!(
+        e.message.contains("read-flash 0x1000 0x20"),
+        "the command is quoted: {e}"
+    );
     assert!(e.message.starts_with("reading 32 bytes at 0x1000"), "{e}");
     let e = p.write_flash(0x1000, &[0; 4096], &mut |_, _| {}).unwrap_err();
     assert_eq!(e.kind, RigErrorKind::Io, "{e}");
@@ -211,7 +231,11 @@ fn every_esptool_failure_is_an_error_of_the_probe_with_its_last_lines() {
     assert!(e.message.contains("left no file"), "{e}");
 
     r.fake.set_mode("");
-    assert_eq!(p.read_flash(0, 16).unwrap(), vec![0xff; 16], "a good run after bad ones");
+    assert_eq!(
+        p.read_flash(0, 16).unwrap(),
+        vec![0xff; 16],
+        "a good run after bad ones"
+    );
 }
 
 #[test]
@@ -227,12 +251,18 @@ fn a_hung_esptool_is_killed_with_its_children_at_the_timeout() {
     assert_eq!(e.kind, RigErrorKind::Timeout, "{e}");
     assert!(e.message.contains("was killed"), "{e}");
     assert!(e.message.contains("Connected to ESP32-C3"), "its last lines: {e}");
-    assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     // The script's `sleep 600` was in its process group: it is gone (or a zombie nobody reaped).
     let pid = std::fs::read_to_string(r.fake.dir.join("sleep.pid")).unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
     let state = stat.rsplit_once(") ").map(|(_, s)| s.chars().next().unwrap_or('?'));
-    assert!(stat.is_empty() || state == Some('Z'), "the child's child still runs: {stat}");
+    assert!(
+        stat.is_empty() || state == Some('Z'),
+        "the child's child still runs: {stat}"
+    );
 }
 
 #[test]
@@ -242,12 +272,18 @@ fn a_missing_esptool_or_the_wrong_major_version_fails_at_open() {
     c.command = Some(vec!["/nonexistent/esptool-not-here".into()]);
     let e = EsptoolProbe::open(&c).err().unwrap();
     assert_eq!(e.kind, RigErrorKind::Open, "{e}");
-    assert!(e.message.contains("not found") && e.message.contains("pip install"), "{e}");
+    assert!(
+        e.message.contains("not found") && e.message.contains("pip install"),
+        "{e}"
+    );
 
     r.fake.set_mode("v4");
     let e = EsptoolProbe::open(&cfg(&r)).err().unwrap();
     assert_eq!(e.kind, RigErrorKind::Open, "{e}");
-    assert!(e.message.contains("version 4") && e.message.contains("cli = \"v4\""), "{e}");
+    assert!(
+        e.message.contains("version 4") && e.message.contains("cli = \"v4\""),
+        "{e}"
+    );
     let mut c = cfg(&r);
     c.cli = Some(EsptoolCli::V4);
     assert!(EsptoolProbe::open(&c).is_ok());
@@ -269,13 +305,28 @@ fn the_installed_esptool_takes_the_probes_command_lines() {
         return;
     }
     let help = |args: &[&str]| {
-        let o = Command::new("esptool").args(args).env("COLUMNS", "200").output().unwrap();
+        let o = Command::new("esptool")
+            .args(args)
+            .env("COLUMNS", "200")
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
     };
     let top = help(&["--help"]);
     for word in [
-        "read-flash", "write-flash", "chip-id", "run", "--chip", "--port", "--baud", "--before", "--after",
-        "default-reset", "hard-reset", "no-reset", "esp32c3",
+        "read-flash",
+        "write-flash",
+        "chip-id",
+        "run",
+        "--chip",
+        "--port",
+        "--baud",
+        "--before",
+        "--after",
+        "default-reset",
+        "hard-reset",
+        "no-reset",
+        "esp32c3",
     ] {
         assert!(top.contains(word), "esptool --help no longer lists {word}:\n{top}");
     }
@@ -299,8 +350,15 @@ fn the_installed_esptool_takes_the_probes_command_lines() {
     let p = EsptoolProbe::new(&c).unwrap();
     let file = dir.path().join("x.bin");
     for op in [
-        Op::Read { addr: 0xf000, len: 0x2000, file: &file },
-        Op::Write { addr: 0xf000, file: &file },
+        Op::Read {
+            addr: 0xf000,
+            len: 0x2000,
+            file: &file,
+        },
+        Op::Write {
+            addr: 0xf000,
+            file: &file,
+        },
         Op::Reset,
         Op::Halt,
     ] {

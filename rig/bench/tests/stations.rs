@@ -124,13 +124,20 @@ fn esp32c3_station_reads_its_flash_through_esptool_and_serves_http() {
     let Some(ProbeConfig::Esptool(p)) = &st.probe else {
         panic!("esptool")
     };
-    assert_eq!(p.usb_serial.as_deref(), Some("F4:12:FA:4C:2B:10"), "the MAC keeps its colons");
+    assert_eq!(
+        p.usb_serial.as_deref(),
+        Some("F4:12:FA:4C:2B:10"),
+        "the MAC keeps its colons"
+    );
     assert!(p.port.is_none());
     assert_eq!(p.chip, "esp32c3");
     assert_eq!(p.after, Some(EsptoolAfter::NoReset));
     assert_eq!(p.cli, None, "esptool 5's spelling");
     assert!(p.port_wait_ms.is_some_and(|ms| ms >= 1000));
-    assert!(p.regions.is_empty(), "doctor reads the regions of the station's flash map");
+    assert!(
+        p.regions.is_empty(),
+        "doctor reads the regions of the station's flash map"
+    );
     assert!(cutpoint_bench::validate::problems(&st).is_empty());
     assert!(matches!(&st.transport, TransportConfig::Http(h) if h.bind == "0.0.0.0:8070"));
 }
@@ -172,7 +179,9 @@ fn esptool_settings_are_checked_where_they_are_written() {
     let p = cutpoint_bench::validate::problems(&st);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].message.contains("esptool has no debug session"), "{p:?}");
-    let typo = toml::from_str::<ProbeConfig>("kind = \"esptool\"\nchip = \"esp32c3\"\nport = \"/dev/x\"\nafter = \"hard_reset\"\n");
+    let typo = toml::from_str::<ProbeConfig>(
+        "kind = \"esptool\"\nchip = \"esp32c3\"\nport = \"/dev/x\"\nafter = \"hard_reset\"\n",
+    );
     assert!(typo.unwrap_err().to_string().contains("hard_reset"));
 }
 

@@ -53,8 +53,15 @@ pub struct EsptoolProbe {
 /// The esptool operations the probe runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op<'a> {
-    Read { addr: u32, len: usize, file: &'a Path },
-    Write { addr: u32, file: &'a Path },
+    Read {
+        addr: u32,
+        len: usize,
+        file: &'a Path,
+    },
+    Write {
+        addr: u32,
+        file: &'a Path,
+    },
     /// Reset into the application.
     Reset,
     /// Stop the application: the chip stays in its download mode.
@@ -88,11 +95,17 @@ impl EsptoolProbe {
             ));
         }
         if cfg.chip.trim().is_empty() {
-            return Err(RigError::open(&backend, "`chip` is empty: give esptool's --chip, e.g. \"esp32c3\""));
+            return Err(RigError::open(
+                &backend,
+                "`chip` is empty: give esptool's --chip, e.g. \"esp32c3\"",
+            ));
         }
         let baud = cfg.baud.unwrap_or(EsptoolConfig::DEFAULT_BAUD);
         if baud == 0 {
-            return Err(RigError::open(&backend, "`baud` is 0: give esptool's --baud, e.g. 460800"));
+            return Err(RigError::open(
+                &backend,
+                "`baud` is 0: give esptool's --baud, e.g. 460800",
+            ));
         }
         Ok(EsptoolProbe {
             cfg: cfg.clone(),
@@ -473,7 +486,14 @@ impl Probe for EsptoolProbe {
         let file = dir.path().join(format!("write-{start:08x}-{total:x}.bin"));
         std::fs::write(&file, &buf).map_err(|e| RigError::io(&name, format!("{}: {e}", file.display())))?;
         let what = format!("writing {total} bytes at {start:#x}");
-        self.run(&Op::Write { addr: start, file: &file }, total, &what)?;
+        self.run(
+            &Op::Write {
+                addr: start,
+                file: &file,
+            },
+            total,
+            &what,
+        )?;
         progress(total, total);
         Ok(())
     }
