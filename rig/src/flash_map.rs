@@ -11,9 +11,7 @@ pub use cutpoint_engine::station_setup::{profile_of, station_map};
 /// station's `[target] board`, `[target] chip` and probe `chip` that names one
 /// (`nRF52840_xxAA` names `nrf52840`, `STM32L476RG` names `stm32l4`).
 pub fn station_profile(station: &StationFile, probe: Option<&ProbeConfig>) -> Option<BoardProfile> {
-    let probe_chip = probe.map(|p| match p {
-        ProbeConfig::ProbeRs(c) => c.chip.as_str(),
-    });
+    let probe_chip = probe.map(ProbeConfig::chip);
     station
         .named_board()
         .or_else(|| {
@@ -37,19 +35,28 @@ pub fn describe_station_map(station: &StationFile, _probe: Option<&ProbeConfig>)
 }
 
 /// The backends as the station's flash map makes them: the probe reads the map's regions
-/// (`doctor`), probe-write writes to its secondary region. A station without a map keeps what
-/// its file states.
+/// (`doctor`; esptool also the scratch region, where the A/B schemes keep their record, e.g.
+/// ESP-IDF's otadata), probe-write writes to its secondary region. A station without a map
+/// keeps what its file states.
 pub fn apply_station_map(backends: &mut StationBackends, map: &StationMap) {
-    if let Some(ProbeConfig::ProbeRs(p)) = backends.probe.as_mut() {
-        p.slots = map
-            .probe_regions()
-            .into_iter()
-            .map(|r| FlashRegion {
-                name: r.name.clone(),
-                offset: r.offset,
-                size: r.size,
-            })
-            .collect();
+    let view = |r: &cutpoint_campaign::Region| FlashRegion {
+        name: r.name.clone(),
+        offset: r.offset,
+        size: r.size,
+    };
+    match backends.probe.as_mut() {
+        Some(ProbeConfig::ProbeRs(p)) => {
+            p.slots = map.probe_regions().into_iter().map(view).collect();
+        }
+        Some(ProbeConfig::Esptool(p)) => {
+            p.regions = map.probe_regions().into_iter().map(view).collect();
+            if let Some(scratch) = map.map.with_role(fut::layout::Role::Scratch) {
+                if !p.regions.iter().any(|r| r.name == scratch.name) {
+                    p.regions.push(view(scratch));
+                }
+            }
+        }
+        None => {}
     }
     if let TransportConfig::ProbeWrite(p) = &mut backends.transport {
         if let Some(r) = map.probe_write_slot() {

@@ -179,6 +179,97 @@ pub struct RttConsoleConfig {
 pub enum ProbeConfig {
     /// A debug probe driven through probe-rs (CMSIS-DAP, J-Link, ST-Link, ...).
     ProbeRs(ProbeRsConfig),
+    /// Espressif's esptool over the chip's serial bootloader (UART or USB-Serial-JTAG): reads
+    /// and writes the SPI flash at its flash offsets, for the ESP32 family.
+    Esptool(EsptoolConfig),
+}
+
+impl ProbeConfig {
+    /// The flash regions `doctor` reads back (filled in by the rig from the station's map).
+    pub fn regions(&self) -> &[FlashRegion] {
+        match self {
+            ProbeConfig::ProbeRs(c) => &c.slots,
+            ProbeConfig::Esptool(c) => &c.regions,
+        }
+    }
+
+    /// The chip as the backend names it.
+    pub fn chip(&self) -> &str {
+        match self {
+            ProbeConfig::ProbeRs(c) => &c.chip,
+            ProbeConfig::Esptool(c) => &c.chip,
+        }
+    }
+}
+
+/// Which command-line spelling of esptool to use: v5 spells its commands and reset modes with
+/// hyphens (`read-flash`, `--after hard-reset`) and still takes v4's underscores with a
+/// deprecation warning; v4 takes underscores only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EsptoolCli {
+    #[default]
+    V5,
+    V4,
+}
+
+/// What esptool does with the chip once a command is done (its `--after`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EsptoolAfter {
+    /// Leave the chip in its ROM download mode: the application does not run again until the
+    /// rig resets it, so nothing writes the flash between the rig's reads and writes.
+    #[default]
+    NoReset,
+    /// Reset the chip into its application after every command.
+    HardReset,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EsptoolConfig {
+    /// The chip's serial port, ideally a `/dev/serial/by-id/...` path. Give this or `usb_serial`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// The USB serial number of the port (an ESP32-C3/C6/S3's USB-Serial-JTAG reports the
+    /// chip's MAC address). Give this or `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb_serial: Option<String>,
+    /// esptool's `--chip`, e.g. `esp32c3`.
+    pub chip: String,
+    /// esptool's `--baud` for reads and writes (default 460800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baud: Option<u32>,
+    /// The program and any leading arguments that run esptool (default `["esptool"]`; e.g.
+    /// `["python3", "-m", "esptool"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The command-line spelling of the installed esptool (default `v5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<EsptoolCli>,
+    /// What esptool does after each read or write (default `no-reset`). The rig's own resets
+    /// always end with `hard-reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<EsptoolAfter>,
+    /// How long to wait for the port to come back after power-on before running esptool
+    /// (default 5000 ms): a built-in USB-Serial-JTAG goes away at every power cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_wait_ms: Option<u64>,
+    /// Longest one esptool command may run besides the time its bytes take on the line
+    /// (default 30000 ms); a command that overruns is killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Flash regions `doctor` reads back: a view of the station's flash map (its primary,
+    /// secondary and scratch regions), filled in by the rig; not a station-file key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<FlashRegion>,
+}
+
+impl EsptoolConfig {
+    pub const DEFAULT_BAUD: u32 = 460_800;
+    pub const DEFAULT_PORT_WAIT_MS: u64 = 5000;
+    pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+    pub const DEFAULT_COMMAND: &'static str = "esptool";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

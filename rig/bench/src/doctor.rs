@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::config::{ConsoleConfig, ProbeConfig, StationBackends};
+use crate::config::{ConsoleConfig, FlashRegion, ProbeConfig, StationBackends};
 use crate::open::{open_console, open_power, open_probe, open_transport, OpenedProbe};
 use crate::power::guard::PowerGuard;
 use crate::serial_id::SerialIdentity;
@@ -134,6 +134,83 @@ fn drain(console: &mut dyn Console, for_: Duration) -> Vec<crate::ConsoleLine> {
     }
 }
 
+/// The name ESP-IDF's partition tables give the otadata partition; a region of the station's
+/// map by this name is read and decoded as ESP-IDF's A/B record.
+pub const OTADATA_REGION: &str = "otadata";
+
+/// Reads one region of the station's map through esptool: otadata in full, decoded; any other
+/// region's first bytes, named by what they hold.
+fn esptool_region(d: &mut Doc<'_>, op: &mut OpenedProbe, region: &FlashRegion) {
+    let check = format!("region {}", region.name);
+    let at = format!("{:#x}+{:#x}", region.offset, region.size);
+    if region.name == OTADATA_REGION {
+        match op.probe.read_flash(region.offset, region.size as usize) {
+            Ok(bytes) => {
+                let r = cutpoint_inspect::otadata::decode_otadata(&bytes, 2);
+                d.add(&check, true, format!("{at}: {}", describe_otadata(&r)), None);
+            }
+            Err(e) => d.add(
+                &check,
+                false,
+                e.to_string(),
+                Some("check the port, the chip name and that esptool reaches the chip".into()),
+            ),
+        }
+        return;
+    }
+    match op.probe.read_flash(region.offset, 32.min(region.size as usize)) {
+        Ok(head) => {
+            let what = match head.first() {
+                _ if head.starts_with(&[0x3d, 0xb8, 0xf3, 0x96]) => "MCUboot header",
+                Some(0xe9) => "ESP image magic 0xe9",
+                _ if head.iter().all(|&b| b == 0xff) => "erased",
+                _ => "no image magic",
+            };
+            d.add(&check, true, format!("{at}: {what}"), None);
+        }
+        Err(e) => d.add(
+            &check,
+            false,
+            e.to_string(),
+            Some("check the port, the chip name and that esptool reaches the chip".into()),
+        ),
+    }
+}
+
+/// One line for a decoded otadata: each sector's entry and the slot the bootloader picks.
+pub fn describe_otadata(r: &cutpoint_inspect::otadata::OtadataReport) -> String {
+    use cutpoint_inspect::otadata::SectorCondition;
+    let sectors: Vec<String> = r
+        .entries
+        .iter()
+        .map(|e| match e.condition {
+            SectorCondition::Blank => format!("sector {}: blank", e.sector),
+            SectorCondition::Absent => format!("sector {}: absent", e.sector),
+            _ => format!(
+                "sector {}: seq {} state {} crc {}{}",
+                e.sector,
+                e.seq,
+                e.state_name.clone().unwrap_or_else(|| format!("{:#x}", e.state)),
+                if e.crc_ok { "ok" } else { "bad" },
+                if e.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", e.problems.join("; "))
+                }
+            ),
+        })
+        .collect();
+    let boots = match (r.active_sector, r.boot_slot) {
+        (Some(s), Some(slot)) => format!("boots ota_{slot} (sector {s})"),
+        _ => "no valid entry: boots the factory app, or ota_0 without one".into(),
+    };
+    let mut line = format!("otadata {}; {boots}", sectors.join(", "));
+    if !r.disagreement.is_empty() {
+        line.push_str(&format!("; copies disagree: {}", r.disagreement.join("; ")));
+    }
+    line
+}
+
 /// [`doctor`] with explicit options.
 pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &DoctorOptions) -> DoctorReport {
     let clock = BenchClock::new();
@@ -192,6 +269,11 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                         .into(),
                 ),
             ),
+        }
+    }
+    if let (Some(ProbeConfig::Esptool(pc)), Some(op)) = (&station.probe, probe.as_mut()) {
+        for region in &pc.regions {
+            esptool_region(&mut d, op, region);
         }
     }
     if let (Some(ProbeConfig::ProbeRs(pc)), Some(op)) = (&station.probe, probe.as_mut()) {

@@ -9,6 +9,7 @@ use crate::power::guard::PowerGuard;
 use crate::power::hid_relay::HidRelayPower;
 use crate::power::lcus::LcusPower;
 use crate::power::numato::NumatoPower;
+use crate::probe::esptool::EsptoolProbe;
 use crate::probe::probe_rs::{ProbeRsProbe, SessionHandle};
 use crate::shared::SharedProbe;
 use crate::transport::command::CommandTransport;
@@ -33,7 +34,9 @@ pub fn open_power(cfg: &PowerConfig) -> RigResult<Box<dyn PowerSwitch>> {
 /// The station's probe, opened, with what an RTT console needs to share its session.
 pub struct OpenedProbe {
     pub probe: SharedProbe,
-    pub session: SessionHandle,
+    /// The probe-rs session an RTT console reads through; `None` for a probe without one
+    /// (esptool).
+    pub session: Option<SessionHandle>,
     pub name: String,
 }
 
@@ -46,7 +49,16 @@ pub fn open_probe(cfg: &ProbeConfig) -> RigResult<OpenedProbe> {
             let name = p.describe();
             Ok(OpenedProbe {
                 probe: SharedProbe::new(Box::new(p)),
-                session,
+                session: Some(session),
+                name,
+            })
+        }
+        ProbeConfig::Esptool(c) => {
+            let p = EsptoolProbe::open(c)?;
+            let name = p.describe();
+            Ok(OpenedProbe {
+                probe: SharedProbe::new(Box::new(p)),
+                session: None,
                 name,
             })
         }
@@ -68,7 +80,17 @@ pub fn open_console(
                     "the rtt console has no `selector`/`chip` and the station has no [probe]",
                 )
             })?;
-            Box::new(RttConsole::on_session(c, p.session.clone(), &p.name, clock)?)
+            let session = p.session.clone().ok_or_else(|| {
+                RigError::open(
+                    "console/rtt",
+                    format!(
+                        "the rtt console reads through the station's [probe], and {} has no debug session: \
+                         use a serial console, or give the rtt console its own selector and chip",
+                        p.name
+                    ),
+                )
+            })?;
+            Box::new(RttConsole::on_session(c, session, &p.name, clock)?)
         }
         ConsoleConfig::Rtt(c) => Box::new(RttConsole::open(c, clock)?),
     })

@@ -37,7 +37,7 @@ pub const MAX_BCM: u8 = 27;
 pub fn problems(st: &StationBackends) -> Vec<Problem> {
     let mut out = Vec::new();
     power(&st.power, &mut out);
-    console(&st.console, st.probe.is_some(), &mut out);
+    console(&st.console, st.probe.as_ref(), &mut out);
     if let Some(p) = &st.probe {
         probe(p, &mut out);
     }
@@ -89,8 +89,9 @@ fn power(p: &PowerConfig, out: &mut Vec<Problem>) {
     }
 }
 
-fn console(c: &ConsoleConfig, has_probe: bool, out: &mut Vec<Problem>) {
+fn console(c: &ConsoleConfig, probe: Option<&ProbeConfig>, out: &mut Vec<Problem>) {
     const R: &str = "console";
+    let has_probe = probe.is_some();
     match c {
         ConsoleConfig::Serial(s) => {
             if let Err(e) = SerialIdentity::from_config(s.port.as_deref(), s.usb_serial.as_deref(), R) {
@@ -112,6 +113,13 @@ fn console(c: &ConsoleConfig, has_probe: bool, out: &mut Vec<Problem>) {
                 None,
                 "an rtt console without `selector` and `chip` reads through the station's [probe], \
                  and there is none: add a [probe] table or give selector and chip here",
+            )),
+            Ok(None) if matches!(probe, Some(ProbeConfig::Esptool(_))) => out.push(problem(
+                R,
+                None,
+                "an rtt console without `selector` and `chip` reads through the station's [probe], \
+                 and esptool has no debug session to read it through: use a serial console, or give \
+                 the rtt console its own selector and chip",
             )),
             Ok(None) => {}
         },
@@ -143,6 +151,47 @@ fn probe(p: &ProbeConfig, out: &mut Vec<Problem>) {
                         ),
                     ));
                 }
+            }
+        }
+        ProbeConfig::Esptool(c) => {
+            if let Err(e) = SerialIdentity::from_config(c.port.as_deref(), c.usb_serial.as_deref(), R) {
+                out.push(problem(R, Some("port"), e.message));
+            }
+            if c.chip.trim().is_empty() {
+                out.push(problem(
+                    R,
+                    Some("chip"),
+                    "expected the chip as esptool's --chip names it (e.g. \"esp32c3\")",
+                ));
+            }
+            if c.baud == Some(0) {
+                out.push(problem(R, Some("baud"), "expected a baud rate (e.g. 460800), got 0"));
+            }
+            if c.command
+                .as_ref()
+                .is_some_and(|a| a.first().is_none_or(|p| p.trim().is_empty()))
+            {
+                out.push(problem(
+                    R,
+                    Some("command"),
+                    "expected the program that runs esptool and any leading arguments, e.g. [\"esptool\"] \
+                     or [\"python3\", \"-m\", \"esptool\"]",
+                ));
+            }
+            if c.port_wait_ms == Some(0) {
+                out.push(problem(
+                    R,
+                    Some("port_wait_ms"),
+                    "expected how long to wait for the port after power-on (e.g. 5000), got 0: \
+                     a USB-Serial-JTAG port takes a moment to come back",
+                ));
+            }
+            if c.timeout_ms == Some(0) {
+                out.push(problem(
+                    R,
+                    Some("timeout_ms"),
+                    "expected a time in ms (e.g. 30000), got 0",
+                ));
             }
         }
     }

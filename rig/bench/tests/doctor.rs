@@ -190,3 +190,119 @@ fn the_gpio_polarity_is_described_as_the_guide_does() {
         "the guide must use the doctor's wording"
     );
 }
+
+/// An ESP32 bench: esptool (a fake over a flash image) as the probe, its port a file that
+/// exists only while the board is powered (a USB-Serial-JTAG that goes away at every cut).
+/// Doctor reads the station's regions through it and decodes otadata.
+#[test]
+fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
+    use fut::scheme::esp_idf::{seq_crc, STATE_NEW};
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-console");
+    let pty = Pty::new();
+    point(&link, &pty.path);
+    board(&pty, dir.path().join("power"), true);
+    let fake = common::esptool::FakeEsptool::new(&dir.path().join("esptool"), 0x40000);
+    // otadata: sector 0 selects ota_1 (seq 2, state new, its CRC); sector 1 is blank.
+    let mut entry = [0xffu8; 32];
+    entry[0..4].copy_from_slice(&2u32.to_le_bytes());
+    entry[24..28].copy_from_slice(&STATE_NEW.to_le_bytes());
+    entry[28..32].copy_from_slice(&seq_crc(2).to_le_bytes());
+    fake.put(0xf000, &entry);
+    fake.put(0x20000, &[0xe9, 0x06, 0x02, 0x20]);
+    let port = dir.path().join("ttyACM-jtag");
+    let mut st = station(dir.path(), &link);
+    let power = dir.path().join("power");
+    st.power = PowerConfig::Command(CommandPowerConfig {
+        on: sh(format!("echo on > '{}'; touch '{}'", power.display(), port.display())),
+        off: sh(format!("echo off > '{}'; rm -f '{}'", power.display(), port.display())),
+        timeout_ms: None,
+    });
+    let region = |name: &str, offset: u32, size: u32| FlashRegion {
+        name: name.into(),
+        offset,
+        size,
+    };
+    st.probe = Some(ProbeConfig::Esptool(EsptoolConfig {
+        port: Some(port.to_string_lossy().into()),
+        usb_serial: None,
+        chip: "esp32c3".into(),
+        baud: None,
+        command: Some(fake.command()),
+        cli: None,
+        after: None,
+        port_wait_ms: Some(1000),
+        timeout_ms: Some(5000),
+        regions: vec![
+            region("primary", 0x20000, 0x10000),
+            region("secondary", 0x30000, 0x10000),
+            region("otadata", 0xf000, 0x2000),
+        ],
+    }));
+    let mut out = Vec::new();
+    let report = doctor_with(&st, &mut out, &opts());
+    let text = String::from_utf8_lossy(&out);
+    assert!(report.fit, "{text}");
+    assert!(
+        text.contains("[ok  ] probe: probe/esptool:") && text.contains(" esp32c3 attached"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok  ] region primary: 0x20000+0x10000: ESP image magic 0xe9"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok  ] region secondary: 0x30000+0x10000: erased"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[ok  ] region otadata: 0xf000+0x2000: otadata sector 0: seq 2 state new crc ok, sector 1: blank; boots ota_1 (sector 0)"
+        ),
+        "{text}"
+    );
+    let calls = fake.calls();
+    assert!(
+        calls.iter().any(|c| c.contains("read-flash 0xf000 0x2000 ")),
+        "{calls:?}"
+    );
+
+    // A torn entry (its CRC gone) is shown as such, and the station is still fit: the record is
+    // what the device left, not a fault of the bench.
+    fake.put(0xf000 + 28, &[0xff; 4]);
+    let mut out = Vec::new();
+    let report = doctor_with(&st, &mut out, &opts());
+    let text = String::from_utf8_lossy(&out);
+    assert!(report.fit, "{text}");
+    assert!(
+        text.contains("sector 0: seq 2 state new crc bad (half-erased: seq written, crc erased"),
+        "{text}"
+    );
+    assert!(text.contains("no valid entry"), "{text}");
+
+    // esptool failing is a finding about the probe, and the station is unfit.
+    fake.set_mode("fail");
+    let mut out = Vec::new();
+    let report = doctor_with(&st, &mut out, &opts());
+    let text = String::from_utf8_lossy(&out);
+    assert!(!report.fit, "{text}");
+    assert!(text.contains("[FAIL] region otadata: probe/esptool:"), "{text}");
+    assert!(text.contains("No serial data received"), "{text}");
+
+    // A port that stays while power is off (the board fed through its USB cable): the cut did
+    // not take, as far as the probe can tell.
+    fake.set_mode("");
+    st.power = PowerConfig::Command(CommandPowerConfig {
+        on: sh(format!("echo on > '{}'; touch '{}'", power.display(), port.display())),
+        off: sh(format!("echo off > '{}'", power.display())),
+        timeout_ms: None,
+    });
+    let mut out = Vec::new();
+    let report = doctor_with(&st, &mut out, &opts());
+    let text = String::from_utf8_lossy(&out);
+    assert!(!report.fit, "{text}");
+    assert!(
+        text.contains("the probe still reaches the target while power is off"),
+        "{text}"
+    );
+}

@@ -119,22 +119,76 @@ fn zephyr_mcuboot_station_updates_over_smp_and_marks_the_upload() {
 }
 
 #[test]
-fn esp32c3_station_names_its_usb_jtag_and_serves_http() {
+fn esp32c3_station_reads_its_flash_through_esptool_and_serves_http() {
     let st = load("stations/pi-gpio-esp32c3-devkitm.toml");
-    let Some(ProbeConfig::ProbeRs(p)) = &st.probe else {
-        panic!("probe-rs")
+    let Some(ProbeConfig::Esptool(p)) = &st.probe else {
+        panic!("esptool")
     };
-    let sel: cutpoint_bench::probe::selector::ProbeSelector = p.selector.parse().unwrap();
-    assert!(
-        format!("{sel:?}").contains("F4:12:FA:4C:2B:10"),
-        "the serial keeps its colons: {sel:?}"
+    assert_eq!(
+        p.usb_serial.as_deref(),
+        Some("F4:12:FA:4C:2B:10"),
+        "the MAC keeps its colons"
     );
+    assert!(p.port.is_none());
+    assert_eq!(p.chip, "esp32c3");
+    assert_eq!(p.after, Some(EsptoolAfter::NoReset));
+    assert_eq!(p.cli, None, "esptool 5's spelling");
+    assert!(p.port_wait_ms.is_some_and(|ms| ms >= 1000));
+    assert!(
+        p.regions.is_empty(),
+        "doctor reads the regions of the station's flash map"
+    );
+    assert!(cutpoint_bench::validate::problems(&st).is_empty());
     assert!(matches!(&st.transport, TransportConfig::Http(h) if h.bind == "0.0.0.0:8070"));
 }
 
-/// The ESP32-C3 station cannot run yet because this probe-rs knows no Espressif part (the
-/// station file says so). When a probe-rs that does comes in, this fails: revisit the station
-/// and the probe's flash reads (the ESP32-C3's flash is not in its CPU address space).
+#[test]
+fn esptool_settings_are_checked_where_they_are_written() {
+    let mut st = load("stations/pi-gpio-esp32c3-devkitm.toml");
+    let Some(ProbeConfig::Esptool(p)) = &mut st.probe else {
+        panic!("esptool")
+    };
+    p.port = Some("/dev/ttyACM0".into());
+    p.baud = Some(0);
+    p.command = Some(vec![" ".into()]);
+    p.port_wait_ms = Some(0);
+    let at: Vec<_> = cutpoint_bench::validate::problems(&st)
+        .into_iter()
+        .map(|p| (p.role, p.field))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            ("probe", Some("port")),
+            ("probe", Some("baud")),
+            ("probe", Some("command")),
+            ("probe", Some("port_wait_ms"))
+        ]
+    );
+    // An rtt console cannot read through esptool.
+    let mut st = load("stations/pi-gpio-esp32c3-devkitm.toml");
+    st.console = ConsoleConfig::Rtt(RttConsoleConfig {
+        selector: None,
+        chip: None,
+        connect_under_reset: false,
+        speed_khz: None,
+        channel: 0,
+        control_block: None,
+        poll_ms: None,
+    });
+    let p = cutpoint_bench::validate::problems(&st);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].message.contains("esptool has no debug session"), "{p:?}");
+    let typo = toml::from_str::<ProbeConfig>(
+        "kind = \"esptool\"\nchip = \"esp32c3\"\nport = \"/dev/x\"\nafter = \"hard_reset\"\n",
+    );
+    assert!(typo.unwrap_err().to_string().contains("hard_reset"));
+}
+
+/// A fact about probe-rs: the rig's probe-rs knows no Espressif part, which is why the ESP32-C3
+/// station reads its flash through esptool. When a probe-rs that does comes in, this fails:
+/// note it in the station file (a debug probe still could not read the ESP32-C3's flash at its
+/// flash offsets: it is not in the CPU's address space).
 #[test]
 fn probe_rs_has_no_esp32c3_target_yet() {
     let registry = probe_rs::config::Registry::from_builtin_families();

@@ -1,6 +1,8 @@
 //! Pseudo-terminal fakes for the serial backends.
 #![allow(dead_code)]
 
+pub mod esptool;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
