@@ -362,3 +362,29 @@ pub fn validate<H: Crypto + Clock + ?Sized>(
         app_desc,
     })
 }
+
+/// The app descriptor's version as an image version: ESP-IDF's `PROJECT_VER` is free text;
+/// a plain `X.Y.Z` or `vX.Y.Z` (each number in range) reads as `X.Y.Z+0`, anything else as
+/// `None`.
+pub fn app_version(desc: &AppDesc) -> Option<crate::image::Version> {
+    let s = desc.version_str()?;
+    let s = s.strip_prefix('v').unwrap_or(s);
+    let mut parts = s.split('.');
+    let num = |p: Option<&str>| -> Option<u32> {
+        let p = p?;
+        if p.is_empty() || p.len() > 5 || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let (major, minor, revision) = (num(parts.next())?, num(parts.next())?, num(parts.next())?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(crate::image::Version {
+        major: u8::try_from(major).ok()?,
+        minor: u8::try_from(minor).ok()?,
+        revision: u16::try_from(revision).ok()?,
+        build: 0,
+    })
+}

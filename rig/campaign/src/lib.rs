@@ -13,6 +13,7 @@ mod error;
 mod expand;
 mod flash_map;
 mod hint;
+mod esp_app;
 mod image_file;
 mod load;
 mod model;
@@ -30,7 +31,8 @@ pub use expand::{
     OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, SectorSizes, REGION_NAMES};
-pub use image_file::{check_image_file, read_image_file, ImageFileError};
+pub use esp_app::{check_esp_app_image, EspAppImage};
+pub use image_file::{check_image_file, image_file_format, read_image_file, ImageFileError, ImageFormat};
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
     SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
