@@ -130,11 +130,16 @@ pub enum EspImageError {
     SegmentCount(u8),
     /// Segment `index` is cut short by the end of the slot, or its length is not a multiple
     /// of 4.
-    BadSegment { index: u8 },
+    BadSegment {
+        index: u8,
+    },
     /// The checksum (or the appended hash) lies past the end of the slot.
     Truncated,
     /// The stored checksum is not the XOR of the segment data.
-    Checksum { stored: u8, computed: u8 },
+    Checksum {
+        stored: u8,
+        computed: u8,
+    },
     /// The appended SHA-256 is not the digest of the image.
     HashMismatch,
     Flash(FlashError),
@@ -152,7 +157,10 @@ impl core::fmt::Display for EspImageError {
             EspImageError::NoHeader => write!(f, "no image magic 0xe9"),
             EspImageError::SegmentCount(n) => write!(f, "{n} segments (1 to {MAX_SEGMENTS} allowed)"),
             EspImageError::BadSegment { index } => {
-                write!(f, "segment {index} runs past the slot or its length is not a multiple of 4")
+                write!(
+                    f,
+                    "segment {index} runs past the slot or its length is not a multiple of 4"
+                )
             }
             EspImageError::Truncated => write!(f, "the checksum or the appended SHA-256 is past the end of the slot"),
             EspImageError::Checksum { stored, computed } => {
@@ -186,7 +194,10 @@ pub fn read_layout<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<EspLa
     let mut at = HEADER_SIZE as u32;
     for (index, seg) in segments.iter_mut().take(usize::from(count)).enumerate() {
         let bad = EspImageError::BadSegment { index: index as u8 };
-        let data_offset = at.checked_add(SEGMENT_HEADER_SIZE).filter(|e| *e <= slot.size).ok_or(bad)?;
+        let data_offset = at
+            .checked_add(SEGMENT_HEADER_SIZE)
+            .filter(|e| *e <= slot.size)
+            .ok_or(bad)?;
         let mut b = [0u8; SEGMENT_HEADER_SIZE as usize];
         flash.read(slot.offset + at, &mut b)?;
         let data_len = le32(&b, 4);
@@ -194,7 +205,10 @@ pub fn read_layout<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<EspLa
         if data_len % 4 != 0 {
             return Err(bad);
         }
-        at = data_offset.checked_add(data_len).filter(|e| *e <= slot.size).ok_or(bad)?;
+        at = data_offset
+            .checked_add(data_len)
+            .filter(|e| *e <= slot.size)
+            .ok_or(bad)?;
         *seg = Segment {
             load_addr: le32(&b, 0),
             data_len,

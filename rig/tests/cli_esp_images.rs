@@ -58,9 +58,15 @@ fn inspect_shows_an_esp_app_image_file_and_refuses_a_corrupt_one() {
     let (code, stdout, stderr) = cutpoint(&["inspect", "--image", &esp("app-2.0.0.bin")]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("ESP app image: ESP32-C3 segments=3"), "{stdout}");
-    assert!(stdout.contains("app: version=2.0.0 project=cutpoint-esp-fixture"), "{stdout}");
+    assert!(
+        stdout.contains("app: version=2.0.0 project=cutpoint-esp-fixture"),
+        "{stdout}"
+    );
     assert!(stdout.contains("checksum: stored=0x3a computed=0x3a match"), "{stdout}");
-    assert!(stderr.contains("2.0.0+0 valid ESP app image, checksum and SHA-256 verified"), "{stderr}");
+    assert!(
+        stderr.contains("2.0.0+0 valid ESP app image, checksum and SHA-256 verified"),
+        "{stderr}"
+    );
 
     let dir = tmp("inspect");
     let mut b = std::fs::read(esp("app-2.0.0.bin")).unwrap();
@@ -69,8 +75,14 @@ fn inspect_shows_an_esp_app_image_file_and_refuses_a_corrupt_one() {
     std::fs::write(&bad, &b).unwrap();
     let (code, stdout, stderr) = cutpoint(&["inspect", "--image", bad.to_str().unwrap()]);
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stdout.contains("checksum: stored=0x3a computed=0x1a MISMATCH"), "{stdout}");
-    assert!(stderr.contains("hash-mismatch: checksum 0x3a stored, 0x1a computed"), "{stderr}");
+    assert!(
+        stdout.contains("checksum: stored=0x3a computed=0x1a MISMATCH"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("hash-mismatch: checksum 0x3a stored, 0x1a computed"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -87,7 +99,10 @@ fn check_refuses_an_esp_app_image_for_another_scheme_a_corrupt_one_and_on_the_si
     let dir = tmp("refused");
     // Another scheme.
     let station = root().join("rig/bench/stations/pi-gpio-esp32c3-devkitm.toml");
-    let target = format!("[target]\nstation = '{}'\nmode = \"swap-scratch\"\nupgrade = \"test\"", station.display());
+    let target = format!(
+        "[target]\nstation = '{}'\nmode = \"swap-scratch\"\nupgrade = \"test\"",
+        station.display()
+    );
     let c = campaign(&dir, &esp("app-1.0.0.bin"), &esp("app-2.0.0.bin"), Some(&target));
     let (code, _, stderr) = cutpoint(&["check", &c]);
     assert_eq!(code, 2, "{stderr}");
@@ -109,9 +124,18 @@ fn check_refuses_an_esp_app_image_for_another_scheme_a_corrupt_one_and_on_the_si
     std::fs::write(dir.join("short.bin"), &good[..good.len() - 20]).unwrap();
     std::fs::write(dir.join("shorter.bin"), &good[..good.len() - 100]).unwrap();
     for (file, why) in [
-        ("flipped.bin", "an ESP-IDF app image the bootloader would refuse: checksum"),
-        ("short.bin", "an ESP-IDF app image the bootloader would refuse: the checksum or the appended SHA-256"),
-        ("shorter.bin", "an ESP-IDF app image the bootloader would refuse: segment 2 runs past the slot"),
+        (
+            "flipped.bin",
+            "an ESP-IDF app image the bootloader would refuse: checksum",
+        ),
+        (
+            "short.bin",
+            "an ESP-IDF app image the bootloader would refuse: the checksum or the appended SHA-256",
+        ),
+        (
+            "shorter.bin",
+            "an ESP-IDF app image the bootloader would refuse: segment 2 runs past the slot",
+        ),
     ] {
         let f = dir.join(file).display().to_string();
         let c = campaign(&dir, &esp("app-1.0.0.bin"), &f, None);

@@ -1400,7 +1400,9 @@ mod tests {
         let v = judge(&exp, false, &console, None, &flipped, base);
         assert_eq!(v.status, Status::Fail);
         assert!(
-            v.reasons.iter().any(|r| r == "the secondary slot image is hash-mismatch but the device booted it"),
+            v.reasons
+                .iter()
+                .any(|r| r == "the secondary slot image is hash-mismatch but the device booted it"),
             "{:?}",
             v.reasons
         );

@@ -140,7 +140,9 @@ pub fn decode_esp_image_in(flash: &mut SliceFlash<'_>, slot: Area) -> ImageRepor
         .get(..esp_image::HEADER_SIZE)
         .and_then(|b| <&[u8; esp_image::HEADER_SIZE]>::try_from(b).ok())
         .and_then(esp_image::EspHeader::parse);
-    let header_erased = avail.get(..esp_image::HEADER_SIZE).is_some_and(|b| b.iter().all(|&x| x == 0xff));
+    let header_erased = avail
+        .get(..esp_image::HEADER_SIZE)
+        .is_some_and(|b| b.iter().all(|&x| x == 0xff));
     let layout: Option<Result<EspLayout, EspImageError>> = header.map(|_| esp_image::read_layout(flash, slot));
     let ok_layout = layout.and_then(Result::ok);
     let verdict = esp_image::validate(flash, slot, EspChecks::ALL);

@@ -41,7 +41,10 @@ fn tlv_area(out: &mut String, pad: &str, title: &str, a: &TlvArea) {
 }
 
 fn esp_image(out: &mut String, pad: &str, r: &ImageReport, e: &crate::esp_image::EspImageReport) {
-    let chip = e.chip.as_deref().map_or_else(|| format!("chip id 0x{:04x}", e.chip_id), str::to_string);
+    let chip = e
+        .chip
+        .as_deref()
+        .map_or_else(|| format!("chip id 0x{:04x}", e.chip_id), str::to_string);
     let _ = writeln!(
         out,
         "{pad}ESP app image: {chip} segments={} entry=0x{:08x} spi_mode={} chip_rev={}..{} hash_appended={}",
@@ -69,7 +72,10 @@ fn esp_image(out: &mut String, pad: &str, r: &ImageReport, e: &crate::esp_image:
             let _ = writeln!(out, "{pad}app elf sha256: {}", a.app_elf_sha256);
         }
         None => {
-            let _ = writeln!(out, "{pad}app: no app descriptor (magic 0xabcd5432) at the start of segment 0");
+            let _ = writeln!(
+                out,
+                "{pad}app: no app descriptor (magic 0xabcd5432) at the start of segment 0"
+            );
         }
     }
     let byte = |b: Option<u8>| b.map_or_else(|| "none".to_string(), |b| format!("0x{b:02x}"));

@@ -64,8 +64,15 @@ fn problem(i: &ImageReport) -> Option<String> {
 
 fn describe(i: &ImageReport) -> String {
     if i.esp.is_some() {
-        let hash = if i.hash.tlv.is_some() { "checksum and SHA-256" } else { "checksum (no SHA-256 appended)" };
-        return format!("{} valid ESP app image, {hash} verified", i.version().unwrap_or("(no app descriptor)"));
+        let hash = if i.hash.tlv.is_some() {
+            "checksum and SHA-256"
+        } else {
+            "checksum (no SHA-256 appended)"
+        };
+        return format!(
+            "{} valid ESP app image, {hash} verified",
+            i.version().unwrap_or("(no app descriptor)")
+        );
     }
     match i.version() {
         Some(v) => format!("{v} valid, signature verified"),

@@ -10,7 +10,9 @@ use fut::layout::{Area, Layout};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/esp").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/esp")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -42,14 +44,21 @@ fn an_esptool_image_decodes_with_its_app_descriptor() {
     assert_eq!(app.project_name, "cutpoint-esp-fixture");
     assert_eq!(app.idf_ver, "none (make_elf.py)");
     assert_eq!(app.secure_version, 0);
-    assert_ne!(app.app_elf_sha256, "0".repeat(64), "elf2image --elf-sha256-offset filled it");
+    assert_ne!(
+        app.app_elf_sha256,
+        "0".repeat(64),
+        "elf2image --elf-sha256-offset filled it"
+    );
     assert_eq!(r.version(), Some("1.0.0+0"));
     assert_eq!(r.short_hash(), Some(&APP_1_SHA256[..8]));
     let v = image_verdict(&r);
     assert_eq!(v.gate, Gate::Valid, "{:?}", v.reasons);
     let text = render_image_text(&r);
     assert!(text.contains("ESP app image: ESP32-C3 segments=3"), "{text}");
-    assert!(text.contains("app: version=1.0.0 project=cutpoint-esp-fixture"), "{text}");
+    assert!(
+        text.contains("app: version=1.0.0 project=cutpoint-esp-fixture"),
+        "{text}"
+    );
     assert!(text.contains("verdict: valid"), "{text}");
 
     let r2 = decode_image(&fixture("app-2.0.0.bin"), None);
@@ -85,7 +94,16 @@ fn a_flipped_byte_is_refused_by_the_checksum_or_the_hash() {
     b[0x300] ^= 0x01;
     let r = decode_image(&b, None);
     assert_eq!(r.validity, Validity::HashMismatch);
-    assert!(r.esp.as_ref().unwrap().problem.as_deref().unwrap().starts_with("checksum"), "{r:?}");
+    assert!(
+        r.esp
+            .as_ref()
+            .unwrap()
+            .problem
+            .as_deref()
+            .unwrap()
+            .starts_with("checksum"),
+        "{r:?}"
+    );
     assert_eq!(image_verdict(&r).gate, Gate::Invalid);
     // In the extended header, which the checksum does not cover: the appended SHA-256 does.
     let mut b = good.clone();
@@ -104,7 +122,10 @@ fn a_flipped_byte_is_refused_by_the_checksum_or_the_hash() {
 #[test]
 fn a_truncated_image_is_refused_at_every_length() {
     let good = fixture("app-1.0.0.bin");
-    for len in (1..good.len()).step_by(7).chain([good.len() - 1, good.len() - 32, 24, 31]) {
+    for len in (1..good.len())
+        .step_by(7)
+        .chain([good.len() - 1, good.len() - 32, 24, 31])
+    {
         let r = decode_image(&good[..len], None);
         assert_eq!(r.validity, Validity::BadSize, "cut at {len}");
         assert_ne!(image_verdict(&r).gate, Gate::Valid, "cut at {len}");
@@ -132,7 +153,10 @@ fn layout() -> Layout {
     Layout {
         sector_size: 4096,
         write_size: 4,
-        bootloader: Area { offset: 0, size: 0x1_0000 },
+        bootloader: Area {
+            offset: 0,
+            size: 0x1_0000,
+        },
         primary: Area {
             offset: 0x1_0000,
             size: 0x1_0000,
@@ -160,7 +184,11 @@ fn a_dump_slot_holding_an_esp_image_is_judged_by_that_format() {
     assert_eq!(r.layout_error, None);
     let p = r.slot("primary").unwrap().image.as_ref().unwrap();
     assert_eq!((p.validity, p.version()), (Validity::Valid, Some("1.0.0+0")));
-    assert!(r.slot("primary").unwrap().summary.starts_with("primary: 1.0.0+0 hash=3fcaa2a4 valid"));
+    assert!(r
+        .slot("primary")
+        .unwrap()
+        .summary
+        .starts_with("primary: 1.0.0+0 hash=3fcaa2a4 valid"));
     let s = r.slot("secondary").unwrap().image.as_ref().unwrap();
     assert_eq!((s.validity, s.version()), (Validity::Valid, Some("2.0.0+0")));
     assert_eq!(cutpoint_inspect::flash_verdict(&r).gate, Gate::Valid);
@@ -173,7 +201,10 @@ fn a_dump_slot_holding_an_esp_image_is_judged_by_that_format() {
     assert_eq!(cutpoint_inspect::flash_verdict(&r).gate, Gate::Invalid);
     // Other schemes do not read ESP images: the slot has no MCUboot header.
     let r = decode_flash_for("swap-scratch", &dump, 0, &l, None);
-    assert_eq!(r.slot("primary").unwrap().image.as_ref().unwrap().validity, Validity::NoHeader);
+    assert_eq!(
+        r.slot("primary").unwrap().image.as_ref().unwrap().validity,
+        Validity::NoHeader
+    );
 }
 
 proptest! {

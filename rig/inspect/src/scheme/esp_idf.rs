@@ -7,8 +7,8 @@ use fut::layout::{Area, Layout, Slot};
 use fut::scheme::esp_idf::OTA_SLOTS;
 use fut::PublicKey;
 
-use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use super::mcuboot::slot_line;
+use super::{McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::FlashReport;
 use crate::esp_image::{decode_esp_image_in, is_esp_image};
 use crate::otadata::{decode_otadata_sectors, OtaEntry, STATE_NEW, STATE_PENDING_VERIFY};
