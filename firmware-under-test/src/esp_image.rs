@@ -202,7 +202,7 @@ pub fn read_layout<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<EspLa
         flash.read(slot.offset + at, &mut b)?;
         let data_len = le32(&b, 4);
         // esp_image_format.c, process_segment(): "unaligned segment length" is refused.
-        if data_len % 4 != 0 {
+        if !data_len.is_multiple_of(4) {
             return Err(bad);
         }
         at = data_offset
