@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod boot;
+pub mod esp_image;
 pub mod hal;
 pub mod image;
 pub mod key;

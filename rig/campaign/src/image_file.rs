@@ -1,7 +1,9 @@
 //! Image files as a campaign names them: checked before they are read whole.
 //!
 //! A file must be a regular file (a FIFO would block the reader, a device or a directory is
-//! never an image), no larger than the slot it goes into, and start with an MCUboot header.
+//! never an image), no larger than the slot it goes into, and start with an MCUboot header or
+//! an ESP-IDF app image header (magic 0xE9, what `esptool elf2image` writes; see
+//! [`ImageFormat`]).
 //! Only the first 32 bytes are read to decide; [`read_image_file`] then reads at most the
 //! slot's size, so a huge or growing file costs no more than a slot of memory.
 
@@ -14,6 +16,18 @@ use std::path::Path;
 const IMAGE_MAGIC: u32 = 0x96f3_b83d;
 /// Size of the MCUboot image header.
 const HEADER_SIZE: usize = 32;
+
+/// ESP-IDF's app image magic (`ESP_IMAGE_HEADER_MAGIC`, byte 0).
+const ESP_IMAGE_MAGIC: u8 = 0xE9;
+
+/// Which bootloader's image format a file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// An MCUboot image (`imgtool sign`).
+    Mcuboot,
+    /// An ESP-IDF app image (`esptool elf2image`, `idf.py build`).
+    Esp,
+}
 
 /// Why an image file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +64,9 @@ impl fmt::Display for ImageFileError {
             }
             ImageFileError::NoHeader => write!(
                 f,
-                "it does not start with an MCUboot image header (magic 0x{IMAGE_MAGIC:08x}); sign it with imgtool \
-                 (`imgtool sign`) or give the signed output"
+                "it does not start with an MCUboot image header (magic 0x{IMAGE_MAGIC:08x}) nor an ESP-IDF app image \
+                 header (magic 0x{ESP_IMAGE_MAGIC:02x}); sign it with imgtool (`imgtool sign`) or give the signed \
+                 output, or for the esp-idf scheme the app image `esptool elf2image` or `idf.py build` makes"
             ),
         }
     }
@@ -112,12 +127,17 @@ fn open_regular(path: &Path) -> Result<(File, u64), ImageFileError> {
 /// Checks an image file without reading more than its header: a regular file, at most
 /// `slot` bytes, starting with the image magic. Returns its size.
 pub fn check_image_file(path: &Path, slot: u64) -> Result<u64, ImageFileError> {
-    let (mut file, size) = open_regular(path)?;
-    check_header(&mut file, size, slot)?;
-    Ok(size)
+    image_file_format(path, slot).map(|(size, _)| size)
 }
 
-fn check_header(file: &mut File, size: u64, slot: u64) -> Result<(), ImageFileError> {
+/// As [`check_image_file`], with the format the header says the file is in.
+pub fn image_file_format(path: &Path, slot: u64) -> Result<(u64, ImageFormat), ImageFileError> {
+    let (mut file, size) = open_regular(path)?;
+    let format = check_header(&mut file, size, slot)?;
+    Ok((size, format))
+}
+
+fn check_header(file: &mut File, size: u64, slot: u64) -> Result<ImageFormat, ImageFileError> {
     if size > slot {
         return Err(ImageFileError::TooLarge { size, slot });
     }
@@ -127,10 +147,13 @@ fn check_header(file: &mut File, size: u64, slot: u64) -> Result<(), ImageFileEr
     let mut header = [0u8; HEADER_SIZE];
     file.read_exact(&mut header)
         .map_err(|e| ImageFileError::Io(e.to_string()))?;
-    if u32::from_le_bytes([header[0], header[1], header[2], header[3]]) != IMAGE_MAGIC {
-        return Err(ImageFileError::NoHeader);
+    if u32::from_le_bytes([header[0], header[1], header[2], header[3]]) == IMAGE_MAGIC {
+        return Ok(ImageFormat::Mcuboot);
     }
-    Ok(())
+    if header[0] == ESP_IMAGE_MAGIC {
+        return Ok(ImageFormat::Esp);
+    }
+    Err(ImageFileError::NoHeader)
 }
 
 /// Reads an image file after the checks of [`check_image_file`], never more than `slot` bytes
@@ -174,6 +197,19 @@ mod tests {
             check_image_file(&p, 99),
             Err(ImageFileError::TooLarge { size: 100, slot: 99 })
         );
+    }
+
+    #[test]
+    fn an_esp_app_image_is_told_apart_from_an_mcuboot_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.bin");
+        std::fs::write(&p, image(100)).unwrap();
+        assert_eq!(image_file_format(&p, 100), Ok((100, ImageFormat::Mcuboot)));
+        let mut esp = vec![0u8; 64];
+        esp[0] = ESP_IMAGE_MAGIC;
+        std::fs::write(&p, &esp).unwrap();
+        assert_eq!(image_file_format(&p, 100), Ok((64, ImageFormat::Esp)));
+        assert_eq!(read_image_file(&p, 100).unwrap(), esp);
     }
 
     #[test]

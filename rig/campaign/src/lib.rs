@@ -10,6 +10,7 @@ mod bound;
 mod check;
 mod de;
 mod error;
+mod esp_app;
 mod expand;
 mod flash_map;
 mod hint;
@@ -25,12 +26,13 @@ mod unmatched;
 
 pub use check::{campaign_summary, check_file, load_file, station_summary, CheckSummary, Checked, FileKind};
 pub use error::{format_errors, FileError};
+pub use esp_app::{check_esp_app_image, EspAppImage};
 pub use expand::{
     cut_seed, expand_plan, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError, FoundPhase, OffsetKind,
     OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, SectorSizes, REGION_NAMES};
-pub use image_file::{check_image_file, read_image_file, ImageFileError};
+pub use image_file::{check_image_file, image_file_format, read_image_file, ImageFileError, ImageFormat};
 pub use load::{
     defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
     SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::de::{is_plain_name, Doc, Rename, Seg};
 use crate::error::FileError;
 use crate::hint;
-use crate::image_file::check_image_file;
+use crate::image_file::{image_file_format, read_image_file, ImageFormat};
 use crate::model::*;
 use crate::raw::*;
 use crate::region::{FlashRegion, RegionSet};
@@ -580,6 +580,7 @@ impl Validator<'_, '_> {
             defaults::BASELINE_VERSION,
             simulated.as_ref(),
             slot,
+            target.mode,
         );
         let update = self.image(
             "update",
@@ -587,6 +588,7 @@ impl Validator<'_, '_> {
             defaults::UPDATE_VERSION,
             simulated.as_ref(),
             slot,
+            target.mode,
         );
         if let (ImageSource::Generated { version: old, .. }, ImageSource::Generated { version: new, .. }) =
             (&baseline, &update)
@@ -652,6 +654,7 @@ impl Validator<'_, '_> {
         default_version: &str,
         simulated: Option<&SimSlots>,
         slot: u64,
+        mode: Mode,
     ) -> ImageSource {
         let base = p(&["images", which]);
         let Some(raw) = raw else {
@@ -703,9 +706,12 @@ impl Validator<'_, '_> {
             }
             let resolved = self.resolve(file.get_ref());
             let problem = if resolved.exists() {
-                check_image_file(&resolved, slot)
-                    .err()
-                    .map(|e| format!("image file \"{}\": {e}", resolved.display()))
+                match image_file_format(&resolved, slot) {
+                    Err(e) => Some(format!("image file \"{}\": {e}", resolved.display())),
+                    Ok((_, ImageFormat::Mcuboot)) => None,
+                    Ok((_, ImageFormat::Esp)) => esp_image_problem(&resolved, slot, mode, simulated.is_some())
+                        .map(|e| format!("image file \"{}\": {e}", resolved.display())),
+                }
             } else {
                 Some(format!("no image file at \"{}\"", resolved.display()))
             };
@@ -1392,6 +1398,35 @@ fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
         _ => "",
     }
 }
+
+/// What is wrong with an ESP-IDF app image (magic 0xE9) named in `[images]`, if anything: only
+/// the esp-idf scheme boots one, and it must pass the bootloader's checks and name its version.
+fn esp_image_problem(path: &Path, slot: u64, mode: Mode, simulated: bool) -> Option<String> {
+    if mode.name() != fut::scheme::esp_idf::NAME {
+        return Some(format!(
+            "an ESP-IDF app image (magic 0xe9); the {mode} scheme's bootloader boots MCUboot images: give an \
+             imgtool-signed image, or set target.mode = \"esp-idf\" for an ESP-IDF target"
+        ));
+    }
+    let bytes = match read_image_file(path, slot) {
+        Ok(b) => b,
+        Err(e) => return Some(e.to_string()),
+    };
+    if let Err(e) = crate::esp_app::check_esp_app_image(&bytes) {
+        return Some(e);
+    }
+    if simulated && !SIM_BOOTS_ESP_IMAGES {
+        return Some(
+            "an ESP-IDF app image: the simulated board's esp-idf bootloader boots MCUboot images only; name it in \
+             a station campaign (an ESP32 on a bench), or give generated images here"
+                .to_string(),
+        );
+    }
+    None
+}
+
+/// Whether the simulated board's esp-idf bootloader loads ESP app images.
+const SIM_BOOTS_ESP_IMAGES: bool = false;
 
 #[cfg(test)]
 mod tests {

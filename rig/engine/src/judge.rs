@@ -1356,4 +1356,102 @@ mod tests {
             v.warnings
         );
     }
+
+    /// An esp-idf update run without a cut on the simulated board, with each slot's image
+    /// replaced by an esptool-made ESP app image of the same version (`fixtures/esp/`), and the
+    /// console's jump lines naming those images' hashes: what a stock ESP-IDF target leaves.
+    fn esp_updated() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
+        let mut s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
+        s.mode = fut::scheme::Registry::builtin().find("esp-idf").unwrap();
+        let l = s.profile.layout;
+        let exp = Expectations {
+            old_version: "1.0.0+0".into(),
+            new_version: "2.0.0+0".into(),
+            final_version: "2.0.0+0".into(),
+            layout: l,
+            mode: s.mode,
+            upgrade: Upgrade::Test,
+            key: s.firmware().boot.key,
+            markers: Markers::default(),
+            refused: None,
+        };
+        let (console, mut dump, base) = observe(&s);
+        let esp = |v: &str| {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/esp/app-{v}.bin"));
+            std::fs::read(p).unwrap()
+        };
+        let (one, two) = (esp("1.0.0"), esp("2.0.0"));
+        for (slot, img) in [(l.primary, &one), (l.secondary, &two)] {
+            let at = (slot.offset - base) as usize;
+            dump[at..at + 64 * 1024].fill(0xff);
+            dump[at..at + img.len()].copy_from_slice(img);
+        }
+        let hash = |img: &[u8]| {
+            let r = cutpoint_inspect::decode_image(img, None);
+            r.short_hash().unwrap().to_string()
+        };
+        let (h1, h2) = (hash(&one), hash(&two));
+        let console = console
+            .into_iter()
+            .map(|mut l| {
+                if let Some(v) = l.text.strip_prefix("boot: jump version=") {
+                    let h = if v.starts_with("1.0.0") { &h1 } else { &h2 };
+                    let v = v.split(' ').next().unwrap_or("");
+                    l.text = format!("boot: jump version={v} hash={h}");
+                }
+                l
+            })
+            .collect();
+        (exp, console, dump, base)
+    }
+
+    #[test]
+    fn slots_holding_esp_app_images_are_judged_by_that_format() {
+        let (exp, console, dump, base) = esp_updated();
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.slots[1].version.as_deref(), Some("2.0.0+0"));
+        assert_eq!(v.slots[1].validity, cutpoint_report::SlotValidity::Valid);
+        let secondary = exp.layout.secondary.offset - base;
+
+        // A flipped byte in the running image: the device booted an image its bootloader
+        // must have refused.
+        let mut flipped = dump.clone();
+        flipped[(secondary + 0x300) as usize] ^= 1;
+        let v = judge(&exp, false, &console, None, &flipped, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r == "the secondary slot image is hash-mismatch but the device booted it"),
+            "{:?}",
+            v.reasons
+        );
+
+        // The running image cut short (its tail erased).
+        let mut cut = dump.clone();
+        cut[(secondary + 0x1000) as usize..(secondary + 0x1_0000) as usize].fill(0xff);
+        let v = judge(&exp, false, &console, None, &cut, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons.iter().any(|r| r.starts_with("the secondary slot image is ")),
+            "{:?}",
+            v.reasons
+        );
+
+        // Another valid image than the one the device announced.
+        let mut other = dump.clone();
+        let primary = (exp.layout.primary.offset - base) as usize;
+        let one = other[primary..primary + 0x1_0000].to_vec();
+        other[secondary as usize..secondary as usize + 0x1_0000].copy_from_slice(&one);
+        let v = judge(&exp, false, &console, None, &other, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("metadata contradicts the running image: the device announced 2.0.0+0")),
+            "{:?}",
+            v.reasons
+        );
+    }
 }

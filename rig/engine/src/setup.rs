@@ -74,6 +74,18 @@ pub fn load_image(
             let file = path.display();
             let mut bytes = campaign::read_image_file(path, u64::from(layout.primary.size))
                 .map_err(|e| input(c, format!("images.{what}.file: image file \"{file}\": {e}")))?;
+            if cutpoint_inspect::esp_image::is_esp_image(&bytes) {
+                // An ESP-IDF app image (the esp-idf scheme's; `check` refused it elsewhere): its
+                // version is its app descriptor's, and a file padded past the image keeps only it.
+                let esp = campaign::check_esp_app_image(&bytes)
+                    .map_err(|e| input(c, format!("images.{what}.file: image file \"{file}\": {e}")))?;
+                bytes.truncate(esp.total_size as usize);
+                fits(c, what, Some(&file.to_string()), bytes.len(), board, layout)?;
+                return Ok(Image {
+                    bytes: Arc::new(bytes),
+                    version: esp.version,
+                });
+            }
             let header: Option<[u8; HEADER_SIZE]> = bytes.get(..HEADER_SIZE).and_then(|b| b.try_into().ok());
             let version = header
                 .as_ref()

@@ -169,17 +169,27 @@ pub struct ImageReport {
     pub signature: SignatureReport,
     /// Header, body and all TLVs, when the bootloader's TLV walk accepts the image.
     pub total_size: Option<u32>,
+    /// An ESP-IDF app image (magic 0xE9) instead of an MCUboot one: its header, segments,
+    /// checksum and app descriptor (absent from every MCUboot image's report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<crate::esp_image::EspImageReport>,
 }
 
 impl ImageReport {
-    /// The version string, when there is a header.
+    /// The version string, when there is a header; of an ESP app image, its app
+    /// descriptor's version in the rig's form (see [`crate::esp_image::rig_version`]).
     pub fn version(&self) -> Option<&str> {
-        self.header.as_ref().map(|h| h.version.as_str())
+        match &self.header {
+            Some(h) => Some(h.version.as_str()),
+            None => self.esp.as_ref()?.rig_version.as_deref(),
+        }
     }
 
-    /// First 4 bytes of the SHA-256 TLV in hex, as the rig's logs print it.
+    /// First 4 bytes of the SHA-256 TLV in hex, as the rig's logs print it; of an ESP app
+    /// image, of its appended SHA-256 (its computed one when none is appended).
     pub fn short_hash(&self) -> Option<&str> {
-        self.hash.tlv.as_deref().and_then(|h| h.get(..8))
+        let esp_computed = || self.esp.as_ref().and(self.hash.computed.as_deref());
+        self.hash.tlv.as_deref().or_else(esp_computed).and_then(|h| h.get(..8))
     }
 }
 
@@ -219,6 +229,11 @@ fn header_report(h: &ImageHeader) -> HeaderReport {
 /// Decodes a signed image held alone in `bytes` (header at offset 0). `key` is the public key
 /// the bootloader trusts; with it, the key hash and the signature are checked.
 pub fn decode_image(bytes: &[u8], key: Option<&PublicKey>) -> ImageReport {
+    if crate::esp_image::is_esp_image(bytes) {
+        // An ESP-IDF app image: no MCUboot header starts with 0xe9 (its magic is 0x96f3b83d,
+        // little-endian, first byte 0x3d).
+        return crate::esp_image::decode_esp_image(bytes);
+    }
     // Sizes past the address limit cannot be a slot's; the bytes beyond it are not looked at.
     let usable = bytes.len().min(ADDR_LIMIT as usize);
     let bytes = &bytes[..usable];
@@ -325,6 +340,7 @@ fn decode_image_uncached(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&Pu
             status,
         },
         total_size,
+        esp: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! absent.
 
 pub mod decode;
+pub mod esp_image;
 pub mod image_cache;
 mod journal_terms;
 pub mod otadata;
@@ -24,6 +25,7 @@ pub use decode::{
     MagicState, ScratchReport, SignatureReport, SlotReport, SlotSummary, StatusRecord, StatusReport, SwapPoint,
     SwapProgress, TrailerReport, Validity,
 };
+pub use esp_image::{decode_esp_image, EspAppReport, EspImageReport, EspSegmentReport};
 pub use image_cache::ImageCache;
 pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};
 pub use render::{render_image_text, render_otadata_text, render_redundant_text, render_text};

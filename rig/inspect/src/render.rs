@@ -40,7 +40,79 @@ fn tlv_area(out: &mut String, pad: &str, title: &str, a: &TlvArea) {
     }
 }
 
+fn esp_image(out: &mut String, pad: &str, r: &ImageReport, e: &crate::esp_image::EspImageReport) {
+    let chip = e
+        .chip
+        .as_deref()
+        .map_or_else(|| format!("chip id 0x{:04x}", e.chip_id), str::to_string);
+    let _ = writeln!(
+        out,
+        "{pad}ESP app image: {chip} segments={} entry=0x{:08x} spi_mode={} chip_rev={}..{} hash_appended={}",
+        e.segment_count,
+        e.entry_addr,
+        e.spi_mode,
+        e.min_chip_rev_full,
+        e.max_chip_rev_full,
+        yes_no(e.hash_appended, "yes", "no")
+    );
+    for (i, s) in e.segments.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{pad}  segment {i}: load_addr=0x{:08x} len=0x{:x} @0x{:x}",
+            s.load_addr, s.data_len, s.data_offset
+        );
+    }
+    match &e.app {
+        Some(a) => {
+            let _ = writeln!(
+                out,
+                "{pad}app: version={} project={} idf={} secure_version={} built={} {}",
+                a.version, a.project_name, a.idf_ver, a.secure_version, a.date, a.time
+            );
+            let _ = writeln!(out, "{pad}app elf sha256: {}", a.app_elf_sha256);
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{pad}app: no app descriptor (magic 0xabcd5432) at the start of segment 0"
+            );
+        }
+    }
+    let byte = |b: Option<u8>| b.map_or_else(|| "none".to_string(), |b| format!("0x{b:02x}"));
+    let _ = writeln!(
+        out,
+        "{pad}checksum: stored={} computed={} {}",
+        byte(e.checksum_stored),
+        byte(e.checksum_computed),
+        match (e.checksum_stored, e.checksum_computed) {
+            (Some(a), Some(b)) if a == b => "match",
+            (Some(_), Some(_)) => "MISMATCH",
+            _ => "not at hand",
+        }
+    );
+    let h = &r.hash;
+    let hash_verdict = if !e.hash_appended {
+        "none appended"
+    } else {
+        yes_no(h.matches, "match", "MISMATCH")
+    };
+    let _ = writeln!(
+        out,
+        "{pad}sha256: computed={} appended={} {hash_verdict}",
+        opt_hex(h.computed.as_deref()),
+        opt_hex(h.tlv.as_deref()),
+    );
+    if let Some(n) = e.total_size {
+        let _ = writeln!(out, "{pad}total size: 0x{n:x} ({n})");
+    }
+    let problem = e.problem.as_deref().map_or_else(String::new, |p| format!(" ({p})"));
+    let _ = writeln!(out, "{pad}verdict: {}{problem}", r.validity);
+}
+
 fn image(out: &mut String, pad: &str, r: &ImageReport) {
+    if let Some(e) = &r.esp {
+        return esp_image(out, pad, r, e);
+    }
     match &r.header {
         Some(h) => {
             let flags = if h.flag_names.is_empty() {

@@ -28,7 +28,7 @@ pub struct Verdict {
 
 /// Whether the image carries the magic, i.e. there is an image here at all.
 fn found(i: &ImageReport) -> bool {
-    i.header.is_some() || i.validity == Validity::BadSize
+    i.header.is_some() || i.esp.is_some() || i.validity == Validity::BadSize
 }
 
 /// Why an image that was found is not fully verified, if it is not.
@@ -42,6 +42,13 @@ fn problem(i: &ImageReport) -> Option<String> {
             .unwrap_or("(none)");
         format!("signature {kind}: {}", i.signature.status)
     };
+    if let Some(esp) = &i.esp {
+        // An ESP app image is unsigned without secure boot: valid is checksum and SHA-256.
+        return (i.validity != Validity::Valid).then(|| match &esp.problem {
+            Some(p) => format!("{}: {p}", i.validity),
+            None => i.validity.name().to_string(),
+        });
+    }
     if i.validity != Validity::Valid {
         return Some(match i.validity {
             Validity::UnknownKey => "unknown-key: signed by another key than the one given (--key)".to_string(),
@@ -56,6 +63,17 @@ fn problem(i: &ImageReport) -> Option<String> {
 }
 
 fn describe(i: &ImageReport) -> String {
+    if i.esp.is_some() {
+        let hash = if i.hash.tlv.is_some() {
+            "checksum and SHA-256"
+        } else {
+            "checksum (no SHA-256 appended)"
+        };
+        return format!(
+            "{} valid ESP app image, {hash} verified",
+            i.version().unwrap_or("(no app descriptor)")
+        );
+    }
     match i.version() {
         Some(v) => format!("{v} valid, signature verified"),
         None => "valid, signature verified".to_string(),
@@ -144,7 +162,8 @@ pub fn image_verdict(i: &ImageReport) -> Verdict {
             reasons: vec![if i.header_erased {
                 "the file starts with erased bytes: no image".to_string()
             } else {
-                "not an MCUboot image: no image magic at the start".to_string()
+                "not an MCUboot image (no magic 0x96f3b83d) nor an ESP app image (no magic 0xe9) at the start"
+                    .to_string()
             }],
         };
     }

@@ -4,6 +4,8 @@
 //! magic, or tried and never confirmed, is erased and the next taken; an invalid image too),
 //! computed here independently; and it never panics on any bytes.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -19,26 +21,10 @@ fn key() -> fut::PublicKey {
 
 /// A map with 256-byte sectors and 2 KiB slots.
 fn layout() -> Layout {
-    Layout {
-        sector_size: 256,
-        write_size: 4,
-        bootloader: Area { offset: 0, size: 256 },
-        primary: Area {
-            offset: 256,
-            size: 2048,
-        },
-        secondary: Area {
-            offset: 2304,
-            size: 2048,
-        },
-        scratch: Area {
-            offset: 4352,
-            size: 512,
-        },
-    }
+    support::small_layout(4)
 }
 
-const FLASH: usize = 4864;
+const FLASH: usize = support::SMALL_FLASH;
 /// MCUboot's trailer magic (docs/design.md), and where the fields sit from the end of a slot
 /// with 8-byte alignment.
 const MAGIC: [u8; 16] = [

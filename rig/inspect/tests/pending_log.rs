@@ -4,8 +4,10 @@
 //! the one before the transaction or the one it writes: never another. The broken order
 //! (pending cleared before the target is written) breaks exactly that.
 
+mod support;
+
 use cutpoint_inspect::scheme::decode_pending_log;
-use fut::layout::{Area, Layout, Slot};
+use fut::layout::{Layout, Slot};
 use fut::scheme::pending_log::{
     encode_word, record_addr, word_size, Target, DONE_VALUE, TAG_DONE, TAG_HEADER, TAG_PENDING, TAG_TARGET,
 };
@@ -13,23 +15,7 @@ use fut::scheme::redundant::{STATE_BOOTED, STATE_CONFIRMED, STATE_REVERTED, STAT
 use proptest::prelude::*;
 
 fn layout(write_size: u32) -> Layout {
-    Layout {
-        sector_size: 256,
-        write_size,
-        bootloader: Area { offset: 0, size: 256 },
-        primary: Area {
-            offset: 256,
-            size: 2048,
-        },
-        secondary: Area {
-            offset: 2304,
-            size: 2048,
-        },
-        scratch: Area {
-            offset: 4352,
-            size: 512,
-        },
-    }
+    support::small_layout(write_size)
 }
 
 fn target() -> impl Strategy<Value = Target> {

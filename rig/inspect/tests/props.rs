@@ -1,5 +1,7 @@
 //! The decoders never panic on any bytes (or any layout), and say the same thing twice.
 
+mod support;
+
 use std::sync::OnceLock;
 
 use cutpoint_inspect::{
@@ -151,26 +153,10 @@ fn check_image_report(bytes: &[u8], r: &ImageReport) {
 
 /// A small flash map: 256-byte sectors, 8-sector slots, a 2-sector scratch area.
 fn small_layout() -> Layout {
-    Layout {
-        sector_size: 256,
-        write_size: 4,
-        bootloader: Area { offset: 0, size: 256 },
-        primary: Area {
-            offset: 256,
-            size: 2048,
-        },
-        secondary: Area {
-            offset: 2304,
-            size: 2048,
-        },
-        scratch: Area {
-            offset: 4352,
-            size: 512,
-        },
-    }
+    support::small_layout(4)
 }
 
-const SMALL_FLASH: usize = 4864;
+const SMALL_FLASH: usize = support::SMALL_FLASH;
 
 /// Meaningful bytes to drop at the places the decoder looks.
 fn patch() -> impl Strategy<Value = (usize, Vec<u8>)> {

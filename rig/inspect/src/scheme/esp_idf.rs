@@ -3,12 +3,14 @@
 //! bootloader picks, whether the image it selects still has to mark itself valid, and whether
 //! the image to fall back to must be kept.
 
-use fut::layout::{Layout, Slot};
+use fut::layout::{Area, Layout, Slot};
 use fut::scheme::esp_idf::OTA_SLOTS;
 use fut::PublicKey;
 
+use super::mcuboot::slot_line;
 use super::{BootPick, McubootTrailers, MetadataDecoder, ReadAs, ReliedOn, RollbackCopy, Unconfirmed};
 use crate::decode::FlashReport;
+use crate::esp_image::{decode_esp_image_in, is_esp_image};
 use crate::otadata::{decode_otadata_sectors, OtaEntry, SectorCondition, STATE_NEW, STATE_PENDING_VERIFY};
 use crate::slice_flash::SliceFlash;
 
@@ -72,6 +74,19 @@ impl MetadataDecoder for EspIdfOtadata {
     fn decode(&self, flash: &mut SliceFlash<'_>, layout: &Layout, key: Option<&PublicKey>, report: &mut FlashReport) {
         McubootTrailers.decode(flash, layout, key, report);
         report.scratch = None;
+        // A slot holding an ESP app image (magic 0xE9, what a stock ESP-IDF build flashes) is
+        // judged by that format: the bootloader's checksum and appended SHA-256.
+        for s in &mut report.slots {
+            let area = Area {
+                offset: s.offset,
+                size: s.size,
+            };
+            if flash.get(area.offset, 1).is_some_and(is_esp_image) {
+                let image = decode_esp_image_in(flash, area);
+                s.summary = slot_line(&s.name, Some(&image), s.trailer.as_ref());
+                s.image = Some(image);
+            }
+        }
         decode_record(flash, layout, report);
     }
 

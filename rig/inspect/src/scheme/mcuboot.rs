@@ -365,8 +365,8 @@ fn is_blank(b: &[u8]) -> bool {
 pub(super) fn slot_line(name: &str, image: Option<&ImageReport>, trailer: Option<&TrailerReport>) -> String {
     let image_part = match image {
         None => "outside dump".to_string(),
-        Some(i) => match &i.header {
-            Some(h) => format!("{} hash={} {}", h.version, i.short_hash().unwrap_or("none"), i.validity),
+        Some(i) => match i.version() {
+            Some(v) => format!("{v} hash={} {}", i.short_hash().unwrap_or("none"), i.validity),
             None if i.header_erased => format!("{} (erased)", i.validity),
             None => i.validity.to_string(),
         },
