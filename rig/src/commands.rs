@@ -1002,7 +1002,7 @@ pub enum ImageAction {
         #[arg(long, default_value = "default")]
         key_name: String,
         /// Spoil the signed image so a device must refuse it: body-byte, wrong-key, unsigned,
-        /// truncated or size-lie (as a campaign's `tamper`).
+        /// truncated, size-lie or forged-signature (as a campaign's `tamper`).
         #[arg(long)]
         tamper: Option<String>,
         #[arg(short, long)]

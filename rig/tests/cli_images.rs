@@ -252,6 +252,7 @@ fn spoiled_images_from_the_image_tool_inspect_as_the_device_refuses_them() {
         // and the device finds no TLV area: bad-tlv).
         ("truncated", "bad-size"),
         ("size-lie", "bad-size"),
+        ("forged-signature", "bad-signature"),
     ] {
         let img = dir.join(format!("{tamper}.bin"));
         let (code, _, stderr) = cutpoint(&[

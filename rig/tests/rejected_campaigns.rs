@@ -11,7 +11,7 @@ mod sim_run;
 use cutpoint_campaign::Campaign;
 use sim_run::{run, shipped_with, Ran};
 
-const REJECTED: [&str; 7] = [
+const REJECTED: [&str; 8] = [
     "body-byte",
     "truncated",
     "body-byte-upload",
@@ -19,6 +19,7 @@ const REJECTED: [&str; 7] = [
     "unsigned",
     "size-lie",
     "downgrade",
+    "forged-signature",
 ];
 
 /// The phase that holds the erase of the refused image (download) or request (upload).
@@ -96,7 +97,7 @@ fn caught(image: &str, variant: &str) -> bool {
     matches!(
         (image, variant),
         ("body-byte" | "body-byte-upload", "integrity-skipped")
-            | ("unsigned", "signature-skipped")
+            | ("unsigned" | "forged-signature", "signature-skipped")
             | ("wrong-key", "signature-skipped" | "key-not-compared")
     )
 }

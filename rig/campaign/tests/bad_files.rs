@@ -524,7 +524,7 @@ fn refused_update_keys_are_located() {
     let cases: &[(&str, &str, &str)] = &[
         (
             "[images]\nupdate = { tamper = \"body-bite\" }\n",
-            "campaigns/bad.toml:2:21: images.update.tamper: expected one of \"body-byte\", \"wrong-key\", \"unsigned\", \"truncated\", \"size-lie\", got \"body-bite\"; did you mean \"body-byte\"?\n",
+            "campaigns/bad.toml:2:21: images.update.tamper: expected one of \"body-byte\", \"wrong-key\", \"unsigned\", \"truncated\", \"size-lie\", \"forged-signature\", got \"body-bite\"; did you mean \"body-byte\"?\n",
             "a misspelt tamper",
         ),
         (

@@ -47,6 +47,7 @@ pub const ORACLE: &[&str] = &[
     "rejected/downgrade",
     "rejected/downgrade-download",
     "rejected/body-byte-upload-overwrite",
+    "rejected/forged-signature",
     "downgrade-guard",
     "upload-resume",
     "metadata-confirm-ecc",

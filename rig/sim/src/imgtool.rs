@@ -154,15 +154,20 @@ pub enum Tamper {
     Truncated,
     /// The header claims a body 1 MiB longer than the image holds (after signing).
     SizeLie,
+    /// A forgery: the KEYHASH TLV names the trusted key and the SHA-256 TLV matches the image,
+    /// but the Ed25519 signature was made by another key. Only the signature's verification
+    /// refuses it (a key hash is public: anyone can copy it into an image).
+    ForgedSignature,
 }
 
 impl Tamper {
-    pub const ALL: [Tamper; 5] = [
+    pub const ALL: [Tamper; 6] = [
         Tamper::BodyByte,
         Tamper::WrongKey,
         Tamper::Unsigned,
         Tamper::Truncated,
         Tamper::SizeLie,
+        Tamper::ForgedSignature,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -172,6 +177,7 @@ impl Tamper {
             Tamper::Unsigned => "unsigned",
             Tamper::Truncated => "truncated",
             Tamper::SizeLie => "size-lie",
+            Tamper::ForgedSignature => "forged-signature",
         }
     }
 
@@ -223,6 +229,17 @@ pub fn build_tampered_image(spec: &ImageSpec, key: &SigningKey, tamper: Tamper) 
             let mut img = build_image(spec, key);
             let claimed = spec.body_size.saturating_add(1 << 20);
             img[12..16].copy_from_slice(&claimed.to_le_bytes());
+            img
+        }
+        Tamper::ForgedSignature => {
+            let mut img = unsigned_bytes(spec);
+            let tlv_at = img.len();
+            append_tlvs(&mut img, Some(&other_test_key()), KeyForm::Hash);
+            // The KEYHASH entry comes first, right after the 4-byte TLV info header; its data
+            // starts after its own 4-byte type and length. The TLVs are not hashed, so the
+            // SHA-256 TLV still matches.
+            let at = tlv_at + 8;
+            img[at..at + 32].copy_from_slice(&public_key(key).key_hash());
             img
         }
     }
@@ -300,6 +317,25 @@ mod tests {
         let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
         spki.extend_from_slice(key.verifying_key().as_bytes());
         assert_eq!(&img[tlv + 4..tlv + 36], Sha256::digest(&spki).as_slice());
+    }
+
+    #[test]
+    fn a_forged_signature_names_the_trusted_key_and_is_signed_by_another() {
+        use ed25519_dalek::{Signature, Verifier};
+        let key = default_test_key();
+        let spec = ImageSpec::new(parse_version("2.0.0").unwrap(), 100);
+        let img = build_tampered_image(&spec, &key, Tamper::ForgedSignature);
+        let good = build_image(&spec, &key);
+        assert_eq!(img.len(), good.len());
+        // Header, body, TLV info, KEYHASH and SHA-256 entries are those of the good image.
+        let sig_at = img.len() - 64;
+        assert_eq!(&img[..sig_at], &good[..sig_at]);
+        let tlv = 32 + 100 + 4;
+        assert_eq!(&img[tlv + 4..tlv + 36], public_key(&key).key_hash().as_slice());
+        let digest: [u8; 32] = Sha256::digest(&img[..132]).into();
+        let sig = Signature::from_bytes(img[sig_at..].try_into().unwrap());
+        assert!(key.verifying_key().verify(&digest, &sig).is_err());
+        assert!(other_test_key().verifying_key().verify(&digest, &sig).is_ok());
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn reason(t: Tamper) -> &'static str {
         Tamper::Unsigned => "bad-signature",
         Tamper::Truncated => "bad-tlv",
         Tamper::SizeLie => "bad-size",
+        Tamper::ForgedSignature => "bad-signature",
     }
 }
 
@@ -109,7 +110,7 @@ fn a_downgrade_is_refused_only_when_the_build_refuses_downgrades() {
 fn lets_in(v: Variant) -> &'static [Tamper] {
     match v {
         Variant::IntegritySkipped => &[Tamper::BodyByte],
-        Variant::SignatureSkipped => &[Tamper::Unsigned, Tamper::WrongKey],
+        Variant::SignatureSkipped => &[Tamper::Unsigned, Tamper::WrongKey, Tamper::ForgedSignature],
         Variant::KeyNotCompared => &[Tamper::WrongKey],
         _ => &[],
     }
