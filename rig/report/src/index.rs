@@ -177,6 +177,8 @@ pub struct ResultIndex<'a> {
     /// Over the rows' results.
     pub(crate) row_totals: Totals,
     store: Store<'a>,
+    /// Results read back so far.
+    loads: std::cell::Cell<usize>,
 }
 
 impl<'a> ResultIndex<'a> {
@@ -249,6 +251,7 @@ impl<'a> ResultIndex<'a> {
             recorded_totals,
             row_totals,
             store: Store::Memory(&journal.cuts),
+            loads: Default::default(),
         }
     }
 
@@ -280,6 +283,11 @@ impl<'a> ResultIndex<'a> {
             }
         };
         Ok(gathered.finish(store))
+    }
+
+    /// How many results [`ResultIndex::load`] has read back.
+    pub(crate) fn loads(&self) -> usize {
+        self.loads.get()
     }
 
     /// How many cut points (rows) the report has.
@@ -327,6 +335,7 @@ impl<'a> ResultIndex<'a> {
             return Ok(None);
         }
         let cut = self.store.load(loc)?;
+        self.loads.set(self.loads.get() + 1);
         if cut.id != self.id(row) {
             return Err(JournalError::Changed {
                 path: self.store.path(loc).unwrap_or_default(),
@@ -650,6 +659,7 @@ impl Gathered {
             notes: self.notes,
             sources: self.sources,
             store,
+            loads: Default::default(),
         }
     }
 }
