@@ -286,6 +286,7 @@ impl<'a> ResultIndex<'a> {
     }
 
     /// How many results [`ResultIndex::load`] has read back.
+    #[cfg(test)]
     pub(crate) fn loads(&self) -> usize {
         self.loads.get()
     }
