@@ -669,7 +669,8 @@ impl Gathered {
 /// [`read_journal`](crate::journal::read_journal) does. `cursor` reads back a result that is
 /// recorded again, to take it out of the totals.
 fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Result<Gathered, ReportError> {
-    let mut reader = JournalReader::open(path)?;
+    // Consoles are read back with the rest of a result when a report writes about it.
+    let mut reader = JournalReader::open(path)?.without_consoles();
     let mut gathered: Option<Gathered> = None;
     let mut header_line = 0;
     for item in reader.by_ref() {
