@@ -428,8 +428,18 @@ impl SimTarget {
         }
     }
 
-    fn recover(&self, worker: usize, id: &str, flash: NorFlash, rules: &RecoveryRules) -> (Recovered, bool) {
-        let key = (flash.state_hash(), rules.retrigger_on.is_some(), rules.reset_after);
+    /// The recovery from `flash`, whose [`NorFlash::state_hash`] is `state` (the caller's: the
+    /// journal records it as the post-cut state; hashing the same flash twice cost a second hash).
+    fn recover(
+        &self,
+        worker: usize,
+        id: &str,
+        flash: NorFlash,
+        state: u64,
+        rules: &RecoveryRules,
+    ) -> (Recovered, bool) {
+        debug_assert_eq!(state, flash.state_hash());
+        let key = (state, rules.retrigger_on.is_some(), rules.reset_after);
         let kept = self.recovered.lock().ok().and_then(|mut m| m.get(&key));
         if let Some(k) = kept {
             if let Some(dump) = k.dump.upgrade() {
@@ -757,9 +767,10 @@ impl Target for SimTarget {
             landings.push(landing);
             flash = after;
         }
-        let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
+        let state = flash.state_hash();
+        let post_cut_state = Some(format!("{state:016x}"));
         let booted_slot = self.pick_after_cut(&flash);
-        let (rec, shared) = self.recover(worker, id, flash, rules);
+        let (rec, shared) = self.recover(worker, id, flash, state, rules);
         Ok(Observation {
             landings,
             console: rec.console.as_ref().clone(),

@@ -187,6 +187,8 @@ pub struct ResultIndex<'a> {
     /// Over the rows' results.
     pub(crate) row_totals: Totals,
     store: Store<'a>,
+    /// Results read back so far.
+    loads: std::cell::Cell<usize>,
 }
 
 impl<'a> ResultIndex<'a> {
@@ -259,6 +261,7 @@ impl<'a> ResultIndex<'a> {
             recorded_totals,
             row_totals,
             store: Store::Memory(&journal.cuts),
+            loads: Default::default(),
         }
     }
 
@@ -290,6 +293,12 @@ impl<'a> ResultIndex<'a> {
             }
         };
         Ok(gathered.finish(store))
+    }
+
+    /// How many results [`ResultIndex::load`] has read back.
+    #[cfg(test)]
+    pub(crate) fn loads(&self) -> usize {
+        self.loads.get()
     }
 
     /// How many cut points (rows) the report has.
@@ -337,6 +346,7 @@ impl<'a> ResultIndex<'a> {
             return Ok(None);
         }
         let cut = self.store.load(loc)?;
+        self.loads.set(self.loads.get() + 1);
         if cut.id != self.id(row) {
             return Err(JournalError::Changed {
                 path: self.store.path(loc).unwrap_or_default(),
@@ -660,6 +670,7 @@ impl Gathered {
             notes: self.notes,
             sources: self.sources,
             store,
+            loads: Default::default(),
         }
     }
 }
@@ -668,7 +679,8 @@ impl Gathered {
 /// [`read_journal`](crate::journal::read_journal) does. `cursor` reads back a result that is
 /// recorded again, to take it out of the totals.
 fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Result<Gathered, ReportError> {
-    let mut reader = JournalReader::open(path)?;
+    // Consoles are read back with the rest of a result when a report writes about it.
+    let mut reader = JournalReader::open(path)?.without_consoles();
     let mut gathered: Option<Gathered> = None;
     let mut header_line = 0;
     for item in reader.by_ref() {

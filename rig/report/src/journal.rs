@@ -216,9 +216,19 @@ pub struct JournalReader {
     buf: Vec<u8>,
     torn: Option<TornTail>,
     done: bool,
+    /// Cut records without their consoles (see [`JournalReader::without_consoles`]).
+    brief: bool,
 }
 
 impl JournalReader {
+    /// Reads each cut record's console only to check it, and gives the cut with an empty one:
+    /// for a pass that keeps how each cut point ended and where its record is, and reads the
+    /// record again when it needs the console. The journal is checked as strictly as before.
+    pub(crate) fn without_consoles(mut self) -> Self {
+        self.brief = true;
+        self
+    }
+
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let file = File::open(path).map_err(|e| PathError::new(path, e))?;
         Ok(Self::from_reader(path, BufReader::with_capacity(READ_BUFFER, file)))
@@ -238,6 +248,7 @@ impl JournalReader {
             buf: Vec::new(),
             torn: None,
             done: false,
+            brief: false,
         }
     }
 
@@ -276,10 +287,18 @@ impl JournalReader {
 /// point), are read straight into their types; the general path buffers the whole record to find
 /// its tag first.
 pub(crate) fn parse_record(line: &[u8]) -> serde_json::Result<JournalRecord> {
+    parse_record_as(line, false)
+}
+
+/// [`parse_record`]; `brief`: a cut record's console is checked, not kept (see
+/// [`JournalReader::without_consoles`]).
+fn parse_record_as(line: &[u8], brief: bool) -> serde_json::Result<JournalRecord> {
     const HEADER: &[u8] = br#"{"record":"header","#;
     const CUT: &[u8] = br#"{"record":"cut","#;
     if line.starts_with(HEADER) {
         serde_json::from_slice(line).map(JournalRecord::Header)
+    } else if line.starts_with(CUT) && brief {
+        serde_json::from_slice::<crate::model::BriefCut>(line).map(|c| JournalRecord::Cut(c.into()))
     } else if line.starts_with(CUT) {
         serde_json::from_slice(line).map(JournalRecord::Cut)
     } else {
@@ -315,7 +334,7 @@ impl Iterator for JournalReader {
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match parse_record(text) {
+            match parse_record_as(text, self.brief) {
                 Ok(record) => {
                     return Some(Ok(RecordAt {
                         line: self.line,
@@ -960,6 +979,62 @@ mod tests {
     use super::*;
     use crate::model::Status;
     use crate::testutil::{cut, header};
+
+    /// A cut record with a console of two lines, as the writer writes it.
+    fn cut_line_with_console() -> (CutResult, Vec<u8>) {
+        let mut c = cut("swap/a", Status::Pass);
+        c.warnings = vec!["late".into()];
+        c.console = vec![
+            crate::model::LogLine {
+                t_us: 5,
+                text: "boot \"1.0.0\" \u{e9}".into(),
+            },
+            crate::model::LogLine {
+                t_us: 9,
+                text: "ok".into(),
+            },
+        ];
+        let line = serde_json::to_vec(&RecordRef::Cut(&c)).unwrap();
+        (c, line)
+    }
+
+    #[test]
+    fn a_brief_read_is_the_whole_read_without_the_console() {
+        let (whole, line) = cut_line_with_console();
+        let Ok(JournalRecord::Cut(brief)) = parse_record_as(&line, true) else {
+            panic!("not read as a cut")
+        };
+        assert!(brief.console.is_empty());
+        assert_eq!(
+            CutResult {
+                console: whole.console.clone(),
+                ..brief
+            },
+            whole
+        );
+        assert_eq!(parse_record(&line).unwrap(), JournalRecord::Cut(whole));
+    }
+
+    #[test]
+    fn a_brief_read_still_refuses_a_console_of_the_wrong_shape() {
+        let (_, line) = cut_line_with_console();
+        let text = String::from_utf8(line).unwrap();
+        for bad in [
+            text.replace("\"t_us\":5", "\"t_us\":\"5\""),
+            text.replace("\"text\":\"ok\"", "\"text\":7"),
+            text.replace(",\"text\":\"ok\"", ""),
+            text.replace("\"console\":[", "\"console\":{\"a\":["),
+        ] {
+            assert_ne!(bad, text);
+            let whole = parse_record(bad.as_bytes()).unwrap_err();
+            let brief = parse_record_as(bad.as_bytes(), true).unwrap_err();
+            assert!(whole.is_data() || whole.is_syntax(), "{whole}");
+            assert_eq!(brief.classify(), whole.classify(), "{bad}: {brief} / {whole}");
+        }
+        // A tear is still a tear.
+        let torn = &text.as_bytes()[..text.len() - 20];
+        assert!(parse_record_as(torn, true).unwrap_err().is_eof());
+    }
 
     #[test]
     fn write_then_read_round_trip() {

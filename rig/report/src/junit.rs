@@ -28,7 +28,7 @@ use crate::html::PER_CUT_LIMIT;
 use crate::index::{ResultIndex, State};
 use crate::journal::{partition_name, Journal};
 use crate::model::{CutResult, Status};
-use crate::rebuild::{ReportError, WriteError};
+use crate::rebuild::WriteError;
 use crate::text::{console_text, replay_command};
 use crate::view::{describe_landing, not_run_reason_of};
 
@@ -149,13 +149,14 @@ fn head_cases(index: &ResultIndex<'_>) -> Vec<Case> {
 fn row_case(
     index: &ResultIndex<'_>,
     row: u32,
+    cut: Option<&CutResult>,
     not_run: &str,
     report_dir: &str,
     passing_console: bool,
-) -> Result<Case, ReportError> {
+) -> Case {
     let phase = index.phase(row);
-    Ok(match index.load(row)? {
-        Some(cut) => cut_case(&cut, phase, index.is_negative_control(), report_dir, passing_console),
+    match cut {
+        Some(cut) => cut_case(cut, phase, index.is_negative_control(), report_dir, passing_console),
         None => Case::new(
             index.id(row),
             phase,
@@ -166,7 +167,7 @@ fn row_case(
                 text: String::new(),
             },
         ),
-    })
+    }
 }
 
 /// The element a cut point's test case carries, known without reading its result.
@@ -367,6 +368,56 @@ pub fn junit_xml(journal: &Journal, report_dir: &str) -> io::Result<String> {
 /// result is read back as its test case is written. The suite's counts come first, from how
 /// each cut point ended.
 pub(crate) fn write_junit<W: Write>(index: &ResultIndex<'_>, report_dir: &str, out: W) -> Result<(), WriteError> {
+    let mut cases = JunitCases::start(index, report_dir, out)?;
+    for row in index.rows() {
+        let cut = index.load(row)?;
+        cases.row(index, row, cut.as_deref())?;
+    }
+    cases.finish(index)
+}
+
+/// `junit.xml` written a test case at a time by whoever reads the results back: [`write_junit`]
+/// itself, or the HTML writer, which reads every row in the same order (see
+/// [`crate::rebuild`]), so each result is read once for both reports.
+pub(crate) struct JunitCases<'r, W: Write> {
+    xml: Xml<W>,
+    not_run: String,
+    report_dir: &'r str,
+    passing_console: bool,
+}
+
+impl<'r, W: Write> JunitCases<'r, W> {
+    /// Writes everything before the cut points' test cases.
+    pub(crate) fn start(index: &ResultIndex<'_>, report_dir: &'r str, out: W) -> Result<Self, WriteError> {
+        start_junit(index, report_dir, out)
+    }
+
+    /// The test case of `row`, whose result (`None`: not run) is `cut`. Rows come in
+    /// [`ResultIndex::rows`] order.
+    pub(crate) fn row(&mut self, index: &ResultIndex<'_>, row: u32, cut: Option<&CutResult>) -> Result<(), WriteError> {
+        let case = row_case(index, row, cut, &self.not_run, self.report_dir, self.passing_console);
+        write_case(&mut self.xml, &case)?;
+        Ok(())
+    }
+
+    /// Writes everything after the cut points' test cases.
+    pub(crate) fn finish(mut self, index: &ResultIndex<'_>) -> Result<(), WriteError> {
+        if !index.notes.is_empty() {
+            self.xml
+                .text_element("system-err", &[], &(index.notes.join("\n") + "\n"))?;
+        }
+        self.xml.end("testsuite")?;
+        self.xml.end("testsuites")?;
+        self.xml.writer.write_indent()?;
+        Ok(())
+    }
+}
+
+fn start_junit<'r, W: Write>(
+    index: &ResultIndex<'_>,
+    report_dir: &'r str,
+    out: W,
+) -> Result<JunitCases<'r, W>, WriteError> {
     let header = &index.header;
     let negative = index.is_negative_control();
     let head = head_cases(index);
@@ -458,17 +509,12 @@ pub(crate) fn write_junit<W: Write>(index: &ResultIndex<'_>, report_dir: &str, o
     for case in &head {
         write_case(&mut xml, case)?;
     }
-    let not_run = not_run_reason_of(index.end.as_ref());
-    for row in index.rows() {
-        write_case(&mut xml, &row_case(index, row, &not_run, report_dir, passing_console)?)?;
-    }
-    if !index.notes.is_empty() {
-        xml.text_element("system-err", &[], &(index.notes.join("\n") + "\n"))?;
-    }
-    xml.end("testsuite")?;
-    xml.end("testsuites")?;
-    xml.writer.write_indent()?;
-    Ok(())
+    Ok(JunitCases {
+        xml,
+        not_run: not_run_reason_of(index.end.as_ref()),
+        report_dir,
+        passing_console,
+    })
 }
 
 fn write_case<W: Write>(xml: &mut Xml<W>, case: &Case) -> io::Result<()> {

@@ -198,6 +198,89 @@ pub struct CutResult {
 }
 
 /// First line of a journal: what produced it.
+/// A [`CutResult`] as read by [`crate::journal::JournalReader::without_consoles`]: every field
+/// read and checked as `CutResult` reads it, the console's lines checked but not kept (their
+/// text is most of a record, and a line each to allocate).
+#[derive(Deserialize)]
+pub(crate) struct BriefCut {
+    id: String,
+    phase: String,
+    offset: String,
+    repetition: u32,
+    status: Status,
+    reasons: Vec<String>,
+    warnings: Vec<String>,
+    seed: u64,
+    landing: Option<Landing>,
+    #[serde(default)]
+    later_landings: Vec<Landing>,
+    first_boot: Option<String>,
+    final_image: Option<String>,
+    committed: bool,
+    slots: Vec<SlotState>,
+    #[serde(rename = "console")]
+    _console: Vec<CheckedLine>,
+    wall_ms: u64,
+    #[serde(default)]
+    same_state_as: Option<String>,
+    #[serde(default)]
+    post_cut_state: Option<String>,
+}
+
+/// A console line, checked as a [`LogLine`] would be read, its text not kept.
+#[derive(Deserialize)]
+struct CheckedLine {
+    #[serde(rename = "t_us")]
+    _t_us: u64,
+    #[serde(rename = "text")]
+    _text: CheckedStr,
+}
+
+/// A JSON string, checked, not kept.
+struct CheckedStr;
+
+impl<'de> Deserialize<'de> for CheckedStr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Str;
+        impl serde::de::Visitor<'_> for Str {
+            type Value = CheckedStr;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<CheckedStr, E> {
+                Ok(CheckedStr)
+            }
+        }
+        d.deserialize_str(Str)
+    }
+}
+
+impl From<BriefCut> for CutResult {
+    /// The result with an empty console.
+    fn from(c: BriefCut) -> Self {
+        CutResult {
+            id: c.id,
+            phase: c.phase,
+            offset: c.offset,
+            repetition: c.repetition,
+            status: c.status,
+            reasons: c.reasons,
+            warnings: c.warnings,
+            seed: c.seed,
+            landing: c.landing,
+            later_landings: c.later_landings,
+            first_boot: c.first_boot,
+            final_image: c.final_image,
+            committed: c.committed,
+            slots: c.slots,
+            console: Vec::new(),
+            wall_ms: c.wall_ms,
+            same_state_as: c.same_state_as,
+            post_cut_state: c.post_cut_state,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalHeader {
     pub format: u32,

@@ -214,7 +214,40 @@ fn write_index_reports(
     let problems = Problems::of(index, &phases, html::MAX_WINDOWS_LISTED)?;
 
     let junit_path = out_dir.join(JUNIT_FILE);
-    write_streamed(&junit_path, |out| junit::write_junit(index, &report_dir, out)).map_err(|e| match e {
+    let html_path = out_dir.join(HTML_FILE);
+    let write_html = |each_row: Option<html::EachRow<'_>>| {
+        write_streamed(&html_path, |out| {
+            html::write_html_with(index, &phases, &problems, &report_dir, out, each_row)
+        })
+    };
+    let mut html_written = false;
+    write_streamed(&junit_path, |out| {
+        if !html::shows_every_row(index) {
+            return junit::write_junit(index, &report_dir, out);
+        }
+        // The page's data reads back every row in the order of the test cases: each result is
+        // read once for both files (reading it back was most of the reports' time).
+        let mut cases = junit::JunitCases::start(index, &report_dir, out)?;
+        let mut junit_error = None;
+        let mut each_row = |row: u32, cut: Option<&crate::model::CutResult>| {
+            cases.row(index, row, cut).map_err(|e| match e {
+                // Told apart from the page's own errors, to name the file.
+                WriteError::Io(e) => {
+                    junit_error = Some(e);
+                    WriteError::Io(io::Error::other("junit.xml"))
+                }
+                e => e,
+            })
+        };
+        let written = write_html(Some(&mut each_row));
+        if let Some(e) = junit_error {
+            return Err(WriteError::Io(e));
+        }
+        written?;
+        html_written = true;
+        cases.finish(index)
+    })
+    .map_err(|e| match e {
         ReportError::Io(PathError { path, source }) if path == junit_path => ReportError::Junit { path, source },
         e => e,
     })?;
@@ -223,10 +256,9 @@ fn write_index_reports(
     let text = summary::summary_text(index, &phases, &problems, &report_dir)?;
     fsio::write_atomic(&summary_path, text.as_bytes())?;
 
-    let html_path = out_dir.join(HTML_FILE);
-    write_streamed(&html_path, |out| {
-        html::write_html(index, &phases, &problems, &report_dir, out)
-    })?;
+    if !html_written {
+        write_html(None)?;
+    }
 
     let artifact_dirs = write_index_artifacts(out_dir, index, options.artifacts)?;
 
@@ -321,6 +353,32 @@ mod tests {
         assert!(md.contains("**Incomplete:** partition 3/3 is missing"), "{md}");
         let html = std::fs::read_to_string(out.join(HTML_FILE)).unwrap();
         assert!(html.contains("<p class=\"verdict incomplete\">incomplete: partition 3/3 is missing"));
+    }
+
+    #[test]
+    fn junit_and_html_read_each_result_back_once_between_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (run, out) = (tmp.path().join("run"), tmp.path().join("out"));
+        let ids: Vec<String> = (1..=40).map(|n| format!("s/{n}")).collect();
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut w = JournalWriter::create(&run, &header("aa", None, &id_refs)).unwrap();
+        for id in &ids[..30] {
+            w.append_cut(&cut(id, Status::Pass)).unwrap();
+        }
+        let index = ResultIndex::of_files(&[journal_path(&run)]).unwrap();
+        fsio::create_dir_all(&out).unwrap();
+        write_index_reports(&out, &index, &ReportOptions::default()).unwrap();
+        // 30 results (10 cut points did not run); all pass, so nothing else reads one back.
+        assert_eq!(index.loads(), 30);
+        // The files are those each writer makes on its own.
+        let mut junit = Vec::new();
+        junit::write_junit(&index, &out.display().to_string(), &mut junit).unwrap();
+        assert_eq!(std::fs::read(out.join(JUNIT_FILE)).unwrap(), junit);
+        let phases = index.phases();
+        let problems = Problems::of(&index, &phases, html::MAX_WINDOWS_LISTED).unwrap();
+        let mut page = Vec::new();
+        html::write_html(&index, &phases, &problems, &out.display().to_string(), &mut page).unwrap();
+        assert_eq!(std::fs::read(out.join(HTML_FILE)).unwrap(), page);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::io::{self, Write};
 use crate::groups::{Grouping, Problems};
 use crate::index::{PhaseRows, ResultIndex};
 use crate::journal::Journal;
-use crate::model::Status;
+use crate::model::{CutResult, Status};
 use crate::rebuild::{ReportError, WriteError};
 use crate::text::{html, json_for_script, push_html};
 use crate::view::{not_run_reason_of, Counts, CutRow, Kind};
@@ -45,6 +45,11 @@ pub const PER_CUT_LIMIT: usize = 20_000;
 
 /// Most failing windows the overview lists.
 pub(crate) const MAX_WINDOWS_LISTED: usize = 200;
+
+/// Whether the page holds the details of every row (else it is an overview).
+pub(crate) fn shows_every_row(index: &ResultIndex<'_>) -> bool {
+    index.len() <= PER_CUT_LIMIT
+}
 
 /// Renders `report.html`. `report_dir` is the directory named in replay commands.
 pub fn report_html(journal: &Journal, report_dir: &str) -> Result<String, ReportError> {
@@ -144,8 +149,24 @@ pub(crate) fn write_html<W: Write>(
     report_dir: &str,
     out: W,
 ) -> Result<(), WriteError> {
+    write_html_with(index, phases, problems, report_dir, out, None)
+}
+
+/// Called with each row and its result (`None`: not run) as the page's data reads them back.
+pub(crate) type EachRow<'h> = &'h mut dyn FnMut(u32, Option<&CutResult>) -> Result<(), WriteError>;
+
+/// [`write_html`]; when the page holds every row's details ([`shows_every_row`]), `each_row`
+/// sees every row in [`ResultIndex::rows`] order, each result read back once for both.
+pub(crate) fn write_html_with<W: Write>(
+    index: &ResultIndex<'_>,
+    phases: &[PhaseRows<'_>],
+    problems: &Problems,
+    report_dir: &str,
+    out: W,
+    each_row: Option<EachRow<'_>>,
+) -> Result<(), WriteError> {
     let negative = index.is_negative_control();
-    let per_cut = index.len() <= PER_CUT_LIMIT;
+    let per_cut = shows_every_row(index);
     let (problem_rows, problem_count) = listed_problems(index);
     let warnings = listed_warnings(index)?;
     let shown = if per_cut {
@@ -329,7 +350,7 @@ pub(crate) fn write_html<W: Write>(
          to see its console, flash state and replay command.</p></div>\n</aside>\n</main>\n",
     );
     out.push_str("<script type=\"application/json\" id=\"cut-data\">");
-    write_data(&mut page, index, &shown, report_dir)?;
+    write_data(&mut page, index, &shown, report_dir, each_row)?;
     page.buf.push_str("</script>\n");
     let _ = writeln!(page.buf, "<script>\n{SCRIPT}</script>\n</body>\n</html>");
     page.finish()?;
@@ -342,6 +363,7 @@ fn write_data<W: Write>(
     index: &ResultIndex<'_>,
     shown: &Shown,
     report_dir: &str,
+    mut each_row: Option<EachRow<'_>>,
 ) -> Result<(), WriteError> {
     let negative = index.is_negative_control();
     let not_run = not_run_reason_of(index.end.as_ref());
@@ -359,6 +381,9 @@ fn write_data<W: Write>(
             page.buf.push(',');
         }
         let cut = index.load(row)?;
+        if let (Shown::All, Some(each)) = (shown, each_row.as_mut()) {
+            each(row, cut.as_deref())?;
+        }
         let view = CutRow {
             id: index.id(row),
             phase: index.phase(row),
