@@ -177,7 +177,10 @@ fn the_magic_rewrite_control_is_caught_on_the_stm32u5_where_the_reference_passes
     let strip = |t: String| -> Vec<String> {
         t.lines()
             .filter(|l| !l.starts_with('#') && !l.starts_with("name") && !l.starts_with("description"))
-            .map(|l| l.replace("embassy-boot-magic-rewrite", "reference").replace("\"fail\"", "\"pass\""))
+            .map(|l| {
+                l.replace("embassy-boot-magic-rewrite", "reference")
+                    .replace("\"fail\"", "\"pass\"")
+            })
             .collect()
     };
     assert_eq!(
@@ -187,7 +190,11 @@ fn the_magic_rewrite_control_is_caught_on_the_stm32u5_where_the_reference_passes
     let ran = run(&shipped("known-bugs/reference-embassy-boot-stm32u5"));
     assert!(!ran.control_failed, "{:?}", ran.control_reasons());
     assert!(ran.journal.cuts.len() >= 8, "{} cuts", ran.journal.cuts.len());
-    assert_eq!(ran.failures(), Vec::<String>::new(), "the reference fails a cut of the control");
+    assert_eq!(
+        ran.failures(),
+        Vec::<String>::new(),
+        "the reference fails a cut of the control"
+    );
 }
 
 /// The same control on the STM32L4 is blind, and must be reported so: its zeros over the written
@@ -198,7 +205,10 @@ fn the_magic_rewrite_control_is_caught_on_the_stm32u5_where_the_reference_passes
 fn the_magic_rewrite_control_is_blind_on_the_stm32l4_as_is_the_reference() {
     let rel = "embassy-boot/magic-rewrite-blind-stm32l4";
     let text = std::fs::read_to_string(shipped_path(rel)).unwrap();
-    assert!(text.starts_with("# BLIND: NOT A PROOF."), "{rel} must say it is blind first");
+    assert!(
+        text.starts_with("# BLIND: NOT A PROOF."),
+        "{rel} must say it is blind first"
+    );
     let c = shipped(rel);
     let ran = run(&c);
     assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
