@@ -134,8 +134,12 @@ pub enum Variant {
     /// embassy-boot: the published 0.1.1 instead of 0.7.0. Its updater's `set_magic` (and its
     /// bootloader after a revert) programs zeros over the magic word without erasing it first
     /// (FIELD-BUGS row 11, fixed by embassy-boot commit df3a1e1b9 "Avoid write to not-erased
-    /// magic", April 2023, first published in 0.2.0). A part that refuses to program a written
-    /// granule (an ECC part as the model has it) refuses `mark_booted` after a swap.
+    /// magic", April 2023, first published in 0.2.0). Where it bites: the STM32U5, which refuses
+    /// an all-zero program over a quad-word already all zero (RM0456 Rev 6, §7.3.9). A cut after
+    /// the zero write and before the erase leaves the magic all zero, and every later
+    /// `mark_updated` writes zeros over it again and is refused: the update can never be
+    /// requested again (`known-bugs/embassy-boot-magic-rewrite.toml`). On the STM32L4, which
+    /// accepts all-zero data over any written double-word (RM0351), the bug is invisible.
     EmbassyBootMagicRewrite,
     /// Redundant copies: the reader takes the copy with the newer generation as soon as its
     /// bytes are not all erased, without checking the CRC over its body, boots the slot the

@@ -2,7 +2,8 @@
 //! crate (0.7.0), third-party code: where a campaign finds failures in it they are findings of
 //! the crate, stated here class by class (where the cut lands, what the device does), so that
 //! a new class fails the test as surely as a lost one. The 0.1.1 negative control (FIELD-BUGS
-//! row 11) is blind on the STM32L4, whose part accepts the write that is its bug.
+//! row 11) is proven on the STM32U5, which refuses the write that is its bug (RM0456), and is
+//! blind on the STM32L4, which accepts it (RM0351).
 
 #[path = "support/sim_run.rs"]
 mod sim_run;
@@ -131,17 +132,22 @@ fn the_revert_campaign_fails_only_on_a_weak_revert_magic() {
     }
 }
 
-/// The 0.1.1 control (FIELD-BUGS row 11) is blind on the STM32L4, and must be reported so:
-/// its zeros over the written magic are all-zero data, which the part accepts (RM0351), so
-/// 0.1.1 updates cleanly and passes every cut of the campaign, as 0.7.0 does. Its cuts are
-/// ones the reference passes, so no failure shared with the reference can pass for a catch.
-/// Where the bug bites (a part that refuses the rewrite) is shown in
-/// `cargo test -p cutpoint-sim --test embassy_boot magic_rewrite`.
+/// The 0.1.1 control (FIELD-BUGS row 11) on the STM32U5: a cut after 0.1.1's `mark_updated`
+/// programmed zeros over the magic and before its erase leaves an all-zero magic, and every
+/// later `mark_updated` programs zeros over it again, which the part refuses (RM0456 Rev 6,
+/// §7.3.9: PROGERR over a quad-word "already fully programmed to 0"): the update can never be
+/// requested again. Each failing cut says so on its console. The reference (0.7.0, same cuts,
+/// `known-bugs/reference-embassy-boot-stm32u5`) passes every one.
 #[test]
-fn the_magic_rewrite_control_is_blind_on_the_stm32l4_as_is_the_reference() {
+fn the_magic_rewrite_control_is_caught_on_the_stm32u5_where_the_reference_passes() {
+    let variant_text = |rel: &str| std::fs::read_to_string(shipped_path(rel)).unwrap();
     for rel in ["embassy-boot/known-bugs", "known-bugs/embassy-boot-magic-rewrite"] {
         let c = shipped(rel);
         assert_eq!(c.pass.expect, Expect::Fail, "{rel}");
+        assert!(
+            matches!(&c.target.kind, cutpoint_campaign::TargetKind::Simulated { board, .. } if board.name() == "stm32u5"),
+            "{rel}"
+        );
         let ran = run(&c);
         let control = ran.journal.control.as_ref().unwrap();
         assert!(
@@ -150,16 +156,71 @@ fn the_magic_rewrite_control_is_blind_on_the_stm32l4_as_is_the_reference() {
             control.console
         );
         assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
-        assert!(ran.journal.cuts.len() >= 16, "{rel}: {} cuts", ran.journal.cuts.len());
-        assert_eq!(
-            ran.count(Status::Fail),
-            0,
-            "{rel}: 0.1.1 fails a cut on the STM32L4; if 0.7.0 passes it, the control is proven \
-             there and the campaign's comment and campaigns/README.md must say so: {:#?}",
-            ran.failures()
-        );
+        let failing: Vec<_> = ran.journal.cuts.iter().filter(|c| c.status == Status::Fail).collect();
+        assert!(!failing.is_empty(), "{rel}: 0.1.1 is not caught on the STM32U5");
+        for cut in &failing {
+            let at = op(&ran, &cut.id);
+            assert!(in_state_partition(&at), "{rel}: {}: {at}", cut.id);
+            assert!(
+                cut.console.iter().any(|l| l
+                    .text
+                    .starts_with("app: embassy-error mark_updated=Flash(ProgramRefused { addr: 458752 })")),
+                "{rel}: {} failed for another reason: {:?} {:#?}",
+                cut.id,
+                cut.reasons,
+                cut.console
+            );
+        }
+        eprintln!("{rel}: {} of {} cuts fail", failing.len(), ran.journal.cuts.len());
     }
-    let reference = shipped_with("embassy-boot/known-bugs", |t| {
+    // The reference control is the same campaign but for the build.
+    let strip = |t: String| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("name") && !l.starts_with("description"))
+            .map(|l| {
+                l.replace("embassy-boot-magic-rewrite", "reference")
+                    .replace("\"fail\"", "\"pass\"")
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(variant_text("known-bugs/embassy-boot-magic-rewrite")),
+        strip(variant_text("known-bugs/reference-embassy-boot-stm32u5"))
+    );
+    let ran = run(&shipped("known-bugs/reference-embassy-boot-stm32u5"));
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.journal.cuts.len() >= 8, "{} cuts", ran.journal.cuts.len());
+    assert_eq!(
+        ran.failures(),
+        Vec::<String>::new(),
+        "the reference fails a cut of the control"
+    );
+}
+
+/// The same control on the STM32L4 is blind, and must be reported so: its zeros over the written
+/// magic are all-zero data, which the part accepts (RM0351, even over an all-zero double-word),
+/// so 0.1.1 updates cleanly and passes every cut, as 0.7.0 does. The file says so and is in no
+/// set of campaigns read as a proof.
+#[test]
+fn the_magic_rewrite_control_is_blind_on_the_stm32l4_as_is_the_reference() {
+    let rel = "embassy-boot/magic-rewrite-blind-stm32l4";
+    let text = std::fs::read_to_string(shipped_path(rel)).unwrap();
+    assert!(
+        text.starts_with("# BLIND: NOT A PROOF."),
+        "{rel} must say it is blind first"
+    );
+    let c = shipped(rel);
+    let ran = run(&c);
+    assert!(!ran.control_failed, "{rel}: {:?}", ran.control_reasons());
+    assert!(ran.journal.cuts.len() >= 16, "{rel}: {} cuts", ran.journal.cuts.len());
+    assert_eq!(
+        ran.count(Status::Fail),
+        0,
+        "{rel}: 0.1.1 fails a cut on the STM32L4; if 0.7.0 passes it, the control is proven \
+         there and the campaign's comment and campaigns/README.md must say so: {:#?}",
+        ran.failures()
+    );
+    let reference = shipped_with(rel, |t| {
         t.replace("variant = \"embassy-boot-magic-rewrite\"", "variant = \"reference\"")
             .replace("expect = \"fail\"", "expect = \"pass\"")
     });

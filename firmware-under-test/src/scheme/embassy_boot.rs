@@ -24,7 +24,7 @@
 //!
 //! The crate's `PAGE_SIZE` and `WRITE_SIZE` are compile-time constants of the flash type, so the
 //! adapter is built for the board geometries the simulated board has (4 KiB / 4 B, 2 KiB /
-//! 8 B, 4 KiB / 1 B); another geometry is a layout error at `target.mode`.
+//! 8 B, 4 KiB / 1 B, 8 KiB / 16 B); another geometry is a layout error at `target.mode`.
 //!
 //! The update is always on trial: the swap commits when the new image marks itself booted
 //! (`app: confirm`), and a boot that finds the swap done but never marked reverts it.
@@ -64,7 +64,7 @@ pub const DFU_DETACH_MAGIC: u8 = 0xE0;
 pub const ERASE_VALUE: u8 = 0xFF;
 
 /// The board geometries (erase size, write size) the adapter is built for.
-pub const GEOMETRIES: [(u32, u32); 3] = [(4096, 4), (2048, 8), (4096, 1)];
+pub const GEOMETRIES: [(u32, u32); 4] = [(4096, 4), (2048, 8), (4096, 1), (8192, 16)];
 
 /// The active partition: the primary slot less its last sector.
 pub fn active(l: &Layout) -> Area {
@@ -429,6 +429,7 @@ macro_rules! with_geometry {
             (4096, 4) => $f::<4096, 4>($($arg),*),
             (2048, 8) => $f::<2048, 8>($($arg),*),
             (4096, 1) => $f::<4096, 1>($($arg),*),
+            (8192, 16) => $f::<8192, 16>($($arg),*),
             _ => Err(FwError::Flash(FlashError::Device)),
         }
     };
@@ -580,13 +581,26 @@ fn old_crate(variant: Variant) -> bool {
     )
 }
 
+/// Makes an updater call, and says on the console when the crate returned an error and which
+/// flash error was under it (a refused program, an uncorrectable read): the application then
+/// gives up this boot.
 fn updater(hal: &mut dyn Hal, cfg: &AppConfig, call: Call) -> Result<(), FwError> {
     let l = cfg.layout;
-    if old_crate(cfg.variant) {
+    let r = if old_crate(cfg.variant) {
         use old::call as call_old;
-        return with_geometry!(l, call_old(hal, &l, call));
+        with_geometry!(l, call_old(hal, &l, call))
+    } else {
+        with_geometry!(l, updater_call(hal, &l, call))
+    };
+    if let Err(e) = &r {
+        let name = match call {
+            Call::MarkBooted => "mark_booted",
+            Call::MarkUpdated => "mark_updated",
+            Call::PrepareUpdate => "prepare_update",
+        };
+        say!(hal, "app: embassy-error {}={:?}", name, e);
     }
-    with_geometry!(l, updater_call(hal, &l, call))
+    r
 }
 
 /// embassy-boot.

@@ -29,10 +29,13 @@ pub enum Board {
     /// nRF52840 DK: the nRF52840's own flash with the bootloader and the primary slot, the
     /// on-board MX25R6435F QSPI NOR (256 B pages, 4 KiB sectors) with the secondary slot.
     Nrf52840Qspi,
+    /// STM32U575/585: 2 MiB of 8 KiB pages, 16 B ECC quad-words; an all-zero program over a
+    /// written quad-word is accepted once (RM0456 §7.3.9).
+    Stm32u5,
 }
 
 impl Board {
-    pub const ALL: [Board; 8] = [
+    pub const ALL: [Board; 9] = [
         Board::Nrf52840,
         Board::Stm32l4,
         Board::W25q128,
@@ -41,6 +44,7 @@ impl Board {
         Board::Stm32h7,
         Board::Nrf5340,
         Board::Nrf52840Qspi,
+        Board::Stm32u5,
     ];
     /// The names of [`Board::ALL`], in order.
     pub const NAMES: &'static [&'static str] = &[
@@ -52,6 +56,7 @@ impl Board {
         "stm32h7",
         "nrf5340",
         "nrf52840-qspi",
+        "stm32u5",
     ];
 
     pub const fn name(self) -> &'static str {
@@ -73,6 +78,7 @@ impl Board {
             Board::Stm32h7 => FlashProfile::stm32h7(),
             Board::Nrf5340 => FlashProfile::nrf5340(),
             Board::Nrf52840Qspi => FlashProfile::nrf52840_qspi(),
+            Board::Stm32u5 => FlashProfile::stm32u5(),
         }
     }
 
@@ -84,7 +90,9 @@ impl Board {
             Board::Stm32h7 => BoardProfile::stm32h7(self.name(), self.flash()),
             Board::Nrf5340 => BoardProfile::nrf5340(self.name(), self.flash()),
             Board::Nrf52840Qspi => BoardProfile::nrf52840_qspi(self.name(), self.flash()),
-            Board::Nrf52840 | Board::Stm32l4 | Board::W25q128 => BoardProfile::with_flash(self.name(), self.flash()),
+            Board::Nrf52840 | Board::Stm32l4 | Board::W25q128 | Board::Stm32u5 => {
+                BoardProfile::with_flash(self.name(), self.flash())
+            }
         }
     }
 }

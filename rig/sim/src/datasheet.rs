@@ -165,6 +165,27 @@ pub const DATASHEETS: &[Datasheet] = &[
         ecc: false,
         max_programs: Some(2),
     },
+    Datasheet {
+        profile: "stm32u5",
+        document: "STM32U575/585 reference manual RM0456 Rev 6; the part's Zephyr devicetree \
+                   (dts/arm/st/u5/stm32u5.dtsi, flash0 node)",
+        tables: "RM0456 'Embedded flash memory (FLASH)': 2 MB in two banks of 128 pages of 8 KB, \
+                 quad-word (128-bit) programming with ECC (7.3.7), PROGERR over a written or \
+                 all-zero quad-word (7.3.9); devicetree write-block-size 16, erase-block-size 8192, \
+                 max-erase-time 5 ms for an 8K page. NOT CITED: the quad-word programming time, \
+                 no table of the STM32U575/585 datasheet was reachable; the STM32L4's \
+                 double-word time (DS10198, 81.69 us) is assumed",
+        size: 2 * MIB,
+        write_size: 16,
+        program_unit: 16,
+        program_ns: 81_690,
+        erase: &[CitedErase {
+            sector_bytes: 8 * KIB,
+            erase_ns: 5 * MS,
+        }],
+        ecc: true,
+        max_programs: None,
+    },
     // The external NOR of the `nrf52840-qspi` board (a device of it, not a board of its own).
     Datasheet {
         profile: "mx25r6435f",

@@ -19,7 +19,9 @@
 //! * ECC parts whose profile says so ([`FlashProfile::zero_overwrite`], STM32L4) accept a
 //!   granule of all-zero data over a written or torn granule; finished, it is a correct
 //!   all-zero granule. Cut part-way it tears like any other program, and a torn granule it
-//!   was rewriting stays torn. Any other data over a written granule is refused.
+//!   was rewriting stays torn. Any other data over a written granule is refused. Parts whose
+//!   profile says so ([`FlashProfile::zero_over_zero_refused`], STM32U5) refuse it too over a
+//!   granule that already reads all zero.
 //! * A cut at time t of a program finishes the units that end at or before t;
 //!   the unit strictly in flight gets an outcome `none`/`some`/`most`/`all`,
 //!   each with at least 10% weight (`none` leans to early cuts, `all` to late
@@ -361,6 +363,7 @@ struct Phys {
     unit: u32,
     ecc: bool,
     zero_overwrite: bool,
+    zero_over_zero_refused: bool,
     max_programs: Option<u8>,
     program_unit_us: u32,
     read_ns_per_byte: u32,
@@ -374,6 +377,7 @@ impl Phys {
             unit: p.program_unit.max(1),
             ecc: p.ecc,
             zero_overwrite: p.zero_overwrite,
+            zero_over_zero_refused: p.zero_over_zero_refused,
             max_programs: p.max_programs_per_granule,
             program_unit_us: p.program_unit_us,
             read_ns_per_byte: p.read_ns_per_byte,
@@ -1188,13 +1192,21 @@ impl NorFlash {
     /// Parts that accept an all-zero granule over a written one ([`FlashProfile::zero_overwrite`]):
     /// the first granule of `range` that is not erased and whose new data is not all zero.
     /// `range` is granule-aligned and `data` covers it exactly.
+    ///
+    /// Parts that refuse it over a granule already reading all zero
+    /// ([`FlashProfile::zero_over_zero_refused`], STM32U5) also refuse such a granule.
     fn require_written_granules_zeroed(&self, range: &Range<u32>, data: &[u8]) -> Result<(), NorError> {
-        for granule in chunks(range.clone(), self.phys(range.start).granule) {
+        let phys = self.phys(range.start);
+        for granule in chunks(range.clone(), phys.granule) {
             let offset = (granule.start - range.start) as usize..(granule.end - range.start) as usize;
+            let stored = &self.data[to_usize(&granule)];
             if data.get(offset).is_some_and(|new| new.iter().all(|&b| b == 0)) {
+                if phys.zero_over_zero_refused && stored.iter().all(|&b| b == 0) {
+                    return Err(NorError::ProgramNotErased { addr: granule.start });
+                }
                 continue;
             }
-            let written = self.data[to_usize(&granule)].iter().any(|&b| b != 0xFF);
+            let written = stored.iter().any(|&b| b != 0xFF);
             if written || self.torn.contains(&granule.start) {
                 return Err(NorError::ProgramNotErased { addr: granule.start });
             }

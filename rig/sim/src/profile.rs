@@ -48,6 +48,16 @@ pub struct FlashProfile {
     /// reference manual sentence says it accepts it.
     #[serde(default)]
     pub zero_overwrite: bool,
+    /// Parts with `zero_overwrite` only: whether that all-zero program is refused over a granule
+    /// that already reads all zero. STM32U5 (RM0456 Rev 6, §7.3.9 "Flash memory errors flags":
+    /// PROGERR is set when the word to program points to an address "already fully programmed
+    /// to 0", or "already partially programmed (contains 0 and 1) and the new value to program
+    /// is not full zero"; "In case of error, the flash memory operation (programming or
+    /// erasing) is aborted"). The STM32L4 has no such case (RM0351: PROGERR only when the word
+    /// is not erased and the value to program is not full zero). Written only when true, so the
+    /// other parts serialise as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub zero_over_zero_refused: bool,
     /// Parts whose sectors differ in size (an STM32F4 bank: 16, 64 and 128 KiB sectors): the
     /// runs of equal sectors in address order, each with its own erase time. Empty: every
     /// sector is `sector_size` and erases in `erase_sector_us`. When given, the runs cover the
@@ -101,6 +111,10 @@ pub enum ProfileError {
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 const BUILTIN_NAMES: &[&str] = &[
     "nrf52840",
     "stm32l4",
@@ -110,6 +124,7 @@ const BUILTIN_NAMES: &[&str] = &[
     "stm32h7",
     "nrf5340",
     "nrf52840-qspi",
+    "stm32u5",
 ];
 
 impl FlashProfile {
@@ -124,6 +139,7 @@ impl FlashProfile {
             "stm32h7" => Some(Self::stm32h7()),
             "nrf5340" => Some(Self::nrf5340()),
             "nrf52840-qspi" => Some(Self::nrf52840_qspi()),
+            "stm32u5" => Some(Self::stm32u5()),
             _ => None,
         }
     }
@@ -149,6 +165,7 @@ impl FlashProfile {
             read_ns_per_byte: 8,
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
             sector_map: Vec::new(),
             devices: Vec::new(),
         }
@@ -171,6 +188,7 @@ impl FlashProfile {
             read_ns_per_byte: 8,
             atomic_word: true,
             zero_overwrite: true,
+            zero_over_zero_refused: false,
             sector_map: Vec::new(),
             devices: Vec::new(),
         }
@@ -192,6 +210,7 @@ impl FlashProfile {
             read_ns_per_byte: 20,
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
             sector_map: Vec::new(),
             devices: Vec::new(),
         }
@@ -237,6 +256,7 @@ impl FlashProfile {
             sector_map: [bank, bank].concat(),
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
             devices: Vec::new(),
         }
     }
@@ -246,9 +266,15 @@ impl FlashProfile {
     /// time and stores 10 ECC bits per word, so a word is written once between erases (the
     /// ECC of a word programmed twice is wrong). Typical times at x64 parallelism from the
     /// STM32H743xI datasheet's flash characteristics: flash word 100 us, 128 KiB sector erase
-    /// 1 s. `zero_overwrite` stays false: no sentence of RM0433 at hand says an all-zero flash
-    /// word is accepted over a programmed one (the STM32L4 rule is RM0351's, a different flash
-    /// interface), so the model refuses it as for any written word.
+    /// 1 s. `zero_overwrite` stays false: no sentence of RM0433 says an all-zero flash word is
+    /// accepted over a programmed one (the STM32L4 rule is RM0351's, a different flash
+    /// interface). What RM0433 does say (§4.3.9) is that the H7 has no refusal flag for it:
+    /// "It is not recommended to overwrite a flash word that is not virgin. The result may lead
+    /// to an inconsistent ECC code that will be systematically reported by the embedded flash
+    /// memory" (SNECCERR/DBECCERR, §4.7.7); its status register has no PROGERR. The model
+    /// still refuses such a program, as for any written granule of an ECC part: a choice of
+    /// the model, not RM0433's, kept because the manual does not say which ECC outcome (a
+    /// corrected or an uncorrectable word) a real part gives.
     pub fn stm32h7() -> FlashProfile {
         FlashProfile {
             name: "stm32h7".to_string(),
@@ -264,6 +290,37 @@ impl FlashProfile {
             sector_map: Vec::new(),
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
+            devices: Vec::new(),
+        }
+    }
+
+    /// STM32U575/585 internal flash, 2 MiB in two banks of 128 pages of 8 KiB, programmed a
+    /// quad-word (128 bits, with 9 ECC bits) at a time (RM0456 Rev 6, "Embedded flash memory
+    /// (FLASH)": §7.3.7 "Flash main memory programming sequences": only quad-words can be
+    /// programmed). A program over a written quad-word is refused (PROGERR) unless the data is
+    /// all zero and the quad-word does not already read all zero (§7.3.9, quoted at
+    /// [`FlashProfile::zero_over_zero_refused`]). The page erase is the maximum the part's
+    /// Zephyr devicetree gives for an 8 KiB page (`max-erase-time = <5>` ms, `dts/arm/st/u5/
+    /// stm32u5.dtsi`); no programming-time table of the STM32U575/585 datasheet was reachable
+    /// here, so the quad-word takes the STM32L4's cited double-word time (DS10198, 81.69 us),
+    /// an assumption `crate::datasheet` marks as such.
+    pub fn stm32u5() -> FlashProfile {
+        FlashProfile {
+            name: "stm32u5".to_string(),
+            size: 2 * MIB,
+            sector_size: 8 * KIB,
+            write_size: 16,
+            program_unit: 16,
+            ecc: true,
+            max_programs_per_granule: None,
+            program_unit_us: 82,
+            erase_sector_us: 5_000,
+            read_ns_per_byte: 8,
+            atomic_word: false,
+            zero_overwrite: true,
+            zero_over_zero_refused: true,
+            sector_map: Vec::new(),
             devices: Vec::new(),
         }
     }
@@ -287,6 +344,7 @@ impl FlashProfile {
             sector_map: Vec::new(),
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
             devices: Vec::new(),
         }
     }
@@ -316,6 +374,7 @@ impl FlashProfile {
             read_ns_per_byte: 63,
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
             sector_map: Vec::new(),
             devices: Vec::new(),
         }
@@ -343,6 +402,7 @@ impl FlashProfile {
             max_programs_per_granule: None,
             atomic_word: false,
             zero_overwrite: false,
+            zero_over_zero_refused: false,
             sector_map: Vec::new(),
             devices,
             ..first

@@ -121,7 +121,7 @@ fn sweep(s: &Scenario) -> Sweep {
                 let said = r
                     .text
                     .iter()
-                    .find(|l| l.contains("embassy-error") || l.contains("unreadable"))
+                    .find(|l| l.contains("embassy-error") || l.contains("unreadable") || l.contains("ProgramRefused"))
                     .cloned()
                     .unwrap_or_default();
                 return Outcome::Fail(format!("{what} [{said}]"));
@@ -338,13 +338,13 @@ fn weak_bits(torn: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// FIELD-BUGS row 11 on the part it needs. embassy-boot 0.1.1's `set_magic` programs zeros
-/// over the written magic before it erases the state partition. On the STM32L4 that write is
-/// allowed (RM0351: all-zero data over a programmed double-word), so 0.1.1 updates cleanly
-/// there and no cut tells it from 0.7.0: the bug is not a bug on that part. On an ECC part that
-/// refuses every program over a written granule (the STM32L4 geometry with the rule taken
-/// away; no built-in part of embassy-boot's geometry is cited to refuse it) `mark_booted` is
-/// refused and the new image never marks itself booted, where 0.7.0 updates cleanly.
+/// FIELD-BUGS row 11 in a run without cuts. embassy-boot 0.1.1's `set_magic` programs zeros over
+/// the written magic before it erases the state partition. On the STM32L4 that write is allowed
+/// (RM0351: all-zero data over any programmed double-word), so 0.1.1 updates cleanly there. On an
+/// ECC part that refuses every program over a written granule (the STM32L4 geometry with the
+/// rule taken away) `mark_booted` is refused and the new image never marks itself booted, where
+/// 0.7.0 updates cleanly. The cited part where it fails is the STM32U5, and only after a cut:
+/// [`stm32u5_0_1_1_can_never_request_an_update_again_after_a_cut_in_its_magic_rewrite`].
 #[test]
 fn magic_rewrite_of_0_1_1_is_refused_only_on_a_part_without_the_zero_rule() {
     let run = |variant: Variant, zero_overwrite: bool| {
@@ -377,5 +377,103 @@ fn magic_rewrite_of_0_1_1_is_refused_only_on_a_part_without_the_zero_rule() {
     assert_eq!(
         (end, booted.as_slice()),
         (RunEnd::Idle, &["1.0.0+0".to_string(), "2.0.0+0".to_string()][..])
+    );
+}
+
+/// Where a failure of an STM32U5 sweep lands: the state partition's magic (word 0), its
+/// progress-valid marker (word 1), or elsewhere.
+fn u5_site(s: &Scenario, op: &str) -> &'static str {
+    let state = embassy_boot::state(&s.profile.layout);
+    match w_addr(op) {
+        Some(a) if a == state.offset => "magic",
+        Some(a) if a == marker_addr(s) => "marker",
+        Some(a) if state.contains(a) => "state",
+        _ => "elsewhere",
+    }
+}
+
+/// The failure classes of an STM32U5 sweep (16-byte ECC quad-words; RM0456 refuses an all-zero
+/// program over a quad-word already all zero): (torn state words, the zeros written again over
+/// the zeroed magic, the all-zero marker written again over itself).
+fn stm32u5_failures(s: &Scenario) -> (Sweep, usize, usize, usize) {
+    let w = sweep(s);
+    assert!(w.cuts > 500, "{} cuts", w.cuts);
+    let (mut torn, mut magic, mut marker) = (0, 0, 0);
+    let refused_at = |a: u32| format!("ProgramRefused {{ addr: {a} }}");
+    let magic_refused = refused_at(embassy_boot::state(&s.profile.layout).offset);
+    let marker_refused = refused_at(marker_addr(s));
+    for (i, op, point, why) in &w.failures {
+        let site = u5_site(s, op);
+        let between = matches!(point, OpPoint::After) && op.starts_with("Program")
+            || matches!(point, OpPoint::Before) && op.starts_with("Erase");
+        if site != "elsewhere" && (why.contains("Uncorrectable") || why.contains("unreadable")) {
+            torn += 1;
+        } else if between && why.contains(&magic_refused) {
+            magic += 1;
+        } else if between && why.contains(&marker_refused) {
+            marker += 1;
+        } else {
+            panic!("a failure outside the known classes: op {i} {op} {point:?}: {why}");
+        }
+    }
+    (w, torn, magic, marker)
+}
+
+/// FIELD-BUGS row 11 on the STM32U5, where it bites (RM0456 Rev 6, §7.3.9: PROGERR over a
+/// quad-word "already fully programmed to 0"). A cut after 0.1.1's `mark_updated` programmed
+/// zeros over the magic and before its erase leaves the magic all zero; the old image boots and
+/// asks for the update again, and 0.1.1 programs zeros over the zeroed magic: refused, at that
+/// boot and every later one. 0.7.0, which reads the word before it writes (the crate's fix),
+/// never fails there. The other failures are the two crates' shared torn state words, and
+/// 0.7.0's own marker rewrite ([`stm32u5_0_7_0_bricks_when_its_all_zero_marker_is_written_again`]).
+#[test]
+fn stm32u5_0_1_1_can_never_request_an_update_again_after_a_cut_in_its_magic_rewrite() {
+    let mut s = scenario("stm32u5");
+    assert!(s.profile.flash.zero_over_zero_refused, "RM0456's rule is the part's");
+    s.variant = Variant::EmbassyBootMagicRewrite;
+    let log = s.board().run(RunOptions::default());
+    assert!(console(&log).iter().any(|l| l.contains("crate=0.1.1")));
+    let (w, torn, magic, marker) = stm32u5_failures(&s);
+    assert!(magic > 0, "the zeroed magic rewrite is gone");
+    assert_eq!(marker, 0, "0.1.1 has no progress-valid marker");
+    assert!(torn > 0);
+    eprintln!(
+        "stm32u5, 0.1.1: {} cuts, {} failures: {magic} zeroed magic rewritten, {torn} torn state words",
+        w.cuts,
+        w.failures.len()
+    );
+
+    let mut reference = scenario("stm32u5");
+    reference.variant = Variant::Reference;
+    let (_, _, magic, _) = stm32u5_failures(&reference);
+    assert_eq!(magic, 0, "0.7.0 never writes over its magic");
+}
+
+/// A finding in the published 0.7.0 on the STM32U5. `mark_booted` programs the all-zero
+/// progress-valid marker and then erases the state partition; a cut between the two leaves the
+/// swap magic over an invalid progress, and the next `prepare_boot` reverts (every step reads
+/// done) and programs the all-zero marker again, over the all-zero marker, without reading it
+/// first (boot_loader.rs, the revert branch of `prepare_boot`). The STM32U5 refuses that program
+/// (RM0456 §7.3.9), `prepare_boot` fails at every boot: a brick. On the STM32L4 the same write
+/// is accepted and the device runs the new image under the revert magic (the predicted window
+/// of FIELD-BUGS); the nRF52840 allows two writes per word.
+#[test]
+fn stm32u5_0_7_0_bricks_when_its_all_zero_marker_is_written_again() {
+    let s = scenario("stm32u5");
+    let (w, torn, magic, marker) = stm32u5_failures(&s);
+    assert_eq!(magic, 0);
+    assert!(marker > 0, "the marker rewrite is gone");
+    assert!(torn > 0);
+    let marker_refused = format!("ProgramRefused {{ addr: {} }}", marker_addr(&s));
+    for (_, op, point, why) in &w.failures {
+        if why.contains("ProgramRefused") {
+            assert!(why.contains(&marker_refused), "{op} {point:?}: {why}");
+            assert!(why.starts_with("nothing booted"), "{why}");
+        }
+    }
+    eprintln!(
+        "stm32u5, 0.7.0: {} cuts, {} failures: {marker} marker rewrites refused (brick), {torn} torn state words",
+        w.cuts,
+        w.failures.len()
     );
 }

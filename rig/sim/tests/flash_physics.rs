@@ -23,6 +23,7 @@ fn mcu() -> FlashProfile {
         read_ns_per_byte: 1,
         atomic_word: false,
         zero_overwrite: false,
+        zero_over_zero_refused: false,
         sector_map: Vec::new(),
         devices: Vec::new(),
     }
@@ -385,6 +386,70 @@ fn zero_overwrite_part_accepts_all_zero_over_a_written_granule_and_nothing_else(
     strict.apply(&program(0, &[0xFE; 8])).unwrap();
     assert_eq!(
         strict.apply(&program(0, &[0x00; 8])),
+        Err(NorError::ProgramNotErased { addr: 0 })
+    );
+}
+
+/// STM32U5-like (RM0456 Rev 6, §7.3.9): all-zero data over a written quad-word is accepted,
+/// except over one that already reads all zero.
+fn ecc_zero_once() -> FlashProfile {
+    FlashProfile {
+        name: "tiny-ecc-zero-once".into(),
+        zero_over_zero_refused: true,
+        ..ecc_zero()
+    }
+}
+
+#[test]
+fn zero_over_zero_part_refuses_all_zero_over_a_granule_already_zero() {
+    let mut flash = NorFlash::new(ecc_zero_once(), 1);
+    flash.apply(&program(0, &[0xF0; 8])).unwrap();
+    // Zero over a partially programmed granule: accepted, as on the STM32L4.
+    flash.apply(&program(0, &[0x00; 8])).unwrap();
+    assert_eq!(read_vec(&mut flash, 0, 8).unwrap(), vec![0; 8]);
+    // Zero again over the granule now all zero: refused, and nothing changes.
+    let before = flash.state_hash();
+    assert_eq!(
+        flash.apply(&program(0, &[0x00; 8])),
+        Err(NorError::ProgramNotErased { addr: 0 })
+    );
+    assert_eq!(flash.state_hash(), before);
+    // Zero over an erased granule is a first program: accepted; then refused again.
+    flash.apply(&program(8, &[0x00; 8])).unwrap();
+    assert_eq!(
+        flash.apply(&program(0, &[0x00; 16])),
+        Err(NorError::ProgramNotErased { addr: 0 })
+    );
+    // Non-zero data over a written granule is refused as on any ECC part.
+    assert_eq!(
+        flash.apply(&program(0, &[0x01; 8])),
+        Err(NorError::ProgramNotErased { addr: 0 })
+    );
+    // The same history on the STM32L4 rule accepts the second zero program.
+    let mut l4 = NorFlash::new(ecc_zero(), 1);
+    l4.apply(&program(0, &[0xF0; 8])).unwrap();
+    l4.apply(&program(0, &[0x00; 8])).unwrap();
+    l4.apply(&program(0, &[0x00; 8])).unwrap();
+    // An erase makes the granule programmable again.
+    flash.apply(&erase(0, SECTOR)).unwrap();
+    flash.apply(&program(0, &[0x00; 8])).unwrap();
+    assert!(flash.anomalies().is_clean());
+}
+
+#[test]
+fn the_stm32u5_profile_carries_rm0456s_rule_and_the_stm32l4_does_not() {
+    let u5 = FlashProfile::builtin("stm32u5").unwrap();
+    assert!(u5.ecc && u5.zero_overwrite && u5.zero_over_zero_refused);
+    assert_eq!((u5.sector_size, u5.write_size), (8192, 16));
+    let l4 = FlashProfile::builtin("stm32l4").unwrap();
+    assert!(l4.zero_overwrite && !l4.zero_over_zero_refused);
+    // The flag is written only where it is set: the other parts serialise as before.
+    assert!(!serde_json::to_string(&l4).unwrap().contains("zero_over_zero_refused"));
+    let mut flash = NorFlash::new(u5, 2);
+    flash.apply(&program(0, &[0xF0; 16])).unwrap();
+    flash.apply(&program(0, &[0x00; 16])).unwrap();
+    assert_eq!(
+        flash.apply(&program(0, &[0x00; 16])),
         Err(NorError::ProgramNotErased { addr: 0 })
     );
 }

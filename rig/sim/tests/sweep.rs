@@ -577,6 +577,26 @@ fn atomic_word_without_the_flag_loses_the_trial_when_the_word_is_cut() {
 /// The MCUboot modes of the firmware.
 const MCUBOOT_MODES: [Mode; 4] = [Mode::SWAP_SCRATCH, Mode::OVERWRITE, Mode::SWAP_MOVE, Mode::SWAP_OFFSET];
 
+/// Sweeps `s` as a test upgrade and, where its mode has one, as a revert (the failing update):
+/// each sweep has at least `min_cuts` cuts and survives every one. The runs swept, as
+/// `"{mode} test"` and `"{mode} revert"`.
+fn sweep_test_and_revert(board: &str, s: &Scenario, min_cuts: usize) -> Vec<String> {
+    let mode = s.mode;
+    let mut runs = vec![("test", s.clone())];
+    if mode.can_revert() {
+        runs.push(("revert", s.clone().with_bad_update()));
+    }
+    runs.into_iter()
+        .map(|(what, s)| {
+            let r = sweep(&s);
+            println!("{board} {mode} {what}: cuts={} distinct states={}", r.cuts, r.distinct);
+            assert!(r.cuts >= min_cuts, "{board} {mode} {what}: {}", r.cuts);
+            assert_survives(&format!("{board} {mode} {what}"), &r);
+            format!("{mode} {what}")
+        })
+        .collect()
+}
+
 #[test]
 fn every_mcuboot_mode_survives_every_cut_on_the_parts_laid_out_as_their_manuals_allow() {
     // The STM32F4 (16/64/128 KiB sectors: 128 KiB slot sectors, a scratch area of four 16 KiB
@@ -590,17 +610,7 @@ fn every_mcuboot_mode_survives_every_cut_on_the_parts_laid_out_as_their_manuals_
             assert_eq!(profile.check_mode(mode), Ok(()), "{name} {mode}");
             let mut s = Scenario::new(profile.clone(), 16);
             s.mode = mode;
-            let mut runs = vec![("test", s.clone())];
-            if mode.can_revert() {
-                runs.push(("revert", s.with_bad_update()));
-            }
-            for (what, s) in runs {
-                let r = sweep(&s);
-                println!("{name} {mode} {what}: cuts={} distinct states={}", r.cuts, r.distinct);
-                assert!(r.cuts > 100, "{name} {mode} {what}: {}", r.cuts);
-                assert_survives(&format!("{name} {mode} {what}"), &r);
-                swept.push(format!("{name} {mode} {what}"));
-            }
+            swept.extend(sweep_test_and_revert(name, &s, 101));
         }
     }
     assert_eq!(swept.len(), 14, "{swept:?}");
@@ -620,19 +630,9 @@ fn every_mcuboot_mode_survives_every_cut_on_the_stm32h7() {
         assert_eq!(profile.check_mode(mode), Ok(()), "stm32h7 {mode}");
         let mut s = Scenario::new(profile.clone(), 16);
         s.mode = mode;
-        let mut runs = vec![("test", s.clone())];
-        if mode.can_revert() {
-            runs.push(("revert", s.with_bad_update()));
-        }
-        for (what, s) in runs {
-            let r = sweep(&s);
-            println!("stm32h7 {mode} {what}: cuts={} distinct states={}", r.cuts, r.distinct);
-            // Direct-XIP copies nothing: its operations are the download and a few trailer writes.
-            let min = if mode == Mode::DIRECT_XIP { 60 } else { 100 };
-            assert!(r.cuts >= min, "stm32h7 {mode} {what}: {}", r.cuts);
-            assert_survives(&format!("stm32h7 {mode} {what}"), &r);
-            swept.push(format!("{mode} {what}"));
-        }
+        // Direct-XIP copies nothing: its operations are the download and a few trailer writes.
+        let min = if mode == Mode::DIRECT_XIP { 60 } else { 100 };
+        swept.extend(sweep_test_and_revert("stm32h7", &s, min));
     }
     assert_eq!(swept.len(), 9, "{swept:?}");
 }
@@ -871,20 +871,7 @@ fn every_mcuboot_mode_survives_every_cut_with_the_secondary_on_the_external_nor(
         if let Some(us) = ext_program {
             assert_eq!(us, 896, "{mode}");
         }
-        let mut runs = vec![("test", s.clone())];
-        if mode.can_revert() {
-            runs.push(("revert", s.with_bad_update()));
-        }
-        for (what, s) in runs {
-            let r = sweep(&s);
-            println!(
-                "nrf52840-qspi {mode} {what}: cuts={} distinct states={}",
-                r.cuts, r.distinct
-            );
-            assert!(r.cuts > 100, "{mode} {what}: {}", r.cuts);
-            assert_survives(&format!("nrf52840-qspi {mode} {what}"), &r);
-            swept.push(format!("{mode} {what}"));
-        }
+        swept.extend(sweep_test_and_revert("nrf52840-qspi", &s, 101));
     }
     assert_eq!(swept.len(), 7, "{swept:?}");
 }
