@@ -56,6 +56,7 @@ pub fn apply_station_map(backends: &mut StationBackends, map: &StationMap) {
             p.slot_addr = r.offset;
             p.slot_size = r.size;
         }
+        p.trailer_align = Some(fut::trailer::Geom::for_write_size(map.map.write_size).align());
     }
 }
 
