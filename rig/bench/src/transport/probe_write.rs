@@ -71,9 +71,9 @@ pub fn parse_trailer(tail: &[u8], g: Geom) -> Option<Trailer> {
 pub fn geom_of(align: Option<u32>) -> Result<Geom, String> {
     match align {
         None => Ok(Geom::DEFAULT),
-        Some(a) => Geom::new(a).ok_or_else(|| {
-            format!("trailer alignment {a}: MCUboot's BOOT_MAX_ALIGN is 8, 16 or 32")
-        }),
+        Some(a) => {
+            Geom::new(a).ok_or_else(|| format!("trailer alignment {a}: MCUboot's BOOT_MAX_ALIGN is 8, 16 or 32"))
+        }
     }
 }
 
@@ -259,7 +259,11 @@ mod tests {
             let g = Geom::new(align).unwrap();
             for permanent in [false, true] {
                 let s = pending_slot(&image, 8192, permanent, g).unwrap();
-                assert_eq!(s, mcuboot_set_next(&image, 8192, permanent, g), "align {align}, perm {permanent}");
+                assert_eq!(
+                    s,
+                    mcuboot_set_next(&image, 8192, permanent, g),
+                    "align {align}, perm {permanent}"
+                );
                 assert_eq!(&s[..300], &image[..]);
                 assert_eq!(&s[8192 - 16..], &g.magic(), "align {align}");
                 assert_eq!(&s[8192 - 16..8192 - 14], &magic_head);
@@ -269,7 +273,10 @@ mod tests {
                 assert_eq!(written, 16 + 1 + usize::from(permanent), "nothing else is written");
                 let t = parse_trailer(&s, g).unwrap();
                 assert_eq!(t, request(permanent));
-                assert_eq!(t.swap_type(), Some(if permanent { SwapType::Perm } else { SwapType::Test }));
+                assert_eq!(
+                    t.swap_type(),
+                    Some(if permanent { SwapType::Perm } else { SwapType::Test })
+                );
                 // Read at another alignment, the trailer is not a request.
                 let other = Geom::new(if align == 8 { 32 } else { 8 }).unwrap();
                 assert_ne!(parse_trailer(&s, other).unwrap().magic, Magic::Good, "align {align}");
@@ -310,7 +317,9 @@ mod tests {
         assert_eq!(&flash.lock().unwrap()[..250], &image[..250]);
         assert_eq!(flash.lock().unwrap()[250], 0, "nothing past the hold");
         assert_eq!(
-            parse_trailer(&flash.lock().unwrap()[8192 - 48..], Geom::DEFAULT).unwrap().magic,
+            parse_trailer(&flash.lock().unwrap()[8192 - 48..], Geom::DEFAULT)
+                .unwrap()
+                .magic,
             Magic::Bad
         );
         t.hold_at(None).unwrap();
