@@ -182,6 +182,25 @@ pub enum Variant {
     /// in the modes that drop an invalid request: swap-scratch, overwrite, swap-move and
     /// swap-offset; with an update that fails the bootloader's check, uploaded
     /// (`delivery = "upload"`).
+    ///
+    /// Direct-XIP has no such window, and the variant runs there as the reference does (this
+    /// bootloader's direct-XIP erases an invalid slot as MCUboot does, and nothing in it reads a
+    /// trailer left over an erased header). MCUboot's direct-XIP
+    /// does erase an invalid slot forwards, header first (`boot_validate_slot` calls
+    /// `boot_scramble_slot` for either slot there, since `ARE_SLOTS_EQUIVALENT()` is 1 under
+    /// MCUBOOT_DIRECT_XIP, bootutil_priv.h; `boot_scramble_slot` scrambles from offset 0 up,
+    /// bootutil_area.c; loader.c and both files at mcu-tools/mcuboot 2d4bacc), and the
+    /// trailer-clearing fix of 260ec457 is compiled only under MCUBOOT_SWAP_USING_SCRATCH,
+    /// _MOVE and _OFFSET. But a trailer left over an erased header blocks nothing there:
+    /// - the bootloader never reads it: a slot whose header is not valid is no candidate
+    ///   (`boot_get_slot_usage`, `find_slot_with_highest_version`), so it is not the next boot;
+    /// - mcumgr does not take the slot for in use: in direct-XIP `img_mgmt_slot_in_use` skips
+    ///   the next-boot-slot check and answers for the running slot only
+    ///   (`#if !defined(CONFIG_MCUBOOT_BOOTLOADER_MODE_DIRECT_XIP)`, Zephyr's
+    ///   subsys/mgmt/mcumgr/grp/img_mgmt/src/img_mgmt_state.c);
+    /// - the next upload erases the trailer with the slot (`img_mgmt_erase_image_data`: "erase
+    ///   the image trailer area if it was not erased", zephyr_img_mgmt.c), as this firmware's
+    ///   direct-XIP application does (`prepare_download`).
     InvalidEraseForward,
     /// MCUboot: the bootloader reads each slot's trailer with one plain flash read and takes an
     /// uncorrectable ECC error as a fault, as the STM32H7 raises a bus fault on a flash word

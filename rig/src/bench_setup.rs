@@ -51,6 +51,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         settle_timeout: cutpoint_bench::config::millis(c.run.settle_timeout_ms),
         max_boots: c.run.max_boots,
         markers: c.markers.clone(),
+        unreadable: setup.expect.unreadable.iter().map(|(a, _)| *a).collect(),
     };
     Ok(BenchSetup {
         station: backends,

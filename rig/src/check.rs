@@ -51,6 +51,7 @@ pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
         if let TargetKind::Station { .. } = c.target.kind {
             bench_setup(c).map_err(|e| match e {
                 SetupError::Input { file, message } => vec![FileError::whole_file(&file, message)],
+                SetupError::Located(e) => vec![e],
             })?;
         }
     }

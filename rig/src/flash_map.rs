@@ -63,6 +63,7 @@ pub fn apply_station_map(backends: &mut StationBackends, map: &StationMap) {
             p.slot_addr = r.offset;
             p.slot_size = r.size;
         }
+        p.trailer_align = Some(fut::trailer::Geom::for_write_size(map.map.write_size).align());
     }
 }
 
@@ -307,5 +308,104 @@ kind = "probe-write"
             .map(|s| (s.name.as_str(), s.offset, s.size))
             .collect();
         assert_eq!(slots, [("primary", 0x10000, 0x30000), ("secondary", 0x40000, 0x30000)]);
+    }
+
+    /// Flash in memory from address 0, for the probe-write transport to write into.
+    struct MemProbe(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl cutpoint_bench::Probe for MemProbe {
+        fn describe(&self) -> String {
+            "probe/mem".into()
+        }
+        fn attach(&mut self) -> cutpoint_bench::RigResult<()> {
+            Ok(())
+        }
+        fn write_flash(
+            &mut self,
+            addr: u32,
+            data: &[u8],
+            _: &mut dyn FnMut(usize, usize),
+        ) -> cutpoint_bench::RigResult<()> {
+            self.0.lock().unwrap()[addr as usize..addr as usize + data.len()].copy_from_slice(data);
+            Ok(())
+        }
+        fn read_flash(&mut self, addr: u32, len: usize) -> cutpoint_bench::RigResult<Vec<u8>> {
+            Ok(self.0.lock().unwrap()[addr as usize..addr as usize + len].to_vec())
+        }
+        fn reset(&mut self) -> cutpoint_bench::RigResult<()> {
+            Ok(())
+        }
+        fn halt(&mut self) -> cutpoint_bench::RigResult<()> {
+            Ok(())
+        }
+    }
+
+    const ROLES: &str = r#"
+[power]
+kind = "command"
+on = ["true"]
+off = ["true"]
+[console]
+kind = "serial"
+port = "/dev/null"
+baud = 115200
+[transport]
+kind = "probe-write"
+"#;
+
+    #[test]
+    fn probe_write_marks_the_update_with_the_trailer_of_the_stations_alignment() {
+        use cutpoint_bench::OtaTransport;
+        use cutpoint_inspect::{FlagState, MagicState};
+        let layout16 = r#"
+[layout]
+sector_size = 0x2000
+write_size = 16
+[[layout.regions]]
+name = "primary"
+offset = 0x10000
+size = 0x20000
+[[layout.regions]]
+name = "secondary"
+offset = 0x30000
+size = 0x20000
+[[layout.regions]]
+name = "scratch"
+offset = 0x50000
+size = 0x2000
+"#;
+        let stations = [
+            // (the station's own table, the BOOT_MAX_ALIGN its map gives)
+            ("[target]\nboard = \"nrf52840\"\n", 8),
+            ("[target]\nboard = \"stm32h7\"\n", 32),
+            (layout16, 16),
+        ];
+        for (own, align) in stations {
+            let text = format!("{own}{ROLES}[probe]\nkind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"x\"\n");
+            let st = parse_station(&text, std::path::Path::new("lab.toml")).unwrap();
+            let mut b = crate::bench_target::station_backends(&st).unwrap();
+            fill_probe_slots(&mut b, &st).unwrap();
+            let TransportConfig::ProbeWrite(p) = &b.transport else {
+                panic!()
+            };
+            assert_eq!(p.trailer_align, Some(align), "{own}");
+            let layout = station_map(&st).unwrap().map.layout();
+            let flash = std::sync::Arc::new(std::sync::Mutex::new(vec![0u8; layout.scratch.end() as usize]));
+            let probe = cutpoint_bench::SharedProbe::new(Box::new(MemProbe(flash.clone())));
+            let mut t = cutpoint_bench::transport::probe_write::ProbeWriteTransport::open(p, probe).unwrap();
+            t.stage(&[0x5a; 1000]).unwrap();
+            let dump = flash.lock().unwrap().clone();
+            // The rig's own decoder, at the alignment of the station's map, reads a test request.
+            let r = cutpoint_inspect::decode_flash_for("swap-scratch", &dump, 0, &layout, None);
+            let tr = r
+                .slot("secondary")
+                .and_then(|s| s.trailer.clone())
+                .expect("a secondary trailer");
+            assert_eq!(
+                (tr.magic, tr.image_ok, tr.copy_done, tr.swap_type.as_str()),
+                (MagicState::Good, FlagState::Unset, FlagState::Unset, "test"),
+                "{own}"
+            );
+        }
     }
 }

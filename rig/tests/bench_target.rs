@@ -126,13 +126,26 @@ fn bench_with(
     std::fs::write(&path, campaign).unwrap();
     let c = load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
     let setup = bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
-    let profile = BoardProfile::builtin("nrf52840").unwrap();
-    assert_eq!(setup.config.layout, profile.layout, "the station's board gives the map");
+    let profile = BoardProfile::builtin_names()
+        .iter()
+        .filter_map(|b| BoardProfile::builtin(b))
+        .find(|p| p.layout == setup.config.layout)
+        .expect("the station's board gives the map");
     let key = cutpoint_sim::imgtool::public_key(&default_test_key());
-    let firmware = Firmware::new(profile.layout, mode, variant, key, false);
+    let permanent = c.target.upgrade.scheme_upgrade() == fut::scheme::Upgrade::Permanent;
+    let firmware = Firmware::new(profile.layout, mode, variant, key, permanent);
     let clock = BenchClock::new();
     let (emulator, device_console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
-    let emulator = emulator.with_scale(scale);
+    let mut emulator = emulator.with_scale(scale);
+    if let Some(first) = profile
+        .flash
+        .devices
+        .first()
+        .filter(|_| profile.flash.devices.len() > 1)
+    {
+        // The probe reaches the part's own flash, not the serial NOR mapped above it.
+        emulator = emulator.with_probe_reach(first.size);
+    }
     let mut parts = emulator.parts(device_console, relay_ignores_off);
     parts.console = console(parts.console);
     let target = BenchTarget::from_parts(parts, setup.config.clone()).unwrap();
@@ -504,6 +517,103 @@ fn a_station_layout_is_used_and_a_bad_one_is_bad_input() {
     assert!(stderr.contains("station.toml:"), "{stderr}");
     assert!(stderr.contains("layout.regions.secondary.offset"), "{stderr}");
     assert!(stderr.contains("overlaps primary"), "{stderr}");
+}
+
+/// The emulated station as the nRF52840 DK with its secondary slot on the MX25R6435F QSPI NOR
+/// (board `nrf52840-qspi`): the probe reaches the part's own 1 MiB only.
+fn qspi_station() -> String {
+    STATION.replace("board = \"nrf52840\"", "board = \"nrf52840-qspi\"")
+}
+
+#[test]
+fn a_slot_the_probe_cannot_read_is_never_read_and_its_checks_are_reported_not_checked() {
+    let phases = format!(
+        "{DOWNLOAD}offsets = {{ bytes = [6000] }}\n{SWAP}offsets = {{ fixed = [\"start\"], sectors = {{ every = 2 }} }}\n"
+    );
+    let text =
+        campaign_text("bench-qspi", "swap-scratch", 16, &phases).replace("upgrade = \"test\"", "upgrade = \"perm\"");
+    let b = bench_on(
+        &qspi_station(),
+        &text,
+        Variant::Reference,
+        Mode::SWAP_SCRATCH,
+        false,
+        fake_bench::SCALE,
+    );
+    let secondary = b.setup.config.layout.secondary;
+    assert_eq!((secondary.offset, secondary.size), (0x100000, 952 * 1024));
+    assert_eq!(b.setup.config.unreadable, [secondary]);
+    let o = run(&b);
+    let control = o.journal.control.as_ref().unwrap();
+    assert_eq!(control.status, Status::Pass, "{:?}", control.reasons);
+    assert!(o.journal.cuts.len() >= 3, "{}", statuses(&o));
+    // No rig fault at any cut: the probe was never asked for the external NOR.
+    assert!(
+        o.journal.cuts.iter().all(|c| c.status == Status::Pass),
+        "{}",
+        statuses(&o)
+    );
+    assert_eq!(b.emulator.out_of_reach(), 0, "the bench reached for the external NOR");
+    for c in &o.journal.cuts {
+        let note = c
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("not checked:"))
+            .unwrap_or_else(|| panic!("{}: {:?}", c.id, c.warnings));
+        assert!(
+            note.contains("metadata left behind in its trailer")
+                && note.ends_with("the secondary slot is on mx25r6435f, which the probe cannot read"),
+            "{}: {note}",
+            c.id
+        );
+        let s = c.slots.iter().find(|s| s.slot == "secondary").unwrap();
+        assert_eq!(s.trailer, "not readable through the probe", "{}: never erased", c.id);
+        let p = c.slots.iter().find(|s| s.slot == "primary").unwrap();
+        assert_eq!(
+            p.version.as_deref(),
+            Some("2.0.0+0"),
+            "{}: the primary is read and judged",
+            c.id
+        );
+    }
+}
+
+#[test]
+fn a_campaign_whose_verdict_reads_a_slot_the_probe_cannot_is_refused_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // A test upgrade keeps the old image in the secondary slot until the new one confirms
+    // itself: the pass rule checks that copy, and it is on the external NOR.
+    let path = write_campaign(dir.path(), &qspi_station(), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text.lines().position(|l| l.starts_with("upgrade = ")).unwrap() + 1;
+    let c = load_campaign(&path).unwrap();
+    let e = match bench_setup(&c) {
+        Err(cutpoint::setup::SetupError::Located(e)) => e,
+        Err(e) => panic!("not located: {e}"),
+        Ok(_) => panic!("a campaign whose rollback-copy check cannot be made was accepted"),
+    };
+    assert_eq!((e.field.as_str(), e.line), ("target.upgrade", line), "{e}");
+    assert!(
+        e.message.contains("the rollback copy of a test upgrade")
+            && e.message.contains("mx25r6435f")
+            && e.message.contains("run a perm upgrade"),
+        "{e}"
+    );
+    let (code, stderr) = cli(dir.path(), &["check", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("campaign.toml:{line}:")) && stderr.contains("target.upgrade"),
+        "{stderr}"
+    );
+    // A permanent upgrade keeps no copy there, and an overwrite none at all: both are judged
+    // on the primary slot alone.
+    std::fs::write(&path, text.replace("upgrade = \"test\"", "upgrade = \"perm\"")).unwrap();
+    assert!(bench_setup(&load_campaign(&path).unwrap()).is_ok());
+    std::fs::write(&path, text.replace("mode = \"swap-scratch\"", "mode = \"overwrite\"")).unwrap();
+    assert!(bench_setup(&load_campaign(&path).unwrap()).is_ok());
+    // The same campaign on the one-device board is fine.
+    let path = write_campaign(dir.path(), STATION, "");
+    assert!(bench_setup(&load_campaign(&path).unwrap()).is_ok());
 }
 
 /// `cutpoint plan ARGS` in `dir`: exit code, stdout, stderr.

@@ -376,6 +376,12 @@ pub struct ProbeWriteTransportConfig {
     /// Mark the update permanent (image_ok set) instead of test.
     #[serde(default)]
     pub permanent: bool,
+    /// BOOT_MAX_ALIGN of the target's bootloader, which lays the trailer out (8, 16 or 32):
+    /// filled in by the rig from the station's flash map (its `write_size`, as
+    /// `fut::trailer::Geom::for_write_size` reads it), never read from a station file. `None`:
+    /// MCUboot's default of 8.
+    #[serde(skip)]
+    pub trailer_align: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,6 +460,7 @@ mod tests {
                 slot_addr: 0x80000,
                 slot_size: 0x70000,
                 permanent: true,
+                trailer_align: None,
             }),
             off_dwell_ms: Some(800),
         };

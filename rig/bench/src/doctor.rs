@@ -14,7 +14,7 @@ use crate::open::{open_console, open_power, open_probe, open_transport, OpenedPr
 use crate::power::guard::PowerGuard;
 use crate::serial_id::SerialIdentity;
 use crate::shared::SharedSwitch;
-use crate::transport::probe_write::parse_trailer;
+use crate::transport::probe_write::{parse_trailer, Geom};
 use cutpoint_core::clock::BenchClock;
 use cutpoint_core::{Console, PowerSwitch, Probe};
 
@@ -299,7 +299,7 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                     } else {
                         "no MCUboot header"
                     };
-                    let trailer = parse_trailer(&tail)
+                    let trailer = parse_trailer(&tail, Geom::DEFAULT)
                         .map(|t| {
                             format!(
                                 "Trailer {{ magic: {:?}, image_ok: {:?}, copy_done: {:?} }}",

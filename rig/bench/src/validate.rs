@@ -335,6 +335,7 @@ mod tests {
                 slot_addr: 0x82000,
                 slot_size: 0x76000,
                 permanent: false,
+                trailer_align: None,
             }),
         );
         st.console = ConsoleConfig::Serial(SerialConsoleConfig {

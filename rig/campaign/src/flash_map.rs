@@ -207,6 +207,30 @@ impl FlashMap {
     }
 
     /// The map of a layout, with its four regions.
+    /// The map of a built-in board: its layout's regions, each on the device of the board's
+    /// flash it lies in (a board of several devices has them one after the other in one
+    /// address map; a region past the first device is on another, which a probe cannot read:
+    /// [`FlashMap::unreadable`]).
+    pub fn from_board(b: &cutpoint_sim::BoardProfile) -> FlashMap {
+        let mut map = FlashMap::from_layout(&b.layout);
+        if b.flash.devices.len() > 1 {
+            for r in &mut map.regions {
+                let mut start = 0u64;
+                for (i, d) in b.flash.devices.iter().enumerate() {
+                    let end = start + u64::from(d.size);
+                    if (start..end).contains(&u64::from(r.offset)) {
+                        if i > 0 {
+                            r.device = Some(d.name.clone());
+                        }
+                        break;
+                    }
+                    start = end;
+                }
+            }
+        }
+        map
+    }
+
     pub fn from_layout(l: &Layout) -> FlashMap {
         FlashMap {
             sector_size: l.sector_size,

@@ -34,8 +34,8 @@ pub use expand::{
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, SectorSizes, REGION_NAMES};
 pub use image_file::{check_image_file, image_file_format, read_image_file, ImageFileError, ImageFormat};
 pub use load::{
-    defaults, load_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN, MAX_RANDOM, MAX_REPETITIONS,
-    SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
+    defaults, load_campaign, locate_in_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN,
+    MAX_RANDOM, MAX_REPETITIONS, SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,
 };
 pub use model::{
     fraction_text, Board, ByteOffsets, Campaign, CommitPoint, CutSpec, Delivery, Downgrade, Expect, FaultKind,

@@ -126,6 +126,34 @@ const RENAMES: &[Rename] = &[Rename {
     new: "off_dwell_ms",
 }];
 
+/// An error about the campaign key at `keys` (e.g. `["target", "upgrade"]`) of the campaign
+/// file at `path`, at the key's line, or the nearest enclosing table written in the file when
+/// the key is not: for problems found once the campaign is loaded (against the station's flash
+/// map, say).
+pub fn locate_in_campaign(path: &Path, keys: &[&str], message: impl Into<String>) -> FileError {
+    let file = path.display().to_string();
+    let message = message.into();
+    let field = keys.join(".");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return FileError {
+            field,
+            ..FileError::whole_file(&file, message)
+        };
+    };
+    match Doc::parse(&file, &text, RENAMES) {
+        Ok(doc) => {
+            let segs: Vec<Seg> = keys.iter().map(|k| Seg::key(k)).collect();
+            let mut e = doc.error(&segs, doc.span_of(&segs), message);
+            e.field = field;
+            e
+        }
+        Err(_) => FileError {
+            field,
+            ..FileError::whole_file(&file, message)
+        },
+    }
+}
+
 /// Reads and validates a campaign file.
 pub fn load_campaign(path: impl AsRef<Path>) -> Result<Campaign, Vec<FileError>> {
     let path = path.as_ref();

@@ -679,10 +679,14 @@ impl StationFile {
             .flatten()
             .find_map(|name| {
                 let name = name.to_ascii_lowercase();
-                cutpoint_sim::BoardProfile::builtin_names()
+                let boards = cutpoint_sim::BoardProfile::builtin_names();
+                // A board named exactly wins over one whose name it contains
+                // (`nrf52840-qspi` is not the `nrf52840`).
+                boards
                     .iter()
                     .copied()
-                    .find(|b| names_board(&name, b))
+                    .find(|b| name == *b)
+                    .or_else(|| boards.iter().copied().find(|b| names_board(&name, b)))
             })
     }
 
@@ -696,7 +700,7 @@ impl StationFile {
         let (mut map, source) = match (&self.layout, board) {
             (Some(m), _) => (m.clone(), MapSource::Layout),
             (None, Some(b)) => match cutpoint_sim::BoardProfile::builtin(b) {
-                Some(p) => (FlashMap::from_layout(&p.layout), MapSource::Builtin(b.to_string())),
+                Some(p) => (FlashMap::from_board(&p), MapSource::Builtin(b.to_string())),
                 None => return Ok(None),
             },
             (None, None) => return Ok(None),
@@ -797,5 +801,15 @@ mod board_name_tests {
         assert!(names_board("nrf5340_xxaa_app", "nrf5340"));
         assert!(names_board("nrf52840_xxaa", "nrf52840"));
         assert!(!names_board("nrf52833_xxaa", "nrf52840"));
+    }
+
+    #[test]
+    fn a_board_named_exactly_wins_over_one_its_name_contains() {
+        let text = "[target]\nboard = \"{}\"\n[power]\nkind = \"command\"\n[console]\nkind = \"serial\"\n\
+                    [transport]\nkind = \"http\"\n";
+        for board in ["nrf52840-qspi", "nrf52840"] {
+            let st = super::parse_station(&text.replace("{}", board), std::path::Path::new("s.toml")).unwrap();
+            assert_eq!(st.named_board(), Some(board));
+        }
     }
 }

@@ -593,8 +593,17 @@ pub fn recovery_rules(exp: &Expectations) -> RecoveryRules {
         commit: commit_marker(exp),
         reset_after: true,
         // The metadata the scheme keeps, read for unstable bits once the device settled.
+        // The areas a target cannot read (`exp.unreadable`) are left out: it cannot look.
         stability: cutpoint_inspect::scheme::decoder(exp.mode.name()).map(|d| StabilityScan {
-            areas: d.metadata_areas(&exp.layout),
+            areas: d
+                .metadata_areas(&exp.layout)
+                .into_iter()
+                .filter(|r| {
+                    !exp.unreadable
+                        .iter()
+                        .any(|(a, _)| r.start < a.end() && a.offset < r.end)
+                })
+                .collect(),
             reads: STABILITY_READS,
         }),
     }

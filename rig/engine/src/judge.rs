@@ -32,6 +32,11 @@ pub struct Expectations {
     /// Why the device must refuse the update (never boot it, end on the old image and say
     /// why), or `None` for an update it must install.
     pub refused: Option<String>,
+    /// The slots and scratch area the target cannot read (on a device beside the part a bench's
+    /// probe has no access to), each with that device's name: decoded as not readable, never
+    /// as erased, and every check that reads them is reported per cut as not checked. Empty on
+    /// the simulated board.
+    pub unreadable: Vec<(fut::layout::Area, String)>,
 }
 
 impl Expectations {
@@ -141,7 +146,9 @@ pub fn judge_observed(exp: &Expectations, committed: bool, obs: &Observation) ->
 
 /// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
 pub fn decode(exp: &Expectations, dump: &[u8], dump_base: u32) -> FlashReport {
-    decode_flash_for(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key))
+    let mut r = decode_flash_for(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key));
+    r.mark_unreadable(&exp.unreadable);
+    r
 }
 
 /// As [`decode`], with the images the run has already decoded taken from `images`.
@@ -151,7 +158,16 @@ pub fn decode_cached(
     dump_base: u32,
     images: &cutpoint_inspect::ImageCache,
 ) -> FlashReport {
-    cutpoint_inspect::decode_flash_for_cached(exp.mode.name(), dump, dump_base, &exp.layout, Some(&exp.key), images)
+    let mut r = cutpoint_inspect::decode_flash_for_cached(
+        exp.mode.name(),
+        dump,
+        dump_base,
+        &exp.layout,
+        Some(&exp.key),
+        images,
+    );
+    r.mark_unreadable(&exp.unreadable);
+    r
 }
 
 /// The pass rule over an already decoded flash. `stability`: the unstable bits the target found
@@ -215,6 +231,7 @@ pub fn judge_decoded(
     if let Some(d) = decoder {
         warnings.extend(d.leftovers(report));
     }
+    warnings.extend(not_checked(exp, decoder, report, !booted.is_empty()));
     let status = if reasons.is_empty() { Status::Pass } else { Status::Fail };
     Verdict {
         status,
@@ -559,6 +576,52 @@ fn check_stability(
     }
 }
 
+/// The checks of this cut that read a slot the target could not read (on a device beside the
+/// part, which a bench's probe has no access to), one line per such slot, each starting "not
+/// checked": the rig could not look, which says nothing about the device either way. The
+/// checks a campaign's verdict depends on are refused before a run instead
+/// (`station_setup`, from [`MetadataDecoder::judged_slots`]), so what is listed here is what
+/// the rule reads besides: metadata left behind there, the stability of its fields, and a
+/// running image or rollback copy the scheme put there after all.
+fn not_checked(
+    exp: &Expectations,
+    decoder: Option<&dyn MetadataDecoder>,
+    report: &FlashReport,
+    booted: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for slot in report
+        .slots
+        .iter()
+        .filter(|s| s.coverage == cutpoint_inspect::Coverage::Unreadable)
+    {
+        let device = exp
+            .unreadable
+            .iter()
+            .find(|(a, _)| a.offset <= slot.offset && slot.offset < a.end())
+            .map_or("another device", |(_, d)| d.as_str());
+        let mut checks = Vec::new();
+        if let Some(d) = decoder {
+            if booted && d.booted_slot(report) == Some(slot.name.as_str()) {
+                checks.push("the running image (version, hash, signature)".to_string());
+            }
+            if let Some(copy) = d.rollback_copy(report).filter(|c| c.slot == slot.name) {
+                checks.push(format!("the rollback copy ({})", copy.why));
+            }
+        }
+        checks.push("metadata left behind in its trailer".to_string());
+        if booted {
+            checks.push("the stability of its metadata".to_string());
+        }
+        out.push(format!(
+            "not checked: {}; the {} slot is on {device}, which the probe cannot read",
+            checks.join("; "),
+            slot.name
+        ));
+    }
+    out
+}
+
 fn slot_states(report: &FlashReport) -> Vec<SlotState> {
     report
         .slot_summaries()
@@ -612,6 +675,7 @@ mod tests {
             key: s.firmware().boot.key,
             markers: Markers::default(),
             refused: None,
+            unreadable: Vec::new(),
         };
         let (console, dump, base) = observe(&s);
         (exp, console, dump, base)

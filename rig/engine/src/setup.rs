@@ -21,6 +21,9 @@ use crate::sim_target::SimTarget;
 pub enum SetupError {
     #[error("{file}: {message}")]
     Input { file: String, message: String },
+    /// Bad input at a key of the campaign file (file, line, field).
+    #[error("{0}")]
+    Located(cutpoint_campaign::FileError),
 }
 
 fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
@@ -235,6 +238,7 @@ pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key:
         upgrade: c.target.upgrade.scheme_upgrade(),
         key,
         markers: c.markers.clone(),
+        unreadable: Vec::new(),
     }
 }
 

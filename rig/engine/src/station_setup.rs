@@ -122,7 +122,9 @@ pub fn station_setup(c: &Campaign) -> Result<StationSetup, SetupError> {
     let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
     let (key, key_name) = campaign_key(c)?;
     check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
-    let expect = expectations(c, &old, &new, profile.layout, key);
+    let mut expect = expectations(c, &old, &new, profile.layout, key);
+    expect.unreadable = map.map.unreadable();
+    judged_slots_readable(c, &expect, station)?;
     Ok(StationSetup {
         map,
         update_size: new.bytes.len() as u64,
@@ -131,4 +133,72 @@ pub fn station_setup(c: &Campaign) -> Result<StationSetup, SetupError> {
         profile,
         expect,
     })
+}
+
+/// A slot the pass rule's verdict reads (the scheme's decoder says which, for the campaign's
+/// upgrade: [`cutpoint_inspect::scheme::MetadataDecoder::judged_slots`]) must be one the probe
+/// can read: a slot on a device beside the part (`device = "..."` in the station's map) would
+/// leave that check unmade at every cut, and a verdict without it is no pass. The error is at
+/// `target.upgrade` when the other upgrade type does not need the slot, else at `target.mode`.
+fn judged_slots_readable(c: &Campaign, exp: &Expectations, station: &StationFile) -> Result<(), SetupError> {
+    use fut::scheme::Upgrade;
+    let Some(d) = cutpoint_inspect::scheme::decoder(exp.mode.name()) else {
+        return Ok(());
+    };
+    let l = &exp.layout;
+    let area_of = |slot: &str| match slot {
+        "primary" => Some(l.primary),
+        "secondary" => Some(l.secondary),
+        _ => None,
+    };
+    let other = match exp.upgrade {
+        Upgrade::Test => Upgrade::Permanent,
+        Upgrade::Permanent => Upgrade::Test,
+    };
+    for j in d.judged_slots(exp.upgrade) {
+        let Some(area) = area_of(j.slot) else { continue };
+        let Some((_, device)) = exp
+            .unreadable
+            .iter()
+            .find(|(a, _)| a.offset <= area.offset && area.offset < a.end())
+        else {
+            continue;
+        };
+        let by_upgrade = !d.judged_slots(other).iter().any(|o| o.slot == j.slot);
+        let (key, what_to_do) = if by_upgrade {
+            (
+                "upgrade",
+                format!(
+                    "run a {} upgrade, whose verdict does not read that slot, or give the station a map whose {} \
+                     slot is in the part's own flash",
+                    match other {
+                        Upgrade::Test => "test",
+                        Upgrade::Permanent => "perm",
+                    },
+                    j.slot
+                ),
+            )
+        } else {
+            (
+                "mode",
+                format!(
+                    "use a mode that copies the update into the primary slot and runs it there (swap-scratch, \
+                     swap-move, swap-offset, overwrite), or give the station a map whose {} slot is in the part's own flash",
+                    j.slot
+                ),
+            )
+        };
+        return Err(SetupError::Located(campaign::locate_in_campaign(
+            &c.path,
+            &["target", key],
+            format!(
+                "the pass rule reads {} in the {} slot, which {} puts on {device}, where the probe cannot read it: \
+                 no cut could be judged in full; {what_to_do}",
+                j.check,
+                j.slot,
+                station.path.display()
+            ),
+        )));
+    }
+    Ok(())
 }

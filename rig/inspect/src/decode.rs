@@ -820,9 +820,13 @@ impl FlashReport {
                     image.and_then(|i| i.version()).map(str::to_string),
                     image.and_then(|i| i.short_hash()).map(str::to_string),
                     image.map_or(Validity::OutsideDump, |i| i.validity),
-                    s.trailer
-                        .as_ref()
-                        .map_or_else(|| "absent".to_string(), TrailerReport::summary),
+                    s.trailer.as_ref().map_or_else(
+                        || match s.coverage {
+                            Coverage::Unreadable => Coverage::Unreadable.name().to_string(),
+                            _ => "absent".to_string(),
+                        },
+                        TrailerReport::summary,
+                    ),
                 )
             })
             .collect()

@@ -53,7 +53,12 @@ impl Bench {
         self.probe.attach()?;
         let writes = baseline_writes(&cfg.layout, &cfg.baseline)
             .ok_or_else(|| RigError::unsupported(BACKEND, "the baseline image does not fit the primary slot"))?;
-        for (addr, data) in writes {
+        // A slot on a device beside the part is out of the probe's reach: not written (the
+        // device's update agent erases it before it writes the update there).
+        let reachable = writes
+            .into_iter()
+            .filter(|(addr, _)| !cfg.unreadable.iter().any(|u| u.offset <= *addr && *addr < u.end()));
+        for (addr, data) in reachable {
             match cfg.restore {
                 RestorePolicy::Full => self.probe.write_flash(addr, &data, &mut |_, _| {})?,
                 RestorePolicy::ChangedSectors => {

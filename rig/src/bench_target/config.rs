@@ -34,6 +34,9 @@ pub struct BenchConfig {
     pub max_boots: u32,
     /// The campaign's console markers: a boot begins, the device settled, nothing bootable.
     pub markers: Markers,
+    /// Areas of the map the probe cannot reach (a slot on a device beside the part): never
+    /// written to restore the baseline, never read back.
+    pub unreadable: Vec<fut::layout::Area>,
 }
 
 /// One bench of each kind of part, opened: what [`BenchTarget::from_parts`] drives.

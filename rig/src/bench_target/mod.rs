@@ -48,7 +48,7 @@ pub use baseline::{baseline_writes, changed_sectors};
 pub use config::{BenchConfig, BenchParts};
 pub use console::MAX_LINES;
 pub use cut::QUIET_AFTER;
-pub use slots::{dump_range, fingerprint};
+pub use slots::{dump_areas, dump_range, fingerprint};
 pub use station::station_backends;
 
 use crate::target::{ControlObservation, Observation, RecoveryRules, Target};

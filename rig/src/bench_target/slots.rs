@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use cutpoint_bench::{Probe, RigError, RigErrorKind, RigResult};
-use fut::layout::Layout;
+use fut::layout::{Area, Layout};
 
 use super::{Bench, BenchConfig};
 use crate::target::{Stability, StabilityScan, UnstableByte};
@@ -17,6 +17,21 @@ pub fn dump_range(layout: &Layout) -> (u32, usize) {
     (start, end.saturating_sub(start) as usize)
 }
 
+/// The areas the rig reads back after a run: the slots and the scratch area, less those the
+/// probe cannot reach (`unreadable`: on a device beside the part). Returns the base address,
+/// the length of the range from the lowest to the highest end of the areas read, and the
+/// areas; a byte of the range no area covers reads erased in the dump, and the decoder marks
+/// the unreadable areas as such, never as erased.
+pub fn dump_areas(layout: &Layout, unreadable: &[Area]) -> (u32, usize, Vec<Area>) {
+    let areas: Vec<Area> = [layout.primary, layout.secondary, layout.scratch]
+        .into_iter()
+        .filter(|a| a.size > 0 && !unreadable.iter().any(|u| a.offset < u.end() && u.offset < a.end()))
+        .collect();
+    let start = areas.iter().map(|a| a.offset).min().unwrap_or(0);
+    let end = areas.iter().map(|a| a.end()).max().unwrap_or(start);
+    (start, end.saturating_sub(start) as usize, areas)
+}
+
 /// The fingerprint of a flash dump: equal dumps decode the same.
 pub fn fingerprint(dump: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -25,17 +40,35 @@ pub fn fingerprint(dump: &[u8]) -> String {
 
 impl Bench {
     /// Reads the slots and the scratch area through the probe.
+    /// An area the probe cannot reach (`cfg.unreadable`) is not read.
     pub(super) fn dump(&mut self, cfg: &BenchConfig) -> RigResult<(Arc<Vec<u8>>, u32)> {
-        let (base, len) = dump_range(&cfg.layout);
         self.probe.attach()?;
-        let data = self.probe.read_flash(base, len)?;
-        if data.len() != len {
-            return Err(RigError::protocol(
-                self.probe.describe(),
-                format!("asked for {len} bytes at {base:#x}, got {}", data.len()),
-            ));
+        if cfg.unreadable.is_empty() {
+            // One read of the whole range: nothing of it is out of reach.
+            let (base, len) = dump_range(&cfg.layout);
+            let data = self.probe.read_flash(base, len)?;
+            if data.len() != len {
+                return Err(RigError::protocol(
+                    self.probe.describe(),
+                    format!("asked for {len} bytes at {base:#x}, got {}", data.len()),
+                ));
+            }
+            return Ok((Arc::new(data), base));
         }
-        Ok((Arc::new(data), base))
+        let (base, len, areas) = dump_areas(&cfg.layout, &cfg.unreadable);
+        let mut dump = vec![0xFF; len];
+        for a in areas {
+            let data = self.probe.read_flash(a.offset, a.size as usize)?;
+            if data.len() != a.size as usize {
+                return Err(RigError::protocol(
+                    self.probe.describe(),
+                    format!("asked for {} bytes at {:#x}, got {}", a.size, a.offset, data.len()),
+                ));
+            }
+            let at = (a.offset - base) as usize;
+            dump[at..at + data.len()].copy_from_slice(&data);
+        }
+        Ok((Arc::new(dump), base))
     }
 }
 

@@ -73,6 +73,8 @@ struct State {
     programmed: u64,
     /// Times the probe halted the CPU.
     halts: u64,
+    /// Probe accesses past its reach.
+    out_of_reach: u64,
 }
 
 struct Shared {
@@ -82,6 +84,9 @@ struct Shared {
     max_boots: u32,
     /// Virtual microseconds per wall-clock microsecond.
     scale: u64,
+    /// The end of what the probe reaches: the part's own flash, when a device beside it (a
+    /// serial NOR) is mapped above; a read or write past it fails, as a real probe's does.
+    probe_reach: Option<u32>,
 }
 
 /// The emulated device. Clones share it.
@@ -111,11 +116,13 @@ impl Emulator {
                     power_ons: 0,
                     programmed: 0,
                     halts: 0,
+                    out_of_reach: 0,
                 }),
                 clock,
                 firmware,
                 max_boots,
                 scale: SCALE,
+                probe_reach: None,
             }),
         };
         (emu, FakeConsole { rx })
@@ -131,6 +138,36 @@ impl Emulator {
                 ..shared
             }),
         }
+    }
+
+    /// The same device with a probe that reaches the flash below `end` only (the part's own,
+    /// not a device beside it): a read or write past it is a rig error, counted.
+    pub fn with_probe_reach(self, end: u32) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the probe's reach before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                probe_reach: Some(end),
+                ..shared
+            }),
+        }
+    }
+
+    /// How many probe reads or writes went past its reach.
+    pub fn out_of_reach(&self) -> u64 {
+        self.lock().out_of_reach
+    }
+
+    /// A probe access of `len` bytes at `addr` past the probe's reach: counted, and the error.
+    fn beyond_reach(&self, st: &mut State, addr: u32, len: usize) -> Option<RigError> {
+        let end = self.shared.probe_reach?;
+        (u64::from(addr) + len as u64 > u64::from(end)).then(|| {
+            st.out_of_reach += 1;
+            RigError::protocol(
+                "probe/emulated",
+                format!("no memory at {addr:#x}+{len:#x}: the probe reaches the part's flash below {end:#x}"),
+            )
+        })
     }
 
     fn virtual_us(&self, start: Instant, at: Instant) -> u64 {
@@ -440,6 +477,9 @@ impl Probe for FakeProbe {
         if !st.powered {
             return Err(unpowered());
         }
+        if let Some(e) = self.emu.beyond_reach(&mut st, addr, data.len()) {
+            return Err(e);
+        }
         self.emu.stop(&mut st, FaultKind::Reset);
         let mut flash = self.emu.settle(&mut st);
         let end = u64::from(addr) + data.len() as u64;
@@ -462,6 +502,9 @@ impl Probe for FakeProbe {
         let mut st = self.emu.lock();
         if !st.powered {
             return Err(unpowered());
+        }
+        if let Some(e) = self.emu.beyond_reach(&mut st, addr, len) {
+            return Err(e);
         }
         let flash = self.emu.snapshot(&mut st);
         let raw = flash.raw();

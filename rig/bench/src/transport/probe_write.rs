@@ -1,6 +1,16 @@
 //! Delivers the update through the debug probe: writes it into the secondary slot and marks it
-//! pending with an MCUboot image trailer (8-byte alignment), the way the device's own update
-//! agent would after a download.
+//! pending with an MCUboot image trailer laid out for the bootloader's BOOT_MAX_ALIGN (8, 16
+//! or 32: the station's flash map gives it), the way the device's own update agent would after
+//! a download.
+//!
+//! The trailer is what MCUboot's `boot_set_next(fa, active = false, confirm)` writes into an
+//! erased secondary trailer (bootutil_public.c at 2d4bacc, the commit `fut::trailer` cites):
+//! the magic (`boot_write_magic`: one BOOT_MAGIC_ALIGN_SIZE block, erased padding first),
+//! image_ok = 0x01 for a permanent request (`boot_write_image_ok`), and swap_info =
+//! `image << 4 | type` with type 2 (test) or 3 (perm) and image 0 (`boot_write_swap_info`,
+//! `BOOT_SET_SWAP_INFO` in bootutil_public.h). Each field is padded with the erased value, so
+//! the bytes do not depend on the part's write size; the field offsets do depend on
+//! BOOT_MAX_ALIGN ([`Geom`]).
 //!
 //! The whole slot is rewritten (image, erased filler, trailer) so stale swap-status records from
 //! an earlier update cannot survive. A hold at byte N writes only the first N bytes of the image
@@ -11,47 +21,66 @@ use crate::shared::SharedProbe;
 use cutpoint_core::DeliveryCounter;
 use cutpoint_core::{OtaTransport, Probe, RigError, RigResult};
 
-pub use fut::trailer::{Flag, Magic, MAGIC as MAGIC_ALIGN8};
-use fut::trailer::{Geom, Trailer, ERASED, MAX_INFO_BYTES, TRAILER_INFO_BYTES};
-/// Bytes at the end of the slot the trailer's fixed fields take (magic, image_ok, copy_done,
-/// swap_info, swap_size at 8-byte alignment).
+pub use fut::trailer::{Flag, Geom, Magic, SwapType, MAGIC as MAGIC_ALIGN8};
+use fut::trailer::{Trailer, ERASED, MAX_INFO_BYTES, TRAILER_INFO_BYTES};
+/// Bytes at the end of the slot the trailer's fixed fields take at MCUboot's default
+/// BOOT_MAX_ALIGN of 8 (magic, image_ok, copy_done, swap_info, swap_size), the least any
+/// alignment takes; [`Geom::info_size`] gives them for the station's alignment.
 pub const TRAILER_INFO: usize = TRAILER_INFO_BYTES;
 
-/// The trailer fields of a pending request: a good magic, image_ok set for a permanent one.
+/// The trailer fields of a pending request: a good magic, image_ok set for a permanent one,
+/// swap_info holding the swap type (image 0).
 fn request(permanent: bool) -> Trailer {
+    let kind = if permanent { SwapType::Perm } else { SwapType::Test };
     Trailer {
         magic: Magic::Good,
         image_ok: if permanent { Flag::Set } else { Flag::Unset },
         copy_done: Flag::Unset,
-        swap_info: ERASED,
+        swap_info: kind.code(),
         swap_size: u32::MAX,
     }
 }
 
-/// The slot contents that make `image` the pending update: image, erased filler, trailer.
-pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool) -> Result<Vec<u8>, String> {
-    if image.len() + TRAILER_INFO > slot_size {
+/// The slot contents that make `image` the pending update for a bootloader whose trailer has
+/// geometry `g`: image, erased filler, trailer.
+pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool, g: Geom) -> Result<Vec<u8>, String> {
+    let info = g.info_size() as usize;
+    if image.len() + info > slot_size {
         return Err(format!(
-            "image of {} bytes does not fit a slot of {slot_size} bytes with its {TRAILER_INFO}-byte trailer",
-            image.len()
+            "image of {} bytes does not fit a slot of {slot_size} bytes with its {info}-byte trailer \
+             (BOOT_MAX_ALIGN {})",
+            image.len(),
+            g.align()
         ));
     }
     let mut slot = vec![ERASED; slot_size];
     slot[..image.len()].copy_from_slice(image);
-    let block = fut::trailer::encode(Geom::DEFAULT, &request(permanent));
-    slot[slot_size - TRAILER_INFO..].copy_from_slice(&block[MAX_INFO_BYTES - TRAILER_INFO..]);
+    let block = fut::trailer::encode(g, &request(permanent));
+    slot[slot_size - info..].copy_from_slice(&block[MAX_INFO_BYTES - info..]);
     Ok(slot)
 }
 
-/// Decodes the trailer fields at the end of `tail` (the last bytes of a slot, at least the
-/// fixed fields) with the firmware's own decoder; `None` when fewer bytes are given.
-pub fn parse_trailer(tail: &[u8]) -> Option<Trailer> {
-    fut::trailer::decode_tail(Geom::DEFAULT, tail)
+/// Decodes the trailer fields of geometry `g` at the end of `tail` (the last bytes of a slot,
+/// at least the fixed fields) with the firmware's own decoder; `None` when fewer bytes are
+/// given.
+pub fn parse_trailer(tail: &[u8], g: Geom) -> Option<Trailer> {
+    fut::trailer::decode_tail(g, tail)
+}
+
+/// The trailer geometry of BOOT_MAX_ALIGN `align` (`None`: MCUboot's default of 8).
+pub fn geom_of(align: Option<u32>) -> Result<Geom, String> {
+    match align {
+        None => Ok(Geom::DEFAULT),
+        Some(a) => {
+            Geom::new(a).ok_or_else(|| format!("trailer alignment {a}: MCUboot's BOOT_MAX_ALIGN is 8, 16 or 32"))
+        }
+    }
 }
 
 pub struct ProbeWriteTransport {
     probe: SharedProbe,
     cfg: ProbeWriteTransportConfig,
+    geom: Geom,
     hold: Option<u64>,
     delivered: DeliveryCounter,
 }
@@ -65,15 +94,22 @@ impl ProbeWriteTransport {
                  give the station a [layout] or a [target] board",
             ));
         }
-        if (cfg.slot_size as usize) <= TRAILER_INFO {
+        let geom = geom_of(cfg.trailer_align).map_err(|e| RigError::open("transport/probe-write", e))?;
+        if cfg.slot_size <= geom.info_size() {
             return Err(RigError::open(
                 "transport/probe-write",
-                format!("slot_size {} is too small", cfg.slot_size),
+                format!(
+                    "slot_size {} is too small for the {}-byte trailer of BOOT_MAX_ALIGN {}",
+                    cfg.slot_size,
+                    geom.info_size(),
+                    geom.align()
+                ),
             ));
         }
         Ok(ProbeWriteTransport {
             probe,
             cfg: cfg.clone(),
+            geom,
             hold: None,
             delivered: DeliveryCounter::new(),
         })
@@ -98,7 +134,7 @@ impl OtaTransport for ProbeWriteTransport {
                 (image[..n].to_vec(), n)
             }
             None => (
-                pending_slot(image, self.cfg.slot_size as usize, self.cfg.permanent)
+                pending_slot(image, self.cfg.slot_size as usize, self.cfg.permanent, self.geom)
                     .map_err(|e| RigError::io(self.describe(), e))?,
                 image.len(),
             ),
@@ -164,26 +200,100 @@ mod tests {
         }
     }
 
+    /// Erased flash the firmware's own trailer writers program, the way MCUboot's
+    /// `boot_set_next` programs a slot's trailer: the reference the transport must match.
+    struct RamFlash(Vec<u8>, u32);
+
+    impl fut::hal::Flash for RamFlash {
+        fn sector_size(&self) -> u32 {
+            4096
+        }
+        fn write_size(&self) -> u32 {
+            self.1
+        }
+        fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), fut::hal::FlashError> {
+            buf.copy_from_slice(&self.0[addr as usize..addr as usize + buf.len()]);
+            Ok(())
+        }
+        fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), fut::hal::FlashError> {
+            for (i, b) in data.iter().enumerate() {
+                self.0[addr as usize + i] &= b;
+            }
+            Ok(())
+        }
+        fn erase(&mut self, addr: u32, len: u32) -> Result<(), fut::hal::FlashError> {
+            self.0[addr as usize..(addr + len) as usize].fill(ERASED);
+            Ok(())
+        }
+    }
+
+    /// What `boot_set_next(secondary, active = false, confirm = permanent)` leaves in an erased
+    /// slot holding `image`: magic, image_ok for a permanent request, swap_info (image 0).
+    fn mcuboot_set_next(image: &[u8], slot_size: u32, permanent: bool, g: Geom) -> Vec<u8> {
+        let mut f = RamFlash(vec![ERASED; slot_size as usize], g.align());
+        f.0[..image.len()].copy_from_slice(image);
+        let area = fut::layout::Area {
+            offset: 0,
+            size: slot_size,
+        };
+        fut::trailer::write_magic(&mut f, g, area).unwrap();
+        if permanent {
+            fut::trailer::write_image_ok(&mut f, g, area).unwrap();
+        }
+        let kind = if permanent { SwapType::Perm } else { SwapType::Test };
+        fut::trailer::write_swap_info(&mut f, g, area, kind).unwrap();
+        f.0
+    }
+
     #[test]
-    fn slot_layout() {
-        let s = pending_slot(&[1, 2, 3], 4096, false).unwrap();
-        assert_eq!(&s[..3], &[1, 2, 3]);
-        assert_eq!(&s[4096 - 16..], &MAGIC_ALIGN8);
-        assert_eq!(s[4096 - 24], 0xFF);
-        assert!(s[3..4096 - 16].iter().all(|&b| b == 0xFF));
-        let t = parse_trailer(&s[4096 - 48..]).unwrap();
-        assert_eq!(t, request(false));
-        assert_eq!(
-            (t.magic, t.image_ok, t.copy_done),
-            (Magic::Good, Flag::Unset, Flag::Unset)
-        );
-        assert!(s[4096 - 48..4096 - 16].iter().all(|&b| b == 0xFF), "swap fields erased");
-        let p = pending_slot(&[1, 2, 3], 4096, true).unwrap();
-        assert_eq!(parse_trailer(&p).unwrap().image_ok, Flag::Set);
-        assert!(pending_slot(&[0; 4090], 4096, false).is_err());
-        assert_eq!(parse_trailer(&[0xFF; 48]).unwrap().magic, Magic::Unset);
-        assert_eq!(parse_trailer(&[0x00; 48]).unwrap().magic, Magic::Bad);
-        assert!(parse_trailer(&[0; 47]).is_none());
+    fn the_pending_trailer_is_mcuboots_at_every_alignment() {
+        let image: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+        // (BOOT_MAX_ALIGN, image_ok and swap_info back from the end, the magic's first bytes)
+        // as MCUboot lays them out: image_ok at BOOT_MAGIC_ALIGN_SIZE + A, swap_info 2 A below.
+        let expect = [
+            (8, 24, 40, [0x77, 0xc2]),
+            (16, 32, 64, [0x10, 0x00]),
+            (32, 64, 128, [0x20, 0x00]),
+        ];
+        for (align, ok_from_end, info_from_end, magic_head) in expect {
+            let g = Geom::new(align).unwrap();
+            for permanent in [false, true] {
+                let s = pending_slot(&image, 8192, permanent, g).unwrap();
+                assert_eq!(
+                    s,
+                    mcuboot_set_next(&image, 8192, permanent, g),
+                    "align {align}, perm {permanent}"
+                );
+                assert_eq!(&s[..300], &image[..]);
+                assert_eq!(&s[8192 - 16..], &g.magic(), "align {align}");
+                assert_eq!(&s[8192 - 16..8192 - 14], &magic_head);
+                assert_eq!(s[8192 - ok_from_end], if permanent { 0x01 } else { 0xFF });
+                assert_eq!(s[8192 - info_from_end], if permanent { 0x03 } else { 0x02 });
+                let written = s[300..].iter().filter(|&&b| b != ERASED).count();
+                assert_eq!(written, 16 + 1 + usize::from(permanent), "nothing else is written");
+                let t = parse_trailer(&s, g).unwrap();
+                assert_eq!(t, request(permanent));
+                assert_eq!(
+                    t.swap_type(),
+                    Some(if permanent { SwapType::Perm } else { SwapType::Test })
+                );
+                // Read at another alignment, the trailer is not a request.
+                let other = Geom::new(if align == 8 { 32 } else { 8 }).unwrap();
+                assert_ne!(parse_trailer(&s, other).unwrap().magic, Magic::Good, "align {align}");
+            }
+        }
+        let g32 = Geom::new(32).unwrap();
+        assert!(pending_slot(&[0; 8192 - 160], 8192, false, g32).is_ok());
+        let e = pending_slot(&[0; 8192 - 159], 8192, false, g32).unwrap_err();
+        assert!(e.contains("160-byte trailer (BOOT_MAX_ALIGN 32)"), "{e}");
+        assert!(pending_slot(&[0; 8192 - 48], 8192, false, Geom::DEFAULT).is_ok());
+        assert_eq!(parse_trailer(&[0xFF; 48], Geom::DEFAULT).unwrap().magic, Magic::Unset);
+        assert_eq!(parse_trailer(&[0x00; 48], Geom::DEFAULT).unwrap().magic, Magic::Bad);
+        assert!(parse_trailer(&[0; 47], Geom::DEFAULT).is_none());
+        assert!(parse_trailer(&[0xFF; 159], g32).is_none());
+        assert_eq!(geom_of(None), Ok(Geom::DEFAULT));
+        assert_eq!(geom_of(Some(16)), Geom::new(16).ok_or(String::new()));
+        assert!(geom_of(Some(12)).unwrap_err().contains("8, 16 or 32"));
     }
 
     #[test]
@@ -197,6 +307,7 @@ mod tests {
             slot_addr: 0x1000,
             slot_size: 8192,
             permanent: true,
+            trailer_align: None,
         };
         let mut t = ProbeWriteTransport::open(&cfg, probe).unwrap();
         let image: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
@@ -206,7 +317,9 @@ mod tests {
         assert_eq!(&flash.lock().unwrap()[..250], &image[..250]);
         assert_eq!(flash.lock().unwrap()[250], 0, "nothing past the hold");
         assert_eq!(
-            parse_trailer(&flash.lock().unwrap()[8192 - 48..]).unwrap().magic,
+            parse_trailer(&flash.lock().unwrap()[8192 - 48..], Geom::DEFAULT)
+                .unwrap()
+                .magic,
             Magic::Bad
         );
         t.hold_at(None).unwrap();
@@ -214,7 +327,35 @@ mod tests {
         assert_eq!(t.bytes_delivered(), 1000);
         let f = flash.lock().unwrap();
         assert_eq!(&f[..1000], &image[..]);
-        let tr = parse_trailer(&f[8192 - 48..]).unwrap();
+        let tr = parse_trailer(&f[8192 - 48..], Geom::DEFAULT).unwrap();
         assert_eq!((tr.magic, tr.image_ok), (Magic::Good, Flag::Set));
+    }
+
+    #[test]
+    fn the_station_alignment_lays_the_trailer_out() {
+        let flash = Arc::new(Mutex::new(vec![0u8; 8192]));
+        let probe = SharedProbe::new(Box::new(MemProbe {
+            flash: flash.clone(),
+            base: 0,
+        }));
+        let mut cfg = ProbeWriteTransportConfig {
+            slot_addr: 0,
+            slot_size: 8192,
+            permanent: false,
+            trailer_align: Some(32),
+        };
+        let mut t = ProbeWriteTransport::open(&cfg, probe.clone()).unwrap();
+        t.stage(&[0x3d; 500]).unwrap();
+        let g = Geom::new(32).unwrap();
+        let f = flash.lock().unwrap().clone();
+        assert_eq!(f, mcuboot_set_next(&[0x3d; 500], 8192, false, g));
+        assert_eq!(parse_trailer(&f, g).unwrap().magic, Magic::Good);
+        cfg.trailer_align = Some(24);
+        let e = ProbeWriteTransport::open(&cfg, probe.clone()).err().unwrap();
+        assert!(e.to_string().contains("8, 16 or 32"), "{e}");
+        cfg.trailer_align = Some(32);
+        cfg.slot_size = 160;
+        let e = ProbeWriteTransport::open(&cfg, probe).err().unwrap();
+        assert!(e.to_string().contains("160-byte trailer of BOOT_MAX_ALIGN 32"), "{e}");
     }
 }

@@ -61,6 +61,10 @@ impl MetadataDecoder for OverwriteTrailers {
         None
     }
 
+    fn judged_slots(&self, upgrade: fut::scheme::Upgrade) -> Vec<super::JudgedSlot> {
+        super::primary_and_test_copy(upgrade, false)
+    }
+
     fn leftovers(&self, report: &FlashReport) -> Vec<String> {
         McubootTrailers.leftovers(report)
     }
@@ -144,6 +148,10 @@ impl MetadataDecoder for McubootTrailers {
     /// trailer, so the secondary slot read after it is the copy the undecided update had.
     /// A permanent swap (type `perm`) never reverts, and after a revert (type `revert`) the
     /// old image is the running one, checked as such: neither keeps a rollback copy.
+    fn judged_slots(&self, upgrade: fut::scheme::Upgrade) -> Vec<super::JudgedSlot> {
+        super::primary_and_test_copy(upgrade, true)
+    }
+
     fn rollback_copy(&self, report: &FlashReport) -> Option<RollbackCopy> {
         let t = report.slot(Slot::Primary.name())?.trailer.as_ref()?;
         let finished_test_swap =

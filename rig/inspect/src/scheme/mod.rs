@@ -221,6 +221,49 @@ pub trait MetadataDecoder: Sync {
     /// The metadata the bootloader relies on in the state `report` decodes: the fields and
     /// records a later boot reads to decide what to do.
     fn relied_on(&self, report: &FlashReport, layout: &Layout) -> Vec<ReliedOn>;
+
+    /// The slots whose contents the pass rule's verdict reads for an `upgrade` of this scheme,
+    /// each with the check that reads it: the slot the device runs from (the running image) and
+    /// the slot a rollback copy may be kept in. A bench that cannot read one of them through
+    /// its probe cannot judge the campaign. By default both slots: an A/B scheme runs from
+    /// either and keeps the other as its way back.
+    fn judged_slots(&self, upgrade: fut::scheme::Upgrade) -> Vec<JudgedSlot> {
+        let _ = upgrade;
+        vec![
+            JudgedSlot {
+                slot: "primary",
+                check: "the running image and the rollback copy (either slot may hold either)",
+            },
+            JudgedSlot {
+                slot: "secondary",
+                check: "the running image and the rollback copy (either slot may hold either)",
+            },
+        ]
+    }
+}
+
+/// A slot the pass rule reads, and for which check ([`MetadataDecoder::judged_slots`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JudgedSlot {
+    pub slot: &'static str,
+    pub check: &'static str,
+}
+
+/// The slots of an MCUboot mode that copies the update into the primary slot and runs it there:
+/// the primary for the running image; for a test upgrade, the secondary too, which keeps the
+/// old image to revert to until the new one confirms itself ([`MetadataDecoder::rollback_copy`]).
+pub(crate) fn primary_and_test_copy(upgrade: fut::scheme::Upgrade, keeps_copy: bool) -> Vec<JudgedSlot> {
+    let mut out = vec![JudgedSlot {
+        slot: "primary",
+        check: "the running image",
+    }];
+    if keeps_copy && upgrade == fut::scheme::Upgrade::Test {
+        out.push(JudgedSlot {
+            slot: "secondary",
+            check: "the rollback copy of a test upgrade (the old image, kept there until the new one confirms itself)",
+        });
+    }
+    out
 }
 
 /// The decoders, by the name of the firmware scheme whose metadata they read.

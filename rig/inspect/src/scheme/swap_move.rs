@@ -133,6 +133,10 @@ impl MetadataDecoder for NoScratchTrailers {
         McubootTrailers.rollback_copy(report)
     }
 
+    fn judged_slots(&self, upgrade: fut::scheme::Upgrade) -> Vec<super::JudgedSlot> {
+        McubootTrailers.judged_slots(upgrade)
+    }
+
     fn leftovers(&self, report: &FlashReport) -> Vec<String> {
         let mut warnings = McubootTrailers.leftovers(report);
         if let Some(p) = &report.progress {
