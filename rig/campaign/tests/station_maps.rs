@@ -341,7 +341,7 @@ fn a_map_larger_than_the_part_it_models_is_refused_at_the_region() {
         "{e}"
     );
     assert!(
-        e.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32, stm32f4, stm32h7)"),
+        e.contains("[target] flash = \"...\" (one at least this large: w25q128, w25q32, stm32f4, stm32h7, stm32u5)"),
         "{e}"
     );
     assert_eq!(

@@ -445,7 +445,7 @@ mod tests {
     fn errors_are_located() {
         assert_eq!(
             errors("[[stations]]\nname = \"a\"\nsim = \"nrf5\"\n"),
-            "lab.toml:3:7: stations.a.sim: unknown board `nrf5`; expected \"any\" or one of \"nrf52840\", \"stm32l4\", \"w25q128\", \"w25q32\", \"stm32f4\", \"stm32h7\", \"nrf5340\", \"nrf52840-qspi\"\n"
+            "lab.toml:3:7: stations.a.sim: unknown board `nrf5`; expected \"any\" or one of \"nrf52840\", \"stm32l4\", \"w25q128\", \"w25q32\", \"stm32f4\", \"stm32h7\", \"nrf5340\", \"nrf52840-qspi\", \"stm32u5\"\n"
         );
         let typo = errors("listen = \"127.0.0.1:1\"\n[[stations]]\nname = \"a\"\nsim = \"any\"\nworkerz = 2\n");
         assert!(typo.starts_with("lab.toml:5:1: unknown field `workerz`"), "{typo}");

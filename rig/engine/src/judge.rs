@@ -1438,6 +1438,7 @@ mod tests {
             key: s.firmware().boot.key,
             markers: Markers::default(),
             refused: None,
+            unreadable: Vec::new(),
         };
         let (console, mut dump, base) = observe(&s);
         let esp = |v: &str| {

@@ -225,6 +225,8 @@ pub(crate) struct BriefCut {
     same_state_as: Option<String>,
     #[serde(default)]
     post_cut_state: Option<String>,
+    #[serde(default)]
+    booted_slot: Option<BootedSlot>,
 }
 
 /// A console line, checked as a [`LogLine`] would be read, its text not kept.
@@ -277,6 +279,7 @@ impl From<BriefCut> for CutResult {
             wall_ms: c.wall_ms,
             same_state_as: c.same_state_as,
             post_cut_state: c.post_cut_state,
+            booted_slot: c.booted_slot,
         }
     }
 }
