@@ -102,12 +102,7 @@ impl MetadataDecoder for AtomicBootWord {
     /// The word's slot and state, as the bootloader reads it (`fut::scheme::atomic_word`).
     fn boot_pick(&self, report: &FlashReport) -> super::BootPick {
         let Some(w) = report.atomic_word.as_ref() else {
-            return super::BootPick {
-                slot: None,
-                name: None,
-                record: "the boot word is outside the dump".to_string(),
-                disagreement: Vec::new(),
-            };
+            return super::BootPick::unread("the boot word is outside the dump");
         };
         let record = match (&w.slot, &w.state) {
             (Some(slot), state) => format!(

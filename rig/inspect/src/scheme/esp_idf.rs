@@ -106,12 +106,7 @@ impl MetadataDecoder for EspIdfOtadata {
     /// PENDING_VERIFY and boots on trial; no valid entry boots `ota_0` first.
     fn boot_pick(&self, report: &FlashReport) -> BootPick {
         let Some(o) = report.otadata.as_ref() else {
-            return BootPick {
-                slot: None,
-                name: None,
-                record: "otadata outside the dump".to_string(),
-                disagreement: Vec::new(),
-            };
+            return BootPick::unread("otadata outside the dump");
         };
         let entries: Vec<String> = o.entries.iter().map(entry_text).collect();
         let mut record = format!("otadata {}", entries.join(", "));

@@ -52,6 +52,18 @@ pub struct BootPick {
     pub disagreement: Vec<String>,
 }
 
+impl BootPick {
+    /// No slot named: the record is outside the dump (or unreadable), as `record` says.
+    pub fn unread(record: &str) -> Self {
+        BootPick {
+            slot: None,
+            name: None,
+            record: record.to_string(),
+            disagreement: Vec::new(),
+        }
+    }
+}
+
 /// The slot name for a report: the layout's own `&'static str` for `primary` or `secondary`.
 fn layout_slot(name: &str) -> &'static str {
     if name == fut::layout::Slot::Secondary.name() {

@@ -215,12 +215,7 @@ impl MetadataDecoder for PendingFlagLog {
     /// (`fut::scheme::pending_log`): an open transaction falls back to it.
     fn boot_pick(&self, report: &FlashReport) -> super::BootPick {
         let Some(l) = report.pending_log.as_ref() else {
-            return super::BootPick {
-                slot: None,
-                name: None,
-                record: "pending log outside the dump or unreadable".to_string(),
-                disagreement: Vec::new(),
-            };
+            return super::BootPick::unread("pending log outside the dump or unreadable");
         };
         let mut record = match l.last_completed {
             Some(n) => format!(

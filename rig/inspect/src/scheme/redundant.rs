@@ -58,12 +58,7 @@ impl MetadataDecoder for RedundantCopiesRecord {
     /// (`fut::scheme::redundant`).
     fn boot_pick(&self, report: &FlashReport) -> BootPick {
         let Some(r) = report.redundant.as_ref() else {
-            return BootPick {
-                slot: None,
-                name: None,
-                record: "redundant record outside the dump".to_string(),
-                disagreement: Vec::new(),
-            };
+            return BootPick::unread("redundant record outside the dump");
         };
         let copies: Vec<String> = r
             .copies
