@@ -115,18 +115,6 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-const BUILTIN_NAMES: &[&str] = &[
-    "nrf52840",
-    "stm32l4",
-    "w25q128",
-    "w25q32",
-    "stm32f4",
-    "stm32h7",
-    "nrf5340",
-    "nrf52840-qspi",
-    "stm32u5",
-];
-
 impl FlashProfile {
     /// The built-in profile called `name`, if there is one.
     pub fn builtin(name: &str) -> Option<FlashProfile> {
@@ -145,8 +133,10 @@ impl FlashProfile {
     }
 
     /// Names accepted by [`FlashProfile::builtin`].
+    /// Each built-in board is named after its part (the two-device board after its pair), so
+    /// the names are the boards' own.
     pub fn builtin_names() -> &'static [&'static str] {
-        BUILTIN_NAMES
+        crate::board_name::Board::NAMES
     }
 
     /// nRF52840 internal flash (NVMC): 4 KiB pages, 32-bit words, no ECC,
