@@ -200,6 +200,7 @@ pub fn judge_decoded(
         check_refusal(exp, why, &booted, recovery, &mut reasons);
     }
     check_blocked(exp, console, &mut reasons);
+    check_gave_up(exp, console, &mut reasons);
     let mut last = booted.last();
     let after_reset;
     if !booted.is_empty() {
@@ -328,6 +329,33 @@ fn check_refusal(exp: &Expectations, why: &str, booted: &[Boot], console: &[LogL
             "never said why it refused the update ({why}): no console line matches markers.refused '{}'",
             exp.markers.refused.source
         ));
+    }
+}
+
+/// A boot that printed the halt marker and then jumped to an image anyway (in the recovery or
+/// the run after the plain reset): the bootloader gave up on work its metadata records (a swap
+/// it could not resume: `boot: halt reason=swap-headers-not-found`, as MCUboot's "Failed
+/// reading image headers" leaves the swap status and boots the primary slot) and booted what
+/// the primary slot held. The unfinished work stays recorded, and every later boot meets it
+/// again. One reason per run, for the first such boot.
+fn check_gave_up(exp: &Expectations, console: &[LogLine], reasons: &mut Vec<String>) {
+    let m = &exp.markers;
+    let mut halt: Option<&LogLine> = None;
+    for l in console {
+        if m.boot.is_match(&l.text) {
+            halt = None;
+        } else if m.jump.is_match(&l.text) {
+            if let Some(h) = halt {
+                reasons.push(format!(
+                    "the bootloader gave up and booted anyway: `{}`, then `{}`; what it gave up on stays recorded \
+                     for every later boot",
+                    h.text, l.text
+                ));
+                return;
+            }
+        } else if halt.is_none() && m.halt.is_match(&l.text) {
+            halt = Some(l);
+        }
     }
 }
 
@@ -1015,6 +1043,46 @@ mod tests {
         // Without the reset the rig saw nothing, and says so.
         let v = judge(&exp, false, &console, None, &dump, base);
         assert!(v.reasons.iter().any(|r| r.contains("was not reset")), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn a_boot_that_halts_and_then_jumps_gave_up_on_its_work() {
+        let (exp, console, dump, base) = updated();
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        // A swap the bootloader could not resume, then the primary slot booted all the same.
+        let mut c = vec![
+            line("boot: start mode=swap-offset variant=reference"),
+            line("boot: swap-resume type=revert size=65536 moved=0 swapped=16 of=16"),
+            line("boot: halt reason=swap-headers-not-found"),
+        ];
+        c.extend(
+            console
+                .iter()
+                .skip_while(|l| !l.text.starts_with("boot: integrity"))
+                .cloned(),
+        );
+        let v = judge(&exp, false, &c, None, &dump, base);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons.iter().any(|r| {
+                r.starts_with(
+                "the bootloader gave up and booted anyway: `boot: halt reason=swap-headers-not-found`, then `boot: jump"
+            )
+            }),
+            "{:?}",
+            v.reasons
+        );
+        // A halt in an earlier boot, the next boot clean: that boot halted (a brick the device
+        // came out of by itself is judged by the other rules), it did not give up and jump.
+        let mut c = vec![line("boot: start"), line("boot: halt reason=no-bootable-image")];
+        c.extend(console.iter().cloned());
+        let v = judge(&exp, false, &c, None, &dump, base);
+        assert!(
+            !v.reasons.iter().any(|r| r.starts_with("the bootloader gave up")),
+            "{:?}",
+            v.reasons
+        );
     }
 
     #[test]
