@@ -61,6 +61,7 @@ pub const ORACLE: &[&str] = &[
     "swap-move/known-bugs",
     "swap-move/known-bugs-revert",
     "swap-offset/revert",
+    "swap-offset/known-bugs-revert",
     "esp-idf/revert",
     "esp-idf/revert-from-ota-1",
     "esp-idf/revert-from-ota-1-stm32l4",
