@@ -82,6 +82,10 @@ pub const ORACLE: &[&str] = &[
     "esp-idf/double-cuts",
     "redundant-copies/double-cuts",
     "redundant-copies/double-cuts-stm32l4",
+    // Images signed by MCUboot's imgtool, as users bring them: Zephyr's 0x200-byte padded
+    // header, the user's own Ed25519 and ECDSA P-256 keys (fixtures/imgtool/make.sh).
+    "../fixtures/imgtool-ed25519",
+    "../fixtures/imgtool-ecdsa-p256",
 ];
 
 fn campaigns_dir() -> PathBuf {
