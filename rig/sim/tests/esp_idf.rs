@@ -281,7 +281,8 @@ fn a_selected_esp_image_that_fails_its_check_falls_back_to_the_other_slot() {
     };
     // The first segment header's data length (bytes 24 + 4 ..): past the end of the slot.
     let spoil_len = |img: &mut Vec<u8>| img[28..32].copy_from_slice(&0x00F0_0000u32.to_le_bytes());
-    let cases: [(&str, &str, &dyn Fn(&mut Vec<u8>)); 4] = [
+    type Spoil<'a> = &'a dyn Fn(&mut Vec<u8>);
+    let cases: [(&str, &str, Spoil<'_>); 4] = [
         ("segment data", "app-2.0.0.bin", &spoil_data),
         ("segment data, no SHA-256", "app-1.0.0-no-digest.bin", &spoil_data),
         ("appended SHA-256", "app-2.0.0.bin", &spoil_hash),
