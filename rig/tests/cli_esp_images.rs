@@ -219,6 +219,12 @@ fn run_sweeps_esp_app_images_on_the_simulated_board() {
         junit.contains(r#"name="booted-slot" value="secondary (ota_1)""#),
         "the judge names the slot the update booted from"
     );
+    // A cut in the image's second sector resumes there: the application read the version of the
+    // half-written image from its app descriptor.
+    assert!(
+        results.contains("ota: download-resume version=2.0.0+0 offset=4096 size=5728"),
+        "no download resumed"
+    );
     let console = cuts[0]["console"].as_array().unwrap();
     assert!(
         console
