@@ -75,13 +75,13 @@ pub enum AppExit {
 pub fn run(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppExit, FwError> {
     let scheme = cfg.mode.scheme();
     let primary = cfg.running_area();
-    let me = match image::read_header(hal, primary) {
-        Ok(h) => h.version,
+    let me = match scheme.image_version(hal, primary) {
+        Ok(v) => v,
         Err(e) => return Err(image_fault(e)),
     };
-    let hash = image::read_hash(hal, primary).unwrap_or([0; 32]);
+    let hash = scheme.image_hash(hal, primary).unwrap_or([0; 32]);
     say!(hal, "app: banner version={} hash={}", me, ShortHex(&hash));
-    let desc = image::read_descriptor(hal, primary).unwrap_or_default();
+    let desc = scheme.image_descriptor(hal, primary).unwrap_or_default();
     let state = scheme.app_boot(hal, cfg)?;
     let pending = state.pending;
     if pending {
@@ -131,7 +131,7 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
         return Ok(AppExit::Idle);
     }
     let secondary = cfg.target_area();
-    let staged = image::read_header(hal, secondary).ok().map(|h| h.version);
+    let staged = cfg.mode.scheme().image_version(hal, secondary).ok();
     let refused = scheme_refused(hal, cfg)? == Some(offer.version);
     if (refused || (staged == Some(offer.version) && state.reverted)) && cfg.mode.can_revert() && !offer.retry {
         say!(hal, "ota: idle reason=rejected version={}", offer.version);
@@ -180,7 +180,10 @@ fn ota(hal: &mut dyn Hal, cfg: &AppConfig, me: Version, state: AppBoot) -> Resul
 /// The application's check of the image in the secondary slot: the image validation of this
 /// build, and no downgrade when the build refuses them.
 fn check(hal: &mut dyn Hal, cfg: &AppConfig, me: Version) -> Result<image::ImageInfo, ImageError> {
-    let info = image::validate_with(hal, cfg.target_area(), &cfg.key, cfg.variant.image_checks())?;
+    let info = cfg
+        .mode
+        .scheme()
+        .validate_image(hal, cfg.target_area(), &cfg.key, cfg.variant)?;
     if cfg.refuse_downgrade && info.header.version < me {
         return Err(ImageError::Downgrade);
     }
@@ -193,10 +196,10 @@ fn wipe_secondary<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig) -> Result<(
 
 /// Where a cut download picks up: the start of the sector holding the last written byte
 /// (that sector is erased and fetched again), or 0 when the slot holds another image.
-fn resume_point<F: Flash + ?Sized>(flash: &mut F, cfg: &AppConfig, offer: &Offer) -> Result<u32, FlashError> {
+fn resume_point(flash: &mut dyn Hal, cfg: &AppConfig, offer: &Offer) -> Result<u32, FlashError> {
     let secondary = cfg.target_area();
-    match image::read_header(flash, secondary) {
-        Ok(h) if h.version == offer.version => {}
+    match cfg.mode.scheme().image_version(flash, secondary) {
+        Ok(v) if v == offer.version => {}
         _ => return Ok(0),
     }
     let mut buf = [0u8; CHUNK];

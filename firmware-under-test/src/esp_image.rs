@@ -318,6 +318,31 @@ pub fn read_app_desc<F: Flash + ?Sized>(
     Ok(AppDesc::parse(&b))
 }
 
+/// Where an app image's `esp_app_desc_t` is: right after the image header and the first
+/// segment's header. ESP-IDF's application reads it there from a partition or a download
+/// without checking the image (`esp_ota_get_partition_description` in
+/// components/app_update/esp_ota_ops.c reads `sizeof(esp_image_header_t) +
+/// sizeof(esp_image_segment_header_t)` bytes in; examples/system/ota/native_ota_example reads
+/// the new version from the first chunk of a download at the same offset).
+pub const APP_DESC_OFFSET: u32 = HEADER_SIZE as u32 + SEGMENT_HEADER_SIZE;
+
+/// The app descriptor at [`APP_DESC_OFFSET`] of the image at the start of `slot`, read as the
+/// application reads it: the header's magic and the descriptor's magic word, nothing else
+/// checked (a download half done names its version). `Ok(None)` without either magic.
+pub fn peek_app_desc<F: Flash + ?Sized>(flash: &mut F, slot: Area) -> Result<Option<AppDesc>, FlashError> {
+    if slot.size < APP_DESC_OFFSET + APP_DESC_SIZE as u32 {
+        return Ok(None);
+    }
+    let mut magic = [0u8; 1];
+    flash.read(slot.offset, &mut magic)?;
+    if magic[0] != ESP_IMAGE_MAGIC {
+        return Ok(None);
+    }
+    let mut b = [0u8; APP_DESC_SIZE];
+    flash.read(slot.offset + APP_DESC_OFFSET, &mut b)?;
+    Ok(AppDesc::parse(&b))
+}
+
 /// Which checks a build of the bootloader runs (the reference runs both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EspChecks {

@@ -1,7 +1,7 @@
 //! ESP-IDF app images (magic 0xE9, made by esptool: `fixtures/esp/make.sh`) through the CLI:
-//! `inspect` shows one from a file, `check` accepts them in `[images]` of an esp-idf station
-//! campaign and refuses them, with the place, for another scheme, when corrupt, and on the
-//! simulated board (whose esp-idf bootloader boots MCUboot images).
+//! `inspect` shows one from a file, `check` accepts them in `[images]` of an esp-idf campaign
+//! (a station's or the simulated board's) and refuses them, with the place, for another scheme
+//! and when corrupt, and `run` sweeps them on the simulated board.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -95,7 +95,7 @@ fn check_accepts_esp_app_images_in_an_esp_idf_station_campaign() {
 }
 
 #[test]
-fn check_refuses_an_esp_app_image_for_another_scheme_a_corrupt_one_and_on_the_simulated_board() {
+fn check_refuses_an_esp_app_image_for_another_scheme_and_a_corrupt_one_at_its_key() {
     let dir = tmp("refused");
     // Another scheme.
     let station = root().join("rig/bench/stations/pi-gpio-esp32c3-devkitm.toml");
@@ -145,17 +145,91 @@ fn check_refuses_an_esp_app_image_for_another_scheme_a_corrupt_one_and_on_the_si
         assert!(stderr.contains(why), "{file}: {stderr}");
     }
 
-    // The simulated board.
-    let c = campaign(
-        &dir,
-        &esp("app-1.0.0.bin"),
-        &esp("app-2.0.0.bin"),
-        Some("[target]\nboard = \"nrf52840\"\nmode = \"esp-idf\"\nupgrade = \"test\""),
-    );
+    // The simulated board boots ESP app images now, and checks them at their key the same way.
+    let sim = "[target]\nboard = \"nrf52840\"\nmode = \"esp-idf\"\nupgrade = \"test\"";
+    let c = campaign(&dir, &esp("app-1.0.0.bin"), &esp("app-2.0.0.bin"), Some(sim));
+    let (code, stdout, stderr) = cutpoint(&["check", &c]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let flipped = dir.join("flipped.bin").display().to_string();
+    let c = campaign(&dir, &esp("app-1.0.0.bin"), &flipped, Some(sim));
     let (code, _, stderr) = cutpoint(&["check", &c]);
     assert_eq!(code, 2, "{stderr}");
+    let line = images_line(&c) + 1;
     assert!(
-        stderr.contains("the simulated board's esp-idf bootloader boots MCUboot images only"),
+        stderr.contains(&format!("{c}:{line}:")) && stderr.contains("images.update.file: image file"),
         "{stderr}"
+    );
+    assert!(
+        stderr.contains("an ESP-IDF app image the bootloader would refuse: checksum"),
+        "{stderr}"
+    );
+}
+
+/// The shipped campaign esp-idf/esp-images runs the fixtures' ESP app images through the
+/// simulated board's sweep: every cut passes, and the reports name the image that booted (its
+/// app descriptor's version and its SHA-256) and the slot it booted from.
+#[test]
+fn run_sweeps_esp_app_images_on_the_simulated_board() {
+    let dir = tmp("run");
+    let out = dir.join("report");
+    let campaign = root().join("campaigns/esp-idf/esp-images.toml");
+    let (code, stdout, stderr) = cutpoint(&[
+        "run",
+        campaign.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--workers",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("60 cut points: 60 passed, 0 failed, 0 rig errors"),
+        "{stderr}"
+    );
+    let results = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let cuts: Vec<serde_json::Value> = results
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["record"] == "cut")
+        .collect();
+    assert_eq!(cuts.len(), 60);
+    // The update's appended SHA-256, as the bootloader's jump line and the judge name it.
+    let update = std::fs::read(esp("app-2.0.0.bin")).unwrap();
+    let short: String = update[update.len() - 32..][..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for c in &cuts {
+        assert_eq!(c["status"], "pass", "{c}");
+        assert_eq!(c["final_image"], "2.0.0+0", "{c}");
+    }
+    let booted_new = cuts
+        .iter()
+        .filter(|c| {
+            c["slots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["slot"] == "secondary" && s["version"] == "2.0.0+0" && s["hash"] == short.as_str())
+        })
+        .count();
+    assert!(booted_new > 0);
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"name="booted-slot" value="secondary (ota_1)""#),
+        "the judge names the slot the update booted from"
+    );
+    // A cut in the image's second sector resumes there: the application read the version of the
+    // half-written image from its app descriptor.
+    assert!(
+        results.contains("ota: download-resume version=2.0.0+0 offset=4096 size=5728"),
+        "no download resumed"
+    );
+    let console = cuts[0]["console"].as_array().unwrap();
+    assert!(
+        console
+            .iter()
+            .any(|l| l["text"] == format!("boot: jump version=2.0.0+0 hash={short}").as_str()),
+        "{console:?}"
     );
 }

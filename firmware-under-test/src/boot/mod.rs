@@ -135,7 +135,9 @@ pub fn effective_mode(cfg: &BootConfig) -> Mode {
 
 fn secondary_is_valid(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<bool, FwError> {
     let staged = effective_mode(cfg).scheme().staging_area(&cfg.layout);
-    let checked = image::validate_with(hal, staged, &cfg.key, cfg.variant.image_checks())
+    let checked = effective_mode(cfg)
+        .scheme()
+        .validate_image(hal, staged, &cfg.key, cfg.variant)
         .and_then(|info| refuse_downgrade(hal, cfg, info));
     match checked {
         Ok(info) => {
@@ -169,7 +171,8 @@ fn refuse_downgrade(hal: &mut dyn Hal, cfg: &BootConfig, update: ImageInfo) -> R
 }
 
 fn boot_slot(hal: &mut dyn Hal, cfg: &BootConfig, slot: Slot) -> Result<BootOutcome, FwError> {
-    match image::validate_with(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant.image_checks()) {
+    let scheme = effective_mode(cfg).scheme();
+    match scheme.validate_image(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant) {
         Ok(info) => {
             say!(
                 hal,

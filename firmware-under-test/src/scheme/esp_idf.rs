@@ -28,6 +28,23 @@
 //!   valid by rewriting the *active* sector in place with state VALID
 //!   (`esp_ota_mark_app_valid_cancel_rollback`).
 //!
+//! The images: the bootloader and the application take an ESP-IDF app image (magic 0xE9, what
+//! `idf.py build` and `esptool elf2image` write; [`crate::esp_image`]) and check it as ESP-IDF
+//! does, and take an MCUboot image (the rig's generated ones) as every other scheme here does.
+//! An ESP image is checked as the second-stage bootloader checks the image it is about to
+//! load without secure boot (components/bootloader_support/src/esp_image_format.c,
+//! `image_load` in ESP_IMAGE_LOAD mode): the header's magic and segment count, each segment's
+//! header (length a multiple of 4, data inside the partition), the XOR checksum in the last
+//! byte of the 16-byte block after the segments, then the appended SHA-256 when the header's
+//! `hash_appended` byte says there is one, and the whole image inside the partition
+//! (`process_appended_hash`: "Image length ... doesn't fit in partition length"). An image
+//! that fails is skipped as ESP-IDF's `bootloader_utility_load_boot_image` skips it: the slots
+//! below the selected one are tried, then those above. The application checks the image it
+//! downloaded the same way before it writes otadata (`esp_ota_end` runs `esp_image_verify` on
+//! the partition, and `esp_ota_set_boot_partition` verifies it again before
+//! `esp_rewrite_ota_data`). The version the rig compares is the app descriptor's
+//! (`esp_app_desc_t.version`, [`crate::esp_image::app_version`]).
+//!
 //! A build of this scheme is ESP-IDF with rollback enabled: a permanent request is written the
 //! same way as a test one (state NEW), and the update commits when the new image marks itself
 //! valid, whichever was asked.
@@ -35,8 +52,10 @@
 use super::{AbRecord, AppBoot};
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
+use crate::esp_image::{self, EspChecks, EspImageError, ESP_IMAGE_MAGIC};
 use crate::hal::{Flash, FlashError, Hal};
-use crate::image::{self, ImageError, Version};
+use crate::image::{self, Descriptor, ImageError, ImageHeader, ImageInfo, Version};
+use crate::key::PublicKey;
 use crate::layout::{Area, Layout, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
@@ -208,6 +227,58 @@ pub fn next_seq_for(current: u32, slot: Slot) -> u32 {
     seq
 }
 
+/// Whether the image at the start of `area` is an ESP app image (its first byte is 0xE9). An
+/// unreadable byte is not: the MCUboot path then meets the same read error.
+pub fn holds_esp_image<F: Flash + ?Sized>(flash: &mut F, area: Area) -> bool {
+    let mut b = [0u8; 1];
+    flash.read(area.offset, &mut b).is_ok() && b[0] == ESP_IMAGE_MAGIC
+}
+
+/// Why an ESP app image is refused, in the words the bootloader's console uses for any image:
+/// a header or segment that does not fit is `bad-size`, a checksum or appended SHA-256 that
+/// does not match is `hash-mismatch`.
+pub fn image_error(e: EspImageError) -> ImageError {
+    match e {
+        EspImageError::NoHeader => ImageError::NoHeader,
+        EspImageError::SegmentCount(_) | EspImageError::BadSegment { .. } | EspImageError::Truncated => {
+            ImageError::BadSize
+        }
+        EspImageError::Checksum { .. } | EspImageError::HashMismatch => ImageError::HashMismatch,
+        EspImageError::Flash(f) => ImageError::Flash(f),
+    }
+}
+
+/// Checks the ESP app image at the start of `area` as the bootloader does (see the module
+/// comment) and describes it the way the firmware describes any image it boots: its version
+/// is the app descriptor's (`0.0.0+0` when it has none the rig can read: the bootloader boots
+/// it all the same), its hash the SHA-256 of the image (header to checksum, the appended one
+/// when there is one), its total size the bytes a download moves. The header has no MCUboot
+/// fields: `hdr_size` and `protect_tlv_size` are 0, `img_size` is the bytes the SHA-256
+/// covers and `load_addr` the image's entry address.
+///
+/// Every build of this scheme runs both checks: no broken variant skips them (why none does is
+/// in campaigns/README.md, esp-idf/).
+pub fn validate_esp<H: Hal + ?Sized>(hal: &mut H, area: Area) -> Result<ImageInfo, ImageError> {
+    let info = esp_image::validate(hal, area, EspChecks::ALL).map_err(image_error)?;
+    let version = info
+        .app_desc
+        .as_ref()
+        .and_then(esp_image::app_version)
+        .unwrap_or_default();
+    Ok(ImageInfo {
+        header: ImageHeader {
+            load_addr: info.layout.header.entry_addr,
+            hdr_size: 0,
+            protect_tlv_size: 0,
+            img_size: info.layout.image_len,
+            flags: 0,
+            version,
+        },
+        hash: info.digest,
+        total_size: info.layout.total_size,
+    })
+}
+
 /// ESP-IDF's A/B scheme with its otadata record.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EspIdf;
@@ -260,7 +331,7 @@ impl AbRecord for EspIdf {
             _ => [Slot::Primary, Slot::Secondary],
         };
         for slot in order {
-            match image::validate_with(hal, l.slot(slot), &cfg.key, v.image_checks()) {
+            match AbRecord::validate_image(self, hal, l.slot(slot), &cfg.key, v) {
                 Ok(_) => {
                     if start.is_some_and(|s| s != slot) {
                         say!(hal, "boot: fallback slot={}", slot.name());
@@ -284,6 +355,57 @@ impl AbRecord for EspIdf {
             }
         }
         Ok(order[0])
+    }
+
+    /// An ESP app image as ESP-IDF's bootloader checks it ([`validate_esp`]), an MCUboot image
+    /// as every other scheme does.
+    fn validate_image(
+        &self,
+        hal: &mut dyn Hal,
+        area: Area,
+        key: &PublicKey,
+        variant: Variant,
+    ) -> Result<ImageInfo, ImageError> {
+        if holds_esp_image(hal, area) {
+            return validate_esp(hal, area);
+        }
+        image::validate_with(hal, area, key, variant.image_checks())
+    }
+
+    /// An ESP app image's version is its app descriptor's, read where ESP-IDF's application
+    /// reads it ([`esp_image::peek_app_desc`]); one without a descriptor the rig can read has
+    /// no version (`NoHeader`).
+    fn image_version(&self, hal: &mut dyn Hal, area: Area) -> Result<Version, ImageError> {
+        if holds_esp_image(hal, area) {
+            let desc = esp_image::peek_app_desc(hal, area)?;
+            return desc
+                .as_ref()
+                .and_then(esp_image::app_version)
+                .ok_or(ImageError::NoHeader);
+        }
+        image::read_header(hal, area).map(|h| h.version)
+    }
+
+    /// An ESP app image's appended SHA-256, or, without one, the SHA-256 of the image.
+    fn image_hash(&self, hal: &mut dyn Hal, area: Area) -> Result<[u8; 32], ImageError> {
+        if holds_esp_image(hal, area) {
+            let layout = esp_image::read_layout(hal, area).map_err(image_error)?;
+            if layout.header.hash_appended {
+                let mut h = [0u8; 32];
+                hal.read(area.offset + layout.image_len, &mut h)?;
+                return Ok(h);
+            }
+            return Ok(image::hash_flash(hal, area.offset, layout.image_len)?);
+        }
+        image::read_hash(hal, area)
+    }
+
+    /// An ESP app image carries none of the rig's behaviour flags: it behaves normally.
+    fn image_descriptor(&self, hal: &mut dyn Hal, area: Area) -> Result<Descriptor, ImageError> {
+        if holds_esp_image(hal, area) {
+            return Ok(Descriptor::default());
+        }
+        image::read_descriptor(hal, area)
     }
 
     /// Either slot: `ota_0` needs no record (a blank otadata boots it); `ota_1` is where an

@@ -30,8 +30,9 @@ use core::fmt;
 use crate::app::AppConfig;
 use crate::boot::BootConfig;
 use crate::hal::Hal;
-use crate::image::Version;
-use crate::layout::{Layout, LayoutError, Role, Slot};
+use crate::image::{self, Descriptor, ImageError, ImageInfo, Version};
+use crate::key::PublicKey;
+use crate::layout::{Area, Layout, LayoutError, Role, Slot};
 use crate::variant::Variant;
 use crate::{say, FwError};
 
@@ -147,6 +148,38 @@ pub trait Scheme: Sync {
     fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
         let _ = (hal, cfg);
         Ok(None)
+    }
+
+    /// Checks the image in `area` as this scheme's bootloader does before it boots it, and as
+    /// its application does before it selects it: by default MCUboot's image (header, hash,
+    /// key, signature) with the checks the build of `variant` runs. A scheme whose bootloader
+    /// boots images of another format checks them here.
+    fn validate_image(
+        &self,
+        hal: &mut dyn Hal,
+        area: Area,
+        key: &PublicKey,
+        variant: Variant,
+    ) -> Result<ImageInfo, ImageError> {
+        image::validate_with(hal, area, key, variant.image_checks())
+    }
+
+    /// The version of the image in `area` as the application reads it, without checking the
+    /// image (a download half done still names its version): by default the MCUboot header's.
+    fn image_version(&self, hal: &mut dyn Hal, area: Area) -> Result<Version, ImageError> {
+        image::read_header(hal, area).map(|h| h.version)
+    }
+
+    /// The SHA-256 the image in `area` claims (the application's banner prints it): by default
+    /// its SHA-256 TLV.
+    fn image_hash(&self, hal: &mut dyn Hal, area: Area) -> Result<[u8; 32], ImageError> {
+        image::read_hash(hal, area)
+    }
+
+    /// The behaviour flags of the image in `area` (see [`Descriptor`]); an image without them
+    /// behaves normally.
+    fn image_descriptor(&self, hal: &mut dyn Hal, area: Area) -> Result<Descriptor, ImageError> {
+        image::read_descriptor(hal, area)
     }
 
     /// Reads what the running image needs to know about itself.
@@ -296,10 +329,10 @@ pub(crate) fn first_valid_slot(
     fallback: bool,
 ) -> Result<Slot, FwError> {
     use crate::hal::FlashError;
-    use crate::image::{self, ImageError};
     let both = [start, start.other()];
     for &slot in if fallback { &both[..] } else { &both[..1] } {
-        match image::validate_with(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant.image_checks()) {
+        let scheme = crate::boot::effective_mode(cfg).scheme();
+        match scheme.validate_image(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant) {
             Ok(_) => {
                 if slot != start {
                     say!(hal, "boot: fallback slot={}", slot.name());
@@ -366,6 +399,28 @@ pub trait AbRecord: Sync {
     fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
         let _ = (hal, cfg);
         Ok(None)
+    }
+
+    fn validate_image(
+        &self,
+        hal: &mut dyn Hal,
+        area: Area,
+        key: &PublicKey,
+        variant: Variant,
+    ) -> Result<ImageInfo, ImageError> {
+        image::validate_with(hal, area, key, variant.image_checks())
+    }
+
+    fn image_version(&self, hal: &mut dyn Hal, area: Area) -> Result<Version, ImageError> {
+        image::read_header(hal, area).map(|h| h.version)
+    }
+
+    fn image_hash(&self, hal: &mut dyn Hal, area: Area) -> Result<[u8; 32], ImageError> {
+        image::read_hash(hal, area)
+    }
+
+    fn image_descriptor(&self, hal: &mut dyn Hal, area: Area) -> Result<Descriptor, ImageError> {
+        image::read_descriptor(hal, area)
     }
 
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError>;
@@ -435,6 +490,28 @@ impl<T: AbRecord> Scheme for T {
 
     fn refused_version(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<Option<Version>, FwError> {
         AbRecord::refused_version(self, hal, cfg)
+    }
+
+    fn validate_image(
+        &self,
+        hal: &mut dyn Hal,
+        area: Area,
+        key: &PublicKey,
+        variant: Variant,
+    ) -> Result<ImageInfo, ImageError> {
+        AbRecord::validate_image(self, hal, area, key, variant)
+    }
+
+    fn image_version(&self, hal: &mut dyn Hal, area: Area) -> Result<Version, ImageError> {
+        AbRecord::image_version(self, hal, area)
+    }
+
+    fn image_hash(&self, hal: &mut dyn Hal, area: Area) -> Result<[u8; 32], ImageError> {
+        AbRecord::image_hash(self, hal, area)
+    }
+
+    fn image_descriptor(&self, hal: &mut dyn Hal, area: Area) -> Result<Descriptor, ImageError> {
+        AbRecord::image_descriptor(self, hal, area)
     }
 
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {

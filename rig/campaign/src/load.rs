@@ -737,7 +737,7 @@ impl Validator<'_, '_> {
                 match image_file_format(&resolved, slot) {
                     Err(e) => Some(format!("image file \"{}\": {e}", resolved.display())),
                     Ok((_, ImageFormat::Mcuboot)) => None,
-                    Ok((_, ImageFormat::Esp)) => esp_image_problem(&resolved, slot, mode, simulated.is_some())
+                    Ok((_, ImageFormat::Esp)) => esp_image_problem(&resolved, slot, mode)
                         .map(|e| format!("image file \"{}\": {e}", resolved.display())),
                 }
             } else {
@@ -1428,8 +1428,9 @@ fn sector_problem(e: fut::layout::LayoutError) -> &'static str {
 }
 
 /// What is wrong with an ESP-IDF app image (magic 0xE9) named in `[images]`, if anything: only
-/// the esp-idf scheme boots one, and it must pass the bootloader's checks and name its version.
-fn esp_image_problem(path: &Path, slot: u64, mode: Mode, simulated: bool) -> Option<String> {
+/// the esp-idf scheme boots one (on a station's ESP32 and on the simulated board alike), and it
+/// must pass the bootloader's checks and name its version.
+fn esp_image_problem(path: &Path, slot: u64, mode: Mode) -> Option<String> {
     if mode.name() != fut::scheme::esp_idf::NAME {
         return Some(format!(
             "an ESP-IDF app image (magic 0xe9); the {mode} scheme's bootloader boots MCUboot images: give an \
@@ -1440,21 +1441,8 @@ fn esp_image_problem(path: &Path, slot: u64, mode: Mode, simulated: bool) -> Opt
         Ok(b) => b,
         Err(e) => return Some(e.to_string()),
     };
-    if let Err(e) = crate::esp_app::check_esp_app_image(&bytes) {
-        return Some(e);
-    }
-    if simulated && !SIM_BOOTS_ESP_IMAGES {
-        return Some(
-            "an ESP-IDF app image: the simulated board's esp-idf bootloader boots MCUboot images only; name it in \
-             a station campaign (an ESP32 on a bench), or give generated images here"
-                .to_string(),
-        );
-    }
-    None
+    crate::esp_app::check_esp_app_image(&bytes).err()
 }
-
-/// Whether the simulated board's esp-idf bootloader loads ESP app images.
-const SIM_BOOTS_ESP_IMAGES: bool = false;
 
 #[cfg(test)]
 mod tests {

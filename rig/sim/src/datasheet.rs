@@ -173,7 +173,7 @@ pub const DATASHEETS: &[Datasheet] = &[
                  quad-word (128-bit) programming with ECC (7.3.7), PROGERR over a written or \
                  all-zero quad-word (7.3.9); devicetree write-block-size 16, erase-block-size 8192, \
                  max-erase-time 5 ms for an 8K page. NOT CITED: the quad-word programming time, \
-                 no table of the STM32U575/585 datasheet was reachable; the STM32L4's \
+                 the STM32U575/585 datasheet's table (DS13737, t_prog 128-bit) was not found; the STM32L4's \
                  double-word time (DS10198, 81.69 us) is assumed",
         size: 2 * MIB,
         write_size: 16,

@@ -292,9 +292,11 @@ impl FlashProfile {
     /// all zero and the quad-word does not already read all zero (§7.3.9, quoted at
     /// [`FlashProfile::zero_over_zero_refused`]). The page erase is the maximum the part's
     /// Zephyr devicetree gives for an 8 KiB page (`max-erase-time = <5>` ms, `dts/arm/st/u5/
-    /// stm32u5.dtsi`); no programming-time table of the STM32U575/585 datasheet was reachable
-    /// here, so the quad-word takes the STM32L4's cited double-word time (DS10198, 81.69 us),
-    /// an assumption `crate::datasheet` marks as such.
+    /// stm32u5.dtsi`). The quad-word programming time is NOT CITED: the STM32U575/585
+    /// datasheet's "Flash memory characteristics" table (DS13737, t_prog for 128 bits) was
+    /// looked for in the reference store and not found, nor any other copy of that figure; the
+    /// quad-word takes the STM32L4's cited double-word time (DS10198, 81.69 us) instead, an
+    /// assumption `crate::datasheet` marks as such. Replace it when the table is at hand.
     pub fn stm32u5() -> FlashProfile {
         FlashProfile {
             name: "stm32u5".to_string(),

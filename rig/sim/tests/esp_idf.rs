@@ -216,3 +216,158 @@ fn a_zeroed_entry_from_a_cut_erase_is_not_taken_as_valid() {
     assert_eq!(r.end, RunEnd::Idle);
     assert_eq!(jumps(&r), ["1.0.0+0", "2.0.0+0"]);
 }
+
+/// The ESP-IDF app image `name` of fixtures/esp (made by `esptool elf2image`).
+fn esp_fixture(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/esp")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `s` with the fixtures' ESP app images `baseline` and `update` instead of the generated
+/// MCUboot ones; each fixture's name says the version in its app descriptor (`app-2.0.0.bin`).
+fn with_esp_images(mut s: Scenario, baseline: &str, update: &str) -> Scenario {
+    let version = |name: &str| {
+        let v = name.strip_prefix("app-").unwrap().split(['-', 'b']).next().unwrap();
+        cutpoint_sim::imgtool::parse_version(v.trim_end_matches('.')).unwrap()
+    };
+    s.old_image = Arc::new(esp_fixture(baseline));
+    s.old_version = version(baseline);
+    s.new_image = Arc::new(esp_fixture(update));
+    s.new_version = version(update);
+    s
+}
+
+#[test]
+fn esp_app_images_boot_from_either_slot_by_their_app_descriptor_version() {
+    for board in ["nrf52840", "stm32l4"] {
+        for (what, s) in [
+            ("ota_0 -> ota_1", scenario(board, Variant::Reference)),
+            ("ota_1 -> ota_0", from_ota_1(scenario(board, Variant::Reference))),
+        ] {
+            let s = with_esp_images(s, "app-1.0.0.bin", "app-2.0.0.bin");
+            let mut b = s.board();
+            let log = b.run(RunOptions::default());
+            assert_eq!(log.end, RunEnd::Idle, "{board} {what}");
+            assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"], "{board} {what}");
+            let text = console(&log);
+            // The application checked the download (segments, checksum, SHA-256) before it
+            // wrote otadata, and the hash it names is the image's appended SHA-256.
+            let appended = &s.new_image[s.new_image.len() - 32..];
+            let short: String = appended[..4].iter().map(|b| format!("{b:02x}")).collect();
+            let verify = text.iter().position(|l| l.starts_with("ota: verify-ok")).unwrap();
+            let write = text.iter().position(|l| l.starts_with("ota: otadata-write")).unwrap();
+            assert!(verify < write, "{text:#?}");
+            assert_eq!(text[verify], format!("ota: verify-ok version=2.0.0+0 hash={short}"));
+            assert!(
+                text.contains(&format!("boot: jump version=2.0.0+0 hash={short}").as_str()),
+                "{text:#?}"
+            );
+        }
+    }
+}
+
+/// ESP-IDF's `bootloader_utility_load_boot_image`: a selected image that fails its check is
+/// skipped and the other slot boots. The selected ota_1 image is spoiled three ways: a byte of
+/// segment data (the checksum catches it; the image without a SHA-256 has nothing else), the
+/// appended SHA-256 alone, and a segment length that runs past the partition.
+#[test]
+fn a_selected_esp_image_that_fails_its_check_falls_back_to_the_other_slot() {
+    let spoil_data = |img: &mut Vec<u8>| img[0x400] ^= 0x04;
+    let spoil_hash = |img: &mut Vec<u8>| {
+        let n = img.len();
+        img[n - 1] ^= 0x01;
+    };
+    // The first segment header's data length (bytes 24 + 4 ..): past the end of the slot.
+    let spoil_len = |img: &mut Vec<u8>| img[28..32].copy_from_slice(&0x00F0_0000u32.to_le_bytes());
+    type Spoil<'a> = &'a dyn Fn(&mut Vec<u8>);
+    let cases: [(&str, &str, Spoil<'_>); 4] = [
+        ("segment data", "app-2.0.0.bin", &spoil_data),
+        ("segment data, no SHA-256", "app-1.0.0-no-digest.bin", &spoil_data),
+        ("appended SHA-256", "app-2.0.0.bin", &spoil_hash),
+        ("segment length", "app-2.0.0.bin", &spoil_len),
+    ];
+    for (what, update, spoil) in cases {
+        // The no-digest fixture is 1.0.0: it updates the 2.0.0 image.
+        let baseline = if update.contains("1.0.0") {
+            "app-2.0.0.bin"
+        } else {
+            "app-1.0.0.bin"
+        };
+        let s = with_esp_images(scenario("nrf52840", Variant::Reference), baseline, update);
+        let mut b = s.board();
+        assert_eq!(b.run(RunOptions::default()).end, RunEnd::Idle, "{what}");
+        // otadata now selects ota_1, holding the update: spoil it there.
+        let l = s.profile.layout;
+        let mut img = b.flash.raw()[l.secondary.offset as usize..][..s.new_image.len()].to_vec();
+        spoil(&mut img);
+        let mut flash = b.flash.clone();
+        flash.load(l.secondary.offset, &img);
+        let mut b = SimBoard::new(flash, s.firmware(), None);
+        let log = b.run(RunOptions::default());
+        let text = console(&log);
+        assert!(
+            text.contains(&"boot: otadata-select sector=1 seq=2 slot=secondary"),
+            "{what}: {text:#?}"
+        );
+        assert!(text.contains(&"boot: fallback slot=primary"), "{what}: {text:#?}");
+        assert_eq!(jumps(&log), [s.old_version.to_string()], "{what}: {text:#?}");
+    }
+}
+
+/// The application checks the image it downloaded before it writes otadata (`esp_ota_end`'s
+/// `esp_image_verify`): a spoiled one is refused, erased, and otadata is never written.
+#[test]
+fn a_spoiled_esp_download_is_refused_before_otadata_is_written() {
+    let mut s = with_esp_images(
+        scenario("nrf52840", Variant::Reference),
+        "app-1.0.0.bin",
+        "app-2.0.0.bin",
+    );
+    let mut img = s.new_image.to_vec();
+    img[0x400] ^= 0x04;
+    s.new_image = Arc::new(img);
+    let mut b = s.board();
+    let log = b.run(RunOptions::default());
+    assert_eq!(log.end, RunEnd::Idle);
+    assert_eq!(jumps(&log), ["1.0.0+0"]);
+    let text = console(&log);
+    assert!(text.contains(&"ota: verify-fail reason=hash-mismatch"), "{text:#?}");
+    assert!(
+        text.contains(&"ota: idle reason=verify-fail version=2.0.0+0"),
+        "{text:#?}"
+    );
+    assert!(!text.iter().any(|l| l.starts_with("ota: otadata-write")), "{text:#?}");
+    assert_eq!(entries(&s, &b.flash)[1], Entry::ERASED);
+}
+
+/// Every flash operation of an ESP app image update cut before, inside and after, on both
+/// profiles and from either slot, good and failing its trial (a cut in the trial boot): every
+/// recovered board boots the old or the new image and settles on the new one. A download cut
+/// short leaves a torn image in the other slot that is never selected.
+#[test]
+fn the_reference_survives_every_cut_of_an_esp_image_update() {
+    for board in ["nrf52840", "stm32l4"] {
+        for (what, s) in [
+            ("ota_0 -> ota_1", scenario(board, Variant::Reference)),
+            ("ota_1 -> ota_0", from_ota_1(scenario(board, Variant::Reference))),
+            ("ota_0 -> ota_1, no SHA-256", scenario(board, Variant::Reference)),
+        ] {
+            // The no-digest fixture is 1.0.0: it updates the 2.0.0 image.
+            let s = if what.contains("no SHA") {
+                with_esp_images(s, "app-2.0.0.bin", "app-1.0.0-no-digest.bin")
+            } else {
+                with_esp_images(s, "app-1.0.0.bin", "app-2.0.0.bin")
+            };
+            let (failures, cuts) = sweep(&s);
+            assert!(cuts > 50, "{board} {what}: {cuts} cuts");
+            assert!(
+                failures.is_empty(),
+                "{board} {what}: {} failures: {:#?}",
+                failures.len(),
+                &failures[..failures.len().min(8)]
+            );
+        }
+    }
+}
