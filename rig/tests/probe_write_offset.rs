@@ -99,7 +99,11 @@ fn a_swap_offset_update_is_written_one_sector_in_and_the_bootloader_installs_it(
             p.write_flash(addr, &data, &mut |_, _| {}).unwrap();
         }
         let mut t = ProbeWriteTransport::open(cfg, probe).unwrap();
-        assert!(t.describe().contains(&format!("image at +{sector:#x}")), "{}", t.describe());
+        assert!(
+            t.describe().contains(&format!("image at +{sector:#x}")),
+            "{}",
+            t.describe()
+        );
         t.stage(&setup.config.update).unwrap();
         assert_eq!(t.bytes_delivered(), setup.config.update.len() as u64, "{board}");
         let flash = mem.lock().unwrap().clone();
@@ -107,8 +111,12 @@ fn a_swap_offset_update_is_written_one_sector_in_and_the_bootloader_installs_it(
         // The rig's decoder reads the update where swap-offset stages it, and nothing before.
         let sec = layout.secondary;
         let first = &flash[sec.offset as usize..(sec.offset + sector) as usize];
-        assert!(first.iter().all(|&b| b == 0xFF), "{board}: the secondary's first sector stays erased");
-        let staged = cutpoint_inspect::decode_image(&flash[(sec.offset + sector) as usize..sec.end() as usize], Some(&key));
+        assert!(
+            first.iter().all(|&b| b == 0xFF),
+            "{board}: the secondary's first sector stays erased"
+        );
+        let staged =
+            cutpoint_inspect::decode_image(&flash[(sec.offset + sector) as usize..sec.end() as usize], Some(&key));
         assert_eq!(staged.validity, Validity::Valid, "{board}: {staged:?}");
         assert_eq!(staged.version(), Some("2.0.0+0"), "{board}");
         let (base, len) = cutpoint::bench_target::dump_range(&layout);
@@ -127,7 +135,11 @@ fn a_swap_offset_update_is_written_one_sector_in_and_the_bootloader_installs_it(
             "{board}: {}",
             secondary.summary
         );
-        assert!(secondary.summary.contains("magic=good"), "{board}: {}", secondary.summary);
+        assert!(
+            secondary.summary.contains("magic=good"),
+            "{board}: {}",
+            secondary.summary
+        );
 
         // The firmware's swap-offset bootloader takes the request and boots the update.
         let mut nor = NorFlash::new(profile.flash.clone(), 3);

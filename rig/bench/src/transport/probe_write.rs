@@ -407,7 +407,11 @@ mod tests {
         }
         t.hold_at(None).unwrap();
         t.stage(&image).unwrap();
-        assert_eq!(t.bytes_delivered(), 1000, "the erased sector before the image is not delivery");
+        assert_eq!(
+            t.bytes_delivered(),
+            1000,
+            "the erased sector before the image is not delivery"
+        );
         let f = flash.lock().unwrap().clone();
         assert!(f[..4096].iter().all(|&b| b == ERASED), "the first sector is erased");
         assert_eq!(&f[4096..5096], &image[..]);
