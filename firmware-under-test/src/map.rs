@@ -227,22 +227,34 @@ mod tests {
 
     const K: u32 = 1024;
 
+    /// An STM32F4 bank's small sectors: four of 16 KiB and one of 64 KiB (RM0090).
+    const F4_SMALL: &[u32] = &[16 * K, 16 * K, 16 * K, 16 * K, 64 * K];
+
+    /// A region of the part's own flash called `name`, its sectors listed.
+    fn listed(name: &'static str, role: Role, offset: u32, sectors: &'static [u32]) -> Region<'static> {
+        Region {
+            name,
+            role,
+            area: Area {
+                offset,
+                size: sectors.iter().sum(),
+            },
+            sectors: Sectors::List(sectors),
+            device: None,
+        }
+    }
+
+    /// The map of `regions` on a part that programs 4-byte words.
+    fn words4<'a>(regions: &'a [Region<'a>]) -> FlashMap<'a> {
+        FlashMap { write_size: 4, regions }
+    }
+
     #[test]
     fn a_map_with_mixed_sectors_and_a_second_device_gives_the_bootloader_its_layout() {
         // An STM32F4-like part: four 16 KiB sectors and one of 64 KiB for the bootloader, 128 KiB
         // sectors for the slots, and a serial NOR beside it for logs.
-        let boot_sectors = [16 * K, 16 * K, 16 * K, 16 * K, 64 * K];
         let regions = [
-            Region {
-                name: "mcuboot",
-                role: Role::Bootloader,
-                area: Area {
-                    offset: 0,
-                    size: 128 * K,
-                },
-                sectors: Sectors::List(&boot_sectors),
-                device: None,
-            },
+            listed("mcuboot", Role::Bootloader, 0, F4_SMALL),
             Region::internal(Role::Primary, 128 * K, 384 * K, 128 * K),
             Region::internal(Role::Secondary, 512 * K, 384 * K, 128 * K),
             Region::internal(Role::Scratch, 896 * K, 128 * K, 128 * K),
@@ -313,42 +325,20 @@ mod tests {
             core::array::from_fn(|_| it.next().unwrap())
         };
         assert_eq!(regions[1].name, "primary");
-        let map = FlashMap {
-            write_size: 4,
-            regions: &regions,
-        };
+        let map = words4(&regions);
         assert_eq!(map.layout(), Ok(l));
     }
 
     /// An STM32F4-like 2 MiB part: bank 1 is 4x16, 1x64, 7x128 KiB (RM0090), bank 2 the same.
     fn f4_regions(scratch: &'static [u32], primary: Sectors<'static>) -> [Region<'static>; 4] {
-        const BOOT: &[u32] = &[16 * K, 16 * K, 16 * K, 16 * K, 64 * K];
         [
-            Region {
-                name: "mcuboot",
-                role: Role::Bootloader,
-                area: Area {
-                    offset: 0,
-                    size: 128 * K,
-                },
-                sectors: Sectors::List(BOOT),
-                device: None,
-            },
+            listed("mcuboot", Role::Bootloader, 0, F4_SMALL),
             Region {
                 sectors: primary,
                 ..Region::internal(Role::Primary, 128 * K, 896 * K, 128 * K)
             },
             Region::internal(Role::Secondary, 1152 * K, 896 * K, 128 * K),
-            Region {
-                name: "scratch",
-                role: Role::Scratch,
-                area: Area {
-                    offset: 1024 * K,
-                    size: scratch.iter().sum(),
-                },
-                sectors: Sectors::List(scratch),
-                device: None,
-            },
+            listed("scratch", Role::Scratch, 1024 * K, scratch),
         ]
     }
 
@@ -356,12 +346,8 @@ mod tests {
     fn a_scratch_of_small_sectors_holds_a_large_slot_sector_when_it_adds_up_to_one() {
         // Bank 2's four 16 KiB sectors and its 64 KiB one: 128 KiB of scratch, as large as a
         // slot sector, so swap-scratch accepts it (MCUboot: the scratch holds each swap step).
-        const SCRATCH: &[u32] = &[16 * K, 16 * K, 16 * K, 16 * K, 64 * K];
-        let regions = f4_regions(SCRATCH, Sectors::Uniform(128 * K));
-        let map = FlashMap {
-            write_size: 4,
-            regions: &regions,
-        };
+        let regions = f4_regions(F4_SMALL, Sectors::Uniform(128 * K));
+        let map = words4(&regions);
         let l = map.check_sectors(SectorRule::Scratch).unwrap();
         assert_eq!((l.sector_size, l.scratch.size), (128 * K, 128 * K));
         assert_eq!(l.validate(), Ok(()));
@@ -372,10 +358,7 @@ mod tests {
         // it ("not all sectors fit inside scratch").
         const SMALL: &[u32] = &[16 * K, 16 * K, 16 * K, 16 * K];
         let regions = f4_regions(SMALL, Sectors::Uniform(128 * K));
-        let map = FlashMap {
-            write_size: 4,
-            regions: &regions,
-        };
+        let map = words4(&regions);
         assert_eq!(
             map.check_sectors(SectorRule::Scratch),
             Err(LayoutError::ScratchTooSmall)
@@ -390,12 +373,8 @@ mod tests {
         // A primary of 64 KiB sectors beside a secondary of 128 KiB ones: two primary sectors
         // pair with one secondary sector (MCUboot's swap-scratch and overwrite accept it),
         // swap-move and swap-offset do not ("not same sector layout").
-        const SCRATCH: &[u32] = &[16 * K, 16 * K, 16 * K, 16 * K, 64 * K];
-        let regions = f4_regions(SCRATCH, Sectors::Uniform(64 * K));
-        let map = FlashMap {
-            write_size: 4,
-            regions: &regions,
-        };
+        let regions = f4_regions(F4_SMALL, Sectors::Uniform(64 * K));
+        let map = words4(&regions);
         let l = map.check_sectors(SectorRule::Scratch).unwrap();
         assert_eq!(l.sector_size, 128 * K);
         assert_eq!(map.check_sectors(SectorRule::Groups), Ok(l));
@@ -403,11 +382,8 @@ mod tests {
 
         // A slot whose sectors cannot be grouped into 128 KiB units (64 KiB then 128 KiB).
         const ODD: &[u32] = &[64 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K, 128 * K, 64 * K];
-        let regions = f4_regions(SCRATCH, Sectors::List(ODD));
-        let map = FlashMap {
-            write_size: 4,
-            regions: &regions,
-        };
+        let regions = f4_regions(F4_SMALL, Sectors::List(ODD));
+        let map = words4(&regions);
         assert_eq!(
             map.check_sectors(SectorRule::Scratch),
             Err(LayoutError::NotSectorAligned)

@@ -8,7 +8,7 @@ use cutpoint_engine::setup::SetupError;
 use cutpoint_engine::station_setup::station_setup;
 
 use crate::bench_target::{station_backends, BenchConfig};
-use crate::flash_map::apply_station_map;
+use crate::flash_map::{apply_scheme, apply_station_map};
 
 fn input(c: &Campaign, message: impl Into<String>) -> SetupError {
     SetupError::Input {
@@ -27,7 +27,8 @@ pub struct BenchSetup {
 
 /// Reads what a station campaign needs, without touching the hardware: the station's backend
 /// tables, then [`station_setup`] (the device's flash map, the images, timing and markers); the
-/// probe and probe-write take their regions from the map.
+/// probe and probe-write take their regions from the map, probe-write the image's place in its
+/// slot from the campaign's scheme.
 pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
     let TargetKind::Station { station, .. } = &c.target.kind else {
         return Err(input(
@@ -39,6 +40,7 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         .map_err(|errors| input(c, format!("target.station: {}", campaign::format_errors(&errors))))?;
     let setup = station_setup(c)?;
     apply_station_map(&mut backends, &setup.map);
+    apply_scheme(&mut backends, &setup.profile.layout, setup.expect.mode);
     let config = BenchConfig {
         name: station.name.clone(),
         layout: setup.profile.layout,

@@ -67,6 +67,23 @@ pub fn apply_station_map(backends: &mut StationBackends, map: &StationMap) {
     }
 }
 
+/// Puts probe-write's image where the campaign's scheme looks for a pending update: the
+/// firmware's own staging area for `mode` ([`fut::scheme::Scheme::staging_area`]) over the
+/// station's `layout`, measured from the start of the slot probe-write writes. For MCUboot's
+/// swap-using-offset that is one sector in, the sector size being the station map's; for the
+/// other schemes the slot's start. Call it after [`apply_station_map`].
+pub fn apply_scheme(backends: &mut StationBackends, layout: &fut::layout::Layout, mode: fut::scheme::Mode) {
+    if let TransportConfig::ProbeWrite(p) = &mut backends.transport {
+        let staged = mode.scheme().staging_area(layout);
+        let end = u64::from(p.slot_addr) + u64::from(p.slot_size);
+        p.image_offset = if staged.offset > p.slot_addr && u64::from(staged.offset) < end {
+            staged.offset - p.slot_addr
+        } else {
+            0
+        };
+    }
+}
+
 /// Gives the probe and probe-write their views of the station's flash map, when it has one
 /// (see [`apply_station_map`]).
 pub fn fill_probe_slots(

@@ -13,11 +13,9 @@ use cutpoint::bench_setup::{bench_setup, BenchSetup};
 use cutpoint::bench_target::BenchTarget;
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::target::Target;
-use cutpoint_bench::{BenchClock, Console, ConsoleLine, RigResult};
+use cutpoint_bench::{Console, ConsoleLine, RigResult};
 use cutpoint_campaign::{load_campaign, Campaign, RestorePolicy};
 use cutpoint_report::{CutResult, Status};
-use cutpoint_sim::imgtool::default_test_key;
-use cutpoint_sim::{BoardProfile, Firmware, NorFlash};
 use fake_bench::Emulator;
 use fut::scheme::Mode;
 use fut::Variant;
@@ -120,41 +118,16 @@ fn bench_with(
     scale: u64,
     console: impl FnOnce(Box<dyn Console>) -> Box<dyn Console>,
 ) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("station.toml"), station).unwrap();
-    let path = dir.path().join("campaign.toml");
-    std::fs::write(&path, campaign).unwrap();
-    let c = load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
-    let setup = bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
-    let profile = BoardProfile::builtin_names()
-        .iter()
-        .filter_map(|b| BoardProfile::builtin(b))
-        .find(|p| p.layout == setup.config.layout)
-        .expect("the station's board gives the map");
-    let key = cutpoint_sim::imgtool::public_key(&default_test_key());
-    let permanent = c.target.upgrade.scheme_upgrade() == fut::scheme::Upgrade::Permanent;
-    let firmware = Firmware::new(profile.layout, mode, variant, key, permanent);
-    let clock = BenchClock::new();
-    let (emulator, device_console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
-    let mut emulator = emulator.with_scale(scale);
-    if let Some(first) = profile
-        .flash
-        .devices
-        .first()
-        .filter(|_| profile.flash.devices.len() > 1)
-    {
-        // The probe reaches the part's own flash, not the serial NOR mapped above it.
-        emulator = emulator.with_probe_reach(first.size);
-    }
-    let mut parts = emulator.parts(device_console, relay_ignores_off);
+    let st = fake_bench::emulated_station(station, campaign, mode, variant, scale);
+    let mut parts = st.emulator.parts(st.console, relay_ignores_off);
     parts.console = console(parts.console);
-    let target = BenchTarget::from_parts(parts, setup.config.clone()).unwrap();
+    let target = BenchTarget::from_parts(parts, st.setup.config.clone()).unwrap();
     Bench {
-        campaign: c,
-        setup,
+        campaign: st.campaign,
+        setup: st.setup,
         target,
-        emulator,
-        _dir: dir,
+        emulator: st.emulator,
+        _dir: st.dir,
     }
 }
 
@@ -520,9 +493,81 @@ fn a_station_layout_is_used_and_a_bad_one_is_bad_input() {
 }
 
 /// The emulated station as the nRF52840 DK with its secondary slot on the MX25R6435F QSPI NOR
-/// (board `nrf52840-qspi`): the probe reaches the part's own 1 MiB only.
+/// (board `nrf52840-qspi`): the probe reaches the part's own 1 MiB only, and the station says
+/// the device erases that slot itself (the emulated device's download erases each sector before
+/// it writes it).
 fn qspi_station() -> String {
+    bare_qspi_station().replace(
+        "off_dwell_ms = 40\n",
+        "off_dwell_ms = 40\nrestore_unreachable = \"device-erases\"\n",
+    )
+}
+
+/// [`qspi_station`] without `restore_unreachable`.
+fn bare_qspi_station() -> String {
     STATION.replace("board = \"nrf52840\"", "board = \"nrf52840-qspi\"")
+}
+
+/// The campaign at `path` is refused at its `[target]` key `key` (its line), by the setup and by
+/// `cutpoint check` (exit 2, at that line and key): the message.
+fn refused_at(path: &Path, key: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text.lines().position(|l| l.starts_with(&format!("{key} = "))).unwrap() + 1;
+    let e = match bench_setup(&load_campaign(path).unwrap()) {
+        Err(cutpoint::setup::SetupError::Located(e)) => e,
+        Err(e) => panic!("not located: {e}"),
+        Ok(_) => panic!("{}: accepted, expected a refusal at target.{key}", path.display()),
+    };
+    let field = format!("target.{key}");
+    assert_eq!((e.field.as_str(), e.line), (field.as_str(), line), "{e}");
+    let (code, stderr) = cli(path.parent().unwrap(), &["check", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("campaign.toml:{line}:")) && stderr.contains(&field),
+        "{stderr}"
+    );
+    e.message
+}
+
+#[test]
+fn a_slot_the_baseline_restore_cannot_erase_is_refused_unless_the_station_says_the_device_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_campaign(dir.path(), &bare_qspi_station(), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // A permanent upgrade: the pass rule does not read the secondary slot, the restore does.
+    std::fs::write(&path, text.replace("upgrade = \"test\"", "upgrade = \"perm\"")).unwrap();
+    let e = refused_at(&path, "station");
+    assert!(
+        e.contains("erases the secondary slot before every cut point")
+            && e.contains("mx25r6435f")
+            && e.contains("restore_unreachable = \"device-erases\""),
+        "{e}"
+    );
+    // The station saying the device erases it: accepted.
+    std::fs::write(dir.path().join("station.toml"), qspi_station()).unwrap();
+    assert!(bench_setup(&load_campaign(&path).unwrap()).is_ok());
+    // Probe-write cannot deliver into that slot, whatever the station says.
+    let probe_write = qspi_station().replace("kind = \"http\"\nbind = \"127.0.0.1:0\"", "kind = \"probe-write\"");
+    assert_ne!(probe_write, qspi_station());
+    std::fs::write(dir.path().join("station.toml"), probe_write).unwrap();
+    let e = bench_setup(&load_campaign(&path).unwrap())
+        .err()
+        .expect("probe-write refused");
+    let e = e.to_string();
+    assert!(
+        e.contains("probe-write delivers the update through the probe") && e.contains("mx25r6435f"),
+        "{e}"
+    );
+    // An unknown value is an error at the key.
+    let bad = qspi_station().replace("\"device-erases\"", "\"device-erase\"");
+    let st = cutpoint_campaign::parse_station(&bad, Path::new("lab.toml")).unwrap_err();
+    let msg = cutpoint_campaign::format_errors(&st);
+    assert!(
+        msg.contains("lab.toml:4:")
+            && msg.contains("restore_unreachable")
+            && msg.contains("expected \"device-erases\""),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -585,25 +630,12 @@ fn a_campaign_whose_verdict_reads_a_slot_the_probe_cannot_is_refused_at_its_key(
     // itself: the pass rule checks that copy, and it is on the external NOR.
     let path = write_campaign(dir.path(), &qspi_station(), "");
     let text = std::fs::read_to_string(&path).unwrap();
-    let line = text.lines().position(|l| l.starts_with("upgrade = ")).unwrap() + 1;
-    let c = load_campaign(&path).unwrap();
-    let e = match bench_setup(&c) {
-        Err(cutpoint::setup::SetupError::Located(e)) => e,
-        Err(e) => panic!("not located: {e}"),
-        Ok(_) => panic!("a campaign whose rollback-copy check cannot be made was accepted"),
-    };
-    assert_eq!((e.field.as_str(), e.line), ("target.upgrade", line), "{e}");
+    let e = refused_at(&path, "upgrade");
     assert!(
-        e.message.contains("the rollback copy of a test upgrade")
-            && e.message.contains("mx25r6435f")
-            && e.message.contains("run a perm upgrade"),
+        e.contains("the rollback copy of a test upgrade")
+            && e.contains("mx25r6435f")
+            && e.contains("run a perm upgrade"),
         "{e}"
-    );
-    let (code, stderr) = cli(dir.path(), &["check", path.to_str().unwrap()]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains(&format!("campaign.toml:{line}:")) && stderr.contains("target.upgrade"),
-        "{stderr}"
     );
     // A permanent upgrade keeps no copy there, and an overwrite none at all: both are judged
     // on the primary slot alone.

@@ -21,18 +21,14 @@ mod linux {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use super::fake_bench::{Emulator, SCALE};
-    use cutpoint::bench_setup::bench_setup;
+    use super::fake_bench::{emulated_station, SCALE};
     use cutpoint::bench_target::{dump_range, BenchParts, BenchTarget};
     use cutpoint::engine::{self, RunSpec};
     use cutpoint_bench::config::{CommandPowerConfig, EsptoolConfig, PowerConfig, SerialConsoleConfig};
     use cutpoint_bench::console::serial::SerialConsole;
     use cutpoint_bench::probe::esptool::EsptoolProbe;
-    use cutpoint_bench::{BenchClock, Console, PowerSwitch, Probe, RigResult};
-    use cutpoint_campaign::load_campaign;
+    use cutpoint_bench::{Console, PowerSwitch, Probe, RigResult};
     use cutpoint_report::Status;
-    use cutpoint_sim::imgtool::default_test_key;
-    use cutpoint_sim::{BoardProfile, Firmware, NorFlash};
     use fut::Variant;
 
     /// esptool's command line in front, a request to the test's device behind: each run writes
@@ -221,22 +217,11 @@ offsets = { fixed = ["start"], bytes = [6000] }
     }
 
     fn run(fail_read: Option<usize>) -> Ran {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("station.toml"), STATION).unwrap();
-        let path = dir.path().join("campaign.toml");
-        std::fs::write(&path, CAMPAIGN).unwrap();
-        let c = load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
-        let setup = bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
-        let layout = setup.config.layout;
-        let dump = dump_range(&layout);
-        let profile = BoardProfile::builtin("nrf52840").unwrap();
         let mode = fut::Registry::builtin().find("esp-idf").unwrap();
-        let key = cutpoint_sim::imgtool::public_key(&default_test_key());
-        let firmware = Firmware::new(layout, mode, Variant::Reference, key, false);
-        let clock = BenchClock::new();
-        let (emu, device_console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
-        let emu = emu.with_scale(SCALE / 5);
-        let parts = emu.parts(device_console, false);
+        let st = emulated_station(STATION, CAMPAIGN, mode, Variant::Reference, SCALE / 5);
+        let (dir, c, setup, clock) = (st.dir, st.campaign, st.setup, st.clock);
+        let dump = dump_range(&setup.config.layout);
+        let parts = st.emulator.parts(st.console, false);
 
         // The fake esptool and the device behind it.
         let fake = dir.path().join("esptool");

@@ -382,6 +382,12 @@ pub struct ProbeWriteTransportConfig {
     /// MCUboot's default of 8.
     #[serde(skip)]
     pub trailer_align: Option<u32>,
+    /// Bytes from the slot's start to where the image is written: 0, except where the
+    /// campaign's scheme stages the update further in (MCUboot's swap-using-offset: one sector,
+    /// the secondary slot's first, as the station's flash map gives it). Filled in by the rig
+    /// from the campaign's `mode` and the station's map, never read from a station file.
+    #[serde(skip)]
+    pub image_offset: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,6 +467,7 @@ mod tests {
                 slot_size: 0x70000,
                 permanent: true,
                 trailer_align: None,
+                image_offset: 0,
             }),
             off_dwell_ms: Some(800),
         };

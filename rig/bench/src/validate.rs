@@ -336,6 +336,7 @@ mod tests {
                 slot_size: 0x76000,
                 permanent: false,
                 trailer_align: None,
+                image_offset: 0,
             }),
         );
         st.console = ConsoleConfig::Serial(SerialConsoleConfig {

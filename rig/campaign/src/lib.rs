@@ -47,5 +47,6 @@ pub use partition::{check_partition, in_partition, parse_partition, PartitionErr
 pub use region::{FlashRegion, RegionMap, RegionSet};
 pub use station::{
     load_station, parse_station, LegacyRegion, MapSource, RestorePolicy, Role, RoleTable, StationFile, StationMap,
+    UNREACHABLE_DEVICE_ERASES,
 };
 pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};

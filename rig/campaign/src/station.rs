@@ -90,11 +90,19 @@ pub struct StationFile {
     pub legacy_regions: Vec<LegacyRegion>,
     /// How the probe brings the slots back to the baseline before each cut point.
     pub restore: RestorePolicy,
+    /// `restore_unreachable = "device-erases"`: the station says the device itself erases the
+    /// slots the probe cannot reach (on a device beside the part) before anything reads them,
+    /// so the rig may leave them out of the baseline restore. Without it a campaign that needs
+    /// such a slot restored is refused.
+    pub device_erases_unreachable: bool,
     pub roles: Vec<RoleTable>,
     /// Deprecated spellings read from the file, at their positions.
     pub warnings: Vec<FileError>,
     text: String,
 }
+
+/// The one value of a station's `restore_unreachable`.
+pub const UNREACHABLE_DEVICE_ERASES: &str = "device-erases";
 
 /// How the baseline is restored through the probe before each cut point.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -135,6 +143,7 @@ struct RawStation {
     description: Option<String>,
     off_dwell_ms: Option<Spanned<u64>>,
     restore: Option<Spanned<String>>,
+    restore_unreachable: Option<Spanned<String>>,
     target: Option<RawStationTarget>,
     // Checked from the document itself, as a flash map.
     #[serde(rename = "layout")]
@@ -222,6 +231,22 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
                     ),
                 ));
             }
+        }
+    }
+    let mut device_erases_unreachable = false;
+    if let Some(r) = &raw.restore_unreachable {
+        if r.get_ref() == UNREACHABLE_DEVICE_ERASES {
+            device_erases_unreachable = true;
+        } else {
+            errors.push(doc.error(
+                &[Seg::key("restore_unreachable")],
+                r.span(),
+                format!(
+                    "expected \"{UNREACHABLE_DEVICE_ERASES}\" (the device erases the slots the probe cannot reach \
+                     before anything reads them), got \"{}\"; remove the key to have such a station refused",
+                    r.get_ref()
+                ),
+            ));
         }
     }
     let layout_at = [Seg::key("layout")];
@@ -329,6 +354,7 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         probe_chip,
         legacy_regions,
         restore,
+        device_erases_unreachable,
         roles,
         warnings,
         text: text.to_string(),
@@ -456,6 +482,7 @@ impl StationFile {
             probe_chip: None,
             legacy_regions: Vec::new(),
             restore: RestorePolicy::default(),
+            device_erases_unreachable: false,
             roles: Vec::new(),
             warnings: Vec::new(),
             text: String::new(),

@@ -41,40 +41,47 @@ slot_addr = 0x40000
 slot_size = 0x30000
 "#;
 
+/// A `[[layout.regions]]` table, after a blank line: its name, then `keys` (one a line, e.g.
+/// `role = "bootloader"\n`), its offset and size.
+fn region(name: &str, offset: u32, size: u32, keys: &str) -> String {
+    format!("\n[[layout.regions]]\nname = \"{name}\"\n{keys}offset = {offset:#x}\nsize = {size:#x}\n")
+}
+
+/// A `[layout]` table with `regions` (see [`region`]), after a blank line.
+fn layout(sector_size: &str, write_size: u32, regions: &[String]) -> String {
+    format!(
+        "\n[layout]\nsector_size = {sector_size}\nwrite_size = {write_size}\n{}",
+        regions.concat()
+    )
+}
+
+/// A probe-rs `[probe]` table.
+fn probe_rs(selector: &str, chip: &str) -> String {
+    format!("[probe]\nkind = \"probe-rs\"\nselector = \"{selector}\"\nchip = \"{chip}\"\n")
+}
+
+/// An http `[transport]` table.
+const HTTP: &str = "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n";
+
+/// The built-in nrf52840 map's primary and secondary slots and scratch area, as regions.
+fn nrf52840_slots() -> String {
+    [
+        region("primary", 0x10000, 0x30000, ""),
+        region("secondary", 0x40000, 0x30000, ""),
+        region("scratch", 0x70000, 0x2000, ""),
+    ]
+    .concat()
+}
+
 /// The same station stated once: the map's regions, and nothing else about them.
-const NEW: &str = r#"
-[probe]
-kind = "probe-rs"
-selector = "1366:1051:001050234567"
-chip = "nRF52840_xxAA"
-
-[transport]
-kind = "probe-write"
-
-[layout]
-sector_size = 4096
-write_size = 4
-
-[[layout.regions]]
-name = "bootloader"
-offset = 0x0
-size = 0x10000
-
-[[layout.regions]]
-name = "primary"
-offset = 0x10000
-size = 0x30000
-
-[[layout.regions]]
-name = "secondary"
-offset = 0x40000
-size = 0x30000
-
-[[layout.regions]]
-name = "scratch"
-offset = 0x70000
-size = 0x2000
-"#;
+fn new_station() -> String {
+    format!(
+        "\n{}\n[transport]\nkind = \"probe-write\"\n{}{}",
+        probe_rs("1366:1051:001050234567", "nRF52840_xxAA"),
+        layout("4096", 4, &[region("bootloader", 0, 0x10000, "")]),
+        nrf52840_slots()
+    )
+}
 
 fn station(name: &str, body: &str) -> Result<StationFile, String> {
     parse_station(&format!("{BACKENDS}{body}"), Path::new(name)).map_err(|e| format_errors(&e))
@@ -93,7 +100,7 @@ fn map_error(body: &str) -> String {
 #[test]
 fn old_and_new_station_files_give_the_same_map() {
     let old = station("old.toml", OLD).unwrap();
-    let new = station("new.toml", NEW).unwrap();
+    let new = station("new.toml", &new_station()).unwrap();
     let old_map = old.flash_map().unwrap().expect("the board names a map");
     let new_map = new.flash_map().unwrap().expect("the station has a [layout]");
     assert_eq!(old_map.map, new_map.map);
@@ -152,46 +159,28 @@ fn an_old_slot_the_map_lacks_is_added_to_it_and_read_by_the_probe() {
 
 #[test]
 fn a_mixed_sector_map_with_a_second_device_loads() {
-    let body = r#"
-[layout]
-sector_size = 0x20000
-write_size = 8
-
-[[layout.regions]]
-name = "mcuboot"
-role = "bootloader"
-offset = 0x0
-size = 0x20000
-sectors = [0x4000, 0x4000, 0x4000, 0x4000, 0x10000]
-
-[[layout.regions]]
-name = "image-0"
-role = "primary"
-offset = 0x20000
-size = 0x60000
-
-[[layout.regions]]
-name = "image-1"
-role = "secondary"
-offset = 0x80000
-size = 0x60000
-
-[[layout.regions]]
-name = "scratch"
-offset = 0xE0000
-size = 0x20000
-
-[[layout.regions]]
-name = "log"
-role = "metadata"
-device = "w25q128"
-offset = 0x0
-size = 0x10000
-sector_size = 0x1000
-"#;
-    let body = format!(
-        "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n[probe]\nkind = \"probe-rs\"\nselector = \"0483:374b\"\nchip = \"STM32F407VGTx\"\n{body}"
+    let body = layout(
+        "0x20000",
+        8,
+        &[
+            region(
+                "mcuboot",
+                0,
+                0x20000,
+                "role = \"bootloader\"\nsectors = [0x4000, 0x4000, 0x4000, 0x4000, 0x10000]\n",
+            ),
+            region("image-0", 0x20000, 0x60000, "role = \"primary\"\n"),
+            region("image-1", 0x80000, 0x60000, "role = \"secondary\"\n"),
+            region("scratch", 0xE0000, 0x20000, ""),
+            region(
+                "log",
+                0,
+                0x10000,
+                "role = \"metadata\"\ndevice = \"w25q128\"\nsector_size = 0x1000\n",
+            ),
+        ],
     );
+    let body = format!("{HTTP}{}{body}", probe_rs("0483:374b", "STM32F407VGTx"));
     let st = station("lab.toml", &body).unwrap();
     let m = st.flash_map().unwrap().unwrap();
     let boot = m.map.region("mcuboot").unwrap();
@@ -216,26 +205,10 @@ sector_size = 0x1000
     assert_eq!(m.probe_write_slot().unwrap().name, "image-1");
 }
 
-const LAYOUT_TAIL: &str = r#"
-[[layout.regions]]
-name = "primary"
-offset = 0x10000
-size = 0x30000
-
-[[layout.regions]]
-name = "secondary"
-offset = 0x40000
-size = 0x30000
-
-[[layout.regions]]
-name = "scratch"
-offset = 0x70000
-size = 0x2000
-"#;
-
 fn with_region(region: &str) -> String {
     format!(
-        "[transport]\nkind = \"http\"\nbind = \"0.0.0.0:8080\"\n\n[layout]\nsector_size = 4096\nwrite_size = 4\n{region}{LAYOUT_TAIL}"
+        "{HTTP}\n[layout]\nsector_size = 4096\nwrite_size = 4\n{region}{}",
+        nrf52840_slots()
     )
 }
 
@@ -403,42 +376,21 @@ fn a_secondary_slot_on_an_external_nor_is_in_the_bootloaders_view_but_not_the_pr
     // The nRF52840 DK as the nRF Connect SDK lays MCUboot out with external flash: the
     // secondary slot on the MX25R6435F, at its address in the map the target's flash driver
     // presents. The probe reads the part's own flash only.
-    let body = r#"
-[transport]
-kind = "http"
-bind = "0.0.0.0:8080"
-[probe]
-kind = "probe-rs"
-selector = "1366:1051"
-chip = "nRF52840_xxAA"
-
-[layout]
-sector_size = 0x1000
-write_size = 4
-
-[[layout.regions]]
-name = "mcuboot"
-role = "bootloader"
-offset = 0x0
-size = 0x10000
-
-[[layout.regions]]
-name = "primary"
-offset = 0x10000
-size = 0xEE000
-
-[[layout.regions]]
-name = "scratch"
-offset = 0xFE000
-size = 0x2000
-
-[[layout.regions]]
-name = "secondary"
-device = "mx25r6435f"
-offset = 0x100000
-size = 0xEE000
-"#;
-    let st = station("dk.toml", body).unwrap();
+    let body = format!(
+        "\n{HTTP}{}{}",
+        probe_rs("1366:1051", "nRF52840_xxAA"),
+        layout(
+            "0x1000",
+            4,
+            &[
+                region("mcuboot", 0, 0x10000, "role = \"bootloader\"\n"),
+                region("primary", 0x10000, 0xEE000, ""),
+                region("scratch", 0xFE000, 0x2000, ""),
+                region("secondary", 0x100000, 0xEE000, "device = \"mx25r6435f\"\n"),
+            ]
+        )
+    );
+    let st = station("dk.toml", &body).unwrap();
     let m = st.flash_map().unwrap().unwrap();
     let l = m.map.layout();
     assert_eq!(l.validate(), Ok(()));

@@ -692,21 +692,25 @@ mod tests {
     /// The flash and console after an unfaulted update: 2.0.0 running, confirmed.
     fn updated() -> (Expectations, Vec<LogLine>, Vec<u8>, u32) {
         let s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
-        let l = s.profile.layout;
-        let exp = Expectations {
+        let (console, dump, base) = observe(&s);
+        (expect_update(&s), console, dump, base)
+    }
+
+    /// What the pass rule expects of scenario `s` (its layout, mode and key): a test upgrade
+    /// from 1.0.0 to 2.0.0 that ends on 2.0.0, the default markers.
+    fn expect_update(s: &Scenario) -> Expectations {
+        Expectations {
             old_version: "1.0.0+0".into(),
             new_version: "2.0.0+0".into(),
             final_version: "2.0.0+0".into(),
-            layout: l,
+            layout: s.profile.layout,
             mode: s.mode,
             upgrade: Upgrade::Test,
             key: s.firmware().boot.key,
             markers: Markers::default(),
             refused: None,
             unreadable: Vec::new(),
-        };
-        let (console, dump, base) = observe(&s);
-        (exp, console, dump, base)
+        }
     }
 
     /// The flash and console after a spoiled update was refused: 1.0.0 running.
@@ -1496,18 +1500,7 @@ mod tests {
         let mut s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
         s.mode = fut::scheme::Registry::builtin().find("esp-idf").unwrap();
         let l = s.profile.layout;
-        let exp = Expectations {
-            old_version: "1.0.0+0".into(),
-            new_version: "2.0.0+0".into(),
-            final_version: "2.0.0+0".into(),
-            layout: l,
-            mode: s.mode,
-            upgrade: Upgrade::Test,
-            key: s.firmware().boot.key,
-            markers: Markers::default(),
-            refused: None,
-            unreadable: Vec::new(),
-        };
+        let exp = expect_update(&s);
         let (console, mut dump, base) = observe(&s);
         let esp = |v: &str| {
             let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/esp/app-{v}.bin"));

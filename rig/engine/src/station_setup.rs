@@ -125,6 +125,7 @@ pub fn station_setup(c: &Campaign) -> Result<StationSetup, SetupError> {
     let mut expect = expectations(c, &old, &new, profile.layout, key);
     expect.unreadable = map.map.unreadable();
     judged_slots_readable(c, &expect, station)?;
+    restore_reaches(c, &expect, station)?;
     Ok(StationSetup {
         map,
         update_size: new.bytes.len() as u64,
@@ -133,6 +134,69 @@ pub fn station_setup(c: &Campaign) -> Result<StationSetup, SetupError> {
         profile,
         expect,
     })
+}
+
+/// Before every cut point the bench restores the baseline through the probe: the baseline image
+/// into the primary slot, the secondary slot and the scratch area erased. An area on a device
+/// beside the part (`device = "..."` in the station's map) is out of the probe's reach, and an
+/// area left out of the restore keeps what the last cut point left there (a partial download
+/// the device resumes instead of starting afresh, a pending request or swap status the
+/// bootloader acts on): the cut points would not start from the baseline, and a verdict on them
+/// would not be the campaign's. So such a station is refused at `target.station`:
+///
+/// * always when it is the primary slot (nothing but the probe writes the baseline image), or
+///   when probe-write delivers the update (it writes through the probe too);
+/// * for the secondary slot and the scratch area, unless the station says the device erases
+///   them itself before anything reads them (`restore_unreachable = "device-erases"`).
+fn restore_reaches(c: &Campaign, exp: &Expectations, station: &StationFile) -> Result<(), SetupError> {
+    let l = &exp.layout;
+    let file = station.path.display();
+    let device_of = |area: fut::layout::Area| {
+        exp.unreadable
+            .iter()
+            .find(|(u, _)| area.size > 0 && area.offset < u.end() && u.offset < area.end())
+            .map(|(_, d)| d.as_str())
+    };
+    let refuse = |message: String| {
+        Err(SetupError::Located(campaign::locate_in_campaign(
+            &c.path,
+            &["target", "station"],
+            message,
+        )))
+    };
+    if let Some(device) = device_of(l.primary) {
+        return refuse(format!(
+            "restoring the baseline writes the baseline image into the primary slot before every cut point, but \
+             {file} puts that slot on {device}, where the probe cannot write; give the station a map whose primary \
+             slot is in the part's own flash"
+        ));
+    }
+    if let Some(device) = device_of(l.secondary) {
+        if station.role_kind(campaign::Role::Transport) == Some("probe-write") {
+            return refuse(format!(
+                "probe-write delivers the update through the probe into the secondary slot, but {file} puts that \
+                 slot on {device}, where the probe cannot write; deliver the update another way ([transport] kind \
+                 = \"smp\", \"http\" or \"command\"), or give the station a map whose secondary slot is in the \
+                 part's own flash"
+            ));
+        }
+    }
+    if station.device_erases_unreachable {
+        return Ok(());
+    }
+    for (name, area) in [("secondary slot", l.secondary), ("scratch area", l.scratch)] {
+        if let Some(device) = device_of(area) {
+            return refuse(format!(
+                "restoring the baseline erases the {name} before every cut point, but {file} puts it on {device}, \
+                 where the probe cannot erase it: it would keep what the last cut point left there (a partial \
+                 download, a pending request, swap status), and the cut points would not start from the baseline; \
+                 give the station a map whose {name} is in the part's own flash, or, if the device itself erases it \
+                 before anything reads it, say so in {file} with restore_unreachable = \"{}\"",
+                campaign::UNREACHABLE_DEVICE_ERASES
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A slot the pass rule's verdict reads (the scheme's decoder says which, for the campaign's

@@ -53,8 +53,9 @@ impl Bench {
         self.probe.attach()?;
         let writes = baseline_writes(&cfg.layout, &cfg.baseline)
             .ok_or_else(|| RigError::unsupported(BACKEND, "the baseline image does not fit the primary slot"))?;
-        // A slot on a device beside the part is out of the probe's reach: not written (the
-        // device's update agent erases it before it writes the update there).
+        // A slot on a device beside the part is out of the probe's reach: not written. The
+        // campaign was refused unless the station says the device erases it itself
+        // (`restore_unreachable = "device-erases"`, checked in the engine's station setup).
         let reachable = writes
             .into_iter()
             .filter(|(addr, _)| !cfg.unreadable.iter().any(|u| u.offset <= *addr && *addr < u.end()));

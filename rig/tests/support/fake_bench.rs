@@ -581,3 +581,63 @@ impl OtaTransport for FakeTransport {
         Some(self.emu.lock().counter.clone())
     }
 }
+
+/// A campaign on an emulated station, set up as the rig sets up a lab bench: the station and
+/// campaign files in a temporary directory, [`bench_setup`](cutpoint::bench_setup::bench_setup)
+/// read from them, and the emulated device of the station's board running the firmware with the
+/// campaign's layout, `mode` and `variant`, powered off.
+pub struct EmulatedStation {
+    pub dir: tempfile::TempDir,
+    pub campaign: cutpoint_campaign::Campaign,
+    pub setup: cutpoint::bench_setup::BenchSetup,
+    pub emulator: Emulator,
+    pub console: FakeConsole,
+    pub clock: BenchClock,
+}
+
+/// Writes `station` and `campaign` (which names `station.toml`) and sets them up (see
+/// [`EmulatedStation`]); the device's clock runs `scale` times the wall clock's, and on a
+/// board of several flash devices its probe reaches the first only (the part's own flash).
+pub fn emulated_station(
+    station: &str,
+    campaign: &str,
+    mode: fut::scheme::Mode,
+    variant: fut::Variant,
+    scale: u64,
+) -> EmulatedStation {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("station.toml"), station).unwrap();
+    let path = dir.path().join("campaign.toml");
+    std::fs::write(&path, campaign).unwrap();
+    let c =
+        cutpoint_campaign::load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
+    let setup = cutpoint::bench_setup::bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
+    let profile = cutpoint_sim::BoardProfile::builtin_names()
+        .iter()
+        .filter_map(|b| cutpoint_sim::BoardProfile::builtin(b))
+        .find(|p| p.layout == setup.config.layout)
+        .expect("the station's board gives the map");
+    let key = cutpoint_sim::imgtool::public_key(&cutpoint_sim::imgtool::default_test_key());
+    let permanent = c.target.upgrade.scheme_upgrade() == fut::scheme::Upgrade::Permanent;
+    let firmware = Firmware::new(profile.layout, mode, variant, key, permanent);
+    let clock = BenchClock::new();
+    let (emulator, console) = Emulator::new(NorFlash::new(profile.flash.clone(), 3), firmware, 12, clock);
+    let mut emulator = emulator.with_scale(scale);
+    if let Some(first) = profile
+        .flash
+        .devices
+        .first()
+        .filter(|_| profile.flash.devices.len() > 1)
+    {
+        // The probe reaches the part's own flash, not the serial NOR mapped above it.
+        emulator = emulator.with_probe_reach(first.size);
+    }
+    EmulatedStation {
+        dir,
+        campaign: c,
+        setup,
+        emulator,
+        console,
+        clock,
+    }
+}

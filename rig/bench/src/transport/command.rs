@@ -1,7 +1,9 @@
 //! An external command delivers the update (a vendor CLI, `mcumgr`, a script).
 //!
 //! `{image}` in the arguments is replaced by the path of the staged image file. The command runs
-//! to completion inside `stage`; it cannot be held at a byte.
+//! to completion inside `stage`; it cannot be held at a byte. The file is the image alone:
+//! where it goes in the slot (one sector in, under MCUboot's swap-using-offset) is the
+//! command's or the device's business, as it is for `mcumgr image upload`.
 
 use std::time::Duration;
 

@@ -12,9 +12,18 @@
 //! the bytes do not depend on the part's write size; the field offsets do depend on
 //! BOOT_MAX_ALIGN ([`Geom`]).
 //!
-//! The whole slot is rewritten (image, erased filler, trailer) so stale swap-status records from
-//! an earlier update cannot survive. A hold at byte N writes only the first N bytes of the image
-//! and no trailer: an interrupted transfer.
+//! The image goes where the bootloader's scheme looks for a pending update: at the slot's start,
+//! except in MCUboot's swap-using-offset, where "Update image must be placed starting at the
+//! second sector in the secondary slot" (MCUboot docs/design.md at 2d4bacc, "Swap using offset";
+//! bootutil swap_offset.c, `boot_read_image_header`, reads a pending update's header at
+//! `boot_img_sector_size(state, BOOT_SLOT_SECONDARY, 0)`, the size of the secondary's first
+//! sector). The rig gives that offset from the station's flash map
+//! ([`ProbeWriteTransportConfig::image_offset`]); the trailer stays at the slot's end.
+//!
+//! The whole slot is rewritten (erased first sector where the image sits one sector in, image,
+//! erased filler, trailer) so stale swap-status records from an earlier update cannot survive.
+//! A hold at byte N writes only the first N bytes of the image, at its place, and no trailer: an
+//! interrupted transfer.
 
 use crate::config::ProbeWriteTransportConfig;
 use crate::shared::SharedProbe;
@@ -42,19 +51,31 @@ fn request(permanent: bool) -> Trailer {
 }
 
 /// The slot contents that make `image` the pending update for a bootloader whose trailer has
-/// geometry `g`: image, erased filler, trailer.
-pub fn pending_slot(image: &[u8], slot_size: usize, permanent: bool, g: Geom) -> Result<Vec<u8>, String> {
+/// geometry `g` and which looks for the update `image_offset` bytes into the slot: erased bytes
+/// up to the image, the image, erased filler, trailer.
+pub fn pending_slot(
+    image: &[u8],
+    slot_size: usize,
+    image_offset: usize,
+    permanent: bool,
+    g: Geom,
+) -> Result<Vec<u8>, String> {
     let info = g.info_size() as usize;
-    if image.len() + info > slot_size {
+    if image_offset + image.len() + info > slot_size {
+        let at = if image_offset == 0 {
+            String::new()
+        } else {
+            format!(" from byte {image_offset:#x} (where the bootloader looks for it)")
+        };
         return Err(format!(
-            "image of {} bytes does not fit a slot of {slot_size} bytes with its {info}-byte trailer \
+            "image of {} bytes{at} does not fit a slot of {slot_size} bytes with its {info}-byte trailer \
              (BOOT_MAX_ALIGN {})",
             image.len(),
             g.align()
         ));
     }
     let mut slot = vec![ERASED; slot_size];
-    slot[..image.len()].copy_from_slice(image);
+    slot[image_offset..image_offset + image.len()].copy_from_slice(image);
     let block = fut::trailer::encode(g, &request(permanent));
     slot[slot_size - info..].copy_from_slice(&block[MAX_INFO_BYTES - info..]);
     Ok(slot)
@@ -95,6 +116,15 @@ impl ProbeWriteTransport {
             ));
         }
         let geom = geom_of(cfg.trailer_align).map_err(|e| RigError::open("transport/probe-write", e))?;
+        if cfg.image_offset >= cfg.slot_size {
+            return Err(RigError::open(
+                "transport/probe-write",
+                format!(
+                    "the image would start {:#x} bytes into a slot of {:#x} bytes",
+                    cfg.image_offset, cfg.slot_size
+                ),
+            ));
+        }
         if cfg.slot_size <= geom.info_size() {
             return Err(RigError::open(
                 "transport/probe-write",
@@ -118,8 +148,12 @@ impl ProbeWriteTransport {
 
 impl OtaTransport for ProbeWriteTransport {
     fn describe(&self) -> String {
+        let at = match self.cfg.image_offset {
+            0 => String::new(),
+            n => format!(" (image at +{n:#x})"),
+        };
         format!(
-            "transport/probe-write:{:#x}+{:#x} via {}",
+            "transport/probe-write:{:#x}+{:#x}{at} via {}",
             self.cfg.slot_addr,
             self.cfg.slot_size,
             self.probe.describe()
@@ -128,21 +162,32 @@ impl OtaTransport for ProbeWriteTransport {
 
     fn stage(&mut self, image: &[u8]) -> RigResult<()> {
         self.delivered.set(0);
-        let (data, image_len) = match self.hold {
+        let offset = self.cfg.image_offset as usize;
+        // What is written from `addr`, and how many bytes of it come before the image.
+        let (addr, data, lead, image_len) = match self.hold {
             Some(n) => {
                 let n = usize::try_from(n).unwrap_or(usize::MAX).min(image.len());
-                (image[..n].to_vec(), n)
+                (self.cfg.slot_addr + self.cfg.image_offset, image[..n].to_vec(), 0, n)
             }
             None => (
-                pending_slot(image, self.cfg.slot_size as usize, self.cfg.permanent, self.geom)
-                    .map_err(|e| RigError::io(self.describe(), e))?,
+                self.cfg.slot_addr,
+                pending_slot(
+                    image,
+                    self.cfg.slot_size as usize,
+                    offset,
+                    self.cfg.permanent,
+                    self.geom,
+                )
+                .map_err(|e| RigError::io(self.describe(), e))?,
+                offset,
                 image.len(),
             ),
         };
         let counter = self.delivered.clone();
-        let mut progress = |done: usize, _total: usize| counter.raise_to(done.min(image_len) as u64);
+        let mut progress =
+            |done: usize, _total: usize| counter.raise_to(done.saturating_sub(lead).min(image_len) as u64);
         self.probe.attach()?;
-        self.probe.write_flash(self.cfg.slot_addr, &data, &mut progress)?;
+        self.probe.write_flash(addr, &data, &mut progress)?;
         self.delivered.raise_to(image_len as u64);
         Ok(())
     }
@@ -258,7 +303,7 @@ mod tests {
         for (align, ok_from_end, info_from_end, magic_head) in expect {
             let g = Geom::new(align).unwrap();
             for permanent in [false, true] {
-                let s = pending_slot(&image, 8192, permanent, g).unwrap();
+                let s = pending_slot(&image, 8192, 0, permanent, g).unwrap();
                 assert_eq!(
                     s,
                     mcuboot_set_next(&image, 8192, permanent, g),
@@ -283,10 +328,10 @@ mod tests {
             }
         }
         let g32 = Geom::new(32).unwrap();
-        assert!(pending_slot(&[0; 8192 - 160], 8192, false, g32).is_ok());
-        let e = pending_slot(&[0; 8192 - 159], 8192, false, g32).unwrap_err();
+        assert!(pending_slot(&[0; 8192 - 160], 8192, 0, false, g32).is_ok());
+        let e = pending_slot(&[0; 8192 - 159], 8192, 0, false, g32).unwrap_err();
         assert!(e.contains("160-byte trailer (BOOT_MAX_ALIGN 32)"), "{e}");
-        assert!(pending_slot(&[0; 8192 - 48], 8192, false, Geom::DEFAULT).is_ok());
+        assert!(pending_slot(&[0; 8192 - 48], 8192, 0, false, Geom::DEFAULT).is_ok());
         assert_eq!(parse_trailer(&[0xFF; 48], Geom::DEFAULT).unwrap().magic, Magic::Unset);
         assert_eq!(parse_trailer(&[0x00; 48], Geom::DEFAULT).unwrap().magic, Magic::Bad);
         assert!(parse_trailer(&[0; 47], Geom::DEFAULT).is_none());
@@ -308,6 +353,7 @@ mod tests {
             slot_size: 8192,
             permanent: true,
             trailer_align: None,
+            image_offset: 0,
         };
         let mut t = ProbeWriteTransport::open(&cfg, probe).unwrap();
         let image: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
@@ -332,6 +378,58 @@ mod tests {
     }
 
     #[test]
+    fn an_image_offset_puts_the_image_one_sector_in_and_the_trailer_at_the_end() {
+        // Three 4 KiB sectors at 0x2000; the image goes one sector in (swap-using-offset).
+        let flash = Arc::new(Mutex::new(vec![0u8; 3 * 4096]));
+        let probe = SharedProbe::new(Box::new(MemProbe {
+            flash: flash.clone(),
+            base: 0x2000,
+        }));
+        let mut cfg = ProbeWriteTransportConfig {
+            slot_addr: 0x2000,
+            slot_size: 3 * 4096,
+            permanent: false,
+            trailer_align: None,
+            image_offset: 4096,
+        };
+        let mut t = ProbeWriteTransport::open(&cfg, probe.clone()).unwrap();
+        assert!(t.describe().contains("(image at +0x1000)"), "{}", t.describe());
+        let image: Vec<u8> = (0..1000u32).map(|i| (i * 3) as u8).collect();
+        // Held: the first bytes of the image at its place, nothing before or after.
+        t.hold_at(Some(250)).unwrap();
+        t.stage(&image).unwrap();
+        assert_eq!(t.bytes_delivered(), 250);
+        {
+            let f = flash.lock().unwrap();
+            assert_eq!(&f[4096..4096 + 250], &image[..250]);
+            assert!(f[..4096].iter().all(|&b| b == 0), "nothing before the image");
+            assert_eq!(f[4096 + 250], 0, "nothing past the hold");
+        }
+        t.hold_at(None).unwrap();
+        t.stage(&image).unwrap();
+        assert_eq!(
+            t.bytes_delivered(),
+            1000,
+            "the erased sector before the image is not delivery"
+        );
+        let f = flash.lock().unwrap().clone();
+        assert!(f[..4096].iter().all(|&b| b == ERASED), "the first sector is erased");
+        assert_eq!(&f[4096..5096], &image[..]);
+        let mut at_start = mcuboot_set_next(&image, 3 * 4096, false, Geom::DEFAULT);
+        at_start.copy_within(0..1000, 4096);
+        at_start[..4096].fill(ERASED);
+        assert_eq!(f, at_start, "the same trailer as at offset 0");
+        assert_eq!(parse_trailer(&f, Geom::DEFAULT).unwrap(), request(false));
+        // The room left is the slot less the sector before the image and the trailer.
+        assert!(pending_slot(&[0; 8192 - 48], 3 * 4096, 4096, false, Geom::DEFAULT).is_ok());
+        let e = pending_slot(&[0; 8192 - 47], 3 * 4096, 4096, false, Geom::DEFAULT).unwrap_err();
+        assert!(e.contains("from byte 0x1000"), "{e}");
+        cfg.image_offset = 3 * 4096;
+        let e = ProbeWriteTransport::open(&cfg, probe).err().unwrap();
+        assert!(e.to_string().contains("0x3000 bytes into a slot of 0x3000"), "{e}");
+    }
+
+    #[test]
     fn the_station_alignment_lays_the_trailer_out() {
         let flash = Arc::new(Mutex::new(vec![0u8; 8192]));
         let probe = SharedProbe::new(Box::new(MemProbe {
@@ -343,6 +441,7 @@ mod tests {
             slot_size: 8192,
             permanent: false,
             trailer_align: Some(32),
+            image_offset: 0,
         };
         let mut t = ProbeWriteTransport::open(&cfg, probe.clone()).unwrap();
         t.stage(&[0x3d; 500]).unwrap();

@@ -5,6 +5,11 @@
 //! all-in-one `image_upload`, so the rig chooses every chunk's size: with a hold at byte N the
 //! last chunk ends exactly at N, and no chunk is sent once the device has acknowledged N bytes
 //! (`off` = N).
+//!
+//! `off` counts bytes of the image, not of the slot: the device's image manager places them.
+//! Under MCUboot's swap-using-offset that is one sector into the secondary slot, which Zephyr's
+//! DFU code adds itself (subsys/dfu/boot/mcuboot.c, `boot_get_image_start_offset`: "the image
+//! starts in the second sector of the upgrade slot"), so nothing here depends on the mode.
 
 use std::path::PathBuf;
 use std::time::Duration;
