@@ -5,12 +5,22 @@
 //! fingerprint of the slot's bytes, the slot, the geometry and the key, and gives it back while
 //! the same bytes come again.
 //!
+//! An image the cache has not seen often shares a prefix with one it has: a cut in the middle
+//! of a swap leaves a slot whose first sectors still hold the image that was there, and only its
+//! tail changed. The cache also keeps the SHA-256 state after every [`HASH_CHUNK`] bytes of the
+//! ranges it hashed, under a fingerprint of the bytes before that point, so a new image is hashed
+//! from the end of the longest prefix already hashed: the digest is the same, the bytes before
+//! that point are only fingerprinted.
+//!
 //! The fingerprint is not cryptographic: the bytes are the run's own flash, not an adversary's,
 //! and two different slots sharing 128 bits by chance is far less likely than a bit flip in the
 //! machine's memory.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
 
 use fut::key::PublicKey;
 use fut::layout::Area;
@@ -19,6 +29,11 @@ use crate::decode::ImageReport;
 
 /// Images kept before the cache starts over (a few KiB each).
 const IMAGES_KEPT: usize = 256;
+
+/// Bytes between two kept SHA-256 states of a hashed range.
+pub const HASH_CHUNK: usize = 16 * 1024;
+/// SHA-256 states kept before that cache starts over (about 130 bytes each with the key).
+const HASH_STATES_KEPT: usize = 8192;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ImageKey {
@@ -34,6 +49,11 @@ struct ImageKey {
 #[derive(Debug, Default)]
 pub struct ImageCache {
     images: Mutex<HashMap<ImageKey, ImageReport>>,
+    /// The SHA-256 state after the first `n * HASH_CHUNK` bytes of a hashed range, by the
+    /// chained fingerprint of those bytes.
+    hash_states: Mutex<HashMap<(u64, u64), Sha256>>,
+    /// Bytes run through SHA-256 (not resumed from a kept state), for tests and benchmarks.
+    sha_bytes: AtomicU64,
 }
 
 impl ImageCache {
@@ -69,6 +89,53 @@ impl ImageCache {
             m.insert(k, r.clone());
         }
         r
+    }
+
+    /// SHA-256 of `bytes`, resumed from the state kept after the longest prefix of them (in
+    /// whole [`HASH_CHUNK`]s) that an earlier call hashed; the states after each later chunk
+    /// are kept in turn. The digest is `Sha256::digest(bytes)` whatever the cache holds.
+    pub fn sha256(&self, bytes: &[u8]) -> [u8; 32] {
+        // keys[i]: the fingerprint of bytes[..(i + 1) * HASH_CHUNK].
+        let mut keys = Vec::with_capacity(bytes.len() / HASH_CHUNK);
+        let mut chain = (P3, P4);
+        for chunk in bytes.chunks_exact(HASH_CHUNK) {
+            let (a, b) = fingerprint(chunk);
+            chain = (
+                mix(chain.0 ^ a).wrapping_add(P1),
+                mix(chain.1 ^ b ^ chain.0.rotate_left(23)),
+            );
+            keys.push(chain);
+        }
+        let resumed = self.hash_states.lock().ok().and_then(|m| {
+            keys.iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, k)| m.get(k).map(|s| (i + 1, s.clone())))
+        });
+        let (done, mut sha) = resumed.unwrap_or_else(|| (0, Sha256::new()));
+        let mut fresh = Vec::with_capacity(keys.len() - done);
+        for (i, key) in keys.iter().enumerate().skip(done) {
+            sha.update(&bytes[i * HASH_CHUNK..(i + 1) * HASH_CHUNK]);
+            fresh.push((*key, sha.clone()));
+        }
+        let tail = &bytes[keys.len() * HASH_CHUNK..];
+        sha.update(tail);
+        let hashed = bytes.len() - done * HASH_CHUNK;
+        self.sha_bytes.fetch_add(hashed as u64, Ordering::Relaxed);
+        if !fresh.is_empty() {
+            if let Ok(mut m) = self.hash_states.lock() {
+                if m.len() + fresh.len() > HASH_STATES_KEPT {
+                    m.clear();
+                }
+                m.extend(fresh);
+            }
+        }
+        sha.finalize().into()
+    }
+
+    /// Bytes [`ImageCache::sha256`] ran through SHA-256 so far (the rest were resumed).
+    pub fn sha256_bytes(&self) -> u64 {
+        self.sha_bytes.load(Ordering::Relaxed)
     }
 
     /// Images kept.
@@ -140,5 +207,64 @@ mod tests {
         let mut other = base.clone();
         other[9] = 0;
         assert_ne!(fingerprint(&moved), fingerprint(&other));
+    }
+
+    fn image(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed ^ (i >> 9) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn a_range_sharing_a_prefix_is_hashed_from_its_end_with_the_same_digest() {
+        let cache = ImageCache::new();
+        let old = image(10 * HASH_CHUNK + 300, 1);
+        assert_eq!(cache.sha256(&old), <[u8; 32]>::from(Sha256::digest(&old)));
+        assert_eq!(cache.sha256_bytes(), old.len() as u64);
+
+        // The last three chunks and the tail swapped for other bytes, as a swap leaves a slot.
+        let mut mixed = old.clone();
+        let new = image(old.len(), 9);
+        mixed[7 * HASH_CHUNK..].copy_from_slice(&new[7 * HASH_CHUNK..]);
+        assert_eq!(cache.sha256(&mixed), <[u8; 32]>::from(Sha256::digest(&mixed)));
+        assert_eq!(
+            cache.sha256_bytes() - old.len() as u64,
+            (mixed.len() - 7 * HASH_CHUNK) as u64,
+            "only the bytes after the shared prefix are hashed"
+        );
+
+        // The same bytes again: only the tail after the last whole chunk.
+        let before = cache.sha256_bytes();
+        assert_eq!(cache.sha256(&mixed), <[u8; 32]>::from(Sha256::digest(&mixed)));
+        assert_eq!(cache.sha256_bytes() - before, 300);
+
+        // One bit changed in the first chunk: nothing to resume from.
+        let mut flipped = mixed.clone();
+        flipped[5] ^= 0x10;
+        let before = cache.sha256_bytes();
+        assert_eq!(cache.sha256(&flipped), <[u8; 32]>::from(Sha256::digest(&flipped)));
+        assert_eq!(cache.sha256_bytes() - before, flipped.len() as u64);
+
+        // A prefix of a hashed range, shorter than a chunk, and empty.
+        for n in [0, 1, 64, HASH_CHUNK - 1, HASH_CHUNK, HASH_CHUNK + 1, 3 * HASH_CHUNK] {
+            assert_eq!(
+                cache.sha256(&old[..n]),
+                <[u8; 32]>::from(Sha256::digest(&old[..n])),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_cache_of_hash_states_starts_over_and_still_hashes_right() {
+        let cache = ImageCache::new();
+        for seed in 0..(HASH_STATES_KEPT / 4 + 3) {
+            let bytes = image(4 * HASH_CHUNK, seed as u8 ^ (seed >> 8) as u8);
+            let mut bytes = bytes;
+            bytes[0] = seed as u8;
+            bytes[1] = (seed >> 8) as u8;
+            assert_eq!(cache.sha256(&bytes), <[u8; 32]>::from(Sha256::digest(&bytes)));
+        }
+        assert!(cache.hash_states.lock().unwrap().len() <= HASH_STATES_KEPT);
     }
 }

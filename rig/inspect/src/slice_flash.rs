@@ -5,6 +5,7 @@
 //! [`FlashError::OutOfBounds`]; writes and erases always fail (a dump is evidence, not a device).
 
 use fut::hal::{Clock, Flash, FlashError};
+use sha2::{Digest, Sha256};
 
 use crate::image_cache::ImageCache;
 
@@ -21,6 +22,8 @@ pub struct SliceFlash<'a> {
     write_size: u32,
     /// Where decoded images are kept by content, if anywhere.
     images: Option<&'a ImageCache>,
+    /// The last SHA-256 computed: (address, length, digest). The bytes never change.
+    last_digest: Option<(u32, u32, [u8; 32])>,
 }
 
 impl<'a> SliceFlash<'a> {
@@ -32,6 +35,7 @@ impl<'a> SliceFlash<'a> {
             sector_size: DEFAULT_SECTOR_SIZE,
             write_size: DEFAULT_WRITE_SIZE,
             images: None,
+            last_digest: None,
         }
     }
 
@@ -134,8 +138,44 @@ impl Flash for SliceFlash<'_> {
 }
 
 /// Decoding takes no time: hashing and signature checks charge nothing.
-/// Hashes and signatures in software (the provided methods).
-impl fut::hal::Crypto for SliceFlash<'_> {}
+/// Signatures in software (the provided methods). SHA-256 in software as well, over the dump's
+/// bytes in place; with an image cache, resumed from the longest prefix it already hashed (see
+/// [`ImageCache::sha256`]), and the last digest is kept: a decode hashes the same range for its
+/// report and for its verdict.
+impl fut::hal::Crypto for SliceFlash<'_> {
+    fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+        let Some(bytes) = usize::try_from(len).ok().and_then(|n| self.get(addr, n)) else {
+            return self.sha256_by_reads(addr, len);
+        };
+        if let Some((a, n, digest)) = self.last_digest {
+            if (a, n) == (addr, len) {
+                return Ok(digest);
+            }
+        }
+        let digest = match self.images {
+            Some(cache) => cache.sha256(bytes),
+            None => Sha256::digest(bytes).into(),
+        };
+        self.last_digest = Some((addr, len, digest));
+        Ok(digest)
+    }
+}
+
+impl SliceFlash<'_> {
+    /// The provided method's reads, for a range the dump does not hold (the error is the read's).
+    fn sha256_by_reads(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+        let mut sha = Sha256::new();
+        let mut buf = [0u8; 1024];
+        let mut done = 0u32;
+        while done < len {
+            let n = (len - done).min(buf.len() as u32) as usize;
+            self.read(addr + done, &mut buf[..n])?;
+            sha.update(&buf[..n]);
+            done += n as u32;
+        }
+        Ok(sha.finalize().into())
+    }
+}
 
 impl Clock for SliceFlash<'_> {
     fn now_us(&self) -> u64 {

@@ -18,6 +18,7 @@
 //! so in a `passing-console` property; the console stays in `results.jsonl`, and `cutpoint
 //! replay` shows it again. Failing, rig-error and expected-failure test cases keep everything.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -306,14 +307,14 @@ fn seconds(time: Duration) -> String {
 
 /// Text as XML 1.0 allows it: characters it forbids (most C0 controls, U+FFFE, U+FFFF) become
 /// U+FFFD. Escaping `<`, `&` and quotes is the writer's job.
-fn xml_chars(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => c,
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
-            c => c,
-        })
-        .collect()
+/// Text that has none of them (nearly all) is borrowed as it is.
+fn xml_chars(s: &str) -> Cow<'_, str> {
+    let forbidden =
+        |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    if !s.contains(forbidden) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if forbidden(c) { '\u{fffd}' } else { c }).collect())
 }
 
 struct Xml<W: Write> {
@@ -348,7 +349,7 @@ impl<W: Write> Xml<W> {
 fn element<'a>(tag: &'a str, attributes: &[(&str, &str)]) -> BytesStart<'a> {
     let mut start = BytesStart::new(tag);
     for (name, value) in attributes {
-        start.push_attribute((*name, xml_chars(value).as_str()));
+        start.push_attribute((*name, xml_chars(value).as_ref()));
     }
     start
 }
@@ -702,6 +703,26 @@ mod tests {
         );
         let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
         assert!(!xml.contains("type=\"incomplete\""), "{xml}");
+    }
+
+    /// Clean text is borrowed, not copied; every other text maps character by character as
+    /// before (the three allowed controls kept, the other C0 controls, U+FFFE and U+FFFF
+    /// replaced).
+    #[test]
+    fn xml_chars_borrows_clean_text_and_replaces_each_forbidden_character() {
+        let clean = "boot: swap-done \t\r\n é ✓ \u{fffd} \u{fffd}";
+        assert!(matches!(xml_chars(clean), Cow::Borrowed(s) if s == clean));
+        for c in (0u32..0x110000).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let expected = match c {
+                '\t' | '\n' | '\r' => c,
+                '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
+                c => c,
+            };
+            let got = xml_chars(&text);
+            assert_eq!(got, format!("a{expected}b"), "U+{:04X}", c as u32);
+            assert_eq!(matches!(got, Cow::Borrowed(_)), expected == c, "U+{:04X}", c as u32);
+        }
     }
 
     #[test]

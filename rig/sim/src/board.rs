@@ -388,6 +388,9 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
     RunEnd::Unsettled
 }
 
+/// Operation records a run has room for before its first grows.
+const OPS_RESERVED: usize = 256;
+
 /// The part as the firmware sees it during one run.
 struct Mcu<'a> {
     flash: &'a mut NorFlash,
@@ -405,6 +408,8 @@ struct Mcu<'a> {
     ops: Vec<OpRecord>,
     boots: Vec<BootRecord>,
     cut: Option<CutRecord>,
+    /// The buffer of the last program's data, reused by the next (a swap programs thousands).
+    spare: Vec<u8>,
 }
 
 impl<'a> Mcu<'a> {
@@ -421,9 +426,11 @@ impl<'a> Mcu<'a> {
             brownout_until: None,
             console: Vec::new(),
             console_ops: Vec::new(),
-            ops: Vec::new(),
+            // A recovery's swap runs a few hundred operations: room for them from the start.
+            ops: Vec::with_capacity(OPS_RESERVED),
             boots: Vec::new(),
             cut: None,
+            spare: Vec::new(),
         }
     }
 
@@ -507,12 +514,12 @@ impl<'a> Mcu<'a> {
         self.now = to;
     }
 
-    fn flash_op(&mut self, op: FlashOp) -> Result<(), FlashError> {
+    fn flash_op(&mut self, op: &FlashOp) -> Result<(), FlashError> {
         if self.dead {
             return Err(FlashError::Device);
         }
-        self.flash.check(&op).map_err(to_hal_error)?;
-        let dur = self.flash.duration_us(&op);
+        self.flash.check(op).map_err(to_hal_error)?;
+        let dur = self.flash.duration_us(op);
         let index = self.ops.len() as u64;
         let start = self.now;
         let fault = self.fault_in(index, start, dur);
@@ -560,7 +567,7 @@ impl<'a> Mcu<'a> {
         }
     }
 
-    fn fault_inside(&mut self, op: FlashOp, index: u64, start: u64, dur: u64, elapsed: u64) -> Result<(), FlashError> {
+    fn fault_inside(&mut self, op: &FlashOp, index: u64, start: u64, dur: u64, elapsed: u64) -> Result<(), FlashError> {
         let plan = match self.opts.plan {
             Some(p) => p,
             None => return self.complete(op, index, start, dur, false),
@@ -568,11 +575,11 @@ impl<'a> Mcu<'a> {
         match plan.kind {
             FaultKind::PowerCut | FaultKind::ZeroedTail => {
                 let torn = if plan.kind == FaultKind::ZeroedTail {
-                    self.flash.apply_zeroed_tail(&op, elapsed, plan.seed)
+                    self.flash.apply_zeroed_tail(op, elapsed, plan.seed)
                 } else {
-                    self.flash.apply_cut(&op, elapsed, plan.seed)
+                    self.flash.apply_cut(op, elapsed, plan.seed)
                 };
-                self.journal(&op, index, start, start + elapsed, false);
+                self.journal(op, index, start, start + elapsed, false);
                 self.die(start + elapsed, Some(index), Some(torn));
                 Err(FlashError::Device)
             }
@@ -585,7 +592,7 @@ impl<'a> Mcu<'a> {
                 if self.brownout_until.is_none() {
                     self.brownout_until = Some(start + elapsed + BROWNOUT_WINDOW_US);
                 }
-                self.journal(&op, index, start, start + dur, true);
+                self.journal(op, index, start, start + dur, true);
                 self.advance(dur);
                 if self.dead {
                     if let Some(c) = self.cut.as_mut() {
@@ -598,9 +605,9 @@ impl<'a> Mcu<'a> {
         }
     }
 
-    fn complete(&mut self, op: FlashOp, index: u64, start: u64, dur: u64, dropped: bool) -> Result<(), FlashError> {
-        self.flash.apply(&op).map_err(to_hal_error)?;
-        self.journal(&op, index, start, start + dur, dropped);
+    fn complete(&mut self, op: &FlashOp, index: u64, start: u64, dur: u64, dropped: bool) -> Result<(), FlashError> {
+        self.flash.apply(op).map_err(to_hal_error)?;
+        self.journal(op, index, start, start + dur, dropped);
         self.now = start + dur;
         Ok(())
     }
@@ -656,21 +663,26 @@ impl hal::Flash for Mcu<'_> {
     }
 
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
-        self.flash_op(FlashOp::Program {
-            addr,
-            data: data.to_vec(),
-        })
+        let mut buf = std::mem::take(&mut self.spare);
+        buf.clear();
+        buf.extend_from_slice(data);
+        let op = FlashOp::Program { addr, data: buf };
+        let done = self.flash_op(&op);
+        if let FlashOp::Program { data, .. } = op {
+            self.spare = data;
+        }
+        done
     }
 
     fn erase(&mut self, addr: u32, len: u32) -> Result<(), FlashError> {
-        self.flash_op(FlashOp::Erase { addr, len })
+        self.flash_op(&FlashOp::Erase { addr, len })
     }
 
     /// One operation on a part that rewrites the word atomically; an erase and a program, each
     /// of which a cut can tear, on any other.
     fn replace_word(&mut self, addr: u32, word: &[u8]) -> Result<(), FlashError> {
         if self.flash.profile().atomic_word {
-            return self.flash_op(FlashOp::ReplaceWord {
+            return self.flash_op(&FlashOp::ReplaceWord {
                 addr,
                 data: word.to_vec(),
             });
