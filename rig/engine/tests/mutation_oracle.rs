@@ -38,6 +38,7 @@ pub const ORACLE: &[&str] = &[
     "known-bugs/reference-revert",
     "known-bugs/reference-overwrite",
     "known-bugs/reference-perm",
+    "overwrite/smoke",
     "rejected/body-byte",
     "rejected/truncated",
     "rejected/body-byte-upload",
