@@ -145,7 +145,8 @@ impl Flash for SliceFlash<'_> {
 impl fut::hal::Crypto for SliceFlash<'_> {
     fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
         let Some(bytes) = usize::try_from(len).ok().and_then(|n| self.get(addr, n)) else {
-            return self.sha256_by_reads(addr, len);
+            // A range the dump does not hold: the provided method's reads (the error is the read's).
+            return fut::hal::sha256_by_reads(self, addr, len);
         };
         if let Some((a, n, digest)) = self.last_digest {
             if (a, n) == (addr, len) {
@@ -158,22 +159,6 @@ impl fut::hal::Crypto for SliceFlash<'_> {
         };
         self.last_digest = Some((addr, len, digest));
         Ok(digest)
-    }
-}
-
-impl SliceFlash<'_> {
-    /// The provided method's reads, for a range the dump does not hold (the error is the read's).
-    fn sha256_by_reads(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
-        let mut sha = Sha256::new();
-        let mut buf = [0u8; 1024];
-        let mut done = 0u32;
-        while done < len {
-            let n = (len - done).min(buf.len() as u32) as usize;
-            self.read(addr + done, &mut buf[..n])?;
-            sha.update(&buf[..n]);
-            done += n as u32;
-        }
-        Ok(sha.finalize().into())
     }
 }
 

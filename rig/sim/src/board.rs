@@ -770,7 +770,8 @@ impl hal::Transport for Mcu<'_> {
 impl hal::Crypto for Mcu<'_> {
     fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
         let Some(key) = self.flash.content_key(addr, len) else {
-            return self.sha256_by_reads(addr, len);
+            // Weak bits, marginal sectors or torn granules: every read counts.
+            return hal::sha256_by_reads(self, addr, len);
         };
         if self.dead {
             return Err(FlashError::Device);
@@ -804,21 +805,5 @@ impl hal::Crypto for Mcu<'_> {
     fn p256_verify(&mut self, key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
         self.crypto
             .verdict(&[b"p256", key, digest, sig], || hal::verify_p256(key, digest, sig))
-    }
-}
-
-impl Mcu<'_> {
-    /// Hashing a range with weak bits, marginal sectors or torn granules: every read counts.
-    fn sha256_by_reads(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
-        let mut sha = Sha256::new();
-        let mut buf = [0u8; 1024];
-        let mut done = 0u32;
-        while done < len {
-            let n = (len - done).min(buf.len() as u32) as usize;
-            hal::Flash::read(self, addr + done, &mut buf[..n])?;
-            sha.update(&buf[..n]);
-            done += n as u32;
-        }
-        Ok(sha.finalize().into())
     }
 }
