@@ -899,6 +899,16 @@ fn systemd_hears_ready_the_watchdog_and_stopping() {
 
 #[test]
 fn ctrl_c_on_submit_wait_cancels_the_run_on_the_daemon() {
+    signal_on_submit_wait_cancels_the_run_on_the_daemon(libc::SIGINT);
+}
+
+/// A CI job's cancel or timeout sends SIGTERM: the run must not keep the bench.
+#[test]
+fn sigterm_on_submit_wait_cancels_the_run_on_the_daemon() {
+    signal_on_submit_wait_cancels_the_run_on_the_daemon(libc::SIGTERM);
+}
+
+fn signal_on_submit_wait_cancels_the_run_on_the_daemon(signal: libc::c_int) {
     let lab = Lab::start(ONE_WORKER);
     let out = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
@@ -918,7 +928,7 @@ fn ctrl_c_on_submit_wait_cancels_the_run_on_the_daemon() {
         .unwrap();
     lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
     // SAFETY: kill(2) on the child this test spawned.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
     let done = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(4), "{stderr}");
@@ -926,6 +936,29 @@ fn ctrl_c_on_submit_wait_cancels_the_run_on_the_daemon() {
     let r = lab.wait_run(1, Duration::from_secs(30));
     assert_eq!(r["state"], "cancelled", "{r}");
     assert!(r["passed"].as_i64().unwrap() < r["planned"].as_i64().unwrap());
+}
+
+/// `cutpoint runs | head -1`: a reader that stops reading ends the listing, not in a panic.
+#[test]
+fn runs_into_a_closed_pipe_does_not_panic() {
+    let lab = Lab::start(ONE_WORKER);
+    let root = cli::root();
+    let (code, _, stderr) = cutpoint_in(&root, &["submit", "campaigns/smoke.toml", "--server", &lab.url, "--wait"]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(["runs", "--server", &lab.url])
+        .current_dir(&root)
+        .env_remove("CUTPOINT_SERVER")
+        .env_remove("CUTPOINT_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
 }
 
 #[test]

@@ -373,3 +373,67 @@ fn report_exits_as_the_run_did() {
     let (code, _, stderr) = cutpoint(&["report", out.to_str().unwrap()]);
     assert_eq!(code, 1, "a report of a failing run is not green: {stderr}");
 }
+
+/// The journal of a finished run, with the result lines `keep` says yes to.
+fn edit_results(out: &Path, keep: impl Fn(usize, &str) -> bool) {
+    let journal = out.join("results.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let mut cut = 0;
+    let mut kept = String::new();
+    for line in text.lines() {
+        let is_cut = line.contains("\"record\":\"cut\"") || line.contains("\"type\":\"cut\"");
+        if !is_cut || keep(cut, line) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        if is_cut {
+            cut += 1;
+        }
+    }
+    assert!(cut > 2, "no cut records found in {}", journal.display());
+    std::fs::write(&journal, kept).unwrap();
+}
+
+#[test]
+fn a_complete_journal_that_lost_cut_records_is_incomplete_not_green() {
+    let dir = tmp("lost-records");
+    let c = campaign_from(&dir, "smoke.toml", "lost", |t| t);
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cutpoint(&["report", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "the untouched journal reports green: {stderr}");
+
+    edit_results(&out, |i, _| i != 1);
+    let (code, _, stderr) = cutpoint(&["report", out.to_str().unwrap()]);
+    assert_eq!(code, 4, "a journal that lost a result is incomplete: {stderr}");
+    assert!(stderr.contains("1 cut point of the plan has no result"), "{stderr}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("type=\"incomplete\""), "{junit}");
+}
+
+#[test]
+fn a_file_given_as_out_is_bad_input_not_a_rig_error() {
+    let dir = tmp("out-file");
+    let file = dir.join("afile");
+    std::fs::write(&file, "notes").unwrap();
+    let (code, _, stderr) = cutpoint(&["run", "campaigns/smoke.toml", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is a file, not a directory"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "notes", "the file is left as it was");
+}
+
+/// A `refused` marker written for another console (a timestamp prefix the device does not
+/// print) is the campaign's mistake: located, not "the device never said why it refused".
+#[test]
+fn a_refused_marker_that_matches_nothing_is_bad_input_not_a_device_failure() {
+    let dir = tmp("refused-typo");
+    let c = campaign_from(&dir, "rejected/body-byte-upload-overwrite.toml", "refused-typo", |t| {
+        t + "\n[markers]\nrefused = '^\\[[0-9.]+\\] ota: verify-fail reason=(?P<reason>\\S+)'\n"
+    });
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("markers.refused"), "{stderr}");
+    assert!(stderr.contains("the device saying why it refused the update"), "{stderr}");
+}

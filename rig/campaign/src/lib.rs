@@ -49,4 +49,4 @@ pub use station::{
     load_station, parse_station, LegacyRegion, MapSource, RestorePolicy, Role, RoleTable, StationFile, StationMap,
     UNREACHABLE_DEVICE_ERASES,
 };
-pub use unmatched::{nearest_lines, unmatched_markers, UnmatchedMarker};
+pub use unmatched::{nearest_lines, unmatched_markers, unmatched_refusal, UnmatchedMarker};

@@ -359,6 +359,9 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
         warnings,
         text: text.to_string(),
     };
+    if let Some(e) = station.names_disagree(&doc) {
+        return Err(vec![e]);
+    }
     let errors = station.map_outside_the_part(&doc);
     if !errors.is_empty() {
         return Err(errors);
@@ -366,7 +369,51 @@ pub fn parse_station(text: &str, path: &Path) -> Result<StationFile, Vec<FileErr
     Ok(station)
 }
 
+/// The built-in boards a board or chip name names (see [`names_board`]).
+fn boards_named(name: &str) -> Vec<&'static str> {
+    let name = name.to_ascii_lowercase();
+    cutpoint_sim::BoardProfile::builtin_names()
+        .iter()
+        .copied()
+        .filter(|b| names_board(&name, b))
+        .collect()
+}
+
 impl StationFile {
+    /// `[target] board`, `[target] chip` and `[probe] chip` that name different built-in
+    /// boards (`board = "stm32f4"` with `chip = "nRF52840_xxAA"`): the first one would pick the
+    /// flash map, silently, and the bench would be restored and read at the wrong addresses.
+    fn names_disagree(&self, doc: &Doc) -> Option<FileError> {
+        let named: Vec<(&[&str; 2], &str, Vec<&'static str>)> = [
+            (&["target", "board"], self.board.as_deref()),
+            (&["target", "chip"], self.chip.as_deref()),
+            (&["probe", "chip"], self.probe_chip.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, name)| name.map(|n| (key, n, boards_named(n))))
+        .filter(|(_, _, boards)| !boards.is_empty())
+        .collect();
+        let (first, rest) = named.split_first()?;
+        let other = rest.iter().find(|o| !o.2.iter().any(|b| first.2.contains(b)))?;
+        let path = [Seg::key(other.0[0]), Seg::key(other.0[1])];
+        Some(doc.error(
+            &path,
+            doc.span_of(&path),
+            format!(
+                "`{} = \"{}\"` names the built-in {} board, but `[{}] {} = \"{}\"` names {}: the flash \
+                 map would be the first one's; make them name the same board (or give the bench its own \
+                 [layout] and a board name cutpoint does not know)",
+                other.0[1],
+                other.1,
+                other.2.join("/"),
+                first.0[0],
+                first.0[1],
+                first.1,
+                first.2.join("/")
+            ),
+        ))
+    }
+
     /// The built-in flash part the device is modelled on: `[target] flash`, else the part of the
     /// board that `[target] board`, `chip` or the probe's `chip` names, else the nrf52840's.
     pub fn part(&self) -> &'static str {
@@ -828,6 +875,23 @@ mod board_name_tests {
         assert!(names_board("nrf5340_xxaa_app", "nrf5340"));
         assert!(names_board("nrf52840_xxaa", "nrf52840"));
         assert!(!names_board("nrf52833_xxaa", "nrf52840"));
+    }
+
+    #[test]
+    fn a_board_and_a_chip_that_name_different_boards_are_refused_at_the_chip() {
+        let text = "[target]\nboard = \"stm32f4\"\nchip = \"{}\"\n[power]\nkind = \"command\"\n\
+                    [console]\nkind = \"serial\"\n[transport]\nkind = \"http\"\n";
+        let errors = super::parse_station(&text.replace("{}", "nRF52840_xxAA"), std::path::Path::new("s.toml")).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].field.as_str()), (3, "target.chip"), "{errors:?}");
+        assert!(errors[0].message.contains("names the built-in nrf52840"), "{}", errors[0].message);
+        // The same board by both names, and a free-text board name, are fine.
+        super::parse_station(&text.replace("{}", "STM32F429ZITx"), std::path::Path::new("s.toml")).unwrap();
+        let free = text.replace("board = \"stm32f4\"", "board = \"carrier rev B\"");
+        super::parse_station(&free.replace("{}", "nRF52840_xxAA"), std::path::Path::new("s.toml")).unwrap();
+        // nrf52840-qspi is an nRF52840 with its external flash.
+        let qspi = text.replace("board = \"stm32f4\"", "board = \"nrf52840-qspi\"");
+        super::parse_station(&qspi.replace("{}", "nRF52840_xxAA"), std::path::Path::new("s.toml")).unwrap();
     }
 
     #[test]

@@ -107,6 +107,17 @@ fn unmatched(p: &Pattern, role: String, console: &[(u64, &str)]) -> Option<Unmat
     })
 }
 
+/// The `refused` marker, when the control run of an update the device must refuse never
+/// printed a line it matches: the device that refuses the update says why, so a reference
+/// firmware's control run shows it (a broken build that lets the update through may not).
+pub fn unmatched_refusal(c: &Campaign, console: &[(u64, &str)]) -> Option<UnmatchedMarker> {
+    unmatched(
+        &c.markers.refused,
+        "the device saying why it refused the update".into(),
+        console,
+    )
+}
+
 /// The campaign's markers that an unfaulted, clean update should have matched but did not:
 /// the jump marker (the baseline boots before the update starts), the settled marker, the
 /// marker of the update's commit point when it is meant to commit (`commit` for a test

@@ -3,6 +3,15 @@
 //! `CUTPOINT_TOKEN`. Exit codes as for a local run: 0 pass, 1 device failure, 2 bad input
 //! (this includes a refused token), 3 rig error (the daemon unreachable too), 4 incomplete.
 
+/// `println!` that does not panic when stdout is gone (`cutpoint runs | head -1`): a reader
+/// that stops reading is not this command's failure.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -264,13 +273,17 @@ pub fn submit(a: SubmitArgs) -> i32 {
     sub.tag = a.tag;
     sub.partition = a.partition;
     sub.priority = a.priority;
-    // Ctrl-C from here on cancels the run (once it exists); a second one leaves at once.
+    // Ctrl-C from here on cancels the run (once it exists); a second one leaves at once. So do
+    // SIGTERM (a CI job's cancel or timeout) and SIGHUP (the terminal gone): a waiting client
+    // that dies without a word would leave its run holding the bench.
     let interrupted = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
     if a.wait {
-        use signal_hook::consts::SIGINT;
-        let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&interrupted));
-        let _ = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted));
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for (signal, code) in [(SIGINT, 130), (SIGTERM, 143), (SIGHUP, 129)] {
+            let _ = signal_hook::flag::register_conditional_shutdown(signal, code, Arc::clone(&interrupted));
+            let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
+        }
     }
     let conn = Conn::new(a.server, a.token);
     let body = match serde_json::to_value(&sub) {
@@ -285,7 +298,7 @@ pub fn submit(a: SubmitArgs) -> i32 {
         Err(f) => return report(f),
     };
     let id = run.get("id").and_then(Value::as_i64).unwrap_or(0);
-    println!("{}", conn.url(&format!("/v1/runs/{id}")));
+    outln!("{}", conn.url(&format!("/v1/runs/{id}")));
     if !a.wait {
         return PASS;
     }
@@ -496,7 +509,7 @@ impl View {
                     n("failed"),
                     n("errors")
                 );
-                println!("{} passed, {} failed", n("passed"), n("failed"));
+                outln!("{} passed, {} failed", n("passed"), n("failed"));
                 return Some(if s("state") == "cancelled" { INCOMPLETE } else { code });
             }
             _ => {}
@@ -589,10 +602,10 @@ pub fn runs(server: Option<String>, token: Option<String>, json_out: bool) -> i3
     match conn.get_json("/v1/runs") {
         Ok(v) => {
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 for r in v.as_array().into_iter().flatten() {
-                    println!("{}", run_line(r));
+                    outln!("{}", run_line(r));
                 }
             }
             PASS
@@ -628,7 +641,7 @@ pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: 
         Err(f) => return report(f),
     };
     let new = r.get("id").and_then(Value::as_i64).unwrap_or(0);
-    println!("{}", conn.url(&format!("/v1/runs/{new}")));
+    outln!("{}", conn.url(&format!("/v1/runs/{new}")));
     let code = follow(&conn, new, &interrupted);
     if ![PASS, cutpoint_engine::exit::FAIL].contains(&code) {
         return code;
@@ -659,7 +672,7 @@ pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: 
     let same_bits = rec_state == rep_state;
     let status = field(&replayed, "status");
     let same_outcome = field(&recorded, "status") == status;
-    println!(
+    outln!(
         "post-cut flash: {} (recorded {rec_state}, replayed {rep_state})",
         match (same_bits, rep_state != "-") {
             (_, false) => "not fingerprinted on a bench",
@@ -667,7 +680,7 @@ pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: 
             (false, true) => "DIFFERENT",
         }
     );
-    println!(
+    outln!(
         "outcome: {} the recorded one ({})",
         if same_outcome { "matches" } else { "DIFFERS from" },
         field(&recorded, "status")
@@ -690,7 +703,7 @@ pub fn cancel(server: Option<String>, token: Option<String>, run: &str) -> i32 {
     let conn = Conn::new(server, token);
     match conn.post_json(&format!("/v1/runs/{id}/cancel"), &json!({})) {
         Ok(v) => {
-            println!("{}", v.get("message").and_then(Value::as_str).unwrap_or("cancel sent"));
+            outln!("{}", v.get("message").and_then(Value::as_str).unwrap_or("cancel sent"));
             PASS
         }
         Err(f) => report(f),
@@ -718,7 +731,7 @@ pub fn benches(server: Option<String>, token: Option<String>, json_out: bool, ac
     match conn.get_json("/v1/benches") {
         Ok(v) => {
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 return PASS;
             }
             for b in v.as_array().into_iter().flatten() {
@@ -754,7 +767,7 @@ pub fn benches(server: Option<String>, token: Option<String>, json_out: bool, ac
                 if let Some(r) = b.get("drain_reason").and_then(Value::as_str) {
                     line.push_str(&format!("; drained: {r}"));
                 }
-                println!("{line}");
+                outln!("{line}");
             }
             PASS
         }
@@ -800,7 +813,7 @@ pub fn lease(server: Option<String>, token: Option<String>, station: &str, ttl: 
         Err(f) => return report(f),
     };
     let id = l.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-    println!("{id}");
+    outln!("{id}");
     eprintln!(
         "cutpoint: station {station} is yours (lease {id}, TTL {:.0} s, renewed while this runs); Ctrl-C releases it",
         ttl.as_secs_f64()

@@ -471,7 +471,13 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     // An update meant to end on the new image must show its commit point: the confirm line of
     // a test upgrade, the bootloader's finished-install line of a permanent one.
     let expect_commit = spec.expect.final_version == spec.expect.new_version;
-    let unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
+    let mut unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
+    // An update the device must refuse: the refusal's line, as the commit line, may be missing
+    // for the device's own reason (a broken build lets the update through), but not from a
+    // control run that passes.
+    if spec.expect.refused.is_some() {
+        unmatched.extend(campaign::unmatched_refusal(spec.campaign, &lines));
+    }
     // A clean update whose console a marker never matches: the campaign is wrong, not the
     // device. So is a jump marker that misses even the baseline's boot before the update.
     // So is any marker but the commit line, whatever the verdict: the baseline boots, the
@@ -490,7 +496,11 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     };
     let hard = unmatched
         .iter()
-        .any(|u| u.pattern != *commit_source && !(looped && u.pattern == m.settled.source));
+        .any(|u| {
+            u.pattern != *commit_source
+                && !(spec.expect.refused.is_some() && u.pattern == m.refused.source)
+                && !(looped && u.pattern == m.settled.source)
+        });
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
         let mut e = unmatched_error(&unmatched);
         if verdict.status != Status::Pass {

@@ -371,7 +371,7 @@ impl<'a> ResultIndex<'a> {
     }
 
     pub fn incomplete(&self) -> Vec<String> {
-        verdict::incomplete(&self.header, self.end.as_ref())
+        verdict::incomplete(&self.header, self.end.as_ref(), self.counts().not_run)
     }
 
     /// Counts over all rows.

@@ -23,6 +23,16 @@ pub enum MergeError {
     TooMany { count: usize, most: usize },
     #[error("cannot merge partitions of different splits ({listed}): give the partitions k/n of one n")]
     MixedSplits { listed: String },
+    #[error(
+        "cannot merge {first} (filter {first_filter}) and {other} (filter {other_filter}): together they \
+         cover neither the campaign nor one subset of it; run every partition with the same `--filter`"
+    )]
+    MixedFilters {
+        first: String,
+        first_filter: String,
+        other: String,
+        other_filter: String,
+    },
 }
 
 /// Which campaign a journal holds (for [`MergeError::DifferentCampaigns`]).
@@ -140,6 +150,22 @@ pub(crate) fn merge_parts(all: &[Part<'_>]) -> Result<Merged, MergeError> {
                     campaign: part.header.campaign.clone(),
                     sha256: part.header.campaign_sha256.clone(),
                 }),
+            });
+        }
+    }
+
+    // A filter selects a subset of the plan: parts run with different filters (or one with a
+    // filter and one without) make a merge that is neither the campaign nor one subset of it,
+    // and a report of it would call the cut points no part selected "not run" at best, or the
+    // partitions "the whole campaign" at worst.
+    for (part, name) in all.iter().zip(&names).skip(1) {
+        if part.header.filter != base.filter {
+            let shown = |f: &Option<String>| f.as_deref().map_or_else(|| "none".to_owned(), |f| format!("`{f}`"));
+            return Err(MergeError::MixedFilters {
+                first: names[0].clone(),
+                first_filter: shown(&base.filter),
+                other: name.clone(),
+                other_filter: shown(&part.header.filter),
             });
         }
     }
@@ -429,6 +455,8 @@ mod tests {
     fn missing_partitions_and_unfinished_journals_make_the_merge_incomplete() {
         let mut p1 = journal("p1", "aa", Some("1/3"), &["a/1"]);
         let mut p2 = journal("p2", "aa", Some("2/3"), &["a/2"]);
+        p1.cuts.push(cut("a/1", Status::Pass));
+        p2.cuts.push(cut("a/2", Status::Pass));
         p1.end = end("complete");
         p2.end = end("complete");
         let m = merge_journals(vec![p1.clone(), p2.clone()]).unwrap();
@@ -458,6 +486,23 @@ mod tests {
             m.notes
         );
         assert_eq!(m.incomplete().len(), 2, "{:?}", m.incomplete());
+    }
+
+    #[test]
+    fn partitions_run_with_different_filters_do_not_merge() {
+        let a = journal("a", "aa", Some("1/2"), &["a/1"]);
+        let mut b = journal("b", "aa", Some("2/2"), &["a/2"]);
+        b.header.filter = Some("confirm/*".into());
+        let err = merge_journals(vec![a.clone(), b.clone()]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "cannot merge a (filter none) and b (filter `confirm/*`): together they cover neither the \
+             campaign nor one subset of it; run every partition with the same `--filter`"
+        );
+        let mut a = a;
+        a.header.filter = Some("confirm/*".into());
+        let m = merge_journals(vec![a, b]).unwrap();
+        assert_eq!(m.header.filter.as_deref(), Some("confirm/*"), "one subset, kept as such");
     }
 
     #[test]

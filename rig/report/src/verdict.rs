@@ -77,7 +77,14 @@ impl Journal {
     /// Why this report does not cover a finished campaign: partitions missing, a run that did not
     /// finish or was cancelled. Empty when it does; nothing about the device is concluded otherwise.
     pub fn incomplete(&self) -> Vec<String> {
-        incomplete(&self.header, self.end.as_ref())
+        let recorded: std::collections::HashSet<&str> = self.cuts.iter().map(|c| c.id.as_str()).collect();
+        let unrecorded = self
+            .header
+            .planned
+            .iter()
+            .filter(|p| !recorded.contains(p.id.as_str()))
+            .count();
+        incomplete(&self.header, self.end.as_ref(), unrecorded)
     }
 }
 
@@ -117,8 +124,10 @@ pub(crate) fn missing_partitions(header: &JournalHeader) -> Vec<String> {
         .collect()
 }
 
-/// See [`Journal::incomplete`].
-pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>) -> Vec<String> {
+/// See [`Journal::incomplete`]. `unrecorded` counts the planned cut points without a result: a
+/// run that ended complete has none, so any there means the journal lost records (edited,
+/// truncated in the middle, or overwritten), and the report cannot vouch for the campaign.
+pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>, unrecorded: usize) -> Vec<String> {
     let mut why = Vec::new();
     let missing = missing_partitions(header);
     if !missing.is_empty() {
@@ -134,6 +143,12 @@ pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>) -> Ve
     match end {
         None => why.push(format!("the run did not finish (no end record): {resume}")),
         Some(end) if end.how.is_cancelled() => why.push(format!("the run was cancelled: {resume}")),
+        Some(end) if end.how.is_complete() && unrecorded > 0 => why.push(format!(
+            "{} of the plan {} no result although the run ended complete: the journal lost \
+             records (edited or damaged); run the campaign again",
+            cut_points(unrecorded),
+            if unrecorded == 1 { "has" } else { "have" }
+        )),
         Some(_) => {}
     }
     why
@@ -155,13 +170,32 @@ mod tests {
 
     #[test]
     fn a_finished_whole_campaign_is_complete() {
-        let j = ended(Journal::new(header("aa", None, &["s/1"])), "complete");
+        let mut j = Journal::new(header("aa", None, &["s/1"]));
+        j.cuts.push(cut("s/1", Status::Pass));
+        let j = ended(j, "complete");
         assert!(j.incomplete().is_empty());
         let j = ended(
             Journal::new(header("aa", None, &["s/1"])),
             "stopped: the control run failed",
         );
         assert!(j.incomplete().is_empty(), "a stopped run has its verdict");
+    }
+
+    #[test]
+    fn a_complete_run_with_planned_cut_points_unrecorded_lost_records() {
+        let mut j = Journal::new(header("aa", None, &["s/1", "s/2"]));
+        j.cuts.push(cut("s/1", Status::Pass));
+        let j = ended(j, "complete");
+        assert_eq!(j.incomplete().len(), 1, "{:?}", j.incomplete());
+        assert!(
+            j.incomplete()[0].starts_with("1 cut point of the plan has no result although the run ended complete"),
+            "{:?}",
+            j.incomplete()
+        );
+        let mut j = Journal::new(header("aa", None, &["s/1", "s/2"]));
+        j.cuts.push(cut("s/1", Status::Pass));
+        let j = ended(j, "stopped: the control run failed");
+        assert!(j.incomplete().is_empty(), "a stopped run leaves cut points unrun on purpose");
     }
 
     #[test]
