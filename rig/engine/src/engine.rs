@@ -472,9 +472,10 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     // a test upgrade, the bootloader's finished-install line of a permanent one.
     let expect_commit = spec.expect.final_version == spec.expect.new_version;
     let mut unmatched = campaign::unmatched_markers(spec.campaign, &tl, expect_commit);
-    // An update the device must refuse: the refusal's line, as the commit line, may be missing
-    // for the device's own reason (a broken build lets the update through), but not from a
-    // control run that passes.
+    // An update the device must refuse: the refusal's line may be missing for the device's own
+    // reason (a broken build let the update through and booted it), else it is the campaign's
+    // marker that is wrong.
+    let let_through = spec.expect.refused.is_some() && crate::judge::booted_update(&spec.expect, &control.console);
     if spec.expect.refused.is_some() {
         unmatched.extend(campaign::unmatched_refusal(spec.campaign, &lines));
     }
@@ -498,7 +499,7 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         .iter()
         .any(|u| {
             u.pattern != *commit_source
-                && !(spec.expect.refused.is_some() && u.pattern == m.refused.source)
+                && !(let_through && u.pattern == m.refused.source)
                 && !(looped && u.pattern == m.settled.source)
         });
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
