@@ -202,24 +202,23 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     assert!(control.flash_ops.is_none(), "a bench sees no flash operations");
     assert!(!o.control_failed);
     assert!(o.journal.cuts.len() >= 8, "{}", statuses(&o));
-    assert!(
-        o.journal.cuts.iter().all(|c| c.status == Status::Pass),
-        "{}",
-        statuses(&o)
-    );
     for c in &o.journal.cuts {
         let l = c.landing.as_ref().unwrap();
         assert_eq!(l.fault, cutpoint_report::RecordedFault::PowerCut);
         // On a loaded machine a cut aimed at the very end of a short window can come too
-        // late: the bench records that it never fired, and the cut is judged as it is.
+        // late: the bench records that it never fired, and the cut point, not tested, is a
+        // rig error (never a pass).
         let Some(requested) = l.requested_us else {
             assert!(
                 l.torn.as_deref().is_some_and(|t| t.contains("never fired")),
                 "{}: {l:?}",
                 c.id
             );
+            assert_eq!(c.status, Status::Error, "{}: {:?}", c.id, c.reasons);
+            assert!(c.reasons.iter().any(|r| r.contains("the cut never fired")), "{:?}", c.reasons);
             continue;
         };
+        assert_eq!(c.status, Status::Pass, "{}", statuses(&o));
         assert!(
             l.actual_us >= requested,
             "{}: the switch returns after the due instant: {l:?}",

@@ -1030,9 +1030,26 @@ fn run_one(
         Stage::PassRule,
         crate::stages::thread_cpu_ns().saturating_sub(pass_rule_start),
     );
+    // A cut that never fired (the device was done before its instant: a bench's timing is not
+    // the control run's) leaves the update uncut: that cut point was not tested, and a pass
+    // would say it was. A failure stays the device's: it broke the rule even so.
+    let (status, mut reasons) = (verdict.status, verdict.reasons);
+    let status = if obs.unfired && status == Status::Pass {
+        reasons.push(format!(
+            "rig error: the cut never fired ({}): this cut point was not tested; aim it earlier \
+             in its phase, or replay it",
+            obs.landings
+                .iter()
+                .find_map(|l| l.torn.as_deref().filter(|t| t.contains("never fired")))
+                .unwrap_or("the device was done before the cut's instant")
+        ));
+        Status::Error
+    } else {
+        status
+    };
     let cut = CutResult {
-        status: verdict.status,
-        reasons: verdict.reasons,
+        status,
+        reasons,
         warnings,
         landing: obs.landings.first().cloned(),
         later_landings: obs.landings.iter().skip(1).cloned().collect(),
