@@ -437,3 +437,29 @@ fn a_refused_marker_that_matches_nothing_is_bad_input_not_a_device_failure() {
     assert!(stderr.contains("markers.refused"), "{stderr}");
     assert!(stderr.contains("the device saying why it refused the update"), "{stderr}");
 }
+
+/// A phase whose every offset falls past its end would be left out of every report as if it
+/// had been tested: the campaign's mistake, located.
+#[test]
+fn a_phase_none_of_whose_offsets_gives_a_cut_point_is_bad_input() {
+    let dir = tmp("phase-no-cut");
+    let c = campaign_from(&dir, "smoke.toml", "phase-no-cut", |t| {
+        t.replace(
+            "offsets = { fixed = [\"start\", \"end\"], ms = [5, 15] }",
+            "offsets = { ms = [100000] }",
+        )
+    });
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("phase \"verify\"") && stderr.contains("none of its offsets gave a cut point"),
+        "{stderr}"
+    );
+    // One offset past the end among others that cut is reported, not refused.
+    let c = campaign_from(&dir, "smoke.toml", "phase-some-cut", |t| {
+        t.replace("ms = [5, 15] }", "ms = [5, 100000] }")
+    });
+    let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", dir.join("out2").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+}

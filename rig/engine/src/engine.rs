@@ -553,6 +553,9 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         };
         at.chain(Chain::of(p), &mut items, &mut skipped, &mut packing)?;
     }
+    if let Some(e) = phase_without_cuts(spec.campaign, &items, &skipped) {
+        return Err(e);
+    }
     if spec.partition.is_some() {
         items.retain(|it| campaign::in_partition(it.group, spec.partition));
     }
@@ -564,6 +567,31 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         items,
         commit_us,
         skipped,
+    })
+}
+
+/// A phase the campaign asks to cut whose every offset gave no cut point on this control run
+/// (a byte or time offset past the phase's end): the campaign would be reported without that
+/// phase, as if it had been tested. The campaign's mistake, before any partition or filter
+/// (which may leave a phase out on purpose).
+fn phase_without_cuts(c: &Campaign, items: &[WorkItem], skipped: &[campaign::Skipped]) -> Option<EngineError> {
+    c.phases.iter().find_map(|p| {
+        let gave: Vec<&campaign::Skipped> = skipped.iter().filter(|s| s.phase == p.name).collect();
+        let first = gave.first()?;
+        if items.iter().any(|it| it.phase == p.name) {
+            return None;
+        }
+        Some(EngineError::BadInput(format!(
+            "{}: phase \"{}\" (its start marker at {}): none of its offsets gave a cut point on this run \
+             ({} skipped; `{}`: {}); fix its offsets (`cutpoint plan {}` lists each with its reason)",
+            c.path.display(),
+            p.name,
+            p.start.located(),
+            gave.len(),
+            first.id,
+            first.reason,
+            c.path.display()
+        )))
     })
 }
 

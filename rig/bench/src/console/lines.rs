@@ -5,18 +5,66 @@ use cutpoint_core::ConsoleLine;
 /// Lines longer than this are cut into pieces (a console spewing binary still yields lines).
 pub const MAX_LINE: usize = 4096;
 
-/// Collects bytes and yields complete lines. `\n` ends a line; a `\r` before it is dropped.
+/// Collects bytes and yields complete lines. `\n`, `\r\n` and a bare `\r` (a progress line
+/// redrawn in place) each end a line; a run of `\r` ends one. Terminal escape sequences (the
+/// colours of ESP-IDF's and Zephyr's log output) are taken out, so a marker sees the text a
+/// person reads and a capture at the end of a line does not take the colour reset with it.
 #[derive(Debug, Default)]
 pub struct LineAssembler {
     buf: Vec<u8>,
+    /// The last byte ended a line with `\r`: a `\n` or `\r` right after it ends no other.
+    after_cr: bool,
 }
 
 fn to_line(bytes: &[u8], t_us: u64) -> ConsoleLine {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
     ConsoleLine {
         t_us,
-        text: String::from_utf8_lossy(bytes).into_owned(),
+        text: String::from_utf8_lossy(&without_escapes(bytes)).into_owned(),
     }
+}
+
+/// `bytes` without ECMA-48 escape sequences: CSI (`ESC [` parameters, intermediates, a final
+/// byte 0x40-0x7E: colours, cursor moves, erase-line), OSC (`ESC ]` up to BEL or `ESC \`),
+/// and the two-byte `ESC x` forms. A sequence cut off at the end of the line is dropped too.
+pub fn without_escapes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.contains(&0x1b) {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != 0x1b {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'[') => {
+                i += 2;
+                while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            Some(b']') => {
+                i += 2;
+                while i < bytes.len() {
+                    if bytes[i] == 0x07 {
+                        i += 1;
+                        break;
+                    }
+                    if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'\\') {
+                        i += 2;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            Some(_) => i += 2,
+            None => i += 1,
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl LineAssembler {
@@ -28,10 +76,15 @@ impl LineAssembler {
     /// stamped `t_us`.
     pub fn push(&mut self, bytes: &[u8], t_us: u64, out: &mut dyn FnMut(ConsoleLine)) {
         for &b in bytes {
-            if b == b'\n' {
-                out(to_line(&self.buf, t_us));
-                self.buf.clear();
+            if b == b'\n' || b == b'\r' {
+                if !std::mem::replace(&mut self.after_cr, b == b'\r') {
+                    out(to_line(&self.buf, t_us));
+                    self.buf.clear();
+                } else if b == b'\n' {
+                    self.after_cr = false;
+                }
             } else {
+                self.after_cr = false;
                 self.buf.push(b);
                 if self.buf.len() >= MAX_LINE {
                     out(to_line(&self.buf, t_us));
@@ -71,6 +124,56 @@ mod tests {
         assert_eq!(a.pending(), 1);
         assert_eq!(a.flush(30).unwrap().text, "x");
         assert!(a.flush(31).is_none());
+    }
+
+    #[test]
+    fn a_bare_cr_ends_a_line_and_a_run_of_them_ends_one() {
+        let mut a = LineAssembler::new();
+        let mut got = Vec::new();
+        a.push(b"ota: download-progress bytes=4096\rota: download-progress bytes=8192\r", 1, &mut |l| {
+            got.push(l)
+        });
+        a.push(b"\nboot: idle\r\r\nnext\n\nlast\r", 2, &mut |l| got.push(l));
+        let texts: Vec<_> = got.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "ota: download-progress bytes=4096",
+                "ota: download-progress bytes=8192",
+                "boot: idle",
+                "next",
+                "",
+                "last"
+            ]
+        );
+        assert_eq!(a.pending(), 0);
+    }
+
+    #[test]
+    fn colours_and_other_escapes_are_taken_out() {
+        let mut a = LineAssembler::new();
+        let mut got = Vec::new();
+        // ESP-IDF's coloured info line, Zephyr's, an erase-line redraw, an OSC title, and a
+        // sequence cut off at the end of the line.
+        a.push(
+            b"\x1b[0;32mI (325) esp_https_ota: Starting OTA...\x1b[0m\n\
+              \x1b[1;32m<inf>\x1b[0m mcuboot: Bootloader chainload address offset: 0x10000\n\
+              \x1b[2K\x1b]0;title\x07progress 50%\n\
+              version=2.0.0\x1b[0",
+            1,
+            &mut |l| got.push(l),
+        );
+        got.extend(a.flush(2));
+        let texts: Vec<_> = got.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "I (325) esp_https_ota: Starting OTA...",
+                "<inf> mcuboot: Bootloader chainload address offset: 0x10000",
+                "progress 50%",
+                "version=2.0.0"
+            ]
+        );
     }
 
     #[test]
