@@ -17,6 +17,7 @@ fn the_reference_passes_every_esp_idf_campaign() {
             "esp-idf/exhaustive-stm32l4",
             "esp-idf/revert",
             "esp-idf/double-cuts",
+            "esp-idf/double-cuts-stm32l4",
             "esp-idf/revert-from-ota-1",
             "esp-idf/revert-from-ota-1-stm32l4",
             "esp-idf/esp-images",
