@@ -82,7 +82,11 @@ fn the_build_that_restarts_on_unreadable_otadata_loops_where_the_reference_updat
                 .iter()
                 .find(|c| c.id == "first-select/op-0001-inside-0.88")
                 .unwrap_or_else(|| panic!("{bug}: no cut at 0.88 of the program"));
-            assert!(cut.warnings.iter().any(|w| w == field_entry), "{bug}: {:?}", cut.warnings);
+            assert!(
+                cut.warnings.iter().any(|w| w == field_entry),
+                "{bug}: {:?}",
+                cut.warnings
+            );
             assert_eq!(cut.status, Status::Fail, "{bug}: {}", cut.id);
             assert_eq!(
                 cut.booted_slot.as_ref().map(|b| b.record.as_str()),

@@ -61,7 +61,8 @@ fn key(c: &Campaign) -> Option<(String, String)> {
 /// The name of an image file without its folder and extension (`app-2.0.0` of
 /// `../../fixtures/esp/app-2.0.0.bin`).
 fn file_stem(path: &Path) -> String {
-    path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    path.file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
 }
 
 /// What a campaign whose update must be refused adds to its timeline's name and header (nothing

@@ -253,7 +253,11 @@ fn the_field_entry_with_crc_zero_loops_only_the_build_that_restarts_on_it() {
             };
             let (flash, _) = Cursor::new(rec).post_cut(&plan);
             let e = entries(&s, &flash);
-            assert_eq!((e[0].seq, e[0].state, e[0].crc), (1, STATE_VALID, 0), "{board}: the field's entry");
+            assert_eq!(
+                (e[0].seq, e[0].state, e[0].crc),
+                (1, STATE_VALID, 0),
+                "{board}: the field's entry"
+            );
             assert_eq!(e[1], Entry::ERASED, "{board}");
             if let Some(before) = last.replace(flash.raw().to_vec()) {
                 assert_eq!(before, flash.raw(), "{board}: both builds start from the same flash");
@@ -272,7 +276,10 @@ fn the_field_entry_with_crc_zero_loops_only_the_build_that_restarts_on_it() {
                         && text.contains(&"app: restart reason=start-up-failed version=1.0.0+0"),
                     "{board}: {text:#?}"
                 );
-                assert!(!text.iter().any(|l| l.starts_with("ota: ")), "{board}: never reaches the download");
+                assert!(
+                    !text.iter().any(|l| l.starts_with("ota: ")),
+                    "{board}: never reaches the download"
+                );
             }
         }
     }
@@ -293,10 +300,16 @@ fn the_build_that_restarts_on_unreadable_otadata_fails_a_sweep_on_both_profiles(
         assert!(cuts > 100, "{board}: {cuts} cuts");
         assert!(!failures.is_empty(), "{board}: no cut failed");
         assert!(
-            failures.iter().all(|f| f.starts_with("op 0 ") || f.starts_with("op 1 ")),
+            failures
+                .iter()
+                .all(|f| f.starts_with("op 0 ") || f.starts_with("op 1 ")),
             "{board}: only cuts in the first otadata write (ops 0 and 1) fail: {failures:#?}"
         );
-        println!("otadata-invalid-reboot on {board}: {} of {cuts} cuts fail, e.g. {}", failures.len(), failures[0]);
+        println!(
+            "otadata-invalid-reboot on {board}: {} of {cuts} cuts fail, e.g. {}",
+            failures.len(),
+            failures[0]
+        );
     }
 }
 

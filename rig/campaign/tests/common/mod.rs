@@ -99,7 +99,10 @@ pub fn timeline_key(c: &Campaign) -> String {
     };
     // The same names as rig/tests/timelines.rs gives them: an image file's run is keyed by the
     // files' names.
-    let stem = |p: &Path| p.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    };
     let size = match (&c.images.baseline, &c.images.update) {
         (_, ImageSource::Generated { size_kib, .. }) => format!("{size_kib}k"),
         (baseline, ImageSource::File { path, .. }) => {
