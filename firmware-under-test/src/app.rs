@@ -83,6 +83,10 @@ pub fn run(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppExit, FwError> {
     say!(hal, "app: banner version={} hash={}", me, ShortHex(&hash));
     let desc = scheme.image_descriptor(hal, primary).unwrap_or_default();
     let state = scheme.app_boot(hal, cfg)?;
+    if state.restart {
+        say!(hal, "app: restart reason=start-up-failed version={}", me);
+        return Ok(AppExit::Reset);
+    }
     let pending = state.pending;
     if pending {
         say!(hal, "app: first-boot version={} pending=confirm", me);

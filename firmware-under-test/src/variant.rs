@@ -80,6 +80,17 @@ pub enum Variant {
     /// that matters and a cut between the erase and the write loses it (FIELD-BUGS row 10,
     /// rboot #33: erase-then-write of a single config sector).
     OtadataSingleSector,
+    /// ESP-IDF otadata: the application's start-up requires `esp_ota_get_boot_partition` to
+    /// name a partition; when otadata holds no valid entry (an entry that is not erased and
+    /// not aborted, with a CRC that does not match: the field's `crc=0x00000000`) that call
+    /// returns NULL on a partition table without a factory app, the start-up fails, the
+    /// rollback it then asks for is refused (no active entry: "Running firmware is factory")
+    /// and the application restarts. The bootloader tries every slot and boots `ota_0` again,
+    /// and nothing ever rewrites otadata: a reboot loop (FIELD-BUGS row 9, ruuvi.gateway_esp.c
+    /// #1278 / PR #1279: `fw_update_read_flash_info_internal` returned false on a NULL boot
+    /// partition and `app_main` rolled back and restarted). The reference goes on running the
+    /// image the bootloader booted, and its next update writes otadata afresh.
+    OtadataInvalidReboot,
     /// The application takes an image_ok that reads set for a finished confirmation, without
     /// checking that it reads set on every read (MCUboot's `boot_set_confirmed_multi` returns
     /// at once when image_ok reads set): a cut inside the confirmation that leaves image_ok
@@ -218,7 +229,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 29] = [
+    pub const ALL: [Variant; 30] = [
         Variant::Reference,
         Variant::NoSwapStatus,
         Variant::EarlyTrailerMagic,
@@ -248,6 +259,7 @@ impl Variant {
         Variant::InvalidEraseForward,
         Variant::EccErrorFaults,
         Variant::PendingClearedBeforeTarget,
+        Variant::OtadataInvalidReboot,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -281,6 +293,7 @@ impl Variant {
             Variant::InvalidEraseForward => "invalid-erase-forward",
             Variant::EccErrorFaults => "ecc-error-faults",
             Variant::PendingClearedBeforeTarget => "pending-cleared-before-target",
+            Variant::OtadataInvalidReboot => "otadata-invalid-reboot",
         }
     }
 
@@ -330,7 +343,7 @@ impl Variant {
             Variant::TrailerInitSkipped | Variant::StaleHeaderAfterMove | Variant::RevertConfirmInSecondary => {
                 (Mode::SWAP_MOVE, "is a swap-move bootloader")
             }
-            Variant::OtadataRunningRewritten | Variant::OtadataSingleSector => {
+            Variant::OtadataRunningRewritten | Variant::OtadataSingleSector | Variant::OtadataInvalidReboot => {
                 (Mode::of(&esp_idf::EspIdf), "breaks the esp-idf scheme's record")
             }
             Variant::RedundantGenerationNoWrap | Variant::RedundantBodyUnchecked => (

@@ -6,7 +6,7 @@ mod sim_run;
 
 use cutpoint_campaign::Expect;
 use cutpoint_report::Status;
-use sim_run::{assert_reference_passes, run, shipped};
+use sim_run::{assert_reference_passes, assert_shipped_passes, run, shipped};
 
 #[test]
 fn the_reference_passes_every_esp_idf_campaign() {
@@ -17,6 +17,7 @@ fn the_reference_passes_every_esp_idf_campaign() {
             "esp-idf/exhaustive-stm32l4",
             "esp-idf/revert",
             "esp-idf/double-cuts",
+            "esp-idf/double-cuts-stm32l4",
             "esp-idf/revert-from-ota-1",
             "esp-idf/revert-from-ota-1-stm32l4",
             "esp-idf/esp-images",
@@ -41,6 +42,60 @@ fn the_broken_otadata_builds_fail_where_the_reference_passes() {
     let single = run(&shipped("known-bugs/otadata-single-sector"));
     assert!(single.control_failed);
     assert!(single.count(Status::Fail) > 0);
+}
+
+/// FIELD-BUGS row 9 (ruuvi.gateway_esp.c #1278 / PR #1279): a cut inside the bootloader's first
+/// otadata write on blank otadata leaves an entry with a bad CRC beside an erased one. The
+/// reference (`esp-idf/first-select*`) passes every cut; the build that restarts when
+/// `esp_ota_get_boot_partition` names nothing (`otadata-invalid-reboot`) never settles after
+/// the cuts that leave such an entry, its control run passes. Under the zeroed-tail fault one
+/// cut leaves the very entry of the gateway's log: seq 1, state VALID, crc 0.
+#[test]
+fn the_build_that_restarts_on_unreadable_otadata_loops_where_the_reference_updates() {
+    for (bug, control, cuts, failing) in [
+        ("known-bugs/otadata-invalid-reboot", "esp-idf/first-select", 22, 12),
+        (
+            "known-bugs/otadata-invalid-reboot-zeroed-tail",
+            "esp-idf/first-select-zeroed-tail",
+            30,
+            20,
+        ),
+    ] {
+        assert_shipped_passes(control, cuts);
+        let c = shipped(bug);
+        assert_eq!(c.pass.expect, Expect::Fail, "{bug}");
+        let ran = run(&c);
+        assert!(!ran.control_failed, "{bug}: {:?}", ran.control_reasons());
+        assert_eq!(ran.journal.cuts.len(), cuts, "{bug}");
+        let failures = ran.failures();
+        assert_eq!(failures.len(), failing, "{bug}: {failures:#?}");
+        assert!(
+            failures.iter().all(|f| f.contains("did not settle")),
+            "{bug}: every failure is the reboot loop: {failures:#?}"
+        );
+        if c.run.fault == cutpoint_campaign::FaultKind::ZeroedTail {
+            // 0.88 of the 32-byte program keeps 28 bytes: seq, label and state; the CRC reads 0.
+            let field_entry = "otadata sector 0: crc 0x00000000 does not match seq 1 (expected 0x4743989a)";
+            let cut = ran
+                .journal
+                .cuts
+                .iter()
+                .find(|c| c.id == "first-select/op-0001-inside-0.88")
+                .unwrap_or_else(|| panic!("{bug}: no cut at 0.88 of the program"));
+            assert!(
+                cut.warnings.iter().any(|w| w == field_entry),
+                "{bug}: {:?}",
+                cut.warnings
+            );
+            assert_eq!(cut.status, Status::Fail, "{bug}: {}", cut.id);
+            assert_eq!(
+                cut.booted_slot.as_ref().map(|b| b.record.as_str()),
+                Some("otadata sector 0 seq 1 valid (crc bad), sector 1 blank; no valid entry: ota_0 first"),
+                "{bug}: {}",
+                cut.id
+            );
+        }
+    }
 }
 
 #[test]

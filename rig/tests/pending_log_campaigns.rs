@@ -21,6 +21,7 @@ fn the_reference_passes_every_pending_log_campaign() {
             "pending-log/smoke",
             "pending-log/exhaustive",
             "pending-log/double-cuts",
+            "pending-log/double-cuts-stm32l4",
             "pending-log/revert-from-b",
             "pending-log/compaction-stm32l4",
             "pending-log/compaction-nrf52840",

@@ -132,3 +132,27 @@ fn a_zeroed_record_tail_is_survived_by_the_reference_and_caught_in_the_body_unch
     let ran = run(&fixed);
     assert_eq!(ran.failures(), Vec::<String>::new());
 }
+
+/// Row 17 on the ECC part as well (issue 13: every broken variant fails on the nRF52840 and the
+/// STM32L4): the matrix of `known-bugs/redundant-body-unchecked.toml` on the STM32L4 fails the
+/// body-unchecked build, and the same matrix passes the reference there.
+#[test]
+fn the_body_unchecked_build_fails_on_the_stm32l4_where_the_reference_passes() {
+    let on_l4 = |t: String| t.replace("board = \"nrf52840\"", "board = \"stm32l4\"");
+    let broken = shipped_with("known-bugs/redundant-body-unchecked", on_l4);
+    let cutpoint_campaign::TargetKind::Simulated { board, .. } = broken.target.kind else {
+        panic!("not simulated")
+    };
+    assert_eq!(board.to_string(), "stm32l4");
+    let ran = run(&broken);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert!(ran.count(Status::Fail) > 0, "no cut point failed on the stm32l4");
+    let fixed = shipped_with("known-bugs/redundant-body-unchecked", |t| {
+        on_l4(t)
+            .replace("variant = \"redundant-body-unchecked\"", "variant = \"reference\"")
+            .replace("expect = \"fail\"", "expect = \"pass\"")
+    });
+    let ran = run(&fixed);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert_eq!(ran.failures(), Vec::<String>::new());
+}

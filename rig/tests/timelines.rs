@@ -34,17 +34,35 @@ fn key(c: &Campaign) -> Option<(String, String)> {
     let TargetKind::Simulated { board, variant } = &c.target.kind else {
         return None;
     };
-    let ImageSource::Generated { size_kib, .. } = &c.images.update else {
-        return None;
-    };
     let (mode, upgrade, health) = (c.target.mode, c.target.upgrade, c.images.update.health());
     let (suffix, fields) = refusal_key(c);
+    let (size, size_field) = match (&c.images.baseline, &c.images.update) {
+        (_, ImageSource::Generated { size_kib, .. }) => (format!("{size_kib}k"), format!("size_kib={size_kib}")),
+        // An image file's run is keyed by the files' names: no two shipped campaigns over
+        // files of the same names run different images.
+        (baseline, ImageSource::File { path, .. }) => {
+            let base = match baseline {
+                ImageSource::File { path, .. } => file_stem(path),
+                ImageSource::Generated { .. } => "generated".to_string(),
+            };
+            let update = file_stem(path);
+            (
+                format!("file-{base}-{update}"),
+                format!("baseline_file={base} update_file={update}"),
+            )
+        }
+    };
     Some((
-        format!("{board}-{variant}-{mode}-{upgrade}-{health}-{size_kib}k{suffix}"),
-        format!(
-            "# board={board} variant={variant} mode={mode} upgrade={upgrade} health={health} size_kib={size_kib}{fields}"
-        ),
+        format!("{board}-{variant}-{mode}-{upgrade}-{health}-{size}{suffix}"),
+        format!("# board={board} variant={variant} mode={mode} upgrade={upgrade} health={health} {size_field}{fields}"),
     ))
+}
+
+/// The name of an image file without its folder and extension (`app-2.0.0` of
+/// `../../fixtures/esp/app-2.0.0.bin`).
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
 }
 
 /// What a campaign whose update must be refused adds to its timeline's name and header (nothing

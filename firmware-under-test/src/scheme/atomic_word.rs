@@ -211,6 +211,7 @@ impl AbRecord for AtomicWord {
         Ok(AppBoot {
             pending: mine && (state == STATE_TRIAL || state == STATE_BOOTED),
             reverted: mine && state == STATE_REVERTED,
+            restart: false,
         })
     }
 

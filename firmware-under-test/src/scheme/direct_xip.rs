@@ -439,6 +439,7 @@ impl Scheme for DirectXip {
         Ok(AppBoot {
             pending: !confirmed,
             reverted: note.is_some_and(|n| Some(n.version) != me),
+            restart: false,
         })
     }
 

@@ -659,12 +659,14 @@ impl AbRecord for EmbassyBoot {
             return Ok(AppBoot {
                 pending,
                 reverted: false,
+                restart: false,
             });
         }
         let s = with_geometry!(l, read_app_state(hal, &l))?;
         Ok(AppBoot {
             pending: s == State::Swap,
             reverted: s == State::Revert,
+            restart: false,
         })
     }
 

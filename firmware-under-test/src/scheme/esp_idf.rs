@@ -205,6 +205,18 @@ pub fn active(entries: &[Entry; 2], variant: Variant) -> Option<usize> {
     }
 }
 
+/// The slot the application's `esp_ota_get_boot_partition` names on a partition table without
+/// a factory app (components/app_update/esp_ota_ops.c): with both entries invalid it looks for
+/// the factory app, and with none valid it logs "ota data invalid, no current app. Assuming
+/// factory" and looks for it too; there is none, so both give `None` (NULL). Otherwise the
+/// slot the active entry selects.
+pub fn app_boot_partition(entries: &[Entry; 2], variant: Variant) -> Option<Slot> {
+    if entries[0].invalid() && entries[1].invalid() {
+        return None;
+    }
+    active(entries, variant).map(|a| entries[a].slot())
+}
+
 /// ESP-IDF's `write_otadata` / `rewrite_ota_seq`: erase the entry's sector, then write the entry.
 pub fn write_entry<F: Flash + ?Sized>(
     flash: &mut F,
@@ -429,9 +441,22 @@ impl AbRecord for EspIdf {
     /// `esp_ota_get_state_partition` finds it): PENDING_VERIFY must be confirmed. An entry for
     /// the other slot with a higher seq that is ABORTED or INVALID says the bootloader rolled
     /// that update back.
+    ///
+    /// The broken `otadata-invalid-reboot` build gives up when `esp_ota_get_boot_partition`
+    /// names no partition (see [`Variant::OtadataInvalidReboot`]): it asks for a rollback,
+    /// which `esp_ota_mark_app_invalid_rollback_and_reboot` refuses without an active entry
+    /// ("Running firmware is factory", ESP_FAIL), and restarts.
     fn app_boot(&self, hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> {
         let e = read_entries(hal, &cfg.layout)?;
         let v = cfg.variant;
+        if v == Variant::OtadataInvalidReboot && app_boot_partition(&e, v).is_none() {
+            say!(hal, "app: otadata-unreadable boot-partition=none");
+            say!(hal, "app: rollback-refused reason=no-active-otadata");
+            return Ok(AppBoot {
+                restart: true,
+                ..AppBoot::default()
+            });
+        }
         let mine = e.iter().find(|x| x.slot() == cfg.running && x.crc_ok(v));
         let pending = mine.is_some_and(|x| x.state == STATE_PENDING_VERIFY);
         let my_seq = mine.map_or(0, |x| x.seq);
@@ -448,7 +473,11 @@ impl AbRecord for EspIdf {
                 write_entry(hal, &cfg.layout, i, &e[i])?;
             }
         }
-        Ok(AppBoot { pending, reverted })
+        Ok(AppBoot {
+            pending,
+            reverted,
+            restart: false,
+        })
     }
 
     /// `esp_ota_mark_app_valid_cancel_rollback`: the active entry rewritten VALID in place.

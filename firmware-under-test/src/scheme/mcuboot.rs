@@ -23,6 +23,7 @@ pub fn app_boot(hal: &mut dyn Hal, cfg: &AppConfig) -> Result<AppBoot, FwError> 
     Ok(AppBoot {
         pending: !confirmed(&reading),
         reverted: reading.trailer.swap_type() == Some(SwapType::Revert),
+        restart: false,
     })
 }
 

@@ -67,6 +67,9 @@ pub struct AppBoot {
     /// The bootloader just reverted an update: the same version is not tried again unless the
     /// server asks for it.
     pub reverted: bool,
+    /// The application's start-up gave up on what it read of the record and asked for a reset
+    /// before its health check (a broken build's; the reference always goes on).
+    pub restart: bool,
 }
 
 /// An update scheme. Object safe: the registry holds `&'static dyn Scheme`.

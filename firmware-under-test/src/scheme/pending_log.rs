@@ -565,6 +565,7 @@ impl AbRecord for PendingLog {
         Ok(AppBoot {
             pending: mine && t.on_trial(),
             reverted: mine && t.state == STATE_REVERTED,
+            restart: false,
         })
     }
 

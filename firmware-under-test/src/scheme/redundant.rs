@@ -326,6 +326,7 @@ impl AbRecord for RedundantCopies {
         Ok(AppBoot {
             pending: mine && c[w].on_trial(),
             reverted: mine && c[w].state == STATE_REVERTED,
+            restart: false,
         })
     }
 

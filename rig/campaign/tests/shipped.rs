@@ -227,6 +227,18 @@ fn known_bug_campaigns_cover_every_broken_variant() {
                     "{rel} needs request every_op"
                 )
             }
+            Variant::OtadataInvalidReboot => {
+                assert_eq!(c.target.mode.name(), "esp-idf", "{rel} runs the esp-idf scheme");
+                assert_eq!(
+                    c.target.baseline_slot,
+                    fut::layout::Slot::Primary,
+                    "{rel} starts from blank otadata, where the bootloader writes the first entry"
+                );
+                assert!(
+                    has("first-select", &|o| !o.every_op.is_empty()),
+                    "{rel} needs every_op in the bootloader's first otadata write"
+                )
+            }
             Variant::Reference => {}
         }
     }
@@ -312,9 +324,11 @@ fn smoke_is_small_and_covers_the_good_update() {
 #[test]
 fn shipped_simulated_campaigns_expand_on_their_recorded_timelines() {
     for (rel, c) in shipped() {
-        // Timelines are recorded for generated updates (`rig/tests/timelines.rs`); a campaign
-        // over an image file (download-first-chunk) is run whole by the mutation oracle.
-        if !c.is_simulated() || matches!(c.images.update, cutpoint_campaign::ImageSource::File { .. }) {
+        // Every simulated campaign has its recorded timeline (`rig/tests/timelines.rs`), one
+        // over image files too (esp-idf/esp-images, download-first-chunk): their paths were
+        // resolved against the campaign's folder when it loaded, and the run is keyed by the
+        // files' names.
+        if !c.is_simulated() {
             continue;
         }
         let rec = recorded_for(&c);

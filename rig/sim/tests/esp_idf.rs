@@ -217,6 +217,102 @@ fn a_zeroed_entry_from_a_cut_erase_is_not_taken_as_valid() {
     assert_eq!(jumps(&r), ["1.0.0+0", "2.0.0+0"]);
 }
 
+/// FIELD-BUGS row 9 (ruuvi.gateway_esp.c #1278 / PR #1279), the very entry of the gateway's
+/// log: the bootloader's first otadata write (seq 1, VALID on blank otadata) cut at 0.88 of its
+/// program with the unreached tail stored as zeros leaves `ota_seq=1, ota_state=2, crc=0`. The
+/// bootloader tries every slot and boots ota_0 at every boot. The reference application goes on
+/// and its update writes otadata afresh; the `otadata-invalid-reboot` build finds no boot
+/// partition (`esp_ota_get_boot_partition` is NULL), is refused its rollback and restarts, at
+/// every boot: it never settles.
+#[test]
+fn the_field_entry_with_crc_zero_loops_only_the_build_that_restarts_on_it() {
+    for board in ["nrf52840", "stm32l4"] {
+        let mut last = None;
+        for variant in [Variant::Reference, Variant::OtadataInvalidReboot] {
+            let s = scenario(board, variant);
+            let log = s.board().run(RunOptions {
+                record_data: true,
+                ..RunOptions::default()
+            });
+            let program = log
+                .ops
+                .iter()
+                .position(|o| o.kind == cutpoint_sim::flash::OpKind::Program)
+                .expect("the first boot programs otadata sector 0") as u64;
+            let rec = Arc::new(Recording {
+                baseline: s.baseline_flash(),
+                log,
+            });
+            let plan = CutPlan {
+                at: CutAt::Op {
+                    index: program,
+                    point: OpPoint::Inside { ppm: 880_000 },
+                },
+                kind: FaultKind::ZeroedTail,
+                seed: 9,
+            };
+            let (flash, _) = Cursor::new(rec).post_cut(&plan);
+            let e = entries(&s, &flash);
+            assert_eq!(
+                (e[0].seq, e[0].state, e[0].crc),
+                (1, STATE_VALID, 0),
+                "{board}: the field's entry"
+            );
+            assert_eq!(e[1], Entry::ERASED, "{board}");
+            if let Some(before) = last.replace(flash.raw().to_vec()) {
+                assert_eq!(before, flash.raw(), "{board}: both builds start from the same flash");
+            }
+            let r = SimBoard::new(flash, s.firmware(), Some(s.update())).run(RunOptions::default());
+            let text = console(&r);
+            assert_eq!(text[1], "boot: otadata-invalid try=all", "{board} {variant}: {text:#?}");
+            if variant == Variant::Reference {
+                assert_eq!(r.end, RunEnd::Idle, "{board}");
+                assert_eq!(jumps(&r), ["1.0.0+0", "2.0.0+0"], "{board}");
+            } else {
+                assert_eq!(r.end, RunEnd::Unsettled, "{board}: {text:#?}");
+                assert!(jumps(&r).iter().all(|v| v == "1.0.0+0"), "{board}");
+                assert!(
+                    text.contains(&"app: otadata-unreadable boot-partition=none")
+                        && text.contains(&"app: restart reason=start-up-failed version=1.0.0+0"),
+                    "{board}: {text:#?}"
+                );
+                assert!(
+                    !text.iter().any(|l| l.starts_with("ota: ")),
+                    "{board}: never reaches the download"
+                );
+            }
+        }
+    }
+}
+
+/// The `otadata-invalid-reboot` build fails a sweep of every flash operation of a good update
+/// from blank otadata on both profiles (the cuts inside the bootloader's first otadata write),
+/// where the reference passes every cut (`the_reference_survives_every_cut_on_both_profiles`);
+/// without a cut it updates like the reference.
+#[test]
+fn the_build_that_restarts_on_unreadable_otadata_fails_a_sweep_on_both_profiles() {
+    for board in ["nrf52840", "stm32l4"] {
+        let s = scenario(board, Variant::OtadataInvalidReboot);
+        let log = s.board().run(RunOptions::default());
+        assert_eq!(log.end, RunEnd::Idle, "{board}: the control run updates");
+        assert_eq!(jumps(&log), ["1.0.0+0", "2.0.0+0"], "{board}");
+        let (failures, cuts) = sweep(&s);
+        assert!(cuts > 100, "{board}: {cuts} cuts");
+        assert!(!failures.is_empty(), "{board}: no cut failed");
+        assert!(
+            failures
+                .iter()
+                .all(|f| f.starts_with("op 0 ") || f.starts_with("op 1 ")),
+            "{board}: only cuts in the first otadata write (ops 0 and 1) fail: {failures:#?}"
+        );
+        println!(
+            "otadata-invalid-reboot on {board}: {} of {cuts} cuts fail, e.g. {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+}
+
 /// The ESP-IDF app image `name` of fixtures/esp (made by `esptool elf2image`).
 fn esp_fixture(name: &str) -> Vec<u8> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

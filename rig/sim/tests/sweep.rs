@@ -215,6 +215,11 @@ fn every_broken_variant_fails_somewhere() {
             // Needs ECC flash, where a torn word reads as an uncorrectable error: swept on the
             // STM32H7 in the_ecc_error_faults_build_bricks_on_the_stm32h7 below.
             && *v != Variant::EccErrorFaults
+            // Its window is the bootloader's first otadata write on blank otadata, which a start
+            // from the secondary slot (otadata provisioned) never reaches: swept from ota_0 on
+            // both profiles in rig/sim/tests/esp_idf.rs
+            // (the_build_that_restarts_on_unreadable_otadata_fails_a_sweep_on_both_profiles).
+            && *v != Variant::OtadataInvalidReboot
     });
     for v in power_loss_bugs {
         // A bug in one scheme's record runs on that scheme, from the slot its A/B record

@@ -97,8 +97,21 @@ pub fn timeline_key(c: &Campaign) -> String {
     let TargetKind::Simulated { board, variant } = &c.target.kind else {
         panic!("{}: not a simulated campaign", c.name);
     };
-    let ImageSource::Generated { size_kib, .. } = &c.images.update else {
-        panic!("{}: update is not generated", c.name);
+    // The same names as rig/tests/timelines.rs gives them: an image file's run is keyed by the
+    // files' names.
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    };
+    let size = match (&c.images.baseline, &c.images.update) {
+        (_, ImageSource::Generated { size_kib, .. }) => format!("{size_kib}k"),
+        (baseline, ImageSource::File { path, .. }) => {
+            let base = match baseline {
+                ImageSource::File { path, .. } => stem(path),
+                ImageSource::Generated { .. } => "generated".to_string(),
+            };
+            format!("file-{base}-{}", stem(path))
+        }
     };
     let mut suffix = String::new();
     if c.target.delivery != Delivery::Download {
@@ -120,7 +133,7 @@ pub fn timeline_key(c: &Campaign) -> String {
         suffix.push_str(&format!("-after-{}-updates", c.target.prior_updates));
     }
     format!(
-        "{board}-{variant}-{}-{}-{}-{size_kib}k{suffix}",
+        "{board}-{variant}-{}-{}-{}-{size}{suffix}",
         c.target.mode,
         c.target.upgrade,
         c.images.update.health()
