@@ -2198,7 +2198,10 @@ mod tests {
         });
         let mut wide = vec![0u8; 2 * sector as usize];
         let mut one = [0u8; 1];
-        for addr in (0..2 * sector).step_by(61).chain([sector - 1, sector, weak_at - 1, weak_at + 1]) {
+        for addr in (0..2 * sector)
+            .step_by(61)
+            .chain([sector - 1, sector, weak_at - 1, weak_at + 1])
+        {
             f.read(addr, &mut one).unwrap();
             assert_eq!(one[0], f.raw()[addr as usize], "byte at {addr:#x}");
         }
@@ -2212,7 +2215,10 @@ mod tests {
             f.read(0, &mut wide).unwrap();
             assert_eq!(wide[..weak_at as usize], f.raw()[..weak_at as usize]);
         }
-        assert!(ones > 0 && zeros > 0, "a weak bit read a byte at a time: {ones} ones, {zeros} zeros");
+        assert!(
+            ones > 0 && zeros > 0,
+            "a weak bit read a byte at a time: {ones} ones, {zeros} zeros"
+        );
         // Every read counts, one byte or many: the draws that follow stay the same.
         let before = f.access_count;
         f.read(weak_at, &mut one).unwrap();
