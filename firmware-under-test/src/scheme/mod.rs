@@ -723,7 +723,9 @@ mod area_tests {
         };
         let layout = map.layout().unwrap();
         let mut out = Vec::new();
-        mode.outside_areas(&map, &layout, &mut |name, a| out.push((name.to_string(), a.offset, a.size)));
+        mode.outside_areas(&map, &layout, &mut |name, a| {
+            out.push((name.to_string(), a.offset, a.size))
+        });
         out
     }
 
@@ -735,7 +737,10 @@ mod area_tests {
         assert_eq!(outside(Mode::SWAP_SCRATCH), [boot.clone(), storage.clone()]);
         // Swap-offset and overwrite write no scratch: all of it is outside.
         let scratch = ("scratch".to_string(), 448 * K, 12 * K);
-        assert_eq!(outside(Mode::SWAP_OFFSET), [boot.clone(), scratch.clone(), storage.clone()]);
+        assert_eq!(
+            outside(Mode::SWAP_OFFSET),
+            [boot.clone(), scratch.clone(), storage.clone()]
+        );
         assert_eq!(outside(Mode::OVERWRITE), [boot.clone(), scratch, storage.clone()]);
         // Direct-XIP keeps its note in the first scratch sector only.
         let after_note = ("scratch".to_string(), 452 * K, 8 * K);

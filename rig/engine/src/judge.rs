@@ -138,7 +138,15 @@ pub fn judge(
     dump_base: u32,
 ) -> Verdict {
     let report = decode(exp, dump, dump_base);
-    judge_decoded(exp, committed, console, reset_from, &report, &Stability::NotChecked, &Outside::NotChecked)
+    judge_decoded(
+        exp,
+        committed,
+        console,
+        reset_from,
+        &report,
+        &Stability::NotChecked,
+        &Outside::NotChecked,
+    )
 }
 
 /// Applies the pass rule to everything a target observed after a cut chain, the unstable bits
@@ -1325,7 +1333,15 @@ mod tests {
     }
 
     fn judge_with(exp: &Expectations, console: &[LogLine], dump: &[u8], base: u32, s: &Stability) -> Verdict {
-        judge_decoded(exp, false, console, None, &decode(exp, dump, base), s, &Outside::NotChecked)
+        judge_decoded(
+            exp,
+            false,
+            console,
+            None,
+            &decode(exp, dump, base),
+            s,
+            &Outside::NotChecked,
+        )
     }
 
     #[test]
@@ -1639,9 +1655,8 @@ mod tests {
         let s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
         exp.outside = s.profile.outside(exp.mode);
         let report = decode(&exp, &dump, base);
-        let judge_with = |outside: &Outside| {
-            judge_decoded(&exp, false, &console, None, &report, &Stability::NotChecked, outside)
-        };
+        let judge_with =
+            |outside: &Outside| judge_decoded(&exp, false, &console, None, &report, &Stability::NotChecked, outside);
         // Nothing changed there: the update passes.
         let clean = judge_with(&Outside::Scanned(Vec::new()));
         assert_eq!(clean.status, Status::Pass, "{:?}", clean.reasons);

@@ -162,7 +162,11 @@ fn an_erase_past_the_secondary_slot_fails_the_cuts_and_the_reference_passes() {
     assert_eq!(broken.len(), reference.len());
     let outside: Vec<_> = broken
         .iter()
-        .filter(|(_, _, reasons)| reasons.iter().any(|r| r.starts_with("the update wrote outside its areas")))
+        .filter(|(_, _, reasons)| {
+            reasons
+                .iter()
+                .any(|r| r.starts_with("the update wrote outside its areas"))
+        })
         .collect();
     // Every cut: the download from byte 0 runs before the first cut point or in its recovery.
     assert_eq!(outside.len(), broken.len(), "{broken:?}");
@@ -177,6 +181,9 @@ fn an_erase_past_the_secondary_slot_fails_the_cuts_and_the_reference_passes() {
         "{id}: {reasons:?}"
     );
     // The verdict's line reaches the reports.
-    assert!(junit.contains("the update wrote outside its areas: scratch (0x70000..0x72000"), "{junit}");
+    assert!(
+        junit.contains("the update wrote outside its areas: scratch (0x70000..0x72000"),
+        "{junit}"
+    );
     assert!(html.contains("the update wrote outside its areas: scratch (0x70000..0x72000"));
 }

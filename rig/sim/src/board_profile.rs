@@ -235,7 +235,9 @@ impl BoardProfile {
     /// part with the name of its region, in map order.
     pub fn outside(&self, mode: Mode) -> Vec<(String, Area)> {
         let mut out = Vec::new();
-        mode.outside_areas(&self.map(), &self.layout, &mut |name, a| out.push((name.to_string(), a)));
+        mode.outside_areas(&self.map(), &self.layout, &mut |name, a| {
+            out.push((name.to_string(), a))
+        });
         out
     }
 
