@@ -141,6 +141,11 @@ impl AbRecord for AtomicWord {
         NAME
     }
 
+    /// The word's sector: the first of the scratch region.
+    fn record_area(&self, layout: &Layout) -> crate::layout::Area {
+        super::scratch_sectors(layout, 1)
+    }
+
     /// The slots, and a scratch region whose first sector holds the word alone.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         layout.validate()?;

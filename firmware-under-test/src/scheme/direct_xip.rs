@@ -290,6 +290,12 @@ impl Scheme for DirectXip {
         &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
     }
 
+    /// The two slots and the application's note, in the first sector of the scratch region.
+    fn areas(&self, layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {
+        super::slot_areas(layout, put);
+        put("note", note_area(layout));
+    }
+
     /// Two slots, and a sector in the scratch region for the application's note.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         layout.validate()?;

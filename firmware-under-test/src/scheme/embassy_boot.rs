@@ -621,6 +621,11 @@ impl AbRecord for EmbassyBoot {
         check_layout(layout)
     }
 
+    /// The state partition: the whole scratch region.
+    fn record_area(&self, layout: &Layout) -> Area {
+        state(layout)
+    }
+
     /// The active partition: the primary slot less the sector the crate leaves out.
     fn max_image_size(&self, layout: &Layout) -> u32 {
         active(layout).size

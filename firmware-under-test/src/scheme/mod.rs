@@ -89,6 +89,20 @@ pub trait Scheme: Sync {
     /// large enough for its metadata.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError>;
 
+    /// The flash the scheme's bootloader and application may erase and program on `layout`,
+    /// each area with what it holds (`put(what, area)`): the slots and the sectors where the
+    /// scheme keeps its metadata (scratch and its journal, a state partition, otadata). A write
+    /// anywhere else in the flash map (the bootloader's own code, another partition: a file
+    /// system, NVS, calibration data) destroys what the device keeps there, and the pass rule
+    /// checks that no cut leaves it changed. By default the slots and the whole scratch region,
+    /// which swap-scratch copies through.
+    fn areas(&self, layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {
+        slot_areas(layout, put);
+        if layout.scratch.size > 0 {
+            put("scratch", layout.scratch);
+        }
+    }
+
     /// What the scheme needs of the slots' sectors when they are not all one size (see
     /// [`crate::map::FlashMap::check_sectors`]): nothing for a scheme that copies nothing between
     /// the slots.
@@ -254,6 +268,31 @@ impl Mode {
         self.0.can_revert()
     }
 
+    /// The areas of `layout` the scheme writes ([`Scheme::areas`]).
+    pub fn areas(self, layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {
+        self.0.areas(layout, put)
+    }
+
+    /// The flash of `map` outside the scheme's areas on `layout` ([`Scheme::areas`]): every
+    /// part of a region of the map that no area covers (the bootloader's own code, a region
+    /// the scheme does not use, another partition), in map order, each with its region's name.
+    /// An update must leave all of it as it was.
+    pub fn outside_areas(self, map: &crate::map::FlashMap<'_>, layout: &Layout, put: &mut dyn FnMut(&str, Area)) {
+        let mut used = [Area { offset: 0, size: 0 }; MAX_AREAS];
+        let mut n = 0;
+        self.0.areas(layout, &mut |_, a| {
+            if a.size > 0 && n < MAX_AREAS {
+                used[n] = a;
+                n += 1;
+            }
+        });
+        for r in map.regions {
+            for part in uncovered(r.area, &used[..n]) {
+                put(r.name, part);
+            }
+        }
+    }
+
     /// Whether the flash `map` fits the scheme: its slots' sectors (MCUboot's
     /// `boot_slots_compatible`), then the bootloader's view of it. Gives that view.
     pub fn check_map(self, map: &crate::map::FlashMap<'_>) -> Result<Layout, LayoutError> {
@@ -317,6 +356,51 @@ pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
     Ok(())
 }
 
+/// The most areas a scheme gives ([`Scheme::areas`]); more are not taken into account.
+pub const MAX_AREAS: usize = 8;
+
+/// The parts of `region` that no area of `used` covers, in address order.
+fn uncovered(region: Area, used: &[Area]) -> impl Iterator<Item = Area> + '_ {
+    let mut at = region.offset;
+    core::iter::from_fn(move || {
+        while at < region.end() {
+            if let Some(a) = used.iter().find(|a| a.contains(at)) {
+                at = a.end();
+                continue;
+            }
+            let next = used
+                .iter()
+                .filter(|a| a.offset > at)
+                .map(|a| a.offset)
+                .min()
+                .unwrap_or(u32::MAX)
+                .min(region.end());
+            let part = Area {
+                offset: at,
+                size: next - at,
+            };
+            at = next;
+            return Some(part);
+        }
+        None
+    })
+}
+
+/// The two slots, as [`Scheme::areas`] names them.
+pub fn slot_areas(layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {
+    put("primary", layout.primary);
+    put("secondary", layout.secondary);
+}
+
+/// The first `n` sectors of the map's scratch region (within it), where an A/B scheme keeps its
+/// record.
+pub fn scratch_sectors(layout: &Layout, n: u32) -> Area {
+    Area {
+        offset: layout.scratch.offset,
+        size: n.saturating_mul(layout.sector_size).min(layout.scratch.size),
+    }
+}
+
 /// The regions every A/B scheme uses: the bootloader, the two app slots (`a` = the primary
 /// region, `b` = the secondary) and the record in the map's scratch region.
 pub const AB_REGIONS: &[Role] = &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch];
@@ -372,6 +456,12 @@ pub trait AbRecord: Sync {
     /// By default the slots and a region of at least two sectors for the record.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         check_record_layout(layout)
+    }
+
+    /// Where the record lives on `layout` (what [`Scheme::areas`] gives besides the slots): by
+    /// default the first two sectors of the map's scratch region, one copy in each.
+    fn record_area(&self, layout: &Layout) -> Area {
+        scratch_sectors(layout, 2)
     }
 
     fn max_image_size(&self, layout: &Layout) -> u32 {
@@ -456,6 +546,11 @@ impl<T: AbRecord> Scheme for T {
 
     fn regions(&self) -> &'static [Role] {
         AB_REGIONS
+    }
+
+    fn areas(&self, layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {
+        slot_areas(layout, put);
+        put("record", AbRecord::record_area(self, layout));
     }
 
     fn runs_from_secondary(&self) -> bool {
@@ -597,5 +692,65 @@ impl<'a> Registry<'a> {
 impl fmt::Debug for Registry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.names()).finish()
+    }
+}
+
+#[cfg(test)]
+mod area_tests {
+    extern crate std;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::layout::Role;
+    use crate::map::{FlashMap, Region};
+
+    const K: u32 = 1024;
+
+    /// The outside of `mode`'s areas on a map of a 64 KiB bootloader, two 192 KiB slots and a
+    /// three-sector scratch region of 4 KiB sectors, with a 16 KiB storage region after it.
+    fn outside(mode: Mode) -> Vec<(String, u32, u32)> {
+        let mut regions = Vec::from([
+            Region::internal(Role::Bootloader, 0, 64 * K, 4 * K),
+            Region::internal(Role::Primary, 64 * K, 192 * K, 4 * K),
+            Region::internal(Role::Secondary, 256 * K, 192 * K, 4 * K),
+            Region::internal(Role::Scratch, 448 * K, 12 * K, 4 * K),
+        ]);
+        regions.push(Region {
+            name: "storage",
+            ..Region::internal(Role::Metadata, 460 * K, 16 * K, 4 * K)
+        });
+        let map = FlashMap {
+            write_size: 4,
+            regions: &regions,
+        };
+        let layout = map.layout().unwrap();
+        let mut out = Vec::new();
+        mode.outside_areas(&map, &layout, &mut |name, a| {
+            out.push((name.to_string(), a.offset, a.size))
+        });
+        out
+    }
+
+    #[test]
+    fn the_outside_of_a_scheme_is_every_part_of_the_map_it_does_not_write() {
+        let boot = ("bootloader".to_string(), 0, 64 * K);
+        let storage = ("storage".to_string(), 460 * K, 16 * K);
+        // Swap-scratch copies through the whole scratch region.
+        assert_eq!(outside(Mode::SWAP_SCRATCH), [boot.clone(), storage.clone()]);
+        // Swap-offset and overwrite write no scratch: all of it is outside.
+        let scratch = ("scratch".to_string(), 448 * K, 12 * K);
+        assert_eq!(
+            outside(Mode::SWAP_OFFSET),
+            [boot.clone(), scratch.clone(), storage.clone()]
+        );
+        assert_eq!(outside(Mode::OVERWRITE), [boot.clone(), scratch, storage.clone()]);
+        // Direct-XIP keeps its note in the first scratch sector only.
+        let after_note = ("scratch".to_string(), 452 * K, 8 * K);
+        assert_eq!(outside(Mode::DIRECT_XIP), [boot.clone(), after_note, storage.clone()]);
+        // ESP-IDF's otadata: the first two sectors.
+        let esp = Registry::builtin().find("esp-idf").unwrap();
+        let third = ("scratch".to_string(), 456 * K, 4 * K);
+        assert_eq!(outside(esp), [boot, third, storage]);
     }
 }

@@ -32,6 +32,12 @@ impl Scheme for Overwrite {
         &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
     }
 
+    /// The two slots: the copy goes from one to the other, nothing through the scratch region
+    /// the map states (MCUboot's overwrite-only uses none).
+    fn areas(&self, layout: &Layout, put: &mut dyn FnMut(&'static str, crate::layout::Area)) {
+        super::slot_areas(layout, put);
+    }
+
     /// The same checks as swap-scratch: the maps the rig is given state a scratch area, and
     /// the rig reads it back after every cut.
     fn sector_rule(&self) -> crate::map::SectorRule {

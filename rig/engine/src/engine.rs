@@ -18,7 +18,7 @@ use crate::exit::{BAD_INPUT, RIG_ERROR};
 use crate::judge::{decode_cached, judge, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::stages::{Stage, StageTimes};
-use crate::target::{CommitMarker, Observation, RecoveryRules, StabilityScan, Target, STABILITY_READS};
+use crate::target::{CommitMarker, Guarded, Observation, RecoveryRules, StabilityScan, Target, STABILITY_READS};
 use fut::scheme::CommitPoint;
 
 /// Everything a run needs besides the target.
@@ -645,6 +645,14 @@ pub fn recovery_rules(exp: &Expectations) -> RecoveryRules {
                 .collect(),
             reads: STABILITY_READS,
         }),
+        outside: exp
+            .outside
+            .iter()
+            .map(|(region, a)| Guarded {
+                region: region.clone(),
+                range: a.offset..a.end(),
+            })
+            .collect(),
     }
 }
 
@@ -1035,6 +1043,7 @@ fn run_one(
                 obs.reset_from,
                 &report,
                 &obs.stability,
+                &obs.outside,
             );
             if let (Some(k), Ok(mut m)) = (key, verdicts.lock()) {
                 bounded_insert(&mut m, k, v.clone());

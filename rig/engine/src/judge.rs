@@ -5,7 +5,7 @@
 use cutpoint_campaign::Markers;
 use cutpoint_inspect::scheme::{BootPick, MetadataDecoder, RollbackCopy};
 
-use crate::target::{Observation, Stability};
+use crate::target::{Observation, Outside, OutsideChange, Stability};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{BootedSlot, LogLine, SlotState, Status};
 use fut::layout::Layout;
@@ -37,6 +37,10 @@ pub struct Expectations {
     /// as erased, and every check that reads them is reported per cut as not checked. Empty on
     /// the simulated board.
     pub unreadable: Vec<(fut::layout::Area, String)>,
+    /// The flash outside every area the scheme writes (`fut::scheme::Mode::outside_areas`),
+    /// each part with its region's name: it must read after each cut as at the baseline. On
+    /// the simulated board all of the map outside the scheme's areas.
+    pub outside: Vec<(String, fut::layout::Area)>,
 }
 
 impl Expectations {
@@ -140,14 +144,30 @@ pub fn judge(
     dump_base: u32,
 ) -> Verdict {
     let report = decode(exp, dump, dump_base);
-    judge_decoded(exp, committed, console, reset_from, &report, &Stability::NotChecked)
+    judge_decoded(
+        exp,
+        committed,
+        console,
+        reset_from,
+        &report,
+        &Stability::NotChecked,
+        &Outside::NotChecked,
+    )
 }
 
 /// Applies the pass rule to everything a target observed after a cut chain, the unstable bits
 /// of the metadata area included.
 pub fn judge_observed(exp: &Expectations, committed: bool, obs: &Observation) -> Verdict {
     let report = decode(exp, &obs.dump, obs.dump_base);
-    judge_decoded(exp, committed, &obs.console, obs.reset_from, &report, &obs.stability)
+    judge_decoded(
+        exp,
+        committed,
+        &obs.console,
+        obs.reset_from,
+        &report,
+        &obs.stability,
+        &obs.outside,
+    )
 }
 
 /// Decodes the flash after recovery (the expensive part of judging: hashes and signatures).
@@ -177,7 +197,8 @@ pub fn decode_cached(
 }
 
 /// The pass rule over an already decoded flash. `stability`: the unstable bits the target found
-/// in the metadata area once the device settled.
+/// in the metadata area once the device settled; `outside`: what it found outside the scheme's
+/// areas.
 pub fn judge_decoded(
     exp: &Expectations,
     committed: bool,
@@ -185,6 +206,7 @@ pub fn judge_decoded(
     reset_from: Option<usize>,
     report: &FlashReport,
     stability: &Stability,
+    outside: &Outside,
 ) -> Verdict {
     let m = &exp.markers;
     let mut reasons = Vec::new();
@@ -235,6 +257,7 @@ pub fn judge_decoded(
             check_stability(exp, d, report, stability, &mut reasons, &mut warnings);
         }
     }
+    check_outside(exp, outside, &mut reasons, &mut warnings);
     if let Some(d) = decoder {
         warnings.extend(d.leftovers(report));
     }
@@ -610,6 +633,42 @@ fn check_stability(
     }
 }
 
+/// The flash outside every area the scheme writes (the bootloader's code, a region it does not
+/// use, another partition) must read once the device settled as at the baseline: an update
+/// that erases or programs it destroys what the device keeps there, even when it boots. One
+/// reason per guarded part that changed.
+fn check_outside(exp: &Expectations, outside: &Outside, reasons: &mut Vec<String>, warnings: &mut Vec<String>) {
+    match outside {
+        Outside::NotChecked => {}
+        Outside::Unsupported(why) => {
+            let regions: Vec<&str> = exp.outside.iter().map(|(r, _)| r.as_str()).collect();
+            warnings.push(format!(
+                "not checked: the flash outside the update's areas ({}): {why}",
+                regions.join(", ")
+            ));
+        }
+        Outside::Scanned(changes) => reasons.extend(changes.iter().map(|c| outside_reason(exp, c))),
+    }
+}
+
+/// The verdict's line for a change outside the scheme's areas.
+pub fn outside_reason(exp: &Expectations, c: &OutsideChange) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ");
+    format!(
+        "the update wrote outside its areas: {} ({:#x}..{:#x}, not written by {}) reads {} at {:#x}, {} at the \
+         baseline ({} byte{} changed)",
+        c.region,
+        c.range.start,
+        c.range.end,
+        exp.mode.name(),
+        hex(&c.after),
+        c.addr,
+        hex(&c.before),
+        c.differing,
+        if c.differing == 1 { "" } else { "s" }
+    )
+}
+
 /// The checks of this cut that read a slot the target could not read (on a device beside the
 /// part, which a bench's probe has no access to), one line per such slot, each starting "not
 /// checked": the rig could not look, which says nothing about the device either way. The
@@ -716,6 +775,7 @@ mod tests {
             markers: Markers::default(),
             refused: None,
             unreadable: Vec::new(),
+            outside: Vec::new(),
         }
     }
 
@@ -1279,7 +1339,15 @@ mod tests {
     }
 
     fn judge_with(exp: &Expectations, console: &[LogLine], dump: &[u8], base: u32, s: &Stability) -> Verdict {
-        judge_decoded(exp, false, console, None, &decode(exp, dump, base), s)
+        judge_decoded(
+            exp,
+            false,
+            console,
+            None,
+            &decode(exp, dump, base),
+            s,
+            &Outside::NotChecked,
+        )
     }
 
     #[test]
@@ -1584,6 +1652,51 @@ mod tests {
                 .any(|r| r.starts_with("metadata contradicts the running image: the device announced 2.0.0+0")),
             "{:?}",
             v.reasons
+        );
+    }
+
+    #[test]
+    fn a_cut_whose_run_wrote_outside_the_schemes_areas_fails_and_names_where() {
+        let (mut exp, console, dump, base) = updated();
+        let s = Scenario::new(BoardProfile::builtin("nrf52840").unwrap(), 16);
+        exp.outside = s.profile.outside(exp.mode);
+        let report = decode(&exp, &dump, base);
+        let judge_with =
+            |outside: &Outside| judge_decoded(&exp, false, &console, None, &report, &Stability::NotChecked, outside);
+        // Nothing changed there: the update passes.
+        let clean = judge_with(&Outside::Scanned(Vec::new()));
+        assert_eq!(clean.status, Status::Pass, "{:?}", clean.reasons);
+        // The bootloader's last sector was erased: the device still boots and settles on 2.0.0,
+        // but what it keeps there is gone.
+        let g = crate::target::Guarded {
+            region: "bootloader".into(),
+            range: 0..0x10000,
+        };
+        let before: Vec<u8> = (0..0x10000u32).map(cutpoint_sim::scenario::outside_fill).collect();
+        let mut after = before.clone();
+        after[0xf000..].fill(0xff);
+        let change = OutsideChange::between(&g, &before, &after).unwrap();
+        assert_eq!(change.addr, 0xf000);
+        let v = judge_with(&Outside::Scanned(vec![change.clone()]));
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].starts_with(
+                "the update wrote outside its areas: bootloader (0x0..0x10000, not written by swap-scratch) reads \
+                 ff ff ff ff ff ff ff ff at 0xf000, "
+            ),
+            "{:?}",
+            v.reasons
+        );
+        assert_eq!(v.first_boot.as_deref(), Some("1.0.0+0"));
+        // A target that cannot read it says so: a warning, never a pass of the check.
+        let v = judge_with(&Outside::Unsupported("the probe reads only the slots".into()));
+        assert_eq!(v.status, Status::Pass);
+        assert!(
+            v.warnings.iter().any(|w| w
+                == "not checked: the flash outside the update's areas (bootloader): the probe reads only the slots"),
+            "{:?}",
+            v.warnings
         );
     }
 }

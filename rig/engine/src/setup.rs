@@ -239,6 +239,7 @@ pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key:
         key,
         markers: c.markers.clone(),
         unreadable: Vec::new(),
+        outside: Vec::new(),
     }
 }
 
@@ -296,7 +297,10 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
     let scenario = scenario
         .with_prior_updates(c.target.prior_updates)
         .map_err(|e| input(c, format!("target.prior_updates: {e}")))?;
-    let expect = expectations(c, &old, &new, profile.layout, key);
+    let mut expect = expectations(c, &old, &new, profile.layout, key);
+    // The simulated board guards all of its map outside the scheme's areas (and fills it at
+    // the baseline: `Scenario::baseline_flash`).
+    expect.outside = profile.outside(c.target.mode);
     let update_size = new.bytes.len() as u64;
     let target = SimTarget::new(scenario, c.run.fault, c.run.max_boots, workers);
     Ok(SimSetup {

@@ -18,7 +18,8 @@ use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunEnd, RunOptions, SimBoard};
 
 use crate::target::{
-    ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Stability, Target, UnstableByte,
+    ControlObservation, Guarded, Observation, Outside, OutsideChange, RecoveryRules, RecoveryTimeline, Stability,
+    Target, UnstableByte,
 };
 
 /// Boots after which a recovering board that has not settled counts as unsettled.
@@ -35,6 +36,9 @@ struct Recovered {
     reset_from: Option<usize>,
     /// The weak bits of the flash after recovery, inside the dump: (address, mask).
     weak: Arc<Vec<(u32, u8)>>,
+    /// The guarded parts ([`RecoveryRules::outside`]) that read differently after recovery
+    /// than at the baseline.
+    outside: Arc<Vec<OutsideChange>>,
 }
 
 /// A recovery as the cache keeps it: its dump only while the cache of dumps (or a cut in
@@ -50,6 +54,7 @@ struct KeptRecovery {
     retriggered: bool,
     reset_from: Option<usize>,
     weak: Arc<Vec<(u32, u8)>>,
+    outside: Arc<Vec<OutsideChange>>,
 }
 
 /// What decides a run of the simulated board from a power-on without a planned fault, and
@@ -452,6 +457,7 @@ impl SimTarget {
                     retriggered: k.retriggered,
                     reset_from: k.reset_from,
                     weak: k.weak,
+                    outside: k.outside,
                 };
                 return (rec, true);
             }
@@ -484,6 +490,34 @@ impl SimTarget {
             m.insert(state, d.clone());
         }
         d
+    }
+
+    /// The guarded parts `guarded` that read differently on `flash` than at the baseline. The
+    /// simulated flash holds its bytes in memory: each part is compared whole, byte for byte
+    /// (a few tens of KiB per recovery; the baseline fills them, so an erase shows).
+    fn outside_changes(&self, flash: &NorFlash, guarded: &[Guarded]) -> Vec<OutsideChange> {
+        if guarded.is_empty() {
+            return Vec::new();
+        }
+        // The baseline every run starts from (the recording's; it is made before any cut).
+        let rec = self.recording().ok();
+        let made;
+        let baseline = match &rec {
+            Some(r) => &r.baseline,
+            None => {
+                made = self.scenario.baseline_flash();
+                &made
+            }
+        };
+        let (before, after) = (baseline.raw(), flash.raw());
+        guarded
+            .iter()
+            .filter_map(|g| {
+                let r = g.range.start as usize..g.range.end as usize;
+                let (b, a) = (before.get(r.clone())?, after.get(r)?);
+                OutsideChange::between(g, b, a)
+            })
+            .collect()
     }
 
     /// Powers the board on after the cut and lets it recover. With `memo`, a re-triggered
@@ -534,6 +568,7 @@ impl SimTarget {
             .bytes_key(start, end.saturating_sub(start))
             .unwrap_or_else(|| board.flash.state_hash());
         let rec = Recovered {
+            outside: Arc::new(self.outside_changes(&board.flash, &rules.outside)),
             weak: Arc::new(board.flash.weak_bits_in(start..end)),
             first_id: String::new(),
             console: Arc::new(console),
@@ -561,6 +596,15 @@ fn stability(rules: &RecoveryRules, weak: &[(u32, u8)]) -> Stability {
     }
 }
 
+/// The simulated flash is compared with its baseline exactly.
+fn outside(rules: &RecoveryRules, changes: &[OutsideChange]) -> Outside {
+    if rules.outside.is_empty() {
+        Outside::NotChecked
+    } else {
+        Outside::Scanned(changes.to_vec())
+    }
+}
+
 /// A recovery as the cache keeps it (see [`KeptRecovery`]).
 fn keep(rec: &Recovered) -> KeptRecovery {
     KeptRecovery {
@@ -571,6 +615,7 @@ fn keep(rec: &Recovered) -> KeptRecovery {
         retriggered: rec.retriggered,
         reset_from: rec.reset_from,
         weak: rec.weak.clone(),
+        outside: rec.outside.clone(),
     }
 }
 
@@ -705,6 +750,7 @@ impl SimTarget {
                 reset_from: rec.reset_from,
                 stability: stability(rules, &rec.weak),
                 booted_slot,
+                outside: outside(rules, &rec.outside),
             },
         }
     }
@@ -785,6 +831,7 @@ impl Target for SimTarget {
             reset_from: rec.reset_from,
             stability: stability(rules, &rec.weak),
             booted_slot,
+            outside: outside(rules, &rec.outside),
         })
     }
 

@@ -60,6 +60,68 @@ pub struct Observation {
     /// scheme's inspector, when the target can read that flash (the simulated board; a bench
     /// powers the device up at once, and the engine reads the settled flash instead).
     pub booted_slot: Option<BootedSlot>,
+    /// What the flash outside the scheme's areas reads once the device settled, against the
+    /// baseline, when the rules asked for it ([`RecoveryRules::outside`]).
+    pub outside: Outside,
+}
+
+/// A part of the flash map the update must leave as it was: outside every area its scheme
+/// writes (the bootloader's code, a region the scheme does not use, another partition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// The name of the map's region it is part of.
+    pub region: String,
+    pub range: std::ops::Range<u32>,
+}
+
+/// The first change a target found in one guarded part since the baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideChange {
+    pub region: String,
+    /// The guarded part.
+    pub range: std::ops::Range<u32>,
+    /// The first address that reads differently.
+    pub addr: u32,
+    /// Up to [`OUTSIDE_SHOWN`] bytes from `addr`, at the baseline and now.
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+    /// How many bytes of the part read differently.
+    pub differing: u32,
+}
+
+/// Bytes of a change outside the areas a verdict shows.
+pub const OUTSIDE_SHOWN: usize = 8;
+
+/// What a target found when asked about the flash outside the scheme's areas.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Outside {
+    /// Not asked (nothing guarded).
+    #[default]
+    NotChecked,
+    /// The target cannot read it, and why.
+    Unsupported(String),
+    /// Compared with the baseline: each guarded part that reads differently.
+    Scanned(Vec<OutsideChange>),
+}
+
+impl OutsideChange {
+    /// The change between `before` (the baseline) and `after` over the guarded part `g`, or
+    /// `None` when they read the same. Both hold the part's bytes.
+    pub fn between(g: &Guarded, before: &[u8], after: &[u8]) -> Option<OutsideChange> {
+        if before == after {
+            return None;
+        }
+        let first = before.iter().zip(after).position(|(a, b)| a != b).unwrap_or(0);
+        let shown = first..(first + OUTSIDE_SHOWN).min(before.len()).min(after.len());
+        Some(OutsideChange {
+            region: g.region.clone(),
+            range: g.range.clone(),
+            addr: g.range.start + first as u32,
+            before: before[shown.clone()].to_vec(),
+            after: after[shown].to_vec(),
+            differing: before.iter().zip(after).filter(|(a, b)| a != b).count() as u32,
+        })
+    }
 }
 
 /// Asks the target, once the device settled (after the plain reset, when one was taken), for
@@ -127,6 +189,9 @@ pub struct RecoveryRules {
     /// ([`Observation::stability`]). A target that cannot read them says so
     /// ([`Stability::Unsupported`]); the engine cannot tell how a target found them.
     pub stability: Option<StabilityScan>,
+    /// Once the device settled for the last time, compare these parts of the flash with the
+    /// baseline ([`Observation::outside`]): the flash outside the scheme's areas.
+    pub outside: Vec<Guarded>,
 }
 
 /// The console line that says the new image committed itself (confirmed): `pattern`, with its
@@ -191,6 +256,7 @@ pub trait Target: Sync {
             retrigger_on: None,
             reset_after: false,
             stability: None,
+            outside: Vec::new(),
             ..rules.clone()
         };
         let mut obs = self.run_chain(0, id, chain, &plain)?;

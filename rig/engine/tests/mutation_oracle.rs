@@ -63,6 +63,8 @@ pub const ORACLE: &[&str] = &[
     "swap-move/known-bugs-revert",
     "swap-offset/revert",
     "swap-offset/known-bugs-revert",
+    // A refused download on swap-offset: the wipe of the staging area, and nothing past it.
+    "swap-offset/rejected-body-byte",
     "esp-idf/revert",
     "esp-idf/revert-from-ota-1",
     "esp-idf/revert-from-ota-1-stm32l4",

@@ -231,6 +231,16 @@ impl BoardProfile {
         self.flash.device_at(addr).map(|(_, d)| d.name.as_str())
     }
 
+    /// The flash of the board's map that `mode` never writes ([`Mode::outside_areas`]): each
+    /// part with the name of its region, in map order.
+    pub fn outside(&self, mode: Mode) -> Vec<(String, Area)> {
+        let mut out = Vec::new();
+        mode.outside_areas(&self.map(), &self.layout, &mut |name, a| {
+            out.push((name.to_string(), a))
+        });
+        out
+    }
+
     /// The region of the map at `addr` and its sector sizes (for a report).
     pub fn region_at(&self, addr: u32) -> Option<&Region<'static>> {
         self.regions

@@ -13,6 +13,17 @@ use crate::board_profile::BoardProfile;
 use crate::flash::NorFlash;
 use crate::imgtool::{build_image, default_test_key, public_key, ImageSpec};
 
+/// The byte at `addr` of the flash outside a scheme's areas at the baseline: data that reads as
+/// neither erased nor zeroed, different from one address to the next.
+pub fn outside_fill(addr: u32) -> u8 {
+    let x = addr.wrapping_mul(0x9E37_79B1).rotate_left(13) ^ 0x5A5A_5A5A;
+    match (x >> 24) as u8 {
+        0xFF => 0xA5,
+        0x00 => 0x5A,
+        b => b,
+    }
+}
+
 /// Everything needed to build the board at its baseline.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -120,6 +131,12 @@ impl Scenario {
         }
         let mut flash = NorFlash::new(self.profile.flash.clone(), self.seed);
         let layout = self.profile.layout;
+        // The flash the scheme never writes holds data, as on a device (the bootloader's code,
+        // other partitions): an update that erases or programs it changes what it reads.
+        for (_, area) in self.profile.outside(self.mode) {
+            let bytes: Vec<u8> = (area.offset..area.end()).map(outside_fill).collect();
+            flash.load(area.offset, &bytes);
+        }
         flash.load(layout.slot(self.baseline_slot).offset, &self.old_image);
         let scheme = self.mode.effective(self.variant).scheme();
         // A slot the scheme cannot start from is refused where the campaign is loaded.

@@ -116,6 +116,12 @@ impl Bench {
             reset_from,
             stability,
             booted_slot: None,
+            // The bench reads the slots and the scratch area through the probe, nothing else.
+            outside: if rules.outside.is_empty() {
+                crate::target::Outside::NotChecked
+            } else {
+                crate::target::Outside::Unsupported("this bench reads only the slots and the scratch area".into())
+            },
         })
     }
 }

@@ -78,6 +78,11 @@ impl Scheme for NoScratch {
         &[Role::Bootloader, Role::Primary, Role::Secondary]
     }
 
+    /// The two slots only: no scratch area (a scratch region in the map is not written).
+    fn areas(&self, layout: &Layout, put: &mut dyn FnMut(&'static str, crate::layout::Area)) {
+        super::slot_areas(layout, put);
+    }
+
     fn sector_rule(&self) -> crate::map::SectorRule {
         crate::map::SectorRule::Equal
     }
