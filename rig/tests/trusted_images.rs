@@ -168,3 +168,57 @@ fn a_valid_imgtool_update_still_passes() {
     let (code, stdout, stderr) = cutpoint(&["run", &c, "--out", dir.join("r").to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
+
+/// A negative control over generated images, with `run_extra` in [run] and `pass_extra` in [pass].
+fn negative_control(dir: &Path, run_extra: &str, pass_extra: &str) -> String {
+    let text = format!(
+        "name = \"neg\"\n\n[target]\nboard = \"nrf52840\"\nvariant = \"reference\"\nmode = \"swap-scratch\"\n\
+         upgrade = \"test\"\n\n[images]\nbaseline = {{ version = \"1.0.0\", size_kib = 8 }}\n\
+         update = {{ version = \"2.0.0\", size_kib = 8, health = \"ok\" }}\n\n[run]\nseed = 1\n{run_extra}\n\n\
+         [pass]\nexpect = \"fail\"\n{pass_extra}\n\n\
+         [[phases]]\nname = \"verify\"\nstart = 'ota: verify-start'\nend = 'ota: verify-(ok|fail)'\n\
+         offsets = {{ fixed = [\"start\", \"end\"] }}\n"
+    );
+    let path = dir.join("neg.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_negative_control_whose_boot_limit_the_reference_also_hits_is_a_campaign_mistake() {
+    let dir = tmp("neg-max-boots");
+    let c = negative_control(&dir, "max_boots = 1", "");
+    let (code, stdout, stderr) = cutpoint(&["run", &c, "--out", dir.join("r").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("run.max_boots"), "{stderr}");
+    assert!(
+        stderr.contains("campaign mistake") && stderr.contains("needs"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("as expected"), "{stdout}");
+}
+
+#[test]
+fn a_negative_control_expecting_the_old_image_of_a_healthy_update_is_a_campaign_mistake() {
+    let dir = tmp("neg-final-old");
+    let c = negative_control(&dir, "max_boots = 12", "final = \"old\"");
+    let (code, stdout, stderr) = cutpoint(&["run", &c, "--out", dir.join("r").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("pass.final"), "{stderr}");
+    assert!(stderr.contains("campaign mistake"), "{stderr}");
+    assert!(!stdout.contains("as expected"), "{stdout}");
+}
+
+#[test]
+fn a_negative_control_of_a_broken_build_is_still_caught() {
+    // The shipped control: the broken build fails, the reference passes its control run.
+    let dir = tmp("neg-caught");
+    let (code, stdout, stderr) = cutpoint(&[
+        "run",
+        "campaigns/known-bugs/torn-magic-revert.toml",
+        "--out",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(format!("{stdout}{stderr}").contains("as expected"), "{stdout}{stderr}");
+}

@@ -169,7 +169,11 @@ fn located(c: &Campaign, keys: &[&str], message: impl Into<String>) -> SetupErro
 
 /// Where the campaign names an image: its `file` key, or the image's table.
 fn image_keys<'a>(c: &Campaign, what: &'a str) -> Vec<&'a str> {
-    let src = if what == "baseline" { &c.images.baseline } else { &c.images.update };
+    let src = if what == "baseline" {
+        &c.images.baseline
+    } else {
+        &c.images.update
+    };
     match src {
         ImageSource::File { .. } => vec!["images", what, "file"],
         ImageSource::Generated { .. } => vec!["images", what],
@@ -229,7 +233,12 @@ pub fn check_images(
                 ),
             ));
         }
-        if let Some(flags) = r.header.as_ref().map(|h| h.flags).filter(|f| f & IMAGE_F_ENCRYPTED != 0) {
+        if let Some(flags) = r
+            .header
+            .as_ref()
+            .map(|h| h.flags)
+            .filter(|f| f & IMAGE_F_ENCRYPTED != 0)
+        {
             if simulated {
                 return Err(located(
                     c,
@@ -271,9 +280,9 @@ pub fn check_images(
         }
         if what == "update" && !matches!(r.validity, Validity::Valid | Validity::Unverified) {
             let why = match r.validity {
-                Validity::UnknownKey => format!(
-                    "signed by another key than {key_name} (its key TLV names another key, or it has none)"
-                ),
+                Validity::UnknownKey => {
+                    format!("signed by another key than {key_name} (its key TLV names another key, or it has none)")
+                }
                 Validity::BadSignature => format!("its signature does not verify with {key_name}"),
                 Validity::HashMismatch => "its SHA-256 does not match its hash TLV (the file is damaged)".to_string(),
                 v => format!("the bootloader would reject it ({v})"),
