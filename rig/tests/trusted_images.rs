@@ -222,3 +222,31 @@ fn a_negative_control_of_a_broken_build_is_still_caught() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(format!("{stdout}{stderr}").contains("as expected"), "{stdout}{stderr}");
 }
+
+#[test]
+fn a_non_bootable_update_is_refused_before_any_cut() {
+    let dir = tmp("non-bootable");
+    let c = campaign(
+        &dir,
+        "images/ed25519-app-1.0.0.bin",
+        "images/ed25519-app-2.0.0-non-bootable.bin",
+        None,
+        "pass",
+        "",
+    );
+    refused_before_any_cut("non-bootable", &c, "images.update.file", &["non-bootable", "0x10"]);
+}
+
+#[test]
+fn a_rom_fixed_update_run_in_place_from_the_wrong_slot_is_refused() {
+    let dir = tmp("rom-fixed");
+    let c = campaign(
+        &dir,
+        "images/ed25519-app-1.0.0-rom-fixed-primary.bin",
+        "images/ed25519-app-2.0.0-rom-fixed-primary.bin",
+        None,
+        "pass",
+        "mode = \"direct-xip\"\nupgrade = \"test\"",
+    );
+    refused_before_any_cut("rom-fixed", &c, "images.update.file", &["ROM-fixed", "secondary slot"]);
+}

@@ -149,6 +149,11 @@ fn fits(
     ))
 }
 
+/// MCUboot's header flag `IMAGE_F_NON_BOOTABLE` (bootutil/image.h).
+const IMAGE_F_NON_BOOTABLE: u32 = 0x10;
+/// MCUboot's header flag `IMAGE_F_ROM_FIXED` (bootutil/image.h; imgtool `-F`).
+const IMAGE_F_ROM_FIXED: u32 = 0x100;
+
 /// The key the target trusts, and how the campaign names it in messages.
 pub fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
     match &c.images.public_key {
@@ -248,6 +253,46 @@ pub fn check_images(
                          the simulated board: sign it without -E/--encrypt"
                     ),
                 ));
+            }
+        }
+        if let Some(h) = r.header.as_ref() {
+            // MCUboot's boot_validate_slot (boot/bootutil/src/loader.c) takes a slot whose header
+            // has IMAGE_F_NON_BOOTABLE (0x10) as holding no bootable image.
+            if h.flags & IMAGE_F_NON_BOOTABLE != 0 {
+                return Err(located(
+                    c,
+                    &image_keys(c, what),
+                    format!(
+                        "the image's header has the non-bootable flag (0x10, imgtool --non-bootable): MCUboot takes \
+                         a slot holding it as empty and never boots it; sign the {what} without --non-bootable"
+                    ),
+                ));
+            }
+            // MCUboot's boot_rom_address_check (loader.c, direct-XIP and RAM-load) skips an image
+            // with IMAGE_F_ROM_FIXED (0x100) whose load address is not its slot's: a scheme that
+            // runs images in place runs each from the slot it is written to.
+            if h.flags & IMAGE_F_ROM_FIXED != 0 && c.target.mode.scheme().runs_from_secondary() {
+                if let TargetKind::Simulated { board, .. } = &c.target.kind {
+                    let layout = board.profile().layout;
+                    let in_primary = (what == "baseline") == (c.target.baseline_slot == fut::layout::Slot::Primary);
+                    let (slot, name) = if in_primary {
+                        (layout.primary, "primary")
+                    } else {
+                        (layout.secondary, "secondary")
+                    };
+                    if h.load_addr != slot.offset {
+                        return Err(located(
+                            c,
+                            &image_keys(c, what),
+                            format!(
+                                "the image is ROM-fixed (flag 0x100, imgtool -F) at 0x{:x}, but mode {} runs the \
+                                 {what} from the {name} slot at 0x{:x}: MCUboot skips it there; sign it with \
+                                 -F 0x{:x} (or without -F)",
+                                h.load_addr, c.target.mode, slot.offset, slot.offset
+                            ),
+                        ));
+                    }
+                }
             }
         }
         let fix = match &c.images.public_key {
