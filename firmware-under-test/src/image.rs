@@ -47,6 +47,13 @@ impl fmt::Display for Version {
     }
 }
 
+/// Header flag: the body is encrypted with AES-128 (MCUboot's `IMAGE_F_ENCRYPTED_AES128`).
+pub const IMAGE_F_ENCRYPTED_AES128: u32 = 0x04;
+/// Header flag: the body is encrypted with AES-256 (`IMAGE_F_ENCRYPTED_AES256`).
+pub const IMAGE_F_ENCRYPTED_AES256: u32 = 0x08;
+/// Either encryption flag.
+pub const IMAGE_F_ENCRYPTED: u32 = IMAGE_F_ENCRYPTED_AES128 | IMAGE_F_ENCRYPTED_AES256;
+
 /// The decoded 32-byte image header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageHeader {

@@ -48,11 +48,14 @@ pub fn check_file(path: &Path) -> Result<CheckReport, Vec<FileError>> {
             .push(describe_station_map(station, backends.probe.as_ref()));
     }
     if let Checked::Campaign(c) = &checked {
-        if let TargetKind::Station { .. } = c.target.kind {
-            bench_setup(c).map_err(|e| match e {
-                SetupError::Input { file, message } => vec![FileError::whole_file(&file, message)],
-                SetupError::Located(e) => vec![e],
-            })?;
+        let as_errors = |e: SetupError| match e {
+            SetupError::Input { file, message } => vec![FileError::whole_file(&file, message)],
+            SetupError::Located(e) => vec![e],
+        };
+        match c.target.kind {
+            TargetKind::Station { .. } => bench_setup(c).map(|_| ()).map_err(as_errors)?,
+            // The images and key the run would refuse, refused here too.
+            TargetKind::Simulated { .. } => crate::setup::check_sim_images(c).map_err(as_errors)?,
         }
     }
     Ok(CheckReport {

@@ -531,6 +531,11 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         console: control.console.clone(),
         flash_ops: control.ops.as_ref().map(|o| o.len() as u64),
     };
+    if run.status != Status::Pass && spec.campaign.pass.expect == campaign::Expect::Fail {
+        if let Some(e) = negative_control_mistake(target, spec)? {
+            return Err(e);
+        }
+    }
     let commit_us = commit_instant(&spec.expect, &control.console);
     if !cuts_follow(spec.campaign, &run) {
         return Ok(RunPlan {
@@ -593,6 +598,60 @@ fn phase_without_cuts(c: &Campaign, items: &[WorkItem], skipped: &[campaign::Ski
             c.path.display()
         )))
     })
+}
+
+/// A negative control whose own control run (no cut) failed: the same control run on the
+/// reference firmware tells whether the broken firmware failed it or the campaign did. When the
+/// reference fails it too, the campaign is wrong (a boot limit too low, an expected image the
+/// update never ends on, an image the bootloader refuses): bad input at the key to fix, never
+/// "caught". `None` when the reference passes, or the target cannot run it (a bench).
+fn negative_control_mistake(target: &dyn Target, spec: &RunSpec) -> Result<Option<EngineError>, EngineError> {
+    let c = spec.campaign;
+    let Some(obs) = target.reference_control(c.run.max_boots) else {
+        return Ok(None);
+    };
+    let obs = obs?;
+    let verdict = judge(&spec.expect, false, &obs.console, None, &obs.dump, obs.dump_base);
+    if verdict.status == Status::Pass {
+        return Ok(None);
+    }
+    let boots = |console: &[LogLine]| console.iter().filter(|l| c.markers.boot.is_match(&l.text)).count();
+    let reasons = verdict.reasons.join("; ");
+    let bad = |keys: &[&str], message: String| {
+        EngineError::BadInput(campaign::locate_in_campaign(&c.path, keys, message).to_string())
+    };
+    if boots(&obs.console) >= c.run.max_boots as usize {
+        // The reference ran out of boots: how many does it need?
+        let roomy = c.run.max_boots.saturating_mul(4).max(32);
+        if let Some(Ok(more)) = target.reference_control(roomy) {
+            let v = judge(&spec.expect, false, &more.console, None, &more.dump, more.dump_base);
+            if v.status == Status::Pass {
+                let n = boots(&more.console);
+                return Ok(Some(bad(
+                    &["run", "max_boots"],
+                    format!(
+                        "campaign mistake, not the device caught: this negative control's control run (no cut) \
+                         reaches max_boots = {} on the reference firmware too ({reasons}); the update needs {n} boots \
+                         without a cut: set max_boots to {n} or more (a cut adds boots: leave room)",
+                        c.run.max_boots
+                    ),
+                )));
+            }
+        }
+    }
+    let keys: &[&str] = if c.pass.final_image == campaign::FinalImage::Auto {
+        &["pass", "expect"]
+    } else {
+        &["pass", "final"]
+    };
+    Ok(Some(bad(
+        keys,
+        format!(
+            "campaign mistake, not the device caught: this negative control's control run (no cut) fails on the \
+             reference firmware too ({reasons}); a negative control must hold on the reference firmware and fail \
+             only on the broken one: fix [pass] final, [run] or the images so that the reference firmware passes"
+        ),
+    )))
 }
 
 /// Whether cut points are run after this control run: always after a clean one; after a

@@ -10,7 +10,7 @@ use cutpoint_sim::imgtool::{
     build_image, build_tampered_image, default_test_key, parse_version, public_key, ImageSpec,
 };
 use cutpoint_sim::scenario::Scenario;
-use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE};
+use fut::image::{ImageHeader, Version, DESC_HEALTH_FAILS, HEADER_SIZE, IMAGE_F_ENCRYPTED};
 use fut::layout::{Area, Layout};
 use fut::PublicKey;
 
@@ -149,12 +149,17 @@ fn fits(
     ))
 }
 
+/// MCUboot's header flag `IMAGE_F_NON_BOOTABLE` (bootutil/image.h).
+const IMAGE_F_NON_BOOTABLE: u32 = 0x10;
+/// MCUboot's header flag `IMAGE_F_ROM_FIXED` (bootutil/image.h; imgtool `-F`).
+const IMAGE_F_ROM_FIXED: u32 = 0x100;
+
 /// The key the target trusts, and how the campaign names it in messages.
 pub fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
     match &c.images.public_key {
         Some(p) => read_public_key(p)
             .map(|k| (k, format!("public_key {}", p.display())))
-            .map_err(|e| input(c, format!("images.public_key: {e}"))),
+            .map_err(|e| located(c, &["images", "public_key"], e)),
         None => Ok((
             public_key(&default_test_key()),
             "the built-in test key (no public_key is set)".to_string(),
@@ -162,9 +167,54 @@ pub fn campaign_key(c: &Campaign) -> Result<(PublicKey, String), SetupError> {
     }
 }
 
+/// An error at a key of the campaign file (file, line, field).
+fn located(c: &Campaign, keys: &[&str], message: impl Into<String>) -> SetupError {
+    SetupError::Located(campaign::locate_in_campaign(&c.path, keys, message))
+}
+
+/// Where the campaign names an image: its `file` key, or the image's table.
+fn image_keys<'a>(c: &Campaign, what: &'a str) -> Vec<&'a str> {
+    let src = if what == "baseline" {
+        &c.images.baseline
+    } else {
+        &c.images.update
+    };
+    match src {
+        ImageSource::File { .. } => vec!["images", what, "file"],
+        ImageSource::Generated { .. } => vec!["images", what],
+    }
+}
+
+/// What `check` verifies of a simulated campaign's images without running anything: both load
+/// and fit the board's slots, the key file parses, and [`check_images`] accepts them.
+pub fn check_sim_images(c: &Campaign) -> Result<(), SetupError> {
+    let TargetKind::Simulated { board, .. } = &c.target.kind else {
+        return Ok(());
+    };
+    let profile = board.profile();
+    let (key, key_name) = campaign_key(c)?;
+    let old = load_image(c, &c.images.baseline, "baseline", &profile.name, &profile.layout)?;
+    let new = load_image(c, &c.images.update, "update", &profile.name, &profile.layout)?;
+    check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, true)
+}
+
+/// How to sign an image the simulated board can verify, for one the inspector cannot.
+fn signing_fix(algorithm: &str) -> &'static str {
+    if algorithm.contains("pure signature") {
+        "sign it without --pure (the bootloader verifies a signature over the image's SHA-256)"
+    } else if algorithm.contains("SHA-384/512") {
+        "sign it with --sha 256 (the bootloader verifies signatures over a SHA-256 digest)"
+    } else {
+        "sign it with one of those keys"
+    }
+}
+
 /// Checks, before any cut, that the device can trust the campaign's images: each is signed by
 /// the campaign's key (a mismatch would brick every cut for a reason that is not the device's),
-/// the simulated board can verify its algorithm, and the baseline is bootable.
+/// the simulated board can verify its algorithm, the baseline is bootable, and the update is
+/// valid (hash, signature by the campaign's key) unless the campaign spoils it on purpose
+/// (`tamper`): an update the bootloader refuses would otherwise read as the device failing
+/// every cut, or as a negative control caught.
 pub fn check_images(
     c: &Campaign,
     images: [(&str, &Image); 2],
@@ -183,20 +233,77 @@ pub fn check_images(
                 c,
                 format!(
                     "[images] {what}: signed with {algorithm}; the simulated board's bootloader verifies Ed25519 \
-                     and ECDSA P-256 images only: sign it with one of those keys"
+                     and ECDSA P-256 images only: {}",
+                    signing_fix(algorithm)
                 ),
             ));
         }
+        if let Some(flags) = r
+            .header
+            .as_ref()
+            .map(|h| h.flags)
+            .filter(|f| f & IMAGE_F_ENCRYPTED != 0)
+        {
+            if simulated {
+                return Err(located(
+                    c,
+                    &image_keys(c, what),
+                    format!(
+                        "the image is encrypted (header flags 0x{flags:x}); encrypted images are not supported by \
+                         the simulated board: sign it without -E/--encrypt"
+                    ),
+                ));
+            }
+        }
+        if let Some(h) = r.header.as_ref() {
+            // MCUboot's boot_validate_slot (boot/bootutil/src/loader.c) takes a slot whose header
+            // has IMAGE_F_NON_BOOTABLE (0x10) as holding no bootable image.
+            if h.flags & IMAGE_F_NON_BOOTABLE != 0 {
+                return Err(located(
+                    c,
+                    &image_keys(c, what),
+                    format!(
+                        "the image's header has the non-bootable flag (0x10, imgtool --non-bootable): MCUboot takes \
+                         a slot holding it as empty and never boots it; sign the {what} without --non-bootable"
+                    ),
+                ));
+            }
+            // MCUboot's boot_rom_address_check (loader.c, direct-XIP and RAM-load) skips an image
+            // with IMAGE_F_ROM_FIXED (0x100) whose load address is not its slot's: a scheme that
+            // runs images in place runs each from the slot it is written to.
+            if h.flags & IMAGE_F_ROM_FIXED != 0 && c.target.mode.scheme().runs_from_secondary() {
+                if let TargetKind::Simulated { board, .. } = &c.target.kind {
+                    let layout = board.profile().layout;
+                    let in_primary = (what == "baseline") == (c.target.baseline_slot == fut::layout::Slot::Primary);
+                    let (slot, name) = if in_primary {
+                        (layout.primary, "primary")
+                    } else {
+                        (layout.secondary, "secondary")
+                    };
+                    if h.load_addr != slot.offset {
+                        return Err(located(
+                            c,
+                            &image_keys(c, what),
+                            format!(
+                                "the image is ROM-fixed (flag 0x100, imgtool -F) at 0x{:x}, but mode {} runs the \
+                                 {what} from the {name} slot at 0x{:x}: MCUboot skips it there; sign it with \
+                                 -F 0x{:x} (or without -F)",
+                                h.load_addr, c.target.mode, slot.offset, slot.offset
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let fix = match &c.images.public_key {
+            Some(p) => format!(
+                "sign with the private half of {} or set public_key to the key the image was signed with",
+                p.display()
+            ),
+            None => "set public_key to the key the image was signed with (`imgtool getpub -k KEY -e pem`)".to_string(),
+        };
         if let (Some(tlv), Some(expected), Some(false)) = (&r.key.tlv, &r.key.expected, r.key.matches) {
             if r.validity != Validity::Unverified {
-                let fix = match &c.images.public_key {
-                    Some(p) => format!(
-                        "sign with the private half of {} or set public_key to the key the image was signed with",
-                        p.display()
-                    ),
-                    None => "set public_key to the key the image was signed with (`imgtool getpub -k KEY -e pem`)"
-                        .to_string(),
-                };
                 return Err(input(
                     c,
                     format!(
@@ -216,6 +323,38 @@ pub fn check_images(
                 ),
             ));
         }
+        if what == "update" && !matches!(r.validity, Validity::Valid | Validity::Unverified) {
+            let why = match r.validity {
+                Validity::UnknownKey => {
+                    format!("signed by another key than {key_name} (its key TLV names another key, or it has none)")
+                }
+                Validity::BadSignature => format!("its signature does not verify with {key_name}"),
+                Validity::HashMismatch => "its SHA-256 does not match its hash TLV (the file is damaged)".to_string(),
+                v => format!("the bootloader would reject it ({v})"),
+            };
+            let fix = if r.validity == Validity::HashMismatch {
+                "give an intact image as imgtool signed it".to_string()
+            } else {
+                fix
+            };
+            return Err(located(
+                c,
+                &image_keys(c, what),
+                format!(
+                    "the update is not a valid image: {why}; every cut would fail for the rig's input, not the \
+                     device: {fix}. An update the device must refuse on purpose is declared as one: a generated \
+                     update with `tamper = \"...\"` (see campaigns/rejected/)"
+                ),
+            ));
+        }
+    }
+    let [(_, old), (_, new)] = images;
+    if old.bytes == new.bytes {
+        return Err(located(
+            c,
+            &image_keys(c, "update"),
+            "the update is the same image as the baseline: the device has nothing to update to; give the new build",
+        ));
     }
     Ok(())
 }

@@ -787,6 +787,11 @@ impl Target for SimTarget {
         })
     }
 
+    fn reference_control(&self, max_boots: u32) -> Option<Result<ControlObservation, RigError>> {
+        let scenario = self.scenario.clone().with_variant(fut::Variant::Reference);
+        Some(SimTarget::new(scenario, self.fault, max_boots, 1).control())
+    }
+
     fn run_chain(
         &self,
         worker: usize,

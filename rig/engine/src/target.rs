@@ -233,6 +233,13 @@ pub trait Target: Sync {
     }
     /// Restores the baseline and runs the update without a fault.
     fn control(&self) -> Result<ControlObservation, RigError>;
+    /// The same control run (no cut) with the reference firmware instead of the campaign's
+    /// variant, at most `max_boots` boots: what tells a negative control's own mistake (a boot
+    /// limit too low, a wrong expected image) from the broken firmware it is meant to catch.
+    /// `None` where the target cannot swap its firmware (a bench).
+    fn reference_control(&self, _max_boots: u32) -> Option<Result<ControlObservation, RigError>> {
+        None
+    }
     /// Restores the baseline, runs the update, fires each cut of `chain` in turn (the second
     /// and later ones aimed into the recovery of the one before), then lets the device recover.
     fn run_chain(
