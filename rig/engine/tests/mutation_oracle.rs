@@ -63,6 +63,8 @@ pub const ORACLE: &[&str] = &[
     // next to the trailer's fixed fields.
     "swap-move/max-image",
     "swap-offset/max-image",
+    // An update of more sectors than the image it replaces (the swap's size from the larger).
+    "swap-offset/grow",
     "swap-move/known-bugs",
     "swap-move/known-bugs-revert",
     "swap-offset/revert",
