@@ -65,6 +65,8 @@ pub const ORACLE: &[&str] = &[
     "swap-offset/max-image",
     // An update of more sectors than the image it replaces (the swap's size from the larger).
     "swap-offset/grow",
+    // A first and a second cut inside every operation of a swap-move revert's start.
+    "swap-move/revert-request-double-cuts",
     "swap-move/known-bugs",
     "swap-move/known-bugs-revert",
     "swap-offset/revert",
@@ -154,6 +156,7 @@ fn failures(name: &str, c: &Campaign) -> Vec<String> {
         Ok(j) => j,
         Err(e) => return vec![format!("{name}: journal: {e}")],
     };
+    eprintln!("oracle: {name}: {} cut points judged", journal.cuts.len());
     bad.extend(
         journal
             .cuts
