@@ -215,7 +215,11 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
                 c.id
             );
             assert_eq!(c.status, Status::Error, "{}: {:?}", c.id, c.reasons);
-            assert!(c.reasons.iter().any(|r| r.contains("the cut never fired")), "{:?}", c.reasons);
+            assert!(
+                c.reasons.iter().any(|r| r.contains("the cut never fired")),
+                "{:?}",
+                c.reasons
+            );
             continue;
         };
         assert_eq!(c.status, Status::Pass, "{}", statuses(&o));

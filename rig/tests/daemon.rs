@@ -943,7 +943,10 @@ fn signal_on_submit_wait_cancels_the_run_on_the_daemon(signal: libc::c_int) {
 fn runs_into_a_closed_pipe_does_not_panic() {
     let lab = Lab::start(ONE_WORKER);
     let root = cli::root();
-    let (code, _, stderr) = cutpoint_in(&root, &["submit", "campaigns/smoke.toml", "--server", &lab.url, "--wait"]);
+    let (code, _, stderr) = cutpoint_in(
+        &root,
+        &["submit", "campaigns/smoke.toml", "--server", &lab.url, "--wait"],
+    );
     assert_eq!(code, 0, "{stderr}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
         .args(["runs", "--server", &lab.url])

@@ -29,7 +29,13 @@ impl Target for LateSwitch<'_> {
     fn control(&self) -> Result<ControlObservation, RigError> {
         self.inner.control()
     }
-    fn run_chain(&self, worker: usize, id: &str, chain: &[&CutPoint], rules: &RecoveryRules) -> Result<Observation, RigError> {
+    fn run_chain(
+        &self,
+        worker: usize,
+        id: &str,
+        chain: &[&CutPoint],
+        rules: &RecoveryRules,
+    ) -> Result<Observation, RigError> {
         if id != self.never {
             return self.inner.run_chain(worker, id, chain, rules);
         }
@@ -49,7 +55,12 @@ impl Target for LateSwitch<'_> {
         }
         Ok(obs)
     }
-    fn recovery_timeline(&self, id: &str, chain: &[&CutPoint], rules: &RecoveryRules) -> Result<RecoveryTimeline, RigError> {
+    fn recovery_timeline(
+        &self,
+        id: &str,
+        chain: &[&CutPoint],
+        rules: &RecoveryRules,
+    ) -> Result<RecoveryTimeline, RigError> {
         self.inner.recovery_timeline(id, chain, rules)
     }
 }
@@ -84,12 +95,18 @@ fn a_cut_that_never_fired_is_a_rig_error_not_a_pass() {
     let late = journal.cuts.iter().find(|c| c.id == never).expect("the cut point ran");
     assert_eq!(late.status, Status::Error, "{:?}", late.reasons);
     assert!(
-        late.reasons.iter().any(|r| r.contains("the cut never fired") && r.contains("not tested")),
+        late.reasons
+            .iter()
+            .any(|r| r.contains("the cut never fired") && r.contains("not tested")),
         "{:?}",
         late.reasons
     );
     assert!(
-        journal.cuts.iter().filter(|c| c.id != never).all(|c| c.status == Status::Pass),
+        journal
+            .cuts
+            .iter()
+            .filter(|c| c.id != never)
+            .all(|c| c.status == Status::Pass),
         "the others pass"
     );
     let v = cutpoint::verdict::run_verdict(&c, &outcome, 0, 1);

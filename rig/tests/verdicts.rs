@@ -420,7 +420,11 @@ fn a_file_given_as_out_is_bad_input_not_a_rig_error() {
     let (code, _, stderr) = cutpoint(&["run", "campaigns/smoke.toml", "--out", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("is a file, not a directory"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "notes", "the file is left as it was");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "notes",
+        "the file is left as it was"
+    );
 }
 
 /// A `refused` marker written for another console (a timestamp prefix the device does not
@@ -435,7 +439,10 @@ fn a_refused_marker_that_matches_nothing_is_bad_input_not_a_device_failure() {
     let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("markers.refused"), "{stderr}");
-    assert!(stderr.contains("the device saying why it refused the update"), "{stderr}");
+    assert!(
+        stderr.contains("the device saying why it refused the update"),
+        "{stderr}"
+    );
 }
 
 /// A phase whose every offset falls past its end would be left out of every report as if it

@@ -881,10 +881,19 @@ mod board_name_tests {
     fn a_board_and_a_chip_that_name_different_boards_are_refused_at_the_chip() {
         let text = "[target]\nboard = \"stm32f4\"\nchip = \"{}\"\n[power]\nkind = \"command\"\n\
                     [console]\nkind = \"serial\"\n[transport]\nkind = \"http\"\n";
-        let errors = super::parse_station(&text.replace("{}", "nRF52840_xxAA"), std::path::Path::new("s.toml")).unwrap_err();
+        let errors =
+            super::parse_station(&text.replace("{}", "nRF52840_xxAA"), std::path::Path::new("s.toml")).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!((errors[0].line, errors[0].field.as_str()), (3, "target.chip"), "{errors:?}");
-        assert!(errors[0].message.contains("names the built-in nrf52840"), "{}", errors[0].message);
+        assert_eq!(
+            (errors[0].line, errors[0].field.as_str()),
+            (3, "target.chip"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].message.contains("names the built-in nrf52840"),
+            "{}",
+            errors[0].message
+        );
         // The same board by both names, and a free-text board name, are fine.
         super::parse_station(&text.replace("{}", "STM32F429ZITx"), std::path::Path::new("s.toml")).unwrap();
         let free = text.replace("board = \"stm32f4\"", "board = \"carrier rev B\"");

@@ -495,13 +495,11 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         CommitPoint::Confirm => &m.commit.source,
         CommitPoint::Installed => &m.installed.source,
     };
-    let hard = unmatched
-        .iter()
-        .any(|u| {
-            u.pattern != *commit_source
-                && !(let_through && u.pattern == m.refused.source)
-                && !(looped && u.pattern == m.settled.source)
-        });
+    let hard = unmatched.iter().any(|u| {
+        u.pattern != *commit_source
+            && !(let_through && u.pattern == m.refused.source)
+            && !(looped && u.pattern == m.settled.source)
+    });
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
         let mut e = unmatched_error(&unmatched);
         if verdict.status != Status::Pass {

@@ -129,7 +129,9 @@ fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
 /// Whether `console` shows a boot of the update (the jump marker with its version): a device
 /// that must refuse it let it through.
 pub fn booted_update(exp: &Expectations, console: &[LogLine]) -> bool {
-    boots(console, &exp.markers).iter().any(|b| b.version == exp.new_version)
+    boots(console, &exp.markers)
+        .iter()
+        .any(|b| b.version == exp.new_version)
 }
 
 /// Applies the pass rule. `committed`: the update had committed at the cut instant.

@@ -502,7 +502,11 @@ mod tests {
         let mut a = a;
         a.header.filter = Some("confirm/*".into());
         let m = merge_journals(vec![a, b]).unwrap();
-        assert_eq!(m.header.filter.as_deref(), Some("confirm/*"), "one subset, kept as such");
+        assert_eq!(
+            m.header.filter.as_deref(),
+            Some("confirm/*"),
+            "one subset, kept as such"
+        );
     }
 
     #[test]

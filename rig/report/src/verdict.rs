@@ -195,7 +195,10 @@ mod tests {
         let mut j = Journal::new(header("aa", None, &["s/1", "s/2"]));
         j.cuts.push(cut("s/1", Status::Pass));
         let j = ended(j, "stopped: the control run failed");
-        assert!(j.incomplete().is_empty(), "a stopped run leaves cut points unrun on purpose");
+        assert!(
+            j.incomplete().is_empty(),
+            "a stopped run leaves cut points unrun on purpose"
+        );
     }
 
     #[test]

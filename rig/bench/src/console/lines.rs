@@ -130,9 +130,11 @@ mod tests {
     fn a_bare_cr_ends_a_line_and_a_run_of_them_ends_one() {
         let mut a = LineAssembler::new();
         let mut got = Vec::new();
-        a.push(b"ota: download-progress bytes=4096\rota: download-progress bytes=8192\r", 1, &mut |l| {
-            got.push(l)
-        });
+        a.push(
+            b"ota: download-progress bytes=4096\rota: download-progress bytes=8192\r",
+            1,
+            &mut |l| got.push(l),
+        );
         a.push(b"\nboot: idle\r\r\nnext\n\nlast\r", 2, &mut |l| got.push(l));
         let texts: Vec<_> = got.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(
