@@ -495,11 +495,34 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         CommitPoint::Confirm => &m.commit.source,
         CommitPoint::Installed => &m.installed.source,
     };
-    let hard = unmatched.iter().any(|u| {
+    let mut hard = unmatched.iter().any(|u| {
         u.pattern != *commit_source
             && !(let_through && u.pattern == m.refused.source)
             && !(looped && u.pattern == m.settled.source)
     });
+    // A control run that broke the rule and missed a marker: where the target can run the
+    // reference firmware's control run (the simulated board), a marker that matches there is
+    // right, and it is the device's firmware that does not print it (a swap it never starts,
+    // a phase it skips): the device's failure, not the campaign's typo.
+    let mut device_missed = false;
+    if hard && verdict.status != Status::Pass {
+        if let Some(Ok(reference)) = target.reference_control(spec.campaign.run.max_boots) {
+            let rlines = log_lines(&reference.console);
+            let rtl = Timeline {
+                console: &rlines,
+                ops: reference.ops.as_deref(),
+                update_size: spec.update_size,
+            };
+            let mut still = campaign::unmatched_markers(spec.campaign, &rtl, expect_commit);
+            if spec.expect.refused.is_some() {
+                still.extend(campaign::unmatched_refusal(spec.campaign, &rlines));
+            }
+            if !unmatched.iter().any(|u| still.iter().any(|s| s.pattern == u.pattern)) {
+                hard = false;
+                device_missed = true;
+            }
+        }
+    }
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
         let mut e = unmatched_error(&unmatched);
         if verdict.status != Status::Pass {
@@ -517,7 +540,13 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         reasons.push(e.to_string());
     }
     for u in &unmatched {
-        reasons.push(format!("(if this is a typo, not the device) {u}"));
+        if device_missed {
+            reasons.push(format!(
+                "the device never printed a line the reference firmware prints here: {u}"
+            ));
+        } else {
+            reasons.push(format!("(if this is a typo, not the device) {u}"));
+        }
     }
     let run = ControlRun {
         status: if reasons.is_empty() { Status::Pass } else { Status::Fail },
