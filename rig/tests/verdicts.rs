@@ -452,20 +452,20 @@ fn a_phase_none_of_whose_offsets_gives_a_cut_point_is_bad_input() {
     let dir = tmp("phase-no-cut");
     let c = campaign_from(&dir, "smoke.toml", "phase-no-cut", |t| {
         t.replace(
-            "offsets = { fixed = [\"start\", \"end\"], ms = [5, 15] }",
-            "offsets = { ms = [100000] }",
+            "offsets = { fixed = [\"start\", \"end\"], bytes = [4096, 49152, 94208], random = 4 }",
+            "offsets = { bytes = [999999] }",
         )
     });
     let out = dir.join("out");
     let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("phase \"verify\"") && stderr.contains("none of its offsets gave a cut point"),
+        stderr.contains("phase \"download\"") && stderr.contains("none of its offsets gave a cut point"),
         "{stderr}"
     );
     // One offset past the end among others that cut is reported, not refused.
     let c = campaign_from(&dir, "smoke.toml", "phase-some-cut", |t| {
-        t.replace("ms = [5, 15] }", "ms = [5, 100000] }")
+        t.replace("bytes = [4096, 49152, 94208]", "bytes = [4096, 999999]")
     });
     let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", dir.join("out2").to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");

@@ -602,13 +602,22 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
     })
 }
 
-/// A phase the campaign asks to cut whose every offset gave no cut point on this control run
-/// (a byte or time offset past the phase's end): the campaign would be reported without that
+/// A phase the campaign asks to cut at bytes that all fall past its end on this control run,
+/// and no other offset of it cuts: the campaign would be reported without that
 /// phase, as if it had been tested. The campaign's mistake, before any partition or filter
 /// (which may leave a phase out on purpose).
 fn phase_without_cuts(c: &Campaign, items: &[WorkItem], skipped: &[campaign::Skipped]) -> Option<EngineError> {
     c.phases.iter().find_map(|p| {
-        let gave: Vec<&campaign::Skipped> = skipped.iter().filter(|s| s.phase == p.name).collect();
+        // Byte offsets count into the campaign's own download; an operation, sector, marker or
+        // time the firmware does not reach in the phase is its behaviour (a campaign may cut
+        // every operation of a phase where only a broken build writes, or a check a refused
+        // image ends at once).
+        let fixed_by_campaign = |s: &&campaign::Skipped| s.id.contains("/byte-");
+        let gave: Vec<&campaign::Skipped> = skipped
+            .iter()
+            .filter(|s| s.phase == p.name)
+            .filter(fixed_by_campaign)
+            .collect();
         let first = gave.first()?;
         if items.iter().any(|it| it.phase == p.name) {
             return None;

@@ -74,6 +74,9 @@ pub enum OutDirError {
     /// A bare `--resume` found no unfinished run of the campaign under `reports/`.
     #[error("--resume: no unfinished run of campaign `{0}` under reports/; give its directory")]
     NothingToResume(String),
+    /// `--out` or `--resume` names a file.
+    #[error("{0}: is a file, not a directory; give a directory (new or a report directory) with --out")]
+    NotADirectory(String),
 }
 
 /// The report directory of a run: a `--resume DIR`'s, else `--out`, else (a bare `--resume`)
@@ -85,14 +88,19 @@ pub fn out_dir(
     resume: Option<&str>,
     out: Option<PathBuf>,
 ) -> Result<PathBuf, OutDirError> {
-    Ok(match (resume, out) {
+    let dir = match (resume, out) {
         (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
         (Some(_), Some(o)) => o,
         (Some(_), None) => unfinished_dir(Path::new(REPORTS), c, partition)
             .ok_or_else(|| OutDirError::NothingToResume(c.name.clone()))?,
         (None, Some(o)) => o,
         (None, None) => PathBuf::from(REPORTS).join(run_dir_name(c, partition)),
-    })
+    };
+    // The user's mistake, said as such (the run's lock would fail on it as the machine's).
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutDirError::NotADirectory(dir.display().to_string()));
+    }
+    Ok(dir)
 }
 
 /// The command that resumes a run into `out_dir`, keeping its partition and filters.

@@ -23,8 +23,6 @@ pub enum LockError {
          or give another directory with --out"
     )]
     Busy { dir: String, holder: String },
-    #[error("{dir}: is a file, not a directory; give a directory (new or a report directory) with --out")]
-    NotADirectory { dir: String },
     #[error("{path}: cannot lock the report directory: {source}")]
     Io { path: String, source: std::io::Error },
 }
@@ -34,7 +32,7 @@ impl LockError {
     /// cannot be created or locked is the machine's (a rig error).
     pub fn exit_code(&self) -> i32 {
         match self {
-            LockError::Busy { .. } | LockError::NotADirectory { .. } => crate::exit::BAD_INPUT,
+            LockError::Busy { .. } => crate::exit::BAD_INPUT,
             LockError::Io { .. } => crate::exit::RIG_ERROR,
         }
     }
@@ -87,11 +85,6 @@ impl RunLock {
             path: path.display().to_string(),
             source,
         };
-        if dir.exists() && !dir.is_dir() {
-            return Err(LockError::NotADirectory {
-                dir: dir.display().to_string(),
-            });
-        }
         std::fs::create_dir_all(dir).map_err(io)?;
         match lock_file(&path, &std::process::id().to_string()) {
             Ok(file) => Ok(RunLock { _file: file, path }),
@@ -125,16 +118,5 @@ mod tests {
         assert!(err.to_string().contains(&std::process::id().to_string()), "{err}");
         drop(first);
         RunLock::acquire(dir.path()).unwrap();
-    }
-
-    #[test]
-    fn a_file_given_as_the_directory_is_bad_input() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("afile");
-        std::fs::write(&file, "x").unwrap();
-        let err = RunLock::acquire(&file).unwrap_err();
-        assert!(matches!(err, LockError::NotADirectory { .. }), "{err}");
-        assert_eq!(err.exit_code(), crate::exit::BAD_INPUT);
-        assert!(err.to_string().contains("is a file, not a directory"), "{err}");
     }
 }
