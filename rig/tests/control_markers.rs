@@ -67,18 +67,7 @@ fn a_marker_the_reference_prints_and_the_device_does_not_is_the_devices_failure(
     for reference_too in [false, true] {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cutpoint-control-markers-{reference_too}"));
         let _ = std::fs::remove_dir_all(&out);
-        let spec = RunSpec {
-            filter: None,
-            campaign: &c,
-            campaign_path: path.display().to_string(),
-            campaign_sha256: c.sha256.clone(),
-            out_dir: out,
-            partition: None,
-            resume: false,
-            expect: setup.expect.clone(),
-            update_size: setup.update_size,
-            seed: c.run.seed,
-        };
+        let spec = RunSpec::whole(&c, out, setup.expect.clone(), setup.update_size);
         let target = HangsAfterSwap {
             inner: &setup.target,
             reference_too,

@@ -72,18 +72,7 @@ fn a_cut_that_never_fired_is_a_rig_error_not_a_pass() {
     let setup = sim_setup(&c, 1).expect("setup");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cutpoint-unfired");
     let _ = std::fs::remove_dir_all(&out);
-    let spec = RunSpec {
-        filter: None,
-        campaign: &c,
-        campaign_path: path.display().to_string(),
-        campaign_sha256: c.sha256.clone(),
-        out_dir: out.clone(),
-        partition: None,
-        resume: false,
-        expect: setup.expect.clone(),
-        update_size: setup.update_size,
-        seed: c.run.seed,
-    };
+    let spec = RunSpec::whole(&c, out.clone(), setup.expect.clone(), setup.update_size);
     let never = "swap/end";
     let target = LateSwitch {
         inner: &setup.target,
