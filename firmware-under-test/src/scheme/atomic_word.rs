@@ -9,10 +9,10 @@
 //! any other part it is an erase and a program, and a cut leaves the word erased, torn, or
 //! half-programmed with bits that read one way or the other: this scheme must not rely on the
 //! part being atomic, so every word carries its own check, and a word that fails it reads as
-//! no word at all (the bootloader boots slot `a`, the factory slot). What that still leaves
-//! on such a part (an update started from slot `b` whose word is cut after the erase boots the
-//! new image in `a` without a trial) is what `campaigns/atomic-word/` shows on a part without
-//! the flag.
+//! no word at all. With no word the bootloader starts from the valid image of the lower
+//! version, the image that ran before the update (updates go up in version): starting from
+//! slot `a`, the factory slot, would boot an update written there from slot `b` without its
+//! trial, and a failing one would never go back (`campaigns/atomic-word/revert-from-b-nrf52840.toml`).
 //!
 //! The word is `u8 slot (0 = a, 1 = b) | u8 state | u8 !slot | u8 !state`, then zero bytes up
 //! to the part's write granule (at least 4 bytes). States and the boot-once logic are those of
@@ -136,6 +136,38 @@ fn say_write(hal: &mut dyn Hal, who: &str, slot: Slot, state: u8) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AtomicWord;
 
+impl AtomicWord {
+    /// The slot to start from when no word says: the valid image of the lower version (the
+    /// primary on a tie, or when neither slot holds a valid image). Updates go up in version,
+    /// so the lower one is the image that ran before any update started: on a part that tears
+    /// the word, a cut in any rewrite (the request, the trial-booted mark, the confirmation)
+    /// leaves the word erased or invalid, and the device goes back to the image it ran before
+    /// the update instead of booting a new image without its trial (the primary, where a
+    /// failing update started from slot b was written). Before the first update only the
+    /// primary holds an image, and it boots. The build that relies on the word being atomic
+    /// starts from the primary, as a factory default would.
+    fn without_word(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
+        if cfg.variant == Variant::AtomicWordUnchecked {
+            return Ok(Slot::Primary);
+        }
+        let mut version = [None, None];
+        for (i, slot) in [Slot::Primary, Slot::Secondary].into_iter().enumerate() {
+            match self.validate_image(hal, cfg.layout.slot(slot), &cfg.key, cfg.variant) {
+                Ok(info) => version[i] = Some(info.header.version),
+                Err(crate::image::ImageError::Flash(e)) if !matches!(e, FlashError::Uncorrectable { .. }) => {
+                    return Err(e.into())
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(match version {
+            [Some(a), Some(b)] if b < a => Slot::Secondary,
+            [None, Some(_)] => Slot::Secondary,
+            _ => Slot::Primary,
+        })
+    }
+}
+
 impl AbRecord for AtomicWord {
     fn name(&self) -> &'static str {
         NAME
@@ -159,12 +191,14 @@ impl AbRecord for AtomicWord {
         let l = &cfg.layout;
         let start = match read_word(hal, l, cfg.variant)? {
             BootWord::Erased => {
-                say!(hal, "boot: boot-word-empty slot=primary");
-                Slot::Primary
+                let slot = self.without_word(hal, cfg)?;
+                say!(hal, "boot: boot-word-empty slot={}", slot.name());
+                slot
             }
             BootWord::Invalid => {
-                say!(hal, "boot: boot-word-invalid slot=primary");
-                Slot::Primary
+                let slot = self.without_word(hal, cfg)?;
+                say!(hal, "boot: boot-word-invalid slot={}", slot.name());
+                slot
             }
             BootWord::Valid { slot, state } => {
                 say!(

@@ -5,7 +5,7 @@
 //! that is neither erased nor valid is what a cut leaves on a part that does not rewrite it
 //! atomically.
 
-use fut::layout::Layout;
+use fut::layout::{Layout, Slot};
 use fut::scheme::atomic_word::{decode, word_addr, word_size, BootWord, MAX_WORD};
 use fut::scheme::redundant::{state_name, STATE_BOOTED, STATE_TRIAL};
 use fut::PublicKey;
@@ -28,8 +28,9 @@ pub struct AtomicWordReport {
     pub slot: Option<String>,
     /// A valid word's state: `confirmed`, `trial`, `trial-booted`, `reverted`.
     pub state: Option<String>,
-    /// The slot the bootloader starts from: the selected one, or the primary for an erased or
-    /// invalid word (before its trial rules and its fallback to a valid image).
+    /// The slot the bootloader starts from: the selected one, or for an erased or invalid word
+    /// the slot of the valid image with the lower version (the primary on a tie or when
+    /// neither is valid; before its trial rules and its fallback to a valid image).
     pub boot_slot: String,
 }
 
@@ -52,6 +53,50 @@ pub fn decode_word(bytes: &[u8], addr: u32) -> AtomicWordReport {
         boot_slot: slot.clone().unwrap_or_else(|| "primary".to_string()),
         slot,
         state,
+    }
+}
+
+/// A version string `major.minor.revision+build` as a key that sorts as the firmware compares
+/// versions.
+fn version_key(v: &str) -> Option<(u8, u8, u16, u32)> {
+    let (mmr, build) = v.split_once('+').unwrap_or((v, "0"));
+    let mut it = mmr.split('.');
+    let key = (
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        build.parse().ok()?,
+    );
+    it.next().is_none().then_some(key)
+}
+
+/// The slot the bootloader starts from when no word says (`fut::scheme::atomic_word`): the
+/// valid image of the lower version, the primary on a tie or when neither slot holds one. The
+/// images are those `report` already decoded, or decoded here (a pick alone decodes no slot).
+fn without_word(
+    flash: &mut SliceFlash<'_>,
+    layout: &Layout,
+    key: Option<&PublicKey>,
+    report: &FlashReport,
+) -> &'static str {
+    let mut version = |slot: Slot| {
+        let decoded;
+        let image = match report.slot(slot.name()).and_then(|s| s.image.as_ref()) {
+            Some(image) => image,
+            None => {
+                decoded = crate::decode::decode_image_in(flash, layout.slot(slot), key);
+                &decoded
+            }
+        };
+        if image.validity != crate::decode::Validity::Valid {
+            return None;
+        }
+        version_key(image.version()?)
+    };
+    match (version(Slot::Primary), version(Slot::Secondary)) {
+        (Some(a), Some(b)) if b < a => "secondary",
+        (None, Some(_)) => "secondary",
+        _ => "primary",
     }
 }
 
@@ -90,13 +135,19 @@ impl MetadataDecoder for AtomicBootWord {
         &self,
         flash: &mut SliceFlash<'_>,
         layout: &Layout,
-        _key: Option<&PublicKey>,
+        key: Option<&PublicKey>,
         report: &mut FlashReport,
     ) {
         let addr = word_addr(layout);
         report.atomic_word = flash
             .get(addr, word_size(layout.write_size))
             .map(|b| decode_word(b, addr));
+        if report.atomic_word.as_ref().is_some_and(|w| w.slot.is_none()) {
+            let pick = without_word(flash, layout, key, report);
+            if let Some(w) = report.atomic_word.as_mut() {
+                w.boot_slot = pick.to_string();
+            }
+        }
     }
 
     /// The word's slot and state, as the bootloader reads it (`fut::scheme::atomic_word`).
@@ -111,7 +162,24 @@ impl MetadataDecoder for AtomicBootWord {
                 if slot == "primary" { "A" } else { "B" },
                 state.as_deref().unwrap_or("unknown")
             ),
-            (None, _) => format!("boot word {} {}", w.bytes, w.condition),
+            (None, _) => {
+                let slot = if w.boot_slot == "secondary" {
+                    "secondary"
+                } else {
+                    "primary"
+                };
+                return super::BootPick {
+                    slot: Some(slot),
+                    name: Some(if slot == "primary" { "slot A" } else { "slot B" }.to_string()),
+                    record: format!(
+                        "boot word {} {}: nothing selects, the valid image of the lower version first ({})",
+                        w.bytes,
+                        w.condition,
+                        if slot == "primary" { "slot A" } else { "slot B" }
+                    ),
+                    disagreement: Vec::new(),
+                };
+            }
         };
         super::ab_pick(w.slot.as_deref(), w.state.as_deref(), record, Vec::new())
     }
