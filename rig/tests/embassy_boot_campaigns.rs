@@ -312,3 +312,35 @@ fn the_dfu_erased_before_booted_control_fails_where_the_reference_passes() {
         assert!(in_state_partition(&at), "{}: {at}", c.id);
     }
 }
+
+/// FIELD-BUGS row 12 on the STM32L4, cut between operations only: a cut inside 0.7.0's own
+/// state-page erase in `mark_booted` bricks it on this part (another finding, of
+/// `embassy-boot/exhaustive-stm32l4`), so the pair's matrix cuts before and after each
+/// operation. The reference passes every cut; 0.1.1 under the application that erases the DFU
+/// partition before `mark_booted` fails, each failure a brick.
+#[test]
+fn the_dfu_erased_before_booted_control_fails_on_the_stm32l4_where_the_reference_passes() {
+    let reference = shipped("embassy-boot/first-boot-stm32l4");
+    assert_eq!(reference.pass.expect, Expect::Pass);
+    let ran = run(&reference);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    assert_eq!(ran.failures(), Vec::<String>::new());
+    assert!(ran.journal.cuts.len() >= 8, "{} cuts", ran.journal.cuts.len());
+
+    let c = shipped("known-bugs/embassy-boot-dfu-erased-before-booted-stm32l4");
+    assert_eq!(c.pass.expect, Expect::Fail);
+    assert_eq!(c.phases.len(), reference.phases.len(), "the same matrix");
+    let ran = run(&c);
+    assert!(!ran.control_failed, "{:?}", ran.control_reasons());
+    let failed = ran.count(Status::Fail);
+    assert!(failed > 100, "{failed} of {} failed", ran.journal.cuts.len());
+    for c in ran.journal.cuts.iter().filter(|c| c.status == Status::Fail) {
+        assert!(!c.id.contains("-inside-"), "{}", c.id);
+        assert!(
+            c.reasons.iter().any(|r| r.contains("bricked")),
+            "{}: {:?}",
+            c.id,
+            c.reasons
+        );
+    }
+}
