@@ -2,61 +2,24 @@
 //! firmware misses it too (bad input, located), the device's failure when the reference prints
 //! it (the simulated board can tell the two apart).
 
+#[path = "support/wrapped_target.rs"]
+mod wrapped_target;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use cutpoint::engine::{self, EngineError, RunSpec};
 use cutpoint::setup::sim_setup;
-use cutpoint::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
-use cutpoint_bench::RigError;
-use cutpoint_campaign::CutPoint;
+use cutpoint::target::ControlObservation;
+use wrapped_target::Wrapped;
 
-/// The simulated target, whose firmware stops talking once the swap is done (a bootloader that
-/// hangs after its swap): its control run misses every marker after it. `reference_too`: the
-/// reference firmware's control run does the same (what a typo in those markers looks like).
-struct HangsAfterSwap<'a> {
-    inner: &'a dyn Target,
-    reference_too: bool,
-}
-
+/// The console of a firmware that stops talking once the swap is done (a bootloader that hangs
+/// after its swap): its control run misses every marker after it.
 fn cut_after_swap(mut c: ControlObservation) -> ControlObservation {
     if let Some(i) = c.console.iter().position(|l| l.text.contains("boot: swap-done")) {
         c.console.truncate(i);
     }
     c
-}
-
-impl Target for HangsAfterSwap<'_> {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn workers(&self) -> usize {
-        1
-    }
-    fn control(&self) -> Result<ControlObservation, RigError> {
-        self.inner.control().map(cut_after_swap)
-    }
-    fn reference_control(&self, max_boots: u32) -> Option<Result<ControlObservation, RigError>> {
-        let r = self.inner.reference_control(max_boots)?;
-        Some(if self.reference_too { r.map(cut_after_swap) } else { r })
-    }
-    fn run_chain(
-        &self,
-        worker: usize,
-        id: &str,
-        chain: &[&CutPoint],
-        rules: &RecoveryRules,
-    ) -> Result<Observation, RigError> {
-        self.inner.run_chain(worker, id, chain, rules)
-    }
-    fn recovery_timeline(
-        &self,
-        id: &str,
-        chain: &[&CutPoint],
-        rules: &RecoveryRules,
-    ) -> Result<RecoveryTimeline, RigError> {
-        self.inner.recovery_timeline(id, chain, rules)
-    }
 }
 
 #[test]
@@ -68,10 +31,12 @@ fn a_marker_the_reference_prints_and_the_device_does_not_is_the_devices_failure(
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cutpoint-control-markers-{reference_too}"));
         let _ = std::fs::remove_dir_all(&out);
         let spec = RunSpec::whole(&c, out, setup.expect.clone(), setup.update_size);
-        let target = HangsAfterSwap {
-            inner: &setup.target,
-            reference_too,
-        };
+        // `reference_too`: the reference firmware's control run stops there as well (what a
+        // typo in those markers looks like).
+        let mut target = Wrapped::new(&setup.target).on_control(cut_after_swap);
+        if reference_too {
+            target = target.on_reference_control(cut_after_swap);
+        }
         let got = engine::run(&target, &spec, &mut cutpoint::sink::ignore(), &AtomicBool::new(false));
         if reference_too {
             match got {

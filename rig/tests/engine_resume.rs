@@ -1,6 +1,9 @@
 //! A run cancelled part-way (as a lab Pi losing power would leave it) resumes without
 //! repeating finished cut points.
 
+#[path = "support/wrapped_target.rs"]
+mod wrapped_target;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,54 +11,26 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::sim_setup;
 use cutpoint::sink::RunEvent;
-use cutpoint::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
-use cutpoint_bench::RigError;
-use cutpoint_campaign::CutPoint;
+use cutpoint::target::Target;
 use cutpoint_report::journal::read_journal;
+use wrapped_target::Wrapped;
 
-/// The simulated target, on one worker, raising the cancel flag as its `stop_after`-th cut
-/// point finishes: the engine cannot have computed a result past it, however fast it runs.
-struct CancelledPartWay<'a> {
+/// The simulated target, on one worker, raising `cancel` as its `stop_after`-th cut point
+/// finishes: the engine cannot have computed a result past it, however fast it runs.
+fn cancelled_part_way<'a>(
     inner: &'a dyn Target,
     stop_after: usize,
-    ran: AtomicUsize,
+    ran: &'a AtomicUsize,
     cancel: &'a AtomicBool,
-}
-
-impl Target for CancelledPartWay<'_> {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    /// One worker, whatever the inner target offers: with more, a worker could finish a cut
-    /// after the flag went up.
-    fn workers(&self) -> usize {
-        1
-    }
-    fn control(&self) -> Result<ControlObservation, RigError> {
-        self.inner.control()
-    }
-    fn run_chain(
-        &self,
-        worker: usize,
-        id: &str,
-        chain: &[&CutPoint],
-        rules: &RecoveryRules,
-    ) -> Result<Observation, RigError> {
-        let obs = self.inner.run_chain(worker, id, chain, rules);
+) -> Wrapped<'a> {
+    Wrapped::new(inner).on_run_chain(move |inner, worker, id, chain, rules| {
+        let obs = inner.run_chain(worker, id, chain, rules);
         // Only the cut points themselves count toward the stop, not planning runs.
-        if self.ran.fetch_add(1, Ordering::SeqCst) + 1 == self.stop_after {
-            self.cancel.store(true, Ordering::SeqCst);
+        if ran.fetch_add(1, Ordering::SeqCst) + 1 == stop_after {
+            cancel.store(true, Ordering::SeqCst);
         }
         obs
-    }
-    fn recovery_timeline(
-        &self,
-        id: &str,
-        chain: &[&CutPoint],
-        rules: &RecoveryRules,
-    ) -> Result<RecoveryTimeline, RigError> {
-        self.inner.recovery_timeline(id, chain, rules)
-    }
+    })
 }
 
 #[test]
@@ -78,12 +53,8 @@ fn resume_after_a_kill_finishes_without_repeating() {
         seed: c.run.seed,
     };
     let cancel = AtomicBool::new(false);
-    let killed = CancelledPartWay {
-        inner: &setup.target,
-        stop_after: 7,
-        ran: AtomicUsize::new(0),
-        cancel: &cancel,
-    };
+    let ran = AtomicUsize::new(0);
+    let killed = cancelled_part_way(&setup.target, 7, &ran, &cancel);
     let first = engine::run(&killed, &spec(false), &mut cutpoint::sink::ignore(), &cancel).expect("first part");
     assert!(first.cancelled);
     let done_before = read_journal(&out.join("results.jsonl")).unwrap().cuts.len();

@@ -1,47 +1,29 @@
 //! A cut that never fired (a bench device done before the cut's instant) leaves the update
 //! uncut: that cut point was not tested, so it is a rig error, never a pass.
 
+#[path = "support/wrapped_target.rs"]
+mod wrapped_target;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use cutpoint::engine::{self, RunSpec};
 use cutpoint::setup::sim_setup;
-use cutpoint::target::{ControlObservation, Observation, RecoveryRules, RecoveryTimeline, Target};
-use cutpoint_bench::RigError;
-use cutpoint_campaign::CutPoint;
+use cutpoint::target::Target;
 use cutpoint_report::journal::read_journal;
 use cutpoint_report::Status;
+use wrapped_target::Wrapped;
 
 /// The simulated target, saying of the cut point `never` what a bench says when the device
 /// finished before the cut's instant: it ran the update uncut and the cut never fired.
-struct LateSwitch<'a> {
-    inner: &'a dyn Target,
-    never: &'a str,
-}
-
-impl Target for LateSwitch<'_> {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn workers(&self) -> usize {
-        1
-    }
-    fn control(&self) -> Result<ControlObservation, RigError> {
-        self.inner.control()
-    }
-    fn run_chain(
-        &self,
-        worker: usize,
-        id: &str,
-        chain: &[&CutPoint],
-        rules: &RecoveryRules,
-    ) -> Result<Observation, RigError> {
-        if id != self.never {
-            return self.inner.run_chain(worker, id, chain, rules);
+fn late_switch<'a>(inner: &'a dyn Target, never: &'a str) -> Wrapped<'a> {
+    Wrapped::new(inner).on_run_chain(move |inner, worker, id, chain, rules| {
+        if id != never {
+            return inner.run_chain(worker, id, chain, rules);
         }
         // The uncut update, as the control run saw it, and a landing that says so.
-        let control = self.inner.control()?;
-        let mut obs = self.inner.run_chain(worker, id, chain, rules)?;
+        let control = inner.control()?;
+        let mut obs = inner.run_chain(worker, id, chain, rules)?;
         obs.console = control.console;
         obs.dump = control.dump;
         obs.dump_base = control.dump_base;
@@ -54,15 +36,7 @@ impl Target for LateSwitch<'_> {
             l.torn = Some("the cut never fired: the device was done before 12 ms into verify".into());
         }
         Ok(obs)
-    }
-    fn recovery_timeline(
-        &self,
-        id: &str,
-        chain: &[&CutPoint],
-        rules: &RecoveryRules,
-    ) -> Result<RecoveryTimeline, RigError> {
-        self.inner.recovery_timeline(id, chain, rules)
-    }
+    })
 }
 
 #[test]
@@ -74,10 +48,7 @@ fn a_cut_that_never_fired_is_a_rig_error_not_a_pass() {
     let _ = std::fs::remove_dir_all(&out);
     let spec = RunSpec::whole(&c, out.clone(), setup.expect.clone(), setup.update_size);
     let never = "swap/end";
-    let target = LateSwitch {
-        inner: &setup.target,
-        never,
-    };
+    let target = late_switch(&setup.target, never);
     let outcome = engine::run(&target, &spec, &mut cutpoint::sink::ignore(), &AtomicBool::new(false)).expect("run");
     assert!(!outcome.cancelled);
     let journal = read_journal(&out.join("results.jsonl")).unwrap();
