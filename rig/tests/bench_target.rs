@@ -973,3 +973,99 @@ fn the_lab_daemon_waits_for_a_bench_a_manual_run_holds() {
     daemon.kill().unwrap();
     daemon.wait().unwrap();
 }
+
+/// The flash outside the scheme's areas (the nRF52840 map's bootloader region, for
+/// swap-scratch) is read through the probe before the first cut and after each: a device whose
+/// first power cut leaves a byte programmed there fails that cut, and only that one (the next
+/// restore writes the region back from the first read). A campaign that lets the update
+/// change the region (`pass.may_change`) passes the same device, and a name that is no region
+/// of the map is bad input at its key.
+#[test]
+fn a_cut_that_writes_outside_the_schemes_areas_fails_on_the_bench() {
+    let phases = format!("{SWAP}offsets = {{ sectors = {{ every = 2 }} }}\n");
+    let text = campaign_text("bench-outside", "swap-scratch", 16, &phases);
+    let bootloader = cutpoint_sim::BoardProfile::builtin("nrf52840")
+        .unwrap()
+        .layout
+        .bootloader;
+    assert!(bootloader.size > 0);
+    let scribbled = |campaign: &str| {
+        let st = fake_bench::emulated_station(
+            STATION,
+            campaign,
+            Mode::SWAP_SCRATCH,
+            Variant::Reference,
+            fake_bench::SCALE,
+        );
+        let emulator = st.emulator.with_scribble_on_first_cut(bootloader.offset + 0x100, 0x00);
+        let target = BenchTarget::from_parts(emulator.parts(st.console, false), st.setup.config.clone()).unwrap();
+        let b = Bench {
+            campaign: st.campaign,
+            setup: st.setup,
+            target,
+            emulator,
+            _dir: st.dir,
+        };
+        assert!(
+            b.setup.expect.outside.iter().any(|(r, _)| r == "bootloader") || campaign.contains("may_change"),
+            "{:?}",
+            b.setup.expect.outside
+        );
+        run(&b)
+    };
+    let o = scribbled(&text);
+    let failed: Vec<&CutResult> = o.journal.cuts.iter().filter(|c| c.status == Status::Fail).collect();
+    assert_eq!(failed.len(), 1, "{}", statuses(&o));
+    assert!(
+        failed[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("the update wrote outside its areas: bootloader")
+                && r.contains(&format!("at {:#x}", bootloader.offset + 0x100))),
+        "{:?}",
+        failed[0].reasons
+    );
+    assert!(o.journal.cuts.len() >= 3, "{}", statuses(&o));
+    assert!(
+        o.journal
+            .cuts
+            .iter()
+            .all(|c| c.status == Status::Fail || c.status == Status::Pass),
+        "{}",
+        statuses(&o)
+    );
+    assert!(
+        o.journal
+            .cuts
+            .iter()
+            .all(|c| !c.warnings.iter().any(|w| w.contains("not checked: the flash outside"))),
+        "{}",
+        statuses(&o)
+    );
+
+    let allowed = text.replace("[run]", "[pass]\nmay_change = [\"bootloader\"]\n\n[run]");
+    let o = scribbled(&allowed);
+    assert!(
+        o.journal.cuts.iter().all(|c| c.status == Status::Pass),
+        "{}",
+        statuses(&o)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("station.toml"), STATION).unwrap();
+    let path = dir.path().join("campaign.toml");
+    std::fs::write(
+        &path,
+        text.replace("[run]", "[pass]\nmay_change = [\"bootlaoder\"]\n\n[run]"),
+    )
+    .unwrap();
+    let c = load_campaign(&path).unwrap();
+    let err = bench_setup(&c)
+        .err()
+        .expect("an unknown region is bad input")
+        .to_string();
+    assert!(
+        err.contains("pass.may_change") && err.contains("\"bootlaoder\" is no region") && err.contains(":14:"),
+        "{err}"
+    );
+}

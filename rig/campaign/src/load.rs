@@ -915,7 +915,22 @@ impl Validator<'_, '_> {
                 );
             }
         }
-        Pass { final_image, expect }
+        let mut may_change: Vec<(String, FileError)> = Vec::new();
+        if let Some(list) = r.and_then(|r| r.may_change.as_ref()) {
+            for (i, s) in list.get_ref().iter().enumerate() {
+                let path = with_index(&p(&["pass", "may_change"]), i);
+                if may_change.iter().any(|(n, _)| n == s.get_ref()) {
+                    self.err(&path, s.span(), format!("\"{}\" is listed twice", s.get_ref()));
+                    continue;
+                }
+                may_change.push((s.get_ref().clone(), self.doc.error(&path, s.span(), "")));
+            }
+        }
+        Pass {
+            final_image,
+            expect,
+            may_change,
+        }
     }
 
     fn markers(&mut self, raw: Option<&S<RawMarkers>>) -> Markers {

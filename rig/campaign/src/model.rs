@@ -327,10 +327,15 @@ pub struct Run {
     pub max_boots: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pass {
     pub final_image: FinalImage,
     pub expect: Expect,
+    /// Regions of the flash map the update may change although its scheme does not write
+    /// them (`may_change`: the application's own settings, a bootloader the update replaces):
+    /// the rule "flash outside the scheme's areas unchanged" leaves them out. Each name with
+    /// where it was written; the names are checked against the map when the run is set up.
+    pub may_change: Vec<(String, crate::FileError)>,
 }
 
 /// How the rig reads the console: the one set of console markers, compiled once from the

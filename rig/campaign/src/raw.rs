@@ -126,6 +126,7 @@ pub(crate) struct RawPassFields {
     #[serde(rename = "final")]
     pub final_image: Option<S<FinalImage>>,
     pub expect: Option<S<Expect>>,
+    pub may_change: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -382,6 +382,30 @@ pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key:
     }
 }
 
+/// The parts of `profile`'s map the pass rule guards: its flash outside the scheme's areas
+/// (`fut::scheme::Mode::outside_areas`), less the regions the campaign says the update may
+/// change (`pass.may_change`). A name there that is no region of the map is bad input at its
+/// key.
+pub fn guarded(c: &Campaign, profile: &cutpoint_sim::BoardProfile) -> Result<Vec<(String, Area)>, SetupError> {
+    let names: Vec<&str> = profile.regions.iter().map(|r| r.name).collect();
+    for (name, at) in &c.pass.may_change {
+        if !names.contains(&name.as_str()) {
+            let mut e = at.clone();
+            e.message = format!(
+                "\"{name}\" is no region of {}'s flash map; its regions are: {}",
+                profile.name,
+                names.join(", ")
+            );
+            return Err(SetupError::Located(e));
+        }
+    }
+    Ok(profile
+        .outside(c.target.mode)
+        .into_iter()
+        .filter(|(region, _)| !c.pass.may_change.iter().any(|(n, _)| n == region))
+        .collect())
+}
+
 /// Why the device must refuse the update, when it must: a tampered image, or an older one when
 /// downgrades are refused.
 pub fn refusal(c: &Campaign, old: &Image, new: &Image) -> Option<String> {
@@ -438,8 +462,8 @@ pub fn sim_setup(c: &Campaign, workers: usize) -> Result<SimSetup, SetupError> {
         .map_err(|e| input(c, format!("target.prior_updates: {e}")))?;
     let mut expect = expectations(c, &old, &new, profile.layout, key);
     // The simulated board guards all of its map outside the scheme's areas (and fills it at
-    // the baseline: `Scenario::baseline_flash`).
-    expect.outside = profile.outside(c.target.mode);
+    // the baseline: `Scenario::baseline_flash`), less the regions the campaign lets change.
+    expect.outside = guarded(c, &profile)?;
     let update_size = new.bytes.len() as u64;
     let target = SimTarget::new(scenario, c.run.fault, c.run.max_boots, workers);
     Ok(SimSetup {

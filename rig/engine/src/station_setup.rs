@@ -124,6 +124,17 @@ pub fn station_setup(c: &Campaign) -> Result<StationSetup, SetupError> {
     check_images(c, [("baseline", &old), ("update", &new)], &key, &key_name, false)?;
     let mut expect = expectations(c, &old, &new, profile.layout, key);
     expect.unreadable = map.map.unreadable();
+    // The bench reads the guarded parts through the probe: those on a device beside the part
+    // are out of its reach.
+    expect.outside = crate::setup::guarded(c, &profile)?
+        .into_iter()
+        .filter(|(_, a)| {
+            !expect
+                .unreadable
+                .iter()
+                .any(|(u, _)| a.offset < u.end() && u.offset < a.end())
+        })
+        .collect();
     judged_slots_readable(c, &expect, station)?;
     restore_reaches(c, &expect, station)?;
     Ok(StationSetup {

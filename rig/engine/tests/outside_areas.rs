@@ -116,7 +116,15 @@ type Cuts = Vec<(String, Status, Vec<String>)>;
 /// Runs the shipped campaign `name`, its scheme replaced by `mode` when given: the cuts'
 /// statuses and reasons, and the text of the JUnit and HTML reports.
 fn run(name: &str, mode: Option<Mode>) -> (Cuts, String, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../campaigns").join(name);
+    run_edited(name, mode, |t| t)
+}
+
+/// [`run`], the campaign's text changed by `edit` first.
+fn run_edited(name: &str, mode: Option<Mode>, edit: impl Fn(String) -> String) -> (Cuts, String, String) {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../campaigns").join(name);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("campaign.toml");
+    std::fs::write(&path, edit(std::fs::read_to_string(&shipped).unwrap())).unwrap();
     let mut c =
         cutpoint_campaign::load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
     if let Some(m) = mode {
@@ -186,4 +194,38 @@ fn an_erase_past_the_secondary_slot_fails_the_cuts_and_the_reference_passes() {
         "{junit}"
     );
     assert!(html.contains("the update wrote outside its areas: scratch (0x70000..0x72000"));
+}
+
+/// A campaign that lets the update change a region (`pass.may_change`, the application's own
+/// settings, say) leaves it out of the rule: the same broken build passes there. A name that is
+/// no region of the board's map is bad input at its key.
+#[test]
+fn a_region_the_campaign_lets_change_is_not_guarded() {
+    let campaign = "swap-offset/rejected-body-byte.toml";
+    let allow = |t: String| t.replacen("[pass]", "[pass]\nmay_change = [\"scratch\"]", 1);
+    let (broken, _, _) = run_edited(campaign, Some(Mode::of(&ERASES_PAST_SLOT)), allow);
+    assert!(broken.len() > 10);
+    for (id, status, reasons) in &broken {
+        assert_eq!(*status, Status::Pass, "{id}: {reasons:?}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("campaign.toml");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../campaigns")
+            .join(campaign),
+    )
+    .unwrap()
+    .replacen("[pass]", "[pass]\nmay_change = [\"settings\"]", 1);
+    std::fs::write(&path, text).unwrap();
+    let c = cutpoint_campaign::load_campaign(&path).unwrap();
+    let err = sim_setup(&c, 1)
+        .err()
+        .expect("an unknown region is bad input")
+        .to_string();
+    assert!(
+        err.contains("pass.may_change[0]: \"settings\" is no region of nrf52840's flash map"),
+        "{err}"
+    );
 }

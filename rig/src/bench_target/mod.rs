@@ -18,7 +18,7 @@
 //!
 //! One job a file: [`config`](BenchConfig) what the campaign asks, `aim` how a cut fires,
 //! `anchor` counting anchor lines for the trigger, `baseline` restoring the flash before a run,
-//! `cut` arming and taking one cut, `console` watching a run's console until it is over, `run`
+//! `cut` arming and taking one cut, `guard` the flash outside the scheme's areas, `console` watching a run's console until it is over, `run`
 //! the control run and a cut chain, `slots` reading the flash back, `station` the station's
 //! backend tables.
 
@@ -28,6 +28,7 @@ mod baseline;
 mod config;
 mod console;
 mod cut;
+mod guard;
 mod run;
 mod slots;
 mod station;
@@ -69,6 +70,8 @@ struct Bench {
     watch: AnchorWatch,
     probe: Box<dyn Probe>,
     transport: Box<dyn OtaTransport>,
+    /// The flash outside the scheme's areas as first read (the pass rule's guarded parts).
+    guard: guard::GuardCopy,
     /// Restores power when the target is dropped; declared last so the trigger stops first.
     _guard: PowerGuard,
 }
@@ -141,6 +144,7 @@ impl BenchTarget {
                 watch,
                 probe,
                 transport,
+                guard: guard::GuardCopy::default(),
                 _guard: guard,
             }),
         })

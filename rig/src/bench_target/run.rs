@@ -7,7 +7,7 @@ use cutpoint_report::{Landing, LogLine, RecordedFault};
 use super::console::Capture;
 use super::cut::Wait;
 use super::{fingerprint, Bench, BenchAim, BenchConfig};
-use crate::target::{ControlObservation, Observation, RecoveryRules, Stability};
+use crate::target::{ControlObservation, Observation, Outside, RecoveryRules, Stability};
 
 impl Bench {
     pub(super) fn control(&mut self, cfg: &BenchConfig) -> RigResult<ControlObservation> {
@@ -31,6 +31,12 @@ impl Bench {
         rules: &RecoveryRules,
     ) -> RigResult<Observation> {
         self.restore_baseline(cfg)?;
+        // The guarded flash as the baseline holds it (read before the first cut), and what an
+        // earlier cut changed of it written back.
+        if !rules.outside.is_empty() {
+            self.guard.ensure(self.probe.as_mut(), &rules.outside)?;
+            self.guard.restore(self.probe.as_mut())?;
+        }
         let mut landings = Vec::with_capacity(aims.len());
         // The console of a run whose cut never fired: the device was done without it.
         let mut unfired: Option<Vec<LogLine>> = None;
@@ -102,6 +108,12 @@ impl Bench {
             Some(scan) if settled_last && !was_unfired => self.scan_stability(scan)?,
             _ => Stability::NotChecked,
         };
+        let outside = if rules.outside.is_empty() {
+            Outside::NotChecked
+        } else {
+            self.probe.attach()?;
+            self.guard.compare(self.probe.as_mut())?
+        };
         Ok(Observation {
             landings,
             console,
@@ -116,12 +128,7 @@ impl Bench {
             reset_from,
             stability,
             booted_slot: None,
-            // The bench reads the slots and the scratch area through the probe, nothing else.
-            outside: if rules.outside.is_empty() {
-                crate::target::Outside::NotChecked
-            } else {
-                crate::target::Outside::Unsupported("this bench reads only the slots and the scratch area".into())
-            },
+            outside,
         })
     }
 }

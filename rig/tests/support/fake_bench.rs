@@ -75,6 +75,8 @@ struct State {
     halts: u64,
     /// Probe accesses past its reach.
     out_of_reach: u64,
+    /// Whether the first power cut's scribble was left.
+    scribbled: bool,
 }
 
 struct Shared {
@@ -87,6 +89,9 @@ struct Shared {
     /// The end of what the probe reaches: the part's own flash, when a device beside it (a
     /// serial NOR) is mapped above; a read or write past it fails, as a real probe's does.
     probe_reach: Option<u32>,
+    /// A byte the first power cut leaves programmed at an address (as a write that strayed
+    /// outside the update's areas would): `(address, value)`.
+    scribble: Option<(u32, u8)>,
 }
 
 /// The emulated device. Clones share it.
@@ -117,12 +122,14 @@ impl Emulator {
                     programmed: 0,
                     halts: 0,
                     out_of_reach: 0,
+                    scribbled: false,
                 }),
                 clock,
                 firmware,
                 max_boots,
                 scale: SCALE,
                 probe_reach: None,
+                scribble: None,
             }),
         };
         (emu, FakeConsole { rx })
@@ -148,6 +155,18 @@ impl Emulator {
         Emulator {
             shared: Arc::new(Shared {
                 probe_reach: Some(end),
+                ..shared
+            }),
+        }
+    }
+
+    /// The same device, whose first power cut also leaves `value` programmed at `addr`.
+    pub fn with_scribble_on_first_cut(self, addr: u32, value: u8) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the scribble before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                scribble: Some((addr, value)),
                 ..shared
             }),
         }
@@ -442,6 +461,12 @@ impl PowerSwitch for FakeSwitch {
             (false, true) if !self.ignores_off => {
                 self.emu.stop(&mut st, FaultKind::PowerCut);
                 st.powered = false;
+                if let Some((addr, value)) = self.emu.shared.scribble.filter(|_| !st.scribbled) {
+                    let mut flash = self.emu.settle(&mut st);
+                    flash.load(addr, &[value]);
+                    st.flash = Flash::Settled(flash);
+                    st.scribbled = true;
+                }
             }
             _ => {}
         }
