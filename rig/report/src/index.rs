@@ -371,7 +371,12 @@ impl<'a> ResultIndex<'a> {
     }
 
     pub fn incomplete(&self) -> Vec<String> {
-        verdict::incomplete(&self.header, self.end.as_ref(), self.counts().not_run)
+        verdict::incomplete(
+            &self.header,
+            self.end.as_ref(),
+            self.control.as_ref(),
+            self.counts().not_run,
+        )
     }
 
     /// Counts over all rows.

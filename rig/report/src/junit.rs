@@ -611,10 +611,16 @@ mod tests {
         j.cuts.push(cut("s/1", Status::Pass));
         j.cuts.push(cut("s/2", Status::Fail));
         j.cuts.push(cut("s/3", Status::Error));
+        j.control = Some(crate::testutil::failed_control());
         let xml = junit_xml(&ended(j, "stopped: the control run did not update cleanly"), "out").unwrap();
-        assert_eq!(counts(&xml), (4, 1, 1, 1));
+        // The control run's failure is a case of its own.
+        assert_eq!(counts(&xml), (5, 2, 1, 1));
         let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
-        let case = &back.test_suites[0].test_cases[1];
+        let case = back.test_suites[0]
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == "s/2")
+            .unwrap();
         assert_eq!(case.name.as_str(), "s/2");
         assert_eq!(case.classname.as_ref().map(|c| c.as_str()), Some("s"));
     }

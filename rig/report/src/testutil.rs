@@ -75,3 +75,14 @@ pub(crate) fn cut(id: &str, status: Status) -> CutResult {
         booted_slot: None,
     }
 }
+
+/// A control run that failed (what a run that ended "stopped" has).
+pub(crate) fn failed_control() -> crate::model::ControlRun {
+    crate::model::ControlRun {
+        status: Status::Fail,
+        reasons: vec!["the device did not update".into()],
+        phases: Vec::new(),
+        console: Vec::new(),
+        flash_ops: None,
+    }
+}

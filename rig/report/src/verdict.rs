@@ -4,7 +4,7 @@
 
 use crate::journal::Journal;
 use crate::merge::parse_partition;
-use crate::model::{ControlRun, Expect, JournalEnd, JournalHeader, Status};
+use crate::model::{ControlRun, EndReason, Expect, JournalEnd, JournalHeader, Status};
 
 /// The outcome of a negative control (`[pass] expect = "fail"`): broken firmware the rig must catch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Journal {
             .iter()
             .filter(|p| !recorded.contains(p.id.as_str()))
             .count();
-        incomplete(&self.header, self.end.as_ref(), unrecorded)
+        incomplete(&self.header, self.end.as_ref(), self.control.as_ref(), unrecorded)
     }
 }
 
@@ -126,8 +126,16 @@ pub(crate) fn missing_partitions(header: &JournalHeader) -> Vec<String> {
 
 /// See [`Journal::incomplete`]. `unrecorded` counts the planned cut points without a result: a
 /// run that ended complete has none, so any there means the journal lost records (edited,
-/// truncated in the middle, or overwritten), and the report cannot vouch for the campaign.
-pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>, unrecorded: usize) -> Vec<String> {
+/// truncated in the middle, or overwritten), and the report cannot vouch for the campaign. A
+/// run stops for good only when its control run failed, which gives the verdict; a stopped run
+/// whose control run did not fail, or an end this version does not know, leaves its unrecorded
+/// cut points untested.
+pub(crate) fn incomplete(
+    header: &JournalHeader,
+    end: Option<&JournalEnd>,
+    control: Option<&ControlRun>,
+    unrecorded: usize,
+) -> Vec<String> {
     let mut why = Vec::new();
     let missing = missing_partitions(header);
     if !missing.is_empty() {
@@ -149,6 +157,25 @@ pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>, unrec
             cut_points(unrecorded),
             if unrecorded == 1 { "has" } else { "have" }
         )),
+        Some(end) if unrecorded > 0 && !end.how.is_complete() => {
+            let control_failed = control.is_some_and(|c| c.status != Status::Pass);
+            match &end.how {
+                EndReason::Stopped(_) if control_failed => {}
+                EndReason::Stopped(stop) => why.push(format!(
+                    "the run stopped ({stop}) although its control run {}, and {} of the plan {} no \
+                     result: {resume}",
+                    if control.is_some() { "passed" } else { "has no record" },
+                    cut_points(unrecorded),
+                    if unrecorded == 1 { "has" } else { "have" }
+                )),
+                other => why.push(format!(
+                    "the run ended \"{other}\", which this version of cutpoint does not know, and {} of \
+                     the plan {} no result: {resume}",
+                    cut_points(unrecorded),
+                    if unrecorded == 1 { "has" } else { "have" }
+                )),
+            }
+        }
         Some(_) => {}
     }
     why
@@ -157,7 +184,7 @@ pub(crate) fn incomplete(header: &JournalHeader, end: Option<&JournalEnd>, unrec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ControlRun, JournalEnd};
+    use crate::model::JournalEnd;
     use crate::testutil::{cut, header};
 
     fn ended(mut j: Journal, how: &str) -> Journal {
@@ -174,10 +201,11 @@ mod tests {
         j.cuts.push(cut("s/1", Status::Pass));
         let j = ended(j, "complete");
         assert!(j.incomplete().is_empty());
-        let j = ended(
+        let mut j = ended(
             Journal::new(header("aa", None, &["s/1"])),
             "stopped: the control run failed",
         );
+        j.control = Some(crate::testutil::failed_control());
         assert!(j.incomplete().is_empty(), "a stopped run has its verdict");
     }
 
@@ -194,11 +222,28 @@ mod tests {
         );
         let mut j = Journal::new(header("aa", None, &["s/1", "s/2"]));
         j.cuts.push(cut("s/1", Status::Pass));
-        let j = ended(j, "stopped: the control run failed");
+        let mut stopped = ended(j, "stopped: the control run failed");
+        stopped.control = Some(crate::testutil::failed_control());
         assert!(
-            j.incomplete().is_empty(),
+            stopped.incomplete().is_empty(),
             "a stopped run leaves cut points unrun on purpose"
         );
+    }
+
+    /// A run ends "stopped" only when its control run failed. Stopped with a control run that
+    /// passed (or none), or an end this version does not know, with cut points of the plan
+    /// unrecorded: those were never tested.
+    #[test]
+    fn an_unknown_or_unexplained_end_with_unrecorded_cut_points_is_incomplete() {
+        for how in ["weird", "stopped: relay died"] {
+            let mut j = Journal::new(header("aa", None, &["s/1", "s/2"]));
+            j.cuts.push(cut("s/1", Status::Pass));
+            let j = ended(j, how);
+            assert_eq!(j.incomplete().len(), 1, "{how}: {:?}", j.incomplete());
+            let mut done = Journal::new(header("aa", None, &["s/1"]));
+            done.cuts.push(cut("s/1", Status::Pass));
+            assert!(ended(done, how).incomplete().is_empty(), "{how}: nothing unrecorded");
+        }
     }
 
     #[test]
