@@ -1,7 +1,8 @@
 //! A whole run from the baseline: the control run (no cut), and a cut chain followed by the
 //! recovery, the plain reset of a settled device and the read-back of the slots.
 
-use cutpoint_bench::RigResult;
+use cutpoint_bench::{PowerSwitch, RigError, RigResult};
+use cutpoint_campaign::Markers;
 use cutpoint_report::{Landing, LogLine, RecordedFault};
 
 use super::console::Capture;
@@ -86,6 +87,9 @@ impl Bench {
             None => {
                 let t_on = self.power_on(None, cfg)?;
                 let (lines, retriggered) = self.recover(cfg, t_on, rules)?;
+                if let Err(why) = restarted(&lines, &cfg.markers) {
+                    return Err(RigError::io(self.switch.describe(), why));
+                }
                 (lines, retriggered, Some(t_on))
             }
         };
@@ -130,5 +134,82 @@ impl Bench {
             booted_slot: None,
             outside,
         })
+    }
+}
+
+/// Whether the console of the run after a cut shows the device started again: a device that
+/// settles with no line of a boot (neither the boot nor the jump marker) since power came back
+/// never lost power, whatever the switch said (a relay on the wrong channel, a target fed
+/// through USB or the probe, a switch command that succeeds and switches nothing) and was only
+/// quiet through the dwell. That cut point was not tested: the rig's fault, never a pass. A
+/// device that never settles is left to the pass rule (nothing booted is the device's failure).
+pub fn restarted(console: &[LogLine], markers: &Markers) -> Result<(), String> {
+    let Some(last) = console.last().filter(|l| markers.settled.is_match(&l.text)) else {
+        return Ok(());
+    };
+    if console
+        .iter()
+        .any(|l| markers.boot.is_match(&l.text) || markers.jump.is_match(&l.text))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "the cut did not take: after power came back the device settled ({:?}) without a boot (no line matches \
+         the boot marker {} or the jump marker {}): it never lost power; check the relay's channel and wiring and \
+         that the target is not fed through USB or the probe (`cutpoint doctor`)",
+        last.text,
+        markers.boot.located(),
+        markers.jump.located()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(texts: &[&str]) -> Vec<LogLine> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| LogLine {
+                t_us: i as u64 * 1000,
+                text: (*t).to_string(),
+            })
+            .collect()
+    }
+
+    fn markers() -> Markers {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "name = \"c\"\n[target]\nboard = \"nrf52840\"\n[[phases]]\nname = \"swap\"\nstart = 'boot: swap-start'\n\
+             end = 'boot: swap-done'\noffsets = { fixed = [\"start\"] }\n",
+        )
+        .unwrap();
+        cutpoint_campaign::load_campaign(&path).unwrap().markers
+    }
+
+    #[test]
+    fn a_device_that_settles_without_booting_after_a_cut_never_lost_power() {
+        let m = markers();
+        // The console carried on where the cut should have stopped it.
+        let kept_running = lines(&["boot: swap-progress region=1", "boot: swap-done", "ota: idle"]);
+        let why = restarted(&kept_running, &m).unwrap_err();
+        assert!(why.starts_with("the cut did not take"), "{why}");
+        // A real power-on: the bootloader starts (or at least jumps) before the device settles.
+        assert!(restarted(
+            &lines(&["boot: start", "boot: jump version=1.0.0+0 hash=ab", "ota: idle"]),
+            &m
+        )
+        .is_ok());
+        assert!(restarted(
+            &lines(&["ROM banner", "boot: jump version=1.0.0+0 hash=ab", "ota: idle"]),
+            &m
+        )
+        .is_ok());
+        // A device that never settles (bricked, in a boot loop) is the pass rule's to judge.
+        assert!(restarted(&lines(&["invalid header: 0xffffffff"]), &m).is_ok());
+        assert!(restarted(&[], &m).is_ok());
     }
 }
