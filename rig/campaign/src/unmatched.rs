@@ -75,15 +75,45 @@ fn distance(lit: &str, line: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Up to three console lines closest to `pattern`, best first, in console order on ties.
+/// The characters of a line scored and shown.
+const SHOWN_CHARS: usize = 200;
+/// The distinct lines scored, from the start of the console: a console that floods (a boot
+/// loop, a wrong baud rate, a device that never stops printing) cannot make the search last
+/// longer than this many lines do.
+const MAX_SCORED: usize = 2_000;
+
+/// A console line as a person can read it in a message: its first [`SHOWN_CHARS`] characters,
+/// control characters escaped (`\u{1b}`, `\0`), "..." where it was cut.
+pub fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Up to three console lines closest to `pattern`, best first, in console order on ties,
+/// shown as [`shown`] gives them. Only the first [`MAX_SCORED`] distinct lines are scored, each
+/// cut to [`SHOWN_CHARS`] characters.
 pub fn nearest_lines(pattern: &str, console: &[(u64, &str)]) -> Vec<(usize, String)> {
     let lit = literal(pattern);
+    let mut seen = std::collections::HashSet::new();
     let mut scored: Vec<(usize, usize)> = console
         .iter()
         .enumerate()
+        .filter(|(_, (_, text))| seen.insert(*text))
+        .take(MAX_SCORED)
         // Long lines are cut so a runaway console cannot make this quadratic in its length.
         .map(|(i, (_, text))| {
-            let text: String = text.chars().take(200).collect();
+            let text: String = text.chars().take(SHOWN_CHARS).collect();
             (distance(&lit, &text), i)
         })
         .collect();
@@ -91,7 +121,7 @@ pub fn nearest_lines(pattern: &str, console: &[(u64, &str)]) -> Vec<(usize, Stri
     scored
         .into_iter()
         .take(3)
-        .map(|(_, i)| (i + 1, console[i].1.to_string()))
+        .map(|(_, i)| (i + 1, shown(console[i].1)))
         .collect()
 }
 
@@ -172,6 +202,28 @@ pub fn unmatched_markers(c: &Campaign, tl: &Timeline, expect_commit: bool) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flooding console (the same line again and again, or garbage at a wrong baud rate) is
+    /// scored over its first distinct lines only, and what the message shows is readable: control
+    /// bytes escaped, long lines cut.
+    #[test]
+    fn nearest_lines_of_a_flooding_console_are_bounded_and_readable() {
+        let long = "ota: ".to_string() + &"A".repeat(5000);
+        let mut texts: Vec<String> = vec![long.clone(); 50_000];
+        texts.extend((0..MAX_SCORED + 10).map(|i| format!("\u{1b}[31mjunk {i}\u{7}")));
+        texts.push("boot: swap-start".to_string());
+        let console: Vec<(u64, &str)> = texts.iter().map(|t| (0, t.as_str())).collect();
+        let near = nearest_lines("boot: swap-begin", &console);
+        assert_eq!(near.len(), 3);
+        // The perfect neighbour lies past the scored lines: not looked at.
+        assert!(near.iter().all(|(n, _)| *n <= 50_000 + MAX_SCORED), "{near:?}");
+        for (_, text) in &near {
+            assert!(text.chars().count() <= SHOWN_CHARS + 3, "{text}");
+            assert!(!text.chars().any(char::is_control), "{text:?}");
+        }
+        assert_eq!(shown("a\u{1b}[0mb"), "a\\u{1b}[0mb");
+        assert_eq!(shown(&long).chars().count(), SHOWN_CHARS + 3);
+    }
 
     #[test]
     fn literal_drops_regex_syntax() {
