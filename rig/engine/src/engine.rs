@@ -415,6 +415,24 @@ fn expand_error(c: &Campaign, e: campaign::ExpandError) -> EngineError {
     }
 }
 
+/// Why a control run's console cannot be the device's own words: it holds no line, or mostly
+/// bytes that are no text (control characters, bytes that are not UTF-8: a wrong baud rate).
+pub fn unreadable_console(console: &[LogLine]) -> Option<String> {
+    if console.is_empty() {
+        return Some("gave no line".to_string());
+    }
+    let (mut total, mut garbage) = (0usize, 0usize);
+    for c in console.iter().flat_map(|l| l.text.chars()) {
+        total += 1;
+        if c == char::REPLACEMENT_CHARACTER || (c.is_control() && c != '\t') {
+            garbage += 1;
+        }
+    }
+    (total > 0 && garbage * 2 > total).then(|| {
+        format!("is not text: {garbage} of its {total} characters are control characters or bytes that are not UTF-8")
+    })
+}
+
 /// Markers of the campaign that the control run never printed, as one error message.
 fn unmatched_error(unmatched: &[campaign::UnmatchedMarker]) -> EngineError {
     let mut msg = String::from(
@@ -524,6 +542,17 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         }
     }
     if !unmatched.is_empty() && (verdict.status == Status::Pass || hard) {
+        // No readable console at all is the rig's (a console on the wrong port or baud rate, a
+        // cable off), not a typo in every marker: the device printed nothing the rig could read.
+        if let Some(why) = unreadable_console(&control.console) {
+            return Err(EngineError::Rig(RigError::io(
+                target.describe(),
+                format!(
+                    "the control run's console {why}; check the console's port, baud rate and wiring \
+                     (`cutpoint doctor`)"
+                ),
+            )));
+        }
         let mut e = unmatched_error(&unmatched);
         if verdict.status != Status::Pass {
             if let EngineError::BadInput(msg) = &mut e {
@@ -1279,5 +1308,28 @@ mod tests {
         let kept = packing.pack(Chain::of(first.clone()).then(middle.clone()));
         assert!(kept.packed.is_none());
         assert_eq!(owned(&kept, &id), [first, middle]);
+    }
+}
+
+#[cfg(test)]
+mod console_tests {
+    use super::*;
+
+    fn line(text: &str) -> LogLine {
+        LogLine {
+            t_us: 0,
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_empty_or_garbled_control_console_is_unreadable_and_a_real_one_is_not() {
+        assert_eq!(unreadable_console(&[]).as_deref(), Some("gave no line"));
+        let garbled = [line("\u{fffd}\u{fffd}\u{1}x\u{fffd}"), line("\u{fffd}\u{7f}\u{fffd}")];
+        assert!(unreadable_console(&garbled)
+            .unwrap()
+            .starts_with("is not text: 7 of its 8"));
+        let real = [line("boot: start"), line("boot: jump version=1.0.0+0 hash=ab\u{fffd}")];
+        assert_eq!(unreadable_console(&real), None);
     }
 }
