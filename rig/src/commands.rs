@@ -245,10 +245,34 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         outln!("{pass} passed, {fail} failed");
     }
     let verdict = cutpoint::verdict::run_verdict(&c, &outcome, fail, error);
+    let nothing_taken = (outcome.planned == 0)
+        .then(|| selected_nothing(spec.filter.as_ref().map(|f| f.describe()), spec.partition))
+        .flatten();
     for note in &verdict.notes {
+        // The offsets are not to blame when a filter or a partition took nothing.
+        let note = match &nothing_taken {
+            Some(taken) => note.replace(
+                &format!("check the phases' offsets (`cutpoint plan {}`)", c.path.display()),
+                taken,
+            ),
+            None => note.clone(),
+        };
         eprintln!("cutpoint: {note}");
     }
     end(cutpoint::verdict::outcome_name(verdict.code), verdict.code)
+}
+
+/// Why a run with a filter or a partition has no cut point: they took none of the plan's.
+fn selected_nothing(filter: Option<String>, partition: Option<(u32, u32)>) -> Option<String> {
+    let what = match (filter, partition) {
+        (Some(f), Some((k, n))) => format!("--filter {f} with --partition {k}/{n}"),
+        (Some(f), None) => format!("--filter {f}"),
+        (None, Some((k, n))) => format!("--partition {k}/{n} (more partitions than cut points?)"),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "{what} took none of the plan's cut points; `cutpoint plan CAMPAIGN` lists their ids"
+    ))
 }
 
 /// A progress bar on a terminal; plain lines otherwise. With `json`, every event is also a

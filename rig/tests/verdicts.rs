@@ -470,3 +470,25 @@ fn a_phase_none_of_whose_offsets_gives_a_cut_point_is_bad_input() {
     let (code, _, stderr) = cutpoint(&["run", c.to_str().unwrap(), "--out", dir.join("out2").to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// A filter that takes none of the plan's cut points is bad input that names the filter, not
+/// the phases' offsets (which are fine).
+#[test]
+fn a_filter_that_takes_no_cut_point_is_bad_input_naming_the_filter() {
+    let dir = tmp("filter-nothing");
+    let out = dir.join("out");
+    let (code, _, stderr) = cutpoint(&[
+        "run",
+        "campaigns/smoke.toml",
+        "--filter",
+        "nomatch/*",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--filter nomatch/* took none of the plan's cut points"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("check the phases' offsets"), "{stderr}");
+}
