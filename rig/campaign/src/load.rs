@@ -427,6 +427,10 @@ impl Validator<'_, '_> {
                     }
                 }
             };
+            // The station's map must have the scratch region the mode needs (and only then).
+            if let Some(Err(e)) = file.as_ref().map(|s| s.check_scratch(mode)) {
+                self.errors.push(e);
+            }
             let station = file.unwrap_or_else(|| StationFile::placeholder(&resolved));
             return Target {
                 mode,
