@@ -1018,7 +1018,10 @@ fn the_default_markers_match_console_lines_behind_a_log_prefix() {
     let o = run(&b);
     let download = cut(&o, "download/start");
     assert!(
-        download.console.iter().any(|l| l.text.contains("] <inf> ota: download-start")),
+        download
+            .console
+            .iter()
+            .any(|l| l.text.contains("] <inf> ota: download-start")),
         "{:?}",
         download.console
     );

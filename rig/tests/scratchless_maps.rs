@@ -219,8 +219,7 @@ fn check_accepts_a_map_without_scratch_only_for_modes_that_use_none() {
 
     // With a scratch region of one sector swap-scratch is accepted; the A/B record needs two,
     // and the error is at that region's size.
-    let with_scratch =
-        format!("{STATION}\n[[layout.regions]]\nname = \"scratch\"\noffset = 0x50000\nsize = 0x1000\n");
+    let with_scratch = format!("{STATION}\n[[layout.regions]]\nname = \"scratch\"\noffset = 0x50000\nsize = 0x1000\n");
     std::fs::write(dir.path().join("station.toml"), &with_scratch).unwrap();
     std::fs::write(path, campaign("swap-scratch", "")).unwrap();
     let (code, _, stderr) = cli(dir.path(), &["check", path]);

@@ -540,7 +540,10 @@ mod tests {
             assert!(m.download_restart.is_match(&restart), "{restart}");
             let blocked = format!("{prefix}ota: upload-refused reason=slot-pending version=2.0.0+0");
             assert_eq!(m.blocked.captures(&blocked).unwrap()["reason"], *"slot-pending");
-            for refused in ["ota: verify-fail reason=bad-hash", "boot: integrity slot=secondary fail reason=bad-hash"] {
+            for refused in [
+                "ota: verify-fail reason=bad-hash",
+                "boot: integrity slot=secondary fail reason=bad-hash",
+            ] {
                 let line = format!("{prefix}{refused}");
                 assert_eq!(m.refused.captures(&line).unwrap()["reason"], *"bad-hash", "{line}");
             }

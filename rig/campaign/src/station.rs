@@ -615,12 +615,9 @@ impl StationFile {
             .iter()
             .position(|r| r.role == RegionRole::Scratch && r.device.is_none());
         let path: Vec<Seg> = match (&map.source, scratch) {
-            (MapSource::Layout, Some(i)) => vec![
-                Seg::key("layout"),
-                Seg::key("regions"),
-                Seg::Index(i),
-                Seg::key("size"),
-            ],
+            (MapSource::Layout, Some(i)) => {
+                vec![Seg::key("layout"), Seg::key("regions"), Seg::Index(i), Seg::key("size")]
+            }
             (MapSource::Layout, None) if doc.get(&[Seg::key("layout"), Seg::key("regions")]).is_some() => {
                 vec![Seg::key("layout"), Seg::key("regions")]
             }

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use crate::decode::{
-    IMAGE_F_ENCRYPTED, IMAGE_F_NON_BOOTABLE, IMAGE_F_ROM_FIXED,
     Coverage, FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport, Validity,
+    IMAGE_F_ENCRYPTED, IMAGE_F_NON_BOOTABLE, IMAGE_F_ROM_FIXED,
 };
 use crate::signature::unsupported_note;
 use crate::tlv::TlvArea;

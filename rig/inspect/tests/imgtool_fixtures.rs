@@ -297,8 +297,18 @@ fn inspect_says_why_a_check_is_not_made_and_reads_long_key_hashes() {
     assert_eq!(r.key.tlv.as_deref(), Some(expected.as_str()));
     assert_eq!(r.key.matches, Some(true));
     let sha512 = render_image_text(&r);
-    assert!(sha512.contains(&format!("key hash: tlv={expected} (64 bytes) expected={expected} match")), "{sha512}");
-    assert!(sha512.lines().any(|l| l.starts_with("sha512: ") && l.ends_with(" match")), "{sha512}");
+    assert!(
+        sha512.contains(&format!(
+            "key hash: tlv={expected} (64 bytes) expected={expected} match"
+        )),
+        "{sha512}"
+    );
+    assert!(
+        sha512
+            .lines()
+            .any(|l| l.starts_with("sha512: ") && l.ends_with(" match")),
+        "{sha512}"
+    );
     // Another key's SHA-512 hash is a mismatch, not a missing TLV.
     let other = decode_image(&image("ed25519-app-2.0.0-sha512.bin"), Some(&key("ecdsa-p256.pub.pem")));
     assert_eq!(other.key.matches, Some(false));
@@ -306,5 +316,8 @@ fn inspect_says_why_a_check_is_not_made_and_reads_long_key_hashes() {
     let p384 = text("ecdsa-p384-app-1.0.0.bin", None);
     let keyhash = hex::encode(Sha384::digest(der("ecdsa-p384.pub.pem")));
     assert!(p384.contains(&format!("key hash: tlv={keyhash} (48 bytes)")), "{p384}");
-    assert!(p384.lines().any(|l| l.starts_with("sha384: ") && l.ends_with(" match")), "{p384}");
+    assert!(
+        p384.lines().any(|l| l.starts_with("sha384: ") && l.ends_with(" match")),
+        "{p384}"
+    );
 }

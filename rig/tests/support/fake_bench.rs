@@ -21,9 +21,9 @@ use cutpoint::bench_target::BenchParts;
 use cutpoint_bench::{
     BenchClock, Console, ConsoleLine, DeliveryCounter, OtaTransport, PowerSwitch, Probe, RigError, RigResult,
 };
+use cutpoint_campaign::TargetKind;
 use cutpoint_sim::board::RunLog;
 use cutpoint_sim::{CutAt, CutPlan, FaultKind, Firmware, NorFlash, RunOptions, SimBoard, Update};
-use cutpoint_campaign::TargetKind;
 use fut::image::{ImageHeader, HEADER_SIZE};
 
 /// Virtual microseconds per wall microsecond.

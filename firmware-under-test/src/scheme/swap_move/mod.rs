@@ -681,7 +681,10 @@ pub(crate) mod tests {
         let l = layout(192 * K, 192 * K);
         assert_eq!(l.validate(), Ok(()));
         assert_eq!(l.require_scratch(1), Err(LayoutError::NoScratch));
-        assert_eq!(crate::scheme::Mode::SWAP_SCRATCH.scheme().check_layout(&l), Err(LayoutError::NoScratch));
+        assert_eq!(
+            crate::scheme::Mode::SWAP_SCRATCH.scheme().check_layout(&l),
+            Err(LayoutError::NoScratch)
+        );
         assert_eq!(crate::scheme::Mode::SWAP_MOVE.scratch_use(), None);
         assert!(crate::scheme::Mode::SWAP_SCRATCH.scratch_use().is_some());
     }
