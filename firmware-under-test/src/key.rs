@@ -52,6 +52,15 @@ impl PublicKey {
         (point[0] == 0x04).then_some(PublicKey::P256(point))
     }
 
+    /// The key's DER SubjectPublicKeyInfo in two parts: the algorithm's fixed prefix and the
+    /// key's own bytes (a KEYHASH TLV is a digest of the two, one after the other).
+    pub fn spki_parts(&self) -> (&'static [u8], &[u8]) {
+        match self {
+            PublicKey::Ed25519(k) => (&ED25519_SPKI_PREFIX, k),
+            PublicKey::P256(k) => (&P256_SPKI_PREFIX, k),
+        }
+    }
+
     /// What the KEYHASH TLV of an image signed with this key holds: SHA-256 of the DER
     /// SubjectPublicKeyInfo.
     pub fn key_hash(&self) -> [u8; 32] {

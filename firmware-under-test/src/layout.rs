@@ -77,7 +77,14 @@ pub enum LayoutError {
     SlotsDiffer,
     NotSectorAligned,
     Overlap,
+    /// The scratch region is smaller than the scheme needs (one sector for swap-scratch, two for
+    /// an A/B scheme's record).
     ScratchTooSmall,
+    /// The scheme keeps something in the map's scratch region (swap-scratch swaps the slots
+    /// through it; an A/B scheme keeps its record there) and the map has none
+    /// ([`Layout::require_scratch`]). Swap-move, swap-offset and overwrite need none: MCUboot
+    /// builds them without a scratch partition.
+    NoScratch,
     TrailerTooLarge,
     /// The part's erase and write sizes are not among those a scheme's flash driver is built
     /// for (embassy-boot takes them as compile-time constants).
@@ -96,7 +103,9 @@ pub enum LayoutError {
 }
 
 impl Layout {
-    /// Checks the invariants the bootloader relies on.
+    /// Checks the invariants the bootloader relies on. The scratch area is checked only when
+    /// the map has one (a size above 0): on whole sectors and apart from the others. Whether a
+    /// scheme needs one is the scheme's to say ([`Layout::require_scratch`]).
     pub fn validate(&self) -> Result<(), LayoutError> {
         if self.primary.size != self.secondary.size {
             return Err(LayoutError::SlotsDiffer);
@@ -126,13 +135,27 @@ impl Layout {
                 }
             }
         }
-        if self.scratch.size < s {
-            return Err(LayoutError::ScratchTooSmall);
-        }
         if self.trailer_sectors() >= self.sectors_per_slot() {
             return Err(LayoutError::TrailerTooLarge);
         }
         Ok(())
+    }
+
+    /// Whether the map has a scratch region of at least `sectors` sectors: none at all is
+    /// [`LayoutError::NoScratch`], a smaller one [`LayoutError::ScratchTooSmall`].
+    pub const fn require_scratch(&self, sectors: u32) -> Result<(), LayoutError> {
+        if self.scratch.size == 0 {
+            return Err(LayoutError::NoScratch);
+        }
+        if (self.scratch.size as u64) < sectors as u64 * self.sector_size as u64 {
+            return Err(LayoutError::ScratchTooSmall);
+        }
+        Ok(())
+    }
+
+    /// Whether the map states a scratch region.
+    pub const fn has_scratch(&self) -> bool {
+        self.scratch.size > 0
     }
 
     pub const fn sectors_per_slot(&self) -> u32 {

@@ -103,7 +103,8 @@ pub fn layout_problem(e: fut::layout::LayoutError) -> &'static str {
         E::SlotsDiffer => "the primary and secondary slots differ in size",
         E::NotSectorAligned => "a region does not start or end on a sector boundary",
         E::Overlap => "two regions overlap",
-        E::ScratchTooSmall => "the scratch area is smaller than a sector",
+        E::ScratchTooSmall => "the scratch area is smaller than the mode needs",
+        E::NoScratch => "the mode needs a scratch region and the map has none",
         E::TrailerTooLarge => "the slots are too small for MCUboot's trailer and an image",
         E::GeometryUnsupported => "the part's erase and write sizes are not among those the scheme is built for",
         E::SectorsDiffer => "the slots' sectors are not all of one size",
@@ -189,17 +190,16 @@ pub fn inspect_unreadable(file: Option<&std::path::Path>) -> Vec<(fut::layout::A
         .unwrap_or_default()
 }
 
-/// `primary 0x10000+0x30000, secondary ..., scratch ...`.
+/// `primary 0x10000+0x30000, secondary ..., scratch ...` (`no scratch` for a map without one).
 pub fn describe_layout(l: &fut::layout::Layout) -> String {
+    let scratch = if l.has_scratch() {
+        format!("scratch {:#x}+{:#x}", l.scratch.offset, l.scratch.size)
+    } else {
+        "no scratch".to_string()
+    };
     format!(
-        "primary {:#x}+{:#x}, secondary {:#x}+{:#x}, scratch {:#x}+{:#x} (sectors of {:#x})",
-        l.primary.offset,
-        l.primary.size,
-        l.secondary.offset,
-        l.secondary.size,
-        l.scratch.offset,
-        l.scratch.size,
-        l.sector_size
+        "primary {:#x}+{:#x}, secondary {:#x}+{:#x}, {scratch} (sectors of {:#x})",
+        l.primary.offset, l.primary.size, l.secondary.offset, l.secondary.size, l.sector_size
     )
 }
 

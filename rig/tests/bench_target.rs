@@ -1068,4 +1068,70 @@ fn a_cut_that_writes_outside_the_schemes_areas_fails_on_the_bench() {
         err.contains("pass.may_change") && err.contains("\"bootlaoder\" is no region") && err.contains(":14:"),
         "{err}"
     );
+
+/// The device's console as Zephyr's logger prints it: every line behind a timestamp and a
+/// level tag (`[00:00:01.234,567] <inf> `).
+struct Prefixed(Box<dyn Console>, u64);
+
+impl Console for Prefixed {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn read_line(&mut self, timeout: std::time::Duration) -> RigResult<Option<ConsoleLine>> {
+        let line = self.0.read_line(timeout)?;
+        Ok(line.map(|l| {
+            self.1 += 1;
+            let (s, ms) = (self.1 / 1000, self.1 % 1000);
+            ConsoleLine {
+                text: format!("[00:00:{s:02}.{ms:03},000] <inf> {}", l.text),
+                ..l
+            }
+        }))
+    }
+}
+
+#[test]
+fn the_default_markers_match_console_lines_behind_a_log_prefix() {
+    // The default markers on a device whose lines carry Zephyr's timestamp and level: a cut
+    // before the download begins makes the device download from byte 0 again (download_restart:
+    // a warning); a cut on the new image's first boot makes the bootloader revert it, the
+    // device gives the update up (rejected) and the rig offers it once more.
+    let phases = "[[phases]]\nname = \"download\"\nstart = 'app: health ok version=1'\nend = 'ota: download-done'\n\
+                  offsets = { fixed = [\"start\"] }\n\
+                  [[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+                  offsets = { fixed = [\"start\"] }\n";
+    let b = bench_with(
+        STATION,
+        &campaign_text("prefixed-lines", "swap-scratch", 16, phases),
+        Variant::Reference,
+        Mode::SWAP_SCRATCH,
+        false,
+        1,
+        |c| Box::new(Prefixed(c, 1000)),
+    );
+    let o = run(&b);
+    let download = cut(&o, "download/start");
+    assert!(
+        download
+            .console
+            .iter()
+            .any(|l| l.text.contains("] <inf> ota: download-start")),
+        "{:?}",
+        download.console
+    );
+    assert_eq!(download.status, Status::Pass, "{}", statuses(&o));
+    assert!(
+        download.warnings.iter().any(|w| w.contains("started over from byte 0")),
+        "{:?}",
+        download.warnings
+    );
+    let first_boot = cut(&o, "first-boot/start");
+    assert_eq!(first_boot.status, Status::Pass, "{}", statuses(&o));
+    assert!(
+        first_boot.warnings.iter().any(|w| w.contains("re-triggered")),
+        "{:?}",
+        first_boot.warnings
+    );
+    assert_eq!(first_boot.final_image.as_deref(), Some("2.0.0+0"));
 }

@@ -173,6 +173,10 @@ impl AbRecord for AtomicWord {
         NAME
     }
 
+    fn scratch_use(&self) -> &'static str {
+        "it keeps its boot word alone in the first sector"
+    }
+
     /// The word's sector: the first of the scratch region.
     fn record_area(&self, layout: &Layout) -> crate::layout::Area {
         super::scratch_sectors(layout, 1)
@@ -181,6 +185,7 @@ impl AbRecord for AtomicWord {
     /// The slots, and a scratch region whose first sector holds the word alone.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         layout.validate()?;
+        layout.require_scratch(1)?;
         if (layout.write_size as usize) > MAX_WORD {
             return Err(LayoutError::TrailerTooLarge);
         }

@@ -296,13 +296,14 @@ impl Scheme for DirectXip {
         put("note", note_area(layout));
     }
 
+    fn scratch_use(&self) -> Option<&'static str> {
+        Some("the application keeps its note in its first sector")
+    }
+
     /// Two slots, and a sector in the scratch region for the application's note.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         layout.validate()?;
-        if layout.scratch.size < layout.sector_size {
-            return Err(LayoutError::ScratchTooSmall);
-        }
-        Ok(())
+        layout.require_scratch(1)
     }
 
     /// A test upgrade commits when the new image sets its own image_ok (`app: confirm`); a

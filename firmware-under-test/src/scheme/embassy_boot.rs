@@ -193,6 +193,7 @@ pub fn decode_state(bytes: &[u8], write: usize, pages: u32, capacity: usize) -> 
 /// Why the crate cannot run on `layout`, if it cannot.
 pub fn check_layout(l: &Layout) -> Result<(), LayoutError> {
     l.validate()?;
+    l.require_scratch(1)?;
     if !GEOMETRIES.contains(&(l.sector_size, l.write_size)) {
         return Err(LayoutError::GeometryUnsupported);
     }
@@ -619,6 +620,10 @@ impl AbRecord for EmbassyBoot {
 
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
         check_layout(layout)
+    }
+
+    fn scratch_use(&self) -> &'static str {
+        "it is the state partition (2 + 4 words per page swapped)"
     }
 
     /// The state partition: the whole scratch region.

@@ -300,6 +300,10 @@ impl AbRecord for EspIdf {
         NAME
     }
 
+    fn scratch_use(&self) -> &'static str {
+        "it is otadata, the boot-select record, one entry in each of two sectors"
+    }
+
     fn boot_slot(&self, hal: &mut dyn Hal, cfg: &BootConfig) -> Result<Slot, FwError> {
         let l = &cfg.layout;
         let v = cfg.variant;

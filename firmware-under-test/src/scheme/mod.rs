@@ -82,8 +82,19 @@ pub trait Scheme: Sync {
     /// decides which modes can revert.
     fn can_revert(&self) -> bool;
 
-    /// The regions of the flash map the scheme uses, in flash order.
+    /// The regions of the flash map the scheme uses, in flash order. A scheme that lists
+    /// [`Role::Scratch`] needs a scratch region in the map ([`Scheme::scratch_use`]); one that
+    /// does not runs on a map without it.
     fn regions(&self) -> &'static [Role];
+
+    /// What the scheme keeps in the map's scratch region, in words for an error that says the
+    /// map lacks one; `None` when it needs none. By default: its metadata, when
+    /// [`Scheme::regions`] lists the scratch role.
+    fn scratch_use(&self) -> Option<&'static str> {
+        self.regions()
+            .contains(&Role::Scratch)
+            .then_some("it keeps its metadata there")
+    }
 
     /// Whether `layout` fits the scheme: the regions it needs are there, aligned, apart and
     /// large enough for its metadata.
@@ -268,6 +279,12 @@ impl Mode {
         self.0.can_revert()
     }
 
+    /// What the scheme keeps in the scratch region, `None` when it needs none
+    /// ([`Scheme::scratch_use`]).
+    pub fn scratch_use(self) -> Option<&'static str> {
+        self.0.scratch_use()
+    }
+
     /// The areas of `layout` the scheme writes ([`Scheme::areas`]).
     pub fn areas(self, layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {
         self.0.areas(layout, put)
@@ -350,10 +367,7 @@ impl fmt::Display for Mode {
 /// least two sectors (the record's two copies, one sector each) in the map's scratch role.
 pub(crate) fn check_record_layout(layout: &Layout) -> Result<(), LayoutError> {
     layout.validate()?;
-    if layout.scratch.size < 2 * layout.sector_size {
-        return Err(LayoutError::ScratchTooSmall);
-    }
-    Ok(())
+    layout.require_scratch(2)
 }
 
 /// The most areas a scheme gives ([`Scheme::areas`]); more are not taken into account.
@@ -468,6 +482,12 @@ pub trait AbRecord: Sync {
         layout.max_image_size()
     }
 
+    /// What the scheme keeps in the scratch region ([`Scheme::scratch_use`]): by default its
+    /// record, one copy per sector.
+    fn scratch_use(&self) -> &'static str {
+        "it keeps its boot-select record there, one copy in each of two sectors"
+    }
+
     fn staging_area(&self, layout: &Layout) -> crate::layout::Area {
         layout.secondary
     }
@@ -546,6 +566,10 @@ impl<T: AbRecord> Scheme for T {
 
     fn regions(&self) -> &'static [Role] {
         AB_REGIONS
+    }
+
+    fn scratch_use(&self) -> Option<&'static str> {
+        Some(AbRecord::scratch_use(self))
     }
 
     fn areas(&self, layout: &Layout, put: &mut dyn FnMut(&'static str, Area)) {

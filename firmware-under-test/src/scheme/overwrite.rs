@@ -28,8 +28,10 @@ impl Scheme for Overwrite {
         false
     }
 
+    /// No scratch: MCUboot's overwrite-only copies slot to slot (a scratch region in the map
+    /// is left alone).
     fn regions(&self) -> &'static [Role] {
-        &[Role::Bootloader, Role::Primary, Role::Secondary, Role::Scratch]
+        &[Role::Bootloader, Role::Primary, Role::Secondary]
     }
 
     /// The two slots: the copy goes from one to the other, nothing through the scratch region
@@ -38,8 +40,7 @@ impl Scheme for Overwrite {
         super::slot_areas(layout, put);
     }
 
-    /// The same checks as swap-scratch: the maps the rig is given state a scratch area, and
-    /// the rig reads it back after every cut.
+    /// The copy goes in groups of sectors, as MCUboot's overwrite-only pairs them.
     fn sector_rule(&self) -> crate::map::SectorRule {
         crate::map::SectorRule::Groups
     }

@@ -46,7 +46,8 @@ const OTHER_NAMES: [(&str, &str); 8] = [
 ];
 
 /// A flash map, checked: sector aligned, slots of one size, nothing overlapping on one device,
-/// room for MCUboot's trailer.
+/// room for MCUboot's trailer. A scratch region is optional here: whether the map needs one
+/// depends on the mode it runs (see [`FlashMap::scratch_problem`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlashMap {
     /// Erase unit in bytes of every region that does not state its own sectors.
@@ -206,7 +207,29 @@ impl FlashMap {
         .layout()
     }
 
-    /// The map of a layout, with its four regions.
+    /// Why the map cannot run `mode` for want of a scratch region (none, or one too small for
+    /// what the mode keeps there), in words that say what to add; `None` when the mode needs no
+    /// scratch or the map has what it needs. Other problems of the map are reported where it is
+    /// read.
+    pub fn scratch_problem(&self, mode: fut::scheme::Mode) -> Option<String> {
+        let what = mode.scratch_use()?;
+        let layout = self.checked_layout().ok()?;
+        let sector = layout.sector_size;
+        match mode.scheme().check_layout(&layout) {
+            Err(LayoutError::NoScratch) => Some(format!(
+                "mode {mode} needs a scratch region ({what}): add [[layout.regions]] name = \"scratch\", \
+                 offset = ..., size = ... (whole sectors of {sector:#x} bytes, apart from the slots), or run a mode \
+                 without one (swap-move, swap-offset, overwrite)"
+            )),
+            Err(LayoutError::ScratchTooSmall) => Some(format!(
+                "the scratch region ({:#x} bytes) is too small for mode {mode} ({what}): make it larger, in whole \
+                 sectors of {sector:#x} bytes",
+                layout.scratch.size
+            )),
+            _ => None,
+        }
+    }
+
     /// The map of a built-in board: its layout's regions, each on the device of the board's
     /// flash it lies in (a board of several devices has them one after the other in one
     /// address map; a region past the first device is on another, which a probe cannot read:
@@ -542,15 +565,18 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
         regions.push((region, r, path));
     }
     let tables = doc.render_path(&rbase);
-    for needed in [Role::Primary, Role::Secondary, Role::Scratch] {
+    // A scratch region only where the campaign's mode needs one (swap-scratch, and the A/B
+    // schemes that keep their record there): checked against the mode, not here
+    // (`StationFile::check_scratch`).
+    for needed in [Role::Primary, Role::Secondary] {
         if !roles_seen.contains(&needed) {
             let needed = needed.name();
             errors.push(doc.error(
                 &rbase,
                 table_span.clone(),
                 format!(
-                    "missing region \"{needed}\": a flash map needs primary, secondary and scratch \
-                     ([[{tables}]] tables with name, offset, size)"
+                    "missing region \"{needed}\": a flash map needs a primary and a secondary slot \
+                     ([[{tables}]] tables with name, offset, size), and a scratch region where the mode uses one"
                 ),
             ));
         }
@@ -577,7 +603,9 @@ fn check_map(doc: &Doc<'_>, at: &[Seg], raw: RawMap) -> Result<FlashMap, Vec<Fil
                     "secondary",
                     "the secondary slot must be the size of the primary slot".to_string(),
                 ),
-                LayoutError::ScratchTooSmall => ("scratch", "the scratch area needs at least one sector".to_string()),
+                LayoutError::ScratchTooSmall | LayoutError::NoScratch => {
+                    ("scratch", "the scratch area needs at least one sector".to_string())
+                }
                 LayoutError::TrailerTooLarge => (
                     "primary",
                     format!(

@@ -27,12 +27,28 @@ pub mod defaults {
     /// or an overwrite (the commit point of those upgrades).
     pub const INSTALLED: &str = r"boot: (swap-done type=perm|overwrite-done)";
     pub const SETTLED: &str = r"ota: idle";
-    pub const REJECTED: &str = r"^ota: idle reason=rejected";
-    pub const REFUSED: &str = r"^(ota: verify-fail|boot: integrity slot=secondary fail) reason=(?P<reason>\S+)";
-    pub const DOWNLOAD_RESTART: &str = r"^ota: download-start";
+    /// What may stand before the text of the anchored markers below: a device's log prefix, as
+    /// a run of fields each followed by white space: bracketed ones (Zephyr's timestamp
+    /// `[00:00:01.234,567]`, a `[INF]` level), angle-bracketed level tags (Zephyr's `<inf>`),
+    /// ESP-IDF's `I (1234)` and a one-letter level `I:`. Nothing else: these markers are
+    /// anchored so that they match the line the firmware prints, not another line that merely
+    /// quotes its words further in (`app: last error ota: verify-fail reason=...`), as a bare
+    /// `^` anchored them before.
+    macro_rules! log_prefix {
+        () => {
+            r"^(?:(?:\[[^\]]*\]|<[a-z]+>|[EWIDV] \(\d+\)|[A-Z]:)\s+)*"
+        };
+    }
+    pub const LOG_PREFIX: &str = log_prefix!();
+    pub const REJECTED: &str = concat!(log_prefix!(), r"ota: idle reason=rejected");
+    pub const REFUSED: &str = concat!(
+        log_prefix!(),
+        r"(ota: verify-fail|boot: integrity slot=secondary fail) reason=(?P<reason>\S+)"
+    );
+    pub const DOWNLOAD_RESTART: &str = concat!(log_prefix!(), r"ota: download-start");
     /// The application refused an upload because the slot it goes to is in use (mcumgr's
     /// "No free slot").
-    pub const BLOCKED: &str = r"^ota: upload-refused reason=(?P<reason>\S+)";
+    pub const BLOCKED: &str = concat!(log_prefix!(), r"ota: upload-refused reason=(?P<reason>\S+)");
     pub const BASELINE_VERSION: &str = "1.0.0";
     pub const UPDATE_VERSION: &str = "2.0.0";
     pub const SIZE_KIB: u32 = 96;
@@ -427,6 +443,10 @@ impl Validator<'_, '_> {
                     }
                 }
             };
+            // The station's map must have the scratch region the mode needs (and only then).
+            if let Some(Err(e)) = file.as_ref().map(|s| s.check_scratch(mode)) {
+                self.errors.push(e);
+            }
             let station = file.unwrap_or_else(|| StationFile::placeholder(&resolved));
             return Target {
                 mode,

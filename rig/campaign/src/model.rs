@@ -527,6 +527,48 @@ mod tests {
     }
 
     #[test]
+    fn the_anchored_default_markers_match_behind_a_log_prefix_and_nowhere_else() {
+        let m = Markers::default();
+        for prefix in [
+            "",
+            "[00:00:01.234,567] ",
+            "[00:00:01.234,567] <inf> ",
+            "<wrn>  ",
+            "I (1234) ",
+            "I: ",
+            "[INF] ",
+        ] {
+            let rejected = format!("{prefix}ota: idle reason=rejected version=2.0.0+0");
+            assert!(m.rejected.is_match(&rejected), "{rejected}");
+            assert!(m.settled.is_match(&rejected), "{rejected}");
+            let restart = format!("{prefix}ota: download-start version=2.0.0+0 size=16384");
+            assert!(m.download_restart.is_match(&restart), "{restart}");
+            let blocked = format!("{prefix}ota: upload-refused reason=slot-pending version=2.0.0+0");
+            assert_eq!(m.blocked.captures(&blocked).unwrap()["reason"], *"slot-pending");
+            for refused in [
+                "ota: verify-fail reason=bad-hash",
+                "boot: integrity slot=secondary fail reason=bad-hash",
+            ] {
+                let line = format!("{prefix}{refused}");
+                assert_eq!(m.refused.captures(&line).unwrap()["reason"], *"bad-hash", "{line}");
+            }
+        }
+        // Not a line that only quotes the words further in, nor a longer word ending in them.
+        for other in [
+            "app: last error was ota: idle reason=rejected",
+            "server: ota: download-start sent",
+            "myota: upload-refused reason=x",
+            "[00:00:01.234,567] app: ota: verify-fail reason=bad-hash",
+            "I (12) esp_ota: download-start",
+        ] {
+            assert!(!m.rejected.is_match(other), "{other}");
+            assert!(!m.download_restart.is_match(other), "{other}");
+            assert!(!m.blocked.is_match(other), "{other}");
+            assert!(!m.refused.is_match(other), "{other}");
+        }
+    }
+
+    #[test]
     fn default_markers_are_the_firmware_grammar() {
         let m = Markers::default();
         assert!(m.rejected.is_match("ota: idle reason=rejected version=2.0.0+0"));

@@ -594,6 +594,39 @@ impl StationFile {
         e
     }
 
+    /// Whether the station's flash map has the scratch region `mode` needs: swap-scratch swaps
+    /// through one and the A/B schemes keep their record in one; swap-move, swap-offset and
+    /// overwrite need none. The error is at the station's `[layout]` regions (at `[target]`
+    /// for a built-in board's map), saying what to add.
+    pub fn check_scratch(&self, mode: fut::scheme::Mode) -> Result<(), FileError> {
+        let Ok(Some(map)) = self.flash_map() else {
+            return Ok(());
+        };
+        let Some(message) = map.map.scratch_problem(mode) else {
+            return Ok(());
+        };
+        let file = self.path.display().to_string();
+        let Ok(doc) = Doc::parse(&file, &self.text, RENAMES) else {
+            return Err(FileError::whole_file(&file, message));
+        };
+        let scratch = map
+            .map
+            .regions
+            .iter()
+            .position(|r| r.role == RegionRole::Scratch && r.device.is_none());
+        let path: Vec<Seg> = match (&map.source, scratch) {
+            (MapSource::Layout, Some(i)) => {
+                vec![Seg::key("layout"), Seg::key("regions"), Seg::Index(i), Seg::key("size")]
+            }
+            (MapSource::Layout, None) if doc.get(&[Seg::key("layout"), Seg::key("regions")]).is_some() => {
+                vec![Seg::key("layout"), Seg::key("regions")]
+            }
+            (MapSource::Layout, None) => vec![Seg::key("layout")],
+            (MapSource::Builtin(_), _) => vec![Seg::key("target")],
+        };
+        Err(doc.error(&path, doc.span_of(&path), message))
+    }
+
     /// The file's text, as read.
     pub fn text(&self) -> &str {
         &self.text

@@ -314,8 +314,11 @@ impl SimTarget {
 
     fn dump_range(&self) -> (u32, u32) {
         let l = &self.scenario.profile.layout;
-        let start = l.primary.offset.min(l.secondary.offset).min(l.scratch.offset);
-        let end = l.primary.end().max(l.secondary.end()).max(l.scratch.end());
+        let areas = [l.primary, l.secondary, l.scratch];
+        // A map without scratch: the slots alone.
+        let used = || areas.iter().filter(|a| a.size > 0);
+        let start = used().map(|a| a.offset).min().unwrap_or(0);
+        let end = used().map(|a| a.end()).max().unwrap_or(start);
         (start, end)
     }
 

@@ -124,7 +124,8 @@ pub struct HashReport {
 /// The key hash TLV against the key the caller trusts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyReport {
-    /// The KEYHASH TLV, hex.
+    /// The KEYHASH TLV, hex: 32 bytes (SHA-256), or 48 / 64 (an image hashed with SHA-384 or
+    /// SHA-512, whose key hash is of that length).
     pub tlv: Option<String>,
     /// What the TLV must hold for the given key: SHA-256 of its DER SubjectPublicKeyInfo, hex.
     pub expected: Option<String>,
@@ -193,14 +194,26 @@ impl ImageReport {
     }
 }
 
+/// The header flags that encrypt the body (AES-128, AES-256): the hash TLV covers the
+/// plaintext, which a dump does not hold.
+pub const IMAGE_F_ENCRYPTED: u32 = 0x04 | 0x08;
+/// IMAGE_F_NON_BOOTABLE: MCUboot does not boot the image.
+pub const IMAGE_F_NON_BOOTABLE: u32 = 0x10;
+/// IMAGE_F_ROM_FIXED: the image runs only at its header's load address.
+pub const IMAGE_F_ROM_FIXED: u32 = 0x100;
+
 /// Names of the header flag bits.
 fn flag_names(flags: u32) -> Vec<String> {
-    const KNOWN: [(u32, &str); 5] = [
+    // MCUboot's boot/bootutil/include/bootutil/image.h: IMAGE_F_PIC 0x1,
+    // IMAGE_F_ENCRYPTED_AES128 0x4, IMAGE_F_ENCRYPTED_AES256 0x8, IMAGE_F_NON_BOOTABLE 0x10,
+    // IMAGE_F_RAM_LOAD 0x20, IMAGE_F_ROM_FIXED 0x100 (mcumgr's image.h: IMAGE_F_ROM_FIXED_ADDR).
+    const KNOWN: [(u32, &str); 6] = [
         (0x01, "PIC"),
         (0x04, "ENCRYPTED_AES128"),
         (0x08, "ENCRYPTED_AES256"),
         (0x10, "NON_BOOTABLE"),
         (0x20, "RAM_LOAD"),
+        (IMAGE_F_ROM_FIXED, "ROM_FIXED"),
     ];
     let mut names: Vec<String> = KNOWN
         .iter()
@@ -288,13 +301,26 @@ fn decode_image_uncached(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&Pu
         }
     });
     let claimed = tlvs.as_ref().and_then(|t| t.last_bytes(avail, hash_kind));
-    let claimed_key = tlvs.as_ref().and_then(|t| t.last_value::<32>(TLV_KEYHASH));
+    let claimed_key = tlvs
+        .as_ref()
+        .and_then(|t| t.last_bytes(avail, TLV_KEYHASH))
+        .filter(|k| [32, 48, 64].contains(&k.len()));
     let sig_kind = tlvs
         .as_ref()
         .and_then(|t| t.entries.iter().rev().find(|e| tlv::is_signature(e.kind)))
         .map(|e| e.name.clone());
 
-    let expected_key = key.map(PublicKey::key_hash);
+    // The key hash is of the length the image's KEYHASH TLV has (imgtool hashes the key with
+    // the image's hash algorithm): SHA-256, SHA-384 or SHA-512 of the DER SubjectPublicKeyInfo.
+    let expected_key: Option<Vec<u8>> = key.map(|k| {
+        let (prefix, bytes) = k.spki_parts();
+        let der = [prefix, bytes].concat();
+        match claimed_key.map(<[u8]>::len) {
+            Some(48) => signature::digest(signature::TLV_SHA384, &der),
+            Some(64) => signature::digest(signature::TLV_SHA512, &der),
+            _ => k.key_hash().to_vec(),
+        }
+    });
     let sha256: Option<[u8; 32]> = computed
         .as_deref()
         .filter(|_| hash_kind == TLV_SHA256)
@@ -329,8 +355,8 @@ fn decode_image_uncached(flash: &mut SliceFlash<'_>, slot: Area, key: Option<&Pu
         },
         key: KeyReport {
             tlv: claimed_key.map(hex::encode),
-            expected: expected_key.map(hex::encode),
-            matches: expected_key.map(|e| Some(e) == claimed_key),
+            expected: expected_key.as_deref().map(hex::encode),
+            matches: expected_key.as_deref().map(|e| Some(e) == claimed_key),
         },
         signature: SignatureReport {
             kind: sig_kind,

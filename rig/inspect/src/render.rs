@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::decode::{
     Coverage, FlashReport, ImageReport, ScratchReport, SlotReport, StatusReport, TrailerReport, Validity,
+    IMAGE_F_ENCRYPTED, IMAGE_F_NON_BOOTABLE, IMAGE_F_ROM_FIXED,
 };
 use crate::signature::unsupported_note;
 use crate::tlv::TlvArea;
@@ -126,6 +127,19 @@ fn image(out: &mut String, pad: &str, r: &ImageReport) {
                  flags=0x{:x}{flags}",
                 h.version, h.load_addr, h.hdr_size, h.img_size, h.protect_tlv_size, h.flags
             );
+            if h.flags & IMAGE_F_NON_BOOTABLE != 0 {
+                let _ = writeln!(
+                    out,
+                    "{pad}non-bootable (flag 0x{IMAGE_F_NON_BOOTABLE:x}): MCUboot does not boot this image"
+                );
+            }
+            if h.flags & IMAGE_F_ROM_FIXED != 0 {
+                let _ = writeln!(
+                    out,
+                    "{pad}rom-fixed (flag 0x{IMAGE_F_ROM_FIXED:x}): runs only at load address 0x{:08x}",
+                    h.load_addr
+                );
+            }
         }
         None => {
             let _ = writeln!(out, "{pad}header: none{}", yes_no(r.header_erased, " (erased)", ""));
@@ -139,13 +153,19 @@ fn image(out: &mut String, pad: &str, r: &ImageReport) {
     }
     if r.header.is_some() {
         let h = &r.hash;
+        // An encrypted body: the hash TLV covers the plaintext, which the image does not hold.
+        let encrypted = r.header.as_ref().map_or(0, |h| h.flags & IMAGE_F_ENCRYPTED);
+        let hash_verdict = if encrypted != 0 {
+            format!("encrypted (flag 0x{encrypted:x}), not checked")
+        } else {
+            yes_no(h.matches, "match", "MISMATCH").to_string()
+        };
         let _ = writeln!(
             out,
-            "{pad}{}: computed={} tlv={} {}",
+            "{pad}{}: computed={} tlv={} {hash_verdict}",
             h.algorithm.to_lowercase(),
             opt_hex(h.computed.as_deref()),
             opt_hex(h.tlv.as_deref()),
-            yes_no(h.matches, "match", "MISMATCH")
         );
         let k = &r.key;
         let verdict = match k.matches {
@@ -153,9 +173,14 @@ fn image(out: &mut String, pad: &str, r: &ImageReport) {
             Some(false) => "MISMATCH",
             None => "no key given",
         };
+        // A key hash other than SHA-256's 32 bytes says its length (SHA-384: 48, SHA-512: 64).
+        let length = match k.tlv.as_deref().map(|t| t.len() / 2) {
+            Some(n) if n != 32 => format!(" ({n} bytes)"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{pad}key hash: tlv={} expected={} {verdict}",
+            "{pad}key hash: tlv={}{length} expected={} {verdict}",
             opt_hex(k.tlv.as_deref()),
             opt_hex(k.expected.as_deref())
         );

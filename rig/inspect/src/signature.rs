@@ -11,7 +11,8 @@ use fut::image::{TLV_ECDSA_SIG, TLV_ED25519, TLV_SHA256};
 
 use crate::tlv::TlvArea;
 
-/// MCUboot's hash TLVs (include/bootutil/image.h).
+/// MCUboot's hash TLVs (boot/bootutil/include/bootutil/image.h: IMAGE_TLV_SHA384 0x11,
+/// IMAGE_TLV_SHA512 0x12; the digest of header, body and protected TLVs, as the SHA256 TLV).
 pub const TLV_SHA384: u16 = 0x11;
 pub const TLV_SHA512: u16 = 0x12;
 const TLV_RSA2048_PSS: u16 = 0x20;

@@ -260,3 +260,64 @@ fn an_align_32_confirmed_baseline_boots_and_takes_an_update_on_the_stm32h7() {
     assert_eq!(t.copy_done, cutpoint_inspect::FlagState::Set);
     assert_eq!(t.swap_type, "test");
 }
+
+/// What `cutpoint inspect` prints for images whose checks it cannot make or that MCUboot
+/// treats apart (fixtures/imgtool/make-refused.sh): an encrypted body's hash is said not
+/// checked, not a mismatch; the non-bootable and ROM_FIXED flags are spelled out with the load
+/// address; the key hash of an image hashed with SHA-512 (64 bytes) or SHA-384 (48) is decoded,
+/// its length shown, and checked against the key hashed the same way.
+#[test]
+fn inspect_says_why_a_check_is_not_made_and_reads_long_key_hashes() {
+    let text = |name: &str, k: Option<&PublicKey>| render_image_text(&decode_image(&image(name), k));
+
+    let enc = text("ed25519-app-2.0.0-encrypted.bin", None);
+    let hash_line = enc.lines().find(|l| l.starts_with("sha256:")).unwrap();
+    assert!(hash_line.ends_with(" encrypted (flag 0x4), not checked"), "{enc}");
+    assert!(!enc.contains("MISMATCH"), "{enc}");
+
+    let nb = text("ed25519-app-2.0.0-non-bootable.bin", None);
+    assert!(
+        nb.contains("\nnon-bootable (flag 0x10): MCUboot does not boot this image\n"),
+        "{nb}"
+    );
+    let rom = text("ed25519-app-1.0.0-rom-fixed-primary.bin", None);
+    assert!(rom.contains("flags=0x100 (ROM_FIXED)"), "{rom}");
+    assert!(
+        rom.contains("\nrom-fixed (flag 0x100): runs only at load address 0x00010000\n"),
+        "{rom}"
+    );
+    let plain = text("ed25519-app-2.0.0.bin", Some(&key("ed25519.pub.pem")));
+    assert!(!plain.contains("non-bootable") && !plain.contains("rom-fixed") && !plain.contains("bytes)"));
+
+    let k = key("ed25519.pub.pem");
+    let r = decode_image(&image("ed25519-app-2.0.0-sha512.bin"), Some(&k));
+    assert_eq!(r.hash.algorithm, "SHA512");
+    assert!(r.hash.matches);
+    let expected = hex::encode(sha2::Sha512::digest(der("ed25519.pub.pem")));
+    assert_eq!(r.key.tlv.as_deref(), Some(expected.as_str()));
+    assert_eq!(r.key.matches, Some(true));
+    let sha512 = render_image_text(&r);
+    assert!(
+        sha512.contains(&format!(
+            "key hash: tlv={expected} (64 bytes) expected={expected} match"
+        )),
+        "{sha512}"
+    );
+    assert!(
+        sha512
+            .lines()
+            .any(|l| l.starts_with("sha512: ") && l.ends_with(" match")),
+        "{sha512}"
+    );
+    // Another key's SHA-512 hash is a mismatch, not a missing TLV.
+    let other = decode_image(&image("ed25519-app-2.0.0-sha512.bin"), Some(&key("ecdsa-p256.pub.pem")));
+    assert_eq!(other.key.matches, Some(false));
+
+    let p384 = text("ecdsa-p384-app-1.0.0.bin", None);
+    let keyhash = hex::encode(Sha384::digest(der("ecdsa-p384.pub.pem")));
+    assert!(p384.contains(&format!("key hash: tlv={keyhash} (48 bytes)")), "{p384}");
+    assert!(
+        p384.lines().any(|l| l.starts_with("sha384: ") && l.ends_with(" match")),
+        "{p384}"
+    );
+}

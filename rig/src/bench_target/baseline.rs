@@ -19,11 +19,15 @@ pub fn baseline_writes(layout: &Layout, baseline: &[u8]) -> Option<Vec<(u32, Vec
     }
     let mut primary = vec![0xFF; size];
     primary[..baseline.len()].copy_from_slice(baseline);
-    Some(vec![
+    let mut writes = vec![
         (layout.primary.offset, primary),
         (layout.secondary.offset, vec![0xFF; layout.secondary.size as usize]),
-        (layout.scratch.offset, vec![0xFF; layout.scratch.size as usize]),
-    ])
+    ];
+    // A map without scratch (swap-move, overwrite) has none to erase.
+    if layout.has_scratch() {
+        writes.push((layout.scratch.offset, vec![0xFF; layout.scratch.size as usize]));
+    }
+    Some(writes)
 }
 
 /// The runs of whole sectors where `current` differs from `wanted` (both starting at `addr`,

@@ -9,9 +9,13 @@ use super::{Bench, BenchConfig};
 use crate::target::{Stability, StabilityScan, UnstableByte};
 
 /// The flash the rig reads back after a run: from the lowest of the slots and the scratch area
-/// to the highest end. Returns the base address and the length.
+/// to the highest end (a map without scratch: the slots'). Returns the base address and the
+/// length.
 pub fn dump_range(layout: &Layout) -> (u32, usize) {
-    let areas = [layout.primary, layout.secondary, layout.scratch];
+    let areas: Vec<Area> = [layout.primary, layout.secondary, layout.scratch]
+        .into_iter()
+        .filter(|a| a.size > 0)
+        .collect();
     let start = areas.iter().map(|a| a.offset).min().unwrap_or(0);
     let end = areas.iter().map(|a| a.end()).max().unwrap_or(start);
     (start, end.saturating_sub(start) as usize)

@@ -21,6 +21,7 @@ use cutpoint::bench_target::BenchParts;
 use cutpoint_bench::{
     BenchClock, Console, ConsoleLine, DeliveryCounter, OtaTransport, PowerSwitch, Probe, RigError, RigResult,
 };
+use cutpoint_campaign::TargetKind;
 use cutpoint_sim::board::RunLog;
 use cutpoint_sim::{CutAt, CutPlan, FaultKind, Firmware, NorFlash, RunOptions, SimBoard, Update};
 use fut::image::{ImageHeader, HEADER_SIZE};
@@ -637,11 +638,19 @@ pub fn emulated_station(
     let c =
         cutpoint_campaign::load_campaign(&path).unwrap_or_else(|e| panic!("{}", cutpoint_campaign::format_errors(&e)));
     let setup = cutpoint::bench_setup::bench_setup(&c).unwrap_or_else(|e| panic!("{e}"));
+    // The built-in board whose map the station has, else the station's own map (its
+    // `[layout]`) over the flash part it names.
     let profile = cutpoint_sim::BoardProfile::builtin_names()
         .iter()
         .filter_map(|b| cutpoint_sim::BoardProfile::builtin(b))
         .find(|p| p.layout == setup.config.layout)
-        .expect("the station's board gives the map");
+        .or_else(|| {
+            let TargetKind::Station { station, .. } = &c.target.kind else {
+                return None;
+            };
+            cutpoint::flash_map::station_board(station, None).ok()
+        })
+        .expect("the station's board or [layout] gives the map");
     let key = cutpoint_sim::imgtool::public_key(&cutpoint_sim::imgtool::default_test_key());
     let permanent = c.target.upgrade.scheme_upgrade() == fut::scheme::Upgrade::Permanent;
     let firmware = Firmware::new(profile.layout, mode, variant, key, permanent);

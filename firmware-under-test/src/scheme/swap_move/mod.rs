@@ -677,8 +677,16 @@ pub(crate) mod tests {
         let l = layout(196 * K, 192 * K);
         assert_eq!(check_layout(&l), Ok(()));
         assert_eq!(max_image_size(&l), 188 * K);
-        // Swap-scratch would want a scratch area here.
-        assert!(layout(192 * K, 192 * K).validate().is_err());
+        // Swap-scratch would want a scratch area here; the map itself is whole without one.
+        let l = layout(192 * K, 192 * K);
+        assert_eq!(l.validate(), Ok(()));
+        assert_eq!(l.require_scratch(1), Err(LayoutError::NoScratch));
+        assert_eq!(
+            crate::scheme::Mode::SWAP_SCRATCH.scheme().check_layout(&l),
+            Err(LayoutError::NoScratch)
+        );
+        assert_eq!(crate::scheme::Mode::SWAP_MOVE.scratch_use(), None);
+        assert!(crate::scheme::Mode::SWAP_SCRATCH.scratch_use().is_some());
     }
 
     #[test]

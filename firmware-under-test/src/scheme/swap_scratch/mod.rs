@@ -48,8 +48,14 @@ impl Scheme for SwapScratch {
         crate::map::SectorRule::Scratch
     }
 
+    /// The slots and a scratch region of at least one swap unit: the swap goes through it.
     fn check_layout(&self, layout: &Layout) -> Result<(), LayoutError> {
-        layout.validate()
+        layout.validate()?;
+        layout.require_scratch(1)
+    }
+
+    fn scratch_use(&self) -> Option<&'static str> {
+        Some("it swaps the slots through it, one sector at a time, and keeps its journal there")
     }
 
     /// A test swap commits when the new image confirms itself (image_ok in the primary

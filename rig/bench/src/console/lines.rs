@@ -23,48 +23,16 @@ fn to_line(bytes: &[u8], t_us: u64) -> ConsoleLine {
     }
 }
 
-/// `bytes` without ECMA-48 escape sequences: CSI (`ESC [` parameters, intermediates, a final
-/// byte 0x40-0x7E: colours, cursor moves, erase-line), OSC (`ESC ]` up to BEL or `ESC \`),
-/// and the two-byte `ESC x` forms. A sequence cut off at the end of the line is dropped too.
+/// `bytes` without terminal escape sequences (CSI: colours, cursor moves, erase-line; OSC up to
+/// BEL or `ESC \\`; the two-byte `ESC x` forms; a sequence cut off at the end of the line), taken
+/// out by the `strip-ansi-escapes` crate's VT parser. That parser also drops the C0 controls it
+/// does not print, the tab among them: a line is stripped between its tabs, which are kept.
 pub fn without_escapes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !bytes.contains(&0x1b) {
         return std::borrow::Cow::Borrowed(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != 0x1b {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        match bytes.get(i + 1) {
-            Some(b'[') => {
-                i += 2;
-                while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            Some(b']') => {
-                i += 2;
-                while i < bytes.len() {
-                    if bytes[i] == 0x07 {
-                        i += 1;
-                        break;
-                    }
-                    if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'\\') {
-                        i += 2;
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            Some(_) => i += 2,
-            None => i += 1,
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    let parts: Vec<Vec<u8>> = bytes.split(|&b| b == b'\t').map(strip_ansi_escapes::strip).collect();
+    std::borrow::Cow::Owned(parts.join(&b'\t'))
 }
 
 impl LineAssembler {
@@ -176,6 +144,15 @@ mod tests {
                 "version=2.0.0"
             ]
         );
+    }
+
+    #[test]
+    fn tabs_survive_the_escapes_taken_out() {
+        assert_eq!(
+            &*without_escapes(b"\x1b[0;32mI (1)\tota: idle\x1b[0m\t"),
+            b"I (1)\tota: idle\t"
+        );
+        assert_eq!(&*without_escapes(b"a\tb"), b"a\tb");
     }
 
     #[test]

@@ -112,7 +112,10 @@ impl MetadataDecoder for McubootTrailers {
         report.slots = [Slot::Primary, Slot::Secondary]
             .map(|s| decode_slot(flash, layout, s, key))
             .into();
-        report.scratch = Some(decode_scratch(flash, layout, layout.scratch));
+        // A map without scratch (swap-move's, overwrite's) has none to decode.
+        report.scratch = layout
+            .has_scratch()
+            .then(|| decode_scratch(flash, layout, layout.scratch));
     }
 
     fn decode_pick(
