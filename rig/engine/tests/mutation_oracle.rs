@@ -75,6 +75,8 @@ pub const ORACLE: &[&str] = &[
     // last status record alone (with double cuts in the revert).
     "swap-move/metadata-revert",
     "swap-move/metadata-revert-ecc",
+    // An uploaded update on swap-move (the reference's control of FIELD-BUGS row 3).
+    "known-bugs/reference-invalid-erase-swap-move",
     "swap-offset/revert",
     "swap-offset/known-bugs-revert",
     // A refused download on swap-offset: the wipe of the staging area, and nothing past it.
