@@ -68,3 +68,39 @@ fn each_swap_move_field_bug_fails_its_campaign() {
         assert!(fail > 0, "{rel}: the broken build was not caught");
     }
 }
+
+#[test]
+fn swap_move_metadata_campaigns_pass_on_nor_and_ecc() {
+    // Every trailer write of a failing test update and its revert, torn and after: on the
+    // nRF52840 (single cuts) and on the stm32l4, whose torn copy_done stays torn (with double
+    // cuts in the revert).
+    passes("swap-move/metadata-revert", 150);
+    passes("swap-move/metadata-revert-ecc", 1000);
+}
+
+/// A known defect of the reference, shipped as an expected failure: two cuts inside the program
+/// of one status record, both leaving it unwritten, make the resume program that word a third
+/// time, which the nRF52840 refuses; every later boot stops there. When the bootloader learns
+/// to survive it, this test and the campaign's `expect` change together.
+#[test]
+fn two_cuts_inside_one_status_record_brick_the_swap_move_reference() {
+    let rel = "swap-move/status-record-double-cuts";
+    let c = load_campaign(shipped_path(rel)).expect("campaign");
+    assert_eq!(c.pass.expect, Expect::Fail, "{rel}: an expected failure");
+    let r = run(&c);
+    assert!(!r.control_failed, "{rel}: control run: {:?}", r.control_reasons());
+    assert_eq!(r.count(Status::Error), 0, "{rel}: no rig errors");
+    let failures = r.failures();
+    assert!(!failures.is_empty(), "{rel}: the defect no longer shows");
+    for f in &failures {
+        assert!(
+            f.contains("swap-twice:") && f.contains("bricked: nothing booted after the cut"),
+            "{rel}: another failure than the known one: {f}"
+        );
+    }
+    println!(
+        "{rel}: {} of {} cut points brick the reference, as known",
+        failures.len(),
+        r.journal.cuts.len()
+    );
+}
