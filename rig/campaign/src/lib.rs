@@ -15,6 +15,7 @@ mod expand;
 mod flash_map;
 mod hint;
 mod image_file;
+mod inputs;
 mod load;
 mod model;
 mod offline;
@@ -32,6 +33,7 @@ pub use expand::{
     OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, SectorSizes, REGION_NAMES};
+pub use inputs::InputFile;
 pub use image_file::{check_image_file, image_file_format, read_image_file, ImageFileError, ImageFormat};
 pub use load::{
     defaults, load_campaign, locate_in_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN,

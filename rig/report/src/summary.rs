@@ -79,6 +79,15 @@ fn write_summary(
         md_code(&h.campaign_path),
         md_code(&h.campaign_sha256)
     )?;
+    for input in &h.inputs {
+        writeln!(
+            out,
+            "- Input file {}: {} (sha256 {})",
+            md_code(&input.key),
+            md_code(&input.path),
+            md_code(&input.sha256)
+        )?;
+    }
     writeln!(out, "- Target: {}", md_code(&h.target))?;
     writeln!(out, "- Seed: {}", h.seed)?;
     match &h.partition {

@@ -217,6 +217,9 @@ pub(crate) fn write_html_with<W: Write>(
     meta(out, "partition", h.partition.as_deref().unwrap_or("whole campaign"));
     meta(out, "campaign file", &h.campaign_path);
     meta(out, "sha256", &h.campaign_sha256);
+    for input in &h.inputs {
+        meta(out, &input.key, &format!("{} (sha256 {})", input.path, input.sha256));
+    }
     meta(out, "started", &h.started);
     match &index.end {
         Some(end) => meta(out, "finished", &format!("{} ({})", end.finished, end.how)),
