@@ -92,7 +92,10 @@ fn the_journal_header_records_each_input_file_with_its_hash() {
         ["images.baseline.file", "images.update.file", "images.public_key"]
     );
     let update = &inputs[1];
-    assert!(update["path"].as_str().unwrap().ends_with("imgtool/images/ed25519-app-2.0.0.bin"));
+    assert!(update["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("imgtool/images/ed25519-app-2.0.0.bin"));
     assert_eq!(
         update["sha256"].as_str().unwrap(),
         sha256_of(&dir.join("imgtool/images/ed25519-app-2.0.0.bin"))
@@ -101,7 +104,10 @@ fn the_journal_header_records_each_input_file_with_its_hash() {
     let summary = std::fs::read_to_string(dir.join("r/summary.md")).unwrap();
     assert!(summary.contains("- Input file `images.update.file`"), "{summary}");
     let html = std::fs::read_to_string(dir.join("r/report.html")).unwrap();
-    assert!(html.contains("images.public_key: <b>"), "the HTML metadata lists the inputs");
+    assert!(
+        html.contains("images.public_key: <b>"),
+        "the HTML metadata lists the inputs"
+    );
 }
 
 #[test]
@@ -126,7 +132,10 @@ fn resume_refuses_an_update_image_that_changed_since_the_run_started() {
     );
     assert!(stderr.contains("restore the file"), "{stderr}");
     assert!(stderr.contains("new --out"), "{stderr}");
-    assert!(!stderr.contains("control run:"), "refused before the control run: {stderr}");
+    assert!(
+        !stderr.contains("control run:"),
+        "refused before the control run: {stderr}"
+    );
     assert_eq!(
         std::fs::read_to_string(&journal).unwrap(),
         before,

@@ -382,6 +382,7 @@ impl Planning<'_> {
                 skipped.push(campaign::Skipped {
                     id: format!("{}>*", last.id),
                     phase: chain.first().map(|c| c.phase.clone()).unwrap_or_default(),
+                    kind: campaign::SkipKind::Chain,
                     reason: format!(
                         "no cut {}: in the recovery from this cut, {e}; the chain runs without it",
                         chain.len() + 1
@@ -612,7 +613,7 @@ fn phase_without_cuts(c: &Campaign, items: &[WorkItem], skipped: &[campaign::Ski
         // time the firmware does not reach in the phase is its behaviour (a campaign may cut
         // every operation of a phase where only a broken build writes, or a check a refused
         // image ends at once).
-        let fixed_by_campaign = |s: &&campaign::Skipped| s.id.contains("/byte-");
+        let fixed_by_campaign = |s: &&campaign::Skipped| s.kind == campaign::SkipKind::Byte;
         let gave: Vec<&campaign::Skipped> = skipped
             .iter()
             .filter(|s| s.phase == p.name)
@@ -796,8 +797,7 @@ fn check_resumable(spec: &RunSpec) -> Result<(), EngineError> {
     };
     let inputs = input_digests(spec.campaign);
     if h.campaign_sha256 == spec.campaign_sha256 {
-        if let cutpoint_report::InputsCompared::Changed(changes) = cutpoint_report::compare_inputs(&h.inputs, &inputs)
-        {
+        if let cutpoint_report::InputsCompared::Changed(changes) = cutpoint_report::compare_inputs(&h.inputs, &inputs) {
             return Err(EngineError::JournalRefused(JournalError::Mismatch {
                 path,
                 what: cutpoint_report::journal::inputs_changed(&changes),
@@ -858,6 +858,15 @@ pub fn run(
             campaign::Expect::Fail => cutpoint_report::Expect::Fail,
         },
         inputs: input_digests(spec.campaign),
+        skipped: skipped
+            .iter()
+            .map(|s| cutpoint_report::SkippedOffset {
+                id: s.id.clone(),
+                phase: s.phase.clone(),
+                kind: s.kind.name().to_owned(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
     };
     // A journal of another campaign, partition or plan, or one already there for a fresh
     // run, is the user's mistake; the rest is the rig's.

@@ -646,7 +646,8 @@ pub(crate) fn check_same_campaign(
         );
         return Err(line_error(path, line, what));
     }
-    if let crate::model::InputsCompared::Changed(changes) = crate::model::compare_inputs(&first.inputs, &header.inputs) {
+    if let crate::model::InputsCompared::Changed(changes) = crate::model::compare_inputs(&first.inputs, &header.inputs)
+    {
         let list: Vec<String> = changes
             .iter()
             .map(|c| c.describe(&format!("at line {first_line}"), "here"))

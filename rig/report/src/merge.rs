@@ -26,7 +26,11 @@ pub enum MergeError {
          merge only partitions run from the same files: run the partition again from those files \
          into a new --out directory, or restore the file"
     )]
-    DifferentInputs { first: String, other: String, files: String },
+    DifferentInputs {
+        first: String,
+        other: String,
+        files: String,
+    },
     #[error("cannot merge {count} journals at once (at most {most}): merge them in groups")]
     TooMany { count: usize, most: usize },
     #[error("cannot merge partitions of different splits ({listed}): give the partitions k/n of one n")]
@@ -221,6 +225,14 @@ pub(crate) fn merge_parts(all: &[Part<'_>]) -> Result<Merged, MergeError> {
         }
     }
 
+    // Each partition records the whole campaign's skipped offsets: one copy of each.
+    for part in all.iter().skip(1) {
+        for s in &part.header.skipped {
+            if !header.skipped.iter().any(|k| k.id == s.id) {
+                header.skipped.push(s.clone());
+            }
+        }
+    }
     header.planned = merged_plan(all, &names, &mut notes);
     header.partition = merged_partition(all, &mut notes)?;
 
@@ -252,6 +264,7 @@ fn without_plan(header: &JournalHeader) -> JournalHeader {
         started: header.started.clone(),
         expect: header.expect,
         inputs: header.inputs.clone(),
+        skipped: header.skipped.clone(),
     }
 }
 

@@ -313,6 +313,22 @@ pub struct JournalHeader {
     /// have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputDigest>,
+    /// Offsets the campaign asked for that gave no cut point on this run (a byte past the
+    /// update's end, a time past the phase's end...), with why: reports list them so a person
+    /// sees what did not run. Journals written before the field existed have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedOffset>,
+}
+
+/// A requested offset that gave no cut point, as a journal records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedOffset {
+    /// The id the cut point would have had (`*` for a kind of offset that gave nothing).
+    pub id: String,
+    pub phase: String,
+    /// `byte`, `time`, `op`, `sector` or `chain`.
+    pub kind: String,
+    pub reason: String,
 }
 
 /// A file a campaign read, as a journal records it.

@@ -134,6 +134,28 @@ fn write_summary(
         writeln!(out)?;
     }
 
+    if !h.skipped.is_empty() {
+        writeln!(
+            out,
+            "## Skipped offsets ({}): requested, gave no cut point, not run",
+            h.skipped.len()
+        )?;
+        writeln!(out)?;
+        writeln!(out, "| Offset | Phase | Kind | Why |")?;
+        writeln!(out, "| --- | --- | --- | --- |")?;
+        for s in &h.skipped {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                md_code(&s.id),
+                md(&s.phase),
+                md(&s.kind),
+                md(&s.reason)
+            )?;
+        }
+        writeln!(out)?;
+    }
+
     write_cut_timing(out, &index.recorded_totals.late)?;
 
     let failing = &problems.failing;

@@ -30,6 +30,7 @@ pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> Journa
         started: "2025-01-01T00:00:00Z".into(),
         expect: Expect::Pass,
         inputs: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 
