@@ -356,7 +356,12 @@ impl Progress {
                 self.failures.add(cut);
                 self.cut(cut);
             }
-            RunEvent::Started { .. } | RunEvent::Finished { .. } => {}
+            RunEvent::Started { warnings, .. } => {
+                for warning in warnings {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            RunEvent::Finished { .. } => {}
         }
     }
 
@@ -584,6 +589,9 @@ fn bench_plan(
                         path.display()
                     );
                 }
+                for warning in inputs_warnings(&r.inputs, c, "the plan") {
+                    eprintln!("warning: {warning}");
+                }
                 for s in &r.skipped {
                     eprintln!("skipped {}: {}", s.id, s.reason);
                 }
@@ -723,6 +731,9 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
             path.display()
         );
     }
+    for warning in inputs_warnings(&journal.header.inputs, &c, "the replay") {
+        eprintln!("warning: {warning}");
+    }
     let Some(replayed) = replay_cut(&c, &path, id) else {
         return BAD_INPUT;
     };
@@ -769,6 +780,29 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         recorded.status.name()
     );
     compared.exit_code(v.status)
+}
+
+/// What to warn of when `what` (a replay, a plan) uses campaign `c`'s input files as they are
+/// now, against those a journal recorded: each file that changed, or that they could not be
+/// compared (a journal of an earlier cutpoint).
+fn inputs_warnings(recorded: &[cutpoint_report::InputDigest], c: &Campaign, what: &str) -> Vec<String> {
+    use cutpoint_report::InputsCompared;
+    match cutpoint_report::compare_inputs(recorded, &engine::input_digests(c)) {
+        InputsCompared::Same => Vec::new(),
+        InputsCompared::NotRecorded => vec![format!(
+            "the report does not record the campaign's input files (an earlier cutpoint wrote it): whether \
+             they changed since the run could not be compared; {what} uses them as they are now"
+        )],
+        InputsCompared::Changed(changes) => changes
+            .iter()
+            .map(|ch| {
+                format!(
+                    "{} changed since the run; {what} uses the file as it is now",
+                    ch.describe("at the run", "now")
+                )
+            })
+            .collect(),
+    }
 }
 
 /// Re-runs cut `id`: on the simulated board live from power-on (no journal shortcut, no shared

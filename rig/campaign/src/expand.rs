@@ -153,7 +153,39 @@ pub struct Skipped {
     /// that gave nothing, e.g. `swap/random-*`).
     pub id: String,
     pub phase: String,
+    /// What kind of offset it was.
+    pub kind: SkipKind,
     pub reason: String,
+}
+
+/// The kind of offset that gave no cut point: a byte count into the update is fixed by the
+/// campaign, the rest (a time, an operation, a sector marker, a later cut of a sequence)
+/// depends on what the firmware did on this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipKind {
+    /// `bytes`: a byte count past the update's end.
+    Byte,
+    /// `ms`, `us`, `random`: an instant past the phase's end (or a phase of no length).
+    Time,
+    /// `every_op`: no flash operation where the campaign asked for one.
+    Op,
+    /// `sectors`: no progress marker, or no operation after it.
+    Sector,
+    /// A later cut of a sequence: the recovery from the earlier cut left nothing to cut.
+    Chain,
+}
+
+impl SkipKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            SkipKind::Byte => "byte",
+            SkipKind::Time => "time",
+            SkipKind::Op => "op",
+            SkipKind::Sector => "sector",
+            SkipKind::Chain => "chain",
+        }
+    }
 }
 
 /// The cut points of a campaign on one timeline, and what was left out.
@@ -519,10 +551,17 @@ impl Expander<'_, '_> {
         .map_err(ExpandError::BadId)
     }
 
-    fn skip(&self, skipped: &mut Vec<Skipped>, offset: &str, reason: String) -> Result<(), ExpandError> {
+    fn skip(
+        &self,
+        skipped: &mut Vec<Skipped>,
+        kind: SkipKind,
+        offset: &str,
+        reason: String,
+    ) -> Result<(), ExpandError> {
         skipped.push(Skipped {
             id: self.id(offset, None)?.into_string(),
             phase: self.phase.name.clone(),
+            kind,
             reason,
         });
         Ok(())
@@ -575,6 +614,7 @@ impl Expander<'_, '_> {
                 if us > span.end_us {
                     self.skip(
                         skipped,
+                        SkipKind::Time,
                         &offset,
                         format!(
                             "{d} {unit} is past the phase's end ({} µs after its start)",
@@ -599,6 +639,7 @@ impl Expander<'_, '_> {
             if span.end_us <= span.start_us {
                 self.skip(
                     skipped,
+                    SkipKind::Time,
                     "random-*",
                     "the phase lasts 0 µs: there is no interval to draw from".to_string(),
                 )?;
@@ -646,7 +687,7 @@ impl Expander<'_, '_> {
                     None => "no flash operation starts inside the phase".to_string(),
                     Some(want) => format!("no flash operation that starts inside the phase touches {want}"),
                 };
-                self.skip(skipped, "op-*", reason)?;
+                self.skip(skipped, SkipKind::Op, "op-*", reason)?;
             }
         }
         Ok(out)
@@ -671,7 +712,7 @@ impl Expander<'_, '_> {
             anchor: None,
         }));
         for (offset, reason) in skips {
-            self.skip(skipped, &offset, reason)?;
+            self.skip(skipped, SkipKind::Byte, &offset, reason)?;
         }
         Ok(())
     }
@@ -701,6 +742,7 @@ impl Expander<'_, '_> {
         if markers.is_empty() {
             self.skip(
                 skipped,
+                SkipKind::Sector,
                 "sector-*",
                 format!(
                     "no console line inside the phase matches its progress '{}'",
@@ -745,6 +787,7 @@ impl Expander<'_, '_> {
                             }),
                             None => self.skip(
                                 skipped,
+                                SkipKind::Sector,
                                 &offset,
                                 "no flash operation starts between this marker and the next one (or the phase's end)"
                                     .to_string(),

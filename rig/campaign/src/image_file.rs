@@ -103,7 +103,7 @@ fn kind(meta: &Metadata) -> Option<&'static str> {
 /// Opens a regular file without blocking: the type is checked before opening, and opened
 /// non-blocking on Unix in case the path changed in between (a FIFO opened for reading would
 /// otherwise wait for a writer), then checked again on the open file.
-fn open_regular(path: &Path) -> Result<(File, u64), ImageFileError> {
+pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), ImageFileError> {
     let io = |e: std::io::Error| ImageFileError::Io(e.to_string());
     let meta = std::fs::metadata(path).map_err(io)?;
     if let Some(what) = kind(&meta) {

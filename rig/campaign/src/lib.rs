@@ -15,6 +15,7 @@ mod expand;
 mod flash_map;
 mod hint;
 mod image_file;
+mod inputs;
 mod load;
 mod model;
 mod offline;
@@ -29,10 +30,11 @@ pub use error::{format_errors, FileError};
 pub use esp_app::{check_esp_app_image, EspAppImage};
 pub use expand::{
     cut_seed, expand_plan, expand_second_plan, find_phases, Aim, Anchor, CutPoint, ExpandError, FoundPhase, OffsetKind,
-    OpSpan, Plan, SecondSpec, Skipped, Timeline, MAX_POINTS,
+    OpSpan, Plan, SecondSpec, SkipKind, Skipped, Timeline, MAX_POINTS,
 };
 pub use flash_map::{load_flash_map, parse_flash_map, FlashMap, Region, SectorSizes, REGION_NAMES};
 pub use image_file::{check_image_file, image_file_format, read_image_file, ImageFileError, ImageFormat};
+pub use inputs::InputFile;
 pub use load::{
     defaults, load_campaign, locate_in_campaign, parse_campaign, parse_op_point, MAX_BOOTS_LIMIT, MAX_CHAIN,
     MAX_RANDOM, MAX_REPETITIONS, SIM_MAX_SIZE_KIB, SIM_SLOT_SIZE,

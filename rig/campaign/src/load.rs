@@ -214,6 +214,16 @@ pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, Vec<FileError
         v.errors.extend(crate::bound::check_floor(&campaign));
     }
     if v.errors.is_empty() {
+        match crate::inputs::hash_inputs(&campaign) {
+            Ok(inputs) => campaign.inputs = inputs,
+            Err((key, why)) => {
+                let at: Vec<&str> = key.split('.').collect();
+                let span = doc.span_of(&p(&at));
+                v.errors.push(doc.error(&p(&at), span, why));
+            }
+        }
+    }
+    if v.errors.is_empty() {
         Ok(campaign)
     } else {
         // In file order: this file's errors first, then those of the station file it names.
@@ -379,6 +389,7 @@ impl Validator<'_, '_> {
             description,
             path: path.to_path_buf(),
             sha256: String::new(),
+            inputs: Vec::new(),
             warnings: Vec::new(),
             target,
             images,

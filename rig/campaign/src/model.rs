@@ -173,6 +173,9 @@ pub struct Campaign {
     pub path: PathBuf,
     /// SHA-256 (hex) of the file's bytes, so a resumed run can refuse a changed campaign.
     pub sha256: String,
+    /// The other files it reads (station file, image files, public key) with their SHA-256,
+    /// so a resumed or merged run can refuse one that changed.
+    pub inputs: Vec<crate::inputs::InputFile>,
     /// Deprecated spellings read from this file and its station file, at their positions.
     pub warnings: Vec<FileError>,
     pub target: Target,

@@ -337,7 +337,7 @@ impl Sink for DbSink<'_> {
     fn event(&mut self, e: &RunEvent) -> Result<(), SinkError> {
         let db = &self.d.db;
         match e {
-            RunEvent::Started { header, resumed } => {
+            RunEvent::Started { header, resumed, .. } => {
                 let mut matrix = crate::live::Matrix::of_header(header);
                 if *resumed {
                     count_earlier_cuts(db, self.run, &mut matrix)?;

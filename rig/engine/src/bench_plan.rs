@@ -21,6 +21,8 @@ pub struct RecordedPlan {
     pub report: PathBuf,
     /// Whether the campaign file changed since that run (the plan uses it as it is now).
     pub campaign_changed: bool,
+    /// The input files that run recorded (the plan uses them as they are now).
+    pub inputs: Vec<cutpoint_report::InputDigest>,
     pub items: Vec<PlanItem>,
     pub skipped: Vec<Skipped>,
     /// Sequences whose later cuts only the recovery runs can give.
@@ -109,6 +111,7 @@ pub fn plan_from_report(
     Ok(RecordedPlan {
         report: dir.to_path_buf(),
         campaign_changed: journal.header.campaign_sha256 != c.sha256,
+        inputs: journal.header.inputs,
         items,
         skipped: plan.skipped,
         pending,

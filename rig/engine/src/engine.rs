@@ -382,6 +382,7 @@ impl Planning<'_> {
                 skipped.push(campaign::Skipped {
                     id: format!("{}>*", last.id),
                     phase: chain.first().map(|c| c.phase.clone()).unwrap_or_default(),
+                    kind: campaign::SkipKind::Chain,
                     reason: format!(
                         "no cut {}: in the recovery from this cut, {e}; the chain runs without it",
                         chain.len() + 1
@@ -641,7 +642,7 @@ fn phase_without_cuts(c: &Campaign, items: &[WorkItem], skipped: &[campaign::Ski
         // time the firmware does not reach in the phase is its behaviour (a campaign may cut
         // every operation of a phase where only a broken build writes, or a check a refused
         // image ends at once).
-        let fixed_by_campaign = |s: &&campaign::Skipped| s.id.contains("/byte-");
+        let fixed_by_campaign = |s: &&campaign::Skipped| s.kind == campaign::SkipKind::Byte;
         let gave: Vec<&campaign::Skipped> = skipped
             .iter()
             .filter(|s| s.phase == p.name)
@@ -798,6 +799,43 @@ pub fn commit_instant(exp: &Expectations, console: &[LogLine]) -> u64 {
         .map_or(u64::MAX, |l| l.t_us)
 }
 
+/// The files `c` reads besides itself, as a journal header records them.
+pub fn input_digests(c: &Campaign) -> Vec<cutpoint_report::InputDigest> {
+    c.inputs
+        .iter()
+        .map(|i| cutpoint_report::InputDigest {
+            key: i.key.to_owned(),
+            path: i.path.display().to_string(),
+            sha256: i.sha256.clone(),
+        })
+        .collect()
+}
+
+/// Refuses, before the control run, to resume a journal of another campaign file or other
+/// input files (the journal's resume checks it again with the plan).
+fn check_resumable(spec: &RunSpec) -> Result<(), EngineError> {
+    let path = spec.out_dir.join(cutpoint_report::journal::JOURNAL_FILE);
+    let Ok(mut reader) = cutpoint_report::journal::JournalReader::open(&path) else {
+        return Ok(());
+    };
+    let Some(Ok(first)) = reader.next() else {
+        return Ok(());
+    };
+    let cutpoint_report::JournalRecord::Header(h) = first.record else {
+        return Ok(());
+    };
+    let inputs = input_digests(spec.campaign);
+    if h.campaign_sha256 == spec.campaign_sha256 {
+        if let cutpoint_report::InputsCompared::Changed(changes) = cutpoint_report::compare_inputs(&h.inputs, &inputs) {
+            return Err(EngineError::JournalRefused(JournalError::Mismatch {
+                path,
+                what: cutpoint_report::journal::inputs_changed(&changes),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the campaign: plan, journal, cuts, end record.
 pub fn run(
     target: &dyn Target,
@@ -807,6 +845,9 @@ pub fn run(
 ) -> Result<RunOutcome, EngineError> {
     // One writer per report directory, for the whole run.
     let _lock = crate::run_lock::RunLock::acquire(&spec.out_dir)?;
+    if spec.resume {
+        check_resumable(spec)?;
+    }
     let rules = recovery_rules(&spec.expect);
     let stages = StageTimes::default();
     let RunPlan {
@@ -845,6 +886,16 @@ pub fn run(
             campaign::Expect::Pass => cutpoint_report::Expect::Pass,
             campaign::Expect::Fail => cutpoint_report::Expect::Fail,
         },
+        inputs: input_digests(spec.campaign),
+        skipped: skipped
+            .iter()
+            .map(|s| cutpoint_report::SkippedOffset {
+                id: s.id.clone(),
+                phase: s.phase.clone(),
+                kind: s.kind.name().to_owned(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
     };
     // A journal of another campaign, partition or plan, or one already there for a fresh
     // run, is the user's mistake; the rest is the rig's.
@@ -865,6 +916,7 @@ pub fn run(
     let started = RunEvent::Started {
         header: Box::new(header),
         resumed: earlier.is_some(),
+        warnings: earlier.as_ref().map(|r| r.warnings.clone()).unwrap_or_default(),
     };
     sink.event(&started).map_err(EngineError::Sink)?;
     let planned = match started {

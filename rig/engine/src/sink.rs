@@ -11,7 +11,13 @@ use cutpoint_report::{ControlRun, CutResult, JournalEnd, JournalHeader, Status};
 #[derive(Debug, Clone)]
 pub enum RunEvent {
     /// The journal is open; `resumed`: it continues an earlier, unfinished run.
-    Started { header: Box<JournalHeader>, resumed: bool },
+    Started {
+        header: Box<JournalHeader>,
+        resumed: bool,
+        /// What the resume could not check (input files an earlier cutpoint's journal does not
+        /// record); empty for a fresh run.
+        warnings: Vec<String>,
+    },
     /// The unfaulted control run.
     Control(Box<ControlRun>),
     /// The plan of this run; `already_done`: finished by an earlier part of it.

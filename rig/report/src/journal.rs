@@ -484,6 +484,9 @@ pub struct Resumed {
     pub has_control: bool,
     /// What a reader should know: a torn last line removed, a journal started afresh.
     pub notes: Vec<String>,
+    /// What the resume could not check (input files a journal of an earlier cutpoint does not
+    /// record), for the caller to show: unlike the notes, not printed here.
+    pub warnings: Vec<String>,
 }
 
 impl Resumed {
@@ -493,6 +496,7 @@ impl Resumed {
             unplanned: HashMap::new(),
             has_control: false,
             notes: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -642,7 +646,44 @@ pub(crate) fn check_same_campaign(
         );
         return Err(line_error(path, line, what));
     }
+    if let crate::model::InputsCompared::Changed(changes) = crate::model::compare_inputs(&first.inputs, &header.inputs)
+    {
+        let list: Vec<String> = changes
+            .iter()
+            .map(|c| c.describe(&format!("at line {first_line}"), "here"))
+            .collect();
+        let what = format!(
+            "header of a resumed run read other input files than line {first_line}: {}; a journal holds the \
+             results of one set of inputs",
+            list.join("; ")
+        );
+        return Err(line_error(path, line, what));
+    }
     Ok(())
+}
+
+/// Why a resume is refused: the input files that changed since the run started.
+pub fn inputs_changed(changes: &[crate::model::InputChange]) -> String {
+    let list: Vec<String> = changes
+        .iter()
+        .map(|c| c.describe("when the run started", "now"))
+        .collect();
+    format!(
+        "{} the campaign reads changed since the run started ({}); a resumed run would mix results of \
+         two different inputs: restore the file as it was, or start a new run in a new --out directory",
+        if changes.len() == 1 { "a file" } else { "files" },
+        list.join("; ")
+    )
+}
+
+/// The warning for a resume of a journal that recorded no input files.
+pub(crate) fn inputs_not_recorded_note(path: &Path) -> String {
+    format!(
+        "{}: the journal does not record the campaign's input files (image files, public key, station \
+         file): it was written by an earlier cutpoint, so whether they changed since the run started \
+         could not be compared",
+        path.display()
+    )
 }
 
 pub(crate) fn resumed_note(path: &Path, line: usize, started: &str) -> String {
@@ -757,6 +798,16 @@ impl JournalWriter {
                 ),
             });
         }
+        let inputs_note = match crate::model::compare_inputs(&first.inputs, &header.inputs) {
+            crate::model::InputsCompared::Same => None,
+            crate::model::InputsCompared::NotRecorded => Some(inputs_not_recorded_note(&path)),
+            crate::model::InputsCompared::Changed(changes) => {
+                return Err(JournalError::Mismatch {
+                    what: inputs_changed(&changes),
+                    path,
+                });
+            }
+        };
         if first.partition != header.partition {
             return Err(JournalError::Mismatch {
                 path,
@@ -778,6 +829,7 @@ impl JournalWriter {
             });
         }
         let mut resumed = fold.resumed;
+        resumed.warnings.extend(inputs_note);
         drop(first);
 
         let file = OpenOptions::new()

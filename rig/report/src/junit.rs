@@ -129,6 +129,16 @@ fn head_cases(index: &ResultIndex<'_>) -> Vec<Case> {
         case.out = format!("{headline}\n");
         cases.push(case);
     }
+    // An offset the campaign asked for that gave no cut point did not run: never a pass.
+    for s in &index.header.skipped {
+        let outcome = Outcome::Not {
+            element: Element::Skipped,
+            ty: "offset-skipped",
+            message: format!("no cut point ({} offset): {}", s.kind, s.reason),
+            text: format!("{}\n", s.reason),
+        };
+        cases.push(Case::new(&s.id, &s.phase, outcome));
+    }
     // A report of a part of the plan must not read as green: CI counts this error.
     let incomplete = index.incomplete();
     if !incomplete.is_empty() {
@@ -451,6 +461,9 @@ fn start_junit<'r, W: Write>(
     ];
     if let Some(f) = &header.filter {
         properties.push(("filter", f.clone()));
+    }
+    for input in &header.inputs {
+        properties.push(("input", format!("{} {} sha256 {}", input.key, input.path, input.sha256)));
     }
     match &index.end {
         Some(end) => {

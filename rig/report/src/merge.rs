@@ -2,7 +2,9 @@
 //! view that the reports are built from.
 
 use crate::journal::Journal;
-use crate::model::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, PlannedCut, Status};
+use crate::model::{
+    compare_inputs, ControlRun, CutResult, EndReason, InputsCompared, JournalEnd, JournalHeader, PlannedCut, Status,
+};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
@@ -18,6 +20,16 @@ pub enum MergeError {
     DifferentCampaigns {
         first: Box<CampaignOf>,
         other: Box<CampaignOf>,
+    },
+    #[error(
+        "cannot merge {first} and {other}: they were run from different input files ({files}); \
+         merge only partitions run from the same files: run the partition again from those files \
+         into a new --out directory, or restore the file"
+    )]
+    DifferentInputs {
+        first: String,
+        other: String,
+        files: String,
     },
     #[error("cannot merge {count} journals at once (at most {most}): merge them in groups")]
     TooMany { count: usize, most: usize },
@@ -154,6 +166,22 @@ pub(crate) fn merge_parts(all: &[Part<'_>]) -> Result<Merged, MergeError> {
         }
     }
 
+    // Partitions run from different image files (or key, or station file) are not one
+    // campaign's results, whatever the campaign file says.
+    for (part, name) in all.iter().zip(&names).skip(1) {
+        if let InputsCompared::Changed(changes) = compare_inputs(&base.inputs, &part.header.inputs) {
+            return Err(MergeError::DifferentInputs {
+                first: names[0].clone(),
+                other: name.clone(),
+                files: changes
+                    .iter()
+                    .map(|c| c.describe(&format!("in {}", names[0]), &format!("in {name}")))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+    }
+
     // A filter selects a subset of the plan: parts run with different filters (or one with a
     // filter and one without) make a merge that is neither the campaign nor one subset of it,
     // and a report of it would call the cut points no part selected "not run" at best, or the
@@ -172,6 +200,15 @@ pub(crate) fn merge_parts(all: &[Part<'_>]) -> Result<Merged, MergeError> {
 
     let mut notes: Vec<String> = all.iter().flat_map(|p| p.notes.iter().cloned()).collect();
     let mut header = without_plan(base);
+    // One part without recorded inputs (an earlier cutpoint's) cannot be compared.
+    if let Some((_, name)) = all.iter().zip(&names).find(|(p, _)| p.header.inputs.is_empty()) {
+        if let Some((_, with)) = all.iter().zip(&names).find(|(p, _)| !p.header.inputs.is_empty()) {
+            notes.push(format!(
+                "{name} does not record the campaign's input files (an earlier cutpoint wrote it): whether it ran \
+                 from the same image files, key and station file as {with} could not be compared"
+            ));
+        }
+    }
 
     for (part, name) in all.iter().zip(&names).skip(1) {
         if part.header.target != base.target {
@@ -188,6 +225,14 @@ pub(crate) fn merge_parts(all: &[Part<'_>]) -> Result<Merged, MergeError> {
         }
     }
 
+    // Each partition records the whole campaign's skipped offsets: one copy of each.
+    for part in all.iter().skip(1) {
+        for s in &part.header.skipped {
+            if !header.skipped.iter().any(|k| k.id == s.id) {
+                header.skipped.push(s.clone());
+            }
+        }
+    }
     header.planned = merged_plan(all, &names, &mut notes);
     header.partition = merged_partition(all, &mut notes)?;
 
@@ -218,6 +263,8 @@ fn without_plan(header: &JournalHeader) -> JournalHeader {
         planned: Vec::new(),
         started: header.started.clone(),
         expect: header.expect,
+        inputs: header.inputs.clone(),
+        skipped: header.skipped.clone(),
     }
 }
 

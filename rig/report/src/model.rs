@@ -307,6 +307,112 @@ pub struct JournalHeader {
     /// must catch). Journals written before the field existed read as `pass`.
     #[serde(default)]
     pub expect: Expect,
+    /// The files the campaign read besides itself (station file, image files, public key),
+    /// each with its SHA-256 when the run started, so a resume or a merge refuses a changed
+    /// one. Journals written before the field existed (and campaigns that read no other file)
+    /// have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputDigest>,
+    /// Offsets the campaign asked for that gave no cut point on this run (a byte past the
+    /// update's end, a time past the phase's end...), with why: reports list them so a person
+    /// sees what did not run. Journals written before the field existed have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedOffset>,
+}
+
+/// A requested offset that gave no cut point, as a journal records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedOffset {
+    /// The id the cut point would have had (`*` for a kind of offset that gave nothing).
+    pub id: String,
+    pub phase: String,
+    /// `byte`, `time`, `op`, `sector` or `chain`.
+    pub kind: String,
+    pub reason: String,
+}
+
+/// A file a campaign read, as a journal records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputDigest {
+    /// The campaign key that names it (`images.update.file`, `target.station`...).
+    pub key: String,
+    /// Its path as the run resolved it.
+    pub path: String,
+    /// SHA-256 (hex) of its bytes.
+    pub sha256: String,
+}
+
+/// How the input files of a run compare with those a journal recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputsCompared {
+    /// Every recorded file has the same hash (or neither side reads any).
+    Same,
+    /// The journal recorded none but the run reads files: written before cutpoint recorded
+    /// them, so a changed file cannot be told.
+    NotRecorded,
+    /// These files differ: `(key, recorded, current)`; a side without the file is `None`.
+    Changed(Vec<InputChange>),
+}
+
+/// One input file that differs between a journal and a run (or two journals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputChange {
+    pub key: String,
+    pub recorded: Option<InputDigest>,
+    pub current: Option<InputDigest>,
+}
+
+impl InputChange {
+    /// `images.update.file "a.bin": sha256 X, now Y`, with `then` and `now` naming the sides.
+    pub fn describe(&self, then: &str, now: &str) -> String {
+        let path = self
+            .current
+            .as_ref()
+            .or(self.recorded.as_ref())
+            .map_or(String::new(), |d| format!(" \"{}\"", d.path));
+        let sha = |d: &Option<InputDigest>| d.as_ref().map_or("(none)".to_owned(), |d| d.sha256.clone());
+        format!(
+            "{}{path}: sha256 {} {then}, {} {now}",
+            self.key,
+            sha(&self.recorded),
+            sha(&self.current)
+        )
+    }
+}
+
+/// Compares the files a journal recorded (`recorded`) with those of a run or another journal
+/// (`current`), by key.
+pub fn compare_inputs(recorded: &[InputDigest], current: &[InputDigest]) -> InputsCompared {
+    if recorded.is_empty() {
+        return if current.is_empty() {
+            InputsCompared::Same
+        } else {
+            InputsCompared::NotRecorded
+        };
+    }
+    let mut changed = Vec::new();
+    for r in recorded {
+        let now = current.iter().find(|c| c.key == r.key);
+        if now.is_none_or(|c| c.sha256 != r.sha256) {
+            changed.push(InputChange {
+                key: r.key.clone(),
+                recorded: Some(r.clone()),
+                current: now.cloned(),
+            });
+        }
+    }
+    for c in current.iter().filter(|c| !recorded.iter().any(|r| r.key == c.key)) {
+        changed.push(InputChange {
+            key: c.key.clone(),
+            recorded: None,
+            current: Some(c.clone()),
+        });
+    }
+    if changed.is_empty() {
+        InputsCompared::Same
+    } else {
+        InputsCompared::Changed(changed)
+    }
 }
 
 /// What a campaign as a whole must conclude.

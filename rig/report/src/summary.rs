@@ -79,6 +79,15 @@ fn write_summary(
         md_code(&h.campaign_path),
         md_code(&h.campaign_sha256)
     )?;
+    for input in &h.inputs {
+        writeln!(
+            out,
+            "- Input file {}: {} (sha256 {})",
+            md_code(&input.key),
+            md_code(&input.path),
+            md_code(&input.sha256)
+        )?;
+    }
     writeln!(out, "- Target: {}", md_code(&h.target))?;
     writeln!(out, "- Seed: {}", h.seed)?;
     match &h.partition {
@@ -122,6 +131,28 @@ fn write_summary(
         let why = reason.strip_prefix("not run").unwrap_or("");
         let plural = if all.not_run == 1 { " did" } else { "s did" };
         writeln!(out, "{} planned cut point{plural} not run{}.", all.not_run, md(why))?;
+        writeln!(out)?;
+    }
+
+    if !h.skipped.is_empty() {
+        writeln!(
+            out,
+            "## Skipped offsets ({}): requested, gave no cut point, not run",
+            h.skipped.len()
+        )?;
+        writeln!(out)?;
+        writeln!(out, "| Offset | Phase | Kind | Why |")?;
+        writeln!(out, "| --- | --- | --- | --- |")?;
+        for s in &h.skipped {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                md_code(&s.id),
+                md(&s.phase),
+                md(&s.kind),
+                md(&s.reason)
+            )?;
+        }
         writeln!(out)?;
     }
 

@@ -29,6 +29,8 @@ pub(crate) fn header(sha: &str, partition: Option<&str>, ids: &[&str]) -> Journa
             .collect(),
         started: "2025-01-01T00:00:00Z".into(),
         expect: Expect::Pass,
+        inputs: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 

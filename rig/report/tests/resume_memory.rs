@@ -61,6 +61,8 @@ fn a_resume_holds_a_status_per_cut_point_not_the_records() {
         planned: plan,
         started: "2026-01-01T00:00:00Z".into(),
         expect: Expect::Pass,
+        inputs: Vec::new(),
+        skipped: Vec::new(),
     };
     let mut text = serde_json::to_string(&JournalRecord::Header(header.clone())).unwrap();
     text.push('\n');

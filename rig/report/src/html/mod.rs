@@ -217,6 +217,9 @@ pub(crate) fn write_html_with<W: Write>(
     meta(out, "partition", h.partition.as_deref().unwrap_or("whole campaign"));
     meta(out, "campaign file", &h.campaign_path);
     meta(out, "sha256", &h.campaign_sha256);
+    for input in &h.inputs {
+        meta(out, &input.key, &format!("{} (sha256 {})", input.path, input.sha256));
+    }
     meta(out, "started", &h.started);
     match &index.end {
         Some(end) => meta(out, "finished", &format!("{} ({})", end.finished, end.how)),
@@ -333,6 +336,23 @@ pub(crate) fn write_html_with<W: Write>(
     }
     out.push_str("</section>\n");
 
+    if !h.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"skipped\">\n<h2>Skipped offsets ({}): requested, gave no cut point, not run</h2>\n<ul>",
+            h.skipped.len()
+        );
+        for s in &h.skipped {
+            out.push_str("<li><code>");
+            push_html(out, &s.id);
+            out.push_str("</code> (");
+            push_html(out, &s.kind);
+            out.push_str("): ");
+            push_html(out, &s.reason);
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ul>\n</section>\n");
+    }
     if !index.notes.is_empty() {
         out.push_str("<section id=\"notes\">\n<h2>Notes</h2>\n<ul>\n");
         for note in &index.notes {
