@@ -515,7 +515,26 @@ impl<'a> Mcu<'a> {
     }
 
     /// Moves the clock, firing a time-aimed fault or the end of a brownout on the way.
+    #[inline]
     fn advance(&mut self, us: u64) {
+        let timed = matches!(
+            self.opts.plan,
+            Some(CutPlan {
+                at: CutAt::Time { .. },
+                ..
+            })
+        );
+        if !self.dead && self.brownout_until.is_none() && !timed {
+            // Nothing can fire on the way (every read moves the clock).
+            self.now += us;
+            return;
+        }
+        self.advance_firing(us);
+    }
+
+    /// [`Mcu::advance`] when a fault may fire on the way.
+    #[inline(never)]
+    fn advance_firing(&mut self, us: u64) {
         if self.dead {
             return;
         }
@@ -536,7 +555,7 @@ impl<'a> Mcu<'a> {
                 if kind == FaultKind::Brownout {
                     self.brownout_until = Some(t + BROWNOUT_WINDOW_US);
                     self.now = to;
-                    return self.advance(0);
+                    return self.advance_firing(0);
                 }
                 self.die(t.max(self.now), None, None);
                 return;

@@ -581,8 +581,34 @@ const COUNTS_HASHES_KEPT: usize = 1 << 16;
 /// The next unused sector version.
 static NEXT_SECTOR_VERSION: AtomicU64 = AtomicU64::new(1);
 
+/// Versions a thread takes from [`NEXT_SECTOR_VERSION`] at a time: every flash operation
+/// renews a version, and one counter shared by the workers' threads cost a contended atomic
+/// per operation.
+const VERSIONS_PER_BATCH: u64 = 1 << 12;
+
+thread_local! {
+    /// The thread's unused versions: `next..end`.
+    static VERSION_BATCH: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// `count` consecutive versions no other sector content of this process has had.
+fn take_versions(count: u64) -> u64 {
+    if count > VERSIONS_PER_BATCH / 4 {
+        return NEXT_SECTOR_VERSION.fetch_add(count, Ordering::Relaxed);
+    }
+    VERSION_BATCH.with(|b| {
+        let (mut next, mut end) = b.get();
+        if end - next < count {
+            next = NEXT_SECTOR_VERSION.fetch_add(VERSIONS_PER_BATCH, Ordering::Relaxed);
+            end = next + VERSIONS_PER_BATCH;
+        }
+        b.set((next + count, end));
+        next
+    })
+}
+
 fn fresh_versions(count: usize) -> Vec<u64> {
-    let first = NEXT_SECTOR_VERSION.fetch_add(count as u64, Ordering::Relaxed);
+    let first = take_versions(count as u64);
     (first..first + count as u64).collect()
 }
 
@@ -1014,7 +1040,7 @@ impl NorFlash {
         self.sector_hashes.invalidate(first..last);
         let end = last.min(self.sector_versions.len());
         if first < end {
-            let fresh = NEXT_SECTOR_VERSION.fetch_add((end - first) as u64, Ordering::Relaxed);
+            let fresh = take_versions((end - first) as u64);
             for (v, n) in self.sector_versions[first..end].iter_mut().zip(fresh..) {
                 *v = n;
             }
@@ -1599,6 +1625,10 @@ impl NorFlash {
             // A device without a program limit beside one with it: nothing to count.
             return;
         }
+        if self.program_counts.is_empty() {
+            // A part without a program limit keeps no counts: nothing changes.
+            return;
+        }
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
         self.invalidate_count_hashes(range);
@@ -1849,6 +1879,10 @@ impl NorFlash {
     }
 
     fn reset_program_counts(&mut self, range: &Range<u32>) {
+        if self.program_counts.is_empty() {
+            // A part without a program limit keeps no counts: nothing changes.
+            return;
+        }
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
         self.invalidate_count_hashes(range);
@@ -1873,6 +1907,17 @@ impl NorFlash {
     }
 
     fn refresh_sector_flags(&mut self, range: &Range<u32>) {
+        if self.weak.is_empty() && self.torn.is_empty() && self.marginal.is_empty() {
+            // No anomaly anywhere: every flag of the range is clear, without a search per sector.
+            let sectors = self.geom.sectors_of(range);
+            if let Some(flags) = self
+                .sector_has_anomaly
+                .get_mut(sectors.start as usize..sectors.end as usize)
+            {
+                flags.fill(false);
+                return;
+            }
+        }
         for sector in self.geom.sectors_of(range) {
             let flagged = self.sector_holds_anomaly(sector);
             if let Some(flag) = self.sector_has_anomaly.get_mut(sector as usize) {
@@ -2289,6 +2334,37 @@ mod tests {
         assert!(f.read(end, &mut []).is_ok());
         assert!(f.read(end + 1, &mut []).is_err());
         assert_eq!(f.access_count, counted + 1);
+    }
+
+    #[test]
+    fn sector_versions_stay_unique_across_threads_so_a_copy_never_skips_a_changed_sector() {
+        let base = NorFlash::new(FlashProfile::nrf52840(), 9);
+        let sector = base.profile().sector_size;
+        // Two threads change the same sector of their own copies differently, many times (each
+        // takes its versions in batches of its own).
+        let forks: Vec<NorFlash> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2u8)
+                .map(|t| {
+                    let mut f = base.clone();
+                    s.spawn(move || {
+                        for i in 0..(VERSIONS_PER_BATCH as u32 / 2) {
+                            f.load(sector + i % 64, &[t.wrapping_mul(0x51) ^ i as u8]);
+                        }
+                        f
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let seen: BTreeSet<u64> = forks.iter().flat_map(|f| f.sector_versions.iter().copied()).collect();
+        assert_eq!(
+            seen.len(),
+            2 * forks[0].sector_versions.len() - (forks[0].sector_versions.len() - 1)
+        );
+        let mut into = forks[0].clone();
+        into.copy_from(&forks[1]);
+        assert_eq!(into.raw(), forks[1].raw());
+        assert_ne!(forks[0].raw(), forks[1].raw());
     }
 
     #[test]
