@@ -212,6 +212,8 @@ impl SimTarget {
             }
         }
         let log = board.run(opts);
+        let wrote = !log.ops.is_empty();
+        cutpoint_sim::board::recycle_ops(log.ops);
         let mut out = RunOutcome {
             console: Arc::new(log.console),
             end: log.end,
@@ -219,7 +221,7 @@ impl SimTarget {
             after: None,
         };
         if let Some(k) = key {
-            if log.ops.is_empty() {
+            if !wrote {
                 if let Ok(mut m) = self.runs.lock() {
                     m.insert(k, out.clone());
                 }

@@ -390,6 +390,37 @@ fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
 
 /// Operation records a run has room for before its first grows.
 const OPS_RESERVED: usize = 256;
+/// Record buffers kept per thread for the next run, and the largest kept (in records): a
+/// recovery's swap on a megabyte slot records thousands of operations, and growing a fresh
+/// buffer each time copied them over and over.
+const OPS_POOL_KEPT: usize = 2;
+const OPS_POOL_MAX_RECORDS: usize = 1 << 16;
+
+thread_local! {
+    static OPS_POOL: std::cell::RefCell<Vec<Vec<OpRecord>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hands the operation records of a finished run back for the next run on this thread (only
+/// their room is reused; the records are dropped).
+pub fn recycle_ops(mut ops: Vec<OpRecord>) {
+    if ops.capacity() > OPS_POOL_MAX_RECORDS {
+        return;
+    }
+    ops.clear();
+    OPS_POOL.with(|p| {
+        if let Ok(mut pool) = p.try_borrow_mut() {
+            if pool.len() < OPS_POOL_KEPT {
+                pool.push(ops);
+            }
+        }
+    });
+}
+
+fn fresh_ops() -> Vec<OpRecord> {
+    OPS_POOL
+        .with(|p| p.try_borrow_mut().ok().and_then(|mut pool| pool.pop()))
+        .unwrap_or_else(|| Vec::with_capacity(OPS_RESERVED))
+}
 
 /// The part as the firmware sees it during one run.
 struct Mcu<'a> {
@@ -427,7 +458,7 @@ impl<'a> Mcu<'a> {
             console: Vec::new(),
             console_ops: Vec::new(),
             // A recovery's swap runs a few hundred operations: room for them from the start.
-            ops: Vec::with_capacity(OPS_RESERVED),
+            ops: fresh_ops(),
             boots: Vec::new(),
             cut: None,
             spare: Vec::new(),
@@ -484,7 +515,26 @@ impl<'a> Mcu<'a> {
     }
 
     /// Moves the clock, firing a time-aimed fault or the end of a brownout on the way.
+    #[inline]
     fn advance(&mut self, us: u64) {
+        let timed = matches!(
+            self.opts.plan,
+            Some(CutPlan {
+                at: CutAt::Time { .. },
+                ..
+            })
+        );
+        if !self.dead && self.brownout_until.is_none() && !timed {
+            // Nothing can fire on the way (every read moves the clock).
+            self.now += us;
+            return;
+        }
+        self.advance_firing(us);
+    }
+
+    /// [`Mcu::advance`] when a fault may fire on the way.
+    #[inline(never)]
+    fn advance_firing(&mut self, us: u64) {
         if self.dead {
             return;
         }
@@ -505,7 +555,7 @@ impl<'a> Mcu<'a> {
                 if kind == FaultKind::Brownout {
                     self.brownout_until = Some(t + BROWNOUT_WINDOW_US);
                     self.now = to;
-                    return self.advance(0);
+                    return self.advance_firing(0);
                 }
                 self.die(t.max(self.now), None, None);
                 return;

@@ -581,8 +581,34 @@ const COUNTS_HASHES_KEPT: usize = 1 << 16;
 /// The next unused sector version.
 static NEXT_SECTOR_VERSION: AtomicU64 = AtomicU64::new(1);
 
+/// Versions a thread takes from [`NEXT_SECTOR_VERSION`] at a time: every flash operation
+/// renews a version, and one counter shared by the workers' threads cost a contended atomic
+/// per operation.
+const VERSIONS_PER_BATCH: u64 = 1 << 12;
+
+thread_local! {
+    /// The thread's unused versions: `next..end`.
+    static VERSION_BATCH: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// `count` consecutive versions no other sector content of this process has had.
+fn take_versions(count: u64) -> u64 {
+    if count > VERSIONS_PER_BATCH / 4 {
+        return NEXT_SECTOR_VERSION.fetch_add(count, Ordering::Relaxed);
+    }
+    VERSION_BATCH.with(|b| {
+        let (mut next, mut end) = b.get();
+        if end - next < count {
+            next = NEXT_SECTOR_VERSION.fetch_add(VERSIONS_PER_BATCH, Ordering::Relaxed);
+            end = next + VERSIONS_PER_BATCH;
+        }
+        b.set((next + count, end));
+        next
+    })
+}
+
 fn fresh_versions(count: usize) -> Vec<u64> {
-    let first = NEXT_SECTOR_VERSION.fetch_add(count as u64, Ordering::Relaxed);
+    let first = take_versions(count as u64);
     (first..first + count as u64).collect()
 }
 
@@ -895,7 +921,30 @@ impl NorFlash {
 
     /// Reads `buf.len()` bytes at `addr`. A clean region is a plain copy;
     /// weak bits and marginal sectors read as the hashed draw of this read.
+    #[inline]
     pub fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), NorError> {
+        // A part without anomalies (nearly every read of a run): the stored bytes, copied
+        // inline, without the frame of the general path (a trailer's status scan reads one
+        // byte at a time, thousands of times a recovery on a large slot).
+        if self.weak.is_empty() && self.marginal.is_empty() && self.torn.is_empty() {
+            let start = addr as usize;
+            let end = start.wrapping_add(buf.len());
+            if let Some(stored) = self.data.get(start..end).filter(|_| end <= self.geom.size as usize) {
+                self.access_count = self.access_count.wrapping_add(1);
+                if let ([b], [s]) = (&mut *buf, stored) {
+                    *b = *s;
+                } else {
+                    buf.copy_from_slice(stored);
+                }
+                return Ok(());
+            }
+        }
+        self.read_general(addr, buf)
+    }
+
+    /// [`NorFlash::read`] of a part with anomalies, or out of bounds.
+    #[inline(never)]
+    fn read_general(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), NorError> {
         let range = self.span(addr, buf.len())?;
         self.access_count = self.access_count.wrapping_add(1);
         self.require_no_torn_granule(&range)?;
@@ -991,7 +1040,7 @@ impl NorFlash {
         self.sector_hashes.invalidate(first..last);
         let end = last.min(self.sector_versions.len());
         if first < end {
-            let fresh = NEXT_SECTOR_VERSION.fetch_add((end - first) as u64, Ordering::Relaxed);
+            let fresh = take_versions((end - first) as u64);
             for (v, n) in self.sector_versions[first..end].iter_mut().zip(fresh..) {
                 *v = n;
             }
@@ -1576,6 +1625,10 @@ impl NorFlash {
             // A device without a program limit beside one with it: nothing to count.
             return;
         }
+        if self.program_counts.is_empty() {
+            // A part without a program limit keeps no counts: nothing changes.
+            return;
+        }
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
         self.invalidate_count_hashes(range);
@@ -1826,6 +1879,10 @@ impl NorFlash {
     }
 
     fn reset_program_counts(&mut self, range: &Range<u32>) {
+        if self.program_counts.is_empty() {
+            // A part without a program limit keeps no counts: nothing changes.
+            return;
+        }
         let granules = self.granule_indexes(range);
         self.counts_hash.invalidate();
         self.invalidate_count_hashes(range);
@@ -1850,6 +1907,17 @@ impl NorFlash {
     }
 
     fn refresh_sector_flags(&mut self, range: &Range<u32>) {
+        if self.weak.is_empty() && self.torn.is_empty() && self.marginal.is_empty() {
+            // No anomaly anywhere: every flag of the range is clear, without a search per sector.
+            let sectors = self.geom.sectors_of(range);
+            if let Some(flags) = self
+                .sector_has_anomaly
+                .get_mut(sectors.start as usize..sectors.end as usize)
+            {
+                flags.fill(false);
+                return;
+            }
+        }
         for sector in self.geom.sectors_of(range) {
             let flagged = self.sector_holds_anomaly(sector);
             if let Some(flag) = self.sector_has_anomaly.get_mut(sector as usize) {
@@ -2228,6 +2296,75 @@ mod tests {
         let end = f.profile().size;
         assert!(f.read(end - 1, &mut one).is_ok());
         assert!(matches!(f.read(end, &mut one), Err(NorError::OutOfBounds { .. })));
+    }
+
+    #[test]
+    fn a_part_without_anomalies_reads_its_stored_bytes_counts_each_read_and_refuses_the_end() {
+        let mut f = NorFlash::new(FlashProfile::nrf52840(), 5);
+        let sector = f.profile().sector_size;
+        let image: Vec<u8> = (0..3 * sector).map(|i| (i * 7 + 3) as u8).collect();
+        f.load(sector, &image);
+        assert!(f.anomalies().is_clean() && f.torn.is_empty());
+        let mut one = [0u8; 1];
+        let mut wide = vec![0u8; sector as usize + 9];
+        let before = f.access_count;
+        for addr in [0, sector - 1, sector, 2 * sector + 5, 4 * sector - 1] {
+            f.read(addr, &mut one).unwrap();
+            assert_eq!(one[0], f.raw()[addr as usize], "byte at {addr:#x}");
+        }
+        // Across a sector boundary.
+        f.read(sector + 100, &mut wide).unwrap();
+        assert_eq!(wide[..], f.raw()[sector as usize + 100..][..wide.len()]);
+        f.read(0, &mut []).unwrap();
+        assert_eq!(f.access_count, before + 7, "every read counts, an empty one too");
+        // Past the end and wrapping around: refused, and not counted.
+        let end = f.profile().size;
+        let counted = f.access_count;
+        assert_eq!(
+            f.read(end - 4, &mut wide),
+            Err(NorError::OutOfBounds {
+                addr: end - 4,
+                len: wide.len() as u32
+            })
+        );
+        assert_eq!(
+            f.read(u32::MAX, &mut one),
+            Err(NorError::OutOfBounds { addr: u32::MAX, len: 1 })
+        );
+        assert!(f.read(end, &mut []).is_ok());
+        assert!(f.read(end + 1, &mut []).is_err());
+        assert_eq!(f.access_count, counted + 1);
+    }
+
+    #[test]
+    fn sector_versions_stay_unique_across_threads_so_a_copy_never_skips_a_changed_sector() {
+        let base = NorFlash::new(FlashProfile::nrf52840(), 9);
+        let sector = base.profile().sector_size;
+        // Two threads change the same sector of their own copies differently, many times (each
+        // takes its versions in batches of its own).
+        let forks: Vec<NorFlash> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2u8)
+                .map(|t| {
+                    let mut f = base.clone();
+                    s.spawn(move || {
+                        for i in 0..(VERSIONS_PER_BATCH as u32 / 2) {
+                            f.load(sector + i % 64, &[t.wrapping_mul(0x51) ^ i as u8]);
+                        }
+                        f
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let seen: BTreeSet<u64> = forks.iter().flat_map(|f| f.sector_versions.iter().copied()).collect();
+        assert_eq!(
+            seen.len(),
+            2 * forks[0].sector_versions.len() - (forks[0].sector_versions.len() - 1)
+        );
+        let mut into = forks[0].clone();
+        into.copy_from(&forks[1]);
+        assert_eq!(into.raw(), forks[1].raw());
+        assert_ne!(forks[0].raw(), forks[1].raw());
     }
 
     #[test]
