@@ -1068,6 +1068,7 @@ fn a_cut_that_writes_outside_the_schemes_areas_fails_on_the_bench() {
         err.contains("pass.may_change") && err.contains("\"bootlaoder\" is no region") && err.contains(":14:"),
         "{err}"
     );
+}
 
 /// The device's console as Zephyr's logger prints it: every line behind a timestamp and a
 /// level tag (`[00:00:01.234,567] <inf> `).
