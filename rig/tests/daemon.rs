@@ -1106,3 +1106,71 @@ fn submit_wait_follows_its_run_across_a_restart_of_the_daemon() {
     );
     assert_every_cut_exactly_once(&lab.dir.path().join("out"));
 }
+
+/// A cancel answered "stops after the cut points in flight", then the daemon stopped at once
+/// (SIGTERM): the run ends `cancelled` (exit 4, with its `end` event) and does not resume.
+#[test]
+fn a_cancel_holds_when_the_daemon_stops_right_after_it() {
+    let mut lab = Lab::start(ONE_WORKER);
+    let id = lab.submit("campaigns/exhaustive.toml", &[]);
+    lab.wait_for(id, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
+    let v = lab
+        .conn()
+        .post_json(&format!("/v1/runs/{id}/cancel"), &json!({}))
+        .unwrap_or_else(|f| panic!("{}", f.message));
+    assert!(
+        v["message"].as_str().unwrap().contains("stops after the cut points in flight"),
+        "{v}"
+    );
+    assert_eq!(lab.sigterm().code(), Some(0), "{}", lab.log());
+    lab.spawn();
+    let r = lab.wait_run(id, Duration::from_secs(60));
+    assert_eq!(
+        (r["state"].as_str(), r["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{r}\n{}",
+        lab.log()
+    );
+    assert!(r["passed"].as_i64().unwrap() < r["planned"].as_i64().unwrap(), "{r}");
+    let ev = events(&lab.conn(), id, None, None);
+    let (_, kind, end) = ev.last().unwrap();
+    assert_eq!(kind, "end");
+    assert_eq!((end["state"].as_str(), end["exit_code"].as_i64()), (Some("cancelled"), Some(4)), "{end}");
+    assert!(!ev.iter().any(|(_, k, _)| k == "requeued"), "a cancelled run is not requeued");
+    assert!(!lab.report_dir(id).join("junit.xml").exists(), "no verdict from a part of the plan");
+}
+
+/// The daemon killed (-9) after a cancel was recorded but before its run stopped: at the next
+/// start the run ends `cancelled` (exit 4) with its `end` event, and a client waiting on it
+/// across the restart exits 4, not 0.
+#[test]
+fn a_run_cancelled_before_a_kill_ends_cancelled_at_the_next_start() {
+    let mut lab = Lab::start(ONE_WORKER);
+    lab.listen = lab.url.trim_start_matches("http://").to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(["submit", "campaigns/exhaustive.toml", "--server", &lab.url, "--wait", "--out"])
+        .arg(lab.dir.path().join("out"))
+        .current_dir(cli::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
+    lab.kill9();
+    // The cancel as the API records it, the instant before the kill stopped the run.
+    let db = cutpoint_daemon::db::Db::open(&lab.dir.path().join("cutpoint-lab")).unwrap();
+    db.request_cancel(1, Some("ci")).unwrap();
+    drop(db);
+    std::thread::sleep(Duration::from_millis(300));
+    lab.spawn();
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(4), "{stderr}\n{}", lab.log());
+    assert!(stderr.contains("run cancelled"), "{stderr}");
+    assert!(stderr.contains("the daemon stopped before the run did"), "{stderr}");
+    let r = lab.run(1);
+    assert_eq!((r["state"].as_str(), r["exit_code"].as_i64()), (Some("cancelled"), Some(4)), "{r}");
+    let ev = events(&lab.conn(), 1, None, None);
+    assert_eq!(ev.iter().filter(|(_, k, _)| k == "end").count(), 1);
+    assert!(!ev.iter().any(|(_, k, v)| k == "started" && v["resumed"] == true), "it did not resume");
+}

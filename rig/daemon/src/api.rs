@@ -342,7 +342,7 @@ async fn cancel(State(d): D, headers: HeaderMap, Path(id): Path<i64>) -> Answer 
         d.notify();
         format!("run {id} was queued; it is cancelled ({})", r.state)
     } else if run.state == "running" || find_run(&d, id)?.state == "running" {
-        d.cancel_running(id);
+        d.cancel_running(id, by.as_deref());
         format!("run {id} stops after the cut points in flight")
     } else {
         format!("run {id} is {}; nothing to cancel", run.state)
