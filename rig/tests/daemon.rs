@@ -1054,6 +1054,7 @@ fn replay_through_the_daemon_reruns_one_cut_point_and_compares_it() {
         (Some(1), Some(1)),
         "{r}"
     );
+    assert!(stdout.contains("verdict: fail\n"), "{stdout}");
     let (code, stdout, _) = cutpoint_in(tmp.path(), &["replay", "--server", &lab.url, "1", &passing]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("outcome: matches the recorded one (pass)"), "{stdout}");
@@ -1119,7 +1120,10 @@ fn a_cancel_holds_when_the_daemon_stops_right_after_it() {
         .post_json(&format!("/v1/runs/{id}/cancel"), &json!({}))
         .unwrap_or_else(|f| panic!("{}", f.message));
     assert!(
-        v["message"].as_str().unwrap().contains("stops after the cut points in flight"),
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("stops after the cut points in flight"),
         "{v}"
     );
     assert_eq!(lab.sigterm().code(), Some(0), "{}", lab.log());
@@ -1135,9 +1139,19 @@ fn a_cancel_holds_when_the_daemon_stops_right_after_it() {
     let ev = events(&lab.conn(), id, None, None);
     let (_, kind, end) = ev.last().unwrap();
     assert_eq!(kind, "end");
-    assert_eq!((end["state"].as_str(), end["exit_code"].as_i64()), (Some("cancelled"), Some(4)), "{end}");
-    assert!(!ev.iter().any(|(_, k, _)| k == "requeued"), "a cancelled run is not requeued");
-    assert!(!lab.report_dir(id).join("junit.xml").exists(), "no verdict from a part of the plan");
+    assert_eq!(
+        (end["state"].as_str(), end["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{end}"
+    );
+    assert!(
+        !ev.iter().any(|(_, k, _)| k == "requeued"),
+        "a cancelled run is not requeued"
+    );
+    assert!(
+        !lab.report_dir(id).join("junit.xml").exists(),
+        "no verdict from a part of the plan"
+    );
 }
 
 /// The daemon killed (-9) after a cancel was recorded but before its run stopped: at the next
@@ -1148,7 +1162,14 @@ fn a_run_cancelled_before_a_kill_ends_cancelled_at_the_next_start() {
     let mut lab = Lab::start(ONE_WORKER);
     lab.listen = lab.url.trim_start_matches("http://").to_string();
     let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(["submit", "campaigns/exhaustive.toml", "--server", &lab.url, "--wait", "--out"])
+        .args([
+            "submit",
+            "campaigns/exhaustive.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+        ])
         .arg(lab.dir.path().join("out"))
         .current_dir(cli::root())
         .stdout(Stdio::piped())
@@ -1169,8 +1190,82 @@ fn a_run_cancelled_before_a_kill_ends_cancelled_at_the_next_start() {
     assert!(stderr.contains("run cancelled"), "{stderr}");
     assert!(stderr.contains("the daemon stopped before the run did"), "{stderr}");
     let r = lab.run(1);
-    assert_eq!((r["state"].as_str(), r["exit_code"].as_i64()), (Some("cancelled"), Some(4)), "{r}");
+    assert_eq!(
+        (r["state"].as_str(), r["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{r}"
+    );
     let ev = events(&lab.conn(), 1, None, None);
     assert_eq!(ev.iter().filter(|(_, k, _)| k == "end").count(), 1);
-    assert!(!ev.iter().any(|(_, k, v)| k == "started" && v["resumed"] == true), "it did not resume");
+    assert!(
+        !ev.iter().any(|(_, k, v)| k == "started" && v["resumed"] == true),
+        "it did not resume"
+    );
+}
+
+/// A negative control through the daemon: `submit --wait`, `runs` and `replay --server` say
+/// its failures are expected; its run and the replay of a failing cut exit 0, as its report does.
+#[test]
+fn a_negative_controls_failures_read_as_expected_through_the_daemon() {
+    let lab = Lab::start(ONE_SIM);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = cli::root();
+    let (code, stdout, stderr) = cutpoint_in(
+        &root,
+        &[
+            "submit",
+            "campaigns/known-bugs/early-trailer-magic.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+        ]
+        .into_iter()
+        .chain([tmp.path().join("out").to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let r = lab.run(1);
+    let failed = r["failed"].as_i64().unwrap();
+    assert!(failed > 0, "{r}");
+    assert_eq!(
+        (r["negative"].as_bool(), r["expected"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{failed} failed, as expected (negative control), 0 rig errors"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("{failed} failed, as expected (negative control)\n")),
+        "{stdout}"
+    );
+    let ev = events(&lab.conn(), 1, None, None);
+    let (_, _, end) = ev.last().unwrap();
+    assert_eq!(
+        (end["expected"].as_bool(), end["negative"].as_bool()),
+        (Some(true), Some(true)),
+        "{end}"
+    );
+    let (code, stdout, _) = cutpoint_in(&root, &["runs", "--server", &lab.url]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(&format!("fail {failed} (expected: negative control) err 0  exit 0")),
+        "{stdout}"
+    );
+    let failing = ev
+        .iter()
+        .find(|(_, k, v)| k == "cut" && v["status"] == "fail")
+        .map(|(_, _, v)| v["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let (code, stdout, stderr) = cutpoint_in(&root, &["replay", "--server", &lab.url, "1", &failing]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("outcome: matches the recorded one (fail)"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: fail (expected: this campaign is a negative control)\n"),
+        "{stdout}"
+    );
 }

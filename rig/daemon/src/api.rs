@@ -244,6 +244,8 @@ fn run_json(r: &crate::db::RunRow) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert("url".into(), json!(format!("/v1/runs/{}", r.id)));
         m.insert("priority_name".into(), json!(crate::upload::priority_name(r.priority)));
+        // A negative control's failures are expected: its exit code 0 says the rig caught them.
+        m.insert("expected".into(), json!(r.failures_expected()));
     }
     v
 }

@@ -421,7 +421,9 @@ impl Db {
     pub fn cancel_requested(&self, run: i64) -> DbResult<bool> {
         let n: i64 = self
             .c()
-            .query_row("SELECT COUNT(*) FROM cancel_requests WHERE run = ?1", [run], |r| r.get(0))?;
+            .query_row("SELECT COUNT(*) FROM cancel_requests WHERE run = ?1", [run], |r| {
+                r.get(0)
+            })?;
         Ok(n > 0)
     }
 
@@ -434,9 +436,8 @@ impl Db {
         let ids = |sql: &str| -> DbResult<Vec<i64>> {
             tx.prepare(sql)?.query_map([], |r| r.get(0))?.collect::<DbResult<_>>()
         };
-        let cancelled = ids(
-            "SELECT id FROM runs WHERE state = 'running' AND id IN (SELECT run FROM cancel_requests) ORDER BY id",
-        )?;
+        let cancelled =
+            ids("SELECT id FROM runs WHERE state = 'running' AND id IN (SELECT run FROM cancel_requests) ORDER BY id")?;
         let requeued = ids(
             "SELECT id FROM runs WHERE state = 'running' AND id NOT IN (SELECT run FROM cancel_requests) ORDER BY id",
         )?;
