@@ -761,7 +761,12 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         outln!("{:>12} {}", l.t_us, l.text);
     }
     let v = cutpoint::judge::judge_observed(&expect, committed, &obs);
-    outln!("--- verdict: {} {} ---", v.status.name(), v.reasons.join("; "));
+    let negative = c.pass.expect == Expect::Fail;
+    outln!(
+        "--- verdict: {} {} ---",
+        replay::Comparison::verdict_label(v.status, negative),
+        v.reasons.join("; ")
+    );
     let compared = replay::Comparison::of(&recorded, &v, &obs);
     let (same_bits, same_outcome) = (compared.same_bits, compared.same_outcome);
     outln!(
@@ -779,7 +784,7 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         if same_outcome { "matches" } else { "DIFFERS from" },
         recorded.status.name()
     );
-    compared.exit_code(v.status)
+    compared.exit_code_in(v.status, negative)
 }
 
 /// What to warn of when `what` (a replay, a plan) uses campaign `c`'s input files as they are

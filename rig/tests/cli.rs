@@ -76,7 +76,13 @@ fn replay_reproduces_the_recorded_bits_and_outcome() {
     let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), &failing]);
     assert!(stdout.contains("post-cut flash: identical"), "{stdout}\n{stderr}");
     assert!(stdout.contains("outcome: matches"), "{stdout}");
-    assert_eq!(code, 1, "the replayed cut fails again");
+    // A negative control: its failing cut fails again, labelled expected, and exits 0 as the
+    // campaign's report does for it (a campaign that must pass exits 1: the daemon's replay test).
+    assert!(
+        stdout.contains("--- verdict: fail (expected: this campaign is a negative control) "),
+        "{stdout}"
+    );
+    assert_eq!(code, 0, "the replayed cut fails again, as expected: {stderr}");
 }
 
 #[test]

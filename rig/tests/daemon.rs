@@ -1054,6 +1054,7 @@ fn replay_through_the_daemon_reruns_one_cut_point_and_compares_it() {
         (Some(1), Some(1)),
         "{r}"
     );
+    assert!(stdout.contains("verdict: fail\n"), "{stdout}");
     let (code, stdout, _) = cutpoint_in(tmp.path(), &["replay", "--server", &lab.url, "1", &passing]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("outcome: matches the recorded one (pass)"), "{stdout}");
@@ -1105,4 +1106,166 @@ fn submit_wait_follows_its_run_across_a_restart_of_the_daemon() {
         "{stdout}"
     );
     assert_every_cut_exactly_once(&lab.dir.path().join("out"));
+}
+
+/// A cancel answered "stops after the cut points in flight", then the daemon stopped at once
+/// (SIGTERM): the run ends `cancelled` (exit 4, with its `end` event) and does not resume.
+#[test]
+fn a_cancel_holds_when_the_daemon_stops_right_after_it() {
+    let mut lab = Lab::start(ONE_WORKER);
+    let id = lab.submit("campaigns/exhaustive.toml", &[]);
+    lab.wait_for(id, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
+    let v = lab
+        .conn()
+        .post_json(&format!("/v1/runs/{id}/cancel"), &json!({}))
+        .unwrap_or_else(|f| panic!("{}", f.message));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("stops after the cut points in flight"),
+        "{v}"
+    );
+    assert_eq!(lab.sigterm().code(), Some(0), "{}", lab.log());
+    lab.spawn();
+    let r = lab.wait_run(id, Duration::from_secs(60));
+    assert_eq!(
+        (r["state"].as_str(), r["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{r}\n{}",
+        lab.log()
+    );
+    assert!(r["passed"].as_i64().unwrap() < r["planned"].as_i64().unwrap(), "{r}");
+    let ev = events(&lab.conn(), id, None, None);
+    let (_, kind, end) = ev.last().unwrap();
+    assert_eq!(kind, "end");
+    assert_eq!(
+        (end["state"].as_str(), end["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{end}"
+    );
+    assert!(
+        !ev.iter().any(|(_, k, _)| k == "requeued"),
+        "a cancelled run is not requeued"
+    );
+    assert!(
+        !lab.report_dir(id).join("junit.xml").exists(),
+        "no verdict from a part of the plan"
+    );
+}
+
+/// The daemon killed (-9) after a cancel was recorded but before its run stopped: at the next
+/// start the run ends `cancelled` (exit 4) with its `end` event, and a client waiting on it
+/// across the restart exits 4, not 0.
+#[test]
+fn a_run_cancelled_before_a_kill_ends_cancelled_at_the_next_start() {
+    let mut lab = Lab::start(ONE_WORKER);
+    lab.listen = lab.url.trim_start_matches("http://").to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args([
+            "submit",
+            "campaigns/exhaustive.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+        ])
+        .arg(lab.dir.path().join("out"))
+        .current_dir(cli::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
+    lab.kill9();
+    // The cancel as the API records it, the instant before the kill stopped the run.
+    let db = cutpoint_daemon::db::Db::open(&lab.dir.path().join("cutpoint-lab")).unwrap();
+    db.request_cancel(1, Some("ci")).unwrap();
+    drop(db);
+    std::thread::sleep(Duration::from_millis(300));
+    lab.spawn();
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(4), "{stderr}\n{}", lab.log());
+    assert!(stderr.contains("run cancelled"), "{stderr}");
+    assert!(stderr.contains("the daemon stopped before the run did"), "{stderr}");
+    let r = lab.run(1);
+    assert_eq!(
+        (r["state"].as_str(), r["exit_code"].as_i64()),
+        (Some("cancelled"), Some(4)),
+        "{r}"
+    );
+    let ev = events(&lab.conn(), 1, None, None);
+    assert_eq!(ev.iter().filter(|(_, k, _)| k == "end").count(), 1);
+    assert!(
+        !ev.iter().any(|(_, k, v)| k == "started" && v["resumed"] == true),
+        "it did not resume"
+    );
+}
+
+/// A negative control through the daemon: `submit --wait`, `runs` and `replay --server` say
+/// its failures are expected; its run and the replay of a failing cut exit 0, as its report does.
+#[test]
+fn a_negative_controls_failures_read_as_expected_through_the_daemon() {
+    let lab = Lab::start(ONE_SIM);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = cli::root();
+    let (code, stdout, stderr) = cutpoint_in(
+        &root,
+        &[
+            "submit",
+            "campaigns/known-bugs/early-trailer-magic.toml",
+            "--server",
+            &lab.url,
+            "--wait",
+            "--out",
+        ]
+        .into_iter()
+        .chain([tmp.path().join("out").to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let r = lab.run(1);
+    let failed = r["failed"].as_i64().unwrap();
+    assert!(failed > 0, "{r}");
+    assert_eq!(
+        (r["negative"].as_bool(), r["expected"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{failed} failed, as expected (negative control), 0 rig errors"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("{failed} failed, as expected (negative control)\n")),
+        "{stdout}"
+    );
+    let ev = events(&lab.conn(), 1, None, None);
+    let (_, _, end) = ev.last().unwrap();
+    assert_eq!(
+        (end["expected"].as_bool(), end["negative"].as_bool()),
+        (Some(true), Some(true)),
+        "{end}"
+    );
+    let (code, stdout, _) = cutpoint_in(&root, &["runs", "--server", &lab.url]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(&format!("fail {failed} (expected: negative control) err 0  exit 0")),
+        "{stdout}"
+    );
+    let failing = ev
+        .iter()
+        .find(|(_, k, v)| k == "cut" && v["status"] == "fail")
+        .map(|(_, _, v)| v["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let (code, stdout, stderr) = cutpoint_in(&root, &["replay", "--server", &lab.url, "1", &failing]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("outcome: matches the recorded one (fail)"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: fail (expected: this campaign is a negative control)\n"),
+        "{stdout}"
+    );
 }

@@ -244,6 +244,8 @@ fn run_json(r: &crate::db::RunRow) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert("url".into(), json!(format!("/v1/runs/{}", r.id)));
         m.insert("priority_name".into(), json!(crate::upload::priority_name(r.priority)));
+        // A negative control's failures are expected: its exit code 0 says the rig caught them.
+        m.insert("expected".into(), json!(r.failures_expected()));
     }
     v
 }
@@ -342,7 +344,7 @@ async fn cancel(State(d): D, headers: HeaderMap, Path(id): Path<i64>) -> Answer 
         d.notify();
         format!("run {id} was queued; it is cancelled ({})", r.state)
     } else if run.state == "running" || find_run(&d, id)?.state == "running" {
-        d.cancel_running(id);
+        d.cancel_running(id, by.as_deref());
         format!("run {id} stops after the cut points in flight")
     } else {
         format!("run {id} is {}; nothing to cancel", run.state)

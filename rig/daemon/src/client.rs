@@ -498,24 +498,43 @@ impl View {
                     .get("exit_code")
                     .and_then(Value::as_i64)
                     .unwrap_or(i64::from(RIG_ERROR)) as i32;
-                if !s("message").is_empty() {
-                    eprintln!("cutpoint: {}", s("message"));
+                let (err, out) = end_lines(&v);
+                for l in err {
+                    eprintln!("{l}");
                 }
-                eprintln!(
-                    "cutpoint: run {}: {} cut points: {} passed, {} failed, {} rig errors",
-                    s("state"),
-                    n("passed") + n("failed") + n("errors"),
-                    n("passed"),
-                    n("failed"),
-                    n("errors")
-                );
-                outln!("{} passed, {} failed", n("passed"), n("failed"));
+                outln!("{out}");
                 return Some(if s("state") == "cancelled" { INCOMPLETE } else { code });
             }
             _ => {}
         }
         None
     }
+}
+
+/// What a run's `end` event prints: the lines for stderr and the one for stdout. A negative
+/// control's failures (`expected` in the event) are labelled as expected.
+fn end_lines(v: &Value) -> (Vec<String>, String) {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
+    let expected = v.get("expected").and_then(Value::as_bool) == Some(true);
+    let label = if expected {
+        ", as expected (negative control)"
+    } else {
+        ""
+    };
+    let mut err = Vec::new();
+    if !s("message").is_empty() {
+        err.push(format!("cutpoint: {}", s("message")));
+    }
+    err.push(format!(
+        "cutpoint: run {}: {} cut points: {} passed, {} failed{label}, {} rig errors",
+        s("state"),
+        n("passed") + n("failed") + n("errors"),
+        n("passed"),
+        n("failed"),
+        n("errors")
+    ));
+    (err, format!("{} passed, {} failed{label}", n("passed"), n("failed")))
 }
 
 /// Downloads run `id`'s report directory into `out`. Ok(false): it has none.
@@ -581,8 +600,10 @@ fn run_line(r: &Value) -> String {
         .get("exit_code")
         .and_then(Value::as_i64)
         .map_or("-".into(), |c| c.to_string());
+    // A negative control's failures are what it expects: its exit 0 says the rig caught them.
+    let expected = r.get("negative").and_then(Value::as_bool) == Some(true) && n("failed") > 0;
     format!(
-        "{:>5}  {:<10} {:<8} {:<12} {:<28} {:>3}/{:<5} pass {} fail {} err {}  exit {}",
+        "{:>5}  {:<10} {:<8} {:<12} {:<28} {:>3}/{:<5} pass {} fail {}{} err {}  exit {}",
         n("id"),
         s("state"),
         s("priority_name"),
@@ -592,6 +613,7 @@ fn run_line(r: &Value) -> String {
         planned,
         n("passed"),
         n("failed"),
+        if expected { " (expected: negative control)" } else { "" },
         n("errors"),
         code
     )
@@ -685,13 +707,26 @@ pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: 
         if same_outcome { "matches" } else { "DIFFERS from" },
         field(&recorded, "status")
     );
+    let negative = r.get("negative").and_then(Value::as_bool) == Some(true);
+    outln!("verdict: {}", replay_verdict_label(&status, negative));
     if !(same_bits && same_outcome) {
         return RIG_ERROR;
     }
     match status.as_str() {
         "pass" => PASS,
+        // A negative control's failing cut: exit 0, as its report exits for it.
+        "fail" if negative => PASS,
         "fail" => cutpoint_engine::exit::FAIL,
         _ => RIG_ERROR,
+    }
+}
+
+/// A replayed cut's verdict as printed: a negative control's failure is labelled expected.
+pub fn replay_verdict_label(status: &str, negative: bool) -> String {
+    if negative && status == "fail" {
+        "fail (expected: this campaign is a negative control)".to_string()
+    } else {
+        status.to_string()
     }
 }
 
@@ -847,6 +882,40 @@ pub fn lease(server: Option<String>, token: Option<String>, station: &str, ttl: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_controls_failures_read_as_expected_in_runs_and_at_the_end() {
+        let run = |negative: bool, failed: i64| {
+            json!({"id": 5, "state": "finished", "priority_name": "manual", "assigned": "sim-a",
+                   "name": "known-bug-torn-magic-revert", "planned": 1025, "passed": 1025 - failed,
+                   "failed": failed, "errors": 0, "exit_code": if negative == (failed > 0) { 0 } else { 1 },
+                   "negative": negative})
+        };
+        let end = |negative: bool, failed: i64| {
+            let expected = negative && failed > 0;
+            json!({"type": "end", "state": "finished", "outcome": "pass", "exit_code": 0, "planned": 1025,
+                   "passed": 1025 - failed, "failed": failed, "errors": 0, "negative": negative,
+                   "expected": expected, "message": if expected {
+                       "negative control: 12 of 1025 cut points failed, as expected (the rig caught the broken firmware)"
+                   } else { "" }})
+        };
+        let mut text = String::new();
+        for (negative, failed) in [(true, 12), (false, 12), (true, 0), (false, 0)] {
+            text += &format!(
+                "negative {negative}, {failed} failed:\n{}\n",
+                run_line(&run(negative, failed))
+            );
+            let (err, out) = end_lines(&end(negative, failed));
+            text += &format!("{}\n{out}\n\n", err.join("\n"));
+        }
+        text += &format!(
+            "replay: {} | {} | {}\n",
+            replay_verdict_label("fail", true),
+            replay_verdict_label("fail", false),
+            replay_verdict_label("pass", true)
+        );
+        insta::assert_snapshot!(text);
+    }
 
     #[test]
     fn durations() {

@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS benches (
     health_reason TEXT,
     rig_failures INTEGER NOT NULL DEFAULT 0
 );
+-- A user's cancel of a running run, kept so a restart of the daemon ends the run as
+-- cancelled instead of resuming it (a table of its own: older databases gain it as they open).
+CREATE TABLE IF NOT EXISTS cancel_requests (
+    run INTEGER PRIMARY KEY,
+    requested_by TEXT,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -132,6 +139,14 @@ pub struct RunRow {
     pub root: String,
     #[serde(skip)]
     pub resume: bool,
+}
+
+impl RunRow {
+    /// A negative control whose cut points failed: the failures are what it expects (its exit
+    /// code says whether the rig caught the broken firmware).
+    pub fn failures_expected(&self) -> bool {
+        self.negative && self.failed > 0
+    }
 }
 
 const RUN_COLS: &str = "id, campaign, name, station, tag, assigned, priority, partition, state, exit_code, outcome, \
@@ -229,6 +244,15 @@ impl Default for BenchState {
             drained: None,
         }
     }
+}
+
+/// The runs that were running when the daemon last stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interrupted {
+    /// Cancelled by a user before the daemon stopped: ended `cancelled`.
+    pub cancelled: Vec<i64>,
+    /// Back in the queue, to resume from their journal.
+    pub requeued: Vec<i64>,
 }
 
 /// A lease could not be taken.
@@ -383,21 +407,58 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Runs that were running when the daemon stopped go back to the head of their station's
-    /// queue, to resume from their journal.
-    pub fn requeue_interrupted(&self) -> DbResult<Vec<i64>> {
-        let c = self.c();
-        let ids: Vec<i64> = c
-            .prepare("SELECT id FROM runs WHERE state = 'running' ORDER BY id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<DbResult<_>>()?;
-        c.execute(
+    /// Records a user's cancel of a running run, so that it holds across a restart of the
+    /// daemon.
+    pub fn request_cancel(&self, run: i64, by: Option<&str>) -> DbResult<()> {
+        self.c().execute(
+            "INSERT OR IGNORE INTO cancel_requests (run, requested_by, at) VALUES (?1, ?2, ?3)",
+            params![run, by, now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a user cancelled run `run`.
+    pub fn cancel_requested(&self, run: i64) -> DbResult<bool> {
+        let n: i64 = self
+            .c()
+            .query_row("SELECT COUNT(*) FROM cancel_requests WHERE run = ?1", [run], |r| {
+                r.get(0)
+            })?;
+        Ok(n > 0)
+    }
+
+    /// What the daemon does at its start with the runs that were running when it stopped, in
+    /// one transaction: one a user cancelled ends `cancelled` (exit 4, incomplete); every other
+    /// goes back to the head of its station's queue, to resume from its journal.
+    pub fn settle_interrupted(&self) -> DbResult<Interrupted> {
+        let mut c = self.c();
+        let tx = c.transaction()?;
+        let ids = |sql: &str| -> DbResult<Vec<i64>> {
+            tx.prepare(sql)?.query_map([], |r| r.get(0))?.collect::<DbResult<_>>()
+        };
+        let cancelled =
+            ids("SELECT id FROM runs WHERE state = 'running' AND id IN (SELECT run FROM cancel_requests) ORDER BY id")?;
+        let requeued = ids(
+            "SELECT id FROM runs WHERE state = 'running' AND id NOT IN (SELECT run FROM cancel_requests) ORDER BY id",
+        )?;
+        let now = now_rfc3339();
+        for id in &cancelled {
+            tx.execute(
+                "UPDATE runs SET state = 'cancelled', exit_code = 4, outcome = 'incomplete', finished = ?2, \
+                 resume = 0, message = 'cancelled: ' || (passed + failed + errors) || ' of ' || \
+                 COALESCE(planned, 0) || ' cut points run; nothing is concluded about the device \
+                 (the daemon stopped before the run did)' WHERE id = ?1",
+                params![id, now],
+            )?;
+        }
+        tx.execute(
             "UPDATE runs SET state = 'queued', resume = 1, station = assigned WHERE state = 'running'",
             [],
         )?;
         // The daemon is the only holder of its runs' leases: none survives it.
-        c.execute("DELETE FROM leases WHERE run IS NOT NULL", [])?;
-        Ok(ids)
+        tx.execute("DELETE FROM leases WHERE run IS NOT NULL", [])?;
+        tx.commit()?;
+        Ok(Interrupted { cancelled, requeued })
     }
 
     /// Takes the next run for `station` (tags `tags`) and the bench's lease for it, in one

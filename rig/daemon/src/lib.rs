@@ -89,7 +89,11 @@ impl Daemon {
 
     /// Raises the cancel flag of a running run (one claimed but not yet started finds it
     /// raised).
-    pub fn cancel_running(&self, run: i64) {
+    pub fn cancel_running(&self, run: i64, by: Option<&str>) {
+        // In the database first: the cancel holds across a restart of the daemon.
+        if let Err(e) = self.db.request_cancel(run, by) {
+            tracing::error!("run {run}: recording its cancel: {e}");
+        }
         if let Ok(mut m) = self.cancels.lock() {
             m.entry(run).or_default().store(true, Ordering::SeqCst);
         }
@@ -132,8 +136,9 @@ impl StartError {
     }
 }
 
-/// Opens the lab's state (creating the data directory and database), puts back in the queue
-/// every run that was running when the daemon last stopped, and starts a worker per station.
+/// Opens the lab's state (creating the data directory and database), ends as `cancelled` every
+/// run a user cancelled that was still running when the daemon last stopped, puts back in the
+/// queue every other run that was running then, and starts a worker per station.
 pub fn start(mut lab: Lab, hooks: Hooks, opts: &ServeOptions) -> Result<Arc<Daemon>, StartError> {
     if let Some(l) = opts.listen {
         lab.listen = l;
@@ -165,10 +170,17 @@ pub fn start(mut lab: Lab, hooks: Hooks, opts: &ServeOptions) -> Result<Arc<Daem
         Some(p) => Some(auth::load_tokens(p).map_err(|e| StartError::Config(cutpoint_campaign::format_errors(&e)))?),
         None => None,
     };
-    let requeued = db
-        .requeue_interrupted()
+    let interrupted = db
+        .settle_interrupted()
         .map_err(|e| StartError::Io(format!("reading the database: {e}")))?;
-    for id in &requeued {
+    // A run a user cancelled before the daemon stopped ends here, with the `end` event its
+    // waiting clients follow; it does not resume.
+    for id in &interrupted.cancelled {
+        if let Err(e) = station::log_end(&db, *id) {
+            tracing::error!("run {id}: logging its end: {e}");
+        }
+    }
+    for id in &interrupted.requeued {
         let _ = db.append_event(
             *id,
             "requeued",

@@ -441,25 +441,31 @@ pub fn end_run(d: &Daemon, run: &RunRow, state: &str, code: i32, message: Option
     if let Err(e) = d.db.finish_run(run.id, state, code, outcome, message) {
         tracing::error!("run {}: recording its end: {e}", run.id);
     }
-    let now = d.db.run(run.id).ok().flatten();
-    let (planned, passed, failed, errors) = now
-        .as_ref()
-        .map_or((0, 0, 0, 0), |r| (r.planned.unwrap_or(0), r.passed, r.failed, r.errors));
-    let v = json!({
-        "type": "end",
-        "state": state,
-        "outcome": outcome,
-        "exit_code": code,
-        "planned": planned,
-        "passed": passed,
-        "failed": failed,
-        "errors": errors,
-        "message": message,
-    });
-    if let Err(e) = d.db.append_event(run.id, "end", &v.to_string()) {
+    if let Err(e) = log_end(&d.db, run.id) {
         tracing::error!("run {}: logging its end: {e}", run.id);
     }
     d.notify();
+}
+
+/// Logs the `end` event of run `id`, ended in the database, from its record: state, outcome,
+/// exit code, counts and message; a negative control's failures are marked `expected`.
+pub fn log_end(db: &crate::db::Db, id: i64) -> Result<(), rusqlite::Error> {
+    let Some(r) = db.run(id)? else { return Ok(()) };
+    let v = json!({
+        "type": "end",
+        "state": r.state,
+        "outcome": r.outcome,
+        "exit_code": r.exit_code,
+        "planned": r.planned.unwrap_or(0),
+        "passed": r.passed,
+        "failed": r.failed,
+        "errors": r.errors,
+        "message": r.message,
+        "negative": r.negative,
+        "expected": r.failures_expected(),
+    });
+    db.append_event(id, "end", &v.to_string())?;
+    Ok(())
 }
 
 /// How a run ended: its state, exit code and message; `None` when the daemon stopped it
@@ -500,6 +506,10 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
         Some(Ok(f)) => f,
         Some(Err(e)) => return ended("error", BAD_INPUT, e),
     };
+    // Cancelled while it waited for its bench (or before a restart): it does not start.
+    if d.db.cancel_requested(run.id).unwrap_or(false) {
+        return ended("cancelled", INCOMPLETE, "cancelled before it started");
+    }
     let opened = match (d.open)(&c, station.workers()) {
         Ok(o) => o,
         Err(OpenError::Input(m)) => return ended("error", BAD_INPUT, client_paths(&m, &run.input_dir, &run.root)),
@@ -548,7 +558,14 @@ fn execute(d: &Arc<Daemon>, station: &StationDef, run: &RunRow) -> Ended {
     };
     let t = outcome.tally;
     if outcome.cancelled || t.ran() < outcome.planned {
-        if d.shutdown.load(Ordering::SeqCst) {
+        // A user's cancel wins over the daemon's stop: a cancelled run must not resume at the
+        // next start. The request is in the database, so it holds even when the flag was
+        // raised by the stop.
+        let cancelled_by_user = d.db.cancel_requested(run.id).unwrap_or_else(|e| {
+            tracing::error!("run {}: reading its cancel: {e}", run.id);
+            false
+        });
+        if d.shutdown.load(Ordering::SeqCst) && !cancelled_by_user {
             // The daemon stops: the run stays `running` in the database, and its journal
             // (every finished cut synced) is where the next start resumes it.
             let _ = d.db.append_event(

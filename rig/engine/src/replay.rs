@@ -130,13 +130,30 @@ impl Comparison {
     /// The exit code of the replay: a replay that differs from the record is the rig's
     /// failure; one that matches exits as its verdict.
     pub fn exit_code(&self, replayed: Status) -> i32 {
+        self.exit_code_in(replayed, false)
+    }
+
+    /// The exit code of the replay of a cut of a campaign that is a negative control or not
+    /// (`negative`): a negative control's failing cut, replayed as recorded, exits 0, as its
+    /// report does for it (the rig caught the broken firmware).
+    pub fn exit_code_in(&self, replayed: Status, negative: bool) -> i32 {
         if !(self.same_bits && self.same_outcome) {
             return RIG_ERROR;
         }
         match replayed {
             Status::Pass => PASS,
+            Status::Fail if negative => PASS,
             Status::Fail => FAIL,
             Status::Error => RIG_ERROR,
+        }
+    }
+
+    /// A replayed verdict's name as printed: a negative control's failure is labelled expected.
+    pub fn verdict_label(replayed: Status, negative: bool) -> String {
+        if negative && replayed == Status::Fail {
+            "fail (expected: this campaign is a negative control)".to_string()
+        } else {
+            replayed.name().to_string()
         }
     }
 }
@@ -144,6 +161,27 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_controls_failing_cut_replays_as_expected_with_its_reports_exit_code() {
+        let same = Comparison {
+            same_bits: true,
+            same_outcome: true,
+        };
+        assert_eq!(same.exit_code_in(Status::Fail, true), PASS);
+        assert_eq!(same.exit_code_in(Status::Fail, false), FAIL);
+        assert_eq!(same.exit_code_in(Status::Pass, true), PASS);
+        let differs = Comparison {
+            same_bits: false,
+            same_outcome: true,
+        };
+        assert_eq!(differs.exit_code_in(Status::Fail, true), RIG_ERROR);
+        assert_eq!(
+            Comparison::verdict_label(Status::Fail, true),
+            "fail (expected: this campaign is a negative control)"
+        );
+        assert_eq!(Comparison::verdict_label(Status::Fail, false), "fail");
+    }
     use crate::prepare::plan_spec;
 
     #[test]
