@@ -2,6 +2,8 @@
 //! under test behind fake bench parts (see `support/fake_bench.rs`), driven through the
 //! engine exactly as a lab bench would be.
 
+#[path = "support/cli.rs"]
+mod cli_run;
 #[path = "support/fake_bench.rs"]
 mod fake_bench;
 
@@ -405,16 +407,10 @@ fn a_relay_that_does_not_cut_is_a_rig_error_not_a_device_failure() {
     }
 }
 
+/// `cutpoint ARGS` in `dir`: exit code and stderr.
 fn cli(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run cutpoint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, stderr) = cli_run::cutpoint_in(dir, args);
+    (code, stderr)
 }
 
 fn write_campaign(dir: &Path, station: &str, extra_run: &str) -> PathBuf {
@@ -651,20 +647,6 @@ fn a_campaign_whose_verdict_reads_a_slot_the_probe_cannot_is_refused_at_its_key(
     assert!(bench_setup(&load_campaign(&path).unwrap()).is_ok());
 }
 
-/// `cutpoint plan ARGS` in `dir`: exit code, stdout, stderr.
-fn cli_out(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run cutpoint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn plan_of_a_station_campaign_does_not_open_the_bench() {
     let dir = tempfile::tempdir().unwrap();
@@ -675,7 +657,7 @@ fn plan_of_a_station_campaign_does_not_open_the_bench() {
     let path = dir.path().join("campaign.toml");
     std::fs::write(&path, campaign_text("bench-plan", "swap-scratch", 16, &phases)).unwrap();
     // The probe in the station is absent: a plan that opened the bench would fail (exit 3).
-    let (code, stdout, stderr) = cli_out(dir.path(), &["plan", "campaign.toml"]);
+    let (code, stdout, stderr) = cli_run::cutpoint_in(dir.path(), &["plan", "campaign.toml"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout, "download/start\ndownload/byte-6000\ndownload/byte-13000\n",
@@ -684,17 +666,17 @@ fn plan_of_a_station_campaign_does_not_open_the_bench() {
     assert!(stderr.contains("needs a run: swap/sectors"), "{stderr}");
     assert!(stderr.contains("--control-from"), "{stderr}");
     assert!(!stderr.contains("opening the station"), "{stderr}");
-    let (code, stdout, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--json"]);
+    let (code, stdout, stderr) = cli_run::cutpoint_in(dir.path(), &["plan", "campaign.toml", "--json"]);
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["total"], 3);
     assert_eq!(doc["needs_a_run"][0]["what"], "swap/sectors");
     // A partition of a plan that needs the control run cannot be told yet.
-    let (code, _, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--partition", "1/2"]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["plan", "campaign.toml", "--partition", "1/2"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--control-from"), "{stderr}");
     // Not a report: bad input, not a rig error.
-    let (code, _, stderr) = cli_out(dir.path(), &["plan", "campaign.toml", "--control-from", "nowhere"]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["plan", "campaign.toml", "--control-from", "nowhere"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--control-from nowhere"), "{stderr}");
 }
@@ -713,11 +695,12 @@ fn plan_from_a_recorded_control_run_gives_the_ids_the_run_ran() {
     let o = run(&b);
     let ran: Vec<&str> = o.journal.header.planned.iter().map(|p| p.id.as_str()).collect();
     assert!(ran.iter().any(|id| id.starts_with("swap/sector-")), "{ran:?}");
-    let (code, stdout, stderr) = cli_out(b._dir.path(), &["plan", "campaign.toml", "--control-from", "report"]);
+    let (code, stdout, stderr) =
+        cli_run::cutpoint_in(b._dir.path(), &["plan", "campaign.toml", "--control-from", "report"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().collect::<Vec<_>>(), ran, "{stderr}");
     assert!(!stderr.contains("needs a run"), "{stderr}");
-    let (code, stdout, stderr) = cli_out(
+    let (code, stdout, stderr) = cli_run::cutpoint_in(
         b._dir.path(),
         &[
             "plan",

@@ -3,11 +3,10 @@
 //! that changed, a replay warns.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::root;
+use cli::{cutpoint_in, root};
 
 /// A copy of fixtures/imgtool-ed25519.toml and the files it reads in a fresh folder.
 fn campaign_copy(name: &str) -> PathBuf {
@@ -47,20 +46,6 @@ fn restore_update(dir: &Path) {
 fn sha256_of(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-/// Exit code, stdout and stderr of `cutpoint args...` run in `dir`.
-fn cutpoint_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run cutpoint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// What an interrupted run leaves: the journal without its end record and its last results.

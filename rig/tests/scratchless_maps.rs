@@ -6,8 +6,8 @@
 #[path = "support/fake_bench.rs"]
 mod fake_bench;
 
-use std::path::Path;
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli_run;
 use std::sync::atomic::AtomicBool;
 
 use cutpoint::bench_target::BenchTarget;
@@ -154,19 +154,6 @@ fn overwrite_runs_on_a_station_map_without_scratch() {
     runs_clean(&campaign("overwrite", OVERWRITE), Mode::OVERWRITE);
 }
 
-fn cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run cutpoint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The 1-based line of the first line of `text` that starts with `start`.
 fn line_of(text: &str, start: &str) -> usize {
     text.lines().position(|l| l.starts_with(start)).unwrap() + 1
@@ -180,11 +167,11 @@ fn check_accepts_a_map_without_scratch_only_for_modes_that_use_none() {
     let path = path.to_str().unwrap();
 
     // The station on its own, and campaigns in modes without scratch: accepted.
-    let (code, _, stderr) = cli(dir.path(), &["check", "station.toml"]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["check", "station.toml"]);
     assert_eq!(code, 0, "{stderr}");
     for (mode, phases) in [("swap-move", MOVE), ("overwrite", OVERWRITE), ("swap-offset", "")] {
         std::fs::write(path, campaign(mode, phases)).unwrap();
-        let (code, stdout, stderr) = cli(dir.path(), &["check", path]);
+        let (code, stdout, stderr) = cli_run::cutpoint_in(dir.path(), &["check", path]);
         assert_eq!(code, 0, "{mode}: {stderr}");
         assert!(stdout.contains("the station's [layout]"), "{mode}: {stdout}");
     }
@@ -192,7 +179,7 @@ fn check_accepts_a_map_without_scratch_only_for_modes_that_use_none() {
     // Swap-scratch swaps through a scratch region: refused at the station's [layout] regions.
     let first_region = line_of(STATION, "[[layout.regions]]");
     std::fs::write(path, campaign("swap-scratch", "")).unwrap();
-    let (code, _, stderr) = cli(dir.path(), &["check", path]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["check", path]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains(&format!("station.toml:{first_region}:")) && stderr.contains("layout.regions"),
@@ -204,13 +191,13 @@ fn check_accepts_a_map_without_scratch_only_for_modes_that_use_none() {
         "{stderr}"
     );
     // `run` refuses it the same way, before it opens anything.
-    let (code, _, stderr) = cli(dir.path(), &["run", path]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["run", path]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("mode swap-scratch needs a scratch region"), "{stderr}");
 
     // An A/B scheme keeps its record there: refused too, saying what it keeps.
     std::fs::write(path, campaign("redundant-copies", "")).unwrap();
-    let (code, _, stderr) = cli(dir.path(), &["check", path]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["check", path]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("mode redundant-copies needs a scratch region (it keeps its boot-select record"),
@@ -222,10 +209,10 @@ fn check_accepts_a_map_without_scratch_only_for_modes_that_use_none() {
     let with_scratch = format!("{STATION}\n[[layout.regions]]\nname = \"scratch\"\noffset = 0x50000\nsize = 0x1000\n");
     std::fs::write(dir.path().join("station.toml"), &with_scratch).unwrap();
     std::fs::write(path, campaign("swap-scratch", "")).unwrap();
-    let (code, _, stderr) = cli(dir.path(), &["check", path]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["check", path]);
     assert_eq!(code, 0, "{stderr}");
     std::fs::write(path, campaign("redundant-copies", "")).unwrap();
-    let (code, _, stderr) = cli(dir.path(), &["check", path]);
+    let (code, _, stderr) = cli_run::cutpoint_in(dir.path(), &["check", path]);
     assert_eq!(code, 2, "{stderr}");
     let size_line = with_scratch.lines().count();
     assert!(

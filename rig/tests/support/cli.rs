@@ -11,9 +11,14 @@ pub fn root() -> PathBuf {
 
 /// Exit code, stdout and stderr of `cutpoint args...`.
 pub fn cutpoint(args: &[&str]) -> (i32, String, String) {
+    cutpoint_in(&root(), args)
+}
+
+/// Exit code, stdout and stderr of `cutpoint args...` run in `dir`.
+pub fn cutpoint_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
         .args(args)
-        .current_dir(root())
+        .current_dir(dir)
         .output()
         .expect("run cutpoint");
     (
