@@ -1066,26 +1066,24 @@ fn replay_through_the_daemon_reruns_one_cut_point_and_compares_it() {
     );
 }
 
-#[test]
-fn submit_wait_follows_its_run_across_a_restart_of_the_daemon() {
-    let mut lab = Lab::start(ONE_WORKER);
-    // The same address after the restart, as under systemd.
-    lab.listen = lab.url.trim_start_matches("http://").to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args([
-            "submit",
-            "campaigns/exhaustive.toml",
-            "--server",
-            &lab.url,
-            "--wait",
-            "--out",
-        ])
+/// `cutpoint submit CAMPAIGN --wait` on `lab`, its output piped, downloading into `out/`.
+fn submit_waiting(lab: &Lab, campaign: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cutpoint"))
+        .args(["submit", campaign, "--server", &lab.url, "--wait", "--out"])
         .arg(lab.dir.path().join("out"))
         .current_dir(cli::root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn submit_wait_follows_its_run_across_a_restart_of_the_daemon() {
+    let mut lab = Lab::start(ONE_WORKER);
+    // The same address after the restart, as under systemd.
+    lab.listen = lab.url.trim_start_matches("http://").to_string();
+    let child = submit_waiting(&lab, "campaigns/exhaustive.toml");
     lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 300);
     lab.kill9();
     std::thread::sleep(Duration::from_millis(300));
@@ -1161,21 +1159,7 @@ fn a_cancel_holds_when_the_daemon_stops_right_after_it() {
 fn a_run_cancelled_before_a_kill_ends_cancelled_at_the_next_start() {
     let mut lab = Lab::start(ONE_WORKER);
     lab.listen = lab.url.trim_start_matches("http://").to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_cutpoint"))
-        .args([
-            "submit",
-            "campaigns/exhaustive.toml",
-            "--server",
-            &lab.url,
-            "--wait",
-            "--out",
-        ])
-        .arg(lab.dir.path().join("out"))
-        .current_dir(cli::root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = submit_waiting(&lab, "campaigns/exhaustive.toml");
     lab.wait_for(1, "part-way", |r| r["passed"].as_i64().unwrap_or(0) >= 100);
     lab.kill9();
     // The cancel as the API records it, the instant before the kill stopped the run.
