@@ -1231,3 +1231,41 @@ fn an_update_that_writes_outside_on_every_run_fails_its_control_run_on_the_bench
     assert!(!r.ran.journal.cuts.is_empty());
     assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));
 }
+
+/// A power switch that switches nothing but the console's adapter: its "off" succeeds, the
+/// device keeps running through the dwell unheard, and once "on" it carries on where it was
+/// and settles without a boot. The cut did not take: the cut point is a rig error (JUnit
+/// `<error>`, exit 3), never a pass, though the device updated cleanly.
+#[test]
+fn a_switch_that_switches_nothing_makes_the_cut_a_rig_error_not_a_pass() {
+    // The cut falls just after the new image's first boot, which is then silent for its
+    // 50 ms health check (device time, at the wall clock's pace here) and settles: well after
+    // the 10 ms dwell, so the device's settling is heard.
+    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+                  offsets = { us = [250] }\n";
+    let text = campaign_text("bench-dead-switch", "swap-scratch", 16, phases)
+        .replace("off_dwell_ms = 40", "off_dwell_ms = 10");
+    let station = STATION.replace("off_dwell_ms = 40", "off_dwell_ms = 10");
+    let st = fake_bench::emulated_station(&station, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
+    let b = assembled(st, |e| e.with_off_muting_the_console(), true);
+    let r = run_reported(&b);
+    assert!(!r.ran.control_failed);
+    assert_eq!(r.ran.journal.cuts.len(), 1, "{}", statuses(&r.ran));
+    let c = &r.ran.journal.cuts[0];
+    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
+    assert!(
+        c.reasons
+            .iter()
+            .any(|x| x.contains("the cut did not take: after power came back the device settled")),
+        "{:?}",
+        c.reasons
+    );
+    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
+    assert!(r.junit.contains("<error"), "{}", r.junit);
+    assert!(r.junit.contains("the cut did not take"), "{}", r.junit);
+    assert!(
+        !r.junit.contains("<failure"),
+        "a rig error is never the device's failure: {}",
+        r.junit
+    );
+}
