@@ -3,9 +3,9 @@
 //! before the update starts, as the device holds it at the baseline; read again once the
 //! device settled after the control run and after each cut, and compared. Read any later, the
 //! copy would hold what an update writes there on every run, and such an update would go
-//! unseen. The baseline's
-//! restore does not write it, so a cut that changed it would leave every later cut point on a
-//! changed device: the next restore writes the changed parts back from the first read.
+//! unseen. The baseline's restore does not write it, so a run that changed it would leave
+//! every later cut point on a changed device: the next restore writes the changed parts back
+//! from the first read.
 
 use cutpoint_bench::{Probe, RigError, RigResult};
 
