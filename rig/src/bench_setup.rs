@@ -54,6 +54,9 @@ pub fn bench_setup(c: &Campaign) -> Result<BenchSetup, SetupError> {
         max_boots: c.run.max_boots,
         markers: c.markers.clone(),
         unreadable: setup.expect.unreadable.iter().map(|(a, _)| *a).collect(),
+        // The parts the engine's recovery rules guard, so the cut points compare with the
+        // control run's read of the same parts.
+        guarded: cutpoint_engine::engine::recovery_rules(&setup.expect).outside,
     };
     Ok(BenchSetup {
         station: backends,

@@ -1119,3 +1119,153 @@ fn the_default_markers_match_console_lines_behind_a_log_prefix() {
     );
     assert_eq!(first_boot.final_image.as_deref(), Some("2.0.0+0"));
 }
+
+/// The bench target around an emulated station's device, as `change` makes it.
+fn assembled(
+    st: fake_bench::EmulatedStation,
+    change: impl FnOnce(Emulator) -> Emulator,
+    relay_ignores_off: bool,
+) -> Bench {
+    let emulator = change(st.emulator);
+    let target =
+        BenchTarget::from_parts(emulator.parts(st.console, relay_ignores_off), st.setup.config.clone()).unwrap();
+    Bench {
+        campaign: st.campaign,
+        setup: st.setup,
+        target,
+        emulator,
+        _dir: st.dir,
+    }
+}
+
+/// A whole run as `cutpoint run` ends it: the journal, the exit code it returns, and the
+/// reports it writes (JUnit read back).
+struct Reported {
+    ran: Ran,
+    code: i32,
+    junit: String,
+}
+
+fn run_reported(b: &Bench) -> Reported {
+    let out = b._dir.path().join("report");
+    let spec = RunSpec::whole(&b.campaign, out.clone(), b.setup.expect.clone(), b.setup.update_size);
+    let o = engine::run(&b.target, &spec, &mut cutpoint::sink::ignore(), &AtomicBool::new(false)).unwrap();
+    let code = cutpoint::verdict::run_verdict(&b.campaign, &o, o.tally.fail, o.tally.error).code;
+    let journal = cutpoint_report::journal::read_journal(&o.journal_path).unwrap();
+    let summary = cutpoint_report::rebuild::write_reports(&out, &journal).unwrap();
+    assert_eq!(
+        cutpoint::verdict::report_verdict(&summary).code,
+        code,
+        "`cutpoint report` concludes as the run did"
+    );
+    Reported {
+        ran: Ran {
+            journal,
+            control_failed: o.control_failed,
+        },
+        code,
+        junit: std::fs::read_to_string(out.join("junit.xml")).unwrap(),
+    }
+}
+
+/// An update whose every run writes outside the scheme's areas, its uncut path included (here
+/// a byte programmed in the bootloader region once the update is done). The guarded flash is
+/// read in the control run, after the baseline is restored and before the update starts, so
+/// the control run breaks the rule and names the region: the run is the device's failure
+/// (exit 1). Read at the first cut instead, after the control run, the copy would already hold
+/// the write, every cut would read it back unchanged, and the run would pass.
+#[test]
+fn an_update_that_writes_outside_on_every_run_fails_its_control_run_on_the_bench() {
+    let phases = format!("{SWAP}offsets = {{ sectors = {{ every = 4 }} }}\n");
+    let text = campaign_text("bench-outside-always", "swap-scratch", 16, &phases);
+    let bootloader = cutpoint_sim::BoardProfile::builtin("nrf52840")
+        .unwrap()
+        .layout
+        .bootloader;
+    let at = bootloader.offset + 0x200;
+    let st = fake_bench::emulated_station(
+        STATION,
+        &text,
+        Mode::SWAP_SCRATCH,
+        Variant::Reference,
+        fake_bench::SCALE,
+    );
+    assert!(
+        st.setup.config.guarded.iter().any(|g| g.region == "bootloader"),
+        "{:?}",
+        st.setup.config.guarded
+    );
+    let b = assembled(st, |e| e.with_scribble_on_every_update(at, 0x00), false);
+    let r = run_reported(&b);
+    let control = r.ran.journal.control.as_ref().unwrap();
+    assert!(r.ran.control_failed);
+    assert_eq!(control.status, Status::Fail, "{:?}", control.reasons);
+    assert!(
+        control
+            .reasons
+            .iter()
+            .any(|x| x.starts_with("the update wrote outside its areas: bootloader (")
+                && x.contains(&format!(
+                    "reads 00 ff ff ff ff ff ff ff at {at:#x}, ff ff ff ff ff ff ff ff at the baseline"
+                ))),
+        "{:?}",
+        control.reasons
+    );
+    assert_eq!(r.code, cutpoint::exit::FAIL, "{}", statuses(&r.ran));
+    assert!(
+        r.junit.contains("the update wrote outside its areas: bootloader"),
+        "{}",
+        r.junit
+    );
+
+    // The same device without the stray write passes its control run and every cut.
+    let st = fake_bench::emulated_station(
+        STATION,
+        &text,
+        Mode::SWAP_SCRATCH,
+        Variant::Reference,
+        fake_bench::SCALE,
+    );
+    let r = run_reported(&assembled(st, |e| e, false));
+    assert!(!r.ran.control_failed);
+    assert!(!r.ran.journal.cuts.is_empty());
+    assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));
+}
+
+/// A power switch that switches nothing but the console's adapter: its "off" succeeds, the
+/// device keeps running through the dwell unheard, and once "on" it carries on where it was
+/// and settles without a boot. The cut did not take: the cut point is a rig error (JUnit
+/// `<error>`, exit 3), never a pass, though the device updated cleanly.
+#[test]
+fn a_switch_that_switches_nothing_makes_the_cut_a_rig_error_not_a_pass() {
+    // The cut falls just after the new image's first boot, which is then silent for its
+    // 50 ms health check (device time, at the wall clock's pace here) and settles: well after
+    // the 10 ms dwell, so the device's settling is heard.
+    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+                  offsets = { us = [250] }\n";
+    let text = campaign_text("bench-dead-switch", "swap-scratch", 16, phases)
+        .replace("off_dwell_ms = 40", "off_dwell_ms = 10");
+    let station = STATION.replace("off_dwell_ms = 40", "off_dwell_ms = 10");
+    let st = fake_bench::emulated_station(&station, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
+    let b = assembled(st, |e| e.with_off_muting_the_console(), true);
+    let r = run_reported(&b);
+    assert!(!r.ran.control_failed);
+    assert_eq!(r.ran.journal.cuts.len(), 1, "{}", statuses(&r.ran));
+    let c = &r.ran.journal.cuts[0];
+    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
+    assert!(
+        c.reasons
+            .iter()
+            .any(|x| x.contains("the cut did not take: after power came back the device settled")),
+        "{:?}",
+        c.reasons
+    );
+    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
+    assert!(r.junit.contains("<error"), "{}", r.junit);
+    assert!(r.junit.contains("the cut did not take"), "{}", r.junit);
+    assert!(
+        !r.junit.contains("<failure"),
+        "a rig error is never the device's failure: {}",
+        r.junit
+    );
+}

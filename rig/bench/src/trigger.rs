@@ -5,7 +5,9 @@
 //! transport having delivered N bytes (plus a delay). Every cut is recorded with the moment it
 //! was due and the moment the switch call returned, on the bench clock, so relay latency and
 //! jitter are measured rather than assumed. The trigger owns the console and passes every line
-//! on: read them through the trigger, which implements [`Console`].
+//! on: read them through the trigger, which implements [`Console`]. Lines wait for the reader
+//! on a bounded queue: while nobody reads, a flooding console drops its oldest lines, and the
+//! next read says how many (see [`crate::console::queue`]); the trigger never waits on it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use crate::console::queue::{line_queue, LineReceiver, LineSender, QueueStats, RecvError};
 use crate::shared::SharedSwitch;
 use cutpoint_core::clock::{after, from_now, BenchClock};
 use cutpoint_core::DeliveryCounter;
@@ -122,11 +125,13 @@ enum Cmd {
     Disarm,
 }
 
-/// The trigger thread's handle. Reading lines through it (it is a [`Console`]) never loses any.
+/// The trigger thread's handle. Reading lines through it (it is a [`Console`]) loses none while
+/// the queue has room ([`crate::console::queue::MAX_QUEUED_LINES`]), and says how many it
+/// dropped when it had none.
 pub struct Trigger {
     name: String,
     cmd: Sender<Cmd>,
-    lines: Receiver<ConsoleLine>,
+    lines: LineReceiver,
     outcomes: Receiver<RigResult<TriggerOutcome>>,
     records: Arc<Mutex<Vec<CutTiming>>>,
     stop: Arc<AtomicBool>,
@@ -145,7 +150,7 @@ struct Worker {
     switch: SharedSwitch,
     clock: BenchClock,
     cmd: Receiver<Cmd>,
-    lines: Sender<ConsoleLine>,
+    lines: LineSender,
     outcomes: Sender<RigResult<TriggerOutcome>>,
     records: Arc<Mutex<Vec<CutTiming>>>,
     stop: Arc<AtomicBool>,
@@ -313,7 +318,7 @@ impl Trigger {
     pub fn spawn(console: Box<dyn Console>, switch: SharedSwitch, clock: BenchClock) -> RigResult<Trigger> {
         let name = format!("trigger({})", console.describe());
         let (cmd_tx, cmd_rx) = mpsc::channel();
-        let (line_tx, line_rx) = mpsc::channel();
+        let (line_tx, line_rx) = line_queue();
         let (out_tx, out_rx) = mpsc::channel();
         let records = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -365,6 +370,11 @@ impl Trigger {
         }
     }
 
+    /// What the queue of lines not yet read holds now.
+    pub fn queued(&self) -> QueueStats {
+        self.lines.stats()
+    }
+
     /// Every cut so far.
     pub fn records(&self) -> Vec<CutTiming> {
         self.records.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -379,8 +389,8 @@ impl Console for Trigger {
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
         match self.lines.recv_timeout(timeout) {
             Ok(l) => Ok(Some(l)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(RigError::io(&self.name, "the trigger thread stopped")),
+            Err(RecvError::Timeout) => Ok(None),
+            Err(RecvError::Disconnected) => Err(RigError::io(&self.name, "the trigger thread stopped")),
         }
     }
 }

@@ -117,3 +117,56 @@ fn absent_console_fails_at_open_naming_it() {
     let err = SerialConsole::open(&by_serial, BenchClock::new()).err().unwrap();
     assert!(err.message.contains("NOSUCH123"), "{err}");
 }
+
+/// A device flooding its console while nobody reads: the console holds at most its bound of
+/// lines and bytes, drops the oldest, and the first read says how many it dropped before the
+/// newest lines, in order and whole.
+#[test]
+fn a_flooding_console_nobody_reads_stays_bounded_and_says_what_it_dropped() {
+    use cutpoint_bench::console::queue::{dropped_notice, MAX_QUEUED_BYTES, MAX_QUEUED_LINES};
+    use std::io::Write;
+
+    const N: usize = 200_000;
+    const { assert!(N > 3 * MAX_QUEUED_LINES, "a flood far beyond the bound") };
+    let pty = Pty::new();
+    let mut con = SerialConsole::open(&cfg(&pty.path), BenchClock::new()).unwrap();
+    let mut master = pty.master_clone();
+    let text: String = (0..N).map(|i| format!("flood line {i:06}\r\n")).collect();
+    let total = text.len() as u64;
+    let writer = std::thread::spawn(move || master.write_all(text.as_bytes()).unwrap());
+    let mut peak = con.queued();
+    let read_all = wait_for(Duration::from_secs(60), || {
+        let q = con.queued();
+        assert!(
+            q.lines <= MAX_QUEUED_LINES && q.bytes <= MAX_QUEUED_BYTES,
+            "over the bound: {q:?}"
+        );
+        if q.lines > peak.lines {
+            peak = q;
+        }
+        con.status().bytes_read >= total
+    });
+    assert!(read_all, "the flood is read: {:?}", con.status());
+    writer.join().unwrap();
+    // The reader thread queues the last line after counting its bytes.
+    assert!(wait_for(T, || con.queued().dropped_total == (N - MAX_QUEUED_LINES) as u64));
+    let q = con.queued();
+    assert_eq!(q.lines, MAX_QUEUED_LINES, "{q:?}");
+    assert!(q.bytes <= MAX_QUEUED_BYTES, "{q:?}");
+
+    let dropped = N - MAX_QUEUED_LINES;
+    assert_eq!(next(&mut con).text, dropped_notice(dropped as u64));
+    assert_eq!(
+        next(&mut con).text,
+        format!("flood line {dropped:06}"),
+        "the oldest lines are the ones dropped"
+    );
+    let mut last = String::new();
+    for _ in dropped + 1..N {
+        last = next(&mut con).text;
+    }
+    assert_eq!(last, format!("flood line {:06}", N - 1));
+    assert_eq!(con.read_line(Duration::from_millis(50)).unwrap(), None);
+    assert_eq!(con.queued().lines, 0);
+    eprintln!("peak queued while flooding: {peak:?}");
+}

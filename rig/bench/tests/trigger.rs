@@ -204,3 +204,103 @@ fn cut_at_an_exact_http_byte() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(http.bytes_delivered(), 20_000);
 }
+
+/// A console that prints `n` numbered lines as fast as it is read, then nothing.
+struct Flood {
+    clock: BenchClock,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    n: usize,
+}
+
+impl Console for Flood {
+    fn describe(&self) -> String {
+        "flood".into()
+    }
+    fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
+        let i = self.next.load(std::sync::atomic::Ordering::Acquire);
+        if i >= self.n {
+            std::thread::sleep(timeout.min(Duration::from_millis(5)));
+            return Ok(None);
+        }
+        self.next.store(i + 1, std::sync::atomic::Ordering::Release);
+        Ok(Some(ConsoleLine {
+            t_us: self.clock.now_us(),
+            text: format!("flood line {i:06}"),
+        }))
+    }
+}
+
+/// A console flooding the trigger while the rig reads nothing (it is restoring the baseline,
+/// reading the slots): the lines waiting for the rig stay within the bound, the oldest are
+/// dropped, and the first read says how many; the trigger never waits on the rig, so a cut
+/// armed on a line deep in the flood still fires.
+#[test]
+fn a_flood_nobody_reads_stays_bounded_says_what_it_dropped_and_still_cuts() {
+    use cutpoint_bench::console::queue::{dropped_notice, MAX_QUEUED_BYTES, MAX_QUEUED_LINES};
+
+    const N: usize = 200_000;
+    let clock = BenchClock::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let switch = SharedSwitch::new(Box::new(Recorder {
+        clock,
+        calls: calls.clone(),
+    }));
+    let mut trigger = Trigger::spawn(
+        Box::new(Flood {
+            clock,
+            next: next.clone(),
+            n: N,
+        }),
+        switch,
+        clock,
+    )
+    .unwrap();
+    trigger
+        .arm(TriggerPlan {
+            condition: CutCondition::ConsoleMarker {
+                pattern: Regex::new(r"^flood line 150000$").unwrap(),
+                delay: Duration::ZERO,
+            },
+            timeout: Duration::from_secs(60),
+            restore_after: None,
+        })
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    while next.load(std::sync::atomic::Ordering::Acquire) < N && std::time::Instant::now() < end {
+        let q = trigger.queued();
+        assert!(
+            q.lines <= MAX_QUEUED_LINES && q.bytes <= MAX_QUEUED_BYTES,
+            "over the bound: {q:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let TriggerOutcome::Cut(rec) = trigger.wait(Duration::from_secs(10)).unwrap().expect("the cut") else {
+        panic!("expected a cut")
+    };
+    assert_eq!(rec.line.as_deref(), Some("flood line 150000"));
+    assert_eq!(calls.lock().unwrap().len(), 1);
+    let dropped = (N - MAX_QUEUED_LINES) as u64;
+    assert!(
+        common_wait(|| trigger.queued().dropped_total == dropped),
+        "{:?}",
+        trigger.queued()
+    );
+    let q = trigger.queued();
+    assert_eq!(q.lines, MAX_QUEUED_LINES, "{q:?}");
+    assert!(q.bytes <= MAX_QUEUED_BYTES, "{q:?}");
+    let read = |t: &mut Trigger| t.read_line(Duration::from_secs(1)).unwrap().unwrap();
+    assert_eq!(read(&mut trigger).text, dropped_notice(dropped));
+    assert_eq!(read(&mut trigger).text, format!("flood line {dropped:06}"));
+}
+
+fn common_wait(mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f()
+}

@@ -15,7 +15,7 @@ use cutpoint_report::journal::{JournalError, JournalWriter};
 use cutpoint_report::{ControlRun, CutResult, EndReason, JournalEnd, JournalHeader, LogLine, PlannedCut, Status};
 
 use crate::exit::{BAD_INPUT, RIG_ERROR};
-use crate::judge::{decode_cached, judge, judge_decoded, Expectations, Verdict};
+use crate::judge::{decode_cached, judge, judge_control, judge_decoded, Expectations, Verdict};
 use crate::sink::{RunEvent, Sink, SinkError, Tally};
 use crate::stages::{Stage, StageTimes};
 use crate::target::{CommitMarker, Guarded, Observation, RecoveryRules, StabilityScan, Target, STABILITY_READS};
@@ -478,14 +478,8 @@ pub fn plan(target: &dyn Target, spec: &RunSpec, rules: &RecoveryRules) -> Resul
         ops: control.ops.as_deref(),
         update_size: spec.update_size,
     };
-    let verdict = judge(
-        &spec.expect,
-        false,
-        &control.console,
-        None,
-        &control.dump,
-        control.dump_base,
-    );
+    // The same rule as a cut point's, with what the target found outside the scheme's areas.
+    let verdict = judge_control(&spec.expect, &control);
     let phases = campaign::find_phases(spec.campaign, &tl);
     // An update meant to end on the new image must show its commit point: the confirm line of
     // a test upgrade, the bootloader's finished-install line of a permanent one.

@@ -5,7 +5,7 @@
 use cutpoint_campaign::Markers;
 use cutpoint_inspect::scheme::{BootPick, MetadataDecoder, RollbackCopy};
 
-use crate::target::{Observation, Outside, OutsideChange, Stability};
+use crate::target::{ControlObservation, Observation, Outside, OutsideChange, Stability};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{BootedSlot, LogLine, SlotState, Status};
 use fut::layout::Layout;
@@ -169,6 +169,21 @@ pub fn judge_observed(exp: &Expectations, committed: bool, obs: &Observation) ->
         &report,
         &obs.stability,
         &obs.outside,
+    )
+}
+
+/// Applies the pass rule to the control run (no cut): its console, its flash, and what the
+/// target found outside the scheme's areas after it ([`ControlObservation::outside`]).
+pub fn judge_control(exp: &Expectations, control: &ControlObservation) -> Verdict {
+    let report = decode(exp, &control.dump, control.dump_base);
+    judge_decoded(
+        exp,
+        false,
+        &control.console,
+        None,
+        &report,
+        &Stability::NotChecked,
+        &control.outside,
     )
 }
 

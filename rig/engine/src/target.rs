@@ -18,6 +18,12 @@ pub struct ControlObservation {
     /// Flash after the run (slots and scratch), starting at `dump_base`.
     pub dump: Arc<Vec<u8>>,
     pub dump_base: u32,
+    /// What the flash outside the scheme's areas reads after the uncut update, against the
+    /// baseline (read after the baseline was restored, before the update started), where the
+    /// target reads it there: a bench, through the probe. An update that writes there on every
+    /// run fails its control run. The simulated board leaves it [`Outside::NotChecked`]: it
+    /// compares each cut point's flash with the baseline's fill.
+    pub outside: Outside,
 }
 
 /// What a faulted run left behind.

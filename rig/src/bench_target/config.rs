@@ -7,6 +7,8 @@ use cutpoint_bench::{BenchClock, Console, OtaTransport, PowerSwitch, Probe};
 use cutpoint_campaign::{Markers, RestorePolicy};
 use fut::layout::Layout;
 
+use crate::target::Guarded;
+
 /// What a campaign asks of the bench.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -37,6 +39,11 @@ pub struct BenchConfig {
     /// Areas of the map the probe cannot reach (a slot on a device beside the part): never
     /// written to restore the baseline, never read back.
     pub unreadable: Vec<fut::layout::Area>,
+    /// The flash outside the scheme's areas that the pass rule guards (the campaign's
+    /// expectations, less `[pass] may_change` and what the probe cannot reach): read in the
+    /// control run after the baseline is restored and before the update starts, so an update
+    /// that writes there on every run changes it against that read, and fails.
+    pub guarded: Vec<Guarded>,
 }
 
 /// One bench of each kind of part, opened: what [`BenchTarget::from_parts`] drives.

@@ -1,8 +1,11 @@
 //! The flash outside the scheme's areas (the bootloader's code, a region the scheme does not
-//! use): read through the probe once, before the first cut, as the device holds it at the
-//! baseline; read again once the device settled after each cut and compared. The baseline's
-//! restore does not write it, so a cut that changed it would leave every later cut point on a
-//! changed device: the next restore writes the changed parts back from the first read.
+//! use): read through the probe once, in the control run after the baseline is restored and
+//! before the update starts, as the device holds it at the baseline; read again once the
+//! device settled after the control run and after each cut, and compared. Read any later, the
+//! copy would hold what an update writes there on every run, and such an update would go
+//! unseen. The baseline's restore does not write it, so a run that changed it would leave
+//! every later cut point on a changed device: the next restore writes the changed parts back
+//! from the first read.
 
 use cutpoint_bench::{Probe, RigError, RigResult};
 

@@ -8,21 +8,45 @@ use cutpoint_report::{Landing, LogLine, RecordedFault};
 use super::console::Capture;
 use super::cut::Wait;
 use super::{fingerprint, Bench, BenchAim, BenchConfig};
-use crate::target::{ControlObservation, Observation, Outside, RecoveryRules, Stability};
+use crate::target::{ControlObservation, Guarded, Observation, Outside, RecoveryRules, Stability};
 
 impl Bench {
     pub(super) fn control(&mut self, cfg: &BenchConfig) -> RigResult<ControlObservation> {
         self.restore_baseline(cfg)?;
+        // The guarded flash as the baseline holds it, read before any update ran: an update
+        // that writes there on every run must not change the copy the cut points compare with.
+        self.restore_guarded(&cfg.guarded)?;
         let t0 = self.start_update(None, cfg)?;
         let mut cap = Capture::new(cfg, t0);
         self.capture(&mut cap)?;
         let (dump, dump_base) = self.dump(cfg)?;
+        let outside = self.compare_guarded(&cfg.guarded)?;
         Ok(ControlObservation {
             console: cap.lines,
             ops: None,
             dump,
             dump_base,
+            outside,
         })
+    }
+
+    /// Takes the copy of the guarded flash the first time (the control run's, right after the
+    /// baseline was restored), and writes back what an earlier run changed of it.
+    fn restore_guarded(&mut self, guarded: &[Guarded]) -> RigResult<()> {
+        if guarded.is_empty() {
+            return Ok(());
+        }
+        self.guard.ensure(self.probe.as_mut(), guarded)?;
+        self.guard.restore(self.probe.as_mut())
+    }
+
+    /// The guarded flash once the device settled, against the copy.
+    fn compare_guarded(&mut self, guarded: &[Guarded]) -> RigResult<Outside> {
+        if guarded.is_empty() {
+            return Ok(Outside::NotChecked);
+        }
+        self.probe.attach()?;
+        self.guard.compare(self.probe.as_mut())
     }
 
     pub(super) fn run_chain(
@@ -32,12 +56,9 @@ impl Bench {
         rules: &RecoveryRules,
     ) -> RigResult<Observation> {
         self.restore_baseline(cfg)?;
-        // The guarded flash as the baseline holds it (read before the first cut), and what an
-        // earlier cut changed of it written back.
-        if !rules.outside.is_empty() {
-            self.guard.ensure(self.probe.as_mut(), &rules.outside)?;
-            self.guard.restore(self.probe.as_mut())?;
-        }
+        // What an earlier run changed of the guarded flash, written back from the control
+        // run's copy (taken here when the control run had none to take).
+        self.restore_guarded(&rules.outside)?;
         let mut landings = Vec::with_capacity(aims.len());
         // The console of a run whose cut never fired: the device was done without it.
         let mut unfired: Option<Vec<LogLine>> = None;
@@ -112,12 +133,7 @@ impl Bench {
             Some(scan) if settled_last && !was_unfired => self.scan_stability(scan)?,
             _ => Stability::NotChecked,
         };
-        let outside = if rules.outside.is_empty() {
-            Outside::NotChecked
-        } else {
-            self.probe.attach()?;
-            self.guard.compare(self.probe.as_mut())?
-        };
+        let outside = self.compare_guarded(&rules.outside)?;
         Ok(Observation {
             landings,
             console,

@@ -8,7 +8,8 @@
 //! and only its flash survives. A transport hold at byte N makes the device wait after N bytes
 //! (the board run stops there); moving the hold lets it go on from where it waited. The probe
 //! reads and writes the flash directly and resets the device. The switch can be told to ignore
-//! "off", like a relay on the wrong contact. Staging the update again after the device rejected
+//! "off", like a relay on the wrong contact, and "off" can mute the console (a switch that
+//! powers only the console's adapter). Staging the update again after the device rejected
 //! it (`ota: idle reason=rejected`) offers it as a retry, as the simulated board's server does.
 
 #![allow(dead_code)]
@@ -78,6 +79,8 @@ struct State {
     out_of_reach: u64,
     /// Whether the first power cut's scribble was left.
     scribbled: bool,
+    /// What the device prints is lost (the console's adapter is off).
+    muted: bool,
 }
 
 struct Shared {
@@ -93,6 +96,12 @@ struct Shared {
     /// A byte the first power cut leaves programmed at an address (as a write that strayed
     /// outside the update's areas would): `(address, value)`.
     scribble: Option<(u32, u8)>,
+    /// A byte every run of the update that reaches its end leaves programmed at an address
+    /// (an update whose uncut path writes outside its areas): `(address, value)`.
+    scribble_each_update: Option<(u32, u8)>,
+    /// The switch's "off" reaches the console's adapter only: the device keeps running, and
+    /// what it prints while "off" is lost (it seems quiet through the dwell).
+    off_mutes_console: bool,
 }
 
 /// The emulated device. Clones share it.
@@ -124,6 +133,7 @@ impl Emulator {
                     halts: 0,
                     out_of_reach: 0,
                     scribbled: false,
+                    muted: false,
                 }),
                 clock,
                 firmware,
@@ -131,6 +141,8 @@ impl Emulator {
                 scale: SCALE,
                 probe_reach: None,
                 scribble: None,
+                scribble_each_update: None,
+                off_mutes_console: false,
             }),
         };
         (emu, FakeConsole { rx })
@@ -168,6 +180,33 @@ impl Emulator {
         Emulator {
             shared: Arc::new(Shared {
                 scribble: Some((addr, value)),
+                ..shared
+            }),
+        }
+    }
+
+    /// The same device, whose every run of the update that reaches its end (no cut, no
+    /// transport hold) also leaves `value` programmed at `addr`.
+    pub fn with_scribble_on_every_update(self, addr: u32, value: u8) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the scribble before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                scribble_each_update: Some((addr, value)),
+                ..shared
+            }),
+        }
+    }
+
+    /// The same device behind a switch that switches nothing but its console's adapter: "off"
+    /// leaves the device running and loses what it prints until "on" (use with
+    /// `relay_ignores_off`).
+    pub fn with_off_muting_the_console(self) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the switch before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                off_mutes_console: true,
                 ..shared
             }),
         }
@@ -234,13 +273,22 @@ impl Emulator {
     }
 
     fn run_board(&self, flash: NorFlash, update: Option<Update>, plan: Option<CutPlan>) -> (RunLog, NorFlash) {
+        let offered = update.is_some();
         let mut board = SimBoard::new(flash, self.shared.firmware, update);
         let log = board.run(RunOptions {
             plan,
             max_boots: self.shared.max_boots,
             record_data: false,
         });
-        (log, board.flash)
+        let mut flash = board.flash;
+        if let Some((addr, value)) = self
+            .shared
+            .scribble_each_update
+            .filter(|_| offered && log.cut.is_none())
+        {
+            flash.load(addr, &[value]);
+        }
+        (log, flash)
     }
 
     fn hold_plan(hold: Option<u64>) -> Option<CutPlan> {
@@ -336,6 +384,9 @@ impl Emulator {
         s.played += 1;
         if text.starts_with("ota: idle reason=rejected") {
             st.rejected = true;
+        }
+        if st.muted {
+            return;
         }
         let _ = st.lines.send(ConsoleLine {
             t_us: self.shared.clock.now_us(),
@@ -454,6 +505,9 @@ impl PowerSwitch for FakeSwitch {
 
     fn set_power(&mut self, on: bool) -> RigResult<()> {
         let mut st = self.emu.lock();
+        if self.emu.shared.off_mutes_console {
+            st.muted = !on;
+        }
         match (on, st.powered) {
             (true, false) => {
                 st.powered = true;

@@ -1,22 +1,24 @@
 //! Consoles: the target's log lines, timestamped on arrival.
 
 pub mod lines;
+pub mod queue;
 pub mod rtt;
 pub mod serial;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cutpoint_core::{ConsoleLine, RigError, RigResult};
+use queue::{line_queue, LineReceiver, LineSender, QueueStats, RecvError};
 
-/// A console fed by a reader thread: lines arrive on a channel as the thread reads them, and
-/// dropping the console stops and joins the thread. Serial and RTT consoles both are one.
+/// A console fed by a reader thread: lines arrive on a bounded queue as the thread reads them
+/// (the oldest dropped and counted when nobody reads, see [`queue`]), and dropping the console
+/// stops and joins the thread. Serial and RTT consoles both are one.
 pub(crate) struct ReaderThread {
     name: String,
-    rx: Receiver<ConsoleLine>,
+    rx: LineReceiver,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
 }
@@ -26,9 +28,9 @@ impl ReaderThread {
     pub(crate) fn spawn(
         name: &str,
         thread: &str,
-        body: impl FnOnce(Sender<ConsoleLine>, Arc<AtomicBool>) + Send + 'static,
+        body: impl FnOnce(LineSender, Arc<AtomicBool>) + Send + 'static,
     ) -> RigResult<Self> {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = line_queue();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -51,9 +53,14 @@ impl ReaderThread {
     pub(crate) fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
         match self.rx.recv_timeout(timeout) {
             Ok(l) => Ok(Some(l)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(RigError::io(&self.name, "the console reader stopped")),
+            Err(RecvError::Timeout) => Ok(None),
+            Err(RecvError::Disconnected) => Err(RigError::io(&self.name, "the console reader stopped")),
         }
+    }
+
+    /// What the queue between the reader thread and the rig holds now.
+    pub(crate) fn queued(&self) -> QueueStats {
+        self.rx.stats()
     }
 }
 

@@ -5,7 +5,6 @@
 //! block is searched again once the session is back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +58,7 @@ struct Reader {
     region: ScanRegion,
     poll: Duration,
     clock: BenchClock,
-    tx: Sender<ConsoleLine>,
+    tx: super::queue::LineSender,
     link: Arc<LinkState>,
     stop: Arc<AtomicBool>,
     name: String,

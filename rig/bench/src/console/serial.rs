@@ -9,13 +9,13 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serialport::SerialPort;
 
 use super::lines::LineAssembler;
+use super::queue::{LineSender, QueueStats};
 use super::{LinkState, LinkStatus, ReaderThread};
 use crate::config::SerialConsoleConfig;
 use crate::serial_id::{open_identity, open_port, LineSettings, SerialIdentity};
@@ -36,7 +36,7 @@ struct Reader {
     settings: LineSettings,
     name: String,
     clock: BenchClock,
-    tx: Sender<ConsoleLine>,
+    tx: LineSender,
     link: Arc<LinkState>,
     stop: Arc<AtomicBool>,
 }
@@ -78,6 +78,11 @@ impl SerialConsole {
     /// Whether the device is open now, how often it was (re)opened, and where.
     pub fn status(&self) -> LinkStatus {
         self.link.snapshot()
+    }
+
+    /// What is read and not yet taken: lines and bytes, bounded (see [`super::queue`]).
+    pub fn queued(&self) -> QueueStats {
+        self.thread.queued()
     }
 
     /// Shared link state, for watchers on other threads.
