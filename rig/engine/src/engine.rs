@@ -897,10 +897,12 @@ pub fn run(
             })
             .collect(),
     };
-    // A journal of another campaign, partition or plan, or one already there for a fresh
-    // run, is the user's mistake; the rest is the rig's.
+    // A journal of another campaign, partition or plan, one holding a result outside its plan,
+    // or one already there for a fresh run, is the user's mistake; the rest is the rig's.
     let jerr = |e: cutpoint_report::journal::JournalError| match e {
-        JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::JournalRefused(e),
+        JournalError::Mismatch { .. } | JournalError::Exists { .. } | JournalError::NotPlanned { .. } => {
+            EngineError::JournalRefused(e)
+        }
         e => EngineError::Journal(e),
     };
     // A resume of a run killed before its journal existed starts it afresh.

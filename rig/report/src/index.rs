@@ -737,6 +737,12 @@ fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Resu
         }
         .into());
     };
+    // A result outside the plan (every header's, now that all are read) is refused: counted,
+    // it would change the verdict of a plan it is not part of. Entries are in the order first
+    // recorded, so the first one outside is the earliest.
+    if let Some(entry) = gathered.entries.iter().find(|e| matches!(e.key, Key::Extra(_))) {
+        return Err(journal::not_planned(path, entry.line, &gathered.id(entry.key).id).into());
+    }
     if let Some(torn) = reader.torn_tail() {
         gathered.notes.push(journal::torn_note(path, torn, "ignored"));
     }

@@ -62,6 +62,16 @@ pub enum JournalError {
         path.display()
     )]
     Changed { path: PathBuf, offset: u64 },
+    /// A cut record whose id the journal's plan does not hold (every header's plan, once the
+    /// whole journal is read): pasted from another campaign's journal, or a hand edit. Counting
+    /// it would change the verdict of a plan it is not part of.
+    #[error(
+        "{}:{line}: cut point `{id}` is not in this journal's plan: the record belongs to another \
+         plan (pasted from another campaign's journal, or the journal was edited); remove line {line} \
+         from the journal, or report the journal the record came from",
+        path.display()
+    )]
+    NotPlanned { path: PathBuf, line: usize, id: String },
     #[error("{}: cannot encode a record: {source}", path.display())]
     Encode {
         path: PathBuf,
@@ -459,6 +469,11 @@ impl<'p> Builder<'p> {
                 path: self.path.to_path_buf(),
             });
         };
+        // The cuts are in the order first recorded: the first outside the plan is the earliest.
+        if let Some(cut) = self.cuts.iter().find(|c| !self.planned_ids.contains(&c.id)) {
+            let line = self.cut_at.get(&cut.id).map_or(0, |&(_, line)| line);
+            return Err(not_planned(self.path, line, &cut.id));
+        }
         Ok(Journal {
             header,
             control: self.control,
@@ -538,6 +553,8 @@ struct ResumeFold<'p> {
     header_line: usize,
     lookup: Option<PlanLookup>,
     resumed: Resumed,
+    /// The line each recorded id outside the plan was first recorded at.
+    unplanned_at: HashMap<String, usize>,
 }
 
 impl<'p> ResumeFold<'p> {
@@ -548,6 +565,15 @@ impl<'p> ResumeFold<'p> {
             header_line: 0,
             lookup: None,
             resumed: Resumed::new(0),
+            unplanned_at: HashMap::new(),
+        }
+    }
+
+    /// Refuses a result outside the plan, once every header has added its cut points.
+    fn check_planned(&self) -> Result<(), JournalError> {
+        match self.unplanned_at.iter().min_by_key(|(_, &line)| line) {
+            Some((id, &line)) => Err(not_planned(self.path, line, id)),
+            None => Ok(()),
         }
     }
 
@@ -573,6 +599,7 @@ impl<'p> ResumeFold<'p> {
                     if lookup.insert(&first.planned, &planned.id, at) {
                         // A result recorded before it was planned now belongs to the plan.
                         let earlier = self.resumed.unplanned.remove(&planned.id);
+                        self.unplanned_at.remove(&planned.id);
                         self.resumed.by_plan.push(earlier);
                         first.planned.push(planned);
                     }
@@ -582,12 +609,22 @@ impl<'p> ResumeFold<'p> {
             JournalRecord::Cut(cut) => match lookup.get(&first.planned, &cut.id) {
                 Some(i) => self.resumed.by_plan[i as usize] = Some(cut.status),
                 None => {
+                    self.unplanned_at.entry(cut.id.clone()).or_insert(line);
                     self.resumed.unplanned.insert(cut.id, cut.status);
                 }
             },
             JournalRecord::Resumed(_) | JournalRecord::End(_) => {}
         }
         Ok(())
+    }
+}
+
+/// The error for a cut record at `line` whose id the journal's plan does not hold.
+pub(crate) fn not_planned(path: &Path, line: usize, id: &str) -> JournalError {
+    JournalError::NotPlanned {
+        path: path.to_path_buf(),
+        line,
+        id: id.to_owned(),
     }
 }
 
@@ -828,6 +865,7 @@ impl JournalWriter {
                 ),
             });
         }
+        fold.check_planned()?;
         let mut resumed = fold.resumed;
         resumed.warnings.extend(inputs_note);
         drop(first);
@@ -1540,6 +1578,55 @@ mod tests {
             "{:?}",
             j.notes
         );
+    }
+
+    #[test]
+    fn a_cut_outside_the_plan_is_refused_with_its_line_and_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a", "swap/b"]);
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Cut(cut("other/x", Status::Pass))),
+            line(JournalRecord::Cut(cut("other/y", Status::Fail))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let err = read_journal(&path).unwrap_err();
+        assert!(matches!(err, JournalError::NotPlanned { line: 3, .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{}:3: cut point `other/x` is not in this journal's plan: the record belongs to another plan",
+                path.display()
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("remove line 3 from the journal, or report the journal the record came from"),
+            "{text}"
+        );
+
+        // A resume refuses it too, and writes nothing.
+        let before = fs::read(&path).unwrap();
+        let err = JournalWriter::resume(dir.path(), &h).unwrap_err();
+        assert!(matches!(err, JournalError::NotPlanned { line: 3, .. }), "{err}");
+        assert!(err.to_string().contains("`other/x`"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_cut_that_a_later_header_plans_still_reads() {
+        // Earlier builds repeated the header at each resume; one may plan an id recorded before.
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a"]))),
+            line(JournalRecord::Cut(cut("swap/b", Status::Pass))),
+            line(JournalRecord::Header(header("aa", None, &["swap/a", "swap/b"]))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        assert_eq!(read_journal(&path).unwrap().cuts.len(), 1);
+        let (_, resumed) = JournalWriter::resume(dir.path(), &header("aa", None, &["swap/a", "swap/b"])).unwrap();
+        assert_eq!(resumed.finished(), 1);
     }
 
     #[test]
