@@ -1,5 +1,6 @@
 //! What a journal says is trusted only as far as it belongs together: a cut record outside the
-//! journal's plan is bad input for every command that reads it (`report`, `replay`, a resume).
+//! journal's plan is bad input for every command that reads it (`report`, `replay`, a resume),
+//! and a later record of a cut point never hides its device failure.
 
 use std::path::{Path, PathBuf};
 
@@ -141,4 +142,65 @@ fn a_resume_refuses_a_journal_holding_a_record_outside_its_plan() {
         "{stderr}"
     );
     assert_eq!(std::fs::read(&journal).unwrap(), before, "nothing appended");
+}
+
+/// The smoke journal with its cut record at `line` (1-based) recorded first as `status`, and
+/// recorded as it was (a pass) again before the end; the line the pass is at.
+fn smoke_recorded_twice(first: usize, status: &str, reason: &str) -> (Vec<String>, usize, String) {
+    let mut lines = old_journal("smoke");
+    let pass = lines[first - 1].clone();
+    assert!(pass.contains(r#""status":"pass","reasons":[]"#), "{pass}");
+    lines[first - 1] = pass.replacen(
+        r#""status":"pass","reasons":[]"#,
+        &format!(r#""status":"{status}","reasons":["{reason}"]"#),
+        1,
+    );
+    let id = id_of(&pass);
+    let (end, at) = (lines.pop().unwrap(), lines.len() + 1);
+    lines.push(pass);
+    lines.push(end);
+    (lines, at, id)
+}
+
+#[test]
+fn a_later_pass_never_hides_a_device_failure_of_the_same_cut_point() {
+    let dir = tmp("fail-then-pass");
+    let (lines, at, id) = smoke_recorded_twice(5, "fail", "silent revert: 1.0.0 runs");
+    let run = dir.join("run");
+    let journal = write_journal(&run, &lines);
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["report", run.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "the failure stands: {stdout}{stderr}");
+    assert!(stdout.contains("42 cut points: 41 passed, 1 failed"), "{stdout}");
+    let note = format!(
+        "{}:{at}: cut point `{id}` recorded again as pass after a device failure at line 5; the failure stands",
+        journal.display()
+    );
+    assert!(stderr.contains(&note), "on stderr: {stderr}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    // Markdown escapes the backquotes of the id.
+    assert!(summary.contains(&note.replace('`', "\\`")), "in summary.md: {summary}");
+    assert!(summary.contains("silent revert: 1.0.0 runs"), "{summary}");
+}
+
+#[test]
+fn a_later_pass_supersedes_an_earlier_rig_error() {
+    let dir = tmp("error-then-pass");
+    let (lines, at, id) = smoke_recorded_twice(5, "error", "rig error: lost console");
+    let run = dir.join("run");
+    let journal = write_journal(&run, &lines);
+    let out = dir.join("out");
+    let (code, stdout, stderr) = cutpoint(&["report", run.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("42 cut points: 42 passed, 0 failed, 0 rig errors"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "note: {}:{at}: cut point `{id}` recorded again (first at line 5); keeping the later result",
+            journal.display()
+        )),
+        "{stdout}"
+    );
 }

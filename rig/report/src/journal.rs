@@ -398,9 +398,16 @@ struct Builder<'p> {
     planned_ids: HashSet<String>,
     control: Option<ControlRun>,
     cuts: Vec<CutResult>,
-    cut_at: HashMap<String, (usize, usize)>,
+    cut_at: HashMap<String, CutAt>,
     end: Option<JournalEnd>,
     notes: Vec<String>,
+}
+
+/// Where the result kept for an id is, and the lines it was first recorded at and kept from.
+struct CutAt {
+    index: usize,
+    first_line: usize,
+    kept_line: usize,
 }
 
 impl<'p> Builder<'p> {
@@ -447,14 +454,26 @@ impl<'p> Builder<'p> {
                 self.end = None;
             }
             JournalRecord::Control(control) => self.control = Some(control),
-            JournalRecord::Cut(cut) => match self.cut_at.get(&cut.id) {
-                Some(&(index, first_line)) => {
-                    self.notes
-                        .push(recorded_again_note(self.path, line, &cut.id, first_line));
-                    self.cuts[index] = cut;
+            JournalRecord::Cut(cut) => match self.cut_at.get_mut(&cut.id) {
+                Some(at) => {
+                    let kept = &self.cuts[at.index];
+                    if hides_a_failure(kept.status, cut.status) {
+                        self.notes
+                            .push(failure_stands_note(self.path, line, &cut.id, cut.status, at.kept_line));
+                    } else {
+                        self.notes
+                            .push(recorded_again_note(self.path, line, &cut.id, at.first_line));
+                        at.kept_line = line;
+                        self.cuts[at.index] = cut;
+                    }
                 }
                 None => {
-                    self.cut_at.insert(cut.id.clone(), (self.cuts.len(), line));
+                    let at = CutAt {
+                        index: self.cuts.len(),
+                        first_line: line,
+                        kept_line: line,
+                    };
+                    self.cut_at.insert(cut.id.clone(), at);
                     self.cuts.push(cut);
                 }
             },
@@ -471,7 +490,7 @@ impl<'p> Builder<'p> {
         };
         // The cuts are in the order first recorded: the first outside the plan is the earliest.
         if let Some(cut) = self.cuts.iter().find(|c| !self.planned_ids.contains(&c.id)) {
-            let line = self.cut_at.get(&cut.id).map_or(0, |&(_, line)| line);
+            let line = self.cut_at.get(&cut.id).map_or(0, |at| at.first_line);
             return Err(not_planned(self.path, line, &cut.id));
         }
         Ok(Journal {
@@ -607,7 +626,12 @@ impl<'p> ResumeFold<'p> {
             }
             JournalRecord::Control(_) => self.resumed.has_control = true,
             JournalRecord::Cut(cut) => match lookup.get(&first.planned, &cut.id) {
-                Some(i) => self.resumed.by_plan[i as usize] = Some(cut.status),
+                Some(i) => {
+                    let kept = &mut self.resumed.by_plan[i as usize];
+                    if !kept.is_some_and(|k| hides_a_failure(k, cut.status)) {
+                        *kept = Some(cut.status);
+                    }
+                }
                 None => {
                     self.unplanned_at.entry(cut.id.clone()).or_insert(line);
                     self.resumed.unplanned.insert(cut.id, cut.status);
@@ -725,6 +749,33 @@ pub(crate) fn inputs_not_recorded_note(path: &Path) -> String {
 
 pub(crate) fn resumed_note(path: &Path, line: usize, started: &str) -> String {
     format!("{}:{line}: campaign resumed (started {started})", path.display())
+}
+
+/// Whether a later result of `later` status for an id whose kept result is `kept` would hide a
+/// device failure: it is then not kept.
+///
+/// The engine records an id once: a resume runs only the cut points without a result, whatever
+/// their status, and running failures and rig errors again (`--filter failed:DIR`) writes a new
+/// report directory. So a second record of an id is a copy or an edit of the journal (or two
+/// merged journals of one campaign). It is still this plan's result, so the journal still reads
+/// (unlike a record outside the plan) and a later result supersedes an earlier rig error or
+/// pass, as before; but a device failure is evidence that a later result cannot take back: the
+/// failure stands, and the conflict is noted with both lines.
+pub(crate) fn hides_a_failure(kept: Status, later: Status) -> bool {
+    kept == Status::Fail && later != Status::Fail
+}
+
+/// The note (also said on stderr at once) about a later result that would hide a device
+/// failure recorded at `failed_line`.
+pub(crate) fn failure_stands_note(path: &Path, line: usize, id: &str, later: Status, failed_line: usize) -> String {
+    let note = format!(
+        "{}:{line}: cut point `{id}` recorded again as {later} after a device failure at line {failed_line}; \
+         the failure stands (a later result never hides a device failure): check which record is \
+         right, and run the cut point again into a new report directory to see it now",
+        path.display()
+    );
+    eprintln!("cutpoint: {note}");
+    note
 }
 
 pub(crate) fn recorded_again_note(path: &Path, line: usize, id: &str, first_line: usize) -> String {
@@ -1627,6 +1678,55 @@ mod tests {
         assert_eq!(read_journal(&path).unwrap().cuts.len(), 1);
         let (_, resumed) = JournalWriter::resume(dir.path(), &header("aa", None, &["swap/a", "swap/b"])).unwrap();
         assert_eq!(resumed.finished(), 1);
+    }
+
+    #[test]
+    fn a_later_result_never_hides_a_device_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a"]);
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Fail))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Error))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts.len(), 1);
+        assert_eq!(j.cuts[0].status, Status::Fail, "the failure stands");
+        assert!(
+            j.notes[0].contains(
+                ":3: cut point `swap/a` recorded again as pass after a device failure at line 2; \
+                 the failure stands"
+            ),
+            "{:?}",
+            j.notes
+        );
+        assert!(
+            j.notes[1].contains(":4: cut point `swap/a` recorded again as error after a device failure at line 2"),
+            "{:?}",
+            j.notes
+        );
+        let (_, resumed) = JournalWriter::resume(dir.path(), &h).unwrap();
+        assert_eq!(resumed.statuses().collect::<Vec<_>>(), [Status::Fail]);
+    }
+
+    #[test]
+    fn a_later_failure_replaces_an_earlier_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a"]))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Fail))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts[0].status, Status::Fail);
+        assert!(
+            j.notes[0].contains(":3: cut point `swap/a` recorded again (first at line 2)"),
+            "{:?}",
+            j.notes
+        );
     }
 
     #[test]

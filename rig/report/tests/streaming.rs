@@ -120,6 +120,8 @@ fn damaged_and_resumed_journals_stream_to_the_same_reports() {
     again.warnings = vec!["w1 (a)".to_owned(), "w2".to_owned(), "w1 (b)".to_owned()];
     again.wall_ms = 123_456;
     records.push(JournalRecord::Cut(again));
+    // And again as a pass: the failure stands.
+    records.push(JournalRecord::Cut(journal.cuts[1].clone()));
     // A result outside the plan, later planned by the header an earlier build repeats on resume.
     records.push(JournalRecord::Cut(cut_with(&template, "late/one", Status::Pass, "")));
     let mut resumed_header: JournalHeader = journal.header.clone();
