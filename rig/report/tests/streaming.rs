@@ -180,7 +180,7 @@ fn a_result_outside_the_plan_is_refused_either_way_with_its_line() {
     let path = write_journal(&dir, &records, "");
     let whole = read_journal(&dir).unwrap_err().to_string();
     let out = tmp.path().join("out");
-    let streamed = write_reports_from_journals(&out, &[dir.clone()], &ReportOptions::default())
+    let streamed = write_reports_from_journals(&out, std::slice::from_ref(&dir), &ReportOptions::default())
         .unwrap_err()
         .to_string();
     let expected = format!(
