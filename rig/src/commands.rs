@@ -178,6 +178,9 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
     progress.finish();
     let t = outcome.tally;
     let (pass, fail, error) = (t.pass, t.fail, t.error);
+    // A negative control's failures are expected, and every line that counts them says so,
+    // as `report`, `replay`, `submit --wait` and `runs` do.
+    let failed = failed_label(negative, fail);
     let end = |outcome_name: &str, code: i32| {
         if args.json {
             let e = cutpoint::events_json::End {
@@ -197,7 +200,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         // Reports of a part of the plan would read as a verdict; the journal keeps every
         // finished cut, and the reports come with the run that completes it.
         eprintln!(
-            "cutpoint: INCOMPLETE: {} of {} cut points run ({pass} passed, {fail} failed, {error} rig errors); \
+            "cutpoint: INCOMPLETE: {} of {} cut points run ({pass} passed, {failed}, {error} rig errors); \
              nothing is concluded about the device",
             t.ran(),
             outcome.planned
@@ -209,7 +212,7 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         );
         if !args.json {
             outln!(
-                "{pass} passed, {fail} failed, {} not run (incomplete)",
+                "{pass} passed, {failed}, {} not run (incomplete)",
                 outcome.planned.saturating_sub(t.ran())
             );
         }
@@ -229,20 +232,15 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         eprintln!("{line}");
     }
     eprintln!(
-        "cutpoint: {} cut points: {pass} passed, {fail} failed{}, {error} rig errors; reports in {}",
+        "cutpoint: {} cut points: {pass} passed, {failed}, {error} rig errors; reports in {}",
         t.ran(),
-        if negative && fail > 0 {
-            " (expected: negative control)"
-        } else {
-            ""
-        },
         out_dir.display()
     );
     if let Some(f) = &spec.filter {
         eprintln!("cutpoint: only the cut points taken by --filter {} ran", f.describe());
     }
     if !args.json {
-        outln!("{pass} passed, {fail} failed");
+        outln!("{pass} passed, {failed}");
     }
     let verdict = cutpoint::verdict::run_verdict(&c, &outcome, fail, error);
     let nothing_taken = (outcome.planned == 0)
@@ -260,6 +258,16 @@ pub fn run(path: &Path, args: RunArgs) -> i32 {
         eprintln!("cutpoint: {note}");
     }
     end(cutpoint::verdict::outcome_name(verdict.code), verdict.code)
+}
+
+/// `N failed`, and for a negative control with failures `N failed, as expected (negative
+/// control)`: the words `submit --wait` prints for a daemon's run.
+fn failed_label(negative: bool, fail: usize) -> String {
+    if negative && fail > 0 {
+        format!("{fail} failed, as expected (negative control)")
+    } else {
+        format!("{fail} failed")
+    }
 }
 
 /// Why a run with a filter or a partition has no cut point: they took none of the plan's.

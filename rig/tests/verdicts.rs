@@ -252,6 +252,51 @@ fn a_jump_marker_that_matches_nothing_is_bad_input_not_a_brick() {
 }
 
 #[test]
+fn a_negative_control_run_says_its_failures_are_expected_and_exits_as_its_report() {
+    let dir = tmp("negative-lines");
+    let campaign = root().join("campaigns/known-bugs/stale-header-after-resume.toml");
+    let out = dir.join("run");
+    let (code, stdout, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "the broken firmware was caught: {stderr}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("0 passed, 6 failed, as expected (negative control)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("cutpoint: 6 cut points: 0 passed, 6 failed, as expected (negative control), 0 rig errors;"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("FAIL (expected) swap/"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .all(|l| l.starts_with("FAIL (expected) ")),
+        "no failure unlabelled: {stderr}"
+    );
+    // `cutpoint report` on the same journal: the same words, the same exit code.
+    let (report_code, report_out, report_err) = cutpoint(&[
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        dir.join("report").to_str().unwrap(),
+    ]);
+    assert_eq!(report_code, code, "{report_out}{report_err}");
+    assert!(report_out.contains("failed, as expected"), "{report_out}");
+
+    // An ordinary campaign's failures are not labelled expected.
+    let broken = campaign_from(&dir, "known-bugs/stale-header-after-resume.toml", "notnegative", |t| {
+        t.replace("expect = \"fail\"", "expect = \"pass\"")
+    });
+    let out = dir.join("plain");
+    let (code, stdout, stderr) = cutpoint(&["run", broken.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout.lines().last(), Some("0 passed, 6 failed"), "{stdout}");
+    assert!(!stderr.contains("as expected"), "{stderr}");
+}
+
+#[test]
 fn a_negative_control_that_plans_no_cut_point_is_an_error_not_green() {
     let dir = tmp("empty-negative");
     let campaign = campaign_from(&dir, "known-bugs/overwrite-no-rollback.toml", "emptyneg", |t| {

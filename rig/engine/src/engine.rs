@@ -891,10 +891,12 @@ pub fn run(
             })
             .collect(),
     };
-    // A journal of another campaign, partition or plan, or one already there for a fresh
-    // run, is the user's mistake; the rest is the rig's.
+    // A journal of another campaign, partition or plan, one holding a result outside its plan,
+    // or one already there for a fresh run, is the user's mistake; the rest is the rig's.
     let jerr = |e: cutpoint_report::journal::JournalError| match e {
-        JournalError::Mismatch { .. } | JournalError::Exists { .. } => EngineError::JournalRefused(e),
+        JournalError::Mismatch { .. } | JournalError::Exists { .. } | JournalError::NotPlanned { .. } => {
+            EngineError::JournalRefused(e)
+        }
         e => EngineError::Journal(e),
     };
     // A resume of a run killed before its journal existed starts it afresh.
@@ -1149,6 +1151,22 @@ fn run_items(
     }
 }
 
+/// The later cut of `item`'s chain that never fired, when it is aimed at a time: its number in
+/// the chain (from 1), the cut and how its landing says it never fired.
+fn unfired_later_time_cut(item: &WorkItem, id: &str, obs: &Observation) -> Option<(usize, CutPoint, String)> {
+    let (n, torn) = obs
+        .landings
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| l.torn.as_deref().filter(|t| t.contains("never fired")).map(|t| (i, t)))?;
+    if n == 0 {
+        return None;
+    }
+    let cuts = item.chain.cuts(id).ok()?;
+    let cut = cuts.get(n)?;
+    matches!(cut.aim, campaign::Aim::Time { .. }).then(|| (n + 1, cut.clone().into_owned(), torn.to_owned()))
+}
+
 fn run_one(
     target: &dyn Target,
     spec: &RunSpec,
@@ -1241,7 +1259,24 @@ fn run_one(
     // the control run's) leaves the update uncut: that cut point was not tested, and a pass
     // would say it was. A failure stays the device's: it broke the rule even so.
     let (status, mut reasons) = (verdict.status, verdict.reasons);
-    let status = if obs.unfired && status == Status::Pass {
+    let later_time = obs
+        .unfired
+        .then(|| unfired_later_time_cut(item, &planned.id, &obs))
+        .flatten();
+    let status = if let (Some((n, cut, torn)), Status::Pass) = (&later_time, status) {
+        // A later cut of a chain aimed at a time into the run after the cut before it, which
+        // ended first: on this run the offset gave no cut, as a time past its phase's end does
+        // at planning (a skipped offset of kind `time`). The chain without it is not this cut
+        // point, so it has no verdict: counted as not tested, never a pass, and said so.
+        reasons.push(format!(
+            "not tested: cut {n} of the chain, a time offset (`{}` into phase `{}`), never fired: \
+             the run it aimed into ended first ({torn}); like a time past its phase's end, the offset \
+             gave no cut on this run (skipped, kind time), and the chain without it is not this cut \
+             point: run it again, or aim it earlier in its phase",
+            cut.offset, cut.phase
+        ));
+        Status::Error
+    } else if obs.unfired && status == Status::Pass {
         reasons.push(format!(
             "rig error: the cut never fired ({}): this cut point was not tested; aim it earlier \
              in its phase, or replay it",

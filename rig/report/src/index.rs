@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::journal::{self, Journal, JournalError, JournalReader};
-use crate::merge::{merge_parts, merged_twice, MergeError, Part};
+use crate::merge::{merge_parts, merged_failure_stands, merged_twice, MergeError, Part};
 use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, PlannedCut, Status};
 use crate::rebuild::ReportError;
 use crate::store::{FileCursor, Loc, Store};
@@ -489,7 +489,9 @@ struct Entry {
     key: Key,
     state: State,
     /// The line it was first recorded at (for the note when it is recorded again).
-    line: usize,
+    line: u32,
+    /// The line of the result kept (for the note when a later one would hide its failure).
+    kept_line: u32,
 }
 
 impl Entry {
@@ -499,9 +501,20 @@ impl Entry {
             loc,
             key: Key::Plan(0),
             state,
-            line,
+            line: to_u32(line),
+            kept_line: to_u32(line),
         }
     }
+}
+
+/// What [`Gathered::record`] did with a result.
+enum Recorded {
+    /// The first result of its id.
+    New,
+    /// It replaced the result of this entry.
+    Replaced(Entry),
+    /// It was not kept: it would hide the device failure of this entry.
+    FailureKept(Entry),
 }
 
 const NONE: u32 = u32::MAX;
@@ -585,16 +598,24 @@ impl Gathered {
         }
     }
 
-    /// Records a result; returns the entry it replaces, if any.
-    fn record(&mut self, cut: &CutResult, loc: Loc, line: usize) -> Option<Entry> {
+    /// Records a result (see [`journal::hides_a_failure`] for the one that is not kept).
+    fn record(&mut self, cut: &CutResult, loc: Loc, line: usize) -> Recorded {
         let state = State::of(cut);
         if let Some(e) = self.entry_of(&cut.id) {
             let old = self.entries[e];
+            if old
+                .state
+                .status()
+                .is_some_and(|kept| journal::hides_a_failure(kept, cut.status))
+            {
+                return Recorded::FailureKept(old);
+            }
             self.replace(e, loc, state, || PlannedCut::of_result(cut));
-            return Some(old);
+            self.entries[e].kept_line = to_u32(line);
+            return Recorded::Replaced(old);
         }
         self.add_entry(&cut.id, || PlannedCut::of_result(cut), Entry::new(loc, state, line));
-        None
+        Recorded::New
     }
 
     /// Keeps a later result of entry `e`; one outside the plan shows the later result's phase
@@ -719,12 +740,22 @@ fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Resu
                 let loc = Loc::file(source, at.offset).ok_or_else(|| ReportError::TooLarge {
                     path: path.to_path_buf(),
                 })?;
-                g.totals.add(&cut);
-                if let Some(old) = g.record(&cut, loc, at.line) {
-                    g.notes
-                        .push(journal::recorded_again_note(path, at.line, &cut.id, old.line));
-                    let old = cursor.borrow_mut().cut_at(old.loc.offset())?;
-                    g.totals.remove(&old);
+                match g.record(&cut, loc, at.line) {
+                    Recorded::New => g.totals.add(&cut),
+                    Recorded::Replaced(old) => {
+                        g.notes
+                            .push(journal::recorded_again_note(path, at.line, &cut.id, old.line as usize));
+                        g.totals.add(&cut);
+                        let old = cursor.borrow_mut().cut_at(old.loc.offset())?;
+                        g.totals.remove(&old);
+                    }
+                    Recorded::FailureKept(kept) => g.notes.push(journal::failure_stands_note(
+                        path,
+                        at.line,
+                        &cut.id,
+                        cut.status,
+                        kept.kept_line as usize,
+                    )),
                 }
             }
             JournalRecord::End(end) => g.end = Some(end),
@@ -737,6 +768,12 @@ fn gather_file(path: &Path, source: usize, cursor: &RefCell<FileCursor>) -> Resu
         }
         .into());
     };
+    // A result outside the plan (every header's, now that all are read) is refused: counted,
+    // it would change the verdict of a plan it is not part of. Entries are in the order first
+    // recorded, so the first one outside is the earliest.
+    if let Some(entry) = gathered.entries.iter().find(|e| matches!(e.key, Key::Extra(_))) {
+        return Err(journal::not_planned(path, entry.line as usize, &gathered.id(entry.key).id).into());
+    }
     if let Some(torn) = reader.torn_tail() {
         gathered.notes.push(journal::torn_note(path, torn, "ignored"));
     }
@@ -773,6 +810,19 @@ fn merge_gathered(parts: Vec<Gathered>, store: &Store<'_>) -> Result<Gathered, R
             let j = entry.loc.source();
             if let Some(e) = all.entry_of(&cut.id) {
                 let old = all.entries[e];
+                let (kept, later) = (old.state.status(), entry.state.status());
+                if let (Some(kept), Some(later)) = (kept, later) {
+                    if journal::hides_a_failure(kept, later) {
+                        all.notes.push(merged_failure_stands(
+                            &cut.id,
+                            &merged.names[old.loc.source()],
+                            &merged.names[j],
+                            later,
+                        ));
+                        all.totals.remove(&*store.load(entry.loc)?);
+                        continue;
+                    }
+                }
                 all.notes
                     .push(merged_twice(&cut.id, &merged.names[old.loc.source()], &merged.names[j]));
                 all.totals.remove(&*store.load(old.loc)?);

@@ -62,6 +62,16 @@ pub enum JournalError {
         path.display()
     )]
     Changed { path: PathBuf, offset: u64 },
+    /// A cut record whose id the journal's plan does not hold (every header's plan, once the
+    /// whole journal is read): pasted from another campaign's journal, or a hand edit. Counting
+    /// it would change the verdict of a plan it is not part of.
+    #[error(
+        "{}:{line}: cut point `{id}` is not in this journal's plan: the record belongs to another \
+         plan (pasted from another campaign's journal, or the journal was edited); remove line {line} \
+         from the journal, or report the journal the record came from",
+        path.display()
+    )]
+    NotPlanned { path: PathBuf, line: usize, id: String },
     #[error("{}: cannot encode a record: {source}", path.display())]
     Encode {
         path: PathBuf,
@@ -388,9 +398,16 @@ struct Builder<'p> {
     planned_ids: HashSet<String>,
     control: Option<ControlRun>,
     cuts: Vec<CutResult>,
-    cut_at: HashMap<String, (usize, usize)>,
+    cut_at: HashMap<String, CutAt>,
     end: Option<JournalEnd>,
     notes: Vec<String>,
+}
+
+/// Where the result kept for an id is, and the lines it was first recorded at and kept from.
+struct CutAt {
+    index: usize,
+    first_line: usize,
+    kept_line: usize,
 }
 
 impl<'p> Builder<'p> {
@@ -437,14 +454,26 @@ impl<'p> Builder<'p> {
                 self.end = None;
             }
             JournalRecord::Control(control) => self.control = Some(control),
-            JournalRecord::Cut(cut) => match self.cut_at.get(&cut.id) {
-                Some(&(index, first_line)) => {
-                    self.notes
-                        .push(recorded_again_note(self.path, line, &cut.id, first_line));
-                    self.cuts[index] = cut;
+            JournalRecord::Cut(cut) => match self.cut_at.get_mut(&cut.id) {
+                Some(at) => {
+                    let kept = &self.cuts[at.index];
+                    if hides_a_failure(kept.status, cut.status) {
+                        self.notes
+                            .push(failure_stands_note(self.path, line, &cut.id, cut.status, at.kept_line));
+                    } else {
+                        self.notes
+                            .push(recorded_again_note(self.path, line, &cut.id, at.first_line));
+                        at.kept_line = line;
+                        self.cuts[at.index] = cut;
+                    }
                 }
                 None => {
-                    self.cut_at.insert(cut.id.clone(), (self.cuts.len(), line));
+                    let at = CutAt {
+                        index: self.cuts.len(),
+                        first_line: line,
+                        kept_line: line,
+                    };
+                    self.cut_at.insert(cut.id.clone(), at);
                     self.cuts.push(cut);
                 }
             },
@@ -459,6 +488,11 @@ impl<'p> Builder<'p> {
                 path: self.path.to_path_buf(),
             });
         };
+        // The cuts are in the order first recorded: the first outside the plan is the earliest.
+        if let Some(cut) = self.cuts.iter().find(|c| !self.planned_ids.contains(&c.id)) {
+            let line = self.cut_at.get(&cut.id).map_or(0, |at| at.first_line);
+            return Err(not_planned(self.path, line, &cut.id));
+        }
         Ok(Journal {
             header,
             control: self.control,
@@ -538,6 +572,8 @@ struct ResumeFold<'p> {
     header_line: usize,
     lookup: Option<PlanLookup>,
     resumed: Resumed,
+    /// The line each recorded id outside the plan was first recorded at.
+    unplanned_at: HashMap<String, usize>,
 }
 
 impl<'p> ResumeFold<'p> {
@@ -548,6 +584,15 @@ impl<'p> ResumeFold<'p> {
             header_line: 0,
             lookup: None,
             resumed: Resumed::new(0),
+            unplanned_at: HashMap::new(),
+        }
+    }
+
+    /// Refuses a result outside the plan, once every header has added its cut points.
+    fn check_planned(&self) -> Result<(), JournalError> {
+        match self.unplanned_at.iter().min_by_key(|(_, &line)| line) {
+            Some((id, &line)) => Err(not_planned(self.path, line, id)),
+            None => Ok(()),
         }
     }
 
@@ -573,6 +618,7 @@ impl<'p> ResumeFold<'p> {
                     if lookup.insert(&first.planned, &planned.id, at) {
                         // A result recorded before it was planned now belongs to the plan.
                         let earlier = self.resumed.unplanned.remove(&planned.id);
+                        self.unplanned_at.remove(&planned.id);
                         self.resumed.by_plan.push(earlier);
                         first.planned.push(planned);
                     }
@@ -580,14 +626,29 @@ impl<'p> ResumeFold<'p> {
             }
             JournalRecord::Control(_) => self.resumed.has_control = true,
             JournalRecord::Cut(cut) => match lookup.get(&first.planned, &cut.id) {
-                Some(i) => self.resumed.by_plan[i as usize] = Some(cut.status),
+                Some(i) => {
+                    let kept = &mut self.resumed.by_plan[i as usize];
+                    if !kept.is_some_and(|k| hides_a_failure(k, cut.status)) {
+                        *kept = Some(cut.status);
+                    }
+                }
                 None => {
+                    self.unplanned_at.entry(cut.id.clone()).or_insert(line);
                     self.resumed.unplanned.insert(cut.id, cut.status);
                 }
             },
             JournalRecord::Resumed(_) | JournalRecord::End(_) => {}
         }
         Ok(())
+    }
+}
+
+/// The error for a cut record at `line` whose id the journal's plan does not hold.
+pub(crate) fn not_planned(path: &Path, line: usize, id: &str) -> JournalError {
+    JournalError::NotPlanned {
+        path: path.to_path_buf(),
+        line,
+        id: id.to_owned(),
     }
 }
 
@@ -688,6 +749,33 @@ pub(crate) fn inputs_not_recorded_note(path: &Path) -> String {
 
 pub(crate) fn resumed_note(path: &Path, line: usize, started: &str) -> String {
     format!("{}:{line}: campaign resumed (started {started})", path.display())
+}
+
+/// Whether a later result of `later` status for an id whose kept result is `kept` would hide a
+/// device failure: it is then not kept.
+///
+/// The engine records an id once: a resume runs only the cut points without a result, whatever
+/// their status, and running failures and rig errors again (`--filter failed:DIR`) writes a new
+/// report directory. So a second record of an id is a copy or an edit of the journal (or two
+/// merged journals of one campaign). It is still this plan's result, so the journal still reads
+/// (unlike a record outside the plan) and a later result supersedes an earlier rig error or
+/// pass, as before; but a device failure is evidence that a later result cannot take back: the
+/// failure stands, and the conflict is noted with both lines.
+pub(crate) fn hides_a_failure(kept: Status, later: Status) -> bool {
+    kept == Status::Fail && later != Status::Fail
+}
+
+/// The note (also said on stderr at once) about a later result that would hide a device
+/// failure recorded at `failed_line`.
+pub(crate) fn failure_stands_note(path: &Path, line: usize, id: &str, later: Status, failed_line: usize) -> String {
+    let note = format!(
+        "{}:{line}: cut point `{id}` recorded again as {later} after a device failure at line {failed_line}; \
+         the failure stands (a later result never hides a device failure): check which record is \
+         right, and run the cut point again into a new report directory to see it now",
+        path.display()
+    );
+    eprintln!("cutpoint: {note}");
+    note
 }
 
 pub(crate) fn recorded_again_note(path: &Path, line: usize, id: &str, first_line: usize) -> String {
@@ -828,6 +916,7 @@ impl JournalWriter {
                 ),
             });
         }
+        fold.check_planned()?;
         let mut resumed = fold.resumed;
         resumed.warnings.extend(inputs_note);
         drop(first);
@@ -1535,6 +1624,104 @@ mod tests {
         let j = read_journal(&path).unwrap();
         assert_eq!(j.cuts.len(), 1);
         assert_eq!(j.cuts[0].status, Status::Pass);
+        assert!(
+            j.notes[0].contains(":3: cut point `swap/a` recorded again (first at line 2)"),
+            "{:?}",
+            j.notes
+        );
+    }
+
+    #[test]
+    fn a_cut_outside_the_plan_is_refused_with_its_line_and_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a", "swap/b"]);
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Cut(cut("other/x", Status::Pass))),
+            line(JournalRecord::Cut(cut("other/y", Status::Fail))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let err = read_journal(&path).unwrap_err();
+        assert!(matches!(err, JournalError::NotPlanned { line: 3, .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{}:3: cut point `other/x` is not in this journal's plan: the record belongs to another plan",
+                path.display()
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("remove line 3 from the journal, or report the journal the record came from"),
+            "{text}"
+        );
+
+        // A resume refuses it too, and writes nothing.
+        let before = fs::read(&path).unwrap();
+        let err = JournalWriter::resume(dir.path(), &h).unwrap_err();
+        assert!(matches!(err, JournalError::NotPlanned { line: 3, .. }), "{err}");
+        assert!(err.to_string().contains("`other/x`"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_cut_that_a_later_header_plans_still_reads() {
+        // Earlier builds repeated the header at each resume; one may plan an id recorded before.
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a"]))),
+            line(JournalRecord::Cut(cut("swap/b", Status::Pass))),
+            line(JournalRecord::Header(header("aa", None, &["swap/a", "swap/b"]))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        assert_eq!(read_journal(&path).unwrap().cuts.len(), 1);
+        let (_, resumed) = JournalWriter::resume(dir.path(), &header("aa", None, &["swap/a", "swap/b"])).unwrap();
+        assert_eq!(resumed.finished(), 1);
+    }
+
+    #[test]
+    fn a_later_result_never_hides_a_device_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = header("aa", None, &["swap/a"]);
+        let lines = [
+            line(JournalRecord::Header(h.clone())),
+            line(JournalRecord::Cut(cut("swap/a", Status::Fail))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Error))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts.len(), 1);
+        assert_eq!(j.cuts[0].status, Status::Fail, "the failure stands");
+        assert!(
+            j.notes[0].contains(
+                ":3: cut point `swap/a` recorded again as pass after a device failure at line 2; \
+                 the failure stands"
+            ),
+            "{:?}",
+            j.notes
+        );
+        assert!(
+            j.notes[1].contains(":4: cut point `swap/a` recorded again as error after a device failure at line 2"),
+            "{:?}",
+            j.notes
+        );
+        let (_, resumed) = JournalWriter::resume(dir.path(), &h).unwrap();
+        assert_eq!(resumed.statuses().collect::<Vec<_>>(), [Status::Fail]);
+    }
+
+    #[test]
+    fn a_later_failure_replaces_an_earlier_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            line(JournalRecord::Header(header("aa", None, &["swap/a"]))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Pass))),
+            line(JournalRecord::Cut(cut("swap/a", Status::Fail))),
+        ];
+        let path = write_lines(dir.path(), &lines, b"");
+        let j = read_journal(&path).unwrap();
+        assert_eq!(j.cuts[0].status, Status::Fail);
         assert!(
             j.notes[0].contains(":3: cut point `swap/a` recorded again (first at line 2)"),
             "{:?}",

@@ -92,7 +92,8 @@ pub(crate) struct Merged {
 ///
 /// - planned cut points: the union; in campaign order when every planned cut carries its `index`,
 ///   else in order of first appearance;
-/// - results by id; when two journals hold the same id the later journal wins, with a note;
+/// - results by id; when two journals hold the same id the later journal wins, with a note,
+///   unless the earlier one failed and the later did not: the failure stands;
 /// - the control run: the first that did not pass, else the first;
 /// - the end: only when every journal ended (else the merged campaign counts as interrupted);
 /// - the partition: none when the partitions cover the whole campaign (or one journal is of the
@@ -112,6 +113,9 @@ pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
     for (j, journal) in journals.iter().enumerate() {
         for cut in &journal.cuts {
             match where_from.get(&cut.id) {
+                Some(&(index, from)) if crate::journal::hides_a_failure(cuts[index].status, cut.status) => {
+                    notes.push(merged_failure_stands(&cut.id, &names[from], &names[j], cut.status));
+                }
                 Some(&(index, from)) => {
                     notes.push(merged_twice(&cut.id, &names[from], &names[j]));
                     cuts[index] = cut.clone();
@@ -139,6 +143,17 @@ pub fn merge_journals(journals: Vec<Journal>) -> Result<Journal, MergeError> {
 /// The note about a cut point found in two merged journals.
 pub(crate) fn merged_twice(id: &str, earlier: &str, later: &str) -> String {
     format!("cut point `{id}` is in {earlier} and {later}; keeping the later ({later})")
+}
+
+/// The note about a cut point that failed in one merged journal and has another result in a
+/// later one: the failure stands (see [`crate::journal::hides_a_failure`]).
+pub(crate) fn merged_failure_stands(id: &str, earlier: &str, later: &str, status: Status) -> String {
+    let note = format!(
+        "cut point `{id}` failed in {earlier} and is {status} in {later}; the failure stands \
+         (a later result never hides a device failure)"
+    );
+    eprintln!("cutpoint: {note}");
+    note
 }
 
 /// Merges everything but the results of two or more journals (see [`merge_journals`]).
@@ -584,6 +599,34 @@ mod tests {
         assert_eq!(
             m.header.partition, None,
             "copies of one unpartitioned run stay unpartitioned"
+        );
+    }
+
+    #[test]
+    fn a_later_journal_never_hides_a_device_failure() {
+        let mut a = journal("a", "aa", None, &["s/1", "s/2"]);
+        let mut b = journal("b", "aa", None, &["s/1", "s/2"]);
+        a.cuts.push(cut("s/1", Status::Fail));
+        a.cuts.push(cut("s/2", Status::Pass));
+        b.cuts.push(cut("s/1", Status::Pass));
+        b.cuts.push(cut("s/2", Status::Fail));
+        let m = merge_journals(vec![a, b]).unwrap();
+        let got: Vec<_> = m.cuts.iter().map(|c| (c.id.as_str(), c.status)).collect();
+        assert_eq!(got, [("s/1", Status::Fail), ("s/2", Status::Fail)]);
+        assert!(
+            m.notes.contains(
+                &"cut point `s/1` failed in a and is pass in b; the failure stands \
+                  (a later result never hides a device failure)"
+                    .to_owned()
+            ),
+            "{:?}",
+            m.notes
+        );
+        assert!(
+            m.notes
+                .contains(&"cut point `s/2` is in a and b; keeping the later (b)".to_owned()),
+            "{:?}",
+            m.notes
         );
     }
 

@@ -66,7 +66,8 @@ fn a_resume_holds_a_status_per_cut_point_not_the_records() {
     };
     let mut text = serde_json::to_string(&JournalRecord::Header(header.clone())).unwrap();
     text.push('\n');
-    // Every cut point but the last has a result; the first is recorded twice, failing first.
+    // Every cut point but the last has a result; the first is recorded twice, a rig error first
+    // (a later result never supersedes a device failure, only a rig error or a pass).
     for (i, id) in ids.iter().enumerate().take(CUTS - 1) {
         let mut cut = passing(id, i as u64 * 1000, "#1 erase 0x0+4096");
         cut.console = (0..CONSOLE_LINES)
@@ -76,9 +77,9 @@ fn a_resume_holds_a_status_per_cut_point_not_the_records() {
             })
             .collect();
         if i == 0 {
-            let mut failed = cut.clone();
-            failed.status = Status::Fail;
-            text.push_str(&serde_json::to_string(&JournalRecord::Cut(failed)).unwrap());
+            let mut errored = cut.clone();
+            errored.status = Status::Error;
+            text.push_str(&serde_json::to_string(&JournalRecord::Cut(errored)).unwrap());
             text.push('\n');
         }
         text.push_str(&serde_json::to_string(&JournalRecord::Cut(cut)).unwrap());

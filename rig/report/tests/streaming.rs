@@ -120,6 +120,8 @@ fn damaged_and_resumed_journals_stream_to_the_same_reports() {
     again.warnings = vec!["w1 (a)".to_owned(), "w2".to_owned(), "w1 (b)".to_owned()];
     again.wall_ms = 123_456;
     records.push(JournalRecord::Cut(again));
+    // And again as a pass: the failure stands.
+    records.push(JournalRecord::Cut(journal.cuts[1].clone()));
     // A result outside the plan, later planned by the header an earlier build repeats on resume.
     records.push(JournalRecord::Cut(cut_with(&template, "late/one", Status::Pass, "")));
     let mut resumed_header: JournalHeader = journal.header.clone();
@@ -127,17 +129,15 @@ fn damaged_and_resumed_journals_stream_to_the_same_reports() {
     resumed_header.planned.push(planned("late/two", 101));
     resumed_header.started = "2025-06-02T00:00:00Z".to_owned();
     records.push(JournalRecord::Header(resumed_header));
-    // Results outside the plan, one of them recorded twice.
+    // A planned cut point recorded as a rig error, then as a pass: the pass is kept.
+    let planned_id = journal.header.planned[2].id.clone();
     records.push(JournalRecord::Cut(cut_with(
         &template,
-        "extra/a",
+        &planned_id,
         Status::Error,
         "rig error: lost console",
     )));
-    records.push(JournalRecord::Cut(cut_with(&template, "extra/b", Status::Pass, "")));
-    let mut later = cut_with(&template, "extra/b", Status::Fail, "silent revert");
-    (later.phase, later.offset) = ("elsewhere".to_owned(), "b-later".to_owned());
-    records.push(JournalRecord::Cut(later));
+    records.push(JournalRecord::Cut(cut_with(&template, &planned_id, Status::Pass, "")));
     // Cuts aimed at instants that landed late by different amounts.
     let mut late = cut_with(&template, "late/two", Status::Pass, "");
     late.landing = Some(Landing {
@@ -159,6 +159,44 @@ fn damaged_and_resumed_journals_stream_to_the_same_reports() {
     write_journal(&whole, &self::records(&journal), "");
     assert_same_reports(tmp.path(), "damaged-whole", &[dir.clone(), whole.clone()]);
     assert_same_reports(tmp.path(), "whole-damaged", &[whole, dir]);
+}
+
+#[test]
+fn a_result_outside_the_plan_is_refused_either_way_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = fixture();
+    let mut records = records(&journal);
+    let end = records.pop();
+    // A record pasted from another campaign's journal.
+    let pasted_at = records.len() + 1;
+    records.push(JournalRecord::Cut(cut_with(
+        &journal.cuts[0],
+        "elsewhere/a",
+        Status::Pass,
+        "",
+    )));
+    records.extend(end);
+    let dir = tmp.path().join("pasted");
+    let path = write_journal(&dir, &records, "");
+    let whole = read_journal(&dir).unwrap_err().to_string();
+    let out = tmp.path().join("out");
+    let streamed = write_reports_from_journals(&out, std::slice::from_ref(&dir), &ReportOptions::default())
+        .unwrap_err()
+        .to_string();
+    let expected = format!(
+        "{}:{pasted_at}: cut point `elsewhere/a` is not in this journal's plan",
+        path.display()
+    );
+    assert!(whole.starts_with(&expected), "{whole}");
+    assert!(streamed.contains(&expected), "{streamed}");
+    assert!(!out.join(SUMMARY_FILE).exists(), "no report of a journal refused");
+    // Merged with a good journal of the campaign, it is refused the same.
+    let good = tmp.path().join("good");
+    write_journal(&good, &self::records(&journal), "");
+    let merged = write_reports_from_journals(&out, &[good, dir], &ReportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(merged.contains(&expected), "{merged}");
 }
 
 #[test]
