@@ -22,6 +22,7 @@ use crate::target::{CommitMarker, Guarded, Observation, RecoveryRules, Stability
 use fut::scheme::CommitPoint;
 
 /// Everything a run needs besides the target.
+#[derive(Clone)]
 pub struct RunSpec<'a> {
     pub campaign: &'a Campaign,
     pub campaign_path: String,
@@ -1093,6 +1094,11 @@ fn run_items(
             let tx = tx.clone();
             let (next, verdicts, decoded) = (&next, &verdicts, &decoded);
             s.spawn(move || {
+                // The worker's own copy of the console markers: a compiled pattern lends its
+                // scratch space without a lock to the first thread that used it only, and the
+                // pass rule matches every console line of every cut point against several.
+                let own = spec.clone();
+                let spec = &own;
                 // Results go to the journal's thread a few at a time: a send per result woke
                 // that thread once per cut point (a tenth of a short campaign's CPU time went
                 // to the wake-ups). A result waits here at most `HELD_FOR`, or until

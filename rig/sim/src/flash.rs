@@ -959,8 +959,14 @@ impl NorFlash {
         }
         let start = addr as usize;
         let end = start.checked_add(len).filter(|&e| e <= self.geom.size as usize)?;
+        // Sectors are a power of two on every part but the odd one: a shift, not a division
+        // (one per read, and the status scans read a byte at a time).
         let sector = self.geom.sector.max(1) as usize;
-        let flags = self.sector_has_anomaly.get(start / sector..=(end - 1) / sector)?;
+        let index = |a: usize| match sector.is_power_of_two() {
+            true => a >> sector.trailing_zeros(),
+            false => a / sector,
+        };
+        let flags = self.sector_has_anomaly.get(index(start)..=index(end - 1))?;
         if flags.iter().any(|&f| f) {
             return None;
         }
