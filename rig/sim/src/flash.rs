@@ -2347,11 +2347,20 @@ mod tests {
         let mut general = fast.clone();
         let end = fast.profile().size;
         let mut reads = Vec::new();
-        for addr in (0..5 * sector).step_by(97).chain([sector - 1, sector, 2 * sector - 1, 2 * sector]) {
+        for addr in (0..5 * sector)
+            .step_by(97)
+            .chain([sector - 1, sector, 2 * sector - 1, 2 * sector])
+        {
             reads.push((addr, 1usize));
             reads.push((addr, 40));
         }
-        reads.extend([(0, 2 * sector as usize), (2 * sector, sector as usize), (end - 1, 1), (end, 1), (end, 0)]);
+        reads.extend([
+            (0, 2 * sector as usize),
+            (2 * sector, sector as usize),
+            (end - 1, 1),
+            (end, 1),
+            (end, 0),
+        ]);
         reads.extend([(3 * sector + 5, 4096), (u32::MAX, 1), (0, 0), (2 * sector + 7, 0)]);
         let mut flipped = 0;
         for _ in 0..40 {
@@ -2366,7 +2375,10 @@ mod tests {
                 flipped += usize::from(got.is_ok() && stored.is_some_and(|r| r != a));
             }
         }
-        assert!(flipped > 0, "the weak bits and the marginal sector never read differently");
+        assert!(
+            flipped > 0,
+            "the weak bits and the marginal sector never read differently"
+        );
         // The clean sectors' flags are clear, so the fast path served them.
         assert!(fast.stored_if_clean(0, sector as usize).is_some());
         assert!(fast.stored_if_clean(2 * sector, sector as usize).is_some());
