@@ -22,6 +22,7 @@ use crate::target::{CommitMarker, Guarded, Observation, RecoveryRules, Stability
 use fut::scheme::CommitPoint;
 
 /// Everything a run needs besides the target.
+#[derive(Clone)]
 pub struct RunSpec<'a> {
     pub campaign: &'a Campaign,
     pub campaign_path: String,
@@ -1056,6 +1057,11 @@ type Batches<'a> = dyn FnMut(Vec<CutResult>) -> Result<(), EngineError> + 'a;
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// The most results waiting for a sync.
 const MAX_UNSYNCED: usize = 256;
+/// The most results a worker holds before it sends them to the journal's thread.
+const HELD_RESULTS: usize = 16;
+/// The longest a worker holds a finished result before it sends it (checked as each cut point
+/// finishes, so a result also waits for the cut point after it).
+const HELD_FOR: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
 #[allow(clippy::too_many_arguments)]
@@ -1077,29 +1083,57 @@ fn run_items(
     };
     // Bounded: a slow sink (a synced journal on a slow card) holds the workers back rather
     // than letting finished results pile up in memory.
-    let (tx, rx) = mpsc::sync_channel::<Finished>(target.workers().max(1) * 4);
+    let (tx, rx) = mpsc::sync_channel::<Vec<Finished>>(target.workers().max(1) * 2);
     let mut sink_error = None;
     std::thread::scope(|s| {
         for worker in 0..target.workers().max(1) {
             let tx = tx.clone();
             let (next, verdicts, decoded) = (&next, &verdicts, &decoded);
-            s.spawn(move || loop {
-                if cancel.load(Ordering::Relaxed) {
-                    break;
+            s.spawn(move || {
+                // The worker's own copy of the console markers: a compiled pattern lends its
+                // scratch space without a lock to the first thread that used it only, and the
+                // pass rule matches every console line of every cut point against several.
+                let own = spec.clone();
+                let spec = &own;
+                // Results go to the journal's thread a few at a time: a send per result woke
+                // that thread once per cut point (a tenth of a short campaign's CPU time went
+                // to the wake-ups). A result waits here at most `HELD_FOR`, or until
+                // `HELD_RESULTS` are held, and every held result is sent before the worker
+                // stops (cancelled or out of work).
+                let mut held: Vec<Finished> = Vec::new();
+                let mut oldest: Option<Instant> = None;
+                loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&item) = todo.get(i) else { break };
+                    let mut result = run_one(
+                        target,
+                        spec,
+                        rules,
+                        worker,
+                        item,
+                        commit_us,
+                        (verdicts, decoded, stages),
+                    );
+                    // Only a failing cut point's dump is written (below); a failing result is
+                    // not held: held dumps would grow the memory of a run that fails often.
+                    if !matches!(result.0.status, Status::Fail) {
+                        result.1 = None;
+                    }
+                    let dump = result.1.is_some();
+                    held.push(result);
+                    let since = *oldest.get_or_insert_with(Instant::now);
+                    if dump || held.len() >= HELD_RESULTS || since.elapsed() >= HELD_FOR {
+                        oldest = None;
+                        if tx.send(std::mem::take(&mut held)).is_err() {
+                            return;
+                        }
+                    }
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&item) = todo.get(i) else { break };
-                let result = run_one(
-                    target,
-                    spec,
-                    rules,
-                    worker,
-                    item,
-                    commit_us,
-                    (verdicts, decoded, stages),
-                );
-                if tx.send(result).is_err() {
-                    break;
+                if !held.is_empty() {
+                    let _ = tx.send(held);
                 }
             });
         }
@@ -1116,9 +1150,9 @@ fn run_items(
                 Some(t) => rx.recv_timeout(SYNC_EVERY.saturating_sub(t.elapsed())),
             };
             let disconnected = matches!(received, Err(mpsc::RecvTimeoutError::Disconnected));
-            let mut batch: Vec<Finished> = received.into_iter().collect();
+            let mut batch: Vec<Finished> = received.unwrap_or_default();
             while let Ok(more) = rx.try_recv() {
-                batch.push(more);
+                batch.extend(more);
             }
             for (cut, dump) in batch {
                 if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
