@@ -2,6 +2,7 @@
 //! post-cut flash comes from the control run's journal, and identical post-cut states are
 //! recovered once (as long as a bounded cache holds them).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -13,6 +14,7 @@ use crate::state_cache::StateCache;
 use cutpoint_sim::board::ConsoleLine;
 use cutpoint_sim::board::CryptoEngine;
 use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
+use cutpoint_sim::flash::StateSketch;
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunEnd, RunOptions, SimBoard};
@@ -111,6 +113,25 @@ pub const NO_MEMO_ENV: &str = "CUTPOINT_NO_MEMO";
 
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
 const RECOVERIES_KEPT: usize = 4096;
+/// Recent recoveries kept with the blocks their runs erased before observing (see [`Donor`]).
+const DONORS_KEPT: usize = 8;
+
+/// A recovery whose runs erased some blocks of the flash before they read or programmed
+/// anything there. The firmware's runs are decided by what they read (and by the time and
+/// the OTA server, the same for every recovery), and the flash model's by the state of the
+/// blocks an operation touches, so a post-cut state that differs from this one's only in
+/// those blocks recovers exactly alike: the same reads return the same bytes, the same
+/// operations leave the same flash. A cut torn part-way into a sector the resumed swap erases
+/// again before it looks at it is recovered once for every offset into that sector.
+struct Donor {
+    /// The post-cut state the recovery started from.
+    sketch: StateSketch,
+    /// Per block: erased by the recovery before it observed it.
+    ignore: Vec<bool>,
+    /// The recovery rules it ran under (re-trigger, reset after settling).
+    rules: (bool, bool),
+    rec: Recovered,
+}
 /// Flash dumps kept for the recoveries that end in the same state (up to the flash's size each).
 const DUMPS_KEPT: usize = 16;
 
@@ -148,6 +169,10 @@ pub struct SimTarget {
     forked_later_cuts: AtomicU64,
     /// Images decoded for a boot pick that needs them (direct-XIP), by content.
     pick_images: cutpoint_inspect::ImageCache,
+    /// The last recoveries that erased blocks before observing them, newest first.
+    donors: Mutex<VecDeque<Donor>>,
+    /// Recoveries served from a donor whose post-cut state differed only where it did not matter.
+    equivalent_recoveries: AtomicU64,
 }
 
 impl SimTarget {
@@ -172,6 +197,42 @@ impl SimTarget {
             reused_runs: AtomicU64::new(0),
             forked_later_cuts: AtomicU64::new(0),
             pick_images: cutpoint_inspect::ImageCache::new(),
+            donors: Mutex::new(VecDeque::new()),
+            equivalent_recoveries: AtomicU64::new(0),
+        }
+    }
+
+    /// How many recoveries were served from an earlier one whose post-cut state differed
+    /// only in blocks that recovery erased before it observed them (see [`Donor`]).
+    pub fn equivalent_recoveries(&self) -> u64 {
+        self.equivalent_recoveries.load(Ordering::Relaxed)
+    }
+
+    /// A kept recovery that `flash` recovers exactly as (see [`Donor`]).
+    fn donor_for(&self, flash: &NorFlash, rules: (bool, bool)) -> Option<Recovered> {
+        let donors = self.donors.lock().ok()?;
+        donors
+            .iter()
+            .find(|d| d.rules == rules && flash.equals_outside(&d.sketch, &d.ignore))
+            .map(|d| d.rec.clone())
+    }
+
+    /// Keeps `rec`, the recovery from the state `sketch`, as a donor when its runs erased a
+    /// block before observing it.
+    fn keep_donor(&self, sketch: StateSketch, ignore: Vec<bool>, rules: (bool, bool), rec: &Recovered) {
+        if !ignore.iter().any(|&b| b) {
+            return;
+        }
+        if let Ok(mut d) = self.donors.lock() {
+            if d.len() >= DONORS_KEPT {
+                d.pop_back();
+            }
+            d.push_front(Donor {
+                sketch,
+                ignore,
+                rules,
+                rec: rec.clone(),
+            });
         }
     }
 
@@ -204,6 +265,9 @@ impl SimTarget {
                 .and_then(|mut m| m.get(k))
                 .or_else(|| self.changing_runs.lock().ok().and_then(|mut m| m.get(k)));
             if let Some(hit) = hit {
+                // What this run read is not known here: a watched flash counts every block it
+                // did not erase first as read.
+                board.flash.watch_everything();
                 if let Some(after) = &hit.after {
                     board.flash.copy_from(after);
                 }
@@ -475,9 +539,32 @@ impl SimTarget {
             }
             return (rec, true);
         }
-        let (mut rec, used) = self.recover_uncached(flash, rules, true);
+        let rules_key = (key.1, key.2);
+        let mut flash = flash;
+        let sketch = if self.memo {
+            if let Some(mut rec) = self.donor_for(&flash, rules_key) {
+                // A different post-cut state, recovered alike: not "the same state as" the
+                // donor's cut, but the first of its own state, kept as a simulated one is.
+                self.recycle(worker, flash);
+                self.equivalent_recoveries.fetch_add(1, Ordering::Relaxed);
+                rec.first_id = id.to_string();
+                if let Ok(mut m) = self.recovered.lock() {
+                    m.insert(key, keep(&rec));
+                }
+                return (rec, false);
+            }
+            flash.watch_start();
+            Some(flash.sketch())
+        } else {
+            None
+        };
+        let (mut rec, mut used) = self.recover_uncached(flash, rules, true);
+        let ignore = used.watch_end();
         self.recycle(worker, used);
         rec.first_id = id.to_string();
+        if let (Some(sketch), Some(ignore)) = (sketch, ignore) {
+            self.keep_donor(sketch, ignore, rules_key, &rec);
+        }
         if let Ok(mut m) = self.recovered.lock() {
             m.insert(key, keep(&rec));
         }

@@ -569,6 +569,7 @@ impl<'a> Mcu<'a> {
             return Err(FlashError::Device);
         }
         self.flash.check(op).map_err(to_hal_error)?;
+        self.flash.watch_op(op);
         let dur = self.flash.duration_us(op);
         let index = self.ops.len() as u64;
         let start = self.now;
@@ -820,6 +821,7 @@ impl hal::Transport for Mcu<'_> {
 
 impl hal::Crypto for Mcu<'_> {
     fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
+        self.flash.watch_access(addr, len);
         let Some(key) = self.flash.content_key(addr, len) else {
             // Weak bits, marginal sectors or torn granules: every read counts.
             return hal::sha256_by_reads(self, addr, len);

@@ -570,6 +570,37 @@ pub struct NorFlash {
     /// had, renewed by every operation that touches the sector and kept by copies. Two flashes
     /// whose sector has the same version hold the same bytes there, so a copy skips it.
     sector_versions: Vec<u64>,
+    /// While a run is watched (see [`NorFlash::watch_start`]): per block of `geom.sector`
+    /// bytes, whether the run observed it (read or programmed it) or erased it first.
+    watch: Watch,
+}
+
+/// What a watched run did to each block first: nothing yet, observed it (a read, or a program,
+/// whose outcome depends on what was there), or erased it before either. A copy of a flash is
+/// not watched.
+#[derive(Debug, Default)]
+struct Watch(Option<Vec<u8>>);
+
+impl Clone for Watch {
+    fn clone(&self) -> Self {
+        Watch(None)
+    }
+}
+
+const UNTOUCHED: u8 = 0;
+const OBSERVED: u8 = 1;
+const ERASED_FIRST: u8 = 2;
+
+/// Enough of a flash state to tell, later, whether another state equals it outside some blocks
+/// (see [`NorFlash::equals_outside`]): the blocks' versions and the anomaly maps.
+#[derive(Debug, Clone)]
+pub struct StateSketch {
+    seed: u64,
+    size: usize,
+    versions: Vec<u64>,
+    weak: Vec<(u32, u8)>,
+    torn: Vec<u32>,
+    marginal: Vec<u32>,
 }
 
 /// `hash_bytes(program_counts, 1)` by [`NorFlash::counts_key`] and the number of counts, for
@@ -706,6 +737,7 @@ impl NorFlash {
             sector_hashes: SectorHashes::new(geom.block_count()),
             sector_count_hashes: SectorHashes::new(geom.block_count()),
             sector_versions: fresh_versions(geom.block_count()),
+            watch: Watch(None),
             profile,
             geom,
             seed,
@@ -793,6 +825,135 @@ impl NorFlash {
                 mine.copy_from_slice(theirs);
             }
         }
+    }
+
+    /// Starts watching what the runs from here do to each block: which they observe (read or
+    /// program: what happens next may depend on what was there) and which they erase before
+    /// observing (what was there cannot matter to them). [`NorFlash::watch_end`] says.
+    pub fn watch_start(&mut self) {
+        self.watch.0 = Some(vec![UNTOUCHED; self.sector_versions.len()]);
+    }
+
+    /// A run observed `addr..addr + len` (read it, or computed something from its bytes).
+    pub fn watch_access(&mut self, addr: u32, len: u32) {
+        let blocks = self.blocks_of(addr, len);
+        if let Some(w) = self.watch.0.as_mut() {
+            for b in &mut w[blocks] {
+                if *b == UNTOUCHED {
+                    *b = OBSERVED;
+                }
+            }
+        }
+    }
+
+    /// A run is about to apply `op`, which [`NorFlash::check`] accepted: a program observes its
+    /// range (its outcome depends on the bytes and counts there), an erase erases its blocks.
+    pub fn watch_op(&mut self, op: &FlashOp) {
+        if self.watch.0.is_none() {
+            return;
+        }
+        match op {
+            FlashOp::Erase { addr, len } => {
+                let blocks = self.blocks_of(*addr, *len);
+                let sector = self.geom.sector.max(1);
+                // Only blocks the erase covers whole (an accepted erase covers every one).
+                let whole = |i: usize| {
+                    let start = i as u64 * u64::from(sector);
+                    start >= u64::from(*addr) && start + u64::from(sector) <= u64::from(*addr) + u64::from(*len)
+                };
+                if let Some(w) = self.watch.0.as_mut() {
+                    for i in blocks {
+                        if w[i] == UNTOUCHED {
+                            w[i] = if whole(i) { ERASED_FIRST } else { OBSERVED };
+                        }
+                    }
+                }
+            }
+            FlashOp::Program { .. } | FlashOp::ReplaceWord { .. } => self.watch_access(op.addr(), op.len()),
+        }
+    }
+
+    /// Something the watch cannot see read the flash (a run served from an earlier one): every
+    /// block not erased first counts as observed.
+    pub fn watch_everything(&mut self) {
+        if let Some(w) = self.watch.0.as_mut() {
+            for b in w.iter_mut().filter(|b| **b == UNTOUCHED) {
+                *b = OBSERVED;
+            }
+        }
+    }
+
+    /// Ends the watch: per block, whether the watched runs erased it before observing it, so
+    /// that its content before the runs made no difference to them. `None` if not watched.
+    pub fn watch_end(&mut self) -> Option<Vec<bool>> {
+        self.watch
+            .0
+            .take()
+            .map(|w| w.into_iter().map(|b| b == ERASED_FIRST).collect())
+    }
+
+    /// The blocks (of `geom.sector` bytes, as the versions count them) `addr..addr + len`
+    /// overlaps, clamped to the part.
+    fn blocks_of(&self, addr: u32, len: u32) -> Range<usize> {
+        let sector = u64::from(self.geom.sector.max(1));
+        let n = self.sector_versions.len();
+        let first = (u64::from(addr) / sector).min(n as u64) as usize;
+        let last = (u64::from(addr) + u64::from(len)).div_ceil(sector).min(n as u64) as usize;
+        first..last.max(first)
+    }
+
+    /// A sketch of this state, to compare later states with (see [`NorFlash::equals_outside`]).
+    pub fn sketch(&self) -> StateSketch {
+        StateSketch {
+            seed: self.seed,
+            size: self.data.len(),
+            versions: self.sector_versions.clone(),
+            weak: self.weak.iter().map(|(&a, &m)| (a, m)).collect(),
+            torn: self.torn.iter().copied().collect(),
+            marginal: self.marginal.iter().copied().collect(),
+        }
+    }
+
+    /// Whether this state is the sketched one in every block where `ignore` is false: same
+    /// seed, same block versions (a version is renewed by every operation on its block and
+    /// kept by copies, so equal versions hold equal bytes and program counts), same weak bits,
+    /// torn granules and marginal sectors. Blocks whose versions differ count as different
+    /// even if their bytes happen to agree.
+    pub fn equals_outside(&self, sketch: &StateSketch, ignore: &[bool]) -> bool {
+        if sketch.seed != self.seed
+            || sketch.size != self.data.len()
+            || sketch.versions.len() != self.sector_versions.len()
+            || ignore.len() != self.sector_versions.len()
+        {
+            return false;
+        }
+        let same_versions = self
+            .sector_versions
+            .iter()
+            .zip(&sketch.versions)
+            .zip(ignore)
+            .all(|((a, b), &skip)| skip || a == b);
+        if !same_versions {
+            return false;
+        }
+        let sector = u64::from(self.geom.sector.max(1));
+        let kept = |addr: u32| {
+            !ignore
+                .get((u64::from(addr) / sector) as usize)
+                .copied()
+                .unwrap_or(false)
+        };
+        let weak_here = self.weak.iter().map(|(&a, &m)| (a, m)).filter(|&(a, _)| kept(a));
+        let weak_there = sketch.weak.iter().copied().filter(|&(a, _)| kept(a));
+        let torn_here = self.torn.iter().copied().filter(|&a| kept(a));
+        let torn_there = sketch.torn.iter().copied().filter(|&a| kept(a));
+        // Marginal sectors are numbered by physical sector, which is the block on a part of
+        // uniform sectors; on a part of mixed sectors they are compared whole.
+        let uniform = self.geom.map.is_none();
+        let kept_sector = |s: u32| !uniform || !ignore.get(s as usize).copied().unwrap_or(false);
+        let marginal_here = self.marginal.iter().copied().filter(|&s| kept_sector(s));
+        let marginal_there = sketch.marginal.iter().copied().filter(|&s| kept_sector(s));
+        weak_here.eq(weak_there) && torn_here.eq(torn_there) && marginal_here.eq(marginal_there)
     }
 
     /// Power returns: the access counter that feeds weak-bit and marginal draws restarts, so
@@ -923,6 +1084,9 @@ impl NorFlash {
     /// weak bits and marginal sectors read as the hashed draw of this read.
     #[inline]
     pub fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), NorError> {
+        if self.watch.0.is_some() {
+            self.watch_access(addr, buf.len() as u32);
+        }
         // A part without anomalies (nearly every read of a run): the stored bytes, copied
         // inline, without the frame of the general path (a trailer's status scan reads one
         // byte at a time, thousands of times a recovery on a large slot).
@@ -2422,6 +2586,86 @@ mod tests {
         assert!(f.read(end, &mut []).is_ok());
         assert!(f.read(end + 1, &mut []).is_err());
         assert_eq!(f.access_count, counted + 1);
+    }
+
+    #[test]
+    fn a_watch_tells_the_blocks_erased_before_anything_looked_at_them() {
+        let mut f = NorFlash::new(FlashProfile::nrf52840(), 4);
+        let sector = f.profile().sector_size;
+        f.load(0, &vec![0x5A; 6 * sector as usize]);
+        assert_eq!(f.watch_end(), None, "not watched");
+        f.watch_start();
+        // Block 1: read, then erased: observed. Block 2: erased, then read: erased first.
+        // Block 3: programmed (what a program leaves depends on what was there): observed.
+        // Blocks 0 and 4: untouched. Block 5: erased twice.
+        f.read(sector + 3, &mut [0u8; 2]).unwrap();
+        let erase = |addr: u32| FlashOp::Erase { addr, len: sector };
+        for op in [erase(sector), erase(2 * sector), erase(5 * sector), erase(5 * sector)] {
+            f.check(&op).unwrap();
+            f.watch_op(&op);
+            f.apply(&op).unwrap();
+        }
+        f.read(2 * sector, &mut [0u8; 16]).unwrap();
+        f.watch_op(&FlashOp::Program {
+            addr: 3 * sector,
+            data: vec![0; 4],
+        });
+        // A copy is never watched.
+        assert_eq!(f.clone().watch_end(), None);
+        let ignore = f.watch_end().unwrap();
+        assert_eq!(&ignore[..7], &[false, false, true, false, false, true, false]);
+        assert_eq!(f.watch_end(), None, "the watch ended");
+        // A run served whole from an earlier one read what it read: only what was erased first
+        // before it stays erased first.
+        f.watch_start();
+        f.watch_op(&erase(sector));
+        f.watch_everything();
+        f.watch_op(&erase(2 * sector));
+        let ignore = f.watch_end().unwrap();
+        assert_eq!(&ignore[..3], &[false, true, false]);
+    }
+
+    #[test]
+    fn states_that_differ_only_in_ignored_blocks_are_equal_outside_them() {
+        let mut base = NorFlash::new(FlashProfile::nrf52840(), 6);
+        let sector = base.profile().sector_size;
+        base.load(0, &vec![0x11; 4 * sector as usize]);
+        let sketch = base.sketch();
+        let blocks = base.sector_versions.len();
+        let none = vec![false; blocks];
+        let mut only_2 = none.clone();
+        only_2[2] = true;
+        // A fork is the same state; a cut torn into block 2 differs there only.
+        let mut fork = base.clone();
+        assert!(fork.equals_outside(&sketch, &none));
+        let program = FlashOp::Program {
+            addr: 2 * sector,
+            data: vec![0; 64],
+        };
+        fork.apply(&FlashOp::Erase {
+            addr: 2 * sector,
+            len: sector,
+        })
+        .unwrap();
+        let _ = fork.apply_cut(&program, 3, 9);
+        assert!(!fork.equals_outside(&sketch, &none));
+        assert!(fork.equals_outside(&sketch, &only_2));
+        // The same bytes written again elsewhere: a new version, so no longer equal.
+        let mut elsewhere = base.clone();
+        elsewhere.load(sector, &[0x11]);
+        assert!(!elsewhere.equals_outside(&sketch, &only_2));
+        // A weak bit outside the ignored blocks makes a difference; inside, none.
+        let mut weak = base.clone();
+        weak.weak.insert(3 * sector + 1, 0x04);
+        assert!(!weak.equals_outside(&sketch, &only_2));
+        let mut weak_inside = base.clone();
+        weak_inside.weak.insert(2 * sector + 1, 0x04);
+        assert!(weak_inside.equals_outside(&sketch, &only_2));
+        // Another seed draws weak reads differently: never equal.
+        let other = NorFlash::new(FlashProfile::nrf52840(), 7);
+        assert!(!other.equals_outside(&sketch, &none));
+        // A mask of the wrong length compares nothing.
+        assert!(!base.equals_outside(&sketch, &none[..blocks - 1]));
     }
 
     #[test]
