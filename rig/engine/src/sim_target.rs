@@ -107,8 +107,8 @@ const CHANGING_RUNS_KEPT: usize = 8;
 /// and the data of every operation of that run).
 const LATER_RECORDINGS_KEPT: usize = 4;
 
-/// Set (to anything) to simulate every run in full: no run from a power-on and no later cut
-/// is served from an earlier one. The results are the same, only slower; the tests prove it.
+/// Set (to anything) to simulate every run in full: no run from a power-on, no later cut and
+/// no recovery of a differing post-cut state (see [`Donor`]) is served from an earlier one. The results are the same, only slower; the tests prove it.
 pub const NO_MEMO_ENV: &str = "CUTPOINT_NO_MEMO";
 
 /// Recoveries kept for the cuts that end in the same post-cut state (a few KiB each).
