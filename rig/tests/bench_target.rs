@@ -161,6 +161,26 @@ fn cut<'a>(o: &'a Ran, id: &str) -> &'a CutResult {
         .unwrap_or_else(|| panic!("no cut {id}"))
 }
 
+/// The download cut and the first-boot cut of `o` both passed, with the warnings a restarted
+/// download and a re-triggered update leave; returns them.
+fn restart_cuts_passed(o: &Ran) -> (&CutResult, &CutResult) {
+    let download = cut(o, "download/start");
+    assert_eq!(download.status, Status::Pass, "{}", statuses(o));
+    assert!(
+        download.warnings.iter().any(|w| w.contains("started over from byte 0")),
+        "{:?}",
+        download.warnings
+    );
+    let first_boot = cut(o, "first-boot/start");
+    assert_eq!(first_boot.status, Status::Pass, "{}", statuses(o));
+    assert!(
+        first_boot.warnings.iter().any(|w| w.contains("re-triggered")),
+        "{:?}",
+        first_boot.warnings
+    );
+    (download, first_boot)
+}
+
 fn statuses(o: &Ran) -> String {
     o.journal
         .cuts
@@ -821,20 +841,7 @@ download_restart = '^\[ota\] fetching from zero'
     };
     let ours = judged(&a);
     assert_eq!(ours.len(), 2, "{}", statuses(&a));
-    let download = cut(&a, "download/start");
-    assert_eq!(download.status, Status::Pass, "{}", statuses(&a));
-    assert!(
-        download.warnings.iter().any(|w| w.contains("started over from byte 0")),
-        "{:?}",
-        download.warnings
-    );
-    let first_boot = cut(&a, "first-boot/start");
-    assert_eq!(first_boot.status, Status::Pass, "{}", statuses(&a));
-    assert!(
-        first_boot.warnings.iter().any(|w| w.contains("re-triggered")),
-        "{:?}",
-        first_boot.warnings
-    );
+    restart_cuts_passed(&a);
     assert_eq!(judged(&b), ours, "the same device in other words is judged the same");
 }
 
@@ -1104,19 +1111,7 @@ fn the_default_markers_match_console_lines_behind_a_log_prefix() {
         "{:?}",
         download.console
     );
-    assert_eq!(download.status, Status::Pass, "{}", statuses(&o));
-    assert!(
-        download.warnings.iter().any(|w| w.contains("started over from byte 0")),
-        "{:?}",
-        download.warnings
-    );
-    let first_boot = cut(&o, "first-boot/start");
-    assert_eq!(first_boot.status, Status::Pass, "{}", statuses(&o));
-    assert!(
-        first_boot.warnings.iter().any(|w| w.contains("re-triggered")),
-        "{:?}",
-        first_boot.warnings
-    );
+    let (_, first_boot) = restart_cuts_passed(&o);
     assert_eq!(first_boot.final_image.as_deref(), Some("2.0.0+0"));
 }
 
