@@ -9,10 +9,12 @@
 //!    points per CPU second, wall time, peak resident memory, and the bytes it left in its
 //!    report directory;
 //! 2. the same run in this process, stage by stage: planning (control run and expansion), board
-//!    (post-cut state and recovery), pass rule (decode and judge), journal (append and sync),
-//!    artifacts (dumps of failing cuts), then reports (junit, summary, html from the journal):
-//!    the CPU time of the threads doing each stage, CPU per cut, and the peak memory and bytes
-//!    written of the cut loop and of the reports.
+//!    (the rig's side of post-cut states and recoveries), device (the simulated firmware and
+//!    flash running from each power-on: the device's own work), pass rule (decode and judge),
+//!    journal (append and sync), artifacts (dumps of failing cuts), then reports (junit,
+//!    summary, html from the journal): the CPU time of the threads doing each stage, CPU per
+//!    cut, and the peak memory and bytes written of the cut loop and of the reports; and last
+//!    the rig alone (all but the device) per cut.
 //!
 //! Figures are printed, never asserted. `cargo bench -p cutpoint --bench cut_rate` runs all
 //! twelve; `-- ../campaigns/scale.toml` (paths from `rig/`) runs the campaigns given instead.
@@ -288,6 +290,16 @@ fn stages(c: &cutpoint_campaign::Campaign, path: &Path, workers: usize) {
         total.as_secs_f64(),
         per_cut_ms(total, n),
         per_cpu_s(n, total)
+    );
+    // What grows with the image by nature: the device's own runs (resumed swaps copy what is
+    // left of the image). The rest is the rig's.
+    let device = outcome.stages.get(Stage::Device);
+    let rig = total.saturating_sub(device);
+    println!(
+        "  the rig alone (all but the device): CPU {:.2} s, {:.3} ms per cut; the device: {:.3} ms per cut",
+        rig.as_secs_f64(),
+        per_cut_ms(rig, n),
+        per_cut_ms(device, n)
     );
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -977,6 +977,7 @@ pub fn run(
         workers = target.workers(),
         "cut points"
     );
+    let device_before = target.device_cpu_ns();
     let cancelled = run_items(target, spec, &rules, &todo, commit_us, cancel, &stages, &mut |cuts| {
         stages
             .time(Stage::Journal, || writer.append_cuts(&cuts))
@@ -988,6 +989,9 @@ pub fn run(
         }
         Ok(())
     })?;
+    // The device's own runs were timed as part of the board's work.
+    let device = target.device_cpu_ns().saturating_sub(device_before);
+    stages.move_to(Stage::Board, Stage::Device, device);
     let how = if cancelled {
         EndReason::Cancelled
     } else {
@@ -1227,6 +1231,7 @@ fn run_one(
         committed: false,
         slots: Vec::new(),
         console: Vec::new(),
+        console_of: None,
         wall_ms: 0,
         same_state_as: None,
         post_cut_state: None,

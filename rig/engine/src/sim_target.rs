@@ -173,6 +173,8 @@ pub struct SimTarget {
     donors: Mutex<VecDeque<Donor>>,
     /// Recoveries served from a donor whose post-cut state differed only where it did not matter.
     equivalent_recoveries: AtomicU64,
+    /// CPU time spent running the device: the firmware on the simulated MCU and its flash.
+    device_ns: AtomicU64,
 }
 
 impl SimTarget {
@@ -199,7 +201,18 @@ impl SimTarget {
             pick_images: cutpoint_inspect::ImageCache::new(),
             donors: Mutex::new(VecDeque::new()),
             equivalent_recoveries: AtomicU64::new(0),
+            device_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Runs the firmware on `board` from a power-on: the device's own work, whose CPU time
+    /// [`Target::device_cpu_ns`] tells apart from the rig's.
+    fn device(&self, board: &mut SimBoard, opts: RunOptions) -> RunLog {
+        let start = crate::stages::thread_cpu_ns();
+        let log = board.run(opts);
+        self.device_ns
+            .fetch_add(crate::stages::thread_cpu_ns().saturating_sub(start), Ordering::Relaxed);
+        log
     }
 
     /// How many recoveries were served from an earlier one whose post-cut state differed
@@ -275,7 +288,7 @@ impl SimTarget {
                 return hit;
             }
         }
-        let log = board.run(opts);
+        let log = self.device(board, opts);
         let wrote = !log.ops.is_empty();
         cutpoint_sim::board::recycle_ops(log.ops);
         let mut out = RunOutcome {
@@ -316,11 +329,14 @@ impl SimTarget {
         }
         let mut board = SimBoard::new(flash.clone(), self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
-        let log = board.run(RunOptions {
-            plan: None,
-            max_boots: self.max_boots,
-            record_data: true,
-        });
+        let log = self.device(
+            &mut board,
+            RunOptions {
+                plan: None,
+                max_boots: self.max_boots,
+                record_data: true,
+            },
+        );
         let rec = Arc::new(Recording {
             baseline: flash.clone(),
             log,
@@ -416,11 +432,14 @@ impl SimTarget {
         if let Some(r) = self.recording.get() {
             return Ok(r.clone());
         }
-        let log = self.scenario.board().run(RunOptions {
-            max_boots: self.max_boots,
-            record_data: true,
-            plan: None,
-        });
+        let log = self.device(
+            &mut self.scenario.board(),
+            RunOptions {
+                max_boots: self.max_boots,
+                record_data: true,
+                plan: None,
+            },
+        );
         let rec = Arc::new(Recording {
             baseline: self.scenario.baseline_flash(),
             log,
@@ -452,11 +471,14 @@ impl SimTarget {
             return Ok((flash, landing(&record, &rec.log.ops)));
         }
         let mut board = self.scenario.board();
-        let log = board.run(RunOptions {
-            plan: Some(*plan),
-            max_boots: self.max_boots,
-            record_data: false,
-        });
+        let log = self.device(
+            &mut board,
+            RunOptions {
+                plan: Some(*plan),
+                max_boots: self.max_boots,
+                record_data: false,
+            },
+        );
         Ok((board.flash, live_landing(&log, plan)))
     }
 
@@ -799,11 +821,14 @@ impl SimTarget {
         let plan = self.plan(point);
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
-        let log = board.run(RunOptions {
-            plan: Some(plan),
-            max_boots: self.max_boots,
-            record_data: false,
-        });
+        let log = self.device(
+            &mut board,
+            RunOptions {
+                plan: Some(plan),
+                max_boots: self.max_boots,
+                record_data: false,
+            },
+        );
         let landing = live_landing(&log, &plan);
         (board.flash, log, landing)
     }
@@ -861,6 +886,10 @@ impl Target for SimTarget {
 
     fn workers(&self) -> usize {
         self.cursors.len()
+    }
+
+    fn device_cpu_ns(&self) -> u64 {
+        self.device_ns.load(Ordering::Relaxed)
     }
 
     fn control(&self) -> Result<ControlObservation, RigError> {
@@ -957,10 +986,13 @@ impl Target for SimTarget {
         }
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
-        let log = board.run(RunOptions {
-            max_boots: self.max_boots,
-            ..RunOptions::default()
-        });
+        let log = self.device(
+            &mut board,
+            RunOptions {
+                max_boots: self.max_boots,
+                ..RunOptions::default()
+            },
+        );
         Ok(RecoveryTimeline {
             console: lines(&log.console),
             ops: Some(op_spans(&log.ops, &region_map(&self.scenario.profile.layout))),

@@ -1,6 +1,8 @@
 //! Where a run's CPU time goes: planning (the control run and the expansion), the board
-//! (post-cut state and recovery), the pass rule (decoding the flash and judging), the journal
-//! (appending and syncing results) and the artifacts of failing cuts. Each stage sums the CPU
+//! (the rig's side of post-cut states and recoveries: forks, memos, dumps), the device (what a
+//! simulated board spends running the firmware and its flash from each power-on of the cut
+//! loop: the work a real device does on its own hardware), the pass rule (decoding the flash
+//! and judging), the journal (appending and syncing results) and the artifacts of failing cuts. Each stage sums the CPU
 //! time of the threads that did its work (two reads of the thread's CPU clock per stage and
 //! cut), so the sums add up to the process's CPU time less what no stage covers.
 
@@ -13,6 +15,7 @@ use std::time::Duration;
 pub struct StageTimes {
     pub planning: AtomicU64,
     pub board: AtomicU64,
+    pub device: AtomicU64,
     pub pass_rule: AtomicU64,
     pub journal: AtomicU64,
     pub artifacts: AtomicU64,
@@ -23,15 +26,17 @@ pub struct StageTimes {
 pub enum Stage {
     Planning,
     Board,
+    Device,
     PassRule,
     Journal,
     Artifacts,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Planning,
         Stage::Board,
+        Stage::Device,
         Stage::PassRule,
         Stage::Journal,
         Stage::Artifacts,
@@ -41,6 +46,7 @@ impl Stage {
         match self {
             Stage::Planning => "planning",
             Stage::Board => "board",
+            Stage::Device => "device",
             Stage::PassRule => "pass rule",
             Stage::Journal => "journal",
             Stage::Artifacts => "artifacts",
@@ -53,6 +59,7 @@ impl StageTimes {
         match stage {
             Stage::Planning => &self.planning,
             Stage::Board => &self.board,
+            Stage::Device => &self.device,
             Stage::PassRule => &self.pass_rule,
             Stage::Journal => &self.journal,
             Stage::Artifacts => &self.artifacts,
@@ -69,6 +76,14 @@ impl StageTimes {
 
     pub fn add(&self, stage: Stage, ns: u64) {
         self.slot(stage).fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Moves `ns` (at most what `from` holds) from stage `from` to stage `to`: work timed as
+    /// part of `from` that is known to be `to`'s.
+    pub fn move_to(&self, from: Stage, to: Stage, ns: u64) {
+        let moved = ns.min(self.slot(from).load(Ordering::Relaxed));
+        self.slot(from).fetch_sub(moved, Ordering::Relaxed);
+        self.add(to, moved);
     }
 
     /// The CPU time of `stage` so far.
@@ -143,5 +158,18 @@ mod tests {
         assert_eq!(t.get(Stage::Planning), Duration::ZERO);
         let s = t.to_string();
         assert!(s.starts_with("planning 0.000 s, board 0.0"), "{s}");
+    }
+
+    #[test]
+    fn work_moved_between_stages_leaves_the_sum_alone_and_never_goes_below_zero() {
+        let t = StageTimes::default();
+        t.add(Stage::Board, 1_000);
+        t.move_to(Stage::Board, Stage::Device, 600);
+        assert_eq!(t.get(Stage::Board), Duration::from_nanos(400));
+        assert_eq!(t.get(Stage::Device), Duration::from_nanos(600));
+        t.move_to(Stage::Board, Stage::Device, 5_000);
+        assert_eq!(t.get(Stage::Board), Duration::ZERO);
+        assert_eq!(t.get(Stage::Device), Duration::from_nanos(1_000));
+        assert!(t.to_string().contains(", device 0.000 s, pass rule "), "{t}");
     }
 }

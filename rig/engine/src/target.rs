@@ -246,6 +246,12 @@ pub trait Target: Sync {
     fn reference_control(&self, _max_boots: u32) -> Option<Result<ControlObservation, RigError>> {
         None
     }
+    /// CPU time this process has spent so far running the device itself: a simulated board's
+    /// firmware and flash. 0 for a device that runs on its own hardware (a bench). The run's
+    /// stages count it apart from the rig's own work (`device`).
+    fn device_cpu_ns(&self) -> u64 {
+        0
+    }
     /// Restores the baseline, runs the update, fires each cut of `chain` in turn (the second
     /// and later ones aimed into the recovery of the one before), then lets the device recover.
     fn run_chain(

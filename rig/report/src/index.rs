@@ -19,6 +19,7 @@ use crate::journal::{self, Journal, JournalError, JournalReader};
 use crate::merge::{merge_parts, merged_failure_stands, merged_twice, MergeError, Part};
 use crate::model::{ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, PlannedCut, Status};
 use crate::rebuild::ReportError;
+use crate::shared_console::{self, ConsoleCache};
 use crate::store::{FileCursor, Loc, Store};
 use crate::verdict::{self, NegativeControl};
 use crate::view::{Counts, Kind};
@@ -189,6 +190,10 @@ pub struct ResultIndex<'a> {
     store: Store<'a>,
     /// Results read back so far.
     loads: std::cell::Cell<usize>,
+    /// From journal files: each planned id's plan index, and each plan index's row, to find the
+    /// record a result names for its console (`console_of`); and the consoles found lately.
+    named: Option<(PlanLookup, Vec<u32>)>,
+    consoles: RefCell<ConsoleCache>,
 }
 
 impl<'a> ResultIndex<'a> {
@@ -262,6 +267,8 @@ impl<'a> ResultIndex<'a> {
             row_totals,
             store: Store::Memory(&journal.cuts),
             loads: Default::default(),
+            named: None,
+            consoles: Default::default(),
         }
     }
 
@@ -345,7 +352,7 @@ impl<'a> ResultIndex<'a> {
         if state.status().is_none() {
             return Ok(None);
         }
-        let cut = self.store.load(loc)?;
+        let mut cut = self.store.load(loc)?;
         self.loads.set(self.loads.get() + 1);
         if cut.id != self.id(row) {
             return Err(JournalError::Changed {
@@ -354,7 +361,46 @@ impl<'a> ResultIndex<'a> {
             }
             .into());
         }
+        if let Some(of) = cut.console_of.clone() {
+            let console = self.console_named(&of, loc, cut.console.len())?;
+            let cut = cut.to_mut();
+            cut.console = console;
+            cut.console_of = None;
+        }
         Ok(Some(cut))
+    }
+
+    /// The console of the record at `loc`, which names cut point `of`'s earlier record for it
+    /// (`console_of`; see `shared_console`).
+    fn console_named(&self, of: &str, loc: Loc, own_lines: usize) -> Result<Vec<crate::model::LogLine>, JournalError> {
+        let wrong = |message| JournalError::Console {
+            path: self.store.path(loc).unwrap_or_default(),
+            offset: loc.offset(),
+            message,
+        };
+        if let Some(message) = shared_console::misplaced(of, own_lines) {
+            return Err(wrong(message));
+        }
+        // The record of `of` the index kept: it must be an earlier one of the same journal.
+        let holder = self
+            .named
+            .as_ref()
+            .and_then(|(lookup, plan_row)| Some(plan_row[lookup.get(&self.header.planned, of)? as usize]))
+            .and_then(|r| self.rows.get(r as usize))
+            .filter(|r| r.state.status().is_some())
+            .map(|r| r.loc)
+            .filter(|h| h.source() == loc.source() && h.offset() < loc.offset());
+        let Some(holder) = holder else {
+            return Err(wrong(shared_console::not_there(of)));
+        };
+        self.consoles.borrow_mut().get(holder.key(), |_| {
+            let held = self.store.load(holder)?;
+            if held.id == of && held.console_of.is_none() && !held.console.is_empty() {
+                Ok(held.into_owned().console)
+            } else {
+                Err(wrong(shared_console::not_there(of)))
+            }
+        })
     }
 
     pub fn is_negative_control(&self) -> bool {
@@ -656,10 +702,12 @@ impl Gathered {
             loc: Loc::memory(0),
             state: State::default(),
         };
+        let mut plan_row = vec![NONE; planned.len()];
         for (i, p) in planned.iter().enumerate() {
             if self.lookup.get(planned, &p.id) != Some(to_u32(i)) {
                 continue; // planned twice: one row
             }
+            plan_row[i] = to_u32(rows.len());
             let e = self.plan_entry[i];
             if e != NONE {
                 entry_row[e as usize] = to_u32(rows.len());
@@ -697,6 +745,8 @@ impl Gathered {
             sources: self.sources,
             store,
             loads: Default::default(),
+            named: Some((self.lookup, plan_row)),
+            consoles: Default::default(),
         }
     }
 }

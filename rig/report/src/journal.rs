@@ -26,6 +26,7 @@ use crate::index::PlanLookup;
 use crate::model::{
     ControlRun, CutResult, JournalEnd, JournalHeader, JournalRecord, JournalResumed, PlannedCut, Status,
 };
+use crate::shared_console::{self, ConsoleCache, ConsoleLedger};
 
 /// File name of the journal inside a report directory.
 pub const JOURNAL_FILE: &str = "results.jsonl";
@@ -72,6 +73,13 @@ pub enum JournalError {
         path.display()
     )]
     NotPlanned { path: PathBuf, line: usize, id: String },
+    /// A cut record's `console_at` names no cut record with a console of its own.
+    #[error("{}: the cut record at byte {offset}: {message}", path.display())]
+    Console {
+        path: PathBuf,
+        offset: u64,
+        message: String,
+    },
     #[error("{}: cannot encode a record: {source}", path.display())]
     Encode {
         path: PathBuf,
@@ -228,6 +236,46 @@ pub struct JournalReader {
     done: bool,
     /// Cut records without their consoles (see [`JournalReader::without_consoles`]).
     brief: bool,
+    /// Where a console a record names (`console_of`) is read from, and the ones read lately.
+    backing: Backing,
+    consoles: ConsoleCache,
+    /// Per cut point id, the offset of its latest record that holds a console (whole reads).
+    holders: HashMap<String, u64>,
+}
+
+/// What a [`JournalReader`] reads from, to read a record again at an earlier offset.
+enum Backing {
+    /// A file, opened again when a record first names a console.
+    File(Option<Box<crate::store::FileCursor>>),
+    Bytes(std::sync::Arc<[u8]>),
+}
+
+impl Backing {
+    /// The console of the cut record of `of` whose line starts at byte `at`, when that record
+    /// holds one.
+    fn console_at(&mut self, path: &Path, at: u64, of: &str) -> Result<Vec<crate::model::LogLine>, String> {
+        let reading = |e: JournalError| format!("reading the console it names at byte {at}: {e}");
+        let record = match self {
+            Backing::File(cursor) => {
+                let cursor = match cursor {
+                    Some(c) => c,
+                    None => cursor.insert(Box::new(crate::store::FileCursor::open(path).map_err(reading)?)),
+                };
+                cursor.record_at(at).map_err(reading)?
+            }
+            Backing::Bytes(data) => usize::try_from(at)
+                .ok()
+                .and_then(|at| data.get(at..))
+                .map(|rest| rest.split(|b| *b == b'\n').next().unwrap_or(rest))
+                .and_then(|line| parse_record(line).ok()),
+        };
+        match record {
+            Some(JournalRecord::Cut(c)) if c.id == of && c.console_of.is_none() && !c.console.is_empty() => {
+                Ok(c.console)
+            }
+            _ => Err(shared_console::not_there(of)),
+        }
+    }
 }
 
 impl JournalReader {
@@ -241,15 +289,20 @@ impl JournalReader {
 
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let file = File::open(path).map_err(|e| PathError::new(path, e))?;
-        Ok(Self::from_reader(path, BufReader::with_capacity(READ_BUFFER, file)))
+        Ok(Self::from_reader(
+            path,
+            BufReader::with_capacity(READ_BUFFER, file),
+            Backing::File(None),
+        ))
     }
 
     /// Reads records from bytes already in memory; `path` only names them in messages.
     pub fn from_bytes(path: impl Into<PathBuf>, data: Vec<u8>) -> Self {
-        Self::from_reader(path, io::Cursor::new(data))
+        let data: std::sync::Arc<[u8]> = data.into();
+        Self::from_reader(path, io::Cursor::new(data.clone()), Backing::Bytes(data))
     }
 
-    fn from_reader(path: impl Into<PathBuf>, input: impl BufRead + 'static) -> Self {
+    fn from_reader(path: impl Into<PathBuf>, input: impl BufRead + 'static, backing: Backing) -> Self {
         JournalReader {
             path: path.into(),
             input: Box::new(input),
@@ -259,6 +312,9 @@ impl JournalReader {
             torn: None,
             done: false,
             brief: false,
+            backing,
+            consoles: ConsoleCache::default(),
+            holders: HashMap::new(),
         }
     }
 
@@ -269,6 +325,36 @@ impl JournalReader {
     /// The torn last line, once iteration reached it.
     pub fn torn_tail(&self) -> Option<TornTail> {
         self.torn
+    }
+
+    /// Gives `cut` (whose line starts at byte `offset`) the console it names, if it names one;
+    /// notes where a console is held. A brief read only checks the record's shape.
+    fn console_of(&mut self, cut: &mut CutResult, offset: u64) -> Result<(), String> {
+        let Some(of) = &cut.console_of else {
+            if !self.brief && !cut.console.is_empty() {
+                match self.holders.get_mut(&cut.id) {
+                    Some(at) => *at = offset,
+                    None => {
+                        self.holders.insert(cut.id.clone(), offset);
+                    }
+                }
+            }
+            return Ok(());
+        };
+        if let Some(wrong) = shared_console::misplaced(of, cut.console.len()) {
+            return Err(wrong);
+        }
+        if self.brief {
+            return Ok(());
+        }
+        let at = *self
+            .holders
+            .get(of.as_str())
+            .ok_or_else(|| shared_console::not_there(of))?;
+        let (backing, path) = (&mut self.backing, &self.path);
+        cut.console = self.consoles.get(at, |at| backing.console_at(path, at, of))?;
+        cut.console_of = None;
+        Ok(())
     }
 
     fn io_error(&mut self, e: io::Error) -> Option<Result<RecordAt, JournalError>> {
@@ -345,12 +431,18 @@ impl Iterator for JournalReader {
                 continue;
             }
             match parse_record_as(text, self.brief) {
-                Ok(record) => {
+                Ok(mut record) => {
+                    if let JournalRecord::Cut(cut) = &mut record {
+                        if let Err(message) = self.console_of(cut, start) {
+                            self.done = true;
+                            return Some(Err(line_error(&self.path, self.line, message)));
+                        }
+                    }
                     return Some(Ok(RecordAt {
                         line: self.line,
                         offset: start,
                         record,
-                    }))
+                    }));
                 }
                 Err(e) => {
                     self.done = true;
@@ -806,6 +898,8 @@ pub struct JournalWriter {
     file: File,
     /// Length of the file after the last complete record.
     len: u64,
+    /// Consoles written in full lately, for later records with the same to name.
+    ledger: ConsoleLedger,
 }
 
 impl JournalWriter {
@@ -827,7 +921,12 @@ impl JournalWriter {
             Err(e) => return Err(PathError::new(&path, e).into()),
         };
         fsio::sync_dir(dir)?;
-        let mut writer = JournalWriter { path, file, len: 0 };
+        let mut writer = JournalWriter {
+            path,
+            file,
+            len: 0,
+            ledger: ConsoleLedger::default(),
+        };
         if let Err(e) = writer.append_ref(&RecordRef::Header(header)) {
             // An empty journal would block the next attempt: remove it.
             let _ = fs::remove_file(&writer.path);
@@ -843,7 +942,12 @@ impl JournalWriter {
             .open(&path)
             .map_err(|e| PathError::new(&path, e))?;
         file.set_len(0).map_err(|e| PathError::new(&path, e))?;
-        let mut writer = JournalWriter { path, file, len: 0 };
+        let mut writer = JournalWriter {
+            path,
+            file,
+            len: 0,
+            ledger: ConsoleLedger::default(),
+        };
         writer.append_ref(&RecordRef::Header(header))?;
         Ok(writer)
     }
@@ -858,7 +962,8 @@ impl JournalWriter {
     /// `header`, as [`JournalWriter::create`] would.
     pub fn resume(dir: &Path, header: &JournalHeader) -> Result<(Self, Resumed), JournalError> {
         let path = dir.join(JOURNAL_FILE);
-        let mut reader = JournalReader::open(&path)?;
+        // How each cut point ended is all a resume needs: consoles are checked, not kept.
+        let mut reader = JournalReader::open(&path)?.without_consoles();
         let mut fold = ResumeFold::new(&path);
         for item in reader.by_ref() {
             let at = item?;
@@ -936,7 +1041,12 @@ impl JournalWriter {
                 "removed before resuming; its cut point runs again",
             ));
         }
-        let mut writer = JournalWriter { path, file, len };
+        let mut writer = JournalWriter {
+            path,
+            file,
+            len,
+            ledger: ConsoleLedger::default(),
+        };
         if len > 0 && !writer.ends_with_newline()? {
             writer.write_synced(b"\n")?;
         }
@@ -965,7 +1075,7 @@ impl JournalWriter {
     }
 
     pub fn append_cut(&mut self, cut: &CutResult) -> Result<(), JournalError> {
-        self.append_ref(&RecordRef::Cut(cut))
+        self.append_cuts(std::slice::from_ref(cut))
     }
 
     /// Writes one record as one line, streamed to the file (a header with a plan of a million
@@ -1006,19 +1116,28 @@ impl JournalWriter {
 
     /// Writes several cut records (the results that finished together) with one sync: none of
     /// them is reported before it is on storage, and a burst costs one sync instead of many.
+    /// A cut whose console equals one written in full lately names it instead (`console_at`).
     pub fn append_cuts(&mut self, cuts: &[CutResult]) -> Result<(), JournalError> {
         let mut lines = Vec::new();
         for cut in cuts {
-            serde_json::to_writer(&mut lines, &RecordRef::Cut(cut)).map_err(|source| JournalError::Encode {
-                path: self.path.clone(),
-                source,
-            })?;
-            lines.push(b'\n');
+            let written = encode_cut(&mut lines, cut, &mut self.ledger);
+            if let Err(source) = written {
+                self.ledger.clear();
+                return Err(JournalError::Encode {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         }
         if lines.is_empty() {
             return Ok(());
         }
-        self.write_synced(&lines)
+        let result = self.write_synced(&lines);
+        if result.is_err() {
+            // The records are taken back: their consoles are not there to name.
+            self.ledger.clear();
+        }
+        result
     }
 
     pub fn append_end(&mut self, end: &JournalEnd) -> Result<(), JournalError> {
@@ -1045,6 +1164,20 @@ impl JournalWriter {
         let n = file.read(&mut last).map_err(|e| PathError::new(&self.path, e))?;
         Ok(n == 1 && last[0] == b'\n')
     }
+}
+
+/// Writes `cut`'s record, as a line, to `out`: naming the record of an equal console `ledger`
+/// holds, or with its console in full (then kept in `ledger`).
+pub(crate) fn encode_cut(out: &mut impl Write, cut: &CutResult, ledger: &mut ConsoleLedger) -> serde_json::Result<()> {
+    debug_assert!(cut.console_of.is_none(), "a result read back has its console");
+    match ledger.find(&cut.console) {
+        Some(of) => serde_json::to_writer(&mut *out, &RecordRef::Cut(&cut.naming_console(&of)))?,
+        None => {
+            serde_json::to_writer(&mut *out, &RecordRef::Cut(cut))?;
+            ledger.wrote(&cut.id, cut.status, &cut.console);
+        }
+    }
+    out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// A writer that counts the bytes it passes on.
@@ -1104,12 +1237,16 @@ fn plan_difference(recorded: &[PlannedCut], now: &[PlannedCut]) -> Option<String
 /// Writes a whole journal at once (a merged view), atomically and synced once at the end.
 pub fn write_journal_file(path: &Path, journal: &Journal) -> Result<(), JournalError> {
     let mut bytes = Vec::new();
+    let mut ledger = ConsoleLedger::default();
     for record in journal.to_records() {
-        serde_json::to_writer(&mut bytes, &record).map_err(|source| JournalError::Encode {
+        let written = match &record {
+            JournalRecord::Cut(cut) => encode_cut(&mut bytes, cut, &mut ledger),
+            other => serde_json::to_writer(&mut bytes, other).map(|()| bytes.push(b'\n')),
+        };
+        written.map_err(|source| JournalError::Encode {
             path: path.to_path_buf(),
             source,
         })?;
-        bytes.push(b'\n');
     }
     fsio::write_atomic(path, &bytes)?;
     Ok(())
@@ -1739,5 +1876,142 @@ mod tests {
         let back = read_journal(&path).unwrap();
         assert_eq!(back.header, j.header);
         assert_eq!(back.cuts, j.cuts);
+    }
+
+    fn console(texts: &[&str]) -> Vec<crate::model::LogLine> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::model::LogLine {
+                t_us: 100 * i as u64,
+                text: (*t).into(),
+            })
+            .collect()
+    }
+
+    fn with_console(id: &str, texts: &[&str]) -> CutResult {
+        CutResult {
+            console: console(texts),
+            ..cut(id, Status::Pass)
+        }
+    }
+
+    #[test]
+    fn a_repeated_console_is_written_once_and_every_reader_gives_it_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ids = ["swap/a", "swap/b", "swap/c", "swap/d", "swap/e"];
+        let mut w = JournalWriter::create(tmp.path(), &header("aa", None, &ids)).unwrap();
+        let x = ["boot: start", "boot: swap-resume", "boot: jump"];
+        let cuts = [
+            with_console("swap/a", &x),
+            with_console("swap/b", &x),
+            with_console("swap/c", &["boot: start", "boot: jump"]),
+        ];
+        w.append_cut(&cuts[0]).unwrap();
+        // In one batch: a console of this batch and one of an earlier write are both named.
+        let batch = vec![
+            cuts[1].clone(),
+            cuts[2].clone(),
+            with_console("swap/d", &["boot: start", "boot: jump"]),
+        ];
+        w.append_cuts(&batch).unwrap();
+        let path = tmp.path().join(JOURNAL_FILE);
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("boot: swap-resume") && !lines[1].contains("console_of"));
+        assert!(
+            lines[2].contains("\"console\":[],\"console_of\":\"swap/a\","),
+            "{}",
+            lines[2]
+        );
+        assert!(!lines[3].contains("console_of"));
+        assert!(lines[4].contains("\"console_of\":\"swap/c\","), "{}", lines[4]);
+
+        // Whole reads, from the file and from bytes.
+        let expected = [cuts[0].clone(), cuts[1].clone(), cuts[2].clone(), batch[2].clone()];
+        assert_eq!(read_journal(tmp.path()).unwrap().cuts, expected);
+        let from_bytes: Vec<CutResult> = JournalReader::from_bytes("mem", text.clone().into_bytes())
+            .filter_map(|r| match r.unwrap().record {
+                JournalRecord::Cut(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(from_bytes, expected);
+        // Read back one at a time, as the reports do.
+        let index = crate::index::ResultIndex::of_files(&[&path]).unwrap();
+        let loaded: Vec<CutResult> = index
+            .recorded()
+            .iter()
+            .map(|&row| index.load(row).unwrap().unwrap().into_owned())
+            .collect();
+        assert_eq!(loaded, expected);
+
+        // A resume reads it (briefly) and goes on; what it writes reads back whole.
+        drop(w);
+        let (mut w, resumed) = JournalWriter::resume(tmp.path(), &header("aa", None, &ids)).unwrap();
+        assert_eq!(resumed.finished(), 4);
+        w.append_cut(&with_console("swap/e", &x)).unwrap();
+        let j = read_journal(tmp.path()).unwrap();
+        assert_eq!(j.cuts.len(), 5);
+        assert_eq!(j.cuts[4].console, console(&x));
+
+        // A line taken out (as some errors advise) moves no reference.
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("{\"record\":\"cut\",\"id\":\"swap/d\""))
+            .collect();
+        fs::write(&path, kept.join("\n") + "\n").unwrap();
+        assert_eq!(read_journal(tmp.path()).unwrap().cuts, expected[..3]);
+    }
+
+    #[test]
+    fn a_console_of_that_names_no_console_is_refused_with_its_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ids = ["swap/a", "swap/b"];
+        let mut w = JournalWriter::create(tmp.path(), &header("aa", None, &ids)).unwrap();
+        let x = ["boot: start", "boot: jump"];
+        w.append_cuts(&[with_console("swap/a", &x), with_console("swap/b", &x)])
+            .unwrap();
+        drop(w);
+        let path = tmp.path().join(JOURNAL_FILE);
+        let good = fs::read_to_string(&path).unwrap();
+        let named = "\"console_of\":\"swap/a\",";
+        assert!(good.contains(named), "{good}");
+        let refused = |text: String, line: usize, says: &str| {
+            fs::write(&path, text).unwrap();
+            let e = read_journal(tmp.path()).unwrap_err().to_string();
+            assert!(e.contains(&format!(":{line}: ")) && e.contains(says), "{e}");
+            // The reports read it back and refuse it too, naming the file.
+            let e = crate::index::ResultIndex::of_files(&[&path])
+                .and_then(|index| {
+                    for &row in index.recorded() {
+                        index.load(row)?;
+                    }
+                    Ok(())
+                })
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("results.jsonl") && e.contains(says), "{e}");
+        };
+        // No record of that id before it; a later one does not count.
+        refused(
+            good.replace(named, "\"console_of\":\"swap/b\","),
+            3,
+            "no earlier record of it",
+        );
+        let swapped: Vec<&str> = good.lines().collect();
+        refused(
+            format!("{}\n{}\n{}\n", swapped[0], swapped[2], swapped[1]),
+            2,
+            "no earlier record of it",
+        );
+        refused(
+            good.replace(
+                &format!("\"console\":[],{named}"),
+                &format!("\"console\":[{{\"t_us\":1,\"text\":\"x\"}}],{named}"),
+            ),
+            3,
+            "both a console",
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod junit;
 pub mod merge;
 pub mod model;
 pub mod rebuild;
+mod shared_console;
 mod store;
 pub mod summary;
 mod text;

@@ -41,6 +41,33 @@ impl std::fmt::Display for Status {
 // reads it through `cut_id()`, which says what is wrong with an odd one.
 
 impl CutResult {
+    /// This result as a journal writes it when its console is that of the earlier record of
+    /// cut point `of`: everything but the console, which it names.
+    pub(crate) fn naming_console(&self, of: &str) -> CutResult {
+        CutResult {
+            id: self.id.clone(),
+            phase: self.phase.clone(),
+            offset: self.offset.clone(),
+            repetition: self.repetition,
+            status: self.status,
+            reasons: self.reasons.clone(),
+            warnings: self.warnings.clone(),
+            seed: self.seed,
+            landing: self.landing.clone(),
+            later_landings: self.later_landings.clone(),
+            first_boot: self.first_boot.clone(),
+            final_image: self.final_image.clone(),
+            committed: self.committed,
+            slots: self.slots.clone(),
+            console: Vec::new(),
+            console_of: Some(of.to_string()),
+            wall_ms: self.wall_ms,
+            same_state_as: self.same_state_as.clone(),
+            post_cut_state: self.post_cut_state.clone(),
+            booted_slot: self.booted_slot.clone(),
+        }
+    }
+
     /// The record's id, read as a cut-point id; the error names the text and the column.
     pub fn cut_id(&self) -> Result<CutIdRef<'_>, CutIdError> {
         CutIdRef::parse(&self.id)
@@ -183,6 +210,11 @@ pub struct CutResult {
     pub slots: Vec<SlotState>,
     /// Console from the power-on after the cut until the device settled.
     pub console: Vec<LogLine>,
+    /// In a journal only: the console is that of the latest earlier cut record of this id in the
+    /// same journal, and `console` is empty (see `shared_console`). Readers give the console
+    /// back and leave this `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_of: Option<String>,
     /// Wall time this cut point took, milliseconds.
     pub wall_ms: u64,
     /// Shared with earlier cuts whose post-cut flash was identical (simulated board).
@@ -220,6 +252,8 @@ pub(crate) struct BriefCut {
     slots: Vec<SlotState>,
     #[serde(rename = "console")]
     _console: Vec<CheckedLine>,
+    #[serde(default)]
+    console_of: Option<String>,
     wall_ms: u64,
     #[serde(default)]
     same_state_as: Option<String>,
@@ -276,6 +310,7 @@ impl From<BriefCut> for CutResult {
             committed: c.committed,
             slots: c.slots,
             console: Vec::new(),
+            console_of: c.console_of,
             wall_ms: c.wall_ms,
             same_state_as: c.same_state_as,
             post_cut_state: c.post_cut_state,

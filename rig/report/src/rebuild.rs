@@ -6,16 +6,17 @@
 //! writes about, one at a time. Memory follows the number of cut points (a few bytes each, and
 //! the plan), never the size of their results.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::artifacts::{write_index_artifacts, Artifacts};
 use crate::fsio::{self, AtomicError, PathError};
 use crate::groups::Problems;
 use crate::index::ResultIndex;
-use crate::journal::{journal_path, Journal, JournalError, RecordRef, JOURNAL_FILE};
+use crate::journal::{encode_cut, journal_path, Journal, JournalError, RecordRef, JOURNAL_FILE};
 use crate::merge::MergeError;
 use crate::model::Status;
+use crate::shared_console::ConsoleLedger;
 use crate::verdict::NegativeControl;
 use crate::view::Counts;
 use crate::{html, junit, summary};
@@ -170,7 +171,9 @@ fn write_index_journal(path: &Path, index: &ResultIndex<'_>) -> Result<(), Repor
         source,
     };
     write_streamed(path, |out| {
-        let line = |out: &mut dyn io::Write, record: &RecordRef<'_>| -> Result<(), WriteError> {
+        // A cut whose console was written in full here lately names that record instead.
+        let mut ledger = ConsoleLedger::default();
+        let line = |out: &mut io::BufWriter<std::fs::File>, record: &RecordRef<'_>| -> Result<(), WriteError> {
             serde_json::to_writer(&mut *out, record).map_err(|e| ReportError::from(encode(e)))?;
             out.write_all(b"\n")?;
             Ok(())
@@ -181,7 +184,7 @@ fn write_index_journal(path: &Path, index: &ResultIndex<'_>) -> Result<(), Repor
         }
         for &row in index.recorded() {
             if let Some(cut) = index.load(row)? {
-                line(out, &RecordRef::Cut(&cut))?;
+                encode_cut(out, &cut, &mut ledger).map_err(|e| ReportError::from(encode(e)))?;
             }
         }
         if let Some(end) = &index.end {
@@ -313,6 +316,41 @@ mod tests {
         let merged = read_journal(&out).unwrap();
         assert_eq!(merged.cuts.len(), 2);
         assert_eq!(merged.header.partition, None);
+    }
+
+    #[test]
+    fn a_merged_journal_names_repeated_consoles_and_reads_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (p1, p2, out) = (tmp.path().join("p1"), tmp.path().join("p2"), tmp.path().join("merged"));
+        let console: Vec<crate::model::LogLine> = ["boot: start", "boot: swap-resume", "boot: jump"]
+            .iter()
+            .map(|t| crate::model::LogLine {
+                t_us: 7,
+                text: (*t).into(),
+            })
+            .collect();
+        let with = |id: &str| crate::model::CutResult {
+            console: console.clone(),
+            ..cut(id, Status::Pass)
+        };
+        let mut w = JournalWriter::create(&p1, &header("aa", Some("1/2"), &["s/1", "s/3"])).unwrap();
+        w.append_cuts(&[with("s/1"), with("s/3")]).unwrap();
+        let mut w = JournalWriter::create(&p2, &header("aa", Some("2/2"), &["s/2"])).unwrap();
+        w.append_cut(&with("s/2")).unwrap();
+
+        rebuild_reports(&out, &[&p1, &p2]).unwrap();
+        let text = std::fs::read_to_string(out.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(text.matches("boot: swap-resume").count(), 1, "{text}");
+        assert_eq!(text.matches("\"console_of\":").count(), 2, "{text}");
+        let merged = read_journal(&out).unwrap();
+        assert_eq!(merged.cuts.len(), 3);
+        assert!(merged
+            .cuts
+            .iter()
+            .all(|c| c.console == console && c.console_of.is_none()));
+        // The reports of the merged directory read it back too.
+        rebuild_reports(&tmp.path().join("again"), &[&out]).unwrap();
+        assert_eq!(read_journal(&tmp.path().join("again")).unwrap().cuts, merged.cuts);
     }
 
     #[test]

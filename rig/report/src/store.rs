@@ -34,6 +34,11 @@ impl Loc {
         Loc(index as u64)
     }
 
+    /// The place as one number (its source and offset), to key a cache by.
+    pub fn key(self) -> u64 {
+        self.0
+    }
+
     /// The journal file's number (0 for a journal in memory).
     pub fn source(self) -> usize {
         (self.0 >> Self::OFFSET_BITS) as usize
@@ -100,8 +105,18 @@ impl FileCursor {
         })
     }
 
-    /// The cut record whose line starts at `offset`.
+    /// The cut record whose line starts at `offset`, as written: a record that names the record
+    /// holding its console (`console_of`) has none here ([`crate::index::ResultIndex::load`]
+    /// gives it back).
     pub fn cut_at(&mut self, offset: u64) -> Result<CutResult, JournalError> {
+        match self.record_at(offset)? {
+            Some(JournalRecord::Cut(cut)) => Ok(cut),
+            _ => Err(self.changed(offset)),
+        }
+    }
+
+    /// The record whose line starts at `offset` (`None`: no record starts there).
+    pub fn record_at(&mut self, offset: u64) -> Result<Option<JournalRecord>, JournalError> {
         let io = |e| JournalError::from(PathError::new(&self.path, e));
         if offset != self.pos {
             let delta = i64::try_from(offset)
@@ -119,10 +134,7 @@ impl FileCursor {
         if self.line.capacity() > 4 * CURSOR_BUFFER {
             self.line = Vec::new();
         }
-        match record {
-            Ok(JournalRecord::Cut(cut)) => Ok(cut),
-            _ => Err(self.changed(offset)),
-        }
+        Ok(record.ok())
     }
 
     fn changed(&self, offset: u64) -> JournalError {

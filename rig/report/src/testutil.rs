@@ -71,6 +71,7 @@ pub(crate) fn cut(id: &str, status: Status) -> CutResult {
             trailer: "magic=good".into(),
         }],
         console: vec![],
+        console_of: None,
         wall_ms: 10,
         same_state_as: None,
         post_cut_state: None,
