@@ -1232,6 +1232,43 @@ fn an_update_that_writes_outside_on_every_run_fails_its_control_run_on_the_bench
 /// and settles without a boot. The cut did not take: the cut point is a rig error (JUnit
 /// `<error>`, exit 3), never a pass, though the device updated cleanly.
 #[test]
+fn a_supply_sense_that_reads_power_through_the_dwell_makes_the_cut_a_rig_error() {
+    // As below, but the station senses the supply rail: whatever the device does once power
+    // is back (settles, or reboots on its own), the dwell already shows the cut did not take.
+    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+                  offsets = { us = [250] }\n";
+    let text = campaign_text("bench-sensed-switch", "swap-scratch", 16, phases)
+        .replace("off_dwell_ms = 40", "off_dwell_ms = 10");
+    let station = STATION.replace("off_dwell_ms = 40", "off_dwell_ms = 10");
+    let st = fake_bench::emulated_station(&station, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
+    let b = assembled(st, |e| e.with_off_muting_the_console().with_a_supply_sense(), true);
+    let r = run_reported(&b);
+    assert!(!r.ran.control_failed);
+    let c = &r.ran.journal.cuts[0];
+    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
+    assert!(
+        c.reasons
+            .iter()
+            .any(|x| x.contains("the supply sense reads the target powered at the end of the dwell")),
+        "{:?}",
+        c.reasons
+    );
+    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
+    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+}
+
+#[test]
+fn a_supply_sense_that_follows_the_switch_changes_no_verdict() {
+    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+                  offsets = { us = [250] }\n";
+    let text = campaign_text("bench-sensed-good-switch", "swap-scratch", 16, phases);
+    let st = fake_bench::emulated_station(STATION, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
+    let b = assembled(st, |e| e.with_a_supply_sense(), false);
+    let r = run_reported(&b);
+    assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));
+}
+
+#[test]
 fn a_switch_that_switches_nothing_makes_the_cut_a_rig_error_not_a_pass() {
     // The cut falls just after the new image's first boot, which is then silent for its
     // 50 ms health check (device time, at the wall clock's pace here) and settles: well after

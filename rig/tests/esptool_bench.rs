@@ -250,6 +250,7 @@ offsets = { fixed = ["start"], bytes = [6000] }
             )),
             off: sh(format!("rm -f '{}'", port.display())),
             timeout_ms: None,
+            sense: None,
         }))
         .unwrap();
         let power = Box::new(Supply {

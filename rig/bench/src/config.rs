@@ -75,6 +75,20 @@ pub struct GpioPowerConfig {
     /// contact wired through (docs/bench-on-a-pi.md): an active-low HAT through its normally
     /// closed contact powers the target while the pin is high.
     pub on_level: Level,
+    /// An input pin wired (through a divider or an opto-coupler) to the target's supply rail:
+    /// what tells a cut that took from a relay whose contacts stayed closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sense: Option<GpioSenseConfig>,
+}
+
+/// A GPIO input that reads the target's supply rail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioSenseConfig {
+    /// BCM GPIO number of the input.
+    pub pin: u8,
+    /// The level the input reads while the target is powered.
+    pub on_level: Level,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +129,10 @@ pub struct CommandPowerConfig {
     /// Longest a command may run (default 10 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Program and arguments that read the target's supply rail (a GPIO input, a PDU outlet's
+    /// current, a USB power meter): exit status 0 while the target is powered, 1 while it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sense: Option<Vec<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,7 +438,8 @@ mod tests {
             st.power,
             PowerConfig::Gpio(GpioPowerConfig {
                 pin: 26,
-                on_level: Level::Low
+                on_level: Level::Low,
+                sense: None,
             })
         );
         assert!(st.probe.is_none());
@@ -451,6 +470,7 @@ mod tests {
                 on: vec!["true".into()],
                 off: vec!["false".into()],
                 timeout_ms: None,
+                sense: None,
             }),
             console: ConsoleConfig::Rtt(RttConsoleConfig {
                 selector: None,

@@ -116,6 +116,15 @@ pub fn doctor(station: &StationBackends, out: &mut dyn Write) -> DoctorReport {
     doctor_with(station, out, &DoctorOptions::default())
 }
 
+/// A supply sense's reading, in words.
+fn sensed(state: Option<bool>) -> &'static str {
+    match state {
+        Some(true) => "powered",
+        Some(false) => "unpowered",
+        None => "nothing",
+    }
+}
+
 fn drain(console: &mut dyn Console, for_: Duration) -> Vec<crate::ConsoleLine> {
     let end = cutpoint_core::clock::from_now(for_);
     let mut got = Vec::new();
@@ -389,6 +398,7 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
                     );
                 }
             }
+            let sensed_off = sw.sense();
             // The console must go quiet once the relay has moved.
             let mut late = Vec::new();
             while cut_at.elapsed() < dwell {
@@ -433,6 +443,33 @@ pub fn doctor_with(station: &StationBackends, out: &mut dyn Write, opts: &Doctor
             }
             let on_done = Instant::now();
             d.report.relay_on_us.push(on_done.duration_since(t1).as_micros() as u64);
+            // The supply sense, where the station has one, must follow the switch.
+            match (sensed_off, sw.sense()) {
+                (Ok(None), Ok(None)) => {}
+                (Ok(Some(false)), Ok(Some(true))) => {
+                    let _ = writeln!(d.out, "       supply sense: off while cut, on once restored");
+                }
+                (Ok(off), Ok(on)) => d.add(
+                    &check,
+                    false,
+                    format!(
+                        "the supply sense read {} with power off and {} with power on",
+                        sensed(off),
+                        sensed(on)
+                    ),
+                    Some(
+                        "powered while off: the relay's contacts stay closed or a second supply feeds the target; \
+                         unpowered while on: the switch does not restore power, or the sense is wired or levelled wrong"
+                            .into(),
+                    ),
+                ),
+                (Err(e), _) | (_, Err(e)) => d.add(
+                    &check,
+                    false,
+                    format!("the supply sense cannot be read: {e}"),
+                    Some("fix the power table's `sense`".into()),
+                ),
+            }
             let banner = con.read_line(opts.boot_timeout);
             match banner {
                 Ok(Some(l)) => {

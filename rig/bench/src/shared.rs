@@ -42,6 +42,9 @@ impl PowerSwitch for SharedSwitch {
     fn read_back(&mut self) -> RigResult<Option<bool>> {
         lock(&self.inner).read_back()
     }
+    fn sense(&mut self) -> RigResult<Option<bool>> {
+        lock(&self.inner).sense()
+    }
 }
 
 /// A probe several users can drive (the probe-write transport and the engine).

@@ -74,7 +74,30 @@ fn power(p: &PowerConfig, out: &mut Vec<Problem>) {
             Some("relay"),
             format!("expected a Numato relay index 0-35, got {}", n.relay),
         )),
+        PowerConfig::Gpio(g) if g.sense.as_ref().is_some_and(|s| s.pin > MAX_BCM || s.pin == g.pin) => {
+            let s = g.sense.as_ref().map_or(0, |s| s.pin);
+            out.push(problem(
+                R,
+                Some("sense"),
+                format!(
+                    "expected the sense input on its own BCM GPIO number 0-{MAX_BCM}, not the relay's pin {}, got {s}",
+                    g.pin
+                ),
+            ))
+        }
         PowerConfig::Command(c) => {
+            if c.sense
+                .as_ref()
+                .is_some_and(|s| s.first().is_none_or(|p| p.trim().is_empty()))
+            {
+                out.push(problem(
+                    R,
+                    Some("sense"),
+                    "expected a program and its arguments that exit 0 while the target is powered and 1 while it is not, \
+                     e.g. sense = [\"gpioget\", \"gpiochip0\", \"17\"] wrapped in a script"
+                        .to_string(),
+                ));
+            }
             for (key, argv) in [("on", &c.on), ("off", &c.off)] {
                 if argv.first().is_none_or(|p| p.trim().is_empty()) {
                     out.push(problem(
@@ -305,6 +328,7 @@ mod tests {
             PowerConfig::Gpio(GpioPowerConfig {
                 pin: 26,
                 on_level: Level::High,
+                sense: None,
             }),
             http("0.0.0.0:8080"),
         );
@@ -317,6 +341,7 @@ mod tests {
             PowerConfig::Gpio(GpioPowerConfig {
                 pin: 37,
                 on_level: Level::High,
+                sense: None,
             }),
             http("8080"),
         );
@@ -366,6 +391,7 @@ mod tests {
                 on: vec!["true".into()],
                 off: vec![],
                 timeout_ms: None,
+                sense: None,
             }),
             http("127.0.0.1:0"),
         );

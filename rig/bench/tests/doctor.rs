@@ -54,6 +54,7 @@ fn station(dir: &Path, link: &Path) -> StationBackends {
             on: sh(format!("echo on > '{}'", state.display())),
             off: sh(format!("echo off > '{}'", state.display())),
             timeout_ms: None,
+            sense: None,
         }),
         console: ConsoleConfig::Serial(SerialConsoleConfig {
             port: Some(link.to_string_lossy().into()),
@@ -108,6 +109,45 @@ fn a_working_bench_is_fit_and_measured() {
         std::fs::read_to_string(dir.path().join("power")).unwrap().trim(),
         "on",
         "left powered"
+    );
+}
+
+/// `station` with a supply sense: a command that reads `rail` (exit 0 while it says on).
+fn sensed_station(dir: &Path, link: &Path, rail: &Path) -> StationBackends {
+    let mut st = station(dir, link);
+    if let PowerConfig::Command(c) = &mut st.power {
+        c.sense = Some(sh(format!("grep -q on '{}'", rail.display())));
+    }
+    st
+}
+
+#[test]
+fn a_supply_sense_that_follows_the_switch_is_checked_and_one_stuck_on_makes_the_bench_unfit() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-console");
+    let pty = Pty::new();
+    point(&link, &pty.path);
+    board(&pty, dir.path().join("power"), true);
+    // The rail follows the switch.
+    let mut out = Vec::new();
+    let report = doctor_with(
+        &sensed_station(dir.path(), &link, &dir.path().join("power")),
+        &mut out,
+        &opts(),
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(report.fit, "{text}");
+    assert!(text.contains("supply sense: off while cut, on once restored"), "{text}");
+    // The rail stays live whatever the switch says: a relay whose contacts stayed closed.
+    let stuck = dir.path().join("stuck-rail");
+    std::fs::write(&stuck, "on\n").unwrap();
+    let mut out = Vec::new();
+    let report = doctor_with(&sensed_station(dir.path(), &link, &stuck), &mut out, &opts());
+    let text = String::from_utf8_lossy(&out);
+    assert!(!report.fit, "{text}");
+    assert!(
+        text.contains("the supply sense read powered with power off and powered with power on"),
+        "{text}"
     );
 }
 
@@ -167,6 +207,7 @@ fn the_gpio_polarity_is_described_as_the_guide_does() {
     st.power = PowerConfig::Gpio(GpioPowerConfig {
         pin: 26,
         on_level: Level::High,
+        sense: None,
     });
     let mut out = Vec::new();
     doctor_with(&st, &mut out, &opts());
@@ -217,6 +258,7 @@ fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
         on: sh(format!("echo on > '{}'; touch '{}'", power.display(), port.display())),
         off: sh(format!("echo off > '{}'; rm -f '{}'", power.display(), port.display())),
         timeout_ms: None,
+        sense: None,
     });
     let region = |name: &str, offset: u32, size: u32| FlashRegion {
         name: name.into(),
@@ -296,6 +338,7 @@ fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
         on: sh(format!("echo on > '{}'; touch '{}'", power.display(), port.display())),
         off: sh(format!("echo off > '{}'", power.display())),
         timeout_ms: None,
+        sense: None,
     });
     let mut out = Vec::new();
     let report = doctor_with(&st, &mut out, &opts());

@@ -24,6 +24,7 @@ fn logging_switch(state: &Path) -> Box<dyn PowerSwitch> {
             on: cmd("on"),
             off: cmd("off"),
             timeout_ms: None,
+            sense: None,
         })
         .unwrap(),
     )

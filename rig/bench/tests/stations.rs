@@ -27,7 +27,8 @@ fn pi_gpio_nrf52840dk() {
         st.power,
         PowerConfig::Gpio(GpioPowerConfig {
             pin: 26,
-            on_level: Level::High
+            on_level: Level::High,
+            sense: None,
         })
     );
     let ConsoleConfig::Serial(c) = &st.console else {

@@ -89,6 +89,12 @@ pub trait PowerSwitch: Send {
     fn read_back(&mut self) -> RigResult<Option<bool>> {
         Ok(None)
     }
+    /// Whether the target's supply is live, read from a sense wired to the supply rail itself
+    /// (not the switch's own state): `None` when the station has none. It catches what a read
+    /// back cannot: a relay whose contacts stay closed, a second supply through USB or the probe.
+    fn sense(&mut self) -> RigResult<Option<bool>> {
+        Ok(None)
+    }
 }
 
 impl<T: PowerSwitch + ?Sized> PowerSwitch for Box<T> {
@@ -100,6 +106,9 @@ impl<T: PowerSwitch + ?Sized> PowerSwitch for Box<T> {
     }
     fn read_back(&mut self) -> RigResult<Option<bool>> {
         (**self).read_back()
+    }
+    fn sense(&mut self) -> RigResult<Option<bool>> {
+        (**self).sense()
     }
 }
 

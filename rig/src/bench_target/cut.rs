@@ -157,6 +157,16 @@ impl Bench {
                 "the switch reads back ON while the cut should hold power off; check the relay's channel",
             ));
         }
+        // The supply rail itself, where the station wires a sense: a relay stuck closed reads
+        // back OFF and may leave a device quiet through the dwell that then reboots on its own.
+        if self.switch.sense()? == Some(true) {
+            return Err(RigError::io(
+                self.switch.describe(),
+                "the cut did not take: the supply sense reads the target powered at the end of the dwell while the cut \
+                 should hold power off (a relay whose contacts stayed closed, or a second supply through USB or the \
+                 probe); check the relay and its wiring (`cutpoint doctor`)",
+            ));
+        }
         if let Some(first) = talking.first() {
             return Err(RigError::io(
                 self.switch.describe(),

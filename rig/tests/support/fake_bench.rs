@@ -102,6 +102,8 @@ struct Shared {
     /// The switch's "off" reaches the console's adapter only: the device keeps running, and
     /// what it prints while "off" is lost (it seems quiet through the dwell).
     off_mutes_console: bool,
+    /// The switch has a sense on the device's supply rail (`PowerSwitch::sense`).
+    supply_sense: bool,
 }
 
 /// The emulated device. Clones share it.
@@ -143,6 +145,7 @@ impl Emulator {
                 scribble: None,
                 scribble_each_update: None,
                 off_mutes_console: false,
+                supply_sense: false,
             }),
         };
         (emu, FakeConsole { rx })
@@ -207,6 +210,17 @@ impl Emulator {
         Emulator {
             shared: Arc::new(Shared {
                 off_mutes_console: true,
+                ..shared
+            }),
+        }
+    }
+
+    /// The same device with a sense on its supply rail, which the switch reads back.
+    pub fn with_a_supply_sense(self) -> Emulator {
+        let shared = Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the sense before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                supply_sense: true,
                 ..shared
             }),
         }
@@ -495,6 +509,10 @@ pub struct FakeSwitch {
 }
 
 impl PowerSwitch for FakeSwitch {
+    fn sense(&mut self) -> RigResult<Option<bool>> {
+        Ok(self.emu.shared.supply_sense.then(|| self.emu.lock().powered))
+    }
+
     fn describe(&self) -> String {
         if self.ignores_off {
             "power/emulated (stuck on)".into()

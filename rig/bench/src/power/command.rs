@@ -14,6 +14,21 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs `argv` to completion (at most `timeout`). A spawn failure, a timeout or a non-zero exit
 /// is an error that quotes the command's stderr.
 pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> RigResult<()> {
+    let (status, err) = run_status(argv, timeout, backend)?;
+    if status.success() {
+        Ok(())
+    } else {
+        let stderr = if err.is_empty() { "(empty)".to_string() } else { err };
+        Err(RigError::io(
+            backend,
+            format!("`{}` failed ({status}); stderr: {stderr}", argv.join(" ")),
+        ))
+    }
+}
+
+/// Runs `argv` to completion (at most `timeout`): how it exited and its stderr. A spawn failure
+/// or a timeout is an error.
+fn run_status(argv: &[String], timeout: Duration, backend: &str) -> RigResult<(std::process::ExitStatus, String)> {
     let Some((program, args)) = argv.split_first() else {
         return Err(RigError::open(backend, "empty command"));
     };
@@ -57,16 +72,7 @@ pub(crate) fn run_argv(argv: &[String], timeout: Duration, backend: &str) -> Rig
             Err(e) => return Err(RigError::io(backend, format!("waiting for `{shown}`: {e}"))),
         }
     };
-    let err = stderr_text();
-    if status.success() {
-        Ok(())
-    } else {
-        let stderr = if err.is_empty() { "(empty)".to_string() } else { err };
-        Err(RigError::io(
-            backend,
-            format!("`{shown}` failed ({status}); stderr: {stderr}"),
-        ))
-    }
+    Ok((status, stderr_text()))
 }
 
 fn kill_group(pid: u32) {
@@ -83,6 +89,7 @@ fn kill_group(pid: u32) {
 pub struct CommandPower {
     on: Vec<String>,
     off: Vec<String>,
+    sense: Option<Vec<String>>,
     timeout: Duration,
 }
 
@@ -97,6 +104,7 @@ impl CommandPower {
         Ok(CommandPower {
             on: cfg.on.clone(),
             off: cfg.off.clone(),
+            sense: cfg.sense.clone().filter(|s| !s.is_empty()),
             timeout: cfg.timeout_ms.map(crate::config::millis).unwrap_or(DEFAULT_TIMEOUT),
         })
     }
@@ -111,6 +119,28 @@ impl PowerSwitch for CommandPower {
         let argv = if on { &self.on } else { &self.off };
         run_argv(argv, self.timeout, &self.describe())
     }
+
+    /// Runs the `sense` command: exit 0 = powered, 1 = not; anything else is the rig's error.
+    fn sense(&mut self) -> RigResult<Option<bool>> {
+        let Some(argv) = &self.sense else {
+            return Ok(None);
+        };
+        let backend = self.describe();
+        let (status, err) = run_status(argv, self.timeout, &backend)?;
+        match status.code() {
+            Some(0) => Ok(Some(true)),
+            Some(1) => Ok(Some(false)),
+            _ => Err(RigError::io(
+                backend,
+                format!(
+                    "the sense command `{}` ended {status}: it must exit 0 while the target is powered and 1 \
+                     while it is not; stderr: {}",
+                    argv.join(" "),
+                    if err.is_empty() { "(empty)" } else { &err }
+                ),
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +152,32 @@ mod tests {
     }
 
     #[test]
+    fn the_sense_command_reads_the_supply_by_its_exit_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("rail");
+        let mut cfg = CommandPowerConfig {
+            on: sh(&format!("echo 1 > {}", f.display())),
+            off: sh(&format!("echo 0 > {}", f.display())),
+            timeout_ms: None,
+            sense: Some(sh(&format!("grep -q 1 {}", f.display()))),
+        };
+        let mut p = CommandPower::open(&cfg).unwrap();
+        p.set_power(true).unwrap();
+        assert_eq!(p.sense().unwrap(), Some(true));
+        p.set_power(false).unwrap();
+        assert_eq!(p.sense().unwrap(), Some(false));
+        // Neither 0 nor 1: the rig cannot tell, which is its own error.
+        cfg.sense = Some(sh("echo 'no meter' >&2; exit 3"));
+        let e = CommandPower::open(&cfg).unwrap().sense().unwrap_err().to_string();
+        assert!(
+            e.contains("must exit 0 while the target is powered") && e.contains("no meter"),
+            "{e}"
+        );
+        cfg.sense = None;
+        assert_eq!(CommandPower::open(&cfg).unwrap().sense().unwrap(), None);
+    }
+
+    #[test]
     fn runs_on_and_off() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("state");
@@ -129,6 +185,7 @@ mod tests {
             on: sh(&format!("echo on >> {}", f.display())),
             off: sh(&format!("echo off >> {}", f.display())),
             timeout_ms: None,
+            sense: None,
         };
         let mut p = CommandPower::open(&cfg).unwrap();
         p.set_power(false).unwrap();
@@ -143,6 +200,7 @@ mod tests {
             on: sh("echo relay jammed >&2; exit 3"),
             off: sh("true"),
             timeout_ms: None,
+            sense: None,
         };
         let mut p = CommandPower::open(&cfg).unwrap();
         let err = p.set_power(true).unwrap_err();
@@ -152,6 +210,7 @@ mod tests {
             on: vec!["/nonexistent/uhubctl".into()],
             off: sh("true"),
             timeout_ms: None,
+            sense: None,
         };
         let err = CommandPower::open(&cfg).unwrap().set_power(true).unwrap_err();
         assert!(err.message.contains("/nonexistent/uhubctl"), "{err}");
@@ -159,6 +218,7 @@ mod tests {
             on: sh("sleep 5"),
             off: sh("true"),
             timeout_ms: Some(100),
+            sense: None,
         };
         let t = Instant::now();
         let err = CommandPower::open(&cfg).unwrap().set_power(true).unwrap_err();
@@ -167,7 +227,8 @@ mod tests {
         assert!(CommandPower::open(&CommandPowerConfig {
             on: vec![],
             off: sh("true"),
-            timeout_ms: None
+            timeout_ms: None,
+            sense: None,
         })
         .is_err());
     }

@@ -1,6 +1,6 @@
 //! A relay module or MOSFET on a Raspberry Pi GPIO pin (BCM numbering), through rppal.
 
-use rppal::gpio::{Gpio, OutputPin};
+use rppal::gpio::{Gpio, InputPin, OutputPin};
 
 use crate::config::{GpioPowerConfig, Level};
 use cutpoint_core::{PowerSwitch, RigError, RigErrorKind, RigResult};
@@ -10,6 +10,8 @@ pub struct GpioPower {
     pin: OutputPin,
     bcm: u8,
     on_level: Level,
+    /// An input on the supply rail, and the level it reads while the target is powered.
+    sense: Option<(InputPin, Level)>,
 }
 
 /// The pin level (true = high) that gives power `on` for a switch whose on-level is `on_level`.
@@ -74,10 +76,18 @@ impl GpioPower {
         // Keep the level when the program exits; otherwise the pin reverts to an input and the
         // relay may flip.
         pin.set_reset_on_drop(false);
+        let sense = match &cfg.sense {
+            Some(s) => {
+                let err = |e: rppal::gpio::Error| gpio_error(s.pin, s.on_level, &e);
+                Some((gpio.get(s.pin).map_err(err)?.into_input(), s.on_level))
+            }
+            None => None,
+        };
         Ok(GpioPower {
             pin,
             bcm: cfg.pin,
             on_level: cfg.on_level,
+            sense,
         })
     }
 }
@@ -99,6 +109,14 @@ impl PowerSwitch for GpioPower {
     /// The level the pin drives (the output latch), not a sense of the relay contacts.
     fn read_back(&mut self) -> RigResult<Option<bool>> {
         Ok(Some(power_from_level(self.pin.is_set_high(), self.on_level)))
+    }
+
+    /// The supply rail as the sense input reads it.
+    fn sense(&mut self) -> RigResult<Option<bool>> {
+        Ok(self
+            .sense
+            .as_ref()
+            .map(|(pin, on_level)| power_from_level(pin.is_high(), *on_level)))
     }
 }
 
@@ -151,6 +169,7 @@ mod tests {
         let err = GpioPower::open(&GpioPowerConfig {
             pin: 26,
             on_level: Level::Low,
+            sense: None,
         })
         .err()
         .expect("no Raspberry Pi here");
