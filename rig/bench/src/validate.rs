@@ -336,6 +336,45 @@ mod tests {
     }
 
     #[test]
+    fn a_supply_sense_needs_its_own_pin_and_a_program() {
+        let gpio = |sense: u8| {
+            station(
+                PowerConfig::Gpio(GpioPowerConfig {
+                    pin: 26,
+                    on_level: Level::High,
+                    sense: Some(crate::config::GpioSenseConfig {
+                        pin: sense,
+                        on_level: Level::Low,
+                    }),
+                }),
+                http("0.0.0.0:8080"),
+            )
+        };
+        assert_eq!(problems(&gpio(27)), vec![]);
+        for bad in [26, 40] {
+            let p = problems(&gpio(bad));
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!((p[0].role, p[0].field), ("power", Some("sense")));
+        }
+        let st = station(
+            PowerConfig::Command(CommandPowerConfig {
+                on: vec!["on".into()],
+                off: vec!["off".into()],
+                timeout_ms: None,
+                sense: Some(vec![" ".into()]),
+            }),
+            http("0.0.0.0:8080"),
+        );
+        let p = problems(&st);
+        assert_eq!((p[0].role, p[0].field), ("power", Some("sense")), "{p:?}");
+        assert!(
+            p[0].message.contains("exit 0 while the target is powered"),
+            "{}",
+            p[0].message
+        );
+    }
+
+    #[test]
     fn what_open_would_refuse_is_found_without_hardware() {
         let st = station(
             PowerConfig::Gpio(GpioPowerConfig {
