@@ -106,13 +106,28 @@ impl Conn {
         }
     }
 
+    /// A GET, asked once more when the connection closed before the answer came: a GET changes
+    /// nothing, and a daemon under load (or a proxy) may drop a connection as it arrives.
     pub fn get(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, Failed> {
-        self.answer(self.auth(self.agent.get(&self.url(path))).call())
+        let url = self.url(path);
+        let r = match self.auth(self.agent.get(&url)).call() {
+            Err(e) if dropped(&e) => {
+                tracing::info!("GET {url}: {e}; asking again");
+                self.auth(self.agent.get(&url)).call()
+            }
+            r => r,
+        };
+        self.answer(r)
     }
 
+    /// [`Conn::get`] and its JSON body, asked once more when the connection closed part-way.
     pub fn get_json(&self, path: &str) -> Result<Value, Failed> {
         let mut r = self.get(path)?;
-        read_json(&mut r)
+        match read_body(&mut r) {
+            Err(e) if dropped(&e) => read_json(&mut self.get(path)?),
+            Err(e) => Err(unreadable(e)),
+            Ok(text) => parse_json(&text),
+        }
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, Failed> {
@@ -147,20 +162,35 @@ impl Conn {
     }
 }
 
-fn read_json(r: &mut ureq::http::Response<ureq::Body>) -> Result<Value, Failed> {
-    let text = r
-        .body_mut()
-        .with_config()
-        .limit(256 << 20)
-        .read_to_string()
-        .map_err(|e| Failed {
-            code: RIG_ERROR,
-            message: format!("reading the daemon's answer: {e}"),
-        })?;
-    serde_json::from_str(&text).map_err(|e| Failed {
+/// Whether `e` is a connection closed before the whole answer came.
+fn dropped(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(e, ureq::Error::Io(io) if matches!(
+        io.kind(),
+        K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    ))
+}
+
+fn read_body(r: &mut ureq::http::Response<ureq::Body>) -> Result<String, ureq::Error> {
+    r.body_mut().with_config().limit(256 << 20).read_to_string()
+}
+
+fn unreadable(e: ureq::Error) -> Failed {
+    Failed {
+        code: RIG_ERROR,
+        message: format!("reading the daemon's answer: {e}"),
+    }
+}
+
+fn parse_json(text: &str) -> Result<Value, Failed> {
+    serde_json::from_str(text).map_err(|e| Failed {
         code: RIG_ERROR,
         message: format!("the daemon's answer is not JSON: {e}"),
     })
+}
+
+fn read_json(r: &mut ureq::http::Response<ureq::Body>) -> Result<Value, Failed> {
+    parse_json(&read_body(r).map_err(unreadable)?)
 }
 
 fn report(f: Failed) -> i32 {
@@ -915,6 +945,44 @@ mod tests {
             replay_verdict_label("pass", true)
         );
         insta::assert_snapshot!(text);
+    }
+
+    /// A server on loopback that closes the first `drops` connections as soon as it has read
+    /// their request, then answers `{"ok":true}`; returns its URL.
+    fn dropping_server(drops: usize) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|k| k > 2) {
+                    line.clear();
+                }
+                if n >= drops {
+                    let body = "{\"ok\":true}";
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_get_whose_connection_closes_before_the_answer_is_asked_once_more() {
+        let conn = Conn::new(Some(dropping_server(1)), None);
+        assert_eq!(conn.get_json("/v1/runs/1").unwrap(), json!({"ok": true}));
+        // Twice in a row is the daemon's trouble: a rig error that says what happened.
+        let conn = Conn::new(Some(dropping_server(2)), None);
+        let f = conn.get_json("/v1/runs/1").unwrap_err();
+        assert_eq!(f.code, RIG_ERROR);
+        assert!(f.message.contains("cannot reach the daemon"), "{}", f.message);
     }
 
     #[test]
