@@ -263,15 +263,30 @@ fn reference_firmware_passes_every_cut_on_the_bench() {
     let sector = cut(&o, "swap/sector-3");
     assert!(says(sector, "boot: swap-resume"), "{:?}", sector.console);
     // A cut in the new image's health check, before it confirmed itself: the bootloader reverts
-    // it, the device rejects the update, and the rig re-triggers it once.
-    let health = cut(&o, "first-boot/us-250");
-    assert_eq!(health.first_boot.as_deref(), Some("1.0.0+0"), "{:?}", health.console);
-    assert!(says(health, "ota: idle reason=rejected"), "{:?}", health.console);
-    assert!(
-        health.warnings.iter().any(|w| w.contains("re-triggered")),
-        "{:?}",
-        health.warnings
-    );
+    // it, the device rejects the update, and the rig re-triggers it once. On a loaded machine
+    // the control run can hear the health check's two lines together (a window shorter than
+    // 250 µs): the offset is then skipped, and the journal's header says so.
+    match o.journal.cuts.iter().find(|c| c.id == "first-boot/us-250") {
+        Some(health) if health.landing.as_ref().is_some_and(|l| l.requested_us.is_some()) => {
+            assert_eq!(health.first_boot.as_deref(), Some("1.0.0+0"), "{:?}", health.console);
+            assert!(says(health, "ota: idle reason=rejected"), "{:?}", health.console);
+            assert!(
+                health.warnings.iter().any(|w| w.contains("re-triggered")),
+                "{:?}",
+                health.warnings
+            );
+        }
+        Some(_) => {} // it never fired: checked above
+        None => assert!(
+            o.journal
+                .header
+                .skipped
+                .iter()
+                .any(|s| s.phase == "first-boot" && s.kind == "time"),
+            "no cut first-boot/us-250 and no skipped offset: {:?}",
+            o.journal.header.skipped
+        ),
+    }
     // Every cut restored the baseline and reset the device, powered it back on, and once it
     // settled reset it once more (no cut): the console shows that run after the settled line.
     assert!(b.emulator.power_ons() >= 3 * o.journal.cuts.len() as u64);
@@ -1227,22 +1242,32 @@ fn an_update_that_writes_outside_on_every_run_fails_its_control_run_on_the_bench
     assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));
 }
 
-/// A power switch that switches nothing but the console's adapter: its "off" succeeds, the
-/// device keeps running through the dwell unheard, and once "on" it carries on where it was
-/// and settles without a boot. The cut did not take: the cut point is a rig error (JUnit
-/// `<error>`, exit 3), never a pass, though the device updated cleanly.
+/// One cut 250 µs into the new image's first boot, which is then silent for its 50 ms health
+/// check (device time, at the wall clock's pace here) and settles: well after a 10 ms dwell
+/// (`short_dwell`), so the device's settling is heard. `change` makes the emulated device;
+/// `dead`: the switch's "off" switches nothing.
+fn first_boot_cut(name: &str, short_dwell: bool, change: impl FnOnce(Emulator) -> Emulator, dead: bool) -> Reported {
+    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
+                  offsets = { us = [250] }\n";
+    let dwell = |t: &str| match short_dwell {
+        true => t.replace("off_dwell_ms = 40", "off_dwell_ms = 10"),
+        false => t.to_string(),
+    };
+    let text = dwell(&campaign_text(name, "swap-scratch", 16, phases));
+    let st = fake_bench::emulated_station(&dwell(STATION), &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
+    run_reported(&assembled(st, change, dead))
+}
+
 #[test]
 fn a_supply_sense_that_reads_power_through_the_dwell_makes_the_cut_a_rig_error() {
     // As below, but the station senses the supply rail: whatever the device does once power
     // is back (settles, or reboots on its own), the dwell already shows the cut did not take.
-    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
-                  offsets = { us = [250] }\n";
-    let text = campaign_text("bench-sensed-switch", "swap-scratch", 16, phases)
-        .replace("off_dwell_ms = 40", "off_dwell_ms = 10");
-    let station = STATION.replace("off_dwell_ms = 40", "off_dwell_ms = 10");
-    let st = fake_bench::emulated_station(&station, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
-    let b = assembled(st, |e| e.with_off_muting_the_console().with_a_supply_sense(), true);
-    let r = run_reported(&b);
+    let r = first_boot_cut(
+        "bench-sensed-switch",
+        true,
+        |e| e.with_off_muting_the_console().with_a_supply_sense(),
+        true,
+    );
     assert!(!r.ran.control_failed);
     let c = &r.ran.journal.cuts[0];
     assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
@@ -1259,28 +1284,17 @@ fn a_supply_sense_that_reads_power_through_the_dwell_makes_the_cut_a_rig_error()
 
 #[test]
 fn a_supply_sense_that_follows_the_switch_changes_no_verdict() {
-    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
-                  offsets = { us = [250] }\n";
-    let text = campaign_text("bench-sensed-good-switch", "swap-scratch", 16, phases);
-    let st = fake_bench::emulated_station(STATION, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
-    let b = assembled(st, |e| e.with_a_supply_sense(), false);
-    let r = run_reported(&b);
+    let r = first_boot_cut("bench-sensed-good-switch", false, |e| e.with_a_supply_sense(), false);
     assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));
 }
 
+/// A power switch that switches nothing but the console's adapter: its "off" succeeds, the
+/// device keeps running through the dwell unheard, and once "on" it carries on where it was
+/// and settles without a boot. The cut did not take: the cut point is a rig error (JUnit
+/// `<error>`, exit 3), never a pass, though the device updated cleanly.
 #[test]
 fn a_switch_that_switches_nothing_makes_the_cut_a_rig_error_not_a_pass() {
-    // The cut falls just after the new image's first boot, which is then silent for its
-    // 50 ms health check (device time, at the wall clock's pace here) and settles: well after
-    // the 10 ms dwell, so the device's settling is heard.
-    let phases = "[[phases]]\nname = \"first-boot\"\nstart = 'app: first-boot'\nend = 'app: health ok'\n\
-                  offsets = { us = [250] }\n";
-    let text = campaign_text("bench-dead-switch", "swap-scratch", 16, phases)
-        .replace("off_dwell_ms = 40", "off_dwell_ms = 10");
-    let station = STATION.replace("off_dwell_ms = 40", "off_dwell_ms = 10");
-    let st = fake_bench::emulated_station(&station, &text, Mode::SWAP_SCRATCH, Variant::Reference, 1);
-    let b = assembled(st, |e| e.with_off_muting_the_console(), true);
-    let r = run_reported(&b);
+    let r = first_boot_cut("bench-dead-switch", true, |e| e.with_off_muting_the_console(), true);
     assert!(!r.ran.control_failed);
     assert_eq!(r.ran.journal.cuts.len(), 1, "{}", statuses(&r.ran));
     let c = &r.ran.journal.cuts[0];

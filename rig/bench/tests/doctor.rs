@@ -46,6 +46,18 @@ fn board(pty: &Pty, state: PathBuf, obeys: bool) {
     });
 }
 
+/// A temporary directory, the console link in it and the pseudo-terminal behind it, and a board
+/// on that console powered by the switch's state file `power` there (`obeys`: the board loses
+/// power when the switch says off).
+fn fake_board(obeys: bool) -> (tempfile::TempDir, PathBuf, Pty) {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-console");
+    let pty = Pty::new();
+    point(&link, &pty.path);
+    board(&pty, dir.path().join("power"), obeys);
+    (dir, link, pty)
+}
+
 fn station(dir: &Path, link: &Path) -> StationBackends {
     let state = dir.join("power");
     StationBackends {
@@ -84,11 +96,7 @@ fn opts() -> DoctorOptions {
 
 #[test]
 fn a_working_bench_is_fit_and_measured() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-console");
-    let pty = Pty::new();
-    point(&link, &pty.path);
-    board(&pty, dir.path().join("power"), true);
+    let (dir, link, _pty) = fake_board(true);
     let mut out = Vec::new();
     let report = doctor_with(&station(dir.path(), &link), &mut out, &opts());
     let text = String::from_utf8_lossy(&out);
@@ -123,11 +131,7 @@ fn sensed_station(dir: &Path, link: &Path, rail: &Path) -> StationBackends {
 
 #[test]
 fn a_supply_sense_that_follows_the_switch_is_checked_and_one_stuck_on_makes_the_bench_unfit() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-console");
-    let pty = Pty::new();
-    point(&link, &pty.path);
-    board(&pty, dir.path().join("power"), true);
+    let (dir, link, _pty) = fake_board(true);
     // The rail follows the switch.
     let mut out = Vec::new();
     let report = doctor_with(
@@ -153,11 +157,7 @@ fn a_supply_sense_that_follows_the_switch_is_checked_and_one_stuck_on_makes_the_
 
 #[test]
 fn a_cut_that_does_not_take_makes_the_bench_unfit() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-console");
-    let pty = Pty::new();
-    point(&link, &pty.path);
-    board(&pty, dir.path().join("power"), false);
+    let (dir, link, _pty) = fake_board(false);
     let mut out = Vec::new();
     let report = doctor_with(&station(dir.path(), &link), &mut out, &opts());
     let text = String::from_utf8_lossy(&out);
@@ -238,11 +238,7 @@ fn the_gpio_polarity_is_described_as_the_guide_does() {
 #[test]
 fn an_esptool_bench_reads_and_decodes_otadata_and_loses_the_port_at_each_cut() {
     use fut::scheme::esp_idf::{seq_crc, STATE_NEW};
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-console");
-    let pty = Pty::new();
-    point(&link, &pty.path);
-    board(&pty, dir.path().join("power"), true);
+    let (dir, link, _pty) = fake_board(true);
     let fake = common::esptool::FakeEsptool::new(&dir.path().join("esptool"), 0x40000);
     // otadata: sector 0 selects ota_1 (seq 2, state new, its CRC); sector 1 is blank.
     let mut entry = [0xffu8; 32];
