@@ -49,13 +49,14 @@ impl ConsoleLedger {
     /// never named: a resume runs its cut point again, and a later record of the id would hold
     /// another console.
     pub fn wrote(&mut self, id: &str, status: Status, console: &[LogLine]) {
+        // The id's latest record is this one now: an older console of the id is not its to name.
+        self.recent.retain(|(i, _)| i != id);
         if status == Status::Error
             || console.len() < MIN_LINES
             || console.iter().map(|l| l.text.len()).sum::<usize>() > MAX_KEPT_BYTES
         {
             return;
         }
-        self.recent.retain(|(i, _)| i != id);
         if self.recent.len() == KEPT {
             self.recent.pop_back();
         }
@@ -163,6 +164,11 @@ mod tests {
         let two = console(&["boot: start", "boot: jump"]);
         l.wrote("s/b", Status::Error, &two);
         assert_eq!(l.find(&two), None, "a resume runs a rig error again");
+        // A later record of an id takes its place, whatever it holds.
+        l.wrote("s/c", Status::Pass, &two);
+        assert_eq!(l.find(&two).as_deref(), Some("s/c"));
+        l.wrote("s/c", Status::Error, &one);
+        assert_eq!(l.find(&two), None, "s/c's latest record holds another console");
     }
 
     #[test]
