@@ -331,6 +331,7 @@ impl JournalReader {
     /// notes where a console is held. A brief read only checks the record's shape.
     fn console_of(&mut self, cut: &mut CutResult, offset: u64) -> Result<(), String> {
         let Some(of) = &cut.console_of else {
+            // The id's latest record is this one: it holds a console to name, or none.
             if !self.brief && !cut.console.is_empty() {
                 match self.holders.get_mut(&cut.id) {
                     Some(at) => *at = offset,
@@ -338,6 +339,8 @@ impl JournalReader {
                         self.holders.insert(cut.id.clone(), offset);
                     }
                 }
+            } else if !self.brief {
+                self.holders.remove(&cut.id);
             }
             return Ok(());
         };
@@ -354,6 +357,8 @@ impl JournalReader {
         let (backing, path) = (&mut self.backing, &self.path);
         cut.console = self.consoles.get(at, |at| backing.console_at(path, at, of))?;
         cut.console_of = None;
+        // This record holds no console of its own to name.
+        self.holders.remove(&cut.id);
         Ok(())
     }
 
@@ -2003,6 +2008,20 @@ mod tests {
         refused(
             format!("{}\n{}\n{}\n", swapped[0], swapped[2], swapped[1]),
             2,
+            "no earlier record of it",
+        );
+        // The latest earlier record of the id must hold it: a later record of `swap/a` without
+        // a console (a rig error run again, by hand) leaves nothing to name.
+        let again = swapped[1]
+            .replace("\"status\":\"pass\"", "\"status\":\"error\"")
+            .replace(
+                "\"console\":[{\"t_us\":0,\"text\":\"boot: start\"},{\"t_us\":100,\"text\":\"boot: jump\"}]",
+                "\"console\":[]",
+            );
+        assert!(again.contains("\"console\":[]"), "{again}");
+        refused(
+            format!("{}\n{}\n{again}\n{}\n", swapped[0], swapped[1], swapped[2]),
+            4,
             "no earlier record of it",
         );
         refused(
