@@ -3,7 +3,9 @@
 //!
 //! Layout: a `header` record first, then `control`, `cut` and `end` records. A resumed campaign
 //! (same campaign, partition and plan) appends a small `resumed` record and goes on; readers fold it
-//! all into one [`Journal`]. Journals written by earlier builds repeat the header at each resume;
+//! all into one [`Journal`]. A cut record whose console repeats one written lately names the
+//! record that holds it (`console_of`); every reader gives the console back (see
+//! `shared_console`). Journals written by earlier builds repeat the header at each resume;
 //! they read the same.
 //!
 //! Crashes leave two kinds of damage, and every reader (reports, replay, resume) recovers from them
