@@ -2035,4 +2035,60 @@ mod tests {
             "both a console",
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+        /// Any run of results, consoles repeating or not, written in any batches, reads back as
+        /// written; with any of its cut lines taken out, every record read back is still the one
+        /// written (never another record's console), or the journal is refused.
+        #[test]
+        fn consoles_named_read_back_as_written_even_with_lines_taken_out(
+            cuts in proptest::collection::vec((0u8..3, 0usize..5), 1..24),
+            batch in 1usize..5,
+            taken in proptest::collection::vec(proptest::bool::weighted(0.2), 24),
+        ) {
+            let pool: [&[&str]; 5] = [
+                &[],
+                &["boot: start"],
+                &["boot: start", "boot: jump"],
+                &["boot: start", "boot: swap-resume", "boot: jump"],
+                &["boot: start", "boot: swap-resume", "boot: jump", "app: idle"],
+            ];
+            let status = [Status::Pass, Status::Fail, Status::Error];
+            let ids: Vec<String> = (0..cuts.len()).map(|i| format!("swap/c{i}")).collect();
+            let written: Vec<CutResult> = cuts
+                .iter()
+                .zip(&ids)
+                .map(|(&(st, c), id)| CutResult {
+                    status: status[st as usize],
+                    ..with_console(id, pool[c])
+                })
+                .collect();
+            let tmp = tempfile::tempdir().unwrap();
+            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut w = JournalWriter::create(tmp.path(), &header("aa", None, &id_refs)).unwrap();
+            for chunk in written.chunks(batch) {
+                w.append_cuts(chunk).unwrap();
+            }
+            drop(w);
+            proptest::prop_assert_eq!(&read_journal(tmp.path()).unwrap().cuts, &written);
+
+            let path = tmp.path().join(JOURNAL_FILE);
+            let text = fs::read_to_string(&path).unwrap();
+            let kept: Vec<&str> = text
+                .lines()
+                .enumerate()
+                .filter(|(i, _)| *i == 0 || !taken[(i - 1) % taken.len()])
+                .map(|(_, l)| l)
+                .collect();
+            fs::write(&path, kept.join("\n") + "\n").unwrap();
+            if let Ok(j) = read_journal(tmp.path()) {
+                for c in &j.cuts {
+                    let original = written.iter().find(|w| w.id == c.id).unwrap();
+                    proptest::prop_assert_eq!(c, original);
+                }
+            }
+        }
+    }
 }
