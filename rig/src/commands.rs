@@ -769,7 +769,18 @@ pub fn replay(dir: &Path, id: &str) -> i32 {
         outln!("{:>12} {}", l.t_us, l.text);
     }
     let v = cutpoint::judge::judge_observed(&expect, committed, &obs);
-    let negative = c.pass.expect == Expect::Fail;
+    // The run's own expectation, as its journal recorded it: a campaign edited since (to
+    // `expect = "fail"`, say) must not turn a failure of a run that had to pass into an
+    // expected one, nor the other way round.
+    let negative = journal.header.expect == cutpoint_report::Expect::Fail;
+    if negative != (c.pass.expect == Expect::Fail) {
+        eprintln!(
+            "warning: {} now says `expect = \"{}\"`, the run said \"{}\"; the replay is labelled as the run was",
+            path.display(),
+            if c.pass.expect == Expect::Fail { "fail" } else { "pass" },
+            if negative { "fail" } else { "pass" }
+        );
+    }
     outln!(
         "--- verdict: {} {} ---",
         replay::Comparison::verdict_label(v.status, negative),

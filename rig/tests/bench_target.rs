@@ -1283,6 +1283,28 @@ fn a_supply_sense_that_reads_power_through_the_dwell_makes_the_cut_a_rig_error()
 }
 
 #[test]
+fn a_switch_that_fails_to_restore_power_is_a_rig_error_where_the_supply_sense_tells() {
+    // The cut takes, but the relay's first "on" after it switches nothing: the device never
+    // boots again. With a sense on the rail, that is the rig's fault, never a device failure.
+    let r = first_boot_cut(
+        "bench-sensed-stuck-off",
+        false,
+        |e| e.with_a_supply_sense().with_a_switch_that_fails_to_restore_once(),
+        false,
+    );
+    assert!(!r.ran.control_failed);
+    let c = &r.ran.journal.cuts[0];
+    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
+    assert!(
+        c.reasons.iter().any(|x| x.contains("power did not come back")),
+        "{:?}",
+        c.reasons
+    );
+    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
+    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+}
+
+#[test]
 fn a_supply_sense_that_follows_the_switch_changes_no_verdict() {
     let r = first_boot_cut("bench-sensed-good-switch", false, |e| e.with_a_supply_sense(), false);
     assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));

@@ -86,6 +86,41 @@ fn replay_reproduces_the_recorded_bits_and_outcome() {
 }
 
 #[test]
+fn replay_labels_a_failure_as_the_run_expected_it_not_as_the_campaign_now_says() {
+    // A run that had to pass, of the broken build: its failing cut fails the replay (exit 1),
+    // and editing the campaign to `expect = "fail"` afterwards does not make it expected.
+    let dir = tmp("replay-expect");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("campaigns/known-bugs/overwrite-no-rollback.toml")).unwrap();
+    let must_pass = text.replace("expect = \"fail\"", "expect = \"pass\"");
+    assert_ne!(must_pass, text);
+    let campaign = dir.join("c.toml");
+    std::fs::write(&campaign, &must_pass).unwrap();
+    let out = dir.join("r");
+    let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let failing = journal
+        .lines()
+        .filter(|l| l.contains("\"record\":\"cut\"") && l.contains("\"status\":\"fail\""))
+        .find_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()?
+                .get("id")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .expect("a failing cut");
+    std::fs::write(&campaign, &text).unwrap();
+    let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), &failing]);
+    assert!(stdout.contains("outcome: matches"), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("expected"), "{stdout}");
+    assert!(stdout.contains("--- verdict: fail "), "{stdout}");
+    assert!(stderr.contains("the replay is labelled as the run was"), "{stderr}");
+    assert_eq!(code, 1, "a failure of a run that had to pass: {stderr}");
+}
+
+#[test]
 fn bad_campaign_is_bad_input_with_a_location() {
     let dir = tmp("bad");
     std::fs::create_dir_all(&dir).unwrap();

@@ -329,6 +329,21 @@ impl Validator<'_, '_> {
 
     fn compile(&mut self, path: &[Seg], source: &str, span: Range<usize>) -> Pattern {
         let regex = match Regex::new(source) {
+            // A pattern that matches the empty string matches every console line (a trailing
+            // `|`, a pattern of optional parts): a phase that ends at the next line, a marker
+            // that is always seen. Never what a campaign means.
+            Ok(r) if r.is_match("") => {
+                self.err(
+                    path,
+                    span.clone(),
+                    format!(
+                        "the pattern \"{source}\" matches the empty string, so it matches every console line \
+                         (a trailing or doubled `|`, or a pattern whose parts are all optional); write it to match \
+                         the line you mean"
+                    ),
+                );
+                Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("fixed pattern"))
+            }
             Ok(r) => r,
             Err(e) => {
                 self.err(path, span.clone(), regex_message(&e));
@@ -1186,6 +1201,14 @@ impl Validator<'_, '_> {
     fn offsets(&mut self, base: &[Seg], r: &RawOffsets, has_progress: bool, simulated: bool) -> Offsets {
         let mut o = Offsets::default();
         if let Some(fixed) = &r.fixed {
+            if fixed.get_ref().is_empty() {
+                self.err(
+                    &with(base, &["fixed"]),
+                    fixed.span(),
+                    "expected at least one of \"start\", \"end\", got an empty array (an empty list gives the phase \
+                     no cut point; leave `fixed` out instead)",
+                );
+            }
             let mut seen = HashSet::new();
             for (i, f) in fixed.get_ref().iter().enumerate() {
                 if !seen.insert(*f.get_ref()) {

@@ -106,6 +106,33 @@ fn bad_regex() {
 }
 
 #[test]
+fn a_pattern_that_matches_the_empty_string_is_refused_where_it_is_written() {
+    // A trailing `|` makes the end marker match every line: the phase would end at the line
+    // after its start, and its cuts would all land there.
+    let text = PHASES.replace("end = 'boot: swap-done'", "end = 'boot: swap-done|'");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors.len(), 1, "{}", format_errors(&errors));
+    assert_eq!(errors[0].field, "phases.swap.end");
+    assert_eq!(errors[0].line, 11);
+    insta::assert_snapshot!("pattern_matches_empty", format_errors(&errors));
+    let errors = campaign_errors(&format!("[markers]\nsettled = '(ota: idle)?'\n{PHASES}"));
+    assert_eq!(errors[0].field, "markers.settled", "{}", format_errors(&errors));
+}
+
+#[test]
+fn an_empty_fixed_list_is_refused() {
+    let text = PHASES.replace("fixed = [\"start\"]", "fixed = []");
+    let errors = campaign_errors(&text);
+    assert_eq!(errors.len(), 1, "{}", format_errors(&errors));
+    assert_eq!(errors[0].field, "phases.download.offsets.fixed");
+    assert!(
+        errors[0].message.contains("got an empty array"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[test]
 fn bad_optional_event_markers_are_located() {
     let text = format!("[markers]\nrejected = 'refused ('\ndownload_restart = 'from [zero'\n{PHASES}");
     let errors = campaign_errors(&text);

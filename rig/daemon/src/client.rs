@@ -723,7 +723,7 @@ pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: 
     let (rec_state, rep_state) = (field(&recorded, "post_cut_state"), field(&replayed, "post_cut_state"));
     let same_bits = rec_state == rep_state;
     let status = field(&replayed, "status");
-    let same_outcome = field(&recorded, "status") == status;
+    let same_outcome = same_outcome(&recorded, &replayed);
     outln!(
         "post-cut flash: {} (recorded {rec_state}, replayed {rep_state})",
         match (same_bits, rep_state != "-") {
@@ -749,6 +749,17 @@ pub fn replay(server: Option<String>, token: Option<String>, run: &str, cut_id: 
         "fail" => cutpoint_engine::exit::FAIL,
         _ => RIG_ERROR,
     }
+}
+
+/// Whether a replayed cut record has the recorded one's outcome: the same status, first boot
+/// and final image, as a local replay compares them. The status alone is not enough: a
+/// negative control's cut that bricks on replay where it booted the old image when recorded
+/// fails both times, and a bench has no post-cut fingerprint to tell them apart.
+fn same_outcome(recorded: &Value, replayed: &Value) -> bool {
+    let get = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    ["status", "first_boot", "final_image"]
+        .iter()
+        .all(|k| get(recorded, k) == get(replayed, k))
 }
 
 /// A replayed cut's verdict as printed: a negative control's failure is labelled expected.
@@ -912,6 +923,21 @@ pub fn lease(server: Option<String>, token: Option<String>, station: &str, ttl: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replay_matches_only_with_the_same_status_first_boot_and_final_image() {
+        let recorded = json!({"id": "swap/sector-3", "status": "fail", "first_boot": "old", "final_image": "old",
+                              "post_cut_state": "-"});
+        assert!(same_outcome(&recorded, &recorded.clone()));
+        // Fails both times, but bricks where it booted the old image when recorded.
+        let bricked = json!({"id": "swap/sector-3", "status": "fail", "first_boot": null, "final_image": null});
+        assert!(!same_outcome(&recorded, &bricked));
+        let new_image = json!({"id": "swap/sector-3", "status": "fail", "first_boot": "old", "final_image": "new"});
+        assert!(!same_outcome(&recorded, &new_image));
+        // A field a record leaves out reads as null.
+        let terse = json!({"status": "pass"});
+        assert!(same_outcome(&terse, &json!({"status": "pass", "first_boot": null})));
+    }
 
     #[test]
     fn a_negative_controls_failures_read_as_expected_in_runs_and_at_the_end() {

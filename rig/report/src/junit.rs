@@ -153,6 +153,27 @@ fn head_cases(index: &ResultIndex<'_>) -> Vec<Case> {
         case.out = text;
         cases.push(case);
     }
+    // A run in which no cut point ran tested nothing: its exit code is not 0, and a CI that
+    // reads the JUnit alone must not see green (nor only skipped cases) either.
+    let counts = index.counts();
+    let control_failed = index.control.as_ref().is_some_and(|c| c.status != Status::Pass);
+    if counts.pass + counts.fail + counts.error == 0 && incomplete.is_empty() && !control_failed {
+        let text = format!(
+            "no cut point ran ({} planned, {} offsets skipped): nothing about the device was tested; \
+             `cutpoint plan` shows what the campaign, its filter and its partition give\n",
+            counts.total(),
+            index.header.skipped.len()
+        );
+        let outcome = Outcome::Not {
+            element: Element::Error,
+            ty: "nothing-tested",
+            message: "no cut point ran: nothing was tested".to_owned(),
+            text: text.clone(),
+        };
+        let mut case = Case::new("nothing-tested", "run", outcome);
+        case.out = text;
+        cases.push(case);
+    }
     cases
 }
 
@@ -723,6 +744,33 @@ mod tests {
         j.cuts.push(cut("s/2", Status::Pass));
         let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
         assert!(!xml.contains("type=\"incomplete\""), "{xml}");
+    }
+
+    #[test]
+    fn a_complete_run_in_which_no_cut_point_ran_is_an_error_ci_counts() {
+        // A filter that matched nothing: an empty plan, complete.
+        let xml = junit_xml(&ended(Journal::new(header("aa", None, &[])), "complete"), "out").unwrap();
+        assert_eq!(counts(&xml), (1, 0, 1, 0), "{xml}");
+        assert!(
+            xml.contains("<error type=\"nothing-tested\" message=\"no cut point ran: nothing was tested\">"),
+            "{xml}"
+        );
+        // Every offset skipped: skipped cases only, and the error.
+        let mut h = header("aa", None, &[]);
+        h.skipped = vec![crate::model::SkippedOffset {
+            id: "swap/ms-20000".into(),
+            phase: "swap".into(),
+            kind: "time".into(),
+            reason: "past the phase's end".into(),
+        }];
+        let xml = junit_xml(&ended(Journal::new(h), "complete"), "out").unwrap();
+        assert_eq!(counts(&xml), (2, 0, 1, 1), "{xml}");
+        assert!(xml.contains("(0 planned, 1 offsets skipped)"), "{xml}");
+        // One cut point that ran: no such case.
+        let mut j = Journal::new(header("aa", None, &["s/1"]));
+        j.cuts.push(cut("s/1", Status::Pass));
+        let xml = junit_xml(&ended(j, "complete"), "out").unwrap();
+        assert!(!xml.contains("nothing-tested"), "{xml}");
     }
 
     /// Clean text is borrowed, not copied; every other text maps character by character as

@@ -180,6 +180,28 @@ impl Bench {
         Ok(())
     }
 
+    /// Checks power came back after a cut, where the switch can tell (a read-back, a supply
+    /// sense): a switch that fails to turn power on again leaves a device that never boots,
+    /// and that is the rig's fault, never the device's failure. Called once the run after
+    /// power-on has been heard out, long after the relay moved.
+    pub(super) fn check_restored(&mut self) -> RigResult<()> {
+        if let Ok(Some(false)) = self.switch.read_back() {
+            return Err(RigError::io(
+                self.switch.describe(),
+                "power did not come back: the switch reads back OFF after it was told to restore power; check the \
+                 relay's channel and its supply (`cutpoint doctor`)",
+            ));
+        }
+        if self.switch.sense()? == Some(false) {
+            return Err(RigError::io(
+                self.switch.describe(),
+                "power did not come back: the supply sense reads the target unpowered after power was restored, so \
+                 whatever the device did not print was never run; check the relay and its wiring (`cutpoint doctor`)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Leaves the device powered and nothing armed after a failed run.
     pub(super) fn recover_from_error(&mut self) {
         let _ = self.trigger.disarm();

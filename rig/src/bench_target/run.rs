@@ -85,6 +85,11 @@ impl Bench {
                     self.dwell(cfg, &rec)?;
                 }
                 Wait::NotReached(lines) => {
+                    if i > 0 {
+                        // Power came back for this run of the chain: a device that was quiet
+                        // until the end may have had none.
+                        self.check_restored()?;
+                    }
                     let end = lines.last().map_or(0, |l| l.t_us);
                     landings.push(Landing {
                         fault: RecordedFault::PowerCut,
@@ -108,6 +113,7 @@ impl Bench {
             None => {
                 let t_on = self.power_on(None, cfg)?;
                 let (lines, retriggered) = self.recover(cfg, t_on, rules)?;
+                self.check_restored()?;
                 if let Err(why) = restarted(&lines, &cfg.markers) {
                     return Err(RigError::io(self.switch.describe(), why));
                 }

@@ -81,6 +81,10 @@ struct State {
     scribbled: bool,
     /// What the device prints is lost (the console's adapter is off).
     muted: bool,
+    /// Power was cut and not yet turned on again.
+    cut_since_on: bool,
+    /// The switch already failed once to turn power back on.
+    restore_failed: bool,
 }
 
 struct Shared {
@@ -104,6 +108,9 @@ struct Shared {
     off_mutes_console: bool,
     /// The switch has a sense on the device's supply rail (`PowerSwitch::sense`).
     supply_sense: bool,
+    /// The switch's first "on" after a power cut switches nothing (a relay that sticks open
+    /// once); later ones work.
+    first_restore_fails: bool,
 }
 
 /// The emulated device. Clones share it.
@@ -136,6 +143,8 @@ impl Emulator {
                     out_of_reach: 0,
                     scribbled: false,
                     muted: false,
+                    cut_since_on: false,
+                    restore_failed: false,
                 }),
                 clock,
                 firmware,
@@ -146,6 +155,7 @@ impl Emulator {
                 scribble_each_update: None,
                 off_mutes_console: false,
                 supply_sense: false,
+                first_restore_fails: false,
             }),
         };
         (emu, FakeConsole { rx })
@@ -221,6 +231,18 @@ impl Emulator {
         Emulator {
             shared: Arc::new(Shared {
                 supply_sense: true,
+                ..shared
+            }),
+        }
+    }
+
+    /// The same device behind a switch whose first "on" after a power cut switches nothing.
+    pub fn with_a_switch_that_fails_to_restore_once(self) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the switch before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                first_restore_fails: true,
                 ..shared
             }),
         }
@@ -527,13 +549,18 @@ impl PowerSwitch for FakeSwitch {
             st.muted = !on;
         }
         match (on, st.powered) {
+            (true, false) if self.emu.shared.first_restore_fails && st.cut_since_on && !st.restore_failed => {
+                st.restore_failed = true;
+            }
             (true, false) => {
+                st.cut_since_on = false;
                 st.powered = true;
                 self.emu.start(&mut st);
             }
             (false, true) if !self.ignores_off => {
                 self.emu.stop(&mut st, FaultKind::PowerCut);
                 st.powered = false;
+                st.cut_since_on = true;
                 if let Some((addr, value)) = self.emu.shared.scribble.filter(|_| !st.scribbled) {
                     let mut flash = self.emu.settle(&mut st);
                     flash.load(addr, &[value]);
