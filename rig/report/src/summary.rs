@@ -126,6 +126,31 @@ fn write_summary(
     }
     counts_row(out, "**All**", all)?;
     writeln!(out)?;
+    // A phase the campaign asked to cut whose every offset gave no cut point is absent from
+    // the table above: say it was not tested, rather than leave the reader to notice.
+    let mut untested: Vec<&str> = Vec::new();
+    for s in &h.skipped {
+        if !phases.iter().any(|p| p.name == s.phase) && !untested.contains(&s.phase.as_str()) {
+            untested.push(&s.phase);
+        }
+    }
+    if all.pass + all.fail + all.error + all.not_run == 0 {
+        writeln!(
+            out,
+            "**No cut point ran: nothing about the device was tested.** `cutpoint plan` shows what the campaign, \
+             its filter and its partition give."
+        )?;
+        writeln!(out)?;
+    }
+    for phase in untested {
+        writeln!(
+            out,
+            "Phase {} has no cut point: every offset it asked for gave none on this run (see Skipped offsets), \
+             so it was not tested.",
+            md_code(phase)
+        )?;
+        writeln!(out)?;
+    }
     if all.not_run > 0 {
         let reason = not_run_reason_of(index.end.as_ref());
         let why = reason.strip_prefix("not run").unwrap_or("");
@@ -464,6 +489,35 @@ mod tests {
         );
         assert!(!text.contains(" <img"), "{text}");
         assert!(!text.contains("&gt;"), "no HTML entities in the Markdown: {text}");
+    }
+
+    #[test]
+    fn a_phase_whose_offsets_all_gave_no_cut_and_a_run_that_tested_nothing_are_said() {
+        let skipped = |id: &str, phase: &str| crate::model::SkippedOffset {
+            id: id.into(),
+            phase: phase.into(),
+            kind: "time".into(),
+            reason: "past the phase's end".into(),
+        };
+        // The phase `verify` asked for two offsets and got none; `s` ran.
+        let mut h = header("aa", None, &["s/1"]);
+        h.skipped = vec![
+            skipped("verify/us-100", "verify"),
+            skipped("verify/us-400", "verify"),
+            skipped("s/us-9", "s"),
+        ];
+        let mut j = Journal::new(h);
+        j.cuts.push(cut("s/1", Status::Pass));
+        let text = summary_markdown(&j, "out");
+        assert_eq!(text.matches("has no cut point").count(), 1, "{text}");
+        assert!(text.contains("Phase `verify` has no cut point"), "{text}");
+        assert!(!text.contains("nothing about the device was tested"), "{text}");
+        // Nothing planned at all.
+        let text = summary_markdown(&Journal::new(header("aa", None, &[])), "out");
+        assert!(
+            text.contains("**No cut point ran: nothing about the device was tested.**"),
+            "{text}"
+        );
     }
 
     #[test]
