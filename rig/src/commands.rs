@@ -960,6 +960,24 @@ pub fn inspect(file: &Path, map: &MapArgs, base: Option<&str>, key: Option<&Path
             (text, Some(cutpoint_inspect::image_verdict(&r)))
         }
         Decode::Otadata { slots, sector } => {
+            // Not otadata to decode: no slot to pick from, or a file that ends before the second
+            // sector's entry (an empty file read as two absent sectors said nothing true).
+            let entry = cutpoint_inspect::otadata::ENTRY_BYTES;
+            let second_entry_end = (sector as usize).max(entry).saturating_add(entry);
+            if slots == 0 {
+                eprintln!("--otadata 0: give the number of OTA app slots the partition table has (at least 1)");
+                return BAD_INPUT;
+            }
+            if bytes.len() < second_entry_end {
+                eprintln!(
+                    "{}: {} bytes, but two otadata sectors of {sector} bytes need at least {second_entry_end} (the \
+                     second sector's entry); give the otadata partition's dump, or its sector size with \
+                     --otadata-sector",
+                    file.display(),
+                    bytes.len()
+                );
+                return BAD_INPUT;
+            }
             // JSON either way, as it always printed: short and readable (the text form is in a
             // whole-flash decode with `--mode esp-idf`).
             let r = cutpoint_inspect::otadata::decode_otadata_sectors(&bytes, sector as usize, slots);

@@ -1305,6 +1305,28 @@ fn a_switch_that_fails_to_restore_power_is_a_rig_error_where_the_supply_sense_te
 }
 
 #[test]
+fn a_console_adapter_gone_after_the_cut_is_a_rig_error_not_a_silent_device() {
+    // The cut takes and the device recovers, but the serial adapter went away with it: the
+    // console hears nothing. Its link says so; the device is not judged on an empty console.
+    let r = first_boot_cut(
+        "bench-console-gone",
+        false,
+        |e| e.with_a_console_that_drops_at_the_first_cut(),
+        false,
+    );
+    assert!(!r.ran.control_failed);
+    let c = &r.ran.journal.cuts[0];
+    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
+    assert!(
+        c.reasons.iter().any(|x| x.contains("the console's link is down")),
+        "{:?}",
+        c.reasons
+    );
+    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
+    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+}
+
+#[test]
 fn a_supply_sense_that_follows_the_switch_changes_no_verdict() {
     let r = first_boot_cut("bench-sensed-good-switch", false, |e| e.with_a_supply_sense(), false);
     assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));

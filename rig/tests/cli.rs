@@ -280,6 +280,18 @@ fn inspect_decodes_esp_idf_otadata() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["active_sector"], 0);
     assert_eq!(v["boot_slot"], 1, "(seq 2 - 1) mod 2 slots");
+    // Not otadata to decode: bad input, never a clean decode of two absent sectors.
+    let (code, _, stderr) = cutpoint(&["inspect", "--otadata", "0", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--otadata 0"), "{stderr}");
+    let empty = dir.join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let (code, stdout, stderr) = cutpoint(&["inspect", "--otadata", "2", empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("0 bytes, but two otadata sectors of 4096 bytes need at least 4128"),
+        "{stderr}"
+    );
 }
 
 #[test]

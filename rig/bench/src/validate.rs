@@ -98,6 +98,14 @@ fn power(p: &PowerConfig, out: &mut Vec<Problem>) {
                         .to_string(),
                 ));
             }
+            if c.timeout_ms == Some(0) {
+                out.push(problem(
+                    R,
+                    Some("timeout_ms"),
+                    "expected how long each switch command may take in ms (e.g. 5000), got 0: every command would \
+                     time out",
+                ));
+            }
             for (key, argv) in [("on", &c.on), ("off", &c.off)] {
                 if argv.first().is_none_or(|p| p.trim().is_empty()) {
                     out.push(problem(
@@ -149,6 +157,15 @@ fn console(c: &ConsoleConfig, probe: Option<&ProbeConfig>, out: &mut Vec<Problem
     }
 }
 
+/// Whether the probe-rs built in knows `chip` (as its attach would look it up).
+fn chip_known(chip: &str) -> bool {
+    static REGISTRY: std::sync::OnceLock<probe_rs::config::Registry> = std::sync::OnceLock::new();
+    REGISTRY
+        .get_or_init(probe_rs::config::Registry::from_builtin_families)
+        .get_target_by_name(chip)
+        .is_ok()
+}
+
 fn probe(p: &ProbeConfig, out: &mut Vec<Problem>) {
     const R: &str = "probe";
     match p {
@@ -161,6 +178,17 @@ fn probe(p: &ProbeConfig, out: &mut Vec<Problem>) {
                     R,
                     Some("chip"),
                     "expected the chip as probe-rs names it (e.g. \"nRF52840_xxAA\"; `probe-rs chip list`)",
+                ));
+            } else if !chip_known(&c.chip) {
+                // A typo found here, not at the first attach, whose failure reads like wiring.
+                out.push(problem(
+                    R,
+                    Some("chip"),
+                    format!(
+                        "probe-rs knows no chip {:?}; expected a name as `probe-rs chip list` gives it (e.g. \
+                         \"nRF52840_xxAA\", \"STM32F429ZITx\")",
+                        c.chip
+                    ),
                 ));
             }
             for s in &c.slots {
@@ -260,6 +288,13 @@ fn transport(t: &TransportConfig, has_probe: bool, out: &mut Vec<Problem>) {
             if let Err(e) = chunk_sizes(s.mtu.unwrap_or(DEFAULT_MTU)) {
                 out.push(problem(R, Some("mtu"), e));
             }
+            if s.timeout_ms == Some(0) {
+                out.push(problem(
+                    R,
+                    Some("timeout_ms"),
+                    "expected how long to wait for each SMP answer in ms (e.g. 5000), got 0",
+                ));
+            }
         }
         TransportConfig::ProbeWrite(p) => {
             if !has_probe {
@@ -287,6 +322,13 @@ fn transport(t: &TransportConfig, has_probe: bool, out: &mut Vec<Problem>) {
                     R,
                     Some("argv"),
                     "expected a program and its arguments; {image} stands for the staged image file",
+                ));
+            }
+            if c.timeout_ms == Some(0) {
+                out.push(problem(
+                    R,
+                    Some("timeout_ms"),
+                    "expected how long the command may take in ms (e.g. 60000), got 0",
                 ));
             }
         }
@@ -375,6 +417,47 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_of_zero_is_refused_for_the_switch_and_transport_commands() {
+        let st = station(
+            PowerConfig::Command(CommandPowerConfig {
+                on: vec!["relay-on".into()],
+                off: vec!["relay-off".into()],
+                timeout_ms: Some(0),
+                sense: None,
+            }),
+            TransportConfig::Command(CommandTransportConfig {
+                argv: vec!["push".into(), "{image}".into()],
+                timeout_ms: Some(0),
+            }),
+        );
+        let p = problems(&st);
+        let at: Vec<_> = p.iter().map(|p| (p.role, p.field)).collect();
+        assert_eq!(
+            at,
+            vec![("power", Some("timeout_ms")), ("transport", Some("timeout_ms"))],
+            "{p:?}"
+        );
+        let smp = station(
+            PowerConfig::Gpio(GpioPowerConfig {
+                pin: 26,
+                on_level: Level::High,
+                sense: None,
+            }),
+            TransportConfig::Smp(SmpTransportConfig {
+                port: "/dev/serial/by-id/smp".into(),
+                baud: 115200,
+                mtu: None,
+                timeout_ms: Some(0),
+                image: None,
+                after_upload: None,
+            }),
+        );
+        let p = problems(&smp);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].role, p[0].field), ("transport", Some("timeout_ms")));
+    }
+
+    #[test]
     fn what_open_would_refuse_is_found_without_hardware() {
         let st = station(
             PowerConfig::Gpio(GpioPowerConfig {
@@ -444,5 +527,37 @@ mod tests {
         let p = problems(&st);
         let at: Vec<_> = p.iter().map(|p| (p.role, p.field)).collect();
         assert_eq!(at, vec![("power", Some("off")), ("probe", Some("selector"))]);
+    }
+
+    #[test]
+    fn a_chip_probe_rs_does_not_know_is_refused_before_any_attach() {
+        let chip = |name: &str| {
+            let mut st = station(
+                PowerConfig::Gpio(GpioPowerConfig {
+                    pin: 26,
+                    on_level: Level::High,
+                    sense: None,
+                }),
+                http("127.0.0.1:0"),
+            );
+            st.probe = Some(ProbeConfig::ProbeRs(ProbeRsConfig {
+                selector: "1366:1015".into(),
+                chip: name.into(),
+                connect_under_reset: false,
+                speed_khz: None,
+                slots: vec![],
+            }));
+            problems(&st)
+        };
+        assert_eq!(chip("nRF52840_xxAA"), vec![]);
+        assert_eq!(chip("STM32F446RETx"), vec![]);
+        let p = chip("nRF99999_bogus");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].role, p[0].field), ("probe", Some("chip")));
+        assert!(
+            p[0].message.contains("probe-rs knows no chip \"nRF99999_bogus\""),
+            "{}",
+            p[0].message
+        );
     }
 }

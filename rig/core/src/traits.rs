@@ -119,11 +119,24 @@ pub struct ConsoleLine {
     pub text: String,
 }
 
+/// The link a console reads through (a serial adapter, the probe for RTT), as the thread
+/// reading it sees it: shared, so the rig can ask while another thread reads.
+pub trait ConsoleLink: Send + Sync {
+    /// Whether the link is open now.
+    fn connected(&self) -> bool;
+    /// Where it reads from (the device node, the probe).
+    fn device(&self) -> String;
+}
+
 /// The target's console (UART or RTT).
 pub trait Console: Send {
     fn describe(&self) -> String;
     /// Waits up to `timeout` for the next complete line. `Ok(None)` on timeout.
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>>;
+    /// The state of its link, where the console can tell; `None` when it cannot.
+    fn link(&self) -> Option<std::sync::Arc<dyn ConsoleLink>> {
+        None
+    }
 }
 
 impl<T: Console + ?Sized> Console for Box<T> {
@@ -132,6 +145,9 @@ impl<T: Console + ?Sized> Console for Box<T> {
     }
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
         (**self).read_line(timeout)
+    }
+    fn link(&self) -> Option<std::sync::Arc<dyn ConsoleLink>> {
+        (**self).link()
     }
 }
 

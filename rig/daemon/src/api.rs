@@ -384,6 +384,8 @@ async fn replay(
         "reasons": recorded.reasons,
         "post_cut_state": recorded.post_cut_state,
         "seed": recorded.seed,
+        "first_boot": recorded.first_boot,
+        "final_image": recorded.final_image,
     });
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }

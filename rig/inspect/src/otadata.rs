@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// Size of one otadata sector.
 pub const OTADATA_SECTOR: usize = 0x1000;
+/// Bytes of one otadata entry (`esp_ota_select_entry_t`).
+pub const ENTRY_BYTES: usize = ENTRY_SIZE;
 // The entry's layout, states and CRC are the firmware's own (`fut::scheme::esp_idf`), the one
 // statement of ESP-IDF's format in the project.
 pub use fut::scheme::esp_idf::{

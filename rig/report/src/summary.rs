@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::groups::{Grouping, Problems};
 use crate::index::{PhaseRows, ResultIndex};
 use crate::journal::Journal;
-use crate::model::CutResult;
+use crate::model::{CutResult, Status};
 use crate::rebuild::ReportError;
 use crate::text::{md, md_code, replay_command};
 use crate::verdict::cut_points;
@@ -134,7 +134,9 @@ fn write_summary(
             untested.push(&s.phase);
         }
     }
-    if all.pass + all.fail + all.error + all.not_run == 0 {
+    // (A failed control run, or an incomplete run, is said above as such.)
+    let control_failed = index.control.as_ref().is_some_and(|c| c.status != Status::Pass);
+    if all.pass + all.fail + all.error + all.not_run == 0 && !control_failed && index.incomplete().is_empty() {
         writeln!(
             out,
             "**No cut point ran: nothing about the device was tested.** `cutpoint plan` shows what the campaign, \
@@ -473,7 +475,6 @@ fn write_cut_timing(out: &mut String, late: &BTreeMap<u64, usize>) -> std::fmt::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Status;
     use crate::testutil::{cut, header};
 
     #[test]
@@ -512,8 +513,13 @@ mod tests {
         assert_eq!(text.matches("has no cut point").count(), 1, "{text}");
         assert!(text.contains("Phase `verify` has no cut point"), "{text}");
         assert!(!text.contains("nothing about the device was tested"), "{text}");
-        // Nothing planned at all.
-        let text = summary_markdown(&Journal::new(header("aa", None, &[])), "out");
+        // Nothing planned at all, in a run that finished.
+        let mut j = Journal::new(header("aa", None, &[]));
+        j.end = Some(crate::model::JournalEnd {
+            finished: "2025-01-01T01:00:00Z".into(),
+            how: "complete".into(),
+        });
+        let text = summary_markdown(&j, "out");
         assert!(
             text.contains("**No cut point ran: nothing about the device was tested.**"),
             "{text}"

@@ -99,6 +99,10 @@ impl Console for AnchorConsole {
         self.inner.describe()
     }
 
+    fn link(&self) -> Option<std::sync::Arc<dyn cutpoint_bench::ConsoleLink>> {
+        self.inner.link()
+    }
+
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
         {
             let mut s = lock(&self.watch.state);

@@ -202,6 +202,20 @@ impl Bench {
         Ok(())
     }
 
+    /// Checks the console's link held through the run after power-on, where the console can
+    /// tell (a serial adapter): an adapter unplugged, or gone with a USB hub, leaves a console
+    /// without a line, and a device that printed into it is not a device that booted nothing.
+    pub(super) fn check_console_link(&self) -> RigResult<()> {
+        match &self.link {
+            Some(link) if !link.connected() => Err(RigError::io(
+                format!("console {}", link.device()),
+                "the console's link is down at the end of the run after the cut, so what the device printed \
+                 then was lost; check the serial adapter, its cable and hub (`cutpoint doctor`)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Leaves the device powered and nothing armed after a failed run.
     pub(super) fn recover_from_error(&mut self) {
         let _ = self.trigger.disarm();

@@ -70,6 +70,8 @@ struct Bench {
     watch: AnchorWatch,
     probe: Box<dyn Probe>,
     transport: Box<dyn OtaTransport>,
+    /// The console's link, where the console can tell its state (a serial adapter).
+    link: Option<std::sync::Arc<dyn cutpoint_bench::ConsoleLink>>,
     /// The flash outside the scheme's areas as first read (the pass rule's guarded parts).
     guard: guard::GuardCopy,
     /// Restores power when the target is dropped; declared last so the trigger stops first.
@@ -129,6 +131,7 @@ impl BenchTarget {
             transport.describe()
         );
         let watch = AnchorWatch::default();
+        let link = console.link();
         let trigger = Trigger::spawn(
             Box::new(AnchorConsole::new(console, watch.clone())),
             switch.clone(),
@@ -144,6 +147,7 @@ impl BenchTarget {
                 watch,
                 probe,
                 transport,
+                link,
                 guard: guard::GuardCopy::default(),
                 _guard: guard,
             }),

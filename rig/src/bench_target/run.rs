@@ -114,6 +114,7 @@ impl Bench {
                 let t_on = self.power_on(None, cfg)?;
                 let (lines, retriggered) = self.recover(cfg, t_on, rules)?;
                 self.check_restored()?;
+                self.check_console_link()?;
                 if let Err(why) = restarted(&lines, &cfg.markers) {
                     return Err(RigError::io(self.switch.describe(), why));
                 }

@@ -87,6 +87,21 @@ struct State {
     restore_failed: bool,
 }
 
+/// The console adapter's link, as the emulated console reports it.
+pub struct FakeLink {
+    up: std::sync::atomic::AtomicBool,
+}
+
+impl cutpoint_bench::ConsoleLink for FakeLink {
+    fn connected(&self) -> bool {
+        self.up.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn device(&self) -> String {
+        "/dev/emulated-uart".into()
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     clock: BenchClock,
@@ -111,6 +126,10 @@ struct Shared {
     /// The switch's first "on" after a power cut switches nothing (a relay that sticks open
     /// once); later ones work.
     first_restore_fails: bool,
+    /// The console's adapter goes away at the first power cut, for good: its link reads down
+    /// and what the device prints is lost.
+    console_drops_at_first_cut: bool,
+    link: Arc<FakeLink>,
 }
 
 /// The emulated device. Clones share it.
@@ -124,6 +143,9 @@ impl Emulator {
     /// powered off. Returns its console.
     pub fn new(flash: NorFlash, firmware: Firmware, max_boots: u32, clock: BenchClock) -> (Emulator, FakeConsole) {
         let (tx, rx) = mpsc::channel();
+        let link = Arc::new(FakeLink {
+            up: std::sync::atomic::AtomicBool::new(true),
+        });
         let emu = Emulator {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -156,9 +178,11 @@ impl Emulator {
                 off_mutes_console: false,
                 supply_sense: false,
                 first_restore_fails: false,
+                console_drops_at_first_cut: false,
+                link: link.clone(),
             }),
         };
-        (emu, FakeConsole { rx })
+        (emu, FakeConsole { rx, link })
     }
 
     /// The same device with its clock `scale` times faster than the wall clock (default
@@ -243,6 +267,18 @@ impl Emulator {
         Emulator {
             shared: Arc::new(Shared {
                 first_restore_fails: true,
+                ..shared
+            }),
+        }
+    }
+
+    /// The same device whose console adapter goes away at the first power cut.
+    pub fn with_a_console_that_drops_at_the_first_cut(self) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the console before sharing the device"));
+        Emulator {
+            shared: Arc::new(Shared {
+                console_drops_at_first_cut: true,
                 ..shared
             }),
         }
@@ -508,6 +544,7 @@ impl Emulator {
 /// The device's UART.
 pub struct FakeConsole {
     rx: Receiver<ConsoleLine>,
+    link: Arc<FakeLink>,
 }
 
 impl Console for FakeConsole {
@@ -521,6 +558,10 @@ impl Console for FakeConsole {
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(RigError::io("console/emulated", "the device is gone")),
         }
+    }
+
+    fn link(&self) -> Option<Arc<dyn cutpoint_bench::ConsoleLink>> {
+        Some(self.link.clone())
     }
 }
 
@@ -545,7 +586,7 @@ impl PowerSwitch for FakeSwitch {
 
     fn set_power(&mut self, on: bool) -> RigResult<()> {
         let mut st = self.emu.lock();
-        if self.emu.shared.off_mutes_console {
+        if self.emu.shared.off_mutes_console && !self.emu.shared.console_drops_at_first_cut {
             st.muted = !on;
         }
         match (on, st.powered) {
@@ -561,6 +602,14 @@ impl PowerSwitch for FakeSwitch {
                 self.emu.stop(&mut st, FaultKind::PowerCut);
                 st.powered = false;
                 st.cut_since_on = true;
+                if self.emu.shared.console_drops_at_first_cut {
+                    st.muted = true;
+                    self.emu
+                        .shared
+                        .link
+                        .up
+                        .store(false, std::sync::atomic::Ordering::Release);
+                }
                 if let Some((addr, value)) = self.emu.shared.scribble.filter(|_| !st.scribbled) {
                     let mut flash = self.emu.settle(&mut st);
                     flash.load(addr, &[value]);

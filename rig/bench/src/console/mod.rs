@@ -125,3 +125,13 @@ impl LinkState {
         }
     }
 }
+
+impl cutpoint_core::ConsoleLink for LinkState {
+    fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    fn device(&self) -> String {
+        self.where_.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

@@ -166,4 +166,8 @@ impl Console for SerialConsole {
     fn read_line(&mut self, timeout: Duration) -> RigResult<Option<ConsoleLine>> {
         self.thread.read_line(timeout)
     }
+
+    fn link(&self) -> Option<Arc<dyn cutpoint_core::ConsoleLink>> {
+        Some(self.link.clone())
+    }
 }
