@@ -398,7 +398,8 @@ size = 0x2000
             (layout16, 16),
         ];
         for (own, align) in stations {
-            let text = format!("{own}{ROLES}[probe]\nkind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"x\"\n");
+            let text =
+                format!("{own}{ROLES}[probe]\nkind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"RP2040\"\n");
             let st = parse_station(&text, std::path::Path::new("lab.toml")).unwrap();
             let mut b = crate::bench_target::station_backends(&st).unwrap();
             fill_probe_slots(&mut b, &st).unwrap();

@@ -121,6 +121,49 @@ fn replay_labels_a_failure_as_the_run_expected_it_not_as_the_campaign_now_says()
 }
 
 #[test]
+fn a_downgrade_between_image_files_that_the_build_refuses_leaves_the_old_image_expected() {
+    // As campaigns/rejected/downgrade.toml, with its images as files: their versions are known
+    // only once read, and `final = "auto"` must still expect the old image to stay.
+    let dir = tmp("downgrade-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (version, file) in [("1.0.0", "old.bin"), ("0.9.0", "new.bin")] {
+        let out = dir.join(file);
+        let (code, _, stderr) = cutpoint(&[
+            "image",
+            "build",
+            "--version",
+            version,
+            "--size-kib",
+            "32",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let text = std::fs::read_to_string(root().join("campaigns/rejected/downgrade.toml")).unwrap();
+    let files = text
+        .replace(
+            "baseline = { version = \"1.0.0\", size_kib = 32 }",
+            "baseline = { file = \"old.bin\" }",
+        )
+        .replace(
+            "update = { version = \"0.9.0\", size_kib = 32 }",
+            "update = { file = \"new.bin\" }",
+        );
+    assert_eq!(files.matches(".bin\"").count(), 2, "{files}");
+    std::fs::write(dir.join("c.toml"), files).unwrap();
+    let out = dir.join("r");
+    let (code, stdout, stderr) = cutpoint(&[
+        "run",
+        dir.join("c.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!stderr.contains("the control run failed"), "{stderr}");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
 fn bad_campaign_is_bad_input_with_a_location() {
     let dir = tmp("bad");
     std::fs::create_dir_all(&dir).unwrap();

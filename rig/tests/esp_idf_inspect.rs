@@ -49,10 +49,11 @@ fn otadata_in_2_kib_sectors_with_a_torn_copy() {
     let d = v["disagreement"][0].as_str().unwrap();
     assert!(d.starts_with("sector 1 is damaged"), "{d}");
 
-    // With the default 4 KiB sectors the second entry is not where it was written.
-    let (_, stdout, _) = cutpoint(&["inspect", "--otadata", "2", f.to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(v["entries"][1]["condition"], "absent");
+    // With the default 4 KiB sectors the dump ends before the second sector's entry: not a
+    // decode of an absent copy, but bad input that names the option.
+    let (code, stdout, stderr) = cutpoint(&["inspect", "--otadata", "2", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("--otadata-sector"), "{stderr}");
 }
 
 #[test]

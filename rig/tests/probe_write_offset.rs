@@ -50,10 +50,16 @@ impl Probe for MemProbe {
 /// A station on the built-in `board`, its update delivered by probe-write, and a campaign of
 /// `mode` on it.
 fn station_campaign(dir: &Path, board: &str, mode: &str) -> cutpoint_campaign::Campaign {
+    // A part of the board's family, as probe-rs names it (the station's check looks it up).
+    let chip = match board {
+        "stm32l4" => "STM32L476RGTx",
+        "stm32h7" => "STM32H743ZITx",
+        _ => "nRF52840_xxAA",
+    };
     let station = format!(
         "[target]\nboard = \"{board}\"\n\n[power]\nkind = \"command\"\non = [\"true\"]\noff = [\"true\"]\n\n\
          [console]\nkind = \"serial\"\nport = \"/dev/null\"\nbaud = 115200\n\n\
-         [probe]\nkind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"{board}\"\n\n\
+         [probe]\nkind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"{chip}\"\n\n\
          [transport]\nkind = \"probe-write\"\n"
     );
     std::fs::write(dir.join("station.toml"), station).unwrap();

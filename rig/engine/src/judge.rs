@@ -241,6 +241,7 @@ pub fn judge_decoded(
         _ => None,
     };
     check_safety(exp, committed, commit_line, &booted, recovery, &mut reasons);
+    check_confirmed_then_reverted(exp, &booted, recovery, &mut reasons);
     if let Some(why) = &exp.refused {
         check_refusal(exp, why, &booted, recovery, &mut reasons);
     }
@@ -356,6 +357,37 @@ fn check_safety(
             ));
             break;
         }
+    }
+}
+
+/// A campaign that expects the old image at the end (a revert): the new image must never
+/// confirm itself. A device that prints its confirmation of the new version and then boots the
+/// old one reverted an update it had committed, which the final image alone does not show.
+/// Only a commit marker with a `version` group is read here: without it, the old image's own
+/// confirmation after the revert would read the same.
+fn check_confirmed_then_reverted(exp: &Expectations, booted: &[Boot], recovery: &[LogLine], reasons: &mut Vec<String>) {
+    let pattern = &exp.markers.commit.regex;
+    if exp.final_version == exp.new_version
+        || exp.refused.is_some()
+        || exp.commit_point() != CommitPoint::Confirm
+        || !pattern.capture_names().any(|n| n == Some("version"))
+    {
+        return;
+    }
+    let Some(at) = recovery
+        .iter()
+        .position(|l| crate::target::commit_line(pattern, &exp.new_version, &l.text))
+    else {
+        return;
+    };
+    if let Some(b) = booted.iter().find(|b| b.line > at && b.version == exp.old_version) {
+        reasons.push(format!(
+            "{}: the device confirmed {} (`{}`), then booted {}",
+            exp.downgrade_name(),
+            exp.new_version,
+            recovery[at].text,
+            b.version
+        ));
     }
 }
 
@@ -528,6 +560,13 @@ fn check_running_image(
 ) {
     let reset_seen = seen.reset;
     let Some(running_slot) = decoder.booted_slot(report).and_then(|s| report.slot(s)) else {
+        // Said, not passed over: the pass rule could not hold the image the device announced
+        // against the flash.
+        warnings.push(format!(
+            "not checked: the running image ({} {}): the metadata, as the rig reads it once the device settled, \
+             names no slot the bootloader boots",
+            running.version, running.hash
+        ));
         return;
     };
     if let Some(img) = running_slot
@@ -556,7 +595,13 @@ fn check_running_image(
             running_slot.name,
             img.validity.name()
         )),
-        None => {}
+        // An unreadable slot is said among what was not checked (see `not_checked`).
+        None if running_slot.coverage == cutpoint_inspect::Coverage::Unreadable => {}
+        None => warnings.push(format!(
+            "not checked: the running image ({} {}): the {} slot, which the metadata says boots, holds no image the \
+             rig can decode",
+            running.version, running.hash, running_slot.name
+        )),
     }
     if let Some(u) = decoder.unconfirmed(report) {
         if seen.said_committed {
@@ -1260,6 +1305,72 @@ mod tests {
         exp.mode = Mode::OVERWRITE;
         let v = judge(&exp, false, &console, None, &dump, base);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn a_revert_after_the_new_image_confirmed_itself_fails_even_ending_on_the_old_image() {
+        let (mut exp, console, _, _) = updated();
+        exp.final_version = exp.old_version.clone();
+        let h1 = hash_of(&console, "1.0.0+0");
+        let h2 = hash_of(&console, "2.0.0+0");
+        let confirmed_then_old = vec![
+            line("boot: start mode=swap-scratch variant=reference"),
+            line(&format!("boot: jump version=2.0.0+0 hash={h2}")),
+            line("app: confirm version=2.0.0+0"),
+            line("ota: reboot"),
+            line("boot: start mode=swap-scratch variant=reference"),
+            line(&format!("boot: jump version=1.0.0+0 hash={h1}")),
+            line("ota: idle reason=up-to-date version=1.0.0+0"),
+        ];
+        let mut reasons = Vec::new();
+        let booted = boots(&confirmed_then_old, &exp.markers);
+        check_confirmed_then_reverted(&exp, &booted, &confirmed_then_old, &mut reasons);
+        assert_eq!(
+            reasons,
+            vec!["silent revert: the device confirmed 2.0.0+0 (`app: confirm version=2.0.0+0`), then booted 1.0.0+0"]
+        );
+        // A revert without a confirmation, and the old image confirming itself after it: as before.
+        let mut reverted = confirmed_then_old.clone();
+        reverted.remove(2);
+        reverted.insert(5, line("app: confirm version=1.0.0+0"));
+        let mut reasons = Vec::new();
+        check_confirmed_then_reverted(&exp, &boots(&reverted, &exp.markers), &reverted, &mut reasons);
+        assert_eq!(reasons, Vec::<String>::new());
+        // A campaign that expects the new image is judged by the rules of a commit.
+        exp.final_version = exp.new_version.clone();
+        let mut reasons = Vec::new();
+        check_confirmed_then_reverted(&exp, &booted, &confirmed_then_old, &mut reasons);
+        assert_eq!(reasons, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_running_image_the_flash_does_not_show_is_said_not_checked() {
+        let (exp, console, mut dump, base) = updated();
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(
+            !v.warnings.iter().any(|w| w.contains("running image")),
+            "{:?}",
+            v.warnings
+        );
+        // The device announced 2.0.0, but read as direct-XIP (which boots the slot holding the
+        // highest valid version), with both headers erased, the flash names no slot it boots.
+        let mut exp = exp;
+        exp.mode = Mode::DIRECT_XIP;
+        for slot in [exp.layout.primary, exp.layout.secondary] {
+            let at = (slot.offset - base) as usize;
+            dump[at..at + 32].fill(0xff);
+        }
+        let v = judge(&exp, false, &console, None, &dump, base);
+        assert!(
+            v.warnings
+                .iter()
+                .any(|w| w.starts_with("not checked: the running image (2.0.0+0 ")
+                    && w.ends_with("names no slot the bootloader boots")),
+            "{:?} {:?}",
+            v.warnings,
+            v.reasons
+        );
     }
 
     fn permanent(mut exp: Expectations) -> Expectations {

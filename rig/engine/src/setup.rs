@@ -362,9 +362,12 @@ pub fn check_images(
 /// What the pass rule expects of a campaign's images on a flash map.
 pub fn expectations(c: &Campaign, old: &Image, new: &Image, layout: Layout, key: PublicKey) -> Expectations {
     let refused = refusal(c, old, new);
-    let final_version = match c.expected_final() {
-        FinalImage::Old => old.version,
-        FinalImage::Auto if refused.is_some() => old.version,
+    // `auto` is resolved from the campaign file first, which cannot tell a downgrade between
+    // image files (their versions are known only once read): a refused update, known here,
+    // must leave the old image running whatever the file alone said.
+    let final_version = match (c.pass.final_image, c.expected_final()) {
+        (FinalImage::Auto, _) if refused.is_some() => old.version,
+        (_, FinalImage::Old) => old.version,
         _ => new.version,
     };
     Expectations {
