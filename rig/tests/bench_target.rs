@@ -1242,6 +1242,17 @@ fn an_update_that_writes_outside_on_every_run_fails_its_control_run_on_the_bench
     assert_eq!(r.code, cutpoint::exit::PASS, "{}", statuses(&r.ran));
 }
 
+/// The first cut point of `r` is a rig error whose reasons say `why`: exit 3, and no JUnit
+/// `<failure>` (the device is not blamed), after a control run that passed.
+fn assert_first_cut_is_a_rig_error(r: &Reported, why: &str) {
+    assert!(!r.ran.control_failed);
+    let c = &r.ran.journal.cuts[0];
+    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
+    assert!(c.reasons.iter().any(|x| x.contains(why)), "{:?}", c.reasons);
+    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
+    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+}
+
 /// One cut 250 µs into the new image's first boot, which is then silent for its 50 ms health
 /// check (device time, at the wall clock's pace here) and settles: well after a 10 ms dwell
 /// (`short_dwell`), so the device's settling is heard. `change` makes the emulated device;
@@ -1268,18 +1279,7 @@ fn a_supply_sense_that_reads_power_through_the_dwell_makes_the_cut_a_rig_error()
         |e| e.with_off_muting_the_console().with_a_supply_sense(),
         true,
     );
-    assert!(!r.ran.control_failed);
-    let c = &r.ran.journal.cuts[0];
-    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
-    assert!(
-        c.reasons
-            .iter()
-            .any(|x| x.contains("the supply sense reads the target powered at the end of the dwell")),
-        "{:?}",
-        c.reasons
-    );
-    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
-    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+    assert_first_cut_is_a_rig_error(&r, "the supply sense reads the target powered at the end of the dwell");
 }
 
 #[test]
@@ -1292,16 +1292,7 @@ fn a_switch_that_fails_to_restore_power_is_a_rig_error_where_the_supply_sense_te
         |e| e.with_a_supply_sense().with_a_switch_that_fails_to_restore_once(),
         false,
     );
-    assert!(!r.ran.control_failed);
-    let c = &r.ran.journal.cuts[0];
-    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
-    assert!(
-        c.reasons.iter().any(|x| x.contains("power did not come back")),
-        "{:?}",
-        c.reasons
-    );
-    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
-    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+    assert_first_cut_is_a_rig_error(&r, "power did not come back");
 }
 
 #[test]
@@ -1314,16 +1305,7 @@ fn a_console_adapter_gone_after_the_cut_is_a_rig_error_not_a_silent_device() {
         |e| e.with_a_console_that_drops_at_the_first_cut(),
         false,
     );
-    assert!(!r.ran.control_failed);
-    let c = &r.ran.journal.cuts[0];
-    assert_eq!(c.status, Status::Error, "{}", statuses(&r.ran));
-    assert!(
-        c.reasons.iter().any(|x| x.contains("the console's link is down")),
-        "{:?}",
-        c.reasons
-    );
-    assert_eq!(r.code, cutpoint::exit::RIG_ERROR, "{}", statuses(&r.ran));
-    assert!(!r.junit.contains("<failure"), "{}", r.junit);
+    assert_first_cut_is_a_rig_error(&r, "the console's link is down");
 }
 
 #[test]

@@ -51,6 +51,22 @@ fn a_known_bug_is_caught_and_the_reference_is_not() {
     );
 }
 
+/// The id of the first failing cut point in the journal of report directory `out`.
+fn first_failing_cut(out: &std::path::Path) -> String {
+    let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    journal
+        .lines()
+        .filter(|l| l.contains("\"record\":\"cut\"") && l.contains("\"status\":\"fail\""))
+        .find_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()?
+                .get("id")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .expect("a failing cut")
+}
+
 #[test]
 fn replay_reproduces_the_recorded_bits_and_outcome() {
     let out = tmp("replay");
@@ -61,18 +77,7 @@ fn replay_reproduces_the_recorded_bits_and_outcome() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
-    let failing = journal
-        .lines()
-        .filter(|l| l.contains("\"record\":\"cut\"") && l.contains("\"status\":\"fail\""))
-        .find_map(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()?
-                .get("id")?
-                .as_str()
-                .map(str::to_string)
-        })
-        .expect("a failing cut");
+    let failing = first_failing_cut(&out);
     let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), &failing]);
     assert!(stdout.contains("post-cut flash: identical"), "{stdout}\n{stderr}");
     assert!(stdout.contains("outcome: matches"), "{stdout}");
@@ -99,18 +104,7 @@ fn replay_labels_a_failure_as_the_run_expected_it_not_as_the_campaign_now_says()
     let out = dir.join("r");
     let (code, _, stderr) = cutpoint(&["run", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
-    let journal = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
-    let failing = journal
-        .lines()
-        .filter(|l| l.contains("\"record\":\"cut\"") && l.contains("\"status\":\"fail\""))
-        .find_map(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()?
-                .get("id")?
-                .as_str()
-                .map(str::to_string)
-        })
-        .expect("a failing cut");
+    let failing = first_failing_cut(&out);
     std::fs::write(&campaign, &text).unwrap();
     let (code, stdout, stderr) = cutpoint(&["replay", out.to_str().unwrap(), &failing]);
     assert!(stdout.contains("outcome: matches"), "{stdout}\n{stderr}");

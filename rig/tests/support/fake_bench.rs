@@ -185,103 +185,83 @@ impl Emulator {
         (emu, FakeConsole { rx, link })
     }
 
+    /// The same device with `change` made to what it shares, before anything shares it
+    /// (`what` names the change in the panic otherwise).
+    fn changed(self, what: &str, change: impl FnOnce(Shared) -> Shared) -> Emulator {
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the {what} before sharing the device"));
+        Emulator {
+            shared: Arc::new(change(shared)),
+        }
+    }
+
     /// The same device with its clock `scale` times faster than the wall clock (default
     /// [`SCALE`]): a lower scale widens, in wall time, the windows a test aims a cut at.
     pub fn with_scale(self, scale: u64) -> Emulator {
-        let shared = Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the scale before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                scale: scale.max(1),
-                ..shared
-            }),
-        }
+        self.changed("scale", |s| Shared {
+            scale: scale.max(1),
+            ..s
+        })
     }
 
     /// The same device with a probe that reaches the flash below `end` only (the part's own,
     /// not a device beside it): a read or write past it is a rig error, counted.
     pub fn with_probe_reach(self, end: u32) -> Emulator {
-        let shared =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the probe's reach before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                probe_reach: Some(end),
-                ..shared
-            }),
-        }
+        self.changed("probe's reach", |s| Shared {
+            probe_reach: Some(end),
+            ..s
+        })
     }
 
     /// The same device, whose first power cut also leaves `value` programmed at `addr`.
     pub fn with_scribble_on_first_cut(self, addr: u32, value: u8) -> Emulator {
-        let shared =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the scribble before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                scribble: Some((addr, value)),
-                ..shared
-            }),
-        }
+        self.changed("scribble", |s| Shared {
+            scribble: Some((addr, value)),
+            ..s
+        })
     }
 
     /// The same device, whose every run of the update that reaches its end (no cut, no
     /// transport hold) also leaves `value` programmed at `addr`.
     pub fn with_scribble_on_every_update(self, addr: u32, value: u8) -> Emulator {
-        let shared =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the scribble before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                scribble_each_update: Some((addr, value)),
-                ..shared
-            }),
-        }
+        self.changed("scribble", |s| Shared {
+            scribble_each_update: Some((addr, value)),
+            ..s
+        })
     }
 
     /// The same device behind a switch that switches nothing but its console's adapter: "off"
     /// leaves the device running and loses what it prints until "on" (use with
     /// `relay_ignores_off`).
     pub fn with_off_muting_the_console(self) -> Emulator {
-        let shared =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the switch before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                off_mutes_console: true,
-                ..shared
-            }),
-        }
+        self.changed("switch", |s| Shared {
+            off_mutes_console: true,
+            ..s
+        })
     }
 
     /// The same device with a sense on its supply rail, which the switch reads back.
     pub fn with_a_supply_sense(self) -> Emulator {
-        let shared = Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the sense before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                supply_sense: true,
-                ..shared
-            }),
-        }
+        self.changed("sense", |s| Shared {
+            supply_sense: true,
+            ..s
+        })
     }
 
     /// The same device behind a switch whose first "on" after a power cut switches nothing.
     pub fn with_a_switch_that_fails_to_restore_once(self) -> Emulator {
-        let shared =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the switch before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                first_restore_fails: true,
-                ..shared
-            }),
-        }
+        self.changed("switch", |s| Shared {
+            first_restore_fails: true,
+            ..s
+        })
     }
 
     /// The same device whose console adapter goes away at the first power cut.
     pub fn with_a_console_that_drops_at_the_first_cut(self) -> Emulator {
-        let shared =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("set the console before sharing the device"));
-        Emulator {
-            shared: Arc::new(Shared {
-                console_drops_at_first_cut: true,
-                ..shared
-            }),
-        }
+        self.changed("console", |s| Shared {
+            console_drops_at_first_cut: true,
+            ..s
+        })
     }
 
     /// How many probe reads or writes went past its reach.
