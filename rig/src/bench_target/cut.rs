@@ -131,8 +131,9 @@ impl Bench {
     }
 
     /// Keeps power off for the dwell and checks the cut took: the switch does not read back on
-    /// and the console goes quiet.
-    pub(super) fn dwell(&mut self, cfg: &BenchConfig, rec: &CutTiming) -> RigResult<()> {
+    /// and the console goes quiet. Returns the lines that arrived in the grace after the cut:
+    /// printed before the device died (in the adapter's buffer, or on the wire, when power went).
+    pub(super) fn dwell(&mut self, cfg: &BenchConfig, rec: &CutTiming) -> RigResult<Vec<LogLine>> {
         self.transport.hold_at(None)?;
         self.watch.clear();
         let off_at = self.clock.instant_at(rec.actual_us);
@@ -140,14 +141,23 @@ impl Bench {
         let grace = QUIET_AFTER.min(cfg.dwell / 2);
         let quiet_from = rec.actual_us.saturating_add(grace.as_micros() as u64);
         let mut talking = Vec::new();
+        let mut in_flight = Vec::new();
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
             if let Some(l) = self.read(left)? {
-                if l.text != SENTINEL && l.t_us > quiet_from {
+                if l.text == SENTINEL {
+                    continue;
+                }
+                if l.t_us > quiet_from {
                     talking.push(l.text);
+                } else {
+                    in_flight.push(LogLine {
+                        t_us: l.t_us,
+                        text: l.text,
+                    });
                 }
             }
         }
@@ -177,7 +187,7 @@ impl Bench {
                 ),
             ));
         }
-        Ok(())
+        Ok(in_flight)
     }
 
     /// Checks power came back after a cut, where the switch can tell (a read-back, a supply

@@ -71,8 +71,9 @@ impl Bench {
             };
             match self.wait_for_cut(cfg, t0)? {
                 Wait::Cut(rec, before) => {
+                    let in_flight = self.dwell(cfg, &rec)?;
                     // Once any run of the chain saw the update commit, only the new image may run.
-                    let seen = rules.commit.as_ref().is_some_and(|m| m.seen_by(&before, rec.actual_us));
+                    let seen = committed_before_cut(rules.commit.as_ref(), &before, &in_flight, rec.actual_us);
                     committed = Some(committed.unwrap_or(false) || seen);
                     landings.push(Landing {
                         fault: RecordedFault::PowerCut,
@@ -82,7 +83,6 @@ impl Bench {
                         op_point: None,
                         torn: None,
                     });
-                    self.dwell(cfg, &rec)?;
                 }
                 Wait::NotReached(lines) => {
                     if i > 0 {
@@ -160,6 +160,20 @@ impl Bench {
     }
 }
 
+/// Whether the update had committed when the cut fell, from the console: a commit line heard
+/// before the cut's instant, or one that arrived in the grace after it (`in_flight`). The
+/// device prints its commit line after the write that commits, so a line it printed at all
+/// came after that write, however late the serial link delivered it; left out, a cut in that
+/// window would allow the old image to boot after a commit.
+pub fn committed_before_cut(
+    commit: Option<&crate::target::CommitMarker>,
+    before: &[LogLine],
+    in_flight: &[LogLine],
+    cut_us: u64,
+) -> bool {
+    commit.is_some_and(|m| m.seen_by(before, cut_us) || m.seen_by(in_flight, u64::MAX))
+}
+
 /// Whether the console of the run after a cut shows the device started again: a device that
 /// settles with no line of a boot (neither the boot nor the jump marker) since power came back
 /// never lost power, whatever the switch said (a relay on the wrong channel, a target fed
@@ -211,6 +225,31 @@ mod tests {
         )
         .unwrap();
         cutpoint_campaign::load_campaign(&path).unwrap().markers
+    }
+
+    #[test]
+    fn a_commit_line_in_flight_at_the_cut_counts_as_committed_before_it() {
+        let commit = crate::target::CommitMarker {
+            pattern: regex::Regex::new(r"app: confirm version=(?P<version>\S+)").unwrap(),
+            version: "2.0.0+0".into(),
+        };
+        let before = lines(&["boot: jump version=2.0.0+0 hash=ab", "app: first-boot"]);
+        // The confirmation was printed, but reached the rig 1 ms after the cut's instant.
+        let in_flight = vec![LogLine {
+            t_us: 3_000,
+            text: "app: confirm version=2.0.0+0".into(),
+        }];
+        assert!(committed_before_cut(Some(&commit), &before, &in_flight, 2_000));
+        assert!(!committed_before_cut(Some(&commit), &before, &[], 2_000));
+        // Heard before the cut, as always; another version's line is not this commit.
+        let heard = lines(&["boot: jump version=2.0.0+0 hash=ab", "app: confirm version=2.0.0+0"]);
+        assert!(committed_before_cut(Some(&commit), &heard, &[], 1_000));
+        let old = vec![LogLine {
+            t_us: 3_000,
+            text: "app: confirm version=1.0.0+0".into(),
+        }];
+        assert!(!committed_before_cut(Some(&commit), &before, &old, 2_000));
+        assert!(!committed_before_cut(None, &heard, &in_flight, 2_000));
     }
 
     #[test]
