@@ -158,6 +158,35 @@ fn a_downgrade_between_image_files_that_the_build_refuses_leaves_the_old_image_e
 }
 
 #[test]
+fn a_station_command_this_machine_lacks_is_bad_input_at_its_line() {
+    let dir = tmp("missing-program");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("station.toml"),
+        "[target]\nboard = \"nrf52840\"\n\n[power]\nkind = \"command\"\non = [\"/nonexistent/relay-on\"]\n\
+         off = [\"true\"]\n\n[console]\nkind = \"serial\"\nport = \"/dev/null\"\nbaud = 115200\n\n\
+         [probe]\nkind = \"probe-rs\"\nselector = \"1366:1051\"\nchip = \"nRF52840_xxAA\"\n\n\
+         [transport]\nkind = \"probe-write\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("campaign.toml"),
+        "name = \"missing-program\"\n\n[target]\nstation = \"station.toml\"\nmode = \"swap-scratch\"\n\
+         upgrade = \"test\"\n\n[images]\nbaseline = { version = \"1.0.0\", size_kib = 24 }\n\
+         update = { version = \"2.0.0\", size_kib = 24 }\n\n[[phases]]\nname = \"swap\"\n\
+         start = 'boot: swap-start'\nend = 'boot: swap-done'\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = cutpoint(&["check", dir.join("campaign.toml").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("station.toml:6:"), "{stderr}");
+    assert!(
+        stderr.contains("power.on: no program \"/nonexistent/relay-on\""),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_campaign_is_bad_input_with_a_location() {
     let dir = tmp("bad");
     std::fs::create_dir_all(&dir).unwrap();

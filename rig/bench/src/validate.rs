@@ -45,6 +45,68 @@ pub fn problems(st: &StationBackends) -> Vec<Problem> {
     out
 }
 
+/// The programs the station's commands run (a command switch's `on`, `off` and `sense`, a
+/// command transport, esptool's `command`) that this machine does not have: no executable file
+/// at the path given, or, for a bare name, none on `PATH` (where the rig's spawn looks). Kept
+/// apart from [`problems`], which needs nothing of the machine: the station's own check and
+/// its run call both, so a missing program is bad input at its line, not a rig error at the
+/// first cut.
+pub fn missing_programs(st: &StationBackends) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut check = |role: &'static str, field: &'static str, argv: &[String]| {
+        let Some(program) = argv.first().filter(|p| !p.trim().is_empty()) else {
+            return;
+        };
+        if !program_found(program) {
+            let where_ = if program.contains('/') { "" } else { " on PATH" };
+            out.push(problem(
+                role,
+                Some(field),
+                format!("no program {program:?} on this machine (no executable file{where_}); install it, or give its full path"),
+            ));
+        }
+    };
+    if let PowerConfig::Command(c) = &st.power {
+        check("power", "on", &c.on);
+        check("power", "off", &c.off);
+        if let Some(sense) = &c.sense {
+            check("power", "sense", sense);
+        }
+    }
+    if let Some(ProbeConfig::Esptool(c)) = &st.probe {
+        if let Some(command) = &c.command {
+            check("probe", "command", command);
+        }
+    }
+    if let TransportConfig::Command(c) = &st.transport {
+        check("transport", "argv", &c.argv);
+    }
+    out
+}
+
+/// Whether `program` names an executable file: a path (with a `/`) as given, a bare name in a
+/// directory of `PATH`.
+fn program_found(program: &str) -> bool {
+    fn executable(path: &std::path::Path) -> bool {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return false;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            meta.is_file() && meta.permissions().mode() & 0o111 != 0
+        }
+        #[cfg(not(unix))]
+        {
+            meta.is_file()
+        }
+    }
+    if program.contains('/') {
+        return executable(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| executable(&d.join(program))))
+}
+
 fn power(p: &PowerConfig, out: &mut Vec<Problem>) {
     const R: &str = "power";
     match p {
@@ -455,6 +517,33 @@ mod tests {
         let p = problems(&smp);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!((p[0].role, p[0].field), ("transport", Some("timeout_ms")));
+    }
+
+    #[test]
+    fn a_command_whose_program_this_machine_lacks_is_found_before_any_run() {
+        let st = station(
+            PowerConfig::Command(CommandPowerConfig {
+                on: vec!["/nonexistent/relay-on".into()],
+                off: vec!["true".into()],
+                timeout_ms: None,
+                sense: Some(vec!["cutpoint-no-such-sense-program".into()]),
+            }),
+            TransportConfig::Command(CommandTransportConfig {
+                argv: vec!["sh".into(), "-c".into(), "true".into()],
+                timeout_ms: None,
+            }),
+        );
+        let p = missing_programs(&st);
+        let at: Vec<_> = p.iter().map(|p| (p.role, p.field)).collect();
+        assert_eq!(at, vec![("power", Some("on")), ("power", Some("sense"))], "{p:?}");
+        assert!(
+            p[0].message.contains("no program \"/nonexistent/relay-on\""),
+            "{}",
+            p[0].message
+        );
+        assert!(p[1].message.contains("on PATH"), "{}", p[1].message);
+        // A directory is not a program.
+        assert!(!program_found("/"));
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub fn station_backends(st: &StationFile) -> Result<StationBackends, Vec<FileErr
                 transport,
                 off_dwell_ms: st.dwell_ms,
             };
-            let problems = cutpoint_bench::validate::problems(&backends);
+            let mut problems = cutpoint_bench::validate::problems(&backends);
+            problems.extend(cutpoint_bench::validate::missing_programs(&backends));
             if problems.is_empty() {
                 return Ok(backends);
             }
