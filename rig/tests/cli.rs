@@ -146,6 +146,13 @@ fn a_downgrade_between_image_files_that_the_build_refuses_leaves_the_old_image_e
         );
     assert_eq!(files.matches(".bin\"").count(), 2, "{files}");
     std::fs::write(dir.join("c.toml"), files).unwrap();
+    // `check` cannot read the versions yet, and says what `auto` will decide.
+    let (code, stdout, stderr) = cutpoint(&["check", dir.join("c.toml").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("final image new (old instead if the update file's version is below the baseline's"),
+        "{stdout}"
+    );
     let out = dir.join("r");
     let (code, stdout, stderr) = cutpoint(&[
         "run",

@@ -8,7 +8,7 @@ use toml::de::DeTable;
 use crate::error::FileError;
 use crate::flash_map::{parse_flash_map, FlashMap};
 use crate::load::{parse_campaign, read_text};
-use crate::model::{Campaign, ImageSource, TargetKind};
+use crate::model::{Campaign, Downgrade, FinalImage, ImageSource, TargetKind};
 use crate::station::{parse_station, Role, StationFile};
 
 /// What kind of file was checked.
@@ -211,7 +211,7 @@ pub fn campaign_summary(c: &Campaign) -> CheckSummary {
         c.run.seed,
         c.run.repetitions,
         c.run.fault,
-        c.expected_final(),
+        final_image_text(c),
         c.pass.expect
     ));
     for p in &c.phases {
@@ -303,4 +303,22 @@ fn map_lines(m: &FlashMap) -> Vec<String> {
         )
     }));
     lines
+}
+
+/// The image that must run at the end, as far as the file tells: `auto` over image files whose
+/// build refuses downgrades is decided once their versions are read (old for a downgrade).
+fn final_image_text(c: &Campaign) -> String {
+    let files =
+        matches!(c.images.baseline, ImageSource::File { .. }) || matches!(c.images.update, ImageSource::File { .. });
+    if c.pass.final_image == FinalImage::Auto
+        && c.images.downgrade == Downgrade::Refused
+        && files
+        && !c.refuses_update()
+    {
+        return format!(
+            "{} (old instead if the update file's version is below the baseline's: a downgrade the build refuses)",
+            c.expected_final()
+        );
+    }
+    c.expected_final().to_string()
 }
