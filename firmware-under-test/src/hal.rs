@@ -144,7 +144,91 @@ pub fn verify_p256(key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
     vk.verify_prehash(digest, &sig).is_ok()
 }
 
-/// Everything the firmware needs from its board.
-pub trait Hal: Flash + Console + Clock + Transport + Crypto {}
+/// Where a long job (a swap's region loop) tells the board how far it got.
+pub trait Progress {
+    /// The job is at a rest point: everything it and the boot it belongs to will do from here
+    /// on is decided by the flash and `state` alone, nothing else held in RAM. `state` names
+    /// the job, its parameters, the step it is about to take and what its caller does after
+    /// it. A board may feed its watchdog here, or a trace probe note the progress; the default
+    /// does nothing.
+    fn at_rest(&mut self, state: &[u8]) {
+        let _ = state;
+    }
+}
 
-impl<T: Flash + Console + Clock + Transport + Crypto> Hal for T {}
+/// Everything the firmware needs from its board.
+pub trait Hal: Flash + Console + Clock + Transport + Crypto + Progress {}
+
+impl<T: Flash + Console + Clock + Transport + Crypto + Progress> Hal for T {}
+
+/// Writes the parts of a rest point's state ([`Progress::at_rest`]) into one buffer.
+pub struct RestState {
+    buf: [u8; 32],
+    len: usize,
+    overflowed: bool,
+}
+
+impl RestState {
+    /// A state that starts with the job's `tag`.
+    pub fn new(tag: &[u8]) -> Self {
+        RestState {
+            buf: [0; 32],
+            len: 0,
+            overflowed: false,
+        }
+        .bytes(tag)
+    }
+
+    /// Appends `bytes`. A state longer than 32 bytes is never told: told cut short, two
+    /// different states could read alike.
+    pub fn bytes(mut self, bytes: &[u8]) -> Self {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.overflowed = true,
+        }
+        self
+    }
+
+    /// Appends `v`, little-endian.
+    pub fn word(self, v: u32) -> Self {
+        self.bytes(&v.to_le_bytes())
+    }
+
+    /// Tells the state to `board` ([`Progress::at_rest`]), unless it overflowed.
+    pub fn tell<P: Progress + ?Sized>(&self, board: &mut P) {
+        if !self.overflowed {
+            board.at_rest(&self.buf[..self.len]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Told(Option<([u8; 40], usize)>);
+
+    impl Progress for Told {
+        fn at_rest(&mut self, state: &[u8]) {
+            let mut b = [0u8; 40];
+            b[..state.len()].copy_from_slice(state);
+            self.0 = Some((b, state.len()));
+        }
+    }
+
+    #[test]
+    fn a_rest_state_is_told_whole_or_not_at_all() {
+        let mut told = Told::default();
+        RestState::new(b"job").bytes(&[1, 2]).word(0x0403_0201).tell(&mut told);
+        let (b, n) = told.0.take().unwrap();
+        assert_eq!(&b[..n], b"job\x01\x02\x01\x02\x03\x04");
+        RestState::new(&[7; 28]).word(1).tell(&mut told);
+        assert_eq!(told.0.take().map(|(_, n)| n), Some(32), "32 bytes fit");
+        RestState::new(&[7; 29]).word(1).tell(&mut told);
+        assert!(told.0.is_none(), "a state that does not fit is never told cut short");
+    }
+}

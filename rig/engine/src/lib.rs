@@ -13,6 +13,7 @@ pub mod judge;
 pub mod key_file;
 pub mod prepare;
 pub mod replay;
+pub mod rest_points;
 pub mod run_dir;
 pub mod run_lock;
 pub mod setup;

@@ -10,6 +10,7 @@ use cutpoint_campaign::{CutPoint, OpSpan, RegionMap, RegionSet};
 use cutpoint_core::{RigError, RigErrorKind};
 use cutpoint_report::{BootedSlot, Landing, LogLine, OpRelation};
 
+use crate::rest_points::{Budget, Join, JoinRun, JoinTable, Joining, Passed, TornProgram, JOIN_RUNS_KEPT};
 use crate::state_cache::StateCache;
 use cutpoint_sim::board::ConsoleLine;
 use cutpoint_sim::board::CryptoEngine;
@@ -17,7 +18,7 @@ use cutpoint_sim::board::{CutPlan, CutRecord, OpPoint, OpRecord, RunLog};
 use cutpoint_sim::flash::StateSketch;
 use cutpoint_sim::replay::{Cursor, Recording};
 use cutpoint_sim::scenario::Scenario;
-use cutpoint_sim::{CutAt, FaultKind, NorFlash, RunEnd, RunOptions, SimBoard};
+use cutpoint_sim::{CutAt, FaultKind, FlashOp, Joiner, NoJoin, NorFlash, RunEnd, RunOptions, SimBoard};
 
 use crate::target::{
     ControlObservation, Guarded, Observation, Outside, OutsideChange, RecoveryRules, RecoveryTimeline, Stability,
@@ -175,6 +176,14 @@ pub struct SimTarget {
     equivalent_recoveries: AtomicU64,
     /// CPU time spent running the device: the firmware on the simulated MCU and its flash.
     device_ns: AtomicU64,
+    /// The rest points of the last recoveries, which a later recovery may join.
+    joins: Mutex<JoinTable<Recovered>>,
+    /// Recoveries that joined an earlier one at a rest point, and how many of those with the
+    /// program their cut tore left as it was.
+    joined_recoveries: AtomicU64,
+    joined_torn: AtomicU64,
+    /// The flash's sector-hash unit, read once.
+    hash_unit: OnceLock<u32>,
 }
 
 impl SimTarget {
@@ -202,6 +211,10 @@ impl SimTarget {
             donors: Mutex::new(VecDeque::new()),
             equivalent_recoveries: AtomicU64::new(0),
             device_ns: AtomicU64::new(0),
+            joins: Mutex::new(JoinTable::new(JOIN_RUNS_KEPT)),
+            joined_recoveries: AtomicU64::new(0),
+            joined_torn: AtomicU64::new(0),
+            hash_unit: OnceLock::new(),
         }
     }
 
@@ -213,6 +226,24 @@ impl SimTarget {
         self.device_ns
             .fetch_add(crate::stages::thread_cpu_ns().saturating_sub(start), Ordering::Relaxed);
         log
+    }
+
+    /// [`SimTarget::device`] for a run that may stop at a rest point `joiner` knows.
+    fn device_joining(&self, board: &mut SimBoard, opts: RunOptions, joiner: &mut dyn Joiner) -> RunLog {
+        let start = crate::stages::thread_cpu_ns();
+        let log = board.run_joining(opts, joiner);
+        self.device_ns
+            .fetch_add(crate::stages::thread_cpu_ns().saturating_sub(start), Ordering::Relaxed);
+        log
+    }
+
+    /// How many recoveries joined an earlier one at a rest point (see [`crate::rest_points`]),
+    /// and how many of those with the program their cut tore left as it was.
+    pub fn joined_recoveries(&self) -> (u64, u64) {
+        (
+            self.joined_recoveries.load(Ordering::Relaxed),
+            self.joined_torn.load(Ordering::Relaxed),
+        )
     }
 
     /// How many recoveries were served from an earlier one whose post-cut state differed
@@ -457,6 +488,17 @@ impl SimTarget {
 
     /// The flash after the first cut, served from the journal when the plan allows it.
     fn first_cut(&self, worker: usize, plan: &CutPlan) -> Result<(NorFlash, Landing), RigError> {
+        self.first_cut_torn(worker, plan)
+            .map(|(flash, landing, _)| (flash, landing))
+    }
+
+    /// [`SimTarget::first_cut`], and the program the cut tore part-way, if it did: a power
+    /// cut inside a program of the control run's recording.
+    fn first_cut_torn(
+        &self,
+        worker: usize,
+        plan: &CutPlan,
+    ) -> Result<(NorFlash, Landing, Option<TornProgram>), RigError> {
         let rec = self.recording()?;
         if Recording::supports(plan) {
             let slot = &self.cursors[worker % self.cursors.len()];
@@ -468,7 +510,19 @@ impl SimTarget {
                 .and_then(|mut v| v.pop());
             let mut flash = spare.unwrap_or_else(|| rec.baseline.clone());
             let record = cursor.post_cut_into(plan, &mut flash);
-            return Ok((flash, landing(&record, &rec.log.ops)));
+            let torn = match (plan.kind, &record.torn, record.op_index) {
+                (FaultKind::PowerCut, Some(_), Some(i)) => {
+                    match rec.log.ops.get(i as usize).and_then(|r| r.op.as_ref()) {
+                        Some(FlashOp::Program { addr, data }) => Some(TornProgram {
+                            addr: *addr,
+                            data: data.clone(),
+                        }),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            return Ok((flash, landing(&record, &rec.log.ops), torn));
         }
         let mut board = self.scenario.board();
         let log = self.device(
@@ -479,7 +533,7 @@ impl SimTarget {
                 record_data: false,
             },
         );
-        Ok((board.flash, live_landing(&log, plan)))
+        Ok((board.flash, live_landing(&log, plan), None))
     }
 
     /// The first cut of a chain of two or more: the flash and landing the worker's last such
@@ -533,6 +587,7 @@ impl SimTarget {
         flash: NorFlash,
         state: u64,
         rules: &RecoveryRules,
+        torn: Option<TornProgram>,
     ) -> (Recovered, bool) {
         debug_assert_eq!(state, flash.state_hash());
         let key = (state, rules.retrigger_on.is_some(), rules.reset_after);
@@ -553,7 +608,7 @@ impl SimTarget {
                 return (rec, true);
             }
             // Its dump is gone: simulated again, and shared as before by the first cut's id.
-            let (mut rec, used) = self.recover_uncached(flash, rules, true);
+            let (mut rec, used, _) = self.recover_uncached(flash, rules, true, torn);
             self.recycle(worker, used);
             rec.first_id = k.first_id.clone();
             if let Ok(mut m) = self.recovered.lock() {
@@ -580,10 +635,28 @@ impl SimTarget {
         } else {
             None
         };
-        let (mut rec, mut used) = self.recover_uncached(flash, rules, true);
+        let (mut rec, mut used, passed) = self.recover_uncached(flash, rules, true, torn);
+        let end_watch = used.watch_marks();
         let ignore = used.watch_end();
-        self.recycle(worker, used);
         rec.first_id = id.to_string();
+        if !passed.points.is_empty() && end_watch.is_some() {
+            let (start, end) = self.dump_range();
+            let final_hashes = self
+                .torn_joins_possible()
+                .then(|| used.sector_hashes(start, end - start))
+                .flatten();
+            if let Ok(mut t) = self.joins.lock() {
+                t.keep(JoinRun {
+                    rec: rec.clone(),
+                    points: passed.points,
+                    end_watch,
+                    budget: passed.budget,
+                    touches: passed.touches,
+                    final_hashes,
+                });
+            }
+        }
+        self.recycle(worker, used);
         if let (Some(sketch), Some(ignore)) = (sketch, ignore) {
             self.keep_donor(sketch, ignore, rules_key, &rec);
         }
@@ -637,14 +710,44 @@ impl SimTarget {
     /// Powers the board on after the cut and lets it recover. With `memo`, a re-triggered
     /// update (a whole update again, from the state the revert left, which many recoveries
     /// reach) is served from the first run that started from that state (see [`PowerOn`]).
-    fn recover_uncached(&self, flash: NorFlash, rules: &RecoveryRules, memo: bool) -> (Recovered, NorFlash) {
+    /// A recovery's first run may join an earlier recovery at a rest point (see
+    /// [`crate::rest_points`]), with `memo`, also with the program its cut tore (`torn`) left
+    /// as it is; the rest points it passed before are returned, for the table.
+    fn recover_uncached(
+        &self,
+        flash: NorFlash,
+        rules: &RecoveryRules,
+        memo: bool,
+        torn: Option<TornProgram>,
+    ) -> (Recovered, NorFlash, Passes) {
         let mut board = SimBoard::new(flash, self.scenario.firmware(), Some(self.scenario.update()))
             .with_crypto(self.crypto.clone());
         let opts = RunOptions {
             max_boots: self.max_boots,
             ..RunOptions::default()
         };
-        let mut log = self.power_on(&mut board, opts, false);
+        let salt = u64::from(rules.retrigger_on.is_some()) | u64::from(rules.reset_after) << 1;
+        let torn = torn.filter(|t| self.torn_join_allowed(&t.range(), rules));
+        let mut joining = (memo && self.memo).then(|| Joining::new(&self.joins, salt, torn));
+        let first = match joining.as_mut() {
+            Some(j) => self.device_joining(&mut board, opts, j),
+            None => self.device(&mut board, opts),
+        };
+        let (joined, passed) = joining.map_or((None, Vec::new()), |j| (j.joined, j.passed));
+        if let Some(join) = joined {
+            let rec = self.joined(&mut board.flash, &first.console, &join);
+            cutpoint_sim::board::recycle_ops(first.ops);
+            return (rec, board.flash, Passes::default());
+        }
+        let mut first = first;
+        // The operations of the runs this recovery simulated itself, for the budget of its
+        // rest points, and the ranges they touched.
+        let mut runs = vec![(
+            std::mem::take(&mut first.ops),
+            std::mem::take(&mut first.budget_refusals),
+        )];
+        let mut touches = Some(std::mem::take(&mut first.touches));
+        let mut log = outcome(first);
         let mut console = lines(&log.console);
         // Where the console's last run ended; a later run starts a second after it.
         let mut end_us = log.duration_us;
@@ -659,6 +762,9 @@ impl SimTarget {
                 append(&mut console, &log.console, offset);
                 end_us = offset + log.duration_us;
                 retriggered = true;
+                // Maybe served from an earlier run: what it did is not known here.
+                runs.clear();
+                touches = None;
             }
         }
         let mut reset_from = None;
@@ -671,7 +777,22 @@ impl SimTarget {
             reset_from = Some(console.len());
             // Not served from an earlier one: this run only boots and idles, cheaper than
             // keying the state it starts from (measured on the exhaustive campaign).
-            append(&mut console, &self.power_on(&mut board, opts, false).console, offset);
+            let mut reset = self.device_joining(&mut board, opts, &mut NoJoin);
+            append(&mut console, &reset.console, offset);
+            if !runs.is_empty() {
+                runs.push((
+                    std::mem::take(&mut reset.ops),
+                    std::mem::take(&mut reset.budget_refusals),
+                ));
+            }
+            if let Some(t) = touches.as_mut() {
+                t.append(&mut reset.touches);
+            }
+            cutpoint_sim::board::recycle_ops(reset.ops);
+        }
+        let budget = (!passed.is_empty() && !runs.is_empty()).then(|| Budget::of(&runs, &passed, &board.flash));
+        for (ops, _) in runs {
+            cutpoint_sim::board::recycle_ops(ops);
         }
         // The dump and its decoding depend only on the bytes of the dumped range: keyed by
         // them (the program counts of the whole part, which `state_hash` adds, change nothing
@@ -691,7 +812,133 @@ impl SimTarget {
             retriggered,
             reset_from,
         };
-        (rec, board.flash)
+        (
+            rec,
+            board.flash,
+            Passes {
+                points: passed,
+                budget,
+                touches,
+            },
+        )
+    }
+
+    /// Whether a recovery may join a kept one with the program its cut tore left as it is
+    /// (see [`TornProgram`]): the final state of such a recovery is the kept one's with the
+    /// torn range as the cut left it, which needs the dumped range in whole sectors of the
+    /// flash's hashes.
+    fn torn_joins_possible(&self) -> bool {
+        let (start, end) = self.dump_range();
+        let unit = self.hash_unit();
+        start < end && start.is_multiple_of(unit) && end.is_multiple_of(unit)
+    }
+
+    /// The unit of the flash's sector hashes (see `NorFlash::bytes_key_with`).
+    fn hash_unit(&self) -> u32 {
+        *self
+            .hash_unit
+            .get_or_init(|| self.scenario.baseline_flash().hash_unit())
+    }
+
+    /// Whether a recovery whose cut tore a program over `range` may join a kept one with the
+    /// torn program as it is: the range is dumped (its bytes are patched into the kept dump)
+    /// and no guarded part outside the slots overlaps it (their changes are the kept run's).
+    fn torn_join_allowed(&self, range: &std::ops::Range<u32>, rules: &RecoveryRules) -> bool {
+        let (start, end) = self.dump_range();
+        self.torn_joins_possible()
+            && start <= range.start
+            && range.end <= end
+            && rules
+                .outside
+                .iter()
+                .all(|g| g.range.end <= range.start || g.range.start >= range.end)
+    }
+
+    /// The recovery `earlier` ended in, with `flash`'s bytes of `torn` (the program its cut
+    /// tore, which the course it joins never touched) in place of the completed program's:
+    /// its dump, final state and weak bits.
+    fn with_torn_program(
+        &self,
+        flash: &NorFlash,
+        earlier: &Recovered,
+        hashes: &[u64],
+        torn: &std::ops::Range<u32>,
+    ) -> Recovered {
+        let (start, end) = self.dump_range();
+        let mut dump = earlier.dump.as_ref().clone();
+        let at = (torn.start - start) as usize..(torn.end - start) as usize;
+        if let (Some(to), Some(from)) = (
+            dump.get_mut(at.clone()),
+            flash.raw().get(torn.start as usize..torn.end as usize),
+        ) {
+            to.copy_from_slice(from);
+        }
+        // `torn_join_allowed` checked that the dumped range is in whole sectors.
+        let final_hash = flash
+            .bytes_key_with(start, &dump, hashes, &at)
+            .unwrap_or_else(|| flash.state_hash());
+        let dump = Arc::new(dump);
+        if let Ok(mut m) = self.dumps.lock() {
+            m.insert(final_hash, dump.clone());
+        }
+        Recovered {
+            dump,
+            final_state: format!("{final_hash:016x}"),
+            weak: Arc::new(flash.weak_bits_in(start..end)),
+            ..earlier.clone()
+        }
+    }
+
+    /// The recovery whose first run, `console` so far, stopped at a rest point where it joined
+    /// an earlier recovery: this run's lines up to there, then the earlier recovery's from
+    /// there on, shifted to this run's time; its final flash and what follows are the earlier
+    /// recovery's. `flash`'s watch learns what the joined course did to each block.
+    fn joined(&self, flash: &mut NorFlash, console: &[ConsoleLine], join: &Join<Recovered>) -> Recovered {
+        let (there, here) = (join.point(), &join.here);
+        flash.watch_join(there.watch.as_ref(), join.run.end_watch.as_ref());
+        let patched;
+        let earlier = match (&join.torn, &join.run.final_hashes) {
+            (Some(torn), Some(hashes)) => {
+                self.joined_torn.fetch_add(1, Ordering::Relaxed);
+                patched = self.with_torn_program(flash, &join.run.rec, hashes, torn);
+                &patched
+            }
+            _ => &join.run.rec,
+        };
+        let mut lines = lines(console.get(..here.lines).unwrap_or(console));
+        let rest = earlier.console.get(there.lines..).unwrap_or(&[]);
+        lines.extend(rest.iter().map(|l| LogLine {
+            t_us: l.t_us.wrapping_sub(there.t_us).wrapping_add(here.t_us),
+            text: l.text.clone(),
+        }));
+        self.joined_recoveries.fetch_add(1, Ordering::Relaxed);
+        Recovered {
+            console: Arc::new(lines),
+            reset_from: earlier
+                .reset_from
+                .map(|r| r.saturating_sub(there.lines).saturating_add(here.lines)),
+            ..earlier.clone()
+        }
+    }
+}
+
+/// The rest points a recovery passed, and what its course from each asks of the program
+/// counts (see [`crate::rest_points`]).
+#[derive(Debug, Default)]
+struct Passes {
+    points: Vec<Passed>,
+    budget: Option<Budget>,
+    touches: Option<Vec<(u32, u32)>>,
+}
+
+/// What a recovery reads of a run from a power-on (its operation records go back to the pool).
+fn outcome(log: RunLog) -> RunOutcome {
+    cutpoint_sim::board::recycle_ops(log.ops);
+    RunOutcome {
+        console: Arc::new(log.console),
+        end: log.end,
+        duration_us: log.duration_us,
+        after: None,
     }
 }
 
@@ -850,7 +1097,7 @@ impl SimTarget {
         }
         let post_cut_state = Some(format!("{:016x}", flash.state_hash()));
         let booted_slot = self.pick_after_cut(&flash);
-        let (rec, _) = self.recover_uncached(flash, rules, false);
+        let (rec, ..) = self.recover_uncached(flash, rules, false, None);
         LiveReplay {
             faulted_console,
             observation: Observation {
@@ -923,10 +1170,11 @@ impl Target for SimTarget {
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError> {
         let (first, rest) = split_chain(chain)?;
-        let (mut flash, first_landing) = if rest.is_empty() || !self.memo {
-            self.first_cut(worker, &self.plan(first))?
+        let (mut flash, first_landing, torn) = if rest.is_empty() || !self.memo {
+            self.first_cut_torn(worker, &self.plan(first))?
         } else {
-            self.shared_first_cut(worker, &self.plan(first))?
+            let (flash, landing) = self.shared_first_cut(worker, &self.plan(first))?;
+            (flash, landing, None)
         };
         let mut landings = vec![first_landing];
         let mut later = LaterCuts::default();
@@ -944,7 +1192,9 @@ impl Target for SimTarget {
         let state = flash.state_hash();
         let post_cut_state = Some(format!("{state:016x}"));
         let booted_slot = self.pick_after_cut(&flash);
-        let (rec, shared) = self.recover(worker, id, flash, state, rules);
+        // A torn program is of use only when the post-cut state is the first cut's.
+        let torn = torn.filter(|_| rest.is_empty());
+        let (rec, shared) = self.recover(worker, id, flash, state, rules, torn);
         Ok(Observation {
             landings,
             console: rec.console.as_ref().clone(),

@@ -199,6 +199,19 @@ pub struct RunLog {
     /// written: a cut at operation `i` leaves exactly the lines whose count is at most `i`.
     #[serde(skip)]
     pub console_ops: Vec<u64>,
+    /// The run stopped at a rest point its [`Joiner`] knew: what it did from there on is the
+    /// course of the earlier run the joiner holds, not in this log (which ends there, as
+    /// [`RunEnd::Cut`]).
+    #[serde(skip)]
+    pub joined: bool,
+    /// Where programs were refused because a granule had used up its programs since its last
+    /// erase: the number of operations the run had started before each.
+    #[serde(skip)]
+    pub budget_refusals: Vec<usize>,
+    /// Under a joiner ([`SimBoard::run_joining`]): every range of the flash the run read,
+    /// hashed, programmed or erased, in order: (address, length).
+    #[serde(skip)]
+    pub touches: Vec<(u32, u32)>,
 }
 
 impl RunLog {
@@ -270,6 +283,42 @@ impl CryptoEngine {
     }
 }
 
+/// A rest point a run passed (see [`fut::hal::Progress`]): the firmware said that all it does
+/// from here is decided by the flash and the state it told.
+pub struct RestPoint<'a> {
+    /// Everything but the flash that decides the rest of the run from here, as one key: the
+    /// firmware's state, the part's seed, the boots so far, the boot limit and what the OTA
+    /// server will do. Two runs of the same firmware builds and update that pass rest points
+    /// with equal keys and equal flash states do the same from there, shifted in time, as long
+    /// as nothing draws on the access counter ([`NorFlash::may_draw`]).
+    pub key: u64,
+    /// When, since the power-on.
+    pub t_us: u64,
+    /// Console lines written before it.
+    pub lines: usize,
+    /// Flash operations the run started before it (its index in [`RunLog::ops`]).
+    pub ops: usize,
+    /// Flash ranges the run touched before it (its index in [`RunLog::touches`]).
+    pub touches: usize,
+    pub flash: &'a NorFlash,
+}
+
+/// Decides, at each rest point of a run, whether the run stops there and takes the rest of its
+/// course from an earlier run (see [`SimBoard::run_joining`]).
+pub trait Joiner {
+    /// `true` stops the run here.
+    fn at_rest(&mut self, point: &RestPoint<'_>) -> bool;
+}
+
+/// A joiner that never stops a run: a run under it still notes what it touched.
+pub struct NoJoin;
+
+impl Joiner for NoJoin {
+    fn at_rest(&mut self, _: &RestPoint<'_>) -> bool {
+        false
+    }
+}
+
 /// The simulated board.
 #[derive(Debug, Clone)]
 pub struct SimBoard {
@@ -300,6 +349,22 @@ impl SimBoard {
     pub fn run(&mut self, opts: RunOptions) -> RunLog {
         self.flash.power_cycle();
         let mut mcu = Mcu::new(&mut self.flash, self.update.as_ref(), &self.crypto, opts);
+        let fw = self.firmware;
+        let end = run_boots(&mut mcu, &fw, opts.max_boots);
+        mcu.finish(end)
+    }
+
+    /// [`SimBoard::run`], telling `joiner` each rest point the firmware passes and noting what
+    /// the run touches ([`RunLog::touches`]), unless something else can change what happens
+    /// from a rest point: a fault planned, or operation data recorded. A run the joiner stops
+    /// ends there ([`RunLog::joined`]).
+    pub fn run_joining(&mut self, opts: RunOptions, joiner: &mut dyn Joiner) -> RunLog {
+        self.flash.power_cycle();
+        let mut mcu = Mcu::new(&mut self.flash, self.update.as_ref(), &self.crypto, opts);
+        if opts.plan.is_none() && !opts.record_data {
+            mcu.joiner = Some(joiner);
+            mcu.touches = Some(Vec::new());
+        }
         let fw = self.firmware;
         let end = run_boots(&mut mcu, &fw, opts.max_boots);
         mcu.finish(end)
@@ -441,6 +506,12 @@ struct Mcu<'a> {
     cut: Option<CutRecord>,
     /// The buffer of the last program's data, reused by the next (a swap programs thousands).
     spare: Vec<u8>,
+    joiner: Option<&'a mut dyn Joiner>,
+    /// The joiner stopped the run at a rest point.
+    joined: bool,
+    budget_refusals: Vec<usize>,
+    /// What the run touched, kept under a joiner.
+    touches: Option<Vec<(u32, u32)>>,
 }
 
 impl<'a> Mcu<'a> {
@@ -462,6 +533,10 @@ impl<'a> Mcu<'a> {
             boots: Vec::new(),
             cut: None,
             spare: Vec::new(),
+            joiner: None,
+            joined: false,
+            budget_refusals: Vec::new(),
+            touches: None,
         }
     }
 
@@ -474,6 +549,9 @@ impl<'a> Mcu<'a> {
             cut: self.cut,
             duration_us: self.now,
             console_ops: self.console_ops,
+            joined: self.joined,
+            budget_refusals: self.budget_refusals,
+            touches: self.touches.unwrap_or_default(),
         }
     }
 
@@ -493,6 +571,14 @@ impl<'a> Mcu<'a> {
                 error: format!("panic: {msg}"),
             },
         });
+    }
+
+    /// Notes that the run touched `addr..addr + len`, when it keeps what it touched.
+    #[inline]
+    fn touched(&mut self, addr: u32, len: u32) {
+        if let Some(t) = self.touches.as_mut() {
+            t.push((addr, len));
+        }
     }
 
     fn reset_cpu(&mut self) {
@@ -568,7 +654,14 @@ impl<'a> Mcu<'a> {
         if self.dead {
             return Err(FlashError::Device);
         }
-        self.flash.check(op).map_err(to_hal_error)?;
+        // What a refused operation was refused for is in the range it touched.
+        self.touched(op.addr(), op.len());
+        if let Err(e) = self.flash.check(op) {
+            if matches!(e, NorError::TooManyPrograms { .. }) {
+                self.budget_refusals.push(self.ops.len());
+            }
+            return Err(to_hal_error(e));
+        }
         self.flash.watch_op(op);
         let dur = self.flash.duration_us(op);
         let index = self.ops.len() as u64;
@@ -706,6 +799,7 @@ impl hal::Flash for Mcu<'_> {
         if self.dead {
             return Err(FlashError::Device);
         }
+        self.touched(addr, buf.len() as u32);
         let ns = u64::from(self.flash.read_ns_per_byte(addr)) * buf.len() as u64;
         self.advance(ns / 1000);
         if self.dead {
@@ -753,6 +847,38 @@ impl hal::Console for Mcu<'_> {
                 text: line.to_string(),
             });
             self.console_ops.push(self.ops.len() as u64);
+        }
+    }
+}
+
+impl hal::Progress for Mcu<'_> {
+    fn at_rest(&mut self, state: &[u8]) {
+        if self.dead || self.brownout_until.is_some() {
+            return;
+        }
+        let Some(joiner) = self.joiner.as_deref_mut() else {
+            return;
+        };
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        state.hash(&mut h);
+        self.flash.seed().hash(&mut h);
+        // The boot this is in (the boot limit counts them), and the server: what it offers
+        // and whether it already delivered the update whole during this power-on.
+        (self.boots.len(), self.opts.max_boots, self.fetched_whole).hash(&mut h);
+        self.update.map(|u| (u.retry, u.once)).hash(&mut h);
+        let point = RestPoint {
+            key: h.finish(),
+            t_us: self.now,
+            lines: self.console.len(),
+            ops: self.ops.len(),
+            touches: self.touches.as_ref().map_or(0, Vec::len),
+            flash: &*self.flash,
+        };
+        if joiner.at_rest(&point) {
+            // Nothing more happens in this run: the firmware unwinds as it would at a cut.
+            self.joined = true;
+            self.dead = true;
         }
     }
 }
@@ -822,6 +948,7 @@ impl hal::Transport for Mcu<'_> {
 impl hal::Crypto for Mcu<'_> {
     fn sha256_flash(&mut self, addr: u32, len: u32) -> Result<[u8; 32], FlashError> {
         self.flash.watch_access(addr, len);
+        self.touched(addr, len);
         let Some(key) = self.flash.content_key(addr, len) else {
             // Weak bits, marginal sectors or torn granules: every read counts.
             return hal::sha256_by_reads(self, addr, len);

@@ -591,6 +591,11 @@ const UNTOUCHED: u8 = 0;
 const OBSERVED: u8 = 1;
 const ERASED_FIRST: u8 = 2;
 
+/// What a watched run had done to each block of the flash at some point of it (see
+/// [`NorFlash::watch_marks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchMarks(Vec<u8>);
+
 /// Enough of a flash state to tell, later, whether another state equals it outside some blocks
 /// (see [`NorFlash::equals_outside`]): the blocks' versions and the anomaly maps.
 #[derive(Debug, Clone)]
@@ -759,6 +764,35 @@ impl NorFlash {
         !self.marginal.is_empty()
     }
 
+    /// Whether an operation on this state may draw on the access counter (a weak bit read, a
+    /// marginal sector read or programmed): then what a run does from here depends on how
+    /// many accesses came before it since the power-on, not only on the state. Without a cut,
+    /// a state without draws leads only to states without draws.
+    pub fn may_draw(&self) -> bool {
+        !self.weak.is_empty() || !self.marginal.is_empty()
+    }
+
+    /// The blocks (as [`NorFlash::watch_marks`] counts them) that `addr..addr + len` overlaps.
+    pub fn blocks_touched(&self, addr: u32, len: u32) -> Range<usize> {
+        self.blocks_of(addr, len)
+    }
+
+    /// Whether each granule `addr..addr + len` overlaps can be programmed `times` more times
+    /// before its next erase (always, on a part without a program limit).
+    pub fn program_budget_allows(&self, addr: u32, len: u32, times: u32) -> bool {
+        let Some(max) = self.phys(addr).max_programs else {
+            return true;
+        };
+        if self.program_counts.is_empty() {
+            return true;
+        }
+        let range = addr..addr.saturating_add(len);
+        let granules = self.granule_indexes(&range);
+        self.program_counts
+            .get(granules)
+            .is_some_and(|counts| counts.iter().all(|&c| u32::from(c) + times <= u32::from(max)))
+    }
+
     /// Becomes a copy of `other`, reusing this part's buffers (a simulated board forks a
     /// post-cut flash per cut; reusing the megabyte it had avoids fresh pages every time).
     pub fn copy_from(&mut self, other: &NorFlash) {
@@ -890,6 +924,37 @@ impl NorFlash {
             .0
             .take()
             .map(|w| w.into_iter().map(|b| b == ERASED_FIRST).collect())
+    }
+
+    /// What the watched run has done to each block so far (`None` when not watched): kept at a
+    /// rest point and at the end of a run, to tell later what a run that joins it there did
+    /// (see [`NorFlash::watch_join`]).
+    pub fn watch_marks(&self) -> Option<WatchMarks> {
+        self.watch.0.clone().map(WatchMarks)
+    }
+
+    /// This watched run stopped at a rest point and takes the rest of its course from an
+    /// earlier run that passed the same rest point with the same flash: `at_rest` is what that
+    /// run had done to each block when it passed there, `at_end` what it had done by its end.
+    /// A block this run has not touched yet is touched first by that course as the earlier
+    /// run touched it after the rest point: as at its end, when it had not touched it before
+    /// the rest point; otherwise the earlier run's first touch after it is not known, and the
+    /// block counts as observed (which only ever keeps a state from being served alike).
+    pub fn watch_join(&mut self, at_rest: Option<&WatchMarks>, at_end: Option<&WatchMarks>) {
+        let Some(w) = self.watch.0.as_mut() else {
+            return;
+        };
+        let (Some(at_rest), Some(at_end)) = (at_rest, at_end) else {
+            return self.watch_everything();
+        };
+        if at_rest.0.len() != w.len() || at_end.0.len() != w.len() {
+            return self.watch_everything();
+        }
+        for ((mark, &then), &last) in w.iter_mut().zip(&at_rest.0).zip(&at_end.0) {
+            if *mark == UNTOUCHED {
+                *mark = if then == UNTOUCHED { last } else { OBSERVED };
+            }
+        }
     }
 
     /// The blocks (of `geom.sector` bytes, as the versions count them) `addr..addr + len`
@@ -1216,6 +1281,53 @@ impl NorFlash {
         Some(finalize(h))
     }
 
+    /// The hashes [`NorFlash::bytes_key`] folds for `addr..addr + len`: one per sector it
+    /// overlaps, from the first. `None` out of bounds.
+    pub fn sector_hashes(&self, addr: u32, len: u32) -> Option<Vec<u64>> {
+        let range = self.span(addr, len as usize).ok()?;
+        let sector = self.geom.sector.max(1) as usize;
+        let first = range.start as usize / sector;
+        let last = (range.end as usize).div_ceil(sector);
+        (first..last)
+            .map(|i| {
+                let chunk = self.data.get(i * sector..((i + 1) * sector).min(self.data.len()))?;
+                Some(self.sector_hash(i, chunk))
+            })
+            .collect()
+    }
+
+    /// The bytes of the sector [`NorFlash::bytes_key`] hashes: a whole number of them covers
+    /// every range such a key is asked of whose ends are multiples of it.
+    pub fn hash_unit(&self) -> u32 {
+        self.geom.sector.max(1)
+    }
+
+    /// [`NorFlash::bytes_key`] of a state whose bytes of `addr..addr + len` (a whole number of
+    /// [`NorFlash::hash_unit`]s from a multiple of it) are `bytes`, given the hashes of its
+    /// sectors there (`sector_hashes`) for those not in `changed` (byte offsets into `bytes`),
+    /// whose hashes are taken from `bytes` anew.
+    pub fn bytes_key_with(&self, addr: u32, bytes: &[u8], hashes: &[u64], changed: &Range<usize>) -> Option<u64> {
+        let sector = self.hash_unit() as usize;
+        let len = u32::try_from(bytes.len()).ok()?;
+        if !(addr as usize).is_multiple_of(sector)
+            || !bytes.len().is_multiple_of(sector)
+            || hashes.len() != bytes.len() / sector
+        {
+            return None;
+        }
+        let first = addr as usize / sector;
+        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x005E_C70B_17E5_u64);
+        for (k, chunk) in bytes.chunks(sector).enumerate() {
+            let span = k * sector..(k + 1) * sector;
+            let v = match span.start < changed.end && changed.start < span.end {
+                true => hash_bytes(chunk, (first + k) as u64) & !(1 << 63),
+                false => hashes[k],
+            };
+            h = fold(h, v);
+        }
+        Some(finalize(h))
+    }
+
     fn sector_hash(&self, i: usize, chunk: &[u8]) -> u64 {
         let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
         if cached != DIRTY {
@@ -1285,20 +1397,12 @@ impl NorFlash {
     /// and keeps each sector's hash until a count in it changes, so keying a state after an
     /// operation costs the sectors it touched, not the whole part's counts.
     pub fn memo_key(&self) -> u64 {
-        let mut h = fold(self.data_hash(), 0x004d_454d_4f4b_4559);
-        h = fold(h, self.weak.len() as u64);
-        for (&addr, &mask) in &self.weak {
-            h = fold(h, u64::from(addr) << 8 | u64::from(mask));
-        }
-        h = fold(h, self.torn.len() as u64);
-        for &addr in &self.torn {
-            h = fold(h, u64::from(addr));
-        }
-        h = fold(h, self.marginal.len() as u64);
-        for &sector in &self.marginal {
-            h = fold(h, u64::from(sector));
-        }
-        h = fold(h, self.program_counts.len() as u64);
+        self.memo_key_from(self.bytes_and_anomalies_key())
+    }
+
+    /// [`NorFlash::memo_key`] from [`NorFlash::bytes_and_anomalies_key`].
+    fn memo_key_from(&self, h: u64) -> u64 {
+        let h = fold(h, self.program_counts.len() as u64);
         if self.program_counts.is_empty() {
             return finalize(h);
         }
@@ -1306,6 +1410,71 @@ impl NorFlash {
             Some(k) => finalize(fold(h, k)),
             None => finalize(fold(h, self.program_counts_hash())),
         }
+    }
+
+    /// [`NorFlash::memo_key`] without the program counts: the stored bytes, weak bits, torn
+    /// granules and marginal sectors. Equal keys, states that read alike and differ at most in
+    /// how many more times a granule can be programmed before its next erase.
+    pub fn bytes_and_anomalies_key(&self) -> u64 {
+        self.anomalies_key(self.data_hash(), &(0..0))
+    }
+
+    /// [`NorFlash::bytes_and_anomalies_key`] from the hash of the stored bytes, leaving out the
+    /// weak bits and torn granules in `skip`.
+    fn anomalies_key(&self, data_hash: u64, skip: &Range<u32>) -> u64 {
+        let mut h = fold(data_hash, 0x004d_454d_4f4b_4559);
+        let weak = || self.weak.iter().filter(|(a, _)| !skip.contains(a));
+        h = fold(h, weak().count() as u64);
+        for (&addr, &mask) in weak() {
+            h = fold(h, u64::from(addr) << 8 | u64::from(mask));
+        }
+        let torn = || self.torn.iter().filter(|a| !skip.contains(a));
+        h = fold(h, torn().count() as u64);
+        for &addr in torn() {
+            h = fold(h, u64::from(addr));
+        }
+        h = fold(h, self.marginal.len() as u64);
+        for &sector in &self.marginal {
+            h = fold(h, u64::from(sector));
+        }
+        h
+    }
+
+    /// The keys ([`NorFlash::bytes_and_anomalies_key`], then [`NorFlash::memo_key`]) of the
+    /// state this one would be had the program of `data` at `addr`, which a cut tore, run to
+    /// its end: its bytes cleared as the program clears them, without the weak bits and torn
+    /// granules the tear left there, the program counts as they are (a torn program counts).
+    /// `None` unless every weak bit and torn granule of the part is in that range and no
+    /// sector is marginal: then that state draws nothing.
+    pub fn keys_if_completed(&self, addr: u32, data: &[u8]) -> Option<(u64, u64)> {
+        let range = self.span(addr, data.len()).ok()?;
+        if !self.marginal.is_empty()
+            || self.weak.keys().any(|a| !range.contains(a))
+            || self.torn.iter().any(|a| !range.contains(a))
+        {
+            return None;
+        }
+        let sector = self.geom.sector.max(1) as usize;
+        let touched = range.start as usize / sector..(range.end as usize).div_ceil(sector);
+        let mut h = self.data.len() as u64;
+        let mut patched = Vec::new();
+        for (i, chunk) in self.data.chunks(sector).enumerate() {
+            if !touched.contains(&i) {
+                h = fold(h, self.sector_hash(i, chunk));
+                continue;
+            }
+            patched.clear();
+            patched.extend_from_slice(chunk);
+            let base = i * sector;
+            for (a, &b) in (range.start as usize..range.end as usize).zip(data) {
+                if let Some(byte) = a.checked_sub(base).and_then(|o| patched.get_mut(o)) {
+                    *byte &= b;
+                }
+            }
+            h = fold(h, hash_bytes(&patched, i as u64) & !(1 << 63));
+        }
+        let loose = self.anomalies_key(h, &range);
+        Some((loose, self.memo_key_from(loose)))
     }
 
     /// A key of the program counts from the hashes of each sector's counts, each kept until a
@@ -2623,6 +2792,136 @@ mod tests {
         f.watch_op(&erase(2 * sector));
         let ignore = f.watch_end().unwrap();
         assert_eq!(&ignore[..3], &[false, true, false]);
+    }
+
+    #[test]
+    fn a_run_joined_at_a_rest_point_learns_what_the_earlier_run_did_after_it() {
+        let mut f = NorFlash::new(FlashProfile::nrf52840(), 4);
+        let sector = f.profile().sector_size;
+        let erase = |addr: u32| FlashOp::Erase { addr, len: sector };
+        // The earlier run: erased block 1 and read block 2 before its rest point; after it,
+        // erased block 3 first, read block 4, and erased block 2 (read before the rest point,
+        // so what it did to it after is not known).
+        let mut earlier = NorFlash::new(FlashProfile::nrf52840(), 4);
+        earlier.watch_start();
+        earlier.watch_op(&erase(sector));
+        earlier.read(2 * sector, &mut [0u8; 4]).unwrap();
+        let at_rest = earlier.watch_marks();
+        earlier.watch_op(&erase(3 * sector));
+        earlier.read(4 * sector, &mut [0u8; 4]).unwrap();
+        earlier.watch_op(&erase(2 * sector));
+        let at_end = earlier.watch_marks();
+        // This run read block 3 itself before it joined there: its own first touch stays.
+        f.watch_start();
+        f.read(3 * sector, &mut [0u8; 4]).unwrap();
+        f.watch_join(at_rest.as_ref(), at_end.as_ref());
+        let ignore = f.watch_end().unwrap();
+        assert_eq!(&ignore[..6], &[false, false, false, false, false, false]);
+        // Joined before it touched anything: block 3 is erased first, as by the earlier run
+        // after its rest point; blocks 1 and 2, which that run touched before it, count as
+        // observed (what it did to them after is not known); block 4 was read.
+        f.watch_start();
+        f.watch_join(at_rest.as_ref(), at_end.as_ref());
+        let ignore = f.watch_end().unwrap();
+        assert_eq!(&ignore[..6], &[false, false, false, true, false, false]);
+        // Without the earlier run's marks, everything not erased first counts as observed.
+        f.watch_start();
+        f.watch_op(&erase(5 * sector));
+        f.watch_join(None, at_end.as_ref());
+        let ignore = f.watch_end().unwrap();
+        assert_eq!(&ignore[..6], &[false, false, false, false, false, true]);
+    }
+
+    #[test]
+    fn states_that_differ_only_in_program_counts_share_their_loose_key_and_budget_tells_them_apart() {
+        let mut a = NorFlash::new(FlashProfile::nrf52840(), 4);
+        let max = u32::from(
+            a.profile()
+                .max_programs_per_granule
+                .expect("the nRF52840 limits programs"),
+        );
+        let program = FlashOp::Program {
+            addr: 64,
+            data: vec![0x0F; 4],
+        };
+        a.apply(&program).unwrap();
+        let mut b = a.clone();
+        // The same bits programmed again: the same bytes, one program more.
+        b.apply(&program).unwrap();
+        assert_eq!(a.raw(), b.raw());
+        assert_eq!(a.bytes_and_anomalies_key(), b.bytes_and_anomalies_key());
+        assert_ne!(a.memo_key(), b.memo_key());
+        assert!(a.program_budget_allows(64, 4, max - 1));
+        assert!(!a.program_budget_allows(64, 4, max));
+        assert!(b.program_budget_allows(64, 4, max - 2));
+        assert!(!b.program_budget_allows(64, 4, max - 1));
+        assert!(b.program_budget_allows(68, 4, max), "the next granule is untouched");
+        assert!(!b.program_budget_allows(60, 8, max), "a range over a spent granule");
+        // A part without a program limit allows any number.
+        let w = NorFlash::new(FlashProfile::w25q32(), 4);
+        assert!(w.program_budget_allows(0, 4096, 1000));
+        // Weak bits draw on the access counter; a clean part draws nothing.
+        assert!(!a.may_draw());
+    }
+
+    #[test]
+    fn a_torn_program_completed_keys_as_the_program_run_to_its_end() {
+        let sector = FlashProfile::nrf52840().sector_size;
+        let data = vec![0x00; 1024];
+        let program = FlashOp::Program {
+            addr: 2 * sector + 1024,
+            data: data.clone(),
+        };
+        let mut whole = NorFlash::new(FlashProfile::nrf52840(), 9);
+        whole.load(0, &vec![0xA5; sector as usize]);
+        let mut torn = whole.clone();
+        whole.apply(&program).unwrap();
+        // Cut half-way: some bits cleared, some weak (the seed decides which).
+        let report = torn.apply_cut(&program, whole.duration_us(&program) / 2 + 20, 3);
+        assert!(report.weak_bits > 0 && torn.may_draw(), "{report:?}");
+        assert_ne!(torn.raw(), whole.raw());
+        let keys = torn.keys_if_completed(2 * sector + 1024, &data);
+        // The bytes and anomalies as the whole program left them; the granules the cut never
+        // reached were not programmed, and their counts say so.
+        assert_eq!(keys.map(|k| k.0), Some(whole.bytes_and_anomalies_key()));
+        assert_ne!(keys.map(|k| k.1), Some(whole.memo_key()));
+        // A one-granule program (a status record) torn inside its only unit counts as the
+        // whole one does: the same keys.
+        let record = [0x01, 0x00, 0x00, 0x00];
+        let op = FlashOp::Program {
+            addr: 3 * sector,
+            data: record.to_vec(),
+        };
+        let base = NorFlash::new(FlashProfile::nrf52840(), 9);
+        let (mut whole_record, mut torn_record) = (base.clone(), base.clone());
+        whole_record.apply(&op).unwrap();
+        let r = torn_record.apply_cut(&op, base.duration_us(&op) / 2, 5);
+        assert!(r.weak_bits > 0, "{r:?}");
+        assert_eq!(
+            torn_record.keys_if_completed(3 * sector, &record),
+            Some((whole_record.bytes_and_anomalies_key(), whole_record.memo_key()))
+        );
+        // A weak bit outside the program's range: no such state.
+        assert_eq!(torn.keys_if_completed(2 * sector + 1024, &data[..256]), None);
+        // The final state of a dump with the torn bytes in place, from the kept hashes.
+        let dumped = 0..4 * sector;
+        let hashes = whole.sector_hashes(0, dumped.end).unwrap();
+        let mut dump = whole.raw()[0..dumped.end as usize].to_vec();
+        let at = (2 * sector + 1024) as usize..(2 * sector + 2048) as usize;
+        dump[at.clone()].copy_from_slice(&torn.raw()[at.clone()]);
+        assert_eq!(
+            whole.bytes_key_with(0, &dump, &hashes, &at),
+            torn.bytes_key(0, dumped.end)
+        );
+        assert_eq!(
+            whole.bytes_key_with(0, &whole.raw()[..dumped.end as usize], &hashes, &(0..0)),
+            whole.bytes_key(0, dumped.end)
+        );
+        assert_eq!(
+            whole.bytes_key_with(1, &dump, &hashes, &at),
+            None,
+            "not from a sector's start"
+        );
     }
 
     #[test]

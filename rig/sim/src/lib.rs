@@ -11,7 +11,9 @@ pub mod profile;
 pub mod replay;
 pub mod scenario;
 
-pub use board::{CutAt, CutPlan, Delivery, Firmware, RunEnd, RunLog, RunOptions, SimBoard, Update};
+pub use board::{
+    CutAt, CutPlan, Delivery, Firmware, Joiner, NoJoin, RestPoint, RunEnd, RunLog, RunOptions, SimBoard, Update,
+};
 pub use board_name::Board;
 pub use board_profile::BoardProfile;
 pub use cutpoint_core::{ConsoleLine, FaultKind, OpPoint};

@@ -30,7 +30,7 @@ pub mod status;
 use super::{mcuboot, AppBoot, CommitPoint, Scheme, Upgrade};
 use crate::app::AppConfig;
 use crate::boot::{self, ops, BootConfig};
-use crate::hal::{Console, Flash, FlashError, Hal};
+use crate::hal::{Console, Flash, FlashError, Hal, RestState};
 use crate::image::{self, Version};
 use crate::layout::{Area, Layout, LayoutError, Role, Slot, STATUS_STATES};
 use crate::trailer::{self, Field, Flag, Magic, SwapType, Trailer};
@@ -555,6 +555,18 @@ fn run_steps(
         Some(s) => s.next(regions),
     };
     while let Some(s) = step {
+        // Nothing of this step is done: what follows is decided by the flash, the swap's
+        // parameters and this step (both callers return what this returns).
+        let (tag, a, b) = match s {
+            Step::Move(i) => (0, i, 0),
+            Step::Swap(i, part) => (1, i, part),
+        };
+        RestState::new(b"swap-move")
+            .bytes(&[algo as u8, kind.code(), u8::from(last.is_some()), tag])
+            .word(size)
+            .word(a)
+            .word(b)
+            .tell(hal);
         match algo {
             Algo::Move => do_step(hal, &l, regions, s)?,
             Algo::Offset => super::swap_offset::do_step(hal, &l, kind, regions, s)?,

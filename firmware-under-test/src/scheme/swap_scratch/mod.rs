@@ -116,7 +116,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
             // The cut may have left a field weak: settle it before anything relies on it.
             let st = SwapState::running(kind, swap_size, last);
             affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
-            swap::run(hal, cfg, kind, swap_size, last)?;
+            swap::run(hal, cfg, kind, swap_size, last, stale_check(cfg))?;
             stale_header_check(hal, cfg)?;
         }
         Action::ResumeRevertInit { swap_size } => {
@@ -124,7 +124,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
             swap::init_primary(hal, cfg, SwapType::Revert, swap_size)?;
             let st = SwapState::running(SwapType::Revert, swap_size, None);
             affirm::affirm(hal, cfg, &st, affirm::SWAP_FIELDS)?;
-            swap::run(hal, cfg, SwapType::Revert, swap_size, None)?;
+            swap::run(hal, cfg, SwapType::Revert, swap_size, None, swap::Then::Boot)?;
         }
         Action::ResumeFromJournal(st) => {
             say!(
@@ -135,7 +135,7 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
                 ResumePoint(st.last)
             );
             journal::restore(hal, cfg, &st)?;
-            swap::run(hal, cfg, st.kind, st.swap_size, st.last)?;
+            swap::run(hal, cfg, st.kind, st.swap_size, st.last, stale_check(cfg))?;
             stale_header_check(hal, cfg)?;
         }
         Action::Upgrade { kind } => {
@@ -146,6 +146,14 @@ fn run(hal: &mut dyn Hal, cfg: &BootConfig) -> Result<(), FwError> {
         Action::Revert => swap::start(hal, cfg, SwapType::Revert)?,
     }
     Ok(())
+}
+
+/// What a resumed swap's boot does after it: the stale-header check in the build that has it.
+fn stale_check(cfg: &BootConfig) -> swap::Then {
+    match cfg.variant {
+        Variant::StaleHeaderAfterResume => swap::Then::StaleHeaderCheck,
+        _ => swap::Then::Boot,
+    }
 }
 
 /// The stale-header-after-resume build, after a resumed swap completed: it validates the

@@ -4,7 +4,7 @@
 use super::affirm::{affirm, rewrite, SWAP_FIELDS};
 use super::journal::SwapState;
 use crate::boot::{ops, BootConfig};
-use crate::hal::{Console, Flash, FlashError, Hal};
+use crate::hal::{Console, Flash, FlashError, Hal, RestState};
 use crate::image;
 use crate::layout::{Area, Slot};
 use crate::trailer::{self, Field, Fields, SwapType};
@@ -30,7 +30,7 @@ pub fn start<H: Hal + ?Sized>(hal: &mut H, cfg: &BootConfig, kind: SwapType) -> 
     }
     init_primary(hal, cfg, kind, swap_size)?;
     affirm(hal, cfg, &SwapState::running(kind, swap_size, None), SWAP_FIELDS)?;
-    run(hal, cfg, kind, swap_size, None)
+    run(hal, cfg, kind, swap_size, None, Then::Boot)
 }
 
 /// Bytes to swap: the larger image, rounded up to whole sectors.
@@ -77,13 +77,26 @@ pub fn init_primary<F: Flash + ?Sized>(
     Ok(())
 }
 
-/// Runs (or resumes after `last`) the region copies, then finishes the swap.
+/// What the boot does once the swap is done, after [`run`] returns: part of the swap's rest
+/// points (see [`crate::hal::Progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Returns to the bootloader, which picks and validates the slot to boot.
+    Boot,
+    /// Checks the primary slot with the stale header first (the stale-header-after-resume
+    /// build after a resumed swap), then returns.
+    StaleHeaderCheck,
+}
+
+/// Runs (or resumes after `last`) the region copies, then finishes the swap; `then` says what
+/// the caller does after.
 pub fn run<H: Hal + ?Sized>(
     hal: &mut H,
     cfg: &BootConfig,
     kind: SwapType,
     swap_size: u32,
     last: Option<(u32, u32)>,
+    then: Then,
 ) -> Result<(), FwError> {
     let regions = swap_size / cfg.layout.sector_size;
     let stale_request = cfg.variant == Variant::StaleSwapRequest;
@@ -92,6 +105,15 @@ pub fn run<H: Hal + ?Sized>(
         ops::erase_trailer(hal, cfg, Slot::Secondary)?;
     }
     for idx in 1..=regions {
+        if last.is_none_or(|(done, _)| idx > done) {
+            // Nothing of this region is done: what follows is decided by the flash, the swap's
+            // parameters and this region's number.
+            RestState::new(b"swap-scratch")
+                .bytes(&[kind.code(), then as u8])
+                .word(swap_size)
+                .word(idx)
+                .tell(hal);
+        }
         let mut worked = false;
         for state in 1..=3 {
             if last.is_some_and(|done| (idx, state) <= done) {
