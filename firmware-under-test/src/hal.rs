@@ -22,6 +22,26 @@ pub trait Flash {
     /// Program alignment in bytes.
     fn write_size(&self) -> u32;
     fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError>;
+
+    /// Reads the byte at `addr` `times` times, one read after the other, handing each result
+    /// to `each` until it breaks (a status record read over and over, to see whether any of
+    /// its bits is weak). A part on which the byte cannot read differently from one read to
+    /// the next may answer the later reads without going to the array; this default reads
+    /// every time.
+    fn read_byte_times(
+        &mut self,
+        addr: u32,
+        times: u32,
+        each: &mut dyn FnMut(Result<u8, FlashError>) -> core::ops::ControlFlow<()>,
+    ) {
+        for _ in 0..times {
+            let mut b = [0u8; 1];
+            if each(self.read(addr, &mut b).map(|()| b[0])).is_break() {
+                return;
+            }
+        }
+    }
+
     /// Programs `data` at `addr`; bits only go from 1 to 0.
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError>;
     /// Erases `len` bytes at `addr` (sector aligned) in one controller operation.

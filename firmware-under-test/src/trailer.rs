@@ -567,19 +567,27 @@ pub fn status_steady<F: Flash + ?Sized>(flash: &mut F, addr: u32) -> Result<bool
 
 /// (written on some read, written on every read).
 fn status_reads<F: Flash + ?Sized>(flash: &mut F, addr: u32) -> Result<(bool, bool), FlashError> {
+    use core::ops::ControlFlow;
     let mut any = false;
     let mut every = true;
-    for _ in 0..SETTLE_READS {
-        let mut b = [0u8; 1];
-        let written = match flash.read(addr, &mut b) {
-            Ok(()) => b[0] != ERASED,
+    let mut failed = None;
+    flash.read_byte_times(addr, SETTLE_READS, &mut |read| {
+        let written = match read {
+            Ok(b) => b != ERASED,
             Err(FlashError::Uncorrectable { .. }) => true,
-            Err(e) => return Err(e),
+            Err(e) => {
+                failed = Some(e);
+                return ControlFlow::Break(());
+            }
         };
         any |= written;
         every &= written;
+        ControlFlow::Continue(())
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok((any, every)),
     }
-    Ok((any, every))
 }
 
 pub fn write_status<F: Flash + ?Sized>(

@@ -808,6 +808,49 @@ impl hal::Flash for Mcu<'_> {
         self.flash.read(addr, buf).map_err(to_hal_error)
     }
 
+    /// The first read as any; when the byte reads the same on every read (no weak bit, torn
+    /// granule or marginal sector of the part can change it) and nothing can fire on the way
+    /// (no time-aimed fault, no brownout), the later reads are counted (the access counter,
+    /// the clock) without going to the array: what the reads would have returned, one by one.
+    fn read_byte_times(
+        &mut self,
+        addr: u32,
+        times: u32,
+        each: &mut dyn FnMut(Result<u8, FlashError>) -> std::ops::ControlFlow<()>,
+    ) {
+        if times == 0 {
+            return;
+        }
+        let mut b = [0u8; 1];
+        let first = hal::Flash::read(self, addr, &mut b).map(|()| b[0]);
+        let timed = matches!(
+            self.opts.plan,
+            Some(CutPlan {
+                at: CutAt::Time { .. },
+                ..
+            })
+        );
+        let steady =
+            first.is_ok() && !self.dead && !timed && self.brownout_until.is_none() && self.flash.reads_alike(addr);
+        if each(first).is_break() {
+            return;
+        }
+        let per_read_us = u64::from(self.flash.read_ns_per_byte(addr)) / 1000;
+        for _ in 1..times {
+            let read = match steady {
+                true => {
+                    self.flash.count_read();
+                    self.now += per_read_us;
+                    Ok(b[0])
+                }
+                false => hal::Flash::read(self, addr, &mut b).map(|()| b[0]),
+            };
+            if each(read).is_break() {
+                return;
+            }
+        }
+    }
+
     fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
         let mut buf = std::mem::take(&mut self.spare);
         buf.clear();
@@ -985,5 +1028,68 @@ impl hal::Crypto for Mcu<'_> {
     fn p256_verify(&mut self, key: &[u8; 65], digest: &[u8; 32], sig: &[u8; 64]) -> bool {
         self.crypto
             .verdict(&[b"p256", key, digest, sig], || hal::verify_p256(key, digest, sig))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::FlashProfile;
+    use fut::hal::Flash as _;
+    use std::ops::ControlFlow;
+
+    /// What reads returned, and the access counter and the clock after them.
+    type Reads = (Vec<Result<u8, FlashError>>, u64, u64);
+
+    /// Every result of `times` reads of `addr` through `read_byte_times`, then the same
+    /// through the reads one by one.
+    fn both_ways(flash: &NorFlash, addr: u32, times: u32) -> [Reads; 2] {
+        let crypto = CryptoEngine::default();
+        let run = |repeated: bool| {
+            let mut f = flash.clone();
+            let mut mcu = Mcu::new(&mut f, None, &crypto, RunOptions::default());
+            let mut seen = Vec::new();
+            if repeated {
+                mcu.read_byte_times(addr, times, &mut |r| {
+                    seen.push(r);
+                    ControlFlow::Continue(())
+                });
+            } else {
+                for _ in 0..times {
+                    let mut b = [0u8; 1];
+                    seen.push(mcu.read(addr, &mut b).map(|()| b[0]));
+                }
+            }
+            let now = mcu.now;
+            drop(mcu);
+            (seen, f.access_count_for_tests(), now)
+        };
+        [run(true), run(false)]
+    }
+
+    #[test]
+    fn a_byte_read_over_and_over_reads_as_the_reads_one_by_one() {
+        let op = FlashOp::Program {
+            addr: 0x1000,
+            data: vec![0x01, 0x00, 0x00, 0x00],
+        };
+        // A cut half-way through a status record that leaves weak bits (the seed decides).
+        let flash = (0..64)
+            .map(|seed| {
+                let mut f = NorFlash::new(FlashProfile::nrf52840(), 3);
+                let report = f.apply_cut(&op, f.duration_us(&op) / 2, seed);
+                (f, report.weak_bits)
+            })
+            .find(|(_, weak)| *weak > 0)
+            .map(|(f, _)| f)
+            .unwrap();
+        let weak = flash.weak_bits_in(0x1000..0x1004)[0].0;
+        for addr in [weak, 0x1004, 0x0FFF, u32::MAX] {
+            let [repeated, one_by_one] = both_ways(&flash, addr, 16);
+            assert_eq!(repeated, one_by_one, "{addr:#x}");
+        }
+        let [repeated, _] = both_ways(&flash, weak, 16);
+        let values: std::collections::HashSet<u8> = repeated.0.iter().filter_map(|r| r.ok()).collect();
+        assert!(values.len() > 1, "a weak byte reads differently: {values:?}");
     }
 }

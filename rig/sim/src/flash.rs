@@ -772,6 +772,24 @@ impl NorFlash {
         !self.weak.is_empty() || !self.marginal.is_empty()
     }
 
+    /// Whether every read of the byte at `addr` returns what the last one did: it holds no
+    /// weak bit, and no granule of the part is torn and no sector marginal (their reads go the
+    /// general way). Out of bounds, no.
+    pub fn reads_alike(&self, addr: u32) -> bool {
+        addr < self.geom.size && self.marginal.is_empty() && self.torn.is_empty() && !self.weak.contains_key(&addr)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn access_count_for_tests(&self) -> u64 {
+        self.access_count
+    }
+
+    /// Counts a read that [`NorFlash::reads_alike`] says returns what the last one did,
+    /// without reading: the access counter moves as a read moves it.
+    pub fn count_read(&mut self) {
+        self.access_count = self.access_count.wrapping_add(1);
+    }
+
     /// The blocks (as [`NorFlash::watch_marks`] counts them) that `addr..addr + len` overlaps.
     pub fn blocks_touched(&self, addr: u32, len: u32) -> Range<usize> {
         self.blocks_of(addr, len)
