@@ -388,7 +388,8 @@ fn guarded<T>(mcu: &mut Mcu<'_>, f: impl FnOnce(&mut Mcu<'_>) -> T) -> Result<T,
 }
 
 fn run_boots(mcu: &mut Mcu<'_>, fw: &Firmware, max_boots: u32) -> RunEnd {
-    for _ in 0..max_boots {
+    for pass in 0..max_boots {
+        mcu.boot_pass = pass;
         let t = mcu.now;
         let booted = match guarded(mcu, |m| boot::boot(m, &fw.boot)) {
             Ok(b) => b,
@@ -512,6 +513,8 @@ struct Mcu<'a> {
     budget_refusals: Vec<usize>,
     /// What the run touched, kept under a joiner.
     touches: Option<Vec<(u32, u32)>>,
+    /// The pass of the boot loop running now (from 0): the boots left are the limit less it.
+    boot_pass: u32,
 }
 
 impl<'a> Mcu<'a> {
@@ -537,6 +540,7 @@ impl<'a> Mcu<'a> {
             joined: false,
             budget_refusals: Vec::new(),
             touches: None,
+            boot_pass: 0,
         }
     }
 
@@ -906,9 +910,10 @@ impl hal::Progress for Mcu<'_> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         state.hash(&mut h);
         self.flash.seed().hash(&mut h);
-        // The boot this is in (the boot limit counts them), and the server: what it offers
-        // and whether it already delivered the update whole during this power-on.
-        (self.boots.len(), self.opts.max_boots, self.fetched_whole).hash(&mut h);
+        // The pass of the boot loop this is in (the boot limit counts passes; a pass whose
+        // application faults after the jump leaves two boot records), and the server: what it
+        // offers and whether it already delivered the update whole during this power-on.
+        (self.boot_pass, self.opts.max_boots, self.fetched_whole).hash(&mut h);
         self.update.map(|u| (u.retry, u.once)).hash(&mut h);
         let point = RestPoint {
             key: h.finish(),
@@ -1065,6 +1070,42 @@ mod tests {
             (seen, f.access_count_for_tests(), now)
         };
         [run(true), run(false)]
+    }
+
+    /// Keeps the key of each rest point told.
+    struct Keys(Vec<u64>);
+
+    impl Joiner for Keys {
+        fn at_rest(&mut self, p: &RestPoint<'_>) -> bool {
+            self.0.push(p.key);
+            false
+        }
+    }
+
+    /// The key of a rest point told in boot-loop pass `pass`, after `records` boot records.
+    fn key_at(pass: u32, records: usize) -> u64 {
+        let mut flash = NorFlash::new(FlashProfile::nrf52840(), 3);
+        let crypto = CryptoEngine::default();
+        let mut keys = Keys(Vec::new());
+        let mut mcu = Mcu::new(&mut flash, None, &crypto, RunOptions::default());
+        mcu.joiner = Some(&mut keys);
+        mcu.boot_pass = pass;
+        let record = BootRecord {
+            t_us: 0,
+            result: BootResult::Fault { error: "x".into() },
+        };
+        mcu.boots = vec![record; records];
+        hal::Progress::at_rest(&mut mcu, b"state");
+        drop(mcu);
+        keys.0[0]
+    }
+
+    #[test]
+    fn a_rest_point_is_keyed_by_the_boots_left_not_by_the_boot_records() {
+        // A pass whose application faulted after the jump left two records: the third pass
+        // has one boot fewer left than the second, with two records either way.
+        assert_ne!(key_at(1, 2), key_at(2, 2), "the boots left differ");
+        assert_eq!(key_at(1, 1), key_at(1, 2), "the records do not decide anything");
     }
 
     #[test]
