@@ -151,8 +151,13 @@ impl Pattern {
         self.regex.is_match(line)
     }
 
-    /// The capture groups of the first match in `line`.
+    /// The capture groups of the first match in `line`. A line that does not match costs a
+    /// match test, not the allocation of its groups (the pass rule asks this of every console
+    /// line, and most do not match).
     pub fn captures<'l>(&self, line: &'l str) -> Option<regex::Captures<'l>> {
+        if !self.regex.is_match(line) {
+            return None;
+        }
         self.regex.captures(line)
     }
 }

@@ -1047,7 +1047,13 @@ fn decoded_flash(
     if let Some(r) = key.as_ref().and_then(|k| decoded.states.lock().ok()?.get(k).cloned()) {
         return r;
     }
-    let r = std::sync::Arc::new(decode_cached(&spec.expect, &obs.dump, obs.dump_base, &decoded.images));
+    let r = std::sync::Arc::new(decode_cached(
+        &spec.expect,
+        &obs.dump,
+        obs.dump_base,
+        &decoded.images,
+        obs.dump_keys.as_ref(),
+    ));
     if let (Some(k), Ok(mut m)) = (key, decoded.states.lock()) {
         bounded_insert(&mut m, k, r.clone());
     }

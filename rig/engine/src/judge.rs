@@ -200,6 +200,7 @@ pub fn decode_cached(
     dump: &[u8],
     dump_base: u32,
     images: &cutpoint_inspect::ImageCache,
+    keys: Option<&cutpoint_inspect::DumpKeys>,
 ) -> FlashReport {
     let mut r = cutpoint_inspect::decode_flash_for_cached(
         exp.mode.name(),
@@ -208,6 +209,7 @@ pub fn decode_cached(
         &exp.layout,
         Some(&exp.key),
         images,
+        keys,
     );
     r.mark_unreadable(&exp.unreadable);
     r

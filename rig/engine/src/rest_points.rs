@@ -161,7 +161,7 @@ pub struct JoinRun<R> {
     /// The hashes of the sectors of the dumped range after it (see
     /// `NorFlash::bytes_key_with`), for the final state of a run that joins it with its torn
     /// program left as the cut left it.
-    pub final_hashes: Option<Vec<u64>>,
+    pub final_hashes: Option<std::sync::Arc<Vec<u64>>>,
 }
 
 impl<R> JoinRun<R> {

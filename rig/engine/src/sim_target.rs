@@ -34,6 +34,8 @@ struct Recovered {
     first_id: String,
     console: Arc<Vec<LogLine>>,
     dump: Arc<Vec<u8>>,
+    /// The flash's hashes of the dump's sectors, when the dump starts on a sector.
+    hashes: Option<Arc<Vec<u64>>>,
     final_state: String,
     retriggered: bool,
     reset_from: Option<usize>,
@@ -53,6 +55,7 @@ struct KeptRecovery {
     first_id: String,
     console: Arc<Vec<LogLine>>,
     dump: Weak<Vec<u8>>,
+    hashes: Option<Arc<Vec<u64>>>,
     final_state: String,
     retriggered: bool,
     reset_from: Option<usize>,
@@ -442,13 +445,18 @@ impl SimTarget {
         let raw = flash.raw();
         let bytes = &raw[(start as usize).min(raw.len())..(end as usize).min(raw.len())];
         let s = &self.scenario;
+        let hashes = self
+            .dump_keys_possible()
+            .then(|| flash.sector_hashes(start, end - start))
+            .flatten()
+            .map(Arc::new);
         cutpoint_inspect::boot_pick_for(
             s.mode.name(),
             bytes,
             start,
             &s.profile.layout,
             Some(&s.key),
-            Some(&self.pick_images),
+            (Some(&self.pick_images), self.dump_keys(hashes.as_ref()).as_ref()),
         )
         .map(|p| crate::judge::booted_slot(crate::judge::READ_AFTER_CUT, p))
     }
@@ -599,6 +607,7 @@ impl SimTarget {
                     first_id: k.first_id,
                     console: k.console,
                     dump,
+                    hashes: k.hashes,
                     final_state: k.final_state,
                     retriggered: k.retriggered,
                     reset_from: k.reset_from,
@@ -640,11 +649,7 @@ impl SimTarget {
         let ignore = used.watch_end();
         rec.first_id = id.to_string();
         if !passed.points.is_empty() && end_watch.is_some() {
-            let (start, end) = self.dump_range();
-            let final_hashes = self
-                .torn_joins_possible()
-                .then(|| used.sector_hashes(start, end - start))
-                .flatten();
+            let final_hashes = rec.hashes.clone().filter(|_| self.torn_joins_possible());
             if let Ok(mut t) = self.joins.lock() {
                 t.keep(JoinRun {
                     rec: rec.clone(),
@@ -798,16 +803,18 @@ impl SimTarget {
         // them (the program counts of the whole part, which `state_hash` adds, change nothing
         // a dump shows).
         let (start, end) = self.dump_range();
-        let final_hash = board
-            .flash
-            .bytes_key(start, end.saturating_sub(start))
-            .unwrap_or_else(|| board.flash.state_hash());
+        let hashes = board.flash.sector_hashes(start, end.saturating_sub(start));
+        let final_hash = hashes.as_ref().map_or_else(
+            || board.flash.state_hash(),
+            |h| cutpoint_sim::flash::bytes_key_of(start, end.saturating_sub(start), h),
+        );
         let rec = Recovered {
             outside: Arc::new(self.outside_changes(&board.flash, &rules.outside)),
             weak: Arc::new(board.flash.weak_bits_in(start..end)),
             first_id: String::new(),
             console: Arc::new(console),
             dump: self.shared_dump(&board.flash, final_hash),
+            hashes: hashes.filter(|_| self.dump_keys_possible()).map(Arc::new),
             final_state: format!("{final_hash:016x}"),
             retriggered,
             reset_from,
@@ -831,6 +838,18 @@ impl SimTarget {
         let (start, end) = self.dump_range();
         let unit = self.hash_unit();
         start < end && start.is_multiple_of(unit) && end.is_multiple_of(unit)
+    }
+
+    /// Whether the flash's sector hashes key the dump (see [`cutpoint_inspect::DumpKeys`]): it
+    /// starts on a sector (the last may run past its end).
+    fn dump_keys_possible(&self) -> bool {
+        let (start, end) = self.dump_range();
+        start < end && start.is_multiple_of(self.hash_unit())
+    }
+
+    /// The dump's keys from the flash's hashes of its sectors.
+    fn dump_keys(&self, hashes: Option<&Arc<Vec<u64>>>) -> Option<cutpoint_inspect::DumpKeys> {
+        cutpoint_inspect::DumpKeys::new(self.hash_unit(), hashes?.clone())
     }
 
     /// The unit of the flash's sector hashes (see `NorFlash::bytes_key_with`).
@@ -874,15 +893,18 @@ impl SimTarget {
             to.copy_from_slice(from);
         }
         // `torn_join_allowed` checked that the dumped range is in whole sectors.
-        let final_hash = flash
-            .bytes_key_with(start, &dump, hashes, &at)
-            .unwrap_or_else(|| flash.state_hash());
+        let hashes = flash.sector_hashes_with(start, &dump, hashes, &at);
+        let final_hash = hashes.as_ref().map_or_else(
+            || flash.state_hash(),
+            |h| cutpoint_sim::flash::bytes_key_of(start, end - start, h),
+        );
         let dump = Arc::new(dump);
         if let Ok(mut m) = self.dumps.lock() {
             m.insert(final_hash, dump.clone());
         }
         Recovered {
             dump,
+            hashes: hashes.map(Arc::new),
             final_state: format!("{final_hash:016x}"),
             weak: Arc::new(flash.weak_bits_in(start..end)),
             ..earlier.clone()
@@ -972,6 +994,7 @@ fn keep(rec: &Recovered) -> KeptRecovery {
         first_id: rec.first_id.clone(),
         console: rec.console.clone(),
         dump: Arc::downgrade(&rec.dump),
+        hashes: rec.hashes.clone(),
         final_state: rec.final_state.clone(),
         retriggered: rec.retriggered,
         reset_from: rec.reset_from,
@@ -1103,6 +1126,7 @@ impl SimTarget {
             observation: Observation {
                 landings,
                 console: rec.console.as_ref().clone(),
+                dump_keys: self.dump_keys(rec.hashes.as_ref()),
                 dump: rec.dump,
                 dump_base: self.dump_range().0,
                 post_cut_state,
@@ -1198,6 +1222,7 @@ impl Target for SimTarget {
         Ok(Observation {
             landings,
             console: rec.console.as_ref().clone(),
+            dump_keys: self.dump_keys(rec.hashes.as_ref()),
             dump: rec.dump,
             dump_base: self.dump_range().0,
             post_cut_state,

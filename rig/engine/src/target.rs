@@ -42,6 +42,9 @@ pub struct Observation {
     /// Flash after recovery (slots and scratch), starting at `dump_base`.
     pub dump: Arc<Vec<u8>>,
     pub dump_base: u32,
+    /// Hashes of the dump's bytes that the target keeps anyway (the simulated flash's sector
+    /// hashes): the pass rule keys the slots' images by them instead of reading the bytes.
+    pub dump_keys: Option<cutpoint_inspect::DumpKeys>,
     /// Fingerprint of the flash right after the last cut (simulated board: exact state hash).
     pub post_cut_state: Option<String>,
     /// Fingerprint of the flash after recovery (simulated board): equal fingerprints decode

@@ -17,7 +17,7 @@ use fut::layout::{Area, Layout};
 use fut::trailer::{Flag, Magic};
 use fut::PublicKey;
 
-use crate::image_cache::ImageCache;
+use crate::image_cache::{DumpKeys, ImageCache};
 pub use crate::render::{render_image_text, render_text};
 use crate::scheme::{self, MetadataDecoder};
 use crate::signature::{self, unsupported_note, Scheme};
@@ -266,8 +266,9 @@ pub(crate) fn decode_image_in(flash: &mut SliceFlash<'_>, slot: Area, key: Optio
             // What the report depends on: the slot's bytes in the dump, the slot, the
             // geometry and the key.
             let bytes = flash.get_prefix(slot.offset, slot.size as usize);
+            let keyed = flash.content_key(slot.offset, bytes.len());
             let mut copy = *flash;
-            cache.get_or_decode(slot, flash.geometry(), key, bytes, || {
+            cache.get_or_decode(slot, flash.geometry(), key, (bytes, keyed), || {
                 decode_image_uncached(&mut copy, slot, key)
             })
         }
@@ -896,7 +897,9 @@ pub fn decode_flash_for(
 }
 
 /// As [`decode_flash_for`], decoding images through `images` (see [`ImageCache`]): the report
-/// is the same, an image already decoded unchanged is not hashed or verified again.
+/// is the same, an image already decoded unchanged is not hashed or verified again. `keys`: the
+/// hashes the dump's source keeps of its bytes (see [`DumpKeys`]), which key its slots without
+/// reading them.
 pub fn decode_flash_for_cached(
     scheme: &str,
     dump: &[u8],
@@ -904,9 +907,10 @@ pub fn decode_flash_for_cached(
     layout: &Layout,
     key: Option<&PublicKey>,
     images: &ImageCache,
+    keys: Option<&DumpKeys>,
 ) -> FlashReport {
     match scheme::decoder(scheme) {
-        Some(d) => decode_into(d, dump, base_addr, layout, key, Some(images)),
+        Some(d) => decode_into(d, dump, base_addr, layout, key, (Some(images), keys)),
         None => decode_flash_for(scheme, dump, base_addr, layout, key),
     }
 }
@@ -914,19 +918,21 @@ pub fn decode_flash_for_cached(
 /// The slot the bootloader of scheme `scheme` picks on the flash `dump` (from `base_addr`) and
 /// what its record says, decoding only what the pick needs (see
 /// [`MetadataDecoder::decode_pick`](crate::scheme::MetadataDecoder::decode_pick)); images,
-/// when the pick needs them, through `images`. `None` when no decoder is registered for the
-/// scheme or the layout does not fit it.
+/// when the pick needs them, through `images`, keyed by `keys` when the dump comes with them.
+/// `None` when no decoder is registered for the scheme or the layout does not fit it.
 pub fn boot_pick_for(
     scheme: &str,
     dump: &[u8],
     base_addr: u32,
     layout: &Layout,
     key: Option<&PublicKey>,
-    images: Option<&ImageCache>,
+    (images, keys): (Option<&ImageCache>, Option<&DumpKeys>),
 ) -> Option<crate::scheme::BootPick> {
     let decoder = scheme::decoder(scheme)?;
     decoder.check_layout(layout).ok()?;
-    let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
+    let mut flash = SliceFlash::new(dump, base_addr)
+        .with_geometry(layout.sector_size, layout.write_size)
+        .with_dump_keys(keys);
     if let Some(cache) = images {
         flash = flash.with_image_cache(cache);
     }
@@ -943,7 +949,7 @@ pub fn decode_flash_with(
     layout: &Layout,
     key: Option<&PublicKey>,
 ) -> FlashReport {
-    decode_into(decoder, dump, base_addr, layout, key, None)
+    decode_into(decoder, dump, base_addr, layout, key, (None, None))
 }
 
 fn decode_into(
@@ -952,9 +958,11 @@ fn decode_into(
     base_addr: u32,
     layout: &Layout,
     key: Option<&PublicKey>,
-    images: Option<&ImageCache>,
+    (images, keys): (Option<&ImageCache>, Option<&DumpKeys>),
 ) -> FlashReport {
-    let mut flash = SliceFlash::new(dump, base_addr).with_geometry(layout.sector_size, layout.write_size);
+    let mut flash = SliceFlash::new(dump, base_addr)
+        .with_geometry(layout.sector_size, layout.write_size)
+        .with_dump_keys(keys);
     if let Some(cache) = images {
         flash = flash.with_image_cache(cache);
     }

@@ -12,13 +12,18 @@
 //! from the end of the longest prefix already hashed: the digest is the same, the bytes before
 //! that point are only fingerprinted.
 //!
+//! A simulated flash already keeps a hash of each of its sectors, updated as they change: a dump
+//! taken from it can come with those hashes ([`DumpKeys`]), and a slot's key is then folded from
+//! the hashes of the sectors it spans instead of fingerprinted from its bytes (a slot of 1 MiB
+//! is 256 hashes, not a pass over a megabyte per new flash state).
+//!
 //! The fingerprint is not cryptographic: the bytes are the run's own flash, not an adversary's,
 //! and two different slots sharing 128 bits by chance is far less likely than a bit flip in the
 //! machine's memory.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -40,9 +45,48 @@ struct ImageKey {
     slot: (u32, u32),
     geometry: (u32, u32),
     key: Option<[u8; 32]>,
-    /// How many bytes of the slot the dump holds, and their fingerprint.
+    /// How many bytes of the slot the dump holds, and their key.
     len: usize,
-    content: (u64, u64),
+    content: Content,
+}
+
+/// The key of a slot's bytes: their fingerprint, or folded from the dump's unit hashes (two
+/// kinds that never compare equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Content {
+    Bytes((u64, u64)),
+    Units((u64, u64)),
+}
+
+/// Hashes of a dump's bytes, `unit` bytes each from the dump's first byte on, as a simulated
+/// flash keeps them for its sectors: the same hash at the same place means the same bytes (up
+/// to a 63-bit collision). The last unit may run past the end of the dump (it is hashed whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpKeys {
+    unit: u32,
+    hashes: Arc<Vec<u64>>,
+}
+
+impl DumpKeys {
+    /// `None` for a zero unit.
+    pub fn new(unit: u32, hashes: Arc<Vec<u64>>) -> Option<DumpKeys> {
+        (unit > 0).then_some(DumpKeys { unit, hashes })
+    }
+
+    /// The key of the dump's bytes `start..start + len` (offsets into the dump), folded from
+    /// the hashes of every unit the range overlaps (more bytes than the range: equal keys, equal
+    /// bytes in it); `None` when a hash is missing or the range is empty.
+    pub(crate) fn key(&self, start: usize, len: usize) -> Option<Content> {
+        let unit = self.unit as usize;
+        let end = start.checked_add(len).filter(|_| len > 0)?;
+        let units = self.hashes.get(start / unit..end.div_ceil(unit))?;
+        let (mut a, mut b) = (mix(start as u64 ^ P1), mix(len as u64 ^ P2));
+        for &h in units {
+            a = mix(a ^ h).wrapping_add(P3);
+            b = mix(b.rotate_left(23) ^ h ^ P4);
+        }
+        Some(Content::Units((a, b)))
+    }
 }
 
 /// Decoded images by the content of their slot; shared by the threads of a run.
@@ -54,6 +98,8 @@ pub struct ImageCache {
     hash_states: Mutex<HashMap<(u64, u64), Sha256>>,
     /// Bytes run through SHA-256 (not resumed from a kept state), for tests and benchmarks.
     sha_bytes: AtomicU64,
+    /// Slot bytes fingerprinted to key an image (not keyed by the dump's keys).
+    fingerprinted: AtomicU64,
 }
 
 impl ImageCache {
@@ -61,22 +107,28 @@ impl ImageCache {
         Self::default()
     }
 
-    /// The report of the image in `slot` whose bytes in the dump are `bytes`: kept, or made by
-    /// `decode` and kept.
+    /// The report of the image in `slot` whose bytes in the dump are `bytes`, keyed by
+    /// `keyed` (from the dump's keys) or else by their fingerprint: kept, or made by `decode`
+    /// and kept.
     pub(crate) fn get_or_decode(
         &self,
         slot: Area,
         geometry: (u32, u32),
         key: Option<&PublicKey>,
-        bytes: &[u8],
+        (bytes, keyed): (&[u8], Option<Content>),
         decode: impl FnOnce() -> ImageReport,
     ) -> ImageReport {
+        let len = bytes.len();
+        let content = keyed.unwrap_or_else(|| {
+            self.fingerprinted.fetch_add(len as u64, Ordering::Relaxed);
+            Content::Bytes(fingerprint(bytes))
+        });
         let k = ImageKey {
             slot: (slot.offset, slot.size),
             geometry,
             key: key.map(PublicKey::key_hash),
-            len: bytes.len(),
-            content: fingerprint(bytes),
+            len,
+            content,
         };
         if let Some(r) = self.images.lock().ok().and_then(|m| m.get(&k).cloned()) {
             return r;
@@ -136,6 +188,12 @@ impl ImageCache {
     /// Bytes [`ImageCache::sha256`] ran through SHA-256 so far (the rest were resumed).
     pub fn sha256_bytes(&self) -> u64 {
         self.sha_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Slot bytes fingerprinted so far to key an image (the rest were keyed by their dump's
+    /// [`DumpKeys`]).
+    pub fn fingerprinted_bytes(&self) -> u64 {
+        self.fingerprinted.load(Ordering::Relaxed)
     }
 
     /// Images kept.
@@ -207,6 +265,29 @@ mod tests {
         let mut other = base.clone();
         other[9] = 0;
         assert_ne!(fingerprint(&moved), fingerprint(&other));
+    }
+
+    #[test]
+    fn a_dump_key_covers_every_unit_its_range_overlaps_and_no_other() {
+        let keys = |h: &[u64]| DumpKeys::new(4096, Arc::new(h.to_vec())).unwrap();
+        let base = keys(&[1, 2, 3, 4]);
+        let k = |d: &DumpKeys, start, len| d.key(start, len);
+        // A range within units 1..3: units 0 and 3 do not count, 1 and 2 do.
+        assert_eq!(k(&base, 4096, 8000), k(&keys(&[9, 2, 3, 9]), 4096, 8000));
+        assert_ne!(k(&base, 4096, 8000), k(&keys(&[1, 7, 3, 4]), 4096, 8000));
+        assert_ne!(k(&base, 4096, 8000), k(&keys(&[1, 2, 7, 4]), 4096, 8000));
+        // Where the range starts and how long it is count, though the units are the same.
+        assert_ne!(k(&base, 4096, 8000), k(&base, 4097, 7999));
+        assert_ne!(k(&base, 4096, 8000), k(&base, 4096, 8001));
+        // The same units in another order are other bytes.
+        assert_ne!(k(&base, 0, 8192), k(&keys(&[2, 1, 3, 4]), 0, 8192));
+        // A range past the last hash, an empty range, a zero unit: no key.
+        assert_eq!(k(&base, 12288, 4097), None);
+        assert_eq!(k(&base, 0, 0), None);
+        assert_eq!(k(&base, usize::MAX, 2), None);
+        assert!(DumpKeys::new(0, Arc::new(vec![1])).is_none());
+        // A key of unit hashes is never a fingerprint's.
+        assert!(matches!(k(&base, 0, 1), Some(Content::Units(_))));
     }
 
     fn image(len: usize, seed: u8) -> Vec<u8> {

@@ -26,7 +26,7 @@ pub use decode::{
     SwapProgress, TrailerReport, Validity,
 };
 pub use esp_image::{decode_esp_image, EspAppReport, EspImageReport, EspSegmentReport};
-pub use image_cache::ImageCache;
+pub use image_cache::{DumpKeys, ImageCache};
 pub use otadata::{decode_otadata, otadata_crc, OtaEntry, OtadataReport, SectorCondition};
 pub use render::{render_image_text, render_otadata_text, render_redundant_text, render_text};
 pub use slice_flash::SliceFlash;

@@ -7,7 +7,7 @@
 use fut::hal::{Clock, Flash, FlashError};
 use sha2::{Digest, Sha256};
 
-use crate::image_cache::ImageCache;
+use crate::image_cache::{Content, DumpKeys, ImageCache};
 
 /// Sector and write sizes reported when the caller does not give the real geometry.
 pub const DEFAULT_SECTOR_SIZE: u32 = 4096;
@@ -22,6 +22,8 @@ pub struct SliceFlash<'a> {
     write_size: u32,
     /// Where decoded images are kept by content, if anywhere.
     images: Option<&'a ImageCache>,
+    /// Hashes of the dump's bytes, unit by unit, when its source keeps them.
+    keys: Option<&'a DumpKeys>,
     /// The last SHA-256 computed: (address, length, digest). The bytes never change.
     last_digest: Option<(u32, u32, [u8; 32])>,
 }
@@ -35,6 +37,7 @@ impl<'a> SliceFlash<'a> {
             sector_size: DEFAULT_SECTOR_SIZE,
             write_size: DEFAULT_WRITE_SIZE,
             images: None,
+            keys: None,
             last_digest: None,
         }
     }
@@ -48,6 +51,19 @@ impl<'a> SliceFlash<'a> {
 
     pub(crate) fn image_cache(&self) -> Option<&'a ImageCache> {
         self.images
+    }
+
+    /// Keys the dump's ranges by `keys`, the hashes its source keeps of its bytes (they must
+    /// be this dump's: a simulated flash's sector hashes, taken with the dump).
+    pub fn with_dump_keys(mut self, keys: Option<&'a DumpKeys>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The key of `addr..addr + len` from the dump's keys, when it has them and they cover
+    /// the range.
+    pub(crate) fn content_key(&self, addr: u32, len: usize) -> Option<Content> {
+        self.keys?.key(self.index(addr)?, len)
     }
 
     /// The erase unit and write granule this flash reports.

@@ -269,7 +269,7 @@ fn decoding_is_the_same_with_or_without_a_key_except_the_key_checks() {
 fn an_image_cache_changes_no_report() {
     let images = cutpoint_inspect::ImageCache::new();
     let decode_cached = |raw: &[u8], key: Option<&fut::PublicKey>| {
-        cutpoint_inspect::decode_flash_for_cached("swap-scratch", raw, 0, &layout(), key, &images)
+        cutpoint_inspect::decode_flash_for_cached("swap-scratch", raw, 0, &layout(), key, &images, None)
     };
     let log = scenario().board().run(RunOptions::default());
     let t = |prefix: &str| log.console.iter().find(|l| l.text.starts_with(prefix)).unwrap().t_us;
@@ -317,4 +317,83 @@ fn an_image_cache_changes_no_report() {
         Validity::Valid
     );
     assert!(!images.is_empty());
+}
+
+/// Keyed by the simulated flash's own sector hashes, an image cache gives the report decoding
+/// without one gives, for every state a swap passes through, and fingerprints no slot byte:
+/// the key of a slot is folded from the hashes of its sectors.
+#[test]
+fn images_keyed_by_the_flashs_sector_hashes_change_no_report_and_read_no_slot() {
+    let images = cutpoint_inspect::ImageCache::new();
+    let log = scenario().board().run(RunOptions::default());
+    let t = |prefix: &str| log.console.iter().find(|l| l.text.starts_with(prefix)).unwrap().t_us;
+    let (start, done) = (t("boot: swap-start"), t("boot: swap-done"));
+    let mut flashes = vec![scenario().baseline_flash(), updated_board().flash];
+    for i in 0..8u64 {
+        let mut board = scenario().board();
+        let plan = CutPlan {
+            at: CutAt::Time {
+                us: start + (done - start) * i / 7,
+            },
+            kind: FaultKind::PowerCut,
+            seed: i,
+        };
+        board.run(RunOptions {
+            plan: Some(plan),
+            ..RunOptions::default()
+        });
+        flashes.push(board.flash);
+    }
+    // One byte of the new image's body changed: its sector hash changes, and so its key.
+    let mut tampered = flashes[1].clone();
+    let at = layout().primary.offset + 0x400;
+    let byte = tampered.raw()[at as usize] ^ 0x01;
+    tampered.load(at, &[byte]);
+    flashes.push(tampered);
+    for round in 0..2 {
+        for (n, flash) in flashes.iter().enumerate() {
+            let raw = flash.raw();
+            let hashes = flash.sector_hashes(0, raw.len() as u32).unwrap();
+            let keys = cutpoint_inspect::DumpKeys::new(flash.hash_unit(), std::sync::Arc::new(hashes));
+            for key in [Some(key()), None] {
+                let plain = cutpoint_inspect::decode_flash_for("swap-scratch", raw, 0, &layout(), key.as_ref());
+                let keyed = cutpoint_inspect::decode_flash_for_cached(
+                    "swap-scratch",
+                    raw,
+                    0,
+                    &layout(),
+                    key.as_ref(),
+                    &images,
+                    keys.as_ref(),
+                );
+                assert_eq!(keyed, plain, "flash {n}, round {round}, key {}", key.is_some());
+            }
+        }
+    }
+    let primary = |f: &FlashReport| f.slot("primary").unwrap().image.as_ref().unwrap().validity;
+    let raw = flashes.last().unwrap().raw();
+    let last = cutpoint_inspect::decode_flash_for_cached(
+        "swap-scratch",
+        raw,
+        0,
+        &layout(),
+        Some(&key()),
+        &images,
+        cutpoint_inspect::DumpKeys::new(
+            4096,
+            std::sync::Arc::new(flashes.last().unwrap().sector_hashes(0, raw.len() as u32).unwrap()),
+        )
+        .as_ref(),
+    );
+    assert_ne!(
+        primary(&last),
+        Validity::Valid,
+        "the tampered image is not the one kept"
+    );
+    assert!(!images.is_empty());
+    assert_eq!(
+        images.fingerprinted_bytes(),
+        0,
+        "every slot was keyed by its sector hashes"
+    );
 }

@@ -1287,16 +1287,7 @@ impl NorFlash {
     /// equal keys, equal dumps); `None` out of bounds. Cheaper than [`NorFlash::state_hash`],
     /// which also hashes every program count of the part.
     pub fn bytes_key(&self, addr: u32, len: u32) -> Option<u64> {
-        let range = self.span(addr, len as usize).ok()?;
-        let sector = self.geom.sector.max(1) as usize;
-        let first = range.start as usize / sector;
-        let last = (range.end as usize).div_ceil(sector);
-        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x005E_C70B_17E5_u64);
-        for i in first..last {
-            let chunk = self.data.get(i * sector..((i + 1) * sector).min(self.data.len()))?;
-            h = fold(h, self.sector_hash(i, chunk));
-        }
-        Some(finalize(h))
+        Some(bytes_key_of(addr, len, &self.sector_hashes(addr, len)?))
     }
 
     /// The hashes [`NorFlash::bytes_key`] folds for `addr..addr + len`: one per sector it
@@ -1325,8 +1316,23 @@ impl NorFlash {
     /// sectors there (`sector_hashes`) for those not in `changed` (byte offsets into `bytes`),
     /// whose hashes are taken from `bytes` anew.
     pub fn bytes_key_with(&self, addr: u32, bytes: &[u8], hashes: &[u64], changed: &Range<usize>) -> Option<u64> {
+        let hashes = self.sector_hashes_with(addr, bytes, hashes, changed)?;
+        Some(bytes_key_of(addr, bytes.len() as u32, &hashes))
+    }
+
+    /// The sector hashes of a state whose bytes of `addr..addr + len` (a whole number of
+    /// [`NorFlash::hash_unit`]s from a multiple of it) are `bytes`: `hashes` (its
+    /// `sector_hashes` there) for the sectors not in `changed` (byte offsets into `bytes`), the
+    /// others taken from `bytes` anew. [`bytes_key_of`] of them is [`NorFlash::bytes_key_with`].
+    pub fn sector_hashes_with(
+        &self,
+        addr: u32,
+        bytes: &[u8],
+        hashes: &[u64],
+        changed: &Range<usize>,
+    ) -> Option<Vec<u64>> {
         let sector = self.hash_unit() as usize;
-        let len = u32::try_from(bytes.len()).ok()?;
+        u32::try_from(bytes.len()).ok()?;
         if !(addr as usize).is_multiple_of(sector)
             || !bytes.len().is_multiple_of(sector)
             || hashes.len() != bytes.len() / sector
@@ -1334,16 +1340,14 @@ impl NorFlash {
             return None;
         }
         let first = addr as usize / sector;
-        let mut h = fold(u64::from(addr), u64::from(len) ^ 0x005E_C70B_17E5_u64);
-        for (k, chunk) in bytes.chunks(sector).enumerate() {
+        let mut out = hashes.to_vec();
+        for (k, v) in out.iter_mut().enumerate() {
             let span = k * sector..(k + 1) * sector;
-            let v = match span.start < changed.end && changed.start < span.end {
-                true => hash_bytes(chunk, (first + k) as u64) & !(1 << 63),
-                false => hashes[k],
-            };
-            h = fold(h, v);
+            if span.start < changed.end && changed.start < span.end {
+                *v = hash_bytes(&bytes[span], (first + k) as u64) & !(1 << 63);
+            }
         }
-        Some(finalize(h))
+        Some(out)
     }
 
     fn sector_hash(&self, i: usize, chunk: &[u8]) -> u64 {
@@ -2507,6 +2511,16 @@ const K1: u64 = 0xBF58_476D_1CE4_E5B9;
 const K2: u64 = 0x94D0_49BB_1331_11EB;
 
 /// Bijective 64-bit finalizer.
+/// [`NorFlash::bytes_key`] of `addr..addr + len` from the hashes of the sectors it overlaps
+/// ([`NorFlash::sector_hashes`]).
+pub fn bytes_key_of(addr: u32, len: u32, hashes: &[u64]) -> u64 {
+    let mut h = fold(u64::from(addr), u64::from(len) ^ 0x005E_C70B_17E5_u64);
+    for &v in hashes {
+        h = fold(h, v);
+    }
+    finalize(h)
+}
+
 fn finalize(mut x: u64) -> u64 {
     x ^= x >> 30;
     x = x.wrapping_mul(K1);

@@ -146,6 +146,7 @@ impl Bench {
             console,
             dump,
             dump_base,
+            dump_keys: None,
             post_cut_state: None,
             final_state,
             same_state_as: None,
