@@ -5,6 +5,7 @@
 use cutpoint_campaign::Markers;
 use cutpoint_inspect::scheme::{BootPick, MetadataDecoder, RollbackCopy};
 
+use crate::line_marks::LineMarks;
 use crate::target::{ControlObservation, Observation, Outside, OutsideChange, Stability};
 use cutpoint_inspect::{decode_flash_for, FlashReport, Validity};
 use cutpoint_report::{BootedSlot, LogLine, SlotState, Status};
@@ -126,6 +127,22 @@ fn boots(console: &[LogLine], m: &Markers) -> Vec<Boot> {
         .collect()
 }
 
+/// The boots of a console from the marks of its lines (see [`boots`]).
+fn boots_marked(marks: &[LineMarks]) -> Vec<Boot> {
+    marks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let (version, hash) = m.jump.as_ref()?;
+            Some(Boot {
+                version: version.clone(),
+                hash: hash.clone(),
+                line: i,
+            })
+        })
+        .collect()
+}
+
 /// Whether `console` shows a boot of the update (the jump marker with its version): a device
 /// that must refuse it let it through.
 pub fn booted_update(exp: &Expectations, console: &[LogLine]) -> bool {
@@ -227,19 +244,20 @@ pub fn judge_decoded(
     stability: &Stability,
     outside: &Outside,
 ) -> Verdict {
-    let m = &exp.markers;
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
-    let (recovery, reset) = console.split_at(reset_from.map_or(console.len(), |i| i.min(console.len())));
-    let booted = boots(recovery, m);
+    let split = reset_from.map_or(console.len(), |i| i.min(console.len()));
+    let (recovery, reset) = console.split_at(split);
+    // What the markers say of each line, looked up by its text (see `line_marks`).
+    let marks = crate::line_marks::marks(exp, console);
+    let (recovery_marks, reset_marks) = marks.split_at(split);
+    let booted = boots_marked(recovery_marks);
     let slots = slot_states(report);
     let decoder = exp.decoder();
     // The update commits at the cut, or later in the recovery when the device prints its
     // commit marker (the confirm line, or the bootloader's line for a finished install).
     let commit_line = match crate::engine::commit_pattern(exp) {
-        Some(pattern) if !committed => recovery
-            .iter()
-            .position(|l| crate::target::commit_line(pattern, &exp.new_version, &l.text)),
+        Some(_) if !committed => recovery_marks.iter().position(|l| l.commit),
         _ => None,
     };
     check_safety(exp, committed, commit_line, &booted, recovery, &mut reasons);
@@ -247,14 +265,14 @@ pub fn judge_decoded(
     if let Some(why) = &exp.refused {
         check_refusal(exp, why, &booted, recovery, &mut reasons);
     }
-    check_blocked(exp, console, &mut reasons);
-    check_gave_up(exp, console, &mut reasons);
+    check_blocked(console, &marks, &mut reasons);
+    check_gave_up(console, &marks, &mut reasons);
     let mut last = booted.last();
     let after_reset;
     if !booted.is_empty() {
         check_liveness(exp, last, recovery, &mut reasons);
         if reset_from.is_some() {
-            after_reset = boots(reset, m);
+            after_reset = boots_marked(reset_marks);
             check_reset(exp, last, &after_reset, reset, &mut reasons);
             last = after_reset.last().or(last);
         }
@@ -418,13 +436,12 @@ fn check_refusal(exp: &Expectations, why: &str, booted: &[Boot], console: &[LogL
 /// reading image headers" leaves the swap status and boots the primary slot) and booted what
 /// the primary slot held. The unfinished work stays recorded, and every later boot meets it
 /// again. One reason per run, for the first such boot.
-fn check_gave_up(exp: &Expectations, console: &[LogLine], reasons: &mut Vec<String>) {
-    let m = &exp.markers;
+fn check_gave_up(console: &[LogLine], marks: &[LineMarks], reasons: &mut Vec<String>) {
     let mut halt: Option<&LogLine> = None;
-    for l in console {
-        if m.boot.is_match(&l.text) {
+    for (l, m) in console.iter().zip(marks) {
+        if m.boot {
             halt = None;
-        } else if m.jump.is_match(&l.text) {
+        } else if m.jump.is_some() {
             if let Some(h) = halt {
                 reasons.push(format!(
                     "the bootloader gave up and booted anyway: `{}`, then `{}`; what it gave up on stays recorded \
@@ -433,7 +450,7 @@ fn check_gave_up(exp: &Expectations, console: &[LogLine], reasons: &mut Vec<Stri
                 ));
                 return;
             }
-        } else if halt.is_none() && m.halt.is_match(&l.text) {
+        } else if halt.is_none() && m.halt {
             halt = Some(l);
         }
     }
@@ -442,8 +459,8 @@ fn check_gave_up(exp: &Expectations, console: &[LogLine], reasons: &mut Vec<Stri
 /// An upload the device refused because the slot it goes to is in use (the `blocked` marker,
 /// in the recovery or the run after the plain reset): a request left standing there, e.g. over
 /// an image a cut erased part-way (FIELD-BUGS row 3), blocks this update and every later one.
-fn check_blocked(exp: &Expectations, console: &[LogLine], reasons: &mut Vec<String>) {
-    if let Some(l) = console.iter().find(|l| exp.markers.blocked.is_match(&l.text)) {
+fn check_blocked(console: &[LogLine], marks: &[LineMarks], reasons: &mut Vec<String>) {
+    if let Some((l, _)) = console.iter().zip(marks).find(|(_, m)| m.blocked) {
         reasons.push(format!(
             "a later upload was refused: `{}`: the slot it goes to is still in use, so no update can reach the device",
             l.text
@@ -959,6 +976,64 @@ mod tests {
             t_us: 0,
             text: t.to_string(),
         }
+    }
+
+    /// The marks kept by line text are those the markers give the line, for the markers and
+    /// version asked now: a campaign with another new version or another halt marker on the
+    /// same thread does not get the marks of the one before.
+    #[test]
+    fn the_marks_of_a_line_are_those_of_the_markers_asked_now() {
+        use crate::line_marks::marks;
+        let (exp, console, _, _) = updated();
+        let fresh = |e: &Expectations| -> Vec<_> {
+            console
+                .iter()
+                .map(|l| {
+                    let m = &e.markers;
+                    (
+                        m.boot.is_match(&l.text),
+                        m.halt.is_match(&l.text),
+                        crate::engine::commit_pattern(e)
+                            .is_some_and(|p| crate::target::commit_line(p, &e.new_version, &l.text)),
+                        m.jump.is_match(&l.text),
+                    )
+                })
+                .collect()
+        };
+        let seen = |e: &Expectations| -> Vec<_> {
+            marks(e, &console)
+                .into_iter()
+                .map(|m| (m.boot, m.halt, m.commit, m.jump.is_some()))
+                .collect()
+        };
+        for _ in 0..2 {
+            assert_eq!(seen(&exp), fresh(&exp));
+        }
+        assert!(seen(&exp).iter().any(|m| m.2), "the control run commits 2.0.0");
+        assert!(seen(&exp).iter().any(|m| m.3), "and boots");
+        // Another new version: the same confirm line no longer commits it.
+        let mut other = exp.clone();
+        other.new_version = "3.0.0+0".into();
+        other.final_version = "3.0.0+0".into();
+        assert_eq!(seen(&other), fresh(&other));
+        assert!(!seen(&other).iter().any(|m| m.2));
+        // Another halt marker, one the boot lines match.
+        let mut halting = exp.clone();
+        halting.markers.halt = Pattern::new("boot: start").unwrap();
+        assert_eq!(seen(&halting), fresh(&halting));
+        assert!(seen(&halting).iter().any(|m| m.1));
+        assert_eq!(seen(&exp), fresh(&exp));
+        // The boots read from the marks are those read from the lines.
+        let from_lines: Vec<_> = boots(&console, &exp.markers)
+            .into_iter()
+            .map(|b| (b.version, b.hash, b.line))
+            .collect();
+        let from_marks: Vec<_> = boots_marked(&marks(&exp, &console))
+            .into_iter()
+            .map(|b| (b.version, b.hash, b.line))
+            .collect();
+        assert_eq!(from_marks, from_lines);
+        assert!(!from_lines.is_empty());
     }
 
     fn hash_of(console: &[LogLine], version: &str) -> String {

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod failures;
 pub mod judge;
 pub mod key_file;
+mod line_marks;
 pub mod prepare;
 pub mod replay;
 pub mod rest_points;
