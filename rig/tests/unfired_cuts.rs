@@ -28,7 +28,7 @@ fn late_switch<'a>(inner: &'a dyn Target, never: &'a str) -> Wrapped<'a> {
         let control = inner.control()?;
         let mut obs = inner.run_chain(worker, id, chain, rules)?;
         obs.console = control.console;
-        obs.dump = control.dump;
+        obs.dump = cutpoint_engine::target::Dump::whole(control.dump);
         obs.dump_base = control.dump_base;
         obs.post_cut_state = None;
         obs.final_state = None;

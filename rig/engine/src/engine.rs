@@ -1029,7 +1029,7 @@ fn bounded_insert<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>, k: K, v: V)
 /// Verdicts by (post-cut state, committed): identical states judge alike.
 type Verdicts = Mutex<HashMap<(String, bool), Verdict>>;
 /// A cut's result and, for the dump artifact, the flash after recovery with its base address.
-type Finished = (CutResult, Option<(u32, std::sync::Arc<Vec<u8>>)>);
+type Finished = (CutResult, Option<(u32, crate::target::Dump)>);
 
 /// Decoded flash states by their fingerprint (most recoveries end in the same few states), and
 /// decoded images by their content (a new state mostly holds images decoded before).
@@ -1047,13 +1047,15 @@ fn decoded_flash(
     if let Some(r) = key.as_ref().and_then(|k| decoded.states.lock().ok()?.get(k).cloned()) {
         return r;
     }
-    let r = std::sync::Arc::new(decode_cached(
-        &spec.expect,
-        &obs.dump,
-        obs.dump_base,
-        &decoded.images,
-        obs.dump_keys.as_ref(),
-    ));
+    let r = std::sync::Arc::new(obs.dump.with_bytes(|dump| {
+        decode_cached(
+            &spec.expect,
+            dump,
+            obs.dump_base,
+            &decoded.images,
+            obs.dump_keys.as_ref(),
+        )
+    }));
     if let (Some(k), Ok(mut m)) = (key, decoded.states.lock()) {
         bounded_insert(&mut m, k, r.clone());
     }
@@ -1168,7 +1170,8 @@ fn run_items(
                 if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
                     let name = format!("flash-{base:#x}-after-recovery.bin");
                     stages.time(Stage::Artifacts, || {
-                        let _ = cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, &d);
+                        let _ =
+                            d.with_bytes(|d| cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, d));
                     });
                 }
                 oldest.get_or_insert_with(Instant::now);

@@ -177,7 +177,7 @@ pub fn judge(
 /// Applies the pass rule to everything a target observed after a cut chain, the unstable bits
 /// of the metadata area included.
 pub fn judge_observed(exp: &Expectations, committed: bool, obs: &Observation) -> Verdict {
-    let report = decode(exp, &obs.dump, obs.dump_base);
+    let report = obs.dump.with_bytes(|dump| decode(exp, dump, obs.dump_base));
     judge_decoded(
         exp,
         committed,

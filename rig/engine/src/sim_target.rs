@@ -21,7 +21,7 @@ use cutpoint_sim::scenario::Scenario;
 use cutpoint_sim::{CutAt, FaultKind, FlashOp, Joiner, NoJoin, NorFlash, RunEnd, RunOptions, SimBoard};
 
 use crate::target::{
-    ControlObservation, Guarded, Observation, Outside, OutsideChange, RecoveryRules, RecoveryTimeline, Stability,
+    ControlObservation, Dump, Guarded, Observation, Outside, OutsideChange, RecoveryRules, RecoveryTimeline, Stability,
     Target, UnstableByte,
 };
 
@@ -33,7 +33,7 @@ pub const MAX_BOOTS: u32 = 12;
 struct Recovered {
     first_id: String,
     console: Arc<Vec<LogLine>>,
-    dump: Arc<Vec<u8>>,
+    dump: Dump,
     /// The flash's hashes of the dump's sectors, when the dump starts on a sector.
     hashes: Option<Arc<Vec<u64>>>,
     final_state: String,
@@ -55,6 +55,8 @@ struct KeptRecovery {
     first_id: String,
     console: Arc<Vec<LogLine>>,
     dump: Weak<Vec<u8>>,
+    /// The bytes that replace the dump's (see [`Dump::patched`]).
+    patch: Option<crate::target::Patch>,
     hashes: Option<Arc<Vec<u64>>>,
     final_state: String,
     retriggered: bool,
@@ -601,7 +603,11 @@ impl SimTarget {
         let key = (state, rules.retrigger_on.is_some(), rules.reset_after);
         let kept = self.recovered.lock().ok().and_then(|mut m| m.get(&key));
         if let Some(k) = kept {
-            if let Some(dump) = k.dump.upgrade() {
+            let dump = k.dump.upgrade().and_then(|base| match k.patch.clone() {
+                None => Some(Dump::whole(base)),
+                Some((at, bytes)) => Dump::patched(base, at, bytes),
+            });
+            if let Some(dump) = dump {
                 self.recycle(worker, flash);
                 let rec = Recovered {
                     first_id: k.first_id,
@@ -813,7 +819,7 @@ impl SimTarget {
             weak: Arc::new(board.flash.weak_bits_in(start..end)),
             first_id: String::new(),
             console: Arc::new(console),
-            dump: self.shared_dump(&board.flash, final_hash),
+            dump: Dump::whole(self.shared_dump(&board.flash, final_hash)),
             hashes: hashes.filter(|_| self.dump_keys_possible()).map(Arc::new),
             final_state: format!("{final_hash:016x}"),
             retriggered,
@@ -884,24 +890,49 @@ impl SimTarget {
         torn: &std::ops::Range<u32>,
     ) -> Recovered {
         let (start, end) = self.dump_range();
-        let mut dump = earlier.dump.as_ref().clone();
         let at = (torn.start - start) as usize..(torn.end - start) as usize;
-        if let (Some(to), Some(from)) = (
-            dump.get_mut(at.clone()),
-            flash.raw().get(torn.start as usize..torn.end as usize),
-        ) {
-            to.copy_from_slice(from);
-        }
-        // `torn_join_allowed` checked that the dumped range is in whole sectors.
-        let hashes = flash.sector_hashes_with(start, &dump, hashes, &at);
-        let final_hash = hashes.as_ref().map_or_else(
-            || flash.state_hash(),
-            |h| cutpoint_sim::flash::bytes_key_of(start, end - start, h),
-        );
-        let dump = Arc::new(dump);
-        if let Ok(mut m) = self.dumps.lock() {
-            m.insert(final_hash, dump.clone());
-        }
+        let from = flash.raw().get(torn.start as usize..torn.end as usize);
+        // `torn_join_allowed` checked that the torn range is dumped, and the dumped range in
+        // whole sectors: the earlier dump is shared, the torn bytes laid over it, and only the
+        // hashes of the sectors they fall in are taken anew.
+        let unit = self.hash_unit() as usize;
+        let patched = match (earlier.dump.parts(), from) {
+            ((base, None), Some(from)) if hashes.len() * unit == base.len() => {
+                Dump::patched(base.clone(), at.start, Arc::from(from)).map(|dump| {
+                    let mut hashes = hashes.to_vec();
+                    let first = start as usize / unit;
+                    let touched = at.start / unit..at.end.div_ceil(unit);
+                    for (k, h) in hashes.iter_mut().enumerate().take(touched.end).skip(touched.start) {
+                        let span = k * unit..(k + 1) * unit;
+                        let mut sector = base[span.clone()].to_vec();
+                        let (lo, hi) = (at.start.max(span.start), at.end.min(span.end));
+                        sector[lo - span.start..hi - span.start].copy_from_slice(&from[lo - at.start..hi - at.start]);
+                        *h = flash.sector_hash_of(first + k, &sector);
+                    }
+                    (dump, hashes)
+                })
+            }
+            _ => None,
+        };
+        let (dump, hashes, final_hash) = match patched {
+            Some((dump, hashes)) => {
+                let key = cutpoint_sim::flash::bytes_key_of(start, end - start, &hashes);
+                (dump, Some(hashes), key)
+            }
+            None => {
+                // Laid out whole (not reached while the checks above hold).
+                let mut bytes = earlier.dump.to_vec();
+                if let (Some(to), Some(from)) = (bytes.get_mut(at.clone()), from) {
+                    to.copy_from_slice(from);
+                }
+                let hashes = flash.sector_hashes_with(start, &bytes, hashes, &at);
+                let key = hashes.as_ref().map_or_else(
+                    || flash.state_hash(),
+                    |h| cutpoint_sim::flash::bytes_key_of(start, end - start, h),
+                );
+                (Dump::whole(Arc::new(bytes)), hashes, key)
+            }
+        };
         Recovered {
             dump,
             hashes: hashes.map(Arc::new),
@@ -993,7 +1024,8 @@ fn keep(rec: &Recovered) -> KeptRecovery {
     KeptRecovery {
         first_id: rec.first_id.clone(),
         console: rec.console.clone(),
-        dump: Arc::downgrade(&rec.dump),
+        dump: Arc::downgrade(rec.dump.parts().0),
+        patch: rec.dump.parts().1.cloned(),
         hashes: rec.hashes.clone(),
         final_state: rec.final_state.clone(),
         retriggered: rec.retriggered,

@@ -40,7 +40,7 @@ pub struct Observation {
     /// rules did not ask for one).
     pub reset_from: Option<usize>,
     /// Flash after recovery (slots and scratch), starting at `dump_base`.
-    pub dump: Arc<Vec<u8>>,
+    pub dump: Dump,
     pub dump_base: u32,
     /// Hashes of the dump's bytes that the target keeps anyway (the simulated flash's sector
     /// hashes): the pass rule keys the slots' images by them instead of reading the bytes.
@@ -72,6 +72,110 @@ pub struct Observation {
     /// What the flash outside the scheme's areas reads once the device settled, against the
     /// baseline, when the rules asked for it ([`RecoveryRules::outside`]).
     pub outside: Outside,
+}
+
+/// The flash after a recovery as the target read it: its bytes, or (the simulated board) the
+/// bytes another recovery ended with and a few bytes that replace theirs: a recovery that ended
+/// as an earlier one did but for a program its cut tore, which the earlier one never touched.
+/// A dump of the slots is megabytes; such a recovery costs the bytes it replaces, not a copy
+/// of them all. The bytes are read through [`Dump::with_bytes`] or [`Dump::to_vec`], never
+/// the base alone.
+#[derive(Debug, Clone)]
+pub struct Dump {
+    base: Arc<Vec<u8>>,
+    patch: Option<Patch>,
+}
+
+/// Bytes that replace a dump's: where they go (an offset into it), and the bytes.
+pub type Patch = (usize, Arc<[u8]>);
+
+impl Dump {
+    /// A dump read whole.
+    pub fn whole(bytes: Arc<Vec<u8>>) -> Dump {
+        Dump {
+            base: bytes,
+            patch: None,
+        }
+    }
+
+    /// `base` with `bytes` in place of its own from `at` on; `None` when they do not fit in it.
+    pub fn patched(base: Arc<Vec<u8>>, at: usize, bytes: Arc<[u8]>) -> Option<Dump> {
+        let end = at.checked_add(bytes.len())?;
+        (end <= base.len()).then_some(Dump {
+            base,
+            patch: Some((at, bytes)),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.base.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.base.is_empty()
+    }
+
+    /// The base of a patched dump, or the dump, and the patch.
+    pub(crate) fn parts(&self) -> (&Arc<Vec<u8>>, Option<&Patch>) {
+        (&self.base, self.patch.as_ref())
+    }
+
+    /// The bytes, in a buffer of their own.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = self.base.as_ref().clone();
+        if let Some((at, bytes)) = &self.patch {
+            v[*at..*at + bytes.len()].copy_from_slice(bytes);
+        }
+        v
+    }
+
+    /// The bytes as a shared buffer (a whole dump's own).
+    pub fn to_arc(&self) -> Arc<Vec<u8>> {
+        match self.patch {
+            None => self.base.clone(),
+            Some(_) => Arc::new(self.to_vec()),
+        }
+    }
+
+    /// Calls `f` with the bytes. A patched dump is laid out in this thread's buffer, which
+    /// remembers the base it holds and the patch it took last: the next patch of the same base
+    /// costs the bytes of the two patches, not a copy of the base.
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let Some((at, bytes)) = &self.patch else {
+            return f(&self.base);
+        };
+        PATCHED.with(|cell| {
+            let Ok(mut laid) = cell.try_borrow_mut() else {
+                return f(&self.to_vec());
+            };
+            let same_base = laid.base.upgrade().is_some_and(|b| Arc::ptr_eq(&b, &self.base));
+            if same_base {
+                let old = laid.patched.clone();
+                laid.bytes[old.clone()].copy_from_slice(&self.base[old]);
+            } else {
+                laid.bytes.clear();
+                laid.bytes.extend_from_slice(&self.base);
+                laid.base = Arc::downgrade(&self.base);
+            }
+            let range = *at..*at + bytes.len();
+            laid.bytes[range.clone()].copy_from_slice(bytes);
+            laid.patched = range;
+            f(&laid.bytes)
+        })
+    }
+}
+
+/// A patched dump laid out: its base (held weakly: while it is, no other base can have its
+/// address), the bytes, and the range the patch replaced.
+#[derive(Default)]
+struct Laid {
+    base: std::sync::Weak<Vec<u8>>,
+    bytes: Vec<u8>,
+    patched: std::ops::Range<usize>,
+}
+
+thread_local! {
+    static PATCHED: std::cell::RefCell<Laid> = std::cell::RefCell::new(Laid::default());
 }
 
 /// A part of the flash map the update must leave as it was: outside every area its scheme
@@ -290,5 +394,57 @@ pub trait Target: Sync {
             console: if obs.unfired { Vec::new() } else { obs.console },
             ops: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn laid_out(d: &Dump) -> Vec<u8> {
+        d.with_bytes(<[u8]>::to_vec)
+    }
+
+    /// A patched dump reads as its base with the patch laid over it, however the patches
+    /// before it on this thread were laid out: the same base (whose last patch is put back), a
+    /// base dropped since, another base, a read from within a read.
+    #[test]
+    fn a_patched_dump_reads_as_its_base_with_the_patch_over_it() {
+        let base = Arc::new((0..64u8).collect::<Vec<u8>>());
+        let other = Arc::new(vec![0xEEu8; 64]);
+        let expect = |b: &[u8], at: usize, p: &[u8]| {
+            let mut v = b.to_vec();
+            v[at..at + p.len()].copy_from_slice(p);
+            v
+        };
+        let p1 = Dump::patched(base.clone(), 4, Arc::from(&[0xAA, 0xAB][..])).unwrap();
+        let p2 = Dump::patched(base.clone(), 40, Arc::from(&[0xBB; 8][..])).unwrap();
+        let p3 = Dump::patched(other.clone(), 0, Arc::from(&[1u8][..])).unwrap();
+        for _ in 0..2 {
+            assert_eq!(laid_out(&p1), expect(&base, 4, &[0xAA, 0xAB]));
+            assert_eq!(
+                laid_out(&p2),
+                expect(&base, 40, &[0xBB; 8]),
+                "the patch before is put back"
+            );
+            assert_eq!(laid_out(&p3), expect(&other, 0, &[1]));
+            assert_eq!(laid_out(&p1), expect(&base, 4, &[0xAA, 0xAB]));
+        }
+        assert_eq!(p2.to_vec(), expect(&base, 40, &[0xBB; 8]));
+        assert_eq!(*p2.to_arc(), expect(&base, 40, &[0xBB; 8]));
+        assert_eq!(laid_out(&Dump::whole(base.clone())), *base);
+        // A read within a read lays its bytes out elsewhere.
+        let nested = p1.with_bytes(|outer| (outer.to_vec(), laid_out(&p2)));
+        assert_eq!(nested.0, expect(&base, 4, &[0xAA, 0xAB]));
+        assert_eq!(nested.1, expect(&base, 40, &[0xBB; 8]));
+        // A new base at the address of a dropped one is not taken for it.
+        drop((p1, p2));
+        drop(base);
+        let fresh = Arc::new(vec![7u8; 64]);
+        let p4 = Dump::patched(fresh.clone(), 60, Arc::from(&[9u8; 4][..])).unwrap();
+        assert_eq!(laid_out(&p4), expect(&fresh, 60, &[9; 4]));
+        // A patch that does not fit is refused.
+        assert!(Dump::patched(fresh.clone(), 61, Arc::from(&[0u8; 4][..])).is_none());
+        assert!(Dump::patched(fresh, usize::MAX, Arc::from(&[0u8; 4][..])).is_none());
     }
 }

@@ -1350,6 +1350,11 @@ impl NorFlash {
         Some(out)
     }
 
+    /// The hash [`NorFlash::sector_hashes`] gives sector `index` when it stores `bytes`.
+    pub fn sector_hash_of(&self, index: usize, bytes: &[u8]) -> u64 {
+        hash_bytes(bytes, index as u64) & !(1 << 63)
+    }
+
     fn sector_hash(&self, i: usize, chunk: &[u8]) -> u64 {
         let cached = self.sector_hashes.0.get(i).map_or(DIRTY, |c| c.load(Ordering::Relaxed));
         if cached != DIRTY {

@@ -144,7 +144,7 @@ impl Bench {
         Ok(Observation {
             landings,
             console,
-            dump,
+            dump: cutpoint_engine::target::Dump::whole(dump),
             dump_base,
             dump_keys: None,
             post_cut_state: None,
