@@ -17,8 +17,9 @@ use cutpoint_report::LogLine;
 
 use crate::judge::{canonical_version, Expectations};
 
-/// Line texts kept per thread before the table starts over (a few hundred bytes each).
-const LINES_KEPT: usize = 1 << 16;
+/// Line texts kept per thread before the table starts over (about 150 bytes each: a few MiB
+/// at most; a 1 MiB swap campaign's consoles hold a few thousand distinct lines).
+const LINES_KEPT: usize = 1 << 14;
 
 /// What the markers say of one console line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
