@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
+use crate::state_cache::StateCache;
 use cutpoint_campaign::{self as campaign, Campaign, CutPoint, Timeline};
 use cutpoint_core::RigError;
 use cutpoint_report::journal::{JournalError, JournalWriter};
@@ -1075,7 +1076,37 @@ const HELD_RESULTS: usize = 16;
 /// finishes, so a result also waits for the cut point after it).
 const HELD_FOR: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Runs the items on the target's workers; results reach `sink` on this thread, one at a time.
+/// How far past the oldest result not yet passed on a worker may start a cut point: results
+/// reach the journal in the plan's order, and those that finish before an earlier one wait
+/// for it (their dumps are written at once, so what waits is a result each).
+const REORDER_WINDOW: usize = 1024;
+
+/// Post-cut states kept to name the first cut point that left each (see `StateNames`).
+const STATE_NAMES_KEPT: usize = 4096;
+
+/// The first cut point, in the plan's order, that left each post-cut state: what a later
+/// record's `same_state_as` names. Results reach it in the plan's order, so the name is the
+/// same from run to run whatever the workers' timing (bounded as the target's own cache of
+/// recoveries is, and used the same way: one lookup per cut point, kept when new).
+struct StateNames(StateCache<String, String>);
+
+impl StateNames {
+    fn name(&mut self, cut: &mut CutResult) {
+        cut.same_state_as = None;
+        let Some(state) = cut.post_cut_state.clone() else {
+            return;
+        };
+        match self.0.get(&state) {
+            Some(first) => cut.same_state_as = Some(first),
+            None => {
+                self.0.insert(state, cut.id.clone());
+            }
+        }
+    }
+}
+
+/// Runs the items on the target's workers; results reach `sink` on this thread, one at a time,
+/// in the order of `todo`.
 #[allow(clippy::too_many_arguments)]
 fn run_items(
     target: &dyn Target,
@@ -1095,12 +1126,14 @@ fn run_items(
     };
     // Bounded: a slow sink (a synced journal on a slow card) holds the workers back rather
     // than letting finished results pile up in memory.
-    let (tx, rx) = mpsc::sync_channel::<Vec<Finished>>(target.workers().max(1) * 2);
+    let (tx, rx) = mpsc::sync_channel::<Vec<(usize, Finished)>>(target.workers().max(1) * 2);
+    // Results passed on in order so far: a worker starts no cut point `REORDER_WINDOW` past it.
+    let released = AtomicUsize::new(0);
     let mut sink_error = None;
     std::thread::scope(|s| {
         for worker in 0..target.workers().max(1) {
             let tx = tx.clone();
-            let (next, verdicts, decoded) = (&next, &verdicts, &decoded);
+            let (next, verdicts, decoded, released) = (&next, &verdicts, &decoded, &released);
             s.spawn(move || {
                 // The worker's own copy of the console markers: a compiled pattern lends its
                 // scratch space without a lock to the first thread that used it only, and the
@@ -1112,7 +1145,7 @@ fn run_items(
                 // to the wake-ups). A result waits here at most `HELD_FOR`, or until
                 // `HELD_RESULTS` are held, and every held result is sent before the worker
                 // stops (cancelled or out of work).
-                let mut held: Vec<Finished> = Vec::new();
+                let mut held: Vec<(usize, Finished)> = Vec::new();
                 let mut oldest: Option<Instant> = None;
                 loop {
                     if cancel.load(Ordering::Relaxed) {
@@ -1120,6 +1153,20 @@ fn run_items(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&item) = todo.get(i) else { break };
+                    // Too far ahead of the oldest result not passed on: wait for it, with what
+                    // this worker holds sent first (it may hold that very result).
+                    while i >= released.load(Ordering::Acquire) + REORDER_WINDOW {
+                        if !held.is_empty() {
+                            oldest = None;
+                            if tx.send(std::mem::take(&mut held)).is_err() {
+                                return;
+                            }
+                        }
+                        if cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
                     let mut result = run_one(
                         target,
                         spec,
@@ -1135,7 +1182,7 @@ fn run_items(
                         result.1 = None;
                     }
                     let dump = result.1.is_some();
-                    held.push(result);
+                    held.push((i, result));
                     let since = *oldest.get_or_insert_with(Instant::now);
                     if dump || held.len() >= HELD_RESULTS || since.elapsed() >= HELD_FOR {
                         oldest = None;
@@ -1156,17 +1203,21 @@ fn run_items(
         // a resume runs them again.
         let mut unsynced: Vec<CutResult> = Vec::new();
         let mut oldest: Option<Instant> = None;
+        // Results that finished before an earlier one, by their place in `todo`.
+        let mut waiting: std::collections::BTreeMap<usize, CutResult> = std::collections::BTreeMap::new();
+        let mut names = StateNames(StateCache::new(STATE_NAMES_KEPT));
         loop {
             let received = match oldest {
                 None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
                 Some(t) => rx.recv_timeout(SYNC_EVERY.saturating_sub(t.elapsed())),
             };
             let disconnected = matches!(received, Err(mpsc::RecvTimeoutError::Disconnected));
-            let mut batch: Vec<Finished> = received.unwrap_or_default();
+            let mut batch: Vec<(usize, Finished)> = received.unwrap_or_default();
             while let Ok(more) = rx.try_recv() {
                 batch.extend(more);
             }
-            for (cut, dump) in batch {
+            for (i, (cut, dump)) in batch {
+                // A failing cut point's dump is written at once, whatever waits.
                 if let (Status::Fail, Some((base, d))) = (cut.status, dump) {
                     let name = format!("flash-{base:#x}-after-recovery.bin");
                     stages.time(Stage::Artifacts, || {
@@ -1174,9 +1225,26 @@ fn run_items(
                             d.with_bytes(|d| cutpoint_report::artifacts::write_dump(&spec.out_dir, &cut.id, &name, d));
                     });
                 }
+                waiting.insert(i, cut);
+            }
+            // In order; once the workers are done (or cancelled), whatever finished, gaps and all.
+            let mut next_out = released.load(Ordering::Relaxed);
+            loop {
+                let cut = match waiting.remove(&next_out) {
+                    Some(cut) => cut,
+                    None if disconnected => match waiting.pop_first() {
+                        Some((_, cut)) => cut,
+                        None => break,
+                    },
+                    None => break,
+                };
+                next_out += 1;
+                let mut cut = cut;
+                names.name(&mut cut);
                 oldest.get_or_insert_with(Instant::now);
                 unsynced.push(cut);
             }
+            released.store(next_out, Ordering::Release);
             let due =
                 disconnected || unsynced.len() >= MAX_UNSYNCED || oldest.is_some_and(|t| t.elapsed() >= SYNC_EVERY);
             if due && !unsynced.is_empty() {

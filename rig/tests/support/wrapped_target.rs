@@ -15,6 +15,7 @@ pub struct Wrapped<'a> {
     control: Option<ControlHook<'a>>,
     reference_control: Option<ControlHook<'a>>,
     run_chain: Option<ChainHook<'a>>,
+    workers: usize,
 }
 
 #[allow(dead_code)] // each test file uses the hooks it needs
@@ -25,7 +26,14 @@ impl<'a> Wrapped<'a> {
             control: None,
             reference_control: None,
             run_chain: None,
+            workers: 1,
         }
+    }
+
+    /// `n` workers (the inner target must have as many).
+    pub fn with_workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
     }
 
     /// The control run's observation, changed by `f`.
@@ -54,9 +62,10 @@ impl Target for Wrapped<'_> {
     fn describe(&self) -> String {
         self.inner.describe()
     }
-    /// One worker, whatever the inner target offers: the hooks see the cut points in order.
+    /// One worker unless the test asks for more, whatever the inner target offers: on one,
+    /// the hooks see the cut points in order.
     fn workers(&self) -> usize {
-        1
+        self.workers
     }
     fn control(&self) -> Result<ControlObservation, RigError> {
         let c = self.inner.control()?;
