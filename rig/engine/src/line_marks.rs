@@ -6,12 +6,11 @@
 //! others: a swap prints a line per region, the same lines at every cut. A regular-expression
 //! search per marker, per line, per cut was most of the rule's time on large images; a lookup
 //! of the line's text is one hash. The kept marks are those of one set of markers (the
-//! campaign's, with its new version): another set starts the table over, and so does a full
+//! campaign's, with its new version, compared whole): another set starts the table over, and so does a full
 //! table, so memory stays bounded.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 use cutpoint_report::LogLine;
 
@@ -56,10 +55,10 @@ impl LineMarks {
     }
 }
 
-/// The marks kept on this thread, for the markers whose key is `markers`.
+/// The marks kept on this thread, for the markers `markers` (see [`markers_of`]).
 #[derive(Default)]
 struct Kept {
-    markers: u64,
+    markers: Vec<String>,
     lines: HashMap<String, LineMarks>,
 }
 
@@ -67,29 +66,31 @@ thread_local! {
     static KEPT: RefCell<Kept> = RefCell::new(Kept::default());
 }
 
-/// What decides the marks of a line: the patterns read and the version the commit needs.
-fn markers_key(exp: &Expectations) -> u64 {
+/// What decides the marks of a line, compared whole (not a hash of it): the patterns read,
+/// the commit pattern (or none) and the version the commit needs.
+fn markers_of(exp: &Expectations) -> [&str; 7] {
     let m = &exp.markers;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for p in [&m.boot, &m.halt, &m.blocked, &m.jump] {
-        p.source.hash(&mut h);
-    }
-    crate::engine::commit_pattern(exp)
-        .map(regex::Regex::as_str)
-        .hash(&mut h);
-    exp.new_version.hash(&mut h);
-    h.finish()
+    let commit = crate::engine::commit_pattern(exp);
+    [
+        &m.boot.source,
+        &m.halt.source,
+        &m.blocked.source,
+        &m.jump.source,
+        commit.map_or("", regex::Regex::as_str),
+        if commit.is_some() { "commit" } else { "" },
+        &exp.new_version,
+    ]
 }
 
 /// The marks of every line of `console`, in order.
 pub(crate) fn marks(exp: &Expectations, console: &[LogLine]) -> Vec<LineMarks> {
-    let key = markers_key(exp);
+    let markers = markers_of(exp);
     KEPT.with(|kept| {
         let Ok(mut kept) = kept.try_borrow_mut() else {
             return console.iter().map(|l| LineMarks::of(exp, &l.text)).collect();
         };
-        if kept.markers != key {
-            kept.markers = key;
+        if kept.markers.iter().map(String::as_str).ne(markers) {
+            kept.markers = markers.iter().map(|m| m.to_string()).collect();
             kept.lines.clear();
         }
         console
