@@ -1417,7 +1417,8 @@ fn run_one(
         slots: verdict.slots,
         console: obs.console,
         wall_ms: started.elapsed().as_millis() as u64,
-        same_state_as: obs.same_state_as,
+        // Named as results reach the journal, in the plan's order (see `StateNames`).
+        same_state_as: None,
         post_cut_state: obs.post_cut_state,
         // The flash the cut left, when the target read it; else the settled flash.
         booted_slot: obs.booted_slot.or(verdict.settled_slot),

@@ -31,7 +31,6 @@ pub const MAX_BOOTS: u32 = 12;
 /// The recovery of one post-cut state, shared by every cut point that left that state.
 #[derive(Debug, Clone)]
 struct Recovered {
-    first_id: String,
     console: Arc<Vec<LogLine>>,
     dump: Dump,
     /// The flash's hashes of the dump's sectors, when the dump starts on a sector.
@@ -52,7 +51,6 @@ struct Recovered {
 /// of its CPU time; a recovery whose dump is gone is simulated again.
 #[derive(Debug, Clone)]
 struct KeptRecovery {
-    first_id: String,
     console: Arc<Vec<LogLine>>,
     dump: Weak<Vec<u8>>,
     /// The bytes that replace the dump's (see [`Dump::patched`]).
@@ -593,12 +591,11 @@ impl SimTarget {
     fn recover(
         &self,
         worker: usize,
-        id: &str,
         flash: NorFlash,
         state: u64,
         rules: &RecoveryRules,
         torn: Option<TornProgram>,
-    ) -> (Recovered, bool) {
+    ) -> Recovered {
         debug_assert_eq!(state, flash.state_hash());
         let key = (state, rules.retrigger_on.is_some(), rules.reset_after);
         let kept = self.recovered.lock().ok().and_then(|mut m| m.get(&key));
@@ -610,7 +607,6 @@ impl SimTarget {
             if let Some(dump) = dump {
                 self.recycle(worker, flash);
                 let rec = Recovered {
-                    first_id: k.first_id,
                     console: k.console,
                     dump,
                     hashes: k.hashes,
@@ -620,40 +616,37 @@ impl SimTarget {
                     weak: k.weak,
                     outside: k.outside,
                 };
-                return (rec, true);
+                return rec;
             }
-            // Its dump is gone: simulated again, and shared as before by the first cut's id.
-            let (mut rec, used, _) = self.recover_uncached(flash, rules, true, torn);
+            // Its dump is gone: simulated again.
+            let (rec, used, _) = self.recover_uncached(flash, rules, true, torn);
             self.recycle(worker, used);
-            rec.first_id = k.first_id.clone();
             if let Ok(mut m) = self.recovered.lock() {
                 m.replace(key, keep(&rec));
             }
-            return (rec, true);
+            return rec;
         }
         let rules_key = (key.1, key.2);
         let mut flash = flash;
         let sketch = if self.memo {
-            if let Some(mut rec) = self.donor_for(&flash, rules_key) {
-                // A different post-cut state, recovered alike: not "the same state as" the
-                // donor's cut, but the first of its own state, kept as a simulated one is.
+            if let Some(rec) = self.donor_for(&flash, rules_key) {
+                // A different post-cut state, recovered alike: kept under its own state, as a
+                // simulated one is.
                 self.recycle(worker, flash);
                 self.equivalent_recoveries.fetch_add(1, Ordering::Relaxed);
-                rec.first_id = id.to_string();
                 if let Ok(mut m) = self.recovered.lock() {
                     m.insert(key, keep(&rec));
                 }
-                return (rec, false);
+                return rec;
             }
             flash.watch_start();
             Some(flash.sketch())
         } else {
             None
         };
-        let (mut rec, mut used, passed) = self.recover_uncached(flash, rules, true, torn);
+        let (rec, mut used, passed) = self.recover_uncached(flash, rules, true, torn);
         let end_watch = used.watch_marks();
         let ignore = used.watch_end();
-        rec.first_id = id.to_string();
         if !passed.points.is_empty() && end_watch.is_some() {
             let final_hashes = rec.hashes.clone().filter(|_| self.torn_joins_possible());
             if let Ok(mut t) = self.joins.lock() {
@@ -674,7 +667,7 @@ impl SimTarget {
         if let Ok(mut m) = self.recovered.lock() {
             m.insert(key, keep(&rec));
         }
-        (rec, false)
+        rec
     }
 
     /// Powers the board on after the cut and lets it recover, re-triggering a reverted update once.
@@ -817,7 +810,6 @@ impl SimTarget {
         let rec = Recovered {
             outside: Arc::new(self.outside_changes(&board.flash, &rules.outside)),
             weak: Arc::new(board.flash.weak_bits_in(start..end)),
-            first_id: String::new(),
             console: Arc::new(console),
             dump: Dump::whole(self.shared_dump(&board.flash, final_hash)),
             hashes: hashes.filter(|_| self.dump_keys_possible()).map(Arc::new),
@@ -1022,7 +1014,6 @@ fn outside(rules: &RecoveryRules, changes: &[OutsideChange]) -> Outside {
 /// A recovery as the cache keeps it (see [`KeptRecovery`]).
 fn keep(rec: &Recovered) -> KeptRecovery {
     KeptRecovery {
-        first_id: rec.first_id.clone(),
         console: rec.console.clone(),
         dump: Arc::downgrade(rec.dump.parts().0),
         patch: rec.dump.parts().1.cloned(),
@@ -1163,7 +1154,6 @@ impl SimTarget {
                 dump_base: self.dump_range().0,
                 post_cut_state,
                 final_state: Some(rec.final_state),
-                same_state_as: None,
                 committed: later.committed.then_some(true),
                 retriggered: rec.retriggered,
                 unfired: later.unfired,
@@ -1221,7 +1211,7 @@ impl Target for SimTarget {
     fn run_chain(
         &self,
         worker: usize,
-        id: &str,
+        _id: &str,
         chain: &[&CutPoint],
         rules: &RecoveryRules,
     ) -> Result<Observation, RigError> {
@@ -1250,7 +1240,7 @@ impl Target for SimTarget {
         let booted_slot = self.pick_after_cut(&flash);
         // A torn program is of use only when the post-cut state is the first cut's.
         let torn = torn.filter(|_| rest.is_empty());
-        let (rec, shared) = self.recover(worker, id, flash, state, rules, torn);
+        let rec = self.recover(worker, flash, state, rules, torn);
         Ok(Observation {
             landings,
             console: rec.console.as_ref().clone(),
@@ -1259,7 +1249,6 @@ impl Target for SimTarget {
             dump_base: self.dump_range().0,
             post_cut_state,
             final_state: Some(rec.final_state.clone()),
-            same_state_as: shared.then_some(rec.first_id),
             committed: later.committed.then_some(true),
             retriggered: rec.retriggered,
             unfired: later.unfired,

@@ -50,10 +50,6 @@ pub struct Observation {
     /// Fingerprint of the flash after recovery (simulated board): equal fingerprints decode
     /// the same, so the engine decodes each once.
     pub final_state: Option<String>,
-    /// Another cut point of this campaign left the identical post-cut state. The engine
-    /// names it again as results reach the journal, in the plan's order (the first cut point
-    /// of the plan that left the state), so the name does not depend on the workers' timing.
-    pub same_state_as: Option<String>,
     /// Whether the update had committed when the first cut landed, when the target can tell
     /// from what it saw (a bench: the commit line arrived before the cut). `None`: the engine
     /// compares the cut's instant with the control run's commit instant (exact on the

@@ -149,7 +149,6 @@ impl Bench {
             dump_keys: None,
             post_cut_state: None,
             final_state,
-            same_state_as: None,
             committed,
             retriggered,
             unfired: was_unfired,
